@@ -1,0 +1,48 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Every target gets the same strict settings: Swift 6 language mode (complete concurrency
+// checking), existential `any` spelled out, and warnings treated as errors.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "Levy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "levy", targets: ["levy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // Pure tax engine: money, rates, jurisdictions, sourcing, taxability, rounding. No I/O.
+        .target(name: "TaxCore", swiftSettings: strict),
+        // Reads, validates and converts table data into the engine's in-memory tables.
+        .target(
+            name: "TaxTables",
+            dependencies: ["TaxCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.
+        .target(name: "QuoteContract", dependencies: ["TaxCore"], swiftSettings: strict),
+        // Benchmark harnesses run by `levy bench`; kept out of the test targets.
+        .target(name: "LevyBenchmarks", dependencies: ["TaxCore", "TaxTables", "QuoteContract"], swiftSettings: strict),
+        .executableTarget(
+            name: "levy",
+            dependencies: [
+                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "TaxCoreTests", dependencies: ["TaxCore"], swiftSettings: strict),
+        .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
+        .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
+        .testTarget(name: "LevyCLITests", dependencies: ["levy"], swiftSettings: strict),
+    ]
+)

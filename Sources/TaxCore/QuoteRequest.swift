@@ -1,0 +1,63 @@
+/// The named ways of rounding tax to the cent. Whatever the mode, jurisdiction amounts sum exactly to the total.
+public enum RoundingMode: String, Sendable, CaseIterable, Hashable {
+    /// SSUTA section 324: state and local tax aggregated and rounded once per invoice and state, half up at
+    /// the third decimal; the rounded total is then allocated to lines and jurisdictions by largest remainder.
+    case sst
+    /// Each line's tax for each jurisdiction rounded on its own, half up (how Avalara rounds).
+    case lineJurisdiction = "line_jurisdiction"
+    /// Lines sharing one combined rate rounded together on that rate, per invoice (how TaxJar rounds).
+    case invoiceCombined = "invoice_combined"
+}
+
+/// One line of an order to quote.
+public struct QuoteLine: Sendable {
+    public var id: String
+    public var code: ProductTaxCode
+    /// The extended price (unit price times quantity); tax-inclusive when `taxIncluded` is true.
+    public var amount: Money
+    public var quantity: Int64
+    public var fulfilment: Fulfilment
+    public var taxIncluded: Bool
+    /// The seller location where a pickup or in-person line is received; the order's origin when nil.
+    public var location: Address?
+
+    public init(id: String, code: ProductTaxCode, amount: Money, quantity: Int64 = 1, fulfilment: Fulfilment,
+                taxIncluded: Bool = false, location: Address? = nil) {
+        self.id = id
+        self.code = code
+        self.amount = amount
+        self.quantity = quantity
+        self.fulfilment = fulfilment
+        self.taxIncluded = taxIncluded
+        self.location = location
+    }
+}
+
+/// An order to quote: what is sold, where from, where to, when, by whom, to whom.
+public struct QuoteRequest: Sendable {
+    public var date: TaxDate
+    /// The seller location the order ships from or is made available from.
+    public var origin: Address
+    /// Where the buyer receives shipped or digital lines.
+    public var destination: Address?
+    /// The buyer's billing address (SSUTA 310.A.3), used when no destination is known.
+    public var billing: Address?
+    /// States where the seller is registered to collect; nil means every state.
+    public var registrations: Set<StateCode>?
+    public var exemptions: [ExemptionCertificate]
+    public var lines: [QuoteLine]
+    public var rounding: RoundingMode
+
+    public init(date: TaxDate, origin: Address, destination: Address? = nil, billing: Address? = nil,
+                registrations: Set<StateCode>? = nil, exemptions: [ExemptionCertificate] = [],
+                lines: [QuoteLine], rounding: RoundingMode = .sst) {
+        self.date = date
+        self.origin = origin
+        self.destination = destination
+        self.billing = billing
+        self.registrations = registrations
+        self.exemptions = exemptions
+        self.lines = lines
+        self.rounding = rounding
+    }
+}

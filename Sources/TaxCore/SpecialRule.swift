@@ -1,0 +1,82 @@
+/// A rule that changes the taxable base of single articles: caps, thresholds, holidays, bands.
+/// Rules are data (TaxTables/rules.csv); the engine only knows these shapes.
+public struct SpecialRule: Sendable, Identifiable {
+    public enum Kind: Sendable, Hashable {
+        /// Only the first `cap` of each article is taxable (Tennessee local tax on the first $1,600).
+        case capPerArticle(cap: Int64)
+        /// An article priced below `limit` is exempt (New York clothing under $110).
+        case exemptBelowPerArticle(limit: Int64)
+        /// The first `amount` of each article is exempt, the excess taxable (Massachusetts clothing over $175).
+        case exemptFirstPerArticle(amount: Int64)
+        /// A sales-tax holiday: an article priced at or below `maxPrice` is exempt during the period.
+        case holiday(maxPrice: Int64)
+        /// An extra state-level tax on the part of each article above `lower`, up to `upper`
+        /// (Tennessee's 2.75% single-article tax on $1,600.01 to $3,200).
+        case bandPerArticle(lower: Int64, upper: Int64, rate: Rate, jurisdiction: Jurisdiction)
+    }
+
+    public var id: String
+    public var state: StateCode
+    public var codes: Set<ProductTaxCode>
+    /// The levels whose base the rule changes (unused for bands, which add their own jurisdiction).
+    public var levels: Set<JurisdictionLevel>
+    /// When set, local levels are affected only in these counties (FIPS); the state level always is.
+    public var counties: Set<String>?
+    public var period: EffectivePeriod
+    public var kind: Kind
+    public var provenance: Provenance
+
+    public init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
+                counties: Set<String>? = nil, period: EffectivePeriod, kind: Kind, provenance: Provenance) {
+        self.id = id
+        self.state = state
+        self.codes = codes
+        self.levels = levels
+        self.counties = counties
+        self.period = period
+        self.kind = kind
+        self.provenance = provenance
+    }
+
+    /// Whether the rule changes the base of `level` for a location in `countyFIPS`.
+    func affects(_ level: JurisdictionLevel, countyFIPS: String?) -> Bool {
+        guard levels.contains(level) else { return false }
+        guard level != .state, let counties else { return true }
+        return countyFIPS.map(counties.contains) ?? false
+    }
+
+    /// The taxable part of one article priced `unit` (minor units) under this rule.
+    func taxableBase(ofArticle unit: Int64) -> Int64 {
+        switch kind {
+        case .capPerArticle(let cap): min(unit, cap)
+        case .exemptBelowPerArticle(let limit): unit < limit ? 0 : unit
+        case .exemptFirstPerArticle(let amount): max(unit - amount, 0)
+        case .holiday(let maxPrice): unit <= maxPrice ? 0 : unit
+        case .bandPerArticle(let lower, let upper, _, _): min(max(unit - lower, 0), upper - lower)
+        }
+    }
+}
+
+/// Splits an extended amount over `quantity` articles as evenly as cents allow (the first
+/// `amount % quantity` articles carry one cent more), so per-article rules see real article prices.
+struct Articles: Sequence {
+    let amount: Int64
+    let quantity: Int64
+
+    func makeIterator() -> AnyIterator<(price: Int64, count: Int64)> {
+        let base = amount / quantity
+        let extra = amount % quantity
+        var groups: [(Int64, Int64)] = []
+        if extra > 0 { groups.append((base + 1, extra)) }
+        if quantity - extra > 0 { groups.append((base, quantity - extra)) }
+        var iterator = groups.makeIterator()
+        return AnyIterator { iterator.next().map { (price: $0.0, count: $0.1) } }
+    }
+
+    /// The sum over articles of `transform(price)`.
+    func total(_ transform: (Int64) -> Int64) -> Int64 {
+        var sum: Int64 = 0
+        for group in self { sum += transform(group.price) * group.count }
+        return sum
+    }
+}

@@ -1,0 +1,74 @@
+/// How a state sources a sale when seller and buyer are both in it.
+public enum IntrastateSourcing: Hashable, Sendable {
+    /// Where the buyer receives the product (SSUTA default).
+    case destination
+    /// The seller's location.
+    case origin
+    /// The listed levels from the origin, the rest from the destination (California: districts by destination).
+    case hybrid(originLevels: Set<JurisdictionLevel>)
+    /// The state has no sales tax.
+    case notApplicable
+}
+
+/// Confidence in a fact whose sources disagree or are thin; carried to the quote so people can see it.
+public enum Confidence: String, Sendable, CaseIterable, Comparable {
+    case high, medium, low
+
+    private var order: Int { self == .high ? 0 : self == .medium ? 1 : 2 }
+    public static func < (lhs: Confidence, rhs: Confidence) -> Bool { lhs.order < rhs.order }
+}
+
+/// Where a fact comes from: a source id from the table set's source list, and the date the fact was read.
+public struct Provenance: Hashable, Sendable {
+    public var source: String
+    public var asOf: TaxDate?
+    public var note: String
+
+    public init(source: String, asOf: TaxDate? = nil, note: String = "") {
+        self.source = source
+        self.asOf = asOf
+        self.note = note
+    }
+}
+
+/// A state-level rate in force for a period. `interstate` is the use-tax rate where the tables distinguish it.
+public struct DatedRate: Hashable, Sendable {
+    public var period: EffectivePeriod
+    public var intrastate: Rate
+    public var interstate: Rate?
+    public var provenance: Provenance
+
+    public init(period: EffectivePeriod, intrastate: Rate, interstate: Rate? = nil, provenance: Provenance) {
+        self.period = period
+        self.intrastate = intrastate
+        self.interstate = interstate
+        self.provenance = provenance
+    }
+}
+
+/// Everything Levy knows about one state apart from local rates.
+public struct StateProfile: Sendable {
+    public var state: StateCode
+    public var fips: String
+    public var name: String
+    /// False for the states with no general sales tax at any level (DE, MT state-wide, NH, OR).
+    public var hasSalesTax: Bool
+    public var rates: [DatedRate]
+    public var sourcing: IntrastateSourcing
+    public var provenance: Provenance
+
+    public init(state: StateCode, fips: String, name: String, hasSalesTax: Bool, rates: [DatedRate],
+                sourcing: IntrastateSourcing, provenance: Provenance) {
+        self.state = state
+        self.fips = fips
+        self.name = name
+        self.hasSalesTax = hasSalesTax
+        self.rates = rates
+        self.sourcing = sourcing
+        self.provenance = provenance
+    }
+
+    public func rate(on date: TaxDate) -> DatedRate? { rates.first { $0.period.contains(date) } }
+
+    public var jurisdiction: Jurisdiction { Jurisdiction(level: .state, state: state, name: name, code: fips) }
+}

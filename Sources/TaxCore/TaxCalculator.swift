@@ -1,0 +1,351 @@
+/// Quotes sales and use tax for an order against one table set. Pure: no I/O, no clock, no randomness,
+/// so the same request and tables always give the same quote.
+public struct TaxCalculator: Sendable {
+    public let tables: TaxTableSet
+
+    public init(tables: TaxTableSet) { self.tables = tables }
+
+    public func quote(_ request: QuoteRequest) throws(QuoteError) -> Quote {
+        guard !request.lines.isEmpty else { throw .noLines }
+        let currency = request.lines[0].amount.currency
+        var warnings: [String] = []
+
+        // Pass 1: where each line is sourced and what each jurisdiction taxes. Proportional shipping needs the
+        // goods of the same delivery, so those lines are planned after the others.
+        var plans = [LinePlan?](repeating: nil, count: request.lines.count)
+        let order = request.lines.indices.sorted { a, b in
+            isProportionalCandidate(request.lines[a]) == isProportionalCandidate(request.lines[b]) ? a < b
+                : !isProportionalCandidate(request.lines[a])
+        }
+        for index in order {
+            let line = request.lines[index]
+            guard line.quantity >= 1 else { throw .invalidQuantity(line: index, quantity: line.quantity) }
+            guard line.amount.currency == currency else {
+                throw .currencyMismatch(line: index, expected: currency, found: line.amount.currency)
+            }
+            let plan = try plan(line: line, index: index, request: request, planned: plans)
+            warnings += plan.warnings.map { "lines[\(index)] (\(line.id)): \($0)" }
+            plans[index] = plan
+        }
+        let linePlans = plans.map { $0! }
+
+        // Pass 2: exact tax per line and jurisdiction, then rounding by the declared mode.
+        var cells: [[JurisdictionTax]] = linePlans.map { $0.cells }
+        var roundingGroups: [String: [(line: Int, cell: Int)]] = [:]
+        var groupOrder: [String] = []
+        for (lineIndex, plan) in linePlans.enumerated() where !plan.isTaxIncluded {
+            for cellIndex in plan.cells.indices {
+                let key: String
+                switch request.rounding {
+                case .lineJurisdiction: key = "\(lineIndex)/\(cellIndex)"
+                case .sst: key = plan.sourcing.address.state.code
+                case .invoiceCombined: key = plan.combinedRateSignature
+                }
+                if roundingGroups[key] == nil { groupOrder.append(key) }
+                roundingGroups[key, default: []].append((lineIndex, cellIndex))
+            }
+        }
+        for key in groupOrder {
+            let members = roundingGroups[key]!
+            let shares = members.map { cells[$0.line][$0.cell].exact }
+            let total = shares.reduce(ExactAmount.zero, +).roundedHalfAwayFromZero
+            for (member, part) in zip(members, Allocation.allocate(total: total, shares: shares)) {
+                cells[member.line][member.cell].tax = part
+            }
+        }
+        // Tax-included lines carry their own, already fixed, tax: split it over their jurisdictions.
+        for (lineIndex, plan) in linePlans.enumerated() where plan.isTaxIncluded {
+            let parts = Allocation.allocate(total: plan.includedTax, shares: plan.cells.map(\.exact))
+            for (cellIndex, part) in parts.enumerated() { cells[lineIndex][cellIndex].tax = part }
+        }
+
+        var lines: [LineQuote] = []
+        lines.reserveCapacity(linePlans.count)
+        var totalAmount: Int64 = 0
+        var totalTax: Int64 = 0
+        for (index, plan) in linePlans.enumerated() {
+            let lineTax = cells[index].reduce(0) { $0 + $1.tax }
+            let line = request.lines[index]
+            totalAmount += plan.net
+            totalTax += lineTax
+            lines.append(LineQuote(
+                id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity,
+                amount: Money(minorUnits: plan.net, currency: currency),
+                taxable: Money(minorUnits: plan.taxable, currency: currency),
+                exempt: Money(minorUnits: plan.exempt, currency: currency),
+                tax: Money(minorUnits: lineTax, currency: currency),
+                taxType: plan.taxType, notCollecting: plan.notCollecting, sourcing: plan.sourcing,
+                taxability: plan.taxability, exemption: plan.exemption, appliedRules: plan.appliedRules,
+                jurisdictions: cells[index]))
+        }
+        return Quote(date: request.date, tableVersion: tables.version, rounding: request.rounding, currency: currency,
+                     lines: lines, totalAmount: Money(minorUnits: totalAmount, currency: currency),
+                     totalTax: Money(minorUnits: totalTax, currency: currency), warnings: warnings)
+    }
+
+    // MARK: - Planning one line
+
+    private func isProportionalCandidate(_ line: QuoteLine) -> Bool { line.code == .shipping }
+
+    private func plan(line: QuoteLine, index: Int, request: QuoteRequest, planned: [LinePlan?]) throws(QuoteError) -> LinePlan {
+        let source = sourcingAddress(for: line, index: index, request: request)
+        let state = source.address.state
+        guard let profile = tables.states[state] else { throw .unknownState(field: source.field + ".state", state) }
+
+        let primary: ResolvedLocation
+        do { primary = try tables.locals.resolve(source.address, on: request.date) } catch {
+            throw .unresolvableAddress(field: source.field + ".zip", error)
+        }
+        var districtLocation: ResolvedLocation?
+        if let districtAddress = source.districtAddress {
+            do { districtLocation = try tables.locals.resolve(districtAddress, on: request.date) } catch {
+                throw .unresolvableAddress(field: source.districtField + ".zip", error)
+            }
+        }
+        let sourcing = SourcingDecision(rule: source.rule, address: source.address, districtAddress: source.districtAddress,
+                                        precision: primary.precision, record: primary.record)
+        let sellerState = source.sellerLocation.state
+        let taxType: TaxType = state == sellerState ? .sales : .use
+        var warnings = primary.warnings + (districtLocation?.warnings ?? [])
+
+        guard let entry = tables.taxability(of: line.code, in: state, on: request.date) else {
+            throw .noTaxability(line: index, line.code, state, request.date)
+        }
+        let taxability = TaxabilityDecision(
+            rule: entry.rule, reason: entry.provenance.note.isEmpty ? "\(line.code.rawValue) is \(entry.rule.rawValue) in \(state)" : entry.provenance.note,
+            confidence: entry.confidence, source: entry.provenance.source)
+        if entry.confidence == .low {
+            warnings.append("taxability of \(line.code.rawValue) in \(state) is low confidence: confirm with the state")
+        }
+
+        // Never a silent zero: a line Levy does not collect on says why.
+        let notCollecting: NotCollectingReason? =
+            !profile.hasSalesTax ? .noSalesTax(state)
+            : request.registrations.map { $0.contains(state) ? nil : NotCollectingReason.notRegistered(state) } ?? nil
+        if let notCollecting {
+            return LinePlan(net: line.amount.minorUnits, taxable: 0, exempt: 0, includedTax: 0, isTaxIncluded: false,
+                            taxType: taxType, notCollecting: notCollecting, sourcing: sourcing, taxability: taxability,
+                            exemption: nil, appliedRules: [], cells: [], combinedRateSignature: "", warnings: warnings)
+        }
+
+        guard let stateRate = profile.rate(on: request.date) else {
+            throw .noStateRate(field: "date", state, request.date)
+        }
+
+        // Exemption certificate for the sourced state: a valid one exempts the whole line; an expired one is
+        // recorded as not applied.
+        var exemption: ExemptionDecision?
+        let certificates = request.exemptions.filter { $0.state == state }
+        if let valid = certificates.first(where: { $0.isValid(on: request.date) }) {
+            exemption = ExemptionDecision(certificate: valid, applied: true,
+                                          note: "certificate \(valid.number) (\(valid.reason.name)) valid for \(state)")
+        } else if let expired = certificates.first {
+            exemption = ExemptionDecision(certificate: expired, applied: false,
+                                          note: "certificate \(expired.number) expired on \(expired.expires!); not applied")
+        }
+        let exempted = exemption?.applied == true
+
+        // The jurisdictions of the line: state, locals (districts from the destination in hybrid states), bands.
+        var components: [Component] = []
+        let stateJurisdiction = profile.jurisdiction
+        components.append(Component(jurisdiction: stateJurisdiction,
+                                    rate: taxType == .use ? (stateRate.interstate ?? stateRate.intrastate) : stateRate.intrastate))
+        let locals: [LocalRate]
+        if case .hybrid(let originLevels) = profile.sourcing, let districtLocation {
+            locals = primary.locals.filter { originLevels.contains($0.jurisdiction.level) }
+                + districtLocation.locals.filter { !originLevels.contains($0.jurisdiction.level) }
+        } else {
+            locals = primary.locals
+        }
+        for local in locals {
+            components.append(Component(jurisdiction: local.jurisdiction,
+                                        rate: taxType == .use ? (local.interstate ?? local.intrastate) : local.intrastate))
+        }
+
+        let rules = (tables.rules[state] ?? []).filter { $0.period.contains(request.date) && $0.codes.contains(line.code) }
+        let countyFIPS = primary.countyFIPS
+        for i in components.indices {
+            let level = components[i].jurisdiction.level
+            components[i].taxed = !exempted && entry.rule.applies(to: level)
+            components[i].articleRules = rules.filter { rule in
+                if case .bandPerArticle = rule.kind { return false }
+                return rule.affects(level, countyFIPS: countyFIPS)
+            }
+        }
+        for rule in rules {
+            if case .bandPerArticle(_, _, let rate, let jurisdiction) = rule.kind {
+                var band = Component(jurisdiction: jurisdiction, rate: rate)
+                band.taxed = !exempted && entry.rule.applies(to: .state)
+                band.articleRules = [rule]
+                band.isBand = true
+                components.append(band)
+            }
+        }
+
+        // Delivery charges taxed in proportion to the taxable share of the goods shipped with them.
+        var proportion: (taxable: Int64, total: Int64)?
+        if entry.rule == .proportional {
+            var taxableGoods: Int64 = 0, goods: Int64 = 0
+            for case let other? in planned where other.isShippedGoods && other.sourcing.address.state == state {
+                goods += other.net
+                taxableGoods += other.taxable
+            }
+            if goods > 0 {
+                proportion = (taxableGoods, goods)
+            } else {
+                warnings.append("shipping with no shipped goods in \(state): taxed in full")
+            }
+        }
+        for i in components.indices { components[i].proportion = proportion }
+
+        // The net amount: as given, or back-calculated exactly from a tax-inclusive price.
+        let quantity = line.quantity
+        let net: Int64
+        var includedTax: Int64 = 0
+        if line.taxIncluded {
+            net = Self.netFromGross(line.amount.minorUnits) { n in
+                components.reduce(ExactAmount.zero) { $0 + ExactAmount(minorUnits: $1.base(net: n, quantity: quantity), rate: $1.rate) }
+            }
+            includedTax = line.amount.minorUnits - net
+        } else {
+            net = line.amount.minorUnits
+        }
+
+        var appliedRules: [String] = []
+        for component in components where component.taxed {
+            for rule in component.articleRules where !appliedRules.contains(rule.id) {
+                let ruled = Articles(amount: net, quantity: quantity).total(rule.taxableBase)
+                if component.isBand ? ruled > 0 : ruled < net { appliedRules.append(rule.id) }
+            }
+        }
+        var cells: [JurisdictionTax] = []
+        cells.reserveCapacity(components.count)
+        for component in components {
+            let base = component.base(net: net, quantity: quantity)
+            if component.isBand && base == 0 { continue }
+            cells.append(JurisdictionTax(jurisdiction: component.jurisdiction, rate: component.rate, taxable: base,
+                                         exact: ExactAmount(minorUnits: base, rate: component.rate), tax: 0))
+        }
+        // The line's taxable amount is the state's base where the state taxes it, else the widest local base.
+        let taxable = components[0].taxed ? cells[0].taxable : cells.map(\.taxable).max() ?? 0
+        let signature = cells.filter { $0.taxable > 0 }.map { "\($0.jurisdiction.code)@\($0.rate.units)" }.joined(separator: "|")
+
+        return LinePlan(net: net, taxable: taxable, exempt: net - taxable, includedTax: includedTax,
+                        isTaxIncluded: line.taxIncluded, taxType: taxType, notCollecting: nil, sourcing: sourcing,
+                        taxability: taxability, exemption: exemption, appliedRules: appliedRules, cells: cells,
+                        combinedRateSignature: signature, warnings: warnings,
+                        isShippedGoods: line.fulfilment == .shipped && line.code != .shipping)
+    }
+
+    // MARK: - Sourcing
+
+    private struct SourceChoice {
+        var rule: SourcingRule
+        var address: Address
+        var field: String
+        var districtAddress: Address?
+        var districtField: String
+        var sellerLocation: Address
+    }
+
+    /// SSUTA 310: the seller location when the buyer receives the line there; otherwise where the buyer
+    /// receives it, then the billing address, then the origin. Origin-based (and hybrid) states then take
+    /// intrastate sales back to the seller's location.
+    private func sourcingAddress(for line: QuoteLine, index: Int, request: QuoteRequest) -> SourceChoice {
+        if line.fulfilment.receivedAtSellerLocation {
+            let location = line.location ?? request.origin
+            let field = line.location == nil ? "origin" : "lines[\(index)].location"
+            return SourceChoice(rule: .sellerLocation, address: location, field: field, districtAddress: nil,
+                                districtField: field, sellerLocation: location)
+        }
+        let (rule, address, field): (SourcingRule, Address, String) =
+            if let destination = request.destination { (.deliveryAddress, destination, "destination") }
+            else if let billing = request.billing { (.billingAddress, billing, "billing") }
+            else { (.originAddress, request.origin, "origin") }
+        let origin = request.origin
+        if rule != .originAddress, address.state == origin.state, let profile = tables.states[address.state] {
+            switch profile.sourcing {
+            case .origin:
+                return SourceChoice(rule: .intrastateOrigin, address: origin, field: "origin", districtAddress: nil,
+                                    districtField: "origin", sellerLocation: origin)
+            case .hybrid:
+                return SourceChoice(rule: .intrastateHybrid, address: origin, field: "origin", districtAddress: address,
+                                    districtField: field, sellerLocation: origin)
+            case .destination, .notApplicable:
+                break
+            }
+        }
+        return SourceChoice(rule: rule, address: address, field: field, districtAddress: nil, districtField: field,
+                            sellerLocation: origin)
+    }
+
+    // MARK: - Arithmetic
+
+    /// The net price of a tax-inclusive `gross`: the exact solution x of x + tax(x) = gross, rounded half up
+    /// to the cent. `tax` is non-decreasing in the net, so the solution is found by bisection over cents and
+    /// then placed exactly within its cent, where the tax is linear.
+    static func netFromGross(_ gross: Int64, tax: (Int64) -> ExactAmount) -> Int64 {
+        let scale = Int128(Rate.scale)
+        func total(_ n: Int64) -> Int128 { Int128(n) * scale + tax(n).scaled }
+        let target = Int128(gross) * scale
+        var low: Int64 = 0, high = gross
+        // Largest n with total(n) <= target.
+        while low < high {
+            let mid = low + (high - low + 1) / 2
+            if total(mid) <= target { low = mid } else { high = mid - 1 }
+        }
+        if low == gross { return gross }
+        let shortfall = target - total(low)
+        let step = total(low + 1) - total(low)
+        return shortfall * 2 >= step ? low + 1 : low
+    }
+
+    /// `net` times taxable/total, rounded half up to the cent: the taxable part of a delivery charge.
+    static func proportionalBase(_ net: Int64, _ proportion: (taxable: Int64, total: Int64)) -> Int64 {
+        let numerator = Int128(net) * Int128(proportion.taxable)
+        let total = Int128(proportion.total)
+        return Int64((numerator * 2 + total) / (total * 2))
+    }
+}
+
+/// A jurisdiction of one line and how its taxable base follows from the line's net amount.
+private struct Component {
+    var jurisdiction: Jurisdiction
+    var rate: Rate
+    var taxed = false
+    var isBand = false
+    var articleRules: [SpecialRule] = []
+    var proportion: (taxable: Int64, total: Int64)?
+
+    func base(net: Int64, quantity: Int64) -> Int64 {
+        guard taxed else { return 0 }
+        var base = net
+        if !articleRules.isEmpty {
+            let rules = articleRules
+            base = Articles(amount: net, quantity: quantity).total { price in
+                rules.reduce(price) { Swift.min($0, $1.taxableBase(ofArticle: price)) }
+            }
+        }
+        if let proportion { base = TaxCalculator.proportionalBase(base, proportion) }
+        return base
+    }
+}
+
+/// Everything decided about one line before rounding.
+private struct LinePlan {
+    var net: Int64
+    var taxable: Int64
+    var exempt: Int64
+    var includedTax: Int64
+    var isTaxIncluded: Bool
+    var taxType: TaxType
+    var notCollecting: NotCollectingReason?
+    var sourcing: SourcingDecision
+    var taxability: TaxabilityDecision
+    var exemption: ExemptionDecision?
+    var appliedRules: [String]
+    var cells: [JurisdictionTax]
+    var combinedRateSignature: String
+    var warnings: [String]
+    var isShippedGoods = false
+}

@@ -1,0 +1,43 @@
+/// Which levels of government tax a product code in a state.
+public enum TaxabilityRule: String, Sendable, CaseIterable, Hashable {
+    /// Taxable at every level.
+    case taxable
+    /// Not taxable at any level.
+    case exempt
+    /// Taxable by the state only; local jurisdictions exempt it.
+    case stateOnly = "state_only"
+    /// Taxable by local jurisdictions only (Alaska boroughs, New York City's beauty-services tax).
+    case localOnly = "local_only"
+    /// Delivery charges taxed in proportion to the taxable share of the goods delivered with them.
+    case proportional
+
+    /// Whether a jurisdiction at `level` taxes the code under this rule (before any special rule).
+    public func applies(to level: JurisdictionLevel) -> Bool {
+        switch self {
+        case .taxable, .proportional: true
+        case .exempt: false
+        case .stateOnly: level == .state
+        case .localOnly: level != .state
+        }
+    }
+}
+
+/// One row of the taxability table: a code in a state for a period, with its evidence.
+public struct TaxabilityEntry: Sendable {
+    public var state: StateCode
+    public var code: ProductTaxCode
+    public var period: EffectivePeriod
+    public var rule: TaxabilityRule
+    public var confidence: Confidence
+    public var provenance: Provenance
+
+    public init(state: StateCode, code: ProductTaxCode, period: EffectivePeriod, rule: TaxabilityRule,
+                confidence: Confidence, provenance: Provenance) {
+        self.state = state
+        self.code = code
+        self.period = period
+        self.rule = rule
+        self.confidence = confidence
+        self.provenance = provenance
+    }
+}
