@@ -1,0 +1,23 @@
+/// A request the contract refuses, with the path of the field at fault ("lines[0].amount").
+public struct ContractError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Stable machine-readable codes; documented in docs/quote-contract.md.
+    public enum Code: String, Sendable {
+        case invalidJSON = "invalid_json"
+        case missingField = "missing_field"
+        case unknownField = "unknown_field"
+        case invalidValue = "invalid_value"
+        case unquotable = "unquotable"
+    }
+
+    public var code: Code
+    public var field: String
+    public var message: String
+
+    public init(_ code: Code, field: String, _ message: String) {
+        self.code = code
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { field.isEmpty ? message : "\(field): \(message)" }
+}

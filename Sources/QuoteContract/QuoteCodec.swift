@@ -1,0 +1,169 @@
+import Foundation
+import TaxCore
+
+/// Reads quote requests and writes quotes in the stable JSON contract of docs/quote-contract.md.
+public enum QuoteCodec {
+    // MARK: - Decoding
+
+    /// Parses and validates a request. The error names the first field at fault.
+    public static func decodeRequest(_ data: Data) throws(ContractError) -> QuoteRequest {
+        let document: QuoteRequestDocument
+        do {
+            document = try JSONDecoder().decode(QuoteRequestDocument.self, from: data)
+        } catch let error as UnknownKey {
+            let path = fieldPath(error.path)
+            throw ContractError(.unknownField, field: path.isEmpty ? error.key : path + "." + error.key,
+                                "unknown field; expected one of \(error.allowed.sorted().joined(separator: ", "))")
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw ContractError(.invalidValue, field: fieldPath(context.codingPath), "expected \(jsonTypeName(type))")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw ContractError(.invalidValue, field: fieldPath(context.codingPath), "expected \(jsonTypeName(type)), found null")
+        } catch let DecodingError.dataCorrupted(context) {
+            let field = fieldPath(context.codingPath)
+            throw ContractError(field.isEmpty ? .invalidJSON : .invalidValue, field: field,
+                                field.isEmpty ? "the request is not valid JSON" : "the value cannot be read")
+        } catch {
+            throw ContractError(.invalidJSON, field: "", "the request is not a JSON object")
+        }
+        return try validate(document)
+    }
+
+    private static func jsonTypeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int64.Type, is Int.Type: "an integer"
+        case is [Any].Type: "an array"
+        default: "an object"
+        }
+    }
+
+    static func validate(_ document: QuoteRequestDocument) throws(ContractError) -> QuoteRequest {
+        guard let dateText = document.date else { throw ContractError(.missingField, field: "date", "the tax date is required (YYYY-MM-DD)") }
+        guard let date = TaxDate(iso: dateText) else {
+            throw ContractError(.invalidValue, field: "date", "\"\(dateText)\" is not a date (YYYY-MM-DD)")
+        }
+        let currency = Currency.usd
+        if let code = document.currency, code != currency.code {
+            throw ContractError(.invalidValue, field: "currency", "only USD is supported, got \"\(code)\"")
+        }
+        guard let originDocument = document.origin else {
+            throw ContractError(.missingField, field: "origin", "the seller's origin address is required")
+        }
+        let origin = try address(originDocument, field: "origin")
+        let destination = try document.destination.map { doc throws(ContractError) in try address(doc, field: "destination") }
+        let billing = try document.billing.map { doc throws(ContractError) in try address(doc, field: "billing") }
+
+        var registrations: Set<StateCode>?
+        if let list = document.seller?.registrations {
+            var states = Set<StateCode>()
+            for (i, text) in list.enumerated() {
+                guard let state = StateCode(text) else {
+                    throw ContractError(.invalidValue, field: "seller.registrations[\(i)]", "\"\(text)\" is not a two-letter state code")
+                }
+                states.insert(state)
+            }
+            registrations = states
+        }
+
+        var exemptions: [ExemptionCertificate] = []
+        for (i, doc) in (document.customer?.exemptions ?? []).enumerated() {
+            let field = "customer.exemptions[\(i)]"
+            guard let stateText = doc.state else { throw ContractError(.missingField, field: field + ".state", "required") }
+            guard let state = StateCode(stateText) else {
+                throw ContractError(.invalidValue, field: field + ".state", "\"\(stateText)\" is not a two-letter state code")
+            }
+            guard let reasonText = doc.reason else { throw ContractError(.missingField, field: field + ".reason", "required") }
+            guard let reason = ExemptionReason(text: reasonText) else {
+                throw ContractError(.invalidValue, field: field + ".reason",
+                                    "\"\(reasonText)\" is not an SST reason code (A-M) or name (\(ExemptionReason.allCases.map(\.name).joined(separator: ", ")))")
+            }
+            guard let number = doc.number, !number.isEmpty else { throw ContractError(.missingField, field: field + ".number", "required") }
+            var expires: TaxDate?
+            if let text = doc.expires {
+                guard let parsed = TaxDate(iso: text) else {
+                    throw ContractError(.invalidValue, field: field + ".expires", "\"\(text)\" is not a date (YYYY-MM-DD)")
+                }
+                expires = parsed
+            }
+            exemptions.append(ExemptionCertificate(state: state, reason: reason, number: number, expires: expires))
+        }
+
+        guard let lineDocuments = document.lines else { throw ContractError(.missingField, field: "lines", "at least one line is required") }
+        guard !lineDocuments.isEmpty else { throw ContractError(.invalidValue, field: "lines", "at least one line is required") }
+        var lines: [QuoteLine] = []
+        var ids = Set<String>()
+        for (i, doc) in lineDocuments.enumerated() {
+            let field = "lines[\(i)]"
+            guard let id = doc.id, !id.isEmpty else { throw ContractError(.missingField, field: field + ".id", "required") }
+            guard ids.insert(id).inserted else { throw ContractError(.invalidValue, field: field + ".id", "\"\(id)\" is used by another line") }
+            guard let codeText = doc.code else { throw ContractError(.missingField, field: field + ".code", "required") }
+            guard let code = ProductTaxCode(rawValue: codeText) else {
+                throw ContractError(.invalidValue, field: field + ".code",
+                                    "unknown product tax code \"\(codeText)\"; expected one of \(ProductTaxCode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let amountText = doc.amount else { throw ContractError(.missingField, field: field + ".amount", "required (a decimal string)") }
+            let amount: Money
+            do { amount = try Money.parse(amountText, currency: currency) } catch {
+                throw ContractError(.invalidValue, field: field + ".amount", "\(error)")
+            }
+            let quantity = doc.quantity ?? 1
+            guard quantity >= 1 else { throw ContractError(.invalidValue, field: field + ".quantity", "must be at least 1, got \(quantity)") }
+            guard let fulfilmentText = doc.fulfilment else { throw ContractError(.missingField, field: field + ".fulfilment", "required") }
+            guard let fulfilment = Fulfilment(rawValue: fulfilmentText) else {
+                throw ContractError(.invalidValue, field: field + ".fulfilment",
+                                    "\"\(fulfilmentText)\" is not one of \(Fulfilment.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let location = try doc.location.map { loc throws(ContractError) in try address(loc, field: field + ".location") }
+            if location != nil, !fulfilment.receivedAtSellerLocation {
+                throw ContractError(.invalidValue, field: field + ".location", "a seller location applies only to pickup and in_person lines")
+            }
+            lines.append(QuoteLine(id: id, code: code, amount: amount, quantity: quantity, fulfilment: fulfilment,
+                                   taxIncluded: doc.taxIncluded ?? false, location: location))
+        }
+
+        var rounding = RoundingMode.sst
+        if let text = document.rounding {
+            guard let mode = RoundingMode(rawValue: text) else {
+                throw ContractError(.invalidValue, field: "rounding",
+                                    "\"\(text)\" is not one of \(RoundingMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            rounding = mode
+        }
+        return QuoteRequest(date: date, origin: origin, destination: destination, billing: billing, registrations: registrations,
+                            exemptions: exemptions, lines: lines, rounding: rounding)
+    }
+
+    static func address(_ doc: AddressDocument, field: String) throws(ContractError) -> Address {
+        guard let stateText = doc.state else { throw ContractError(.missingField, field: field + ".state", "required") }
+        guard let state = StateCode(stateText) else {
+            throw ContractError(.invalidValue, field: field + ".state", "\"\(stateText)\" is not a two-letter state code")
+        }
+        guard let zipText = doc.zip else { throw ContractError(.missingField, field: field + ".zip", "required (ZIP5 or ZIP+4)") }
+        guard let zip = ZipCode(zipText.trimmingCharacters(in: .whitespaces)) else {
+            throw ContractError(.invalidValue, field: field + ".zip", "\"\(zipText)\" is not a ZIP5 or ZIP+4")
+        }
+        return Address(line1: doc.line1 ?? "", city: doc.city ?? "", state: state, zip: zip)
+    }
+
+    /// The contract's view of an engine refusal: same field path discipline as request validation.
+    public static func contractError(_ error: QuoteError) -> ContractError {
+        ContractError(.unquotable, field: error.field, error.description)
+    }
+
+    // MARK: - Encoding
+
+    /// The quote as pretty-printed JSON with sorted keys (stable bytes for the same quote).
+    public static func encode(_ quote: Quote) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain value types with string keys cannot fail.
+        return try! encoder.encode(QuoteDocument(quote))
+    }
+
+    public static func encode(_ error: ContractError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try! encoder.encode(["error": ["code": error.code.rawValue, "field": error.field, "message": error.message]])
+    }
+}

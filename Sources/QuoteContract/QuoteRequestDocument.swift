@@ -1,0 +1,142 @@
+import Foundation
+import TaxCore
+
+/// The JSON shape of a quote request, as documented in docs/quote-contract.md. Every field is read as
+/// loosely as JSON allows and then validated, so that each problem is reported against its field path.
+struct QuoteRequestDocument: Decodable {
+    var date: String?
+    var currency: String?
+    var origin: AddressDocument?
+    var destination: AddressDocument?
+    var billing: AddressDocument?
+    var seller: SellerDocument?
+    var customer: CustomerDocument?
+    var lines: [LineDocument]?
+    var rounding: String?
+
+    static let keys: Set<String> = ["date", "currency", "origin", "destination", "billing", "seller", "customer", "lines", "rounding"]
+
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: Self.keys)
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        date = try c.decodeIfPresent(String.self, forKey: AnyKey("date"))
+        currency = try c.decodeIfPresent(String.self, forKey: AnyKey("currency"))
+        origin = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("origin"))
+        destination = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("destination"))
+        billing = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("billing"))
+        seller = try c.decodeIfPresent(SellerDocument.self, forKey: AnyKey("seller"))
+        customer = try c.decodeIfPresent(CustomerDocument.self, forKey: AnyKey("customer"))
+        lines = try c.decodeIfPresent([LineDocument].self, forKey: AnyKey("lines"))
+        rounding = try c.decodeIfPresent(String.self, forKey: AnyKey("rounding"))
+    }
+}
+
+struct AddressDocument: Decodable {
+    var line1: String?
+    var city: String?
+    var state: String?
+    var zip: String?
+
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: ["line1", "city", "state", "zip"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        line1 = try c.decodeIfPresent(String.self, forKey: AnyKey("line1"))
+        city = try c.decodeIfPresent(String.self, forKey: AnyKey("city"))
+        state = try c.decodeIfPresent(String.self, forKey: AnyKey("state"))
+        zip = try c.decodeIfPresent(String.self, forKey: AnyKey("zip"))
+    }
+}
+
+struct SellerDocument: Decodable {
+    var registrations: [String]?
+
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: ["registrations"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        registrations = try c.decodeIfPresent([String].self, forKey: AnyKey("registrations"))
+    }
+}
+
+struct CustomerDocument: Decodable {
+    var exemptions: [ExemptionDocument]?
+
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: ["exemptions"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        exemptions = try c.decodeIfPresent([ExemptionDocument].self, forKey: AnyKey("exemptions"))
+    }
+}
+
+struct ExemptionDocument: Decodable {
+    var state: String?
+    var reason: String?
+    var number: String?
+    var expires: String?
+
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: ["state", "reason", "number", "expires"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        state = try c.decodeIfPresent(String.self, forKey: AnyKey("state"))
+        reason = try c.decodeIfPresent(String.self, forKey: AnyKey("reason"))
+        number = try c.decodeIfPresent(String.self, forKey: AnyKey("number"))
+        expires = try c.decodeIfPresent(String.self, forKey: AnyKey("expires"))
+    }
+}
+
+struct LineDocument: Decodable {
+    var id: String?
+    var code: String?
+    var amount: String?
+    var quantity: Int64?
+    var fulfilment: String?
+    var taxIncluded: Bool?
+    var location: AddressDocument?
+
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: ["id", "code", "amount", "quantity", "fulfilment", "tax_included", "location"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        // Ids may be numbers in some carts; they are kept as text.
+        if let text = try? c.decodeIfPresent(String.self, forKey: AnyKey("id")) {
+            id = text
+        } else {
+            id = try c.decodeIfPresent(Int64.self, forKey: AnyKey("id")).map(String.init)
+        }
+        code = try c.decodeIfPresent(String.self, forKey: AnyKey("code"))
+        amount = try c.decodeIfPresent(String.self, forKey: AnyKey("amount"))
+        quantity = try c.decodeIfPresent(Int64.self, forKey: AnyKey("quantity"))
+        fulfilment = try c.decodeIfPresent(String.self, forKey: AnyKey("fulfilment"))
+        taxIncluded = try c.decodeIfPresent(Bool.self, forKey: AnyKey("tax_included"))
+        location = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("location"))
+    }
+}
+
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
+}
+
+/// Thrown for a key the contract does not know ("fulfillment" for "fulfilment"): a typo must not be ignored.
+struct UnknownKey: Error {
+    var path: [any CodingKey]
+    var key: String
+    var allowed: Set<String>
+}
+
+func rejectUnknownKeys(_ decoder: any Decoder, allowed: Set<String>) throws {
+    let container = try decoder.container(keyedBy: AnyKey.self)
+    if let unknown = container.allKeys.map(\.stringValue).filter({ !allowed.contains($0) }).sorted().first {
+        throw UnknownKey(path: decoder.codingPath, key: unknown, allowed: allowed)
+    }
+}
+
+/// "lines[0].amount" from a coding path.
+func fieldPath(_ path: [any CodingKey]) -> String {
+    var result = ""
+    for key in path {
+        if let index = key.intValue { result += "[\(index)]" } else { result += result.isEmpty ? key.stringValue : "." + key.stringValue }
+    }
+    return result
+}

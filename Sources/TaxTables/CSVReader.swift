@@ -1,0 +1,165 @@
+/// A strict RFC 4180 CSV reader over bytes: quoted fields with doubled quotes, LF or CRLF line ends, an
+/// optional UTF-8 byte-order mark. It records the line each record starts on, for diagnostics.
+struct CSVReader: Sequence {
+    struct Record {
+        var line: Int
+        var fields: [String]
+    }
+
+    enum Failure: Error, Equatable {
+        case unterminatedQuote(line: Int)
+        case textAfterQuote(line: Int, column: Int)
+        case invalidUTF8(line: Int)
+    }
+
+    let bytes: [UInt8]
+
+    init(bytes: [UInt8]) {
+        // A UTF-8 byte-order mark carries no data (some state files start with one).
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { self.bytes = Array(bytes.dropFirst(3)) } else { self.bytes = bytes }
+    }
+
+    /// Every record, or the first structural failure (a structural error makes the rest unreliable).
+    func records() throws(Failure) -> [Record] {
+        var result: [Record] = []
+        var iterator = makeIterator()
+        while let record = try iterator.nextRecord() { result.append(record) }
+        return result
+    }
+
+    func makeIterator() -> Iterator { Iterator(bytes: bytes) }
+
+    struct Iterator: IteratorProtocol {
+        let bytes: [UInt8]
+        var position = 0
+        var line = 1
+
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        mutating func next() -> Record? { try? nextRecord() }
+
+        mutating func nextRecord() throws(Failure) -> Record? {
+            // Skip blank lines between records.
+            while position < bytes.count, bytes[position] == UInt8(ascii: "\n") || bytes[position] == UInt8(ascii: "\r") {
+                if bytes[position] == UInt8(ascii: "\n") { line += 1 }
+                position += 1
+            }
+            guard position < bytes.count else { return nil }
+            let startLine = line
+            var fields: [String] = []
+            var fieldStart = position
+            var column = 1
+            while true {
+                if position < bytes.count, bytes[position] == UInt8(ascii: "\"") {
+                    // Quoted field.
+                    position += 1
+                    var value: [UInt8] = []
+                    while true {
+                        guard position < bytes.count else { throw .unterminatedQuote(line: startLine) }
+                        let byte = bytes[position]
+                        if byte == UInt8(ascii: "\"") {
+                            if position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "\"") {
+                                value.append(byte)
+                                position += 2
+                                continue
+                            }
+                            position += 1
+                            break
+                        }
+                        if byte == UInt8(ascii: "\n") { line += 1 }
+                        value.append(byte)
+                        position += 1
+                    }
+                    guard let text = String(validating: value, as: UTF8.self) else { throw .invalidUTF8(line: startLine) }
+                    fields.append(text)
+                    if position < bytes.count, bytes[position] != UInt8(ascii: ","), bytes[position] != UInt8(ascii: "\n"),
+                       bytes[position] != UInt8(ascii: "\r") {
+                        throw .textAfterQuote(line: line, column: column)
+                    }
+                } else {
+                    fieldStart = position
+                    while position < bytes.count, bytes[position] != UInt8(ascii: ","), bytes[position] != UInt8(ascii: "\n"),
+                          bytes[position] != UInt8(ascii: "\r") {
+                        position += 1
+                    }
+                    guard let text = String(validating: bytes[fieldStart..<position], as: UTF8.self) else {
+                        throw .invalidUTF8(line: startLine)
+                    }
+                    fields.append(text)
+                }
+                column += 1
+                if position < bytes.count, bytes[position] == UInt8(ascii: ",") {
+                    position += 1
+                    continue
+                }
+                // End of record.
+                if position < bytes.count, bytes[position] == UInt8(ascii: "\r") { position += 1 }
+                if position < bytes.count, bytes[position] == UInt8(ascii: "\n") { position += 1; line += 1 }
+                return Record(line: startLine, fields: fields)
+            }
+        }
+    }
+}
+
+/// A CSV file with a header row, read into named columns; every problem is reported with file, line and column.
+struct CSVTable {
+    let file: String
+    let header: [String]
+    let records: [CSVReader.Record]
+    private let columnIndex: [String: Int]
+
+    /// Reads `bytes` and checks that the header has every `required` column. Failures go to `log`.
+    init?(file: String, bytes: [UInt8], required: [String], log: inout DiagnosticLog) {
+        self.file = file
+        let all: [CSVReader.Record]
+        do { all = try CSVReader(bytes: bytes).records() } catch {
+            switch error {
+            case .unterminatedQuote(let line): log.error(file, line, nil, "a quoted field is never closed")
+            case .textAfterQuote(let line, let column): log.error(file, line, column, "text after a closing quote")
+            case .invalidUTF8(let line): log.error(file, line, nil, "the line is not valid UTF-8")
+            }
+            return nil
+        }
+        guard let first = all.first else {
+            log.error(file, 1, nil, "the file is empty; expected a header row")
+            return nil
+        }
+        header = first.fields.map { $0.trimmingSpaces }
+        var index: [String: Int] = [:]
+        for (i, name) in header.enumerated() { index[name] = i }
+        columnIndex = index
+        let missing = required.filter { index[$0] == nil }
+        if !missing.isEmpty {
+            log.error(file, 1, nil, "missing column(s): \(missing.joined(separator: ", ")); the header is \(header.joined(separator: ","))")
+            return nil
+        }
+        var body: [CSVReader.Record] = []
+        for record in all.dropFirst() {
+            // Lines starting with '#' are comments, so a reviewer can annotate a table in place.
+            if record.fields.first?.hasPrefix("#") == true { continue }
+            if record.fields.count != header.count {
+                log.error(file, record.line, nil, "expected \(header.count) fields, found \(record.fields.count)")
+                continue
+            }
+            body.append(record)
+        }
+        records = body
+    }
+
+    /// The value of `column` in `record`, and its 1-based column number for diagnostics.
+    func field(_ record: CSVReader.Record, _ column: String) -> (value: String, column: Int) {
+        let i = columnIndex[column]!
+        return (record.fields[i].trimmingSpaces, i + 1)
+    }
+
+    func has(_ column: String) -> Bool { columnIndex[column] != nil }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var view = Substring(self)
+        while view.first == " " || view.first == "\t" { view = view.dropFirst() }
+        while view.last == " " || view.last == "\t" { view = view.dropLast() }
+        return view.count == count ? self : String(view)
+    }
+}

@@ -1,0 +1,346 @@
+import Crypto
+import Foundation
+import TaxCore
+
+/// Reads a folder in Levy's canonical table format (docs/tax-tables.md) into a `TaxTableSet`.
+///
+/// Loading is all or nothing: every file is read and checked, every problem is collected with its file, line
+/// and column, and a single error makes the whole load fail.
+public enum CanonicalTables {
+    public static let format = "levy-tables/1"
+
+    /// The files of a table set, in the order they are read and digested.
+    public static let files = ["manifest.json", "sources.csv", "states.csv", "taxability.csv", "rules.csv", "local/zip5.csv"]
+
+    public struct Manifest: Codable, Sendable {
+        public var format: String
+        public var version: String
+        public var description: String
+    }
+
+    /// A loaded table set and the warnings found while loading it.
+    public struct Loaded: Sendable {
+        public var tables: TaxTableSet
+        public var zip5: Zip5Index
+        public var sources: [Source]
+        public var warnings: [TableDiagnostic]
+    }
+
+    public struct Source: Sendable, Hashable {
+        public var id: String
+        public var title: String
+        public var publisher: String
+        public var url: String
+        public var retrieved: String
+        public var note: String
+    }
+
+    public static func load(directory: String) throws(TableLoadError) -> Loaded {
+        var log = DiagnosticLog()
+        var contents: [String: [UInt8]] = [:]
+        for name in files {
+            let path = directory + "/" + name
+            guard let data = FileManager.default.contents(atPath: path) else {
+                log.error(name, 0, nil, "cannot read \(path)")
+                continue
+            }
+            contents[name] = [UInt8](data)
+        }
+        if log.hasErrors { throw TableLoadError(log.entries) }
+
+        var manifest: Manifest?
+        do {
+            manifest = try JSONDecoder().decode(Manifest.self, from: Data(contents["manifest.json"]!))
+            if manifest!.format != format {
+                log.error("manifest.json", 1, nil, "format \"\(manifest!.format)\" is not \(format)")
+            }
+        } catch {
+            log.error("manifest.json", 1, nil, "not a valid manifest: \(error)")
+        }
+
+        let sources = readSources(contents["sources.csv"]!, log: &log)
+        let known = Set(sources.map(\.id))
+        let states = readStates(contents["states.csv"]!, sources: known, log: &log)
+        let stateCodes = Set(states.map(\.state))
+        let taxability = readTaxability(contents["taxability.csv"]!, states: stateCodes, sources: known, log: &log)
+        let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, log: &log)
+        let zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, log: &log)
+        checkCoverage(states: states, taxability: taxability, log: &log)
+
+        if log.hasErrors { throw TableLoadError(log.entries) }
+        let version = manifest!.version + "+sha256." + digest(contents)
+        let index = Zip5Index(records: zip5)
+        let tables = TaxTableSet(version: version, states: states, taxability: taxability, rules: rules, locals: index)
+        return Loaded(tables: tables, zip5: index, sources: sources, warnings: log.entries)
+    }
+
+    /// The first 12 hex digits of SHA-256 over every file's name and bytes: any edit gives a new version.
+    static func digest(_ contents: [String: [UInt8]]) -> String {
+        var hasher = SHA256()
+        for name in files {
+            hasher.update(data: Array(name.utf8) + [0])
+            hasher.update(data: contents[name] ?? [])
+        }
+        return hex(hasher.finalize())
+    }
+
+    /// The first 12 hex digits of SHA-256 over one file's bytes.
+    public static func digest(bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        digest.prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    // MARK: - Files
+
+    static func readSources(_ bytes: [UInt8], log: inout DiagnosticLog) -> [Source] {
+        let file = "sources.csv"
+        guard let table = CSVTable(file: file, bytes: bytes, required: ["id", "title", "publisher", "url", "retrieved", "note"],
+                                   log: &log) else { return [] }
+        var seen = Set<String>()
+        var result: [Source] = []
+        for record in table.records {
+            guard let id = table.text(record, "id", log: &log), let title = table.text(record, "title", log: &log) else { continue }
+            if !seen.insert(id).inserted { log.error(file, record.line, 1, "source id \"\(id)\" is listed twice") }
+            result.append(Source(id: id, title: title, publisher: table.field(record, "publisher").value,
+                                 url: table.field(record, "url").value, retrieved: table.field(record, "retrieved").value,
+                                 note: table.field(record, "note").value))
+        }
+        return result
+    }
+
+    static func readStates(_ bytes: [UInt8], sources: Set<String>, log: inout DiagnosticLog) -> [StateProfile] {
+        let file = "states.csv"
+        let columns = ["state", "fips", "name", "has_sales_tax", "rate", "interstate_rate", "effective_from", "effective_through",
+                       "sourcing", "origin_levels", "source", "as_of", "note"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [] }
+        var profiles: [StateCode: StateProfile] = [:]
+        var order: [StateCode] = []
+        var firstLine: [StateCode: Int] = [:]
+        for record in table.records {
+            guard let state = table.state(record, "state", log: &log),
+                  let fips = table.text(record, "fips", log: &log),
+                  let name = table.text(record, "name", log: &log),
+                  let hasTax = table.text(record, "has_sales_tax", log: &log),
+                  let period = table.period(record, log: &log),
+                  let provenance = table.provenance(record, knownSources: sources, log: &log) else { continue }
+            guard hasTax == "Y" || hasTax == "N" else {
+                log.error(file, record.line, table.field(record, "has_sales_tax").column, "has_sales_tax must be Y or N")
+                continue
+            }
+            guard let rate = table.rate(record, "rate", log: &log) else { continue }
+            let interstate = table.rate(record, "interstate_rate", optional: true, log: &log)
+            guard let sourcing = parseSourcing(table, record, log: &log) else { continue }
+            let dated = DatedRate(period: period, intrastate: rate, interstate: interstate, provenance: provenance)
+            if var existing = profiles[state] {
+                if let clash = existing.rates.first(where: { $0.period.overlaps(period) }) {
+                    log.error(file, record.line, table.field(record, "effective_from").column,
+                              "\(state) rate period \(period) overlaps \(clash.period) (line \(firstLine[state]!))")
+                    continue
+                }
+                if existing.sourcing != sourcing || existing.fips != fips || existing.hasSalesTax != (hasTax == "Y") {
+                    log.error(file, record.line, nil, "\(state) rows disagree on fips, has_sales_tax or sourcing")
+                    continue
+                }
+                existing.rates.append(dated)
+                existing.rates.sort { $0.period.from < $1.period.from }
+                profiles[state] = existing
+            } else {
+                firstLine[state] = record.line
+                order.append(state)
+                profiles[state] = StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasTax == "Y", rates: [dated],
+                                               sourcing: sourcing, provenance: provenance)
+            }
+        }
+        return order.map { profiles[$0]! }
+    }
+
+    private static func parseSourcing(_ table: CSVTable, _ record: CSVReader.Record, log: inout DiagnosticLog) -> IntrastateSourcing? {
+        guard let value = table.text(record, "sourcing", log: &log) else { return nil }
+        switch value {
+        case "destination": return .destination
+        case "origin": return .origin
+        case "none": return .notApplicable
+        case "hybrid":
+            guard let levels = table.list(record, "origin_levels", log: &log, parse: JurisdictionLevel.init(rawValue:)) else { return nil }
+            return .hybrid(originLevels: Set(levels))
+        default:
+            log.error(table.file, record.line, table.field(record, "sourcing").column,
+                      "sourcing \"\(value)\" is not one of destination, origin, hybrid, none")
+            return nil
+        }
+    }
+
+    static func readTaxability(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [TaxabilityEntry] {
+        let file = "taxability.csv"
+        let columns = ["state", "code", "rule", "effective_from", "effective_through", "confidence", "source", "as_of", "note"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [] }
+        var entries: [TaxabilityEntry] = []
+        var lines: [String: [(EffectivePeriod, Int)]] = [:]
+        for record in table.records {
+            guard let state = table.state(record, "state", log: &log),
+                  let code = table.choice(record, "code", as: ProductTaxCode.self, allowed: ProductTaxCode.allCases, log: &log),
+                  let rule = table.choice(record, "rule", as: TaxabilityRule.self, allowed: TaxabilityRule.allCases, log: &log),
+                  let period = table.period(record, log: &log),
+                  let confidence = table.choice(record, "confidence", as: Confidence.self, allowed: Confidence.allCases, log: &log),
+                  let provenance = table.provenance(record, knownSources: sources, log: &log) else { continue }
+            if !states.contains(state) {
+                log.error(file, record.line, 1, "state \(state) is not in states.csv")
+                continue
+            }
+            let key = "\(state)/\(code.rawValue)"
+            if let clash = lines[key]?.first(where: { $0.0.overlaps(period) }) {
+                log.error(file, record.line, table.field(record, "effective_from").column,
+                          "\(state) \(code.rawValue) period \(period) overlaps line \(clash.1)")
+                continue
+            }
+            lines[key, default: []].append((period, record.line))
+            entries.append(TaxabilityEntry(state: state, code: code, period: period, rule: rule, confidence: confidence,
+                                           provenance: provenance))
+        }
+        return entries
+    }
+
+    static func readRules(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [SpecialRule] {
+        let file = "rules.csv"
+        let columns = ["id", "state", "kind", "codes", "levels", "counties", "amount", "upper", "rate", "jurisdiction_code",
+                       "jurisdiction_name", "effective_from", "effective_through", "source", "as_of", "note"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [] }
+        var rules: [SpecialRule] = []
+        var ids = Set<String>()
+        for record in table.records {
+            guard let id = table.text(record, "id", log: &log),
+                  let state = table.state(record, "state", log: &log),
+                  let kindName = table.text(record, "kind", log: &log),
+                  let codes = table.list(record, "codes", log: &log, parse: ProductTaxCode.init(rawValue:)),
+                  let period = table.period(record, log: &log),
+                  let provenance = table.provenance(record, knownSources: sources, log: &log) else { continue }
+            if !ids.insert(id).inserted { log.error(file, record.line, 1, "rule id \"\(id)\" is used twice") }
+            if !states.contains(state) { log.error(file, record.line, 2, "state \(state) is not in states.csv") }
+            let counties = table.list(record, "counties", required: false, log: &log) { $0 }
+            let kind: SpecialRule.Kind?
+            var levels: [JurisdictionLevel] = []
+            switch kindName {
+            case "band_per_article":
+                guard let lower = table.money(record, "amount", log: &log), let upper = table.money(record, "upper", log: &log),
+                      let rate = table.rate(record, "rate", log: &log),
+                      let code = table.text(record, "jurisdiction_code", log: &log),
+                      let name = table.text(record, "jurisdiction_name", log: &log) else { continue }
+                guard lower < upper else {
+                    log.error(file, record.line, table.field(record, "upper").column, "upper must be above amount")
+                    continue
+                }
+                kind = .bandPerArticle(lower: lower, upper: upper, rate: rate,
+                                       jurisdiction: Jurisdiction(level: .state, state: state, name: name, code: code))
+            case "cap_per_article", "exempt_below_per_article", "exempt_first_per_article", "holiday":
+                guard let amount = table.money(record, "amount", log: &log),
+                      let parsedLevels = table.list(record, "levels", log: &log, parse: JurisdictionLevel.init(rawValue:)) else { continue }
+                levels = parsedLevels
+                kind = switch kindName {
+                case "cap_per_article": .capPerArticle(cap: amount)
+                case "exempt_below_per_article": .exemptBelowPerArticle(limit: amount)
+                case "exempt_first_per_article": .exemptFirstPerArticle(amount: amount)
+                default: .holiday(maxPrice: amount)
+                }
+            default:
+                log.error(file, record.line, table.field(record, "kind").column,
+                          "kind \"\(kindName)\" is not one of band_per_article, cap_per_article, exempt_below_per_article, exempt_first_per_article, holiday")
+                kind = nil
+            }
+            guard let kind else { continue }
+            rules.append(SpecialRule(id: id, state: state, codes: Set(codes), levels: Set(levels),
+                                     counties: (counties?.isEmpty ?? true) ? nil : Set(counties!), period: period, kind: kind,
+                                     provenance: provenance))
+        }
+        return rules
+    }
+
+    static let zip5Columns = ["zip5", "state", "basis", "region", "county_fips", "county_name", "county_rate", "city_name", "city_rate",
+                              "special_name", "special_rate", "effective_from", "effective_through", "source", "note"]
+
+    static func readZip5(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [Zip5Record] {
+        let file = "local/zip5.csv"
+        guard let table = CSVTable(file: file, bytes: bytes, required: zip5Columns, log: &log) else { return [] }
+        var interner = JurisdictionInterner()
+        var records: [Zip5Record] = []
+        records.reserveCapacity(table.records.count)
+        var periods: [String: [(EffectivePeriod, Int)]] = [:]
+        for record in table.records {
+            guard let zipText = table.text(record, "zip5", log: &log) else { continue }
+            guard let zip = ZipCode(zipText), zip.plus4 == nil else {
+                log.error(file, record.line, 1, "zip5 \"\(zipText)\" is not five digits")
+                continue
+            }
+            guard let state = table.state(record, "state", log: &log),
+                  let basis = table.text(record, "basis", log: &log),
+                  let period = table.period(record, log: &log),
+                  let source = table.text(record, "source", log: &log) else { continue }
+            if !states.contains(state) { log.error(file, record.line, 2, "state \(state) is not in states.csv") }
+            if !sources.isEmpty, !sources.contains(source) {
+                log.error(file, record.line, table.field(record, "source").column, "source \"\(source)\" is not listed in sources.csv")
+            }
+            let precision: ResolutionPrecision
+            switch basis {
+            case "zip5": precision = .zip5
+            case "county_fallback": precision = .countyFallback
+            default:
+                log.error(file, record.line, 3, "basis \"\(basis)\" is not zip5 or county_fallback")
+                continue
+            }
+            let key = state.code + zipText
+            if let clash = periods[key]?.first(where: { $0.0.overlaps(period) }) {
+                log.error(file, record.line, table.field(record, "effective_from").column,
+                          "\(state) zip5 \(zipText) period \(period) overlaps line \(clash.1)")
+                continue
+            }
+            periods[key, default: []].append((period, record.line))
+            let region = table.field(record, "region").value
+            let countyFIPS = table.field(record, "county_fips").value
+            var locals: [LocalRate] = []
+            var failed = false
+            for (level, nameColumn, rateColumn) in [(JurisdictionLevel.county, "county_name", "county_rate"),
+                                                    (.city, "city_name", "city_rate"), (.special, "special_name", "special_rate")] {
+                let name = table.field(record, nameColumn).value
+                guard let rate = table.rate(record, rateColumn, optional: true, log: &log) else {
+                    if !table.field(record, rateColumn).value.isEmpty { failed = true }
+                    continue
+                }
+                if rate.isZero { continue }
+                if name.isEmpty {
+                    log.error(file, record.line, table.field(record, nameColumn).column, "\(nameColumn) is blank but \(rateColumn) is \(rate.fractionString)")
+                    failed = true
+                    continue
+                }
+                // Combined districts are named after the ZIP's tax region, so their code comes from it too.
+                let code = switch level {
+                case .county where !countyFIPS.isEmpty: countyFIPS
+                case .special where !region.isEmpty: JurisdictionCodes.levy(state, level, region)
+                default: JurisdictionCodes.levy(state, level, name)
+                }
+                locals.append(LocalRate(jurisdiction: interner.intern(level: level, state: state, name: name, code: code),
+                                        intrastate: rate))
+            }
+            if failed { continue }
+            let warning = precision == .countyFallback
+                ? "ZIP \(zipText) has no rate record of its own; the most common local rates of its county were used"
+                : nil
+            records.append(Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS.isEmpty ? nil : countyFIPS, region: region,
+                                      locals: locals, period: period, precision: precision, source: source, warning: warning))
+        }
+        return records
+    }
+
+    /// Every state with a sales tax must say, for every Levy code, whether it is taxable: a gap in the table
+    /// would otherwise surface as a failed quote at checkout.
+    static func checkCoverage(states: [StateProfile], taxability: [TaxabilityEntry], log: inout DiagnosticLog) {
+        var covered = Set<String>()
+        for entry in taxability { covered.insert("\(entry.state)/\(entry.code.rawValue)") }
+        for profile in states {
+            let missing = ProductTaxCode.allCases.filter { !covered.contains("\(profile.state)/\($0.rawValue)") }
+            if !missing.isEmpty {
+                log.error("taxability.csv", 0, nil,
+                          "\(profile.state) has no taxability entry for \(missing.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+    }
+}

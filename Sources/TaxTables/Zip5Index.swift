@@ -1,0 +1,81 @@
+import TaxCore
+
+/// The local rates of one ZIP5 for one period.
+public struct Zip5Record: Sendable {
+    public var zip: ZipCode
+    public var state: StateCode
+    public var countyFIPS: String?
+    public var region: String
+    public var locals: [LocalRate]
+    public var period: EffectivePeriod
+    public var precision: ResolutionPrecision
+    public var source: String
+    /// Shown with every quote that uses the record (set for county fallbacks).
+    public var warning: String?
+
+    public init(zip: ZipCode, state: StateCode, countyFIPS: String?, region: String, locals: [LocalRate],
+                period: EffectivePeriod, precision: ResolutionPrecision, source: String, warning: String? = nil) {
+        self.zip = zip
+        self.state = state
+        self.countyFIPS = countyFIPS
+        self.region = region
+        self.locals = locals
+        self.period = period
+        self.precision = precision
+        self.source = source
+        self.warning = warning
+    }
+}
+
+/// Resolves an address by its ZIP5 in constant time: a 100,000-slot array points at each ZIP's records.
+public struct Zip5Index: LocalRateResolver {
+    private let records: [Zip5Record]
+    private let first: [Int32]
+
+    /// `records` in any order; several records of one ZIP must have disjoint periods (the loader checks).
+    public init(records: [Zip5Record]) {
+        let sorted = records.sorted { ($0.zip.zip5, $0.period.from) < ($1.zip.zip5, $1.period.from) }
+        var first = [Int32](repeating: -1, count: 100_000)
+        for (i, record) in sorted.enumerated().reversed() { first[Int(record.zip.zip5)] = Int32(i) }
+        self.records = sorted
+        self.first = first
+    }
+
+    public var count: Int { records.count }
+
+    private func straddleWarning(_ all: ArraySlice<Zip5Record>, _ address: Address) -> [String] {
+        let others = Set(all.map(\.state)).subtracting([address.state]).sorted()
+        guard !others.isEmpty else { return [] }
+        return ["ZIP \(address.zip.zip5String) spans \(([address.state] + others).map(\.code).joined(separator: " and ")): check the address's state"]
+    }
+
+    /// Every record, ordered by ZIP and period.
+    public var allRecords: [Zip5Record] { records }
+
+    public func records(for zip5: Int32) -> ArraySlice<Zip5Record> {
+        guard zip5 >= 0, zip5 < 100_000, first[Int(zip5)] >= 0 else { return [] }
+        let start = Int(first[Int(zip5)])
+        var end = start
+        while end < records.count, records[end].zip.zip5 == zip5 { end += 1 }
+        return records[start..<end]
+    }
+
+    public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
+        let all = records(for: address.zip.zip5)
+        guard let any = all.first else { throw .unknownZip(address.zip.zip5String) }
+        // A ZIP that straddles a state line has records in each state; the address's state picks among them.
+        let candidates = all.filter { $0.state == address.state }
+        guard !candidates.isEmpty else {
+            throw .stateMismatch(zip: address.zip.zip5String, given: address.state, actual: any.state)
+        }
+        guard let record = candidates.first(where: { $0.period.contains(date) }) else {
+            let coverage = candidates.map(\.period.description).joined(separator: ", ")
+            throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: coverage)
+        }
+        let kind = record.precision == .countyFallback ? "county fallback for zip5" : "zip5"
+        return ResolvedLocation(
+            state: record.state, countyFIPS: record.countyFIPS, locals: record.locals, precision: record.precision,
+            record: "\(kind) \(record.zip.zip5String) \(record.region) (\(record.source), \(record.period))",
+            warnings: (record.warning.map { [$0] } ?? []) + straddleWarning(all, address))
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Levy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "levy",
+        abstract: "Levy: exact, explainable US sales and use tax.",
+        subcommands: [QuoteCommand.self, TablesCommand.self, BenchCommand.self]
+    )
+}

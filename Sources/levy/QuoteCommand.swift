@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import QuoteContract
+import TaxCore
+
+struct QuoteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quote",
+        abstract: "Quote tax for an order read as JSON from FILE or standard input (docs/quote-contract.md).",
+        discussion: "Exit status: 0 quoted; 1 the order was refused (the message names the field); 3 the tables could not be loaded."
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case json, table }
+
+    @Argument(help: "The order as JSON; standard input when omitted or '-'.")
+    var file: String?
+
+    @Option(help: "A TaxTables folder, or a ZIP5 rate CSV in the common layout.")
+    var tables: String?
+
+    @Option(help: "json (the contract) or table (for people).")
+    var format: Format = .json
+
+    func run() throws {
+        let tableSet: TaxTableSet
+        do { tableSet = try TableLocation.load(tables) } catch {
+            FileHandle.standardError.write(Data("levy: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+        let input: Data
+        if let file, file != "-" {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                FileHandle.standardError.write(Data("levy: cannot read \(file)\n".utf8))
+                throw ExitCode(1)
+            }
+            input = data
+        } else {
+            input = FileHandle.standardInput.readDataToEndOfFile()
+        }
+        do throws(ContractError) {
+            let request = try QuoteCodec.decodeRequest(input)
+            let quote: Quote
+            do { quote = try TaxCalculator(tables: tableSet).quote(request) } catch {
+                throw QuoteCodec.contractError(error)
+            }
+            switch format {
+            case .json: FileHandle.standardOutput.write(QuoteCodec.encode(quote) + Data("\n".utf8))
+            case .table: FileHandle.standardOutput.write(Data(QuoteTableRenderer.render(quote).utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("levy: invalid order: \(error)\n".utf8))
+            if format == .json { FileHandle.standardOutput.write(QuoteCodec.encode(error) + Data("\n".utf8)) }
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import TaxCore
+import TaxTables
+
+/// Finds and loads the table set a command asked for: `--tables PATH`, else `LEVY_TABLES`, else the
+/// `TaxTables/` folder of the working directory or of the checkout the executable was built in.
+enum TableLocation {
+    static func defaultDirectory() -> String? {
+        if let env = ProcessInfo.processInfo.environment["LEVY_TABLES"], !env.isEmpty { return env }
+        var candidates = [FileManager.default.currentDirectoryPath + "/TaxTables"]
+        // .build/<config>/levy -> the package root three levels up.
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<4 {
+            url.deleteLastPathComponent()
+            candidates.append(url.path + "/TaxTables")
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/manifest.json") }
+    }
+
+    /// A canonical folder, or a ZIP5 rate CSV in the common layout (rules and taxability then come from the
+    /// default folder).
+    static func load(_ path: String?) throws -> TaxTableSet {
+        let target = path ?? defaultDirectory()
+        guard let target else {
+            throw CLIError.tables("no TaxTables/ folder found; pass --tables PATH or set LEVY_TABLES")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
+            throw CLIError.tables("\(target) does not exist")
+        }
+        if isDirectory.boolValue {
+            do { return try CanonicalTables.load(directory: target).tables } catch { throw CLIError.tables(error.description) }
+        }
+        guard let baseDirectory = defaultDirectory() else {
+            throw CLIError.tables("a ZIP5 CSV needs the default TaxTables/ for taxability and rules; none found")
+        }
+        guard let data = FileManager.default.contents(atPath: target) else { throw CLIError.tables("cannot read \(target)") }
+        do {
+            let base = try CanonicalTables.load(directory: baseDirectory).tables
+            let rows = try CommonZip5Rates.read([UInt8](data), file: (target as NSString).lastPathComponent)
+            return CommonZip5Rates.tableSet(rows: rows, base: base, fileDigest: CanonicalTables.digest(bytes: [UInt8](data)))
+        } catch {
+            throw CLIError.tables(error.description)
+        }
+    }
+}
+
+enum CLIError: Error, CustomStringConvertible {
+    case tables(String)
+    case input(String)
+
+    var description: String {
+        switch self {
+        case .tables(let message): "tables: \(message)"
+        case .input(let message): message
+        }
+    }
+}
