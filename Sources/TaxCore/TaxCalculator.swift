@@ -94,12 +94,12 @@ public struct TaxCalculator: Sendable {
 
         let primary: ResolvedLocation
         do { primary = try tables.locals.resolve(source.address, on: request.date) } catch {
-            throw .unresolvableAddress(field: source.field + ".zip", error)
+            throw .unresolvableAddress(field: Self.field(for: error, address: source.field), error)
         }
         var districtLocation: ResolvedLocation?
         if let districtAddress = source.districtAddress {
             do { districtLocation = try tables.locals.resolve(districtAddress, on: request.date) } catch {
-                throw .unresolvableAddress(field: source.districtField + ".zip", error)
+                throw .unresolvableAddress(field: Self.field(for: error, address: source.districtField), error)
             }
         }
         let sourcing = SourcingDecision(rule: source.rule, address: source.address, districtAddress: source.districtAddress,
@@ -235,6 +235,15 @@ public struct TaxCalculator: Sendable {
                         taxability: taxability, exemption: exemption, appliedRules: appliedRules, cells: cells,
                         combinedRateSignature: signature, warnings: warnings,
                         isShippedGoods: line.fulfilment == .shipped && line.code != .shipping)
+    }
+
+    /// A date the tables do not cover is the date's fault; an unknown or misplaced ZIP is the address's.
+    private static func field(for error: ResolutionError, address: String) -> String {
+        switch error {
+        case .noRatesOnDate: "date"
+        case .unknownZip: address + ".zip"
+        case .stateMismatch: address + ".state"
+        }
     }
 
     // MARK: - Sourcing

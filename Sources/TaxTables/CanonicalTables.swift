@@ -60,8 +60,7 @@ public enum CanonicalTables {
 
         let sources = readSources(contents["sources.csv"]!, log: &log)
         let known = Set(sources.map(\.id))
-        let states = readStates(contents["states.csv"]!, sources: known, log: &log)
-        let stateCodes = Set(states.map(\.state))
+        let (states, stateCodes) = readStates(contents["states.csv"]!, sources: known, log: &log)
         let taxability = readTaxability(contents["taxability.csv"]!, states: stateCodes, sources: known, log: &log)
         let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, log: &log)
         let zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, log: &log)
@@ -109,15 +108,19 @@ public enum CanonicalTables {
         return result
     }
 
-    static func readStates(_ bytes: [UInt8], sources: Set<String>, log: inout DiagnosticLog) -> [StateProfile] {
+    /// The state profiles, and every state code the file names (even on a broken row), so that other files are
+    /// not blamed for a state whose own row is the problem.
+    static func readStates(_ bytes: [UInt8], sources: Set<String>, log: inout DiagnosticLog) -> ([StateProfile], Set<StateCode>) {
         let file = "states.csv"
         let columns = ["state", "fips", "name", "has_sales_tax", "rate", "interstate_rate", "effective_from", "effective_through",
                        "sourcing", "origin_levels", "source", "as_of", "note"]
-        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [] }
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return ([], []) }
         var profiles: [StateCode: StateProfile] = [:]
         var order: [StateCode] = []
         var firstLine: [StateCode: Int] = [:]
+        var named = Set<StateCode>()
         for record in table.records {
+            if let state = StateCode(table.field(record, "state").value) { named.insert(state) }
             guard let state = table.state(record, "state", log: &log),
                   let fips = table.text(record, "fips", log: &log),
                   let name = table.text(record, "name", log: &log),
@@ -152,7 +155,7 @@ public enum CanonicalTables {
                                                sourcing: sourcing, provenance: provenance)
             }
         }
-        return order.map { profiles[$0]! }
+        return (order.map { profiles[$0]! }, named)
     }
 
     private static func parseSourcing(_ table: CSVTable, _ record: CSVReader.Record, log: inout DiagnosticLog) -> IntrastateSourcing? {

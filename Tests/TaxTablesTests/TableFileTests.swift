@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+import TaxCore
+@testable import TaxTables
+
+@Suite("Reading table files")
+struct TableFileTests {
+    @Test("the CSV reader handles a BOM, CRLF, quoted fields with commas, quotes and newlines")
+    func csvQuirks() throws {
+        let text = "\u{FEFF}a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n2,\"two\nlines\",\r\n"
+        let records = try CSVReader(bytes: Array(text.utf8)).records()
+        #expect(records.map(\.fields) == [["a", "b", "c"], ["1", "x, y", "say \"hi\""], ["2", "two\nlines", ""]])
+        #expect(records.map(\.line) == [1, 2, 4])
+    }
+
+    @Test("an unterminated quote is located to the line it starts on")
+    func unterminatedQuote() {
+        #expect(throws: CSVReader.Failure.unterminatedQuote(line: 2)) {
+            try CSVReader(bytes: Array("a,b\n1,\"open\n2,3\n".utf8)).records()
+        }
+    }
+
+    @Test("the minimal fixture loads and quotes with its effective-dated rates")
+    func minimalFixture() throws {
+        let loaded = try CanonicalTables.load(directory: Repo.fixtures + "/tables/minimal")
+        let wi = loaded.tables.states[StateCode("WI")!]!
+        #expect(wi.rate(on: TaxDate(iso: "2025-12-31")!)?.intrastate.fractionString == "0.05")
+        #expect(wi.rate(on: TaxDate(iso: "2026-01-01")!)?.intrastate.fractionString == "0.055")
+    }
+
+    @Test("the version changes when any byte of the tables changes")
+    func versionIsContentAddressed() throws {
+        let directory = try Repo.copyOfMinimalTables()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let before = try CanonicalTables.load(directory: directory).tables.version
+        let path = directory + "/rules.csv"
+        let edited = String(decoding: Repo.bytes(path), as: UTF8.self).replacingOccurrences(of: "1000.00", with: "1000.01")
+        try edited.write(toFile: path, atomically: true, encoding: .utf8)
+        let after = try CanonicalTables.load(directory: directory).tables.version
+        #expect(before != after)
+        #expect(before.hasPrefix("fixture-minimal+sha256.") && after.hasPrefix("fixture-minimal+sha256."))
+    }
+
+    /// A broken table file and the exact diagnostic it must produce. Each case breaks one file of the minimal set.
+    struct Broken: CustomTestStringConvertible, Sendable {
+        var name: String
+        var file: String
+        var find: String
+        var replace: String
+        var diagnostic: String
+        var testDescription: String { name }
+    }
+
+    static let brokenFiles: [Broken] = [
+        Broken(name: "overlapping rate periods", file: "states.csv", find: "2026-01-01,,destination", replace: "2025-06-01,,destination",
+               diagnostic: "states.csv:4:7: error: WI rate period 2025-06-01 onward overlaps 2020-01-01 to 2025-12-31 (line 3)"),
+        Broken(name: "blank rate", file: "states.csv", find: "MN,27,Minnesota,Y,0.06875", replace: "MN,27,Minnesota,Y,",
+               diagnostic: "states.csv:2:5: error: rate is blank; a blank rate means no rate, never 0"),
+        Broken(name: "rate above 100%", file: "states.csv", find: "0.06875", replace: "6.875",
+               diagnostic: "states.csv:2:5: error: rate \"6.875\" is too large"),
+        Broken(name: "impossible date", file: "states.csv", find: "2026-01-01,,destination", replace: "2026-02-30,,destination",
+               diagnostic: "states.csv:4:7: error: effective_from \"2026-02-30\" is not a date (YYYY-MM-DD)"),
+        Broken(name: "period ends before it starts", file: "states.csv", find: "2020-01-01,2025-12-31", replace: "2020-01-01,2019-12-31",
+               diagnostic: "states.csv:3:8: error: effective_through 2019-12-31 is before effective_from 2020-01-01"),
+        Broken(name: "unknown sourcing", file: "states.csv", find: "2020-01-01,,destination", replace: "2020-01-01,,somewhere",
+               diagnostic: "states.csv:2:9: error: sourcing \"somewhere\" is not one of destination, origin, hybrid, none"),
+        Broken(name: "wrong column count", file: "states.csv", find: "MN,27,Minnesota,Y,", replace: "MN,27,Minnesota,Y,extra,",
+               diagnostic: "states.csv:2: error: expected 13 fields, found 14"),
+        Broken(name: "missing column", file: "sources.csv", find: "id,title,publisher,url,retrieved,note", replace: "id,title,publisher,url,retrieved",
+               diagnostic: "sources.csv:1: error: missing column(s): note; the header is id,title,publisher,url,retrieved"),
+        Broken(name: "unknown source", file: "rules.csv", find: ",fixture,2026-11-01,synthetic cap", replace: ",nowhere,2026-11-01,synthetic cap",
+               diagnostic: "rules.csv:2:14: error: source \"nowhere\" is not listed in sources.csv"),
+        Broken(name: "unknown rule kind", file: "rules.csv", find: "cap_per_article", replace: "cap_per_banana",
+               diagnostic: "rules.csv:2:3: error: kind \"cap_per_banana\" is not one of band_per_article, cap_per_article, exempt_below_per_article, exempt_first_per_article, holiday"),
+        Broken(name: "unknown product code", file: "taxability.csv", find: "MN,admission,", replace: "MN,admissions,",
+               diagnostic: "taxability.csv:12:2: error: code \"admissions\" is not one of general, clothing, shipping, personal_care_service, massage_service, professional_service, gift_card, digital_video_stream, digital_video_download, digital_subscription, admission"),
+        Broken(name: "a code left without taxability", file: "taxability.csv", find: "WI,admission,taxable,2020-01-01,,high,fixture,2026-11-01,\n", replace: "",
+               diagnostic: "taxability.csv:0: error: WI has no taxability entry for admission"),
+        Broken(name: "unterminated quote", file: "taxability.csv", find: "WI,general,taxable,2020-01-01,,high,fixture,2026-11-01,", replace: "WI,general,taxable,2020-01-01,,high,fixture,2026-11-01,\"open",
+               diagnostic: "taxability.csv:13: error: a quoted field is never closed"),
+        Broken(name: "malformed ZIP", file: "local/zip5.csv", find: "53703,WI", replace: "5370,WI",
+               diagnostic: "local/zip5.csv:3:1: error: zip5 \"5370\" is not five digits"),
+        Broken(name: "duplicate ZIP period", file: "local/zip5.csv", find: "54540,MN,county_fallback", replace: "54540,WI,county_fallback",
+               diagnostic: "local/zip5.csv:5:12: error: WI zip5 54540 period 2026-01-01 onward overlaps line 4"),
+        Broken(name: "local rate without a name", file: "local/zip5.csv", find: "Madison,0,", replace: ",0.01,",
+               diagnostic: "local/zip5.csv:3:8: error: city_name is blank but city_rate is 0.01"),
+        Broken(name: "ZIP in a state the tables lack", file: "local/zip5.csv", find: "55401,MN", replace: "55401,IA",
+               diagnostic: "local/zip5.csv:2:2: error: state IA is not in states.csv"),
+        Broken(name: "unknown manifest format", file: "manifest.json", find: "levy-tables/1", replace: "levy-tables/9",
+               diagnostic: "manifest.json:1: error: format \"levy-tables/9\" is not levy-tables/1"),
+    ]
+
+    @Test("a broken file gives its located diagnostic and nothing loads", arguments: brokenFiles)
+    func brokenFile(_ case_: Broken) throws {
+        let directory = try Repo.copyOfMinimalTables()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/" + case_.file
+        let original = String(decoding: Repo.bytes(path), as: UTF8.self)
+        #expect(original.contains(case_.find), "the fixture no longer contains the text this case breaks")
+        try original.replacingOccurrences(of: case_.find, with: case_.replace).write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try CanonicalTables.load(directory: directory)
+            Issue.record("the broken tables loaded")
+        } catch {
+            #expect(error.diagnostics.map(\.description).contains(case_.diagnostic), "got: \(error.diagnostics)")
+        }
+    }
+
+    @Test("every problem is reported in one run, not just the first")
+    func reportsAll() throws {
+        let directory = try Repo.copyOfMinimalTables()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let states = directory + "/states.csv"
+        try String(decoding: Repo.bytes(states), as: UTF8.self).replacingOccurrences(of: "0.06875", with: "x")
+            .replacingOccurrences(of: "0.055", with: "").write(toFile: states, atomically: true, encoding: .utf8)
+        do {
+            _ = try CanonicalTables.load(directory: directory)
+            Issue.record("the broken tables loaded")
+        } catch {
+            #expect(error.diagnostics.filter { $0.severity == .error }.map(\.line) == [2, 4])
+        }
+    }
+}
+
+@Suite("ZIP5 rate CSV in the common layout")
+struct CommonZip5Tests {
+    let rows: [CommonZip5Rates.Row]
+
+    init() throws {
+        rows = try CommonZip5Rates.read(Repo.bytes(Repo.fixtures + "/zip5/common-sample.csv"), file: "common-sample.csv")
+    }
+
+    @Test("reads a file with a BOM and CRLF, pads short ZIPs, keeps a straddling ZIP once per state")
+    func reads() {
+        #expect(rows.map(\.zip.zip5String) == ["55401", "45202", "36855", "36855", "00501"])
+        #expect(rows.map(\.state.code) == ["MN", "OH", "AL", "GA", "NY"])
+    }
+
+    @Test("repairs a 0.000001 float artifact against the combined rate, and says so")
+    func repair() {
+        let cincinnati = rows[1]
+        #expect(cincinnati.county.fractionString == "0.0205")
+        #expect(cincinnati.repair == "EstimatedCountyRate 0.020499 read as 0.0205 to match EstimatedCombinedRate 0.078")
+        #expect(rows[0].repair == nil)
+    }
+
+    @Test("refuses parts that do not add up for any other reason, with the line")
+    func refusesMismatch() {
+        let text = "State,ZipCode,TaxRegionName,EstimatedCombinedRate,StateRate,EstimatedCountyRate,EstimatedCityRate,EstimatedSpecialRate,RiskLevel\nMN,55401,X,0.09,0.06875,0.0015,0.005,0.015,\n"
+        do {
+            _ = try CommonZip5Rates.read(Array(text.utf8), file: "bad.csv")
+            Issue.record("accepted a row whose parts do not sum")
+        } catch {
+            #expect(error.diagnostics.map(\.description) == ["bad.csv:2:4: error: EstimatedCombinedRate 0.09 is not the sum of its parts (0.09025)"])
+        }
+    }
+
+    @Test("converts to the canonical layout with county FIPS, fallbacks for missing ZIPs, and a report")
+    func converts() throws {
+        let conversion = try Zip5Conversion(rows: rows, geoBytes: Repo.bytes(Repo.fixtures + "/zip5/geo-sample.csv"), geoFile: "geo-sample.csv")
+        let (csv, report) = conversion.convert(effectiveFrom: TaxDate(iso: "2026-02-01")!, source: "fixture")
+        let lines = csv.split(separator: "\n").map(String.init)
+        #expect(lines[0] == CanonicalTables.zip5Columns.joined(separator: ","))
+        #expect(lines.contains("55401,MN,zip5,MINNEAPOLIS,27053,Hennepin County,0.0015,Minneapolis,0.005,Minneapolis special districts (combined),0.015,2026-02-01,,fixture,"))
+        #expect(lines.contains { $0.hasPrefix("45299,OH,county_fallback,CINCINNATI,39061,Hamilton County,0.0205,") })
+        #expect(report.repairedRows == 1)
+        #expect(report.fallbackZips == 1)
+        #expect(report.borderZips == 1)
+        #expect(report.uncoveredZips == ["09001"])
+    }
+
+    @Test("a ZIP5 CSV becomes a table set that quotes with its own state rates")
+    func tableSetFromCSV() throws {
+        let tables = CommonZip5Rates.tableSet(rows: rows, base: Repo.shipped.tables, fileDigest: "test")
+        let q = try TaxCalculator(tables: tables).quote(QuoteRequest(
+            date: TaxDate(iso: "2026-03-02")!, origin: .zip("MN", "55401"), destination: .zip("MN", "55401"),
+            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)]))
+        #expect(q.totalTax.decimalString == "9.03")
+        #expect(q.tableVersion == "zip5-csv+sha256.test")
+    }
+}
