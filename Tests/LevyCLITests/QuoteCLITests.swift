@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// Runs the built `levy` executable as a user would, from a working directory outside the repository.
+enum LevyBinary {
+    static let root: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// The executable sits next to the test bundle in the build products folder.
+    static let path: String = {
+        var url = Bundle.main.bundleURL
+        for _ in 0..<3 {
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("levy").path) { return url.appendingPathComponent("levy").path }
+            url.deleteLastPathComponent()
+        }
+        return root.appendingPathComponent(".build/debug/levy").path
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())
+        process.environment = ProcessInfo.processInfo.environment.merging(["LEVY_TABLES": root.path + "/TaxTables"]) { $1 }
+            .merging(environment) { $1 }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func fixture(_ name: String) -> String { root.appendingPathComponent("Fixtures/orders/\(name)").path }
+}
+
+@Suite("levy quote, as a user runs it")
+struct QuoteCLITests {
+    @Test("the shipped example order quotes to $9.03 as JSON")
+    func example() throws {
+        let result = try LevyBinary.run(["quote", LevyBinary.fixture("minneapolis.json")])
+        #expect(result.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["total_tax"] as? String == "9.03")
+        #expect((object?["table_version"] as? String)?.hasPrefix("us-2026.02.1+sha256.") == true)
+    }
+
+    @Test("the order can come on standard input, and --format table prints for people")
+    func stdinAndTable() throws {
+        let order = try String(contentsOfFile: LevyBinary.fixture("minneapolis.json"), encoding: .utf8)
+        let result = try LevyBinary.run(["quote", "--format", "table"], stdin: order)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("total tax 9.03 USD"))
+        #expect(result.stdout.contains("Hennepin County"))
+    }
+
+    @Test("bad input exits 1 with a message naming the field, and a JSON error on stdout")
+    func badInput() throws {
+        let order = try String(contentsOfFile: LevyBinary.fixture("minneapolis.json"), encoding: .utf8)
+            .replacingOccurrences(of: "\"general\"", with: "\"widgets\"")
+        let result = try LevyBinary.run(["quote"], stdin: order)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("lines[0].code: unknown product tax code \"widgets\""))
+        let error = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["error"] as? [String: String]
+        #expect(error?["field"] == "lines[0].code")
+        #expect(error?["code"] == "invalid_value")
+    }
+
+    @Test("a date outside the tables exits 1 and names the date")
+    func dateOutsideTables() throws {
+        let order = try String(contentsOfFile: LevyBinary.fixture("minneapolis.json"), encoding: .utf8)
+            .replacingOccurrences(of: "2026-03-02", with: "2019-03-02")
+        let result = try LevyBinary.run(["quote"], stdin: order)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("date: "))
+    }
+
+    @Test("--tables quotes against a ZIP5 rate CSV in the common layout")
+    func zip5CSV() throws {
+        let csv = LevyBinary.root.appendingPathComponent("Fixtures/zip5/common-sample.csv").path
+        let result = try LevyBinary.run(["quote", "--tables", csv, LevyBinary.fixture("minneapolis.json")])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["total_tax"] as? String == "9.03")
+        #expect((object?["table_version"] as? String)?.hasPrefix("zip5-csv+sha256.") == true)
+    }
+
+    @Test("tables that do not load exit 3 with located diagnostics")
+    func brokenTables() throws {
+        let result = try LevyBinary.run(["quote", "--tables", LevyBinary.root.appendingPathComponent("Fixtures/orders").path,
+                                         LevyBinary.fixture("minneapolis.json")])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("manifest.json:0: error: cannot read"))
+    }
+
+    @Test("levy tables validate reports the shipped tables valid")
+    func validate() throws {
+        let result = try LevyBinary.run(["tables", "validate", LevyBinary.root.appendingPathComponent("TaxTables").path])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("valid, version us-2026.02.1+sha256."))
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import TaxCore
+import TaxTables
+@testable import QuoteContract
+
+@Suite("The quote contract")
+struct QuoteContractTests {
+    static let tables: TaxTableSet = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return try! CanonicalTables.load(directory: url.path + "/TaxTables").tables
+    }()
+
+    static let valid = """
+        {"date": "2026-03-02",
+         "origin": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"},
+         "destination": {"line1": "250 Marquette Ave", "city": "Minneapolis", "state": "mn", "zip": "55401-1234"},
+         "seller": {"registrations": ["MN"]},
+         "customer": {"exemptions": [{"state": "WI", "reason": "G", "number": "RS-1", "expires": "2027-01-01"}]},
+         "lines": [{"id": 1, "code": "general", "amount": "100.00", "quantity": 2, "fulfilment": "shipped", "tax_included": false}],
+         "rounding": "line_jurisdiction"}
+        """
+
+    func decode(_ json: String) throws(ContractError) -> QuoteRequest { try QuoteCodec.decodeRequest(Data(json.utf8)) }
+
+    /// The valid request with one part replaced: each case breaks exactly one field.
+    func broken(_ find: String, _ replace: String) -> String {
+        precondition(Self.valid.contains(find), "the valid request no longer contains \(find)")
+        return Self.valid.replacingOccurrences(of: find, with: replace)
+    }
+
+    @Test("a valid request decodes into the engine's types")
+    func decodes() throws {
+        let request = try decode(Self.valid)
+        #expect(request.date == TaxDate(iso: "2026-03-02"))
+        #expect(request.destination?.state.code == "MN")
+        #expect(request.destination?.zip.plus4 == 1234)
+        #expect(request.registrations == [StateCode("MN")!])
+        #expect(request.exemptions.first?.reason == .resale)
+        #expect(request.lines.first?.id == "1")
+        #expect(request.lines.first?.amount.minorUnits == 10_000)
+        #expect(request.rounding == .lineJurisdiction)
+    }
+
+    @Test("bad input is refused with the field path and a stable code", arguments: [
+        ("\"code\": \"general\"", "\"code\": \"generic\"", "lines[0].code", ContractError.Code.invalidValue),
+        ("\"amount\": \"100.00\"", "\"amount\": \"100.005\"", "lines[0].amount", .invalidValue),
+        ("\"amount\": \"100.00\"", "\"amount\": 100.00", "lines[0].amount", .invalidValue),
+        ("\"amount\": \"100.00\", ", "", "lines[0].amount", .missingField),
+        ("\"quantity\": 2", "\"quantity\": 0", "lines[0].quantity", .invalidValue),
+        ("\"fulfilment\": \"shipped\"", "\"fulfillment\": \"shipped\"", "lines[0].fulfillment", .unknownField),
+        ("\"fulfilment\": \"shipped\"", "\"fulfilment\": \"mailed\"", "lines[0].fulfilment", .invalidValue),
+        ("\"date\": \"2026-03-02\"", "\"date\": \"2026-02-30\"", "date", .invalidValue),
+        ("\"zip\": \"55401-1234\"", "\"zip\": \"5540\"", "destination.zip", .invalidValue),
+        ("\"state\": \"mn\"", "\"state\": \"Minnesota\"", "destination.state", .invalidValue),
+        ("\"reason\": \"G\"", "\"reason\": \"friendship\"", "customer.exemptions[0].reason", .invalidValue),
+        ("\"expires\": \"2027-01-01\"", "\"expires\": \"soon\"", "customer.exemptions[0].expires", .invalidValue),
+        ("[\"MN\"]", "[\"MN\", \"XXX\"]", "seller.registrations[1]", .invalidValue),
+        ("\"rounding\": \"line_jurisdiction\"", "\"rounding\": \"bankers\"", "rounding", .invalidValue),
+        ("\"tax_included\": false", "\"tax_included\": \"no\"", "lines[0].tax_included", .invalidValue),
+        ("{\"date\"", "{\"colour\": 1, \"date\"", "colour", .unknownField),
+    ] as [(String, String, String, ContractError.Code)])
+    func refuses(find: String, replace: String, field: String, code: ContractError.Code) {
+        do {
+            _ = try decode(broken(find, replace))
+            Issue.record("accepted \(replace)")
+        } catch {
+            #expect(error.field == field)
+            #expect(error.code == code)
+        }
+    }
+
+    @Test("a request that is not JSON says so")
+    func notJSON() {
+        #expect(throws: ContractError(.invalidJSON, field: "", "the request is not valid JSON")) { try decode("{\"date\": ") }
+    }
+
+    @Test("an unknown ZIP and a date outside the tables are refused by the engine with the field named")
+    func engineRefusals() throws {
+        let unknownZip = try decode(broken("\"zip\": \"55401-1234\"", "\"zip\": \"00000\""))
+        do {
+            _ = try TaxCalculator(tables: Self.tables).quote(unknownZip)
+            Issue.record("quoted an unknown ZIP")
+        } catch {
+            let contract = QuoteCodec.contractError(error)
+            #expect(contract.field == "destination.zip")
+            #expect(contract.code == .unquotable)
+            #expect(contract.message == "ZIP 00000 is not in the tables")
+        }
+        let early = try decode(broken("\"date\": \"2026-03-02\"", "\"date\": \"2019-03-02\""))
+        #expect(throws: QuoteError.self) { try TaxCalculator(tables: Self.tables).quote(early) }
+        do { _ = try TaxCalculator(tables: Self.tables).quote(early) } catch { #expect(QuoteCodec.contractError(error).field == "date") }
+    }
+
+    @Test("the quote's JSON has the documented fields, money as decimal strings, and stable bytes")
+    func encodes() throws {
+        let quote = try TaxCalculator(tables: Self.tables).quote(try decode(Self.valid))
+        let data = QuoteCodec.encode(quote)
+        #expect(data == QuoteCodec.encode(quote))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(Set(object.keys) == ["date", "currency", "rounding", "table_version", "total_amount", "total_tax", "lines", "warnings"])
+        #expect(object["total_tax"] as? String == "9.03")
+        let line = try #require((object["lines"] as? [[String: Any]])?.first)
+        #expect(Set(line.keys) == ["id", "code", "fulfilment", "quantity", "amount", "taxable", "exempt", "tax", "tax_type", "collecting",
+                                   "sourcing", "taxability", "rules_applied", "jurisdictions"])
+        let sourcing = try #require(line["sourcing"] as? [String: Any])
+        #expect(sourcing["rule"] as? String == "310.A.2_delivery_address")
+        #expect((sourcing["address"] as? [String: Any])?["zip"] as? String == "55401-1234")
+        let jurisdiction = try #require((line["jurisdictions"] as? [[String: Any]])?.first)
+        #expect(Set(jurisdiction.keys) == ["level", "name", "code", "rate", "taxable", "tax"])
+        #expect(jurisdiction["rate"] as? String == "0.06875")
+    }
+
+    @Test("a line the seller does not collect on says why in the JSON")
+    func notCollectingJSON() throws {
+        let request = try decode(broken("\"registrations\": [\"MN\"]", "\"registrations\": [\"WI\"]"))
+        let object = try JSONSerialization.jsonObject(with: QuoteCodec.encode(try TaxCalculator(tables: Self.tables).quote(request))) as? [String: Any]
+        let line = try #require((object?["lines"] as? [[String: Any]])?.first)
+        #expect(line["collecting"] as? Bool == false)
+        #expect((line["not_collecting"] as? [String: Any])?["code"] as? String == "not_registered")
+        #expect(line["tax"] as? String == "0.00")
+    }
+
+    @Test("the table rendering for people shows every jurisdiction and the total")
+    func table() throws {
+        let text = QuoteTableRenderer.render(try TaxCalculator(tables: Self.tables).quote(try decode(Self.valid)))
+        #expect(text.contains("Hennepin County"))
+        #expect(text.contains("6.875%"))
+        #expect(text.contains("total tax 9.03 USD"))
+    }
+}
