@@ -1,15 +1,29 @@
-/// A US state, DC or territory by its two-letter USPS code (always upper case).
+/// A US state, DC or territory by its two-letter USPS code. Packed into two bytes: it is compared and hashed on
+/// every line of every quote, and a `String` would cost a hash of text and a reference count each time.
 public struct StateCode: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let code: String
+    private let packed: UInt16
 
     /// Accepts two ASCII letters in either case.
     public init?(_ text: String) {
-        let upper = text.uppercased()
-        guard upper.utf8.count == 2, upper.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return nil }
-        code = upper
+        let bytes = Array(text.utf8)
+        guard bytes.count == 2 else { return nil }
+        func upper(_ b: UInt8) -> UInt8? {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): b
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): b - 32
+            default: nil
+            }
+        }
+        guard let first = upper(bytes[0]), let second = upper(bytes[1]) else { return nil }
+        packed = UInt16(first) << 8 | UInt16(second)
     }
 
-    public static func < (lhs: StateCode, rhs: StateCode) -> Bool { lhs.code < rhs.code }
+    /// The upper-case two-letter code.
+    public var code: String {
+        String(decoding: [UInt8(packed >> 8), UInt8(packed & 0xFF)], as: UTF8.self)
+    }
+
+    public static func < (lhs: StateCode, rhs: StateCode) -> Bool { lhs.packed < rhs.packed }
     public var description: String { code }
 }
 
@@ -85,16 +99,29 @@ public enum JurisdictionLevel: String, Sendable, CaseIterable, Comparable {
 
 /// A taxing jurisdiction. `code` is its FIPS code where one is known (state "27", county "27053"), otherwise
 /// a Levy code documented in docs/tax-tables.md.
-public struct Jurisdiction: Hashable, Sendable {
-    public var level: JurisdictionLevel
-    public var state: StateCode
-    public var name: String
-    public var code: String
+///
+/// An immutable class: tens of thousands of table rows and every line of every quote share the same few
+/// thousand jurisdictions, so a copy is one reference count rather than one per string.
+public final class Jurisdiction: Hashable, Sendable {
+    public let level: JurisdictionLevel
+    public let state: StateCode
+    public let name: String
+    public let code: String
 
     public init(level: JurisdictionLevel, state: StateCode, name: String, code: String) {
         self.level = level
         self.state = state
         self.name = name
         self.code = code
+    }
+
+    public static func == (lhs: Jurisdiction, rhs: Jurisdiction) -> Bool {
+        lhs === rhs || (lhs.level == rhs.level && lhs.state == rhs.state && lhs.code == rhs.code && lhs.name == rhs.name)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(level)
+        hasher.combine(state)
+        hasher.combine(code)
     }
 }

@@ -48,14 +48,17 @@ public struct DatedRate: Hashable, Sendable {
 
 /// Everything Levy knows about one state apart from local rates.
 public struct StateProfile: Sendable {
-    public var state: StateCode
-    public var fips: String
-    public var name: String
+    public let state: StateCode
+    public let fips: String
+    public let name: String
     /// False for the states with no general sales tax at any level (DE, MT state-wide, NH, OR).
     public var hasSalesTax: Bool
     public var rates: [DatedRate]
     public var sourcing: IntrastateSourcing
     public var provenance: Provenance
+
+    /// The state as a taxing jurisdiction (built once, shared by every quote line).
+    public let jurisdiction: Jurisdiction
 
     public init(state: StateCode, fips: String, name: String, hasSalesTax: Bool, rates: [DatedRate],
                 sourcing: IntrastateSourcing, provenance: Provenance) {
@@ -66,9 +69,8 @@ public struct StateProfile: Sendable {
         self.rates = rates
         self.sourcing = sourcing
         self.provenance = provenance
+        jurisdiction = Jurisdiction(level: .state, state: state, name: name, code: fips)
     }
 
     public func rate(on date: TaxDate) -> DatedRate? { rates.first { $0.period.contains(date) } }
-
-    public var jurisdiction: Jurisdiction { Jurisdiction(level: .state, state: state, name: name, code: fips) }
 }

@@ -29,28 +29,29 @@ public struct TaxCalculator: Sendable {
         }
         let linePlans = plans.map { $0! }
 
-        // Pass 2: exact tax per line and jurisdiction, then rounding by the declared mode.
+        // Pass 2: round by the declared mode. Groups are few (one per state or per combined rate), so a linear
+        // search over them beats hashing.
         var cells: [[JurisdictionTax]] = linePlans.map { $0.cells }
-        var roundingGroups: [String: [(line: Int, cell: Int)]] = [:]
-        var groupOrder: [String] = []
-        for (lineIndex, plan) in linePlans.enumerated() where !plan.isTaxIncluded {
-            for cellIndex in plan.cells.indices {
-                let key: String
-                switch request.rounding {
-                case .lineJurisdiction: key = "\(lineIndex)/\(cellIndex)"
-                case .sst: key = plan.sourcing.address.state.code
-                case .invoiceCombined: key = plan.combinedRateSignature
+        switch request.rounding {
+        case .lineJurisdiction:
+            for lineIndex in cells.indices where !linePlans[lineIndex].isTaxIncluded {
+                for cellIndex in cells[lineIndex].indices {
+                    cells[lineIndex][cellIndex].tax = cells[lineIndex][cellIndex].exact.roundedHalfAwayFromZero
                 }
-                if roundingGroups[key] == nil { groupOrder.append(key) }
-                roundingGroups[key, default: []].append((lineIndex, cellIndex))
             }
-        }
-        for key in groupOrder {
-            let members = roundingGroups[key]!
-            let shares = members.map { cells[$0.line][$0.cell].exact }
-            let total = shares.reduce(ExactAmount.zero, +).roundedHalfAwayFromZero
-            for (member, part) in zip(members, Allocation.allocate(total: total, shares: shares)) {
-                cells[member.line][member.cell].tax = part
+        case .sst, .invoiceCombined:
+            var groups: [(key: RoundingGroup, members: [(line: Int, cell: Int)])] = []
+            for (lineIndex, plan) in linePlans.enumerated() where !plan.isTaxIncluded && !plan.cells.isEmpty {
+                let key: RoundingGroup = request.rounding == .sst ? .state(plan.sourcing.address.state) : .combinedRate(plan.combinedRate)
+                let members = plan.cells.indices.map { (line: lineIndex, cell: $0) }
+                if let g = groups.firstIndex(where: { $0.key == key }) { groups[g].members += members } else { groups.append((key, members)) }
+            }
+            for group in groups {
+                let shares = group.members.map { cells[$0.line][$0.cell].exact }
+                let total = shares.reduce(ExactAmount.zero, +).roundedHalfAwayFromZero
+                for (member, part) in zip(group.members, Allocation.allocate(total: total, shares: shares)) {
+                    cells[member.line][member.cell].tax = part
+                }
             }
         }
         // Tax-included lines carry their own, already fixed, tax: split it over their jurisdictions.
@@ -125,7 +126,7 @@ public struct TaxCalculator: Sendable {
         if let notCollecting {
             return LinePlan(net: line.amount.minorUnits, taxable: 0, exempt: 0, includedTax: 0, isTaxIncluded: false,
                             taxType: taxType, notCollecting: notCollecting, sourcing: sourcing, taxability: taxability,
-                            exemption: nil, appliedRules: [], cells: [], combinedRateSignature: "", warnings: warnings)
+                            exemption: nil, appliedRules: [], cells: [], combinedRate: [], warnings: warnings)
         }
 
         guard let stateRate = profile.rate(on: request.date) else {
@@ -228,12 +229,14 @@ public struct TaxCalculator: Sendable {
         }
         // The line's taxable amount is the state's base where the state taxes it, else the widest local base.
         let taxable = components[0].taxed ? cells[0].taxable : cells.map(\.taxable).max() ?? 0
-        let signature = cells.filter { $0.taxable > 0 }.map { "\($0.jurisdiction.code)@\($0.rate.units)" }.joined(separator: "|")
+        // Only invoice_combined rounding needs to know which lines share a combined rate.
+        let combinedRate = request.rounding == .invoiceCombined
+            ? cells.filter { $0.taxable > 0 }.map { RatePart(jurisdiction: ObjectIdentifier($0.jurisdiction), rate: $0.rate) } : []
 
         return LinePlan(net: net, taxable: taxable, exempt: net - taxable, includedTax: includedTax,
                         isTaxIncluded: line.taxIncluded, taxType: taxType, notCollecting: nil, sourcing: sourcing,
                         taxability: taxability, exemption: exemption, appliedRules: appliedRules, cells: cells,
-                        combinedRateSignature: signature, warnings: warnings,
+                        combinedRate: combinedRate, warnings: warnings,
                         isShippedGoods: line.fulfilment == .shipped && line.code != .shipping)
     }
 
@@ -317,6 +320,19 @@ public struct TaxCalculator: Sendable {
     }
 }
 
+/// One jurisdiction's rate on a line, as `invoice_combined` rounding compares them. Jurisdictions are shared
+/// instances, so their identity names them.
+private struct RatePart: Hashable {
+    var jurisdiction: ObjectIdentifier
+    var rate: Rate
+}
+
+/// What `sst` and `invoice_combined` rounding round together.
+private enum RoundingGroup: Equatable {
+    case state(StateCode)
+    case combinedRate([RatePart])
+}
+
 /// A jurisdiction of one line and how its taxable base follows from the line's net amount.
 private struct Component {
     var jurisdiction: Jurisdiction
@@ -354,7 +370,7 @@ private struct LinePlan {
     var exemption: ExemptionDecision?
     var appliedRules: [String]
     var cells: [JurisdictionTax]
-    var combinedRateSignature: String
+    var combinedRate: [RatePart]
     var warnings: [String]
     var isShippedGoods = false
 }

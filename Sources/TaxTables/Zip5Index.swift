@@ -12,6 +12,8 @@ public struct Zip5Record: Sendable {
     public var source: String
     /// Shown with every quote that uses the record (set for county fallbacks).
     public var warning: String?
+    /// The record in words, as quotes report it (built once at load, not per quote).
+    public let summary: String
 
     public init(zip: ZipCode, state: StateCode, countyFIPS: String?, region: String, locals: [LocalRate],
                 period: EffectivePeriod, precision: ResolutionPrecision, source: String, warning: String? = nil) {
@@ -24,6 +26,8 @@ public struct Zip5Record: Sendable {
         self.precision = precision
         self.source = source
         self.warning = warning
+        let kind = precision == .countyFallback ? "county fallback for zip5" : "zip5"
+        summary = "\(kind) \(zip.zip5String) \(region) (\(source), \(period))"
     }
 }
 
@@ -64,18 +68,21 @@ public struct Zip5Index: LocalRateResolver {
         let all = records(for: address.zip.zip5)
         guard let any = all.first else { throw .unknownZip(address.zip.zip5String) }
         // A ZIP that straddles a state line has records in each state; the address's state picks among them.
-        let candidates = all.filter { $0.state == address.state }
-        guard !candidates.isEmpty else {
-            throw .stateMismatch(zip: address.zip.zip5String, given: address.state, actual: any.state)
+        var inState = false
+        var match: Int?
+        for i in all.indices where all[i].state == address.state {
+            inState = true
+            if all[i].period.contains(date) { match = i; break }
         }
-        guard let record = candidates.first(where: { $0.period.contains(date) }) else {
-            let coverage = candidates.map(\.period.description).joined(separator: ", ")
+        guard inState else { throw .stateMismatch(zip: address.zip.zip5String, given: address.state, actual: any.state) }
+        guard let match else {
+            let coverage = all.filter { $0.state == address.state }.map(\.period.description).joined(separator: ", ")
             throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: coverage)
         }
-        let kind = record.precision == .countyFallback ? "county fallback for zip5" : "zip5"
-        return ResolvedLocation(
-            state: record.state, countyFIPS: record.countyFIPS, locals: record.locals, precision: record.precision,
-            record: "\(kind) \(record.zip.zip5String) \(record.region) (\(record.source), \(record.period))",
-            warnings: (record.warning.map { [$0] } ?? []) + straddleWarning(all, address))
+        let record = all[match]
+        var warnings = record.warning.map { [$0] } ?? []
+        if all.count > 1 { warnings += straddleWarning(all, address) }
+        return ResolvedLocation(state: record.state, countyFIPS: record.countyFIPS, locals: record.locals,
+                                precision: record.precision, record: record.summary, warnings: warnings)
     }
 }
