@@ -14,7 +14,7 @@ public enum QuoteBenchmark {
         let rssAfter = ProcessMemory.residentKiB()
 
         var rng = SplitMix64(seed: seed)
-        let requests = OrderGenerator.orders(count: orders, zips: loaded.zip5.allRecords, states: loaded.tables.states, rng: &rng)
+        let requests = OrderGenerator.orders(count: orders, zips: loaded.zip5.allRecords, tables: loaded.tables, rng: &rng)
         let calculator = TaxCalculator(tables: loaded.tables)
 
         // Warm up caches and lazy initialisation before measuring.
@@ -80,7 +80,7 @@ public struct SplitMix64: RandomNumberGenerator {
 /// Realistic med-spa orders: in-person services at the origin, content streamed or downloaded and goods shipped
 /// to a random ZIP of the tables.
 public enum OrderGenerator {
-    public static func orders(count: Int, zips: [Zip5Record], states: [StateCode: StateProfile],
+    public static func orders(count: Int, zips: [Zip5Record], tables: TaxTableSet,
                               rng: inout SplitMix64) -> [QuoteRequest] {
         let date = TaxDate(iso: "2026-03-02")!
         let origin = Address(line1: "100 Main St", city: "Minneapolis", state: StateCode("MN")!, zip: ZipCode("55401")!)
@@ -89,7 +89,7 @@ public enum OrderGenerator {
             (.digitalVideoDownload, .download), (.general, .shipped), (.clothing, .shipped), (.shipping, .shipped),
             (.giftCard, .shipped), (.digitalSubscription, .stream), (.professionalService, .inPerson),
         ]
-        let usable = zips.filter { states[$0.state] != nil }
+        let usable = zips.filter { tables.profile($0.state) != nil }
         var requests: [QuoteRequest] = []
         requests.reserveCapacity(count)
         for _ in 0..<count {

@@ -69,7 +69,7 @@ struct QuoteDocument: Encodable {
             notCollecting = line.notCollecting.map { NotCollecting(code: $0.code, reason: $0.description) }
             sourcing = Sourcing(line.sourcing)
             taxability = Taxability(rule: line.taxability.rule.rawValue, reason: line.taxability.reason,
-                                    confidence: line.taxability.confidence.rawValue, source: line.taxability.source)
+                                    confidence: line.taxability.confidence.rawValue, source: line.taxability.provenance.source)
             exemption = line.exemption.map {
                 Exemption(state: $0.certificate.state.code, reason: $0.certificate.reason.name, reasonCode: $0.certificate.reason.rawValue,
                           number: $0.certificate.number, expires: $0.certificate.expires?.iso, applied: $0.applied, note: $0.note)

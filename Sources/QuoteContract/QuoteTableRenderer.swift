@@ -10,7 +10,7 @@ public enum QuoteTableRenderer {
             let address = line.sourcing.address
             out += "  sourced to \(address.city.isEmpty ? "" : address.city + ", ")\(address.state) \(address.zip): \(line.sourcing.rule.explanation)\n"
             out += "  matched \(line.sourcing.record) [precision \(line.sourcing.precision.rawValue)]\n"
-            out += "  taxability \(line.taxability.rule.rawValue) (\(line.taxability.confidence.rawValue) confidence, \(line.taxability.source)): \(line.taxability.reason)\n"
+            out += "  taxability \(line.taxability.rule.rawValue) (\(line.taxability.confidence.rawValue) confidence, \(line.taxability.provenance.source)): \(line.taxability.reason)\n"
             if let reason = line.notCollecting { out += "  NOT COLLECTING: \(reason)\n" }
             if let exemption = line.exemption { out += "  exemption: \(exemption.note)\n" }
             if !line.appliedRules.isEmpty { out += "  rules: \(line.appliedRules.joined(separator: ", "))\n" }

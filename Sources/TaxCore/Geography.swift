@@ -18,6 +18,9 @@ public struct StateCode: Hashable, Sendable, Comparable, CustomStringConvertible
         packed = UInt16(first) << 8 | UInt16(second)
     }
 
+    /// A dense index in 0..<676 (26 x 26), for array-indexed per-state tables.
+    public var slot: Int { Int((packed >> 8) - 65) * 26 + Int((packed & 0xFF) - 65) }
+
     /// The upper-case two-letter code.
     public var code: String {
         String(decoding: [UInt8(packed >> 8), UInt8(packed & 0xFF)], as: UTF8.self)

@@ -24,6 +24,23 @@ public enum ProductTaxCode: String, Sendable, CaseIterable, Hashable {
     /// Admission to an event, class or amusement.
     case admission
 
+    /// A dense index in 0..<allCases.count, for array-indexed tables.
+    public var ordinal: Int {
+        switch self {
+        case .general: 0
+        case .clothing: 1
+        case .shipping: 2
+        case .personalCareService: 3
+        case .massageService: 4
+        case .professionalService: 5
+        case .giftCard: 6
+        case .digitalVideoStream: 7
+        case .digitalVideoDownload: 8
+        case .digitalSubscription: 9
+        case .admission: 10
+        }
+    }
+
     /// A specified digital product in the SSUTA sense (Tennessee's single-article cap does not apply to them).
     public var isDigital: Bool {
         switch self {

@@ -43,21 +43,6 @@ public struct SourcingDecision: Hashable, Sendable {
     }
 }
 
-/// The taxability rule that applied and its evidence.
-public struct TaxabilityDecision: Hashable, Sendable {
-    public var rule: TaxabilityRule
-    public var reason: String
-    public var confidence: Confidence
-    public var source: String
-
-    public init(rule: TaxabilityRule, reason: String, confidence: Confidence, source: String) {
-        self.rule = rule
-        self.reason = reason
-        self.confidence = confidence
-        self.source = source
-    }
-}
-
 /// The exemption certificate considered for a line: applied, or why not.
 public struct ExemptionDecision: Hashable, Sendable {
     public var certificate: ExemptionCertificate
@@ -91,7 +76,8 @@ public struct LineQuote: Sendable {
     public var taxType: TaxType
     public var notCollecting: NotCollectingReason?
     public var sourcing: SourcingDecision
-    public var taxability: TaxabilityDecision
+    /// The taxability entry that applied, with its rule, reason, confidence and source.
+    public var taxability: TaxabilityEntry
     public var exemption: ExemptionDecision?
     /// Ids of the special rules (caps, thresholds, holidays, bands) that changed this line's tax.
     public var appliedRules: [String]

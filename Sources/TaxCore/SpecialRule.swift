@@ -1,6 +1,6 @@
 /// A rule that changes the taxable base of single articles: caps, thresholds, holidays, bands.
-/// Rules are data (TaxTables/rules.csv); the engine only knows these shapes.
-public struct SpecialRule: Sendable, Identifiable {
+/// Rules are data (TaxTables/rules.csv); the engine only knows these shapes. Immutable and shared.
+public final class SpecialRule: Sendable, Identifiable {
     public enum Kind: Sendable, Hashable {
         /// Only the first `cap` of each article is taxable (Tennessee local tax on the first $1,600).
         case capPerArticle(cap: Int64)
@@ -15,16 +15,16 @@ public struct SpecialRule: Sendable, Identifiable {
         case bandPerArticle(lower: Int64, upper: Int64, rate: Rate, jurisdiction: Jurisdiction)
     }
 
-    public var id: String
-    public var state: StateCode
-    public var codes: Set<ProductTaxCode>
+    public let id: String
+    public let state: StateCode
+    public let codes: Set<ProductTaxCode>
     /// The levels whose base the rule changes (unused for bands, which add their own jurisdiction).
-    public var levels: Set<JurisdictionLevel>
+    public let levels: Set<JurisdictionLevel>
     /// When set, local levels are affected only in these counties (FIPS); the state level always is.
-    public var counties: Set<String>?
-    public var period: EffectivePeriod
-    public var kind: Kind
-    public var provenance: Provenance
+    public let counties: Set<String>?
+    public let period: EffectivePeriod
+    public let kind: Kind
+    public let provenance: Provenance
 
     public init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
                 counties: Set<String>? = nil, period: EffectivePeriod, kind: Kind, provenance: Provenance) {

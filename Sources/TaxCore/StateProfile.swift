@@ -46,16 +46,16 @@ public struct DatedRate: Hashable, Sendable {
     }
 }
 
-/// Everything Levy knows about one state apart from local rates.
-public struct StateProfile: Sendable {
+/// Everything Levy knows about one state apart from local rates. Immutable and shared.
+public final class StateProfile: Sendable {
     public let state: StateCode
     public let fips: String
     public let name: String
     /// False for the states with no general sales tax at any level (DE, MT state-wide, NH, OR).
-    public var hasSalesTax: Bool
-    public var rates: [DatedRate]
-    public var sourcing: IntrastateSourcing
-    public var provenance: Provenance
+    public let hasSalesTax: Bool
+    public let rates: [DatedRate]
+    public let sourcing: IntrastateSourcing
+    public let provenance: Provenance
 
     /// The state as a taxing jurisdiction (built once, shared by every quote line).
     public let jurisdiction: Jurisdiction
@@ -73,4 +73,9 @@ public struct StateProfile: Sendable {
     }
 
     public func rate(on date: TaxDate) -> DatedRate? { rates.first { $0.period.contains(date) } }
+
+    /// The same state with other rates (a rate table that replaces the state rates).
+    public func replacingRates(_ rates: [DatedRate]) -> StateProfile {
+        StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasSalesTax, rates: rates, sourcing: sourcing, provenance: provenance)
+    }
 }

@@ -91,7 +91,7 @@ public struct TaxCalculator: Sendable {
     private func plan(line: QuoteLine, index: Int, request: QuoteRequest, planned: [LinePlan?]) throws(QuoteError) -> LinePlan {
         let source = sourcingAddress(for: line, index: index, request: request)
         let state = source.address.state
-        guard let profile = tables.states[state] else { throw .unknownState(field: source.field + ".state", state) }
+        guard let profile = tables.profile(state) else { throw .unknownState(field: source.field + ".state", state) }
 
         let primary: ResolvedLocation
         do { primary = try tables.locals.resolve(source.address, on: request.date) } catch {
@@ -112,9 +112,7 @@ public struct TaxCalculator: Sendable {
         guard let entry = tables.taxability(of: line.code, in: state, on: request.date) else {
             throw .noTaxability(line: index, line.code, state, request.date)
         }
-        let taxability = TaxabilityDecision(
-            rule: entry.rule, reason: entry.provenance.note.isEmpty ? "\(line.code.rawValue) is \(entry.rule.rawValue) in \(state)" : entry.provenance.note,
-            confidence: entry.confidence, source: entry.provenance.source)
+        let taxability = entry
         if entry.confidence == .low {
             warnings.append("taxability of \(line.code.rawValue) in \(state) is low confidence: confirm with the state")
         }
@@ -163,7 +161,7 @@ public struct TaxCalculator: Sendable {
                                         rate: taxType == .use ? (local.interstate ?? local.intrastate) : local.intrastate))
         }
 
-        let rules = (tables.rules[state] ?? []).filter { $0.period.contains(request.date) && $0.codes.contains(line.code) }
+        let rules = tables.rules(in: state).filter { $0.period.contains(request.date) && $0.codes.contains(line.code) }
         let countyFIPS = primary.countyFIPS
         for i in components.indices {
             let level = components[i].jurisdiction.level
@@ -275,7 +273,7 @@ public struct TaxCalculator: Sendable {
             else if let billing = request.billing { (.billingAddress, billing, "billing") }
             else { (.originAddress, request.origin, "origin") }
         let origin = request.origin
-        if rule != .originAddress, address.state == origin.state, let profile = tables.states[address.state] {
+        if rule != .originAddress, address.state == origin.state, let profile = tables.profile(address.state) {
             switch profile.sourcing {
             case .origin:
                 return SourceChoice(rule: .intrastateOrigin, address: origin, field: "origin", districtAddress: nil,
@@ -366,7 +364,7 @@ private struct LinePlan {
     var taxType: TaxType
     var notCollecting: NotCollectingReason?
     var sourcing: SourcingDecision
-    var taxability: TaxabilityDecision
+    var taxability: TaxabilityEntry
     var exemption: ExemptionDecision?
     var appliedRules: [String]
     var cells: [JurisdictionTax]

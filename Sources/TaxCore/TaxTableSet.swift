@@ -80,29 +80,55 @@ public protocol LocalRateResolver: Sendable {
 public struct TaxTableSet: Sendable {
     /// Names this exact content (declared version plus a digest of the files), so a quote can be replayed.
     public var version: String
-    public var states: [StateCode: StateProfile]
     public var locals: any LocalRateResolver
-    public var rules: [StateCode: [SpecialRule]]
-    private var taxability: [StateCode: [ProductTaxCode: [TaxabilityEntry]]]
+    /// Per state: its profile, rules and taxability by code, in a 676-slot array indexed by `StateCode.slot`,
+    /// so the engine finds them without hashing.
+    private var byState: [StateTables?]
+
+    final class StateTables: Sendable {
+        let profile: StateProfile
+        let rules: [SpecialRule]
+        /// Indexed by `ProductTaxCode.ordinal`.
+        let taxability: [[TaxabilityEntry]]
+
+        init(profile: StateProfile, rules: [SpecialRule], taxability: [[TaxabilityEntry]]) {
+            self.profile = profile
+            self.rules = rules
+            self.taxability = taxability
+        }
+    }
 
     public init(version: String, states: [StateProfile], taxability: [TaxabilityEntry], rules: [SpecialRule],
                 locals: any LocalRateResolver) {
         self.version = version
-        self.states = Dictionary(states.map { ($0.state, $0) }, uniquingKeysWith: { first, _ in first })
         self.locals = locals
-        self.rules = Dictionary(grouping: rules, by: \.state)
-        var index: [StateCode: [ProductTaxCode: [TaxabilityEntry]]] = [:]
-        for entry in taxability { index[entry.state, default: [:]][entry.code, default: []].append(entry) }
-        self.taxability = index
+        var byState = [StateTables?](repeating: nil, count: 26 * 26)
+        for profile in states where byState[profile.state.slot] == nil {
+            var byCode = [[TaxabilityEntry]](repeating: [], count: ProductTaxCode.allCases.count)
+            for entry in taxability where entry.state == profile.state { byCode[entry.code.ordinal].append(entry) }
+            byState[profile.state.slot] = StateTables(profile: profile, rules: rules.filter { $0.state == profile.state },
+                                                      taxability: byCode)
+        }
+        self.byState = byState
     }
+
+    /// The profile of a state, if the tables have it.
+    public func profile(_ state: StateCode) -> StateProfile? { byState[state.slot]?.profile }
+
+    /// Every state profile, ordered by code.
+    public var states: [StateProfile] { byState.compactMap { $0?.profile } }
+
+    /// The special rules of a state.
+    public func rules(in state: StateCode) -> [SpecialRule] { byState[state.slot]?.rules ?? [] }
+
+    /// Every special rule.
+    public var allRules: [SpecialRule] { byState.flatMap { $0?.rules ?? [] } }
 
     /// The taxability entry for a code in a state on a date, if the tables have one.
     public func taxability(of code: ProductTaxCode, in state: StateCode, on date: TaxDate) -> TaxabilityEntry? {
-        taxability[state]?[code]?.first { $0.period.contains(date) }
+        byState[state.slot]?.taxability[code.ordinal].first { $0.period.contains(date) }
     }
 
     /// Every taxability entry, for validation and display.
-    public var allTaxability: [TaxabilityEntry] {
-        taxability.values.flatMap { $0.values.flatMap { $0 } }
-    }
+    public var allTaxability: [TaxabilityEntry] { byState.flatMap { $0?.taxability.flatMap { $0 } ?? [] } }
 }

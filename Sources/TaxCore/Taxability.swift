@@ -22,14 +22,17 @@ public enum TaxabilityRule: String, Sendable, CaseIterable, Hashable {
     }
 }
 
-/// One row of the taxability table: a code in a state for a period, with its evidence.
-public struct TaxabilityEntry: Sendable {
-    public var state: StateCode
-    public var code: ProductTaxCode
-    public var period: EffectivePeriod
-    public var rule: TaxabilityRule
-    public var confidence: Confidence
-    public var provenance: Provenance
+/// One row of the taxability table: a code in a state for a period, with its evidence. Immutable and shared:
+/// a quote line refers to the entry it used.
+public final class TaxabilityEntry: Sendable {
+    public let state: StateCode
+    public let code: ProductTaxCode
+    public let period: EffectivePeriod
+    public let rule: TaxabilityRule
+    public let confidence: Confidence
+    public let provenance: Provenance
+    /// Why the code is taxed this way, in words: the table's note, or the rule itself.
+    public let reason: String
 
     public init(state: StateCode, code: ProductTaxCode, period: EffectivePeriod, rule: TaxabilityRule,
                 confidence: Confidence, provenance: Provenance) {
@@ -39,5 +42,6 @@ public struct TaxabilityEntry: Sendable {
         self.rule = rule
         self.confidence = confidence
         self.provenance = provenance
+        reason = provenance.note.isEmpty ? "\(code.rawValue) is \(rule.rawValue) in \(state)" : provenance.note
     }
 }

@@ -135,7 +135,7 @@ public enum CanonicalTables {
             let interstate = table.rate(record, "interstate_rate", optional: true, log: &log)
             guard let sourcing = parseSourcing(table, record, log: &log) else { continue }
             let dated = DatedRate(period: period, intrastate: rate, interstate: interstate, provenance: provenance)
-            if var existing = profiles[state] {
+            if let existing = profiles[state] {
                 if let clash = existing.rates.first(where: { $0.period.overlaps(period) }) {
                     log.error(file, record.line, table.field(record, "effective_from").column,
                               "\(state) rate period \(period) overlaps \(clash.period) (line \(firstLine[state]!))")
@@ -145,9 +145,7 @@ public enum CanonicalTables {
                     log.error(file, record.line, nil, "\(state) rows disagree on fips, has_sales_tax or sourcing")
                     continue
                 }
-                existing.rates.append(dated)
-                existing.rates.sort { $0.period.from < $1.period.from }
-                profiles[state] = existing
+                profiles[state] = existing.replacingRates((existing.rates + [dated]).sorted { $0.period.from < $1.period.from })
             } else {
                 firstLine[state] = record.line
                 order.append(state)

@@ -110,15 +110,15 @@ public enum CommonZip5Rates {
                                       period: .always, precision: .zip5, source: "zip5-csv"))
         }
         var states: [StateProfile] = []
-        for (code, profile) in base.states.sorted(by: { $0.key < $1.key }) {
-            var profile = profile
-            if let counts = stateRateCounts[code],
+        for profile in base.states {
+            if let counts = stateRateCounts[profile.state],
                let rate = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key {
-                profile.rates = [DatedRate(period: .always, intrastate: rate, provenance: Provenance(source: "zip5-csv"))]
+                states.append(profile.replacingRates([DatedRate(period: .always, intrastate: rate, provenance: Provenance(source: "zip5-csv"))]))
+            } else {
+                states.append(profile)
             }
-            states.append(profile)
         }
         return TaxTableSet(version: "zip5-csv+sha256.\(fileDigest)", states: states, taxability: base.allTaxability,
-                           rules: base.rules.values.flatMap { $0 }, locals: Zip5Index(records: records))
+                           rules: base.allRules, locals: Zip5Index(records: records))
     }
 }

@@ -28,7 +28,7 @@ struct TablesCommand: ParsableCommand {
                 print("""
                     \(directory): valid, version \(loaded.tables.version)
                       states \(loaded.tables.states.count), taxability entries \(taxability.count) \
-                    (low confidence \(taxability.filter { $0.confidence == .low }.count)), rules \(loaded.tables.rules.values.map(\.count).reduce(0, +)), \
+                    (low confidence \(taxability.filter { $0.confidence == .low }.count)), rules \(loaded.tables.allRules.count), \
                     ZIP5 records \(loaded.zip5.count), sources \(loaded.sources.count)
                     """)
             } catch {
@@ -52,7 +52,7 @@ struct TablesCommand: ParsableCommand {
             guard let zipCode = ZipCode(zip) else { throw ValidationError("--zip: \"\(zip)\" is not a ZIP5 or ZIP+4") }
             guard let day = TaxDate(iso: date) else { throw ValidationError("--date: \"\(date)\" is not YYYY-MM-DD") }
             let tableSet = try TableLocation.load(tables)
-            guard let profile = tableSet.states[stateCode] else { throw ValidationError("--state: \(stateCode) is not in the tables") }
+            guard let profile = tableSet.profile(stateCode) else { throw ValidationError("--state: \(stateCode) is not in the tables") }
             let location = try tableSet.locals.resolve(Address(state: stateCode, zip: zipCode), on: day)
             print("tables \(tableSet.version)")
             print("record: \(location.record)  [precision \(location.precision.rawValue)]")

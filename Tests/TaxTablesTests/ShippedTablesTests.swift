@@ -58,7 +58,7 @@ struct ShippedTablesTests {
 
     @Test("state rates are effective-dated (New Mexico 5% in 2023, 4.875% from 2024-07-01)")
     func effectiveDatedRates() {
-        let nm = tables.states[StateCode("NM")!]!
+        let nm = tables.profile(StateCode("NM")!)!
         #expect(nm.rate(on: TaxDate(iso: "2023-01-01")!)?.intrastate.fractionString == "0.05")
         #expect(nm.rate(on: TaxDate(iso: "2024-07-01")!)?.intrastate.fractionString == "0.04875")
     }

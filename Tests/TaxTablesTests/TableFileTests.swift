@@ -23,7 +23,7 @@ struct TableFileTests {
     @Test("the minimal fixture loads and quotes with its effective-dated rates")
     func minimalFixture() throws {
         let loaded = try CanonicalTables.load(directory: Repo.fixtures + "/tables/minimal")
-        let wi = loaded.tables.states[StateCode("WI")!]!
+        let wi = loaded.tables.profile(StateCode("WI")!)!
         #expect(wi.rate(on: TaxDate(iso: "2025-12-31")!)?.intrastate.fractionString == "0.05")
         #expect(wi.rate(on: TaxDate(iso: "2026-01-01")!)?.intrastate.fractionString == "0.055")
     }
