@@ -14,10 +14,17 @@ public enum Allocation {
         if total < 0 {
             return allocate(total: -total, shares: shares.map { ExactAmount(scaled: -$0.scaled) }).map { -$0 }
         }
-        var parts = shares.map { $0.truncatedMinorUnits.whole }
-        var residual = total - parts.reduce(0, +)
+        var parts = [Int64](repeating: 0, count: shares.count)
+        var remainders = [Int128](repeating: 0, count: shares.count)
+        var sum: Int64 = 0
+        for i in shares.indices {
+            let (whole, remainder) = shares[i].truncatedMinorUnits
+            parts[i] = whole
+            remainders[i] = remainder
+            sum += whole
+        }
+        var residual = total - sum
         if residual == 0 { return parts }
-        let remainders = shares.map { $0.truncatedMinorUnits.remainder }
         // Largest remainder first; ties keep the earlier share first (the sort is made stable by index).
         let byRemainder = shares.indices.sorted { a, b in
             remainders[a] != remainders[b] ? remainders[a] > remainders[b] : a < b

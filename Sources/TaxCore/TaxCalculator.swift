@@ -13,10 +13,8 @@ public struct TaxCalculator: Sendable {
         // Pass 1: where each line is sourced and what each jurisdiction taxes. Proportional shipping needs the
         // goods of the same delivery, so those lines are planned after the others.
         var plans = [LinePlan?](repeating: nil, count: request.lines.count)
-        let order = request.lines.indices.sorted { a, b in
-            isProportionalCandidate(request.lines[a]) == isProportionalCandidate(request.lines[b]) ? a < b
-                : !isProportionalCandidate(request.lines[a])
-        }
+        let order = request.lines.indices.filter { request.lines[$0].code != .shipping }
+            + request.lines.indices.filter { request.lines[$0].code == .shipping }
         for index in order {
             let line = request.lines[index]
             guard line.quantity >= 1 else { throw .invalidQuantity(line: index, quantity: line.quantity) }
@@ -86,8 +84,6 @@ public struct TaxCalculator: Sendable {
 
     // MARK: - Planning one line
 
-    private func isProportionalCandidate(_ line: QuoteLine) -> Bool { line.code == .shipping }
-
     private func plan(line: QuoteLine, index: Int, request: QuoteRequest, planned: [LinePlan?]) throws(QuoteError) -> LinePlan {
         let source = sourcingAddress(for: line, index: index, request: request)
         let state = source.address.state
@@ -134,7 +130,7 @@ public struct TaxCalculator: Sendable {
         // Exemption certificate for the sourced state: a valid one exempts the whole line; an expired one is
         // recorded as not applied.
         var exemption: ExemptionDecision?
-        let certificates = request.exemptions.filter { $0.state == state }
+        let certificates = request.exemptions.isEmpty ? [] : request.exemptions.filter { $0.state == state }
         if let valid = certificates.first(where: { $0.isValid(on: request.date) }) {
             exemption = ExemptionDecision(certificate: valid, applied: true,
                                           note: "certificate \(valid.number) (\(valid.reason.name)) valid for \(state)")
@@ -161,11 +157,13 @@ public struct TaxCalculator: Sendable {
                                         rate: taxType == .use ? (local.interstate ?? local.intrastate) : local.intrastate))
         }
 
-        let rules = tables.rules(in: state).filter { $0.period.contains(request.date) && $0.codes.contains(line.code) }
+        let stateRules = tables.rules(in: state)
+        let rules = stateRules.isEmpty ? [] : stateRules.filter { $0.period.contains(request.date) && $0.codes.contains(line.code) }
         let countyFIPS = primary.countyFIPS
         for i in components.indices {
             let level = components[i].jurisdiction.level
             components[i].taxed = !exempted && entry.rule.applies(to: level)
+            if rules.isEmpty { continue }
             components[i].articleRules = rules.filter { rule in
                 if case .bandPerArticle = rule.kind { return false }
                 return rule.affects(level, countyFIPS: countyFIPS)
@@ -354,21 +352,42 @@ private struct Component {
     }
 }
 
-/// Everything decided about one line before rounding.
-private struct LinePlan {
-    var net: Int64
-    var taxable: Int64
-    var exempt: Int64
-    var includedTax: Int64
-    var isTaxIncluded: Bool
-    var taxType: TaxType
-    var notCollecting: NotCollectingReason?
-    var sourcing: SourcingDecision
-    var taxability: TaxabilityEntry
-    var exemption: ExemptionDecision?
-    var appliedRules: [String]
-    var cells: [JurisdictionTax]
-    var combinedRate: [RatePart]
-    var warnings: [String]
-    var isShippedGoods = false
+/// Everything decided about one line before rounding (a class: it is read several times and never changed).
+private final class LinePlan {
+    let net: Int64
+    let taxable: Int64
+    let exempt: Int64
+    let includedTax: Int64
+    let isTaxIncluded: Bool
+    let taxType: TaxType
+    let notCollecting: NotCollectingReason?
+    let sourcing: SourcingDecision
+    let taxability: TaxabilityEntry
+    let exemption: ExemptionDecision?
+    let appliedRules: [String]
+    let cells: [JurisdictionTax]
+    let combinedRate: [RatePart]
+    let warnings: [String]
+    let isShippedGoods: Bool
+
+    init(net: Int64, taxable: Int64, exempt: Int64, includedTax: Int64, isTaxIncluded: Bool, taxType: TaxType,
+         notCollecting: NotCollectingReason?, sourcing: SourcingDecision, taxability: TaxabilityEntry,
+         exemption: ExemptionDecision?, appliedRules: [String], cells: [JurisdictionTax], combinedRate: [RatePart],
+         warnings: [String], isShippedGoods: Bool = false) {
+        self.net = net
+        self.taxable = taxable
+        self.exempt = exempt
+        self.includedTax = includedTax
+        self.isTaxIncluded = isTaxIncluded
+        self.taxType = taxType
+        self.notCollecting = notCollecting
+        self.sourcing = sourcing
+        self.taxability = taxability
+        self.exemption = exemption
+        self.appliedRules = appliedRules
+        self.cells = cells
+        self.combinedRate = combinedRate
+        self.warnings = warnings
+        self.isShippedGoods = isShippedGoods
+    }
 }

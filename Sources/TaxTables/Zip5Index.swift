@@ -1,17 +1,17 @@
 import TaxCore
 
-/// The local rates of one ZIP5 for one period.
-public struct Zip5Record: Sendable {
-    public var zip: ZipCode
-    public var state: StateCode
-    public var countyFIPS: String?
-    public var region: String
-    public var locals: [LocalRate]
-    public var period: EffectivePeriod
-    public var precision: ResolutionPrecision
-    public var source: String
+/// The local rates of one ZIP5 for one period. Immutable and shared by the index and every quote that uses it.
+public final class Zip5Record: Sendable {
+    public let zip: ZipCode
+    public let state: StateCode
+    public let countyFIPS: String?
+    public let region: String
+    public let locals: [LocalRate]
+    public let period: EffectivePeriod
+    public let precision: ResolutionPrecision
+    public let source: String
     /// Shown with every quote that uses the record (set for county fallbacks).
-    public var warning: String?
+    public let warning: String?
     /// The record in words, as quotes report it (built once at load, not per quote).
     public let summary: String
 
