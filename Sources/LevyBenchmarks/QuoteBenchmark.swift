@@ -29,13 +29,13 @@ public enum QuoteBenchmark {
             do { taxCents &+= try calculator.quote(request).totalTax.minorUnits } catch { failures += 1 }
             latencies[i] = (clock.now - t0).nanoseconds
         }
-        let total = clock.now - start
+        let elapsed = clock.now - start
         latencies.sort()
         func percentile(_ p: Double) -> String {
             let index = min(latencies.count - 1, Int(Double(latencies.count) * p))
             return String(format: "%.2f", Double(latencies[index]) / 1_000)
         }
-        let perOrder = Double(total.nanoseconds) / Double(requests.count) / 1_000
+        let perOrder = Double(elapsed.nanoseconds) / Double(requests.count) / 1_000
         return """
             tables: \(loaded.tables.version) (\(loaded.zip5.count) ZIP5 records)
             load: \(String(format: "%.1f", Double(loadTime.nanoseconds) / 1e6)) ms, resident memory +\((rssAfter - rssBefore) / 1024) MiB (\(rssAfter / 1024) MiB in all)

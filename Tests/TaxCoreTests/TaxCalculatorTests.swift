@@ -39,9 +39,10 @@ struct TaxCalculatorTests {
                               [QuoteLine(id: "1", code: .general, amount: gross, quantity: Int64(rng.next() % 4) + 1, fulfilment: .shipped, taxIncluded: true)])
             #expect(q.lines[0].amount + q.lines[0].tax == gross)
             #expect(q.sumOfParts == q.totalTax.minorUnits)
-            // The net is the nearest cent to the exact solution of net x 1.0625 = gross.
-            let exactNet = Double(cents) / 1.0625
-            #expect(abs(Double(q.lines[0].amount.minorUnits) - exactNet) <= 0.5 + 1e-9)
+            // The net is the nearest cent to the exact solution x of x * 1.0625 = gross, i.e.
+            // |net - gross / 1.0625| <= 1/2, in integers: 2 * |net * 10625 - gross * 10000| <= 10625.
+            let net = q.lines[0].amount.minorUnits
+            #expect(2 * abs(net * 10_625 - cents * 10_000) <= 10_625)
         }
     }
 
