@@ -27,58 +27,45 @@ public struct TaxCalculator: Sendable {
         }
         let linePlans = plans.map { $0! }
 
-        // Pass 2: round by the declared mode. Groups are few (one per state or per combined rate), so a linear
-        // search over them beats hashing.
-        var cells: [[JurisdictionTax]] = linePlans.map { $0.cells }
+        // Pass 2: round by the declared mode, writing each jurisdiction's tax into the line quotes. Groups are
+        // few (one per state or per combined rate), so a linear search over them beats hashing.
         switch request.rounding {
         case .lineJurisdiction:
-            for lineIndex in cells.indices where !linePlans[lineIndex].isTaxIncluded {
-                for cellIndex in cells[lineIndex].indices {
-                    cells[lineIndex][cellIndex].tax = cells[lineIndex][cellIndex].exact.roundedHalfAwayFromZero
+            for plan in linePlans where !plan.isTaxIncluded {
+                for cell in plan.quote.jurisdictions.indices {
+                    plan.quote.jurisdictions[cell].tax = plan.quote.jurisdictions[cell].exact.roundedHalfAwayFromZero
                 }
             }
         case .sst, .invoiceCombined:
-            var groups: [(key: RoundingGroup, members: [(line: Int, cell: Int)])] = []
-            for (lineIndex, plan) in linePlans.enumerated() where !plan.isTaxIncluded && !plan.cells.isEmpty {
-                let key: RoundingGroup = request.rounding == .sst ? .state(plan.sourcing.address.state) : .combinedRate(plan.combinedRate)
-                let members = plan.cells.indices.map { (line: lineIndex, cell: $0) }
+            var groups: [(key: RoundingGroup, members: [(plan: LinePlan, cell: Int)])] = []
+            for plan in linePlans where !plan.isTaxIncluded && !plan.quote.jurisdictions.isEmpty {
+                let key: RoundingGroup = request.rounding == .sst ? .state(plan.quote.sourcing.address.state) : .combinedRate(plan.combinedRate)
+                let members = plan.quote.jurisdictions.indices.map { (plan: plan, cell: $0) }
                 if let g = groups.firstIndex(where: { $0.key == key }) { groups[g].members += members } else { groups.append((key, members)) }
             }
             for group in groups {
-                let shares = group.members.map { cells[$0.line][$0.cell].exact }
+                let shares = group.members.map { $0.plan.quote.jurisdictions[$0.cell].exact }
                 let total = shares.reduce(ExactAmount.zero, +).roundedHalfAwayFromZero
                 for (member, part) in zip(group.members, Allocation.allocate(total: total, shares: shares)) {
-                    cells[member.line][member.cell].tax = part
+                    member.plan.quote.jurisdictions[member.cell].tax = part
                 }
             }
         }
         // Tax-included lines carry their own, already fixed, tax: split it over their jurisdictions.
-        for (lineIndex, plan) in linePlans.enumerated() where plan.isTaxIncluded {
-            let parts = Allocation.allocate(total: plan.includedTax, shares: plan.cells.map(\.exact))
-            for (cellIndex, part) in parts.enumerated() { cells[lineIndex][cellIndex].tax = part }
+        for plan in linePlans where plan.isTaxIncluded {
+            let parts = Allocation.allocate(total: plan.includedTax, shares: plan.quote.jurisdictions.map(\.exact))
+            for (cell, part) in parts.enumerated() { plan.quote.jurisdictions[cell].tax = part }
         }
 
-        var lines: [LineQuote] = []
-        lines.reserveCapacity(linePlans.count)
         var totalAmount: Int64 = 0
         var totalTax: Int64 = 0
-        for (index, plan) in linePlans.enumerated() {
-            let lineTax = cells[index].reduce(0) { $0 + $1.tax }
-            let line = request.lines[index]
-            totalAmount += plan.net
-            totalTax += lineTax
-            lines.append(LineQuote(
-                id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity,
-                amount: Money(minorUnits: plan.net, currency: currency),
-                taxable: Money(minorUnits: plan.taxable, currency: currency),
-                exempt: Money(minorUnits: plan.exempt, currency: currency),
-                tax: Money(minorUnits: lineTax, currency: currency),
-                taxType: plan.taxType, notCollecting: plan.notCollecting, sourcing: plan.sourcing,
-                taxability: plan.taxability, exemption: plan.exemption, appliedRules: plan.appliedRules,
-                jurisdictions: cells[index]))
+        for plan in linePlans {
+            plan.quote.tax = Money(minorUnits: plan.quote.jurisdictions.reduce(0) { $0 + $1.tax }, currency: currency)
+            totalAmount += plan.quote.amount.minorUnits
+            totalTax += plan.quote.tax.minorUnits
         }
         return Quote(date: request.date, tableVersion: tables.version, rounding: request.rounding, currency: currency,
-                     lines: lines, totalAmount: Money(minorUnits: totalAmount, currency: currency),
+                     lines: linePlans.map(\.quote), totalAmount: Money(minorUnits: totalAmount, currency: currency),
                      totalTax: Money(minorUnits: totalTax, currency: currency), warnings: warnings)
     }
 
@@ -118,9 +105,11 @@ public struct TaxCalculator: Sendable {
             !profile.hasSalesTax ? .noSalesTax(state)
             : request.registrations.map { $0.contains(state) ? nil : NotCollectingReason.notRegistered(state) } ?? nil
         if let notCollecting {
-            return LinePlan(net: line.amount.minorUnits, taxable: 0, exempt: 0, includedTax: 0, isTaxIncluded: false,
-                            taxType: taxType, notCollecting: notCollecting, sourcing: sourcing, taxability: taxability,
-                            exemption: nil, appliedRules: [], cells: [], combinedRate: [], warnings: warnings)
+            let zero = Money.zero(line.amount.currency)
+            return LinePlan(quote: LineQuote(
+                id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity, amount: line.amount,
+                taxable: zero, exempt: zero, tax: zero, taxType: taxType, notCollecting: notCollecting, sourcing: sourcing,
+                taxability: taxability, exemption: nil, appliedRules: [], jurisdictions: []), warnings: warnings)
         }
 
         guard let stateRate = profile.rate(on: request.date) else {
@@ -183,9 +172,9 @@ public struct TaxCalculator: Sendable {
         var proportion: (taxable: Int64, total: Int64)?
         if entry.rule == .proportional {
             var taxableGoods: Int64 = 0, goods: Int64 = 0
-            for case let other? in planned where other.isShippedGoods && other.sourcing.address.state == state {
-                goods += other.net
-                taxableGoods += other.taxable
+            for case let other? in planned where other.isShippedGoods && other.quote.sourcing.address.state == state {
+                goods += other.quote.amount.minorUnits
+                taxableGoods += other.quote.taxable.minorUnits
             }
             if goods > 0 {
                 proportion = (taxableGoods, goods)
@@ -229,11 +218,16 @@ public struct TaxCalculator: Sendable {
         let combinedRate = request.rounding == .invoiceCombined
             ? cells.filter { $0.taxable > 0 }.map { RatePart(jurisdiction: ObjectIdentifier($0.jurisdiction), rate: $0.rate) } : []
 
-        return LinePlan(net: net, taxable: taxable, exempt: net - taxable, includedTax: includedTax,
-                        isTaxIncluded: line.taxIncluded, taxType: taxType, notCollecting: nil, sourcing: sourcing,
-                        taxability: taxability, exemption: exemption, appliedRules: appliedRules, cells: cells,
-                        combinedRate: combinedRate, warnings: warnings,
-                        isShippedGoods: line.fulfilment == .shipped && line.code != .shipping)
+        let currency = line.amount.currency
+        return LinePlan(
+            quote: LineQuote(
+                id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity,
+                amount: Money(minorUnits: net, currency: currency), taxable: Money(minorUnits: taxable, currency: currency),
+                exempt: Money(minorUnits: net - taxable, currency: currency), tax: .zero(currency), taxType: taxType,
+                notCollecting: nil, sourcing: sourcing, taxability: taxability, exemption: exemption,
+                appliedRules: appliedRules, jurisdictions: cells),
+            includedTax: includedTax, isTaxIncluded: line.taxIncluded, combinedRate: combinedRate, warnings: warnings,
+            isShippedGoods: line.fulfilment == .shipped && line.code != .shipping)
     }
 
     /// A date the tables do not cover is the date's fault; an unknown or misplaced ZIP is the address's.
@@ -352,40 +346,23 @@ private struct Component {
     }
 }
 
-/// Everything decided about one line before rounding (a class: it is read several times and never changed).
+/// One line while it is being quoted: the `LineQuote` it becomes (jurisdiction taxes still unrounded), and
+/// what rounding and the other lines need to know about it. A class, so rounding writes into it in place.
 private final class LinePlan {
-    let net: Int64
-    let taxable: Int64
-    let exempt: Int64
+    var quote: LineQuote
+    /// For a tax-included line, the tax fixed by its price (gross minus the back-calculated net).
     let includedTax: Int64
     let isTaxIncluded: Bool
-    let taxType: TaxType
-    let notCollecting: NotCollectingReason?
-    let sourcing: SourcingDecision
-    let taxability: TaxabilityEntry
-    let exemption: ExemptionDecision?
-    let appliedRules: [String]
-    let cells: [JurisdictionTax]
     let combinedRate: [RatePart]
     let warnings: [String]
+    /// Goods shipped with the order: proportional delivery charges are allocated over them.
     let isShippedGoods: Bool
 
-    init(net: Int64, taxable: Int64, exempt: Int64, includedTax: Int64, isTaxIncluded: Bool, taxType: TaxType,
-         notCollecting: NotCollectingReason?, sourcing: SourcingDecision, taxability: TaxabilityEntry,
-         exemption: ExemptionDecision?, appliedRules: [String], cells: [JurisdictionTax], combinedRate: [RatePart],
+    init(quote: LineQuote, includedTax: Int64 = 0, isTaxIncluded: Bool = false, combinedRate: [RatePart] = [],
          warnings: [String], isShippedGoods: Bool = false) {
-        self.net = net
-        self.taxable = taxable
-        self.exempt = exempt
+        self.quote = quote
         self.includedTax = includedTax
         self.isTaxIncluded = isTaxIncluded
-        self.taxType = taxType
-        self.notCollecting = notCollecting
-        self.sourcing = sourcing
-        self.taxability = taxability
-        self.exemption = exemption
-        self.appliedRules = appliedRules
-        self.cells = cells
         self.combinedRate = combinedRate
         self.warnings = warnings
         self.isShippedGoods = isShippedGoods
