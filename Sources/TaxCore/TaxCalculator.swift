@@ -95,7 +95,6 @@ public struct TaxCalculator: Sendable {
         guard let entry = tables.taxability(of: line.code, in: state, on: request.date) else {
             throw .noTaxability(line: index, line.code, state, request.date)
         }
-        let taxability = entry
         if entry.confidence == .low {
             warnings.append("taxability of \(line.code.rawValue) in \(state) is low confidence: confirm with the state")
         }
@@ -109,7 +108,7 @@ public struct TaxCalculator: Sendable {
             return LinePlan(quote: LineQuote(
                 id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity, amount: line.amount,
                 taxable: zero, exempt: zero, tax: zero, taxType: taxType, notCollecting: notCollecting, sourcing: sourcing,
-                taxability: taxability, exemption: nil, appliedRules: [], jurisdictions: []), warnings: warnings)
+                taxability: entry, exemption: nil, appliedRules: [], jurisdictions: []), warnings: warnings)
         }
 
         guard let stateRate = profile.rate(on: request.date) else {
@@ -131,8 +130,7 @@ public struct TaxCalculator: Sendable {
 
         // The jurisdictions of the line: state, locals (districts from the destination in hybrid states), bands.
         var components: [Component] = []
-        let stateJurisdiction = profile.jurisdiction
-        components.append(Component(jurisdiction: stateJurisdiction,
+        components.append(Component(jurisdiction: profile.jurisdiction,
                                     rate: taxType == .use ? (stateRate.interstate ?? stateRate.intrastate) : stateRate.intrastate))
         let locals: [LocalRate]
         if case .hybrid(let originLevels) = profile.sourcing, let districtLocation {
@@ -224,7 +222,7 @@ public struct TaxCalculator: Sendable {
                 id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity,
                 amount: Money(minorUnits: net, currency: currency), taxable: Money(minorUnits: taxable, currency: currency),
                 exempt: Money(minorUnits: net - taxable, currency: currency), tax: .zero(currency), taxType: taxType,
-                notCollecting: nil, sourcing: sourcing, taxability: taxability, exemption: exemption,
+                notCollecting: nil, sourcing: sourcing, taxability: entry, exemption: exemption,
                 appliedRules: appliedRules, jurisdictions: cells),
             includedTax: includedTax, isTaxIncluded: line.taxIncluded, combinedRate: combinedRate, warnings: warnings,
             isShippedGoods: line.fulfilment == .shipped && line.code != .shipping)
