@@ -60,6 +60,14 @@ struct QuoteCLITests {
         #expect((object?["table_version"] as? String)?.hasPrefix("us-2026.02.1+sha256.") == true)
     }
 
+    @Test("the shipped Tennessee single-article order quotes to $360.00")
+    func tennessee() throws {
+        let result = try LevyBinary.run(["quote", LevyBinary.fixture("tennessee-single-article.json")])
+        #expect(result.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["total_tax"] as? String == "360.00")
+    }
+
     @Test("the order can come on standard input, and --format table prints for people")
     func stdinAndTable() throws {
         let order = try String(contentsOfFile: LevyBinary.fixture("minneapolis.json"), encoding: .utf8)
