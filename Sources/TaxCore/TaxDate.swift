@@ -41,6 +41,13 @@ public struct TaxDate: Hashable, Sendable, Comparable, CustomStringConvertible {
         self.init(year: value / 10_000, month: value / 100 % 100, day: value % 100)
     }
 
+    /// The previous calendar day.
+    public var dayBefore: TaxDate {
+        if day > 1 { return TaxDate(year: year, month: month, day: day - 1)! }
+        if month > 1 { return TaxDate(year: year, month: month - 1, day: TaxDate.daysIn(month: month - 1, year: year))! }
+        return TaxDate(year: year - 1, month: 12, day: 31)!
+    }
+
     public var iso: String {
         let y = String(year), m = String(month), d = String(day)
         return String(repeating: "0", count: 4 - y.count) + y + "-" + (m.count == 1 ? "0" : "") + m + "-" + (d.count == 1 ? "0" : "") + d

@@ -325,7 +325,9 @@ public enum CanonicalTables {
             let warning = precision == .countyFallback
                 ? "ZIP \(zipText) has no rate record of its own; the most common local rates of its county were used"
                 : nil
-            records.append(Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS.isEmpty ? nil : countyFIPS, region: region,
+            let countyName = table.field(record, "county_name").value
+            records.append(Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS.isEmpty ? nil : countyFIPS,
+                                      countyName: countyName.isEmpty ? nil : countyName, region: region,
                                       locals: locals, period: period, precision: precision, source: source, warning: warning))
         }
         return records

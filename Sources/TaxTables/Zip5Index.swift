@@ -5,6 +5,8 @@ public final class Zip5Record: Sendable {
     public let zip: ZipCode
     public let state: StateCode
     public let countyFIPS: String?
+    /// The county's name, kept even where the county levies nothing (other data names counties by FIPS only).
+    public let countyName: String?
     public let region: String
     public let locals: [LocalRate]
     public let period: EffectivePeriod
@@ -15,11 +17,12 @@ public final class Zip5Record: Sendable {
     /// The record in words, as quotes report it (built once at load, not per quote).
     public let summary: String
 
-    public init(zip: ZipCode, state: StateCode, countyFIPS: String?, region: String, locals: [LocalRate],
+    public init(zip: ZipCode, state: StateCode, countyFIPS: String?, countyName: String? = nil, region: String, locals: [LocalRate],
                 period: EffectivePeriod, precision: ResolutionPrecision, source: String, warning: String? = nil) {
         self.zip = zip
         self.state = state
         self.countyFIPS = countyFIPS
+        self.countyName = countyName
         self.region = region
         self.locals = locals
         self.period = period

@@ -18,12 +18,18 @@ struct QuoteCommand: ParsableCommand {
     @Option(help: "A TaxTables folder, or a ZIP5 rate CSV in the common layout.")
     var tables: String?
 
+    @Option(help: "The versioned table store (default: LEVY_STORE or .levy/tables); its current version is used when it has one.")
+    var store: String?
+
+    @Option(help: "A version of the table store to quote with.")
+    var version: String?
+
     @Option(help: "json (the contract) or table (for people).")
     var format: Format = .json
 
     func run() throws {
         let tableSet: TaxTableSet
-        do { tableSet = try TableLocation.load(tables) } catch {
+        do { tableSet = try TableLocation.load(tables, store: store, version: version) } catch {
             FileHandle.standardError.write(Data("levy: \(error)\n".utf8))
             throw ExitCode(3)
         }

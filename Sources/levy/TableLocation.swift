@@ -17,6 +17,35 @@ enum TableLocation {
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/manifest.json") }
     }
 
+    /// The versioned table store: `--store`, else `LEVY_STORE`, else `.levy/tables` in the working directory.
+    static func storeDirectory(_ option: String?) -> String {
+        if let option { return option }
+        if let env = ProcessInfo.processInfo.environment["LEVY_STORE"], !env.isEmpty { return env }
+        return FileManager.default.currentDirectoryPath + "/.levy/tables"
+    }
+
+    /// The shipped (or `LEVY_TABLES`) canonical tables.
+    static func loadBase() throws -> CanonicalTables.Loaded {
+        guard let directory = defaultDirectory() else {
+            throw CLIError.tables("no TaxTables/ folder found; pass --tables PATH or set LEVY_TABLES")
+        }
+        do { return try CanonicalTables.load(directory: directory) } catch { throw CLIError.tables(error.description) }
+    }
+
+    /// The tables a command quotes with: `--tables PATH` when given; else a version of the store (`--version`, or
+    /// its current version when it has one); else the shipped tables.
+    static func load(_ path: String?, store: String?, version: String?) throws -> TaxTableSet {
+        if path != nil { return try load(path) }
+        let tableStore = TableStore(directory: storeDirectory(store))
+        guard version != nil || tableStore.currentID() != nil else { return try load(nil) }
+        let base = try loadBase()
+        do { return try tableStore.load(version, base: base).tables } catch let error as TableLoadError {
+            throw CLIError.tables(error.description)
+        } catch {
+            throw CLIError.tables("\(error)")
+        }
+    }
+
     /// A canonical folder, or a ZIP5 rate CSV in the common layout (rules and taxability then come from the
     /// default folder).
     static func load(_ path: String?) throws -> TaxTableSet {

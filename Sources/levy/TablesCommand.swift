@@ -3,11 +3,13 @@ import Foundation
 import TaxCore
 import TaxTables
 
+extension OfficialFile.Kind: ExpressibleByArgument {}
+
 struct TablesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tables",
         abstract: "Validate, inspect and convert tax tables.",
-        subcommands: [Validate.self, Show.self, ConvertZip5.self]
+        subcommands: [Validate.self, Import.self, Versions.self, Diff.self, Show.self, ConvertZip5.self]
     )
 
     struct Validate: ParsableCommand {
@@ -38,32 +40,131 @@ struct TablesCommand: ParsableCommand {
         }
     }
 
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import official rate and boundary files as a new table version (all or nothing).",
+            discussion: """
+                Kinds: sst-rates (SST rate file, e.g. MNR2026Q2FEB18.csv), sst-boundaries (SST boundary file, e.g. MNB…),
+                wa-dor (Washington DOR location rates), ca-cdtfa (California CDTFA rates; needs --effective-from).
+                The kind and state are read from the publisher's file name unless given.
+                """)
+
+        @Argument(help: "The files to import.") var files: [String]
+        @Option(help: "The kind of every file (default: from each file name).") var kind: OfficialFile.Kind?
+        @Option(help: "The state of every file (default: from each file name).") var state: String?
+        @Option(help: "For CDTFA files: the date the rates take effect (YYYY-MM-DD; default: from the file name).")
+        var effectiveFrom: String?
+        @Option(help: "The versioned table store (default: LEVY_STORE or .levy/tables).") var store: String?
+
+        func run() throws {
+            var inputs: [(file: OfficialFile, bytes: [UInt8])] = []
+            for path in files {
+                let name = (path as NSString).lastPathComponent
+                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                guard let (kind, state) = kind.map({ ($0, state ?? "") }) ?? OfficialFile.kind(forFileName: name).map({ ($0.0, state ?? $0.1) }),
+                      !state.isEmpty else {
+                    throw ValidationError("\(name): cannot tell its kind and state from the name; pass --kind and --state")
+                }
+                var effective = effectiveFrom
+                if kind == .caCDTFA, effective == nil {
+                    // CDTFA publishes "…_YYYY-MM-DD.csv".
+                    let stem = (name as NSString).deletingPathExtension
+                    if stem.count >= 10, TaxDate(iso: String(stem.suffix(10))) != nil { effective = String(stem.suffix(10)) }
+                }
+                inputs.append((OfficialFile(kind: kind, state: state.uppercased(), name: name, sha256: "", effectiveFrom: effective), [UInt8](data)))
+            }
+            let tableStore = TableStore(directory: TableLocation.storeDirectory(store))
+            let base = try TableLocation.loadBase()
+            do {
+                let (manifest, created) = try tableStore.importFiles(inputs, base: base, now: Date())
+                print(created ? "imported version \(manifest.id) (now current) into \(tableStore.directory)" : "version \(manifest.id) already holds these files; it is current")
+                for line in manifest.report { print("  \(line)") }
+            } catch let error as TableLoadError {
+                FileHandle.standardError.write(Data("import refused, nothing was written:\n\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Versions: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the table versions of the store, oldest first.")
+
+        @Option(help: "The versioned table store (default: LEVY_STORE or .levy/tables).") var store: String?
+
+        func run() throws {
+            let tableStore = TableStore(directory: TableLocation.storeDirectory(store))
+            let current = tableStore.currentID()
+            let versions = try tableStore.versions()
+            if versions.isEmpty { print("no versions in \(tableStore.directory)") }
+            for version in versions {
+                print("\(version.id == current ? "*" : " ") \(version.id)  \(version.created)  parent \(version.parent ?? "-")  base \(version.base)")
+                for file in version.files { print("      \(file.kind.rawValue) \(file.state) \(file.name) sha256:\(file.sha256.prefix(16))") }
+            }
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the rate and boundary changes between two table versions (\"shipped\" names the shipped tables alone).")
+
+        @Argument(help: "The older version.") var from: String
+        @Argument(help: "The newer version (default: the current one).") var to: String?
+        @Option(help: "The versioned table store (default: LEVY_STORE or .levy/tables).") var store: String?
+
+        func run() throws {
+            let tableStore = TableStore(directory: TableLocation.storeDirectory(store))
+            func files(_ id: String) throws -> [(OfficialFile, [UInt8])] {
+                if id == "shipped" { return [] }
+                let manifest = try tableStore.manifest(id)
+                return try manifest.files.map { file in
+                    let path = "\(tableStore.directory)/versions/\(id)/files/\(file.name)"
+                    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                    return (file, [UInt8](data))
+                }
+            }
+            guard let to = to ?? tableStore.currentID() else { throw ValidationError("the store has no current version") }
+            do {
+                for line in try TableDiff.diff(old: try files(from), new: try files(to)) { print(line) }
+            } catch let error as TableLoadError {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the state and local rates that apply to a ZIP on a date, with the matching record.")
+            abstract: "Show what applies to an address on a date: the matching record, the state and local rates.")
 
         @Option(help: "Two-letter state code.") var state: String
         @Option(help: "ZIP5 or ZIP+4.") var zip: String
+        @Option(help: "The street line (house number and street), for address-range matching.") var line1: String = ""
         @Option(help: "The date (YYYY-MM-DD).") var date: String
         @Option(help: "A TaxTables folder or a ZIP5 rate CSV.") var tables: String?
+        @Option(help: "The versioned table store (default: LEVY_STORE or .levy/tables).") var store: String?
+        @Option(help: "A version of the table store.") var version: String?
 
         func run() throws {
             guard let stateCode = StateCode(state) else { throw ValidationError("--state: \"\(state)\" is not a state code") }
             guard let zipCode = ZipCode(zip) else { throw ValidationError("--zip: \"\(zip)\" is not a ZIP5 or ZIP+4") }
             guard let day = TaxDate(iso: date) else { throw ValidationError("--date: \"\(date)\" is not YYYY-MM-DD") }
-            let tableSet = try TableLocation.load(tables)
+            let tableSet = try TableLocation.load(tables, store: store, version: version)
             guard let profile = tableSet.profile(stateCode) else { throw ValidationError("--state: \(stateCode) is not in the tables") }
-            let location = try tableSet.locals.resolve(Address(state: stateCode, zip: zipCode), on: day)
+            let location = try tableSet.locals.resolve(Address(line1: line1, state: stateCode, zip: zipCode), on: day)
             print("tables \(tableSet.version)")
             print("record: \(location.record)  [precision \(location.precision.rawValue)]")
+            var combined = Rate.zero
             if let stateRate = profile.rate(on: day) {
+                combined = combined + stateRate.intrastate
                 print("state   \(profile.name) (\(profile.fips))  \(stateRate.intrastate)  from \(stateRate.provenance.source)")
             } else {
                 print("state   \(profile.name): no state rate in force on \(day)")
             }
             for local in location.locals {
+                combined = combined + local.intrastate
                 print("\(local.jurisdiction.level.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(local.jurisdiction.name) (\(local.jurisdiction.code))  \(local.intrastate)")
             }
+            print("combined \(combined)")
             for warning in location.warnings { print("warning: \(warning)") }
         }
     }

@@ -1,0 +1,138 @@
+import Crypto
+import Foundation
+import TaxCore
+
+/// A public rate or boundary file as the store keeps it: verbatim bytes, its kind and state, its digest.
+public struct OfficialFile: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case sstRates = "sst-rates", sstBoundaries = "sst-boundaries", waDOR = "wa-dor", caCDTFA = "ca-cdtfa"
+    }
+
+    public var kind: Kind
+    public var state: String
+    public var name: String
+    public var sha256: String
+    /// California CDTFA files carry no dates: the day they take effect.
+    public var effectiveFrom: String?
+
+    public init(kind: Kind, state: String, name: String, sha256: String = "", effectiveFrom: String? = nil) {
+        self.kind = kind
+        self.state = state
+        self.name = name
+        self.sha256 = sha256
+        self.effectiveFrom = effectiveFrom
+    }
+
+    /// Guesses the kind from the file name the publisher uses (`MNR2026Q2FEB18.csv`, `MNB…`, `wa_dor_…`, `…cdtfa…`).
+    public static func kind(forFileName name: String) -> (Kind, String)? {
+        let upper = name.uppercased()
+        let bytes = Array(upper.utf8)
+        if bytes.count >= 8, bytes[0...1].allSatisfy({ $0 >= 65 && $0 <= 90 }), bytes[2] == UInt8(ascii: "R") || bytes[2] == UInt8(ascii: "B"),
+           bytes[3...6].allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            return (bytes[2] == UInt8(ascii: "R") ? .sstRates : .sstBoundaries, String(upper.prefix(2)))
+        }
+        if upper.contains("WA_DOR") || upper.contains("WA-DOR") { return (.waDOR, "WA") }
+        if upper.contains("CDTFA") { return (.caCDTFA, "CA") }
+        return nil
+    }
+}
+
+/// Builds a table set from the shipped tables and a list of official files: each file is read and checked, and
+/// the states they cover are resolved from them, every other state from the shipped ZIP5 table.
+public enum OfficialTables {
+    public struct Report: Sendable {
+        public var lines: [String]
+        public var warnings: [TableDiagnostic]
+    }
+
+    public static func build(base: CanonicalTables.Loaded, files: [(OfficialFile, [UInt8])],
+                             version: String) throws(TableLoadError) -> (tables: TaxTableSet, report: Report) {
+        var diagnostics: [TableDiagnostic] = []
+        var lines: [String] = []
+        var sstRates: [StateCode: SSTRateFile] = [:]
+        var sstBoundaries: [StateCode: SSTBoundaryFile] = [:]
+        var places: [StateCode: PlaceRateFile] = [:]
+        let fipsToState = Dictionary(base.tables.states.map { (Int($0.fips) ?? -1, $0.state) }, uniquingKeysWith: { a, _ in a })
+
+        for (file, bytes) in files {
+            guard let state = StateCode(file.state), base.tables.profile(state) != nil else {
+                diagnostics.append(TableDiagnostic(file: file.name, line: 0, message: "state \"\(file.state)\" is not in the tables"))
+                continue
+            }
+            do {
+                switch file.kind {
+                case .sstRates:
+                    let parsed = try SSTRateFile.read(bytes, file: file.name)
+                    if fipsToState[parsed.stateFIPS] != state {
+                        diagnostics.append(TableDiagnostic(file: file.name, line: 1, column: 1,
+                                                           message: "state FIPS \(parsed.stateFIPS) is not \(state) (the file name says \(state))"))
+                        continue
+                    }
+                    sstRates[state] = parsed
+                    diagnostics += parsed.warnings
+                    lines.append("\(file.name): SST rates for \(state), \(parsed.rates.count) rows, \(parsed.blankRateRows.count) blank-rate rows skipped")
+                case .sstBoundaries:
+                    let parsed = try SSTBoundaryFile.read(bytes, file: file.name)
+                    if let wrong = parsed.records.first(where: { fipsToState[$0.stateFIPS] != state }) {
+                        diagnostics.append(TableDiagnostic(file: file.name, line: wrong.line, column: 23,
+                                                           message: "FIPS state code \(wrong.stateFIPS) is not \(state) (the file name says \(state))"))
+                        continue
+                    }
+                    sstBoundaries[state] = parsed
+                    diagnostics += parsed.warnings
+                    let counts = Dictionary(grouping: parsed.records, by: \.kind).mapValues(\.count)
+                    lines.append("\(file.name): SST boundaries for \(state), \(parsed.records.count) records (address \(counts[.address] ?? 0), zip+4 \(counts[.zip4] ?? 0), zip5 \(counts[.zip5] ?? 0)), \(parsed.skippedStateTriplets) state-type triplets skipped")
+                case .waDOR:
+                    let parsed = try PlaceRateFile.readWashington(bytes, file: file.name)
+                    places[state] = parsed
+                    diagnostics += parsed.warnings
+                    lines.append("\(file.name): WA DOR location rates, \(parsed.places.count) rows")
+                case .caCDTFA:
+                    guard let from = file.effectiveFrom.flatMap(TaxDate.init(iso:)) else {
+                        diagnostics.append(TableDiagnostic(file: file.name, line: 0, message: "a CDTFA file needs the date it takes effect (--effective-from)"))
+                        continue
+                    }
+                    let parsed = try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: from)
+                    places[state] = parsed
+                    diagnostics += parsed.warnings
+                    lines.append("\(file.name): CDTFA rates from \(from), \(parsed.places.count) places")
+                }
+            } catch {
+                diagnostics += error.diagnostics
+            }
+        }
+        for state in sstBoundaries.keys where sstRates[state] == nil {
+            diagnostics.append(TableDiagnostic(file: sstBoundaries[state]!.file, line: 0,
+                                               message: "a boundary file for \(state) needs that state's SST rate file in the same table set"))
+        }
+        if diagnostics.contains(where: { $0.severity == .error }) { throw TableLoadError(diagnostics) }
+
+        var countyNames: [String: String] = [:]
+        for record in base.zip5.allRecords {
+            guard let fips = record.countyFIPS, countyNames[fips] == nil, let name = record.countyName else { continue }
+            countyNames[fips] = name
+        }
+        var resolvers: [StateCode: any LocalRateResolver] = [:]
+        var profiles: [StateCode: StateProfile] = [:]
+        for (state, rates) in sstRates {
+            let resolver = SSTBoundaryResolver(state: state, boundaries: sstBoundaries[state], rates: rates,
+                                               countyNames: countyNames, fallback: base.zip5)
+            resolvers[state] = resolver
+            let stateRates = resolver.stateRates
+            if !stateRates.isEmpty { profiles[state] = base.tables.profile(state)!.replacingRates(stateRates) }
+        }
+        for (state, file) in places {
+            resolvers[state] = PlaceRateResolver(file: file, zip5: base.zip5, fallback: base.zip5)
+            let stateRates = file.stateRates
+            if !stateRates.isEmpty { profiles[state] = base.tables.profile(state)!.replacingRates(stateRates) }
+        }
+        let states = base.tables.states.map { profiles[$0.state] ?? $0 }
+        let tables = TaxTableSet(version: version, states: states, taxability: base.tables.allTaxability,
+                                 rules: base.tables.allRules, locals: LayeredResolver(byState: resolvers, fallback: base.zip5))
+        return (tables, Report(lines: lines, warnings: diagnostics))
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}

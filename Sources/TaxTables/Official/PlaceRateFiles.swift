@@ -1,0 +1,203 @@
+import TaxCore
+
+/// The local rates of one named place (a Washington location code, a California city or county area) for a period.
+public struct PlaceRate: Sendable {
+    public var name: String
+    public var locals: [LocalRate]
+    public var stateRate: Rate?
+    public var period: EffectivePeriod
+    public var line: Int
+    public var label: String
+}
+
+/// A state's official rate list by place, without boundaries: Washington DOR location-code rates or California
+/// CDTFA city and county rates. Addresses reach a place through the tax region name of their ZIP.
+public struct PlaceRateFile: Sendable {
+    public enum Kind: String, Sendable { case waDOR = "wa-dor", caCDTFA = "ca-cdtfa" }
+
+    public var kind: Kind
+    public var state: StateCode
+    public var file: String
+    public var places: [PlaceRate]
+    public var warnings: [TableDiagnostic]
+
+    /// Washington DOR: `Name,Location Code,State,Local,RTA,Rate,Effective Date,Expiration Date`, dates YYYYMMDD,
+    /// rates as fractions; `Rate` must equal State + Local + RTA.
+    public static func readWashington(_ bytes: [UInt8], file: String) throws(TableLoadError) -> PlaceRateFile {
+        var log = DiagnosticLog()
+        let columns = ["Name", "Location Code", "State", "Local", "RTA", "Rate", "Effective Date", "Expiration Date"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { throw TableLoadError(log.entries) }
+        let wa = StateCode("WA")!
+        var places: [PlaceRate] = []
+        var periods: [String: [(EffectivePeriod, Int)]] = [:]
+        var interner = JurisdictionInterner()
+        for record in table.records {
+            guard let name = table.text(record, "Name", log: &log), let code = table.text(record, "Location Code", log: &log) else { continue }
+            guard SSTFields.integer(code, digits: 1...4) != nil else {
+                log.error(file, record.line, table.field(record, "Location Code").column, "Location Code \"\(code)\" is not a number of up to four digits")
+                continue
+            }
+            guard let state = table.rate(record, "State", log: &log), let local = table.rate(record, "Local", log: &log),
+                  let rta = table.rate(record, "RTA", log: &log), let total = table.rate(record, "Rate", log: &log) else { continue }
+            let effective = table.field(record, "Effective Date"), expiration = table.field(record, "Expiration Date")
+            guard let period = SSTFields.period(effective.value, expiration.value, file: file, line: record.line,
+                                                beginColumn: effective.column, log: &log) else { continue }
+            guard state + local + rta == total else {
+                log.error(file, record.line, table.field(record, "Rate").column,
+                          "Rate \(total.fractionString) is not State + Local + RTA (\((state + local + rta).fractionString))")
+                continue
+            }
+            if let clash = periods[code]?.first(where: { $0.0.overlaps(period) }) {
+                log.error(file, record.line, effective.column, "location \(code) period \(period) overlaps line \(clash.1)")
+                continue
+            }
+            periods[code, default: []].append((period, record.line))
+            let place = CommonZip5Rates.titleCased(name)
+            let level: JurisdictionLevel = name.uppercased().hasSuffix("COUNTY") ? .county : .city
+            var locals = [LocalRate(jurisdiction: interner.intern(level: level, state: wa, name: place, code: "53-LOC-\(code)"), intrastate: local)]
+            if !rta.isZero {
+                locals.append(LocalRate(jurisdiction: interner.intern(level: .special, state: wa, name: "Regional Transit Authority", code: "53-RTA"),
+                                        intrastate: rta))
+            }
+            places.append(PlaceRate(name: name.uppercased(), locals: locals.filter { !$0.intrastate.isZero }, stateRate: state,
+                                    period: period, line: record.line, label: "WA DOR location \(code) \(name)"))
+        }
+        if places.isEmpty && !log.hasErrors { log.error(file, 2, nil, "the file has no rate rows") }
+        if log.hasErrors { throw TableLoadError(log.entries) }
+        return PlaceRateFile(kind: .waDOR, state: wa, file: file, places: places, warnings: log.entries)
+    }
+
+    /// California's statewide 7.25% is 6% state plus 1.25% local (1% Bradley-Burns city or county tax and 0.25%
+    /// county transportation); what a CDTFA rate adds above 7.25% is district taxes.
+    public static let californiaStatewideRate = Rate(units: 725_000_000)
+    static let californiaLocalShare = Rate(units: 125_000_000)
+
+    /// California CDTFA: `Location,Rate,Rate_Percent,County,Type,Notes`, in force from `effectiveFrom` (the file
+    /// carries no dates). Rows that only point to other rows (rate 0, the note shifted into the Type column) are
+    /// skipped with a warning; `Rate_Percent` is checked against `Rate` allowing its float artifacts.
+    public static func readCalifornia(_ bytes: [UInt8], file: String, effectiveFrom: TaxDate) throws(TableLoadError) -> PlaceRateFile {
+        var log = DiagnosticLog()
+        let columns = ["Location", "Rate", "Rate_Percent", "County", "Type", "Notes"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { throw TableLoadError(log.entries) }
+        let ca = StateCode("CA")!
+        var places: [PlaceRate] = []
+        var seen: [String: Int] = [:]
+        var pointers = 0
+        var interner = JurisdictionInterner()
+        let statewideLocal = interner.intern(level: .county, state: ca, name: "California statewide local tax (Bradley-Burns and county transportation)", code: "06-BB")
+        for record in table.records {
+            guard let location = table.text(record, "Location", log: &log), let rate = table.rate(record, "Rate", log: &log) else { continue }
+            let type = table.field(record, "Type").value
+            if rate.isZero && type != "City" && type != "County" {
+                pointers += 1
+                continue
+            }
+            guard type == "City" || type == "County" else {
+                log.error(file, record.line, table.field(record, "Type").column, "Type \"\(type)\" is not City or County")
+                continue
+            }
+            let percentText = table.field(record, "Rate_Percent")
+            do {
+                // Rate_Percent carries float artifacts ("7.249999999999999", "7.9750000000000005"); it only
+                // confirms Rate, so it is compared to 12 decimals, within 1e-9 of a percent.
+                var text = Substring(percentText.value)
+                if let point = text.firstIndex(of: "."), text.distance(from: point, to: text.endIndex) > 13 {
+                    text = text[..<text.index(point, offsetBy: 13)]
+                }
+                let percent = try DecimalText.parse(String(text), scaleDigits: 12, allowNegative: false)
+                let expected = rate.units * 10_000
+                if abs(percent - expected) > 1_000 {
+                    log.error(file, record.line, percentText.column, "Rate_Percent \(percentText.value) disagrees with Rate \(rate.fractionString)")
+                    continue
+                }
+            } catch {
+                log.error(file, record.line, percentText.column, "Rate_Percent \(error)")
+                continue
+            }
+            guard rate >= californiaStatewideRate else {
+                log.error(file, record.line, table.field(record, "Rate").column,
+                          "Rate \(rate.fractionString) is below the 7.25% statewide rate")
+                continue
+            }
+            let key = location.uppercased()
+            if let previous = seen[key] {
+                log.error(file, record.line, 1, "Location \"\(location)\" already appears on line \(previous)")
+                continue
+            }
+            seen[key] = record.line
+            var locals = [LocalRate(jurisdiction: statewideLocal, intrastate: californiaLocalShare)]
+            let district = Rate(units: rate.units - californiaStatewideRate.units)
+            if !district.isZero {
+                let code = JurisdictionCodes.levy(ca, .special, location)
+                locals.append(LocalRate(jurisdiction: interner.intern(level: .special, state: ca, name: "\(location) district taxes (combined)", code: code),
+                                        intrastate: district))
+            }
+            places.append(PlaceRate(name: key, locals: locals, stateRate: nil, period: EffectivePeriod(from: effectiveFrom),
+                                    line: record.line, label: "CDTFA \(type.lowercased()) rate \(location)"))
+        }
+        if places.isEmpty && !log.hasErrors { log.error(file, 2, nil, "the file has no rate rows") }
+        if log.hasErrors { throw TableLoadError(log.entries) }
+        if pointers > 0 {
+            log.warning(file, 1, nil, "\(pointers) row(s) with rate 0 that only refer to other rows (their note sits in the Type column) were skipped")
+        }
+        return PlaceRateFile(kind: .caCDTFA, state: ca, file: file, places: places, warnings: log.entries)
+    }
+
+    /// State rates from the file, for the state profile: each distinct state rate over the span of its rows.
+    public var stateRates: [DatedRate] {
+        var spans: [Rate: EffectivePeriod] = [:]
+        for place in places {
+            guard let rate = place.stateRate else { continue }
+            if let span = spans[rate] {
+                spans[rate] = EffectivePeriod(from: min(span.from, place.period.from), through: max(span.through, place.period.through))
+            } else {
+                spans[rate] = place.period
+            }
+        }
+        return spans.sorted { $0.value.from < $1.value.from }.map {
+            DatedRate(period: $0.value, intrastate: $0.key, provenance: Provenance(source: kind.rawValue, note: file))
+        }
+    }
+}
+
+/// Resolves an address to a named place of a `PlaceRateFile` through its ZIP's tax region (or city, or county
+/// area) in the ZIP5 table; a ZIP whose names match no place is answered by the fallback, with a warning.
+public struct PlaceRateResolver: LocalRateResolver {
+    let file: PlaceRateFile
+    let places: [String: [PlaceRate]]
+    let zip5: Zip5Index
+    let fallback: any LocalRateResolver
+
+    public init(file: PlaceRateFile, zip5: Zip5Index, fallback: any LocalRateResolver) {
+        self.file = file
+        places = Dictionary(grouping: file.places, by: \.name)
+        self.zip5 = zip5
+        self.fallback = fallback
+    }
+
+    /// The place names a ZIP may go by, most specific first.
+    func candidateNames(_ address: Address) -> [String] {
+        var names: [String] = []
+        for record in zip5.records(for: address.zip.zip5) where record.state == address.state {
+            let region = record.region.uppercased()
+            names.append(region)
+            if let city = record.locals.first(where: { $0.jurisdiction.level == .city }) { names.append(city.jurisdiction.name.uppercased()) }
+            names += [region + " COUNTY UNINCORPORATED AREA", region + " COUNTY"]
+        }
+        return names
+    }
+
+    public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
+        guard let (name, rows) = candidateNames(address).lazy.compactMap({ n in self.places[n].map { (n, $0) } }).first else {
+            var location = try fallback.resolve(address, on: date)
+            location.warnings.append("no \(file.kind.rawValue) place matches ZIP \(address.zip.zip5String); the ZIP5 table's estimate was used")
+            return location
+        }
+        guard let place = rows.first(where: { $0.period.contains(date) }) else {
+            throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: rows.map(\.period.description).joined(separator: ", "))
+        }
+        let base = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
+        return ResolvedLocation(state: address.state, countyFIPS: base?.countyFIPS, locals: place.locals, precision: .zip5,
+                                record: "\(place.label) (\(file.file):\(place.line), \(place.period)); place \(name) matched by the tax region of ZIP \(address.zip.zip5String)")
+    }
+}

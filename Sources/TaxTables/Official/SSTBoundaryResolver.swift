@@ -1,0 +1,153 @@
+import TaxCore
+
+/// Resolves an address in one SST state from its boundary and rate files: an address-range record first, then a
+/// ZIP+4 range, then a ZIP5 range; with no record at all, the fallback (the ZIP5 table) answers and says so.
+public struct SSTBoundaryResolver: LocalRateResolver {
+    struct StreetKey: Hashable {
+        var zip5: Int32
+        var name: String
+    }
+
+    let state: StateCode
+    let boundaryFile: String
+    let records: [SSTBoundaryRecord]
+    let streets: [StreetKey: [Int]]
+    let zips: [Int32: [Int]]
+    let rates: [SSTJurisdictionKey: [SSTRate]]
+    let jurisdictions: [SSTJurisdictionKey: Jurisdiction]
+    let fallback: (any LocalRateResolver)?
+
+    /// `countyNames`: county FIPS (5 digits) to name, for display; places and districts get descriptive names.
+    public init(state: StateCode, boundaries: SSTBoundaryFile?, rates: SSTRateFile, countyNames: [String: String],
+                fallback: (any LocalRateResolver)?) {
+        self.state = state
+        boundaryFile = boundaries?.file ?? ""
+        let records = boundaries?.records ?? []
+        var streets: [StreetKey: [Int]] = [:]
+        var zips: [Int32: [Int]] = [:]
+        for (i, record) in records.enumerated() {
+            switch record.kind {
+            case .address:
+                if let street = record.street, let zip5 = street.zip5 {
+                    streets[StreetKey(zip5: zip5, name: street.name), default: []].append(i)
+                }
+            case .zip4, .zip5:
+                // Ranges are short in practice; a range over many ZIPs is listed under each of them.
+                for zip in (record.low / 10_000)...(record.high / 10_000) { zips[Int32(zip), default: []].append(i) }
+            }
+        }
+        self.records = records
+        self.streets = streets
+        self.zips = zips
+        self.rates = Dictionary(grouping: rates.rates, by: \.key)
+        var jurisdictions: [SSTJurisdictionKey: Jurisdiction] = [:]
+        for key in self.rates.keys {
+            let stateFIPS = key.stateFIPS < 10 ? "0\(key.stateFIPS)" : "\(key.stateFIPS)"
+            let (name, code): (String, String)
+            switch key.type {
+            case SSTJurisdictionType.state:
+                (name, code) = (state.code, stateFIPS)
+            case SSTJurisdictionType.county:
+                let fips = stateFIPS + Self.pad(key.code, 3)
+                (name, code) = (countyNames[fips] ?? "\(state) county \(Self.pad(key.code, 3))", fips)
+            case SSTJurisdictionType.city:
+                (name, code) = ("\(state) place \(Self.pad(key.code, 5))", stateFIPS + Self.pad(key.code, 5))
+            default:
+                (name, code) = ("\(state) special district \(key.code)", "\(stateFIPS)-\(Self.pad(key.type, 2))-\(key.code)")
+            }
+            jurisdictions[key] = Jurisdiction(level: key.level, state: state, name: name, code: code)
+        }
+        self.jurisdictions = jurisdictions
+        self.fallback = fallback
+    }
+
+    static func pad(_ value: Int, _ width: Int) -> String {
+        let s = String(value)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
+    /// The matching boundary record and how precise the match was.
+    public func match(_ address: Address, on date: TaxDate) -> (record: SSTBoundaryRecord, precision: ResolutionPrecision)? {
+        let zip5 = address.zip.zip5
+        let normalized = AddressNormalizer.normalize(address.line1)
+        if let number = normalized.number, !normalized.name.isEmpty {
+            for i in streets[StreetKey(zip5: zip5, name: normalized.name)] ?? [] {
+                let record = records[i]
+                guard let street = record.street, record.period.contains(date), street.low <= number, number <= street.high,
+                      street.parity.admits(number) else { continue }
+                if !street.suffix.isEmpty, !normalized.suffix.isEmpty, street.suffix != normalized.suffix { continue }
+                if !street.preDirectional.isEmpty, street.preDirectional != normalized.preDirectional { continue }
+                if !street.postDirectional.isEmpty, street.postDirectional != normalized.postDirectional { continue }
+                if let low = street.secondaryLow, let high = street.secondaryHigh, let unit = normalized.unitNumber,
+                   !(low...high).contains(unit) { continue }
+                return (record, .address)
+            }
+        }
+        let candidates = (zips[zip5] ?? []).map { records[$0] }.filter { $0.period.contains(date) }
+        if let plus4 = address.zip.plus4 {
+            let key = Int(zip5) * 10_000 + Int(plus4)
+            // The narrowest ZIP+4 range that holds the address is the most specific record.
+            if let best = candidates.filter({ $0.kind == .zip4 && $0.low <= key && key <= $0.high }).min(by: { $0.high - $0.low < $1.high - $1.low }) {
+                return (best, .zip4)
+            }
+        }
+        let key = Int(zip5) * 10_000
+        if let zip5Record = candidates.first(where: { $0.kind == .zip5 && $0.low <= key && key + 9_999 <= $0.high }) {
+            return (zip5Record, .zip5)
+        }
+        return nil
+    }
+
+    public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
+        guard let (record, precision) = match(address, on: date) else {
+            guard let fallback else { throw .unknownZip(address.zip.zip5String) }
+            var location = try fallback.resolve(address, on: date)
+            location.warnings.append("no SST boundary record for \(address.zip) on \(date); the ZIP5 table's estimate was used")
+            return location
+        }
+        var warnings: [String] = []
+        var locals: [LocalRate] = []
+        for key in record.jurisdictionKeys {
+            guard let rate = rates[key]?.first(where: { $0.period.contains(date) }), let jurisdiction = jurisdictions[key] else {
+                warnings.append("the rate file has no rate for \(key) on \(date); it is left out")
+                continue
+            }
+            locals.append(LocalRate(jurisdiction: jurisdiction, intrastate: rate.intrastate, interstate: rate.interstate))
+        }
+        if precision == .zip5 {
+            let sets = Set((zips[address.zip.zip5] ?? []).map { records[$0] }
+                .filter { $0.kind == .zip4 && $0.period.contains(date) }.map { $0.jurisdictionKeys })
+            if sets.count > 1 {
+                warnings.append("ZIP \(address.zip.zip5String) spans \(sets.count) sets of local jurisdictions; give the ZIP+4 or a street address for an exact match")
+            }
+        }
+        let county = record.countyFIPS.map { Self.pad(record.stateFIPS, 2) + Self.pad($0, 3) }
+        return ResolvedLocation(state: state, countyFIPS: county, locals: locals, precision: precision,
+                                record: record.summary(file: boundaryFile) + (record.compositeSER.isEmpty ? "" : ", SER \(record.compositeSER)"),
+                                warnings: warnings)
+    }
+
+    /// The state's own rates from the rate file (type 45), for the state profile.
+    public var stateRates: [DatedRate] {
+        rates.filter { $0.key.type == SSTJurisdictionType.state }.values.flatMap { $0 }
+            .sorted { $0.period.from < $1.period.from }
+            .map { DatedRate(period: $0.period, intrastate: $0.intrastate, interstate: $0.interstate,
+                             provenance: Provenance(source: "sst-rates", note: "SST rate file line \($0.line)")) }
+    }
+}
+
+/// Resolves each state with its own resolver where official data was imported, and every other state with the
+/// fallback (the shipped ZIP5 table).
+public struct LayeredResolver: LocalRateResolver {
+    let byState: [StateCode: any LocalRateResolver]
+    let fallback: any LocalRateResolver
+
+    public init(byState: [StateCode: any LocalRateResolver], fallback: any LocalRateResolver) {
+        self.byState = byState
+        self.fallback = fallback
+    }
+
+    public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
+        try (byState[address.state] ?? fallback).resolve(address, on: date)
+    }
+}

@@ -1,0 +1,48 @@
+import TaxCore
+
+/// What changed between two lists of official files: rate rows and boundary records added and removed.
+public enum TableDiff {
+    public static func diff(old: [(OfficialFile, [UInt8])], new: [(OfficialFile, [UInt8])]) throws(TableLoadError) -> [String] {
+        var out: [String] = []
+        let keys = Set((old + new).map { "\($0.0.state)|\($0.0.kind.rawValue)" }).sorted()
+        for key in keys {
+            let before = old.first { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
+            let after = new.first { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
+            if let before, let after, before.0.sha256 == after.0.sha256 { continue }
+            let label = key.replacingAll("|", with: " ")
+            let removed = try before.map { file throws(TableLoadError) in try facts(file) } ?? []
+            let added = try after.map { file throws(TableLoadError) in try facts(file) } ?? []
+            let removedSet = Set(removed), addedSet = Set(added)
+            let minus = removed.filter { !addedSet.contains($0) }, plus = added.filter { !removedSet.contains($0) }
+            out.append("\(label): \(before?.0.name ?? "(none)") -> \(after?.0.name ?? "(none)"): \(plus.count) added, \(minus.count) removed")
+            out += minus.prefix(50).map { "  - " + $0 } + (minus.count > 50 ? ["  - … \(minus.count - 50) more"] : [])
+            out += plus.prefix(50).map { "  + " + $0 } + (plus.count > 50 ? ["  + … \(plus.count - 50) more"] : [])
+        }
+        return out.isEmpty ? ["no differences"] : out
+    }
+
+    /// Every fact of a file as a line of text, independent of its line number, so moves are not changes.
+    static func facts(_ input: (OfficialFile, [UInt8])) throws(TableLoadError) -> [String] {
+        let (file, bytes) = input
+        switch file.kind {
+        case .sstRates:
+            return try SSTRateFile.read(bytes, file: file.name).rates.map {
+                "rate \($0.key) \($0.intrastate.percentString)% (interstate \($0.interstate.percentString)%) \($0.period)"
+            }
+        case .sstBoundaries:
+            return try SSTBoundaryFile.read(bytes, file: file.name).records.map { record in
+                let keys = record.jurisdictionKeys.map(\.description).joined(separator: ",")
+                return "boundary \(record.fact) -> [\(keys)]"
+            }
+        case .waDOR:
+            return try PlaceRateFile.readWashington(bytes, file: file.name).places.map(placeFact)
+        case .caCDTFA:
+            return try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: TaxDate(iso: file.effectiveFrom ?? "") ?? .distantPast)
+                .places.map(placeFact)
+        }
+    }
+
+    static func placeFact(_ place: PlaceRate) -> String {
+        "\(place.label) \(place.locals.map { "\($0.jurisdiction.code) \($0.intrastate.percentString)%" }.joined(separator: " + ")) \(place.period)"
+    }
+}

@@ -1,0 +1,157 @@
+import Crypto
+import Foundation
+import TaxCore
+
+/// Versioned table sets on disk. Each import becomes a new, immutable version: the official files verbatim, their
+/// SHA-256 digests and the shipped tables it builds on. `CURRENT` names the version quotes use by default; older
+/// versions stay, so a past sale is always read with the tables it was quoted with.
+///
+/// ```
+/// <store>/CURRENT                      id of the current version
+/// <store>/versions/<id>/manifest.json  VersionManifest
+/// <store>/versions/<id>/files/<name>   the official files, byte for byte
+/// ```
+public struct TableStore: Sendable {
+    public struct VersionManifest: Codable, Sendable {
+        public var format: String
+        public var id: String
+        public var created: String
+        public var parent: String?
+        public var base: String
+        public var files: [OfficialFile]
+        public var report: [String]
+    }
+
+    public enum StoreError: Error, CustomStringConvertible {
+        case unknownVersion(String)
+        case noVersions(String)
+        case io(String)
+
+        public var description: String {
+            switch self {
+            case .unknownVersion(let id): "no table version \"\(id)\" in the store"
+            case .noVersions(let directory): "the store \(directory) has no table versions yet (levy tables import …)"
+            case .io(let message): message
+            }
+        }
+    }
+
+    public static let format = "levy-table-version/1"
+
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    var versionsDirectory: String { directory + "/versions" }
+
+    public func currentID() -> String? {
+        guard let data = FileManager.default.contents(atPath: directory + "/CURRENT") else { return nil }
+        let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return id.isEmpty ? nil : id
+    }
+
+    public func manifest(_ id: String) throws -> VersionManifest {
+        guard let data = FileManager.default.contents(atPath: "\(versionsDirectory)/\(id)/manifest.json") else { throw StoreError.unknownVersion(id) }
+        return try JSONDecoder().decode(VersionManifest.self, from: data)
+    }
+
+    /// Every version, oldest first.
+    public func versions() throws -> [VersionManifest] {
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: versionsDirectory)) ?? []
+        return try ids.map(manifest).sorted { $0.created != $1.created ? $0.created < $1.created : $0.id < $1.id }
+    }
+
+    /// The table set of a version (the current one when `id` is nil), on top of the shipped tables.
+    public func load(_ id: String? = nil, base: CanonicalTables.Loaded) throws -> (tables: TaxTableSet, manifest: VersionManifest) {
+        guard let id = id ?? currentID() else { throw StoreError.noVersions(directory) }
+        let manifest = try manifest(id)
+        var files: [(OfficialFile, [UInt8])] = []
+        for file in manifest.files {
+            guard let data = FileManager.default.contents(atPath: "\(versionsDirectory)/\(id)/files/\(file.name)") else {
+                throw StoreError.io("version \(id) is missing its file \(file.name)")
+            }
+            let bytes = [UInt8](data)
+            guard OfficialTables.sha256(bytes) == file.sha256 else {
+                throw StoreError.io("version \(id): \(file.name) does not match its recorded SHA-256; the store was altered")
+            }
+            files.append((file, bytes))
+        }
+        let tables = try OfficialTables.build(base: base, files: files, version: Self.tableVersion(base: base, id: id)).tables
+        return (tables, manifest)
+    }
+
+    static func tableVersion(base: CanonicalTables.Loaded, id: String) -> String { "\(base.tables.version)/\(id)" }
+
+    /// Imports official files as a new version on top of the current one (files of the same kind and state
+    /// replace the current version's). All or nothing: every file is checked and the whole table set is built
+    /// before anything is written; then the version is written under a temporary name, renamed into place and
+    /// made current. A failed import leaves the store exactly as it was.
+    public func importFiles(_ inputs: [(file: OfficialFile, bytes: [UInt8])], base: CanonicalTables.Loaded,
+                            now: Date) throws -> (manifest: VersionManifest, created: Bool) {
+        let parentID = currentID()
+        var files: [(OfficialFile, [UInt8])] = []
+        if let parentID {
+            let parent = try manifest(parentID)
+            for file in parent.files where !inputs.contains(where: { $0.file.kind == file.kind && $0.file.state == file.state }) {
+                let path = "\(versionsDirectory)/\(parentID)/files/\(file.name)"
+                guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.io("cannot read \(path)") }
+                files.append((file, [UInt8](data)))
+            }
+        }
+        for input in inputs {
+            var file = input.file
+            file.sha256 = OfficialTables.sha256(input.bytes)
+            files.append((file, input.bytes))
+        }
+        files.sort { ($0.0.state, $0.0.kind.rawValue) < ($1.0.state, $1.0.kind.rawValue) }
+
+        var hasher = SHA256()
+        hasher.update(data: Array(base.tables.version.utf8))
+        for (file, _) in files { hasher.update(data: Array("\(file.kind.rawValue)|\(file.state)|\(file.name)|\(file.sha256)|\(file.effectiveFrom ?? "")\n".utf8)) }
+        let digest = hasher.finalize().prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let id = "v\(digest)"
+        if FileManager.default.fileExists(atPath: "\(versionsDirectory)/\(id)") {
+            try setCurrent(id)
+            return (try manifest(id), false)
+        }
+
+        // Build first: a file that does not load stops the import here, before the store is touched.
+        let report = try OfficialTables.build(base: base, files: files, version: Self.tableVersion(base: base, id: id)).report
+
+        let formatter = ISO8601DateFormatter()
+        let manifest = VersionManifest(format: Self.format, id: id, created: formatter.string(from: now), parent: parentID,
+                                       base: base.tables.version, files: files.map(\.0),
+                                       report: report.lines + report.warnings.map(\.description))
+        let fm = FileManager.default
+        let temporary = "\(directory)/.tmp-\(id)-\(UUID().uuidString)"
+        do {
+            try fm.createDirectory(atPath: temporary + "/files", withIntermediateDirectories: true)
+            for (file, bytes) in files {
+                try Data(bytes).write(to: URL(fileURLWithPath: "\(temporary)/files/\(file.name)"))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try encoder.encode(manifest).write(to: URL(fileURLWithPath: temporary + "/manifest.json"))
+            try fm.createDirectory(atPath: versionsDirectory, withIntermediateDirectories: true)
+            try fm.moveItem(atPath: temporary, toPath: "\(versionsDirectory)/\(id)")
+        } catch {
+            try? fm.removeItem(atPath: temporary)
+            throw StoreError.io("could not write version \(id): \(error)")
+        }
+        try setCurrent(id)
+        return (manifest, true)
+    }
+
+    /// Makes `id` the current version with an atomic rename, so a reader sees the old or the new one, never half.
+    public func setCurrent(_ id: String) throws {
+        guard FileManager.default.fileExists(atPath: "\(versionsDirectory)/\(id)/manifest.json") else { throw StoreError.unknownVersion(id) }
+        let temporary = "\(directory)/CURRENT.tmp-\(UUID().uuidString)"
+        do {
+            try Data((id + "\n").utf8).write(to: URL(fileURLWithPath: temporary))
+            if rename(temporary, directory + "/CURRENT") != 0 { throw StoreError.io("cannot replace \(directory)/CURRENT (errno \(errno))") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+    }
+}
