@@ -8,7 +8,7 @@ public enum TableDiff {
         for key in keys {
             let before = old.first { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
             let after = new.first { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
-            if let before, let after, before.0.sha256 == after.0.sha256 { continue }
+            if let before, let after, OfficialTables.sha256(before.1) == OfficialTables.sha256(after.1) { continue }
             let label = key.replacingAll("|", with: " ")
             let removed = try before.map { file throws(TableLoadError) in try facts(file) } ?? []
             let added = try after.map { file throws(TableLoadError) in try facts(file) } ?? []

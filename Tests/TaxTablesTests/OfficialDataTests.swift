@@ -1,0 +1,266 @@
+import Foundation
+import Testing
+import TaxCore
+@testable import TaxTables
+
+enum Official {
+    static let directory = Repo.fixtures + "/official"
+
+    static func file(_ name: String, _ kind: OfficialFile.Kind, _ state: String, effectiveFrom: String? = nil) -> (OfficialFile, [UInt8]) {
+        let path = name.contains("/") ? Repo.fixtures + "/" + name : directory + "/" + name
+        let bytes = Repo.bytes(path)
+        return (OfficialFile(kind: kind, state: state, name: (name as NSString).lastPathComponent,
+                             sha256: OfficialTables.sha256(bytes), effectiveFrom: effectiveFrom), bytes)
+    }
+
+    static let all: [(OfficialFile, [UInt8])] = [
+        file("GAR2026Q2FEB19.csv", .sstRates, "GA"), file("MNR2026Q2FEB18.csv", .sstRates, "MN"),
+        file("WIR2026Q2FEB18.csv", .sstRates, "WI"), file("MNB2026Q2FEB18-sample.csv", .sstBoundaries, "MN"),
+        file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA"),
+        file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA", effectiveFrom: "2026-01-01"),
+    ]
+
+    static func tables(_ files: [(OfficialFile, [UInt8])] = all) throws -> TaxTableSet {
+        try OfficialTables.build(base: Repo.shipped, files: files, version: "test").tables
+    }
+
+    static func quote(_ tables: TaxTableSet, _ address: Address, on date: String, code: ProductTaxCode = .general,
+                      amount: Int64 = 10_000) throws -> Quote {
+        try TaxCalculator(tables: tables).quote(QuoteRequest(
+            date: TaxDate(iso: date)!, origin: address, destination: address,
+            lines: [QuoteLine(id: "1", code: code, amount: Money(minorUnits: amount), fulfilment: .shipped)]))
+    }
+
+    static func address(_ line1: String, _ state: String, _ zip: String) -> Address {
+        Address(line1: line1, city: "", state: StateCode(state)!, zip: ZipCode(zip)!)
+    }
+}
+
+@Suite("Official rate and boundary files")
+struct OfficialFileTests {
+    @Test("the GA, MN and WI SST rate files read in full, with the Wisconsin one-day overlap resolved and reported")
+    func sstRateFiles() throws {
+        let ga = try SSTRateFile.read(Official.file("GAR2026Q2FEB19.csv", .sstRates, "GA").1, file: "GA")
+        let mn = try SSTRateFile.read(Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN").1, file: "MN")
+        let wi = try SSTRateFile.read(Official.file("WIR2026Q2FEB18.csv", .sstRates, "WI").1, file: "WI")
+        #expect((ga.stateFIPS, ga.rates.count) == (13, 449))
+        #expect((mn.stateFIPS, mn.rates.count) == (27, 148))
+        #expect((wi.stateFIPS, wi.rates.count) == (55, 1941))
+        #expect(wi.warnings.map(\.line) == [48])
+        let menominee = wi.rates.filter { $0.key == SSTJurisdictionKey(stateFIPS: 55, type: 0, code: 78) }.map(\.period)
+        #expect(menominee.map(\.description) == ["1980-01-01 to 2020-03-30", "2020-03-31 onward"])
+    }
+
+    @Test("SST quirks: BOM, unpadded types and codes, both open end dates, and a blank rate is no rate, never 0")
+    func sstQuirks() throws {
+        let text = "\u{FEFF}47,45,47,0.07,0.07,0.04,0.04,20020715,29991231\n47,0,37,0.0225,0.0225,0.0225,0.0225,20200101,99991231\n47,1,52006,,,,,20000101,20091231\n"
+        let file = try SSTRateFile.read(Array(text.utf8), file: "TNR.csv")
+        #expect(file.rates.map(\.key) == [SSTJurisdictionKey(stateFIPS: 47, type: 45, code: 47), SSTJurisdictionKey(stateFIPS: 47, type: 0, code: 37)])
+        #expect(file.rates.allSatisfy { $0.period.through == .distantFuture })
+        #expect(file.rates[0].interstate.fractionString == "0.07")
+        #expect(file.blankRateRows == [3])
+        #expect(file.warnings.map(\.description) == ["TNR.csv:3:4: warning: 1 row(s) have a blank general rate (no rate for that period) and were not loaded"])
+    }
+
+    @Test("the MN boundary sample reads: lower-case z records, ZIP+4 ranges, special-district triplets")
+    func boundarySample() throws {
+        let file = try SSTBoundaryFile.read(Official.file("MNB2026Q2FEB18-sample.csv", .sstBoundaries, "MN").1, file: "MNB")
+        let counts = Dictionary(grouping: file.records, by: \.kind).mapValues(\.count)
+        #expect(counts == [.zip5: 34, .zip4: 66])
+        let record = try #require(file.records.first { $0.line == 10 })
+        #expect(record.specialDistricts.map(\.code) == [80004])
+        #expect(record.specialDistricts.map(\.type) == [63])
+    }
+
+    @Test("address ranges: BOM, CRLF, lower-case types, unpadded ZIP+4, and state-type triplets skipped")
+    func addressRangeFile() throws {
+        let file = try SSTBoundaryFile.read(Repo.bytes(Repo.fixtures + "/boundary/MNB-address-ranges.csv"), file: "MNB-address-ranges.csv")
+        #expect(file.records.map(\.kind) == [.address, .address, .address, .zip4, .zip4, .zip5])
+        #expect(file.skippedStateTriplets == 1)
+        #expect(file.records[3].low == 55401_0001)
+        #expect(file.records[0].street?.postDirectional == "S")
+    }
+
+    @Test("street addresses normalize the USPS way", arguments: [
+        ("250 Marquette Avenue South", 250, "", "MARQUETTE", "AVE", "S", nil as Int?),
+        ("250 marquette ave. s., apt 5", 250, "", "MARQUETTE", "AVE", "S", 5),
+        ("150 North 1st Street # 7", 150, "N", "1ST", "ST", "", 7),
+        ("12 N St", 12, "", "N", "ST", "", nil),
+        ("7 Avenue of the Americas Suite 200", 7, "", "AVENUE OF THE AMERICAS", "", "", 200),
+    ] as [(String, Int, String, String, String, String, Int?)])
+    func normalizes(line: String, number: Int, pre: String, name: String, suffix: String, post: String, unit: Int?) {
+        let n = AddressNormalizer.normalize(line)
+        #expect(n.number == number)
+        #expect(n.preDirectional == pre)
+        #expect(n.name == name)
+        #expect(n.suffix == suffix)
+        #expect(n.postDirectional == post)
+        #expect(n.unitNumber == unit)
+    }
+}
+
+@Suite("Resolution from official data")
+struct OfficialResolutionTests {
+    let tables: TaxTableSet
+
+    init() throws { tables = try Official.tables() }
+
+    @Test("a MN quote names the boundary record that matched (ZIP+4) and uses that record's rates")
+    func minnesotaZip4() throws {
+        let q = try Official.quote(tables, Official.address("", "MN", "55012-0500"), on: "2018-06-01")
+        let line = q.lines[0]
+        #expect(line.sourcing.precision == .zip4)
+        #expect(line.sourcing.record.hasPrefix("SST boundary MNB2026Q2FEB18-sample.csv:36 zip+4 55012-0011 to 55013-9999"))
+        #expect(line.jurisdictions.map(\.jurisdiction.code) == ["27", "27025"])
+        #expect(line.jurisdictions.map(\.rate.fractionString) == ["0.06875", "0.005"])
+        #expect(q.totalTax.decimalString == "7.38")
+    }
+
+    @Test("address range, then ZIP+4, then ZIP5, each reported with its precision")
+    func precedence() throws {
+        let boundary = Official.file("boundary/MNB-address-ranges.csv", .sstBoundaries, "MN")
+        let tables = try Official.tables([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN"), boundary])
+        let date = "2026-03-02"
+        let even = try Official.quote(tables, Official.address("250 Marquette Avenue South", "MN", "55401"), on: date)
+        #expect(even.lines[0].sourcing.precision == .address)
+        #expect(even.lines[0].sourcing.record.contains("MNB-address-ranges.csv:1 address 200-298 (E) MARQUETTE AVE S"))
+        #expect(even.lines[0].jurisdictions.map(\.jurisdiction.code) == ["27", "27053", "2743000", "27-63-80001"])
+        let odd = try Official.quote(tables, Official.address("251 Marquette Ave S", "MN", "55401"), on: date)
+        #expect(odd.lines[0].sourcing.record.contains("MNB-address-ranges.csv:2 "))
+        #expect(odd.lines[0].jurisdictions.map(\.jurisdiction.code) == ["27", "27053"])
+        // Unit 11 is outside the record's APT 1-10, so the address falls through to the ZIP+4 range.
+        let unit = try Official.quote(tables, Official.address("150 N 1st St Apt 11", "MN", "55401-0042"), on: date)
+        #expect(unit.lines[0].sourcing.precision == .zip4)
+        let inUnit = try Official.quote(tables, Official.address("150 N 1st St Apt 7", "MN", "55401-0042"), on: date)
+        #expect(inUnit.lines[0].sourcing.precision == .address)
+        let zip5 = try Official.quote(tables, Official.address("", "MN", "55401"), on: date)
+        #expect(zip5.lines[0].sourcing.precision == .zip5)
+        #expect(zip5.warnings.contains { $0.contains("ZIP 55401 spans 2 sets of local jurisdictions") })
+    }
+
+    @Test("Seattle from the imported WA data: 10.35% on 2025-12-15, 10.55% on 2026-01-15")
+    func seattle() throws {
+        let seattle = Official.address("400 Pine St", "WA", "98101")
+        let december = try Official.quote(tables, seattle, on: "2025-12-15")
+        #expect(december.lines[0].jurisdictions.map(\.rate.percentString) == ["6.5", "3.85"])
+        #expect(december.totalTax.decimalString == "10.35")
+        #expect(december.lines[0].sourcing.record.contains("WA DOR location 1726 SEATTLE"))
+        let january = try Official.quote(tables, seattle, on: "2026-01-15")
+        #expect(january.totalTax.decimalString == "10.55")
+        // The shipped ZIP5 table starts 2026-02-01; the WA file also answers for 2024-10-01 onward.
+        #expect(try Official.quote(tables, seattle, on: "2024-10-01").totalTax.decimalString == "10.35")
+        #expect(throws: QuoteError.self) { try Official.quote(tables, seattle, on: "2026-07-01") }
+    }
+
+    @Test("California from CDTFA: the statewide 1.25% local share plus the city's district taxes")
+    func california() throws {
+        let q = try Official.quote(tables, Official.address("", "CA", "90001"), on: "2026-03-02")
+        #expect(q.lines[0].sourcing.record.contains("CDTFA city rate Huntington Park"))
+        let combined = q.lines[0].jurisdictions.reduce(Rate.zero) { $0 + $1.rate }
+        #expect(combined.fractionString == "0.105")  // "Huntington Park,0.105,10.5,Los Angeles,City," in the CDTFA file
+    }
+
+    @Test("states without imported data are still answered by the shipped ZIP5 table")
+    func otherStates() throws {
+        let q = try Official.quote(tables, Official.address("", "TX", "75201"), on: "2026-03-02")
+        #expect(q.lines[0].sourcing.record.hasPrefix("zip5 75201"))
+    }
+}
+
+@Suite("The versioned table store")
+struct TableStoreTests {
+    func freshStore() -> TableStore {
+        TableStore(directory: NSTemporaryDirectory() + "levy-store-" + UUID().uuidString)
+    }
+
+    static let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func inputs(_ files: [(OfficialFile, [UInt8])]) -> [(file: OfficialFile, bytes: [UInt8])] { files.map { ($0.0, $0.1) } }
+
+    @Test("an import becomes the current version; the same files again make no new version")
+    func importAndReimport() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let (first, created) = try store.importFiles(inputs(Official.all), base: Repo.shipped, now: Self.now)
+        #expect(created)
+        #expect(store.currentID() == first.id)
+        #expect(first.files.count == 6)
+        let (second, createdAgain) = try store.importFiles(inputs(Official.all), base: Repo.shipped, now: Self.now)
+        #expect(!createdAgain)
+        #expect(second.id == first.id)
+        #expect(try store.versions().count == 1)
+    }
+
+    @Test("a new import never changes how an earlier version quotes")
+    func pastVersionsStay() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let wa = Official.file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA")
+        let (v1, _) = try store.importFiles(inputs([wa]), base: Repo.shipped, now: Self.now)
+        // A revised WA file: Seattle's 2026 Q1 local rate changed.
+        var revised = wa
+        revised.0.name = "wa_dor_revised.csv"
+        revised.1 = Array(String(decoding: wa.1, as: UTF8.self)
+            .replacingOccurrences(of: "SEATTLE,1726,0.065,0.0405,0,0.1055,20260101,20260331", with: "SEATTLE,1726,0.065,0.0415,0,0.1065,20260101,20260331").utf8)
+        let (v2, _) = try store.importFiles(inputs([revised]), base: Repo.shipped, now: Self.now.addingTimeInterval(60))
+        #expect(v2.parent == v1.id)
+        #expect(store.currentID() == v2.id)
+        let seattle = Official.address("", "WA", "98101")
+        let old = try Official.quote(try store.load(v1.id, base: Repo.shipped).tables, seattle, on: "2026-01-15")
+        let new = try Official.quote(try store.load(nil, base: Repo.shipped).tables, seattle, on: "2026-01-15")
+        #expect(old.totalTax.decimalString == "10.55")
+        #expect(new.totalTax.decimalString == "10.65")
+        #expect(old.tableVersion != new.tableVersion)
+        let diff = try TableDiff.diff(old: [wa], new: [revised])
+        #expect(diff.first == "WA wa-dor: wa_dor_location_rates_2024Q4-2026Q2.csv -> wa_dor_revised.csv: 1 added, 1 removed")
+        #expect(diff.contains { $0.hasPrefix("  + WA DOR location 1726 SEATTLE 53-LOC-1726 4.15%") })
+    }
+
+    @Test("a store file that was altered is refused when loaded")
+    func tamperDetected() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let (version, _) = try store.importFiles(inputs([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN")]), base: Repo.shipped, now: Self.now)
+        let path = "\(store.directory)/versions/\(version.id)/files/MNR2026Q2FEB18.csv"
+        try String(decoding: Repo.bytes(path), as: UTF8.self).replacingOccurrences(of: "0.06875", with: "0.06975")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: TableStore.StoreError.self) { try store.load(version.id, base: Repo.shipped) }
+    }
+
+    struct Broken: CustomTestStringConvertible, Sendable {
+        var file: String
+        var kind: OfficialFile.Kind
+        var diagnostic: String
+        var testDescription: String { file }
+    }
+
+    static let brokenFiles: [Broken] = String(decoding: Repo.bytes(Repo.fixtures + "/broken/EXPECTED.tsv"), as: UTF8.self)
+        .split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
+            let parts = line.split(separator: "\t", maxSplits: 2).map(String.init)
+            return Broken(file: parts[0], kind: OfficialFile.Kind(rawValue: parts[1])!, diagnostic: parts[2])
+        }
+
+    @Test("the broken-file corpus has at least 20 files")
+    func corpusSize() { #expect(Self.brokenFiles.count >= 20) }
+
+    @Test("each broken file gives its exact diagnostic, and the store is left exactly as it was", arguments: brokenFiles)
+    func brokenFile(_ broken: Broken) throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let (before, _) = try store.importFiles(inputs([Official.file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA")]),
+                                                base: Repo.shipped, now: Self.now)
+        let state = broken.kind == .waDOR ? "WA" : broken.kind == .caCDTFA ? "CA" : "MN"
+        var file = Official.file("broken/" + broken.file, broken.kind, state, effectiveFrom: "2026-01-01")
+        file.0.name = broken.file
+        do {
+            _ = try store.importFiles(inputs([file]), base: Repo.shipped, now: Self.now.addingTimeInterval(60))
+            Issue.record("the broken file was imported")
+        } catch let error as TableLoadError {
+            #expect(error.diagnostics.map(\.description).contains(broken.diagnostic), "got: \(error.diagnostics.map(\.description))")
+        }
+        #expect(store.currentID() == before.id)
+        #expect(try store.versions().map(\.id) == [before.id])
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: store.directory).filter { $0.hasPrefix(".tmp") || $0.hasPrefix("CURRENT.tmp") }
+        #expect(leftovers.isEmpty)
+    }
+}
