@@ -1,11 +1,12 @@
 import ArgumentParser
+import Foundation
 import LevyBenchmarks
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Levy on this machine (build with -c release). Results belong in docs/benchmarks.md.",
-        subcommands: [Quote.self]
+        subcommands: [Quote.self, Boundaries.self]
     )
 
     struct Quote: ParsableCommand {
@@ -21,6 +22,24 @@ struct BenchCommand: ParsableCommand {
                 throw ValidationError("no TaxTables/ folder found; pass --tables")
             }
             print(try QuoteBenchmark.run(tablesDirectory: directory, orders: orders, seed: seed))
+        }
+    }
+
+    struct Boundaries: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a generated SST boundary file of N records into a scratch store, then time address lookups.")
+
+        @Option(help: "Boundary records to generate.") var records = 1_000_000
+        @Option(help: "Addresses to look up.") var lookups = 200_000
+        @Option(help: "Seed for the generated data.") var seed: UInt64 = 42
+        @Option(help: "A TaxTables folder (default: the shipped one).") var tables: String?
+
+        func run() throws {
+            guard let directory = tables ?? TableLocation.defaultDirectory() else {
+                throw ValidationError("no TaxTables/ folder found; pass --tables")
+            }
+            let store = NSTemporaryDirectory() + "levy-bench-store-\(UUID().uuidString)"
+            print(try BoundaryBenchmark.run(records: records, lookups: lookups, seed: seed, tablesDirectory: directory, storeDirectory: store))
         }
     }
 }
