@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+@Suite("levy tables, as a user runs it")
+struct TablesCLITests {
+    static func official(_ name: String) -> String { LevyBinary.root.appendingPathComponent("Fixtures/official/\(name)").path }
+
+    @Test("import official files, quote Seattle on both sides of 2026-01-01, and a refused import changes nothing")
+    func importAndQuote() throws {
+        let store = NSTemporaryDirectory() + "levy-cli-store-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: store) }
+        let imported = try LevyBinary.run(["tables", "import", "--store", store, Self.official("MNR2026Q2FEB18.csv"),
+                                           Self.official("MNB2026Q2FEB18-sample.csv"), Self.official("wa_dor_location_rates_2024Q4-2026Q2.csv")])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("(now current)"))
+
+        let order = """
+            {"date": "DATE", "origin": {"state": "WA", "zip": "98101"}, "destination": {"line1": "400 Pine St", "state": "WA", "zip": "98101"},
+             "lines": [{"id": "1", "code": "general", "amount": "100.00", "fulfilment": "shipped"}]}
+            """
+        for (date, tax) in [("2025-12-15", "10.35"), ("2026-01-15", "10.55")] {
+            let result = try LevyBinary.run(["quote", "--store", store], stdin: order.replacingOccurrences(of: "DATE", with: date))
+            #expect(result.status == 0, "\(result.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            #expect(object?["total_tax"] as? String == tax)
+        }
+
+        let show = try LevyBinary.run(["tables", "show", "--store", store, "--state", "MN", "--zip", "55012-0500", "--date", "2018-06-01"])
+        #expect(show.stdout.contains("record: SST boundary MNB2026Q2FEB18-sample.csv:36 zip+4"))
+        #expect(show.stdout.contains("combined 7.375%"))
+
+        let versionsBefore = try LevyBinary.run(["tables", "versions", "--store", store]).stdout
+        let broken = LevyBinary.root.appendingPathComponent("Fixtures/broken/MNR-overlapping-ranges.csv").path
+        let refused = try LevyBinary.run(["tables", "import", "--store", store, "--kind", "sst-rates", "--state", "MN", broken])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("import refused, nothing was written"))
+        #expect(refused.stderr.contains("MNR-overlapping-ranges.csv:4:8: error:"))
+        #expect(try LevyBinary.run(["tables", "versions", "--store", store]).stdout == versionsBefore)
+    }
+}
