@@ -38,6 +38,13 @@ struct CSVReader: Sequence {
 
         mutating func next() -> Record? { try? nextRecord() }
 
+        /// Text of a field: the common all-ASCII case decodes directly; anything else is validated as UTF-8.
+        static func string(_ bytes: ArraySlice<UInt8>) -> String? {
+            if bytes.isEmpty { return "" }
+            if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+            return String(validating: bytes, as: UTF8.self)
+        }
+
         mutating func nextRecord() throws(Failure) -> Record? {
             // Skip blank lines between records.
             while position < bytes.count, bytes[position] == UInt8(ascii: "\n") || bytes[position] == UInt8(ascii: "\r") {
@@ -70,7 +77,7 @@ struct CSVReader: Sequence {
                         value.append(byte)
                         position += 1
                     }
-                    guard let text = String(validating: value, as: UTF8.self) else { throw .invalidUTF8(line: startLine) }
+                    guard let text = Self.string(value[...]) else { throw .invalidUTF8(line: startLine) }
                     fields.append(text)
                     if position < bytes.count, bytes[position] != UInt8(ascii: ","), bytes[position] != UInt8(ascii: "\n"),
                        bytes[position] != UInt8(ascii: "\r") {
@@ -82,9 +89,7 @@ struct CSVReader: Sequence {
                           bytes[position] != UInt8(ascii: "\r") {
                         position += 1
                     }
-                    guard let text = String(validating: bytes[fieldStart..<position], as: UTF8.self) else {
-                        throw .invalidUTF8(line: startLine)
-                    }
+                    guard let text = Self.string(bytes[fieldStart..<position]) else { throw .invalidUTF8(line: startLine) }
                     fields.append(text)
                 }
                 column += 1
@@ -157,9 +162,13 @@ struct CSVTable {
 
 extension String {
     var trimmingSpaces: String {
+        let utf8 = self.utf8
+        guard let first = utf8.first, let last = utf8.last else { return self }
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        if !isSpace(first) && !isSpace(last) { return self }
         var view = Substring(self)
-        while view.first == " " || view.first == "\t" { view = view.dropFirst() }
-        while view.last == " " || view.last == "\t" { view = view.dropLast() }
-        return view.count == count ? self : String(view)
+        while let c = view.utf8.first, isSpace(c) { view = view.dropFirst() }
+        while let c = view.utf8.last, isSpace(c) { view = view.dropLast() }
+        return String(view)
     }
 }

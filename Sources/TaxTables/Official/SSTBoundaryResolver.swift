@@ -12,7 +12,11 @@ public struct SSTBoundaryResolver: LocalRateResolver {
     let boundaryFile: String
     let records: [SSTBoundaryRecord]
     let streets: [StreetKey: [Int]]
-    let zips: [Int32: [Int]]
+    /// ZIP+4 and ZIP5 range records by the ZIP5s they cover (indices into `records`).
+    let zip4Records: [Int32: [Int]]
+    let zip5Records: [Int32: [Int]]
+    /// Each record's set of jurisdictions as a small integer, to tell cheaply whether a ZIP spans several.
+    let jurisdictionSet: [Int]
     let rates: [SSTJurisdictionKey: [SSTRate]]
     let jurisdictions: [SSTJurisdictionKey: Jurisdiction]
     let fallback: (any LocalRateResolver)?
@@ -24,21 +28,34 @@ public struct SSTBoundaryResolver: LocalRateResolver {
         boundaryFile = boundaries?.file ?? ""
         let records = boundaries?.records ?? []
         var streets: [StreetKey: [Int]] = [:]
-        var zips: [Int32: [Int]] = [:]
+        var zip4Records: [Int32: [Int]] = [:]
+        var zip5Records: [Int32: [Int]] = [:]
+        var setIDs: [[SSTJurisdictionKey]: Int] = [:]
+        var jurisdictionSet: [Int] = []
+        jurisdictionSet.reserveCapacity(records.count)
         for (i, record) in records.enumerated() {
+            let keys = record.jurisdictionKeys
+            if let id = setIDs[keys] { jurisdictionSet.append(id) } else {
+                setIDs[keys] = setIDs.count
+                jurisdictionSet.append(setIDs.count - 1)
+            }
             switch record.kind {
             case .address:
                 if let street = record.street, let zip5 = street.zip5 {
                     streets[StreetKey(zip5: zip5, name: street.name), default: []].append(i)
                 }
-            case .zip4, .zip5:
-                // Ranges are short in practice; a range over many ZIPs is listed under each of them.
-                for zip in (record.low / 10_000)...(record.high / 10_000) { zips[Int32(zip), default: []].append(i) }
+            case .zip4:
+                // Ranges are short in practice; a range over several ZIPs is listed under each of them.
+                for zip in (record.low / 10_000)...(record.high / 10_000) { zip4Records[Int32(zip), default: []].append(i) }
+            case .zip5:
+                for zip in (record.low / 10_000)...(record.high / 10_000) { zip5Records[Int32(zip), default: []].append(i) }
             }
         }
         self.records = records
         self.streets = streets
-        self.zips = zips
+        self.zip4Records = zip4Records
+        self.zip5Records = zip5Records
+        self.jurisdictionSet = jurisdictionSet
         self.rates = Dictionary(grouping: rates.rates, by: \.key)
         var jurisdictions: [SSTJurisdictionKey: Jurisdiction] = [:]
         for key in self.rates.keys {
@@ -68,43 +85,57 @@ public struct SSTBoundaryResolver: LocalRateResolver {
 
     /// The matching boundary record and how precise the match was.
     public func match(_ address: Address, on date: TaxDate) -> (record: SSTBoundaryRecord, precision: ResolutionPrecision)? {
+        matchIndex(address, on: date).map { (records[$0.index], $0.precision) }
+    }
+
+    /// The index of the matching record. Records are read in place, never copied, while searching.
+    func matchIndex(_ address: Address, on date: TaxDate) -> (index: Int, precision: ResolutionPrecision)? {
         let zip5 = address.zip.zip5
-        let normalized = AddressNormalizer.normalize(address.line1)
-        if let number = normalized.number, !normalized.name.isEmpty {
-            for i in streets[StreetKey(zip5: zip5, name: normalized.name)] ?? [] {
-                let record = records[i]
-                guard let street = record.street, record.period.contains(date), street.low <= number, number <= street.high,
-                      street.parity.admits(number) else { continue }
-                if !street.suffix.isEmpty, !normalized.suffix.isEmpty, street.suffix != normalized.suffix { continue }
-                if !street.preDirectional.isEmpty, street.preDirectional != normalized.preDirectional { continue }
-                if !street.postDirectional.isEmpty, street.postDirectional != normalized.postDirectional { continue }
-                if let low = street.secondaryLow, let high = street.secondaryHigh, let unit = normalized.unitNumber,
-                   !(low...high).contains(unit) { continue }
-                return (record, .address)
-            }
+        if !address.line1.isEmpty {
+            let normalized = AddressNormalizer.normalize(address.line1)
+            if let index = matchStreet(normalized, zip5: zip5, on: date) { return (index, .address) }
         }
-        let candidates = (zips[zip5] ?? []).map { records[$0] }.filter { $0.period.contains(date) }
         if let plus4 = address.zip.plus4 {
             let key = Int(zip5) * 10_000 + Int(plus4)
             // The narrowest ZIP+4 range that holds the address is the most specific record.
-            if let best = candidates.filter({ $0.kind == .zip4 && $0.low <= key && key <= $0.high }).min(by: { $0.high - $0.low < $1.high - $1.low }) {
-                return (best, .zip4)
+            var best: Int?
+            for i in zip4Records[zip5] ?? [] where records[i].low <= key && key <= records[i].high && records[i].period.contains(date) {
+                if best == nil || records[i].high - records[i].low < records[best!].high - records[best!].low { best = i }
             }
+            if let best { return (best, .zip4) }
         }
         let key = Int(zip5) * 10_000
-        if let zip5Record = candidates.first(where: { $0.kind == .zip5 && $0.low <= key && key + 9_999 <= $0.high }) {
-            return (zip5Record, .zip5)
+        for i in zip5Records[zip5] ?? [] where records[i].low <= key && key + 9_999 <= records[i].high && records[i].period.contains(date) {
+            return (i, .zip5)
+        }
+        return nil
+    }
+
+    private func matchStreet(_ normalized: NormalizedAddress, zip5: Int32, on date: TaxDate) -> Int? {
+        guard let number = normalized.number, !normalized.name.isEmpty else { return nil }
+        // Few records share a ZIP and street name, so copying each candidate costs little here.
+        for i in streets[StreetKey(zip5: zip5, name: normalized.name)] ?? [] {
+            let record = records[i]
+            guard let street = record.street, record.period.contains(date), street.low <= number, number <= street.high,
+                  street.parity.admits(number) else { continue }
+            if !street.suffix.isEmpty, !normalized.suffix.isEmpty, street.suffix != normalized.suffix { continue }
+            if !street.preDirectional.isEmpty, street.preDirectional != normalized.preDirectional { continue }
+            if !street.postDirectional.isEmpty, street.postDirectional != normalized.postDirectional { continue }
+            if let low = street.secondaryLow, let high = street.secondaryHigh, let unit = normalized.unitNumber,
+               !(low...high).contains(unit) { continue }
+            return i
         }
         return nil
     }
 
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
-        guard let (record, precision) = match(address, on: date) else {
+        guard let (index, precision) = matchIndex(address, on: date) else {
             guard let fallback else { throw .unknownZip(address.zip.zip5String) }
             var location = try fallback.resolve(address, on: date)
             location.warnings.append("no SST boundary record for \(address.zip) on \(date); the ZIP5 table's estimate was used")
             return location
         }
+        let record = records[index]
         var warnings: [String] = []
         var locals: [LocalRate] = []
         for key in record.jurisdictionKeys {
@@ -115,8 +146,8 @@ public struct SSTBoundaryResolver: LocalRateResolver {
             locals.append(LocalRate(jurisdiction: jurisdiction, intrastate: rate.intrastate, interstate: rate.interstate))
         }
         if precision == .zip5 {
-            let sets = Set((zips[address.zip.zip5] ?? []).map { records[$0] }
-                .filter { $0.kind == .zip4 && $0.period.contains(date) }.map { $0.jurisdictionKeys })
+            var sets = Set<Int>()
+            for i in zip4Records[address.zip.zip5] ?? [] where records[i].period.contains(date) { sets.insert(jurisdictionSet[i]) }
             if sets.count > 1 {
                 warnings.append("ZIP \(address.zip.zip5String) spans \(sets.count) sets of local jurisdictions; give the ZIP+4 or a street address for an exact match")
             }
