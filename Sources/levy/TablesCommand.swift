@@ -14,15 +14,35 @@ struct TablesCommand: ParsableCommand {
 
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check a TaxTables folder and report every problem with file, line and column.")
+            abstract: "Check a TaxTables folder, or official rate and boundary files, and report every problem with file, line and column.",
+            discussion: "Official files are checked exactly as `levy tables import` would check them, and nothing is written.")
 
-        @Argument(help: "The folder (default: the shipped TaxTables/).")
-        var directory: String?
+        @Argument(help: "A TaxTables folder (default: the shipped one), or official files.") var paths: [String] = []
+        @Option(help: "The kind of every official file (default: from each file name).") var kind: OfficialFile.Kind?
+        @Option(help: "The state of every official file (default: from each file name).") var state: String?
+        @Option(help: "For CDTFA files: the date the rates take effect.") var effectiveFrom: String?
 
         func run() throws {
-            guard let directory = directory ?? TableLocation.defaultDirectory() else {
-                throw ValidationError("no TaxTables/ folder found; pass one")
+            var isDirectory: ObjCBool = false
+            if paths.count <= 1, let directory = paths.first ?? TableLocation.defaultDirectory(),
+               FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue {
+                try validateFolder(directory)
+                return
             }
+            let inputs = try OfficialInputs.read(paths, kind: kind, state: state, effectiveFrom: effectiveFrom)
+            let base = try TableLocation.loadBase()
+            do {
+                let report = try OfficialTables.build(base: base, files: inputs.map { ($0.file, $0.bytes) }, version: "validate").report
+                for line in report.lines { print(line) }
+                for warning in report.warnings { print(warning) }
+                print("valid: \(inputs.count) file(s)")
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+
+        func validateFolder(_ directory: String) throws {
             do {
                 let loaded = try CanonicalTables.load(directory: directory)
                 for warning in loaded.warnings { print(warning) }
@@ -36,6 +56,28 @@ struct TablesCommand: ParsableCommand {
             } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(1)
+            }
+        }
+    }
+
+    /// Reads official files named on the command line, with their kind and state from the options or the names.
+    enum OfficialInputs {
+        static func read(_ paths: [String], kind: OfficialFile.Kind?, state: String?,
+                         effectiveFrom: String?) throws -> [(file: OfficialFile, bytes: [UInt8])] {
+            try paths.map { path in
+                let name = (path as NSString).lastPathComponent
+                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                guard let (kind, state) = kind.map({ ($0, state ?? "") }) ?? OfficialFile.kind(forFileName: name).map({ ($0.0, state ?? $0.1) }),
+                      !state.isEmpty else {
+                    throw ValidationError("\(name): cannot tell its kind and state from the name; pass --kind and --state")
+                }
+                var effective = effectiveFrom
+                if kind == .caCDTFA, effective == nil {
+                    // CDTFA publishes "…_YYYY-MM-DD.csv".
+                    let stem = (name as NSString).deletingPathExtension
+                    if stem.count >= 10, TaxDate(iso: String(stem.suffix(10))) != nil { effective = String(stem.suffix(10)) }
+                }
+                return (OfficialFile(kind: kind, state: state.uppercased(), name: name, effectiveFrom: effective), [UInt8](data))
             }
         }
     }
@@ -57,22 +99,7 @@ struct TablesCommand: ParsableCommand {
         @Option(help: "The versioned table store (default: LEVY_STORE or .levy/tables).") var store: String?
 
         func run() throws {
-            var inputs: [(file: OfficialFile, bytes: [UInt8])] = []
-            for path in files {
-                let name = (path as NSString).lastPathComponent
-                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-                guard let (kind, state) = kind.map({ ($0, state ?? "") }) ?? OfficialFile.kind(forFileName: name).map({ ($0.0, state ?? $0.1) }),
-                      !state.isEmpty else {
-                    throw ValidationError("\(name): cannot tell its kind and state from the name; pass --kind and --state")
-                }
-                var effective = effectiveFrom
-                if kind == .caCDTFA, effective == nil {
-                    // CDTFA publishes "…_YYYY-MM-DD.csv".
-                    let stem = (name as NSString).deletingPathExtension
-                    if stem.count >= 10, TaxDate(iso: String(stem.suffix(10))) != nil { effective = String(stem.suffix(10)) }
-                }
-                inputs.append((OfficialFile(kind: kind, state: state.uppercased(), name: name, sha256: "", effectiveFrom: effective), [UInt8](data)))
-            }
+            let inputs = try OfficialInputs.read(files, kind: kind, state: state, effectiveFrom: effectiveFrom)
             let tableStore = TableStore(directory: TableLocation.storeDirectory(store))
             let base = try TableLocation.loadBase()
             do {
