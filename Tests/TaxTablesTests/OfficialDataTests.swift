@@ -135,7 +135,7 @@ struct OfficialResolutionTests {
         #expect(inUnit.lines[0].sourcing.precision == .address)
         let zip5 = try Official.quote(tables, Official.address("", "MN", "55401"), on: date)
         #expect(zip5.lines[0].sourcing.precision == .zip5)
-        #expect(zip5.warnings.contains { $0.contains("ZIP 55401 spans 2 sets of local jurisdictions") })
+        #expect(zip5.warnings.contains { $0.contains("ZIP 55401 spans more than one set of local jurisdictions") })
     }
 
     @Test("Seattle from the imported WA data: 10.35% on 2025-12-15, 10.55% on 2026-01-15")

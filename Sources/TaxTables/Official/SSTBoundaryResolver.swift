@@ -12,8 +12,10 @@ public struct SSTBoundaryResolver: LocalRateResolver {
     let boundaryFile: String
     let records: [SSTBoundaryRecord]
     let streets: [StreetKey: [Int]]
-    /// ZIP+4 and ZIP5 range records by the ZIP5s they cover (indices into `records`).
+    /// ZIP+4 and ZIP5 range records by the ZIP5s they cover (indices into `records`); ZIP+4 lists are sorted by
+    /// the start of their range, with the widest range of each ZIP, so a lookup is a binary search.
     let zip4Records: [Int32: [Int]]
+    let zip4WidestRange: [Int32: Int]
     let zip5Records: [Int32: [Int]]
     /// Each record's set of jurisdictions as a small integer, to tell cheaply whether a ZIP spans several.
     let jurisdictionSet: [Int]
@@ -51,9 +53,15 @@ public struct SSTBoundaryResolver: LocalRateResolver {
                 for zip in (record.low / 10_000)...(record.high / 10_000) { zip5Records[Int32(zip), default: []].append(i) }
             }
         }
+        var widest: [Int32: Int] = [:]
+        for (zip, list) in zip4Records {
+            zip4Records[zip] = list.sorted { records[$0].low < records[$1].low }
+            widest[zip] = list.map { records[$0].high - records[$0].low }.max() ?? 0
+        }
         self.records = records
         self.streets = streets
         self.zip4Records = zip4Records
+        self.zip4WidestRange = widest
         self.zip5Records = zip5Records
         self.jurisdictionSet = jurisdictionSet
         self.rates = Dictionary(grouping: rates.rates, by: \.key)
@@ -98,9 +106,21 @@ public struct SSTBoundaryResolver: LocalRateResolver {
         if let plus4 = address.zip.plus4 {
             let key = Int(zip5) * 10_000 + Int(plus4)
             // The narrowest ZIP+4 range that holds the address is the most specific record.
+            let list = zip4Records[zip5] ?? []
+            // First range starting after the key; only ranges starting within the widest span before it can hold it.
+            var lowerBound = 0, upperBound = list.count
+            while lowerBound < upperBound {
+                let mid = (lowerBound + upperBound) / 2
+                if records[list[mid]].low <= key { lowerBound = mid + 1 } else { upperBound = mid }
+            }
+            let reach = key - (zip4WidestRange[zip5] ?? 0)
             var best: Int?
-            for i in zip4Records[zip5] ?? [] where records[i].low <= key && key <= records[i].high && records[i].period.contains(date) {
-                if best == nil || records[i].high - records[i].low < records[best!].high - records[best!].low { best = i }
+            var j = lowerBound - 1
+            while j >= 0, records[list[j]].low >= reach {
+                let i = list[j]
+                if key <= records[i].high, records[i].period.contains(date),
+                   best == nil || records[i].high - records[i].low < records[best!].high - records[best!].low { best = i }
+                j -= 1
             }
             if let best { return (best, .zip4) }
         }
@@ -146,10 +166,15 @@ public struct SSTBoundaryResolver: LocalRateResolver {
             locals.append(LocalRate(jurisdiction: jurisdiction, intrastate: rate.intrastate, interstate: rate.interstate))
         }
         if precision == .zip5 {
-            var sets = Set<Int>()
-            for i in zip4Records[address.zip.zip5] ?? [] where records[i].period.contains(date) { sets.insert(jurisdictionSet[i]) }
-            if sets.count > 1 {
-                warnings.append("ZIP \(address.zip.zip5String) spans \(sets.count) sets of local jurisdictions; give the ZIP+4 or a street address for an exact match")
+            // Whether the ZIP's ZIP+4 records name more than one set of jurisdictions: the second distinct set decides.
+            var firstSet: Int?
+            var spans = false
+            for i in zip4Records[address.zip.zip5] ?? [] where records[i].period.contains(date) {
+                if let firstSet, firstSet != jurisdictionSet[i] { spans = true; break }
+                firstSet = jurisdictionSet[i]
+            }
+            if spans {
+                warnings.append("ZIP \(address.zip.zip5String) spans more than one set of local jurisdictions; give the ZIP+4 or a street address for an exact match")
             }
         }
         let county = record.countyFIPS.map { Self.pad(record.stateFIPS, 2) + Self.pad($0, 3) }
