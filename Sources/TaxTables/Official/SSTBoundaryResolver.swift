@@ -91,12 +91,8 @@ public struct SSTBoundaryResolver: LocalRateResolver {
         return String(repeating: "0", count: max(0, width - s.count)) + s
     }
 
-    /// The matching boundary record and how precise the match was.
-    public func match(_ address: Address, on date: TaxDate) -> (record: SSTBoundaryRecord, precision: ResolutionPrecision)? {
-        matchIndex(address, on: date).map { (records[$0.index], $0.precision) }
-    }
-
-    /// The index of the matching record. Records are read in place, never copied, while searching.
+    /// The index of the matching boundary record and how precise the match was. Records are read in place, never
+    /// copied, while searching.
     func matchIndex(_ address: Address, on date: TaxDate) -> (index: Int, precision: ResolutionPrecision)? {
         let zip5 = address.zip.zip5
         if !address.line1.isEmpty {
