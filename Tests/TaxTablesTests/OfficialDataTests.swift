@@ -216,6 +216,22 @@ struct TableStoreTests {
         #expect(diff.contains { $0.hasPrefix("  + WA DOR location 1726 SEATTLE 53-LOC-1726 4.15%") })
     }
 
+    @Test("diff lists a changed boundary record as one removed and one added, independent of line numbers")
+    func boundaryDiff() throws {
+        let sample = Official.file("MNB2026Q2FEB18-sample.csv", .sstBoundaries, "MN")
+        var changed = sample
+        // Move ZIPs 55103-55103 from county 123 to county 037, and move the record to the end of the file.
+        var lines = String(decoding: sample.1, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let index = try #require(lines.firstIndex { $0.hasPrefix("z,20171001,20190331,,,,,,,,,,,,,,,55103,,55103,,,27,27,123,58000") })
+        let moved = lines.remove(at: index).replacingOccurrences(of: ",27,27,123,58000", with: ",27,27,037,58000")
+        lines.insert(moved, at: lines.count - 1)
+        changed.1 = Array(lines.joined(separator: "\n").utf8)
+        let diff = try TableDiff.diff(old: [sample], new: [changed])
+        #expect(diff.first?.hasSuffix("1 added, 1 removed") == true)
+        #expect(diff.contains("  - boundary zip5 55103, 2017-10-01 to 2019-03-31 -> [27/county/123,27/city/58000]"))
+        #expect(diff.contains("  + boundary zip5 55103, 2017-10-01 to 2019-03-31 -> [27/county/37,27/city/58000]"))
+    }
+
     @Test("a store file that was altered is refused when loaded")
     func tamperDetected() throws {
         let store = freshStore()
