@@ -28,14 +28,24 @@ let package = Package(
             dependencies: ["TaxCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // The system SQLite library (libsqlite3-dev), wrapped by Storage.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // SQL storage: SQLite (the embedded default) with numbered, append-only migrations.
+        .target(name: "Storage", dependencies: ["CSQLite"], swiftSettings: strict),
+        // The card vault: validation, tokenization, key hierarchy, reveal audit, the payment processor boundary.
+        .target(
+            name: "Vault",
+            dependencies: ["TaxCore", "Storage", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.
         .target(name: "QuoteContract", dependencies: ["TaxCore"], swiftSettings: strict),
         // Benchmark harnesses run by `levy bench`; kept out of the test targets.
-        .target(name: "LevyBenchmarks", dependencies: ["TaxCore", "TaxTables", "QuoteContract"], swiftSettings: strict),
+        .target(name: "LevyBenchmarks", dependencies: ["TaxCore", "TaxTables", "QuoteContract", "Vault", "Storage"], swiftSettings: strict),
         .executableTarget(
             name: "levy",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks",
+                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -44,5 +54,6 @@ let package = Package(
         .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "LevyCLITests", dependencies: ["levy"], swiftSettings: strict),
+        .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,130 @@
+import Foundation
+import TaxCore
+
+/// An authorization, capture, void or refund as a processor answers it.
+public struct ProcessorResult: Sendable, Hashable {
+    public enum Outcome: String, Sendable { case approved, declined }
+    public enum DeclineReason: String, Sendable {
+        case declined = "card_declined"
+        case insufficientFunds = "insufficient_funds"
+        case expiredCard = "expired_card"
+        case incorrectSecurityCode = "incorrect_cvc"
+        case processingError = "processing_error"
+        case invalidRequest = "invalid_request"
+    }
+
+    public var id: String
+    public var outcome: Outcome
+    public var declineReason: DeclineReason?
+    public var amount: Money
+
+    public init(id: String, outcome: Outcome, declineReason: DeclineReason? = nil, amount: Money) {
+        self.id = id
+        self.outcome = outcome
+        self.declineReason = declineReason
+        self.amount = amount
+    }
+}
+
+/// A card processor. Only `authorize` sees a card, and only as a `RevealedCard` handed over by the vault.
+public protocol PaymentProcessor: Sendable {
+    func authorize(_ card: RevealedCard, amount: Money, reference: String) async throws -> ProcessorResult
+    func capture(authorization: String, amount: Money) async throws -> ProcessorResult
+    func void(authorization: String) async throws -> ProcessorResult
+    func refund(capture: String, amount: Money) async throws -> ProcessorResult
+}
+
+/// Connects the vault to a processor: the only path on which a card number is revealed. It acts as its own
+/// caller (with the reveal permission), so the checkout calling it never needs that permission.
+public struct PaymentGateway: Sendable {
+    let vault: Vault
+    let processor: any PaymentProcessor
+    let identity: VaultCaller
+
+    public init(vault: Vault, processor: any PaymentProcessor, identity: VaultCaller = VaultCaller(id: "payment-gateway", permissions: [.reveal])) {
+        self.vault = vault
+        self.processor = processor
+        self.identity = identity
+    }
+
+    /// Reveals the card (audited) and asks the processor to authorize `amount`.
+    public func authorize(token: Token, amount: Money, reference: String) async throws -> ProcessorResult {
+        let card = try await vault.reveal(token, caller: identity, purpose: "authorize \(reference)")
+        return try await processor.authorize(card, amount: amount, reference: reference)
+    }
+
+    public func capture(authorization: String, amount: Money) async throws -> ProcessorResult {
+        try await processor.capture(authorization: authorization, amount: amount)
+    }
+
+    public func void(authorization: String) async throws -> ProcessorResult { try await processor.void(authorization: authorization) }
+
+    public func refund(capture: String, amount: Money) async throws -> ProcessorResult {
+        try await processor.refund(capture: capture, amount: amount)
+    }
+}
+
+/// A built-in processor simulator driven by the test card numbers processors publish for their sandboxes
+/// (Stripe's list): 4000000000000002 declines, 4000000000009995 has insufficient funds, 4000000000000069 is
+/// expired, 4000000000000127 has an incorrect security code, 4000000000000119 causes a processing error; any
+/// other valid card (4242424242424242, 5555555555554444, 378282246310005, …) is approved.
+public actor SimulatedProcessor: PaymentProcessor {
+    struct Authorization { var amount: Money; var captured: Money; var voided: Bool }
+    struct Capture { var amount: Money; var refunded: Money }
+
+    private var authorizations: [String: Authorization] = [:]
+    private var captures: [String: Capture] = [:]
+    private var counter = 0
+
+    public init() {}
+
+    static let outcomes: [String: ProcessorResult.DeclineReason] = [
+        "4000000000000002": .declined, "4000000000009995": .insufficientFunds, "4000000000000069": .expiredCard,
+        "4000000000000127": .incorrectSecurityCode, "4000000000000119": .processingError,
+    ]
+
+    private func nextID(_ prefix: String) -> String {
+        counter += 1
+        return "\(prefix)_sim_\(counter)"
+    }
+
+    public func authorize(_ card: RevealedCard, amount: Money, reference: String) async throws -> ProcessorResult {
+        let id = nextID("auth")
+        if let reason = Self.outcomes[card.digitsForProcessor] {
+            return ProcessorResult(id: id, outcome: .declined, declineReason: reason, amount: amount)
+        }
+        authorizations[id] = Authorization(amount: amount, captured: .zero(amount.currency), voided: false)
+        return ProcessorResult(id: id, outcome: .approved, amount: amount)
+    }
+
+    public func capture(authorization: String, amount: Money) async throws -> ProcessorResult {
+        let id = nextID("cap")
+        guard var auth = authorizations[authorization], !auth.voided, auth.captured + amount <= auth.amount else {
+            return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: amount)
+        }
+        auth.captured = auth.captured + amount
+        authorizations[authorization] = auth
+        captures[id] = Capture(amount: amount, refunded: .zero(amount.currency))
+        return ProcessorResult(id: id, outcome: .approved, amount: amount)
+    }
+
+    public func void(authorization: String) async throws -> ProcessorResult {
+        let id = nextID("void")
+        guard var auth = authorizations[authorization], !auth.voided, auth.captured.minorUnits == 0 else {
+            return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: .zero())
+        }
+        auth.voided = true
+        authorizations[authorization] = auth
+        return ProcessorResult(id: id, outcome: .approved, amount: auth.amount)
+    }
+
+    public func refund(capture: String, amount: Money) async throws -> ProcessorResult {
+        let id = nextID("ref")
+        guard var cap = captures[capture], cap.refunded + amount <= cap.amount else {
+            return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: amount)
+        }
+        cap.refunded = cap.refunded + amount
+        captures[capture] = cap
+        return ProcessorResult(id: id, outcome: .approved, amount: amount)
+    }
+}

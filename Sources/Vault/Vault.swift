@@ -1,0 +1,385 @@
+import Crypto
+import Foundation
+import Storage
+
+/// What a caller of the vault may do.
+public enum VaultPermission: String, Sendable, CaseIterable {
+    case tokenize
+    /// Decrypt a card number: only the payment processor path holds it.
+    case reveal
+    case admin
+}
+
+/// Who is calling the vault, as recorded in the reveal audit.
+public struct VaultCaller: Sendable, Hashable {
+    public var id: String
+    public var permissions: Set<VaultPermission>
+
+    public init(id: String, permissions: Set<VaultPermission>) {
+        self.id = id
+        self.permissions = permissions
+    }
+}
+
+/// A tokenized card as everyone but the processor adapter sees it: BIN and last four at most.
+public struct CardRecord: Sendable, Hashable, CustomStringConvertible {
+    public var token: Token
+    public var brand: CardBrand
+    public var bin: String
+    public var lastFour: String
+    public var expiry: CardExpiry
+    /// Keyed (HMAC) fingerprint: the same card gives the same fingerprint in this vault, nothing outside it.
+    public var fingerprint: String
+    public var keyVersion: Int
+    public var created: Date
+    public var expires: Date?
+
+    public var description: String { "\(token) \(brand.rawValue) \(bin)…\(lastFour) exp \(expiry.month)/\(expiry.year)" }
+}
+
+/// A card number decrypted for the processor adapter. Only the vault creates one, and only through an audited
+/// reveal; its description stays masked.
+public struct RevealedCard: Sendable, CustomStringConvertible {
+    public let token: Token
+    public let number: CardNumber
+    public let expiry: CardExpiry
+    /// The security code given at tokenization, if it was still held; it is released to one authorization only.
+    public let securityCode: String?
+
+    /// The digits, for the processor's wire format only.
+    public var digitsForProcessor: String { String(decoding: number.asciiBytes, as: UTF8.self) }
+
+    public var description: String { "revealed \(number)" }
+}
+
+/// Why the vault refused. No case carries a card number or security code.
+public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidCard(CardValidationError)
+    case unknownToken
+    case permissionDenied(caller: String, needs: VaultPermission)
+    case keyVersionRetired(Int)
+    case unknownKeyVersion(Int)
+    case decryptionFailed
+    case masterKeyMismatch
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .invalidCard(let error): "invalid card: \(error)"
+        case .unknownToken: "no such token"
+        case .permissionDenied(let caller, let needs): "\(caller) lacks the \(needs.rawValue) permission"
+        case .keyVersionRetired(let v): "key version \(v) is below the minimum decryption version"
+        case .unknownKeyVersion(let v): "key version \(v) is not in this vault"
+        case .decryptionFailed: "the ciphertext does not authenticate for this token (altered or moved)"
+        case .masterKeyMismatch: "the master key does not match this vault"
+        case .storage(let message): "vault storage: \(message)"
+        }
+    }
+}
+
+/// The card vault: validates and tokenizes card numbers, keeps them AES-256-GCM encrypted under numbered data
+/// keys wrapped by the master key, and reveals them only to a caller with the reveal permission, recording every
+/// attempt in a hash-chained audit log. See docs/vault.md.
+public actor Vault {
+    public struct Configuration: Sendable {
+        public var databasePath: String
+        public var masterKey: MasterKey
+        /// How long a token lives before `purgeExpired` removes it; nil keeps tokens until deleted.
+        public var tokenLifetime: TimeInterval?
+        public var securityCodeLifetime: TimeInterval
+        public var now: @Sendable () -> Date
+
+        public init(databasePath: String, masterKey: MasterKey, tokenLifetime: TimeInterval? = nil,
+                    securityCodeLifetime: TimeInterval = 900, now: @escaping @Sendable () -> Date = { Date() }) {
+            self.databasePath = databasePath
+            self.masterKey = masterKey
+            self.tokenLifetime = tokenLifetime
+            self.securityCodeLifetime = securityCodeLifetime
+            self.now = now
+        }
+    }
+
+    let database: SQLiteDatabase
+    let configuration: Configuration
+    let wrappingKey: SymmetricKey
+    let fingerprintKey: SymmetricKey
+    let audit: RevealAudit
+    let securityCodes: SecurityCodeHolder
+    var dataKeys: [Int: SymmetricKey] = [:]
+    var currentVersion = 0
+    var minimumDecryptionVersion = 1
+
+    static let migrations = Migrations(table: "vault_migrations", [
+        .init(version: 1, name: "vault", statements: [
+            "CREATE TABLE vault_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE vault_key_versions (version INTEGER PRIMARY KEY, wrapped_key BLOB NOT NULL, created_at TEXT NOT NULL)",
+            """
+            CREATE TABLE vault_tokens (token TEXT PRIMARY KEY, key_version INTEGER NOT NULL REFERENCES vault_key_versions(version),
+              ciphertext BLOB NOT NULL, fingerprint TEXT NOT NULL, brand TEXT NOT NULL, bin TEXT NOT NULL, last4 TEXT NOT NULL,
+              exp_month INTEGER NOT NULL, exp_year INTEGER NOT NULL, created_at TEXT NOT NULL, expires_at TEXT)
+            """,
+            "CREATE INDEX vault_tokens_fingerprint ON vault_tokens (fingerprint)",
+            """
+            CREATE TABLE vault_reveal_audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, token TEXT NOT NULL,
+              outcome TEXT NOT NULL, purpose TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)
+            """,
+        ]),
+    ])
+
+    /// Opens (creating if needed) the vault's own database, checks the master key against it and unwraps the
+    /// data keys. A vault with no key version gets version 1.
+    public init(_ configuration: Configuration) throws {
+        self.configuration = configuration
+        do { database = try SQLiteDatabase(path: configuration.databasePath) } catch { throw VaultError.storage(error.description) }
+        wrappingKey = configuration.masterKey.derived("data-key-wrapping-v1")
+        fingerprintKey = configuration.masterKey.derived("card-fingerprint-v1")
+        audit = RevealAudit(database: database, key: configuration.masterKey.derived("reveal-audit-v1"))
+        securityCodes = SecurityCodeHolder(lifetime: configuration.securityCodeLifetime, now: configuration.now)
+        do { try Self.migrations.apply(to: database, now: configuration.now()) } catch { throw VaultError.storage("\(error)") }
+
+        // A check value tells a wrong master key from a damaged vault.
+        let check = Self.hex(HMAC<SHA256>.authenticationCode(for: Array("levy-vault-master-key-check".utf8),
+                                                             using: configuration.masterKey.derived("key-check-v1")))
+        let stored = try Self.setting("master_key_check", in: database)
+        if let stored, stored != check { throw VaultError.masterKeyMismatch }
+        if stored == nil { try Self.setSetting("master_key_check", check, in: database) }
+        minimumDecryptionVersion = Int(try Self.setting("min_decrypt_version", in: database) ?? "1") ?? 1
+
+        for row in try Self.rows("SELECT version, wrapped_key FROM vault_key_versions ORDER BY version", in: database) {
+            let version = Int(row.integer("version")!)
+            do {
+                let box = try AES.GCM.SealedBox(combined: row.blob("wrapped_key")!)
+                let key = try AES.GCM.open(box, using: wrappingKey, authenticating: Array("levy-data-key-v\(version)".utf8))
+                dataKeys[version] = SymmetricKey(data: key)
+            } catch {
+                throw VaultError.masterKeyMismatch
+            }
+            currentVersion = max(currentVersion, version)
+        }
+        if currentVersion == 0 {
+            dataKeys[1] = try Self.createKeyVersion(1, wrappingKey: wrappingKey, database: database, now: configuration.now())
+            currentVersion = 1
+        }
+    }
+
+    // MARK: - Tokenize and read
+
+    /// Validates and tokenizes a card. The security code, if given, is held in memory for one authorization.
+    public func tokenize(number: String, expiry month: Int, _ year: Int, securityCode: String? = nil,
+                         caller: VaultCaller) async throws -> CardRecord {
+        guard caller.permissions.contains(.tokenize) else { throw VaultError.permissionDenied(caller: caller.id, needs: .tokenize) }
+        let card: CardNumber
+        let expiry: CardExpiry
+        do {
+            card = try CardNumber(number)
+            expiry = try CardExpiry(month: month, year: year)
+            let today = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: configuration.now())
+            if expiry.isExpired(asOf: today.year!, month: today.month!) { throw CardValidationError.expired }
+            if let securityCode, !(3...4).contains(securityCode.utf8.count) || !securityCode.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+                throw CardValidationError.invalidCVV
+            }
+        } catch let error as CardValidationError {
+            throw VaultError.invalidCard(error)
+        }
+        let token = Token.random()
+        let now = configuration.now()
+        let record = CardRecord(token: token, brand: card.brand, bin: card.bin, lastFour: card.lastFour, expiry: expiry,
+                                fingerprint: fingerprint(card), keyVersion: currentVersion, created: now,
+                                expires: configuration.tokenLifetime.map { now.addingTimeInterval($0) })
+        let ciphertext = try encrypt(card, token: token, version: currentVersion)
+        let formatter = ISO8601DateFormatter()
+        do {
+            try database.execute("""
+                INSERT INTO vault_tokens (token, key_version, ciphertext, fingerprint, brand, bin, last4, exp_month, exp_year, created_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(token.value), .integer(Int64(currentVersion)), .blob(ciphertext), .text(record.fingerprint),
+                      .text(card.brand.rawValue), .text(card.bin), .text(card.lastFour), .integer(Int64(month)), .integer(Int64(year)),
+                      .text(formatter.string(from: now)), record.expires.map { .text(formatter.string(from: $0)) } ?? .null])
+        } catch {
+            throw VaultError.storage(error.description)
+        }
+        if let securityCode { await securityCodes.put(Array(securityCode.utf8), for: token) }
+        return record
+    }
+
+    /// The masked record of a token: no permission beyond knowing the token is needed to see BIN and last four.
+    public func card(_ token: Token) throws -> CardRecord {
+        guard let row = try Self.rows("SELECT * FROM vault_tokens WHERE token = ?", [.text(token.value)], in: database).first else {
+            throw VaultError.unknownToken
+        }
+        return Self.record(row)
+    }
+
+    /// Tokens whose card has this fingerprint (the same card tokenized more than once).
+    public func tokens(withFingerprint fingerprint: String) throws -> [Token] {
+        try Self.rows("SELECT token FROM vault_tokens WHERE fingerprint = ? ORDER BY created_at", [.text(fingerprint)], in: database)
+            .compactMap { $0.text("token").flatMap(Token.init) }
+    }
+
+    /// Decrypts a card for the payment processor path. Every attempt, allowed or denied, is appended to the audit.
+    func reveal(_ token: Token, caller: VaultCaller, purpose: String) async throws -> RevealedCard {
+        guard caller.permissions.contains(.reveal) else {
+            try audit.append(actor: caller.id, token: token, outcome: "denied", purpose: purpose, at: configuration.now())
+            throw VaultError.permissionDenied(caller: caller.id, needs: .reveal)
+        }
+        let record: CardRecord
+        let number: CardNumber
+        do {
+            record = try card(token)
+            number = try decrypt(token)
+        } catch {
+            try audit.append(actor: caller.id, token: token, outcome: "failed: \(error)", purpose: purpose, at: configuration.now())
+            throw error
+        }
+        try audit.append(actor: caller.id, token: token, outcome: "allowed", purpose: purpose, at: configuration.now())
+        let code = await securityCodes.take(token).map { String(decoding: $0, as: UTF8.self) }
+        return RevealedCard(token: token, number: number, expiry: record.expiry, securityCode: code)
+    }
+
+    /// Whether a security code is still held for the token (it never leaves memory).
+    public func holdsSecurityCode(_ token: Token) async -> Bool { await securityCodes.contains(token) }
+
+    // MARK: - Keys
+
+    /// Adds a key version; new tokens use it. Returns its number.
+    @discardableResult
+    public func rotate() throws -> Int {
+        try addKeyVersion()
+        return currentVersion
+    }
+
+    /// Re-encrypts every token under the newest key version; returns how many were rewritten.
+    @discardableResult
+    public func rewrap() throws -> Int {
+        let rows = try Self.rows("SELECT token, key_version FROM vault_tokens WHERE key_version < ?", [.integer(Int64(currentVersion))], in: database)
+        for row in rows {
+            let token = Token(unchecked: row.text("token")!)
+            let card = try decrypt(token)
+            let ciphertext = try encrypt(card, token: token, version: currentVersion)
+            do {
+                try database.execute("UPDATE vault_tokens SET key_version = ?, ciphertext = ? WHERE token = ?",
+                                     [.integer(Int64(currentVersion)), .blob(ciphertext), .text(token.value)])
+            } catch { throw VaultError.storage(error.description) }
+        }
+        return rows.count
+    }
+
+    /// Refuses to decrypt under key versions below `version` (retiring them).
+    public func setMinimumDecryptionVersion(_ version: Int) throws {
+        guard dataKeys[version] != nil else { throw VaultError.unknownKeyVersion(version) }
+        minimumDecryptionVersion = version
+        try Self.setSetting("min_decrypt_version", String(version), in: database)
+    }
+
+    public var keyVersions: (current: Int, minimumDecryption: Int, all: [Int]) {
+        (currentVersion, minimumDecryptionVersion, dataKeys.keys.sorted())
+    }
+
+    // MARK: - Retention
+
+    /// Removes tokens past their lifetime; returns how many.
+    @discardableResult
+    public func purgeExpired() throws -> Int {
+        let now = ISO8601DateFormatter().string(from: configuration.now())
+        let expired = try Self.rows("SELECT token FROM vault_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?", [.text(now)], in: database)
+        do { try database.execute("DELETE FROM vault_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?", [.text(now)]) } catch {
+            throw VaultError.storage(error.description)
+        }
+        return expired.count
+    }
+
+    /// Makes a token unrecoverable: its row (and ciphertext) is deleted, overwritten on disk (`secure_delete`).
+    public func delete(_ token: Token) async throws {
+        _ = try card(token)
+        do { try database.execute("DELETE FROM vault_tokens WHERE token = ?", [.text(token.value)]) } catch {
+            throw VaultError.storage(error.description)
+        }
+        _ = await securityCodes.take(token)
+    }
+
+    /// Checks the reveal audit's hash chain.
+    public func verifyAudit() throws -> RevealAudit.Verification { try audit.verify() }
+
+    /// Every audit entry, oldest first.
+    public func auditEntries() throws -> [RevealAudit.Entry] { try audit.entries() }
+
+    // MARK: - Crypto
+
+    func fingerprint(_ card: CardNumber) -> String {
+        Self.hex(HMAC<SHA256>.authenticationCode(for: card.asciiBytes, using: fingerprintKey))
+    }
+
+    /// AES-256-GCM with the token and key version as associated data: a ciphertext moved to another row fails.
+    func encrypt(_ card: CardNumber, token: Token, version: Int) throws -> [UInt8] {
+        guard let key = dataKeys[version] else { throw VaultError.unknownKeyVersion(version) }
+        do {
+            let sealed = try AES.GCM.seal(card.asciiBytes, using: key, authenticating: Array("\(token.value)|v\(version)".utf8))
+            return [UInt8](sealed.combined!)
+        } catch { throw VaultError.decryptionFailed }
+    }
+
+    func decrypt(_ token: Token) throws -> CardNumber {
+        guard let row = try Self.rows("SELECT key_version, ciphertext FROM vault_tokens WHERE token = ?", [.text(token.value)], in: database).first,
+              let version = row.integer("key_version").map(Int.init), let ciphertext = row.blob("ciphertext") else {
+            throw VaultError.unknownToken
+        }
+        guard version >= minimumDecryptionVersion else { throw VaultError.keyVersionRetired(version) }
+        guard let key = dataKeys[version] else { throw VaultError.unknownKeyVersion(version) }
+        let plain: Data
+        do {
+            plain = try AES.GCM.open(try AES.GCM.SealedBox(combined: ciphertext), using: key,
+                                     authenticating: Array("\(token.value)|v\(version)".utf8))
+        } catch { throw VaultError.decryptionFailed }
+        do { return try CardNumber(String(decoding: plain, as: UTF8.self)) } catch { throw VaultError.decryptionFailed }
+    }
+
+    func addKeyVersion() throws {
+        let version = currentVersion + 1
+        dataKeys[version] = try Self.createKeyVersion(version, wrappingKey: wrappingKey, database: database, now: configuration.now())
+        currentVersion = version
+    }
+
+    /// A new random data key, stored wrapped (AES-GCM under the master key's wrapping key, bound to its version).
+    static func createKeyVersion(_ version: Int, wrappingKey: SymmetricKey, database: SQLiteDatabase, now: Date) throws -> SymmetricKey {
+        let key = SymmetricKey(size: .bits256)
+        let wrapped = try AES.GCM.seal(key.withUnsafeBytes { [UInt8]($0) }, using: wrappingKey,
+                                       authenticating: Array("levy-data-key-v\(version)".utf8))
+        do {
+            try database.execute("INSERT INTO vault_key_versions (version, wrapped_key, created_at) VALUES (?, ?, ?)",
+                                 [.integer(Int64(version)), .blob([UInt8](wrapped.combined!)), .text(ISO8601DateFormatter().string(from: now))])
+        } catch { throw VaultError.storage(error.description) }
+        return key
+    }
+
+    // MARK: - Storage helpers
+
+    static func rows(_ sql: String, _ binds: [SQLValue] = [], in database: SQLiteDatabase) throws -> [SQLRow] {
+        do { return try database.query(sql, binds) } catch { throw VaultError.storage(error.description) }
+    }
+
+    static func setting(_ name: String, in database: SQLiteDatabase) throws -> String? {
+        try rows("SELECT value FROM vault_settings WHERE name = ?", [.text(name)], in: database).first?.text("value")
+    }
+
+    static func setSetting(_ name: String, _ value: String, in database: SQLiteDatabase) throws {
+        do {
+            try database.execute("INSERT INTO vault_settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                                 [.text(name), .text(value)])
+        } catch { throw VaultError.storage(error.description) }
+    }
+
+    static func record(_ row: SQLRow) -> CardRecord {
+        let formatter = ISO8601DateFormatter()
+        return CardRecord(token: Token(unchecked: row.text("token")!), brand: CardBrand(rawValue: row.text("brand")!) ?? .visa,
+                          bin: row.text("bin")!, lastFour: row.text("last4")!,
+                          expiry: (try? CardExpiry(month: Int(row.integer("exp_month")!), year: Int(row.integer("exp_year")!)))
+                            ?? (try! CardExpiry(month: 1, year: 2000)),
+                          fingerprint: row.text("fingerprint")!, keyVersion: Int(row.integer("key_version")!),
+                          created: formatter.date(from: row.text("created_at")!) ?? Date(timeIntervalSince1970: 0),
+                          expires: row.text("expires_at").flatMap(formatter.date(from:)))
+    }
+
+    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}

@@ -1,0 +1,318 @@
+import Foundation
+import Storage
+import TaxCore
+import Testing
+@testable import Vault
+
+/// A clock tests can move.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = Date(timeIntervalSince1970: 1_790_000_000)  // 2026-09-21
+    var now: Date { lock.withLock { current } }
+    func advance(_ seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
+}
+
+enum Fixture {
+    /// Every vault file the tests write lives under one folder, which `scripts/test` scans for card data after the run.
+    static let root = NSTemporaryDirectory() + "levy-vault-tests"
+
+    static func directory() -> String {
+        let path = root + "/" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static let keyA = try! MasterKey(bytes: Array(repeating: 7, count: 32))
+    static let keyB = try! MasterKey(bytes: Array(repeating: 9, count: 32))
+    static let checkout = VaultCaller(id: "checkout", permissions: [.tokenize])
+    static let admin = VaultCaller(id: "admin", permissions: [.tokenize, .admin])
+
+    static func vault(_ directory: String, key: MasterKey = keyA, clock: TestClock = TestClock(), lifetime: TimeInterval? = nil) throws -> Vault {
+        try Vault(.init(databasePath: directory + "/vault.sqlite", masterKey: key, tokenLifetime: lifetime, now: { clock.now }))
+    }
+
+    static func rawDatabase(_ directory: String) throws -> SQLiteDatabase { try SQLiteDatabase(path: directory + "/vault.sqlite") }
+}
+
+@Suite("Card validation")
+struct CardValidationTests {
+    @Test("brands by IIN range, including Mastercard's 2-series", arguments: [
+        ("4242424242424242", CardBrand.visa), ("5555555555554444", .mastercard), ("2223003122003222", .mastercard),
+        ("378282246310005", .amex), ("6011111111111117", .discover), ("3566002020360505", .jcb),
+        ("30569309025904", .diners), ("6200000000000005", .unionpay), ("6759649826438453", .maestro),
+    ])
+    func brands(number: String, brand: CardBrand) throws {
+        #expect(try CardNumber(number).brand == brand)
+    }
+
+    @Test("spaces and dashes are allowed; the BIN is 8 digits for 16-digit cards, 6 otherwise")
+    func formatting() throws {
+        let card = try CardNumber("4242 4242-4242 4242")
+        #expect(card.bin == "42424242")
+        #expect(card.lastFour == "4242")
+        #expect(try CardNumber("378282246310005").bin == "378282")
+    }
+
+    @Test("bad numbers are refused with errors that never echo the number", arguments: [
+        ("4242424242424241", CardValidationError.luhn), ("4242-4242-42x2-4242", .notDigits), ("42424242424", .length(11)),
+        ("42424242424242424242", .length(20)), ("", .empty), ("1234567812345670", .unknownBrand),
+        ("3782822463100052", .lengthForBrand(.amex, 16)), ("510510510510515", .lengthForBrand(.mastercard, 15)),
+    ])
+    func refuses(number: String, error: CardValidationError) {
+        #expect(throws: error) { try CardNumber(number) }
+        let digits = number.filter(\.isNumber)
+        if digits.count >= 4 { #expect(!error.description.contains(String(digits.suffix(4)))) }
+    }
+
+    @Test("a printed card number is masked")
+    func masked() throws {
+        let card = try CardNumber("4242424242424242")
+        #expect("\(card)" == "visa 42424242••••4242")
+        #expect(!String(reflecting: card).contains("4242424242424242"))
+    }
+}
+
+@Suite("The vault")
+struct VaultTests {
+    @Test("10,000 tokenizations of one card give 10,000 distinct tokens and one fingerprint")
+    func distinctTokens() async throws {
+        let directory = Fixture.directory()
+        let vault = try Fixture.vault(directory)
+        var tokens = Set<Token>()
+        var fingerprints = Set<String>()
+        for _ in 0..<10_000 {
+            let record = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
+            tokens.insert(record.token)
+            fingerprints.insert(record.fingerprint)
+        }
+        #expect(tokens.count == 10_000)
+        #expect(fingerprints.count == 1)
+        #expect(try await vault.tokens(withFingerprint: fingerprints.first!).count == 10_000)
+    }
+
+    @Test("fingerprints are keyed: spacing does not change them, another master key does")
+    func fingerprints() async throws {
+        let a = try Fixture.vault(Fixture.directory(), key: Fixture.keyA)
+        let b = try Fixture.vault(Fixture.directory(), key: Fixture.keyB)
+        let plain = try await a.tokenize(number: "5555555555554444", expiry: 1, 2031, caller: Fixture.checkout)
+        let spaced = try await a.tokenize(number: "5555 5555-5555 4444", expiry: 1, 2031, caller: Fixture.checkout)
+        let other = try await b.tokenize(number: "5555555555554444", expiry: 1, 2031, caller: Fixture.checkout)
+        #expect(plain.fingerprint == spaced.fingerprint)
+        #expect(plain.fingerprint != other.fingerprint)
+        #expect(plain.token.value.count == 36 && plain.token.value.hasPrefix("tok_"))
+    }
+
+    @Test("a ciphertext copied into another token's row fails to decrypt")
+    func ciphertextBoundToRow() async throws {
+        let directory = Fixture.directory()
+        let vault = try Fixture.vault(directory)
+        let a = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
+        let b = try await vault.tokenize(number: "5555555555554444", expiry: 12, 2030, caller: Fixture.checkout)
+        let raw = try Fixture.rawDatabase(directory)
+        let ciphertext = try raw.query("SELECT ciphertext FROM vault_tokens WHERE token = ?", [.text(a.token.value)])[0].blob("ciphertext")!
+        try raw.execute("UPDATE vault_tokens SET ciphertext = ? WHERE token = ?", [.blob(ciphertext), .text(b.token.value)])
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        await #expect(throws: VaultError.decryptionFailed) {
+            try await gateway.authorize(token: b.token, amount: Money(minorUnits: 100), reference: "o1")
+        }
+        #expect(try await gateway.authorize(token: a.token, amount: Money(minorUnits: 100), reference: "o2").outcome == .approved)
+    }
+
+    @Test("without the reveal permission only BIN and last four are seen; every reveal, allowed or denied, is audited")
+    func revealPermission() async throws {
+        let vault = try Fixture.vault(Fixture.directory())
+        let record = try await vault.tokenize(number: "4111111111111111", expiry: 6, 2029, caller: Fixture.checkout)
+        #expect(!record.description.contains("4111111111111111"))
+        #expect(record.description.contains("41111111…1111"))
+        await #expect(throws: VaultError.permissionDenied(caller: "checkout", needs: .reveal)) {
+            try await vault.reveal(record.token, caller: Fixture.checkout, purpose: "curiosity")
+        }
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 5_000), reference: "order-9")
+        let entries = try await vault.auditEntries()
+        #expect(entries.map(\.outcome) == ["denied", "allowed"])
+        #expect(entries.map(\.actor) == ["checkout", "payment-gateway"])
+        #expect(entries[1].purpose == "authorize order-9")
+        #expect(try await vault.verifyAudit().failure == nil)
+    }
+
+    @Test("rotation x5, rewrap, restart: every token reveals; below the minimum version decryption fails")
+    func rotation() async throws {
+        let directory = Fixture.directory()
+        var vault = try Fixture.vault(directory)
+        var tokens: [Token] = []
+        for round in 0..<5 {
+            tokens.append(try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout).token)
+            #expect(try await vault.rotate() == round + 2)
+        }
+        #expect(try await vault.rewrap() == 5)
+        vault = try Fixture.vault(directory)  // a restart
+        #expect(await vault.keyVersions.current == 6)
+        try await vault.setMinimumDecryptionVersion(6)
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        for token in tokens {
+            #expect(try await gateway.authorize(token: token, amount: Money(minorUnits: 100), reference: "r").outcome == .approved)
+            #expect(try await vault.card(token).keyVersion == 6)
+        }
+        // A token written under version 6, then the minimum moved past it without a rewrap, cannot be read.
+        let late = try await vault.tokenize(number: "5555555555554444", expiry: 12, 2030, caller: Fixture.checkout).token
+        try await vault.rotate()
+        try await vault.setMinimumDecryptionVersion(7)
+        await #expect(throws: VaultError.keyVersionRetired(6)) {
+            try await gateway.authorize(token: late, amount: Money(minorUnits: 100), reference: "r")
+        }
+    }
+
+    @Test("bad card input gets a clear error and nothing is stored", arguments: [
+        ("4242424242424241", 12, 2030, nil as String?), ("4242x", 12, 2030, nil), ("424242424242", 12, 2030, nil),
+        ("4242424242424242", 13, 2030, nil), ("4242424242424242", 8, 2026, nil), ("4242424242424242", 12, 2030, "12a"),
+    ] as [(String, Int, Int, String?)])
+    func badInput(number: String, month: Int, year: Int, code: String?) async throws {
+        let directory = Fixture.directory()
+        let vault = try Fixture.vault(directory)
+        await #expect(throws: VaultError.self) {
+            try await vault.tokenize(number: number, expiry: month, year, securityCode: code, caller: Fixture.checkout)
+        }
+        #expect(try Fixture.rawDatabase(directory).query("SELECT COUNT(*) AS n FROM vault_tokens")[0].integer("n") == 0)
+    }
+
+    @Test("the security code is held in memory for one authorization, or until its short lifetime ends")
+    func securityCode() async throws {
+        let clock = TestClock()
+        let directory = Fixture.directory()
+        let vault = try Fixture.vault(directory, clock: clock)
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        let first = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "7319", caller: Fixture.checkout)
+        #expect(await vault.holdsSecurityCode(first.token))
+        let revealed = try await vault.reveal(first.token, caller: VaultCaller(id: "gw", permissions: [.reveal]), purpose: "test")
+        #expect(revealed.securityCode == "7319")
+        #expect(!(await vault.holdsSecurityCode(first.token)))
+        let second = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "8462", caller: Fixture.checkout)
+        clock.advance(901)
+        #expect(!(await vault.holdsSecurityCode(second.token)))
+        _ = try await gateway.authorize(token: second.token, amount: Money(minorUnits: 1), reference: "late")
+    }
+
+    @Test("purge removes tokens past their lifetime; delete makes a token unrecoverable")
+    func retention() async throws {
+        let clock = TestClock()
+        let vault = try Fixture.vault(Fixture.directory(), clock: clock, lifetime: 3_600)
+        let old = try await vault.tokenize(number: "4012888888881881", expiry: 12, 2030, caller: Fixture.checkout)
+        clock.advance(3_000)
+        let young = try await vault.tokenize(number: "4012888888881881", expiry: 12, 2030, caller: Fixture.checkout)
+        clock.advance(700)
+        #expect(try await vault.purgeExpired() == 1)
+        await #expect(throws: VaultError.unknownToken) { try await vault.card(old.token) }
+        try await vault.delete(young.token)
+        await #expect(throws: VaultError.unknownToken) { try await vault.card(young.token) }
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        await #expect(throws: VaultError.unknownToken) { try await gateway.authorize(token: young.token, amount: Money(minorUnits: 1), reference: "x") }
+    }
+
+    @Test("a wrong master key is refused at open")
+    func wrongKey() async throws {
+        let directory = Fixture.directory()
+        _ = try await Fixture.vault(directory).tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
+        #expect(throws: VaultError.masterKeyMismatch) { try Fixture.vault(directory, key: Fixture.keyB) }
+    }
+}
+
+@Suite("The reveal audit")
+struct RevealAuditTests {
+    func auditedVault() async throws -> (Vault, String) {
+        let directory = Fixture.directory()
+        let vault = try Fixture.vault(directory)
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        let record = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
+        for i in 0..<4 { _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 100), reference: "o\(i)") }
+        #expect(try await vault.verifyAudit().failure == nil)
+        return (vault, directory)
+    }
+
+    @Test("an edited entry is detected")
+    func edited() async throws {
+        let (vault, directory) = try await auditedVault()
+        try Fixture.rawDatabase(directory).execute("UPDATE vault_reveal_audit SET purpose = 'nothing to see' WHERE seq = 2")
+        #expect(try await vault.verifyAudit().failure?.seq == 2)
+    }
+
+    @Test("a deleted entry is detected, in the middle or at the end")
+    func deleted() async throws {
+        let (vault, directory) = try await auditedVault()
+        try Fixture.rawDatabase(directory).execute("DELETE FROM vault_reveal_audit WHERE seq = 4")
+        #expect(try await vault.verifyAudit().failure?.seq == 4)
+        try Fixture.rawDatabase(directory).execute("DELETE FROM vault_reveal_audit WHERE seq = 2")
+        #expect(try await vault.verifyAudit().failure?.seq == 3)
+    }
+
+    @Test("reordered entries are detected")
+    func reordered() async throws {
+        let (vault, directory) = try await auditedVault()
+        let raw = try Fixture.rawDatabase(directory)
+        try raw.execute("UPDATE vault_reveal_audit SET seq = 100 WHERE seq = 2")
+        try raw.execute("UPDATE vault_reveal_audit SET seq = 2 WHERE seq = 3")
+        try raw.execute("UPDATE vault_reveal_audit SET seq = 3 WHERE seq = 100")
+        #expect(try await vault.verifyAudit().failure?.seq == 2)
+    }
+}
+
+@Suite("The processor simulator")
+struct SimulatorTests {
+    @Test("published test numbers drive the outcome", arguments: [
+        ("4242424242424242", nil as ProcessorResult.DeclineReason?), ("5555555555554444", nil), ("378282246310005", nil),
+        ("4000000000000002", .declined), ("4000000000009995", .insufficientFunds), ("4000000000000069", .expiredCard),
+        ("4000000000000127", .incorrectSecurityCode), ("4000000000000119", .processingError),
+    ])
+    func outcomes(number: String, reason: ProcessorResult.DeclineReason?) async throws {
+        let vault = try Fixture.vault(Fixture.directory())
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        let token = try await vault.tokenize(number: number, expiry: 12, 2030, caller: Fixture.checkout).token
+        let result = try await gateway.authorize(token: token, amount: Money(minorUnits: 2_500), reference: "t")
+        #expect(result.outcome == (reason == nil ? .approved : .declined))
+        #expect(result.declineReason == reason)
+    }
+
+    @Test("authorize, capture, refund and void follow the amounts")
+    func lifecycle() async throws {
+        let vault = try Fixture.vault(Fixture.directory())
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        let token = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout).token
+        let auth = try await gateway.authorize(token: token, amount: Money(minorUnits: 10_000), reference: "o")
+        #expect(try await gateway.capture(authorization: auth.id, amount: Money(minorUnits: 10_001)).outcome == .declined)
+        let capture = try await gateway.capture(authorization: auth.id, amount: Money(minorUnits: 10_000))
+        #expect(capture.outcome == .approved)
+        #expect(try await gateway.void(authorization: auth.id).outcome == .declined)
+        #expect(try await gateway.refund(capture: capture.id, amount: Money(minorUnits: 4_000)).outcome == .approved)
+        #expect(try await gateway.refund(capture: capture.id, amount: Money(minorUnits: 6_001)).outcome == .declined)
+        let second = try await gateway.authorize(token: token, amount: Money(minorUnits: 500), reference: "p")
+        #expect(try await gateway.void(authorization: second.id).outcome == .approved)
+    }
+}
+
+@Suite("No card data outside the vault")
+struct CardDataTests {
+    @Test("after a full vault lifecycle, no file written holds a card number or a security code")
+    func scan() async throws {
+        let directory = Fixture.directory()
+        let clock = TestClock()
+        var vault = try Fixture.vault(directory, clock: clock, lifetime: 60)
+        let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
+        let list = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fixtures/cards/test-cards.txt").path, encoding: .utf8)
+        let (cards, codes) = CardDataScanner.readList(list)
+        for (i, card) in cards.enumerated() {
+            let record = try await vault.tokenize(number: card, expiry: 12, 2030, securityCode: codes[i % codes.count], caller: Fixture.checkout)
+            _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 100), reference: "scan")
+        }
+        try await vault.rotate()
+        try await vault.rewrap()
+        vault = try Fixture.vault(directory, clock: clock, lifetime: 60)
+        clock.advance(120)
+        try await vault.purgeExpired()
+        #expect(CardDataScanner.scan([directory], cards: cards, securityCodes: codes).isEmpty)
+        // The scanner does find a card number where one is.
+        try Data("order note: 4242424242424242 paid\n".utf8).write(to: URL(fileURLWithPath: directory + "/leak.log"))
+        #expect(CardDataScanner.scan([directory], cards: cards, securityCodes: codes).map(\.kind) == ["card number"])
+        try FileManager.default.removeItem(atPath: directory + "/leak.log")
+    }
+}
