@@ -32,6 +32,8 @@ public struct SQLError: Error, CustomStringConvertible {
 public final class SQLiteDatabase: @unchecked Sendable {
     private var handle: OpaquePointer?
     private let lock = NSLock()
+    /// Prepared statements by SQL text, reused (reset and rebound) on every call.
+    private var statements: [String: OpaquePointer] = [:]
     public let path: String
 
     public init(path: String) throws(SQLError) {
@@ -53,7 +55,10 @@ public final class SQLiteDatabase: @unchecked Sendable {
         try execute("PRAGMA secure_delete = ON")
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(handle)
+    }
 
     /// Runs a statement that returns no rows.
     public func execute(_ sql: String, _ binds: [SQLValue] = []) throws(SQLError) {
@@ -92,11 +97,20 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     @discardableResult
     fileprivate func unlockedQuery(_ sql: String, _ binds: [SQLValue]) throws(SQLError) -> [SQLRow] {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw error(sql)
+        let statement: OpaquePointer
+        if let cached = statements[sql] {
+            statement = cached
+        } else {
+            var prepared: OpaquePointer?
+            guard sqlite3_prepare_v2(handle, sql, -1, &prepared, nil) == SQLITE_OK, let prepared else { throw error(sql) }
+            statements[sql] = prepared
+            statement = prepared
         }
-        defer { sqlite3_finalize(statement) }
+        // Ready for the next use whatever happens, and no bound value (possibly secret) stays attached.
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         for (i, value) in binds.enumerated() {
             let index = Int32(i + 1)
@@ -169,7 +183,7 @@ public struct Migrations: Sendable {
             try database.transaction { tx in
                 for statement in migration.statements { try tx.execute(statement) }
                 try tx.execute("INSERT INTO \(table) (version, name, applied_at) VALUES (?, ?, ?)",
-                               [.integer(Int64(migration.version)), .text(migration.name), .text(ISO8601DateFormatter().string(from: now))])
+                               [.integer(Int64(migration.version)), .text(migration.name), .text(Timestamp.string(now))])
             }
             appliedNow.append(migration.version)
         }

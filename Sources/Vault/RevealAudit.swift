@@ -49,7 +49,7 @@ public final class RevealAudit: Sendable {
     }
 
     func append(actor: String, token: Token, outcome: String, purpose: String, at date: Date) throws {
-        let at = ISO8601DateFormatter().string(from: date)
+        let at = Timestamp.string(date)
         do {
             try database.transaction { tx in
                 let last = try tx.query("SELECT seq, hash FROM vault_reveal_audit ORDER BY seq DESC LIMIT 1").first

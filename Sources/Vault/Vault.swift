@@ -187,14 +187,13 @@ public actor Vault {
                                 fingerprint: fingerprint(card), keyVersion: currentVersion, created: now,
                                 expires: configuration.tokenLifetime.map { now.addingTimeInterval($0) })
         let ciphertext = try encrypt(card, token: token, version: currentVersion)
-        let formatter = ISO8601DateFormatter()
-        do {
+                do {
             try database.execute("""
                 INSERT INTO vault_tokens (token, key_version, ciphertext, fingerprint, brand, bin, last4, exp_month, exp_year, created_at, expires_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(token.value), .integer(Int64(currentVersion)), .blob(ciphertext), .text(record.fingerprint),
                       .text(card.brand.rawValue), .text(card.bin), .text(card.lastFour), .integer(Int64(month)), .integer(Int64(year)),
-                      .text(formatter.string(from: now)), record.expires.map { .text(formatter.string(from: $0)) } ?? .null])
+                      .text(Timestamp.string(now)), record.expires.map { .text(Timestamp.string($0)) } ?? .null])
         } catch {
             throw VaultError.storage(error.description)
         }
@@ -280,7 +279,7 @@ public actor Vault {
     /// Removes tokens past their lifetime; returns how many.
     @discardableResult
     public func purgeExpired() throws -> Int {
-        let now = ISO8601DateFormatter().string(from: configuration.now())
+        let now = Timestamp.string(configuration.now())
         let expired = try Self.rows("SELECT token FROM vault_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?", [.text(now)], in: database)
         do { try database.execute("DELETE FROM vault_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?", [.text(now)]) } catch {
             throw VaultError.storage(error.description)
@@ -346,7 +345,7 @@ public actor Vault {
                                        authenticating: Array("levy-data-key-v\(version)".utf8))
         do {
             try database.execute("INSERT INTO vault_key_versions (version, wrapped_key, created_at) VALUES (?, ?, ?)",
-                                 [.integer(Int64(version)), .blob([UInt8](wrapped.combined!)), .text(ISO8601DateFormatter().string(from: now))])
+                                 [.integer(Int64(version)), .blob([UInt8](wrapped.combined!)), .text(Timestamp.string(now))])
         } catch { throw VaultError.storage(error.description) }
         return key
     }
@@ -369,14 +368,13 @@ public actor Vault {
     }
 
     static func record(_ row: SQLRow) -> CardRecord {
-        let formatter = ISO8601DateFormatter()
-        return CardRecord(token: Token(unchecked: row.text("token")!), brand: CardBrand(rawValue: row.text("brand")!) ?? .visa,
+                return CardRecord(token: Token(unchecked: row.text("token")!), brand: CardBrand(rawValue: row.text("brand")!) ?? .visa,
                           bin: row.text("bin")!, lastFour: row.text("last4")!,
                           expiry: (try? CardExpiry(month: Int(row.integer("exp_month")!), year: Int(row.integer("exp_year")!)))
                             ?? (try! CardExpiry(month: 1, year: 2000)),
                           fingerprint: row.text("fingerprint")!, keyVersion: Int(row.integer("key_version")!),
-                          created: formatter.date(from: row.text("created_at")!) ?? Date(timeIntervalSince1970: 0),
-                          expires: row.text("expires_at").flatMap(formatter.date(from:)))
+                          created: Timestamp.date(row.text("created_at")!) ?? Date(timeIntervalSince1970: 0),
+                          expires: row.text("expires_at").flatMap(Timestamp.date))
     }
 
     static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {

@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Levy on this machine (build with -c release). Results belong in docs/benchmarks.md.",
-        subcommands: [Quote.self, Boundaries.self]
+        subcommands: [Quote.self, Boundaries.self, VaultTokens.self]
     )
 
     struct Quote: ParsableCommand {
@@ -40,6 +40,18 @@ struct BenchCommand: ParsableCommand {
             }
             let store = NSTemporaryDirectory() + "levy-bench-store-\(UUID().uuidString)"
             print(try BoundaryBenchmark.run(records: records, lookups: lookups, seed: seed, tablesDirectory: directory, storeDirectory: store))
+        }
+    }
+
+    struct VaultTokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "vault", abstract: "Tokenizations, masked reads and audited reveals per second on a scratch vault.")
+
+        @Option(help: "Cards to tokenize.") var tokens = 20_000
+
+        func run() async throws {
+            let directory = NSTemporaryDirectory() + "levy-bench-vault-\(UUID().uuidString)"
+            print(try await VaultBenchmark.run(tokens: tokens, directory: directory))
         }
     }
 }
