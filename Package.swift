@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Pure tax engine: money, rates, jurisdictions, sourcing, taxability, rounding. No I/O.
@@ -30,8 +32,12 @@ let package = Package(
         ),
         // The system SQLite library (libsqlite3-dev), wrapped by Storage.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        // SQL storage: SQLite (the embedded default) with numbered, append-only migrations.
-        .target(name: "Storage", dependencies: ["CSQLite"], swiftSettings: strict),
+        // SQL storage: SQLite (the embedded default) and PostgreSQL behind one protocol, numbered migrations.
+        .target(
+            name: "Storage",
+            dependencies: ["CSQLite", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // The card vault: validation, tokenization, key hierarchy, reveal audit, the payment processor boundary.
         .target(
             name: "Vault",

@@ -8,7 +8,7 @@ public enum VaultBenchmark {
     public static func run(tokens: Int, directory: String) async throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let vault = try Vault(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 1, count: 32))))
+        let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 1, count: 32))))
         let caller = VaultCaller(id: "bench", permissions: [.tokenize])
         let cards = ["4242424242424242", "5555555555554444", "378282246310005", "6011111111111117", "2223003122003222"]
         let clock = ContinuousClock()

@@ -27,9 +27,12 @@ public struct SQLError: Error, CustomStringConvertible {
     public var description: String { "SQLite error \(code): \(message) (in: \(statement.prefix(80)))" }
 }
 
-/// A SQLite database file in WAL mode. Calls are serialized by a lock, so one instance can be shared.
-/// Statements use `?` placeholders and bound values only; SQL text is never built from data.
-public final class SQLiteDatabase: @unchecked Sendable {
+/// A SQLite database file in WAL mode. One connection; statements are serialized, and a transaction holds the
+/// connection (through an async gate) until it commits or rolls back. Statements use `$n` (or `?`) placeholders
+/// and bound values only; SQL text is never built from data.
+public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
+    public let dialect = SQLDialect.sqlite
+    private let gate = Gate()
     private var handle: OpaquePointer?
     private let lock = NSLock()
     /// Prepared statements by SQL text, reused (reset and rebound) on every call.
@@ -60,39 +63,45 @@ public final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
-    /// Runs a statement that returns no rows.
-    public func execute(_ sql: String, _ binds: [SQLValue] = []) throws(SQLError) {
-        _ = try query(sql, binds)
-    }
-
-    /// Runs a statement and returns its rows.
-    public func query(_ sql: String, _ binds: [SQLValue] = []) throws(SQLError) -> [SQLRow] {
-        lock.lock()
-        defer { lock.unlock() }
-        return try unlockedQuery(sql, binds)
+    /// Runs one statement outside any transaction.
+    public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        await gate.acquire()
+        defer { gate.release() }
+        return try locked(sql, binds)
     }
 
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE`): all of it commits, or none of it does.
-    public func transaction<T>(_ body: (Transaction) throws -> T) throws -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        try unlockedQuery("BEGIN IMMEDIATE", [])
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        await gate.acquire()
+        defer { gate.release() }
+        try locked("BEGIN IMMEDIATE", [])
         do {
-            let result = try body(Transaction(database: self))
-            try unlockedQuery("COMMIT", [])
+            let result = try await body(InTransaction(database: self))
+            try locked("COMMIT", [])
             return result
         } catch {
-            _ = try? unlockedQuery("ROLLBACK", [])
+            _ = try? locked("ROLLBACK", [])
             throw error
         }
     }
 
-    /// The statements of one transaction (the database lock is already held).
-    public struct Transaction {
-        let database: SQLiteDatabase
+    /// SQLite has no schemas: a component's tables carry its name as a prefix instead.
+    public func createSchema(_ name: String) async throws {}
 
-        public func execute(_ sql: String, _ binds: [SQLValue] = []) throws(SQLError) { _ = try database.unlockedQuery(sql, binds) }
-        public func query(_ sql: String, _ binds: [SQLValue] = []) throws(SQLError) -> [SQLRow] { try database.unlockedQuery(sql, binds) }
+    /// The statements of a transaction, which already holds the gate.
+    struct InTransaction: SQLExecutor {
+        let database: SQLiteDatabase
+        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] { try database.locked(sql, binds) }
+    }
+
+    /// Synchronous access for set-up code that owns the database (the open pragmas).
+    func execute(_ sql: String) throws(SQLError) { _ = try locked(sql, []) }
+
+    @discardableResult
+    fileprivate func locked(_ sql: String, _ binds: [SQLValue]) throws(SQLError) -> [SQLRow] {
+        lock.lock()
+        defer { lock.unlock() }
+        return try unlockedQuery(sql, binds)
     }
 
     @discardableResult
@@ -112,8 +121,21 @@ public final class SQLiteDatabase: @unchecked Sendable {
             sqlite3_clear_bindings(statement)
         }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        for (i, value) in binds.enumerated() {
-            let index = Int32(i + 1)
+        let parameters = sqlite3_bind_parameter_count(statement)
+        guard parameters == 0 || binds.count >= Int(parameters) || sqlite3_bind_parameter_name(statement, 1) != nil else {
+            throw SQLError(code: SQLITE_RANGE, message: "\(parameters) parameters, \(binds.count) values", statement: sql)
+        }
+        for index in Int32(1)...max(parameters, 1) where parameters > 0 {
+            // `$n` placeholders name their value; plain `?` take the values in order.
+            var position = Int(index)
+            if let name = sqlite3_bind_parameter_name(statement, index), name.pointee == UInt8(ascii: "$"),
+               let number = Int(String(cString: name + 1)) {
+                position = number
+            }
+            guard position >= 1, position <= binds.count else {
+                throw SQLError(code: SQLITE_RANGE, message: "no value for parameter \(position)", statement: sql)
+            }
+            let value = binds[position - 1]
             let status: Int32
             switch value {
             case .integer(let v): status = sqlite3_bind_int64(statement, index, v)
@@ -151,11 +173,47 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 }
 
-/// Numbered, append-only migrations: each runs once, in order, inside a transaction, and is recorded.
+/// Serializes use of a single SQLite connection across tasks, first come first served. Release is synchronous,
+/// so it can sit in a `defer`.
+final class Gate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if busy {
+                waiting.append(continuation)
+                lock.unlock()
+            } else {
+                busy = true
+                lock.unlock()
+                continuation.resume()
+            }
+        }
+    }
+
+    func release() {
+        lock.lock()
+        if waiting.isEmpty {
+            busy = false
+            lock.unlock()
+        } else {
+            let next = waiting.removeFirst()
+            lock.unlock()
+            next.resume()
+        }
+    }
+}
+
+/// Numbered, append-only migrations of one component (its tables in its own schema): each runs once, in order,
+/// inside a transaction, and is recorded in `{schema}migrations`.
 public struct Migrations: Sendable {
     public struct Migration: Sendable {
         public var version: Int
         public var name: String
+        /// Statements with `{schema}`, `{blob}` and `{bigint}` for the dialect's spellings.
         public var statements: [String]
 
         public init(version: Int, name: String, statements: [String]) {
@@ -165,28 +223,37 @@ public struct Migrations: Sendable {
         }
     }
 
-    public let table: String
+    public let schema: String
     public let migrations: [Migration]
 
-    public init(table: String = "schema_migrations", _ migrations: [Migration]) {
-        self.table = table
+    public init(schema: String, _ migrations: [Migration]) {
+        self.schema = schema
         self.migrations = migrations.sorted { $0.version < $1.version }
     }
 
     /// Applies every migration not yet applied; returns the versions applied now.
     @discardableResult
-    public func apply(to database: SQLiteDatabase, now: Date = Date()) throws -> [Int] {
-        try database.execute("CREATE TABLE IF NOT EXISTS \(table) (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-        let applied = Set(try database.query("SELECT version FROM \(table)").compactMap { $0.integer("version") })
+    public func apply(to database: any SQLDatabase, now: Date = Date()) async throws -> [Int] {
+        try await database.createSchema(schema)
+        let table = database.dialect.render("{schema}migrations", schema: schema)
+        try await database.execute("CREATE TABLE IF NOT EXISTS \(table) (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        let applied = Set(try await database.query("SELECT version FROM \(table)").compactMap { $0.integer("version") })
         var appliedNow: [Int] = []
         for migration in migrations where !applied.contains(Int64(migration.version)) {
-            try database.transaction { tx in
-                for statement in migration.statements { try tx.execute(statement) }
-                try tx.execute("INSERT INTO \(table) (version, name, applied_at) VALUES (?, ?, ?)",
-                               [.integer(Int64(migration.version)), .text(migration.name), .text(Timestamp.string(now))])
+            let statements = migration.statements.map { database.dialect.render($0, schema: schema) }
+            try await database.transaction { tx in
+                for statement in statements { try await tx.execute(statement) }
+                try await tx.execute("INSERT INTO \(table) (version, name, applied_at) VALUES ($1, $2, $3)",
+                                     [.integer(Int64(migration.version)), .text(migration.name), .text(Timestamp.string(now))])
             }
             appliedNow.append(migration.version)
         }
         return appliedNow
+    }
+
+    /// The versions applied so far.
+    public func status(of database: any SQLDatabase) async throws -> [Int] {
+        let table = database.dialect.render("{schema}migrations", schema: schema)
+        return try await database.query("SELECT version FROM \(table) ORDER BY version").compactMap { $0.integer("version").map(Int.init) }
     }
 }

@@ -32,12 +32,16 @@ public final class RevealAudit: Sendable {
         }
     }
 
-    let database: SQLiteDatabase
+    let database: any SQLDatabase
     let keyBytes: [UInt8]
+    let log: String
+    let settings: String
 
-    init(database: SQLiteDatabase, key: SymmetricKey) {
+    init(database: any SQLDatabase, schema: String, key: SymmetricKey) {
         self.database = database
         keyBytes = key.withUnsafeBytes { [UInt8]($0) }
+        log = database.dialect.render("{schema}reveal_audit", schema: schema)
+        settings = database.dialect.render("{schema}settings", schema: schema)
     }
 
     static let genesis = String(repeating: "0", count: 64)
@@ -48,33 +52,38 @@ public final class RevealAudit: Sendable {
         return Vault.hex(HMAC<SHA256>.authenticationCode(for: Array(fields.utf8), using: SymmetricKey(data: keyBytes)))
     }
 
-    func append(actor: String, token: Token, outcome: String, purpose: String, at date: Date) throws {
+    func append(actor: String, token: Token, outcome: String, purpose: String, at date: Date) async throws {
         let at = Timestamp.string(date)
+        let lockHead = database.dialect == .postgres ? " FOR UPDATE" : ""
         do {
-            try database.transaction { tx in
-                let last = try tx.query("SELECT seq, hash FROM vault_reveal_audit ORDER BY seq DESC LIMIT 1").first
+            try await database.transaction { tx in
+                // The head is read first (and locked in PostgreSQL), so concurrent appends take turns.
+                _ = try await tx.query("SELECT value FROM \(self.settings) WHERE name = 'audit_head'\(lockHead)")
+                let last = try await tx.query("SELECT seq, hash FROM \(self.log) ORDER BY seq DESC LIMIT 1").first
                 let seq = Int(last?.integer("seq") ?? 0) + 1
                 let previous = last?.text("hash") ?? Self.genesis
-                let hash = hash(previous: previous, seq: seq, at: at, actor: actor, token: token.value, outcome: outcome, purpose: purpose)
-                try tx.execute("""
-                    INSERT INTO vault_reveal_audit (seq, at, actor, token, outcome, purpose, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                let hash = self.hash(previous: previous, seq: seq, at: at, actor: actor, token: token.value, outcome: outcome, purpose: purpose)
+                try await tx.execute("""
+                    INSERT INTO \(self.log) (seq, at, actor, token, outcome, purpose, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                     """, [.integer(Int64(seq)), .text(at), .text(actor), .text(token.value), .text(outcome), .text(purpose),
                           .text(previous), .text(hash)])
-                try tx.execute("INSERT INTO vault_settings (name, value) VALUES ('audit_head', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                               [.text("\(seq):\(hash)")])
+                try await tx.execute("INSERT INTO \(self.settings) (name, value) VALUES ('audit_head', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                                     [.text("\(seq):\(hash)")])
             }
         } catch { throw VaultError.storage("\(error)") }
     }
 
-    public func entries() throws -> [Entry] {
-        try Vault.rows("SELECT * FROM vault_reveal_audit ORDER BY seq", in: database).map { row in
+    public func entries() async throws -> [Entry] {
+        let rows: [SQLRow]
+        do { rows = try await database.query("SELECT * FROM \(log) ORDER BY seq", []) } catch { throw VaultError.storage("\(error)") }
+        return rows.map { row in
             Entry(seq: Int(row.integer("seq")!), at: row.text("at")!, actor: row.text("actor")!, token: row.text("token")!,
                   outcome: row.text("outcome")!, purpose: row.text("purpose")!, previousHash: row.text("prev_hash")!, hash: row.text("hash")!)
         }
     }
 
-    public func verify() throws -> Verification {
-        let all = try entries()
+    public func verify() async throws -> Verification {
+        let all = try await entries()
         var previous = Self.genesis
         for (i, entry) in all.enumerated() {
             if entry.seq != i + 1 { return Verification(entries: all.count, failure: (entry.seq, "expected entry \(i + 1) here (an entry was deleted or reordered)")) }
@@ -84,7 +93,10 @@ public final class RevealAudit: Sendable {
             if entry.hash != expected { return Verification(entries: all.count, failure: (entry.seq, "its contents do not match its hash (edited)")) }
             previous = entry.hash
         }
-        let head = try Vault.setting("audit_head", in: database)
+        let head: String?
+        do { head = try await database.query("SELECT value FROM \(settings) WHERE name = 'audit_head'", []).first?.text("value") } catch {
+            throw VaultError.storage("\(error)")
+        }
         let expectedHead = all.last.map { "\($0.seq):\($0.hash)" }
         if head != expectedHead {
             return Verification(entries: all.count, failure: (all.count + 1, "the recorded head \(head ?? "none") is not the last entry (entries were removed from the end)"))

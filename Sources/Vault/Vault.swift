@@ -82,16 +82,20 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
 /// attempt in a hash-chained audit log. See docs/vault.md.
 public actor Vault {
     public struct Configuration: Sendable {
+        /// The vault's own SQLite file, used when no database is given to `open`.
         public var databasePath: String
+        /// The vault's namespace: a PostgreSQL schema, or a table-name prefix in SQLite.
+        public var schema: String
         public var masterKey: MasterKey
         /// How long a token lives before `purgeExpired` removes it; nil keeps tokens until deleted.
         public var tokenLifetime: TimeInterval?
         public var securityCodeLifetime: TimeInterval
         public var now: @Sendable () -> Date
 
-        public init(databasePath: String, masterKey: MasterKey, tokenLifetime: TimeInterval? = nil,
+        public init(databasePath: String = "", schema: String = "vault", masterKey: MasterKey, tokenLifetime: TimeInterval? = nil,
                     securityCodeLifetime: TimeInterval = 900, now: @escaping @Sendable () -> Date = { Date() }) {
             self.databasePath = databasePath
+            self.schema = schema
             self.masterKey = masterKey
             self.tokenLifetime = tokenLifetime
             self.securityCodeLifetime = securityCodeLifetime
@@ -99,7 +103,7 @@ public actor Vault {
         }
     }
 
-    let database: SQLiteDatabase
+    let database: any SQLDatabase
     let configuration: Configuration
     let wrappingKey: SymmetricKey
     let fingerprintKey: SymmetricKey
@@ -109,43 +113,58 @@ public actor Vault {
     var currentVersion = 0
     var minimumDecryptionVersion = 1
 
-    static let migrations = Migrations(table: "vault_migrations", [
-        .init(version: 1, name: "vault", statements: [
-            "CREATE TABLE vault_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            "CREATE TABLE vault_key_versions (version INTEGER PRIMARY KEY, wrapped_key BLOB NOT NULL, created_at TEXT NOT NULL)",
-            """
-            CREATE TABLE vault_tokens (token TEXT PRIMARY KEY, key_version INTEGER NOT NULL REFERENCES vault_key_versions(version),
-              ciphertext BLOB NOT NULL, fingerprint TEXT NOT NULL, brand TEXT NOT NULL, bin TEXT NOT NULL, last4 TEXT NOT NULL,
-              exp_month INTEGER NOT NULL, exp_year INTEGER NOT NULL, created_at TEXT NOT NULL, expires_at TEXT)
-            """,
-            "CREATE INDEX vault_tokens_fingerprint ON vault_tokens (fingerprint)",
-            """
-            CREATE TABLE vault_reveal_audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, token TEXT NOT NULL,
-              outcome TEXT NOT NULL, purpose TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)
-            """,
-        ]),
-    ])
+    static func migrations(schema: String) -> Migrations {
+        Migrations(schema: schema, [
+            .init(version: 1, name: "vault", statements: [
+                "CREATE TABLE {schema}settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                "CREATE TABLE {schema}key_versions (version {bigint} PRIMARY KEY, wrapped_key {blob} NOT NULL, created_at TEXT NOT NULL)",
+                """
+                CREATE TABLE {schema}tokens (token TEXT PRIMARY KEY, key_version {bigint} NOT NULL REFERENCES {schema}key_versions(version),
+                  ciphertext {blob} NOT NULL, fingerprint TEXT NOT NULL, brand TEXT NOT NULL, bin TEXT NOT NULL, last4 TEXT NOT NULL,
+                  exp_month {bigint} NOT NULL, exp_year {bigint} NOT NULL, created_at TEXT NOT NULL, expires_at TEXT)
+                """,
+                "CREATE INDEX {index}tokens_fingerprint ON {schema}tokens (fingerprint)",
+                """
+                CREATE TABLE {schema}reveal_audit (seq {bigint} PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, token TEXT NOT NULL,
+                  outcome TEXT NOT NULL, purpose TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)
+                """,
+            ]),
+        ])
+    }
 
-    /// Opens (creating if needed) the vault's own database, checks the master key against it and unwraps the
-    /// data keys. A vault with no key version gets version 1.
-    public init(_ configuration: Configuration) throws {
+    /// Opens (creating if needed) the vault: its own SQLite file (`databasePath`), or its own schema in the given
+    /// database. Checks the master key against the vault and unwraps the data keys; a new vault gets key version 1.
+    public static func open(_ configuration: Configuration, database: (any SQLDatabase)? = nil) async throws -> Vault {
+        let db: any SQLDatabase
+        if let database { db = database } else {
+            do { db = try SQLiteDatabase(path: configuration.databasePath) } catch { throw VaultError.storage(error.description) }
+        }
+        do { try await migrations(schema: configuration.schema).apply(to: db, now: configuration.now()) } catch {
+            throw VaultError.storage("\(error)")
+        }
+        let vault = Vault(configuration, database: db)
+        try await vault.load()
+        return vault
+    }
+
+    private init(_ configuration: Configuration, database: any SQLDatabase) {
         self.configuration = configuration
-        do { database = try SQLiteDatabase(path: configuration.databasePath) } catch { throw VaultError.storage(error.description) }
+        self.database = database
         wrappingKey = configuration.masterKey.derived("data-key-wrapping-v1")
         fingerprintKey = configuration.masterKey.derived("card-fingerprint-v1")
-        audit = RevealAudit(database: database, key: configuration.masterKey.derived("reveal-audit-v1"))
+        audit = RevealAudit(database: database, schema: configuration.schema, key: configuration.masterKey.derived("reveal-audit-v1"))
         securityCodes = SecurityCodeHolder(lifetime: configuration.securityCodeLifetime, now: configuration.now)
-        do { try Self.migrations.apply(to: database, now: configuration.now()) } catch { throw VaultError.storage("\(error)") }
+    }
 
+    private func load() async throws {
         // A check value tells a wrong master key from a damaged vault.
         let check = Self.hex(HMAC<SHA256>.authenticationCode(for: Array("levy-vault-master-key-check".utf8),
                                                              using: configuration.masterKey.derived("key-check-v1")))
-        let stored = try Self.setting("master_key_check", in: database)
+        let stored = try await setting("master_key_check")
         if let stored, stored != check { throw VaultError.masterKeyMismatch }
-        if stored == nil { try Self.setSetting("master_key_check", check, in: database) }
-        minimumDecryptionVersion = Int(try Self.setting("min_decrypt_version", in: database) ?? "1") ?? 1
-
-        for row in try Self.rows("SELECT version, wrapped_key FROM vault_key_versions ORDER BY version", in: database) {
+        if stored == nil { try await setSetting("master_key_check", check) }
+        minimumDecryptionVersion = Int(try await setting("min_decrypt_version") ?? "1") ?? 1
+        for row in try await rows("SELECT version, wrapped_key FROM \(table("key_versions")) ORDER BY version") {
             let version = Int(row.integer("version")!)
             do {
                 let box = try AES.GCM.SealedBox(combined: row.blob("wrapped_key")!)
@@ -156,11 +175,11 @@ public actor Vault {
             }
             currentVersion = max(currentVersion, version)
         }
-        if currentVersion == 0 {
-            dataKeys[1] = try Self.createKeyVersion(1, wrappingKey: wrappingKey, database: database, now: configuration.now())
-            currentVersion = 1
-        }
+        if currentVersion == 0 { try await addKeyVersion() }
     }
+
+    /// The dialect's name of one of the vault's tables.
+    nonisolated func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: configuration.schema) }
 
     // MARK: - Tokenize and read
 
@@ -187,50 +206,46 @@ public actor Vault {
                                 fingerprint: fingerprint(card), keyVersion: currentVersion, created: now,
                                 expires: configuration.tokenLifetime.map { now.addingTimeInterval($0) })
         let ciphertext = try encrypt(card, token: token, version: currentVersion)
-                do {
-            try database.execute("""
-                INSERT INTO vault_tokens (token, key_version, ciphertext, fingerprint, brand, bin, last4, exp_month, exp_year, created_at, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(token.value), .integer(Int64(currentVersion)), .blob(ciphertext), .text(record.fingerprint),
-                      .text(card.brand.rawValue), .text(card.bin), .text(card.lastFour), .integer(Int64(month)), .integer(Int64(year)),
-                      .text(Timestamp.string(now)), record.expires.map { .text(Timestamp.string($0)) } ?? .null])
-        } catch {
-            throw VaultError.storage(error.description)
-        }
+        _ = try await rows("""
+            INSERT INTO \(table("tokens")) (token, key_version, ciphertext, fingerprint, brand, bin, last4, exp_month, exp_year, created_at, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            """, [.text(token.value), .integer(Int64(currentVersion)), .blob(ciphertext), .text(record.fingerprint),
+                  .text(card.brand.rawValue), .text(card.bin), .text(card.lastFour), .integer(Int64(month)), .integer(Int64(year)),
+                  .text(Timestamp.string(now)), record.expires.map { .text(Timestamp.string($0)) } ?? .null])
         if let securityCode { await securityCodes.put(Array(securityCode.utf8), for: token) }
         return record
     }
 
     /// The masked record of a token: no permission beyond knowing the token is needed to see BIN and last four.
-    public func card(_ token: Token) throws -> CardRecord {
-        guard let row = try Self.rows("SELECT * FROM vault_tokens WHERE token = ?", [.text(token.value)], in: database).first else {
+    public func card(_ token: Token) async throws -> CardRecord {
+        guard let row = try await rows("SELECT * FROM \(table("tokens")) WHERE token = $1", [.text(token.value)]).first else {
             throw VaultError.unknownToken
         }
         return Self.record(row)
     }
 
     /// Tokens whose card has this fingerprint (the same card tokenized more than once).
-    public func tokens(withFingerprint fingerprint: String) throws -> [Token] {
-        try Self.rows("SELECT token FROM vault_tokens WHERE fingerprint = ? ORDER BY created_at", [.text(fingerprint)], in: database)
+    public func tokens(withFingerprint fingerprint: String) async throws -> [Token] {
+        try await rows("SELECT token FROM \(table("tokens")) WHERE fingerprint = $1 ORDER BY created_at", [.text(fingerprint)])
             .compactMap { $0.text("token").flatMap(Token.init) }
     }
 
     /// Decrypts a card for the payment processor path. Every attempt, allowed or denied, is appended to the audit.
     func reveal(_ token: Token, caller: VaultCaller, purpose: String) async throws -> RevealedCard {
         guard caller.permissions.contains(.reveal) else {
-            try audit.append(actor: caller.id, token: token, outcome: "denied", purpose: purpose, at: configuration.now())
+            try await audit.append(actor: caller.id, token: token, outcome: "denied", purpose: purpose, at: configuration.now())
             throw VaultError.permissionDenied(caller: caller.id, needs: .reveal)
         }
         let record: CardRecord
         let number: CardNumber
         do {
-            record = try card(token)
-            number = try decrypt(token)
+            record = try await card(token)
+            number = try await decrypt(token)
         } catch {
-            try audit.append(actor: caller.id, token: token, outcome: "failed: \(error)", purpose: purpose, at: configuration.now())
+            try await audit.append(actor: caller.id, token: token, outcome: "failed: \(error)", purpose: purpose, at: configuration.now())
             throw error
         }
-        try audit.append(actor: caller.id, token: token, outcome: "allowed", purpose: purpose, at: configuration.now())
+        try await audit.append(actor: caller.id, token: token, outcome: "allowed", purpose: purpose, at: configuration.now())
         let code = await securityCodes.take(token).map { String(decoding: $0, as: UTF8.self) }
         return RevealedCard(token: token, number: number, expiry: record.expiry, securityCode: code)
     }
@@ -242,32 +257,29 @@ public actor Vault {
 
     /// Adds a key version; new tokens use it. Returns its number.
     @discardableResult
-    public func rotate() throws -> Int {
-        try addKeyVersion()
+    public func rotate() async throws -> Int {
+        try await addKeyVersion()
         return currentVersion
     }
 
     /// Re-encrypts every token under the newest key version; returns how many were rewritten.
     @discardableResult
-    public func rewrap() throws -> Int {
-        let rows = try Self.rows("SELECT token, key_version FROM vault_tokens WHERE key_version < ?", [.integer(Int64(currentVersion))], in: database)
-        for row in rows {
+    public func rewrap() async throws -> Int {
+        let old = try await rows("SELECT token FROM \(table("tokens")) WHERE key_version < $1", [.integer(Int64(currentVersion))])
+        for row in old {
             let token = Token(unchecked: row.text("token")!)
-            let card = try decrypt(token)
-            let ciphertext = try encrypt(card, token: token, version: currentVersion)
-            do {
-                try database.execute("UPDATE vault_tokens SET key_version = ?, ciphertext = ? WHERE token = ?",
-                                     [.integer(Int64(currentVersion)), .blob(ciphertext), .text(token.value)])
-            } catch { throw VaultError.storage(error.description) }
+            let ciphertext = try encrypt(try await decrypt(token), token: token, version: currentVersion)
+            _ = try await rows("UPDATE \(table("tokens")) SET key_version = $1, ciphertext = $2 WHERE token = $3",
+                               [.integer(Int64(currentVersion)), .blob(ciphertext), .text(token.value)])
         }
-        return rows.count
+        return old.count
     }
 
     /// Refuses to decrypt under key versions below `version` (retiring them).
-    public func setMinimumDecryptionVersion(_ version: Int) throws {
+    public func setMinimumDecryptionVersion(_ version: Int) async throws {
         guard dataKeys[version] != nil else { throw VaultError.unknownKeyVersion(version) }
         minimumDecryptionVersion = version
-        try Self.setSetting("min_decrypt_version", String(version), in: database)
+        try await setSetting("min_decrypt_version", String(version))
     }
 
     public var keyVersions: (current: Int, minimumDecryption: Int, all: [Int]) {
@@ -278,29 +290,25 @@ public actor Vault {
 
     /// Removes tokens past their lifetime; returns how many.
     @discardableResult
-    public func purgeExpired() throws -> Int {
+    public func purgeExpired() async throws -> Int {
         let now = Timestamp.string(configuration.now())
-        let expired = try Self.rows("SELECT token FROM vault_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?", [.text(now)], in: database)
-        do { try database.execute("DELETE FROM vault_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?", [.text(now)]) } catch {
-            throw VaultError.storage(error.description)
-        }
+        let expired = try await rows("SELECT token FROM \(table("tokens")) WHERE expires_at IS NOT NULL AND expires_at <= $1", [.text(now)])
+        _ = try await rows("DELETE FROM \(table("tokens")) WHERE expires_at IS NOT NULL AND expires_at <= $1", [.text(now)])
         return expired.count
     }
 
-    /// Makes a token unrecoverable: its row (and ciphertext) is deleted, overwritten on disk (`secure_delete`).
+    /// Makes a token unrecoverable: its row (and ciphertext) is deleted (overwritten on disk in SQLite).
     public func delete(_ token: Token) async throws {
-        _ = try card(token)
-        do { try database.execute("DELETE FROM vault_tokens WHERE token = ?", [.text(token.value)]) } catch {
-            throw VaultError.storage(error.description)
-        }
+        _ = try await card(token)
+        _ = try await rows("DELETE FROM \(table("tokens")) WHERE token = $1", [.text(token.value)])
         _ = await securityCodes.take(token)
     }
 
     /// Checks the reveal audit's hash chain.
-    public func verifyAudit() throws -> RevealAudit.Verification { try audit.verify() }
+    public func verifyAudit() async throws -> RevealAudit.Verification { try await audit.verify() }
 
     /// Every audit entry, oldest first.
-    public func auditEntries() throws -> [RevealAudit.Entry] { try audit.entries() }
+    public func auditEntries() async throws -> [RevealAudit.Entry] { try await audit.entries() }
 
     // MARK: - Crypto
 
@@ -317,8 +325,8 @@ public actor Vault {
         } catch { throw VaultError.decryptionFailed }
     }
 
-    func decrypt(_ token: Token) throws -> CardNumber {
-        guard let row = try Self.rows("SELECT key_version, ciphertext FROM vault_tokens WHERE token = ?", [.text(token.value)], in: database).first,
+    func decrypt(_ token: Token) async throws -> CardNumber {
+        guard let row = try await rows("SELECT key_version, ciphertext FROM \(table("tokens")) WHERE token = $1", [.text(token.value)]).first,
               let version = row.integer("key_version").map(Int.init), let ciphertext = row.blob("ciphertext") else {
             throw VaultError.unknownToken
         }
@@ -332,49 +340,40 @@ public actor Vault {
         do { return try CardNumber(String(decoding: plain, as: UTF8.self)) } catch { throw VaultError.decryptionFailed }
     }
 
-    func addKeyVersion() throws {
+    func addKeyVersion() async throws {
         let version = currentVersion + 1
-        dataKeys[version] = try Self.createKeyVersion(version, wrappingKey: wrappingKey, database: database, now: configuration.now())
-        currentVersion = version
-    }
-
-    /// A new random data key, stored wrapped (AES-GCM under the master key's wrapping key, bound to its version).
-    static func createKeyVersion(_ version: Int, wrappingKey: SymmetricKey, database: SQLiteDatabase, now: Date) throws -> SymmetricKey {
         let key = SymmetricKey(size: .bits256)
         let wrapped = try AES.GCM.seal(key.withUnsafeBytes { [UInt8]($0) }, using: wrappingKey,
                                        authenticating: Array("levy-data-key-v\(version)".utf8))
-        do {
-            try database.execute("INSERT INTO vault_key_versions (version, wrapped_key, created_at) VALUES (?, ?, ?)",
-                                 [.integer(Int64(version)), .blob([UInt8](wrapped.combined!)), .text(Timestamp.string(now))])
-        } catch { throw VaultError.storage(error.description) }
-        return key
+        _ = try await rows("INSERT INTO \(table("key_versions")) (version, wrapped_key, created_at) VALUES ($1, $2, $3)",
+                           [.integer(Int64(version)), .blob([UInt8](wrapped.combined!)), .text(Timestamp.string(configuration.now()))])
+        dataKeys[version] = key
+        currentVersion = version
     }
 
     // MARK: - Storage helpers
 
-    static func rows(_ sql: String, _ binds: [SQLValue] = [], in database: SQLiteDatabase) throws -> [SQLRow] {
-        do { return try database.query(sql, binds) } catch { throw VaultError.storage(error.description) }
+    func rows(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
+        do { return try await database.query(sql, binds) } catch { throw VaultError.storage("\(error)") }
     }
 
-    static func setting(_ name: String, in database: SQLiteDatabase) throws -> String? {
-        try rows("SELECT value FROM vault_settings WHERE name = ?", [.text(name)], in: database).first?.text("value")
+    func setting(_ name: String) async throws -> String? {
+        try await rows("SELECT value FROM \(table("settings")) WHERE name = $1", [.text(name)]).first?.text("value")
     }
 
-    static func setSetting(_ name: String, _ value: String, in database: SQLiteDatabase) throws {
-        do {
-            try database.execute("INSERT INTO vault_settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                                 [.text(name), .text(value)])
-        } catch { throw VaultError.storage(error.description) }
+    func setSetting(_ name: String, _ value: String) async throws {
+        _ = try await rows("INSERT INTO \(table("settings")) (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                           [.text(name), .text(value)])
     }
 
     static func record(_ row: SQLRow) -> CardRecord {
-                return CardRecord(token: Token(unchecked: row.text("token")!), brand: CardBrand(rawValue: row.text("brand")!) ?? .visa,
-                          bin: row.text("bin")!, lastFour: row.text("last4")!,
-                          expiry: (try? CardExpiry(month: Int(row.integer("exp_month")!), year: Int(row.integer("exp_year")!)))
-                            ?? (try! CardExpiry(month: 1, year: 2000)),
-                          fingerprint: row.text("fingerprint")!, keyVersion: Int(row.integer("key_version")!),
-                          created: Timestamp.date(row.text("created_at")!) ?? Date(timeIntervalSince1970: 0),
-                          expires: row.text("expires_at").flatMap(Timestamp.date))
+        CardRecord(token: Token(unchecked: row.text("token")!), brand: CardBrand(rawValue: row.text("brand")!) ?? .visa,
+                   bin: row.text("bin")!, lastFour: row.text("last4")!,
+                   expiry: (try? CardExpiry(month: Int(row.integer("exp_month")!), year: Int(row.integer("exp_year")!)))
+                       ?? (try! CardExpiry(month: 1, year: 2000)),
+                   fingerprint: row.text("fingerprint")!, keyVersion: Int(row.integer("key_version")!),
+                   created: Timestamp.date(row.text("created_at")!) ?? Date(timeIntervalSince1970: 0),
+                   expires: row.text("expires_at").flatMap(Timestamp.date))
     }
 
     static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {

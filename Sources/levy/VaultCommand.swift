@@ -1,18 +1,24 @@
 import ArgumentParser
 import Foundation
+import Storage
 import Vault
 
 /// Where the vault lives and which master key opens it.
 struct VaultOptions: ParsableArguments {
-    @Option(help: "The vault's own database (default: LEVY_VAULT or .levy/vault.sqlite).") var vault: String?
+    @Option(help: "The vault's own SQLite file, or a postgres:// URL (its own schema there) (default: LEVY_VAULT or .levy/vault.sqlite).")
+    var vault: String?
     @Option(help: "A file holding the master key: 32 bytes, or their base64 (default: LEVY_VAULT_MASTER_KEY, LEVY_VAULT_MASTER_KEY_FILE, else a development key).")
     var masterKeyFile: String?
 
-    func open() throws -> Vault {
+    func open() async throws -> Vault {
         let env = ProcessInfo.processInfo.environment
-        let path = vault ?? env["LEVY_VAULT"] ?? FileManager.default.currentDirectoryPath + "/.levy/vault.sqlite"
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        return try Vault(.init(databasePath: path, masterKey: try masterKey(env)))
+        let location = vault ?? env["LEVY_VAULT"] ?? FileManager.default.currentDirectoryPath + "/.levy/vault.sqlite"
+        let key = try masterKey(env)
+        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+            return try await Vault.open(.init(masterKey: key), database: try PostgresDatabase(url: location))
+        }
+        try FileManager.default.createDirectory(atPath: (location as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        return try await Vault.open(.init(databasePath: location, masterKey: key))
     }
 
     func masterKey(_ env: [String: String]) throws -> MasterKey {
@@ -50,7 +56,7 @@ struct VaultCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw ValidationError("give the card number on standard input") }
-            let vault = try options.open()
+            let vault = try await options.open()
             do {
                 let record = try await vault.tokenize(number: line, expiry: expMonth, expYear, caller: VaultCommand.operator_)
                 print(Self.describe(record))

@@ -12,6 +12,27 @@ final class TestClock: @unchecked Sendable {
     func advance(_ seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
 }
 
+/// The stores every vault test runs on: SQLite always, PostgreSQL when `scripts/test` started one (LEVY_TEST_POSTGRES_URL).
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var available: [Backend] {
+        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
+    }
+
+    var testDescription: String { rawValue }
+}
+
+/// Where one test's vault lives: its own SQLite file, or its own schema in the shared PostgreSQL test server.
+struct Place: Sendable {
+    var backend: Backend
+    var directory: String
+    var schema: String
+    var database: any SQLDatabase
+
+    func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
+}
+
 enum Fixture {
     /// Every vault file the tests write lives under one folder, which `scripts/test` scans for card data after the run.
     static let root = NSTemporaryDirectory() + "levy-vault-tests"
@@ -22,16 +43,25 @@ enum Fixture {
         return path
     }
 
+    static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }
+
+    static func place(_ backend: Backend = .sqlite) throws -> Place {
+        let directory = directory()
+        let schema = "vault_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(12))
+        switch backend {
+        case .sqlite: return Place(backend: backend, directory: directory, schema: schema, database: try SQLiteDatabase(path: directory + "/vault.sqlite"))
+        case .postgres: return Place(backend: backend, directory: directory, schema: schema, database: postgres!)
+        }
+    }
+
     static let keyA = try! MasterKey(bytes: Array(repeating: 7, count: 32))
     static let keyB = try! MasterKey(bytes: Array(repeating: 9, count: 32))
     static let checkout = VaultCaller(id: "checkout", permissions: [.tokenize])
     static let admin = VaultCaller(id: "admin", permissions: [.tokenize, .admin])
 
-    static func vault(_ directory: String, key: MasterKey = keyA, clock: TestClock = TestClock(), lifetime: TimeInterval? = nil) throws -> Vault {
-        try Vault(.init(databasePath: directory + "/vault.sqlite", masterKey: key, tokenLifetime: lifetime, now: { clock.now }))
+    static func vault(_ place: Place, key: MasterKey = keyA, clock: TestClock = TestClock(), lifetime: TimeInterval? = nil) async throws -> Vault {
+        try await Vault.open(.init(schema: place.schema, masterKey: key, tokenLifetime: lifetime, now: { clock.now }), database: place.database)
     }
-
-    static func rawDatabase(_ directory: String) throws -> SQLiteDatabase { try SQLiteDatabase(path: directory + "/vault.sqlite") }
 }
 
 @Suite("Card validation")
@@ -74,10 +104,10 @@ struct CardValidationTests {
 
 @Suite("The vault")
 struct VaultTests {
-    @Test("10,000 tokenizations of one card give 10,000 distinct tokens and one fingerprint")
-    func distinctTokens() async throws {
-        let directory = Fixture.directory()
-        let vault = try Fixture.vault(directory)
+    @Test("10,000 tokenizations of one card give 10,000 distinct tokens and one fingerprint", arguments: Backend.available)
+    func distinctTokens(backend: Backend) async throws {
+        let place = try Fixture.place(backend)
+        let vault = try await Fixture.vault(place)
         var tokens = Set<Token>()
         var fingerprints = Set<String>()
         for _ in 0..<10_000 {
@@ -90,10 +120,10 @@ struct VaultTests {
         #expect(try await vault.tokens(withFingerprint: fingerprints.first!).count == 10_000)
     }
 
-    @Test("fingerprints are keyed: spacing does not change them, another master key does")
-    func fingerprints() async throws {
-        let a = try Fixture.vault(Fixture.directory(), key: Fixture.keyA)
-        let b = try Fixture.vault(Fixture.directory(), key: Fixture.keyB)
+    @Test("fingerprints are keyed: spacing does not change them, another master key does", arguments: Backend.available)
+    func fingerprints(backend: Backend) async throws {
+        let a = try await Fixture.vault(try Fixture.place(backend), key: Fixture.keyA)
+        let b = try await Fixture.vault(try Fixture.place(backend), key: Fixture.keyB)
         let plain = try await a.tokenize(number: "5555555555554444", expiry: 1, 2031, caller: Fixture.checkout)
         let spaced = try await a.tokenize(number: "5555 5555-5555 4444", expiry: 1, 2031, caller: Fixture.checkout)
         let other = try await b.tokenize(number: "5555555555554444", expiry: 1, 2031, caller: Fixture.checkout)
@@ -102,15 +132,15 @@ struct VaultTests {
         #expect(plain.token.value.count == 36 && plain.token.value.hasPrefix("tok_"))
     }
 
-    @Test("a ciphertext copied into another token's row fails to decrypt")
-    func ciphertextBoundToRow() async throws {
-        let directory = Fixture.directory()
-        let vault = try Fixture.vault(directory)
+    @Test("a ciphertext copied into another token's row fails to decrypt", arguments: Backend.available)
+    func ciphertextBoundToRow(backend: Backend) async throws {
+        let place = try Fixture.place(backend)
+        let vault = try await Fixture.vault(place)
         let a = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
         let b = try await vault.tokenize(number: "5555555555554444", expiry: 12, 2030, caller: Fixture.checkout)
-        let raw = try Fixture.rawDatabase(directory)
-        let ciphertext = try raw.query("SELECT ciphertext FROM vault_tokens WHERE token = ?", [.text(a.token.value)])[0].blob("ciphertext")!
-        try raw.execute("UPDATE vault_tokens SET ciphertext = ? WHERE token = ?", [.blob(ciphertext), .text(b.token.value)])
+        let raw = place.database
+        let ciphertext = try await raw.query("SELECT ciphertext FROM \(place.table("tokens")) WHERE token = $1", [.text(a.token.value)])[0].blob("ciphertext")!
+        try await raw.execute("UPDATE \(place.table("tokens")) SET ciphertext = $1 WHERE token = $2", [.blob(ciphertext), .text(b.token.value)])
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         await #expect(throws: VaultError.decryptionFailed) {
             try await gateway.authorize(token: b.token, amount: Money(minorUnits: 100), reference: "o1")
@@ -118,9 +148,9 @@ struct VaultTests {
         #expect(try await gateway.authorize(token: a.token, amount: Money(minorUnits: 100), reference: "o2").outcome == .approved)
     }
 
-    @Test("without the reveal permission only BIN and last four are seen; every reveal, allowed or denied, is audited")
-    func revealPermission() async throws {
-        let vault = try Fixture.vault(Fixture.directory())
+    @Test("without the reveal permission only BIN and last four are seen; every reveal, allowed or denied, is audited", arguments: Backend.available)
+    func revealPermission(backend: Backend) async throws {
+        let vault = try await Fixture.vault(try Fixture.place(backend))
         let record = try await vault.tokenize(number: "4111111111111111", expiry: 6, 2029, caller: Fixture.checkout)
         #expect(!record.description.contains("4111111111111111"))
         #expect(record.description.contains("41111111…1111"))
@@ -136,17 +166,17 @@ struct VaultTests {
         #expect(try await vault.verifyAudit().failure == nil)
     }
 
-    @Test("rotation x5, rewrap, restart: every token reveals; below the minimum version decryption fails")
-    func rotation() async throws {
-        let directory = Fixture.directory()
-        var vault = try Fixture.vault(directory)
+    @Test("rotation x5, rewrap, restart: every token reveals; below the minimum version decryption fails", arguments: Backend.available)
+    func rotation(backend: Backend) async throws {
+        let place = try Fixture.place(backend)
+        var vault = try await Fixture.vault(place)
         var tokens: [Token] = []
         for round in 0..<5 {
             tokens.append(try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout).token)
             #expect(try await vault.rotate() == round + 2)
         }
         #expect(try await vault.rewrap() == 5)
-        vault = try Fixture.vault(directory)  // a restart
+        vault = try await Fixture.vault(place)  // a restart
         #expect(await vault.keyVersions.current == 6)
         try await vault.setMinimumDecryptionVersion(6)
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
@@ -168,19 +198,22 @@ struct VaultTests {
         ("4242424242424242", 13, 2030, nil), ("4242424242424242", 8, 2026, nil), ("4242424242424242", 12, 2030, "12a"),
     ] as [(String, Int, Int, String?)])
     func badInput(number: String, month: Int, year: Int, code: String?) async throws {
-        let directory = Fixture.directory()
-        let vault = try Fixture.vault(directory)
+        for backend in Backend.available { try await badInput(number: number, month: month, year: year, code: code, on: backend) }
+    }
+
+    func badInput(number: String, month: Int, year: Int, code: String?, on backend: Backend) async throws {
+        let place = try Fixture.place(backend)
+        let vault = try await Fixture.vault(place)
         await #expect(throws: VaultError.self) {
             try await vault.tokenize(number: number, expiry: month, year, securityCode: code, caller: Fixture.checkout)
         }
-        #expect(try Fixture.rawDatabase(directory).query("SELECT COUNT(*) AS n FROM vault_tokens")[0].integer("n") == 0)
+        #expect(try await place.database.query("SELECT COUNT(*) AS n FROM \(place.table("tokens"))")[0].integer("n") == 0)
     }
 
-    @Test("the security code is held in memory for one authorization, or until its short lifetime ends")
-    func securityCode() async throws {
+    @Test("the security code is held in memory for one authorization, or until its short lifetime ends", arguments: Backend.available)
+    func securityCode(backend: Backend) async throws {
         let clock = TestClock()
-        let directory = Fixture.directory()
-        let vault = try Fixture.vault(directory, clock: clock)
+        let vault = try await Fixture.vault(try Fixture.place(backend), clock: clock)
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let first = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "7319", caller: Fixture.checkout)
         #expect(await vault.holdsSecurityCode(first.token))
@@ -193,10 +226,10 @@ struct VaultTests {
         _ = try await gateway.authorize(token: second.token, amount: Money(minorUnits: 1), reference: "late")
     }
 
-    @Test("purge removes tokens past their lifetime; delete makes a token unrecoverable")
-    func retention() async throws {
+    @Test("purge removes tokens past their lifetime; delete makes a token unrecoverable", arguments: Backend.available)
+    func retention(backend: Backend) async throws {
         let clock = TestClock()
-        let vault = try Fixture.vault(Fixture.directory(), clock: clock, lifetime: 3_600)
+        let vault = try await Fixture.vault(try Fixture.place(backend), clock: clock, lifetime: 3_600)
         let old = try await vault.tokenize(number: "4012888888881881", expiry: 12, 2030, caller: Fixture.checkout)
         clock.advance(3_000)
         let young = try await vault.tokenize(number: "4012888888881881", expiry: 12, 2030, caller: Fixture.checkout)
@@ -209,49 +242,49 @@ struct VaultTests {
         await #expect(throws: VaultError.unknownToken) { try await gateway.authorize(token: young.token, amount: Money(minorUnits: 1), reference: "x") }
     }
 
-    @Test("a wrong master key is refused at open")
-    func wrongKey() async throws {
-        let directory = Fixture.directory()
-        _ = try await Fixture.vault(directory).tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
-        #expect(throws: VaultError.masterKeyMismatch) { try Fixture.vault(directory, key: Fixture.keyB) }
+    @Test("a wrong master key is refused at open", arguments: Backend.available)
+    func wrongKey(backend: Backend) async throws {
+        let place = try Fixture.place(backend)
+        _ = try await Fixture.vault(place).tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
+        await #expect(throws: VaultError.masterKeyMismatch) { try await Fixture.vault(place, key: Fixture.keyB) }
     }
 }
 
 @Suite("The reveal audit")
 struct RevealAuditTests {
-    func auditedVault() async throws -> (Vault, String) {
-        let directory = Fixture.directory()
-        let vault = try Fixture.vault(directory)
+    func auditedVault(_ backend: Backend) async throws -> (Vault, Place) {
+        let place = try Fixture.place(backend)
+        let vault = try await Fixture.vault(place)
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let record = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
         for i in 0..<4 { _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 100), reference: "o\(i)") }
         #expect(try await vault.verifyAudit().failure == nil)
-        return (vault, directory)
+        return (vault, place)
     }
 
-    @Test("an edited entry is detected")
-    func edited() async throws {
-        let (vault, directory) = try await auditedVault()
-        try Fixture.rawDatabase(directory).execute("UPDATE vault_reveal_audit SET purpose = 'nothing to see' WHERE seq = 2")
+    @Test("an edited entry is detected", arguments: Backend.available)
+    func edited(backend: Backend) async throws {
+        let (vault, place) = try await auditedVault(backend)
+        try await place.database.execute("UPDATE \(place.table("reveal_audit")) SET purpose = 'nothing to see' WHERE seq = 2")
         #expect(try await vault.verifyAudit().failure?.seq == 2)
     }
 
-    @Test("a deleted entry is detected, in the middle or at the end")
-    func deleted() async throws {
-        let (vault, directory) = try await auditedVault()
-        try Fixture.rawDatabase(directory).execute("DELETE FROM vault_reveal_audit WHERE seq = 4")
+    @Test("a deleted entry is detected, in the middle or at the end", arguments: Backend.available)
+    func deleted(backend: Backend) async throws {
+        let (vault, place) = try await auditedVault(backend)
+        try await place.database.execute("DELETE FROM \(place.table("reveal_audit")) WHERE seq = 4")
         #expect(try await vault.verifyAudit().failure?.seq == 4)
-        try Fixture.rawDatabase(directory).execute("DELETE FROM vault_reveal_audit WHERE seq = 2")
+        try await place.database.execute("DELETE FROM \(place.table("reveal_audit")) WHERE seq = 2")
         #expect(try await vault.verifyAudit().failure?.seq == 3)
     }
 
-    @Test("reordered entries are detected")
-    func reordered() async throws {
-        let (vault, directory) = try await auditedVault()
-        let raw = try Fixture.rawDatabase(directory)
-        try raw.execute("UPDATE vault_reveal_audit SET seq = 100 WHERE seq = 2")
-        try raw.execute("UPDATE vault_reveal_audit SET seq = 2 WHERE seq = 3")
-        try raw.execute("UPDATE vault_reveal_audit SET seq = 3 WHERE seq = 100")
+    @Test("reordered entries are detected", arguments: Backend.available)
+    func reordered(backend: Backend) async throws {
+        let (vault, place) = try await auditedVault(backend)
+        let log = place.table("reveal_audit")
+        try await place.database.execute("UPDATE \(log) SET seq = 100 WHERE seq = 2")
+        try await place.database.execute("UPDATE \(log) SET seq = 2 WHERE seq = 3")
+        try await place.database.execute("UPDATE \(log) SET seq = 3 WHERE seq = 100")
         #expect(try await vault.verifyAudit().failure?.seq == 2)
     }
 }
@@ -264,7 +297,7 @@ struct SimulatorTests {
         ("4000000000000127", .incorrectSecurityCode), ("4000000000000119", .processingError),
     ])
     func outcomes(number: String, reason: ProcessorResult.DeclineReason?) async throws {
-        let vault = try Fixture.vault(Fixture.directory())
+        let vault = try await Fixture.vault(try Fixture.place())
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let token = try await vault.tokenize(number: number, expiry: 12, 2030, caller: Fixture.checkout).token
         let result = try await gateway.authorize(token: token, amount: Money(minorUnits: 2_500), reference: "t")
@@ -274,7 +307,7 @@ struct SimulatorTests {
 
     @Test("authorize, capture, refund and void follow the amounts")
     func lifecycle() async throws {
-        let vault = try Fixture.vault(Fixture.directory())
+        let vault = try await Fixture.vault(try Fixture.place())
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let token = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout).token
         let auth = try await gateway.authorize(token: token, amount: Money(minorUnits: 10_000), reference: "o")
@@ -293,9 +326,10 @@ struct SimulatorTests {
 struct CardDataTests {
     @Test("after a full vault lifecycle, no file written holds a card number or a security code")
     func scan() async throws {
-        let directory = Fixture.directory()
+        let place = try Fixture.place(.sqlite)
+        let directory = place.directory
         let clock = TestClock()
-        var vault = try Fixture.vault(directory, clock: clock, lifetime: 60)
+        var vault = try await Fixture.vault(place, clock: clock, lifetime: 60)
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let list = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Fixtures/cards/test-cards.txt").path, encoding: .utf8)
@@ -306,7 +340,7 @@ struct CardDataTests {
         }
         try await vault.rotate()
         try await vault.rewrap()
-        vault = try Fixture.vault(directory, clock: clock, lifetime: 60)
+        vault = try await Fixture.vault(place, clock: clock, lifetime: 60)
         clock.advance(120)
         try await vault.purgeExpired()
         #expect(CardDataScanner.scan([directory], cards: cards, securityCodes: codes).isEmpty)

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// PostgreSQL through a pooled `PostgresClient`. Each component keeps its tables in its own schema.
+public final class PostgresDatabase: SQLDatabase {
+    public let dialect = SQLDialect.postgres
+    let client: PostgresClient
+    let runner: Task<Void, Never>
+    let logger: Logger
+
+    public enum ConfigurationError: Error, CustomStringConvertible {
+        case badURL(String)
+        public var description: String {
+            switch self {
+            case .badURL(let why): "PostgreSQL URL: \(why) (expected postgres://user[:password]@host[:port]/database)"
+            }
+        }
+    }
+
+    /// Connects to `postgres://user[:password]@host[:port]/database` (no TLS: use a local socket or a private network,
+    /// or terminate TLS in front; TLS settings come with the server configuration).
+    public init(url: String, maximumConnections: Int = 10) throws {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
+            throw ConfigurationError.badURL("not a postgres:// URL")
+        }
+        guard let host = components.host, !host.isEmpty else { throw ConfigurationError.badURL("no host") }
+        guard let user = components.user, !user.isEmpty else { throw ConfigurationError.badURL("no user") }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var configuration = PostgresClient.Configuration(host: host, port: components.port ?? 5432, username: user,
+                                                         password: components.password, database: database.isEmpty ? nil : database,
+                                                         tls: .disable)
+        configuration.options.maximumConnections = maximumConnections
+        var logger = Logger(label: "levy.storage.postgres")
+        logger.logLevel = .warning
+        self.logger = logger
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Stops the connection pool.
+    public func close() { runner.cancel() }
+
+    public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await Self.collect(try await client.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger))
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in
+            try await body(ConnectionExecutor(connection: connection, logger: self.logger))
+        }
+    }
+
+    public func createSchema(_ name: String) async throws {
+        guard !name.isEmpty, name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || $0 == 95 }) else {
+            throw SQLError(code: 0, message: "schema names are lower-case letters and underscores", statement: "CREATE SCHEMA")
+        }
+        try await execute("CREATE SCHEMA IF NOT EXISTS \(name)")
+    }
+
+    struct ConnectionExecutor: SQLExecutor {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+            try await PostgresDatabase.collect(try await connection.query(PostgresQuery(unsafeSQL: sql, binds: PostgresDatabase.bindings(binds)), logger: logger))
+        }
+    }
+
+    static func bindings(_ values: [SQLValue]) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .integer(let v): bindings.append(v)
+            case .text(let v): bindings.append(v)
+            case .blob(let v): bindings.append(ByteBuffer(bytes: v))
+            case .null: bindings.appendNull()
+            }
+        }
+        return bindings
+    }
+
+    static func collect(_ rows: PostgresRowSequence) async throws -> [SQLRow] {
+        var result: [SQLRow] = []
+        for try await row in rows {
+            var values: [String: SQLValue] = [:]
+            for cell in row {
+                guard cell.bytes != nil else { values[cell.columnName] = .null; continue }
+                switch cell.dataType {
+                case .int8, .int4, .int2: values[cell.columnName] = .integer(try cell.decode(Int64.self))
+                case .bytea: values[cell.columnName] = .blob(Array(buffer: try cell.decode(ByteBuffer.self)))
+                default: values[cell.columnName] = .text(try cell.decode(String.self))
+                }
+            }
+            result.append(SQLRow(values: values))
+        }
+        return result
+    }
+}

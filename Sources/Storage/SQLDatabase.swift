@@ -1,0 +1,53 @@
+import Foundation
+
+/// The SQL dialects Levy runs on. Statements are written once, with `$1`, `$2`… placeholders; DDL names the few
+/// types that differ through `{blob}` and `{bigint}`, and tables through `{schema}` (see `render`).
+public enum SQLDialect: String, Sendable {
+    case sqlite, postgres
+
+    /// Fills the dialect's spellings into a statement: `{blob}` (BLOB / BYTEA), `{bigint}` (INTEGER / BIGINT) and
+    /// `{schema}name`, a table of a component's own namespace (`vault_tokens` in SQLite's single file,
+    /// `vault.tokens` in PostgreSQL's schema), and `{index}name` an index of that namespace.
+    public func render(_ sql: String, schema: String) -> String {
+        var out = sql
+        out = out.replacingAll("{blob}", with: self == .sqlite ? "BLOB" : "BYTEA")
+        out = out.replacingAll("{bigint}", with: self == .sqlite ? "INTEGER" : "BIGINT")
+        out = out.replacingAll("{schema}", with: self == .sqlite ? "\(schema)_" : "\(schema).")
+        // An index lives in its table's schema in PostgreSQL and cannot be qualified; SQLite's are global.
+        out = out.replacingAll("{index}", with: self == .sqlite ? "\(schema)_" : "")
+        return out
+    }
+}
+
+/// Runs statements. Values are always bound, never spliced into SQL text.
+public protocol SQLExecutor: Sendable {
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+}
+
+extension SQLExecutor {
+    public func execute(_ sql: String, _ binds: [SQLValue] = []) async throws { _ = try await query(sql, binds) }
+    public func query(_ sql: String) async throws -> [SQLRow] { try await query(sql, []) }
+}
+
+/// A database: SQLite (the embedded default) or PostgreSQL. The same statements and the same tests run on both.
+public protocol SQLDatabase: SQLExecutor {
+    var dialect: SQLDialect { get }
+    /// Runs `body` in one transaction: all of it commits, or none of it does.
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+    /// Creates a component's namespace if the dialect has them (a PostgreSQL schema).
+    func createSchema(_ name: String) async throws
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.range(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
