@@ -1,14 +1,26 @@
 import Foundation
+import Storage
 import TaxCore
 import Vault
 
 /// `levy bench vault`: durable tokenizations per second (each one a committed, fsynced SQLite write), masked
 /// reads, and audited reveals through the payment gateway, against a fresh vault in a scratch folder.
 public enum VaultBenchmark {
-    public static func run(tokens: Int, directory: String) async throws -> String {
+    public static func run(tokens: Int, directory: String, postgresURL: String? = nil) async throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 1, count: 32))))
+        let key = try MasterKey(bytes: Array(repeating: 1, count: 32))
+        let vault: Vault
+        let store: String
+        if let postgresURL {
+            // A schema of its own, so runs never meet.
+            let schema = "vault_bench_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(8))
+            vault = try await Vault.open(.init(schema: schema, masterKey: key), database: try PostgresDatabase(url: postgresURL))
+            store = "PostgreSQL (schema \(schema))"
+        } else {
+            vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: key))
+            store = "SQLite"
+        }
         let caller = VaultCaller(id: "bench", permissions: [.tokenize])
         let cards = ["4242424242424242", "5555555555554444", "378282246310005", "6011111111111117", "2223003122003222"]
         let clock = ContinuousClock()
@@ -32,6 +44,7 @@ public enum VaultBenchmark {
             return String(format: "%.0f/s (%.1f us each)", Double(n) / (Double(s) + Double(atto) / 1e18), (Double(s) + Double(atto) / 1e18) / Double(n) * 1e6)
         }
         return """
+            store: \(store)
             tokenize (validate, HMAC fingerprint, AES-256-GCM, durable SQLite insert): \(tokens) in \(tokenizeTime), \(rate(tokens, tokenizeTime))
             masked read: \(rate(tokens, readTime))
             authorize through the gateway (audited reveal: decrypt + hash-chained audit insert, simulator): \(rate(reveals, revealTime))

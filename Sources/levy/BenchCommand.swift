@@ -48,10 +48,11 @@ struct BenchCommand: ParsableCommand {
             commandName: "vault", abstract: "Tokenizations, masked reads and audited reveals per second on a scratch vault.")
 
         @Option(help: "Cards to tokenize.") var tokens = 20_000
+        @Option(help: "A postgres:// URL to run against instead of a SQLite file.") var postgres: String?
 
         func run() async throws {
             let directory = NSTemporaryDirectory() + "levy-bench-vault-\(UUID().uuidString)"
-            print(try await VaultBenchmark.run(tokens: tokens, directory: directory))
+            print(try await VaultBenchmark.run(tokens: tokens, directory: directory, postgresURL: postgres))
         }
     }
 }
