@@ -45,7 +45,7 @@ public enum VaultBenchmark {
         }
         return """
             store: \(store)
-            tokenize (validate, HMAC fingerprint, AES-256-GCM, durable SQLite insert): \(tokens) in \(tokenizeTime), \(rate(tokens, tokenizeTime))
+            tokenize (validate, HMAC fingerprint, AES-256-GCM, durable insert): \(tokens) in \(tokenizeTime), \(rate(tokens, tokenizeTime))
             masked read: \(rate(tokens, readTime))
             authorize through the gateway (audited reveal: decrypt + hash-chained audit insert, simulator): \(rate(reveals, revealTime))
             """

@@ -33,7 +33,9 @@ public final class PostgresDatabase: SQLDatabase {
                                                          tls: .disable)
         configuration.options.maximumConnections = maximumConnections
         var logger = Logger(label: "levy.storage.postgres")
-        logger.logLevel = .warning
+        // The pool starts in a task of its own, so a first query may be queued before it runs; postgres-nio warns
+        // about that, harmlessly. Errors still show.
+        logger.logLevel = .error
         self.logger = logger
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
