@@ -44,6 +44,12 @@ let package = Package(
             dependencies: ["TaxCore", "Storage", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Orders: placement exactly once, payment through the vault's gateway, the hash-chained tax ledger, refunds.
+        .target(
+            name: "Orders",
+            dependencies: ["TaxCore", "Storage", "Vault", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.
         .target(name: "QuoteContract", dependencies: ["TaxCore"], swiftSettings: strict),
         // Benchmark harnesses run by `levy bench`; kept out of the test targets.
@@ -61,5 +67,6 @@ let package = Package(
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "LevyCLITests", dependencies: ["levy"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore"], swiftSettings: strict),
+        .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Storage", "TaxCore", "TaxTables"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,156 @@
+import Foundation
+import TaxCore
+
+/// An order's id: `ord_` and 96 random bits.
+public struct OrderID: Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { value }
+
+    static func random() -> OrderID { OrderID("ord_" + RandomID.make(bytes: 12)) }
+}
+
+enum RandomID {
+    static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
+
+    /// Lower-case base32 of `bytes` random bytes from the system CSPRNG.
+    static func make(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        var text = ""
+        var buffer = 0, bits = 0
+        for _ in 0..<count {
+            buffer = (buffer << 8 | Int(UInt8.random(in: 0...255, using: &generator))) & 0xFFFF
+            bits += 8
+            while bits >= 5 {
+                text.unicodeScalars.append(Unicode.Scalar(alphabet[(buffer >> (bits - 5)) & 31]))
+                bits -= 5
+            }
+        }
+        if bits > 0 { text.unicodeScalars.append(Unicode.Scalar(alphabet[(buffer << (5 - bits)) & 31])) }
+        return text
+    }
+}
+
+/// Where an order is in its life.
+public enum OrderStatus: String, Sendable {
+    case placed, authorized, declined, captured, voided
+    case partiallyRefunded = "partially_refunded"
+    case refunded
+}
+
+/// The tax of one line in one jurisdiction as frozen at placement: refunds reverse these amounts, never today's
+/// tables.
+public struct FrozenTax: Sendable, Hashable {
+    public var jurisdictionCode: String
+    public var level: String
+    public var name: String
+    public var rate: String
+    public var taxable: Int64
+    public var tax: Int64
+    public var refundedTax: Int64
+}
+
+/// One line of a placed order with its frozen evidence.
+public struct OrderLine: Sendable, Hashable {
+    public var number: Int
+    public var id: String
+    public var code: String
+    public var quantity: Int64
+    public var amount: Int64
+    public var taxable: Int64
+    public var exempt: Int64
+    public var tax: Int64
+    public var refundedQuantity: Int64
+    public var refundedAmount: Int64
+    public var sourcingRule: String
+    public var sourcedTo: String
+    public var certificate: String?
+    public var taxes: [FrozenTax]
+
+    public var refundedTax: Int64 { taxes.reduce(0) { $0 + $1.refundedTax } }
+}
+
+/// A placed order as the store holds it.
+public struct Order: Sendable, Hashable {
+    public var id: OrderID
+    public var status: OrderStatus
+    public var currency: Currency
+    public var taxDate: TaxDate
+    public var tableVersion: String
+    public var rounding: String
+    public var totalAmount: Int64
+    public var totalTax: Int64
+    public var paymentToken: String?
+    public var authorizationID: String?
+    public var captureID: String?
+    public var declineReason: String?
+    public var created: Date
+    public var lines: [OrderLine]
+
+    public var refundedAmount: Int64 { lines.reduce(0) { $0 + $1.refundedAmount } }
+    public var refundedTax: Int64 { lines.reduce(0) { $0 + $1.refundedTax } }
+}
+
+/// What a refund asks for.
+public enum RefundRequest: Sendable, Hashable {
+    /// Everything not yet refunded.
+    case full
+    /// Some articles of some lines (line number, quantity).
+    case lines([RefundLine])
+    /// An amount off the order's net price, spread over the lines; tax reverses in proportion.
+    case amount(Int64)
+}
+
+public struct RefundLine: Sendable, Hashable {
+    public var line: Int
+    public var quantity: Int64
+    public init(line: Int, quantity: Int64) {
+        self.line = line
+        self.quantity = quantity
+    }
+}
+
+/// A refund as recorded: net amount and tax given back, per line and jurisdiction.
+public struct Refund: Sendable, Hashable {
+    public var id: String
+    public var orderID: OrderID
+    public var amount: Int64
+    public var tax: Int64
+    public var lines: [RefundedLine]
+}
+
+public struct RefundedLine: Sendable, Hashable {
+    public var line: Int
+    public var quantity: Int64
+    public var amount: Int64
+    /// (jurisdiction code, tax given back) in the line's jurisdiction order.
+    public var taxes: [RefundedTax]
+}
+
+public struct RefundedTax: Sendable, Hashable {
+    public var jurisdictionCode: String
+    public var tax: Int64
+}
+
+/// Why an order operation was refused.
+public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unquotable(String)
+    case idempotencyConflict(key: String)
+    case unknownOrder(String)
+    case wrongStatus(OrderStatus, expected: [OrderStatus])
+    case paymentDeclined(String)
+    case invalidRefund(String)
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .unquotable(let why): "the order cannot be quoted: \(why)"
+        case .idempotencyConflict(let key): "idempotency key \"\(key)\" was already used with a different request"
+        case .unknownOrder(let id): "no order \(id)"
+        case .wrongStatus(let status, let expected): "the order is \(status.rawValue); this needs \(expected.map(\.rawValue).joined(separator: " or "))"
+        case .paymentDeclined(let reason): "the payment was declined: \(reason)"
+        case .invalidRefund(let why): "refund refused: \(why)"
+        case .storage(let message): "order storage: \(message)"
+        }
+    }
+}

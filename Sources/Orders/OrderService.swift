@@ -1,0 +1,316 @@
+import Crypto
+import Foundation
+import Storage
+import TaxCore
+import Vault
+
+/// Places orders exactly once, takes payment through the vault's gateway, and keeps the tax ledger: capture writes
+/// one immutable entry per line and jurisdiction, refunds write reversing entries, all in one hash chain.
+public struct OrderService: Sendable {
+    public let database: any SQLDatabase
+    public let schema: String
+    let calculator: TaxCalculator
+    let gateway: PaymentGateway?
+    let now: @Sendable () -> Date
+
+    public init(database: any SQLDatabase, schema: String = "orders", tables: TaxTableSet, gateway: PaymentGateway?,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.schema = schema
+        calculator = TaxCalculator(tables: tables)
+        self.gateway = gateway
+        self.now = now
+    }
+
+    static func migrations(schema: String) -> Migrations {
+        Migrations(schema: schema, [
+            .init(version: 1, name: "orders and tax ledger", statements: [
+                "CREATE TABLE {schema}meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                // The ledger head exists from the start, so appends can lock it (PostgreSQL locks only rows that exist).
+                "INSERT INTO {schema}meta (name, value) VALUES ('ledger_head', '')",
+                """
+                CREATE TABLE {schema}orders (id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, request_hash TEXT NOT NULL,
+                  status TEXT NOT NULL, currency TEXT NOT NULL, tax_date TEXT NOT NULL, table_version TEXT NOT NULL, rounding TEXT NOT NULL,
+                  total_amount {bigint} NOT NULL, total_tax {bigint} NOT NULL, payment_token TEXT, authorization_id TEXT, capture_id TEXT,
+                  decline_reason TEXT, created_at TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE {schema}order_lines (order_id TEXT NOT NULL REFERENCES {schema}orders(id), line_no {bigint} NOT NULL,
+                  line_id TEXT NOT NULL, code TEXT NOT NULL, quantity {bigint} NOT NULL, amount {bigint} NOT NULL, taxable {bigint} NOT NULL,
+                  exempt {bigint} NOT NULL, tax {bigint} NOT NULL, refunded_quantity {bigint} NOT NULL DEFAULT 0,
+                  refunded_amount {bigint} NOT NULL DEFAULT 0, sourcing_rule TEXT NOT NULL, sourced_to TEXT NOT NULL, certificate TEXT,
+                  PRIMARY KEY (order_id, line_no))
+                """,
+                """
+                CREATE TABLE {schema}order_taxes (order_id TEXT NOT NULL REFERENCES {schema}orders(id), line_no {bigint} NOT NULL,
+                  position {bigint} NOT NULL, jurisdiction_code TEXT NOT NULL, level TEXT NOT NULL, name TEXT NOT NULL, rate TEXT NOT NULL,
+                  taxable {bigint} NOT NULL, tax {bigint} NOT NULL, refunded_tax {bigint} NOT NULL DEFAULT 0, PRIMARY KEY (order_id, line_no, position))
+                """,
+                """
+                CREATE TABLE {schema}refunds (id TEXT PRIMARY KEY, order_id TEXT NOT NULL REFERENCES {schema}orders(id),
+                  idempotency_key TEXT NOT NULL UNIQUE, request_hash TEXT NOT NULL, amount {bigint} NOT NULL, tax {bigint} NOT NULL,
+                  created_at TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE {schema}refund_lines (refund_id TEXT NOT NULL REFERENCES {schema}refunds(id), line_no {bigint} NOT NULL,
+                  quantity {bigint} NOT NULL, amount {bigint} NOT NULL, PRIMARY KEY (refund_id, line_no))
+                """,
+                """
+                CREATE TABLE {schema}ledger (seq {bigint} PRIMARY KEY, order_id TEXT NOT NULL, refund_id TEXT, kind TEXT NOT NULL,
+                  line_no {bigint} NOT NULL, jurisdiction_code TEXT NOT NULL, level TEXT NOT NULL, rate TEXT NOT NULL, taxable {bigint} NOT NULL,
+                  tax {bigint} NOT NULL, tax_date TEXT NOT NULL, table_version TEXT NOT NULL, at TEXT NOT NULL, prev_hash TEXT NOT NULL,
+                  hash TEXT NOT NULL)
+                """,
+            ]),
+        ])
+    }
+
+    /// Creates or updates the order tables.
+    public func migrate() async throws { try await Self.migrations(schema: schema).apply(to: database, now: now()) }
+
+    func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
+
+    // MARK: - Placing
+
+    /// Quotes and places an order once per idempotency key: a retry with the same request returns the same order;
+    /// the same key with a different request is refused. With a payment token the order is authorized at once.
+    /// `requestHash` identifies the request as the caller sent it (a digest of its bytes).
+    public func place(_ request: QuoteRequest, idempotencyKey: String, requestHash: String, paymentToken: Token? = nil) async throws -> Order {
+        if let existing = try await order(forKey: idempotencyKey) {
+            return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)
+        }
+        let quote: Quote
+        do { quote = try calculator.quote(request) } catch { throw OrderError.unquotable(error.description) }
+        let id = OrderID.random()
+        let created = now()
+        do {
+            try await database.transaction { [self] tx in
+                try await tx.execute("""
+                    INSERT INTO \(table("orders")) (id, idempotency_key, request_hash, status, currency, tax_date, table_version, rounding,
+                      total_amount, total_tax, payment_token, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    """, [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(OrderStatus.placed.rawValue),
+                          .text(quote.currency.code), .text(quote.date.iso), .text(quote.tableVersion), .text(quote.rounding.rawValue),
+                          .integer(quote.totalAmount.minorUnits), .integer(quote.totalTax.minorUnits),
+                          paymentToken.map { .text($0.value) } ?? .null, .text(Timestamp.string(created))])
+                for (number, line) in quote.lines.enumerated() {
+                    let address = line.sourcing.address
+                    try await tx.execute("""
+                        INSERT INTO \(table("order_lines")) (order_id, line_no, line_id, code, quantity, amount, taxable, exempt, tax,
+                          sourcing_rule, sourced_to, certificate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                        """, [.text(id.value), .integer(Int64(number + 1)), .text(line.id), .text(line.code.rawValue), .integer(line.quantity),
+                              .integer(line.amount.minorUnits), .integer(line.taxable.minorUnits), .integer(line.exempt.minorUnits),
+                              .integer(line.tax.minorUnits), .text(line.sourcing.rule.rawValue), .text("\(address.state) \(address.zip)"),
+                              line.exemption.flatMap { $0.applied ? .text($0.certificate.number) : nil } ?? .null])
+                    for (position, jurisdiction) in line.jurisdictions.enumerated() {
+                        try await tx.execute("""
+                            INSERT INTO \(table("order_taxes")) (order_id, line_no, position, jurisdiction_code, level, name, rate, taxable, tax)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                            """, [.text(id.value), .integer(Int64(number + 1)), .integer(Int64(position)), .text(jurisdiction.jurisdiction.code),
+                                  .text(jurisdiction.jurisdiction.level.rawValue), .text(jurisdiction.jurisdiction.name),
+                                  .text(jurisdiction.rate.fractionString), .integer(jurisdiction.taxable), .integer(jurisdiction.tax)])
+                    }
+                }
+            }
+        } catch {
+            // A concurrent retry with the same key won the race: its order is the answer (or the conflict).
+            if let existing = try await order(forKey: idempotencyKey) {
+                return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)
+            }
+            throw OrderError.storage("\(error)")
+        }
+        var placed = try await order(id)
+        if let paymentToken { placed = try await authorize(placed, token: paymentToken) }
+        return placed
+    }
+
+    static func replay(_ existing: (order: Order, requestHash: String), requestHash: String, key: String) throws -> Order {
+        guard existing.requestHash == requestHash else { throw OrderError.idempotencyConflict(key: key) }
+        return existing.order
+    }
+
+    func authorize(_ order: Order, token: Token) async throws -> Order {
+        guard let gateway else { return order }
+        let result = try await gateway.authorize(token: token, amount: Money(minorUnits: order.totalAmount + order.totalTax, currency: order.currency),
+                                                 reference: order.id.value)
+        if result.outcome == .approved {
+            try await setStatus(order.id, .authorized, column: "authorization_id", value: result.id)
+        } else {
+            try await setStatus(order.id, .declined, column: "decline_reason", value: result.declineReason?.rawValue ?? "declined")
+        }
+        return try await self.order(order.id)
+    }
+
+    // MARK: - Payment
+
+    /// Captures an authorized order and writes its sale entries to the tax ledger, in one transaction.
+    public func capture(_ id: OrderID) async throws -> Order {
+        let order = try await order(id)
+        guard order.status == .authorized || (order.status == .placed && gateway == nil) else {
+            throw OrderError.wrongStatus(order.status, expected: [.authorized])
+        }
+        var captureID = "capture-without-processor"
+        if let gateway, let authorization = order.authorizationID {
+            let result = try await gateway.capture(authorization: authorization,
+                                                   amount: Money(minorUnits: order.totalAmount + order.totalTax, currency: order.currency))
+            guard result.outcome == .approved else { throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "capture declined") }
+            captureID = result.id
+        }
+        let at = Timestamp.string(now())
+        let entries = order.lines.flatMap { line in
+            line.taxes.map { LedgerEntry(orderID: order.id.value, refundID: nil, kind: "sale", line: line.number, jurisdictionCode: $0.jurisdictionCode,
+                                         level: $0.level, rate: $0.rate, taxable: $0.taxable, tax: $0.tax, taxDate: order.taxDate.iso,
+                                         tableVersion: order.tableVersion, at: at) }
+        }
+        try await database.transaction { [self, captureID] tx in
+            try await tx.execute("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = $4",
+                                 [.text(OrderStatus.captured.rawValue), .text(captureID), .text(id.value), .text(order.status.rawValue)])
+            try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).append(entries, in: tx)
+        }
+        return try await self.order(id)
+    }
+
+    /// Voids an authorized order before capture.
+    public func void(_ id: OrderID) async throws -> Order {
+        let order = try await order(id)
+        guard order.status == .authorized || order.status == .placed else { throw OrderError.wrongStatus(order.status, expected: [.authorized, .placed]) }
+        if let gateway, let authorization = order.authorizationID {
+            let result = try await gateway.void(authorization: authorization)
+            guard result.outcome == .approved else { throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "void declined") }
+        }
+        try await setStatus(id, .voided, column: nil, value: nil)
+        return try await self.order(id)
+    }
+
+    // MARK: - Refunds
+
+    /// Refunds a captured order (in full, by line and quantity, or an amount), reversing tax from the amounts frozen
+    /// at placement, never from today's tables. Once per idempotency key.
+    public func refund(_ id: OrderID, _ request: RefundRequest, idempotencyKey: String, requestHash: String) async throws -> Refund {
+        if let existing = try await refund(forKey: idempotencyKey) {
+            guard existing.requestHash == requestHash, existing.refund.orderID == id else { throw OrderError.idempotencyConflict(key: idempotencyKey) }
+            return existing.refund
+        }
+        let order = try await order(id)
+        guard order.status == .captured || order.status == .partiallyRefunded else {
+            throw OrderError.wrongStatus(order.status, expected: [.captured, .partiallyRefunded])
+        }
+        let lines = try RefundMath.refund(order, request)
+        let amount = lines.reduce(0) { $0 + $1.amount }
+        let tax = lines.reduce(0) { $0 + $1.taxes.reduce(0) { $0 + $1.tax } }
+        if let gateway, let capture = order.captureID {
+            let result = try await gateway.refund(capture: capture, amount: Money(minorUnits: amount + tax, currency: order.currency))
+            guard result.outcome == .approved else { throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "refund declined") }
+        }
+        let refundID = "ref_" + RandomID.make(bytes: 12)
+        let at = Timestamp.string(now())
+        var entries: [LedgerEntry] = []
+        for refunded in lines {
+            let line = order.lines.first { $0.number == refunded.line }!
+            for (frozen, back) in zip(line.taxes, refunded.taxes) where back.tax != 0 || refunded.amount != 0 {
+                entries.append(LedgerEntry(orderID: id.value, refundID: refundID, kind: "refund", line: line.number, jurisdictionCode: frozen.jurisdictionCode,
+                                           level: frozen.level, rate: frozen.rate, taxable: -RefundMath.share(frozen.taxable, refunded.amount, max(line.amount, 1)),
+                                           tax: -back.tax, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at))
+            }
+        }
+        let fullyRefunded = order.refundedAmount + amount == order.totalAmount && order.refundedTax + tax == order.totalTax
+        do {
+            try await database.transaction { [self, entries] tx in
+                try await tx.execute("INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                     [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax), .text(at)])
+                for refunded in lines {
+                    try await tx.execute("INSERT INTO \(table("refund_lines")) (refund_id, line_no, quantity, amount) VALUES ($1, $2, $3, $4)",
+                                         [.text(refundID), .integer(Int64(refunded.line)), .integer(refunded.quantity), .integer(refunded.amount)])
+                    try await tx.execute("""
+                        UPDATE \(table("order_lines")) SET refunded_quantity = refunded_quantity + $1, refunded_amount = refunded_amount + $2
+                        WHERE order_id = $3 AND line_no = $4
+                        """, [.integer(refunded.quantity), .integer(refunded.amount), .text(id.value), .integer(Int64(refunded.line))])
+                    for (position, back) in refunded.taxes.enumerated() where back.tax != 0 {
+                        try await tx.execute("""
+                            UPDATE \(table("order_taxes")) SET refunded_tax = refunded_tax + $1 WHERE order_id = $2 AND line_no = $3 AND position = $4
+                            """, [.integer(back.tax), .text(id.value), .integer(Int64(refunded.line)), .integer(Int64(position))])
+                    }
+                }
+                try await tx.execute("UPDATE \(table("orders")) SET status = $1 WHERE id = $2",
+                                     [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)])
+                try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).append(entries, in: tx)
+            }
+        } catch {
+            if let existing = try await refund(forKey: idempotencyKey), existing.requestHash == requestHash { return existing.refund }
+            throw OrderError.storage("\(error)")
+        }
+        return Refund(id: refundID, orderID: id, amount: amount, tax: tax, lines: lines)
+    }
+
+    // MARK: - Reading
+
+    public func order(_ id: OrderID) async throws -> Order {
+        guard let found = try await loadOrder(where: "id = $1", .text(id.value)) else { throw OrderError.unknownOrder(id.value) }
+        return found.order
+    }
+
+    func order(forKey key: String) async throws -> (order: Order, requestHash: String)? {
+        try await loadOrder(where: "idempotency_key = $1", .text(key))
+    }
+
+    func loadOrder(where condition: String, _ value: SQLValue) async throws -> (order: Order, requestHash: String)? {
+        guard let row = try await rows("SELECT * FROM \(table("orders")) WHERE \(condition)", [value]).first else { return nil }
+        let id = row.text("id")!
+        let taxes = try await rows("SELECT * FROM \(table("order_taxes")) WHERE order_id = $1 ORDER BY line_no, position", [.text(id)])
+        let lines = try await rows("SELECT * FROM \(table("order_lines")) WHERE order_id = $1 ORDER BY line_no", [.text(id)]).map { line in
+            let number = line.integer("line_no")!
+            return OrderLine(number: Int(number), id: line.text("line_id")!, code: line.text("code")!, quantity: line.integer("quantity")!,
+                             amount: line.integer("amount")!, taxable: line.integer("taxable")!, exempt: line.integer("exempt")!,
+                             tax: line.integer("tax")!, refundedQuantity: line.integer("refunded_quantity")!,
+                             refundedAmount: line.integer("refunded_amount")!, sourcingRule: line.text("sourcing_rule")!,
+                             sourcedTo: line.text("sourced_to")!, certificate: line.text("certificate"),
+                             taxes: taxes.filter { $0.integer("line_no") == number }.map {
+                                 FrozenTax(jurisdictionCode: $0.text("jurisdiction_code")!, level: $0.text("level")!, name: $0.text("name")!,
+                                           rate: $0.text("rate")!, taxable: $0.integer("taxable")!, tax: $0.integer("tax")!,
+                                           refundedTax: $0.integer("refunded_tax")!)
+                             })
+        }
+        let order = Order(id: OrderID(id), status: OrderStatus(rawValue: row.text("status")!) ?? .placed,
+                          currency: .usd, taxDate: TaxDate(iso: row.text("tax_date")!)!,
+                          tableVersion: row.text("table_version")!, rounding: row.text("rounding")!, totalAmount: row.integer("total_amount")!,
+                          totalTax: row.integer("total_tax")!, paymentToken: row.text("payment_token"), authorizationID: row.text("authorization_id"),
+                          captureID: row.text("capture_id"), declineReason: row.text("decline_reason"),
+                          created: Timestamp.date(row.text("created_at")!) ?? Date(timeIntervalSince1970: 0), lines: lines)
+        return (order, row.text("request_hash")!)
+    }
+
+    func refund(forKey key: String) async throws -> (refund: Refund, requestHash: String)? {
+        guard let row = try await rows("SELECT * FROM \(table("refunds")) WHERE idempotency_key = $1", [.text(key)]).first else { return nil }
+        let id = row.text("id")!
+        let entries = try await rows("SELECT line_no, jurisdiction_code, tax FROM \(table("ledger")) WHERE refund_id = $1 ORDER BY seq", [.text(id)])
+        let lines = try await rows("SELECT * FROM \(table("refund_lines")) WHERE refund_id = $1 ORDER BY line_no", [.text(id)]).map { line in
+            RefundedLine(line: Int(line.integer("line_no")!), quantity: line.integer("quantity")!, amount: line.integer("amount")!,
+                         taxes: entries.filter { $0.integer("line_no") == line.integer("line_no") }.map {
+                             RefundedTax(jurisdictionCode: $0.text("jurisdiction_code")!, tax: -$0.integer("tax")!)
+                         })
+        }
+        return (Refund(id: id, orderID: OrderID(row.text("order_id")!), amount: row.integer("amount")!, tax: row.integer("tax")!, lines: lines),
+                row.text("request_hash")!)
+    }
+
+    /// Every ledger entry, oldest first.
+    public func ledger() async throws -> [LedgerEntry] {
+        try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).entries(in: database)
+    }
+
+    /// Checks the ledger's hash chain: any edit, deletion or reordering is found.
+    public func verifyLedger() async throws -> Ledger.Verification {
+        try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).verify(in: database)
+    }
+
+    func setStatus(_ id: OrderID, _ status: OrderStatus, column: String?, value: String?) async throws {
+        if let column, let value {
+            _ = try await rows("UPDATE \(table("orders")) SET status = $1, \(column) = $2 WHERE id = $3", [.text(status.rawValue), .text(value), .text(id.value)])
+        } else {
+            _ = try await rows("UPDATE \(table("orders")) SET status = $1 WHERE id = $2", [.text(status.rawValue), .text(id.value)])
+        }
+    }
+
+    func rows(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        do { return try await database.query(sql, binds) } catch { throw OrderError.storage("\(error)") }
+    }
+}

@@ -1,0 +1,258 @@
+import Foundation
+import Storage
+import TaxCore
+import TaxTables
+import Testing
+@testable import Orders
+@testable import Vault
+
+enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var available: [Store] {
+        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
+    }
+
+    var testDescription: String { rawValue }
+}
+
+enum World {
+    static let tables: TaxTableSet = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return try! CanonicalTables.load(directory: url.path + "/TaxTables").tables
+    }()
+
+    static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }
+
+    static func directory() -> String {
+        let path = NSTemporaryDirectory() + "levy-orders-tests/" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func schema() -> String { "orders_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(12)) }
+
+    /// A fresh order store (its own SQLite file or PostgreSQL schema), with a vault and the processor simulator.
+    static func service(_ store: Store, tables: TaxTableSet = tables) async throws -> (OrderService, Vault) {
+        let directory = directory()
+        let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/orders.sqlite") : postgres!
+        let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 5, count: 32))))
+        let service = OrderService(database: database, schema: schema(), tables: tables,
+                                   gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()))
+        try await service.migrate()
+        return (service, vault)
+    }
+
+    static func address(_ state: String, _ zip: String) -> Address { Address(line1: "1 Main St", city: "", state: StateCode(state)!, zip: ZipCode(zip)!) }
+
+    /// A med-spa order: a service at the spa, shipped goods with shipping, streamed content; in MN and WI.
+    static func request(_ amounts: [Int64] = [18_000, 19_350, 995, 1_299], quantities: [Int64] = [1, 3, 1, 1]) -> QuoteRequest {
+        QuoteRequest(date: TaxDate(iso: "2026-03-02")!, origin: address("MN", "55402"), destination: address("WI", "53703"),
+                     lines: [
+                        QuoteLine(id: "massage", code: .massageService, amount: Money(minorUnits: amounts[0]), quantity: quantities[0], fulfilment: .inPerson),
+                        QuoteLine(id: "serum", code: .general, amount: Money(minorUnits: amounts[1]), quantity: quantities[1], fulfilment: .shipped),
+                        QuoteLine(id: "shipping", code: .shipping, amount: Money(minorUnits: amounts[2]), quantity: quantities[2], fulfilment: .shipped),
+                        QuoteLine(id: "class", code: .digitalVideoStream, amount: Money(minorUnits: amounts[3]), quantity: quantities[3], fulfilment: .stream),
+                     ])
+    }
+
+    static func token(_ vault: Vault, _ number: String = "4242424242424242") async throws -> Token {
+        try await vault.tokenize(number: number, expiry: 12, 2030, caller: VaultCaller(id: "checkout", permissions: [.tokenize])).token
+    }
+
+    /// Net tax per jurisdiction in the ledger.
+    static func net(_ ledger: [LedgerEntry]) -> [String: Int64] {
+        ledger.reduce(into: [:]) { $0[$1.jurisdictionCode, default: 0] += $1.tax }
+    }
+}
+
+@Suite("Orders")
+struct OrdersTests {
+    @Test("a retry with the same key returns the same order; the same key with another request is refused", arguments: Store.available)
+    func idempotency(store: Store) async throws {
+        let (service, _) = try await World.service(store)
+        let first = try await service.place(World.request(), idempotencyKey: "k1", requestHash: "h1")
+        let again = try await service.place(World.request(), idempotencyKey: "k1", requestHash: "h1")
+        #expect(first.id == again.id)
+        await #expect(throws: OrderError.idempotencyConflict(key: "k1")) {
+            try await service.place(World.request([100, 100, 100, 100]), idempotencyKey: "k1", requestHash: "h2")
+        }
+    }
+
+    @Test("100 concurrent placements with one idempotency key create exactly one order", arguments: Store.available)
+    func concurrentPlacements(store: Store) async throws {
+        let (service, _) = try await World.service(store)
+        let ids = try await withThrowingTaskGroup(of: OrderID.self) { group in
+            for _ in 0..<100 {
+                group.addTask { try await service.place(World.request(), idempotencyKey: "same-key", requestHash: "same-hash").id }
+            }
+            var ids = Set<OrderID>()
+            for try await id in group { ids.insert(id) }
+            return ids
+        }
+        #expect(ids.count == 1)
+        let count = try await service.database.query("SELECT COUNT(*) AS n FROM \(service.table("orders"))", [])[0].integer("n")
+        #expect(count == 1)
+    }
+
+    @Test("place, authorize, capture: the ledger holds one entry per line and jurisdiction, summing to the order's tax", arguments: Store.available)
+    func lifecycle(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(), idempotencyKey: "o", requestHash: "h", paymentToken: try await World.token(vault))
+        #expect(placed.status == .authorized)
+        #expect(placed.lines.map(\.code) == ["massage_service", "general", "shipping", "digital_video_stream"])
+        let captured = try await service.capture(placed.id)
+        #expect(captured.status == .captured)
+        let ledger = try await service.ledger()
+        #expect(ledger.count == placed.lines.reduce(0) { $0 + $1.taxes.count })
+        #expect(ledger.reduce(0) { $0 + $1.tax } == placed.totalTax)
+        #expect(ledger.allSatisfy { $0.tableVersion == World.tables.version })
+        #expect(try await service.verifyLedger().brokenAt == nil)
+    }
+
+    @Test("a declined card leaves the order declined, and it cannot be captured", arguments: Store.available)
+    func declined(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(), idempotencyKey: "d", requestHash: "h",
+                                             paymentToken: try await World.token(vault, "4000000000009995"))
+        #expect(placed.status == .declined)
+        #expect(placed.declineReason == "insufficient_funds")
+        await #expect(throws: OrderError.self) { try await service.capture(placed.id) }
+    }
+
+    @Test("refunds by line and quantity, then by amount, then the rest: every jurisdiction nets to zero", arguments: Store.available)
+    func refundsNetToZero(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(), idempotencyKey: "r", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let partial = try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "r1", requestHash: "a")
+        #expect(partial.amount == 6_450)
+        #expect(try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "r1", requestHash: "a") == partial)
+        _ = try await service.refund(placed.id, .amount(1_000), idempotencyKey: "r2", requestHash: "b")
+        #expect(try await service.order(placed.id).status == .partiallyRefunded)
+        _ = try await service.refund(placed.id, .full, idempotencyKey: "r3", requestHash: "c")
+        let order = try await service.order(placed.id)
+        #expect(order.status == .refunded)
+        #expect(order.refundedAmount == order.totalAmount)
+        #expect(order.refundedTax == order.totalTax)
+        #expect(World.net(try await service.ledger()).values.allSatisfy { $0 == 0 })
+        await #expect(throws: OrderError.self) { try await service.refund(placed.id, .full, idempotencyKey: "r4", requestHash: "d") }
+        #expect(try await service.verifyLedger().brokenAt == nil)
+    }
+
+    @Test("a refund after a table change reverses the tax of the sale, not today's rate", arguments: Store.available)
+    func refundUsesFrozenRates(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(), idempotencyKey: "t", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        // Tomorrow's tables: every state and local rate doubled.
+        let changed = OrderService(database: service.database, schema: service.schema, tables: World.doubledRates, gateway: nil)
+        let refund = try await changed.refund(placed.id, .full, idempotencyKey: "t1", requestHash: "x")
+        #expect(refund.tax == placed.totalTax)
+        #expect(World.net(try await changed.ledger()).values.allSatisfy { $0 == 0 })
+        #expect(try await changed.ledger().allSatisfy { $0.tableVersion == World.tables.version })
+    }
+
+    @Test("the ledger detects an edited, deleted or reordered entry", arguments: Store.available)
+    func ledgerTamper(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(), idempotencyKey: "l", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let ledger = service.table("ledger")
+        try await service.database.execute("UPDATE \(ledger) SET tax = tax + 1 WHERE seq = 2")
+        #expect(try await service.verifyLedger().brokenAt == 2)
+        try await service.database.execute("UPDATE \(ledger) SET tax = tax - 1 WHERE seq = 2")
+        #expect(try await service.verifyLedger().brokenAt == nil)
+        try await service.database.execute("DELETE FROM \(ledger) WHERE seq = (SELECT MAX(seq) FROM \(ledger))")
+        #expect(try await service.verifyLedger().brokenAt != nil)
+    }
+}
+
+@Suite("Refund arithmetic")
+struct RefundMathTests {
+    static func order(_ seed: UInt64) -> Order {
+        var rng = Rng(seed)
+        let lines = (1...Int(rng.next() % 4 + 1)).map { number -> OrderLine in
+            let quantity = Int64(rng.next() % 5 + 1)
+            let amount = Int64(rng.next() % 100_000 + 1)
+            let taxes = (0..<Int(rng.next() % 4 + 1)).map { j in
+                FrozenTax(jurisdictionCode: "J\(j)", level: "state", name: "J\(j)", rate: "0.01", taxable: amount,
+                          tax: Int64(rng.next() % 9_000), refundedTax: 0)
+            }
+            return OrderLine(number: number, id: "\(number)", code: "general", quantity: quantity, amount: amount, taxable: amount, exempt: 0,
+                             tax: taxes.reduce(0) { $0 + $1.tax }, refundedQuantity: 0, refundedAmount: 0, sourcingRule: "", sourcedTo: "",
+                             certificate: nil, taxes: taxes)
+        }
+        return Order(id: OrderID("ord_test"), status: .captured, currency: .usd, taxDate: TaxDate(iso: "2026-03-02")!, tableVersion: "t",
+                     rounding: "sst", totalAmount: lines.reduce(0) { $0 + $1.amount }, totalTax: lines.reduce(0) { $0 + $1.tax },
+                     created: Date(), lines: lines)
+    }
+
+    static func apply(_ refund: [RefundedLine], to order: inout Order) {
+        for refunded in refund {
+            let i = order.lines.firstIndex { $0.number == refunded.line }!
+            order.lines[i].refundedQuantity += refunded.quantity
+            order.lines[i].refundedAmount += refunded.amount
+            for (j, back) in refunded.taxes.enumerated() { order.lines[i].taxes[j].refundedTax += back.tax }
+        }
+    }
+
+    @Test("property: any sequence of partial refunds, then a full one, gives back exactly everything and never too much")
+    func property() throws {
+        for seed in 0..<500 as Range<UInt64> {
+            var order = Self.order(seed)
+            var rng = Rng(seed &+ 1_000)
+            for _ in 0..<Int(rng.next() % 5) {
+                let line = order.lines[Int(rng.next() % UInt64(order.lines.count))]
+                let left = line.quantity - line.refundedQuantity
+                let request: RefundRequest = rng.next() % 2 == 0 && left > 0
+                    ? .lines([RefundLine(line: line.number, quantity: Int64(rng.next() % UInt64(left)) + 1)])
+                    : .amount(Int64(rng.next() % UInt64(max(1, order.totalAmount - order.refundedAmount))) + 1)
+                guard let refund = try? RefundMath.refund(order, request) else { continue }
+                Self.apply(refund, to: &order)
+                for line in order.lines {
+                    #expect(line.refundedAmount <= line.amount)
+                    #expect(line.taxes.allSatisfy { $0.refundedTax <= $0.tax && $0.refundedTax >= 0 })
+                }
+            }
+            if order.refundedAmount < order.totalAmount || order.refundedTax < order.totalTax {
+                Self.apply(try RefundMath.refund(order, .full), to: &order)
+            }
+            #expect(order.refundedAmount == order.totalAmount)
+            #expect(order.lines.allSatisfy { $0.taxes.allSatisfy { $0.refundedTax == $0.tax } })
+        }
+    }
+
+    @Test("a refund of one of three articles gives back a third, rounded half up")
+    func oneOfThree() throws {
+        var order = Self.order(1)
+        order.lines = [OrderLine(number: 1, id: "1", code: "general", quantity: 3, amount: 1_000, taxable: 1_000, exempt: 0, tax: 91,
+                                 refundedQuantity: 0, refundedAmount: 0, sourcingRule: "", sourcedTo: "", certificate: nil,
+                                 taxes: [FrozenTax(jurisdictionCode: "S", level: "state", name: "S", rate: "0.06875", taxable: 1_000, tax: 69, refundedTax: 0),
+                                         FrozenTax(jurisdictionCode: "L", level: "county", name: "L", rate: "0.0215", taxable: 1_000, tax: 22, refundedTax: 0)])]
+        let refund = try RefundMath.refund(order, .lines([RefundLine(line: 1, quantity: 1)]))
+        #expect(refund[0].amount == 333)
+        #expect(refund[0].taxes.map(\.tax) == [23, 7])
+    }
+}
+
+struct Rng {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension World {
+    /// The shipped tables with every state rate doubled: "tomorrow's" tables for the refund test.
+    static let doubledRates: TaxTableSet = TaxTableSet(
+        version: "doubled", states: tables.states.map { profile in
+            profile.replacingRates(profile.rates.map { DatedRate(period: $0.period, intrastate: Rate(units: $0.intrastate.units * 2), provenance: $0.provenance) })
+        }, taxability: tables.allTaxability, rules: tables.allRules, locals: tables.locals)
+}
