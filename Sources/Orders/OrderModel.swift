@@ -55,6 +55,8 @@ public struct OrderLine: Sendable, Hashable {
     public var number: Int
     public var id: String
     public var code: String
+    /// How the line reaches the buyer (`shipped`, `pickup`, `in_person`, `stream`, `download`).
+    public var fulfilment: String
     public var quantity: Int64
     public var amount: Int64
     public var taxable: Int64

@@ -37,7 +37,7 @@ public struct OrderService: Sendable {
                 """
                 CREATE TABLE {schema}order_lines (order_id TEXT NOT NULL REFERENCES {schema}orders(id), line_no {bigint} NOT NULL,
                   line_id TEXT NOT NULL, code TEXT NOT NULL, quantity {bigint} NOT NULL, amount {bigint} NOT NULL, taxable {bigint} NOT NULL,
-                  exempt {bigint} NOT NULL, tax {bigint} NOT NULL, refunded_quantity {bigint} NOT NULL DEFAULT 0,
+                  exempt {bigint} NOT NULL, tax {bigint} NOT NULL, fulfilment TEXT NOT NULL, refunded_quantity {bigint} NOT NULL DEFAULT 0,
                   refunded_amount {bigint} NOT NULL DEFAULT 0, sourcing_rule TEXT NOT NULL, sourced_to TEXT NOT NULL, certificate TEXT,
                   PRIMARY KEY (order_id, line_no))
                 """,
@@ -62,6 +62,7 @@ public struct OrderService: Sendable {
                   hash TEXT NOT NULL)
                 """,
             ]),
+            fulfilmentMigration,
         ])
     }
 
@@ -96,11 +97,11 @@ public struct OrderService: Sendable {
                     let address = line.sourcing.address
                     try await tx.execute("""
                         INSERT INTO \(table("order_lines")) (order_id, line_no, line_id, code, quantity, amount, taxable, exempt, tax,
-                          sourcing_rule, sourced_to, certificate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                          sourcing_rule, sourced_to, certificate, fulfilment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                         """, [.text(id.value), .integer(Int64(number + 1)), .text(line.id), .text(line.code.rawValue), .integer(line.quantity),
                               .integer(line.amount.minorUnits), .integer(line.taxable.minorUnits), .integer(line.exempt.minorUnits),
                               .integer(line.tax.minorUnits), .text(line.sourcing.rule.rawValue), .text("\(address.state) \(address.zip)"),
-                              line.exemption.flatMap { $0.applied ? .text($0.certificate.number) : nil } ?? .null])
+                              line.exemption.flatMap { $0.applied ? .text($0.certificate.number) : nil } ?? .null, .text(line.fulfilment.rawValue)])
                     for (position, jurisdiction) in line.jurisdictions.enumerated() {
                         try await tx.execute("""
                             INSERT INTO \(table("order_taxes")) (order_id, line_no, position, jurisdiction_code, level, name, rate, taxable, tax)
@@ -161,10 +162,12 @@ public struct OrderService: Sendable {
                                          level: $0.level, rate: $0.rate, taxable: $0.taxable, tax: $0.tax, taxDate: order.taxDate.iso,
                                          tableVersion: order.tableVersion, at: at) }
         }
+        let capturedAt = now()
         try await database.transaction { [self, captureID] tx in
             try await tx.execute("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = $4",
                                  [.text(OrderStatus.captured.rawValue), .text(captureID), .text(id.value), .text(order.status.rawValue)])
             try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).append(entries, in: tx)
+            try await fulfil(order, in: tx, at: capturedAt)
         }
         return try await self.order(id)
     }
@@ -233,6 +236,7 @@ public struct OrderService: Sendable {
                 try await tx.execute("UPDATE \(table("orders")) SET status = $1 WHERE id = $2",
                                      [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)])
                 try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).append(entries, in: tx)
+                try await revoke(lines, of: order, in: tx)
             }
         } catch {
             if let existing = try await refund(forKey: idempotencyKey), existing.requestHash == requestHash { return existing.refund }
@@ -258,7 +262,8 @@ public struct OrderService: Sendable {
         let taxes = try await rows("SELECT * FROM \(table("order_taxes")) WHERE order_id = $1 ORDER BY line_no, position", [.text(id)])
         let lines = try await rows("SELECT * FROM \(table("order_lines")) WHERE order_id = $1 ORDER BY line_no", [.text(id)]).map { line in
             let number = line.integer("line_no")!
-            return OrderLine(number: Int(number), id: line.text("line_id")!, code: line.text("code")!, quantity: line.integer("quantity")!,
+            return OrderLine(number: Int(number), id: line.text("line_id")!, code: line.text("code")!, fulfilment: line.text("fulfilment")!,
+                             quantity: line.integer("quantity")!,
                              amount: line.integer("amount")!, taxable: line.integer("taxable")!, exempt: line.integer("exempt")!,
                              tax: line.integer("tax")!, refundedQuantity: line.integer("refunded_quantity")!,
                              refundedAmount: line.integer("refunded_amount")!, sourcingRule: line.text("sourcing_rule")!,

@@ -169,6 +169,47 @@ struct OrdersTests {
     }
 }
 
+@Suite("Fulfilment")
+struct FulfilmentTests {
+    @Test("capture issues a voucher per service unit and an entitlement per content line; a voucher redeems once", arguments: Store.available)
+    func vouchersAndEntitlements(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(quantities: [2, 3, 1, 1]), idempotencyKey: "f", requestHash: "h",
+                                             paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let vouchers = try await service.vouchers(of: placed.id)
+        #expect(vouchers.count == 2)
+        #expect(vouchers.allSatisfy { $0.line == 1 && $0.status == .issued })
+        let redeemed = try await service.redeem(voucher: vouchers[0].code, at: "spa-downtown-55402")
+        #expect(redeemed.status == .redeemed)
+        await #expect(throws: FulfilmentError.alreadyRedeemed(at: "spa-downtown-55402")) {
+            try await service.redeem(voucher: vouchers[0].code, at: "spa-uptown")
+        }
+        await #expect(throws: FulfilmentError.unknownVoucher) { try await service.redeem(voucher: "NOPE", at: "x") }
+        let entitlements = try await service.entitlements(of: placed.id)
+        #expect(entitlements.map(\.rights) == ["stream"])
+        #expect(entitlements[0].expires != nil)
+        #expect(entitlements[0].allows(at: Date()))
+    }
+
+    @Test("a refund revokes the unredeemed vouchers it covers and the entitlement of a refunded content line", arguments: Store.available)
+    func refundRevokes(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(quantities: [2, 3, 1, 1]), idempotencyKey: "v", requestHash: "h",
+                                             paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let first = try await service.vouchers(of: placed.id)[0]
+        _ = try await service.redeem(voucher: first.code, at: "spa")
+        _ = try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 1), RefundLine(line: 4, quantity: 1)]),
+                                     idempotencyKey: "vr", requestHash: "x")
+        let vouchers = try await service.vouchers(of: placed.id)
+        #expect(Set(vouchers.map(\.status)) == [.redeemed, .revoked])
+        let entitlement = try await service.entitlements(of: placed.id)[0]
+        #expect(entitlement.status == .revoked)
+        #expect(!entitlement.allows(at: Date()))
+    }
+}
+
 @Suite("Refund arithmetic")
 struct RefundMathTests {
     static func order(_ seed: UInt64) -> Order {
@@ -180,7 +221,7 @@ struct RefundMathTests {
                 FrozenTax(jurisdictionCode: "J\(j)", level: "state", name: "J\(j)", rate: "0.01", taxable: amount,
                           tax: Int64(rng.next() % 9_000), refundedTax: 0)
             }
-            return OrderLine(number: number, id: "\(number)", code: "general", quantity: quantity, amount: amount, taxable: amount, exempt: 0,
+            return OrderLine(number: number, id: "\(number)", code: "general", fulfilment: "shipped", quantity: quantity, amount: amount, taxable: amount, exempt: 0,
                              tax: taxes.reduce(0) { $0 + $1.tax }, refundedQuantity: 0, refundedAmount: 0, sourcingRule: "", sourcedTo: "",
                              certificate: nil, taxes: taxes)
         }
@@ -227,7 +268,7 @@ struct RefundMathTests {
     @Test("a refund of one of three articles gives back a third, rounded half up")
     func oneOfThree() throws {
         var order = Self.order(1)
-        order.lines = [OrderLine(number: 1, id: "1", code: "general", quantity: 3, amount: 1_000, taxable: 1_000, exempt: 0, tax: 91,
+        order.lines = [OrderLine(number: 1, id: "1", code: "general", fulfilment: "shipped", quantity: 3, amount: 1_000, taxable: 1_000, exempt: 0, tax: 91,
                                  refundedQuantity: 0, refundedAmount: 0, sourcingRule: "", sourcedTo: "", certificate: nil,
                                  taxes: [FrozenTax(jurisdictionCode: "S", level: "state", name: "S", rate: "0.06875", taxable: 1_000, tax: 69, refundedTax: 0),
                                          FrozenTax(jurisdictionCode: "L", level: "county", name: "L", rate: "0.0215", taxable: 1_000, tax: 22, refundedTax: 0)])]

@@ -1,0 +1,140 @@
+import Foundation
+import Storage
+
+/// A voucher or booking for one unit of an in-person service: redeemed once, at a seller location.
+public struct Voucher: Sendable, Hashable {
+    public enum Status: String, Sendable { case issued, redeemed, revoked }
+    public var code: String
+    public var orderID: OrderID
+    public var line: Int
+    public var status: Status
+    public var location: String?
+}
+
+/// The right to watch content: streamed for a limited time, or downloaded for good. A refund revokes it.
+public struct Entitlement: Sendable, Hashable {
+    public enum Status: String, Sendable { case active, revoked }
+    public var id: String
+    public var orderID: OrderID
+    public var line: Int
+    /// `stream` or `download`.
+    public var rights: String
+    public var expires: Date?
+    public var status: Status
+
+    /// Whether the entitlement grants access at `date`.
+    public func allows(at date: Date) -> Bool { status == .active && (expires.map { date < $0 } ?? true) }
+}
+
+public enum FulfilmentError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unknownVoucher
+    case alreadyRedeemed(at: String)
+    case revoked
+    case unknownEntitlement
+
+    public var description: String {
+        switch self {
+        case .unknownVoucher: "no such voucher"
+        case .alreadyRedeemed(let location): "the voucher was already redeemed (at \(location))"
+        case .revoked: "the voucher was revoked by a refund"
+        case .unknownEntitlement: "no such entitlement"
+        }
+    }
+}
+
+/// How long content rights last: a streamed rental 48 hours, a subscription 30 days, a download for good.
+enum ContentRights {
+    static func lifetime(code: String) -> TimeInterval? {
+        switch code {
+        case "digital_video_stream": 48 * 3_600
+        case "digital_subscription": 30 * 86_400
+        default: nil
+        }
+    }
+}
+
+extension OrderService {
+    static let fulfilmentMigration = Migrations.Migration(version: 2, name: "fulfilment", statements: [
+        """
+        CREATE TABLE {schema}vouchers (code TEXT PRIMARY KEY, order_id TEXT NOT NULL REFERENCES {schema}orders(id), line_no {bigint} NOT NULL,
+          unit {bigint} NOT NULL, status TEXT NOT NULL, location TEXT, issued_at TEXT NOT NULL, redeemed_at TEXT)
+        """,
+        """
+        CREATE TABLE {schema}entitlements (id TEXT PRIMARY KEY, order_id TEXT NOT NULL REFERENCES {schema}orders(id), line_no {bigint} NOT NULL,
+          rights TEXT NOT NULL, expires_at TEXT, status TEXT NOT NULL, granted_at TEXT NOT NULL)
+        """,
+    ])
+
+    /// Vouchers for every unit of every in-person service line, entitlements for every content line.
+    func fulfil(_ order: Order, in tx: any SQLExecutor, at date: Date) async throws {
+        let at = Timestamp.string(date)
+        for line in order.lines {
+            switch line.fulfilment {
+            case "in_person":
+                for unit in 1...max(1, line.quantity) {
+                    try await tx.execute("""
+                        INSERT INTO \(table("vouchers")) (code, order_id, line_no, unit, status, issued_at) VALUES ($1, $2, $3, $4, 'issued', $5)
+                        """, [.text(RandomID.make(bytes: 10).uppercased()), .text(order.id.value), .integer(Int64(line.number)),
+                              .integer(unit), .text(at)])
+                }
+            case "stream", "download":
+                let expires = ContentRights.lifetime(code: line.code).map { Timestamp.string(date.addingTimeInterval($0)) }
+                try await tx.execute("""
+                    INSERT INTO \(table("entitlements")) (id, order_id, line_no, rights, expires_at, status, granted_at) VALUES ($1, $2, $3, $4, $5, 'active', $6)
+                    """, [.text("ent_" + RandomID.make(bytes: 12)), .text(order.id.value), .integer(Int64(line.number)), .text(line.fulfilment),
+                          expires.map { .text($0) } ?? .null, .text(at)])
+            default:
+                continue
+            }
+        }
+    }
+
+    /// What a refund takes back: unredeemed vouchers for the units refunded, and the entitlement of a content line
+    /// once the whole line is refunded. Amount-only refunds (quantity 0) take back nothing.
+    func revoke(_ refunded: [RefundedLine], of order: Order, in tx: any SQLExecutor) async throws {
+        for item in refunded where item.quantity > 0 {
+            guard let line = order.lines.first(where: { $0.number == item.line }) else { continue }
+            let vouchers = try await tx.query("""
+                SELECT code FROM \(table("vouchers")) WHERE order_id = $1 AND line_no = $2 AND status = 'issued' ORDER BY unit DESC
+                """, [.text(order.id.value), .integer(Int64(item.line))])
+            for voucher in vouchers.prefix(Int(item.quantity)) {
+                try await tx.execute("UPDATE \(table("vouchers")) SET status = 'revoked' WHERE code = $1", [.text(voucher.text("code")!)])
+            }
+            if line.refundedQuantity + item.quantity >= line.quantity {
+                try await tx.execute("UPDATE \(table("entitlements")) SET status = 'revoked' WHERE order_id = $1 AND line_no = $2",
+                                     [.text(order.id.value), .integer(Int64(item.line))])
+            }
+        }
+    }
+
+    /// Redeems a voucher at a seller location, once.
+    public func redeem(voucher code: String, at location: String) async throws -> Voucher {
+        let at = Timestamp.string(now())
+        return try await database.transaction { [self] tx in
+            guard let row = try await tx.query("SELECT * FROM \(table("vouchers")) WHERE code = $1" + (database.dialect == .postgres ? " FOR UPDATE" : ""),
+                                                [.text(code)]).first else { throw FulfilmentError.unknownVoucher }
+            switch row.text("status") {
+            case "redeemed": throw FulfilmentError.alreadyRedeemed(at: row.text("location") ?? "?")
+            case "revoked": throw FulfilmentError.revoked
+            default: break
+            }
+            try await tx.execute("UPDATE \(table("vouchers")) SET status = 'redeemed', location = $1, redeemed_at = $2 WHERE code = $3",
+                                 [.text(location), .text(at), .text(code)])
+            return Voucher(code: code, orderID: OrderID(row.text("order_id")!), line: Int(row.integer("line_no")!), status: .redeemed, location: location)
+        }
+    }
+
+    public func vouchers(of order: OrderID) async throws -> [Voucher] {
+        try await rows("SELECT * FROM \(table("vouchers")) WHERE order_id = $1 ORDER BY line_no, unit", [.text(order.value)]).map {
+            Voucher(code: $0.text("code")!, orderID: order, line: Int($0.integer("line_no")!), status: Voucher.Status(rawValue: $0.text("status")!) ?? .issued,
+                    location: $0.text("location"))
+        }
+    }
+
+    public func entitlements(of order: OrderID) async throws -> [Entitlement] {
+        try await rows("SELECT * FROM \(table("entitlements")) WHERE order_id = $1 ORDER BY line_no", [.text(order.value)]).map {
+            Entitlement(id: $0.text("id")!, orderID: order, line: Int($0.integer("line_no")!), rights: $0.text("rights")!,
+                        expires: $0.text("expires_at").flatMap(Timestamp.date), status: Entitlement.Status(rawValue: $0.text("status")!) ?? .active)
+        }
+    }
+}
