@@ -52,12 +52,12 @@ let package = Package(
         ),
         // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.
         .target(name: "QuoteContract", dependencies: ["TaxCore"], swiftSettings: strict),
-        // Benchmark harnesses run by `levy bench`; kept out of the test targets.
-        .target(name: "LevyBenchmarks", dependencies: ["TaxCore", "TaxTables", "QuoteContract", "Vault", "Storage"], swiftSettings: strict),
+        // Benchmark harnesses and demo data run by `levy bench` and `levy demo`; kept out of the test targets.
+        .target(name: "LevyBenchmarks", dependencies: ["TaxCore", "TaxTables", "QuoteContract", "Vault", "Storage", "Orders"], swiftSettings: strict),
         .executableTarget(
             name: "levy",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage",
+                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage", "Orders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "TaxCoreTests", dependencies: ["TaxCore"], swiftSettings: strict),
         .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
-        .testTarget(name: "LevyCLITests", dependencies: ["levy"], swiftSettings: strict),
+        .testTarget(name: "LevyCLITests", dependencies: ["levy", "Orders", "Storage", "TaxTables"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Storage", "TaxCore", "TaxTables"], swiftSettings: strict),
     ]

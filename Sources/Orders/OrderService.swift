@@ -22,7 +22,8 @@ public struct OrderService: Sendable {
         self.now = now
     }
 
-    static func migrations(schema: String) -> Migrations {
+    /// The order store's schema changes, in order.
+    public static func migrations(schema: String) -> Migrations {
         Migrations(schema: schema, [
             .init(version: 1, name: "orders and tax ledger", statements: [
                 "CREATE TABLE {schema}meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -69,7 +70,7 @@ public struct OrderService: Sendable {
     /// Creates or updates the order tables.
     public func migrate() async throws { try await Self.migrations(schema: schema).apply(to: database, now: now()) }
 
-    func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
+    public func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
 
     // MARK: - Placing
 
@@ -157,10 +158,16 @@ public struct OrderService: Sendable {
             captureID = result.id
         }
         let at = Timestamp.string(now())
-        let entries = order.lines.flatMap { line in
-            line.taxes.map { LedgerEntry(orderID: order.id.value, refundID: nil, kind: "sale", line: line.number, jurisdictionCode: $0.jurisdictionCode,
-                                         level: $0.level, rate: $0.rate, taxable: $0.taxable, tax: $0.tax, taxDate: order.taxDate.iso,
-                                         tableVersion: order.tableVersion, at: at) }
+        // One entry per line and jurisdiction; a line with no taxing jurisdiction (not collecting there) still gets
+        // one entry, marked `none`, so every sale is on the ledger.
+        let entries = order.lines.flatMap { line -> [LedgerEntry] in
+            guard !line.taxes.isEmpty else {
+                return [LedgerEntry(orderID: order.id.value, refundID: nil, kind: "sale", line: line.number, jurisdictionCode: "none", level: "none",
+                                    rate: "0", taxable: 0, tax: 0, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at)]
+            }
+            return line.taxes.map { LedgerEntry(orderID: order.id.value, refundID: nil, kind: "sale", line: line.number, jurisdictionCode: $0.jurisdictionCode,
+                                                level: $0.level, rate: $0.rate, taxable: $0.taxable, tax: $0.tax, taxDate: order.taxDate.iso,
+                                                tableVersion: order.tableVersion, at: at) }
         }
         let capturedAt = now()
         try await database.transaction { [self, captureID] tx in
@@ -209,6 +216,10 @@ public struct OrderService: Sendable {
         var entries: [LedgerEntry] = []
         for refunded in lines {
             let line = order.lines.first { $0.number == refunded.line }!
+            if line.taxes.isEmpty {
+                entries.append(LedgerEntry(orderID: id.value, refundID: refundID, kind: "refund", line: line.number, jurisdictionCode: "none",
+                                           level: "none", rate: "0", taxable: 0, tax: 0, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at))
+            }
             for (frozen, back) in zip(line.taxes, refunded.taxes) where back.tax != 0 || refunded.amount != 0 {
                 entries.append(LedgerEntry(orderID: id.value, refundID: refundID, kind: "refund", line: line.number, jurisdictionCode: frozen.jurisdictionCode,
                                            level: frozen.level, rate: frozen.rate, taxable: -RefundMath.share(frozen.taxable, refunded.amount, max(line.amount, 1)),

@@ -52,8 +52,13 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
-            try await body(ConnectionExecutor(connection: connection, logger: self.logger))
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(ConnectionExecutor(connection: connection, logger: self.logger))
+            }
+        } catch let error as PostgresTransactionError where error.closureError != nil && error.rollbackError == nil {
+            // The body's own error (rolled back cleanly): callers see the same error as with SQLite.
+            throw error.closureError!
         }
     }
 

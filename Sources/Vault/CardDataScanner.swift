@@ -25,7 +25,7 @@ public enum CardDataScanner {
     }
 
     /// Every occurrence of a listed card number that is a whole Luhn-valid digit run of 13-19 digits, and of a
-    /// listed security code standing alone (not inside a longer run of digits), in every file under `paths`.
+    /// listed security code standing alone (not inside a longer run of letters or digits), in every file under `paths`.
     public static func scan(_ paths: [String], cards: [String], securityCodes: [String]) -> [Finding] {
         var findings: [Finding] = []
         let needles = cards.filter { (13...19).contains($0.count) && CardNumber.luhnValid($0.utf8.map { $0 - 48 }) }.map { Array($0.utf8) }
@@ -41,7 +41,8 @@ public enum CardDataScanner {
                     }
                 }
                 for code in codes {
-                    for offset in occurrences(of: code, in: bytes) where standsAlone(offset, code.count, in: bytes) {
+                    // A stored code is its own field; inside hex (hashes, fingerprints) letters surround it, by chance.
+                    for offset in occurrences(of: code, in: bytes) where standsAlone(offset, code.count, in: bytes, alphanumeric: true) {
                         findings.append(Finding(path: path, offset: offset, kind: "security code", masked: String(repeating: "•", count: code.count)))
                     }
                 }
@@ -76,8 +77,14 @@ public enum CardDataScanner {
         return found
     }
 
-    static func standsAlone(_ offset: Int, _ length: Int, in bytes: [UInt8]) -> Bool {
-        func isDigit(_ i: Int) -> Bool { i >= 0 && i < bytes.count && bytes[i] >= 48 && bytes[i] <= 57 }
-        return !isDigit(offset - 1) && !isDigit(offset + length)
+    /// Whether the match is not part of a longer run of digits (or, with `alphanumeric`, of letters and digits).
+    static func standsAlone(_ offset: Int, _ length: Int, in bytes: [UInt8], alphanumeric: Bool = false) -> Bool {
+        func joins(_ i: Int) -> Bool {
+            guard i >= 0, i < bytes.count else { return false }
+            let b = bytes[i]
+            if b >= 48 && b <= 57 { return true }
+            return alphanumeric && ((b >= 65 && b <= 90) || (b >= 97 && b <= 122))
+        }
+        return !joins(offset - 1) && !joins(offset + length)
     }
 }

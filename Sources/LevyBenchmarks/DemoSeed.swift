@@ -1,0 +1,73 @@
+import Foundation
+import Orders
+import Storage
+import TaxCore
+
+/// `levy demo seed`: realistic, reproducible orders for demos and benchmarks. A med spa with three Minneapolis-area
+/// locations sells treatments (performed at a location), products shipped to customers in several states, and
+/// streamed or downloaded classes; some customers are tax-exempt; some orders are refunded.
+public enum DemoSeed {
+    public struct Report: Sendable, CustomStringConvertible {
+        public var orders = 0
+        public var refunds = 0
+        public var seconds = 0.0
+        public var description: String {
+            String(format: "seeded %d orders (%d refunds) in %.1f s: %.0f orders/s", orders, refunds, seconds, Double(orders) / max(seconds, 1e-9))
+        }
+    }
+
+    static let locations = [("MN", "55402"), ("MN", "55102"), ("MN", "55424")]
+    static let destinations = [("MN", "55401"), ("WI", "53703"), ("CA", "90001"), ("TX", "75201"), ("NY", "10001"), ("WA", "98101"),
+                               ("TN", "37011"), ("IL", "60601"), ("FL", "33101"), ("GA", "30303"), ("OR", "97201"), ("CO", "80202")]
+    static let items: [(ProductTaxCode, Fulfilment, ClosedRange<Int64>)] = [
+        (.personalCareService, .inPerson, 8_000...45_000), (.massageService, .inPerson, 6_000...18_000),
+        (.professionalService, .inPerson, 15_000...90_000), (.general, .shipped, 1_500...25_000), (.shipping, .shipped, 595...1_995),
+        (.digitalVideoStream, .stream, 499...2_999), (.digitalVideoDownload, .download, 1_999...9_999), (.digitalSubscription, .stream, 999...2_999),
+        (.giftCard, .shipped, 5_000...20_000),
+    ]
+
+    /// Places, captures and sometimes refunds `count` orders; `acknowledge` is called after each order is durable.
+    public static func run(service: OrderService, count: Int, seed: UInt64, refundEvery: Int = 10,
+                           acknowledge: (OrderID) -> Void = { _ in }) async throws -> Report {
+        var rng = SplitMix64(seed: seed)
+        var report = Report()
+        let clock = ContinuousClock()
+        let start = clock.now
+        for i in 0..<count {
+            let request = order(index: i, rng: &rng)
+            let key = "seed-\(seed)-\(i)"
+            let placed = try await service.place(request, idempotencyKey: key, requestHash: key)
+            let captured = placed.status == .captured ? placed : try await service.capture(placed.id)
+            if refundEvery > 0, i % refundEvery == refundEvery - 1 {
+                let line = captured.lines[Int.random(in: 0..<captured.lines.count, using: &rng)]
+                let request: RefundRequest = line.quantity > 1 ? .lines([RefundLine(line: line.number, quantity: 1)]) : .full
+                _ = try await service.refund(captured.id, request, idempotencyKey: key + "-refund", requestHash: key)
+                report.refunds += 1
+            }
+            acknowledge(captured.id)
+            report.orders += 1
+        }
+        let elapsed = clock.now - start
+        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return report
+    }
+
+    static func order(index: Int, rng: inout SplitMix64) -> QuoteRequest {
+        func address(_ place: (String, String)) -> Address {
+            Address(line1: "\(Int.random(in: 1...9_999, using: &rng)) Main St", city: "", state: StateCode(place.0)!, zip: ZipCode(place.1)!)
+        }
+        let origin = address(locations[Int.random(in: 0..<locations.count, using: &rng)])
+        let destination = address(destinations[Int.random(in: 0..<destinations.count, using: &rng)])
+        var lines: [QuoteLine] = []
+        for n in 0..<Int.random(in: 1...5, using: &rng) {
+            let (code, fulfilment, range) = items[Int.random(in: 0..<items.count, using: &rng)]
+            let quantity = Int64(fulfilment == .shipped ? Int.random(in: 1...3, using: &rng) : 1)
+            lines.append(QuoteLine(id: "\(n + 1)", code: code, amount: Money(minorUnits: Int64.random(in: range, using: &rng) * quantity),
+                                   quantity: quantity, fulfilment: fulfilment))
+        }
+        // One customer in twenty holds a resale certificate for the destination state.
+        let exemptions = Int.random(in: 0..<20, using: &rng) == 0
+            ? [ExemptionCertificate(state: destination.state, reason: .resale, number: "RS-\(index)", expires: TaxDate(iso: "2027-12-31"))] : []
+        return QuoteRequest(date: TaxDate(iso: "2026-03-02")!, origin: origin, destination: destination, exemptions: exemptions, lines: lines)
+    }
+}
