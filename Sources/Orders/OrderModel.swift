@@ -86,6 +86,9 @@ public struct Order: Sendable, Hashable {
     public var authorizationID: String?
     public var captureID: String?
     public var declineReason: String?
+    /// The customer and the version of their billing address the order was taxed with, when known.
+    public var customerID: CustomerID?
+    public var billingVersion: Int?
     public var created: Date
     public var lines: [OrderLine]
 

@@ -64,6 +64,11 @@ public struct OrderService: Sendable {
                 """,
             ]),
             fulfilmentMigration,
+            .init(version: 3, name: "order customer", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN customer_id TEXT",
+                "ALTER TABLE {schema}orders ADD COLUMN billing_version {bigint}",
+                "CREATE INDEX {index}orders_customer ON {schema}orders (customer_id)",
+            ]),
         ])
     }
 
@@ -77,7 +82,8 @@ public struct OrderService: Sendable {
     /// Quotes and places an order once per idempotency key: a retry with the same request returns the same order;
     /// the same key with a different request is refused. With a payment token the order is authorized at once.
     /// `requestHash` identifies the request as the caller sent it (a digest of its bytes).
-    public func place(_ request: QuoteRequest, idempotencyKey: String, requestHash: String, paymentToken: Token? = nil) async throws -> Order {
+    public func place(_ request: QuoteRequest, idempotencyKey: String, requestHash: String, paymentToken: Token? = nil,
+                      customer: BillingAddress? = nil) async throws -> Order {
         if let existing = try await order(forKey: idempotencyKey) {
             return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)
         }
@@ -89,11 +95,13 @@ public struct OrderService: Sendable {
             try await database.transaction { [self] tx in
                 try await tx.execute("""
                     INSERT INTO \(table("orders")) (id, idempotency_key, request_hash, status, currency, tax_date, table_version, rounding,
-                      total_amount, total_tax, payment_token, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                      total_amount, total_tax, payment_token, created_at, customer_id, billing_version)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                     """, [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(OrderStatus.placed.rawValue),
                           .text(quote.currency.code), .text(quote.date.iso), .text(quote.tableVersion), .text(quote.rounding.rawValue),
                           .integer(quote.totalAmount.minorUnits), .integer(quote.totalTax.minorUnits),
-                          paymentToken.map { .text($0.value) } ?? .null, .text(Timestamp.string(created))])
+                          paymentToken.map { .text($0.value) } ?? .null, .text(Timestamp.string(created)),
+                          customer.map { .text($0.customerID.value) } ?? .null, customer.map { .integer(Int64($0.version)) } ?? .null])
                 for (number, line) in quote.lines.enumerated() {
                     let address = line.sourcing.address
                     try await tx.execute("""
@@ -258,6 +266,15 @@ public struct OrderService: Sendable {
 
     // MARK: - Reading
 
+    /// A customer's orders, oldest first.
+    public func orders(of customer: CustomerID) async throws -> [Order] {
+        var result: [Order] = []
+        for row in try await rows("SELECT id FROM \(table("orders")) WHERE customer_id = $1 ORDER BY created_at, id", [.text(customer.value)]) {
+            result.append(try await order(OrderID(row.text("id")!)))
+        }
+        return result
+    }
+
     public func order(_ id: OrderID) async throws -> Order {
         guard let found = try await loadOrder(where: "id = $1", .text(id.value)) else { throw OrderError.unknownOrder(id.value) }
         return found.order
@@ -290,6 +307,7 @@ public struct OrderService: Sendable {
                           tableVersion: row.text("table_version")!, rounding: row.text("rounding")!, totalAmount: row.integer("total_amount")!,
                           totalTax: row.integer("total_tax")!, paymentToken: row.text("payment_token"), authorizationID: row.text("authorization_id"),
                           captureID: row.text("capture_id"), declineReason: row.text("decline_reason"),
+                          customerID: row.text("customer_id").map(CustomerID.init), billingVersion: row.integer("billing_version").map(Int.init),
                           created: Timestamp.date(row.text("created_at")!) ?? Date(timeIntervalSince1970: 0), lines: lines)
         return (order, row.text("request_hash")!)
     }

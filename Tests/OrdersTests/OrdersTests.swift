@@ -227,7 +227,7 @@ struct RefundMathTests {
         }
         return Order(id: OrderID("ord_test"), status: .captured, currency: .usd, taxDate: TaxDate(iso: "2026-03-02")!, tableVersion: "t",
                      rounding: "sst", totalAmount: lines.reduce(0) { $0 + $1.amount }, totalTax: lines.reduce(0) { $0 + $1.tax },
-                     created: Date(), lines: lines)
+                     customerID: nil, billingVersion: nil, created: Date(), lines: lines)
     }
 
     static func apply(_ refund: [RefundedLine], to order: inout Order) {
