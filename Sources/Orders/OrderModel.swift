@@ -34,6 +34,8 @@ enum RandomID {
 /// Where an order is in its life.
 public enum OrderStatus: String, Sendable {
     case placed, authorized, declined, captured, voided
+    /// Captured and fulfilled: every voucher redeemed (or revoked by a refund).
+    case completed
     case partiallyRefunded = "partially_refunded"
     case refunded
 }
@@ -145,6 +147,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongStatus(OrderStatus, expected: [OrderStatus])
     case paymentDeclined(String)
     case invalidRefund(String)
+    case unfulfilled(vouchers: Int)
     case storage(String)
 
     public var description: String {
@@ -155,6 +158,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .wrongStatus(let status, let expected): "the order is \(status.rawValue); this needs \(expected.map(\.rawValue).joined(separator: " or "))"
         case .paymentDeclined(let reason): "the payment was declined: \(reason)"
         case .invalidRefund(let why): "refund refused: \(why)"
+        case .unfulfilled(let n): "\(n) voucher(s) are not redeemed yet"
         case .storage(let message): "order storage: \(message)"
         }
     }

@@ -199,6 +199,20 @@ public struct OrderService: Sendable {
         return try await self.order(id)
     }
 
+    /// Completes a captured order once it is fulfilled: every voucher redeemed or revoked (content is fulfilled when
+    /// its entitlement is granted at capture).
+    public func complete(_ id: OrderID) async throws -> Order {
+        let order = try await order(id)
+        guard order.status == .captured || order.status == .partiallyRefunded else {
+            throw OrderError.wrongStatus(order.status, expected: [.captured, .partiallyRefunded])
+        }
+        let open = try await rows("SELECT COUNT(*) AS n FROM \(table("vouchers")) WHERE order_id = $1 AND status = 'issued'", [.text(id.value)])
+        let pending = Int(open.first?.integer("n") ?? 0)
+        guard pending == 0 else { throw OrderError.unfulfilled(vouchers: pending) }
+        try await setStatus(id, .completed, column: nil, value: nil)
+        return try await self.order(id)
+    }
+
     // MARK: - Refunds
 
     /// Refunds a captured order (in full, by line and quantity, or an amount), reversing tax from the amounts frozen
@@ -209,8 +223,8 @@ public struct OrderService: Sendable {
             return existing.refund
         }
         let order = try await order(id)
-        guard order.status == .captured || order.status == .partiallyRefunded else {
-            throw OrderError.wrongStatus(order.status, expected: [.captured, .partiallyRefunded])
+        guard [.captured, .partiallyRefunded, .completed].contains(order.status) else {
+            throw OrderError.wrongStatus(order.status, expected: [.captured, .partiallyRefunded, .completed])
         }
         let lines = try RefundMath.refund(order, request)
         let amount = lines.reduce(0) { $0 + $1.amount }

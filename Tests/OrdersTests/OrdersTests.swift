@@ -186,6 +186,9 @@ struct FulfilmentTests {
             try await service.redeem(voucher: vouchers[0].code, at: "spa-uptown")
         }
         await #expect(throws: FulfilmentError.unknownVoucher) { try await service.redeem(voucher: "NOPE", at: "x") }
+        await #expect(throws: OrderError.unfulfilled(vouchers: 1)) { try await service.complete(placed.id) }
+        _ = try await service.redeem(voucher: vouchers[1].code, at: "spa-uptown")
+        #expect(try await service.complete(placed.id).status == .completed)
         let entitlements = try await service.entitlements(of: placed.id)
         #expect(entitlements.map(\.rights) == ["stream"])
         #expect(entitlements[0].expires != nil)
