@@ -32,7 +32,8 @@ extension SQLExecutor {
 /// A database: SQLite (the embedded default) or PostgreSQL. The same statements and the same tests run on both.
 public protocol SQLDatabase: SQLExecutor {
     var dialect: SQLDialect { get }
-    /// Runs `body` in one transaction: all of it commits, or none of it does.
+    /// Runs `body` in one transaction: all of it commits, or none of it does. Inside `body`, run statements on the
+    /// executor it is given: with SQLite, calling the database itself would wait for this transaction to end.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
     /// Creates a component's namespace if the dialect has them (a PostgreSQL schema).
     func createSchema(_ name: String) async throws
