@@ -69,6 +69,14 @@ public struct OrderService: Sendable {
                 "ALTER TABLE {schema}orders ADD COLUMN billing_version {bigint}",
                 "CREATE INDEX {index}orders_customer ON {schema}orders (customer_id)",
             ]),
+            // Found by seeding a million orders: refunds and fulfilment look these up by order or refund.
+            .init(version: 4, name: "lookup indexes", statements: [
+                "CREATE INDEX {index}vouchers_order ON {schema}vouchers (order_id, line_no)",
+                "CREATE INDEX {index}entitlements_order ON {schema}entitlements (order_id, line_no)",
+                "CREATE INDEX {index}ledger_order ON {schema}ledger (order_id)",
+                "CREATE INDEX {index}ledger_refund ON {schema}ledger (refund_id)",
+                "CREATE INDEX {index}refunds_order ON {schema}refunds (order_id)",
+            ]),
         ])
     }
 
