@@ -20,6 +20,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure tax engine: money, rates, jurisdictions, sourcing, taxability, rounding. No I/O.
@@ -52,13 +58,33 @@ let package = Package(
         ),
         // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.
         .target(name: "QuoteContract", dependencies: ["TaxCore"], swiftSettings: strict),
+        // The HTTP API: Hummingbird routes, API keys and scopes, idempotency, metrics, structured logs.
+        .target(
+            name: "Server",
+            dependencies: [
+                "TaxCore", "TaxTables", "QuoteContract", "Storage", "Vault", "Orders",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: strict
+        ),
         // Benchmark harnesses and demo data run by `levy bench` and `levy demo`; kept out of the test targets.
         .target(name: "LevyBenchmarks", dependencies: ["TaxCore", "TaxTables", "QuoteContract", "Vault", "Storage", "Orders"], swiftSettings: strict),
         .executableTarget(
             name: "levy",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage", "Orders",
+                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage", "Orders", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -67,6 +93,14 @@ let package = Package(
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "LevyCLITests", dependencies: ["levy", "Orders", "Storage", "TaxTables"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "Orders", "Vault", "Storage", "TaxCore", "TaxTables",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Storage", "TaxCore", "TaxTables"], swiftSettings: strict),
     ]
 )

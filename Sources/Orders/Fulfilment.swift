@@ -124,6 +124,24 @@ extension OrderService {
         }
     }
 
+    /// One voucher by its code.
+    public func voucher(_ code: String) async throws -> Voucher {
+        guard let row = try await rows("SELECT * FROM \(table("vouchers")) WHERE code = $1", [.text(code)]).first else {
+            throw FulfilmentError.unknownVoucher
+        }
+        return Voucher(code: code, orderID: OrderID(row.text("order_id")!), line: Int(row.integer("line_no")!),
+                       status: Voucher.Status(rawValue: row.text("status")!) ?? .issued, location: row.text("location"))
+    }
+
+    /// One entitlement by its id.
+    public func entitlement(_ id: String) async throws -> Entitlement {
+        guard let row = try await rows("SELECT * FROM \(table("entitlements")) WHERE id = $1", [.text(id)]).first else {
+            throw FulfilmentError.unknownEntitlement
+        }
+        return Entitlement(id: id, orderID: OrderID(row.text("order_id")!), line: Int(row.integer("line_no")!), rights: row.text("rights")!,
+                           expires: row.text("expires_at").flatMap(Timestamp.date), status: Entitlement.Status(rawValue: row.text("status")!) ?? .active)
+    }
+
     public func vouchers(of order: OrderID) async throws -> [Voucher] {
         try await rows("SELECT * FROM \(table("vouchers")) WHERE order_id = $1 ORDER BY line_no, unit", [.text(order.value)]).map {
             Voucher(code: $0.text("code")!, orderID: order, line: Int($0.integer("line_no")!), status: Voucher.Status(rawValue: $0.text("status")!) ?? .issued,

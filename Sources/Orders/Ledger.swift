@@ -90,8 +90,9 @@ public struct Ledger: Sendable {
         try await tx.execute("UPDATE \(meta) SET value = $1 WHERE name = 'ledger_head'", [.text("\(seq):\(previous)")])
     }
 
-    func entries(in database: any SQLDatabase) async throws -> [LedgerEntry] {
-        try await database.query("SELECT * FROM \(table) ORDER BY seq", []).map { row in
+    func entries(in database: any SQLDatabase, after seq: Int = 0, limit: Int? = nil) async throws -> [LedgerEntry] {
+        let page = limit.map { " LIMIT \($0)" } ?? ""
+        return try await database.query("SELECT * FROM \(table) WHERE seq > $1 ORDER BY seq" + page, [.integer(Int64(seq))]).map { row in
             var entry = LedgerEntry(orderID: row.text("order_id")!, refundID: row.text("refund_id"), kind: row.text("kind")!,
                                     line: Int(row.integer("line_no")!), jurisdictionCode: row.text("jurisdiction_code")!, level: row.text("level")!,
                                     rate: row.text("rate")!, taxable: row.integer("taxable")!, tax: row.integer("tax")!,

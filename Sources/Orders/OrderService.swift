@@ -146,6 +146,17 @@ public struct OrderService: Sendable {
         return existing.order
     }
 
+    /// Authorizes a placed (or declined) order's total with a vault token, e.g. after the buyer tried another card.
+    public func authorize(_ id: OrderID, token: Token) async throws -> Order {
+        let order = try await order(id)
+        guard order.status == .placed || order.status == .declined else {
+            throw OrderError.wrongStatus(order.status, expected: [.placed, .declined])
+        }
+        guard gateway != nil else { throw OrderError.paymentDeclined("no payment processor is configured") }
+        _ = try await rows("UPDATE \(table("orders")) SET payment_token = $1 WHERE id = $2", [.text(token.value), .text(id.value)])
+        return try await authorize(try await self.order(id), token: token)
+    }
+
     func authorize(_ order: Order, token: Token) async throws -> Order {
         guard let gateway else { return order }
         let result = try await gateway.authorize(token: token, amount: Money(minorUnits: order.totalAmount + order.totalTax, currency: order.currency),
@@ -351,6 +362,11 @@ public struct OrderService: Sendable {
     /// Every ledger entry, oldest first.
     public func ledger() async throws -> [LedgerEntry] {
         try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).entries(in: database)
+    }
+
+    /// Ledger entries after `seq`, oldest first, at most `limit` of them: a page for readers that stream.
+    public func ledger(after seq: Int, limit: Int) async throws -> [LedgerEntry] {
+        try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).entries(in: database, after: seq, limit: limit)
     }
 
     /// Checks the ledger's hash chain: any edit, deletion or reordering is found.

@@ -161,6 +161,13 @@ public enum QuoteCodec {
         return try! encoder.encode(QuoteDocument(quote))
     }
 
+    /// The same document without indentation, for the HTTP API (sorted keys: stable bytes all the same).
+    public static func encodeCompact(_ quote: Quote) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try! encoder.encode(QuoteDocument(quote)))
+    }
+
     public static func encode(_ error: ContractError) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

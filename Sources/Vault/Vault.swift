@@ -250,6 +250,12 @@ public actor Vault {
         return RevealedCard(token: token, number: number, expiry: record.expiry, securityCode: code)
     }
 
+    /// Decrypts a card for a payment processor adapter outside Levy (the HTTP API's vault-reveal scope). The caller
+    /// must hold the reveal permission; the attempt is audited like every reveal.
+    public func revealForProcessor(_ token: Token, caller: VaultCaller, purpose: String) async throws -> RevealedCard {
+        try await reveal(token, caller: caller, purpose: purpose)
+    }
+
     /// Whether a security code is still held for the token (it never leaves memory).
     public func holdsSecurityCode(_ token: Token) async -> Bool { await securityCodes.contains(token) }
 

@@ -21,7 +21,10 @@ struct VaultOptions: ParsableArguments {
         return try await Vault.open(.init(databasePath: location, masterKey: key))
     }
 
-    func masterKey(_ env: [String: String]) throws -> MasterKey {
+    func masterKey(_ env: [String: String]) throws -> MasterKey { try Self.masterKey(file: masterKeyFile, env) }
+
+    /// The master key from a file, the environment, or the development key (created at first use, said loudly).
+    static func masterKey(file masterKeyFile: String?, _ env: [String: String]) throws -> MasterKey {
         if let masterKeyFile { return try MasterKey.load(file: masterKeyFile) }
         if let key = try MasterKey.fromEnvironment("LEVY_VAULT_MASTER_KEY") { return key }
         if let file = env["LEVY_VAULT_MASTER_KEY_FILE"], !file.isEmpty { return try MasterKey.load(file: file) }

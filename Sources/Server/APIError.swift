@@ -1,0 +1,126 @@
+import Foundation
+import HTTPTypes
+import Orders
+import QuoteContract
+import TaxCore
+import Vault
+
+/// An error as the API shows it: a status, a stable machine-readable code, a message and the field at fault.
+/// Domain errors stay in their modules; `APIError.from` is the one place that decides how each one looks over HTTP.
+public struct APIError: Error, Sendable, Equatable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var field: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String = "") {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+    }
+
+    static let unauthenticated = APIError(.unauthorized, "unauthenticated", "send an API key as \"Authorization: Bearer lvk_…\"")
+    static func forbidden(_ scope: Scope) -> APIError {
+        APIError(.forbidden, "forbidden", "this API key lacks the \(scope.rawValue) scope this endpoint needs")
+    }
+    static func notFound(_ what: String, field: String = "") -> APIError { APIError(.notFound, "not_found", what, field: field) }
+    static func invalid(_ field: String, _ message: String) -> APIError { APIError(.badRequest, "invalid_value", message, field: field) }
+    static func missing(_ field: String, _ message: String = "required") -> APIError {
+        APIError(.badRequest, "missing_field", message, field: field)
+    }
+
+    /// The JSON body: `{"error": {"code", "message", "field", "request_id"}}`.
+    func body(requestID: String) -> [UInt8] {
+        JSONBody.encode(ErrorEnvelope(error: .init(code: code, message: message, field: field, requestID: requestID)))
+    }
+
+    struct ErrorEnvelope: Encodable {
+        struct Detail: Encodable {
+            var code: String, message: String, field: String, requestID: String
+            enum CodingKeys: String, CodingKey { case code, message, field, requestID = "request_id" }
+        }
+        var error: Detail
+    }
+
+    /// How a domain error looks over HTTP. Anything not listed is a server error and is logged, not shown.
+    static func from(_ error: any Error) -> APIError? {
+        switch error {
+        case let error as APIError: return error
+        case let error as ContractError:
+            return APIError(error.code == .unquotable ? .unprocessableContent : .badRequest, error.code.rawValue, error.message,
+                            field: error.field)
+        case let error as QuoteError:
+            let contract = QuoteCodec.contractError(error)
+            return APIError(.unprocessableContent, contract.code.rawValue, contract.message, field: contract.field)
+        case let error as OrderError: return from(error)
+        case let error as VaultError: return from(error)
+        case let error as CustomerError: return from(error)
+        case let error as FulfilmentError: return from(error)
+        case let error as APIKeyError:
+            switch error {
+            case .noScopes: return APIError(.badRequest, "invalid_value", error.description, field: "scopes")
+            case .unknownKey: return APIError(.notFound, "not_found", error.description)
+            }
+        default: return nil
+        }
+    }
+
+    static func from(_ error: OrderError) -> APIError? {
+        switch error {
+        case .unquotable(let why): return APIError(.unprocessableContent, "unquotable", why, field: "order")
+        case .idempotencyConflict: return APIError(.unprocessableContent, "idempotency_conflict", error.description)
+        case .unknownOrder: return .notFound(error.description)
+        case .wrongStatus: return APIError(.conflict, "wrong_status", error.description, field: "status")
+        case .paymentDeclined(let reason): return APIError(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), "payment_declined", reason, field: "payment_token")
+        case .invalidRefund(let why): return APIError(.unprocessableContent, "invalid_refund", why)
+        case .unfulfilled: return APIError(.conflict, "unfulfilled", error.description)
+        case .storage: return nil
+        }
+    }
+
+    static func from(_ error: VaultError) -> APIError? {
+        switch error {
+        case .invalidCard(let why):
+            let field: String = switch why {
+            case .expired, .invalidExpiry: "exp_month"
+            case .invalidCVV: "security_code"
+            default: "number"
+            }
+            return APIError(.badRequest, "invalid_card", why.description, field: field)
+        case .unknownToken: return .notFound("no such token", field: "token")
+        case .permissionDenied: return APIError(.forbidden, "forbidden", error.description)
+        case .keyVersionRetired: return APIError(.gone, "token_retired", error.description, field: "token")
+        case .unknownKeyVersion, .decryptionFailed, .masterKeyMismatch, .storage: return nil
+        }
+    }
+
+    static func from(_ error: CustomerError) -> APIError {
+        switch error {
+        case .invalid(let field, let why): APIError(.badRequest, "invalid_value", why, field: field)
+        case .underage: APIError(.unprocessableContent, "underage", error.description, field: error.field)
+        case .unknownCustomer: .notFound(error.description, field: "customer_id")
+        case .unknownAddressVersion: .notFound(error.description, field: "billing_version")
+        case .erased: APIError(.gone, "customer_erased", error.description, field: "customer_id")
+        }
+    }
+
+    static func from(_ error: FulfilmentError) -> APIError {
+        switch error {
+        case .unknownVoucher: .notFound(error.description, field: "code")
+        case .alreadyRedeemed: APIError(.conflict, "voucher_redeemed", error.description, field: "code")
+        case .revoked: APIError(.conflict, "voucher_revoked", error.description, field: "code")
+        case .unknownEntitlement: .notFound(error.description, field: "id")
+        }
+    }
+}
+
+/// JSON bodies with sorted keys, so the same response is the same bytes.
+enum JSONBody {
+    static func encode(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Plain value types with string keys: encoding cannot fail.
+        return Array(try! encoder.encode(value))
+    }
+}

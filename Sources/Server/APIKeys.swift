@@ -1,0 +1,182 @@
+import Crypto
+import Foundation
+import Storage
+import Synchronization
+
+/// What an API key may do. Each endpoint needs exactly one scope; a key may hold several.
+public enum Scope: String, CaseIterable, Sendable, Comparable {
+    /// Storefronts and apps: tokenize, customers, quotes, orders, refunds, vouchers, entitlements.
+    case checkout
+    /// Read-only views of tables and the ledger for accountants.
+    case accountant
+    /// The batch reconciliation job: the ledger and orders, read-only.
+    case reconciler
+    /// Operators: keys, customer data export and erasure, token deletion.
+    case admin
+    /// Decrypting a card for an external payment processor adapter. Checkout never needs it.
+    case vaultReveal = "vault-reveal"
+
+    public static func < (lhs: Scope, rhs: Scope) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// An API key as stored: never the secret itself, only its SHA-256.
+public struct APIKey: Sendable, Hashable {
+    public var id: String
+    public var label: String
+    public var scopes: Set<Scope>
+    public var created: Date
+    public var revoked: Date?
+}
+
+/// A key just created: the only moment its secret exists outside the caller's hands.
+public struct IssuedAPIKey: Sendable {
+    public var key: APIKey
+    /// `lvk_<id>_<secret>`: what clients send as `Authorization: Bearer …`.
+    public var secret: String
+}
+
+public enum APIKeyError: Error, Equatable, Sendable, CustomStringConvertible {
+    case noScopes
+    case unknownKey(String)
+
+    public var description: String {
+        switch self {
+        case .noScopes: "a key needs at least one scope (\(Scope.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .unknownKey(let id): "no API key \(id)"
+        }
+    }
+}
+
+/// API keys in the `api` schema. Secrets carry 160 random bits, so one SHA-256 is enough to store them: there is
+/// nothing to brute-force that a slow password hash would protect. Verified keys are cached for a few seconds so
+/// that a request costs one hash, not a query; a revocation takes effect within that time in every process.
+public final class APIKeyStore: Sendable {
+    public let database: any SQLDatabase
+    public let schema: String
+    let now: @Sendable () -> Date
+    let cacheLifetime: TimeInterval
+    private let cache = Mutex<[String: (key: APIKey, until: Date)]>([:])
+
+    public init(database: any SQLDatabase, schema: String = "api", cacheLifetime: TimeInterval = 5,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.schema = schema
+        self.cacheLifetime = cacheLifetime
+        self.now = now
+    }
+
+    /// The API's tables: keys and idempotency records.
+    public static func migrations(schema: String) -> Migrations {
+        Migrations(schema: schema, [
+            .init(version: 1, name: "api keys and idempotency", statements: [
+                """
+                CREATE TABLE {schema}api_keys (id TEXT PRIMARY KEY, label TEXT NOT NULL, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL,
+                  created_at TEXT NOT NULL, revoked_at TEXT)
+                """,
+                """
+                CREATE TABLE {schema}idempotency (principal TEXT NOT NULL, key TEXT NOT NULL, route TEXT NOT NULL, request_hash TEXT NOT NULL,
+                  status {bigint} NOT NULL, body {blob}, resource TEXT, created_at TEXT NOT NULL, PRIMARY KEY (principal, key))
+                """,
+                "CREATE INDEX {index}idempotency_resource ON {schema}idempotency (resource)",
+                "CREATE INDEX {index}idempotency_created ON {schema}idempotency (created_at)",
+            ]),
+        ])
+    }
+
+    public func migrate() async throws { try await Self.migrations(schema: schema).apply(to: database, now: now()) }
+
+    func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
+
+    /// Creates a key with the given scopes and returns its secret, which is not stored.
+    public func create(label: String, scopes: Set<Scope>) async throws -> IssuedAPIKey {
+        guard !scopes.isEmpty else { throw APIKeyError.noScopes }
+        let id = RandomText.base32(bytes: 8)
+        let secret = RandomText.base32(bytes: 20)
+        let full = "lvk_\(id)_\(secret)"
+        let key = APIKey(id: id, label: label, scopes: scopes, created: now(), revoked: nil)
+        try await database.execute("""
+            INSERT INTO \(table("api_keys")) (id, label, secret_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)
+            """, [.text(id), .text(label), .text(Self.digest(full)), .text(scopes.sorted().map(\.rawValue).joined(separator: " ")),
+                  .text(Timestamp.string(key.created))])
+        return IssuedAPIKey(key: key, secret: full)
+    }
+
+    public func list() async throws -> [APIKey] {
+        try await database.query("SELECT * FROM \(table("api_keys")) ORDER BY created_at, id").map(Self.key)
+    }
+
+    public func key(_ id: String) async throws -> APIKey {
+        guard let row = try await database.query("SELECT * FROM \(table("api_keys")) WHERE id = $1", [.text(id)]).first else {
+            throw APIKeyError.unknownKey(id)
+        }
+        return Self.key(row)
+    }
+
+    /// Revokes a key for good. Returns the key as revoked.
+    @discardableResult
+    public func revoke(_ id: String) async throws -> APIKey {
+        var key = try await key(id)
+        if key.revoked == nil {
+            let at = now()
+            try await database.execute("UPDATE \(table("api_keys")) SET revoked_at = $1 WHERE id = $2", [.text(Timestamp.string(at)), .text(id)])
+            key.revoked = at
+        }
+        cache.withLock { $0 = $0.filter { $0.value.key.id != id } }
+        return key
+    }
+
+    /// The live key a presented secret belongs to, or nil (unknown, malformed or revoked).
+    public func authenticate(_ presented: String) async throws -> APIKey? {
+        let digest = Self.digest(presented)
+        let instant = now()
+        if let hit = cache.withLock({ $0[digest] }), hit.until > instant { return hit.key }
+        let parts = presented.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "lvk", parts[1].utf8.count == 13, parts[2].utf8.count == 32 else { return nil }
+        guard let row = try await database.query("SELECT * FROM \(table("api_keys")) WHERE id = $1", [.text(String(parts[1]))]).first,
+              let stored = row.text("secret_hash"), Self.constantTimeEqual(stored, digest) else { return nil }
+        let key = Self.key(row)
+        guard key.revoked == nil else { return nil }
+        cache.withLock { $0[digest] = (key, instant.addingTimeInterval(cacheLifetime)) }
+        return key
+    }
+
+    static func digest(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for i in x.indices { difference |= x[i] ^ y[i] }
+        return difference == 0
+    }
+
+    static func key(_ row: SQLRow) -> APIKey {
+        APIKey(id: row.text("id") ?? "", label: row.text("label") ?? "",
+               scopes: Set((row.text("scopes") ?? "").split(separator: " ").compactMap { Scope(rawValue: String($0)) }),
+               created: row.text("created_at").flatMap(Timestamp.date) ?? Date(timeIntervalSince1970: 0),
+               revoked: row.text("revoked_at").flatMap(Timestamp.date))
+    }
+}
+
+/// Random identifiers from the system CSPRNG, lower-case base32.
+enum RandomText {
+    static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
+
+    static func base32(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        var text = ""
+        var buffer = 0, bits = 0
+        for _ in 0..<count {
+            buffer = (buffer << 8 | Int(UInt8.random(in: 0...255, using: &generator))) & 0xFFFF
+            bits += 8
+            while bits >= 5 {
+                text.unicodeScalars.append(Unicode.Scalar(alphabet[(buffer >> (bits - 5)) & 31]))
+                bits -= 5
+            }
+        }
+        if bits > 0 { text.unicodeScalars.append(Unicode.Scalar(alphabet[(buffer << (5 - bits)) & 31])) }
+        return text
+    }
+}

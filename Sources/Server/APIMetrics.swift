@@ -1,0 +1,39 @@
+import Prometheus
+
+/// The server's Prometheus metrics, in a registry of its own (no global bootstrap, so every test app has fresh
+/// counters). Route labels are path templates, never concrete paths, so ids do not multiply the series.
+public final class APIMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .seconds(2.5),
+    ]
+
+    public init() {}
+
+    func request(method: String, route: String, status: Int, duration: Duration) {
+        registry.makeCounter(descriptor: .init(namespace: "levy", subsystem: "http", metricName: "requests", unitName: "total",
+                                               helpText: "HTTP requests by route, method and status"),
+                             labels: [("method", method), ("route", route), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: .init(namespace: "levy", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+                                                         helpText: "HTTP request latency by route"),
+                                       labels: [("method", method), ("route", route)], buckets: Self.latencyBuckets).record(duration)
+    }
+
+    func quote(duration: Duration) {
+        registry.makeDurationHistogram(descriptor: .init(namespace: "levy", subsystem: "tax", metricName: "quote_duration", unitName: "seconds",
+                                                         helpText: "Time the engine took to quote an order (excluding HTTP and JSON)"),
+                                       labels: [], buckets: Self.latencyBuckets).record(duration)
+    }
+
+    func orderPlaced(state: String) {
+        registry.makeCounter(descriptor: .init(namespace: "levy", subsystem: "orders", metricName: "placed", unitName: "total",
+                                               helpText: "Orders placed, by the state the first line was sourced to"),
+                             labels: [("state", state)]).increment()
+    }
+
+    /// The exposition text for `/metrics`.
+    public func render() -> [UInt8] { registry.emitToBuffer() }
+}

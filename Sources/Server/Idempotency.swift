@@ -1,0 +1,95 @@
+import Crypto
+import Foundation
+import Storage
+
+/// Idempotency records for POSTs that create something: the first request with a key runs and its response is
+/// kept; a retry with the same key and the same body gets that response again; the same key with a different body
+/// (or on another route) is refused. Keys belong to the API key that sent them, so clients cannot collide or probe.
+public struct IdempotencyStore: Sendable {
+    public enum Begin: Sendable, Equatable {
+        /// The key is new: run the request, then `finish` or `abandon`.
+        case proceed
+        /// The same request already ran: its stored response.
+        case replay(status: Int, body: [UInt8])
+        /// The key was used with a different body or route.
+        case conflict
+        /// The first request with this key is still running.
+        case inProgress
+    }
+
+    public let database: any SQLDatabase
+    public let schema: String
+    /// How long responses are kept for retries; older records are purged (they may hold personal data).
+    public let lifetime: TimeInterval
+    /// A record still pending after this long belongs to a request that died; a retry may take it over.
+    public let abandonAfter: TimeInterval
+    let now: @Sendable () -> Date
+
+    public init(database: any SQLDatabase, schema: String = "api", lifetime: TimeInterval = 86_400, abandonAfter: TimeInterval = 60,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.schema = schema
+        self.lifetime = lifetime
+        self.abandonAfter = abandonAfter
+        self.now = now
+    }
+
+    var table: String { database.dialect.render("{schema}idempotency", schema: schema) }
+
+    /// A digest of what identifies a request: the route and the exact body bytes.
+    public static func requestHash(route: String, body: [UInt8]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(route.utf8))
+        hasher.update(data: [0])
+        hasher.update(data: body)
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    public func begin(principal: String, key: String, route: String, requestHash: String) async throws -> Begin {
+        let instant = now()
+        let inserted = try await database.query("""
+            INSERT INTO \(table) (principal, key, route, request_hash, status, created_at) VALUES ($1, $2, $3, $4, 0, $5)
+            ON CONFLICT DO NOTHING RETURNING key
+            """, [.text(principal), .text(key), .text(route), .text(requestHash), .text(Timestamp.string(instant))])
+        if !inserted.isEmpty { return .proceed }
+        guard let row = try await database.query("SELECT * FROM \(table) WHERE principal = $1 AND key = $2",
+                                                 [.text(principal), .text(key)]).first else {
+            // Purged between the two statements: try once more.
+            return try await begin(principal: principal, key: key, route: route, requestHash: requestHash)
+        }
+        guard row.text("request_hash") == requestHash, row.text("route") == route else { return .conflict }
+        let status = Int(row.integer("status") ?? 0)
+        if status != 0 { return .replay(status: status, body: row.blob("body") ?? []) }
+        let started = row.text("created_at").flatMap(Timestamp.date) ?? instant
+        guard instant.timeIntervalSince(started) > abandonAfter else { return .inProgress }
+        // Take over an abandoned record, unless another retry already did.
+        let taken = try await database.query("""
+            UPDATE \(table) SET created_at = $1 WHERE principal = $2 AND key = $3 AND status = 0 AND created_at = $4 RETURNING key
+            """, [.text(Timestamp.string(instant)), .text(principal), .text(key), .text(row.text("created_at") ?? "")])
+        return taken.isEmpty ? .inProgress : .proceed
+    }
+
+    /// Keeps the response for retries. `resource` names what it holds (a customer id), so erasure can find it.
+    public func finish(principal: String, key: String, status: Int, body: [UInt8], resource: String?) async throws {
+        try await database.execute("""
+            UPDATE \(table) SET status = $1, body = $2, resource = $3 WHERE principal = $4 AND key = $5
+            """, [.integer(Int64(status)), .blob(body), resource.map { .text($0) } ?? .null, .text(principal), .text(key)])
+    }
+
+    /// Forgets a request that failed without a definite answer (a server error): the retry runs it again.
+    public func abandon(principal: String, key: String) async throws {
+        try await database.execute("DELETE FROM \(table) WHERE principal = $1 AND key = $2 AND status = 0", [.text(principal), .text(key)])
+    }
+
+    /// Deletes the stored responses that concern a resource (used when a customer's personal data is erased).
+    public func forget(resource: String) async throws {
+        try await database.execute("DELETE FROM \(table) WHERE resource = $1", [.text(resource)])
+    }
+
+    /// Deletes records older than the lifetime. Returns how many.
+    @discardableResult
+    public func purgeExpired() async throws -> Int {
+        let cutoff = Timestamp.string(now().addingTimeInterval(-lifetime))
+        return try await database.query("DELETE FROM \(table) WHERE created_at < $1 RETURNING key", [.text(cutoff)]).count
+    }
+}

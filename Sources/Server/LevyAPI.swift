@@ -1,0 +1,207 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import TaxCore
+
+/// The HTTP API: the endpoint table, and one dispatcher that authenticates, checks the scope, reads the body,
+/// applies idempotency, runs the handler, maps domain errors to JSON, records metrics and writes the access log.
+public struct LevyAPI: Sendable {
+    public let services: LevyServices
+    /// The largest request body accepted; larger ones get 413.
+    public let maxBodyBytes: Int
+    let calculator: TaxCalculator
+
+    public init(services: LevyServices, maxBodyBytes: Int = 1 << 20) {
+        self.services = services
+        self.maxBodyBytes = maxBodyBytes
+        calculator = TaxCalculator(tables: services.tables)
+    }
+
+    /// Every endpoint, in the order of the OpenAPI document.
+    var endpoints: [Endpoint] {
+        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + fulfilmentEndpoints
+            + tableEndpoints + ledgerEndpoints + keyEndpoints
+    }
+
+    /// The endpoints as tests and docs see them.
+    public var catalog: [EndpointDescription] { endpoints.map(\.description) }
+
+    /// The router with every endpoint and JSON errors for unknown paths.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: UnmatchedRouteMiddleware(metrics: services.metrics))
+        for endpoint in endpoints {
+            router.on(RouterPath(endpoint.routerPath), method: endpoint.method) { request, context in
+                await respond(endpoint, request: request, context: context)
+            }
+        }
+        return router
+    }
+
+    static let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
+    static let requestIDField = HTTPField.Name("X-Request-Id")!
+    static let replayedField = HTTPField.Name("Idempotent-Replayed")!
+
+    func respond(_ endpoint: Endpoint, request: Request, context: BasicRequestContext) async -> Response {
+        let started = ContinuousClock.now
+        let requestID = Self.requestID(request.headers[Self.requestIDField])
+        var logger = context.logger
+        logger[metadataKey: "request_id"] = .string(requestID)
+        var keyID: String?
+        let reply: APIReply
+        var replayed = false
+        do {
+            let key = try await authenticate(endpoint, request: request)
+            keyID = key?.id
+            let body = try await readBody(request)
+            let call = APICall(body: body, parameters: Self.parameters(context), query: Self.query(request), key: key,
+                               idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + $0 } },
+                               requestID: requestID, logger: logger)
+            (reply, replayed) = try await runIdempotently(endpoint, call: call, request: request)
+        } catch {
+            reply = errorReply(error, requestID: requestID, logger: logger)
+        }
+        let elapsed = ContinuousClock.now - started
+        services.metrics.request(method: endpoint.method.rawValue, route: endpoint.path, status: reply.status.code, duration: elapsed)
+        // The access log: method, route template, status, time, key id. Never bodies, paths with ids, or addresses.
+        logger.info("request", metadata: [
+            "method": .string(endpoint.method.rawValue), "route": .string(endpoint.path), "status": .stringConvertible(reply.status.code),
+            "duration_us": .stringConvertible(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000),
+            "api_key": .string(keyID ?? "-"),
+        ])
+        var headers = HTTPFields()
+        headers[.contentType] = reply.contentType
+        headers[Self.requestIDField] = requestID
+        headers[.cacheControl] = "no-store"
+        if replayed { headers[Self.replayedField] = "true" }
+        return Response(status: reply.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
+    }
+
+    func authenticate(_ endpoint: Endpoint, request: Request) async throws -> APIKey? {
+        guard !endpoint.scopes.isEmpty else { return nil }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              let key = try await services.keys.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+            throw APIError.unauthenticated
+        }
+        guard !key.scopes.isDisjoint(with: endpoint.scopes) else { throw APIError.forbidden(endpoint.scopes.sorted()[0]) }
+        return key
+    }
+
+    func readBody(_ request: Request) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        for try await buffer in request.body {
+            guard bytes.count + buffer.readableBytes <= maxBodyBytes else {
+                throw APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes")
+            }
+            bytes.append(contentsOf: buffer.readableBytesView)
+        }
+        return bytes
+    }
+
+    func runIdempotently(_ endpoint: Endpoint, call: APICall, request: Request) async throws -> (APIReply, replayed: Bool) {
+        let idempotencyKey = request.headers[Self.idempotencyKeyField]
+        guard endpoint.idempotency != .none, let key = call.key else { return (try await endpoint.handler(call), false) }
+        guard let idempotencyKey else {
+            if endpoint.idempotency == .required {
+                throw APIError.missing("Idempotency-Key", "this endpoint needs an Idempotency-Key header (a retry with the same key is safe)")
+            }
+            return (try await endpoint.handler(call), false)
+        }
+        guard (1...255).contains(idempotencyKey.utf8.count), idempotencyKey.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw APIError.invalid("Idempotency-Key", "1 to 255 visible ASCII characters")
+        }
+        let hash = IdempotencyStore.requestHash(route: endpoint.method.rawValue + " " + endpoint.path + " " + Self.canonicalParameters(call),
+                                                body: call.body)
+        let route = endpoint.method.rawValue + " " + endpoint.path
+        switch try await services.idempotency.begin(principal: key.id, key: idempotencyKey, route: route, requestHash: hash) {
+        case .replay(let status, let body):
+            return (APIReply(status: HTTPResponse.Status(code: status), body: body), true)
+        case .conflict:
+            throw APIError(.unprocessableContent, "idempotency_conflict",
+                           "this Idempotency-Key was already used with a different request", field: "Idempotency-Key")
+        case .inProgress:
+            throw APIError(.conflict, "idempotency_in_progress", "a request with this Idempotency-Key is still running; retry shortly",
+                           field: "Idempotency-Key")
+        case .proceed:
+            let reply: APIReply
+            do {
+                reply = try await endpoint.handler(call)
+            } catch {
+                // A definite refusal is kept like a success; a server error is forgotten so the retry runs again.
+                if let apiError = APIError.from(error), apiError.status.code < 500 {
+                    try await services.idempotency.finish(principal: key.id, key: idempotencyKey, status: apiError.status.code,
+                                                          body: apiError.body(requestID: call.requestID), resource: nil)
+                } else {
+                    try? await services.idempotency.abandon(principal: key.id, key: idempotencyKey)
+                }
+                throw error
+            }
+            try await services.idempotency.finish(principal: key.id, key: idempotencyKey, status: reply.status.code, body: reply.body,
+                                                  resource: reply.resource)
+            return (reply, false)
+        }
+    }
+
+    func errorReply(_ error: any Error, requestID: String, logger: Logger) -> APIReply {
+        if let apiError = APIError.from(error) {
+            if apiError.status.code >= 500 { logger.error("request failed", metadata: ["code": .string(apiError.code)]) }
+            return APIReply(status: apiError.status, body: apiError.body(requestID: requestID))
+        }
+        // Not a domain refusal: a fault. The description goes to the log (domain errors never carry card data);
+        // the client gets the request id to quote.
+        logger.error("internal error", metadata: ["error": .string(String(describing: type(of: error)) + ": " + String(describing: error))])
+        let internalError = APIError(.internalServerError, "internal", "an internal error occurred; quote the request id to the operator")
+        return APIReply(status: internalError.status, body: internalError.body(requestID: requestID))
+    }
+
+    /// A client's `X-Request-Id` when it is short and plain, else a new one.
+    static func requestID(_ given: String?) -> String {
+        if let given, (1...64).contains(given.utf8.count),
+           given.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46 }) {
+            return given
+        }
+        return "req_" + RandomText.base32(bytes: 10)
+    }
+
+    static func parameters(_ context: BasicRequestContext) -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in context.parameters { result[String(name)] = String(value) }
+        return result
+    }
+
+    static func query(_ request: Request) -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters { result[String(name)] = String(value) }
+        return result
+    }
+
+    static func canonicalParameters(_ call: APICall) -> String {
+        call.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+    }
+}
+
+/// Unknown paths and methods get the same JSON error shape as everything else.
+struct UnmatchedRouteMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: APIMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            let requestID = LevyAPI.requestID(request.headers[LevyAPI.requestIDField])
+            let apiError = switch error.status {
+            case .notFound: APIError.notFound("no such endpoint: see /openapi.yaml")
+            case .methodNotAllowed: APIError(.methodNotAllowed, "method_not_allowed", "this endpoint does not take \(request.method.rawValue)")
+            default: APIError(error.status, "http_error", error.body ?? error.status.reasonPhrase)
+            }
+            metrics.request(method: request.method.rawValue, route: "unmatched", status: apiError.status.code, duration: .zero)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            headers[LevyAPI.requestIDField] = requestID
+            return Response(status: apiError.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: apiError.body(requestID: requestID))))
+        }
+    }
+}

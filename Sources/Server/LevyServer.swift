@@ -1,0 +1,61 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOSSL
+import ServiceLifecycle
+import Vault
+
+/// The composition root: the one place where the API, the HTTP server, TLS and the background maintenance are put
+/// together. `levy serve` and the live tests both build the server here.
+public enum LevyServer {
+    /// The application for the API with these settings. `onRunning` is told the bound port (0 picks a free one).
+    public static func application(api: LevyAPI, settings: ServeSettings, logger: Logger,
+                                   onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        var server = HTTPServerBuilder.http1()
+        if let certificate = settings.tlsCertificate, let key = settings.tlsKey {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
+                                                                         privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            server = try .tls(.http1(), tlsConfiguration: configuration)
+        }
+        return Application(
+            router: api.router(),
+            server: server,
+            configuration: .init(address: .hostname(settings.hostname, port: settings.port), serverName: "levy"),
+            services: [Maintenance(services: api.services, logger: logger)],
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
+            logger: logger
+        )
+    }
+
+    /// Builds the application and runs it until SIGTERM or SIGINT, which stop it after in-flight requests finish.
+    public static func serve(api: LevyAPI, settings: ServeSettings, logger: Logger,
+                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await application(api: api, settings: settings, logger: logger, onRunning: onRunning).runService()
+    }
+}
+
+/// Hourly upkeep while the server runs: idempotency records past their lifetime and expired vault tokens go.
+struct Maintenance: Service {
+    let services: LevyServices
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let records = try await services.idempotency.purgeExpired()
+                    let tokens = try await services.vault.purgeExpired()
+                    if records + tokens > 0 {
+                        logger.info("maintenance", metadata: ["idempotency_purged": "\(records)", "tokens_purged": "\(tokens)"])
+                    }
+                } catch {
+                    logger.warning("maintenance failed", metadata: ["error": "\(type(of: error))"])
+                }
+                try? await Task.sleep(for: .seconds(3_600))
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import Orders
+import Storage
+import TaxCore
+import TaxTables
+import Vault
+
+/// Everything the API works with, opened and migrated: the store, the vault, orders, customers, API keys,
+/// idempotency records, the tables quotes use, metrics and the clock.
+public struct LevyServices: Sendable {
+    public var database: any SQLDatabase
+    public var vault: Vault
+    public var orders: OrderService
+    public var customers: CustomerService
+    public var keys: APIKeyStore
+    public var idempotency: IdempotencyStore
+    public var tables: TaxTableSet
+    /// The versioned table store, for listing versions (nil when the server quotes a fixed folder).
+    public var tableStore: TableStore?
+    public var metrics: APIMetrics
+    public var now: @Sendable () -> Date
+
+    /// Where the order store and the vault live.
+    public enum Store: Sendable {
+        /// SQLite files: the order store (customers, orders, API keys) and the vault in a file of its own.
+        case sqlite(database: String, vault: String)
+        /// One PostgreSQL database; the vault, orders, customers and API keys each in their own schema.
+        case postgres(url: String)
+    }
+
+    /// Opens the stores and applies every pending migration. The payment processor is the built-in simulator.
+    public static func open(store: Store, tables: TaxTableSet, tableStore: TableStore?, masterKey: MasterKey,
+                            processor: any PaymentProcessor = SimulatedProcessor(),
+                            now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
+        let database: any SQLDatabase
+        let vault: Vault
+        switch store {
+        case .sqlite(let path, let vaultPath):
+            for file in [path, vaultPath] {
+                try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            }
+            database = try SQLiteDatabase(path: path)
+            vault = try await Vault.open(.init(databasePath: vaultPath, masterKey: masterKey, now: now))
+        case .postgres(let url):
+            database = try PostgresDatabase(url: url)
+            vault = try await Vault.open(.init(masterKey: masterKey, now: now), database: database)
+        }
+        return try await assemble(database: database, vault: vault, tables: tables, tableStore: tableStore, processor: processor, now: now)
+    }
+
+    /// The services over an open database and vault (tests use this with their own stores).
+    public static func assemble(database: any SQLDatabase, vault: Vault, tables: TaxTableSet, tableStore: TableStore?,
+                                processor: any PaymentProcessor = SimulatedProcessor(),
+                                now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
+        let orders = OrderService(database: database, tables: tables, gateway: PaymentGateway(vault: vault, processor: processor), now: now)
+        let customers = CustomerService(database: database, now: now)
+        let keys = APIKeyStore(database: database, now: now)
+        try await orders.migrate()
+        try await customers.migrate()
+        try await keys.migrate()
+        return LevyServices(database: database, vault: vault, orders: orders, customers: customers, keys: keys,
+                            idempotency: IdempotencyStore(database: database, now: now), tables: tables, tableStore: tableStore,
+                            metrics: APIMetrics(), now: now)
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import TaxCore
+
+// Request bodies of the API. Each refuses unknown keys; field names are the OpenAPI document's (snake_case).
+
+struct TokenizeBody: Decodable {
+    var number: String
+    var expMonth: Int
+    var expYear: Int
+    var securityCode: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case number, expMonth = "exp_month", expYear = "exp_year", securityCode = "security_code"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        number = try c.decode(String.self, forKey: .number)
+        expMonth = try c.decode(Int.self, forKey: .expMonth)
+        expYear = try c.decode(Int.self, forKey: .expYear)
+        securityCode = try c.decodeIfPresent(String.self, forKey: .securityCode)
+    }
+}
+
+struct RevealBody: Decodable {
+    var purpose: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case purpose }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        purpose = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .purpose)
+    }
+}
+
+struct AddressBody: Decodable {
+    var line1: String
+    var city: String
+    var state: String
+    var zip: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case line1, city, state, zip }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        line1 = try c.decodeIfPresent(String.self, forKey: .line1) ?? ""
+        city = try c.decodeIfPresent(String.self, forKey: .city) ?? ""
+        state = try c.decode(String.self, forKey: .state)
+        zip = try c.decode(String.self, forKey: .zip)
+    }
+
+    /// The engine's address; `field` prefixes the path of a bad state or ZIP.
+    func address(field: String) throws -> Address {
+        guard let code = StateCode(state.uppercased()) else {
+            throw APIError.invalid(field + ".state", "\"\(state)\" is not a two-letter state code")
+        }
+        guard let zipCode = ZipCode(zip.trimmingCharacters(in: .whitespaces)) else {
+            throw APIError.invalid(field + ".zip", "\"\(zip)\" is not a ZIP5 or ZIP+4")
+        }
+        return Address(line1: line1, city: city, state: code, zip: zipCode)
+    }
+}
+
+struct ConsentsBody: Decodable {
+    var marketingEmail: Bool?
+    var shareViewingActivity: Bool?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case marketingEmail = "marketing_email", shareViewingActivity = "share_viewing_activity"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        marketingEmail = try c.decodeIfPresent(Bool.self, forKey: .marketingEmail)
+        shareViewingActivity = try c.decodeIfPresent(Bool.self, forKey: .shareViewingActivity)
+    }
+}
+
+struct CustomerBody: Decodable {
+    var name: String
+    var email: String?
+    var dateOfBirth: String?
+    var consents: ConsentsBody?
+    var billingAddress: AddressBody?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, email, dateOfBirth = "date_of_birth", consents, billingAddress = "billing_address"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        email = try c.decodeIfPresent(String.self, forKey: .email)
+        dateOfBirth = try c.decodeIfPresent(String.self, forKey: .dateOfBirth)
+        consents = try c.decodeIfPresent(ConsentsBody.self, forKey: .consents)
+        billingAddress = try c.decodeIfPresent(AddressBody.self, forKey: .billingAddress)
+    }
+}
+
+/// Placing an order: the order as a quote request, plus who pays and how. The order's own fields are validated by
+/// the quote contract, with paths prefixed `order.`.
+struct PlaceOrderBody: Decodable {
+    var customerID: String?
+    var billingVersion: Int?
+    var paymentToken: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case order, customerID = "customer_id", billingVersion = "billing_version", paymentToken = "payment_token"
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        guard c.contains(.order) else { throw DecodingError.keyNotFound(CodingKeys.order, .init(codingPath: [], debugDescription: "")) }
+        customerID = try c.decodeIfPresent(String.self, forKey: .customerID)
+        billingVersion = try c.decodeIfPresent(Int.self, forKey: .billingVersion)
+        paymentToken = try c.decodeIfPresent(String.self, forKey: .paymentToken)
+    }
+}
+
+struct AuthorizeBody: Decodable {
+    var paymentToken: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case paymentToken = "payment_token" }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        paymentToken = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .paymentToken)
+    }
+}
+
+/// A refund: `lines` (some articles of some lines), or `amount` (off the net price), or neither (everything left).
+struct RefundBody: Decodable {
+    struct Line: Decodable {
+        var line: Int
+        var quantity: Int64
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case line, quantity }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.refuseUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            line = try c.decode(Int.self, forKey: .line)
+            quantity = try c.decode(Int64.self, forKey: .quantity)
+        }
+    }
+
+    var lines: [Line]?
+    var amount: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case lines, amount }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        lines = try c.decodeIfPresent([Line].self, forKey: .lines)
+        amount = try c.decodeIfPresent(String.self, forKey: .amount)
+    }
+}
+
+struct RedeemBody: Decodable {
+    var location: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case location }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        location = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .location)
+    }
+}
+
+struct CreateKeyBody: Decodable {
+    var label: String
+    var scopes: [String]
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case label, scopes }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        label = try c.decode(String.self, forKey: .label)
+        scopes = try c.decode([String].self, forKey: .scopes)
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import HTTPTypes
+import Orders
+import Storage
+import TaxCore
+import TaxTables
+
+extension LevyAPI {
+    /// Liveness, readiness, metrics and the OpenAPI document: no key needed.
+    var operationsEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .get, path: "/health", scopes: [], idempotency: .none) { _ in
+                .json(["status": "ok"])
+            },
+            Endpoint(method: .get, path: "/ready", scopes: [], idempotency: .none) { _ in
+                var checks: [String: String] = ["tables": services.tables.version]
+                do {
+                    _ = try await services.database.query("SELECT 1 AS one")
+                    checks["store"] = "ok"
+                } catch {
+                    checks["store"] = "unreachable"
+                    return .json(ReadyOut(status: "unavailable", checks: checks), status: .serviceUnavailable)
+                }
+                return .json(ReadyOut(status: "ready", checks: checks))
+            },
+            Endpoint(method: .get, path: "/metrics", scopes: [], idempotency: .none) { _ in
+                APIReply(status: .ok, body: services.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            },
+            Endpoint(method: .get, path: "/openapi.yaml", scopes: [], idempotency: .none) { _ in
+                APIReply(status: .ok, body: OpenAPIDocument.bytes, contentType: "application/yaml")
+            },
+        ]
+    }
+
+    /// Voucher redemption at a seller location, and content entitlement checks.
+    var fulfilmentEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .get, path: "/v1/vouchers/{code}", scopes: [.checkout], idempotency: .none) { call in
+                .json(VoucherOut(try await services.orders.voucher(call.parameter("code"))))
+            },
+            Endpoint(method: .post, path: "/v1/vouchers/{code}/redeem", scopes: [.checkout], idempotency: .optional) { call in
+                let body = try call.decode(RedeemBody.self)
+                guard !body.location.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw APIError.invalid("location", "name the seller location where the service is performed")
+                }
+                return .json(VoucherOut(try await services.orders.redeem(voucher: call.parameter("code"), at: body.location)))
+            },
+            Endpoint(method: .get, path: "/v1/entitlements/{entitlement_id}", scopes: [.checkout], idempotency: .none) { call in
+                .json(EntitlementOut(try await services.orders.entitlement(call.parameter("entitlement_id")), now: services.now()))
+            },
+        ]
+    }
+
+    /// The tables the server quotes with and the imported versions.
+    var tableEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .get, path: "/v1/tables", scopes: [.checkout, .accountant, .reconciler], idempotency: .none) { _ in
+                let versions = (try? services.tableStore?.versions()) ?? []
+                return .json(TablesOut(inUse: services.tables.version, current: services.tableStore?.currentID(),
+                                       versions: versions.map { TablesOut.Version(id: $0.id, created: $0.created, parent: $0.parent,
+                                                                                  files: $0.files.map { "\($0.kind.rawValue) \($0.state) \($0.name)" }) }))
+            },
+        ]
+    }
+
+    /// The tax ledger, read page by page, and its hash-chain verification.
+    var ledgerEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .get, path: "/v1/ledger", scopes: [.accountant, .reconciler], idempotency: .none) { call in
+                let after = try Self.integer(call.query["after"], name: "after", default: 0, range: 0...Int(Int32.max))
+                let limit = try Self.integer(call.query["limit"], name: "limit", default: 100, range: 1...1_000)
+                let entries = try await services.orders.ledger(after: after, limit: limit)
+                return .json(LedgerPageOut(entries: entries.map(LedgerEntryOut.init), next: entries.count == limit ? entries.last?.seq : nil))
+            },
+            Endpoint(method: .get, path: "/v1/ledger/verification", scopes: [.accountant, .reconciler], idempotency: .none) { _ in
+                let result = try await services.orders.verifyLedger()
+                return .json(VerificationOut(intact: result.brokenAt == nil, entries: result.entries, brokenAt: result.brokenAt, reason: result.reason))
+            },
+        ]
+    }
+
+    /// API keys, for operators. Creating a key is not replayable: its secret is shown once and never stored.
+    var keyEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .get, path: "/v1/keys", scopes: [.admin], idempotency: .none) { _ in
+                .json(["keys": try await services.keys.list().map { APIKeyOut($0) }])
+            },
+            Endpoint(method: .post, path: "/v1/keys", scopes: [.admin], idempotency: .none) { call in
+                let body = try call.decode(CreateKeyBody.self)
+                var scopes = Set<Scope>()
+                for (i, text) in body.scopes.enumerated() {
+                    guard let scope = Scope(rawValue: text) else {
+                        throw APIError.invalid("scopes[\(i)]", "\"\(text)\" is not a scope (\(Scope.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    scopes.insert(scope)
+                }
+                guard !body.label.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.invalid("label", "say who or what the key is for") }
+                let issued = try await services.keys.create(label: body.label, scopes: scopes)
+                return .json(APIKeyOut(issued.key, secret: issued.secret), status: .created)
+            },
+            Endpoint(method: .delete, path: "/v1/keys/{key_id}", scopes: [.admin], idempotency: .none) { call in
+                .json(APIKeyOut(try await services.keys.revoke(call.parameter("key_id"))))
+            },
+        ]
+    }
+
+    static func integer(_ text: String?, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw APIError.invalid(name, "an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+}
+
+struct ReadyOut: Encodable {
+    var status: String
+    var checks: [String: String]
+}
+
+struct TablesOut: Encodable {
+    struct Version: Encodable {
+        var id: String, created: String, parent: String?, files: [String]
+    }
+
+    var inUse: String, current: String?, versions: [Version]
+
+    enum CodingKeys: String, CodingKey { case inUse = "in_use", current, versions }
+}
+
+struct LedgerPageOut: Encodable {
+    var entries: [LedgerEntryOut]
+    /// Pass as `after` for the next page; absent on the last page.
+    var next: Int?
+}
+
+struct VerificationOut: Encodable {
+    var intact: Bool, entries: Int, brokenAt: Int?, reason: String?
+
+    enum CodingKeys: String, CodingKey { case intact, entries, brokenAt = "broken_at", reason }
+}

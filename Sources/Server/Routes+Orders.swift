@@ -1,0 +1,134 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Orders
+import QuoteContract
+import TaxCore
+import Vault
+
+extension LevyAPI {
+    /// Tax quotes: the same contract as `levy quote` (docs/quote-contract.md).
+    var quoteEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .post, path: "/v1/quotes", scopes: [.checkout], idempotency: .none) { call in
+                let request = try QuoteCodec.decodeRequest(Data(call.body))
+                let started = ContinuousClock.now
+                let quote = try calculator.quote(request)
+                services.metrics.quote(duration: ContinuousClock.now - started)
+                return APIReply(status: .ok, body: QuoteCodec.encodeCompact(quote))
+            },
+        ]
+    }
+
+    /// Orders: placed once per idempotency key, authorized through the vault, captured, completed, voided, refunded.
+    var orderEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .post, path: "/v1/orders", scopes: [.checkout], idempotency: .required) { call in
+                try await placeOrder(call)
+            },
+            Endpoint(method: .get, path: "/v1/orders/{order_id}", scopes: [.checkout, .accountant, .reconciler], idempotency: .none) { call in
+                try await orderReply(try await services.orders.order(OrderID(call.parameter("order_id"))))
+            },
+            Endpoint(method: .post, path: "/v1/orders/{order_id}/authorize", scopes: [.checkout], idempotency: .optional) { call in
+                let body = try call.decode(AuthorizeBody.self)
+                let token = try await knownToken(body.paymentToken)
+                return try await orderReply(try await services.orders.authorize(OrderID(call.parameter("order_id")), token: token))
+            },
+            Endpoint(method: .post, path: "/v1/orders/{order_id}/capture", scopes: [.checkout], idempotency: .optional) { call in
+                _ = try call.decodeOptional(EmptyBody.self)
+                return try await orderReply(try await services.orders.capture(OrderID(call.parameter("order_id"))))
+            },
+            Endpoint(method: .post, path: "/v1/orders/{order_id}/void", scopes: [.checkout], idempotency: .optional) { call in
+                _ = try call.decodeOptional(EmptyBody.self)
+                return try await orderReply(try await services.orders.void(OrderID(call.parameter("order_id"))))
+            },
+            Endpoint(method: .post, path: "/v1/orders/{order_id}/complete", scopes: [.checkout], idempotency: .optional) { call in
+                _ = try call.decodeOptional(EmptyBody.self)
+                return try await orderReply(try await services.orders.complete(OrderID(call.parameter("order_id"))))
+            },
+            Endpoint(method: .post, path: "/v1/orders/{order_id}/refunds", scopes: [.checkout], idempotency: .required) { call in
+                let body = try call.decodeOptional(RefundBody.self)
+                let request: RefundRequest
+                switch (body.lines, body.amount) {
+                case (nil, nil): request = .full
+                case (let lines?, nil):
+                    guard !lines.isEmpty else { throw APIError.invalid("lines", "list at least one line, or leave lines out to refund everything") }
+                    request = .lines(lines.map { RefundLine(line: $0.line, quantity: $0.quantity) })
+                case (nil, let text?):
+                    do { request = .amount(try Money.parse(text).minorUnits) } catch {
+                        throw APIError.invalid("amount", "\"\(text)\" is not an amount (a decimal string such as \"12.50\")")
+                    }
+                default: throw APIError.invalid("amount", "give lines or amount, not both")
+                }
+                let refund = try await services.orders.refund(OrderID(call.parameter("order_id")), request,
+                                                              idempotencyKey: call.idempotencyKey ?? "", requestHash: Self.digest(call.body))
+                return .json(RefundOut(refund), status: .created)
+            },
+        ]
+    }
+
+    func placeOrder(_ call: APICall) async throws -> APIReply {
+        let body = try call.decode(PlaceOrderBody.self)
+        var request: QuoteRequest
+        do {
+            request = try QuoteCodec.decodeRequest(try Self.member("order", of: call.body))
+        } catch let error as ContractError {
+            throw ContractError(error.code, field: error.field.isEmpty ? "order" : "order." + error.field, error.message)
+        }
+        var billing: BillingAddress?
+        if let customerText = body.customerID {
+            let customerID = CustomerID(customerText)
+            guard request.billing == nil else {
+                throw APIError.invalid("order.billing", "with a customer_id the billing address comes from the customer's record; leave it out")
+            }
+            guard try await !services.customers.customer(customerID).erased else { throw CustomerError.erased }
+            billing = try await services.customers.billingAddress(customerID, version: body.billingVersion)
+            request.billing = billing?.address
+        } else if body.billingVersion != nil {
+            throw APIError.invalid("billing_version", "a billing version needs a customer_id")
+        }
+        var token: Token?
+        if let text = body.paymentToken { token = try await knownToken(text) }
+        let order = try await services.orders.place(request, idempotencyKey: call.idempotencyKey ?? "", requestHash: Self.digest(call.body),
+                                                    paymentToken: token, customer: billing)
+        if let state = order.lines.first?.sourcedTo.split(separator: " ").first { services.metrics.orderPlaced(state: String(state)) }
+        var reply = try await orderReply(order)
+        reply.status = .created
+        return reply
+    }
+
+    /// A payment token that names a card in the vault (checked before anything is written).
+    func knownToken(_ text: String) async throws -> Token {
+        guard let token = Token(text) else { throw APIError.invalid("payment_token", "not a vault token (tok_…)") }
+        do { _ = try await services.vault.card(token) } catch VaultError.unknownToken {
+            throw APIError.invalid("payment_token", "no card in the vault has this token")
+        }
+        return token
+    }
+
+    func orderReply(_ order: Order) async throws -> APIReply {
+        let vouchers = try await services.orders.vouchers(of: order.id)
+        let entitlements = try await services.orders.entitlements(of: order.id)
+        return .json(OrderOut(order, vouchers: vouchers, entitlements: entitlements, now: services.now()), resource: order.customerID?.value)
+    }
+
+    /// The raw JSON of one member of the body's top-level object.
+    static func member(_ name: String, of body: [UInt8]) throws -> Data {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) as? [String: Any],
+              let member = object[name] else { throw APIError.missing(name) }
+        guard JSONSerialization.isValidJSONObject(member) else {
+            throw ContractError(.invalidJSON, field: "", "the request is not a JSON object")
+        }
+        return try JSONSerialization.data(withJSONObject: member)
+    }
+
+    static func digest(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+}
+
+/// A body that must be empty or `{}`.
+struct EmptyBody: Decodable {
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyCodingKey.self)
+        if let key = container.allKeys.first { throw UnknownField(path: [key], allowed: []) }
+    }
+}

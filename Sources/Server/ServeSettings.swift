@@ -1,0 +1,97 @@
+import Foundation
+
+/// How `levy serve` is configured: command-line flags over environment variables over a JSON config file over the
+/// defaults. Secrets are never read from the file (only paths to them), so a config file can be committed.
+public struct ServeSettings: Sendable, Equatable {
+    public var hostname = "127.0.0.1"
+    public var port = 8080
+    /// A SQLite file or a postgres:// URL (default: .levy/levy.sqlite).
+    public var database: String?
+    /// The vault's SQLite file (default: .levy/vault.sqlite); with PostgreSQL the vault is a schema of `database`.
+    public var vault: String?
+    public var tables: String?
+    public var store: String?
+    public var masterKeyFile: String?
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    public var logLevel = "info"
+    public var maxBodyBytes = 1 << 20
+
+    public init() {}
+
+    /// The settings, their environment variables and config-file keys.
+    public static let names: [(setting: String, environment: String)] = [
+        ("hostname", "LEVY_HOSTNAME"), ("port", "LEVY_PORT"), ("database", "LEVY_DATABASE_URL"), ("vault", "LEVY_VAULT"),
+        ("tables", "LEVY_TABLES"), ("store", "LEVY_STORE"), ("master_key_file", "LEVY_VAULT_MASTER_KEY_FILE"),
+        ("tls_certificate", "LEVY_TLS_CERTIFICATE"), ("tls_key", "LEVY_TLS_KEY"), ("log_level", "LEVY_LOG_LEVEL"),
+        ("max_body_bytes", "LEVY_MAX_BODY_BYTES"),
+    ]
+
+    public struct SettingError: Error, Equatable, CustomStringConvertible {
+        /// Where the bad value came from: `--port`, `LEVY_PORT` or `levy.json: port`.
+        public var source: String
+        public var message: String
+        public var description: String { "\(source): \(message)" }
+    }
+
+    /// Resolves the layers. `flags` are keyed by setting name (`port`), `file` is a JSON object of the same names.
+    public static func resolve(flags: [String: String], environment: [String: String],
+                               file: (path: String, contents: [UInt8])?) throws(SettingError) -> ServeSettings {
+        var values: [String: (value: String, source: String)] = [:]
+        if let file {
+            let name = (file.path as NSString).lastPathComponent
+            guard let object = try? JSONSerialization.jsonObject(with: Data(file.contents)) as? [String: Any] else {
+                throw SettingError(source: name, message: "not a JSON object")
+            }
+            for (key, value) in object {
+                guard names.contains(where: { $0.setting == key }) else {
+                    throw SettingError(source: "\(name): \(key)", message: "unknown setting; expected one of \(names.map(\.setting).joined(separator: ", "))")
+                }
+                switch value {
+                case let text as String: values[key] = (text, "\(name): \(key)")
+                case let number as NSNumber: values[key] = (number.stringValue, "\(name): \(key)")
+                default: throw SettingError(source: "\(name): \(key)", message: "expected a string or a number")
+                }
+            }
+        }
+        for (setting, variable) in names {
+            if let value = environment[variable], !value.isEmpty { values[setting] = (value, variable) }
+        }
+        for (setting, value) in flags { values[setting] = (value, "--" + setting.replacingOccurrences(of: "_", with: "-")) }
+
+        var settings = ServeSettings()
+        for (key, entry) in values {
+            switch key {
+            case "hostname": settings.hostname = entry.value
+            case "port":
+                guard let port = Int(entry.value), (0...65_535).contains(port) else {
+                    throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not a port (0-65535)")
+                }
+                settings.port = port
+            case "database": settings.database = entry.value
+            case "vault": settings.vault = entry.value
+            case "tables": settings.tables = entry.value
+            case "store": settings.store = entry.value
+            case "master_key_file": settings.masterKeyFile = entry.value
+            case "tls_certificate": settings.tlsCertificate = entry.value
+            case "tls_key": settings.tlsKey = entry.value
+            case "log_level":
+                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(entry.value) else {
+                    throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not a log level")
+                }
+                settings.logLevel = entry.value
+            case "max_body_bytes":
+                guard let bytes = Int(entry.value), bytes >= 1_024 else {
+                    throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not a byte count of at least 1024")
+                }
+                settings.maxBodyBytes = bytes
+            default: break
+            }
+        }
+        if (settings.tlsCertificate == nil) != (settings.tlsKey == nil) {
+            throw SettingError(source: settings.tlsCertificate == nil ? "tls_certificate" : "tls_key",
+                               message: "TLS needs both a certificate and its private key")
+        }
+        return settings
+    }
+}

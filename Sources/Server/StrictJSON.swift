@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+
+/// Decodes request bodies strictly: unknown keys are refused (a typo is an error, not a silently ignored field), and
+/// every failure becomes an `APIError` naming the field path (`lines[0].quantity`).
+enum StrictJSON {
+    static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body))
+        } catch let error as UnknownField {
+            let expected = error.allowed.isEmpty ? "this body takes no fields" : "expected one of " + error.allowed.sorted().joined(separator: ", ")
+            throw APIError(.badRequest, "unknown_field", "unknown field; \(expected)", field: path(error.path))
+        } catch let error as APIError {
+            throw error
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw APIError.missing(path(context.codingPath + [key]))
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw APIError.invalid(path(context.codingPath), "expected \(name(of: type))")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw APIError.invalid(path(context.codingPath), "expected \(name(of: type)), found null")
+        } catch let DecodingError.dataCorrupted(context) {
+            if context.codingPath.isEmpty { throw APIError(.badRequest, "invalid_json", "the body is not valid JSON") }
+            throw APIError.invalid(path(context.codingPath), "the value cannot be read")
+        } catch {
+            throw APIError(.badRequest, "invalid_json", "the body is not a JSON object")
+        }
+    }
+
+    static func path(_ keys: [any CodingKey]) -> String {
+        var text = ""
+        for key in keys {
+            if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : "." + key.stringValue }
+        }
+        return text
+    }
+
+    static func name(of type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is [Any].Type: "an array"
+        default: "an object"
+        }
+    }
+}
+
+struct UnknownField: Error {
+    var path: [any CodingKey]
+    var allowed: Set<String>
+}
+
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) {
+        stringValue = String(intValue)
+        self.intValue = intValue
+    }
+}
+
+extension Decoder {
+    /// Throws `UnknownField` if the object has a key that `Keys` does not list.
+    func refuseUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
+        let container = try container(keyedBy: AnyCodingKey.self)
+        let allowed = Set(Keys.allCases.map(\.stringValue))
+        for key in container.allKeys where !allowed.contains(key.stringValue) {
+            throw UnknownField(path: codingPath + [key], allowed: allowed)
+        }
+    }
+}

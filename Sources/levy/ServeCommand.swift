@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Server
+import Storage
+import TaxCore
+import TaxTables
+import Vault
+
+/// `levy serve`: the checkout HTTP API on the embedded default or the configured stores.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API (default 127.0.0.1:8080). Settings: flags, then LEVY_* variables, then --config FILE (JSON).")
+
+    @Option(help: "Address to bind (default 127.0.0.1; LEVY_HOSTNAME).") var hostname: String?
+    @Option(help: "Port to bind, 0 for any free port (default 8080; LEVY_PORT).") var port: Int?
+    @Option(help: "A SQLite file or a postgres:// URL (default .levy/levy.sqlite; LEVY_DATABASE_URL).") var database: String?
+    @Option(help: "The vault's SQLite file (default .levy/vault.sqlite; LEVY_VAULT). With PostgreSQL the vault is a schema of --database.")
+    var vault: String?
+    @Option(help: "A TaxTables folder or ZIP5 CSV to quote with (LEVY_TABLES); default: the store's current version, else the shipped tables.")
+    var tables: String?
+    @Option(help: "The versioned table store (default .levy/tables; LEVY_STORE).") var store: String?
+    @Option(help: "The vault master key file (LEVY_VAULT_MASTER_KEY_FILE, or LEVY_VAULT_MASTER_KEY; else a development key).")
+    var masterKeyFile: String?
+    @Option(help: "PEM certificate chain: serve HTTPS (LEVY_TLS_CERTIFICATE).") var tlsCertificate: String?
+    @Option(help: "PEM private key of the certificate (LEVY_TLS_KEY).") var tlsKey: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default info; LEVY_LOG_LEVEL).") var logLevel: String?
+    @Option(help: "A JSON file of settings (LEVY_CONFIG); flags and variables override it.") var config: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let settings: ServeSettings
+        do {
+            settings = try ServeSettings.resolve(flags: flags(), environment: environment, file: try configFile(environment))
+        } catch {
+            throw CLIError.input("\(error)")
+        }
+        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        let logger = Logger(label: "levy")
+
+        let tables = try TableLocation.load(settings.tables, store: settings.store, version: nil)
+        let masterKey = try VaultOptions.masterKey(file: settings.masterKeyFile, environment)
+        let cwd = FileManager.default.currentDirectoryPath
+        let location = settings.database ?? cwd + "/.levy/levy.sqlite"
+        let store: LevyServices.Store = location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+            ? .postgres(url: location) : .sqlite(database: location, vault: settings.vault ?? cwd + "/.levy/vault.sqlite")
+        let services = try await LevyServices.open(store: store, tables: tables,
+                                                   tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
+                                                   masterKey: masterKey)
+        try await firstStartAdminKey(services.keys, directory: cwd + "/.levy/dev-keys")
+        let api = LevyAPI(services: services, maxBodyBytes: settings.maxBodyBytes)
+        let scheme = settings.tlsCertificate == nil ? "http" : "https"
+        let storeName = if case .postgres = store { "PostgreSQL" } else { "SQLite \(location)" }
+        try await LevyServer.serve(api: api, settings: settings, logger: logger) { port in
+            Self.say("levy: serving on \(scheme)://\(settings.hostname):\(port) (tables \(tables.version), store \(storeName), payments: the built-in simulator)")
+            Self.say("levy: the API is described at \(scheme)://\(settings.hostname):\(port)/openapi.yaml; SIGTERM or Ctrl-C stops after in-flight requests")
+        }
+    }
+
+    func flags() -> [String: String] {
+        var flags: [String: String] = [:]
+        flags["hostname"] = hostname
+        flags["port"] = port.map(String.init)
+        flags["database"] = database
+        flags["vault"] = vault
+        flags["tables"] = tables
+        flags["store"] = store
+        flags["master_key_file"] = masterKeyFile
+        flags["tls_certificate"] = tlsCertificate
+        flags["tls_key"] = tlsKey
+        flags["log_level"] = logLevel
+        return flags
+    }
+
+    func configFile(_ environment: [String: String]) throws -> (path: String, contents: [UInt8])? {
+        guard let path = config ?? environment["LEVY_CONFIG"], !path.isEmpty else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.input("cannot read the config file \(path)") }
+        return (path, Array(data))
+    }
+
+    /// The embedded default has no keys yet: create an admin key and say where its secret is.
+    func firstStartAdminKey(_ keys: APIKeyStore, directory: String) async throws {
+        guard try await keys.list().isEmpty else { return }
+        let issued = try await keys.create(label: "admin (created at first start)", scopes: [.admin])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = directory + "/admin-api-key"
+        _ = FileManager.default.createFile(atPath: path, contents: Data((issued.secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        Self.say("""
+            levy: first start: created an admin API key (id \(issued.key.id)); its secret is in \(path) (readable by you only).
+            levy: create keys for checkout and accountants with: levy keys create --scope checkout --label storefront
+            """)
+    }
+
+    static func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+}
+
+/// `levy keys`: API keys for the HTTP API.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "keys", abstract: "API keys: create (the secret is shown once), list, revoke.",
+                                                    subcommands: [Create.self, List.self, Revoke.self])
+
+    static func store(_ options: DatabaseOptions) async throws -> APIKeyStore {
+        let keys = APIKeyStore(database: try options.open())
+        try await keys.migrate()
+        return keys
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a key; prints its secret once (the store keeps only a hash).")
+        @OptionGroup var options: DatabaseOptions
+        @Option(name: .customLong("scope"), help: "checkout, accountant, reconciler, admin or vault-reveal; repeat for several.")
+        var scopes: [String] = []
+        @Option(help: "Who or what the key is for.") var label: String = "unlabelled"
+
+        func run() async throws {
+            var set = Set<Scope>()
+            for text in scopes {
+                guard let scope = Scope(rawValue: text) else {
+                    throw CLIError.input("--scope \(text): not a scope (\(Scope.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                set.insert(scope)
+            }
+            guard !set.isEmpty else { throw CLIError.input("--scope is required (\(Scope.allCases.map(\.rawValue).joined(separator: ", ")))") }
+            let issued = try await KeysCommand.store(options).create(label: label, scopes: set)
+            print(issued.secret)
+            FileHandle.standardError.write(Data("key \(issued.key.id) (\(set.sorted().map(\.rawValue).joined(separator: " "))): the line above is its secret, shown this once\n".utf8))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys: id, scopes, label, created, revoked.")
+        @OptionGroup var options: DatabaseOptions
+
+        func run() async throws {
+            for key in try await KeysCommand.store(options).list() {
+                let revoked = key.revoked.map { " revoked " + Timestamp.string($0) } ?? ""
+                print("\(key.id)  \(key.scopes.sorted().map(\.rawValue).joined(separator: ","))  \(key.label)  created \(Timestamp.string(key.created))\(revoked)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key for good (servers stop accepting it within 5 seconds).")
+        @OptionGroup var options: DatabaseOptions
+        @Argument(help: "The key id.") var id: String
+
+        func run() async throws {
+            let key = try await KeysCommand.store(options).revoke(id)
+            print("revoked \(key.id) (\(key.label))")
+        }
+    }
+}
