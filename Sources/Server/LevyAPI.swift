@@ -55,7 +55,8 @@ public struct LevyAPI: Sendable {
         do {
             let key = try await authenticate(endpoint, request: request)
             keyID = key?.id
-            let body = try await readBody(request)
+            // GET and DELETE take no body; only POST and PUT read one.
+            let body = endpoint.method == .post || endpoint.method == .put ? try await readBody(request) : []
             let call = APICall(body: body, parameters: Self.parameters(context), query: Self.query(request), key: key,
                                idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + $0 } },
                                requestID: requestID, logger: logger)
