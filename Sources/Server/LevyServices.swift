@@ -49,18 +49,20 @@ public struct LevyServices: Sendable {
         return try await assemble(database: database, vault: vault, tables: tables, tableStore: tableStore, processor: processor, now: now)
     }
 
-    /// The services over an open database and vault (tests use this with their own stores).
+    /// The services over an open database and vault. `namespace` prefixes the schema names (`orders`, `customers`,
+    /// `api`), so that tests can share one PostgreSQL database.
     public static func assemble(database: any SQLDatabase, vault: Vault, tables: TaxTableSet, tableStore: TableStore?,
-                                processor: any PaymentProcessor = SimulatedProcessor(),
+                                processor: any PaymentProcessor = SimulatedProcessor(), namespace: String = "",
                                 now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
-        let orders = OrderService(database: database, tables: tables, gateway: PaymentGateway(vault: vault, processor: processor), now: now)
-        let customers = CustomerService(database: database, now: now)
-        let keys = APIKeyStore(database: database, now: now)
+        let orders = OrderService(database: database, schema: namespace + "orders", tables: tables,
+                                  gateway: PaymentGateway(vault: vault, processor: processor), now: now)
+        let customers = CustomerService(database: database, schema: namespace + "customers", now: now)
+        let keys = APIKeyStore(database: database, schema: namespace + "api", now: now)
         try await orders.migrate()
         try await customers.migrate()
         try await keys.migrate()
         return LevyServices(database: database, vault: vault, orders: orders, customers: customers, keys: keys,
-                            idempotency: IdempotencyStore(database: database, now: now), tables: tables, tableStore: tableStore,
+                            idempotency: IdempotencyStore(database: database, schema: namespace + "api", now: now), tables: tables, tableStore: tableStore,
                             metrics: APIMetrics(), now: now)
     }
 }

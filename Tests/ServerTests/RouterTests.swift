@@ -1,0 +1,153 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Server
+import Testing
+
+@Suite struct RouterTests {
+    /// The OpenAPI document lists exactly the endpoints the router serves, with the same scopes.
+    @Test func openAPIDocumentMatchesTheRouter() async throws {
+        let server = try await TestServer.make()
+        let document = try String(contentsOfFile: TestServer.repository + "/Sources/Server/openapi.yaml", encoding: .utf8)
+        var documented: [String: [String]] = [:]
+        var path = ""
+        var method = ""
+        for line in document.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  /"), line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
+            else if line.hasPrefix("components:") { path = "" }
+            else if !path.isEmpty, let m = ["get", "post", "put", "delete", "patch"].first(where: { line == "    \($0):" }) {
+                method = m.uppercased()
+                documented["\(method) \(path)"] = []
+            } else if !path.isEmpty, line.hasPrefix("      x-levy-scopes: [") {
+                documented["\(method) \(path)"] = line.split(separator: "[")[1].dropLast().split(separator: ",")
+                    .map { $0.trimmingCharacters(in: .whitespaces) }.sorted()
+            }
+        }
+        let served = Dictionary(uniqueKeysWithValues: server.api.catalog.map { ("\($0.method) \($0.path)", $0.scopes.map(\.rawValue).sorted()) })
+        #expect(Set(documented.keys) == Set(served.keys))
+        for (operation, scopes) in served { #expect(documented[operation] == scopes, "\(operation)") }
+        #expect(served.count >= 29)
+    }
+
+    /// Every endpoint with a key of every scope: allowed scopes get past authorization, all others get 403, and no
+    /// key at all gets 401. The checkout scope never reaches a reveal.
+    @Test func everyEndpointChecksItsScope() async throws {
+        let server = try await TestServer.make()
+        let app = Application(router: server.api.router())
+        try await app.test(.router) { client in
+            for endpoint in server.api.catalog {
+                let uri = endpoint.path.replacingOccurrences(of: "{token}", with: "tok_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+                    .replacingOccurrences(of: "{customer_id}", with: "cus_none").replacingOccurrences(of: "{order_id}", with: "ord_none")
+                    .replacingOccurrences(of: "{code}", with: "none").replacingOccurrences(of: "{entitlement_id}", with: "ent_none")
+                    .replacingOccurrences(of: "{key_id}", with: "none")
+                let method = HTTPRequest.Method(endpoint.method)!
+                let body = method == .post || method == .put ? "{}" : nil
+                let anonymous = try await client.send(method, uri, key: nil, idempotency: "scope-test", body: body)
+                if endpoint.scopes.isEmpty {
+                    #expect(anonymous.status == 200, "\(endpoint.method) \(endpoint.path) is public")
+                    continue
+                }
+                #expect(anonymous.status == 401 && anonymous.errorCode == "unauthenticated", "\(endpoint.method) \(endpoint.path) without a key")
+                for scope in Scope.allCases {
+                    let reply = try await client.send(method, uri, key: server.keys[scope], idempotency: "scope-\(scope.rawValue)", body: body)
+                    if endpoint.scopes.contains(scope) {
+                        #expect(reply.status != 401 && reply.status != 403, "\(endpoint.method) \(endpoint.path) with \(scope.rawValue): \(reply.status)")
+                        #expect(reply.status < 500, "\(endpoint.method) \(endpoint.path) with \(scope.rawValue): \(reply.text)")
+                    } else {
+                        #expect(reply.status == 403 && reply.errorCode == "forbidden", "\(endpoint.method) \(endpoint.path) with \(scope.rawValue)")
+                    }
+                }
+            }
+        }
+        let reveal = try #require(server.api.catalog.first { $0.path.hasSuffix("/reveal") })
+        #expect(reveal.scopes == [.vaultReveal])
+        #expect(server.api.catalog.filter { $0.scopes.contains(.vaultReveal) }.count == 1)
+    }
+
+    @Test func malformedRevokedAndUnknownKeysAreRefused() async throws {
+        let server = try await TestServer.make()
+        let app = Application(router: server.api.router())
+        let checkout = server.keys[.checkout]!
+        try await app.test(.router) { client in
+            for bad in ["", "lvk_x_y", "lvk_" + String(repeating: "a", count: 13) + "_" + String(repeating: "b", count: 32), String(checkout.dropLast()) + "a"] {
+                let refused = try await client.send(.get, "/v1/tables", key: bad)
+                #expect(refused.status == 401)
+            }
+            let allowed = try await client.send(.get, "/v1/tables", key: checkout)
+            #expect(allowed.status == 200)
+            let id = checkout.split(separator: "_")[1]
+            let revoked = try await client.send(.delete, "/v1/keys/\(id)", key: server.keys[.admin])
+            #expect(revoked.status == 200)
+            let after = try await client.send(.get, "/v1/tables", key: checkout)
+            #expect(after.status == 401)
+        }
+        // Only a hash is stored: the secret is nowhere in the database file.
+        let file = try Data(contentsOf: URL(fileURLWithPath: server.directory + "/levy.sqlite"))
+        #expect(file.range(of: Data(checkout.utf8)) == nil)
+    }
+
+    @Test func errorsNameTheFieldWithAStableCode() async throws {
+        let server = try await TestServer.make()
+        let app = Application(router: server.api.router())
+        let key = server.allScopes
+        try await app.test(.router) { client in
+            let typo = fixture("minneapolis.json").replacingOccurrences(of: "\"amount\"", with: "\"amont\"")
+            var reply = try await client.send(.post, "/v1/quotes", key: key, body: typo)
+            #expect(reply.status == 400 && reply.errorCode == "unknown_field" && reply.errorField == "lines[0].amont")
+
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "e1", body: "{\"order\": \(typo)}")
+            #expect(reply.status == 400 && reply.errorField == "order.lines[0].amont")
+
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: "{not json")
+            #expect(reply.status == 400 && reply.errorCode == "invalid_json")
+
+            reply = try await client.send(.post, "/v1/orders", key: key, body: placeBody("minneapolis.json"))
+            #expect(reply.status == 400 && reply.errorCode == "missing_field" && reply.errorField == "Idempotency-Key")
+
+            reply = try await client.send(.post, "/v1/tokens", key: key, body: #"{"number": "4242424242424241", "exp_month": 12, "exp_year": 2031}"#)
+            #expect(reply.status == 400 && reply.errorCode == "invalid_card" && reply.errorField == "number")
+            #expect(!reply.text.contains("4242424242424241"))
+
+            reply = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "Young", "date_of_birth": "2015-01-01"}"#)
+            #expect(reply.status == 422 && reply.errorCode == "underage" && reply.errorField == "date_of_birth")
+
+            let unquotable = fixture("minneapolis.json").replacingOccurrences(of: "\"55401\"", with: "\"00001\"")
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: unquotable)
+            #expect(reply.status == 422 && reply.errorCode == "unquotable")
+
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: String(repeating: " ", count: 70 * 1024))
+            #expect(reply.status == 413 && reply.errorCode == "body_too_large")
+
+            reply = try await client.send(.get, "/v1/nothing", key: key)
+            #expect(reply.status == 404 && reply.errorCode == "not_found" && reply.headers[HTTPField.Name("X-Request-Id")!] != nil)
+
+            reply = try await client.send(.get, "/v1/ledger?limit=0", key: key)
+            #expect(reply.status == 400 && reply.errorField == "limit")
+
+            reply = try await client.send(.get, "/v1/orders/ord_none", key: key, headers: [HTTPField.Name("X-Request-Id")!: "trace-123"])
+            #expect(reply.status == 404 && reply.headers[HTTPField.Name("X-Request-Id")!] == "trace-123")
+            #expect((reply.json["error"] as? [String: Any])?["request_id"] as? String == "trace-123")
+        }
+    }
+
+    @Test func healthReadinessMetricsAndTheDocument() async throws {
+        let server = try await TestServer.make()
+        let app = Application(router: server.api.router())
+        try await app.test(.router) { client in
+            let health = try await client.send(.get, "/health", key: nil)
+            #expect(health.string("status") == "ok")
+            let ready = try await client.send(.get, "/ready", key: nil)
+            #expect(ready.status == 200 && ready.string("status") == "ready")
+            _ = try await client.send(.post, "/v1/quotes", key: server.keys[.checkout], body: fixture("minneapolis.json"))
+            _ = try await client.send(.post, "/v1/orders", key: server.keys[.checkout], idempotency: "m1", body: placeBody("minneapolis.json"))
+            let metrics = try await client.send(.get, "/metrics", key: nil).text
+            #expect(metrics.contains(#"levy_http_requests_total{method="POST",route="/v1/quotes",status="200"} 1"#))
+            #expect(metrics.contains(#"levy_orders_placed_total{state="MN"} 1"#))
+            #expect(metrics.contains("levy_tax_quote_duration_seconds_count 1"))
+            #expect(metrics.contains(#"levy_http_request_duration_seconds_bucket{method="POST",route="/v1/quotes""#))
+            let document = try await client.send(.get, "/openapi.yaml", key: nil)
+            #expect(document.text.hasPrefix("openapi: 3.1.0") && document.headers[.contentType] == "application/yaml")
+        }
+    }
+}
