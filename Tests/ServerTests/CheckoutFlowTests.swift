@@ -1,0 +1,166 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Orders
+import Server
+import Storage
+import Testing
+import Vault
+
+@Suite struct CheckoutFlowTests {
+    /// The med spa's whole checkout over the API, on SQLite and PostgreSQL: tokenize, customer with a billing
+    /// address, place (with a retry), capture, redeem a voucher at the spa, watch streamed content, refund a line,
+    /// a new address version that the order does not follow, the ledger, export and erasure.
+    @Test(arguments: Store.available)
+    func medSpaCheckout(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let app = try server.application()
+        let checkout = server.keys[.checkout]!
+        let admin = server.keys[.admin]!
+        let bodies = LogRecorder()
+        try await app.test(.router) { client in
+            func call(_ method: HTTPRequest.Method, _ uri: String, key: String? = nil, idempotency: String? = nil, body: String? = nil) async throws -> Reply {
+                let reply = try await client.send(method, uri, key: key ?? checkout, idempotency: idempotency, body: body)
+                bodies.append(reply.text)
+                return reply
+            }
+            let card = try await call(.post, "/v1/tokens", idempotency: "card-1",
+                                      body: #"{"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "security_code": "314"}"#)
+            #expect(card.status == 201 && card.string("last4") == "4242" && card.string("brand") == "visa")
+            let token = try #require(card.string("token"))
+            let again = try await call(.post, "/v1/tokens", idempotency: "card-1",
+                                       body: #"{"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "security_code": "314"}"#)
+            #expect(again.string("token") == token && again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+
+            let customer = try await call(.post, "/v1/customers", body: """
+                {"name": "Ada Lovelace", "email": "ada@example.com", "date_of_birth": "1990-12-10",
+                 "billing_address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}}
+                """)
+            #expect(customer.status == 201)
+            let customerID = try #require(customer.string("id"))
+
+            let place = placeBody("med-spa.json", customer: customerID, token: token, dropBilling: true)
+            let placed = try await call(.post, "/v1/orders", idempotency: "order-1", body: place)
+            #expect(placed.status == 201 && placed.string("status") == "authorized")
+            #expect(placed.json["billing_version"] as? Int == 1)
+            let orderID = try #require(placed.string("id"))
+            let retry = try await call(.post, "/v1/orders", idempotency: "order-1", body: place)
+            #expect(retry.string("id") == orderID && retry.status == 201)
+            let conflicting = try await call(.post, "/v1/orders", idempotency: "order-1", body: placeBody("minneapolis.json"))
+            #expect(conflicting.status == 422 && conflicting.errorCode == "idempotency_conflict")
+
+            // A new billing address version later does not change the placed order.
+            let moved = try await call(.post, "/v1/customers/\(customerID)/addresses", body: #"{"line1": "100 Congress Ave", "city": "Austin", "state": "TX", "zip": "78701"}"#)
+            #expect(moved.status == 201 && moved.json["version"] as? Int == 2)
+
+            let captured = try await call(.post, "/v1/orders/\(orderID)/capture", idempotency: "capture-1")
+            #expect(captured.string("status") == "captured")
+            let vouchers = try #require(captured.json["vouchers"] as? [[String: Any]])
+            #expect(vouchers.count == 2)
+            let code = try #require(vouchers.first?["code"] as? String)
+            let redeemed = try await call(.post, "/v1/vouchers/\(code)/redeem", body: #"{"location": "Minneapolis spa"}"#)
+            #expect(redeemed.status == 200 && redeemed.string("status") == "redeemed")
+            let twice = try await call(.post, "/v1/vouchers/\(code)/redeem", body: #"{"location": "Minneapolis spa"}"#)
+            #expect(twice.status == 409 && twice.errorCode == "voucher_redeemed")
+
+            let entitlements = try #require(captured.json["entitlements"] as? [[String: Any]])
+            let stream = try #require(entitlements.first { $0["rights"] as? String == "stream" })
+            let streamID = try #require(stream["id"] as? String)
+            let watching = try await call(.get, "/v1/entitlements/\(streamID)")
+            #expect(watching.json["allowed"] as? Bool == true)
+
+            // Refund the streamed line: its tax comes back exactly as frozen, and the entitlement is revoked.
+            let lines = try #require(captured.json["lines"] as? [[String: Any]])
+            let streamLine = try #require(lines.first { $0["code"] as? String == "digital_video_stream" })
+            let number = try #require(streamLine["number"] as? Int)
+            let refundBody = #"{"lines": [{"line": \#(number), "quantity": 1}]}"#
+            let refund = try await call(.post, "/v1/orders/\(orderID)/refunds", idempotency: "refund-1", body: refundBody)
+            #expect(refund.status == 201)
+            #expect(refund.string("tax") == streamLine["tax"] as? String)
+            let refundAgain = try await call(.post, "/v1/orders/\(orderID)/refunds", idempotency: "refund-1", body: refundBody)
+            #expect(refundAgain.string("id") == refund.string("id"))
+            let revoked = try await call(.get, "/v1/entitlements/\(streamID)")
+            #expect(revoked.json["allowed"] as? Bool == false && revoked.string("status") == "revoked")
+
+            let order = try await call(.get, "/v1/orders/\(orderID)", key: server.keys[.accountant]!)
+            #expect(order.string("status") == "partially_refunded" && order.json["billing_version"] as? Int == 1)
+            #expect(order.string("refunded_tax") == streamLine["tax"] as? String)
+
+            let ledger = try await call(.get, "/v1/ledger?limit=1000", key: server.keys[.reconciler]!)
+            let entries = try #require(ledger.json["entries"] as? [[String: Any]])
+            let net = entries.compactMap { $0["tax"] as? String }.reduce(0) { $0 + (Int($1.replacingOccurrences(of: ".", with: "")) ?? 0) }
+            let expected = [order.string("total_tax"), order.string("refunded_tax")].map { Int($0!.replacingOccurrences(of: ".", with: ""))! }
+            #expect(net == expected[0] - expected[1])
+            let verification = try await call(.get, "/v1/ledger/verification", key: server.keys[.accountant]!)
+            #expect(verification.json["intact"] as? Bool == true)
+
+            // The customer's export holds the order; erasure pseudonymizes and keeps the order.
+            let export = try await call(.get, "/v1/customers/\(customerID)/export", key: admin)
+            #expect((export.json["orders"] as? [Any])?.count == 1 && (export.json["addresses"] as? [Any])?.count == 2)
+            let erased = try await call(.post, "/v1/customers/\(customerID)/erasure", key: admin)
+            #expect(erased.json["erased"] as? Bool == true)
+            let after = try await call(.get, "/v1/customers/\(customerID)")
+            #expect(after.json["erased"] as? Bool == true && after.string("email") == nil && after.string("name") != "Ada Lovelace")
+            let stillThere = try await call(.get, "/v1/orders/\(orderID)")
+            #expect(stillThere.status == 200)
+            let placeForErased = try await call(.post, "/v1/orders", idempotency: "order-2", body: placeBody("med-spa.json", customer: customerID, dropBilling: true))
+            #expect(placeForErased.status == 410 && placeForErased.errorCode == "customer_erased")
+        }
+        // No response and no log line ever carried the card number, the security code or the street address.
+        for text in bodies.all + server.logs.all {
+            #expect(!text.contains(testCard) && !text.contains("4242 4242 4242 4242"))
+            #expect(!text.contains("\"314\""))
+        }
+        for line in server.logs.all { #expect(!line.contains("Main St") && !line.contains("Congress")) }
+        #expect(server.logs.all.contains { $0.contains("route=/v1/orders") && $0.contains("request_id=") })
+        // Erasure also removed the stored API responses that repeated the customer's details.
+        let leftovers = try await server.api.services.database.query(
+            "SELECT body FROM \(server.api.services.database.dialect.render("{schema}idempotency", schema: server.api.services.keys.schema))")
+        for row in leftovers { #expect(!String(decoding: row.blob("body") ?? [], as: UTF8.self).contains("Ada Lovelace")) }
+    }
+
+    /// Reveal needs the vault-reveal scope, is audited, and its response is never kept for replay.
+    @Test func revealIsScopedAuditedAndNeverStored() async throws {
+        let server = try await TestServer.make()
+        let app = Application(router: server.api.router())
+        try await app.test(.router) { client in
+            let card = try await client.send(.post, "/v1/tokens", key: server.keys[.checkout], idempotency: "c",
+                                             body: #"{"number": "\#(testCard)", "exp_month": 1, "exp_year": 2032}"#)
+            let token = try #require(card.string("token"))
+            let denied = try await client.send(.post, "/v1/tokens/\(token)/reveal", key: server.keys[.checkout], body: #"{"purpose": "x"}"#)
+            #expect(denied.status == 403)
+            let revealed = try await client.send(.post, "/v1/tokens/\(token)/reveal", key: server.keys[.vaultReveal], idempotency: "r",
+                                                 body: #"{"purpose": "forward to the acquirer"}"#)
+            #expect(revealed.status == 200 && revealed.string("number") == testCard)
+            #expect(revealed.headers[.cacheControl] == "no-store")
+        }
+        let audit = try await server.api.services.vault.auditEntries()
+        #expect(audit.count == 1 && audit[0].outcome == "allowed")
+        let stored = try await server.api.services.database.query(
+            "SELECT body FROM \(server.api.services.database.dialect.render("{schema}idempotency", schema: server.api.services.keys.schema))")
+        for row in stored { #expect(!String(decoding: row.blob("body") ?? [], as: UTF8.self).contains(testCard)) }
+        #expect(!server.logs.all.contains { $0.contains(testCard) })
+    }
+
+    /// Concurrent retries of one order placement with one key create exactly one order.
+    @Test(arguments: Store.available)
+    func concurrentRetriesPlaceOneOrder(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let app = try server.application()
+        let body = placeBody("minneapolis.json")
+        try await app.test(.live) { client in
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { try await client.send(.post, "/v1/orders", key: server.keys[.checkout], idempotency: "same", body: body) }
+                }
+                return try await group.reduce(into: [Reply]()) { $0.append($1) }
+            }
+            let ids = Set(replies.filter { $0.status == 201 }.compactMap { $0.string("id") })
+            #expect(ids.count == 1)
+            #expect(replies.allSatisfy { $0.status == 201 || ($0.status == 409 && $0.errorCode == "idempotency_in_progress") })
+        }
+        let orders = try await server.api.services.database.query("SELECT COUNT(*) AS n FROM \(server.api.services.orders.table("orders"))")
+        #expect(orders.first?.integer("n") == 1)
+    }
+}
