@@ -32,6 +32,11 @@ public struct ServeSettings: Sendable, Equatable {
         public var source: String
         public var message: String
         public var description: String { "\(source): \(message)" }
+
+        public init(source: String, message: String) {
+            self.source = source
+            self.message = message
+        }
     }
 
     /// Resolves the layers. `flags` are keyed by setting name (`port`), `file` is a JSON object of the same names.
