@@ -3,7 +3,7 @@ import TaxCore
 
 /// The JSON shape of a quote request, as documented in docs/quote-contract.md. Every field is read as
 /// loosely as JSON allows and then validated, so that each problem is reported against its field path.
-struct QuoteRequestDocument: Decodable {
+struct QuoteRequestDocument: Decodable, Equatable {
     var date: String?
     var currency: String?
     var origin: AddressDocument?
@@ -13,6 +13,8 @@ struct QuoteRequestDocument: Decodable {
     var customer: CustomerDocument?
     var lines: [LineDocument]?
     var rounding: String?
+
+    init() {}
 
     static let keys: Set<String> = ["date", "currency", "origin", "destination", "billing", "seller", "customer", "lines", "rounding"]
 
@@ -31,7 +33,9 @@ struct QuoteRequestDocument: Decodable {
     }
 }
 
-struct AddressDocument: Decodable {
+struct AddressDocument: Decodable, Equatable {
+    init() {}
+
     var line1: String?
     var city: String?
     var state: String?
@@ -47,7 +51,9 @@ struct AddressDocument: Decodable {
     }
 }
 
-struct SellerDocument: Decodable {
+struct SellerDocument: Decodable, Equatable {
+    init() {}
+
     var registrations: [String]?
 
     init(from decoder: any Decoder) throws {
@@ -57,7 +63,9 @@ struct SellerDocument: Decodable {
     }
 }
 
-struct CustomerDocument: Decodable {
+struct CustomerDocument: Decodable, Equatable {
+    init() {}
+
     var exemptions: [ExemptionDocument]?
 
     init(from decoder: any Decoder) throws {
@@ -67,7 +75,9 @@ struct CustomerDocument: Decodable {
     }
 }
 
-struct ExemptionDocument: Decodable {
+struct ExemptionDocument: Decodable, Equatable {
+    init() {}
+
     var state: String?
     var reason: String?
     var number: String?
@@ -83,7 +93,9 @@ struct ExemptionDocument: Decodable {
     }
 }
 
-struct LineDocument: Decodable {
+struct LineDocument: Decodable, Equatable {
+    init() {}
+
     var id: String?
     var code: String?
     var amount: String?

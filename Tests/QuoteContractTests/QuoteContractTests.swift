@@ -130,3 +130,96 @@ struct QuoteContractTests {
         #expect(text.contains("total tax 9.03 USD"))
     }
 }
+
+/// The hand-written compact writer gives exactly JSONEncoder's bytes (sorted keys, unescaped slashes).
+@Suite struct CompactWriterTests {
+    static let fixtures = ["minneapolis.json", "med-spa.json", "tennessee-single-article.json", "three-lines.json"]
+
+    func quote(_ json: String) throws -> Quote {
+        try TaxCalculator(tables: QuoteContractTests.tables).quote(try QuoteCodec.decodeRequest(Data(json.utf8)))
+    }
+
+    @Test(arguments: fixtures)
+    func fixtureQuotesMatchJSONEncoder(name: String) throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let json = try String(contentsOfFile: url.path + "/Fixtures/orders/" + name, encoding: .utf8)
+        let quote = try quote(json)
+        #expect(QuoteCodec.encodeCompact(quote) == QuoteCodec.encodeCompactWithFoundation(quote))
+    }
+
+    /// Line ids carry every kind of character that needs (or must not get) escaping; exemptions, expired
+    /// certificates and not-collecting lines exercise the optional members.
+    @Test(arguments: ["plain", "quote\\\"d", "back\\\\slash", "new\\nline", "tab\\t", "ctl\\u0001\\u001f", "sl/ash", "é ünï €", "😀"])
+    func escapingMatchesJSONEncoder(id: String) throws {
+        let json = """
+            {"date": "2026-03-02", "origin": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"},
+             "destination": {"line1": "1 \\"E\\" Main/St", "city": "Madison", "state": "WI", "zip": "53703"},
+             "seller": {"registrations": ["MN"]},
+             "customer": {"exemptions": [{"state": "WI", "reason": "resale", "number": "R-\(id)", "expires": "2026-01-01"},
+                                         {"state": "MN", "reason": "resale", "number": "M-1"}]},
+             "lines": [{"id": "\(id)", "code": "general", "amount": "10.00", "quantity": 2, "fulfilment": "shipped"},
+                       {"id": "b", "code": "massage_service", "amount": "80.00", "fulfilment": "in_person"}]}
+            """
+        let quote = try quote(json)
+        let written = QuoteCodec.encodeCompact(quote)
+        #expect(written == QuoteCodec.encodeCompactWithFoundation(quote), "\(String(decoding: written, as: UTF8.self))")
+    }
+}
+
+/// The fast request parser reads exactly what JSONDecoder reads, and gives up (nil) on everything it is unsure of.
+@Suite struct FastParserTests {
+    static func fixture(_ name: String) -> String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return try! String(contentsOfFile: url.path + "/Fixtures/orders/" + name, encoding: .utf8)
+    }
+
+    static let valid: [String] = CompactWriterTests.fixtures.map(fixture) + [
+        #"{"date":"2026-03-02","origin":{"state":"MN","zip":"55402"},"lines":[{"id":7,"code":"general","amount":"1.00","quantity":null}],"billing":null}"#,
+        #"  {"date" : "2026-03-02" , "origin" : {"line1":"\u00e9\ud83d\ude00 \"q\" \\ \/ \n\t","state":"MN","zip":"55402"}, "lines":[ ] }  "#,
+        #"{"date":"2026-03-02","origin":{"state":"MN","zip":"55402"},"lines":[{"id":"a","tax_included":true,"location":{"state":"MN","zip":"55401"}}],"customer":{"exemptions":[{"state":"MN","reason":"resale","number":"1","expires":null}]},"seller":{"registrations":["MN","WI"]},"rounding":"sst","currency":"USD"}"#,
+    ]
+
+    @Test(arguments: valid)
+    func validRequestsReadTheSame(json: String) throws {
+        let fast = try #require(QuoteRequestParser.parse(Array(json.utf8)))
+        #expect(fast == (try QuoteCodec.decodeDocumentWithFoundation(Data(json.utf8))))
+    }
+
+    /// 3,000 seeded mutations of valid requests (a byte deleted, doubled or replaced): the fast parser either
+    /// gives up or agrees with JSONDecoder; it never accepts what JSONDecoder refuses.
+    @Test func mutatedRequestsNeverDisagree() {
+        var generator = SplitMix(seed: 20261125)
+        let alphabet = Array(#"{}[]":,0123456789-.eE truefalsnul\"#.utf8)
+        var fastAccepted = 0
+        for i in 0..<3_000 {
+            var bytes = Array(Self.valid[i % Self.valid.count].utf8)
+            let position = Int(generator.next() % UInt64(bytes.count))
+            switch generator.next() % 3 {
+            case 0: bytes.remove(at: position)
+            case 1: bytes.insert(bytes[position], at: position)
+            default: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
+            }
+            let fast = QuoteRequestParser.parse(bytes)
+            let reference = try? QuoteCodec.decodeDocumentWithFoundation(Data(bytes))
+            if let fast {
+                fastAccepted += 1
+                #expect(fast == reference, "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        #expect(fastAccepted > 100)
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
