@@ -55,6 +55,7 @@ public struct LevyAPI: Sendable {
         do {
             let key = try await authenticate(endpoint, request: request)
             keyID = key?.id
+            if let key, key.scopes.isDisjoint(with: endpoint.scopes) { throw APIError.forbidden(endpoint.scopes.sorted()[0]) }
             // GET and DELETE take no body; only POST and PUT read one.
             let body = endpoint.method == .post || endpoint.method == .put ? try await readBody(request) : []
             let call = APICall(body: body, parameters: Self.parameters(context), query: Self.query(request), key: key,
@@ -86,7 +87,6 @@ public struct LevyAPI: Sendable {
               let key = try await services.keys.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
             throw APIError.unauthenticated
         }
-        guard !key.scopes.isDisjoint(with: endpoint.scopes) else { throw APIError.forbidden(endpoint.scopes.sorted()[0]) }
         return key
     }
 

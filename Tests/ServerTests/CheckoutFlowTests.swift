@@ -123,7 +123,7 @@ import Vault
     /// Reveal needs the vault-reveal scope, is audited, and its response is never kept for replay.
     @Test func revealIsScopedAuditedAndNeverStored() async throws {
         let server = try await TestServer.make()
-        let app = Application(router: server.api.router())
+        let app = server.routerApplication()
         try await app.test(.router) { client in
             let card = try await client.send(.post, "/v1/tokens", key: server.keys[.checkout], idempotency: "c",
                                              body: #"{"number": "\#(testCard)", "exp_month": 1, "exp_year": 2032}"#)

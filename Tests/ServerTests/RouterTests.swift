@@ -34,7 +34,7 @@ import Testing
     /// key at all gets 401. The checkout scope never reaches a reveal.
     @Test func everyEndpointChecksItsScope() async throws {
         let server = try await TestServer.make()
-        let app = Application(router: server.api.router())
+        let app = server.routerApplication()
         try await app.test(.router) { client in
             for endpoint in server.api.catalog {
                 let uri = endpoint.path.replacingOccurrences(of: "{token}", with: "tok_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
@@ -67,7 +67,7 @@ import Testing
 
     @Test func malformedRevokedAndUnknownKeysAreRefused() async throws {
         let server = try await TestServer.make()
-        let app = Application(router: server.api.router())
+        let app = server.routerApplication()
         let checkout = server.keys[.checkout]!
         try await app.test(.router) { client in
             for bad in ["", "lvk_x_y", "lvk_" + String(repeating: "a", count: 13) + "_" + String(repeating: "b", count: 32), String(checkout.dropLast()) + "a"] {
@@ -89,7 +89,7 @@ import Testing
 
     @Test func errorsNameTheFieldWithAStableCode() async throws {
         let server = try await TestServer.make()
-        let app = Application(router: server.api.router())
+        let app = server.routerApplication()
         let key = server.allScopes
         try await app.test(.router) { client in
             let typo = fixture("minneapolis.json").replacingOccurrences(of: "\"amount\"", with: "\"amont\"")
@@ -133,7 +133,7 @@ import Testing
 
     @Test func healthReadinessMetricsAndTheDocument() async throws {
         let server = try await TestServer.make()
-        let app = Application(router: server.api.router())
+        let app = server.routerApplication()
         try await app.test(.router) { client in
             let health = try await client.send(.get, "/health", key: nil)
             #expect(health.string("status") == "ok")

@@ -58,6 +58,12 @@ struct TestServer: Sendable {
                           directory: directory)
     }
 
+    /// The bare router in an application that logs into `logs` (not onto the test output).
+    func routerApplication() -> some ApplicationProtocol {
+        let recorder = logs
+        return Application(router: api.router(), logger: Logger(label: "test") { _ in RecordingLogHandler(recorder: recorder) })
+    }
+
     /// The application as `levy serve` builds it, logging into `logs`.
     func application(tls: (certificate: String, key: String)? = nil) throws -> some ApplicationProtocol {
         var settings = ServeSettings()
