@@ -58,6 +58,14 @@ let package = Package(
         ),
         // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.
         .target(name: "QuoteContract", dependencies: ["TaxCore"], swiftSettings: strict),
+        // The system libxml2 (libxml2-dev), for validating audit files against their XML Schema while streaming.
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // Audit exports and accountant reports: detail, liability, SAF-T, signed manifests, disclosures, HTML report.
+        .target(
+            name: "Exports",
+            dependencies: ["TaxCore", "Storage", "Orders", "CLibXML2", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The HTTP API: Hummingbird routes, API keys and scopes, idempotency, metrics, structured logs.
         .target(
             name: "Server",
@@ -82,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "levy",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage", "Orders", "Server",
+                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage", "Orders", "Server", "Exports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -101,6 +109,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "ExportsTests", dependencies: ["Exports", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks"], swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Storage", "TaxCore", "TaxTables"], swiftSettings: strict),
     ]
 )

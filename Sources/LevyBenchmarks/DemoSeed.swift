@@ -27,16 +27,34 @@ public enum DemoSeed {
     ]
 
     /// Places, captures and sometimes refunds `count` orders; `acknowledge` is called after each order is durable.
-    public static func run(service: OrderService, count: Int, seed: UInt64, refundEvery: Int = 10,
+    /// With `customers`, two orders in three belong to a registered customer (about three orders each) whose billing
+    /// address is the order's destination; the rest are guest checkouts.
+    public static func run(service: OrderService, customers: CustomerService? = nil, count: Int, seed: UInt64, refundEvery: Int = 10,
                            acknowledge: (OrderID) -> Void = { _ in }) async throws -> Report {
         var rng = SplitMix64(seed: seed)
         var report = Report()
         let clock = ContinuousClock()
         let start = clock.now
+        var customerOf: [Int: BillingAddress] = [:]
         for i in 0..<count {
-            let request = order(index: i, rng: &rng)
+            var request = order(index: i, rng: &rng)
             let key = "seed-\(seed)-\(i)"
-            let placed = try await service.place(request, idempotencyKey: key, requestHash: key)
+            var billing: BillingAddress?
+            if let customers, i % 3 != 2, let destination = request.destination {
+                // Customer n places orders 3n and 3n+1 (destinations differ: the billing address is the first one).
+                let number = i / 3
+                if let known = customerOf[number] {
+                    billing = known
+                } else {
+                    let customer = try await customers.create(name: "Demo Customer \(seed)-\(number)", email: "customer\(number)@example.com",
+                                                              dateOfBirth: nil)
+                    let created = try await customers.addBillingAddress(customer.id, destination)
+                    customerOf = [number: created]
+                    billing = created
+                }
+                request.billing = billing?.address
+            }
+            let placed = try await service.place(request, idempotencyKey: key, requestHash: key, customer: billing)
             let captured = placed.status == .captured ? placed : try await service.capture(placed.id)
             if refundEvery > 0, i % refundEvery == refundEvery - 1 {
                 let line = captured.lines[Int.random(in: 0..<captured.lines.count, using: &rng)]
@@ -68,6 +86,9 @@ public enum DemoSeed {
         // One customer in twenty holds a resale certificate for the destination state.
         let exemptions = Int.random(in: 0..<20, using: &rng) == 0
             ? [ExemptionCertificate(state: destination.state, reason: .resale, number: "RS-\(index)", expires: TaxDate(iso: "2027-12-31"))] : []
-        return QuoteRequest(date: TaxDate(iso: "2026-03-02")!, origin: origin, destination: destination, exemptions: exemptions, lines: lines)
+        // Tax dates spread over February to October 2026 (the shipped local rates start in February), so reports have
+        // months and quarters to show.
+        let date = TaxDate(year: 2026, month: Int.random(in: 2...10, using: &rng), day: Int.random(in: 1...28, using: &rng))!
+        return QuoteRequest(date: date, origin: origin, destination: destination, exemptions: exemptions, lines: lines)
     }
 }

@@ -163,3 +163,19 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// Addresses as stored with an order: `line1|city|ST|ZIP`, so that erasure can blank the street and city and keep
+/// the state and ZIP the tax was sourced to.
+public enum AddressText {
+    public static func format(_ address: Address) -> String {
+        [address.line1, address.city, address.state.code, address.zip.description].map { $0.replacingOccurrences(of: "|", with: "/") }
+            .joined(separator: "|")
+    }
+
+    /// The same address with street and city removed.
+    public static func withoutStreet(_ text: String) -> String {
+        let parts = text.split(separator: "|", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return "" }
+        return "||\(parts[2])|\(parts[3])"
+    }
+}

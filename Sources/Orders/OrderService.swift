@@ -77,6 +77,18 @@ public struct OrderService: Sendable {
                 "CREATE INDEX {index}ledger_refund ON {schema}ledger (refund_id)",
                 "CREATE INDEX {index}refunds_order ON {schema}refunds (order_id)",
             ]),
+            // What audit exports need beyond the amounts: the addresses as used (`line1|city|ST|ZIP`), and per line
+            // the tax type, the taxability rule, why an amount was exempt and why tax was not collected.
+            .init(version: 5, name: "export evidence", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN origin_address TEXT",
+                "ALTER TABLE {schema}orders ADD COLUMN destination_address TEXT",
+                "ALTER TABLE {schema}orders ADD COLUMN billing_address TEXT",
+                "ALTER TABLE {schema}order_lines ADD COLUMN tax_type TEXT",
+                "ALTER TABLE {schema}order_lines ADD COLUMN taxability_rule TEXT",
+                "ALTER TABLE {schema}order_lines ADD COLUMN exempt_reason TEXT",
+                "ALTER TABLE {schema}order_lines ADD COLUMN not_collecting TEXT",
+                "CREATE INDEX {index}orders_tax_date ON {schema}orders (tax_date)",
+            ]),
         ])
     }
 
@@ -103,22 +115,28 @@ public struct OrderService: Sendable {
             try await database.transaction { [self] tx in
                 try await tx.execute("""
                     INSERT INTO \(table("orders")) (id, idempotency_key, request_hash, status, currency, tax_date, table_version, rounding,
-                      total_amount, total_tax, payment_token, created_at, customer_id, billing_version)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                      total_amount, total_tax, payment_token, created_at, customer_id, billing_version, origin_address, destination_address,
+                      billing_address)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                     """, [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(OrderStatus.placed.rawValue),
                           .text(quote.currency.code), .text(quote.date.iso), .text(quote.tableVersion), .text(quote.rounding.rawValue),
                           .integer(quote.totalAmount.minorUnits), .integer(quote.totalTax.minorUnits),
                           paymentToken.map { .text($0.value) } ?? .null, .text(Timestamp.string(created)),
-                          customer.map { .text($0.customerID.value) } ?? .null, customer.map { .integer(Int64($0.version)) } ?? .null])
+                          customer.map { .text($0.customerID.value) } ?? .null, customer.map { .integer(Int64($0.version)) } ?? .null,
+                          .text(AddressText.format(request.origin)), request.destination.map { .text(AddressText.format($0)) } ?? .null,
+                          request.billing.map { .text(AddressText.format($0)) } ?? .null])
                 for (number, line) in quote.lines.enumerated() {
                     let address = line.sourcing.address
                     try await tx.execute("""
                         INSERT INTO \(table("order_lines")) (order_id, line_no, line_id, code, quantity, amount, taxable, exempt, tax,
-                          sourcing_rule, sourced_to, certificate, fulfilment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                          sourcing_rule, sourced_to, certificate, fulfilment, tax_type, taxability_rule, exempt_reason, not_collecting)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                         """, [.text(id.value), .integer(Int64(number + 1)), .text(line.id), .text(line.code.rawValue), .integer(line.quantity),
                               .integer(line.amount.minorUnits), .integer(line.taxable.minorUnits), .integer(line.exempt.minorUnits),
                               .integer(line.tax.minorUnits), .text(line.sourcing.rule.rawValue), .text("\(address.state) \(address.zip)"),
-                              line.exemption.flatMap { $0.applied ? .text($0.certificate.number) : nil } ?? .null, .text(line.fulfilment.rawValue)])
+                              line.exemption.flatMap { $0.applied ? .text($0.certificate.number) : nil } ?? .null, .text(line.fulfilment.rawValue),
+                              .text(line.taxType.rawValue), .text(line.taxability.rule.rawValue), Self.exemptReason(line).map { .text($0) } ?? .null,
+                              line.notCollecting.map { .text($0.code) } ?? .null])
                     for (position, jurisdiction) in line.jurisdictions.enumerated() {
                         try await tx.execute("""
                             INSERT INTO \(table("order_taxes")) (order_id, line_no, position, jurisdiction_code, level, name, rate, taxable, tax)
@@ -139,6 +157,13 @@ public struct OrderService: Sendable {
         var placed = try await order(id)
         if let paymentToken { placed = try await authorize(placed, token: paymentToken) }
         return placed
+    }
+
+    /// Why part of a line was not taxed: the exemption certificate's reason, else the product's taxability.
+    static func exemptReason(_ line: LineQuote) -> String? {
+        if let exemption = line.exemption, exemption.applied { return "certificate_" + exemption.certificate.reason.name }
+        guard line.exempt.minorUnits > 0 else { return nil }
+        return line.taxability.rule == .exempt ? "product_exempt" : "product_" + line.taxability.rule.rawValue
     }
 
     static func replay(_ existing: (order: Order, requestHash: String), requestHash: String, key: String) throws -> Order {
@@ -300,6 +325,19 @@ public struct OrderService: Sendable {
     // MARK: - Reading
 
     /// A customer's orders, oldest first.
+    /// Blanks the street and city of the destination and billing addresses kept with a customer's orders (erasure);
+    /// the state and ZIP stay, since the tax records were sourced to them.
+    public func eraseAddresses(of customer: CustomerID) async throws {
+        let rows = try await rows("SELECT id, destination_address, billing_address FROM \(table("orders")) WHERE customer_id = $1", [.text(customer.value)])
+        try await database.transaction { [self] tx in
+            for row in rows {
+                try await tx.execute("UPDATE \(table("orders")) SET destination_address = $1, billing_address = $2 WHERE id = $3",
+                                     [row.text("destination_address").map { .text(AddressText.withoutStreet($0)) } ?? .null,
+                                      row.text("billing_address").map { .text(AddressText.withoutStreet($0)) } ?? .null, .text(row.text("id")!)])
+            }
+        }
+    }
+
     public func orders(of customer: CustomerID) async throws -> [Order] {
         var result: [Order] = []
         for row in try await rows("SELECT id FROM \(table("orders")) WHERE customer_id = $1 ORDER BY created_at, id", [.text(customer.value)]) {

@@ -49,6 +49,7 @@ extension LevyAPI {
             Endpoint(method: .post, path: "/v1/customers/{customer_id}/erasure", scopes: [.admin], idempotency: .none) { call in
                 let id = CustomerID(call.parameter("customer_id"))
                 try await services.customers.erase(id)
+                try await services.orders.eraseAddresses(of: id)
                 // Stored API responses may repeat the customer's details: they go too.
                 try await services.idempotency.forget(resource: id.value)
                 return .json(ErasureOut(customerID: id.value, erased: true, retention: CustomerService.retention))

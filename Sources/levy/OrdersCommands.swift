@@ -13,7 +13,8 @@ struct DatabaseOptions: ParsableArguments {
         let location = database ?? ProcessInfo.processInfo.environment["LEVY_DATABASE_URL"]
             ?? FileManager.default.currentDirectoryPath + "/.levy/levy.sqlite"
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return try PostgresDatabase(url: location) }
-        try FileManager.default.createDirectory(atPath: (location as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let folder = (location as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         return try SQLiteDatabase(path: location)
     }
 
@@ -81,7 +82,9 @@ struct DemoCommand: AsyncParsableCommand {
 
         func run() async throws {
             let service = try await options.orders()
-            let report = try await DemoSeed.run(service: service, count: orders, seed: seed, refundEvery: refundEvery) { id in
+            let customers = CustomerService(database: service.database)
+            try await customers.migrate()
+            let report = try await DemoSeed.run(service: service, customers: customers, count: orders, seed: seed, refundEvery: refundEvery) { id in
                 // Written straight to the file descriptor: nothing buffered is lost if the process is killed.
                 if acknowledge { FileHandle.standardOutput.write(Data("durable \(id)\n".utf8)) }
             }

@@ -1,0 +1,79 @@
+import Foundation
+import Storage
+import TaxCore
+
+/// Every export is logged; the ones that hold personal data are disclosures: who asked, why and on what legal
+/// basis, the scope and the files. The record is written before the files, so even a failed attempt is on record.
+public struct DisclosureLog: Sendable {
+    public struct Record: Sendable, Equatable {
+        public var id: String
+        public var at: String
+        public var kind: String
+        public var requestedBy: String
+        public var reason: String
+        public var periodFrom: String
+        public var periodThrough: String
+        public var personalData: Bool
+        public var directory: String
+        public var status: String
+        public var files: String
+        public var manifestSHA256: String
+    }
+
+    public let database: any SQLDatabase
+    public let schema: String
+    let now: @Sendable () -> Date
+
+    public init(database: any SQLDatabase, schema: String = "exports", now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.schema = schema
+        self.now = now
+    }
+
+    public static func migrations(schema: String) -> Migrations {
+        Migrations(schema: schema, [
+            .init(version: 1, name: "export log and disclosures", statements: [
+                """
+                CREATE TABLE {schema}export_log (id TEXT PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, requested_by TEXT NOT NULL,
+                  reason TEXT NOT NULL, period_from TEXT NOT NULL, period_through TEXT NOT NULL, personal_data {bigint} NOT NULL,
+                  directory TEXT NOT NULL, status TEXT NOT NULL, files TEXT NOT NULL, manifest_sha256 TEXT NOT NULL)
+                """,
+            ]),
+        ])
+    }
+
+    public func migrate() async throws { try await Self.migrations(schema: schema).apply(to: database, now: now()) }
+
+    var table: String { database.dialect.render("{schema}export_log", schema: schema) }
+
+    /// Records an export about to be written; returns its id.
+    func begin(kind: String, requestedBy: String, reason: String, scope: ExportScope, directory: String) async throws -> String {
+        var generator = SystemRandomNumberGenerator()
+        let id = "exp_" + (0..<10).map { _ in UInt8.random(in: 0...255, using: &generator) }.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        try await database.execute("""
+            INSERT INTO \(table) (id, at, kind, requested_by, reason, period_from, period_through, personal_data, directory, status, files, manifest_sha256)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'started', '', '')
+            """, [.text(id), .text(Timestamp.string(now())), .text(kind), .text(requestedBy), .text(reason), .text(scope.from.iso),
+                  .text(scope.through.iso), .integer(scope.personalData ? 1 : 0), .text(directory)])
+        return id
+    }
+
+    func finish(_ id: String, files: [String], manifestSHA256: String) async throws {
+        try await database.execute("UPDATE \(table) SET status = 'completed', files = $1, manifest_sha256 = $2 WHERE id = $3",
+                                   [.text(files.joined(separator: " ")), .text(manifestSHA256), .text(id)])
+    }
+
+    func fail(_ id: String) async throws {
+        try await database.execute("UPDATE \(table) SET status = 'failed' WHERE id = $1", [.text(id)])
+    }
+
+    /// The log, oldest first; only disclosures (exports with personal data) unless `all`.
+    public func list(all: Bool = false) async throws -> [Record] {
+        try await database.query("SELECT * FROM \(table)" + (all ? "" : " WHERE personal_data = 1") + " ORDER BY at, id").map { row in
+            Record(id: row.text("id") ?? "", at: row.text("at") ?? "", kind: row.text("kind") ?? "", requestedBy: row.text("requested_by") ?? "",
+                   reason: row.text("reason") ?? "", periodFrom: row.text("period_from") ?? "", periodThrough: row.text("period_through") ?? "",
+                   personalData: row.integer("personal_data") == 1, directory: row.text("directory") ?? "", status: row.text("status") ?? "",
+                   files: row.text("files") ?? "", manifestSHA256: row.text("manifest_sha256") ?? "")
+        }
+    }
+}

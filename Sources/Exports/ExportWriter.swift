@@ -1,0 +1,124 @@
+import Crypto
+import Foundation
+
+/// A file being written for an export: buffered, hashed (SHA-256) and counted as it goes, so the manifest needs
+/// no second read and memory does not depend on the file's size.
+public final class ExportWriter {
+    public let name: String
+    let handle: FileHandle
+    var buffer: [UInt8] = []
+    var hasher = SHA256()
+    public private(set) var bytes = 0
+    public var rows = 0
+
+    public init(directory: String, name: String) throws {
+        self.name = name
+        let path = directory + "/" + name
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640]),
+              let handle = FileHandle(forWritingAtPath: path) else { throw ExportError.cannotWrite(path) }
+        self.handle = handle
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    public func write(_ text: String) throws {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    public func write(bytes: [UInt8]) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        hasher.update(data: buffer)
+        bytes += buffer.count
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, syncs and closes the file; returns its entry for the manifest.
+    public func finish() throws -> ManifestFile {
+        try flush()
+        try handle.synchronize()
+        try handle.close()
+        return ManifestFile(name: name, sha256: hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
+                            bytes: bytes, rows: rows)
+    }
+}
+
+/// Delimited text: RFC 4180 (comma, CRLF, fields quoted when they hold the delimiter, a quote, CR or LF, quotes
+/// doubled), or the same rules with `|` as the delimiter.
+public enum DelimitedFormat: String, Sendable, CaseIterable {
+    case csv, pipe
+
+    public var delimiter: UInt8 { self == .csv ? UInt8(ascii: ",") : UInt8(ascii: "|") }
+    public var fileExtension: String { self == .csv ? "csv" : "txt" }
+
+    public func line(_ fields: [String]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        for (i, field) in fields.enumerated() {
+            if i > 0 { out.append(delimiter) }
+            let utf8 = field.utf8
+            if utf8.contains(where: { $0 == delimiter || $0 == 34 || $0 == 10 || $0 == 13 }) {
+                out.append(34)
+                for byte in utf8 {
+                    if byte == 34 { out.append(34) }
+                    out.append(byte)
+                }
+                out.append(34)
+            } else {
+                out.append(contentsOf: utf8)
+            }
+        }
+        out.append(13)
+        out.append(10)
+        return out
+    }
+}
+
+public enum ExportError: Error, CustomStringConvertible, Equatable {
+    case cannotWrite(String)
+    case notEmpty(String)
+    case personalDataNeedsRequester
+    case invalidPeriod(String)
+    case signingKey(String)
+
+    public var description: String {
+        switch self {
+        case .cannotWrite(let path): "cannot write \(path)"
+        case .notEmpty(let path): "\(path) already holds files; an export goes into a new or empty folder"
+        case .personalDataNeedsRequester:
+            "an export with personal data needs --requested-by and --reason (who asked, why and on what legal basis); or use --no-personal-data"
+        case .invalidPeriod(let why): "period: \(why)"
+        case .signingKey(let why): "signing key: \(why)"
+        }
+    }
+}
+
+/// Progress on a terminal (standard error), at most a few times a second; silent when not a terminal.
+public final class ExportProgress: @unchecked Sendable {
+    let label: String
+    let enabled: Bool
+    var last = Date.distantPast
+
+    public init(label: String, enabled: Bool = isatty(2) == 1) {
+        self.label = label
+        self.enabled = enabled
+    }
+
+    public func update(rows: Int) {
+        guard enabled else { return }
+        let now = Date()
+        guard now.timeIntervalSince(last) > 0.25 else { return }
+        last = now
+        FileHandle.standardError.write(Data("\r\(label): \(rows) rows".utf8))
+    }
+
+    public func done(rows: Int) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\(label): \(rows) rows, done\n".utf8))
+    }
+}

@@ -1,0 +1,147 @@
+import Crypto
+import Foundation
+import Orders
+import Storage
+import TaxCore
+
+/// Runs exports: each writes a new folder with its files, `manifest.json` and `manifest.sig`, and is logged
+/// (as a disclosure when it holds personal data) before any file is written.
+public struct Exporter: Sendable {
+    public let database: any SQLDatabase
+    public let ordersSchema: String
+    public let customersSchema: String
+    public let log: DisclosureLog
+    public let signingKey: SigningKey
+    let now: @Sendable () -> Date
+
+    /// Who asked for an export and why; required when it holds personal data.
+    public struct Request: Sendable {
+        public var scope: ExportScope
+        public var requestedBy: String?
+        public var reason: String?
+
+        public init(scope: ExportScope, requestedBy: String? = nil, reason: String? = nil) {
+            self.scope = scope
+            self.requestedBy = requestedBy
+            self.reason = reason
+        }
+    }
+
+    public init(database: any SQLDatabase, ordersSchema: String = "orders", customersSchema: String = "customers", exportsSchema: String = "exports",
+                signingKey: SigningKey, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.ordersSchema = ordersSchema
+        self.customersSchema = customersSchema
+        log = DisclosureLog(database: database, schema: exportsSchema, now: now)
+        self.signingKey = signingKey
+        self.now = now
+    }
+
+    public func migrate() async throws { try await log.migrate() }
+
+    func orders(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: ordersSchema) }
+
+    // MARK: - Detail and liability
+
+    /// The transaction detail: one row per sale or refund line per jurisdiction.
+    public func detail(_ request: Request, format: DelimitedFormat, to directory: String, progress: ExportProgress? = nil) async throws -> Manifest {
+        try await run(kind: "detail", request, to: directory) { directory, headSeq in
+            let writer = try ExportWriter(directory: directory, name: "detail.\(format.fileExtension)")
+            try writer.write(bytes: format.line(DetailRow.columns))
+            var liability = LiabilitySummary(period: .month)
+            var versions = Set<String>()
+            try await DetailReader(database: database, ordersSchema: ordersSchema, scope: request.scope, throughSeq: headSeq).forEach { row in
+                try writer.write(bytes: format.line(row.fields))
+                writer.rows += 1
+                liability.add(row)
+                versions.insert(row.tableVersion)
+                progress?.update(rows: writer.rows)
+            }
+            progress?.done(rows: writer.rows)
+            return ([try writer.finish()], Self.controlTotals(liability.grandTotal, rows: writer.rows), versions)
+        }
+    }
+
+    /// Liability per period, state and jurisdiction.
+    public func liability(_ request: Request, period: LiabilitySummary.Period, format: DelimitedFormat, to directory: String,
+                          progress: ExportProgress? = nil) async throws -> Manifest {
+        try await run(kind: "liability", request, to: directory) { directory, headSeq in
+            var summary = LiabilitySummary(period: period)
+            var versions = Set<String>()
+            var count = 0
+            try await DetailReader(database: database, ordersSchema: ordersSchema, scope: request.scope, throughSeq: headSeq).forEach { row in
+                summary.add(row)
+                versions.insert(row.tableVersion)
+                count += 1
+                progress?.update(rows: count)
+            }
+            progress?.done(rows: count)
+            let writer = try ExportWriter(directory: directory, name: "liability.\(format.fileExtension)")
+            try writer.write(bytes: format.line(LiabilitySummary.columns))
+            for (key, amounts) in summary.rows {
+                try writer.write(bytes: format.line(LiabilitySummary.fields(key, amounts)))
+                writer.rows += 1
+            }
+            var totals = Self.controlTotals(summary.grandTotal, rows: writer.rows)
+            totals["detail_rows"] = String(count)
+            return ([try writer.finish()], totals, versions)
+        }
+    }
+
+    static func controlTotals(_ amounts: LiabilitySummary.Amounts, rows: Int) -> [String: String] {
+        func money(_ value: Int64) -> String { Money(minorUnits: value).decimalString }
+        return ["rows": String(rows), "gross_sales": money(amounts.grossSales), "exempt_sales": money(amounts.exempt),
+                "taxable_sales": money(amounts.taxable), "tax_collected": money(amounts.taxCollected), "refunded_sales": money(amounts.refundedSales),
+                "tax_refunded": money(amounts.refundedTax), "net_tax_due": money(amounts.netDue)]
+    }
+
+    // MARK: - Running an export
+
+    typealias Body = (String, Int64) async throws -> (files: [ManifestFile], totals: [String: String], versions: Set<String>)
+
+    /// Checks the request, logs it, writes into a fresh folder, then the manifest and its signature.
+    func run(kind: String, _ request: Request, to directory: String, body: Body) async throws -> Manifest {
+        guard request.scope.from <= request.scope.through else {
+            throw ExportError.invalidPeriod("\(request.scope.from) is after \(request.scope.through)")
+        }
+        let requestedBy = request.requestedBy?.trimmingCharacters(in: .whitespaces) ?? ""
+        let reason = request.reason?.trimmingCharacters(in: .whitespaces) ?? ""
+        if request.scope.personalData && (requestedBy.isEmpty || reason.isEmpty) { throw ExportError.personalDataNeedsRequester }
+        if let existing = try? FileManager.default.contentsOfDirectory(atPath: directory), !existing.isEmpty {
+            throw ExportError.notEmpty(directory)
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        let head = try await ledgerHead()
+        let id = try await log.begin(kind: kind, requestedBy: requestedBy.isEmpty ? "-" : requestedBy, reason: reason.isEmpty ? "-" : reason,
+                                     scope: request.scope, directory: directory)
+        do {
+            let (files, totals, versions) = try await body(directory, Int64(head.prefix { $0 != ":" }) ?? 0)
+            let manifest = Manifest(kind: kind, created: Timestamp.string(now()),
+                                    period: .init(from: request.scope.from.iso, through: request.scope.through.iso),
+                                    personalData: request.scope.personalData, requestedBy: requestedBy.isEmpty ? nil : requestedBy,
+                                    reason: reason.isEmpty ? nil : reason, disclosure: id, files: files, controlTotals: totals,
+                                    tableVersions: versions.sorted(), ledgerHead: head)
+            let bytes = manifest.encoded()
+            try write(bytes, to: directory + "/manifest.json")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try write(Array(try encoder.encode(signingKey.sign(bytes))) + [10], to: directory + "/manifest.sig")
+            try await log.finish(id, files: files.map(\.name), manifestSHA256: SHA256.hash(data: bytes).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
+            return manifest
+        } catch {
+            try? await log.fail(id)
+            throw error
+        }
+    }
+
+    func write(_ bytes: [UInt8], to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o640]) else {
+            throw ExportError.cannotWrite(path)
+        }
+    }
+
+    /// The ledger's head (`seq:hash`) when the export starts: the rows exported are all at or before it.
+    func ledgerHead() async throws -> String {
+        try await database.query("SELECT value FROM \(orders("meta")) WHERE name = 'ledger_head'").first?.text("value") ?? ""
+    }
+}

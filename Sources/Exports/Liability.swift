@@ -1,0 +1,101 @@
+import Foundation
+import TaxCore
+
+/// Liability per period, state and jurisdiction, summed from the same detail rows the detail export writes, so
+/// the two tie by construction (and a test checks both against the ledger).
+public struct LiabilitySummary: Sendable {
+    public enum Period: String, Sendable, CaseIterable {
+        case month, quarter
+
+        /// A sale's period is its tax date's; a refund's is the day it was given.
+        func label(_ date: String) -> String {
+            let year = date.prefix(4), month = Int(date.dropFirst(5).prefix(2)) ?? 1
+            return self == .month ? "\(year)-\(date.dropFirst(5).prefix(2))" : "\(year)-Q\((month - 1) / 3 + 1)"
+        }
+    }
+
+    public struct Key: Hashable, Sendable, Comparable {
+        public var period: String
+        public var state: String
+        public var jurisdictionCode: String
+        public var level: String
+        public var name: String
+
+        static let levelOrder = ["state": 0, "county": 1, "city": 2, "district": 3, "special": 3, "none": 9]
+
+        public static func < (a: Key, b: Key) -> Bool {
+            if a.period != b.period { return a.period < b.period }
+            if a.state != b.state { return a.state < b.state }
+            let (x, y) = (levelOrder[a.level] ?? 5, levelOrder[b.level] ?? 5)
+            if x != y { return x < y }
+            return a.jurisdictionCode < b.jurisdictionCode
+        }
+    }
+
+    public struct Amounts: Sendable, Equatable {
+        public var grossSales: Int64 = 0
+        public var exemptByReason: [String: Int64] = [:]
+        public var taxable: Int64 = 0
+        public var taxCollected: Int64 = 0
+        public var refundedSales: Int64 = 0
+        public var refundedTaxable: Int64 = 0
+        public var refundedTax: Int64 = 0
+
+        public var exempt: Int64 { exemptByReason.values.reduce(0, +) }
+        /// What is owed for the period: tax collected less tax refunded.
+        public var netDue: Int64 { taxCollected + refundedTax }
+    }
+
+    public let period: Period
+    public private(set) var totals: [Key: Amounts] = [:]
+
+    public init(period: Period) { self.period = period }
+
+    public mutating func add(_ row: DetailRow) {
+        let refund = row.documentType == "refund"
+        let key = Key(period: period.label(refund ? row.documentDate : row.taxDate), state: row.state, jurisdictionCode: row.jurisdictionCode,
+                      level: row.jurisdictionLevel,
+                      name: row.jurisdictionCode == "none" ? "not collecting (\(row.notCollecting.isEmpty ? "no tax" : row.notCollecting))" : row.jurisdictionName)
+        var amounts = totals[key] ?? Amounts()
+        if refund {
+            amounts.refundedSales += row.lineAmount
+            amounts.refundedTaxable += row.taxable
+            amounts.refundedTax += row.tax
+        } else {
+            amounts.grossSales += row.lineAmount
+            if row.lineExempt != 0 { amounts.exemptByReason[row.exemptReason.isEmpty ? "other" : row.exemptReason, default: 0] += row.lineExempt }
+            amounts.taxable += row.taxable
+            amounts.taxCollected += row.tax
+        }
+        totals[key] = amounts
+    }
+
+    public static let columns = [
+        "period", "state", "jurisdiction_code", "jurisdiction_level", "jurisdiction_name", "gross_sales", "exempt_sales", "exempt_by_reason",
+        "taxable_sales", "tax_collected", "refunded_sales", "refunded_taxable", "tax_refunded", "net_tax_due",
+    ]
+
+    /// The rows in order: period, state, level (state first), jurisdiction code.
+    public var rows: [(Key, Amounts)] { totals.sorted { $0.key < $1.key } }
+
+    public static func fields(_ key: Key, _ amounts: Amounts) -> [String] {
+        func money(_ value: Int64) -> String { Money(minorUnits: value).decimalString }
+        let reasons = amounts.exemptByReason.sorted { $0.key < $1.key }.map { "\($0.key)=\(money($0.value))" }.joined(separator: ";")
+        return [key.period, key.state, key.jurisdictionCode, key.level, key.name, money(amounts.grossSales), money(amounts.exempt), reasons,
+                money(amounts.taxable), money(amounts.taxCollected), money(amounts.refundedSales), money(amounts.refundedTaxable),
+                money(amounts.refundedTax), money(amounts.netDue)]
+    }
+
+    /// Sums over every row: what the manifest's control totals and the tie-out test compare.
+    public var grandTotal: Amounts {
+        totals.values.reduce(into: Amounts()) { sum, amounts in
+            sum.grossSales += amounts.grossSales
+            for (reason, value) in amounts.exemptByReason { sum.exemptByReason[reason, default: 0] += value }
+            sum.taxable += amounts.taxable
+            sum.taxCollected += amounts.taxCollected
+            sum.refundedSales += amounts.refundedSales
+            sum.refundedTaxable += amounts.refundedTaxable
+            sum.refundedTax += amounts.refundedTax
+        }
+    }
+}

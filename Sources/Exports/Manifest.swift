@@ -1,0 +1,161 @@
+import Crypto
+import Foundation
+
+/// A file of an export as the manifest lists it.
+public struct ManifestFile: Codable, Sendable, Equatable {
+    public var name: String
+    public var sha256: String
+    public var bytes: Int
+    public var rows: Int
+}
+
+/// What an export holds and how to check it: every file with its SHA-256, row counts, control totals, the table
+/// versions the rows were taxed with and the ledger head when it was written. `manifest.json` is signed as is
+/// (Ed25519) into `manifest.sig`.
+public struct Manifest: Codable, Sendable, Equatable {
+    public struct Period: Codable, Sendable, Equatable {
+        public var from: String
+        public var through: String
+    }
+
+    public var format = "levy-export/1"
+    public var kind: String
+    public var created: String
+    public var period: Period
+    public var personalData: Bool
+    public var requestedBy: String?
+    public var reason: String?
+    public var disclosure: String?
+    public var files: [ManifestFile]
+    public var controlTotals: [String: String]
+    public var tableVersions: [String]
+    public var ledgerHead: String
+
+    enum CodingKeys: String, CodingKey {
+        case format, kind, created, period, files, reason, disclosure
+        case personalData = "personal_data", requestedBy = "requested_by", controlTotals = "control_totals"
+        case tableVersions = "table_versions", ledgerHead = "ledger_head"
+    }
+
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try! encoder.encode(self)) + [10]
+    }
+}
+
+/// The detached signature of `manifest.json`.
+public struct ManifestSignature: Codable, Sendable, Equatable {
+    public var algorithm = "Ed25519"
+    public var publicKey: String
+    public var keyID: String
+    public var signature: String
+
+    enum CodingKeys: String, CodingKey { case algorithm, signature, publicKey = "public_key", keyID = "key_id" }
+}
+
+/// The Ed25519 key that signs manifests: from a file (32 bytes, raw or base64), or a development key created once
+/// beside the data and announced.
+public struct SigningKey: Sendable {
+    let raw: [UInt8]
+
+    public init(raw: [UInt8]) throws(ExportError) {
+        guard raw.count == 32, (try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)) != nil else {
+            throw .signingKey("expected 32 bytes (raw or base64)")
+        }
+        self.raw = raw
+    }
+
+    public static func load(file: String) throws(ExportError) -> SigningKey {
+        guard let data = FileManager.default.contents(atPath: file) else { throw .signingKey("cannot read \(file)") }
+        if data.count == 32 { return try SigningKey(raw: Array(data)) }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let decoded = Data(base64Encoded: text) else { throw .signingKey("\(file) holds neither 32 bytes nor their base64") }
+        return try SigningKey(raw: Array(decoded))
+    }
+
+    /// Creates (mode 0600) or reads the development key at `path`. Returns whether it was created now.
+    public static func development(at path: String) throws -> (key: SigningKey, created: Bool) {
+        if FileManager.default.fileExists(atPath: path) { return (try load(file: path), false) }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let key = Curve25519.Signing.PrivateKey()
+        guard FileManager.default.createFile(atPath: path, contents: Data(key.rawRepresentation.base64EncodedString().utf8),
+                                             attributes: [.posixPermissions: 0o600]) else { throw ExportError.cannotWrite(path) }
+        return (try SigningKey(raw: Array(key.rawRepresentation)), true)
+    }
+
+    public var publicKeyBase64: String {
+        try! Curve25519.Signing.PrivateKey(rawRepresentation: raw).publicKey.rawRepresentation.base64EncodedString()
+    }
+
+    /// The first 16 hex digits of the public key's SHA-256: what to compare when pinning a key.
+    public var keyID: String { Self.keyID(publicKey: Data(base64Encoded: publicKeyBase64)!) }
+
+    static func keyID(publicKey: Data) -> String {
+        SHA256.hash(data: publicKey).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    func sign(_ bytes: [UInt8]) -> ManifestSignature {
+        let key = try! Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+        let signature = try! key.signature(for: bytes)
+        return ManifestSignature(publicKey: publicKeyBase64, keyID: keyID, signature: signature.base64EncodedString())
+    }
+}
+
+/// Checks an export folder: the signature over `manifest.json`, then every file's size and SHA-256; a file not in
+/// the manifest is reported too. With `pinnedPublicKey` the signature must also come from that key.
+public enum ManifestVerifier {
+    public struct Result: Sendable {
+        public var manifest: Manifest?
+        public var keyID: String?
+        public var problems: [String]
+        public var intact: Bool { problems.isEmpty }
+    }
+
+    public static func verify(directory: String, pinnedPublicKey: String? = nil) -> Result {
+        var problems: [String] = []
+        guard let manifestBytes = FileManager.default.contents(atPath: directory + "/manifest.json") else {
+            return Result(manifest: nil, keyID: nil, problems: ["manifest.json is missing"])
+        }
+        guard let signatureBytes = FileManager.default.contents(atPath: directory + "/manifest.sig"),
+              let signature = try? JSONDecoder().decode(ManifestSignature.self, from: signatureBytes),
+              let publicKeyData = Data(base64Encoded: signature.publicKey),
+              let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKeyData),
+              let signatureData = Data(base64Encoded: signature.signature) else {
+            return Result(manifest: nil, keyID: nil, problems: ["manifest.sig is missing or unreadable"])
+        }
+        let keyID = SigningKey.keyID(publicKey: publicKeyData)
+        if !publicKey.isValidSignature(signatureData, for: manifestBytes) {
+            problems.append("manifest.json: the Ed25519 signature does not match (the manifest was changed)")
+        }
+        if let pinnedPublicKey, pinnedPublicKey != signature.publicKey, pinnedPublicKey != keyID {
+            problems.append("manifest.sig: signed by key \(keyID), not the pinned key")
+        }
+        guard let manifest = try? JSONDecoder().decode(Manifest.self, from: manifestBytes) else {
+            return Result(manifest: nil, keyID: keyID, problems: problems + ["manifest.json is not a Levy manifest"])
+        }
+        for file in manifest.files {
+            let path = directory + "/" + file.name
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                problems.append("\(file.name): missing")
+                continue
+            }
+            var hasher = SHA256()
+            var size = 0
+            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                hasher.update(data: chunk)
+                size += chunk.count
+            }
+            try? handle.close()
+            let digest = hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            if size != file.bytes { problems.append("\(file.name): \(size) bytes, the manifest says \(file.bytes)") }
+            if digest != file.sha256 { problems.append("\(file.name): SHA-256 \(digest) differs from the manifest's \(file.sha256)") }
+        }
+        let listed = Set(manifest.files.map(\.name) + ["manifest.json", "manifest.sig"])
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !listed.contains(name) {
+            problems.append("\(name): not in the manifest")
+        }
+        return Result(manifest: manifest, keyID: keyID, problems: problems)
+    }
+}

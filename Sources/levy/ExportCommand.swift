@@ -1,0 +1,139 @@
+import ArgumentParser
+import Exports
+import Foundation
+import Orders
+import Storage
+import TaxCore
+
+/// What every export takes: the store, the period, personal data and who asked, the folder, the signing key.
+struct ExportOptions: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "First tax date (YYYY-MM-DD).") var from: String
+    @Option(help: "Last tax date (YYYY-MM-DD), inclusive.") var to: String
+    @Option(help: "A new or empty folder for the files, manifest.json and manifest.sig.") var out: String
+    @Flag(help: "Pseudonymize customers and leave out street and city (no disclosure of personal data).") var noPersonalData = false
+    @Option(help: "Who asked for the export (required with personal data).") var requestedBy: String?
+    @Option(help: "Why, and on what legal basis (required with personal data).") var reason: String?
+    @Option(help: "The Ed25519 signing key: 32 bytes or their base64 (default LEVY_EXPORT_SIGNING_KEY_FILE, else a development key).")
+    var signingKey: String?
+
+    func request() throws -> Exporter.Request {
+        guard let start = TaxDate(iso: from) else { throw CLIError.input("--from: \"\(from)\" is not a date (YYYY-MM-DD)") }
+        guard let end = TaxDate(iso: to) else { throw CLIError.input("--to: \"\(to)\" is not a date (YYYY-MM-DD)") }
+        return Exporter.Request(scope: ExportScope(from: start, through: end, personalData: !noPersonalData), requestedBy: requestedBy, reason: reason)
+    }
+
+    func exporter() async throws -> Exporter {
+        let service = try await database.orders()
+        let exporter = Exporter(database: service.database, signingKey: try Self.signingKey(signingKey))
+        try await exporter.migrate()
+        return exporter
+    }
+
+    static func signingKey(_ option: String?) throws -> SigningKey {
+        if let file = option ?? ProcessInfo.processInfo.environment["LEVY_EXPORT_SIGNING_KEY_FILE"], !file.isEmpty {
+            return try SigningKey.load(file: file)
+        }
+        let path = FileManager.default.currentDirectoryPath + "/.levy/dev-keys/export-signing.key"
+        let (key, created) = try SigningKey.development(at: path)
+        FileHandle.standardError.write(Data("""
+            WARNING: exports are signed with a DEVELOPMENT Ed25519 key \(created ? "generated now " : "")at \(path) (key id \(key.keyID)).
+            WARNING: in production set LEVY_EXPORT_SIGNING_KEY_FILE or --signing-key, and publish its key id to those who verify.
+
+            """.utf8))
+        return key
+    }
+}
+
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Audit exports: detail, liability, SAF-T; verify a signed export folder; validate XML against a schema.",
+        subcommands: [Detail.self, Liability.self, Verify.self, Validate.self])
+
+    struct Detail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One row per sale or refund line per jurisdiction (CSV, RFC 4180, or pipe-delimited).")
+        @OptionGroup var options: ExportOptions
+        @Option(help: "csv or pipe.") var format: String = "csv"
+
+        func run() async throws {
+            guard let format = DelimitedFormat(rawValue: format) else { throw CLIError.input("--format: csv or pipe") }
+            let manifest = try await options.exporter().detail(try options.request(), format: format, to: options.out,
+                                                               progress: ExportProgress(label: "detail"))
+            report(manifest, options.out)
+        }
+    }
+
+    struct Liability: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Liability per period, state and jurisdiction: gross, exempt by reason, taxable, tax collected, refunds, net due.")
+        @OptionGroup var options: ExportOptions
+        @Option(help: "month or quarter.") var period: String = "month"
+        @Option(help: "csv or pipe.") var format: String = "csv"
+
+        func run() async throws {
+            guard let period = LiabilitySummary.Period(rawValue: period) else { throw CLIError.input("--period: month or quarter") }
+            guard let format = DelimitedFormat(rawValue: format) else { throw CLIError.input("--format: csv or pipe") }
+            let manifest = try await options.exporter().liability(try options.request(), period: period, format: format, to: options.out,
+                                                                  progress: ExportProgress(label: "liability"))
+            report(manifest, options.out)
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check an export folder's signature and every file's SHA-256; exit 1 if anything differs.")
+        @Argument(help: "The export folder.") var directory: String
+        @Option(help: "The public key (base64) or key id the signature must come from.") var publicKey: String?
+
+        func run() throws {
+            let result = ManifestVerifier.verify(directory: directory, pinnedPublicKey: publicKey)
+            for problem in result.problems { print("FAILED \(problem)") }
+            guard result.intact, let manifest = result.manifest else { throw ExitCode(1) }
+            print("verified: \(manifest.kind) \(manifest.period.from)..\(manifest.period.through), \(manifest.files.count) file(s), signed by key \(result.keyID ?? "?")")
+            if publicKey == nil { print("note: compare the key id with the one your merchant published, or pass --public-key") }
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate an XML file against an XML Schema (libxml2, streaming); exit 1 if invalid.")
+        @Argument(help: "The XML file.") var file: String
+        @Option(help: "The XSD file.") var schema: String
+
+        func run() throws {
+            let result = try SchemaValidator.validate(file: file, schema: schema)
+            for problem in result.problems { print(problem) }
+            guard result.total == 0 else {
+                print("invalid: \(result.total) problem(s)")
+                throw ExitCode(1)
+            }
+            print("valid: \(file) (\(result.elements) elements) against \(schema)")
+        }
+    }
+}
+
+func report(_ manifest: Manifest, _ directory: String) {
+    for file in manifest.files { print("\(directory)/\(file.name): \(file.rows) rows, \(file.bytes) bytes, sha256 \(file.sha256)") }
+    print("control totals: " + manifest.controlTotals.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+    print("manifest: \(directory)/manifest.json, signed (manifest.sig); logged as \(manifest.disclosure ?? "-")"
+          + (manifest.personalData ? " (a disclosure of personal data)" : ""))
+}
+
+struct DisclosuresCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "disclosures", abstract: "Exports that disclosed personal data.",
+                                                    subcommands: [List.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Who asked, when, why, the scope and the files; --all includes exports without personal data.")
+        @OptionGroup var database: DatabaseOptions
+        @Flag(help: "Every export, not only disclosures.") var all = false
+
+        func run() async throws {
+            let log = DisclosureLog(database: try database.open())
+            try await log.migrate()
+            for record in try await log.list(all: all) {
+                print("\(record.id) \(record.at) \(record.kind) \(record.periodFrom)..\(record.periodThrough) personal_data=\(record.personalData) "
+                      + "status=\(record.status) requested_by=\"\(record.requestedBy)\" reason=\"\(record.reason)\" files=\(record.files) dir=\(record.directory)")
+            }
+        }
+    }
+}
