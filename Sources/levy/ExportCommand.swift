@@ -49,7 +49,39 @@ struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Audit exports: detail, liability, SAF-T; verify a signed export folder; validate XML against a schema.",
-        subcommands: [Detail.self, Liability.self, Verify.self, Validate.self])
+        subcommands: [Detail.self, Liability.self, SAFT.self, Verify.self, Validate.self])
+
+    struct SAFT: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "saft",
+            abstract: "An OECD SAF-T 2.0 (FAIA 2.01) audit file, validated against the schema before the manifest is signed.")
+        @OptionGroup var options: ExportOptions
+        @Option(help: "The FAIA 2.01 XSD (default ../shared/schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd or LEVY_SAFT_SCHEMA); 'none' skips validation.")
+        var schema: String?
+        @Option(help: "The merchant's legal name.") var companyName: String
+        @Option(help: "Its registration number (state sales tax permit or EIN).") var companyRegistration: String
+        @Option(help: "Its address: \"street|city|ST|ZIP\".") var companyAddress: String
+        @Option(help: "A contact person: \"First Last\".") var companyContact: String
+        @Option(help: "The contact's telephone.") var companyPhone: String
+
+        func run() async throws {
+            let parts = companyAddress.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 4 else { throw CLIError.input("--company-address: \"street|city|ST|ZIP\"") }
+            let names = companyContact.split(separator: " ", maxSplits: 1).map(String.init)
+            guard names.count == 2 else { throw CLIError.input("--company-contact: \"First Last\"") }
+            let company = CompanyInfo(name: companyName, registrationNumber: companyRegistration, street: parts[0], city: parts[1], state: parts[2],
+                                      zip: parts[3], contactFirstName: names[0], contactLastName: names[1], telephone: companyPhone)
+            let defaultSchema = ProcessInfo.processInfo.environment["LEVY_SAFT_SCHEMA"]
+                ?? FileManager.default.currentDirectoryPath + "/../shared/schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd"
+            let path = schema ?? defaultSchema
+            guard path == "none" || FileManager.default.isReadableFile(atPath: path) else {
+                throw CLIError.input("--schema: cannot read \(path) (pass --schema FILE, or --schema none to skip validation)")
+            }
+            let manifest = try await options.exporter().saft(try options.request(), company: company, schema: path == "none" ? nil : path,
+                                                             to: options.out, progress: ExportProgress(label: "saft"))
+            report(manifest, options.out)
+        }
+    }
 
     struct Detail: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One row per sale or refund line per jurisdiction (CSV, RFC 4180, or pipe-delimited).")
