@@ -56,7 +56,7 @@ struct ExportCommand: AsyncParsableCommand {
             commandName: "saft",
             abstract: "An OECD SAF-T 2.0 (FAIA 2.01) audit file, validated against the schema before the manifest is signed.")
         @OptionGroup var options: ExportOptions
-        @Option(help: "The FAIA 2.01 XSD (default ../shared/schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd or LEVY_SAFT_SCHEMA); 'none' skips validation.")
+        @Option(help: "The FAIA 2.01 XSD (default LEVY_SAFT_SCHEMA, else Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd); 'none' skips validation.")
         var schema: String?
         @Option(help: "The merchant's legal name.") var companyName: String
         @Option(help: "Its registration number (state sales tax permit or EIN).") var companyRegistration: String
@@ -71,9 +71,7 @@ struct ExportCommand: AsyncParsableCommand {
             guard names.count == 2 else { throw CLIError.input("--company-contact: \"First Last\"") }
             let company = CompanyInfo(name: companyName, registrationNumber: companyRegistration, street: parts[0], city: parts[1], state: parts[2],
                                       zip: parts[3], contactFirstName: names[0], contactLastName: names[1], telephone: companyPhone)
-            let defaultSchema = ProcessInfo.processInfo.environment["LEVY_SAFT_SCHEMA"]
-                ?? FileManager.default.currentDirectoryPath + "/../shared/schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd"
-            let path = schema ?? defaultSchema
+            let path = schema ?? TableLocation.saftSchema() ?? "Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd"
             guard path == "none" || FileManager.default.isReadableFile(atPath: path) else {
                 throw CLIError.input("--schema: cannot read \(path) (pass --schema FILE, or --schema none to skip validation)")
             }

@@ -17,6 +17,20 @@ enum TableLocation {
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/manifest.json") }
     }
 
+    /// The SAF-T schema shipped in `Schemas/` (of the working directory or of the executable's checkout), or
+    /// `LEVY_SAFT_SCHEMA`.
+    static func saftSchema() -> String? {
+        if let env = ProcessInfo.processInfo.environment["LEVY_SAFT_SCHEMA"], !env.isEmpty { return env }
+        let relative = "/Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd"
+        var candidates = [FileManager.default.currentDirectoryPath + relative]
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<4 {
+            url.deleteLastPathComponent()
+            candidates.append(url.path + relative)
+        }
+        return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
+    }
+
     /// The versioned table store: `--store`, else `LEVY_STORE`, else `.levy/tables` in the working directory.
     static func storeDirectory(_ option: String?) -> String {
         if let option { return option }

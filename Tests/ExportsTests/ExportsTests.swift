@@ -1,0 +1,215 @@
+import Exports
+import Foundation
+import LevyBenchmarks
+import Orders
+import Storage
+import TaxCore
+import TaxTables
+import Testing
+
+enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    static var available: [Store] {
+        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
+    }
+    var testDescription: String { rawValue }
+}
+
+/// A seeded store (demo orders with customers, exemptions, not-collecting lines and refunds) and an exporter.
+struct World: Sendable {
+    let database: any SQLDatabase
+    let orders: OrderService
+    let exporter: Exporter
+    let directory: String
+
+    static let repository: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+    static let tables: TaxTableSet = try! CanonicalTables.load(directory: repository + "/TaxTables").tables
+    static let schema = repository + "/Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd"
+    static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }
+    static let everything = ExportScope(from: TaxDate(iso: "2026-01-01")!, through: TaxDate(iso: "2026-12-31")!, personalData: true)
+
+    static func make(_ store: Store, orders count: Int = 240) async throws -> World {
+        let directory = NSTemporaryDirectory() + "levy-exports-tests/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
+        let prefix = store == .sqlite ? "" : "x" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
+        let orders = OrderService(database: database, schema: prefix + "orders", tables: tables, gateway: nil)
+        let customers = CustomerService(database: database, schema: prefix + "customers")
+        try await orders.migrate()
+        try await customers.migrate()
+        _ = try await DemoSeed.run(service: orders, customers: customers, count: count, seed: 11, refundEvery: 4)
+        let exporter = Exporter(database: database, ordersSchema: prefix + "orders", customersSchema: prefix + "customers",
+                                exportsSchema: prefix + "exports", signingKey: try SigningKey(raw: Array(repeating: 7, count: 32)))
+        try await exporter.migrate()
+        return World(database: database, orders: orders, exporter: exporter, directory: directory)
+    }
+
+    func out(_ name: String) -> String { directory + "/" + name }
+
+    func request(personalData: Bool = true) -> Exporter.Request {
+        var scope = Self.everything
+        scope.personalData = personalData
+        return Exporter.Request(scope: scope, requestedBy: personalData ? "Jane Auditor, MN DOR" : nil,
+                                reason: personalData ? "audit notice 2026-114 (Minn. Stat. 289A.35)" : nil)
+    }
+}
+
+/// A small RFC 4180 reader for checking what the exports wrote.
+func readCSV(_ path: String, delimiter: Character = ",") throws -> [[String: String]] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    var records: [[String]] = [], field = "", record: [String] = [], quoted = false, afterQuote = false
+    var iterator = text.makeIterator()
+    while let c = iterator.next() {
+        if quoted {
+            if c == "\"" { quoted = false; afterQuote = true } else { field.append(c) }
+            continue
+        }
+        switch c {
+        case "\"": if afterQuote { field.append("\"") }; quoted = true; afterQuote = false
+        case delimiter: record.append(field); field = ""; afterQuote = false
+        case "\r\n", "\n": record.append(field); records.append(record); record = []; field = ""; afterQuote = false
+        default: field.append(c); afterQuote = false
+        }
+    }
+    let header = records.removeFirst()
+    return records.map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+}
+
+func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(of: ".", with: "")) ?? 0 }
+
+@Suite struct ExportsTests {
+    /// The detail has one row per ledger entry, the liability sums exactly the detail rows, and both tie to the
+    /// ledger and to the orders' tax less refunds, to the cent; on SQLite and PostgreSQL.
+    @Test(arguments: Store.available)
+    func liabilityTiesToDetailAndLedger(store: Store) async throws {
+        let world = try await World.make(store)
+        let detail = try await world.exporter.detail(world.request(), format: .csv, to: world.out("detail"))
+        let liability = try await world.exporter.liability(world.request(), period: .month, format: .csv, to: world.out("liability"))
+
+        let ledger = try await world.orders.ledger()
+        let rows = try readCSV(world.out("detail/detail.csv"))
+        #expect(rows.count == ledger.count && detail.files[0].rows == ledger.count)
+        #expect(rows.map { cents($0["tax"]) }.reduce(0, +) == ledger.reduce(0) { $0 + $1.tax })
+        #expect(rows.compactMap { Int($0["ledger_seq"] ?? "") } == ledger.map(\.seq))
+        let sums = try await world.database.query("SELECT SUM(total_tax) AS tax FROM \(world.orders.table("orders"))")
+        let refunded = try await world.database.query("SELECT SUM(tax) AS tax FROM \(world.orders.table("refunds"))")
+        let expectedNet = (sums.first?.integer("tax") ?? 0) - (refunded.first?.integer("tax") ?? 0)
+        #expect(cents(detail.controlTotals["net_tax_due"]) == expectedNet)
+        #expect(liability.controlTotals["net_tax_due"] == detail.controlTotals["net_tax_due"])
+
+        // Every liability row equals the detail rows of its period and jurisdiction summed again here.
+        struct Sum: Equatable { var gross: Int64 = 0, exempt: Int64 = 0, taxable: Int64 = 0, tax: Int64 = 0, refundedTax: Int64 = 0 }
+        var recomputed: [String: Sum] = [:]
+        for row in rows {
+            let refund = row["document_type"] == "refund"
+            let period = String((refund ? row["document_date"]! : row["tax_date"]!).prefix(7))
+            let key = "\(period) \(row["state"]!) \(row["jurisdiction_code"]!) \(row["jurisdiction_level"]!)"
+            var sum = recomputed[key] ?? Sum()
+            if refund { sum.refundedTax += cents(row["tax"]) } else {
+                sum.gross += cents(row["line_amount"]); sum.exempt += cents(row["line_exempt"])
+                sum.taxable += cents(row["taxable"]); sum.tax += cents(row["tax"])
+            }
+            recomputed[key] = sum
+        }
+        let summary = try readCSV(world.out("liability/liability.csv"))
+        #expect(summary.count == recomputed.count)
+        for row in summary {
+            let key = "\(row["period"]!) \(row["state"]!) \(row["jurisdiction_code"]!) \(row["jurisdiction_level"]!)"
+            let expected = try #require(recomputed[key], "\(key)")
+            #expect(Sum(gross: cents(row["gross_sales"]), exempt: cents(row["exempt_sales"]), taxable: cents(row["taxable_sales"]),
+                        tax: cents(row["tax_collected"]), refundedTax: cents(row["tax_refunded"])) == expected, "\(key)")
+            #expect(cents(row["net_tax_due"]) == expected.tax + expected.refundedTax)
+        }
+        #expect(summary.contains { $0["exempt_by_reason"]?.contains("certificate_resale=") == true })
+        #expect(Set(summary.map { $0["period"]! }).count >= 9)
+    }
+
+    @Test func saftValidatesAndTiesToTheLedger() async throws {
+        let world = try await World.make(.sqlite)
+        let company = CompanyInfo(name: "Glow Med Spa LLC", registrationNumber: "MN-1234567", street: "800 Nicollet Mall", city: "Minneapolis",
+                                  state: "MN", zip: "55402", contactFirstName: "Ada", contactLastName: "Owner", telephone: "+1 612 555 0100")
+        let manifest = try await world.exporter.saft(world.request(personalData: false), company: company, schema: World.schema, to: world.out("saft"))
+        let ledger = try await world.orders.ledger()
+        #expect(cents(manifest.controlTotals["net_tax"]) == ledger.reduce(0) { $0 + $1.tax })
+        #expect(manifest.controlTotals["schema"]?.contains("valid") == true)
+        let validation = try SchemaValidator.validate(file: world.out("saft/saft.xml"), schema: World.schema)
+        #expect(validation.total == 0 && validation.elements > 10_000)
+        let xml = try String(contentsOfFile: world.out("saft/saft.xml"), encoding: .utf8)
+        #expect(!xml.contains("Demo Customer") && !xml.contains("Main St") && !xml.contains("cus_"))
+        #expect(xml.contains("<InvoiceType>CN</InvoiceType>"))
+        #expect(ManifestVerifier.verify(directory: world.out("saft")).intact)
+
+        // A file the schema refuses is found, with its line: drop the required header element.
+        let broken = world.out("broken.xml")
+        try xml.replacingOccurrences(of: "<AuditFileCountry>US</AuditFileCountry>", with: "").write(toFile: broken, atomically: true, encoding: .utf8)
+        let refused = try SchemaValidator.validate(file: broken, schema: World.schema)
+        #expect(refused.total > 0 && refused.problems[0].line == 3 && refused.problems[0].message.contains("AuditFileCountry"))
+    }
+
+    /// Verification passes as written and fails on a changed byte, a changed manifest, an extra file or another key.
+    @Test func manifestVerificationFindsEveryChange() async throws {
+        let world = try await World.make(.sqlite, orders: 60)
+        _ = try await world.exporter.detail(world.request(), format: .pipe, to: world.out("d"))
+        let folder = world.out("d")
+        #expect(ManifestVerifier.verify(directory: folder).intact)
+        let key = try SigningKey(raw: Array(repeating: 7, count: 32))
+        #expect(ManifestVerifier.verify(directory: folder, pinnedPublicKey: key.keyID).intact)
+        #expect(!ManifestVerifier.verify(directory: folder, pinnedPublicKey: "0011223344556677").intact)
+
+        let file = folder + "/detail.txt"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: file))
+        let changed = ManifestVerifier.verify(directory: folder)
+        #expect(!changed.intact && changed.problems.contains { $0.contains("detail.txt: SHA-256") })
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: file))
+        #expect(ManifestVerifier.verify(directory: folder).intact)
+
+        let manifestPath = folder + "/manifest.json"
+        let original = try String(contentsOfFile: manifestPath, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"rows\" : ", with: "\"rows\" : 1").write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        #expect(ManifestVerifier.verify(directory: folder).problems.contains { $0.contains("signature does not match") })
+        try original.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+
+        try "x".write(toFile: folder + "/extra.csv", atomically: true, encoding: .utf8)
+        #expect(ManifestVerifier.verify(directory: folder).problems == ["extra.csv: not in the manifest"])
+    }
+
+    /// Personal data needs who and why, is logged as a disclosure before any file is written, and pseudonymized
+    /// exports carry no customer id, street or name.
+    @Test func disclosuresAndPseudonyms() async throws {
+        let world = try await World.make(.sqlite, orders: 60)
+        var anonymous = world.request()
+        anonymous.requestedBy = nil
+        await #expect(throws: ExportError.personalDataNeedsRequester) {
+            try await world.exporter.detail(anonymous, format: .csv, to: world.out("refused"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: world.out("refused")))
+
+        _ = try await world.exporter.detail(world.request(), format: .csv, to: world.out("with"))
+        _ = try await world.exporter.detail(world.request(personalData: false), format: .csv, to: world.out("without"))
+        let disclosures = try await world.exporter.log.list()
+        #expect(disclosures.count == 1 && disclosures[0].requestedBy == "Jane Auditor, MN DOR" && disclosures[0].status == "completed")
+        #expect(disclosures[0].files == "detail.csv" && disclosures[0].reason.contains("289A.35"))
+        #expect(try await world.exporter.log.list(all: true).count == 2)
+
+        let with = try String(contentsOfFile: world.out("with/detail.csv"), encoding: .utf8)
+        let without = try String(contentsOfFile: world.out("without/detail.csv"), encoding: .utf8)
+        #expect(with.contains("cus_") && with.contains("Main St"))
+        #expect(!without.contains("cus_") && !without.contains("Main St") && without.contains("anon_"))
+
+        await #expect(throws: ExportError.notEmpty(world.out("with"))) {
+            try await world.exporter.detail(world.request(), format: .csv, to: world.out("with"))
+        }
+    }
+
+    @Test func delimitedFieldsFollowRFC4180() {
+        #expect(DelimitedFormat.csv.line(["a", "b,c", "say \"hi\"", "two\nlines", "p|q"]) == Array("a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\",p|q\r\n".utf8))
+        #expect(DelimitedFormat.pipe.line(["a", "b,c", "p|q"]) == Array("a|b,c|\"p|q\"\r\n".utf8))
+    }
+}
