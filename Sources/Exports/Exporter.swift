@@ -48,17 +48,17 @@ public struct Exporter: Sendable {
         try await run(kind: "detail", request, to: directory) { directory, headSeq in
             let writer = try ExportWriter(directory: directory, name: "detail.\(format.fileExtension)")
             try writer.write(bytes: format.line(DetailRow.columns))
-            var liability = LiabilitySummary(period: .month)
+            var totals = ControlTotals()
             var versions = Set<String>()
             try await DetailReader(database: database, ordersSchema: ordersSchema, scope: request.scope, throughSeq: headSeq).forEach { row in
                 try writer.write(bytes: format.line(row.fields))
                 writer.rows += 1
-                liability.add(row)
+                totals.add(row)
                 versions.insert(row.tableVersion)
                 progress?.update(rows: writer.rows)
             }
             progress?.done(rows: writer.rows)
-            return ([try writer.finish()], Self.controlTotals(liability.grandTotal, rows: writer.rows), versions)
+            return ([try writer.finish()], totals.fields, versions)
         }
     }
 
@@ -67,32 +67,25 @@ public struct Exporter: Sendable {
                           progress: ExportProgress? = nil) async throws -> Manifest {
         try await run(kind: "liability", request, to: directory) { directory, headSeq in
             var summary = LiabilitySummary(period: period)
+            var totals = ControlTotals()
             var versions = Set<String>()
-            var count = 0
             try await DetailReader(database: database, ordersSchema: ordersSchema, scope: request.scope, throughSeq: headSeq).forEach { row in
                 summary.add(row)
+                totals.add(row)
                 versions.insert(row.tableVersion)
-                count += 1
-                progress?.update(rows: count)
+                progress?.update(rows: totals.rows)
             }
-            progress?.done(rows: count)
+            progress?.done(rows: totals.rows)
             let writer = try ExportWriter(directory: directory, name: "liability.\(format.fileExtension)")
             try writer.write(bytes: format.line(LiabilitySummary.columns))
             for (key, amounts) in summary.rows {
                 try writer.write(bytes: format.line(LiabilitySummary.fields(key, amounts)))
                 writer.rows += 1
             }
-            var totals = Self.controlTotals(summary.grandTotal, rows: writer.rows)
-            totals["detail_rows"] = String(count)
-            return ([try writer.finish()], totals, versions)
+            var fields = totals.fields
+            fields["liability_rows"] = String(writer.rows)
+            return ([try writer.finish()], fields, versions)
         }
-    }
-
-    static func controlTotals(_ amounts: LiabilitySummary.Amounts, rows: Int) -> [String: String] {
-        func money(_ value: Int64) -> String { Money(minorUnits: value).decimalString }
-        return ["rows": String(rows), "gross_sales": money(amounts.grossSales), "exempt_sales": money(amounts.exempt),
-                "taxable_sales": money(amounts.taxable), "tax_collected": money(amounts.taxCollected), "refunded_sales": money(amounts.refundedSales),
-                "tax_refunded": money(amounts.refundedTax), "net_tax_due": money(amounts.netDue)]
     }
 
     // MARK: - Running an export

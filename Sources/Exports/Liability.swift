@@ -99,3 +99,42 @@ public struct LiabilitySummary: Sendable {
         }
     }
 }
+
+/// The control totals of an export, from its detail rows: tax summed over every row, sales counted once per line
+/// (a line has a row per jurisdiction; its rows are consecutive in the ledger).
+public struct ControlTotals: Sendable, Equatable {
+    public var rows = 0
+    public var lines = 0
+    public var grossSales: Int64 = 0
+    public var exemptSales: Int64 = 0
+    public var refundedSales: Int64 = 0
+    public var taxCollected: Int64 = 0
+    public var taxRefunded: Int64 = 0
+    var lastLine = ""
+
+    public init() {}
+
+    public mutating func add(_ row: DetailRow) {
+        rows += 1
+        if row.documentType == "refund" { taxRefunded += row.tax } else { taxCollected += row.tax }
+        let line = row.documentNumber + "#" + String(row.lineNumber)
+        guard line != lastLine else { return }
+        lastLine = line
+        lines += 1
+        if row.documentType == "refund" {
+            refundedSales += row.lineAmount
+        } else {
+            grossSales += row.lineAmount
+            exemptSales += row.lineExempt
+        }
+    }
+
+    public var netTaxDue: Int64 { taxCollected + taxRefunded }
+
+    public var fields: [String: String] {
+        func money(_ value: Int64) -> String { Money(minorUnits: value).decimalString }
+        return ["detail_rows": String(rows), "lines": String(lines), "gross_sales": money(grossSales), "exempt_sales": money(exemptSales),
+                "refunded_sales": money(refundedSales), "tax_collected": money(taxCollected), "tax_refunded": money(taxRefunded),
+                "net_tax_due": money(netTaxDue)]
+    }
+}

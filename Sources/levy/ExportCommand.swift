@@ -167,3 +167,28 @@ struct DisclosuresCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Reports for accountants.", subcommands: [HTML.self])
+
+    struct HTML: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "html",
+            abstract: "A self-contained HTML report with charts (net tax by state, by month, top jurisdictions), signed like an export.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "First tax date (YYYY-MM-DD).") var from: String
+        @Option(help: "Last tax date (YYYY-MM-DD), inclusive.") var to: String
+        @Option(help: "A new or empty folder for report.html and its manifest.") var out: String
+        @Option(help: "The merchant's name for the title.") var merchant: String = "Merchant"
+        @Option(help: "The Ed25519 signing key (as for exports).") var signingKey: String?
+
+        func run() async throws {
+            guard let start = TaxDate(iso: from), let end = TaxDate(iso: to) else { throw CLIError.input("--from/--to: dates as YYYY-MM-DD") }
+            let service = try await database.orders()
+            let exporter = Exporter(database: service.database, signingKey: try ExportOptions.signingKey(signingKey))
+            try await exporter.migrate()
+            let manifest = try await exporter.htmlReport(from: start, through: end, merchant: merchant, to: out, progress: ExportProgress(label: "report"))
+            report(manifest, out)
+        }
+    }
+}

@@ -100,6 +100,11 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         let expectedNet = (sums.first?.integer("tax") ?? 0) - (refunded.first?.integer("tax") ?? 0)
         #expect(cents(detail.controlTotals["net_tax_due"]) == expectedNet)
         #expect(liability.controlTotals["net_tax_due"] == detail.controlTotals["net_tax_due"])
+        // Sales are counted once per line, not once per jurisdiction row.
+        let gross = try await world.database.query("SELECT SUM(total_amount) AS a FROM \(world.orders.table("orders"))")
+        let refundedAmount = try await world.database.query("SELECT SUM(amount) AS a FROM \(world.orders.table("refunds"))")
+        #expect(cents(detail.controlTotals["gross_sales"]) == gross.first?.integer("a"))
+        #expect(cents(detail.controlTotals["refunded_sales"]) == -(refundedAmount.first?.integer("a") ?? 0))
 
         // Every liability row equals the detail rows of its period and jurisdiction summed again here.
         struct Sum: Equatable { var gross: Int64 = 0, exempt: Int64 = 0, taxable: Int64 = 0, tax: Int64 = 0, refundedTax: Int64 = 0 }
@@ -206,6 +211,20 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         await #expect(throws: ExportError.notEmpty(world.out("with"))) {
             try await world.exporter.detail(world.request(), format: .csv, to: world.out("with"))
         }
+    }
+
+    /// The HTML report is one self-contained file (no scripts, no external resources) whose figures are the ledger's.
+    @Test func htmlReportIsSelfContainedAndTies() async throws {
+        let world = try await World.make(.sqlite, orders: 120)
+        let manifest = try await world.exporter.htmlReport(from: World.everything.from, through: World.everything.through, merchant: "Glow & Co <Spa>",
+                                                           to: world.out("report"))
+        let html = try String(contentsOfFile: world.out("report/report.html"), encoding: .utf8)
+        let ledger = try await world.orders.ledger()
+        let net = Money(minorUnits: ledger.reduce(0) { $0 + $1.tax }).decimalString
+        #expect(manifest.controlTotals["net_tax_due"] == net)
+        #expect(html.contains("Glow &amp; Co &lt;Spa&gt;") && html.contains("<svg") && html.contains("Net tax due by month"))
+        #expect(!html.contains("<script") && !html.contains("http://") && !html.contains("https://") && !html.contains("cus_"))
+        #expect(ManifestVerifier.verify(directory: world.out("report")).intact)
     }
 
     @Test func delimitedFieldsFollowRFC4180() {
