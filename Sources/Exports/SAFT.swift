@@ -53,6 +53,8 @@ struct XMLOut {
     }
 
     static func escape(_ text: String) -> String {
+        // Most values need nothing escaped: check the bytes first.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0xEF }) { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
@@ -297,12 +299,26 @@ extension Exporter {
         var after = ""
         var tax: Int64 = 0
         while true {
-            let orderRows = try await database.query("""
+            // Pages walk the primary key; the period and the ledger check are applied to each page, so every order is
+            // looked at once (a date-range index would make each page rescan the whole period).
+            let page = try await database.query("""
                 SELECT o.id, o.tax_date, o.created_at, o.customer_id, o.total_amount, o.total_tax, o.billing_address, o.destination_address,
-                  o.origin_address FROM \(orders("orders")) o
-                WHERE o.id > $4 AND \(filter) ORDER BY o.id LIMIT 500
-                """, binds + [.text(after)])
-            guard !orderRows.isEmpty else { break }
+                  o.origin_address FROM \(orders("orders")) o WHERE o.id > $1 ORDER BY o.id LIMIT 1000
+                """, [.text(after)])
+            guard let lastID = page.last?.text("id") else { break }
+            after = lastID
+            let inPeriod = page.filter { row in
+                let date = row.text("tax_date") ?? ""
+                return date >= reader.scope.from.iso && date <= reader.scope.through.iso
+            }
+            guard !inPeriod.isEmpty else { continue }
+            let candidates = inPeriod.compactMap { $0.text("id") }
+            let marks = candidates.indices.map { "$\($0 + 2)" }.joined(separator: ", ")
+            let captured = Set(try await database.query("""
+                SELECT DISTINCT order_id FROM \(orders("ledger")) WHERE kind = 'sale' AND seq <= $1 AND order_id IN (\(marks))
+                """, [.integer(reader.throughSeq)] + candidates.map { .text($0) }).compactMap { $0.text("order_id") })
+            let orderRows = inPeriod.filter { captured.contains($0.text("id") ?? "") }
+            guard !orderRows.isEmpty else { continue }
             let ids = orderRows.compactMap { $0.text("id") }
             let placeholders = ids.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
             let lines = try await database.query("SELECT * FROM \(orders("order_lines")) WHERE order_id IN (\(placeholders)) ORDER BY order_id, line_no",
@@ -335,7 +351,6 @@ extension Exporter {
                 tax += order.integer("total_tax") ?? 0
                 counted()
             }
-            after = ids.last ?? after
         }
         return tax
     }
