@@ -93,17 +93,21 @@ public final class PostgresDatabase: SQLDatabase {
 
     static func collect(_ rows: PostgresRowSequence) async throws -> [SQLRow] {
         var result: [SQLRow] = []
+        var columns: SQLColumns?
         for try await row in rows {
-            var values: [String: SQLValue] = [:]
+            var cells: [SQLValue] = []
+            var names: [String] = []
             for cell in row {
-                guard cell.bytes != nil else { values[cell.columnName] = .null; continue }
+                if columns == nil { names.append(cell.columnName) }
+                guard cell.bytes != nil else { cells.append(.null); continue }
                 switch cell.dataType {
-                case .int8, .int4, .int2: values[cell.columnName] = .integer(try cell.decode(Int64.self))
-                case .bytea: values[cell.columnName] = .blob(Array(buffer: try cell.decode(ByteBuffer.self)))
-                default: values[cell.columnName] = .text(try cell.decode(String.self))
+                case .int8, .int4, .int2: cells.append(.integer(try cell.decode(Int64.self)))
+                case .bytea: cells.append(.blob(Array(buffer: try cell.decode(ByteBuffer.self))))
+                default: cells.append(.text(try cell.decode(String.self)))
                 }
             }
-            result.append(SQLRow(values: values))
+            if columns == nil { columns = SQLColumns(names) }
+            result.append(SQLRow(columns: columns!, cells: cells))
         }
         return result
     }

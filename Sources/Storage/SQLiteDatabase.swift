@@ -9,13 +9,34 @@ public enum SQLValue: Sendable, Hashable {
     case null
 }
 
+/// The column names of a result, shared by all its rows (a row is then just its values).
+public final class SQLColumns: Sendable {
+    public let names: [String]
+    let index: [String: Int]
+
+    public init(_ names: [String]) {
+        self.names = names
+        var index: [String: Int] = [:]
+        // When a name repeats (`SELECT a.*, b.*`), the last column of that name is the one read.
+        for (i, name) in names.enumerated() { index[name] = i }
+        self.index = index
+    }
+}
+
 /// One result row, by column name.
 public struct SQLRow: Sendable {
-    public let values: [String: SQLValue]
+    public let columns: SQLColumns
+    public let cells: [SQLValue]
 
-    public func integer(_ column: String) -> Int64? { if case .integer(let v) = values[column] { v } else { nil } }
-    public func text(_ column: String) -> String? { if case .text(let v) = values[column] { v } else { nil } }
-    public func blob(_ column: String) -> [UInt8]? { if case .blob(let v) = values[column] { v } else { nil } }
+    public init(columns: SQLColumns, cells: [SQLValue]) {
+        self.columns = columns
+        self.cells = cells
+    }
+
+    public func value(_ column: String) -> SQLValue? { columns.index[column].map { cells[$0] } }
+    public func integer(_ column: String) -> Int64? { if case .integer(let v) = value(column) { v } else { nil } }
+    public func text(_ column: String) -> String? { if case .text(let v) = value(column) { v } else { nil } }
+    public func blob(_ column: String) -> [UInt8]? { if case .blob(let v) = value(column) { v } else { nil } }
 }
 
 /// Why a database call failed: the SQLite message and result code, never the bound values (they may be secret).
@@ -146,24 +167,28 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             guard status == SQLITE_OK else { throw error(sql) }
         }
         var rows: [SQLRow] = []
+        let count = sqlite3_column_count(statement)
+        let columns = SQLColumns((0..<count).map { String(cString: sqlite3_column_name(statement, $0)) })
         while true {
             let step = sqlite3_step(statement)
             if step == SQLITE_DONE { break }
             guard step == SQLITE_ROW else { throw error(sql) }
-            var values: [String: SQLValue] = [:]
-            for column in 0..<sqlite3_column_count(statement) {
-                let name = String(cString: sqlite3_column_name(statement, column))
+            var cells: [SQLValue] = []
+            cells.reserveCapacity(Int(count))
+            for column in 0..<count {
                 switch sqlite3_column_type(statement, column) {
-                case SQLITE_INTEGER: values[name] = .integer(sqlite3_column_int64(statement, column))
-                case SQLITE_TEXT: values[name] = .text(String(cString: sqlite3_column_text(statement, column)))
+                case SQLITE_INTEGER: cells.append(.integer(sqlite3_column_int64(statement, column)))
+                case SQLITE_TEXT:
+                    let bytes = Int(sqlite3_column_bytes(statement, column))
+                    cells.append(.text(String(decoding: UnsafeRawBufferPointer(start: sqlite3_column_text(statement, column), count: bytes), as: UTF8.self)))
                 case SQLITE_BLOB:
-                    let count = Int(sqlite3_column_bytes(statement, column))
+                    let size = Int(sqlite3_column_bytes(statement, column))
                     let base = sqlite3_column_blob(statement, column)
-                    values[name] = .blob(count == 0 || base == nil ? [] : Array(UnsafeRawBufferPointer(start: base, count: count)))
-                default: values[name] = .null
+                    cells.append(.blob(size == 0 || base == nil ? [] : Array(UnsafeRawBufferPointer(start: base, count: size))))
+                default: cells.append(.null)
                 }
             }
-            rows.append(SQLRow(values: values))
+            rows.append(SQLRow(columns: columns, cells: cells))
         }
         return rows
     }
