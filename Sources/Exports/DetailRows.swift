@@ -109,21 +109,35 @@ public struct DetailReader: Sendable {
               OR (l.kind = 'refund' AND substr(l.at, 1, 10) >= $2 AND substr(l.at, 1, 10) <= $3))
             ORDER BY l.seq LIMIT \(pageSize)
             """
+        // An order's rows are consecutive: its customer pseudonym and addresses are worked out once per order.
+        var cache = OrderCache()
         while true {
             let rows = try await database.query(sql, [.integer(after), .text(scope.from.iso), .text(scope.through.iso), .integer(throughSeq)])
-            for row in rows { try body(self.row(row)) }
+            for row in rows { try body(self.row(row, cache: &cache)) }
             guard rows.count == pageSize, let last = rows.last?.integer("seq") else { return }
             after = last
         }
     }
 
-    func row(_ row: SQLRow) -> DetailRow {
+    struct OrderCache {
+        var orderID = ""
+        var customer = "", billTo = "", shipTo = "", origin = ""
+    }
+
+    func row(_ row: SQLRow, cache: inout OrderCache) -> DetailRow {
+        let orderID = row.text("order_id") ?? ""
+        if orderID != cache.orderID {
+            cache.orderID = orderID
+            cache.customer = row.text("customer_id").map { scope.personalData ? $0 : pseudonym($0) } ?? "guest"
+            cache.billTo = address(row.text("billing_address"))
+            cache.shipTo = address(row.text("destination_address"))
+            cache.origin = address(row.text("origin_address"))
+        }
         let refund = row.text("kind") == "refund"
         let lineAmount = row.integer("amount") ?? 0
         let refundAmount = row.integer("r_amount") ?? 0
         let exempt = row.integer("exempt") ?? 0
         let sourcedTo = row.text("sourced_to") ?? ""
-        let customer = row.text("customer_id")
         let fulfilment = row.text("fulfilment") ?? ""
         return DetailRow(
             ledgerSeq: row.integer("seq") ?? 0,
@@ -131,11 +145,11 @@ public struct DetailReader: Sendable {
             documentNumber: refund ? (row.text("refund_id") ?? "") : (row.text("order_id") ?? ""),
             documentDate: String((refund ? row.text("at") : row.text("created_at"))?.prefix(10) ?? ""),
             taxDate: row.text("tax_date") ?? "",
-            orderID: row.text("order_id") ?? "",
-            customerID: customer.map { scope.personalData ? $0 : pseudonym($0) } ?? "guest",
-            billTo: address(row.text("billing_address")),
-            shipTo: fulfilment == "in_person" ? "" : address(row.text("destination_address")),
-            serviceLocation: fulfilment == "in_person" ? address(row.text("origin_address")) : "",
+            orderID: orderID,
+            customerID: cache.customer,
+            billTo: cache.billTo,
+            shipTo: fulfilment == "in_person" ? "" : cache.shipTo,
+            serviceLocation: fulfilment == "in_person" ? cache.origin : "",
             sourcingRule: row.text("sourcing_rule") ?? "",
             sourcedTo: sourcedTo,
             state: String(sourcedTo.prefix(2)),
