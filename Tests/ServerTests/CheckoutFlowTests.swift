@@ -114,6 +114,14 @@ import Vault
         }
         for line in server.logs.all { #expect(!line.contains("Main St") && !line.contains("Congress")) }
         #expect(server.logs.all.contains { $0.contains("route=/v1/orders") && $0.contains("request_id=") })
+        // The addresses kept with the erased customer's orders lost street and city, kept state and ZIP.
+        let kept = try await server.api.services.database.query(
+            "SELECT destination_address, billing_address FROM \(server.api.services.orders.table("orders")) WHERE customer_id IS NOT NULL")
+        #expect(!kept.isEmpty)
+        for row in kept {
+            #expect(row.text("billing_address") == "||WI|53703")
+            #expect(row.text("destination_address")?.hasPrefix("||") == true)
+        }
         // Erasure also removed the stored API responses that repeated the customer's details.
         let leftovers = try await server.api.services.database.query(
             "SELECT body FROM \(server.api.services.database.dialect.render("{schema}idempotency", schema: server.api.services.keys.schema))")
