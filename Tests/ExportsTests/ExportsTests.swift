@@ -133,8 +133,9 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         #expect(Set(summary.map { $0["period"]! }).count >= 9)
     }
 
-    @Test func saftValidatesAndTiesToTheLedger() async throws {
-        let world = try await World.make(.sqlite)
+    @Test(arguments: Store.available)
+    func saftValidatesAndTiesToTheLedger(store: Store) async throws {
+        let world = try await World.make(store)
         let company = CompanyInfo(name: "Glow Med Spa LLC", registrationNumber: "MN-1234567", street: "800 Nicollet Mall", city: "Minneapolis",
                                   state: "MN", zip: "55402", contactFirstName: "Ada", contactLastName: "Owner", telephone: "+1 612 555 0100")
         let manifest = try await world.exporter.saft(world.request(personalData: false), company: company, schema: World.schema, to: world.out("saft"))
