@@ -104,7 +104,8 @@ public final class PostgresDatabase: SQLDatabase {
                 case .int8, .int4, .int2: cells.append(.integer(try cell.decode(Int64.self)))
                 // SUM over BIGINT is NUMERIC in PostgreSQL; a whole number reads as an integer, as in SQLite.
                 case .numeric:
-                    let text = try cell.decode(String.self)
+                    // NUMERIC arrives in PostgreSQL's binary form: decoded as a Decimal (exact), never a Double.
+                    let text = try cell.decode(Decimal.self).description
                     cells.append(Int64(text).map { .integer($0) } ?? .text(text))
                 case .bytea: cells.append(.blob(Array(buffer: try cell.decode(ByteBuffer.self))))
                 default: cells.append(.text(try cell.decode(String.self)))
