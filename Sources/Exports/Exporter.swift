@@ -105,8 +105,9 @@ public struct Exporter: Sendable {
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         let head = try await ledgerHead()
+        let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
         let id = try await log.begin(kind: kind, requestedBy: requestedBy.isEmpty ? "-" : requestedBy, reason: reason.isEmpty ? "-" : reason,
-                                     scope: request.scope, directory: directory)
+                                     scope: request.scope, directory: absolute)
         do {
             let (files, totals, versions) = try await body(directory, Int64(head.prefix { $0 != ":" }) ?? 0)
             let manifest = Manifest(kind: kind, created: Timestamp.string(now()),
