@@ -159,7 +159,7 @@ public struct DetailReader: Sendable {
             quantity: refund ? -(row.integer("r_quantity") ?? 0) : (row.integer("quantity") ?? 0),
             lineAmount: refund ? -refundAmount : lineAmount,
             // A refund gives back the exempt part in proportion to the amount refunded (half up to the cent).
-            lineExempt: refund ? -Self.share(exempt, refundAmount, lineAmount) : exempt,
+            lineExempt: refund ? -RefundMath.share(exempt, refundAmount, lineAmount) : exempt,
             exemptReason: row.text("exempt_reason") ?? "",
             certificate: row.text("certificate") ?? "",
             taxType: row.text("tax_type") ?? "",
@@ -186,12 +186,7 @@ public struct DetailReader: Sendable {
 
     func pseudonym(_ id: String) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Array(id.utf8), using: pseudonymKey.key)
-        return "anon_" + code.prefix(10).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    static func share(_ value: Int64, _ numerator: Int64, _ denominator: Int64) -> Int64 {
-        guard denominator > 0 else { return 0 }
-        return Int64((Int128(value) * Int128(numerator) * 2 + Int128(denominator)) / (Int128(denominator) * 2))
+        return "anon_" + hexString(code.prefix(10))
     }
 }
 
@@ -203,4 +198,15 @@ struct SymmetricKeyBytes: Sendable {
         var generator = SystemRandomNumberGenerator()
         return SymmetricKeyBytes(bytes: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
+}
+
+/// Lower-case hex of bytes (digests, key ids, pseudonyms).
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 15)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -49,7 +49,7 @@ public struct DisclosureLog: Sendable {
     /// Records an export about to be written; returns its id.
     func begin(kind: String, requestedBy: String, reason: String, scope: ExportScope, directory: String) async throws -> String {
         var generator = SystemRandomNumberGenerator()
-        let id = "exp_" + (0..<10).map { _ in UInt8.random(in: 0...255, using: &generator) }.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let id = "exp_" + hexString((0..<10).map { _ in UInt8.random(in: 0...255, using: &generator) })
         try await database.execute("""
             INSERT INTO \(table) (id, at, kind, requested_by, reason, period_from, period_through, personal_data, directory, status, files, manifest_sha256)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'started', '', '')

@@ -43,7 +43,7 @@ public final class ExportWriter {
         try flush()
         try handle.synchronize()
         try handle.close()
-        return ManifestFile(name: name, sha256: hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
+        return ManifestFile(name: name, sha256: hexString(hasher.finalize()),
                             bytes: bytes, rows: rows)
     }
 }
@@ -99,7 +99,7 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Progress on a terminal (standard error), at most a few times a second; silent when not a terminal.
-public final class ExportProgress: @unchecked Sendable {
+public final class ExportProgress {
     let label: String
     let enabled: Bool
     var last = Date.distantPast

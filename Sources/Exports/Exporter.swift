@@ -66,16 +66,7 @@ public struct Exporter: Sendable {
     public func liability(_ request: Request, period: LiabilitySummary.Period, format: DelimitedFormat, to directory: String,
                           progress: ExportProgress? = nil) async throws -> Manifest {
         try await run(kind: "liability", request, to: directory) { directory, headSeq in
-            var summary = LiabilitySummary(period: period)
-            var totals = ControlTotals()
-            var versions = Set<String>()
-            try await DetailReader(database: database, ordersSchema: ordersSchema, scope: request.scope, throughSeq: headSeq).forEach { row in
-                summary.add(row)
-                totals.add(row)
-                versions.insert(row.tableVersion)
-                progress?.update(rows: totals.rows)
-            }
-            progress?.done(rows: totals.rows)
+            let (summary, totals, versions) = try await summarize(request.scope, period: period, throughSeq: headSeq, progress: progress)
             let writer = try ExportWriter(directory: directory, name: "liability.\(format.fileExtension)")
             try writer.write(bytes: format.line(LiabilitySummary.columns))
             for (key, amounts) in summary.rows {
@@ -86,6 +77,22 @@ public struct Exporter: Sendable {
             fields["liability_rows"] = String(writer.rows)
             return ([try writer.finish()], fields, versions)
         }
+    }
+
+    /// One pass over the detail rows: liability per period and jurisdiction, control totals, table versions.
+    func summarize(_ scope: ExportScope, period: LiabilitySummary.Period, throughSeq: Int64,
+                   progress: ExportProgress?) async throws -> (LiabilitySummary, ControlTotals, Set<String>) {
+        var summary = LiabilitySummary(period: period)
+        var totals = ControlTotals()
+        var versions = Set<String>()
+        try await DetailReader(database: database, ordersSchema: ordersSchema, scope: scope, throughSeq: throughSeq).forEach { row in
+            summary.add(row)
+            totals.add(row)
+            versions.insert(row.tableVersion)
+            progress?.update(rows: totals.rows)
+        }
+        progress?.done(rows: totals.rows)
+        return (summary, totals, versions)
     }
 
     // MARK: - Running an export
@@ -120,7 +127,7 @@ public struct Exporter: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try write(Array(try encoder.encode(signingKey.sign(bytes))) + [10], to: directory + "/manifest.sig")
-            try await log.finish(id, files: files.map(\.name), manifestSHA256: SHA256.hash(data: bytes).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
+            try await log.finish(id, files: files.map(\.name), manifestSHA256: hexString(SHA256.hash(data: bytes)))
             return manifest
         } catch {
             try? await log.fail(id)

@@ -8,16 +8,7 @@ extension Exporter {
     public func htmlReport(from: TaxDate, through: TaxDate, merchant: String, to directory: String, progress: ExportProgress? = nil) async throws -> Manifest {
         let request = Request(scope: ExportScope(from: from, through: through, personalData: false))
         return try await run(kind: "report", request, to: directory) { directory, headSeq in
-            var summary = LiabilitySummary(period: .month)
-            var totals = ControlTotals()
-            var versions = Set<String>()
-            try await DetailReader(database: database, ordersSchema: ordersSchema, scope: request.scope, throughSeq: headSeq).forEach { row in
-                summary.add(row)
-                totals.add(row)
-                versions.insert(row.tableVersion)
-                progress?.update(rows: totals.rows)
-            }
-            progress?.done(rows: totals.rows)
+            let (summary, totals, versions) = try await summarize(request.scope, period: .month, throughSeq: headSeq, progress: progress)
             let writer = try ExportWriter(directory: directory, name: "report.html")
             try writer.write(ReportPage(summary: summary, totals: totals, merchant: merchant, from: from, through: through, created: now()).html())
             writer.rows = summary.totals.count

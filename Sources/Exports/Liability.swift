@@ -85,19 +85,6 @@ public struct LiabilitySummary: Sendable {
                 money(amounts.taxable), money(amounts.taxCollected), money(amounts.refundedSales), money(amounts.refundedTaxable),
                 money(amounts.refundedTax), money(amounts.netDue)]
     }
-
-    /// Sums over every row: what the manifest's control totals and the tie-out test compare.
-    public var grandTotal: Amounts {
-        totals.values.reduce(into: Amounts()) { sum, amounts in
-            sum.grossSales += amounts.grossSales
-            for (reason, value) in amounts.exemptByReason { sum.exemptByReason[reason, default: 0] += value }
-            sum.taxable += amounts.taxable
-            sum.taxCollected += amounts.taxCollected
-            sum.refundedSales += amounts.refundedSales
-            sum.refundedTaxable += amounts.refundedTaxable
-            sum.refundedTax += amounts.refundedTax
-        }
-    }
 }
 
 /// The control totals of an export, from its detail rows: tax summed over every row, sales counted once per line

@@ -93,7 +93,7 @@ public struct SigningKey: Sendable {
     public var keyID: String { Self.keyID(publicKey: Data(base64Encoded: publicKeyBase64)!) }
 
     static func keyID(publicKey: Data) -> String {
-        SHA256.hash(data: publicKey).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        hexString(SHA256.hash(data: publicKey).prefix(8))
     }
 
     func sign(_ bytes: [UInt8]) -> ManifestSignature {
@@ -148,7 +148,7 @@ public enum ManifestVerifier {
                 size += chunk.count
             }
             try? handle.close()
-            let digest = hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            let digest = hexString(hasher.finalize())
             if size != file.bytes { problems.append("\(file.name): \(size) bytes, the manifest says \(file.bytes)") }
             if digest != file.sha256 { problems.append("\(file.name): SHA-256 \(digest) differs from the manifest's \(file.sha256)") }
         }

@@ -279,6 +279,15 @@ extension Exporter {
         try xml.close("Products")
     }
 
+    /// An invoice's customer: the id (a pseudonym without personal data, `guest` without a customer) and the
+    /// billing address the order was taxed with.
+    func customerInfo(_ xml: XMLOut, _ row: SQLRow, reader: DetailReader) throws {
+        try xml.open("CustomerInfo")
+        try xml.element("CustomerID", row.text("customer_id").map { reader.scope.personalData ? $0 : reader.pseudonym($0) } ?? "guest", max: 35)
+        try billingAddress(xml, row, personalData: reader.scope.personalData)
+        try xml.close("CustomerInfo")
+    }
+
     /// The billing address the order was taxed with (its destination, or the seller's address, when none was given).
     func billingAddress(_ xml: XMLOut, _ row: SQLRow, personalData: Bool) throws {
         let text = row.text("billing_address") ?? row.text("destination_address") ?? row.text("origin_address") ?? "|||"
@@ -332,10 +341,7 @@ extension Exporter {
                 let taxDate = order.text("tax_date") ?? ""
                 try xml.open("Invoice")
                 try xml.element("InvoiceNo", id, max: 70)
-                try xml.open("CustomerInfo")
-                try xml.element("CustomerID", order.text("customer_id").map { reader.scope.personalData ? $0 : reader.pseudonym($0) } ?? "guest", max: 35)
-                try billingAddress(xml, order, personalData: reader.scope.personalData)
-                try xml.close("CustomerInfo")
+                try customerInfo(xml, order, reader: reader)
                 try xml.element("Period", String(Int(taxDate.dropFirst(5).prefix(2)) ?? 1))
                 try xml.element("PeriodYear", String(taxDate.prefix(4)))
                 try xml.element("InvoiceDate", String((order.text("created_at") ?? taxDate).prefix(10)))
@@ -385,10 +391,7 @@ extension Exporter {
                 let given = String((refund.text("created_at") ?? "").prefix(10))
                 try xml.open("Invoice")
                 try xml.element("InvoiceNo", id, max: 70)
-                try xml.open("CustomerInfo")
-                try xml.element("CustomerID", refund.text("customer_id").map { reader.scope.personalData ? $0 : reader.pseudonym($0) } ?? "guest", max: 35)
-                try billingAddress(xml, refund, personalData: reader.scope.personalData)
-                try xml.close("CustomerInfo")
+                try customerInfo(xml, refund, reader: reader)
                 try xml.element("Period", String(Int(given.dropFirst(5).prefix(2)) ?? 1))
                 try xml.element("PeriodYear", String(given.prefix(4)))
                 try xml.element("InvoiceDate", given)
@@ -420,7 +423,7 @@ extension Exporter {
         try xml.element("LineNumber", String(line.integer("line_no") ?? 0), max: 18)
         try xml.element("ProductCode", line.text("code") ?? "", max: 70)
         try xml.element("Quantity", String(quantity))
-        try xml.money("UnitPrice", Int64((Int128(amount) * 2 + Int128(quantity)) / (Int128(quantity) * 2)))
+        try xml.money("UnitPrice", RefundMath.share(amount, 1, quantity))
         try xml.element("TaxPointDate", taxDate)
         if let refund {
             try xml.open("References")

@@ -10,11 +10,12 @@ public struct OrderID: Hashable, Sendable, CustomStringConvertible {
     static func random() -> OrderID { OrderID("ord_" + RandomID.make(bytes: 12)) }
 }
 
-enum RandomID {
+/// Random identifiers from the system CSPRNG in lower-case base32 (order, customer and API ids).
+public enum RandomID {
     static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
 
     /// Lower-case base32 of `bytes` random bytes from the system CSPRNG.
-    static func make(bytes count: Int) -> String {
+    public static func make(bytes count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         var text = ""
         var buffer = 0, bits = 0

@@ -4,7 +4,7 @@
 /// each jurisdiction's tax, so refunds of everything always net to zero. A part of a line gives back its share,
 /// rounded half up to the cent, never more than remains. An amount-only refund is spread over the lines in
 /// proportion to what remains of them (largest remainder), and each line's tax follows its share of the amount.
-enum RefundMath {
+public enum RefundMath {
     static func refund(_ order: Order, _ request: RefundRequest) throws(OrderError) -> [RefundedLine] {
         switch request {
         case .full:
@@ -58,7 +58,7 @@ enum RefundMath {
     }
 
     /// `value` times `numerator / denominator`, rounded half up (values are non-negative).
-    static func share(_ value: Int64, _ numerator: Int64, _ denominator: Int64) -> Int64 {
+    public static func share(_ value: Int64, _ numerator: Int64, _ denominator: Int64) -> Int64 {
         guard denominator > 0 else { return 0 }
         let product = Int128(value) * Int128(numerator)
         return Int64((product * 2 + Int128(denominator)) / (Int128(denominator) * 2))

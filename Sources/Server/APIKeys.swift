@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Orders
 import Storage
 import Synchronization
 
@@ -90,8 +91,8 @@ public final class APIKeyStore: Sendable {
     /// Creates a key with the given scopes and returns its secret, which is not stored.
     public func create(label: String, scopes: Set<Scope>) async throws -> IssuedAPIKey {
         guard !scopes.isEmpty else { throw APIKeyError.noScopes }
-        let id = RandomText.base32(bytes: 8)
-        let secret = RandomText.base32(bytes: 20)
+        let id = RandomID.make(bytes: 8)
+        let secret = RandomID.make(bytes: 20)
         let full = "lvk_\(id)_\(secret)"
         let key = APIKey(id: id, label: label, scopes: scopes, created: now(), revoked: nil)
         try await database.execute("""
@@ -140,16 +141,7 @@ public final class APIKeyStore: Sendable {
         return key
     }
 
-    static func digest(_ text: String) -> String {
-        let hex = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in SHA256.hash(data: Array(text.utf8)) {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func digest(_ text: String) -> String { hexString(SHA256.hash(data: Array(text.utf8))) }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
@@ -167,23 +159,13 @@ public final class APIKeyStore: Sendable {
     }
 }
 
-/// Random identifiers from the system CSPRNG, lower-case base32.
-enum RandomText {
-    static let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
-
-    static func base32(bytes count: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        var text = ""
-        var buffer = 0, bits = 0
-        for _ in 0..<count {
-            buffer = (buffer << 8 | Int(UInt8.random(in: 0...255, using: &generator))) & 0xFFFF
-            bits += 8
-            while bits >= 5 {
-                text.unicodeScalars.append(Unicode.Scalar(alphabet[(buffer >> (bits - 5)) & 31]))
-                bits -= 5
-            }
-        }
-        if bits > 0 { text.unicodeScalars.append(Unicode.Scalar(alphabet[(buffer << (5 - bits)) & 31])) }
-        return text
+/// Lower-case hex of bytes (digests on request paths: no Foundation formatting).
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 15)])
     }
+    return String(decoding: out, as: UTF8.self)
 }

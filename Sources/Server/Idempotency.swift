@@ -42,7 +42,7 @@ public struct IdempotencyStore: Sendable {
         hasher.update(data: Array(route.utf8))
         hasher.update(data: [0])
         hasher.update(data: body)
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hexString(hasher.finalize())
     }
 
     public func begin(principal: String, key: String, route: String, requestHash: String) async throws -> Begin {

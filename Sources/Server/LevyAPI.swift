@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Orders
 import TaxCore
 
 /// The HTTP API: the endpoint table, and one dispatcher that authenticates, checks the scope, reads the body,
@@ -163,7 +164,7 @@ public struct LevyAPI: Sendable {
            given.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46 }) {
             return given
         }
-        return "req_" + RandomText.base32(bytes: 10)
+        return "req_" + RandomID.make(bytes: 10)
     }
 
     static func parameters(_ context: BasicRequestContext) -> [String: String] {

@@ -122,7 +122,7 @@ extension LevyAPI {
         return try JSONSerialization.data(withJSONObject: member)
     }
 
-    static func digest(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+    static func digest(_ bytes: [UInt8]) -> String { hexString(SHA256.hash(data: bytes)) }
 }
 
 /// A body that must be empty or `{}`.
