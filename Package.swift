@@ -66,6 +66,12 @@ let package = Package(
             dependencies: ["TaxCore", "Storage", "Orders", "CLibXML2", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Batch reconciliation (orders, payments, settlement files, ledger, recomputed tax) and economic-nexus tracking.
+        .target(
+            name: "Reconciliation",
+            dependencies: ["TaxCore", "TaxTables", "Storage", "Orders", "Exports", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The HTTP API: Hummingbird routes, API keys and scopes, idempotency, metrics, structured logs.
         .target(
             name: "Server",
@@ -86,11 +92,12 @@ let package = Package(
             swiftSettings: strict
         ),
         // Benchmark harnesses and demo data run by `levy bench` and `levy demo`; kept out of the test targets.
-        .target(name: "LevyBenchmarks", dependencies: ["TaxCore", "TaxTables", "QuoteContract", "Vault", "Storage", "Orders"], swiftSettings: strict),
+        .target(name: "LevyBenchmarks", dependencies: ["TaxCore", "TaxTables", "QuoteContract", "Vault", "Storage", "Orders", "Reconciliation"],
+                swiftSettings: strict),
         .executableTarget(
             name: "levy",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage", "Orders", "Server", "Exports",
+                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage", "Orders", "Server", "Exports", "Reconciliation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -110,6 +117,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ExportsTests", dependencies: ["Exports", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks"], swiftSettings: strict),
+        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks"],
+                    swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Storage", "TaxCore", "TaxTables"], swiftSettings: strict),
     ]
 )

@@ -10,6 +10,8 @@ public enum DemoSeed {
     public struct Report: Sendable, CustomStringConvertible {
         public var orders = 0
         public var refunds = 0
+        /// Orders taxed with stale tables (see `StaleTables`) whose tax differs from today's tables on their tax date.
+        public var taxMismatches: [String] = []
         public var seconds = 0.0
         public var description: String {
             String(format: "seeded %d orders (%d refunds) in %.1f s: %.0f orders/s", orders, refunds, seconds, Double(orders) / max(seconds, 1e-9))
@@ -29,8 +31,10 @@ public enum DemoSeed {
     /// Places, captures and sometimes refunds `count` orders; `acknowledge` is called after each order is durable.
     /// With `customers`, two orders in three belong to a registered customer (about three orders each) whose billing
     /// address is the order's destination; the rest are guest checkouts.
+    /// With `stale`, one order in `stale.every` is placed by a service whose tables are stale (a tax mismatch for
+    /// reconciliation to find); those whose tax really differs are listed in the report.
     public static func run(service: OrderService, customers: CustomerService? = nil, count: Int, seed: UInt64, refundEvery: Int = 10,
-                           acknowledge: (OrderID) -> Void = { _ in }) async throws -> Report {
+                           stale: StaleTables? = nil, acknowledge: (OrderID) -> Void = { _ in }) async throws -> Report {
         var rng = SplitMix64(seed: seed)
         var report = Report()
         let clock = ContinuousClock()
@@ -54,8 +58,14 @@ public enum DemoSeed {
                 }
                 request.billing = billing?.address
             }
-            let placed = try await service.place(request, idempotencyKey: key, requestHash: key, customer: billing)
-            let captured = placed.status == .captured ? placed : try await service.capture(placed.id)
+            let isStale = stale.map { i % $0.every == $0.every / 2 } ?? false
+            let placer = isStale ? stale!.service : service
+            let placed = try await placer.place(request, idempotencyKey: key, requestHash: key, customer: billing)
+            let captured = placed.status == .captured ? placed : try await placer.capture(placed.id)
+            if isStale, let stale,
+               (try? stale.current.quote(request).totalTax.minorUnits) != captured.totalTax {
+                report.taxMismatches.append(captured.id.value)
+            }
             if refundEvery > 0, i % refundEvery == refundEvery - 1 {
                 let line = captured.lines[Int.random(in: 0..<captured.lines.count, using: &rng)]
                 let request: RefundRequest = line.quantity > 1 ? .lines([RefundLine(line: line.number, quantity: 1)]) : .full
@@ -68,6 +78,26 @@ public enum DemoSeed {
         let elapsed = clock.now - start
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return report
+    }
+
+    /// A service on the same store whose tables charge every state's rate half a point too high: orders it places
+    /// carry a tax that today's tables do not give.
+    public struct StaleTables: Sendable {
+        public let service: OrderService
+        public let current: TaxCalculator
+        public let every: Int
+
+        public init(service: OrderService, tables: TaxTableSet, every: Int) {
+            let stale = tables.replacingStateProfiles(version: tables.version + "+stale-demo") { profile in
+                profile.replacingRates(profile.rates.map {
+                    DatedRate(period: $0.period, intrastate: $0.intrastate.isZero ? $0.intrastate : Rate(units: $0.intrastate.units + 50_000_000),
+                              interstate: $0.interstate, provenance: $0.provenance)
+                })
+            }
+            self.service = OrderService(database: service.database, schema: service.schema, tables: stale, gateway: nil)
+            current = TaxCalculator(tables: tables)
+            self.every = max(every, 1)
+        }
     }
 
     static func order(index: Int, rng: inout SplitMix64) -> QuoteRequest {

@@ -10,6 +10,8 @@ public struct OrderService: Sendable {
     public let database: any SQLDatabase
     public let schema: String
     let calculator: TaxCalculator
+    /// The tables this service quotes new orders with.
+    public var tables: TaxTableSet { calculator.tables }
     let gateway: PaymentGateway?
     let now: @Sendable () -> Date
 
@@ -89,6 +91,18 @@ public struct OrderService: Sendable {
                 "ALTER TABLE {schema}order_lines ADD COLUMN not_collecting TEXT",
                 "CREATE INDEX {index}orders_tax_date ON {schema}orders (tax_date)",
             ]),
+            // What replaying an order's quote and reconciling its payments need: the registrations the order was
+            // quoted under (NULL: every state), each line's amount as given (tax-inclusive when `tax_included` is 1)
+            // and its location, and the processor's id of each refund.
+            .init(version: 6, name: "replay and settlement evidence", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN registrations TEXT",
+                "ALTER TABLE {schema}order_lines ADD COLUMN request_amount {bigint}",
+                "ALTER TABLE {schema}order_lines ADD COLUMN tax_included {bigint}",
+                "ALTER TABLE {schema}order_lines ADD COLUMN location_address TEXT",
+                "ALTER TABLE {schema}refunds ADD COLUMN processor_refund_id TEXT",
+                "CREATE INDEX {index}orders_capture ON {schema}orders (capture_id)",
+                "CREATE INDEX {index}refunds_processor ON {schema}refunds (processor_refund_id)",
+            ]),
         ])
     }
 
@@ -116,27 +130,31 @@ public struct OrderService: Sendable {
                 try await tx.execute("""
                     INSERT INTO \(table("orders")) (id, idempotency_key, request_hash, status, currency, tax_date, table_version, rounding,
                       total_amount, total_tax, payment_token, created_at, customer_id, billing_version, origin_address, destination_address,
-                      billing_address)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                      billing_address, registrations)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                     """, [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(OrderStatus.placed.rawValue),
                           .text(quote.currency.code), .text(quote.date.iso), .text(quote.tableVersion), .text(quote.rounding.rawValue),
                           .integer(quote.totalAmount.minorUnits), .integer(quote.totalTax.minorUnits),
                           paymentToken.map { .text($0.value) } ?? .null, .text(Timestamp.string(created)),
                           customer.map { .text($0.customerID.value) } ?? .null, customer.map { .integer(Int64($0.version)) } ?? .null,
                           .text(AddressText.format(request.origin)), request.destination.map { .text(AddressText.format($0)) } ?? .null,
-                          request.billing.map { .text(AddressText.format($0)) } ?? .null])
+                          request.billing.map { .text(AddressText.format($0)) } ?? .null,
+                          request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null])
                 for (number, line) in quote.lines.enumerated() {
                     let address = line.sourcing.address
+                    let asGiven = request.lines[number]
                     try await tx.execute("""
                         INSERT INTO \(table("order_lines")) (order_id, line_no, line_id, code, quantity, amount, taxable, exempt, tax,
-                          sourcing_rule, sourced_to, certificate, fulfilment, tax_type, taxability_rule, exempt_reason, not_collecting)
-                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                          sourcing_rule, sourced_to, certificate, fulfilment, tax_type, taxability_rule, exempt_reason, not_collecting,
+                          request_amount, tax_included, location_address)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
                         """, [.text(id.value), .integer(Int64(number + 1)), .text(line.id), .text(line.code.rawValue), .integer(line.quantity),
                               .integer(line.amount.minorUnits), .integer(line.taxable.minorUnits), .integer(line.exempt.minorUnits),
                               .integer(line.tax.minorUnits), .text(line.sourcing.rule.rawValue), .text("\(address.state) \(address.zip)"),
                               line.exemption.flatMap { $0.applied ? .text($0.certificate.number) : nil } ?? .null, .text(line.fulfilment.rawValue),
                               .text(line.taxType.rawValue), .text(line.taxability.rule.rawValue), Self.exemptReason(line).map { .text($0) } ?? .null,
-                              line.notCollecting.map { .text($0.code) } ?? .null])
+                              line.notCollecting.map { .text($0.code) } ?? .null, .integer(asGiven.amount.minorUnits),
+                              .integer(asGiven.taxIncluded ? 1 : 0), asGiven.location.map { .text(AddressText.format($0)) } ?? .null])
                     for (position, jurisdiction) in line.jurisdictions.enumerated() {
                         try await tx.execute("""
                             INSERT INTO \(table("order_taxes")) (order_id, line_no, position, jurisdiction_code, level, name, rate, taxable, tax)
@@ -196,13 +214,16 @@ public struct OrderService: Sendable {
 
     // MARK: - Payment
 
+    /// The capture id of an order captured with no payment processor configured (demo data, tests).
+    public static let captureWithoutProcessor = "capture-without-processor"
+
     /// Captures an authorized order and writes its sale entries to the tax ledger, in one transaction.
     public func capture(_ id: OrderID) async throws -> Order {
         let order = try await order(id)
         guard order.status == .authorized || (order.status == .placed && gateway == nil) else {
             throw OrderError.wrongStatus(order.status, expected: [.authorized])
         }
-        var captureID = "capture-without-processor"
+        var captureID = Self.captureWithoutProcessor
         if let gateway, let authorization = order.authorizationID {
             let result = try await gateway.capture(authorization: authorization,
                                                    amount: Money(minorUnits: order.totalAmount + order.totalTax, currency: order.currency))
@@ -273,9 +294,11 @@ public struct OrderService: Sendable {
         let lines = try RefundMath.refund(order, request)
         let amount = lines.reduce(0) { $0 + $1.amount }
         let tax = lines.reduce(0) { $0 + $1.taxes.reduce(0) { $0 + $1.tax } }
+        var processorRefundID: String?
         if let gateway, let capture = order.captureID {
             let result = try await gateway.refund(capture: capture, amount: Money(minorUnits: amount + tax, currency: order.currency))
             guard result.outcome == .approved else { throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "refund declined") }
+            processorRefundID = result.id
         }
         let refundID = "ref_" + RandomID.make(bytes: 12)
         let at = Timestamp.string(now())
@@ -294,9 +317,12 @@ public struct OrderService: Sendable {
         }
         let fullyRefunded = order.refundedAmount + amount == order.totalAmount && order.refundedTax + tax == order.totalTax
         do {
-            try await database.transaction { [self, entries] tx in
-                try await tx.execute("INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                                     [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax), .text(at)])
+            try await database.transaction { [self, entries, processorRefundID] tx in
+                try await tx.execute("""
+                    INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at, processor_refund_id)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    """, [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax), .text(at),
+                          processorRefundID.map { .text($0) } ?? .null])
                 for refunded in lines {
                     try await tx.execute("INSERT INTO \(table("refund_lines")) (refund_id, line_no, quantity, amount) VALUES ($1, $2, $3, $4)",
                                          [.text(refundID), .integer(Int64(refunded.line)), .integer(refunded.quantity), .integer(refunded.amount)])

@@ -112,6 +112,14 @@ public struct TaxTableSet: Sendable {
         self.byState = byState
     }
 
+    /// The same tables with each state's profile replaced (rules and taxability kept), under another version name.
+    public func replacingStateProfiles(version: String, _ transform: (StateProfile) -> StateProfile) -> TaxTableSet {
+        var copy = self
+        copy.version = version
+        copy.byState = byState.map { $0.map { StateTables(profile: transform($0.profile), rules: $0.rules, taxability: $0.taxability) } }
+        return copy
+    }
+
     /// The profile of a state, if the tables have it.
     public func profile(_ state: StateCode) -> StateProfile? { byState[state.slot]?.profile }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LevyBenchmarks
 import Orders
+import Reconciliation
 import Storage
 import TaxTables
 
@@ -69,7 +70,39 @@ struct LedgerCommand: AsyncParsableCommand {
 }
 
 struct DemoCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Demo data.", subcommands: [Seed.self])
+    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Demo data.", subcommands: [Seed.self, Settlements.self])
+
+    /// What writing a settlement file takes.
+    struct SettlementOptions: ParsableArguments {
+        @Option(help: "Also write a processor settlement file for the store's captures and refunds (and FILE.expected.csv).")
+        var settlements: String?
+        @Option(help: "Its layout: stripe or generic.") var settlementLayout = "stripe"
+        @Option(help: "Inject a difference into one movement in N (0: none).") var injectEvery = 25
+
+        func write(service: OrderService, seed: UInt64, taxMismatches: [String]) async throws {
+            guard let settlements else { return }
+            guard let layout = SettlementLayout.builtIn(settlementLayout) else {
+                throw CLIError.input("--settlement-layout: \"\(settlementLayout)\" is not stripe or generic")
+            }
+            let injected = try await DemoSettlements.write(service: service, to: settlements, layout: layout, seed: seed, injectEvery: injectEvery,
+                                                           taxMismatches: taxMismatches)
+            let counts = Dictionary(grouping: injected, by: \.reason).map { "\($0.key.rawValue) \($0.value.count)" }.sorted()
+            print("wrote \(settlements) (\(layout.name) layout) and \(settlements).expected.csv: \(injected.count) injected differences (\(counts.joined(separator: ", ")))")
+        }
+    }
+
+    struct Settlements: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a processor settlement file (with injected differences) for the captures and refunds already in the store.")
+        @OptionGroup var options: DatabaseOptions
+        @OptionGroup var settlement: SettlementOptions
+        @Option(help: "The seed of the injected differences.") var seed: UInt64 = 1
+
+        func run() async throws {
+            guard settlement.settlements != nil else { throw CLIError.input("--settlements FILE is required") }
+            try await settlement.write(service: try await options.orders(), seed: seed, taxMismatches: [])
+        }
+    }
 
     struct Seed: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -79,16 +112,22 @@ struct DemoCommand: AsyncParsableCommand {
         @Option(help: "The seed: the same seed gives the same orders.") var seed: UInt64 = 1
         @Option(help: "Refund one order in N (0: none).") var refundEvery = 10
         @Flag(help: "Print each order's id once it is durable.") var acknowledge = false
+        @OptionGroup var settlement: SettlementOptions
+        @Option(help: "With --settlements: tax one order in N with stale tables, a tax mismatch to find (0: none).") var taxMismatchEvery = 50
 
         func run() async throws {
             let service = try await options.orders()
             let customers = CustomerService(database: service.database)
             try await customers.migrate()
-            let report = try await DemoSeed.run(service: service, customers: customers, count: orders, seed: seed, refundEvery: refundEvery) { id in
+            let stale = settlement.settlements != nil && taxMismatchEvery > 0
+                ? DemoSeed.StaleTables(service: service, tables: service.tables, every: taxMismatchEvery) : nil
+            let report = try await DemoSeed.run(service: service, customers: customers, count: orders, seed: seed, refundEvery: refundEvery,
+                                                stale: stale) { id in
                 // Written straight to the file descriptor: nothing buffered is lost if the process is killed.
                 if acknowledge { FileHandle.standardOutput.write(Data("durable \(id)\n".utf8)) }
             }
             print(report)
+            try await settlement.write(service: service, seed: seed, taxMismatches: report.taxMismatches)
         }
     }
 }

@@ -1,0 +1,128 @@
+import Foundation
+import Storage
+import TaxCore
+
+/// Why a settlement line, a payment or a tax entry does not reconcile. The raw values are the report's codes.
+public enum DifferenceReason: String, Sendable, CaseIterable, Comparable {
+    /// Levy captured or refunded, and no settlement line settles it.
+    case missingSettlement = "missing_settlement"
+    /// A sale line (or a refund of a sold order) that matches no capture or refund in Levy.
+    case settlementWithoutOrder = "settlement_without_order"
+    /// The settled gross differs from what Levy charged or refunded (tax included).
+    case amountMismatch = "amount_mismatch"
+    case currencyMismatch = "currency_mismatch"
+    /// A second settlement line for the same capture or refund.
+    case duplicate
+    /// A refund line for an order Levy never captured.
+    case refundWithoutSale = "refund_without_sale"
+    /// The net is not the amount minus the fee, or the fee is not the agreed schedule's.
+    case feeAnomaly = "fee_anomaly"
+    /// The tax recomputed with the tables in force on the tax date differs from the ledger (or the ledger from the
+    /// tax the order recorded).
+    case taxMismatch = "tax_mismatch"
+    /// The funds became available later than the agreed number of days after capture or refund.
+    case lateSettlement = "late_settlement"
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.order < rhs.order }
+    var order: Int { Self.allCases.firstIndex(of: self)! }
+}
+
+/// One difference, as the report lists it.
+public struct Difference: Sendable, Hashable {
+    public var reason: DifferenceReason
+    public var orderID: String
+    public var refundID: String
+    /// The settlement file's line (0 when the difference has no line, e.g. a missing settlement).
+    public var line: Int
+    public var settlementID: String
+    public var processorID: String
+    /// Minor units; nil when there is nothing to compare.
+    public var expected: Int64?
+    public var actual: Int64?
+    public var currency: String
+    public var detail: String
+
+    public init(reason: DifferenceReason, orderID: String = "", refundID: String = "", line: Int = 0, settlementID: String = "",
+                processorID: String = "", expected: Int64? = nil, actual: Int64? = nil, currency: String = "", detail: String) {
+        self.reason = reason
+        self.orderID = orderID
+        self.refundID = refundID
+        self.line = line
+        self.settlementID = settlementID
+        self.processorID = processorID
+        self.expected = expected
+        self.actual = actual
+        self.currency = currency
+        self.detail = detail
+    }
+}
+
+/// The merchant's agreed processing fee on sales: a percentage of the gross plus a fixed amount, rounded half up
+/// to the cent. Refunds are expected to carry no fee (processors keep the original fee).
+public struct FeeSchedule: Sendable, Hashable {
+    /// The percentage as an exact rate (2.9% is 0.029).
+    public var rate: Rate
+    public var fixed: Int64
+
+    public init(rate: Rate, fixed: Int64) {
+        self.rate = rate
+        self.fixed = fixed
+    }
+
+    /// The fee on a gross amount (minor units), half up.
+    public func fee(on gross: Int64) -> Int64 {
+        let exact = Int128(gross) * Int128(rate.units)
+        let divisor = Int128(Rate.scale)
+        let rounded = (exact.magnitude + UInt128(divisor) / 2) / UInt128(divisor)
+        return (exact < 0 ? -Int64(rounded) : Int64(rounded)) + fixed
+    }
+}
+
+/// What the matching agrees to: the fee schedule (none: only net = amount - fee is checked) and how many days
+/// after capture or refund the funds may become available.
+public struct MatchPolicy: Sendable, Hashable {
+    public var fees: FeeSchedule?
+    public var lateAfterDays: Int
+
+    public init(fees: FeeSchedule? = nil, lateAfterDays: Int = 5) {
+        self.fees = fees
+        self.lateAfterDays = lateAfterDays
+    }
+}
+
+/// The rules that compare one settlement line with the movement it settles. Pure: the same inputs always give the
+/// same differences, in the same order.
+public enum MatchRules {
+    public static func compare(_ line: SettlementLine, with movement: PaymentMovement, policy: MatchPolicy) -> [Difference] {
+        var found: [Difference] = []
+        func difference(_ reason: DifferenceReason, expected: Int64?, actual: Int64?, _ detail: String) {
+            found.append(Difference(reason: reason, orderID: movement.orderID, refundID: movement.refundID ?? "", line: line.line,
+                                    settlementID: line.lineID, processorID: line.processorID, expected: expected, actual: actual,
+                                    currency: line.currency, detail: detail))
+        }
+        if line.currency != movement.currency {
+            difference(.currencyMismatch, expected: movement.amount, actual: line.amount,
+                       "settled in \(line.currency), Levy \(movement.kind == .sale ? "charged" : "refunded") in \(movement.currency)")
+        } else if line.amount != movement.amount {
+            difference(.amountMismatch, expected: movement.amount, actual: line.amount,
+                       "settled \(MoneyText.format(line.amount)), Levy \(movement.kind == .sale ? "charged" : "refunded") \(MoneyText.format(movement.amount)) (tax included)")
+        }
+        if line.net != line.amount - line.fee {
+            difference(.feeAnomaly, expected: line.amount - line.fee, actual: line.net,
+                       "net \(MoneyText.format(line.net)) is not amount \(MoneyText.format(line.amount)) minus fee \(MoneyText.format(line.fee))")
+        } else if let schedule = policy.fees {
+            let expected = movement.kind == .sale ? schedule.fee(on: line.amount) : 0
+            if line.fee != expected {
+                difference(.feeAnomaly, expected: expected, actual: line.fee,
+                           "fee \(MoneyText.format(line.fee)), the schedule gives \(MoneyText.format(expected))")
+            }
+        }
+        if let recorded = Timestamp.date(movement.at), let settled = Timestamp.date(line.settled),
+           settled.timeIntervalSince(recorded) > Double(policy.lateAfterDays) * 86_400 {
+            let days = Int((settled.timeIntervalSince(recorded) / 86_400).rounded(.down))
+            difference(.lateSettlement, expected: nil, actual: nil,
+                       "available \(line.settled), \(days) days after \(movement.kind == .sale ? "capture" : "refund") at \(movement.at) (limit \(policy.lateAfterDays))")
+        }
+        return found
+    }
+}

@@ -1,0 +1,98 @@
+import Orders
+import Storage
+import TaxCore
+import TaxTables
+
+/// Economic-nexus tracking from the ledger: per state, the year's captured sales (gross, retail, taxable) and
+/// transactions, held against the state's threshold in force on the report date, with whether the merchant is
+/// registered there. A state crossed or near its threshold where the merchant is not registered is an alert.
+public struct NexusReport: Sendable {
+    public struct Row: Sendable, Hashable {
+        public var state: StateCode
+        public var gross: Int64
+        public var retail: Int64
+        public var taxable: Int64
+        public var transactions: Int
+        public var threshold: NexusThreshold?
+        /// The amount the state counts (its `counted_sales`).
+        public var counted: Int64
+        public var status: String
+        public var registered: Bool
+        public var alert: Bool
+    }
+
+    public var year: Int
+    public var asOf: TaxDate
+    public var thresholdsDigest: String
+    /// How registrations were known: given, or read from the year's orders.
+    public var registrationsNote: String
+    public var rows: [Row]
+
+    public static func compute(service: OrderService, year: Int, asOf: TaxDate, thresholds: NexusTable.Loaded, registered given: Set<StateCode>?,
+                               nearPercent: Int = 80) async throws -> NexusReport {
+        let first = "\(year)-01-01", last = "\(year)-12-31"
+        let sales = try await service.database.query("""
+            SELECT substr(l.sourced_to, 1, 2) AS state, COUNT(DISTINCT l.order_id) AS orders, SUM(l.amount) AS gross,
+              SUM(CASE WHEN l.exempt_reason = 'certificate_resale' THEN 0 ELSE l.amount END) AS retail, SUM(l.taxable) AS taxable
+            FROM \(service.table("order_lines")) l JOIN \(service.table("orders")) o ON o.id = l.order_id
+            WHERE o.tax_date >= $1 AND o.tax_date <= $2 AND o.status IN ('captured', 'partially_refunded', 'refunded', 'completed')
+            GROUP BY substr(l.sourced_to, 1, 2)
+            """, [.text(first), .text(last)])
+        var registered = given
+        var note = given.map { "registered in \($0.isEmpty ? "no state" : $0.map(\.code).sorted().joined(separator: ", ")) (as given)" } ?? ""
+        if given == nil {
+            let lists = try await service.database.query("""
+                SELECT DISTINCT registrations FROM \(service.table("orders")) WHERE tax_date >= $1 AND tax_date <= $2
+                """, [.text(first), .text(last)])
+            if lists.contains(where: { $0.text("registrations") == nil }) {
+                note = "registrations unknown: some of the year's orders were quoted as registered in every state; pass --registered"
+            } else {
+                let states = Set(lists.flatMap { ($0.text("registrations") ?? "").split(separator: ",").compactMap { StateCode(String($0)) } })
+                registered = states
+                note = "registered in \(states.map(\.code).sorted().joined(separator: ", ")) (from the year's orders)"
+            }
+        }
+        var byState: [StateCode: Row] = [:]
+        for row in sales {
+            guard let state = row.text("state").flatMap(StateCode.init) else { continue }
+            byState[state] = Row(state: state, gross: row.integer("gross") ?? 0, retail: row.integer("retail") ?? 0, taxable: row.integer("taxable") ?? 0,
+                                 transactions: Int(row.integer("orders") ?? 0), threshold: nil, counted: 0, status: "", registered: false, alert: false)
+        }
+        for threshold in thresholds.thresholds where threshold.period.contains(asOf) && byState[threshold.state] == nil {
+            byState[threshold.state] = Row(state: threshold.state, gross: 0, retail: 0, taxable: 0, transactions: 0, threshold: nil, counted: 0,
+                                           status: "", registered: false, alert: false)
+        }
+        var rows: [Row] = []
+        for var row in byState.values {
+            row.threshold = thresholds.threshold(row.state, on: asOf)
+            row.registered = registered?.contains(row.state) ?? true
+            if let threshold = row.threshold {
+                row.counted = switch threshold.counted {
+                case .gross, .none: row.gross
+                case .retail: row.retail
+                case .taxable: row.taxable
+                }
+                let status = threshold.status(sales: row.counted, transactions: row.transactions, nearPercent: nearPercent)
+                row.status = status.rawValue
+                row.alert = !row.registered && (status == .crossed || status == .near)
+            } else {
+                row.counted = row.gross
+                row.status = "no_threshold_data"
+            }
+            rows.append(row)
+        }
+        rows.sort { $0.state.code < $1.state.code }
+        return NexusReport(year: year, asOf: asOf, thresholdsDigest: thresholds.digest, registrationsNote: note, rows: rows)
+    }
+
+    public static let columns = ["state", "gross_sales", "retail_sales", "taxable_sales", "transactions", "counted_sales", "sales_threshold",
+                                 "transactions_threshold", "combine", "measurement", "status", "registered", "alert", "confidence", "source"]
+
+    public func fields(_ row: Row) -> [String] {
+        let t = row.threshold
+        return [row.state.code, MoneyText.format(row.gross), MoneyText.format(row.retail), MoneyText.format(row.taxable), String(row.transactions),
+                t?.counted.rawValue ?? "", t?.sales.map(MoneyText.format) ?? "", t?.transactions.map(String.init) ?? "",
+                t.map { $0.sales != nil && $0.transactions != nil ? $0.combine.rawValue : "" } ?? "", t?.measurement ?? "", row.status,
+                row.registered ? "yes" : "no", row.alert ? "ALERT" : "", t?.confidence.rawValue ?? "", t?.provenance.source ?? ""]
+    }
+}

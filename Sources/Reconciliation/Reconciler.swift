@@ -1,0 +1,330 @@
+import Crypto
+import Foundation
+import Orders
+import Storage
+import TaxCore
+
+/// What to reconcile: a settlement file read through a layout, the period of Levy's captures and refunds (by the
+/// time the ledger recorded them, UTC, both days inclusive), and the agreed fees and settlement delay.
+public struct ReconcileRequest: Sendable {
+    public var settlements: String
+    public var layout: SettlementLayout
+    public var from: TaxDate?
+    public var through: TaxDate?
+    public var policy: MatchPolicy
+    /// Recompute every sale's tax with the tables in force on its tax date (the slow part; on by default).
+    public var recomputeTax: Bool
+
+    public init(settlements: String, layout: SettlementLayout, from: TaxDate? = nil, through: TaxDate? = nil,
+                policy: MatchPolicy = MatchPolicy(), recomputeTax: Bool = true) {
+        self.settlements = settlements
+        self.layout = layout
+        self.from = from
+        self.through = through
+        self.policy = policy
+        self.recomputeTax = recomputeTax
+    }
+
+    /// Timestamps bounding the period (`until` exclusive).
+    var bounds: (from: String, until: String) {
+        let start = from.map { "\($0.iso)T00:00:00Z" } ?? "0000-01-01T00:00:00Z"
+        let end = through.map { "\($0.adding(days: 1).iso)T00:00:00Z" } ?? "9999-12-31T23:59:59Z"
+        return (start, end)
+    }
+}
+
+/// Runs a reconciliation in phases, each checkpointed in the output folder's `checkpoint.sqlite` in the same
+/// transaction as its results: read the settlement file, read Levy's movements from the ledger, recompute tax,
+/// match, write the report. A run that stops (killed, crashed) resumes where its last checkpoint left off; a run
+/// that finished rewrites the same report. The store is read as of the ledger head when the run first started.
+public struct Reconciler: Sendable {
+    public let service: OrderService
+    public let tables: TaxTableSet
+    /// Rows per checkpoint.
+    public var batch = 10_000
+    /// Called with the phase and the rows done so far (the command prints it on a terminal).
+    public var progress: @Sendable (String, Int) -> Void = { _, _ in }
+
+    public init(service: OrderService, tables: TaxTableSet) {
+        self.service = service
+        self.tables = tables
+    }
+
+    public static let checkpointFile = "checkpoint.sqlite"
+
+    public func run(_ request: ReconcileRequest, out: String, restart: Bool = false) async throws -> ReconcileSummary {
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let path = out + "/" + Self.checkpointFile
+        if restart {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        let work = try WorkStore(path: path)
+        try await work.create()
+        let identity = try Self.identity(of: request)
+        if let existing = try await work.value("identity") {
+            guard existing == identity else {
+                throw ReconcileError.state("\(out) holds a run of other inputs (settlement file, layout, period or policy); use a new folder or --restart")
+            }
+        } else {
+            let head = try await PaymentMovementReader.head(service)
+            try await work.set(["identity": identity, "ledger_head": String(head), "table_version": tables.version])
+        }
+        let head = Int64(try await work.value("ledger_head") ?? "0") ?? 0
+
+        try await importSettlements(request, work: work)
+        try await readMovements(request, head: head, work: work)
+        if request.recomputeTax { try await recomputeTax(work: work) }
+        try await match(request, work: work)
+        let summary = try await ReconcileSummary.compute(work: work, request: request, tableVersion: tables.version)
+        try await ReconcileReport.write(work: work, summary: summary, to: out)
+        try await work.set(["complete": "yes"])
+        return summary
+    }
+
+    /// The inputs that make two runs the same run: the file's SHA-256, the layout, the period and the policy.
+    static func identity(of request: ReconcileRequest) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: request.settlements) else {
+            throw ReconcileError.input("\(request.settlements): cannot read the settlement file")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        let file = hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let layout = request.layout
+        let columns = layout.columns.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ",")
+        let fees = request.policy.fees.map { "\($0.rate.percentString)%+\($0.fixed)" } ?? "none"
+        return [file, layout.name, columns, layout.saleTypes.sorted().joined(separator: ","), layout.refundTypes.sorted().joined(separator: ","),
+                layout.minorUnits ? "minor" : "major", request.from?.iso ?? "", request.through?.iso ?? "", fees,
+                String(request.policy.lateAfterDays), request.recomputeTax ? "tax" : "no-tax"].joined(separator: "|")
+    }
+
+    // MARK: - Phase 1: the settlement file
+
+    func importSettlements(_ request: ReconcileRequest, work: WorkStore) async throws {
+        guard try await work.value("settlement_done") == nil else { return }
+        let name = (request.settlements as NSString).lastPathComponent
+        let offset = Int64(try await work.value("settlement_offset") ?? "0") ?? 0
+        let startLine = Int(try await work.value("settlement_line") ?? "1") ?? 1
+        // The header is read from the start every time; data resumes at the checkpoint.
+        let headerStream: CSVStream
+        do { headerStream = try CSVStream(path: request.settlements) } catch { throw ReconcileError.input(error.description) }
+        let header: CSVStream.Record
+        do {
+            guard let first = try headerStream.next() else { throw ReconcileError.input("\(name): the file is empty (a header line is required)") }
+            header = first
+        } catch let error as CSVStream.Failure { throw ReconcileError.input(error.description.replacingOccurrences(of: request.settlements, with: name)) }
+        let bound = try request.layout.bind(header: header.fields, file: name)
+        let stream: CSVStream
+        do {
+            stream = offset == 0 ? headerStream : try CSVStream(path: request.settlements, offset: offset, line: startLine)
+        } catch { throw ReconcileError.input(error.description) }
+        var done = Int(try await work.value("settlement_rows") ?? "0") ?? 0
+        while true {
+            var lines: [SettlementLine] = []
+            var end: Int64 = offset
+            var nextLine = startLine
+            do {
+                while lines.count < batch, let record = try stream.next() {
+                    lines.append(try bound.line(record))
+                    end = record.end
+                    nextLine = record.line + 1
+                }
+            } catch let error as CSVStream.Failure {
+                throw ReconcileError.input(error.description.replacingOccurrences(of: request.settlements, with: name))
+            }
+            if lines.isEmpty {
+                try await work.set(["settlement_done": "yes"])
+                return
+            }
+            done += lines.count
+            try await work.insertSettlements(lines, checkpoint: ["settlement_offset": String(end), "settlement_line": String(nextLine),
+                                                                 "settlement_rows": String(done)])
+            progress("settlement lines", done)
+        }
+    }
+
+    // MARK: - Phase 2: Levy's captures and refunds
+
+    func readMovements(_ request: ReconcileRequest, head: Int64, work: WorkStore) async throws {
+        guard try await work.value("movements_done") == nil else { return }
+        let bounds = request.bounds
+        var reader = PaymentMovementReader(service: service, from: bounds.from, until: bounds.until, lastSeq: head)
+        reader.window = Int64(max(batch, 1_000))
+        var cursor: Int64
+        if let saved = try await work.value("movements_cursor") { cursor = Int64(saved) ?? 0 } else { cursor = try await reader.firstSeq() - 1 }
+        var done = Int(try await work.value("movements_rows") ?? "0") ?? 0
+        while cursor < head {
+            let page = try await reader.page(after: cursor, held: nil, holdLast: false)
+            cursor = page.cursor
+            done += page.movements.count
+            try await work.upsertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done)])
+            progress("ledger movements", done)
+        }
+        try await work.set(["movements_done": "yes"])
+    }
+
+    // MARK: - Phase 3: tax recomputed with the tables in force on each tax date
+
+    func recomputeTax(work: WorkStore) async throws {
+        guard try await work.value("tax_done") == nil else { return }
+        let calculator = TaxCalculator(tables: tables)
+        var cursor = try await work.value("tax_cursor") ?? ""
+        var done = Int(try await work.value("tax_rows") ?? "0") ?? 0
+        let pageSize = max(1, min(batch, 2_000))
+        while true {
+            let page = try await work.database.query("""
+                SELECT order_id, ledger_tax, recorded_tax FROM movement WHERE kind = 'sale' AND order_id > $1 ORDER BY order_id LIMIT \(pageSize)
+                """, [.text(cursor)])
+            guard let last = page.last?.text("order_id") else { break }
+            let ledger = Dictionary(page.map { ($0.text("order_id") ?? "", $0.integer("ledger_tax") ?? 0) }, uniquingKeysWith: { a, _ in a })
+            let replayed = try await service.replay(page.compactMap { $0.text("order_id") })
+            var differences: [Difference] = []
+            var seen = Set<String>()
+            for order in replayed {
+                seen.insert(order.id)
+                let ledgerTax = ledger[order.id] ?? 0
+                do {
+                    let quote = try calculator.quote(order.request)
+                    let recomputed = quote.totalTax.minorUnits
+                    guard recomputed != ledgerTax else { continue }
+                    var detail = "recomputed \(MoneyText.format(recomputed)) for tax date \(order.request.date.iso), the ledger holds \(MoneyText.format(ledgerTax))"
+                    if let index = zip(quote.lines.map(\.tax.minorUnits), order.lineTaxes).enumerated().first(where: { $0.element.0 != $0.element.1 }) {
+                        let line = quote.lines[index.offset]
+                        let rates = line.jurisdictions.map { "\($0.jurisdiction.code) \($0.rate.fractionString)" }.joined(separator: ", ")
+                        detail += "; line \(index.offset + 1) (\(line.code.rawValue)): \(MoneyText.format(index.element.0)) now vs \(MoneyText.format(index.element.1)) recorded [\(rates)]"
+                    }
+                    if !order.assumptions.isEmpty { detail += "; replayed assuming: \(order.assumptions.joined(separator: ", "))" }
+                    differences.append(Difference(reason: .taxMismatch, orderID: order.id, expected: recomputed, actual: ledgerTax, currency: "USD", detail: detail))
+                } catch {
+                    differences.append(Difference(reason: .taxMismatch, orderID: order.id, actual: ledgerTax, currency: "USD",
+                                                  detail: "cannot recompute: \(error.description)"))
+                }
+            }
+            for row in page {
+                guard let id = row.text("order_id"), !seen.contains(id) else { continue }
+                differences.append(Difference(reason: .taxMismatch, orderID: id, actual: ledger[id], currency: "USD",
+                                              detail: "cannot recompute: the order keeps no origin address or is not in USD"))
+            }
+            cursor = last
+            done += page.count
+            try await work.insertTaxDifferences(differences, checkpoint: ["tax_cursor": cursor, "tax_rows": String(done)])
+            progress("orders recomputed", done)
+        }
+        try await work.set(["tax_done": "yes"])
+    }
+
+    // MARK: - Phase 4: matching
+
+    /// Matches settlement lines with movements and records every difference. Cheap next to the phases before it, so
+    /// it is redone whole rather than checkpointed.
+    func match(_ request: ReconcileRequest, work: WorkStore) async throws {
+        try await work.resolveProcessorIDs()
+        try await work.clearDifferences()
+        var outside = 0
+        var cursor = 0
+        while true {
+            let page = try await work.linesWithMovements(after: cursor, limit: batch)
+            guard let last = page.last else { break }
+            cursor = last.line.line
+            var differences: [Difference] = []
+            var unmatched: [SettlementLine] = []
+            for entry in page {
+                let line = entry.line
+                if entry.firstLine != line.line {
+                    differences.append(Difference(reason: .duplicate, orderID: line.orderID, refundID: line.refundID,
+                                                  line: line.line, settlementID: line.lineID, processorID: line.processorID, actual: line.amount,
+                                                  currency: line.currency, detail: "settles the same \(line.kind == .sale ? "capture" : "refund") as line \(entry.firstLine)"))
+                } else if let movement = entry.movement {
+                    differences += MatchRules.compare(line, with: movement, policy: request.policy)
+                } else {
+                    unmatched.append(line)
+                }
+            }
+            let (found, outsideNow) = try await explainUnmatched(unmatched)
+            differences += found
+            outside += outsideNow
+            try await work.append(differences)
+        }
+        try await work.recordMissingSettlements()
+        try await work.recordLedgerDifferences()
+        try await work.set(["outside_period": String(outside)])
+    }
+
+    /// Lines that match no movement of the period: those whose capture or refund Levy recorded outside the period
+    /// are left alone (counted); the rest are differences.
+    func explainUnmatched(_ lines: [SettlementLine]) async throws -> ([Difference], Int) {
+        guard !lines.isEmpty else { return ([], 0) }
+        let orderIDs = Array(Set(lines.map(\.orderID).filter { !$0.isEmpty }))
+        let refundIDs = Array(Set(lines.map(\.refundID).filter { !$0.isEmpty }))
+        let processorIDs = Array(Set(lines.map(\.processorID).filter { !$0.isEmpty }))
+        var status: [String: String] = [:]
+        var captureOwner: [String: String] = [:]
+        var knownRefunds: Set<String> = []
+        let db = service.database
+        for chunk in orderIDs.chunked(2_000) {
+            for row in try await db.query("SELECT id, status FROM \(service.table("orders")) WHERE id IN (\(PaymentMovementReader.placeholders(chunk.count)))",
+                                          chunk.map { .text($0) }) { status[row.text("id") ?? ""] = row.text("status") }
+        }
+        for chunk in processorIDs.chunked(2_000) {
+            let binds = chunk.map { SQLValue.text($0) }
+            let list = PaymentMovementReader.placeholders(chunk.count)
+            for row in try await db.query("SELECT id, status, capture_id FROM \(service.table("orders")) WHERE capture_id IN (\(list))", binds) {
+                captureOwner[row.text("capture_id") ?? ""] = row.text("id")
+                status[row.text("id") ?? ""] = row.text("status")
+            }
+            for row in try await db.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE processor_refund_id IN (\(list))", binds) {
+                knownRefunds.insert(row.text("processor_refund_id") ?? "")
+            }
+        }
+        for chunk in refundIDs.chunked(2_000) {
+            for row in try await db.query("SELECT id FROM \(service.table("refunds")) WHERE id IN (\(PaymentMovementReader.placeholders(chunk.count)))",
+                                          chunk.map { .text($0) }) { knownRefunds.insert(row.text("id") ?? "") }
+        }
+        let captured: Set<String> = ["captured", "partially_refunded", "refunded", "completed"]
+        var differences: [Difference] = []
+        var outside = 0
+        for line in lines {
+            let orderID = line.orderID.isEmpty ? captureOwner[line.processorID] ?? "" : line.orderID
+            let orderStatus = status[orderID]
+            func difference(_ reason: DifferenceReason, _ detail: String) {
+                differences.append(Difference(reason: reason, orderID: orderID, refundID: line.refundID, line: line.line, settlementID: line.lineID,
+                                              processorID: line.processorID, actual: line.amount, currency: line.currency, detail: detail))
+            }
+            switch line.kind {
+            case .sale:
+                if let orderStatus, captured.contains(orderStatus) {
+                    outside += 1
+                } else if let orderStatus {
+                    difference(.settlementWithoutOrder, "order \(orderID) is \(orderStatus): Levy captured nothing")
+                } else {
+                    difference(.settlementWithoutOrder, orderID.isEmpty ? "no order id, and processor id \"\(line.processorID)\" is no capture in Levy"
+                                                                        : "no order \(orderID) in Levy")
+                }
+            case .refund:
+                if knownRefunds.contains(line.refundID) || knownRefunds.contains(line.processorID) {
+                    outside += 1
+                } else if let orderStatus, captured.contains(orderStatus) {
+                    difference(.settlementWithoutOrder, "order \(orderID) was captured, but Levy recorded no refund \(line.refundID.isEmpty ? line.processorID : line.refundID)")
+                } else {
+                    difference(.refundWithoutSale, orderStatus.map { "order \(orderID) is \($0): Levy captured nothing to refund" }
+                               ?? (orderID.isEmpty ? "no order id, and no sale in Levy to refund" : "no order \(orderID) in Levy to refund"))
+                }
+            case .other:
+                break
+            }
+        }
+        return (differences, outside)
+    }
+}
+
+extension TaxDate {
+    func adding(days: Int) -> TaxDate {
+        var date = self
+        for _ in 0..<days {
+            let next = TaxDate(year: date.year, month: date.month, day: date.day + 1)
+                ?? TaxDate(year: date.year, month: date.month + 1, day: 1) ?? TaxDate(year: date.year + 1, month: 1, day: 1)!
+            date = next
+        }
+        return date
+    }
+}

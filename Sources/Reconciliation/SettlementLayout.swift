@@ -1,0 +1,231 @@
+import Foundation
+import Storage
+
+/// One line of a processor's settlement file, read through a layout.
+public struct SettlementLine: Sendable, Hashable {
+    public enum Kind: String, Sendable { case sale, refund, other }
+
+    /// The line of the file the record starts on.
+    public var line: Int
+    /// The processor's id of the line (a balance transaction id).
+    public var lineID: String
+    public var kind: Kind
+    /// The processor's own type name (`charge`, `refund`, `payout`…).
+    public var type: String
+    public var orderID: String
+    public var refundID: String
+    /// The processor's id of the charge or refund the line settles.
+    public var processorID: String
+    /// Minor units: gross (refunds negative), the processor's fee, and what reached the balance.
+    public var amount: Int64
+    public var fee: Int64
+    public var net: Int64
+    /// Upper-case ISO 4217 code.
+    public var currency: String
+    /// When the processor recorded it and when its funds became available (`YYYY-MM-DDTHH:MM:SSZ`).
+    public var created: String
+    public var settled: String
+}
+
+/// Where a settlement file keeps each field: the column names, the type names that mean a sale or a refund, and
+/// whether amounts are in major units (`12.34`) or minor units (`1234`). docs/reconciliation.md lists both built-in
+/// layouts; any other file is read through a mapping file of the same shape (`levy reconcile --mapping FILE`).
+public struct SettlementLayout: Sendable {
+    public enum Field: String, Sendable, CaseIterable {
+        case lineID = "line_id", type, orderID = "order_id", refundID = "refund_id", processorID = "processor_id"
+        case amount, fee, net, currency, created, settled
+    }
+
+    public var name: String
+    public var columns: [Field: String]
+    public var saleTypes: Set<String>
+    public var refundTypes: Set<String>
+    public var minorUnits: Bool
+
+    /// Levy's own layout: exactly these headers, amounts in major units, refunds negative.
+    public static let generic = SettlementLayout(
+        name: "generic",
+        columns: Dictionary(uniqueKeysWithValues: Field.allCases.map { ($0, $0.rawValue) }),
+        saleTypes: ["sale"], refundTypes: ["refund"], minorUnits: false)
+
+    /// A processor's balance-transaction export (Stripe's dashboard layout): `id, Type, Source, Amount, Fee, Net,
+    /// Currency, Created (UTC), Available On (UTC), Description`, with the order and refund ids in metadata columns.
+    public static let stripe = SettlementLayout(
+        name: "stripe",
+        columns: [.lineID: "id", .type: "Type", .processorID: "Source", .amount: "Amount", .fee: "Fee", .net: "Net", .currency: "Currency",
+                  .created: "Created (UTC)", .settled: "Available On (UTC)", .orderID: "order_id (metadata)", .refundID: "refund_id (metadata)"],
+        saleTypes: ["charge", "payment"], refundTypes: ["refund", "payment_refund"], minorUnits: false)
+
+    public static func builtIn(_ name: String) -> SettlementLayout? {
+        switch name {
+        case "generic": generic
+        case "stripe": stripe
+        default: nil
+        }
+    }
+
+    /// Reads a mapping file: `{"base": "stripe", "columns": {"order_id": "Order"}, "sale_types": [...],
+    /// "refund_types": [...], "amount_units": "major" | "minor"}`; everything not given comes from the base.
+    public static func load(mapping path: String) throws(ReconcileError) -> SettlementLayout {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .input("\(path): cannot read the mapping file") }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw .input("\(path): not a JSON object")
+        }
+        let allowed: Set<String> = ["base", "columns", "sale_types", "refund_types", "amount_units"]
+        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) { throw .input("\(path): unknown key \"\(unknown)\"") }
+        let baseName = object["base"] as? String ?? "generic"
+        guard var layout = builtIn(baseName) else { throw .input("\(path): base: \"\(baseName)\" is not generic or stripe") }
+        layout.name = (path as NSString).lastPathComponent
+        if let columns = object["columns"] {
+            guard let columns = columns as? [String: String] else { throw .input("\(path): columns: an object of field to column name") }
+            for (field, column) in columns {
+                guard let known = Field(rawValue: field) else {
+                    throw .input("\(path): columns.\(field): not a field (\(Field.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                layout.columns[known] = column
+            }
+        }
+        for (key, keyPath) in [("sale_types", \SettlementLayout.saleTypes), ("refund_types", \SettlementLayout.refundTypes)] {
+            guard let value = object[key] else { continue }
+            guard let list = value as? [String], !list.isEmpty else { throw .input("\(path): \(key): a non-empty list of type names") }
+            layout[keyPath: keyPath] = Set(list.map { $0.lowercased() })
+        }
+        if let units = object["amount_units"] {
+            guard let units = units as? String, units == "major" || units == "minor" else { throw .input("\(path): amount_units: \"major\" or \"minor\"") }
+            layout.minorUnits = units == "minor"
+        }
+        return layout
+    }
+
+    /// The column index of each field in a file with this header; fails naming the missing columns.
+    func bind(header: [String], file: String) throws(ReconcileError) -> BoundLayout {
+        var index: [Field: Int] = [:]
+        let positions = Dictionary(header.enumerated().map { ($0.element.trimmingCharacters(in: .whitespaces).lowercased(), $0.offset) },
+                                   uniquingKeysWith: { first, _ in first })
+        for (field, column) in columns {
+            if let position = positions[column.lowercased()] { index[field] = position }
+        }
+        let required: [Field] = [.lineID, .type, .amount, .currency, .created]
+        let missing = required.filter { index[$0] == nil }.map { "\(columns[$0] ?? $0.rawValue) (\($0.rawValue))" }
+        if !missing.isEmpty { throw .input("\(file):1: the \(name) layout needs the column(s) \(missing.joined(separator: ", "))") }
+        if index[.orderID] == nil, index[.processorID] == nil {
+            throw .input("\(file):1: the \(name) layout needs an order id or a processor id column (\(columns[.orderID] ?? "order_id") or \(columns[.processorID] ?? "processor_id"))")
+        }
+        return BoundLayout(layout: self, index: index, file: file)
+    }
+}
+
+/// A layout bound to a file's header: reads records into settlement lines, with errors naming file, line and column.
+struct BoundLayout {
+    let layout: SettlementLayout
+    let index: [SettlementLayout.Field: Int]
+    let file: String
+
+    func line(_ record: CSVStream.Record) throws(ReconcileError) -> SettlementLine {
+        func text(_ field: SettlementLayout.Field) -> String {
+            guard let i = index[field], i < record.fields.count else { return "" }
+            return record.fields[i].trimmingCharacters(in: .whitespaces)
+        }
+        func fail(_ field: SettlementLayout.Field, _ problem: String) -> ReconcileError {
+            .input("\(file):\(record.line): column \"\(layout.columns[field] ?? field.rawValue)\" (\(field.rawValue)): \(problem)")
+        }
+        func money(_ field: SettlementLayout.Field, default fallback: Int64?) throws(ReconcileError) -> Int64 {
+            let value = text(field)
+            if value.isEmpty, let fallback { return fallback }
+            guard let amount = MoneyText.parse(value, minorUnits: layout.minorUnits) else {
+                throw fail(field, "\"\(value)\" is not an amount\(layout.minorUnits ? " in minor units" : " with at most two decimals")")
+            }
+            return amount
+        }
+        func time(_ field: SettlementLayout.Field, default fallback: String?) throws(ReconcileError) -> String {
+            let value = text(field)
+            if value.isEmpty, let fallback { return fallback }
+            guard let normalized = TimeText.normalize(value) else {
+                throw fail(field, "\"\(value)\" is not a time (YYYY-MM-DD[ HH:MM[:SS]], ISO 8601 in UTC, or Unix seconds)")
+            }
+            return normalized
+        }
+        guard record.fields.count >= (index.values.max() ?? 0) + 1 else {
+            throw .input("\(file):\(record.line): \(record.fields.count) columns, the header has at least \((index.values.max() ?? 0) + 1)")
+        }
+        let type = text(.type).lowercased()
+        let kind: SettlementLine.Kind = layout.saleTypes.contains(type) ? .sale : layout.refundTypes.contains(type) ? .refund : .other
+        let lineID = text(.lineID)
+        if lineID.isEmpty { throw fail(.lineID, "empty") }
+        let amount = try money(.amount, default: nil)
+        let fee = try money(.fee, default: 0)
+        let net = try money(.net, default: amount - fee)
+        let currency = text(.currency).uppercased()
+        guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isLetter }) else { throw fail(.currency, "\"\(currency)\" is not a currency code") }
+        let created = try time(.created, default: nil)
+        let settled = try time(.settled, default: created)
+        return SettlementLine(line: record.line, lineID: lineID, kind: kind, type: type, orderID: text(.orderID), refundID: text(.refundID),
+                              processorID: text(.processorID), amount: amount, fee: fee, net: net, currency: currency, created: created,
+                              settled: settled)
+    }
+}
+
+/// Exact amounts from text: `-12.34`, `12.3`, `12` in major units (two decimals at most), or integers in minor units.
+public enum MoneyText {
+    public static func parse(_ text: String, minorUnits: Bool) -> Int64? {
+        var bytes = Substring(text).utf8[...]
+        var negative = false
+        if bytes.first == UInt8(ascii: "-") { negative = true; bytes = bytes.dropFirst() }
+        guard !bytes.isEmpty else { return nil }
+        var units: Int64 = 0
+        var decimals = -1
+        for byte in bytes {
+            if byte == UInt8(ascii: "."), !minorUnits, decimals < 0 { decimals = 0; continue }
+            guard byte >= 48, byte <= 57 else { return nil }
+            if decimals >= 0 { decimals += 1; if decimals > 2 { return nil } }
+            let (times, o1) = units.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int64(byte - 48))
+            if o1 || o2 { return nil }
+            units = sum
+        }
+        if decimals == 0 { return nil }
+        if !minorUnits { for _ in 0..<(2 - max(decimals, 0)) { units *= 10 } }
+        return negative ? -units : units
+    }
+
+    /// `1234` -> `12.34`, `-5` -> `-0.05`.
+    public static func format(_ units: Int64) -> String {
+        let magnitude = units.magnitude
+        let cents = magnitude % 100
+        return (units < 0 ? "-" : "") + "\(magnitude / 100)." + (cents < 10 ? "0" : "") + "\(cents)"
+    }
+}
+
+/// Times as settlement files write them, normalized to Levy's `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+public enum TimeText {
+    public static func normalize(_ text: String) -> String? {
+        if !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let seconds = Int64(text) {
+            return Timestamp.string(Date(timeIntervalSince1970: TimeInterval(seconds)))
+        }
+        var value = text
+        if value.hasSuffix("Z") { value.removeLast() }
+        if value.hasSuffix("+00:00") { value.removeLast(6) }
+        value = value.replacingOccurrences(of: "T", with: " ")
+        let parts = value.split(separator: " ")
+        guard (1...2).contains(parts.count) else { return nil }
+        let date = parts[0]
+        var time = parts.count == 2 ? String(parts[1]) : "00:00:00"
+        if time.count == 5 { time += ":00" }
+        if let dot = time.firstIndex(of: ".") { time = String(time[..<dot]) }
+        let candidate = "\(date)T\(time)Z"
+        guard Timestamp.date(candidate) != nil else { return nil }
+        return candidate
+    }
+}
+
+/// Why a run could not start or go on: bad input (exit 3) or a store or file problem.
+public enum ReconcileError: Error, CustomStringConvertible, Equatable {
+    case input(String)
+    case state(String)
+
+    public var description: String {
+        switch self {
+        case .input(let message), .state(let message): message
+        }
+    }
+}

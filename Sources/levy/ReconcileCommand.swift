@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import Orders
+import Reconciliation
+import Synchronization
+import TaxCore
+
+/// `levy reconcile`: the nightly job that proves the books.
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Match Levy's captures, refunds and ledger with a processor's settlement file; recompute tax; list every difference.",
+        discussion: """
+            Writes differences.csv, report.json and summary.txt into --out, with checkpoint.sqlite: a run that stops resumes \
+            from its last checkpoint, and a finished run rewrites the same report. Exit status: 0 no differences, 1 differences \
+            found, 3 bad input (settlement file, mapping or options). See docs/reconciliation.md.
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "The processor's settlement file (CSV with a header).") var settlements: String
+    @Option(help: "Its layout: generic or stripe (ignored with --mapping).") var layout = "generic"
+    @Option(help: "A JSON mapping file for any other layout (docs/reconciliation.md).") var mapping: String?
+    @Option(help: "First day of captures and refunds to reconcile (YYYY-MM-DD, UTC).") var from: String?
+    @Option(help: "Last day, inclusive (YYYY-MM-DD, UTC).") var to: String?
+    @Option(help: "The folder for the report and the checkpoint.") var out: String
+    @Option(help: "Agreed processing fee on sales, percent (e.g. 2.9); without it only net = amount - fee is checked.") var feePercent: String?
+    @Option(help: "Agreed fixed fee per sale, in major units (e.g. 0.30).") var feeFixed = "0"
+    @Option(help: "Days after capture or refund by which funds must be available.") var lateAfterDays = 5
+    @Flag(help: "Skip recomputing each sale's tax (faster; no tax_mismatch from the tables).") var noTaxRecompute = false
+    @Flag(help: "Discard a previous run in --out and start again.") var restart = false
+    @Option(help: .hidden) var batchSize = 10_000
+
+    func run() async throws {
+        do {
+            let request = try makeRequest()
+            let service = try await database.orders()
+            var reconciler = Reconciler(service: service, tables: service.tables)
+            reconciler.batch = max(batchSize, 1)
+            let progress = PhaseProgress()
+            reconciler.progress = { phase, rows in progress.update(phase, rows) }
+            let summary = try await reconciler.run(request, out: out, restart: restart)
+            progress.finish()
+            print(summary.text, terminator: "")
+            print("report: \(out)/differences.csv, \(out)/report.json, \(out)/summary.txt")
+            if summary.differences > 0 { throw ExitCode(1) }
+        } catch let error as ReconcileError {
+            FileHandle.standardError.write(Data("levy reconcile: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+
+    func makeRequest() throws(ReconcileError) -> ReconcileRequest {
+        let layout: SettlementLayout
+        if let mapping { layout = try SettlementLayout.load(mapping: mapping) } else {
+            guard let builtIn = SettlementLayout.builtIn(self.layout) else { throw .input("--layout: \"\(self.layout)\" is not generic or stripe") }
+            layout = builtIn
+        }
+        func date(_ text: String?, _ option: String) throws(ReconcileError) -> TaxDate? {
+            guard let text else { return nil }
+            guard let date = TaxDate(iso: text) else { throw .input("--\(option): \"\(text)\" is not a date (YYYY-MM-DD)") }
+            return date
+        }
+        var fees: FeeSchedule?
+        if let feePercent {
+            guard let rate = try? Rate.parse(percent: feePercent) else { throw .input("--fee-percent: \"\(feePercent)\" is not a percentage") }
+            guard let fixed = MoneyText.parse(feeFixed, minorUnits: false), fixed >= 0 else { throw .input("--fee-fixed: \"\(feeFixed)\" is not an amount") }
+            fees = FeeSchedule(rate: rate, fixed: fixed)
+        }
+        guard lateAfterDays >= 0 else { throw .input("--late-after-days: must not be negative") }
+        return ReconcileRequest(settlements: settlements, layout: layout, from: try date(from, "from"), through: try date(to, "to"),
+                                policy: MatchPolicy(fees: fees, lateAfterDays: lateAfterDays), recomputeTax: !noTaxRecompute)
+    }
+}
+
+/// Progress of a phase on a terminal (standard error), a few times a second; silent when not a terminal.
+final class PhaseProgress: Sendable {
+    let enabled = isatty(2) == 1
+    let state = Mutex<(phase: String, at: Date)>(("", .distantPast))
+
+    func update(_ phase: String, _ rows: Int) {
+        guard enabled else { return }
+        let show = state.withLock { state -> Bool in
+            let now = Date()
+            guard phase != state.phase || now.timeIntervalSince(state.at) > 0.25 else { return false }
+            if phase != state.phase, !state.phase.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+            state = (phase, now)
+            return true
+        }
+        if show { FileHandle.standardError.write(Data("\r\(phase): \(rows)".utf8)) }
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
