@@ -42,8 +42,10 @@ public struct Reconciler: Sendable {
     public let tables: TaxTableSet
     /// Rows per checkpoint.
     public var batch = 10_000
-    /// Called with the phase and the rows done so far (the command prints it on a terminal).
+    /// Called with the phase and the rows done so far, after each checkpoint (the command prints it on a terminal).
     public var progress: @Sendable (String, Int) -> Void = { _, _ in }
+    /// For drills and tests: stop with an error after this many checkpoints, as if the process had been killed.
+    public var stopAfterCheckpoints: Int?
 
     public init(service: OrderService, tables: TaxTableSet) {
         self.service = service
@@ -58,7 +60,7 @@ public struct Reconciler: Sendable {
         if restart {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
-        let work = try WorkStore(path: path)
+        let work = try WorkStore(path: path, stopAfter: stopAfterCheckpoints)
         try await work.create()
         let identity = try Self.identity(of: request)
         if let existing = try await work.value("identity") {
@@ -139,6 +141,7 @@ public struct Reconciler: Sendable {
             done += lines.count
             try await work.insertSettlements(lines, checkpoint: ["settlement_offset": String(end), "settlement_line": String(nextLine),
                                                                  "settlement_rows": String(done)])
+            try work.checkpointed()
             progress("settlement lines", done)
         }
     }
@@ -149,7 +152,7 @@ public struct Reconciler: Sendable {
         guard try await work.value("movements_done") == nil else { return }
         let bounds = request.bounds
         var reader = PaymentMovementReader(service: service, from: bounds.from, until: bounds.until, lastSeq: head)
-        reader.window = Int64(max(batch, 1_000))
+        reader.window = Int64(max(batch, 1))
         var cursor: Int64
         if let saved = try await work.value("movements_cursor") { cursor = Int64(saved) ?? 0 } else { cursor = try await reader.firstSeq() - 1 }
         var done = Int(try await work.value("movements_rows") ?? "0") ?? 0
@@ -158,6 +161,7 @@ public struct Reconciler: Sendable {
             cursor = page.cursor
             done += page.movements.count
             try await work.upsertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done)])
+            try work.checkpointed()
             progress("ledger movements", done)
         }
         try await work.set(["movements_done": "yes"])
@@ -208,6 +212,7 @@ public struct Reconciler: Sendable {
             cursor = last
             done += page.count
             try await work.insertTaxDifferences(differences, checkpoint: ["tax_cursor": cursor, "tax_rows": String(done)])
+            try work.checkpointed()
             progress("orders recomputed", done)
         }
         try await work.set(["tax_done": "yes"])

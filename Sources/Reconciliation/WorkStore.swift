@@ -1,3 +1,4 @@
+import Foundation
 import Storage
 
 /// A run's own SQLite file (`checkpoint.sqlite` in the output folder): the settlement lines as read, Levy's
@@ -6,9 +7,18 @@ import Storage
 /// repeats a batch.
 struct WorkStore {
     let database: SQLiteDatabase
+    let stopAfter: Int?
+    private let checkpoints = CheckpointCount()
 
-    init(path: String) throws {
+    init(path: String, stopAfter: Int? = nil) throws {
         database = try SQLiteDatabase(path: path)
+        self.stopAfter = stopAfter
+    }
+
+    /// Counts a checkpoint written; with `stopAfter`, stops the run there (a drill of a killed process).
+    func checkpointed() throws {
+        let count = checkpoints.increment()
+        if let stopAfter, count >= stopAfter { throw ReconcileError.state("stopped after \(count) checkpoints (drill)") }
     }
 
     func create() async throws {
@@ -217,4 +227,10 @@ struct WorkStore {
                                                          "expected", "actual", "currency", "detail"], rows: rows, in: tx)
         }
     }
+}
+
+final class CheckpointCount: @unchecked Sendable {
+    private var count = 0
+    private let lock = NSLock()
+    func increment() -> Int { lock.withLock { count += 1; return count } }
 }

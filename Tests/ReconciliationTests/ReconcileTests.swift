@@ -1,0 +1,222 @@
+import Foundation
+import LevyBenchmarks
+import Orders
+import Reconciliation
+import Storage
+import TaxCore
+import TaxTables
+import Testing
+
+enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    static var available: [Store] {
+        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
+    }
+    var testDescription: String { rawValue }
+}
+
+/// A seeded store with stale-taxed orders, and settlement files written for it with injected differences.
+struct Books: Sendable {
+    let orders: OrderService
+    let directory: String
+    let injected: [DemoSettlements.Injected]
+
+    static let repository: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+    static let tables: TaxTableSet = try! CanonicalTables.load(directory: repository + "/TaxTables").tables
+    static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }
+
+    static func make(_ store: Store, orders count: Int = 320, injectEvery: Int = 6) async throws -> Books {
+        let directory = NSTemporaryDirectory() + "levy-reconcile-tests/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
+        let prefix = store == .sqlite ? "" : "r" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
+        let orders = OrderService(database: database, schema: prefix + "orders", tables: tables, gateway: nil)
+        let customers = CustomerService(database: database, schema: prefix + "customers")
+        try await orders.migrate()
+        try await customers.migrate()
+        let stale = DemoSeed.StaleTables(service: orders, tables: tables, every: 20)
+        let seeded = try await DemoSeed.run(service: orders, customers: customers, count: count, seed: 5, refundEvery: 4, stale: stale)
+        var injected: [DemoSettlements.Injected] = []
+        for layout in [SettlementLayout.stripe, .generic] {
+            injected = try await DemoSettlements.write(service: orders, to: directory + "/\(layout.name).csv", layout: layout, seed: 9,
+                                                       injectEvery: injectEvery, taxMismatches: seeded.taxMismatches)
+        }
+        return Books(orders: orders, directory: directory, injected: injected)
+    }
+
+    func request(_ layout: SettlementLayout = .stripe) -> ReconcileRequest {
+        ReconcileRequest(settlements: directory + "/\(layout.name).csv", layout: layout,
+                         policy: MatchPolicy(fees: DemoSettlements.fees, lateAfterDays: 5))
+    }
+
+    func reconciler(batch: Int = 10_000) -> Reconciler {
+        var reconciler = Reconciler(service: orders, tables: Self.tables)
+        reconciler.batch = batch
+        return reconciler
+    }
+
+    func out(_ name: String) -> String { directory + "/" + name }
+}
+
+func differences(in folder: String) throws -> [DemoSettlements.Injected] {
+    try readCSV(folder + "/differences.csv").map {
+        DemoSettlements.Injected(reason: DifferenceReason(rawValue: $0["reason"]!)!, orderID: $0["order_id"]!, refundID: $0["refund_id"]!,
+                                 line: Int($0["settlement_line"]!) ?? 0)
+    }.sorted()
+}
+
+func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+@Suite("Reconciliation")
+struct ReconcileTests {
+    @Test("finds exactly the injected differences of every reason, in both layouts", arguments: Store.available)
+    func findsExactlyTheInjected(store: Store) async throws {
+        let books = try await Books.make(store)
+        // Every reason code is injected at least once, so the report is held against all of them.
+        #expect(Set(books.injected.map(\.reason)) == Set(DifferenceReason.allCases))
+        for layout in [SettlementLayout.stripe, .generic] {
+            let summary = try await books.reconciler().run(books.request(layout), out: books.out("report-\(layout.name)"))
+            let found = try differences(in: books.out("report-\(layout.name)"))
+            #expect(found == books.injected.sorted(), "\(layout.name): \(Set(found).symmetricDifference(books.injected))")
+            #expect(summary.differences == books.injected.count)
+            #expect(summary.levySales == 320)
+            #expect(summary.ordersRecomputed == 320)
+            for reason in DifferenceReason.allCases {
+                #expect(summary.byReason[reason.rawValue] == books.injected.filter { $0.reason == reason }.count)
+            }
+        }
+        // Both layouts describe the same money: the reports differ only in the settlement file's name and layout.
+        let stripe = try readCSV(books.out("report-stripe") + "/differences.csv").map { $0.filter { $0.key != "settlement_id" } }
+        let generic = try readCSV(books.out("report-generic") + "/differences.csv").map { $0.filter { $0.key != "settlement_id" } }
+        #expect(stripe == generic)
+    }
+
+    @Test("a clean file reconciles with no differences and exit-worthy totals tie")
+    func cleanFile() async throws {
+        let books = try await Books.make(.sqlite, orders: 120, injectEvery: 0)
+        // No stale orders were injected into the file, but the store still has them: only tax mismatches remain.
+        let summary = try await books.reconciler().run(books.request(), out: books.out("clean"))
+        #expect(summary.differences == books.injected.count)
+        #expect(Set(books.injected.map(\.reason)).isSubset(of: [.taxMismatch]))
+        #expect(summary.matchedLines == summary.levySales + summary.levyRefunds)
+        #expect(summary.settledAmount == MoneyText.format(
+            MoneyText.parse(summary.levySalesAmount, minorUnits: false)! + MoneyText.parse(summary.levyRefundsAmount, minorUnits: false)!))
+    }
+
+    @Test("a run that stops part way resumes from its checkpoint and writes the same report", arguments: Store.available)
+    func resumes(store: Store) async throws {
+        let books = try await Books.make(store, orders: 200)
+        _ = try await books.reconciler(batch: 15).run(books.request(), out: books.out("whole"))
+        // Stop the run every 7 checkpoints (in every phase), resuming the same folder each time, until it finishes.
+        var stops = 0
+        while true {
+            var stopping = books.reconciler(batch: 15)
+            stopping.stopAfterCheckpoints = 7
+            do {
+                _ = try await stopping.run(books.request(), out: books.out("interrupted"))
+                break
+            } catch let error as ReconcileError {
+                guard case .state = error else { throw error }
+                stops += 1
+                #expect(!FileManager.default.fileExists(atPath: books.out("interrupted") + "/differences.csv"))
+            }
+        }
+        #expect(stops > 10)
+        for file in ["differences.csv", "report.json", "summary.txt"] {
+            #expect(try bytes(books.out("whole") + "/" + file) == bytes(books.out("interrupted") + "/" + file), "\(file)")
+        }
+        // A finished run rerun writes the same bytes again.
+        _ = try await books.reconciler().run(books.request(), out: books.out("whole"))
+        #expect(try bytes(books.out("whole") + "/report.json") == bytes(books.out("interrupted") + "/report.json"))
+        // Other inputs in the same folder are refused rather than mixed in.
+        var other = books.request()
+        other.policy.lateAfterDays = 9
+        await #expect(throws: ReconcileError.self) { try await books.reconciler().run(other, out: books.out("whole")) }
+    }
+
+    @Test("the period limits Levy's side; lines for captures outside it are counted, not reported")
+    func period() async throws {
+        let books = try await Books.make(.sqlite, orders: 60, injectEvery: 0)
+        var request = books.request()
+        request.from = TaxDate(iso: "2001-01-01")
+        request.through = TaxDate(iso: "2001-12-31")
+        let summary = try await books.reconciler().run(request, out: books.out("empty-period"))
+        #expect(summary.levySales == 0)
+        #expect(summary.outsidePeriod == summary.saleLines + summary.refundLines)
+        #expect(summary.differences == 0)
+    }
+
+    @Test("bad settlement input is refused naming the file, line and column")
+    func badInput() async throws {
+        let books = try await Books.make(.sqlite, orders: 10, injectEvery: 0)
+        let path = books.out("broken.csv")
+        var text = try String(contentsOfFile: books.out("generic.csv"), encoding: .utf8)
+        text = text.replacingOccurrences(of: "\r\n", with: "\n")
+        var lines = text.split(separator: "\n").map(String.init)
+        var fields = lines[3].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        fields[3] = "12.345"
+        lines[3] = fields.joined(separator: ",")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        var request = books.request(.generic)
+        request.settlements = path
+        do {
+            _ = try await books.reconciler().run(request, out: books.out("broken"))
+            Issue.record("a bad amount was accepted")
+        } catch let error as ReconcileError {
+            #expect(error.description == "broken.csv:4: column \"amount\" (amount): \"12.345\" is not an amount with at most two decimals")
+        }
+        // The Stripe layout on a generic file: the missing columns are named.
+        request = books.request(.stripe)
+        request.settlements = books.out("generic.csv")
+        do {
+            _ = try await books.reconciler().run(request, out: books.out("wrong-layout"))
+            Issue.record("a file without the layout's columns was accepted")
+        } catch let error as ReconcileError {
+            #expect(error.description == "generic.csv:1: the stripe layout needs the column(s) id (line_id), Created (UTC) (created)")
+        }
+    }
+
+    @Test("a mapping file reads any layout; mistakes in it are named")
+    func mapping() async throws {
+        let books = try await Books.make(.sqlite, orders: 40, injectEvery: 4)
+        let csv = try String(contentsOfFile: books.out("generic.csv"), encoding: .utf8)
+        let renamed = csv.replacingOccurrences(of: "line_id,type,processor_id,amount", with: "Txn,Kind,Ref,Gross")
+            .replacingOccurrences(of: ",sale,", with: ",SETTLED_SALE,")
+        try renamed.write(toFile: books.out("custom.csv"), atomically: true, encoding: .utf8)
+        try #"{"base": "generic", "columns": {"line_id": "Txn", "type": "Kind", "processor_id": "Ref", "amount": "Gross"}, "sale_types": ["settled_sale"]}"#
+            .write(toFile: books.out("mapping.json"), atomically: true, encoding: .utf8)
+        let layout = try SettlementLayout.load(mapping: books.out("mapping.json"))
+        let request = ReconcileRequest(settlements: books.out("custom.csv"), layout: layout, policy: MatchPolicy(fees: DemoSettlements.fees))
+        _ = try await books.reconciler().run(request, out: books.out("custom"))
+        #expect(try differences(in: books.out("custom")) == books.injected.sorted())
+
+        try #"{"base": "generic", "colums": {}}"#.write(toFile: books.out("typo.json"), atomically: true, encoding: .utf8)
+        #expect(throws: ReconcileError.input(books.out("typo.json") + ": unknown key \"colums\"")) {
+            try SettlementLayout.load(mapping: books.out("typo.json"))
+        }
+    }
+}
+
+/// A small RFC 4180 reader for checking the report.
+func readCSV(_ path: String) throws -> [[String: String]] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    var records: [[String]] = [], field = "", record: [String] = [], quoted = false, afterQuote = false
+    for c in text {
+        if quoted {
+            if c == "\"" { quoted = false; afterQuote = true } else { field.append(c) }
+            continue
+        }
+        switch c {
+        case "\"": if afterQuote { field.append("\"") }; quoted = true; afterQuote = false
+        case ",": record.append(field); field = ""; afterQuote = false
+        case "\r\n", "\n": record.append(field); records.append(record); record = []; field = ""; afterQuote = false
+        default: field.append(c); afterQuote = false
+        }
+    }
+    let header = records.removeFirst()
+    return records.map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+}
