@@ -1,0 +1,106 @@
+import Foundation
+import Storage
+import Testing
+
+@Suite("levy reconcile and levy nexus")
+struct ReconcileCLITests {
+    static func seeded(orders: Int, inject: Int, taxMismatchEvery: Int = 50) throws -> String {
+        let directory = NSTemporaryDirectory() + "levy-reconcile-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let seed = try LevyBinary.run(["demo", "seed", "--database", directory + "/levy.sqlite", "--orders", String(orders), "--seed", "4",
+                                       "--settlements", directory + "/settlements.csv", "--inject-every", String(inject),
+                                       "--tax-mismatch-every", String(taxMismatchEvery)])
+        #expect(seed.status == 0, "\(seed.stderr)")
+        return directory
+    }
+
+    static func reconcile(_ directory: String, out: String, extra: [String] = []) -> [String] {
+        ["reconcile", "--database", directory + "/levy.sqlite", "--settlements", directory + "/settlements.csv", "--layout", "stripe",
+         "--fee-percent", "2.9", "--fee-fixed", "0.30", "--out", directory + "/" + out] + extra
+    }
+
+    @Test("kill -9 during a run, rerun: the same report as an uninterrupted run")
+    func killAndRerun() async throws {
+        let directory = try Self.seeded(orders: 400, inject: 10)
+        let whole = try LevyBinary.run(Self.reconcile(directory, out: "whole"))
+        #expect(whole.status == 1, "differences found: \(whole.stderr)")
+        #expect(whole.stdout.contains("differences       "))
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LevyBinary.path)
+        process.arguments = Self.reconcile(directory, out: "killed", extra: ["--batch-size", "5"])
+        process.environment = ProcessInfo.processInfo.environment.merging(["LEVY_TABLES": LevyBinary.root.path + "/TaxTables"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until the run is reading the ledger (the settlement file is in), then kill it without warning.
+        let checkpoint = directory + "/killed/checkpoint.sqlite"
+        var reached = false
+        for _ in 0..<2_000 where !reached {
+            try await Task.sleep(for: .milliseconds(5))
+            guard FileManager.default.fileExists(atPath: checkpoint), let work = try? SQLiteDatabase(path: checkpoint) else { continue }
+            let rows = (try? await work.query("SELECT value FROM run WHERE name = 'movements_rows'", [])) ?? []
+            if let value = rows.first?.text("value"), Int(value) ?? 0 > 100 { reached = true }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(reached)
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/killed/differences.csv"))
+
+        let rerun = try LevyBinary.run(Self.reconcile(directory, out: "killed", extra: ["--batch-size", "5"]))
+        #expect(rerun.status == 1)
+        for file in ["differences.csv", "report.json", "summary.txt"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: directory + "/whole/" + file))
+            let b = try Data(contentsOf: URL(fileURLWithPath: directory + "/killed/" + file))
+            #expect(a == b, "\(file) differs after the kill")
+        }
+        // And the report found exactly what the seed injected.
+        let expected = try String(contentsOfFile: directory + "/settlements.csv.expected.csv", encoding: .utf8)
+        let report = try String(contentsOfFile: directory + "/whole/differences.csv", encoding: .utf8)
+        func keys(_ csv: String) -> [String] {
+            csv.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false).prefix(3).joined(separator: ",") }.sorted()
+        }
+        #expect(keys(expected) == keys(report))
+    }
+
+    @Test("exit status: 0 when the books agree, 3 for bad input")
+    func exitStatus() throws {
+        let directory = try Self.seeded(orders: 60, inject: 0, taxMismatchEvery: 0)
+        let clean = try LevyBinary.run(Self.reconcile(directory, out: "clean"))
+        #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
+        #expect(clean.stdout.contains("differences       0"))
+        let badLayout = try LevyBinary.run(Self.reconcile(directory, out: "bad", extra: ["--layout", "paypal"]))
+        #expect(badLayout.status == 3)
+        #expect(badLayout.stderr.contains("--layout: \"paypal\" is not generic or stripe"))
+        let wrongFile = try LevyBinary.run(["reconcile", "--database", directory + "/levy.sqlite", "--settlements", directory + "/none.csv",
+                                            "--out", directory + "/missing"])
+        #expect(wrongFile.status == 3)
+        #expect(wrongFile.stderr.contains("none.csv: cannot read the settlement file"))
+    }
+
+    @Test("levy nexus report: a threshold crossed where the merchant is not registered is an alert")
+    func nexus() throws {
+        let directory = try Self.seeded(orders: 400, inject: 0, taxMismatchEvery: 0)
+        let unregistered = try LevyBinary.run(["nexus", "report", "--database", directory + "/levy.sqlite", "--year", "2026",
+                                               "--registered", "WI", "--format", "csv"])
+        #expect(unregistered.status == 1)
+        let rows = unregistered.stdout.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = rows[0]
+        func row(_ state: String) -> [String: String] { Dictionary(uniqueKeysWithValues: zip(header, rows.first { $0[0] == state }!)) }
+        #expect(rows.count == 53, "every state, DC and PR, plus the header")
+        #expect(row("MN")["status"] == "crossed")
+        #expect(row("MN")["alert"] == "ALERT")
+        #expect(row("MN")["sales_threshold"] == "100000.00")
+        #expect(row("MN")["counted_sales"] == "retail")
+        #expect(row("WI")["registered"] == "yes")
+        #expect(row("WI")["alert"] == "")
+        #expect(row("OR")["status"] == "no_sales_tax")
+        #expect(row("NY")["combine"] == "and")
+
+        let registered = try LevyBinary.run(["nexus", "report", "--database", directory + "/levy.sqlite", "--year", "2026", "--registered", "MN"])
+        #expect(registered.status == 0, "\(registered.stdout)")
+        #expect(registered.stdout.contains("registered in MN (as given)"))
+        #expect(!registered.stdout.contains("ALERT"))
+    }
+}
