@@ -1,0 +1,45 @@
+import Foundation
+import Storage
+import TaxCore
+import Testing
+@testable import Orders
+
+@Suite("Replaying an order's quote")
+struct ReplayTests {
+    @Test("registrations, tax-included amounts, line locations and applied certificates replay to the same tax", arguments: Store.available)
+    func replaysExactly(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        var registered = World.request()
+        registered.registrations = [StateCode("MN")!]
+        registered.lines[0].location = World.address("MN", "55102")
+        registered.lines[3].taxIncluded = true
+        registered.rounding = .lineJurisdiction
+        var exempt = World.request()
+        exempt.exemptions = [ExemptionCertificate(state: StateCode("WI")!, reason: .resale, number: "WI-RS-77", expires: TaxDate(iso: "2027-01-01"))]
+
+        let token = try await World.token(vault)
+        var placed: [Order] = []
+        for (i, request) in [registered, exempt].enumerated() {
+            placed.append(try await service.place(request, idempotencyKey: "replay-\(i)", requestHash: "h\(i)", paymentToken: token))
+        }
+        #expect(placed[0].lines.contains { $0.tax == 0 }, "WI lines are not collected without a WI registration")
+        let replayed = try await service.replay(placed.map(\.id.value) + ["ord_unknown"])
+        #expect(replayed.count == 2)
+        let calculator = TaxCalculator(tables: World.tables)
+        for (order, replay) in zip(placed, replayed.sorted { a, b in placed.firstIndex { $0.id.value == a.id }! < placed.firstIndex { $0.id.value == b.id }! }) {
+            #expect(replay.assumptions.isEmpty)
+            let quote = try calculator.quote(replay.request)
+            #expect(quote.totalTax.minorUnits == order.totalTax)
+            #expect(quote.lines.map(\.tax.minorUnits) == order.lines.map(\.tax))
+            #expect(replay.lineTaxes == order.lines.map(\.tax))
+        }
+        #expect(replayed.first { $0.id == placed[0].id.value }?.request.registrations == [StateCode("MN")!])
+        #expect(replayed.first { $0.id == placed[1].id.value }?.request.exemptions.map(\.number) == ["WI-RS-77"])
+
+        // A refund through the processor keeps the processor's refund id, for settlement matching.
+        _ = try await service.capture(placed[1].id)
+        let refund = try await service.refund(placed[1].id, .full, idempotencyKey: "replay-refund", requestHash: "r")
+        let rows = try await service.database.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE id = $1", [.text(refund.id)])
+        #expect(rows.first?.text("processor_refund_id")?.isEmpty == false)
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+@testable import Reconciliation
+import TaxCore
+import Testing
+
+@Suite("Settlement file reading and matching rules")
+struct StreamAndRuleTests {
+    func file(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "levy-csv-" + UUID().uuidString + ".csv"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func records(_ path: String, offset: Int64 = 0, line: Int = 1) throws -> [CSVStream.Record] {
+        let stream = try CSVStream(path: path, offset: offset, line: line)
+        var out: [CSVStream.Record] = []
+        while let record = try stream.next() { out.append(record) }
+        return out
+    }
+
+    @Test("RFC 4180 records: quotes, doubled quotes, line breaks inside fields, CRLF, a byte-order mark, no final line end")
+    func rfc4180() throws {
+        let path = try file("\u{FEFF}a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n\r\n1,,3")
+        let all = try records(path)
+        #expect(all.map(\.fields) == [["a", "b", "c"], ["x, y", "say \"hi\"", "two\nlines"], ["1", "", "3"]])
+        #expect(all.map(\.line) == [1, 2, 5])
+        // Resuming after any record gives the rest, with the same line numbers.
+        for (i, record) in all.enumerated() {
+            let rest = try records(path, offset: record.end, line: record.line + (i == 1 ? 2 : 1))
+            #expect(rest.map(\.fields) == all.dropFirst(i + 1).map(\.fields))
+            #expect(rest.map(\.line) == all.dropFirst(i + 1).map(\.line))
+        }
+        #expect(throws: CSVStream.Failure.self) { try records(try file("a,\"open\nnever closed")) }
+        #expect(throws: CSVStream.Failure.self) { try records(try file("a,\"closed\"x\n")) }
+    }
+
+    @Test("records across the 1 MiB buffer: none lost, none split")
+    func largeFile() throws {
+        var text = "id,note\n"
+        for i in 0..<60_000 { text += "\(i),\"note \(i), with a comma and a \"\"quote\"\" and a\nline break\"\n" }
+        let all = try records(try file(text))
+        #expect(all.count == 60_001)
+        #expect(all.last?.fields == ["59999", "note 59999, with a comma and a \"quote\" and a\nline break"])
+        #expect(all.last?.line == 1 + 2 * 60_000 - 1)
+    }
+
+    @Test("amounts and times are read exactly or refused")
+    func parsing() {
+        #expect(MoneyText.parse("12.34", minorUnits: false) == 1234)
+        #expect(MoneyText.parse("-0.5", minorUnits: false) == -50)
+        #expect(MoneyText.parse("7", minorUnits: false) == 700)
+        #expect(MoneyText.parse("1.234", minorUnits: false) == nil)
+        #expect(MoneyText.parse("1,234.00", minorUnits: false) == nil)
+        #expect(MoneyText.parse("12.", minorUnits: false) == nil)
+        #expect(MoneyText.parse("1234", minorUnits: true) == 1234)
+        #expect(MoneyText.parse("12.34", minorUnits: true) == nil)
+        #expect(MoneyText.format(-5) == "-0.05")
+        #expect(TimeText.normalize("2026-03-04 17:22") == "2026-03-04T17:22:00Z")
+        #expect(TimeText.normalize("2026-03-04T17:22:09.123Z") == "2026-03-04T17:22:09Z")
+        #expect(TimeText.normalize("2026-03-04") == "2026-03-04T00:00:00Z")
+        #expect(TimeText.normalize("1772645529") == "2026-03-04T17:32:09Z")
+        #expect(TimeText.normalize("March 4") == nil)
+    }
+
+    func line(amount: Int64, fee: Int64, net: Int64? = nil, currency: String = "USD", settled: String = "2026-03-06T10:00:00Z") -> SettlementLine {
+        SettlementLine(line: 7, lineID: "txn_1", kind: .sale, type: "charge", orderID: "ord_1", refundID: "", processorID: "ch_1", amount: amount,
+                       fee: fee, net: net ?? amount - fee, currency: currency, created: "2026-03-04T10:00:00Z", settled: settled)
+    }
+
+    let sale = PaymentMovement(kind: .sale, orderID: "ord_1", refundID: nil, processorID: nil, amount: 10_000, currency: "USD",
+                               at: "2026-03-04T10:00:00Z", taxDate: "2026-03-04", ledgerTax: 0, recordedTax: 0, firstSeq: 1)
+    let policy = MatchPolicy(fees: FeeSchedule(rate: Rate(units: 290_000_000), fixed: 30), lateAfterDays: 5)
+
+    @Test("each rule fires alone: amount, currency, net, fee schedule, late; an exact line has none")
+    func rules() {
+        #expect(FeeSchedule(rate: Rate(units: 290_000_000), fixed: 30).fee(on: 10_000) == 320)
+        #expect(FeeSchedule(rate: Rate(units: 290_000_000), fixed: 30).fee(on: 1_550) == 75)   // 44.95 rounds half up to 45
+        #expect(MatchRules.compare(line(amount: 10_000, fee: 320), with: sale, policy: policy).isEmpty)
+        #expect(MatchRules.compare(line(amount: 10_100, fee: 323), with: sale, policy: policy).map(\.reason) == [.amountMismatch])
+        #expect(MatchRules.compare(line(amount: 10_000, fee: 320, currency: "CAD"), with: sale, policy: policy).map(\.reason) == [.currencyMismatch])
+        #expect(MatchRules.compare(line(amount: 10_000, fee: 320, net: 9_000), with: sale, policy: policy).map(\.reason) == [.feeAnomaly])
+        #expect(MatchRules.compare(line(amount: 10_000, fee: 335), with: sale, policy: policy).map(\.reason) == [.feeAnomaly])
+        #expect(MatchRules.compare(line(amount: 10_000, fee: 335), with: sale, policy: MatchPolicy()).isEmpty, "no schedule: only net is checked")
+        #expect(MatchRules.compare(line(amount: 10_000, fee: 320, settled: "2026-03-09T10:00:00Z"), with: sale, policy: policy).isEmpty)
+        #expect(MatchRules.compare(line(amount: 10_000, fee: 320, settled: "2026-03-09T10:00:01Z"), with: sale, policy: policy).map(\.reason)
+                == [.lateSettlement])
+    }
+}
