@@ -28,7 +28,7 @@ struct ReconcileCLITests {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: LevyBinary.path)
-        process.arguments = Self.reconcile(directory, out: "killed", extra: ["--batch-size", "5"])
+        process.arguments = Self.reconcile(directory, out: "killed", extra: ["--batch-size", "2"])
         process.environment = ProcessInfo.processInfo.environment.merging(["LEVY_TABLES": LevyBinary.root.path + "/TaxTables"]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -36,10 +36,11 @@ struct ReconcileCLITests {
         // Wait until the run is reading the ledger (the settlement file is in), then kill it without warning.
         let checkpoint = directory + "/killed/checkpoint.sqlite"
         var reached = false
-        for _ in 0..<2_000 where !reached {
-            try await Task.sleep(for: .milliseconds(5))
-            guard FileManager.default.fileExists(atPath: checkpoint), let work = try? SQLiteDatabase(path: checkpoint) else { continue }
-            let rows = (try? await work.query("SELECT value FROM run WHERE name = 'movements_rows'", [])) ?? []
+        var work: SQLiteDatabase?
+        while process.isRunning, !reached {
+            try await Task.sleep(for: .milliseconds(2))
+            if work == nil, FileManager.default.fileExists(atPath: checkpoint) { work = try? SQLiteDatabase(path: checkpoint) }
+            let rows = (try? await work?.query("SELECT value FROM run WHERE name = 'movements_rows'", [])) ?? []
             if let value = rows.first?.text("value"), Int(value) ?? 0 > 100 { reached = true }
         }
         kill(process.processIdentifier, SIGKILL)
@@ -48,7 +49,7 @@ struct ReconcileCLITests {
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(!FileManager.default.fileExists(atPath: directory + "/killed/differences.csv"))
 
-        let rerun = try LevyBinary.run(Self.reconcile(directory, out: "killed", extra: ["--batch-size", "5"]))
+        let rerun = try LevyBinary.run(Self.reconcile(directory, out: "killed", extra: ["--batch-size", "2"]))
         #expect(rerun.status == 1)
         for file in ["differences.csv", "report.json", "summary.txt"] {
             let a = try Data(contentsOf: URL(fileURLWithPath: directory + "/whole/" + file))
