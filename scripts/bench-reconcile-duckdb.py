@@ -24,15 +24,15 @@ FROM read_csv('{settlements}', header = true, all_varchar = true);
 
 CREATE TEMP TABLE m AS
 WITH l AS (
-  SELECT order_id, coalesce(refund_id, '') AS refund_id, kind, SUM(tax) AS tax, MIN(at) AS at
+  SELECT order_id, coalesce(refund_id, '') AS refund_id, kind, SUM(tax) AS tax, MIN("at") AS ts
   FROM read_csv('{exports}/ledger.csv', header = true, all_varchar = false) GROUP BY ALL
 ), o AS (SELECT * FROM read_csv('{exports}/orders.csv', header = true)),
    r AS (SELECT * FROM read_csv('{exports}/refunds.csv', header = true))
 SELECT 'sale' AS kind, l.order_id AS key, l.order_id, '' AS refund_id, o.total_amount + o.total_tax AS amount, o.currency,
-       CAST(l.at AS TIMESTAMP) AS at, l.tax AS ledger_tax, o.total_tax AS recorded_tax
+       CAST(l.ts AS TIMESTAMP) AS ts, l.tax AS ledger_tax, o.total_tax AS recorded_tax
 FROM l JOIN o ON o.id = l.order_id WHERE l.kind = 'sale'
 UNION ALL
-SELECT 'refund', l.refund_id, l.order_id, l.refund_id, -(r.amount + r.tax), o.currency, CAST(l.at AS TIMESTAMP), l.tax, -r.tax
+SELECT 'refund', l.refund_id, l.order_id, l.refund_id, -(r.amount + r.tax), o.currency, CAST(l.ts AS TIMESTAMP), l.tax, -r.tax
 FROM l JOIN r ON r.id = l.refund_id JOIN o ON o.id = l.order_id WHERE l.kind = 'refund';
 
 CREATE TEMP TABLE ranked AS
@@ -54,7 +54,7 @@ SELECT 'fee_anomaly', m.order_id, m.refund_id, x.line FROM ranked x JOIN m ON m.
         THEN CAST(floor((x.amount * 290000000 + 5000000000) / 10000000000) AS BIGINT) + 30 ELSE 0 END)
 UNION ALL
 SELECT 'late_settlement', m.order_id, m.refund_id, x.line FROM ranked x JOIN m ON m.kind = x.kind AND m.key = x.key
-  WHERE x.rank = 1 AND x.settled - m.at > INTERVAL 5 DAY
+  WHERE x.rank = 1 AND x.settled - m.ts > INTERVAL 5 DAY
 UNION ALL
 SELECT CASE WHEN x.kind = 'sale' THEN 'settlement_without_order'
             WHEN EXISTS (SELECT 1 FROM m s2 WHERE s2.kind = 'sale' AND s2.key = x.order_id) THEN 'settlement_without_order'

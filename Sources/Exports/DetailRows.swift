@@ -201,7 +201,7 @@ struct SymmetricKeyBytes: Sendable {
 }
 
 /// Lower-case hex of bytes (digests, key ids, pseudonyms).
-func hexString(_ bytes: some Sequence<UInt8>) -> String {
+public func hexString(_ bytes: some Sequence<UInt8>) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out = [UInt8]()
     for byte in bytes {

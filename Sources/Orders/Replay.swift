@@ -20,8 +20,7 @@ extension OrderService {
     /// not apply changed nothing, so it is not needed to recompute.
     public func replay(_ ids: [String]) async throws -> [ReplayedOrder] {
         guard !ids.isEmpty else { return [] }
-        let placeholders = (1...ids.count).map { "$\($0)" }.joined(separator: ", ")
-        let binds = ids.map { SQLValue.text($0) }
+        let (placeholders, binds) = SQLValue.inList(ids)
         let orders = try await rows("""
             SELECT id, tax_date, rounding, currency, total_tax, origin_address, destination_address, billing_address, registrations
             FROM \(table("orders")) WHERE id IN (\(placeholders))

@@ -66,10 +66,15 @@ public struct PaymentMovementReader: Sendable {
     public func page(after cursor: Int64, held: PaymentMovement?, holdLast: Bool = true) async throws -> (movements: [PaymentMovement], held: PaymentMovement?, cursor: Int64) {
         let end = min(cursor + window, lastSeq)
         guard cursor < end else { return (held.map { [$0] } ?? [], nil, lastSeq) }
+        // Group the window's entries first, then look each movement's order and refund up once.
         let groups = try await service.database.query("""
-            SELECT order_id, refund_id, kind, SUM(tax) AS tax, MIN(at) AS at, MIN(seq) AS first FROM \(service.table("ledger"))
-            WHERE seq > $1 AND seq <= $2 AND at >= $3 AND at < $4
-            GROUP BY order_id, refund_id, kind ORDER BY MIN(seq)
+            SELECT g.order_id, g.refund_id, g.kind, g.tax, g.at, g.first, o.currency, o.total_amount, o.total_tax, o.capture_id, o.tax_date,
+              r.amount AS refund_amount, r.tax AS refund_tax, r.processor_refund_id
+            FROM (SELECT order_id, refund_id, kind, SUM(tax) AS tax, MIN(at) AS at, MIN(seq) AS first FROM \(service.table("ledger"))
+                  WHERE seq > $1 AND seq <= $2 AND at >= $3 AND at < $4 GROUP BY order_id, refund_id, kind) g
+            JOIN \(service.table("orders")) o ON o.id = g.order_id
+            LEFT JOIN \(service.table("refunds")) r ON r.id = g.refund_id
+            ORDER BY g.first
             """, [.integer(cursor), .integer(end), .text(from), .text(until)])
         var movements = try await details(groups)
         if var first = movements.first, let held {
@@ -91,49 +96,28 @@ public struct PaymentMovementReader: Sendable {
         return (movements, nil, end)
     }
 
-    /// Joins ledger groups with their orders and refunds (two queries per window).
+    /// Movements from ledger groups joined with their orders and refunds.
     private func details(_ groups: [SQLRow]) async throws -> [PaymentMovement] {
-        let orderIDs = Array(Set(groups.compactMap { $0.text("order_id") }))
-        let refundIDs = Array(Set(groups.compactMap { $0.text("refund_id") }))
-        var orders: [String: SQLRow] = [:]
-        var refunds: [String: SQLRow] = [:]
-        for chunk in orderIDs.chunked(5_000) {
-            for row in try await service.database.query("""
-                SELECT id, currency, total_amount, total_tax, capture_id, tax_date FROM \(service.table("orders")) WHERE id IN (\(Self.placeholders(chunk.count)))
-                """, chunk.map { .text($0) }) { orders[row.text("id") ?? ""] = row }
-        }
-        for chunk in refundIDs.chunked(5_000) {
-            for row in try await service.database.query("""
-                SELECT id, amount, tax, processor_refund_id FROM \(service.table("refunds")) WHERE id IN (\(Self.placeholders(chunk.count)))
-                """, chunk.map { .text($0) }) { refunds[row.text("id") ?? ""] = row }
-        }
-        var result: [PaymentMovement] = []
-        result.reserveCapacity(groups.count)
-        for group in groups {
-            guard let orderID = group.text("order_id"), let order = orders[orderID] else { continue }
-            let currency = order.text("currency") ?? ""
-            let taxDate = order.text("tax_date") ?? ""
+        groups.compactMap { group in
+            guard let orderID = group.text("order_id") else { return nil }
+            let currency = group.text("currency") ?? ""
+            let taxDate = group.text("tax_date") ?? ""
             let at = group.text("at") ?? ""
             let tax = group.integer("tax") ?? 0
             let first = group.integer("first") ?? 0
             if group.text("kind") == "refund", let refundID = group.text("refund_id") {
-                let refund = refunds[refundID]
-                let amount = (refund?.integer("amount") ?? 0) + (refund?.integer("tax") ?? 0)
-                result.append(PaymentMovement(kind: .refund, orderID: orderID, refundID: refundID, processorID: refund?.text("processor_refund_id"),
-                                              amount: -amount, currency: currency, at: at, taxDate: taxDate, ledgerTax: tax,
-                                              recordedTax: -(refund?.integer("tax") ?? 0), firstSeq: first))
-            } else {
-                let capture = order.text("capture_id")
-                result.append(PaymentMovement(kind: .sale, orderID: orderID, refundID: nil,
-                                              processorID: capture == OrderService.captureWithoutProcessor ? nil : capture,
-                                              amount: (order.integer("total_amount") ?? 0) + (order.integer("total_tax") ?? 0), currency: currency,
-                                              at: at, taxDate: taxDate, ledgerTax: tax, recordedTax: order.integer("total_tax") ?? 0, firstSeq: first))
+                let refundTax = group.integer("refund_tax") ?? 0
+                return PaymentMovement(kind: .refund, orderID: orderID, refundID: refundID, processorID: group.text("processor_refund_id"),
+                                       amount: -((group.integer("refund_amount") ?? 0) + refundTax), currency: currency, at: at, taxDate: taxDate,
+                                       ledgerTax: tax, recordedTax: -refundTax, firstSeq: first)
             }
+            let capture = group.text("capture_id")
+            return PaymentMovement(kind: .sale, orderID: orderID, refundID: nil,
+                                   processorID: capture == OrderService.captureWithoutProcessor ? nil : capture,
+                                   amount: (group.integer("total_amount") ?? 0) + (group.integer("total_tax") ?? 0), currency: currency,
+                                   at: at, taxDate: taxDate, ledgerTax: tax, recordedTax: group.integer("total_tax") ?? 0, firstSeq: first)
         }
-        return result
     }
-
-    static func placeholders(_ count: Int) -> String { (1...max(count, 1)).map { "$\($0)" }.joined(separator: ", ") }
 }
 
 extension Array {

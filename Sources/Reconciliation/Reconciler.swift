@@ -1,4 +1,5 @@
 import Crypto
+import Exports
 import Foundation
 import Orders
 import Storage
@@ -44,6 +45,8 @@ public struct Reconciler: Sendable {
     public var batch = 10_000
     /// Called with the phase and the rows done so far, after each checkpoint (the command prints it on a terminal).
     public var progress: @Sendable (String, Int) -> Void = { _, _ in }
+    /// Called when a phase ends, with how long it took in this process.
+    public var phaseDone: @Sendable (String, Duration) -> Void = { _, _ in }
     /// For drills and tests: stop with an error after this many checkpoints, as if the process had been killed.
     public var stopAfterCheckpoints: Int?
 
@@ -73,12 +76,23 @@ public struct Reconciler: Sendable {
         }
         let head = Int64(try await work.value("ledger_head") ?? "0") ?? 0
 
+        let clock = ContinuousClock()
+        var start = clock.now
+        func done(_ phase: String) {
+            phaseDone(phase, clock.now - start)
+            start = clock.now
+        }
         try await importSettlements(request, work: work)
+        done("settlement file")
         try await readMovements(request, head: head, work: work)
+        done("ledger movements")
         if request.recomputeTax { try await recomputeTax(work: work) }
+        done("tax recomputation")
         try await match(request, work: work)
+        done("matching")
         let summary = try await ReconcileSummary.compute(work: work, request: request, tableVersion: tables.version)
         try await ReconcileReport.write(work: work, summary: summary, to: out)
+        done("report")
         try await work.set(["complete": "yes"])
         return summary
     }
@@ -91,7 +105,7 @@ public struct Reconciler: Sendable {
         defer { try? handle.close() }
         var hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        let file = hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let file = hexString(hasher.finalize())
         let layout = request.layout
         let columns = layout.columns.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ",")
         let fees = request.policy.fees.map { "\($0.rate.percentString)%+\($0.fixed)" } ?? "none"
@@ -266,13 +280,14 @@ public struct Reconciler: Sendable {
         var captureOwner: [String: String] = [:]
         var knownRefunds: Set<String> = []
         let db = service.database
-        for chunk in orderIDs.chunked(2_000) {
-            for row in try await db.query("SELECT id, status FROM \(service.table("orders")) WHERE id IN (\(PaymentMovementReader.placeholders(chunk.count)))",
-                                          chunk.map { .text($0) }) { status[row.text("id") ?? ""] = row.text("status") }
+        for chunk in orderIDs.chunked(2_048) {
+            let list = SQLValue.inList(Array(chunk))
+            for row in try await db.query("SELECT id, status FROM \(service.table("orders")) WHERE id IN (\(list.placeholders))", list.binds) {
+                status[row.text("id") ?? ""] = row.text("status")
+            }
         }
-        for chunk in processorIDs.chunked(2_000) {
-            let binds = chunk.map { SQLValue.text($0) }
-            let list = PaymentMovementReader.placeholders(chunk.count)
+        for chunk in processorIDs.chunked(2_048) {
+            let (list, binds) = SQLValue.inList(Array(chunk))
             for row in try await db.query("SELECT id, status, capture_id FROM \(service.table("orders")) WHERE capture_id IN (\(list))", binds) {
                 captureOwner[row.text("capture_id") ?? ""] = row.text("id")
                 status[row.text("id") ?? ""] = row.text("status")
@@ -281,9 +296,11 @@ public struct Reconciler: Sendable {
                 knownRefunds.insert(row.text("processor_refund_id") ?? "")
             }
         }
-        for chunk in refundIDs.chunked(2_000) {
-            for row in try await db.query("SELECT id FROM \(service.table("refunds")) WHERE id IN (\(PaymentMovementReader.placeholders(chunk.count)))",
-                                          chunk.map { .text($0) }) { knownRefunds.insert(row.text("id") ?? "") }
+        for chunk in refundIDs.chunked(2_048) {
+            let list = SQLValue.inList(Array(chunk))
+            for row in try await db.query("SELECT id FROM \(service.table("refunds")) WHERE id IN (\(list.placeholders))", list.binds) {
+                knownRefunds.insert(row.text("id") ?? "")
+            }
         }
         let captured: Set<String> = ["captured", "partially_refunded", "refunded", "completed"]
         var differences: [Difference] = []

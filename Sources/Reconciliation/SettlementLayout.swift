@@ -124,7 +124,10 @@ struct BoundLayout {
     func line(_ record: CSVStream.Record) throws(ReconcileError) -> SettlementLine {
         func text(_ field: SettlementLayout.Field) -> String {
             guard let i = index[field], i < record.fields.count else { return "" }
-            return record.fields[i].trimmingCharacters(in: .whitespaces)
+            let value = record.fields[i]
+            // Most fields have no surrounding blanks: trim only when there is something to trim.
+            guard value.utf8.first == 0x20 || value.utf8.last == 0x20 || value.utf8.first == 0x09 || value.utf8.last == 0x09 else { return value }
+            return value.trimmingCharacters(in: .whitespaces)
         }
         func fail(_ field: SettlementLayout.Field, _ problem: String) -> ReconcileError {
             .input("\(file):\(record.line): column \"\(layout.columns[field] ?? field.rawValue)\" (\(field.rawValue)): \(problem)")
@@ -199,6 +202,7 @@ public enum MoneyText {
 /// Times as settlement files write them, normalized to Levy's `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 public enum TimeText {
     public static func normalize(_ text: String) -> String? {
+        if let fast = normalizeCommon(text) { return fast }
         if !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let seconds = Int64(text) {
             return Timestamp.string(Date(timeIntervalSince1970: TimeInterval(seconds)))
         }
@@ -215,6 +219,22 @@ public enum TimeText {
         let candidate = "\(date)T\(time)Z"
         guard Timestamp.date(candidate) != nil else { return nil }
         return candidate
+    }
+
+    /// The two spellings processors write most (`2026-03-04 17:22:09` and `2026-03-04T17:22:09Z`), checked byte by
+    /// byte without building intermediate strings; nil sends anything else through the general path.
+    static func normalizeCommon(_ text: String) -> String? {
+        var utf8 = Array(text.utf8)
+        guard utf8.count == 19 || (utf8.count == 20 && utf8[19] == UInt8(ascii: "Z")) else { return nil }
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+        guard digits.allSatisfy({ utf8[$0] >= 48 && utf8[$0] <= 57 }), utf8[4] == 45, utf8[7] == 45, utf8[13] == 58, utf8[16] == 58,
+              utf8[10] == UInt8(ascii: " ") || utf8[10] == UInt8(ascii: "T") else { return nil }
+        func number(_ a: Int, _ b: Int) -> Int { Int(utf8[a] - 48) * 10 + Int(utf8[b] - 48) }
+        let month = number(5, 6), day = number(8, 9)
+        guard (1...12).contains(month), (1...31).contains(day), number(11, 12) < 24, number(14, 15) < 60, number(17, 18) < 60 else { return nil }
+        utf8[10] = UInt8(ascii: "T")
+        if utf8.count == 19 { utf8.append(UInt8(ascii: "Z")) }
+        return String(decoding: utf8, as: UTF8.self)
     }
 }
 

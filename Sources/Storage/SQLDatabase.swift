@@ -52,3 +52,16 @@ extension String {
         return result + rest
     }
 }
+
+extension SQLValue {
+    /// Placeholders `$first, $first+1, …` for an `IN (…)` list of `values`, and the values to bind. The list is
+    /// padded to the next power of two (at least 8) by repeating its last value, which changes nothing in an `IN`,
+    /// so that lists of similar length share one prepared statement instead of each preparing its own.
+    public static func inList(_ values: [String], from first: Int = 1) -> (placeholders: String, binds: [SQLValue]) {
+        var size = 8
+        while size < values.count { size *= 2 }
+        var binds = values.map { SQLValue.text($0) }
+        if let last = binds.last { binds += Array(repeating: last, count: size - binds.count) } else { binds = Array(repeating: .null, count: size) }
+        return ((first..<(first + size)).map { "$\($0)" }.joined(separator: ", "), binds)
+    }
+}

@@ -56,8 +56,9 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     private let gate = Gate()
     private var handle: OpaquePointer?
     private let lock = NSLock()
-    /// Prepared statements by SQL text, reused (reset and rebound) on every call.
-    private var statements: [String: OpaquePointer] = [:]
+    /// Prepared statements by SQL text, reused (reset and rebound) on every call, with the value each parameter
+    /// takes (found once: asking SQLite for a parameter's name is linear in the number of parameters).
+    private var statements: [String: (statement: OpaquePointer, positions: [Int])] = [:]
     public let path: String
 
     public init(path: String) throws(SQLError) {
@@ -80,7 +81,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     deinit {
-        for statement in statements.values { sqlite3_finalize(statement) }
+        for cached in statements.values { sqlite3_finalize(cached.statement) }
         sqlite3_close_v2(handle)
     }
 
@@ -128,12 +129,20 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     @discardableResult
     fileprivate func unlockedQuery(_ sql: String, _ binds: [SQLValue]) throws(SQLError) -> [SQLRow] {
         let statement: OpaquePointer
+        let positions: [Int]
         if let cached = statements[sql] {
-            statement = cached
+            (statement, positions) = cached
         } else {
             var prepared: OpaquePointer?
             guard sqlite3_prepare_v2(handle, sql, -1, &prepared, nil) == SQLITE_OK, let prepared else { throw error(sql) }
-            statements[sql] = prepared
+            // `$n` placeholders name their value; plain `?` take the values in order.
+            positions = (Int32(1)...max(sqlite3_bind_parameter_count(prepared), 1)).compactMap { index in
+                guard sqlite3_bind_parameter_count(prepared) > 0 else { return nil }
+                if let name = sqlite3_bind_parameter_name(prepared, index), name.pointee == UInt8(ascii: "$"),
+                   let number = Int(String(cString: name + 1)) { return number }
+                return Int(index)
+            }
+            statements[sql] = (prepared, positions)
             statement = prepared
         }
         // Ready for the next use whatever happens, and no bound value (possibly secret) stays attached.
@@ -142,17 +151,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             sqlite3_clear_bindings(statement)
         }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        let parameters = sqlite3_bind_parameter_count(statement)
-        guard parameters == 0 || binds.count >= Int(parameters) || sqlite3_bind_parameter_name(statement, 1) != nil else {
-            throw SQLError(code: SQLITE_RANGE, message: "\(parameters) parameters, \(binds.count) values", statement: sql)
-        }
-        for index in Int32(1)...max(parameters, 1) where parameters > 0 {
-            // `$n` placeholders name their value; plain `?` take the values in order.
-            var position = Int(index)
-            if let name = sqlite3_bind_parameter_name(statement, index), name.pointee == UInt8(ascii: "$"),
-               let number = Int(String(cString: name + 1)) {
-                position = number
-            }
+        for (offset, position) in positions.enumerated() {
+            let index = Int32(offset + 1)
             guard position >= 1, position <= binds.count else {
                 throw SQLError(code: SQLITE_RANGE, message: "no value for parameter \(position)", statement: sql)
             }

@@ -38,8 +38,15 @@ struct ReconcileCommand: AsyncParsableCommand {
             reconciler.batch = max(batchSize, 1)
             let progress = PhaseProgress()
             reconciler.progress = { phase, rows in progress.update(phase, rows) }
+            let times = Mutex<[String]>([])
+            reconciler.phaseDone = { phase, duration in
+                let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                times.withLock { $0.append("\(phase) \(String(format: "%.1f", seconds)) s") }
+            }
             let summary = try await reconciler.run(request, out: out, restart: restart)
             progress.finish()
+            // Timings go to standard error: the report files and the summary stay the same from run to run.
+            FileHandle.standardError.write(Data("phases: \(times.withLock { $0.joined(separator: ", ") })\n".utf8))
             print(summary.text, terminator: "")
             print("report: \(out)/differences.csv, \(out)/report.json, \(out)/summary.txt")
             if summary.differences > 0 { throw ExitCode(1) }
