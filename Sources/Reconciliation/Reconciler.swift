@@ -191,7 +191,7 @@ public struct Reconciler: Sendable {
         let pageSize = max(1, min(batch, 2_000))
         while true {
             let page = try await work.database.query("""
-                SELECT order_id, ledger_tax, recorded_tax FROM movement WHERE kind = 'sale' AND order_id > $1 ORDER BY order_id LIMIT \(pageSize)
+                SELECT order_id, ledger_tax, recorded_tax FROM movement WHERE kind = 'sale' AND key > $1 ORDER BY key LIMIT \(pageSize)
                 """, [.text(cursor)])
             guard let last = page.last?.text("order_id") else { break }
             let ledger = Dictionary(page.map { ($0.text("order_id") ?? "", $0.integer("ledger_tax") ?? 0) }, uniquingKeysWith: { a, _ in a })

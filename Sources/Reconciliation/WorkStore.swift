@@ -144,7 +144,8 @@ struct WorkStore {
         var movement: PaymentMovement?
     }
 
-    /// Sale and refund lines after `line`, each with the first line of its key and its movement, if any.
+    /// Sale and refund lines after `line`, each with the first line of its key and its movement, if any. (`+s.kind`
+    /// keeps SQLite on the line range: through the key index it sorted every line of the file for every page.)
     func linesWithMovements(after line: Int, limit: Int) async throws -> [MatchedLine] {
         let rows = try await database.query("""
             SELECT s.*, CASE WHEN s.key = '' THEN s.line ELSE (SELECT MIN(d.line) FROM settlement d WHERE d.kind = s.kind AND d.key = s.key) END AS first_line,
@@ -152,7 +153,7 @@ struct WorkStore {
               m.currency AS m_currency, m.at AS m_at, m.tax_date AS m_tax_date, m.ledger_tax AS m_ledger_tax, m.recorded_tax AS m_recorded_tax,
               m.first_seq AS m_first_seq
             FROM settlement s LEFT JOIN movement m ON m.kind = s.kind AND m.key = s.key AND s.key <> ''
-            WHERE s.line > $1 AND s.kind IN ('sale', 'refund') ORDER BY s.line LIMIT \(limit)
+            WHERE s.line > $1 AND +s.kind IN ('sale', 'refund') ORDER BY s.line LIMIT \(limit)
             """, [.integer(Int64(line))])
         return rows.map { row in
             let line = Self.line(row)
