@@ -22,9 +22,9 @@ struct WorkStore {
     }
 
     func create() async throws {
-        // A bounded page cache (64 MiB) instead of a read system call per page; NORMAL sync, since WAL keeps a
+        // A bounded page cache (16 MiB) instead of a read system call per page; NORMAL sync, since WAL keeps a
         // checkpoint whole when the process is killed (a power cut may lose the last batches, which are then redone).
-        _ = try await database.query("PRAGMA cache_size = -65536")
+        _ = try await database.query("PRAGMA cache_size = -16384")
         _ = try await database.query("PRAGMA synchronous = NORMAL")
         _ = try await database.query("PRAGMA secure_delete = OFF")
         try await database.transaction { tx in
