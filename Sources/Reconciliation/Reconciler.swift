@@ -47,6 +47,8 @@ public struct Reconciler: Sendable {
     public var progress: @Sendable (String, Int) -> Void = { _, _ in }
     /// Called when a phase ends, with how long it took in this process.
     public var phaseDone: @Sendable (String, Duration) -> Void = { _, _ in }
+    /// For drills and tests: a pause after each checkpoint, so that a kill from outside lands part way through a run.
+    public var checkpointPause: Duration?
     /// For drills and tests: stop with an error after this many checkpoints, as if the process had been killed.
     public var stopAfterCheckpoints: Int?
 
@@ -156,6 +158,7 @@ public struct Reconciler: Sendable {
             try await work.insertSettlements(lines, checkpoint: ["settlement_offset": String(end), "settlement_line": String(nextLine),
                                                                  "settlement_rows": String(done)])
             try work.checkpointed()
+            if let checkpointPause { try await Task.sleep(for: checkpointPause) }
             progress("settlement lines", done)
         }
     }
@@ -176,6 +179,7 @@ public struct Reconciler: Sendable {
             done += page.movements.count
             try await work.upsertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done)])
             try work.checkpointed()
+            if let checkpointPause { try await Task.sleep(for: checkpointPause) }
             progress("ledger movements", done)
         }
         try await work.set(["movements_done": "yes"])
@@ -227,6 +231,7 @@ public struct Reconciler: Sendable {
             done += page.count
             try await work.insertTaxDifferences(differences, checkpoint: ["tax_cursor": cursor, "tax_rows": String(done)])
             try work.checkpointed()
+            if let checkpointPause { try await Task.sleep(for: checkpointPause) }
             progress("orders recomputed", done)
         }
         try await work.set(["tax_done": "yes"])

@@ -29,6 +29,8 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Flag(help: "Skip recomputing each sale's tax (faster; no tax_mismatch from the tables).") var noTaxRecompute = false
     @Flag(help: "Discard a previous run in --out and start again.") var restart = false
     @Option(help: .hidden) var batchSize = 10_000
+    /// Drills: a pause after each checkpoint, so a test can kill the process part way.
+    @Option(help: .hidden) var checkpointPauseMs = 0
 
     func run() async throws {
         do {
@@ -36,6 +38,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             let service = try await database.orders()
             var reconciler = Reconciler(service: service, tables: service.tables)
             reconciler.batch = max(batchSize, 1)
+            if checkpointPauseMs > 0 { reconciler.checkpointPause = .milliseconds(checkpointPauseMs) }
             let progress = PhaseProgress()
             reconciler.progress = { phase, rows in progress.update(phase, rows) }
             let times = Mutex<[String]>([])

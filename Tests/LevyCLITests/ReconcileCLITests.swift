@@ -28,7 +28,8 @@ struct ReconcileCLITests {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: LevyBinary.path)
-        process.arguments = Self.reconcile(directory, out: "killed", extra: ["--batch-size", "2"])
+        // Small batches with a short pause after each checkpoint, so that the kill lands part way through the run.
+        process.arguments = Self.reconcile(directory, out: "killed", extra: ["--batch-size", "2", "--checkpoint-pause-ms", "3"])
         process.environment = ProcessInfo.processInfo.environment.merging(["LEVY_TABLES": LevyBinary.root.path + "/TaxTables"]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
