@@ -47,8 +47,9 @@ public struct Reconciler: Sendable {
     public var progress: @Sendable (String, Int) -> Void = { _, _ in }
     /// Called when a phase ends, with how long it took in this process.
     public var phaseDone: @Sendable (String, Duration) -> Void = { _, _ in }
-    /// For drills and tests: a pause after each checkpoint, so that a kill from outside lands part way through a run.
-    public var checkpointPause: Duration?
+    /// For drills and tests: called with the number of checkpoints written so far in this process, after each one
+    /// (the command's hidden `--hold-at-checkpoint N` stops there until killed).
+    public var afterCheckpoint: @Sendable (Int) async -> Void = { _ in }
     /// For drills and tests: stop with an error after this many checkpoints, as if the process had been killed.
     public var stopAfterCheckpoints: Int?
 
@@ -157,8 +158,7 @@ public struct Reconciler: Sendable {
             done += lines.count
             try await work.insertSettlements(lines, checkpoint: ["settlement_offset": String(end), "settlement_line": String(nextLine),
                                                                  "settlement_rows": String(done)])
-            try work.checkpointed()
-            if let checkpointPause { try await Task.sleep(for: checkpointPause) }
+            await afterCheckpoint(try work.checkpointed())
             progress("settlement lines", done)
         }
     }
@@ -178,8 +178,7 @@ public struct Reconciler: Sendable {
             cursor = page.cursor
             done += page.movements.count
             try await work.upsertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done)])
-            try work.checkpointed()
-            if let checkpointPause { try await Task.sleep(for: checkpointPause) }
+            await afterCheckpoint(try work.checkpointed())
             progress("ledger movements", done)
         }
         try await work.set(["movements_done": "yes"])
@@ -230,8 +229,7 @@ public struct Reconciler: Sendable {
             cursor = last
             done += page.count
             try await work.insertTaxDifferences(differences, checkpoint: ["tax_cursor": cursor, "tax_rows": String(done)])
-            try work.checkpointed()
-            if let checkpointPause { try await Task.sleep(for: checkpointPause) }
+            await afterCheckpoint(try work.checkpointed())
             progress("orders recomputed", done)
         }
         try await work.set(["tax_done": "yes"])

@@ -16,9 +16,11 @@ struct WorkStore {
     }
 
     /// Counts a checkpoint written; with `stopAfter`, stops the run there (a drill of a killed process).
-    func checkpointed() throws {
+    /// Returns how many checkpoints this process has written.
+    func checkpointed() throws -> Int {
         let count = checkpoints.increment()
         if let stopAfter, count >= stopAfter { throw ReconcileError.state("stopped after \(count) checkpoints (drill)") }
+        return count
     }
 
     func create() async throws {

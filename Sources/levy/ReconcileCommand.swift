@@ -29,8 +29,8 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Flag(help: "Skip recomputing each sale's tax (faster; no tax_mismatch from the tables).") var noTaxRecompute = false
     @Flag(help: "Discard a previous run in --out and start again.") var restart = false
     @Option(help: .hidden) var batchSize = 10_000
-    /// Drills: a pause after each checkpoint, so a test can kill the process part way.
-    @Option(help: .hidden) var checkpointPauseMs = 0
+    /// Drills: after this many checkpoints, say so on standard output and wait to be killed.
+    @Option(help: .hidden) var holdAtCheckpoint: Int?
 
     func run() async throws {
         do {
@@ -38,7 +38,13 @@ struct ReconcileCommand: AsyncParsableCommand {
             let service = try await database.orders()
             var reconciler = Reconciler(service: service, tables: service.tables)
             reconciler.batch = max(batchSize, 1)
-            if checkpointPauseMs > 0 { reconciler.checkpointPause = .milliseconds(checkpointPauseMs) }
+            if let holdAtCheckpoint {
+                reconciler.afterCheckpoint = { count in
+                    guard count == holdAtCheckpoint else { return }
+                    FileHandle.standardOutput.write(Data("holding at checkpoint \(count)\n".utf8))
+                    try? await Task.sleep(for: .seconds(3_600))
+                }
+            }
             let progress = PhaseProgress()
             reconciler.progress = { phase, rows in progress.update(phase, rows) }
             let times = Mutex<[String]>([])

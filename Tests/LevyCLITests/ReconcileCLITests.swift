@@ -28,25 +28,27 @@ struct ReconcileCLITests {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: LevyBinary.path)
-        // Small batches with a short pause after each checkpoint, so that the kill lands part way through the run.
-        process.arguments = Self.reconcile(directory, out: "killed", extra: ["--batch-size", "2", "--checkpoint-pause-ms", "3"])
+        // Small batches; the run holds after its 300th checkpoint (the settlement file is in, the ledger is being
+        // read) and is killed there without warning. Reading its output blocks, so the test does not depend on
+        // being scheduled while other tests run.
+        process.arguments = Self.reconcile(directory, out: "killed", extra: ["--batch-size", "2", "--hold-at-checkpoint", "300"])
         process.environment = ProcessInfo.processInfo.environment.merging(["LEVY_TABLES": LevyBinary.root.path + "/TaxTables"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Wait until the run is reading the ledger (the settlement file is in), then kill it without warning.
-        let checkpoint = directory + "/killed/checkpoint.sqlite"
-        var reached = false
-        var work: SQLiteDatabase?
-        while process.isRunning, !reached {
-            try await Task.sleep(for: .milliseconds(2))
-            if work == nil, FileManager.default.fileExists(atPath: checkpoint) { work = try? SQLiteDatabase(path: checkpoint) }
-            let rows = (try? await work?.query("SELECT value FROM run WHERE name = 'movements_rows'", [])) ?? []
-            if let value = rows.first?.text("value"), Int(value) ?? 0 > 100 { reached = true }
+        var text = ""
+        while !text.contains("holding at checkpoint 300") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        #expect(reached)
+        #expect(text.contains("holding at checkpoint 300"))
+        let work = try SQLiteDatabase(path: directory + "/killed/checkpoint.sqlite")
+        let phase = try await work.query("SELECT name FROM run WHERE name IN ('settlement_done', 'movements_done') ORDER BY name", [])
+        #expect(phase.map { $0.text("name") } == ["settlement_done"], "killed while reading the ledger")
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(!FileManager.default.fileExists(atPath: directory + "/killed/differences.csv"))
 
