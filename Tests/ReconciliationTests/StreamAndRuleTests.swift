@@ -38,7 +38,10 @@ struct StreamAndRuleTests {
     func largeFile() throws {
         var text = "id,note\n"
         for i in 0..<60_000 { text += "\(i),\"note \(i), with a comma and a \"\"quote\"\" and a\nline break\"\n" }
-        let all = try records(try file(text))
+        let path = try file(text)
+        // Removed at once: its 60,000 numbers include the digits of the security codes the card scan looks for.
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let all = try records(path)
         #expect(all.count == 60_001)
         #expect(all.last?.fields == ["59999", "note 59999, with a comma and a \"quote\" and a\nline break"])
         #expect(all.last?.line == 1 + 2 * 60_000 - 1)
