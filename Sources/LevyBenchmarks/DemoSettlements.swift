@@ -77,11 +77,9 @@ public enum DemoSettlements {
         let reader = PaymentMovementReader(service: service, from: "0000-01-01T00:00:00Z", until: "9999-12-31T23:59:59Z",
                                            lastSeq: try await PaymentMovementReader.head(service))
         var cursor: Int64 = 0
-        var held: PaymentMovement?
         repeat {
-            let page = try await reader.page(after: cursor, held: held)
+            let page = try await reader.page(after: cursor)
             cursor = page.cursor
-            held = page.held
             for movement in page.movements {
                 let sale = movement.kind == .sale
                 let type = stripe ? (sale ? "charge" : "refund") : (sale ? "sale" : "refund")
@@ -144,7 +142,7 @@ public enum DemoSettlements {
                 }
                 if movements % 10_000 == 0 { progress(movements) }
             }
-        } while cursor < reader.lastSeq || held != nil
+        } while cursor < reader.lastSeq
         _ = try writer.finish()
 
         injected.sort()

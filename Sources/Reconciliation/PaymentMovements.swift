@@ -27,10 +27,12 @@ public struct PaymentMovement: Sendable, Hashable {
     public var key: String { kind == .sale ? orderID : refundID ?? "" }
 }
 
-/// Reads the movements of a period from the ledger in windows of sequence numbers, joined with their orders and
-/// refunds. Nothing grows with the ledger: one window of entries is in memory at a time. A movement's entries are
-/// contiguous in the ledger (one transaction writes them), so only the last movement of a window can continue in
-/// the next; it is held back until the next window shows where it ends.
+/// Reads the movements of a period from the ledger in windows of sequence numbers, then looks their orders and
+/// refunds up in one query per window. Nothing grows with the ledger: one window of entries is in memory at a time.
+/// A movement's entries are contiguous in the ledger (one transaction appends them while holding the ledger head),
+/// so only the last movement of a window can continue past it: it is left for the next window, which reads it again
+/// from its first entry. Entries are added up in sequence order, which is how the ledger already stores them, so
+/// the store only scans a range of its primary key (no sorting or grouping per window).
 public struct PaymentMovementReader: Sendable {
     public let service: OrderService
     public let from: String
@@ -52,70 +54,102 @@ public struct PaymentMovementReader: Sendable {
         try await service.database.query("SELECT MAX(seq) AS seq FROM \(service.table("ledger"))").first?.integer("seq") ?? 0
     }
 
-    /// The first sequence number at or after `from` (one scan, so windows need not start from the beginning).
+    /// The first sequence number at or after `from` (one scan, so windows need not start from the beginning); 1
+    /// when the period has no start.
     public func firstSeq() async throws -> Int64 {
+        guard from > "0000-01-01T00:00:00Z" else { return 1 }
         let rows = try await service.database.query("SELECT MIN(seq) AS seq FROM \(service.table("ledger")) WHERE at >= $1 AND at < $2",
                                                     [.text(from), .text(until)])
         return rows.first?.integer("seq") ?? (lastSeq + 1)
     }
 
-    /// The movements whose entries lie in (after, after + window], completed; and where to continue from. The
-    /// returned cursor is the sequence number before the first entry of the movement held back (or the window's end).
-    /// With `holdLast` false the window's last movement is returned as read, possibly partial: the caller adds up
-    /// partial movements itself (the reconciler does, in its checkpoint store).
-    public func page(after cursor: Int64, held: PaymentMovement?, holdLast: Bool = true) async throws -> (movements: [PaymentMovement], held: PaymentMovement?, cursor: Int64) {
-        let end = min(cursor + window, lastSeq)
-        guard cursor < end else { return (held.map { [$0] } ?? [], nil, lastSeq) }
-        // Group the window's entries first, then look each movement's order and refund up once.
-        let groups = try await service.database.query("""
-            SELECT g.order_id, g.refund_id, g.kind, g.tax, g.at, g.first, o.currency, o.total_amount, o.total_tax, o.capture_id, o.tax_date,
-              r.amount AS refund_amount, r.tax AS refund_tax, r.processor_refund_id
-            FROM (SELECT order_id, refund_id, kind, SUM(tax) AS tax, MIN(at) AS at, MIN(seq) AS first FROM \(service.table("ledger"))
-                  WHERE seq > $1 AND seq <= $2 AND at >= $3 AND at < $4 GROUP BY order_id, refund_id, kind) g
-            JOIN \(service.table("orders")) o ON o.id = g.order_id
-            LEFT JOIN \(service.table("refunds")) r ON r.id = g.refund_id
-            ORDER BY g.first
-            """, [.integer(cursor), .integer(end), .text(from), .text(until)])
-        var movements = try await details(groups)
-        if var first = movements.first, let held {
-            if first.kind == held.kind, first.key == held.key {
-                first.ledgerTax += held.ledgerTax
-                first.at = min(first.at, held.at)
-                first.firstSeq = held.firstSeq
-                movements[0] = first
-            } else {
-                movements.insert(held, at: 0)
+    /// The complete movements of the period whose entries lie after `cursor`, in ledger order, and the cursor to
+    /// continue from: the sequence number before the first entry of a movement that runs past the window (or the
+    /// window's end). A movement longer than the window widens it until the movement fits.
+    public func page(after cursor: Int64) async throws -> (movements: [PaymentMovement], cursor: Int64) {
+        var size = max(window, 1)
+        while true {
+            let end = min(cursor + size, lastSeq)
+            guard cursor < end else { return ([], max(cursor, lastSeq)) }
+            // Strings are made only where a movement starts; its other entries are compared in place.
+            var runs: [Run] = []
+            try await service.database.forEachRow("""
+                SELECT seq, order_id, refund_id, kind, tax, at FROM \(service.table("ledger"))
+                WHERE seq > $1 AND seq <= $2 AND at >= $3 AND at < $4 ORDER BY seq
+                """, [.integer(cursor), .integer(end), .text(from), .text(until)]) { entry in
+                let tax = entry.integer(4) ?? 0
+                if let last = runs.indices.last, entry.text(1, equals: runs[last].orderID), entry.text(2, equals: runs[last].refundID),
+                   entry.text(3, equals: runs[last].kind) {
+                    runs[last].tax += tax
+                    if !entry.text(5, equals: runs[last].at), let at = entry.text(5), at < runs[last].at { runs[last].at = at }
+                } else {
+                    runs.append(Run(orderID: entry.text(1) ?? "", refundID: entry.text(2), kind: entry.text(3) ?? "", tax: tax,
+                                    at: entry.text(5) ?? "", firstSeq: entry.integer(0) ?? 0))
+                }
             }
-        } else if let held {
-            movements.insert(held, at: 0)
+            var next = end
+            if end < lastSeq, let last = runs.last {
+                if runs.count == 1 {
+                    size *= 2
+                    continue
+                }
+                runs.removeLast()
+                next = last.firstSeq - 1
+            }
+            return (try await details(runs), next)
         }
-        // The window's last movement may go on past `end`: hold it back, unless this is the last window.
-        if holdLast, end < lastSeq, let last = movements.popLast() {
-            return (movements, last, end)
-        }
-        return (movements, nil, end)
     }
 
-    /// Movements from ledger groups joined with their orders and refunds.
-    private func details(_ groups: [SQLRow]) async throws -> [PaymentMovement] {
-        groups.compactMap { group in
-            guard let orderID = group.text("order_id") else { return nil }
-            let currency = group.text("currency") ?? ""
-            let taxDate = group.text("tax_date") ?? ""
-            let at = group.text("at") ?? ""
-            let tax = group.integer("tax") ?? 0
-            let first = group.integer("first") ?? 0
-            if group.text("kind") == "refund", let refundID = group.text("refund_id") {
-                let refundTax = group.integer("refund_tax") ?? 0
-                return PaymentMovement(kind: .refund, orderID: orderID, refundID: refundID, processorID: group.text("processor_refund_id"),
-                                       amount: -((group.integer("refund_amount") ?? 0) + refundTax), currency: currency, at: at, taxDate: taxDate,
-                                       ledgerTax: tax, recordedTax: -refundTax, firstSeq: first)
+    /// The entries of one movement, added up.
+    struct Run {
+        var orderID: String
+        var refundID: String?
+        var kind: String
+        var tax: Int64
+        var at: String
+        var firstSeq: Int64
+    }
+
+    /// Movements from runs of entries, with their orders and refunds (one query each per window).
+    private func details(_ runs: [Run]) async throws -> [PaymentMovement] {
+        guard !runs.isEmpty else { return [] }
+        let db = service.database
+        var orders: [String: SQLRow] = [:]
+        var refunds: [String: SQLRow] = [:]
+        for chunk in Array(Set(runs.map(\.orderID))).chunked(1_024) {
+            let list = SQLValue.inList(Array(chunk))
+            for row in try await db.query("""
+                SELECT id, currency, total_amount, total_tax, capture_id, tax_date FROM \(service.table("orders")) WHERE id IN (\(list.placeholders))
+                """, list.binds) {
+                orders[row.text("id") ?? ""] = row
             }
-            let capture = group.text("capture_id")
-            return PaymentMovement(kind: .sale, orderID: orderID, refundID: nil,
+        }
+        for chunk in Array(Set(runs.compactMap { $0.kind == "refund" ? $0.refundID : nil })).chunked(1_024) {
+            let list = SQLValue.inList(Array(chunk))
+            for row in try await db.query("""
+                SELECT id, amount, tax, processor_refund_id FROM \(service.table("refunds")) WHERE id IN (\(list.placeholders))
+                """, list.binds) {
+                refunds[row.text("id") ?? ""] = row
+            }
+        }
+        return runs.compactMap { run in
+            guard let order = orders[run.orderID] else { return nil }
+            let currency = order.text("currency") ?? ""
+            let taxDate = order.text("tax_date") ?? ""
+            if run.kind == "refund", let refundID = run.refundID {
+                // A refund entry without its refund row reconciles as a refund of nothing: the ledger's tax then differs.
+                let refund = refunds[refundID]
+                let refundTax = refund?.integer("tax") ?? 0
+                return PaymentMovement(kind: .refund, orderID: run.orderID, refundID: refundID, processorID: refund?.text("processor_refund_id"),
+                                       amount: -((refund?.integer("amount") ?? 0) + refundTax), currency: currency, at: run.at, taxDate: taxDate,
+                                       ledgerTax: run.tax, recordedTax: -refundTax, firstSeq: run.firstSeq)
+            }
+            let capture = order.text("capture_id")
+            let totalTax = order.integer("total_tax") ?? 0
+            return PaymentMovement(kind: .sale, orderID: run.orderID, refundID: nil,
                                    processorID: capture == OrderService.captureWithoutProcessor ? nil : capture,
-                                   amount: (group.integer("total_amount") ?? 0) + (group.integer("total_tax") ?? 0), currency: currency,
-                                   at: at, taxDate: taxDate, ledgerTax: tax, recordedTax: group.integer("total_tax") ?? 0, firstSeq: first)
+                                   amount: (order.integer("total_amount") ?? 0) + totalTax, currency: currency,
+                                   at: run.at, taxDate: taxDate, ledgerTax: run.tax, recordedTax: totalTax, firstSeq: run.firstSeq)
         }
     }
 }

@@ -41,7 +41,6 @@ public struct ReconcileSummary: Sendable, Codable, Equatable {
 
     static func compute(work: WorkStore, request: ReconcileRequest, tableVersion: String) async throws -> ReconcileSummary {
         let db = work.database
-        func integer(_ sql: String) async throws -> Int64 { try await db.query(sql).first?.integer("n") ?? 0 }
         var byReason: [String: Int] = [:]
         for reason in DifferenceReason.allCases { byReason[reason.rawValue] = 0 }
         for row in try await db.query("SELECT reason, COUNT(*) AS n FROM difference GROUP BY reason") {
@@ -54,11 +53,7 @@ public struct ReconcileSummary: Sendable, Codable, Equatable {
             let row = levy.first { $0.text("kind") == kind }
             return (Int(row?.integer("n") ?? 0), row?.integer("total") ?? 0)
         }
-        let matched = try await integer("""
-            SELECT COUNT(*) AS n FROM settlement s WHERE s.key <> '' AND s.kind IN ('sale', 'refund')
-              AND EXISTS (SELECT 1 FROM movement m WHERE m.kind = s.kind AND m.key = s.key)
-              AND s.line = (SELECT MIN(d.line) FROM settlement d WHERE d.kind = s.kind AND d.key = s.key)
-            """)
+        let matched = Int64(try await work.value("matched_lines") ?? "0") ?? 0
         let money = try await db.query("""
             SELECT COALESCE(SUM(amount), 0) AS amount, COALESCE(SUM(fee), 0) AS fee, COALESCE(SUM(net), 0) AS net FROM settlement WHERE kind IN ('sale', 'refund')
             """).first
@@ -117,27 +112,23 @@ enum ReconcileReport {
         try json.write("{\"summary\":")
         try json.write(bytes: Array(try encoder.encode(summary)))
         try json.write(",\"differences\":[")
-        var offset = 0
         var first = true
-        while true {
-            let rows = try await work.database.query("""
-                SELECT * FROM difference ORDER BY reason_order, order_id, refund_id, line, detail LIMIT 10000 OFFSET \(offset)
-                """)
-            if rows.isEmpty { break }
-            offset += rows.count
-            for row in rows {
-                let item = Row(reason: row.text("reason") ?? "", order_id: row.text("order_id") ?? "", refund_id: row.text("refund_id") ?? "",
-                               settlement_line: Int(row.integer("line") ?? 0), settlement_id: row.text("settlement_id") ?? "",
-                               processor_id: row.text("processor_id") ?? "", expected: row.integer("expected").map(MoneyText.format),
-                               actual: row.integer("actual").map(MoneyText.format), currency: row.text("currency") ?? "", detail: row.text("detail") ?? "")
-                try csv.write(bytes: DelimitedFormat.csv.line([item.reason, item.order_id, item.refund_id, item.settlement_line == 0 ? "" : String(item.settlement_line),
-                                                               item.settlement_id, item.processor_id, item.expected ?? "", item.actual ?? "",
-                                                               item.currency, item.detail]))
-                csv.rows += 1
-                try json.write(first ? "\n" : ",\n")
-                try json.write(bytes: Array(try encoder.encode(item)))
-                first = false
-            }
+        // One sorted pass, streamed to both files (SQLite's sorter spills to disk, so memory stays bounded).
+        try await work.database.forEachRow("""
+            SELECT reason, order_id, refund_id, line, settlement_id, processor_id, expected, actual, currency, detail FROM difference
+            ORDER BY reason_order, order_id, refund_id, line, detail
+            """, []) { row in
+            let item = Row(reason: row.text(0) ?? "", order_id: row.text(1) ?? "", refund_id: row.text(2) ?? "",
+                           settlement_line: Int(row.integer(3) ?? 0), settlement_id: row.text(4) ?? "", processor_id: row.text(5) ?? "",
+                           expected: row.integer(6).map(MoneyText.format), actual: row.integer(7).map(MoneyText.format),
+                           currency: row.text(8) ?? "", detail: row.text(9) ?? "")
+            try csv.write(bytes: DelimitedFormat.csv.line([item.reason, item.order_id, item.refund_id, item.settlement_line == 0 ? "" : String(item.settlement_line),
+                                                           item.settlement_id, item.processor_id, item.expected ?? "", item.actual ?? "",
+                                                           item.currency, item.detail]))
+            csv.rows += 1
+            try json.write(first ? "\n" : ",\n")
+            try json.write(bytes: Array(try encoder.encode(item)))
+            first = false
         }
         try json.write("\n]}\n")
         _ = try csv.finish()

@@ -112,7 +112,8 @@ public struct Reconciler: Sendable {
         let layout = request.layout
         let columns = layout.columns.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ",")
         let fees = request.policy.fees.map { "\($0.rate.percentString)%+\($0.fixed)" } ?? "none"
-        return [file, layout.name, columns, layout.saleTypes.sorted().joined(separator: ","), layout.refundTypes.sorted().joined(separator: ","),
+        // The first field is the checkpoint store's format: a folder of an older format is another run.
+        return ["work-2", file, layout.name, columns, layout.saleTypes.sorted().joined(separator: ","), layout.refundTypes.sorted().joined(separator: ","),
                 layout.minorUnits ? "minor" : "major", request.from?.iso ?? "", request.through?.iso ?? "", fees,
                 String(request.policy.lateAfterDays), request.recomputeTax ? "tax" : "no-tax"].joined(separator: "|")
     }
@@ -169,19 +170,21 @@ public struct Reconciler: Sendable {
         guard try await work.value("movements_done") == nil else { return }
         let bounds = request.bounds
         var reader = PaymentMovementReader(service: service, from: bounds.from, until: bounds.until, lastSeq: head)
-        reader.window = Int64(max(batch, 1))
+        // A movement is about ten ledger entries (a line per jurisdiction): a window of ten times the batch checkpoints
+        // about a batch of movements.
+        reader.window = Int64(max(batch, 1)) * 10
         var cursor: Int64
         if let saved = try await work.value("movements_cursor") { cursor = Int64(saved) ?? 0 } else { cursor = try await reader.firstSeq() - 1 }
         var done = Int(try await work.value("movements_rows") ?? "0") ?? 0
         while cursor < head {
-            let page = try await reader.page(after: cursor, held: nil, holdLast: false)
+            let page = try await reader.page(after: cursor)
             cursor = page.cursor
             done += page.movements.count
-            try await work.upsertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done)])
+            try await work.insertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done)])
             await afterCheckpoint(try work.checkpointed())
             progress("ledger movements", done)
         }
-        try await work.set(["movements_done": "yes"])
+        try await work.finishMovements()
     }
 
     // MARK: - Phase 3: tax recomputed with the tables in force on each tax date
@@ -192,13 +195,23 @@ public struct Reconciler: Sendable {
         var cursor = try await work.value("tax_cursor") ?? ""
         var done = Int(try await work.value("tax_rows") ?? "0") ?? 0
         let pageSize = max(1, min(batch, 2_000))
-        while true {
-            let page = try await work.database.query("""
-                SELECT order_id, ledger_tax, recorded_tax FROM movement WHERE kind = 'sale' AND key > $1 ORDER BY key LIMIT \(pageSize)
-                """, [.text(cursor)])
+        // The next page is read and replayed from the store while this one is quoted: the two cores each take one.
+        let (service, database) = (service, work.database)
+        func load(after cursor: String) -> Task<(page: [SQLRow], replayed: [ReplayedOrder])?, any Error> {
+            Task {
+                let page = try await database.query("""
+                    SELECT order_id, ledger_tax, recorded_tax FROM movement WHERE kind = 'sale' AND key > $1 ORDER BY key LIMIT \(pageSize)
+                    """, [.text(cursor)])
+                guard !page.isEmpty else { return nil }
+                return (page, try await service.replay(page.compactMap { $0.text("order_id") }))
+            }
+        }
+        var next = load(after: cursor)
+        defer { next.cancel() }
+        while let (page, replayed) = try await next.value {
             guard let last = page.last?.text("order_id") else { break }
+            next = load(after: last)
             let ledger = Dictionary(page.map { ($0.text("order_id") ?? "", $0.integer("ledger_tax") ?? 0) }, uniquingKeysWith: { a, _ in a })
-            let replayed = try await service.replay(page.compactMap { $0.text("order_id") })
             var differences: [Difference] = []
             var seen = Set<String>()
             for order in replayed {
@@ -238,38 +251,48 @@ public struct Reconciler: Sendable {
     // MARK: - Phase 4: matching
 
     /// Matches settlement lines with movements and records every difference. Cheap next to the phases before it, so
-    /// it is redone whole rather than checkpointed.
+    /// it is redone whole rather than checkpointed. Lines are read in the order of what they match on (kind, key,
+    /// line), the order of both indexes, so the join walks them together; the first line of a key is the one matched
+    /// and any later one is its duplicate.
     func match(_ request: ReconcileRequest, work: WorkStore) async throws {
         try await work.resolveProcessorIDs()
         try await work.clearDifferences()
         var outside = 0
-        var cursor = 0
-        while true {
-            let page = try await work.linesWithMovements(after: cursor, limit: batch)
-            guard let last = page.last else { break }
-            cursor = last.line.line
-            var differences: [Difference] = []
-            var unmatched: [SettlementLine] = []
-            for entry in page {
-                let line = entry.line
-                if entry.firstLine != line.line {
-                    differences.append(Difference(reason: .duplicate, orderID: line.orderID, refundID: line.refundID,
-                                                  line: line.line, settlementID: line.lineID, processorID: line.processorID, actual: line.amount,
-                                                  currency: line.currency, detail: "settles the same \(line.kind == .sale ? "capture" : "refund") as line \(entry.firstLine)"))
-                } else if let movement = entry.movement {
-                    differences += MatchRules.compare(line, with: movement, policy: request.policy)
-                } else {
-                    unmatched.append(line)
+        var matched = 0
+        for kind in [SettlementLine.Kind.refund, .sale] {
+            var after = (key: "", line: -1)
+            var first: (key: String, line: Int)?
+            while true {
+                let page = try await work.linesWithMovements(kind: kind, after: after, limit: batch)
+                guard let last = page.last else { break }
+                after = (last.key, last.line.line)
+                var differences: [Difference] = []
+                var unmatched: [SettlementLine] = []
+                for entry in page {
+                    let line = entry.line
+                    if !entry.key.isEmpty, let first, first.key == entry.key {
+                        differences.append(Difference(reason: .duplicate, orderID: line.orderID, refundID: line.refundID,
+                                                      line: line.line, settlementID: line.lineID, processorID: line.processorID, actual: line.amount,
+                                                      currency: line.currency, detail: "settles the same \(line.kind == .sale ? "capture" : "refund") as line \(first.line)"))
+                        continue
+                    }
+                    first = (entry.key, line.line)
+                    if let movement = entry.movement {
+                        matched += 1
+                        differences += MatchRules.compare(line, with: movement, policy: request.policy)
+                    } else {
+                        unmatched.append(line)
+                    }
                 }
+                let (found, outsideNow) = try await explainUnmatched(unmatched)
+                differences += found
+                outside += outsideNow
+                try await work.append(differences)
             }
-            let (found, outsideNow) = try await explainUnmatched(unmatched)
-            differences += found
-            outside += outsideNow
-            try await work.append(differences)
         }
         try await work.recordMissingSettlements()
         try await work.recordLedgerDifferences()
-        try await work.set(["outside_period": String(outside)])
+        try await work.set(["outside_period": String(outside), "matched_lines": String(matched)])
     }
 
     /// Lines that match no movement of the period: those whose capture or refund Levy recorded outside the period

@@ -37,9 +37,9 @@ struct WorkStore {
                   net INTEGER NOT NULL, currency TEXT NOT NULL, created TEXT NOT NULL, settled TEXT NOT NULL, key TEXT NOT NULL)
                 """)
             try await tx.execute("""
-                CREATE TABLE IF NOT EXISTS movement (kind TEXT NOT NULL, key TEXT NOT NULL, order_id TEXT NOT NULL, refund_id TEXT NOT NULL,
-                  processor_id TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, at TEXT NOT NULL, tax_date TEXT NOT NULL,
-                  ledger_tax INTEGER NOT NULL, recorded_tax INTEGER NOT NULL, first_seq INTEGER NOT NULL, PRIMARY KEY (kind, key))
+                CREATE TABLE IF NOT EXISTS movement (first_seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, order_id TEXT NOT NULL,
+                  refund_id TEXT NOT NULL, processor_id TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, at TEXT NOT NULL,
+                  tax_date TEXT NOT NULL, ledger_tax INTEGER NOT NULL, recorded_tax INTEGER NOT NULL)
                 """)
             try await tx.execute("""
                 CREATE TABLE IF NOT EXISTS tax_difference (order_id TEXT PRIMARY KEY, expected INTEGER, actual INTEGER, detail TEXT NOT NULL)
@@ -69,20 +69,35 @@ struct WorkStore {
         }
     }
 
-    /// Inserts rows of `columns` values, many rows per statement.
+    /// Inserts rows of `columns` values, many rows per statement (the statement text is made once per chunk size,
+    /// so the chunks of a batch share one prepared statement).
     static func insert(_ table: String, columns: [String], rows: [[SQLValue]], in tx: any SQLExecutor, suffix: String = "") async throws {
         let perStatement = max(1, 900 / columns.count)
+        func statement(rows count: Int) -> String {
+            var placeholders: [String] = []
+            placeholders.reserveCapacity(count)
+            for row in 0..<count {
+                placeholders.append("(" + (1...columns.count).map { "$\(row * columns.count + $0)" }.joined(separator: ", ") + ")")
+            }
+            return "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(placeholders.joined(separator: ", ")) \(suffix)"
+        }
+        var full: String?
+        var binds: [SQLValue] = []
+        binds.reserveCapacity(perStatement * columns.count)
         var start = 0
         while start < rows.count {
-            let chunk = rows[start..<min(start + perStatement, rows.count)]
-            var placeholders: [String] = []
-            var n = 0
-            for _ in chunk {
-                placeholders.append("(" + columns.indices.map { _ in n += 1; return "$\(n)" }.joined(separator: ", ") + ")")
+            let end = min(start + perStatement, rows.count)
+            binds.removeAll(keepingCapacity: true)
+            for row in rows[start..<end] { binds.append(contentsOf: row) }
+            let sql: String
+            if end - start == perStatement {
+                if full == nil { full = statement(rows: perStatement) }
+                sql = full!
+            } else {
+                sql = statement(rows: end - start)
             }
-            try await tx.execute("INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(placeholders.joined(separator: ", ")) \(suffix)",
-                                 chunk.flatMap { $0 })
-            start += perStatement
+            try await tx.execute(sql, binds)
+            start = end
         }
     }
 
@@ -102,17 +117,30 @@ struct WorkStore {
         }
     }
 
-    /// A movement split across two ledger windows arrives in two parts: the second adds its ledger tax to the first.
-    func upsertMovements(_ movements: [PaymentMovement], checkpoint: [String: String]) async throws {
+    /// Movements arrive whole and in ledger order, so they are appended by their first sequence number (cheap for
+    /// SQLite); the index on (kind, key) that matching needs is built once, when the phase ends (`finishMovements`).
+    func insertMovements(_ movements: [PaymentMovement], checkpoint: [String: String]) async throws {
         let rows: [[SQLValue]] = movements.map { m in
-            [.text(m.kind.rawValue), .text(m.key), .text(m.orderID), .text(m.refundID ?? ""), .text(m.processorID ?? ""), .integer(m.amount),
-             .text(m.currency), .text(m.at), .text(m.taxDate), .integer(m.ledgerTax), .integer(m.recordedTax), .integer(m.firstSeq)]
+            [.integer(m.firstSeq), .text(m.kind.rawValue), .text(m.key), .text(m.orderID), .text(m.refundID ?? ""), .text(m.processorID ?? ""),
+             .integer(m.amount), .text(m.currency), .text(m.at), .text(m.taxDate), .integer(m.ledgerTax), .integer(m.recordedTax)]
         }
         try await database.transaction { tx in
-            try await Self.insert("movement", columns: ["kind", "key", "order_id", "refund_id", "processor_id", "amount", "currency", "at", "tax_date",
-                                                       "ledger_tax", "recorded_tax", "first_seq"], rows: rows, in: tx,
-                                  suffix: "ON CONFLICT (kind, key) DO UPDATE SET ledger_tax = movement.ledger_tax + excluded.ledger_tax, at = MIN(movement.at, excluded.at)")
+            try await Self.insert("movement", columns: ["first_seq", "kind", "key", "order_id", "refund_id", "processor_id", "amount", "currency", "at",
+                                                       "tax_date", "ledger_tax", "recorded_tax"], rows: rows, in: tx)
             try await Self.set(checkpoint, in: tx)
+        }
+    }
+
+    /// Indexes the movements by what settlement lines match on. A capture or refund is one movement: a second one
+    /// with the same key would mean the ledger holds its entries apart, which its append lock rules out.
+    func finishMovements() async throws {
+        do {
+            try await database.transaction { tx in
+                try await tx.execute("CREATE UNIQUE INDEX IF NOT EXISTS movement_key ON movement (kind, key)")
+                try await Self.set(["movements_done": "yes"], in: tx)
+            }
+        } catch {
+            throw ReconcileError.state("the ledger holds the entries of one capture or refund apart (\(error)); run levy ledger verify")
         }
     }
 
@@ -141,65 +169,58 @@ struct WorkStore {
 
     struct MatchedLine {
         var line: SettlementLine
-        /// The first line settling the same key (this line when it is the first).
-        var firstLine: Int
+        /// What the line matches on: the order or refund id it names, or the one its processor id resolved to.
+        var key: String
         var movement: PaymentMovement?
     }
 
-    /// Sale and refund lines after `line`, each with the first line of its key and its movement, if any. (`+s.kind`
-    /// keeps SQLite on the line range: through the key index it sorted every line of the file for every page.)
-    func linesWithMovements(after line: Int, limit: Int) async throws -> [MatchedLine] {
-        let rows = try await database.query("""
-            SELECT s.*, CASE WHEN s.key = '' THEN s.line ELSE (SELECT MIN(d.line) FROM settlement d WHERE d.kind = s.kind AND d.key = s.key) END AS first_line,
-              m.kind AS m_kind, m.order_id AS m_order, m.refund_id AS m_refund, m.processor_id AS m_processor, m.amount AS m_amount,
-              m.currency AS m_currency, m.at AS m_at, m.tax_date AS m_tax_date, m.ledger_tax AS m_ledger_tax, m.recorded_tax AS m_recorded_tax,
-              m.first_seq AS m_first_seq
+    /// Lines of one kind after (`key`, `line`) in the order of what they match on, each with its movement, if any.
+    func linesWithMovements(kind: SettlementLine.Kind, after: (key: String, line: Int), limit: Int) async throws -> [MatchedLine] {
+        var page: [MatchedLine] = []
+        page.reserveCapacity(limit)
+        try await database.forEachRow("""
+            SELECT s.line, s.line_id, s.type, s.order_id, s.refund_id, s.processor_id, s.amount, s.fee, s.net, s.currency, s.created, s.settled, s.key,
+              m.kind, m.order_id, m.refund_id, m.processor_id, m.amount, m.currency, m.at, m.tax_date, m.ledger_tax, m.recorded_tax, m.first_seq
             FROM settlement s LEFT JOIN movement m ON m.kind = s.kind AND m.key = s.key AND s.key <> ''
-            WHERE s.line > $1 AND +s.kind IN ('sale', 'refund') ORDER BY s.line LIMIT \(limit)
-            """, [.integer(Int64(line))])
-        return rows.map { row in
-            let line = Self.line(row)
+            WHERE s.kind = $1 AND (s.key, s.line) > ($2, $3) ORDER BY s.key, s.line LIMIT \(limit)
+            """, [.text(kind.rawValue), .text(after.key), .integer(Int64(after.line))]) { row in
+            let line = SettlementLine(line: Int(row.integer(0) ?? 0), lineID: row.text(1) ?? "", kind: kind, type: row.text(2) ?? "",
+                                      orderID: row.text(3) ?? "", refundID: row.text(4) ?? "", processorID: row.text(5) ?? "",
+                                      amount: row.integer(6) ?? 0, fee: row.integer(7) ?? 0, net: row.integer(8) ?? 0, currency: row.text(9) ?? "",
+                                      created: row.text(10) ?? "", settled: row.text(11) ?? "")
             var movement: PaymentMovement?
-            if let kind = row.text("m_kind").flatMap(PaymentMovement.Kind.init(rawValue:)) {
-                let refund = row.text("m_refund") ?? ""
-                let processor = row.text("m_processor") ?? ""
-                movement = PaymentMovement(kind: kind, orderID: row.text("m_order") ?? "", refundID: refund.isEmpty ? nil : refund,
-                                           processorID: processor.isEmpty ? nil : processor, amount: row.integer("m_amount") ?? 0,
-                                           currency: row.text("m_currency") ?? "", at: row.text("m_at") ?? "", taxDate: row.text("m_tax_date") ?? "",
-                                           ledgerTax: row.integer("m_ledger_tax") ?? 0, recordedTax: row.integer("m_recorded_tax") ?? 0,
-                                           firstSeq: row.integer("m_first_seq") ?? 0)
+            if let movementKind = row.text(13).flatMap(PaymentMovement.Kind.init(rawValue:)) {
+                let refund = row.text(15) ?? ""
+                let processor = row.text(16) ?? ""
+                movement = PaymentMovement(kind: movementKind, orderID: row.text(14) ?? "", refundID: refund.isEmpty ? nil : refund,
+                                           processorID: processor.isEmpty ? nil : processor, amount: row.integer(17) ?? 0,
+                                           currency: row.text(18) ?? "", at: row.text(19) ?? "", taxDate: row.text(20) ?? "",
+                                           ledgerTax: row.integer(21) ?? 0, recordedTax: row.integer(22) ?? 0, firstSeq: row.integer(23) ?? 0)
             }
-            return MatchedLine(line: line, firstLine: Int(row.integer("first_line") ?? Int64(line.line)), movement: movement)
+            page.append(MatchedLine(line: line, key: row.text(12) ?? "", movement: movement))
         }
+        return page
     }
 
-    static func line(_ row: SQLRow) -> SettlementLine {
-        SettlementLine(line: Int(row.integer("line") ?? 0), lineID: row.text("line_id") ?? "",
-                       kind: row.text("kind").flatMap(SettlementLine.Kind.init(rawValue:)) ?? .other, type: row.text("type") ?? "",
-                       orderID: row.text("order_id") ?? "", refundID: row.text("refund_id") ?? "", processorID: row.text("processor_id") ?? "",
-                       amount: row.integer("amount") ?? 0, fee: row.integer("fee") ?? 0, net: row.integer("net") ?? 0,
-                       currency: row.text("currency") ?? "", created: row.text("created") ?? "", settled: row.text("settled") ?? "")
-    }
-
-    /// Movements no settlement line settles.
+    /// Movements no settlement line settles, read in key order (the order of both indexes the check walks).
     func recordMissingSettlements() async throws {
-        var cursor: Int64 = 0
-        while true {
-            let rows = try await database.query("""
-                SELECT rowid AS r, * FROM movement m WHERE rowid > $1
-                  AND NOT EXISTS (SELECT 1 FROM settlement s WHERE s.kind = m.kind AND s.key = m.key)
-                ORDER BY rowid LIMIT 10000
-                """, [.integer(cursor)])
-            guard let last = rows.last?.integer("r") else { return }
-            cursor = last
-            var result: [Difference] = []
-            for row in rows {
-                let kind = row.text("kind") ?? ""
-                result.append(Difference(reason: .missingSettlement, orderID: row.text("order_id") ?? "", refundID: row.text("refund_id") ?? "",
-                                         processorID: row.text("processor_id") ?? "", expected: row.integer("amount"), currency: row.text("currency") ?? "",
-                                         detail: "\(kind == "sale" ? "captured" : "refunded") \(row.text("at") ?? ""); no settlement line"))
+        for kind in [PaymentMovement.Kind.refund, .sale] {
+            var cursor = ""
+            while true {
+                let rows = try await database.query("""
+                    SELECT * FROM movement m WHERE m.kind = $1 AND m.key > $2
+                      AND NOT EXISTS (SELECT 1 FROM settlement s WHERE s.kind = m.kind AND s.key = m.key)
+                    ORDER BY m.key LIMIT 10000
+                    """, [.text(kind.rawValue), .text(cursor)])
+                guard let last = rows.last?.text("key") else { break }
+                cursor = last
+                let result = rows.map { row in
+                    Difference(reason: .missingSettlement, orderID: row.text("order_id") ?? "", refundID: row.text("refund_id") ?? "",
+                               processorID: row.text("processor_id") ?? "", expected: row.integer("amount"), currency: row.text("currency") ?? "",
+                               detail: "\(kind == .sale ? "captured" : "refunded") \(row.text("at") ?? ""); no settlement line")
+                }
+                try await append(result)
             }
-            try await append(result)
         }
     }
 

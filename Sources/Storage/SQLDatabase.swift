@@ -29,6 +29,14 @@ extension SQLExecutor {
     public func query(_ sql: String) async throws -> [SQLRow] { try await query(sql, []) }
 }
 
+/// The current row of a query being read, by column position. Valid only inside the closure it is given to.
+public protocol SQLRowCursor {
+    func integer(_ column: Int) -> Int64?
+    func text(_ column: Int) -> String?
+    /// Whether the column holds exactly `value` (nil: NULL), without making a string of it.
+    func text(_ column: Int, equals value: String?) -> Bool
+}
+
 /// A database: SQLite (the embedded default) or PostgreSQL. The same statements and the same tests run on both.
 public protocol SQLDatabase: SQLExecutor {
     var dialect: SQLDialect { get }
@@ -37,6 +45,25 @@ public protocol SQLDatabase: SQLExecutor {
     func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
     /// Creates a component's namespace if the dialect has them (a PostgreSQL schema).
     func createSchema(_ name: String) async throws
+}
+
+extension SQLDatabase {
+    /// Calls `body` with each row of a query as it is read. SQLite steps its statement row by row and makes no value
+    /// of a cell that is not asked for (for batch jobs reading millions of rows); other stores read the result first.
+    /// `body` must not use the database: on SQLite the connection is busy until the last row.
+    public func forEachRow(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws {
+        if let sqlite = self as? SQLiteDatabase {
+            try await sqlite.stream(sql, binds, body)
+            return
+        }
+        for row in try await query(sql, binds) { try body(row) }
+    }
+}
+
+extension SQLRow: SQLRowCursor {
+    public func integer(_ column: Int) -> Int64? { if case .integer(let v) = cells[column] { v } else { nil } }
+    public func text(_ column: Int) -> String? { if case .text(let v) = cells[column] { v } else { nil } }
+    public func text(_ column: Int, equals value: String?) -> Bool { text(column) == value }
 }
 
 extension String {

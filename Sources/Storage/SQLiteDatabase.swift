@@ -107,6 +107,26 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         }
     }
 
+    /// Steps through a query's rows, calling `body` with each (see `SQLDatabase.forEachRow`).
+    func stream(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws {
+        await gate.acquire()
+        defer { gate.release() }
+        try lock.withLock {
+            let statement = try prepared(sql, binds)
+            defer {
+                sqlite3_reset(statement)
+                sqlite3_clear_bindings(statement)
+            }
+            let cursor = StatementCursor(statement: statement)
+            while true {
+                let step = sqlite3_step(statement)
+                if step == SQLITE_DONE { return }
+                guard step == SQLITE_ROW else { throw error(sql) }
+                try body(cursor)
+            }
+        }
+    }
+
     /// SQLite has no schemas: a component's tables carry its name as a prefix instead.
     public func createSchema(_ name: String) async throws {}
 
@@ -128,43 +148,11 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     @discardableResult
     fileprivate func unlockedQuery(_ sql: String, _ binds: [SQLValue]) throws(SQLError) -> [SQLRow] {
-        let statement: OpaquePointer
-        let positions: [Int]
-        if let cached = statements[sql] {
-            (statement, positions) = cached
-        } else {
-            var prepared: OpaquePointer?
-            guard sqlite3_prepare_v2(handle, sql, -1, &prepared, nil) == SQLITE_OK, let prepared else { throw error(sql) }
-            // `$n` placeholders name their value; plain `?` take the values in order.
-            positions = (Int32(1)...max(sqlite3_bind_parameter_count(prepared), 1)).compactMap { index in
-                guard sqlite3_bind_parameter_count(prepared) > 0 else { return nil }
-                if let name = sqlite3_bind_parameter_name(prepared, index), name.pointee == UInt8(ascii: "$"),
-                   let number = Int(String(cString: name + 1)) { return number }
-                return Int(index)
-            }
-            statements[sql] = (prepared, positions)
-            statement = prepared
-        }
+        let statement = try prepared(sql, binds)
         // Ready for the next use whatever happens, and no bound value (possibly secret) stays attached.
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
-        }
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        for (offset, position) in positions.enumerated() {
-            let index = Int32(offset + 1)
-            guard position >= 1, position <= binds.count else {
-                throw SQLError(code: SQLITE_RANGE, message: "no value for parameter \(position)", statement: sql)
-            }
-            let value = binds[position - 1]
-            let status: Int32
-            switch value {
-            case .integer(let v): status = sqlite3_bind_int64(statement, index, v)
-            case .text(let v): status = sqlite3_bind_text(statement, index, v, -1, transient)
-            case .blob(let v): status = v.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient) }
-            case .null: status = sqlite3_bind_null(statement, index)
-            }
-            guard status == SQLITE_OK else { throw error(sql) }
         }
         var rows: [SQLRow] = []
         let count = sqlite3_column_count(statement)
@@ -193,8 +181,76 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         return rows
     }
 
+    /// The statement for `sql`, prepared once and cached, with `binds` bound. The caller resets it after use.
+    private func prepared(_ sql: String, _ binds: [SQLValue]) throws(SQLError) -> OpaquePointer {
+        let statement: OpaquePointer
+        let positions: [Int]
+        if let cached = statements[sql] {
+            (statement, positions) = cached
+        } else {
+            var prepared: OpaquePointer?
+            guard sqlite3_prepare_v2(handle, sql, -1, &prepared, nil) == SQLITE_OK, let prepared else { throw error(sql) }
+            // `$n` placeholders name their value; plain `?` take the values in order.
+            positions = (Int32(1)...max(sqlite3_bind_parameter_count(prepared), 1)).compactMap { index in
+                guard sqlite3_bind_parameter_count(prepared) > 0 else { return nil }
+                if let name = sqlite3_bind_parameter_name(prepared, index), name.pointee == UInt8(ascii: "$"),
+                   let number = Int(String(cString: name + 1)) { return number }
+                return Int(index)
+            }
+            statements[sql] = (prepared, positions)
+            statement = prepared
+        }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (offset, position) in positions.enumerated() {
+            let index = Int32(offset + 1)
+            guard position >= 1, position <= binds.count else {
+                sqlite3_clear_bindings(statement)
+                throw SQLError(code: SQLITE_RANGE, message: "no value for parameter \(position)", statement: sql)
+            }
+            let value = binds[position - 1]
+            let status: Int32
+            switch value {
+            case .integer(let v): status = sqlite3_bind_int64(statement, index, v)
+            case .text(let v): status = sqlite3_bind_text(statement, index, v, -1, transient)
+            case .blob(let v): status = v.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient) }
+            case .null: status = sqlite3_bind_null(statement, index)
+            }
+            guard status == SQLITE_OK else {
+                sqlite3_clear_bindings(statement)
+                throw error(sql)
+            }
+        }
+        return statement
+    }
+
     private func error(_ sql: String) -> SQLError {
         SQLError(code: sqlite3_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), statement: sql)
+    }
+}
+
+/// A statement's current row, read in place (`SQLiteDatabase.stream`).
+struct StatementCursor: SQLRowCursor {
+    let statement: OpaquePointer
+
+    func integer(_ column: Int) -> Int64? {
+        sqlite3_column_type(statement, Int32(column)) == SQLITE_INTEGER ? sqlite3_column_int64(statement, Int32(column)) : nil
+    }
+
+    func text(_ column: Int) -> String? {
+        guard sqlite3_column_type(statement, Int32(column)) == SQLITE_TEXT else { return nil }
+        return String(decoding: bytes(column), as: UTF8.self)
+    }
+
+    func text(_ column: Int, equals value: String?) -> Bool {
+        guard sqlite3_column_type(statement, Int32(column)) == SQLITE_TEXT else { return value == nil }
+        guard var value else { return false }
+        let bytes = bytes(column)
+        return value.withUTF8 { $0.count == bytes.count && (bytes.isEmpty || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0) }
+    }
+
+    private func bytes(_ column: Int) -> UnsafeRawBufferPointer {
+        let base = sqlite3_column_text(statement, Int32(column))
+        return UnsafeRawBufferPointer(start: base, count: Int(sqlite3_column_bytes(statement, Int32(column))))
     }
 }
 

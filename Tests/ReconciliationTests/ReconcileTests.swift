@@ -111,11 +111,12 @@ struct ReconcileTests {
     func resumes(store: Store) async throws {
         let books = try await Books.make(store, orders: 200)
         _ = try await books.reconciler(batch: 15).run(books.request(), out: books.out("whole"))
-        // Stop the run every 7 checkpoints (in every phase), resuming the same folder each time, until it finishes.
+        // Stop the run every 3 checkpoints (several times in every phase), resuming the same folder each time, until it
+        // finishes.
         var stops = 0
         while true {
             var stopping = books.reconciler(batch: 15)
-            stopping.stopAfterCheckpoints = 7
+            stopping.stopAfterCheckpoints = 3
             do {
                 _ = try await stopping.run(books.request(), out: books.out("interrupted"))
                 break
@@ -136,6 +137,34 @@ struct ReconcileTests {
         var other = books.request()
         other.policy.lateAfterDays = 9
         await #expect(throws: ReconcileError.self) { try await books.reconciler().run(other, out: books.out("whole")) }
+    }
+
+    @Test("the ledger reader gives the same whole movements whatever its window, even one entry wide", arguments: Store.available)
+    func windows(store: Store) async throws {
+        let books = try await Books.make(store, orders: 60)
+        func movements(window: Int64) async throws -> [PaymentMovement] {
+            var reader = PaymentMovementReader(service: books.orders, from: "0000-01-01T00:00:00Z", until: "9999-12-31T23:59:59Z",
+                                               lastSeq: try await PaymentMovementReader.head(books.orders))
+            reader.window = window
+            var all: [PaymentMovement] = []
+            var cursor: Int64 = 0
+            while cursor < reader.lastSeq {
+                let page = try await reader.page(after: cursor)
+                #expect(page.cursor > cursor, "the reader always moves on")
+                all += page.movements
+                cursor = page.cursor
+            }
+            return all
+        }
+        let whole = try await movements(window: 1_000_000)
+        // 60 sales and every fourth order refunded; every movement's entries add up to what its order or refund recorded.
+        #expect(whole.filter { $0.kind == .sale }.count == 60)
+        #expect(whole.filter { $0.kind == .refund }.count == 15)
+        #expect(whole.allSatisfy { $0.ledgerTax == $0.recordedTax })
+        #expect(Set(whole.map(\.key)).count == whole.count)
+        for window: Int64 in [1, 3, 7, 64] {
+            #expect(try await movements(window: window) == whole, "window \(window)")
+        }
     }
 
     @Test("the period limits Levy's side; lines for captures outside it are counted, not reported")
