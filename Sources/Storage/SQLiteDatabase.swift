@@ -64,7 +64,9 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     public init(path: String) throws(SQLError) {
         self.path = path
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
+        // Every use of the connection already holds `lock`, so SQLite's own per-call mutex (serialized mode) would
+        // only be taken again, three times for each cell a cursor reads: multi-thread mode leaves it out.
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let status = sqlite3_open_v2(path, &db, flags, nil)
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
