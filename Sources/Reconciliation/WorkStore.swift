@@ -69,36 +69,10 @@ struct WorkStore {
         }
     }
 
-    /// Inserts rows of `columns` values, many rows per statement (the statement text is made once per chunk size,
-    /// so the chunks of a batch share one prepared statement).
+    /// Inserts rows of `columns` values through one prepared single-row statement, run once per row.
     static func insert(_ table: String, columns: [String], rows: [[SQLValue]], in tx: any SQLExecutor, suffix: String = "") async throws {
-        let perStatement = max(1, 900 / columns.count)
-        func statement(rows count: Int) -> String {
-            var placeholders: [String] = []
-            placeholders.reserveCapacity(count)
-            for row in 0..<count {
-                placeholders.append("(" + (1...columns.count).map { "$\(row * columns.count + $0)" }.joined(separator: ", ") + ")")
-            }
-            return "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES \(placeholders.joined(separator: ", ")) \(suffix)"
-        }
-        var full: String?
-        var binds: [SQLValue] = []
-        binds.reserveCapacity(perStatement * columns.count)
-        var start = 0
-        while start < rows.count {
-            let end = min(start + perStatement, rows.count)
-            binds.removeAll(keepingCapacity: true)
-            for row in rows[start..<end] { binds.append(contentsOf: row) }
-            let sql: String
-            if end - start == perStatement {
-                if full == nil { full = statement(rows: perStatement) }
-                sql = full!
-            } else {
-                sql = statement(rows: end - start)
-            }
-            try await tx.execute(sql, binds)
-            start = end
-        }
+        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\((1...columns.count).map { "$\($0)" }.joined(separator: ", "))) \(suffix)"
+        for row in rows { try await tx.execute(sql, row) }
     }
 
     // MARK: - Phases
