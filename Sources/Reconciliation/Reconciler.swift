@@ -176,9 +176,18 @@ public struct Reconciler: Sendable {
         var cursor: Int64
         if let saved = try await work.value("movements_cursor") { cursor = Int64(saved) ?? 0 } else { cursor = try await reader.firstSeq() - 1 }
         var done = Int(try await work.value("movements_rows") ?? "0") ?? 0
-        while cursor < head {
-            let page = try await reader.page(after: cursor)
+        // The next window is read from the store while this one is written to the checkpoint store (two connections,
+        // two cores).
+        let windows = reader
+        func read(after cursor: Int64) -> Task<(movements: [PaymentMovement], cursor: Int64), any Error>? {
+            cursor < head ? Task { try await windows.page(after: cursor) } : nil
+        }
+        var next = read(after: cursor)
+        defer { next?.cancel() }
+        while let pending = next {
+            let page = try await pending.value
             cursor = page.cursor
+            next = read(after: cursor)
             done += page.movements.count
             try await work.insertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done)])
             await afterCheckpoint(try work.checkpointed())
