@@ -70,8 +70,8 @@ struct WorkStore {
     }
 
     /// Inserts rows of `columns` values through one prepared single-row statement, run once per row.
-    static func insert(_ table: String, columns: [String], rows: [[SQLValue]], in tx: any SQLExecutor, suffix: String = "") async throws {
-        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\((1...columns.count).map { "$\($0)" }.joined(separator: ", "))) \(suffix)"
+    static func insert(_ table: String, columns: [String], rows: [[SQLValue]], in tx: any SQLExecutor) async throws {
+        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\((1...columns.count).map { "$\($0)" }.joined(separator: ", ")))"
         for row in rows { try await tx.execute(sql, row) }
     }
 
