@@ -45,17 +45,14 @@ public protocol SQLDatabase: SQLExecutor {
     func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
     /// Creates a component's namespace if the dialect has them (a PostgreSQL schema).
     func createSchema(_ name: String) async throws
+    /// Calls `body` with each row of a query as it is read, for batch jobs reading millions of rows. `body` must not
+    /// use the database: on SQLite the connection is busy until the last row.
+    func forEachRow(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws
 }
 
 extension SQLDatabase {
-    /// Calls `body` with each row of a query as it is read. SQLite steps its statement row by row and makes no value
-    /// of a cell that is not asked for (for batch jobs reading millions of rows); other stores read the result first.
-    /// `body` must not use the database: on SQLite the connection is busy until the last row.
+    /// Reads the whole result first, then hands over its rows (SQLite steps through them instead).
     public func forEachRow(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws {
-        if let sqlite = self as? SQLiteDatabase {
-            try await sqlite.stream(sql, binds, body)
-            return
-        }
         for row in try await query(sql, binds) { try body(row) }
     }
 }

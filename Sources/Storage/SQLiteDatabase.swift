@@ -109,8 +109,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         }
     }
 
-    /// Steps through a query's rows, calling `body` with each (see `SQLDatabase.forEachRow`).
-    func stream(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws {
+    /// Steps through a query's rows, calling `body` with each and making no value of a cell it does not read.
+    public func forEachRow(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws {
         await gate.acquire()
         defer { gate.release() }
         try lock.withLock {
