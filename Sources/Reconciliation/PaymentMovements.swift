@@ -54,10 +54,8 @@ public struct PaymentMovementReader: Sendable {
         try await service.database.query("SELECT MAX(seq) AS seq FROM \(service.table("ledger"))").first?.integer("seq") ?? 0
     }
 
-    /// The first sequence number at or after `from` (one scan, so windows need not start from the beginning); 1
-    /// when the period has no start.
+    /// The first sequence number at or after `from` (one scan, so windows need not start from the beginning).
     public func firstSeq() async throws -> Int64 {
-        guard from > "0000-01-01T00:00:00Z" else { return 1 }
         let rows = try await service.database.query("SELECT MIN(seq) AS seq FROM \(service.table("ledger")) WHERE at >= $1 AND at < $2",
                                                     [.text(from), .text(until)])
         return rows.first?.integer("seq") ?? (lastSeq + 1)
@@ -113,25 +111,12 @@ public struct PaymentMovementReader: Sendable {
     /// Movements from runs of entries, with their orders and refunds (one query each per window).
     private func details(_ runs: [Run]) async throws -> [PaymentMovement] {
         guard !runs.isEmpty else { return [] }
-        let db = service.database
-        var orders: [String: SQLRow] = [:]
-        var refunds: [String: SQLRow] = [:]
-        for chunk in Array(Set(runs.map(\.orderID))).chunked(1_024) {
-            let list = SQLValue.inList(Array(chunk))
-            for row in try await db.query("""
-                SELECT id, currency, total_amount, total_tax, capture_id, tax_date FROM \(service.table("orders")) WHERE id IN (\(list.placeholders))
-                """, list.binds) {
-                orders[row.text("id") ?? ""] = row
-            }
-        }
-        for chunk in Array(Set(runs.compactMap { $0.kind == "refund" ? $0.refundID : nil })).chunked(1_024) {
-            let list = SQLValue.inList(Array(chunk))
-            for row in try await db.query("""
-                SELECT id, amount, tax, processor_refund_id FROM \(service.table("refunds")) WHERE id IN (\(list.placeholders))
-                """, list.binds) {
-                refunds[row.text("id") ?? ""] = row
-            }
-        }
+        let orders = Dictionary(try await service.rows(of: "orders", columns: "id, currency, total_amount, total_tax, capture_id, tax_date",
+                                                       where: "id", in: Set(runs.map(\.orderID))).map { ($0.text("id") ?? "", $0) },
+                                uniquingKeysWith: { first, _ in first })
+        let refunds = Dictionary(try await service.rows(of: "refunds", columns: "id, amount, tax, processor_refund_id", where: "id",
+                                                        in: Set(runs.compactMap { $0.kind == "refund" ? $0.refundID : nil })).map { ($0.text("id") ?? "", $0) },
+                                 uniquingKeysWith: { first, _ in first })
         return runs.compactMap { run in
             guard let order = orders[run.orderID] else { return nil }
             let currency = order.text("currency") ?? ""
@@ -154,8 +139,16 @@ public struct PaymentMovementReader: Sendable {
     }
 }
 
-extension Array {
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+extension OrderService {
+    /// The rows of one of the order store's tables whose `column` holds one of `values`, read through `IN` lists of at
+    /// most 1,024 values each.
+    func rows(of table: String, columns: String, where column: String, in values: Set<String>) async throws -> [SQLRow] {
+        let values = Array(values)
+        var rows: [SQLRow] = []
+        for start in stride(from: 0, to: values.count, by: 1_024) {
+            let list = SQLValue.inList(Array(values[start..<min(start + 1_024, values.count)]))
+            rows += try await database.query("SELECT \(columns) FROM \(self.table(table)) WHERE \(column) IN (\(list.placeholders))", list.binds)
+        }
+        return rows
     }
 }

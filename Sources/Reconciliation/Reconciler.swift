@@ -174,7 +174,12 @@ public struct Reconciler: Sendable {
         // about a batch of movements.
         reader.window = Int64(max(batch, 1)) * 10
         var cursor: Int64
-        if let saved = try await work.value("movements_cursor") { cursor = Int64(saved) ?? 0 } else { cursor = try await reader.firstSeq() - 1 }
+        if let saved = try await work.value("movements_cursor") {
+            cursor = Int64(saved) ?? 0
+        } else {
+            // Without a first day the run starts at the ledger's beginning, with no scan to find it.
+            cursor = request.from == nil ? 0 : try await reader.firstSeq() - 1
+        }
         var done = Int(try await work.value("movements_rows") ?? "0") ?? 0
         // The next window is read from the store while this one is written to the checkpoint store (two connections,
         // two cores).
@@ -308,34 +313,24 @@ public struct Reconciler: Sendable {
     /// are left alone (counted); the rest are differences.
     func explainUnmatched(_ lines: [SettlementLine]) async throws -> ([Difference], Int) {
         guard !lines.isEmpty else { return ([], 0) }
-        let orderIDs = Array(Set(lines.map(\.orderID).filter { !$0.isEmpty }))
-        let refundIDs = Array(Set(lines.map(\.refundID).filter { !$0.isEmpty }))
-        let processorIDs = Array(Set(lines.map(\.processorID).filter { !$0.isEmpty }))
+        let orderIDs = Set(lines.map(\.orderID).filter { !$0.isEmpty })
+        let refundIDs = Set(lines.map(\.refundID).filter { !$0.isEmpty })
+        let processorIDs = Set(lines.map(\.processorID).filter { !$0.isEmpty })
         var status: [String: String] = [:]
         var captureOwner: [String: String] = [:]
         var knownRefunds: Set<String> = []
-        let db = service.database
-        for chunk in orderIDs.chunked(2_048) {
-            let list = SQLValue.inList(Array(chunk))
-            for row in try await db.query("SELECT id, status FROM \(service.table("orders")) WHERE id IN (\(list.placeholders))", list.binds) {
-                status[row.text("id") ?? ""] = row.text("status")
-            }
+        for row in try await service.rows(of: "orders", columns: "id, status", where: "id", in: orderIDs) {
+            status[row.text("id") ?? ""] = row.text("status")
         }
-        for chunk in processorIDs.chunked(2_048) {
-            let (list, binds) = SQLValue.inList(Array(chunk))
-            for row in try await db.query("SELECT id, status, capture_id FROM \(service.table("orders")) WHERE capture_id IN (\(list))", binds) {
-                captureOwner[row.text("capture_id") ?? ""] = row.text("id")
-                status[row.text("id") ?? ""] = row.text("status")
-            }
-            for row in try await db.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE processor_refund_id IN (\(list))", binds) {
-                knownRefunds.insert(row.text("processor_refund_id") ?? "")
-            }
+        for row in try await service.rows(of: "orders", columns: "id, status, capture_id", where: "capture_id", in: processorIDs) {
+            captureOwner[row.text("capture_id") ?? ""] = row.text("id")
+            status[row.text("id") ?? ""] = row.text("status")
         }
-        for chunk in refundIDs.chunked(2_048) {
-            let list = SQLValue.inList(Array(chunk))
-            for row in try await db.query("SELECT id FROM \(service.table("refunds")) WHERE id IN (\(list.placeholders))", list.binds) {
-                knownRefunds.insert(row.text("id") ?? "")
-            }
+        for row in try await service.rows(of: "refunds", columns: "processor_refund_id", where: "processor_refund_id", in: processorIDs) {
+            knownRefunds.insert(row.text("processor_refund_id") ?? "")
+        }
+        for row in try await service.rows(of: "refunds", columns: "id", where: "id", in: refundIDs) {
+            knownRefunds.insert(row.text("id") ?? "")
         }
         let captured: Set<String> = ["captured", "partially_refunded", "refunded", "completed"]
         var differences: [Difference] = []
