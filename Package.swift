@@ -56,8 +56,10 @@ let package = Package(
             dependencies: ["TaxCore", "Storage", "Vault", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // I-JSON (RFC 7493) and size limits every request body passes before a decoder reads it.
+        .target(name: "JSONInput", swiftSettings: strict),
         // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.
-        .target(name: "QuoteContract", dependencies: ["TaxCore"], swiftSettings: strict),
+        .target(name: "QuoteContract", dependencies: ["TaxCore", "JSONInput"], swiftSettings: strict),
         // The system libxml2 (libxml2-dev), for validating audit files against their XML Schema while streaming.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // Audit exports and accountant reports: detail, liability, SAF-T, signed manifests, disclosures, HTML report.
@@ -76,7 +78,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "Storage", "Vault", "Orders",
+                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Orders",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -104,9 +106,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TaxCoreTests", dependencies: ["TaxCore"], swiftSettings: strict),
+        .testTarget(name: "JSONInputTests", dependencies: ["JSONInput"], swiftSettings: strict),
         .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
-        .testTarget(name: "LevyCLITests", dependencies: ["levy", "Orders", "Storage", "TaxTables"], swiftSettings: strict),
+        .testTarget(name: "LevyCLITests", dependencies: ["levy", "Orders", "Storage", "TaxTables", "Vault"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore"], swiftSettings: strict),
         .testTarget(
             name: "ServerTests",
@@ -116,8 +119,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "ExportsTests", dependencies: ["Exports", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks"], swiftSettings: strict),
-        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks"],
+        .testTarget(name: "ExportsTests", dependencies: ["Exports", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks", "Vault",
+                                                     .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks", "Vault"],
                     swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Storage", "TaxCore", "TaxTables"], swiftSettings: strict),
     ]

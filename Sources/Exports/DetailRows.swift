@@ -199,14 +199,3 @@ struct SymmetricKeyBytes: Sendable {
         return SymmetricKeyBytes(bytes: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }
-
-/// Lower-case hex of bytes (digests, key ids, pseudonyms).
-public func hexString(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}

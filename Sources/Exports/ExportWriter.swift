@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Storage
 
 /// A file being written for an export: buffered, hashed (SHA-256) and counted as it goes, so the manifest needs
 /// no second read and memory does not depend on the file's size.

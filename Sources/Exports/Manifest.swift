@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Storage
 
 /// A file of an export as the manifest lists it.
 public struct ManifestFile: Codable, Sendable, Equatable {
@@ -103,8 +104,11 @@ public struct SigningKey: Sendable {
     }
 }
 
-/// Checks an export folder: the signature over `manifest.json`, then every file's size and SHA-256; a file not in
-/// the manifest is reported too. With `pinnedPublicKey` the signature must also come from that key.
+/// Checks an export folder: the signature over `manifest.json` by a trusted key, then every file's size and SHA-256;
+/// a file not in the manifest is reported too. A signature is worth only the key behind it: anyone can re-sign an
+/// edited folder with a fresh key, so verification fails unless the signing key is one of `trusted` (public keys in
+/// base64 or key ids, as the merchant published them). File names are names, never paths: a manifest naming
+/// `../x` or `a/b` is refused before anything is opened.
 public enum ManifestVerifier {
     public struct Result: Sendable {
         public var manifest: Manifest?
@@ -113,7 +117,7 @@ public enum ManifestVerifier {
         public var intact: Bool { problems.isEmpty }
     }
 
-    public static func verify(directory: String, pinnedPublicKey: String? = nil) -> Result {
+    public static func verify(directory: String, trusted: [String]) -> Result {
         var problems: [String] = []
         guard let manifestBytes = FileManager.default.contents(atPath: directory + "/manifest.json") else {
             return Result(manifest: nil, keyID: nil, problems: ["manifest.json is missing"])
@@ -129,13 +133,19 @@ public enum ManifestVerifier {
         if !publicKey.isValidSignature(signatureData, for: manifestBytes) {
             problems.append("manifest.json: the Ed25519 signature does not match (the manifest was changed)")
         }
-        if let pinnedPublicKey, pinnedPublicKey != signature.publicKey, pinnedPublicKey != keyID {
-            problems.append("manifest.sig: signed by key \(keyID), not the pinned key")
+        if trusted.isEmpty {
+            problems.append("manifest.sig: no trusted key was given, so the signature (key \(keyID)) proves nothing; pass the merchant's published public key or key id")
+        } else if !trusted.contains(where: { $0 == signature.publicKey || $0 == keyID }) {
+            problems.append("manifest.sig: signed by key \(keyID), which is not a trusted key")
         }
         guard let manifest = try? JSONDecoder().decode(Manifest.self, from: manifestBytes) else {
             return Result(manifest: nil, keyID: keyID, problems: problems + ["manifest.json is not a Levy manifest"])
         }
         for file in manifest.files {
+            guard isPlainFileName(file.name) else {
+                problems.append("manifest.json names \"\(file.name.prefix(100))\", which is not a plain file name (no paths, no ..)")
+                continue
+            }
             let path = directory + "/" + file.name
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 problems.append("\(file.name): missing")
@@ -157,5 +167,11 @@ public enum ManifestVerifier {
             problems.append("\(name): not in the manifest")
         }
         return Result(manifest: manifest, keyID: keyID, problems: problems)
+    }
+
+    /// A name an export could have written: no separator, not `.` or `..`, no control characters, not empty.
+    static func isPlainFileName(_ name: String) -> Bool {
+        guard !name.isEmpty, name != ".", name != "..", name.utf8.count <= 255 else { return false }
+        return !name.unicodeScalars.contains { $0 == "/" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F }
     }
 }

@@ -94,7 +94,7 @@ public enum DemoSeed {
                               interstate: $0.interstate, provenance: $0.provenance)
                 })
             }
-            self.service = OrderService(database: service.database, schema: service.schema, tables: stale, gateway: nil)
+            self.service = service.with(tables: stale)
             current = TaxCalculator(tables: tables)
             self.every = max(every, 1)
         }

@@ -114,7 +114,9 @@ public struct CustomerService: Sendable {
     public func create(name: String, email: String?, dateOfBirth: TaxDate?, consents: Consents = Consents()) async throws -> Customer {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw CustomerError.invalid(field: "name", "is required") }
+        guard trimmed.utf8.count <= 200 else { throw CustomerError.invalid(field: "name", "at most 200 bytes") }
         if let email {
+            guard email.utf8.count <= 254 else { throw CustomerError.invalid(field: "email", "at most 254 bytes (RFC 5321)") }
             let parts = email.split(separator: "@")
             guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !email.contains(" ") else {
                 throw CustomerError.invalid(field: "email", "is not an email address")
@@ -123,6 +125,7 @@ public struct CustomerService: Sendable {
         if let dateOfBirth {
             let today = Self.today(now())
             guard dateOfBirth <= today else { throw CustomerError.invalid(field: "date_of_birth", "is in the future") }
+            guard dateOfBirth.year >= 1900 else { throw CustomerError.invalid(field: "date_of_birth", "is before 1900") }
             // 18 or older: the 18th birthday is on or before today (29 February birthdays turn 18 on 1 March).
             let eighteenth = TaxDate(year: dateOfBirth.year + 18, month: dateOfBirth.month, day: dateOfBirth.day)
                 ?? TaxDate(year: dateOfBirth.year + 18, month: 3, day: 1)!
@@ -140,9 +143,18 @@ public struct CustomerService: Sendable {
         guard let row = try await database.query("SELECT * FROM \(table("customers")) WHERE id = $1", [.text(id.value)]).first else {
             throw CustomerError.unknownCustomer
         }
-        return Customer(id: id, name: row.text("name")!, email: row.text("email"), dateOfBirth: row.text("date_of_birth").flatMap(TaxDate.init(iso:)),
-                        consents: Consents(marketingEmail: row.integer("marketing_email") == 1, shareViewingActivity: row.integer("share_viewing") == 1),
-                        erased: row.text("erased_at") != nil)
+        do {
+            return Customer(id: id, name: try row.decode("name"), email: try row.decodeIfPresent("email"),
+                            dateOfBirth: try row.decodeIfPresent("date_of_birth", as: String.self).map { text throws(RowDecodingError) in
+                                guard let date = TaxDate(iso: text) else {
+                                    throw RowDecodingError(column: "date_of_birth", expected: "a date (YYYY-MM-DD)", found: "text of another form")
+                                }
+                                return date
+                            },
+                            consents: Consents(marketingEmail: try row.decode("marketing_email", as: Int64.self) == 1,
+                                               shareViewingActivity: try row.decode("share_viewing", as: Int64.self) == 1),
+                            erased: try row.decodeIfPresent("erased_at", as: String.self) != nil)
+        } catch { throw OrderError.corrupt("\(error)") }
     }
 
     public func setConsents(_ id: CustomerID, _ consents: Consents) async throws {
@@ -172,20 +184,22 @@ public struct CustomerService: Sendable {
         guard let row = version.map({ v in rows.first { $0.integer("version") == Int64(v) } }) ?? rows.first else {
             throw version.map { CustomerError.unknownAddressVersion($0) } ?? CustomerError.unknownAddressVersion(1)
         }
-        return Self.address(row, id)
+        do { return try Self.address(row, id) } catch { throw OrderError.corrupt("\(error)") }
     }
 
-    static func address(_ row: SQLRow, _ id: CustomerID) -> BillingAddress {
-        BillingAddress(customerID: id, version: Int(row.integer("version")!),
-                       address: Address(line1: row.text("line1")!, city: row.text("city")!, state: StateCode(row.text("state")!)!,
-                                        zip: ZipCode(row.text("zip")!) ?? ZipCode(zip5: 0)))
+    static func address(_ row: SQLRow, _ id: CustomerID) throws(RowDecodingError) -> BillingAddress {
+        BillingAddress(customerID: id, version: try row.decode("version"),
+                       address: Address(line1: try row.decode("line1"), city: try row.decode("city"),
+                                        state: try row.decode("state", expected: "a two-letter state code", StateCode.init),
+                                        zip: try row.decode("zip", expected: "a ZIP code", ZipCode.init)))
     }
 
     /// Everything held about the customer: their record, every address version, consents and their orders.
     public func export(_ id: CustomerID, orders: OrderService) async throws -> CustomerExport {
         let customer = try await customer(id)
-        let addresses = try await database.query("SELECT * FROM \(table("billing_addresses")) WHERE customer_id = $1 ORDER BY version", [.text(id.value)])
-            .map { Self.address($0, id) }
+        let rows = try await database.query("SELECT * FROM \(table("billing_addresses")) WHERE customer_id = $1 ORDER BY version", [.text(id.value)])
+        let addresses: [BillingAddress]
+        do { addresses = try rows.map { row throws(RowDecodingError) in try Self.address(row, id) } } catch { throw OrderError.corrupt("\(error)") }
         return CustomerExport(customer: customer, addresses: addresses, orders: try await orders.orders(of: id), retention: Self.retention)
     }
 

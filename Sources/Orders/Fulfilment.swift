@@ -98,7 +98,7 @@ extension OrderService {
                 SELECT code FROM \(table("vouchers")) WHERE order_id = $1 AND line_no = $2 AND status = 'issued' ORDER BY unit DESC
                 """, [.text(order.id.value), .integer(Int64(item.line))])
             for voucher in vouchers.prefix(Int(item.quantity)) {
-                try await tx.execute("UPDATE \(table("vouchers")) SET status = 'revoked' WHERE code = $1", [.text(voucher.text("code")!)])
+                try await tx.execute("UPDATE \(table("vouchers")) SET status = 'revoked' WHERE code = $1", [.text(try voucher.decode("code"))])
             }
             if line.refundedQuantity + item.quantity >= line.quantity {
                 try await tx.execute("UPDATE \(table("entitlements")) SET status = 'revoked' WHERE order_id = $1 AND line_no = $2",
@@ -120,7 +120,8 @@ extension OrderService {
             }
             try await tx.execute("UPDATE \(table("vouchers")) SET status = 'redeemed', location = $1, redeemed_at = $2 WHERE code = $3",
                                  [.text(location), .text(at), .text(code)])
-            return Voucher(code: code, orderID: OrderID(row.text("order_id")!), line: Int(row.integer("line_no")!), status: .redeemed, location: location)
+            return Voucher(code: code, orderID: OrderID(try row.decode("order_id")), line: try row.decode("line_no"), status: .redeemed,
+                           location: location)
         }
     }
 
@@ -129,8 +130,7 @@ extension OrderService {
         guard let row = try await rows("SELECT * FROM \(table("vouchers")) WHERE code = $1", [.text(code)]).first else {
             throw FulfilmentError.unknownVoucher
         }
-        return Voucher(code: code, orderID: OrderID(row.text("order_id")!), line: Int(row.integer("line_no")!),
-                       status: Voucher.Status(rawValue: row.text("status")!) ?? .issued, location: row.text("location"))
+        return try decoded { () throws(RowDecodingError) in try Self.voucher(row, order: OrderID(try row.decode("order_id"))) }
     }
 
     /// One entitlement by its id.
@@ -138,21 +138,37 @@ extension OrderService {
         guard let row = try await rows("SELECT * FROM \(table("entitlements")) WHERE id = $1", [.text(id)]).first else {
             throw FulfilmentError.unknownEntitlement
         }
-        return Entitlement(id: id, orderID: OrderID(row.text("order_id")!), line: Int(row.integer("line_no")!), rights: row.text("rights")!,
-                           expires: row.text("expires_at").flatMap(Timestamp.date), status: Entitlement.Status(rawValue: row.text("status")!) ?? .active)
+        return try decoded { () throws(RowDecodingError) in try Self.entitlement(row, order: OrderID(try row.decode("order_id"))) }
     }
 
     public func vouchers(of order: OrderID) async throws -> [Voucher] {
-        try await rows("SELECT * FROM \(table("vouchers")) WHERE order_id = $1 ORDER BY line_no, unit", [.text(order.value)]).map {
-            Voucher(code: $0.text("code")!, orderID: order, line: Int($0.integer("line_no")!), status: Voucher.Status(rawValue: $0.text("status")!) ?? .issued,
-                    location: $0.text("location"))
-        }
+        let rows = try await rows("SELECT * FROM \(table("vouchers")) WHERE order_id = $1 ORDER BY line_no, unit", [.text(order.value)])
+        return try decoded { () throws(RowDecodingError) in try rows.map { row throws(RowDecodingError) in try Self.voucher(row, order: order) } }
     }
 
     public func entitlements(of order: OrderID) async throws -> [Entitlement] {
-        try await rows("SELECT * FROM \(table("entitlements")) WHERE order_id = $1 ORDER BY line_no", [.text(order.value)]).map {
-            Entitlement(id: $0.text("id")!, orderID: order, line: Int($0.integer("line_no")!), rights: $0.text("rights")!,
-                        expires: $0.text("expires_at").flatMap(Timestamp.date), status: Entitlement.Status(rawValue: $0.text("status")!) ?? .active)
-        }
+        let rows = try await rows("SELECT * FROM \(table("entitlements")) WHERE order_id = $1 ORDER BY line_no", [.text(order.value)])
+        return try decoded { () throws(RowDecodingError) in try rows.map { row throws(RowDecodingError) in try Self.entitlement(row, order: order) } }
+    }
+
+    static func voucher(_ row: SQLRow, order: OrderID) throws(RowDecodingError) -> Voucher {
+        Voucher(code: try row.decode("code"), orderID: order, line: try row.decode("line_no"), status: try row.decode("status", as: Voucher.Status.self),
+                location: try row.decodeIfPresent("location"))
+    }
+
+    static func entitlement(_ row: SQLRow, order: OrderID) throws(RowDecodingError) -> Entitlement {
+        Entitlement(id: try row.decode("id"), orderID: order, line: try row.decode("line_no"), rights: try row.decode("rights"),
+                    expires: try row.decodeIfPresent("expires_at", as: String.self).map { text throws(RowDecodingError) in
+                        guard let date = Timestamp.date(text) else {
+                            throw RowDecodingError(column: "expires_at", expected: "a UTC timestamp", found: "text of another form")
+                        }
+                        return date
+                    },
+                    status: try row.decode("status", as: Entitlement.Status.self))
+    }
+
+    /// Runs a decoding step, turning a stored value that cannot be read into the order store's typed error.
+    func decoded<T>(_ body: () throws(RowDecodingError) -> T) throws(OrderError) -> T {
+        do { return try body() } catch { throw OrderError.corrupt("\(error)") }
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Storage
+import Vault
 
 /// One immutable tax-ledger entry: a line's tax in one jurisdiction, positive for a sale, negative for a refund.
 public struct LedgerEntry: Sendable, Hashable {
@@ -35,18 +36,49 @@ public struct LedgerEntry: Sendable, Hashable {
         self.at = at
     }
 
-    /// SHA-256 over the previous hash and every field, length-prefixed.
-    func computeHash(previous: String) -> String {
+    /// Every field after the previous hash, length-prefixed, so no two different entries serialize the same.
+    func chainText(previous: String) -> [UInt8] {
         let fields = [previous, String(seq), orderID, refundID ?? "", kind, String(line), jurisdictionCode, level, rate, String(taxable),
                       String(tax), taxDate, tableVersion, at]
-        let text = fields.map { "\($0.utf8.count):\($0)" }.joined()
-        return SHA256.hash(data: Array(text.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return Array(fields.map { "\($0.utf8.count):\($0)" }.joined().utf8)
+    }
+
+    /// The keyed link: HMAC-SHA256 under the ledger key over the previous hash and every field.
+    func computeHash(previous: String, key: LedgerKey) -> String {
+        hexString(HMAC<SHA256>.authenticationCode(for: chainText(previous: previous), using: key.symmetric))
+    }
+
+    /// The unkeyed link of ledgers written before migration 7 (plain SHA-256), for re-chaining them once.
+    func legacyHash(previous: String) -> String { hexString(SHA256.hash(data: chainText(previous: previous))) }
+
+    /// Reads a stored entry; a value of the wrong type or form is an error naming the column, never a crash.
+    init(row: SQLRow) throws(RowDecodingError) {
+        self.init(orderID: try row.decode("order_id"), refundID: try row.decodeIfPresent("refund_id"), kind: try row.decode("kind"),
+                  line: try row.decode("line_no"), jurisdictionCode: try row.decode("jurisdiction_code"), level: try row.decode("level"),
+                  rate: try row.decode("rate"), taxable: try row.decode("taxable"), tax: try row.decode("tax"), taxDate: try row.decode("tax_date"),
+                  tableVersion: try row.decode("table_version"), at: try row.decode("at"))
+        seq = try row.decode("seq")
+        previousHash = try row.decode("prev_hash")
+        hash = try row.decode("hash")
     }
 }
 
-/// The tax ledger's hash chain: entries are only appended; each hash covers the previous one, and the newest
-/// `seq:hash` is kept as the head (in the same transaction), so an edit, a deletion (also at the end) or a
-/// reordering breaks verification.
+/// The key of the ledger's hash chain. It never sits in the database: it is derived from the vault's master key
+/// (HKDF, its own label), so whoever can write the database but does not hold the master key cannot re-seal a
+/// rewritten chain.
+public struct LedgerKey: Sendable {
+    let bytes: [UInt8]
+    var symmetric: SymmetricKey { SymmetricKey(data: bytes) }
+
+    public init(masterKey: MasterKey) {
+        bytes = masterKey.derivedKeyBytes(purpose: "ledger-chain-v1")
+    }
+}
+
+/// The tax ledger's hash chain: entries are only appended; each hash is an HMAC (keyed by `LedgerKey`) over the
+/// previous hash and the entry, and the newest `seq:hash` is kept as the head (in the same transaction). An edit, a
+/// deletion (also at the end), a reordering, or a rewrite of the whole chain without the key breaks verification;
+/// a rewrite with the key is still caught by the heads anchored in signed exports (`verifyAnchors`).
 public struct Ledger: Sendable {
     public struct Verification: Sendable, Equatable, CustomStringConvertible {
         public var entries: Int
@@ -58,27 +90,39 @@ public struct Ledger: Sendable {
         }
     }
 
+    /// What comparing an export's anchored head with the ledger found.
+    public struct AnchorCheck: Sendable, Equatable {
+        public var anchor: String
+        public var matches: Bool
+        public var reason: String
+    }
+
     let table: String
     let meta: String
     let dialect: SQLDialect
+    let key: LedgerKey
 
     static let genesis = String(repeating: "0", count: 64)
+    /// The chain's form, kept in `meta` as `ledger_chain`.
+    static let chainForm = "hmac-sha256-v1"
+    static let page = 10_000
 
     func append(_ entries: [LedgerEntry], in tx: any SQLExecutor) async throws {
         guard !entries.isEmpty else { return }
         // Lock the head (PostgreSQL) so concurrent appends take turns; SQLite's transaction already holds the file.
-        let head = try await tx.query("SELECT value FROM \(meta) WHERE name = 'ledger_head'" + (dialect == .postgres ? " FOR UPDATE" : ""))
-            .first?.text("value") ?? ""
+        let head: String = try await tx.query("SELECT value FROM \(meta) WHERE name = 'ledger_head'" + (dialect == .postgres ? " FOR UPDATE" : ""))
+            .first?.decode("value") ?? ""
         var seq = 0
         var previous = Self.genesis
         if let colon = head.firstIndex(of: ":") {
-            seq = Int(head[..<colon]) ?? 0
+            guard let number = Int(head[..<colon]) else { throw RowDecodingError(column: "ledger_head", expected: "seq:hash", found: "text of another form") }
+            seq = number
             previous = String(head[head.index(after: colon)...])
         }
         for var entry in entries {
             seq += 1
             entry.seq = seq
-            entry.hash = entry.computeHash(previous: previous)
+            entry.hash = entry.computeHash(previous: previous, key: key)
             try await tx.execute("""
                 INSERT INTO \(table) (seq, order_id, refund_id, kind, line_no, jurisdiction_code, level, rate, taxable, tax, tax_date,
                   table_version, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
@@ -90,34 +134,124 @@ public struct Ledger: Sendable {
         try await tx.execute("UPDATE \(meta) SET value = $1 WHERE name = 'ledger_head'", [.text("\(seq):\(previous)")])
     }
 
-    func entries(in database: any SQLDatabase, after seq: Int = 0, limit: Int? = nil) async throws -> [LedgerEntry] {
+    func entries(in database: any SQLExecutor, after seq: Int = 0, limit: Int? = nil) async throws -> [LedgerEntry] {
         let page = limit.map { " LIMIT \($0)" } ?? ""
-        return try await database.query("SELECT * FROM \(table) WHERE seq > $1 ORDER BY seq" + page, [.integer(Int64(seq))]).map { row in
-            var entry = LedgerEntry(orderID: row.text("order_id")!, refundID: row.text("refund_id"), kind: row.text("kind")!,
-                                    line: Int(row.integer("line_no")!), jurisdictionCode: row.text("jurisdiction_code")!, level: row.text("level")!,
-                                    rate: row.text("rate")!, taxable: row.integer("taxable")!, tax: row.integer("tax")!,
-                                    taxDate: row.text("tax_date")!, tableVersion: row.text("table_version")!, at: row.text("at")!)
-            entry.seq = Int(row.integer("seq")!)
-            entry.previousHash = row.text("prev_hash")!
-            entry.hash = row.text("hash")!
-            return entry
+        return try await database.query("SELECT * FROM \(table) WHERE seq > $1 ORDER BY seq" + page, [.integer(Int64(seq))]).map { row throws in
+            try LedgerEntry(row: row)
         }
     }
 
+    /// Walks the chain in pages. A row that cannot be read (a value of the wrong type, say) is reported as altered
+    /// at its place in the chain, like an edited value.
     func verify(in database: any SQLDatabase) async throws -> Verification {
-        let all = try await entries(in: database)
         var previous = Self.genesis
-        for (i, entry) in all.enumerated() {
-            if entry.seq != i + 1 { return Verification(entries: all.count, brokenAt: entry.seq, reason: "expected entry \(i + 1) (deleted or reordered)") }
-            if entry.previousHash != previous { return Verification(entries: all.count, brokenAt: entry.seq, reason: "does not continue the previous hash") }
-            if entry.computeHash(previous: previous) != entry.hash { return Verification(entries: all.count, brokenAt: entry.seq, reason: "contents do not match the hash (edited)") }
-            previous = entry.hash
+        var position = 0
+        var after = Int64(0)
+        while true {
+            let rows = try await database.query("SELECT * FROM \(table) WHERE seq > $1 ORDER BY seq LIMIT \(Self.page)", [.integer(after)])
+            for row in rows {
+                position += 1
+                let entry: LedgerEntry
+                do { entry = try LedgerEntry(row: row) } catch {
+                    return Verification(entries: position, brokenAt: position, reason: "altered: \(error)")
+                }
+                if entry.seq != position {
+                    return Verification(entries: position, brokenAt: entry.seq, reason: "expected entry \(position) (deleted or reordered)")
+                }
+                if entry.previousHash != previous {
+                    return Verification(entries: position, brokenAt: entry.seq, reason: "does not continue the previous hash")
+                }
+                if entry.computeHash(previous: previous, key: key) != entry.hash {
+                    return Verification(entries: position, brokenAt: entry.seq, reason: "contents do not match the keyed hash (edited or re-chained without the key)")
+                }
+                previous = entry.hash
+                after = Int64(entry.seq)
+            }
+            if rows.count < Self.page { break }
         }
-        let head = try await database.query("SELECT value FROM \(meta) WHERE name = 'ledger_head'", []).first?.text("value") ?? ""
-        let expected = all.last.map { "\($0.seq):\($0.hash)" } ?? ""
+        let head: String = try await database.query("SELECT value FROM \(meta) WHERE name = 'ledger_head'", []).first?.decode("value") ?? ""
+        let expected = position == 0 ? "" : "\(position):\(previous)"
         if head != expected {
-            return Verification(entries: all.count, brokenAt: all.count + 1, reason: "the head \(head.isEmpty ? "(none)" : head) is not the last entry (entries removed from the end)")
+            return Verification(entries: position, brokenAt: position + 1,
+                                reason: "the head \(head.isEmpty ? "(none)" : head) is not the last entry (entries removed from the end)")
         }
-        return Verification(entries: all.count, brokenAt: nil, reason: nil)
+        return Verification(entries: position, brokenAt: nil, reason: nil)
+    }
+
+    /// Compares heads anchored elsewhere (`seq:hash`, as each signed export manifest records it) with the ledger:
+    /// the entry at that sequence must still have that hash. A chain rewritten after an export, even by someone who
+    /// holds the key, no longer matches the export's anchor.
+    func verifyAnchors(_ anchors: [String], in database: any SQLDatabase) async throws -> [AnchorCheck] {
+        var results: [AnchorCheck] = []
+        for anchor in anchors {
+            if anchor.isEmpty {
+                results.append(AnchorCheck(anchor: anchor, matches: true, reason: "the export was made from an empty ledger"))
+                continue
+            }
+            guard let colon = anchor.firstIndex(of: ":"), let seq = Int64(anchor[..<colon]) else {
+                results.append(AnchorCheck(anchor: anchor, matches: false, reason: "not a seq:hash anchor"))
+                continue
+            }
+            let hash = String(anchor[anchor.index(after: colon)...])
+            guard let row = try await database.query("SELECT hash FROM \(table) WHERE seq = $1", [.integer(seq)]).first else {
+                results.append(AnchorCheck(anchor: anchor, matches: false, reason: "entry \(seq) is missing from the ledger"))
+                continue
+            }
+            let stored: String
+            do { stored = try row.decode("hash") } catch {
+                results.append(AnchorCheck(anchor: anchor, matches: false, reason: "entry \(seq) is altered: \(error)"))
+                continue
+            }
+            results.append(stored == hash
+                ? AnchorCheck(anchor: anchor, matches: true, reason: "entry \(seq) still has the anchored hash")
+                : AnchorCheck(anchor: anchor, matches: false, reason: "entry \(seq) has another hash than the export anchored (rewritten since)"))
+        }
+        return results
+    }
+
+    /// Once per store: a ledger chained with plain SHA-256 (before migration 7) is checked as it was, then chained
+    /// again under the key, and its old head is kept in `meta` as `ledger_unkeyed_head` for the record. A broken
+    /// unkeyed chain is not re-sealed: the migration stops and says where it breaks.
+    func upgradeChain(in database: any SQLDatabase) async throws {
+        let form: String? = try await database.query("SELECT value FROM \(meta) WHERE name = 'ledger_chain'").first?.decode("value")
+        if form == Self.chainForm { return }
+        try await database.transaction { [self] tx in
+            let oldHead: String = try await tx.query("SELECT value FROM \(meta) WHERE name = 'ledger_head'" + (dialect == .postgres ? " FOR UPDATE" : ""))
+                .first?.decode("value") ?? ""
+            var legacyPrevious = Self.genesis
+            var previous = Self.genesis
+            var after = 0
+            var count = 0
+            while true {
+                let page = try await entries(in: tx, after: after, limit: Self.page)
+                for var entry in page {
+                    count += 1
+                    guard entry.seq == count, entry.previousHash == legacyPrevious, entry.legacyHash(previous: legacyPrevious) == entry.hash else {
+                        throw LedgerMigrationError(seq: entry.seq)
+                    }
+                    legacyPrevious = entry.hash
+                    entry.hash = entry.computeHash(previous: previous, key: key)
+                    try await tx.execute("UPDATE \(table) SET prev_hash = $1, hash = $2 WHERE seq = $3",
+                                         [.text(previous), .text(entry.hash), .integer(Int64(entry.seq))])
+                    previous = entry.hash
+                }
+                if page.count < Self.page { break }
+                after = page.last?.seq ?? after
+            }
+            let legacyHead = count == 0 ? "" : "\(count):\(legacyPrevious)"
+            guard oldHead == legacyHead else { throw LedgerMigrationError(seq: count + 1) }
+            try await tx.execute("UPDATE \(meta) SET value = $1 WHERE name = 'ledger_head'", [.text(count == 0 ? "" : "\(count):\(previous)")])
+            let upsert = "INSERT INTO \(meta) (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+            try await tx.execute(upsert, [.text("ledger_unkeyed_head"), .text(oldHead)])
+            try await tx.execute(upsert, [.text("ledger_chain"), .text(Self.chainForm)])
+        }
+    }
+}
+
+/// The unkeyed ledger of an older store does not verify, so it is not re-chained under the key.
+public struct LedgerMigrationError: Error, Sendable, CustomStringConvertible {
+    public var seq: Int
+    public var description: String {
+        "the ledger's unkeyed chain breaks at entry \(seq); it was not re-chained under the key (investigate before migrating)"
     }
 }

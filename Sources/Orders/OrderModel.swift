@@ -150,6 +150,8 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidRefund(String)
     case unfulfilled(vouchers: Int)
     case storage(String)
+    /// A stored record that cannot be read as an order (a value of the wrong type or form): never a crash.
+    case corrupt(String)
 
     public var description: String {
         switch self {
@@ -161,6 +163,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidRefund(let why): "refund refused: \(why)"
         case .unfulfilled(let n): "\(n) voucher(s) are not redeemed yet"
         case .storage(let message): "order storage: \(message)"
+        case .corrupt(let message): "a stored order record cannot be read: \(message)"
         }
     }
 }

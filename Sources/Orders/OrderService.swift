@@ -13,16 +13,26 @@ public struct OrderService: Sendable {
     /// The tables this service quotes new orders with.
     public var tables: TaxTableSet { calculator.tables }
     let gateway: PaymentGateway?
+    /// Keys the tax ledger's hash chain (derived from the vault's master key; never stored).
+    let ledgerKey: LedgerKey
     let now: @Sendable () -> Date
 
-    public init(database: any SQLDatabase, schema: String = "orders", tables: TaxTableSet, gateway: PaymentGateway?,
+    public init(database: any SQLDatabase, schema: String = "orders", tables: TaxTableSet, gateway: PaymentGateway?, ledgerKey: LedgerKey,
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         self.schema = schema
         calculator = TaxCalculator(tables: tables)
         self.gateway = gateway
+        self.ledgerKey = ledgerKey
         self.now = now
     }
+
+    /// The same service quoting new orders with other tables.
+    public func with(tables: TaxTableSet) -> OrderService {
+        OrderService(database: database, schema: schema, tables: tables, gateway: gateway, ledgerKey: ledgerKey, now: now)
+    }
+
+    var ledgerStore: Ledger { Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect, key: ledgerKey) }
 
     /// The order store's schema changes, in order.
     public static func migrations(schema: String) -> Migrations {
@@ -106,8 +116,11 @@ public struct OrderService: Sendable {
         ])
     }
 
-    /// Creates or updates the order tables.
-    public func migrate() async throws { try await Self.migrations(schema: schema).apply(to: database, now: now()) }
+    /// Creates or updates the order tables, then keys the ledger's chain if an older store left it unkeyed.
+    public func migrate() async throws {
+        try await Self.migrations(schema: schema).apply(to: database, now: now())
+        try await ledgerStore.upgradeChain(in: database)
+    }
 
     public func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
 
@@ -246,7 +259,7 @@ public struct OrderService: Sendable {
         try await database.transaction { [self, captureID] tx in
             try await tx.execute("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = $4",
                                  [.text(OrderStatus.captured.rawValue), .text(captureID), .text(id.value), .text(order.status.rawValue)])
-            try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).append(entries, in: tx)
+            try await ledgerStore.append(entries, in: tx)
             try await fulfil(order, in: tx, at: capturedAt)
         }
         return try await self.order(id)
@@ -338,7 +351,7 @@ public struct OrderService: Sendable {
                 }
                 try await tx.execute("UPDATE \(table("orders")) SET status = $1 WHERE id = $2",
                                      [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)])
-                try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).append(entries, in: tx)
+                try await ledgerStore.append(entries, in: tx)
                 try await revoke(lines, of: order, in: tx)
             }
         } catch {
@@ -359,7 +372,7 @@ public struct OrderService: Sendable {
             for row in rows {
                 try await tx.execute("UPDATE \(table("orders")) SET destination_address = $1, billing_address = $2 WHERE id = $3",
                                      [row.text("destination_address").map { .text(AddressText.withoutStreet($0)) } ?? .null,
-                                      row.text("billing_address").map { .text(AddressText.withoutStreet($0)) } ?? .null, .text(row.text("id")!)])
+                                      row.text("billing_address").map { .text(AddressText.withoutStreet($0)) } ?? .null, .text(try row.decode("id"))])
             }
         }
     }
@@ -367,7 +380,7 @@ public struct OrderService: Sendable {
     public func orders(of customer: CustomerID) async throws -> [Order] {
         var result: [Order] = []
         for row in try await rows("SELECT id FROM \(table("orders")) WHERE customer_id = $1 ORDER BY created_at, id", [.text(customer.value)]) {
-            result.append(try await order(OrderID(row.text("id")!)))
+            result.append(try await order(OrderID(try decoded { () throws(RowDecodingError) in try row.decode("id") })))
         }
         return result
     }
@@ -383,59 +396,96 @@ public struct OrderService: Sendable {
 
     func loadOrder(where condition: String, _ value: SQLValue) async throws -> (order: Order, requestHash: String)? {
         guard let row = try await rows("SELECT * FROM \(table("orders")) WHERE \(condition)", [value]).first else { return nil }
-        let id = row.text("id")!
-        let taxes = try await rows("SELECT * FROM \(table("order_taxes")) WHERE order_id = $1 ORDER BY line_no, position", [.text(id)])
-        let lines = try await rows("SELECT * FROM \(table("order_lines")) WHERE order_id = $1 ORDER BY line_no", [.text(id)]).map { line in
-            let number = line.integer("line_no")!
-            return OrderLine(number: Int(number), id: line.text("line_id")!, code: line.text("code")!, fulfilment: line.text("fulfilment")!,
-                             quantity: line.integer("quantity")!,
-                             amount: line.integer("amount")!, taxable: line.integer("taxable")!, exempt: line.integer("exempt")!,
-                             tax: line.integer("tax")!, refundedQuantity: line.integer("refunded_quantity")!,
-                             refundedAmount: line.integer("refunded_amount")!, sourcingRule: line.text("sourcing_rule")!,
-                             sourcedTo: line.text("sourced_to")!, certificate: line.text("certificate"),
-                             taxes: taxes.filter { $0.integer("line_no") == number }.map {
-                                 FrozenTax(jurisdictionCode: $0.text("jurisdiction_code")!, level: $0.text("level")!, name: $0.text("name")!,
-                                           rate: $0.text("rate")!, taxable: $0.integer("taxable")!, tax: $0.integer("tax")!,
-                                           refundedTax: $0.integer("refunded_tax")!)
-                             })
+        do {
+            let id: String = try row.decode("id")
+            // One pass over the taxes, grouped by line: reading is linear in the rows, whatever the line count.
+            var taxesByLine: [Int64: [FrozenTax]] = [:]
+            for tax in try await rows("SELECT * FROM \(table("order_taxes")) WHERE order_id = $1 ORDER BY line_no, position", [.text(id)]) {
+                taxesByLine[try tax.decode("line_no"), default: []].append(
+                    FrozenTax(jurisdictionCode: try tax.decode("jurisdiction_code"), level: try tax.decode("level"), name: try tax.decode("name"),
+                              rate: try tax.decode("rate"), taxable: try Self.money(tax, "taxable"), tax: try Self.money(tax, "tax"),
+                              refundedTax: try Self.money(tax, "refunded_tax")))
+            }
+            var lines: [OrderLine] = []
+            for line in try await rows("SELECT * FROM \(table("order_lines")) WHERE order_id = $1 ORDER BY line_no", [.text(id)]) {
+                let number: Int64 = try line.decode("line_no")
+                lines.append(OrderLine(number: Int(number), id: try line.decode("line_id"), code: try line.decode("code"),
+                                       fulfilment: try line.decode("fulfilment"), quantity: try line.decode("quantity"),
+                                       amount: try Self.money(line, "amount"), taxable: try Self.money(line, "taxable"), exempt: try Self.money(line, "exempt"),
+                                       tax: try Self.money(line, "tax"), refundedQuantity: try line.decode("refunded_quantity"),
+                                       refundedAmount: try Self.money(line, "refunded_amount"), sourcingRule: try line.decode("sourcing_rule"),
+                                       sourcedTo: try line.decode("sourced_to"), certificate: try line.decodeIfPresent("certificate"),
+                                       taxes: taxesByLine[number] ?? []))
+            }
+            let order = Order(id: OrderID(id), status: try row.decode("status", as: OrderStatus.self), currency: .usd,
+                              taxDate: try row.decode("tax_date", expected: "a date (YYYY-MM-DD)", TaxDate.init(iso:)),
+                              tableVersion: try row.decode("table_version"), rounding: try row.decode("rounding"),
+                              totalAmount: try Self.money(row, "total_amount"), totalTax: try Self.money(row, "total_tax"),
+                              paymentToken: try row.decodeIfPresent("payment_token"), authorizationID: try row.decodeIfPresent("authorization_id"),
+                              captureID: try row.decodeIfPresent("capture_id"), declineReason: try row.decodeIfPresent("decline_reason"),
+                              customerID: try row.decodeIfPresent("customer_id", as: String.self).map(CustomerID.init),
+                              billingVersion: try row.decodeIfPresent("billing_version", as: Int.self),
+                              created: try row.decode("created_at", expected: "a UTC timestamp", Timestamp.date), lines: lines)
+            return (order, try row.decode("request_hash"))
+        } catch let error as RowDecodingError {
+            throw OrderError.corrupt("\(error)")
         }
-        let order = Order(id: OrderID(id), status: OrderStatus(rawValue: row.text("status")!) ?? .placed,
-                          currency: .usd, taxDate: TaxDate(iso: row.text("tax_date")!)!,
-                          tableVersion: row.text("table_version")!, rounding: row.text("rounding")!, totalAmount: row.integer("total_amount")!,
-                          totalTax: row.integer("total_tax")!, paymentToken: row.text("payment_token"), authorizationID: row.text("authorization_id"),
-                          captureID: row.text("capture_id"), declineReason: row.text("decline_reason"),
-                          customerID: row.text("customer_id").map(CustomerID.init), billingVersion: row.integer("billing_version").map(Int.init),
-                          created: Timestamp.date(row.text("created_at")!) ?? Date(timeIntervalSince1970: 0), lines: lines)
-        return (order, row.text("request_hash")!)
     }
 
     func refund(forKey key: String) async throws -> (refund: Refund, requestHash: String)? {
         guard let row = try await rows("SELECT * FROM \(table("refunds")) WHERE idempotency_key = $1", [.text(key)]).first else { return nil }
-        let id = row.text("id")!
-        let entries = try await rows("SELECT line_no, jurisdiction_code, tax FROM \(table("ledger")) WHERE refund_id = $1 ORDER BY seq", [.text(id)])
-        let lines = try await rows("SELECT * FROM \(table("refund_lines")) WHERE refund_id = $1 ORDER BY line_no", [.text(id)]).map { line in
-            RefundedLine(line: Int(line.integer("line_no")!), quantity: line.integer("quantity")!, amount: line.integer("amount")!,
-                         taxes: entries.filter { $0.integer("line_no") == line.integer("line_no") }.map {
-                             RefundedTax(jurisdictionCode: $0.text("jurisdiction_code")!, tax: -$0.integer("tax")!)
-                         })
+        do {
+            let id: String = try row.decode("id")
+            var taxesByLine: [Int64: [RefundedTax]] = [:]
+            for entry in try await rows("SELECT line_no, jurisdiction_code, tax FROM \(table("ledger")) WHERE refund_id = $1 ORDER BY seq", [.text(id)]) {
+                let tax = try Self.money(entry, "tax")
+                taxesByLine[try entry.decode("line_no"), default: []].append(RefundedTax(jurisdictionCode: try entry.decode("jurisdiction_code"), tax: -tax))
+            }
+            var lines: [RefundedLine] = []
+            for line in try await rows("SELECT * FROM \(table("refund_lines")) WHERE refund_id = $1 ORDER BY line_no", [.text(id)]) {
+                let number: Int64 = try line.decode("line_no")
+                lines.append(RefundedLine(line: Int(number), quantity: try line.decode("quantity"), amount: try Self.money(line, "amount"),
+                                          taxes: taxesByLine[number] ?? []))
+            }
+            return (Refund(id: id, orderID: OrderID(try row.decode("order_id")), amount: try Self.money(row, "amount"), tax: try Self.money(row, "tax"),
+                           lines: lines), try row.decode("request_hash"))
+        } catch let error as RowDecodingError {
+            throw OrderError.corrupt("\(error)")
         }
-        return (Refund(id: id, orderID: OrderID(row.text("order_id")!), amount: row.integer("amount")!, tax: row.integer("tax")!, lines: lines),
-                row.text("request_hash")!)
+    }
+
+    /// Stored money is trusted no more than input: an amount beyond any order the contract allows (10^15 minor
+    /// units, forty times the largest order) is a corrupt record, so that every sum formed when reading stays exact.
+    static let maxStoredMoney: Int64 = 1_000_000_000_000_000
+
+    static func money(_ row: SQLRow, _ column: String) throws(RowDecodingError) -> Int64 {
+        let value: Int64 = try row.decode(column)
+        guard value.magnitude <= UInt64(maxStoredMoney) else {
+            throw RowDecodingError(column: column, expected: "an amount within 10^15 minor units", found: "an out-of-range integer")
+        }
+        return value
     }
 
     /// Every ledger entry, oldest first.
     public func ledger() async throws -> [LedgerEntry] {
-        try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).entries(in: database)
+        do { return try await ledgerStore.entries(in: database) } catch let error as RowDecodingError { throw OrderError.corrupt("\(error)") }
     }
 
     /// Ledger entries after `seq`, oldest first, at most `limit` of them: a page for readers that stream.
     public func ledger(after seq: Int, limit: Int) async throws -> [LedgerEntry] {
-        try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).entries(in: database, after: seq, limit: limit)
+        do { return try await ledgerStore.entries(in: database, after: seq, limit: limit) } catch let error as RowDecodingError {
+            throw OrderError.corrupt("\(error)")
+        }
     }
 
-    /// Checks the ledger's hash chain: any edit, deletion or reordering is found.
+    /// Checks the ledger's keyed hash chain: any edit, deletion, reordering or unkeyed rewrite is found.
     public func verifyLedger() async throws -> Ledger.Verification {
-        try await Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect).verify(in: database)
+        try await ledgerStore.verify(in: database)
+    }
+
+    /// Checks heads anchored in signed exports (`seq:hash`) against the ledger as it is now.
+    public func verifyLedgerAnchors(_ anchors: [String]) async throws -> [Ledger.AnchorCheck] {
+        try await ledgerStore.verifyAnchors(anchors, in: database)
     }
 
     func setStatus(_ id: OrderID, _ status: OrderStatus, column: String?, value: String?) async throws {

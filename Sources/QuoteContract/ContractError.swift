@@ -5,6 +5,8 @@ public struct ContractError: Error, Equatable, Sendable, CustomStringConvertible
         case invalidJSON = "invalid_json"
         case missingField = "missing_field"
         case unknownField = "unknown_field"
+        /// A member name repeated in one object (RFC 7493): which one counts is ambiguous, so neither does.
+        case duplicateField = "duplicate_field"
         case invalidValue = "invalid_value"
         case unquotable = "unquotable"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONInput
 import TaxCore
 
 /// Reads quote requests and writes quotes in the stable JSON contract of docs/quote-contract.md.
@@ -7,8 +8,39 @@ public enum QuoteCodec {
 
     /// Parses and validates a request. The error names the first field at fault.
     public static func decodeRequest(_ data: Data) throws(ContractError) -> QuoteRequest {
-        if let document = QuoteRequestParser.parse(Array(data)) { return try validate(document) }
+        let bytes = Array(data)
+        try checkJSON(bytes)
+        if let document = QuoteRequestParser.parse(bytes) { return try validate(document) }
         return try validate(try decodeDocumentWithFoundation(data))
+    }
+
+    /// The I-JSON check every request passes before it is read (`JSONGuard`), as a contract error.
+    public static func checkJSON(_ bytes: [UInt8]) throws(ContractError) {
+        do { try JSONGuard.check(bytes) } catch {
+            throw contractError(error)
+        }
+    }
+
+    /// How a `JSONGuard` refusal reads in the contract.
+    public static func contractError(_ failure: JSONGuard.Failure) -> ContractError {
+        switch failure.kind {
+        case .syntax, .invalidUTF8:
+            ContractError(.invalidJSON, field: failure.path, failure.message)
+        case .duplicateName:
+            ContractError(.duplicateField, field: failure.path, failure.message)
+        case .tooDeep, .tooLong, .tooMany, .controlCharacter:
+            ContractError(.invalidValue, field: failure.path, failure.message)
+        }
+    }
+
+    /// Text fields are bounded at the edge: `limit` bytes, no control characters (the JSON check already refused
+    /// those in JSON; the CLI's other inputs come here too).
+    static func boundedText(_ text: String, field: String, limit: Int) throws(ContractError) -> String {
+        guard text.utf8.count <= limit else { throw ContractError(.invalidValue, field: field, "at most \(limit) bytes") }
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw ContractError(.invalidValue, field: field, "control characters are not accepted")
+        }
+        return text
     }
 
     /// The reference reading (JSONDecoder), which also reports every malformed request with its field path.
@@ -62,6 +94,7 @@ public enum QuoteCodec {
 
         var registrations: Set<StateCode>?
         if let list = document.seller?.registrations {
+            guard list.count <= 60 else { throw ContractError(.invalidValue, field: "seller.registrations", "at most 60 states") }
             var states = Set<StateCode>()
             for (i, text) in list.enumerated() {
                 guard let state = StateCode(text) else {
@@ -73,6 +106,9 @@ public enum QuoteCodec {
         }
 
         var exemptions: [ExemptionCertificate] = []
+        if let list = document.customer?.exemptions, list.count > QuoteLimits.maxExemptions {
+            throw ContractError(.invalidValue, field: "customer.exemptions", "at most \(QuoteLimits.maxExemptions) certificates")
+        }
         for (i, doc) in (document.customer?.exemptions ?? []).enumerated() {
             let field = "customer.exemptions[\(i)]"
             guard let stateText = doc.state else { throw ContractError(.missingField, field: field + ".state", "required") }
@@ -85,6 +121,7 @@ public enum QuoteCodec {
                                     "\"\(reasonText)\" is not an SST reason code (A-M) or name (\(ExemptionReason.allCases.map(\.name).joined(separator: ", ")))")
             }
             guard let number = doc.number, !number.isEmpty else { throw ContractError(.missingField, field: field + ".number", "required") }
+            _ = try boundedText(number, field: field + ".number", limit: QuoteLimits.maxIdentifierBytes)
             var expires: TaxDate?
             if let text = doc.expires {
                 guard let parsed = TaxDate(iso: text) else {
@@ -97,11 +134,15 @@ public enum QuoteCodec {
 
         guard let lineDocuments = document.lines else { throw ContractError(.missingField, field: "lines", "at least one line is required") }
         guard !lineDocuments.isEmpty else { throw ContractError(.invalidValue, field: "lines", "at least one line is required") }
+        guard lineDocuments.count <= QuoteLimits.maxLines else {
+            throw ContractError(.invalidValue, field: "lines", "an order has at most \(QuoteLimits.maxLines) lines, got \(lineDocuments.count)")
+        }
         var lines: [QuoteLine] = []
         var ids = Set<String>()
         for (i, doc) in lineDocuments.enumerated() {
             let field = "lines[\(i)]"
             guard let id = doc.id, !id.isEmpty else { throw ContractError(.missingField, field: field + ".id", "required") }
+            _ = try boundedText(id, field: field + ".id", limit: QuoteLimits.maxIdentifierBytes)
             guard ids.insert(id).inserted else { throw ContractError(.invalidValue, field: field + ".id", "\"\(id)\" is used by another line") }
             guard let codeText = doc.code else { throw ContractError(.missingField, field: field + ".code", "required") }
             guard let code = ProductTaxCode(rawValue: codeText) else {
@@ -113,8 +154,14 @@ public enum QuoteCodec {
             do { amount = try Money.parse(amountText, currency: currency) } catch {
                 throw ContractError(.invalidValue, field: field + ".amount", "\(error)")
             }
+            guard amount.minorUnits <= QuoteLimits.maxLineAmount else {
+                throw ContractError(.invalidValue, field: field + ".amount",
+                                    "at most \(DecimalText.format(QuoteLimits.maxLineAmount, scaleDigits: currency.minorDigits, trimTrailingZeros: false))")
+            }
             let quantity = doc.quantity ?? 1
-            guard quantity >= 1 else { throw ContractError(.invalidValue, field: field + ".quantity", "must be at least 1, got \(quantity)") }
+            guard (1...QuoteLimits.maxQuantity).contains(quantity) else {
+                throw ContractError(.invalidValue, field: field + ".quantity", "must be 1 to \(QuoteLimits.maxQuantity), got \(quantity)")
+            }
             guard let fulfilmentText = doc.fulfilment else { throw ContractError(.missingField, field: field + ".fulfilment", "required") }
             guard let fulfilment = Fulfilment(rawValue: fulfilmentText) else {
                 throw ContractError(.invalidValue, field: field + ".fulfilment",
@@ -149,7 +196,9 @@ public enum QuoteCodec {
         guard let zip = ZipCode(zipText.trimmingCharacters(in: .whitespaces)) else {
             throw ContractError(.invalidValue, field: field + ".zip", "\"\(zipText)\" is not a ZIP5 or ZIP+4")
         }
-        return Address(line1: doc.line1 ?? "", city: doc.city ?? "", state: state, zip: zip)
+        let line1 = try boundedText(doc.line1 ?? "", field: field + ".line1", limit: QuoteLimits.maxAddressTextBytes)
+        let city = try boundedText(doc.city ?? "", field: field + ".city", limit: QuoteLimits.maxAddressTextBytes)
+        return Address(line1: line1, city: city, state: state, zip: zip)
     }
 
     /// The contract's view of an engine refusal: same field path discipline as request validation.

@@ -47,6 +47,10 @@ public struct APIError: Error, Sendable, Equatable {
     static func from(_ error: any Error) -> APIError? {
         switch error {
         case let error as APIError: return error
+        case let error as Throttled:
+            return APIError(.tooManyRequests, "too_many_failed_authentications",
+                            "too many failed authentications from this client or for this key; retry after \(error.seconds) s",
+                            field: "Authorization")
         case let error as ContractError:
             return APIError(error.code == .unquotable ? .unprocessableContent : .badRequest, error.code.rawValue, error.message,
                             field: error.field)
@@ -76,6 +80,8 @@ public struct APIError: Error, Sendable, Equatable {
         case .invalidRefund(let why): return APIError(.unprocessableContent, "invalid_refund", why)
         case .unfulfilled: return APIError(.conflict, "unfulfilled", error.description)
         case .storage: return nil
+        case .corrupt: return APIError(.internalServerError, "stored_record_unreadable",
+                                       "a stored record cannot be read; the operator has been told (quote the request id)")
         }
     }
 
@@ -83,7 +89,8 @@ public struct APIError: Error, Sendable, Equatable {
         switch error {
         case .invalidCard(let why):
             let field: String = switch why {
-            case .expired, .invalidExpiry: "exp_month"
+            case .invalidExpiryMonth: "exp_month"
+            case .expired, .invalidExpiryYear: "exp_year"
             case .invalidCVV: "security_code"
             default: "number"
             }
@@ -92,6 +99,8 @@ public struct APIError: Error, Sendable, Equatable {
         case .permissionDenied: return APIError(.forbidden, "forbidden", error.description)
         case .keyVersionRetired: return APIError(.gone, "token_retired", error.description, field: "token")
         case .unknownKeyVersion, .decryptionFailed, .masterKeyMismatch, .storage: return nil
+        case .corrupt: return APIError(.internalServerError, "stored_record_unreadable",
+                                       "a stored record cannot be read; the operator has been told (quote the request id)")
         }
     }
 

@@ -141,6 +141,14 @@ public final class APIKeyStore: Sendable {
         return key
     }
 
+    /// The key id inside a presented secret (`lvk_<id>_<secret>`), if it has that shape; for per-key throttling.
+    static func keyID(ofSecret presented: String) -> String? {
+        let parts = presented.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "lvk", parts[1].utf8.count == 13,
+              parts[1].utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 50 && $0 <= 55) }) else { return nil }
+        return String(parts[1])
+    }
+
     static func digest(_ text: String) -> String { hexString(SHA256.hash(data: Array(text.utf8))) }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
@@ -157,15 +165,4 @@ public final class APIKeyStore: Sendable {
                created: row.text("created_at").flatMap(Timestamp.date) ?? Date(timeIntervalSince1970: 0),
                revoked: row.text("revoked_at").flatMap(Timestamp.date))
     }
-}
-
-/// Lower-case hex of bytes (digests on request paths: no Foundation formatting).
-func hexString(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }

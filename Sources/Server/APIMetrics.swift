@@ -34,6 +34,31 @@ public final class APIMetrics: Sendable {
                              labels: [("state", state)]).increment()
     }
 
+    /// A connection closed because the client missed a deadline (`ConnectionDeadlines`).
+    func connectionTimedOut() {
+        count("http", "connection_timeouts", "Connections closed because the client was too slow to send its request")
+    }
+
+    /// A request whose client went away before its body arrived (not a server error).
+    func clientClosed(route: String) {
+        count("http", "client_disconnects", "Requests abandoned by the client before the body was read", labels: [("route", route)])
+    }
+
+    /// A failed authentication refused with 429 because its client or key id failed too often.
+    func authenticationThrottled(reason: String) {
+        count("http", "auth_throttled", "Requests refused (429) after too many failed authentications", labels: [("by", reason)])
+    }
+
+    /// A failed authentication (an unknown, malformed or revoked key).
+    func authenticationFailed() {
+        count("http", "auth_failures", "Requests with an unknown, malformed or revoked API key")
+    }
+
+    private func count(_ subsystem: String, _ name: String, _ help: String, labels: [(String, String)] = []) {
+        registry.makeCounter(descriptor: .init(namespace: "levy", subsystem: subsystem, metricName: name, unitName: "total", helpText: help),
+                             labels: labels).increment()
+    }
+
     /// The exposition text for `/metrics`.
     public func render() -> [UInt8] { registry.emitToBuffer() }
 }

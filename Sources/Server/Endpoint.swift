@@ -20,6 +20,8 @@ struct Endpoint: Sendable {
     /// Any one of these scopes lets a key call the endpoint; empty means no key is needed.
     var scopes: Set<Scope>
     var idempotency: Idempotency
+    /// Refused attempts (no key, a key without the scope) are written to the vault's reveal audit.
+    var auditsRefusedAttempts = false
     var handler: @Sendable (APICall) async throws -> APIReply
 
     /// Hummingbird's form of the path, `/v1/orders/:order_id`.

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import Orders
 import TaxCore
+import Vault
 
 /// The HTTP API: the endpoint table, and one dispatcher that authenticates, checks the scope, reads the body,
 /// applies idempotency, runs the handler, maps domain errors to JSON, records metrics and writes the access log.
@@ -14,10 +15,14 @@ public struct LevyAPI: Sendable {
     public let maxBodyBytes: Int
     let calculator: TaxCalculator
 
-    public init(services: LevyServices, maxBodyBytes: Int = 1 << 20) {
+    /// Failed authentications per client address and per key id.
+    let failedAuth: FailedAuthLimiter
+
+    public init(services: LevyServices, maxBodyBytes: Int = 1 << 20, maxFailedAuthPerMinute: Int = 20) {
         self.services = services
         self.maxBodyBytes = maxBodyBytes
         calculator = TaxCalculator(tables: services.tables)
+        failedAuth = FailedAuthLimiter(limit: maxFailedAuthPerMinute, now: services.now)
     }
 
     /// Every endpoint, in the order of the OpenAPI document.
@@ -30,8 +35,8 @@ public struct LevyAPI: Sendable {
     public var catalog: [EndpointDescription] { endpoints.map(\.description) }
 
     /// The router with every endpoint and JSON errors for unknown paths.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func router() -> Router<LevyRequestContext> {
+        let router = Router(context: LevyRequestContext.self)
         router.add(middleware: UnmatchedRouteMiddleware(metrics: services.metrics))
         for endpoint in endpoints {
             router.on(RouterPath(endpoint.routerPath), method: endpoint.method) { request, context in
@@ -45,7 +50,7 @@ public struct LevyAPI: Sendable {
     static let requestIDField = HTTPField.Name("X-Request-Id")!
     static let replayedField = HTTPField.Name("Idempotent-Replayed")!
 
-    func respond(_ endpoint: Endpoint, request: Request, context: BasicRequestContext) async -> Response {
+    func respond(_ endpoint: Endpoint, request: Request, context: LevyRequestContext) async -> Response {
         let started = ContinuousClock.now
         let requestID = Self.requestID(request.headers[Self.requestIDField])
         var logger = context.logger
@@ -53,13 +58,39 @@ public struct LevyAPI: Sendable {
         var keyID: String?
         let reply: APIReply
         var replayed = false
+        var retryAfter: Int?
+        var clientGone = false
         do {
-            let key = try await authenticate(endpoint, request: request)
+            let key: APIKey?
+            do { key = try await authenticate(endpoint, request: request, client: context.clientAddress) } catch {
+                if case let throttled as Throttled = error { retryAfter = throttled.seconds }
+                try await auditRefusal(endpoint, context: context, actor: "unauthenticated", outcome: "refused: \(APIError.from(error)?.code ?? "error")")
+                throw error
+            }
             keyID = key?.id
-            if let key, key.scopes.isDisjoint(with: endpoint.scopes) { throw APIError.forbidden(endpoint.scopes.sorted()[0]) }
-            // GET and DELETE take no body; only POST and PUT read one.
-            let body = endpoint.method == .post || endpoint.method == .put ? try await readBody(request) : []
-            let call = APICall(body: body, parameters: Self.parameters(context), query: Self.query(request), key: key,
+            if let key, key.scopes.isDisjoint(with: endpoint.scopes) {
+                try await auditRefusal(endpoint, context: context, actor: "api-key:" + key.id, outcome: "denied: the key lacks the scope")
+                throw APIError.forbidden(endpoint.scopes.sorted()[0])
+            }
+            // GET and DELETE take no body; only POST and PUT read one, and only as JSON.
+            var body: [UInt8] = []
+            if endpoint.method == .post || endpoint.method == .put {
+                let contentType = request.headers[.contentType]
+                if let contentType { try Self.checkJSONContentType(contentType) }
+                do { body = try await readBody(request) } catch let error as APIError { throw error } catch {
+                    clientGone = true
+                    throw APIError(HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), "client_closed",
+                                   "the client closed the connection before the body was read")
+                }
+                if contentType == nil, !body.allSatisfy({ $0 == 32 || $0 == 10 || $0 == 13 || $0 == 9 }) {
+                    throw APIError(.unsupportedMediaType, "unsupported_media_type", "send the body with Content-Type: application/json",
+                                   field: "Content-Type")
+                }
+            }
+            let parameters = Self.parameters(context)
+            // Ids are short; a path segment longer than any id names nothing (and is not worth a query).
+            if parameters.values.contains(where: { $0.utf8.count > 128 }) { throw APIError.notFound("no such resource") }
+            let call = APICall(body: body, parameters: parameters, query: Self.query(request), key: key,
                                idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + $0 } },
                                requestID: requestID, logger: logger)
             (reply, replayed) = try await runIdempotently(endpoint, call: call, request: request)
@@ -67,6 +98,12 @@ public struct LevyAPI: Sendable {
             reply = errorReply(error, requestID: requestID, logger: logger)
         }
         let elapsed = ContinuousClock.now - started
+        if clientGone {
+            // Not a server error: nobody is listening for the answer. Counted apart, and not as a 5xx.
+            services.metrics.clientClosed(route: endpoint.path)
+            logger.info("client closed the connection", metadata: ["method": .string(endpoint.method.rawValue), "route": .string(endpoint.path)])
+            return Response(status: reply.status)
+        }
         services.metrics.request(method: endpoint.method.rawValue, route: endpoint.path, status: reply.status.code, duration: elapsed)
         // The access log: method, route template, status, time, key id. Never bodies, paths with ids, or addresses.
         logger.info("request", metadata: [
@@ -79,16 +116,49 @@ public struct LevyAPI: Sendable {
         headers[Self.requestIDField] = requestID
         headers[.cacheControl] = "no-store"
         if replayed { headers[Self.replayedField] = "true" }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: reply.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 
-    func authenticate(_ endpoint: Endpoint, request: Request) async throws -> APIKey? {
+    /// The key a request presents. A client address or key id that failed too often in the last minute is refused
+    /// before the key is even looked up, so guessing stays slow whatever the guesses are.
+    func authenticate(_ endpoint: Endpoint, request: Request, client: String) async throws -> APIKey? {
         guard !endpoint.scopes.isEmpty else { return nil }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              let key = try await services.keys.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+        let presented = request.headers[.authorization].flatMap { header in
+            header.hasPrefix("Bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
+        }
+        // No key at all is not a guess: it gets 401 and is not counted.
+        guard let presented, !presented.isEmpty else { throw APIError.unauthenticated }
+        let keyID = APIKeyStore.keyID(ofSecret: presented)
+        let subjects = ["client:" + client] + (keyID.map { ["key:" + $0] } ?? [])
+        if let wait = subjects.compactMap(failedAuth.retryAfter).max() {
+            services.metrics.authenticationThrottled(reason: subjects.count > 1 && failedAuth.retryAfter(subjects[1]) != nil ? "key" : "client")
+            throw Throttled(seconds: wait)
+        }
+        guard presented.utf8.count <= 128, let key = try await services.keys.authenticate(presented) else {
+            failedAuth.recordFailure(subjects)
+            services.metrics.authenticationFailed()
             throw APIError.unauthenticated
         }
         return key
+    }
+
+    /// Records a reveal attempt refused before it reached the vault (PCI DSS 10.2.1.2: every attempt is logged).
+    func auditRefusal(_ endpoint: Endpoint, context: LevyRequestContext, actor: String, outcome: String) async throws {
+        guard endpoint.auditsRefusedAttempts else { return }
+        try await services.vault.auditRefusedReveal(tokenText: context.parameters.get("token") ?? "", actor: actor, outcome: outcome)
+    }
+
+    /// JSON bodies only: `application/json` (UTF-8) or a `+json` type. A form or plain text is refused, not guessed at.
+    static func checkJSONContentType(_ value: String) throws(APIError) {
+        let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let type = parts.first ?? ""
+        let isJSON = type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
+        let charsetOK = parts.dropFirst().allSatisfy { !$0.hasPrefix("charset=") || $0 == "charset=utf-8" || $0 == "charset=\"utf-8\"" }
+        guard isJSON, charsetOK else {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type",
+                           "request bodies are JSON: send Content-Type: application/json (UTF-8)", field: "Content-Type")
+        }
     }
 
     func readBody(_ request: Request) async throws -> [UInt8] {
@@ -167,7 +237,7 @@ public struct LevyAPI: Sendable {
         return "req_" + RandomID.make(bytes: 10)
     }
 
-    static func parameters(_ context: BasicRequestContext) -> [String: String] {
+    static func parameters(_ context: LevyRequestContext) -> [String: String] {
         var result: [String: String] = [:]
         for (name, value) in context.parameters { result[String(name)] = String(value) }
         return result
@@ -184,9 +254,26 @@ public struct LevyAPI: Sendable {
     }
 }
 
+/// A request's context: Hummingbird's core storage plus the client's address (for the failed-login limits).
+public struct LevyRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's IP address, or "unknown" (in-process tests have no socket).
+    public let clientAddress: String
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+}
+
+/// Too many failed authentications from this client or for this key id: 429 with `Retry-After`.
+struct Throttled: Error {
+    var seconds: Int
+}
+
 /// Unknown paths and methods get the same JSON error shape as everything else.
 struct UnmatchedRouteMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = LevyRequestContext
     let metrics: APIMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -13,17 +13,24 @@ public enum LevyServer {
     /// The application for the API with these settings. `onRunning` is told the bound port (0 picks a free one).
     public static func application(api: LevyAPI, settings: ServeSettings, logger: Logger,
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        var server = HTTPServerBuilder.http1()
+        let deadlines = ConnectionDeadlines(head: .seconds(Int64(settings.requestHeadTimeout)), body: .seconds(Int64(settings.requestBodyTimeout)),
+                                            idle: .seconds(Int64(settings.idleTimeout)))
+        let metrics = api.services.metrics
+        let http = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionDeadlineHandler(deadlines: deadlines, onTimeout: { metrics.connectionTimedOut() })],
+            idleTimeout: .seconds(Int64(settings.idleTimeout)))
+        var server = HTTPServerBuilder.http1(configuration: http)
         if let certificate = settings.tlsCertificate, let key = settings.tlsKey {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
                                                                          privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-            server = try .tls(.http1(), tlsConfiguration: configuration)
+            server = try .tls(.http1(configuration: http), tlsConfiguration: configuration)
         }
         return Application(
             router: api.router(),
             server: server,
-            configuration: .init(address: .hostname(settings.hostname, port: settings.port), serverName: "levy"),
+            configuration: .init(address: .hostname(settings.hostname, port: settings.port), serverName: "levy",
+                                 availableConnectionsDelegate: .maximum(settings.maxConnections, logger: logger)),
             services: [Maintenance(services: api.services, logger: logger)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger

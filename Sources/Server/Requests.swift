@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import TaxCore
 
 // Request bodies of the API. Each refuses unknown keys; field names are the OpenAPI document's (snake_case).
@@ -20,6 +21,11 @@ struct TokenizeBody: Decodable {
         expMonth = try c.decode(Int.self, forKey: .expMonth)
         expYear = try c.decode(Int.self, forKey: .expYear)
         securityCode = try c.decodeIfPresent(String.self, forKey: .securityCode)
+        // A card number with spaces or dashes is at most 19 digits and 18 separators; nothing longer is a card.
+        guard number.utf8.count <= 40 else { throw APIError(.badRequest, "invalid_card", "a card number has 12 to 19 digits", field: "number") }
+        if let securityCode, securityCode.utf8.count > 4 {
+            throw APIError(.badRequest, "invalid_card", "the security code must be 3 or 4 digits", field: "security_code")
+        }
     }
 }
 
@@ -53,11 +59,14 @@ struct AddressBody: Decodable {
 
     /// The engine's address; `field` prefixes the path of a bad state or ZIP.
     func address(field: String) throws -> Address {
+        let prefix = field.isEmpty ? "" : field + "."
+        guard line1.utf8.count <= QuoteLimits.maxAddressTextBytes else { throw APIError.invalid(prefix + "line1", "at most \(QuoteLimits.maxAddressTextBytes) bytes") }
+        guard city.utf8.count <= QuoteLimits.maxAddressTextBytes else { throw APIError.invalid(prefix + "city", "at most \(QuoteLimits.maxAddressTextBytes) bytes") }
         guard let code = StateCode(state.uppercased()) else {
-            throw APIError.invalid(field + ".state", "\"\(state)\" is not a two-letter state code")
+            throw APIError.invalid(prefix + "state", "\"\(state.prefix(8))\" is not a two-letter state code")
         }
         guard let zipCode = ZipCode(zip.trimmingCharacters(in: .whitespaces)) else {
-            throw APIError.invalid(field + ".zip", "\"\(zip)\" is not a ZIP5 or ZIP+4")
+            throw APIError.invalid(prefix + "zip", "\"\(zip.prefix(12))\" is not a ZIP5 or ZIP+4")
         }
         return Address(line1: line1, city: city, state: code, zip: zipCode)
     }
@@ -146,6 +155,10 @@ struct RefundBody: Decodable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             line = try c.decode(Int.self, forKey: .line)
             quantity = try c.decode(Int64.self, forKey: .quantity)
+            guard (1...QuoteLimits.maxLines).contains(line) else { throw APIError.invalid(StrictJSON.path(decoder.codingPath) + ".line", "a line number 1 to \(QuoteLimits.maxLines)") }
+            guard (1...QuoteLimits.maxQuantity).contains(quantity) else {
+                throw APIError.invalid(StrictJSON.path(decoder.codingPath) + ".quantity", "1 to \(QuoteLimits.maxQuantity)")
+            }
         }
     }
 
@@ -170,6 +183,7 @@ struct RedeemBody: Decodable {
     init(from decoder: any Decoder) throws {
         try decoder.refuseUnknownKeys(CodingKeys.self)
         location = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .location)
+        guard (1...200).contains(location.utf8.count) else { throw APIError.invalid("location", "1 to 200 bytes") }
     }
 }
 
@@ -184,5 +198,7 @@ struct CreateKeyBody: Decodable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         label = try c.decode(String.self, forKey: .label)
         scopes = try c.decode([String].self, forKey: .scopes)
+        guard label.utf8.count <= 100 else { throw APIError.invalid("label", "at most 100 bytes") }
+        guard scopes.count <= 10 else { throw APIError.invalid("scopes", "at most 10 scopes") }
     }
 }

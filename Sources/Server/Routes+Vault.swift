@@ -22,9 +22,11 @@ extension LevyAPI {
                 return .json(["token": token.value, "status": "deleted"])
             },
             // Never idempotency-recorded: the response holds the card number, which must not be stored anywhere.
-            Endpoint(method: .post, path: "/v1/tokens/{token}/reveal", scopes: [.vaultReveal], idempotency: .none) { call in
+            Endpoint(method: .post, path: "/v1/tokens/{token}/reveal", scopes: [.vaultReveal], idempotency: .none,
+                     auditsRefusedAttempts: true) { call in
                 let body = try call.decode(RevealBody.self)
                 guard !body.purpose.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.invalid("purpose", "say why the card is revealed") }
+                guard body.purpose.utf8.count <= 200 else { throw APIError.invalid("purpose", "at most 200 bytes") }
                 let caller = VaultCaller(id: "api-key:" + (call.key?.id ?? "-"), permissions: [.reveal])
                 let card = try await services.vault.revealForProcessor(try Self.token(call), caller: caller, purpose: body.purpose)
                 return .json(RevealedCardBody(card))

@@ -16,6 +16,14 @@ public struct ServeSettings: Sendable, Equatable {
     public var tlsKey: String?
     public var logLevel = "info"
     public var maxBodyBytes = 1 << 20
+    /// Open connections at most; more wait in the listen backlog.
+    public var maxConnections = 512
+    /// Seconds a client has for its request head, its body, and between requests on a kept-alive connection.
+    public var requestHeadTimeout = 10
+    public var requestBodyTimeout = 30
+    public var idleTimeout = 60
+    /// Failed authentications a client address (or a key id) may make in a minute before it gets 429.
+    public var maxFailedAuthPerMinute = 20
 
     public init() {}
 
@@ -24,7 +32,9 @@ public struct ServeSettings: Sendable, Equatable {
         ("hostname", "LEVY_HOSTNAME"), ("port", "LEVY_PORT"), ("database", "LEVY_DATABASE_URL"), ("vault", "LEVY_VAULT"),
         ("tables", "LEVY_TABLES"), ("store", "LEVY_STORE"), ("master_key_file", "LEVY_VAULT_MASTER_KEY_FILE"),
         ("tls_certificate", "LEVY_TLS_CERTIFICATE"), ("tls_key", "LEVY_TLS_KEY"), ("log_level", "LEVY_LOG_LEVEL"),
-        ("max_body_bytes", "LEVY_MAX_BODY_BYTES"),
+        ("max_body_bytes", "LEVY_MAX_BODY_BYTES"), ("max_connections", "LEVY_MAX_CONNECTIONS"),
+        ("request_head_timeout", "LEVY_REQUEST_HEAD_TIMEOUT"), ("request_body_timeout", "LEVY_REQUEST_BODY_TIMEOUT"),
+        ("idle_timeout", "LEVY_IDLE_TIMEOUT"), ("max_failed_auth_per_minute", "LEVY_MAX_FAILED_AUTH_PER_MINUTE"),
     ]
 
     public struct SettingError: Error, Equatable, CustomStringConvertible {
@@ -90,6 +100,11 @@ public struct ServeSettings: Sendable, Equatable {
                     throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not a byte count of at least 1024")
                 }
                 settings.maxBodyBytes = bytes
+            case "max_connections": settings.maxConnections = try bounded(entry, 1...100_000, "a connection count")
+            case "request_head_timeout": settings.requestHeadTimeout = try bounded(entry, 1...3_600, "seconds")
+            case "request_body_timeout": settings.requestBodyTimeout = try bounded(entry, 1...3_600, "seconds")
+            case "idle_timeout": settings.idleTimeout = try bounded(entry, 1...3_600, "seconds")
+            case "max_failed_auth_per_minute": settings.maxFailedAuthPerMinute = try bounded(entry, 1...100_000, "a count")
             default: break
             }
         }
@@ -98,5 +113,12 @@ public struct ServeSettings: Sendable, Equatable {
                                message: "TLS needs both a certificate and its private key")
         }
         return settings
+    }
+
+    private static func bounded(_ entry: (value: String, source: String), _ range: ClosedRange<Int>, _ what: String) throws(SettingError) -> Int {
+        guard let value = Int(entry.value), range.contains(value) else {
+            throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not \(what) in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
     }
 }

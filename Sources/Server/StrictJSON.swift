@@ -1,10 +1,12 @@
 import Foundation
 import HTTPTypes
+import JSONInput
 
 /// Decodes request bodies strictly: unknown keys are refused (a typo is an error, not a silently ignored field), and
 /// every failure becomes an `APIError` naming the field path (`lines[0].quantity`).
 enum StrictJSON {
     static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws -> T {
+        try check(body)
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch let error as UnknownField {
@@ -23,6 +25,19 @@ enum StrictJSON {
             throw APIError.invalid(path(context.codingPath), "the value cannot be read")
         } catch {
             throw APIError(.badRequest, "invalid_json", "the body is not a JSON object")
+        }
+    }
+
+    /// The I-JSON and size check (`JSONGuard`) as an API error naming the field.
+    static func check(_ body: [UInt8]) throws(APIError) {
+        do { try JSONGuard.check(body) } catch {
+            let code = switch error.kind {
+            case .syntax: "invalid_json"
+            case .invalidUTF8: "invalid_utf8"
+            case .duplicateName: "duplicate_field"
+            case .tooDeep, .tooLong, .tooMany, .controlCharacter: "invalid_value"
+            }
+            throw APIError(.badRequest, code, error.message, field: error.path)
         }
     }
 

@@ -1,7 +1,11 @@
 /// Why an order could not be quoted. Each case names the request field at fault.
 public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
     case noLines
+    case tooManyLines(Int)
     case invalidQuantity(line: Int, quantity: Int64)
+    case amountOutOfRange(line: Int)
+    /// A sum left the range of money (only possible for a request outside `QuoteLimits`).
+    case overflow(field: String)
     case currencyMismatch(line: Int, expected: Currency, found: Currency)
     case unresolvableAddress(field: String, ResolutionError)
     case unknownState(field: String, StateCode)
@@ -11,8 +15,10 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The request field at fault, as a path ("lines[2].quantity", "destination.zip").
     public var field: String {
         switch self {
-        case .noLines: "lines"
+        case .noLines, .tooManyLines: "lines"
         case .invalidQuantity(let line, _): "lines[\(line)].quantity"
+        case .amountOutOfRange(let line): "lines[\(line)].amount"
+        case .overflow(let field): field
         case .currencyMismatch(let line, _, _): "lines[\(line)].amount"
         case .unresolvableAddress(let field, _): field
         case .unknownState(let field, _): field
@@ -24,7 +30,10 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noLines: "the order has no lines"
-        case .invalidQuantity(_, let quantity): "quantity must be at least 1, got \(quantity)"
+        case .tooManyLines(let count): "an order has at most \(QuoteLimits.maxLines) lines, got \(count)"
+        case .invalidQuantity(_, let quantity): "quantity must be 1 to \(QuoteLimits.maxQuantity), got \(quantity)"
+        case .amountOutOfRange: "a line amount must be 0 to \(DecimalText.format(QuoteLimits.maxLineAmount, scaleDigits: 2, trimTrailingZeros: false))"
+        case .overflow: "the amounts are too large to add up"
         case .currencyMismatch(_, let expected, let found): "every line must be in \(expected), found \(found)"
         case .unresolvableAddress(_, let error): error.description
         case .unknownState(_, let state): "\(state) is not a state in the tables"

@@ -7,7 +7,12 @@ public struct TaxCalculator: Sendable {
 
     public func quote(_ request: QuoteRequest) throws(QuoteError) -> Quote {
         guard !request.lines.isEmpty else { throw .noLines }
+        guard request.lines.count <= QuoteLimits.maxLines else { throw .tooManyLines(request.lines.count) }
         let currency = request.lines[0].amount.currency
+        for (index, line) in request.lines.enumerated() {
+            guard (1...QuoteLimits.maxQuantity).contains(line.quantity) else { throw .invalidQuantity(line: index, quantity: line.quantity) }
+            guard (0...QuoteLimits.maxLineAmount).contains(line.amount.minorUnits) else { throw .amountOutOfRange(line: index) }
+        }
         var warnings: [String] = []
 
         // Pass 1: where each line is sourced and what each jurisdiction taxes. Proportional shipping needs the
@@ -17,7 +22,6 @@ public struct TaxCalculator: Sendable {
             + request.lines.indices.filter { request.lines[$0].code == .shipping }
         for index in order {
             let line = request.lines[index]
-            guard line.quantity >= 1 else { throw .invalidQuantity(line: index, quantity: line.quantity) }
             guard line.amount.currency == currency else {
                 throw .currencyMismatch(line: index, expected: currency, found: line.amount.currency)
             }
@@ -59,10 +63,14 @@ public struct TaxCalculator: Sendable {
 
         var totalAmount: Int64 = 0
         var totalTax: Int64 = 0
-        for plan in linePlans {
-            plan.quote.tax = Money(minorUnits: plan.quote.jurisdictions.reduce(0) { $0 + $1.tax }, currency: currency)
-            totalAmount += plan.quote.amount.minorUnits
-            totalTax += plan.quote.tax.minorUnits
+        do {
+            for plan in linePlans {
+                plan.quote.tax = Money(minorUnits: try CheckedMoney.sum(plan.quote.jurisdictions.lazy.map(\.tax)), currency: currency)
+                totalAmount = try CheckedMoney.add(totalAmount, plan.quote.amount.minorUnits)
+                totalTax = try CheckedMoney.add(totalTax, plan.quote.tax.minorUnits)
+            }
+        } catch {
+            throw .overflow(field: "lines")
         }
         return Quote(date: request.date, tableVersion: tables.version, rounding: request.rounding, currency: currency,
                      lines: linePlans.map(\.quote), totalAmount: Money(minorUnits: totalAmount, currency: currency),

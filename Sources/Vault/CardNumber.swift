@@ -38,7 +38,8 @@ public enum CardValidationError: Error, Equatable, Sendable, CustomStringConvert
     case luhn
     case unknownBrand
     case lengthForBrand(CardBrand, Int)
-    case invalidExpiry
+    case invalidExpiryMonth
+    case invalidExpiryYear
     case expired
     case invalidCVV
 
@@ -50,7 +51,8 @@ public enum CardValidationError: Error, Equatable, Sendable, CustomStringConvert
         case .luhn: "the card number fails its check digit (Luhn)"
         case .unknownBrand: "the card number matches no supported card network"
         case .lengthForBrand(let brand, let n): "a \(brand.rawValue) card number cannot have \(n) digits"
-        case .invalidExpiry: "the expiry month must be 1-12 and the year four digits"
+        case .invalidExpiryMonth: "the expiry month must be 1-12"
+        case .invalidExpiryYear: "the expiry year must be four digits, 2000-2199"
         case .expired: "the card has expired"
         case .invalidCVV: "the security code must be 3 or 4 digits"
         }
@@ -111,7 +113,8 @@ public struct CardExpiry: Sendable, Hashable, Codable {
     public let year: Int
 
     public init(month: Int, year: Int) throws(CardValidationError) {
-        guard (1...12).contains(month), (2000...2199).contains(year) else { throw .invalidExpiry }
+        guard (1...12).contains(month) else { throw .invalidExpiryMonth }
+        guard (2000...2199).contains(year) else { throw .invalidExpiryYear }
         self.month = month
         self.year = year
     }

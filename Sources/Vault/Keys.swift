@@ -58,6 +58,12 @@ public struct MasterKey: Sendable {
         return try MasterKey(bytes: bytes)
     }
 
+    /// Key bytes for a purpose outside the vault (the tax ledger's chain), derived with HKDF under a label of
+    /// that purpose, so they share no key material with the vault's own keys.
+    public func derivedKeyBytes(purpose: String) -> [UInt8] {
+        derived("external:" + purpose).withUnsafeBytes { [UInt8]($0) }
+    }
+
     /// A key for one purpose, derived so that no two purposes share key material.
     func derived(_ purpose: String) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: Array("levy-vault".utf8), info: Array(purpose.utf8), outputByteCount: 32)

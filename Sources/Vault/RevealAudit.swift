@@ -76,14 +76,22 @@ public final class RevealAudit: Sendable {
     public func entries() async throws -> [Entry] {
         let rows: [SQLRow]
         do { rows = try await database.query("SELECT * FROM \(log) ORDER BY seq", []) } catch { throw VaultError.storage("\(error)") }
-        return rows.map { row in
-            Entry(seq: Int(row.integer("seq")!), at: row.text("at")!, actor: row.text("actor")!, token: row.text("token")!,
-                  outcome: row.text("outcome")!, purpose: row.text("purpose")!, previousHash: row.text("prev_hash")!, hash: row.text("hash")!)
-        }
+        do {
+            return try rows.map { row throws(RowDecodingError) in try Self.entry(row) }
+        } catch { throw VaultError.corrupt("\(error)") }
+    }
+
+    static func entry(_ row: SQLRow) throws(RowDecodingError) -> Entry {
+        Entry(seq: try row.decode("seq"), at: try row.decode("at"), actor: try row.decode("actor"), token: try row.decode("token"),
+              outcome: try row.decode("outcome"), purpose: try row.decode("purpose"), previousHash: try row.decode("prev_hash"),
+              hash: try row.decode("hash"))
     }
 
     public func verify() async throws -> Verification {
-        let all = try await entries()
+        let all: [Entry]
+        do { all = try await entries() } catch VaultError.corrupt(let why) {
+            return Verification(entries: 0, failure: (0, "an entry is altered: \(why)"))
+        }
         var previous = Self.genesis
         for (i, entry) in all.enumerated() {
             if entry.seq != i + 1 { return Verification(entries: all.count, failure: (entry.seq, "expected entry \(i + 1) here (an entry was deleted or reordered)")) }

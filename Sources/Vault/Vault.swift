@@ -62,6 +62,8 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
     case decryptionFailed
     case masterKeyMismatch
     case storage(String)
+    /// A stored row that cannot be read as what it should hold: reported, never replaced by a default.
+    case corrupt(String)
 
     public var description: String {
         switch self {
@@ -73,6 +75,7 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .decryptionFailed: "the ciphertext does not authenticate for this token (altered or moved)"
         case .masterKeyMismatch: "the master key does not match this vault"
         case .storage(let message): "vault storage: \(message)"
+        case .corrupt(let message): "a stored vault record cannot be read: \(message)"
         }
     }
 }
@@ -165,9 +168,14 @@ public actor Vault {
         if stored == nil { try await setSetting("master_key_check", check) }
         minimumDecryptionVersion = Int(try await setting("min_decrypt_version") ?? "1") ?? 1
         for row in try await rows("SELECT version, wrapped_key FROM \(table("key_versions")) ORDER BY version") {
-            let version = Int(row.integer("version")!)
+            let version: Int
+            let wrapped: [UInt8]
             do {
-                let box = try AES.GCM.SealedBox(combined: row.blob("wrapped_key")!)
+                version = try row.decode("version")
+                wrapped = try row.decode("wrapped_key")
+            } catch { throw VaultError.corrupt("\(error)") }
+            do {
+                let box = try AES.GCM.SealedBox(combined: wrapped)
                 let key = try AES.GCM.open(box, using: wrappingKey, authenticating: Array("levy-data-key-v\(version)".utf8))
                 dataKeys[version] = SymmetricKey(data: key)
             } catch {
@@ -221,7 +229,7 @@ public actor Vault {
         guard let row = try await rows("SELECT * FROM \(table("tokens")) WHERE token = $1", [.text(token.value)]).first else {
             throw VaultError.unknownToken
         }
-        return Self.record(row)
+        return try Self.record(row)
     }
 
     /// Tokens whose card has this fingerprint (the same card tokenized more than once).
@@ -250,6 +258,14 @@ public actor Vault {
         return RevealedCard(token: token, number: number, expiry: record.expiry, securityCode: code)
     }
 
+    /// Records a reveal attempt that the API refused before it reached the vault (no key, or a key without the
+    /// reveal permission). The token is recorded only if it has a token's shape: whatever else a caller put in the
+    /// path (a card number, say) is never written.
+    public func auditRefusedReveal(tokenText: String, actor: String, outcome: String) async throws {
+        let token = Token(tokenText) ?? Token(unchecked: "(not a token)")
+        try await audit.append(actor: String(actor.prefix(64)), token: token, outcome: outcome, purpose: "", at: configuration.now())
+    }
+
     /// Decrypts a card for a payment processor adapter outside Levy (the HTTP API's vault-reveal scope). The caller
     /// must hold the reveal permission; the attempt is audited like every reveal.
     public func revealForProcessor(_ token: Token, caller: VaultCaller, purpose: String) async throws -> RevealedCard {
@@ -273,7 +289,8 @@ public actor Vault {
     public func rewrap() async throws -> Int {
         let old = try await rows("SELECT token FROM \(table("tokens")) WHERE key_version < $1", [.integer(Int64(currentVersion))])
         for row in old {
-            let token = Token(unchecked: row.text("token")!)
+            let token: Token
+            do { token = Token(unchecked: try row.decode("token")) } catch { throw VaultError.corrupt("\(error)") }
             let ciphertext = try encrypt(try await decrypt(token), token: token, version: currentVersion)
             _ = try await rows("UPDATE \(table("tokens")) SET key_version = $1, ciphertext = $2 WHERE token = $3",
                                [.integer(Int64(currentVersion)), .blob(ciphertext), .text(token.value)])
@@ -372,14 +389,27 @@ public actor Vault {
                            [.text(name), .text(value)])
     }
 
-    static func record(_ row: SQLRow) -> CardRecord {
-        CardRecord(token: Token(unchecked: row.text("token")!), brand: CardBrand(rawValue: row.text("brand")!) ?? .visa,
-                   bin: row.text("bin")!, lastFour: row.text("last4")!,
-                   expiry: (try? CardExpiry(month: Int(row.integer("exp_month")!), year: Int(row.integer("exp_year")!)))
-                       ?? (try! CardExpiry(month: 1, year: 2000)),
-                   fingerprint: row.text("fingerprint")!, keyVersion: Int(row.integer("key_version")!),
-                   created: Timestamp.date(row.text("created_at")!) ?? Date(timeIntervalSince1970: 0),
-                   expires: row.text("expires_at").flatMap(Timestamp.date))
+    /// A token's metadata as stored. Every column is checked: an unreadable brand or expiry is an error, never
+    /// quietly read as some default card.
+    static func record(_ row: SQLRow) throws(VaultError) -> CardRecord {
+        do {
+            let brand = try row.decode("brand", as: CardBrand.self)
+            let expiry: CardExpiry
+            do { expiry = try CardExpiry(month: try row.decode("exp_month"), year: try row.decode("exp_year")) } catch let error as RowDecodingError {
+                throw error
+            } catch {
+                throw RowDecodingError(column: "exp_month", expected: "a card expiry", found: "an impossible month or year")
+            }
+            return CardRecord(token: Token(unchecked: try row.decode("token")), brand: brand, bin: try row.decode("bin"),
+                              lastFour: try row.decode("last4"), expiry: expiry, fingerprint: try row.decode("fingerprint"),
+                              keyVersion: try row.decode("key_version"),
+                              created: try row.decode("created_at", expected: "a UTC timestamp", Timestamp.date),
+                              expires: try row.decodeIfPresent("expires_at", as: String.self).flatMap { text in Timestamp.date(text) })
+        } catch let error as RowDecodingError {
+            throw .corrupt("\(error)")
+        } catch {
+            throw .corrupt("\(error)")
+        }
     }
 
     static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {

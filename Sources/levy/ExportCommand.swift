@@ -45,6 +45,33 @@ struct ExportOptions: ParsableArguments {
     }
 }
 
+/// Which signing keys an export must come from to verify.
+struct ExportTrustOptions: ParsableArguments {
+    @Option(name: .customLong("public-key"), help: "A trusted signer: its public key (base64), its key id, or a file holding either (repeatable).")
+    var publicKeys: [String] = []
+
+    /// The keys given, or else this installation's own signing key (LEVY_EXPORT_SIGNING_KEY_FILE or the development
+    /// key, if it exists): the key the merchant's configuration pins. None at all is an error, not a pass.
+    func trustedKeys() throws -> [String] {
+        var keys: [String] = []
+        for given in publicKeys {
+            if FileManager.default.fileExists(atPath: given), let data = FileManager.default.contents(atPath: given) {
+                keys.append(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            } else {
+                keys.append(given)
+            }
+        }
+        if !keys.isEmpty { return keys }
+        let configured = ProcessInfo.processInfo.environment["LEVY_EXPORT_SIGNING_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.currentDirectoryPath + "/.levy/dev-keys/export-signing.key"
+        guard FileManager.default.fileExists(atPath: configured) else {
+            throw CLIError.input("no trusted signing key: pass --public-key (the merchant's published key or key id)")
+        }
+        let key = try SigningKey.load(file: configured)
+        return [key.publicKeyBase64, key.keyID]
+    }
+}
+
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
@@ -111,16 +138,16 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check an export folder's signature and every file's SHA-256; exit 1 if anything differs.")
+        static let configuration = CommandConfiguration(
+            abstract: "Check an export folder's signature by a trusted key and every file's SHA-256; exit 1 if anything differs.")
         @Argument(help: "The export folder.") var directory: String
-        @Option(help: "The public key (base64) or key id the signature must come from.") var publicKey: String?
+        @OptionGroup var trust: ExportTrustOptions
 
         func run() throws {
-            let result = ManifestVerifier.verify(directory: directory, pinnedPublicKey: publicKey)
+            let result = ManifestVerifier.verify(directory: directory, trusted: try trust.trustedKeys())
             for problem in result.problems { print("FAILED \(problem)") }
             guard result.intact, let manifest = result.manifest else { throw ExitCode(1) }
-            print("verified: \(manifest.kind) \(manifest.period.from)..\(manifest.period.through), \(manifest.files.count) file(s), signed by key \(result.keyID ?? "?")")
-            if publicKey == nil { print("note: compare the key id with the one your merchant published, or pass --public-key") }
+            print("verified: \(manifest.kind) \(manifest.period.from)..\(manifest.period.through), \(manifest.files.count) file(s), signed by trusted key \(result.keyID ?? "?")")
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Exports
 import Foundation
 import LevyBenchmarks
 import Orders
@@ -9,6 +10,13 @@ import TaxTables
 /// Levy's order store: a SQLite file (the embedded default) or a PostgreSQL database.
 struct DatabaseOptions: ParsableArguments {
     @Option(help: "A SQLite file or a postgres:// URL (default: LEVY_DATABASE_URL or .levy/levy.sqlite).") var database: String?
+    @Option(help: "The vault master key file, which also keys the tax ledger's chain (default: LEVY_VAULT_MASTER_KEY, LEVY_VAULT_MASTER_KEY_FILE, else the development key).")
+    var masterKeyFile: String?
+
+    /// The ledger chain's key, derived from the master key.
+    func ledgerKey() throws -> LedgerKey {
+        LedgerKey(masterKey: try VaultOptions.masterKey(file: masterKeyFile, ProcessInfo.processInfo.environment))
+    }
 
     func open() throws -> any SQLDatabase {
         let location = database ?? ProcessInfo.processInfo.environment["LEVY_DATABASE_URL"]
@@ -21,7 +29,8 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The order service on this database, with the tables quotes use (shipped, or the store's current version).
     func orders() async throws -> OrderService {
-        let service = OrderService(database: try open(), tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil)
+        let service = OrderService(database: try open(), tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
+                                   ledgerKey: try ledgerKey())
         try await service.migrate()
         return service
     }
@@ -35,8 +44,10 @@ struct DbCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Apply every pending migration.")
         @OptionGroup var options: DatabaseOptions
         func run() async throws {
-            let service = OrderService(database: try options.open(), tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil)
+            let service = OrderService(database: try options.open(), tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
+                                       ledgerKey: try options.ledgerKey())
             let applied = try await OrderService.migrations(schema: service.schema).apply(to: service.database)
+            try await service.migrate()
             print(applied.isEmpty ? "orders: up to date" : "orders: applied \(applied.map(String.init).joined(separator: ", "))")
         }
     }
@@ -59,12 +70,33 @@ struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ledger", abstract: "The tax ledger.", subcommands: [Verify.self])
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check the ledger's hash chain; exit 1 if it is broken.")
+        static let configuration = CommandConfiguration(
+            abstract: "Check the ledger's keyed hash chain, and the heads anchored in signed exports; exit 1 if anything is broken.")
         @OptionGroup var options: DatabaseOptions
+        @Option(name: .customLong("export"), help: "A signed export folder whose anchored ledger head must still match (repeatable).")
+        var exports: [String] = []
+        @OptionGroup var trust: ExportTrustOptions
+
         func run() async throws {
-            let result = try await options.orders().verifyLedger()
+            let service = try await options.orders()
+            let result = try await service.verifyLedger()
             print(result)
-            if result.brokenAt != nil { throw ExitCode(1) }
+            var broken = result.brokenAt != nil
+            var anchors: [(folder: String, head: String)] = []
+            for folder in exports {
+                let verified = ManifestVerifier.verify(directory: folder, trusted: try trust.trustedKeys())
+                guard verified.intact, let manifest = verified.manifest else {
+                    print("\(folder): the export does not verify, so its anchor cannot be trusted: \(verified.problems.joined(separator: "; "))")
+                    broken = true
+                    continue
+                }
+                anchors.append((folder, manifest.ledgerHead))
+            }
+            for (anchor, check) in zip(anchors, try await service.verifyLedgerAnchors(anchors.map(\.head))) {
+                print("\(anchor.folder): anchor \(anchor.head.isEmpty ? "(empty ledger)" : anchor.head): \(check.matches ? "matches" : "DOES NOT MATCH"): \(check.reason)")
+                if !check.matches { broken = true }
+            }
+            if broken { throw ExitCode(1) }
         }
     }
 }

@@ -50,7 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                    tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
                                                    masterKey: masterKey)
         try await firstStartAdminKey(services.keys, directory: cwd + "/.levy/dev-keys")
-        let api = LevyAPI(services: services, maxBodyBytes: settings.maxBodyBytes)
+        let api = LevyAPI(services: services, maxBodyBytes: settings.maxBodyBytes, maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute)
         let scheme = settings.tlsCertificate == nil ? "http" : "https"
         let storeName = if case .postgres = store { "PostgreSQL" } else { "SQLite \(location)" }
         try await LevyServer.serve(api: api, settings: settings, logger: logger) { port in

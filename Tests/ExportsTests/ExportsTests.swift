@@ -1,4 +1,5 @@
-import Exports
+import Crypto
+@testable import Exports
 import Foundation
 import LevyBenchmarks
 import Orders
@@ -6,6 +7,7 @@ import Storage
 import TaxCore
 import TaxTables
 import Testing
+import Vault
 
 enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite, postgres
@@ -30,6 +32,8 @@ struct World: Sendable {
     static let tables: TaxTableSet = try! CanonicalTables.load(directory: repository + "/TaxTables").tables
     static let schema = repository + "/Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd"
     static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }
+    /// The signing key's id, as a merchant publishes it: what verification trusts.
+    static let trusted = [try! SigningKey(raw: Array(repeating: 7, count: 32)).keyID]
     static let everything = ExportScope(from: TaxDate(iso: "2026-01-01")!, through: TaxDate(iso: "2026-12-31")!, personalData: true)
 
     static func make(_ store: Store, orders count: Int = 240) async throws -> World {
@@ -37,7 +41,8 @@ struct World: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
         let prefix = store == .sqlite ? "" : "x" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
-        let orders = OrderService(database: database, schema: prefix + "orders", tables: tables, gateway: nil)
+        let orders = OrderService(database: database, schema: prefix + "orders", tables: tables, gateway: nil,
+                                  ledgerKey: LedgerKey(masterKey: try MasterKey(bytes: Array(repeating: 3, count: 32))))
         let customers = CustomerService(database: database, schema: prefix + "customers")
         try await orders.migrate()
         try await customers.migrate()
@@ -147,7 +152,7 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         let xml = try String(contentsOfFile: world.out("saft/saft.xml"), encoding: .utf8)
         #expect(!xml.contains("Demo Customer") && !xml.contains("Main St") && !xml.contains("cus_"))
         #expect(xml.contains("<InvoiceType>CN</InvoiceType>"))
-        #expect(ManifestVerifier.verify(directory: world.out("saft")).intact)
+        #expect(ManifestVerifier.verify(directory: world.out("saft"), trusted: World.trusted).intact)
 
         // A file the schema refuses is found, with its line: drop the required header element.
         let broken = world.out("broken.xml")
@@ -161,29 +166,71 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         let world = try await World.make(.sqlite, orders: 60)
         _ = try await world.exporter.detail(world.request(), format: .pipe, to: world.out("d"))
         let folder = world.out("d")
-        #expect(ManifestVerifier.verify(directory: folder).intact)
+        #expect(ManifestVerifier.verify(directory: folder, trusted: World.trusted).intact)
         let key = try SigningKey(raw: Array(repeating: 7, count: 32))
-        #expect(ManifestVerifier.verify(directory: folder, pinnedPublicKey: key.keyID).intact)
-        #expect(!ManifestVerifier.verify(directory: folder, pinnedPublicKey: "0011223344556677").intact)
+        #expect(ManifestVerifier.verify(directory: folder, trusted: [key.keyID]).intact)
+        #expect(!ManifestVerifier.verify(directory: folder, trusted: ["0011223344556677"]).intact)
 
         let file = folder + "/detail.txt"
         var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: file))
-        let changed = ManifestVerifier.verify(directory: folder)
+        let changed = ManifestVerifier.verify(directory: folder, trusted: World.trusted)
         #expect(!changed.intact && changed.problems.contains { $0.contains("detail.txt: SHA-256") })
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: file))
-        #expect(ManifestVerifier.verify(directory: folder).intact)
+        #expect(ManifestVerifier.verify(directory: folder, trusted: World.trusted).intact)
 
         let manifestPath = folder + "/manifest.json"
         let original = try String(contentsOfFile: manifestPath, encoding: .utf8)
         try original.replacingOccurrences(of: "\"rows\" : ", with: "\"rows\" : 1").write(toFile: manifestPath, atomically: true, encoding: .utf8)
-        #expect(ManifestVerifier.verify(directory: folder).problems.contains { $0.contains("signature does not match") })
+        #expect(ManifestVerifier.verify(directory: folder, trusted: World.trusted).problems.contains { $0.contains("signature does not match") })
         try original.write(toFile: manifestPath, atomically: true, encoding: .utf8)
 
         try "x".write(toFile: folder + "/extra.csv", atomically: true, encoding: .utf8)
-        #expect(ManifestVerifier.verify(directory: folder).problems == ["extra.csv: not in the manifest"])
+        #expect(ManifestVerifier.verify(directory: folder, trusted: World.trusted).problems == ["extra.csv: not in the manifest"])
+    }
+
+    /// A forgery re-signed with a fresh key, a folder with no trusted key, and a manifest naming a path all fail.
+    @Test func verificationTrustsOnlyKnownKeysAndPlainNames() async throws {
+        let world = try await World.make(.sqlite, orders: 30)
+        _ = try await world.exporter.detail(world.request(), format: .csv, to: world.out("f"))
+        let folder = world.out("f")
+        #expect(ManifestVerifier.verify(directory: folder, trusted: World.trusted).intact)
+        #expect(!ManifestVerifier.verify(directory: folder, trusted: []).intact)
+
+        // Edit a file, put its new digest in the manifest and re-sign with a key of the forger's own.
+        let file = folder + "/detail.csv"
+        try (try String(contentsOfFile: file, encoding: .utf8) + "forged\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        var manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
+        manifest.files = manifest.files.map { entry in
+            var entry = entry
+            if entry.name == "detail.csv" {
+                entry.bytes = bytes.count
+                entry.sha256 = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+            }
+            return entry
+        }
+        let forger = try SigningKey(raw: Array(repeating: 8, count: 32))
+        try ExportsTests.resign(folder, manifest, with: forger)
+        let forged = ManifestVerifier.verify(directory: folder, trusted: World.trusted)
+        #expect(!forged.intact && forged.problems.contains { $0.contains("not a trusted key") })
+        #expect(ManifestVerifier.verify(directory: folder, trusted: [forger.keyID]).intact, "only trust decides")
+
+        // A manifest naming a file outside the folder is refused before anything is read.
+        manifest.files.append(ManifestFile(name: "../../../../etc/hostname", sha256: String(repeating: "0", count: 64), bytes: 1, rows: 0))
+        try ExportsTests.resign(folder, manifest, with: forger)
+        let escaped = ManifestVerifier.verify(directory: folder, trusted: [forger.keyID])
+        #expect(!escaped.intact && escaped.problems.contains { $0.contains("not a plain file name") })
+    }
+
+    static func resign(_ folder: String, _ manifest: Manifest, with key: SigningKey) throws {
+        let bytes = manifest.encoded()
+        try Data(bytes).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
+        let signature = key.sign(bytes)
+        let encoder = JSONEncoder()
+        try encoder.encode(signature).write(to: URL(fileURLWithPath: folder + "/manifest.sig"))
     }
 
     /// Personal data needs who and why, is logged as a disclosure before any file is written, and pseudonymized
@@ -225,7 +272,7 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         #expect(manifest.controlTotals["net_tax_due"] == net)
         #expect(html.contains("Glow &amp; Co &lt;Spa&gt;") && html.contains("<svg") && html.contains("Net tax due by month"))
         #expect(!html.contains("<script") && !html.contains("http://") && !html.contains("https://") && !html.contains("cus_"))
-        #expect(ManifestVerifier.verify(directory: world.out("report")).intact)
+        #expect(ManifestVerifier.verify(directory: world.out("report"), trusted: World.trusted).intact)
     }
 
     @Test func delimitedFieldsFollowRFC4180() {

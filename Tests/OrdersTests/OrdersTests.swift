@@ -31,6 +31,8 @@ enum World {
         return path
     }
 
+    static let ledgerKey = LedgerKey(masterKey: try! MasterKey(bytes: Array(repeating: 5, count: 32)))
+
     static func schema() -> String { "orders_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(12)) }
 
     /// A fresh order store (its own SQLite file or PostgreSQL schema), with a vault and the processor simulator.
@@ -39,7 +41,7 @@ enum World {
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/orders.sqlite") : postgres!
         let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 5, count: 32))))
         let service = OrderService(database: database, schema: schema(), tables: tables,
-                                   gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()))
+                                   gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()), ledgerKey: ledgerKey)
         try await service.migrate()
         return (service, vault)
     }
@@ -147,7 +149,8 @@ struct OrdersTests {
         let placed = try await service.place(World.request(), idempotencyKey: "t", requestHash: "h", paymentToken: try await World.token(vault))
         _ = try await service.capture(placed.id)
         // Tomorrow's tables: every state and local rate doubled.
-        let changed = OrderService(database: service.database, schema: service.schema, tables: World.doubledRates, gateway: nil)
+        let changed = OrderService(database: service.database, schema: service.schema, tables: World.doubledRates, gateway: nil,
+                                   ledgerKey: World.ledgerKey)
         let refund = try await changed.refund(placed.id, .full, idempotencyKey: "t1", requestHash: "x")
         #expect(refund.tax == placed.totalTax)
         #expect(World.net(try await changed.ledger()).values.allSatisfy { $0 == 0 })

@@ -73,7 +73,8 @@ struct QuoteContractTests {
 
     @Test("a request that is not JSON says so")
     func notJSON() {
-        #expect(throws: ContractError(.invalidJSON, field: "", "the request is not valid JSON")) { try decode("{\"date\": ") }
+        #expect(throws: ContractError(.invalidJSON, field: "date", "a value is missing (the body ends early)")) { try decode("{\"date\": ") }
+        #expect(throws: ContractError(.invalidJSON, field: "", "the body must be a JSON object")) { try decode("[1, 2]") }
     }
 
     @Test("an unknown ZIP and a date outside the tables are refused by the engine with the field named")
@@ -150,7 +151,7 @@ struct QuoteContractTests {
 
     /// Line ids carry every kind of character that needs (or must not get) escaping; exemptions, expired
     /// certificates and not-collecting lines exercise the optional members.
-    @Test(arguments: ["plain", "quote\\\"d", "back\\\\slash", "new\\nline", "tab\\t", "ctl\\u0001\\u001f", "sl/ash", "é ünï €", "😀"])
+    @Test(arguments: ["plain", "quote\\\"d", "back\\\\slash", "sl/ash", "é ünï €", "😀"])
     func escapingMatchesJSONEncoder(id: String) throws {
         let json = """
             {"date": "2026-03-02", "origin": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"},
@@ -164,6 +165,20 @@ struct QuoteContractTests {
         let quote = try quote(json)
         let written = QuoteCodec.encodeCompact(quote)
         #expect(written == QuoteCodec.encodeCompactWithFoundation(quote), "\(String(decoding: written, as: UTF8.self))")
+    }
+}
+
+/// Control characters in any text of a request are refused with the field's path, whichever member carries them.
+@Suite struct ControlCharacterTests {
+    @Test(arguments: ["new\\nline", "tab\\t", "ctl\\u0001\\u001f", "nul\\u0000"])
+    func controlCharactersAreRefused(id: String) {
+        let json = """
+            {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"},
+             "lines": [{"id": "\(id)", "code": "general", "amount": "10.00", "fulfilment": "shipped"}]}
+            """
+        #expect(throws: ContractError(.invalidValue, field: "lines[0].id", "control characters (U+0000-U+001F, U+007F) are not accepted in text")) {
+            try QuoteCodec.decodeRequest(Data(json.utf8))
+        }
     }
 }
 

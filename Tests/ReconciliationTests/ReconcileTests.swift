@@ -6,6 +6,7 @@ import Storage
 import TaxCore
 import TaxTables
 import Testing
+import Vault
 
 enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite, postgres
@@ -34,7 +35,8 @@ struct Books: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
         let prefix = store == .sqlite ? "" : "r" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
-        let orders = OrderService(database: database, schema: prefix + "orders", tables: tables, gateway: nil)
+        let orders = OrderService(database: database, schema: prefix + "orders", tables: tables, gateway: nil,
+                                  ledgerKey: LedgerKey(masterKey: try MasterKey(bytes: Array(repeating: 3, count: 32))))
         let customers = CustomerService(database: database, schema: prefix + "customers")
         try await orders.migrate()
         try await customers.migrate()

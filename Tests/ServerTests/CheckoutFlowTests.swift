@@ -144,7 +144,8 @@ import Vault
             #expect(revealed.headers[.cacheControl] == "no-store")
         }
         let audit = try await server.api.services.vault.auditEntries()
-        #expect(audit.count == 1 && audit[0].outcome == "allowed")
+        // The refused attempt is audited as well as the allowed one (PCI DSS 10.2.1.2).
+        #expect(audit.map(\.outcome) == ["denied: the key lacks the scope", "allowed"])
         let stored = try await server.api.services.database.query(
             "SELECT body FROM \(server.api.services.database.dialect.render("{schema}idempotency", schema: server.api.services.keys.schema))")
         for row in stored { #expect(!String(decoding: row.blob("body") ?? [], as: UTF8.self).contains(testCard)) }

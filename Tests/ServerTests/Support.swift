@@ -50,7 +50,9 @@ struct TestServer: Sendable {
         let namespace = store == .sqlite ? "" : "t" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
         let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 9, count: 32)),
                                                now: now))
-        let services = try await LevyServices.assemble(database: database, vault: vault, tables: tables, tableStore: nil, namespace: namespace, now: now)
+        let services = try await LevyServices.assemble(database: database, vault: vault, tables: tables, tableStore: nil,
+                                                       ledgerKey: LedgerKey(masterKey: try MasterKey(bytes: Array(repeating: 9, count: 32))),
+                                                       namespace: namespace, now: now)
         var keys: [Scope: String] = [:]
         for scope in Scope.allCases { keys[scope] = try await services.keys.create(label: scope.rawValue, scopes: [scope]).secret }
         let all = try await services.keys.create(label: "all", scopes: Set(Scope.allCases)).secret
@@ -120,6 +122,7 @@ extension TestClientProtocol {
         var headers = HTTPFields()
         if let key { headers[.authorization] = "Bearer " + key }
         if let idempotency { headers[HTTPField.Name("Idempotency-Key")!] = idempotency }
+        if body != nil { headers[.contentType] = "application/json" }
         for (name, value) in extra { headers[name] = value }
         return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
             Reply(status: response.status.code, headers: response.headers, text: String(buffer: response.body))

@@ -1,0 +1,62 @@
+import JSONInput
+import Testing
+
+@Suite struct JSONGuardTests {
+    func failure(_ text: String) -> JSONGuard.Failure? {
+        do { try JSONGuard.check(Array(text.utf8)); return nil } catch { return error }
+    }
+
+    func failure(bytes: [UInt8]) -> JSONGuard.Failure? {
+        do { try JSONGuard.check(bytes); return nil } catch { return error }
+    }
+
+    @Test func wellFormedDocumentsPass() {
+        #expect(failure(#"{"a": [1, -2.5e3, true, false, null, "x\u00e9\ud83d\ude00", {"b": {}}], "c": []}"#) == nil)
+        #expect(failure("  {\"lines\":[{\"id\":\"1\",\"amount\":\"10.00\"}]}\n") == nil)
+    }
+
+    /// RFC 7493: the same member name twice in one object is refused with its path, however deep.
+    @Test func duplicateNamesAreRefusedWithTheirPath() {
+        let top = failure(#"{"date": "2026-01-01", "date": "2026-02-01"}"#)
+        #expect(top?.kind == .duplicateName && top?.path == "date")
+        let nested = failure(#"{"lines": [{"id": "a"}, {"id": "b", "amount": "1.00", "amount": "9.00"}]}"#)
+        #expect(nested?.kind == .duplicateName && nested?.path == "lines[1].amount")
+        // Escapes do not hide a duplicate: "\u0061mount" is "amount".
+        let escaped = failure(#"{"amount": "1", "\u0061mount": "2"}"#)
+        #expect(escaped?.kind == .duplicateName && escaped?.path == "amount")
+        // The same name in two different objects is fine.
+        #expect(failure(#"{"a": {"x": 1}, "b": {"x": 2}}"#) == nil)
+    }
+
+    @Test func invalidUTF8IsNamedAsSuch() {
+        let bad = failure(bytes: Array(#"{"name": "a"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8))
+        #expect(bad?.kind == .invalidUTF8)
+        #expect(bad?.path == "name")
+        #expect(failure(bytes: Array(#"{"x": ""#.utf8) + [0xED, 0xA0, 0x80] + Array(#""}"#.utf8))?.kind == .invalidUTF8)  // a surrogate
+        #expect(failure(bytes: Array(#"{"x": ""#.utf8) + [0xC0, 0xAF] + Array(#""}"#.utf8))?.kind == .invalidUTF8)  // overlong
+        #expect(failure(#"{"x": "\ud800"}"#)?.kind == .invalidUTF8)  // a lone surrogate escape
+    }
+
+    @Test func controlCharactersAreRefused() {
+        #expect(failure(#"{"id": "a\u0000b"}"#)?.kind == .controlCharacter)
+        #expect(failure(#"{"id": "a\nb"}"#)?.kind == .controlCharacter)
+        #expect(failure(bytes: Array(#"{"id": "a"#.utf8) + [0x01] + Array(#""}"#.utf8))?.kind == .controlCharacter)
+    }
+
+    @Test func limitsHold() {
+        let long = "{\"purpose\": \"" + String(repeating: "x", count: 5_000) + "\"}"
+        let tooLong = failure(long)
+        #expect(tooLong?.kind == .tooLong && tooLong?.path == "purpose")
+        let deep = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
+        #expect(failure("{\"a\": \(deep)}")?.kind == .tooDeep)
+        let many = "{\"a\": [" + Array(repeating: "1", count: 1_001).joined(separator: ",") + "]}"
+        #expect(failure(many)?.kind == .tooMany)
+        #expect(failure("{\"a\": " + String(repeating: "9", count: 40) + "}")?.kind == .tooLong)
+    }
+
+    @Test func syntaxErrorsAreRefused() {
+        for text in ["", "[]", "{", "{\"a\" 1}", "{\"a\": 01}", "{\"a\": 1,}", "{\"a\": tru}", "{\"a\": 1} x", "{'a': 1}", "\u{FEFF}{}"] {
+            #expect(failure(text) != nil, "\(text)")
+        }
+    }
+}

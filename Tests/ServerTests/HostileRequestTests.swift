@@ -1,0 +1,219 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Orders
+import Server
+import Storage
+import Testing
+import Vault
+
+/// The defects a hostile client found (issue 14), each reproduced against the router, on both stores where a store
+/// is involved.
+@Suite struct HostileRequestTests {
+    static let huge = "92233720368547758.07"
+
+    func order(amounts: [String], included: Bool = false) -> String {
+        let lines = amounts.enumerated().map { i, amount in
+            #"{"id": "\#(i)", "code": "general", "amount": "\#(amount)", "fulfilment": "shipped", "tax_included": \#(included)}"#
+        }
+        return #"{"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "destination": {"state": "MN", "zip": "55401"}, "lines": [\#(lines.joined(separator: ","))]}"#
+    }
+
+    /// Defect 1: amounts that overflowed Int64 sums crashed the process, and the order was stored first.
+    @Test(arguments: Store.available) func overflowingAmountsAreRefusedAndNothingIsStored(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let key = server.keys[.checkout]!
+        try await server.routerApplication().test(.router) { client in
+            var reply = try await client.send(.post, "/v1/quotes", key: key, body: order(amounts: [Self.huge, Self.huge]))
+            #expect(reply.status == 400 && reply.errorField == "lines[0].amount", "\(reply.text)")
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: order(amounts: [Self.huge], included: true))
+            #expect(reply.status == 400 && reply.errorField == "lines[0].amount")
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: order(amounts: ["999999999.99", "999999999.99"]))
+            #expect(reply.status == 200, "the largest allowed amounts quote: \(reply.text)")
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "huge", body: #"{"order": \#(order(amounts: [Self.huge, Self.huge]))}"#)
+            #expect(reply.status == 400 && reply.errorField == "order.lines[0].amount")
+            let quantity = order(amounts: ["1.00"]).replacingOccurrences(of: #""fulfilment""#, with: #""quantity": 9223372036854775807, "fulfilment""#)
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: quantity)
+            #expect(reply.status == 400 && reply.errorField == "lines[0].quantity")
+        }
+        let stored = try await server.api.services.database.query("SELECT COUNT(*) AS n FROM \(server.api.services.orders.table("orders"))")
+        #expect(stored.first?.integer("n") == 0)
+    }
+
+    /// Defect 1, the stored side: an order whose stored amounts cannot be added up answers an error, not a crash.
+    @Test(arguments: Store.available) func anUnrenderableStoredOrderAnswersAnError(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let key = server.keys[.checkout]!
+        try await server.routerApplication().test(.router) { client in
+            let placed = try await client.send(.post, "/v1/orders", key: key, idempotency: "o1", body: placeBody("minneapolis.json"))
+            #expect(placed.status == 201)
+            let id = try #require(placed.string("id"))
+            let orders = server.api.services.orders
+            try await server.api.services.database.execute("UPDATE \(orders.table("orders")) SET total_amount = $1, total_tax = $1 WHERE id = $2",
+                                                           [.integer(Int64.max), .text(id)])
+            var reply = try await client.send(.get, "/v1/orders/\(id)", key: key)
+            #expect(reply.status == 500 && reply.errorCode == "stored_record_unreadable", "\(reply.text)")
+            // A value no order can hold (a status that does not exist): the same, never "unexpectedly found nil".
+            try await server.api.services.database.execute("UPDATE \(orders.table("orders")) SET total_amount = 1, total_tax = 1, status = 'bogus' WHERE id = $1",
+                                                           [.text(id)])
+            reply = try await client.send(.get, "/v1/orders/\(id)", key: key)
+            #expect(reply.status == 500 && reply.errorCode == "stored_record_unreadable")
+            #expect(try await client.send(.get, "/health", key: nil).status == 200)
+        }
+    }
+
+    /// Defect 2: a documented line limit, and an order at the limit placed and read back whole.
+    @Test func theLineLimitHoldsAndAFullOrderReadsBack() async throws {
+        let server = try await TestServer.make()
+        let key = server.keys[.checkout]!
+        try await server.routerApplication().test(.router) { client in
+            var reply = try await client.send(.post, "/v1/quotes", key: key, body: order(amounts: Array(repeating: "1.00", count: 251)))
+            #expect(reply.status == 400 && reply.errorField == "lines" && reply.text.contains("250"))
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "full",
+                                          body: #"{"order": \#(order(amounts: Array(repeating: "1.00", count: 250)))}"#)
+            #expect(reply.status == 201)
+            let id = try #require(reply.string("id"))
+            reply = try await client.send(.get, "/v1/orders/\(id)", key: key)
+            #expect(reply.status == 200 && (reply.json["lines"] as? [Any])?.count == 250)
+        }
+    }
+
+    /// Defect 3: a repeated member name is refused everywhere, naming the field, so the cart quoted is the cart charged.
+    @Test func duplicateMemberNamesAreRefusedEverywhere() async throws {
+        let server = try await TestServer.make()
+        let key = server.allScopes
+        let twice = order(amounts: ["10.00"]).replacingOccurrences(of: #""amount": "10.00""#, with: #""amount": "10.00", "amount": "1000.00""#)
+        try await server.routerApplication().test(.router) { client in
+            var reply = try await client.send(.post, "/v1/quotes", key: key, body: twice)
+            #expect(reply.status == 400 && reply.errorCode == "duplicate_field" && reply.errorField == "lines[0].amount")
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "dup", body: #"{"order": \#(twice)}"#)
+            #expect(reply.status == 400 && reply.errorCode == "duplicate_field" && reply.errorField == "order.lines[0].amount")
+            reply = try await client.send(.post, "/v1/keys", key: key, body: #"{"label": "a", "label": "b", "scopes": ["checkout"]}"#)
+            #expect(reply.status == 400 && reply.errorCode == "duplicate_field" && reply.errorField == "label")
+            reply = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "A", "billing_address": {"state": "MN", "zip": "55401", "zip": "10001"}}"#)
+            #expect(reply.status == 400 && reply.errorField == "billing_address.zip")
+        }
+    }
+
+    /// Defect 4: a wrongly typed value in the ledger is reported as an altered entry by the API; the server lives on.
+    @Test(arguments: Store.available) func aWronglyTypedLedgerValueIsReportedAsAltered(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let key = server.keys[.checkout]!
+        try await server.routerApplication().test(.router) { client in
+            let card = try await client.send(.post, "/v1/tokens", key: key, body: #"{"number": "\#(testCard)", "exp_month": 12, "exp_year": 2031}"#)
+            let token = try #require(card.string("token"))
+            let placed = try await client.send(.post, "/v1/orders", key: key, idempotency: "l1", body: placeBody("minneapolis.json", token: token))
+            let id = try #require(placed.string("id"))
+            #expect(try await client.send(.post, "/v1/orders/\(id)/capture", key: key, idempotency: "c1", body: "{}").status == 200)
+            let orders = server.api.services.orders
+            if store == .sqlite {
+                try await server.api.services.database.execute("UPDATE \(orders.table("ledger")) SET tax = 'abc' WHERE seq = 1")
+            } else {
+                // PostgreSQL enforces column types; what it can be made to hold is a NULL where none belongs.
+                try await server.api.services.database.execute("ALTER TABLE \(orders.table("ledger")) ALTER COLUMN kind DROP NOT NULL")
+                try await server.api.services.database.execute("UPDATE \(orders.table("ledger")) SET kind = NULL WHERE seq = 1")
+            }
+            let reply = try await client.send(.get, "/v1/ledger/verification", key: server.keys[.accountant])
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(reply.text.contains("altered"), "\(reply.text)")
+            #expect(try await client.send(.get, "/health", key: nil).status == 200)
+        }
+    }
+
+    /// Defect 7: refused reveal attempts (no key, a key without the scope) are audited, without any card number.
+    @Test func refusedRevealAttemptsAreAudited() async throws {
+        let server = try await TestServer.make()
+        let token = try await server.api.services.vault.tokenize(number: testCard, expiry: 12, 2031,
+                                                                 caller: VaultCaller(id: "test", permissions: [.tokenize])).token
+        let before = try await server.api.services.vault.auditEntries().count
+        try await server.routerApplication().test(.router) { client in
+            let body = #"{"purpose": "capture"}"#
+            let anonymous = try await client.send(.post, "/v1/tokens/\(token.value)/reveal", key: nil, body: body)
+            let unknown = try await client.send(.post, "/v1/tokens/\(token.value)/reveal", key: "lvk_aaaaaaaaaaaaa_" + String(repeating: "b", count: 32),
+                                                body: body)
+            let checkout = try await client.send(.post, "/v1/tokens/\(token.value)/reveal", key: server.keys[.checkout], body: body)
+            let cardInPath = try await client.send(.post, "/v1/tokens/\(testCard)/reveal", key: server.keys[.admin], body: body)
+            let statuses: [Int] = [anonymous.status, unknown.status, checkout.status, cardInPath.status]
+            #expect(statuses == [401, 401, 403, 403])
+        }
+        let entries = try await server.api.services.vault.auditEntries()
+        #expect(entries.count == before + 4)
+        let added = entries.suffix(4)
+        #expect(added.map(\.outcome).filter { $0.hasPrefix("refused") }.count == 2)
+        #expect(added.map(\.outcome).filter { $0.hasPrefix("denied") }.count == 2)
+        #expect(added.last?.token == "(not a token)")
+        #expect(!entries.contains { $0.token.contains(testCard) || $0.actor.contains(testCard) })
+        #expect(try await server.api.services.vault.verifyAudit().failure == nil)
+    }
+
+    /// Defect 10: content types, NUL and long strings, invalid UTF-8, expiry fields, dates of birth, quantities.
+    @Test func validationGapsAreClosed() async throws {
+        let server = try await TestServer.make()
+        let key = server.allScopes
+        try await server.routerApplication().test(.router) { client in
+            var reply = try await client.send(.post, "/v1/quotes", key: key, body: fixture("minneapolis.json"),
+                                              headers: [.contentType: "text/plain"])
+            #expect(reply.status == 415 && reply.errorField == "Content-Type")
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: fixture("minneapolis.json"),
+                                          headers: [.contentType: "application/x-www-form-urlencoded"])
+            #expect(reply.status == 415)
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: fixture("minneapolis.json"),
+                                          headers: [.contentType: "application/json; charset=utf-8"])
+            #expect(reply.status == 200)
+
+            let nul = fixture("minneapolis.json").replacingOccurrences(of: #""id": "1""#, with: #""id": "1\u0000x""#)
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: nul)
+            #expect(reply.status == 400 && reply.errorField == "lines[0].id")
+            let longID = fixture("minneapolis.json").replacingOccurrences(of: #""id": "1""#, with: #""id": "\#(String(repeating: "x", count: 65))""#)
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: longID)
+            #expect(reply.status == 400 && reply.errorField == "lines[0].id")
+            let megabyte = #"{"name": "\#(String(repeating: "x", count: 60_000))"}"#
+            reply = try await client.send(.post, "/v1/customers", key: key, body: megabyte)
+            #expect(reply.status == 400 && reply.errorField == "name")
+            reply = try await client.send(.post, "/v1/tokens/\(String(repeating: "t", count: 4))/reveal", key: key,
+                                          body: #"{"purpose": "\#(String(repeating: "p", count: 300))"}"#)
+            #expect(reply.status == 400 || reply.status == 404)
+
+            var invalid = Array(#"{"name": "Ana "#.utf8)
+            invalid += [0xFF, 0xFE]
+            invalid += Array(#""}"#.utf8)
+            reply = try await client.execute(uri: "/v1/customers", method: .post,
+                                             headers: [.authorization: "Bearer " + key, .contentType: "application/json"],
+                                             body: ByteBuffer(bytes: invalid)) { response in
+                Reply(status: response.status.code, headers: response.headers, text: String(buffer: response.body))
+            }
+            #expect(reply.status == 400 && reply.errorCode == "invalid_utf8" && reply.errorField == "name")
+
+            reply = try await client.send(.post, "/v1/tokens", key: key, body: #"{"number": "\#(testCard)", "exp_month": 12, "exp_year": 20311}"#)
+            #expect(reply.status == 400 && reply.errorField == "exp_year")
+            reply = try await client.send(.post, "/v1/tokens", key: key, body: #"{"number": "\#(testCard)", "exp_month": 13, "exp_year": 2031}"#)
+            #expect(reply.status == 400 && reply.errorField == "exp_month")
+            #expect(!reply.text.contains(testCard))
+
+            reply = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "Old", "date_of_birth": "1800-01-01"}"#)
+            #expect(reply.status == 400 && reply.errorField == "date_of_birth")
+        }
+    }
+
+    /// Defect 11: wrong keys are limited per client and per key id, with 429, Retry-After and a metric.
+    @Test func failedAuthenticationsAreThrottled() async throws {
+        let server = try await TestServer.make()
+        try await server.routerApplication().test(.router) { client in
+            var statuses: [Int] = []
+            var retryAfter: String?
+            for i in 0..<25 {
+                let guess = "lvk_aaaaaaaaaaaa\(i % 10)_" + String(repeating: "b", count: 32)
+                let reply = try await client.send(.get, "/v1/tables", key: guess)
+                statuses.append(reply.status)
+                if reply.status == 429 { retryAfter = reply.headers[.retryAfter] }
+            }
+            #expect(statuses.prefix(20).allSatisfy { $0 == 401 })
+            #expect(statuses.suffix(5).allSatisfy { $0 == 429 })
+            #expect(Int(retryAfter ?? "") ?? 0 >= 1)
+            let metrics = try await client.send(.get, "/metrics", key: nil).text
+            #expect(metrics.contains("levy_http_auth_throttled_total"))
+            #expect(metrics.contains("levy_http_auth_failures_total 20"))
+        }
+    }
+}
