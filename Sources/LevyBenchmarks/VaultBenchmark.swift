@@ -37,7 +37,8 @@ public enum VaultBenchmark {
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let reveals = min(tokens, 10_000)
         let revealStart = clock.now
-        for token in issued.prefix(reveals) { _ = try await gateway.authorize(token: token, amount: Money(minorUnits: 100), reference: "bench") }
+        for token in issued.prefix(reveals) { _ = try await gateway.authorize(token: token, amount: Money(minorUnits: 100), reference: "bench",
+                                                                                          idempotencyKey: "bench:" + token.value) }
         let revealTime = clock.now - revealStart
         func rate(_ n: Int, _ d: Duration) -> String {
             let (s, atto) = d.components

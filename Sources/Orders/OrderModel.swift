@@ -35,6 +35,9 @@ public enum RandomID {
 /// Where an order is in its life.
 public enum OrderStatus: String, Sendable {
     case placed, authorized, declined, captured, voided
+    /// A payment step is under way: one caller has claimed it and is talking to the processor. An order left in
+    /// one of these by a crash is finished by `resumeInterruptedPayments` with the same idempotency key.
+    case authorizing, capturing, voiding
     /// Captured and fulfilled: every voucher redeemed (or revoked by a refund).
     case completed
     case partiallyRefunded = "partially_refunded"
@@ -127,7 +130,7 @@ public struct Refund: Sendable, Hashable {
     public var lines: [RefundedLine]
 }
 
-public struct RefundedLine: Sendable, Hashable {
+public struct RefundedLine: Sendable, Hashable, Codable {
     public var line: Int
     public var quantity: Int64
     public var amount: Int64
@@ -135,7 +138,7 @@ public struct RefundedLine: Sendable, Hashable {
     public var taxes: [RefundedTax]
 }
 
-public struct RefundedTax: Sendable, Hashable {
+public struct RefundedTax: Sendable, Hashable, Codable {
     public var jurisdictionCode: String
     public var tax: Int64
 }
@@ -150,6 +153,8 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidRefund(String)
     case unfulfilled(vouchers: Int)
     case storage(String)
+    /// Another caller is moving money for this order right now (or a crash left it to be resumed).
+    case paymentInProgress
     /// A stored record that cannot be read as an order (a value of the wrong type or form): never a crash.
     case corrupt(String)
 
@@ -163,6 +168,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidRefund(let why): "refund refused: \(why)"
         case .unfulfilled(let n): "\(n) voucher(s) are not redeemed yet"
         case .storage(let message): "order storage: \(message)"
+        case .paymentInProgress: "a payment step for this order is in progress; retry shortly"
         case .corrupt(let message): "a stored order record cannot be read: \(message)"
         }
     }

@@ -113,6 +113,16 @@ public struct OrderService: Sendable {
                 "CREATE INDEX {index}orders_capture ON {schema}orders (capture_id)",
                 "CREATE INDEX {index}refunds_processor ON {schema}refunds (processor_refund_id)",
             ]),
+            // Payment intents: an order's payment step is claimed by one caller (a status that only one UPDATE can
+            // set), and a refund is recorded as pending, with its plan, before the processor is called; so
+            // concurrent callers cannot move money twice and a crash after the processor answered loses nothing.
+            .init(version: 7, name: "payment intents", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN refund_lock TEXT",
+                "ALTER TABLE {schema}refunds ADD COLUMN state TEXT NOT NULL DEFAULT 'completed'",
+                "ALTER TABLE {schema}refunds ADD COLUMN plan TEXT",
+                "CREATE INDEX {index}orders_status ON {schema}orders (status)",
+                "CREATE INDEX {index}refunds_state ON {schema}refunds (state)",
+            ]),
         ])
     }
 
@@ -186,7 +196,7 @@ public struct OrderService: Sendable {
             throw OrderError.storage("\(error)")
         }
         var placed = try await order(id)
-        if let paymentToken { placed = try await authorize(placed, token: paymentToken) }
+        if let paymentToken, gateway != nil { placed = try await authorize(placed.id, token: paymentToken) }
         return placed
     }
 
@@ -202,81 +212,6 @@ public struct OrderService: Sendable {
         return existing.order
     }
 
-    /// Authorizes a placed (or declined) order's total with a vault token, e.g. after the buyer tried another card.
-    public func authorize(_ id: OrderID, token: Token) async throws -> Order {
-        let order = try await order(id)
-        guard order.status == .placed || order.status == .declined else {
-            throw OrderError.wrongStatus(order.status, expected: [.placed, .declined])
-        }
-        guard gateway != nil else { throw OrderError.paymentDeclined("no payment processor is configured") }
-        _ = try await rows("UPDATE \(table("orders")) SET payment_token = $1 WHERE id = $2", [.text(token.value), .text(id.value)])
-        return try await authorize(try await self.order(id), token: token)
-    }
-
-    func authorize(_ order: Order, token: Token) async throws -> Order {
-        guard let gateway else { return order }
-        let result = try await gateway.authorize(token: token, amount: Money(minorUnits: order.totalAmount + order.totalTax, currency: order.currency),
-                                                 reference: order.id.value)
-        if result.outcome == .approved {
-            try await setStatus(order.id, .authorized, column: "authorization_id", value: result.id)
-        } else {
-            try await setStatus(order.id, .declined, column: "decline_reason", value: result.declineReason?.rawValue ?? "declined")
-        }
-        return try await self.order(order.id)
-    }
-
-    // MARK: - Payment
-
-    /// The capture id of an order captured with no payment processor configured (demo data, tests).
-    public static let captureWithoutProcessor = "capture-without-processor"
-
-    /// Captures an authorized order and writes its sale entries to the tax ledger, in one transaction.
-    public func capture(_ id: OrderID) async throws -> Order {
-        let order = try await order(id)
-        guard order.status == .authorized || (order.status == .placed && gateway == nil) else {
-            throw OrderError.wrongStatus(order.status, expected: [.authorized])
-        }
-        var captureID = Self.captureWithoutProcessor
-        if let gateway, let authorization = order.authorizationID {
-            let result = try await gateway.capture(authorization: authorization,
-                                                   amount: Money(minorUnits: order.totalAmount + order.totalTax, currency: order.currency))
-            guard result.outcome == .approved else { throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "capture declined") }
-            captureID = result.id
-        }
-        let at = Timestamp.string(now())
-        // One entry per line and jurisdiction; a line with no taxing jurisdiction (not collecting there) still gets
-        // one entry, marked `none`, so every sale is on the ledger.
-        let entries = order.lines.flatMap { line -> [LedgerEntry] in
-            guard !line.taxes.isEmpty else {
-                return [LedgerEntry(orderID: order.id.value, refundID: nil, kind: "sale", line: line.number, jurisdictionCode: "none", level: "none",
-                                    rate: "0", taxable: 0, tax: 0, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at)]
-            }
-            return line.taxes.map { LedgerEntry(orderID: order.id.value, refundID: nil, kind: "sale", line: line.number, jurisdictionCode: $0.jurisdictionCode,
-                                                level: $0.level, rate: $0.rate, taxable: $0.taxable, tax: $0.tax, taxDate: order.taxDate.iso,
-                                                tableVersion: order.tableVersion, at: at) }
-        }
-        let capturedAt = now()
-        try await database.transaction { [self, captureID] tx in
-            try await tx.execute("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = $4",
-                                 [.text(OrderStatus.captured.rawValue), .text(captureID), .text(id.value), .text(order.status.rawValue)])
-            try await ledgerStore.append(entries, in: tx)
-            try await fulfil(order, in: tx, at: capturedAt)
-        }
-        return try await self.order(id)
-    }
-
-    /// Voids an authorized order before capture.
-    public func void(_ id: OrderID) async throws -> Order {
-        let order = try await order(id)
-        guard order.status == .authorized || order.status == .placed else { throw OrderError.wrongStatus(order.status, expected: [.authorized, .placed]) }
-        if let gateway, let authorization = order.authorizationID {
-            let result = try await gateway.void(authorization: authorization)
-            guard result.outcome == .approved else { throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "void declined") }
-        }
-        try await setStatus(id, .voided, column: nil, value: nil)
-        return try await self.order(id)
-    }
-
     /// Completes a captured order once it is fulfilled: every voucher redeemed or revoked (content is fulfilled when
     /// its entitlement is granted at capture).
     public func complete(_ id: OrderID) async throws -> Order {
@@ -285,80 +220,10 @@ public struct OrderService: Sendable {
             throw OrderError.wrongStatus(order.status, expected: [.captured, .partiallyRefunded])
         }
         let open = try await rows("SELECT COUNT(*) AS n FROM \(table("vouchers")) WHERE order_id = $1 AND status = 'issued'", [.text(id.value)])
-        let pending = Int(open.first?.integer("n") ?? 0)
+        let pending = try decoded { () throws(RowDecodingError) in try open.first?.decode("n", as: Int.self) ?? 0 }
         guard pending == 0 else { throw OrderError.unfulfilled(vouchers: pending) }
         try await setStatus(id, .completed, column: nil, value: nil)
         return try await self.order(id)
-    }
-
-    // MARK: - Refunds
-
-    /// Refunds a captured order (in full, by line and quantity, or an amount), reversing tax from the amounts frozen
-    /// at placement, never from today's tables. Once per idempotency key.
-    public func refund(_ id: OrderID, _ request: RefundRequest, idempotencyKey: String, requestHash: String) async throws -> Refund {
-        if let existing = try await refund(forKey: idempotencyKey) {
-            guard existing.requestHash == requestHash, existing.refund.orderID == id else { throw OrderError.idempotencyConflict(key: idempotencyKey) }
-            return existing.refund
-        }
-        let order = try await order(id)
-        guard [.captured, .partiallyRefunded, .completed].contains(order.status) else {
-            throw OrderError.wrongStatus(order.status, expected: [.captured, .partiallyRefunded, .completed])
-        }
-        let lines = try RefundMath.refund(order, request)
-        let amount = lines.reduce(0) { $0 + $1.amount }
-        let tax = lines.reduce(0) { $0 + $1.taxes.reduce(0) { $0 + $1.tax } }
-        var processorRefundID: String?
-        if let gateway, let capture = order.captureID {
-            let result = try await gateway.refund(capture: capture, amount: Money(minorUnits: amount + tax, currency: order.currency))
-            guard result.outcome == .approved else { throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "refund declined") }
-            processorRefundID = result.id
-        }
-        let refundID = "ref_" + RandomID.make(bytes: 12)
-        let at = Timestamp.string(now())
-        var entries: [LedgerEntry] = []
-        for refunded in lines {
-            let line = order.lines.first { $0.number == refunded.line }!
-            if line.taxes.isEmpty {
-                entries.append(LedgerEntry(orderID: id.value, refundID: refundID, kind: "refund", line: line.number, jurisdictionCode: "none",
-                                           level: "none", rate: "0", taxable: 0, tax: 0, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at))
-            }
-            for (frozen, back) in zip(line.taxes, refunded.taxes) where back.tax != 0 || refunded.amount != 0 {
-                entries.append(LedgerEntry(orderID: id.value, refundID: refundID, kind: "refund", line: line.number, jurisdictionCode: frozen.jurisdictionCode,
-                                           level: frozen.level, rate: frozen.rate, taxable: -RefundMath.share(frozen.taxable, refunded.amount, max(line.amount, 1)),
-                                           tax: -back.tax, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at))
-            }
-        }
-        let fullyRefunded = order.refundedAmount + amount == order.totalAmount && order.refundedTax + tax == order.totalTax
-        do {
-            try await database.transaction { [self, entries, processorRefundID] tx in
-                try await tx.execute("""
-                    INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at, processor_refund_id)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                    """, [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax), .text(at),
-                          processorRefundID.map { .text($0) } ?? .null])
-                for refunded in lines {
-                    try await tx.execute("INSERT INTO \(table("refund_lines")) (refund_id, line_no, quantity, amount) VALUES ($1, $2, $3, $4)",
-                                         [.text(refundID), .integer(Int64(refunded.line)), .integer(refunded.quantity), .integer(refunded.amount)])
-                    try await tx.execute("""
-                        UPDATE \(table("order_lines")) SET refunded_quantity = refunded_quantity + $1, refunded_amount = refunded_amount + $2
-                        WHERE order_id = $3 AND line_no = $4
-                        """, [.integer(refunded.quantity), .integer(refunded.amount), .text(id.value), .integer(Int64(refunded.line))])
-                    for (position, back) in refunded.taxes.enumerated() where back.tax != 0 {
-                        try await tx.execute("""
-                            UPDATE \(table("order_taxes")) SET refunded_tax = refunded_tax + $1 WHERE order_id = $2 AND line_no = $3 AND position = $4
-                            """, [.integer(back.tax), .text(id.value), .integer(Int64(refunded.line)), .integer(Int64(position))])
-                    }
-                }
-                try await tx.execute("UPDATE \(table("orders")) SET status = $1 WHERE id = $2",
-                                     [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)])
-                try await ledgerStore.append(entries, in: tx)
-                try await revoke(lines, of: order, in: tx)
-            }
-        } catch {
-            if let existing = try await refund(forKey: idempotencyKey), existing.requestHash == requestHash { return existing.refund }
-            throw OrderError.storage("\(error)")
-        }
-        return Refund(id: refundID, orderID: id, amount: amount, tax: tax, lines: lines)
     }
 
     // MARK: - Reading
@@ -447,6 +312,7 @@ public struct OrderService: Sendable {
                 lines.append(RefundedLine(line: Int(number), quantity: try line.decode("quantity"), amount: try Self.money(line, "amount"),
                                           taxes: taxesByLine[number] ?? []))
             }
+            if try row.decode("state") == "pending" { throw OrderError.paymentInProgress }
             return (Refund(id: id, orderID: OrderID(try row.decode("order_id")), amount: try Self.money(row, "amount"), tax: try Self.money(row, "tax"),
                            lines: lines), try row.decode("request_hash"))
         } catch let error as RowDecodingError {
@@ -488,12 +354,20 @@ public struct OrderService: Sendable {
         try await ledgerStore.verifyAnchors(anchors, in: database)
     }
 
-    func setStatus(_ id: OrderID, _ status: OrderStatus, column: String?, value: String?) async throws {
+    /// Sets the status (and one column); with `onlyFrom`, only if the order is still in that status.
+    func setStatus(_ id: OrderID, _ status: OrderStatus, column: String?, value: String?, onlyFrom: OrderStatus? = nil) async throws {
+        var sql = "UPDATE \(table("orders")) SET status = $1"
+        var binds: [SQLValue] = [.text(status.rawValue), .text(id.value)]
         if let column, let value {
-            _ = try await rows("UPDATE \(table("orders")) SET status = $1, \(column) = $2 WHERE id = $3", [.text(status.rawValue), .text(value), .text(id.value)])
-        } else {
-            _ = try await rows("UPDATE \(table("orders")) SET status = $1 WHERE id = $2", [.text(status.rawValue), .text(id.value)])
+            sql += ", \(column) = $3"
+            binds.append(.text(value))
         }
+        sql += " WHERE id = $2"
+        if let onlyFrom {
+            sql += " AND status = $\(binds.count + 1)"
+            binds.append(.text(onlyFrom.rawValue))
+        }
+        _ = try await rows(sql, binds)
     }
 
     func rows(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {

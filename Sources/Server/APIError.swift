@@ -80,6 +80,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .invalidRefund(let why): return APIError(.unprocessableContent, "invalid_refund", why)
         case .unfulfilled: return APIError(.conflict, "unfulfilled", error.description)
         case .storage: return nil
+        case .paymentInProgress: return APIError(.conflict, "payment_in_progress", error.description, field: "status")
         case .corrupt: return APIError(.internalServerError, "stored_record_unreadable",
                                        "a stored record cannot be read; the operator has been told (quote the request id)")
         }

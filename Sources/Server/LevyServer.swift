@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
+import Orders
 import ServiceLifecycle
 import Vault
 
@@ -44,7 +45,8 @@ public enum LevyServer {
     }
 }
 
-/// Hourly upkeep while the server runs: idempotency records past their lifetime and expired vault tokens go.
+/// Upkeep at start and hourly while the server runs: interrupted payment steps are finished, idempotency records
+/// past their lifetime and expired vault tokens go.
 struct Maintenance: Service {
     let services: LevyServices
     let logger: Logger
@@ -53,6 +55,9 @@ struct Maintenance: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
+                    // Payment steps a crash left half done are finished first, with their own idempotency keys.
+                    let resumed = try await services.orders.resumeInterruptedPayments()
+                    if resumed > 0 { logger.notice("maintenance", metadata: ["payments_resumed": "\(resumed)"]) }
                     let records = try await services.idempotency.purgeExpired()
                     let tokens = try await services.vault.purgeExpired()
                     if records + tokens > 0 {

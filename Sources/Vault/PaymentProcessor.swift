@@ -27,11 +27,15 @@ public struct ProcessorResult: Sendable, Hashable {
 }
 
 /// A card processor. Only `authorize` sees a card, and only as a `RevealedCard` handed over by the vault.
+///
+/// Every call carries an idempotency key of Levy's, derived from its own ids: a processor that sees the same key
+/// again answers what it answered the first time and moves no money twice (as Stripe's `Idempotency-Key` does), so
+/// a call retried after a crash or a dropped connection is safe.
 public protocol PaymentProcessor: Sendable {
-    func authorize(_ card: RevealedCard, amount: Money, reference: String) async throws -> ProcessorResult
-    func capture(authorization: String, amount: Money) async throws -> ProcessorResult
-    func void(authorization: String) async throws -> ProcessorResult
-    func refund(capture: String, amount: Money) async throws -> ProcessorResult
+    func authorize(_ card: RevealedCard, amount: Money, reference: String, idempotencyKey: String) async throws -> ProcessorResult
+    func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult
+    func void(authorization: String, idempotencyKey: String) async throws -> ProcessorResult
+    func refund(capture: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult
 }
 
 /// Connects the vault to a processor: the only path on which a card number is revealed. It acts as its own
@@ -48,19 +52,21 @@ public struct PaymentGateway: Sendable {
     }
 
     /// Reveals the card (audited) and asks the processor to authorize `amount`.
-    public func authorize(token: Token, amount: Money, reference: String) async throws -> ProcessorResult {
+    public func authorize(token: Token, amount: Money, reference: String, idempotencyKey: String) async throws -> ProcessorResult {
         let card = try await vault.reveal(token, caller: identity, purpose: "authorize \(reference)")
-        return try await processor.authorize(card, amount: amount, reference: reference)
+        return try await processor.authorize(card, amount: amount, reference: reference, idempotencyKey: idempotencyKey)
     }
 
-    public func capture(authorization: String, amount: Money) async throws -> ProcessorResult {
-        try await processor.capture(authorization: authorization, amount: amount)
+    public func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
+        try await processor.capture(authorization: authorization, amount: amount, idempotencyKey: idempotencyKey)
     }
 
-    public func void(authorization: String) async throws -> ProcessorResult { try await processor.void(authorization: authorization) }
+    public func void(authorization: String, idempotencyKey: String) async throws -> ProcessorResult {
+        try await processor.void(authorization: authorization, idempotencyKey: idempotencyKey)
+    }
 
-    public func refund(capture: String, amount: Money) async throws -> ProcessorResult {
-        try await processor.refund(capture: capture, amount: amount)
+    public func refund(capture: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
+        try await processor.refund(capture: capture, amount: amount, idempotencyKey: idempotencyKey)
     }
 }
 
@@ -74,7 +80,11 @@ public actor SimulatedProcessor: PaymentProcessor {
 
     private var authorizations: [String: Authorization] = [:]
     private var captures: [String: Capture] = [:]
+    /// Answers by idempotency key: a repeated key gets the first answer and nothing moves again.
+    private var answered: [String: ProcessorResult] = [:]
     private var counter = 0
+    /// How many calls actually moved money (repeats by idempotency key are not counted), for tests.
+    public private(set) var operations: [String: Int] = [:]
 
     public init() {}
 
@@ -88,43 +98,59 @@ public actor SimulatedProcessor: PaymentProcessor {
         return "\(prefix)_sim_\(counter)"
     }
 
-    public func authorize(_ card: RevealedCard, amount: Money, reference: String) async throws -> ProcessorResult {
-        let id = nextID("auth")
-        if let reason = Self.outcomes[card.digitsForProcessor] {
-            return ProcessorResult(id: id, outcome: .declined, declineReason: reason, amount: amount)
-        }
-        authorizations[id] = Authorization(amount: amount, captured: .zero(amount.currency), voided: false)
-        return ProcessorResult(id: id, outcome: .approved, amount: amount)
+    private func once(_ key: String, _ operation: String, _ body: () -> ProcessorResult) -> ProcessorResult {
+        if let previous = answered[key] { return previous }
+        operations[operation, default: 0] += 1
+        let result = body()
+        answered[key] = result
+        return result
     }
 
-    public func capture(authorization: String, amount: Money) async throws -> ProcessorResult {
-        let id = nextID("cap")
-        guard var auth = authorizations[authorization], !auth.voided, auth.captured + amount <= auth.amount else {
-            return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: amount)
+    public func authorize(_ card: RevealedCard, amount: Money, reference: String, idempotencyKey: String) async throws -> ProcessorResult {
+        once(idempotencyKey, "authorize") {
+            let id = nextID("auth")
+            if let reason = Self.outcomes[card.digitsForProcessor] {
+                return ProcessorResult(id: id, outcome: .declined, declineReason: reason, amount: amount)
+            }
+            authorizations[id] = Authorization(amount: amount, captured: .zero(amount.currency), voided: false)
+            return ProcessorResult(id: id, outcome: .approved, amount: amount)
         }
-        auth.captured = auth.captured + amount
-        authorizations[authorization] = auth
-        captures[id] = Capture(amount: amount, refunded: .zero(amount.currency))
-        return ProcessorResult(id: id, outcome: .approved, amount: amount)
     }
 
-    public func void(authorization: String) async throws -> ProcessorResult {
-        let id = nextID("void")
-        guard var auth = authorizations[authorization], !auth.voided, auth.captured.minorUnits == 0 else {
-            return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: .zero())
+    public func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
+        once(idempotencyKey, "capture") {
+            let id = nextID("cap")
+            guard var auth = authorizations[authorization], !auth.voided, auth.captured + amount <= auth.amount else {
+                return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: amount)
+            }
+            auth.captured = auth.captured + amount
+            authorizations[authorization] = auth
+            captures[id] = Capture(amount: amount, refunded: .zero(amount.currency))
+            return ProcessorResult(id: id, outcome: .approved, amount: amount)
         }
-        auth.voided = true
-        authorizations[authorization] = auth
-        return ProcessorResult(id: id, outcome: .approved, amount: auth.amount)
     }
 
-    public func refund(capture: String, amount: Money) async throws -> ProcessorResult {
-        let id = nextID("ref")
-        guard var cap = captures[capture], cap.refunded + amount <= cap.amount else {
-            return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: amount)
+    public func void(authorization: String, idempotencyKey: String) async throws -> ProcessorResult {
+        once(idempotencyKey, "void") {
+            let id = nextID("void")
+            guard var auth = authorizations[authorization], !auth.voided, auth.captured.minorUnits == 0 else {
+                return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: .zero())
+            }
+            auth.voided = true
+            authorizations[authorization] = auth
+            return ProcessorResult(id: id, outcome: .approved, amount: auth.amount)
         }
-        cap.refunded = cap.refunded + amount
-        captures[capture] = cap
-        return ProcessorResult(id: id, outcome: .approved, amount: amount)
+    }
+
+    public func refund(capture: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
+        once(idempotencyKey, "refund") {
+            let id = nextID("ref")
+            guard var cap = captures[capture], cap.refunded + amount <= cap.amount else {
+                return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: amount)
+            }
+            cap.refunded = cap.refunded + amount
+            captures[capture] = cap
+            return ProcessorResult(id: id, outcome: .approved, amount: amount)
+        }
     }
 }

@@ -36,12 +36,13 @@ enum World {
     static func schema() -> String { "orders_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(12)) }
 
     /// A fresh order store (its own SQLite file or PostgreSQL schema), with a vault and the processor simulator.
-    static func service(_ store: Store, tables: TaxTableSet = tables) async throws -> (OrderService, Vault) {
+    static func service(_ store: Store, tables: TaxTableSet = tables,
+                        processor: any PaymentProcessor = SimulatedProcessor()) async throws -> (OrderService, Vault) {
         let directory = directory()
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/orders.sqlite") : postgres!
         let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 5, count: 32))))
         let service = OrderService(database: database, schema: schema(), tables: tables,
-                                   gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()), ledgerKey: ledgerKey)
+                                   gateway: PaymentGateway(vault: vault, processor: processor), ledgerKey: ledgerKey)
         try await service.migrate()
         return (service, vault)
     }

@@ -38,6 +38,41 @@ import Testing
         }
     }
 
+    /// Slowloris: a client that sends its head a byte at a time, one that never finishes its body, and one that
+    /// holds a kept-alive connection idle are all cut off at their deadlines, while a normal client is served.
+    @Test func slowClientsAreCutOff() async throws {
+        let server = try await TestServer.make()
+        let app = try server.application { settings in
+            settings.requestHeadTimeout = 1
+            settings.requestBodyTimeout = 1
+            settings.idleTimeout = 2
+        }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            _ = try await client.send(.get, "/health", key: nil)
+            let slowHead = try RawConnection(port: port)
+            try slowHead.send("POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            let slowBody = try RawConnection(port: port)
+            try slowBody.send("POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            let idle = try RawConnection(port: port)
+            try await Task.sleep(for: .milliseconds(2_500))
+            #expect(slowHead.isClosedByPeer(), "the slow head is cut off")
+            #expect(slowBody.isClosedByPeer(), "the unfinished body is cut off")
+            #expect(idle.isClosedByPeer(), "the idle connection is cut off")
+            // A well-behaved client on a new connection is served (the test client's own connection was idle too long).
+            let body = fixture("minneapolis.json")
+            let quote = try RawConnection(port: port).exchange("""
+                POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(server.keys[.checkout]!)\r\n\
+                Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)
+                """)
+            #expect(quote.hasPrefix("HTTP/1.1 200"))
+            let metrics = try RawConnection(port: port).exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            // The test client's own idle connection is the fourth.
+            #expect(metrics.contains("levy_http_connection_timeouts_total 4"), "\(metrics.split(separator: "\n").filter { $0.contains("timeout") })")
+            #expect(!metrics.contains("status=\"5"))
+        }
+    }
+
     @Test func settingsLayerFlagsOverEnvironmentOverFile() throws {
         let file = (path: "/etc/levy.json", contents: Array(#"{"port": 9000, "hostname": "0.0.0.0", "log_level": "debug"}"#.utf8))
         var settings = try ServeSettings.resolve(flags: [:], environment: [:], file: file)
@@ -56,6 +91,56 @@ import Testing
         }
         #expect(throws: ServeSettings.SettingError.self) {
             try ServeSettings.resolve(flags: ["tls_certificate": "cert.pem"], environment: [:], file: nil)
+        }
+    }
+}
+
+/// A plain TCP connection for sending partial requests.
+final class RawConnection {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count else { throw POSIXError(.EPIPE) }
+    }
+
+    /// Sends a whole request (with `Connection: close`) and reads the response to the end.
+    func exchange(_ request: String) throws -> String {
+        try send(request)
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 5_000) > 0 else { break }
+            let count = read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
+    /// True when the server has closed the connection (a read returns end of file or an error).
+    func isClosedByPeer() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 500) > 0 else { return false }
+            // A response before closing would be fine; keep reading to the end of the stream.
+            if read(descriptor, &buffer, buffer.count) <= 0 { return true }
         }
     }
 }

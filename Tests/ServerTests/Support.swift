@@ -67,9 +67,10 @@ struct TestServer: Sendable {
     }
 
     /// The application as `levy serve` builds it, logging into `logs`.
-    func application(tls: (certificate: String, key: String)? = nil) throws -> some ApplicationProtocol {
+    func application(tls: (certificate: String, key: String)? = nil, configure: (inout ServeSettings) -> Void = { _ in }) throws -> some ApplicationProtocol {
         var settings = ServeSettings()
         settings.port = 0
+        configure(&settings)
         settings.tlsCertificate = tls?.certificate
         settings.tlsKey = tls?.key
         let recorder = logs

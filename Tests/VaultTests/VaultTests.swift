@@ -143,9 +143,9 @@ struct VaultTests {
         try await raw.execute("UPDATE \(place.table("tokens")) SET ciphertext = $1 WHERE token = $2", [.blob(ciphertext), .text(b.token.value)])
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         await #expect(throws: VaultError.decryptionFailed) {
-            try await gateway.authorize(token: b.token, amount: Money(minorUnits: 100), reference: "o1")
+            try await gateway.authorize(token: b.token, amount: Money(minorUnits: 100), reference: "o1", idempotencyKey: UUID().uuidString)
         }
-        #expect(try await gateway.authorize(token: a.token, amount: Money(minorUnits: 100), reference: "o2").outcome == .approved)
+        #expect(try await gateway.authorize(token: a.token, amount: Money(minorUnits: 100), reference: "o2", idempotencyKey: UUID().uuidString).outcome == .approved)
     }
 
     @Test("without the reveal permission only BIN and last four are seen; every reveal, allowed or denied, is audited", arguments: Backend.available)
@@ -158,7 +158,7 @@ struct VaultTests {
             try await vault.reveal(record.token, caller: Fixture.checkout, purpose: "curiosity")
         }
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
-        _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 5_000), reference: "order-9")
+        _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 5_000), reference: "order-9", idempotencyKey: UUID().uuidString)
         let entries = try await vault.auditEntries()
         #expect(entries.map(\.outcome) == ["denied", "allowed"])
         #expect(entries.map(\.actor) == ["checkout", "payment-gateway"])
@@ -181,7 +181,7 @@ struct VaultTests {
         try await vault.setMinimumDecryptionVersion(6)
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         for token in tokens {
-            #expect(try await gateway.authorize(token: token, amount: Money(minorUnits: 100), reference: "r").outcome == .approved)
+            #expect(try await gateway.authorize(token: token, amount: Money(minorUnits: 100), reference: "r", idempotencyKey: UUID().uuidString).outcome == .approved)
             #expect(try await vault.card(token).keyVersion == 6)
         }
         // A token written under version 6, then the minimum moved past it without a rewrap, cannot be read.
@@ -189,7 +189,7 @@ struct VaultTests {
         try await vault.rotate()
         try await vault.setMinimumDecryptionVersion(7)
         await #expect(throws: VaultError.keyVersionRetired(6)) {
-            try await gateway.authorize(token: late, amount: Money(minorUnits: 100), reference: "r")
+            try await gateway.authorize(token: late, amount: Money(minorUnits: 100), reference: "r", idempotencyKey: UUID().uuidString)
         }
     }
 
@@ -223,7 +223,7 @@ struct VaultTests {
         let second = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "8462", caller: Fixture.checkout)
         clock.advance(901)
         #expect(!(await vault.holdsSecurityCode(second.token)))
-        _ = try await gateway.authorize(token: second.token, amount: Money(minorUnits: 1), reference: "late")
+        _ = try await gateway.authorize(token: second.token, amount: Money(minorUnits: 1), reference: "late", idempotencyKey: UUID().uuidString)
     }
 
     @Test("purge removes tokens past their lifetime; delete makes a token unrecoverable", arguments: Backend.available)
@@ -239,7 +239,7 @@ struct VaultTests {
         try await vault.delete(young.token)
         await #expect(throws: VaultError.unknownToken) { try await vault.card(young.token) }
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
-        await #expect(throws: VaultError.unknownToken) { try await gateway.authorize(token: young.token, amount: Money(minorUnits: 1), reference: "x") }
+        await #expect(throws: VaultError.unknownToken) { try await gateway.authorize(token: young.token, amount: Money(minorUnits: 1), reference: "x", idempotencyKey: UUID().uuidString) }
     }
 
     @Test("a wrong master key is refused at open", arguments: Backend.available)
@@ -257,7 +257,7 @@ struct RevealAuditTests {
         let vault = try await Fixture.vault(place)
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let record = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
-        for i in 0..<4 { _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 100), reference: "o\(i)") }
+        for i in 0..<4 { _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 100), reference: "o\(i)", idempotencyKey: UUID().uuidString) }
         #expect(try await vault.verifyAudit().failure == nil)
         return (vault, place)
     }
@@ -300,7 +300,7 @@ struct SimulatorTests {
         let vault = try await Fixture.vault(try Fixture.place())
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let token = try await vault.tokenize(number: number, expiry: 12, 2030, caller: Fixture.checkout).token
-        let result = try await gateway.authorize(token: token, amount: Money(minorUnits: 2_500), reference: "t")
+        let result = try await gateway.authorize(token: token, amount: Money(minorUnits: 2_500), reference: "t", idempotencyKey: UUID().uuidString)
         #expect(result.outcome == (reason == nil ? .approved : .declined))
         #expect(result.declineReason == reason)
     }
@@ -310,15 +310,15 @@ struct SimulatorTests {
         let vault = try await Fixture.vault(try Fixture.place())
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let token = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout).token
-        let auth = try await gateway.authorize(token: token, amount: Money(minorUnits: 10_000), reference: "o")
-        #expect(try await gateway.capture(authorization: auth.id, amount: Money(minorUnits: 10_001)).outcome == .declined)
-        let capture = try await gateway.capture(authorization: auth.id, amount: Money(minorUnits: 10_000))
+        let auth = try await gateway.authorize(token: token, amount: Money(minorUnits: 10_000), reference: "o", idempotencyKey: UUID().uuidString)
+        #expect(try await gateway.capture(authorization: auth.id, amount: Money(minorUnits: 10_001), idempotencyKey: UUID().uuidString).outcome == .declined)
+        let capture = try await gateway.capture(authorization: auth.id, amount: Money(minorUnits: 10_000), idempotencyKey: UUID().uuidString)
         #expect(capture.outcome == .approved)
-        #expect(try await gateway.void(authorization: auth.id).outcome == .declined)
-        #expect(try await gateway.refund(capture: capture.id, amount: Money(minorUnits: 4_000)).outcome == .approved)
-        #expect(try await gateway.refund(capture: capture.id, amount: Money(minorUnits: 6_001)).outcome == .declined)
-        let second = try await gateway.authorize(token: token, amount: Money(minorUnits: 500), reference: "p")
-        #expect(try await gateway.void(authorization: second.id).outcome == .approved)
+        #expect(try await gateway.void(authorization: auth.id, idempotencyKey: UUID().uuidString).outcome == .declined)
+        #expect(try await gateway.refund(capture: capture.id, amount: Money(minorUnits: 4_000), idempotencyKey: UUID().uuidString).outcome == .approved)
+        #expect(try await gateway.refund(capture: capture.id, amount: Money(minorUnits: 6_001), idempotencyKey: UUID().uuidString).outcome == .declined)
+        let second = try await gateway.authorize(token: token, amount: Money(minorUnits: 500), reference: "p", idempotencyKey: UUID().uuidString)
+        #expect(try await gateway.void(authorization: second.id, idempotencyKey: UUID().uuidString).outcome == .approved)
     }
 }
 
@@ -336,7 +336,7 @@ struct CardDataTests {
         let (cards, codes) = CardDataScanner.readList(list)
         for (i, card) in cards.enumerated() {
             let record = try await vault.tokenize(number: card, expiry: 12, 2030, securityCode: codes[i % codes.count], caller: Fixture.checkout)
-            _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 100), reference: "scan")
+            _ = try await gateway.authorize(token: record.token, amount: Money(minorUnits: 100), reference: "scan", idempotencyKey: UUID().uuidString)
         }
         try await vault.rotate()
         try await vault.rewrap()

@@ -1,0 +1,279 @@
+import Foundation
+import Storage
+import TaxCore
+import Vault
+
+/// Authorization, capture, void and refunds. Each step is claimed before the processor is called: a conditional
+/// UPDATE moves the order into `authorizing`, `capturing` or `voiding` (or takes the order's refund lock and records
+/// the refund as pending, with its plan), and only the caller whose UPDATE changed a row goes on. The processor gets
+/// an idempotency key derived from Levy's ids, so finishing a step again after a crash (`resumeInterruptedPayments`)
+/// returns the processor's first answer instead of moving money twice.
+extension OrderService {
+    static func total(_ order: Order) -> Money { Money(minorUnits: order.totalAmount + order.totalTax, currency: order.currency) }
+
+    /// Moves the order from one of `from` to `to` if it is still there; true for the one caller that did it.
+    func claim(_ id: OrderID, from: [OrderStatus], to: OrderStatus, setting extra: (column: String, value: String)? = nil) async throws -> Bool {
+        let (placeholders, binds) = SQLValue.inList(from.map(\.rawValue), from: extra == nil ? 3 : 4)
+        let set = extra.map { ", \($0.column) = $3" } ?? ""
+        let values: [SQLValue] = [.text(to.rawValue), .text(id.value)] + (extra.map { [SQLValue.text($0.value)] } ?? []) + binds
+        return try await !rows("UPDATE \(table("orders")) SET status = $1\(set) WHERE id = $2 AND status IN (\(placeholders)) RETURNING id", values).isEmpty
+    }
+
+    /// The refusal for a step someone else claimed first: in progress, or the order has moved on.
+    func refusal(_ id: OrderID, expected: [OrderStatus]) async throws -> OrderError {
+        Self.refusal(try await order(id).status, expected: expected)
+    }
+
+    static func refusal(_ status: OrderStatus, expected: [OrderStatus]) -> OrderError {
+        [.authorizing, .capturing, .voiding].contains(status) ? .paymentInProgress : .wrongStatus(status, expected: expected)
+    }
+
+    // MARK: - Authorization
+
+    /// Authorizes a placed (or declined) order's total with a vault token, e.g. after the buyer tried another card.
+    public func authorize(_ id: OrderID, token: Token) async throws -> Order {
+        let order = try await order(id)
+        guard order.status == .placed || order.status == .declined else { throw Self.refusal(order.status, expected: [.placed, .declined]) }
+        guard gateway != nil else { throw OrderError.paymentDeclined("no payment processor is configured") }
+        guard try await claim(id, from: [.placed, .declined], to: .authorizing, setting: ("payment_token", token.value)) else {
+            throw try await refusal(id, expected: [.placed, .declined])
+        }
+        return try await finishAuthorization(order, token: token, revertTo: order.status)
+    }
+
+    func finishAuthorization(_ order: Order, token: Token, revertTo previous: OrderStatus) async throws -> Order {
+        guard let gateway else { return order }
+        let result: ProcessorResult
+        do {
+            result = try await gateway.authorize(token: token, amount: Self.total(order), reference: order.id.value,
+                                                 idempotencyKey: "authorize:\(order.id.value):\(token.value)")
+        } catch {
+            // Nothing was authorized that a retry with the same key would not find again: let the caller retry.
+            _ = try? await rows("UPDATE \(table("orders")) SET status = $1 WHERE id = $2 AND status = 'authorizing'",
+                                [.text(previous.rawValue), .text(order.id.value)])
+            throw error
+        }
+        if result.outcome == .approved {
+            try await setStatus(order.id, .authorized, column: "authorization_id", value: result.id)
+        } else {
+            try await setStatus(order.id, .declined, column: "decline_reason", value: result.declineReason?.rawValue ?? "declined")
+        }
+        return try await self.order(order.id)
+    }
+
+    // MARK: - Capture
+
+    /// The capture id of an order captured with no payment processor configured (demo data, tests).
+    public static let captureWithoutProcessor = "capture-without-processor"
+
+    /// Captures an authorized order and writes its sale entries to the tax ledger, in one transaction.
+    public func capture(_ id: OrderID) async throws -> Order {
+        let order = try await order(id)
+        let allowed: [OrderStatus] = gateway == nil ? [.authorized, .placed] : [.authorized]
+        guard allowed.contains(order.status) else { throw Self.refusal(order.status, expected: [.authorized]) }
+        guard try await claim(id, from: allowed, to: .capturing) else { throw try await refusal(id, expected: [.authorized]) }
+        return try await finishCapture(order)
+    }
+
+    /// Asks the processor to capture (again, after a crash: the same key gets the same capture), then commits the
+    /// capture, the ledger entries and the fulfilment together. If the processor cannot be reached the order stays
+    /// `capturing`, to be finished by `resumeInterruptedPayments`, never guessed at.
+    func finishCapture(_ order: Order) async throws -> Order {
+        var captureID = Self.captureWithoutProcessor
+        if let gateway, let authorization = order.authorizationID {
+            let result = try await gateway.capture(authorization: authorization, amount: Self.total(order), idempotencyKey: "capture:\(order.id.value)")
+            guard result.outcome == .approved else {
+                try await setStatus(order.id, .authorized, column: nil, value: nil, onlyFrom: .capturing)
+                throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "capture declined")
+            }
+            captureID = result.id
+        }
+        let at = Timestamp.string(now())
+        // One entry per line and jurisdiction; a line with no taxing jurisdiction (not collecting there) still gets
+        // one entry, marked `none`, so every sale is on the ledger.
+        let entries = order.lines.flatMap { line -> [LedgerEntry] in
+            guard !line.taxes.isEmpty else {
+                return [LedgerEntry(orderID: order.id.value, refundID: nil, kind: "sale", line: line.number, jurisdictionCode: "none", level: "none",
+                                    rate: "0", taxable: 0, tax: 0, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at)]
+            }
+            return line.taxes.map { LedgerEntry(orderID: order.id.value, refundID: nil, kind: "sale", line: line.number, jurisdictionCode: $0.jurisdictionCode,
+                                                level: $0.level, rate: $0.rate, taxable: $0.taxable, tax: $0.tax, taxDate: order.taxDate.iso,
+                                                tableVersion: order.tableVersion, at: at) }
+        }
+        let capturedAt = now()
+        try await database.transaction { [self, captureID] tx in
+            let changed = try await tx.query("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = 'capturing' RETURNING id",
+                                             [.text(OrderStatus.captured.rawValue), .text(captureID), .text(order.id.value)])
+            guard !changed.isEmpty else { throw OrderError.paymentInProgress }
+            try await ledgerStore.append(entries, in: tx)
+            try await fulfil(order, in: tx, at: capturedAt)
+        }
+        return try await self.order(order.id)
+    }
+
+    // MARK: - Void
+
+    /// Voids an authorized order before capture.
+    public func void(_ id: OrderID) async throws -> Order {
+        let order = try await order(id)
+        guard order.status == .authorized || order.status == .placed else { throw Self.refusal(order.status, expected: [.authorized, .placed]) }
+        guard try await claim(id, from: [.authorized, .placed], to: .voiding) else { throw try await refusal(id, expected: [.authorized, .placed]) }
+        return try await finishVoid(order, revertTo: order.status)
+    }
+
+    func finishVoid(_ order: Order, revertTo previous: OrderStatus) async throws -> Order {
+        if let gateway, let authorization = order.authorizationID {
+            let result = try await gateway.void(authorization: authorization, idempotencyKey: "void:\(order.id.value)")
+            guard result.outcome == .approved else {
+                try await setStatus(order.id, previous, column: nil, value: nil, onlyFrom: .voiding)
+                throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "void declined")
+            }
+        }
+        try await setStatus(order.id, .voided, column: nil, value: nil, onlyFrom: .voiding)
+        return try await self.order(order.id)
+    }
+
+    // MARK: - Refunds
+
+    /// Refunds a captured order (in full, by line and quantity, or an amount), reversing tax from the amounts frozen
+    /// at placement, never from today's tables. Once per idempotency key; one refund of an order at a time.
+    public func refund(_ id: OrderID, _ request: RefundRequest, idempotencyKey: String, requestHash: String) async throws -> Refund {
+        if let existing = try await refund(forKey: idempotencyKey) {
+            guard existing.requestHash == requestHash, existing.refund.orderID == id else { throw OrderError.idempotencyConflict(key: idempotencyKey) }
+            return existing.refund
+        }
+        let refundable: [OrderStatus] = [.captured, .partiallyRefunded, .completed]
+        let before = try await order(id)
+        guard refundable.contains(before.status) else { throw OrderError.wrongStatus(before.status, expected: refundable) }
+        let refundID = "ref_" + RandomID.make(bytes: 12)
+        let (placeholders, binds) = SQLValue.inList(refundable.map(\.rawValue), from: 3)
+        let locked = try await rows("""
+            UPDATE \(table("orders")) SET refund_lock = $1 WHERE id = $2 AND refund_lock IS NULL AND status IN (\(placeholders)) RETURNING id
+            """, [.text(refundID), .text(id.value)] + binds)
+        guard !locked.isEmpty else {
+            let now = try await order(id)
+            throw refundable.contains(now.status) ? OrderError.paymentInProgress : OrderError.wrongStatus(now.status, expected: refundable)
+        }
+        // With the lock held, the order cannot change under us: what remains to refund is read now.
+        let plan: (order: Order, lines: [RefundedLine], amount: Int64, tax: Int64)
+        do {
+            let order = try await self.order(id)
+            let lines = try RefundMath.refund(order, request)
+            let amount = try CheckedMoney.sum(lines.map(\.amount))
+            let tax = try CheckedMoney.sum(lines.flatMap { $0.taxes.map(\.tax) })
+            plan = (order, lines, amount, tax)
+            try await database.execute("""
+                INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at, state, plan)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)
+                """, [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax),
+                      .text(Timestamp.string(now())), .text(String(decoding: try JSONEncoder().encode(lines), as: UTF8.self))])
+        } catch {
+            try? await releaseRefundLock(id, refundID)
+            if let existing = try? await refund(forKey: idempotencyKey), existing.requestHash == requestHash { return existing.refund }
+            if error is CheckedMoney.Overflow { throw OrderError.invalidRefund("the amounts are too large to add up") }
+            throw error
+        }
+        return try await finishRefund(refundID, order: plan.order, lines: plan.lines, amount: plan.amount, tax: plan.tax)
+    }
+
+    func releaseRefundLock(_ id: OrderID, _ refundID: String) async throws {
+        _ = try await rows("UPDATE \(table("orders")) SET refund_lock = NULL WHERE id = $1 AND refund_lock = $2", [.text(id.value), .text(refundID)])
+    }
+
+    /// Asks the processor to refund (the same key after a crash gets the same refund), then commits the refund,
+    /// the reversing ledger entries and the revocations, and releases the order's refund lock.
+    func finishRefund(_ refundID: String, order: Order, lines: [RefundedLine], amount: Int64, tax: Int64) async throws -> Refund {
+        var processorRefundID: String?
+        if let gateway, let capture = order.captureID {
+            let result = try await gateway.refund(capture: capture, amount: Money(minorUnits: amount + tax, currency: order.currency),
+                                                  idempotencyKey: "refund:\(refundID)")
+            guard result.outcome == .approved else {
+                _ = try await rows("DELETE FROM \(table("refunds")) WHERE id = $1 AND state = 'pending'", [.text(refundID)])
+                try await releaseRefundLock(order.id, refundID)
+                throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "refund declined")
+            }
+            processorRefundID = result.id
+        }
+        let at = Timestamp.string(now())
+        var entries: [LedgerEntry] = []
+        for refunded in lines {
+            guard let line = order.lines.first(where: { $0.number == refunded.line }) else { throw OrderError.corrupt("refund plan names line \(refunded.line)") }
+            if line.taxes.isEmpty {
+                entries.append(LedgerEntry(orderID: order.id.value, refundID: refundID, kind: "refund", line: line.number, jurisdictionCode: "none",
+                                           level: "none", rate: "0", taxable: 0, tax: 0, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at))
+            }
+            for (frozen, back) in zip(line.taxes, refunded.taxes) where back.tax != 0 || refunded.amount != 0 {
+                entries.append(LedgerEntry(orderID: order.id.value, refundID: refundID, kind: "refund", line: line.number,
+                                           jurisdictionCode: frozen.jurisdictionCode, level: frozen.level, rate: frozen.rate,
+                                           taxable: -RefundMath.share(frozen.taxable, refunded.amount, max(line.amount, 1)),
+                                           tax: -back.tax, taxDate: order.taxDate.iso, tableVersion: order.tableVersion, at: at))
+            }
+        }
+        let fullyRefunded = order.refundedAmount + amount == order.totalAmount && order.refundedTax + tax == order.totalTax
+        let id = order.id
+        try await database.transaction { [self, entries, processorRefundID] tx in
+            let completed = try await tx.query("""
+                UPDATE \(table("refunds")) SET state = 'completed', processor_refund_id = $1, plan = NULL WHERE id = $2 AND state = 'pending' RETURNING id
+                """, [processorRefundID.map { .text($0) } ?? .null, .text(refundID)])
+            guard !completed.isEmpty else { throw OrderError.paymentInProgress }
+            for refunded in lines {
+                try await tx.execute("INSERT INTO \(table("refund_lines")) (refund_id, line_no, quantity, amount) VALUES ($1, $2, $3, $4)",
+                                     [.text(refundID), .integer(Int64(refunded.line)), .integer(refunded.quantity), .integer(refunded.amount)])
+                try await tx.execute("""
+                    UPDATE \(table("order_lines")) SET refunded_quantity = refunded_quantity + $1, refunded_amount = refunded_amount + $2
+                    WHERE order_id = $3 AND line_no = $4
+                    """, [.integer(refunded.quantity), .integer(refunded.amount), .text(id.value), .integer(Int64(refunded.line))])
+                for (position, back) in refunded.taxes.enumerated() where back.tax != 0 {
+                    try await tx.execute("""
+                        UPDATE \(table("order_taxes")) SET refunded_tax = refunded_tax + $1 WHERE order_id = $2 AND line_no = $3 AND position = $4
+                        """, [.integer(back.tax), .text(id.value), .integer(Int64(refunded.line)), .integer(Int64(position))])
+                }
+            }
+            try await tx.execute("UPDATE \(table("orders")) SET status = $1, refund_lock = NULL WHERE id = $2",
+                                 [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)])
+            try await ledgerStore.append(entries, in: tx)
+            try await revoke(lines, of: order, in: tx)
+        }
+        return Refund(id: refundID, orderID: id, amount: amount, tax: tax, lines: lines)
+    }
+
+    // MARK: - Recovery
+
+    /// Finishes payment steps a crash (or an unreachable processor) left half done: orders still `authorizing`,
+    /// `capturing` or `voiding`, and refunds still pending. Each is finished with the idempotency key it was started
+    /// with, so the processor answers what it answered before and nothing is charged or refunded twice. Returns how
+    /// many were finished. Run at start-up and by the server's maintenance.
+    @discardableResult
+    public func resumeInterruptedPayments() async throws -> Int {
+        var finished = 0
+        let stuck = try await rows("SELECT id, status, payment_token FROM \(table("orders")) WHERE status IN ('authorizing', 'capturing', 'voiding')", [])
+        for row in stuck {
+            let id = OrderID(try decoded { () throws(RowDecodingError) in try row.decode("id") })
+            let order = try await order(id)
+            switch order.status {
+            case .capturing: _ = try await finishCapture(order)
+            case .voiding: _ = try await finishVoid(order, revertTo: .authorized)
+            case .authorizing:
+                guard let token = order.paymentToken.flatMap(Token.init) else {
+                    try await setStatus(id, .placed, column: nil, value: nil, onlyFrom: .authorizing)
+                    continue
+                }
+                _ = try await finishAuthorization(order, token: token, revertTo: .placed)
+            default: continue
+            }
+            finished += 1
+        }
+        for row in try await rows("SELECT id, order_id, amount, tax, plan FROM \(table("refunds")) WHERE state = 'pending'", []) {
+            let (refundID, orderID, amount, tax, planText) = try decoded { () throws(RowDecodingError) in
+                (try row.decode("id", as: String.self), try row.decode("order_id", as: String.self), try Self.money(row, "amount"),
+                 try Self.money(row, "tax"), try row.decode("plan", as: String.self))
+            }
+            guard let lines = try? JSONDecoder().decode([RefundedLine].self, from: Data(planText.utf8)) else {
+                throw OrderError.corrupt("refund \(refundID) has an unreadable plan")
+            }
+            _ = try await finishRefund(refundID, order: try await order(OrderID(orderID)), lines: lines, amount: amount, tax: tax)
+            finished += 1
+        }
+        return finished
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Storage
+import TaxCore
+import Testing
+@testable import Orders
+@testable import Vault
+
+/// A processor that does what it is asked, then loses the answer on the way back (a dropped connection, or Levy
+/// killed before it could commit): the processor has moved the money, Levy has not recorded it.
+actor LosingProcessor: PaymentProcessor {
+    let inner = SimulatedProcessor()
+    var loseNext: Set<String> = []
+
+    struct Lost: Error {}
+
+    func lose(_ operation: String) { loseNext.insert(operation) }
+
+    private func deliver(_ operation: String, _ result: ProcessorResult) throws -> ProcessorResult {
+        if loseNext.remove(operation) != nil { throw Lost() }
+        return result
+    }
+
+    func authorize(_ card: RevealedCard, amount: Money, reference: String, idempotencyKey: String) async throws -> ProcessorResult {
+        try deliver("authorize", try await inner.authorize(card, amount: amount, reference: reference, idempotencyKey: idempotencyKey))
+    }
+
+    func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
+        try deliver("capture", try await inner.capture(authorization: authorization, amount: amount, idempotencyKey: idempotencyKey))
+    }
+
+    func void(authorization: String, idempotencyKey: String) async throws -> ProcessorResult {
+        try deliver("void", try await inner.void(authorization: authorization, idempotencyKey: idempotencyKey))
+    }
+
+    func refund(capture: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
+        try deliver("refund", try await inner.refund(capture: capture, amount: amount, idempotencyKey: idempotencyKey))
+    }
+}
+
+@Suite("Payment races")
+struct PaymentRaceTests {
+    @Test("20 concurrent captures of one order: one capture at the processor, one set of ledger entries", arguments: Store.available)
+    func concurrentCaptures(store: Store) async throws {
+        let processor = SimulatedProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let placed = try await service.place(World.request(), idempotencyKey: "c", requestHash: "h", paymentToken: try await World.token(vault))
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 { group.addTask { (try? await service.capture(placed.id)) != nil } }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 1)
+        #expect(await processor.operations["capture"] == 1)
+        let ledger = try await service.ledger()
+        #expect(ledger.reduce(0) { $0 + $1.tax } == placed.totalTax)
+        #expect(try await service.order(placed.id).status == .captured)
+    }
+
+    @Test("20 concurrent full refunds with different keys: one refund at the processor, the ledger nets to zero", arguments: Store.available)
+    func concurrentRefunds(store: Store) async throws {
+        let processor = SimulatedProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let placed = try await service.place(World.request(), idempotencyKey: "r", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<20 { group.addTask { (try? await service.refund(placed.id, .full, idempotencyKey: "full-\(i)", requestHash: "x\(i)")) != nil } }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 1)
+        #expect(await processor.operations["refund"] == 1)
+        #expect(World.net(try await service.ledger()).values.allSatisfy { $0 == 0 })
+        let order = try await service.order(placed.id)
+        #expect(order.status == .refunded && order.refundedTax == order.totalTax)
+    }
+
+    @Test("a capture whose answer is lost is finished on resume, once", arguments: Store.available)
+    func lostCaptureIsResumed(store: Store) async throws {
+        let processor = LosingProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let placed = try await service.place(World.request(), idempotencyKey: "l", requestHash: "h", paymentToken: try await World.token(vault))
+        await processor.lose("capture")
+        await #expect(throws: LosingProcessor.Lost.self) { try await service.capture(placed.id) }
+        #expect(try await service.order(placed.id).status == .capturing)
+        // A second caller meanwhile is told to wait, not allowed to capture again.
+        await #expect(throws: OrderError.paymentInProgress) { try await service.capture(placed.id) }
+        #expect(try await service.resumeInterruptedPayments() == 1)
+        #expect(try await service.order(placed.id).status == .captured)
+        #expect(await processor.inner.operations["capture"] == 1)
+        #expect(try await service.ledger().reduce(0) { $0 + $1.tax } == placed.totalTax)
+        #expect(try await service.resumeInterruptedPayments() == 0)
+    }
+
+    @Test("a refund whose answer is lost stays pending, blocks other refunds, and is finished on resume, once", arguments: Store.available)
+    func lostRefundIsResumed(store: Store) async throws {
+        let processor = LosingProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let placed = try await service.place(World.request(), idempotencyKey: "p", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        await processor.lose("refund")
+        await #expect(throws: LosingProcessor.Lost.self) {
+            try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "p1", requestHash: "a")
+        }
+        await #expect(throws: OrderError.paymentInProgress) { try await service.refund(placed.id, .full, idempotencyKey: "p2", requestHash: "b") }
+        await #expect(throws: OrderError.paymentInProgress) {
+            try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "p1", requestHash: "a")
+        }
+        #expect(try await service.resumeInterruptedPayments() == 1)
+        #expect(await processor.inner.operations["refund"] == 1)
+        let refund = try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "p1", requestHash: "a")
+        #expect(refund.amount == 6_450)
+        #expect(try await service.order(placed.id).status == .partiallyRefunded)
+        #expect(try await service.verifyLedger().brokenAt == nil)
+    }
+
+    @Test("void after authorization at the processor, and an authorization retried after a placement", arguments: Store.available)
+    func voidAndAuthorizeAgain(store: Store) async throws {
+        let processor = SimulatedProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let declined = try await service.place(World.request(), idempotencyKey: "v1", requestHash: "h",
+                                               paymentToken: try await World.token(vault, "4000000000000002"))
+        #expect(declined.status == .declined)
+        let authorized = try await service.authorize(declined.id, token: try await World.token(vault))
+        #expect(authorized.status == .authorized && authorized.authorizationID != nil)
+        let voided = try await service.void(authorized.id)
+        #expect(voided.status == .voided)
+        await #expect(throws: OrderError.self) { try await service.capture(voided.id) }
+        #expect(await processor.operations["void"] == 1)
+    }
+}
