@@ -189,3 +189,26 @@ public enum AddressText {
         return "||\(parts[2])|\(parts[3])"
     }
 }
+
+/// Where the seller said it is engaged in business, as stored with an order: `origin`, `everywhere`, or
+/// `zips:12345,67890`.
+public enum EngagementText {
+    public static func format(_ engagement: SellerEngagement) -> String {
+        switch engagement {
+        case .originOnly: "origin"
+        case .everywhere: "everywhere"
+        case .places(let zips): "zips:" + zips.map(\.description).joined(separator: ",")
+        }
+    }
+
+    public static func parse(_ text: String) -> SellerEngagement? {
+        switch text {
+        case "origin": return .originOnly
+        case "everywhere": return .everywhere
+        default:
+            guard text.hasPrefix("zips:") else { return nil }
+            let zips = text.dropFirst(5).split(separator: ",").compactMap { ZipCode(String($0)) }
+            return .places(zips)
+        }
+    }
+}

@@ -123,6 +123,13 @@ public struct OrderService: Sendable {
                 "CREATE INDEX {index}orders_status ON {schema}orders (status)",
                 "CREATE INDEX {index}refunds_state ON {schema}refunds (state)",
             ]),
+            // Discounts (what each line's seller discounts and third-party coupons came to after allocation) and
+            // where the seller said it is engaged in business: what replaying the order's quote needs.
+            .init(version: 8, name: "discounts and engagement", statements: [
+                "ALTER TABLE {schema}order_lines ADD COLUMN discount {bigint} NOT NULL DEFAULT 0",
+                "ALTER TABLE {schema}order_lines ADD COLUMN third_party_discount {bigint} NOT NULL DEFAULT 0",
+                "ALTER TABLE {schema}orders ADD COLUMN engagement TEXT",
+            ]),
         ])
     }
 
@@ -153,8 +160,8 @@ public struct OrderService: Sendable {
                 try await tx.execute("""
                     INSERT INTO \(table("orders")) (id, idempotency_key, request_hash, status, currency, tax_date, table_version, rounding,
                       total_amount, total_tax, payment_token, created_at, customer_id, billing_version, origin_address, destination_address,
-                      billing_address, registrations)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                      billing_address, registrations, engagement)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
                     """, [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(OrderStatus.placed.rawValue),
                           .text(quote.currency.code), .text(quote.date.iso), .text(quote.tableVersion), .text(quote.rounding.rawValue),
                           .integer(quote.totalAmount.minorUnits), .integer(quote.totalTax.minorUnits),
@@ -162,22 +169,24 @@ public struct OrderService: Sendable {
                           customer.map { .text($0.customerID.value) } ?? .null, customer.map { .integer(Int64($0.version)) } ?? .null,
                           .text(AddressText.format(request.origin)), request.destination.map { .text(AddressText.format($0)) } ?? .null,
                           request.billing.map { .text(AddressText.format($0)) } ?? .null,
-                          request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null])
+                          request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null,
+                          .text(EngagementText.format(request.engagement))])
                 for (number, line) in quote.lines.enumerated() {
                     let address = line.sourcing.address
                     let asGiven = request.lines[number]
                     try await tx.execute("""
                         INSERT INTO \(table("order_lines")) (order_id, line_no, line_id, code, quantity, amount, taxable, exempt, tax,
                           sourcing_rule, sourced_to, certificate, fulfilment, tax_type, taxability_rule, exempt_reason, not_collecting,
-                          request_amount, tax_included, location_address)
-                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                          request_amount, tax_included, location_address, discount, third_party_discount)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
                         """, [.text(id.value), .integer(Int64(number + 1)), .text(line.id), .text(line.code.rawValue), .integer(line.quantity),
                               .integer(line.amount.minorUnits), .integer(line.taxable.minorUnits), .integer(line.exempt.minorUnits),
                               .integer(line.tax.minorUnits), .text(line.sourcing.rule.rawValue), .text("\(address.state) \(address.zip)"),
                               line.exemption.flatMap { $0.applied ? .text($0.certificate.number) : nil } ?? .null, .text(line.fulfilment.rawValue),
                               .text(line.taxType.rawValue), .text(line.taxability.rule.rawValue), Self.exemptReason(line).map { .text($0) } ?? .null,
                               line.notCollecting.map { .text($0.code) } ?? .null, .integer(asGiven.amount.minorUnits),
-                              .integer(asGiven.taxIncluded ? 1 : 0), asGiven.location.map { .text(AddressText.format($0)) } ?? .null])
+                              .integer(asGiven.taxIncluded ? 1 : 0), asGiven.location.map { .text(AddressText.format($0)) } ?? .null,
+                              .integer(line.discounts.seller), .integer(line.discounts.thirdParty)])
                     for (position, jurisdiction) in line.jurisdictions.enumerated() {
                         try await tx.execute("""
                             INSERT INTO \(table("order_taxes")) (order_id, line_no, position, jurisdiction_code, level, name, rate, taxable, tax)

@@ -22,12 +22,12 @@ extension OrderService {
         guard !ids.isEmpty else { return [] }
         let (placeholders, binds) = SQLValue.inList(ids)
         let orders = try await rows("""
-            SELECT id, tax_date, rounding, currency, total_tax, origin_address, destination_address, billing_address, registrations
+            SELECT id, tax_date, rounding, currency, total_tax, origin_address, destination_address, billing_address, registrations, engagement
             FROM \(table("orders")) WHERE id IN (\(placeholders))
             """, binds)
         let lines = try await rows("""
             SELECT order_id, line_no, line_id, code, quantity, amount, tax, fulfilment, request_amount, tax_included, location_address,
-              certificate, exempt_reason, sourced_to
+              certificate, exempt_reason, sourced_to, discount, third_party_discount
             FROM \(table("order_lines")) WHERE order_id IN (\(placeholders)) ORDER BY order_id, line_no
             """, binds)
         var linesByOrder: [String: [SQLRow]] = [:]
@@ -60,7 +60,8 @@ extension OrderService {
                                             amount: Money(minorUnits: line.integer("request_amount") ?? stored),
                                             quantity: line.integer("quantity") ?? 1, fulfilment: fulfilment,
                                             taxIncluded: line.integer("tax_included") == 1,
-                                            location: line.text("location_address").flatMap(AddressText.parse)))
+                                            location: line.text("location_address").flatMap(AddressText.parse),
+                                            discount: line.integer("discount") ?? 0, thirdPartyDiscount: line.integer("third_party_discount") ?? 0))
                 if let number = line.text("certificate"), let reasonText = line.text("exempt_reason"), reasonText.hasPrefix("certificate_"),
                    let reason = ExemptionReason(text: String(reasonText.dropFirst("certificate_".count))),
                    let state = line.text("sourced_to").flatMap({ StateCode(String($0.prefix(2))) }),
@@ -71,7 +72,8 @@ extension OrderService {
             let request = QuoteRequest(date: date, origin: origin, destination: order.text("destination_address").flatMap(AddressText.parse),
                                        billing: order.text("billing_address").flatMap(AddressText.parse), registrations: registrations,
                                        exemptions: exemptions, lines: quoteLines,
-                                       rounding: order.text("rounding").flatMap(RoundingMode.init(rawValue:)) ?? .sst)
+                                       rounding: order.text("rounding").flatMap(RoundingMode.init(rawValue:)) ?? .sst,
+                                       engagement: order.text("engagement").flatMap(EngagementText.parse) ?? .originOnly)
             result.append(ReplayedOrder(id: id, request: request, recordedTax: order.integer("total_tax") ?? 0, lineTaxes: lineTaxes,
                                         assumptions: assumptions))
         }

@@ -171,8 +171,17 @@ public enum QuoteCodec {
             if location != nil, !fulfilment.receivedAtSellerLocation {
                 throw ContractError(.invalidValue, field: field + ".location", "a seller location applies only to pickup and in_person lines")
             }
+            var discount: Int64 = 0
+            if let text = doc.discount {
+                do { discount = try Money.parse(text, currency: currency).minorUnits } catch {
+                    throw ContractError(.invalidValue, field: field + ".discount", "\(error)")
+                }
+                guard discount <= amount.minorUnits else {
+                    throw ContractError(.invalidValue, field: field + ".discount", "the discount \(text) is larger than the line's amount \(amount.decimalString)")
+                }
+            }
             lines.append(QuoteLine(id: id, code: code, amount: amount, quantity: quantity, fulfilment: fulfilment,
-                                   taxIncluded: doc.taxIncluded ?? false, location: location))
+                                   taxIncluded: doc.taxIncluded ?? false, location: location, discount: discount))
         }
 
         var rounding = RoundingMode.sst
@@ -183,8 +192,53 @@ public enum QuoteCodec {
             }
             rounding = mode
         }
+        var discounts: [OrderDiscount] = []
+        let discountDocuments = document.discounts ?? []
+        guard discountDocuments.count <= QuoteLimits.maxDiscounts else {
+            throw ContractError(.invalidValue, field: "discounts", "at most \(QuoteLimits.maxDiscounts) discounts")
+        }
+        var discountIDs = Set<String>()
+        for (i, doc) in discountDocuments.enumerated() {
+            let field = "discounts[\(i)]"
+            guard let id = doc.id, !id.isEmpty else { throw ContractError(.missingField, field: field + ".id", "required") }
+            _ = try boundedText(id, field: field + ".id", limit: QuoteLimits.maxIdentifierBytes)
+            guard discountIDs.insert(id).inserted else { throw ContractError(.invalidValue, field: field + ".id", "\"\(id)\" is used by another discount") }
+            guard let amountText = doc.amount else { throw ContractError(.missingField, field: field + ".amount", "required (a decimal string)") }
+            let amount: Money
+            do { amount = try Money.parse(amountText, currency: currency) } catch {
+                throw ContractError(.invalidValue, field: field + ".amount", "\(error)")
+            }
+            let kindText = doc.kind ?? DiscountKind.seller.rawValue
+            guard let kind = DiscountKind(rawValue: kindText) else {
+                throw ContractError(.invalidValue, field: field + ".kind", "\"\(kindText)\" is not seller or third_party")
+            }
+            if let ids = doc.lines {
+                guard !ids.isEmpty, ids.count <= QuoteLimits.maxLines else {
+                    throw ContractError(.invalidValue, field: field + ".lines", "list 1 to \(QuoteLimits.maxLines) line ids, or leave it out for every line")
+                }
+                for (j, lineID) in ids.enumerated() where !lines.contains(where: { $0.id == lineID }) {
+                    throw ContractError(.invalidValue, field: field + ".lines[\(j)]", "the order has no line \"\(lineID)\"")
+                }
+            }
+            discounts.append(OrderDiscount(id: id, amount: amount, kind: kind, lineIDs: doc.lines))
+        }
+
+        var engagement = SellerEngagement.originOnly
+        if document.seller?.engagedEverywhere == true {
+            engagement = .everywhere
+        } else if let places = document.seller?.engagedIn {
+            guard places.count <= 1_000 else { throw ContractError(.invalidValue, field: "seller.engaged_in", "at most 1000 ZIP codes") }
+            var zips: [ZipCode] = []
+            for (i, text) in places.enumerated() {
+                guard let zip = ZipCode(text) else {
+                    throw ContractError(.invalidValue, field: "seller.engaged_in[\(i)]", "\"\(text.prefix(12))\" is not a ZIP5 or ZIP+4")
+                }
+                zips.append(zip)
+            }
+            engagement = .places(zips)
+        }
         return QuoteRequest(date: date, origin: origin, destination: destination, billing: billing, registrations: registrations,
-                            exemptions: exemptions, lines: lines, rounding: rounding)
+                            exemptions: exemptions, lines: lines, rounding: rounding, discounts: discounts, engagement: engagement)
     }
 
     static func address(_ doc: AddressDocument, field: String) throws(ContractError) -> Address {

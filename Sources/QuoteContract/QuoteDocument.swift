@@ -36,6 +36,10 @@ struct QuoteDocument: Encodable {
         var fulfilment: String
         var quantity: Int64
         var amount: String
+        /// The seller discounts on the line (its own and its share of order-level ones).
+        var discount: String
+        var thirdPartyDiscount: String
+        var taxableBase: String
         var taxable: String
         var exempt: String
         var tax: String
@@ -49,7 +53,9 @@ struct QuoteDocument: Encodable {
         var jurisdictions: [JurisdictionDocument]
 
         enum CodingKeys: String, CodingKey {
-            case id, code, fulfilment, quantity, amount, taxable, exempt, tax, collecting, sourcing, taxability, exemption, jurisdictions
+            case id, code, fulfilment, quantity, amount, discount, taxable, exempt, tax, collecting, sourcing, taxability, exemption, jurisdictions
+            case thirdPartyDiscount = "third_party_discount"
+            case taxableBase = "taxable_base"
             case taxType = "tax_type"
             case notCollecting = "not_collecting"
             case rulesApplied = "rules_applied"
@@ -61,6 +67,9 @@ struct QuoteDocument: Encodable {
             fulfilment = line.fulfilment.rawValue
             quantity = line.quantity
             amount = line.amount.decimalString
+            discount = Money(minorUnits: line.discounts.seller, currency: line.amount.currency).decimalString
+            thirdPartyDiscount = Money(minorUnits: line.discounts.thirdParty, currency: line.amount.currency).decimalString
+            taxableBase = line.taxableBase.decimalString
             taxable = line.taxable.decimalString
             exempt = line.exempt.decimalString
             tax = line.tax.decimalString

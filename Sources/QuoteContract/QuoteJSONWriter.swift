@@ -24,6 +24,7 @@ struct QuoteJSONWriter {
         key("amount", first: true); string(line.amount)
         key("code"); string(line.code)
         key("collecting"); boolean(line.collecting)
+        key("discount"); string(line.discount)
         key("exempt"); string(line.exempt)
         if let exemption = line.exemption {
             key("exemption")
@@ -77,6 +78,8 @@ struct QuoteJSONWriter {
         key("source"); string(line.taxability.source)
         bytes.append(UInt8(ascii: "}"))
         key("taxable"); string(line.taxable)
+        key("taxable_base"); string(line.taxableBase)
+        key("third_party_discount"); string(line.thirdPartyDiscount)
         bytes.append(UInt8(ascii: "}"))
     }
 

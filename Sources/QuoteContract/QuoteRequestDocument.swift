@@ -13,10 +13,11 @@ struct QuoteRequestDocument: Decodable, Equatable {
     var customer: CustomerDocument?
     var lines: [LineDocument]?
     var rounding: String?
+    var discounts: [DiscountDocument]?
 
     init() {}
 
-    static let keys: Set<String> = ["date", "currency", "origin", "destination", "billing", "seller", "customer", "lines", "rounding"]
+    static let keys: Set<String> = ["date", "currency", "origin", "destination", "billing", "seller", "customer", "lines", "rounding", "discounts"]
 
     init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, allowed: Self.keys)
@@ -30,6 +31,24 @@ struct QuoteRequestDocument: Decodable, Equatable {
         customer = try c.decodeIfPresent(CustomerDocument.self, forKey: AnyKey("customer"))
         lines = try c.decodeIfPresent([LineDocument].self, forKey: AnyKey("lines"))
         rounding = try c.decodeIfPresent(String.self, forKey: AnyKey("rounding"))
+        discounts = try c.decodeIfPresent([DiscountDocument].self, forKey: AnyKey("discounts"))
+    }
+}
+
+/// An order-level discount: `{"id", "amount", "kind": "seller" | "third_party", "lines": [line ids]}`.
+struct DiscountDocument: Decodable, Equatable {
+    var id: String?
+    var amount: String?
+    var kind: String?
+    var lines: [String]?
+
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: ["id", "amount", "kind", "lines"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        id = try c.decodeIfPresent(String.self, forKey: AnyKey("id"))
+        amount = try c.decodeIfPresent(String.self, forKey: AnyKey("amount"))
+        kind = try c.decodeIfPresent(String.self, forKey: AnyKey("kind"))
+        lines = try c.decodeIfPresent([String].self, forKey: AnyKey("lines"))
     }
 }
 
@@ -55,11 +74,23 @@ struct SellerDocument: Decodable, Equatable {
     init() {}
 
     var registrations: [String]?
+    /// Where the seller is engaged in business: "everywhere", or a list of ZIP codes of its locations.
+    var engagedEverywhere: Bool?
+    var engagedIn: [String]?
 
     init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, allowed: ["registrations"])
+        try rejectUnknownKeys(decoder, allowed: ["registrations", "engaged_in"])
         let c = try decoder.container(keyedBy: AnyKey.self)
         registrations = try c.decodeIfPresent([String].self, forKey: AnyKey("registrations"))
+        if let text = try? c.decodeIfPresent(String.self, forKey: AnyKey("engaged_in")) {
+            guard text == "everywhere" else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [AnyKey("engaged_in")],
+                                                        debugDescription: "\"everywhere\" or a list of ZIP codes"))
+            }
+            engagedEverywhere = true
+        } else {
+            engagedIn = try c.decodeIfPresent([String].self, forKey: AnyKey("engaged_in"))
+        }
     }
 }
 
@@ -103,9 +134,10 @@ struct LineDocument: Decodable, Equatable {
     var fulfilment: String?
     var taxIncluded: Bool?
     var location: AddressDocument?
+    var discount: String?
 
     init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, allowed: ["id", "code", "amount", "quantity", "fulfilment", "tax_included", "location"])
+        try rejectUnknownKeys(decoder, allowed: ["id", "code", "amount", "quantity", "fulfilment", "tax_included", "location", "discount"])
         let c = try decoder.container(keyedBy: AnyKey.self)
         // Ids may be numbers in some carts; they are kept as text.
         if let text = try? c.decodeIfPresent(String.self, forKey: AnyKey("id")) {
@@ -119,6 +151,7 @@ struct LineDocument: Decodable, Equatable {
         fulfilment = try c.decodeIfPresent(String.self, forKey: AnyKey("fulfilment"))
         taxIncluded = try c.decodeIfPresent(Bool.self, forKey: AnyKey("tax_included"))
         location = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("location"))
+        discount = try c.decodeIfPresent(String.self, forKey: AnyKey("discount"))
     }
 }
 

@@ -89,6 +89,8 @@ public enum SourcingRule: String, Sendable, CaseIterable, Hashable {
     case intrastateOrigin = "intrastate_origin"
     /// An intrastate sale in a state that sources some levels to the origin and others to the destination.
     case intrastateHybrid = "intrastate_hybrid"
+    /// An intrastate sale in a state that charges the origin's local taxes, then the destination's up to a cap.
+    case intrastateOriginCapped = "intrastate_origin_capped"
 
     public var explanation: String {
         switch self {
@@ -98,6 +100,7 @@ public enum SourcingRule: String, Sendable, CaseIterable, Hashable {
         case .originAddress: "SSUTA 310.A.5: address the product was sent or made available from"
         case .intrastateOrigin: "origin-based state: intrastate sale sourced to the seller's location"
         case .intrastateHybrid: "hybrid state: state and local levels from the origin, districts from the destination"
+        case .intrastateOriginCapped: "origin's local taxes, then the destination's local use taxes up to the state's local cap"
         }
     }
 }

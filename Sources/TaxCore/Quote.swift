@@ -68,8 +68,14 @@ public struct LineQuote: Sendable {
     public var code: ProductTaxCode
     public var fulfilment: Fulfilment
     public var quantity: Int64
-    /// The line amount net of tax (for tax-included lines, the back-calculated net price).
+    /// What the buyer pays for the line before tax: the price less every discount (for tax-included lines, the
+    /// back-calculated net price).
     public var amount: Money
+    /// The discounts on the line: its own and its share of order-level ones, by kind.
+    public var discounts: LineDiscounts
+    /// The price the taxes apply to before taxability and rules: the price less the discounts that reduce the
+    /// base in the sourced state (seller discounts always; a third-party coupon only where the state says so).
+    public var taxableBase: Money
     public var taxable: Money
     public var exempt: Money
     public var tax: Money

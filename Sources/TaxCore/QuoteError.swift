@@ -6,6 +6,10 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
     case amountOutOfRange(line: Int)
     /// A sum left the range of money (only possible for a request outside `QuoteLimits`).
     case overflow(field: String)
+    /// A discount larger than what it applies to (`lines[1].discount`, `discounts[0].amount`).
+    case discountTooLarge(field: String, limit: Int64)
+    /// An order-level discount names a line the order does not have, or has nothing to apply to.
+    case discountLines(field: String, String)
     case currencyMismatch(line: Int, expected: Currency, found: Currency)
     case unresolvableAddress(field: String, ResolutionError)
     case unknownState(field: String, StateCode)
@@ -19,6 +23,8 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidQuantity(let line, _): "lines[\(line)].quantity"
         case .amountOutOfRange(let line): "lines[\(line)].amount"
         case .overflow(let field): field
+        case .discountTooLarge(let field, _): field
+        case .discountLines(let field, _): field
         case .currencyMismatch(let line, _, _): "lines[\(line)].amount"
         case .unresolvableAddress(let field, _): field
         case .unknownState(let field, _): field
@@ -34,6 +40,9 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidQuantity(_, let quantity): "quantity must be 1 to \(QuoteLimits.maxQuantity), got \(quantity)"
         case .amountOutOfRange: "a line amount must be 0 to \(DecimalText.format(QuoteLimits.maxLineAmount, scaleDigits: 2, trimTrailingZeros: false))"
         case .overflow: "the amounts are too large to add up"
+        case .discountTooLarge(_, let limit):
+            "the discount is larger than what it applies to (\(DecimalText.format(limit, scaleDigits: 2, trimTrailingZeros: false)))"
+        case .discountLines(_, let why): why
         case .currencyMismatch(_, let expected, let found): "every line must be in \(expected), found \(found)"
         case .unresolvableAddress(_, let error): error.description
         case .unknownState(_, let state): "\(state) is not a state in the tables"

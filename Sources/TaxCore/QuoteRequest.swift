@@ -20,9 +20,14 @@ public struct QuoteLine: Sendable {
     public var taxIncluded: Bool
     /// The seller location where a pickup or in-person line is received; the order's origin when nil.
     public var location: Address?
+    /// A seller discount on this line (minor units); `amount` stays the price before it.
+    public var discount: Int64
+    /// A reimbursed third-party coupon on this line (minor units): how a replayed order carries its share of an
+    /// order-level coupon.
+    public var thirdPartyDiscount: Int64
 
     public init(id: String, code: ProductTaxCode, amount: Money, quantity: Int64 = 1, fulfilment: Fulfilment,
-                taxIncluded: Bool = false, location: Address? = nil) {
+                taxIncluded: Bool = false, location: Address? = nil, discount: Int64 = 0, thirdPartyDiscount: Int64 = 0) {
         self.id = id
         self.code = code
         self.amount = amount
@@ -30,7 +35,20 @@ public struct QuoteLine: Sendable {
         self.fulfilment = fulfilment
         self.taxIncluded = taxIncluded
         self.location = location
+        self.discount = discount
+        self.thirdPartyDiscount = thirdPartyDiscount
     }
+}
+
+/// Where a seller is engaged in business, for the states whose destination-sourced local taxes are owed only
+/// there (California's district taxes: CDTFA Publication 44).
+public enum SellerEngagement: Sendable, Hashable {
+    /// Only where it has locations: the origin (and the locations of pickup and in-person lines).
+    case originOnly
+    /// Everywhere (a remote seller above the state's threshold, or one with presence in every district).
+    case everywhere
+    /// At these ZIP codes (its locations), besides the origin.
+    case places([ZipCode])
 }
 
 /// An order to quote: what is sold, where from, where to, when, by whom, to whom.
@@ -47,10 +65,14 @@ public struct QuoteRequest: Sendable {
     public var exemptions: [ExemptionCertificate]
     public var lines: [QuoteLine]
     public var rounding: RoundingMode
+    /// Order-level discounts, allocated over their lines.
+    public var discounts: [OrderDiscount]
+    public var engagement: SellerEngagement
 
     public init(date: TaxDate, origin: Address, destination: Address? = nil, billing: Address? = nil,
                 registrations: Set<StateCode>? = nil, exemptions: [ExemptionCertificate] = [],
-                lines: [QuoteLine], rounding: RoundingMode = .sst) {
+                lines: [QuoteLine], rounding: RoundingMode = .sst, discounts: [OrderDiscount] = [],
+                engagement: SellerEngagement = .originOnly) {
         self.date = date
         self.origin = origin
         self.destination = destination
@@ -59,5 +81,7 @@ public struct QuoteRequest: Sendable {
         self.exemptions = exemptions
         self.lines = lines
         self.rounding = rounding
+        self.discounts = discounts
+        self.engagement = engagement
     }
 }

@@ -22,18 +22,26 @@ public final class SpecialRule: Sendable, Identifiable {
     public let levels: Set<JurisdictionLevel>
     /// When set, local levels are affected only in these counties (FIPS); the state level always is.
     public let counties: Set<String>?
-    public let period: EffectivePeriod
+    /// When the rule is in force: a period, or yearly days inside one (holidays that recur by law).
+    public let schedule: RuleSchedule
+    public var period: EffectivePeriod { schedule.period }
     public let kind: Kind
     public let provenance: Provenance
 
+    public convenience init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
+                            counties: Set<String>? = nil, period: EffectivePeriod, kind: Kind, provenance: Provenance) {
+        self.init(id: id, state: state, codes: codes, levels: levels, counties: counties, schedule: RuleSchedule(period: period), kind: kind,
+                  provenance: provenance)
+    }
+
     public init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
-                counties: Set<String>? = nil, period: EffectivePeriod, kind: Kind, provenance: Provenance) {
+                counties: Set<String>? = nil, schedule: RuleSchedule, kind: Kind, provenance: Provenance) {
         self.id = id
         self.state = state
         self.codes = codes
         self.levels = levels
         self.counties = counties
-        self.period = period
+        self.schedule = schedule
         self.kind = kind
         self.provenance = provenance
     }

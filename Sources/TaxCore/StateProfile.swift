@@ -6,6 +6,10 @@ public enum IntrastateSourcing: Hashable, Sendable {
     case origin
     /// The listed levels from the origin, the rest from the destination (California: districts by destination).
     case hybrid(originLevels: Set<JurisdictionLevel>)
+    /// Every local tax of the origin, then the destination's other local taxes (city, county, special, in that
+    /// order) as long as the local total stays within `localCap`; one that would pass it is not due (Texas,
+    /// 34 TAC 3.334: local sales tax where the sale is consummated, local use tax at the destination up to 2%).
+    case originThenDestination(localCap: Rate)
     /// The state has no sales tax.
     case notApplicable
 }
@@ -55,19 +59,23 @@ public final class StateProfile: Sendable {
     public let hasSalesTax: Bool
     public let rates: [DatedRate]
     public let sourcing: IntrastateSourcing
+    /// Destination-sourced local levels are owed only where the seller is engaged in business (California's
+    /// district taxes, CDTFA Publication 44); elsewhere they are not charged.
+    public let destinationNeedsEngagement: Bool
     public let provenance: Provenance
 
     /// The state as a taxing jurisdiction (built once, shared by every quote line).
     public let jurisdiction: Jurisdiction
 
     public init(state: StateCode, fips: String, name: String, hasSalesTax: Bool, rates: [DatedRate],
-                sourcing: IntrastateSourcing, provenance: Provenance) {
+                sourcing: IntrastateSourcing, destinationNeedsEngagement: Bool = false, provenance: Provenance) {
         self.state = state
         self.fips = fips
         self.name = name
         self.hasSalesTax = hasSalesTax
         self.rates = rates
         self.sourcing = sourcing
+        self.destinationNeedsEngagement = destinationNeedsEngagement
         self.provenance = provenance
         jurisdiction = Jurisdiction(level: .state, state: state, name: name, code: fips)
     }
@@ -76,6 +84,7 @@ public final class StateProfile: Sendable {
 
     /// The same state with other rates (a rate table that replaces the state rates).
     public func replacingRates(_ rates: [DatedRate]) -> StateProfile {
-        StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasSalesTax, rates: rates, sourcing: sourcing, provenance: provenance)
+        StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasSalesTax, rates: rates, sourcing: sourcing,
+                     destinationNeedsEngagement: destinationNeedsEngagement, provenance: provenance)
     }
 }

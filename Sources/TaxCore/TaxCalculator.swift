@@ -14,6 +14,7 @@ public struct TaxCalculator: Sendable {
             guard (0...QuoteLimits.maxLineAmount).contains(line.amount.minorUnits) else { throw .amountOutOfRange(line: index) }
         }
         var warnings: [String] = []
+        let discounts = try allocateDiscounts(request)
 
         // Pass 1: where each line is sourced and what each jurisdiction taxes. Proportional shipping needs the
         // goods of the same delivery, so those lines are planned after the others.
@@ -25,11 +26,13 @@ public struct TaxCalculator: Sendable {
             guard line.amount.currency == currency else {
                 throw .currencyMismatch(line: index, expected: currency, found: line.amount.currency)
             }
-            let plan = try plan(line: line, index: index, request: request, planned: plans)
-            warnings += plan.warnings.map { "lines[\(index)] (\(line.id)): \($0)" }
+            let plan = try plan(line: line, index: index, request: request, discounts: discounts[index], planned: plans)
+            var seen = Set<String>()
+            warnings += plan.warnings.filter { seen.insert($0).inserted }.map { "lines[\(index)] (\(line.id)): \($0)" }
             plans[index] = plan
         }
         let linePlans = plans.map { $0! }
+        warnings += freshnessWarnings(linePlans, date: request.date)
 
         // Pass 2: round by the declared mode, writing each jurisdiction's tax into the line quotes. Groups are
         // few (one per state or per combined rate), so a linear search over them beats hashing.
@@ -79,7 +82,8 @@ public struct TaxCalculator: Sendable {
 
     // MARK: - Planning one line
 
-    private func plan(line: QuoteLine, index: Int, request: QuoteRequest, planned: [LinePlan?]) throws(QuoteError) -> LinePlan {
+    private func plan(line: QuoteLine, index: Int, request: QuoteRequest, discounts: LineDiscounts,
+                      planned: [LinePlan?]) throws(QuoteError) -> LinePlan {
         let source = sourcingAddress(for: line, index: index, request: request)
         let state = source.address.state
         guard let profile = tables.profile(state) else { throw .unknownState(field: source.field + ".state", state) }
@@ -99,6 +103,17 @@ public struct TaxCalculator: Sendable {
         let sellerState = source.sellerLocation.state
         let taxType: TaxType = state == sellerState ? .sales : .use
         var warnings = primary.warnings + (districtLocation?.warnings ?? [])
+        var sources = primary.sources + (districtLocation?.sources ?? [])
+
+        // Destination-sourced levels owed only where the seller is engaged in business (California's districts).
+        if profile.destinationNeedsEngagement, source.rule == .intrastateHybrid, let district = districtLocation,
+           !Self.engaged(request.engagement, at: district, address: source.districtAddress, origin: primary, originAddress: source.address) {
+            if case .hybrid(let originLevels) = profile.sourcing, district.locals.contains(where: { !originLevels.contains($0.jurisdiction.level) }) {
+                warnings.append("district taxes of \(source.districtAddress?.zip.zip5String ?? "the destination") not charged: the seller is not engaged in business there "
+                                + "(CDTFA Publication 44); if it is, say so in seller.engaged_in")
+            }
+            districtLocation?.locals = []
+        }
 
         guard let entry = tables.taxability(of: line.code, in: state, on: request.date) else {
             throw .noTaxability(line: index, line.code, state, request.date)
@@ -107,16 +122,19 @@ public struct TaxCalculator: Sendable {
             warnings.append("taxability of \(line.code.rawValue) in \(state) is low confidence: confirm with the state")
         }
 
+        sources.append(profile.rate(on: request.date)?.provenance.source ?? profile.provenance.source)
+
         // Never a silent zero: a line Levy does not collect on says why.
         let notCollecting: NotCollectingReason? =
             !profile.hasSalesTax ? .noSalesTax(state)
             : request.registrations.map { $0.contains(state) ? nil : NotCollectingReason.notRegistered(state) } ?? nil
         if let notCollecting {
             let zero = Money.zero(line.amount.currency)
+            let charged = Money(minorUnits: line.amount.minorUnits - discounts.total, currency: line.amount.currency)
             return LinePlan(quote: LineQuote(
-                id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity, amount: line.amount,
-                taxable: zero, exempt: zero, tax: zero, taxType: taxType, notCollecting: notCollecting, sourcing: sourcing,
-                taxability: entry, exemption: nil, appliedRules: [], jurisdictions: []), warnings: warnings)
+                id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity, amount: charged, discounts: discounts,
+                taxableBase: charged, taxable: zero, exempt: zero, tax: zero, taxType: taxType, notCollecting: notCollecting, sourcing: sourcing,
+                taxability: entry, exemption: nil, appliedRules: [], jurisdictions: []), warnings: warnings, sources: sources)
         }
 
         guard let stateRate = profile.rate(on: request.date) else {
@@ -140,10 +158,12 @@ public struct TaxCalculator: Sendable {
         var components: [Component] = []
         components.append(Component(jurisdiction: profile.jurisdiction,
                                     rate: taxType == .use ? (stateRate.interstate ?? stateRate.intrastate) : stateRate.intrastate))
-        let locals: [LocalRate]
+        var locals: [LocalRate]
         if case .hybrid(let originLevels) = profile.sourcing, let districtLocation {
             locals = primary.locals.filter { originLevels.contains($0.jurisdiction.level) }
                 + districtLocation.locals.filter { !originLevels.contains($0.jurisdiction.level) }
+        } else if case .originThenDestination(let cap) = profile.sourcing, let districtLocation {
+            locals = Self.capped(origin: primary.locals, destination: districtLocation.locals, cap: cap)
         } else {
             locals = primary.locals
         }
@@ -153,16 +173,34 @@ public struct TaxCalculator: Sendable {
         }
 
         let stateRules = tables.rules(in: state)
-        let rules = stateRules.isEmpty ? [] : stateRules.filter { $0.period.contains(request.date) && $0.codes.contains(line.code) }
+        let rules = stateRules.isEmpty ? [] : stateRules.filter { $0.schedule.contains(request.date) && $0.codes.contains(line.code) }
         let countyFIPS = primary.countyFIPS
+        // Local taxes with their own base for this code here: the levels they replace do not tax the line, and
+        // they tax it whatever the state's taxability says.
+        // They follow the buyer's address even where a state sources its own tax to the seller (Chicago's
+        // amusement tax reaches patrons in Chicago, whoever sells to them).
+        var ownBaseCandidates = primary.ownBaseTaxes + (districtLocation?.ownBaseTaxes ?? [])
+        if source.rule == .intrastateOrigin, let buyer = source.buyerAddress, let buyerLocation = try? tables.locals.resolve(buyer, on: request.date) {
+            ownBaseCandidates = buyerLocation.ownBaseTaxes
+        }
+        let ownBase = ownBaseCandidates.filter { $0.codes.contains(line.code) && $0.period.contains(request.date) }
+        let replaced = ownBase.reduce(into: Set<JurisdictionLevel>()) { $0.formUnion($1.replacesLevels) }
         for i in components.indices {
             let level = components[i].jurisdiction.level
-            components[i].taxed = !exempted && entry.rule.applies(to: level)
+            components[i].taxed = !exempted && entry.rule.applies(to: level) && !replaced.contains(level)
             if rules.isEmpty { continue }
             components[i].articleRules = rules.filter { rule in
                 if case .bandPerArticle = rule.kind { return false }
                 return rule.affects(level, countyFIPS: countyFIPS)
             }
+        }
+        var appliedOwnBase: [String] = []
+        for tax in ownBase where !components.contains(where: { $0.jurisdiction == tax.jurisdiction && $0.taxed }) {
+            var component = Component(jurisdiction: tax.jurisdiction, rate: tax.rate)
+            component.taxed = !exempted
+            components.append(component)
+            appliedOwnBase.append(tax.id)
+            sources.append(tax.provenance.source)
         }
         for rule in rules {
             if case .bandPerArticle(_, _, let rate, let jurisdiction) = rule.kind {
@@ -190,20 +228,30 @@ public struct TaxCalculator: Sendable {
         }
         for i in components.indices { components[i].proportion = proportion }
 
-        // The net amount: as given, or back-calculated exactly from a tax-inclusive price.
+        // The taxable base: the price less the discounts that reduce it here. A seller's discount always does; a
+        // reimbursed third-party coupon only where the state says so (else the buyer pays less, the base does not
+        // change). A tax-inclusive price is first reduced by every discount, then back-calculated exactly.
+        let couponReduces = tables.couponRules[state]?.reducesBase ?? false
         let quantity = line.quantity
         let net: Int64
+        let charged: Int64
         var includedTax: Int64 = 0
         if line.taxIncluded {
-            net = Self.netFromGross(line.amount.minorUnits) { n in
+            let gross = line.amount.minorUnits - discounts.total
+            net = Self.netFromGross(gross) { n in
                 components.reduce(ExactAmount.zero) { $0 + ExactAmount(minorUnits: $1.base(net: n, quantity: quantity), rate: $1.rate) }
             }
-            includedTax = line.amount.minorUnits - net
+            charged = net
+            includedTax = gross - net
         } else {
-            net = line.amount.minorUnits
+            charged = line.amount.minorUnits - discounts.total
+            net = line.amount.minorUnits - discounts.seller - (couponReduces ? discounts.thirdParty : 0)
+        }
+        if discounts.thirdParty > 0, let rule = tables.couponRules[state] {
+            warnings.append("third-party coupon: \(rule.reducesBase ? "reduces" : "does not reduce") the taxable price in \(state) (\(rule.provenance.source))")
         }
 
-        var appliedRules: [String] = []
+        var appliedRules: [String] = appliedOwnBase
         for component in components where component.taxed {
             for rule in component.articleRules where !appliedRules.contains(rule.id) {
                 let ruled = Articles(amount: net, quantity: quantity).total(rule.taxableBase)
@@ -228,11 +276,12 @@ public struct TaxCalculator: Sendable {
         return LinePlan(
             quote: LineQuote(
                 id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity,
-                amount: Money(minorUnits: net, currency: currency), taxable: Money(minorUnits: taxable, currency: currency),
+                amount: Money(minorUnits: charged, currency: currency), discounts: discounts,
+                taxableBase: Money(minorUnits: net, currency: currency), taxable: Money(minorUnits: taxable, currency: currency),
                 exempt: Money(minorUnits: net - taxable, currency: currency), tax: .zero(currency), taxType: taxType,
                 notCollecting: nil, sourcing: sourcing, taxability: entry, exemption: exemption,
                 appliedRules: appliedRules, jurisdictions: cells),
-            includedTax: includedTax, isTaxIncluded: line.taxIncluded, combinedRate: combinedRate, warnings: warnings,
+            includedTax: includedTax, isTaxIncluded: line.taxIncluded, combinedRate: combinedRate, warnings: warnings, sources: sources,
             isShippedGoods: line.fulfilment == .shipped && line.code != .shipping)
     }
 
@@ -254,6 +303,8 @@ public struct TaxCalculator: Sendable {
         var districtAddress: Address?
         var districtField: String
         var sellerLocation: Address
+        /// Where the buyer receives the line, when the sourcing rule chose another address.
+        var buyerAddress: Address?
     }
 
     /// SSUTA 310: the seller location when the buyer receives the line there; otherwise where the buyer
@@ -275,9 +326,12 @@ public struct TaxCalculator: Sendable {
             switch profile.sourcing {
             case .origin:
                 return SourceChoice(rule: .intrastateOrigin, address: origin, field: "origin", districtAddress: nil,
-                                    districtField: "origin", sellerLocation: origin)
+                                    districtField: "origin", sellerLocation: origin, buyerAddress: address)
             case .hybrid:
                 return SourceChoice(rule: .intrastateHybrid, address: origin, field: "origin", districtAddress: address,
+                                    districtField: field, sellerLocation: origin)
+            case .originThenDestination:
+                return SourceChoice(rule: .intrastateOriginCapped, address: origin, field: "origin", districtAddress: address,
                                     districtField: field, sellerLocation: origin)
             case .destination, .notApplicable:
                 break
@@ -285,6 +339,99 @@ public struct TaxCalculator: Sendable {
         }
         return SourceChoice(rule: rule, address: address, field: field, districtAddress: nil, districtField: field,
                             sellerLocation: origin)
+    }
+
+    // MARK: - Discounts, caps, engagement, freshness
+
+    /// Each line's discounts: its own (a seller discount) and its share of every order-level discount, allocated
+    /// in request order over what remains of the lines it names. A discount larger than what it applies to is
+    /// refused, naming it.
+    func allocateDiscounts(_ request: QuoteRequest) throws(QuoteError) -> [LineDiscounts] {
+        var result = [LineDiscounts](repeating: LineDiscounts(), count: request.lines.count)
+        var remaining: [Int64] = []
+        for (i, line) in request.lines.enumerated() {
+            guard line.discount >= 0, line.thirdPartyDiscount >= 0, line.discount + line.thirdPartyDiscount <= line.amount.minorUnits else {
+                throw .discountTooLarge(field: "lines[\(i)].discount", limit: line.amount.minorUnits)
+            }
+            result[i].seller = line.discount
+            result[i].thirdParty = line.thirdPartyDiscount
+            remaining.append(line.amount.minorUnits - line.discount - line.thirdPartyDiscount)
+        }
+        guard request.discounts.count <= QuoteLimits.maxDiscounts else { throw .discountLines(field: "discounts", "at most \(QuoteLimits.maxDiscounts) discounts") }
+        for (k, discount) in request.discounts.enumerated() {
+            var targets: [Int] = []
+            if let ids = discount.lineIDs {
+                for (j, id) in ids.enumerated() {
+                    guard let index = request.lines.firstIndex(where: { $0.id == id }) else {
+                        throw .discountLines(field: "discounts[\(k)].lines[\(j)]", "the order has no line \"\(id)\"")
+                    }
+                    if !targets.contains(index) { targets.append(index) }
+                }
+            } else {
+                targets = request.lines.indices.filter { request.lines[$0].code != .shipping }
+            }
+            guard !targets.isEmpty else { throw .discountLines(field: "discounts[\(k)].lines", "the discount applies to no line") }
+            let available = targets.reduce(Int64(0)) { $0 + remaining[$1] }
+            guard discount.amount.minorUnits >= 0, discount.amount.minorUnits <= available else {
+                throw .discountTooLarge(field: "discounts[\(k)].amount", limit: available)
+            }
+            let parts = DiscountAllocation.split(discount.amount.minorUnits, over: targets.map { remaining[$0] })
+            for (target, part) in zip(targets, parts) {
+                remaining[target] -= part
+                switch discount.kind {
+                case .seller: result[target].seller += part
+                case .thirdParty: result[target].thirdParty += part
+                }
+            }
+        }
+        return result
+    }
+
+    /// The origin's local taxes, then the destination's others in the order city, county, special, each only if
+    /// the local total stays within `cap` (Texas: a local use tax that would pass 2% is not due).
+    static func capped(origin: [LocalRate], destination: [LocalRate], cap: Rate) -> [LocalRate] {
+        var locals = origin
+        var total = origin.reduce(Int64(0)) { $0 + $1.intrastate.units }
+        let order: [JurisdictionLevel] = [.city, .county, .special]
+        for level in order {
+            for local in destination where local.jurisdiction.level == level && !locals.contains(where: { $0.jurisdiction == local.jurisdiction }) {
+                guard total + local.intrastate.units <= cap.units else { continue }
+                locals.append(local)
+                total += local.intrastate.units
+            }
+        }
+        return locals
+    }
+
+    /// Whether the seller is engaged in business where the destination's districts are: everywhere, at one of its
+    /// places, or the destination is in the same place as the origin.
+    static func engaged(_ engagement: SellerEngagement, at destination: ResolvedLocation, address: Address?, origin: ResolvedLocation,
+                        originAddress: Address) -> Bool {
+        switch engagement {
+        case .everywhere: return true
+        case .places(let zips):
+            if let address, zips.contains(where: { $0.zip5 == address.zip.zip5 }) { return true }
+        case .originOnly: break
+        }
+        if let address, address.zip.zip5 == originAddress.zip.zip5 { return true }
+        if let place = destination.place, place == origin.place { return true }
+        return false
+    }
+
+    /// One `stale_rates` warning per source whose verified-through date is before the quote's date.
+    fileprivate func freshnessWarnings(_ plans: [LinePlan], date: TaxDate) -> [String] {
+        var seen = Set<String>()
+        var warnings: [String] = []
+        for plan in plans {
+            for source in plan.sources where seen.insert(source).inserted {
+                // A fact citing several sources is verified through the latest of them.
+                let dates = source.split(separator: ";").compactMap { tables.verifiedThrough[String($0)] }
+                if let through = dates.max(), date > through {
+                    warnings.append("stale_rates: source \(source) is verified through \(through); rates after that date may have changed")
+                }
+            }
+        }
+        return warnings
     }
 
     // MARK: - Arithmetic
@@ -361,16 +508,19 @@ private final class LinePlan {
     let isTaxIncluded: Bool
     let combinedRate: [RatePart]
     let warnings: [String]
+    /// The ids of the sources the line's rates came from (for the freshness check).
+    let sources: [String]
     /// Goods shipped with the order: proportional delivery charges are allocated over them.
     let isShippedGoods: Bool
 
     init(quote: LineQuote, includedTax: Int64 = 0, isTaxIncluded: Bool = false, combinedRate: [RatePart] = [],
-         warnings: [String], isShippedGoods: Bool = false) {
+         warnings: [String], sources: [String] = [], isShippedGoods: Bool = false) {
         self.quote = quote
         self.includedTax = includedTax
         self.isTaxIncluded = isTaxIncluded
         self.combinedRate = combinedRate
         self.warnings = warnings
+        self.sources = sources
         self.isShippedGoods = isShippedGoods
     }
 }

@@ -44,15 +44,24 @@ public struct ResolvedLocation: Sendable {
     /// The record that matched, in words ("zip5 55401 MINNEAPOLIS, 2026-02-01 onward").
     public var record: String
     public var warnings: [String]
+    /// Local taxes with their own base in force here (the engine applies those that name the line's code).
+    public var ownBaseTaxes: [OwnBaseTax]
+    /// The ids of the sources the answer came from, for the freshness check.
+    public var sources: [String]
+    /// The place an official place file matched (a Washington location code, a California CDTFA place), if any.
+    public var place: String?
 
     public init(state: StateCode, countyFIPS: String?, locals: [LocalRate], precision: ResolutionPrecision,
-                record: String, warnings: [String] = []) {
+                record: String, warnings: [String] = [], ownBaseTaxes: [OwnBaseTax] = [], sources: [String] = [], place: String? = nil) {
         self.state = state
         self.countyFIPS = countyFIPS
         self.locals = locals
         self.precision = precision
         self.record = record
         self.warnings = warnings
+        self.ownBaseTaxes = ownBaseTaxes
+        self.sources = sources
+        self.place = place
     }
 }
 
@@ -81,6 +90,11 @@ public struct TaxTableSet: Sendable {
     /// Names this exact content (declared version plus a digest of the files), so a quote can be replayed.
     public var version: String
     public var locals: any LocalRateResolver
+    /// Per source id, the last date its facts were checked against the publisher: a quote dated later that relies
+    /// on the source says so (`stale_rates`).
+    public var verifiedThrough: [String: TaxDate] = [:]
+    /// Per state, whether a reimbursed third-party coupon reduces the taxable base.
+    public var couponRules: [StateCode: ThirdPartyCouponRule] = [:]
     /// Per state: its profile, rules and taxability by code, in a 676-slot array indexed by `StateCode.slot`,
     /// so the engine finds them without hashing.
     private var byState: [StateTables?]

@@ -16,6 +16,16 @@ public enum CanonicalTables {
         public var format: String
         public var version: String
         public var description: String
+        /// The day the ZIP5 table's rates are as of, and the day they are carried back to (corrections record the
+        /// changes in between).
+        public var zip5TableDate: String?
+        public var localCarriedBackFrom: String?
+
+        enum CodingKeys: String, CodingKey {
+            case format, version, description
+            case zip5TableDate = "zip5_table_date"
+            case localCarriedBackFrom = "local_carried_back_from"
+        }
     }
 
     /// A loaded table set and the warnings found while loading it.
@@ -33,6 +43,8 @@ public enum CanonicalTables {
         public var url: String
         public var retrieved: String
         public var note: String
+        /// The last day the source's facts were checked against its publisher (nil: not dated).
+        public var verifiedThrough: TaxDate?
     }
 
     public static func load(directory: String) throws(TableLoadError) -> Loaded {
@@ -45,6 +57,9 @@ public enum CanonicalTables {
                 continue
             }
             contents[name] = [UInt8](data)
+        }
+        for name in optionalFiles {
+            if let data = FileManager.default.contents(atPath: directory + "/" + name) { contents[name] = [UInt8](data) }
         }
         if log.hasErrors { throw TableLoadError(log.entries) }
 
@@ -63,20 +78,39 @@ public enum CanonicalTables {
         let (states, stateCodes) = readStates(contents["states.csv"]!, sources: known, log: &log)
         let taxability = readTaxability(contents["taxability.csv"]!, states: stateCodes, sources: known, log: &log)
         let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, log: &log)
-        let zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, log: &log)
+        var zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, log: &log)
         checkCoverage(states: states, taxability: taxability, log: &log)
+        let corrections = contents["local/corrections.csv"].map { readCorrections($0, states: stateCodes, sources: known, log: &log) } ?? []
+        let ownBase = contents["local/local-taxes.csv"].map { readLocalTaxes($0, states: stateCodes, sources: known, log: &log) } ?? []
+        let coupons = contents["coupons.csv"].map { readCoupons($0, states: stateCodes, sources: known, log: &log) } ?? [:]
+        let official = contents["official/files.csv"].map { readOfficialList($0, states: stateCodes, sources: known, log: &log) } ?? []
+        var zip5Date = TaxDate(year: 2026, month: 2, day: 1)!
+        for (text, field) in [(manifest?.zip5TableDate, "zip5_table_date"), (manifest?.localCarriedBackFrom, "local_carried_back_from")] {
+            guard let text else { continue }
+            guard let date = TaxDate(iso: text) else {
+                log.error("manifest.json", 1, nil, "\(field) \"\(text)\" is not a date (YYYY-MM-DD)")
+                continue
+            }
+            if field == "zip5_table_date" { zip5Date = date } else { zip5 = carryBack(zip5, to: date) }
+        }
+        zip5 = separateDistricts(zip5).records
 
         if log.hasErrors { throw TableLoadError(log.entries) }
-        let version = manifest!.version + "+sha256." + digest(contents)
         let index = Zip5Index(records: zip5)
-        let tables = TaxTableSet(version: version, states: states, taxability: taxability, rules: rules, locals: index)
+        let (locals, profiles) = assemble(directory: directory, zip5: index, zip5Date: zip5Date, profiles: states, official: official,
+                                          contents: &contents, corrections: corrections, ownBase: ownBase, log: &log)
+        if log.hasErrors { throw TableLoadError(log.entries) }
+        let version = manifest!.version + "+sha256." + digest(contents)
+        var tables = TaxTableSet(version: version, states: profiles, taxability: taxability, rules: rules, locals: locals)
+        tables.couponRules = coupons
+        for source in sources { if let through = source.verifiedThrough { tables.verifiedThrough[source.id] = through } }
         return Loaded(tables: tables, zip5: index, sources: sources, warnings: log.entries)
     }
 
     /// The first 12 hex digits of SHA-256 over every file's name and bytes: any edit gives a new version.
     static func digest(_ contents: [String: [UInt8]]) -> String {
         var hasher = SHA256()
-        for name in files {
+        for name in files + contents.keys.filter({ !files.contains($0) }).sorted() {
             hasher.update(data: Array(name.utf8) + [0])
             hasher.update(data: contents[name] ?? [])
         }
@@ -101,9 +135,10 @@ public enum CanonicalTables {
         for record in table.records {
             guard let id = table.text(record, "id", log: &log), let title = table.text(record, "title", log: &log) else { continue }
             if !seen.insert(id).inserted { log.error(file, record.line, 1, "source id \"\(id)\" is listed twice") }
+            let through = table.has("verified_through") ? table.date(record, "verified_through", default: .distantPast, log: &log) : nil
             result.append(Source(id: id, title: title, publisher: table.field(record, "publisher").value,
                                  url: table.field(record, "url").value, retrieved: table.field(record, "retrieved").value,
-                                 note: table.field(record, "note").value))
+                                 note: table.field(record, "note").value, verifiedThrough: through == .distantPast ? nil : through))
         }
         return result
     }
@@ -149,8 +184,9 @@ public enum CanonicalTables {
             } else {
                 firstLine[state] = record.line
                 order.append(state)
+                let engagement = table.has("district_engagement") && table.field(record, "district_engagement").value == "Y"
                 profiles[state] = StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasTax == "Y", rates: [dated],
-                                               sourcing: sourcing, provenance: provenance)
+                                               sourcing: sourcing, destinationNeedsEngagement: engagement, provenance: provenance)
             }
         }
         return (order.map { profiles[$0]! }, named)
@@ -165,9 +201,16 @@ public enum CanonicalTables {
         case "hybrid":
             guard let levels = table.list(record, "origin_levels", log: &log, parse: JurisdictionLevel.init(rawValue:)) else { return nil }
             return .hybrid(originLevels: Set(levels))
+        case "origin_then_destination":
+            guard table.has("local_cap") else {
+                log.error(table.file, record.line, table.field(record, "sourcing").column, "origin_then_destination needs a local_cap column")
+                return nil
+            }
+            guard let cap = table.rate(record, "local_cap", log: &log) else { return nil }
+            return .originThenDestination(localCap: cap)
         default:
             log.error(table.file, record.line, table.field(record, "sourcing").column,
-                      "sourcing \"\(value)\" is not one of destination, origin, hybrid, none")
+                      "sourcing \"\(value)\" is not one of destination, origin, hybrid, origin_then_destination, none")
             return nil
         }
     }
@@ -234,7 +277,9 @@ public enum CanonicalTables {
                 kind = .bandPerArticle(lower: lower, upper: upper, rate: rate,
                                        jurisdiction: Jurisdiction(level: .state, state: state, name: name, code: code))
             case "cap_per_article", "exempt_below_per_article", "exempt_first_per_article", "holiday":
-                guard let amount = table.money(record, "amount", log: &log),
+                // A holiday with no price limit (South Carolina's) leaves amount blank.
+                let noLimit = kindName == "holiday" && table.field(record, "amount").value.isEmpty
+                guard let amount = noLimit ? Int64.max : table.money(record, "amount", log: &log),
                       let parsedLevels = table.list(record, "levels", log: &log, parse: JurisdictionLevel.init(rawValue:)) else { continue }
                 levels = parsedLevels
                 kind = switch kindName {
@@ -249,8 +294,39 @@ public enum CanonicalTables {
                 kind = nil
             }
             guard let kind else { continue }
+            var schedule = RuleSchedule(period: period)
+            if table.has("recurrence"), !table.field(record, "recurrence").value.isEmpty {
+                let recurrence = table.field(record, "recurrence")
+                guard recurrence.value == "yearly" else {
+                    log.error(file, record.line, recurrence.column, "recurrence \"\(recurrence.value)\" is not yearly (or blank)")
+                    continue
+                }
+                guard table.has("first_day"), table.has("last_day") else {
+                    log.error(file, record.line, recurrence.column, "a yearly rule needs first_day and last_day columns")
+                    continue
+                }
+                let first = table.field(record, "first_day"), last = table.field(record, "last_day")
+                guard let firstDay = DayRule(first.value) else {
+                    log.error(file, record.line, first.column, "first_day \"\(first.value)\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd)")
+                    continue
+                }
+                guard let lastDay = DayRule(last.value) else {
+                    log.error(file, record.line, last.column, "last_day \"\(last.value)\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd)")
+                    continue
+                }
+                schedule = RuleSchedule(period: period, yearly: (firstDay, lastDay))
+                // Every year the law covers must give a first day on or before its last day.
+                let years = max(period.from.year, 2000)...min(period.through.year, 2100)
+                if let bad = years.first(where: { year in
+                    guard let a = firstDay.date(in: year), let b = lastDay.date(in: year) else { return true }
+                    return a > b
+                }) {
+                    log.error(file, record.line, first.column, "in \(bad) the first day \(first.value) does not come before the last day \(last.value)")
+                    continue
+                }
+            }
             rules.append(SpecialRule(id: id, state: state, codes: Set(codes), levels: Set(levels),
-                                     counties: (counties?.isEmpty ?? true) ? nil : Set(counties!), period: period, kind: kind,
+                                     counties: (counties?.isEmpty ?? true) ? nil : Set(counties!), schedule: schedule, kind: kind,
                                      provenance: provenance))
         }
         return rules
@@ -326,8 +402,9 @@ public enum CanonicalTables {
                 ? "ZIP \(zipText) has no rate record of its own; the most common local rates of its county were used"
                 : nil
             let countyName = table.field(record, "county_name").value
+            let cityName = table.field(record, "city_name").value
             records.append(Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS.isEmpty ? nil : countyFIPS,
-                                      countyName: countyName.isEmpty ? nil : countyName, region: region,
+                                      countyName: countyName.isEmpty ? nil : countyName, region: region, cityName: cityName.isEmpty ? nil : cityName,
                                       locals: locals, period: period, precision: precision, source: source, warning: warning))
         }
         return records

@@ -49,4 +49,6 @@ struct DiagnosticLog {
     }
 
     mutating func append(contentsOf other: DiagnosticLog) { entries += other.entries }
+
+    mutating func append(contentsOf diagnostics: [TableDiagnostic]) { entries += diagnostics }
 }

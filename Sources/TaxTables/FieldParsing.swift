@@ -101,8 +101,9 @@ extension CSVTable {
 
     func provenance(_ record: CSVReader.Record, knownSources: Set<String>, log: inout DiagnosticLog) -> Provenance? {
         guard let source = text(record, "source", log: &log) else { return nil }
-        if !knownSources.isEmpty, !knownSources.contains(source) {
-            log.error(file, record.line, field(record, "source").column, "source \"\(source)\" is not listed in sources.csv")
+        // One source id, or several separated by ";" (a primary source and the review that confirmed it).
+        for id in source.split(separator: ";").map(String.init) where !knownSources.isEmpty && !knownSources.contains(id) {
+            log.error(file, record.line, field(record, "source").column, "source \"\(id)\" is not listed in sources.csv")
         }
         let asOf = has("as_of") ? date(record, "as_of", default: .distantPast, log: &log) : nil
         let note = has("note") ? field(record, "note").value : ""

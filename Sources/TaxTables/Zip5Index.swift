@@ -8,6 +8,8 @@ public final class Zip5Record: Sendable {
     /// The county's name, kept even where the county levies nothing (other data names counties by FIPS only).
     public let countyName: String?
     public let region: String
+    /// The city the ZIP5 table names for the ZIP (even where the city levies nothing), for corrections by city.
+    public let cityName: String?
     public let locals: [LocalRate]
     public let period: EffectivePeriod
     public let precision: ResolutionPrecision
@@ -17,13 +19,19 @@ public final class Zip5Record: Sendable {
     /// The record in words, as quotes report it (built once at load, not per quote).
     public let summary: String
 
-    public init(zip: ZipCode, state: StateCode, countyFIPS: String?, countyName: String? = nil, region: String, locals: [LocalRate],
-                period: EffectivePeriod, precision: ResolutionPrecision, source: String, warning: String? = nil) {
+    /// Dates before this are answered by the record carried back from its table's date (`carriedBackFrom`).
+    public let tableDate: TaxDate?
+
+    public init(zip: ZipCode, state: StateCode, countyFIPS: String?, countyName: String? = nil, region: String, cityName: String? = nil,
+                locals: [LocalRate], period: EffectivePeriod, precision: ResolutionPrecision, source: String, warning: String? = nil,
+                tableDate: TaxDate? = nil) {
         self.zip = zip
         self.state = state
         self.countyFIPS = countyFIPS
         self.countyName = countyName
         self.region = region
+        self.cityName = cityName
+        self.tableDate = tableDate
         self.locals = locals
         self.period = period
         self.precision = precision
@@ -85,7 +93,10 @@ public struct Zip5Index: LocalRateResolver {
         let record = all[match]
         var warnings = record.warning.map { [$0] } ?? []
         if all.count > 1 { warnings += straddleWarning(all, address) }
+        if let tableDate = record.tableDate, date < tableDate {
+            warnings.append("local rates before \(tableDate) are the \(record.source) rates carried back, corrected by the rate changes the tables record")
+        }
         return ResolvedLocation(state: record.state, countyFIPS: record.countyFIPS, locals: record.locals,
-                                precision: record.precision, record: record.summary, warnings: warnings)
+                                precision: record.precision, record: record.summary, warnings: warnings, sources: [record.source])
     }
 }

@@ -57,15 +57,16 @@ struct QuoteCLITests {
         #expect(result.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(object?["total_tax"] as? String == "9.03")
-        #expect((object?["table_version"] as? String)?.hasPrefix("us-2026.02.1+sha256.") == true)
+        #expect((object?["table_version"] as? String)?.hasPrefix("us-2026.11.1+sha256.") == true)
     }
 
-    @Test("the shipped Tennessee single-article order quotes to $360.00")
+    /// Davidson County's local rate is 2.75% since 2025-02-01 (TN DOR notice #24-11): 280 + 44 + 44.
+    @Test("the shipped Tennessee single-article order quotes to $368.00")
     func tennessee() throws {
         let result = try LevyBinary.run(["quote", LevyBinary.fixture("tennessee-single-article.json")])
         #expect(result.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        #expect(object?["total_tax"] as? String == "360.00")
+        #expect(object?["total_tax"] as? String == "368.00")
     }
 
     @Test("the order can come on standard input, and --format table prints for people")
@@ -92,7 +93,7 @@ struct QuoteCLITests {
     @Test("a date outside the tables exits 1 and names the date")
     func dateOutsideTables() throws {
         let order = try String(contentsOfFile: LevyBinary.fixture("minneapolis.json"), encoding: .utf8)
-            .replacingOccurrences(of: "2026-03-02", with: "2019-03-02")
+            .replacingOccurrences(of: "2026-03-02", with: "2001-03-02")
         let result = try LevyBinary.run(["quote"], stdin: order)
         #expect(result.status == 1)
         #expect(result.stderr.contains("date: "))
@@ -120,6 +121,6 @@ struct QuoteCLITests {
     func validate() throws {
         let result = try LevyBinary.run(["tables", "validate", LevyBinary.root.appendingPathComponent("TaxTables").path])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("valid, version us-2026.02.1+sha256."))
+        #expect(result.stdout.contains("valid, version us-2026.11.1+sha256."))
     }
 }

@@ -14,7 +14,7 @@ struct ShippedTablesTests {
     @Test("load cleanly, cover 50 states, DC and PR, and name a content-addressed version")
     func loads() {
         #expect(tables.states.count == 52)
-        #expect(tables.version.hasPrefix("us-2026.02.1+sha256."))
+        #expect(tables.version.hasPrefix("us-2026.11.1+sha256."))
         #expect(Repo.shipped.warnings.isEmpty)
         #expect(Repo.shipped.zip5.count > 41_000)
     }
@@ -29,11 +29,11 @@ struct ShippedTablesTests {
         #expect(q.lines[0].jurisdictions.reduce(0) { $0 + $1.tax } == 903)
     }
 
-    @Test("Tennessee single article from the shipped rules: $4,000 at a 2.25% local rate -> $360")
+    @Test("Tennessee single article from the shipped rules: $4,000 in Davidson County at 2.75% (since 2025-02-01) -> $368")
     func tennessee() throws {
         let q = try quote(from: .zip("TN", "37011"), to: .zip("TN", "37011"),
                           [QuoteLine(id: "1", code: .general, amount: try Money.parse("4000.00"), fulfilment: .shipped)])
-        #expect(q.totalTax.decimalString == "360.00")
+        #expect(q.totalTax.decimalString == "368.00")
         #expect(q.lines[0].appliedRules == ["TN-single-article-local-cap", "TN-single-article-state-band"])
         #expect(q.lines[0].jurisdictions.first { $0.jurisdiction.code == "47-SA" }?.tax == 4_400)
     }
@@ -94,16 +94,16 @@ struct ShippedTablesTests {
     func dateOutsideTables() {
         #expect(throws: QuoteError.self) {
             try TaxCalculator(tables: tables).quote(QuoteRequest(
-                date: TaxDate(iso: "2025-06-01")!, origin: .zip("MN", "55401"), destination: .zip("MN", "55401"),
+                date: TaxDate(iso: "2024-06-01")!, origin: .zip("MN", "55401"), destination: .zip("MN", "55401"),
                 lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 100), fulfilment: .shipped)]))
         }
         do {
             _ = try TaxCalculator(tables: tables).quote(QuoteRequest(
-                date: TaxDate(iso: "2025-06-01")!, origin: .zip("MN", "55401"), destination: .zip("MN", "55401"),
+                date: TaxDate(iso: "2024-06-01")!, origin: .zip("MN", "55401"), destination: .zip("MN", "55401"),
                 lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 100), fulfilment: .shipped)]))
         } catch {
             #expect(error.field == "date")
-            #expect(error.description.contains("2026-02-01 onward"))
+            #expect(error.description.contains("2025-01-01 onward"))
         }
     }
 

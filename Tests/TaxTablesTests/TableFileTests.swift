@@ -63,7 +63,7 @@ struct TableFileTests {
         Broken(name: "period ends before it starts", file: "states.csv", find: "2020-01-01,2025-12-31", replace: "2020-01-01,2019-12-31",
                diagnostic: "states.csv:3:8: error: effective_through 2019-12-31 is before effective_from 2020-01-01"),
         Broken(name: "unknown sourcing", file: "states.csv", find: "2020-01-01,,destination", replace: "2020-01-01,,somewhere",
-               diagnostic: "states.csv:2:9: error: sourcing \"somewhere\" is not one of destination, origin, hybrid, none"),
+               diagnostic: "states.csv:2:9: error: sourcing \"somewhere\" is not one of destination, origin, hybrid, origin_then_destination, none"),
         Broken(name: "wrong column count", file: "states.csv", find: "MN,27,Minnesota,Y,", replace: "MN,27,Minnesota,Y,extra,",
                diagnostic: "states.csv:2: error: expected 13 fields, found 14"),
         Broken(name: "missing column", file: "sources.csv", find: "id,title,publisher,url,retrieved,note", replace: "id,title,publisher,url,retrieved",

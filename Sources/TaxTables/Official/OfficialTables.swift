@@ -119,16 +119,28 @@ public enum OfficialTables {
                                                countyNames: countyNames, fallback: base.zip5)
             resolvers[state] = resolver
             let stateRates = resolver.stateRates
-            if !stateRates.isEmpty { profiles[state] = base.tables.profile(state)!.replacingRates(stateRates) }
+            if let profile = base.tables.profile(state), !stateRates.isEmpty {
+                profiles[state] = profile.replacingRates(CanonicalTables.mergeRates(official: stateRates, canonical: profile.rates))
+            }
         }
         for (state, file) in places {
             resolvers[state] = PlaceRateResolver(file: file, zip5: base.zip5, fallback: base.zip5)
             let stateRates = file.stateRates
-            if !stateRates.isEmpty { profiles[state] = base.tables.profile(state)!.replacingRates(stateRates) }
+            if let profile = base.tables.profile(state), !stateRates.isEmpty {
+                profiles[state] = profile.replacingRates(CanonicalTables.mergeRates(official: stateRates, canonical: profile.rates))
+            }
         }
         let states = base.tables.states.map { profiles[$0.state] ?? $0 }
-        let tables = TaxTableSet(version: version, states: states, taxability: base.tables.allTaxability,
-                                 rules: base.tables.allRules, locals: LayeredResolver(byState: resolvers, fallback: base.zip5))
+        // Imported files answer for their states; every other state keeps the shipped answer (official files,
+        // corrections and local taxes included).
+        var tables = TaxTableSet(version: version, states: states, taxability: base.tables.allTaxability,
+                                 rules: base.tables.allRules, locals: LayeredResolver(byState: resolvers, fallback: base.tables.locals))
+        tables.couponRules = base.tables.couponRules
+        tables.verifiedThrough = base.tables.verifiedThrough
+        // An imported place file is as fresh as its last period (Washington's quarters); later dates say so.
+        for file in places.values {
+            if let last = file.places.map(\.period.through).max(), last < .distantFuture { tables.verifiedThrough[file.kind.rawValue] = last }
+        }
         return (tables, Report(lines: lines, warnings: diagnostics))
     }
 

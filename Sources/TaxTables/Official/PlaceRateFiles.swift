@@ -3,6 +3,8 @@ import TaxCore
 /// The local rates of one named place (a Washington location code, a California city or county area) for a period.
 public struct PlaceRate: Sendable {
     public var name: String
+    /// What corrections name the place by: the Washington location code, or the California place upper-cased.
+    public var key: String = ""
     public var locals: [LocalRate]
     public var stateRate: Rate?
     public var period: EffectivePeriod
@@ -59,8 +61,8 @@ public struct PlaceRateFile: Sendable {
                 locals.append(LocalRate(jurisdiction: interner.intern(level: .special, state: wa, name: "Regional Transit Authority", code: "53-RTA"),
                                         intrastate: rta))
             }
-            places.append(PlaceRate(name: name.uppercased(), locals: locals.filter { !$0.intrastate.isZero }, stateRate: state,
-                                    period: period, line: record.line, label: "WA DOR location \(code) \(name)"))
+            places.append(PlaceRate(name: name.uppercased(), key: String(Int(code) ?? 0), locals: locals.filter { !$0.intrastate.isZero },
+                                    stateRate: state, period: period, line: record.line, label: "WA DOR location \(code) \(name)"))
         }
         if places.isEmpty && !log.hasErrors { log.error(file, 2, nil, "the file has no rate rows") }
         if log.hasErrors { throw TableLoadError(log.entries) }
@@ -132,7 +134,7 @@ public struct PlaceRateFile: Sendable {
                 locals.append(LocalRate(jurisdiction: interner.intern(level: .special, state: ca, name: "\(location) district taxes (combined)", code: code),
                                         intrastate: district))
             }
-            places.append(PlaceRate(name: key, locals: locals, stateRate: nil, period: EffectivePeriod(from: effectiveFrom),
+            places.append(PlaceRate(name: key, key: key, locals: locals, stateRate: nil, period: EffectivePeriod(from: effectiveFrom),
                                     line: record.line, label: "CDTFA \(type.lowercased()) rate \(location)"))
         }
         if places.isEmpty && !log.hasErrors { log.error(file, 2, nil, "the file has no rate rows") }
@@ -167,12 +169,19 @@ public struct PlaceRateResolver: LocalRateResolver {
     let places: [String: [PlaceRate]]
     let zip5: Zip5Index
     let fallback: any LocalRateResolver
+    /// The source id quotes name for these rates (the freshness check reads it).
+    let sourceID: String
+    /// Dates before the file's first period, back to this day, take its first rates (the changes in between are
+    /// corrections of their own); nil: such dates are refused.
+    let carriedBackFrom: TaxDate?
 
-    public init(file: PlaceRateFile, zip5: Zip5Index, fallback: any LocalRateResolver) {
+    public init(file: PlaceRateFile, zip5: Zip5Index, fallback: any LocalRateResolver, sourceID: String? = nil, carriedBackFrom: TaxDate? = nil) {
         self.file = file
-        places = Dictionary(grouping: file.places, by: \.name)
+        places = Dictionary(grouping: file.places, by: \.name).mapValues { $0.sorted { $0.period.from < $1.period.from } }
         self.zip5 = zip5
         self.fallback = fallback
+        self.sourceID = sourceID ?? file.kind.rawValue
+        self.carriedBackFrom = carriedBackFrom
     }
 
     /// The place names a ZIP may go by, most specific first.
@@ -182,7 +191,9 @@ public struct PlaceRateResolver: LocalRateResolver {
             let region = record.region.uppercased()
             names.append(region)
             if let city = record.locals.first(where: { $0.jurisdiction.level == .city }) { names.append(city.jurisdiction.name.uppercased()) }
+            if let city = record.cityName { names.append(city.uppercased()) }
             names += [region + " COUNTY UNINCORPORATED AREA", region + " COUNTY"]
+            if let county = record.countyName?.uppercased() { names += [county + " UNINCORPORATED AREA", county] }
         }
         return names
     }
@@ -193,11 +204,22 @@ public struct PlaceRateResolver: LocalRateResolver {
             location.warnings.append("no \(file.kind.rawValue) place matches ZIP \(address.zip.zip5String); the ZIP5 table's estimate was used")
             return location
         }
-        guard let place = rows.first(where: { $0.period.contains(date) }) else {
+        var warnings: [String] = []
+        let place: PlaceRate
+        if let inForce = rows.first(where: { $0.period.contains(date) }) {
+            place = inForce
+        } else if let last = rows.last, date > last.period.through {
+            // Past the file's last period: its latest rates, with the freshness warning of its source.
+            place = last
+        } else if let first = rows.first, let carriedBackFrom, date >= carriedBackFrom, date < first.period.from {
+            place = first
+            warnings.append("local rates before \(first.period.from) are the \(sourceID) rates carried back, corrected by the rate changes the tables record")
+        } else {
             throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: rows.map(\.period.description).joined(separator: ", "))
         }
         let base = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
         return ResolvedLocation(state: address.state, countyFIPS: base?.countyFIPS, locals: place.locals, precision: .zip5,
-                                record: "\(place.label) (\(file.file):\(place.line), \(place.period)); place \(name) matched by the tax region of ZIP \(address.zip.zip5String)")
+                                record: "\(place.label) (\(file.file):\(place.line), \(place.period)); place \(name) matched by the tax region of ZIP \(address.zip.zip5String)",
+                                warnings: warnings, sources: [sourceID], place: place.key)
     }
 }

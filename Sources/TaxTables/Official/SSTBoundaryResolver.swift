@@ -22,10 +22,12 @@ public struct SSTBoundaryResolver: LocalRateResolver {
     let rates: [SSTJurisdictionKey: [SSTRate]]
     let jurisdictions: [SSTJurisdictionKey: Jurisdiction]
     let fallback: (any LocalRateResolver)?
+    let sourceID: String
 
     /// `countyNames`: county FIPS (5 digits) to name, for display; places and districts get descriptive names.
     public init(state: StateCode, boundaries: SSTBoundaryFile?, rates: SSTRateFile, countyNames: [String: String],
-                fallback: (any LocalRateResolver)?) {
+                fallback: (any LocalRateResolver)?, sourceID: String = "sst-rates") {
+        self.sourceID = sourceID
         self.state = state
         boundaryFile = boundaries?.file ?? ""
         let records = boundaries?.records ?? []
@@ -148,7 +150,8 @@ public struct SSTBoundaryResolver: LocalRateResolver {
         guard let (index, precision) = matchIndex(address, on: date) else {
             guard let fallback else { throw .unknownZip(address.zip.zip5String) }
             var location = try fallback.resolve(address, on: date)
-            location.warnings.append("no SST boundary record for \(address.zip) on \(date); the ZIP5 table's estimate was used")
+            location.warnings.append("no SST boundary record for \(address.zip) on \(date): the ZIP5 table's local rates were used, "
+                                     + "with the county's rate as the SST rate file gives it on the date")
             return location
         }
         let record = records[index]
@@ -176,7 +179,7 @@ public struct SSTBoundaryResolver: LocalRateResolver {
         let county = record.countyFIPS.map { Self.pad(record.stateFIPS, 2) + Self.pad($0, 3) }
         return ResolvedLocation(state: state, countyFIPS: county, locals: locals, precision: precision,
                                 record: record.summary(file: boundaryFile) + (record.compositeSER.isEmpty ? "" : ", SER \(record.compositeSER)"),
-                                warnings: warnings)
+                                warnings: warnings, sources: [sourceID])
     }
 
     /// The state's own rates from the rate file (type 45), for the state profile.
@@ -184,7 +187,7 @@ public struct SSTBoundaryResolver: LocalRateResolver {
         rates.filter { $0.key.type == SSTJurisdictionType.state }.values.flatMap { $0 }
             .sorted { $0.period.from < $1.period.from }
             .map { DatedRate(period: $0.period, intrastate: $0.intrastate, interstate: $0.interstate,
-                             provenance: Provenance(source: "sst-rates", note: "SST rate file line \($0.line)")) }
+                             provenance: Provenance(source: sourceID, note: "SST rate file line \($0.line)")) }
     }
 }
 

@@ -1,0 +1,137 @@
+import TaxCore
+
+/// Which addresses a correction or a local tax covers: the county, the city (by the ZIP5 table's city name,
+/// optionally within counties), a list of ZIP5s, or an official place (a Washington location code, a California
+/// CDTFA place). Matched against the ZIP5 record of the address's ZIP in its state, and the place the official
+/// layer matched.
+public struct PlaceScope: Sendable, Hashable {
+    public enum Kind: String, Sendable, CaseIterable { case county, city, zip, place }
+    public var kind: Kind
+    public var places: Set<String>
+    public var counties: Set<String>
+
+    func matches(record: Zip5Record?, zip5: Int32, place: String?) -> Bool {
+        switch kind {
+        case .zip: return places.contains(ZipCode(zip5: zip5).zip5String)
+        case .place: return place.map { places.contains($0.uppercased()) } ?? false
+        case .county: return record?.countyFIPS.map(places.contains) ?? false
+        case .city:
+            guard let record, let city = record.cityName, places.contains(city.uppercased()) else { return false }
+            return counties.isEmpty || record.countyFIPS.map(counties.contains) ?? false
+        }
+    }
+}
+
+/// A reviewed, dated correction of the local rates an address resolves to (`TaxTables/local/corrections.csv`):
+/// a rate change a state announced after the ZIP5 table was made, or a rate it got wrong, each with its source.
+public struct LocalCorrection: Sendable {
+    public enum Operation: String, Sendable { case set, add }
+    public var id: String
+    public var state: StateCode
+    public var scope: PlaceScope
+    public var operation: Operation
+    public var level: JurisdictionLevel
+    public var jurisdiction: Jurisdiction
+    public var rate: Rate
+    public var period: EffectivePeriod
+    public var provenance: Provenance
+    public var confidence: Confidence
+    public var line: Int
+}
+
+/// A local tax with its own base, with the addresses it covers (`TaxTables/local/local-taxes.csv`).
+public struct ScopedOwnBaseTax: Sendable {
+    public var state: StateCode
+    public var scope: PlaceScope
+    public var tax: OwnBaseTax
+}
+
+/// The shipped local layers' last word: applies the corrections in force on the date (in file order, so a later
+/// row refines an earlier one), attaches the local taxes with their own base, and names the sources used.
+public struct CorrectedResolver: LocalRateResolver {
+    let inner: any LocalRateResolver
+    let zip5: Zip5Index
+    let corrections: [StateCode: [LocalCorrection]]
+    let ownBase: [StateCode: [ScopedOwnBaseTax]]
+
+    public init(inner: any LocalRateResolver, zip5: Zip5Index, corrections: [LocalCorrection], ownBase: [ScopedOwnBaseTax]) {
+        self.inner = inner
+        self.zip5 = zip5
+        self.corrections = Dictionary(grouping: corrections, by: \.state)
+        self.ownBase = Dictionary(grouping: ownBase, by: \.state)
+    }
+
+    public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
+        var location = try inner.resolve(address, on: date)
+        let stateCorrections = corrections[address.state] ?? []
+        let stateOwnBase = ownBase[address.state] ?? []
+        if stateCorrections.isEmpty && stateOwnBase.isEmpty { return location }
+        let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
+        var applied: [String] = []
+        for correction in stateCorrections where correction.period.contains(date)
+            && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {
+            if correction.operation == .set { location.locals.removeAll { $0.jurisdiction.level == correction.level } }
+            if !correction.rate.isZero { location.locals.append(LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)) }
+            applied.append(correction.id)
+            location.sources += correction.provenance.source.split(separator: ";").map(String.init)
+            if correction.confidence == .low {
+                location.warnings.append("local rate correction \(correction.id) is low confidence: confirm with the state")
+            }
+        }
+        if !applied.isEmpty {
+            location.locals.sort { $0.jurisdiction.level < $1.jurisdiction.level }
+            location.record += "; corrected by " + applied.joined(separator: ", ")
+        }
+        location.ownBaseTaxes += stateOwnBase.filter { $0.tax.period.contains(date) && $0.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) }
+            .map(\.tax)
+        return location
+    }
+}
+
+/// An SST state without a boundary record for the address: the ZIP5 table's local rates, with the county's rate
+/// moved by what the state's SST rate file says changed between the ZIP5 table's date and the quote's date (the
+/// rate file is authoritative and dated; the ZIP5 table is only an estimate of one day). A county whose rate is
+/// right in the ZIP5 table therefore gets exactly the file's rate on every date.
+public struct SSTAdjustedZip5Resolver: LocalRateResolver {
+    let zip5: any LocalRateResolver
+    let records: Zip5Index
+    let countyRates: [Int: [SSTRate]]
+    let reference: TaxDate
+    let sourceID: String
+
+    public init(zip5: any LocalRateResolver, records: Zip5Index, rates: SSTRateFile, reference: TaxDate, sourceID: String) {
+        self.zip5 = zip5
+        self.records = records
+        var county: [Int: [SSTRate]] = [:]
+        for rate in rates.rates where rate.key.type == SSTJurisdictionType.county { county[rate.key.code, default: []].append(rate) }
+        countyRates = county
+        self.reference = reference
+        self.sourceID = sourceID
+    }
+
+    func rate(_ county: Int, on date: TaxDate) -> Rate {
+        countyRates[county]?.first { $0.period.contains(date) }?.intrastate ?? .zero
+    }
+
+    public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
+        var location = try zip5.resolve(address, on: date)
+        guard let fips = location.countyFIPS, fips.count == 5, let county = Int(fips.suffix(3)), countyRates[county] != nil else { return location }
+        let delta = rate(county, on: date).units - rate(county, on: reference).units
+        location.sources.append(sourceID)
+        guard delta != 0 else { return location }
+        if let i = location.locals.firstIndex(where: { $0.jurisdiction.level == .county }) {
+            let adjusted = location.locals[i].intrastate.units + delta
+            if adjusted > 0 {
+                location.locals[i] = LocalRate(jurisdiction: location.locals[i].jurisdiction, intrastate: Rate(units: adjusted))
+            } else {
+                location.locals.remove(at: i)
+            }
+        } else if delta > 0 {
+            let name = records.records(for: address.zip.zip5).first { $0.state == address.state }?.countyName ?? "county \(fips)"
+            location.locals.insert(LocalRate(jurisdiction: Jurisdiction(level: .county, state: address.state, name: name, code: fips),
+                                             intrastate: Rate(units: delta)), at: 0)
+        }
+        location.record += "; county rate as of \(date) from the SST rate file"
+        return location
+    }
+}

@@ -1,0 +1,322 @@
+import Foundation
+import TaxCore
+
+/// The optional files of a table set beyond the base ones, and how they turn the ZIP5 estimate into the shipped
+/// answer: official files where they cover a place and a date, dated corrections, local taxes with their own
+/// base, third-party coupon rules and the sources' verified-through dates.
+extension CanonicalTables {
+    /// Optional files, read when present and digested with the others.
+    static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "official/files.csv"]
+
+    /// One official file the shipped tables carry verbatim (`official/files.csv`).
+    public struct ShippedOfficialFile: Sendable {
+        public var file: String
+        public var kind: OfficialFile.Kind
+        public var state: StateCode
+        /// California CDTFA files carry no dates: the day the file's rates took effect.
+        public var effectiveFrom: TaxDate?
+        /// Dates back to this day take the file's first rates (the changes in between are corrections).
+        public var carriedBackFrom: TaxDate?
+        public var source: String
+        public var line: Int
+    }
+
+    // MARK: - Readers
+
+    static func readOfficialList(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [ShippedOfficialFile] {
+        let file = "official/files.csv"
+        guard let table = CSVTable(file: file, bytes: bytes, required: ["file", "kind", "state", "effective_from", "carried_back_from", "source", "note"],
+                                   log: &log) else { return [] }
+        var result: [ShippedOfficialFile] = []
+        for record in table.records {
+            guard let name = table.text(record, "file", log: &log), let kindText = table.text(record, "kind", log: &log),
+                  let state = table.state(record, "state", log: &log), let source = table.text(record, "source", log: &log) else { continue }
+            guard !name.contains("/"), !name.contains(".."), let kind = OfficialFile.Kind(rawValue: kindText) else {
+                log.error(file, record.line, nil, "\(name): a plain file name and a kind of \(OfficialFile.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                continue
+            }
+            if !states.contains(state) { log.error(file, record.line, table.field(record, "state").column, "state \(state) is not in states.csv") }
+            if !sources.contains(source) { log.error(file, record.line, table.field(record, "source").column, "source \"\(source)\" is not listed in sources.csv") }
+            let from = table.date(record, "effective_from", default: TaxDate.distantPast, log: &log)
+            let back = table.date(record, "carried_back_from", default: TaxDate.distantPast, log: &log)
+            result.append(ShippedOfficialFile(file: name, kind: kind, state: state, effectiveFrom: from == .distantPast ? nil : from,
+                                              carriedBackFrom: back == .distantPast ? nil : back, source: source, line: record.line))
+        }
+        return result
+    }
+
+    static func scope(_ table: CSVTable, _ record: CSVReader.Record, log: inout DiagnosticLog) -> PlaceScope? {
+        guard let kindText = table.text(record, "scope", log: &log) else { return nil }
+        guard let kind = PlaceScope.Kind(rawValue: kindText) else {
+            log.error(table.file, record.line, table.field(record, "scope").column,
+                      "scope \"\(kindText)\" is not one of \(PlaceScope.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            return nil
+        }
+        guard let places = table.list(record, "places", log: &log, parse: { $0.uppercased() }) else { return nil }
+        let counties = table.list(record, "counties", required: false, log: &log) { $0 } ?? []
+        if kind == .zip, let bad = places.first(where: { ZipCode($0) == nil || $0.count != 5 }) {
+            log.error(table.file, record.line, table.field(record, "places").column, "\"\(bad)\" is not a ZIP5")
+            return nil
+        }
+        if kind == .county, let bad = (places + counties).first(where: { $0.count != 5 || Int($0) == nil }) {
+            log.error(table.file, record.line, table.field(record, "places").column, "\"\(bad)\" is not a five-digit county FIPS code")
+            return nil
+        }
+        return PlaceScope(kind: kind, places: Set(places), counties: Set(counties))
+    }
+
+    static func sourcesExist(_ table: CSVTable, _ record: CSVReader.Record, known: Set<String>, log: inout DiagnosticLog) -> Provenance? {
+        guard let source = table.text(record, "source", log: &log) else { return nil }
+        for id in source.split(separator: ";").map(String.init) where !known.contains(id) {
+            log.error(table.file, record.line, table.field(record, "source").column, "source \"\(id)\" is not listed in sources.csv")
+            return nil
+        }
+        let asOf = table.date(record, "as_of", default: .distantPast, log: &log)
+        return Provenance(source: source, asOf: asOf == .distantPast ? nil : asOf, note: table.field(record, "note").value)
+    }
+
+    static func confidence(_ table: CSVTable, _ record: CSVReader.Record, log: inout DiagnosticLog) -> Confidence? {
+        guard let text = table.text(record, "confidence", log: &log) else { return nil }
+        guard let confidence = Confidence(rawValue: text) else {
+            log.error(table.file, record.line, table.field(record, "confidence").column, "confidence \"\(text)\" is not high, medium or low")
+            return nil
+        }
+        return confidence
+    }
+
+    static func readCorrections(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [LocalCorrection] {
+        let file = "local/corrections.csv"
+        let columns = ["id", "state", "scope", "places", "counties", "op", "level", "jurisdiction_code", "jurisdiction_name", "rate",
+                       "effective_from", "effective_through", "source", "as_of", "confidence", "note"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [] }
+        var ids = Set<String>()
+        var interner = JurisdictionInterner()
+        var result: [LocalCorrection] = []
+        for record in table.records {
+            guard let id = table.text(record, "id", log: &log), let state = table.state(record, "state", log: &log),
+                  let scope = scope(table, record, log: &log), let opText = table.text(record, "op", log: &log),
+                  let levelText = table.text(record, "level", log: &log), let code = table.text(record, "jurisdiction_code", log: &log),
+                  let name = table.text(record, "jurisdiction_name", log: &log), let rate = table.rate(record, "rate", log: &log),
+                  let period = table.period(record, log: &log), let provenance = sourcesExist(table, record, known: sources, log: &log),
+                  let confidence = confidence(table, record, log: &log) else { continue }
+            if !ids.insert(id).inserted { log.error(file, record.line, 1, "correction id \"\(id)\" is used twice") }
+            if !states.contains(state) { log.error(file, record.line, 2, "state \(state) is not in states.csv") }
+            guard let operation = LocalCorrection.Operation(rawValue: opText) else {
+                log.error(file, record.line, table.field(record, "op").column, "op \"\(opText)\" is not set or add")
+                continue
+            }
+            guard let level = JurisdictionLevel(rawValue: levelText), level != .state else {
+                log.error(file, record.line, table.field(record, "level").column, "level \"\(levelText)\" is not county, city or special")
+                continue
+            }
+            guard rate.units <= 1_000_000_000 else {
+                log.error(file, record.line, table.field(record, "rate").column, "a local rate of \(rate) is not plausible (at most 10%)")
+                continue
+            }
+            result.append(LocalCorrection(id: id, state: state, scope: scope, operation: operation, level: level,
+                                          jurisdiction: interner.intern(level: level, state: state, name: name, code: code), rate: rate,
+                                          period: period, provenance: provenance, confidence: confidence, line: record.line))
+        }
+        return result
+    }
+
+    static func readLocalTaxes(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [ScopedOwnBaseTax] {
+        let file = "local/local-taxes.csv"
+        let columns = ["id", "state", "scope", "places", "counties", "jurisdiction_code", "jurisdiction_name", "level", "rate", "codes",
+                       "replaces_levels", "effective_from", "effective_through", "source", "as_of", "confidence", "note"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [] }
+        var ids = Set<String>()
+        var result: [ScopedOwnBaseTax] = []
+        for record in table.records {
+            guard let id = table.text(record, "id", log: &log), let state = table.state(record, "state", log: &log),
+                  let scope = scope(table, record, log: &log), let code = table.text(record, "jurisdiction_code", log: &log),
+                  let name = table.text(record, "jurisdiction_name", log: &log), let levelText = table.text(record, "level", log: &log),
+                  let rate = table.rate(record, "rate", log: &log),
+                  let codes = table.list(record, "codes", log: &log, parse: ProductTaxCode.init(rawValue:)),
+                  let replaces = table.list(record, "replaces_levels", required: false, log: &log, parse: JurisdictionLevel.init(rawValue:)),
+                  let period = table.period(record, log: &log), let provenance = sourcesExist(table, record, known: sources, log: &log),
+                  confidence(table, record, log: &log) != nil else { continue }
+            if !ids.insert(id).inserted { log.error(file, record.line, 1, "local tax id \"\(id)\" is used twice") }
+            if !states.contains(state) { log.error(file, record.line, 2, "state \(state) is not in states.csv") }
+            guard let level = JurisdictionLevel(rawValue: levelText), level != .state else {
+                log.error(file, record.line, table.field(record, "level").column, "level \"\(levelText)\" is not county, city or special")
+                continue
+            }
+            let jurisdiction = Jurisdiction(level: level, state: state, name: name, code: code)
+            result.append(ScopedOwnBaseTax(state: state, scope: scope,
+                                           tax: OwnBaseTax(id: id, jurisdiction: jurisdiction, rate: rate, codes: Set(codes),
+                                                           replacesLevels: Set(replaces), period: period, provenance: provenance)))
+        }
+        return result
+    }
+
+    static func readCoupons(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [StateCode: ThirdPartyCouponRule] {
+        let file = "coupons.csv"
+        guard let table = CSVTable(file: file, bytes: bytes, required: ["state", "third_party_reduces_base", "source", "as_of", "confidence", "note"],
+                                   log: &log) else { return [:] }
+        var result: [StateCode: ThirdPartyCouponRule] = [:]
+        for record in table.records {
+            guard let state = table.state(record, "state", log: &log), let flag = table.text(record, "third_party_reduces_base", log: &log),
+                  let provenance = sourcesExist(table, record, known: sources, log: &log), let confidence = confidence(table, record, log: &log) else { continue }
+            guard flag == "Y" || flag == "N" else {
+                log.error(file, record.line, table.field(record, "third_party_reduces_base").column, "third_party_reduces_base is Y or N")
+                continue
+            }
+            if !states.contains(state) { log.error(file, record.line, 1, "state \(state) is not in states.csv") }
+            if result[state] != nil { log.error(file, record.line, 1, "\(state) is listed twice") }
+            result[state] = ThirdPartyCouponRule(state: state, reducesBase: flag == "Y", confidence: confidence, provenance: provenance)
+        }
+        return result
+    }
+
+    // MARK: - ZIP5 records
+
+    /// Each ZIP's earliest record starts at `from` instead (the table carried back, its own date kept so quotes
+    /// before it say so).
+    static func carryBack(_ records: [Zip5Record], to from: TaxDate) -> [Zip5Record] {
+        var earliest: [String: TaxDate] = [:]
+        for record in records {
+            let key = record.state.code + record.zip.zip5String
+            if earliest[key].map({ record.period.from < $0 }) ?? true { earliest[key] = record.period.from }
+        }
+        return records.map { record in
+            let key = record.state.code + record.zip.zip5String
+            guard record.period.from == earliest[key], from < record.period.from else { return record }
+            return record.with(period: EffectivePeriod(from: from, through: record.period.through), locals: record.locals,
+                               warning: record.warning, tableDate: record.period.from)
+        }
+    }
+
+    /// Tax regions that are small districts (improvement, development, tourism districts): such a district covers
+    /// only part of the ZIP named after it, so the ZIP is quoted with the rates of the place around it (the most
+    /// common rates of the other ZIPs of its county and city), with a warning that the street address decides.
+    static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TOURISM"]
+    static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
+                                  "ECONOMIC DEVELOPMENT DISTRICT"]
+
+    static func isDistrictRegion(_ region: String) -> Bool {
+        let upper = region.uppercased()
+        let words = upper.split(whereSeparator: { !$0.isLetter })
+        return words.contains { districtWords.contains(String($0)) } || districtPhrases.contains { upper.contains($0) }
+    }
+
+    static func separateDistricts(_ records: [Zip5Record]) -> (records: [Zip5Record], straddling: Int) {
+        func isDistrict(_ record: Zip5Record) -> Bool { isDistrictRegion(record.region) }
+        var byCounty: [String: [Zip5Record]] = [:]
+        for record in records where !isDistrict(record) && record.precision == .zip5 {
+            if let county = record.countyFIPS { byCounty[record.state.code + county, default: []].append(record) }
+        }
+        var straddling = 0
+        let result = records.map { record -> Zip5Record in
+            guard isDistrict(record), let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
+            let sameCity = siblings.filter { $0.cityName != nil && $0.cityName == record.cityName }
+            let pool = sameCity.isEmpty ? siblings : sameCity
+            var counts: [[String]: (Int, Zip5Record)] = [:]
+            for sibling in pool {
+                let key = sibling.locals.map { "\($0.jurisdiction.level.rawValue)=\($0.intrastate.units)" }
+                counts[key] = ((counts[key]?.0 ?? 0) + 1, counts[key]?.1 ?? sibling)
+            }
+            guard let common = counts.values.max(by: { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.zip.zip5 > $1.1.zip.zip5 })?.1 else { return record }
+            straddling += 1
+            let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only part of the ZIP; "
+                + "the rates of the surrounding \(common.cityName ?? common.region) area were used, without the district; a ZIP+4 or street address would decide"
+            return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
+                              cityName: common.cityName, locals: common.locals, period: record.period, precision: record.precision, source: record.source,
+                              warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+        }
+        return (result, straddling)
+    }
+
+    // MARK: - The shipped stack
+
+    /// Official files, corrections and local taxes over the ZIP5 index, and the state profiles with the official
+    /// files' dated state rates merged in.
+    static func assemble(directory: String, zip5: Zip5Index, zip5Date: TaxDate, profiles: [StateProfile], official: [ShippedOfficialFile],
+                         contents: inout [String: [UInt8]], corrections: [LocalCorrection], ownBase: [ScopedOwnBaseTax],
+                         log: inout DiagnosticLog) -> (locals: any LocalRateResolver, profiles: [StateProfile]) {
+        var countyNames: [String: String] = [:]
+        for record in zip5.allRecords {
+            guard let fips = record.countyFIPS, countyNames[fips] == nil, let name = record.countyName else { continue }
+            countyNames[fips] = name
+        }
+        var resolvers: [StateCode: any LocalRateResolver] = [:]
+        var stateRates: [StateCode: [DatedRate]] = [:]
+        let fipsToState = Dictionary(profiles.map { (Int($0.fips) ?? -1, $0.state) }, uniquingKeysWith: { a, _ in a })
+        var sstRates: [StateCode: (SSTRateFile, ShippedOfficialFile)] = [:]
+        var sstBoundaries: [StateCode: SSTBoundaryFile] = [:]
+        for entry in official {
+            let name = "official/" + entry.file
+            guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
+                log.error("official/files.csv", entry.line, 1, "cannot read \(name)")
+                continue
+            }
+            let bytes = [UInt8](data)
+            contents[name] = bytes
+            do {
+                switch entry.kind {
+                case .sstRates:
+                    let parsed = try SSTRateFile.read(bytes, file: name)
+                    guard fipsToState[parsed.stateFIPS] == entry.state else {
+                        log.error(name, 1, 1, "state FIPS \(parsed.stateFIPS) is not \(entry.state)")
+                        continue
+                    }
+                    sstRates[entry.state] = (parsed, entry)
+                case .sstBoundaries:
+                    sstBoundaries[entry.state] = try SSTBoundaryFile.read(bytes, file: name)
+                case .waDOR:
+                    let parsed = try PlaceRateFile.readWashington(bytes, file: name)
+                    resolvers[entry.state] = PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source,
+                                                               carriedBackFrom: entry.carriedBackFrom)
+                    stateRates[entry.state] = parsed.stateRates.map { DatedRate(period: $0.period, intrastate: $0.intrastate, provenance: Provenance(source: entry.source)) }
+                case .caCDTFA:
+                    guard let from = entry.effectiveFrom else {
+                        log.error("official/files.csv", entry.line, nil, "a CDTFA file needs effective_from")
+                        continue
+                    }
+                    let parsed = try PlaceRateFile.readCalifornia(bytes, file: name, effectiveFrom: from)
+                    resolvers[entry.state] = PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source,
+                                                               carriedBackFrom: entry.carriedBackFrom)
+                }
+            } catch {
+                log.append(contentsOf: error.diagnostics)
+            }
+        }
+        for (state, (rates, entry)) in sstRates {
+            let adjusted = SSTAdjustedZip5Resolver(zip5: zip5, records: zip5, rates: rates, reference: zip5Date, sourceID: entry.source)
+            let resolver = SSTBoundaryResolver(state: state, boundaries: sstBoundaries[state], rates: rates, countyNames: countyNames,
+                                               fallback: adjusted, sourceID: entry.source)
+            resolvers[state] = resolver
+            stateRates[state] = resolver.stateRates
+        }
+        let merged = profiles.map { profile -> StateProfile in
+            guard let official = stateRates[profile.state], !official.isEmpty else { return profile }
+            return profile.replacingRates(mergeRates(official: official, canonical: profile.rates))
+        }
+        let layered = LayeredResolver(byState: resolvers, fallback: zip5)
+        return (CorrectedResolver(inner: layered, zip5: zip5, corrections: corrections, ownBase: ownBase), merged)
+    }
+
+    /// The official file's rates where it covers a date, the canonical table's outside that span.
+    static func mergeRates(official: [DatedRate], canonical: [DatedRate]) -> [DatedRate] {
+        guard let first = official.map(\.period.from).min(), let last = official.map(\.period.through).max() else { return canonical }
+        var result = official
+        for rate in canonical {
+            if rate.period.from < first {
+                result.append(DatedRate(period: EffectivePeriod(from: rate.period.from, through: min(rate.period.through, first.dayBefore)),
+                                        intrastate: rate.intrastate, interstate: rate.interstate, provenance: rate.provenance))
+            }
+            if rate.period.through > last, let next = last.adding(days: 1) {
+                result.append(DatedRate(period: EffectivePeriod(from: max(rate.period.from, next), through: rate.period.through),
+                                        intrastate: rate.intrastate, interstate: rate.interstate, provenance: rate.provenance))
+            }
+        }
+        return result.filter { $0.period.from <= $0.period.through }.sorted { $0.period.from < $1.period.from }
+    }
+}
+
+extension Zip5Record {
+    func with(period: EffectivePeriod, locals: [LocalRate], warning: String?, tableDate: TaxDate?) -> Zip5Record {
+        Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName, locals: locals,
+                   period: period, precision: precision, source: source, warning: warning, tableDate: tableDate)
+    }
+}

@@ -1,0 +1,183 @@
+import Testing
+import TaxCore
+@testable import TaxTables
+
+/// Cases built from the sources the shipped tables cite (issue 13): official files on their own dates, a state's
+/// announced local change, local taxes with their own base, intrastate sourcing by each state's law, recurring
+/// holidays, discounts, stale-data and straddling warnings.
+@Suite("Accuracy of the shipped tables")
+struct AccuracyTests {
+    let tables = Repo.shipped.tables
+
+    func quote(_ date: String, from origin: Address, to destination: Address? = nil, _ lines: [QuoteLine],
+               discounts: [OrderDiscount] = [], engagement: SellerEngagement = .originOnly) throws -> Quote {
+        try TaxCalculator(tables: tables).quote(QuoteRequest(date: TaxDate(iso: date)!, origin: origin, destination: destination, lines: lines,
+                                                             discounts: discounts, engagement: engagement))
+    }
+
+    func line(_ amount: String, _ code: ProductTaxCode = .general, _ fulfilment: Fulfilment = .shipped, id: String = "1") -> QuoteLine {
+        QuoteLine(id: id, code: code, amount: try! Money.parse(amount), fulfilment: fulfilment)
+    }
+
+    // MARK: Official files on their own dates
+
+    /// WA DOR location rates, one date in each quarter of the file (Seattle 1726: 10.35% through 2025-12-31,
+    /// 10.55% from 2026-01-01; Vancouver 605: 8.7%, 8.8% from 2025-04-01, 8.9% from 2026-04-01; Tacoma 2717: 10.3%,
+    /// 10.4% from 2026-04-01).
+    @Test(arguments: [("2024-11-15", "98101", "10.35"), ("2025-02-15", "98101", "10.35"), ("2025-05-15", "98101", "10.35"),
+                      ("2025-08-15", "98101", "10.35"), ("2025-11-15", "98101", "10.35"), ("2026-01-15", "98101", "10.55"),
+                      ("2026-05-15", "98101", "10.55"), ("2025-03-01", "98660", "8.70"), ("2025-06-01", "98660", "8.80"),
+                      ("2026-04-01", "98660", "8.90"), ("2026-03-31", "98402", "10.30"), ("2026-04-15", "98402", "10.40")])
+    func washingtonQuarters(date: String, zip: String, tax: String) throws {
+        let q = try quote(date, from: .zip("WA", zip), to: .zip("WA", zip), [line("100.00")])
+        #expect(q.totalTax.decimalString == tax, "\(date) \(zip): \(q.lines[0].sourcing.record)")
+    }
+
+    /// After the WA file's last quarter the latest rates answer, and the quote says they may be stale.
+    @Test func washingtonAfterTheFileIsStale() throws {
+        let q = try quote("2026-09-01", from: .zip("WA", "98101"), to: .zip("WA", "98101"), [line("100.00")])
+        #expect(q.totalTax.decimalString == "10.55")
+        #expect(q.warnings.contains { $0.hasPrefix("stale_rates: source wa-dor-2026q2") })
+    }
+
+    /// SST rate files: a Minnesota county tax that starts after February 2026 (Faribault County 27043, 0.5% from
+    /// 2026-04-01, MNR2026Q2 line "27,00,043,...,20260401"), and Georgia county changes (Banks County 13011, 4% -> 5%
+    /// on 2026-01-01).
+    @Test func sstCountyChanges() throws {
+        let before = try quote("2026-03-15", from: .zip("MN", "56013"), to: .zip("MN", "56013"), [line("100.00")])
+        let after = try quote("2026-04-15", from: .zip("MN", "56013"), to: .zip("MN", "56013"), [line("100.00")])
+        #expect(after.totalTax.minorUnits - before.totalTax.minorUnits == 50)
+        #expect(after.lines[0].jurisdictions.contains { $0.jurisdiction.code == "27043" })
+        let banks2025 = try quote("2025-06-15", from: .zip("GA", "30547"), to: .zip("GA", "30547"), [line("100.00")])
+        let banks2026 = try quote("2026-01-15", from: .zip("GA", "30547"), to: .zip("GA", "30547"), [line("100.00")])
+        #expect(banks2025.totalTax.decimalString == "8.00")
+        #expect(banks2026.totalTax.decimalString == "9.00")
+    }
+
+    /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
+    @Test func californiaPlaceRates() throws {
+        #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")
+        #expect(try quote("2025-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.50")
+    }
+
+    // MARK: Corrections from state notices
+
+    /// Davidson County, Tennessee: 2.75% from 2025-02-01 (TN DOR notice #24-11), capped at the first $1,600 of a
+    /// single article like the local option tax. $4,000: 7% of 4,000 + 2.75% of 1,600 + 2.75% of 1,600 = 368.00;
+    /// in January 2025, 2.25%: 360.00.
+    @Test func davidsonCountySingleArticle() throws {
+        #expect(try quote("2026-03-02", from: .zip("TN", "37201"), to: .zip("TN", "37201"), [line("4000.00")]).totalTax.decimalString == "368.00")
+        #expect(try quote("2025-01-15", from: .zip("TN", "37201"), to: .zip("TN", "37201"), [line("4000.00")]).totalTax.decimalString == "360.00")
+    }
+
+    /// The District of Columbia: 6% through 2026-09-30, 7% from 2026-10-01 (D.C. Code 47-2002(a)).
+    @Test func districtOfColumbia() throws {
+        #expect(try quote("2025-11-01", from: .zip("DC", "20001"), to: .zip("DC", "20001"), [line("100.00")]).totalTax.decimalString == "6.00")
+        #expect(try quote("2026-10-15", from: .zip("DC", "20001"), to: .zip("DC", "20001"), [line("100.00")]).totalTax.decimalString == "7.00")
+    }
+
+    // MARK: Local taxes with their own base
+
+    /// New York City's 4.5% on personal-care services, performed in the city; state and MCTD not charged
+    /// (TB-ST-575). The same facial in Albany carries no tax.
+    @Test func newYorkCityPersonalCare() throws {
+        let nyc = try quote("2026-03-02", from: .zip("NY", "10001"), [line("100.00", .personalCareService, .inPerson)])
+        #expect(nyc.totalTax.decimalString == "4.50")
+        #expect(nyc.lines[0].jurisdictions.filter { $0.tax > 0 }.map(\.jurisdiction.code) == ["L-NY-CITY-NEW-YORK-CITY-LOCAL-ONLY"])
+        #expect(try quote("2026-03-02", from: .zip("NY", "12207"), [line("100.00", .personalCareService, .inPerson)]).totalTax.decimalString == "0.00")
+    }
+
+    /// Chicago's amusement tax on streamed video delivered to a Chicago address (10.25% since 2025-01-01); the state
+    /// does not tax it.
+    @Test func chicagoAmusementTax() throws {
+        let q = try quote("2026-03-02", from: .zip("IL", "60601"), to: .zip("IL", "60601"), [line("100.00", .digitalVideoStream, .stream)])
+        #expect(q.totalTax.decimalString == "10.25")
+        let springfield = try quote("2026-03-02", from: .zip("IL", "60601"), to: .zip("IL", "62701"), [line("100.00", .digitalVideoStream, .stream)])
+        #expect(springfield.totalTax.decimalString == "0.00")
+    }
+
+    // MARK: Intrastate sourcing by each state's law
+
+    /// Pennsylvania's local tax follows an in-state seller (PA DOR answer 209): Philadelphia seller to Harrisburg
+    /// 8%, Harrisburg seller to Philadelphia 6%.
+    @Test func pennsylvaniaOriginPair() throws {
+        #expect(try quote("2026-03-02", from: .zip("PA", "19103"), to: .zip("PA", "17101"), [line("100.00")]).totalTax.decimalString == "8.00")
+        #expect(try quote("2026-03-02", from: .zip("PA", "17101"), to: .zip("PA", "19103"), [line("100.00")]).totalTax.decimalString == "6.00")
+    }
+
+    /// California district taxes follow where the retailer is engaged in business (CDTFA Publication 44): a Los
+    /// Angeles retailer shipping to San Francisco owes 7.25% unless engaged there, then San Francisco's 8.625%.
+    @Test func californiaEngagement() throws {
+        let notEngaged = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "94103"), [line("100.00")])
+        #expect(notEngaged.totalTax.decimalString == "7.25")
+        #expect(notEngaged.warnings.contains { $0.contains("not engaged") })
+        let everywhere = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "94103"), [line("100.00")], engagement: .everywhere)
+        #expect(everywhere.totalTax.decimalString == "8.63")
+        let listed = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "94103"), [line("100.00")],
+                               engagement: .places([ZipCode("94103")!]))
+        #expect(listed.totalTax == everywhere.totalTax)
+    }
+
+    /// Texas: the origin's local taxes, then the destination's only within the 2% cap (34 TAC 3.334). Houston
+    /// (1% city + 1% METRO) shipping to Dallas: the cap is reached at the origin, 8.25%.
+    @Test func texasLocalCap() throws {
+        let q = try quote("2026-03-02", from: .zip("TX", "77002"), to: .zip("TX", "75201"), [line("100.00")])
+        #expect(q.totalTax.decimalString == "8.25")
+        #expect(q.lines[0].sourcing.rule == SourcingRule.intrastateOriginCapped)
+        #expect(!q.lines[0].jurisdictions.contains { $0.jurisdiction.name.contains("Dallas") })
+    }
+
+    // MARK: Holidays that recur
+
+    /// Texas, Tax Code 151.326 as amended by SB 1415 (2025): the first Friday of August through Sunday, clothing
+    /// under $100. In 2027: August 6-8. Florida's permanent August holiday (2025 law): clothing $100 or less.
+    @Test func holidaysIn2027() throws {
+        #expect(try quote("2027-08-06", from: .zip("TX", "77002"), to: .zip("TX", "77002"), [line("50.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2027-08-08", from: .zip("TX", "77002"), to: .zip("TX", "77002"), [line("99.99", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2027-08-09", from: .zip("TX", "77002"), to: .zip("TX", "77002"), [line("50.00", .clothing)]).totalTax.decimalString == "4.13")
+        #expect(try quote("2027-08-06", from: .zip("TX", "77002"), to: .zip("TX", "77002"), [line("100.00", .clothing)]).totalTax.decimalString == "8.25")
+        #expect(try quote("2027-08-20", from: .zip("FL", "33101"), to: .zip("FL", "33101"), [line("80.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2027-09-01", from: .zip("FL", "33101"), to: .zip("FL", "33101"), [line("80.00", .clothing)]).totalTax.minorUnits > 0)
+    }
+
+    // MARK: Discounts
+
+    /// A seller discount reduces the base; a manufacturer's coupon reduces it only where the state says so
+    /// (Texas: it does; Minnesota: it does not).
+    @Test func couponsByState() throws {
+        let coupon = [OrderDiscount(id: "mfr", amount: try Money.parse("10.00"), kind: .thirdParty)]
+        let texas = try quote("2026-03-02", from: .zip("TX", "77002"), to: .zip("TX", "77002"), [line("100.00")], discounts: coupon)
+        #expect(texas.lines[0].taxableBase.decimalString == "90.00" && texas.totalTax.decimalString == "7.43")
+        let minnesota = try quote("2026-03-02", from: .zip("MN", "55402"), to: .zip("MN", "55401"), [line("100.00")], discounts: coupon)
+        #expect(minnesota.lines[0].taxableBase.decimalString == "100.00" && minnesota.totalTax.decimalString == "9.03")
+        #expect(minnesota.lines[0].amount.decimalString == "90.00")
+    }
+
+    // MARK: Freshness and precision
+
+    @Test func staleAndStraddlingWarnings() throws {
+        let stale = try quote("2026-11-01", from: .zip("OH", "44101"), to: .zip("OH", "44101"), [line("100.00")])
+        #expect(stale.warnings.contains { $0.hasPrefix("stale_rates: source zip5-2026-02 is verified through 2026-02-28") })
+        let fresh = try quote("2026-02-15", from: .zip("OH", "44101"), to: .zip("OH", "44101"), [line("100.00")])
+        #expect(!fresh.warnings.contains { $0.hasPrefix("stale_rates") })
+        let quarter = try quote("2026-03-02", from: .zip("LA", "70112"), to: .zip("LA", "70112"), [line("100.00")])
+        #expect(quarter.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
+        #expect(quarter.totalTax.decimalString == "10.00")
+    }
+}
+
+@Suite("Days that recur by law")
+struct RecurringDaysTests {
+    @Test func dayRules() {
+        #expect(DayRule("2-fri-08")?.date(in: 2025)?.iso == "2025-08-08")
+        #expect(DayRule("1-fri-08")?.date(in: 2026)?.iso == "2026-08-07")
+        #expect(DayRule("1-fri-08+2d")?.date(in: 2027)?.iso == "2027-08-08")
+        #expect(DayRule("last-sun-08")?.date(in: 2026)?.iso == "2026-08-30")
+        #expect(DayRule("2-mon-08-3d")?.date(in: 2025)?.iso == "2025-08-08")
+        #expect(DayRule("08-01")?.date(in: 2027)?.iso == "2027-08-01")
+        #expect(DayRule("5-fri-02")?.date(in: 2026) == nil)
+        for bad in ["", "13-01", "0-fri-08", "2-xyz-08", "2-fri-13", "08-01+d", "02-30"] { #expect(DayRule(bad) == nil, "\(bad)") }
+        #expect(TaxDate(iso: "2026-11-30")!.isoWeekday == 1)
+        #expect(TaxDate(dayNumber: TaxDate(iso: "2024-02-29")!.dayNumber)?.iso == "2024-02-29")
+    }
+}
