@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import TaxCore
+@testable import TaxTables
+
+/// The optional files (corrections, local taxes, coupons, recurring rules) are checked like the others: every
+/// problem with its file, line and column, and nothing loads if one is wrong.
+@Suite("Corrections, local taxes and recurring rules")
+struct LayerFileTests {
+    static let correctionsHeader = "id,state,scope,places,counties,op,level,jurisdiction_code,jurisdiction_name,rate,effective_from,effective_through,source,as_of,confidence,note\n"
+
+    func load(_ files: [String: String], edit: [String: (String) -> String] = [:]) throws -> CanonicalTables.Loaded {
+        let directory = try Repo.copyOfMinimalTables()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (name, text) in files { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
+        for (name, change) in edit {
+            let path = directory + "/" + name
+            try change(String(decoding: Repo.bytes(path), as: UTF8.self)).write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        return try CanonicalTables.load(directory: directory)
+    }
+
+    func diagnostics(_ files: [String: String], edit: [String: (String) -> String] = [:]) -> [String] {
+        do {
+            _ = try load(files, edit: edit)
+            return []
+        } catch let error as TableLoadError {
+            return error.diagnostics.map(\.description)
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    @Test func aCorrectionChangesTheRateOnItsDatesOnly() throws {
+        let loaded = try load(["local/corrections.csv": Self.correctionsHeader
+            + "MN-hennepin-up,MN,county,27053,,set,county,27053,Hennepin County,0.0025,2026-06-01,,fixture,2026-11-30,high,a test change\n"])
+        let before = try loaded.tables.locals.resolve(.zip("MN", "55401"), on: TaxDate(iso: "2026-05-31")!)
+        let after = try loaded.tables.locals.resolve(.zip("MN", "55401"), on: TaxDate(iso: "2026-06-01")!)
+        #expect(before.locals.first { $0.jurisdiction.level == .county }?.intrastate.fractionString == "0.0015")
+        #expect(after.locals.first { $0.jurisdiction.level == .county }?.intrastate.fractionString == "0.0025")
+        #expect(after.record.contains("corrected by MN-hennepin-up"))
+    }
+
+    @Test func badCorrectionsAreLocated() {
+        let found = diagnostics(["local/corrections.csv": Self.correctionsHeader
+            + "a,MN,street,27053,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"
+            + "b,MN,county,2705,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"
+            + "c,MN,county,27053,,replace,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"
+            + "d,MN,county,27053,,set,state,27,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"
+            + "e,MN,county,27053,,set,county,27053,X,0.01,2026-01-01,,nobody,2026-11-30,high,\n"
+            + "f,MN,zip,5540,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"])
+        #expect(found.contains("local/corrections.csv:2:3: error: scope \"street\" is not one of county, city, zip, place"))
+        #expect(found.contains("local/corrections.csv:3:4: error: \"2705\" is not a five-digit county FIPS code"))
+        #expect(found.contains("local/corrections.csv:4:6: error: op \"replace\" is not set or add"))
+        #expect(found.contains("local/corrections.csv:5:7: error: level \"state\" is not county, city or special"))
+        #expect(found.contains("local/corrections.csv:6:13: error: source \"nobody\" is not listed in sources.csv"))
+        #expect(found.contains("local/corrections.csv:7:4: error: \"5540\" is not a ZIP5"))
+    }
+
+    @Test func recurringRulesAreCheckedEveryYear() {
+        let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,recurrence,first_day,last_day,source,as_of,note\n"
+        let bad = diagnostics(["rules.csv": header
+            + "h1,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,weekly,08-01,08-31,fixture,2026-11-30,\n"
+            + "h2,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,yearly,9-fri-08,08-31,fixture,2026-11-30,\n"
+            + "h3,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,2027-12-31,yearly,08-31,08-01,fixture,2026-11-30,\n"])
+        #expect(bad.contains("rules.csv:2:14: error: recurrence \"weekly\" is not yearly (or blank)"))
+        #expect(bad.contains("rules.csv:3:15: error: first_day \"9-fri-08\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd)"))
+        #expect(bad.contains("rules.csv:4:15: error: in 2025 the first day 08-31 does not come before the last day 08-01"))
+    }
+
+    @Test func aRecurringHolidayAppliesEachYear() throws {
+        let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,recurrence,first_day,last_day,source,as_of,note\n"
+        let loaded = try load(["rules.csv": header + "h,MN,holiday,clothing,state;county;city;special,,100.00,,,,,2025-01-01,,yearly,2-fri-08,2-fri-08+2d,fixture,2026-11-30,\n"])
+        let rule = try #require(loaded.tables.rules(in: StateCode("MN")!).first)
+        #expect(rule.schedule.contains(TaxDate(iso: "2030-08-09")!))
+        #expect(rule.schedule.contains(TaxDate(iso: "2030-08-11")!))
+        #expect(!rule.schedule.contains(TaxDate(iso: "2030-08-12")!))
+        #expect(rule.schedule.window(in: 2027).map { "\($0.first)..\($0.last)" } == "2027-08-13..2027-08-15")
+    }
+
+    @Test func localTaxesAndCouponsAreChecked() {
+        let found = diagnostics([
+            "local/local-taxes.csv": "id,state,scope,places,counties,jurisdiction_code,jurisdiction_name,level,rate,codes,replaces_levels,effective_from,effective_through,source,as_of,confidence,note\n"
+                + "x,MN,city,Minneapolis,,M,Minneapolis amusement,city,0.03,widgets,,2025-01-01,,fixture,2026-11-30,high,\n",
+            "coupons.csv": "state,third_party_reduces_base,source,as_of,confidence,note\nMN,maybe,fixture,2026-11-30,high,\n",
+        ])
+        #expect(found.contains { $0.hasPrefix("local/local-taxes.csv:2:10: error:") })
+        #expect(found.contains("coupons.csv:2:2: error: third_party_reduces_base is Y or N"))
+    }
+}
