@@ -420,13 +420,17 @@ public struct TaxCalculator: Sendable {
 
     /// One `stale_rates` warning per source whose verified-through date is before the quote's date.
     fileprivate func freshnessWarnings(_ plans: [LinePlan], date: TaxDate) -> [String] {
-        var seen = Set<String>()
+        // A quote uses a handful of sources: a linear search beats hashing them.
+        var seen: [String] = []
         var warnings: [String] = []
         for plan in plans {
-            for source in plan.sources where seen.insert(source).inserted {
+            for source in plan.sources where !seen.contains(source) {
+                seen.append(source)
                 // A fact citing several sources is verified through the latest of them.
-                let dates = source.split(separator: ";").compactMap { tables.verifiedThrough[String($0)] }
-                if let through = dates.max(), date > through {
+                if let known = tables.staleWarnings[source] {
+                    if date > known.through { warnings.append(known.warning) }
+                } else if source.contains(";"),
+                          let through = source.split(separator: ";").compactMap({ tables.verifiedThrough[String($0)] }).max(), date > through {
                     warnings.append("stale_rates: source \(source) is verified through \(through); rates after that date may have changed")
                 }
             }

@@ -92,7 +92,16 @@ public struct TaxTableSet: Sendable {
     public var locals: any LocalRateResolver
     /// Per source id, the last date its facts were checked against the publisher: a quote dated later that relies
     /// on the source says so (`stale_rates`).
-    public var verifiedThrough: [String: TaxDate] = [:]
+    public var verifiedThrough: [String: TaxDate] = [:] {
+        didSet {
+            staleWarnings = [:]
+            for (id, through) in verifiedThrough {
+                staleWarnings[id] = (through, "stale_rates: source \(id) is verified through \(through); rates after that date may have changed")
+            }
+        }
+    }
+    /// The warning of each dated source, built once (quotes only pick it).
+    public private(set) var staleWarnings: [String: (through: TaxDate, warning: String)] = [:]
     /// Per state, whether a reimbursed third-party coupon reduces the taxable base.
     public var couponRules: [StateCode: ThirdPartyCouponRule] = [:]
     /// Per state: its profile, rules and taxability by code, in a 676-slot array indexed by `StateCode.slot`,

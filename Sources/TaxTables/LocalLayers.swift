@@ -51,25 +51,27 @@ public struct ScopedOwnBaseTax: Sendable {
 public struct CorrectedResolver: LocalRateResolver {
     let inner: any LocalRateResolver
     let zip5: Zip5Index
-    let corrections: [StateCode: [LocalCorrection]]
-    let ownBase: [StateCode: [ScopedOwnBaseTax]]
+    /// Per state, the corrections indexed by what their scope names, so a quote looks at the few that can apply
+    /// rather than every row of its state (California alone has nearly two hundred).
+    let corrections: [StateCode: ScopeIndex<LocalCorrection>]
+    let ownBase: [StateCode: ScopeIndex<ScopedOwnBaseTax>]
 
     public init(inner: any LocalRateResolver, zip5: Zip5Index, corrections: [LocalCorrection], ownBase: [ScopedOwnBaseTax]) {
         self.inner = inner
         self.zip5 = zip5
-        self.corrections = Dictionary(grouping: corrections, by: \.state)
-        self.ownBase = Dictionary(grouping: ownBase, by: \.state)
+        self.corrections = Dictionary(grouping: corrections, by: \.state).mapValues { ScopeIndex($0, scope: \.scope) }
+        self.ownBase = Dictionary(grouping: ownBase, by: \.state).mapValues { ScopeIndex($0, scope: \.scope) }
     }
 
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
         var location = try inner.resolve(address, on: date)
-        let stateCorrections = corrections[address.state] ?? []
-        let stateOwnBase = ownBase[address.state] ?? []
-        if stateCorrections.isEmpty && stateOwnBase.isEmpty { return location }
+        let stateCorrections = corrections[address.state]
+        let stateOwnBase = ownBase[address.state]
+        if stateCorrections == nil && stateOwnBase == nil { return location }
         let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
         var applied: [String] = []
-        for correction in stateCorrections where correction.period.contains(date)
-            && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {
+        for correction in stateCorrections?.candidates(record: record, zip5: address.zip.zip5, place: location.place) ?? []
+            where correction.period.contains(date) && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {
             if correction.operation == .set { location.locals.removeAll { $0.jurisdiction.level == correction.level } }
             if !correction.rate.isZero { location.locals.append(LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)) }
             applied.append(correction.id)
@@ -82,9 +84,50 @@ public struct CorrectedResolver: LocalRateResolver {
             location.locals.sort { $0.jurisdiction.level < $1.jurisdiction.level }
             location.record += "; corrected by " + applied.joined(separator: ", ")
         }
-        location.ownBaseTaxes += stateOwnBase.filter { $0.tax.period.contains(date) && $0.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) }
-            .map(\.tax)
+        for tax in stateOwnBase?.candidates(record: record, zip5: address.zip.zip5, place: location.place) ?? []
+            where tax.tax.period.contains(date) && tax.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {
+            location.ownBaseTaxes.append(tax.tax)
+        }
         return location
+    }
+}
+
+/// Rows with a `PlaceScope`, indexed by the county, city, ZIP or place they name; `candidates` gives the rows that
+/// may match an address, in file order.
+struct ScopeIndex<Row: Sendable>: Sendable {
+    let rows: [Row]
+    let byZip: [Int32: [Int]]
+    let byCounty: [String: [Int]]
+    let byCity: [String: [Int]]
+    let byPlace: [String: [Int]]
+
+    init(_ rows: [Row], scope: (Row) -> PlaceScope) {
+        self.rows = rows
+        var byZip: [Int32: [Int]] = [:], byCounty: [String: [Int]] = [:], byCity: [String: [Int]] = [:], byPlace: [String: [Int]] = [:]
+        for (i, row) in rows.enumerated() {
+            let scope = scope(row)
+            for place in scope.places {
+                switch scope.kind {
+                case .zip: if let zip = ZipCode(place) { byZip[zip.zip5, default: []].append(i) }
+                case .county: byCounty[place, default: []].append(i)
+                case .city: byCity[place, default: []].append(i)
+                case .place: byPlace[place, default: []].append(i)
+                }
+            }
+        }
+        self.byZip = byZip
+        self.byCounty = byCounty
+        self.byCity = byCity
+        self.byPlace = byPlace
+    }
+
+    func candidates(record: Zip5Record?, zip5: Int32, place: String?) -> [Row] {
+        var indices = byZip[zip5] ?? []
+        if !byCounty.isEmpty, let county = record?.countyFIPS, let found = byCounty[county] { indices += found }
+        if !byCity.isEmpty, let city = record?.cityName, let found = byCity[city.uppercased()] { indices += found }
+        if !byPlace.isEmpty, let place, let found = byPlace[place.uppercased()] { indices += found }
+        if indices.count > 1 { indices.sort() }
+        return indices.map { rows[$0] }
     }
 }
 

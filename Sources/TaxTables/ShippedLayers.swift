@@ -194,10 +194,24 @@ extension CanonicalTables {
     static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
                                   "ECONOMIC DEVELOPMENT DISTRICT"]
 
+    /// Whether a tax region names a small district: a word of `districtWords` or a phrase of `districtPhrases`.
+    /// Read byte by byte (the names are ASCII): this runs for every ZIP5 record at load.
     static func isDistrictRegion(_ region: String) -> Bool {
-        let upper = region.uppercased()
-        let words = upper.split(whereSeparator: { !$0.isLetter })
-        return words.contains { districtWords.contains(String($0)) } || districtPhrases.contains { upper.contains($0) }
+        var words: [String] = []
+        var current: [UInt8] = []
+        for byte in region.utf8 {
+            let upper = byte >= 97 && byte <= 122 ? byte - 32 : byte
+            if upper >= 65 && upper <= 90 {
+                current.append(upper)
+            } else if !current.isEmpty {
+                words.append(String(decoding: current, as: UTF8.self))
+                current.removeAll(keepingCapacity: true)
+            }
+        }
+        if !current.isEmpty { words.append(String(decoding: current, as: UTF8.self)) }
+        if words.contains(where: districtWords.contains) { return true }
+        let joined = " " + words.joined(separator: " ") + " "
+        return districtPhrases.contains { joined.contains(" " + $0 + " ") }
     }
 
     static func separateDistricts(_ records: [Zip5Record]) -> (records: [Zip5Record], straddling: Int) {

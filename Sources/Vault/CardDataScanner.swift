@@ -24,31 +24,93 @@ public enum CardDataScanner {
         return (cards, codes)
     }
 
-    /// Every occurrence of a listed card number that is a whole Luhn-valid digit run of 13-19 digits, and of a
-    /// listed security code standing alone (not inside a longer run of letters or digits), in every file under `paths`.
+    /// Every occurrence of a listed card number, and of a listed security code standing alone (not inside a longer
+    /// run of letters or digits), in every file under `paths`. A card number is found however it is written: as
+    /// digits, grouped by single spaces or dashes (`4242 4242 4242 4242`), in UTF-16 (little or big endian), or as
+    /// the hex of its ASCII digits (`34323432…`), as a value might be dumped.
     public static func scan(_ paths: [String], cards: [String], securityCodes: [String]) -> [Finding] {
         var findings: [Finding] = []
-        let needles = cards.filter { (13...19).contains($0.count) && CardNumber.luhnValid($0.utf8.map { $0 - 48 }) }.map { Array($0.utf8) }
+        let listed = Set(cards.filter { (12...19).contains($0.count) && CardNumber.luhnValid($0.utf8.map { $0 - 48 }) })
+        let hexNeedles = listed.map { card in (card, Array(card.utf8.flatMap { Array(String($0, radix: 16).utf8) })) }
         let codes = securityCodes.map { Array($0.utf8) }
         for root in paths {
             for path in files(under: root) {
                 guard let data = FileManager.default.contents(atPath: path) else { continue }
                 let bytes = [UInt8](data)
-                for needle in needles {
-                    for offset in occurrences(of: needle, in: bytes) where standsAlone(offset, needle.count, in: bytes) {
-                        let text = String(decoding: needle, as: UTF8.self)
-                        findings.append(Finding(path: path, offset: offset, kind: "card number", masked: String(text.prefix(6)) + "…" + String(text.suffix(4))))
+                for (encoding, text) in [("", bytes), (" (UTF-16LE)", utf16(bytes, littleEndian: true)), (" (UTF-16BE)", utf16(bytes, littleEndian: false))] {
+                    for (offset, number) in digitRuns(text) where listed.contains(number) {
+                        findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "card number" + encoding,
+                                                masked: String(number.prefix(6)) + "…" + String(number.suffix(4))))
+                    }
+                    for code in codes {
+                        // A stored code is its own field; inside hex (hashes, fingerprints) letters surround it, by chance.
+                        for offset in occurrences(of: code, in: text) where standsAlone(offset, code.count, in: text, alphanumeric: true) {
+                            findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "security code" + encoding,
+                                                    masked: String(repeating: "•", count: code.count)))
+                        }
                     }
                 }
-                for code in codes {
-                    // A stored code is its own field; inside hex (hashes, fingerprints) letters surround it, by chance.
-                    for offset in occurrences(of: code, in: bytes) where standsAlone(offset, code.count, in: bytes, alphanumeric: true) {
-                        findings.append(Finding(path: path, offset: offset, kind: "security code", masked: String(repeating: "•", count: code.count)))
+                for (card, needle) in hexNeedles {
+                    for offset in occurrences(of: needle, in: bytes) {
+                        findings.append(Finding(path: path, offset: offset, kind: "card number (hex of its digits)",
+                                                masked: String(card.prefix(6)) + "…" + String(card.suffix(4))))
                     }
                 }
             }
         }
         return findings
+    }
+
+    /// Candidate card numbers in a text: within each run of digits whose digits are separated by nothing or by one
+    /// space or dash (and which is not part of a longer run of digits), every stretch of 12 to 19 digits that starts
+    /// and ends at the run's ends or at its separators. So `4242 4242 4242 4242` is found, and so is a number
+    /// followed by ` 1` (a separate field), while digits inside a longer unbroken run are not.
+    static func digitRuns(_ bytes: [UInt8], wholeRunsOnly: Bool = false) -> [(offset: Int, digits: String)] {
+        var found: [(Int, String)] = []
+        var i = 0
+        func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+        while i < bytes.count {
+            guard isDigit(bytes[i]), i == 0 || !isDigit(bytes[i - 1]) else { i += 1; continue }
+            var digits: [UInt8] = []
+            var offsets: [Int] = []
+            var boundaries = [0]
+            var j = i
+            while j < bytes.count {
+                if isDigit(bytes[j]) {
+                    digits.append(bytes[j])
+                    offsets.append(j)
+                    j += 1
+                } else if (bytes[j] == 32 || bytes[j] == 45), j + 1 < bytes.count, isDigit(bytes[j + 1]) {
+                    boundaries.append(digits.count)
+                    j += 1
+                } else {
+                    break
+                }
+            }
+            boundaries.append(digits.count)
+            if wholeRunsOnly { boundaries = [0, digits.count] }
+            for (n, a) in boundaries.enumerated() {
+                for b in boundaries[(n + 1)...] where (12...19).contains(b - a) {
+                    found.append((offsets[a], String(decoding: digits[a..<b], as: UTF8.self)))
+                }
+            }
+            i = max(j, i + 1)
+        }
+        return found
+    }
+
+    /// The ASCII characters of a UTF-16 text: every code unit below 128 becomes its byte; every other one, a byte
+    /// that is neither a digit nor a separator, so runs do not join across it.
+    static func utf16(_ bytes: [UInt8], littleEndian: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count / 2)
+        var i = 0
+        while i + 1 < bytes.count {
+            let (low, high) = littleEndian ? (bytes[i], bytes[i + 1]) : (bytes[i + 1], bytes[i])
+            out.append(high == 0 && low < 128 ? low : 0)
+            i += 2
+        }
+        return out
     }
 
     static func files(under root: String) -> [String] {

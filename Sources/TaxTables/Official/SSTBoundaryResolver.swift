@@ -12,6 +12,8 @@ public struct SSTBoundaryResolver: LocalRateResolver {
     let boundaryFile: String
     let records: [SSTBoundaryRecord]
     let streets: [StreetKey: [Int]]
+    /// The ZIPs that have address-range records.
+    let streetZips: Set<Int32>
     /// ZIP+4 and ZIP5 range records by the ZIP5s they cover (indices into `records`); ZIP+4 lists are sorted by
     /// the start of their range, with the widest range of each ZIP, so a lookup is a binary search.
     let zip4Records: [Int32: [Int]]
@@ -62,6 +64,7 @@ public struct SSTBoundaryResolver: LocalRateResolver {
         }
         self.records = records
         self.streets = streets
+        streetZips = Set(streets.keys.map(\.zip5))
         self.zip4Records = zip4Records
         self.zip4WidestRange = widest
         self.zip5Records = zip5Records
@@ -97,7 +100,8 @@ public struct SSTBoundaryResolver: LocalRateResolver {
     /// copied, while searching.
     func matchIndex(_ address: Address, on date: TaxDate) -> (index: Int, precision: ResolutionPrecision)? {
         let zip5 = address.zip.zip5
-        if !address.line1.isEmpty {
+        // Normalizing a street line costs more than the rest of a lookup: only when the ZIP has address records.
+        if !address.line1.isEmpty, streetZips.contains(zip5) {
             let normalized = AddressNormalizer.normalize(address.line1)
             if let index = matchStreet(normalized, zip5: zip5, on: date) { return (index, .address) }
         }
