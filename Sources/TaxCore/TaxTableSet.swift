@@ -102,6 +102,14 @@ public struct TaxTableSet: Sendable {
     }
     /// The warning of each dated source, built once (quotes only pick it).
     public private(set) var staleWarnings: [String: (through: TaxDate, warning: String)] = [:]
+
+    /// Builds the warnings of facts that cite several sources (`a;b`): such a fact is as fresh as the latest.
+    public mutating func registerCombinedSources(_ combined: some Sequence<String>) {
+        for source in combined where source.contains(";") && staleWarnings[source] == nil {
+            guard let through = source.split(separator: ";").compactMap({ verifiedThrough[String($0)] }).max() else { continue }
+            staleWarnings[source] = (through, "stale_rates: source \(source) is verified through \(through); rates after that date may have changed")
+        }
+    }
     /// Per state, whether a reimbursed third-party coupon reduces the taxable base.
     public var couponRules: [StateCode: ThirdPartyCouponRule] = [:]
     /// Per state: its profile, rules and taxability by code, in a 676-slot array indexed by `StateCode.slot`,

@@ -103,7 +103,11 @@ public enum CanonicalTables {
         let version = manifest!.version + "+sha256." + digest(contents)
         var tables = TaxTableSet(version: version, states: profiles, taxability: taxability, rules: rules, locals: locals)
         tables.couponRules = coupons
-        for source in sources { if let through = source.verifiedThrough { tables.verifiedThrough[source.id] = through } }
+        var dated: [String: TaxDate] = [:]
+        for source in sources { if let through = source.verifiedThrough { dated[source.id] = through } }
+        tables.verifiedThrough = dated
+        tables.registerCombinedSources(Set(profiles.flatMap { $0.rates.map(\.provenance.source) } + corrections.map(\.provenance.source)
+                                           + ownBase.map(\.tax.provenance.source)))
         return Loaded(tables: tables, zip5: index, sources: sources, warnings: log.entries)
     }
 

@@ -141,6 +141,7 @@ public enum OfficialTables {
         for file in places.values {
             if let last = file.places.map(\.period.through).max(), last < .distantFuture { tables.verifiedThrough[file.kind.rawValue] = last }
         }
+        tables.registerCombinedSources(Set(states.flatMap { $0.rates.map(\.provenance.source) }))
         return (tables, Report(lines: lines, warnings: diagnostics))
     }
 
