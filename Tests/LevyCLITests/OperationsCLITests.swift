@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// The operator's commands, each run once with its exit status and output checked: database migrations, the
+/// ledger check, API keys, the vault's retention and key commands, table versions and their diff, the ZIP5
+/// converter and the HTML report. Each test works in a folder of its own with an explicit master key, so nothing
+/// is shared with other tests' development keys.
+@Suite struct OperationsCLITests {
+    struct Workspace {
+        let directory: String
+        let environment: [String: String]
+
+        init() throws {
+            directory = NSTemporaryDirectory() + "levy-ops-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            environment = ["LEVY_VAULT_MASTER_KEY": Data(Array(repeating: UInt8(11), count: 32)).base64EncodedString()]
+        }
+
+        var database: String { directory + "/levy.sqlite" }
+
+        func run(_ arguments: [String], stdin: String? = nil) throws -> LevyBinary.Result {
+            try LevyBinary.run(arguments, stdin: stdin, environment: environment)
+        }
+    }
+
+    @Test func migrationsAndTheirStatus() throws {
+        let w = try Workspace()
+        let first = try w.run(["db", "migrate", "--database", w.database])
+        #expect(first.status == 0 && first.stdout.contains("orders: applied 1, 2, 3, 4, 5, 6, 7, 8"), "\(first.stdout)\(first.stderr)")
+        let again = try w.run(["db", "migrate", "--database", w.database])
+        #expect(again.status == 0 && again.stdout.contains("orders: up to date"))
+        let status = try w.run(["db", "status", "--database", w.database])
+        #expect(status.status == 0 && status.stdout.contains("orders 8 discounts and engagement: applied"))
+    }
+
+    @Test func ledgerVerifyPassesThenCatchesAnEdit() throws {
+        let w = try Workspace()
+        #expect(try w.run(["demo", "seed", "--orders", "20", "--seed", "4", "--database", w.database]).status == 0)
+        let clean = try w.run(["ledger", "verify", "--database", w.database])
+        #expect(clean.status == 0 && clean.stdout.contains("ledger verifies"), "\(clean.stdout)\(clean.stderr)")
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE orders_ledger SET tax = tax + 1 WHERE seq = 3'); c.commit()", w.database]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        let broken = try w.run(["ledger", "verify", "--database", w.database])
+        #expect(broken.status == 1 && broken.stdout.contains("broken at entry 3"))
+    }
+
+    @Test func keysAreCreatedListedAndRevoked() throws {
+        let w = try Workspace()
+        let created = try w.run(["keys", "create", "--database", w.database, "--scope", "checkout", "--label", "till"])
+        #expect(created.status == 0)
+        let secret = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secret.hasPrefix("lvk_"))
+        let id = String(secret.split(separator: "_")[1])
+        let listed = try w.run(["keys", "list", "--database", w.database])
+        #expect(listed.status == 0 && listed.stdout.contains(id) && listed.stdout.contains("till") && !listed.stdout.contains(secret))
+        #expect(try w.run(["keys", "revoke", "--database", w.database, id]).status == 0)
+        #expect(try w.run(["keys", "list", "--database", w.database]).stdout.contains("revoked"))
+        #expect(try w.run(["keys", "revoke", "--database", w.database, "nosuchkey"]).status != 0)
+    }
+
+    @Test func vaultRetentionAndKeyCommands() throws {
+        let w = try Workspace()
+        let vault = ["--vault", w.directory + "/vault.sqlite"]
+        let tokenized = try w.run(["vault", "tokenize", "--exp-month", "12", "--exp-year", "2031"] + vault, stdin: "4242 4242 4242 4242\n")
+        #expect(tokenized.status == 0, "\(tokenized.stderr)")
+        let token = try #require(tokenized.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("tok_") }.map(String.init))
+        #expect(!tokenized.stdout.contains("4242424242424242"))
+        #expect(try w.run(["vault", "purge"] + vault).status == 0)
+        #expect(try w.run(["vault", "rotate"] + vault).status == 0)
+        #expect(try w.run(["vault", "rewrap"] + vault).status == 0)
+        let retired = try w.run(["vault", "retire", "--below", "2"] + vault)
+        #expect(retired.status == 0, "\(retired.stdout)\(retired.stderr)")
+        #expect(try w.run(["vault", "show", token] + vault).status == 0)
+        #expect(try w.run(["vault", "delete", token] + vault).status == 0)
+        #expect(try w.run(["vault", "show", token] + vault).status != 0)
+    }
+
+    @Test func tableVersionsDiffAndTheZip5Converter() throws {
+        let w = try Workspace()
+        let official = LevyBinary.root.path + "/Fixtures/official/"
+        let store = ["--store", w.directory + "/tables"]
+        #expect(try w.run(["tables", "import", official + "MNR2026Q2FEB18.csv"] + store).status == 0)
+        #expect(try w.run(["tables", "import", official + "MNR2026Q2FEB18.csv", official + "MNB2026Q2FEB18-sample.csv"] + store).status == 0)
+        let versions = try w.run(["tables", "versions"] + store)
+        var ids: [String] = []
+        for word in versions.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "*" }) where word.hasPrefix("v") && word.count == 13 {
+            if !ids.contains(String(word)) { ids.append(String(word)) }
+        }
+        #expect(ids.count == 2, "\(versions.stdout)")
+        let diff = try w.run(["tables", "diff", ids[0], ids[1]] + store)
+        #expect(diff.status == 0 && diff.stdout.contains("boundar"), "\(diff.stdout)\(diff.stderr)")
+
+        let zip5 = LevyBinary.root.path + "/Fixtures/zip5/"
+        let out = w.directory + "/zip5.csv"
+        let converted = try w.run(["tables", "convert-zip5", "--rates", zip5 + "common-sample.csv", "--geo", zip5 + "geo-sample.csv",
+                                   "--effective-from", "2026-02-01", "--source", "fixture", "--out", out])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.hasPrefix("zip5,state,basis,region,county_fips") && text.contains("55401,MN,zip5,MINNEAPOLIS"))
+        #expect(try w.run(["tables", "convert-zip5", "--rates", zip5 + "nonexistent.csv", "--geo", zip5 + "geo-sample.csv",
+                           "--effective-from", "2026-02-01", "--source", "fixture", "--out", out]).status != 0)
+    }
+
+    @Test func theHTMLReportIsSignedAndVerifies() throws {
+        let w = try Workspace()
+        #expect(try w.run(["demo", "seed", "--orders", "30", "--seed", "6", "--database", w.database]).status == 0)
+        let keyFile = w.directory + "/signing.key"
+        try Data(Array(repeating: UInt8(7), count: 32)).base64EncodedString().write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let out = w.directory + "/report"
+        let report = try w.run(["report", "html", "--database", w.database, "--from", "2026-01-01", "--to", "2026-12-31", "--out", out,
+                                "--merchant", "Glow Med Spa", "--signing-key", keyFile])
+        #expect(report.status == 0, "\(report.stderr)")
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(html.contains("Glow Med Spa") && html.contains("<svg"))
+        let signature = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.sig"))) as? [String: Any]
+        let keyID = try #require(signature?["key_id"] as? String)
+        #expect(try w.run(["export", "verify", out, "--public-key", keyID]).status == 0)
+        let untrusted = try w.run(["export", "verify", out, "--public-key", "0011223344556677"])
+        #expect(untrusted.status == 1 && untrusted.stdout.contains("not a trusted key"))
+    }
+}
