@@ -111,6 +111,20 @@ struct PaymentRaceTests {
         #expect(try await service.verifyLedger().brokenAt == nil)
     }
 
+    /// The simulator keeps its authorizations in memory (documented in docs/vault.md): after a restart, capturing
+    /// an authorization made before it is declined, as a real processor would decline an unknown authorization.
+    @Test("the simulator forgets authorizations on restart; a capture after it is declined, not guessed")
+    func simulatorRestart() async throws {
+        let processor = SimulatedProcessor()
+        let (service, vault) = try await World.service(.sqlite, processor: processor)
+        let placed = try await service.place(World.request(), idempotencyKey: "sim", requestHash: "h", paymentToken: try await World.token(vault))
+        let restarted = OrderService(database: service.database, schema: service.schema, tables: World.tables,
+                                     gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()), ledgerKey: World.ledgerKey)
+        await #expect(throws: OrderError.paymentDeclined("invalid_request")) { try await restarted.capture(placed.id) }
+        #expect(try await restarted.order(placed.id).status == .authorized)
+        #expect(try await restarted.ledger().isEmpty)
+    }
+
     @Test("void after authorization at the processor, and an authorization retried after a placement", arguments: Store.available)
     func voidAndAuthorizeAgain(store: Store) async throws {
         let processor = SimulatedProcessor()

@@ -48,8 +48,11 @@ struct TestServer: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
         let namespace = store == .sqlite ? "" : "t" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
-        let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 9, count: 32)),
-                                               now: now))
+        // The vault lives in the same store as everything else: its own file on SQLite, its own schema on PostgreSQL.
+        let masterKey = try MasterKey(bytes: Array(repeating: 9, count: 32))
+        let vault = store == .sqlite
+            ? try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: masterKey, now: now))
+            : try await Vault.open(.init(schema: namespace + "vault", masterKey: masterKey, now: now), database: database)
         let services = try await LevyServices.assemble(database: database, vault: vault, tables: tables, tableStore: nil,
                                                        ledgerKey: LedgerKey(masterKey: try MasterKey(bytes: Array(repeating: 9, count: 32))),
                                                        namespace: namespace, now: now)
