@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Orders",
+                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Orders", "Exports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -90,7 +90,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("openapi.yaml")],
+            exclude: ["openapi.yaml"],
             swiftSettings: strict
         ),
         // Benchmark harnesses and demo data run by `levy bench` and `levy demo`; kept out of the test targets.

@@ -13,13 +13,16 @@ public struct LevyAPI: Sendable {
     public let services: LevyServices
     /// The largest request body accepted; larger ones get 413.
     public let maxBodyBytes: Int
+    /// The document served at `/openapi.yaml`.
+    let openAPI: OpenAPIDocument
     let calculator: TaxCalculator
 
     /// Failed authentications per client address and per key id.
     let failedAuth: FailedAuthLimiter
 
-    public init(services: LevyServices, maxBodyBytes: Int = 1 << 20, maxFailedAuthPerMinute: Int = 20) {
+    public init(services: LevyServices, openAPI: OpenAPIDocument, maxBodyBytes: Int = 1 << 20, maxFailedAuthPerMinute: Int = 20) {
         self.services = services
+        self.openAPI = openAPI
         self.maxBodyBytes = maxBodyBytes
         calculator = TaxCalculator(tables: services.tables)
         failedAuth = FailedAuthLimiter(limit: maxFailedAuthPerMinute, now: services.now)

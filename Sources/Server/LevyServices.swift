@@ -59,9 +59,9 @@ public struct LevyServices: Sendable {
                                   gateway: PaymentGateway(vault: vault, processor: processor), ledgerKey: ledgerKey, now: now)
         let customers = CustomerService(database: database, schema: namespace + "customers", now: now)
         let keys = APIKeyStore(database: database, schema: namespace + "api", now: now)
+        // The vault migrated itself when it opened; every other component's tables come from the one registry.
+        try await SchemaRegistry.migrate(database, vault: nil, namespace: namespace)
         try await orders.migrate()
-        try await customers.migrate()
-        try await keys.migrate()
         return LevyServices(database: database, vault: vault, orders: orders, customers: customers, keys: keys,
                             idempotency: IdempotencyStore(database: database, schema: namespace + "api", now: now), tables: tables, tableStore: tableStore,
                             metrics: APIMetrics(), now: now)

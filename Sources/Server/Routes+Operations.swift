@@ -27,7 +27,7 @@ extension LevyAPI {
                 APIReply(status: .ok, body: services.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
             },
             Endpoint(method: .get, path: "/openapi.yaml", scopes: [], idempotency: .none) { _ in
-                APIReply(status: .ok, body: OpenAPIDocument.bytes, contentType: "application/yaml")
+                APIReply(status: .ok, body: openAPI.bytes, contentType: "application/yaml")
             },
         ]
     }

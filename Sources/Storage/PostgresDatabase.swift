@@ -63,10 +63,7 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     public func createSchema(_ name: String) async throws {
-        guard !name.isEmpty, name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || $0 == 95 }) else {
-            throw SQLError(code: 0, message: "schema names are lower-case letters and underscores", statement: "CREATE SCHEMA")
-        }
-        try await execute("CREATE SCHEMA IF NOT EXISTS \(name)")
+        if let statement = try dialect.createSchemaStatement(name) { try await execute(statement) }
     }
 
     struct ConnectionExecutor: SQLExecutor {

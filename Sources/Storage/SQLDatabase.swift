@@ -17,6 +17,23 @@ public enum SQLDialect: String, Sendable {
         out = out.replacingAll("{index}", with: self == .sqlite ? "\(schema)_" : "")
         return out
     }
+
+    /// The statement that creates a component's namespace, if the dialect has them (a PostgreSQL schema). Schema
+    /// names are spliced into SQL, so only lower-case letters and underscores are accepted.
+    public func createSchemaStatement(_ name: String) throws -> String? {
+        guard self == .postgres else { return nil }
+        guard !name.isEmpty, name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || $0 == 95 }) else {
+            throw SQLError(code: 0, message: "schema names are lower-case letters and underscores", statement: "CREATE SCHEMA")
+        }
+        return "CREATE SCHEMA IF NOT EXISTS \(name)"
+    }
+
+    /// A statement that takes the lock called `name` until the transaction ends, so that transactions of every
+    /// process that take it run one at a time: a PostgreSQL transaction-level advisory lock keyed by the name's
+    /// hash. SQLite needs none (nil): its write transactions (`BEGIN IMMEDIATE`) already exclude each other.
+    public func transactionLock(_ name: String) -> (sql: String, binds: [SQLValue])? {
+        self == .postgres ? ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(name)]) : nil
+    }
 }
 
 /// Runs statements. Values are always bound, never spliced into SQL text.

@@ -314,24 +314,31 @@ public struct Migrations: Sendable {
         self.migrations = migrations.sorted { $0.version < $1.version }
     }
 
-    /// Applies every migration not yet applied; returns the versions applied now.
+    /// Applies every migration not yet applied; returns the versions applied now. Safe when several processes
+    /// start at once on one database: everything happens in one transaction that first takes the migration lock
+    /// (a PostgreSQL transaction-level advisory lock; SQLite's `BEGIN IMMEDIATE` already admits one writer), so the
+    /// second process waits, then finds the work done. DDL is transactional on both stores: a failed migration
+    /// leaves nothing behind.
     @discardableResult
     public func apply(to database: any SQLDatabase, now: Date = Date()) async throws -> [Int] {
-        try await database.createSchema(schema)
-        let table = database.dialect.render("{schema}migrations", schema: schema)
-        try await database.execute("CREATE TABLE IF NOT EXISTS \(table) (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-        let applied = Set(try await database.query("SELECT version FROM \(table)").compactMap { $0.integer("version") })
-        var appliedNow: [Int] = []
-        for migration in migrations where !applied.contains(Int64(migration.version)) {
-            let statements = migration.statements.map { database.dialect.render($0, schema: schema) }
-            try await database.transaction { tx in
-                for statement in statements { try await tx.execute(statement) }
+        let dialect = database.dialect
+        let table = dialect.render("{schema}migrations", schema: schema)
+        let schemaStatement = try dialect.createSchemaStatement(schema)
+        let migrations = self.migrations
+        return try await database.transaction { tx in
+            if let lock = dialect.transactionLock("levy.migrations") { try await tx.execute(lock.sql, lock.binds) }
+            if let schemaStatement { try await tx.execute(schemaStatement) }
+            try await tx.execute("CREATE TABLE IF NOT EXISTS \(table) (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            let applied = Set(try await tx.query("SELECT version FROM \(table)").compactMap { $0.integer("version") })
+            var appliedNow: [Int] = []
+            for migration in migrations where !applied.contains(Int64(migration.version)) {
+                for statement in migration.statements { try await tx.execute(dialect.render(statement, schema: self.schema)) }
                 try await tx.execute("INSERT INTO \(table) (version, name, applied_at) VALUES ($1, $2, $3)",
                                      [.integer(Int64(migration.version)), .text(migration.name), .text(Timestamp.string(now))])
+                appliedNow.append(migration.version)
             }
-            appliedNow.append(migration.version)
+            return appliedNow
         }
-        return appliedNow
     }
 
     /// The versions applied so far.

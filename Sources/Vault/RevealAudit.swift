@@ -54,11 +54,11 @@ public final class RevealAudit: Sendable {
 
     func append(actor: String, token: Token, outcome: String, purpose: String, at date: Date) async throws {
         let at = Timestamp.string(date)
-        let lockHead = database.dialect == .postgres ? " FOR UPDATE" : ""
+        let lock = database.dialect.transactionLock(log)
         do {
             try await database.transaction { tx in
-                // The head is read first (and locked in PostgreSQL), so concurrent appends take turns.
-                _ = try await tx.query("SELECT value FROM \(self.settings) WHERE name = 'audit_head'\(lockHead)")
+                // Appends from every process take turns (the first one too, when no head row exists to lock).
+                if let lock { try await tx.execute(lock.sql, lock.binds) }
                 let last = try await tx.query("SELECT seq, hash FROM \(self.log) ORDER BY seq DESC LIMIT 1").first
                 let seq = Int(last?.integer("seq") ?? 0) + 1
                 let previous = last?.text("hash") ?? Self.genesis

@@ -111,12 +111,12 @@ public actor Vault {
     let wrappingKey: SymmetricKey
     let fingerprintKey: SymmetricKey
     let audit: RevealAudit
-    let securityCodes: SecurityCodeHolder
+    let securityCodes: SecurityCodeStore
     var dataKeys: [Int: SymmetricKey] = [:]
     var currentVersion = 0
     var minimumDecryptionVersion = 1
 
-    static func migrations(schema: String) -> Migrations {
+    public static func migrations(schema: String) -> Migrations {
         Migrations(schema: schema, [
             .init(version: 1, name: "vault", statements: [
                 "CREATE TABLE {schema}settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -131,6 +131,18 @@ public actor Vault {
                 CREATE TABLE {schema}reveal_audit (seq {bigint} PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, token TEXT NOT NULL,
                   outcome TEXT NOT NULL, purpose TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)
                 """,
+            ]),
+            // Security codes shared by every process (SecurityCodeStore), each sealed under a short-lived key.
+            .init(version: 2, name: "security codes under short-lived keys", statements: [
+                """
+                CREATE TABLE {schema}security_code_keys (id TEXT PRIMARY KEY, wrapped_key {blob} NOT NULL, created_at TEXT NOT NULL,
+                  use_until TEXT NOT NULL, delete_after TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE {schema}security_codes (token TEXT PRIMARY KEY, key_id TEXT NOT NULL, ciphertext {blob} NOT NULL,
+                  expires_at TEXT NOT NULL)
+                """,
+                "CREATE INDEX {index}security_codes_expires ON {schema}security_codes (expires_at)",
             ]),
         ])
     }
@@ -156,7 +168,8 @@ public actor Vault {
         wrappingKey = configuration.masterKey.derived("data-key-wrapping-v1")
         fingerprintKey = configuration.masterKey.derived("card-fingerprint-v1")
         audit = RevealAudit(database: database, schema: configuration.schema, key: configuration.masterKey.derived("reveal-audit-v1"))
-        securityCodes = SecurityCodeHolder(lifetime: configuration.securityCodeLifetime, now: configuration.now)
+        securityCodes = SecurityCodeStore(database: database, schema: configuration.schema, masterKey: configuration.masterKey,
+                                          lifetime: configuration.securityCodeLifetime, now: configuration.now)
     }
 
     private func load() async throws {
@@ -167,6 +180,12 @@ public actor Vault {
         if let stored, stored != check { throw VaultError.masterKeyMismatch }
         if stored == nil { try await setSetting("master_key_check", check) }
         minimumDecryptionVersion = Int(try await setting("min_decrypt_version") ?? "1") ?? 1
+        try await loadKeyVersions()
+        if currentVersion == 0 { try await addKeyVersion(onlyIfNone: true) }
+    }
+
+    /// Reads and unwraps every data-key version in the store (another process may have added one since).
+    private func loadKeyVersions() async throws {
         for row in try await rows("SELECT version, wrapped_key FROM \(table("key_versions")) ORDER BY version") {
             let version: Int
             let wrapped: [UInt8]
@@ -174,16 +193,17 @@ public actor Vault {
                 version = try row.decode("version")
                 wrapped = try row.decode("wrapped_key")
             } catch { throw VaultError.corrupt("\(error)") }
-            do {
-                let box = try AES.GCM.SealedBox(combined: wrapped)
-                let key = try AES.GCM.open(box, using: wrappingKey, authenticating: Array("levy-data-key-v\(version)".utf8))
-                dataKeys[version] = SymmetricKey(data: key)
-            } catch {
-                throw VaultError.masterKeyMismatch
+            if dataKeys[version] == nil {
+                do {
+                    let box = try AES.GCM.SealedBox(combined: wrapped)
+                    let key = try AES.GCM.open(box, using: wrappingKey, authenticating: Array("levy-data-key-v\(version)".utf8))
+                    dataKeys[version] = SymmetricKey(data: key)
+                } catch {
+                    throw VaultError.masterKeyMismatch
+                }
             }
             currentVersion = max(currentVersion, version)
         }
-        if currentVersion == 0 { try await addKeyVersion() }
     }
 
     /// The dialect's name of one of the vault's tables.
@@ -191,7 +211,7 @@ public actor Vault {
 
     // MARK: - Tokenize and read
 
-    /// Validates and tokenizes a card. The security code, if given, is held in memory for one authorization.
+    /// Validates and tokenizes a card. The security code, if given, is held sealed for one authorization (SecurityCodeStore).
     public func tokenize(number: String, expiry month: Int, _ year: Int, securityCode: String? = nil,
                          caller: VaultCaller) async throws -> CardRecord {
         guard caller.permissions.contains(.tokenize) else { throw VaultError.permissionDenied(caller: caller.id, needs: .tokenize) }
@@ -220,7 +240,7 @@ public actor Vault {
             """, [.text(token.value), .integer(Int64(currentVersion)), .blob(ciphertext), .text(record.fingerprint),
                   .text(card.brand.rawValue), .text(card.bin), .text(card.lastFour), .integer(Int64(month)), .integer(Int64(year)),
                   .text(Timestamp.string(now)), record.expires.map { .text(Timestamp.string($0)) } ?? .null])
-        if let securityCode { await securityCodes.put(Array(securityCode.utf8), for: token) }
+        if let securityCode { try await securityCodes.put(Array(securityCode.utf8), for: token) }
         return record
     }
 
@@ -254,7 +274,7 @@ public actor Vault {
             throw error
         }
         try await audit.append(actor: caller.id, token: token, outcome: "allowed", purpose: purpose, at: configuration.now())
-        let code = await securityCodes.take(token).map { String(decoding: $0, as: UTF8.self) }
+        let code = try await securityCodes.take(token).map { String(decoding: $0, as: UTF8.self) }
         return RevealedCard(token: token, number: number, expiry: record.expiry, securityCode: code)
     }
 
@@ -272,8 +292,12 @@ public actor Vault {
         try await reveal(token, caller: caller, purpose: purpose)
     }
 
-    /// Whether a security code is still held for the token (it never leaves memory).
-    public func holdsSecurityCode(_ token: Token) async -> Bool { await securityCodes.contains(token) }
+    /// Whether a security code is still held for the token (sealed, for one authorization).
+    public func holdsSecurityCode(_ token: Token) async throws -> Bool { try await securityCodes.contains(token) }
+
+    /// Deletes expired security codes and the short-lived keys no code needs any more; returns how many codes went.
+    @discardableResult
+    public func purgeExpiredSecurityCodes() async throws -> Int { try await securityCodes.purge() }
 
     // MARK: - Keys
 
@@ -324,7 +348,7 @@ public actor Vault {
     public func delete(_ token: Token) async throws {
         _ = try await card(token)
         _ = try await rows("DELETE FROM \(table("tokens")) WHERE token = $1", [.text(token.value)])
-        _ = await securityCodes.take(token)
+        _ = try await securityCodes.take(token)
     }
 
     /// Checks the reveal audit's hash chain.
@@ -349,11 +373,19 @@ public actor Vault {
     }
 
     func decrypt(_ token: Token) async throws -> CardNumber {
-        guard let row = try await rows("SELECT key_version, ciphertext FROM \(table("tokens")) WHERE token = $1", [.text(token.value)]).first,
+        // The minimum decryption version is read with the row: an operator may have retired versions since this
+        // process started (`levy vault retire` runs in a process of its own).
+        guard let row = try await rows("""
+            SELECT key_version, ciphertext, (SELECT value FROM \(table("settings")) WHERE name = 'min_decrypt_version') AS min_version
+            FROM \(table("tokens")) WHERE token = $1
+            """, [.text(token.value)]).first,
               let version = row.integer("key_version").map(Int.init), let ciphertext = row.blob("ciphertext") else {
             throw VaultError.unknownToken
         }
+        if let stored = row.text("min_version"), let minimum = Int(stored) { minimumDecryptionVersion = minimum }
         guard version >= minimumDecryptionVersion else { throw VaultError.keyVersionRetired(version) }
+        // A version this process has not seen was added by another one (a rotation, then a rewrap).
+        if dataKeys[version] == nil { try await loadKeyVersions() }
         guard let key = dataKeys[version] else { throw VaultError.unknownKeyVersion(version) }
         let plain: Data
         do {
@@ -363,15 +395,33 @@ public actor Vault {
         do { return try CardNumber(String(decoding: plain, as: UTF8.self)) } catch { throw VaultError.decryptionFailed }
     }
 
-    func addKeyVersion() async throws {
-        let version = currentVersion + 1
+    /// Adds the next data-key version. The number comes from the store under a lock, so that processes opening a
+    /// new vault together, or rotating at once, add one version each rather than colliding on one number; a vault
+    /// opening finds the version another process just added and adds none.
+    func addKeyVersion(onlyIfNone: Bool = false) async throws {
         let key = SymmetricKey(size: .bits256)
-        let wrapped = try AES.GCM.seal(key.withUnsafeBytes { [UInt8]($0) }, using: wrappingKey,
-                                       authenticating: Array("levy-data-key-v\(version)".utf8))
-        _ = try await rows("INSERT INTO \(table("key_versions")) (version, wrapped_key, created_at) VALUES ($1, $2, $3)",
-                           [.integer(Int64(version)), .blob([UInt8](wrapped.combined!)), .text(Timestamp.string(configuration.now()))])
-        dataKeys[version] = key
-        currentVersion = version
+        let keyBytes = key.withUnsafeBytes { [UInt8]($0) }
+        let lock = database.dialect.transactionLock(table("key_versions"))
+        let versions = table("key_versions")
+        let wrappingBytes = wrappingKey.withUnsafeBytes { [UInt8]($0) }
+        let now = Timestamp.string(configuration.now())
+        let added: Int?
+        do {
+            added = try await database.transaction { tx -> Int? in
+                if let lock { try await tx.execute(lock.sql, lock.binds) }
+                let last = try await tx.query("SELECT MAX(version) AS v FROM \(versions)").first?.integer("v") ?? 0
+                if onlyIfNone && last > 0 { return nil }
+                let version = Int(last) + 1
+                let wrapped = try AES.GCM.seal(keyBytes, using: SymmetricKey(data: wrappingBytes),
+                                               authenticating: Array("levy-data-key-v\(version)".utf8))
+                try await tx.execute("INSERT INTO \(versions) (version, wrapped_key, created_at) VALUES ($1, $2, $3)",
+                                     [.integer(Int64(version)), .blob([UInt8](wrapped.combined!)), .text(now)])
+                return version
+            }
+        } catch { throw VaultError.storage("\(error)") }
+        if let added { dataKeys[added] = key }
+        try await loadKeyVersions()
+        if let added { currentVersion = max(currentVersion, added) }
     }
 
     // MARK: - Storage helpers

@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
 
         func run() throws {
             guard let directory = tables ?? TableLocation.defaultDirectory() else {
-                throw ValidationError("no TaxTables/ folder found; pass --tables")
+                throw ValidationError(InstalledFiles.notFound(InstalledFiles.tables))
             }
             print(try QuoteBenchmark.run(tablesDirectory: directory, orders: orders, seed: seed))
         }
@@ -36,7 +36,7 @@ struct BenchCommand: ParsableCommand {
 
         func run() throws {
             guard let directory = tables ?? TableLocation.defaultDirectory() else {
-                throw ValidationError("no TaxTables/ folder found; pass --tables")
+                throw ValidationError(InstalledFiles.notFound(InstalledFiles.tables))
             }
             let store = NSTemporaryDirectory() + "levy-bench-store-\(UUID().uuidString)"
             print(try BoundaryBenchmark.run(records: records, lookups: lookups, seed: seed, tablesDirectory: directory, storeDirectory: store))

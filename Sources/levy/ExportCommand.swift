@@ -98,7 +98,9 @@ struct ExportCommand: AsyncParsableCommand {
             guard names.count == 2 else { throw CLIError.input("--company-contact: \"First Last\"") }
             let company = CompanyInfo(name: companyName, registrationNumber: companyRegistration, street: parts[0], city: parts[1], state: parts[2],
                                       zip: parts[3], contactFirstName: names[0], contactLastName: names[1], telephone: companyPhone)
-            let path = schema ?? TableLocation.saftSchema() ?? "Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd"
+            guard let path = schema ?? TableLocation.saftSchema() else {
+                throw CLIError.input("--schema: " + InstalledFiles.notFound(InstalledFiles.saftSchema) + " (or pass --schema FILE, or --schema none to skip validation)")
+            }
             guard path == "none" || FileManager.default.isReadableFile(atPath: path) else {
                 throw CLIError.input("--schema: cannot read \(path) (pass --schema FILE, or --schema none to skip validation)")
             }

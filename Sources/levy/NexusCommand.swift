@@ -41,7 +41,7 @@ struct NexusCommand: AsyncParsableCommand {
                 }
             }
             guard ["text", "csv", "json"].contains(format) else { throw CLIError.input("--format: text, csv or json") }
-            guard let directory = tables ?? TableLocation.defaultDirectory() else { throw CLIError.tables("no TaxTables/ folder found; pass --tables DIR") }
+            guard let directory = tables ?? TableLocation.defaultDirectory() else { throw CLIError.tables(InstalledFiles.notFound(InstalledFiles.tables)) }
             let thresholds: NexusTable.Loaded
             do { thresholds = try NexusTable.load(directory: directory) } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))

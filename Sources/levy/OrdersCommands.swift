@@ -4,6 +4,7 @@ import Foundation
 import LevyBenchmarks
 import Orders
 import Reconciliation
+import Server
 import Storage
 import TaxTables
 
@@ -27,6 +28,16 @@ struct DatabaseOptions: ParsableArguments {
         return try SQLiteDatabase(path: location)
     }
 
+    /// The vault's store: its own SQLite file beside a SQLite order store, the same database on PostgreSQL.
+    func openVault(_ path: String?, beside database: any SQLDatabase) throws -> any SQLDatabase {
+        if database.dialect == .postgres { return database }
+        let location = path ?? ProcessInfo.processInfo.environment["LEVY_VAULT"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.currentDirectoryPath + "/.levy/vault.sqlite"
+        let folder = (location as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        return try SQLiteDatabase(path: location)
+    }
+
     /// The order service on this database, with the tables quotes use (shipped, or the store's current version).
     func orders() async throws -> OrderService {
         let service = OrderService(database: try open(), tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
@@ -41,26 +52,43 @@ struct DbCommand: AsyncParsableCommand {
                                                     subcommands: [Migrate.self, Status.self])
 
     struct Migrate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Apply every pending migration.")
+        static let configuration = CommandConfiguration(
+            abstract: "Apply every pending migration of every component: vault, orders, customers, API keys and idempotency, export log.")
         @OptionGroup var options: DatabaseOptions
+        @Option(help: "The vault's SQLite file when the store is SQLite (default: LEVY_VAULT or .levy/vault.sqlite); with PostgreSQL the vault is a schema of the same database.")
+        var vault: String?
+
         func run() async throws {
-            let service = OrderService(database: try options.open(), tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
+            let database = try options.open()
+            let vaultDatabase = try options.openVault(vault, beside: database)
+            let applied = try await SchemaRegistry.migrate(database, vault: vaultDatabase)
+            // The ledger's own upgrade (keying an older unkeyed chain) needs the master key; migrations are done above.
+            let service = OrderService(database: database, tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
                                        ledgerKey: try options.ledgerKey())
-            let applied = try await OrderService.migrations(schema: service.schema).apply(to: service.database)
             try await service.migrate()
-            print(applied.isEmpty ? "orders: up to date" : "orders: applied \(applied.map(String.init).joined(separator: ", "))")
+            for component in SchemaRegistry.components() {
+                let versions = applied.filter { $0.0 == component.schema }.map { String($0.1) }
+                print("\(component.schema): " + (versions.isEmpty ? "up to date" : "applied " + versions.joined(separator: ", ")))
+            }
         }
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the migrations applied and pending.")
+        static let configuration = CommandConfiguration(abstract: "List every component's migrations, applied and pending.")
         @OptionGroup var options: DatabaseOptions
+        @Option(help: "The vault's SQLite file when the store is SQLite (default: LEVY_VAULT or .levy/vault.sqlite).")
+        var vault: String?
+
         func run() async throws {
             let database = try options.open()
-            let migrations = OrderService.migrations(schema: "orders")
-            let applied = (try? await migrations.status(of: database)) ?? []
-            for migration in migrations.migrations {
-                print("orders \(migration.version) \(migration.name): \(applied.contains(migration.version) ? "applied" : "pending")")
+            let vaultDatabase = try options.openVault(vault, beside: database)
+            for component in SchemaRegistry.components() {
+                let target = component.inVault ? vaultDatabase : database
+                // A component never migrated has no migrations table yet: every migration is pending.
+                let applied = (try? await component.migrations.status(of: target)) ?? []
+                for migration in component.migrations.migrations {
+                    print("\(component.schema) \(migration.version) \(migration.name): \(applied.contains(migration.version) ? "applied" : "pending")")
+                }
             }
         }
     }

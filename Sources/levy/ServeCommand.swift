@@ -41,6 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "levy")
 
         let tables = try TableLocation.load(settings.tables, store: settings.store, version: nil)
+        guard let openAPIPath = InstalledFiles.locate(InstalledFiles.openAPI) else { throw CLIError.input(InstalledFiles.notFound(InstalledFiles.openAPI)) }
+        let openAPI: OpenAPIDocument
+        do { openAPI = try OpenAPIDocument(contentsOf: openAPIPath) } catch { throw CLIError.input("\(error)") }
         let masterKey = try VaultOptions.masterKey(file: settings.masterKeyFile, environment)
         let cwd = FileManager.default.currentDirectoryPath
         let location = settings.database ?? cwd + "/.levy/levy.sqlite"
@@ -50,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                    tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
                                                    masterKey: masterKey)
         try await firstStartAdminKey(services.keys, directory: cwd + "/.levy/dev-keys")
-        let api = LevyAPI(services: services, maxBodyBytes: settings.maxBodyBytes, maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute)
+        let api = LevyAPI(services: services, openAPI: openAPI, maxBodyBytes: settings.maxBodyBytes, maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute)
         let scheme = settings.tlsCertificate == nil ? "http" : "https"
         let storeName = if case .postgres = store { "PostgreSQL" } else { "SQLite \(location)" }
         try await LevyServer.serve(api: api, settings: settings, logger: logger) { port in

@@ -2,34 +2,13 @@ import Foundation
 import TaxCore
 import TaxTables
 
-/// Finds and loads the table set a command asked for: `--tables PATH`, else `LEVY_TABLES`, else the
-/// `TaxTables/` folder of the working directory or of the checkout the executable was built in.
+/// Finds and loads the table set a command asked for: `--tables PATH`, else the shipped tables where
+/// `InstalledFiles` finds them (`LEVY_TABLES`, the install prefix, the working directory, the checkout).
 enum TableLocation {
-    static func defaultDirectory() -> String? {
-        if let env = ProcessInfo.processInfo.environment["LEVY_TABLES"], !env.isEmpty { return env }
-        var candidates = [FileManager.default.currentDirectoryPath + "/TaxTables"]
-        // .build/<config>/levy -> the package root three levels up.
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        for _ in 0..<4 {
-            url.deleteLastPathComponent()
-            candidates.append(url.path + "/TaxTables")
-        }
-        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/manifest.json") }
-    }
+    static func defaultDirectory() -> String? { InstalledFiles.locate(InstalledFiles.tables) }
 
-    /// The SAF-T schema shipped in `Schemas/` (of the working directory or of the executable's checkout), or
-    /// `LEVY_SAFT_SCHEMA`.
-    static func saftSchema() -> String? {
-        if let env = ProcessInfo.processInfo.environment["LEVY_SAFT_SCHEMA"], !env.isEmpty { return env }
-        let relative = "/Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd"
-        var candidates = [FileManager.default.currentDirectoryPath + relative]
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        for _ in 0..<4 {
-            url.deleteLastPathComponent()
-            candidates.append(url.path + relative)
-        }
-        return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
-    }
+    /// The SAF-T schema shipped in `Schemas/`, or `LEVY_SAFT_SCHEMA`.
+    static func saftSchema() -> String? { InstalledFiles.locate(InstalledFiles.saftSchema) }
 
     /// The versioned table store: `--store`, else `LEVY_STORE`, else `.levy/tables` in the working directory.
     static func storeDirectory(_ option: String?) -> String {
@@ -41,7 +20,7 @@ enum TableLocation {
     /// The shipped (or `LEVY_TABLES`) canonical tables.
     static func loadBase() throws -> CanonicalTables.Loaded {
         guard let directory = defaultDirectory() else {
-            throw CLIError.tables("no TaxTables/ folder found; pass --tables PATH or set LEVY_TABLES")
+            throw CLIError.tables(InstalledFiles.notFound(InstalledFiles.tables))
         }
         do { return try CanonicalTables.load(directory: directory) } catch { throw CLIError.tables(error.description) }
     }
@@ -65,7 +44,7 @@ enum TableLocation {
     static func load(_ path: String?) throws -> TaxTableSet {
         let target = path ?? defaultDirectory()
         guard let target else {
-            throw CLIError.tables("no TaxTables/ folder found; pass --tables PATH or set LEVY_TABLES")
+            throw CLIError.tables(InstalledFiles.notFound(InstalledFiles.tables))
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {

@@ -25,12 +25,21 @@ import Testing
 
     @Test func migrationsAndTheirStatus() throws {
         let w = try Workspace()
-        let first = try w.run(["db", "migrate", "--database", w.database])
+        let vault = w.directory + "/vault.sqlite"
+        let pending = try w.run(["db", "status", "--database", w.database, "--vault", vault])
+        #expect(pending.status == 0 && pending.stdout.contains("orders 1 orders and tax ledger: pending"), "\(pending.stdout)\(pending.stderr)")
+        // Every component's schema, from the one registry: vault, orders, customers, API keys and idempotency, export log.
+        let first = try w.run(["db", "migrate", "--database", w.database, "--vault", vault])
         #expect(first.status == 0 && first.stdout.contains("orders: applied 1, 2, 3, 4, 5, 6, 7, 8"), "\(first.stdout)\(first.stderr)")
-        let again = try w.run(["db", "migrate", "--database", w.database])
-        #expect(again.status == 0 && again.stdout.contains("orders: up to date"))
-        let status = try w.run(["db", "status", "--database", w.database])
+        for line in ["vault: applied 1, 2", "customers: applied 1", "api: applied 1", "exports: applied 1"] {
+            #expect(first.stdout.contains(line), "\(line) in \(first.stdout)")
+        }
+        let again = try w.run(["db", "migrate", "--database", w.database, "--vault", vault])
+        #expect(again.status == 0 && again.stdout.split(separator: "\n").allSatisfy { $0.hasSuffix(": up to date") }, "\(again.stdout)")
+        let status = try w.run(["db", "status", "--database", w.database, "--vault", vault])
         #expect(status.status == 0 && status.stdout.contains("orders 8 discounts and engagement: applied"))
+        #expect(status.status == 0 && status.stdout.contains("vault 2 security codes under short-lived keys: applied"))
+        #expect(!status.stdout.contains("pending"), "\(status.stdout)")
     }
 
     @Test func ledgerVerifyPassesThenCatchesAnEdit() throws {

@@ -135,9 +135,10 @@ enum HTTP {
         }
     }
 
-    static func exchange(port: Int, _ method: String, _ path: String, key: String, body: String) throws -> Response {
+    static func exchange(port: Int, _ method: String, _ path: String, key: String, body: String, headers: [String: String] = [:]) throws -> Response {
         let connection = try Connection(port: port)
-        try connection.send("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        let extra = headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\r\n" }.joined()
+        try connection.send("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\n\(extra)Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         return try connection.receiveResponse()
     }
 }

@@ -59,7 +59,8 @@ struct TestServer: Sendable {
         var keys: [Scope: String] = [:]
         for scope in Scope.allCases { keys[scope] = try await services.keys.create(label: scope.rawValue, scopes: [scope]).secret }
         let all = try await services.keys.create(label: "all", scopes: Set(Scope.allCases)).secret
-        return TestServer(api: LevyAPI(services: services, maxBodyBytes: 64 * 1024), keys: keys, allScopes: all, logs: LogRecorder(),
+        return TestServer(api: LevyAPI(services: services, openAPI: try OpenAPIDocument(contentsOf: repository + "/Sources/Server/openapi.yaml"),
+                                                  maxBodyBytes: 64 * 1024), keys: keys, allScopes: all, logs: LogRecorder(),
                           directory: directory)
     }
 

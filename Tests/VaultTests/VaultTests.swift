@@ -4,6 +4,15 @@ import TaxCore
 import Testing
 @testable import Vault
 
+extension Sequence where Element: Sendable {
+    /// `transform` applied to each element in turn.
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
+
 /// A clock tests can move.
 final class TestClock: @unchecked Sendable {
     private let lock = NSLock()
@@ -52,6 +61,16 @@ enum Fixture {
         case .sqlite: return Place(backend: backend, directory: directory, schema: schema, database: try SQLiteDatabase(path: directory + "/vault.sqlite"))
         case .postgres: return Place(backend: backend, directory: directory, schema: schema, database: postgres!)
         }
+    }
+
+    /// The same store through a connection of its own, as another process would open it.
+    static func secondConnection(_ place: Place) throws -> Place {
+        var other = place
+        switch place.backend {
+        case .sqlite: other.database = try SQLiteDatabase(path: place.directory + "/vault.sqlite")
+        case .postgres: other.database = try PostgresDatabase(url: ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"]!, maximumConnections: 2)
+        }
+        return other
     }
 
     static let keyA = try! MasterKey(bytes: Array(repeating: 7, count: 32))
@@ -217,20 +236,72 @@ struct VaultTests {
         #expect(try await place.database.query("SELECT COUNT(*) AS n FROM \(place.table("tokens"))")[0].integer("n") == 0)
     }
 
-    @Test("the security code is held in memory for one authorization, or until its short lifetime ends", arguments: Backend.available)
+    @Test("the security code is held sealed for one authorization, or until its short lifetime ends", arguments: Backend.available)
     func securityCode(backend: Backend) async throws {
         let clock = TestClock()
-        let vault = try await Fixture.vault(try Fixture.place(backend), clock: clock)
+        let place = try Fixture.place(backend)
+        let vault = try await Fixture.vault(place, clock: clock)
         let gateway = PaymentGateway(vault: vault, processor: SimulatedProcessor())
         let first = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "7319", caller: Fixture.checkout)
-        #expect(await vault.holdsSecurityCode(first.token))
+        #expect(try await vault.holdsSecurityCode(first.token))
+        // Stored, but only as AES-GCM ciphertext: never the digits.
+        let stored = try await place.database.query("SELECT ciphertext FROM \(place.table("security_codes"))")
+        #expect(stored.count == 1)
+        #expect(stored.allSatisfy { row in row.blob("ciphertext").map { !$0.isEmpty && hexString($0).count == 2 * $0.count && $0 != Array("7319".utf8) } == true })
         let revealed = try await vault.reveal(first.token, caller: VaultCaller(id: "gw", permissions: [.reveal]), purpose: "test")
         #expect(revealed.securityCode == "7319")
-        #expect(!(await vault.holdsSecurityCode(first.token)))
+        #expect(!(try await vault.holdsSecurityCode(first.token)))
+        #expect(try await place.database.query("SELECT token FROM \(place.table("security_codes"))").isEmpty, "taken means deleted")
         let second = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "8462", caller: Fixture.checkout)
         clock.advance(901)
-        #expect(!(await vault.holdsSecurityCode(second.token)))
+        #expect(!(try await vault.holdsSecurityCode(second.token)))
         _ = try await gateway.authorize(token: second.token, amount: Money(minorUnits: 1), reference: "late", idempotencyKey: UUID().uuidString)
+    }
+
+    @Test("a security code given to one process is used by an authorization in another, exactly once", arguments: Backend.available)
+    func securityCodeAcrossProcesses(backend: Backend) async throws {
+        let clock = TestClock()
+        let place = try Fixture.place(backend)
+        let tokenizing = try await Fixture.vault(place, clock: clock)
+        // Two more processes: their own connections to the same store, their own vault instances (and key caches).
+        let others = try await (0..<2).asyncMap { _ in try await Fixture.vault(try Fixture.secondConnection(place), clock: clock) }
+        let card = try await tokenizing.tokenize(number: "5555555555554444", expiry: 12, 2030, securityCode: "5926", caller: Fixture.checkout)
+        let gateway = VaultCaller(id: "gw", permissions: [.reveal])
+        // Both other processes race for the code: one gets it, the other gets none.
+        let codes = try await withThrowingTaskGroup(of: String?.self) { group in
+            for other in others { group.addTask { try await other.reveal(card.token, caller: gateway, purpose: "authorize").securityCode } }
+            var codes: [String?] = []
+            for try await code in group { codes.append(code) }
+            return codes
+        }
+        #expect(codes.compactMap { $0 } == ["5926"])
+        #expect(codes.filter { $0 == nil }.count == 1)
+    }
+
+    @Test("short-lived keys: a key is deleted one lifetime after its last use, and a code whose key is gone cannot be read", arguments: Backend.available)
+    func securityCodeKeysExpire(backend: Backend) async throws {
+        let clock = TestClock()
+        let place = try Fixture.place(backend)
+        let vault = try await Fixture.vault(place, clock: clock)
+        _ = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "7319", caller: Fixture.checkout)
+        clock.advance(600)
+        _ = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "8462", caller: Fixture.checkout)
+        #expect(try await place.database.query("SELECT id FROM \(place.table("security_code_keys"))").count == 1, "one key seals for a lifetime")
+        clock.advance(600)  // the first key's use has ended: a new code gets a new key
+        let third = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, securityCode: "5926", caller: Fixture.checkout)
+        #expect(try await place.database.query("SELECT id FROM \(place.table("security_code_keys"))").count == 2)
+        clock.advance(1_700)  // past every code's expiry and the first key's deletion time, not yet the second key's
+        try await vault.purgeExpiredSecurityCodes()
+        #expect(try await place.database.query("SELECT token FROM \(place.table("security_codes"))").isEmpty)
+        let keysLeft = try await place.database.query("SELECT id FROM \(place.table("security_code_keys"))").count
+        #expect(keysLeft == 1, "the first key is deleted; the second is kept until one lifetime after its last use")
+        #expect(!(try await vault.holdsSecurityCode(third.token)))
+        // A code sealed under a key that no longer exists (a restored backup, say) is unreadable, not an error.
+        let reader = try await Fixture.vault(try Fixture.secondConnection(place), clock: clock)
+        try await place.database.execute("""
+            INSERT INTO \(place.table("security_codes")) (token, key_id, ciphertext, expires_at) VALUES ($1, 'sck_gone', $2, '2099-01-01T00:00:00Z')
+            """, [.text(third.token.value), .blob(Array(repeating: 1, count: 40))])
+        #expect(try await reader.reveal(third.token, caller: VaultCaller(id: "gw", permissions: [.reveal]), purpose: "test").securityCode == nil)
     }
 
     @Test("purge removes tokens past their lifetime; delete makes a token unrecoverable", arguments: Backend.available)

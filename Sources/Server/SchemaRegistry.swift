@@ -1,0 +1,41 @@
+import Exports
+import Orders
+import Storage
+import Vault
+
+/// Every component's tables, in one list, so that `levy db migrate` and `levy serve` bring the whole store to the
+/// same version: the vault, orders (with the ledger), customers, the API's keys and idempotency records, and the
+/// export log. Each component owns its schema and its migrations; this list only names them.
+public enum SchemaRegistry {
+    public struct Component: Sendable {
+        /// The component's schema (a PostgreSQL schema, a table prefix in SQLite).
+        public let schema: String
+        public let migrations: Migrations
+        /// Whether the component lives in the vault's own store (its own SQLite file; a schema of the one
+        /// PostgreSQL database).
+        public let inVault: Bool
+    }
+
+    /// The components, with `namespace` before every schema name (tests share one PostgreSQL database that way).
+    public static func components(namespace: String = "") -> [Component] {
+        [
+            Component(schema: namespace + "vault", migrations: Vault.migrations(schema: namespace + "vault"), inVault: true),
+            Component(schema: namespace + "orders", migrations: OrderService.migrations(schema: namespace + "orders"), inVault: false),
+            Component(schema: namespace + "customers", migrations: CustomerService.migrations(schema: namespace + "customers"), inVault: false),
+            Component(schema: namespace + "api", migrations: APIKeyStore.migrations(schema: namespace + "api"), inVault: false),
+            Component(schema: namespace + "exports", migrations: DisclosureLog.migrations(schema: namespace + "exports"), inVault: false),
+        ]
+    }
+
+    /// Applies every pending migration of every component outside the vault to `database`; returns what was applied
+    /// as "schema version" pairs.
+    @discardableResult
+    public static func migrate(_ database: any SQLDatabase, vault: (any SQLDatabase)?, namespace: String = "") async throws -> [(String, Int)] {
+        var applied: [(String, Int)] = []
+        for component in components(namespace: namespace) {
+            guard let target = component.inVault ? vault : database else { continue }
+            applied += try await component.migrations.apply(to: target).map { (component.schema, $0) }
+        }
+        return applied
+    }
+}
