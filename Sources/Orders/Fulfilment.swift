@@ -65,28 +65,31 @@ extension OrderService {
         """,
     ])
 
-    /// Vouchers for every unit of every in-person service line, entitlements for every content line.
-    func fulfil(_ order: Order, in tx: any SQLExecutor, at date: Date) async throws {
+    /// Vouchers for every unit of every in-person service line, entitlements for every content line: the statements
+    /// that write them (each set one multi-row statement on PostgreSQL).
+    func fulfilment(_ order: Order, at date: Date) -> [SQLStatement] {
         let at = Timestamp.string(date)
+        var vouchers: [[SQLValue]] = []
+        var entitlements: [[SQLValue]] = []
         for line in order.lines {
             switch line.fulfilment {
             case "in_person":
                 for unit in 1...max(1, line.quantity) {
-                    try await tx.execute("""
-                        INSERT INTO \(table("vouchers")) (code, order_id, line_no, unit, status, issued_at) VALUES ($1, $2, $3, $4, 'issued', $5)
-                        """, [.text(RandomID.make(bytes: 10).uppercased()), .text(order.id.value), .integer(Int64(line.number)),
-                              .integer(unit), .text(at)])
+                    vouchers.append([.text(RandomID.make(bytes: 10).uppercased()), .text(order.id.value), .integer(Int64(line.number)),
+                                     .integer(unit), .text("issued"), .text(at)])
                 }
             case "stream", "download":
                 let expires = ContentRights.lifetime(code: line.code).map { Timestamp.string(date.addingTimeInterval($0)) }
-                try await tx.execute("""
-                    INSERT INTO \(table("entitlements")) (id, order_id, line_no, rights, expires_at, status, granted_at) VALUES ($1, $2, $3, $4, $5, 'active', $6)
-                    """, [.text("ent_" + RandomID.make(bytes: 12)), .text(order.id.value), .integer(Int64(line.number)), .text(line.fulfilment),
-                          expires.map { .text($0) } ?? .null, .text(at)])
+                entitlements.append([.text("ent_" + RandomID.make(bytes: 12)), .text(order.id.value), .integer(Int64(line.number)), .text(line.fulfilment),
+                                     expires.map { .text($0) } ?? .null, .text("active"), .text(at)])
             default:
                 continue
             }
         }
+        return SQLInsert(table: table("vouchers"), columns: ["code", "order_id", "line_no", "unit", "status", "issued_at"], rows: vouchers)
+            .statements(dialect: database.dialect)
+            + SQLInsert(table: table("entitlements"), columns: ["id", "order_id", "line_no", "rights", "expires_at", "status", "granted_at"],
+                        rows: entitlements).statements(dialect: database.dialect)
     }
 
     /// What a refund takes back: unredeemed vouchers for the units refunded, and the entitlement of a content line

@@ -109,29 +109,39 @@ public struct Ledger: Sendable {
 
     func append(_ entries: [LedgerEntry], in tx: any SQLExecutor) async throws {
         guard !entries.isEmpty else { return }
-        // Lock the head (PostgreSQL) so concurrent appends take turns; SQLite's transaction already holds the file.
+        for statement in appendStatements(entries, after: try await lockHead(in: tx)) { try await tx.execute(statement.sql, statement.binds) }
+    }
+
+    /// Reads the head, locking it (PostgreSQL) so that concurrent appends take turns until this transaction ends;
+    /// SQLite's write transaction already holds the file.
+    func lockHead(in tx: any SQLExecutor) async throws -> (seq: Int, hash: String) {
         let head: String = try await tx.query("SELECT value FROM \(meta) WHERE name = 'ledger_head'" + (dialect == .postgres ? " FOR UPDATE" : ""))
             .first?.decode("value") ?? ""
-        var seq = 0
-        var previous = Self.genesis
-        if let colon = head.firstIndex(of: ":") {
-            guard let number = Int(head[..<colon]) else { throw RowDecodingError(column: "ledger_head", expected: "seq:hash", found: "text of another form") }
-            seq = number
-            previous = String(head[head.index(after: colon)...])
-        }
+        guard let colon = head.firstIndex(of: ":") else { return (0, Self.genesis) }
+        guard let number = Int(head[..<colon]) else { throw RowDecodingError(column: "ledger_head", expected: "seq:hash", found: "text of another form") }
+        return (number, String(head[head.index(after: colon)...]))
+    }
+
+    /// The statements that append `entries` after `head` (locked by `lockHead` in the same transaction) and move
+    /// the head: the entries as one multi-row insert on PostgreSQL, then the new head.
+    func appendStatements(_ entries: [LedgerEntry], after head: (seq: Int, hash: String)) -> [SQLStatement] {
+        guard !entries.isEmpty else { return [] }
+        var seq = head.seq
+        var previous = head.hash
+        var rows: [[SQLValue]] = []
+        rows.reserveCapacity(entries.count)
         for var entry in entries {
             seq += 1
             entry.seq = seq
             entry.hash = entry.computeHash(previous: previous, key: key)
-            try await tx.execute("""
-                INSERT INTO \(table) (seq, order_id, refund_id, kind, line_no, jurisdiction_code, level, rate, taxable, tax, tax_date,
-                  table_version, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                """, [.integer(Int64(seq)), .text(entry.orderID), entry.refundID.map { .text($0) } ?? .null, .text(entry.kind),
-                      .integer(Int64(entry.line)), .text(entry.jurisdictionCode), .text(entry.level), .text(entry.rate), .integer(entry.taxable),
-                      .integer(entry.tax), .text(entry.taxDate), .text(entry.tableVersion), .text(entry.at), .text(previous), .text(entry.hash)])
+            rows.append([.integer(Int64(seq)), .text(entry.orderID), entry.refundID.map { .text($0) } ?? .null, .text(entry.kind),
+                         .integer(Int64(entry.line)), .text(entry.jurisdictionCode), .text(entry.level), .text(entry.rate), .integer(entry.taxable),
+                         .integer(entry.tax), .text(entry.taxDate), .text(entry.tableVersion), .text(entry.at), .text(previous), .text(entry.hash)])
             previous = entry.hash
         }
-        try await tx.execute("UPDATE \(meta) SET value = $1 WHERE name = 'ledger_head'", [.text("\(seq):\(previous)")])
+        let insert = SQLInsert(table: table, columns: ["seq", "order_id", "refund_id", "kind", "line_no", "jurisdiction_code", "level", "rate",
+                                                      "taxable", "tax", "tax_date", "table_version", "at", "prev_hash", "hash"], rows: rows)
+        return insert.statements(dialect: dialect) + [SQLStatement("UPDATE \(meta) SET value = $1 WHERE name = 'ledger_head'", [.text("\(seq):\(previous)")])]
     }
 
     func entries(in database: any SQLExecutor, after seq: Int = 0, limit: Int? = nil) async throws -> [LedgerEntry] {

@@ -148,66 +148,82 @@ public struct OrderService: Sendable {
     /// `requestHash` identifies the request as the caller sent it (a digest of its bytes).
     public func place(_ request: QuoteRequest, idempotencyKey: String, requestHash: String, paymentToken: Token? = nil,
                       customer: BillingAddress? = nil) async throws -> Order {
-        if let existing = try await order(forKey: idempotencyKey) {
-            return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)
-        }
         let quote: Quote
         do { quote = try calculator.quote(request) } catch { throw OrderError.unquotable(error.description) }
         let id = OrderID.random()
-        let created = now()
-        do {
-            try await database.transaction { [self] tx in
-                try await tx.execute("""
-                    INSERT INTO \(table("orders")) (id, idempotency_key, request_hash, status, currency, tax_date, table_version, rounding,
-                      total_amount, total_tax, payment_token, created_at, customer_id, billing_version, origin_address, destination_address,
-                      billing_address, registrations, engagement)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-                    """, [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(OrderStatus.placed.rawValue),
-                          .text(quote.currency.code), .text(quote.date.iso), .text(quote.tableVersion), .text(quote.rounding.rawValue),
-                          .integer(quote.totalAmount.minorUnits), .integer(quote.totalTax.minorUnits),
-                          paymentToken.map { .text($0.value) } ?? .null, .text(Timestamp.string(created)),
-                          customer.map { .text($0.customerID.value) } ?? .null, customer.map { .integer(Int64($0.version)) } ?? .null,
-                          .text(AddressText.format(request.origin)), request.destination.map { .text(AddressText.format($0)) } ?? .null,
-                          request.billing.map { .text(AddressText.format($0)) } ?? .null,
-                          request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null,
-                          .text(EngagementText.format(request.engagement))])
-                for (number, line) in quote.lines.enumerated() {
-                    let address = line.sourcing.address
-                    let asGiven = request.lines[number]
-                    try await tx.execute("""
-                        INSERT INTO \(table("order_lines")) (order_id, line_no, line_id, code, quantity, amount, taxable, exempt, tax,
-                          sourcing_rule, sourced_to, certificate, fulfilment, tax_type, taxability_rule, exempt_reason, not_collecting,
-                          request_amount, tax_included, location_address, discount, third_party_discount)
-                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-                        """, [.text(id.value), .integer(Int64(number + 1)), .text(line.id), .text(line.code.rawValue), .integer(line.quantity),
-                              .integer(line.amount.minorUnits), .integer(line.taxable.minorUnits), .integer(line.exempt.minorUnits),
-                              .integer(line.tax.minorUnits), .text(line.sourcing.rule.rawValue), .text("\(address.state) \(address.zip)"),
-                              line.exemption.flatMap { $0.applied ? .text($0.certificate.number) : nil } ?? .null, .text(line.fulfilment.rawValue),
-                              .text(line.taxType.rawValue), .text(line.taxability.rule.rawValue), Self.exemptReason(line).map { .text($0) } ?? .null,
-                              line.notCollecting.map { .text($0.code) } ?? .null, .integer(asGiven.amount.minorUnits),
-                              .integer(asGiven.taxIncluded ? 1 : 0), asGiven.location.map { .text(AddressText.format($0)) } ?? .null,
-                              .integer(line.discounts.seller), .integer(line.discounts.thirdParty)])
-                    for (position, jurisdiction) in line.jurisdictions.enumerated() {
-                        try await tx.execute("""
-                            INSERT INTO \(table("order_taxes")) (order_id, line_no, position, jurisdiction_code, level, name, rate, taxable, tax)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                            """, [.text(id.value), .integer(Int64(number + 1)), .integer(Int64(position)), .text(jurisdiction.jurisdiction.code),
-                                  .text(jurisdiction.jurisdiction.level.rawValue), .text(jurisdiction.jurisdiction.name),
-                                  .text(jurisdiction.rate.fractionString), .integer(jurisdiction.taxable), .integer(jurisdiction.tax)])
-                    }
-                }
+        // Stored to the second: the order returned carries the same instant a later read gives.
+        let createdText = Timestamp.string(now())
+        let created = Timestamp.date(createdText) ?? now()
+        var orderRow: [SQLValue] = [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(OrderStatus.placed.rawValue),
+                                    .text(quote.currency.code), .text(quote.date.iso), .text(quote.tableVersion), .text(quote.rounding.rawValue),
+                                    .integer(quote.totalAmount.minorUnits), .integer(quote.totalTax.minorUnits),
+                                    paymentToken.map { .text($0.value) } ?? .null, .text(createdText)]
+        orderRow += [customer.map { .text($0.customerID.value) } ?? .null, customer.map { .integer(Int64($0.version)) } ?? .null,
+                     .text(AddressText.format(request.origin)), request.destination.map { .text(AddressText.format($0)) } ?? .null,
+                     request.billing.map { .text(AddressText.format($0)) } ?? .null,
+                     request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null,
+                     .text(EngagementText.format(request.engagement))]
+        var lineRows: [[SQLValue]] = []
+        var taxRows: [[SQLValue]] = []
+        var lines: [OrderLine] = []
+        for (number, line) in quote.lines.enumerated() {
+            let address = line.sourcing.address
+            let asGiven = request.lines[number]
+            let certificate = line.exemption.flatMap { $0.applied ? $0.certificate.number : nil }
+            lineRows.append([.text(id.value), .integer(Int64(number + 1)), .text(line.id), .text(line.code.rawValue), .integer(line.quantity),
+                             .integer(line.amount.minorUnits), .integer(line.taxable.minorUnits), .integer(line.exempt.minorUnits),
+                             .integer(line.tax.minorUnits), .text(line.sourcing.rule.rawValue), .text("\(address.state) \(address.zip)"),
+                             certificate.map { .text($0) } ?? .null, .text(line.fulfilment.rawValue),
+                             .text(line.taxType.rawValue), .text(line.taxability.rule.rawValue), Self.exemptReason(line).map { .text($0) } ?? .null,
+                             line.notCollecting.map { .text($0.code) } ?? .null, .integer(asGiven.amount.minorUnits),
+                             .integer(asGiven.taxIncluded ? 1 : 0), asGiven.location.map { .text(AddressText.format($0)) } ?? .null,
+                             .integer(line.discounts.seller), .integer(line.discounts.thirdParty)])
+            var taxes: [FrozenTax] = []
+            for (position, jurisdiction) in line.jurisdictions.enumerated() {
+                taxRows.append([.text(id.value), .integer(Int64(number + 1)), .integer(Int64(position)), .text(jurisdiction.jurisdiction.code),
+                                .text(jurisdiction.jurisdiction.level.rawValue), .text(jurisdiction.jurisdiction.name),
+                                .text(jurisdiction.rate.fractionString), .integer(jurisdiction.taxable), .integer(jurisdiction.tax)])
+                taxes.append(FrozenTax(jurisdictionCode: jurisdiction.jurisdiction.code, level: jurisdiction.jurisdiction.level.rawValue,
+                                       name: jurisdiction.jurisdiction.name, rate: jurisdiction.rate.fractionString,
+                                       taxable: jurisdiction.taxable, tax: jurisdiction.tax, refundedTax: 0))
             }
+            lines.append(OrderLine(number: number + 1, id: line.id, code: line.code.rawValue, fulfilment: line.fulfilment.rawValue,
+                                   quantity: line.quantity, amount: line.amount.minorUnits, taxable: line.taxable.minorUnits,
+                                   exempt: line.exempt.minorUnits, tax: line.tax.minorUnits, refundedQuantity: 0, refundedAmount: 0,
+                                   sourcingRule: line.sourcing.rule.rawValue, sourcedTo: "\(address.state) \(address.zip)",
+                                   certificate: certificate, taxes: taxes))
+        }
+        // The order, its lines and its taxes in one atomic write: one statement (one round trip) on PostgreSQL.
+        do {
+            try await database.insertAtomically([
+                SQLInsert(table: table("orders"), columns: Self.orderColumns, rows: [orderRow]),
+                SQLInsert(table: table("order_lines"), columns: Self.lineColumns, rows: lineRows),
+                SQLInsert(table: table("order_taxes"), columns: Self.taxColumns, rows: taxRows),
+            ])
         } catch {
-            // A concurrent retry with the same key won the race: its order is the answer (or the conflict).
+            // The idempotency key is taken (a retry, or a concurrent one that won the race): its order is the
+            // answer, or the conflict.
             if let existing = try await order(forKey: idempotencyKey) {
                 return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)
             }
             throw OrderError.storage("\(error)")
         }
-        var placed = try await order(id)
-        if let paymentToken, gateway != nil { placed = try await authorize(placed.id, token: paymentToken) }
+        // The order as written, built from what was written rather than read back.
+        let placed = Order(id: id, status: .placed, currency: quote.currency, taxDate: quote.date, tableVersion: quote.tableVersion,
+                           rounding: quote.rounding.rawValue, totalAmount: quote.totalAmount.minorUnits, totalTax: quote.totalTax.minorUnits,
+                           paymentToken: paymentToken?.value, authorizationID: nil, captureID: nil, declineReason: nil,
+                           customerID: customer?.customerID, billingVersion: customer?.version, created: created, lines: lines)
+        if let paymentToken, gateway != nil { return try await authorize(placed, token: paymentToken) }
         return placed
     }
+
+    static let orderColumns = ["id", "idempotency_key", "request_hash", "status", "currency", "tax_date", "table_version", "rounding",
+                               "total_amount", "total_tax", "payment_token", "created_at", "customer_id", "billing_version", "origin_address",
+                               "destination_address", "billing_address", "registrations", "engagement"]
+    static let lineColumns = ["order_id", "line_no", "line_id", "code", "quantity", "amount", "taxable", "exempt", "tax", "sourcing_rule",
+                              "sourced_to", "certificate", "fulfilment", "tax_type", "taxability_rule", "exempt_reason", "not_collecting",
+                              "request_amount", "tax_included", "location_address", "discount", "third_party_discount"]
+    static let taxColumns = ["order_id", "line_no", "position", "jurisdiction_code", "level", "name", "rate", "taxable", "tax"]
 
     /// Why part of a line was not taxed: the exemption certificate's reason, else the product's taxability.
     static func exemptReason(_ line: LineQuote) -> String? {
@@ -268,30 +284,45 @@ public struct OrderService: Sendable {
         try await loadOrder(where: "idempotency_key = $1", .text(key))
     }
 
+    /// Reads one order with its lines and their taxes in one query (one round trip): the order's columns, then each
+    /// line's and each tax's under a prefix, one row per tax (or per line without taxes). Linear in the rows.
     func loadOrder(where condition: String, _ value: SQLValue) async throws -> (order: Order, requestHash: String)? {
-        guard let row = try await rows("SELECT * FROM \(table("orders")) WHERE \(condition)", [value]).first else { return nil }
+        let sql = """
+            SELECT o.id, o.request_hash, o.status, o.tax_date, o.table_version, o.rounding, o.total_amount, o.total_tax, o.payment_token,
+              o.authorization_id, o.capture_id, o.decline_reason, o.customer_id, o.billing_version, o.created_at,
+              l.line_no AS l_line_no, l.line_id AS l_line_id, l.code AS l_code, l.fulfilment AS l_fulfilment, l.quantity AS l_quantity,
+              l.amount AS l_amount, l.taxable AS l_taxable, l.exempt AS l_exempt, l.tax AS l_tax, l.refunded_quantity AS l_refunded_quantity,
+              l.refunded_amount AS l_refunded_amount, l.sourcing_rule AS l_sourcing_rule, l.sourced_to AS l_sourced_to, l.certificate AS l_certificate,
+              t.position AS t_position, t.jurisdiction_code AS t_jurisdiction_code, t.level AS t_level, t.name AS t_name, t.rate AS t_rate,
+              t.taxable AS t_taxable, t.tax AS t_tax, t.refunded_tax AS t_refunded_tax
+            FROM \(table("orders")) o
+            LEFT JOIN \(table("order_lines")) l ON l.order_id = o.id
+            LEFT JOIN \(table("order_taxes")) t ON t.order_id = l.order_id AND t.line_no = l.line_no
+            WHERE o.\(condition)
+            ORDER BY l.line_no, t.position
+            """
+        let rows = try await rows(sql, [value])
+        guard let row = rows.first else { return nil }
         do {
-            let id: String = try row.decode("id")
-            // One pass over the taxes, grouped by line: reading is linear in the rows, whatever the line count.
-            var taxesByLine: [Int64: [FrozenTax]] = [:]
-            for tax in try await rows("SELECT * FROM \(table("order_taxes")) WHERE order_id = $1 ORDER BY line_no, position", [.text(id)]) {
-                taxesByLine[try tax.decode("line_no"), default: []].append(
-                    FrozenTax(jurisdictionCode: try tax.decode("jurisdiction_code"), level: try tax.decode("level"), name: try tax.decode("name"),
-                              rate: try tax.decode("rate"), taxable: try Self.money(tax, "taxable"), tax: try Self.money(tax, "tax"),
-                              refundedTax: try Self.money(tax, "refunded_tax")))
-            }
             var lines: [OrderLine] = []
-            for line in try await rows("SELECT * FROM \(table("order_lines")) WHERE order_id = $1 ORDER BY line_no", [.text(id)]) {
-                let number: Int64 = try line.decode("line_no")
-                lines.append(OrderLine(number: Int(number), id: try line.decode("line_id"), code: try line.decode("code"),
-                                       fulfilment: try line.decode("fulfilment"), quantity: try line.decode("quantity"),
-                                       amount: try Self.money(line, "amount"), taxable: try Self.money(line, "taxable"), exempt: try Self.money(line, "exempt"),
-                                       tax: try Self.money(line, "tax"), refundedQuantity: try line.decode("refunded_quantity"),
-                                       refundedAmount: try Self.money(line, "refunded_amount"), sourcingRule: try line.decode("sourcing_rule"),
-                                       sourcedTo: try line.decode("sourced_to"), certificate: try line.decodeIfPresent("certificate"),
-                                       taxes: taxesByLine[number] ?? []))
+            for part in rows {
+                guard let number = try part.decodeIfPresent("l_line_no", as: Int.self) else { continue }
+                if lines.last?.number != number {
+                    lines.append(OrderLine(number: number, id: try part.decode("l_line_id"), code: try part.decode("l_code"),
+                                           fulfilment: try part.decode("l_fulfilment"), quantity: try part.decode("l_quantity"),
+                                           amount: try Self.money(part, "l_amount"), taxable: try Self.money(part, "l_taxable"),
+                                           exempt: try Self.money(part, "l_exempt"), tax: try Self.money(part, "l_tax"),
+                                           refundedQuantity: try part.decode("l_refunded_quantity"),
+                                           refundedAmount: try Self.money(part, "l_refunded_amount"), sourcingRule: try part.decode("l_sourcing_rule"),
+                                           sourcedTo: try part.decode("l_sourced_to"), certificate: try part.decodeIfPresent("l_certificate"), taxes: []))
+                }
+                guard try part.decodeIfPresent("t_position", as: Int64.self) != nil else { continue }
+                lines[lines.count - 1].taxes.append(
+                    FrozenTax(jurisdictionCode: try part.decode("t_jurisdiction_code"), level: try part.decode("t_level"), name: try part.decode("t_name"),
+                              rate: try part.decode("t_rate"), taxable: try Self.money(part, "t_taxable"), tax: try Self.money(part, "t_tax"),
+                              refundedTax: try Self.money(part, "t_refunded_tax")))
             }
-            let order = Order(id: OrderID(id), status: try row.decode("status", as: OrderStatus.self), currency: .usd,
+            let order = Order(id: OrderID(try row.decode("id")), status: try row.decode("status", as: OrderStatus.self), currency: .usd,
                               taxDate: try row.decode("tax_date", expected: "a date (YYYY-MM-DD)", TaxDate.init(iso:)),
                               tableVersion: try row.decode("table_version"), rounding: try row.decode("rounding"),
                               totalAmount: try Self.money(row, "total_amount"), totalTax: try Self.money(row, "total_tax"),
@@ -301,7 +332,7 @@ public struct OrderService: Sendable {
                               billingVersion: try row.decodeIfPresent("billing_version", as: Int.self),
                               created: try row.decode("created_at", expected: "a UTC timestamp", Timestamp.date), lines: lines)
             return (order, try row.decode("request_hash"))
-        } catch let error as RowDecodingError {
+        } catch {
             throw OrderError.corrupt("\(error)")
         }
     }

@@ -32,11 +32,16 @@ extension OrderService {
 
     /// Authorizes a placed (or declined) order's total with a vault token, e.g. after the buyer tried another card.
     public func authorize(_ id: OrderID, token: Token) async throws -> Order {
-        let order = try await order(id)
+        try await authorize(try await order(id), token: token)
+    }
+
+    /// Authorizes `order` as read (or as just placed): claimed by a conditional UPDATE first, so a stale copy is
+    /// refused, never acted on.
+    func authorize(_ order: Order, token: Token) async throws -> Order {
         guard order.status == .placed || order.status == .declined else { throw Self.refusal(order.status, expected: [.placed, .declined]) }
         guard gateway != nil else { throw OrderError.paymentDeclined("no payment processor is configured") }
-        guard try await claim(id, from: [.placed, .declined], to: .authorizing, setting: ("payment_token", token.value)) else {
-            throw try await refusal(id, expected: [.placed, .declined])
+        guard try await claim(order.id, from: [.placed, .declined], to: .authorizing, setting: ("payment_token", token.value)) else {
+            throw try await refusal(order.id, expected: [.placed, .declined])
         }
         return try await finishAuthorization(order, token: token, revertTo: order.status)
     }
@@ -53,12 +58,20 @@ extension OrderService {
                                 [.text(previous.rawValue), .text(order.id.value)])
             throw error
         }
+        // The order returned is the one written: the same changes applied to the copy in hand, nothing read back.
+        var updated = order
+        updated.paymentToken = token.value
         if result.outcome == .approved {
             try await setStatus(order.id, .authorized, column: "authorization_id", value: result.id)
+            updated.status = .authorized
+            updated.authorizationID = result.id
         } else {
-            try await setStatus(order.id, .declined, column: "decline_reason", value: result.declineReason?.rawValue ?? "declined")
+            let reason = result.declineReason?.rawValue ?? "declined"
+            try await setStatus(order.id, .declined, column: "decline_reason", value: reason)
+            updated.status = .declined
+            updated.declineReason = reason
         }
-        return try await self.order(order.id)
+        return updated
     }
 
     // MARK: - Capture
@@ -101,14 +114,19 @@ extension OrderService {
                                                 tableVersion: order.tableVersion, at: at) }
         }
         let capturedAt = now()
+        // In one transaction: lock the ledger's head, then the capture, the ledger entries, the new head and the
+        // fulfilment as one statement on PostgreSQL (four round trips with BEGIN and COMMIT, whatever the order's size).
         try await database.transaction { [self, captureID] tx in
-            let changed = try await tx.query("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = 'capturing' RETURNING id",
-                                             [.text(OrderStatus.captured.rawValue), .text(captureID), .text(order.id.value)])
-            guard !changed.isEmpty else { throw OrderError.paymentInProgress }
-            try await ledgerStore.append(entries, in: tx)
-            try await fulfil(order, in: tx, at: capturedAt)
+            let head = try await ledgerStore.lockHead(in: tx)
+            let captured = SQLStatement("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = 'capturing' RETURNING id",
+                                        [.text(OrderStatus.captured.rawValue), .text(captureID), .text(order.id.value)])
+            let writes = ledgerStore.appendStatements(entries, after: head) + fulfilment(order, at: capturedAt)
+            guard try await tx.writeTogether(guarded: captured, then: writes, dialect: database.dialect) > 0 else { throw OrderError.paymentInProgress }
         }
-        return try await self.order(order.id)
+        var captured = order
+        captured.status = .captured
+        captured.captureID = captureID
+        return captured
     }
 
     // MARK: - Void
@@ -130,7 +148,9 @@ extension OrderService {
             }
         }
         try await setStatus(order.id, .voided, column: nil, value: nil, onlyFrom: .voiding)
-        return try await self.order(order.id)
+        var voided = order
+        voided.status = .voided
+        return voided
     }
 
     // MARK: - Refunds

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSONInput
 import Storage
 import HTTPTypes
 import Orders
@@ -108,19 +109,21 @@ extension LevyAPI {
     }
 
     func orderReply(_ order: Order) async throws -> APIReply {
-        let vouchers = try await services.orders.vouchers(of: order.id)
-        let entitlements = try await services.orders.entitlements(of: order.id)
+        // Vouchers and entitlements are issued at capture: an order not yet captured has none to read.
+        let issued: Set<OrderStatus> = [.captured, .completed, .partiallyRefunded, .refunded]
+        let vouchers = issued.contains(order.status) ? try await services.orders.vouchers(of: order.id) : []
+        let entitlements = issued.contains(order.status) ? try await services.orders.entitlements(of: order.id) : []
         return .json(OrderOut(order, vouchers: vouchers, entitlements: entitlements, now: services.now()), resource: order.customerID?.value)
     }
 
-    /// The raw JSON of one member of the body's top-level object.
+    /// The raw JSON of one member of the body's top-level object, exactly as the caller sent it (the body has passed
+    /// `JSONGuard`, so it is well-formed and names each member once).
     static func member(_ name: String, of body: [UInt8]) throws -> Data {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) as? [String: Any],
-              let member = object[name] else { throw APIError.missing(name) }
-        guard JSONSerialization.isValidJSONObject(member) else {
+        guard let range = JSONMember.range(of: name, in: body) else { throw APIError.missing(name) }
+        guard body[range.lowerBound] == UInt8(ascii: "{") else {
             throw ContractError(.invalidJSON, field: "", "the request is not a JSON object")
         }
-        return try JSONSerialization.data(withJSONObject: member)
+        return Data(body[range])
     }
 
     static func digest(_ bytes: [UInt8]) -> String { hexString(SHA256.hash(data: bytes)) }

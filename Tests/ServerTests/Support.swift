@@ -74,6 +74,12 @@ struct TestServer: Sendable {
     func application(tls: (certificate: String, key: String)? = nil, configure: (inout ServeSettings) -> Void = { _ in }) throws -> some ApplicationProtocol {
         var settings = ServeSettings()
         settings.port = 0
+        // The full suite runs many servers, PostgreSQL clusters and `levy serve` processes at once on two cores: a
+        // test client starved for ten seconds must not meet the production deadlines, which the deadline tests
+        // set for themselves.
+        settings.requestHeadTimeout = 120
+        settings.requestBodyTimeout = 120
+        settings.idleTimeout = 300
         configure(&settings)
         settings.tlsCertificate = tls?.certificate
         settings.tlsKey = tls?.key
