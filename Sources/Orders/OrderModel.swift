@@ -157,6 +157,8 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     case paymentInProgress
     /// A stored record that cannot be read as an order (a value of the wrong type or form): never a crash.
     case corrupt(String)
+    /// In-person services beyond the vouchers one order may issue (one voucher per unit); `line` is 0-based.
+    case tooManyVouchers(line: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -170,6 +172,8 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .storage(let message): "order storage: \(message)"
         case .paymentInProgress: "a payment step for this order is in progress; retry shortly"
         case .corrupt(let message): "a stored order record cannot be read: \(message)"
+        case .tooManyVouchers(let line, let limit):
+            "line \(line + 1) takes the order past \(limit) in-person units, one voucher each: split the order or sell a package with fewer units"
         }
     }
 }

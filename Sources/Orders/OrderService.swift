@@ -148,6 +148,11 @@ public struct OrderService: Sendable {
     /// `requestHash` identifies the request as the caller sent it (a digest of its bytes).
     public func place(_ request: QuoteRequest, idempotencyKey: String, requestHash: String, paymentToken: Token? = nil,
                       customer: BillingAddress? = nil) async throws -> Order {
+        var units: Int64 = 0
+        for (index, line) in request.lines.enumerated() where line.fulfilment == .inPerson {
+            units += max(1, line.quantity)
+            guard units <= Self.maxVouchersPerOrder else { throw OrderError.tooManyVouchers(line: index, limit: Int(Self.maxVouchersPerOrder)) }
+        }
         let quote: Quote
         do { quote = try calculator.quote(request) } catch { throw OrderError.unquotable(error.description) }
         let id = OrderID.random()
@@ -216,6 +221,10 @@ public struct OrderService: Sendable {
         if let paymentToken, gateway != nil { return try await authorize(placed, token: paymentToken) }
         return placed
     }
+
+    /// Capture issues one voucher per unit of an in-person service; an order may issue at most this many, so that no
+    /// order can make capture write an unbounded number of rows (the contract allows 1,000,000 units per line).
+    public static let maxVouchersPerOrder: Int64 = 1_000
 
     static let orderColumns = ["id", "idempotency_key", "request_hash", "status", "currency", "tax_date", "table_version", "rounding",
                                "total_amount", "total_tax", "payment_token", "created_at", "customer_id", "billing_version", "origin_address",

@@ -41,6 +41,29 @@ import Vault
         #expect(stored.first?.integer("n") == 0)
     }
 
+    /// One voucher is issued per unit of an in-person service at capture: an order that would issue more than the
+    /// limit is refused at placement, naming the line, rather than writing a million rows at capture.
+    @Test(arguments: Store.available) func ordersThatWouldIssueUnboundedVouchersAreRefused(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let key = server.keys[.checkout]!
+        @Sendable func massages(_ quantities: [Int]) -> String {
+            let lines = quantities.enumerated().map { i, quantity in
+                #"{"id": "m\#(i)", "code": "massage_service", "amount": "1.00", "quantity": \#(quantity), "fulfilment": "in_person"}"#
+            }
+            return #"{"order": {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "lines": [\#(lines.joined(separator: ","))]}}"#
+        }
+        try await server.routerApplication().test(.router) { client in
+            var reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "many", body: massages([1_000_000]))
+            #expect(reply.status == 422 && reply.errorCode == "too_many_vouchers" && reply.errorField == "order.lines[0].quantity", "\(reply.text)")
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "split", body: massages([600, 300, 101]))
+            #expect(reply.status == 422 && reply.errorField == "order.lines[2].quantity", "the line that passes the limit is named")
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "fits", body: massages([600, 300, 100]))
+            #expect(reply.status == 201, "exactly the limit is placed: \(reply.text)")
+        }
+        let stored = try await server.api.services.database.query("SELECT COUNT(*) AS n FROM \(server.api.services.orders.table("orders"))")
+        #expect(stored.first?.integer("n") == 1)
+    }
+
     /// Defect 1, the stored side: an order whose stored amounts cannot be added up answers an error, not a crash.
     @Test(arguments: Store.available) func anUnrenderableStoredOrderAnswersAnError(store: Store) async throws {
         let server = try await TestServer.make(store)
