@@ -72,8 +72,7 @@ public struct DetailRow: Sendable, Equatable {
 
 /// Reads detail rows from the ledger in sequence order, a page at a time: memory stays the same for any period.
 public struct DetailReader: Sendable {
-    public let database: any SQLDatabase
-    public let ordersSchema: String
+    public let orders: OrderReader
     public let scope: ExportScope
     /// Keys the pseudonyms of a run without personal data; random per run, so runs cannot be linked.
     let pseudonymKey: SymmetricKeyBytes
@@ -81,40 +80,24 @@ public struct DetailReader: Sendable {
     /// The last ledger entry to read (the head when the export began); later entries belong to a later export.
     public var throughSeq: Int64
 
-    public init(database: any SQLDatabase, ordersSchema: String = "orders", scope: ExportScope, throughSeq: Int64 = .max) {
-        self.database = database
-        self.ordersSchema = ordersSchema
+    public init(orders: OrderReader, scope: ExportScope, throughSeq: Int64 = .max) {
+        self.orders = orders
         self.scope = scope
         self.throughSeq = throughSeq
         pseudonymKey = SymmetricKeyBytes.random()
     }
 
-    func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: ordersSchema) }
+    var period: OrderReader.Period { OrderReader.Period(from: scope.from.iso, through: scope.through.iso, throughSeq: throughSeq) }
 
     /// Calls `body` with every row of the scope, in ledger order.
     public func forEach(_ body: (DetailRow) throws -> Void) async throws {
         var after: Int64 = 0
-        let sql = """
-            SELECT l.seq, l.order_id, l.refund_id, l.kind, l.line_no, l.jurisdiction_code, l.level, l.rate, l.taxable AS j_taxable, l.tax,
-              l.tax_date, l.table_version, l.at, l.hash, o.created_at, o.customer_id, o.origin_address, o.destination_address,
-              o.billing_address, ol.code, ol.quantity, ol.amount, ol.exempt, ol.sourcing_rule, ol.sourced_to, ol.certificate,
-              ol.fulfilment, ol.tax_type, ol.exempt_reason, ol.not_collecting, ot.name AS j_name, rl.quantity AS r_quantity,
-              rl.amount AS r_amount
-            FROM \(table("ledger")) l
-            JOIN \(table("orders")) o ON o.id = l.order_id
-            JOIN \(table("order_lines")) ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no
-            LEFT JOIN \(table("order_taxes")) ot ON ot.order_id = l.order_id AND ot.line_no = l.line_no AND ot.jurisdiction_code = l.jurisdiction_code
-            LEFT JOIN \(table("refund_lines")) rl ON rl.refund_id = l.refund_id AND rl.line_no = l.line_no
-            WHERE l.seq > $1 AND l.seq <= $4 AND ((l.kind <> 'refund' AND l.tax_date >= $2 AND l.tax_date <= $3)
-              OR (l.kind = 'refund' AND substr(l.at, 1, 10) >= $2 AND substr(l.at, 1, 10) <= $3))
-            ORDER BY l.seq LIMIT \(pageSize)
-            """
         // An order's rows are consecutive: its customer pseudonym and addresses are worked out once per order.
         var cache = OrderCache()
         while true {
-            let rows = try await database.query(sql, [.integer(after), .text(scope.from.iso), .text(scope.through.iso), .integer(throughSeq)])
-            for row in rows { try body(self.row(row, cache: &cache)) }
-            guard rows.count == pageSize, let last = rows.last?.integer("seq") else { return }
+            let entries = try await orders.ledgerDetail(period, after: after, limit: pageSize)
+            for entry in entries { try body(row(entry, cache: &cache)) }
+            guard entries.count == pageSize, let last = entries.last?.seq else { return }
             after = last
         }
     }
@@ -124,54 +107,50 @@ public struct DetailReader: Sendable {
         var customer = "", billTo = "", shipTo = "", origin = ""
     }
 
-    func row(_ row: SQLRow, cache: inout OrderCache) -> DetailRow {
-        let orderID = row.text("order_id") ?? ""
-        if orderID != cache.orderID {
-            cache.orderID = orderID
-            cache.customer = row.text("customer_id").map { scope.personalData ? $0 : pseudonym($0) } ?? "guest"
-            cache.billTo = address(row.text("billing_address"))
-            cache.shipTo = address(row.text("destination_address"))
-            cache.origin = address(row.text("origin_address"))
+    func row(_ entry: OrderReader.LedgerDetail, cache: inout OrderCache) -> DetailRow {
+        if entry.orderID != cache.orderID {
+            cache.orderID = entry.orderID
+            cache.customer = entry.customerID.map { scope.personalData ? $0 : pseudonym($0) } ?? "guest"
+            cache.billTo = address(entry.billingAddress)
+            cache.shipTo = address(entry.destinationAddress)
+            cache.origin = address(entry.originAddress)
         }
-        let refund = row.text("kind") == "refund"
-        let lineAmount = row.integer("amount") ?? 0
-        let refundAmount = row.integer("r_amount") ?? 0
-        let exempt = row.integer("exempt") ?? 0
-        let sourcedTo = row.text("sourced_to") ?? ""
-        let fulfilment = row.text("fulfilment") ?? ""
+        let refund = entry.kind == "refund"
+        let refundAmount = entry.refundedAmount ?? 0
+        let inPerson = entry.fulfilment == "in_person"
         return DetailRow(
-            ledgerSeq: row.integer("seq") ?? 0,
+            ledgerSeq: entry.seq,
             documentType: refund ? "refund" : "sale",
-            documentNumber: refund ? (row.text("refund_id") ?? "") : (row.text("order_id") ?? ""),
-            documentDate: String((refund ? row.text("at") : row.text("created_at"))?.prefix(10) ?? ""),
-            taxDate: row.text("tax_date") ?? "",
-            orderID: orderID,
+            documentNumber: refund ? (entry.refundID ?? "") : entry.orderID,
+            documentDate: String((refund ? entry.at : entry.orderCreatedAt).prefix(10)),
+            taxDate: entry.taxDate,
+            orderID: entry.orderID,
             customerID: cache.customer,
             billTo: cache.billTo,
-            shipTo: fulfilment == "in_person" ? "" : cache.shipTo,
-            serviceLocation: fulfilment == "in_person" ? cache.origin : "",
-            sourcingRule: row.text("sourcing_rule") ?? "",
-            sourcedTo: sourcedTo,
-            state: String(sourcedTo.prefix(2)),
-            lineNumber: row.integer("line_no") ?? 0,
-            productCode: row.text("code") ?? "",
-            fulfilment: fulfilment,
-            quantity: refund ? -(row.integer("r_quantity") ?? 0) : (row.integer("quantity") ?? 0),
-            lineAmount: refund ? -refundAmount : lineAmount,
+            shipTo: inPerson ? "" : cache.shipTo,
+            serviceLocation: inPerson ? cache.origin : "",
+            sourcingRule: entry.sourcingRule,
+            sourcedTo: entry.sourcedTo,
+            state: String(entry.sourcedTo.prefix(2)),
+            lineNumber: entry.line,
+            productCode: entry.code,
+            fulfilment: entry.fulfilment,
+            quantity: refund ? -(entry.refundedQuantity ?? 0) : entry.quantity,
+            lineAmount: refund ? -refundAmount : entry.amount,
             // A refund gives back the exempt part in proportion to the amount refunded (half up to the cent).
-            lineExempt: refund ? -RefundMath.share(exempt, refundAmount, lineAmount) : exempt,
-            exemptReason: row.text("exempt_reason") ?? "",
-            certificate: row.text("certificate") ?? "",
-            taxType: row.text("tax_type") ?? "",
-            notCollecting: row.text("not_collecting") ?? "",
-            jurisdictionCode: row.text("jurisdiction_code") ?? "",
-            jurisdictionLevel: row.text("level") ?? "",
-            jurisdictionName: row.text("j_name") ?? (row.text("jurisdiction_code") == "none" ? "not collecting" : ""),
-            rate: row.text("rate") ?? "",
-            taxable: row.integer("j_taxable") ?? 0,
-            tax: row.integer("tax") ?? 0,
-            tableVersion: row.text("table_version") ?? "",
-            ledgerHash: row.text("hash") ?? "")
+            lineExempt: refund ? -RefundMath.share(entry.exempt, refundAmount, entry.amount) : entry.exempt,
+            exemptReason: entry.exemptReason ?? "",
+            certificate: entry.certificate ?? "",
+            taxType: entry.taxType ?? "",
+            notCollecting: entry.notCollecting ?? "",
+            jurisdictionCode: entry.jurisdictionCode,
+            jurisdictionLevel: entry.level,
+            jurisdictionName: entry.jurisdictionName ?? (entry.jurisdictionCode == "none" ? "not collecting" : ""),
+            rate: entry.rate,
+            taxable: entry.taxable,
+            tax: entry.tax,
+            tableVersion: entry.tableVersion,
+            ledgerHash: entry.hash)
     }
 
     /// `line1, city, ST ZIP` as kept with the order; without personal data only `ST ZIP`.

@@ -8,8 +8,8 @@ import TaxCore
 /// (as a disclosure when it holds personal data) before any file is written.
 public struct Exporter: Sendable {
     public let database: any SQLDatabase
-    public let ordersSchema: String
-    public let customersSchema: String
+    /// Where orders, refunds and the ledger are read: the order store's own typed reader.
+    public let orders: OrderReader
     public let log: DisclosureLog
     public let signingKey: SigningKey
     let now: @Sendable () -> Date
@@ -30,16 +30,13 @@ public struct Exporter: Sendable {
     public init(database: any SQLDatabase, ordersSchema: String = "orders", customersSchema: String = "customers", exportsSchema: String = "exports",
                 signingKey: SigningKey, now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
-        self.ordersSchema = ordersSchema
-        self.customersSchema = customersSchema
+        orders = OrderReader(database: database, schema: ordersSchema, customersSchema: customersSchema)
         log = DisclosureLog(database: database, schema: exportsSchema, now: now)
         self.signingKey = signingKey
         self.now = now
     }
 
     public func migrate() async throws { try await log.migrate() }
-
-    func orders(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: ordersSchema) }
 
     // MARK: - Detail and liability
 
@@ -50,7 +47,7 @@ public struct Exporter: Sendable {
             try writer.write(bytes: format.line(DetailRow.columns))
             var totals = ControlTotals()
             var versions = Set<String>()
-            try await DetailReader(database: database, ordersSchema: ordersSchema, scope: request.scope, throughSeq: headSeq).forEach { row in
+            try await DetailReader(orders: orders, scope: request.scope, throughSeq: headSeq).forEach { row in
                 try writer.write(bytes: format.line(row.fields))
                 writer.rows += 1
                 totals.add(row)
@@ -85,7 +82,7 @@ public struct Exporter: Sendable {
         var summary = LiabilitySummary(period: period)
         var totals = ControlTotals()
         var versions = Set<String>()
-        try await DetailReader(database: database, ordersSchema: ordersSchema, scope: scope, throughSeq: throughSeq).forEach { row in
+        try await DetailReader(orders: orders, scope: scope, throughSeq: throughSeq).forEach { row in
             summary.add(row)
             totals.add(row)
             versions.insert(row.tableVersion)
@@ -111,17 +108,17 @@ public struct Exporter: Sendable {
             throw ExportError.notEmpty(directory)
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-        let head = try await ledgerHead()
+        let head = try await orders.ledgerHead()
         let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
         let id = try await log.begin(kind: kind, requestedBy: requestedBy.isEmpty ? "-" : requestedBy, reason: reason.isEmpty ? "-" : reason,
                                      scope: request.scope, directory: absolute)
         do {
-            let (files, totals, versions) = try await body(directory, Int64(head.prefix { $0 != ":" }) ?? 0)
+            let (files, totals, versions) = try await body(directory, head.seq)
             let manifest = Manifest(kind: kind, created: Timestamp.string(now()),
                                     period: .init(from: request.scope.from.iso, through: request.scope.through.iso),
                                     personalData: request.scope.personalData, requestedBy: requestedBy.isEmpty ? nil : requestedBy,
                                     reason: reason.isEmpty ? nil : reason, disclosure: id, files: files, controlTotals: totals,
-                                    tableVersions: versions.sorted(), ledgerHead: head)
+                                    tableVersions: versions.sorted(), ledgerHead: head.text)
             let bytes = manifest.encoded()
             try write(bytes, to: directory + "/manifest.json")
             let encoder = JSONEncoder()
@@ -141,8 +138,4 @@ public struct Exporter: Sendable {
         }
     }
 
-    /// The ledger's head (`seq:hash`) when the export starts: the rows exported are all at or before it.
-    func ledgerHead() async throws -> String {
-        try await database.query("SELECT value FROM \(orders("meta")) WHERE name = 'ledger_head'").first?.text("value") ?? ""
-    }
 }

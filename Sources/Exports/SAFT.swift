@@ -84,23 +84,18 @@ extension Exporter {
             let writer = try ExportWriter(directory: directory, name: "saft.xml")
             let xml = XMLOut(writer: writer)
             let scope = request.scope
-            let reader = DetailReader(database: database, ordersSchema: ordersSchema, scope: scope, throughSeq: headSeq)
-            let (from, through) = (scope.from.iso, scope.through.iso)
-            let saleFilter = "o.tax_date >= $1 AND o.tax_date <= $2 AND EXISTS (SELECT 1 FROM \(orders("ledger")) l WHERE l.order_id = o.id AND l.kind = 'sale' AND l.seq <= $3)"
-            let refundFilter = "substr(r.created_at, 1, 10) >= $1 AND substr(r.created_at, 1, 10) <= $2 AND EXISTS (SELECT 1 FROM \(orders("ledger")) l WHERE l.refund_id = r.id AND l.seq <= $3)"
-            let binds: [SQLValue] = [.text(from), .text(through), .integer(headSeq)]
-            let sales = try await database.query("SELECT COUNT(*) AS n, COALESCE(SUM(o.total_amount), 0) AS total FROM \(orders("orders")) o WHERE \(saleFilter)", binds)
-            let refunds = try await database.query("SELECT COUNT(*) AS n, COALESCE(SUM(r.amount), 0) AS total FROM \(orders("refunds")) r WHERE \(refundFilter)", binds)
-            let saleCount = sales.first?.integer("n") ?? 0, saleTotal = sales.first?.integer("total") ?? 0
-            let refundCount = refunds.first?.integer("n") ?? 0, refundTotal = refunds.first?.integer("total") ?? 0
+            let reader = DetailReader(orders: orders, scope: scope, throughSeq: headSeq)
+            let period = reader.period
+            let documents = try await orders.documentTotals(period)
+            let (saleCount, saleTotal, refundCount, refundTotal) = (documents.sales, documents.salesTotal, documents.refunds, documents.refundsTotal)
 
             try writer.write("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
             try xml.open("AuditFile", " xmlns=\"urn:OECD:StandardAuditFile-Taxation/2.00\"")
             try writer.write("\n")
             try header(xml, company: company, scope: scope)
             try xml.open("MasterFiles")
-            try await customers(xml, scope: scope, filter: saleFilter, binds: binds, reader: reader)
-            let versions = try await taxTable(xml, scope: scope, headSeq: headSeq)
+            try await customers(xml, period: period, reader: reader)
+            let versions = try await taxTable(xml, scope: scope, period: period)
             try products(xml)
             try xml.close("MasterFiles")
 
@@ -112,8 +107,8 @@ extension Exporter {
             try writer.write("\n")
             var written = 0
             var taxTotal: Int64 = 0
-            taxTotal += try await invoices(xml, filter: saleFilter, binds: binds, reader: reader) { written += 1; progress?.update(rows: written) }
-            taxTotal -= try await creditNotes(xml, filter: refundFilter, binds: binds, reader: reader) { written += 1; progress?.update(rows: written) }
+            taxTotal += try await invoices(xml, period: period, reader: reader) { written += 1; progress?.update(rows: written) }
+            taxTotal -= try await creditNotes(xml, period: period, reader: reader) { written += 1; progress?.update(rows: written) }
             try xml.close("SalesInvoices")
             try xml.close("SourceDocuments")
             try xml.close("AuditFile")
@@ -179,25 +174,18 @@ extension Exporter {
     }
 
     /// Customers with an invoice in the scope, a page at a time, and a guest customer for checkouts without one.
-    func customers(_ xml: XMLOut, scope: ExportScope, filter: String, binds: [SQLValue], reader: DetailReader) async throws {
-        let customers = database.dialect.render("{schema}customers", schema: customersSchema)
-        let addresses = database.dialect.render("{schema}billing_addresses", schema: customersSchema)
+    func customers(_ xml: XMLOut, period: OrderReader.Period, reader: DetailReader) async throws {
+        let personal = reader.scope.personalData
         try xml.open("Customers")
         var after = ""
         while true {
-            let rows = try await database.query("""
-                SELECT c.id, c.name, b.line1, b.city, b.state, b.zip FROM \(customers) c
-                LEFT JOIN \(addresses) b ON b.customer_id = c.id AND b.version = (SELECT MAX(version) FROM \(addresses) WHERE customer_id = c.id)
-                WHERE c.id > $4 AND EXISTS (SELECT 1 FROM \(orders("orders")) o WHERE o.customer_id = c.id AND \(filter))
-                ORDER BY c.id LIMIT 2000
-                """, binds + [.text(after)])
-            for row in rows {
-                let id = row.text("id") ?? ""
-                try customer(xml, id: scope.personalData ? id : reader.pseudonym(id), name: scope.personalData ? (row.text("name") ?? "") : reader.pseudonym(id),
-                             street: scope.personalData ? (row.text("line1") ?? "") : "", city: scope.personalData ? (row.text("city") ?? "") : "",
-                             zip: row.text("zip") ?? "", state: row.text("state") ?? "")
+            let page = try await orders.customers(period, after: after, limit: 2_000)
+            for found in page {
+                try customer(xml, id: personal ? found.id : reader.pseudonym(found.id), name: personal ? found.name : reader.pseudonym(found.id),
+                             street: personal ? (found.street ?? "") : "", city: personal ? (found.city ?? "") : "",
+                             zip: found.zip ?? "", state: found.state ?? "")
             }
-            guard rows.count == 2000, let last = rows.last?.text("id") else { break }
+            guard page.count == 2_000, let last = page.last?.id else { break }
             after = last
         }
         try customer(xml, id: "guest", name: "Guest checkouts (no customer record)", street: "", city: "", zip: "", state: "")
@@ -217,36 +205,25 @@ extension Exporter {
 
     /// Every jurisdiction and rate used in the scope. Tax codes are at most 9 characters: Levy's longer codes get
     /// a short stable code (`J` and 8 hex digits) with the full code in the description.
-    func taxTable(_ xml: XMLOut, scope: ExportScope, headSeq: Int64) async throws -> Set<String> {
-        let rows = try await database.query("""
-            SELECT l.jurisdiction_code, l.level, l.rate, MIN(l.table_version) AS v1, MAX(l.table_version) AS v2, MIN(l.tax_date) AS first_date,
-              MAX(l.tax_date) AS last_date, MIN(ol.sourced_to) AS place
-            FROM \(orders("ledger")) l JOIN \(orders("order_lines")) ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no
-            WHERE l.seq <= $3 AND l.jurisdiction_code <> 'none' AND ((l.kind <> 'refund' AND l.tax_date >= $1 AND l.tax_date <= $2)
-              OR (l.kind = 'refund' AND substr(l.at, 1, 10) >= $1 AND substr(l.at, 1, 10) <= $2))
-            GROUP BY l.jurisdiction_code, l.level, l.rate ORDER BY l.jurisdiction_code, l.rate
-            """, [.text(scope.from.iso), .text(scope.through.iso), .integer(headSeq)])
-        var names: [String: String] = [:]
-        for row in try await database.query("SELECT DISTINCT jurisdiction_code, name FROM \(orders("order_taxes"))") {
-            names[row.text("jurisdiction_code") ?? ""] = row.text("name")
-        }
+    func taxTable(_ xml: XMLOut, scope: ExportScope, period: OrderReader.Period) async throws -> Set<String> {
+        let rows = try await orders.ratesUsed(period)
         var versions = Set<String>()
         try xml.open("TaxTable")
         try xml.open("TaxTableEntry")
         try xml.element("TaxType", "SUT", max: 9)
         try xml.element("Description", "US state and local sales and use tax")
-        for row in rows {
-            let code = row.text("jurisdiction_code") ?? ""
-            versions.insert(row.text("v1") ?? "")
-            versions.insert(row.text("v2") ?? "")
+        for use in rows {
+            let code = use.jurisdictionCode
+            versions.insert(use.firstTableVersion)
+            versions.insert(use.lastTableVersion)
             try xml.open("TaxCodeDetails")
             try xml.element("TaxCode", Self.taxCode(code), max: 9)
-            try xml.element("EffectiveDate", row.text("first_date") ?? scope.from.iso)
-            try xml.element("ExpirationDate", row.text("last_date") ?? scope.through.iso)
-            try xml.element("Description", "\(names[code] ?? code) (\(row.text("level") ?? ""), code \(code)); as used from the first to the last tax date")
-            try xml.element("TaxPercentage", Self.percentage(row.text("rate") ?? "0"))
+            try xml.element("EffectiveDate", use.firstTaxDate)
+            try xml.element("ExpirationDate", use.lastTaxDate)
+            try xml.element("Description", "\(use.name ?? code) (\(use.level), code \(code)); as used from the first to the last tax date")
+            try xml.element("TaxPercentage", Self.percentage(use.rate))
             try xml.element("Country", "US")
-            try xml.element("Region", String((row.text("place") ?? "").prefix(2)), max: 9)
+            try xml.element("Region", String(use.place.prefix(2)), max: 9)
             try xml.close("TaxCodeDetails")
         }
         if rows.isEmpty {
@@ -281,16 +258,16 @@ extension Exporter {
 
     /// An invoice's customer: the id (a pseudonym without personal data, `guest` without a customer) and the
     /// billing address the order was taxed with.
-    func customerInfo(_ xml: XMLOut, _ row: SQLRow, reader: DetailReader) throws {
+    func customerInfo(_ xml: XMLOut, _ document: OrderReader.Document, reader: DetailReader) throws {
         try xml.open("CustomerInfo")
-        try xml.element("CustomerID", row.text("customer_id").map { reader.scope.personalData ? $0 : reader.pseudonym($0) } ?? "guest", max: 35)
-        try billingAddress(xml, row, personalData: reader.scope.personalData)
+        try xml.element("CustomerID", document.customerID.map { reader.scope.personalData ? $0 : reader.pseudonym($0) } ?? "guest", max: 35)
+        try billingAddress(xml, document, personalData: reader.scope.personalData)
         try xml.close("CustomerInfo")
     }
 
     /// The billing address the order was taxed with (its destination, or the seller's address, when none was given).
-    func billingAddress(_ xml: XMLOut, _ row: SQLRow, personalData: Bool) throws {
-        let text = row.text("billing_address") ?? row.text("destination_address") ?? row.text("origin_address") ?? "|||"
+    func billingAddress(_ xml: XMLOut, _ document: OrderReader.Document, personalData: Bool) throws {
+        let text = document.billingAddress ?? document.destinationAddress ?? document.originAddress ?? "|||"
         var parts = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
         if parts.count != 4 { parts = ["", "", "", ""] }
         try xml.open("BillingAddress")
@@ -304,148 +281,96 @@ extension Exporter {
     }
 
     /// One invoice per order in the scope; returns the tax they carry.
-    func invoices(_ xml: XMLOut, filter: String, binds: [SQLValue], reader: DetailReader, counted: () -> Void) async throws -> Int64 {
+    func invoices(_ xml: XMLOut, period: OrderReader.Period, reader: DetailReader, counted: () -> Void) async throws -> Int64 {
         var after = ""
         var tax: Int64 = 0
         while true {
-            // Pages walk the primary key; the period and the ledger check are applied to each page, so every order is
-            // looked at once (a date-range index would make each page rescan the whole period).
-            let page = try await database.query("""
-                SELECT o.id, o.tax_date, o.created_at, o.customer_id, o.total_amount, o.total_tax, o.billing_address, o.destination_address,
-                  o.origin_address FROM \(orders("orders")) o WHERE o.id > $1 ORDER BY o.id LIMIT 1000
-                """, [.text(after)])
-            guard let lastID = page.last?.text("id") else { break }
-            after = lastID
-            let inPeriod = page.filter { row in
-                let date = row.text("tax_date") ?? ""
-                return date >= reader.scope.from.iso && date <= reader.scope.through.iso
-            }
-            guard !inPeriod.isEmpty else { continue }
-            let candidates = inPeriod.compactMap { $0.text("id") }
-            let marks = candidates.indices.map { "$\($0 + 2)" }.joined(separator: ", ")
-            let captured = Set(try await database.query("""
-                SELECT DISTINCT order_id FROM \(orders("ledger")) WHERE kind = 'sale' AND seq <= $1 AND order_id IN (\(marks))
-                """, [.integer(reader.throughSeq)] + candidates.map { .text($0) }).compactMap { $0.text("order_id") })
-            let orderRows = inPeriod.filter { captured.contains($0.text("id") ?? "") }
-            guard !orderRows.isEmpty else { continue }
-            let ids = orderRows.compactMap { $0.text("id") }
-            let placeholders = ids.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
-            let lines = try await database.query("SELECT * FROM \(orders("order_lines")) WHERE order_id IN (\(placeholders)) ORDER BY order_id, line_no",
-                                                 ids.map { .text($0) })
-            let taxes = try await database.query("SELECT * FROM \(orders("order_taxes")) WHERE order_id IN (\(placeholders)) ORDER BY order_id, line_no, position",
-                                                 ids.map { .text($0) })
-            let linesByOrder = Dictionary(grouping: lines) { $0.text("order_id") ?? "" }
-            let taxesByLine = Dictionary(grouping: taxes) { "\($0.text("order_id") ?? "")#\($0.integer("line_no") ?? 0)" }
-            for order in orderRows {
-                let id = order.text("id") ?? ""
-                let taxDate = order.text("tax_date") ?? ""
+            let (documents, next) = try await orders.invoices(period, after: after)
+            for order in documents {
+                let taxDate = order.taxDate
                 try xml.open("Invoice")
-                try xml.element("InvoiceNo", id, max: 70)
+                try xml.element("InvoiceNo", order.id, max: 70)
                 try customerInfo(xml, order, reader: reader)
                 try xml.element("Period", String(Int(taxDate.dropFirst(5).prefix(2)) ?? 1))
                 try xml.element("PeriodYear", String(taxDate.prefix(4)))
-                try xml.element("InvoiceDate", String((order.text("created_at") ?? taxDate).prefix(10)))
+                try xml.element("InvoiceDate", String(order.createdAt.prefix(10)))
                 try xml.element("InvoiceType", "INV", max: 9)
-                for line in linesByOrder[id] ?? [] {
-                    try invoiceLine(xml, line: line, taxes: taxesByLine["\(id)#\(line.integer("line_no") ?? 0)"] ?? [], taxDate: taxDate, refund: nil)
-                }
+                for line in order.lines { try invoiceLine(xml, line: line, taxDate: taxDate, refundOf: nil) }
                 try xml.open("DocumentTotals")
-                try xml.money("NetTotal", order.integer("total_amount") ?? 0)
-                try xml.money("GrossTotal", (order.integer("total_amount") ?? 0) + (order.integer("total_tax") ?? 0))
+                try xml.money("NetTotal", order.netTotal)
+                try xml.money("GrossTotal", order.netTotal + order.tax)
                 try xml.close("DocumentTotals")
                 try xml.close("Invoice")
-                tax += order.integer("total_tax") ?? 0
+                tax += order.tax
                 counted()
             }
+            guard let next else { break }
+            after = next
         }
         return tax
     }
 
     /// A credit note per refund in the scope, with the tax it gave back per jurisdiction (from the ledger).
-    func creditNotes(_ xml: XMLOut, filter: String, binds: [SQLValue], reader: DetailReader, counted: () -> Void) async throws -> Int64 {
+    func creditNotes(_ xml: XMLOut, period: OrderReader.Period, reader: DetailReader, counted: () -> Void) async throws -> Int64 {
         var after = ""
         var tax: Int64 = 0
         while true {
-            let refundRows = try await database.query("""
-                SELECT r.id, r.order_id, r.amount, r.tax, r.created_at, o.tax_date, o.customer_id, o.billing_address, o.destination_address,
-                  o.origin_address FROM \(orders("refunds")) r
-                JOIN \(orders("orders")) o ON o.id = r.order_id WHERE r.id > $4 AND \(filter) ORDER BY r.id LIMIT 500
-                """, binds + [.text(after)])
-            guard !refundRows.isEmpty else { break }
-            let ids = refundRows.compactMap { $0.text("id") }
-            let placeholders = ids.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
-            let refundLines = try await database.query("""
-                SELECT rl.refund_id, rl.line_no, rl.quantity AS r_quantity, rl.amount AS r_amount, ol.* FROM \(orders("refund_lines")) rl
-                JOIN \(orders("refunds")) r ON r.id = rl.refund_id
-                JOIN \(orders("order_lines")) ol ON ol.order_id = r.order_id AND ol.line_no = rl.line_no
-                WHERE rl.refund_id IN (\(placeholders)) ORDER BY rl.refund_id, rl.line_no
-                """, ids.map { .text($0) })
-            let entries = try await database.query("""
-                SELECT refund_id, line_no, jurisdiction_code, level, rate, taxable, tax FROM \(orders("ledger"))
-                WHERE refund_id IN (\(placeholders)) ORDER BY seq
-                """, ids.map { .text($0) })
-            let linesByRefund = Dictionary(grouping: refundLines) { $0.text("refund_id") ?? "" }
-            let entriesByLine = Dictionary(grouping: entries) { "\($0.text("refund_id") ?? "")#\($0.integer("line_no") ?? 0)" }
-            for refund in refundRows {
-                let id = refund.text("id") ?? ""
-                let given = String((refund.text("created_at") ?? "").prefix(10))
+            let refunds = try await orders.creditNotes(period, after: after)
+            guard let last = refunds.last?.id else { break }
+            for refund in refunds {
+                let given = String(refund.createdAt.prefix(10))
                 try xml.open("Invoice")
-                try xml.element("InvoiceNo", id, max: 70)
+                try xml.element("InvoiceNo", refund.id, max: 70)
                 try customerInfo(xml, refund, reader: reader)
                 try xml.element("Period", String(Int(given.dropFirst(5).prefix(2)) ?? 1))
                 try xml.element("PeriodYear", String(given.prefix(4)))
                 try xml.element("InvoiceDate", given)
                 try xml.element("InvoiceType", "CN", max: 9)
-                for line in linesByRefund[id] ?? [] {
-                    try invoiceLine(xml, line: line, taxes: entriesByLine["\(id)#\(line.integer("line_no") ?? 0)"] ?? [],
-                                    taxDate: refund.text("tax_date") ?? given, refund: (id: refund.text("order_id") ?? "", amount: line.integer("r_amount") ?? 0,
-                                                                                      quantity: line.integer("r_quantity") ?? 0))
-                }
+                for line in refund.lines { try invoiceLine(xml, line: line, taxDate: refund.taxDate, refundOf: refund.orderID ?? "") }
                 try xml.open("DocumentTotals")
-                try xml.money("NetTotal", refund.integer("amount") ?? 0)
-                try xml.money("GrossTotal", (refund.integer("amount") ?? 0) + (refund.integer("tax") ?? 0))
+                try xml.money("NetTotal", refund.netTotal)
+                try xml.money("GrossTotal", refund.netTotal + refund.tax)
                 try xml.close("DocumentTotals")
                 try xml.close("Invoice")
-                tax += refund.integer("tax") ?? 0
+                tax += refund.tax
                 counted()
             }
-            after = ids.last ?? after
+            after = last
         }
         return tax
     }
 
-    /// One invoice line with a tax entry per jurisdiction. For a refund the amounts are what was given back (the
-    /// ledger's reversing entries, shown positive with the debit indicator).
-    func invoiceLine(_ xml: XMLOut, line: SQLRow, taxes: [SQLRow], taxDate: String, refund: (id: String, amount: Int64, quantity: Int64)?) throws {
-        let amount = refund?.amount ?? (line.integer("amount") ?? 0)
-        let quantity = max(refund?.quantity ?? (line.integer("quantity") ?? 1), 1)
+    /// One invoice line with a tax entry per jurisdiction. For a credit note (`refundOf` the order refunded) the
+    /// amounts are what was given back (the ledger's reversing entries, shown positive with the debit indicator).
+    func invoiceLine(_ xml: XMLOut, line: OrderReader.DocumentLine, taxDate: String, refundOf order: String?) throws {
+        let amount = order == nil ? line.amount : (line.refundedAmount ?? 0)
+        let quantity = max(order == nil ? line.quantity : (line.refundedQuantity ?? 1), 1)
         try xml.open("Line")
-        try xml.element("LineNumber", String(line.integer("line_no") ?? 0), max: 18)
-        try xml.element("ProductCode", line.text("code") ?? "", max: 70)
+        try xml.element("LineNumber", String(line.number), max: 18)
+        try xml.element("ProductCode", line.code, max: 70)
         try xml.element("Quantity", String(quantity))
         try xml.money("UnitPrice", RefundMath.share(amount, 1, quantity))
         try xml.element("TaxPointDate", taxDate)
-        if let refund {
+        if let order {
             try xml.open("References")
             try xml.open("CreditNote")
-            try xml.element("Reference", refund.id, max: 35)
+            try xml.element("Reference", order, max: 35)
             try xml.element("Reason", "refund")
             try xml.close("CreditNote")
             try xml.close("References")
         }
-        try xml.element("Description", "\(line.text("code") ?? "") (\(line.text("fulfilment") ?? "")), sourced to \(line.text("sourced_to") ?? "") by \(line.text("sourcing_rule") ?? "")")
+        try xml.element("Description", "\(line.code) (\(line.fulfilment)), sourced to \(line.sourcedTo) by \(line.sourcingRule)")
         try xml.amount("InvoiceLineAmount", amount)
-        try xml.element("DebitCreditIndicator", refund == nil ? "C" : "D")
-        for tax in taxes where tax.text("jurisdiction_code") != "none" {
-            let taxable = tax.integer("taxable") ?? 0, value = tax.integer("tax") ?? 0
+        try xml.element("DebitCreditIndicator", order == nil ? "C" : "D")
+        for tax in line.taxes where tax.jurisdictionCode != "none" {
             try xml.open("TaxInformation")
             try xml.element("TaxType", "SUT", max: 9)
-            try xml.element("TaxCode", Self.taxCode(tax.text("jurisdiction_code") ?? ""), max: 9)
-            try xml.element("TaxPercentage", Self.percentage(tax.text("rate") ?? "0"))
-            try xml.element("TaxBase", Money(minorUnits: refund == nil ? taxable : -taxable).decimalString)
-            try xml.element("TaxBaseDescription", "\(line.text("tax_type") ?? "sales") tax, \(tax.text("level") ?? "")", max: 70)
-            try xml.amount("TaxAmount", refund == nil ? value : -value)
-            if let reason = line.text("exempt_reason"), (line.integer("exempt") ?? 0) > 0 { try xml.element("TaxExemptionReason", reason, max: 70) }
+            try xml.element("TaxCode", Self.taxCode(tax.jurisdictionCode), max: 9)
+            try xml.element("TaxPercentage", Self.percentage(tax.rate))
+            try xml.element("TaxBase", Money(minorUnits: tax.taxable).decimalString)
+            try xml.element("TaxBaseDescription", "\(line.taxType ?? "sales") tax, \(tax.level)", max: 70)
+            try xml.amount("TaxAmount", tax.tax)
+            if let reason = line.exemptReason, line.exempt > 0 { try xml.element("TaxExemptionReason", reason, max: 70) }
             try xml.close("TaxInformation")
         }
         try xml.close("Line")

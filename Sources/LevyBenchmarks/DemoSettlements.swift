@@ -74,8 +74,8 @@ public enum DemoSettlements {
             payoutNet += amount - fee
         }
 
-        let reader = PaymentMovementReader(service: service, from: "0000-01-01T00:00:00Z", until: "9999-12-31T23:59:59Z",
-                                           lastSeq: try await PaymentMovementReader.head(service))
+        let reader = PaymentMovementReader(orders: service.reader, from: "0000-01-01T00:00:00Z", until: "9999-12-31T23:59:59Z",
+                                           lastSeq: try await PaymentMovementReader.head(service.reader))
         var cursor: Int64 = 0
         repeat {
             let page = try await reader.page(after: cursor)

@@ -31,32 +31,24 @@ public struct NexusReport: Sendable {
     public static func compute(service: OrderService, year: Int, asOf: TaxDate, thresholds: NexusTable.Loaded, registered given: Set<StateCode>?,
                                nearPercent: Int = 80) async throws -> NexusReport {
         let first = "\(year)-01-01", last = "\(year)-12-31"
-        let sales = try await service.database.query("""
-            SELECT substr(l.sourced_to, 1, 2) AS state, COUNT(DISTINCT l.order_id) AS orders, SUM(l.amount) AS gross,
-              SUM(CASE WHEN l.exempt_reason = 'certificate_resale' THEN 0 ELSE l.amount END) AS retail, SUM(l.taxable) AS taxable
-            FROM \(service.table("order_lines")) l JOIN \(service.table("orders")) o ON o.id = l.order_id
-            WHERE o.tax_date >= $1 AND o.tax_date <= $2 AND o.status IN ('captured', 'partially_refunded', 'refunded', 'completed')
-            GROUP BY substr(l.sourced_to, 1, 2)
-            """, [.text(first), .text(last)])
+        let sales = try await service.reader.salesByState(from: first, through: last)
         var registered = given
         var note = given.map { "registered in \($0.isEmpty ? "no state" : $0.map(\.code).sorted().joined(separator: ", ")) (as given)" } ?? ""
         if given == nil {
-            let lists = try await service.database.query("""
-                SELECT DISTINCT registrations FROM \(service.table("orders")) WHERE tax_date >= $1 AND tax_date <= $2
-                """, [.text(first), .text(last)])
-            if lists.contains(where: { $0.text("registrations") == nil }) {
+            let lists = try await service.reader.registrationLists(from: first, through: last)
+            if lists.contains(where: { $0 == nil }) {
                 note = "registrations unknown: some of the year's orders were quoted as registered in every state; pass --registered"
             } else {
-                let states = Set(lists.flatMap { ($0.text("registrations") ?? "").split(separator: ",").compactMap { StateCode(String($0)) } })
+                let states = Set(lists.flatMap { ($0 ?? "").split(separator: ",").compactMap { StateCode(String($0)) } })
                 registered = states
                 note = "registered in \(states.map(\.code).sorted().joined(separator: ", ")) (from the year's orders)"
             }
         }
         var byState: [StateCode: Row] = [:]
-        for row in sales {
-            guard let state = row.text("state").flatMap(StateCode.init) else { continue }
-            byState[state] = Row(state: state, gross: row.integer("gross") ?? 0, retail: row.integer("retail") ?? 0, taxable: row.integer("taxable") ?? 0,
-                                 transactions: Int(row.integer("orders") ?? 0), threshold: nil, counted: 0, status: "", registered: false, alert: false)
+        for sale in sales {
+            guard let state = StateCode(sale.state) else { continue }
+            byState[state] = Row(state: state, gross: sale.gross, retail: sale.retail, taxable: sale.taxable,
+                                 transactions: Int(sale.orders), threshold: nil, counted: 0, status: "", registered: false, alert: false)
         }
         for threshold in thresholds.thresholds where threshold.period.contains(asOf) && byState[threshold.state] == nil {
             byState[threshold.state] = Row(state: threshold.state, gross: 0, retail: 0, taxable: 0, transactions: 0, threshold: nil, counted: 0,

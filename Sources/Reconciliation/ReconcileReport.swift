@@ -1,5 +1,6 @@
 import Exports
 import Foundation
+import Orders
 import Storage
 import TaxCore
 

@@ -74,7 +74,7 @@ public struct Reconciler: Sendable {
                 throw ReconcileError.state("\(out) holds a run of other inputs (settlement file, layout, period or policy); use a new folder or --restart")
             }
         } else {
-            let head = try await PaymentMovementReader.head(service)
+            let head = try await PaymentMovementReader.head(service.reader)
             try await work.set(["identity": identity, "ledger_head": String(head), "table_version": tables.version])
         }
         let head = Int64(try await work.value("ledger_head") ?? "0") ?? 0
@@ -169,7 +169,7 @@ public struct Reconciler: Sendable {
     func readMovements(_ request: ReconcileRequest, head: Int64, work: WorkStore) async throws {
         guard try await work.value("movements_done") == nil else { return }
         let bounds = request.bounds
-        var reader = PaymentMovementReader(service: service, from: bounds.from, until: bounds.until, lastSeq: head)
+        var reader = PaymentMovementReader(orders: service.reader, from: bounds.from, until: bounds.until, lastSeq: head)
         // A movement is about ten ledger entries (a line per jurisdiction): a window of ten times the batch checkpoints
         // about a batch of movements.
         reader.window = Int64(max(batch, 1)) * 10
@@ -316,22 +316,13 @@ public struct Reconciler: Sendable {
         let orderIDs = Set(lines.map(\.orderID).filter { !$0.isEmpty })
         let refundIDs = Set(lines.map(\.refundID).filter { !$0.isEmpty })
         let processorIDs = Set(lines.map(\.processorID).filter { !$0.isEmpty })
-        var status: [String: String] = [:]
+        var status = try await service.reader.statuses(ofOrders: orderIDs)
         var captureOwner: [String: String] = [:]
-        var knownRefunds: Set<String> = []
-        for row in try await service.rows(of: "orders", columns: "id, status", where: "id", in: orderIDs) {
-            status[row.text("id") ?? ""] = row.text("status")
+        for (capture, owner) in try await service.reader.orders(capturedAs: processorIDs) {
+            captureOwner[capture] = owner.orderID
+            status[owner.orderID] = owner.status
         }
-        for row in try await service.rows(of: "orders", columns: "id, status, capture_id", where: "capture_id", in: processorIDs) {
-            captureOwner[row.text("capture_id") ?? ""] = row.text("id")
-            status[row.text("id") ?? ""] = row.text("status")
-        }
-        for row in try await service.rows(of: "refunds", columns: "processor_refund_id", where: "processor_refund_id", in: processorIDs) {
-            knownRefunds.insert(row.text("processor_refund_id") ?? "")
-        }
-        for row in try await service.rows(of: "refunds", columns: "id", where: "id", in: refundIDs) {
-            knownRefunds.insert(row.text("id") ?? "")
-        }
+        let knownRefunds = try await service.reader.knownRefunds(ids: refundIDs, processorIDs: processorIDs)
         let captured: Set<String> = ["captured", "partially_refunded", "refunded", "completed"]
         var differences: [Difference] = []
         var outside = 0

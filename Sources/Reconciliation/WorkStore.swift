@@ -1,4 +1,5 @@
 import Foundation
+import Orders
 import Storage
 
 /// A run's own SQLite file (`checkpoint.sqlite` in the output folder): the settlement lines as read, Levy's

@@ -145,8 +145,8 @@ struct ReconcileTests {
     func windows(store: Store) async throws {
         let books = try await Books.make(store, orders: 60)
         func movements(window: Int64) async throws -> [PaymentMovement] {
-            var reader = PaymentMovementReader(service: books.orders, from: "0000-01-01T00:00:00Z", until: "9999-12-31T23:59:59Z",
-                                               lastSeq: try await PaymentMovementReader.head(books.orders))
+            var reader = PaymentMovementReader(orders: books.orders.reader, from: "0000-01-01T00:00:00Z", until: "9999-12-31T23:59:59Z",
+                                               lastSeq: try await PaymentMovementReader.head(books.orders.reader))
             reader.window = window
             var all: [PaymentMovement] = []
             var cursor: Int64 = 0

@@ -1,4 +1,5 @@
 import Foundation
+import Orders
 @testable import Reconciliation
 import TaxCore
 import Testing

@@ -1,4 +1,3 @@
-import Orders
 import Storage
 
 /// One movement of money Levy recorded: a captured sale or a refund, with the tax the ledger holds for it.
@@ -23,6 +22,21 @@ public struct PaymentMovement: Sendable, Hashable {
     /// The first ledger sequence number of the movement.
     public var firstSeq: Int64
 
+    public init(kind: Kind, orderID: String, refundID: String?, processorID: String?, amount: Int64, currency: String, at: String, taxDate: String,
+                ledgerTax: Int64, recordedTax: Int64, firstSeq: Int64) {
+        self.kind = kind
+        self.orderID = orderID
+        self.refundID = refundID
+        self.processorID = processorID
+        self.amount = amount
+        self.currency = currency
+        self.at = at
+        self.taxDate = taxDate
+        self.ledgerTax = ledgerTax
+        self.recordedTax = recordedTax
+        self.firstSeq = firstSeq
+    }
+
     /// The key settlement lines are matched on: the order for a sale, the refund for a refund.
     public var key: String { kind == .sale ? orderID : refundID ?? "" }
 }
@@ -34,7 +48,7 @@ public struct PaymentMovement: Sendable, Hashable {
 /// from its first entry. Entries are added up in sequence order, which is how the ledger already stores them, so
 /// the store only scans a range of its primary key (no sorting or grouping per window).
 public struct PaymentMovementReader: Sendable {
-    public let service: OrderService
+    public let orders: OrderReader
     public let from: String
     public let until: String
     /// The last sequence number read: movements written after the reader started belong to the next run.
@@ -42,22 +56,22 @@ public struct PaymentMovementReader: Sendable {
     public var window: Int64 = 20_000
 
     /// `from` and `until` are timestamps (`until` exclusive).
-    public init(service: OrderService, from: String, until: String, lastSeq: Int64) {
-        self.service = service
+    public init(orders: OrderReader, from: String, until: String, lastSeq: Int64) {
+        self.orders = orders
         self.from = from
         self.until = until
         self.lastSeq = lastSeq
     }
 
     /// The ledger's last sequence number now (0 when it is empty).
-    public static func head(_ service: OrderService) async throws -> Int64 {
-        try await service.database.query("SELECT MAX(seq) AS seq FROM \(service.table("ledger"))").first?.integer("seq") ?? 0
+    public static func head(_ orders: OrderReader) async throws -> Int64 {
+        try await orders.rows("SELECT MAX(seq) AS seq FROM \(orders.table("ledger"))").first?.integer("seq") ?? 0
     }
 
     /// The first sequence number at or after `from` (one scan, so windows need not start from the beginning).
     public func firstSeq() async throws -> Int64 {
-        let rows = try await service.database.query("SELECT MIN(seq) AS seq FROM \(service.table("ledger")) WHERE at >= $1 AND at < $2",
-                                                    [.text(from), .text(until)])
+        let rows = try await orders.rows("SELECT MIN(seq) AS seq FROM \(orders.table("ledger")) WHERE at >= $1 AND at < $2",
+                                         [.text(from), .text(until)])
         return rows.first?.integer("seq") ?? (lastSeq + 1)
     }
 
@@ -71,8 +85,8 @@ public struct PaymentMovementReader: Sendable {
             guard cursor < end else { return ([], max(cursor, lastSeq)) }
             // Strings are made only where a movement starts; its other entries are compared in place.
             var runs: [Run] = []
-            try await service.database.forEachRow("""
-                SELECT seq, order_id, refund_id, kind, tax, at FROM \(service.table("ledger"))
+            try await orders.database.forEachRow("""
+                SELECT seq, order_id, refund_id, kind, tax, at FROM \(orders.table("ledger"))
                 WHERE seq > $1 AND seq <= $2 AND at >= $3 AND at < $4 ORDER BY seq
                 """, [.integer(cursor), .integer(end), .text(from), .text(until)]) { entry in
                 let tax = entry.integer(4) ?? 0
@@ -108,38 +122,76 @@ public struct PaymentMovementReader: Sendable {
         var firstSeq: Int64
     }
 
-    /// Movements from runs of entries, with their orders and refunds (one query each per window).
+    /// Movements from runs of entries, with their orders and refunds (one query each per window). A stored value of
+    /// the wrong type is `OrderError.corrupt`, never read as zero.
     private func details(_ runs: [Run]) async throws -> [PaymentMovement] {
         guard !runs.isEmpty else { return [] }
-        let orders = Dictionary(try await service.rows(of: "orders", columns: "id, currency, total_amount, total_tax, capture_id, tax_date",
-                                                       where: "id", in: Set(runs.map(\.orderID))).map { ($0.text("id") ?? "", $0) },
-                                uniquingKeysWith: { first, _ in first })
-        let refunds = Dictionary(try await service.rows(of: "refunds", columns: "id, amount, tax, processor_refund_id", where: "id",
-                                                        in: Set(runs.compactMap { $0.kind == "refund" ? $0.refundID : nil })).map { ($0.text("id") ?? "", $0) },
-                                 uniquingKeysWith: { first, _ in first })
+        struct Sale { var currency: String, amount: Int64, tax: Int64, capture: String?, taxDate: String }
+        struct Given { var amount: Int64, tax: Int64, processorID: String? }
+        let saleRows = try await orders.rows(of: "orders", columns: "id, currency, total_amount, total_tax, capture_id, tax_date",
+                                             where: "id", in: Set(runs.map(\.orderID)))
+        let sales = Dictionary(try orders.decode(saleRows) { row throws(RowDecodingError) in
+            (try row.decode("id", as: String.self),
+             Sale(currency: try row.decode("currency"), amount: try OrderService.money(row, "total_amount"), tax: try OrderService.money(row, "total_tax"),
+                  capture: try row.decodeIfPresent("capture_id"), taxDate: try row.decode("tax_date")))
+        }, uniquingKeysWith: { first, _ in first })
+        let refundRows = try await orders.rows(of: "refunds", columns: "id, amount, tax, processor_refund_id", where: "id",
+                                               in: Set(runs.compactMap { $0.kind == "refund" ? $0.refundID : nil }))
+        let refunds = Dictionary(try orders.decode(refundRows) { row throws(RowDecodingError) in
+            (try row.decode("id", as: String.self),
+             Given(amount: try OrderService.money(row, "amount"), tax: try OrderService.money(row, "tax"), processorID: try row.decodeIfPresent("processor_refund_id")))
+        }, uniquingKeysWith: { first, _ in first })
         return runs.compactMap { run in
-            guard let order = orders[run.orderID] else { return nil }
-            let currency = order.text("currency") ?? ""
-            let taxDate = order.text("tax_date") ?? ""
+            guard let sale = sales[run.orderID] else { return nil }
             if run.kind == "refund", let refundID = run.refundID {
                 // A refund entry without its refund row reconciles as a refund of nothing: the ledger's tax then differs.
                 let refund = refunds[refundID]
-                let refundTax = refund?.integer("tax") ?? 0
-                return PaymentMovement(kind: .refund, orderID: run.orderID, refundID: refundID, processorID: refund?.text("processor_refund_id"),
-                                       amount: -((refund?.integer("amount") ?? 0) + refundTax), currency: currency, at: run.at, taxDate: taxDate,
+                let refundTax = refund?.tax ?? 0
+                return PaymentMovement(kind: .refund, orderID: run.orderID, refundID: refundID, processorID: refund?.processorID,
+                                       amount: -((refund?.amount ?? 0) + refundTax), currency: sale.currency, at: run.at, taxDate: sale.taxDate,
                                        ledgerTax: run.tax, recordedTax: -refundTax, firstSeq: run.firstSeq)
             }
-            let capture = order.text("capture_id")
-            let totalTax = order.integer("total_tax") ?? 0
             return PaymentMovement(kind: .sale, orderID: run.orderID, refundID: nil,
-                                   processorID: capture == OrderService.captureWithoutProcessor ? nil : capture,
-                                   amount: (order.integer("total_amount") ?? 0) + totalTax, currency: currency,
-                                   at: run.at, taxDate: taxDate, ledgerTax: run.tax, recordedTax: totalTax, firstSeq: run.firstSeq)
+                                   processorID: sale.capture == OrderService.captureWithoutProcessor ? nil : sale.capture,
+                                   amount: sale.amount + sale.tax, currency: sale.currency,
+                                   at: run.at, taxDate: sale.taxDate, ledgerTax: run.tax, recordedTax: sale.tax, firstSeq: run.firstSeq)
         }
     }
 }
 
-extension OrderService {
+extension OrderReader {
+    /// Orders' status by id, for the given ids.
+    public func statuses(ofOrders ids: Set<String>) async throws -> [String: String] {
+        var status: [String: String] = [:]
+        let rows = try await rows(of: "orders", columns: "id, status", where: "id", in: ids)
+        let pairs = try decode(rows) { row throws(RowDecodingError) in
+            (try row.decode("id", as: String.self), try row.decode("status", as: String.self))
+        }
+        for (id, value) in pairs { status[id] = value }
+        return status
+    }
+
+    /// The orders (id and status) whose capture has one of the processor's ids.
+    public func orders(capturedAs processorIDs: Set<String>) async throws -> [String: (orderID: String, status: String)] {
+        var found: [String: (orderID: String, status: String)] = [:]
+        let rows = try await rows(of: "orders", columns: "id, status, capture_id", where: "capture_id", in: processorIDs)
+        let triples = try decode(rows) { row throws(RowDecodingError) in
+            (try row.decode("capture_id", as: String.self), try row.decode("id", as: String.self), try row.decode("status", as: String.self))
+        }
+        for (capture, id, status) in triples { found[capture] = (id, status) }
+        return found
+    }
+
+    /// Which of the given refund ids, or processor refund ids, name a refund Levy recorded.
+    public func knownRefunds(ids: Set<String>, processorIDs: Set<String>) async throws -> Set<String> {
+        var known = Set(try decode(try await rows(of: "refunds", columns: "id", where: "id", in: ids)) { row throws(RowDecodingError) in
+            try row.decode("id", as: String.self)
+        })
+        let byProcessor = try await rows(of: "refunds", columns: "processor_refund_id", where: "processor_refund_id", in: processorIDs)
+        known.formUnion(try decode(byProcessor) { row throws(RowDecodingError) in try row.decode("processor_refund_id", as: String.self) })
+        return known
+    }
+
     /// The rows of one of the order store's tables whose `column` holds one of `values`, read through `IN` lists of at
     /// most 1,024 values each.
     func rows(of table: String, columns: String, where column: String, in values: Set<String>) async throws -> [SQLRow] {
@@ -147,7 +199,7 @@ extension OrderService {
         var rows: [SQLRow] = []
         for start in stride(from: 0, to: values.count, by: 1_024) {
             let list = SQLValue.inList(Array(values[start..<min(start + 1_024, values.count)]))
-            rows += try await database.query("SELECT \(columns) FROM \(self.table(table)) WHERE \(column) IN (\(list.placeholders))", list.binds)
+            rows += try await self.rows("SELECT \(columns) FROM \(self.table(table)) WHERE \(column) IN (\(list.placeholders))", list.binds)
         }
         return rows
     }
