@@ -63,7 +63,7 @@ extension Array: SQLCellDecodable where Element == UInt8 {
 }
 
 extension SQLValue {
-    var typeName: String {
+    @usableFromInline var typeName: String {
         switch self {
         case .integer: "an integer"
         case .text: "text"
@@ -74,7 +74,9 @@ extension SQLValue {
 }
 
 extension SQLRow {
-    /// The column's value; a missing column, NULL or another type is a `RowDecodingError`.
+    /// The column's value; a missing column, NULL or another type is a `RowDecodingError`. Inlinable, so that the
+    /// callers in other modules get it specialized for their types (readers decode millions of cells).
+    @inlinable
     public func decode<T: SQLCellDecodable>(_ column: String, as type: T.Type = T.self) throws(RowDecodingError) -> T {
         guard let cell = value(column) else { throw RowDecodingError(column: column, expected: T.expectedName, found: "no such column") }
         guard let decoded = T(cell: cell) else { throw RowDecodingError(column: column, expected: T.expectedName, found: cell.typeName) }
@@ -82,6 +84,7 @@ extension SQLRow {
     }
 
     /// The column's value, nil for NULL; another type is a `RowDecodingError`.
+    @inlinable
     public func decodeIfPresent<T: SQLCellDecodable>(_ column: String, as type: T.Type = T.self) throws(RowDecodingError) -> T? {
         guard let cell = value(column) else { throw RowDecodingError(column: column, expected: T.expectedName, found: "no such column") }
         if case .null = cell { return nil }
