@@ -27,10 +27,13 @@ public struct Exporter: Sendable {
         }
     }
 
-    public init(database: any SQLDatabase, ordersSchema: String = "orders", customersSchema: String = "customers", exportsSchema: String = "exports",
-                signingKey: SigningKey, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// `database` holds the export log (the primary); orders are read through `reader` when given (a replica's),
+    /// else from `database`.
+    public init(database: any SQLDatabase, reader: OrderReader? = nil, ordersSchema: String = "orders", customersSchema: String = "customers",
+                exportsSchema: String = "exports", signingKey: SigningKey, now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
-        orders = OrderReader(database: database, schema: ordersSchema, customersSchema: customersSchema)
+        orders = reader.map { OrderReader(database: $0.database, schema: $0.schema, customersSchema: customersSchema) }
+            ?? OrderReader(database: database, schema: ordersSchema, customersSchema: customersSchema)
         log = DisclosureLog(database: database, schema: exportsSchema, now: now)
         self.signingKey = signingKey
         self.now = now

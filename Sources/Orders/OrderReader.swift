@@ -52,6 +52,21 @@ public struct OrderReader: Sendable {
         return (text, seq)
     }
 
+    /// Waits until this store's ledger holds entry `seq` (a streaming replica replaying the primary's head): polls
+    /// every 100 ms for at most `timeout`, then fails with `ReplicaLag`. A job that reads a replica calls this with
+    /// the primary's head first, so that what it reads is at least what the primary held when it started: every
+    /// order, refund and ledger entry committed before that head is replayed with it (they share its transactions).
+    public func waitForLedger(atLeast seq: Int64, timeout: Duration) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while true {
+            let replayed = try await ledgerHead().seq
+            if replayed >= seq { return }
+            guard clock.now < deadline else { throw ReplicaLag(replayed: replayed, needed: seq, waited: timeout) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// One ledger entry of a period with the evidence of its order line: a row of the transaction detail.
     public struct LedgerDetail: Sendable, Hashable {
         public var seq: Int64
@@ -385,6 +400,18 @@ public struct OrderReader: Sendable {
                                   [.text(from), .text(through)])) { row throws(RowDecodingError) in
             try row.decodeIfPresent("registrations", as: String.self)
         }
+    }
+}
+
+/// A replica that had not replayed the primary's ledger head within the wait.
+public struct ReplicaLag: Error, Sendable, CustomStringConvertible {
+    public var replayed: Int64
+    public var needed: Int64
+    public var waited: Duration
+
+    public var description: String {
+        "the read replica has replayed the ledger to entry \(replayed), the primary is at \(needed); waited \(waited.components.seconds) s "
+            + "(is it a replica of this primary, and is replication running? raise the wait, or read the primary)"
     }
 }
 

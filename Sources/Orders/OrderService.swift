@@ -27,6 +27,12 @@ public struct OrderService: Sendable {
         self.now = now
     }
 
+    /// The same store read through another database holding a copy of it (a streaming replica), for jobs that only
+    /// read: no payment processor, and nothing may be written through it.
+    public func reading(from replica: any SQLDatabase) -> OrderService {
+        OrderService(database: replica, schema: schema, tables: tables, gateway: nil, ledgerKey: ledgerKey, now: now)
+    }
+
     /// The same service quoting new orders with other tables.
     public func with(tables: TaxTableSet) -> OrderService {
         OrderService(database: database, schema: schema, tables: tables, gateway: gateway, ledgerKey: ledgerKey, now: now)

@@ -8,6 +8,7 @@ import TaxCore
 /// What every export takes: the store, the period, personal data and who asked, the folder, the signing key.
 struct ExportOptions: ParsableArguments {
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var replica: ReplicaOptions
     @Option(help: "First tax date (YYYY-MM-DD).") var from: String
     @Option(help: "Last tax date (YYYY-MM-DD), inclusive.") var to: String
     @Option(help: "A new or empty folder for the files, manifest.json and manifest.sig.") var out: String
@@ -25,7 +26,8 @@ struct ExportOptions: ParsableArguments {
 
     func exporter() async throws -> Exporter {
         let service = try await database.orders()
-        let exporter = Exporter(database: service.database, signingKey: try Self.signingKey(signingKey))
+        let reading = try await replica.readService(primary: service)
+        let exporter = Exporter(database: service.database, reader: reading.reader, signingKey: try Self.signingKey(signingKey))
         try await exporter.migrate()
         return exporter
     }
@@ -205,6 +207,7 @@ struct ReportCommand: AsyncParsableCommand {
             commandName: "html",
             abstract: "A self-contained HTML report with charts (net tax by state, by month, top jurisdictions), signed like an export.")
         @OptionGroup var database: DatabaseOptions
+        @OptionGroup var replica: ReplicaOptions
         @Option(help: "First tax date (YYYY-MM-DD).") var from: String
         @Option(help: "Last tax date (YYYY-MM-DD), inclusive.") var to: String
         @Option(help: "A new or empty folder for report.html and its manifest.") var out: String
@@ -214,7 +217,8 @@ struct ReportCommand: AsyncParsableCommand {
         func run() async throws {
             guard let start = TaxDate(iso: from), let end = TaxDate(iso: to) else { throw CLIError.input("--from/--to: dates as YYYY-MM-DD") }
             let service = try await database.orders()
-            let exporter = Exporter(database: service.database, signingKey: try ExportOptions.signingKey(signingKey))
+            let reading = try await replica.readService(primary: service)
+            let exporter = Exporter(database: service.database, reader: reading.reader, signingKey: try ExportOptions.signingKey(signingKey))
             try await exporter.migrate()
             let manifest = try await exporter.htmlReport(from: start, through: end, merchant: merchant, to: out, progress: ExportProgress(label: "report"))
             report(manifest, out)

@@ -16,6 +16,7 @@ struct NexusCommand: AsyncParsableCommand {
             abstract: "Sales and transactions per state for a year against each state's thresholds (TaxTables/nexus.csv).",
             discussion: "Exit status 1 when the merchant crossed a threshold in a state where it is not registered.")
         @OptionGroup var database: DatabaseOptions
+        @OptionGroup var replica: ReplicaOptions
         @Option(help: "The calendar year of tax dates (default: this year).") var year: Int?
         @Option(help: "The date whose thresholds apply (default: the year's last day, or today in the current year).") var asOf: String?
         @Option(help: "States where the merchant is registered, comma-separated (default: the registrations its orders were quoted with).")
@@ -47,7 +48,7 @@ struct NexusCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(3)
             }
-            let service = try await database.orders()
+            let service = try await replica.readService(primary: try await database.orders())
             let report = try await NexusReport.compute(service: service, year: year, asOf: asOf, thresholds: thresholds, registered: states,
                                                        nearPercent: near)
             switch format {

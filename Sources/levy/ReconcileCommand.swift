@@ -17,6 +17,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var replica: ReplicaOptions
     @Option(help: "The processor's settlement file (CSV with a header).") var settlements: String
     @Option(help: "Its layout: generic or stripe (ignored with --mapping).") var layout = "generic"
     @Option(help: "A JSON mapping file for any other layout (docs/reconciliation.md).") var mapping: String?
@@ -35,7 +36,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let request = try makeRequest()
-            let service = try await database.orders()
+            let service = try await replica.readService(primary: try await database.orders())
             var reconciler = Reconciler(service: service, tables: service.tables)
             reconciler.batch = max(batchSize, 1)
             if let holdAtCheckpoint {

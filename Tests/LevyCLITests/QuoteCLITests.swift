@@ -25,11 +25,11 @@ enum LevyBinary {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], in directory: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())
+        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? NSTemporaryDirectory())
         process.environment = ProcessInfo.processInfo.environment.merging(["LEVY_TABLES": root.path + "/TaxTables"]) { $1 }
             .merging(environment) { $1 }
         let out = Pipe(), err = Pipe(), input = Pipe()
