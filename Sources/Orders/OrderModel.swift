@@ -145,7 +145,8 @@ public struct RefundedTax: Sendable, Hashable, Codable {
 
 /// Why an order operation was refused.
 public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
-    case unquotable(String)
+    /// The engine refused the order, naming the request field at fault (as for a quote).
+    case unquotable(QuoteError)
     case idempotencyConflict(key: String)
     case unknownOrder(String)
     case wrongStatus(OrderStatus, expected: [OrderStatus])
@@ -162,7 +163,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unquotable(let why): "the order cannot be quoted: \(why)"
+        case .unquotable(let why): "the order cannot be quoted: \(why.description)"
         case .idempotencyConflict(let key): "idempotency key \"\(key)\" was already used with a different request"
         case .unknownOrder(let id): "no order \(id)"
         case .wrongStatus(let status, let expected): "the order is \(status.rawValue); this needs \(expected.map(\.rawValue).joined(separator: " or "))"

@@ -160,7 +160,7 @@ public struct OrderService: Sendable {
             guard units <= Self.maxVouchersPerOrder else { throw OrderError.tooManyVouchers(line: index, limit: Int(Self.maxVouchersPerOrder)) }
         }
         let quote: Quote
-        do { quote = try calculator.quote(request) } catch { throw OrderError.unquotable(error.description) }
+        do { quote = try calculator.quote(request) } catch { throw OrderError.unquotable(error) }
         let id = OrderID.random()
         // Stored to the second: the order returned carries the same instant a later read gives.
         let createdText = Timestamp.string(now())

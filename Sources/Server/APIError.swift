@@ -72,7 +72,8 @@ public struct APIError: Error, Sendable, Equatable {
 
     static func from(_ error: OrderError) -> APIError? {
         switch error {
-        case .unquotable(let why): return APIError(.unprocessableContent, "unquotable", why, field: "order")
+        // The same field path as the quote route's, under the request's `order` member.
+        case .unquotable(let why): return APIError(.unprocessableContent, "unquotable", why.description, field: "order." + why.field)
         case .idempotencyConflict: return APIError(.unprocessableContent, "idempotency_conflict", error.description)
         case .unknownOrder: return .notFound(error.description)
         case .wrongStatus: return APIError(.conflict, "wrong_status", error.description, field: "status")

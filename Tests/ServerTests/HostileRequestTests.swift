@@ -41,6 +41,20 @@ import Vault
         #expect(stored.first?.integer("n") == 0)
     }
 
+    /// An order the engine refuses names the field at fault the same way on both routes (under `order.` for orders).
+    @Test func engineRefusalsNameTheSameFieldOnBothRoutes() async throws {
+        let server = try await TestServer.make()
+        let key = server.keys[.checkout]!
+        // A well-formed ZIP the tables do not know: only the engine can refuse it.
+        let quote = #"{"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "destination": {"state": "MN", "zip": "99999"}, "lines": [{"id": "a", "code": "general", "amount": "10.00", "fulfilment": "shipped"}]}"#
+        try await server.routerApplication().test(.router) { client in
+            let quoted = try await client.send(.post, "/v1/quotes", key: key, body: quote)
+            #expect(quoted.status == 422 && quoted.errorField == "destination.zip", "\(quoted.status) \(quoted.text)")
+            let placed = try await client.send(.post, "/v1/orders", key: key, idempotency: "refused", body: #"{"order": \#(quote)}"#)
+            #expect(placed.status == 422 && placed.errorCode == "unquotable" && placed.errorField == "order.destination.zip", "\(placed.text)")
+        }
+    }
+
     /// One voucher is issued per unit of an in-person service at capture: an order that would issue more than the
     /// limit is refused at placement, naming the line, rather than writing a million rows at capture.
     @Test(arguments: Store.available) func ordersThatWouldIssueUnboundedVouchersAreRefused(store: Store) async throws {
