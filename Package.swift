@@ -106,6 +106,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TaxCoreTests", dependencies: ["TaxCore"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
         .testTarget(name: "JSONInputTests", dependencies: ["JSONInput"], swiftSettings: strict),
         .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
