@@ -50,6 +50,18 @@ let package = Package(
             dependencies: ["TaxCore", "Storage", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Card processors behind the vault's PaymentProcessor boundary: Stripe over its REST API (a small NIO client).
+        .target(
+            name: "Processors",
+            dependencies: [
+                "TaxCore", "Vault",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // Orders: placement exactly once, payment through the vault's gateway, the hash-chained tax ledger, refunds.
         .target(
             name: "Orders",
@@ -99,8 +111,8 @@ let package = Package(
         .executableTarget(
             name: "levy",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Storage", "Orders", "Server", "Exports", "Reconciliation",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Processors", "Storage", "Orders", "Server", "Exports",
+                "Reconciliation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -124,6 +136,16 @@ let package = Package(
                                                      .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks", "Vault"],
                     swiftSettings: strict),
-        .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Storage", "TaxCore", "TaxTables"], swiftSettings: strict),
+        .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Processors", "Storage", "TaxCore", "TaxTables", .product(name: "NIOHTTP1", package: "swift-nio")],
+                   swiftSettings: strict),
+        .testTarget(
+            name: "ProcessorsTests",
+            dependencies: [
+                "Processors", "Vault", "TaxCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

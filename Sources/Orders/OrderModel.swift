@@ -1,5 +1,6 @@
 import Foundation
 import TaxCore
+import Vault
 
 /// An order's id: `ord_` and 96 random bits.
 public struct OrderID: Hashable, Sendable, CustomStringConvertible {
@@ -97,6 +98,8 @@ public struct Order: Sendable, Hashable {
     public var billingVersion: Int?
     public var created: Date
     public var lines: [OrderLine]
+    /// The billing address the order was placed with (`AddressText`), sent to the processor for address verification.
+    public var billingAddress: String? = nil
 
     public var refundedAmount: Int64 { lines.reduce(0) { $0 + $1.refundedAmount } }
     public var refundedTax: Int64 { lines.reduce(0) { $0 + $1.refundedTax } }
@@ -185,6 +188,13 @@ public enum AddressText {
     public static func format(_ address: Address) -> String {
         [address.line1, address.city, address.state.code, address.zip.description].map { $0.replacingOccurrences(of: "|", with: "/") }
             .joined(separator: "|")
+    }
+
+    /// The parts of a formatted address, for the processor's address verification; nil unless it has all four.
+    public static func billingDetails(_ text: String) -> BillingDetails? {
+        let parts = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4 else { return nil }
+        return BillingDetails(line1: parts[0], city: parts[1], state: parts[2], postalCode: parts[3])
     }
 
     /// The same address with street and city removed.

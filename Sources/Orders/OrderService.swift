@@ -223,7 +223,8 @@ public struct OrderService: Sendable {
         let placed = Order(id: id, status: .placed, currency: quote.currency, taxDate: quote.date, tableVersion: quote.tableVersion,
                            rounding: quote.rounding.rawValue, totalAmount: quote.totalAmount.minorUnits, totalTax: quote.totalTax.minorUnits,
                            paymentToken: paymentToken?.value, authorizationID: nil, captureID: nil, declineReason: nil,
-                           customerID: customer?.customerID, billingVersion: customer?.version, created: created, lines: lines)
+                           customerID: customer?.customerID, billingVersion: customer?.version, created: created, lines: lines,
+                           billingAddress: request.billing.map(AddressText.format))
         if let paymentToken, gateway != nil { return try await authorize(placed, token: paymentToken) }
         return placed
     }
@@ -305,7 +306,7 @@ public struct OrderService: Sendable {
         let sql = """
             SELECT o.id, o.request_hash, o.status, o.tax_date, o.table_version, o.rounding, o.total_amount, o.total_tax, o.payment_token,
               o.authorization_id, o.capture_id, o.decline_reason, o.customer_id, o.billing_version, o.created_at,
-              l.line_no AS l_line_no, l.line_id AS l_line_id, l.code AS l_code, l.fulfilment AS l_fulfilment, l.quantity AS l_quantity,
+              o.billing_address, l.line_no AS l_line_no, l.line_id AS l_line_id, l.code AS l_code, l.fulfilment AS l_fulfilment, l.quantity AS l_quantity,
               l.amount AS l_amount, l.taxable AS l_taxable, l.exempt AS l_exempt, l.tax AS l_tax, l.refunded_quantity AS l_refunded_quantity,
               l.refunded_amount AS l_refunded_amount, l.sourcing_rule AS l_sourcing_rule, l.sourced_to AS l_sourced_to, l.certificate AS l_certificate,
               t.position AS t_position, t.jurisdiction_code AS t_jurisdiction_code, t.level AS t_level, t.name AS t_name, t.rate AS t_rate,
@@ -345,7 +346,8 @@ public struct OrderService: Sendable {
                               captureID: try row.decodeIfPresent("capture_id"), declineReason: try row.decodeIfPresent("decline_reason"),
                               customerID: try row.decodeIfPresent("customer_id", as: String.self).map(CustomerID.init),
                               billingVersion: try row.decodeIfPresent("billing_version", as: Int.self),
-                              created: try row.decode("created_at", expected: "a UTC timestamp", Timestamp.date), lines: lines)
+                              created: try row.decode("created_at", expected: "a UTC timestamp", Timestamp.date), lines: lines,
+                              billingAddress: try row.decodeIfPresent("billing_address"))
             return (order, try row.decode("request_hash"))
         } catch {
             throw OrderError.corrupt("\(error)")

@@ -51,7 +51,7 @@ extension OrderService {
         let result: ProcessorResult
         do {
             result = try await gateway.authorize(token: token, amount: Self.total(order), reference: order.id.value,
-                                                 idempotencyKey: "authorize:\(order.id.value):\(token.value)")
+                                                 billing: order.billingAddress.flatMap(AddressText.billingDetails), idempotencyKey: "authorize:\(order.id.value):\(token.value)")
         } catch {
             // Nothing was authorized that a retry with the same key would not find again: let the caller retry.
             _ = try? await rows("UPDATE \(table("orders")) SET status = $1 WHERE id = $2 AND status = 'authorizing'",
@@ -66,7 +66,11 @@ extension OrderService {
             updated.status = .authorized
             updated.authorizationID = result.id
         } else {
-            let reason = result.declineReason?.rawValue ?? "declined"
+            // Levy's reason, then the processor's finer code when it adds something (`card_declined: do_not_honor`).
+            var reason = result.declineReason?.rawValue ?? "declined"
+            if let code = result.processorCode, code != reason, code.count <= 64, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                reason += ": " + code
+            }
             try await setStatus(order.id, .declined, column: "decline_reason", value: reason)
             updated.status = .declined
             updated.declineReason = reason

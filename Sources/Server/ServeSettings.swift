@@ -24,6 +24,12 @@ public struct ServeSettings: Sendable, Equatable {
     public var idleTimeout = 60
     /// Failed authentications a client address (or a key id) may make in a minute before it gets 429.
     public var maxFailedAuthPerMinute = 20
+    /// `simulator` (the built-in one, the default) or `stripe`.
+    public var processor = "simulator"
+    /// A file holding the Stripe secret key (never the key itself: it would show in `ps` and shell history).
+    public var stripeSecretKeyFile: String?
+    /// Stripe's API, or a Stripe-shaped stand-in such as localstripe.
+    public var stripeBaseURL = "https://api.stripe.com"
 
     public init() {}
 
@@ -35,6 +41,7 @@ public struct ServeSettings: Sendable, Equatable {
         ("max_body_bytes", "LEVY_MAX_BODY_BYTES"), ("max_connections", "LEVY_MAX_CONNECTIONS"),
         ("request_head_timeout", "LEVY_REQUEST_HEAD_TIMEOUT"), ("request_body_timeout", "LEVY_REQUEST_BODY_TIMEOUT"),
         ("idle_timeout", "LEVY_IDLE_TIMEOUT"), ("max_failed_auth_per_minute", "LEVY_MAX_FAILED_AUTH_PER_MINUTE"),
+        ("processor", "LEVY_PROCESSOR"), ("stripe_secret_key_file", "LEVY_STRIPE_SECRET_KEY_FILE"), ("stripe_base_url", "LEVY_STRIPE_BASE_URL"),
     ]
 
     public struct SettingError: Error, Equatable, CustomStringConvertible {
@@ -105,8 +112,22 @@ public struct ServeSettings: Sendable, Equatable {
             case "request_body_timeout": settings.requestBodyTimeout = try bounded(entry, 1...3_600, "seconds")
             case "idle_timeout": settings.idleTimeout = try bounded(entry, 1...3_600, "seconds")
             case "max_failed_auth_per_minute": settings.maxFailedAuthPerMinute = try bounded(entry, 1...100_000, "a count")
+            case "processor":
+                guard ["simulator", "stripe"].contains(entry.value) else {
+                    throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not a processor (simulator or stripe)")
+                }
+                settings.processor = entry.value
+            case "stripe_secret_key_file": settings.stripeSecretKeyFile = entry.value
+            case "stripe_base_url":
+                guard entry.value.hasPrefix("https://") || entry.value.hasPrefix("http://") else {
+                    throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not an http(s) URL")
+                }
+                settings.stripeBaseURL = entry.value
             default: break
             }
+        }
+        if settings.processor == "stripe" && settings.stripeSecretKeyFile == nil {
+            throw SettingError(source: "stripe_secret_key_file", message: "the stripe processor needs its secret key in a file (--stripe-secret-key-file or LEVY_STRIPE_SECRET_KEY_FILE)")
         }
         if (settings.tlsCertificate == nil) != (settings.tlsKey == nil) {
             throw SettingError(source: settings.tlsCertificate == nil ? "tls_certificate" : "tls_key",

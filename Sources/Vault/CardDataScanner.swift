@@ -24,11 +24,20 @@ public enum CardDataScanner {
         return (cards, codes)
     }
 
-    /// Every occurrence of a listed card number, and of a listed security code standing alone (not inside a longer
-    /// run of letters or digits), in every file under `paths`. A card number is found however it is written: as
+    /// Reads `secret …` lines: other values that must never be written anywhere (a processor's secret key).
+    public static func readSecrets(_ text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            return parts.count == 2 && parts[0] == "secret" && parts[1].utf8.count >= 8 ? String(parts[1]) : nil
+        }
+    }
+
+    /// Every occurrence of a listed card number, of a listed security code standing alone (not inside a longer
+    /// run of letters or digits, nor the fraction of a decimal or the seconds of a clock time), and of a listed
+    /// secret, in every file under `paths`. A card number is found however it is written: as
     /// digits, grouped by single spaces or dashes (`4242 4242 4242 4242`), in UTF-16 (little or big endian), or as
     /// the hex of its ASCII digits (`34323432…`), as a value might be dumped.
-    public static func scan(_ paths: [String], cards: [String], securityCodes: [String]) -> [Finding] {
+    public static func scan(_ paths: [String], cards: [String], securityCodes: [String], secrets: [String] = []) -> [Finding] {
         var findings: [Finding] = []
         let listed = Set(cards.filter { (12...19).contains($0.count) && CardNumber.luhnValid($0.utf8.map { $0 - 48 }) })
         let hexNeedles = listed.map { card in (card, Array(card.utf8.flatMap { Array(String($0, radix: 16).utf8) })) }
@@ -44,9 +53,18 @@ public enum CardDataScanner {
                     }
                     for code in codes {
                         // A stored code is its own field; inside hex (hashes, fingerprints) letters surround it, by chance.
-                        for offset in occurrences(of: code, in: text) where standsAlone(offset, code.count, in: text, alphanumeric: true) {
+                        for offset in occurrences(of: code, in: text)
+                        where standsAlone(offset, code.count, in: text, alphanumeric: true) && !insideNumber(offset, code.count, in: text) {
                             findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "security code" + encoding,
                                                     masked: String(repeating: "•", count: code.count)))
+                        }
+                    }
+                }
+                for secret in secrets {
+                    for (encoding, text) in [("", bytes), (" (UTF-16LE)", utf16(bytes, littleEndian: true))] {
+                        for offset in occurrences(of: Array(secret.utf8), in: text) {
+                            findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "secret" + encoding,
+                                                    masked: String(secret.prefix(3)) + "…"))
                         }
                     }
                 }
@@ -140,6 +158,16 @@ public enum CardDataScanner {
     }
 
     /// Whether the match is not part of a longer run of digits (or, with `alphanumeric`, of letters and digits).
+    /// Whether the digits at `offset` are not a value of their own: they continue a number written before or after
+    /// them (`12.738`, `17:48:738`), or they number a SQL bind placeholder (`$738`, as a failing statement's text
+    /// is logged by PostgreSQL).
+    static func insideNumber(_ offset: Int, _ length: Int, in bytes: [UInt8]) -> Bool {
+        func digit(_ i: Int) -> Bool { i >= 0 && i < bytes.count && bytes[i] >= 48 && bytes[i] <= 57 }
+        func separator(_ i: Int) -> Bool { i >= 0 && i < bytes.count && (bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: ":")) }
+        if offset > 0 && bytes[offset - 1] == UInt8(ascii: "$") { return true }
+        return (separator(offset - 1) && digit(offset - 2)) || (separator(offset + length) && digit(offset + length + 1))
+    }
+
     static func standsAlone(_ offset: Int, _ length: Int, in bytes: [UInt8], alphanumeric: Bool = false) -> Bool {
         func joins(_ i: Int) -> Bool {
             guard i >= 0, i < bytes.count else { return false }

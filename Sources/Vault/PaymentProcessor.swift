@@ -17,12 +17,35 @@ public struct ProcessorResult: Sendable, Hashable {
     public var outcome: Outcome
     public var declineReason: DeclineReason?
     public var amount: Money
+    /// The processor's own code for a decline, when it is finer than Levy's reason (Stripe's `decline_code`, such
+    /// as `do_not_honor` or `lost_card`), kept as the processor said it.
+    public var processorCode: String?
 
-    public init(id: String, outcome: Outcome, declineReason: DeclineReason? = nil, amount: Money) {
+    public init(id: String, outcome: Outcome, declineReason: DeclineReason? = nil, amount: Money, processorCode: String? = nil) {
         self.id = id
         self.outcome = outcome
         self.declineReason = declineReason
         self.amount = amount
+        self.processorCode = processorCode
+    }
+}
+
+/// The billing address that goes with a card to the processor for address verification (AVS).
+public struct BillingDetails: Sendable, Hashable {
+    public var line1: String
+    public var city: String
+    /// Two-letter state code.
+    public var state: String
+    public var postalCode: String
+    /// ISO 3166-1 alpha-2.
+    public var country: String
+
+    public init(line1: String, city: String, state: String, postalCode: String, country: String = "US") {
+        self.line1 = line1
+        self.city = city
+        self.state = state
+        self.postalCode = postalCode
+        self.country = country
     }
 }
 
@@ -32,7 +55,9 @@ public struct ProcessorResult: Sendable, Hashable {
 /// again answers what it answered the first time and moves no money twice (as Stripe's `Idempotency-Key` does), so
 /// a call retried after a crash or a dropped connection is safe.
 public protocol PaymentProcessor: Sendable {
-    func authorize(_ card: RevealedCard, amount: Money, reference: String, idempotencyKey: String) async throws -> ProcessorResult
+    /// `billing` is the order's billing address, sent with the card for address verification where the processor
+    /// supports it.
+    func authorize(_ card: RevealedCard, amount: Money, reference: String, billing: BillingDetails?, idempotencyKey: String) async throws -> ProcessorResult
     func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult
     func void(authorization: String, idempotencyKey: String) async throws -> ProcessorResult
     func refund(capture: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult
@@ -52,9 +77,10 @@ public struct PaymentGateway: Sendable {
     }
 
     /// Reveals the card (audited) and asks the processor to authorize `amount`.
-    public func authorize(token: Token, amount: Money, reference: String, idempotencyKey: String) async throws -> ProcessorResult {
+    public func authorize(token: Token, amount: Money, reference: String, billing: BillingDetails? = nil,
+                          idempotencyKey: String) async throws -> ProcessorResult {
         let card = try await vault.reveal(token, caller: identity, purpose: "authorize \(reference)")
-        return try await processor.authorize(card, amount: amount, reference: reference, idempotencyKey: idempotencyKey)
+        return try await processor.authorize(card, amount: amount, reference: reference, billing: billing, idempotencyKey: idempotencyKey)
     }
 
     public func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
@@ -72,7 +98,8 @@ public struct PaymentGateway: Sendable {
 
 /// A built-in processor simulator driven by the test card numbers processors publish for their sandboxes
 /// (Stripe's list): 4000000000000002 declines, 4000000000009995 has insufficient funds, 4000000000000069 is
-/// expired, 4000000000000127 has an incorrect security code, 4000000000000119 causes a processing error; any
+/// expired, 4000000000000127 has an incorrect security code, 4000000000000119 causes a processing error,
+/// 4000000000000341 is declined when charged (Stripe's card that attaches but fails to charge); any
 /// other valid card (4242424242424242, 5555555555554444, 378282246310005, …) is approved.
 public actor SimulatedProcessor: PaymentProcessor {
     struct Authorization { var amount: Money; var captured: Money; var voided: Bool }
@@ -90,7 +117,7 @@ public actor SimulatedProcessor: PaymentProcessor {
 
     static let outcomes: [String: ProcessorResult.DeclineReason] = [
         "4000000000000002": .declined, "4000000000009995": .insufficientFunds, "4000000000000069": .expiredCard,
-        "4000000000000127": .incorrectSecurityCode, "4000000000000119": .processingError,
+        "4000000000000127": .incorrectSecurityCode, "4000000000000119": .processingError, "4000000000000341": .declined,
     ]
 
     private func nextID(_ prefix: String) -> String {
@@ -106,7 +133,8 @@ public actor SimulatedProcessor: PaymentProcessor {
         return result
     }
 
-    public func authorize(_ card: RevealedCard, amount: Money, reference: String, idempotencyKey: String) async throws -> ProcessorResult {
+    public func authorize(_ card: RevealedCard, amount: Money, reference: String, billing: BillingDetails?,
+                          idempotencyKey: String) async throws -> ProcessorResult {
         once(idempotencyKey, "authorize") {
             let id = nextID("auth")
             if let reason = Self.outcomes[card.digitsForProcessor] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Processors
 import Server
 import Storage
 import TaxCore
@@ -27,6 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "PEM private key of the certificate (LEVY_TLS_KEY).") var tlsKey: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default info; LEVY_LOG_LEVEL).") var logLevel: String?
     @Option(help: "A JSON file of settings (LEVY_CONFIG); flags and variables override it.") var config: String?
+    @Option(help: "simulator (the built-in one, default) or stripe (LEVY_PROCESSOR).") var processor: String?
+    @Option(help: "A file holding the Stripe secret key, for --processor stripe (LEVY_STRIPE_SECRET_KEY_FILE).") var stripeSecretKeyFile: String?
+    @Option(help: "Stripe's API address (default https://api.stripe.com; LEVY_STRIPE_BASE_URL), e.g. a localstripe.") var stripeBaseURL: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -49,15 +53,27 @@ struct ServeCommand: AsyncParsableCommand {
         let location = settings.database ?? cwd + "/.levy/levy.sqlite"
         let store: LevyServices.Store = location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
             ? .postgres(url: location) : .sqlite(database: location, vault: settings.vault ?? cwd + "/.levy/vault.sqlite")
+        let processor: any PaymentProcessor
+        let paymentsName: String
+        if settings.processor == "stripe", let keyFile = settings.stripeSecretKeyFile {
+            do {
+                let stripe = try StripeProcessor(key: try StripeSecretKey(file: keyFile), baseURL: settings.stripeBaseURL)
+                processor = stripe
+                paymentsName = "Stripe at \(stripe.endpoint)"
+            } catch { throw CLIError.input("\(error)") }
+        } else {
+            processor = SimulatedProcessor()
+            paymentsName = "the built-in simulator"
+        }
         let services = try await LevyServices.open(store: store, tables: tables,
                                                    tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
-                                                   masterKey: masterKey)
+                                                   masterKey: masterKey, processor: processor)
         try await firstStartAdminKey(services.keys, directory: cwd + "/.levy/dev-keys")
         let api = LevyAPI(services: services, openAPI: openAPI, maxBodyBytes: settings.maxBodyBytes, maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute)
         let scheme = settings.tlsCertificate == nil ? "http" : "https"
         let storeName = if case .postgres = store { "PostgreSQL" } else { "SQLite \(location)" }
         try await LevyServer.serve(api: api, settings: settings, logger: logger) { port in
-            Self.say("levy: serving on \(scheme)://\(settings.hostname):\(port) (tables \(tables.version), store \(storeName), payments: the built-in simulator)")
+            Self.say("levy: serving on \(scheme)://\(settings.hostname):\(port) (tables \(tables.version), store \(storeName), payments: \(paymentsName))")
             Self.say("levy: the API is described at \(scheme)://\(settings.hostname):\(port)/openapi.yaml; SIGTERM or Ctrl-C stops after in-flight requests")
         }
     }
@@ -74,6 +90,9 @@ struct ServeCommand: AsyncParsableCommand {
         flags["tls_certificate"] = tlsCertificate
         flags["tls_key"] = tlsKey
         flags["log_level"] = logLevel
+        flags["processor"] = processor
+        flags["stripe_secret_key_file"] = stripeSecretKeyFile
+        flags["stripe_base_url"] = stripeBaseURL
         return flags
     }
 

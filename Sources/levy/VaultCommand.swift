@@ -143,16 +143,17 @@ struct VaultCommand: AsyncParsableCommand {
 
     struct Scan: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Search files for listed card numbers and security codes; exit 1 if any is found.")
+            abstract: "Search files for listed card numbers, security codes and secrets; exit 1 if any is found.")
         @Argument(help: "Files or folders to scan.") var paths: [String]
-        @Option(help: "A list of `pan NNNN…` and `cvv NNN` lines.") var cards: String
+        @Option(help: "A list of `pan NNNN…`, `cvv NNN` and `secret …` lines.") var cards: String
 
         func run() throws {
             guard let text = try? String(contentsOfFile: cards, encoding: .utf8) else { throw ValidationError("cannot read \(cards)") }
             let list = CardDataScanner.readList(text)
-            let findings = CardDataScanner.scan(paths, cards: list.cards, securityCodes: list.codes)
+            let secrets = CardDataScanner.readSecrets(text)
+            let findings = CardDataScanner.scan(paths, cards: list.cards, securityCodes: list.codes, secrets: secrets)
             for finding in findings { print(finding) }
-            print("card-data scan: \(findings.count) finding(s) in \(paths.joined(separator: ", ")) for \(list.cards.count) card numbers and \(list.codes.count) security codes")
+            print("card-data scan: \(findings.count) finding(s) in \(paths.joined(separator: ", ")) for \(list.cards.count) card numbers, \(list.codes.count) security codes and \(secrets.count) secrets")
             if !findings.isEmpty { throw ExitCode(1) }
         }
     }

@@ -20,8 +20,8 @@ actor LosingProcessor: PaymentProcessor {
         return result
     }
 
-    func authorize(_ card: RevealedCard, amount: Money, reference: String, idempotencyKey: String) async throws -> ProcessorResult {
-        try deliver("authorize", try await inner.authorize(card, amount: amount, reference: reference, idempotencyKey: idempotencyKey))
+    func authorize(_ card: RevealedCard, amount: Money, reference: String, billing: BillingDetails?, idempotencyKey: String) async throws -> ProcessorResult {
+        try deliver("authorize", try await inner.authorize(card, amount: amount, reference: reference, billing: billing, idempotencyKey: idempotencyKey))
     }
 
     func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {

@@ -452,6 +452,14 @@ struct CardDataTests {
         #expect(try plant("cvv.json", Array(#"{"security_code": "5926"}"#.utf8)) == ["security code"])
         #expect(try plant("longer.txt", Array("id 14242424242424242 and 4242424242424242 1".utf8)).isEmpty == false)
         #expect(try plant("inside.txt", Array("run 942424242424242429 x".utf8)).isEmpty)
+        // A code is a value of its own: not the fraction of a decimal, a clock's seconds or a bind placeholder's number.
+        #expect(try plant("numbers.log", Array("took 0.5926 s; 5926.5 kB at 17:48:5926; VALUES ($5926, $5927)".utf8)).isEmpty)
+        #expect(try plant("param.log", Array("DETAIL: parameters: $12 = '5926'".utf8)) == ["security code"])
+        // Listed secrets (a processor's key) are found as written, in UTF-8 and UTF-16LE.
+        let key = "sk_test_levy_local"
+        try Data("Authorization: Bearer \(key)".utf8).write(to: URL(fileURLWithPath: directory + "/secret.log"))
+        #expect(CardDataScanner.scan([directory], cards: cards, securityCodes: codes, secrets: [key]).map(\.kind) == ["secret"])
+        #expect(CardDataScanner.readSecrets("# x\nsecret \(key)\npan 4242424242424242\nsecret short\n") == [key])
     }
 
     /// Every card number and security code a test sends is on the scan's list, so a leak of any of them is found.
