@@ -55,6 +55,7 @@ let package = Package(
             name: "Processors",
             dependencies: [
                 "TaxCore", "Vault",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -90,7 +91,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Orders", "Exports",
+                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Processors", "Orders", "Exports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -127,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Orders", "Vault", "Storage", "TaxCore", "TaxTables",
+                "Server", "Orders", "Vault", "Processors", "Storage", "TaxCore", "TaxTables",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

@@ -100,6 +100,8 @@ public struct Order: Sendable, Hashable {
     public var lines: [OrderLine]
     /// The billing address the order was placed with (`AddressText`), sent to the processor for address verification.
     public var billingAddress: String? = nil
+    /// `open`, `won` or `lost` once the buyer's bank disputed the payment (processor events); nil otherwise.
+    public var disputeStatus: String? = nil
 
     public var refundedAmount: Int64 { lines.reduce(0) { $0 + $1.refundedAmount } }
     public var refundedTax: Int64 { lines.reduce(0) { $0 + $1.refundedTax } }
@@ -113,6 +115,9 @@ public enum RefundRequest: Sendable, Hashable {
     case lines([RefundLine])
     /// An amount off the order's net price, spread over the lines; tax reverses in proportion.
     case amount(Int64)
+    /// An amount the buyer got back, tax included (a refund made at the processor, a lost dispute): split into
+    /// the net amount and the tax it carries, exactly, or refused when no split gives this total to the cent.
+    case gross(Int64)
 }
 
 public struct RefundLine: Sendable, Hashable {

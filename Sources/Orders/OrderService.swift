@@ -136,6 +136,17 @@ public struct OrderService: Sendable {
                 "ALTER TABLE {schema}order_lines ADD COLUMN third_party_discount {bigint} NOT NULL DEFAULT 0",
                 "ALTER TABLE {schema}orders ADD COLUMN engagement TEXT",
             ]),
+            // What the processor reported on its own (webhooks): each event once, by its id, with what Levy did
+            // with it; refunds Levy did not start (`origin`: `levy`, `processor` or `dispute`); disputes.
+            .init(version: 9, name: "processor events", statements: [
+                """
+                CREATE TABLE {schema}processor_events (id TEXT PRIMARY KEY, processor TEXT NOT NULL, type TEXT NOT NULL,
+                  received_at TEXT NOT NULL, state TEXT NOT NULL, detail TEXT, payload TEXT NOT NULL)
+                """,
+                "ALTER TABLE {schema}refunds ADD COLUMN origin TEXT NOT NULL DEFAULT 'levy'",
+                "ALTER TABLE {schema}orders ADD COLUMN dispute_id TEXT",
+                "ALTER TABLE {schema}orders ADD COLUMN dispute_status TEXT",
+            ]),
         ])
     }
 
@@ -306,7 +317,7 @@ public struct OrderService: Sendable {
         let sql = """
             SELECT o.id, o.request_hash, o.status, o.tax_date, o.table_version, o.rounding, o.total_amount, o.total_tax, o.payment_token,
               o.authorization_id, o.capture_id, o.decline_reason, o.customer_id, o.billing_version, o.created_at,
-              o.billing_address, l.line_no AS l_line_no, l.line_id AS l_line_id, l.code AS l_code, l.fulfilment AS l_fulfilment, l.quantity AS l_quantity,
+              o.billing_address, o.dispute_status, l.line_no AS l_line_no, l.line_id AS l_line_id, l.code AS l_code, l.fulfilment AS l_fulfilment, l.quantity AS l_quantity,
               l.amount AS l_amount, l.taxable AS l_taxable, l.exempt AS l_exempt, l.tax AS l_tax, l.refunded_quantity AS l_refunded_quantity,
               l.refunded_amount AS l_refunded_amount, l.sourcing_rule AS l_sourcing_rule, l.sourced_to AS l_sourced_to, l.certificate AS l_certificate,
               t.position AS t_position, t.jurisdiction_code AS t_jurisdiction_code, t.level AS t_level, t.name AS t_name, t.rate AS t_rate,
@@ -347,7 +358,7 @@ public struct OrderService: Sendable {
                               customerID: try row.decodeIfPresent("customer_id", as: String.self).map(CustomerID.init),
                               billingVersion: try row.decodeIfPresent("billing_version", as: Int.self),
                               created: try row.decode("created_at", expected: "a UTC timestamp", Timestamp.date), lines: lines,
-                              billingAddress: try row.decodeIfPresent("billing_address"))
+                              billingAddress: try row.decodeIfPresent("billing_address"), disputeStatus: try row.decodeIfPresent("dispute_status"))
             return (order, try row.decode("request_hash"))
         } catch {
             throw OrderError.corrupt("\(error)")

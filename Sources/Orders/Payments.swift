@@ -162,6 +162,18 @@ extension OrderService {
     /// Refunds a captured order (in full, by line and quantity, or an amount), reversing tax from the amounts frozen
     /// at placement, never from today's tables. Once per idempotency key; one refund of an order at a time.
     public func refund(_ id: OrderID, _ request: RefundRequest, idempotencyKey: String, requestHash: String) async throws -> Refund {
+        try await refund(id, request, idempotencyKey: idempotencyKey, requestHash: requestHash, external: nil)
+    }
+
+    /// A refund the processor already made (`external`: its refund id and why: `processor` for one made in its
+    /// dashboard, `dispute` for a lost dispute): recorded like Levy's own, with tax reversed from the frozen
+    /// evidence, but the processor is not asked to move money again.
+    struct ExternalRefund: Sendable {
+        var processorRefundID: String
+        var origin: String
+    }
+
+    func refund(_ id: OrderID, _ request: RefundRequest, idempotencyKey: String, requestHash: String, external: ExternalRefund?) async throws -> Refund {
         if let existing = try await refund(forKey: idempotencyKey) {
             guard existing.requestHash == requestHash, existing.refund.orderID == id else { throw OrderError.idempotencyConflict(key: idempotencyKey) }
             return existing.refund
@@ -187,17 +199,19 @@ extension OrderService {
             let tax = try CheckedMoney.sum(lines.flatMap { $0.taxes.map(\.tax) })
             plan = (order, lines, amount, tax)
             try await database.execute("""
-                INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at, state, plan)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)
+                INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at, state, plan, origin, processor_refund_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)
                 """, [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax),
-                      .text(Timestamp.string(now())), .text(String(decoding: try JSONEncoder().encode(lines), as: UTF8.self))])
+                      .text(Timestamp.string(now())), .text(String(decoding: try JSONEncoder().encode(lines), as: UTF8.self)),
+                      .text(external?.origin ?? "levy"), external.map { .text($0.processorRefundID) } ?? .null])
         } catch {
             try? await releaseRefundLock(id, refundID)
             if let existing = try? await refund(forKey: idempotencyKey), existing.requestHash == requestHash { return existing.refund }
             if error is CheckedMoney.Overflow { throw OrderError.invalidRefund("the amounts are too large to add up") }
             throw error
         }
-        return try await finishRefund(refundID, order: plan.order, lines: plan.lines, amount: plan.amount, tax: plan.tax)
+        return try await finishRefund(refundID, order: plan.order, lines: plan.lines, amount: plan.amount, tax: plan.tax,
+                                      externalID: external?.processorRefundID)
     }
 
     func releaseRefundLock(_ id: OrderID, _ refundID: String) async throws {
@@ -206,9 +220,9 @@ extension OrderService {
 
     /// Asks the processor to refund (the same key after a crash gets the same refund), then commits the refund,
     /// the reversing ledger entries and the revocations, and releases the order's refund lock.
-    func finishRefund(_ refundID: String, order: Order, lines: [RefundedLine], amount: Int64, tax: Int64) async throws -> Refund {
-        var processorRefundID: String?
-        if let gateway, let capture = order.captureID {
+    func finishRefund(_ refundID: String, order: Order, lines: [RefundedLine], amount: Int64, tax: Int64, externalID: String?) async throws -> Refund {
+        var processorRefundID = externalID
+        if externalID == nil, let gateway, let capture = order.captureID {
             let result = try await gateway.refund(capture: capture, amount: Money(minorUnits: amount + tax, currency: order.currency),
                                                   idempotencyKey: "refund:\(refundID)")
             guard result.outcome == .approved else {
@@ -287,15 +301,19 @@ extension OrderService {
             }
             finished += 1
         }
-        for row in try await rows("SELECT id, order_id, amount, tax, plan FROM \(table("refunds")) WHERE state = 'pending'", []) {
-            let (refundID, orderID, amount, tax, planText) = try decoded { () throws(RowDecodingError) in
+        for row in try await rows("SELECT id, order_id, amount, tax, plan, origin, processor_refund_id FROM \(table("refunds")) WHERE state = 'pending'", []) {
+            let (refundID, orderID, amount, tax, planText, origin, externalID) = try decoded { () throws(RowDecodingError) in
                 (try row.decode("id", as: String.self), try row.decode("order_id", as: String.self), try Self.money(row, "amount"),
-                 try Self.money(row, "tax"), try row.decode("plan", as: String.self))
+                 try Self.money(row, "tax"), try row.decode("plan", as: String.self), try row.decode("origin", as: String.self),
+                 try row.decodeIfPresent("processor_refund_id", as: String.self))
             }
+            // A refund the processor made itself is only recorded: it is never asked for again.
+            guard origin == "levy" || externalID != nil else { throw OrderError.corrupt("refund \(refundID) came from the processor but has no processor id") }
             guard let lines = try? JSONDecoder().decode([RefundedLine].self, from: Data(planText.utf8)) else {
                 throw OrderError.corrupt("refund \(refundID) has an unreadable plan")
             }
-            _ = try await finishRefund(refundID, order: try await order(OrderID(orderID)), lines: lines, amount: amount, tax: tax)
+            _ = try await finishRefund(refundID, order: try await order(OrderID(orderID)), lines: lines, amount: amount, tax: tax,
+                                       externalID: origin == "levy" ? nil : externalID)
             finished += 1
         }
         return finished

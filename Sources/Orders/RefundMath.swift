@@ -39,6 +39,8 @@ public enum RefundMath {
                 }
             }
             return result
+        case .gross(let gross):
+            return try split(order, gross: gross)
         case .amount(let amount):
             let remaining = order.lines.map { $0.amount - $0.refundedAmount }
             let total = remaining.reduce(0, +)
@@ -55,6 +57,57 @@ public enum RefundMath {
                 })
             }
         }
+    }
+
+    /// A refund of `gross`, tax included, split into net and tax that add up to it exactly (rule "gross refund:
+    /// net first"): the net is the largest amount `n` whose refund by amount, with its tax `t(n)`, does not exceed
+    /// `gross`; the cents left over (fewer than the next cent of net would add in tax) are tax given back on the
+    /// jurisdictions that the next cent of net raises, each by no more than it rises. `n + t(n)` grows with `n`, so
+    /// `n` is found by bisection. Each jurisdiction's tax is thus within a cent of its exact share, and the parts
+    /// add up to `gross`.
+    static func split(_ order: Order, gross: Int64) throws(OrderError) -> [RefundedLine] {
+        guard gross >= 1 else { throw .invalidRefund("the amount must be positive") }
+        let remainingNet = order.lines.reduce(Int64(0)) { $0 + $1.amount - $1.refundedAmount }
+        let remainingTax = order.lines.reduce(Int64(0)) { $0 + $1.taxes.reduce(0) { $0 + $1.tax - $1.refundedTax } }
+        if gross == remainingNet + remainingTax { return try refund(order, .full) }
+        guard gross < remainingNet + remainingTax, remainingNet >= 1 else {
+            throw .invalidRefund("only \(remainingNet + remainingTax) minor units (tax included) remain to refund, not \(gross)")
+        }
+        func total(_ net: Int64) throws(OrderError) -> (Int64, [RefundedLine]) {
+            guard net > 0 else { return (0, []) }
+            let lines = try refund(order, .amount(net))
+            return (lines.reduce(0) { $0 + $1.amount + $1.taxes.reduce(0) { $0 + $1.tax } }, lines)
+        }
+        // The largest net whose refund does not exceed `gross`; it is below `remainingNet`, whose refund is everything.
+        var low: Int64 = 0, high = remainingNet - 1
+        while low < high {
+            let middle = low + (high - low + 1) / 2
+            if try total(middle).0 <= gross { low = middle } else { high = middle - 1 }
+        }
+        var (reached, lines) = try total(low)
+        guard reached < gross else { return lines }
+        guard low >= 1 else { throw .invalidRefund("\(gross) minor units are less than the smallest refund with its tax") }
+        var leftover = gross - reached
+        let (_, next) = try total(low + 1)
+        for nextLine in next where leftover > 0 {
+            guard let line = order.lines.first(where: { $0.number == nextLine.line }) else { continue }
+            var index = lines.firstIndex { $0.line == nextLine.line }
+            for (position, raised) in nextLine.taxes.enumerated() where leftover > 0 {
+                let before = index.map { lines[$0].taxes[position].tax } ?? 0
+                let rise = min(raised.tax - before, line.taxes[position].tax - line.taxes[position].refundedTax - before)
+                guard rise > 0 else { continue }
+                if index == nil {
+                    lines.append(RefundedLine(line: line.number, quantity: 0, amount: 0,
+                                              taxes: line.taxes.map { RefundedTax(jurisdictionCode: $0.jurisdictionCode, tax: 0) }))
+                    index = lines.count - 1
+                }
+                let added = min(rise, leftover)
+                lines[index!].taxes[position].tax += added
+                leftover -= added
+            }
+        }
+        guard leftover == 0 else { throw .invalidRefund("\(gross) cannot be split into net and tax to the cent; record it by hand") }
+        return lines.sorted { $0.line < $1.line }
     }
 
     /// `value` times `numerator / denominator`, rounded half up (values are non-negative).

@@ -54,6 +54,8 @@ struct APICall: Sendable {
     var idempotencyKey: String?
     var requestID: String
     var logger: Logger
+    /// The request's header fields (for the few endpoints that read one, such as a webhook's signature).
+    var headers: HTTPFields = [:]
 
     func parameter(_ name: String) -> String { parameters[name] ?? "" }
 

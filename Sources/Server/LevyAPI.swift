@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Orders
+import Processors
 import TaxCore
 import Vault
 
@@ -19,9 +20,13 @@ public struct LevyAPI: Sendable {
 
     /// Failed authentications per client address and per key id.
     let failedAuth: FailedAuthLimiter
+    /// Verifies Stripe's webhook requests; nil when no webhook secret is configured (the endpoint answers 404).
+    let stripeWebhook: StripeWebhook?
 
-    public init(services: LevyServices, openAPI: OpenAPIDocument, maxBodyBytes: Int = 1 << 20, maxFailedAuthPerMinute: Int = 20) {
+    public init(services: LevyServices, openAPI: OpenAPIDocument, maxBodyBytes: Int = 1 << 20, maxFailedAuthPerMinute: Int = 20,
+                stripeWebhook: StripeWebhook? = nil) {
         self.services = services
+        self.stripeWebhook = stripeWebhook
         self.openAPI = openAPI
         self.maxBodyBytes = maxBodyBytes
         calculator = TaxCalculator(tables: services.tables)
@@ -31,7 +36,7 @@ public struct LevyAPI: Sendable {
     /// Every endpoint, in the order of the OpenAPI document.
     var endpoints: [Endpoint] {
         operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + fulfilmentEndpoints
-            + tableEndpoints + ledgerEndpoints + keyEndpoints
+            + tableEndpoints + ledgerEndpoints + keyEndpoints + webhookEndpoints
     }
 
     /// The endpoints as tests and docs see them.
@@ -95,7 +100,7 @@ public struct LevyAPI: Sendable {
             if parameters.values.contains(where: { $0.utf8.count > 128 }) { throw APIError.notFound("no such resource") }
             let call = APICall(body: body, parameters: parameters, query: Self.query(request), key: key,
                                idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + $0 } },
-                               requestID: requestID, logger: logger)
+                               requestID: requestID, logger: logger, headers: request.headers)
             (reply, replayed) = try await runIdempotently(endpoint, call: call, request: request)
         } catch {
             reply = errorReply(error, requestID: requestID, logger: logger)

@@ -121,6 +121,7 @@ struct OrderOut: Encodable {
     var id: String, status: String, currency: String, taxDate: String, tableVersion: String, rounding: String
     var totalAmount: String, totalTax: String, total: String, refundedAmount: String, refundedTax: String
     var paymentToken: String?, authorizationID: String?, declineReason: String?, customerID: String?, billingVersion: Int?
+    var disputeStatus: String?
     var created: String
     var lines: [LineOut]
     var vouchers: [VoucherOut]
@@ -130,7 +131,7 @@ struct OrderOut: Encodable {
         case id, status, currency, taxDate = "tax_date", tableVersion = "table_version", rounding, totalAmount = "total_amount"
         case totalTax = "total_tax", total, refundedAmount = "refunded_amount", refundedTax = "refunded_tax", paymentToken = "payment_token"
         case authorizationID = "authorization_id", declineReason = "decline_reason", customerID = "customer_id"
-        case billingVersion = "billing_version", created, lines, vouchers, entitlements
+        case billingVersion = "billing_version", disputeStatus = "dispute_status", created, lines, vouchers, entitlements
     }
 
     init(_ order: Order, vouchers: [Voucher], entitlements: [Entitlement], now: Date) {
@@ -150,6 +151,7 @@ struct OrderOut: Encodable {
         declineReason = order.declineReason
         customerID = order.customerID?.value
         billingVersion = order.billingVersion
+        disputeStatus = order.disputeStatus
         created = timestamp(order.created)
         lines = order.lines.map { line in
             LineOut(number: line.number, id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity,

@@ -30,6 +30,9 @@ public struct ServeSettings: Sendable, Equatable {
     public var stripeSecretKeyFile: String?
     /// Stripe's API, or a Stripe-shaped stand-in such as localstripe.
     public var stripeBaseURL = "https://api.stripe.com"
+    /// A file holding the signing secret (`whsec_…`) of the Stripe webhook endpoint; without it
+    /// `POST /v1/webhooks/stripe` answers 404.
+    public var stripeWebhookSecretFile: String?
 
     public init() {}
 
@@ -42,6 +45,7 @@ public struct ServeSettings: Sendable, Equatable {
         ("request_head_timeout", "LEVY_REQUEST_HEAD_TIMEOUT"), ("request_body_timeout", "LEVY_REQUEST_BODY_TIMEOUT"),
         ("idle_timeout", "LEVY_IDLE_TIMEOUT"), ("max_failed_auth_per_minute", "LEVY_MAX_FAILED_AUTH_PER_MINUTE"),
         ("processor", "LEVY_PROCESSOR"), ("stripe_secret_key_file", "LEVY_STRIPE_SECRET_KEY_FILE"), ("stripe_base_url", "LEVY_STRIPE_BASE_URL"),
+        ("stripe_webhook_secret_file", "LEVY_STRIPE_WEBHOOK_SECRET_FILE"),
     ]
 
     public struct SettingError: Error, Equatable, CustomStringConvertible {
@@ -118,6 +122,7 @@ public struct ServeSettings: Sendable, Equatable {
                 }
                 settings.processor = entry.value
             case "stripe_secret_key_file": settings.stripeSecretKeyFile = entry.value
+            case "stripe_webhook_secret_file": settings.stripeWebhookSecretFile = entry.value
             case "stripe_base_url":
                 guard entry.value.hasPrefix("https://") || entry.value.hasPrefix("http://") else {
                     throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not an http(s) URL")

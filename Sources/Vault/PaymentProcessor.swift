@@ -182,3 +182,24 @@ public actor SimulatedProcessor: PaymentProcessor {
         }
     }
 }
+
+/// Something that happened at the processor that Levy did not start, as the processor reported it (a webhook),
+/// in processor-neutral terms. Amounts are minor units of the payment's currency.
+public enum ProcessorEvent: Sendable, Hashable {
+    /// A refund made at the processor (its dashboard, its API by someone else) or one of Levy's own, reported back.
+    case refund(id: String, payment: String, amount: Int64, succeeded: Bool)
+    /// The buyer's bank disputes a payment; the money is held until the dispute closes.
+    case disputeOpened(id: String, payment: String, amount: Int64)
+    /// A dispute closed: lost (the money went back to the buyer), or won.
+    case disputeClosed(id: String, payment: String, amount: Int64, lost: Bool)
+    /// An event Levy records and acknowledges but does not act on.
+    case other
+
+    /// The processor's payment the event is about (the authorization and capture id Levy holds), if any.
+    public var payment: String? {
+        switch self {
+        case .refund(_, let payment, _, _), .disputeOpened(_, let payment, _), .disputeClosed(_, let payment, _, _): payment
+        case .other: nil
+        }
+    }
+}

@@ -31,6 +31,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "simulator (the built-in one, default) or stripe (LEVY_PROCESSOR).") var processor: String?
     @Option(help: "A file holding the Stripe secret key, for --processor stripe (LEVY_STRIPE_SECRET_KEY_FILE).") var stripeSecretKeyFile: String?
     @Option(help: "Stripe's API address (default https://api.stripe.com; LEVY_STRIPE_BASE_URL), e.g. a localstripe.") var stripeBaseURL: String?
+    @Option(help: "A file holding the Stripe webhook signing secret whsec_… (LEVY_STRIPE_WEBHOOK_SECRET_FILE); enables POST /v1/webhooks/stripe.")
+    var stripeWebhookSecretFile: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -69,7 +71,12 @@ struct ServeCommand: AsyncParsableCommand {
                                                    tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
                                                    masterKey: masterKey, processor: processor)
         try await firstStartAdminKey(services.keys, directory: cwd + "/.levy/dev-keys")
-        let api = LevyAPI(services: services, openAPI: openAPI, maxBodyBytes: settings.maxBodyBytes, maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute)
+        var webhook: StripeWebhook?
+        if let file = settings.stripeWebhookSecretFile {
+            do { webhook = StripeWebhook(secret: try StripeWebhookSecret(file: file)) } catch { throw CLIError.input("\(error)") }
+        }
+        let api = LevyAPI(services: services, openAPI: openAPI, maxBodyBytes: settings.maxBodyBytes, maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute,
+                          stripeWebhook: webhook)
         let scheme = settings.tlsCertificate == nil ? "http" : "https"
         let storeName = if case .postgres = store { "PostgreSQL" } else { "SQLite \(location)" }
         try await LevyServer.serve(api: api, settings: settings, logger: logger) { port in
@@ -93,6 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags["processor"] = processor
         flags["stripe_secret_key_file"] = stripeSecretKeyFile
         flags["stripe_base_url"] = stripeBaseURL
+        flags["stripe_webhook_secret_file"] = stripeWebhookSecretFile
         return flags
     }
 

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Orders
+import Processors
 import Server
 import Storage
 import Synchronization
@@ -43,7 +44,8 @@ struct TestServer: Sendable {
     static let tables: TaxTableSet = try! CanonicalTables.load(directory: repository + "/TaxTables").tables
     static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }
 
-    static func make(_ store: Store = .sqlite, now: @escaping @Sendable () -> Date = { Date() }) async throws -> TestServer {
+    static func make(_ store: Store = .sqlite, now: @escaping @Sendable () -> Date = { Date() },
+                     stripeWebhook: StripeWebhook? = nil) async throws -> TestServer {
         let directory = NSTemporaryDirectory() + "levy-server-tests/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
@@ -60,7 +62,7 @@ struct TestServer: Sendable {
         for scope in Scope.allCases { keys[scope] = try await services.keys.create(label: scope.rawValue, scopes: [scope]).secret }
         let all = try await services.keys.create(label: "all", scopes: Set(Scope.allCases)).secret
         return TestServer(api: LevyAPI(services: services, openAPI: try OpenAPIDocument(contentsOf: repository + "/Sources/Server/openapi.yaml"),
-                                                  maxBodyBytes: 64 * 1024), keys: keys, allScopes: all, logs: LogRecorder(),
+                                                  maxBodyBytes: 64 * 1024, stripeWebhook: stripeWebhook), keys: keys, allScopes: all, logs: LogRecorder(),
                           directory: directory)
     }
 

@@ -1,0 +1,111 @@
+import Foundation
+import Storage
+import Vault
+
+/// What Levy did with a processor's event.
+public enum EventOutcome: String, Sendable, Hashable, Codable {
+    /// The event changed an order (a refund recorded, a dispute opened or closed).
+    case applied
+    /// The event was recorded before: nothing was done again.
+    case duplicate
+    /// Recorded, nothing to do (Levy's own refund reported back, an order Levy does not know, an event type Levy
+    /// does not act on).
+    case ignored
+    /// Recorded, but Levy could not apply it by itself (a refund amount no split of net and tax gives to the
+    /// cent): someone has to look at it.
+    case needsReview = "needs_review"
+}
+
+public struct RecordedEvent: Sendable, Hashable {
+    public var id: String
+    public var outcome: EventOutcome
+    public var detail: String
+}
+
+extension OrderService {
+    /// Records a processor's event once (by its id) and applies it:
+    /// - a refund made at the processor becomes a Levy refund (`origin` `processor`), tax reversed from the frozen
+    ///   evidence, the processor not asked again; Levy's own refunds reported back are recognized by their id;
+    /// - a dispute marks the order (`dispute_status` `open`); the ledger is not touched while it is open; a lost
+    ///   dispute is recorded as a refund of the disputed amount (`origin` `dispute`), a won one only marks the order.
+    ///
+    /// While one of Levy's refunds of the order is under way, the event is left unapplied and
+    /// `OrderError.paymentInProgress` thrown, so that the caller answers "later" and the processor sends it again
+    /// (by then Levy knows the refund's id and does not count it twice).
+    public func record(processor: String, eventID: String, type: String, payload: [UInt8], events: [ProcessorEvent]) async throws -> RecordedEvent {
+        let events_ = table("processor_events")
+        let inserted = try await rows("""
+            INSERT INTO \(events_) (id, processor, type, received_at, state, payload) VALUES ($1, $2, $3, $4, 'received', $5)
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """, [.text(eventID), .text(processor), .text(type), .text(Timestamp.string(now())), .text(String(decoding: payload, as: UTF8.self))])
+        if inserted.isEmpty {
+            let existing = try await rows("SELECT state, detail FROM \(events_) WHERE id = $1", [.text(eventID)])
+            let (state, detail) = try decoded { () throws(RowDecodingError) in
+                guard let row = existing.first else { return ("received", String?.none) }
+                return (try row.decode("state", as: String.self), try row.decodeIfPresent("detail", as: String.self))
+            }
+            // An event whose earlier delivery stopped part way (a refund of Levy's was under way) is applied now.
+            guard state == "received" else { return RecordedEvent(id: eventID, outcome: .duplicate, detail: detail ?? state) }
+        }
+        var outcomes: [(EventOutcome, String)] = []
+        for event in events { outcomes.append(try await apply(event)) }
+        let outcome: EventOutcome = outcomes.contains { $0.0 == .needsReview } ? .needsReview : outcomes.contains { $0.0 == .applied } ? .applied : .ignored
+        let detail = outcomes.map(\.1).joined(separator: "; ")
+        _ = try await rows("UPDATE \(events_) SET state = $1, detail = $2 WHERE id = $3",
+                           [.text(outcome.rawValue), .text(String(detail.prefix(1_000))), .text(eventID)])
+        return RecordedEvent(id: eventID, outcome: outcome, detail: detail)
+    }
+
+    /// The events recorded, newest first (at most `limit`).
+    public func processorEvents(limit: Int = 100) async throws -> [(id: String, type: String, state: String, detail: String?)] {
+        let found = try await rows("SELECT id, type, state, detail FROM \(table("processor_events")) ORDER BY received_at DESC, id LIMIT \(max(1, min(limit, 1_000)))", [])
+        return try decoded { () throws(RowDecodingError) in
+            var events: [(id: String, type: String, state: String, detail: String?)] = []
+            for row in found {
+                events.append((try row.decode("id"), try row.decode("type"), try row.decode("state"), try row.decodeIfPresent("detail")))
+            }
+            return events
+        }
+    }
+
+    private func apply(_ event: ProcessorEvent) async throws -> (EventOutcome, String) {
+        guard let payment = event.payment else { return (.ignored, "not an event Levy acts on") }
+        let found = try await rows("SELECT id FROM \(table("orders")) WHERE capture_id = $1 OR authorization_id = $1 ORDER BY id LIMIT 1", [.text(payment)])
+        guard let row = found.first else { return (.ignored, "no order was paid with \(payment)") }
+        let orderID = OrderID(try decoded { () throws(RowDecodingError) in try row.decode("id", as: String.self) })
+        switch event {
+        case .refund(let id, _, let amount, let succeeded):
+            guard succeeded else { return (.ignored, "refund \(id) has not succeeded") }
+            let known = try await rows("SELECT id FROM \(table("refunds")) WHERE processor_refund_id = $1", [.text(id)])
+            if !known.isEmpty { return (.ignored, "refund \(id) is already recorded") }
+            return try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "processor")
+        case .disputeOpened(let id, _, _):
+            _ = try await rows("UPDATE \(table("orders")) SET dispute_id = $1, dispute_status = 'open' WHERE id = $2",
+                               [.text(id), .text(orderID.value)])
+            return (.applied, "order \(orderID.value) disputed (\(id))")
+        case .disputeClosed(let id, _, let amount, let lost):
+            if lost {
+                let (outcome, detail) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
+                guard outcome != .needsReview else { return (outcome, detail) }
+            }
+            _ = try await rows("UPDATE \(table("orders")) SET dispute_id = $1, dispute_status = $2 WHERE id = $3",
+                               [.text(id), .text(lost ? "lost" : "won"), .text(orderID.value)])
+            return (.applied, "dispute \(id) of order \(orderID.value) \(lost ? "lost: refund recorded" : "won")")
+        case .other:
+            return (.ignored, "not an event Levy acts on")
+        }
+    }
+
+    private func recordExternalRefund(_ orderID: OrderID, gross: Int64, processorRefundID: String, origin: String) async throws -> (EventOutcome, String) {
+        let key = "\(origin):\(processorRefundID)"
+        do {
+            let refund = try await refund(orderID, .gross(gross), idempotencyKey: key, requestHash: key,
+                                          external: ExternalRefund(processorRefundID: processorRefundID, origin: origin))
+            return (.applied, "\(origin) refund \(processorRefundID) recorded as \(refund.id): \(refund.amount) net, \(refund.tax) tax")
+        } catch OrderError.invalidRefund(let why) {
+            return (.needsReview, "\(origin) refund \(processorRefundID) of \(gross) on order \(orderID.value): \(why)")
+        } catch OrderError.wrongStatus(let status, _) {
+            return (.needsReview, "\(origin) refund \(processorRefundID) of \(gross) on order \(orderID.value), which is \(status.rawValue)")
+        }
+    }
+}

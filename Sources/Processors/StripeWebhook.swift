@@ -1,0 +1,209 @@
+import Crypto
+import Foundation
+import Vault
+
+/// A Stripe webhook endpoint's signing secret (`whsec_…`), read from a file and never printed.
+public struct StripeWebhookSecret: Sendable, CustomStringConvertible {
+    /// The secret's bytes (`SymmetricKey` is not `Sendable`; a key is made from them for each check).
+    let bytes: [UInt8]
+    var key: SymmetricKey { SymmetricKey(data: bytes) }
+
+    public init(file path: String) throws(StripeError) {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 1_024 else { throw .unreadableKeyFile(path) }
+        try self.init(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), source: path)
+    }
+
+    init(_ text: String, source: String) throws(StripeError) {
+        guard text.hasPrefix("whsec_"), (10...256).contains(text.utf8.count),
+              text.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }) else {
+            throw .malformedKey(source)
+        }
+        // Stripe signs with the whole secret, prefix included, as the HMAC key.
+        bytes = Array(text.utf8)
+    }
+
+    public var description: String { "whsec_…(redacted)" }
+}
+
+/// Why a webhook request was refused; nothing was recorded or changed.
+public enum StripeWebhookError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missingSignature
+    case malformedSignature
+    /// No `v1` signature in the header matches the body under the endpoint's secret.
+    case signatureMismatch
+    /// The signed timestamp is further from now than the tolerance: an old request replayed, or a clock far off.
+    case outsideTolerance(seconds: Int64)
+    case malformedEvent(String)
+
+    public var description: String {
+        switch self {
+        case .missingSignature: "the Stripe-Signature header is missing"
+        case .malformedSignature: "the Stripe-Signature header is not t=<timestamp>,v1=<signature>"
+        case .signatureMismatch: "no signature in Stripe-Signature matches the body"
+        case .outsideTolerance(let seconds): "the signature's timestamp is \(seconds) s from now, outside the tolerance"
+        case .malformedEvent(let why): "the event cannot be read: \(why)"
+        }
+    }
+}
+
+/// A verified Stripe event: its id (recorded once), type, and what it means for Levy.
+public struct StripeEvent: Sendable, Hashable {
+    public var id: String
+    public var type: String
+    public var created: Int64
+    public var events: [ProcessorEvent]
+}
+
+/// Verifies and reads Stripe's webhook requests (https://docs.stripe.com/webhooks#verify-manually): the
+/// `Stripe-Signature` header carries `t` (Unix seconds) and one or more `v1` HMAC-SHA256 signatures of
+/// `"<t>.<raw body>"` under the endpoint's secret; a request is accepted when one matches (compared in constant
+/// time) and `t` is within the tolerance of now (default 300 s, Stripe's own), which bounds replays of a captured
+/// request; replays within the window are caught by the event id, recorded once.
+public struct StripeWebhook: Sendable {
+    let secret: StripeWebhookSecret
+    let tolerance: Int64
+
+    public init(secret: StripeWebhookSecret, tolerance: Int64 = 300) {
+        self.secret = secret
+        self.tolerance = tolerance
+    }
+
+    /// Checks the signature, then reads the event.
+    public func verify(body: [UInt8], signatureHeader: String?, now: Date) throws(StripeWebhookError) -> StripeEvent {
+        guard let header = signatureHeader, !header.isEmpty else { throw .missingSignature }
+        guard header.utf8.count <= 4_096 else { throw .malformedSignature }
+        var timestamp: Int64?
+        var signatures: [[UInt8]] = []
+        for part in header.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2 else { throw .malformedSignature }
+            switch pair[0] {
+            case "t":
+                guard timestamp == nil, let value = Int64(pair[1]) else { throw .malformedSignature }
+                timestamp = value
+            case "v1":
+                guard let bytes = Self.hexBytes(pair[1]), bytes.count == 32 else { continue }
+                signatures.append(bytes)
+            default:
+                continue
+            }
+        }
+        guard let timestamp, !signatures.isEmpty else { throw .malformedSignature }
+        let signed = Array("\(timestamp).".utf8) + body
+        guard signatures.contains(where: { HMAC<SHA256>.isValidAuthenticationCode($0, authenticating: signed, using: secret.key) }) else {
+            throw .signatureMismatch
+        }
+        let age = Int64(now.timeIntervalSince1970.rounded(.down)) - timestamp
+        guard abs(age) <= tolerance else { throw .outsideTolerance(seconds: age) }
+        return try Self.read(body)
+    }
+
+    /// `t=<now>,v1=<signature>` for a body: what Stripe sends, for tests and for `levy` tools that replay events.
+    public func signatureHeader(body: [UInt8], timestamp: Int64) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + body, using: secret.key)
+        return "t=\(timestamp),v1=" + code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: - Reading events
+
+    struct Envelope: Decodable {
+        var id: String
+        var type: String
+        var created: Int64?
+        var data: Payload
+        struct Payload: Decodable { var object: EventObject }
+    }
+
+    struct EventObject: Decodable {
+        var id: String?
+        var amount: Int64?
+        var status: String?
+        var paymentIntent: IDOrObject?
+        var refunds: RefundList?
+
+        enum CodingKeys: String, CodingKey { case id, amount, status, refunds, paymentIntent = "payment_intent" }
+    }
+
+    struct RefundList: Decodable { var data: [EventObject] }
+
+    /// A field Stripe sends as an id, or as the object itself when expanded.
+    struct IDOrObject: Decodable {
+        var id: String
+        init(from decoder: any Decoder) throws {
+            if let id = try? decoder.singleValueContainer().decode(String.self) {
+                self.id = id
+            } else {
+                struct Object: Decodable { var id: String }
+                id = try Object(from: decoder).id
+            }
+        }
+    }
+
+    static func read(_ body: [UInt8]) throws(StripeWebhookError) -> StripeEvent {
+        let envelope: Envelope
+        do { envelope = try JSONDecoder().decode(Envelope.self, from: Data(body)) } catch {
+            throw .malformedEvent("not a Stripe event (id, type, data.object)")
+        }
+        guard envelope.id.hasPrefix("evt_"), isStripeID(envelope.id) else { throw .malformedEvent("the event id is not evt_…") }
+        guard (1...128).contains(envelope.type.utf8.count), envelope.type.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_") }) else {
+            throw .malformedEvent("the event type is not a Stripe event type")
+        }
+        let object = envelope.data.object
+        var events: [ProcessorEvent] = []
+        func refund(_ refund: EventObject, payment: String?) throws(StripeWebhookError) {
+            guard let id = refund.id, isStripeID(id), let payment, isStripeID(payment), let amount = refund.amount, amount > 0 else {
+                throw .malformedEvent("a refund needs an id, a payment_intent and a positive amount")
+            }
+            events.append(.refund(id: id, payment: payment, amount: amount, succeeded: refund.status == "succeeded"))
+        }
+        func dispute() throws(StripeWebhookError) -> (String, String, Int64) {
+            guard let id = object.id, isStripeID(id), let payment = object.paymentIntent?.id, isStripeID(payment), let amount = object.amount, amount > 0 else {
+                throw .malformedEvent("a dispute needs an id, a payment_intent and a positive amount")
+            }
+            return (id, payment, amount)
+        }
+        switch envelope.type {
+        case "refund.created", "refund.updated", "charge.refund.updated":
+            try refund(object, payment: object.paymentIntent?.id)
+        case "charge.refunded":
+            // Older API versions embed the charge's refunds; newer ones send refund.created for each instead.
+            for item in object.refunds?.data ?? [] { try refund(item, payment: object.paymentIntent?.id) }
+        case "charge.dispute.created":
+            let (id, payment, amount) = try dispute()
+            events.append(.disputeOpened(id: id, payment: payment, amount: amount))
+        case "charge.dispute.closed":
+            let (id, payment, amount) = try dispute()
+            events.append(.disputeClosed(id: id, payment: payment, amount: amount, lost: object.status == "lost"))
+        default:
+            break
+        }
+        return StripeEvent(id: envelope.id, type: envelope.type, created: envelope.created ?? 0, events: events.isEmpty ? [.other] : events)
+    }
+
+    static func isStripeID(_ id: String) -> Bool {
+        (4...255).contains(id.utf8.count) && id.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case 48...57: digit - 48
+        case 97...102: digit - 87
+        case 65...70: digit - 55
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Orders
+import Processors
+
+extension LevyAPI {
+    /// Events from the payment processor. No API key: the request is authenticated by its signature, checked
+    /// before anything is read or recorded.
+    var webhookEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .post, path: "/v1/webhooks/stripe", scopes: [], idempotency: .none) { call in
+                guard let webhook = stripeWebhook else {
+                    throw APIError.notFound("Stripe webhooks are not configured on this server (--stripe-webhook-secret-file)")
+                }
+                let event: StripeEvent
+                do throws(StripeWebhookError) {
+                    event = try webhook.verify(body: call.body, signatureHeader: call.headers[Self.stripeSignatureField], now: services.now())
+                } catch {
+                    if case .malformedEvent = error { throw APIError(.badRequest, "invalid_event", error.description) }
+                    throw APIError(.badRequest, "invalid_signature", error.description, field: "Stripe-Signature")
+                }
+                let recorded: RecordedEvent
+                do {
+                    recorded = try await services.orders.record(processor: "stripe", eventID: event.id, type: event.type, payload: call.body,
+                                                                events: event.events)
+                } catch OrderError.paymentInProgress {
+                    // One of Levy's refunds of the order is under way: Stripe sends the event again later.
+                    throw APIError(.serviceUnavailable, "try_later", "a payment step of this order is in progress; the event will be applied when it is sent again")
+                }
+                if recorded.outcome == .needsReview {
+                    call.logger.warning("processor event needs review", metadata: ["event": "\(recorded.id)", "detail": "\(recorded.detail)"])
+                }
+                return .json(WebhookReceipt(received: true, event: recorded.id, outcome: recorded.outcome.rawValue, detail: recorded.detail))
+            },
+        ]
+    }
+
+    static let stripeSignatureField = HTTPField.Name("Stripe-Signature")!
+}
+
+struct WebhookReceipt: Encodable {
+    var received: Bool
+    var event: String
+    var outcome: String
+    var detail: String
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Storage
+import TaxCore
+import Testing
+@testable import Orders
+@testable import Vault
+
+@Suite("Processor events")
+struct ProcessorEventTests {
+    static func captured(_ store: Store, processor: SimulatedProcessor = SimulatedProcessor()) async throws -> (OrderService, Order) {
+        let (service, vault) = try await World.service(store, processor: processor)
+        let placed = try await service.place(World.request(), idempotencyKey: "e", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        return (service, try await service.order(placed.id))
+    }
+
+    /// Every total a refund at the processor can have splits into net and tax that add up to it exactly, each
+    /// jurisdiction's tax within a cent of its share of the net, never more than remains.
+    @Test("a refund's total, tax included, splits into net and tax that add up to it exactly")
+    func grossSplitsExactly() async throws {
+        let (_, order) = try await Self.captured(.sqlite)
+        let total = order.totalAmount + order.totalTax
+        var generator = SystemRandomNumberGenerator()
+        for gross in (0..<300).map({ _ in Int64.random(in: 2..<total, using: &generator) }) + [2, 3, total - 1] {
+            let lines = try RefundMath.refund(order, .gross(gross))
+            let net = lines.reduce(0) { $0 + $1.amount }
+            #expect(net + lines.reduce(0) { $0 + $1.taxes.reduce(0) { $0 + $1.tax } } == gross, "\(gross)")
+            // Each jurisdiction's tax is within a cent of the tax a refund of this net by amount gives back.
+            let byAmount = net > 0 ? try RefundMath.refund(order, .amount(net)) : []
+            for refunded in lines {
+                let line = try #require(order.lines.first { $0.number == refunded.line })
+                let reference = byAmount.first { $0.line == refunded.line }
+                for (position, tax) in refunded.taxes.enumerated() {
+                    #expect(tax.tax <= line.taxes[position].tax)
+                    #expect(abs(tax.tax - (reference?.taxes[position].tax ?? 0)) <= 1, "\(gross) line \(refunded.line)")
+                }
+            }
+        }
+        #expect(try RefundMath.refund(order, .gross(total)).reduce(0) { $0 + $1.amount } == order.totalAmount)
+        #expect(throws: OrderError.self) { try RefundMath.refund(order, .gross(total + 1)) }
+    }
+
+    @Test("Levy's own refund reported back is recognized; an event arriving during a refund of Levy's waits for the next delivery",
+          arguments: Store.available)
+    func ownRefundsAndRefundsInProgress(store: Store) async throws {
+        let (service, order) = try await Self.captured(store)
+        let payment = try #require(order.captureID)
+        let own = try await service.refund(order.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "own", requestHash: "h")
+        let rows = try await service.database.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE id = $1", [.text(own.id)])
+        let processorID = try #require(rows.first?.text("processor_refund_id"))
+        let reported = try await service.record(processor: "test", eventID: "evt_own", type: "refund.created", payload: Array("{}".utf8),
+                                                events: [.refund(id: processorID, payment: payment, amount: own.amount + own.tax, succeeded: true)])
+        #expect(reported.outcome == .ignored)
+        #expect(try await service.order(order.id).refundedAmount == own.amount)
+
+        // A refund of Levy's is under way (its lock is held): the event is not applied, and not marked as done.
+        _ = try await service.database.query("UPDATE \(service.table("orders")) SET refund_lock = 'ref_busy' WHERE id = $1", [.text(order.id.value)])
+        let event = ProcessorEvent.refund(id: "re_dashboard", payment: payment, amount: 500, succeeded: true)
+        await #expect(throws: OrderError.paymentInProgress) {
+            try await service.record(processor: "test", eventID: "evt_busy", type: "refund.created", payload: Array("{}".utf8), events: [event])
+        }
+        #expect(try await service.order(order.id).refundedAmount == own.amount)
+        _ = try await service.database.query("UPDATE \(service.table("orders")) SET refund_lock = NULL WHERE id = $1", [.text(order.id.value)])
+        // Delivered again, it is applied, and only then done.
+        let again = try await service.record(processor: "test", eventID: "evt_busy", type: "refund.created", payload: Array("{}".utf8), events: [event])
+        #expect(again.outcome == .applied)
+        #expect(try await service.order(order.id).refundedAmount + (try await service.order(order.id).refundedTax) == own.amount + own.tax + 500)
+        let once = try await service.record(processor: "test", eventID: "evt_busy", type: "refund.created", payload: Array("{}".utf8), events: [event])
+        #expect(once.outcome == .duplicate)
+        #expect(try await service.verifyLedger().brokenAt == nil)
+    }
+
+    @Test("a refund made at the processor is recorded without asking the processor again, even when finished on resume",
+          arguments: Store.available)
+    func externalRefundsAreNotSentBack(store: Store) async throws {
+        let processor = SimulatedProcessor()
+        let (service, order) = try await Self.captured(store, processor: processor)
+        let recorded = try await service.record(processor: "test", eventID: "evt_full", type: "refund.created", payload: Array("{}".utf8),
+                                                events: [.refund(id: "re_full", payment: try #require(order.captureID),
+                                                                 amount: order.totalAmount + order.totalTax, succeeded: true)])
+        #expect(recorded.outcome == .applied)
+        #expect(await processor.operations["refund"] == nil)
+        let refunded = try await service.order(order.id)
+        #expect(refunded.status == .refunded && refunded.refundedTax == order.totalTax)
+        #expect(World.net(try await service.ledger()).values.allSatisfy { $0 == 0 })
+        #expect(try await service.resumeInterruptedPayments() == 0)
+        #expect(await processor.operations["refund"] == nil)
+    }
+}

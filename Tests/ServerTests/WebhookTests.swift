@@ -1,0 +1,117 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Server
+import Testing
+@testable import Processors
+
+@Suite struct WebhookTests {
+    static func event(_ id: String, _ type: String, _ object: [String: Any]) -> String {
+        let body: [String: Any] = ["id": id, "object": "event", "type": type, "created": 1_790_000_000, "data": ["object": object]]
+        return String(decoding: try! JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    static func cents(_ text: String?) -> Int64 {
+        guard let text, let value = Decimal(string: text) else { return -1 }
+        return NSDecimalNumber(decimal: value * 100).int64Value
+    }
+
+    /// Stripe's events on a captured order: forged, stale and unsigned requests change nothing; a dashboard refund
+    /// becomes a Levy refund once (a replay is a duplicate); a dispute marks the order without touching the ledger
+    /// until it is lost, then the rest is refunded and tax nets to zero.
+    @Test(arguments: Store.available)
+    func stripeEventsOnAnOrder(store: Store) async throws {
+        let webhook = StripeWebhook(secret: try StripeWebhookSecret("whsec_levy_test_secret", source: "test"))
+        let server = try await TestServer.make(store, stripeWebhook: webhook)
+        let app = server.routerApplication()
+        let checkout = server.keys[.checkout]!
+        try await app.test(.router) { client in
+            let card = try await client.send(.post, "/v1/tokens", key: checkout,
+                                             body: #"{"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "security_code": "5926"}"#)
+            let token: String = try #require(card.string("token"))
+            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "w-order",
+                                               body: placeBody("minneapolis.json", token: token))
+            let orderID = try #require(placed.string("id"))
+            let payment = try #require(placed.string("authorization_id"))
+            #expect(try await client.send(.post, "/v1/orders/\(orderID)/capture", key: checkout).string("status") == "captured")
+            func order() async throws -> Reply { try await client.send(.get, "/v1/orders/\(orderID)", key: checkout) }
+            let total = Self.cents(try await order().string("total"))
+            #expect(total > 1_002)
+
+            // Signed at the moment of sending: a loaded test machine can take minutes over this test.
+            func now(_ offset: Int64 = 0) -> Int64 { Int64(Date().timeIntervalSince1970) + offset }
+            func deliver(_ body: String, signature: String?? = .none) async throws -> Reply {
+                let header = signature ?? webhook.signatureHeader(body: Array(body.utf8), timestamp: now())
+                return try await client.send(.post, "/v1/webhooks/stripe", key: nil, body: body,
+                                             headers: header.map { [HTTPField.Name("Stripe-Signature")!: $0] } ?? [:])
+            }
+            func refundEvent(_ n: Int, _ amount: Int64) -> String {
+                Self.event("evt_refund_\(n)", "refund.created",
+                           ["id": "re_dash_\(n)", "object": "refund", "amount": amount, "status": "succeeded", "payment_intent": payment])
+            }
+
+            // Refused before anything is read or recorded.
+            let body = refundEvent(1, 1_000)
+            let otherEndpoint = StripeWebhook(secret: try StripeWebhookSecret("whsec_someone_else_secret", source: "test"))
+            let signatures: [(() -> String, String)] = [
+                ({ "t=\(now()),v1=" + String(repeating: "ab", count: 32) }, "forged"),
+                ({ otherEndpoint.signatureHeader(body: Array(body.utf8), timestamp: now()) }, "another secret"),
+                ({ webhook.signatureHeader(body: Array(body.utf8), timestamp: now(-301)) }, "stale"),
+                ({ webhook.signatureHeader(body: Array(body.utf8), timestamp: now(+310)) }, "from the future"),
+                ({ "v1=abc" }, "malformed"),
+            ]
+            for (signature, why) in signatures {
+                let refused = try await deliver(body, signature: .some(signature()))
+                #expect(refused.status == 400 && refused.errorCode == "invalid_signature", "\(why)")
+            }
+            #expect(try await deliver(body, signature: .some(nil)).status == 400)
+            let tampered = try await deliver(refundEvent(1, 9_999), signature: .some(webhook.signatureHeader(body: Array(body.utf8), timestamp: now())))
+            #expect(tampered.status == 400 && tampered.errorCode == "invalid_signature")
+            #expect(try await order().string("refunded_amount") == "0.00")
+
+            // A dashboard refund, applied once: 10.00 given back, split into net and tax to the cent.
+            let applied = try await deliver(body)
+            let refunded: Int64 = 1_000
+            #expect(applied.status == 200 && applied.string("outcome") == "applied", "\(applied.text)")
+            var after = try await order()
+            #expect(Self.cents(after.string("refunded_amount")) + Self.cents(after.string("refunded_tax")) == refunded)
+            #expect(after.string("status") == "partially_refunded")
+            let replay = try await deliver(body)
+            #expect(replay.status == 200 && replay.string("outcome") == "duplicate")
+            after = try await order()
+            #expect(Self.cents(after.string("refunded_amount")) + Self.cents(after.string("refunded_tax")) == refunded)
+
+            // Events Levy does not act on, or about payments it does not know, are recorded and acknowledged.
+            #expect(try await deliver(Self.event("evt_other", "customer.created", ["id": "cus_1", "object": "customer"])).string("outcome") == "ignored")
+            let stranger = Self.event("evt_stranger", "refund.created",
+                                      ["id": "re_x", "object": "refund", "amount": 500, "status": "succeeded", "payment_intent": "pi_unknown"])
+            #expect(try await deliver(stranger).string("outcome") == "ignored")
+
+            // A dispute: the order shows it, nothing is refunded while it is open; lost, the rest goes back.
+            let rest = total - refunded
+            let opened = try await deliver(Self.event("evt_dispute_open", "charge.dispute.created",
+                                                      ["id": "dp_1", "object": "dispute", "amount": rest, "status": "needs_response", "payment_intent": payment]))
+            #expect(opened.string("outcome") == "applied")
+            after = try await order()
+            #expect(after.string("dispute_status") == "open")
+            #expect(Self.cents(after.string("refunded_amount")) + Self.cents(after.string("refunded_tax")) == refunded)
+            let lost = try await deliver(Self.event("evt_dispute_lost", "charge.dispute.closed",
+                                                    ["id": "dp_1", "object": "dispute", "amount": rest, "status": "lost", "payment_intent": payment]))
+            #expect(lost.string("outcome") == "applied", "\(lost.text)")
+            after = try await order()
+            #expect(after.string("dispute_status") == "lost" && after.string("status") == "refunded")
+            #expect(after.string("refunded_amount") == after.string("total_amount") && after.string("refunded_tax") == after.string("total_tax"))
+            let verification = try await client.send(.get, "/v1/ledger/verification", key: server.keys[.accountant]!)
+            #expect(verification.status == 200 && verification.json["intact"] as? Bool == true, "\(verification.text)")
+        }
+    }
+
+    @Test func withoutASecretTheEndpointIsNotThere() async throws {
+        let server = try await TestServer.make()
+        try await server.routerApplication().test(.router) { client in
+            let reply = try await client.send(.post, "/v1/webhooks/stripe", key: nil, body: Self.event("evt_1", "customer.created", [:]))
+            #expect(reply.status == 404)
+        }
+    }
+}
