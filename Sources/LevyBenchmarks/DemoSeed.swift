@@ -113,6 +113,12 @@ public enum DemoSeed {
             lines.append(QuoteLine(id: "\(n + 1)", code: code, amount: Money(minorUnits: Int64.random(in: range, using: &rng) * quantity),
                                    quantity: quantity, fulfilment: fulfilment))
         }
+        // One order in four with an in-person service carries an 18% tip for it (no random draw: the rest of the
+        // seeded data stays as it was).
+        if index % 4 == 1, let service = lines.first(where: { $0.fulfilment == .inPerson && $0.code.isService }) {
+            lines.append(QuoteLine(id: "\(lines.count + 1)", code: .gratuity, amount: Money(minorUnits: service.amount.minorUnits * 18 / 100),
+                                   quantity: 1, fulfilment: .inPerson))
+        }
         // One customer in twenty holds a resale certificate for the destination state.
         let exemptions = Int.random(in: 0..<20, using: &rng) == 0
             ? [ExemptionCertificate(state: destination.state, reason: .resale, number: "RS-\(index)", expires: TaxDate(iso: "2027-12-31"))] : []

@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+import TaxCore
 
 /// A voucher or booking for one unit of an in-person service: redeemed once, at a seller location.
 public struct Voucher: Sendable, Hashable {
@@ -73,7 +74,8 @@ extension OrderService {
         var entitlements: [[SQLValue]] = []
         for line in order.lines {
             switch line.fulfilment {
-            case "in_person":
+            case "in_person" where line.code != ProductTaxCode.gratuity.rawValue:
+                // A tip goes with the service it thanks; it is not a unit of service to redeem.
                 for unit in 1...max(1, line.quantity) {
                     vouchers.append([.text(RandomID.make(bytes: 10).uppercased()), .text(order.id.value), .integer(Int64(line.number)),
                                      .integer(unit), .text("issued"), .text(at)])

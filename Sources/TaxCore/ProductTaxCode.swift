@@ -23,6 +23,10 @@ public enum ProductTaxCode: String, Sendable, CaseIterable, Hashable {
     case digitalSubscription = "digital_subscription"
     /// Admission to an event, class or amusement.
     case admission
+    /// A voluntary gratuity (tip) the buyer adds for the person who performed a service, paid over to them: not
+    /// part of the sales price in most states (the tables say, state by state). A charge the seller imposes is not
+    /// a gratuity: quote it as the service.
+    case gratuity
 
     /// A dense index in 0..<allCases.count, for array-indexed tables.
     public var ordinal: Int {
@@ -38,6 +42,7 @@ public enum ProductTaxCode: String, Sendable, CaseIterable, Hashable {
         case .digitalVideoDownload: 8
         case .digitalSubscription: 9
         case .admission: 10
+        case .gratuity: 11
         }
     }
 

@@ -199,6 +199,19 @@ struct FulfilmentTests {
         #expect(entitlements[0].allows(at: Date()))
     }
 
+    @Test("a tip paid with an in-person service issues no voucher and no tax; the service's vouchers are issued as before", arguments: Store.available)
+    func gratuityIssuesNoVoucher(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        var request = World.request()
+        request.lines.append(QuoteLine(id: "tip", code: .gratuity, amount: Money(minorUnits: 3_240), quantity: 1, fulfilment: .inPerson))
+        let placed = try await service.place(request, idempotencyKey: "tip", requestHash: "h", paymentToken: try await World.token(vault))
+        let tip = try #require(placed.lines.last)
+        #expect(tip.code == "gratuity" && tip.tax == 0 && tip.amount == 3_240)
+        _ = try await service.capture(placed.id)
+        let vouchers = try await service.vouchers(of: placed.id)
+        #expect(vouchers.count == 1 && vouchers.allSatisfy { $0.line == 1 })
+    }
+
     @Test("a refund revokes the unredeemed vouchers it covers and the entitlement of a refunded content line", arguments: Store.available)
     func refundRevokes(store: Store) async throws {
         let (service, vault) = try await World.service(store)

@@ -87,6 +87,23 @@ struct AccuracyTests {
         #expect(try quote("2026-03-02", from: .zip("NY", "12207"), [line("100.00", .personalCareService, .inPerson)]).totalTax.decimalString == "0.00")
     }
 
+    /// A voluntary tip is a line of its own: the facial it thanks is taxed as the state says, the tip is not part
+    /// of the sales price in any state (the research behind each entry is cited in sources.csv); NYC's own tax on
+    /// personal services does not reach it either.
+    @Test func gratuitiesAreNotTaxed() throws {
+        for (state, zip) in [("MN", "55402"), ("NY", "10001"), ("UT", "84101"), ("WA", "98101"), ("NM", "87501"), ("HI", "96813"), ("TX", "75201")] {
+            let quote = try quote("2026-03-02", from: .zip(state, zip), [line("100.00", .personalCareService, .inPerson, id: "facial"),
+                                                                        line("18.00", .gratuity, .inPerson, id: "tip")])
+            #expect(quote.lines[1].tax.minorUnits == 0 && quote.lines[1].taxability.rule == .exempt, "\(state)")
+            #expect(quote.totalTax == quote.lines[0].tax, "\(state)")
+        }
+        let entries = tables.allTaxability.filter { $0.code == .gratuity }
+        #expect(Set(entries.map(\.state.code)).count == 52)
+        #expect(entries.allSatisfy { !$0.provenance.source.isEmpty && $0.rule == .exempt })
+        // An official source says so outright in at least the 21 states the research found one for.
+        #expect(entries.filter { $0.confidence == .high }.count >= 21)
+    }
+
     /// Chicago's amusement tax on streamed video delivered to a Chicago address (10.25% since 2025-01-01); the state
     /// does not tax it.
     @Test func chicagoAmusementTax() throws {
