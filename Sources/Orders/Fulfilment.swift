@@ -112,6 +112,24 @@ extension OrderService {
         }
     }
 
+    /// A refund by quantity of an in-person service gives back sessions not yet used: a package of six with four
+    /// redeemed can have two refunded this way, not three. (A session already given can still be refunded by
+    /// amount, or with everything that remains.)
+    func checkUnusedSessions(_ refunded: [RefundedLine], of order: Order) async throws {
+        for item in refunded where item.quantity > 0 {
+            guard let line = order.lines.first(where: { $0.number == item.line }), line.fulfilment == "in_person",
+                  line.code != ProductTaxCode.gratuity.rawValue else { continue }
+            let unused = try await database.query("""
+                SELECT COUNT(*) AS n FROM \(table("vouchers")) WHERE order_id = $1 AND line_no = $2 AND status = 'issued'
+                """, [.text(order.id.value), .integer(Int64(item.line))])
+            let count = try decoded { () throws(RowDecodingError) in try unused.first?.decode("n", as: Int64.self) ?? 0 }
+            guard item.quantity <= count else {
+                throw OrderError.invalidRefund("line \(item.line) has \(count) unused session(s) left, not \(item.quantity); "
+                                               + "refund a session already given by amount")
+            }
+        }
+    }
+
     /// Redeems a voucher at a seller location, once.
     public func redeem(voucher code: String, at location: String) async throws -> Voucher {
         let at = Timestamp.string(now())

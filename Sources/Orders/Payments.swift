@@ -195,6 +195,7 @@ extension OrderService {
         do {
             let order = try await self.order(id)
             let lines = try RefundMath.refund(order, request)
+            if case .lines = request { try await checkUnusedSessions(lines, of: order) }
             let amount = try CheckedMoney.sum(lines.map(\.amount))
             let tax = try CheckedMoney.sum(lines.flatMap { $0.taxes.map(\.tax) })
             plan = (order, lines, amount, tax)

@@ -212,6 +212,29 @@ struct FulfilmentTests {
         #expect(vouchers.count == 1 && vouchers.allSatisfy { $0.line == 1 })
     }
 
+    @Test("a package of six sessions: four redeemed, a refund by quantity gives back at most the two unused, each a sixth", arguments: Store.available)
+    func packageRefundsUnusedSessions(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let request = World.request([60_000, 19_350, 995, 1_299], quantities: [6, 3, 1, 1])
+        let placed = try await service.place(request, idempotencyKey: "pkg", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let vouchers = try await service.vouchers(of: placed.id).filter { $0.line == 1 }
+        #expect(vouchers.count == 6)
+        for voucher in vouchers.prefix(4) { _ = try await service.redeem(voucher: voucher.code, at: "spa-1") }
+        await #expect(throws: OrderError.self) {
+            try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 3)]), idempotencyKey: "pkg-r3", requestHash: "a")
+        }
+        let refund = try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 2)]), idempotencyKey: "pkg-r2", requestHash: "b")
+        let line = try #require(placed.lines.first)
+        #expect(refund.amount == 20_000)
+        #expect(line.tax > 0 && abs(refund.tax - line.tax * 2 / 6) <= 1)
+        let after = try await service.vouchers(of: placed.id).filter { $0.line == 1 }
+        #expect(after.filter { $0.status == .redeemed }.count == 4 && after.filter { $0.status == .revoked }.count == 2)
+        await #expect(throws: OrderError.self) {
+            try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 1)]), idempotencyKey: "pkg-r1", requestHash: "c")
+        }
+    }
+
     @Test("a refund revokes the unredeemed vouchers it covers and the entitlement of a refunded content line", arguments: Store.available)
     func refundRevokes(store: Store) async throws {
         let (service, vault) = try await World.service(store)
