@@ -183,23 +183,36 @@ extension OrderReader {
     }
 
     /// Which of the given refund ids, or processor refund ids, name a refund Levy recorded.
+    /// Only refunds whose reversal is in the tax ledger count: a refund recorded without its ledger entries is not a
+    /// movement Levy can account for, and reconciliation reports its settlement line.
     public func knownRefunds(ids: Set<String>, processorIDs: Set<String>) async throws -> Set<String> {
-        var known = Set(try decode(try await rows(of: "refunds", columns: "id", where: "id", in: ids)) { row throws(RowDecodingError) in
+        let inLedger = "AND EXISTS (SELECT 1 FROM \(table("ledger")) l WHERE l.refund_id = r.id)"
+        var known = Set(try decode(try await rows(of: "refunds r", columns: "r.id", where: "r.id", in: ids, and: inLedger)) { row throws(RowDecodingError) in
             try row.decode("id", as: String.self)
         })
-        let byProcessor = try await rows(of: "refunds", columns: "processor_refund_id", where: "processor_refund_id", in: processorIDs)
+        let byProcessor = try await rows(of: "refunds r", columns: "r.processor_refund_id", where: "r.processor_refund_id", in: processorIDs, and: inLedger)
         known.formUnion(try decode(byProcessor) { row throws(RowDecodingError) in try row.decode("processor_refund_id", as: String.self) })
         return known
     }
 
-    /// The rows of one of the order store's tables whose `column` holds one of `values`, read through `IN` lists of at
-    /// most 1,024 values each.
-    func rows(of table: String, columns: String, where column: String, in values: Set<String>) async throws -> [SQLRow] {
+    /// Which of these orders have their sale in the tax ledger (at any time). A captured order always has: every line
+    /// of a capture writes at least one entry.
+    public func ordersWithSales(_ orderIDs: Set<String>) async throws -> Set<String> {
+        Set(try decode(try await rows(of: "ledger", columns: "DISTINCT order_id", where: "order_id", in: orderIDs, and: "AND kind = 'sale'")) {
+            row throws(RowDecodingError) in try row.decode("order_id", as: String.self)
+        })
+    }
+
+    /// The rows of one of the order store's tables (`name alias` allowed) whose `column` holds one of `values`, read
+    /// through `IN` lists of at most 1,024 values each, with an optional further condition.
+    func rows(of table: String, columns: String, where column: String, in values: Set<String>, and condition: String = "") async throws -> [SQLRow] {
         let values = Array(values)
+        let parts = table.split(separator: " ")
+        let from = self.table(String(parts[0])) + (parts.count > 1 ? " " + parts[1] : "")
         var rows: [SQLRow] = []
         for start in stride(from: 0, to: values.count, by: 1_024) {
             let list = SQLValue.inList(Array(values[start..<min(start + 1_024, values.count)]))
-            rows += try await self.rows("SELECT \(columns) FROM \(self.table(table)) WHERE \(column) IN (\(list.placeholders))", list.binds)
+            rows += try await self.rows("SELECT \(columns) FROM \(from) WHERE \(column) IN (\(list.placeholders)) \(condition)", list.binds)
         }
         return rows
     }

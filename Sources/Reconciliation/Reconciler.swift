@@ -309,8 +309,9 @@ public struct Reconciler: Sendable {
         try await work.set(["outside_period": String(outside), "matched_lines": String(matched)])
     }
 
-    /// Lines that match no movement of the period: those whose capture or refund Levy recorded outside the period
-    /// are left alone (counted); the rest are differences.
+    /// Lines that match no movement of the period: those whose capture or refund is in Levy's tax ledger outside the
+    /// period are left alone (counted); the rest are differences, including a capture or refund Levy recorded whose
+    /// ledger entries are missing.
     func explainUnmatched(_ lines: [SettlementLine]) async throws -> ([Difference], Int) {
         guard !lines.isEmpty else { return ([], 0) }
         let orderIDs = Set(lines.map(\.orderID).filter { !$0.isEmpty })
@@ -323,6 +324,7 @@ public struct Reconciler: Sendable {
             status[owner.orderID] = owner.status
         }
         let knownRefunds = try await service.reader.knownRefunds(ids: refundIDs, processorIDs: processorIDs)
+        let salesInLedger = try await service.reader.ordersWithSales(Set(status.keys))
         let captured: Set<String> = ["captured", "partially_refunded", "refunded", "completed"]
         var differences: [Difference] = []
         var outside = 0
@@ -335,8 +337,10 @@ public struct Reconciler: Sendable {
             }
             switch line.kind {
             case .sale:
-                if let orderStatus, captured.contains(orderStatus) {
+                if let orderStatus, captured.contains(orderStatus), salesInLedger.contains(orderID) {
                     outside += 1
+                } else if let orderStatus, captured.contains(orderStatus) {
+                    difference(.settlementWithoutOrder, "order \(orderID) is \(orderStatus), but the tax ledger holds no sale for it")
                 } else if let orderStatus {
                     difference(.settlementWithoutOrder, "order \(orderID) is \(orderStatus): Levy captured nothing")
                 } else {
@@ -347,7 +351,8 @@ public struct Reconciler: Sendable {
                 if knownRefunds.contains(line.refundID) || knownRefunds.contains(line.processorID) {
                     outside += 1
                 } else if let orderStatus, captured.contains(orderStatus) {
-                    difference(.settlementWithoutOrder, "order \(orderID) was captured, but Levy recorded no refund \(line.refundID.isEmpty ? line.processorID : line.refundID)")
+                    difference(.settlementWithoutOrder, "order \(orderID) was captured, but Levy's tax ledger holds no refund "
+                               + (line.refundID.isEmpty ? line.processorID : line.refundID))
                 } else {
                     difference(.refundWithoutSale, orderStatus.map { "order \(orderID) is \($0): Levy captured nothing to refund" }
                                ?? (orderID.isEmpty ? "no order id, and no sale in Levy to refund" : "no order \(orderID) in Levy to refund"))

@@ -1,6 +1,6 @@
 import Foundation
 import LevyBenchmarks
-import Orders
+@testable import Orders
 import Reconciliation
 import Storage
 import TaxCore
@@ -95,6 +95,64 @@ struct ReconcileTests {
         let stripe = try readCSV(books.out("report-stripe") + "/differences.csv").map { $0.filter { $0.key != "settlement_id" } }
         let generic = try readCSV(books.out("report-generic") + "/differences.csv").map { $0.filter { $0.key != "settlement_id" } }
         #expect(stripe == generic)
+    }
+
+    /// The oracle is not Levy's reader: this settlement file is written from the orders and refunds as stored (read
+    /// here with plain SQL), with fees by the test's own formula (2.9% rounded half up, plus 0.30). It reconciles with
+    /// no difference but the seeded tax mismatches. Then one refund's ledger entries are removed (a movement Levy's
+    /// side would no longer see) and that refund is reported.
+    @Test("an independently written settlement file reconciles; a movement missing from Levy's side is reported", arguments: Store.available)
+    func independentOracle(store: Store) async throws {
+        let books = try await Books.make(store, orders: 80, injectEvery: 0)
+        let service = books.orders
+        let orders = try await service.database.query("""
+            SELECT id, total_amount, total_tax, created_at FROM \(service.table("orders"))
+            WHERE status IN ('captured', 'partially_refunded', 'refunded', 'completed') ORDER BY id
+            """, [])
+        let refunds = try await service.database.query("""
+            SELECT id, order_id, amount, tax, created_at FROM \(service.table("refunds")) WHERE state = 'completed' ORDER BY id
+            """, [])
+        #expect(orders.count == 80 && refunds.count >= 10)
+        func money(_ cents: Int64) -> String {
+            (cents < 0 ? "-" : "") + String(abs(cents) / 100) + "." + (abs(cents) % 100 < 10 ? "0" : "") + String(abs(cents) % 100)
+        }
+        func fee(_ gross: Int64) -> Int64 { (gross * 29 + 500) / 1_000 + 30 }
+        var file = ["line_id,type,processor_id,amount,fee,net,currency,created,settled,order_id,refund_id"]
+        for (index, row) in orders.enumerated() {
+            let gross: Int64 = try row.decode("total_amount", as: Int64.self) + row.decode("total_tax", as: Int64.self)
+            let at: String = try row.decode("created_at")
+            file.append("s\(index),sale,ch_\(index),\(money(gross)),\(money(fee(gross))),\(money(gross - fee(gross))),USD,\(at),\(at),\(try row.decode("id", as: String.self)),")
+        }
+        for (index, row) in refunds.enumerated() {
+            let gross: Int64 = -(try row.decode("amount", as: Int64.self) + row.decode("tax", as: Int64.self))
+            let at: String = try row.decode("created_at")
+            file.append("r\(index),refund,re_\(index),\(money(gross)),0.00,\(money(gross)),USD,\(at),\(at),\(try row.decode("order_id", as: String.self)),\(try row.decode("id", as: String.self))")
+        }
+        let path = books.out("independent.csv")
+        try (file.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let request = ReconcileRequest(settlements: path, layout: .generic, policy: MatchPolicy(fees: DemoSettlements.fees, lateAfterDays: 5))
+        let summary = try await books.reconciler().run(request, out: books.out("independent"))
+        #expect(try differences(in: books.out("independent")) == books.injected.sorted())
+        #expect(summary.levySales == orders.count && summary.levyRefunds == refunds.count)
+        #expect(summary.matchedLines == orders.count + refunds.count)
+
+        // A movement Levy's side no longer holds: the refund's settlement line is reported.
+        let dropped: String = try refunds[refunds.count / 2].decode("id")
+        _ = try await service.database.query("DELETE FROM \(service.table("ledger")) WHERE refund_id = $1", [.text(dropped)])
+        let second = try await books.reconciler().run(request, out: books.out("dropped"))
+        let found = try differences(in: books.out("dropped"))
+        #expect(second.levyRefunds == refunds.count - 1, "\(second)")
+        #expect(found.filter { $0.refundID == dropped }.count == 1, "\(found.filter { $0.reason != .taxMismatch })")
+        #expect(found.count == books.injected.count + 1)
+
+        // A sale Levy's side no longer holds (an order never refunded, its capture's ledger entries gone): reported.
+        let refunded = Set(try refunds.map { try $0.decode("order_id", as: String.self) })
+        let order = try #require(try orders.map { try $0.decode("id", as: String.self) }.first { !refunded.contains($0) })
+        _ = try await service.database.query("DELETE FROM \(service.table("ledger")) WHERE order_id = $1", [.text(order)])
+        _ = try await books.reconciler().run(request, out: books.out("dropped-sale"))
+        let both = try differences(in: books.out("dropped-sale"))
+        #expect(both.filter { $0.orderID == order && $0.reason == .settlementWithoutOrder }.count == 1, "\(both.filter { $0.reason != .taxMismatch })")
+        #expect(both.count == books.injected.count + 2)
     }
 
     @Test("a clean file reconciles with no differences and exit-worthy totals tie")
