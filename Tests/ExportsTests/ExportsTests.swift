@@ -162,6 +162,37 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
     }
 
     /// Verification passes as written and fails on a changed byte, a changed manifest, an extra file or another key.
+    /// A period that is not the whole year: sales by their tax date, refunds by the day they were made, each row once.
+    @Test(arguments: Store.available)
+    func partialPeriodsTakeTheirOwnRows(store: Store) async throws {
+        let world = try await World.make(store, orders: 120)
+        let ledger = try await world.orders.ledger()
+        func request(_ from: String, _ through: String) -> Exporter.Request {
+            Exporter.Request(scope: ExportScope(from: TaxDate(iso: from)!, through: TaxDate(iso: through)!, personalData: false),
+                             requestedBy: nil, reason: nil)
+        }
+        // March to May: the sales taxed then, no refund (the seeded refunds were made today, in this run).
+        _ = try await world.exporter.detail(request("2026-03-01", "2026-05-31"), format: .csv, to: world.out("spring"))
+        let spring = try readCSV(world.out("spring/detail.csv"))
+        let springSales = ledger.filter { $0.kind == "sale" && $0.taxDate >= "2026-03-01" && $0.taxDate <= "2026-05-31" }
+        #expect(!springSales.isEmpty && spring.count == springSales.count)
+        #expect(Set(spring.compactMap { Int($0["ledger_seq"] ?? "") }) == Set(springSales.map(\.seq)))
+        #expect(spring.allSatisfy { $0["document_type"] == "sale" })
+        // The days around today: every refund, and no sale (the seeded tax dates end in October 2026).
+        let today = String(ledger.filter { $0.kind == "refund" }.map(\.at).max()?.prefix(10) ?? "")
+        let day = 86_400.0
+        let around = (Date().addingTimeInterval(-2 * day), Date().addingTimeInterval(2 * day))
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        _ = try await world.exporter.detail(request(formatter.string(from: around.0), formatter.string(from: around.1)), format: .csv,
+                                            to: world.out("now"))
+        let now = try readCSV(world.out("now/detail.csv"))
+        let refunds = ledger.filter { $0.kind == "refund" }
+        #expect(!today.isEmpty && !refunds.isEmpty)
+        #expect(now.count == refunds.count && now.allSatisfy { $0["document_type"] == "refund" })
+        #expect(now.map { cents($0["tax"]) }.reduce(0, +) == refunds.reduce(0) { $0 + $1.tax })
+    }
+
     @Test func manifestVerificationFindsEveryChange() async throws {
         let world = try await World.make(.sqlite, orders: 60)
         _ = try await world.exporter.detail(world.request(), format: .pipe, to: world.out("d"))
