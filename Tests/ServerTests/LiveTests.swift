@@ -7,8 +7,9 @@ import Testing
 
 @Suite struct LiveTests {
     /// A real server on 127.0.0.1: quote and place over a socket, the worked example to the cent.
-    @Test func quoteAndPlaceOverLoopback() async throws {
-        let server = try await TestServer.make()
+    @Test(arguments: Store.available)
+    func quoteAndPlaceOverLoopback(store: Store) async throws {
+        let server = try await TestServer.make(store)
         let app = try server.application()
         try await app.test(.live) { client in
             let quote = try await client.send(.post, "/v1/quotes", key: server.keys[.checkout], body: fixture("minneapolis.json"))
