@@ -66,7 +66,8 @@ extension OrderService {
         """,
     ])
 
-    /// Vouchers for every unit of every in-person service line, entitlements for every content line: the statements
+    /// Vouchers for every unit of every in-person service line (not for goods, gift cards or tips handed over in
+    /// person), entitlements for every content line: the statements
     /// that write them (each set one multi-row statement on PostgreSQL).
     func fulfilment(_ order: Order, at date: Date) -> [SQLStatement] {
         let at = Timestamp.string(date)
@@ -74,8 +75,9 @@ extension OrderService {
         var entitlements: [[SQLValue]] = []
         for line in order.lines {
             switch line.fulfilment {
-            case "in_person" where line.code != ProductTaxCode.gratuity.rawValue:
-                // A tip goes with the service it thanks; it is not a unit of service to redeem.
+            case "in_person" where ProductTaxCode(rawValue: line.code)?.isService == true:
+                // Only a service is redeemed later, unit by unit: goods, gift cards and tips handed over at the
+                // counter are not.
                 for unit in 1...max(1, line.quantity) {
                     vouchers.append([.text(RandomID.make(bytes: 10).uppercased()), .text(order.id.value), .integer(Int64(line.number)),
                                      .integer(unit), .text("issued"), .text(at)])
@@ -118,7 +120,7 @@ extension OrderService {
     func checkUnusedSessions(_ refunded: [RefundedLine], of order: Order) async throws {
         for item in refunded where item.quantity > 0 {
             guard let line = order.lines.first(where: { $0.number == item.line }), line.fulfilment == "in_person",
-                  line.code != ProductTaxCode.gratuity.rawValue else { continue }
+                  ProductTaxCode(rawValue: line.code)?.isService == true else { continue }
             let unused = try await database.query("""
                 SELECT COUNT(*) AS n FROM \(table("vouchers")) WHERE order_id = $1 AND line_no = $2 AND status = 'issued'
                 """, [.text(order.id.value), .integer(Int64(item.line))])

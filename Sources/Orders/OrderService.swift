@@ -166,7 +166,7 @@ public struct OrderService: Sendable {
     public func place(_ request: QuoteRequest, idempotencyKey: String, requestHash: String, paymentToken: Token? = nil,
                       customer: BillingAddress? = nil) async throws -> Order {
         var units: Int64 = 0
-        for (index, line) in request.lines.enumerated() where line.fulfilment == .inPerson && line.code != .gratuity {
+        for (index, line) in request.lines.enumerated() where line.fulfilment == .inPerson && line.code.isService {
             units += max(1, line.quantity)
             guard units <= Self.maxVouchersPerOrder else { throw OrderError.tooManyVouchers(line: index, limit: Int(Self.maxVouchersPerOrder)) }
         }
