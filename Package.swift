@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Processors",
             dependencies: [
-                "TaxCore", "Vault",
+                "TaxCore", "Storage", "Vault",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -33,13 +33,13 @@ extension OrderService {
     /// `OrderError.paymentInProgress` thrown, so that the caller answers "later" and the processor sends it again
     /// (by then Levy knows the refund's id and does not count it twice).
     public func record(processor: String, eventID: String, type: String, payload: [UInt8], events: [ProcessorEvent]) async throws -> RecordedEvent {
-        let events_ = table("processor_events")
+        let eventsTable = table("processor_events")
         let inserted = try await rows("""
-            INSERT INTO \(events_) (id, processor, type, received_at, state, payload) VALUES ($1, $2, $3, $4, 'received', $5)
+            INSERT INTO \(eventsTable) (id, processor, type, received_at, state, payload) VALUES ($1, $2, $3, $4, 'received', $5)
             ON CONFLICT (id) DO NOTHING RETURNING id
             """, [.text(eventID), .text(processor), .text(type), .text(Timestamp.string(now())), .text(String(decoding: payload, as: UTF8.self))])
         if inserted.isEmpty {
-            let existing = try await rows("SELECT state, detail FROM \(events_) WHERE id = $1", [.text(eventID)])
+            let existing = try await rows("SELECT state, detail FROM \(eventsTable) WHERE id = $1", [.text(eventID)])
             let (state, detail) = try decoded { () throws(RowDecodingError) in
                 guard let row = existing.first else { return ("received", String?.none) }
                 return (try row.decode("state", as: String.self), try row.decodeIfPresent("detail", as: String.self))
@@ -51,7 +51,7 @@ extension OrderService {
         for event in events { outcomes.append(try await apply(event)) }
         let outcome: EventOutcome = outcomes.contains { $0.0 == .needsReview } ? .needsReview : outcomes.contains { $0.0 == .applied } ? .applied : .ignored
         let detail = outcomes.map(\.1).joined(separator: "; ")
-        _ = try await rows("UPDATE \(events_) SET state = $1, detail = $2 WHERE id = $3",
+        _ = try await rows("UPDATE \(eventsTable) SET state = $1, detail = $2 WHERE id = $3",
                            [.text(outcome.rawValue), .text(String(detail.prefix(1_000))), .text(eventID)])
         return RecordedEvent(id: eventID, outcome: outcome, detail: detail)
     }

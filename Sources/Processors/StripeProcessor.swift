@@ -16,8 +16,7 @@ public struct StripeSecretKey: Sendable, CustomStringConvertible {
     }
 
     init(_ text: String, source: String) throws(StripeError) {
-        guard (text.hasPrefix("sk_") || text.hasPrefix("rk_")), (8...256).contains(text.utf8.count),
-              text.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }) else {
+        guard text.hasPrefix("sk_") || text.hasPrefix("rk_"), StripeProcessor.isStripeID(text, lengths: 8...256) else {
             throw .malformedKey(source)
         }
         value = text
@@ -302,8 +301,12 @@ public struct StripeProcessor: PaymentProcessor {
     /// `/v1/payment_intents/{id}/…` for a PaymentIntent id of Stripe's shape, nil for anything else (an id is put
     /// into a path, so nothing but letters, digits and `_` gets there).
     static func objectPath(_ prefix: String, _ id: String, _ suffix: String) -> String? {
-        guard id.hasPrefix("pi_"), (4...255).contains(id.utf8.count),
-              id.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }) else { return nil }
+        guard id.hasPrefix("pi_"), isStripeID(id) else { return nil }
         return prefix + id + suffix
+    }
+
+    /// Stripe's ids and keys: 4 to 255 ASCII letters, digits and `_`.
+    static func isStripeID(_ id: String, lengths: ClosedRange<Int> = 4...255) -> Bool {
+        lengths.contains(id.utf8.count) && id.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Storage
 import Vault
 
 /// A Stripe webhook endpoint's signing secret (`whsec_…`), read from a file and never printed.
@@ -14,8 +15,7 @@ public struct StripeWebhookSecret: Sendable, CustomStringConvertible {
     }
 
     init(_ text: String, source: String) throws(StripeError) {
-        guard text.hasPrefix("whsec_"), (10...256).contains(text.utf8.count),
-              text.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }) else {
+        guard text.hasPrefix("whsec_"), StripeProcessor.isStripeID(text, lengths: 10...256) else {
             throw .malformedKey(source)
         }
         // Stripe signs with the whole secret, prefix included, as the HMAC key.
@@ -101,7 +101,7 @@ public struct StripeWebhook: Sendable {
     /// `t=<now>,v1=<signature>` for a body: what Stripe sends, for tests and for `levy` tools that replay events.
     public func signatureHeader(body: [UInt8], timestamp: Int64) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + body, using: secret.key)
-        return "t=\(timestamp),v1=" + code.map { String(format: "%02x", $0) }.joined()
+        return "t=\(timestamp),v1=" + hexString(code)
     }
 
     // MARK: - Reading events
@@ -144,20 +144,20 @@ public struct StripeWebhook: Sendable {
         do { envelope = try JSONDecoder().decode(Envelope.self, from: Data(body)) } catch {
             throw .malformedEvent("not a Stripe event (id, type, data.object)")
         }
-        guard envelope.id.hasPrefix("evt_"), isStripeID(envelope.id) else { throw .malformedEvent("the event id is not evt_…") }
+        guard envelope.id.hasPrefix("evt_"), StripeProcessor.isStripeID(envelope.id) else { throw .malformedEvent("the event id is not evt_…") }
         guard (1...128).contains(envelope.type.utf8.count), envelope.type.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_") }) else {
             throw .malformedEvent("the event type is not a Stripe event type")
         }
         let object = envelope.data.object
         var events: [ProcessorEvent] = []
         func refund(_ refund: EventObject, payment: String?) throws(StripeWebhookError) {
-            guard let id = refund.id, isStripeID(id), let payment, isStripeID(payment), let amount = refund.amount, amount > 0 else {
+            guard let id = refund.id, StripeProcessor.isStripeID(id), let payment, StripeProcessor.isStripeID(payment), let amount = refund.amount, amount > 0 else {
                 throw .malformedEvent("a refund needs an id, a payment_intent and a positive amount")
             }
             events.append(.refund(id: id, payment: payment, amount: amount, succeeded: refund.status == "succeeded"))
         }
         func dispute() throws(StripeWebhookError) -> (String, String, Int64) {
-            guard let id = object.id, isStripeID(id), let payment = object.paymentIntent?.id, isStripeID(payment), let amount = object.amount, amount > 0 else {
+            guard let id = object.id, StripeProcessor.isStripeID(id), let payment = object.paymentIntent?.id, StripeProcessor.isStripeID(payment), let amount = object.amount, amount > 0 else {
                 throw .malformedEvent("a dispute needs an id, a payment_intent and a positive amount")
             }
             return (id, payment, amount)
@@ -178,10 +178,6 @@ public struct StripeWebhook: Sendable {
             break
         }
         return StripeEvent(id: envelope.id, type: envelope.type, created: envelope.created ?? 0, events: events.isEmpty ? [.other] : events)
-    }
-
-    static func isStripeID(_ id: String) -> Bool {
-        (4...255).contains(id.utf8.count) && id.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }
     }
 
     static func hexBytes(_ text: String) -> [UInt8]? {
