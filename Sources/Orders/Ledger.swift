@@ -63,6 +63,23 @@ public struct LedgerEntry: Sendable, Hashable {
     }
 }
 
+/// The order store's keys, each derived from the vault's master key under its own label and never stored: the
+/// ledger chain's and the gift card codes'.
+public struct OrderKeys: Sendable {
+    public let ledger: LedgerKey
+    public let giftCards: GiftCardKey
+
+    public init(masterKey: MasterKey) {
+        ledger = LedgerKey(masterKey: masterKey)
+        giftCards = GiftCardKey(masterKey: masterKey)
+    }
+
+    init(ledger: LedgerKey, giftCards: GiftCardKey) {
+        self.ledger = ledger
+        self.giftCards = giftCards
+    }
+}
+
 /// The key of the ledger's hash chain. It never sits in the database: it is derived from the vault's master key
 /// (HKDF, its own label), so whoever can write the database but does not hold the master key cannot re-seal a
 /// rewritten chain.

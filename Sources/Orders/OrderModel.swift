@@ -102,7 +102,16 @@ public struct Order: Sendable, Hashable {
     public var billingAddress: String? = nil
     /// `open`, `won` or `lost` once the buyer's bank disputed the payment (processor events); nil otherwise.
     public var disputeStatus: String? = nil
+    /// What gift cards pay of the total (tax included), and which cards; the payment card pays the rest.
+    public var giftCardAmount: Int64 = 0
+    public var giftCards: [GiftCardTender] = []
+    /// The gift cards this order sold, with their codes: only in the answer to the capture that issued them.
+    public var issuedGiftCards: [IssuedGiftCard] = []
 
+    /// What the payment card pays: the total less the gift cards.
+    public var cardAmount: Int64 { totalAmount + totalTax - giftCardAmount }
+    /// What refunds gave back to gift cards so far.
+    public var giftCardReturned: Int64 { giftCards.reduce(0) { $0 + $1.returned } }
     public var refundedAmount: Int64 { lines.reduce(0) { $0 + $1.refundedAmount } }
     public var refundedTax: Int64 { lines.reduce(0) { $0 + $1.refundedTax } }
 }
@@ -136,6 +145,8 @@ public struct Refund: Sendable, Hashable {
     public var amount: Int64
     public var tax: Int64
     public var lines: [RefundedLine]
+    /// The part of `amount + tax` given back to gift cards that paid the order; the rest went to the payment card.
+    public var giftCardAmount: Int64 = 0
 }
 
 public struct RefundedLine: Sendable, Hashable, Codable {

@@ -15,27 +15,38 @@ public struct OrderService: Sendable {
     let gateway: PaymentGateway?
     /// Keys the tax ledger's hash chain (derived from the vault's master key; never stored).
     let ledgerKey: LedgerKey
+    /// Keys the stored hashes of gift card codes (derived from the vault's master key; never stored).
+    let giftCardKey: GiftCardKey
+    /// Where refunds of orders paid partly by gift card go first.
+    public var giftCardRefundPolicy: GiftCardRefundPolicy = .giftCardFirst
     let now: @Sendable () -> Date
 
-    public init(database: any SQLDatabase, schema: String = "orders", tables: TaxTableSet, gateway: PaymentGateway?, ledgerKey: LedgerKey,
+    public init(database: any SQLDatabase, schema: String = "orders", tables: TaxTableSet, gateway: PaymentGateway?, keys: OrderKeys,
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         self.schema = schema
         calculator = TaxCalculator(tables: tables)
         self.gateway = gateway
-        self.ledgerKey = ledgerKey
+        ledgerKey = keys.ledger
+        giftCardKey = keys.giftCards
         self.now = now
     }
+
+    var keys: OrderKeys { OrderKeys(ledger: ledgerKey, giftCards: giftCardKey) }
 
     /// The same store read through another database holding a copy of it (a streaming replica), for jobs that only
     /// read: no payment processor, and nothing may be written through it.
     public func reading(from replica: any SQLDatabase) -> OrderService {
-        OrderService(database: replica, schema: schema, tables: tables, gateway: nil, ledgerKey: ledgerKey, now: now)
+        var copy = OrderService(database: replica, schema: schema, tables: tables, gateway: nil, keys: keys, now: now)
+        copy.giftCardRefundPolicy = giftCardRefundPolicy
+        return copy
     }
 
     /// The same service quoting new orders with other tables.
     public func with(tables: TaxTableSet) -> OrderService {
-        OrderService(database: database, schema: schema, tables: tables, gateway: gateway, ledgerKey: ledgerKey, now: now)
+        var copy = OrderService(database: database, schema: schema, tables: tables, gateway: gateway, keys: keys, now: now)
+        copy.giftCardRefundPolicy = giftCardRefundPolicy
+        return copy
     }
 
     var ledgerStore: Ledger { Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect, key: ledgerKey) }
@@ -147,6 +158,7 @@ public struct OrderService: Sendable {
                 "ALTER TABLE {schema}orders ADD COLUMN dispute_id TEXT",
                 "ALTER TABLE {schema}orders ADD COLUMN dispute_status TEXT",
             ]),
+            giftCardMigration,
         ])
     }
 
@@ -163,8 +175,10 @@ public struct OrderService: Sendable {
     /// Quotes and places an order once per idempotency key: a retry with the same request returns the same order;
     /// the same key with a different request is refused. With a payment token the order is authorized at once.
     /// `requestHash` identifies the request as the caller sent it (a digest of its bytes).
+    /// Gift cards offered as tenders pay part or all of the total (the tax is the same either way: a gift card is
+    /// money, not a discount); they are spent in the same transaction that writes the order.
     public func place(_ request: QuoteRequest, idempotencyKey: String, requestHash: String, paymentToken: Token? = nil,
-                      customer: BillingAddress? = nil) async throws -> Order {
+                      customer: BillingAddress? = nil, giftCards: [GiftCardPayment] = []) async throws -> Order {
         var units: Int64 = 0
         for (index, line) in request.lines.enumerated() where line.fulfilment == .inPerson && line.code.isService {
             units += max(1, line.quantity)
@@ -172,11 +186,20 @@ public struct OrderService: Sendable {
         }
         let quote: Quote
         do { quote = try calculator.quote(request) } catch { throw OrderError.unquotable(error) }
+        // A retry of an order already placed is answered from the store, before any gift card is looked at again.
+        if !giftCards.isEmpty, let existing = try await order(forKey: idempotencyKey) {
+            return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)
+        }
+        let total = quote.totalAmount.minorUnits + quote.totalTax.minorUnits
+        let tenders = giftCards.isEmpty ? [] : try await giftCardPlan(giftCards, total: total)
+        let giftCardAmount = tenders.reduce(0) { $0 + $1.amount }
+        // Gift cards that pay everything leave nothing to authorize: the order is ready to capture.
+        let status: OrderStatus = !tenders.isEmpty && giftCardAmount == total ? .authorized : .placed
         let id = OrderID.random()
         // Stored to the second: the order returned carries the same instant a later read gives.
         let createdText = Timestamp.string(now())
         let created = Timestamp.date(createdText) ?? now()
-        var orderRow: [SQLValue] = [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(OrderStatus.placed.rawValue),
+        var orderRow: [SQLValue] = [.text(id.value), .text(idempotencyKey), .text(requestHash), .text(status.rawValue),
                                     .text(quote.currency.code), .text(quote.date.iso), .text(quote.tableVersion), .text(quote.rounding.rawValue),
                                     .integer(quote.totalAmount.minorUnits), .integer(quote.totalTax.minorUnits),
                                     paymentToken.map { .text($0.value) } ?? .null, .text(createdText)]
@@ -184,7 +207,7 @@ public struct OrderService: Sendable {
                      .text(AddressText.format(request.origin)), request.destination.map { .text(AddressText.format($0)) } ?? .null,
                      request.billing.map { .text(AddressText.format($0)) } ?? .null,
                      request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null,
-                     .text(EngagementText.format(request.engagement))]
+                     .text(EngagementText.format(request.engagement)), .integer(giftCardAmount)]
         var lineRows: [[SQLValue]] = []
         var taxRows: [[SQLValue]] = []
         var lines: [OrderLine] = []
@@ -216,12 +239,24 @@ public struct OrderService: Sendable {
                                    certificate: certificate, taxes: taxes))
         }
         // The order, its lines and its taxes in one atomic write: one statement (one round trip) on PostgreSQL.
+        let inserts = [
+            SQLInsert(table: table("orders"), columns: Self.orderColumns, rows: [orderRow]),
+            SQLInsert(table: table("order_lines"), columns: Self.lineColumns, rows: lineRows),
+            SQLInsert(table: table("order_taxes"), columns: Self.taxColumns, rows: taxRows),
+        ]
         do {
-            try await database.insertAtomically([
-                SQLInsert(table: table("orders"), columns: Self.orderColumns, rows: [orderRow]),
-                SQLInsert(table: table("order_lines"), columns: Self.lineColumns, rows: lineRows),
-                SQLInsert(table: table("order_taxes"), columns: Self.taxColumns, rows: taxRows),
-            ])
+            if tenders.isEmpty {
+                try await database.insertAtomically(inserts)
+            } else {
+                // With gift cards: the order and the spending of each card in one transaction, all or nothing.
+                try await database.transaction { [self, inserts, tenders] tx in
+                    for insert in inserts { try await tx.insert(insert, dialect: database.dialect) }
+                    try await spend(tenders, order: id, in: tx)
+                }
+            }
+        } catch let error as GiftCardError {
+            if let existing = try await order(forKey: idempotencyKey) { return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey) }
+            throw error
         } catch {
             // The idempotency key is taken (a retry, or a concurrent one that won the race): its order is the
             // answer, or the conflict.
@@ -231,12 +266,14 @@ public struct OrderService: Sendable {
             throw OrderError.storage("\(error)")
         }
         // The order as written, built from what was written rather than read back.
-        let placed = Order(id: id, status: .placed, currency: quote.currency, taxDate: quote.date, tableVersion: quote.tableVersion,
+        var placed = Order(id: id, status: status, currency: quote.currency, taxDate: quote.date, tableVersion: quote.tableVersion,
                            rounding: quote.rounding.rawValue, totalAmount: quote.totalAmount.minorUnits, totalTax: quote.totalTax.minorUnits,
                            paymentToken: paymentToken?.value, authorizationID: nil, captureID: nil, declineReason: nil,
                            customerID: customer?.customerID, billingVersion: customer?.version, created: created, lines: lines,
                            billingAddress: request.billing.map(AddressText.format))
-        if let paymentToken, gateway != nil { return try await authorize(placed, token: paymentToken) }
+        placed.giftCardAmount = giftCardAmount
+        placed.giftCards = tenders.map { GiftCardTender(giftCardID: $0.card.id, lastFour: $0.card.lastFour, amount: $0.amount, returned: 0) }
+        if let paymentToken, gateway != nil, placed.cardAmount > 0 { return try await authorize(placed, token: paymentToken) }
         return placed
     }
 
@@ -246,7 +283,7 @@ public struct OrderService: Sendable {
 
     static let orderColumns = ["id", "idempotency_key", "request_hash", "status", "currency", "tax_date", "table_version", "rounding",
                                "total_amount", "total_tax", "payment_token", "created_at", "customer_id", "billing_version", "origin_address",
-                               "destination_address", "billing_address", "registrations", "engagement"]
+                               "destination_address", "billing_address", "registrations", "engagement", "gift_card_amount"]
     static let lineColumns = ["order_id", "line_no", "line_id", "code", "quantity", "amount", "taxable", "exempt", "tax", "sourcing_rule",
                               "sourced_to", "certificate", "fulfilment", "tax_type", "taxability_rule", "exempt_reason", "not_collecting",
                               "request_amount", "tax_included", "location_address", "discount", "third_party_discount"]
@@ -317,7 +354,7 @@ public struct OrderService: Sendable {
         let sql = """
             SELECT o.id, o.request_hash, o.status, o.tax_date, o.table_version, o.rounding, o.total_amount, o.total_tax, o.payment_token,
               o.authorization_id, o.capture_id, o.decline_reason, o.customer_id, o.billing_version, o.created_at,
-              o.billing_address, o.dispute_status, l.line_no AS l_line_no, l.line_id AS l_line_id, l.code AS l_code, l.fulfilment AS l_fulfilment, l.quantity AS l_quantity,
+              o.billing_address, o.dispute_status, o.gift_card_amount, l.line_no AS l_line_no, l.line_id AS l_line_id, l.code AS l_code, l.fulfilment AS l_fulfilment, l.quantity AS l_quantity,
               l.amount AS l_amount, l.taxable AS l_taxable, l.exempt AS l_exempt, l.tax AS l_tax, l.refunded_quantity AS l_refunded_quantity,
               l.refunded_amount AS l_refunded_amount, l.sourcing_rule AS l_sourcing_rule, l.sourced_to AS l_sourced_to, l.certificate AS l_certificate,
               t.position AS t_position, t.jurisdiction_code AS t_jurisdiction_code, t.level AS t_level, t.name AS t_name, t.rate AS t_rate,
@@ -330,6 +367,7 @@ public struct OrderService: Sendable {
             """
         let rows = try await rows(sql, [value])
         guard let row = rows.first else { return nil }
+        var found: (order: Order, requestHash: String)
         do {
             var lines: [OrderLine] = []
             for part in rows {
@@ -349,7 +387,7 @@ public struct OrderService: Sendable {
                               rate: try part.decode("t_rate"), taxable: try Self.money(part, "t_taxable"), tax: try Self.money(part, "t_tax"),
                               refundedTax: try Self.money(part, "t_refunded_tax")))
             }
-            let order = Order(id: OrderID(try row.decode("id")), status: try row.decode("status", as: OrderStatus.self), currency: .usd,
+            var order = Order(id: OrderID(try row.decode("id")), status: try row.decode("status", as: OrderStatus.self), currency: .usd,
                               taxDate: try row.decode("tax_date", expected: "a date (YYYY-MM-DD)", TaxDate.init(iso:)),
                               tableVersion: try row.decode("table_version"), rounding: try row.decode("rounding"),
                               totalAmount: try Self.money(row, "total_amount"), totalTax: try Self.money(row, "total_tax"),
@@ -359,10 +397,20 @@ public struct OrderService: Sendable {
                               billingVersion: try row.decodeIfPresent("billing_version", as: Int.self),
                               created: try row.decode("created_at", expected: "a UTC timestamp", Timestamp.date), lines: lines,
                               billingAddress: try row.decodeIfPresent("billing_address"), disputeStatus: try row.decodeIfPresent("dispute_status"))
-            return (order, try row.decode("request_hash"))
+            order.giftCardAmount = try Self.money(row, "gift_card_amount")
+            found = (order, try row.decode("request_hash"))
         } catch {
             throw OrderError.corrupt("\(error)")
         }
+        // Only an order paid partly by gift card has tenders to read (a second query).
+        if found.order.giftCardAmount != 0 {
+            found.order.giftCards = try await tenders(of: found.order.id)
+            guard found.order.giftCards.reduce(0, { $0 + $1.amount }) == found.order.giftCardAmount,
+                  (0...found.order.totalAmount + found.order.totalTax).contains(found.order.giftCardAmount) else {
+                throw OrderError.corrupt("order \(found.order.id) records gift card tenders that do not add up to its gift card amount")
+            }
+        }
+        return found
     }
 
     func refund(forKey key: String) async throws -> (refund: Refund, requestHash: String)? {
@@ -382,7 +430,7 @@ public struct OrderService: Sendable {
             }
             if try row.decode("state") == "pending" { throw OrderError.paymentInProgress }
             return (Refund(id: id, orderID: OrderID(try row.decode("order_id")), amount: try Self.money(row, "amount"), tax: try Self.money(row, "tax"),
-                           lines: lines), try row.decode("request_hash"))
+                           lines: lines, giftCardAmount: try Self.money(row, "gift_card_amount")), try row.decode("request_hash"))
         } catch let error as RowDecodingError {
             throw OrderError.corrupt("\(error)")
         }

@@ -10,7 +10,8 @@ public struct PaymentMovement: Sendable, Hashable {
     public var refundID: String?
     /// The processor's id of the capture or refund, when a processor took the payment.
     public var processorID: String?
-    /// What the customer paid (sale, positive) or got back (refund, negative), tax included, in minor units.
+    /// What the customer's payment card paid (sale, positive) or got back (refund, negative), tax included, in minor
+    /// units: the money the processor moved. What gift cards paid or got back is not in it (no processor moves it).
     public var amount: Int64
     public var currency: String
     /// When the ledger recorded it (capture or refund time, `YYYY-MM-DDTHH:MM:SSZ`).
@@ -126,20 +127,21 @@ public struct PaymentMovementReader: Sendable {
     /// the wrong type is `OrderError.corrupt`, never read as zero.
     private func details(_ runs: [Run]) async throws -> [PaymentMovement] {
         guard !runs.isEmpty else { return [] }
-        struct Sale { var currency: String, amount: Int64, tax: Int64, capture: String?, taxDate: String }
-        struct Given { var amount: Int64, tax: Int64, processorID: String? }
-        let saleRows = try await orders.rows(of: "orders", columns: "id, currency, total_amount, total_tax, capture_id, tax_date",
+        struct Sale { var currency: String, amount: Int64, tax: Int64, giftCards: Int64, capture: String?, taxDate: String }
+        struct Given { var amount: Int64, tax: Int64, giftCards: Int64, processorID: String? }
+        let saleRows = try await orders.rows(of: "orders", columns: "id, currency, total_amount, total_tax, gift_card_amount, capture_id, tax_date",
                                              where: "id", in: Set(runs.map(\.orderID)))
         let sales = Dictionary(try orders.decode(saleRows) { row throws(RowDecodingError) in
             (try row.decode("id", as: String.self),
              Sale(currency: try row.decode("currency"), amount: try OrderService.money(row, "total_amount"), tax: try OrderService.money(row, "total_tax"),
-                  capture: try row.decodeIfPresent("capture_id"), taxDate: try row.decode("tax_date")))
+                  giftCards: try OrderService.money(row, "gift_card_amount"), capture: try row.decodeIfPresent("capture_id"), taxDate: try row.decode("tax_date")))
         }, uniquingKeysWith: { first, _ in first })
-        let refundRows = try await orders.rows(of: "refunds", columns: "id, amount, tax, processor_refund_id", where: "id",
+        let refundRows = try await orders.rows(of: "refunds", columns: "id, amount, tax, gift_card_amount, processor_refund_id", where: "id",
                                                in: Set(runs.compactMap { $0.kind == "refund" ? $0.refundID : nil }))
         let refunds = Dictionary(try orders.decode(refundRows) { row throws(RowDecodingError) in
             (try row.decode("id", as: String.self),
-             Given(amount: try OrderService.money(row, "amount"), tax: try OrderService.money(row, "tax"), processorID: try row.decodeIfPresent("processor_refund_id")))
+             Given(amount: try OrderService.money(row, "amount"), tax: try OrderService.money(row, "tax"),
+                   giftCards: try OrderService.money(row, "gift_card_amount"), processorID: try row.decodeIfPresent("processor_refund_id")))
         }, uniquingKeysWith: { first, _ in first })
         return runs.compactMap { run in
             guard let sale = sales[run.orderID] else { return nil }
@@ -148,12 +150,12 @@ public struct PaymentMovementReader: Sendable {
                 let refund = refunds[refundID]
                 let refundTax = refund?.tax ?? 0
                 return PaymentMovement(kind: .refund, orderID: run.orderID, refundID: refundID, processorID: refund?.processorID,
-                                       amount: -((refund?.amount ?? 0) + refundTax), currency: sale.currency, at: run.at, taxDate: sale.taxDate,
+                                       amount: -((refund?.amount ?? 0) + refundTax - (refund?.giftCards ?? 0)), currency: sale.currency, at: run.at, taxDate: sale.taxDate,
                                        ledgerTax: run.tax, recordedTax: -refundTax, firstSeq: run.firstSeq)
             }
             return PaymentMovement(kind: .sale, orderID: run.orderID, refundID: nil,
                                    processorID: sale.capture == OrderService.captureWithoutProcessor ? nil : sale.capture,
-                                   amount: sale.amount + sale.tax, currency: sale.currency,
+                                   amount: sale.amount + sale.tax - sale.giftCards, currency: sale.currency,
                                    at: run.at, taxDate: sale.taxDate, ledgerTax: run.tax, recordedTax: sale.tax, firstSeq: run.firstSeq)
         }
     }

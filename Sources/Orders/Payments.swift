@@ -9,7 +9,8 @@ import Vault
 /// an idempotency key derived from Levy's ids, so finishing a step again after a crash (`resumeInterruptedPayments`)
 /// returns the processor's first answer instead of moving money twice.
 extension OrderService {
-    static func total(_ order: Order) -> Money { Money(minorUnits: order.totalAmount + order.totalTax, currency: order.currency) }
+    /// What the payment card is charged: the total less what gift cards pay.
+    static func cardCharge(_ order: Order) -> Money { Money(minorUnits: order.cardAmount, currency: order.currency) }
 
     /// Moves the order from one of `from` to `to` if it is still there; true for the one caller that did it.
     func claim(_ id: OrderID, from: [OrderStatus], to: OrderStatus, setting extra: (column: String, value: String)? = nil) async throws -> Bool {
@@ -40,6 +41,7 @@ extension OrderService {
     func authorize(_ order: Order, token: Token) async throws -> Order {
         guard order.status == .placed || order.status == .declined else { throw Self.refusal(order.status, expected: [.placed, .declined]) }
         guard gateway != nil else { throw OrderError.paymentDeclined("no payment processor is configured") }
+        guard order.cardAmount > 0 else { throw OrderError.wrongStatus(order.status, expected: [.authorized]) }
         guard try await claim(order.id, from: [.placed, .declined], to: .authorizing, setting: ("payment_token", token.value)) else {
             throw try await refusal(order.id, expected: [.placed, .declined])
         }
@@ -50,7 +52,7 @@ extension OrderService {
         guard let gateway else { return order }
         let result: ProcessorResult
         do {
-            result = try await gateway.authorize(token: token, amount: Self.total(order), reference: order.id.value,
+            result = try await gateway.authorize(token: token, amount: Self.cardCharge(order), reference: order.id.value,
                                                  billing: order.billingAddress.flatMap(AddressText.billingDetails), idempotencyKey: "authorize:\(order.id.value):\(token.value)")
         } catch {
             // Nothing was authorized that a retry with the same key would not find again: let the caller retry.
@@ -98,7 +100,7 @@ extension OrderService {
     func finishCapture(_ order: Order) async throws -> Order {
         var captureID = Self.captureWithoutProcessor
         if let gateway, let authorization = order.authorizationID {
-            let result = try await gateway.capture(authorization: authorization, amount: Self.total(order), idempotencyKey: "capture:\(order.id.value)")
+            let result = try await gateway.capture(authorization: authorization, amount: Self.cardCharge(order), idempotencyKey: "capture:\(order.id.value)")
             guard result.outcome == .approved else {
                 try await setStatus(order.id, .authorized, column: nil, value: nil, onlyFrom: .capturing)
                 throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "capture declined")
@@ -118,28 +120,32 @@ extension OrderService {
                                                 tableVersion: order.tableVersion, at: at) }
         }
         let capturedAt = now()
+        let giftCards = try giftCardIssue(order, at: capturedAt)
         // In one transaction: lock the ledger's head, then the capture, the ledger entries, the new head and the
         // fulfilment as one statement on PostgreSQL (four round trips with BEGIN and COMMIT, whatever the order's size).
         try await database.transaction { [self, captureID] tx in
             let head = try await ledgerStore.lockHead(in: tx)
             let captured = SQLStatement("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = 'capturing' RETURNING id",
                                         [.text(OrderStatus.captured.rawValue), .text(captureID), .text(order.id.value)])
-            let writes = ledgerStore.appendStatements(entries, after: head) + fulfilment(order, at: capturedAt)
+            let writes = ledgerStore.appendStatements(entries, after: head) + fulfilment(order, at: capturedAt) + giftCards.statements
             guard try await tx.writeTogether(guarded: captured, then: writes, dialect: database.dialect) > 0 else { throw OrderError.paymentInProgress }
         }
         var captured = order
         captured.status = .captured
         captured.captureID = captureID
+        captured.issuedGiftCards = giftCards.issued
         return captured
     }
 
     // MARK: - Void
 
-    /// Voids an authorized order before capture.
+    /// Voids an order before capture: authorized, placed, or declined (the buyer gave up after a decline); gift
+    /// cards it held are given back.
     public func void(_ id: OrderID) async throws -> Order {
         let order = try await order(id)
-        guard order.status == .authorized || order.status == .placed else { throw Self.refusal(order.status, expected: [.authorized, .placed]) }
-        guard try await claim(id, from: [.authorized, .placed], to: .voiding) else { throw try await refusal(id, expected: [.authorized, .placed]) }
+        let voidable: [OrderStatus] = [.authorized, .placed, .declined]
+        guard voidable.contains(order.status) else { throw Self.refusal(order.status, expected: voidable) }
+        guard try await claim(id, from: voidable, to: .voiding) else { throw try await refusal(id, expected: voidable) }
         return try await finishVoid(order, revertTo: order.status)
     }
 
@@ -151,7 +157,11 @@ extension OrderService {
                 throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "void declined")
             }
         }
-        try await setStatus(order.id, .voided, column: nil, value: nil, onlyFrom: .voiding)
+        try await database.transaction { [self] tx in
+            guard try await !tx.query("UPDATE \(table("orders")) SET status = $1 WHERE id = $2 AND status = 'voiding' RETURNING id",
+                                      [.text(OrderStatus.voided.rawValue), .text(order.id.value)]).isEmpty else { return }
+            try await releaseTenders(of: order, in: tx)
+        }
         var voided = order
         voided.status = .voided
         return voided
@@ -191,20 +201,32 @@ extension OrderService {
             throw refundable.contains(now.status) ? OrderError.paymentInProgress : OrderError.wrongStatus(now.status, expected: refundable)
         }
         // With the lock held, the order cannot change under us: what remains to refund is read now.
-        let plan: (order: Order, lines: [RefundedLine], amount: Int64, tax: Int64)
+        let plan: (order: Order, lines: [RefundedLine], amount: Int64, tax: Int64, giftCards: Int64)
         do {
             let order = try await self.order(id)
             let lines = try RefundMath.refund(order, request)
             if case .lines = request { try await checkUnusedSessions(lines, of: order) }
             let amount = try CheckedMoney.sum(lines.map(\.amount))
             let tax = try CheckedMoney.sum(lines.flatMap { $0.taxes.map(\.tax) })
-            plan = (order, lines, amount, tax)
-            try await database.execute("""
-                INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at, state, plan, origin, processor_refund_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)
+            let giftCards = giftCardShare(of: amount + tax, order: order, external: external != nil)
+            plan = (order, lines, amount, tax, giftCards)
+            // The refund is recorded as pending together with what it takes off gift cards it refunds the sale of, so
+            // that those cards cannot be spent while the processor is asked.
+            let pending = SQLStatement("""
+                INSERT INTO \(table("refunds")) (id, order_id, idempotency_key, request_hash, amount, tax, created_at, state, plan, origin, processor_refund_id,
+                  gift_card_amount)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11)
                 """, [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax),
                       .text(Timestamp.string(now())), .text(String(decoding: try JSONEncoder().encode(lines), as: UTF8.self)),
-                      .text(external?.origin ?? "levy"), external.map { .text($0.processorRefundID) } ?? .null])
+                      .text(external?.origin ?? "levy"), external.map { .text($0.processorRefundID) } ?? .null, .integer(giftCards)])
+            if order.lines.contains(where: { $0.code == ProductTaxCode.giftCard.rawValue }) {
+                try await database.transaction { [self, pending, lines] tx in
+                    try await tx.execute(pending.sql, pending.binds)
+                    try await cancelSoldGiftCards(lines, of: order, refund: refundID, in: tx)
+                }
+            } else {
+                try await database.execute(pending.sql, pending.binds)
+            }
         } catch {
             try? await releaseRefundLock(id, refundID)
             if let existing = try? await refund(forKey: idempotencyKey), existing.requestHash == requestHash { return existing.refund }
@@ -212,7 +234,7 @@ extension OrderService {
             throw error
         }
         return try await finishRefund(refundID, order: plan.order, lines: plan.lines, amount: plan.amount, tax: plan.tax,
-                                      externalID: external?.processorRefundID)
+                                      giftCards: plan.giftCards, externalID: external?.processorRefundID)
     }
 
     func releaseRefundLock(_ id: OrderID, _ refundID: String) async throws {
@@ -221,13 +243,20 @@ extension OrderService {
 
     /// Asks the processor to refund (the same key after a crash gets the same refund), then commits the refund,
     /// the reversing ledger entries and the revocations, and releases the order's refund lock.
-    func finishRefund(_ refundID: String, order: Order, lines: [RefundedLine], amount: Int64, tax: Int64, externalID: String?) async throws -> Refund {
+    /// `giftCards` of the refund's total goes back to the order's gift cards; only the rest is asked of the processor.
+    func finishRefund(_ refundID: String, order: Order, lines: [RefundedLine], amount: Int64, tax: Int64, giftCards: Int64,
+                      externalID: String?) async throws -> Refund {
         var processorRefundID = externalID
-        if externalID == nil, let gateway, let capture = order.captureID {
-            let result = try await gateway.refund(capture: capture, amount: Money(minorUnits: amount + tax, currency: order.currency),
+        let toCard = amount + tax - giftCards
+        if externalID == nil, toCard > 0, let gateway, let capture = order.captureID, capture != Self.captureWithoutProcessor {
+            let result = try await gateway.refund(capture: capture, amount: Money(minorUnits: toCard, currency: order.currency),
                                                   idempotencyKey: "refund:\(refundID)")
             guard result.outcome == .approved else {
-                _ = try await rows("DELETE FROM \(table("refunds")) WHERE id = $1 AND state = 'pending'", [.text(refundID)])
+                try await database.transaction { [self] tx in
+                    guard try await !tx.query("DELETE FROM \(table("refunds")) WHERE id = $1 AND state = 'pending' RETURNING id", [.text(refundID)]).isEmpty
+                    else { return }
+                    try await restoreCancelled(refund: refundID, order: order.id, in: tx)
+                }
                 try await releaseRefundLock(order.id, refundID)
                 throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "refund declined")
             }
@@ -272,8 +301,9 @@ extension OrderService {
                                  [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)])
             try await ledgerStore.append(entries, in: tx)
             try await revoke(lines, of: order, in: tx)
+            if giftCards > 0 { try await returnToGiftCards(giftCards, of: order, refund: refundID, in: tx) }
         }
-        return Refund(id: refundID, orderID: id, amount: amount, tax: tax, lines: lines)
+        return Refund(id: refundID, orderID: id, amount: amount, tax: tax, lines: lines, giftCardAmount: giftCards)
     }
 
     // MARK: - Recovery
@@ -302,11 +332,13 @@ extension OrderService {
             }
             finished += 1
         }
-        for row in try await rows("SELECT id, order_id, amount, tax, plan, origin, processor_refund_id FROM \(table("refunds")) WHERE state = 'pending'", []) {
-            let (refundID, orderID, amount, tax, planText, origin, externalID) = try decoded { () throws(RowDecodingError) in
+        for row in try await rows("""
+            SELECT id, order_id, amount, tax, plan, origin, processor_refund_id, gift_card_amount FROM \(table("refunds")) WHERE state = 'pending'
+            """, []) {
+            let (refundID, orderID, amount, tax, planText, origin, externalID, giftCards) = try decoded { () throws(RowDecodingError) in
                 (try row.decode("id", as: String.self), try row.decode("order_id", as: String.self), try Self.money(row, "amount"),
                  try Self.money(row, "tax"), try row.decode("plan", as: String.self), try row.decode("origin", as: String.self),
-                 try row.decodeIfPresent("processor_refund_id", as: String.self))
+                 try row.decodeIfPresent("processor_refund_id", as: String.self), try Self.money(row, "gift_card_amount"))
             }
             // A refund the processor made itself is only recorded: it is never asked for again.
             guard origin == "levy" || externalID != nil else { throw OrderError.corrupt("refund \(refundID) came from the processor but has no processor id") }
@@ -314,7 +346,7 @@ extension OrderService {
                 throw OrderError.corrupt("refund \(refundID) has an unreadable plan")
             }
             _ = try await finishRefund(refundID, order: try await order(OrderID(orderID)), lines: lines, amount: amount, tax: tax,
-                                       externalID: origin == "levy" ? nil : externalID)
+                                       giftCards: giftCards, externalID: origin == "levy" ? nil : externalID)
             finished += 1
         }
         return finished

@@ -188,13 +188,14 @@ struct WorkStore {
         return page
     }
 
-    /// Movements no settlement line settles, read in key order (the order of both indexes the check walks).
+    /// Movements no settlement line settles, read in key order (the order of both indexes the check walks). A movement
+    /// of nothing (an order paid wholly by gift card, a refund given back wholly to one) has nothing to settle.
     func recordMissingSettlements() async throws {
         for kind in [PaymentMovement.Kind.refund, .sale] {
             var cursor = ""
             while true {
                 let rows = try await database.query("""
-                    SELECT * FROM movement m WHERE m.kind = $1 AND m.key > $2
+                    SELECT * FROM movement m WHERE m.kind = $1 AND m.key > $2 AND m.amount <> 0
                       AND NOT EXISTS (SELECT 1 FROM settlement s WHERE s.kind = m.kind AND s.key = m.key)
                     ORDER BY m.key LIMIT 10000
                     """, [.text(kind.rawValue), .text(cursor)])

@@ -58,6 +58,15 @@ public struct APIError: Error, Sendable, Equatable {
             let contract = QuoteCodec.contractError(error)
             return APIError(.unprocessableContent, contract.code.rawValue, contract.message, field: contract.field)
         case let error as OrderError: return from(error)
+        case let error as GiftCardError:
+            switch error {
+            case .unknown(nil), .unknownGiftCard: return .notFound(error.description, field: error.field)
+            case .unknown: return APIError(.unprocessableContent, "unknown_gift_card", error.description, field: error.field)
+            case .cancelled: return APIError(.conflict, "gift_card_cancelled", error.description, field: error.field)
+            case .insufficientBalance: return APIError(.unprocessableContent, "insufficient_gift_card_balance", error.description, field: error.field)
+            case .moreThanTotal: return APIError(.unprocessableContent, "gift_cards_exceed_total", error.description, field: error.field)
+            case .offeredTwice: return APIError.invalid(error.field, error.description)
+            }
         case let error as VaultError: return from(error)
         case let error as CustomerError: return from(error)
         case let error as FulfilmentError: return from(error)

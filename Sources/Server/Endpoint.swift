@@ -73,6 +73,9 @@ struct APIReply: Sendable {
     var body: [UInt8]
     var contentType: String = "application/json"
     var resource: String?
+    /// The body kept for replays of an idempotent request when it must differ from the one sent: a gift card code
+    /// is shown once and never stored, so the kept body leaves it out.
+    var storedBody: [UInt8]?
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, resource: String? = nil) -> APIReply {
         APIReply(status: status, body: JSONBody.encode(value), resource: resource)

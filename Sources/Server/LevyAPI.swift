@@ -35,7 +35,7 @@ public struct LevyAPI: Sendable {
 
     /// Every endpoint, in the order of the OpenAPI document.
     var endpoints: [Endpoint] {
-        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + fulfilmentEndpoints
+        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + fulfilmentEndpoints
             + tableEndpoints + ledgerEndpoints + keyEndpoints + webhookEndpoints
     }
 
@@ -218,7 +218,7 @@ public struct LevyAPI: Sendable {
                 }
                 throw error
             }
-            try await services.idempotency.finish(principal: key.id, key: idempotencyKey, status: reply.status.code, body: reply.body,
+            try await services.idempotency.finish(principal: key.id, key: idempotencyKey, status: reply.status.code, body: reply.storedBody ?? reply.body,
                                                   resource: reply.resource)
             return (reply, false)
         }

@@ -47,16 +47,16 @@ public struct LevyServices: Sendable {
             vault = try await Vault.open(.init(masterKey: masterKey, now: now), database: database)
         }
         return try await assemble(database: database, vault: vault, tables: tables, tableStore: tableStore, processor: processor,
-                                  ledgerKey: LedgerKey(masterKey: masterKey), now: now)
+                                  keys: OrderKeys(masterKey: masterKey), now: now)
     }
 
     /// The services over an open database and vault. `namespace` prefixes the schema names (`orders`, `customers`,
     /// `api`), so that tests can share one PostgreSQL database.
     public static func assemble(database: any SQLDatabase, vault: Vault, tables: TaxTableSet, tableStore: TableStore?,
-                                processor: any PaymentProcessor = SimulatedProcessor(), ledgerKey: LedgerKey, namespace: String = "",
+                                processor: any PaymentProcessor = SimulatedProcessor(), keys: OrderKeys, namespace: String = "",
                                 now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
         let orders = OrderService(database: database, schema: namespace + "orders", tables: tables,
-                                  gateway: PaymentGateway(vault: vault, processor: processor), ledgerKey: ledgerKey, now: now)
+                                  gateway: PaymentGateway(vault: vault, processor: processor), keys: keys, now: now)
         let customers = CustomerService(database: database, schema: namespace + "customers", now: now)
         let keys = APIKeyStore(database: database, schema: namespace + "api", now: now)
         // The vault migrated itself when it opened; every other component's tables come from the one registry.

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
+import Orders
 import TaxCore
+import Vault
 
 // Request bodies of the API. Each refuses unknown keys; field names are the OpenAPI document's (snake_case).
 
@@ -116,9 +118,13 @@ struct PlaceOrderBody: Decodable {
     var customerID: String?
     var billingVersion: Int?
     var paymentToken: String?
+    var giftCards: [GiftCardPayment]
+
+    /// At most this many gift cards pay one order.
+    static let maxGiftCards = 10
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case order, customerID = "customer_id", billingVersion = "billing_version", paymentToken = "payment_token"
+        case order, customerID = "customer_id", billingVersion = "billing_version", paymentToken = "payment_token", giftCards = "gift_cards"
     }
 
     init(from decoder: any Decoder) throws {
@@ -128,6 +134,50 @@ struct PlaceOrderBody: Decodable {
         customerID = try c.decodeIfPresent(String.self, forKey: .customerID)
         billingVersion = try c.decodeIfPresent(Int.self, forKey: .billingVersion)
         paymentToken = try c.decodeIfPresent(String.self, forKey: .paymentToken)
+        let cards = try c.decodeIfPresent([GiftCardBody].self, forKey: .giftCards) ?? []
+        guard cards.count <= Self.maxGiftCards else { throw APIError.invalid("gift_cards", "at most \(Self.maxGiftCards) gift cards pay one order") }
+        giftCards = cards.map { GiftCardPayment(code: $0.code, amount: $0.amount) }
+    }
+}
+
+/// A gift card offered to pay an order: its code and, optionally, how much of it to spend.
+struct GiftCardBody: Decodable {
+    var code: GiftCardCode
+    var amount: Int64?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case code, amount }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let path = StrictJSON.path(decoder.codingPath)
+        code = try GiftCardCodeBody.code(try c.decode(String.self, forKey: .code), field: path + ".code")
+        if let text = try c.decodeIfPresent(String.self, forKey: .amount) {
+            guard text.utf8.count <= 20, let money = try? Money.parse(text), money.minorUnits >= 0, money.minorUnits <= QuoteLimits.maxLineAmount else {
+                throw APIError.invalid(path + ".amount", "an amount up to 999999999.99 (a decimal string such as \"50.00\")")
+            }
+            amount = money.minorUnits
+        }
+    }
+}
+
+/// A gift card code in a body (`{"code": "LGC-…"}`): the balance lookup.
+struct GiftCardCodeBody: Decodable {
+    var code: GiftCardCode
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case code }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        code = try Self.code(try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .code), field: "code")
+    }
+
+    /// The code, or an error that names the field without repeating what was sent (it may be a real code, mistyped).
+    static func code(_ text: String, field: String) throws -> GiftCardCode {
+        guard let code = GiftCardCode(text) else {
+            throw APIError.invalid(field, "not a gift card code (LGC- and four groups of four characters, with a valid check character)")
+        }
+        return code
     }
 }
 

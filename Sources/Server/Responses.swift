@@ -122,19 +122,29 @@ struct OrderOut: Encodable {
     var totalAmount: String, totalTax: String, total: String, refundedAmount: String, refundedTax: String
     var paymentToken: String?, authorizationID: String?, declineReason: String?, customerID: String?, billingVersion: Int?
     var disputeStatus: String?
+    var giftCardAmount: String, cardAmount: String
+    var giftCards: [TenderOut]
+    var issuedGiftCards: [GiftCardOut]
     var created: String
     var lines: [LineOut]
     var vouchers: [VoucherOut]
     var entitlements: [EntitlementOut]
 
+    struct TenderOut: Encodable {
+        var giftCardID: String, lastFour: String, amount: String, returned: String
+        enum CodingKeys: String, CodingKey { case giftCardID = "gift_card_id", lastFour = "last_four", amount, returned }
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, status, currency, taxDate = "tax_date", tableVersion = "table_version", rounding, totalAmount = "total_amount"
         case totalTax = "total_tax", total, refundedAmount = "refunded_amount", refundedTax = "refunded_tax", paymentToken = "payment_token"
         case authorizationID = "authorization_id", declineReason = "decline_reason", customerID = "customer_id"
-        case billingVersion = "billing_version", disputeStatus = "dispute_status", created, lines, vouchers, entitlements
+        case billingVersion = "billing_version", disputeStatus = "dispute_status", giftCardAmount = "gift_card_amount", cardAmount = "card_amount"
+        case giftCards = "gift_cards", issuedGiftCards = "issued_gift_cards", created, lines, vouchers, entitlements
     }
 
-    init(_ order: Order, vouchers: [Voucher], entitlements: [Entitlement], now: Date) {
+    /// `issued`: the gift cards the order sold (with their codes only in the answer to the capture that issued them).
+    init(_ order: Order, vouchers: [Voucher], entitlements: [Entitlement], issued: [GiftCardOut] = [], now: Date) {
         id = order.id.value
         status = order.status.rawValue
         currency = order.currency.code
@@ -152,6 +162,12 @@ struct OrderOut: Encodable {
         customerID = order.customerID?.value
         billingVersion = order.billingVersion
         disputeStatus = order.disputeStatus
+        giftCardAmount = amount(order.giftCardAmount)
+        cardAmount = amount(order.cardAmount)
+        giftCards = order.giftCards.map {
+            TenderOut(giftCardID: $0.giftCardID, lastFour: $0.lastFour, amount: amount($0.amount), returned: amount($0.returned))
+        }
+        issuedGiftCards = issued
         created = timestamp(order.created)
         lines = order.lines.map { line in
             LineOut(number: line.number, id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity,
@@ -208,9 +224,11 @@ struct RefundOut: Encodable {
         var line: Int, quantity: Int64, amount: String, taxes: [TaxOut]
     }
 
-    var id: String, orderID: String, amount: String, tax: String, total: String, lines: [LineOut]
+    var id: String, orderID: String, amount: String, tax: String, total: String, toGiftCards: String, toCard: String, lines: [LineOut]
 
-    enum CodingKeys: String, CodingKey { case id, orderID = "order_id", amount, tax, total, lines }
+    enum CodingKeys: String, CodingKey {
+        case id, orderID = "order_id", amount, tax, total, toGiftCards = "to_gift_cards", toCard = "to_card", lines
+    }
 
     init(_ refund: Refund) {
         id = refund.id
@@ -218,6 +236,8 @@ struct RefundOut: Encodable {
         amount = Server.amount(refund.amount)
         tax = Server.amount(refund.tax)
         total = Server.amount(refund.amount + refund.tax)
+        toGiftCards = Server.amount(refund.giftCardAmount)
+        toCard = Server.amount(refund.amount + refund.tax - refund.giftCardAmount)
         lines = refund.lines.map { line in
             LineOut(line: line.line, quantity: line.quantity, amount: Server.amount(line.amount),
                     taxes: line.taxes.map { LineOut.TaxOut(jurisdictionCode: $0.jurisdictionCode, tax: Server.amount($0.tax)) })
@@ -262,5 +282,38 @@ struct LedgerEntryOut: Encodable {
         tableVersion = entry.tableVersion
         at = entry.at
         hash = entry.hash
+    }
+}
+
+/// A gift card as shown: never its code, except `code` in the one answer that issued it (or reissued it).
+struct GiftCardOut: Encodable {
+    var id: String, code: String?, lastFour: String, currency: String, initialAmount: String, balance: String, status: String
+    var orderID: String?, line: Int?, issued: String
+    var entries: [EntryOut]?
+
+    struct EntryOut: Encodable {
+        var seq: Int, kind: String, amount: String, balance: String, orderID: String?, refundID: String?, at: String
+        enum CodingKeys: String, CodingKey { case seq, kind, amount, balance, orderID = "order_id", refundID = "refund_id", at }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, code, lastFour = "last_four", currency, initialAmount = "initial_amount", balance, status, orderID = "order_id", line, issued, entries
+    }
+
+    init(_ card: GiftCard, code: GiftCardCode? = nil, entries: [GiftCardEntry]? = nil) {
+        id = card.id
+        self.code = code?.display
+        lastFour = card.lastFour
+        currency = card.currency.code
+        initialAmount = amount(card.initialAmount)
+        balance = amount(card.balance)
+        status = card.status.rawValue
+        orderID = card.orderID?.value
+        line = card.line
+        issued = timestamp(card.issued)
+        self.entries = entries?.map {
+            EntryOut(seq: $0.seq, kind: $0.kind.rawValue, amount: amount($0.amount), balance: amount($0.balance), orderID: $0.orderID?.value,
+                     refundID: $0.refundID, at: timestamp($0.at))
+        }
     }
 }

@@ -38,7 +38,11 @@ extension LevyAPI {
             },
             Endpoint(method: .post, path: "/v1/orders/{order_id}/capture", scopes: [.checkout], idempotency: .optional) { call in
                 _ = try call.decodeOptional(EmptyBody.self)
-                return try await orderReply(try await services.orders.capture(OrderID(call.parameter("order_id"))))
+                // The gift cards the capture issued come back with their codes, this once; a replay gets them without.
+                let captured = try await services.orders.capture(OrderID(call.parameter("order_id")))
+                var reply = try await orderReply(captured, showingCodes: true)
+                if !captured.issuedGiftCards.isEmpty { reply.storedBody = try await orderReply(captured).body }
+                return reply
             },
             Endpoint(method: .post, path: "/v1/orders/{order_id}/void", scopes: [.checkout], idempotency: .optional) { call in
                 _ = try call.decodeOptional(EmptyBody.self)
@@ -92,7 +96,7 @@ extension LevyAPI {
         var token: Token?
         if let text = body.paymentToken { token = try await knownToken(text) }
         let order = try await services.orders.place(request, idempotencyKey: call.idempotencyKey ?? "", requestHash: Self.digest(call.body),
-                                                    paymentToken: token, customer: billing)
+                                                    paymentToken: token, customer: billing, giftCards: body.giftCards)
         if let state = order.lines.first?.sourcedTo.split(separator: " ").first { services.metrics.orderPlaced(state: String(state)) }
         var reply = try await orderReply(order)
         reply.status = .created
@@ -108,12 +112,21 @@ extension LevyAPI {
         return token
     }
 
-    func orderReply(_ order: Order) async throws -> APIReply {
-        // Vouchers and entitlements are issued at capture: an order not yet captured has none to read.
+    /// The order as the API shows it; `showingCodes`: with the codes of the gift cards it just issued (the capture's
+    /// own answer, the only time they are shown).
+    func orderReply(_ order: Order, showingCodes: Bool = false) async throws -> APIReply {
+        // Vouchers, entitlements and gift cards are issued at capture: an order not yet captured has none to read.
         let issued: Set<OrderStatus> = [.captured, .completed, .partiallyRefunded, .refunded]
         let vouchers = issued.contains(order.status) ? try await services.orders.vouchers(of: order.id) : []
         let entitlements = issued.contains(order.status) ? try await services.orders.entitlements(of: order.id) : []
-        return .json(OrderOut(order, vouchers: vouchers, entitlements: entitlements, now: services.now()), resource: order.customerID?.value)
+        var giftCards: [GiftCardOut] = []
+        if showingCodes {
+            giftCards = order.issuedGiftCards.map { GiftCardOut($0.card, code: $0.code) }
+        } else if issued.contains(order.status), order.lines.contains(where: { $0.code == ProductTaxCode.giftCard.rawValue }) {
+            giftCards = try await services.orders.giftCards(issuedBy: order.id).map { GiftCardOut($0) }
+        }
+        return .json(OrderOut(order, vouchers: vouchers, entitlements: entitlements, issued: giftCards, now: services.now()),
+                     resource: order.customerID?.value)
     }
 
     /// The raw JSON of one member of the body's top-level object, exactly as the caller sent it (the body has passed

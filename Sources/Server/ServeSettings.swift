@@ -33,6 +33,8 @@ public struct ServeSettings: Sendable, Equatable {
     /// A file holding the signing secret (`whsec_…`) of the Stripe webhook endpoint; without it
     /// `POST /v1/webhooks/stripe` answers 404.
     public var stripeWebhookSecretFile: String?
+    /// Where a refund of an order paid partly by gift card goes first: `gift-card-first` (default) or `payment-card-first`.
+    public var giftCardRefunds = "gift-card-first"
 
     public init() {}
 
@@ -45,7 +47,7 @@ public struct ServeSettings: Sendable, Equatable {
         ("request_head_timeout", "LEVY_REQUEST_HEAD_TIMEOUT"), ("request_body_timeout", "LEVY_REQUEST_BODY_TIMEOUT"),
         ("idle_timeout", "LEVY_IDLE_TIMEOUT"), ("max_failed_auth_per_minute", "LEVY_MAX_FAILED_AUTH_PER_MINUTE"),
         ("processor", "LEVY_PROCESSOR"), ("stripe_secret_key_file", "LEVY_STRIPE_SECRET_KEY_FILE"), ("stripe_base_url", "LEVY_STRIPE_BASE_URL"),
-        ("stripe_webhook_secret_file", "LEVY_STRIPE_WEBHOOK_SECRET_FILE"),
+        ("stripe_webhook_secret_file", "LEVY_STRIPE_WEBHOOK_SECRET_FILE"), ("gift_card_refunds", "LEVY_GIFT_CARD_REFUNDS"),
     ]
 
     public struct SettingError: Error, Equatable, CustomStringConvertible {
@@ -121,6 +123,11 @@ public struct ServeSettings: Sendable, Equatable {
                     throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not a processor (simulator or stripe)")
                 }
                 settings.processor = entry.value
+            case "gift_card_refunds":
+                guard ["gift-card-first", "payment-card-first"].contains(entry.value) else {
+                    throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not a refund order (gift-card-first or payment-card-first)")
+                }
+                settings.giftCardRefunds = entry.value
             case "stripe_secret_key_file": settings.stripeSecretKeyFile = entry.value
             case "stripe_webhook_secret_file": settings.stripeWebhookSecretFile = entry.value
             case "stripe_base_url":

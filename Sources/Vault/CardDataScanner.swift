@@ -34,7 +34,8 @@ public enum CardDataScanner {
 
     /// Every occurrence of a listed card number, of a listed security code standing alone (not inside a longer
     /// run of letters or digits, nor the fraction of a decimal or the seconds of a clock time), and of a listed
-    /// secret, in every file under `paths`. A card number is found however it is written: as
+    /// secret, and of any gift card code (recognised by its form and check character, no list needed), in every
+    /// file under `paths`. A card number is found however it is written: as
     /// digits, grouped by single spaces or dashes (`4242 4242 4242 4242`), in UTF-16 (little or big endian), or as
     /// the hex of its ASCII digits (`34323432…`), as a value might be dumped.
     public static func scan(_ paths: [String], cards: [String], securityCodes: [String], secrets: [String] = []) -> [Finding] {
@@ -50,6 +51,10 @@ public enum CardDataScanner {
                     for (offset, number) in digitRuns(text) where listed.contains(number) {
                         findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "card number" + encoding,
                                                 masked: String(number.prefix(6)) + "…" + String(number.suffix(4))))
+                    }
+                    for (offset, code) in GiftCardCode.occurrences(in: text) {
+                        findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "gift card code" + encoding,
+                                                masked: "LGC-…-" + code.lastFour))
                     }
                     for code in codes {
                         // A stored code is its own field; inside hex (hashes, fingerprints) letters surround it, by chance.

@@ -14,9 +14,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "The vault master key file, which also keys the tax ledger's chain (default: LEVY_VAULT_MASTER_KEY, LEVY_VAULT_MASTER_KEY_FILE, else the development key).")
     var masterKeyFile: String?
 
-    /// The ledger chain's key, derived from the master key.
-    func ledgerKey() throws -> LedgerKey {
-        LedgerKey(masterKey: try VaultOptions.masterKey(file: masterKeyFile, ProcessInfo.processInfo.environment))
+    /// The order store's keys (the ledger chain's, the gift card codes'), derived from the master key.
+    func orderKeys() throws -> OrderKeys {
+        OrderKeys(masterKey: try VaultOptions.masterKey(file: masterKeyFile, ProcessInfo.processInfo.environment))
     }
 
     func open() throws -> any SQLDatabase {
@@ -41,7 +41,7 @@ struct DatabaseOptions: ParsableArguments {
     /// The order service on this database, with the tables quotes use (shipped, or the store's current version).
     func orders() async throws -> OrderService {
         let service = OrderService(database: try open(), tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
-                                   ledgerKey: try ledgerKey())
+                                   keys: try orderKeys())
         try await service.migrate()
         return service
     }
@@ -64,7 +64,7 @@ struct DbCommand: AsyncParsableCommand {
             let applied = try await SchemaRegistry.migrate(database, vault: vaultDatabase)
             // The ledger's own upgrade (keying an older unkeyed chain) needs the master key; migrations are done above.
             let service = OrderService(database: database, tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
-                                       ledgerKey: try options.ledgerKey())
+                                       keys: try options.orderKeys())
             try await service.migrate()
             for component in SchemaRegistry.components() {
                 let versions = applied.filter { $0.0 == component.schema }.map { String($0.1) }

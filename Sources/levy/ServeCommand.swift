@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Orders
 import Processors
 import Server
 import Storage
@@ -33,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Stripe's API address (default https://api.stripe.com; LEVY_STRIPE_BASE_URL), e.g. a localstripe.") var stripeBaseURL: String?
     @Option(help: "A file holding the Stripe webhook signing secret whsec_… (LEVY_STRIPE_WEBHOOK_SECRET_FILE); enables POST /v1/webhooks/stripe.")
     var stripeWebhookSecretFile: String?
+    @Option(help: "Where refunds of orders paid partly by gift card go first: gift-card-first (default) or payment-card-first (LEVY_GIFT_CARD_REFUNDS).")
+    var giftCardRefunds: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -67,9 +70,10 @@ struct ServeCommand: AsyncParsableCommand {
             processor = SimulatedProcessor()
             paymentsName = "the built-in simulator"
         }
-        let services = try await LevyServices.open(store: store, tables: tables,
+        var services = try await LevyServices.open(store: store, tables: tables,
                                                    tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
                                                    masterKey: masterKey, processor: processor)
+        services.orders.giftCardRefundPolicy = GiftCardRefundPolicy(rawValue: settings.giftCardRefunds) ?? .giftCardFirst
         try await firstStartAdminKey(services.keys, directory: cwd + "/.levy/dev-keys")
         var webhook: StripeWebhook?
         if let file = settings.stripeWebhookSecretFile {
@@ -101,6 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags["stripe_secret_key_file"] = stripeSecretKeyFile
         flags["stripe_base_url"] = stripeBaseURL
         flags["stripe_webhook_secret_file"] = stripeWebhookSecretFile
+        flags["gift_card_refunds"] = giftCardRefunds
         return flags
     }
 

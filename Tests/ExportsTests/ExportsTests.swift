@@ -42,7 +42,7 @@ struct World: Sendable {
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
         let prefix = store == .sqlite ? "" : "x" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
         let orders = OrderService(database: database, schema: prefix + "orders", tables: tables, gateway: nil,
-                                  ledgerKey: LedgerKey(masterKey: try MasterKey(bytes: Array(repeating: 3, count: 32))))
+                                  keys: OrderKeys(masterKey: try MasterKey(bytes: Array(repeating: 3, count: 32))))
         let customers = CustomerService(database: database, schema: prefix + "customers")
         try await orders.migrate()
         try await customers.migrate()

@@ -36,7 +36,6 @@ struct CrashTests {
         process.arguments = ["demo", "seed", "--orders", "100000", "--seed", "3", "--acknowledge", "--database", location]
         // The ledger's chain is keyed by the master key: the writer and this test use the same one.
         let masterKey = Array(repeating: UInt8(4), count: 32)
-        let ledgerKey = LedgerKey(masterKey: try MasterKey(bytes: masterKey))
         process.environment = ProcessInfo.processInfo.environment.merging(["LEVY_TABLES": LevyBinary.root.path + "/TaxTables",
                                                                            "LEVY_VAULT_MASTER_KEY": Data(masterKey).base64EncodedString()]) { $1 }
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
@@ -61,7 +60,7 @@ struct CrashTests {
         #expect(acknowledged.count >= 60)
 
         let tables = try CanonicalTables.load(directory: LevyBinary.root.path + "/TaxTables").tables
-        let service = OrderService(database: database, tables: tables, gateway: nil, ledgerKey: ledgerKey)
+        let service = OrderService(database: database, tables: tables, gateway: nil, keys: OrderKeys(masterKey: try MasterKey(bytes: masterKey)))
         for id in acknowledged {
             let order = try await service.order(OrderID(id))
             #expect([.captured, .partiallyRefunded, .refunded].contains(order.status), "\(id) is \(order.status)")

@@ -32,6 +32,7 @@ enum World {
     }
 
     static let ledgerKey = LedgerKey(masterKey: try! MasterKey(bytes: Array(repeating: 5, count: 32)))
+    static let keys = OrderKeys(masterKey: try! MasterKey(bytes: Array(repeating: 5, count: 32)))
 
     static func schema() -> String { "orders_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(12)) }
 
@@ -42,7 +43,7 @@ enum World {
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/orders.sqlite") : postgres!
         let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 5, count: 32))))
         let service = OrderService(database: database, schema: schema(), tables: tables,
-                                   gateway: PaymentGateway(vault: vault, processor: processor), ledgerKey: ledgerKey)
+                                   gateway: PaymentGateway(vault: vault, processor: processor), keys: keys)
         try await service.migrate()
         return (service, vault)
     }
@@ -151,7 +152,7 @@ struct OrdersTests {
         _ = try await service.capture(placed.id)
         // Tomorrow's tables: every state and local rate doubled.
         let changed = OrderService(database: service.database, schema: service.schema, tables: World.doubledRates, gateway: nil,
-                                   ledgerKey: World.ledgerKey)
+                                   keys: World.keys)
         let refund = try await changed.refund(placed.id, .full, idempotencyKey: "t1", requestHash: "x")
         #expect(refund.tax == placed.totalTax)
         #expect(World.net(try await changed.ledger()).values.allSatisfy { $0 == 0 })

@@ -48,7 +48,7 @@ struct RoundTripTests {
         let database = CountingDatabase(base)
         let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: try MasterKey(bytes: Array(repeating: 5, count: 32))))
         let service = OrderService(database: database, schema: World.schema(), tables: World.tables,
-                                   gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()), ledgerKey: World.ledgerKey)
+                                   gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()), keys: World.keys)
         try await service.migrate()
         return (service, database, vault)
     }

@@ -56,7 +56,7 @@ struct TestServer: Sendable {
             ? try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: masterKey, now: now))
             : try await Vault.open(.init(schema: namespace + "vault", masterKey: masterKey, now: now), database: database)
         let services = try await LevyServices.assemble(database: database, vault: vault, tables: tables, tableStore: nil,
-                                                       ledgerKey: LedgerKey(masterKey: try MasterKey(bytes: Array(repeating: 9, count: 32))),
+                                                       keys: OrderKeys(masterKey: try MasterKey(bytes: Array(repeating: 9, count: 32))),
                                                        namespace: namespace, now: now)
         var keys: [Scope: String] = [:]
         for scope in Scope.allCases { keys[scope] = try await services.keys.create(label: scope.rawValue, scopes: [scope]).secret }
