@@ -2,19 +2,25 @@ import Foundation
 import Orders
 import Storage
 import TaxCore
+import Vault
 
 /// `levy demo seed`: realistic, reproducible orders for demos and benchmarks. A med spa with three Minneapolis-area
 /// locations sells treatments (performed at a location), products shipped to customers in several states, and
-/// streamed or downloaded classes; some customers are tax-exempt; some orders are refunded.
+/// streamed or downloaded classes, gift cards (later spent on other orders as a tender) and packages of sessions;
+/// some treatments carry a tip; some customers are tax-exempt; some orders are refunded.
 public enum DemoSeed {
     public struct Report: Sendable, CustomStringConvertible {
         public var orders = 0
         public var refunds = 0
+        /// Gift cards issued, and orders paid partly or wholly by one.
+        public var giftCardsIssued = 0
+        public var paidByGiftCard = 0
         /// Orders taxed with stale tables (see `StaleTables`) whose tax differs from today's tables on their tax date.
         public var taxMismatches: [String] = []
         public var seconds = 0.0
         public var description: String {
-            String(format: "seeded %d orders (%d refunds) in %.1f s: %.0f orders/s", orders, refunds, seconds, Double(orders) / max(seconds, 1e-9))
+            String(format: "seeded %d orders (%d refunds, %d gift cards issued, %d orders paid by gift card) in %.1f s: %.0f orders/s", orders, refunds,
+                   giftCardsIssued, paidByGiftCard, seconds, Double(orders) / max(seconds, 1e-9))
         }
     }
 
@@ -40,6 +46,8 @@ public enum DemoSeed {
         let clock = ContinuousClock()
         let start = clock.now
         var customerOf: [Int: BillingAddress] = [:]
+        // Gift cards sold earlier in the run (their codes exist only here, in memory), spent by later orders.
+        var giftCards: [GiftCardCode] = []
         for i in 0..<count {
             var request = order(index: i, rng: &rng)
             let key = "seed-\(seed)-\(i)"
@@ -60,18 +68,26 @@ public enum DemoSeed {
             }
             let isStale = stale.map { i % $0.every == $0.every / 2 } ?? false
             let placer = isStale ? stale!.service : service
-            let placed = try await placer.place(request, idempotencyKey: key, requestHash: key, customer: billing)
+            // One order in seven pays with the oldest gift card sold so far (as much as it holds, up to the total).
+            var tender: [GiftCardPayment] = []
+            if i % 7 == 3, !giftCards.isEmpty { tender = [GiftCardPayment(code: giftCards.removeFirst(), amount: nil)] }
+            let placed = try await placer.place(request, idempotencyKey: key, requestHash: key, customer: billing, giftCards: tender)
+            if placed.giftCardAmount > 0 { report.paidByGiftCard += 1 }
             let captured = placed.status == .captured ? placed : try await placer.capture(placed.id)
             if isStale, let stale,
                (try? stale.current.quote(request).totalTax.minorUnits) != captured.totalTax {
                 report.taxMismatches.append(captured.id.value)
             }
-            if refundEvery > 0, i % refundEvery == refundEvery - 1 {
+            let refunding = refundEvery > 0 && i % refundEvery == refundEvery - 1
+            if refunding {
                 let line = captured.lines[Int.random(in: 0..<captured.lines.count, using: &rng)]
                 let request: RefundRequest = line.quantity > 1 ? .lines([RefundLine(line: line.number, quantity: 1)]) : .full
                 _ = try await service.refund(captured.id, request, idempotencyKey: key + "-refund", requestHash: key)
                 report.refunds += 1
             }
+            report.giftCardsIssued += captured.issuedGiftCards.count
+            // A refund may have cancelled the cards of this order: only an unrefunded order's cards are spent later.
+            if !refunding { giftCards += captured.issuedGiftCards.map(\.code) }
             acknowledge(captured.id)
             report.orders += 1
         }
@@ -109,7 +125,9 @@ public enum DemoSeed {
         var lines: [QuoteLine] = []
         for n in 0..<Int.random(in: 1...5, using: &rng) {
             let (code, fulfilment, range) = items[Int.random(in: 0..<items.count, using: &rng)]
-            let quantity = Int64(fulfilment == .shipped ? Int.random(in: 1...3, using: &rng) : 1)
+            var quantity = Int64(fulfilment == .shipped ? Int.random(in: 1...3, using: &rng) : 1)
+            // One order in ten sells its first treatment as a package of six sessions paid up front (six vouchers).
+            if index % 10 == 5, n == 0, fulfilment == .inPerson, code.isService { quantity = 6 }
             lines.append(QuoteLine(id: "\(n + 1)", code: code, amount: Money(minorUnits: Int64.random(in: range, using: &rng) * quantity),
                                    quantity: quantity, fulfilment: fulfilment))
         }

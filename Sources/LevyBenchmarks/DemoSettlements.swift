@@ -80,7 +80,8 @@ public enum DemoSettlements {
         repeat {
             let page = try await reader.page(after: cursor)
             cursor = page.cursor
-            for movement in page.movements {
+            // A movement of no card money (wholly paid by, or refunded to, gift cards) is nothing a processor settles.
+            for movement in page.movements where movement.amount != 0 {
                 let sale = movement.kind == .sale
                 let type = stripe ? (sale ? "charge" : "refund") : (sale ? "sale" : "refund")
                 let processor = movement.processorID ?? id(sale ? "ch_" : "re_")
