@@ -112,6 +112,9 @@ public struct Order: Sendable, Hashable {
     public var cardAmount: Int64 { totalAmount + totalTax - giftCardAmount }
     /// What refunds gave back to gift cards so far.
     public var giftCardReturned: Int64 { giftCards.reduce(0) { $0 + $1.returned } }
+    /// The status as the order is shown: `disputed` while a dispute is open (the stored status stays, so a won
+    /// dispute leaves the order as it was), else the status.
+    public var shownStatus: String { disputeStatus == "open" ? "disputed" : status.rawValue }
     public var refundedAmount: Int64 { lines.reduce(0) { $0 + $1.refundedAmount } }
     public var refundedTax: Int64 { lines.reduce(0) { $0 + $1.refundedTax } }
 }
@@ -179,6 +182,8 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(String)
     /// In-person services beyond the vouchers one order may issue (one voucher per unit); `line` is 0-based.
     case tooManyVouchers(line: Int, limit: Int)
+    /// The buyer's bank disputes the payment: the processor will not refund it until the dispute is closed.
+    case disputed
 
     public var description: String {
         switch self {
@@ -192,6 +197,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .storage(let message): "order storage: \(message)"
         case .paymentInProgress: "a payment step for this order is in progress; retry shortly"
         case .corrupt(let message): "a stored order record cannot be read: \(message)"
+        case .disputed: "the payment is disputed by the buyer's bank; it cannot be refunded until the dispute is closed"
         case .tooManyVouchers(let line, let limit):
             "line \(line + 1) takes the order past \(limit) in-person units, one voucher each: split the order or sell a package with fewer units"
         }

@@ -191,6 +191,9 @@ extension OrderService {
         let refundable: [OrderStatus] = [.captured, .partiallyRefunded, .completed]
         let before = try await order(id)
         guard refundable.contains(before.status) else { throw OrderError.wrongStatus(before.status, expected: refundable) }
+        // A disputed payment is the bank's to settle now (processors refuse to refund it); what the processor itself
+        // reports (a lost dispute, a dashboard refund) is still recorded.
+        guard external != nil || before.disputeStatus != "open" else { throw OrderError.disputed }
         let refundID = "ref_" + RandomID.make(bytes: 12)
         let (placeholders, binds) = SQLValue.inList(refundable.map(\.rawValue), from: 3)
         let locked = try await rows("""

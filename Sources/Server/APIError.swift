@@ -91,6 +91,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .tooManyVouchers(let line, _):
             return APIError(.unprocessableContent, "too_many_vouchers", error.description, field: "order.lines[\(line)].quantity")
         case .unfulfilled: return APIError(.conflict, "unfulfilled", error.description)
+        case .disputed: return APIError(.conflict, "order_disputed", error.description, field: "status")
         case .storage: return nil
         case .paymentInProgress: return APIError(.conflict, "payment_in_progress", error.description, field: "status")
         case .corrupt: return APIError(.internalServerError, "stored_record_unreadable",

@@ -146,7 +146,7 @@ struct OrderOut: Encodable {
     /// `issued`: the gift cards the order sold (with their codes only in the answer to the capture that issued them).
     init(_ order: Order, vouchers: [Voucher], entitlements: [Entitlement], issued: [GiftCardOut] = [], now: Date) {
         id = order.id.value
-        status = order.status.rawValue
+        status = order.shownStatus
         currency = order.currency.code
         taxDate = order.taxDate.iso
         tableVersion = order.tableVersion

@@ -305,6 +305,8 @@ struct GiftCardCodeTests {
     @Test("the card-data scan finds a gift card code as shown, without dashes, in lower case and in UTF-16, with no list")
     func scannerFindsCodes() throws {
         let directory = World.directory()
+        // The planted codes must not outlive the test: scripts/test scans everything the tests leave behind.
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let code = GiftCardCode.random()
         let texts = ["log: " + code.display + "\n", "{\"c\":\"lgc" + code.canonical.lowercased() + "\"}"]
         for (n, text) in texts.enumerated() { try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/plain\(n).txt")) }

@@ -94,8 +94,10 @@ import Testing
                                                       ["id": "dp_1", "object": "dispute", "amount": rest, "status": "needs_response", "payment_intent": payment]))
             #expect(opened.string("outcome") == "applied")
             after = try await order()
-            #expect(after.string("dispute_status") == "open")
+            #expect(after.string("dispute_status") == "open" && after.string("status") == "disputed")
             #expect(Self.cents(after.string("refunded_amount")) + Self.cents(after.string("refunded_tax")) == refunded)
+            let refusedRefund = try await client.send(.post, "/v1/orders/\(orderID)/refunds", key: checkout, idempotency: "w-during-dispute", body: "{}")
+            #expect(refusedRefund.status == 409 && refusedRefund.errorCode == "order_disputed")
             let lost = try await deliver(Self.event("evt_dispute_lost", "charge.dispute.closed",
                                                     ["id": "dp_1", "object": "dispute", "amount": rest, "status": "lost", "payment_intent": payment]))
             #expect(lost.string("outcome") == "applied", "\(lost.text)")
