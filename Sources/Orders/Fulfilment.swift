@@ -96,22 +96,23 @@ extension OrderService {
                         rows: entitlements).statements(dialect: database.dialect)
     }
 
-    /// What a refund takes back: unredeemed vouchers for the units refunded, and the entitlement of a content line
-    /// once the whole line is refunded. Amount-only refunds (quantity 0) take back nothing.
-    func revoke(_ refunded: [RefundedLine], of order: Order, in tx: any SQLExecutor) async throws {
+    /// What a refund takes back, as statements: unredeemed vouchers for the units refunded (the last issued first),
+    /// and the entitlement of a content line once the whole line is refunded. Amount-only refunds (quantity 0) take
+    /// back nothing.
+    func revocations(_ refunded: [RefundedLine], of order: Order) -> [SQLStatement] {
+        var statements: [SQLStatement] = []
         for item in refunded where item.quantity > 0 {
             guard let line = order.lines.first(where: { $0.number == item.line }) else { continue }
-            let vouchers = try await tx.query("""
-                SELECT code FROM \(table("vouchers")) WHERE order_id = $1 AND line_no = $2 AND status = 'issued' ORDER BY unit DESC
-                """, [.text(order.id.value), .integer(Int64(item.line))])
-            for voucher in vouchers.prefix(Int(item.quantity)) {
-                try await tx.execute("UPDATE \(table("vouchers")) SET status = 'revoked' WHERE code = $1", [.text(try voucher.decode("code"))])
-            }
+            statements.append(SQLStatement("""
+                UPDATE \(table("vouchers")) SET status = 'revoked' WHERE code IN (
+                  SELECT code FROM \(table("vouchers")) WHERE order_id = $1 AND line_no = $2 AND status = 'issued' ORDER BY unit DESC LIMIT $3)
+                """, [.text(order.id.value), .integer(Int64(item.line)), .integer(item.quantity)]))
             if line.refundedQuantity + item.quantity >= line.quantity {
-                try await tx.execute("UPDATE \(table("entitlements")) SET status = 'revoked' WHERE order_id = $1 AND line_no = $2",
-                                     [.text(order.id.value), .integer(Int64(item.line))])
+                statements.append(SQLStatement("UPDATE \(table("entitlements")) SET status = 'revoked' WHERE order_id = $1 AND line_no = $2",
+                                               [.text(order.id.value), .integer(Int64(item.line))]))
             }
         }
+        return statements
     }
 
     /// A refund by quantity of an in-person service gives back sessions not yet used: a package of six with four

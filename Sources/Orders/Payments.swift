@@ -282,28 +282,33 @@ extension OrderService {
         }
         let fullyRefunded = order.refundedAmount + amount == order.totalAmount && order.refundedTax + tax == order.totalTax
         let id = order.id
+        // In one transaction: lock the ledger's head, then the refund's completion, its lines, the order's refunded
+        // amounts and status, the ledger entries, the new head and the revocations as one statement on PostgreSQL
+        // (four round trips with BEGIN and COMMIT, whatever the refund's size); gift cards given back after it.
         try await database.transaction { [self, entries, processorRefundID] tx in
-            let completed = try await tx.query("""
+            let head = entries.isEmpty ? nil : try await ledgerStore.lockHead(in: tx)
+            let completed = SQLStatement("""
                 UPDATE \(table("refunds")) SET state = 'completed', processor_refund_id = $1, plan = NULL WHERE id = $2 AND state = 'pending' RETURNING id
                 """, [processorRefundID.map { .text($0) } ?? .null, .text(refundID)])
-            guard !completed.isEmpty else { throw OrderError.paymentInProgress }
+            var writes = SQLInsert(table: table("refund_lines"), columns: ["refund_id", "line_no", "quantity", "amount"],
+                                   rows: lines.map { [.text(refundID), .integer(Int64($0.line)), .integer($0.quantity), .integer($0.amount)] })
+                .statements(dialect: database.dialect)
             for refunded in lines {
-                try await tx.execute("INSERT INTO \(table("refund_lines")) (refund_id, line_no, quantity, amount) VALUES ($1, $2, $3, $4)",
-                                     [.text(refundID), .integer(Int64(refunded.line)), .integer(refunded.quantity), .integer(refunded.amount)])
-                try await tx.execute("""
+                writes.append(SQLStatement("""
                     UPDATE \(table("order_lines")) SET refunded_quantity = refunded_quantity + $1, refunded_amount = refunded_amount + $2
                     WHERE order_id = $3 AND line_no = $4
-                    """, [.integer(refunded.quantity), .integer(refunded.amount), .text(id.value), .integer(Int64(refunded.line))])
+                    """, [.integer(refunded.quantity), .integer(refunded.amount), .text(id.value), .integer(Int64(refunded.line))]))
                 for (position, back) in refunded.taxes.enumerated() where back.tax != 0 {
-                    try await tx.execute("""
+                    writes.append(SQLStatement("""
                         UPDATE \(table("order_taxes")) SET refunded_tax = refunded_tax + $1 WHERE order_id = $2 AND line_no = $3 AND position = $4
-                        """, [.integer(back.tax), .text(id.value), .integer(Int64(refunded.line)), .integer(Int64(position))])
+                        """, [.integer(back.tax), .text(id.value), .integer(Int64(refunded.line)), .integer(Int64(position))]))
                 }
             }
-            try await tx.execute("UPDATE \(table("orders")) SET status = $1, refund_lock = NULL WHERE id = $2",
-                                 [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)])
-            try await ledgerStore.append(entries, in: tx)
-            try await revoke(lines, of: order, in: tx)
+            writes.append(SQLStatement("UPDATE \(table("orders")) SET status = $1, refund_lock = NULL WHERE id = $2",
+                                       [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)]))
+            if let head { writes += ledgerStore.appendStatements(entries, after: head) }
+            writes += revocations(lines, of: order)
+            guard try await tx.writeTogether(guarded: completed, then: writes, dialect: database.dialect) > 0 else { throw OrderError.paymentInProgress }
             if giftCards > 0 { try await returnToGiftCards(giftCards, of: order, refund: refundID, in: tx) }
         }
         return Refund(id: refundID, orderID: id, amount: amount, tax: tax, lines: lines, giftCardAmount: giftCards)

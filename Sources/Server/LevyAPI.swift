@@ -103,6 +103,7 @@ public struct LevyAPI: Sendable {
                                requestID: requestID, logger: logger, headers: request.headers)
             (reply, replayed) = try await runIdempotently(endpoint, call: call, request: request)
         } catch {
+            if let throttled = error as? Throttled { retryAfter = throttled.seconds }
             reply = errorReply(error, requestID: requestID, logger: logger)
         }
         let elapsed = ContinuousClock.now - started
@@ -209,8 +210,9 @@ public struct LevyAPI: Sendable {
             do {
                 reply = try await endpoint.handler(call)
             } catch {
-                // A definite refusal is kept like a success; a server error is forgotten so the retry runs again.
-                if let apiError = APIError.from(error), apiError.status.code < 500 {
+                // A definite refusal is kept like a success; a server error, or a refusal for now (429), is forgotten so
+                // the retry runs again.
+                if let apiError = APIError.from(error), apiError.status.code < 500, apiError.status != .tooManyRequests {
                     try await services.idempotency.finish(principal: key.id, key: idempotencyKey, status: apiError.status.code,
                                                           body: apiError.body(requestID: call.requestID), resource: nil)
                 } else {
@@ -274,9 +276,11 @@ public struct LevyRequestContext: RequestContext {
     }
 }
 
-/// Too many failed authentications from this client or for this key id: 429 with `Retry-After`.
+/// Too many failed authentications from this client or for this key id (or, with `giftCardCodes`, too many unknown
+/// gift card codes sent with this key): 429 with `Retry-After`.
 struct Throttled: Error {
     var seconds: Int
+    var giftCardCodes = false
 }
 
 /// Unknown paths and methods get the same JSON error shape as everything else.

@@ -10,7 +10,7 @@ extension LevyAPI {
         [
             Endpoint(method: .post, path: "/v1/gift-cards/balance", scopes: [.checkout], idempotency: .none) { call in
                 let body = try call.decode(GiftCardCodeBody.self)
-                return .json(GiftCardOut(try await services.orders.giftCard(code: body.code)))
+                return .json(GiftCardOut(try await limitingGuesses(call) { try await services.orders.giftCard(code: body.code) }))
             },
             Endpoint(method: .get, path: "/v1/gift-cards/{gift_card_id}", scopes: [.accountant, .admin], idempotency: .none) { call in
                 let id = try Self.giftCardID(call.parameter("gift_card_id"))
@@ -25,6 +25,18 @@ extension LevyAPI {
                 return reply
             },
         ]
+    }
+
+    /// Runs a step that looks gift cards up by code, counting unknown codes against the API key like failed
+    /// authentications: a key that sent too many in the last minute gets 429 before any lookup, so guessing codes
+    /// (75 random bits each) stays slow as well as hopeless.
+    func limitingGuesses<T>(_ call: APICall, _ body: () async throws -> T) async throws -> T {
+        let subject = "gift-card:" + (call.key?.id ?? "")
+        if let wait = failedAuth.retryAfter(subject) { throw Throttled(seconds: wait, giftCardCodes: true) }
+        do { return try await body() } catch GiftCardError.unknown(let index) {
+            failedAuth.recordFailure([subject])
+            throw GiftCardError.unknown(index: index)
+        }
     }
 
     /// A gift card id as Levy makes them (`gc_` and base32), or a 404 that does not echo what was sent.

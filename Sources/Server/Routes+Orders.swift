@@ -95,8 +95,10 @@ extension LevyAPI {
         }
         var token: Token?
         if let text = body.paymentToken { token = try await knownToken(text) }
-        let order = try await services.orders.place(request, idempotencyKey: call.idempotencyKey ?? "", requestHash: Self.digest(call.body),
-                                                    paymentToken: token, customer: billing, giftCards: body.giftCards)
+        let order = try await limitingGuesses(call) {
+            try await services.orders.place(request, idempotencyKey: call.idempotencyKey ?? "", requestHash: Self.digest(call.body),
+                                            paymentToken: token, customer: billing, giftCards: body.giftCards)
+        }
         if let state = order.lines.first?.sourcedTo.split(separator: " ").first { services.metrics.orderPlaced(state: String(state)) }
         var reply = try await orderReply(order)
         reply.status = .created

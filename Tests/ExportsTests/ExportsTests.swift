@@ -193,8 +193,8 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         #expect(now.map { cents($0["tax"]) }.reduce(0, +) == refunds.reduce(0) { $0 + $1.tax })
     }
 
-    @Test func manifestVerificationFindsEveryChange() async throws {
-        let world = try await World.make(.sqlite, orders: 60)
+    @Test(arguments: Store.available) func manifestVerificationFindsEveryChange(store: Store) async throws {
+        let world = try await World.make(store, orders: 60)
         _ = try await world.exporter.detail(world.request(), format: .pipe, to: world.out("d"))
         let folder = world.out("d")
         #expect(ManifestVerifier.verify(directory: folder, trusted: World.trusted).intact)
@@ -223,8 +223,8 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
     }
 
     /// A forgery re-signed with a fresh key, a folder with no trusted key, and a manifest naming a path all fail.
-    @Test func verificationTrustsOnlyKnownKeysAndPlainNames() async throws {
-        let world = try await World.make(.sqlite, orders: 30)
+    @Test(arguments: Store.available) func verificationTrustsOnlyKnownKeysAndPlainNames(store: Store) async throws {
+        let world = try await World.make(store, orders: 30)
         _ = try await world.exporter.detail(world.request(), format: .csv, to: world.out("f"))
         let folder = world.out("f")
         #expect(ManifestVerifier.verify(directory: folder, trusted: World.trusted).intact)
@@ -266,8 +266,8 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
 
     /// Personal data needs who and why, is logged as a disclosure before any file is written, and pseudonymized
     /// exports carry no customer id, street or name.
-    @Test func disclosuresAndPseudonyms() async throws {
-        let world = try await World.make(.sqlite, orders: 60)
+    @Test(arguments: Store.available) func disclosuresAndPseudonyms(store: Store) async throws {
+        let world = try await World.make(store, orders: 60)
         var anonymous = world.request()
         anonymous.requestedBy = nil
         await #expect(throws: ExportError.personalDataNeedsRequester) {
@@ -293,8 +293,8 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
     }
 
     /// The HTML report is one self-contained file (no scripts, no external resources) whose figures are the ledger's.
-    @Test func htmlReportIsSelfContainedAndTies() async throws {
-        let world = try await World.make(.sqlite, orders: 120)
+    @Test(arguments: Store.available) func htmlReportIsSelfContainedAndTies(store: Store) async throws {
+        let world = try await World.make(store, orders: 120)
         let manifest = try await world.exporter.htmlReport(from: World.everything.from, through: World.everything.through, merchant: "Glow & Co <Spa>",
                                                            to: world.out("report"))
         let html = try String(contentsOfFile: world.out("report/report.html"), encoding: .utf8)

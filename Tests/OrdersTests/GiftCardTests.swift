@@ -297,7 +297,9 @@ struct GiftCardCodeTests {
             characters[position] = GiftCardCode.alphabet.first { $0 != original }!
             #expect(GiftCardCode(String(decoding: characters, as: UTF8.self)) == nil)
         }
-        #expect(GiftCardCode("LGC-0000-0000-0000-000") == nil)
+        #expect(GiftCardCode("LGC-AAAA-AAAA-AAAA-AAA") == nil)
+        #expect(GiftCardCode("LGC-AAAA-AAAA-AAAA-AAAB") == nil)
+        #expect(GiftCardCode("LGC-AAAA-AAAA-AAAA-AAAA") != nil, "A (10) is the check character of fifteen As")
         #expect(GiftCardCode("4242424242424242") == nil)
         #expect(GiftCardCode(String(repeating: "A", count: 1_000)) == nil)
     }

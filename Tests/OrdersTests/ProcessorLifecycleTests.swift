@@ -77,6 +77,32 @@ struct ProcessorLifecycleTests {
         }
     }
 
+    @Test("an order paid partly by gift card: the processor authorizes, captures and refunds the card's part only",
+          arguments: Store.available, Processor.available)
+    func giftCardPaysPart(store: Store, processor: Processor) async throws {
+        let (service, vault) = try await World.service(store, processor: try processor.make())
+        let sale = try await service.place(GiftCardWorld.sale(6_000), idempotencyKey: "g", requestHash: "h", paymentToken: try await Self.token(vault))
+        let giftCard = try #require(try await service.capture(sale.id).issuedGiftCards.first)
+        let placed = try await service.place(Self.request(), idempotencyKey: "p", requestHash: "h", paymentToken: try await Self.token(vault),
+                                             giftCards: [GiftCardPayment(code: giftCard.code, amount: nil)])
+        #expect(placed.giftCardAmount == 6_000 && placed.cardAmount == placed.totalAmount + placed.totalTax - 6_000)
+        _ = try await service.capture(placed.id)
+        // Payment card first: the card gets back what it paid in part, the gift card the rest of a full refund.
+        var cardFirst = service
+        cardFirst.giftCardRefundPolicy = .paymentCardFirst
+        let refund = try await cardFirst.refund(placed.id, .full, idempotencyKey: "r", requestHash: "h")
+        #expect(refund.giftCardAmount == 6_000)
+        #expect(try await service.giftCard(code: giftCard.code).balance == 6_000)
+        if processor == .stripe {
+            let authorization = try #require(placed.authorizationID)
+            let intent = try await Processor.stripeObject("/v1/payment_intents/\(authorization)")
+            #expect((intent["amount"] as? Int).map(Int64.init) == placed.cardAmount)
+            #expect(intent["status"] as? String == "succeeded")
+            let refunds = try await Processor.stripeObject("/v1/refunds?payment_intent=\(authorization)")
+            #expect((refunds["data"] as? [[String: Any]] ?? []).compactMap { $0["amount"] as? Int }.map(Int64.init) == [placed.cardAmount])
+        }
+    }
+
     @Test("a card declined when charged leaves the order declined; another card then authorizes it",
           arguments: Store.available, Processor.available)
     func declinedThenAnotherCard(store: Store, processor: Processor) async throws {

@@ -103,6 +103,20 @@ struct RoundTripTests {
         #expect(try await service.verifyLedger().brokenAt == nil)
         #expect(try await service.ledger().filter { $0.orderID == authorized.id.value }.count
                 == captured.lines.reduce(0) { $0 + max(1, $1.taxes.count) })
+
+        // A refund of every line: the idempotency lookup, the order, the lock, the order again under it, the pending
+        // row and the processor's refund; then BEGIN, the head lock, one statement for the refund's rows, the order,
+        // the ledger, the head and the revocations, COMMIT. Whatever the refund's size.
+        database.reset()
+        let refund = try await service.refund(authorized.id, .full, idempotencyKey: "whole", requestHash: "h")
+        if store == .postgres { #expect(database.trips <= 10, "refund of \(refund.lines.count) lines: \(database.trips) round trips") }
+        let refunded = try await service.order(authorized.id)
+        #expect(refunded.status == .refunded)
+        #expect(refunded.lines.allSatisfy { $0.refundedQuantity == $0.quantity && $0.refundedAmount == $0.amount && $0.refundedTax == $0.tax })
+        #expect(try await service.vouchers(of: authorized.id).allSatisfy { $0.status == .revoked })
+        #expect(try await service.entitlements(of: authorized.id).allSatisfy { $0.status == .revoked })
+        #expect(World.net(try await service.ledger().filter { $0.orderID == authorized.id.value }).values.allSatisfy { $0 == 0 })
+        #expect(try await service.verifyLedger().brokenAt == nil)
     }
 
     @Test("an atomic insert that fails in its last table leaves nothing in the first, on both stores", arguments: Store.available)

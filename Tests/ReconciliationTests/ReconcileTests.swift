@@ -168,9 +168,85 @@ struct ReconcileTests {
         #expect(both.count == books.injected.count + 2)
     }
 
-    @Test("a clean file reconciles with no differences and exit-worthy totals tie")
-    func cleanFile() async throws {
-        let books = try await Books.make(.sqlite, orders: 120, injectEvery: 0)
+    /// Lines that name only the processor's capture or refund id (no order id, no refund id: how a processor that never
+    /// saw Levy's ids reports) are matched through the ids Levy recorded. Orders go through the simulator, so every
+    /// capture and refund has a processor id; one order is paid partly by gift card, and its line is the card's part.
+    @Test("settlement lines with only the processor's ids are matched; an id Levy never recorded is reported", arguments: Store.available)
+    func matchedByProcessorIDs(store: Store) async throws {
+        let directory = NSTemporaryDirectory() + "levy-reconcile-tests/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : Books.postgres!
+        let prefix = store == .sqlite ? "" : "p" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
+        let masterKey = try MasterKey(bytes: Array(repeating: 3, count: 32))
+        let vault = try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: masterKey))
+        let orders = OrderService(database: database, schema: prefix + "orders", tables: Books.tables,
+                                  gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()), keys: OrderKeys(masterKey: masterKey))
+        try await orders.migrate()
+        let token = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: VaultCaller(id: "checkout", permissions: [.tokenize])).token
+        let origin = Address(line1: "1 Main St", city: "", state: StateCode("MN")!, zip: ZipCode("55402")!)
+        func request(_ code: ProductTaxCode, _ amount: Int64, _ fulfilment: Fulfilment) -> QuoteRequest {
+            QuoteRequest(date: TaxDate(iso: "2026-03-02")!, origin: origin, destination: origin,
+                         lines: [QuoteLine(id: "1", code: code, amount: Money(minorUnits: amount), fulfilment: fulfilment)])
+        }
+        let sale = try await orders.place(request(.giftCard, 5_000, .inPerson), idempotencyKey: "gift", requestHash: "h", paymentToken: token)
+        let giftCard = try #require(try await orders.capture(sale.id).issuedGiftCards.first)
+        var placed: [OrderID] = [sale.id]
+        for (n, amount) in [12_000, 4_550, 30_000, 899].enumerated() {
+            let order = try await orders.place(request(.general, Int64(amount), .shipped), idempotencyKey: "o\(n)", requestHash: "h", paymentToken: token,
+                                               giftCards: n == 2 ? [GiftCardPayment(code: giftCard.code, amount: 2_000)] : [])
+            _ = try await orders.capture(order.id)
+            placed.append(order.id)
+        }
+        _ = try await orders.refund(placed[1], .amount(2_000), idempotencyKey: "r1", requestHash: "h")
+        _ = try await orders.refund(placed[2], .full, idempotencyKey: "r2", requestHash: "h")
+        // Payment card first, so that this refund of the gift-card-paid order moves card money.
+        var cardFirst = orders
+        cardFirst.giftCardRefundPolicy = .paymentCardFirst
+        _ = try await cardFirst.refund(placed[3], .amount(10_000), idempotencyKey: "r3", requestHash: "h")
+
+        func money(_ cents: Int64) -> String {
+            (cents < 0 ? "-" : "") + String(abs(cents) / 100) + "." + (abs(cents) % 100 < 10 ? "0" : "") + String(abs(cents) % 100)
+        }
+        func fee(_ gross: Int64) -> Int64 { (gross * 29 + 500) / 1_000 + 30 }
+        var file = ["line_id,type,processor_id,amount,fee,net,currency,created,settled,order_id,refund_id"]
+        let captures = try await database.query(
+            "SELECT capture_id, total_amount + total_tax - gift_card_amount AS paid, created_at FROM \(orders.table("orders")) ORDER BY id", [])
+        for row in captures {
+            let (id, gross, at) = (try #require(row.text("capture_id")), try #require(row.integer("paid")), try #require(row.text("created_at")))
+            #expect(id.contains("_sim_"), "a processor id, not Levy's")
+            file.append("s\(file.count),sale,\(id),\(money(gross)),\(money(fee(gross))),\(money(gross - fee(gross))),USD,\(at),\(at),,")
+        }
+        let refunds = try await database.query(
+            "SELECT processor_refund_id, amount + tax - gift_card_amount AS back, created_at FROM \(orders.table("refunds")) ORDER BY id", [])
+        #expect(refunds.count == 3)
+        for row in refunds {
+            let (id, gross, at) = (try #require(row.text("processor_refund_id")), -(try #require(row.integer("back"))), try #require(row.text("created_at")))
+            file.append("r\(file.count),refund,\(id),\(money(gross)),0.00,\(money(gross)),USD,\(at),\(at),,")
+        }
+        let path = directory + "/by-processor.csv"
+        try (file.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let policy = MatchPolicy(fees: DemoSettlements.fees, lateAfterDays: 5)
+        let clean = try await Reconciler(service: orders, tables: Books.tables)
+            .run(ReconcileRequest(settlements: path, layout: .generic, policy: policy), out: directory + "/clean")
+        let cleanDifferences = try differences(in: directory + "/clean")
+        #expect(clean.differences == 0, "\(cleanDifferences)")
+        #expect(clean.matchedLines == captures.count + refunds.count && clean.levySales == 5 && clean.levyRefunds == 3)
+
+        // A capture id Levy never recorded (a settlement without an order), and a refund id it never recorded with no
+        // order to name (a refund without a sale): each reported, nothing else.
+        file.append("x1,sale,sim_never_seen,10.00,0.59,9.41,USD,2026-03-02T00:00:00Z,2026-03-02T00:00:00Z,,")
+        file.append("x2,refund,sim_refund_never_seen,-10.00,0.00,-10.00,USD,2026-03-02T00:00:00Z,2026-03-02T00:00:00Z,,")
+        try (file.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let strays = try await Reconciler(service: orders, tables: Books.tables)
+            .run(ReconcileRequest(settlements: path, layout: .generic, policy: policy), out: directory + "/strays")
+        let found = try differences(in: directory + "/strays")
+        #expect(found.map(\.reason).sorted { $0.rawValue < $1.rawValue } == [.refundWithoutSale, .settlementWithoutOrder], "\(found)")
+        #expect(strays.matchedLines == clean.matchedLines)
+    }
+
+    @Test("a clean file reconciles with no differences and exit-worthy totals tie", arguments: Store.available)
+    func cleanFile(store: Store) async throws {
+        let books = try await Books.make(store, orders: 120, injectEvery: 0)
         // No stale orders were injected into the file, but the store still has them: only tax mismatches remain.
         let summary = try await books.reconciler().run(books.request(), out: books.out("clean"))
         #expect(summary.differences == books.injected.count)
@@ -246,9 +322,9 @@ struct ReconcileTests {
         }
     }
 
-    @Test("the period limits Levy's side; lines for captures outside it are counted, not reported")
-    func period() async throws {
-        let books = try await Books.make(.sqlite, orders: 60, injectEvery: 0)
+    @Test("the period limits Levy's side; lines for captures outside it are counted, not reported", arguments: Store.available)
+    func period(store: Store) async throws {
+        let books = try await Books.make(store, orders: 60, injectEvery: 0)
         var request = books.request()
         request.from = TaxDate(iso: "2001-01-01")
         request.through = TaxDate(iso: "2001-12-31")
@@ -258,9 +334,9 @@ struct ReconcileTests {
         #expect(summary.differences == 0)
     }
 
-    @Test("bad settlement input is refused naming the file, line and column")
-    func badInput() async throws {
-        let books = try await Books.make(.sqlite, orders: 10, injectEvery: 0)
+    @Test("bad settlement input is refused naming the file, line and column", arguments: Store.available)
+    func badInput(store: Store) async throws {
+        let books = try await Books.make(store, orders: 10, injectEvery: 0)
         let path = books.out("broken.csv")
         var text = try String(contentsOfFile: books.out("generic.csv"), encoding: .utf8)
         text = text.replacingOccurrences(of: "\r\n", with: "\n")
@@ -288,9 +364,9 @@ struct ReconcileTests {
         }
     }
 
-    @Test("a mapping file reads any layout; mistakes in it are named")
-    func mapping() async throws {
-        let books = try await Books.make(.sqlite, orders: 40, injectEvery: 4)
+    @Test("a mapping file reads any layout; mistakes in it are named", arguments: Store.available)
+    func mapping(store: Store) async throws {
+        let books = try await Books.make(store, orders: 40, injectEvery: 4)
         let csv = try String(contentsOfFile: books.out("generic.csv"), encoding: .utf8)
         let renamed = csv.replacingOccurrences(of: "line_id,type,processor_id,amount", with: "Txn,Kind,Ref,Gross")
             .replacingOccurrences(of: ",sale,", with: ",SETTLED_SALE,")

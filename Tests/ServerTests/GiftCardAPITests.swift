@@ -51,7 +51,7 @@ import Vault
 
             let balance = try await call(.post, "/v1/gift-cards/balance", body: #"{"code": "\#(shownCode.lowercased())"}"#)
             #expect(balance.status == 200 && balance.string("balance") == "200.00" && balance.string("code") == nil)
-            let mistyped = try await call(.post, "/v1/gift-cards/balance", body: #"{"code": "LGC-0000-0000-0000-0001"}"#)
+            let mistyped = try await call(.post, "/v1/gift-cards/balance", body: #"{"code": "LGC-AAAA-AAAA-AAAA-AAAB"}"#)
             #expect(mistyped.status == 400 && mistyped.errorField == "code")
 
             let facial = try await call(.post, "/v1/orders", idempotency: "facial", body: """
@@ -98,5 +98,34 @@ import Vault
             // Every file of the store, the write-ahead log included: the scanner finds no gift card code.
             #expect(CardDataScanner.scan([server.directory], cards: [], securityCodes: []).filter { $0.kind.hasPrefix("gift card") }.isEmpty)
         }
+    }
+
+    /// Unknown codes count against the key like failed authentications: past the limit, 429 with Retry-After, before
+    /// any lookup, even for a real code; a throttled order placement is not kept for its Idempotency-Key.
+    @Test func guessingCodesIsThrottled() async throws {
+        let server = try await TestServer.make()
+        let app = server.routerApplication()
+        try await app.test(.router) { client in
+            let checkout = server.keys[.checkout]!
+            var statuses: [Int] = []
+            for _ in 0..<25 {
+                let reply = try await client.send(.post, "/v1/gift-cards/balance", key: checkout, body: #"{"code": "\#(GiftCardCode.random().display)"}"#)
+                statuses.append(reply.status)
+            }
+            #expect(statuses.prefix(20).allSatisfy { $0 == 404 })
+            #expect(statuses.suffix(5).allSatisfy { $0 == 429 })
+            let throttled = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "guess", body: """
+                {"order": {"date": "2026-03-02", "origin": {"line1": "1 Main St", "city": "Portland", "state": "OR", "zip": "97201"},
+                 "lines": [{"id": "1", "code": "general", "amount": "10.00", "fulfilment": "pickup"}]},
+                 "gift_cards": [{"code": "\(GiftCardCode.random().display)"}]}
+                """)
+            #expect(throttled.status == 429 && throttled.errorCode == "too_many_failed_gift_card_codes")
+            #expect(throttled.headers[.retryAfter].flatMap(Int.init).map { $0 > 0 } == true)
+        }
+        // The throttled placement was forgotten, not kept as the answer for its Idempotency-Key.
+        let kept = try await server.api.services.database.query(
+            "SELECT key FROM \(server.api.services.database.dialect.render("{schema}idempotency", schema: server.api.services.keys.schema)) WHERE key = $1",
+            [.text("guess")])
+        #expect(kept.isEmpty)
     }
 }

@@ -20,8 +20,8 @@ import Testing
     }
 
     /// With a certificate configured the server speaks HTTPS (a self-signed certificate made by openssl).
-    @Test func servesTLSWhenACertificateIsConfigured() async throws {
-        let server = try await TestServer.make()
+    @Test(arguments: Store.available) func servesTLSWhenACertificateIsConfigured(store: Store) async throws {
+        let server = try await TestServer.make(store)
         let certificate = server.directory + "/cert.pem", key = server.directory + "/key.pem"
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -41,8 +41,8 @@ import Testing
 
     /// Slowloris: a client that sends its head a byte at a time, one that never finishes its body, and one that
     /// holds a kept-alive connection idle are all cut off at their deadlines, while a normal client is served.
-    @Test func slowClientsAreCutOff() async throws {
-        let server = try await TestServer.make()
+    @Test(arguments: Store.available) func slowClientsAreCutOff(store: Store) async throws {
+        let server = try await TestServer.make(store)
         let app = try server.application { settings in
             settings.requestHeadTimeout = 3
             settings.requestBodyTimeout = 3

@@ -402,9 +402,11 @@ struct SimulatorTests {
 
 @Suite("No card data outside the vault")
 struct CardDataTests {
-    @Test("after a full vault lifecycle, no file written holds a card number or a security code")
-    func scan() async throws {
-        let place = try Fixture.place(.sqlite)
+    /// On PostgreSQL the vault's rows are the store: every row of every table of its schema is written out as text and
+    /// scanned (scripts/test also scans the cluster's files once every test has run).
+    @Test("after a full vault lifecycle, no file written and no stored row holds a card number or a security code", arguments: Backend.available)
+    func scan(backend: Backend) async throws {
+        let place = try Fixture.place(backend)
         let directory = place.directory
         let clock = TestClock()
         var vault = try await Fixture.vault(place, clock: clock, lifetime: 60)
@@ -423,11 +425,33 @@ struct CardDataTests {
         vault = try await Fixture.vault(place, clock: clock, lifetime: 60)
         clock.advance(120)
         try await vault.purgeExpired()
+        if backend == .postgres {
+            let tables = try await place.database.query(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", [.text(place.schema)])
+            #expect(tables.count >= 4)
+            var dump = ""
+            for table in tables.compactMap({ $0.text("table_name") }) {
+                for row in try await place.database.query("SELECT * FROM \(place.table(table))", []) {
+                    dump += row.cells.map { cell in
+                        switch cell {
+                        case .text(let text): text
+                        case .integer(let number): String(number)
+                        // As hex: the scan finds a card number's ASCII digits in hex, and random bytes cannot pass for a code.
+                        case .blob(let bytes): bytes.map { String(format: "%02x", $0) }.joined()
+                        default: ""
+                        }
+                    }.joined(separator: "\t") + "\n"
+                }
+            }
+            #expect(dump.count > 1_000)
+            try Data(dump.utf8).write(to: URL(fileURLWithPath: directory + "/rows.txt"))
+        }
         #expect(CardDataScanner.scan([directory], cards: cards, securityCodes: codes).isEmpty)
         // The scanner does find a card number where one is.
         try Data("order note: 4242424242424242 paid\n".utf8).write(to: URL(fileURLWithPath: directory + "/leak.log"))
         #expect(CardDataScanner.scan([directory], cards: cards, securityCodes: codes).map(\.kind) == ["card number"])
         try FileManager.default.removeItem(atPath: directory + "/leak.log")
+        try? FileManager.default.removeItem(atPath: directory + "/rows.txt")
     }
 
     /// The scan finds a listed number however it is written: spaced, dashed, in UTF-16 either way round, as the hex
