@@ -69,6 +69,8 @@ let package = Package(
             dependencies: ["TaxCore", "Storage", "Vault", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Merchant profiles: the legal entity, its dated registrations and its locations.
+        .target(name: "Merchants", dependencies: ["TaxCore", "Storage"], swiftSettings: strict),
         // I-JSON (RFC 7493) and size limits every request body passes before a decoder reads it.
         .target(name: "JSONInput", swiftSettings: strict),
         // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.
@@ -91,7 +93,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Processors", "Orders", "Exports",
+                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Processors", "Orders", "Merchants", "Exports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -112,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "levy",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Processors", "Storage", "Orders", "Server", "Exports",
+                "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Processors", "Storage", "Orders", "Merchants", "Server", "Exports",
                 "Reconciliation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -125,10 +127,11 @@ let package = Package(
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "LevyCLITests", dependencies: ["levy", "Orders", "Storage", "TaxTables", "Vault"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore"], swiftSettings: strict),
+        .testTarget(name: "MerchantsTests", dependencies: ["Merchants", "Storage", "TaxCore"], swiftSettings: strict),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Orders", "Vault", "Processors", "Storage", "TaxCore", "TaxTables",
+                "Server", "Orders", "Merchants", "Vault", "Processors", "Storage", "TaxCore", "TaxTables",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

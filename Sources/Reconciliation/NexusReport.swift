@@ -28,12 +28,13 @@ public struct NexusReport: Sendable {
     public var registrationsNote: String
     public var rows: [Row]
 
+    /// `registeredSource` says where `given` came from (shown in the report's note).
     public static func compute(service: OrderService, year: Int, asOf: TaxDate, thresholds: NexusTable.Loaded, registered given: Set<StateCode>?,
-                               nearPercent: Int = 80) async throws -> NexusReport {
+                               registeredSource: String = "as given", nearPercent: Int = 80) async throws -> NexusReport {
         let first = "\(year)-01-01", last = "\(year)-12-31"
         let sales = try await service.reader.salesByState(from: first, through: last)
         var registered = given
-        var note = given.map { "registered in \($0.isEmpty ? "no state" : $0.map(\.code).sorted().joined(separator: ", ")) (as given)" } ?? ""
+        var note = given.map { "registered in \($0.isEmpty ? "no state" : $0.map(\.code).sorted().joined(separator: ", ")) (\(registeredSource))" } ?? ""
         if given == nil {
             let lists = try await service.reader.registrationLists(from: first, through: last)
             if lists.contains(where: { $0 == nil }) {

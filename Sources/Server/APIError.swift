@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Merchants
 import Orders
 import QuoteContract
 import TaxCore
@@ -61,6 +62,12 @@ public struct APIError: Error, Sendable, Equatable {
             let contract = QuoteCodec.contractError(error)
             return APIError(.unprocessableContent, contract.code.rawValue, contract.message, field: contract.field)
         case let error as OrderError: return from(error)
+        case let error as MerchantError:
+            switch error {
+            case .unknownMerchant, .none: return .notFound(error.description, field: "merchant_id")
+            case .invalid: return APIError.invalid(error.field, error.description)
+            case .overlappingRegistration, .duplicateLocation: return APIError(.conflict, "conflict", error.description, field: error.field)
+            }
         case let error as GiftCardError:
             switch error {
             case .unknown(nil), .unknownGiftCard: return .notFound(error.description, field: error.field)

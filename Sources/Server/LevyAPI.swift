@@ -20,6 +20,8 @@ public struct LevyAPI: Sendable {
 
     /// Failed authentications per client address and per key id.
     let failedAuth: FailedAuthLimiter
+    /// The merchant profile quotes and orders are completed with, read every few seconds at most.
+    let profiles = ProfileCache()
     /// Verifies Stripe's webhook requests; nil when no webhook secret is configured (the endpoint answers 404).
     let stripeWebhook: StripeWebhook?
 
@@ -35,7 +37,7 @@ public struct LevyAPI: Sendable {
 
     /// Every endpoint, in the order of the OpenAPI document.
     var endpoints: [Endpoint] {
-        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + fulfilmentEndpoints
+        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + merchantEndpoints + fulfilmentEndpoints
             + tableEndpoints + ledgerEndpoints + keyEndpoints + webhookEndpoints
     }
 
@@ -80,9 +82,9 @@ public struct LevyAPI: Sendable {
                 try await auditRefusal(endpoint, context: context, actor: "api-key:" + key.id, outcome: "denied: the key lacks the scope")
                 throw APIError.forbidden(endpoint.scopes.sorted()[0])
             }
-            // GET and DELETE take no body; only POST and PUT read one, and only as JSON.
+            // GET and DELETE take no body; only POST, PUT and PATCH read one, and only as JSON.
             var body: [UInt8] = []
-            if endpoint.method == .post || endpoint.method == .put {
+            if endpoint.method == .post || endpoint.method == .put || endpoint.method == .patch {
                 let contentType = request.headers[.contentType]
                 if let contentType { try Self.checkJSONContentType(contentType) }
                 do { body = try await readBody(request) } catch let error as APIError { throw error } catch {

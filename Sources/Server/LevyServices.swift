@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Merchants
 import Orders
 import Storage
 import TaxCore
@@ -13,6 +14,7 @@ public struct LevyServices: Sendable {
     public var vault: Vault
     public var orders: OrderService
     public var customers: CustomerService
+    public var merchants: MerchantService
     public var keys: APIKeyStore
     public var idempotency: IdempotencyStore
     public var tables: TaxTableSet
@@ -62,7 +64,8 @@ public struct LevyServices: Sendable {
         // The vault migrated itself when it opened; every other component's tables come from the one registry.
         try await SchemaRegistry.migrate(database, vault: nil, namespace: namespace)
         try await orders.migrate()
-        return LevyServices(database: database, vault: vault, orders: orders, customers: customers, keys: keys,
+        return LevyServices(database: database, vault: vault, orders: orders, customers: customers,
+                            merchants: MerchantService(database: database, schema: namespace + "merchants", now: now), keys: keys,
                             idempotency: IdempotencyStore(database: database, schema: namespace + "api", now: now), tables: tables, tableStore: tableStore,
                             metrics: APIMetrics(), now: now)
     }

@@ -13,7 +13,7 @@ extension LevyAPI {
     var quoteEndpoints: [Endpoint] {
         [
             Endpoint(method: .post, path: "/v1/quotes", scopes: [.checkout], idempotency: .none) { call in
-                let request = try QuoteCodec.decodeRequest(Data(call.body))
+                let request = try await applyingProfile(try QuoteCodec.decodeRequest(Data(call.body)))
                 let started = ContinuousClock.now
                 let quote = try calculator.quote(request)
                 services.metrics.quote(duration: ContinuousClock.now - started)
@@ -93,6 +93,7 @@ extension LevyAPI {
         } else if body.billingVersion != nil {
             throw APIError.invalid("billing_version", "a billing version needs a customer_id")
         }
+        request = try await applyingProfile(request)
         var token: Token?
         if let text = body.paymentToken { token = try await knownToken(text) }
         let order = try await limitingGuesses(call) {

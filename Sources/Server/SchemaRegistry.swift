@@ -1,11 +1,12 @@
 import Exports
+import Merchants
 import Orders
 import Storage
 import Vault
 
 /// Every component's tables, in one list, so that `levy db migrate` and `levy serve` bring the whole store to the
-/// same version: the vault, orders (with the ledger), customers, the API's keys and idempotency records, and the
-/// export log. Each component owns its schema and its migrations; this list only names them.
+/// same version: the vault, orders (with the ledger), customers, the API's keys and idempotency records, the export
+/// log and the merchant profiles. Each component owns its schema and its migrations; this list only names them.
 public enum SchemaRegistry {
     public struct Component: Sendable {
         /// The component's schema (a PostgreSQL schema, a table prefix in SQLite).
@@ -24,6 +25,7 @@ public enum SchemaRegistry {
             Component(schema: namespace + "customers", migrations: CustomerService.migrations(schema: namespace + "customers"), inVault: false),
             Component(schema: namespace + "api", migrations: APIKeyStore.migrations(schema: namespace + "api"), inVault: false),
             Component(schema: namespace + "exports", migrations: DisclosureLog.migrations(schema: namespace + "exports"), inVault: false),
+            Component(schema: namespace + "merchants", migrations: MerchantService.migrations(schema: namespace + "merchants"), inVault: false),
         ]
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Merchants
 import Exports
 import Foundation
 import Orders
@@ -87,13 +88,32 @@ struct ExportCommand: AsyncParsableCommand {
         @OptionGroup var options: ExportOptions
         @Option(help: "The FAIA 2.01 XSD (default LEVY_SAFT_SCHEMA, else Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd); 'none' skips validation.")
         var schema: String?
-        @Option(help: "The merchant's legal name.") var companyName: String
-        @Option(help: "Its registration number (state sales tax permit or EIN).") var companyRegistration: String
-        @Option(help: "Its address: \"street|city|ST|ZIP\".") var companyAddress: String
-        @Option(help: "A contact person: \"First Last\".") var companyContact: String
-        @Option(help: "The contact's telephone.") var companyPhone: String
+        @Option(help: "The merchant's legal name (default: the merchant profile's).") var companyName: String?
+        @Option(help: "Its registration number, a state sales tax permit or EIN (default: the profile's permit in its home state).")
+        var companyRegistration: String?
+        @Option(help: "Its address: \"street|city|ST|ZIP\" (default: the profile's).") var companyAddress: String?
+        @Option(help: "A contact person: \"First Last\" (default: the profile's).") var companyContact: String?
+        @Option(help: "The contact's telephone (default: the profile's).") var companyPhone: String?
 
         func run() async throws {
+            // Each field from its option, else from the merchant profile (`levy merchant`); a field neither gives is named.
+            let profile = try await MerchantCommand.service(options.database).first()
+            func field(_ given: String?, _ fromProfile: String?, option: String, profileOption: String) throws -> String {
+                if let given { return given }
+                if let fromProfile, !fromProfile.isEmpty { return fromProfile }
+                throw CLIError.input("\(option): not given, and the merchant profile has none (set it with `levy merchant update \(profileOption)`)")
+            }
+            let end = TaxDate(iso: options.to) ?? TaxDate(year: 9999, month: 12, day: 31)!
+            let homePermit = profile.flatMap { merchant in
+                (merchant.registrations.first { $0.state == merchant.address?.state && $0.covers(end) } ?? merchant.registrations.first { $0.covers(end) })?.permit
+            }
+            let profileAddress = profile?.address.map { "\($0.line1)|\($0.city)|\($0.state.code)|\($0.zip)" }
+            let companyName = try field(self.companyName, profile?.legalName, option: "--company-name", profileOption: "--name")
+            let companyRegistration = try field(self.companyRegistration, homePermit, option: "--company-registration",
+                                                profileOption: "… ; levy merchant register --state ST --permit P --from DATE")
+            let companyAddress = try field(self.companyAddress, profileAddress, option: "--company-address", profileOption: "--address")
+            let companyContact = try field(self.companyContact, profile?.contactName, option: "--company-contact", profileOption: "--contact")
+            let companyPhone = try field(self.companyPhone, profile?.phone, option: "--company-phone", profileOption: "--phone")
             let parts = companyAddress.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 4 else { throw CLIError.input("--company-address: \"street|city|ST|ZIP\"") }
             let names = companyContact.split(separator: " ", maxSplits: 1).map(String.init)
@@ -211,7 +231,7 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "First tax date (YYYY-MM-DD).") var from: String
         @Option(help: "Last tax date (YYYY-MM-DD), inclusive.") var to: String
         @Option(help: "A new or empty folder for report.html and its manifest.") var out: String
-        @Option(help: "The merchant's name for the title.") var merchant: String = "Merchant"
+        @Option(help: "The merchant's name for the title (default: the merchant profile's legal name).") var merchant: String?
         @Option(help: "The Ed25519 signing key (as for exports).") var signingKey: String?
 
         func run() async throws {
@@ -220,7 +240,9 @@ struct ReportCommand: AsyncParsableCommand {
             let reading = try await replica.readService(primary: service)
             let exporter = Exporter(database: service.database, reader: reading.reader, signingKey: try ExportOptions.signingKey(signingKey))
             try await exporter.migrate()
-            let manifest = try await exporter.htmlReport(from: start, through: end, merchant: merchant, to: out, progress: ExportProgress(label: "report"))
+            var title = merchant ?? "Merchant"
+            if merchant == nil, let profile = try await MerchantCommand.service(database).first() { title = profile.legalName }
+            let manifest = try await exporter.htmlReport(from: start, through: end, merchant: title, to: out, progress: ExportProgress(label: "report"))
             report(manifest, out)
         }
     }

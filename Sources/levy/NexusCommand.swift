@@ -1,4 +1,5 @@
 import ArgumentParser
+import Merchants
 import Exports
 import Foundation
 import Reconciliation
@@ -41,6 +42,14 @@ struct NexusCommand: AsyncParsableCommand {
                     states?.insert(state)
                 }
             }
+            // Without --registered, the merchant profile's registrations in force on the as-of date, with since when.
+            var source = "as given"
+            if states == nil, let profile = try await MerchantCommand.service(database).first(), !profile.registrations.isEmpty {
+                states = profile.registeredStates(on: asOf)
+                let since = profile.registrations.filter { $0.covers(asOf) }.sorted { $0.state.code < $1.state.code }
+                    .map { "\($0.state.code) since \($0.from.iso)" }
+                source = "merchant profile \(profile.id)" + (since.isEmpty ? "" : ": " + since.joined(separator: ", "))
+            }
             guard ["text", "csv", "json"].contains(format) else { throw CLIError.input("--format: text, csv or json") }
             guard let directory = tables ?? TableLocation.defaultDirectory() else { throw CLIError.tables(InstalledFiles.notFound(InstalledFiles.tables)) }
             let thresholds: NexusTable.Loaded
@@ -50,7 +59,7 @@ struct NexusCommand: AsyncParsableCommand {
             }
             let service = try await replica.readService(primary: try await database.orders())
             let report = try await NexusReport.compute(service: service, year: year, asOf: asOf, thresholds: thresholds, registered: states,
-                                                       nearPercent: near)
+                                                       registeredSource: source, nearPercent: near)
             switch format {
             case "csv":
                 var out = DelimitedFormat.csv.line(NexusReport.columns)

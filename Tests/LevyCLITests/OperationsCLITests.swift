@@ -42,6 +42,45 @@ import Testing
         #expect(!status.stdout.contains("pending"), "\(status.stdout)")
     }
 
+    /// `levy merchant`: create prints the id alone; registrations and the profile then feed the SAF-T header (no
+    /// --company-* option needed) and the nexus report (registered states, and since when).
+    @Test func merchantProfileFeedsExportsAndNexus() throws {
+        let w = try Workspace()
+        #expect(try w.run(["demo", "seed", "--orders", "30", "--seed", "4", "--database", w.database]).status == 0)
+        // With no profile, SAF-T names the missing field and how to fill it.
+        let period = ["--from", "2026-01-01", "--to", "2026-12-31"]
+        let missing = try w.run(["export", "saft", "--database", w.database, "--out", w.directory + "/none", "--schema", "none", "--no-personal-data"] + period)
+        #expect(missing.status != 0 && missing.stderr.contains("--company-name: not given, and the merchant profile has none"), "\(missing.stderr)")
+
+        let created = try w.run(["merchant", "create", "--database", w.database, "--name", "Glow Med Spa LLC", "--contact", "Ada Lovelace",
+                                 "--phone", "+1 612 555 0100", "--address", "800 Nicollet Mall|Minneapolis|MN|55402"])
+        let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(created.status == 0 && id.hasPrefix("mer_") && !id.contains("\n"), "\(created.stdout)\(created.stderr)")
+        let registered = try w.run(["merchant", "register", id, "--database", w.database, "--state", "MN", "--permit", "MN-1234567",
+                                    "--from", "2025-01-01"])
+        #expect(registered.status == 0 && registered.stdout.contains("registration: MN permit MN-1234567 from 2025-01-01"), "\(registered.stdout)")
+        let bad = try w.run(["merchant", "register", "--database", w.database, "--state", "XX", "--permit", "P", "--from", "2025-01-01"])
+        #expect(bad.status != 0 && bad.stderr.contains("state: XX is not a US state"), "\(bad.stderr)")
+        let located = try w.run(["merchant", "add-location", "--database", w.database, "--location", "mpls", "--name", "Minneapolis spa",
+                                 "--address", "800 Nicollet Mall|Minneapolis|MN|55402"])
+        #expect(located.status == 0 && located.stdout.contains("location: mpls \"Minneapolis spa\""), "\(located.stdout)\(located.stderr)")
+        let listed = try w.run(["merchant", "list", "--database", w.database])
+        #expect(listed.stdout == id + "\tGlow Med Spa LLC\n")
+
+        let saft = try w.run(["export", "saft", "--database", w.database, "--out", w.directory + "/saft", "--no-personal-data"] + period)
+        #expect(saft.status == 0, "\(saft.stderr)")
+        let xml = try String(contentsOfFile: w.directory + "/saft/saft.xml", encoding: .utf8)
+        #expect(xml.contains("Glow Med Spa LLC") && xml.contains("MN-1234567") && xml.contains("Nicollet Mall") && xml.contains("Lovelace"))
+        // An option still overrides the profile.
+        let overridden = try w.run(["export", "saft", "--database", w.database, "--out", w.directory + "/saft2", "--schema", "none", "--no-personal-data",
+                                    "--company-name", "Glow Holdings"] + period)
+        #expect(overridden.status == 0)
+        #expect(try String(contentsOfFile: w.directory + "/saft2/saft.xml", encoding: .utf8).contains("Glow Holdings"))
+
+        let nexus = try w.run(["nexus", "report", "--database", w.database, "--year", "2026", "--as-of", "2026-12-31"])
+        #expect(nexus.stdout.contains("registered in MN (merchant profile \(id): MN since 2025-01-01)"), "\(nexus.stdout)")
+    }
+
     @Test func ledgerVerifyPassesThenCatchesAnEdit() throws {
         let w = try Workspace()
         #expect(try w.run(["demo", "seed", "--orders", "20", "--seed", "4", "--database", w.database]).status == 0)

@@ -1,0 +1,112 @@
+import TaxCore
+
+/// A merchant's id: `mer_` and base32.
+public struct MerchantID: Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { value }
+}
+
+/// Who is selling: the legal entity tax returns and audit files are made out to, where it is registered to collect,
+/// and where it does business.
+public struct Merchant: Sendable, Hashable {
+    public var id: MerchantID
+    public var legalName: String
+    public var contactName: String?
+    public var email: String?
+    public var phone: String?
+    public var address: Address?
+    /// The rounding rule its invoices declare (documented on the profile; a quote still names its own).
+    public var rounding: RoundingMode
+    public var registrations: [Registration]
+    public var locations: [Location]
+
+    /// The states whose registration covers `date`.
+    public func registeredStates(on date: TaxDate) -> Set<StateCode> {
+        Set(registrations.filter { $0.covers(date) }.map(\.state))
+    }
+}
+
+/// A registration to collect a state's sales tax: the permit number and the dates it covers (`through` nil: still
+/// in force).
+public struct Registration: Sendable, Hashable {
+    public var state: StateCode
+    public var permit: String
+    public var from: TaxDate
+    public var through: TaxDate?
+
+    public init(state: StateCode, permit: String, from: TaxDate, through: TaxDate? = nil) {
+        self.state = state
+        self.permit = permit
+        self.from = from
+        self.through = through
+    }
+
+    public func covers(_ date: TaxDate) -> Bool { from <= date && through.map { date <= $0 } ?? true }
+}
+
+/// A place the merchant sells from or performs services at (a spa, a warehouse). A place of business is where
+/// origin sourcing may put a sale.
+public struct Location: Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var address: Address
+    public var placeOfBusiness: Bool
+
+    public init(id: String, name: String, address: Address, placeOfBusiness: Bool) {
+        self.id = id
+        self.name = name
+        self.address = address
+        self.placeOfBusiness = placeOfBusiness
+    }
+}
+
+/// What a profile change sets; nil leaves a field as it is.
+public struct MerchantChanges: Sendable, Hashable {
+    public var legalName: String?
+    public var contactName: String?
+    public var email: String?
+    public var phone: String?
+    public var address: Address?
+    public var rounding: RoundingMode?
+
+    public init(legalName: String? = nil, contactName: String? = nil, email: String? = nil, phone: String? = nil, address: Address? = nil,
+                rounding: RoundingMode? = nil) {
+        self.legalName = legalName
+        self.contactName = contactName
+        self.email = email
+        self.phone = phone
+        self.address = address
+        self.rounding = rounding
+    }
+}
+
+public enum MerchantError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A field's value is refused; `field` names it as the caller wrote it.
+    case invalid(field: String, String)
+    case unknownMerchant(String)
+    /// No merchant exists yet (nothing to default to).
+    case none
+    /// A registration for the state overlaps one already recorded.
+    case overlappingRegistration(state: String)
+    case duplicateLocation(String)
+
+    public var field: String {
+        switch self {
+        case .invalid(let field, _): field
+        case .unknownMerchant, .none: "merchant"
+        case .overlappingRegistration: "from"
+        case .duplicateLocation: "id"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalid(let field, let why): "\(field): \(why)"
+        case .unknownMerchant(let id): "no merchant \(id)"
+        case .none: "no merchant exists yet: create one with `levy merchant create --name NAME`"
+        case .overlappingRegistration(let state): "a registration in \(state) already covers some of these dates"
+        case .duplicateLocation(let id): "the merchant already has a location \(id)"
+        }
+    }
+}

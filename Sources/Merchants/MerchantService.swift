@@ -1,0 +1,239 @@
+import Foundation
+import Storage
+import TaxCore
+
+/// Merchant profiles in their own schema (`merchants`): the legal entity, its dated registrations and its locations.
+/// Every table leads with the merchant's id, the key a store sharded by merchant distributes on.
+public struct MerchantService: Sendable {
+    public let database: any SQLDatabase
+    public let schema: String
+    let now: @Sendable () -> Date
+
+    public init(database: any SQLDatabase, schema: String = "merchants", now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.schema = schema
+        self.now = now
+    }
+
+    public static func migrations(schema: String) -> Migrations {
+        Migrations(schema: schema, [
+            .init(version: 1, name: "merchant profiles", statements: [
+                """
+                CREATE TABLE {schema}merchants (id TEXT PRIMARY KEY, legal_name TEXT NOT NULL, contact_name TEXT, email TEXT, phone TEXT,
+                  line1 TEXT, city TEXT, state TEXT, zip TEXT, rounding TEXT NOT NULL, created_at TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE {schema}registrations (merchant_id TEXT NOT NULL REFERENCES {schema}merchants(id), state TEXT NOT NULL,
+                  effective_from TEXT NOT NULL, effective_through TEXT, permit TEXT NOT NULL, PRIMARY KEY (merchant_id, state, effective_from))
+                """,
+                """
+                CREATE TABLE {schema}locations (merchant_id TEXT NOT NULL REFERENCES {schema}merchants(id), id TEXT NOT NULL, name TEXT NOT NULL,
+                  line1 TEXT NOT NULL, city TEXT NOT NULL, state TEXT NOT NULL, zip TEXT NOT NULL, place_of_business {bigint} NOT NULL,
+                  PRIMARY KEY (merchant_id, id))
+                """,
+            ]),
+        ])
+    }
+
+    public func migrate() async throws { try await Self.migrations(schema: schema).apply(to: database, now: now()) }
+
+    func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
+
+    // MARK: - Limits
+
+    /// Bytes per text field, the same limits the API documents.
+    static let maxName = 200, maxPermit = 64, maxLocationID = 64, maxEmail = 254, maxPhone = 40
+
+    static func checked(_ text: String, field: String, max: Int, required: Bool = false) throws(MerchantError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if required, trimmed.isEmpty { throw .invalid(field: field, "required") }
+        guard trimmed.utf8.count <= max else { throw .invalid(field: field, "at most \(max) bytes") }
+        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid(field: field, "control characters are not allowed")
+        }
+        return trimmed
+    }
+
+    // MARK: - Profiles
+
+    /// Creates a merchant with its legal name and any other profile fields, all checked before anything is written.
+    public func create(legalName: String, changes: MerchantChanges = MerchantChanges()) async throws -> Merchant {
+        let name = try Self.checked(legalName, field: "name", max: Self.maxName, required: true)
+        let id = MerchantID("mer_" + Self.randomBase32(bytes: 10))
+        let fields = try Self.update(changes, of: id, in: table("merchants"))
+        try await database.transaction { [self] tx in
+            try await tx.execute("""
+                INSERT INTO \(table("merchants")) (id, legal_name, rounding, created_at) VALUES ($1, $2, $3, $4)
+                """, [.text(id.value), .text(name), .text(RoundingMode.sst.rawValue), .text(Timestamp.string(now()))])
+            if let fields { try await tx.execute(fields.sql, fields.binds) }
+        }
+        return try await merchant(id)
+    }
+
+    /// Sets the fields `changes` gives.
+    @discardableResult
+    public func update(_ id: MerchantID, _ changes: MerchantChanges) async throws -> Merchant {
+        if let fields = try Self.update(changes, of: id, in: table("merchants")) {
+            guard try await !database.query(fields.sql + " RETURNING id", fields.binds).isEmpty else { throw MerchantError.unknownMerchant(id.value) }
+        }
+        return try await merchant(id)
+    }
+
+    /// The UPDATE that sets what `changes` gives, every value checked (nil when there is nothing to set).
+    static func update(_ changes: MerchantChanges, of id: MerchantID, in table: String) throws(MerchantError) -> (sql: String, binds: [SQLValue])? {
+        var sets: [String] = []
+        var binds: [SQLValue] = []
+        func set(_ column: String, _ value: SQLValue) {
+            binds.append(value)
+            sets.append("\(column) = $\(binds.count)")
+        }
+        if let name = changes.legalName { set("legal_name", .text(try checked(name, field: "name", max: maxName, required: true))) }
+        if let contact = changes.contactName { set("contact_name", .text(try checked(contact, field: "contact", max: maxName))) }
+        if let email = changes.email {
+            let text = try checked(email, field: "email", max: maxEmail)
+            guard text.isEmpty || (text.contains("@") && !text.contains(" ")) else { throw .invalid(field: "email", "not an email address") }
+            set("email", .text(text))
+        }
+        if let phone = changes.phone { set("phone", .text(try checked(phone, field: "phone", max: maxPhone))) }
+        if let address = changes.address {
+            set("line1", .text(try checked(address.line1, field: "address.line1", max: maxName)))
+            set("city", .text(try checked(address.city, field: "address.city", max: maxName)))
+            set("state", .text(address.state.code))
+            set("zip", .text(address.zip.description))
+        }
+        if let rounding = changes.rounding { set("rounding", .text(rounding.rawValue)) }
+        guard !sets.isEmpty else { return nil }
+        binds.append(.text(id.value))
+        return ("UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE id = $\(binds.count)", binds)
+    }
+
+    /// Every merchant, oldest first.
+    public func list() async throws -> [Merchant] {
+        var merchants: [Merchant] = []
+        for row in try await database.query("SELECT id FROM \(table("merchants")) ORDER BY created_at, id", []) {
+            merchants.append(try await merchant(MerchantID(try row.decode("id"))))
+        }
+        return merchants
+    }
+
+    /// The installation's merchant when none is named: the first created (nil when there is none).
+    public func first() async throws -> Merchant? {
+        guard let row = try await database.query("SELECT id FROM \(table("merchants")) ORDER BY created_at, id LIMIT 1", []).first else { return nil }
+        return try await merchant(MerchantID(try row.decode("id")))
+    }
+
+    public func merchant(_ id: MerchantID) async throws -> Merchant {
+        guard let row = try await database.query("SELECT * FROM \(table("merchants")) WHERE id = $1", [.text(id.value)]).first else {
+            throw MerchantError.unknownMerchant(id.value)
+        }
+        let registrations = try await database.query(
+            "SELECT * FROM \(table("registrations")) WHERE merchant_id = $1 ORDER BY state, effective_from", [.text(id.value)])
+        let locations = try await database.query("SELECT * FROM \(table("locations")) WHERE merchant_id = $1 ORDER BY id", [.text(id.value)])
+        var merchant = Merchant(id: id, legalName: try row.decode("legal_name"), contactName: try row.decodeIfPresent("contact_name"),
+                                email: try row.decodeIfPresent("email"), phone: try row.decodeIfPresent("phone"), address: nil,
+                                rounding: try row.decode("rounding", as: RoundingMode.self), registrations: [], locations: [])
+        if let state = try row.decodeIfPresent("state", as: String.self) {
+            merchant.address = try Self.address(row, state: state)
+        }
+        merchant.registrations = try registrations.map { row in
+            Registration(state: try row.decode("state", expected: "a state code", StateCode.init), permit: try row.decode("permit"),
+                         from: try row.decode("effective_from", expected: "a date (YYYY-MM-DD)", TaxDate.init(iso:)),
+                         through: try row.decodeIfPresent("effective_through", as: String.self).map { text throws(RowDecodingError) in
+                             guard let date = TaxDate(iso: text) else {
+                                 throw RowDecodingError(column: "effective_through", expected: "a date (YYYY-MM-DD)", found: "text of another form")
+                             }
+                             return date
+                         })
+        }
+        merchant.locations = try locations.map { row in
+            Location(id: try row.decode("id"), name: try row.decode("name"), address: try Self.address(row, state: try row.decode("state")),
+                     placeOfBusiness: try row.decode("place_of_business", as: Int64.self) != 0)
+        }
+        return merchant
+    }
+
+    static func address(_ row: SQLRow, state: String) throws(RowDecodingError) -> Address {
+        guard let code = StateCode(state) else { throw RowDecodingError(column: "state", expected: "a state code", found: "text of another form") }
+        return Address(line1: try row.decodeIfPresent("line1") ?? "", city: try row.decodeIfPresent("city") ?? "", state: code,
+                       zip: try row.decode("zip", expected: "a ZIP code", ZipCode.init))
+    }
+
+    // MARK: - Registrations and locations
+
+    /// Records a registration; refused when it overlaps one already recorded for the state (end a registration with
+    /// `endRegistration` before registering again).
+    @discardableResult
+    public func register(_ id: MerchantID, _ registration: Registration) async throws -> Merchant {
+        let permit = try Self.checked(registration.permit, field: "permit", max: Self.maxPermit, required: true)
+        guard Self.places.contains(registration.state.code) else {
+            throw MerchantError.invalid(field: "state", "\(registration.state.code) is not a US state, DC or territory")
+        }
+        if let through = registration.through, through < registration.from {
+            throw MerchantError.invalid(field: "through", "ends before it starts")
+        }
+        try await database.transaction { [self] tx in
+            guard try await !tx.query("SELECT id FROM \(table("merchants")) WHERE id = $1" + (database.dialect == .postgres ? " FOR UPDATE" : ""),
+                                      [.text(id.value)]).isEmpty else { throw MerchantError.unknownMerchant(id.value) }
+            for row in try await tx.query("SELECT effective_from, effective_through FROM \(table("registrations")) WHERE merchant_id = $1 AND state = $2",
+                                          [.text(id.value), .text(registration.state.code)]) {
+                let from = TaxDate(iso: row.text("effective_from") ?? "") ?? registration.from
+                let through = row.text("effective_through").flatMap { TaxDate(iso: $0) }
+                let overlaps = from <= (registration.through ?? TaxDate(year: 9999, month: 12, day: 31)!)
+                    && registration.from <= (through ?? TaxDate(year: 9999, month: 12, day: 31)!)
+                if overlaps { throw MerchantError.overlappingRegistration(state: registration.state.code) }
+            }
+            try await tx.execute("""
+                INSERT INTO \(table("registrations")) (merchant_id, state, effective_from, effective_through, permit) VALUES ($1, $2, $3, $4, $5)
+                """, [.text(id.value), .text(registration.state.code), .text(registration.from.iso), registration.through.map { .text($0.iso) } ?? .null,
+                      .text(permit)])
+        }
+        return try await merchant(id)
+    }
+
+    /// Ends the registration in force in `state` on `date` (the merchant stopped collecting there after it).
+    @discardableResult
+    public func endRegistration(_ id: MerchantID, state: StateCode, on date: TaxDate) async throws -> Merchant {
+        let current = try await merchant(id).registrations.first { $0.state == state && $0.through == nil }
+        guard let current else { throw MerchantError.invalid(field: "state", "no open registration in \(state.code)") }
+        guard current.from <= date else { throw MerchantError.invalid(field: "through", "the registration starts after \(date.iso)") }
+        try await database.execute("""
+            UPDATE \(table("registrations")) SET effective_through = $1 WHERE merchant_id = $2 AND state = $3 AND effective_from = $4
+            """, [.text(date.iso), .text(id.value), .text(state.code), .text(current.from.iso)])
+        return try await merchant(id)
+    }
+
+    /// Adds a location; its id is the merchant's own short name for it (`mpls-spa`).
+    @discardableResult
+    public func addLocation(_ id: MerchantID, _ location: Location) async throws -> Merchant {
+        let locationID = try Self.checked(location.id, field: "id", max: Self.maxLocationID, required: true)
+        guard locationID.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }) else {
+            throw MerchantError.invalid(field: "id", "lower-case letters, digits, - and _")
+        }
+        let name = try Self.checked(location.name, field: "name", max: Self.maxName, required: true)
+        let line1 = try Self.checked(location.address.line1, field: "address.line1", max: Self.maxName, required: true)
+        let city = try Self.checked(location.address.city, field: "address.city", max: Self.maxName)
+        let existing = try await merchant(id)
+        guard !existing.locations.contains(where: { $0.id == locationID }) else { throw MerchantError.duplicateLocation(locationID) }
+        do {
+            try await database.execute("""
+                INSERT INTO \(table("locations")) (merchant_id, id, name, line1, city, state, zip, place_of_business) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                """, [.text(id.value), .text(locationID), .text(name), .text(line1), .text(city), .text(location.address.state.code),
+                      .text(location.address.zip.description), .integer(location.placeOfBusiness ? 1 : 0)])
+        } catch {
+            // A concurrent add of the same id lost the race on the primary key.
+            if try await merchant(id).locations.contains(where: { $0.id == locationID }) { throw MerchantError.duplicateLocation(locationID) }
+            throw error
+        }
+        return try await merchant(id)
+    }
+
+    /// Where a merchant can register to collect: the 50 states, DC and the territories (USPS codes).
+    static let places: Set<String> = Set(("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
+                                          + "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP").split(separator: " ").map(String.init))
+
+    static func randomBase32(bytes count: Int) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<(count * 8 / 5)).map { _ in alphabet[Int.random(in: 0..<32, using: &generator)] })
+    }
+}

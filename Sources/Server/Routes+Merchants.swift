@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTypes
+import Merchants
+import Synchronization
+import TaxCore
+
+extension LevyAPI {
+    /// Merchant profiles (admin; accountants read them): the legal entity, dated registrations and locations. Quotes
+    /// and orders that name no registrations use the profile's (see `applyingProfile`).
+    var merchantEndpoints: [Endpoint] {
+        [
+            Endpoint(method: .get, path: "/v1/merchants", scopes: [.admin, .accountant], idempotency: .none) { _ in
+                .json(MerchantListOut(merchants: try await services.merchants.list().map(MerchantOut.init)))
+            },
+            Endpoint(method: .post, path: "/v1/merchants", scopes: [.admin], idempotency: .optional) { call in
+                let body = try call.decode(MerchantBody.self)
+                guard let name = body.name else { throw APIError.missing("name") }
+                let merchant = try await services.merchants.create(legalName: name, changes: try body.changes())
+                profiles.forget()
+                return .json(MerchantOut(merchant), status: .created)
+            },
+            Endpoint(method: .get, path: "/v1/merchants/{merchant_id}", scopes: [.admin, .accountant], idempotency: .none) { call in
+                .json(MerchantOut(try await services.merchants.merchant(try Self.merchantID(call))))
+            },
+            Endpoint(method: .patch, path: "/v1/merchants/{merchant_id}", scopes: [.admin], idempotency: .none) { call in
+                let changes = try call.decode(MerchantBody.self).changes()
+                let merchant = try await services.merchants.update(try Self.merchantID(call), changes)
+                profiles.forget()
+                return .json(MerchantOut(merchant))
+            },
+            Endpoint(method: .post, path: "/v1/merchants/{merchant_id}/registrations", scopes: [.admin], idempotency: .optional) { call in
+                let body = try call.decode(RegistrationBody.self)
+                let merchant = try await services.merchants.register(try Self.merchantID(call), body.registration)
+                profiles.forget()
+                return .json(MerchantOut(merchant), status: .created)
+            },
+            Endpoint(method: .post, path: "/v1/merchants/{merchant_id}/locations", scopes: [.admin], idempotency: .optional) { call in
+                let body = try call.decode(LocationBody.self)
+                let merchant = try await services.merchants.addLocation(try Self.merchantID(call), body.location)
+                profiles.forget()
+                return .json(MerchantOut(merchant), status: .created)
+            },
+        ]
+    }
+
+    static func merchantID(_ call: APICall) throws -> MerchantID {
+        let text = call.parameter("merchant_id")
+        guard text.hasPrefix("mer_"), text.utf8.count <= 40 else { throw APIError.notFound("no such merchant", field: "merchant_id") }
+        return MerchantID(text)
+    }
+
+    /// The request as the merchant's profile completes it: with no registrations named, the states where the
+    /// profile records a registration in force on the quote's date (none: every state is "not collecting"). A profile
+    /// without registrations, or no profile, changes nothing.
+    func applyingProfile(_ request: QuoteRequest) async throws -> QuoteRequest {
+        guard request.registrations == nil, let merchant = try await profiles.current(services.merchants), !merchant.registrations.isEmpty else {
+            return request
+        }
+        var completed = request
+        completed.registrations = merchant.registeredStates(on: request.date)
+        return completed
+    }
+}
+
+/// The installation's merchant profile, read at most every few seconds: quotes are the hot path, and a profile
+/// changes rarely (a change through this process is seen at once; through another, within `lifetime`).
+final class ProfileCache: Sendable {
+    let lifetime: TimeInterval = 5
+    private let cached = Mutex<(at: Date, merchant: Merchant?)?>(nil)
+
+    func current(_ merchants: MerchantService) async throws -> Merchant? {
+        if let hit = cached.withLock({ $0 }), Date().timeIntervalSince(hit.at) < lifetime { return hit.merchant }
+        let merchant = try await merchants.first()
+        cached.withLock { $0 = (Date(), merchant) }
+        return merchant
+    }
+
+    func forget() { cached.withLock { $0 = nil } }
+}
+
+/// A merchant's profile fields, for creating (name required) and changing (any subset).
+struct MerchantBody: Decodable {
+    var name: String?, contact: String?, email: String?, phone: String?
+    var address: AddressBody?
+    var rounding: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, contact, email, phone, address, rounding }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        contact = try c.decodeIfPresent(String.self, forKey: .contact)
+        email = try c.decodeIfPresent(String.self, forKey: .email)
+        phone = try c.decodeIfPresent(String.self, forKey: .phone)
+        address = try c.decodeIfPresent(AddressBody.self, forKey: .address)
+        rounding = try c.decodeIfPresent(String.self, forKey: .rounding)
+    }
+
+    func changes() throws -> MerchantChanges {
+        var rounding: RoundingMode?
+        if let text = self.rounding {
+            guard let mode = RoundingMode(rawValue: text) else { throw APIError.invalid("rounding", "sst, line_jurisdiction or invoice_combined") }
+            rounding = mode
+        }
+        return MerchantChanges(legalName: name, contactName: contact, email: email, phone: phone, address: try address?.address(field: "address"),
+                               rounding: rounding)
+    }
+}
+
+struct RegistrationBody: Decodable {
+    var registration: Registration
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case state, permit, from, through }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let state = try c.decode(String.self, forKey: .state)
+        guard let code = StateCode(state.uppercased()) else { throw APIError.invalid("state", "\"\(state.prefix(8))\" is not a two-letter state code") }
+        func date(_ key: CodingKeys) throws -> TaxDate? {
+            guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+            guard let date = TaxDate(iso: text) else { throw APIError.invalid(key.rawValue, "\"\(text.prefix(12))\" is not a date (YYYY-MM-DD)") }
+            return date
+        }
+        guard let from = try date(.from) else { throw APIError.missing("from") }
+        registration = Registration(state: code, permit: try c.decode(String.self, forKey: .permit), from: from, through: try date(.through))
+    }
+}
+
+struct LocationBody: Decodable {
+    var location: Location
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case id, name, address, placeOfBusiness = "place_of_business" }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        location = Location(id: try c.decode(String.self, forKey: .id), name: try c.decode(String.self, forKey: .name),
+                            address: try c.decode(AddressBody.self, forKey: .address).address(field: "address"),
+                            placeOfBusiness: try c.decodeIfPresent(Bool.self, forKey: .placeOfBusiness) ?? true)
+    }
+}
+
+struct MerchantListOut: Encodable {
+    var merchants: [MerchantOut]
+}
+
+struct MerchantOut: Encodable {
+    struct AddressOut: Encodable { var line1: String, city: String, state: String, zip: String }
+    struct RegistrationOut: Encodable { var state: String, permit: String, from: String, through: String? }
+    struct LocationOut: Encodable {
+        var id: String, name: String, address: AddressOut, placeOfBusiness: Bool
+        enum CodingKeys: String, CodingKey { case id, name, address, placeOfBusiness = "place_of_business" }
+    }
+
+    var id: String, name: String, contact: String?, email: String?, phone: String?, address: AddressOut?, rounding: String
+    var registrations: [RegistrationOut]
+    var locations: [LocationOut]
+
+    init(_ merchant: Merchant) {
+        func out(_ address: Address) -> AddressOut {
+            AddressOut(line1: address.line1, city: address.city, state: address.state.code, zip: address.zip.description)
+        }
+        id = merchant.id.value
+        name = merchant.legalName
+        contact = merchant.contactName
+        email = merchant.email
+        phone = merchant.phone
+        address = merchant.address.map(out)
+        rounding = merchant.rounding.rawValue
+        registrations = merchant.registrations.map { RegistrationOut(state: $0.state.code, permit: $0.permit, from: $0.from.iso, through: $0.through?.iso) }
+        locations = merchant.locations.map { LocationOut(id: $0.id, name: $0.name, address: out($0.address), placeOfBusiness: $0.placeOfBusiness) }
+    }
+}

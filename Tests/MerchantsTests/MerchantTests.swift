@@ -1,0 +1,101 @@
+import Foundation
+import Storage
+import TaxCore
+import Testing
+@testable import Merchants
+
+enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var available: [Store] {
+        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
+    }
+
+    var testDescription: String { rawValue }
+}
+
+enum Fixture {
+    static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }
+
+    static func service(_ store: Store) async throws -> MerchantService {
+        let directory = NSTemporaryDirectory() + "levy-merchant-tests/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
+        let service = MerchantService(database: database, schema: "merchants_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(12)))
+        try await service.migrate()
+        return service
+    }
+
+    static func date(_ text: String) -> TaxDate { TaxDate(iso: text)! }
+}
+
+@Suite("Merchant profiles")
+struct MerchantTests {
+    @Test("a profile with dated registrations and locations reads back as written", arguments: Store.available)
+    func profile(store: Store) async throws {
+        let service = try await Fixture.service(store)
+        #expect(try await service.first() == nil)
+        let spa = try await service.create(legalName: "Glow Med Spa LLC", changes: MerchantChanges(
+            contactName: "Ada Lovelace", email: "tax@glow.example", phone: "+1 612 555 0100",
+            address: Address(line1: "800 Nicollet Mall", city: "Minneapolis", state: StateCode("MN")!, zip: ZipCode("55402")!), rounding: .lineJurisdiction))
+        #expect(spa.id.value.hasPrefix("mer_"))
+        try await service.register(spa.id, Registration(state: StateCode("MN")!, permit: "MN-1234567", from: Fixture.date("2025-01-01")))
+        try await service.register(spa.id, Registration(state: StateCode("WI")!, permit: "456-1027", from: Fixture.date("2026-04-01")))
+        try await service.addLocation(spa.id, Location(id: "mpls", name: "Minneapolis", address: Address(
+            line1: "800 Nicollet Mall", city: "Minneapolis", state: StateCode("MN")!, zip: ZipCode("55402")!), placeOfBusiness: true))
+        let read = try await service.merchant(spa.id)
+        #expect(read.legalName == "Glow Med Spa LLC" && read.contactName == "Ada Lovelace" && read.rounding == .lineJurisdiction)
+        #expect(read.address?.zip.description == "55402")
+        #expect(read.registrations.map(\.state.code) == ["MN", "WI"])
+        #expect(read.locations.map(\.id) == ["mpls"])
+        #expect(try await service.first()?.id == spa.id)
+
+        // Registrations are dated: WI collects only from 2026-04-01.
+        #expect(read.registeredStates(on: Fixture.date("2026-03-31")) == [StateCode("MN")!])
+        #expect(read.registeredStates(on: Fixture.date("2026-04-01")) == [StateCode("MN")!, StateCode("WI")!])
+        #expect(read.registeredStates(on: Fixture.date("2024-12-31")).isEmpty)
+
+        // Ending one: not collecting after its last day; a new registration may start after it, not overlap it.
+        let ended = try await service.endRegistration(spa.id, state: StateCode("MN")!, on: Fixture.date("2026-06-30"))
+        #expect(ended.registeredStates(on: Fixture.date("2026-07-01")) == [StateCode("WI")!])
+        await #expect(throws: MerchantError.overlappingRegistration(state: "MN")) {
+            try await service.register(spa.id, Registration(state: StateCode("MN")!, permit: "MN-2", from: Fixture.date("2026-06-01")))
+        }
+        try await service.register(spa.id, Registration(state: StateCode("MN")!, permit: "MN-2", from: Fixture.date("2026-08-01")))
+        #expect(try await service.merchant(spa.id).registeredStates(on: Fixture.date("2026-07-15")) == [StateCode("WI")!])
+        #expect(try await service.merchant(spa.id).registeredStates(on: Fixture.date("2026-08-01")).count == 2)
+    }
+
+    @Test("bad profile input is refused naming the field, and nothing is written", arguments: Store.available)
+    func refusals(store: Store) async throws {
+        let service = try await Fixture.service(store)
+        await #expect(throws: MerchantError.invalid(field: "name", "required")) { try await service.create(legalName: "  ") }
+        await #expect(throws: MerchantError.self) { try await service.create(legalName: String(repeating: "x", count: 201)) }
+        await #expect(throws: MerchantError.self) { try await service.create(legalName: "Bad\u{0}Name") }
+        await #expect(throws: MerchantError.invalid(field: "email", "not an email address")) {
+            try await service.create(legalName: "Half Written", changes: MerchantChanges(email: "not an email"))
+        }
+        #expect(try await service.list().isEmpty, "a refused field leaves no merchant behind")
+        let spa = try await service.create(legalName: "Glow")
+        await #expect(throws: MerchantError.invalid(field: "email", "not an email address")) {
+            try await service.update(spa.id, MerchantChanges(email: "not an email"))
+        }
+        await #expect(throws: MerchantError.invalid(field: "through", "ends before it starts")) {
+            try await service.register(spa.id, Registration(state: StateCode("MN")!, permit: "P", from: Fixture.date("2026-02-01"),
+                                                            through: Fixture.date("2026-01-01")))
+        }
+        await #expect(throws: MerchantError.invalid(field: "state", "XX is not a US state, DC or territory")) {
+            try await service.register(spa.id, Registration(state: StateCode("XX")!, permit: "P", from: Fixture.date("2026-02-01")))
+        }
+        await #expect(throws: MerchantError.invalid(field: "id", "lower-case letters, digits, - and _")) {
+            try await service.addLocation(spa.id, Location(id: "Spa One", name: "x", address: Address(line1: "1 Main", state: StateCode("MN")!,
+                                                                                                     zip: ZipCode("55402")!), placeOfBusiness: true))
+        }
+        let location = Location(id: "one", name: "One", address: Address(line1: "1 Main", state: StateCode("MN")!, zip: ZipCode("55402")!), placeOfBusiness: true)
+        try await service.addLocation(spa.id, location)
+        await #expect(throws: MerchantError.duplicateLocation("one")) { try await service.addLocation(spa.id, location) }
+        await #expect(throws: MerchantError.unknownMerchant("mer_nobody")) { try await service.merchant(MerchantID("mer_nobody")) }
+        let read = try await service.merchant(spa.id)
+        #expect(read.registrations.isEmpty && read.email == nil && read.locations.count == 1)
+    }
+}

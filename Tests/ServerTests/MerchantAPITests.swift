@@ -1,0 +1,79 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Server
+import Testing
+
+@Suite struct MerchantAPITests {
+    /// A merchant profile made over the API decides where quotes collect: a quote that names no registrations collects
+    /// only where a registration covers its date; one that names them still decides for itself.
+    @Test(arguments: Store.available)
+    func registrationsDecideWhereQuotesCollect(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let app = try server.application()
+        let admin = server.keys[.admin]!
+        let checkout = server.keys[.checkout]!
+        try await app.test(.router) { client in
+            func quote(_ date: String, seller: String = "") async throws -> Reply {
+                try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                    {"date": "\(date)", \(seller)
+                     "origin": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"},
+                     "destination": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"},
+                     "lines": [{"id": "1", "code": "general", "amount": "100.00", "fulfilment": "shipped"}]}
+                    """)
+            }
+            func notCollecting(_ reply: Reply) -> String? {
+                ((reply.json["lines"] as? [[String: Any]])?.first?["not_collecting"] as? [String: Any])?["code"] as? String
+            }
+            // No profile: every state collects, as before.
+            #expect(notCollecting(try await quote("2026-03-15")) == nil)
+
+            let created = try await client.send(.post, "/v1/merchants", key: admin, body: """
+                {"name": "Glow Med Spa LLC", "contact": "Ada Lovelace", "phone": "+1 612 555 0100",
+                 "address": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
+                """)
+            #expect(created.status == 201)
+            let id = try #require(created.string("id"))
+            #expect(try await client.send(.post, "/v1/merchants", key: checkout, body: #"{"name": "x"}"#).status == 403)
+            let mn = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
+                                           body: #"{"state": "MN", "permit": "MN-1234567", "from": "2025-01-01"}"#)
+            #expect(mn.status == 201)
+            let wi = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
+                                           body: #"{"state": "WI", "permit": "456-1027", "from": "2026-04-01"}"#)
+            #expect((wi.json["registrations"] as? [[String: Any]])?.count == 2)
+            let overlap = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
+                                                body: #"{"state": "WI", "permit": "x", "from": "2026-05-01"}"#)
+            #expect(overlap.status == 409 && overlap.errorField == "from")
+            let badDate = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
+                                                body: #"{"state": "WI", "permit": "x", "from": "2026-13-01"}"#)
+            #expect(badDate.status == 400 && badDate.errorField == "from")
+            let location = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "mpls", "name": "Minneapolis spa", "address": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
+                """)
+            #expect((location.json["locations"] as? [[String: Any]])?.first?["place_of_business"] as? Bool == true)
+
+            // Before the WI registration: not collecting there; from its first day: collecting.
+            #expect(notCollecting(try await quote("2026-03-15")) == "not_registered")
+            #expect(notCollecting(try await quote("2026-04-01")) == nil)
+            // A request that names its registrations decides for itself.
+            #expect(notCollecting(try await quote("2026-03-15", seller: #""seller": {"registrations": ["WI"]},"#)) == nil)
+
+            // An order placed before the WI registration freezes what it was quoted under.
+            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "before", body: """
+                {"order": {"date": "2026-03-15", "origin": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"},
+                 "destination": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"},
+                 "lines": [{"id": "1", "code": "general", "amount": "100.00", "fulfilment": "shipped"}]}}
+                """)
+            #expect(placed.status == 201 && placed.string("total_tax") == "0.00")
+
+            let updated = try await client.send(.patch, "/v1/merchants/\(id)", key: admin, body: #"{"email": "tax@glow.example"}"#)
+            #expect(updated.string("email") == "tax@glow.example" && updated.string("name") == "Glow Med Spa LLC")
+            let refused = try await client.send(.patch, "/v1/merchants/\(id)", key: admin, body: #"{"email": "no"}"#)
+            #expect(refused.status == 400 && refused.errorField == "email")
+            #expect(try await client.send(.get, "/v1/merchants/mer_nobody", key: admin).status == 404)
+            let listed = try await client.send(.get, "/v1/merchants", key: server.keys[.accountant]!)
+            #expect((listed.json["merchants"] as? [[String: Any]])?.count == 1)
+        }
+    }
+}
