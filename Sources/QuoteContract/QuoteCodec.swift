@@ -7,11 +7,13 @@ public enum QuoteCodec {
     // MARK: - Decoding
 
     /// Parses and validates a request. The error names the first field at fault.
-    public static func decodeRequest(_ data: Data) throws(ContractError) -> QuoteRequest {
+    /// `locations`: the merchant's locations by id, for a request that names its origin or a line's location by id
+    /// (`"origin": "mpls"`) instead of writing the address out.
+    public static func decodeRequest(_ data: Data, locations: [String: Address] = [:]) throws(ContractError) -> QuoteRequest {
         let bytes = Array(data)
         try checkJSON(bytes)
-        if let document = QuoteRequestParser.parse(bytes) { return try validate(document) }
-        return try validate(try decodeDocumentWithFoundation(data))
+        if let document = QuoteRequestParser.parse(bytes) { return try validate(document, locations: locations) }
+        return try validate(try decodeDocumentWithFoundation(data), locations: locations)
     }
 
     /// The I-JSON check every request passes before it is read (`JSONGuard`), as a contract error.
@@ -76,7 +78,7 @@ public enum QuoteCodec {
         }
     }
 
-    static func validate(_ document: QuoteRequestDocument) throws(ContractError) -> QuoteRequest {
+    static func validate(_ document: QuoteRequestDocument, locations: [String: Address] = [:]) throws(ContractError) -> QuoteRequest {
         guard let dateText = document.date else { throw ContractError(.missingField, field: "date", "the tax date is required (YYYY-MM-DD)") }
         guard let date = TaxDate(iso: dateText) else {
             throw ContractError(.invalidValue, field: "date", "\"\(dateText)\" is not a date (YYYY-MM-DD)")
@@ -88,7 +90,7 @@ public enum QuoteCodec {
         guard let originDocument = document.origin else {
             throw ContractError(.missingField, field: "origin", "the seller's origin address is required")
         }
-        let origin = try address(originDocument, field: "origin")
+        let origin = try address(originDocument, field: "origin", locations: locations)
         let destination = try document.destination.map { doc throws(ContractError) in try address(doc, field: "destination") }
         let billing = try document.billing.map { doc throws(ContractError) in try address(doc, field: "billing") }
 
@@ -167,7 +169,7 @@ public enum QuoteCodec {
                 throw ContractError(.invalidValue, field: field + ".fulfilment",
                                     "\"\(fulfilmentText)\" is not one of \(Fulfilment.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let location = try doc.location.map { loc throws(ContractError) in try address(loc, field: field + ".location") }
+            let location = try doc.location.map { loc throws(ContractError) in try address(loc, field: field + ".location", locations: locations) }
             if location != nil, !fulfilment.receivedAtSellerLocation {
                 throw ContractError(.invalidValue, field: field + ".location", "a seller location applies only to pickup and in_person lines")
             }
@@ -241,7 +243,20 @@ public enum QuoteCodec {
                             exemptions: exemptions, lines: lines, rounding: rounding, discounts: discounts, engagement: engagement)
     }
 
-    static func address(_ doc: AddressDocument, field: String) throws(ContractError) -> Address {
+    /// The address a document gives, or the merchant's location it names (only where `locations` is passed: the
+    /// seller's own places, never a buyer's address).
+    static func address(_ doc: AddressDocument, field: String, locations: [String: Address]? = nil) throws(ContractError) -> Address {
+        if let id = doc.locationID {
+            guard let locations else {
+                throw ContractError(.invalidValue, field: field, "an address object is required here (a location id names only the seller's places)")
+            }
+            guard let address = locations[id] else {
+                let known = locations.keys.sorted().prefix(20).joined(separator: ", ")
+                throw ContractError(.invalidValue, field: field, "\"\(id.prefix(64))\" is no location of the merchant profile"
+                                    + (known.isEmpty ? " (it has none: levy merchant add-location)" : " (its locations: \(known))"))
+            }
+            return address
+        }
         guard let stateText = doc.state else { throw ContractError(.missingField, field: field + ".state", "required") }
         guard let state = StateCode(stateText) else {
             throw ContractError(.invalidValue, field: field + ".state", "\"\(stateText)\" is not a two-letter state code")

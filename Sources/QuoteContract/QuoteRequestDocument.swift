@@ -59,8 +59,14 @@ struct AddressDocument: Decodable, Equatable {
     var city: String?
     var state: String?
     var zip: String?
+    /// A location of the merchant's profile named by its id (`"origin": "mpls"`) instead of an address.
+    var locationID: String?
 
     init(from decoder: any Decoder) throws {
+        if let id = try? decoder.singleValueContainer().decode(String.self) {
+            locationID = id
+            return
+        }
         try rejectUnknownKeys(decoder, allowed: ["line1", "city", "state", "zip"])
         let c = try decoder.container(keyedBy: AnyKey.self)
         line1 = try c.decodeIfPresent(String.self, forKey: AnyKey("line1"))

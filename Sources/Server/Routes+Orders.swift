@@ -13,7 +13,7 @@ extension LevyAPI {
     var quoteEndpoints: [Endpoint] {
         [
             Endpoint(method: .post, path: "/v1/quotes", scopes: [.checkout], idempotency: .none) { call in
-                let request = try await applyingProfile(try QuoteCodec.decodeRequest(Data(call.body)))
+                let request = try await applyingProfile(try QuoteCodec.decodeRequest(Data(call.body), locations: try await profileLocations()))
                 let started = ContinuousClock.now
                 let quote = try calculator.quote(request)
                 services.metrics.quote(duration: ContinuousClock.now - started)
@@ -77,7 +77,7 @@ extension LevyAPI {
         let body = try call.decode(PlaceOrderBody.self)
         var request: QuoteRequest
         do {
-            request = try QuoteCodec.decodeRequest(try Self.member("order", of: call.body))
+            request = try QuoteCodec.decodeRequest(try Self.member("order", of: call.body), locations: try await profileLocations())
         } catch let error as ContractError {
             throw ContractError(error.code, field: error.field.isEmpty ? "order" : "order." + error.field, error.message)
         }

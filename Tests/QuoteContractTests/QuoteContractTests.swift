@@ -30,6 +30,20 @@ struct QuoteContractTests {
         return Self.valid.replacingOccurrences(of: find, with: replace)
     }
 
+    @Test("a seller place may be named by a location id when the caller knows the merchant's locations; a buyer's address may not")
+    func locationIDs() throws {
+        let spa = Address(line1: "800 Nicollet Mall", city: "Minneapolis", state: StateCode("MN")!, zip: ZipCode("55402")!)
+        let json = #"{"date": "2026-03-02", "origin": "mpls", "lines": [{"id": "1", "code": "massage_service", "amount": "90.00", "fulfilment": "in_person", "location": "mpls"}]}"#
+        let request = try QuoteCodec.decodeRequest(Data(json.utf8), locations: ["mpls": spa])
+        #expect(request.origin == spa && request.lines[0].location == spa)
+        #expect(throws: ContractError(.invalidValue, field: "origin", "\"mpls\" is no location of the merchant profile (it has none: levy merchant add-location)")) {
+            try QuoteCodec.decodeRequest(Data(json.utf8))
+        }
+        let buyer = #"{"date": "2026-03-02", "origin": "mpls", "destination": "mpls", "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}"#
+        #expect(throws: ContractError.self) { try QuoteCodec.decodeRequest(Data(buyer.utf8), locations: ["mpls": spa]) }
+        do { _ = try QuoteCodec.decodeRequest(Data(buyer.utf8), locations: ["mpls": spa]) } catch { #expect(error.field == "destination") }
+    }
+
     @Test("a valid request decodes into the engine's types")
     func decodes() throws {
         let request = try decode(Self.valid)

@@ -53,6 +53,26 @@ import Testing
                 """)
             #expect((location.json["locations"] as? [[String: Any]])?.first?["place_of_business"] as? Bool == true)
 
+            // The origin named by the profile location's id quotes like the address written out; an unknown id is named.
+            let byID = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-04-15", "origin": "mpls",
+                 "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person", "location": "mpls"}]}
+                """)
+            let byAddress = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-04-15", "origin": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"},
+                 "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person"}]}
+                """)
+            #expect(byID.status == 200 && byID.string("total_tax") == byAddress.string("total_tax"), "\(byID.text)")
+            let unknown = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-04-15", "origin": "spa-x", "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "pickup"}]}
+                """)
+            #expect(unknown.status == 400 && unknown.errorField == "origin" && unknown.text.contains("its locations: mpls"), "\(unknown.text)")
+            let buyer = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-04-15", "origin": "mpls", "destination": "mpls",
+                 "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}
+                """)
+            #expect(buyer.status == 400 && buyer.errorField == "destination")
+
             // Before the WI registration: not collecting there; from its first day: collecting.
             #expect(notCollecting(try await quote("2026-03-15")) == "not_registered")
             #expect(notCollecting(try await quote("2026-04-01")) == nil)
