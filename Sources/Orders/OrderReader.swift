@@ -393,6 +393,22 @@ public struct OrderReader: Sendable {
         }
     }
 
+    /// Captured sales by state and tax date, in date order within each state: what running totals (the day a
+    /// threshold was crossed) are made from.
+    public func salesByStateAndDay(from: String, through: String) async throws -> [(date: String, sales: StateSales)] {
+        let rows = try await rows("""
+            SELECT substr(l.sourced_to, 1, 2) AS state, o.tax_date AS day, COUNT(DISTINCT l.order_id) AS orders, SUM(l.amount) AS gross,
+              SUM(CASE WHEN l.exempt_reason = 'certificate_resale' THEN 0 ELSE l.amount END) AS retail, SUM(l.taxable) AS taxable
+            FROM \(table("order_lines")) l JOIN \(table("orders")) o ON o.id = l.order_id
+            WHERE o.tax_date >= $1 AND o.tax_date <= $2 AND o.status IN ('captured', 'partially_refunded', 'refunded', 'completed')
+            GROUP BY substr(l.sourced_to, 1, 2), o.tax_date ORDER BY 1, 2
+            """, [.text(from), .text(through)])
+        return try decode(rows) { row throws(RowDecodingError) in
+            (try row.decode("day"), StateSales(state: try row.decode("state"), orders: try row.decode("orders"), gross: try row.decode("gross"),
+                                               retail: try row.decode("retail"), taxable: try row.decode("taxable")))
+        }
+    }
+
     /// The distinct seller registrations the period's orders were quoted with (nil: a quote that named none, meaning
     /// registered everywhere).
     public func registrationLists(from: String, through: String) async throws -> [String?] {

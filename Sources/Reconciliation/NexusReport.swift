@@ -19,6 +19,8 @@ public struct NexusReport: Sendable {
         public var status: String
         public var registered: Bool
         public var alert: Bool
+        /// The tax date on which the year's running totals first crossed the threshold (when it is crossed).
+        public var crossedOn: TaxDate? = nil
     }
 
     public var year: Int
@@ -75,17 +77,41 @@ public struct NexusReport: Sendable {
             rows.append(row)
         }
         rows.sort { $0.state.code < $1.state.code }
+        // The day each crossed threshold was crossed: the year's sales run up day by day, as the state counts them.
+        let crossed = Set(rows.filter { $0.status == NexusThreshold.Status.crossed.rawValue }.map(\.state.code))
+        if !crossed.isEmpty {
+            var running: [String: (counted: Int64, transactions: Int, on: TaxDate?)] = [:]
+            for (day, sale) in try await service.reader.salesByStateAndDay(from: first, through: last) where crossed.contains(sale.state) {
+                guard let index = rows.firstIndex(where: { $0.state.code == sale.state }), let threshold = rows[index].threshold,
+                      running[sale.state]?.on == nil else { continue }
+                var total = running[sale.state] ?? (0, 0, nil)
+                let counted: Int64 = switch threshold.counted {
+                case .gross, .none: sale.gross
+                case .retail: sale.retail
+                case .taxable: sale.taxable
+                }
+                total.counted += counted
+                total.transactions += Int(sale.orders)
+                if threshold.status(sales: total.counted, transactions: total.transactions, nearPercent: nearPercent) == .crossed {
+                    total.on = TaxDate(iso: day)
+                    rows[index].crossedOn = total.on
+                }
+                running[sale.state] = total
+            }
+        }
         return NexusReport(year: year, asOf: asOf, thresholdsDigest: thresholds.digest, registrationsNote: note, rows: rows)
     }
 
     public static let columns = ["state", "gross_sales", "retail_sales", "taxable_sales", "transactions", "counted_sales", "sales_threshold",
-                                 "transactions_threshold", "combine", "measurement", "status", "registered", "alert", "confidence", "source"]
+                                 "transactions_threshold", "combine", "measurement", "status", "registered", "alert", "confidence", "source",
+                                 "crossed_on"]
 
     public func fields(_ row: Row) -> [String] {
         let t = row.threshold
         return [row.state.code, MoneyText.format(row.gross), MoneyText.format(row.retail), MoneyText.format(row.taxable), String(row.transactions),
                 t?.counted.rawValue ?? "", t?.sales.map(MoneyText.format) ?? "", t?.transactions.map(String.init) ?? "",
                 t.map { $0.sales != nil && $0.transactions != nil ? $0.combine.rawValue : "" } ?? "", t?.measurement ?? "", row.status,
-                row.registered ? "yes" : "no", row.alert ? "ALERT" : "", t?.confidence.rawValue ?? "", t?.provenance.source ?? ""]
+                row.registered ? "yes" : "no", row.alert ? "ALERT" : "", t?.confidence.rawValue ?? "", t?.provenance.source ?? "",
+                row.crossedOn?.iso ?? ""]
     }
 }

@@ -80,7 +80,7 @@ struct NexusCommand: AsyncParsableCommand {
                         [t.sales.map { "$" + MoneyText.format($0) }, t.transactions.map { "\($0) txns" }].compactMap { $0 }
                             .joined(separator: " \(t.combine.rawValue) ")
                     } ?? "-"
-                    print("\(row.state.code)     \(pad(MoneyText.format(row.counted), 16)) \(pad(threshold.isEmpty ? "none" : threshold, 24)) \(pad(String(row.transactions), 13)) \(pad(row.status, 12)) \(row.registered ? "yes" : "no")\(row.alert ? "   ALERT" : "")")
+                    print("\(row.state.code)     \(pad(MoneyText.format(row.counted), 16)) \(pad(threshold.isEmpty ? "none" : threshold, 24)) \(pad(String(row.transactions), 13)) \(pad(row.status, 12)) \(row.registered ? "yes" : "no")\(row.alert ? "   ALERT" : "")\(row.crossedOn.map { " (crossed on \($0.iso))" } ?? "")")
                 }
                 let quiet = report.rows.filter { $0.transactions == 0 && !$0.alert }.count
                 print("(\(quiet) states without sales this year not shown; --format csv lists every state)")

@@ -97,6 +97,9 @@ struct ReconcileCLITests {
         #expect(row("MN")["alert"] == "ALERT")
         #expect(row("MN")["sales_threshold"] == "100000.00")
         #expect(row("MN")["counted_sales"] == "retail")
+        // The day the year's MN sales first crossed the threshold (the seed's tax dates run February to October).
+        #expect(TaxDateText.valid(row("MN")["crossed_on"] ?? "", from: "2026-02-01", through: "2026-10-31"), "\(row("MN"))")
+        #expect(row("WI")["crossed_on"] == "" || row("WI")["status"] == "crossed")
         #expect(row("WI")["registered"] == "yes")
         #expect(row("WI")["alert"] == "")
         #expect(row("OR")["status"] == "no_sales_tax")
@@ -106,5 +109,13 @@ struct ReconcileCLITests {
         #expect(registered.status == 0, "\(registered.stdout)")
         #expect(registered.stdout.contains("registered in MN (as given)"))
         #expect(!registered.stdout.contains("ALERT"))
+    }
+}
+
+/// Dates as the CLI prints them.
+enum TaxDateText {
+    /// `text` is a YYYY-MM-DD date from `from` through `through` (ISO dates compare as text).
+    static func valid(_ text: String, from: String, through: String) -> Bool {
+        text.count == 10 && text.split(separator: "-").count == 3 && text >= from && text <= through
     }
 }

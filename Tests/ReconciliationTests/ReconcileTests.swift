@@ -244,6 +244,34 @@ struct ReconcileTests {
         #expect(strays.matchedLines == clean.matchedLines)
     }
 
+    /// The day a threshold was crossed, from orders whose dates and amounts are known: Minnesota counts retail sales
+    /// against 100,000.00 (or 200 transactions); three 40,000.00 sales on March 1, April 1 and May 1 cross it on May 1.
+    @Test("the nexus report names the day the year's running sales crossed a state's threshold", arguments: Store.available)
+    func crossingDay(store: Store) async throws {
+        let directory = NSTemporaryDirectory() + "levy-reconcile-tests/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : Books.postgres!
+        let prefix = store == .sqlite ? "" : "n" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10)) + "_"
+        let orders = OrderService(database: database, schema: prefix + "orders", tables: Books.tables, gateway: nil,
+                                  keys: OrderKeys(masterKey: try MasterKey(bytes: Array(repeating: 3, count: 32))))
+        try await orders.migrate()
+        let minneapolis = Address(line1: "1 Main St", city: "", state: StateCode("MN")!, zip: ZipCode("55402")!)
+        for (n, date) in ["2026-03-01", "2026-04-01", "2026-05-01", "2026-06-01"].enumerated() {
+            let request = QuoteRequest(date: TaxDate(iso: date)!, origin: minneapolis, destination: minneapolis,
+                                       lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 4_000_000), fulfilment: .shipped)])
+            let placed = try await orders.place(request, idempotencyKey: "n\(n)", requestHash: "h")
+            _ = try await orders.capture(placed.id)
+        }
+        let thresholds = try NexusTable.load(directory: Books.repository + "/TaxTables")
+        let report = try await NexusReport.compute(service: orders, year: 2026, asOf: TaxDate(iso: "2026-12-31")!, thresholds: thresholds,
+                                                   registered: [], registeredSource: "test")
+        let mn = try #require(report.rows.first { $0.state.code == "MN" })
+        #expect(mn.status == "crossed" && mn.alert)
+        #expect(mn.crossedOn?.iso == "2026-05-01")
+        #expect(report.fields(mn).last == "2026-05-01")
+        #expect(report.rows.filter { $0.state.code != "MN" }.allSatisfy { $0.crossedOn == nil })
+    }
+
     @Test("a clean file reconciles with no differences and exit-worthy totals tie", arguments: Store.available)
     func cleanFile(store: Store) async throws {
         let books = try await Books.make(store, orders: 120, injectEvery: 0)
