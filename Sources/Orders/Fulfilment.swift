@@ -45,10 +45,10 @@ public enum FulfilmentError: Error, Equatable, Sendable, CustomStringConvertible
 
 /// How long content rights last: a streamed rental 48 hours, a subscription 30 days, a download for good.
 enum ContentRights {
-    static func lifetime(code: String) -> TimeInterval? {
+    static func lifetime(code: ProductTaxCode) -> TimeInterval? {
         switch code {
-        case "digital_video_stream": 48 * 3_600
-        case "digital_subscription": 30 * 86_400
+        case .digitalVideoStream: 48 * 3_600
+        case .digitalSubscription: 30 * 86_400
         default: nil
         }
     }
@@ -75,16 +75,16 @@ extension OrderService {
         var entitlements: [[SQLValue]] = []
         for line in order.lines {
             switch line.fulfilment {
-            case "in_person" where ProductTaxCode(rawValue: line.code)?.isService == true:
+            case .inPerson where line.code.isService:
                 // Only a service is redeemed later, unit by unit: goods, gift cards and tips handed over at the
                 // counter are not.
                 for unit in 1...max(1, line.quantity) {
                     vouchers.append([.text(RandomID.make(bytes: 10).uppercased()), .text(order.id.value), .integer(Int64(line.number)),
                                      .integer(unit), .text("issued"), .text(at)])
                 }
-            case "stream", "download":
+            case .stream, .download:
                 let expires = ContentRights.lifetime(code: line.code).map { Timestamp.string(date.addingTimeInterval($0)) }
-                entitlements.append([.text("ent_" + RandomID.make(bytes: 12)), .text(order.id.value), .integer(Int64(line.number)), .text(line.fulfilment),
+                entitlements.append([.text("ent_" + RandomID.make(bytes: 12)), .text(order.id.value), .integer(Int64(line.number)), .text(line.fulfilment.rawValue),
                                      expires.map { .text($0) } ?? .null, .text("active"), .text(at)])
             default:
                 continue
@@ -120,8 +120,7 @@ extension OrderService {
     /// amount, or with everything that remains.)
     func checkUnusedSessions(_ refunded: [RefundedLine], of order: Order) async throws {
         for item in refunded where item.quantity > 0 {
-            guard let line = order.lines.first(where: { $0.number == item.line }), line.fulfilment == "in_person",
-                  ProductTaxCode(rawValue: line.code)?.isService == true else { continue }
+            guard let line = order.lines.first(where: { $0.number == item.line }), line.fulfilment == .inPerson, line.code.isService else { continue }
             let unused = try await database.query("""
                 SELECT COUNT(*) AS n FROM \(table("vouchers")) WHERE order_id = $1 AND line_no = $2 AND status = 'issued'
                 """, [.text(order.id.value), .integer(Int64(item.line))])

@@ -209,7 +209,7 @@ extension OrderService {
         var cards: [[SQLValue]] = []
         var entries: [[SQLValue]] = []
         var issued: [IssuedGiftCard] = []
-        for line in order.lines where line.code == ProductTaxCode.giftCard.rawValue && line.amount > 0 {
+        for line in order.lines where line.code == .giftCard && line.amount > 0 {
             let units = max(1, line.quantity)
             // The voucher limit bounds in-person units; gift cards are bounded the same way.
             guard units <= Self.maxVouchersPerOrder else { throw OrderError.tooManyVouchers(line: line.number - 1, limit: Int(Self.maxVouchersPerOrder)) }
@@ -339,7 +339,7 @@ extension OrderService {
     func cancelSoldGiftCards(_ refunded: [RefundedLine], of order: Order, refund: String, in tx: any SQLExecutor) async throws {
         let at = Timestamp.string(now())
         for item in refunded where item.amount > 0 {
-            guard let line = order.lines.first(where: { $0.number == item.line }), line.code == ProductTaxCode.giftCard.rawValue else { continue }
+            guard let line = order.lines.first(where: { $0.number == item.line }), line.code == .giftCard else { continue }
             let cards = try await tx.query("""
                 SELECT id, balance FROM \(table("gift_cards")) WHERE order_id = $1 AND line_no = $2 AND status = 'active' ORDER BY unit DESC
                 """, [.text(order.id.value), .integer(Int64(item.line))])

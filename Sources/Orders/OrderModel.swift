@@ -61,9 +61,9 @@ public struct FrozenTax: Sendable, Hashable {
 public struct OrderLine: Sendable, Hashable {
     public var number: Int
     public var id: String
-    public var code: String
-    /// How the line reaches the buyer (`shipped`, `pickup`, `in_person`, `stream`, `download`).
-    public var fulfilment: String
+    public var code: ProductTaxCode
+    /// How the line reaches the buyer.
+    public var fulfilment: Fulfilment
     public var quantity: Int64
     public var amount: Int64
     public var taxable: Int64
@@ -71,7 +71,7 @@ public struct OrderLine: Sendable, Hashable {
     public var tax: Int64
     public var refundedQuantity: Int64
     public var refundedAmount: Int64
-    public var sourcingRule: String
+    public var sourcingRule: SourcingRule
     public var sourcedTo: String
     public var certificate: String?
     public var taxes: [FrozenTax]
@@ -86,7 +86,7 @@ public struct Order: Sendable, Hashable {
     public var currency: Currency
     public var taxDate: TaxDate
     public var tableVersion: String
-    public var rounding: String
+    public var rounding: RoundingMode
     public var totalAmount: Int64
     public var totalTax: Int64
     public var paymentToken: String?
@@ -141,9 +141,16 @@ public struct RefundLine: Sendable, Hashable {
     }
 }
 
+/// A refund's id: `ref_` and 96 random bits.
+public struct RefundID: Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { value }
+}
+
 /// A refund as recorded: net amount and tax given back, per line and jurisdiction.
 public struct Refund: Sendable, Hashable {
-    public var id: String
+    public var id: RefundID
     public var orderID: OrderID
     public var amount: Int64
     public var tax: Int64

@@ -232,10 +232,10 @@ public struct OrderService: Sendable {
                                        name: jurisdiction.jurisdiction.name, rate: jurisdiction.rate.fractionString,
                                        taxable: jurisdiction.taxable, tax: jurisdiction.tax, refundedTax: 0))
             }
-            lines.append(OrderLine(number: number + 1, id: line.id, code: line.code.rawValue, fulfilment: line.fulfilment.rawValue,
+            lines.append(OrderLine(number: number + 1, id: line.id, code: line.code, fulfilment: line.fulfilment,
                                    quantity: line.quantity, amount: line.amount.minorUnits, taxable: line.taxable.minorUnits,
                                    exempt: line.exempt.minorUnits, tax: line.tax.minorUnits, refundedQuantity: 0, refundedAmount: 0,
-                                   sourcingRule: line.sourcing.rule.rawValue, sourcedTo: "\(address.state) \(address.zip)",
+                                   sourcingRule: line.sourcing.rule, sourcedTo: "\(address.state) \(address.zip)",
                                    certificate: certificate, taxes: taxes))
         }
         // The order, its lines and its taxes in one atomic write: one statement (one round trip) on PostgreSQL.
@@ -267,7 +267,7 @@ public struct OrderService: Sendable {
         }
         // The order as written, built from what was written rather than read back.
         var placed = Order(id: id, status: status, currency: quote.currency, taxDate: quote.date, tableVersion: quote.tableVersion,
-                           rounding: quote.rounding.rawValue, totalAmount: quote.totalAmount.minorUnits, totalTax: quote.totalTax.minorUnits,
+                           rounding: quote.rounding, totalAmount: quote.totalAmount.minorUnits, totalTax: quote.totalTax.minorUnits,
                            paymentToken: paymentToken?.value, authorizationID: nil, captureID: nil, declineReason: nil,
                            customerID: customer?.customerID, billingVersion: customer?.version, created: created, lines: lines,
                            billingAddress: request.billing.map(AddressText.format))
@@ -373,12 +373,12 @@ public struct OrderService: Sendable {
             for part in rows {
                 guard let number = try part.decodeIfPresent("l_line_no", as: Int.self) else { continue }
                 if lines.last?.number != number {
-                    lines.append(OrderLine(number: number, id: try part.decode("l_line_id"), code: try part.decode("l_code"),
-                                           fulfilment: try part.decode("l_fulfilment"), quantity: try part.decode("l_quantity"),
+                    lines.append(OrderLine(number: number, id: try part.decode("l_line_id"), code: try part.decode("l_code", as: ProductTaxCode.self),
+                                           fulfilment: try part.decode("l_fulfilment", as: Fulfilment.self), quantity: try part.decode("l_quantity"),
                                            amount: try Self.money(part, "l_amount"), taxable: try Self.money(part, "l_taxable"),
                                            exempt: try Self.money(part, "l_exempt"), tax: try Self.money(part, "l_tax"),
                                            refundedQuantity: try part.decode("l_refunded_quantity"),
-                                           refundedAmount: try Self.money(part, "l_refunded_amount"), sourcingRule: try part.decode("l_sourcing_rule"),
+                                           refundedAmount: try Self.money(part, "l_refunded_amount"), sourcingRule: try part.decode("l_sourcing_rule", as: SourcingRule.self),
                                            sourcedTo: try part.decode("l_sourced_to"), certificate: try part.decodeIfPresent("l_certificate"), taxes: []))
                 }
                 guard try part.decodeIfPresent("t_position", as: Int64.self) != nil else { continue }
@@ -389,7 +389,7 @@ public struct OrderService: Sendable {
             }
             var order = Order(id: OrderID(try row.decode("id")), status: try row.decode("status", as: OrderStatus.self), currency: .usd,
                               taxDate: try row.decode("tax_date", expected: "a date (YYYY-MM-DD)", TaxDate.init(iso:)),
-                              tableVersion: try row.decode("table_version"), rounding: try row.decode("rounding"),
+                              tableVersion: try row.decode("table_version"), rounding: try row.decode("rounding", as: RoundingMode.self),
                               totalAmount: try Self.money(row, "total_amount"), totalTax: try Self.money(row, "total_tax"),
                               paymentToken: try row.decodeIfPresent("payment_token"), authorizationID: try row.decodeIfPresent("authorization_id"),
                               captureID: try row.decodeIfPresent("capture_id"), declineReason: try row.decodeIfPresent("decline_reason"),
@@ -429,7 +429,7 @@ public struct OrderService: Sendable {
                                           taxes: taxesByLine[number] ?? []))
             }
             if try row.decode("state") == "pending" { throw OrderError.paymentInProgress }
-            return (Refund(id: id, orderID: OrderID(try row.decode("order_id")), amount: try Self.money(row, "amount"), tax: try Self.money(row, "tax"),
+            return (Refund(id: RefundID(id), orderID: OrderID(try row.decode("order_id")), amount: try Self.money(row, "amount"), tax: try Self.money(row, "tax"),
                            lines: lines, giftCardAmount: try Self.money(row, "gift_card_amount")), try row.decode("request_hash"))
         } catch let error as RowDecodingError {
             throw OrderError.corrupt("\(error)")

@@ -222,7 +222,7 @@ extension OrderService {
                 """, [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax),
                       .text(Timestamp.string(now())), .text(String(decoding: try JSONEncoder().encode(lines), as: UTF8.self)),
                       .text(external?.origin ?? "levy"), external.map { .text($0.processorRefundID) } ?? .null, .integer(giftCards)])
-            if order.lines.contains(where: { $0.code == ProductTaxCode.giftCard.rawValue }) {
+            if order.lines.contains(where: { $0.code == .giftCard }) {
                 try await database.transaction { [self, pending, lines] tx in
                     try await tx.execute(pending.sql, pending.binds)
                     try await cancelSoldGiftCards(lines, of: order, refund: refundID, in: tx)
@@ -311,7 +311,7 @@ extension OrderService {
             guard try await tx.writeTogether(guarded: completed, then: writes, dialect: database.dialect) > 0 else { throw OrderError.paymentInProgress }
             if giftCards > 0 { try await returnToGiftCards(giftCards, of: order, refund: refundID, in: tx) }
         }
-        return Refund(id: refundID, orderID: id, amount: amount, tax: tax, lines: lines, giftCardAmount: giftCards)
+        return Refund(id: RefundID(refundID), orderID: id, amount: amount, tax: tax, lines: lines, giftCardAmount: giftCards)
     }
 
     // MARK: - Recovery

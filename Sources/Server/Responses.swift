@@ -150,7 +150,7 @@ struct OrderOut: Encodable {
         currency = order.currency.code
         taxDate = order.taxDate.iso
         tableVersion = order.tableVersion
-        rounding = order.rounding
+        rounding = order.rounding.rawValue
         totalAmount = amount(order.totalAmount)
         totalTax = amount(order.totalTax)
         total = amount(order.totalAmount + order.totalTax)
@@ -170,9 +170,9 @@ struct OrderOut: Encodable {
         issuedGiftCards = issued
         created = timestamp(order.created)
         lines = order.lines.map { line in
-            LineOut(number: line.number, id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity,
+            LineOut(number: line.number, id: line.id, code: line.code.rawValue, fulfilment: line.fulfilment.rawValue, quantity: line.quantity,
                     amount: amount(line.amount), taxable: amount(line.taxable), exempt: amount(line.exempt), tax: amount(line.tax),
-                    refundedQuantity: line.refundedQuantity, refundedAmount: amount(line.refundedAmount), sourcingRule: line.sourcingRule,
+                    refundedQuantity: line.refundedQuantity, refundedAmount: amount(line.refundedAmount), sourcingRule: line.sourcingRule.rawValue,
                     sourcedTo: line.sourcedTo, certificate: line.certificate,
                     taxes: line.taxes.map {
                         TaxOut(jurisdictionCode: $0.jurisdictionCode, level: $0.level, name: $0.name, rate: $0.rate, taxable: amount($0.taxable),
@@ -231,7 +231,7 @@ struct RefundOut: Encodable {
     }
 
     init(_ refund: Refund) {
-        id = refund.id
+        id = refund.id.value
         orderID = refund.orderID.value
         amount = Server.amount(refund.amount)
         tax = Server.amount(refund.tax)

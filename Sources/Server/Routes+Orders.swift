@@ -125,7 +125,7 @@ extension LevyAPI {
         var giftCards: [GiftCardOut] = []
         if showingCodes {
             giftCards = order.issuedGiftCards.map { GiftCardOut($0.card, code: $0.code) }
-        } else if issued.contains(order.status), order.lines.contains(where: { $0.code == ProductTaxCode.giftCard.rawValue }) {
+        } else if issued.contains(order.status), order.lines.contains(where: { $0.code == .giftCard }) {
             giftCards = try await services.orders.giftCards(issuedBy: order.id).map { GiftCardOut($0) }
         }
         return .json(OrderOut(order, vouchers: vouchers, entitlements: entitlements, issued: giftCards, now: services.now()),

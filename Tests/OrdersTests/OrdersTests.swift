@@ -105,7 +105,7 @@ struct OrdersTests {
         let (service, vault) = try await World.service(store)
         let placed = try await service.place(World.request(), idempotencyKey: "o", requestHash: "h", paymentToken: try await World.token(vault))
         #expect(placed.status == .authorized)
-        #expect(placed.lines.map(\.code) == ["massage_service", "general", "shipping", "digital_video_stream"])
+        #expect(placed.lines.map(\.code) == [.massageService, .general, .shipping, .digitalVideoStream])
         let captured = try await service.capture(placed.id)
         #expect(captured.status == .captured)
         let ledger = try await service.ledger()
@@ -209,7 +209,7 @@ struct FulfilmentTests {
         request.lines.append(QuoteLine(id: "card", code: .giftCard, amount: Money(minorUnits: 10_000), quantity: 2, fulfilment: .inPerson))
         let placed = try await service.place(request, idempotencyKey: "tip", requestHash: "h", paymentToken: try await World.token(vault))
         let tip = try #require(placed.lines.first { $0.id == "tip" })
-        #expect(tip.code == "gratuity" && tip.tax == 0 && tip.amount == 3_240)
+        #expect(tip.code == .gratuity && tip.tax == 0 && tip.amount == 3_240)
         _ = try await service.capture(placed.id)
         let vouchers = try await service.vouchers(of: placed.id)
         #expect(vouchers.count == 1 && vouchers.allSatisfy { $0.line == 1 })
@@ -267,12 +267,12 @@ struct RefundMathTests {
                 FrozenTax(jurisdictionCode: "J\(j)", level: "state", name: "J\(j)", rate: "0.01", taxable: amount,
                           tax: Int64(rng.next() % 9_000), refundedTax: 0)
             }
-            return OrderLine(number: number, id: "\(number)", code: "general", fulfilment: "shipped", quantity: quantity, amount: amount, taxable: amount, exempt: 0,
-                             tax: taxes.reduce(0) { $0 + $1.tax }, refundedQuantity: 0, refundedAmount: 0, sourcingRule: "", sourcedTo: "",
+            return OrderLine(number: number, id: "\(number)", code: .general, fulfilment: .shipped, quantity: quantity, amount: amount, taxable: amount, exempt: 0,
+                             tax: taxes.reduce(0) { $0 + $1.tax }, refundedQuantity: 0, refundedAmount: 0, sourcingRule: .deliveryAddress, sourcedTo: "",
                              certificate: nil, taxes: taxes)
         }
         return Order(id: OrderID("ord_test"), status: .captured, currency: .usd, taxDate: TaxDate(iso: "2026-03-02")!, tableVersion: "t",
-                     rounding: "sst", totalAmount: lines.reduce(0) { $0 + $1.amount }, totalTax: lines.reduce(0) { $0 + $1.tax },
+                     rounding: .sst, totalAmount: lines.reduce(0) { $0 + $1.amount }, totalTax: lines.reduce(0) { $0 + $1.tax },
                      customerID: nil, billingVersion: nil, created: Date(), lines: lines)
     }
 
@@ -314,8 +314,8 @@ struct RefundMathTests {
     @Test("a refund of one of three articles gives back a third, rounded half up")
     func oneOfThree() throws {
         var order = Self.order(1)
-        order.lines = [OrderLine(number: 1, id: "1", code: "general", fulfilment: "shipped", quantity: 3, amount: 1_000, taxable: 1_000, exempt: 0, tax: 91,
-                                 refundedQuantity: 0, refundedAmount: 0, sourcingRule: "", sourcedTo: "", certificate: nil,
+        order.lines = [OrderLine(number: 1, id: "1", code: .general, fulfilment: .shipped, quantity: 3, amount: 1_000, taxable: 1_000, exempt: 0, tax: 91,
+                                 refundedQuantity: 0, refundedAmount: 0, sourcingRule: .deliveryAddress, sourcedTo: "", certificate: nil,
                                  taxes: [FrozenTax(jurisdictionCode: "S", level: "state", name: "S", rate: "0.06875", taxable: 1_000, tax: 69, refundedTax: 0),
                                          FrozenTax(jurisdictionCode: "L", level: "county", name: "L", rate: "0.0215", taxable: 1_000, tax: 22, refundedTax: 0)])]
         let refund = try RefundMath.refund(order, .lines([RefundLine(line: 1, quantity: 1)]))

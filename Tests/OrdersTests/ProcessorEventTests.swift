@@ -46,7 +46,7 @@ struct ProcessorEventTests {
         let (service, order) = try await Self.captured(store)
         let payment = try #require(order.captureID)
         let own = try await service.refund(order.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "own", requestHash: "h")
-        let rows = try await service.database.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE id = $1", [.text(own.id)])
+        let rows = try await service.database.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE id = $1", [.text(own.id.value)])
         let processorID = try #require(rows.first?.text("processor_refund_id"))
         let reported = try await service.record(processor: "test", eventID: "evt_own", type: "refund.created", payload: Array("{}".utf8),
                                                 events: [.refund(id: processorID, payment: payment, amount: own.amount + own.tax, succeeded: true)])

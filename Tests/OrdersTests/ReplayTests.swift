@@ -39,7 +39,7 @@ struct ReplayTests {
         // A refund through the processor keeps the processor's refund id, for settlement matching.
         _ = try await service.capture(placed[1].id)
         let refund = try await service.refund(placed[1].id, .full, idempotencyKey: "replay-refund", requestHash: "r")
-        let rows = try await service.database.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE id = $1", [.text(refund.id)])
+        let rows = try await service.database.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE id = $1", [.text(refund.id.value)])
         #expect(rows.first?.text("processor_refund_id")?.isEmpty == false)
     }
 }
