@@ -121,26 +121,28 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TaxCoreTests", dependencies: ["TaxCore"], swiftSettings: strict),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "LevyTestSupport"], swiftSettings: strict),
         .testTarget(name: "JSONInputTests", dependencies: ["JSONInput"], swiftSettings: strict),
         .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "LevyCLITests", dependencies: ["levy", "Orders", "Storage", "TaxTables", "Vault"], swiftSettings: strict),
-        .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore"], swiftSettings: strict),
-        .testTarget(name: "MerchantsTests", dependencies: ["Merchants", "Storage", "TaxCore"], swiftSettings: strict),
+        .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore", "LevyTestSupport"], swiftSettings: strict),
+        // What every test target shares: the stores a store test runs on, temporary places, a CSV reader.
+        .target(name: "LevyTestSupport", dependencies: ["Storage"], path: "Tests/LevyTestSupport", swiftSettings: strict),
+        .testTarget(name: "MerchantsTests", dependencies: ["Merchants", "Storage", "TaxCore", "LevyTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Orders", "Merchants", "Vault", "Processors", "Storage", "TaxCore", "TaxTables",
+                "Server", "Orders", "Merchants", "Vault", "Processors", "Storage", "TaxCore", "TaxTables", "LevyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "ExportsTests", dependencies: ["Exports", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks", "Vault",
+        .testTarget(name: "ExportsTests", dependencies: ["Exports", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks", "Vault", "LevyTestSupport",
                                                      .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
-        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks", "Vault"],
+        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Orders", "Storage", "TaxCore", "TaxTables", "LevyBenchmarks", "Vault", "LevyTestSupport"],
                     swiftSettings: strict),
-        .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Processors", "Storage", "TaxCore", "TaxTables", .product(name: "NIOHTTP1", package: "swift-nio")],
+        .testTarget(name: "OrdersTests", dependencies: ["Orders", "Vault", "Processors", "Storage", "TaxCore", "TaxTables", "LevyTestSupport", .product(name: "NIOHTTP1", package: "swift-nio")],
                    swiftSettings: strict),
         .testTarget(
             name: "ProcessorsTests",

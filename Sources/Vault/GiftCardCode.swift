@@ -74,17 +74,23 @@ public struct GiftCardCode: Sendable, Hashable {
     }
 
     /// Every gift card code in `bytes` written as shown (`LGC-` and four groups) or without dashes, in either case,
-    /// with a valid check character: (offset, code). For the card-data scan.
+    /// with a valid check character and standing alone (not inside a longer run of letters, digits, `_` or `-`, as
+    /// base32 ids are): (offset, code). For the card-data scan.
     public static func occurrences(in bytes: [UInt8]) -> [(offset: Int, code: GiftCardCode)] {
+        func joins(_ i: Int) -> Bool {
+            guard i >= 0, i < bytes.count else { return false }
+            let b = bytes[i]
+            return (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
+        }
         var found: [(Int, GiftCardCode)] = []
         let prefixBytes = Array(prefix.utf8)
         var index = 0
         while index + 19 <= bytes.count {
             defer { index += 1 }
-            guard bytes[index] == prefixBytes[0] || bytes[index] == prefixBytes[0] + 32 else { continue }
+            guard bytes[index] == prefixBytes[0] || bytes[index] == prefixBytes[0] + 32, !joins(index - 1) else { continue }
             let upper = bytes[index..<min(index + 23, bytes.count)].map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }
             guard upper.starts(with: prefixBytes) else { continue }
-            for length in [23, 19] where upper.count >= length {
+            for length in [23, 19] where upper.count >= length && !joins(index + length) {
                 let candidate = String(decoding: upper[0..<length], as: UTF8.self)
                 let dashed = length == 23
                 guard dashed == (upper[3] == UInt8(ascii: "-")) else { continue }

@@ -6,16 +6,10 @@ import Orders
 import Storage
 import TaxCore
 import TaxTables
+import LevyTestSupport
 import Testing
 import Vault
 
-enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-    static var available: [Store] {
-        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
-    }
-    var testDescription: String { rawValue }
-}
 
 /// A seeded store (demo orders with customers, exemptions, not-collecting lines and refunds) and an exporter.
 struct World: Sendable {
@@ -63,26 +57,6 @@ struct World: Sendable {
     }
 }
 
-/// A small RFC 4180 reader for checking what the exports wrote.
-func readCSV(_ path: String, delimiter: Character = ",") throws -> [[String: String]] {
-    let text = try String(contentsOfFile: path, encoding: .utf8)
-    var records: [[String]] = [], field = "", record: [String] = [], quoted = false, afterQuote = false
-    var iterator = text.makeIterator()
-    while let c = iterator.next() {
-        if quoted {
-            if c == "\"" { quoted = false; afterQuote = true } else { field.append(c) }
-            continue
-        }
-        switch c {
-        case "\"": if afterQuote { field.append("\"") }; quoted = true; afterQuote = false
-        case delimiter: record.append(field); field = ""; afterQuote = false
-        case "\r\n", "\n": record.append(field); records.append(record); record = []; field = ""; afterQuote = false
-        default: field.append(c); afterQuote = false
-        }
-    }
-    let header = records.removeFirst()
-    return records.map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
-}
 
 func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(of: ".", with: "")) ?? 0 }
 

@@ -1,18 +1,10 @@
 import Foundation
 import Storage
 import TaxCore
+import LevyTestSupport
 import Testing
 @testable import Merchants
 
-enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-
-    static var available: [Store] {
-        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
-    }
-
-    var testDescription: String { rawValue }
-}
 
 enum Fixture {
     static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }

@@ -1,6 +1,7 @@
 import Foundation
 import Storage
 import TaxCore
+import LevyTestSupport
 import Testing
 @testable import Orders
 @testable import Vault
@@ -317,7 +318,12 @@ struct GiftCardCodeTests {
         var wrong = Array(code.canonical.utf8)
         wrong[15] = GiftCardCode.alphabet.first { $0 != wrong[15] }!
         try Data(("LGC" + String(decoding: wrong, as: UTF8.self)).utf8).write(to: URL(fileURLWithPath: directory + "/control.txt"))
+        // Another: a base32 id that happens to contain "lgc" and sixteen more characters with a passing check is not a
+        // code (CI found one, `ord_oswgjril5lgcygd534da1shipping`, in a seeded store): a code stands alone.
+        try Data("row ord_oswgjril5lgcygd534da1shipping 12".utf8).write(to: URL(fileURLWithPath: directory + "/id.txt"))
+        #expect(GiftCardCode("lgcygd534da1shippin") != nil, "the control: those nineteen characters alone read as a code")
         let findings = CardDataScanner.scan([directory], cards: [], securityCodes: [])
+        #expect(!findings.contains { $0.path.hasSuffix("id.txt") })
         #expect(findings.filter { $0.kind.hasPrefix("gift card code") }.count == 3)
         #expect(!findings.contains { $0.path.hasSuffix("control.txt") })
         #expect(findings.allSatisfy { !$0.description.contains(code.canonical) })

@@ -2,19 +2,11 @@ import Foundation
 import Storage
 import TaxCore
 import TaxTables
+import LevyTestSupport
 import Testing
 @testable import Orders
 @testable import Vault
 
-enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-
-    static var available: [Store] {
-        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
-    }
-
-    var testDescription: String { rawValue }
-}
 
 enum World {
     static let tables: TaxTableSet = {

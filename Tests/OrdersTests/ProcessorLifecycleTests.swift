@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import Storage
 import TaxCore
+import LevyTestSupport
 import Testing
 @testable import Orders
 @testable import Processors

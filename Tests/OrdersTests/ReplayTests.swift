@@ -1,6 +1,7 @@
 import Foundation
 import Storage
 import TaxCore
+import LevyTestSupport
 import Testing
 @testable import Orders
 

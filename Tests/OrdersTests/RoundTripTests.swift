@@ -2,6 +2,7 @@ import Foundation
 @testable import Storage
 import Synchronization
 import TaxCore
+import LevyTestSupport
 import Testing
 @testable import Orders
 @testable import Vault

@@ -5,16 +5,10 @@ import Reconciliation
 import Storage
 import TaxCore
 import TaxTables
+import LevyTestSupport
 import Testing
 import Vault
 
-enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-    static var available: [Store] {
-        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
-    }
-    var testDescription: String { rawValue }
-}
 
 /// A seeded store with stale-taxed orders, and settlement files written for it with injected differences.
 struct Books: Sendable {
@@ -413,22 +407,3 @@ struct ReconcileTests {
     }
 }
 
-/// A small RFC 4180 reader for checking the report.
-func readCSV(_ path: String) throws -> [[String: String]] {
-    let text = try String(contentsOfFile: path, encoding: .utf8)
-    var records: [[String]] = [], field = "", record: [String] = [], quoted = false, afterQuote = false
-    for c in text {
-        if quoted {
-            if c == "\"" { quoted = false; afterQuote = true } else { field.append(c) }
-            continue
-        }
-        switch c {
-        case "\"": if afterQuote { field.append("\"") }; quoted = true; afterQuote = false
-        case ",": record.append(field); field = ""; afterQuote = false
-        case "\r\n", "\n": record.append(field); records.append(record); record = []; field = ""; afterQuote = false
-        default: field.append(c); afterQuote = false
-        }
-    }
-    let header = records.removeFirst()
-    return records.map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
-}

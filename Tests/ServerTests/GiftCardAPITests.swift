@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Orders
 import Server
 import Storage
+import LevyTestSupport
 import Testing
 import Vault
 

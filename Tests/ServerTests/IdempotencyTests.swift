@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Server
 import Storage
 import Synchronization
+import LevyTestSupport
 import Testing
 
 /// A clock the test moves by hand.

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Server
 import Storage
+import LevyTestSupport
 import Testing
 
 @Suite struct RouterTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Server
 import Storage
+import LevyTestSupport
 import Testing
 
 /// The one list of every component's migrations, as `levy db migrate` and `levy serve` apply it.

@@ -11,18 +11,10 @@ import Storage
 import Synchronization
 import TaxCore
 import TaxTables
+import LevyTestSupport
 import Testing
 import Vault
 
-enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-
-    static var available: [Store] {
-        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
-    }
-
-    var testDescription: String { rawValue }
-}
 
 /// A card number from the processor simulator's published test list; every test checks it never leaks.
 let testCard = "4242424242424242"

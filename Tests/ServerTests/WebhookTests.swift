@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Server
+import LevyTestSupport
 import Testing
 @testable import Processors
 

@@ -1,17 +1,9 @@
 import Foundation
+import LevyTestSupport
 import Testing
 @testable import Storage
 
-/// The stores every conformance check runs on: SQLite always, PostgreSQL when `scripts/test` started one.
-enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-
-    static var available: [Store] {
-        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
-    }
-
-    var testDescription: String { rawValue }
-
+extension Store {
     /// A fresh namespace on this store: its own SQLite file, or its own schema in the test database.
     func open() throws -> (database: any SQLDatabase, schema: String) {
         let schema = "s" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(12))

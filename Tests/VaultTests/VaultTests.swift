@@ -1,6 +1,7 @@
 import Foundation
 import Storage
 import TaxCore
+import LevyTestSupport
 import Testing
 @testable import Vault
 
@@ -21,16 +22,8 @@ final class TestClock: @unchecked Sendable {
     func advance(_ seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
 }
 
-/// The stores every vault test runs on: SQLite always, PostgreSQL when `scripts/test` started one (LEVY_TEST_POSTGRES_URL).
-enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-
-    static var available: [Backend] {
-        ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
-    }
-
-    var testDescription: String { rawValue }
-}
+/// The stores every vault test runs on (the shared definition: SQLite always, PostgreSQL when scripts/test started one).
+typealias Backend = Store
 
 /// Where one test's vault lives: its own SQLite file, or its own schema in the shared PostgreSQL test server.
 struct Place: Sendable {
