@@ -335,8 +335,9 @@ extension OrderService {
     }
 
     /// A refund of gift cards sold takes what it refunds off those cards (the last issued first): refused if they
-    /// no longer hold it (spent already). A card left with nothing is cancelled.
-    func cancelSoldGiftCards(_ refunded: [RefundedLine], of order: Order, refund: String, in tx: any SQLExecutor) async throws {
+    /// no longer hold it (spent already), unless `strict` is false: a refund the processor already made is recorded
+    /// whatever the cards still hold, and takes what is left. A card left with nothing is cancelled.
+    func cancelSoldGiftCards(_ refunded: [RefundedLine], of order: Order, refund: String, strict: Bool = true, in tx: any SQLExecutor) async throws {
         let at = Timestamp.string(now())
         for item in refunded where item.amount > 0 {
             guard let line = order.lines.first(where: { $0.number == item.line }), line.code == .giftCard else { continue }
@@ -351,7 +352,7 @@ extension OrderService {
                 if take == balance { try await tx.execute("UPDATE \(table("gift_cards")) SET status = 'cancelled' WHERE id = $1", [.text(id)]) }
                 left -= take
             }
-            guard left == 0 else {
+            guard left == 0 || !strict else {
                 throw OrderError.invalidRefund("the gift cards sold on line \(item.line) hold \(Money(minorUnits: item.amount - left, currency: order.currency).decimalString) unspent; "
                                                + "only that much of them can be refunded")
             }

@@ -260,6 +260,25 @@ struct GiftCardTests {
         #expect(try await service.giftCard(code: spent.code).balance == 0)
     }
 
+    @Test("a refund the processor made of a gift card's sale is recorded even when the card was partly spent: it takes what is left",
+          arguments: Store.available)
+    func dashboardRefundOfASpentCard(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let sale = try await service.place(GiftCardWorld.sale(5_000), idempotencyKey: "sale", requestHash: "h", paymentToken: try await World.token(vault))
+        let captured = try await service.capture(sale.id)
+        let card = try #require(captured.issuedGiftCards.first)
+        _ = try await service.place(GiftCardWorld.oregon(3_000), idempotencyKey: "spend", requestHash: "h",
+                                    giftCards: [GiftCardPayment(code: card.code, amount: nil)])
+        let reported = try await service.record(processor: "test", eventID: "evt_gift_refund", type: "refund.created", payload: Array("{}".utf8),
+                                                events: [.refund(id: "re_dashboard", payment: try #require(captured.captureID), amount: 5_000,
+                                                                 succeeded: true)])
+        #expect(reported.outcome == .applied, "\(reported)")
+        #expect(try await service.order(sale.id).status == .refunded)
+        let after = try await service.giftCard(id: card.card.id)
+        #expect(after.balance == 0 && after.status == .cancelled)
+        #expect(try await service.giftCardEntries(id: card.card.id).map(\.kind) == [.issue, .redeem, .cancel])
+    }
+
     @Test("codes are stored only as a keyed hash and the last four; a reissued code replaces the old one", arguments: Store.available)
     func codesAreSecrets(store: Store) async throws {
         let (service, vault) = try await World.service(store)
