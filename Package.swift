@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Processors", "Orders", "Merchants", "Exports",
+                "TaxCore", "TaxTables", "QuoteContract", "JSONInput", "Storage", "Vault", "Processors", "Orders", "Merchants", "Exports", "Reconciliation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

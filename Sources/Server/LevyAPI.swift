@@ -6,6 +6,7 @@ import NIOCore
 import Orders
 import Processors
 import TaxCore
+import TaxTables
 import Vault
 
 /// The HTTP API: the endpoint table, and one dispatcher that authenticates, checks the scope, reads the body,
@@ -22,12 +23,15 @@ public struct LevyAPI: Sendable {
     let failedAuth: FailedAuthLimiter
     /// The merchant profile quotes and orders are completed with, read every few seconds at most.
     let profiles = ProfileCache()
+    /// The states' economic-nexus thresholds (`nexus.csv`), for `GET /v1/nexus`; nil answers 503.
+    let nexusThresholds: NexusTable.Loaded?
     /// Verifies Stripe's webhook requests; nil when no webhook secret is configured (the endpoint answers 404).
     let stripeWebhook: StripeWebhook?
 
     public init(services: LevyServices, openAPI: OpenAPIDocument, maxBodyBytes: Int = 1 << 20, maxFailedAuthPerMinute: Int = 20,
-                stripeWebhook: StripeWebhook? = nil) {
+                stripeWebhook: StripeWebhook? = nil, nexusThresholds: NexusTable.Loaded? = nil) {
         self.services = services
+        self.nexusThresholds = nexusThresholds
         self.stripeWebhook = stripeWebhook
         self.openAPI = openAPI
         self.maxBodyBytes = maxBodyBytes
@@ -37,7 +41,7 @@ public struct LevyAPI: Sendable {
 
     /// Every endpoint, in the order of the OpenAPI document.
     var endpoints: [Endpoint] {
-        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + merchantEndpoints + fulfilmentEndpoints
+        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + merchantEndpoints + nexusEndpoints + fulfilmentEndpoints
             + tableEndpoints + ledgerEndpoints + keyEndpoints + webhookEndpoints
     }
 

@@ -79,8 +79,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let file = settings.stripeWebhookSecretFile {
             do { webhook = StripeWebhook(secret: try StripeWebhookSecret(file: file)) } catch { throw CLIError.input("\(error)") }
         }
+        // The nexus thresholds travel with the shipped tables; without them GET /v1/nexus answers 503.
+        let nexus = TableLocation.defaultDirectory().flatMap { try? NexusTable.load(directory: $0) }
+        if nexus == nil { Self.say("levy: nexus.csv not found with the shipped tables: GET /v1/nexus will answer 503") }
         let api = LevyAPI(services: services, openAPI: openAPI, maxBodyBytes: settings.maxBodyBytes, maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute,
-                          stripeWebhook: webhook)
+                          stripeWebhook: webhook, nexusThresholds: nexus)
         let scheme = settings.tlsCertificate == nil ? "http" : "https"
         let storeName = if case .postgres = store { "PostgreSQL" } else { "SQLite \(location)" }
         try await LevyServer.serve(api: api, settings: settings, logger: logger) { port in

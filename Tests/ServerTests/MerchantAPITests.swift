@@ -95,6 +95,18 @@ import Testing
             #expect(try await client.send(.get, "/v1/merchants/mer_nobody", key: admin).status == 404)
             let listed = try await client.send(.get, "/v1/merchants", key: server.keys[.accountant]!)
             #expect((listed.json["merchants"] as? [[String: Any]])?.count == 1)
+
+            // The nexus report over the API compares with the profile's registrations in force on as_of.
+            let nexus = try await client.send(.get, "/v1/nexus?year=2026&as_of=2026-03-31", key: server.keys[.accountant]!)
+            #expect(nexus.status == 200, "\(nexus.text)")
+            #expect(nexus.string("registrations") == "registered in MN (merchant profile \(id): MN since 2025-01-01)", "\(nexus.text)")
+            let states = try #require(nexus.json["states"] as? [[String: String]])
+            #expect(states.count >= 51 && states.first { $0["state"] == "WI" }?["registered"] == "no")
+            let given = try await client.send(.get, "/v1/nexus?year=2026&registered=wi,mn", key: server.keys[.reconciler]!)
+            #expect(given.string("registrations")?.hasPrefix("registered in MN, WI (as given)") == true, "\(given.text)")
+            #expect(try await client.send(.get, "/v1/nexus?year=1999", key: admin).errorField == "year")
+            #expect(try await client.send(.get, "/v1/nexus?registered=W1", key: admin).errorField == "registered")
+            #expect(try await client.send(.get, "/v1/nexus", key: checkout).status == 403)
         }
     }
 }

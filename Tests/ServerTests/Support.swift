@@ -54,7 +54,8 @@ struct TestServer: Sendable {
         for scope in Scope.allCases { keys[scope] = try await services.keys.create(label: scope.rawValue, scopes: [scope]).secret }
         let all = try await services.keys.create(label: "all", scopes: Set(Scope.allCases)).secret
         return TestServer(api: LevyAPI(services: services, openAPI: try OpenAPIDocument(contentsOf: repository + "/Sources/Server/openapi.yaml"),
-                                                  maxBodyBytes: 64 * 1024, stripeWebhook: stripeWebhook), keys: keys, allScopes: all, logs: LogRecorder(),
+                                                  maxBodyBytes: 64 * 1024, stripeWebhook: stripeWebhook,
+                                                  nexusThresholds: try NexusTable.load(directory: repository + "/TaxTables")), keys: keys, allScopes: all, logs: LogRecorder(),
                           directory: directory)
     }
 
