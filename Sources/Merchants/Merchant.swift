@@ -25,6 +25,20 @@ public struct Merchant: Sendable, Hashable {
     public func registeredStates(on date: TaxDate) -> Set<StateCode> {
         Set(registrations.filter { $0.covers(date) }.map(\.state))
     }
+
+    /// The permit a tax file names for the merchant on `date`: its home state's registration in force then, else any
+    /// in force.
+    public func permit(on date: TaxDate) -> String? {
+        let current = registrations.filter { $0.covers(date) }
+        return (current.first { $0.state == address?.state } ?? current.first)?.permit
+    }
+
+    /// Where a report's registrations came from, with since when each is in force on `date`:
+    /// `merchant profile mer_…: MN since 2025-01-01, WI since 2026-04-01`.
+    public func registrationSource(on date: TaxDate) -> String {
+        let since = registrations.filter { $0.covers(date) }.sorted { $0.state < $1.state }.map { "\($0.state.code) since \($0.from.iso)" }
+        return "merchant profile \(id)" + (since.isEmpty ? "" : ": " + since.joined(separator: ", "))
+    }
 }
 
 /// A registration to collect a state's sales tax: the permit number and the dates it covers (`through` nil: still

@@ -147,7 +147,7 @@ extension OrderService {
 
     /// The gift card with this code, if any.
     public func giftCard(code: GiftCardCode) async throws -> GiftCard {
-        guard let row = try await rows("SELECT * FROM \(table("gift_cards")) WHERE code_hash = $1", [.text(code.keyedHash(giftCardKey))]).first else {
+        guard let row = try await rows("SELECT * FROM \(table("gift_cards")) WHERE code_hash = $1", [.text(code.keyedHash(keys.giftCards))]).first else {
             throw GiftCardError.unknown(index: nil)
         }
         return try decoded { () throws(RowDecodingError) in try Self.giftCard(row) }
@@ -220,7 +220,7 @@ extension OrderService {
                 guard value > 0 else { continue }
                 let code = GiftCardCode.random()
                 let id = "gc_" + RandomID.make(bytes: 12)
-                cards.append([.text(id), .text(code.keyedHash(giftCardKey)), .text(code.lastFour), .text(order.currency.code), .integer(value),
+                cards.append([.text(id), .text(code.keyedHash(keys.giftCards)), .text(code.lastFour), .text(order.currency.code), .integer(value),
                               .integer(value), .text(GiftCard.Status.active.rawValue), .integer(1), .text(order.id.value),
                               .integer(Int64(line.number)), .integer(unit), .text(at)])
                 entries.append([.text(id), .integer(1), .text(GiftCardEntry.Kind.issue.rawValue), .integer(value), .integer(value),
@@ -242,8 +242,9 @@ extension OrderService {
 
     /// What each gift card offered will pay of `total`, checked against the cards as they are now (the write that
     /// spends them checks again, atomically).
-    func giftCardPlan(_ payments: [GiftCardPayment], total: Int64) async throws -> [(card: GiftCard, amount: Int64)] {
-        var plan: [(card: GiftCard, amount: Int64)] = []
+    /// `index` is each card's place in `payments`, which errors name.
+    func giftCardPlan(_ payments: [GiftCardPayment], total: Int64) async throws -> [(index: Int, card: GiftCard, amount: Int64)] {
+        var plan: [(index: Int, card: GiftCard, amount: Int64)] = []
         var remaining = total
         for (index, payment) in payments.enumerated() {
             let card: GiftCard
@@ -254,7 +255,7 @@ extension OrderService {
             guard amount <= remaining else { throw GiftCardError.moreThanTotal(index: index) }
             guard amount <= card.balance else { throw GiftCardError.insufficientBalance(index: index, balance: card.balance) }
             guard amount > 0 else { continue }
-            plan.append((card, amount))
+            plan.append((index, card, amount))
             remaining -= amount
         }
         return plan
@@ -263,13 +264,13 @@ extension OrderService {
     /// Spends the planned amounts inside the placing transaction: each card's balance is lowered only if it still
     /// holds the amount (one conditional UPDATE, so concurrent orders can never overspend a card), with an entry in
     /// its ledger and the tender recorded against the order.
-    func spend(_ plan: [(card: GiftCard, amount: Int64)], order: OrderID, in tx: any SQLExecutor) async throws {
+    func spend(_ plan: [(index: Int, card: GiftCard, amount: Int64)], order: OrderID, in tx: any SQLExecutor) async throws {
         let at = Timestamp.string(now())
         for (position, tender) in plan.enumerated() {
             guard try await adjust(tender.card.id, by: -tender.amount, kind: .redeem, order: order, refund: nil, at: at, in: tx) else {
                 let now = try await tx.query("SELECT balance, status FROM \(table("gift_cards")) WHERE id = $1", [.text(tender.card.id)]).first
-                if now?.text("status") == GiftCard.Status.cancelled.rawValue { throw GiftCardError.cancelled(index: position) }
-                throw GiftCardError.insufficientBalance(index: position, balance: now?.integer("balance") ?? 0)
+                if now?.text("status") == GiftCard.Status.cancelled.rawValue { throw GiftCardError.cancelled(index: tender.index) }
+                throw GiftCardError.insufficientBalance(index: tender.index, balance: now?.integer("balance") ?? 0)
             }
             try await tx.execute("INSERT INTO \(table("order_gift_cards")) (order_id, position, gift_card_id, amount) VALUES ($1, $2, $3, $4)",
                                  [.text(order.value), .integer(Int64(position)), .text(tender.card.id), .integer(tender.amount)])
@@ -312,8 +313,8 @@ extension OrderService {
     /// goes to the payment card. A refund the processor made itself went to the payment card.
     func giftCardShare(of gross: Int64, order: Order, external: Bool) -> Int64 {
         guard !external, order.giftCardAmount > 0 else { return 0 }
-        let toGiftCards = order.giftCards.reduce(0) { $0 + ($1.amount - $1.returned) }
-        let toCard = (order.totalAmount + order.totalTax - order.giftCardAmount) - (order.refundedAmount + order.refundedTax - order.giftCardReturned)
+        let toGiftCards = order.giftCardAmount - order.giftCardReturned
+        let toCard = order.cardAmount - (order.refundedAmount + order.refundedTax - order.giftCardReturned)
         switch giftCardRefundPolicy {
         case .giftCardFirst: return min(gross, toGiftCards)
         case .paymentCardFirst: return max(0, gross - max(0, toCard))
@@ -380,7 +381,7 @@ extension OrderService {
         let at = Timestamp.string(now())
         try await database.transaction { [self] tx in
             guard try await !tx.query("UPDATE \(table("gift_cards")) SET code_hash = $1, last_four = $2 WHERE id = $3 RETURNING id",
-                                      [.text(code.keyedHash(giftCardKey)), .text(code.lastFour), .text(id)]).isEmpty else {
+                                      [.text(code.keyedHash(keys.giftCards)), .text(code.lastFour), .text(id)]).isEmpty else {
                 throw GiftCardError.unknownGiftCard(id)
             }
             try await adjust(id, by: 0, kind: .reissue, order: nil, refund: nil, at: at, in: tx)

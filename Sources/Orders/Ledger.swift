@@ -73,11 +73,6 @@ public struct OrderKeys: Sendable {
         ledger = LedgerKey(masterKey: masterKey)
         giftCards = GiftCardKey(masterKey: masterKey)
     }
-
-    init(ledger: LedgerKey, giftCards: GiftCardKey) {
-        self.ledger = ledger
-        self.giftCards = giftCards
-    }
 }
 
 /// The key of the ledger's hash chain. It never sits in the database: it is derived from the vault's master key

@@ -380,32 +380,28 @@ public struct OrderReader: Sendable {
 
     /// Captured sales by state for orders with a tax date from `from` through `through`.
     public func salesByState(from: String, through: String) async throws -> [StateSales] {
-        let rows = try await rows("""
-            SELECT substr(l.sourced_to, 1, 2) AS state, COUNT(DISTINCT l.order_id) AS orders, SUM(l.amount) AS gross,
-              SUM(CASE WHEN l.exempt_reason = 'certificate_resale' THEN 0 ELSE l.amount END) AS retail, SUM(l.taxable) AS taxable
-            FROM \(table("order_lines")) l JOIN \(table("orders")) o ON o.id = l.order_id
-            WHERE o.tax_date >= $1 AND o.tax_date <= $2 AND o.status IN ('captured', 'partially_refunded', 'refunded', 'completed')
-            GROUP BY substr(l.sourced_to, 1, 2)
-            """, [.text(from), .text(through)])
-        return try decode(rows) { row throws(RowDecodingError) in
-            StateSales(state: try row.decode("state"), orders: try row.decode("orders"), gross: try row.decode("gross"), retail: try row.decode("retail"),
-                       taxable: try row.decode("taxable"))
-        }
+        try await sales(from: from, through: through, byDay: false).map(\.sales)
     }
 
     /// Captured sales by state and tax date, in date order within each state: what running totals (the day a
     /// threshold was crossed) are made from.
     public func salesByStateAndDay(from: String, through: String) async throws -> [(date: String, sales: StateSales)] {
+        try await sales(from: from, through: through, byDay: true).map { ($0.day ?? "", $0.sales) }
+    }
+
+    /// The period's captured sales grouped by state, and by tax date too with `byDay`.
+    private func sales(from: String, through: String, byDay: Bool) async throws -> [(day: String?, sales: StateSales)] {
         let rows = try await rows("""
-            SELECT substr(l.sourced_to, 1, 2) AS state, o.tax_date AS day, COUNT(DISTINCT l.order_id) AS orders, SUM(l.amount) AS gross,
+            SELECT substr(l.sourced_to, 1, 2) AS state\(byDay ? ", o.tax_date AS day" : ""), COUNT(DISTINCT l.order_id) AS orders, SUM(l.amount) AS gross,
               SUM(CASE WHEN l.exempt_reason = 'certificate_resale' THEN 0 ELSE l.amount END) AS retail, SUM(l.taxable) AS taxable
             FROM \(table("order_lines")) l JOIN \(table("orders")) o ON o.id = l.order_id
             WHERE o.tax_date >= $1 AND o.tax_date <= $2 AND o.status IN ('captured', 'partially_refunded', 'refunded', 'completed')
-            GROUP BY substr(l.sourced_to, 1, 2), o.tax_date ORDER BY 1, 2
+            GROUP BY substr(l.sourced_to, 1, 2)\(byDay ? ", o.tax_date ORDER BY 1, 2" : "")
             """, [.text(from), .text(through)])
         return try decode(rows) { row throws(RowDecodingError) in
-            (try row.decode("day"), StateSales(state: try row.decode("state"), orders: try row.decode("orders"), gross: try row.decode("gross"),
-                                               retail: try row.decode("retail"), taxable: try row.decode("taxable")))
+            (byDay ? try row.decode("day", as: String.self) : nil,
+             StateSales(state: try row.decode("state"), orders: try row.decode("orders"), gross: try row.decode("gross"), retail: try row.decode("retail"),
+                        taxable: try row.decode("taxable")))
         }
     }
 

@@ -13,10 +13,9 @@ public struct OrderService: Sendable {
     /// The tables this service quotes new orders with.
     public var tables: TaxTableSet { calculator.tables }
     let gateway: PaymentGateway?
-    /// Keys the tax ledger's hash chain (derived from the vault's master key; never stored).
-    let ledgerKey: LedgerKey
-    /// Keys the stored hashes of gift card codes (derived from the vault's master key; never stored).
-    let giftCardKey: GiftCardKey
+    /// Key the tax ledger's hash chain and the stored hashes of gift card codes (derived from the vault's master key;
+    /// never stored).
+    let keys: OrderKeys
     /// Where refunds of orders paid partly by gift card go first.
     public var giftCardRefundPolicy: GiftCardRefundPolicy = .giftCardFirst
     let now: @Sendable () -> Date
@@ -27,12 +26,9 @@ public struct OrderService: Sendable {
         self.schema = schema
         calculator = TaxCalculator(tables: tables)
         self.gateway = gateway
-        ledgerKey = keys.ledger
-        giftCardKey = keys.giftCards
+        self.keys = keys
         self.now = now
     }
-
-    var keys: OrderKeys { OrderKeys(ledger: ledgerKey, giftCards: giftCardKey) }
 
     /// The same store read through another database holding a copy of it (a streaming replica), for jobs that only
     /// read: no payment processor, and nothing may be written through it.
@@ -49,7 +45,7 @@ public struct OrderService: Sendable {
         return copy
     }
 
-    var ledgerStore: Ledger { Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect, key: ledgerKey) }
+    var ledgerStore: Ledger { Ledger(table: table("ledger"), meta: table("meta"), dialect: database.dialect, key: keys.ledger) }
 
     /// The order store's schema changes, in order.
     public static func migrations(schema: String) -> Migrations {

@@ -41,7 +41,6 @@ extension OrderService {
     func authorize(_ order: Order, token: Token) async throws -> Order {
         guard order.status == .placed || order.status == .declined else { throw Self.refusal(order.status, expected: [.placed, .declined]) }
         guard gateway != nil else { throw OrderError.paymentDeclined("no payment processor is configured") }
-        guard order.cardAmount > 0 else { throw OrderError.wrongStatus(order.status, expected: [.authorized]) }
         guard try await claim(order.id, from: [.placed, .declined], to: .authorizing, setting: ("payment_token", token.value)) else {
             throw try await refusal(order.id, expected: [.placed, .declined])
         }

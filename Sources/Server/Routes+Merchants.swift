@@ -52,15 +52,14 @@ extension LevyAPI {
     /// The merchant profile's locations by id, which a request may name instead of writing out its origin or a line's
     /// location (`"origin": "mpls"`).
     func profileLocations() async throws -> [String: Address] {
-        guard let merchant = try await profiles.current(services.merchants) else { return [:] }
-        return Dictionary(merchant.locations.map { ($0.id, $0.address) }, uniquingKeysWith: { first, _ in first })
+        try await profiles.current(services.merchants).locations
     }
 
     /// The request as the merchant's profile completes it: with no registrations named, the states where the
     /// profile records a registration in force on the quote's date (none: every state is "not collecting"). A profile
     /// without registrations, or no profile, changes nothing.
     func applyingProfile(_ request: QuoteRequest) async throws -> QuoteRequest {
-        guard request.registrations == nil, let merchant = try await profiles.current(services.merchants), !merchant.registrations.isEmpty else {
+        guard request.registrations == nil, let merchant = try await profiles.current(services.merchants).merchant, !merchant.registrations.isEmpty else {
             return request
         }
         var completed = request
@@ -72,14 +71,22 @@ extension LevyAPI {
 /// The installation's merchant profile, read at most every few seconds: quotes are the hot path, and a profile
 /// changes rarely (a change through this process is seen at once; through another, within `lifetime`).
 final class ProfileCache: Sendable {
-    let lifetime: TimeInterval = 5
-    private let cached = Mutex<(at: Date, merchant: Merchant?)?>(nil)
+    /// The profile (nil: none yet) and its locations by id, made once per read rather than once per quote.
+    struct Profile: Sendable {
+        var merchant: Merchant?
+        var locations: [String: Address]
+    }
 
-    func current(_ merchants: MerchantService) async throws -> Merchant? {
-        if let hit = cached.withLock({ $0 }), Date().timeIntervalSince(hit.at) < lifetime { return hit.merchant }
+    let lifetime: TimeInterval = 5
+    private let cached = Mutex<(at: Date, profile: Profile)?>(nil)
+
+    func current(_ merchants: MerchantService) async throws -> Profile {
+        if let hit = cached.withLock({ $0 }), Date().timeIntervalSince(hit.at) < lifetime { return hit.profile }
         let merchant = try await merchants.first()
-        cached.withLock { $0 = (Date(), merchant) }
-        return merchant
+        let profile = Profile(merchant: merchant, locations: Dictionary((merchant?.locations ?? []).map { ($0.id, $0.address) },
+                                                                        uniquingKeysWith: { first, _ in first }))
+        cached.withLock { $0 = (Date(), profile) }
+        return profile
     }
 
     func forget() { cached.withLock { $0 = nil } }

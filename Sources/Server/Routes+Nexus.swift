@@ -32,10 +32,9 @@ extension LevyAPI {
                         }
                         registered?.insert(state)
                     }
-                } else if let profile = try await profiles.current(services.merchants), !profile.registrations.isEmpty {
+                } else if let profile = try await profiles.current(services.merchants).merchant, !profile.registrations.isEmpty {
                     registered = profile.registeredStates(on: asOf)
-                    let since = profile.registrations.filter { $0.covers(asOf) }.sorted { $0.state < $1.state }.map { "\($0.state.code) since \($0.from.iso)" }
-                    source = "merchant profile \(profile.id)" + (since.isEmpty ? "" : ": " + since.joined(separator: ", "))
+                    source = profile.registrationSource(on: asOf)
                 }
                 let report = try await NexusReport.compute(service: services.orders, year: year, asOf: asOf, thresholds: thresholds, registered: registered,
                                                            registeredSource: source, nearPercent: near)

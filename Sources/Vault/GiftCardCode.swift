@@ -1,4 +1,5 @@
 import Crypto
+import Storage
 
 /// A gift card's code: a bearer secret, like a card number. Fifteen random characters (75 bits) of Crockford's
 /// base32 and a check character, written `LGC-XXXX-XXXX-XXXX-XXXX`. The prefix and the check character let a
@@ -67,10 +68,7 @@ public struct GiftCardCode: Sendable, Hashable {
     /// The stored form: HMAC-SHA256 of the canonical code under a key derived from the master key, in hex. Without
     /// the key a stolen database cannot be searched for codes by guessing.
     public func keyedHash(_ key: GiftCardKey) -> String {
-        HMAC<SHA256>.authenticationCode(for: Array(canonical.utf8), using: key.symmetric).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
+        hexString(HMAC<SHA256>.authenticationCode(for: Array(canonical.utf8), using: key.symmetric))
     }
 
     /// Every gift card code in `bytes` written as shown (`LGC-` and four groups) or without dashes, in either case,

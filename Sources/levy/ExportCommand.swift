@@ -98,22 +98,19 @@ struct ExportCommand: AsyncParsableCommand {
         func run() async throws {
             // Each field from its option, else from the merchant profile (`levy merchant`); a field neither gives is named.
             let profile = try await MerchantCommand.service(options.database).first()
-            func field(_ given: String?, _ fromProfile: String?, option: String, profileOption: String) throws -> String {
+            func field(_ given: String?, _ fromProfile: String?, option: String, fix: String) throws -> String {
                 if let given { return given }
                 if let fromProfile, !fromProfile.isEmpty { return fromProfile }
-                throw CLIError.input("\(option): not given, and the merchant profile has none (set it with `levy merchant update \(profileOption)`)")
+                throw CLIError.input("\(option): not given, and the merchant profile has none (set it with `\(fix)`)")
             }
             let end = TaxDate(iso: options.to) ?? TaxDate(year: 9999, month: 12, day: 31)!
-            let homePermit = profile.flatMap { merchant in
-                (merchant.registrations.first { $0.state == merchant.address?.state && $0.covers(end) } ?? merchant.registrations.first { $0.covers(end) })?.permit
-            }
             let profileAddress = profile?.address.map { "\($0.line1)|\($0.city)|\($0.state.code)|\($0.zip)" }
-            let companyName = try field(self.companyName, profile?.legalName, option: "--company-name", profileOption: "--name")
-            let companyRegistration = try field(self.companyRegistration, homePermit, option: "--company-registration",
-                                                profileOption: "… ; levy merchant register --state ST --permit P --from DATE")
-            let companyAddress = try field(self.companyAddress, profileAddress, option: "--company-address", profileOption: "--address")
-            let companyContact = try field(self.companyContact, profile?.contactName, option: "--company-contact", profileOption: "--contact")
-            let companyPhone = try field(self.companyPhone, profile?.phone, option: "--company-phone", profileOption: "--phone")
+            let companyName = try field(self.companyName, profile?.legalName, option: "--company-name", fix: "levy merchant update --name")
+            let companyRegistration = try field(self.companyRegistration, profile?.permit(on: end), option: "--company-registration",
+                                                fix: "levy merchant register --state ST --permit P --from DATE")
+            let companyAddress = try field(self.companyAddress, profileAddress, option: "--company-address", fix: "levy merchant update --address")
+            let companyContact = try field(self.companyContact, profile?.contactName, option: "--company-contact", fix: "levy merchant update --contact")
+            let companyPhone = try field(self.companyPhone, profile?.phone, option: "--company-phone", fix: "levy merchant update --phone")
             let parts = companyAddress.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 4 else { throw CLIError.input("--company-address: \"street|city|ST|ZIP\"") }
             let names = companyContact.split(separator: " ", maxSplits: 1).map(String.init)

@@ -46,9 +46,7 @@ struct NexusCommand: AsyncParsableCommand {
             var source = "as given"
             if states == nil, let profile = try await MerchantCommand.service(database).first(), !profile.registrations.isEmpty {
                 states = profile.registeredStates(on: asOf)
-                let since = profile.registrations.filter { $0.covers(asOf) }.sorted { $0.state.code < $1.state.code }
-                    .map { "\($0.state.code) since \($0.from.iso)" }
-                source = "merchant profile \(profile.id)" + (since.isEmpty ? "" : ": " + since.joined(separator: ", "))
+                source = profile.registrationSource(on: asOf)
             }
             guard ["text", "csv", "json"].contains(format) else { throw CLIError.input("--format: text, csv or json") }
             guard let directory = tables ?? TableLocation.defaultDirectory() else { throw CLIError.tables(InstalledFiles.notFound(InstalledFiles.tables)) }
