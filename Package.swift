@@ -102,6 +102,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -117,6 +118,7 @@ let package = Package(
                 "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Processors", "Storage", "Orders", "Merchants", "Server", "Exports",
                 "Reconciliation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -135,6 +137,7 @@ let package = Package(
             dependencies: [
                 "Server", "Orders", "Merchants", "Vault", "Processors", "Storage", "TaxCore", "TaxTables", "LevyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

@@ -8,8 +8,9 @@ import Orders
 import ServiceLifecycle
 import Vault
 
-/// The composition root: the one place where the API, the HTTP server, TLS and the background maintenance are put
-/// together. `levy serve` and the live tests both build the server here.
+/// The server's composition root (`build`, in LevyApplication.swift: the store, the processor and the service
+/// group) and the HTTP application it runs: the API, the HTTP server, TLS and the background maintenance.
+/// `levy serve` and the live tests both build the application here.
 public enum LevyServer {
     /// The application for the API with these settings. `onRunning` is told the bound port (0 picks a free one).
     public static func application(api: LevyAPI, settings: ServeSettings, logger: Logger,
@@ -36,12 +37,6 @@ public enum LevyServer {
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger
         )
-    }
-
-    /// Builds the application and runs it until SIGTERM or SIGINT, which stop it after in-flight requests finish.
-    public static func serve(api: LevyAPI, settings: ServeSettings, logger: Logger,
-                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        try await application(api: api, settings: settings, logger: logger, onRunning: onRunning).runService()
     }
 }
 

@@ -27,8 +27,9 @@ public struct LevyServices: Sendable {
     public enum Store: Sendable {
         /// SQLite files: the order store (customers, orders, API keys) and the vault in a file of its own.
         case sqlite(database: String, vault: String)
-        /// One PostgreSQL database; the vault, orders, customers and API keys each in their own schema.
-        case postgres(url: String)
+        /// One PostgreSQL database; the vault, orders, customers and API keys each in their own schema. Whoever made
+        /// it runs its pool (a server's service group, see `LevyServer.build`).
+        case postgres(PostgresDatabase)
     }
 
     /// Opens the stores and applies every pending migration. The payment processor is the built-in simulator.
@@ -44,8 +45,8 @@ public struct LevyServices: Sendable {
             }
             database = try SQLiteDatabase(path: path)
             vault = try await Vault.open(.init(databasePath: vaultPath, masterKey: masterKey, now: now))
-        case .postgres(let url):
-            database = try PostgresDatabase(url: url)
+        case .postgres(let postgres):
+            database = postgres
             vault = try await Vault.open(.init(masterKey: masterKey, now: now), database: database)
         }
         return try await assemble(database: database, vault: vault, tables: tables, tableStore: tableStore, processor: processor,

@@ -7,8 +7,14 @@ import PostgresNIO
 public final class PostgresDatabase: SQLDatabase {
     public let dialect = SQLDialect.postgres
     let client: PostgresClient
-    let runner: Task<Void, Never>
+    /// The pool's own task when the database runs its pool itself (`PoolRunner.ownTask`); nil when the caller runs it.
+    let runner: Task<Void, Never>?
     let logger: Logger
+
+    /// Who runs the connection pool. A server puts the pool in its `ServiceGroup` (`.caller`, then `runPool()` is its
+    /// service), so that it starts before and stops after the HTTP server; a one-shot command or a test lets the
+    /// database run it in a task of its own.
+    public enum PoolRunner: Sendable { case ownTask, caller }
 
     public enum ConfigurationError: Error, CustomStringConvertible {
         case badURL(String)
@@ -21,7 +27,7 @@ public final class PostgresDatabase: SQLDatabase {
 
     /// Connects to `postgres://user[:password]@host[:port]/database` (no TLS: use a local socket or a private network,
     /// or terminate TLS in front; TLS settings come with the server configuration).
-    public init(url: String, maximumConnections: Int = 10) throws {
+    public init(url: String, maximumConnections: Int = 10, pool: PoolRunner = .ownTask) throws {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
             throw ConfigurationError.badURL("not a postgres:// URL")
         }
@@ -33,19 +39,27 @@ public final class PostgresDatabase: SQLDatabase {
                                                          tls: .disable)
         configuration.options.maximumConnections = maximumConnections
         var logger = Logger(label: "levy.storage.postgres")
-        // The pool starts in a task of its own, so a first query may be queued before it runs; postgres-nio warns
-        // about that, harmlessly. Errors still show.
+        // A first query may be queued before the pool runs (its task or service starts concurrently); postgres-nio
+        // warns about that, harmlessly, and the query waits for the pool. Errors still show.
         logger.logLevel = .error
         self.logger = logger
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        runner = Task { await client.run() }
+        runner = pool == .ownTask ? Task { await client.run() } : nil
     }
 
-    deinit { runner.cancel() }
+    deinit { runner?.cancel() }
 
-    /// Stops the connection pool.
-    public func close() { runner.cancel() }
+    /// Runs the connection pool until the task is cancelled or, in a `ServiceGroup`, shut down gracefully (after the
+    /// services started later, such as the HTTP server, have stopped). For `PoolRunner.caller`, once; a database that
+    /// runs its own pool returns at once.
+    public func runPool() async {
+        guard runner == nil else { return }
+        await client.run()
+    }
+
+    /// Stops the connection pool (one the database runs itself).
+    public func close() { runner?.cancel() }
 
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         try await Self.collect(try await client.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(binds)), logger: logger))
@@ -56,9 +70,10 @@ public final class PostgresDatabase: SQLDatabase {
             return try await client.withTransaction(logger: logger) { connection in
                 try await body(ConnectionExecutor(connection: connection, logger: self.logger))
             }
-        } catch let error as PostgresTransactionError where error.closureError != nil && error.rollbackError == nil {
-            // The body's own error (rolled back cleanly): callers see the same error as with SQLite.
-            throw error.closureError!
+        } catch let error as PostgresTransactionError {
+            // The body's own error, rolled back cleanly: callers see the same error as with SQLite.
+            if let bodyError = error.closureError, error.rollbackError == nil { throw bodyError }
+            throw error
         }
     }
 

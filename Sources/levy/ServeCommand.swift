@@ -4,6 +4,7 @@ import Logging
 import Orders
 import Processors
 import Server
+import ServiceLifecycle
 import Storage
 import TaxCore
 import TaxTables
@@ -53,43 +54,22 @@ struct ServeCommand: AsyncParsableCommand {
         guard let openAPIPath = InstalledFiles.locate(InstalledFiles.openAPI) else { throw CLIError.input(InstalledFiles.notFound(InstalledFiles.openAPI)) }
         let openAPI: OpenAPIDocument
         do { openAPI = try OpenAPIDocument(contentsOf: openAPIPath) } catch { throw CLIError.input("\(error)") }
-        let masterKey = try VaultOptions.masterKey(file: settings.masterKeyFile, environment)
-        let cwd = FileManager.default.currentDirectoryPath
-        let location = settings.database ?? cwd + "/.levy/levy.sqlite"
-        let store: LevyServices.Store = location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
-            ? .postgres(url: location) : .sqlite(database: location, vault: settings.vault ?? cwd + "/.levy/vault.sqlite")
-        let processor: any PaymentProcessor
-        let paymentsName: String
-        if settings.processor == "stripe", let keyFile = settings.stripeSecretKeyFile {
-            do {
-                let stripe = try StripeProcessor(key: try StripeSecretKey(file: keyFile), baseURL: settings.stripeBaseURL)
-                processor = stripe
-                paymentsName = "Stripe at \(stripe.endpoint)"
-            } catch { throw CLIError.input("\(error)") }
-        } else {
-            processor = SimulatedProcessor()
-            paymentsName = "the built-in simulator"
-        }
-        var services = try await LevyServices.open(store: store, tables: tables,
-                                                   tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
-                                                   masterKey: masterKey, processor: processor)
-        services.orders.giftCardRefundPolicy = GiftCardRefundPolicy(rawValue: settings.giftCardRefunds) ?? .giftCardFirst
-        try await firstStartAdminKey(services.keys, directory: cwd + "/.levy/dev-keys")
-        var webhook: StripeWebhook?
-        if let file = settings.stripeWebhookSecretFile {
-            do { webhook = StripeWebhook(secret: try StripeWebhookSecret(file: file)) } catch { throw CLIError.input("\(error)") }
-        }
         // The nexus thresholds travel with the shipped tables; without them GET /v1/nexus answers 503.
         let nexus = TableLocation.defaultDirectory().flatMap { try? NexusTable.load(directory: $0) }
         if nexus == nil { Self.say("levy: nexus.csv not found with the shipped tables: GET /v1/nexus will answer 503") }
-        let api = LevyAPI(services: services, openAPI: openAPI, maxBodyBytes: settings.maxBodyBytes, maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute,
-                          stripeWebhook: webhook, nexusThresholds: nexus)
+        let resources = ServerResources(
+            tables: tables, tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
+            openAPI: openAPI, masterKey: try VaultOptions.masterKey(file: settings.masterKeyFile, environment), nexus: nexus,
+            workingDirectory: FileManager.default.currentDirectoryPath)
         let scheme = settings.tlsCertificate == nil ? "http" : "https"
-        let storeName = if case .postgres = store { "PostgreSQL" } else { "SQLite \(location)" }
-        try await LevyServer.serve(api: api, settings: settings, logger: logger) { port in
-            Self.say("levy: serving on \(scheme)://\(settings.hostname):\(port) (tables \(tables.version), store \(storeName), payments: \(paymentsName))")
-            Self.say("levy: the API is described at \(scheme)://\(settings.hostname):\(port)/openapi.yaml; SIGTERM or Ctrl-C stops after in-flight requests")
-        }
+        let server: ServiceGroup
+        do {
+            server = try LevyServer.build(settings: settings, resources: resources, logger: logger, announce: Self.say) { serving in
+                Self.say("levy: serving on \(scheme)://\(settings.hostname):\(serving.port) (tables \(tables.version), store \(serving.storeName), payments: \(serving.paymentsName))")
+                Self.say("levy: the API is described at \(scheme)://\(settings.hostname):\(serving.port)/openapi.yaml; SIGTERM or Ctrl-C stops after in-flight requests")
+            }
+        } catch let error as ServerSetupError { throw CLIError.input(error.description) }
+        try await server.run()
     }
 
     func flags() -> [String: String] {
@@ -116,19 +96,6 @@ struct ServeCommand: AsyncParsableCommand {
         guard let path = config ?? environment["LEVY_CONFIG"], !path.isEmpty else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.input("cannot read the config file \(path)") }
         return (path, Array(data))
-    }
-
-    /// The embedded default has no keys yet: create an admin key and say where its secret is.
-    func firstStartAdminKey(_ keys: APIKeyStore, directory: String) async throws {
-        guard try await keys.list().isEmpty else { return }
-        let issued = try await keys.create(label: "admin (created at first start)", scopes: [.admin])
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let path = directory + "/admin-api-key"
-        _ = FileManager.default.createFile(atPath: path, contents: Data((issued.secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        Self.say("""
-            levy: first start: created an admin API key (id \(issued.key.id)); its secret is in \(path) (readable by you only).
-            levy: create keys for checkout and accountants with: levy keys create --scope checkout --label storefront
-            """)
     }
 
     static func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
