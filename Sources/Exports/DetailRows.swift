@@ -108,33 +108,33 @@ public struct DetailReader: Sendable {
     }
 
     func row(_ entry: OrderReader.LedgerDetail, cache: inout OrderCache) -> DetailRow {
-        if entry.orderID != cache.orderID {
-            cache.orderID = entry.orderID
+        if entry.orderID.value != cache.orderID {
+            cache.orderID = entry.orderID.value
             cache.customer = entry.customerID.map { scope.personalData ? $0 : pseudonym($0) } ?? "guest"
             cache.billTo = address(entry.billingAddress)
             cache.shipTo = address(entry.destinationAddress)
             cache.origin = address(entry.originAddress)
         }
-        let refund = entry.kind == "refund"
+        let refund = entry.kind == .refund
         let refundAmount = entry.refundedAmount ?? 0
-        let inPerson = entry.fulfilment == "in_person"
+        let inPerson = entry.fulfilment == .inPerson
         return DetailRow(
             ledgerSeq: entry.seq,
             documentType: refund ? "refund" : "sale",
-            documentNumber: refund ? (entry.refundID ?? "") : entry.orderID,
+            documentNumber: refund ? (entry.refundID?.value ?? "") : entry.orderID.value,
             documentDate: String((refund ? entry.at : entry.orderCreatedAt).prefix(10)),
             taxDate: entry.taxDate,
-            orderID: entry.orderID,
+            orderID: entry.orderID.value,
             customerID: cache.customer,
             billTo: cache.billTo,
             shipTo: inPerson ? "" : cache.shipTo,
             serviceLocation: inPerson ? cache.origin : "",
-            sourcingRule: entry.sourcingRule,
+            sourcingRule: entry.sourcingRule.rawValue,
             sourcedTo: entry.sourcedTo,
             state: String(entry.sourcedTo.prefix(2)),
             lineNumber: entry.line,
-            productCode: entry.code,
-            fulfilment: entry.fulfilment,
+            productCode: entry.code.rawValue,
+            fulfilment: entry.fulfilment.rawValue,
             quantity: refund ? -(entry.refundedQuantity ?? 0) : entry.quantity,
             lineAmount: refund ? -refundAmount : entry.amount,
             // A refund gives back the exempt part in proportion to the amount refunded (half up to the cent).

@@ -347,7 +347,7 @@ extension Exporter {
         let quantity = max(order == nil ? line.quantity : (line.refundedQuantity ?? 1), 1)
         try xml.open("Line")
         try xml.element("LineNumber", String(line.number), max: 18)
-        try xml.element("ProductCode", line.code, max: 70)
+        try xml.element("ProductCode", line.code.rawValue, max: 70)
         try xml.element("Quantity", String(quantity))
         try xml.money("UnitPrice", RefundMath.share(amount, 1, quantity))
         try xml.element("TaxPointDate", taxDate)
@@ -359,7 +359,7 @@ extension Exporter {
             try xml.close("CreditNote")
             try xml.close("References")
         }
-        try xml.element("Description", "\(line.code) (\(line.fulfilment)), sourced to \(line.sourcedTo) by \(line.sourcingRule)")
+        try xml.element("Description", "\(line.code.rawValue) (\(line.fulfilment.rawValue)), sourced to \(line.sourcedTo) by \(line.sourcingRule.rawValue)")
         try xml.amount("InvoiceLineAmount", amount)
         try xml.element("DebitCreditIndicator", order == nil ? "C" : "D")
         for tax in line.taxes where tax.jurisdictionCode != "none" {

@@ -3,6 +3,11 @@ import Storage
 import Vault
 
 /// One immutable tax-ledger entry: a line's tax in one jurisdiction, positive for a sale, negative for a refund.
+/// What a ledger entry records: a captured sale's tax, or a refund giving tax back.
+public enum LedgerEntryKind: String, Sendable, Hashable {
+    case sale, refund
+}
+
 public struct LedgerEntry: Sendable, Hashable {
     public var seq: Int = 0
     public var orderID: String

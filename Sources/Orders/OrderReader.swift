@@ -1,4 +1,5 @@
 import Storage
+import TaxCore
 
 /// Everything the audit exports, the reports and reconciliation read from the order store, as typed records: the
 /// only way other modules see orders, lines, taxes, refunds and the ledger (the tables stay private to Orders).
@@ -70,9 +71,9 @@ public struct OrderReader: Sendable {
     /// One ledger entry of a period with the evidence of its order line: a row of the transaction detail.
     public struct LedgerDetail: Sendable, Hashable {
         public var seq: Int64
-        public var orderID: String
-        public var refundID: String?
-        public var kind: String
+        public var orderID: OrderID
+        public var refundID: RefundID?
+        public var kind: LedgerEntryKind
         public var line: Int64
         public var jurisdictionCode: String
         public var level: String
@@ -88,14 +89,14 @@ public struct OrderReader: Sendable {
         public var originAddress: String?
         public var destinationAddress: String?
         public var billingAddress: String?
-        public var code: String
+        public var code: ProductTaxCode
         public var quantity: Int64
         public var amount: Int64
         public var exempt: Int64
-        public var sourcingRule: String
+        public var sourcingRule: SourcingRule
         public var sourcedTo: String
         public var certificate: String?
-        public var fulfilment: String
+        public var fulfilment: Fulfilment
         public var taxType: String?
         public var exemptReason: String?
         public var notCollecting: String?
@@ -124,16 +125,18 @@ public struct OrderReader: Sendable {
             ORDER BY l.seq LIMIT \(max(1, limit))
             """, [.integer(after), .text(period.from), .text(period.through), .integer(period.throughSeq)])
         return try decode(rows) { row throws(RowDecodingError) in
-            LedgerDetail(seq: try row.decode("seq"), orderID: try row.decode("order_id"), refundID: try row.decodeIfPresent("refund_id"),
-                         kind: try row.decode("kind"), line: try row.decode("line_no"), jurisdictionCode: try row.decode("jurisdiction_code"),
+            LedgerDetail(seq: try row.decode("seq"), orderID: OrderID(try row.decode("order_id")),
+                         refundID: try row.decodeIfPresent("refund_id", as: String.self).map(RefundID.init),
+                         kind: try row.decode("kind", as: LedgerEntryKind.self), line: try row.decode("line_no"), jurisdictionCode: try row.decode("jurisdiction_code"),
                          level: try row.decode("level"), rate: try row.decode("rate"), taxable: try OrderService.money(row, "j_taxable"),
                          tax: try OrderService.money(row, "tax"), taxDate: try row.decode("tax_date"), tableVersion: try row.decode("table_version"),
                          at: try row.decode("at"), hash: try row.decode("hash"), orderCreatedAt: try row.decode("created_at"),
                          customerID: try row.decodeIfPresent("customer_id"), originAddress: try row.decodeIfPresent("origin_address"),
                          destinationAddress: try row.decodeIfPresent("destination_address"), billingAddress: try row.decodeIfPresent("billing_address"),
-                         code: try row.decode("code"), quantity: try row.decode("quantity"), amount: try OrderService.money(row, "amount"),
-                         exempt: try OrderService.money(row, "exempt"), sourcingRule: try row.decode("sourcing_rule"), sourcedTo: try row.decode("sourced_to"),
-                         certificate: try row.decodeIfPresent("certificate"), fulfilment: try row.decode("fulfilment"),
+                         code: try row.decode("code", as: ProductTaxCode.self), quantity: try row.decode("quantity"),
+                         amount: try OrderService.money(row, "amount"), exempt: try OrderService.money(row, "exempt"),
+                         sourcingRule: try row.decode("sourcing_rule", as: SourcingRule.self), sourcedTo: try row.decode("sourced_to"),
+                         certificate: try row.decodeIfPresent("certificate"), fulfilment: try row.decode("fulfilment", as: Fulfilment.self),
                          taxType: try row.decodeIfPresent("tax_type"), exemptReason: try row.decodeIfPresent("exempt_reason"),
                          notCollecting: try row.decodeIfPresent("not_collecting"), jurisdictionName: try row.decodeIfPresent("j_name"),
                          refundedQuantity: try row.decodeIfPresent("r_quantity"), refundedAmount: try row.decodeIfPresent("r_amount"))
@@ -232,13 +235,13 @@ public struct OrderReader: Sendable {
     /// back, as the ledger holds it, negative).
     public struct DocumentLine: Sendable, Hashable {
         public var number: Int64
-        public var code: String
-        public var fulfilment: String
+        public var code: ProductTaxCode
+        public var fulfilment: Fulfilment
         public var quantity: Int64
         public var amount: Int64
         public var exempt: Int64
         public var sourcedTo: String
-        public var sourcingRule: String
+        public var sourcingRule: SourcingRule
         public var taxType: String?
         public var exemptReason: String?
         /// For a credit note: the articles and amount given back.
@@ -359,9 +362,10 @@ public struct OrderReader: Sendable {
     }
 
     static func documentLine(_ row: SQLRow, refunded: (quantity: Int64, amount: Int64)?, taxes: [DocumentTax]) throws(RowDecodingError) -> DocumentLine {
-        DocumentLine(number: try row.decode("line_no"), code: try row.decode("code"), fulfilment: try row.decode("fulfilment"),
-                     quantity: try row.decode("quantity"), amount: try OrderService.money(row, "amount"), exempt: try OrderService.money(row, "exempt"),
-                     sourcedTo: try row.decode("sourced_to"), sourcingRule: try row.decode("sourcing_rule"), taxType: try row.decodeIfPresent("tax_type"),
+        DocumentLine(number: try row.decode("line_no"), code: try row.decode("code", as: ProductTaxCode.self),
+                     fulfilment: try row.decode("fulfilment", as: Fulfilment.self), quantity: try row.decode("quantity"),
+                     amount: try OrderService.money(row, "amount"), exempt: try OrderService.money(row, "exempt"), sourcedTo: try row.decode("sourced_to"),
+                     sourcingRule: try row.decode("sourcing_rule", as: SourcingRule.self), taxType: try row.decodeIfPresent("tax_type"),
                      exemptReason: try row.decodeIfPresent("exempt_reason"), refundedQuantity: refunded?.quantity, refundedAmount: refunded?.amount,
                      taxes: taxes)
     }

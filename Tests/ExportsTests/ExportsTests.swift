@@ -84,6 +84,17 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         let refundedAmount = try await world.database.query("SELECT SUM(amount) AS a FROM \(world.orders.table("refunds"))")
         #expect(cents(detail.controlTotals["gross_sales"]) == gross.first?.integer("a"))
         #expect(cents(detail.controlTotals["refunded_sales"]) == -(refundedAmount.first?.integer("a") ?? 0))
+        // The line's product code, fulfilment and sourcing rule come out as stored (the reader types them; the
+        // export writes their stored text), checked against the order lines read here with SQL.
+        var stored: [String: String] = [:]
+        for line in try await world.database.query("SELECT order_id, line_no, code, fulfilment, sourcing_rule FROM \(world.orders.table("order_lines"))") {
+            stored["\(line.text("order_id") ?? "") \(line.integer("line_no") ?? 0)"] =
+                "\(line.text("code") ?? "") \(line.text("fulfilment") ?? "") \(line.text("sourcing_rule") ?? "")"
+        }
+        #expect(Set(stored.values.map { $0.split(separator: " ")[1] }).count > 1, "the seeded lines have more than one fulfilment")
+        for row in rows {
+            #expect(stored["\(row["order_id"]!) \(row["line_number"]!)"] == "\(row["product_code"]!) \(row["fulfilment"]!) \(row["sourcing_rule"]!)")
+        }
 
         // Every liability row equals the detail rows of its period and jurisdiction summed again here.
         struct Sum: Equatable { var gross: Int64 = 0, exempt: Int64 = 0, taxable: Int64 = 0, tax: Int64 = 0, refundedTax: Int64 = 0 }
@@ -126,6 +137,10 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         let xml = try String(contentsOfFile: world.out("saft/saft.xml"), encoding: .utf8)
         #expect(!xml.contains("Demo Customer") && !xml.contains("Main St") && !xml.contains("cus_"))
         #expect(xml.contains("<InvoiceType>CN</InvoiceType>"))
+        // Line descriptions name the code, fulfilment and sourcing rule by their stored text.
+        #expect(xml.contains("<ProductCode>personal_care_service</ProductCode>"))
+        #expect(xml.contains(" (in_person), sourced to ") && xml.contains(" by 310.A.1_seller_location</Description>"))
+        #expect(!xml.contains("inPerson") && !xml.contains("sellerLocation"))
         #expect(ManifestVerifier.verify(directory: world.out("saft"), trusted: World.trusted).intact)
 
         // A file the schema refuses is found, with its line: drop the required header element.
