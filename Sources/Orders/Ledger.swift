@@ -132,7 +132,13 @@ public struct Ledger: Sendable {
     /// Reads the head, locking it (PostgreSQL) so that concurrent appends take turns until this transaction ends;
     /// SQLite's write transaction already holds the file.
     func lockHead(in tx: any SQLExecutor) async throws -> (seq: Int, hash: String) {
-        let head: String = try await tx.query("SELECT value FROM \(meta) WHERE name = 'ledger_head'" + (dialect == .postgres ? " FOR UPDATE" : ""))
+        try await head(in: tx, locking: true)
+    }
+
+    /// Reads the head; `locking` holds it (PostgreSQL) until the transaction ends. An optimistic writer reads it
+    /// unlocked and appends with `commitTogether`: the entry numbers it computed collide with any appended since.
+    func head(in executor: any SQLExecutor, locking: Bool) async throws -> (seq: Int, hash: String) {
+        let head: String = try await executor.query("SELECT value FROM \(meta) WHERE name = 'ledger_head'" + (locking && dialect == .postgres ? " FOR UPDATE" : ""))
             .first?.decode("value") ?? ""
         guard let colon = head.firstIndex(of: ":") else { return (0, Self.genesis) }
         guard let number = Int(head[..<colon]) else { throw RowDecodingError(column: "ledger_head", expected: "seq:hash", found: "text of another form") }

@@ -347,21 +347,51 @@ public struct OrderService: Sendable {
     /// Reads one order with its lines and their taxes in one query (one round trip): the order's columns, then each
     /// line's and each tax's under a prefix, one row per tax (or per line without taxes). Linear in the rows.
     func loadOrder(where condition: String, _ value: SQLValue) async throws -> (order: Order, requestHash: String)? {
-        let sql = """
+        try await decodeOrder(try await rows(orderSelect(where: condition), [value]))
+    }
+
+    /// Claims the order for a payment step (`from` one of those statuses `to` the step's) and reads it, in one
+    /// statement on PostgreSQL (the read sees the order as it was before the claim); a read and then the claim on
+    /// SQLite. The order comes back with the step's status when it was claimed.
+    func claimAndRead(_ id: OrderID, from: [OrderStatus], to: OrderStatus) async throws -> (order: Order, claimed: Bool) {
+        guard database.dialect == .postgres else {
+            let order = try await order(id)
+            guard from.contains(order.status), try await claim(id, from: from, to: to) else { return (order, false) }
+            var claimed = order
+            claimed.status = to
+            return (claimed, true)
+        }
+        let (placeholders, statuses) = SQLValue.inList(from.map(\.rawValue), from: 3)
+        let rows = try await rows("""
+            WITH c AS (UPDATE \(table("orders")) SET status = $2 WHERE id = $1 AND status IN (\(placeholders)) RETURNING id)
+            \(orderSelect(where: "id = $1", extraColumns: ", (SELECT COUNT(*) FROM c) AS claimed"))
+            """, [.text(id.value), .text(to.rawValue)] + statuses)
+        guard var found = try await decodeOrder(rows)?.order else { throw OrderError.unknownOrder(id.value) }
+        guard try rows[0].decode("claimed", as: Int64.self) > 0 else { return (found, false) }
+        found.status = to
+        return (found, true)
+    }
+
+    /// The one query that reads an order with its lines and taxes (see `loadOrder`).
+    func orderSelect(where condition: String, extraColumns: String = "") -> String {
+        """
             SELECT o.id, o.request_hash, o.status, o.tax_date, o.table_version, o.rounding, o.total_amount, o.total_tax, o.payment_token,
               o.authorization_id, o.capture_id, o.decline_reason, o.customer_id, o.billing_version, o.created_at,
               o.billing_address, o.dispute_status, o.gift_card_amount, l.line_no AS l_line_no, l.line_id AS l_line_id, l.code AS l_code, l.fulfilment AS l_fulfilment, l.quantity AS l_quantity,
               l.amount AS l_amount, l.taxable AS l_taxable, l.exempt AS l_exempt, l.tax AS l_tax, l.refunded_quantity AS l_refunded_quantity,
               l.refunded_amount AS l_refunded_amount, l.sourcing_rule AS l_sourcing_rule, l.sourced_to AS l_sourced_to, l.certificate AS l_certificate,
               t.position AS t_position, t.jurisdiction_code AS t_jurisdiction_code, t.level AS t_level, t.name AS t_name, t.rate AS t_rate,
-              t.taxable AS t_taxable, t.tax AS t_tax, t.refunded_tax AS t_refunded_tax
+              t.taxable AS t_taxable, t.tax AS t_tax, t.refunded_tax AS t_refunded_tax\(extraColumns)
             FROM \(table("orders")) o
             LEFT JOIN \(table("order_lines")) l ON l.order_id = o.id
             LEFT JOIN \(table("order_taxes")) t ON t.order_id = l.order_id AND t.line_no = l.line_no
             WHERE o.\(condition)
             ORDER BY l.line_no, t.position
             """
-        let rows = try await rows(sql, [value])
+    }
+
+    /// The order in the rows of `orderSelect` (nil when there are none), with its gift card tenders.
+    func decodeOrder(_ rows: [SQLRow]) async throws -> (order: Order, requestHash: String)? {
         guard let row = rows.first else { return nil }
         var found: (order: Order, requestHash: String)
         do {

@@ -86,10 +86,12 @@ extension OrderService {
 
     /// Captures an authorized order and writes its sale entries to the tax ledger, in one transaction.
     public func capture(_ id: OrderID) async throws -> Order {
-        let order = try await order(id)
         let allowed: [OrderStatus] = gateway == nil ? [.authorized, .placed] : [.authorized]
-        guard allowed.contains(order.status) else { throw Self.refusal(order.status, expected: [.authorized]) }
-        guard try await claim(id, from: allowed, to: .capturing) else { throw try await refusal(id, expected: [.authorized]) }
+        let (order, claimed) = try await claimAndRead(id, from: allowed, to: .capturing)
+        guard claimed else {
+            // Not claimable as read, or claimed by someone else between the read and the claim (read it again).
+            throw allowed.contains(order.status) ? try await refusal(id, expected: [.authorized]) : Self.refusal(order.status, expected: [.authorized])
+        }
         return try await finishCapture(order)
     }
 
@@ -120,14 +122,24 @@ extension OrderService {
         }
         let capturedAt = now()
         let giftCards = try giftCardIssue(order, at: capturedAt)
-        // In one transaction: lock the ledger's head, then the capture, the ledger entries, the new head and the
-        // fulfilment as one statement on PostgreSQL (four round trips with BEGIN and COMMIT, whatever the order's size).
-        try await database.transaction { [self, captureID] tx in
-            let head = try await ledgerStore.lockHead(in: tx)
-            let captured = SQLStatement("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = 'capturing' RETURNING id",
-                                        [.text(OrderStatus.captured.rawValue), .text(captureID), .text(order.id.value)])
-            let writes = ledgerStore.appendStatements(entries, after: head) + fulfilment(order, at: capturedAt) + giftCards.statements
-            guard try await tx.writeTogether(guarded: captured, then: writes, dialect: database.dialect) > 0 else { throw OrderError.paymentInProgress }
+        let claim = SQLStatement("UPDATE \(table("orders")) SET status = $1, capture_id = $2 WHERE id = $3 AND status = 'capturing' RETURNING id",
+                                    [.text(OrderStatus.captured.rawValue), .text(captureID), .text(order.id.value)])
+        let others = fulfilment(order, at: capturedAt) + giftCards.statements
+        // Optimistically on PostgreSQL: the head read unlocked, then the capture, the ledger entries, the new head and
+        // the fulfilment as one statement that commits on its own (two round trips). Entries appended by another
+        // writer in between make its entry numbers collide and nothing is written; then, as on SQLite, in one
+        // transaction that locks the head first (BEGIN, lock, the same statement, COMMIT).
+        var done = false
+        if database.dialect == .postgres {
+            let head = try await ledgerStore.head(in: database, locking: false)
+            done = try await database.commitTogether(guarded: claim, then: ledgerStore.appendStatements(entries, after: head) + others) == .committed
+        }
+        if !done {
+            try await database.transaction { [self] tx in
+                let head = try await ledgerStore.lockHead(in: tx)
+                let writes = ledgerStore.appendStatements(entries, after: head) + others
+                guard try await tx.writeTogether(guarded: claim, then: writes, dialect: database.dialect) > 0 else { throw OrderError.paymentInProgress }
+            }
         }
         var captured = order
         captured.status = .captured
@@ -188,11 +200,6 @@ extension OrderService {
             return existing.refund
         }
         let refundable: [OrderStatus] = [.captured, .partiallyRefunded, .completed]
-        let before = try await order(id)
-        guard refundable.contains(before.status) else { throw OrderError.wrongStatus(before.status, expected: refundable) }
-        // A disputed payment is the bank's to settle now (processors refuse to refund it); what the processor itself
-        // reports (a lost dispute, a dashboard refund) is still recorded.
-        guard external != nil || before.disputeStatus != "open" else { throw OrderError.disputed }
         let refundID = "ref_" + RandomID.make(bytes: 12)
         let (placeholders, binds) = SQLValue.inList(refundable.map(\.rawValue), from: 3)
         let locked = try await rows("""
@@ -206,6 +213,9 @@ extension OrderService {
         let plan: (order: Order, lines: [RefundedLine], amount: Int64, tax: Int64, giftCards: Int64)
         do {
             let order = try await self.order(id)
+            // A disputed payment is the bank's to settle now (processors refuse to refund it); what the processor
+            // itself reports (a lost dispute, a dashboard refund) is still recorded.
+            guard external != nil || order.disputeStatus != "open" else { throw OrderError.disputed }
             let lines = try RefundMath.refund(order, request)
             if case .lines = request { try await checkUnusedSessions(lines, of: order) }
             let amount = try CheckedMoney.sum(lines.map(\.amount))
@@ -281,34 +291,44 @@ extension OrderService {
         }
         let fullyRefunded = order.refundedAmount + amount == order.totalAmount && order.refundedTax + tax == order.totalTax
         let id = order.id
-        // In one transaction: lock the ledger's head, then the refund's completion, its lines, the order's refunded
-        // amounts and status, the ledger entries, the new head and the revocations as one statement on PostgreSQL
-        // (four round trips with BEGIN and COMMIT, whatever the refund's size); gift cards given back after it.
-        try await database.transaction { [self, entries, processorRefundID] tx in
-            let head = entries.isEmpty ? nil : try await ledgerStore.lockHead(in: tx)
-            let completed = SQLStatement("""
-                UPDATE \(table("refunds")) SET state = 'completed', processor_refund_id = $1, plan = NULL WHERE id = $2 AND state = 'pending' RETURNING id
-                """, [processorRefundID.map { .text($0) } ?? .null, .text(refundID)])
-            var writes = SQLInsert(table: table("refund_lines"), columns: ["refund_id", "line_no", "quantity", "amount"],
-                                   rows: lines.map { [.text(refundID), .integer(Int64($0.line)), .integer($0.quantity), .integer($0.amount)] })
-                .statements(dialect: database.dialect)
-            for refunded in lines {
+        let completed = SQLStatement("""
+            UPDATE \(table("refunds")) SET state = 'completed', processor_refund_id = $1, plan = NULL WHERE id = $2 AND state = 'pending' RETURNING id
+            """, [processorRefundID.map { .text($0) } ?? .null, .text(refundID)])
+        var writes = SQLInsert(table: table("refund_lines"), columns: ["refund_id", "line_no", "quantity", "amount"],
+                               rows: lines.map { [.text(refundID), .integer(Int64($0.line)), .integer($0.quantity), .integer($0.amount)] })
+            .statements(dialect: database.dialect)
+        for refunded in lines {
+            writes.append(SQLStatement("""
+                UPDATE \(table("order_lines")) SET refunded_quantity = refunded_quantity + $1, refunded_amount = refunded_amount + $2
+                WHERE order_id = $3 AND line_no = $4
+                """, [.integer(refunded.quantity), .integer(refunded.amount), .text(id.value), .integer(Int64(refunded.line))]))
+            for (position, back) in refunded.taxes.enumerated() where back.tax != 0 {
                 writes.append(SQLStatement("""
-                    UPDATE \(table("order_lines")) SET refunded_quantity = refunded_quantity + $1, refunded_amount = refunded_amount + $2
-                    WHERE order_id = $3 AND line_no = $4
-                    """, [.integer(refunded.quantity), .integer(refunded.amount), .text(id.value), .integer(Int64(refunded.line))]))
-                for (position, back) in refunded.taxes.enumerated() where back.tax != 0 {
-                    writes.append(SQLStatement("""
-                        UPDATE \(table("order_taxes")) SET refunded_tax = refunded_tax + $1 WHERE order_id = $2 AND line_no = $3 AND position = $4
-                        """, [.integer(back.tax), .text(id.value), .integer(Int64(refunded.line)), .integer(Int64(position))]))
-                }
+                    UPDATE \(table("order_taxes")) SET refunded_tax = refunded_tax + $1 WHERE order_id = $2 AND line_no = $3 AND position = $4
+                    """, [.integer(back.tax), .text(id.value), .integer(Int64(refunded.line)), .integer(Int64(position))]))
             }
-            writes.append(SQLStatement("UPDATE \(table("orders")) SET status = $1, refund_lock = NULL WHERE id = $2",
-                                       [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)]))
-            if let head { writes += ledgerStore.appendStatements(entries, after: head) }
-            writes += revocations(lines, of: order)
-            guard try await tx.writeTogether(guarded: completed, then: writes, dialect: database.dialect) > 0 else { throw OrderError.paymentInProgress }
-            if giftCards > 0 { try await returnToGiftCards(giftCards, of: order, refund: refundID, in: tx) }
+        }
+        writes.append(SQLStatement("UPDATE \(table("orders")) SET status = $1, refund_lock = NULL WHERE id = $2",
+                                   [.text((fullyRefunded ? OrderStatus.refunded : .partiallyRefunded).rawValue), .text(id.value)]))
+        writes += revocations(lines, of: order)
+        // The refund's completion, its lines, the order's refunded amounts and status, the ledger entries, the new
+        // head and the revocations as one statement on PostgreSQL, whatever the refund's size. Like a capture, it is
+        // first written optimistically (the head read unlocked, the statement committing on its own) and again under
+        // the head's lock if another append took its entry numbers; a refund that gives back to gift cards is
+        // always written in the transaction, which holds those writes too.
+        var done = false
+        if database.dialect == .postgres && giftCards == 0 {
+            let append = entries.isEmpty ? [] : ledgerStore.appendStatements(entries, after: try await ledgerStore.head(in: database, locking: false))
+            done = try await database.commitTogether(guarded: completed, then: writes + append) == .committed
+        }
+        if !done {
+            try await database.transaction { [self, entries, writes] tx in
+                let append = entries.isEmpty ? [] : ledgerStore.appendStatements(entries, after: try await ledgerStore.lockHead(in: tx))
+                guard try await tx.writeTogether(guarded: completed, then: writes + append, dialect: database.dialect) > 0 else {
+                    throw OrderError.paymentInProgress
+                }
+                if giftCards > 0 { try await returnToGiftCards(giftCards, of: order, refund: refundID, in: tx) }
+            }
         }
         return Refund(id: RefundID(refundID), orderID: id, amount: amount, tax: tax, lines: lines, giftCardAmount: giftCards)
     }

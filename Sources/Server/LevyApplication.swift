@@ -102,14 +102,16 @@ extension LevyServer {
 }
 
 /// The PostgreSQL connection pool as a service of the server's group.
-struct DatabasePool: Service {
+struct DatabasePool: Service, CustomStringConvertible {
     let database: PostgresDatabase
     func run() async throws { await database.runPool() }
+    /// How the service group's log names it (its default description would dump its fields).
+    var description: String { "PostgreSQL pool" }
 }
 
 /// Opens and migrates the stores, creates the first admin key of an empty store, and then runs the HTTP application
 /// (its server and its maintenance) until the group shuts it down.
-struct ApplicationService: Service {
+struct ApplicationService: Service, CustomStringConvertible {
     let settings: ServeSettings
     let resources: ServerResources
     let store: LevyServices.Store
@@ -119,6 +121,9 @@ struct ApplicationService: Service {
     let logger: Logger
     let announce: @Sendable (String) -> Void
     let onRunning: @Sendable (Int) async -> Void
+
+    /// How the service group's log names it: its default description would dump the settings and every table.
+    var description: String { "levy application" }
 
     func run() async throws {
         var services = try await LevyServices.open(store: store, tables: resources.tables, tableStore: resources.tableStore,

@@ -42,9 +42,11 @@ public enum LevyServer {
 
 /// Upkeep at start and hourly while the server runs: interrupted payment steps are finished, idempotency records
 /// past their lifetime and expired vault tokens go.
-struct Maintenance: Service {
+struct Maintenance: Service, CustomStringConvertible {
     let services: LevyServices
     let logger: Logger
+    /// How the service group's debug log names it: its default description would dump every table.
+    var description: String { "maintenance" }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {

@@ -77,6 +77,29 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// One statement of data-modifying WITH clauses whose result divides by the guard's row count: a guard that
+    /// matched nothing fails the whole statement (SQLSTATE 22012), as a write that meets a taken unique key does
+    /// (23505); either way PostgreSQL writes nothing. Too many values for one statement: the transaction instead.
+    public func commitTogether(guarded: SQLStatement, then writes: [SQLStatement]) async throws -> CommitOutcome {
+        var clauses = ["g AS (\(guarded.sql))"]
+        var binds = guarded.binds
+        for (i, write) in writes.enumerated() {
+            clauses.append("w\(i) AS (\(write.renumbered(by: binds.count)))")
+            binds += write.binds
+        }
+        guard binds.count <= SQLInsert.maxBindsPerStatement else { return try await commitInTransaction(guarded: guarded, then: writes) }
+        do {
+            _ = try await query("WITH \(clauses.joined(separator: ", ")) SELECT 1 / COUNT(*) AS committed FROM g", binds)
+            return .committed
+        } catch let error as PSQLError {
+            switch error.serverInfo?[.sqlState] {
+            case "22012": return .conflict(reason: "the guard matched no row")
+            case "23505": return .conflict(reason: "a unique key was taken: \(error.serverInfo?[.constraintName] ?? "")")
+            default: throw error
+            }
+        }
+    }
+
     public func createSchema(_ name: String) async throws {
         if let statement = try dialect.createSchemaStatement(name) { try await execute(statement) }
     }

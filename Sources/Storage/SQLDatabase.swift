@@ -65,9 +65,43 @@ public protocol SQLDatabase: SQLExecutor {
     /// Calls `body` with each row of a query as it is read, for batch jobs reading millions of rows. `body` must not
     /// use the database: on SQLite the connection is busy until the last row.
     func forEachRow(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws
+    /// Commits `guarded` (ending in `RETURNING`) and `writes` together, or nothing when the guard matches no row or a
+    /// write meets a unique key another writer took first (`.conflict`). On PostgreSQL one statement, committed on
+    /// its own: one round trip where a transaction takes three. For optimistic writers, which retry a conflict
+    /// under a lock. No two of the statements may change the same row (PostgreSQL would apply only one of them).
+    func commitTogether(guarded: SQLStatement, then writes: [SQLStatement]) async throws -> CommitOutcome
+}
+
+/// A guard that matched no row, rolling back the transaction `commitInTransaction` opened.
+struct GuardMissed: Error {}
+
+/// What `commitTogether` did.
+public enum CommitOutcome: Sendable, Equatable {
+    case committed
+    /// Nothing was written: the guard matched no row, or a unique key was taken (`reason` says which).
+    case conflict(reason: String)
 }
 
 extension SQLDatabase {
+    public func commitTogether(guarded: SQLStatement, then writes: [SQLStatement]) async throws -> CommitOutcome {
+        try await commitInTransaction(guarded: guarded, then: writes)
+    }
+
+    /// In a transaction: the guard, then the writes, rolled back when the guard matched nothing.
+    public func commitInTransaction(guarded: SQLStatement, then writes: [SQLStatement]) async throws -> CommitOutcome {
+        do {
+            try await transaction { [dialect] tx in
+                guard try await tx.writeTogether(guarded: guarded, then: writes, dialect: dialect) > 0 else { throw GuardMissed() }
+            }
+            return .committed
+        } catch is GuardMissed {
+            return .conflict(reason: "the guard matched no row")
+        } catch let error as SQLError where error.code == 19 && error.message.hasPrefix("UNIQUE constraint failed") {
+            // SQLITE_CONSTRAINT on a unique key (PostgreSQL's conflicts are told apart in PostgresDatabase).
+            return .conflict(reason: "a unique key was taken: \(error.message)")
+        }
+    }
+
     /// Reads the whole result first, then hands over its rows (SQLite steps through them instead).
     public func forEachRow(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws {
         for row in try await query(sql, binds) { try body(row) }

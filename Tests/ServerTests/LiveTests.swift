@@ -103,7 +103,7 @@ import Testing
 }
 
 /// A plain TCP connection for sending partial requests.
-final class RawConnection {
+final class RawConnection: @unchecked Sendable {  // one test uses it at a time
     let descriptor: Int32
 
     init(port: Int) throws {

@@ -146,6 +146,34 @@ struct StorageConformanceTests {
         #expect(try await database.query("SELECT id FROM \(t) WHERE name = 'after'").count == 1)
     }
 
+    @Test("commitTogether commits a guard and its writes, or nothing when the guard misses or a unique key is taken",
+          arguments: Store.available)
+    func commitTogether(store: Store) async throws {
+        let (database, t) = try await Self.table(store)
+        try await database.execute("INSERT INTO \(t) (id, name) VALUES (1, 'open'), (2, 'open')")
+        // Close row `id`, insert row `newID`, and set another row's amount (one statement must not change a row twice).
+        func close(_ id: Int64, inserting newID: Int64, setting other: Int64, to amount: Int64) -> (SQLStatement, [SQLStatement]) {
+            (SQLStatement("UPDATE \(t) SET name = 'closed' WHERE id = $1 AND name = 'open' RETURNING id", [.integer(id)]),
+             [SQLStatement("INSERT INTO \(t) (id, name) VALUES ($1, 'after')", [.integer(newID)]),
+              SQLStatement("UPDATE \(t) SET amount = $2 WHERE id = $1", [.integer(other), .integer(amount)])])
+        }
+        let first = close(1, inserting: 10, setting: 2, to: 7)
+        #expect(try await database.commitTogether(guarded: first.0, then: first.1) == .committed)
+        // The guard misses (row 1 is closed): nothing of it is written, not even the unconditional update.
+        let again = close(1, inserting: 11, setting: 2, to: 99)
+        #expect(try await database.commitTogether(guarded: again.0, then: again.1) == .conflict(reason: "the guard matched no row"))
+        // The guard matches but a write meets a taken key (10): nothing is written, row 2 stays open.
+        let taken = close(2, inserting: 10, setting: 1, to: 5)
+        guard case .conflict(let reason) = try await database.commitTogether(guarded: taken.0, then: taken.1) else {
+            Issue.record("a taken key committed")
+            return
+        }
+        #expect(reason.contains("unique key"), "\(reason)")
+        let rows = try await database.query("SELECT id, name, amount FROM \(t) ORDER BY id")
+        #expect(rows.map { "\($0.integer("id") ?? 0) \($0.text("name") ?? "") \($0.integer("amount").map(String.init) ?? "-")" }
+                == ["1 closed -", "2 open 7", "10 after -"])
+    }
+
     @Test("rows stream in order through forEachRow without holding the result", arguments: Store.available)
     func streaming(store: Store) async throws {
         let (database, t) = try await Self.table(store)
