@@ -39,6 +39,7 @@ public struct DisclosureLog: Sendable {
                   directory TEXT NOT NULL, status TEXT NOT NULL, files TEXT NOT NULL, manifest_sha256 TEXT NOT NULL)
                 """,
             ]),
+            ExportJobStore.migration,
         ])
     }
 

@@ -86,6 +86,8 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
     case personalDataNeedsRequester
     case invalidPeriod(String)
     case signingKey(String)
+    /// A stored record (an export job) that cannot be read back.
+    case corruptRecord(String)
 
     public var description: String {
         switch self {
@@ -95,30 +97,36 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
             "an export with personal data needs --requested-by and --reason (who asked, why and on what legal basis); or use --no-personal-data"
         case .invalidPeriod(let why): "period: \(why)"
         case .signingKey(let why): "signing key: \(why)"
+        case .corruptRecord(let why): "a stored export record cannot be read: \(why)"
         }
     }
 }
 
-/// Progress on a terminal (standard error), at most a few times a second; silent when not a terminal.
+/// Progress on a terminal (standard error), at most a few times a second; silent when not a terminal. `report`, when
+/// given, hears the row count as often (an export job records it for `GET /v1/exports/{id}`).
 public final class ExportProgress {
     let label: String
     let enabled: Bool
+    let report: (@Sendable (Int) -> Void)?
     var last = Date.distantPast
 
-    public init(label: String, enabled: Bool = isatty(2) == 1) {
+    public init(label: String, enabled: Bool = isatty(2) == 1, report: (@Sendable (Int) -> Void)? = nil) {
         self.label = label
         self.enabled = enabled
+        self.report = report
     }
 
     public func update(rows: Int) {
-        guard enabled else { return }
+        guard enabled || report != nil else { return }
         let now = Date()
         guard now.timeIntervalSince(last) > 0.25 else { return }
         last = now
-        FileHandle.standardError.write(Data("\r\(label): \(rows) rows".utf8))
+        report?(rows)
+        if enabled { FileHandle.standardError.write(Data("\r\(label): \(rows) rows".utf8)) }
     }
 
     public func done(rows: Int) {
+        report?(rows)
         guard enabled else { return }
         FileHandle.standardError.write(Data("\r\(label): \(rows) rows, done\n".utf8))
     }

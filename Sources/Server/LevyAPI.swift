@@ -1,3 +1,4 @@
+import Exports
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -41,7 +42,7 @@ public struct LevyAPI: Sendable {
 
     /// Every endpoint, in the order of the OpenAPI document.
     var endpoints: [Endpoint] {
-        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + merchantEndpoints + nexusEndpoints + fulfilmentEndpoints
+        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + merchantEndpoints + nexusEndpoints + exportEndpoints + fulfilmentEndpoints
             + tableEndpoints + ledgerEndpoints + keyEndpoints + webhookEndpoints
     }
 
@@ -132,6 +133,15 @@ public struct LevyAPI: Sendable {
         headers[.cacheControl] = "no-store"
         if replayed { headers[Self.replayedField] = "true" }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let archive = reply.archive {
+            headers[.contentDisposition] = reply.disposition
+            // Streamed from the files in 64 KiB pieces with its length announced; a file that changed under it ends
+            // the response early (the client sees a short body, never a wrong one).
+            return Response(status: reply.status, headers: headers, body: ResponseBody(contentLength: archive.size) { writer in
+                try await archive.write { piece in try await writer.write(ByteBuffer(bytes: piece)) }
+                try await writer.finish(nil)
+            })
+        }
         return Response(status: reply.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 

@@ -1,3 +1,4 @@
+import Exports
 import Foundation
 import Hummingbird
 import Logging
@@ -22,9 +23,15 @@ public struct ServerResources: Sendable {
     public var nexus: NexusTable.Loaded?
     /// Where `.levy/` (the SQLite files, the first admin key) lives: the working folder of `levy serve`.
     public var workingDirectory: String
+    /// The key that signs export manifests; nil leaves the export endpoints answering 503.
+    public var exportSigningKey: SigningKey?
+    /// The FAIA 2.01 schema SAF-T exports are validated against (nil: not validated, as `--schema none`).
+    public var saftSchema: String?
 
     public init(tables: TaxTableSet, tableStore: TableStore?, openAPI: OpenAPIDocument, masterKey: MasterKey,
-                nexus: NexusTable.Loaded?, workingDirectory: String) {
+                nexus: NexusTable.Loaded?, workingDirectory: String, exportSigningKey: SigningKey? = nil, saftSchema: String? = nil) {
+        self.exportSigningKey = exportSigningKey
+        self.saftSchema = saftSchema
         self.tables = tables
         self.tableStore = tableStore
         self.openAPI = openAPI
@@ -126,8 +133,12 @@ struct ApplicationService: Service, CustomStringConvertible {
     var description: String { "levy application" }
 
     func run() async throws {
+        let exports = resources.exportSigningKey.map { key in
+            LevyServices.ExportSetup(directory: settings.exportsDirectory ?? resources.workingDirectory + "/.levy/exports", signingKey: key,
+                                     saftSchema: resources.saftSchema)
+        }
         var services = try await LevyServices.open(store: store, tables: resources.tables, tableStore: resources.tableStore,
-                                                   masterKey: resources.masterKey, processor: processor)
+                                                   masterKey: resources.masterKey, processor: processor, exports: exports)
         services.orders.giftCardRefundPolicy = giftCardRefunds
         try await firstStartAdminKey(services.keys, directory: resources.workingDirectory + "/.levy/dev-keys")
         let api = LevyAPI(services: services, openAPI: resources.openAPI, maxBodyBytes: settings.maxBodyBytes,

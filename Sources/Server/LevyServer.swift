@@ -1,3 +1,4 @@
+import Exports
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -33,10 +34,38 @@ public enum LevyServer {
             server: server,
             configuration: .init(address: .hostname(settings.hostname, port: settings.port), serverName: "levy",
                                  availableConnectionsDelegate: .maximum(settings.maxConnections, logger: logger)),
-            services: [Maintenance(services: api.services, logger: logger)],
+            services: [Maintenance(services: api.services, logger: logger)] + (api.services.exports.map { [ExportJobService(executor: $0, logger: logger)] } ?? []),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger
         )
+    }
+}
+
+/// Runs the export jobs asked for over the API, one at a time, looking for queued ones every second (a job queued
+/// by another server process is found the same way). At shutdown a running export is stopped and marked failed.
+struct ExportJobService: Service, CustomStringConvertible {
+    let executor: ExportJobExecutor
+    let logger: Logger
+    var description: String { "export jobs" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var pass = 0
+            while !Task.isCancelled {
+                do {
+                    // At start and every minute: jobs whose process died (no heartbeat for two minutes) are failed.
+                    if pass % 60 == 0 {
+                        let abandoned = try await executor.jobs.failAbandoned()
+                        if !abandoned.isEmpty { logger.notice("export jobs", metadata: ["abandoned_failed": "\(abandoned.count)"]) }
+                    }
+                    try await executor.runQueued()
+                } catch {
+                    logger.warning("export jobs", metadata: ["error": "\(type(of: error))"])
+                }
+                pass += 1
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Exports
 import Foundation
 import Logging
 import Merchants
@@ -21,6 +22,8 @@ public struct LevyServices: Sendable {
     /// The versioned table store, for listing versions (nil when the server quotes a fixed folder).
     public var tableStore: TableStore?
     public var metrics: APIMetrics
+    /// Export jobs over the API; nil when the server has no export signing key (the endpoints answer 503).
+    public var exports: ExportJobExecutor?
     public var now: @Sendable () -> Date
 
     /// Where the order store and the vault live.
@@ -32,9 +35,21 @@ public struct LevyServices: Sendable {
         case postgres(PostgresDatabase)
     }
 
+    /// What export jobs need: where their folders go, the key that signs their manifests, the SAF-T schema.
+    public struct ExportSetup: Sendable {
+        public var directory: String
+        public var signingKey: SigningKey
+        public var saftSchema: String?
+        public init(directory: String, signingKey: SigningKey, saftSchema: String?) {
+            self.directory = directory
+            self.signingKey = signingKey
+            self.saftSchema = saftSchema
+        }
+    }
+
     /// Opens the stores and applies every pending migration. The payment processor is the built-in simulator.
     public static func open(store: Store, tables: TaxTableSet, tableStore: TableStore?, masterKey: MasterKey,
-                            processor: any PaymentProcessor = SimulatedProcessor(),
+                            processor: any PaymentProcessor = SimulatedProcessor(), exports: ExportSetup? = nil,
                             now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
         let database: any SQLDatabase
         let vault: Vault
@@ -50,14 +65,14 @@ public struct LevyServices: Sendable {
             vault = try await Vault.open(.init(masterKey: masterKey, now: now), database: database)
         }
         return try await assemble(database: database, vault: vault, tables: tables, tableStore: tableStore, processor: processor,
-                                  keys: OrderKeys(masterKey: masterKey), now: now)
+                                  keys: OrderKeys(masterKey: masterKey), exports: exports, now: now)
     }
 
     /// The services over an open database and vault. `namespace` prefixes the schema names (`orders`, `customers`,
     /// `api`), so that tests can share one PostgreSQL database.
     public static func assemble(database: any SQLDatabase, vault: Vault, tables: TaxTableSet, tableStore: TableStore?,
                                 processor: any PaymentProcessor = SimulatedProcessor(), keys: OrderKeys, namespace: String = "",
-                                now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
+                                exports: ExportSetup? = nil, now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
         let orders = OrderService(database: database, schema: namespace + "orders", tables: tables,
                                   gateway: PaymentGateway(vault: vault, processor: processor), keys: keys, now: now)
         let customers = CustomerService(database: database, schema: namespace + "customers", now: now)
@@ -68,6 +83,13 @@ public struct LevyServices: Sendable {
         return LevyServices(database: database, vault: vault, orders: orders, customers: customers,
                             merchants: MerchantService(database: database, schema: namespace + "merchants", now: now), keys: keys,
                             idempotency: IdempotencyStore(database: database, schema: namespace + "api", now: now), tables: tables, tableStore: tableStore,
-                            metrics: APIMetrics(), now: now)
+                            metrics: APIMetrics(),
+                            exports: exports.map { setup in
+                                ExportJobExecutor(jobs: ExportJobStore(database: database, schema: namespace + "exports", directory: setup.directory, now: now),
+                                                  exporter: Exporter(database: database, ordersSchema: namespace + "orders", customersSchema: namespace + "customers",
+                                                                     exportsSchema: namespace + "exports", signingKey: setup.signingKey, now: now),
+                                                  saftSchema: setup.saftSchema)
+                            },
+                            now: now)
     }
 }

@@ -35,6 +35,8 @@ public struct ServeSettings: Sendable, Equatable {
     public var stripeWebhookSecretFile: String?
     /// Where a refund of an order paid partly by gift card goes first: `gift-card-first` (default) or `payment-card-first`.
     public var giftCardRefunds = "gift-card-first"
+    /// Where export jobs started over the API write their folders (default: .levy/exports).
+    public var exportsDirectory: String?
 
     public init() {}
 
@@ -48,6 +50,7 @@ public struct ServeSettings: Sendable, Equatable {
         ("idle_timeout", "LEVY_IDLE_TIMEOUT"), ("max_failed_auth_per_minute", "LEVY_MAX_FAILED_AUTH_PER_MINUTE"),
         ("processor", "LEVY_PROCESSOR"), ("stripe_secret_key_file", "LEVY_STRIPE_SECRET_KEY_FILE"), ("stripe_base_url", "LEVY_STRIPE_BASE_URL"),
         ("stripe_webhook_secret_file", "LEVY_STRIPE_WEBHOOK_SECRET_FILE"), ("gift_card_refunds", "LEVY_GIFT_CARD_REFUNDS"),
+        ("exports_directory", "LEVY_EXPORTS_DIRECTORY"),
     ]
 
     public struct SettingError: Error, Equatable, CustomStringConvertible {
@@ -128,6 +131,7 @@ public struct ServeSettings: Sendable, Equatable {
                     throw SettingError(source: entry.source, message: "\"\(entry.value)\" is not a refund order (gift-card-first or payment-card-first)")
                 }
                 settings.giftCardRefunds = entry.value
+            case "exports_directory": settings.exportsDirectory = entry.value
             case "stripe_secret_key_file": settings.stripeSecretKeyFile = entry.value
             case "stripe_webhook_secret_file": settings.stripeWebhookSecretFile = entry.value
             case "stripe_base_url":

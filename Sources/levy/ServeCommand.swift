@@ -60,7 +60,10 @@ struct ServeCommand: AsyncParsableCommand {
         let resources = ServerResources(
             tables: tables, tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
             openAPI: openAPI, masterKey: try VaultOptions.masterKey(file: settings.masterKeyFile, environment), nexus: nexus,
-            workingDirectory: FileManager.default.currentDirectoryPath)
+            workingDirectory: FileManager.default.currentDirectoryPath,
+            // Export jobs over the API sign with the same key as `levy export` (LEVY_EXPORT_SIGNING_KEY_FILE, else the
+            // development key) and validate SAF-T files against the shipped schema when it is found.
+            exportSigningKey: try ExportOptions.signingKey(nil), saftSchema: TableLocation.saftSchema())
         let scheme = settings.tlsCertificate == nil ? "http" : "https"
         let server: ServiceGroup
         do {

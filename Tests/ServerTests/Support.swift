@@ -1,3 +1,4 @@
+import Exports
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -36,8 +37,11 @@ struct TestServer: Sendable {
     static let tables: TaxTableSet = try! CanonicalTables.load(directory: repository + "/TaxTables").tables
     static let postgres: PostgresDatabase? = ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"].map { try! PostgresDatabase(url: $0) }
 
+    /// The key test export jobs sign with.
+    static let exportKey = try! SigningKey(raw: Array(repeating: 8, count: 32))
+
     static func make(_ store: Store = .sqlite, now: @escaping @Sendable () -> Date = { Date() },
-                     stripeWebhook: StripeWebhook? = nil) async throws -> TestServer {
+                     stripeWebhook: StripeWebhook? = nil, exports: Bool = true) async throws -> TestServer {
         let directory = NSTemporaryDirectory() + "levy-server-tests/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
@@ -49,7 +53,11 @@ struct TestServer: Sendable {
             : try await Vault.open(.init(schema: namespace + "vault", masterKey: masterKey, now: now), database: database)
         let services = try await LevyServices.assemble(database: database, vault: vault, tables: tables, tableStore: nil,
                                                        keys: OrderKeys(masterKey: try MasterKey(bytes: Array(repeating: 9, count: 32))),
-                                                       namespace: namespace, now: now)
+                                                       namespace: namespace,
+                                                       exports: exports ? LevyServices.ExportSetup(
+                                                        directory: directory + "/exports", signingKey: exportKey,
+                                                        saftSchema: repository + "/Schemas/oecd-saft-2.00/FAIA_v_2.01_full.xsd") : nil,
+                                                       now: now)
         var keys: [Scope: String] = [:]
         for scope in Scope.allCases { keys[scope] = try await services.keys.create(label: scope.rawValue, scopes: [scope]).secret }
         let all = try await services.keys.create(label: "all", scopes: Set(Scope.allCases)).secret

@@ -1,0 +1,165 @@
+import Exports
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import LevyTestSupport
+import NIOCore
+import Orders
+import Server
+import TaxCore
+import Testing
+
+/// Export jobs over the API: started, run by the server's job runner, read, and downloaded as a tar archive that
+/// `tar` unpacks and whose signature verifies; its files equal what the exporter writes directly.
+@Suite struct ExportJobAPITests {
+    /// Two captured orders (one taxed in Minneapolis, the med spa's) to export.
+    static func seed(_ client: some TestClientProtocol, _ server: TestServer) async throws {
+        let checkout = server.keys[.checkout]
+        for (i, fixture) in ["minneapolis.json", "med-spa.json"].enumerated() {
+            let card = try await client.send(.post, "/v1/tokens", key: checkout, idempotency: "card-\(i)",
+                                             body: #"{"number": "4242424242424242", "exp_month": 12, "exp_year": 2031}"#)
+            let token = try #require(card.string("token"))
+            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "order-\(i)", body: placeBody(fixture, token: token))
+            let id = try #require(placed.string("id"), "\(placed.text)")
+            let captured = try await client.send(.post, "/v1/orders/\(id)/capture", key: checkout, idempotency: "capture-\(i)")
+            #expect(captured.string("status") == "captured", "\(captured.text)")
+        }
+    }
+
+    static func bytes(_ client: some TestClientProtocol, _ uri: String, key: String?) async throws -> (status: Int, headers: HTTPFields, bytes: [UInt8]) {
+        var headers = HTTPFields()
+        if let key { headers[.authorization] = "Bearer " + key }
+        return try await client.execute(uri: uri, method: .get, headers: headers, body: nil) { response in
+            (response.status.code, response.headers, Array(buffer: response.body))
+        }
+    }
+
+    @Test("a detail export started over the API runs, downloads as a tar that unpacks and verifies, and equals the exporter's own",
+          arguments: Store.available)
+    func detailJobDownloadsVerified(store: Store) async throws {
+        let server = try await TestServer.make(store, exports: true)
+        let executor = try #require(server.api.services.exports)
+        try await server.routerApplication().test(.router) { client in
+            try await Self.seed(client, server)
+            let accountant = server.keys[.accountant]
+            let body = #"{"kind": "detail", "from": "2000-01-01", "through": "2099-12-31"}"#
+            let started = try await client.send(.post, "/v1/exports", key: accountant, body: body)
+            #expect(started.status == 202 && started.string("status") == "queued", "\(started.text)")
+            let id = try #require(started.string("id"))
+            let early = try await Self.bytes(client, "/v1/exports/\(id)/download", key: accountant)
+            #expect(early.status == 409)
+
+            #expect(try await executor.runQueued() == 1)
+            let done = try await client.send(.get, "/v1/exports/\(id)", key: accountant)
+            #expect(done.string("status") == "succeeded", "\(done.text)")
+            let files = try #require(done.json["files"] as? [[String: Any]])
+            #expect(files.map { $0["name"] as? String } == ["detail.csv"])
+            let ledger = try await server.api.services.orders.ledger()
+            #expect(files.first?["rows"] as? Int == ledger.count && ledger.count > 2)
+            #expect(done.json["rows"] as? Int == ledger.count)
+
+            let download = try await Self.bytes(client, "/v1/exports/\(id)/download", key: accountant)
+            #expect(download.status == 200 && download.headers[.contentType] == "application/x-tar")
+            #expect(download.headers[.contentDisposition] == "attachment; filename=\"\(id).tar\"")
+            #expect(download.bytes.count % 512 == 0)
+            let unpacked = server.directory + "/unpacked"
+            try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
+            try Data(download.bytes).write(to: URL(fileURLWithPath: unpacked + "/export.tar"))
+            let tar = Process()
+            tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            tar.arguments = ["tar", "-xf", unpacked + "/export.tar", "-C", unpacked]
+            try tar.run()
+            tar.waitUntilExit()
+            #expect(tar.terminationStatus == 0)
+            let folder = unpacked + "/" + id
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["detail.csv", "manifest.json", "manifest.sig"])
+            let verified = ManifestVerifier.verify(directory: folder, trusted: [TestServer.exportKey.keyID])
+            #expect(verified.intact, "\(verified.problems)")
+
+            // The same export written by the exporter itself (as `levy export detail` does) has the same rows.
+            let direct = server.directory + "/direct"
+            _ = try await executor.exporter.detail(Exporter.Request(scope: ExportScope(from: TaxDate(iso: "2000-01-01")!, through: TaxDate(iso: "2099-12-31")!,
+                                                                                       personalData: false)),
+                                                   format: .csv, to: direct)
+            #expect(FileManager.default.contents(atPath: direct + "/detail.csv") == FileManager.default.contents(atPath: folder + "/detail.csv"))
+
+            let listed = try await client.send(.get, "/v1/exports", key: server.keys[.reconciler])
+            #expect((listed.json["exports"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id])
+        }
+    }
+
+    @Test("export requests are checked field by field; checkout keys, unknown ids and a full queue are refused")
+    func refusals() async throws {
+        let server = try await TestServer.make(.sqlite, exports: true)
+        try await server.routerApplication().test(.router) { client in
+            let accountant = server.keys[.accountant]
+            func post(_ body: String, key: String? = nil) async throws -> Reply {
+                try await client.send(.post, "/v1/exports", key: key ?? accountant, body: body)
+            }
+            let personal = try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31", "personal_data": true}"#)
+            #expect(personal.status == 422 && personal.errorField == "requested_by")
+            #expect(try await post(#"{"kind": "ledger", "from": "2026-01-01", "through": "2026-12-31"}"#).errorField == "kind")
+            #expect(try await post(#"{"kind": "detail", "from": "2026-12-31", "through": "2026-01-01"}"#).errorField == "through")
+            #expect(try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31", "period": "quarter"}"#).errorField == "period")
+            #expect(try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31", "extra": 1}"#).status == 400)
+            // No merchant profile and no company given: the SAF-T header's first missing field is named.
+            let saft = try await post(#"{"kind": "saft", "from": "2026-01-01", "through": "2026-12-31"}"#)
+            #expect(saft.status == 422 && saft.errorField?.hasPrefix("company.") == true, "\(saft.text)")
+            #expect(try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31"}"#, key: server.keys[.checkout]).status == 403)
+            #expect(try await client.send(.get, "/v1/exports/job_000000000000000000000000", key: accountant).status == 404)
+            #expect(try await client.send(.get, "/v1/exports/../../etc", key: accountant).status == 404)
+
+            for _ in 0..<ExportJobStore.queueLimit {
+                #expect(try await post(#"{"kind": "liability", "from": "2026-01-01", "through": "2026-12-31"}"#).status == 202)
+            }
+            let full = try await post(#"{"kind": "liability", "from": "2026-01-01", "through": "2026-12-31"}"#)
+            #expect(full.status == 429 && full.errorCode == "export_queue_full")
+        }
+    }
+
+    @Test("a job whose server died while it ran is marked failed and its partial folder removed; the next queued one still runs",
+          arguments: Store.available)
+    func abandonedJobsFail(store: Store) async throws {
+        let server = try await TestServer.make(store, exports: true)
+        let executor = try #require(server.api.services.exports)
+        let jobs = executor.jobs
+        let parameters = ExportJob.Parameters(from: "2026-01-01", through: "2026-12-31", personalData: false)
+        let dead = try await jobs.enqueue(.detail, parameters, key: "k")
+        let next = try await jobs.enqueue(.liability, parameters, key: "k")
+        // The first is claimed by a process that then dies after writing part of its folder.
+        #expect(try await jobs.claimNext()?.id == dead.id)
+        try FileManager.default.createDirectory(atPath: jobs.folder(dead.id), withIntermediateDirectories: true)
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: jobs.folder(dead.id) + "/detail.csv"))
+        // Its heartbeat is fresh: not failed yet.
+        #expect(try await jobs.failAbandoned().isEmpty)
+        // Three minutes later (a store with a later clock) it is.
+        let later = ExportJobStore(database: jobs.database, schema: jobs.schema, directory: jobs.directory, now: { Date().addingTimeInterval(180) })
+        #expect(try await later.failAbandoned() == [dead.id])
+        let failed = try await jobs.job(dead.id)
+        #expect(failed.status == .failed && failed.error?.contains("interrupted") == true)
+        #expect(!FileManager.default.fileExists(atPath: jobs.folder(dead.id)))
+        #expect(try await executor.runQueued() == 1)
+        #expect(try await jobs.job(next.id).status == .succeeded)
+    }
+
+    @Test("the server's own job runner picks up a job started over a live connection")
+    func liveServerRunsJobs() async throws {
+        let server = try await TestServer.make(.sqlite, exports: true)
+        try await server.application().test(.live) { client in
+            let accountant = server.keys[.accountant]
+            let started = try await client.send(.post, "/v1/exports", key: accountant,
+                                                body: #"{"kind": "report", "from": "2026-01-01", "through": "2026-12-31", "merchant": "Glow Med Spa"}"#)
+            let id = try #require(started.string("id"), "\(started.text)")
+            var status = ""
+            for _ in 0..<100 where status != "succeeded" && status != "failed" {
+                try await Task.sleep(for: .milliseconds(200))
+                status = try await client.send(.get, "/v1/exports/\(id)", key: accountant).string("status") ?? ""
+            }
+            #expect(status == "succeeded")
+            let download = try await Self.bytes(client, "/v1/exports/\(id)/download", key: accountant)
+            #expect(download.status == 200)
+            #expect(String(decoding: download.bytes, as: UTF8.self).contains("Glow Med Spa"))
+        }
+    }
+}
