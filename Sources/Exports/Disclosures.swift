@@ -59,6 +59,19 @@ public struct DisclosureLog: Sendable {
         return id
     }
 
+    /// Records a view of personal data outside an export (a console page showing an order's addresses and
+    /// customer): who saw it, why, on what day, and what was shown. Returns the record's id.
+    public func recordView(by requester: String, reason: String, shown: String) async throws -> String {
+        var generator = SystemRandomNumberGenerator()
+        let id = "exp_" + hexString((0..<10).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let at = Timestamp.string(now())
+        try await database.execute("""
+            INSERT INTO \(table) (id, at, kind, requested_by, reason, period_from, period_through, personal_data, directory, status, files, manifest_sha256)
+            VALUES ($1, $2, 'console_view', $3, $4, $5, $5, 1, '', 'viewed', $6, '')
+            """, [.text(id), .text(at), .text(requester), .text(reason), .text(String(at.prefix(10))), .text(shown)])
+        return id
+    }
+
     func finish(_ id: String, files: [String], manifestSHA256: String) async throws {
         try await database.execute("UPDATE \(table) SET status = 'completed', files = $1, manifest_sha256 = $2 WHERE id = $3",
                                    [.text(files.joined(separator: " ")), .text(manifestSHA256), .text(id)])

@@ -8,7 +8,7 @@ public struct LiabilitySummary: Sendable {
         case month, quarter
 
         /// A sale's period is its tax date's; a refund's is the day it was given.
-        func label(_ date: String) -> String {
+        public func label(_ date: String) -> String {
             let year = date.prefix(4), month = Int(date.dropFirst(5).prefix(2)) ?? 1
             return self == .month ? "\(year)-\(date.dropFirst(5).prefix(2))" : "\(year)-Q\((month - 1) / 3 + 1)"
         }

@@ -73,10 +73,19 @@ public struct LedgerEntry: Sendable, Hashable {
 public struct OrderKeys: Sendable {
     public let ledger: LedgerKey
     public let giftCards: GiftCardKey
+    /// Keys the console's customer pseudonyms (HKDF label `customer-pseudonym-v1`).
+    let pseudonyms: [UInt8]
 
     public init(masterKey: MasterKey) {
         ledger = LedgerKey(masterKey: masterKey)
         giftCards = GiftCardKey(masterKey: masterKey)
+        pseudonyms = masterKey.derivedKeyBytes(purpose: "customer-pseudonym-v1")
+    }
+
+    /// A customer id's pseudonym: 12 bytes of HMAC-SHA256 in hex, stable for this installation, not linkable to the
+    /// id without the master key.
+    public func pseudonym(_ customerID: String) -> String {
+        hexString(HMAC<SHA256>.authenticationCode(for: Array(customerID.utf8), using: SymmetricKey(data: pseudonyms)).prefix(12))
     }
 }
 

@@ -15,7 +15,7 @@ public struct OrderService: Sendable {
     let gateway: PaymentGateway?
     /// Key the tax ledger's hash chain and the stored hashes of gift card codes (derived from the vault's master key;
     /// never stored).
-    let keys: OrderKeys
+    public let keys: OrderKeys
     /// Where refunds of orders paid partly by gift card go first.
     public var giftCardRefundPolicy: GiftCardRefundPolicy = .giftCardFirst
     let now: @Sendable () -> Date

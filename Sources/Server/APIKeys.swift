@@ -81,6 +81,7 @@ public final class APIKeyStore: Sendable {
                 "CREATE INDEX {index}idempotency_resource ON {schema}idempotency (resource)",
                 "CREATE INDEX {index}idempotency_created ON {schema}idempotency (created_at)",
             ]),
+            ConsoleSessionStore.migration,
         ])
     }
 

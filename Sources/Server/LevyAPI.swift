@@ -29,8 +29,12 @@ public struct LevyAPI: Sendable {
     /// Verifies Stripe's webhook requests; nil when no webhook secret is configured (the endpoint answers 404).
     let stripeWebhook: StripeWebhook?
 
+    /// Console cookies carry `Secure` (the server speaks TLS).
+    let secureCookies: Bool
+
     public init(services: LevyServices, openAPI: OpenAPIDocument, maxBodyBytes: Int = 1 << 20, maxFailedAuthPerMinute: Int = 20,
-                stripeWebhook: StripeWebhook? = nil, nexusThresholds: NexusTable.Loaded? = nil) {
+                stripeWebhook: StripeWebhook? = nil, nexusThresholds: NexusTable.Loaded? = nil, secureCookies: Bool = false) {
+        self.secureCookies = secureCookies
         self.services = services
         self.nexusThresholds = nexusThresholds
         self.stripeWebhook = stripeWebhook
@@ -58,6 +62,7 @@ public struct LevyAPI: Sendable {
                 await respond(endpoint, request: request, context: context)
             }
         }
+        addConsole(to: router)
         return router
     }
 

@@ -142,7 +142,8 @@ struct ApplicationService: Service, CustomStringConvertible {
         services.orders.giftCardRefundPolicy = giftCardRefunds
         try await firstStartAdminKey(services.keys, directory: resources.workingDirectory + "/.levy/dev-keys")
         let api = LevyAPI(services: services, openAPI: resources.openAPI, maxBodyBytes: settings.maxBodyBytes,
-                          maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute, stripeWebhook: webhook, nexusThresholds: resources.nexus)
+                          maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute, stripeWebhook: webhook, nexusThresholds: resources.nexus,
+                          secureCookies: settings.tlsCertificate != nil)
         // The application's own group (server and maintenance) follows this group's graceful shutdown.
         try await LevyServer.application(api: api, settings: settings, logger: logger, onRunning: onRunning).run()
     }

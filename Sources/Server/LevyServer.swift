@@ -86,6 +86,7 @@ struct Maintenance: Service, CustomStringConvertible {
                     if resumed > 0 { logger.notice("maintenance", metadata: ["payments_resumed": "\(resumed)"]) }
                     let records = try await services.idempotency.purgeExpired()
                     let tokens = try await services.vault.purgeExpired()
+                    try await services.consoleSessions.purgeExpired()
                     if records + tokens > 0 {
                         logger.info("maintenance", metadata: ["idempotency_purged": "\(records)", "tokens_purged": "\(tokens)"])
                     }

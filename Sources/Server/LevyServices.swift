@@ -18,6 +18,8 @@ public struct LevyServices: Sendable {
     public var merchants: MerchantService
     public var keys: APIKeyStore
     public var idempotency: IdempotencyStore
+    /// The console's sign-in sessions.
+    public var consoleSessions: ConsoleSessionStore
     public var tables: TaxTableSet
     /// The versioned table store, for listing versions (nil when the server quotes a fixed folder).
     public var tableStore: TableStore?
@@ -82,7 +84,8 @@ public struct LevyServices: Sendable {
         try await orders.migrate()
         return LevyServices(database: database, vault: vault, orders: orders, customers: customers,
                             merchants: MerchantService(database: database, schema: namespace + "merchants", now: now), keys: keys,
-                            idempotency: IdempotencyStore(database: database, schema: namespace + "api", now: now), tables: tables, tableStore: tableStore,
+                            idempotency: IdempotencyStore(database: database, schema: namespace + "api", now: now),
+                            consoleSessions: ConsoleSessionStore(database: database, schema: namespace + "api", now: now), tables: tables, tableStore: tableStore,
                             metrics: APIMetrics(),
                             exports: exports.map { setup in
                                 ExportJobExecutor(jobs: ExportJobStore(database: database, schema: namespace + "exports", directory: setup.directory, now: now),

@@ -1,0 +1,482 @@
+import Exports
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Merchants
+import NIOCore
+import Orders
+import Reconciliation
+import Storage
+import TaxCore
+import TaxTables
+
+/// The accountants' and operators' console at `/console`: server-rendered pages over the same services as the
+/// API (liability, transactions with their evidence, export jobs, nexus, tables, disclosures). Signed in with an
+/// API key of the accountant, reconciler or admin scope into a session cookie; every form carries the session's
+/// CSRF token; nothing loads from elsewhere and no page needs JavaScript. A key's scope limits what it sees: only
+/// `admin` sees customer ids and street addresses, and each such view is recorded in the disclosure log.
+extension LevyAPI {
+    static let consoleScopes: Set<Scope> = [.accountant, .reconciler, .admin]
+    static let sessionCookie = "levy_console"
+    static let signInCookie = "levy_console_signin"
+
+    /// Who is looking at a page: the session, its key, and the cookie's session id (for sign-out).
+    struct ConsoleCaller: Sendable {
+        var sessionID: String
+        var session: ConsoleSessionStore.Session
+        var key: APIKey
+        var sees: Bool { key.scopes.contains(.admin) }
+    }
+
+    struct ConsolePage {
+        var status: HTTPResponse.Status = .ok
+        var template: String
+        var title: String
+        var context: [String: Any] = [:]
+    }
+
+    func addConsole(to router: Router<LevyRequestContext>) {
+        router.get("/console") { _, _ in Self.redirect("/console/liability") }
+        router.get("/console/sign-in") { request, _ in signInPage(request, error: nil) }
+        router.post("/console/sign-in") { request, context in await signIn(request, context: context) }
+        router.post("/console/sign-out") { request, _ in
+            await consolePage(request, form: true) { caller, _ in
+                try await services.consoleSessions.close(caller.sessionID)
+                throw ConsoleRedirect(location: "/console/sign-in", clearSession: true)
+            }
+        }
+        router.get("/console/liability") { request, _ in await consolePage(request) { _, _ in try await liabilityPage(request) } }
+        router.get("/console/transactions") { request, _ in await consolePage(request) { caller, _ in try await transactionsPage(request, caller) } }
+        router.get("/console/transactions/:order_id") { request, context in
+            await consolePage(request) { caller, _ in try await transactionPage(context.parameters.get("order_id") ?? "", caller) }
+        }
+        router.get("/console/exports") { request, _ in await consolePage(request) { caller, _ in try await exportsPage(caller, notice: nil, error: nil) } }
+        router.post("/console/exports") { request, _ in await consolePage(request, form: true) { caller, form in try await startExport(form, caller) } }
+        router.get("/console/exports/:export_id/download") { request, context in
+            await consoleDownload(request, id: context.parameters.get("export_id") ?? "")
+        }
+        router.get("/console/nexus") { request, _ in await consolePage(request) { _, _ in try await nexusPage(request) } }
+        router.get("/console/tables") { request, _ in await consolePage(request) { _, _ in tablesPage() } }
+        router.get("/console/disclosures") { request, _ in await consolePage(request) { _, _ in try await disclosuresPage() } }
+    }
+
+    // MARK: - Sessions
+
+    struct ConsoleRedirect: Error {
+        var location: String
+        var clearSession = false
+    }
+
+    static func redirect(_ location: String, cookies: [String] = []) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = location
+        headers[.cacheControl] = "no-store"
+        for cookie in cookies { headers.append(HTTPField(name: .setCookie, value: cookie)) }
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    func cookie(_ name: String, value: String, maxAge: Int?) -> String {
+        var text = "\(name)=\(value); Path=/console; HttpOnly; SameSite=Strict"
+        if let maxAge { text += "; Max-Age=\(maxAge)" }
+        if secureCookies { text += "; Secure" }
+        return text
+    }
+
+    static func cookieValue(_ request: Request, _ name: String) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let pair = part.trimmingCharacters(in: .whitespaces)
+                if pair.hasPrefix(name + "=") { return String(pair.dropFirst(name.count + 1)) }
+            }
+        }
+        return nil
+    }
+
+    /// The sign-in form, with a CSRF token bound to a short-lived cookie of its own (there is no session yet).
+    func signInPage(_ request: Request, error: String?, status: HTTPResponse.Status = .ok) -> Response {
+        let token = ConsoleSessionStore.randomToken()
+        let html = ConsoleViews.render("sign-in", ["style": ConsoleViews.style, "csrf": token, "error": error as Any])
+        return Self.html(html, status: status, cookies: [cookie(Self.signInCookie, value: token, maxAge: 900)])
+    }
+
+    func signIn(_ request: Request, context: LevyRequestContext) async -> Response {
+        do {
+            let form = try await Self.form(request)
+            guard let expected = Self.cookieValue(request, Self.signInCookie), let given = form["csrf"],
+                  APIKeyStore.constantTimeEqual(expected, given) else {
+                return signInPage(request, error: "The sign-in form expired or did not come from this console; try again.", status: .forbidden)
+            }
+            let presented = (form["key"] ?? "").trimmingCharacters(in: .whitespaces)
+            let subjects = ["client:" + context.clientAddress] + (APIKeyStore.keyID(ofSecret: presented).map { ["key:" + $0] } ?? [])
+            if subjects.compactMap(failedAuth.retryAfter).max() != nil {
+                return signInPage(request, error: "Too many failed sign-ins; wait a minute.", status: .tooManyRequests)
+            }
+            guard presented.utf8.count <= 128, let key = try await services.keys.authenticate(presented) else {
+                failedAuth.recordFailure(subjects)
+                services.metrics.authenticationFailed()
+                return signInPage(request, error: "That key is not valid.", status: .unauthorized)
+            }
+            guard !key.scopes.isDisjoint(with: Self.consoleScopes) else {
+                return signInPage(request, error: "That key has no accountant, reconciler or admin scope.", status: .forbidden)
+            }
+            let (id, _) = try await services.consoleSessions.open(keyID: key.id)
+            return Self.redirect("/console/liability", cookies: [cookie(Self.sessionCookie, value: id, maxAge: Int(ConsoleSessionStore.absoluteLifetime)),
+                                                                 cookie(Self.signInCookie, value: "", maxAge: 0)])
+        } catch {
+            return signInPage(request, error: "The sign-in could not be read.", status: .badRequest)
+        }
+    }
+
+    /// The caller of a console page, or nil (no session, an expired one, or its key revoked or without the scope).
+    func consoleCaller(_ request: Request) async throws -> ConsoleCaller? {
+        guard let id = Self.cookieValue(request, Self.sessionCookie), let session = try await services.consoleSessions.session(id) else { return nil }
+        guard let key = try? await services.keys.key(session.keyID), key.revoked == nil, !key.scopes.isDisjoint(with: Self.consoleScopes) else {
+            try await services.consoleSessions.close(id)
+            return nil
+        }
+        return ConsoleCaller(sessionID: id, session: session, key: key)
+    }
+
+    /// Runs a page for a signed-in caller; a form post must carry the session's CSRF token. Renders the page in the
+    /// layout, or an error page; never a stack trace.
+    func consolePage(_ request: Request, form isForm: Bool = false,
+                     _ body: (ConsoleCaller, [String: String]) async throws -> ConsolePage) async -> Response {
+        do {
+            guard let caller = try await consoleCaller(request) else { return Self.redirect("/console/sign-in") }
+            var form: [String: String] = [:]
+            if isForm {
+                form = try await Self.form(request)
+                guard let token = form["csrf"], APIKeyStore.constantTimeEqual(token, caller.session.csrf) else {
+                    return render(ConsolePage(status: .forbidden, template: "message", title: "Refused",
+                                              context: ["error": "This form did not carry the console's token (it expired, or it did not come from this console)."]),
+                                  caller, merchant: nil)
+                }
+            }
+            let merchant = (try? await profiles.current(services.merchants).merchant?.legalName) ?? nil
+            do {
+                return render(try await body(caller, form), caller, merchant: merchant)
+            } catch let redirect as ConsoleRedirect {
+                return Self.redirect(redirect.location, cookies: redirect.clearSession ? [cookie(Self.sessionCookie, value: "", maxAge: 0)] : [])
+            } catch let error as APIError {
+                return render(ConsolePage(status: error.status, template: "message", title: "Not shown", context: ["error": error.message]), caller,
+                              merchant: merchant)
+            }
+        } catch {
+            return Self.html("<!doctype html><title>Levy console</title><p>Something went wrong; the request id is in the server log.</p>",
+                             status: .internalServerError)
+        }
+    }
+
+    func render(_ page: ConsolePage, _ caller: ConsoleCaller, merchant: String?) -> Response {
+        let items = [("Liability", "/console/liability"), ("Transactions", "/console/transactions"), ("Exports", "/console/exports"),
+                     ("Nexus", "/console/nexus"), ("Tables", "/console/tables"), ("Disclosures", "/console/disclosures")]
+        var context = page.context
+        context["style"] = ConsoleViews.style
+        context["title"] = page.title
+        context["csrf"] = caller.session.csrf
+        context["keyID"] = caller.key.id
+        context["scopes"] = caller.key.scopes.sorted().map(\.rawValue).joined(separator: ", ")
+        context["merchant"] = merchant ?? ""
+        context["nav"] = items.map { ["label": $0.0, "href": $0.1, "current": page.title.hasPrefix($0.0)] as [String: Any] }
+        return Self.html(ConsoleViews.render(page.template, context), status: page.status)
+    }
+
+    static func html(_ text: String, status: HTTPResponse.Status, cookies: [String] = []) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        // Nothing from elsewhere, no script, no framing; forms post only here.
+        headers[HTTPField.Name("Content-Security-Policy")!] =
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        for cookie in cookies { headers.append(HTTPField(name: .setCookie, value: cookie)) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// An `application/x-www-form-urlencoded` body of at most 64 KiB, as name -> value (the last of a repeated name).
+    static func form(_ request: Request) async throws -> [String: String] {
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "console forms are sent as application/x-www-form-urlencoded")
+        }
+        let buffer = try await request.body.collect(upTo: 64 * 1_024)
+        var fields: [String: String] = [:]
+        for pair in String(buffer: buffer).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String { String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            fields[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return fields
+    }
+
+    static func query(_ request: Request, _ name: String, max: Int = 64) -> String? {
+        guard let value = request.uri.queryParameters.get(name), !value.isEmpty else { return nil }
+        return String(value.prefix(max))
+    }
+
+    /// A date from the query, or `fallback`; a malformed one is an error naming the field.
+    static func date(_ request: Request, _ name: String, _ fallback: String?) throws -> String? {
+        guard let text = query(request, name) else { return fallback }
+        guard let date = TaxDate(iso: text) else { throw APIError.invalid(name, "a date (YYYY-MM-DD)") }
+        return date.iso
+    }
+
+    var today: String { String(Timestamp.string(services.now()).prefix(10)) }
+
+    // MARK: - Liability
+
+    /// Liability by period and state (or, for one state, by jurisdiction), summed from the same detail rows as the
+    /// liability export, so its totals are the export's.
+    func liabilityPage(_ request: Request) async throws -> ConsolePage {
+        guard let exporter = services.exports?.exporter else { throw APIError(.serviceUnavailable, "exports_unavailable", "no export signing key") }
+        let year = String(today.prefix(4))
+        let from = try Self.date(request, "from", "\(year)-01-01") ?? "\(year)-01-01"
+        let through = try Self.date(request, "through", "\(year)-12-31") ?? "\(year)-12-31"
+        guard from <= through else { throw APIError.invalid("through", "on or after from") }
+        let period = LiabilitySummary.Period(rawValue: Self.query(request, "period") ?? "month") ?? .month
+        let state = try Self.query(request, "state").map { text -> String in
+            guard let code = StateCode(text.uppercased()) else { throw APIError.invalid("state", "a two-letter state code") }
+            return code.code
+        }
+        struct Sum { var gross: Int64 = 0, exempt: Int64 = 0, taxable: Int64 = 0, collected: Int64 = 0, refunded: Int64 = 0 }
+        var sums: [String: Sum] = [:], byGroup: [String: Int64] = [:], byPeriod: [String: Int64] = [:]
+        var total = Sum()
+        var lastLine = "", rows = 0
+        let head = try await exporter.orders.ledgerHead()
+        guard let start = TaxDate(iso: from), let end = TaxDate(iso: through) else { throw APIError.invalid("from", "a date") }
+        try await DetailReader(orders: exporter.orders, scope: ExportScope(from: start, through: end, personalData: false), throughSeq: head.seq).forEach { row in
+            if let state, row.state != state { return }
+            rows += 1
+            let refund = row.documentType == "refund"
+            let label = period.label(refund ? row.documentDate : row.taxDate)
+            let group = state == nil ? row.state : "\(row.jurisdictionName.isEmpty ? row.jurisdictionCode : row.jurisdictionName) (\(row.jurisdictionLevel) \(row.jurisdictionCode))"
+            let key = label + "\u{1F}" + group
+            var sum = sums[key] ?? Sum()
+            // A line has a row per jurisdiction: by state, its sales count once; by jurisdiction, once per jurisdiction.
+            let line = row.documentNumber + "#" + String(row.lineNumber)
+            let firstOfLine = line != lastLine
+            lastLine = line
+            if !refund && (state != nil || firstOfLine) {
+                sum.gross += row.lineAmount
+                sum.exempt += row.lineExempt
+                sum.taxable += row.taxable
+            }
+            if refund { sum.refunded += row.tax } else { sum.collected += row.tax }
+            sums[key] = sum
+            byGroup[group, default: 0] += row.tax
+            byPeriod[label, default: 0] += row.tax
+        }
+        var tableRows: [[String: Any]] = []
+        for (key, sum) in sums.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+            total.gross += sum.gross; total.exempt += sum.exempt; total.taxable += sum.taxable
+            total.collected += sum.collected; total.refunded += sum.refunded
+            var row: [String: Any] = ["period": parts[0], "group": parts[1], "gross": ConsoleFormat.money(sum.gross), "exempt": ConsoleFormat.money(sum.exempt),
+                                      "taxable": ConsoleFormat.money(sum.taxable), "collected": ConsoleFormat.money(sum.collected),
+                                      "refunded": ConsoleFormat.money(sum.refunded), "net": ConsoleFormat.money(sum.collected + sum.refunded)]
+            if state == nil { row["href"] = "/console/liability?from=\(from)&through=\(through)&period=\(period.rawValue)&state=\(parts[1])" }
+            tableRows.append(row)
+        }
+        let context: [String: Any] = [
+            "from": from, "through": through, "monthly": period == .month, "state": state as Any,
+            "back": "/console/liability?from=\(from)&through=\(through)&period=\(period.rawValue)",
+            "groupLabel": state == nil ? "State" : "Jurisdiction", "rows": tableRows, "rowCount": rows, "ledgerHead": head.seq,
+            "total": ["gross": ConsoleFormat.money(total.gross), "exempt": ConsoleFormat.money(total.exempt), "taxable": ConsoleFormat.money(total.taxable),
+                      "collected": ConsoleFormat.money(total.collected), "refunded": ConsoleFormat.money(total.refunded),
+                      "net": ConsoleFormat.money(total.collected + total.refunded)],
+            "chartByGroup": ConsoleChart.bars(title: "Net tax due by \(state == nil ? "state" : "jurisdiction")",
+                                              byGroup.sorted { $0.value > $1.value }.map { (label: $0.key, cents: $0.value) }),
+            "chartByPeriod": ConsoleChart.bars(title: "Net tax due by \(period.rawValue)", byPeriod.sorted { $0.key < $1.key }.map { (label: $0.key, cents: $0.value) }),
+        ]
+        return ConsolePage(template: "liability", title: "Liability" + (state.map { ": \($0)" } ?? ""), context: context)
+    }
+
+    // MARK: - Transactions
+
+    func transactionsPage(_ request: Request, _ caller: ConsoleCaller) async throws -> ConsolePage {
+        func code(_ name: String, _ allowed: (UInt8) -> Bool, max: Int) throws -> String? {
+            guard let text = Self.query(request, name, max: 200) else { return nil }
+            guard text.utf8.count <= max, text.utf8.allSatisfy(allowed) else { throw APIError.invalid(name, "not a value this search knows") }
+            return text
+        }
+        let idChars: (UInt8) -> Bool = { (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }
+        var search = OrderReader.OrderSearch(idPrefix: try code("id", idChars, max: 40), from: try Self.date(request, "from", nil),
+                                             through: try Self.date(request, "through", nil))
+        if let state = Self.query(request, "state") {
+            guard let code = StateCode(state.uppercased()) else { throw APIError.invalid("state", "a two-letter state code") }
+            search.state = code.code
+        }
+        search.jurisdiction = try code("jurisdiction", { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 || $0 == 95 }, max: 40)
+        let pseudonym = try code("customer", { (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }, max: 40)
+        let limit = 100
+        var orders = try await services.orders.reader.searchOrders(search, limit: pseudonym == nil ? limit : 500)
+        if let pseudonym { orders = orders.filter { $0.customerID.map(consolePseudonym) == pseudonym || (caller.sees && $0.customerID == pseudonym) } }
+        let rows: [[String: Any]] = orders.prefix(limit).map { order in
+            ["id": order.id.value, "taxDate": order.taxDate, "status": order.status, "net": ConsoleFormat.money(order.totalAmount),
+             "tax": ConsoleFormat.money(order.totalTax), "refunds": order.refunds,
+             "customer": order.customerID.map { caller.sees ? $0 : consolePseudonym($0) } ?? "guest"]
+        }
+        let shown: [String: String] = ["id": search.idPrefix ?? "", "from": search.from ?? "", "through": search.through ?? "", "state": search.state ?? "",
+                                       "jurisdiction": search.jurisdiction ?? "", "customer": pseudonym ?? ""]
+        return ConsolePage(template: "transactions", title: "Transactions", context: ["orders": rows, "search": shown, "limit": limit])
+    }
+
+    /// A customer's pseudonym in the console: stable for this installation (keyed by the order keys, which come
+    /// from the master key), unlinkable to the id without that key.
+    func consolePseudonym(_ customerID: String) -> String {
+        "anon_" + services.orders.keys.pseudonym(customerID)
+    }
+
+    func transactionPage(_ id: String, _ caller: ConsoleCaller) async throws -> ConsolePage {
+        guard id.hasPrefix("ord_"), id.utf8.count <= 40, id.utf8.allSatisfy({ (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }) else {
+            throw APIError.notFound("no such order")
+        }
+        let order: Order
+        do { order = try await services.orders.order(OrderID(id)) } catch OrderError.unknownOrder { throw APIError.notFound("no such order") }
+        guard let evidence = try await services.orders.reader.evidence(of: order.id) else { throw APIError.notFound("no such order") }
+        let entries = try await services.orders.reader.ledgerEntries(of: order.id)
+        // Street and city only for admin keys, and recorded; others see the state and ZIP the tax was sourced to.
+        func place(_ text: String?) -> String {
+            guard let text, !text.isEmpty else { return "–" }
+            let parts = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 4 else { return caller.sees ? text : "(recorded)" }
+            return caller.sees ? parts.filter { !$0.isEmpty }.joined(separator: ", ") : "\(parts[2]) \(parts[3])"
+        }
+        var disclosure: String?
+        if caller.sees, order.customerID != nil || (evidence.billing ?? "").contains("|") {
+            disclosure = try await services.exports?.exporter.log.recordView(by: "api-key:" + caller.key.id, reason: "console: order evidence",
+                                                                             shown: "order \(order.id.value): customer id and addresses")
+        }
+        let lines: [[String: Any]] = evidence.lines.map { line in
+            let frozen = order.lines.first { $0.number == Int(line.number) }
+            return ["number": line.number, "code": line.code.rawValue, "fulfilment": line.fulfilment.rawValue, "quantity": line.quantity,
+                    "amount": ConsoleFormat.money(line.amount), "discount": ConsoleFormat.money(line.discount), "sourcedTo": line.sourcedTo,
+                    "sourcingRule": line.sourcingRule.rawValue, "taxType": line.taxType as Any,
+                    "taxability": line.taxabilityRule ?? "–", "exempt": ConsoleFormat.money(line.exempt), "exemptReason": line.exemptReason as Any,
+                    "certificate": line.certificate as Any, "notCollecting": line.notCollecting as Any, "tax": ConsoleFormat.money(line.tax),
+                    "taxes": (frozen?.taxes ?? []).map { tax in
+                        ["code": tax.jurisdictionCode, "level": tax.level, "name": tax.name, "rate": tax.rate,
+                         "taxable": ConsoleFormat.money(tax.taxable), "tax": ConsoleFormat.money(tax.tax)] as [String: Any]
+                    }]
+        }
+        let ledger: [[String: Any]] = entries.map { entry in
+            ["seq": entry.seq, "kind": entry.kind, "refund": entry.refundID as Any, "line": entry.line, "code": entry.jurisdictionCode, "rate": entry.rate,
+             "taxable": ConsoleFormat.money(entry.taxable), "tax": ConsoleFormat.money(entry.tax), "hash": entry.hash]
+        }
+        let header: [String: Any] = [
+            "status": order.shownStatus, "taxDate": order.taxDate.iso, "net": ConsoleFormat.money(order.totalAmount), "tax": ConsoleFormat.money(order.totalTax),
+            "tableVersion": order.tableVersion, "rounding": order.rounding.rawValue,
+            "customer": order.customerID.map { caller.sees ? $0.value : consolePseudonym($0.value) } ?? "guest",
+            "registrations": evidence.registrations ?? "–", "origin": place(evidence.origin), "destination": place(evidence.destination),
+            "billing": place(evidence.billing ?? order.billingAddress),
+        ]
+        return ConsolePage(template: "transaction", title: "Transactions: order \(order.id.value)",
+                           context: ["order": header, "lines": lines, "ledger": ledger, "personal": disclosure as Any])
+    }
+
+    // MARK: - Exports
+
+    func exportsPage(_ caller: ConsoleCaller, notice: String?, error: String?, status: HTTPResponse.Status = .ok) async throws -> ConsolePage {
+        let jobs = try await services.exports?.jobs.list(limit: 50) ?? []
+        let rows: [[String: Any]] = jobs.map { job in
+            ["id": job.id, "kind": job.kind.rawValue, "personal": job.parameters.personalData, "from": job.parameters.from, "through": job.parameters.through,
+             "status": job.status.rawValue, "error": job.error as Any, "rows": job.rows, "created": job.created,
+             "download": job.status == .succeeded ? "/console/exports/\(job.id)/download" as Any : NSNull(),
+             "files": job.manifest.map { $0.files.map(\.name).joined(separator: ", ") } ?? ""]
+        }
+        let busy = jobs.contains { $0.status == .queued || $0.status == .running }
+        let year = String(today.prefix(4))
+        var context: [String: Any] = ["available": services.exports != nil, "jobs": rows, "from": "\(year)-01-01", "through": today,
+                                      "signingKey": services.exports?.exporter.signingKey.keyID ?? "", "notice": notice as Any, "error": error as Any]
+        // While a job runs the page reloads itself every 3 seconds (no script needed).
+        if busy { context["refresh"] = 3 }
+        return ConsolePage(status: status, template: "exports", title: "Exports", context: context)
+    }
+
+    func startExport(_ form: [String: String], _ caller: ConsoleCaller) async throws -> ConsolePage {
+        let exports = try exportJobs()
+        var body: [String: Any] = ["kind": form["kind"] ?? "", "from": form["from"] ?? "", "through": form["through"] ?? "",
+                                   "personal_data": form["personal_data"] == "true"]
+        for name in ["requested_by", "reason"] where !(form[name] ?? "").isEmpty { body[name] = form[name] }
+        let bytes = try JSONSerialization.data(withJSONObject: body)
+        do {
+            let request = try StrictJSON.decode(ExportJobBody.self, from: Array(bytes))
+            let job = try await exports.jobs.enqueue(request.kind, try await jobParameters(request), key: caller.key.id)
+            return try await exportsPage(caller, notice: "Started \(job.id); this page follows it.", error: nil)
+        } catch let error as APIError {
+            return try await exportsPage(caller, notice: nil, error: "\(error.field.isEmpty ? "" : error.field + ": ")\(error.message)",
+                                         status: error.status)
+        } catch let error as ExportJobStore.JobError {
+            return try await exportsPage(caller, notice: nil, error: error.description, status: .tooManyRequests)
+        }
+    }
+
+    /// The archive of a finished job, for a signed-in caller.
+    func consoleDownload(_ request: Request, id: String) async -> Response {
+        do {
+            guard try await consoleCaller(request) != nil else { return Self.redirect("/console/sign-in") }
+            let job = try await job(id)
+            guard job.status == .succeeded else { return Self.html("<!doctype html><p>Not ready.</p>", status: .conflict) }
+            let archive = try TarArchive(directory: try exportJobs().jobs.folder(job.id), prefix: job.id, modified: services.now())
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-tar"
+            headers[.contentDisposition] = "attachment; filename=\"\(job.id).tar\""
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: archive.size) { writer in
+                try await archive.write { piece in try await writer.write(ByteBuffer(bytes: piece)) }
+                try await writer.finish(nil)
+            })
+        } catch let error as APIError {
+            return Self.html("<!doctype html><p>\(ConsoleChart.escape(error.message))</p>", status: error.status)
+        } catch {
+            return Self.html("<!doctype html><p>The export's files are not available.</p>", status: .gone)
+        }
+    }
+
+    // MARK: - Nexus, tables, disclosures
+
+    func nexusPage(_ request: Request) async throws -> ConsolePage {
+        guard let thresholds = nexusThresholds else {
+            throw APIError(.serviceUnavailable, "nexus_thresholds_unavailable", "this server was started without the nexus thresholds (nexus.csv)")
+        }
+        let thisYear = Int(today.prefix(4)) ?? 2026
+        let year = Self.query(request, "year").flatMap(Int.init).map { min(max($0, 2000), 2100) } ?? thisYear
+        guard let asOf = TaxDate(iso: year == thisYear ? today : "\(year)-12-31") else { throw APIError.invalid("year", "a year") }
+        var registered: Set<StateCode>?
+        var source = "as given"
+        if let profile = try await profiles.current(services.merchants).merchant, !profile.registrations.isEmpty {
+            registered = profile.registeredStates(on: asOf)
+            source = profile.registrationSource(on: asOf)
+        }
+        let report = try await NexusReport.compute(service: services.orders, year: year, asOf: asOf, thresholds: thresholds, registered: registered,
+                                                   registeredSource: source, nearPercent: 80)
+        let rows: [[String: Any]] = report.rows.sorted { ($0.alert ? 0 : 1, $0.state.code) < ($1.alert ? 0 : 1, $1.state.code) }.map { row in
+            ["alert": row.alert, "fields": report.fields(row)]
+        }
+        return ConsolePage(template: "nexus", title: "Nexus", context: ["year": year, "asOf": asOf.iso, "digest": thresholds.digest,
+                                                                         "registrations": report.registrationsNote, "columns": NexusReport.columns,
+                                                                         "rows": rows])
+    }
+
+    func tablesPage() -> ConsolePage {
+        let sources: [[String: Any]] = services.tables.verifiedThrough.sorted { $0.key < $1.key }.map { name, date in
+            ["name": name, "through": date.iso, "stale": date.iso < today]
+        }
+        let versions: [[String: Any]] = ((try? services.tableStore?.versions()) ?? []).map { version in
+            ["id": version.id, "created": version.created, "parent": version.parent ?? "–",
+             "files": version.files.map { "\($0.kind.rawValue) \($0.state) \($0.name)" }.joined(separator: "; ")]
+        }
+        return ConsolePage(template: "tables", title: "Tables", context: ["inUse": services.tables.version, "current": services.tableStore?.currentID() as Any,
+                                                                          "sources": sources, "versions": versions, "today": today])
+    }
+
+    func disclosuresPage() async throws -> ConsolePage {
+        let records = try await services.exports?.exporter.log.list() ?? []
+        let rows: [[String: Any]] = records.reversed().map { record in
+            ["id": record.id, "at": record.at, "kind": record.kind, "from": record.periodFrom, "through": record.periodThrough,
+             "requestedBy": record.requestedBy, "reason": record.reason, "status": record.status]
+        }
+        return ConsolePage(template: "disclosures", title: "Disclosures", context: ["records": rows])
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import LevyTestSupport
+import NIOCore
+import Server
+import Testing
+
+/// The console's sessions, CSRF tokens and scopes, through the router on both stores (the browser test in
+/// scripts/console-test drives the same pages in Chromium).
+@Suite struct ConsoleTests {
+    struct Page {
+        var status: Int
+        var headers: HTTPFields
+        var text: String
+        var cookies: [String] { headers[values: .setCookie] }
+        func hidden(_ name: String) -> String? {
+            guard let range = text.range(of: "name=\"\(name)\" value=\"") else { return nil }
+            return String(text[range.upperBound...].prefix { $0 != "\"" })
+        }
+    }
+
+    static func get(_ client: some TestClientProtocol, _ uri: String, cookie: String?) async throws -> Page {
+        var headers = HTTPFields()
+        if let cookie { headers[.cookie] = cookie }
+        return try await client.execute(uri: uri, method: .get, headers: headers, body: nil) { Page(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body)) }
+    }
+
+    static func post(_ client: some TestClientProtocol, _ uri: String, cookie: String?, form: [String: String]) async throws -> Page {
+        var headers = HTTPFields()
+        if let cookie { headers[.cookie] = cookie }
+        headers[.contentType] = "application/x-www-form-urlencoded"
+        let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) {
+            Page(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body))
+        }
+    }
+
+    /// Signs in with `key`; returns the session cookie (`levy_console=…`) or nil, and the sign-in answer.
+    static func signIn(_ client: some TestClientProtocol, key: String) async throws -> (cookie: String?, answer: Page) {
+        let form = try await get(client, "/console/sign-in", cookie: nil)
+        let csrf = try #require(form.hidden("csrf"))
+        let signInCookie = try #require(form.cookies.first { $0.hasPrefix("levy_console_signin=") }).split(separator: ";")[0]
+        let answer = try await post(client, "/console/sign-in", cookie: String(signInCookie), form: ["csrf": csrf, "key": key])
+        let session = answer.cookies.first { $0.hasPrefix("levy_console=") }.map { String($0.split(separator: ";")[0]) }
+        return (session, answer)
+    }
+
+    @Test("sign-in needs the form's token and a key with a console scope; the session cookie is HttpOnly and SameSite=Strict",
+          arguments: Store.available)
+    func signIn(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        try await server.routerApplication().test(.router) { client in
+            #expect(try await Self.get(client, "/console/liability", cookie: nil).headers[.location] == "/console/sign-in")
+            let form = try await Self.get(client, "/console/sign-in", cookie: nil)
+            #expect(form.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'none'") == true)
+            // The form's token without its cookie: refused.
+            let forged = try await Self.post(client, "/console/sign-in", cookie: nil, form: ["csrf": form.hidden("csrf") ?? "", "key": server.keys[.admin]!])
+            #expect(forged.status == 403 && forged.cookies.allSatisfy { !$0.hasPrefix("levy_console=") })
+            #expect(try await Self.signIn(client, key: "lvk_aaaaaaaaaaaaa_" + String(repeating: "b", count: 32)).answer.status == 401)
+            #expect(try await Self.signIn(client, key: server.keys[.checkout]!).answer.status == 403)
+            let (cookie, answer) = try await Self.signIn(client, key: server.keys[.accountant]!)
+            #expect(answer.status == 303 && answer.headers[.location] == "/console/liability")
+            let set = try #require(answer.cookies.first { $0.hasPrefix("levy_console=") })
+            #expect(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/console") && !set.contains(server.keys[.accountant]!))
+            for page in ["liability", "transactions", "exports", "nexus", "tables", "disclosures"] {
+                let shown = try await Self.get(client, "/console/" + page, cookie: cookie)
+                #expect(shown.status == 200, "\(page): \(shown.status) \(shown.text.prefix(300))")
+                #expect(!shown.text.contains(server.keys[.accountant]!))
+            }
+        }
+    }
+
+    @Test("forms need the session's token; sign-out and a revoked key end the session", arguments: Store.available)
+    func csrfAndSessionEnd(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        try await server.routerApplication().test(.router) { client in
+            let cookie = try #require(try await Self.signIn(client, key: server.keys[.admin]!).cookie)
+            let page = try await Self.get(client, "/console/exports", cookie: cookie)
+            let csrf = try #require(page.hidden("csrf"))
+            let form = ["kind": "liability", "from": "2026-01-01", "through": "2026-12-31", "personal_data": "false"]
+            #expect(try await Self.post(client, "/console/exports", cookie: cookie, form: form).status == 403)
+            #expect(try await Self.post(client, "/console/exports", cookie: cookie, form: form.merging(["csrf": "x" + csrf.dropFirst()]) { $1 }).status == 403)
+            let started = try await Self.post(client, "/console/exports", cookie: cookie, form: form.merging(["csrf": csrf]) { $1 })
+            #expect(started.status == 200 && started.text.contains("Started job_"), "\(started.text.prefix(400))")
+            // Personal data without who asked and why: refused with the field named, nothing queued.
+            let personal = try await Self.post(client, "/console/exports", cookie: cookie,
+                                               form: form.merging(["csrf": csrf, "personal_data": "true"]) { $1 })
+            #expect(personal.status == 422 && personal.text.contains("requested_by"))
+
+            #expect(try await Self.post(client, "/console/sign-out", cookie: cookie, form: [:]).status == 403)
+            let out = try await Self.post(client, "/console/sign-out", cookie: cookie, form: ["csrf": csrf])
+            #expect(out.status == 303 && out.headers[.location] == "/console/sign-in")
+            #expect(try await Self.get(client, "/console/liability", cookie: cookie).status == 303)
+
+            // A session whose key is revoked ends at once.
+            let accountant = try #require(try await Self.signIn(client, key: server.keys[.accountant]!).cookie)
+            #expect(try await Self.get(client, "/console/liability", cookie: accountant).status == 200)
+            let keyID = try #require(server.keys[.accountant]?.split(separator: "_")[1])
+            try await server.api.services.keys.revoke(String(keyID))
+            #expect(try await Self.get(client, "/console/liability", cookie: accountant).status == 303)
+        }
+    }
+
+    @Test("an accountant sees state and ZIP and a pseudonym; an admin sees the customer and street, and the view is a recorded disclosure",
+          arguments: Store.available)
+    func personalDataByScope(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        try await server.routerApplication().test(.router) { client in
+            let checkout = server.keys[.checkout]
+            let customer = try await client.send(.post, "/v1/customers", key: checkout, body: """
+                {"name": "Ada Lovelace", "email": "ada@example.com", "billing_address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}}
+                """)
+            let customerID = try #require(customer.string("id"))
+            let card = try await client.send(.post, "/v1/tokens", key: checkout, idempotency: "c", body: #"{"number": "4242424242424242", "exp_month": 12, "exp_year": 2031}"#)
+            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "o",
+                                               body: placeBody("med-spa.json", customer: customerID, token: card.string("token"), dropBilling: true))
+            let orderID = try #require(placed.string("id"), "\(placed.text)")
+            _ = try await client.send(.post, "/v1/orders/\(orderID)/capture", key: checkout, idempotency: "k")
+
+            let accountant = try #require(try await Self.signIn(client, key: server.keys[.accountant]!).cookie)
+            let seen = try await Self.get(client, "/console/transactions/\(orderID)", cookie: accountant)
+            #expect(seen.status == 200 && seen.text.contains("WI 53703") && seen.text.contains("anon_"))
+            #expect(!seen.text.contains("Main St") && !seen.text.contains(customerID) && !seen.text.contains("4242424242424242"))
+            #expect(seen.text.range(of: "[0-9a-f]{64}", options: .regularExpression) != nil, "ledger hashes shown")
+            // The pseudonym finds the order.
+            let pseudonym = try #require(seen.text.range(of: "anon_[0-9a-f]{24}", options: .regularExpression).map { String(seen.text[$0]) })
+            #expect(try await Self.get(client, "/console/transactions?customer=\(pseudonym)", cookie: accountant).text.contains(orderID))
+
+            let admin = try #require(try await Self.signIn(client, key: server.keys[.admin]!).cookie)
+            let full = try await Self.get(client, "/console/transactions/\(orderID)", cookie: admin)
+            #expect(full.text.contains("1 E Main St") && full.text.contains(customerID) && full.text.contains("recorded as disclosure exp_"))
+            let log = try await Self.get(client, "/console/disclosures", cookie: admin)
+            #expect(log.text.contains("console_view") && log.text.contains("console: order evidence"))
+            #expect(try await Self.get(client, "/console/transactions/ord_nothere", cookie: admin).status == 404)
+            #expect(try await Self.get(client, "/console/transactions?state=Q9", cookie: admin).status == 400)
+        }
+    }
+}
