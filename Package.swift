@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Exports", "Orders", "Merchants", "Vault", "Processors", "Storage", "TaxCore", "TaxTables", "LevyTestSupport",
+                "Server", "Exports", "Reconciliation", "Orders", "Merchants", "Vault", "Processors", "Storage", "TaxCore", "TaxTables", "LevyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -62,21 +62,19 @@ public struct ExportJob: Sendable, Equatable {
     public var manifest: Manifest?
 }
 
-/// The export jobs table (schema `exports`, owned with the export log by this module): a bounded queue that any
-/// number of server processes can share. A job is claimed by one conditional update; a running job's heartbeat is
-/// renewed while it runs, and a job whose heartbeat stopped (its process was killed or restarted) is marked failed
-/// and its partial folder removed: a job is finished, or failed, never half-written.
+/// The export jobs (table `jobs` in schema `exports`, owned with the export log by this module): a `JobQueue` of at
+/// most 16 queued or running jobs that any number of server processes share, whose parameters are the export's
+/// choices and whose result is the signed manifest. A job whose process died is failed and its partial folder
+/// removed: a job is finished, or failed, never half-written.
 public struct ExportJobStore: Sendable {
     public let database: any SQLDatabase
     public let schema: String
     /// The folder under which each job writes its own folder.
     public let directory: String
-    let now: @Sendable () -> Date
+    let queue: JobQueue
 
     /// Queued and running jobs at most; more are refused (`queueFull`) until some finish.
     public static let queueLimit = 16
-    /// A running job whose heartbeat is older than this is taken to be dead.
-    public static let heartbeatTimeout: TimeInterval = 120
 
     public enum JobError: Error, Equatable, CustomStringConvertible {
         case queueFull(Int)
@@ -93,117 +91,68 @@ public struct ExportJobStore: Sendable {
         self.database = database
         self.schema = schema
         self.directory = directory
-        self.now = now
+        queue = JobQueue(database: database, schema: schema, table: "jobs", limit: Self.queueLimit, now: now)
     }
 
-    static let migration = Migrations.Migration(version: 2, name: "export jobs", statements: [
-        """
-        CREATE TABLE {schema}jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, parameters TEXT NOT NULL, status TEXT NOT NULL,
-          rows_written {bigint} NOT NULL, created_at TEXT NOT NULL, queued_us {bigint} NOT NULL, started_at TEXT, finished_at TEXT, heartbeat_at TEXT, error TEXT,
-          requested_key TEXT NOT NULL, manifest TEXT)
-        """,
-        "CREATE INDEX {index}jobs_status ON {schema}jobs (status, queued_us)",
-    ])
-
-    var table: String { database.dialect.render("{schema}jobs", schema: schema) }
+    static let migration = JobQueue.migration(version: 2, name: "export jobs", table: "jobs")
 
     /// The folder job `id` writes into.
     public func folder(_ id: String) -> String { directory + "/" + id }
 
-    /// Queues a job, unless `queueLimit` jobs are already queued or running (checked in the same statement).
     public func enqueue(_ kind: ExportJob.Kind, _ parameters: ExportJob.Parameters, key: String) async throws -> ExportJob {
-        var generator = SystemRandomNumberGenerator()
-        let id = "job_" + hexString((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        let clock = now()
-        let created = Timestamp.string(clock)
-        // Microseconds since 1970 order the queue (two jobs in one second keep their order).
-        let queued = Int64(clock.timeIntervalSince1970 * 1_000_000)
         let encoded = String(decoding: try JSONEncoder().encode(parameters), as: UTF8.self)
-        let inserted = try await database.query("""
-            INSERT INTO \(table) (id, kind, parameters, status, rows_written, created_at, queued_us, requested_key)
-            SELECT $1, $2, $3, 'queued', 0, $4, $7, $5 WHERE (SELECT COUNT(*) FROM \(table) WHERE status IN ('queued', 'running')) < $6
-            RETURNING id
-            """, [.text(id), .text(kind.rawValue), .text(encoded), .text(created), .text(key), .integer(Int64(Self.queueLimit)), .integer(queued)])
-        guard !inserted.isEmpty else { throw JobError.queueFull(Self.queueLimit) }
-        return ExportJob(id: id, kind: kind, parameters: parameters, status: .queued, rows: 0, created: created, requestedKey: key)
+        do {
+            return try Self.job(try await queue.enqueue(kind: kind.rawValue, parameters: encoded, key: key, idPrefix: "job_"))
+        } catch JobQueue.QueueError.full(let limit) { throw JobError.queueFull(limit) }
     }
 
     /// Claims the oldest queued job for this process, or nil when none waits.
-    public func claimNext() async throws -> ExportJob? {
-        let at = Timestamp.string(now())
-        let rows = try await database.query("""
-            UPDATE \(table) SET status = 'running', started_at = $1, heartbeat_at = $1
-            WHERE id = (SELECT id FROM \(table) WHERE status = 'queued' ORDER BY queued_us, id LIMIT 1) AND status = 'queued'
-            RETURNING *
-            """, [.text(at)])
-        return try rows.first.map(Self.job)
-    }
+    public func claimNext() async throws -> ExportJob? { try await queue.claimNext().map(Self.job) }
 
     /// Renews a running job's heartbeat and records its rows so far.
-    public func progress(_ id: String, rows: Int) async throws {
-        try await database.execute("UPDATE \(table) SET rows_written = $1, heartbeat_at = $2 WHERE id = $3 AND status = 'running'",
-                                   [.integer(Int64(rows)), .text(Timestamp.string(now())), .text(id)])
-    }
+    public func progress(_ id: String, rows: Int) async throws { try await queue.progress(id, rows) }
 
     public func succeed(_ id: String, manifest: Manifest) async throws {
-        let rows = manifest.files.reduce(0) { $0 + $1.rows }
-        try await database.execute("""
-            UPDATE \(table) SET status = 'succeeded', finished_at = $1, manifest = $2, rows_written = $3 WHERE id = $4 AND status = 'running'
-            """, [.text(Timestamp.string(now())), .text(String(decoding: manifest.encoded(), as: UTF8.self)), .integer(Int64(rows)), .text(id)])
+        try await queue.succeed(id, result: String(decoding: manifest.encoded(), as: UTF8.self), progress: Int64(manifest.files.reduce(0) { $0 + $1.rows }))
     }
 
     /// Marks a job failed and removes whatever it had written.
     public func fail(_ id: String, error: String) async throws {
-        try await database.execute("UPDATE \(table) SET status = 'failed', finished_at = $1, error = $2 WHERE id = $3 AND status IN ('queued', 'running')",
-                                   [.text(Timestamp.string(now())), .text(String(error.prefix(500))), .text(id)])
+        try await queue.fail(id, error: error)
         try? FileManager.default.removeItem(atPath: folder(id))
     }
 
-    /// Marks failed the running jobs whose heartbeat stopped more than `heartbeatTimeout` ago (their process died or
-    /// restarted) and removes their partial folders. Returns their ids.
+    /// Marks failed the running jobs whose heartbeat stopped (their process died or restarted) and removes their
+    /// partial folders. Returns their ids.
     @discardableResult
     public func failAbandoned() async throws -> [String] {
-        let cutoff = Timestamp.string(now().addingTimeInterval(-Self.heartbeatTimeout))
-        let rows = try await database.query("""
-            UPDATE \(table) SET status = 'failed', finished_at = $1, error = 'interrupted (the server stopped while it ran); start it again'
-            WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $2) RETURNING id
-            """, [.text(Timestamp.string(now())), .text(cutoff)])
-        let ids = try rows.map { row throws in try Self.decoded { () throws(RowDecodingError) in try row.decode("id", as: String.self) } }
+        let ids = try await queue.failAbandoned()
         for id in ids { try? FileManager.default.removeItem(atPath: folder(id)) }
         return ids
     }
 
     public func job(_ id: String) async throws -> ExportJob {
-        guard let row = try await database.query("SELECT * FROM \(table) WHERE id = $1", [.text(id)]).first else { throw JobError.unknownJob }
-        return try Self.job(row)
+        do { return try Self.job(try await queue.record(id)) } catch JobQueue.QueueError.unknownJob { throw JobError.unknownJob }
     }
 
     /// The newest jobs first.
-    public func list(limit: Int = 50) async throws -> [ExportJob] {
-        try await database.query("SELECT * FROM \(table) ORDER BY queued_us DESC, id DESC LIMIT \(max(1, min(limit, 500)))").map(Self.job)
-    }
+    public func list(limit: Int = 50) async throws -> [ExportJob] { try await queue.list(limit: limit).map(Self.job) }
 
-    static func decoded<T>(_ body: () throws(RowDecodingError) -> T) throws -> T {
-        do { return try body() } catch { throw ExportError.corruptRecord("\(error)") }
-    }
-
-    static func job(_ row: SQLRow) throws -> ExportJob {
-        try decoded { () throws(RowDecodingError) in
-            let parameters: ExportJob.Parameters = try row.decode("parameters", expected: "the job's parameters as JSON") { text in
-                try? JSONDecoder().decode(ExportJob.Parameters.self, from: Data(text.utf8))
-            }
-            let manifest: Manifest? = try row.decodeIfPresent("manifest", as: String.self).map { text throws(RowDecodingError) in
-                guard let manifest = try? JSONDecoder().decode(Manifest.self, from: Data(text.utf8)) else {
-                    throw RowDecodingError(column: "manifest", expected: "a manifest as JSON", found: "text of another form")
-                }
-                return manifest
-            }
-            return ExportJob(id: try row.decode("id"), kind: try row.decode("kind", as: ExportJob.Kind.self), parameters: parameters,
-                             status: try row.decode("status", as: ExportJob.Status.self), rows: try row.decode("rows_written"),
-                             created: try row.decode("created_at"), started: try row.decodeIfPresent("started_at"),
-                             finished: try row.decodeIfPresent("finished_at"), error: try row.decodeIfPresent("error"),
-                             requestedKey: try row.decode("requested_key"), manifest: manifest)
+    static func job(_ record: JobQueue.Record) throws -> ExportJob {
+        guard let kind = ExportJob.Kind(rawValue: record.kind),
+              let parameters = try? JSONDecoder().decode(ExportJob.Parameters.self, from: Data(record.parameters.utf8)) else {
+            throw ExportError.corruptRecord("export job \(record.id): its kind or parameters cannot be read")
         }
+        var manifest: Manifest?
+        if let result = record.result {
+            guard let decoded = try? JSONDecoder().decode(Manifest.self, from: Data(result.utf8)) else {
+                throw ExportError.corruptRecord("export job \(record.id): its manifest cannot be read")
+            }
+            manifest = decoded
+        }
+        return ExportJob(id: record.id, kind: kind, parameters: parameters, status: ExportJob.Status(rawValue: record.status.rawValue) ?? .failed,
+                         rows: record.progress, created: record.created, started: record.started, finished: record.finished, error: record.error,
+                         requestedKey: record.requestedKey, manifest: manifest)
     }
 }
 

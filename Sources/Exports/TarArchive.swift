@@ -28,11 +28,12 @@ public struct TarArchive: Sendable {
         }
     }
 
-    public init(directory: String, prefix: String, modified: Date) throws {
+    /// `excluding` leaves out files by name (a run's checkpoint database, say).
+    public init(directory: String, prefix: String, modified: Date, excluding: (String) -> Bool = { _ in false }) throws {
         let manager = FileManager.default
         guard let names = try? manager.contentsOfDirectory(atPath: directory) else { throw ArchiveError.unreadable(directory) }
         var entries: [Entry] = []
-        for file in names.sorted() {
+        for file in names.sorted() where !excluding(file) {
             let path = directory + "/" + file
             guard let attributes = try? manager.attributesOfItem(atPath: path) else { throw ArchiveError.unreadable(path) }
             guard attributes[.type] as? FileAttributeType == .typeRegular else { continue }

@@ -1,6 +1,7 @@
 import Exports
 import Foundation
 import HTTPTypes
+import Hummingbird
 import Logging
 
 /// One endpoint of the API as data: the router, the scope checks, idempotency, the route tests and the check that
@@ -23,6 +24,8 @@ struct Endpoint: Sendable {
     var idempotency: Idempotency
     /// Refused attempts (no key, a key without the scope) are written to the vault's reveal audit.
     var auditsRefusedAttempts = false
+    /// The body is a file (`text/csv`) the handler streams to disk itself (`APICall.upload`), not JSON read first.
+    var takesUpload = false
     var handler: @Sendable (APICall) async throws -> APIReply
 
     /// Hummingbird's form of the path, `/v1/orders/:order_id`.
@@ -57,6 +60,8 @@ struct APICall: Sendable {
     var logger: Logger
     /// The request's header fields (for the few endpoints that read one, such as a webhook's signature).
     var headers: HTTPFields = [:]
+    /// The body, unread, of an endpoint that takes an upload.
+    var upload: RequestBody?
 
     func parameter(_ name: String) -> String { parameters[name] ?? "" }
 

@@ -46,7 +46,7 @@ public struct LevyAPI: Sendable {
 
     /// Every endpoint, in the order of the OpenAPI document.
     var endpoints: [Endpoint] {
-        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + merchantEndpoints + nexusEndpoints + exportEndpoints + fulfilmentEndpoints
+        operationsEndpoints + vaultEndpoints + customerEndpoints + quoteEndpoints + orderEndpoints + giftCardEndpoints + merchantEndpoints + nexusEndpoints + exportEndpoints + reconciliationEndpoints + fulfilmentEndpoints
             + tableEndpoints + ledgerEndpoints + keyEndpoints + webhookEndpoints
     }
 
@@ -94,7 +94,13 @@ public struct LevyAPI: Sendable {
             }
             // GET and DELETE take no body; only POST, PUT and PATCH read one, and only as JSON.
             var body: [UInt8] = []
-            if endpoint.method == .post || endpoint.method == .put || endpoint.method == .patch {
+            if endpoint.takesUpload {
+                // A file, streamed to disk by the handler: only its type is checked here.
+                let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+                guard type == "text/csv" else {
+                    throw APIError(.unsupportedMediaType, "unsupported_media_type", "send the settlement file as Content-Type: text/csv", field: "Content-Type")
+                }
+            } else if endpoint.method == .post || endpoint.method == .put || endpoint.method == .patch {
                 let contentType = request.headers[.contentType]
                 if let contentType { try Self.checkJSONContentType(contentType) }
                 do { body = try await readBody(request) } catch let error as APIError { throw error } catch {
@@ -112,7 +118,8 @@ public struct LevyAPI: Sendable {
             if parameters.values.contains(where: { $0.utf8.count > 128 }) { throw APIError.notFound("no such resource") }
             let call = APICall(body: body, parameters: parameters, query: Self.query(request), key: key,
                                idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + $0 } },
-                               requestID: requestID, logger: logger, headers: request.headers)
+                               requestID: requestID, logger: logger, headers: request.headers,
+                               upload: endpoint.takesUpload ? request.body : nil)
             (reply, replayed) = try await runIdempotently(endpoint, call: call, request: request)
         } catch {
             if let throttled = error as? Throttled { retryAfter = throttled.seconds }

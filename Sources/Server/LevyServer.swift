@@ -6,6 +6,7 @@ import HummingbirdTLS
 import Logging
 import NIOSSL
 import Orders
+import Reconciliation
 import ServiceLifecycle
 import Vault
 
@@ -34,33 +35,50 @@ public enum LevyServer {
             server: server,
             configuration: .init(address: .hostname(settings.hostname, port: settings.port), serverName: "levy",
                                  availableConnectionsDelegate: .maximum(settings.maxConnections, logger: logger)),
-            services: [Maintenance(services: api.services, logger: logger)] + (api.services.exports.map { [ExportJobService(executor: $0, logger: logger)] } ?? []),
+            services: [Maintenance(services: api.services, logger: logger)] + backgroundJobs(api.services, logger: logger),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger
         )
     }
+
+    /// The runners of export jobs and reconciliation runs, when the server has them.
+    static func backgroundJobs(_ services: LevyServices, logger: Logger) -> [any Service] {
+        var jobs: [any Service] = []
+        if let exports = services.exports {
+            jobs.append(BackgroundJobService(name: "export jobs", failAbandoned: { try await exports.jobs.failAbandoned() },
+                                             runQueued: { try await exports.runQueued() }, logger: logger))
+        }
+        if let runs = services.reconciliations {
+            jobs.append(BackgroundJobService(name: "reconciliation runs", failAbandoned: { try await runs.failAbandoned() },
+                                             runQueued: { try await runs.runQueued() }, logger: logger))
+        }
+        return jobs
+    }
 }
 
-/// Runs the export jobs asked for over the API, one at a time, looking for queued ones every second (a job queued
-/// by another server process is found the same way). At shutdown a running export is stopped and marked failed.
-struct ExportJobService: Service, CustomStringConvertible {
-    let executor: ExportJobExecutor
+/// Runs background jobs asked for over the API or the console (export jobs, reconciliation runs), one at a time,
+/// looking for queued ones every second (a job queued by another server process is found the same way). At start
+/// and every minute, jobs whose process died (no heartbeat for two minutes) are failed. At shutdown a running job is
+/// stopped and marked failed.
+struct BackgroundJobService: Service, CustomStringConvertible {
+    let name: String
+    let failAbandoned: @Sendable () async throws -> [String]
+    let runQueued: @Sendable () async throws -> Int
     let logger: Logger
-    var description: String { "export jobs" }
+    var description: String { name }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             var pass = 0
             while !Task.isCancelled {
                 do {
-                    // At start and every minute: jobs whose process died (no heartbeat for two minutes) are failed.
                     if pass % 60 == 0 {
-                        let abandoned = try await executor.jobs.failAbandoned()
-                        if !abandoned.isEmpty { logger.notice("export jobs", metadata: ["abandoned_failed": "\(abandoned.count)"]) }
+                        let abandoned = try await failAbandoned()
+                        if !abandoned.isEmpty { logger.notice("\(name)", metadata: ["abandoned_failed": "\(abandoned.count)"]) }
                     }
-                    try await executor.runQueued()
+                    _ = try await runQueued()
                 } catch {
-                    logger.warning("export jobs", metadata: ["error": "\(type(of: error))"])
+                    logger.warning("\(name)", metadata: ["error": "\(type(of: error))"])
                 }
                 pass += 1
                 try? await Task.sleep(for: .seconds(1))

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Merchants
 import Orders
+import Reconciliation
 import Storage
 import TaxCore
 import TaxTables
@@ -25,6 +26,8 @@ public struct LevyServices: Sendable {
     public var tableStore: TableStore?
     public var metrics: APIMetrics
     /// Export jobs over the API; nil when the server has no export signing key (the endpoints answer 503).
+    /// Reconciliation runs of uploaded settlement files (with the export jobs, under their folder).
+    public var reconciliations: ReconciliationRunExecutor?
     public var exports: ExportJobExecutor?
     public var now: @Sendable () -> Date
 
@@ -87,6 +90,11 @@ public struct LevyServices: Sendable {
                             idempotency: IdempotencyStore(database: database, schema: namespace + "api", now: now),
                             consoleSessions: ConsoleSessionStore(database: database, schema: namespace + "api", now: now), tables: tables, tableStore: tableStore,
                             metrics: APIMetrics(),
+                            reconciliations: exports.map { setup in
+                                ReconciliationRunExecutor(runs: ReconciliationRuns(database: database, schema: namespace + "reconciliation",
+                                                                                   directory: setup.directory + "/reconciliations", now: now),
+                                                          service: orders)
+                            },
                             exports: exports.map { setup in
                                 ExportJobExecutor(jobs: ExportJobStore(database: database, schema: namespace + "exports", directory: setup.directory, now: now),
                                                   exporter: Exporter(database: database, ordersSchema: namespace + "orders", customersSchema: namespace + "customers",

@@ -1,6 +1,7 @@
 import Exports
 import Merchants
 import Orders
+import Reconciliation
 import Storage
 import Vault
 
@@ -26,6 +27,8 @@ public enum SchemaRegistry {
             Component(schema: namespace + "api", migrations: APIKeyStore.migrations(schema: namespace + "api"), inVault: false),
             Component(schema: namespace + "exports", migrations: DisclosureLog.migrations(schema: namespace + "exports"), inVault: false),
             Component(schema: namespace + "merchants", migrations: MerchantService.migrations(schema: namespace + "merchants"), inVault: false),
+            Component(schema: namespace + "reconciliation", migrations: ReconciliationRuns.migrations(schema: namespace + "reconciliation"),
+                      inVault: false),
         ]
     }
 

@@ -1,0 +1,184 @@
+import Exports
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Reconciliation
+import Storage
+import TaxCore
+
+extension LevyAPI {
+    /// Reconciliation runs: a processor's settlement file uploaded (`text/csv`, streamed to disk, at most 256 MiB),
+    /// matched in the background as `levy reconcile` matches it, its summary, differences and report read back.
+    var reconciliationEndpoints: [Endpoint] {
+        let scopes: Set<Scope> = [.accountant, .reconciler, .admin]
+        return [
+            Endpoint(method: .post, path: "/v1/reconciliations", scopes: scopes, idempotency: .none, takesUpload: true) { call in
+                let runs = try reconciliationRuns()
+                let parameters = try reconciliationParameters(call.query)
+                let (uploadID, path) = try runs.runs.newUpload()
+                let bytes = try await Self.store(call.upload, at: path, limit: ReconciliationRuns.maxUploadBytes)
+                var withSize = parameters
+                withSize.bytes = bytes
+                do {
+                    return .json(ReconciliationRunOut(try await runs.runs.enqueue(withSize, uploadID: uploadID, key: call.key?.id ?? "-")), status: .accepted)
+                } catch JobQueue.QueueError.full(let limit) {
+                    try? FileManager.default.removeItem(atPath: path)
+                    throw APIError(.tooManyRequests, "reconciliation_queue_full", "\(limit) reconciliations are already queued or running")
+                }
+            },
+            Endpoint(method: .get, path: "/v1/reconciliations", scopes: scopes, idempotency: .none) { call in
+                let limit = try Self.integer(call.query["limit"], name: "limit", default: 50, range: 1...500)
+                return .json(ReconciliationRunListOut(reconciliations: try await reconciliationRuns().runs.list(limit: limit).map(ReconciliationRunOut.init)))
+            },
+            Endpoint(method: .get, path: "/v1/reconciliations/{reconciliation_id}", scopes: scopes, idempotency: .none) { call in
+                .json(ReconciliationRunOut(try await reconciliationRun(call.parameter("reconciliation_id"))))
+            },
+            Endpoint(method: .get, path: "/v1/reconciliations/{reconciliation_id}/differences", scopes: scopes, idempotency: .none) { call in
+                let run = try await reconciliationRun(call.parameter("reconciliation_id"))
+                guard run.status == .succeeded else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }
+                let reason = try call.query["reason"].map { text -> String in
+                    guard DifferenceReason(rawValue: text) != nil else {
+                        throw APIError.invalid("reason", DifferenceReason.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
+                    return text
+                }
+                let limit = try Self.integer(call.query["limit"], name: "limit", default: 500, range: 1...5_000)
+                let found = try reconciliationRuns().runs.differences(run.id, reason: reason, limit: limit)
+                return .json(DifferencesOut(total: found.total, differences: found.rows))
+            },
+            Endpoint(method: .get, path: "/v1/reconciliations/{reconciliation_id}/download", scopes: scopes, idempotency: .none) { call in
+                let run = try await reconciliationRun(call.parameter("reconciliation_id"))
+                guard run.status == .succeeded else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }
+                let archive: TarArchive
+                do {
+                    archive = try TarArchive(directory: try reconciliationRuns().runs.report(run.id), prefix: run.id, modified: services.now(),
+                                             excluding: { $0.hasPrefix("checkpoint") })
+                } catch {
+                    throw APIError(.gone, "reconciliation_files_gone", "the run's report is no longer on this server")
+                }
+                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive, disposition: "attachment; filename=\"\(run.id).tar\"")
+            },
+        ]
+    }
+
+    func reconciliationRuns() throws -> ReconciliationRunExecutor {
+        guard let runs = services.reconciliations else {
+            throw APIError(.serviceUnavailable, "reconciliations_unavailable", "this server runs no background jobs (no export signing key)")
+        }
+        return runs
+    }
+
+    func reconciliationRun(_ id: String) async throws -> ReconciliationRun {
+        guard id.hasPrefix("rec_"), id.utf8.count == 28, id.utf8.dropFirst(4).allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+            throw APIError.notFound("no such reconciliation")
+        }
+        do { return try await reconciliationRuns().runs.run(id) } catch JobQueue.QueueError.unknownJob { throw APIError.notFound("no such reconciliation") }
+    }
+
+    /// The options of `levy reconcile`, from query parameters (the body is the file), each checked and named.
+    func reconciliationParameters(_ query: [String: String]) throws -> ReconciliationRun.Parameters {
+        let layout = query["layout"] ?? "generic"
+        guard SettlementLayout.builtIn(layout) != nil else { throw APIError.invalid("layout", "generic or stripe") }
+        for name in ["from", "through"] {
+            if let text = query[name], TaxDate(iso: text) == nil { throw APIError.invalid(name, "a date (YYYY-MM-DD)") }
+        }
+        if let percent = query["fee_percent"], (try? Rate.parse(percent: percent)) == nil || percent.utf8.count > 12 {
+            throw APIError.invalid("fee_percent", "a percentage such as 2.9")
+        }
+        let fixed = query["fee_fixed"] ?? "0"
+        guard fixed.utf8.count <= 12, let amount = MoneyText.parse(fixed, minorUnits: false), amount >= 0 else {
+            throw APIError.invalid("fee_fixed", "an amount such as 0.30")
+        }
+        let late = try Self.integer(query["late_after_days"], name: "late_after_days", default: 5, range: 0...366)
+        let recompute: Bool
+        switch query["recompute_tax"] ?? "true" {
+        case "true": recompute = true
+        case "false": recompute = false
+        default: throw APIError.invalid("recompute_tax", "true or false")
+        }
+        let name = query["file_name"] ?? "settlements.csv"
+        guard name.utf8.count <= 200, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw APIError.invalid("file_name", "at most 200 bytes, without control characters")
+        }
+        return ReconciliationRun.Parameters(layout: layout, from: query["from"], through: query["through"], feePercent: query["fee_percent"],
+                                            feeFixed: fixed, lateAfterDays: late, recomputeTax: recompute, fileName: name, bytes: 0)
+    }
+
+    /// Streams an upload to `path` (mode 0640), refusing it past `limit` bytes (the partial file is removed).
+    static func store(_ body: RequestBody?, at path: String, limit: Int) async throws -> Int64 {
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640]),
+              let handle = FileHandle(forWritingAtPath: path) else {
+            throw APIError(.internalServerError, "upload_failed", "the upload could not be stored")
+        }
+        var written = 0
+        do {
+            defer { try? handle.close() }
+            if let body {
+                for try await buffer in body {
+                    written += buffer.readableBytes
+                    guard written <= limit else {
+                        throw APIError(.contentTooLarge, "body_too_large", "the settlement file is larger than \(limit) bytes")
+                    }
+                    try handle.write(contentsOf: Data(buffer.readableBytesView))
+                }
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            if let error = error as? APIError { throw error }
+            throw APIError(HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), "client_closed", "the upload did not arrive whole")
+        }
+        guard written > 0 else {
+            try? FileManager.default.removeItem(atPath: path)
+            throw APIError.invalid("body", "an empty settlement file")
+        }
+        return Int64(written)
+    }
+}
+
+struct ReconciliationRunOut: Encodable {
+    var id: String
+    var status: String
+    var layout: String
+    var from: String?
+    var through: String?
+    var fileName: String
+    var bytes: Int64
+    var progress: Int64
+    var createdAt: String
+    var startedAt: String?
+    var finishedAt: String?
+    var error: String?
+    var summary: ReconcileSummary?
+    var download: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, layout, from, through, bytes, progress, error, summary, download
+        case fileName = "file_name", createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
+    }
+
+    init(_ run: ReconciliationRun) {
+        id = run.id
+        status = run.status.rawValue
+        layout = run.parameters.layout
+        from = run.parameters.from
+        through = run.parameters.through
+        fileName = run.parameters.fileName
+        bytes = run.parameters.bytes
+        progress = run.progress
+        createdAt = run.created
+        startedAt = run.started
+        finishedAt = run.finished
+        error = run.error
+        summary = run.summary
+        download = run.status == .succeeded ? "/v1/reconciliations/\(run.id)/download" : nil
+    }
+}
+
+struct ReconciliationRunListOut: Encodable {
+    var reconciliations: [ReconciliationRunOut]
+}
+
+struct DifferencesOut: Encodable {
+    var total: Int
+    var differences: [[String: String]]
+}

@@ -1,0 +1,82 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import LevyTestSupport
+import NIOCore
+import Reconciliation
+import Server
+import Testing
+
+/// Reconciliation runs over the API: a settlement file written here by hand (one order settled, one not, one line
+/// for an order Levy never had) is uploaded, reconciled in the background, and its differences read back.
+@Suite struct ReconciliationAPITests {
+    static func upload(_ client: some TestClientProtocol, _ query: String, key: String?, csv: String, type: String = "text/csv") async throws -> Reply {
+        var headers = HTTPFields()
+        if let key { headers[.authorization] = "Bearer " + key }
+        headers[.contentType] = type
+        return try await client.execute(uri: "/v1/reconciliations" + query, method: .post, headers: headers, body: ByteBuffer(string: csv)) { response in
+            Reply(status: response.status.code, headers: response.headers, text: String(buffer: response.body))
+        }
+    }
+
+    @Test("an uploaded settlement file is reconciled in the background; its differences are the ones written into it", arguments: Store.available)
+    func uploadedFileReconciles(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let runner = try #require(server.api.services.reconciliations)
+        try await server.routerApplication().test(.router) { client in
+            let checkout = server.keys[.checkout]
+            var orders: [(id: String, card: String)] = []
+            for (i, fixture) in ["minneapolis.json", "med-spa.json"].enumerated() {
+                let card = try await client.send(.post, "/v1/tokens", key: checkout, idempotency: "t\(i)",
+                                                 body: #"{"number": "4242424242424242", "exp_month": 12, "exp_year": 2031}"#)
+                let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "o\(i)", body: placeBody(fixture, token: card.string("token")))
+                let id = try #require(placed.string("id"))
+                let captured = try await client.send(.post, "/v1/orders/\(id)/capture", key: checkout, idempotency: "c\(i)")
+                orders.append((id, try #require(captured.string("card_amount"), "\(captured.text)")))
+            }
+            let now = ISO8601DateFormatter().string(from: Date())
+            let csv = """
+                line_id,type,order_id,refund_id,processor_id,amount,fee,net,currency,created,settled
+                L1,sale,\(orders[0].id),,,\(orders[0].card),0.00,,USD,\(now),\(now)
+                L2,sale,ord_neverplacedbylevy000,,,5.00,0.00,,USD,\(now),\(now)
+                L3,payout,,,,-10.00,0.00,,USD,\(now),\(now)
+
+                """
+            let reconciler = server.keys[.reconciler]
+            #expect(try await Self.upload(client, "?layout=paypal", key: reconciler, csv: csv).errorField == "layout")
+            #expect(try await Self.upload(client, "", key: reconciler, csv: csv, type: "application/json").status == 415)
+            #expect(try await Self.upload(client, "", key: checkout, csv: csv).status == 403)
+            let started = try await Self.upload(client, "?layout=generic&file_name=december.csv", key: reconciler, csv: csv)
+            #expect(started.status == 202 && started.string("status") == "queued", "\(started.text)")
+            let id = try #require(started.string("id"))
+            #expect(try await client.send(.get, "/v1/reconciliations/\(id)/differences", key: reconciler).status == 409)
+
+            #expect(try await runner.runQueued() == 1)
+            let done = try await client.send(.get, "/v1/reconciliations/\(id)", key: reconciler)
+            #expect(done.string("status") == "succeeded", "\(done.text)")
+            let summary = try #require(done.json["summary"] as? [String: Any])
+            #expect(summary["differences"] as? Int == 2 && summary["settlement_lines"] as? Int == 3 && summary["matched_lines"] as? Int == 1)
+            let reasons = try #require(summary["by_reason"] as? [String: Int])
+            #expect(reasons["missing_settlement"] == 1 && reasons["settlement_without_order"] == 1)
+            let missing = try await client.send(.get, "/v1/reconciliations/\(id)/differences?reason=missing_settlement", key: server.keys[.accountant])
+            let rows = try #require(missing.json["differences"] as? [[String: String]])
+            #expect(missing.json["total"] as? Int == 1 && rows.first?["order_id"] == orders[1].id)
+            #expect(try await client.send(.get, "/v1/reconciliations/\(id)/differences?reason=nonsense", key: reconciler).errorField == "reason")
+
+            let download = try await ExportJobAPITests.bytes(client, "/v1/reconciliations/\(id)/download", key: reconciler)
+            let text = String(decoding: download.bytes, as: UTF8.self)
+            #expect(download.status == 200 && text.contains("\(id)/differences.csv") && text.contains("\(id)/summary.txt") && !text.contains("checkpoint"))
+
+            // A file the reconciler cannot read fails the run, naming the file as uploaded (not the server's folders).
+            let broken = try await Self.upload(client, "", key: reconciler, csv: "line_id,type\nL1,sale\n")
+            let brokenID = try #require(broken.string("id"))
+            #expect(try await runner.runQueued() == 1)
+            let failed = try await client.send(.get, "/v1/reconciliations/\(brokenID)", key: reconciler)
+            #expect(failed.string("status") == "failed")
+            let error = try #require(failed.string("error"))
+            #expect(error.contains("settlements.csv") && !error.contains(server.directory), "\(error)")
+            #expect(try await client.send(.get, "/v1/reconciliations/rec_000000000000000000000000", key: reconciler).status == 404)
+        }
+    }
+}
