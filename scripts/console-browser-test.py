@@ -169,6 +169,39 @@ try:
     status, _ = session_request("/console/sign-out", data=b"")
     check(status == 403, "signing out without the CSRF token is refused (%d)" % status)
 
+    # Reconciliation: upload the seeded settlement file from the console; the differences found are the injected ones.
+    settlements = os.environ.get("LEVY_CONSOLE_SETTLEMENTS")
+    if settlements:
+        expected = sum(1 for _ in open(settlements + ".expected.csv")) - 1
+        driver.get(base + "/console/reconciliations")
+        driver.find_element(By.NAME, "settlements").send_keys(settlements)
+        driver.find_element(By.NAME, "fee_percent").send_keys("2.9")
+        driver.find_element(By.NAME, "fee_fixed").send_keys("0.30")
+        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        check(wait_until(lambda: "Started rec_" in driver.page_source), "a reconciliation started from an uploaded file")
+        found = None
+        for _ in range(200):
+            links = driver.find_elements(By.CSS_SELECTOR, "table a[href^='/console/reconciliations/rec_']")
+            if links:
+                found = links[0].get_attribute("href")
+                break
+            if "failed" in driver.find_element(By.CSS_SELECTOR, "table").text:
+                break
+            time.sleep(0.3)
+            driver.get(base + "/console/reconciliations")
+        check(found is not None, "the reconciliation finished")
+        shot("reconciliations")
+        if found:
+            driver.get(found)
+            total = driver.find_element(By.ID, "differences-total").text
+            check(total == str(expected), "the run found the %d injected differences (%s)" % (expected, total))
+            reasons = driver.find_elements(By.CSS_SELECTOR, "table a[href*='reason=']")
+            check(len(reasons) > 0, "differences are listed by reason")
+            shot("reconciliation")
+            if reasons:
+                reasons[0].click()
+                check(wait_until(lambda: "Differences: " in driver.page_source), "a reason's differences open")
+
     for name in ("nexus", "tables", "disclosures"):
         driver.get(base + "/console/" + name)
         check(driver.find_element(By.TAG_NAME, "h1").text.startswith(name.capitalize()), "the %s page opens" % name)

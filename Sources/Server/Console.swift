@@ -55,6 +55,16 @@ extension LevyAPI {
         router.get("/console/exports/:export_id/download") { request, context in
             await consoleDownload(request, id: context.parameters.get("export_id") ?? "")
         }
+        router.get("/console/reconciliations") { request, _ in
+            await consolePage(request) { _, _ in try await reconciliationsPage(notice: nil, error: nil) }
+        }
+        router.post("/console/reconciliations") { request, _ in await consoleUpload(request) }
+        router.get("/console/reconciliations/:run_id") { request, context in
+            await consolePage(request) { _, _ in try await reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
+        }
+        router.get("/console/reconciliations/:run_id/download") { request, context in
+            await consoleRunDownload(request, id: context.parameters.get("run_id") ?? "")
+        }
         router.get("/console/nexus") { request, _ in await consolePage(request) { _, _ in try await nexusPage(request) } }
         router.get("/console/tables") { request, _ in await consolePage(request) { _, _ in tablesPage() } }
         router.get("/console/disclosures") { request, _ in await consolePage(request) { _, _ in try await disclosuresPage() } }
@@ -169,7 +179,7 @@ extension LevyAPI {
 
     func render(_ page: ConsolePage, _ caller: ConsoleCaller, merchant: String?) -> Response {
         let items = [("Liability", "/console/liability"), ("Transactions", "/console/transactions"), ("Exports", "/console/exports"),
-                     ("Nexus", "/console/nexus"), ("Tables", "/console/tables"), ("Disclosures", "/console/disclosures")]
+                     ("Reconciliation", "/console/reconciliations"), ("Nexus", "/console/nexus"), ("Tables", "/console/tables"), ("Disclosures", "/console/disclosures")]
         var context = page.context
         context["style"] = ConsoleViews.style
         context["title"] = page.title

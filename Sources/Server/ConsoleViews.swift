@@ -184,6 +184,43 @@ enum ConsoleViews {
             checks its signature and every file.</p>
             {{/content}}{{/layout}}
             """,
+        "reconciliations": """
+            {{<layout}}{{$content}}
+            {{#available}}
+            <form method="post" action="/console/reconciliations" enctype="multipart/form-data" class="filters">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <label>Settlement file (CSV) <input type="file" name="settlements" accept=".csv,text/csv" required></label>
+            <label>Layout <select name="layout"><option value="stripe">stripe</option><option value="generic">generic</option></select></label>
+            <label>Fee % <input name="fee_percent" size="5" placeholder="2.9"></label>
+            <label>Fixed fee <input name="fee_fixed" size="5" placeholder="0.30"></label>
+            <label>From <input type="date" name="from"></label>
+            <label>Through <input type="date" name="through"></label>
+            <button>Reconcile</button></form>
+            {{/available}}
+            <table><thead><tr><th>Run</th><th>File</th><th>Status</th><th class="n">Lines</th><th class="n">Matched</th><th class="n">Differences</th><th>Started</th></tr></thead><tbody>
+            {{#runs}}<tr><td>{{#done}}<a href="/console/reconciliations/{{id}}">{{id}}</a>{{/done}}{{^done}}{{id}}{{/done}}</td><td>{{file}} ({{layout}})</td>
+            <td class="status">{{status}}{{#error}}: {{error}}{{/error}}</td><td class="n">{{lines}}</td><td class="n">{{matched}}</td>
+            <td class="n">{{differences}}</td><td>{{created}}</td></tr>{{/runs}}
+            {{^runs}}<tr><td colspan="7">No reconciliation yet.</td></tr>{{/runs}}
+            </tbody></table>
+            {{/content}}{{/layout}}
+            """,
+        "reconciliation": """
+            {{<layout}}{{$content}}
+            <p>{{file}} ({{layout}}), {{lines}} lines: {{matched}} matched, <span id="differences-total">{{differences}}</span> differences.
+            Levy charged {{levySales}} and refunded {{levyRefunds}}; the file settled {{settled}}, fees {{fees}}, net {{net}}.
+            <a href="{{download}}" class="download">Download the report (tar)</a></p>
+            <table><thead><tr><th>Reason</th><th class="n">Differences</th></tr></thead><tbody>
+            {{#reasons}}<tr><td><a href="/console/reconciliations/{{run}}?reason={{reason}}">{{reason}}</a></td><td class="n">{{count}}</td></tr>{{/reasons}}
+            </tbody></table>
+            <h2>{{#reason}}Differences: {{reason}}{{/reason}}{{^reason}}Differences{{/reason}} ({{shown}} of {{matching}})</h2>
+            <table><thead><tr><th>Reason</th><th>Order</th><th>Refund</th><th>Line</th><th class="n">Expected</th><th class="n">Actual</th><th>Detail</th></tr></thead><tbody>
+            {{#rows}}<tr class="difference"><td>{{reason}}</td><td>{{#orderLink}}<a href="{{orderLink}}">{{order}}</a>{{/orderLink}}{{^orderLink}}{{order}}{{/orderLink}}</td>
+            <td>{{refund}}</td><td>{{line}}</td><td class="n">{{expected}}</td><td class="n">{{actual}}</td><td>{{detail}}</td></tr>{{/rows}}
+            {{^rows}}<tr><td colspan="7">None.</td></tr>{{/rows}}
+            </tbody></table>
+            {{/content}}{{/layout}}
+            """,
         "nexus": """
             {{<layout}}{{$content}}
             <form method="get" action="/console/nexus" class="filters"><label>Year <input type="number" name="year" value="{{year}}" min="2000" max="2100"></label>

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import LevyTestSupport
 import NIOCore
+import Reconciliation
 import Server
 import Testing
 
@@ -135,6 +136,40 @@ import Testing
             #expect(log.text.contains("console_view") && log.text.contains("console: order evidence"))
             #expect(try await Self.get(client, "/console/transactions/ord_nothere", cookie: admin).status == 404)
             #expect(try await Self.get(client, "/console/transactions?state=Q9", cookie: admin).status == 400)
+        }
+    }
+
+    @Test("a settlement file uploaded from the console (multipart) is queued only with the session's token")
+    func reconciliationUpload() async throws {
+        let server = try await TestServer.make(.sqlite)
+        try await server.routerApplication().test(.router) { client in
+            let cookie = try #require(try await Self.signIn(client, key: server.keys[.reconciler]!).cookie)
+            let page = try await Self.get(client, "/console/reconciliations", cookie: cookie)
+            #expect(page.status == 200 && page.text.contains("multipart/form-data"))
+            let csrf = try #require(page.hidden("csrf"))
+            func upload(token: String?) async throws -> Page {
+                let boundary = "----levy-test-boundary"
+                var body = ""
+                for (name, value) in [("csrf", token), ("layout", "generic"), ("fee_percent", "")] {
+                    guard let value else { continue }
+                    body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
+                }
+                body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"settlements\"; filename=\"nov.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+                body += "line_id,type,order_id,refund_id,processor_id,amount,fee,net,currency,created,settled\r\nL1,payout,,,,-1.00,0,,USD,2026-11-30T00:00:00Z,\r\n"
+                body += "\r\n--\(boundary)--\r\n"
+                var headers = HTTPFields()
+                headers[.cookie] = cookie
+                headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
+                return try await client.execute(uri: "/console/reconciliations", method: .post, headers: headers, body: ByteBuffer(string: body)) {
+                    Page(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body))
+                }
+            }
+            #expect(try await upload(token: nil).status == 403)
+            #expect(try await server.api.services.reconciliations?.runs.list().isEmpty == true)
+            let started = try await upload(token: csrf)
+            #expect(started.status == 200 && started.text.contains("Started rec_"), "\(started.text.prefix(500))")
+            let runs = try #require(try await server.api.services.reconciliations?.runs.list())
+            #expect(runs.count == 1 && runs.first?.parameters.fileName == "nov.csv" && runs.first?.parameters.layout == "generic")
         }
     }
 }

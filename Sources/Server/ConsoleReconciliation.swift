@@ -1,0 +1,182 @@
+import Exports
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Reconciliation
+import Storage
+
+/// The console's reconciliation pages: upload a settlement file (a `multipart/form-data` form, at most 32 MiB),
+/// follow the run, browse its differences by reason with links to the orders they concern.
+extension LevyAPI {
+    static let maxConsoleUpload = 32 * 1_024 * 1_024
+
+    func reconciliationsPage(notice: String?, error: String?, status: HTTPResponse.Status = .ok) async throws -> ConsolePage {
+        let runs = try await services.reconciliations?.runs.list(limit: 50) ?? []
+        let rows: [[String: Any]] = runs.map { run in
+            ["id": run.id, "file": run.parameters.fileName, "layout": run.parameters.layout, "status": run.status.rawValue, "error": run.error as Any,
+             "done": run.status == .succeeded, "lines": run.summary?.settlementLines ?? Int(run.progress), "matched": run.summary?.matchedLines as Any,
+             "differences": run.summary?.differences as Any, "created": run.created]
+        }
+        var context: [String: Any] = ["available": services.reconciliations != nil, "runs": rows, "notice": notice as Any, "error": error as Any]
+        if runs.contains(where: { $0.status == .queued || $0.status == .running }) { context["refresh"] = 3 }
+        return ConsolePage(status: status, template: "reconciliations", title: "Reconciliation", context: context)
+    }
+
+    /// The upload form's post: the CSRF token and the options from their parts, the file streamed to the uploads
+    /// folder, the run queued.
+    func consoleUpload(_ request: Request) async -> Response {
+        do {
+            guard let caller = try await consoleCaller(request) else { return Self.redirect("/console/sign-in") }
+            let page: ConsolePage
+            do {
+                let runs = try reconciliationRuns()
+                let form = try await Self.multipart(request, limit: Self.maxConsoleUpload)
+                guard let token = form.fields["csrf"], APIKeyStore.constantTimeEqual(token, caller.session.csrf) else {
+                    return render(ConsolePage(status: .forbidden, template: "message", title: "Refused",
+                                              context: ["error": "This form did not carry the console's token."]), caller, merchant: nil)
+                }
+                guard let file = form.file, !file.bytes.isEmpty else { throw APIError.invalid("settlements", "choose a settlement file") }
+                var query = form.fields.filter { ["layout", "fee_percent", "fee_fixed", "from", "through"].contains($0.key) && !$0.value.isEmpty }
+                query["file_name"] = String(file.name.unicodeScalars.filter { $0.properties.generalCategory != .control }.prefix(200).map(Character.init))
+                var parameters = try reconciliationParameters(query)
+                let (uploadID, path) = try runs.runs.newUpload()
+                guard FileManager.default.createFile(atPath: path, contents: Data(file.bytes), attributes: [.posixPermissions: 0o640]) else {
+                    throw APIError(.internalServerError, "upload_failed", "the upload could not be stored")
+                }
+                parameters.bytes = Int64(file.bytes.count)
+                let run = try await runs.runs.enqueue(parameters, uploadID: uploadID, key: caller.key.id)
+                page = try await reconciliationsPage(notice: "Started \(run.id); this page follows it.", error: nil)
+            } catch let error as APIError {
+                page = try await reconciliationsPage(notice: nil, error: "\(error.field.isEmpty ? "" : error.field + ": ")\(error.message)", status: error.status)
+            } catch JobQueue.QueueError.full(let limit) {
+                page = try await reconciliationsPage(notice: nil, error: "\(limit) reconciliations are already queued or running", status: .tooManyRequests)
+            }
+            return render(page, caller, merchant: nil)
+        } catch {
+            return Self.html("<!doctype html><title>Levy console</title><p>Something went wrong.</p>", status: .internalServerError)
+        }
+    }
+
+    func reconciliationPage(_ id: String, request: Request) async throws -> ConsolePage {
+        let run = try await reconciliationRun(id)
+        guard run.status == .succeeded, let summary = run.summary else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }
+        let reason = try Self.query(request, "reason").map { text -> String in
+            guard DifferenceReason(rawValue: text) != nil else { throw APIError.invalid("reason", "not a reason code") }
+            return text
+        }
+        let found = try reconciliationRuns().runs.differences(run.id, reason: reason, limit: 200)
+        let orderChars: (UInt8) -> Bool = { (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }
+        let rows: [[String: Any]] = found.rows.map { row in
+            let order = row["order_id"] ?? ""
+            return ["reason": row["reason"] ?? "", "order": order, "refund": row["refund_id"] ?? "", "line": row["settlement_line"] ?? "",
+                    "expected": row["expected"] ?? "", "actual": row["actual"] ?? "", "detail": row["detail"] ?? "",
+                    "orderLink": order.hasPrefix("ord_") && order.utf8.allSatisfy(orderChars) ? "/console/transactions/\(order)" as Any : NSNull()]
+        }
+        let reasons: [[String: Any]] = summary.byReason.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { ["run": run.id, "reason": $0.key, "count": $0.value] }
+        return ConsolePage(template: "reconciliation", title: "Reconciliation \(run.id)", context: [
+            "file": run.parameters.fileName, "layout": run.parameters.layout, "lines": summary.settlementLines, "matched": summary.matchedLines,
+            "differences": summary.differences, "levySales": summary.levySalesAmount, "levyRefunds": summary.levyRefundsAmount,
+            "settled": summary.settledAmount, "fees": summary.fees, "net": summary.net, "download": "/console/reconciliations/\(run.id)/download",
+            "reasons": reasons, "reason": reason as Any, "rows": rows, "shown": rows.count, "matching": found.total,
+        ])
+    }
+
+    func consoleRunDownload(_ request: Request, id: String) async -> Response {
+        do {
+            guard try await consoleCaller(request) != nil else { return Self.redirect("/console/sign-in") }
+            let run = try await reconciliationRun(id)
+            guard run.status == .succeeded else { return Self.html("<!doctype html><p>Not ready.</p>", status: .conflict) }
+            let archive = try TarArchive(directory: try reconciliationRuns().runs.report(run.id), prefix: run.id, modified: services.now(),
+                                         excluding: { $0.hasPrefix("checkpoint") })
+            var headers = HTTPFields()
+            headers[.contentType] = "application/x-tar"
+            headers[.contentDisposition] = "attachment; filename=\"\(run.id).tar\""
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: archive.size) { writer in
+                try await archive.write { piece in try await writer.write(ByteBuffer(bytes: piece)) }
+                try await writer.finish(nil)
+            })
+        } catch let error as APIError {
+            return Self.html("<!doctype html><p>\(ConsoleChart.escape(error.message))</p>", status: error.status)
+        } catch {
+            return Self.html("<!doctype html><p>The report is not available.</p>", status: .gone)
+        }
+    }
+
+    /// A `multipart/form-data` body (RFC 7578) of at most `limit` bytes: its text fields, and its one file part.
+    struct MultipartForm {
+        var fields: [String: String] = [:]
+        var file: (name: String, bytes: [UInt8])?
+    }
+
+    static func multipart(_ request: Request, limit: Int) async throws -> MultipartForm {
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("multipart/form-data"),
+              let range = type.range(of: "boundary=") else {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "the upload form is sent as multipart/form-data")
+        }
+        var boundary = String(type[range.upperBound...].prefix { $0 != ";" }).trimmingCharacters(in: .whitespaces)
+        if boundary.hasPrefix("\""), boundary.hasSuffix("\""), boundary.count >= 2 { boundary = String(boundary.dropFirst().dropLast()) }
+        guard (1...70).contains(boundary.utf8.count) else { throw APIError.invalid("Content-Type", "a multipart boundary of 1 to 70 characters") }
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: limit) } catch {
+            throw APIError(.contentTooLarge, "body_too_large", "the upload is larger than \(limit / 1_048_576) MiB")
+        }
+        return try parseMultipart(Array(buffer.readableBytesView), boundary: boundary)
+    }
+
+    static func parseMultipart(_ body: [UInt8], boundary: String) throws -> MultipartForm {
+        let delimiter = Array(("--" + boundary).utf8)
+        let separator = Array("\r\n\r\n".utf8)
+        var form = MultipartForm()
+        var position = 0
+        guard let first = find(delimiter, in: body, from: 0) else { throw APIError.invalid("body", "no multipart boundary in the upload") }
+        position = first + delimiter.count
+        var parts = 0
+        while position + 2 <= body.count, !(body[position] == 45 && body[position + 1] == 45) {
+            parts += 1
+            guard parts <= 32 else { throw APIError.invalid("body", "too many parts in the upload") }
+            // Past the CRLF that ends the delimiter line: the part's headers, a blank line, its content.
+            let start = position + 2
+            guard let headerEnd = find(separator, in: body, from: start),
+                  let next = find(Array("\r\n".utf8) + delimiter, in: body, from: headerEnd + 4) else {
+                throw APIError.invalid("body", "a multipart part is not closed")
+            }
+            let headers = String(decoding: body[start..<headerEnd], as: UTF8.self)
+            let content = Array(body[(headerEnd + 4)..<next])
+            let disposition = headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-disposition:") }.map(String.init) ?? ""
+            let name = attribute("name", in: disposition)
+            if let fileName = attribute("filename", in: disposition) {
+                guard form.file == nil else { throw APIError.invalid("body", "one file at a time") }
+                form.file = (fileName, content)
+            } else if let name {
+                guard content.count <= 4_096 else { throw APIError.invalid(name, "at most 4096 bytes") }
+                form.fields[name] = String(decoding: content, as: UTF8.self)
+            }
+            position = next + 2 + delimiter.count
+        }
+        return form
+    }
+
+    /// `name="value"` in a Content-Disposition header.
+    static func attribute(_ name: String, in header: String) -> String? {
+        guard let range = header.range(of: " \(name)=\"") ?? header.range(of: ";\(name)=\"") else { return nil }
+        return String(header[range.upperBound...].prefix { $0 != "\"" })
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        let first = needle[0]
+        var i = start
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+}
