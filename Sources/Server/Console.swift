@@ -428,20 +428,26 @@ extension LevyAPI {
             guard try await consoleCaller(request) != nil else { return Self.redirect("/console/sign-in") }
             let job = try await job(id)
             guard job.status == .succeeded else { return Self.html("<!doctype html><p>Not ready.</p>", status: .conflict) }
-            let archive = try TarArchive(directory: try exportJobs().jobs.folder(job.id), prefix: job.id, modified: services.now())
-            var headers = HTTPFields()
-            headers[.contentType] = "application/x-tar"
-            headers[.contentDisposition] = "attachment; filename=\"\(job.id).tar\""
-            headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: archive.size) { writer in
-                try await archive.write { piece in try await writer.write(ByteBuffer(bytes: piece)) }
-                try await writer.finish(nil)
-            })
+            return Self.tarResponse(try TarArchive(directory: try exportJobs().jobs.folder(job.id), prefix: job.id, modified: services.now()),
+                                    fileName: job.id + ".tar")
         } catch let error as APIError {
             return Self.html("<!doctype html><p>\(ConsoleChart.escape(error.message))</p>", status: error.status)
         } catch {
             return Self.html("<!doctype html><p>The export's files are not available.</p>", status: .gone)
         }
+    }
+
+    /// An archive streamed from its files with its length announced; a file that changed under it ends the response
+    /// early (the client sees a short body, never a wrong one).
+    static func tarResponse(_ archive: TarArchive, fileName: String, headers extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "application/x-tar"
+        headers[.contentDisposition] = "attachment; filename=\"\(fileName)\""
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: archive.size) { writer in
+            try await archive.write { piece in try await writer.write(ByteBuffer(bytes: piece)) }
+            try await writer.finish(nil)
+        })
     }
 
     // MARK: - Nexus, tables, disclosures

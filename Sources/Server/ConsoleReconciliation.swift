@@ -87,16 +87,8 @@ extension LevyAPI {
             guard try await consoleCaller(request) != nil else { return Self.redirect("/console/sign-in") }
             let run = try await reconciliationRun(id)
             guard run.status == .succeeded else { return Self.html("<!doctype html><p>Not ready.</p>", status: .conflict) }
-            let archive = try TarArchive(directory: try reconciliationRuns().runs.report(run.id), prefix: run.id, modified: services.now(),
-                                         excluding: { $0.hasPrefix("checkpoint") })
-            var headers = HTTPFields()
-            headers[.contentType] = "application/x-tar"
-            headers[.contentDisposition] = "attachment; filename=\"\(run.id).tar\""
-            headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: archive.size) { writer in
-                try await archive.write { piece in try await writer.write(ByteBuffer(bytes: piece)) }
-                try await writer.finish(nil)
-            })
+            return Self.tarResponse(try TarArchive(directory: try reconciliationRuns().runs.report(run.id), prefix: run.id, modified: services.now(),
+                                                   excluding: { $0.hasPrefix("checkpoint") }), fileName: run.id + ".tar")
         } catch let error as APIError {
             return Self.html("<!doctype html><p>\(ConsoleChart.escape(error.message))</p>", status: error.status)
         } catch {

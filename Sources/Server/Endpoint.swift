@@ -82,9 +82,9 @@ struct APIReply: Sendable {
     /// The body kept for replays of an idempotent request when it must differ from the one sent: a gift card code
     /// is shown once and never stored, so the kept body leaves it out.
     var storedBody: [UInt8]?
-    /// A download streamed from files instead of `body` (an export's archive), and its Content-Disposition.
+    /// A download streamed from files instead of `body` (an export's archive), and the file name it is offered as.
     var archive: TarArchive?
-    var disposition: String?
+    var archiveName: String?
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, resource: String? = nil) -> APIReply {
         APIReply(status: status, body: JSONBody.encode(value), resource: resource)

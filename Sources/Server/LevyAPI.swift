@@ -145,15 +145,7 @@ public struct LevyAPI: Sendable {
         headers[.cacheControl] = "no-store"
         if replayed { headers[Self.replayedField] = "true" }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        if let archive = reply.archive {
-            headers[.contentDisposition] = reply.disposition
-            // Streamed from the files in 64 KiB pieces with its length announced; a file that changed under it ends
-            // the response early (the client sees a short body, never a wrong one).
-            return Response(status: reply.status, headers: headers, body: ResponseBody(contentLength: archive.size) { writer in
-                try await archive.write { piece in try await writer.write(ByteBuffer(bytes: piece)) }
-                try await writer.finish(nil)
-            })
-        }
+        if let archive = reply.archive { return Self.tarResponse(archive, fileName: reply.archiveName ?? "archive.tar", headers: headers) }
         return Response(status: reply.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 

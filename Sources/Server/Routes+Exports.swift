@@ -38,8 +38,7 @@ extension LevyAPI {
                 } catch {
                     throw APIError(.gone, "export_files_gone", "the export's files are no longer on this server")
                 }
-                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive,
-                                disposition: "attachment; filename=\"\(job.id).tar\"")
+                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive, archiveName: job.id + ".tar")
             },
         ]
     }

@@ -56,7 +56,7 @@ extension LevyAPI {
                 } catch {
                     throw APIError(.gone, "reconciliation_files_gone", "the run's report is no longer on this server")
                 }
-                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive, disposition: "attachment; filename=\"\(run.id).tar\"")
+                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive, archiveName: run.id + ".tar")
             },
         ]
     }
