@@ -13,12 +13,21 @@ public struct APIError: Error, Sendable, Equatable {
     public var code: String
     public var message: String
     public var field: String
+    /// For a 429: seconds until the client may try again (sent as `Retry-After`).
+    public var retryAfter: Int?
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String = "") {
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+    }
+
+    /// A full job queue: 429 with a `Retry-After` of 10 seconds, the time a small job takes.
+    static func queueFull(_ code: String, _ message: String) -> APIError {
+        var error = APIError(.tooManyRequests, code, message)
+        error.retryAfter = 10
+        return error
     }
 
     static let unauthenticated = APIError(.unauthorized, "unauthenticated", "send an API key as \"Authorization: Bearer lvk_…\"")

@@ -123,6 +123,7 @@ public struct LevyAPI: Sendable {
             (reply, replayed) = try await runIdempotently(endpoint, call: call, request: request)
         } catch {
             if let throttled = error as? Throttled { retryAfter = throttled.seconds }
+            if let apiError = error as? APIError, let seconds = apiError.retryAfter { retryAfter = seconds }
             reply = errorReply(error, requestID: requestID, logger: logger)
         }
         let elapsed = ContinuousClock.now - started

@@ -16,7 +16,7 @@ extension LevyAPI {
                 let parameters = try await jobParameters(body)
                 let job: ExportJob
                 do { job = try await exports.jobs.enqueue(body.kind, parameters, key: call.key?.id ?? "-") } catch let error as ExportJobStore.JobError {
-                    throw APIError(.tooManyRequests, "export_queue_full", error.description)
+                    throw APIError.queueFull("export_queue_full", error.description)
                 }
                 return .json(ExportJobOut(job), status: .accepted)
             },

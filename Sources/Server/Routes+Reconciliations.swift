@@ -23,7 +23,7 @@ extension LevyAPI {
                     return .json(ReconciliationRunOut(try await runs.runs.enqueue(withSize, uploadID: uploadID, key: call.key?.id ?? "-")), status: .accepted)
                 } catch JobQueue.QueueError.full(let limit) {
                     try? FileManager.default.removeItem(atPath: path)
-                    throw APIError(.tooManyRequests, "reconciliation_queue_full", "\(limit) reconciliations are already queued or running")
+                    throw APIError.queueFull("reconciliation_queue_full", "\(limit) reconciliations are already queued or running")
                 }
             },
             Endpoint(method: .get, path: "/v1/reconciliations", scopes: scopes, idempotency: .none) { call in

@@ -114,7 +114,7 @@ import Testing
                 #expect(try await post(#"{"kind": "liability", "from": "2026-01-01", "through": "2026-12-31"}"#).status == 202)
             }
             let full = try await post(#"{"kind": "liability", "from": "2026-01-01", "through": "2026-12-31"}"#)
-            #expect(full.status == 429 && full.errorCode == "export_queue_full")
+            #expect(full.status == 429 && full.errorCode == "export_queue_full" && full.headers[.retryAfter] == "10")
         }
     }
 
