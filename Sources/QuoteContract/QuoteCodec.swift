@@ -9,11 +9,12 @@ public enum QuoteCodec {
     /// Parses and validates a request. The error names the first field at fault.
     /// `locations`: the merchant's locations by id, for a request that names its origin or a line's location by id
     /// (`"origin": "mpls"`) instead of writing the address out.
-    public static func decodeRequest(_ data: Data, locations: [String: Address] = [:]) throws(ContractError) -> QuoteRequest {
+    /// `defaultRounding` applies when the request names none (the merchant profile's; `sst` without one).
+    public static func decodeRequest(_ data: Data, locations: [String: Address] = [:], defaultRounding: RoundingMode = .sst) throws(ContractError) -> QuoteRequest {
         let bytes = Array(data)
         try checkJSON(bytes)
-        if let document = QuoteRequestParser.parse(bytes) { return try validate(document, locations: locations) }
-        return try validate(try decodeDocumentWithFoundation(data), locations: locations)
+        if let document = QuoteRequestParser.parse(bytes) { return try validate(document, locations: locations, defaultRounding: defaultRounding) }
+        return try validate(try decodeDocumentWithFoundation(data), locations: locations, defaultRounding: defaultRounding)
     }
 
     /// The I-JSON check every request passes before it is read (`JSONGuard`), as a contract error.
@@ -78,7 +79,8 @@ public enum QuoteCodec {
         }
     }
 
-    static func validate(_ document: QuoteRequestDocument, locations: [String: Address] = [:]) throws(ContractError) -> QuoteRequest {
+    static func validate(_ document: QuoteRequestDocument, locations: [String: Address] = [:],
+                         defaultRounding: RoundingMode = .sst) throws(ContractError) -> QuoteRequest {
         guard let dateText = document.date else { throw ContractError(.missingField, field: "date", "the tax date is required (YYYY-MM-DD)") }
         guard let date = TaxDate(iso: dateText) else {
             throw ContractError(.invalidValue, field: "date", "\"\(dateText)\" is not a date (YYYY-MM-DD)")
@@ -186,7 +188,7 @@ public enum QuoteCodec {
                                    taxIncluded: doc.taxIncluded ?? false, location: location, discount: discount))
         }
 
-        var rounding = RoundingMode.sst
+        var rounding = defaultRounding
         if let text = document.rounding {
             guard let mode = RoundingMode(rawValue: text) else {
                 throw ContractError(.invalidValue, field: "rounding",

@@ -49,12 +49,6 @@ extension LevyAPI {
         return MerchantID(text)
     }
 
-    /// The merchant profile's locations by id, which a request may name instead of writing out its origin or a line's
-    /// location (`"origin": "mpls"`).
-    func profileLocations() async throws -> [String: Address] {
-        try await profiles.current(services.merchants).locations
-    }
-
     /// The request as the merchant's profile completes it: with no registrations named, the states where the
     /// profile records a registration in force on the quote's date (none: every state is "not collecting"). A profile
     /// without registrations, or no profile, changes nothing.

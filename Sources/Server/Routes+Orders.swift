@@ -3,6 +3,7 @@ import Foundation
 import JSONInput
 import Storage
 import HTTPTypes
+import Merchants
 import Orders
 import QuoteContract
 import TaxCore
@@ -13,7 +14,9 @@ extension LevyAPI {
     var quoteEndpoints: [Endpoint] {
         [
             Endpoint(method: .post, path: "/v1/quotes", scopes: [.checkout], idempotency: .none) { call in
-                let request = try await applyingProfile(try QuoteCodec.decodeRequest(Data(call.body), locations: try await profileLocations()))
+                let profile = try await profiles.current(services.merchants)
+                let request = try await applyingProfile(try QuoteCodec.decodeRequest(Data(call.body), locations: profile.locations,
+                                                                                     defaultRounding: profile.merchant?.rounding ?? .sst))
                 let started = ContinuousClock.now
                 let quote = try calculator.quote(request)
                 services.metrics.quote(duration: ContinuousClock.now - started)
@@ -77,7 +80,9 @@ extension LevyAPI {
         let body = try call.decode(PlaceOrderBody.self)
         var request: QuoteRequest
         do {
-            request = try QuoteCodec.decodeRequest(try Self.member("order", of: call.body), locations: try await profileLocations())
+            let profile = try await profiles.current(services.merchants)
+            request = try QuoteCodec.decodeRequest(try Self.member("order", of: call.body), locations: profile.locations,
+                                                   defaultRounding: profile.merchant?.rounding ?? .sst)
         } catch let error as ContractError {
             throw ContractError(error.code, field: error.field.isEmpty ? "order" : "order." + error.field, error.message)
         }

@@ -92,6 +92,19 @@ import Testing
             #expect(updated.string("email") == "tax@glow.example" && updated.string("name") == "Glow Med Spa LLC")
             let refused = try await client.send(.patch, "/v1/merchants/\(id)", key: admin, body: #"{"email": "no"}"#)
             #expect(refused.status == 400 && refused.errorField == "email")
+
+            // The profile's default rounding applies to a quote that names none; a quote's own rounding wins.
+            let rounding = try await client.send(.patch, "/v1/merchants/\(id)", key: admin, body: #"{"rounding": "line_jurisdiction"}"#)
+            #expect(rounding.string("rounding") == "line_jurisdiction")
+            func quoteRounding(_ given: String) async throws -> String? {
+                try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                    {"date": "2026-06-15", \(given) "origin": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"},
+                     "destination": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"},
+                     "lines": [{"id": "1", "code": "general", "amount": "19.99", "fulfilment": "shipped"}]}
+                    """).string("rounding")
+            }
+            #expect(try await quoteRounding("") == "line_jurisdiction")
+            #expect(try await quoteRounding(#""rounding": "sst","#) == "sst")
             #expect(try await client.send(.get, "/v1/merchants/mer_nobody", key: admin).status == 404)
             let listed = try await client.send(.get, "/v1/merchants", key: server.keys[.accountant]!)
             #expect((listed.json["merchants"] as? [[String: Any]])?.count == 1)
