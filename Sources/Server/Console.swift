@@ -66,7 +66,7 @@ extension LevyAPI {
             await consoleRunDownload(request, id: context.parameters.get("run_id") ?? "")
         }
         router.get("/console/nexus") { request, _ in await consolePage(request) { _, _ in try await nexusPage(request) } }
-        router.get("/console/tables") { request, _ in await consolePage(request) { _, _ in tablesPage() } }
+        router.get("/console/tables") { request, _ in await consolePage(request) { _, _ in try tablesPage(request) } }
         router.get("/console/disclosures") { request, _ in await consolePage(request) { _, _ in try await disclosuresPage() } }
     }
 
@@ -475,7 +475,7 @@ extension LevyAPI {
                                                                          "rows": rows])
     }
 
-    func tablesPage() -> ConsolePage {
+    func tablesPage(_ request: Request) throws -> ConsolePage {
         let sources: [[String: Any]] = services.tables.verifiedThrough.sorted { $0.key < $1.key }.map { name, date in
             ["name": name, "through": date.iso, "stale": date.iso < today]
         }
@@ -483,8 +483,20 @@ extension LevyAPI {
             ["id": version.id, "created": version.created, "parent": version.parent ?? "–",
              "files": version.files.map { "\($0.kind.rawValue) \($0.state) \($0.name)" }.joined(separator: "; ")]
         }
-        return ConsolePage(template: "tables", title: "Tables", context: ["inUse": services.tables.version, "current": services.tableStore?.currentID() as Any,
-                                                                          "sources": sources, "versions": versions, "today": today])
+        var context: [String: Any] = ["inUse": services.tables.version, "current": services.tableStore?.currentID() as Any,
+                                      "sources": sources, "versions": versions, "today": today, "hasVersions": !versions.isEmpty,
+                                      "choices": (["shipped"] + versions.compactMap { $0["id"] as? String }).map { ["id": $0] }]
+        // A diff between two versions (or the shipped tables): the rate and boundary rows added and removed.
+        if let from = Self.query(request, "from", max: 200), let to = Self.query(request, "to", max: 200), let store = services.tableStore {
+            do {
+                context["diff"] = try TableDiff.diff(old: try store.officialFiles(from), new: try store.officialFiles(to)).map { ["line": $0] }
+                context["diffFrom"] = from
+                context["diffTo"] = to
+            } catch {
+                throw APIError.invalid("from", "versions of this store (or \"shipped\")")
+            }
+        }
+        return ConsolePage(template: "tables", title: "Tables", context: context)
     }
 
     func disclosuresPage() async throws -> ConsolePage {

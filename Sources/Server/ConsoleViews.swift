@@ -243,6 +243,13 @@ enum ConsoleViews {
             {{#versions}}<tr><td><code>{{id}}</code></td><td>{{created}}</td><td><code>{{parent}}</code></td><td>{{files}}</td></tr>{{/versions}}
             {{^versions}}<tr><td colspan="4">None imported: the shipped tables are in use.</td></tr>{{/versions}}
             </tbody></table>
+            {{#hasVersions}}<h2>Compare two versions</h2>
+            <form method="get" action="/console/tables" class="filters">
+            <label>From <select name="from">{{#choices}}<option>{{id}}</option>{{/choices}}</select></label>
+            <label>To <select name="to">{{#choices}}<option>{{id}}</option>{{/choices}}</select></label>
+            <button>Compare</button></form>{{/hasVersions}}
+            {{#diffFrom}}<h2>{{diffFrom}} → {{diffTo}}</h2><pre class="diff">{{#diff}}{{line}}
+            {{/diff}}{{^diff}}No rate or boundary row differs.{{/diff}}</pre>{{/diffFrom}}
             {{/content}}{{/layout}}
             """,
         "disclosures": """

@@ -55,6 +55,19 @@ public struct TableStore: Sendable {
         return try JSONDecoder().decode(VersionManifest.self, from: data)
     }
 
+    /// The official files a version holds, with their bytes (none for `shipped`, the shipped tables alone): what
+    /// `TableDiff` compares.
+    public func officialFiles(_ id: String) throws -> [(OfficialFile, [UInt8])] {
+        if id == "shipped" { return [] }
+        // A version id names a folder: nothing that could leave the store.
+        guard !id.isEmpty, !id.contains("/"), !id.contains(".."), id.utf8.count <= 200 else { throw StoreError.unknownVersion(id) }
+        return try manifest(id).files.map { file in
+            let path = "\(versionsDirectory)/\(id)/files/\(file.name)"
+            guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.io("cannot read \(path)") }
+            return (file, [UInt8](data))
+        }
+    }
+
     /// Every version, oldest first.
     public func versions() throws -> [VersionManifest] {
         let ids = (try? FileManager.default.contentsOfDirectory(atPath: versionsDirectory)) ?? []

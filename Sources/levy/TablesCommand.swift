@@ -140,18 +140,9 @@ struct TablesCommand: ParsableCommand {
 
         func run() throws {
             let tableStore = TableStore(directory: TableLocation.storeDirectory(store))
-            func files(_ id: String) throws -> [(OfficialFile, [UInt8])] {
-                if id == "shipped" { return [] }
-                let manifest = try tableStore.manifest(id)
-                return try manifest.files.map { file in
-                    let path = "\(tableStore.directory)/versions/\(id)/files/\(file.name)"
-                    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-                    return (file, [UInt8](data))
-                }
-            }
             guard let to = to ?? tableStore.currentID() else { throw ValidationError("the store has no current version") }
             do {
-                for line in try TableDiff.diff(old: try files(from), new: try files(to)) { print(line) }
+                for line in try TableDiff.diff(old: try tableStore.officialFiles(from), new: try tableStore.officialFiles(to)) { print(line) }
             } catch let error as TableLoadError {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(1)

@@ -41,7 +41,7 @@ struct TestServer: Sendable {
     static let exportKey = try! SigningKey(raw: Array(repeating: 8, count: 32))
 
     static func make(_ store: Store = .sqlite, now: @escaping @Sendable () -> Date = { Date() },
-                     stripeWebhook: StripeWebhook? = nil, exports: Bool = true) async throws -> TestServer {
+                     stripeWebhook: StripeWebhook? = nil, exports: Bool = true, tableStore: TableStore? = nil) async throws -> TestServer {
         let directory = NSTemporaryDirectory() + "levy-server-tests/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : postgres!
@@ -51,7 +51,7 @@ struct TestServer: Sendable {
         let vault = store == .sqlite
             ? try await Vault.open(.init(databasePath: directory + "/vault.sqlite", masterKey: masterKey, now: now))
             : try await Vault.open(.init(schema: namespace + "vault", masterKey: masterKey, now: now), database: database)
-        let services = try await LevyServices.assemble(database: database, vault: vault, tables: tables, tableStore: nil,
+        let services = try await LevyServices.assemble(database: database, vault: vault, tables: tables, tableStore: tableStore,
                                                        keys: OrderKeys(masterKey: try MasterKey(bytes: Array(repeating: 9, count: 32))),
                                                        namespace: namespace,
                                                        exports: exports ? LevyServices.ExportSetup(
