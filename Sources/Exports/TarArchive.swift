@@ -99,3 +99,39 @@ public struct TarArchive: Sendable {
         return block
     }
 }
+
+extension TarArchive {
+    /// Unpacks a ustar archive of one export folder (as `write` makes them) into `directory`: regular files only,
+    /// all under one top folder, plain names (no further folders, no `..`), at most `maxFiles`. Anything else is
+    /// refused, so an uploaded archive can only write plain files into the folder given. Returns the file names.
+    public static func extract(_ bytes: [UInt8], into directory: String, maxFiles: Int = 32) throws -> [String] {
+        var names: [String] = []
+        var offset = 0
+        var folder: String?
+        while offset + 512 <= bytes.count {
+            let header = bytes[offset..<offset + 512]
+            if header.allSatisfy({ $0 == 0 }) { break }
+            let name = String(decoding: header.prefix(100).prefix { $0 != 0 }, as: UTF8.self)
+            let sizeField = String(decoding: bytes[offset + 124..<offset + 136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self)
+            guard let size = Int(sizeField, radix: 8), size >= 0, size <= bytes.count else { throw ArchiveError.unreadable("a header's size") }
+            let type = bytes[offset + 156]
+            guard type == UInt8(ascii: "0") || type == 0 else { throw ArchiveError.unreadable("\(name): not a plain file") }
+            let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !parts.contains(".."), !parts.contains("."),
+                  parts.allSatisfy({ $0.unicodeScalars.allSatisfy { $0.value >= 32 && $0 != "\\" } }) else {
+                throw ArchiveError.unreadable("\(name): not a file of one export folder")
+            }
+            if folder == nil { folder = parts[0] }
+            guard folder == parts[0] else { throw ArchiveError.unreadable("\(name): a second folder") }
+            let start = offset + 512
+            guard start + size <= bytes.count else { throw ArchiveError.unreadable("\(name): cut short") }
+            guard names.count < maxFiles, !names.contains(parts[1]) else { throw ArchiveError.unreadable("\(name): too many or repeated files") }
+            guard FileManager.default.createFile(atPath: directory + "/" + parts[1], contents: Data(bytes[start..<start + size])) else {
+                throw ArchiveError.unreadable("\(name): cannot be written")
+            }
+            names.append(parts[1])
+            offset = start + padded(size)
+        }
+        return names
+    }
+}

@@ -52,6 +52,7 @@ extension LevyAPI {
         }
         router.get("/console/exports") { request, _ in await consolePage(request) { caller, _ in try await exportsPage(caller, notice: nil, error: nil) } }
         router.post("/console/exports") { request, _ in await consolePage(request, form: true) { caller, form in try await startExport(form, caller) } }
+        router.post("/console/exports/verify") { request, _ in await consoleVerify(request) }
         router.get("/console/exports/:export_id/download") { request, context in
             await consoleDownload(request, id: context.parameters.get("export_id") ?? "")
         }

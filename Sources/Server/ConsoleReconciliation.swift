@@ -58,6 +58,51 @@ extension LevyAPI {
         }
     }
 
+    /// Verifies an uploaded export archive against this installation's signing key: unpacked into a fresh folder
+    /// (plain files of one folder only), checked like `levy export verify`, then removed.
+    func consoleVerify(_ request: Request) async -> Response {
+        do {
+            guard let caller = try await consoleCaller(request) else { return Self.redirect("/console/sign-in") }
+            var page: ConsolePage
+            do {
+                let form = try await Self.multipart(request, limit: Self.maxConsoleUpload)
+                guard let token = form.fields["csrf"], APIKeyStore.constantTimeEqual(token, caller.session.csrf) else {
+                    return render(ConsolePage(status: .forbidden, template: "message", title: "Refused",
+                                              context: ["error": "This form did not carry the console's token."]), caller, merchant: nil)
+                }
+                guard let file = form.file, !file.bytes.isEmpty else { throw APIError.invalid("archive", "choose an export archive") }
+                let exports = try exportJobs()
+                let folder = NSTemporaryDirectory() + "levy-verify-" + UUID().uuidString
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                defer { try? FileManager.default.removeItem(atPath: folder) }
+                var problems: [String]
+                var result: ManifestVerifier.Result?
+                do {
+                    _ = try TarArchive.extract(file.bytes, into: folder)
+                    result = ManifestVerifier.verify(directory: folder, trusted: [exports.exporter.signingKey.keyID])
+                    problems = result?.problems ?? []
+                } catch {
+                    problems = ["the archive cannot be read: \(error)"]
+                }
+                page = try await exportsPage(caller, notice: nil, error: nil)
+                if let result, let manifest = result.manifest, problems.isEmpty {
+                    page.context["verified"] = "\(file.name): verified. \(manifest.kind) \(manifest.period.from) to \(manifest.period.through), "
+                        + "\(manifest.files.count) file(s), signed by this installation's key \(result.keyID ?? "?")."
+                } else {
+                    page.context["verified"] = "\(file.name): NOT verified."
+                    page.context["problems"] = problems
+                    page.context["hasProblems"] = true
+                    page.status = .unprocessableContent
+                }
+            } catch let error as APIError {
+                page = try await exportsPage(caller, notice: nil, error: "\(error.field.isEmpty ? "" : error.field + ": ")\(error.message)", status: error.status)
+            }
+            return render(page, caller, merchant: nil)
+        } catch {
+            return Self.html("<!doctype html><title>Levy console</title><p>Something went wrong.</p>", status: .internalServerError)
+        }
+    }
+
     func reconciliationPage(_ id: String, request: Request) async throws -> ConsolePage {
         let run = try await reconciliationRun(id)
         guard run.status == .succeeded, let summary = run.summary else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }

@@ -180,8 +180,15 @@ enum ConsoleViews {
             <td>{{#download}}<a href="{{download}}" class="download">download (tar)</a> {{files}}{{/download}}</td></tr>{{/jobs}}
             {{^jobs}}<tr><td colspan="7">No export yet.</td></tr>{{/jobs}}
             </tbody></table>
-            <p class="muted">A downloaded archive unpacks with <code>tar -xf</code>; <code>levy export verify FOLDER --public-key {{signingKey}}</code>
-            checks its signature and every file.</p>
+            <h2>Verify a downloaded export</h2>
+            {{#verified}}<p class="notice" id="verify-result">{{verified}}</p>{{/verified}}
+            {{#hasProblems}}<ul class="error" id="verify-problems">{{#problems}}<li>{{.}}</li>{{/problems}}</ul>{{/hasProblems}}
+            <form method="post" action="/console/exports/verify" enctype="multipart/form-data" class="filters">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <label>Archive (.tar, as downloaded) <input type="file" name="archive" accept=".tar" required></label>
+            <button>Verify</button></form>
+            <p class="muted">The signature is checked against this installation's signing key ({{signingKey}}), then every file's size and
+            SHA-256. On the command line: <code>tar -xf</code>, then <code>levy export verify FOLDER --public-key {{signingKey}}</code>.</p>
             {{/content}}{{/layout}}
             """,
         "reconciliations": """

@@ -1,3 +1,4 @@
+import Exports
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -199,6 +200,54 @@ import Testing
             let diff = page.text.components(separatedBy: "<pre class=\"diff\">").last ?? ""
             #expect(diff.contains("  - ") && diff.contains("  + ") && diff.contains("1726"), "\(diff.prefix(600))")
             #expect(try await Self.get(client, "/console/tables?from=../../etc&to=\(v2.id)", cookie: cookie).status == 400)
+        }
+    }
+
+    /// Posts a multipart form with text fields and one file.
+    static func postMultipart(_ client: some TestClientProtocol, _ uri: String, cookie: String, fields: [String: String],
+                              file: (field: String, name: String, bytes: [UInt8])) async throws -> Page {
+        let boundary = "----levy-test-\(UUID().uuidString)"
+        var body: [UInt8] = []
+        for (name, value) in fields {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+        }
+        body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(file.name)\"\r\nContent-Type: application/x-tar\r\n\r\n".utf8)
+        body += file.bytes + Array("\r\n--\(boundary)--\r\n".utf8)
+        var headers = HTTPFields()
+        headers[.cookie] = cookie
+        headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(bytes: body)) {
+            Page(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body))
+        }
+    }
+
+    @Test("a downloaded export archive uploaded to the console verifies; a changed byte or a path out of the folder does not")
+    func verifyUploadedArchive() async throws {
+        let server = try await TestServer.make(.sqlite)
+        let executor = try #require(server.api.services.exports)
+        try await server.routerApplication().test(.router) { client in
+            let accountant = server.keys[.accountant]!
+            let started = try await client.send(.post, "/v1/exports", key: accountant, body: #"{"kind": "liability", "from": "2026-01-01", "through": "2026-12-31"}"#)
+            let id = try #require(started.string("id"))
+            #expect(try await executor.runQueued() == 1)
+            let archive = try await ExportJobAPITests.bytes(client, "/v1/exports/\(id)/download", key: accountant).bytes
+            let cookie = try #require(try await Self.signIn(client, key: accountant).cookie)
+            let csrf = try #require(try await Self.get(client, "/console/exports", cookie: cookie).hidden("csrf"))
+            let good = try await Self.postMultipart(client, "/console/exports/verify", cookie: cookie, fields: ["csrf": csrf],
+                                                    file: ("archive", "\(id).tar", archive))
+            #expect(good.status == 200 && good.text.contains("\(id).tar: verified."), "\(good.text.suffix(800))")
+            var changed = archive
+            changed[512 + 3] ^= 0x01   // a byte of the first file (liability.csv)
+            let bad = try await Self.postMultipart(client, "/console/exports/verify", cookie: cookie, fields: ["csrf": csrf], file: ("archive", "x.tar", changed))
+            #expect(bad.status == 422 && bad.text.contains("NOT verified"))
+            // An archive naming a file outside its folder is refused before anything is written.
+            var escaping = archive
+            let evil = Array("../../tmp/evil.csv".utf8)
+            for i in 0..<100 { escaping[i] = i < evil.count ? evil[i] : 0 }
+            let refused = try await Self.postMultipart(client, "/console/exports/verify", cookie: cookie, fields: ["csrf": csrf], file: ("archive", "e.tar", escaping))
+            #expect(refused.status == 422 && refused.text.contains("cannot be read"))
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/evil.csv"))
+            #expect(try await Self.postMultipart(client, "/console/exports/verify", cookie: cookie, fields: [:], file: ("archive", "x.tar", archive)).status == 403)
         }
     }
 }
