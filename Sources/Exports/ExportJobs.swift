@@ -9,9 +9,7 @@ public struct ExportJob: Sendable, Equatable {
         case detail, liability, saft, report
     }
 
-    public enum Status: String, Sendable, Codable {
-        case queued, running, succeeded, failed
-    }
+    public typealias Status = JobQueue.Status
 
     /// What the export is to hold: the same choices as `levy export …` and `levy report html`.
     public struct Parameters: Sendable, Equatable, Codable {
@@ -150,7 +148,7 @@ public struct ExportJobStore: Sendable {
             }
             manifest = decoded
         }
-        return ExportJob(id: record.id, kind: kind, parameters: parameters, status: ExportJob.Status(rawValue: record.status.rawValue) ?? .failed,
+        return ExportJob(id: record.id, kind: kind, parameters: parameters, status: record.status,
                          rows: record.progress, created: record.created, started: record.started, finished: record.finished, error: record.error,
                          requestedKey: record.requestedKey, manifest: manifest)
     }
@@ -184,7 +182,7 @@ public struct ExportJobExecutor: Sendable {
     /// Runs one claimed job to success or failure. A failure (or a cancellation, at shutdown) is recorded by a task
     /// of its own, so that a cancelled export is still marked failed and its folder removed.
     func execute(_ job: ExportJob) async {
-        let rows = Counter()
+        let rows = ProgressCounter()
         do {
             let manifest = try await withThrowingTaskGroup(of: Manifest?.self) { group in
                 group.addTask {
@@ -229,13 +227,4 @@ public struct ExportJobExecutor: Sendable {
         }
     }
 
-    /// The row count a running export reports, read by its heartbeat.
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var count = 0
-        var value: Int {
-            get { lock.withLock { count } }
-            set { lock.withLock { count = newValue } }
-        }
-    }
 }

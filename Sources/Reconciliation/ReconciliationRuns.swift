@@ -189,7 +189,7 @@ public struct ReconciliationRunExecutor: Sendable {
             }
             let request = try queued.parameters.request(settlements: settlements)
             var reconciler = Reconciler(service: service, tables: service.tables)
-            let rows = Counter()
+            let rows = ProgressCounter()
             reconciler.progress = { _, count in rows.value = count }
             let configured = reconciler
             let summary = try await withThrowingTaskGroup(of: ReconcileSummary?.self) { group in
@@ -218,12 +218,4 @@ public struct ReconciliationRunExecutor: Sendable {
         }
     }
 
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var count = 0
-        var value: Int {
-            get { lock.withLock { count } }
-            set { lock.withLock { count = newValue } }
-        }
-    }
 }

@@ -1,5 +1,6 @@
 import Exports
 import Foundation
+import Storage
 import HTTPTypes
 import Merchants
 import TaxCore
@@ -43,6 +44,12 @@ extension LevyAPI {
         ]
     }
 
+    /// A job id as `JobQueue` makes them: the prefix and 24 lowercase hex digits. Nothing else is looked up.
+    static func isJobID(_ id: String, prefix: String) -> Bool {
+        id.hasPrefix(prefix) && id.utf8.count == prefix.utf8.count + 24
+            && id.utf8.dropFirst(prefix.utf8.count).allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
     func exportJobs() throws -> ExportJobExecutor {
         guard let exports = services.exports else {
             throw APIError(.serviceUnavailable, "exports_unavailable", "this server was started without an export signing key")
@@ -51,10 +58,7 @@ extension LevyAPI {
     }
 
     func job(_ id: String) async throws -> ExportJob {
-        // Ids are `job_` and 24 lowercase hex digits; nothing else is looked up.
-        guard id.hasPrefix("job_"), id.utf8.count == 28, id.utf8.dropFirst(4).allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
-            throw APIError.notFound("no such export")
-        }
+        guard Self.isJobID(id, prefix: "job_") else { throw APIError.notFound("no such export") }
         do { return try await exportJobs().jobs.job(id) } catch ExportJobStore.JobError.unknownJob { throw APIError.notFound("no such export") }
     }
 

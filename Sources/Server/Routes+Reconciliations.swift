@@ -69,9 +69,7 @@ extension LevyAPI {
     }
 
     func reconciliationRun(_ id: String) async throws -> ReconciliationRun {
-        guard id.hasPrefix("rec_"), id.utf8.count == 28, id.utf8.dropFirst(4).allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
-            throw APIError.notFound("no such reconciliation")
-        }
+        guard Self.isJobID(id, prefix: "rec_") else { throw APIError.notFound("no such reconciliation") }
         do { return try await reconciliationRuns().runs.run(id) } catch JobQueue.QueueError.unknownJob { throw APIError.notFound("no such reconciliation") }
     }
 

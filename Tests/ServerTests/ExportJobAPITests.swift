@@ -1,5 +1,6 @@
 import Exports
 import Foundation
+import Storage
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
