@@ -2,6 +2,7 @@ import Exports
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Merchants
 import NIOCore
 import Orders
@@ -507,5 +508,28 @@ extension LevyAPI {
              "requestedBy": record.requestedBy, "reason": record.reason, "status": record.status]
         }
         return ConsolePage(template: "disclosures", title: "Disclosures", context: ["records": rows])
+    }
+}
+
+/// The console's access log and metrics, like the API's: method, route (ids replaced by `{id}`), status, time.
+/// Never cookies, forms or query strings.
+struct ConsoleAccessLog: RouterMiddleware {
+    typealias Context = LevyRequestContext
+    let metrics: APIMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/console") else { return try await next(request, context) }
+        let started = ContinuousClock.now
+        let response = try await next(request, context)
+        let route = request.uri.path.split(separator: "/").prefix(6).map { segment in
+            ["ord_", "job_", "rec_"].contains { segment.hasPrefix($0) } ? "{id}" : String(segment.prefix(40))
+        }.joined(separator: "/")
+        let elapsed = ContinuousClock.now - started
+        metrics.request(method: request.method.rawValue, route: "/" + route, status: response.status.code, duration: elapsed)
+        context.logger.info("console request", metadata: [
+            "method": .string(request.method.rawValue), "route": .string("/" + route), "status": .stringConvertible(response.status.code),
+            "duration_us": .stringConvertible(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000),
+        ])
+        return response
     }
 }

@@ -57,6 +57,7 @@ public struct LevyAPI: Sendable {
     public func router() -> Router<LevyRequestContext> {
         let router = Router(context: LevyRequestContext.self)
         router.add(middleware: UnmatchedRouteMiddleware(metrics: services.metrics))
+        router.add(middleware: ConsoleAccessLog(metrics: services.metrics))
         for endpoint in endpoints {
             router.on(RouterPath(endpoint.routerPath), method: endpoint.method) { request, context in
                 await respond(endpoint, request: request, context: context)
