@@ -1,0 +1,89 @@
+import Exports
+import Foundation
+import LevyTestSupport
+@testable import Server
+import Testing
+
+/// The two parsers that read uploaded bytes (a console form's multipart body, an export archive uploaded back) never
+/// trap, whatever the bytes: random ones, and valid ones cut short or with bytes changed. Each answers a value or
+/// an error; an archive never writes outside the folder it is given.
+@Suite struct UploadParsingTests {
+    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func mutations(of valid: [UInt8], count: Int, using generator: inout Seeded) -> [[UInt8]] {
+        (0..<count).map { i in
+            var bytes = valid
+            switch i % 3 {
+            case 0: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &generator)))
+            case 1:
+                for _ in 0..<Int.random(in: 1...8, using: &generator) where !bytes.isEmpty {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                }
+            default: bytes = (0..<Int.random(in: 0...2_048, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            }
+            return bytes
+        }
+    }
+
+    @Test("multipart bodies: random and damaged ones give a form or an error, never a trap")
+    func multipart() {
+        var generator = Seeded(state: 20_261_201)
+        let boundary = "----b"
+        let valid = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"settlements\"; filename=\"a.csv\"\r\n\r\nx,y\r\n1,2\r\n\r\n--\(boundary)--\r\n".utf8)
+        let parsed = try? LevyAPI.parseMultipart(valid, boundary: boundary)
+        #expect(parsed?.fields["csrf"] == "abc" && parsed?.file?.name == "a.csv" && parsed?.file?.bytes == Array("x,y\r\n1,2\r\n".utf8))
+        var outcomes = (forms: 0, errors: 0)
+        for body in Self.mutations(of: valid, count: 3_000, using: &generator) {
+            if (try? LevyAPI.parseMultipart(body, boundary: boundary)) != nil { outcomes.forms += 1 } else { outcomes.errors += 1 }
+        }
+        #expect(outcomes.forms + outcomes.errors == 3_000 && outcomes.errors > 0)
+    }
+
+    @Test("export archives: random and damaged ones unpack into their folder or are refused, never a trap or a file elsewhere")
+    func archives() async throws {
+        var generator = Seeded(state: 7)
+        let source = TestStores.directory("levy-archive-source")
+        try Data("a,b\n1,2\n".utf8).write(to: URL(fileURLWithPath: source + "/detail.csv"))
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: source + "/manifest.json"))
+        let archive = try TarArchive(directory: source, prefix: "job_x", modified: Date(timeIntervalSince1970: 0))
+        let box = Box()
+        try await archive.write { piece in box.append(piece) }
+        let valid = box.bytes
+        let unpacked = TestStores.directory("levy-archive-target")
+        #expect(try TarArchive.extract(valid, into: unpacked) == ["detail.csv", "manifest.json"])
+        #expect(FileManager.default.contents(atPath: unpacked + "/detail.csv") == Data("a,b\n1,2\n".utf8))
+        let parent = (unpacked as NSString).deletingLastPathComponent
+        let before = Set((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [])
+        for (i, bytes) in Self.mutations(of: valid, count: 1_500, using: &generator).enumerated() {
+            let folder = unpacked + "/m\(i)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            _ = try? TarArchive.extract(bytes, into: folder)
+            // Whatever it wrote is plain files directly in the folder.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                var isDirectory: ObjCBool = false
+                _ = FileManager.default.fileExists(atPath: folder + "/" + name, isDirectory: &isDirectory)
+                #expect(!isDirectory.boolValue && !name.contains("/"))
+            }
+        }
+        #expect(Set((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []) == before)
+        try? FileManager.default.removeItem(atPath: source)
+        try? FileManager.default.removeItem(atPath: unpacked)
+    }
+
+    final class Box: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [UInt8] = []
+        func append(_ piece: ArraySlice<UInt8>) { lock.withLock { stored += piece } }
+        var bytes: [UInt8] { lock.withLock { stored } }
+    }
+}
