@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "LevyTestSupport"], swiftSettings: strict),
         .testTarget(name: "JSONInputTests", dependencies: ["JSONInput"], swiftSettings: strict),
         .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
-        .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore"], swiftSettings: strict),
+        .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore", "LevyTestSupport"], swiftSettings: strict),
         .testTarget(name: "LevyCLITests", dependencies: ["levy", "Orders", "Storage", "TaxTables", "Vault"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "Storage", "TaxCore", "LevyTestSupport"], swiftSettings: strict),
         // What every test target shares: the stores a store test runs on, temporary places, a CSV reader.

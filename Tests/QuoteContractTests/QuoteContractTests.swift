@@ -1,4 +1,5 @@
 import Foundation
+import LevyTestSupport
 import Testing
 import TaxCore
 import TaxTables
@@ -219,7 +220,7 @@ struct QuoteContractTests {
     /// 3,000 seeded mutations of valid requests (a byte deleted, doubled or replaced): the fast parser either
     /// gives up or agrees with JSONDecoder; it never accepts what JSONDecoder refuses.
     @Test func mutatedRequestsNeverDisagree() {
-        var generator = SplitMix(seed: 20261125)
+        var generator = SplitMix64(seed: 20261125)
         let alphabet = Array(#"{}[]":,0123456789-.eE truefalsnul\"#.utf8)
         var fastAccepted = 0
         for i in 0..<3_000 {
@@ -241,14 +242,3 @@ struct QuoteContractTests {
     }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

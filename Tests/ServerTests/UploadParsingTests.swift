@@ -8,19 +8,7 @@ import Testing
 /// trap, whatever the bytes: random ones, and valid ones cut short or with bytes changed. Each answers a value or
 /// an error; an archive never writes outside the folder it is given.
 @Suite struct UploadParsingTests {
-    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func mutations(of valid: [UInt8], count: Int, using generator: inout Seeded) -> [[UInt8]] {
+    static func mutations(of valid: [UInt8], count: Int, using generator: inout SplitMix64) -> [[UInt8]] {
         (0..<count).map { i in
             var bytes = valid
             switch i % 3 {
@@ -37,7 +25,7 @@ import Testing
 
     @Test("multipart bodies: random and damaged ones give a form or an error, never a trap")
     func multipart() {
-        var generator = Seeded(state: 20_261_201)
+        var generator = SplitMix64(seed: 20_261_201)
         let boundary = "----b"
         let valid = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"settlements\"; filename=\"a.csv\"\r\n\r\nx,y\r\n1,2\r\n\r\n--\(boundary)--\r\n".utf8)
         let parsed = try? LevyAPI.parseMultipart(valid, boundary: boundary)
@@ -51,7 +39,7 @@ import Testing
 
     @Test("export archives: random and damaged ones unpack into their folder or are refused, never a trap or a file elsewhere")
     func archives() async throws {
-        var generator = Seeded(state: 7)
+        var generator = SplitMix64(seed: 7)
         let source = TestStores.directory("levy-archive-source")
         try Data("a,b\n1,2\n".utf8).write(to: URL(fileURLWithPath: source + "/detail.csv"))
         try Data("{}".utf8).write(to: URL(fileURLWithPath: source + "/manifest.json"))
