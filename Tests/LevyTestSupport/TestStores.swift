@@ -48,6 +48,7 @@ public enum TestStores {
 
     public struct Unavailable: Error, CustomStringConvertible {
         public var what: String
+        public init(what: String) { self.what = what }
         public var description: String { "\(what) is not available to this test run" }
     }
 }
@@ -83,5 +84,13 @@ public struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Runs blocking work (socket I/O, loading and importing tables) on a thread of its own: blocking one of the few
+/// threads that run Swift tasks would starve the in-process servers other tests run at the same time.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }

@@ -40,7 +40,7 @@ import Vault
             let admin = try String(contentsOfFile: directory + "/.levy/dev-keys/admin-api-key", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(announced.withLock { $0.contains { $0.contains("first start: created an admin API key") } })
-            let created = try await Self.offPool { try RawConnection(port: at.port).exchange(Self.request("POST", "/v1/keys", key: admin,
+            let created = try await onOwnThread { try RawConnection(port: at.port).exchange(Self.request("POST", "/v1/keys", key: admin,
                                                                                                           body: #"{"label": "till", "scopes": ["checkout"]}"#)) }
             #expect(created.hasPrefix("HTTP/1.1 201"), "\(created.prefix(300))")
             let checkout = try #require(Self.secret(in: created))
@@ -56,7 +56,7 @@ import Vault
             await group.triggerGracefulShutdown()
             try await Task.sleep(for: .milliseconds(300))
             let rest = String(decoding: Array(body.utf8)[half...], as: UTF8.self)
-            let answer = try await Self.offPool { try inFlight.exchange(rest) }
+            let answer = try await onOwnThread { try inFlight.exchange(rest) }
             #expect(answer.hasPrefix("HTTP/1.1 201"), "\(answer.prefix(300))")
             #expect(answer.contains(#""total_tax":"9.03""#))
             try await tasks.next()
@@ -73,14 +73,6 @@ import Vault
         var components = try #require(URLComponents(string: url))
         components.path = "/" + name
         return try #require(components.string)
-    }
-
-    /// Runs blocking socket I/O on a thread of its own: blocking one of the few threads that run Swift tasks would
-    /// starve the in-process server it waits for.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
     }
 
     static func request(_ method: String, _ path: String, key: String, body: String) -> String {

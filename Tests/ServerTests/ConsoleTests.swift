@@ -185,17 +185,23 @@ import Testing
     func tableVersionDiff() async throws {
         let directory = TestStores.directory("levy-console-tables")
         let store = TableStore(directory: directory)
-        let base = try CanonicalTables.load(directory: TestServer.repository + "/TaxTables")
-        let name = "wa_dor_location_rates_2024Q4-2026Q2.csv"
-        let bytes = try #require(FileManager.default.contents(atPath: TestServer.repository + "/Fixtures/official/" + name)).map { $0 }
-        let file = OfficialFile(kind: .waDOR, state: "WA", name: name, sha256: OfficialTables.sha256(bytes), effectiveFrom: nil)
-        let (v1, _) = try store.importFiles([(file: file, bytes: bytes)], base: base, now: Date(timeIntervalSince1970: 1_780_000_000))
-        let revised = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(
-            of: "SEATTLE,1726,0.065,0.0405,0,0.1055,20260101,20260331", with: "SEATTLE,1726,0.065,0.0415,0,0.1065,20260101,20260331").utf8)
-        var revisedFile = file
-        revisedFile.name = "wa_dor_revised.csv"
-        revisedFile.sha256 = OfficialTables.sha256(revised)
-        let (v2, _) = try store.importFiles([(file: revisedFile, bytes: revised)], base: base, now: Date(timeIntervalSince1970: 1_780_000_060))
+        let root = TestServer.repository
+        // Loading the tables and importing are seconds of blocking work: on a thread of their own.
+        let (v1, v2) = try await onOwnThread { () throws -> (TableStore.VersionManifest, TableStore.VersionManifest) in
+            let base = try CanonicalTables.load(directory: root + "/TaxTables")
+            let name = "wa_dor_location_rates_2024Q4-2026Q2.csv"
+            guard let data = FileManager.default.contents(atPath: root + "/Fixtures/official/" + name) else { throw TestStores.Unavailable(what: name) }
+            let bytes = Array(data)
+            let file = OfficialFile(kind: .waDOR, state: "WA", name: name, sha256: OfficialTables.sha256(bytes), effectiveFrom: nil)
+            let (v1, _) = try store.importFiles([(file: file, bytes: bytes)], base: base, now: Date(timeIntervalSince1970: 1_780_000_000))
+            let revised = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(
+                of: "SEATTLE,1726,0.065,0.0405,0,0.1055,20260101,20260331", with: "SEATTLE,1726,0.065,0.0415,0,0.1065,20260101,20260331").utf8)
+            var revisedFile = file
+            revisedFile.name = "wa_dor_revised.csv"
+            revisedFile.sha256 = OfficialTables.sha256(revised)
+            let (v2, _) = try store.importFiles([(file: revisedFile, bytes: revised)], base: base, now: Date(timeIntervalSince1970: 1_780_000_060))
+            return (v1, v2)
+        }
         let server = try await TestServer.make(.sqlite, tableStore: store)
         try await server.routerApplication().test(.router) { client in
             let cookie = try #require(try await Self.signIn(client, key: server.keys[.accountant]!).cookie)

@@ -24,17 +24,19 @@ import Testing
     }
 
     @Test("multipart bodies: random and damaged ones give a form or an error, never a trap")
-    func multipart() {
+    func multipart() async {
         var generator = SplitMix64(seed: 20_261_201)
         let boundary = "----b"
         let valid = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"settlements\"; filename=\"a.csv\"\r\n\r\nx,y\r\n1,2\r\n\r\n--\(boundary)--\r\n".utf8)
         let parsed = try? LevyAPI.parseMultipart(valid, boundary: boundary)
         #expect(parsed?.fields["csrf"] == "abc" && parsed?.file?.name == "a.csv" && parsed?.file?.bytes == Array("x,y\r\n1,2\r\n".utf8))
         var outcomes = (forms: 0, errors: 0)
-        for body in Self.mutations(of: valid, count: 3_000, using: &generator) {
+        for (i, body) in Self.mutations(of: valid, count: 2_000, using: &generator).enumerated() {
             if (try? LevyAPI.parseMultipart(body, boundary: boundary)) != nil { outcomes.forms += 1 } else { outcomes.errors += 1 }
+            // The suite runs live servers beside this test on a few threads: let them run.
+            if i % 50 == 0 { await Task.yield() }
         }
-        #expect(outcomes.forms + outcomes.errors == 3_000 && outcomes.errors > 0)
+        #expect(outcomes.forms + outcomes.errors == 2_000 && outcomes.errors > 0)
     }
 
     @Test("export archives: random and damaged ones unpack into their folder or are refused, never a trap or a file elsewhere")
@@ -52,7 +54,8 @@ import Testing
         #expect(FileManager.default.contents(atPath: unpacked + "/detail.csv") == Data("a,b\n1,2\n".utf8))
         let parent = (unpacked as NSString).deletingLastPathComponent
         let before = Set((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [])
-        for (i, bytes) in Self.mutations(of: valid, count: 1_500, using: &generator).enumerated() {
+        for (i, bytes) in Self.mutations(of: valid, count: 400, using: &generator).enumerated() {
+            if i % 20 == 0 { await Task.yield() }
             let folder = unpacked + "/m\(i)"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             _ = try? TarArchive.extract(bytes, into: folder)
