@@ -47,10 +47,15 @@ public struct DisclosureLog: Sendable {
 
     var table: String { database.dialect.render("{schema}export_log", schema: schema) }
 
+    /// A record id: `exp_` and 80 random bits in hex.
+    static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "exp_" + hexString((0..<10).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
     /// Records an export about to be written; returns its id.
     func begin(kind: String, requestedBy: String, reason: String, scope: ExportScope, directory: String) async throws -> String {
-        var generator = SystemRandomNumberGenerator()
-        let id = "exp_" + hexString((0..<10).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let id = Self.newID()
         try await database.execute("""
             INSERT INTO \(table) (id, at, kind, requested_by, reason, period_from, period_through, personal_data, directory, status, files, manifest_sha256)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'started', '', '')
@@ -62,8 +67,7 @@ public struct DisclosureLog: Sendable {
     /// Records a view of personal data outside an export (a console page showing an order's addresses and
     /// customer): who saw it, why, on what day, and what was shown. Returns the record's id.
     public func recordView(by requester: String, reason: String, shown: String) async throws -> String {
-        var generator = SystemRandomNumberGenerator()
-        let id = "exp_" + hexString((0..<10).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let id = Self.newID()
         let at = Timestamp.string(now())
         try await database.execute("""
             INSERT INTO \(table) (id, at, kind, requested_by, reason, period_from, period_through, personal_data, directory, status, files, manifest_sha256)

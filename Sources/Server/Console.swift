@@ -426,16 +426,19 @@ extension LevyAPI {
 
     /// The archive of a finished job, for a signed-in caller.
     func consoleDownload(_ request: Request, id: String) async -> Response {
+        await consoleArchive(request) { try await exportArchive(id) }
+    }
+
+    /// A download for a signed-in caller: the archive, or its error as a short page with the error's status.
+    func consoleArchive(_ request: Request, _ archive: () async throws -> (TarArchive, String)) async -> Response {
         do {
             guard try await consoleCaller(request) != nil else { return Self.redirect("/console/sign-in") }
-            let job = try await job(id)
-            guard job.status == .succeeded else { return Self.html("<!doctype html><p>Not ready.</p>", status: .conflict) }
-            return Self.tarResponse(try TarArchive(directory: try exportJobs().jobs.folder(job.id), prefix: job.id, modified: services.now()),
-                                    fileName: job.id + ".tar")
+            let (tar, name) = try await archive()
+            return Self.tarResponse(tar, fileName: name)
         } catch let error as APIError {
             return Self.html("<!doctype html><p>\(ConsoleChart.escape(error.message))</p>", status: error.status)
         } catch {
-            return Self.html("<!doctype html><p>The export's files are not available.</p>", status: .gone)
+            return Self.html("<!doctype html><p>The files are not available.</p>", status: .internalServerError)
         }
     }
 

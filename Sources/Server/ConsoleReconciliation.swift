@@ -128,17 +128,7 @@ extension LevyAPI {
     }
 
     func consoleRunDownload(_ request: Request, id: String) async -> Response {
-        do {
-            guard try await consoleCaller(request) != nil else { return Self.redirect("/console/sign-in") }
-            let run = try await reconciliationRun(id)
-            guard run.status == .succeeded else { return Self.html("<!doctype html><p>Not ready.</p>", status: .conflict) }
-            return Self.tarResponse(try TarArchive(directory: try reconciliationRuns().runs.report(run.id), prefix: run.id, modified: services.now(),
-                                                   excluding: { $0.hasPrefix("checkpoint") }), fileName: run.id + ".tar")
-        } catch let error as APIError {
-            return Self.html("<!doctype html><p>\(ConsoleChart.escape(error.message))</p>", status: error.status)
-        } catch {
-            return Self.html("<!doctype html><p>The report is not available.</p>", status: .gone)
-        }
+        await consoleArchive(request) { try await reconciliationArchive(id) }
     }
 
     /// A `multipart/form-data` body (RFC 7578) of at most `limit` bytes: its text fields, and its one file part.

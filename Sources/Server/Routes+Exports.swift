@@ -29,17 +29,8 @@ extension LevyAPI {
                 .json(ExportJobOut(try await job(call.parameter("export_id"))))
             },
             Endpoint(method: .get, path: "/v1/exports/{export_id}/download", scopes: readers, idempotency: .none) { call in
-                let job = try await job(call.parameter("export_id"))
-                guard job.status == .succeeded else {
-                    throw APIError(.conflict, "export_not_ready", "the export is \(job.status.rawValue); download it once it has succeeded")
-                }
-                let archive: TarArchive
-                do {
-                    archive = try TarArchive(directory: try exportJobs().jobs.folder(job.id), prefix: job.id, modified: services.now())
-                } catch {
-                    throw APIError(.gone, "export_files_gone", "the export's files are no longer on this server")
-                }
-                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive, archiveName: job.id + ".tar")
+                let (archive, name) = try await exportArchive(call.parameter("export_id"))
+                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive, archiveName: name)
             },
         ]
     }
@@ -48,6 +39,19 @@ extension LevyAPI {
     static func isJobID(_ id: String, prefix: String) -> Bool {
         id.hasPrefix(prefix) && id.utf8.count == prefix.utf8.count + 24
             && id.utf8.dropFirst(prefix.utf8.count).allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    /// A finished export's folder as an archive and its file name, for the API's and the console's downloads.
+    func exportArchive(_ id: String) async throws -> (TarArchive, String) {
+        let job = try await job(id)
+        guard job.status == .succeeded else {
+            throw APIError(.conflict, "export_not_ready", "the export is \(job.status.rawValue); download it once it has succeeded")
+        }
+        do {
+            return (try TarArchive(directory: try exportJobs().jobs.folder(job.id), prefix: job.id, modified: services.now()), job.id + ".tar")
+        } catch {
+            throw APIError(.gone, "export_files_gone", "the export's files are no longer on this server")
+        }
     }
 
     func exportJobs() throws -> ExportJobExecutor {

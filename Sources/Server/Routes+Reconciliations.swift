@@ -47,18 +47,22 @@ extension LevyAPI {
                 return .json(DifferencesOut(total: found.total, differences: found.rows))
             },
             Endpoint(method: .get, path: "/v1/reconciliations/{reconciliation_id}/download", scopes: scopes, idempotency: .none) { call in
-                let run = try await reconciliationRun(call.parameter("reconciliation_id"))
-                guard run.status == .succeeded else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }
-                let archive: TarArchive
-                do {
-                    archive = try TarArchive(directory: try reconciliationRuns().runs.report(run.id), prefix: run.id, modified: services.now(),
-                                             excluding: { $0.hasPrefix("checkpoint") })
-                } catch {
-                    throw APIError(.gone, "reconciliation_files_gone", "the run's report is no longer on this server")
-                }
-                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive, archiveName: run.id + ".tar")
+                let (archive, name) = try await reconciliationArchive(call.parameter("reconciliation_id"))
+                return APIReply(status: .ok, body: [], contentType: "application/x-tar", archive: archive, archiveName: name)
             },
         ]
+    }
+
+    /// A finished run's report (not its checkpoint) as an archive and its file name, for the API and the console.
+    func reconciliationArchive(_ id: String) async throws -> (TarArchive, String) {
+        let run = try await reconciliationRun(id)
+        guard run.status == .succeeded else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }
+        do {
+            return (try TarArchive(directory: try reconciliationRuns().runs.report(run.id), prefix: run.id, modified: services.now(),
+                                   excluding: { $0.hasPrefix("checkpoint") }), run.id + ".tar")
+        } catch {
+            throw APIError(.gone, "reconciliation_files_gone", "the run's report is no longer on this server")
+        }
     }
 
     func reconciliationRuns() throws -> ReconciliationRunExecutor {
