@@ -40,6 +40,7 @@ public struct DisclosureLog: Sendable {
                 """,
             ]),
             ExportJobStore.migration,
+            LiabilityRollup.migration,
         ])
     }
 

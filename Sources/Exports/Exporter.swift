@@ -41,6 +41,9 @@ public struct Exporter: Sendable {
 
     public func migrate() async throws { try await log.migrate() }
 
+    /// The liability per day kept from this exporter's ledger (sums written to the export log's database).
+    public var liabilityRollup: LiabilityRollup { LiabilityRollup(database: database, orders: orders, schema: log.schema) }
+
     // MARK: - Detail and liability
 
     /// The transaction detail: one row per sale or refund line per jurisdiction.

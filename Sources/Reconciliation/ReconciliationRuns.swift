@@ -10,6 +10,8 @@ public struct ReconciliationRun: Sendable, Equatable {
     /// The choices of `levy reconcile`, and where the uploaded file waits until the run takes it.
     public struct Parameters: Sendable, Equatable, Codable {
         public var layout: String
+        /// A layout of the uploader's own, based on `layout` (nil: `layout` as built in).
+        public var mapping: SettlementLayout.Mapping?
         public var from: String?
         public var through: String?
         public var feePercent: String?
@@ -20,15 +22,21 @@ public struct ReconciliationRun: Sendable, Equatable {
         public var fileName: String
         public var bytes: Int64
 
-        public init(layout: String, from: String? = nil, through: String? = nil, feePercent: String? = nil, feeFixed: String = "0",
-                    lateAfterDays: Int = 5, recomputeTax: Bool = true, fileName: String, bytes: Int64) {
-            (self.layout, self.from, self.through, self.feePercent, self.feeFixed) = (layout, from, through, feePercent, feeFixed)
+        public init(layout: String, mapping: SettlementLayout.Mapping? = nil, from: String? = nil, through: String? = nil, feePercent: String? = nil,
+                    feeFixed: String = "0", lateAfterDays: Int = 5, recomputeTax: Bool = true, fileName: String, bytes: Int64) {
+            (self.layout, self.mapping, self.from, self.through, self.feePercent, self.feeFixed) = (layout, mapping, from, through, feePercent, feeFixed)
             (self.lateAfterDays, self.recomputeTax, self.fileName, self.bytes) = (lateAfterDays, recomputeTax, fileName, bytes)
         }
 
         /// The request `levy reconcile` would make of the same options; a bad option is an input error naming it.
         func request(settlements: String) throws(ReconcileError) -> ReconcileRequest {
-            guard let layout = SettlementLayout.builtIn(layout) else { throw .input("layout: \"\(layout)\" is not generic or stripe") }
+            let layout: SettlementLayout
+            if let mapping {
+                layout = try mapping.layout(name: "\(mapping.base) with the request's columns", origin: "mapping")
+            } else {
+                guard let builtIn = SettlementLayout.builtIn(self.layout) else { throw .input("layout: \"\(self.layout)\" is not generic or stripe") }
+                layout = builtIn
+            }
             func date(_ text: String?, _ name: String) throws(ReconcileError) -> TaxDate? {
                 guard let text else { return nil }
                 guard let date = TaxDate(iso: text) else { throw .input("\(name): \"\(text)\" is not a date (YYYY-MM-DD)") }

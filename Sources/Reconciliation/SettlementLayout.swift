@@ -64,8 +64,56 @@ public struct SettlementLayout: Sendable {
         }
     }
 
+    /// A layout described by its differences from a built-in one: the shape of a mapping file (`levy reconcile
+    /// --mapping FILE`) and of the column options of `POST /v1/reconciliations`. Everything not given comes from
+    /// the base.
+    public struct Mapping: Sendable, Equatable, Codable {
+        public var base: String
+        /// Field name (`order_id`, `amount` …) to the file's column name.
+        public var columns: [String: String]
+        public var saleTypes: [String]?
+        public var refundTypes: [String]?
+        /// `major` (12.34) or `minor` (1234).
+        public var amountUnits: String?
+
+        public init(base: String = "generic", columns: [String: String] = [:], saleTypes: [String]? = nil, refundTypes: [String]? = nil,
+                    amountUnits: String? = nil) {
+            (self.base, self.columns, self.saleTypes, self.refundTypes, self.amountUnits) = (base, columns, saleTypes, refundTypes, amountUnits)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case base, columns, saleTypes = "sale_types", refundTypes = "refund_types", amountUnits = "amount_units"
+        }
+
+        /// The layout it describes, called `name`; a bad entry is an input error that starts with `origin` (the
+        /// mapping file's path, or the request) and names the entry.
+        public func layout(name: String, origin: String) throws(ReconcileError) -> SettlementLayout {
+            guard var layout = SettlementLayout.builtIn(base) else { throw .input("\(origin): base: \"\(base)\" is not generic or stripe") }
+            layout.name = name
+            for (field, column) in columns.sorted(by: { $0.key < $1.key }) {
+                guard let known = Field(rawValue: field) else {
+                    throw .input("\(origin): columns.\(field): not a field (\(Field.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                guard !column.trimmingCharacters(in: .whitespaces).isEmpty else { throw .input("\(origin): columns.\(field): an empty column name") }
+                layout.columns[known] = column
+            }
+            for (key, list, keyPath) in [("sale_types", saleTypes, \SettlementLayout.saleTypes), ("refund_types", refundTypes, \SettlementLayout.refundTypes)] {
+                guard let list else { continue }
+                guard !list.isEmpty, !list.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+                    throw .input("\(origin): \(key): a non-empty list of type names")
+                }
+                layout[keyPath: keyPath] = Set(list.map { $0.lowercased() })
+            }
+            if let amountUnits {
+                guard amountUnits == "major" || amountUnits == "minor" else { throw .input("\(origin): amount_units: \"major\" or \"minor\"") }
+                layout.minorUnits = amountUnits == "minor"
+            }
+            return layout
+        }
+    }
+
     /// Reads a mapping file: `{"base": "stripe", "columns": {"order_id": "Order"}, "sale_types": [...],
-    /// "refund_types": [...], "amount_units": "major" | "minor"}`; everything not given comes from the base.
+    /// "refund_types": [...], "amount_units": "major" | "minor"}`.
     public static func load(mapping path: String) throws(ReconcileError) -> SettlementLayout {
         guard let data = FileManager.default.contents(atPath: path) else { throw .input("\(path): cannot read the mapping file") }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -73,28 +121,25 @@ public struct SettlementLayout: Sendable {
         }
         let allowed: Set<String> = ["base", "columns", "sale_types", "refund_types", "amount_units"]
         if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) { throw .input("\(path): unknown key \"\(unknown)\"") }
-        let baseName = object["base"] as? String ?? "generic"
-        guard var layout = builtIn(baseName) else { throw .input("\(path): base: \"\(baseName)\" is not generic or stripe") }
-        layout.name = (path as NSString).lastPathComponent
+        var mapping = Mapping()
+        if let base = object["base"] {
+            guard let base = base as? String else { throw .input("\(path): base: \"generic\" or \"stripe\"") }
+            mapping.base = base
+        }
         if let columns = object["columns"] {
             guard let columns = columns as? [String: String] else { throw .input("\(path): columns: an object of field to column name") }
-            for (field, column) in columns {
-                guard let known = Field(rawValue: field) else {
-                    throw .input("\(path): columns.\(field): not a field (\(Field.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                layout.columns[known] = column
-            }
+            mapping.columns = columns
         }
-        for (key, keyPath) in [("sale_types", \SettlementLayout.saleTypes), ("refund_types", \SettlementLayout.refundTypes)] {
+        for (key, keyPath) in [("sale_types", \Mapping.saleTypes), ("refund_types", \Mapping.refundTypes)] {
             guard let value = object[key] else { continue }
-            guard let list = value as? [String], !list.isEmpty else { throw .input("\(path): \(key): a non-empty list of type names") }
-            layout[keyPath: keyPath] = Set(list.map { $0.lowercased() })
+            guard let list = value as? [String] else { throw .input("\(path): \(key): a non-empty list of type names") }
+            mapping[keyPath: keyPath] = list
         }
         if let units = object["amount_units"] {
-            guard let units = units as? String, units == "major" || units == "minor" else { throw .input("\(path): amount_units: \"major\" or \"minor\"") }
-            layout.minorUnits = units == "minor"
+            guard let units = units as? String else { throw .input("\(path): amount_units: \"major\" or \"minor\"") }
+            mapping.amountUnits = units
         }
-        return layout
+        return try mapping.layout(name: (path as NSString).lastPathComponent, origin: path)
     }
 
     /// The column index of each field in a file with this header; fails naming the missing columns.

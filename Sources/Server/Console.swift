@@ -238,8 +238,9 @@ extension LevyAPI {
 
     // MARK: - Liability
 
-    /// Liability by period and state (or, for one state, by jurisdiction), summed from the same detail rows as the
-    /// liability export, so its totals are the export's.
+    /// Liability by period and state (or, for one state, by jurisdiction), read from the liability rollup: sums per
+    /// day of the liability export's own detail rows, brought up to the ledger's head first, so its totals are the
+    /// export's for the same entries.
     func liabilityPage(_ request: Request) async throws -> ConsolePage {
         guard let exporter = services.exports?.exporter else { throw APIError(.serviceUnavailable, "exports_unavailable", "no export signing key") }
         let year = String(today.prefix(4))
@@ -251,52 +252,53 @@ extension LevyAPI {
             guard let code = StateCode(text.uppercased()) else { throw APIError.invalid("state", "a two-letter state code") }
             return code.code
         }
+        guard let start = TaxDate(iso: from), let end = TaxDate(iso: through) else { throw APIError.invalid("from", "a date") }
+        let rollup = exporter.liabilityRollup
+        try await rollup.catchUp()
+        let (throughSeq, months) = try await rollup.months(from: start, through: end, state: state)
         struct Sum { var gross: Int64 = 0, exempt: Int64 = 0, taxable: Int64 = 0, collected: Int64 = 0, refunded: Int64 = 0 }
         var sums: [String: Sum] = [:], byGroup: [String: Int64] = [:], byPeriod: [String: Int64] = [:]
         var total = Sum()
-        var lastLine = "", rows = 0
-        let head = try await exporter.orders.ledgerHead()
-        guard let start = TaxDate(iso: from), let end = TaxDate(iso: through) else { throw APIError.invalid("from", "a date") }
-        try await DetailReader(orders: exporter.orders, scope: ExportScope(from: start, through: end, personalData: false), throughSeq: head.seq).forEach { row in
-            if let state, row.state != state { return }
-            rows += 1
-            let refund = row.documentType == "refund"
-            let label = period.label(refund ? row.documentDate : row.taxDate)
-            let group = state == nil ? row.state : "\(row.jurisdictionName.isEmpty ? row.jurisdictionCode : row.jurisdictionName) (\(row.jurisdictionLevel) \(row.jurisdictionCode))"
+        var rows: Int64 = 0
+        // Sums of stored values: checked, so that an impossible store answers an error instead of trapping.
+        func add(_ sum: inout Int64, _ value: Int64) throws { sum = try CheckedMoney.add(sum, value) }
+        for month in months {
+            let label = period.label(month.month)
+            let group = state == nil ? month.state
+                : "\(month.jurisdictionName.isEmpty ? month.jurisdictionCode : month.jurisdictionName) (\(month.jurisdictionLevel) \(month.jurisdictionCode))"
             let key = label + "\u{1F}" + group
             var sum = sums[key] ?? Sum()
-            // A line has a row per jurisdiction: by state, its sales count once; by jurisdiction, once per jurisdiction.
-            let line = row.documentNumber + "#" + String(row.lineNumber)
-            let firstOfLine = line != lastLine
-            lastLine = line
-            if !refund && (state != nil || firstOfLine) {
-                sum.gross += row.lineAmount
-                sum.exempt += row.lineExempt
-                sum.taxable += row.taxable
+            if month.documentType == "refund" {
+                try add(&sum.refunded, month.sums.tax)
+            } else {
+                try add(&sum.gross, month.sums.gross)
+                try add(&sum.exempt, month.sums.exempt)
+                try add(&sum.taxable, month.sums.taxable)
+                try add(&sum.collected, month.sums.tax)
             }
-            if refund { sum.refunded += row.tax } else { sum.collected += row.tax }
             sums[key] = sum
-            byGroup[group, default: 0] += row.tax
-            byPeriod[label, default: 0] += row.tax
+            try add(&byGroup[group, default: 0], month.sums.tax)
+            try add(&byPeriod[label, default: 0], month.sums.tax)
+            try add(&rows, month.sums.entries)
         }
         var tableRows: [[String: Any]] = []
         for (key, sum) in sums.sorted(by: { $0.key < $1.key }) {
             let parts = key.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
-            total.gross += sum.gross; total.exempt += sum.exempt; total.taxable += sum.taxable
-            total.collected += sum.collected; total.refunded += sum.refunded
+            try add(&total.gross, sum.gross); try add(&total.exempt, sum.exempt); try add(&total.taxable, sum.taxable)
+            try add(&total.collected, sum.collected); try add(&total.refunded, sum.refunded)
             var row: [String: Any] = ["period": parts[0], "group": parts[1], "gross": ConsoleFormat.money(sum.gross), "exempt": ConsoleFormat.money(sum.exempt),
                                       "taxable": ConsoleFormat.money(sum.taxable), "collected": ConsoleFormat.money(sum.collected),
-                                      "refunded": ConsoleFormat.money(sum.refunded), "net": ConsoleFormat.money(sum.collected + sum.refunded)]
+                                      "refunded": ConsoleFormat.money(sum.refunded), "net": ConsoleFormat.money(try CheckedMoney.add(sum.collected, sum.refunded))]
             if state == nil { row["href"] = "/console/liability?from=\(from)&through=\(through)&period=\(period.rawValue)&state=\(parts[1])" }
             tableRows.append(row)
         }
         let context: [String: Any] = [
             "from": from, "through": through, "monthly": period == .month, "state": state as Any,
             "back": "/console/liability?from=\(from)&through=\(through)&period=\(period.rawValue)",
-            "groupLabel": state == nil ? "State" : "Jurisdiction", "rows": tableRows, "rowCount": rows, "ledgerHead": head.seq,
+            "groupLabel": state == nil ? "State" : "Jurisdiction", "rows": tableRows, "rowCount": rows, "ledgerHead": throughSeq,
             "total": ["gross": ConsoleFormat.money(total.gross), "exempt": ConsoleFormat.money(total.exempt), "taxable": ConsoleFormat.money(total.taxable),
                       "collected": ConsoleFormat.money(total.collected), "refunded": ConsoleFormat.money(total.refunded),
-                      "net": ConsoleFormat.money(total.collected + total.refunded)],
+                      "net": ConsoleFormat.money(try CheckedMoney.add(total.collected, total.refunded))],
             "chartByGroup": ConsoleChart.bars(title: "Net tax due by \(state == nil ? "state" : "jurisdiction")",
                                               byGroup.sorted { $0.value > $1.value }.map { (label: $0.key, cents: $0.value) }),
             "chartByPeriod": ConsoleChart.bars(title: "Net tax due by \(period.rawValue)", byPeriod.sorted { $0.key < $1.key }.map { (label: $0.key, cents: $0.value) }),

@@ -18,7 +18,8 @@ extension LevyAPI {
              "done": run.status == .succeeded, "lines": run.summary?.settlementLines ?? Int(run.progress), "matched": run.summary?.matchedLines as Any,
              "differences": run.summary?.differences as Any, "created": run.created]
         }
-        var context: [String: Any] = ["available": services.reconciliations != nil, "runs": rows, "notice": notice as Any, "error": error as Any]
+        var context: [String: Any] = ["available": services.reconciliations != nil, "runs": rows, "notice": notice as Any, "error": error as Any,
+                                      "columns": SettlementLayout.Field.allCases.map { ["field": $0.rawValue] }]
         if runs.contains(where: { $0.status == .queued || $0.status == .running }) { context["refresh"] = 3 }
         return ConsolePage(status: status, template: "reconciliations", title: "Reconciliation", context: context)
     }
@@ -37,7 +38,8 @@ extension LevyAPI {
                                               context: ["error": "This form did not carry the console's token."]), caller, merchant: nil)
                 }
                 guard let file = form.file, !file.bytes.isEmpty else { throw APIError.invalid("settlements", "choose a settlement file") }
-                var query = form.fields.filter { ["layout", "fee_percent", "fee_fixed", "from", "through"].contains($0.key) && !$0.value.isEmpty }
+                let options: Set<String> = ["layout", "fee_percent", "fee_fixed", "from", "through", "sale_types", "refund_types", "amount_units"]
+                var query = form.fields.filter { (options.contains($0.key) || $0.key.hasPrefix("column_")) && !$0.value.isEmpty }
                 query["file_name"] = String(file.name.unicodeScalars.filter { $0.properties.generalCategory != .control }.prefix(200).map(Character.init))
                 var parameters = try reconciliationParameters(query)
                 let (uploadID, path) = try runs.runs.newUpload()

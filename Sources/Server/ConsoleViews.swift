@@ -202,6 +202,12 @@ enum ConsoleViews {
             <label>Fixed fee <input name="fee_fixed" size="5" placeholder="0.30"></label>
             <label>From <input type="date" name="from"></label>
             <label>Through <input type="date" name="through"></label>
+            <details><summary>A layout of your own (column names, type names, units), based on the layout chosen</summary>
+            {{#columns}}<label>{{field}} <input name="column_{{field}}" size="12" maxlength="100"></label> {{/columns}}
+            <label>Sale types <input name="sale_types" size="16" placeholder="charge,payment"></label>
+            <label>Refund types <input name="refund_types" size="16" placeholder="refund"></label>
+            <label>Amounts <select name="amount_units"><option value="">as the layout</option><option value="major">major (12.34)</option>
+            <option value="minor">minor (1234)</option></select></label></details>
             <button>Reconcile</button></form>
             {{/available}}
             <table><thead><tr><th>Run</th><th>File</th><th>Status</th><th class="n">Lines</th><th class="n">Matched</th><th class="n">Differences</th><th>Started</th></tr></thead><tbody>

@@ -41,12 +41,16 @@ public enum LevyServer {
         )
     }
 
-    /// The runners of export jobs and reconciliation runs, when the server has them.
+    /// The runners of export jobs and reconciliation runs, and the liability rollup's catch-up, when the server has them.
     static func backgroundJobs(_ services: LevyServices, logger: Logger) -> [any Service] {
         var jobs: [any Service] = []
         if let exports = services.exports {
             jobs.append(BackgroundJobService(name: "export jobs", failAbandoned: { try await exports.jobs.failAbandoned() },
                                              runQueued: { try await exports.runQueued() }, logger: logger))
+            // The console's liability page reads the rollup; kept within a second of the ledger, a page adds little.
+            let rollup = exports.exporter.liabilityRollup
+            jobs.append(BackgroundJobService(name: "liability rollup", failAbandoned: { [] },
+                                             runQueued: { try await rollup.catchUp(); return 0 }, logger: logger))
         }
         if let runs = services.reconciliations {
             jobs.append(BackgroundJobService(name: "reconciliation runs", failAbandoned: { try await runs.failAbandoned() },
@@ -57,7 +61,7 @@ public enum LevyServer {
 }
 
 /// Runs background jobs asked for over the API or the console (export jobs, reconciliation runs), one at a time,
-/// looking for queued ones every second (a job queued by another server process is found the same way). At start
+/// and the liability rollup's catch-up, looking for work every second (a job queued by another server process is found the same way). At start
 /// and every minute, jobs whose process died (no heartbeat for two minutes) are failed. At shutdown a running job is
 /// stopped and marked failed.
 struct BackgroundJobService: Service, CustomStringConvertible {

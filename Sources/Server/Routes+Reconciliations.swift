@@ -102,8 +102,40 @@ extension LevyAPI {
         guard name.utf8.count <= 200, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw APIError.invalid("file_name", "at most 200 bytes, without control characters")
         }
-        return ReconciliationRun.Parameters(layout: layout, from: query["from"], through: query["through"], feePercent: query["fee_percent"],
+        return ReconciliationRun.Parameters(layout: layout, mapping: try Self.settlementMapping(query, base: layout), from: query["from"], through: query["through"], feePercent: query["fee_percent"],
                                             feeFixed: fixed, lateAfterDays: late, recomputeTax: recompute, fileName: name, bytes: 0)
+    }
+
+    /// A layout of the uploader's own from `column_<field>`, `sale_types`, `refund_types` and `amount_units` (the
+    /// entries of a `levy reconcile --mapping` file), based on `layout`; nil when none is given.
+    static func settlementMapping(_ query: [String: String], base: String) throws -> SettlementLayout.Mapping? {
+        func text(_ name: String, _ value: String) throws -> String {
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, value.utf8.count <= 100, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw APIError.invalid(name, "1 to 100 bytes, without control characters")
+            }
+            return value
+        }
+        var mapping = SettlementLayout.Mapping(base: base)
+        var given = false
+        for field in SettlementLayout.Field.allCases {
+            guard let value = query["column_" + field.rawValue] else { continue }
+            mapping.columns[field.rawValue] = try text("column_" + field.rawValue, value)
+            given = true
+        }
+        for (name, keyPath) in [("sale_types", \SettlementLayout.Mapping.saleTypes), ("refund_types", \SettlementLayout.Mapping.refundTypes)] {
+            guard let value = query[name] else { continue }
+            let list = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard list.count <= 20 else { throw APIError.invalid(name, "at most 20 comma-separated type names") }
+            mapping[keyPath: keyPath] = try list.map { try text(name, $0) }
+            given = true
+        }
+        if let units = query["amount_units"] {
+            guard units == "major" || units == "minor" else { throw APIError.invalid("amount_units", "major or minor") }
+            mapping.amountUnits = units
+            given = true
+        }
+        return given ? mapping : nil
     }
 
     /// Streams an upload to `path` (mode 0640), refusing it past `limit` bytes (the partial file is removed).
@@ -141,6 +173,7 @@ struct ReconciliationRunOut: Encodable {
     var id: String
     var status: String
     var layout: String
+    var mapping: SettlementLayout.Mapping?
     var from: String?
     var through: String?
     var fileName: String
@@ -154,7 +187,7 @@ struct ReconciliationRunOut: Encodable {
     var download: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, status, layout, from, through, bytes, progress, error, summary, download
+        case id, status, layout, mapping, from, through, bytes, progress, error, summary, download
         case fileName = "file_name", createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
     }
 
@@ -162,6 +195,7 @@ struct ReconciliationRunOut: Encodable {
         id = run.id
         status = run.status.rawValue
         layout = run.parameters.layout
+        mapping = run.parameters.mapping
         from = run.parameters.from
         through = run.parameters.through
         fileName = run.parameters.fileName

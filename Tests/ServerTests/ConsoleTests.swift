@@ -158,7 +158,8 @@ import Testing
             func upload(token: String?) async throws -> Page {
                 let boundary = "----levy-test-boundary"
                 var body = ""
-                for (name, value) in [("csrf", token), ("layout", "generic"), ("fee_percent", "")] {
+                for (name, value) in [("csrf", token), ("layout", "generic"), ("fee_percent", ""), ("column_order_id", "Order Ref"),
+                                      ("amount_units", "minor"), ("column_fee", "")] {
                     guard let value else { continue }
                     body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
                 }
@@ -178,6 +179,8 @@ import Testing
             #expect(started.status == 200 && started.text.contains("Started rec_"), "\(started.text.prefix(500))")
             let runs = try #require(try await server.api.services.reconciliations?.runs.list())
             #expect(runs.count == 1 && runs.first?.parameters.fileName == "nov.csv" && runs.first?.parameters.layout == "generic")
+            // The form's own-layout fields become the run's mapping; empty ones are left out.
+            #expect(runs.first?.parameters.mapping == SettlementLayout.Mapping(base: "generic", columns: ["order_id": "Order Ref"], amountUnits: "minor"))
         }
     }
 

@@ -68,6 +68,37 @@ import Testing
             let text = String(decoding: download.bytes, as: UTF8.self)
             #expect(download.status == 200 && text.contains("\(id)/differences.csv") && text.contains("\(id)/summary.txt") && !text.contains("checkpoint"))
 
+            // The same lines in a layout of the uploader's own (the entries of a `--mapping` file as query
+            // parameters): other column names, other type names, amounts in minor units. Same differences.
+            func minor(_ amount: String) -> String { String(Int(amount.replacingOccurrences(of: ".", with: ""))!) }
+            let own = """
+                Ref,Kind,Order Ref,Gross,Fees,Cur,Booked
+                L1,CHARGE,\(orders[0].id),\(minor(orders[0].card)),0,USD,\(now)
+                L2,CHARGE,ord_neverplacedbylevy000,500,0,USD,\(now)
+                L3,PAYOUT,,-1000,0,USD,\(now)
+
+                """
+            let mapping = "?column_line_id=Ref&column_type=Kind&column_order_id=Order%20Ref&column_amount=Gross&column_fee=Fees&column_currency=Cur"
+                + "&column_created=Booked&column_settled=Booked&sale_types=charge&refund_types=credit,reversal&amount_units=minor"
+            #expect(try await Self.upload(client, mapping + "&amount_units=cents", key: reconciler, csv: own).status == 400)
+            #expect(try await Self.upload(client, "?column_amount=%20", key: reconciler, csv: own).errorField == "column_amount")
+            #expect(try await Self.upload(client, "?column_fee=a%01b", key: reconciler, csv: own).errorField == "column_fee")
+            let ownRun = try await Self.upload(client, mapping, key: reconciler, csv: own)
+            let ownID = try #require(ownRun.string("id"), "\(ownRun.text)")
+            let shown = try #require(ownRun.json["mapping"] as? [String: Any])
+            #expect((shown["columns"] as? [String: String])?["order_id"] == "Order Ref" && shown["amount_units"] as? String == "minor")
+            #expect(try await runner.runQueued() == 1)
+            let ownDone = try await client.send(.get, "/v1/reconciliations/\(ownID)", key: reconciler)
+            #expect(ownDone.string("status") == "succeeded", "\(ownDone.text)")
+            let ownSummary = try #require(ownDone.json["summary"] as? [String: Any])
+            #expect(ownSummary["differences"] as? Int == 2 && ownSummary["matched_lines"] as? Int == 1, "\(ownSummary)")
+            #expect((ownSummary["by_reason"] as? [String: Int]) == reasons)
+            // Without its mapping the same file fails, naming the columns the generic layout needs.
+            let unmapped = try #require(try await Self.upload(client, "", key: reconciler, csv: own).string("id"))
+            #expect(try await runner.runQueued() == 1)
+            let unmappedRun = try await client.send(.get, "/v1/reconciliations/\(unmapped)", key: reconciler)
+            #expect(unmappedRun.string("status") == "failed" && unmappedRun.string("error")?.contains("line_id") == true, "\(unmappedRun.text)")
+
             // A file the reconciler cannot read fails the run, naming the file as uploaded (not the server's folders).
             let broken = try await Self.upload(client, "", key: reconciler, csv: "line_id,type\nL1,sale\n")
             let brokenID = try #require(broken.string("id"))
