@@ -10,11 +10,61 @@ public enum QuoteCodec {
     /// `locations`: the merchant's locations by id, for a request that names its origin or a line's location by id
     /// (`"origin": "mpls"`) instead of writing the address out.
     /// `defaultRounding` applies when the request names none (the merchant profile's; `sst` without one).
-    public static func decodeRequest(_ data: Data, locations: [String: Address] = [:], defaultRounding: RoundingMode = .sst) throws(ContractError) -> QuoteRequest {
+    /// `placesOfBusiness`: the profile's locations that are places of business, for a request without an origin
+    /// (see `chooseOrigin`) and, when the request says nothing of `seller.engaged_in`, as the places the seller is
+    /// engaged in business.
+    public static func decodeRequest(_ data: Data, locations: [String: Address] = [:], placesOfBusiness: [PlaceOfBusiness] = [],
+                                     defaultRounding: RoundingMode = .sst) throws(ContractError) -> QuoteRequest {
         let bytes = Array(data)
         try checkJSON(bytes)
-        if let document = QuoteRequestParser.parse(bytes) { return try validate(document, locations: locations, defaultRounding: defaultRounding) }
-        return try validate(try decodeDocumentWithFoundation(data), locations: locations, defaultRounding: defaultRounding)
+        let document: QuoteRequestDocument
+        if let parsed = QuoteRequestParser.parse(bytes) { document = parsed } else { document = try decodeDocumentWithFoundation(data) }
+        return try validate(document, locations: locations, placesOfBusiness: placesOfBusiness, defaultRounding: defaultRounding)
+    }
+
+    /// A location of the merchant profile where it does business (a spa, a warehouse it ships from).
+    public struct PlaceOfBusiness: Sendable, Equatable {
+        public var id: String
+        public var address: Address
+
+        public init(id: String, address: Address) {
+            self.id = id
+            self.address = address
+        }
+    }
+
+    /// The origin of a request that names none, from the merchant's places of business, never a guess:
+    /// 1. a single place of business is the origin;
+    /// 2. with several, a pickup or in-person line without a location of its own would be sourced to the origin, so
+    ///    the request must name it;
+    /// 3. when every line is received at a location it names, the first line's location (the sale is made there);
+    /// 4. otherwise the one place of business in the state the order goes to (destination, else billing address): an
+    ///    intrastate sale in an origin-based state is sourced there; several there must be told apart by the request;
+    /// 5. none in that state: the sale is interstate from any of them and sourced to the buyer, so the first by id
+    ///    stands as origin (each would give the same tax); the order keeps the address used.
+    static func chooseOrigin(_ places: [PlaceOfBusiness], lines: [QuoteLine], destination: Address?, billing: Address?) throws(ContractError) -> Address {
+        let places = places.sorted { $0.id < $1.id }
+        guard let first = places.first else {
+            throw ContractError(.missingField, field: "origin", "the seller's origin address is required (or a place of business in the merchant profile)")
+        }
+        if places.count == 1 { return first.address }
+        let ids = places.prefix(20).map(\.id).joined(separator: ", ")
+        if let i = lines.firstIndex(where: { $0.fulfilment.receivedAtSellerLocation && $0.location == nil }) {
+            throw ContractError(.missingField, field: "origin", "lines[\(i)] is received at a seller location and names none, and the merchant has "
+                                + "\(places.count) places of business (\(ids)): name the origin or the line's location")
+        }
+        // Every line received at a location of its own: the sale is made there; the first line's location stands.
+        if lines.allSatisfy({ $0.location != nil }), let location = lines.first?.location { return location }
+        guard let state = (destination ?? billing)?.state else {
+            throw ContractError(.missingField, field: "origin", "the order has no destination or billing address, and the merchant has \(places.count) "
+                                + "places of business (\(ids)): name the origin")
+        }
+        let inState = places.filter { $0.address.state == state }
+        if inState.count > 1 {
+            throw ContractError(.missingField, field: "origin", "the merchant has \(inState.count) places of business in \(state.code) "
+                                + "(\(inState.prefix(20).map(\.id).joined(separator: ", "))): name the one the order is sold from")
+        }
+        return inState.first?.address ?? first.address
     }
 
     /// The I-JSON check every request passes before it is read (`JSONGuard`), as a contract error.
@@ -79,7 +129,7 @@ public enum QuoteCodec {
         }
     }
 
-    static func validate(_ document: QuoteRequestDocument, locations: [String: Address] = [:],
+    static func validate(_ document: QuoteRequestDocument, locations: [String: Address] = [:], placesOfBusiness: [PlaceOfBusiness] = [],
                          defaultRounding: RoundingMode = .sst) throws(ContractError) -> QuoteRequest {
         guard let dateText = document.date else { throw ContractError(.missingField, field: "date", "the tax date is required (YYYY-MM-DD)") }
         guard let date = TaxDate(iso: dateText) else {
@@ -89,10 +139,7 @@ public enum QuoteCodec {
         if let code = document.currency, code != currency.code {
             throw ContractError(.invalidValue, field: "currency", "only USD is supported, got \"\(code)\"")
         }
-        guard let originDocument = document.origin else {
-            throw ContractError(.missingField, field: "origin", "the seller's origin address is required")
-        }
-        let origin = try address(originDocument, field: "origin", locations: locations)
+        let givenOrigin = try document.origin.map { doc throws(ContractError) in try address(doc, field: "origin", locations: locations) }
         let destination = try document.destination.map { doc throws(ContractError) in try address(doc, field: "destination") }
         let billing = try document.billing.map { doc throws(ContractError) in try address(doc, field: "billing") }
 
@@ -227,7 +274,10 @@ public enum QuoteCodec {
             discounts.append(OrderDiscount(id: id, amount: amount, kind: kind, lineIDs: doc.lines))
         }
 
-        var engagement = SellerEngagement.originOnly
+        let origin: Address
+        if let givenOrigin { origin = givenOrigin } else { origin = try chooseOrigin(placesOfBusiness, lines: lines, destination: destination, billing: billing) }
+        // Without a word from the request, the seller is engaged in business where the profile has places of business.
+        var engagement = placesOfBusiness.isEmpty ? SellerEngagement.originOnly : .places(placesOfBusiness.map(\.address.zip))
         if document.seller?.engagedEverywhere == true {
             engagement = .everywhere
         } else if let places = document.seller?.engagedIn {

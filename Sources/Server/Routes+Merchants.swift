@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Merchants
+import QuoteContract
 import Synchronization
 import TaxCore
 
@@ -69,6 +70,9 @@ final class ProfileCache: Sendable {
     struct Profile: Sendable {
         var merchant: Merchant?
         var locations: [String: Address]
+        /// The locations that are places of business: the origin of a request that names none, and where the
+        /// seller is engaged in business.
+        var placesOfBusiness: [QuoteCodec.PlaceOfBusiness]
     }
 
     let lifetime: TimeInterval = 5
@@ -78,7 +82,8 @@ final class ProfileCache: Sendable {
         if let hit = cached.withLock({ $0 }), Date().timeIntervalSince(hit.at) < lifetime { return hit.profile }
         let merchant = try await merchants.first()
         let profile = Profile(merchant: merchant, locations: Dictionary((merchant?.locations ?? []).map { ($0.id, $0.address) },
-                                                                        uniquingKeysWith: { first, _ in first }))
+                                                                        uniquingKeysWith: { first, _ in first }),
+                              placesOfBusiness: (merchant?.locations ?? []).filter(\.placeOfBusiness).map { .init(id: $0.id, address: $0.address) })
         cached.withLock { $0 = (Date(), profile) }
         return profile
     }

@@ -16,6 +16,7 @@ extension LevyAPI {
             Endpoint(method: .post, path: "/v1/quotes", scopes: [.checkout], idempotency: .none) { call in
                 let profile = try await profiles.current(services.merchants)
                 let request = try await applyingProfile(try QuoteCodec.decodeRequest(Data(call.body), locations: profile.locations,
+                                                                                     placesOfBusiness: profile.placesOfBusiness,
                                                                                      defaultRounding: profile.merchant?.rounding ?? .sst))
                 let started = ContinuousClock.now
                 let quote = try calculator.quote(request)
@@ -82,7 +83,7 @@ extension LevyAPI {
         do {
             let profile = try await profiles.current(services.merchants)
             request = try QuoteCodec.decodeRequest(try Self.member("order", of: call.body), locations: profile.locations,
-                                                   defaultRounding: profile.merchant?.rounding ?? .sst)
+                                                   placesOfBusiness: profile.placesOfBusiness, defaultRounding: profile.merchant?.rounding ?? .sst)
         } catch let error as ContractError {
             throw ContractError(error.code, field: error.field.isEmpty ? "order" : "order." + error.field, error.message)
         }

@@ -45,6 +45,54 @@ struct QuoteContractTests {
         do { _ = try QuoteCodec.decodeRequest(Data(buyer.utf8), locations: ["mpls": spa]) } catch { #expect(error.field == "destination") }
     }
 
+    @Test("without an origin, the merchant's places of business give it by the documented rules, or the request is refused naming origin")
+    func originFromPlacesOfBusiness() throws {
+        func place(_ id: String, _ state: String, _ zip: String) -> QuoteCodec.PlaceOfBusiness {
+            .init(id: id, address: Address(line1: "1 Main St", city: "", state: StateCode(state)!, zip: ZipCode(zip)!))
+        }
+        let (mpls, stPaul, madison, la) = (place("mpls", "MN", "55402"), place("stpaul", "MN", "55101"), place("madison", "WI", "53703"),
+                                             place("la", "CA", "90012"))
+        func request(_ destination: String?, line: String = #""fulfilment": "shipped""#) -> Data {
+            let to = destination.map { #", "destination": {"line1": "2 Oak St", "city": "", "state": "\#($0.prefix(2))", "zip": "\#($0.dropFirst(3))"}"# } ?? ""
+            return Data(#"{"date": "2026-03-02"\#(to), "lines": [{"id": "1", "code": "general", "amount": "10.00", \#(line)}]}"#.utf8)
+        }
+        func origin(_ data: Data, _ places: [QuoteCodec.PlaceOfBusiness]) throws(ContractError) -> Address {
+            try QuoteCodec.decodeRequest(data, placesOfBusiness: places).origin
+        }
+        func refusal(_ data: Data, _ places: [QuoteCodec.PlaceOfBusiness]) -> ContractError? {
+            do { _ = try QuoteCodec.decodeRequest(data, placesOfBusiness: places); return nil } catch { return error }
+        }
+        // No places of business: the origin is required, as before.
+        #expect(refusal(request("WI 53703"), [])?.field == "origin")
+        // 1. One place of business is the origin, whatever the order.
+        #expect(try origin(request("WI 53703"), [mpls]) == mpls.address)
+        #expect(try origin(request(nil, line: #""fulfilment": "in_person""#), [mpls]) == mpls.address)
+        // 2. Several, and an in-person line without a location: refused.
+        let inPerson = refusal(request("MN 55401", line: #""fulfilment": "in_person""#), [mpls, madison])
+        #expect(inPerson?.field == "origin" && inPerson?.message.contains("lines[0]") == true)
+        // 3. Every line at a location of its own: the first line's.
+        #expect(try origin(request(nil, line: #""fulfilment": "in_person", "location": {"line1": "5 Lake St", "city": "", "state": "WI", "zip": "53703"}"#),
+                           [mpls, madison]).zip == ZipCode("53703")!)
+        // 4. The one place in the destination's state.
+        #expect(try origin(request("WI 53711"), [mpls, madison, la]) == madison.address)
+        #expect(try origin(request("MN 55401"), [madison, mpls]) == mpls.address)
+        // ...several in that state: refused, naming them.
+        let two = refusal(request("MN 55401"), [mpls, stPaul, madison])
+        #expect(two?.field == "origin" && two?.message.contains("mpls, stpaul") == true)
+        // 5. None in that state: the first by id (every one of them is out of state).
+        #expect(try origin(request("TX 78701"), [mpls, la, madison]) == la.address)
+        // No destination or billing, several places: refused.
+        #expect(refusal(request(nil), [mpls, madison])?.field == "origin")
+        // A named origin always wins.
+        let named = #"{"date": "2026-03-02", "origin": {"line1": "9 Elm", "city": "", "state": "MN", "zip": "55455"}, "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}"#
+        #expect(try origin(Data(named.utf8), [mpls, madison]).zip == ZipCode("55455")!)
+        // The places of business are where the seller is engaged in business, unless the request says otherwise.
+        #expect(try QuoteCodec.decodeRequest(request("CA 90012"), placesOfBusiness: [la, mpls]).engagement == .places([la.address.zip, mpls.address.zip]))
+        let everywhere = #"{"date": "2026-03-02", "seller": {"engaged_in": "everywhere"}, "destination": {"line1": "2 Oak St", "city": "", "state": "CA", "zip": "94103"}, "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}"#
+        #expect(try QuoteCodec.decodeRequest(Data(everywhere.utf8), placesOfBusiness: [la]).engagement == .everywhere)
+        #expect(try QuoteCodec.decodeRequest(Data(named.utf8)).engagement == .originOnly)
+    }
+
     @Test("a valid request decodes into the engine's types")
     func decodes() throws {
         let request = try decode(Self.valid)

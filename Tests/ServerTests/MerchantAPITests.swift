@@ -74,6 +74,30 @@ import Testing
                 """)
             #expect(buyer.status == 400 && buyer.errorField == "destination")
 
+            // No origin: the one place of business is the origin (the in-person line is sourced there); the order
+            // keeps the address used.
+            let noOrigin = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-04-15", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person"}]}
+                """)
+            #expect(noOrigin.status == 200 && noOrigin.string("total_tax") == byAddress.string("total_tax"), "\(noOrigin.text)")
+            let placedNoOrigin = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "no-origin", body: """
+                {"order": {"date": "2026-04-15", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person"}]}}
+                """)
+            #expect(placedNoOrigin.status == 201 && placedNoOrigin.string("total_tax") == byAddress.string("total_tax"), "\(placedNoOrigin.text)")
+            #expect(placedNoOrigin.text.contains("55402"), "the order shows the origin it was sourced to")
+            // A second place of business: an in-person line must now say where.
+            _ = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "madison", "name": "Madison spa", "address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}}
+                """)
+            let ambiguous = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-04-15", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person"}]}
+                """)
+            #expect(ambiguous.status == 400 && ambiguous.errorField == "origin" && ambiguous.text.contains("madison, mpls"), "\(ambiguous.text)")
+            let atLocation = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-04-15", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person", "location": "mpls"}]}
+                """)
+            #expect(atLocation.status == 200 && atLocation.string("total_tax") == byAddress.string("total_tax"), "\(atLocation.text)")
+
             // Before the WI registration: not collecting there; from its first day: collecting.
             #expect(notCollecting(try await quote("2026-03-15")) == "not_registered")
             #expect(notCollecting(try await quote("2026-04-01")) == nil)
