@@ -88,11 +88,16 @@ public struct DisclosureLog: Sendable {
 
     /// The log, oldest first; only disclosures (exports with personal data) unless `all`.
     public func list(all: Bool = false) async throws -> [Record] {
-        try await database.query("SELECT * FROM \(table)" + (all ? "" : " WHERE personal_data = 1") + " ORDER BY at, id").map { row in
-            Record(id: row.text("id") ?? "", at: row.text("at") ?? "", kind: row.text("kind") ?? "", requestedBy: row.text("requested_by") ?? "",
-                   reason: row.text("reason") ?? "", periodFrom: row.text("period_from") ?? "", periodThrough: row.text("period_through") ?? "",
-                   personalData: row.integer("personal_data") == 1, directory: row.text("directory") ?? "", status: row.text("status") ?? "",
-                   files: row.text("files") ?? "", manifestSHA256: row.text("manifest_sha256") ?? "")
+        let rows = try await database.query("SELECT * FROM \(table)" + (all ? "" : " WHERE personal_data = 1") + " ORDER BY at, id")
+        do {
+            return try rows.map { row throws(RowDecodingError) in
+                Record(id: try row.decode("id"), at: try row.decode("at"), kind: try row.decode("kind"), requestedBy: try row.decode("requested_by"),
+                       reason: try row.decode("reason"), periodFrom: try row.decode("period_from"), periodThrough: try row.decode("period_through"),
+                       personalData: try row.decode("personal_data", as: Int64.self) != 0, directory: try row.decode("directory"),
+                       status: try row.decode("status"), files: try row.decode("files"), manifestSHA256: try row.decode("manifest_sha256"))
+            }
+        } catch {
+            throw ExportError.corruptRecord("export log: \(error)")
         }
     }
 }

@@ -93,6 +93,7 @@ public struct APIError: Error, Sendable, Equatable {
             switch error {
             case .noScopes: return APIError(.badRequest, "invalid_value", error.description, field: "scopes")
             case .unknownKey: return APIError(.notFound, "not_found", error.description)
+            case .corrupt: return APIError(.internalServerError, "stored_record_unreadable", "a stored API key is unreadable; see the server log")
             }
         default: return nil
         }

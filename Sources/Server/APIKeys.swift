@@ -39,11 +39,14 @@ public struct IssuedAPIKey: Sendable {
 public enum APIKeyError: Error, Equatable, Sendable, CustomStringConvertible {
     case noScopes
     case unknownKey(String)
+    /// A stored key row that is not what Levy writes (never trusted: such a key authenticates nothing).
+    case corrupt(String)
 
     public var description: String {
         switch self {
         case .noScopes: "a key needs at least one scope (\(Scope.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .unknownKey(let id): "no API key \(id)"
+        case .corrupt(let detail): "a stored API key is unreadable: \(detail)"
         }
     }
 }
@@ -104,14 +107,14 @@ public final class APIKeyStore: Sendable {
     }
 
     public func list() async throws -> [APIKey] {
-        try await database.query("SELECT * FROM \(table("api_keys")) ORDER BY created_at, id").map(Self.key)
+        try await database.query("SELECT * FROM \(table("api_keys")) ORDER BY created_at, id").map { try Self.key($0) }
     }
 
     public func key(_ id: String) async throws -> APIKey {
         guard let row = try await database.query("SELECT * FROM \(table("api_keys")) WHERE id = $1", [.text(id)]).first else {
             throw APIKeyError.unknownKey(id)
         }
-        return Self.key(row)
+        return try Self.key(row)
     }
 
     /// Revokes a key for good. Returns the key as revoked.
@@ -136,7 +139,7 @@ public final class APIKeyStore: Sendable {
         guard parts.count == 3, parts[0] == "lvk", parts[1].utf8.count == 13, parts[2].utf8.count == 32 else { return nil }
         guard let row = try await database.query("SELECT * FROM \(table("api_keys")) WHERE id = $1", [.text(String(parts[1]))]).first,
               let stored = row.text("secret_hash"), Self.constantTimeEqual(stored, digest) else { return nil }
-        let key = Self.key(row)
+        let key = try Self.key(row)
         guard key.revoked == nil else { return nil }
         cache.withLock { $0[digest] = (key, instant.addingTimeInterval(cacheLifetime)) }
         return key
@@ -160,10 +163,29 @@ public final class APIKeyStore: Sendable {
         return difference == 0
     }
 
-    static func key(_ row: SQLRow) -> APIKey {
-        APIKey(id: row.text("id") ?? "", label: row.text("label") ?? "",
-               scopes: Set((row.text("scopes") ?? "").split(separator: " ").compactMap { Scope(rawValue: String($0)) }),
-               created: row.text("created_at").flatMap(Timestamp.date) ?? Date(timeIntervalSince1970: 0),
-               revoked: row.text("revoked_at").flatMap(Timestamp.date))
+    /// A stored key, decoded with errors: a row with an unknown scope, no scope or an unreadable date is corrupt
+    /// (a scope is never widened or dropped by a default).
+    static func key(_ row: SQLRow) throws(APIKeyError) -> APIKey {
+        do {
+            let id: String = try row.decode("id")
+            let scopeNames: String = try row.decode("scopes")
+            var scopes = Set<Scope>()
+            for name in scopeNames.split(separator: " ") {
+                guard let scope = Scope(rawValue: String(name)) else { throw APIKeyError.corrupt("key \(id): scopes holds an unknown scope") }
+                scopes.insert(scope)
+            }
+            guard !scopes.isEmpty else { throw APIKeyError.corrupt("key \(id): no scope") }
+            guard let created = Timestamp.date(try row.decode("created_at")) else { throw APIKeyError.corrupt("key \(id): created_at is not a timestamp") }
+            var revoked: Date?
+            if let text = try row.decodeIfPresent("revoked_at", as: String.self) {
+                guard let date = Timestamp.date(text) else { throw APIKeyError.corrupt("key \(id): revoked_at is not a timestamp") }
+                revoked = date
+            }
+            return APIKey(id: id, label: try row.decode("label"), scopes: scopes, created: created, revoked: revoked)
+        } catch let error as APIKeyError {
+            throw error
+        } catch {
+            throw .corrupt("\(error)")
+        }
     }
 }

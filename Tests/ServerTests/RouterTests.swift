@@ -111,6 +111,26 @@ import Testing
         #expect(contents.allSatisfy { $0.range(of: Data(checkout.split(separator: "_")[2].utf8)) == nil })
     }
 
+    /// A key row changed in the store to hold a scope Levy never wrote authenticates nothing: the request is an
+    /// error (500 `stored_record_unreadable`), never a key with a scope widened or dropped by a default.
+    @Test(arguments: Store.available)
+    func alteredKeyRowsAuthenticateNothing(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let keys = server.api.services.keys
+        let reconciler = server.keys[.reconciler]!
+        let id = String(reconciler.split(separator: "_")[1])
+        let table = keys.database.dialect.render("{schema}api_keys", schema: keys.schema)
+        try await keys.database.execute("UPDATE \(table) SET scopes = 'reconciler root' WHERE id = $1", [.text(id)])
+        try await server.routerApplication().test(.router) { client in
+            let refused = try await client.send(.get, "/v1/reconciliations", key: reconciler)
+            #expect(refused.status == 500 && refused.text.contains("stored_record_unreadable"), "\(refused.text)")
+            #expect(try await client.send(.get, "/v1/tables", key: server.keys[.checkout]).status == 200, "other keys still work")
+        }
+        await #expect(throws: APIKeyError.self) { try await keys.list() }
+        try await keys.database.execute("UPDATE \(table) SET scopes = 'reconciler', created_at = 'yesterday' WHERE id = $1", [.text(id)])
+        await #expect(throws: APIKeyError.self) { try await keys.key(id) }
+    }
+
     @Test(arguments: Store.available)
     func errorsNameTheFieldWithAStableCode(store: Store) async throws {
         let server = try await TestServer.make(store)
