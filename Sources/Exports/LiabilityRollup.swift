@@ -139,6 +139,21 @@ public struct LiabilityRollup: Sendable {
         return head
     }
 
+    /// Catches up until the rollup holds at least the ledger's head as it is now, whoever does the work: a catch-up
+    /// that loses a step to another process (the server's background one) goes on from where that one got. Each
+    /// round moves the watermark forward (a lost step means another process moved it), so this ends.
+    @discardableResult
+    public func catchUpToHead() async throws -> Int64 {
+        let head = try await orders.ledgerHead().seq
+        var mark = try await catchUp()
+        while mark < head {
+            let next = try await catchUp()
+            guard next > mark else { break }
+            mark = next
+        }
+        return mark
+    }
+
     /// Adds a batch and moves the watermark from `from` to `to` in one transaction; false when another process
     /// moved it first (nothing written).
     func write(_ batch: Batch, from: Int64, to: Int64) async throws -> Bool {

@@ -254,7 +254,7 @@ extension LevyAPI {
         }
         guard let start = TaxDate(iso: from), let end = TaxDate(iso: through) else { throw APIError.invalid("from", "a date") }
         let rollup = exporter.liabilityRollup
-        try await rollup.catchUp()
+        try await rollup.catchUpToHead()
         let (throughSeq, months) = try await rollup.months(from: start, through: end, state: state)
         struct Sum { var gross: Int64 = 0, exempt: Int64 = 0, taxable: Int64 = 0, collected: Int64 = 0, refunded: Int64 = 0 }
         var sums: [String: Sum] = [:], byGroup: [String: Int64] = [:], byPeriod: [String: Int64] = [:]
