@@ -30,54 +30,80 @@ extension OrderService {
               certificate, exempt_reason, sourced_to, discount, third_party_discount
             FROM \(table("order_lines")) WHERE order_id IN (\(placeholders)) ORDER BY order_id, line_no
             """, binds)
-        var linesByOrder: [String: [SQLRow]] = [:]
-        for line in lines { linesByOrder[line.text("order_id") ?? "", default: []].append(line) }
-
-        var result: [ReplayedOrder] = []
-        result.reserveCapacity(orders.count)
-        for order in orders {
-            let id = order.text("id") ?? ""
-            var assumptions: [String] = []
-            guard let date = order.text("tax_date").flatMap(TaxDate.init(iso:)),
-                  let origin = order.text("origin_address").flatMap(AddressText.parse),
-                  order.text("currency") == Currency.usd.code else { continue }
-            var registrations: Set<StateCode>?
-            if let list = order.text("registrations") {
-                registrations = Set(list.split(separator: ",").compactMap { StateCode(String($0)) })
+        do {
+            var linesByOrder: [String: [SQLRow]] = [:]
+            for line in lines { linesByOrder[try line.decode("order_id", as: String.self), default: []].append(line) }
+            var result: [ReplayedOrder] = []
+            result.reserveCapacity(orders.count)
+            for order in orders {
+                guard let replayed = try Self.replayed(order, lines: linesByOrder[try order.decode("id", as: String.self)] ?? []) else { continue }
+                result.append(replayed)
             }
-            var exemptions: [ExemptionCertificate] = []
-            var quoteLines: [QuoteLine] = []
-            var lineTaxes: [Int64] = []
-            for line in linesByOrder[id] ?? [] {
-                let stored = line.integer("amount") ?? 0
-                if line.integer("request_amount") == nil, !assumptions.contains("placed before migration 6") {
-                    assumptions.append("placed before migration 6")
-                }
-                guard let code = line.text("code").flatMap(ProductTaxCode.init(rawValue:)),
-                      let fulfilment = line.text("fulfilment").flatMap(Fulfilment.init(rawValue:)) else { continue }
-                lineTaxes.append(line.integer("tax") ?? 0)
-                quoteLines.append(QuoteLine(id: line.text("line_id") ?? "", code: code,
-                                            amount: Money(minorUnits: line.integer("request_amount") ?? stored),
-                                            quantity: line.integer("quantity") ?? 1, fulfilment: fulfilment,
-                                            taxIncluded: line.integer("tax_included") == 1,
-                                            location: line.text("location_address").flatMap(AddressText.parse),
-                                            discount: line.integer("discount") ?? 0, thirdPartyDiscount: line.integer("third_party_discount") ?? 0))
-                if let number = line.text("certificate"), let reasonText = line.text("exempt_reason"), reasonText.hasPrefix("certificate_"),
-                   let reason = ExemptionReason(text: String(reasonText.dropFirst("certificate_".count))),
-                   let state = line.text("sourced_to").flatMap({ StateCode(String($0.prefix(2))) }),
-                   !exemptions.contains(where: { $0.state == state && $0.number == number }) {
-                    exemptions.append(ExemptionCertificate(state: state, reason: reason, number: number, expires: nil))
-                }
-            }
-            let request = QuoteRequest(date: date, origin: origin, destination: order.text("destination_address").flatMap(AddressText.parse),
-                                       billing: order.text("billing_address").flatMap(AddressText.parse), registrations: registrations,
-                                       exemptions: exemptions, lines: quoteLines,
-                                       rounding: order.text("rounding").flatMap(RoundingMode.init(rawValue:)) ?? .sst,
-                                       engagement: order.text("engagement").flatMap(EngagementText.parse) ?? .originOnly)
-            result.append(ReplayedOrder(id: id, request: request, recordedTax: order.integer("total_tax") ?? 0, lineTaxes: lineTaxes,
-                                        assumptions: assumptions))
+            return result
+        } catch {
+            throw OrderError.corrupt("\(error)")
         }
-        return result
+    }
+
+    /// One order's request from its stored row and lines, every value decoded with errors (a value Levy never
+    /// writes is a `RowDecodingError`, never a default); nil for an order that keeps no origin address.
+    static func replayed(_ order: SQLRow, lines: [SQLRow]) throws(RowDecodingError) -> ReplayedOrder? {
+        func parsed<T>(_ row: SQLRow, _ column: String, _ expected: String, _ parse: (String) -> T?) throws(RowDecodingError) -> T? {
+            guard let text = try row.decodeIfPresent(column, as: String.self) else { return nil }
+            guard let value = parse(text) else { throw RowDecodingError(column: column, expected: expected, found: "text of another form") }
+            return value
+        }
+        let id: String = try order.decode("id")
+        guard let origin = try parsed(order, "origin_address", "an address (line1|city|ST|ZIP)", AddressText.parse) else { return nil }
+        guard let date = try parsed(order, "tax_date", "a date (YYYY-MM-DD)", TaxDate.init(iso:)) else {
+            throw RowDecodingError(column: "tax_date", expected: "a date (YYYY-MM-DD)", found: "NULL")
+        }
+        guard try order.decode("currency", as: String.self) == Currency.usd.code else {
+            throw RowDecodingError(column: "currency", expected: Currency.usd.code, found: "another currency")
+        }
+        let registrations = try parsed(order, "registrations", "state codes separated by commas") { list -> Set<StateCode>? in
+            var states = Set<StateCode>()
+            for part in list.split(separator: ",") {
+                guard let state = StateCode(String(part)) else { return nil }
+                states.insert(state)
+            }
+            return states
+        }
+        var assumptions: [String] = []
+        var exemptions: [ExemptionCertificate] = []
+        var quoteLines: [QuoteLine] = []
+        var lineTaxes: [Int64] = []
+        for line in lines {
+            let stored = try OrderService.money(line, "amount")
+            let requested: Int64? = try line.decodeIfPresent("request_amount")
+            if requested == nil, !assumptions.contains("placed before migration 6") { assumptions.append("placed before migration 6") }
+            if let requested, requested.magnitude > UInt64(OrderService.maxStoredMoney) {
+                throw RowDecodingError(column: "request_amount", expected: "an amount within 10^15 minor units", found: "an out-of-range integer")
+            }
+            lineTaxes.append(try OrderService.money(line, "tax"))
+            quoteLines.append(QuoteLine(id: try line.decode("line_id"), code: try line.decode("code", as: ProductTaxCode.self),
+                                        amount: Money(minorUnits: requested ?? stored), quantity: try line.decode("quantity"),
+                                        fulfilment: try line.decode("fulfilment", as: Fulfilment.self),
+                                        taxIncluded: try line.decodeIfPresent("tax_included", as: Int64.self) == 1,
+                                        location: try parsed(line, "location_address", "an address (line1|city|ST|ZIP)", AddressText.parse),
+                                        discount: try line.decodeIfPresent("discount") ?? 0,
+                                        thirdPartyDiscount: try line.decodeIfPresent("third_party_discount") ?? 0))
+            if let number = try line.decodeIfPresent("certificate", as: String.self),
+               let reasonText = try line.decodeIfPresent("exempt_reason", as: String.self), reasonText.hasPrefix("certificate_"),
+               let reason = ExemptionReason(text: String(reasonText.dropFirst("certificate_".count))),
+               let state = StateCode(String(try line.decode("sourced_to", as: String.self).prefix(2))),
+               !exemptions.contains(where: { $0.state == state && $0.number == number }) {
+                exemptions.append(ExemptionCertificate(state: state, reason: reason, number: number, expires: nil))
+            }
+        }
+        let request = QuoteRequest(date: date, origin: origin,
+                                   destination: try parsed(order, "destination_address", "an address (line1|city|ST|ZIP)", AddressText.parse),
+                                   billing: try parsed(order, "billing_address", "an address (line1|city|ST|ZIP)", AddressText.parse),
+                                   registrations: registrations, exemptions: exemptions, lines: quoteLines,
+                                   rounding: try parsed(order, "rounding", "a rounding mode", RoundingMode.init(rawValue:)) ?? .sst,
+                                   engagement: try parsed(order, "engagement", "a seller engagement", EngagementText.parse) ?? .originOnly)
+        return ReplayedOrder(id: id, request: request, recordedTax: try OrderService.money(order, "total_tax"), lineTaxes: lineTaxes,
+                             assumptions: assumptions)
     }
 }
 

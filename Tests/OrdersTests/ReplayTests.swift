@@ -43,4 +43,30 @@ struct ReplayTests {
         let rows = try await service.database.query("SELECT processor_refund_id FROM \(service.table("refunds")) WHERE id = $1", [.text(refund.id.value)])
         #expect(rows.first?.text("processor_refund_id")?.isEmpty == false)
     }
+
+    /// A stored value Levy never writes is an error naming the column, not a line or an order silently left out
+    /// (reconciliation would then recompute a different tax and report the wrong difference, or none).
+    @Test("an altered order row fails the replay naming the column", arguments: Store.available)
+    func alteredRowsAreErrors(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let token = try await World.token(vault)
+        let order = try await service.place(World.request(), idempotencyKey: "altered", requestHash: "h", paymentToken: token)
+        #expect(try await service.replay([order.id.value]).count == 1)
+        for (table, column, value) in [("order_lines", "code", "bogus_code"), ("order_lines", "fulfilment", "teleported"),
+                                       ("orders", "tax_date", "someday"), ("orders", "registrations", "MN,m1")] {
+            let original = try await service.database.query("SELECT \(column) FROM \(service.table(table)) WHERE \(table == "orders" ? "id" : "order_id") = $1",
+                                                            [.text(order.id.value)]).first?.cells.first ?? .null
+            try await service.database.execute("UPDATE \(service.table(table)) SET \(column) = $1 WHERE \(table == "orders" ? "id" : "order_id") = $2",
+                                               [.text(value), .text(order.id.value)])
+            do {
+                _ = try await service.replay([order.id.value])
+                Issue.record("\(table).\(column) = \(value) replayed")
+            } catch let error as OrderError {
+                #expect("\(error)".contains(column), "\(error)")
+            }
+            try await service.database.execute("UPDATE \(service.table(table)) SET \(column) = $1 WHERE \(table == "orders" ? "id" : "order_id") = $2",
+                                               [original, .text(order.id.value)])
+        }
+        #expect(try await service.replay([order.id.value]).count == 1, "restored, it replays again")
+    }
 }
