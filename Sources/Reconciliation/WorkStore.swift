@@ -153,6 +153,22 @@ struct WorkStore {
         }
     }
 
+    /// A value of the run's work file, which this code wrote: NULL or another type means the file was damaged.
+    static func present<T>(_ value: T?, _ column: Int) throws(ReconcileError) -> T {
+        guard let value else { throw damaged(column) }
+        return value
+    }
+
+    static func damaged(_ column: Int) -> ReconcileError {
+        .state("the run's work file is damaged (column \(column + 1) of a settlement row); rerun with --restart")
+    }
+
+    static func decode<T: SQLCellDecodable>(_ row: SQLRow, _ column: String, as type: T.Type = T.self) throws(ReconcileError) -> T {
+        do { return try row.decode(column, as: type) } catch {
+            throw .state("the run's work file is damaged (\(error)); rerun with --restart")
+        }
+    }
+
     struct MatchedLine {
         var line: SettlementLine
         /// What the line matches on: the order or refund id it names, or the one its processor id resolved to.
@@ -170,20 +186,24 @@ struct WorkStore {
             FROM settlement s LEFT JOIN movement m INDEXED BY movement_match ON m.kind = s.kind AND m.key = s.key AND s.key <> ''
             WHERE s.kind = $1 AND (s.key, s.line) > ($2, $3) ORDER BY s.key, s.line LIMIT \(limit)
             """, [.text(kind.rawValue), .text(after.key), .integer(Int64(after.line))]) { row in
-            let line = SettlementLine(line: Int(row.integer(0) ?? 0), lineID: row.text(1) ?? "", kind: kind, type: row.text(2) ?? "",
-                                      orderID: row.text(3) ?? "", refundID: row.text(4) ?? "", processorID: row.text(5) ?? "",
-                                      amount: row.integer(6) ?? 0, fee: row.integer(7) ?? 0, net: row.integer(8) ?? 0, currency: row.text(9) ?? "",
-                                      created: row.text(10) ?? "", settled: row.text(11) ?? "")
+            // The run's own file, written by this code: a missing value means the file was damaged, never a default.
+            func text(_ i: Int) throws -> String { try Self.present(row.text(i), i) }
+            func integer(_ i: Int) throws -> Int64 { try Self.present(row.integer(i), i) }
+            let line = SettlementLine(line: Int(try integer(0)), lineID: try text(1), kind: kind, type: try text(2),
+                                      orderID: try text(3), refundID: try text(4), processorID: try text(5),
+                                      amount: try integer(6), fee: try integer(7), net: try integer(8), currency: try text(9),
+                                      created: try text(10), settled: try text(11))
             var movement: PaymentMovement?
-            if let movementKind = row.text(13).flatMap(PaymentMovement.Kind.init(rawValue:)) {
-                let refund = row.text(15) ?? ""
-                let processor = row.text(16) ?? ""
-                movement = PaymentMovement(kind: movementKind, orderID: row.text(14) ?? "", refundID: refund.isEmpty ? nil : refund,
-                                           processorID: processor.isEmpty ? nil : processor, amount: row.integer(17) ?? 0,
-                                           currency: row.text(18) ?? "", at: row.text(19) ?? "", taxDate: row.text(20) ?? "",
-                                           ledgerTax: row.integer(21) ?? 0, recordedTax: row.integer(22) ?? 0, firstSeq: row.integer(23) ?? 0)
+            if let kindText = row.text(13) {
+                guard let movementKind = PaymentMovement.Kind(rawValue: kindText) else { throw Self.damaged(13) }
+                let refund = try text(15)
+                let processor = try text(16)
+                movement = PaymentMovement(kind: movementKind, orderID: try text(14), refundID: refund.isEmpty ? nil : refund,
+                                           processorID: processor.isEmpty ? nil : processor, amount: try integer(17),
+                                           currency: try text(18), at: try text(19), taxDate: try text(20),
+                                           ledgerTax: try integer(21), recordedTax: try integer(22), firstSeq: try integer(23))
             }
-            page.append(MatchedLine(line: line, key: row.text(12) ?? "", movement: movement))
+            page.append(MatchedLine(line: line, key: try text(12), movement: movement))
         }
         return page
     }
@@ -201,10 +221,11 @@ struct WorkStore {
                     """, [.text(kind.rawValue), .text(cursor)])
                 guard let last = rows.last?.text("key") else { break }
                 cursor = last
-                let result = rows.map { row in
-                    Difference(reason: .missingSettlement, orderID: row.text("order_id") ?? "", refundID: row.text("refund_id") ?? "",
-                               processorID: row.text("processor_id") ?? "", expected: row.integer("amount"), currency: row.text("currency") ?? "",
-                               detail: "\(kind == .sale ? "captured" : "refunded") \(row.text("at") ?? ""); no settlement line")
+                let result = try rows.map { row in
+                    Difference(reason: .missingSettlement, orderID: try Self.decode(row, "order_id"), refundID: try Self.decode(row, "refund_id"),
+                               processorID: try Self.decode(row, "processor_id"), expected: try Self.decode(row, "amount", as: Int64.self),
+                               currency: try Self.decode(row, "currency"),
+                               detail: "\(kind == .sale ? "captured" : "refunded") \(try Self.decode(row, "at", as: String.self)); no settlement line")
                 }
                 try await append(result)
             }
@@ -217,9 +238,11 @@ struct WorkStore {
         var result: [Difference] = []
         // No ORDER BY: the report sorts, and walking an index in key order would look every movement up in the table.
         for row in try await database.query("SELECT * FROM movement WHERE ledger_tax <> recorded_tax") {
-            result.append(Difference(reason: .taxMismatch, orderID: row.text("order_id") ?? "", refundID: row.text("refund_id") ?? "",
-                                     expected: row.integer("recorded_tax"), actual: row.integer("ledger_tax"), currency: row.text("currency") ?? "",
-                                     detail: "the ledger holds \(MoneyText.format(row.integer("ledger_tax") ?? 0)), the \(row.text("kind") == "sale" ? "order" : "refund") recorded \(MoneyText.format(row.integer("recorded_tax") ?? 0))"))
+            let (ledger, recorded): (Int64, Int64) = (try Self.decode(row, "ledger_tax"), try Self.decode(row, "recorded_tax"))
+            let kind: String = try Self.decode(row, "kind")
+            result.append(Difference(reason: .taxMismatch, orderID: try Self.decode(row, "order_id"), refundID: try Self.decode(row, "refund_id"),
+                                     expected: recorded, actual: ledger, currency: try Self.decode(row, "currency"),
+                                     detail: "the ledger holds \(MoneyText.format(ledger)), the \(kind == "sale" ? "order" : "refund") recorded \(MoneyText.format(recorded))"))
         }
         try await append(result)
         try await database.execute("""
