@@ -66,12 +66,16 @@ public struct Location: Sendable, Hashable {
     public var name: String
     public var address: Address
     public var placeOfBusiness: Bool
+    /// The local jurisdiction codes the operator verified for these premises (empty: the tables resolve the
+    /// address); a line sourced here is taxed by exactly these.
+    public var jurisdictions: [String]
 
-    public init(id: String, name: String, address: Address, placeOfBusiness: Bool) {
+    public init(id: String, name: String, address: Address, placeOfBusiness: Bool, jurisdictions: [String] = []) {
         self.id = id
         self.name = name
         self.address = address
         self.placeOfBusiness = placeOfBusiness
+        self.jurisdictions = jurisdictions
     }
 }
 

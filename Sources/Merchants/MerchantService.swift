@@ -32,6 +32,9 @@ public struct MerchantService: Sendable {
                   PRIMARY KEY (merchant_id, id))
                 """,
             ]),
+            .init(version: 2, name: "pinned jurisdictions of a location", statements: [
+                "ALTER TABLE {schema}locations ADD COLUMN pinned_jurisdictions TEXT",
+            ]),
         ])
     }
 
@@ -42,7 +45,13 @@ public struct MerchantService: Sendable {
     // MARK: - Limits
 
     /// Bytes per text field, the same limits the API documents.
-    static let maxName = 200, maxPermit = 64, maxLocationID = 64, maxEmail = 254, maxPhone = 40
+    static let maxName = 200, maxPermit = 64, maxLocationID = 64, maxEmail = 254, maxPhone = 40, maxPinned = 20
+
+    /// A jurisdiction code as the tables write them (`27053`, `L-MN-CITY-MINNEAPOLIS`, `WA-1726`).
+    static func isJurisdictionCode(_ code: String) -> Bool {
+        (1...64).contains(code.utf8.count)
+            && code.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }
+    }
 
     static func checked(_ text: String, field: String, max: Int, required: Bool = false) throws(MerchantError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
@@ -147,7 +156,14 @@ public struct MerchantService: Sendable {
         }
         merchant.locations = try locations.map { row in
             Location(id: try row.decode("id"), name: try row.decode("name"), address: try Self.address(row, state: try row.decode("state")),
-                     placeOfBusiness: try row.decode("place_of_business", as: Int64.self) != 0)
+                     placeOfBusiness: try row.decode("place_of_business", as: Int64.self) != 0,
+                     jurisdictions: try row.decodeIfPresent("pinned_jurisdictions", as: String.self).map { text throws(RowDecodingError) in
+                         let codes = text.split(separator: " ").map(String.init)
+                         guard !codes.isEmpty, codes.allSatisfy(Self.isJurisdictionCode) else {
+                             throw RowDecodingError(column: "pinned_jurisdictions", expected: "jurisdiction codes separated by spaces", found: "text of another form")
+                         }
+                         return codes
+                     } ?? [])
         }
         return merchant
     }
@@ -212,13 +228,20 @@ public struct MerchantService: Sendable {
         let name = try Self.checked(location.name, field: "name", max: Self.maxName, required: true)
         let line1 = try Self.checked(location.address.line1, field: "address.line1", max: Self.maxName, required: true)
         let city = try Self.checked(location.address.city, field: "address.city", max: Self.maxName)
+        guard location.jurisdictions.count <= Self.maxPinned else { throw MerchantError.invalid(field: "jurisdictions", "at most \(Self.maxPinned) codes") }
+        for (i, code) in location.jurisdictions.enumerated() {
+            guard Self.isJurisdictionCode(code) else { throw MerchantError.invalid(field: "jurisdictions[\(i)]", "1 to 64 letters, digits, - and _") }
+            guard !location.jurisdictions[..<i].contains(code) else { throw MerchantError.invalid(field: "jurisdictions[\(i)]", "\(code) is named twice") }
+        }
         let existing = try await merchant(id)
         guard !existing.locations.contains(where: { $0.id == locationID }) else { throw MerchantError.duplicateLocation(locationID) }
         do {
             try await database.execute("""
-                INSERT INTO \(table("locations")) (merchant_id, id, name, line1, city, state, zip, place_of_business) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                INSERT INTO \(table("locations")) (merchant_id, id, name, line1, city, state, zip, place_of_business, pinned_jurisdictions)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 """, [.text(id.value), .text(locationID), .text(name), .text(line1), .text(city), .text(location.address.state.code),
-                      .text(location.address.zip.description), .integer(location.placeOfBusiness ? 1 : 0)])
+                      .text(location.address.zip.description), .integer(location.placeOfBusiness ? 1 : 0),
+                      location.jurisdictions.isEmpty ? .null : .text(location.jurisdictions.joined(separator: " "))])
         } catch {
             // A concurrent add of the same id lost the race on the primary key.
             if try await merchant(id).locations.contains(where: { $0.id == locationID }) { throw MerchantError.duplicateLocation(locationID) }

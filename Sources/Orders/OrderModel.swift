@@ -256,3 +256,23 @@ public enum EngagementText {
         }
     }
 }
+
+/// The jurisdictions pinned for seller premises, as stored with an order: one `address<TAB>code code` per line
+/// (addresses and codes hold no control characters: the contract and the profile refuse them).
+public enum PinnedText {
+    public static func format(_ pinned: [Address: [String]]) -> String {
+        pinned.map { AddressText.format($0.key) + "\t" + $0.value.joined(separator: " ") }.sorted().joined(separator: "\n")
+    }
+
+    public static func parse(_ text: String) -> [Address: [String]]? {
+        var pinned: [Address: [String]] = [:]
+        for entry in text.split(separator: "\n") {
+            let parts = entry.split(separator: "\t", omittingEmptySubsequences: false)
+            guard parts.count == 2, let address = AddressText.parse(String(parts[0])) else { return nil }
+            let codes = parts[1].split(separator: " ").map(String.init)
+            guard !codes.isEmpty else { return nil }
+            pinned[address] = codes
+        }
+        return pinned
+    }
+}

@@ -155,6 +155,10 @@ public struct OrderService: Sendable {
                 "ALTER TABLE {schema}orders ADD COLUMN dispute_status TEXT",
             ]),
             giftCardMigration,
+            // The local jurisdictions a merchant pinned for the premises the order was sourced to (replay needs them).
+            .init(version: 11, name: "pinned jurisdictions", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN pinned TEXT",
+            ]),
         ])
     }
 
@@ -203,7 +207,8 @@ public struct OrderService: Sendable {
                      .text(AddressText.format(request.origin)), request.destination.map { .text(AddressText.format($0)) } ?? .null,
                      request.billing.map { .text(AddressText.format($0)) } ?? .null,
                      request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null,
-                     .text(EngagementText.format(request.engagement)), .integer(giftCardAmount)]
+                     .text(EngagementText.format(request.engagement)), .integer(giftCardAmount),
+                     request.pinned.isEmpty ? .null : .text(PinnedText.format(request.pinned))]
         var lineRows: [[SQLValue]] = []
         var taxRows: [[SQLValue]] = []
         var lines: [OrderLine] = []
@@ -279,7 +284,7 @@ public struct OrderService: Sendable {
 
     static let orderColumns = ["id", "idempotency_key", "request_hash", "status", "currency", "tax_date", "table_version", "rounding",
                                "total_amount", "total_tax", "payment_token", "created_at", "customer_id", "billing_version", "origin_address",
-                               "destination_address", "billing_address", "registrations", "engagement", "gift_card_amount"]
+                               "destination_address", "billing_address", "registrations", "engagement", "gift_card_amount", "pinned"]
     static let lineColumns = ["order_id", "line_no", "line_id", "code", "quantity", "amount", "taxable", "exempt", "tax", "sourcing_rule",
                               "sourced_to", "certificate", "fulfilment", "tax_type", "taxability_rule", "exempt_reason", "not_collecting",
                               "request_amount", "tax_included", "location_address", "discount", "third_party_discount"]

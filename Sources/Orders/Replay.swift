@@ -22,7 +22,7 @@ extension OrderService {
         guard !ids.isEmpty else { return [] }
         let (placeholders, binds) = SQLValue.inList(ids)
         let orders = try await rows("""
-            SELECT id, tax_date, rounding, currency, total_tax, origin_address, destination_address, billing_address, registrations, engagement
+            SELECT id, tax_date, rounding, currency, total_tax, origin_address, destination_address, billing_address, registrations, engagement, pinned
             FROM \(table("orders")) WHERE id IN (\(placeholders))
             """, binds)
         let lines = try await rows("""
@@ -102,7 +102,9 @@ extension OrderService {
                                    registrations: registrations, exemptions: exemptions, lines: quoteLines,
                                    rounding: try parsed(order, "rounding", "a rounding mode", RoundingMode.init(rawValue:)) ?? .sst,
                                    engagement: try parsed(order, "engagement", "a seller engagement", EngagementText.parse) ?? .originOnly)
-        return ReplayedOrder(id: id, request: request, recordedTax: try OrderService.money(order, "total_tax"), lineTaxes: lineTaxes,
+        var replayed = request
+        replayed.pinned = try parsed(order, "pinned", "pinned jurisdictions (address, tab, codes per line)", PinnedText.parse) ?? [:]
+        return ReplayedOrder(id: id, request: replayed, recordedTax: try OrderService.money(order, "total_tax"), lineTaxes: lineTaxes,
                              assumptions: assumptions)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Merchants
+import Storage
 import QuoteContract
 import Synchronization
 import TaxCore
@@ -37,6 +38,7 @@ extension LevyAPI {
             },
             Endpoint(method: .post, path: "/v1/merchants/{merchant_id}/locations", scopes: [.admin], idempotency: .optional) { call in
                 let body = try call.decode(LocationBody.self)
+                try Self.checkPinned(body.location, tables: services.tables, on: TaxDate(iso: String(Timestamp.string(services.now()).prefix(10))))
                 let merchant = try await services.merchants.addLocation(try Self.merchantID(call), body.location)
                 profiles.forget()
                 return .json(MerchantOut(merchant), status: .created)
@@ -50,17 +52,33 @@ extension LevyAPI {
         return MerchantID(text)
     }
 
-    /// The request as the merchant's profile completes it: with no registrations named, the states where the
-    /// profile records a registration in force on the quote's date (none: every state is "not collecting"). A profile
-    /// without registrations, or no profile, changes nothing.
-    func applyingProfile(_ request: QuoteRequest) async throws -> QuoteRequest {
-        guard request.registrations == nil, let merchant = try await profiles.current(services.merchants).merchant, !merchant.registrations.isEmpty else {
-            return request
+    /// Pinned codes must be jurisdictions the tables can rate in the location's state today: a code they do not know
+    /// would make every quote there fail.
+    static func checkPinned(_ location: Location, tables: TaxTableSet, on date: TaxDate?) throws {
+        guard let date else { return }
+        for (i, code) in location.jurisdictions.enumerated() where tables.locals.jurisdictionRate(code: code, state: location.address.state, on: date) == nil {
+            throw APIError.invalid("jurisdictions[\(i)]", "\(code.prefix(64)) is no local jurisdiction of \(location.address.state) in the tables on \(date)")
         }
+    }
+
+    /// The request as the merchant's profile completes it: with no registrations named, the states where the
+    /// profile records a registration in force on the quote's date (none: every state is "not collecting"); and the
+    /// jurisdictions pinned for the profile's premises that the request's seller places use. A profile without
+    /// registrations or pins, or no profile, changes nothing.
+    func applyingProfile(_ request: QuoteRequest) async throws -> QuoteRequest {
+        let profile = try await profiles.current(services.merchants)
         var completed = request
-        completed.registrations = merchant.registeredStates(on: request.date)
+        if !profile.pinned.isEmpty {
+            for place in [request.origin] + request.lines.compactMap(\.location) {
+                if let codes = profile.pinned[place] { completed.pinned[place] = codes }
+            }
+        }
+        if request.registrations == nil, let merchant = profile.merchant, !merchant.registrations.isEmpty {
+            completed.registrations = merchant.registeredStates(on: request.date)
+        }
         return completed
     }
+
 }
 
 /// The installation's merchant profile, read at most every few seconds: quotes are the hot path, and a profile
@@ -73,6 +91,8 @@ final class ProfileCache: Sendable {
         /// The locations that are places of business: the origin of a request that names none, and where the
         /// seller is engaged in business.
         var placesOfBusiness: [QuoteCodec.PlaceOfBusiness]
+        /// The locations whose jurisdictions the operator pinned, by address.
+        var pinned: [Address: [String]]
     }
 
     let lifetime: TimeInterval = 5
@@ -83,7 +103,9 @@ final class ProfileCache: Sendable {
         let merchant = try await merchants.first()
         let profile = Profile(merchant: merchant, locations: Dictionary((merchant?.locations ?? []).map { ($0.id, $0.address) },
                                                                         uniquingKeysWith: { first, _ in first }),
-                              placesOfBusiness: (merchant?.locations ?? []).filter(\.placeOfBusiness).map { .init(id: $0.id, address: $0.address) })
+                              placesOfBusiness: (merchant?.locations ?? []).filter(\.placeOfBusiness).map { .init(id: $0.id, address: $0.address) },
+                              pinned: Dictionary((merchant?.locations ?? []).filter { !$0.jurisdictions.isEmpty }.map { ($0.address, $0.jurisdictions) },
+                                                 uniquingKeysWith: { first, _ in first }))
         cached.withLock { $0 = (Date(), profile) }
         return profile
     }
@@ -144,14 +166,15 @@ struct RegistrationBody: Decodable {
 struct LocationBody: Decodable {
     var location: Location
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case id, name, address, placeOfBusiness = "place_of_business" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case id, name, address, placeOfBusiness = "place_of_business", jurisdictions }
 
     init(from decoder: any Decoder) throws {
         try decoder.refuseUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         location = Location(id: try c.decode(String.self, forKey: .id), name: try c.decode(String.self, forKey: .name),
                             address: try c.decode(AddressBody.self, forKey: .address).address(field: "address"),
-                            placeOfBusiness: try c.decodeIfPresent(Bool.self, forKey: .placeOfBusiness) ?? true)
+                            placeOfBusiness: try c.decodeIfPresent(Bool.self, forKey: .placeOfBusiness) ?? true,
+                            jurisdictions: try c.decodeIfPresent([String].self, forKey: .jurisdictions) ?? [])
     }
 }
 
@@ -163,8 +186,8 @@ struct MerchantOut: Encodable {
     struct AddressOut: Encodable { var line1: String, city: String, state: String, zip: String }
     struct RegistrationOut: Encodable { var state: String, permit: String, from: String, through: String? }
     struct LocationOut: Encodable {
-        var id: String, name: String, address: AddressOut, placeOfBusiness: Bool
-        enum CodingKeys: String, CodingKey { case id, name, address, placeOfBusiness = "place_of_business" }
+        var id: String, name: String, address: AddressOut, placeOfBusiness: Bool, jurisdictions: [String]?
+        enum CodingKeys: String, CodingKey { case id, name, address, placeOfBusiness = "place_of_business", jurisdictions }
     }
 
     var id: String, name: String, contact: String?, email: String?, phone: String?, address: AddressOut?, rounding: String
@@ -183,6 +206,7 @@ struct MerchantOut: Encodable {
         address = merchant.address.map(out)
         rounding = merchant.rounding.rawValue
         registrations = merchant.registrations.map { RegistrationOut(state: $0.state.code, permit: $0.permit, from: $0.from.iso, through: $0.through?.iso) }
-        locations = merchant.locations.map { LocationOut(id: $0.id, name: $0.name, address: out($0.address), placeOfBusiness: $0.placeOfBusiness) }
+        locations = merchant.locations.map { LocationOut(id: $0.id, name: $0.name, address: out($0.address), placeOfBusiness: $0.placeOfBusiness,
+                                                       jurisdictions: $0.jurisdictions.isEmpty ? nil : $0.jurisdictions) }
     }
 }

@@ -15,6 +15,8 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownState(field: String, StateCode)
     case noStateRate(field: String, StateCode, TaxDate)
     case noTaxability(line: Int, ProductTaxCode, StateCode, TaxDate)
+    /// A jurisdiction a merchant pinned for its premises that the tables cannot rate on the date.
+    case unknownPinnedJurisdiction(field: String, code: String, TaxDate)
 
     /// The request field at fault, as a path ("lines[2].quantity", "destination.zip").
     public var field: String {
@@ -30,6 +32,7 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownState(let field, _): field
         case .noStateRate: "date"
         case .noTaxability(let line, _, _, _): "lines[\(line)].code"
+        case .unknownPinnedJurisdiction(let field, _, _): field
         }
     }
 
@@ -48,6 +51,8 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownState(_, let state): "\(state) is not a state in the tables"
         case .noStateRate(_, let state, let date): "the tables have no \(state) state rate in force on \(date)"
         case .noTaxability(_, let code, let state, let date): "the tables do not say whether \(code.rawValue) is taxable in \(state) on \(date)"
+        case .unknownPinnedJurisdiction(_, let code, let date):
+            "the merchant profile pins jurisdiction \(code) for this location, and the tables have no rate for it on \(date)"
         }
     }
 }

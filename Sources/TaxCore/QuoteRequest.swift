@@ -68,6 +68,9 @@ public struct QuoteRequest: Sendable {
     /// Order-level discounts, allocated over their lines.
     public var discounts: [OrderDiscount]
     public var engagement: SellerEngagement
+    /// Seller premises whose local jurisdictions the merchant verified: a line sourced to one of these addresses is
+    /// taxed by exactly these codes (see `TaxCalculator.pin`).
+    public var pinned: [Address: [String]] = [:]
 
     public init(date: TaxDate, origin: Address, destination: Address? = nil, billing: Address? = nil,
                 registrations: Set<StateCode>? = nil, exemptions: [ExemptionCertificate] = [],

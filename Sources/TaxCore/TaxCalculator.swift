@@ -88,9 +88,12 @@ public struct TaxCalculator: Sendable {
         let state = source.address.state
         guard let profile = tables.profile(state) else { throw .unknownState(field: source.field + ".state", state) }
 
-        let primary: ResolvedLocation
+        var primary: ResolvedLocation
         do { primary = try tables.locals.resolve(source.address, on: request.date) } catch {
             throw .unresolvableAddress(field: Self.field(for: error, address: source.field), error)
+        }
+        if !request.pinned.isEmpty, let codes = request.pinned[source.address] {
+            primary = try pin(primary, codes: codes, state: source.address.state, on: request.date, field: source.field)
         }
         var districtLocation: ResolvedLocation?
         if let districtAddress = source.districtAddress {
@@ -401,6 +404,33 @@ public struct TaxCalculator: Sendable {
             }
         }
         return locals
+    }
+
+    /// The jurisdictions a merchant verified for its premises replace the tables' resolution of that address: a
+    /// resolved jurisdiction that is not pinned is dropped, a pinned one the resolution did not give is rated as the
+    /// tables rate it wherever it applies (`jurisdictionRate`); an unknown code is refused. When the two differ the
+    /// quote says so.
+    func pin(_ location: ResolvedLocation, codes: [String], state: StateCode, on date: TaxDate, field: String) throws(QuoteError) -> ResolvedLocation {
+        var pinned = location
+        var locals: [LocalRate] = []
+        for code in codes {
+            if let resolved = location.locals.first(where: { $0.jurisdiction.code == code }) {
+                locals.append(resolved)
+            } else if let rate = tables.locals.jurisdictionRate(code: code, state: state, on: date) {
+                locals.append(rate)
+            } else {
+                throw .unknownPinnedJurisdiction(field: field, code: code, date)
+            }
+        }
+        locals.sort { $0.jurisdiction.level < $1.jurisdiction.level }
+        let resolvedCodes = location.locals.map(\.jurisdiction.code).sorted()
+        if resolvedCodes != codes.sorted() {
+            pinned.warnings.append("jurisdictions pinned by the merchant profile for \(field) (\(codes.sorted().joined(separator: ", "))) used instead of "
+                                   + "the tables' resolution of the address (\(resolvedCodes.isEmpty ? "none" : resolvedCodes.joined(separator: ", ")))")
+        }
+        pinned.locals = locals
+        pinned.record += "; local jurisdictions pinned by the merchant profile"
+        return pinned
     }
 
     /// Whether the seller is engaged in business where the destination's districts are: everywhere, at one of its

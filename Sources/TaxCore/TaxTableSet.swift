@@ -83,6 +83,9 @@ public enum ResolutionError: Error, Equatable, Sendable, CustomStringConvertible
 /// Finds the local jurisdictions and rates of an address on a date.
 public protocol LocalRateResolver: Sendable {
     func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation
+    /// The rate of the local jurisdiction with this code in `state` on `date`, as these tables know it wherever it
+    /// applies (for jurisdictions a merchant pinned for its premises), or nil when the tables do not know the code.
+    func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate?
 }
 
 /// One complete, versioned set of tax tables: what the engine quotes against.

@@ -63,6 +63,14 @@ public struct CorrectedResolver: LocalRateResolver {
         self.ownBase = Dictionary(grouping: ownBase, by: \.state).mapValues { ScopeIndex($0, scope: \.scope) }
     }
 
+    /// A correction naming the code in force on the date (the last in file order), else the inner tables' rate.
+    public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
+        if let correction = corrections[state]?.rows.last(where: { $0.jurisdiction.code == code && $0.period.contains(date) && !$0.rate.isZero }) {
+            return LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)
+        }
+        return inner.jurisdictionRate(code: code, state: state, on: date)
+    }
+
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
         var location = try inner.resolve(address, on: date)
         let stateCorrections = corrections[address.state]
@@ -154,6 +162,14 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
 
     func rate(_ county: Int, on date: TaxDate) -> Rate {
         countyRates[county]?.first { $0.period.contains(date) }?.intrastate ?? .zero
+    }
+
+    /// A county's rate from the SST rate file on the date; any other code as the ZIP5 table has it.
+    public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
+        let base = zip5.jurisdictionRate(code: code, state: state, on: date)
+        guard code.count == 5, let county = Int(code.suffix(3)), countyRates[county] != nil, let base, base.jurisdiction.level == .county else { return base }
+        let rate = self.rate(county, on: date)
+        return rate.isZero ? nil : LocalRate(jurisdiction: base.jurisdiction, intrastate: rate)
     }
 
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {

@@ -46,6 +46,8 @@ public final class Zip5Record: Sendable {
 public struct Zip5Index: LocalRateResolver {
     private let records: [Zip5Record]
     private let first: [Int32]
+    /// Per jurisdiction code, each period's rates with how many ZIP records give them (for `jurisdictionRate`).
+    private let byCode: [String: [(period: EffectivePeriod, rate: LocalRate, records: Int)]]
 
     /// `records` in any order; several records of one ZIP must have disjoint periods (the loader checks).
     public init(records: [Zip5Record]) {
@@ -54,6 +56,25 @@ public struct Zip5Index: LocalRateResolver {
         for (i, record) in sorted.enumerated().reversed() { first[Int(record.zip.zip5)] = Int32(i) }
         self.records = sorted
         self.first = first
+        var byCode: [String: [(period: EffectivePeriod, rate: LocalRate, records: Int)]] = [:]
+        for record in sorted {
+            for local in record.locals {
+                var entries = byCode[local.jurisdiction.code, default: []]
+                if let i = entries.firstIndex(where: { $0.period == record.period && $0.rate == local }) {
+                    entries[i].records += 1
+                } else {
+                    entries.append((record.period, local, 1))
+                }
+                byCode[local.jurisdiction.code] = entries
+            }
+        }
+        self.byCode = byCode
+    }
+
+    /// The rate most ZIP records give the code on the date (a jurisdiction's rate is one rate; records that
+    /// disagree are estimates).
+    public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
+        byCode[code]?.filter { $0.rate.jurisdiction.state == state && $0.period.contains(date) }.max { $0.records < $1.records }?.rate
     }
 
     public var count: Int { records.count }

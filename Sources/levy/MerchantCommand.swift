@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Merchants
+import Storage
 import TaxCore
 
 /// `levy merchant`: the merchant profile quotes, orders, exports and the nexus report use.
@@ -78,7 +79,8 @@ struct MerchantCommand: AsyncParsableCommand {
         for location in merchant.locations {
             let address = location.address
             lines.append("location: \(location.id) \"\(location.name)\" \(address.line1), \(address.city), \(address.state.code) \(address.zip)"
-                         + (location.placeOfBusiness ? " (place of business)" : ""))
+                         + (location.placeOfBusiness ? " (place of business)" : "")
+                         + (location.jurisdictions.isEmpty ? "" : " pinned: " + location.jurisdictions.joined(separator: " ")))
         }
         print(lines.joined(separator: "\n"))
     }
@@ -171,12 +173,25 @@ struct MerchantCommand: AsyncParsableCommand {
         @Option(help: "Its name.") var name: String
         @Option(help: "Its address: \"street|city|ST|ZIP\".") var address: String
         @Flag(help: "Not a place of business (origin sourcing never puts a sale there).") var notPlaceOfBusiness = false
+        @Option(name: .customLong("jurisdiction"),
+                help: "A local jurisdiction code verified for these premises (repeat for each; lines sourced here are taxed by exactly these).")
+        var jurisdictions: [String] = []
+        @Option(help: "The versioned table store the codes are checked against (default: LEVY_STORE or .levy/tables).") var store: String?
 
         func run() async throws {
+            let place = Location(id: location, name: name, address: try MerchantCommand.address(address, option: "--address"),
+                                 placeOfBusiness: !notPlaceOfBusiness, jurisdictions: jurisdictions)
+            if !jurisdictions.isEmpty {
+                // Checked against the tables quotes use today: a code they cannot rate would fail every quote there.
+                let tables = try TableLocation.load(nil, store: store, version: nil)
+                let today = TaxDate(iso: String(Timestamp.string(Date()).prefix(10)))!
+                for code in jurisdictions where tables.locals.jurisdictionRate(code: code, state: place.address.state, on: today) == nil {
+                    throw ValidationError("--jurisdiction: \(code) is no local jurisdiction of \(place.address.state) in the tables on \(today)")
+                }
+            }
             let service = try await MerchantCommand.service(database)
             let merchant = try await MerchantCommand.merchant(id, in: service)
-            MerchantCommand.show(try await service.addLocation(merchant.id, Location(
-                id: location, name: name, address: try MerchantCommand.address(address, option: "--address"), placeOfBusiness: !notPlaceOfBusiness)))
+            MerchantCommand.show(try await service.addLocation(merchant.id, place))
         }
     }
 }

@@ -2,7 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Orders
 import Server
+import TaxCore
 import LevyTestSupport
 import Testing
 
@@ -97,6 +99,31 @@ import Testing
                 {"date": "2026-04-15", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person", "location": "mpls"}]}
                 """)
             #expect(atLocation.status == 200 && atLocation.string("total_tax") == byAddress.string("total_tax"), "\(atLocation.text)")
+            // Premises whose jurisdictions the operator verified: a line sourced there is taxed by exactly those
+            // (here without the Minneapolis special districts: 120.00 x 7.525% = 9.03, against 10.83 unpinned).
+            let badPin = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "mpls-2", "name": "Nicollet studio", "place_of_business": false, "jurisdictions": ["27053", "L-MN-CITY-NOWHERE"],
+                 "address": {"line1": "900 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
+                """)
+            #expect(badPin.status == 400 && badPin.errorField == "jurisdictions[1]", "\(badPin.text)")
+            let pinned = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "mpls-2", "name": "Nicollet studio", "place_of_business": false, "jurisdictions": ["27053", "L-MN-CITY-MINNEAPOLIS"],
+                 "address": {"line1": "900 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
+                """)
+            #expect((pinned.json["locations"] as? [[String: Any]])?.contains { ($0["jurisdictions"] as? [String])?.count == 2 } == true, "\(pinned.text)")
+            let atPinned = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-04-15", "origin": "mpls-2", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person"}]}
+                """)
+            #expect(atPinned.status == 200 && atPinned.string("total_tax") == "9.03" && byAddress.string("total_tax") == "10.83", "\(atPinned.text)")
+            let pinnedOrder = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "pinned", body: """
+                {"order": {"date": "2026-04-15", "origin": "mpls-2", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person"}]}}
+                """)
+            #expect(pinnedOrder.status == 201 && pinnedOrder.string("total_tax") == "9.03", "\(pinnedOrder.text)")
+            // The order keeps the pins: replaying it (reconciliation's recomputation) gives the same tax.
+            let replayed = try await server.api.services.orders.replay([try #require(pinnedOrder.string("id"))])
+            let replay = try #require(replayed.first)
+            #expect(replay.request.pinned.values.first == ["27053", "L-MN-CITY-MINNEAPOLIS"])
+            #expect(try TaxCalculator(tables: TestServer.tables).quote(replay.request).totalTax.decimalString == "9.03")
 
             // Before the WI registration: not collecting there; from its first day: collecting.
             #expect(notCollecting(try await quote("2026-03-15")) == "not_registered")

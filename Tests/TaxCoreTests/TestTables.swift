@@ -10,6 +10,10 @@ struct TestResolver: LocalRateResolver {
         return ResolvedLocation(state: address.state, countyFIPS: location.county, locals: location.locals, precision: .zip5,
                                 record: "test \(key)")
     }
+
+    func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
+        locations.values.lazy.flatMap(\.locals).first { $0.jurisdiction.code == code && $0.jurisdiction.state == state }
+    }
 }
 
 enum T {

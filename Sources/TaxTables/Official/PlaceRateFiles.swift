@@ -184,6 +184,19 @@ public struct PlaceRateResolver: LocalRateResolver {
         self.carriedBackFrom = carriedBackFrom
     }
 
+    /// The file's rate for the code on the date (its latest past its last period), else the fallback's.
+    public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
+        var latest: (period: EffectivePeriod, rate: LocalRate)?
+        for rows in places.values {
+            for place in rows {
+                guard let local = place.locals.first(where: { $0.jurisdiction.code == code && $0.jurisdiction.state == state }) else { continue }
+                if place.period.contains(date) { return local }
+                if place.period.through < date, latest.map({ $0.period.from < place.period.from }) ?? true { latest = (place.period, local) }
+            }
+        }
+        return latest?.rate ?? fallback.jurisdictionRate(code: code, state: state, on: date)
+    }
+
     /// The place names a ZIP may go by, most specific first.
     func candidateNames(_ address: Address) -> [String] {
         var names: [String] = []

@@ -186,6 +186,15 @@ public struct SSTBoundaryResolver: LocalRateResolver {
                                 warnings: warnings, sources: [sourceID])
     }
 
+    /// The rate file's rate for the jurisdiction with this code on the date, else the fallback's.
+    public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
+        if state == self.state, let (key, jurisdiction) = jurisdictions.first(where: { $0.value.code == code }),
+           let rate = rates[key]?.first(where: { $0.period.contains(date) }) {
+            return LocalRate(jurisdiction: jurisdiction, intrastate: rate.intrastate, interstate: rate.interstate)
+        }
+        return fallback?.jurisdictionRate(code: code, state: state, on: date)
+    }
+
     /// The state's own rates from the rate file (type 45), for the state profile.
     public var stateRates: [DatedRate] {
         rates.filter { $0.key.type == SSTJurisdictionType.state }.values.flatMap { $0 }
@@ -208,5 +217,9 @@ public struct LayeredResolver: LocalRateResolver {
 
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
         try (byState[address.state] ?? fallback).resolve(address, on: date)
+    }
+
+    public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
+        (byState[state] ?? fallback).jurisdictionRate(code: code, state: state, on: date)
     }
 }
