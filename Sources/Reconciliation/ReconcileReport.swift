@@ -45,7 +45,7 @@ public struct ReconcileSummary: Sendable, Codable, Equatable {
         var byReason: [String: Int] = [:]
         for reason in DifferenceReason.allCases { byReason[reason.rawValue] = 0 }
         for row in try await db.query("SELECT reason, COUNT(*) AS n FROM difference GROUP BY reason") {
-            byReason[row.text("reason") ?? ""] = Int(row.integer("n") ?? 0)
+            byReason[try WorkStore.decode(row, "reason", as: String.self)] = try WorkStore.decode(row, "n", as: Int.self)
         }
         let lines = try await db.query("SELECT kind, COUNT(*) AS n FROM settlement GROUP BY kind")
         func lineCount(_ kind: String) -> Int { Int(lines.first { $0.text("kind") == kind }?.integer("n") ?? 0) }
@@ -119,10 +119,12 @@ enum ReconcileReport {
             SELECT reason, order_id, refund_id, line, settlement_id, processor_id, expected, actual, currency, detail FROM difference
             ORDER BY reason_order, order_id, refund_id, line, detail
             """, []) { row in
-            let item = Row(reason: row.text(0) ?? "", order_id: row.text(1) ?? "", refund_id: row.text(2) ?? "",
-                           settlement_line: Int(row.integer(3) ?? 0), settlement_id: row.text(4) ?? "", processor_id: row.text(5) ?? "",
+            // The run's own file: NOT NULL columns missing mean it was damaged (expected and actual may be NULL).
+            func text(_ i: Int) throws -> String { try WorkStore.present(row.text(i), i) }
+            let item = Row(reason: try text(0), order_id: try text(1), refund_id: try text(2),
+                           settlement_line: Int(try WorkStore.present(row.integer(3), 3)), settlement_id: try text(4), processor_id: try text(5),
                            expected: row.integer(6).map(MoneyText.format), actual: row.integer(7).map(MoneyText.format),
-                           currency: row.text(8) ?? "", detail: row.text(9) ?? "")
+                           currency: try text(8), detail: try text(9))
             try csv.write(bytes: DelimitedFormat.csv.line([item.reason, item.order_id, item.refund_id, item.settlement_line == 0 ? "" : String(item.settlement_line),
                                                            item.settlement_id, item.processor_id, item.expected ?? "", item.actual ?? "",
                                                            item.currency, item.detail]))

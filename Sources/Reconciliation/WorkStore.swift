@@ -160,7 +160,7 @@ struct WorkStore {
     }
 
     static func damaged(_ column: Int) -> ReconcileError {
-        .state("the run's work file is damaged (column \(column + 1) of a settlement row); rerun with --restart")
+        .state("the run's work file is damaged (column \(column + 1) of a row); rerun with --restart")
     }
 
     static func decode<T: SQLCellDecodable>(_ row: SQLRow, _ column: String, as type: T.Type = T.self) throws(ReconcileError) -> T {
