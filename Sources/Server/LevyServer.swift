@@ -60,9 +60,9 @@ public enum LevyServer {
     }
 }
 
-/// Runs background jobs asked for over the API or the console (export jobs, reconciliation runs), one at a time,
-/// and the liability rollup's catch-up, looking for work every second (a job queued by another server process is found the same way). At start
-/// and every minute, jobs whose process died (no heartbeat for two minutes) are failed. At shutdown a running job is
+/// Runs background work, one at a time, looking for it every second: jobs asked for over the API or the console
+/// (export jobs, reconciliation runs; one queued by another server process is found the same way) or the liability
+/// rollup's catch-up. At start and every minute, jobs whose process died (no heartbeat for two minutes) are failed. At shutdown a running job is
 /// stopped and marked failed.
 struct BackgroundJobService: Service, CustomStringConvertible {
     let name: String

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Merchants
-import Storage
 import QuoteContract
 import Synchronization
 import TaxCore
@@ -38,7 +37,7 @@ extension LevyAPI {
             },
             Endpoint(method: .post, path: "/v1/merchants/{merchant_id}/locations", scopes: [.admin], idempotency: .optional) { call in
                 let body = try call.decode(LocationBody.self)
-                try Self.checkPinned(body.location, tables: services.tables, on: TaxDate(iso: String(Timestamp.string(services.now()).prefix(10))))
+                try Self.checkPinned(body.location, tables: services.tables, on: TaxDate(dayNumber: Int((services.now().timeIntervalSince1970 / 86_400).rounded(.down))))
                 let merchant = try await services.merchants.addLocation(try Self.merchantID(call), body.location)
                 profiles.forget()
                 return .json(MerchantOut(merchant), status: .created)
@@ -55,18 +54,16 @@ extension LevyAPI {
     /// Pinned codes must be jurisdictions the tables can rate in the location's state today: a code they do not know
     /// would make every quote there fail.
     static func checkPinned(_ location: Location, tables: TaxTableSet, on date: TaxDate?) throws {
-        guard let date else { return }
-        for (i, code) in location.jurisdictions.enumerated() where tables.locals.jurisdictionRate(code: code, state: location.address.state, on: date) == nil {
-            throw APIError.invalid("jurisdictions[\(i)]", "\(code.prefix(64)) is no local jurisdiction of \(location.address.state) in the tables on \(date)")
-        }
+        guard let date, let i = tables.locals.firstUnrated(location.jurisdictions, state: location.address.state, on: date) else { return }
+        throw APIError.invalid("jurisdictions[\(i)]",
+                               "\(location.jurisdictions[i].prefix(64)) is no local jurisdiction of \(location.address.state) in the tables on \(date)")
     }
 
     /// The request as the merchant's profile completes it: with no registrations named, the states where the
     /// profile records a registration in force on the quote's date (none: every state is "not collecting"); and the
     /// jurisdictions pinned for the profile's premises that the request's seller places use. A profile without
     /// registrations or pins, or no profile, changes nothing.
-    func applyingProfile(_ request: QuoteRequest) async throws -> QuoteRequest {
-        let profile = try await profiles.current(services.merchants)
+    func applyingProfile(_ request: QuoteRequest, _ profile: ProfileCache.Profile) -> QuoteRequest {
         var completed = request
         if !profile.pinned.isEmpty {
             for place in [request.origin] + request.lines.compactMap(\.location) {

@@ -15,9 +15,9 @@ extension LevyAPI {
         [
             Endpoint(method: .post, path: "/v1/quotes", scopes: [.checkout], idempotency: .none) { call in
                 let profile = try await profiles.current(services.merchants)
-                let request = try await applyingProfile(try QuoteCodec.decodeRequest(Data(call.body), locations: profile.locations,
-                                                                                     placesOfBusiness: profile.placesOfBusiness,
-                                                                                     defaultRounding: profile.merchant?.rounding ?? .sst))
+                let request = applyingProfile(try QuoteCodec.decodeRequest(Data(call.body), locations: profile.locations,
+                                                                           placesOfBusiness: profile.placesOfBusiness,
+                                                                           defaultRounding: profile.merchant?.rounding ?? .sst), profile)
                 let started = ContinuousClock.now
                 let quote = try calculator.quote(request)
                 services.metrics.quote(duration: ContinuousClock.now - started)
@@ -80,8 +80,8 @@ extension LevyAPI {
     func placeOrder(_ call: APICall) async throws -> APIReply {
         let body = try call.decode(PlaceOrderBody.self)
         var request: QuoteRequest
+        let profile = try await profiles.current(services.merchants)
         do {
-            let profile = try await profiles.current(services.merchants)
             request = try QuoteCodec.decodeRequest(try Self.member("order", of: call.body), locations: profile.locations,
                                                    placesOfBusiness: profile.placesOfBusiness, defaultRounding: profile.merchant?.rounding ?? .sst)
         } catch let error as ContractError {
@@ -99,7 +99,7 @@ extension LevyAPI {
         } else if body.billingVersion != nil {
             throw APIError.invalid("billing_version", "a billing version needs a customer_id")
         }
-        request = try await applyingProfile(request)
+        request = applyingProfile(request, profile)
         var token: Token?
         if let text = body.paymentToken { token = try await knownToken(text) }
         let order = try await limitingGuesses(call) {

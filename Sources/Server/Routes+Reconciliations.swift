@@ -102,16 +102,15 @@ extension LevyAPI {
         guard name.utf8.count <= 200, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw APIError.invalid("file_name", "at most 200 bytes, without control characters")
         }
-        return ReconciliationRun.Parameters(layout: layout, mapping: try Self.settlementMapping(query, base: layout), from: query["from"], through: query["through"], feePercent: query["fee_percent"],
-                                            feeFixed: fixed, lateAfterDays: late, recomputeTax: recompute, fileName: name, bytes: 0)
+        return ReconciliationRun.Parameters(layout: layout, mapping: try Self.settlementMapping(query, base: layout), from: query["from"],
+                                            through: query["through"], feePercent: query["fee_percent"], feeFixed: fixed, lateAfterDays: late, recomputeTax: recompute, fileName: name, bytes: 0)
     }
 
     /// A layout of the uploader's own from `column_<field>`, `sale_types`, `refund_types` and `amount_units` (the
     /// entries of a `levy reconcile --mapping` file), based on `layout`; nil when none is given.
     static func settlementMapping(_ query: [String: String], base: String) throws -> SettlementLayout.Mapping? {
         func text(_ name: String, _ value: String) throws -> String {
-            let trimmed = value.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty, value.utf8.count <= 100, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            guard !value.trimmingCharacters(in: .whitespaces).isEmpty, value.utf8.count <= 100, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw APIError.invalid(name, "1 to 100 bytes, without control characters")
             }
             return value

@@ -88,6 +88,14 @@ public protocol LocalRateResolver: Sendable {
     func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate?
 }
 
+extension LocalRateResolver {
+    /// The index of the first of `codes` these tables cannot rate as a local jurisdiction of `state` on `date`, or
+    /// nil when they rate them all: what a merchant may pin for its premises.
+    public func firstUnrated(_ codes: [String], state: StateCode, on date: TaxDate) -> Int? {
+        codes.firstIndex { jurisdictionRate(code: $0, state: state, on: date) == nil }
+    }
+}
+
 /// One complete, versioned set of tax tables: what the engine quotes against.
 public struct TaxTableSet: Sendable {
     /// Names this exact content (declared version plus a digest of the files), so a quote can be replayed.

@@ -59,13 +59,12 @@ public struct Zip5Index: LocalRateResolver {
         var byCode: [String: [(period: EffectivePeriod, rate: LocalRate, records: Int)]] = [:]
         for record in sorted {
             for local in record.locals {
-                var entries = byCode[local.jurisdiction.code, default: []]
-                if let i = entries.firstIndex(where: { $0.period == record.period && $0.rate == local }) {
-                    entries[i].records += 1
+                // Mutated in place (a copy per record would copy each code's list once per ZIP naming it).
+                if let i = byCode[local.jurisdiction.code]?.firstIndex(where: { $0.period == record.period && $0.rate == local }) {
+                    byCode[local.jurisdiction.code, default: []][i].records += 1
                 } else {
-                    entries.append((record.period, local, 1))
+                    byCode[local.jurisdiction.code, default: []].append((record.period, local, 1))
                 }
-                byCode[local.jurisdiction.code] = entries
             }
         }
         self.byCode = byCode

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Merchants
-import Storage
 import TaxCore
 
 /// `levy merchant`: the merchant profile quotes, orders, exports and the nexus report use.
@@ -184,9 +183,9 @@ struct MerchantCommand: AsyncParsableCommand {
             if !jurisdictions.isEmpty {
                 // Checked against the tables quotes use today: a code they cannot rate would fail every quote there.
                 let tables = try TableLocation.load(nil, store: store, version: nil)
-                let today = TaxDate(iso: String(Timestamp.string(Date()).prefix(10)))!
-                for code in jurisdictions where tables.locals.jurisdictionRate(code: code, state: place.address.state, on: today) == nil {
-                    throw ValidationError("--jurisdiction: \(code) is no local jurisdiction of \(place.address.state) in the tables on \(today)")
+                if let today = TaxDate(dayNumber: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down))),
+                   let i = tables.locals.firstUnrated(jurisdictions, state: place.address.state, on: today) {
+                    throw ValidationError("--jurisdiction: \(jurisdictions[i]) is no local jurisdiction of \(place.address.state) in the tables on \(today)")
                 }
             }
             let service = try await MerchantCommand.service(database)
