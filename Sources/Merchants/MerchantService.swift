@@ -35,6 +35,14 @@ public struct MerchantService: Sendable {
             .init(version: 2, name: "pinned jurisdictions of a location", statements: [
                 "ALTER TABLE {schema}locations ADD COLUMN pinned_jurisdictions TEXT",
             ]),
+            // Where each merchant's records live: the home merchant (the first created) in the store's own tables,
+            // as before there were several; every other in tables of its own namespace (`<merchant id>_`).
+            .init(version: 3, name: "each merchant's store namespace", statements: [
+                "ALTER TABLE {schema}merchants ADD COLUMN store_namespace TEXT",
+                "UPDATE {schema}merchants SET store_namespace = '' WHERE id = (SELECT id FROM {schema}merchants ORDER BY created_at, id LIMIT 1)",
+                "UPDATE {schema}merchants SET store_namespace = id || '_' WHERE store_namespace IS NULL",
+                "CREATE UNIQUE INDEX {index}merchants_store_namespace ON {schema}merchants (store_namespace)",
+            ]),
         ])
     }
 
@@ -71,9 +79,13 @@ public struct MerchantService: Sendable {
         let id = MerchantID("mer_" + Self.randomBase32(bytes: 10))
         let fields = try Self.update(changes, of: id, in: table("merchants"))
         try await database.transaction { [self] tx in
+            // The first merchant is the home merchant: its records are the store's own tables. Others get their own.
+            if let lock = database.dialect.transactionLock(table("merchants")) { try await tx.execute(lock.sql, lock.binds) }
+            let homeTaken = try await !tx.query("SELECT id FROM \(table("merchants")) WHERE store_namespace = ''", []).isEmpty
             try await tx.execute("""
-                INSERT INTO \(table("merchants")) (id, legal_name, rounding, created_at) VALUES ($1, $2, $3, $4)
-                """, [.text(id.value), .text(name), .text(RoundingMode.sst.rawValue), .text(Timestamp.string(now()))])
+                INSERT INTO \(table("merchants")) (id, legal_name, rounding, created_at, store_namespace) VALUES ($1, $2, $3, $4, $5)
+                """, [.text(id.value), .text(name), .text(RoundingMode.sst.rawValue), .text(Timestamp.string(now())),
+                      .text(homeTaken ? Self.namespace(of: id) : "")])
             if let fields { try await tx.execute(fields.sql, fields.binds) }
         }
         return try await merchant(id)
@@ -125,10 +137,47 @@ public struct MerchantService: Sendable {
         return merchants
     }
 
-    /// The installation's merchant when none is named: the first created (nil when there is none).
+    /// The installation's merchant when none is named: the home merchant, the first created, whose records are the
+    /// store's own tables (nil when there is none yet).
     public func first() async throws -> Merchant? {
-        guard let row = try await database.query("SELECT id FROM \(table("merchants")) ORDER BY created_at, id LIMIT 1", []).first else { return nil }
+        guard let row = try await database.query("SELECT id FROM \(table("merchants")) WHERE store_namespace = ''", []).first else { return nil }
         return try await merchant(MerchantID(try row.decode("id")))
+    }
+
+    /// The prefix of the schemas that hold a merchant's records: empty for the home merchant, `<id>_` for others.
+    /// Read from the store and checked, since it is spliced into SQL.
+    public func namespace(of id: MerchantID) async throws -> String {
+        guard let row = try await database.query("SELECT store_namespace FROM \(table("merchants")) WHERE id = $1", [.text(id.value)]).first else {
+            throw MerchantError.unknownMerchant(id.value)
+        }
+        let namespace: String = try row.decode("store_namespace")
+        guard namespace.isEmpty || namespace == Self.namespace(of: id) else {
+            throw MerchantError.invalid(field: "store_namespace", "merchant \(id.value) has an unreadable store namespace")
+        }
+        return namespace
+    }
+
+    /// Every merchant's id and namespace, oldest first.
+    public func namespaces() async throws -> [(id: MerchantID, namespace: String)] {
+        var result: [(id: MerchantID, namespace: String)] = []
+        for row in try await database.query("SELECT id, store_namespace FROM \(table("merchants")) ORDER BY created_at, id", []) {
+            let id = MerchantID(try row.decode("id"))
+            let namespace: String = try row.decode("store_namespace")
+            guard namespace.isEmpty || namespace == Self.namespace(of: id) else {
+                throw MerchantError.invalid(field: "store_namespace", "merchant \(id.value) has an unreadable store namespace")
+            }
+            result.append((id, namespace))
+        }
+        return result
+    }
+
+    /// A non-home merchant's namespace: its id (`mer_` and base32) and an underscore, a valid schema prefix.
+    static func namespace(of id: MerchantID) -> String { id.value + "_" }
+
+    /// Whether text has the shape of a merchant id (`mer_` and 16 base32 characters).
+    public static func isMerchantID(_ text: String) -> Bool {
+        text.utf8.count == 20 && text.hasPrefix("mer_")
+            && text.utf8.dropFirst(4).allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 50 && $0 <= 55) }
     }
 
     public func merchant(_ id: MerchantID) async throws -> Merchant {

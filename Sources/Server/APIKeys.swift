@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Merchants
 import Orders
 import Storage
 import Synchronization
@@ -16,6 +17,9 @@ public enum Scope: String, CaseIterable, Sendable, Comparable {
     case admin
     /// Decrypting a card for an external payment processor adapter. Checkout never needs it.
     case vaultReveal = "vault-reveal"
+    /// A platform that runs Levy for many merchants: creates merchants and their first admin key, lists them. Only
+    /// the operator (the CLI) or another platform key can make a platform key.
+    case platform
 
     public static func < (lhs: Scope, rhs: Scope) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -27,6 +31,9 @@ public struct APIKey: Sendable, Hashable {
     public var scopes: Set<Scope>
     public var created: Date
     public var revoked: Date?
+    /// The merchant whose records the key reads and writes; nil is the home merchant (the store's own tables, and
+    /// every key made before there were several merchants).
+    public var merchant: MerchantID?
 }
 
 /// A key just created: the only moment its secret exists outside the caller's hands.
@@ -85,6 +92,11 @@ public final class APIKeyStore: Sendable {
                 "CREATE INDEX {index}idempotency_created ON {schema}idempotency (created_at)",
             ]),
             ConsoleSessionStore.migration,
+            // A key belongs to one merchant; existing keys (NULL) to the home merchant.
+            .init(version: 3, name: "the merchant of a key", statements: [
+                "ALTER TABLE {schema}api_keys ADD COLUMN merchant_id TEXT",
+                "CREATE INDEX {index}api_keys_merchant ON {schema}api_keys (merchant_id, created_at)",
+            ]),
         ])
     }
 
@@ -92,22 +104,31 @@ public final class APIKeyStore: Sendable {
 
     func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
 
-    /// Creates a key with the given scopes and returns its secret, which is not stored.
-    public func create(label: String, scopes: Set<Scope>) async throws -> IssuedAPIKey {
+    /// Creates a key with the given scopes for a merchant (nil: the home merchant) and returns its secret, which is
+    /// not stored.
+    public func create(label: String, scopes: Set<Scope>, merchant: MerchantID? = nil) async throws -> IssuedAPIKey {
         guard !scopes.isEmpty else { throw APIKeyError.noScopes }
         let id = RandomID.make(bytes: 8)
         let secret = RandomID.make(bytes: 20)
         let full = "lvk_\(id)_\(secret)"
-        let key = APIKey(id: id, label: label, scopes: scopes, created: now(), revoked: nil)
+        let key = APIKey(id: id, label: label, scopes: scopes, created: now(), revoked: nil, merchant: merchant)
         try await database.execute("""
-            INSERT INTO \(table("api_keys")) (id, label, secret_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)
+            INSERT INTO \(table("api_keys")) (id, label, secret_hash, scopes, created_at, merchant_id) VALUES ($1, $2, $3, $4, $5, $6)
             """, [.text(id), .text(label), .text(Self.digest(full)), .text(scopes.sorted().map(\.rawValue).joined(separator: " ")),
-                  .text(Timestamp.string(key.created))])
+                  .text(Timestamp.string(key.created)), merchant.map { .text($0.value) } ?? .null])
         return IssuedAPIKey(key: key, secret: full)
     }
 
-    public func list() async throws -> [APIKey] {
-        try await database.query("SELECT * FROM \(table("api_keys")) ORDER BY created_at, id").map { try Self.key($0) }
+    /// Every key, or with `merchant` given only that merchant's (`.some(nil)`: the home merchant's).
+    public func list(merchant: MerchantID?? = nil) async throws -> [APIKey] {
+        switch merchant {
+        case .none: try await database.query("SELECT * FROM \(table("api_keys")) ORDER BY created_at, id").map { try Self.key($0) }
+        case .some(.none):
+            try await database.query("SELECT * FROM \(table("api_keys")) WHERE merchant_id IS NULL ORDER BY created_at, id").map { try Self.key($0) }
+        case .some(.some(let id)):
+            try await database.query("SELECT * FROM \(table("api_keys")) WHERE merchant_id = $1 ORDER BY created_at, id", [.text(id.value)])
+                .map { try Self.key($0) }
+        }
     }
 
     public func key(_ id: String) async throws -> APIKey {
@@ -181,7 +202,12 @@ public final class APIKeyStore: Sendable {
                 guard let date = Timestamp.date(text) else { throw APIKeyError.corrupt("key \(id): revoked_at is not a timestamp") }
                 revoked = date
             }
-            return APIKey(id: id, label: try row.decode("label"), scopes: scopes, created: created, revoked: revoked)
+            var merchant: MerchantID?
+            if let text = try row.decodeIfPresent("merchant_id", as: String.self) {
+                guard MerchantService.isMerchantID(text) else { throw APIKeyError.corrupt("key \(id): merchant_id is not a merchant id") }
+                merchant = MerchantID(text)
+            }
+            return APIKey(id: id, label: try row.decode("label"), scopes: scopes, created: created, revoked: revoked, merchant: merchant)
         } catch let error as APIKeyError {
             throw error
         } catch {

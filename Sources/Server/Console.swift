@@ -40,36 +40,69 @@ extension LevyAPI {
         router.get("/console") { _, _ in Self.redirect("/console/liability") }
         router.get("/console/sign-in") { request, _ in signInPage(request, error: nil) }
         router.post("/console/sign-in") { request, context in await signIn(request, context: context) }
+        // Every other page runs on the API of the signed-in key's merchant (its stores, its profile).
         router.post("/console/sign-out") { request, _ in
-            await consolePage(request, form: true) { caller, _ in
-                try await services.consoleSessions.close(caller.sessionID)
+            let api = await consoleAPI(request)
+            return await api.consolePage(request, form: true) { caller, _ in
+                try await api.services.consoleSessions.close(caller.sessionID)
                 throw ConsoleRedirect(location: "/console/sign-in", clearSession: true)
             }
         }
-        router.get("/console/liability") { request, _ in await consolePage(request) { _, _ in try await liabilityPage(request) } }
-        router.get("/console/transactions") { request, _ in await consolePage(request) { caller, _ in try await transactionsPage(request, caller) } }
-        router.get("/console/transactions/:order_id") { request, context in
-            await consolePage(request) { caller, _ in try await transactionPage(context.parameters.get("order_id") ?? "", caller) }
+        router.get("/console/liability") { request, _ in
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { _, _ in try await api.liabilityPage(request) }
         }
-        router.get("/console/exports") { request, _ in await consolePage(request) { caller, _ in try await exportsPage(caller, notice: nil, error: nil) } }
-        router.post("/console/exports") { request, _ in await consolePage(request, form: true) { caller, form in try await startExport(form, caller) } }
-        router.post("/console/exports/verify") { request, _ in await consoleVerify(request) }
+        router.get("/console/transactions") { request, _ in
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { caller, _ in try await api.transactionsPage(request, caller) }
+        }
+        router.get("/console/transactions/:order_id") { request, context in
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { caller, _ in try await api.transactionPage(context.parameters.get("order_id") ?? "", caller) }
+        }
+        router.get("/console/exports") { request, _ in
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { caller, _ in try await api.exportsPage(caller, notice: nil, error: nil) }
+        }
+        router.post("/console/exports") { request, _ in
+            let api = await consoleAPI(request)
+            return await api.consolePage(request, form: true) { caller, form in try await api.startExport(form, caller) }
+        }
+        router.post("/console/exports/verify") { request, _ in await consoleAPI(request).consoleVerify(request) }
         router.get("/console/exports/:export_id/download") { request, context in
-            await consoleDownload(request, id: context.parameters.get("export_id") ?? "")
+            await consoleAPI(request).consoleDownload(request, id: context.parameters.get("export_id") ?? "")
         }
         router.get("/console/reconciliations") { request, _ in
-            await consolePage(request) { _, _ in try await reconciliationsPage(notice: nil, error: nil) }
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { _, _ in try await api.reconciliationsPage(notice: nil, error: nil) }
         }
-        router.post("/console/reconciliations") { request, _ in await consoleUpload(request) }
+        router.post("/console/reconciliations") { request, _ in await consoleAPI(request).consoleUpload(request) }
         router.get("/console/reconciliations/:run_id") { request, context in
-            await consolePage(request) { _, _ in try await reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { _, _ in try await api.reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
         }
         router.get("/console/reconciliations/:run_id/download") { request, context in
-            await consoleRunDownload(request, id: context.parameters.get("run_id") ?? "")
+            await consoleAPI(request).consoleRunDownload(request, id: context.parameters.get("run_id") ?? "")
         }
-        router.get("/console/nexus") { request, _ in await consolePage(request) { _, _ in try await nexusPage(request) } }
-        router.get("/console/tables") { request, _ in await consolePage(request) { _, _ in try tablesPage(request) } }
-        router.get("/console/disclosures") { request, _ in await consolePage(request) { _, _ in try await disclosuresPage() } }
+        router.get("/console/nexus") { request, _ in
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { _, _ in try await api.nexusPage(request) }
+        }
+        router.get("/console/tables") { request, _ in
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { _, _ in try api.tablesPage(request) }
+        }
+        router.get("/console/disclosures") { request, _ in
+            let api = await consoleAPI(request)
+            return await api.consolePage(request) { _, _ in try await api.disclosuresPage() }
+        }
+    }
+
+    /// The API of the merchant whose key signed in this request's session; this one (the home merchant's) when
+    /// there is no session, whose pages then send the caller to sign in.
+    func consoleAPI(_ request: Request) async -> LevyAPI {
+        guard let caller = try? await consoleCaller(request), let scoped = try? await scoped(for: caller.key) else { return self }
+        return scoped.api
     }
 
     // MARK: - Sessions
@@ -164,7 +197,7 @@ extension LevyAPI {
                                   caller, merchant: nil)
                 }
             }
-            let merchant = (try? await profiles.current(services.merchants).merchant?.legalName) ?? nil
+            let merchant = (try? await profiles.current(services).merchant?.legalName) ?? nil
             do {
                 return render(try await body(caller, form), caller, merchant: merchant)
             } catch let redirect as ConsoleRedirect {
@@ -468,7 +501,7 @@ extension LevyAPI {
         guard let asOf = TaxDate(iso: year == thisYear ? today : "\(year)-12-31") else { throw APIError.invalid("year", "a year") }
         var registered: Set<StateCode>?
         var source = "as given"
-        if let profile = try await profiles.current(services.merchants).merchant, !profile.registrations.isEmpty {
+        if let profile = try await profiles.current(services).merchant, !profile.registrations.isEmpty {
             registered = profile.registeredStates(on: asOf)
             source = profile.registrationSource(on: asOf)
         }

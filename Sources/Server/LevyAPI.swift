@@ -3,9 +3,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Merchants
 import NIOCore
 import Orders
 import Processors
+import Synchronization
 import TaxCore
 import TaxTables
 import Vault
@@ -13,7 +15,9 @@ import Vault
 /// The HTTP API: the endpoint table, and one dispatcher that authenticates, checks the scope, reads the body,
 /// applies idempotency, runs the handler, maps domain errors to JSON, records metrics and writes the access log.
 public struct LevyAPI: Sendable {
-    public let services: LevyServices
+    /// The home merchant's services; a request made with another merchant's key runs on a copy of this API whose
+    /// services are that merchant's (`scoped(for:)`).
+    public internal(set) var services: LevyServices
     /// The largest request body accepted; larger ones get 413.
     public let maxBodyBytes: Int
     /// The document served at `/openapi.yaml`.
@@ -23,7 +27,9 @@ public struct LevyAPI: Sendable {
     /// Failed authentications per client address and per key id.
     let failedAuth: FailedAuthLimiter
     /// The merchant profile quotes and orders are completed with, read every few seconds at most.
-    let profiles = ProfileCache()
+    private(set) var profiles = ProfileCache()
+    /// This API for each other merchant, with its endpoint table, made on a key's first request.
+    let merchantAPIs = MerchantAPIs()
     /// The states' economic-nexus thresholds (`nexus.csv`), for `GET /v1/nexus`; nil answers 503.
     let nexusThresholds: NexusTable.Loaded?
     /// Verifies Stripe's webhook requests; nil when no webhook secret is configured (the endpoint answers 404).
@@ -58,9 +64,9 @@ public struct LevyAPI: Sendable {
         let router = Router(context: LevyRequestContext.self)
         router.add(middleware: UnmatchedRouteMiddleware(metrics: services.metrics))
         router.add(middleware: ConsoleAccessLog(metrics: services.metrics))
-        for endpoint in endpoints {
+        for (index, endpoint) in endpoints.enumerated() {
             router.on(RouterPath(endpoint.routerPath), method: endpoint.method) { request, context in
-                await respond(endpoint, request: request, context: context)
+                await respond(endpoint, index: index, request: request, context: context)
             }
         }
         addConsole(to: router)
@@ -71,7 +77,20 @@ public struct LevyAPI: Sendable {
     static let requestIDField = HTTPField.Name("X-Request-Id")!
     static let replayedField = HTTPField.Name("Idempotent-Replayed")!
 
-    func respond(_ endpoint: Endpoint, request: Request, context: LevyRequestContext) async -> Response {
+    /// This API as the merchant of `key` sees it: the same endpoints over that merchant's stores. A key of a
+    /// merchant the store no longer knows authenticates nothing.
+    func scoped(for key: APIKey?) async throws -> (api: LevyAPI, endpoints: [Endpoint]) {
+        guard let merchant = key?.merchant else { return (self, []) }
+        if let hit = merchantAPIs.cached(merchant) { return hit }
+        let services: LevyServices
+        do { services = try await self.services.scoped(to: merchant) } catch MerchantError.unknownMerchant { throw APIError.unauthenticated }
+        var copy = self
+        copy.services = services
+        copy.profiles = ProfileCache()
+        return merchantAPIs.store(merchant, (copy, copy.endpoints))
+    }
+
+    func respond(_ endpoint: Endpoint, index: Int, request: Request, context: LevyRequestContext) async -> Response {
         let started = ContinuousClock.now
         let requestID = Self.requestID(request.headers[Self.requestIDField])
         var logger = context.logger
@@ -121,7 +140,10 @@ public struct LevyAPI: Sendable {
                                idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + $0 } },
                                requestID: requestID, logger: logger, headers: request.headers,
                                upload: endpoint.takesUpload ? request.body : nil)
-            (reply, replayed) = try await runIdempotently(endpoint, call: call, request: request)
+            // Another merchant's key runs the same endpoint on that merchant's stores.
+            let scoped = try await scoped(for: key)
+            let handling = scoped.endpoints.indices.contains(index) ? scoped.endpoints[index] : endpoint
+            (reply, replayed) = try await runIdempotently(handling, call: call, request: request)
         } catch {
             if let throttled = error as? Throttled { retryAfter = throttled.seconds }
             if let apiError = error as? APIError, let seconds = apiError.retryAfter { retryAfter = seconds }
@@ -283,6 +305,22 @@ public struct LevyAPI: Sendable {
 
     static func canonicalParameters(_ call: APICall) -> String {
         call.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+    }
+}
+
+/// The API of each merchant other than the home merchant, with its endpoint table, kept for the process's life.
+final class MerchantAPIs: Sendable {
+    private let apis = Mutex<[MerchantID: (api: LevyAPI, endpoints: [Endpoint])]>([:])
+
+    func cached(_ merchant: MerchantID) -> (api: LevyAPI, endpoints: [Endpoint])? { apis.withLock { $0[merchant] } }
+
+    /// Keeps the first made for a merchant (two first requests may both make one) and returns it.
+    func store(_ merchant: MerchantID, _ made: (api: LevyAPI, endpoints: [Endpoint])) -> (api: LevyAPI, endpoints: [Endpoint]) {
+        apis.withLock { apis in
+            if let first = apis[merchant] { return first }
+            apis[merchant] = made
+            return made
+        }
     }
 }
 

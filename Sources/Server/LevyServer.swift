@@ -43,20 +43,38 @@ public enum LevyServer {
 
     /// The runners of export jobs and reconciliation runs, and the liability rollup's catch-up, when the server has them.
     static func backgroundJobs(_ services: LevyServices, logger: Logger) -> [any Service] {
+        // Each runs over every merchant's own queue (another merchant's jobs are found on the next pass).
         var jobs: [any Service] = []
-        if let exports = services.exports {
-            jobs.append(BackgroundJobService(name: "export jobs", failAbandoned: { try await exports.jobs.failAbandoned() },
-                                             runQueued: { try await exports.runQueued() }, logger: logger))
+        if services.exports != nil {
+            jobs.append(BackgroundJobService(name: "export jobs", failAbandoned: {
+                try await everyMerchant(services) { try await $0.exports?.jobs.failAbandoned() ?? [] }
+            }, runQueued: {
+                try await everyMerchant(services) { [try await $0.exports?.runQueued() ?? 0] }.reduce(0, +)
+            }, logger: logger))
             // The console's liability page reads the rollup; kept within a second of the ledger, a page adds little.
-            let rollup = exports.exporter.liabilityRollup
-            jobs.append(BackgroundJobService(name: "liability rollup", failAbandoned: { [] },
-                                             runQueued: { try await rollup.catchUp(); return 0 }, logger: logger))
+            jobs.append(BackgroundJobService(name: "liability rollup", failAbandoned: { [] }, runQueued: {
+                _ = try await everyMerchant(services) { merchant -> [Int] in
+                    try await merchant.exports?.exporter.liabilityRollup.catchUp()
+                    return []
+                }
+                return 0
+            }, logger: logger))
         }
-        if let runs = services.reconciliations {
-            jobs.append(BackgroundJobService(name: "reconciliation runs", failAbandoned: { try await runs.failAbandoned() },
-                                             runQueued: { try await runs.runQueued() }, logger: logger))
+        if services.reconciliations != nil {
+            jobs.append(BackgroundJobService(name: "reconciliation runs", failAbandoned: {
+                try await everyMerchant(services) { try await $0.reconciliations?.failAbandoned() ?? [] }
+            }, runQueued: {
+                try await everyMerchant(services) { [try await $0.reconciliations?.runQueued() ?? 0] }.reduce(0, +)
+            }, logger: logger))
         }
         return jobs
+    }
+
+    /// `work` for each merchant's services in turn, the results joined.
+    static func everyMerchant<T: Sendable>(_ services: LevyServices, _ work: (LevyServices) async throws -> [T]) async throws -> [T] {
+        var results: [T] = []
+        for merchant in try await services.everyMerchant() { results += try await work(merchant) }
+        return results
     }
 }
 
@@ -104,10 +122,13 @@ struct Maintenance: Service, CustomStringConvertible {
             while !Task.isCancelled {
                 do {
                     // Payment steps a crash left half done are finished first, with their own idempotency keys.
-                    let resumed = try await services.orders.resumeInterruptedPayments()
+                    var resumed = 0, tokens = 0
+                    for merchant in try await services.everyMerchant() {
+                        resumed += try await merchant.orders.resumeInterruptedPayments()
+                        tokens += try await merchant.vault.purgeExpired()
+                    }
                     if resumed > 0 { logger.notice("maintenance", metadata: ["payments_resumed": "\(resumed)"]) }
                     let records = try await services.idempotency.purgeExpired()
-                    let tokens = try await services.vault.purgeExpired()
                     try await services.consoleSessions.purgeExpired()
                     if records + tokens > 0 {
                         logger.info("maintenance", metadata: ["idempotency_purged": "\(records)", "tokens_purged": "\(tokens)"])

@@ -1,4 +1,5 @@
 import Foundation
+import Merchants
 import HTTPTypes
 import Orders
 import Storage
@@ -247,9 +248,12 @@ struct RefundOut: Encodable {
 
 struct APIKeyOut: Encodable {
     var id: String, label: String, scopes: [String], created: String, revoked: String?, secret: String?
+    /// The merchant the key belongs to; absent for the home merchant.
+    var merchant: String?
 
     init(_ key: APIKey, secret: String? = nil) {
         id = key.id
+        merchant = key.merchant?.value
         label = key.label
         scopes = key.scopes.sorted().map(\.rawValue)
         created = timestamp(key.created)

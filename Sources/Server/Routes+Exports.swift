@@ -90,7 +90,7 @@ extension LevyAPI {
         if body.merchant != nil && body.kind != .report { throw APIError.invalid("merchant", "only for reports") }
         var parameters = ExportJob.Parameters(from: from.iso, through: through.iso, personalData: personalData, requestedBy: body.requestedBy,
                                               reason: body.reason, format: body.format, period: body.period)
-        let profile = try await profiles.current(services.merchants).merchant
+        let profile = try await profiles.current(services).merchant
         switch body.kind {
         case .saft: parameters.company = try company(body.company, profile: profile, on: through)
         case .report: parameters.merchant = body.merchant ?? profile?.legalName ?? "Merchant"

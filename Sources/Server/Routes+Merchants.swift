@@ -10,35 +10,49 @@ extension LevyAPI {
     /// and orders that name no registrations use the profile's (see `applyingProfile`).
     var merchantEndpoints: [Endpoint] {
         [
-            Endpoint(method: .get, path: "/v1/merchants", scopes: [.admin, .accountant], idempotency: .none) { _ in
-                .json(MerchantListOut(merchants: try await services.merchants.list().map(MerchantOut.init)))
+            Endpoint(method: .get, path: "/v1/merchants", scopes: [.admin, .accountant, .platform], idempotency: .none) { call in
+                // A platform key sees every merchant; any other key its own.
+                if call.key?.scopes.contains(.platform) == true {
+                    return .json(MerchantListOut(merchants: try await services.merchants.list().map(MerchantOut.init)))
+                }
+                let own = try await ownMerchant()
+                return .json(MerchantListOut(merchants: own.map { [MerchantOut($0)] } ?? []))
             },
-            Endpoint(method: .post, path: "/v1/merchants", scopes: [.admin], idempotency: .optional) { call in
+            Endpoint(method: .post, path: "/v1/merchants", scopes: [.admin, .platform], idempotency: .optional) { call in
                 let body = try call.decode(MerchantBody.self)
                 guard let name = body.name else { throw APIError.missing("name") }
+                let platform = call.key?.scopes.contains(.platform) == true
+                // An admin key makes its installation's first profile; only a platform key makes further merchants.
+                if !platform, try await services.merchants.first() != nil || services.merchant != nil { throw APIError.forbidden(.platform) }
                 let merchant = try await services.merchants.create(legalName: name, changes: try body.changes())
                 profiles.forget()
-                return .json(MerchantOut(merchant), status: .created)
+                guard platform else { return .json(MerchantOut(merchant), status: .created) }
+                // The new merchant's first admin key, shown this once (a replay gets the merchant without it).
+                let home = try await services.merchants.namespace(of: merchant.id).isEmpty
+                let issued = try await services.keys.create(label: "first admin key", scopes: [.admin], merchant: home ? nil : merchant.id)
+                var reply = APIReply.json(MerchantOut(merchant, adminKey: APIKeyOut(issued.key, secret: issued.secret)), status: .created)
+                reply.storedBody = JSONBody.encode(MerchantOut(merchant, adminKey: APIKeyOut(issued.key)))
+                return reply
             },
-            Endpoint(method: .get, path: "/v1/merchants/{merchant_id}", scopes: [.admin, .accountant], idempotency: .none) { call in
-                .json(MerchantOut(try await services.merchants.merchant(try Self.merchantID(call))))
+            Endpoint(method: .get, path: "/v1/merchants/{merchant_id}", scopes: [.admin, .accountant, .platform], idempotency: .none) { call in
+                .json(MerchantOut(try await services.merchants.merchant(try await visibleMerchantID(call))))
             },
             Endpoint(method: .patch, path: "/v1/merchants/{merchant_id}", scopes: [.admin], idempotency: .none) { call in
                 let changes = try call.decode(MerchantBody.self).changes()
-                let merchant = try await services.merchants.update(try Self.merchantID(call), changes)
+                let merchant = try await services.merchants.update(try await ownMerchantID(call), changes)
                 profiles.forget()
                 return .json(MerchantOut(merchant))
             },
             Endpoint(method: .post, path: "/v1/merchants/{merchant_id}/registrations", scopes: [.admin], idempotency: .optional) { call in
                 let body = try call.decode(RegistrationBody.self)
-                let merchant = try await services.merchants.register(try Self.merchantID(call), body.registration)
+                let merchant = try await services.merchants.register(try await ownMerchantID(call), body.registration)
                 profiles.forget()
                 return .json(MerchantOut(merchant), status: .created)
             },
             Endpoint(method: .post, path: "/v1/merchants/{merchant_id}/locations", scopes: [.admin], idempotency: .optional) { call in
                 let body = try call.decode(LocationBody.self)
                 try Self.checkPinned(body.location, tables: services.tables, on: TaxDate(dayNumber: Int((services.now().timeIntervalSince1970 / 86_400).rounded(.down))))
-                let merchant = try await services.merchants.addLocation(try Self.merchantID(call), body.location)
+                let merchant = try await services.merchants.addLocation(try await ownMerchantID(call), body.location)
                 profiles.forget()
                 return .json(MerchantOut(merchant), status: .created)
             },
@@ -49,6 +63,24 @@ extension LevyAPI {
         let text = call.parameter("merchant_id")
         guard text.hasPrefix("mer_"), text.utf8.count <= 40 else { throw APIError.notFound("no such merchant", field: "merchant_id") }
         return MerchantID(text)
+    }
+
+    /// The profile of the merchant these services serve (the home merchant's may not exist yet).
+    func ownMerchant() async throws -> Merchant? {
+        if let id = services.merchant { return try await services.merchants.merchant(id) }
+        return try await services.merchants.first()
+    }
+
+    /// The path's merchant when it is the caller's own; any other id is 404, as if it did not exist.
+    func ownMerchantID(_ call: APICall) async throws -> MerchantID {
+        let id = try Self.merchantID(call)
+        guard let own = try await ownMerchant(), own.id == id else { throw APIError.notFound("no such merchant", field: "merchant_id") }
+        return id
+    }
+
+    /// The path's merchant when the caller may read it: its own, or any with a platform key.
+    func visibleMerchantID(_ call: APICall) async throws -> MerchantID {
+        call.key?.scopes.contains(.platform) == true ? try Self.merchantID(call) : try await ownMerchantID(call)
     }
 
     /// Pinned codes must be jurisdictions the tables can rate in the location's state today: a code they do not know
@@ -95,9 +127,11 @@ final class ProfileCache: Sendable {
     let lifetime: TimeInterval = 5
     private let cached = Mutex<(at: Date, profile: Profile)?>(nil)
 
-    func current(_ merchants: MerchantService) async throws -> Profile {
+    /// The profile of the merchant `services` serve (the home merchant's when they serve no other).
+    func current(_ services: LevyServices) async throws -> Profile {
         if let hit = cached.withLock({ $0 }), Date().timeIntervalSince(hit.at) < lifetime { return hit.profile }
-        let merchant = try await merchants.first()
+        let merchant: Merchant?
+        if let id = services.merchant { merchant = try await services.merchants.merchant(id) } else { merchant = try await services.merchants.first() }
         let profile = Profile(merchant: merchant, locations: Dictionary((merchant?.locations ?? []).map { ($0.id, $0.address) },
                                                                         uniquingKeysWith: { first, _ in first }),
                               placesOfBusiness: (merchant?.locations ?? []).filter(\.placeOfBusiness).map { .init(id: $0.id, address: $0.address) },
@@ -190,6 +224,17 @@ struct MerchantOut: Encodable {
     var id: String, name: String, contact: String?, email: String?, phone: String?, address: AddressOut?, rounding: String
     var registrations: [RegistrationOut]
     var locations: [LocationOut]
+    /// The first admin key of a merchant a platform key just made (its secret only in the first answer).
+    var adminKey: APIKeyOut?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, contact, email, phone, address, rounding, registrations, locations, adminKey = "admin_key"
+    }
+
+    init(_ merchant: Merchant, adminKey: APIKeyOut) {
+        self.init(merchant)
+        self.adminKey = adminKey
+    }
 
     init(_ merchant: Merchant) {
         func out(_ address: Address) -> AddressOut {

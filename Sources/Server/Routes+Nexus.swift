@@ -32,7 +32,7 @@ extension LevyAPI {
                         }
                         registered?.insert(state)
                     }
-                } else if let profile = try await profiles.current(services.merchants).merchant, !profile.registrations.isEmpty {
+                } else if let profile = try await profiles.current(services).merchant, !profile.registrations.isEmpty {
                     registered = profile.registeredStates(on: asOf)
                     source = profile.registrationSource(on: asOf)
                 }

@@ -82,8 +82,9 @@ extension LevyAPI {
     /// API keys, for operators. Creating a key is not replayable: its secret is shown once and never stored.
     var keyEndpoints: [Endpoint] {
         [
+            // A merchant's admin sees and makes its own merchant's keys only.
             Endpoint(method: .get, path: "/v1/keys", scopes: [.admin], idempotency: .none) { _ in
-                .json(["keys": try await services.keys.list().map { APIKeyOut($0) }])
+                .json(["keys": try await services.keys.list(merchant: .some(services.merchant)).map { APIKeyOut($0) }])
             },
             Endpoint(method: .post, path: "/v1/keys", scopes: [.admin], idempotency: .none) { call in
                 let body = try call.decode(CreateKeyBody.self)
@@ -95,11 +96,17 @@ extension LevyAPI {
                     scopes.insert(scope)
                 }
                 guard !body.label.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.invalid("label", "say who or what the key is for") }
-                let issued = try await services.keys.create(label: body.label, scopes: scopes)
+                // Only a platform key makes another: an admin of one merchant cannot reach the others.
+                if scopes.contains(.platform), call.key?.scopes.contains(.platform) != true { throw APIError.forbidden(.platform) }
+                let issued = try await services.keys.create(label: body.label, scopes: scopes, merchant: services.merchant)
                 return .json(APIKeyOut(issued.key, secret: issued.secret), status: .created)
             },
             Endpoint(method: .delete, path: "/v1/keys/{key_id}", scopes: [.admin], idempotency: .none) { call in
-                .json(APIKeyOut(try await services.keys.revoke(call.parameter("key_id"))))
+                let id = call.parameter("key_id")
+                // Another merchant's key is not there for this caller.
+                let key = try await services.keys.key(id)
+                guard key.merchant == services.merchant else { throw APIKeyError.unknownKey(id) }
+                return .json(APIKeyOut(try await services.keys.revoke(key.id)))
             },
         ]
     }

@@ -14,7 +14,7 @@ extension LevyAPI {
     var quoteEndpoints: [Endpoint] {
         [
             Endpoint(method: .post, path: "/v1/quotes", scopes: [.checkout], idempotency: .none) { call in
-                let profile = try await profiles.current(services.merchants)
+                let profile = try await profiles.current(services)
                 let request = applyingProfile(try QuoteCodec.decodeRequest(Data(call.body), locations: profile.locations,
                                                                            placesOfBusiness: profile.placesOfBusiness,
                                                                            defaultRounding: profile.merchant?.rounding ?? .sst), profile)
@@ -37,6 +37,8 @@ extension LevyAPI {
             },
             Endpoint(method: .post, path: "/v1/orders/{order_id}/authorize", scopes: [.checkout], idempotency: .optional) { call in
                 let body = try call.decode(AuthorizeBody.self)
+                // The path's order first: an id that is not this merchant's is 404 whatever the body says.
+                _ = try await services.orders.order(OrderID(call.parameter("order_id")))
                 let token = try await knownToken(body.paymentToken)
                 return try await orderReply(try await services.orders.authorize(OrderID(call.parameter("order_id")), token: token))
             },
@@ -80,7 +82,7 @@ extension LevyAPI {
     func placeOrder(_ call: APICall) async throws -> APIReply {
         let body = try call.decode(PlaceOrderBody.self)
         var request: QuoteRequest
-        let profile = try await profiles.current(services.merchants)
+        let profile = try await profiles.current(services)
         do {
             request = try QuoteCodec.decodeRequest(try Self.member("order", of: call.body), locations: profile.locations,
                                                    placesOfBusiness: profile.placesOfBusiness, defaultRounding: profile.merchant?.rounding ?? .sst)

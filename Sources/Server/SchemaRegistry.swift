@@ -32,12 +32,18 @@ public enum SchemaRegistry {
         ]
     }
 
+    /// The installation's own components, not any one merchant's: API keys (and idempotency records, console
+    /// sessions) and merchant profiles.
+    static let installationSchemas: Set<String> = ["api", "merchants"]
+
     /// Applies every pending migration of every component outside the vault to `database`; returns what was applied
-    /// as "schema version" pairs.
+    /// as "schema version" pairs. `merchantOnly` leaves out the installation's components (a merchant's namespace).
     @discardableResult
-    public static func migrate(_ database: any SQLDatabase, vault: (any SQLDatabase)?, namespace: String = "") async throws -> [(String, Int)] {
+    public static func migrate(_ database: any SQLDatabase, vault: (any SQLDatabase)?, namespace: String = "",
+                               merchantOnly: Bool = false) async throws -> [(String, Int)] {
         var applied: [(String, Int)] = []
-        for component in components(namespace: namespace) {
+        for component in components(namespace: namespace)
+        where !merchantOnly || !installationSchemas.contains(String(component.schema.dropFirst(namespace.count))) {
             guard let target = component.inVault ? vault : database else { continue }
             applied += try await component.migrations.apply(to: target).map { (component.schema, $0) }
         }

@@ -19,11 +19,14 @@ public enum SQLDialect: String, Sendable {
     }
 
     /// The statement that creates a component's namespace, if the dialect has them (a PostgreSQL schema). Schema
-    /// names are spliced into SQL, so only lower-case letters and underscores are accepted.
+    /// names are spliced into SQL, so only lower-case letters, digits (not first: a merchant's namespace holds its
+    /// base32 id) and underscores are accepted.
     public func createSchemaStatement(_ name: String) throws -> String? {
         guard self == .postgres else { return nil }
-        guard !name.isEmpty, name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || $0 == 95 }) else {
-            throw SQLError(code: 0, message: "schema names are lower-case letters and underscores", statement: "CREATE SCHEMA")
+        guard let first = name.utf8.first, first >= 97 && first <= 122,
+              name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }), name.utf8.count <= 63 else {
+            throw SQLError(code: 0, message: "schema names are lower-case letters, digits and underscores (a letter first, at most 63)",
+                           statement: "CREATE SCHEMA")
         }
         return "CREATE SCHEMA IF NOT EXISTS \(name)"
     }

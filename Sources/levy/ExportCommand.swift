@@ -28,7 +28,9 @@ struct ExportOptions: ParsableArguments {
     func exporter() async throws -> Exporter {
         let service = try await database.orders()
         let reading = try await replica.readService(primary: service)
-        let exporter = Exporter(database: service.database, reader: reading.reader, signingKey: try Self.signingKey(signingKey))
+        let namespace = try await database.namespace()
+        let exporter = Exporter(database: service.database, reader: reading.reader, ordersSchema: service.schema,
+                                customersSchema: namespace + "customers", exportsSchema: namespace + "exports", signingKey: try Self.signingKey(signingKey))
         try await exporter.migrate()
         return exporter
     }
@@ -97,7 +99,7 @@ struct ExportCommand: AsyncParsableCommand {
 
         func run() async throws {
             // Each field from its option, else from the merchant profile (`levy merchant`); a field neither gives is named.
-            let profile = try await MerchantCommand.service(options.database).first()
+            let profile = try await options.database.profile()
             func field(_ given: String?, _ fromProfile: String?, option: String, fix: String) throws -> String {
                 if let given { return given }
                 if let fromProfile, !fromProfile.isEmpty { return fromProfile }
@@ -206,7 +208,7 @@ struct DisclosuresCommand: AsyncParsableCommand {
         @Flag(help: "Every export, not only disclosures.") var all = false
 
         func run() async throws {
-            let log = DisclosureLog(database: try database.open())
+            let log = DisclosureLog(database: try database.open(), schema: try await database.namespace() + "exports")
             try await log.migrate()
             for record in try await log.list(all: all) {
                 print("\(record.id) \(record.at) \(record.kind) \(record.periodFrom)..\(record.periodThrough) personal_data=\(record.personalData) "
@@ -228,17 +230,19 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "First tax date (YYYY-MM-DD).") var from: String
         @Option(help: "Last tax date (YYYY-MM-DD), inclusive.") var to: String
         @Option(help: "A new or empty folder for report.html and its manifest.") var out: String
-        @Option(help: "The merchant's name for the title (default: the merchant profile's legal name).") var merchant: String?
+        @Option(help: "The merchant's name for the title (default: the merchant profile's legal name).") var merchantName: String?
         @Option(help: "The Ed25519 signing key (as for exports).") var signingKey: String?
 
         func run() async throws {
             guard let start = TaxDate(iso: from), let end = TaxDate(iso: to) else { throw CLIError.input("--from/--to: dates as YYYY-MM-DD") }
             let service = try await database.orders()
             let reading = try await replica.readService(primary: service)
-            let exporter = Exporter(database: service.database, reader: reading.reader, signingKey: try ExportOptions.signingKey(signingKey))
+            let namespace = try await database.namespace()
+            let exporter = Exporter(database: service.database, reader: reading.reader, ordersSchema: service.schema, customersSchema: namespace + "customers",
+                                    exportsSchema: namespace + "exports", signingKey: try ExportOptions.signingKey(signingKey))
             try await exporter.migrate()
-            var title = merchant ?? "Merchant"
-            if merchant == nil, let profile = try await MerchantCommand.service(database).first() { title = profile.legalName }
+            var title = merchantName ?? "Merchant"
+            if merchantName == nil, let profile = try await database.profile() { title = profile.legalName }
             let manifest = try await exporter.htmlReport(from: start, through: end, merchant: title, to: out, progress: ExportProgress(label: "report"))
             report(manifest, out)
         }

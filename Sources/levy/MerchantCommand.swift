@@ -17,9 +17,9 @@ struct MerchantCommand: AsyncParsableCommand {
         return service
     }
 
-    /// The named merchant, else the installation's first.
-    static func merchant(_ id: String?, in service: MerchantService) async throws -> Merchant {
-        if let id { return try await service.merchant(MerchantID(id)) }
+    /// The named merchant (the argument, else `--merchant`), else the home merchant.
+    static func merchant(_ id: String?, _ options: DatabaseOptions, in service: MerchantService) async throws -> Merchant {
+        if let id = id ?? options.merchant { return try await service.merchant(MerchantID(id)) }
         guard let first = try await service.first() else { throw MerchantError.none }
         return first
     }
@@ -111,7 +111,7 @@ struct MerchantCommand: AsyncParsableCommand {
         @Argument(help: "The merchant's id.") var id: String?
 
         func run() async throws {
-            MerchantCommand.show(try await MerchantCommand.merchant(id, in: try await MerchantCommand.service(database)))
+            MerchantCommand.show(try await MerchantCommand.merchant(id, database, in: try await MerchantCommand.service(database)))
         }
     }
 
@@ -124,7 +124,7 @@ struct MerchantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let service = try await MerchantCommand.service(database)
-            let merchant = try await MerchantCommand.merchant(id, in: service)
+            let merchant = try await MerchantCommand.merchant(id, database, in: service)
             MerchantCommand.show(try await service.update(merchant.id, try profile.changes(name: name)))
         }
     }
@@ -141,7 +141,7 @@ struct MerchantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let service = try await MerchantCommand.service(database)
-            let merchant = try await MerchantCommand.merchant(id, in: service)
+            let merchant = try await MerchantCommand.merchant(id, database, in: service)
             let registration = Registration(state: try MerchantCommand.state(state), permit: permit, from: try MerchantCommand.date(from, option: "--from"),
                                             through: try through.map { try MerchantCommand.date($0, option: "--through") })
             MerchantCommand.show(try await service.register(merchant.id, registration))
@@ -158,7 +158,7 @@ struct MerchantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let service = try await MerchantCommand.service(database)
-            let merchant = try await MerchantCommand.merchant(id, in: service)
+            let merchant = try await MerchantCommand.merchant(id, database, in: service)
             MerchantCommand.show(try await service.endRegistration(merchant.id, state: try MerchantCommand.state(state),
                                                                    on: try MerchantCommand.date(on, option: "--on")))
         }
@@ -189,7 +189,7 @@ struct MerchantCommand: AsyncParsableCommand {
                 }
             }
             let service = try await MerchantCommand.service(database)
-            let merchant = try await MerchantCommand.merchant(id, in: service)
+            let merchant = try await MerchantCommand.merchant(id, database, in: service)
             MerchantCommand.show(try await service.addLocation(merchant.id, place))
         }
     }

@@ -44,7 +44,7 @@ struct NexusCommand: AsyncParsableCommand {
             }
             // Without --registered, the merchant profile's registrations in force on the as-of date, with since when.
             var source = "as given"
-            if states == nil, let profile = try await MerchantCommand.service(database).first(), !profile.registrations.isEmpty {
+            if states == nil, let profile = try await database.profile(), !profile.registrations.isEmpty {
                 states = profile.registeredStates(on: asOf)
                 source = profile.registrationSource(on: asOf)
             }

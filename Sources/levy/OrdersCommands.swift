@@ -2,6 +2,7 @@ import ArgumentParser
 import Exports
 import Foundation
 import LevyBenchmarks
+import Merchants
 import Orders
 import Reconciliation
 import Server
@@ -13,6 +14,34 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "A SQLite file or a postgres:// URL (default: LEVY_DATABASE_URL or .levy/levy.sqlite).") var database: String?
     @Option(help: "The vault master key file, which also keys the tax ledger's chain (default: LEVY_VAULT_MASTER_KEY, LEVY_VAULT_MASTER_KEY_FILE, else the development key).")
     var masterKeyFile: String?
+    @Option(help: "The merchant whose records to use, by id (default: the home merchant, the first created).")
+    var merchant: String?
+
+    /// The chosen merchant (nil: the home merchant) and the prefix of the schemas that hold its records.
+    func merchantScope(_ database: any SQLDatabase) async throws -> (id: MerchantID?, namespace: String) {
+        guard let merchant else { return (nil, "") }
+        guard MerchantService.isMerchantID(merchant) else { throw CLIError.input("--merchant: \"\(merchant.prefix(64))\" is not a merchant id (mer_…)") }
+        let service = MerchantService(database: database)
+        try await service.migrate()
+        do {
+            let namespace = try await service.namespace(of: MerchantID(merchant))
+            return (namespace.isEmpty ? nil : MerchantID(merchant), namespace)
+        } catch MerchantError.unknownMerchant {
+            throw CLIError.input("--merchant: no merchant \(merchant)")
+        }
+    }
+
+    /// The chosen merchant's profile (the home merchant's by default; nil when it has none yet).
+    func profile() async throws -> Merchant? {
+        let service = MerchantService(database: try open())
+        try await service.migrate()
+        if let merchant {
+            do { return try await service.merchant(MerchantID(merchant)) } catch MerchantError.unknownMerchant {
+                throw CLIError.input("--merchant: no merchant \(merchant.prefix(64))")
+            }
+        }
+        return try await service.first()
+    }
 
     /// The order store's keys (the ledger chain's, the gift card codes'), derived from the master key.
     func orderKeys() throws -> OrderKeys {
@@ -38,13 +67,20 @@ struct DatabaseOptions: ParsableArguments {
         return try SQLiteDatabase(path: location)
     }
 
-    /// The order service on this database, with the tables quotes use (shipped, or the store's current version).
+    /// The chosen merchant's order service on this database, with the tables quotes use (shipped, or the store's
+    /// current version). Its schemas are migrated first (a merchant made since the last server start may have none).
     func orders() async throws -> OrderService {
-        let service = OrderService(database: try open(), tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
-                                   keys: try orderKeys())
+        let database = try open()
+        let namespace = try await merchantScope(database).namespace
+        if !namespace.isEmpty { try await SchemaRegistry.migrate(database, vault: nil, namespace: namespace, merchantOnly: true) }
+        let service = OrderService(database: database, schema: namespace + "orders", tables: try TableLocation.load(nil, store: nil, version: nil),
+                                   gateway: nil, keys: try orderKeys())
         try await service.migrate()
         return service
     }
+
+    /// The schema prefix of the chosen merchant's records.
+    func namespace() async throws -> String { try await merchantScope(try open()).namespace }
 }
 
 struct DbCommand: AsyncParsableCommand {
@@ -61,7 +97,14 @@ struct DbCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try options.open()
             let vaultDatabase = try options.openVault(vault, beside: database)
-            let applied = try await SchemaRegistry.migrate(database, vault: vaultDatabase)
+            var applied = try await SchemaRegistry.migrate(database, vault: vaultDatabase)
+            // Every other merchant's own schemas (the home merchant's are the store's own, above).
+            let merchants = MerchantService(database: database)
+            for (_, namespace) in try await merchants.namespaces() where !namespace.isEmpty {
+                applied += try await SchemaRegistry.migrate(database, vault: vaultDatabase, namespace: namespace, merchantOnly: true)
+                try await OrderService(database: database, schema: namespace + "orders", tables: try TableLocation.load(nil, store: nil, version: nil),
+                                       gateway: nil, keys: try options.orderKeys()).migrate()
+            }
             // The ledger's own upgrade (keying an older unkeyed chain) needs the master key; migrations are done above.
             let service = OrderService(database: database, tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
                                        keys: try options.orderKeys())
@@ -69,6 +112,10 @@ struct DbCommand: AsyncParsableCommand {
             for component in SchemaRegistry.components() {
                 let versions = applied.filter { $0.0 == component.schema }.map { String($0.1) }
                 print("\(component.schema): " + (versions.isEmpty ? "up to date" : "applied " + versions.joined(separator: ", ")))
+            }
+            let base = Set(SchemaRegistry.components().map(\.schema))
+            for schema in Set(applied.map(\.0)).subtracting(base).sorted() {
+                print("\(schema): applied " + applied.filter { $0.0 == schema }.map { String($0.1) }.joined(separator: ", "))
             }
         }
     }
@@ -177,7 +224,7 @@ struct DemoCommand: AsyncParsableCommand {
 
         func run() async throws {
             let service = try await options.orders()
-            let customers = CustomerService(database: service.database)
+            let customers = CustomerService(database: service.database, schema: try await options.namespace() + "customers")
             try await customers.migrate()
             let stale = settlement.settlements != nil && taxMismatchEvery > 0
                 ? DemoSeed.StaleTables(service: service, tables: service.tables, every: taxMismatchEvery) : nil

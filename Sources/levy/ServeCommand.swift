@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Merchants
 import Orders
 import Processors
 import Server
@@ -118,7 +119,7 @@ struct KeysCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key; prints its secret once (the store keeps only a hash).")
         @OptionGroup var options: DatabaseOptions
-        @Option(name: .customLong("scope"), help: "checkout, accountant, reconciler, admin or vault-reveal; repeat for several.")
+        @Option(name: .customLong("scope"), help: "checkout, accountant, reconciler, admin, vault-reveal or platform; repeat for several.")
         var scopes: [String] = []
         @Option(help: "Who or what the key is for.") var label: String = "unlabelled"
 
@@ -131,7 +132,9 @@ struct KeysCommand: AsyncParsableCommand {
                 set.insert(scope)
             }
             guard !set.isEmpty else { throw CLIError.input("--scope is required (\(Scope.allCases.map(\.rawValue).joined(separator: ", ")))") }
-            let issued = try await KeysCommand.store(options).create(label: label, scopes: set)
+            // The key reads and writes the chosen merchant's records only (--merchant; default the home merchant).
+            let merchant = try await options.merchantScope(try options.open()).id
+            let issued = try await KeysCommand.store(options).create(label: label, scopes: set, merchant: merchant)
             print(issued.secret)
             FileHandle.standardError.write(Data("key \(issued.key.id) (\(set.sorted().map(\.rawValue).joined(separator: " "))): the line above is its secret, shown this once\n".utf8))
         }
@@ -142,9 +145,11 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: DatabaseOptions
 
         func run() async throws {
-            for key in try await KeysCommand.store(options).list() {
+            let keys = try await KeysCommand.store(options)
+            for key in try await options.merchant == nil ? keys.list() : keys.list(merchant: .some(options.merchantScope(try options.open()).id)) {
                 let revoked = key.revoked.map { " revoked " + Timestamp.string($0) } ?? ""
-                print("\(key.id)  \(key.scopes.sorted().map(\.rawValue).joined(separator: ","))  \(key.label)  created \(Timestamp.string(key.created))\(revoked)")
+                let merchant = key.merchant.map { "  merchant " + $0.value } ?? ""
+                print("\(key.id)  \(key.scopes.sorted().map(\.rawValue).joined(separator: ","))  \(key.label)  created \(Timestamp.string(key.created))\(revoked)\(merchant)")
             }
         }
     }

@@ -159,7 +159,7 @@ import Testing
         try Data(Array(repeating: UInt8(7), count: 32)).base64EncodedString().write(toFile: keyFile, atomically: true, encoding: .utf8)
         let out = w.directory + "/report"
         let report = try w.run(["report", "html", "--database", w.database, "--from", "2026-01-01", "--to", "2026-12-31", "--out", out,
-                                "--merchant", "Glow Med Spa", "--signing-key", keyFile])
+                                "--merchant-name", "Glow Med Spa", "--signing-key", keyFile])
         #expect(report.status == 0, "\(report.stderr)")
         let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
         #expect(html.contains("Glow Med Spa") && html.contains("<svg"))

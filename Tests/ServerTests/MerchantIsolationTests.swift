@@ -1,0 +1,157 @@
+import Exports
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Merchants
+import Orders
+import Server
+import TaxCore
+import LevyTestSupport
+import Testing
+
+/// Two merchants in one Levy: each key reads and writes its own merchant's records, and another merchant's ids
+/// answer 404 everywhere, exactly as ids that do not exist (never 403, which would confirm them).
+@Suite struct MerchantIsolationTests {
+    /// What one merchant's checkout left behind.
+    struct Trail {
+        var token = "", customer = "", order = "", voucher = "", entitlement = "", refund = ""
+    }
+
+    /// Tokenize, a customer, an order with the med spa's lines, capture, a refund of the streamed line.
+    static func checkout(_ client: some TestClientProtocol, key: String, tag: String) async throws -> Trail {
+        var trail = Trail()
+        let card = try await client.send(.post, "/v1/tokens", key: key, idempotency: "card-" + tag,
+                                         body: #"{"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031}"#)
+        trail.token = try #require(card.string("token"), "\(card.text)")
+        let customer = try await client.send(.post, "/v1/customers", key: key, body: """
+            {"name": "Customer \(tag)", "billing_address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}}
+            """)
+        trail.customer = try #require(customer.string("id"))
+        let placed = try await client.send(.post, "/v1/orders", key: key, idempotency: "order-" + tag,
+                                           body: placeBody("med-spa.json", customer: trail.customer, token: trail.token, dropBilling: true))
+        trail.order = try #require(placed.string("id"), "\(placed.text)")
+        let captured = try await client.send(.post, "/v1/orders/\(trail.order)/capture", key: key)
+        #expect(captured.string("status") == "captured", "\(captured.text)")
+        trail.voucher = try #require((captured.json["vouchers"] as? [[String: Any]])?.first?["code"] as? String)
+        let entitlements = try #require(captured.json["entitlements"] as? [[String: Any]])
+        trail.entitlement = try #require(entitlements.first?["id"] as? String)
+        let lines = try #require(captured.json["lines"] as? [[String: Any]])
+        let stream = try #require(lines.first { $0["code"] as? String == "digital_video_stream" }?["number"] as? Int)
+        let refund = try await client.send(.post, "/v1/orders/\(trail.order)/refunds", key: key, idempotency: "refund-" + tag,
+                                           body: #"{"lines": [{"line": \#(stream), "quantity": 1}]}"#)
+        trail.refund = try #require(refund.string("id"), "\(refund.text)")
+        return trail
+    }
+
+    @Test("merchant A's keys on merchant B's ids get 404 on every endpoint, and each sees only its own records", arguments: Store.available)
+    func keysSeeOnlyTheirMerchant(store: Store) async throws {
+        let server = try await TestServer.make(store, exports: true)
+        let app = try server.application()
+        let platform = server.keys[.platform]!
+        try await app.test(.router) { client in
+            // The home merchant (the installation's keys) and a second one made with the platform key.
+            let home = try await client.send(.post, "/v1/merchants", key: server.keys[.admin], body: #"{"name": "Glow Med Spa LLC"}"#)
+            #expect(home.status == 201 && home.json["admin_key"] == nil)
+            let refused = try await client.send(.post, "/v1/merchants", key: server.keys[.admin], body: #"{"name": "Another"}"#)
+            #expect(refused.status == 403, "an admin key makes only its installation's first profile")
+            let made = try await client.send(.post, "/v1/merchants", key: platform, body: #"{"name": "Radiance Skin Studio"}"#)
+            #expect(made.status == 201, "\(made.text)")
+            let merchantB = try #require(made.string("id"))
+            let adminB = try #require((made.json["admin_key"] as? [String: Any])?["secret"] as? String)
+            func keyB(_ scope: String) async throws -> String {
+                let reply = try await client.send(.post, "/v1/keys", key: adminB, body: #"{"label": "b \#(scope)", "scopes": ["\#(scope)"]}"#)
+                #expect(reply.status == 201 && reply.string("merchant") == merchantB, "\(reply.text)")
+                return try #require(reply.string("secret"))
+            }
+            let b = (checkout: try await keyB("checkout"), accountant: try await keyB("accountant"), reveal: try await keyB("vault-reveal"))
+            let a = (checkout: server.keys[.checkout]!, accountant: server.keys[.accountant]!, admin: server.keys[.admin]!,
+                     reveal: server.keys[.vaultReveal]!)
+
+            let trailA = try await Self.checkout(client, key: a.checkout, tag: "a")
+            let trailB = try await Self.checkout(client, key: b.checkout, tag: "b")
+            #expect(trailA.order != trailB.order)
+
+            // Every endpoint that takes an id, with the other merchant's id: 404, never 403 and never the record.
+            for (mine, theirs) in [(a, trailB), ((checkout: b.checkout, accountant: b.accountant, admin: adminB, reveal: b.reveal), trailA)] {
+                let probes: [(HTTPRequest.Method, String, String, String?)] = [
+                    (.get, "/v1/orders/\(theirs.order)", mine.checkout, nil),
+                    (.get, "/v1/orders/\(theirs.order)", mine.accountant, nil),
+                    (.post, "/v1/orders/\(theirs.order)/capture", mine.checkout, nil),
+                    (.post, "/v1/orders/\(theirs.order)/void", mine.checkout, nil),
+                    (.post, "/v1/orders/\(theirs.order)/complete", mine.checkout, nil),
+                    (.post, "/v1/orders/\(theirs.order)/authorize", mine.checkout, #"{"payment_token": "\#(theirs.token)"}"#),
+                    (.get, "/v1/customers/\(theirs.customer)", mine.checkout, nil),
+                    (.post, "/v1/customers/\(theirs.customer)/addresses", mine.checkout,
+                     #"{"line1": "1 Main St", "city": "Austin", "state": "TX", "zip": "78701"}"#),
+                    (.put, "/v1/customers/\(theirs.customer)/consents", mine.checkout, #"{"marketing_email": false}"#),
+                    (.get, "/v1/customers/\(theirs.customer)/export", mine.admin, nil),
+                    (.post, "/v1/customers/\(theirs.customer)/erasure", mine.admin, nil),
+                    (.get, "/v1/tokens/\(theirs.token)", mine.checkout, nil),
+                    (.delete, "/v1/tokens/\(theirs.token)", mine.admin, nil),
+                    (.post, "/v1/tokens/\(theirs.token)/reveal", mine.reveal, #"{"purpose": "isolation test"}"#),
+                    (.get, "/v1/vouchers/\(theirs.voucher)", mine.checkout, nil),
+                    (.post, "/v1/vouchers/\(theirs.voucher)/redeem", mine.checkout, #"{"location": "Minneapolis spa"}"#),
+                    (.get, "/v1/entitlements/\(theirs.entitlement)", mine.checkout, nil),
+                ]
+                for (method, uri, key, body) in probes {
+                    let reply = try await client.send(method, uri, key: key, body: body)
+                    #expect(reply.status == 404, "\(method) \(uri): \(reply.status) \(reply.text)")
+                }
+                let refund = try await client.send(.post, "/v1/orders/\(theirs.order)/refunds", key: mine.checkout, idempotency: "x-refund",
+                                                   body: "{}")
+                #expect(refund.status == 404, "\(refund.text)")
+                // Paying with the other merchant's token: that card is not in this merchant's vault.
+                let pay = try await client.send(.post, "/v1/orders", key: mine.checkout, idempotency: "x-order",
+                                                body: placeBody("minneapolis.json", token: theirs.token))
+                #expect(pay.status == 400 && pay.errorField == "payment_token", "\(pay.text)")
+            }
+            // The other merchant's records were not touched by any of that.
+            let orderB = try await client.send(.get, "/v1/orders/\(trailB.order)", key: b.checkout)
+            #expect(orderB.status == 200 && orderB.string("status") == "partially_refunded", "\(orderB.text)")
+            #expect(try await client.send(.get, "/v1/customers/\(trailA.customer)", key: a.checkout).string("erased") == nil)
+
+            // Profiles and keys: each admin sees its own; the other merchant's id is 404.
+            let listedA = try await client.send(.get, "/v1/merchants", key: a.admin)
+            #expect((listedA.json["merchants"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [home.string("id")!])
+            #expect(try await client.send(.get, "/v1/merchants/\(merchantB)", key: a.admin).status == 404)
+            #expect(try await client.send(.patch, "/v1/merchants/\(merchantB)", key: a.admin, body: #"{"name": "taken"}"#).status == 404)
+            #expect(try await client.send(.get, "/v1/merchants/\(home.string("id")!)", key: adminB).status == 404)
+            let everyMerchant = try await client.send(.get, "/v1/merchants", key: platform)
+            #expect((everyMerchant.json["merchants"] as? [Any])?.count == 2)
+            let keysB = try await client.send(.get, "/v1/keys", key: adminB)
+            let idsB = Set((keysB.json["keys"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+            #expect(idsB.count == 4, "the first admin key and the three made with it")
+            let keysA = try await client.send(.get, "/v1/keys", key: a.admin)
+            #expect(Set((keysA.json["keys"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }).isDisjoint(with: idsB))
+            #expect(try await client.send(.delete, "/v1/keys/\(idsB.first!)", key: a.admin).status == 404)
+            let escalate = try await client.send(.post, "/v1/keys", key: adminB, body: #"{"label": "up", "scopes": ["platform"]}"#)
+            #expect(escalate.status == 403)
+            #expect(try await client.send(.post, "/v1/merchants", key: adminB, body: #"{"name": "x"}"#).status == 403)
+
+            // Each ledger holds its own merchant's order only, and each chain verifies on its own.
+            for (key, own, other) in [(a.accountant, trailA.order, trailB.order), (b.accountant, trailB.order, trailA.order)] {
+                let ledger = try await client.send(.get, "/v1/ledger?limit=1000", key: key)
+                let orders = Set((ledger.json["entries"] as? [[String: Any]] ?? []).compactMap { $0["order_id"] as? String })
+                #expect(orders == [own], "\(orders)")
+                #expect(!orders.contains(other))
+                #expect(try await client.send(.get, "/v1/ledger/verification", key: key).json["intact"] as? Bool == true)
+            }
+
+            // Exports: B's job is B's; A cannot see or download it, and B's file holds no row of A.
+            let started = try await client.send(.post, "/v1/exports", key: b.accountant,
+                                                body: #"{"kind": "detail", "from": "2000-01-01", "through": "2099-12-31"}"#)
+            let exportB = try #require(started.string("id"), "\(started.text)")
+            #expect(try await client.send(.get, "/v1/exports/\(exportB)", key: a.accountant).status == 404)
+            #expect(try await client.send(.get, "/v1/exports/\(exportB)/download", key: a.accountant).status == 404)
+            #expect((try await client.send(.get, "/v1/exports", key: a.accountant).json["exports"] as? [Any])?.isEmpty == true)
+            let servicesB = try await server.api.services.scoped(to: MerchantID(merchantB))
+            #expect(try await servicesB.exports?.runQueued() == 1)
+            let done = try await client.send(.get, "/v1/exports/\(exportB)", key: b.accountant)
+            #expect(done.string("status") == "succeeded", "\(done.text)")
+            let folder = try #require(servicesB.exports?.jobs.folder(exportB))
+            let detail = try String(contentsOfFile: folder + "/detail.csv", encoding: .utf8)
+            #expect(detail.contains(trailB.order) && !detail.contains(trailA.order))
+        }
+    }
+}
