@@ -138,6 +138,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Server", "Exports", "Reconciliation", "Orders", "Merchants", "Vault", "Processors", "Storage", "TaxCore", "TaxTables", "LevyTestSupport",
+                "LevyBenchmarks",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -3,8 +3,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import LevyBenchmarks
 import Merchants
 import Orders
+import Synchronization
 import Server
 import TaxCore
 import LevyTestSupport
@@ -153,5 +155,52 @@ import Testing
             let detail = try String(contentsOfFile: folder + "/detail.csv", encoding: .utf8)
             #expect(detail.contains(trailB.order) && !detail.contains(trailA.order))
         }
+    }
+}
+
+extension MerchantIsolationTests {
+    /// Counts the orders a seeding run has made durable so far.
+    final class Progress: Sendable {
+        private let count = Mutex(0)
+        func add() { count.withLock { $0 += 1 } }
+        var value: Int { count.withLock { $0 } }
+    }
+
+    @Test("an export of merchant A run while merchant B places 1,000 orders is complete and unaffected", arguments: Store.available)
+    func exportWhileAnotherMerchantWrites(store: Store) async throws {
+        let server = try await TestServer.make(store, exports: true)
+        let services = server.api.services
+        _ = try await services.merchants.create(legalName: "Glow Med Spa LLC")
+        let merchantB = try await services.merchants.create(legalName: "Radiance Skin Studio")
+        let servicesB = try await services.scoped(to: merchantB.id)
+        // The demo seed captures without a processor, as `levy demo seed` does: the same stores, no gateway.
+        func seeding(_ orders: OrderService) -> OrderService {
+            OrderService(database: orders.database, schema: orders.schema, tables: orders.tables, gateway: nil, keys: orders.keys)
+        }
+        _ = try await DemoSeed.run(service: seeding(services.orders), customers: services.customers, count: 40, seed: 7)
+        let exporter = try #require(services.exports?.exporter)
+        let everything = Exporter.Request(scope: ExportScope(from: TaxDate(iso: "2000-01-01")!, through: TaxDate(iso: "2099-12-31")!, personalData: false))
+        let before = try await exporter.detail(everything, format: .csv, to: server.directory + "/before")
+
+        // B writes; once its first order is durable, A's export runs beside the rest of B's writes.
+        let progress = Progress()
+        let writer = Task { try await DemoSeed.run(service: seeding(servicesB.orders), customers: servicesB.customers, count: 1_000, seed: 8) { _ in progress.add() } }
+        while progress.value == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let during = try await exporter.detail(everything, format: .csv, to: server.directory + "/during")
+        let stillWriting = progress.value < 1_000
+        let report = try await writer.value
+        #expect(report.orders == 1_000)
+
+        // Customers are pseudonymized afresh in each export; everything else is the same row for row.
+        func rows(_ folder: String) throws -> String {
+            try String(contentsOfFile: server.directory + "/" + folder + "/detail.csv", encoding: .utf8).replacing(/anon_[0-9a-f]+/, with: "anon")
+        }
+        #expect(try rows("during") == rows("before"), "A's export is the same whatever B does meanwhile")
+        #expect(during.files.map(\.rows) == before.files.map(\.rows) && (before.files.first?.rows ?? 0) > 40)
+        #expect(stillWriting, "the export ran while B was still placing orders")
+        #expect(try await servicesB.orders.verifyLedger().brokenAt == nil)
+        #expect(try await services.orders.verifyLedger().brokenAt == nil)
+        #expect(Set(try await servicesB.orders.ledger().map(\.orderID)).count == 1_000)
+        #expect(Set(try await services.orders.ledger().map(\.orderID)).count == 40)
     }
 }
