@@ -159,6 +159,10 @@ public struct OrderService: Sendable {
             .init(version: 11, name: "pinned jurisdictions", statements: [
                 "ALTER TABLE {schema}orders ADD COLUMN pinned TEXT",
             ]),
+            // A processor's event names the authorization; finding its order (and its merchant) is one index probe.
+            .init(version: 12, name: "orders by authorization", statements: [
+                "CREATE INDEX {index}orders_authorization ON {schema}orders (authorization_id)",
+            ]),
         ])
     }
 

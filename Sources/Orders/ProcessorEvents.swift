@@ -56,6 +56,12 @@ extension OrderService {
         return RecordedEvent(id: eventID, outcome: outcome, detail: detail)
     }
 
+    /// Whether an order of this store was paid with the processor's payment `payment` (its authorization or capture
+    /// id): how a processor's event finds the merchant it belongs to.
+    public func holdsPayment(_ payment: String) async throws -> Bool {
+        try await !rows("SELECT id FROM \(table("orders")) WHERE capture_id = $1 OR authorization_id = $1 LIMIT 1", [.text(payment)]).isEmpty
+    }
+
     /// The events recorded, newest first (at most `limit`).
     public func processorEvents(limit: Int = 100) async throws -> [(id: String, type: String, state: String, detail: String?)] {
         let found = try await rows("SELECT id, type, state, detail FROM \(table("processor_events")) ORDER BY received_at DESC, id LIMIT \(max(1, min(limit, 1_000)))", [])

@@ -3,6 +3,7 @@ import HTTPTypes
 import Logging
 import Orders
 import Processors
+import Vault
 
 extension LevyAPI {
     /// Events from the payment processor. No API key: the request is authenticated by its signature, checked
@@ -22,8 +23,11 @@ extension LevyAPI {
                 }
                 let recorded: RecordedEvent
                 do {
-                    recorded = try await services.orders.record(processor: "stripe", eventID: event.id, type: event.type, payload: call.body,
-                                                                events: event.events)
+                    // The event is the merchant's whose order holds its payment (the home merchant's when none does:
+                    // recorded there as ignored, as any event about a payment Levy did not make).
+                    let owner = try await merchantHolding(event.events.compactMap(\.payment))
+                    recorded = try await owner.orders.record(processor: "stripe", eventID: event.id, type: event.type, payload: call.body,
+                                                             events: event.events)
                 } catch OrderError.paymentInProgress {
                     // One of Levy's refunds of the order is under way: Stripe sends the event again later.
                     throw APIError(.serviceUnavailable, "try_later", "a payment step of this order is in progress; the event will be applied when it is sent again")
@@ -37,6 +41,16 @@ extension LevyAPI {
     }
 
     static let stripeSignatureField = HTTPField.Name("Stripe-Signature")!
+
+    /// The services of the merchant whose orders were paid with one of `payments`: one indexed query per merchant
+    /// until one answers (a processor's event names a payment, not a merchant).
+    func merchantHolding(_ payments: [String]) async throws -> LevyServices {
+        guard !payments.isEmpty else { return services }
+        for merchant in try await services.everyMerchant() {
+            for payment in payments where try await merchant.orders.holdsPayment(payment) { return merchant }
+        }
+        return services
+    }
 }
 
 struct WebhookReceipt: Encodable {

@@ -110,6 +110,37 @@ import Testing
         }
     }
 
+    /// An event about a payment of a merchant other than the home merchant reaches that merchant's order.
+    @Test(arguments: Store.available)
+    func anEventReachesTheMerchantWhoseOrderItIsAbout(store: Store) async throws {
+        let webhook = StripeWebhook(secret: try StripeWebhookSecret("whsec_levy_test_secret", source: "test"))
+        let server = try await TestServer.make(store, stripeWebhook: webhook)
+        try await server.routerApplication().test(.router) { client in
+            _ = try await client.send(.post, "/v1/merchants", key: server.keys[.admin], body: #"{"name": "Home Spa"}"#)
+            let made = try await client.send(.post, "/v1/merchants", key: server.keys[.platform], body: #"{"name": "Second Spa"}"#)
+            let admin = try #require((made.json["admin_key"] as? [String: Any])?["secret"] as? String)
+            let checkout = try #require(try await client.send(.post, "/v1/keys", key: admin,
+                                                              body: #"{"label": "c", "scopes": ["checkout"]}"#).string("secret"))
+            let card = try await client.send(.post, "/v1/tokens", key: checkout, body: #"{"number": "4242424242424242", "exp_month": 12, "exp_year": 2031}"#)
+            let token: String = try #require(card.string("token"))
+            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "second-order",
+                                               body: placeBody("minneapolis.json", token: token))
+            let orderID = try #require(placed.string("id"), "\(placed.text)")
+            let payment = try #require(placed.string("authorization_id"))
+            #expect(try await client.send(.post, "/v1/orders/\(orderID)/capture", key: checkout).string("status") == "captured")
+
+            let body = Self.event("evt_second_refund", "refund.created",
+                                  ["id": "re_second", "object": "refund", "amount": 1_000, "status": "succeeded", "payment_intent": payment])
+            let header = webhook.signatureHeader(body: Array(body.utf8), timestamp: Int64(Date().timeIntervalSince1970))
+            let delivered = try await client.send(.post, "/v1/webhooks/stripe", key: nil, body: body,
+                                                  headers: [HTTPField.Name("Stripe-Signature")!: header])
+            #expect(delivered.string("outcome") == "applied", "\(delivered.text)")
+            let after = try await client.send(.get, "/v1/orders/\(orderID)", key: checkout)
+            #expect(Self.cents(after.string("refunded_amount")) + Self.cents(after.string("refunded_tax")) == 1_000)
+            #expect(after.string("status") == "partially_refunded")
+        }
+    }
+
     @Test func withoutASecretTheEndpointIsNotThere() async throws {
         let server = try await TestServer.make()
         try await server.routerApplication().test(.router) { client in
