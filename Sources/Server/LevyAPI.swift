@@ -109,7 +109,7 @@ public struct LevyAPI: Sendable {
             }
             keyID = key?.id
             if let key, key.scopes.isDisjoint(with: endpoint.scopes) {
-                try await auditRefusal(endpoint, context: context, actor: "api-key:" + key.id, outcome: "denied: the key lacks the scope")
+                try await auditRefusal(endpoint, context: context, actor: "api-key:" + key.id, outcome: "denied: the key lacks the scope", key: key)
                 throw APIError.forbidden(endpoint.scopes.sorted()[0])
             }
             // GET and DELETE take no body; only POST, PUT and PATCH read one, and only as JSON.
@@ -197,9 +197,11 @@ public struct LevyAPI: Sendable {
     }
 
     /// Records a reveal attempt refused before it reached the vault (PCI DSS 10.2.1.2: every attempt is logged).
-    func auditRefusal(_ endpoint: Endpoint, context: LevyRequestContext, actor: String, outcome: String) async throws {
+    /// A known key's refusal goes to its own merchant's vault audit; an unauthenticated one to the home merchant's.
+    func auditRefusal(_ endpoint: Endpoint, context: LevyRequestContext, actor: String, outcome: String, key: APIKey? = nil) async throws {
         guard endpoint.auditsRefusedAttempts else { return }
-        try await services.vault.auditRefusedReveal(tokenText: context.parameters.get("token") ?? "", actor: actor, outcome: outcome)
+        let vault = try await scoped(for: key).api.services.vault
+        try await vault.auditRefusedReveal(tokenText: context.parameters.get("token") ?? "", actor: actor, outcome: outcome)
     }
 
     /// JSON bodies only: `application/json` (UTF-8) or a `+json` type. A form or plain text is refused, not guessed at.

@@ -11,6 +11,7 @@ import Server
 import TaxCore
 import LevyTestSupport
 import Testing
+import Vault
 
 /// Two merchants in one Levy: each key reads and writes its own merchant's records, and another merchant's ids
 /// answer 404 everywhere, exactly as ids that do not exist (never 403, which would confirm them).
@@ -140,6 +141,21 @@ import Testing
                 #expect(try await client.send(.get, "/v1/ledger/verification", key: key).json["intact"] as? Bool == true)
             }
 
+            // A refused reveal with B's key is audited in B's vault, not A's.
+            let servicesB = try await server.api.services.scoped(to: MerchantID(merchantB))
+            let auditA = try await server.api.services.vault.auditEntries().count
+            let auditB = try await servicesB.vault.auditEntries().count
+            #expect(try await client.send(.post, "/v1/tokens/\(trailB.token)/reveal", key: b.checkout, body: #"{"purpose": "x"}"#).status == 403)
+            #expect(try await servicesB.vault.auditEntries().count == auditB + 1)
+            #expect(try await server.api.services.vault.auditEntries().count == auditA)
+
+            // The console shows the signed-in key's merchant: B's accountant sees B's order, and A's is not there.
+            let consoleB = try #require(try await ConsoleTests.signIn(client, key: b.accountant).cookie)
+            let ordersB = try await ConsoleTests.get(client, "/console/transactions", cookie: consoleB)
+            #expect(ordersB.status == 200 && ordersB.text.contains(trailB.order) && !ordersB.text.contains(trailA.order))
+            #expect(try await ConsoleTests.get(client, "/console/transactions/\(trailA.order)", cookie: consoleB).status == 404)
+            #expect(try await ConsoleTests.get(client, "/console/transactions/\(trailB.order)", cookie: consoleB).status == 200)
+
             // Exports: B's job is B's; A cannot see or download it, and B's file holds no row of A.
             let started = try await client.send(.post, "/v1/exports", key: b.accountant,
                                                 body: #"{"kind": "detail", "from": "2000-01-01", "through": "2099-12-31"}"#)
@@ -147,7 +163,6 @@ import Testing
             #expect(try await client.send(.get, "/v1/exports/\(exportB)", key: a.accountant).status == 404)
             #expect(try await client.send(.get, "/v1/exports/\(exportB)/download", key: a.accountant).status == 404)
             #expect((try await client.send(.get, "/v1/exports", key: a.accountant).json["exports"] as? [Any])?.isEmpty == true)
-            let servicesB = try await server.api.services.scoped(to: MerchantID(merchantB))
             #expect(try await servicesB.exports?.runQueued() == 1)
             let done = try await client.send(.get, "/v1/exports/\(exportB)", key: b.accountant)
             #expect(done.string("status") == "succeeded", "\(done.text)")
