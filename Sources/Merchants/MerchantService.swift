@@ -128,10 +128,10 @@ public struct MerchantService: Sendable {
         return ("UPDATE \(table) SET \(sets.joined(separator: ", ")) WHERE id = $\(binds.count)", binds)
     }
 
-    /// Every merchant, oldest first.
+    /// Every merchant: the home merchant first, then the others, oldest first.
     public func list() async throws -> [Merchant] {
         var merchants: [Merchant] = []
-        for row in try await database.query("SELECT id FROM \(table("merchants")) ORDER BY created_at, id", []) {
+        for row in try await database.query("SELECT id FROM \(table("merchants")) ORDER BY store_namespace <> '', created_at, id", []) {
             merchants.append(try await merchant(MerchantID(try row.decode("id"))))
         }
         return merchants
@@ -157,10 +157,10 @@ public struct MerchantService: Sendable {
         return namespace
     }
 
-    /// Every merchant's id and namespace, oldest first.
+    /// Every merchant's id and namespace, the home merchant first.
     public func namespaces() async throws -> [(id: MerchantID, namespace: String)] {
         var result: [(id: MerchantID, namespace: String)] = []
-        for row in try await database.query("SELECT id, store_namespace FROM \(table("merchants")) ORDER BY created_at, id", []) {
+        for row in try await database.query("SELECT id, store_namespace FROM \(table("merchants")) ORDER BY store_namespace <> '', created_at, id", []) {
             let id = MerchantID(try row.decode("id"))
             let namespace: String = try row.decode("store_namespace")
             guard namespace.isEmpty || namespace == Self.namespace(of: id) else {

@@ -91,3 +91,28 @@ struct MerchantTests {
         #expect(read.registrations.isEmpty && read.email == nil && read.locations.count == 1)
     }
 }
+
+@Suite("Merchants' store namespaces")
+struct MerchantNamespaceTests {
+    @Test("the first merchant keeps the store's own tables; every later one gets its id's namespace, listed after it",
+          arguments: Store.available)
+    func namespaces(store: Store) async throws {
+        let service = try await Fixture.service(store)
+        let home = try await service.create(legalName: "Glow Med Spa LLC")
+        let second = try await service.create(legalName: "Radiance Skin Studio")
+        let third = try await service.create(legalName: "Lumen Aesthetics")
+        #expect(try await service.namespace(of: home.id) == "")
+        #expect(try await service.namespace(of: second.id) == second.id.value + "_")
+        #expect(try await service.first()?.id == home.id)
+        #expect(try await service.list().map(\.id).first == home.id)
+        let all = try await service.namespaces()
+        #expect(all.first?.id == home.id && all.count == 3)
+        #expect(Set(all.map(\.namespace)) == ["", second.id.value + "_", third.id.value + "_"])
+        // A namespace is spliced into SQL: it is a schema prefix of letters, digits and underscores, and a stored
+        // one that is not the id's is refused rather than used.
+        #expect(MerchantService.isMerchantID(second.id.value) && !MerchantService.isMerchantID("mer_x; DROP TABLE"))
+        try await service.database.execute("UPDATE \(service.table("merchants")) SET store_namespace = 'orders_' WHERE id = $1", [.text(third.id.value)])
+        await #expect(throws: MerchantError.self) { try await service.namespace(of: third.id) }
+        await #expect(throws: MerchantError.unknownMerchant("mer_aaaaaaaaaaaaaaaa")) { try await service.namespace(of: MerchantID("mer_aaaaaaaaaaaaaaaa")) }
+    }
+}
