@@ -105,6 +105,8 @@ public struct LevyServices: Sendable {
     public func scoped(to merchant: MerchantID?) async throws -> LevyServices {
         guard let merchant else { return self.merchant == nil ? self : try await scopes.home(of: self) }
         if merchant == self.merchant { return self }
+        // Opened before: no query (the background jobs ask for every merchant every second).
+        if let stores = scopes.opened(merchant) { return serving(stores, of: merchant) }
         let namespace = try await merchants.namespace(of: merchant)
         if namespace.isEmpty { return try await scopes.home(of: self) }
         let stores = try await scopes.stores(for: merchant, namespace: namespace, homeVault: try await scopes.home(of: self).vault)
@@ -154,7 +156,7 @@ public final class MerchantScopes: Sendable {
     let keys: OrderKeys
     let exportSetup: LevyServices.ExportSetup?
     let now: @Sendable () -> Date
-    private let opened = Mutex<[MerchantID: Stores]>([:])
+    private let openedStores = Mutex<[MerchantID: Stores]>([:])
     private let homeStores = Mutex<Stores?>(nil)
 
     init(database: any SQLDatabase, baseNamespace: String, tables: TaxTableSet, processor: any PaymentProcessor, keys: OrderKeys,
@@ -174,12 +176,15 @@ public final class MerchantScopes: Sendable {
         return services.serving(home, of: nil)
     }
 
+    /// A merchant's stores if this process has opened them.
+    func opened(_ merchant: MerchantID) -> Stores? { openedStores.withLock { $0[merchant] } }
+
     func stores(for merchant: MerchantID, namespace: String, homeVault: Vault) async throws -> Stores {
-        if let hit = opened.withLock({ $0[merchant] }) { return hit }
+        if let hit = opened(merchant) { return hit }
         // Two first requests may both open it: migrations are idempotent and the first stored wins.
         let vault = try await homeVault.sibling(schema: baseNamespace + namespace + "vault")
         let made = try await stores(namespace: namespace, vault: vault, directorySuffix: "/merchants/" + merchant.value)
-        return opened.withLock { cache in
+        return openedStores.withLock { cache in
             if let first = cache[merchant] { return first }
             cache[merchant] = made
             return made
