@@ -10,15 +10,27 @@ struct VaultOptions: ParsableArguments {
     @Option(help: "A file holding the master key: 32 bytes, or their base64 (default: LEVY_VAULT_MASTER_KEY, LEVY_VAULT_MASTER_KEY_FILE, else a development key).")
     var masterKeyFile: String?
 
+    @Option(help: "The merchant whose vault to open, by id (default: the home merchant's).") var merchant: String?
+    @Option(help: "With --merchant: the order store that knows the merchants (default: LEVY_DATABASE_URL or .levy/levy.sqlite).")
+    var database: String?
+
     func open() async throws -> Vault {
         let env = ProcessInfo.processInfo.environment
         let location = vault ?? env["LEVY_VAULT"] ?? FileManager.default.currentDirectoryPath + "/.levy/vault.sqlite"
         let key = try masterKey(env)
+        // Another merchant's vault is a namespace of its own in the same store (its tokens, its data keys).
+        var namespace = ""
+        if let merchant {
+            var store = DatabaseOptions()
+            store.database = database
+            store.merchant = merchant
+            namespace = try await store.merchantScope(try store.open()).namespace
+        }
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-            return try await Vault.open(.init(masterKey: key), database: try PostgresDatabase(url: location))
+            return try await Vault.open(.init(schema: namespace + "vault", masterKey: key), database: try PostgresDatabase(url: location))
         }
         try FileManager.default.createDirectory(atPath: (location as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        return try await Vault.open(.init(databasePath: location, masterKey: key))
+        return try await Vault.open(.init(databasePath: location, schema: namespace + "vault", masterKey: key))
     }
 
     func masterKey(_ env: [String: String]) throws -> MasterKey { try Self.masterKey(file: masterKeyFile, env) }

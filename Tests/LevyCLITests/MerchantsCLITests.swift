@@ -51,10 +51,21 @@ import Testing
         #expect(listedHome.status == 0 && !listedHome.stdout.contains("radiance checkout"))
         #expect(try w.run(["merchant", "show", "--merchant", secondID] + db).stdout.contains("Radiance Skin Studio"))
 
+        // A card tokenized into the second merchant's vault is found there only.
+        let vault = ["--vault", w.directory + "/vault.sqlite"]
+        let tokenized = try w.run(["vault", "tokenize", "--exp-month", "12", "--exp-year", "2031", "--merchant", secondID] + vault + db,
+                                  stdin: "4242424242424242\n")
+        let token = try #require(tokenized.stdout.split(separator: " ").first.map(String.init), "\(tokenized.stderr)")
+        #expect(token.hasPrefix("tok_"))
+        #expect(try w.run(["vault", "show", token, "--merchant", secondID] + vault + db).stdout.contains("4242"))
+        #expect(try w.run(["vault", "show", token] + vault).status != 0)
+
         // An id the store does not know is refused by name; migrations reach the second merchant's schemas too.
         let unknown = try w.run(["ledger", "verify", "--merchant", "mer_aaaaaaaaaaaaaaaa"] + db)
         #expect(unknown.status != 0 && unknown.stderr.contains("no merchant mer_aaaaaaaaaaaaaaaa"), "\(unknown.stderr)")
+        let third = try w.run(["merchant", "create", "--name", "Lumen Aesthetics"] + db).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let migrated = try w.run(["db", "migrate", "--vault", w.directory + "/vault.sqlite"] + db)
-        #expect(migrated.status == 0 && migrated.stdout.contains(secondID + "_vault: applied 1, 2"), "\(migrated.stdout)")
+        #expect(migrated.status == 0 && migrated.stdout.contains(third + "_orders: applied 1, 2, 3"), "\(migrated.stdout)")
+        #expect(migrated.stdout.contains(third + "_vault: applied 1, 2") && !migrated.stdout.contains(secondID + "_"), "\(migrated.stdout)")
     }
 }
