@@ -137,9 +137,9 @@ struct ApplicationService: Service, CustomStringConvertible {
             LevyServices.ExportSetup(directory: settings.exportsDirectory ?? resources.workingDirectory + "/.levy/exports", signingKey: key,
                                      saftSchema: resources.saftSchema)
         }
-        var services = try await LevyServices.open(store: store, tables: resources.tables, tableStore: resources.tableStore,
-                                                   masterKey: resources.masterKey, processor: processor, exports: exports)
-        services.orders.giftCardRefundPolicy = giftCardRefunds
+        let services = try await LevyServices.open(store: store, tables: resources.tables, tableStore: resources.tableStore,
+                                                   masterKey: resources.masterKey, processor: processor, exports: exports,
+                                                   giftCardRefunds: giftCardRefunds)
         try await firstStartAdminKey(services.keys, directory: resources.workingDirectory + "/.levy/dev-keys")
         let api = LevyAPI(services: services, openAPI: resources.openAPI, maxBodyBytes: settings.maxBodyBytes,
                           maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute, stripeWebhook: webhook, nexusThresholds: resources.nexus,

@@ -61,6 +61,7 @@ public struct LevyServices: Sendable {
     /// Opens the stores and applies every pending migration. The payment processor is the built-in simulator.
     public static func open(store: Store, tables: TaxTableSet, tableStore: TableStore?, masterKey: MasterKey,
                             processor: any PaymentProcessor = SimulatedProcessor(), exports: ExportSetup? = nil,
+                            giftCardRefunds: GiftCardRefundPolicy = .giftCardFirst,
                             now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
         let database: any SQLDatabase
         let vault: Vault
@@ -76,7 +77,7 @@ public struct LevyServices: Sendable {
             vault = try await Vault.open(.init(masterKey: masterKey, now: now), database: database)
         }
         return try await assemble(database: database, vault: vault, tables: tables, tableStore: tableStore, processor: processor,
-                                  keys: OrderKeys(masterKey: masterKey), exports: exports, now: now)
+                                  keys: OrderKeys(masterKey: masterKey), exports: exports, giftCardRefunds: giftCardRefunds, now: now)
     }
 
     /// The services over an open database and vault. `namespace` prefixes the schema names (`orders`, `customers`,
@@ -84,11 +85,12 @@ public struct LevyServices: Sendable {
     /// another merchant's.
     public static func assemble(database: any SQLDatabase, vault: Vault, tables: TaxTableSet, tableStore: TableStore?,
                                 processor: any PaymentProcessor = SimulatedProcessor(), keys: OrderKeys, namespace: String = "",
-                                exports: ExportSetup? = nil, now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
+                                exports: ExportSetup? = nil, giftCardRefunds: GiftCardRefundPolicy = .giftCardFirst,
+                                now: @escaping @Sendable () -> Date = { Date() }) async throws -> LevyServices {
         // The vault migrated itself when it opened; every other component's tables come from the one registry.
         try await SchemaRegistry.migrate(database, vault: nil, namespace: namespace)
         let scopes = MerchantScopes(database: database, baseNamespace: namespace, tables: tables, processor: processor, keys: keys,
-                                    exports: exports, now: now)
+                                    exports: exports, giftCardRefunds: giftCardRefunds, now: now)
         let home = try await scopes.stores(namespace: "", vault: vault, directorySuffix: "")
         return LevyServices(database: database, vault: home.vault, orders: home.orders, customers: home.customers,
                             merchants: MerchantService(database: database, schema: namespace + "merchants", now: now),
@@ -155,12 +157,15 @@ public final class MerchantScopes: Sendable {
     let processor: any PaymentProcessor
     let keys: OrderKeys
     let exportSetup: LevyServices.ExportSetup?
+    /// The installation's setting, the same for every merchant's orders.
+    let giftCardRefunds: GiftCardRefundPolicy
     let now: @Sendable () -> Date
     private let openedStores = Mutex<[MerchantID: Stores]>([:])
     private let homeStores = Mutex<Stores?>(nil)
 
     init(database: any SQLDatabase, baseNamespace: String, tables: TaxTableSet, processor: any PaymentProcessor, keys: OrderKeys,
-         exports: LevyServices.ExportSetup?, now: @escaping @Sendable () -> Date) {
+         exports: LevyServices.ExportSetup?, giftCardRefunds: GiftCardRefundPolicy, now: @escaping @Sendable () -> Date) {
+        self.giftCardRefunds = giftCardRefunds
         self.database = database
         self.baseNamespace = baseNamespace
         self.tables = tables
@@ -195,8 +200,9 @@ public final class MerchantScopes: Sendable {
     func stores(namespace: String, vault: Vault, directorySuffix: String) async throws -> Stores {
         let prefix = baseNamespace + namespace
         if !namespace.isEmpty { try await SchemaRegistry.migrate(database, vault: nil, namespace: prefix, merchantOnly: true) }
-        let orders = OrderService(database: database, schema: prefix + "orders", tables: tables,
+        var orders = OrderService(database: database, schema: prefix + "orders", tables: tables,
                                   gateway: PaymentGateway(vault: vault, processor: processor), keys: keys, now: now)
+        orders.giftCardRefundPolicy = giftCardRefunds
         try await orders.migrate()
         let database = database, now = now
         let stores = Stores(
