@@ -56,4 +56,22 @@ import Vault
             #expect(try await client.send(.get, "/v1/orders/\(order.id)", key: Self.oldKey).status == 200)
         }
     }
+
+    @Test("installation settings reach every merchant's orders, and the home merchant's copy from another merchant's services")
+    func settingsReachEveryMerchant() async throws {
+        let directory = NSTemporaryDirectory() + "levy-migration-tests/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let services = try await LevyServices.open(store: .sqlite(database: directory + "/levy.sqlite", vault: directory + "/vault.sqlite"),
+                                                   tables: TestServer.tables, tableStore: nil,
+                                                   masterKey: try MasterKey(bytes: Array(repeating: 3, count: 32)), giftCardRefunds: .paymentCardFirst)
+        _ = try await services.merchants.create(legalName: "Home Spa")
+        let second = try await services.merchants.create(legalName: "Second Spa")
+        let other = try await services.scoped(to: second.id)
+        #expect(other.merchant == second.id && other.orders.schema == second.id.value + "_orders")
+        let backToHome = try await other.scoped(to: nil)
+        #expect(backToHome.merchant == nil && backToHome.orders.schema == "orders")
+        for merchant in try await services.everyMerchant() + [other, backToHome] {
+            #expect(merchant.orders.giftCardRefundPolicy == .paymentCardFirst)
+        }
+    }
 }
