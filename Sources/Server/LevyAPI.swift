@@ -83,7 +83,11 @@ public struct LevyAPI: Sendable {
         guard let merchant = key?.merchant else { return (self, []) }
         if let hit = merchantAPIs.cached(merchant) { return hit }
         let services: LevyServices
-        do { services = try await self.services.scoped(to: merchant) } catch MerchantError.unknownMerchant { throw APIError.unauthenticated }
+        do { services = try await self.services.scoped(to: merchant) } catch MerchantError.unknownMerchant {
+            throw APIError.unauthenticated
+        } catch MerchantError.invalid(field: "store_namespace", _) {
+            throw APIError(.internalServerError, "stored_record_unreadable", "a stored merchant profile is unreadable; see the server log")
+        }
         var copy = self
         copy.services = services
         copy.profiles = ProfileCache()
