@@ -150,11 +150,7 @@ public struct MerchantService: Sendable {
         guard let row = try await database.query("SELECT store_namespace FROM \(table("merchants")) WHERE id = $1", [.text(id.value)]).first else {
             throw MerchantError.unknownMerchant(id.value)
         }
-        let namespace: String = try row.decode("store_namespace")
-        guard namespace.isEmpty || namespace == Self.namespace(of: id) else {
-            throw MerchantError.invalid(field: "store_namespace", "merchant \(id.value) has an unreadable store namespace")
-        }
-        return namespace
+        return try Self.checked(namespace: try row.decode("store_namespace"), of: id)
     }
 
     /// Every merchant's id and namespace, the home merchant first.
@@ -162,17 +158,21 @@ public struct MerchantService: Sendable {
         var result: [(id: MerchantID, namespace: String)] = []
         for row in try await database.query("SELECT id, store_namespace FROM \(table("merchants")) ORDER BY store_namespace <> '', created_at, id", []) {
             let id = MerchantID(try row.decode("id"))
-            let namespace: String = try row.decode("store_namespace")
-            guard namespace.isEmpty || namespace == Self.namespace(of: id) else {
-                throw MerchantError.invalid(field: "store_namespace", "merchant \(id.value) has an unreadable store namespace")
-            }
-            result.append((id, namespace))
+            result.append((id, try Self.checked(namespace: try row.decode("store_namespace"), of: id)))
         }
         return result
     }
 
     /// A non-home merchant's namespace: its id (`mer_` and base32) and an underscore, a valid schema prefix.
     static func namespace(of id: MerchantID) -> String { id.value + "_" }
+
+    /// A stored namespace, which is spliced into SQL: empty (the home merchant) or exactly the id's, else refused.
+    static func checked(namespace: String, of id: MerchantID) throws(MerchantError) -> String {
+        guard namespace.isEmpty || namespace == Self.namespace(of: id) else {
+            throw .invalid(field: "store_namespace", "merchant \(id.value) has an unreadable store namespace")
+        }
+        return namespace
+    }
 
     /// Whether text has the shape of a merchant id (`mer_` and 16 base32 characters).
     public static func isMerchantID(_ text: String) -> Bool {

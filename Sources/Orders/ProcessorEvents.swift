@@ -58,8 +58,13 @@ extension OrderService {
 
     /// Whether an order of this store was paid with the processor's payment `payment` (its authorization or capture
     /// id): how a processor's event finds the merchant it belongs to.
-    public func holdsPayment(_ payment: String) async throws -> Bool {
-        try await !rows("SELECT id FROM \(table("orders")) WHERE capture_id = $1 OR authorization_id = $1 LIMIT 1", [.text(payment)]).isEmpty
+    public func holdsPayment(_ payment: String) async throws -> Bool { try await order(paidWith: payment) != nil }
+
+    /// The order paid with the processor's payment (its authorization or capture id), if this store holds one.
+    func order(paidWith payment: String) async throws -> OrderID? {
+        let found = try await rows("SELECT id FROM \(table("orders")) WHERE capture_id = $1 OR authorization_id = $1 ORDER BY id LIMIT 1", [.text(payment)])
+        guard let row = found.first else { return nil }
+        return OrderID(try decoded { () throws(RowDecodingError) in try row.decode("id", as: String.self) })
     }
 
     /// The events recorded, newest first (at most `limit`).
@@ -76,9 +81,7 @@ extension OrderService {
 
     private func apply(_ event: ProcessorEvent) async throws -> (EventOutcome, String) {
         guard let payment = event.payment else { return (.ignored, "not an event Levy acts on") }
-        let found = try await rows("SELECT id FROM \(table("orders")) WHERE capture_id = $1 OR authorization_id = $1 ORDER BY id LIMIT 1", [.text(payment)])
-        guard let row = found.first else { return (.ignored, "no order was paid with \(payment)") }
-        let orderID = OrderID(try decoded { () throws(RowDecodingError) in try row.decode("id", as: String.self) })
+        guard let orderID = try await order(paidWith: payment) else { return (.ignored, "no order was paid with \(payment)") }
         switch event {
         case .refund(let id, _, let amount, let succeeded):
             guard succeeded else { return (.ignored, "refund \(id) has not succeeded") }

@@ -40,66 +40,56 @@ extension LevyAPI {
         router.get("/console") { _, _ in Self.redirect("/console/liability") }
         router.get("/console/sign-in") { request, _ in signInPage(request, error: nil) }
         router.post("/console/sign-in") { request, context in await signIn(request, context: context) }
-        // Every other page runs on the API of the signed-in key's merchant (its stores, its profile).
+        // Every other page runs on the API of the signed-in key's merchant (its stores, its profile): `api` below.
         router.post("/console/sign-out") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request, form: true) { caller, _ in
+            await consolePage(request, form: true) { api, caller, _ in
                 try await api.services.consoleSessions.close(caller.sessionID)
                 throw ConsoleRedirect(location: "/console/sign-in", clearSession: true)
             }
         }
         router.get("/console/liability") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { _, _ in try await api.liabilityPage(request) }
+            await consolePage(request) { api, _, _ in try await api.liabilityPage(request) }
         }
         router.get("/console/transactions") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { caller, _ in try await api.transactionsPage(request, caller) }
+            await consolePage(request) { api, caller, _ in try await api.transactionsPage(request, caller) }
         }
         router.get("/console/transactions/:order_id") { request, context in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { caller, _ in try await api.transactionPage(context.parameters.get("order_id") ?? "", caller) }
+            await consolePage(request) { api, caller, _ in try await api.transactionPage(context.parameters.get("order_id") ?? "", caller) }
         }
         router.get("/console/exports") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { caller, _ in try await api.exportsPage(caller, notice: nil, error: nil) }
+            await consolePage(request) { api, caller, _ in try await api.exportsPage(caller, notice: nil, error: nil) }
         }
         router.post("/console/exports") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request, form: true) { caller, form in try await api.startExport(form, caller) }
+            await consolePage(request, form: true) { api, caller, form in try await api.startExport(form, caller) }
         }
         router.post("/console/exports/verify") { request, _ in await consoleAPI(request).consoleVerify(request) }
         router.get("/console/exports/:export_id/download") { request, context in
             await consoleAPI(request).consoleDownload(request, id: context.parameters.get("export_id") ?? "")
         }
         router.get("/console/reconciliations") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { _, _ in try await api.reconciliationsPage(notice: nil, error: nil) }
+            await consolePage(request) { api, _, _ in try await api.reconciliationsPage(notice: nil, error: nil) }
         }
         router.post("/console/reconciliations") { request, _ in await consoleAPI(request).consoleUpload(request) }
         router.get("/console/reconciliations/:run_id") { request, context in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { _, _ in try await api.reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
+            await consolePage(request) { api, _, _ in try await api.reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
         }
         router.get("/console/reconciliations/:run_id/download") { request, context in
             await consoleAPI(request).consoleRunDownload(request, id: context.parameters.get("run_id") ?? "")
         }
         router.get("/console/nexus") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { _, _ in try await api.nexusPage(request) }
+            await consolePage(request) { api, _, _ in try await api.nexusPage(request) }
         }
         router.get("/console/tables") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { _, _ in try api.tablesPage(request) }
+            await consolePage(request) { api, _, _ in try api.tablesPage(request) }
         }
         router.get("/console/disclosures") { request, _ in
-            let api = await consoleAPI(request)
-            return await api.consolePage(request) { _, _ in try await api.disclosuresPage() }
+            await consolePage(request) { api, _, _ in try await api.disclosuresPage() }
         }
     }
 
-    /// The API of the merchant whose key signed in this request's session; this one (the home merchant's) when
-    /// there is no session, whose pages then send the caller to sign in.
+    /// For the handlers that read the session themselves (uploads, downloads): the API of the merchant whose key
+    /// signed in this request's session; this one (the home merchant's) when there is none, which then sends the
+    /// caller to sign in.
     func consoleAPI(_ request: Request) async -> LevyAPI {
         guard let caller = try? await consoleCaller(request), let scoped = try? await scoped(for: caller.key) else { return self }
         return scoped.api
@@ -184,10 +174,16 @@ extension LevyAPI {
 
     /// Runs a page for a signed-in caller; a form post must carry the session's CSRF token. Renders the page in the
     /// layout, or an error page; never a stack trace.
+    /// `body` gets the API of the caller's merchant.
     func consolePage(_ request: Request, form isForm: Bool = false,
-                     _ body: (ConsoleCaller, [String: String]) async throws -> ConsolePage) async -> Response {
+                     _ body: (LevyAPI, ConsoleCaller, [String: String]) async throws -> ConsolePage) async -> Response {
         do {
             guard let caller = try await consoleCaller(request) else { return Self.redirect("/console/sign-in") }
+            let api: LevyAPI
+            // A key whose merchant the store no longer knows signs in nowhere.
+            do { api = try await scoped(for: caller.key).api } catch let error as APIError where error.status == .unauthorized {
+                return Self.redirect("/console/sign-in")
+            }
             var form: [String: String] = [:]
             if isForm {
                 form = try await Self.form(request)
@@ -197,9 +193,9 @@ extension LevyAPI {
                                   caller, merchant: nil)
                 }
             }
-            let merchant = (try? await profiles.current(services).merchant?.legalName) ?? nil
+            let merchant = (try? await api.profiles.current(api.services).merchant?.legalName) ?? nil
             do {
-                return render(try await body(caller, form), caller, merchant: merchant)
+                return render(try await body(api, caller, form), caller, merchant: merchant)
             } catch let redirect as ConsoleRedirect {
                 return Self.redirect(redirect.location, cookies: redirect.clearSession ? [cookie(Self.sessionCookie, value: "", maxAge: 0)] : [])
             } catch let error as APIError {

@@ -53,10 +53,7 @@ public enum LevyServer {
             }, logger: logger))
             // The console's liability page reads the rollup; kept within a second of the ledger, a page adds little.
             jobs.append(BackgroundJobService(name: "liability rollup", failAbandoned: { [] }, runQueued: {
-                _ = try await everyMerchant(services) { merchant -> [Int] in
-                    try await merchant.exports?.exporter.liabilityRollup.catchUp()
-                    return []
-                }
+                for merchant in try await services.everyMerchant() { try await merchant.exports?.exporter.liabilityRollup.catchUp() }
                 return 0
             }, logger: logger))
         }

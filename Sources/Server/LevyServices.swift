@@ -115,6 +115,12 @@ public struct LevyServices: Sendable {
         return serving(stores, of: merchant)
     }
 
+    /// The profile of the merchant these services serve: the home merchant's (nil while it has none), or another's.
+    public func profile() async throws -> Merchant? {
+        if let merchant { return try await merchants.merchant(merchant) }
+        return try await merchants.first()
+    }
+
     /// A copy whose merchant stores are `stores`, those of `merchant` (nil: the home merchant).
     func serving(_ stores: MerchantScopes.Stores, of merchant: MerchantID?) -> LevyServices {
         var copy = self

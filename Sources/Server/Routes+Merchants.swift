@@ -15,7 +15,7 @@ extension LevyAPI {
                 if call.key?.scopes.contains(.platform) == true {
                     return .json(MerchantListOut(merchants: try await services.merchants.list().map(MerchantOut.init)))
                 }
-                let own = try await ownMerchant()
+                let own = try await services.profile()
                 return .json(MerchantListOut(merchants: own.map { [MerchantOut($0)] } ?? []))
             },
             Endpoint(method: .post, path: "/v1/merchants", scopes: [.admin, .platform], idempotency: .optional) { call in
@@ -65,16 +65,10 @@ extension LevyAPI {
         return MerchantID(text)
     }
 
-    /// The profile of the merchant these services serve (the home merchant's may not exist yet).
-    func ownMerchant() async throws -> Merchant? {
-        if let id = services.merchant { return try await services.merchants.merchant(id) }
-        return try await services.merchants.first()
-    }
-
     /// The path's merchant when it is the caller's own; any other id is 404, as if it did not exist.
     func ownMerchantID(_ call: APICall) async throws -> MerchantID {
         let id = try Self.merchantID(call)
-        guard let own = try await ownMerchant(), own.id == id else { throw APIError.notFound("no such merchant", field: "merchant_id") }
+        guard let own = try await services.profile(), own.id == id else { throw APIError.notFound("no such merchant", field: "merchant_id") }
         return id
     }
 
@@ -130,8 +124,7 @@ final class ProfileCache: Sendable {
     /// The profile of the merchant `services` serve (the home merchant's when they serve no other).
     func current(_ services: LevyServices) async throws -> Profile {
         if let hit = cached.withLock({ $0 }), Date().timeIntervalSince(hit.at) < lifetime { return hit.profile }
-        let merchant: Merchant?
-        if let id = services.merchant { merchant = try await services.merchants.merchant(id) } else { merchant = try await services.merchants.first() }
+        let merchant = try await services.profile()
         let profile = Profile(merchant: merchant, locations: Dictionary((merchant?.locations ?? []).map { ($0.id, $0.address) },
                                                                         uniquingKeysWith: { first, _ in first }),
                               placesOfBusiness: (merchant?.locations ?? []).filter(\.placeOfBusiness).map { .init(id: $0.id, address: $0.address) },

@@ -37,9 +37,12 @@ extension LevyAPI {
             },
             Endpoint(method: .post, path: "/v1/orders/{order_id}/authorize", scopes: [.checkout], idempotency: .optional) { call in
                 let body = try call.decode(AuthorizeBody.self)
-                // The path's order first: an id that is not this merchant's is 404 whatever the body says.
-                _ = try await services.orders.order(OrderID(call.parameter("order_id")))
-                let token = try await knownToken(body.paymentToken)
+                let token: Token
+                do { token = try await knownToken(body.paymentToken) } catch {
+                    // An order that is not this merchant's is 404 whatever the body says: the path is checked first.
+                    _ = try await services.orders.order(OrderID(call.parameter("order_id")))
+                    throw error
+                }
                 return try await orderReply(try await services.orders.authorize(OrderID(call.parameter("order_id")), token: token))
             },
             Endpoint(method: .post, path: "/v1/orders/{order_id}/capture", scopes: [.checkout], idempotency: .optional) { call in

@@ -16,6 +16,9 @@ public enum SchemaRegistry {
         /// Whether the component lives in the vault's own store (its own SQLite file; a schema of the one
         /// PostgreSQL database).
         public let inVault: Bool
+        /// The installation's own (API keys, idempotency records and console sessions; merchant profiles), not one
+        /// merchant's: never made in a merchant's namespace.
+        public var installationWide = false
     }
 
     /// The components, with `namespace` before every schema name (tests share one PostgreSQL database that way).
@@ -24,17 +27,15 @@ public enum SchemaRegistry {
             Component(schema: namespace + "vault", migrations: Vault.migrations(schema: namespace + "vault"), inVault: true),
             Component(schema: namespace + "orders", migrations: OrderService.migrations(schema: namespace + "orders"), inVault: false),
             Component(schema: namespace + "customers", migrations: CustomerService.migrations(schema: namespace + "customers"), inVault: false),
-            Component(schema: namespace + "api", migrations: APIKeyStore.migrations(schema: namespace + "api"), inVault: false),
+            Component(schema: namespace + "api", migrations: APIKeyStore.migrations(schema: namespace + "api"), inVault: false,
+                      installationWide: true),
             Component(schema: namespace + "exports", migrations: DisclosureLog.migrations(schema: namespace + "exports"), inVault: false),
-            Component(schema: namespace + "merchants", migrations: MerchantService.migrations(schema: namespace + "merchants"), inVault: false),
+            Component(schema: namespace + "merchants", migrations: MerchantService.migrations(schema: namespace + "merchants"), inVault: false,
+                      installationWide: true),
             Component(schema: namespace + "reconciliation", migrations: ReconciliationRuns.migrations(schema: namespace + "reconciliation"),
                       inVault: false),
         ]
     }
-
-    /// The installation's own components, not any one merchant's: API keys (and idempotency records, console
-    /// sessions) and merchant profiles.
-    static let installationSchemas: Set<String> = ["api", "merchants"]
 
     /// Applies every pending migration of every component outside the vault to `database`; returns what was applied
     /// as "schema version" pairs. `merchantOnly` leaves out the installation's components (a merchant's namespace).
@@ -42,8 +43,7 @@ public enum SchemaRegistry {
     public static func migrate(_ database: any SQLDatabase, vault: (any SQLDatabase)?, namespace: String = "",
                                merchantOnly: Bool = false) async throws -> [(String, Int)] {
         var applied: [(String, Int)] = []
-        for component in components(namespace: namespace)
-        where !merchantOnly || !installationSchemas.contains(String(component.schema.dropFirst(namespace.count))) {
+        for component in components(namespace: namespace) where !(merchantOnly && component.installationWide) {
             guard let target = component.inVault ? vault : database else { continue }
             applied += try await component.migrations.apply(to: target).map { (component.schema, $0) }
         }

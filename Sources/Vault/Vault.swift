@@ -206,7 +206,6 @@ public actor Vault {
         }
     }
 
-    /// The dialect's name of one of the vault's tables.
     /// Another vault in this one's store, under its own namespace and data keys (a merchant's own vault: its tokens
     /// are nobody else's).
     public nonisolated func sibling(schema: String) async throws -> Vault {
@@ -215,6 +214,7 @@ public actor Vault {
         return try await Vault.open(other, database: database)
     }
 
+    /// The dialect's name of one of the vault's tables.
     nonisolated func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: configuration.schema) }
 
     // MARK: - Tokenize and read

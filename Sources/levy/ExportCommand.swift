@@ -26,9 +26,8 @@ struct ExportOptions: ParsableArguments {
     }
 
     func exporter() async throws -> Exporter {
-        let service = try await database.orders()
+        let (service, namespace) = try await database.merchantOrders()
         let reading = try await replica.readService(primary: service)
-        let namespace = try await database.namespace()
         let exporter = Exporter(database: service.database, reader: reading.reader, ordersSchema: service.schema,
                                 customersSchema: namespace + "customers", exportsSchema: namespace + "exports", signingKey: try Self.signingKey(signingKey))
         try await exporter.migrate()
@@ -208,7 +207,8 @@ struct DisclosuresCommand: AsyncParsableCommand {
         @Flag(help: "Every export, not only disclosures.") var all = false
 
         func run() async throws {
-            let log = DisclosureLog(database: try database.open(), schema: try await database.namespace() + "exports")
+            let store = try database.open()
+            let log = DisclosureLog(database: store, schema: try await database.merchantScope(store).namespace + "exports")
             try await log.migrate()
             for record in try await log.list(all: all) {
                 print("\(record.id) \(record.at) \(record.kind) \(record.periodFrom)..\(record.periodThrough) personal_data=\(record.personalData) "
@@ -235,9 +235,8 @@ struct ReportCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let start = TaxDate(iso: from), let end = TaxDate(iso: to) else { throw CLIError.input("--from/--to: dates as YYYY-MM-DD") }
-            let service = try await database.orders()
+            let (service, namespace) = try await database.merchantOrders()
             let reading = try await replica.readService(primary: service)
-            let namespace = try await database.namespace()
             let exporter = Exporter(database: service.database, reader: reading.reader, ordersSchema: service.schema, customersSchema: namespace + "customers",
                                     exportsSchema: namespace + "exports", signingKey: try ExportOptions.signingKey(signingKey))
             try await exporter.migrate()

@@ -69,18 +69,19 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The chosen merchant's order service on this database, with the tables quotes use (shipped, or the store's
     /// current version). Its schemas are migrated first (a merchant made since the last server start may have none).
-    func orders() async throws -> OrderService {
+    func orders() async throws -> OrderService { try await merchantOrders().orders }
+
+    /// The chosen merchant's order service and the schema prefix of its records (for its customers and exports),
+    /// from one connection to the store.
+    func merchantOrders() async throws -> (orders: OrderService, namespace: String) {
         let database = try open()
         let namespace = try await merchantScope(database).namespace
         if !namespace.isEmpty { try await SchemaRegistry.migrate(database, vault: nil, namespace: namespace, merchantOnly: true) }
         let service = OrderService(database: database, schema: namespace + "orders", tables: try TableLocation.load(nil, store: nil, version: nil),
                                    gateway: nil, keys: try orderKeys())
         try await service.migrate()
-        return service
+        return (service, namespace)
     }
-
-    /// The schema prefix of the chosen merchant's records.
-    func namespace() async throws -> String { try await merchantScope(try open()).namespace }
 }
 
 struct DbCommand: AsyncParsableCommand {
@@ -98,17 +99,14 @@ struct DbCommand: AsyncParsableCommand {
             let database = try options.open()
             let vaultDatabase = try options.openVault(vault, beside: database)
             var applied = try await SchemaRegistry.migrate(database, vault: vaultDatabase)
-            // Every other merchant's own schemas (the home merchant's are the store's own, above).
-            let merchants = MerchantService(database: database)
-            for (_, namespace) in try await merchants.namespaces() where !namespace.isEmpty {
+            // The ledger's own upgrade (keying an older unkeyed chain) needs the master key: for the home merchant's
+            // ledger, then every other merchant's, after its own schemas (the home merchant's are the store's own).
+            let tables = try TableLocation.load(nil, store: nil, version: nil), keys = try options.orderKeys()
+            try await OrderService(database: database, tables: tables, gateway: nil, keys: keys).migrate()
+            for (_, namespace) in try await MerchantService(database: database).namespaces() where !namespace.isEmpty {
                 applied += try await SchemaRegistry.migrate(database, vault: vaultDatabase, namespace: namespace, merchantOnly: true)
-                try await OrderService(database: database, schema: namespace + "orders", tables: try TableLocation.load(nil, store: nil, version: nil),
-                                       gateway: nil, keys: try options.orderKeys()).migrate()
+                try await OrderService(database: database, schema: namespace + "orders", tables: tables, gateway: nil, keys: keys).migrate()
             }
-            // The ledger's own upgrade (keying an older unkeyed chain) needs the master key; migrations are done above.
-            let service = OrderService(database: database, tables: try TableLocation.load(nil, store: nil, version: nil), gateway: nil,
-                                       keys: try options.orderKeys())
-            try await service.migrate()
             for component in SchemaRegistry.components() {
                 let versions = applied.filter { $0.0 == component.schema }.map { String($0.1) }
                 print("\(component.schema): " + (versions.isEmpty ? "up to date" : "applied " + versions.joined(separator: ", ")))
@@ -223,8 +221,8 @@ struct DemoCommand: AsyncParsableCommand {
         @Option(help: "With --settlements: tax one order in N with stale tables, a tax mismatch to find (0: none).") var taxMismatchEvery = 50
 
         func run() async throws {
-            let service = try await options.orders()
-            let customers = CustomerService(database: service.database, schema: try await options.namespace() + "customers")
+            let (service, namespace) = try await options.merchantOrders()
+            let customers = CustomerService(database: service.database, schema: namespace + "customers")
             try await customers.migrate()
             let stale = settlement.settlements != nil && taxMismatchEvery > 0
                 ? DemoSeed.StaleTables(service: service, tables: service.tables, every: taxMismatchEvery) : nil
