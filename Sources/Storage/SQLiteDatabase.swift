@@ -51,9 +51,14 @@ public struct SQLError: Error, CustomStringConvertible {
 /// A SQLite database file in WAL mode. One connection; statements are serialized, and a transaction holds the
 /// connection (through an async gate) until it commits or rolls back. Statements use `$n` (or `?`) placeholders
 /// and bound values only; SQL text is never built from data.
+///
+/// SQLite's calls block: a commit waits for `fsync`, `BEGIN IMMEDIATE` may wait up to the busy timeout for another
+/// process's write. They run on the connection's own serial queue, never on Swift's cooperative threads (as many as
+/// the machine has cores), so a burst of writes cannot starve every other task in the process, HTTP requests included.
 public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     public let dialect = SQLDialect.sqlite
     private let gate = Gate()
+    private let queue: DispatchQueue
     private var handle: OpaquePointer?
     private let lock = NSLock()
     /// Prepared statements by SQL text, reused (reset and rebound) on every call, with the value each parameter
@@ -63,6 +68,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     public init(path: String) throws(SQLError) {
         self.path = path
+        queue = DispatchQueue(label: "levy.sqlite")
         var db: OpaquePointer?
         // Every use of the connection already holds `lock`, so SQLite's own per-call mutex (serialized mode) would
         // only be taken again, three times for each cell a cursor reads: multi-thread mode leaves it out.
@@ -91,20 +97,20 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         await gate.acquire()
         defer { gate.release() }
-        return try locked(sql, binds)
+        return try await offPool(sql, binds)
     }
 
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE`): all of it commits, or none of it does.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         await gate.acquire()
         defer { gate.release() }
-        try locked("BEGIN IMMEDIATE", [])
+        try await offPool("BEGIN IMMEDIATE", [])
         do {
             let result = try await body(InTransaction(database: self))
-            try locked("COMMIT", [])
+            try await offPool("COMMIT", [])
             return result
         } catch {
-            _ = try? locked("ROLLBACK", [])
+            _ = try? await offPool("ROLLBACK", [])
             throw error
         }
     }
@@ -113,20 +119,40 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     public func forEachRow(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) async throws {
         await gate.acquire()
         defer { gate.release() }
-        try lock.withLock {
-            let statement = try prepared(sql, binds)
-            defer {
-                sqlite3_reset(statement)
-                sqlite3_clear_bindings(statement)
-            }
-            let cursor = StatementCursor(statement: statement)
-            while true {
-                let step = sqlite3_step(statement)
-                if step == SQLITE_DONE { return }
-                guard step == SQLITE_ROW else { throw error(sql) }
-                try body(cursor)
-            }
+        // The caller waits while its body runs on the connection's queue, so the body is never run concurrently.
+        try await withoutActuallyEscaping(body) { body in
+            try await onQueue { try self.lock.withLock { try self.stream(sql, binds, body) } }
         }
+    }
+
+    private func stream(_ sql: String, _ binds: [SQLValue], _ body: (any SQLRowCursor) throws -> Void) throws {
+        let statement = try prepared(sql, binds)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        let cursor = StatementCursor(statement: statement)
+        while true {
+            let step = sqlite3_step(statement)
+            if step == SQLITE_DONE { return }
+            guard step == SQLITE_ROW else { throw error(sql) }
+            try body(cursor)
+        }
+    }
+
+    /// Runs `work` on the connection's queue and resumes the caller with its result. The queue lets go of `work`
+    /// before the caller resumes: `forEachRow`'s body may not outlive the call.
+    private func onQueue<T: Sendable>(_ work: @escaping () throws -> T) async throws -> T {
+        let job = OneShot(work)
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: job.run()) }
+        }
+    }
+
+    /// One statement on the connection's queue.
+    @discardableResult
+    fileprivate func offPool(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await onQueue { try self.locked(sql, binds) }
     }
 
     /// SQLite has no schemas: a component's tables carry its name as a prefix instead.
@@ -135,7 +161,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     /// The statements of a transaction, which already holds the gate.
     struct InTransaction: SQLExecutor {
         let database: SQLiteDatabase
-        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] { try database.locked(sql, binds) }
+        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] { try await database.offPool(sql, binds) }
     }
 
     /// Synchronous access for set-up code that owns the database (the open pragmas).
@@ -256,6 +282,18 @@ struct StatementCursor: SQLRowCursor {
     }
 }
 
+/// Work handed to the connection's queue, dropped as it runs.
+private final class OneShot<T>: @unchecked Sendable {
+    private var work: (() throws -> T)?
+    init(_ work: @escaping () throws -> T) { self.work = work }
+
+    func run() -> Result<T, any Error> {
+        guard let work else { return .failure(SQLError(code: SQLITE_MISUSE, message: "ran twice", statement: "")) }
+        self.work = nil
+        return Result { try work() }
+    }
+}
+
 /// Serializes use of a single SQLite connection across tasks, first come first served. Release is synchronous,
 /// so it can sit in a `defer`.
 final class Gate: @unchecked Sendable {
@@ -321,6 +359,25 @@ public struct Migrations: Sendable {
     /// leaves nothing behind.
     @discardableResult
     public func apply(to database: any SQLDatabase, now: Date = Date()) async throws -> [Int] {
+        // SQLite: when already done (the usual start) there is nothing to lock; reading takes no write lock in WAL
+        // mode. Not on PostgreSQL, whose advisory lock queues fairly anyway, and where a look at a schema that does
+        // not exist yet leaves the backend's catalog cache believing so after the lock wait (`CREATE SCHEMA IF NOT
+        // EXISTS` then fails on a duplicate).
+        if database.dialect == .sqlite, let applied = try? await status(of: database),
+           Set(applied).isSuperset(of: migrations.map(\.version)) { return [] }
+        // SQLite has no lock that waits in line: `BEGIN IMMEDIATE` polls for the busy timeout, and with many processes
+        // starting at once one of them can lose every poll. Migrating is all or nothing, so it is tried again.
+        var attempt = 1
+        while true {
+            do {
+                return try await applyOnce(to: database, now: now)
+            } catch let error as SQLError where error.code == SQLITE_BUSY && attempt < 12 {
+                attempt += 1
+            }
+        }
+    }
+
+    private func applyOnce(to database: any SQLDatabase, now: Date) async throws -> [Int] {
         let dialect = database.dialect
         let table = dialect.render("{schema}migrations", schema: schema)
         let schemaStatement = try dialect.createSchemaStatement(schema)
