@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+@testable import Storage
+
+/// SQLite's calls block the thread that makes them (a commit's `fsync`, a `BEGIN IMMEDIATE` polling for another
+/// connection's write lock). They must not block Swift's cooperative threads, which are as many as the machine has
+/// cores and also run every HTTP request: otherwise a few waiting writers stop the whole process.
+@Suite("SQLite keeps off the cooperative threads")
+struct SQLiteThreadingTests {
+    @Test("writers waiting for a lock, twice as many as there are cores, leave other tasks running")
+    func waitingWritersDoNotStarveOtherTasks() async throws {
+        let directory = NSTemporaryDirectory() + "levy-sqlite-threading/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/store.sqlite"
+        let holder = try SQLiteDatabase(path: path)
+        try await holder.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+
+        // One connection holds the write lock until told to let go; its body awaits, it does not block.
+        let (release, releaseSignal) = AsyncStream<Void>.makeStream()
+        let (locked, lockedSignal) = AsyncStream<Void>.makeStream()
+        let holding = Task {
+            try await holder.transaction { tx in
+                try await tx.execute("INSERT INTO t (id) VALUES (0)")
+                lockedSignal.yield()
+                for await _ in release { break }
+            }
+        }
+        for await _ in locked { break }
+
+        // Writers on connections of their own, each polling for the lock for up to its 5-second busy timeout.
+        let writers = ProcessInfo.processInfo.activeProcessorCount * 2
+        let writing = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in 1...writers {
+                    let database = try SQLiteDatabase(path: path)
+                    group.addTask { try await database.execute("INSERT INTO t (id) VALUES ($1)", [.integer(Int64(id))]) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+
+        // Meanwhile ordinary tasks run: a short sleep and a hop to a new task each finish long before the lock is
+        // released. Had the writers blocked the cooperative threads, these would wait for the busy timeout.
+        let started = ContinuousClock.now
+        try await Task.sleep(for: .milliseconds(20))
+        let answer = await Task { (1...1000).reduce(0, +) }.value
+        let waited = ContinuousClock.now - started
+        #expect(answer == 500_500)
+        #expect(waited < .seconds(2), "other tasks waited \(waited) while writers waited for the lock")
+
+        releaseSignal.yield()
+        try await holding.value
+        try await writing.value
+        let count = try await holder.query("SELECT COUNT(*) AS n FROM t").first?.integer("n")
+        #expect(count == Int64(writers + 1), "every waiting writer got the lock once it was free")
+    }
+}
