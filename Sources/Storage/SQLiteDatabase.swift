@@ -52,9 +52,12 @@ public struct SQLError: Error, CustomStringConvertible {
 /// connection (through an async gate) until it commits or rolls back. Statements use `$n` (or `?`) placeholders
 /// and bound values only; SQL text is never built from data.
 ///
-/// SQLite's calls block: a commit waits for `fsync`, `BEGIN IMMEDIATE` may wait up to the busy timeout for another
-/// process's write. They run on the connection's own serial queue, never on Swift's cooperative threads (as many as
-/// the machine has cores), so a burst of writes cannot starve every other task in the process, HTTP requests included.
+/// Some SQLite calls wait: a commit for `fsync`, `BEGIN IMMEDIATE` up to the busy timeout for another process's
+/// write, a long scan for the disk. Those run on the connection's own serial queue, never on Swift's cooperative
+/// threads (as many as the machine has cores), so a burst of writes cannot starve every other task in the process,
+/// HTTP requests included. Statements that cannot wait run in place, sparing two thread switches each: a read
+/// outside a transaction (WAL readers never wait for writers) and every statement of a transaction, which already
+/// holds the write lock and whose data reaches the disk at `COMMIT`.
 public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     public let dialect = SQLDialect.sqlite
     private let gate = Gate()
@@ -66,7 +69,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     private var statements: [String: (statement: OpaquePointer, positions: [Int])] = [:]
     public let path: String
 
-    public init(path: String) throws(SQLError) {
+    /// `busyTimeoutMilliseconds`: how long a write waits for another connection's write lock before it fails.
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(SQLError) {
         self.path = path
         queue = DispatchQueue(label: "levy.sqlite")
         var db: OpaquePointer?
@@ -80,7 +84,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             throw SQLError(code: status, message: message, statement: "open \(path)")
         }
         handle = db
-        sqlite3_busy_timeout(db, 5_000)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         try execute("PRAGMA journal_mode = WAL")
         try execute("PRAGMA synchronous = FULL")
         try execute("PRAGMA foreign_keys = ON")
@@ -97,7 +101,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         await gate.acquire()
         defer { gate.release() }
-        return try await offPool(sql, binds)
+        return Self.isRead(sql) ? try locked(sql, binds) : try await offPool(sql, binds)
     }
 
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE`): all of it commits, or none of it does.
@@ -149,6 +153,12 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         }
     }
 
+    /// A statement that only reads: it starts with `SELECT` (a `WITH` may write, so it does not count).
+    static func isRead(_ sql: String) -> Bool {
+        guard let start = sql.utf8.firstIndex(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }) else { return false }
+        return sql.utf8[start...].prefix(6).map { $0 & 0xDF }.elementsEqual("SELECT".utf8)
+    }
+
     /// One statement on the connection's queue.
     @discardableResult
     fileprivate func offPool(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
@@ -161,7 +171,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     /// The statements of a transaction, which already holds the gate.
     struct InTransaction: SQLExecutor {
         let database: SQLiteDatabase
-        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] { try await database.offPool(sql, binds) }
+        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] { try database.locked(sql, binds) }
     }
 
     /// Synchronous access for set-up code that owns the database (the open pragmas).

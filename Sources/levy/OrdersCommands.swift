@@ -119,7 +119,8 @@ struct DbCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List every component's migrations, applied and pending.")
+        static let configuration = CommandConfiguration(
+            abstract: "List every component's migrations, applied and pending: the installation's and the home merchant's, then every other merchant's schemas.")
         @OptionGroup var options: DatabaseOptions
         @Option(help: "The vault's SQLite file when the store is SQLite (default: LEVY_VAULT or .levy/vault.sqlite).")
         var vault: String?
@@ -127,8 +128,18 @@ struct DbCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try options.open()
             let vaultDatabase = try options.openVault(vault, beside: database)
-            for component in SchemaRegistry.components() {
-                let target = component.inVault ? vaultDatabase : database
+            try await list(SchemaRegistry.components(), database: database, vault: vaultDatabase)
+            // Before the merchants component's first migration there is no other merchant to list.
+            let namespaces = (try? await MerchantService(database: database).namespaces()) ?? []
+            for (_, namespace) in namespaces where !namespace.isEmpty {
+                try await list(SchemaRegistry.components(namespace: namespace).filter { !$0.installationWide },
+                               database: database, vault: vaultDatabase)
+            }
+        }
+
+        private func list(_ components: [SchemaRegistry.Component], database: any SQLDatabase, vault: any SQLDatabase) async throws {
+            for component in components {
+                let target = component.inVault ? vault : database
                 // A component never migrated has no migrations table yet: every migration is pending.
                 let applied = (try? await component.migrations.status(of: target)) ?? []
                 for migration in component.migrations.migrations {

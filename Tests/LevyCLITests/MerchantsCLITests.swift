@@ -67,5 +67,9 @@ import Testing
         let migrated = try w.run(["db", "migrate", "--vault", w.directory + "/vault.sqlite"] + db)
         #expect(migrated.status == 0 && migrated.stdout.contains(third + "_orders: applied 1, 2, 3"), "\(migrated.stdout)")
         #expect(migrated.stdout.contains(third + "_vault: applied 1, 2") && !migrated.stdout.contains(secondID + "_"), "\(migrated.stdout)")
+        // And the status lists every merchant's schemas, all applied.
+        let status = try w.run(["db", "status", "--vault", w.directory + "/vault.sqlite"] + db)
+        #expect(status.status == 0 && status.stdout.contains(third + "_orders 1 ") && status.stdout.contains(secondID + "_vault 1 "), "\(status.stdout)")
+        #expect(!status.stdout.contains("pending") && !status.stdout.contains(third + "_api") && !status.stdout.contains(third + "_merchants"), "\(status.stdout)")
     }
 }

@@ -27,12 +27,12 @@ struct SQLiteThreadingTests {
         }
         for await _ in locked { break }
 
-        // Writers on connections of their own, each polling for the lock for up to its 5-second busy timeout.
+        // Writers on connections of their own, each polling for the lock for up to 60 seconds.
         let writers = ProcessInfo.processInfo.activeProcessorCount * 2
         let writing = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for id in 1...writers {
-                    let database = try SQLiteDatabase(path: path)
+                    let database = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 60_000)
                     group.addTask { try await database.execute("INSERT INTO t (id) VALUES ($1)", [.integer(Int64(id))]) }
                 }
                 try await group.waitForAll()
@@ -40,15 +40,12 @@ struct SQLiteThreadingTests {
         }
         try await Task.sleep(for: .milliseconds(300))
 
-        // Meanwhile ordinary tasks run: a short sleep and a hop to a new task each finish long before the lock is
-        // released. Had the writers blocked the cooperative threads, these would wait for the busy timeout.
-        let started = ContinuousClock.now
+        // Meanwhile ordinary tasks run: this one sleeps and hands work to a new task, and only then lets the holder go.
+        // Had the writers blocked the cooperative threads, it could not go on until they gave up, and they would fail.
+        // (How long this takes depends on what else the process runs, the other tests, so it is not asserted.)
         try await Task.sleep(for: .milliseconds(20))
         let answer = await Task { (1...1000).reduce(0, +) }.value
-        let waited = ContinuousClock.now - started
         #expect(answer == 500_500)
-        #expect(waited < .seconds(2), "other tasks waited \(waited) while writers waited for the lock")
-
         releaseSignal.yield()
         try await holding.value
         try await writing.value
