@@ -104,6 +104,9 @@ public struct ExportJobStore: Sendable {
         } catch JobQueue.QueueError.full(let limit) { throw JobError.queueFull(limit) }
     }
 
+    /// How many jobs this process has queued (a runner looks at once when it changes).
+    public var queuedHere: Int { queue.queuedHere.value }
+
     /// Claims the oldest queued job for this process, or nil when none waits.
     public func claimNext() async throws -> ExportJob? { try await queue.claimNext().map(Self.job) }
 

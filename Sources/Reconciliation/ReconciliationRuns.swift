@@ -117,6 +117,9 @@ public struct ReconciliationRuns: Sendable {
         var upload: String
     }
 
+    /// How many runs this process has queued (a runner looks at once when it changes).
+    public var queuedHere: Int { queue.queuedHere.value }
+
     public func run(_ id: String) async throws -> ReconciliationRun { try Self.run(try await queue.record(id)) }
     public func list(limit: Int = 50) async throws -> [ReconciliationRun] { try await queue.list(limit: limit).map(Self.run) }
 

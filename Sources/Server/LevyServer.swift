@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import Merchants
 import NIOSSL
 import Orders
 import Reconciliation
@@ -43,25 +44,36 @@ public enum LevyServer {
 
     /// The runners of export jobs and reconciliation runs, and the liability rollup's catch-up, when the server has them.
     static func backgroundJobs(_ services: LevyServices, logger: Logger) -> [any Service] {
-        // Each runs over every merchant's own queue (another merchant's jobs are found on the next pass).
+        // Each runs over every merchant's own queue, on the schedule of `MerchantPollSchedule` (another merchant's
+        // jobs are found on a later pass).
         var jobs: [any Service] = []
         if services.exports != nil {
+            let schedule = MerchantPollSchedule()
             jobs.append(BackgroundJobService(name: "export jobs", failAbandoned: {
                 try await everyMerchant(services) { try await $0.exports?.jobs.failAbandoned() ?? [] }
             }, runQueued: {
-                try await everyMerchant(services) { [try await $0.exports?.runQueued() ?? 0] }.reduce(0, +)
+                try await dueMerchants(services, schedule, signal: { $0.exports?.jobs.queuedHere ?? 0 }) { merchant in
+                    Int64(try await merchant.exports?.runQueued() ?? 0)
+                }
             }, logger: logger))
-            // The console's liability page reads the rollup; kept within a second of the ledger, a page adds little.
+            // The console's liability page reads the rollup (and catches it up first); kept close to the ledger, a
+            // page adds little. A merchant whose watermark moved is looked at again after a second.
+            let rollups = MerchantPollSchedule()
             jobs.append(BackgroundJobService(name: "liability rollup", failAbandoned: { [] }, runQueued: {
-                for merchant in try await services.everyMerchant() { try await merchant.exports?.exporter.liabilityRollup.catchUp() }
+                _ = try await dueMerchants(services, rollups, signal: { _ in 0 }, watermark: true) { merchant in
+                    try await merchant.exports?.exporter.liabilityRollup.catchUp() ?? 0
+                }
                 return 0
             }, logger: logger))
         }
         if services.reconciliations != nil {
+            let schedule = MerchantPollSchedule()
             jobs.append(BackgroundJobService(name: "reconciliation runs", failAbandoned: {
                 try await everyMerchant(services) { try await $0.reconciliations?.failAbandoned() ?? [] }
             }, runQueued: {
-                try await everyMerchant(services) { [try await $0.reconciliations?.runQueued() ?? 0] }.reduce(0, +)
+                try await dueMerchants(services, schedule, signal: { $0.reconciliations?.runs.queuedHere ?? 0 }) { merchant in
+                    Int64(try await merchant.reconciliations?.runQueued() ?? 0)
+                }
             }, logger: logger))
         }
         return jobs
@@ -72,6 +84,21 @@ public enum LevyServer {
         var results: [T] = []
         for merchant in try await services.everyMerchant() { results += try await work(merchant) }
         return results
+    }
+
+    /// `look` for each merchant that `schedule` says is due; returns the jobs run (the sum of what `look` returned).
+    /// `look` returns the jobs it ran, or with `watermark` a watermark whose moving is the work found.
+    static func dueMerchants(_ services: LevyServices, _ schedule: MerchantPollSchedule, signal: (LevyServices) -> Int,
+                             watermark: Bool = false, _ look: (LevyServices) async throws -> Int64) async throws -> Int {
+        var ran = 0
+        for merchant in try await services.everyMerchant() {
+            let key = merchant.merchant?.value ?? "", queued = signal(merchant)
+            guard schedule.isDue(key, signal: queued, at: .now) else { continue }
+            let result = try await look(merchant)
+            schedule.looked(key, signal: queued, mark: watermark ? result : 0, foundWork: !watermark && result > 0, at: .now)
+            if !watermark { ran += Int(result) }
+        }
+        return ran
     }
 }
 

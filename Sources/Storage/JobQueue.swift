@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A bounded queue of background jobs in one table, shared by any number of server processes: a job is claimed by
 /// one conditional update, a running job renews a heartbeat, and a job whose heartbeat stopped (its process was
@@ -39,6 +40,8 @@ public struct JobQueue: Sendable {
     public let database: any SQLDatabase
     /// The table, rendered for the dialect (`schema.jobs`, `schema_jobs`).
     let table: String
+    /// How many jobs this process has queued here: a runner that sees the count change looks at the queue at once.
+    public let queuedHere = Counter()
     let limit: Int
     let heartbeatTimeout: TimeInterval
     let now: @Sendable () -> Date
@@ -79,6 +82,7 @@ public struct JobQueue: Sendable {
             RETURNING id
             """, [.text(id), .text(kind), .text(parameters), .text(created), .text(key), .integer(Int64(limit)), .integer(queued)])
         guard !inserted.isEmpty else { throw QueueError.full(limit) }
+        queuedHere.increment()
         return Record(id: id, kind: kind, parameters: parameters, status: .queued, progress: 0, created: created, requestedKey: key)
     }
 
@@ -137,4 +141,12 @@ public struct JobQueue: Sendable {
                started: try row.decodeIfPresent("started_at"), finished: try row.decodeIfPresent("finished_at"), error: try row.decodeIfPresent("error"),
                requestedKey: try row.decode("requested_key"), result: try row.decodeIfPresent("result"))
     }
+}
+
+/// A count shared by the copies of the value that holds it.
+public final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+    public init() {}
+    public var value: Int { count.load(ordering: .relaxed) }
+    public func increment() { count.add(1, ordering: .relaxed) }
 }
