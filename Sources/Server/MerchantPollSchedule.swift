@@ -39,7 +39,4 @@ final class MerchantPollSchedule: Sendable {
             entries[merchant] = Entry(next: now + interval, interval: interval, signal: signal, mark: mark)
         }
     }
-
-    /// The mark of the last look at `merchant`, if any.
-    func mark(_ merchant: String) -> Int64? { entries.withLock { $0[merchant]?.mark } }
 }

@@ -95,34 +95,28 @@ public enum CardDataScanner {
         func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
         while i < bytes.count {
             guard isDigit(bytes[i]), i == 0 || !isDigit(bytes[i - 1]) else { i += 1; continue }
-            // Most runs in a file are far too short to hold a card number: counted first, they are skipped without
-            // making anything.
+            // The run's end and digit count first: most runs in a file are far too short to hold a card number and
+            // are skipped without making anything.
             var count = 0, end = i
             while end < bytes.count {
                 if isDigit(bytes[end]) {
                     count += 1
-                    end += 1
-                } else if (bytes[end] == 32 || bytes[end] == 45), end + 1 < bytes.count, isDigit(bytes[end + 1]) {
-                    end += 1
-                } else {
+                } else if !((bytes[end] == 32 || bytes[end] == 45) && end + 1 < bytes.count && isDigit(bytes[end + 1])) {
                     break
                 }
+                end += 1
             }
             guard count >= 12 else { i = end; continue }
+            // Within the run every byte is a digit or a separator between two digits.
             var digits: [UInt8] = []
             var offsets: [Int] = []
             var boundaries = [0]
-            var j = i
-            while j < bytes.count {
+            for j in i..<end {
                 if isDigit(bytes[j]) {
                     digits.append(bytes[j])
                     offsets.append(j)
-                    j += 1
-                } else if (bytes[j] == 32 || bytes[j] == 45), j + 1 < bytes.count, isDigit(bytes[j + 1]) {
-                    boundaries.append(digits.count)
-                    j += 1
                 } else {
-                    break
+                    boundaries.append(digits.count)
                 }
             }
             boundaries.append(digits.count)
@@ -132,7 +126,7 @@ public enum CardDataScanner {
                     found.append((offsets[a], String(decoding: digits[a..<b], as: UTF8.self)))
                 }
             }
-            i = max(j, i + 1)
+            i = end
         }
         return found
     }
