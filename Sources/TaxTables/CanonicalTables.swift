@@ -338,6 +338,8 @@ public enum CanonicalTables {
 
     static let zip5Columns = ["zip5", "state", "basis", "region", "county_fips", "county_name", "county_rate", "city_name", "city_rate",
                               "special_name", "special_rate", "effective_from", "effective_through", "source", "note"]
+    /// Written by the converter after the required columns; read where present.
+    static let zip5OptionalColumns = ["postal_city"]
 
     static func readZip5(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [Zip5Record] {
         let file = "local/zip5.csv"
@@ -407,9 +409,11 @@ public enum CanonicalTables {
                 : nil
             let countyName = table.field(record, "county_name").value
             let cityName = table.field(record, "city_name").value
+            // Optional (tables converted before it was added have none).
+            let postalCity = table.has("postal_city") ? table.field(record, "postal_city").value : ""
             records.append(Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS.isEmpty ? nil : countyFIPS,
                                       countyName: countyName.isEmpty ? nil : countyName, region: region, cityName: cityName.isEmpty ? nil : cityName,
-                                      locals: locals, period: period, precision: precision, source: source, warning: warning))
+                                      postalCity: postalCity.isEmpty ? nil : postalCity, locals: locals, period: period, precision: precision, source: source, warning: warning))
         }
         return records
     }

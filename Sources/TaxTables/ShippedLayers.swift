@@ -235,7 +235,7 @@ extension CanonicalTables {
             let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only part of the ZIP; "
                 + "the rates of the surrounding \(common.cityName ?? common.region) area were used, without the district; a ZIP+4 or street address would decide"
             return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
-                              cityName: common.cityName, locals: common.locals, period: record.period, precision: record.precision, source: record.source,
+                              cityName: common.cityName, postalCity: record.postalCity, locals: common.locals, period: record.period, precision: record.precision, source: record.source,
                               warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
         }
         return (result, straddling)
@@ -330,7 +330,7 @@ extension CanonicalTables {
 
 extension Zip5Record {
     func with(period: EffectivePeriod, locals: [LocalRate], warning: String?, tableDate: TaxDate?) -> Zip5Record {
-        Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName, locals: locals,
-                   period: period, precision: precision, source: source, warning: warning, tableDate: tableDate)
+        Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName,
+                   postalCity: postalCity, locals: locals, period: period, precision: precision, source: source, warning: warning, tableDate: tableDate)
     }
 }

@@ -60,7 +60,7 @@ public struct Zip5Conversion {
     public func convert(effectiveFrom: TaxDate, source: String) -> (csv: String, report: Report) {
         var report = Report()
         report.rateRows = rows.count
-        var out = CanonicalTables.zip5Columns.joined(separator: ",") + "\n"
+        var out = (CanonicalTables.zip5Columns + CanonicalTables.zip5OptionalColumns).joined(separator: ",") + "\n"
         var byCounty: [String: [(key: String, fields: [String])]] = [:]
         var covered = Set<String>()
         let from = effectiveFrom.iso
@@ -70,9 +70,10 @@ public struct Zip5Conversion {
             covered.insert(zip)
             if row.repair != nil { report.repairedRows += 1 }
             let place = CommonZip5Rates.titleCased(row.region)
-            var countyFIPS = "", countyName = "\(place) (county)", cityName = place
+            var countyFIPS = "", countyName = "\(place) (county)", cityName = place, postalCity = ""
             if let g = geo[zip] {
                 if g.state == row.state.code {
+                    postalCity = g.city
                     if !g.countyFIPS.isEmpty {
                         countyFIPS = g.countyFIPS
                         countyName = g.countyName
@@ -87,7 +88,7 @@ public struct Zip5Conversion {
             }
             let fields = [countyFIPS, countyName, row.county.fractionString, cityName, row.city.fractionString,
                           "\(place) special districts (combined)", row.special.fractionString]
-            out += csvLine([zip, row.state.code, "zip5", row.region] + fields + [from, "", source, row.repair ?? ""])
+            out += csvLine([zip, row.state.code, "zip5", row.region] + fields + [from, "", source, row.repair ?? "", postalCity])
             if !countyFIPS.isEmpty {
                 byCounty[countyFIPS, default: []].append((fields.dropFirst(2).joined(separator: "|"), fields))
             }
@@ -108,7 +109,7 @@ public struct Zip5Conversion {
             var fields = best.fields
             fields[1] = g.countyName
             out += csvLine([zip, g.state, "county_fallback", g.city.uppercased()] + fields
-                           + [from, "", source, "no row in the rate table; county \(g.countyFIPS) most common local rates"])
+                           + [from, "", source, "no row in the rate table; county \(g.countyFIPS) most common local rates", g.city])
             report.fallbackZips += 1
         }
         return (out, report)

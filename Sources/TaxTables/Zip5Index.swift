@@ -10,6 +10,8 @@ public final class Zip5Record: Sendable {
     public let region: String
     /// The city the ZIP5 table names for the ZIP (even where the city levies nothing), for corrections by city.
     public let cityName: String?
+    /// The ZIP's city as the Postal Service names it (the Census ZIP/county crosswalk), where known.
+    public let postalCity: String?
     public let locals: [LocalRate]
     public let period: EffectivePeriod
     public let precision: ResolutionPrecision
@@ -23,14 +25,15 @@ public final class Zip5Record: Sendable {
     public let tableDate: TaxDate?
 
     public init(zip: ZipCode, state: StateCode, countyFIPS: String?, countyName: String? = nil, region: String, cityName: String? = nil,
-                locals: [LocalRate], period: EffectivePeriod, precision: ResolutionPrecision, source: String, warning: String? = nil,
-                tableDate: TaxDate? = nil) {
+                postalCity: String? = nil, locals: [LocalRate], period: EffectivePeriod, precision: ResolutionPrecision, source: String,
+                warning: String? = nil, tableDate: TaxDate? = nil) {
         self.zip = zip
         self.state = state
         self.countyFIPS = countyFIPS
         self.countyName = countyName
         self.region = region
         self.cityName = cityName
+        self.postalCity = postalCity
         self.tableDate = tableDate
         self.locals = locals
         self.period = period

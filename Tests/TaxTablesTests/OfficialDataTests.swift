@@ -157,7 +157,7 @@ struct OfficialResolutionTests {
 
     @Test("California from CDTFA: the statewide 1.25% local share plus the city's district taxes")
     func california() throws {
-        let q = try Official.quote(tables, Official.address("", "CA", "90001"), on: "2026-03-02")
+        let q = try Official.quote(tables, Official.address("", "CA", "90255"), on: "2026-03-02")
         #expect(q.lines[0].sourcing.record.contains("CDTFA city rate Huntington Park"))
         let combined = q.lines[0].jurisdictions.reduce(Rate.zero) { $0 + $1.rate }
         #expect(combined.fractionString == "0.105")  // "Huntington Park,0.105,10.5,Los Angeles,City," in the CDTFA file

@@ -1,3 +1,4 @@
+import Foundation
 import TaxCore
 
 /// The local rates of one named place (a Washington location code, a California city or county area) for a period.
@@ -10,6 +11,10 @@ public struct PlaceRate: Sendable {
     public var period: EffectivePeriod
     public var line: Int
     public var label: String
+    /// The county the place lies in, upper-cased without "COUNTY" ("WALLA WALLA", "LOS ANGELES"); empty if unknown.
+    public var county: String = ""
+    /// An incorporated city or town (not a county's unincorporated area, a transit benefit area or a tribal area).
+    public var isCity: Bool = true
 }
 
 /// A state's official rate list by place, without boundaries: Washington DOR location-code rates or California
@@ -66,6 +71,18 @@ public struct PlaceRateFile: Sendable {
         }
         if places.isEmpty && !log.hasErrors { log.error(file, 2, nil, "the file has no rate rows") }
         if log.hasErrors { throw TableLoadError(log.entries) }
+        // A location code's first digits number its county, whose own code ends in 00 ("WALLA WALLA COUNTY", 3600).
+        var countyNames: [Int: String] = [:]
+        for place in places.sorted(by: { $0.period.from < $1.period.from }) {
+            // "WALLA WALLA COUNTY", or "KING COUNTY RTA" where the whole county's own row is split by the RTA.
+            guard let code = Int(place.key), code % 100 == 0, let end = place.name.range(of: " COUNTY")?.lowerBound else { continue }
+            countyNames[code / 100] = String(place.name[..<end])
+        }
+        for index in places.indices {
+            places[index].county = Int(places[index].key).flatMap { countyNames[$0 / 100] } ?? ""
+            let name = places[index].name
+            places[index].isCity = !["COUNTY", "PTBA", "TRIBE", "NATION", "HBZ", " - "].contains { name.contains($0) }
+        }
         return PlaceRateFile(kind: .waDOR, state: wa, file: file, places: places, warnings: log.entries)
     }
 
@@ -135,7 +152,8 @@ public struct PlaceRateFile: Sendable {
                                         intrastate: district))
             }
             places.append(PlaceRate(name: key, key: key, locals: locals, stateRate: nil, period: EffectivePeriod(from: effectiveFrom),
-                                    line: record.line, label: "CDTFA \(type.lowercased()) rate \(location)"))
+                                    line: record.line, label: "CDTFA \(type.lowercased()) rate \(location)",
+                                    county: PlaceRateFile.countyKey(table.field(record, "County").value), isCity: type == "City"))
         }
         if places.isEmpty && !log.hasErrors { log.error(file, 2, nil, "the file has no rate rows") }
         if log.hasErrors { throw TableLoadError(log.entries) }
@@ -143,6 +161,15 @@ public struct PlaceRateFile: Sendable {
             log.warning(file, 1, nil, "\(pointers) row(s) with rate 0 that only refer to other rows (their note sits in the Type column) were skipped")
         }
         return PlaceRateFile(kind: .caCDTFA, state: ca, file: file, places: places, warnings: log.entries)
+    }
+
+    /// A county's name as places are compared by: upper-cased, without a trailing "COUNTY".
+    public static func countyKey(_ name: String) -> String {
+        var text = Substring(name.uppercased())
+        while text.first == " " { text.removeFirst() }
+        while text.last == " " { text.removeLast() }
+        if text.hasSuffix(" COUNTY") { text.removeLast(7) }
+        return String(text)
     }
 
     /// State rates from the file, for the state profile: each distinct state rate over the span of its rows.
@@ -162,11 +189,20 @@ public struct PlaceRateFile: Sendable {
     }
 }
 
-/// Resolves an address to a named place of a `PlaceRateFile` through its ZIP's tax region (or city, or county
-/// area) in the ZIP5 table; a ZIP whose names match no place is answered by the fallback, with a warning.
+/// Resolves an address to a named place of a `PlaceRateFile`. A ZIP may go by several names: the city the address
+/// gives, the ZIP's postal city, and the tax region the ZIP5 table estimates for it; the first that names a place of
+/// the file in the ZIP's county (from the Census ZIP/county crosswalk) decides, then the county's unincorporated
+/// area. The ZIP5 table's region comes after the postal names because it is an estimate that puts some ZIPs in a
+/// neighbouring place, or county (Richland's 99352 in Kennewick, Sequim's 98382 in Jefferson County). A ZIP whose
+/// names match no place is answered by the fallback, with a warning.
 public struct PlaceRateResolver: LocalRateResolver {
     let file: PlaceRateFile
+    /// A place's periods, oldest first, by its key (a Washington location code keeps its key when it is renamed).
     let places: [String: [PlaceRate]]
+    /// Every name a place has had, and the shorter names Washington's places go by elsewhere ("WALLA WALLA" for
+    /// "WALLA WALLA CITY", "BELLEVUE" for "BELLEVUE RTA", "AUBURN" for "AUBURN/KING RTA"), to its keys (a name
+    /// may belong to places in several counties).
+    let keysByName: [String: [String]]
     let zip5: Zip5Index
     let fallback: any LocalRateResolver
     /// The source id quotes name for these rates (the freshness check reads it).
@@ -177,11 +213,51 @@ public struct PlaceRateResolver: LocalRateResolver {
 
     public init(file: PlaceRateFile, zip5: Zip5Index, fallback: any LocalRateResolver, sourceID: String? = nil, carriedBackFrom: TaxDate? = nil) {
         self.file = file
-        places = Dictionary(grouping: file.places, by: \.name).mapValues { $0.sorted { $0.period.from < $1.period.from } }
+        places = Dictionary(grouping: file.places, by: \.key).mapValues { $0.sorted { $0.period.from < $1.period.from } }
+        var keys: [String: [String]] = [:]
+        // Every name a place has had, later periods first; then shortened names that no place has as its own.
+        for place in file.places.sorted(by: { $0.period.from > $1.period.from }) {
+            let name = Self.normalized(place.name)
+            if !(keys[name] ?? []).contains(place.key) { keys[name, default: []].append(place.key) }
+        }
+        var aliases: [String: [String]] = [:]
+        for place in file.places {
+            for alias in Self.aliases(of: Self.normalized(place.name), county: place.county) where keys[alias] == nil {
+                if !(aliases[alias] ?? []).contains(place.key) { aliases[alias, default: []].append(place.key) }
+            }
+        }
+        keysByName = keys.merging(aliases) { own, _ in own }
         self.zip5 = zip5
         self.fallback = fallback
         self.sourceID = sourceID ?? file.kind.rawValue
         self.carriedBackFrom = carriedBackFrom
+    }
+
+    /// A place name as names are compared: upper-cased, hyphens as spaces, single spaces, without the ZIP5 table's
+    /// "SPECIAL TAX DIST" ("AUBURN/KING SPECIAL TAX DIST" is Washington's "AUBURN/KING RTA").
+    static func normalized(_ name: String) -> String {
+        let folded = String(name.uppercased().map { Self.unaccented[$0] ?? $0 })
+        var words = folded.split { $0 == " " || $0 == "-" }.map(String.init)
+        if words.suffix(3) == ["SPECIAL", "TAX", "DIST"] { words.removeLast(3) }
+        return words.joined(separator: " ")
+    }
+
+    /// Letters of California's Spanish place names that addresses often write without their accent
+    /// ("La Cañada Flintridge").
+    static let unaccented: [Character: Character] = ["Á": "A", "É": "E", "Í": "I", "Ó": "O", "Ú": "U", "Ñ": "N", "Ü": "U"]
+
+    /// The shorter names a Washington place goes by: without a trailing "CITY" or "RTA" (not "NON RTA"), and
+    /// without the "/COUNTY" of a city that spans counties.
+    static func aliases(of name: String, county: String) -> [String] {
+        var results: [String] = []
+        var base = name
+        if base.hasSuffix(" CITY") { base.removeLast(5); results.append(base) }
+        if base.hasSuffix(" RTA"), !base.hasSuffix(" NON RTA") { base.removeLast(4); results.append(base) }
+        if !county.isEmpty, base.hasSuffix("/" + county) {
+            base.removeLast(county.count + 1)
+            results.append(base)
+        }
+        return results
     }
 
     /// The file's rate for the code on the date (its latest past its last period), else the fallback's.
@@ -197,22 +273,56 @@ public struct PlaceRateResolver: LocalRateResolver {
         return latest?.rate ?? fallback.jurisdictionRate(code: code, state: state, on: date)
     }
 
-    /// The place names a ZIP may go by, most specific first.
-    func candidateNames(_ address: Address) -> [String] {
-        var names: [String] = []
+    /// One name an address may go by, and what gave it.
+    struct Candidate: Equatable {
+        enum Evidence: String { case addressCity = "the address's city", postalCity = "the postal city", taxRegion = "the ZIP5 table's tax region", county = "the county" }
+        var name: String
+        var evidence: Evidence
+    }
+
+    /// The names a ZIP may go by, in the order they decide.
+    func candidates(_ address: Address) -> [Candidate] {
+        var names: [Candidate] = []
+        let city = address.city.uppercased().split(separator: " ").joined(separator: " ")
+        if !city.isEmpty { names.append(Candidate(name: city, evidence: .addressCity)) }
         for record in zip5.records(for: address.zip.zip5) where record.state == address.state {
+            if let postal = record.postalCity { names.append(Candidate(name: postal.uppercased(), evidence: .postalCity)) }
             let region = record.region.uppercased()
-            names.append(region)
-            if let city = record.locals.first(where: { $0.jurisdiction.level == .city }) { names.append(city.jurisdiction.name.uppercased()) }
-            if let city = record.cityName { names.append(city.uppercased()) }
-            names += [region + " COUNTY UNINCORPORATED AREA", region + " COUNTY"]
-            if let county = record.countyName?.uppercased() { names += [county + " UNINCORPORATED AREA", county] }
+            names.append(Candidate(name: region, evidence: .taxRegion))
+            if let city = record.locals.first(where: { $0.jurisdiction.level == .city }) { names.append(Candidate(name: city.jurisdiction.name.uppercased(), evidence: .taxRegion)) }
+            if let city = record.cityName { names.append(Candidate(name: city.uppercased(), evidence: .taxRegion)) }
+            if let county = record.countyName.map(PlaceRateFile.countyKey) {
+                names += [county + " COUNTY UNINCORPORATED AREA", county + " COUNTY"].map { Candidate(name: $0, evidence: .county) }
+            }
+            names += [region + " COUNTY UNINCORPORATED AREA", region + " COUNTY"].map { Candidate(name: $0, evidence: .taxRegion) }
         }
         return names
     }
 
+    /// The place each candidate names, in order, skipping places outside the ZIP's county (where both are known).
+    /// A ZIP whose postal city is known but is no place of the file (and the address names none) lies outside
+    /// the file's cities: its county's areas come before a city the ZIP5 table estimates for it.
+    func matches(_ address: Address) -> [(candidate: Candidate, key: String, rows: [PlaceRate])] {
+        let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
+        let county = record?.countyName.map(PlaceRateFile.countyKey) ?? ""
+        var found: [(candidate: Candidate, key: String, rows: [PlaceRate])] = []
+        for candidate in candidates(address) {
+            for key in keysByName[Self.normalized(candidate.name)] ?? [] {
+                guard let rows = places[key], let newest = rows.last else { continue }
+                if !county.isEmpty, !newest.county.isEmpty, newest.county != county { continue }
+                if !found.contains(where: { $0.key == key }) { found.append((candidate, key, rows)) }
+            }
+        }
+        if record?.postalCity != nil, let first = found.first, first.candidate.evidence == .taxRegion, first.rows.last?.isCity == true,
+           let area = found.firstIndex(where: { $0.rows.last?.isCity == false }) {
+            found.insert(found.remove(at: area), at: 0)
+        }
+        return found
+    }
+
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
-        guard let (name, rows) = candidateNames(address).lazy.compactMap({ n in self.places[n].map { (n, $0) } }).first else {
+        let found = matches(address)
+        guard let (candidate, _, rows) = found.first else {
             var location = try fallback.resolve(address, on: date)
             location.warnings.append("no \(file.kind.rawValue) place matches ZIP \(address.zip.zip5String); the ZIP5 table's estimate was used")
             return location
@@ -230,9 +340,18 @@ public struct PlaceRateResolver: LocalRateResolver {
         } else {
             throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: rows.map(\.period.description).joined(separator: ", "))
         }
+        // The ZIP's own names disagree on the place (the address did not say): say so, as for a straddled district.
+        if candidate.evidence != .addressCity,
+           let other = found.dropFirst().first(where: { $0.candidate.evidence == .taxRegion && $0.candidate.name != candidate.name }),
+           let otherPlace = other.rows.first(where: { $0.period.contains(date) }) ?? other.rows.last,
+           Set(otherPlace.locals.map(\.intrastate)) != Set(place.locals.map(\.intrastate)) || otherPlace.locals.count != place.locals.count {
+            warnings.append("zip_straddles_jurisdictions: ZIP \(address.zip.zip5String) is \(candidate.name) by \(candidate.evidence.rawValue) and "
+                + "\(other.candidate.name) by \(other.candidate.evidence.rawValue), whose rates differ; \(candidate.name) was used; "
+                + "the address's city, a ZIP+4 or a street address would decide")
+        }
         let base = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
         return ResolvedLocation(state: address.state, countyFIPS: base?.countyFIPS, locals: place.locals, precision: .zip5,
-                                record: "\(place.label) (\(file.file):\(place.line), \(place.period)); place \(name) matched by the tax region of ZIP \(address.zip.zip5String)",
+                                record: "\(place.label) (\(file.file):\(place.line), \(place.period)); place \(candidate.name) matched by \(candidate.evidence.rawValue) of ZIP \(address.zip.zip5String)",
                                 warnings: warnings, sources: [sourceID], place: place.key)
     }
 }

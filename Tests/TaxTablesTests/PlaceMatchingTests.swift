@@ -1,0 +1,79 @@
+import Testing
+import TaxCore
+@testable import TaxTables
+
+/// How an address reaches a place of Washington's and California's official rate files. Expected rates are read
+/// from those files (`TaxTables/official/`); ZIPs and postal cities from the Census ZIP/county crosswalk.
+@Suite("ZIP to place in the WA DOR and CA CDTFA files")
+struct PlaceMatchingTests {
+    let tables = Repo.shipped.tables
+
+    func quote(_ state: String, _ zip: String, city: String = "", on date: String) throws -> Quote {
+        let address = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
+        return try TaxCalculator(tables: tables).quote(QuoteRequest(
+            date: TaxDate(iso: date)!, origin: address, destination: address,
+            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 100_000), fulfilment: .shipped)],
+            engagement: .everywhere))
+    }
+
+    /// The ZIP5 table names 99352 (Richland) KENNEWICK; the postal city decides: RICHLAND,304 at 8.7% in 2025 Q2
+    /// (Kennewick is 8.8%).
+    @Test func thePostalCityComesBeforeTheZip5Region() throws {
+        let q = try quote("WA", "99352", on: "2025-05-15")
+        #expect(q.totalTax.decimalString == "87.00")
+        #expect(q.lines[0].sourcing.record.contains("WA DOR location 304 RICHLAND"))
+        #expect(q.lines[0].sourcing.record.contains("matched by the postal city"))
+        #expect(q.warnings.contains { $0.contains("zip_straddles_jurisdictions: ZIP 99352 is RICHLAND by the postal city and KENNEWICK") })
+    }
+
+    /// The ZIP5 table puts 98382 (Sequim, Clallam County) in JEFFERSON; a place outside the ZIP's county is never
+    /// taken: SEQUIM,503 at 8.9%.
+    @Test func aPlaceInAnotherCountyIsRefused() throws {
+        let q = try quote("WA", "98382", on: "2025-05-15")
+        #expect(q.totalTax.decimalString == "89.00")
+        #expect(q.lines[0].sourcing.record.contains("SEQUIM"))
+    }
+
+    /// The address's city comes first: 99216's postal city is Spokane (SPOKANE CITY,3210, 9.1% in 2025 Q2) while
+    /// most of it is Spokane Valley (SPOKANE VALLEY,3213, 8.9%).
+    @Test func theAddressCityDecides() throws {
+        #expect(try quote("WA", "99216", city: "Spokane Valley", on: "2025-05-15").totalTax.decimalString == "89.00")
+        #expect(try quote("WA", "99216", city: " spokane   valley ", on: "2025-05-15").totalTax.decimalString == "89.00")
+        let postal = try quote("WA", "99216", on: "2025-05-15")
+        #expect(postal.totalTax.decimalString == "91.00")
+        #expect(postal.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
+        // A city of another county is not taken from the address either.
+        #expect(try quote("WA", "99216", city: "Seattle", on: "2025-05-15").totalTax.decimalString == "91.00")
+    }
+
+    /// Washington renamed WALLA WALLA CITY to WALLA WALLA on 2025-07-01 under the same code 3604: the place keeps its
+    /// history (8.9% in 2024 Q4, which was refused as "not covered" while places were keyed by name).
+    @Test func aRenamedLocationKeepsItsHistory() throws {
+        #expect(try quote("WA", "99362", on: "2024-11-15").totalTax.decimalString == "89.00")
+        #expect(try quote("WA", "99362", on: "2025-08-15").totalTax.decimalString == "89.00")
+    }
+
+    /// Places inside the Sound Transit district are "BELLEVUE RTA", cities in two counties "AUBURN/KING RTA".
+    @Test func washingtonPlaceNamesWithTheirDistricts() throws {
+        let bellevue = try quote("WA", "98006", city: "Bellevue", on: "2025-05-15")
+        #expect(bellevue.totalTax.decimalString == "102.00")
+        #expect(bellevue.lines[0].sourcing.record.contains("1704 BELLEVUE RTA"))
+        let auburn = try quote("WA", "98001", city: "Auburn", on: "2025-05-15")
+        #expect(auburn.totalTax.decimalString == "103.00")
+        #expect(auburn.lines[0].sourcing.record.contains("1702 AUBURN/KING RTA"))
+    }
+
+    /// California: the ZIP5 table names 90025 (Los Angeles) SANTA MONICA (10.75%); Los Angeles is 9.75% in the
+    /// 2026 CDTFA file. Altadena is no city: Los Angeles County's unincorporated rate (9.75%), not Pasadena's
+    /// (10.5%) that the ZIP5 table estimates. "La Canada Flintridge" is the file's "La Cañada Flintridge" (10.5%).
+    @Test func californiaPlaces() throws {
+        let la = try quote("CA", "90025", on: "2026-02-01")
+        #expect(la.totalTax.decimalString == "97.50")
+        #expect(la.lines[0].sourcing.record.contains("CDTFA city rate Los Angeles"))
+        let altadena = try quote("CA", "91001", on: "2026-02-01")
+        #expect(altadena.totalTax.decimalString == "97.50")
+        #expect(altadena.lines[0].sourcing.record.contains("CDTFA county rate Los Angeles County"))
+        #expect(try quote("CA", "91011", city: "La Canada Flintridge", on: "2026-02-01").totalTax.decimalString == "105.00")
+        #expect(try quote("CA", "90255", on: "2026-02-01").totalTax.decimalString == "105.00")  // Huntington Park
+    }
+}
