@@ -93,7 +93,7 @@ public enum CanonicalTables {
             }
             if field == "zip5_table_date" { zip5Date = date } else { zip5 = carryBack(zip5, to: date) }
         }
-        zip5 = separateDistricts(zip5).records
+        zip5 = relocateCrossCountyRegions(separateDistricts(zip5).records).records
 
         if log.hasErrors { throw TableLoadError(log.entries) }
         let index = Zip5Index(records: zip5)

@@ -241,6 +241,57 @@ extension CanonicalTables {
         return (result, straddling)
     }
 
+    /// A ZIP whose tax region the ZIP5 table names after a place of another county (the Census crosswalk puts
+    /// 80012, Aurora, in Arapahoe County; its region DENVER is in Denver County on most of the ZIPs that name it)
+    /// carries that place's rates, which are wrong for the ZIP. It is quoted with the rates of its postal city's
+    /// other ZIPs in its own county, else the most common rates of its county, with a warning. A region named after
+    /// the postal city itself (Carrollton, a city in three counties) is kept.
+    static func relocateCrossCountyRegions(_ records: [Zip5Record]) -> (records: [Zip5Record], relocated: Int) {
+        func normalized(_ name: String) -> String { name.uppercased().split(separator: " ").joined(separator: " ") }
+        func eligible(_ record: Zip5Record) -> Bool {
+            record.precision == .zip5 && record.countyFIPS != nil && record.postalCity != nil && !isDistrictRegion(record.region)
+        }
+        var regionCounties: [String: [String: Int]] = [:]
+        for record in records where eligible(record) {
+            regionCounties[record.state.code + "|" + normalized(record.region), default: [:]][record.countyFIPS!, default: 0] += 1
+        }
+        func isElsewhere(_ record: Zip5Record) -> Bool {
+            guard eligible(record), let county = record.countyFIPS, let counts = regionCounties[record.state.code + "|" + normalized(record.region)],
+                  let most = counts.values.max() else { return false }
+            return (counts[county] ?? 0) * 2 < most
+        }
+        var pools: [String: [Zip5Record]] = [:]
+        for record in records where eligible(record) && !isElsewhere(record) {
+            pools[record.state.code + record.countyFIPS!, default: []].append(record)
+        }
+        func ratesKey(_ record: Zip5Record) -> [String] { record.locals.map { "\($0.jurisdiction.level.rawValue)=\($0.intrastate.units)" } }
+        var relocated = 0
+        let result = records.map { record -> Zip5Record in
+            guard isElsewhere(record), let postal = record.postalCity.map(normalized), let county = record.countyFIPS else { return record }
+            let region = normalized(record.region)
+            guard region != postal, !region.hasPrefix(postal), let pool = pools[record.state.code + county], !pool.isEmpty else { return record }
+            let postalCity = pool.filter { normalized($0.region) == postal }
+            let candidates = postalCity.isEmpty ? pool : postalCity
+            var counts: [[String]: (Int, Zip5Record)] = [:]
+            for candidate in candidates {
+                let key = ratesKey(candidate)
+                counts[key] = ((counts[key]?.0 ?? 0) + 1, counts[key]?.1 ?? candidate)
+            }
+            guard let common = counts.values.max(by: { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.zip.zip5 > $1.1.zip.zip5 })?.1,
+                  ratesKey(common) != ratesKey(record) else { return record }
+            relocated += 1
+            let countyName = record.countyName ?? "county \(county)"
+            let used = postalCity.isEmpty ? "the most common rates of \(countyName) were used" : "the rates of \(common.cityName ?? common.region)'s other ZIPs in \(countyName) were used"
+            let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) in the ZIP5 table is a place of another county "
+                + "than the ZIP's (\(countyName), Census ZIP/county crosswalk); \(used); a ZIP+4 or street address would decide"
+            return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
+                              cityName: common.cityName, postalCity: record.postalCity, locals: common.locals, period: record.period,
+                              precision: record.precision, source: record.source,
+                              warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+        }
+        return (result, relocated)
+    }
+
     // MARK: - The shipped stack
 
     /// Official files, corrections and local taxes over the ZIP5 index, and the state profiles with the official

@@ -77,3 +77,44 @@ struct PlaceMatchingTests {
         #expect(try quote("CA", "90255", on: "2026-02-01").totalTax.decimalString == "105.00")  // Huntington Park
     }
 }
+
+/// ZIP5 rows whose tax region is a place of another county than the ZIP's (by the Census ZIP/county crosswalk)
+/// take the rates of the ZIP's own county.
+@Suite("ZIP5 regions of another county")
+struct CrossCountyRegionTests {
+    let tables = Repo.shipped.tables
+
+    func quote(_ state: String, _ zip: String, on date: String = "2026-03-15") throws -> Quote {
+        let address = Address(line1: "", city: "", state: StateCode(state)!, zip: ZipCode(zip)!)
+        return try TaxCalculator(tables: tables).quote(QuoteRequest(
+            date: TaxDate(iso: date)!, origin: address, destination: address,
+            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)]))
+    }
+
+    /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
+    /// table names it DENVER (9.15%).
+    @Test func auroraIsNotDenver() throws {
+        let q = try quote("CO", "80014")
+        #expect(q.totalTax.decimalString == "8.00")
+        #expect(q.warnings.contains { $0.contains("ZIP 80014's tax region DENVER in the ZIP5 table is a place of another county") })
+    }
+
+    /// 53005 is Brookfield, Waukesha County, which levies no county tax (no Waukesha row in the WI SST rate file):
+    /// 5.0%; the ZIP5 table names it MILWAUKEE (Milwaukee County's 0.9%).
+    @Test func brookfieldIsNotMilwaukee() throws {
+        #expect(try quote("WI", "53005").totalTax.decimalString == "5.00")
+    }
+
+    /// 30014 is Covington, Newton County (3% in the GA SST rate file, 13,00,217): 7%; the ZIP5 table names it JASPER.
+    @Test func covingtonIsInNewtonCounty() throws {
+        #expect(try quote("GA", "30014").totalTax.decimalString == "7.00")
+    }
+
+    /// A region named after the ZIP's own postal city is kept even where most of that city's ZIPs lie in another
+    /// county (Carrollton, Texas, in Dallas, Denton and Collin counties): no warning.
+    @Test func aCityInSeveralCountiesIsKept() throws {
+        let q = try quote("TX", "75007")
+        #expect(q.totalTax.decimalString == "8.25")
+        #expect(!q.warnings.contains { $0.contains("another county") })
+    }
+}
