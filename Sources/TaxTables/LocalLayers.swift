@@ -76,7 +76,7 @@ public struct CorrectedResolver: LocalRateResolver {
         let stateCorrections = corrections[address.state]
         let stateOwnBase = ownBase[address.state]
         if stateCorrections == nil && stateOwnBase == nil { return location }
-        let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
+        let record = zip5.record(for: address)
         var applied: [String] = []
         for correction in stateCorrections?.candidates(record: record, zip5: address.zip.zip5, place: location.place) ?? []
             where correction.period.contains(date) && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {

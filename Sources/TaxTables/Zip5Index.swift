@@ -52,6 +52,10 @@ public struct Zip5Index: LocalRateResolver {
     /// Per jurisdiction code, each period's rates with how many ZIP records give them (for `jurisdictionRate`).
     private let byCode: [String: [(period: EffectivePeriod, rate: LocalRate, records: Int)]]
 
+    /// The most common rates of each tax region within a county ("MN|27123|ROSEVILLE"), for an address whose city
+    /// names another place than its ZIP's region (`record(for:)`).
+    private let cityRecords: [String: Zip5Record]
+
     /// `records` in any order; several records of one ZIP must have disjoint periods (the loader checks).
     public init(records: [Zip5Record]) {
         let sorted = records.sorted { ($0.zip.zip5, $0.period.from) < ($1.zip.zip5, $1.period.from) }
@@ -71,6 +75,43 @@ public struct Zip5Index: LocalRateResolver {
             }
         }
         self.byCode = byCode
+        var counts: [String: [[String]: (count: Int, record: Zip5Record)]] = [:]
+        for record in sorted where record.precision == .zip5 && record.warning == nil {
+            guard let county = record.countyFIPS else { continue }
+            let key = record.state.code + "|" + county + "|" + Self.normalizedPlace(record.region)
+            let rates = Self.ratesKey(record)
+            counts[key, default: [:]][rates] = ((counts[key]?[rates]?.count ?? 0) + 1, counts[key]?[rates]?.record ?? record)
+        }
+        cityRecords = counts.mapValues { byRates in
+            byRates.values.max { $0.count != $1.count ? $0.count < $1.count : $0.record.zip.zip5 > $1.record.zip.zip5 }!.record
+        }
+    }
+
+    static func normalizedPlace(_ name: String) -> String { name.uppercased().split(separator: " ").joined(separator: " ") }
+
+    static func ratesKey(_ record: Zip5Record) -> [String] { record.locals.map { "\($0.jurisdiction.level.rawValue)=\($0.intrastate.units)" } }
+
+    /// The record that answers for the address: its ZIP's record in its state on the date, unless the address's city
+    /// is another place that the ZIP5 table names for other ZIPs of the same county (the ZIP lies in several
+    /// places, and the address says which). Then that place's most common rates answer, with a warning.
+    func answering(_ record: Zip5Record, _ address: Address) -> Zip5Record {
+        let city = Self.normalizedPlace(address.city)
+        guard !city.isEmpty, let county = record.countyFIPS else { return record }
+        let region = Self.normalizedPlace(record.region)
+        guard city != region, !region.hasPrefix(city), city != record.cityName.map(Self.normalizedPlace),
+              let place = cityRecords[record.state.code + "|" + county + "|" + city], Self.ratesKey(place) != Self.ratesKey(record) else { return record }
+        let warning = "zip_straddles_jurisdictions: the address's city \(address.city) is not ZIP \(record.zip.zip5String)'s tax region \(record.region) "
+            + "in the ZIP5 table; the rates of \(place.cityName ?? place.region)'s other ZIPs in \(record.countyName ?? "county " + county) were used; "
+            + "a ZIP+4 or street address would decide"
+        return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: place.region,
+                          cityName: place.cityName, postalCity: record.postalCity, locals: place.locals, period: record.period,
+                          precision: record.precision, source: record.source,
+                          warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+    }
+
+    /// The ZIP's record in the address's state (its first period), as `answering` chooses it for the address.
+    public func record(for address: Address) -> Zip5Record? {
+        records(for: address.zip.zip5).first { $0.state == address.state }.map { answering($0, address) }
     }
 
     /// The rate most ZIP records give the code on the date (a jurisdiction's rate is one rate; records that
@@ -113,7 +154,7 @@ public struct Zip5Index: LocalRateResolver {
             let coverage = all.filter { $0.state == address.state }.map(\.period.description).joined(separator: ", ")
             throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: coverage)
         }
-        let record = all[match]
+        let record = answering(all[match], address)
         var warnings = record.warning.map { [$0] } ?? []
         if all.count > 1 { warnings += straddleWarning(all, address) }
         if let tableDate = record.tableDate, date < tableDate {

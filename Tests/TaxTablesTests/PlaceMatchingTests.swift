@@ -118,3 +118,31 @@ struct CrossCountyRegionTests {
         #expect(!q.warnings.contains { $0.contains("another county") })
     }
 }
+
+/// A ZIP that the ZIP5 table gives one region may lie in several places; the address's city, when it names another
+/// place of the same county that the table gives for other ZIPs, picks that place's rates.
+@Suite("The address's city among a ZIP's places")
+struct AddressCityTests {
+    let tables = Repo.shipped.tables
+
+    func quote(_ state: String, _ zip: String, city: String) throws -> Quote {
+        let address = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
+        return try TaxCalculator(tables: tables).quote(QuoteRequest(
+            date: TaxDate(iso: "2026-03-15")!, origin: address, destination: address,
+            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)]))
+    }
+
+    /// 55113's region is SAINT PAUL (9.875%), and Roseville, in the same county, has ZIPs of its own in the table
+    /// (8.875%); 55434's region is BLAINE (8.125%), and an address in Blaine keeps it.
+    @Test func theCityPicksAPlaceOfTheSameCounty() throws {
+        #expect(try quote("MN", "55113", city: "").totalTax.decimalString == "9.88")
+        let roseville = try quote("MN", "55113", city: "roseville")
+        #expect(roseville.totalTax.decimalString == "8.88")
+        #expect(roseville.warnings.contains { $0.contains("zip_straddles_jurisdictions: the address's city roseville is not ZIP 55113's tax region SAINT PAUL") })
+        #expect(try quote("MN", "55434", city: "Blaine").totalTax.decimalString == "8.13")
+        // A city the table knows nowhere in the county changes nothing.
+        let unknown = try quote("MN", "55113", city: "Springfield")
+        #expect(unknown.totalTax.decimalString == "9.88")
+        #expect(!unknown.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
+    }
+}
