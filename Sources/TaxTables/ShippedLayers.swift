@@ -210,19 +210,22 @@ extension CanonicalTables {
         }
         if !current.isEmpty { words.append(String(decoding: current, as: UTF8.self)) }
         if words.contains(where: districtWords.contains) { return true }
-        let joined = " " + words.joined(separator: " ") + " "
-        return districtPhrases.contains { joined.contains(" " + $0 + " ") }
+        return districtPhraseWords.contains { phrase in
+            phrase.count <= words.count && (0...(words.count - phrase.count)).contains { words[$0..<($0 + phrase.count)].elementsEqual(phrase) }
+        }
     }
 
+    static let districtPhraseWords = districtPhrases.map { $0.split(separator: " ").map(String.init) }
+
     static func separateDistricts(_ records: [Zip5Record]) -> (records: [Zip5Record], straddling: Int) {
-        func isDistrict(_ record: Zip5Record) -> Bool { isDistrictRegion(record.region) }
+        let districts = records.map { isDistrictRegion($0.region) }
         var byCounty: [String: [Zip5Record]] = [:]
-        for record in records where !isDistrict(record) && record.precision == .zip5 {
+        for (record, isDistrict) in zip(records, districts) where !isDistrict && record.precision == .zip5 {
             if let county = record.countyFIPS { byCounty[record.state.code + county, default: []].append(record) }
         }
         var straddling = 0
-        let result = records.map { record -> Zip5Record in
-            guard isDistrict(record), let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
+        let result = zip(records, districts).map { record, isDistrict -> Zip5Record in
+            guard isDistrict, let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
             let sameCity = siblings.filter { $0.cityName != nil && $0.cityName == record.cityName }
             let pool = sameCity.isEmpty ? siblings : sameCity
             var counts: [[String]: (Int, Zip5Record)] = [:]
@@ -248,46 +251,46 @@ extension CanonicalTables {
     /// the postal city itself (Carrollton, a city in three counties) is kept.
     static func relocateCrossCountyRegions(_ records: [Zip5Record]) -> (records: [Zip5Record], relocated: Int) {
         func normalized(_ name: String) -> String { name.uppercased().split(separator: " ").joined(separator: " ") }
-        func eligible(_ record: Zip5Record) -> Bool {
-            record.precision == .zip5 && record.countyFIPS != nil && record.postalCity != nil && !isDistrictRegion(record.region)
-        }
+        // Each record's region and county key once (the district test and the normalising are the costly parts).
+        let regions = records.map { normalized($0.region) }
+        let eligible = records.map { $0.precision == .zip5 && $0.countyFIPS != nil && $0.postalCity != nil && !isDistrictRegion($0.region) }
         var regionCounties: [String: [String: Int]] = [:]
-        for record in records where eligible(record) {
-            regionCounties[record.state.code + "|" + normalized(record.region), default: [:]][record.countyFIPS!, default: 0] += 1
+        for i in records.indices where eligible[i] {
+            regionCounties[records[i].state.code + "|" + regions[i], default: [:]][records[i].countyFIPS!, default: 0] += 1
         }
-        func isElsewhere(_ record: Zip5Record) -> Bool {
-            guard eligible(record), let county = record.countyFIPS, let counts = regionCounties[record.state.code + "|" + normalized(record.region)],
+        let elsewhere = records.indices.map { i -> Bool in
+            guard eligible[i], let county = records[i].countyFIPS, let counts = regionCounties[records[i].state.code + "|" + regions[i]],
                   let most = counts.values.max() else { return false }
             return (counts[county] ?? 0) * 2 < most
         }
-        var pools: [String: [Zip5Record]] = [:]
-        for record in records where eligible(record) && !isElsewhere(record) {
-            pools[record.state.code + record.countyFIPS!, default: []].append(record)
+        var pools: [String: [Int]] = [:]
+        for i in records.indices where eligible[i] && !elsewhere[i] {
+            pools[records[i].state.code + records[i].countyFIPS!, default: []].append(i)
         }
         func ratesKey(_ record: Zip5Record) -> [String] { record.locals.map { "\($0.jurisdiction.level.rawValue)=\($0.intrastate.units)" } }
         var relocated = 0
-        let result = records.map { record -> Zip5Record in
-            guard isElsewhere(record), let postal = record.postalCity.map(normalized), let county = record.countyFIPS else { return record }
-            let region = normalized(record.region)
-            guard region != postal, !region.hasPrefix(postal), let pool = pools[record.state.code + county], !pool.isEmpty else { return record }
-            let postalCity = pool.filter { normalized($0.region) == postal }
-            let candidates = postalCity.isEmpty ? pool : postalCity
+        var result = records
+        for i in records.indices where elsewhere[i] {
+            let record = records[i]
+            guard let postal = record.postalCity.map(normalized), let county = record.countyFIPS else { continue }
+            guard regions[i] != postal, !regions[i].hasPrefix(postal), let pool = pools[record.state.code + county], !pool.isEmpty else { continue }
+            let postalCity = pool.filter { regions[$0] == postal }
             var counts: [[String]: (Int, Zip5Record)] = [:]
-            for candidate in candidates {
-                let key = ratesKey(candidate)
-                counts[key] = ((counts[key]?.0 ?? 0) + 1, counts[key]?.1 ?? candidate)
+            for j in postalCity.isEmpty ? pool : postalCity {
+                let key = ratesKey(records[j])
+                counts[key] = ((counts[key]?.0 ?? 0) + 1, counts[key]?.1 ?? records[j])
             }
             guard let common = counts.values.max(by: { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.zip.zip5 > $1.1.zip.zip5 })?.1,
-                  ratesKey(common) != ratesKey(record) else { return record }
+                  ratesKey(common) != ratesKey(record) else { continue }
             relocated += 1
             let countyName = record.countyName ?? "county \(county)"
             let used = postalCity.isEmpty ? "the most common rates of \(countyName) were used" : "the rates of \(common.cityName ?? common.region)'s other ZIPs in \(countyName) were used"
             let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) in the ZIP5 table is a place of another county "
                 + "than the ZIP's (\(countyName), Census ZIP/county crosswalk); \(used); a ZIP+4 or street address would decide"
-            return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
-                              cityName: common.cityName, postalCity: record.postalCity, locals: common.locals, period: record.period,
-                              precision: record.precision, source: record.source,
-                              warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+            result[i] = Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
+                                   cityName: common.cityName, postalCity: record.postalCity, locals: common.locals, period: record.period,
+                                   precision: record.precision, source: record.source,
+                                   warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
         }
         return (result, relocated)
     }

@@ -87,6 +87,50 @@ public struct Zip5Index: LocalRateResolver {
         }
     }
 
+    /// Whether `name` starts with `prefix` (or, `wholly`, is it), ignoring ASCII case and runs of spaces; without
+    /// allocating, as it runs for every address with a city.
+    static func names(_ name: String, startWith prefix: String, wholly: Bool = false) -> Bool {
+        if !prefix.isEmpty && name == prefix { return true }
+        var a = FoldedBytes(name.utf8.makeIterator()), b = FoldedBytes(prefix.utf8.makeIterator())
+        var compared = false
+        while let y = b.next() {
+            guard a.next() == y else { return false }
+            compared = true
+        }
+        return compared && (!wholly || a.next() == nil)
+    }
+
+    /// A name's bytes upper-cased (ASCII), without leading and trailing spaces, a run of spaces as one.
+    struct FoldedBytes: IteratorProtocol {
+        var base: String.UTF8View.Iterator
+        var started = false, pendingSpace = false
+        var held: UInt8?
+
+        init(_ base: String.UTF8View.Iterator) { self.base = base }
+
+        mutating func next() -> UInt8? {
+            if let byte = held {
+                held = nil
+                return byte
+            }
+            while let byte = base.next() {
+                if byte == 32 {
+                    pendingSpace = started
+                    continue
+                }
+                let upper = byte >= 97 && byte <= 122 ? byte - 32 : byte
+                started = true
+                if pendingSpace {
+                    pendingSpace = false
+                    held = upper
+                    return 32
+                }
+                return upper
+            }
+            return nil
+        }
+    }
+
     static func normalizedPlace(_ name: String) -> String { name.uppercased().split(separator: " ").joined(separator: " ") }
 
     static func ratesKey(_ record: Zip5Record) -> [String] { record.locals.map { "\($0.jurisdiction.level.rawValue)=\($0.intrastate.units)" } }
@@ -95,11 +139,11 @@ public struct Zip5Index: LocalRateResolver {
     /// is another place that the ZIP5 table names for other ZIPs of the same county (the ZIP lies in several
     /// places, and the address says which). Then that place's most common rates answer, with a warning.
     func answering(_ record: Zip5Record, _ address: Address) -> Zip5Record {
+        guard !address.city.isEmpty, let county = record.countyFIPS, !Self.names(record.region, startWith: address.city),
+              !(record.cityName.map { Self.names($0, startWith: address.city, wholly: true) } ?? false) else { return record }
         let city = Self.normalizedPlace(address.city)
-        guard !city.isEmpty, let county = record.countyFIPS else { return record }
-        let region = Self.normalizedPlace(record.region)
-        guard city != region, !region.hasPrefix(city), city != record.cityName.map(Self.normalizedPlace),
-              let place = cityRecords[record.state.code + "|" + county + "|" + city], Self.ratesKey(place) != Self.ratesKey(record) else { return record }
+        guard !city.isEmpty, let place = cityRecords[record.state.code + "|" + county + "|" + city],
+              Self.ratesKey(place) != Self.ratesKey(record) else { return record }
         let warning = "zip_straddles_jurisdictions: the address's city \(address.city) is not ZIP \(record.zip.zip5String)'s tax region \(record.region) "
             + "in the ZIP5 table; the rates of \(place.cityName ?? place.region)'s other ZIPs in \(record.countyName ?? "county " + county) were used; "
             + "a ZIP+4 or street address would decide"

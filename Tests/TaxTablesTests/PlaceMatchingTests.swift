@@ -145,4 +145,14 @@ struct AddressCityTests {
         #expect(unknown.totalTax.decimalString == "9.88")
         #expect(!unknown.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
     }
+
+    /// Names compare without case and runs of spaces, as a prefix or whole.
+    @Test func namesCompareLooselyWithoutAllocating() {
+        #expect(Zip5Index.names("SAINT  PAUL", startWith: " saint paul ", wholly: true))
+        #expect(Zip5Index.names("CHICAGO METRO PIER", startWith: "Chicago"))
+        #expect(!Zip5Index.names("CHICAGO METRO PIER", startWith: "Chicago", wholly: true))
+        #expect(!Zip5Index.names("ROSEVILLE", startWith: "Rosa"))
+        #expect(!Zip5Index.names("ROSE", startWith: "Roseville"))
+        #expect(!Zip5Index.names("ROSE", startWith: "  "))
+    }
 }

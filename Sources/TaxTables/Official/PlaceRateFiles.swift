@@ -204,6 +204,8 @@ public struct PlaceRateResolver: LocalRateResolver {
     /// may belong to places in several counties).
     let keysByName: [String: [String]]
     let zip5: Zip5Index
+    /// Each ZIP of the state's places by its own names (`zipMatches`), worked out once when the tables load.
+    var zipPlaces: [Int32: [Match]] = [:]
     let fallback: any LocalRateResolver
     /// The source id quotes name for these rates (the freshness check reads it).
     let sourceID: String
@@ -231,11 +233,23 @@ public struct PlaceRateResolver: LocalRateResolver {
         self.fallback = fallback
         self.sourceID = sourceID ?? file.kind.rawValue
         self.carriedBackFrom = carriedBackFrom
+        var zipPlaces: [Int32: [Match]] = [:]
+        for record in zip5.allRecords where record.state == file.state && zipPlaces[record.zip.zip5] == nil {
+            zipPlaces[record.zip.zip5] = Self.zipMatches(self, zip: record.zip.zip5)
+        }
+        self.zipPlaces = zipPlaces
     }
 
     /// A place name as names are compared: upper-cased, hyphens as spaces, single spaces, without the ZIP5 table's
     /// "SPECIAL TAX DIST" ("AUBURN/KING SPECIAL TAX DIST" is Washington's "AUBURN/KING RTA").
     static func normalized(_ name: String) -> String {
+        // Most names are already upper-case ASCII with single spaces: returned as they are, without allocating.
+        var previous: UInt8 = 32, plain = true
+        for byte in name.utf8 {
+            if byte >= 97 && byte <= 122 || byte == 45 || byte >= 128 || byte == 32 && previous == 32 { plain = false; break }
+            previous = byte
+        }
+        if plain && previous != 32 && !name.hasSuffix(" SPECIAL TAX DIST") { return name }
         let folded = String(name.uppercased().map { Self.unaccented[$0] ?? $0 })
         var words = folded.split { $0 == " " || $0 == "-" }.map(String.init)
         if words.suffix(3) == ["SPECIAL", "TAX", "DIST"] { words.removeLast(3) }
@@ -280,12 +294,12 @@ public struct PlaceRateResolver: LocalRateResolver {
         var evidence: Evidence
     }
 
-    /// The names a ZIP may go by, in the order they decide.
-    func candidates(_ address: Address) -> [Candidate] {
+    typealias Match = (candidate: Candidate, key: String, rows: [PlaceRate])
+
+    /// The names a ZIP goes by, in the order they decide (the address's city comes before them).
+    static func zipCandidates(_ records: ArraySlice<Zip5Record>, state: StateCode) -> [Candidate] {
         var names: [Candidate] = []
-        let city = address.city.uppercased().split(separator: " ").joined(separator: " ")
-        if !city.isEmpty { names.append(Candidate(name: city, evidence: .addressCity)) }
-        for record in zip5.records(for: address.zip.zip5) where record.state == address.state {
+        for record in records where record.state == state {
             if let postal = record.postalCity { names.append(Candidate(name: postal.uppercased(), evidence: .postalCity)) }
             let region = record.region.uppercased()
             names.append(Candidate(name: region, evidence: .taxRegion))
@@ -299,25 +313,42 @@ public struct PlaceRateResolver: LocalRateResolver {
         return names
     }
 
-    /// The place each candidate names, in order, skipping places outside the ZIP's county (where both are known).
-    /// A ZIP whose postal city is known but is no place of the file (and the address names none) lies outside
-    /// the file's cities: its county's areas come before a city the ZIP5 table estimates for it.
-    func matches(_ address: Address) -> [(candidate: Candidate, key: String, rows: [PlaceRate])] {
-        let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
-        let county = record?.countyName.map(PlaceRateFile.countyKey) ?? ""
-        var found: [(candidate: Candidate, key: String, rows: [PlaceRate])] = []
-        for candidate in candidates(address) {
+    /// The place each candidate names, in order, skipping places outside the county (where both are known).
+    func places(named candidates: [Candidate], county: String) -> [Match] {
+        var found: [Match] = []
+        for candidate in candidates {
             for key in keysByName[Self.normalized(candidate.name)] ?? [] {
                 guard let rows = places[key], let newest = rows.last else { continue }
                 if !county.isEmpty, !newest.county.isEmpty, newest.county != county { continue }
                 if !found.contains(where: { $0.key == key }) { found.append((candidate, key, rows)) }
             }
         }
-        if record?.postalCity != nil, let first = found.first, first.candidate.evidence == .taxRegion, first.rows.last?.isCity == true,
+        return found
+    }
+
+    /// The places a ZIP's own names match, in order. A ZIP whose postal city is known but is no place of the file
+    /// lies outside the file's cities: its county's areas come before a city the ZIP5 table estimates for it.
+    static func zipMatches(_ resolver: PlaceRateResolver, zip: Int32) -> [Match] {
+        let records = resolver.zip5.records(for: zip)
+        let record = records.first { $0.state == resolver.file.state }
+        var found = resolver.places(named: zipCandidates(records, state: resolver.file.state),
+                                    county: record?.countyName.map(PlaceRateFile.countyKey) ?? "")
+        if record?.postalCity != nil, let first = found.first, first.rows.last?.isCity == true, first.candidate.evidence == .taxRegion,
            let area = found.firstIndex(where: { $0.rows.last?.isCity == false }) {
             found.insert(found.remove(at: area), at: 0)
         }
         return found
+    }
+
+    /// The places the address may be in, in order: the place its city names (in the ZIP's county), then the ZIP's.
+    func matches(_ address: Address) -> [Match] {
+        let zipOwn = zipPlaces[address.zip.zip5] ?? []
+        guard !address.city.isEmpty else { return zipOwn }
+        let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
+        let city = Candidate(name: address.city, evidence: .addressCity)
+        let named = places(named: [city], county: record?.countyName.map(PlaceRateFile.countyKey) ?? "")
+        guard !named.isEmpty else { return zipOwn }
+        return named + zipOwn.filter { match in !named.contains { $0.key == match.key } }
     }
 
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
