@@ -247,8 +247,17 @@ extension CanonicalTables {
     /// A ZIP whose tax region the ZIP5 table names after a place of another county (the Census crosswalk puts
     /// 80012, Aurora, in Arapahoe County; its region DENVER is in Denver County on most of the ZIPs that name it)
     /// carries that place's rates, which are wrong for the ZIP. It is quoted with the rates of its postal city's
-    /// other ZIPs in its own county, else the most common rates of its county, with a warning. A region named after
-    /// the postal city itself (Carrollton, a city in three counties) is kept.
+    /// other ZIPs in its own county, else (in a state where city rates are rare) the most common rates of its
+    /// county's places without one, with a warning. A region named after
+    /// the postal city itself (Carrollton, a city in three counties) is kept. A region that names a county (WALTON
+    /// for 30019, Dacula, in Gwinnett County) is that county's, unless a postal city of the ZIP's county has its name.
+    /// A county's name as a tax region would give it: upper-case, without "COUNTY", "PARISH" or "BOROUGH" and dots.
+    static func countyNameKey(_ name: String) -> String {
+        var words = name.uppercased().split { $0 == " " || $0 == "." }
+        if let last = words.last, ["COUNTY", "PARISH", "BOROUGH"].contains(last) { words.removeLast() }
+        return words.joined(separator: " ")
+    }
+
     static func relocateCrossCountyRegions(_ records: [Zip5Record]) -> (records: [Zip5Record], relocated: Int) {
         func normalized(_ name: String) -> String { name.uppercased().split(separator: " ").joined(separator: " ") }
         // Each record's region and county key once (the district test and the normalising are the costly parts).
@@ -258,11 +267,28 @@ extension CanonicalTables {
         for i in records.indices where eligible[i] {
             regionCounties[records[i].state.code + "|" + regions[i], default: [:]][records[i].countyFIPS!, default: 0] += 1
         }
+        // A region that is the name of a county of the state ("WALTON") and of no postal city in the ZIP's own county
+        // is that county's area, however many ZIPs of other counties the table gives it.
+        var countiesByName: [String: String] = [:]
+        var postalCities = Set<String>()
+        for record in records {
+            guard let county = record.countyFIPS else { continue }
+            if let name = record.countyName.map(countyNameKey) { countiesByName[record.state.code + "|" + name] = county }
+            if let postal = record.postalCity { postalCities.insert(record.state.code + "|" + county + "|" + normalized(postal)) }
+        }
         let elsewhere = records.indices.map { i -> Bool in
             guard eligible[i], let county = records[i].countyFIPS, let counts = regionCounties[records[i].state.code + "|" + regions[i]],
                   let most = counts.values.max() else { return false }
-            return (counts[county] ?? 0) * 2 < most
+            if (counts[county] ?? 0) * 2 < most { return true }
+            let state = records[i].state.code
+            guard let named = countiesByName[state + "|" + regions[i]], named != county else { return false }
+            return !postalCities.contains(state + "|" + county + "|" + regions[i])
         }
+        func hasCityRate(_ record: Zip5Record) -> Bool { record.locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
+        // States where fewer than one ZIP in ten carries a city rate.
+        var cityRated: [String: (all: Int, city: Int)] = [:]
+        for record in records { cityRated[record.state.code, default: (0, 0)].all += 1; if hasCityRate(record) { cityRated[record.state.code]!.city += 1 } }
+        let citiesRarelyTax = Set(cityRated.filter { $0.value.city * 10 < $0.value.all }.keys)
         var pools: [String: [Int]] = [:]
         for i in records.indices where eligible[i] && !elsewhere[i] {
             pools[records[i].state.code + records[i].countyFIPS!, default: []].append(i)
@@ -274,9 +300,15 @@ extension CanonicalTables {
             let record = records[i]
             guard let postal = record.postalCity.map(normalized), let county = record.countyFIPS else { continue }
             guard regions[i] != postal, !regions[i].hasPrefix(postal), let pool = pools[record.state.code + county], !pool.isEmpty else { continue }
-            let postalCity = pool.filter { regions[$0] == postal }
+            // The postal city's own ZIPs say what it levies, unless the county has the same name (CHILDRESS is also
+            // Childress County's unincorporated area). Without them, the county's most common rates of places
+            // without a city rate are a fair guess only where city rates are rare in the state (Ohio, Pennsylvania,
+            // Georgia: county taxes; not Texas or Kansas, where most towns levy their own).
+            let postalCity = postal == record.countyName.map(countyNameKey) ? [] : pool.filter { regions[$0] == postal }
+            let countyWide = citiesRarelyTax.contains(record.state.code) ? pool.filter { !hasCityRate(records[$0]) } : []
+            guard !postalCity.isEmpty || !countyWide.isEmpty else { continue }
             var counts: [[String]: (Int, Zip5Record)] = [:]
-            for j in postalCity.isEmpty ? pool : postalCity {
+            for j in postalCity.isEmpty ? countyWide : postalCity {
                 let key = ratesKey(records[j])
                 counts[key] = ((counts[key]?.0 ?? 0) + 1, counts[key]?.1 ?? records[j])
             }
@@ -284,7 +316,7 @@ extension CanonicalTables {
                   ratesKey(common) != ratesKey(record) else { continue }
             relocated += 1
             let countyName = record.countyName ?? "county \(county)"
-            let used = postalCity.isEmpty ? "the most common rates of \(countyName) were used" : "the rates of \(common.cityName ?? common.region)'s other ZIPs in \(countyName) were used"
+            let used = postalCity.isEmpty ? "the most common rates of \(countyName) outside cities with a rate of their own were used" : "the rates of \(common.cityName ?? common.region)'s other ZIPs in \(countyName) were used"
             let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) in the ZIP5 table is a place of another county "
                 + "than the ZIP's (\(countyName), Census ZIP/county crosswalk); \(used); a ZIP+4 or street address would decide"
             result[i] = Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,

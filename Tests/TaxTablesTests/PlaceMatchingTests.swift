@@ -110,6 +110,22 @@ struct CrossCountyRegionTests {
         #expect(try quote("GA", "30014").totalTax.decimalString == "7.00")
     }
 
+    /// 30019 is Dacula, Gwinnett County (2% in the GA SST rate file, 13,00,135): 6%. The ZIP5 table names it and
+    /// another Gwinnett ZIP WALTON (Walton County, 3%), more often than it names Walton's own ZIP so: the region
+    /// names a county, and no postal city of Gwinnett County is called Walton.
+    @Test func aRegionNamedAfterAnotherCounty() throws {
+        #expect(try quote("GA", "30019").totalTax.decimalString == "6.00")
+        #expect(try quote("GA", "30655").totalTax.decimalString == "7.00")  // Monroe, in Walton County
+    }
+
+    /// Where most towns levy a rate of their own (Texas, Nebraska), a ZIP whose postal city has no ZIPs of its own
+    /// in the table is left as the table has it: the county's commonest rates would be another town's. 79201 is
+    /// Childress (CHILDRESS on the county's other ZIPs is its unincorporated area, 6.75%; the city adds 2%).
+    @Test func noGuessWhereTownsTaxOnTheirOwn() throws {
+        #expect(try quote("TX", "79201").totalTax.decimalString == "8.25")
+        #expect(try quote("NE", "68759").totalTax.decimalString == "5.50")
+    }
+
     /// A region named after the ZIP's own postal city is kept even where most of that city's ZIPs lie in another
     /// county (Carrollton, Texas, in Dallas, Denton and Collin counties): no warning.
     @Test func aCityInSeveralCountiesIsKept() throws {
