@@ -228,12 +228,7 @@ extension CanonicalTables {
             guard isDistrict, let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
             let sameCity = siblings.filter { $0.cityName != nil && $0.cityName == record.cityName }
             let pool = sameCity.isEmpty ? siblings : sameCity
-            var counts: [[String]: (Int, Zip5Record)] = [:]
-            for sibling in pool {
-                let key = sibling.locals.map { "\($0.jurisdiction.level.rawValue)=\($0.intrastate.units)" }
-                counts[key] = ((counts[key]?.0 ?? 0) + 1, counts[key]?.1 ?? sibling)
-            }
-            guard let common = counts.values.max(by: { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.zip.zip5 > $1.1.zip.zip5 })?.1 else { return record }
+            guard let common = Zip5Index.mostCommonRates(pool) else { return record }
             straddling += 1
             let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only part of the ZIP; "
                 + "the rates of the surrounding \(common.cityName ?? common.region) area were used, without the district; a ZIP+4 or street address would decide"
@@ -251,15 +246,8 @@ extension CanonicalTables {
     /// county's places without one, with a warning. A region named after
     /// the postal city itself (Carrollton, a city in three counties) is kept. A region that names a county (WALTON
     /// for 30019, Dacula, in Gwinnett County) is that county's, unless a postal city of the ZIP's county has its name.
-    /// A county's name as a tax region would give it: upper-case, without "COUNTY", "PARISH" or "BOROUGH" and dots.
-    static func countyNameKey(_ name: String) -> String {
-        var words = name.uppercased().split { $0 == " " || $0 == "." }
-        if let last = words.last, ["COUNTY", "PARISH", "BOROUGH"].contains(last) { words.removeLast() }
-        return words.joined(separator: " ")
-    }
-
     static func relocateCrossCountyRegions(_ records: [Zip5Record]) -> (records: [Zip5Record], relocated: Int) {
-        func normalized(_ name: String) -> String { name.uppercased().split(separator: " ").joined(separator: " ") }
+        let normalized = Zip5Index.normalizedPlace
         // Each record's region and county key once (the district test and the normalising are the costly parts).
         let regions = records.map { normalized($0.region) }
         let eligible = records.map { $0.precision == .zip5 && $0.countyFIPS != nil && $0.postalCity != nil && !isDistrictRegion($0.region) }
@@ -273,7 +261,7 @@ extension CanonicalTables {
         var postalCities = Set<String>()
         for record in records {
             guard let county = record.countyFIPS else { continue }
-            if let name = record.countyName.map(countyNameKey) { countiesByName[record.state.code + "|" + name] = county }
+            if let name = record.countyName.map(PlaceRateFile.countyKey) { countiesByName[record.state.code + "|" + name] = county }
             if let postal = record.postalCity { postalCities.insert(record.state.code + "|" + county + "|" + normalized(postal)) }
         }
         let elsewhere = records.indices.map { i -> Bool in
@@ -293,7 +281,6 @@ extension CanonicalTables {
         for i in records.indices where eligible[i] && !elsewhere[i] {
             pools[records[i].state.code + records[i].countyFIPS!, default: []].append(i)
         }
-        func ratesKey(_ record: Zip5Record) -> [String] { record.locals.map { "\($0.jurisdiction.level.rawValue)=\($0.intrastate.units)" } }
         var relocated = 0
         var result = records
         for i in records.indices where elsewhere[i] {
@@ -304,16 +291,11 @@ extension CanonicalTables {
             // Childress County's unincorporated area). Without them, the county's most common rates of places
             // without a city rate are a fair guess only where city rates are rare in the state (Ohio, Pennsylvania,
             // Georgia: county taxes; not Texas or Kansas, where most towns levy their own).
-            let postalCity = postal == record.countyName.map(countyNameKey) ? [] : pool.filter { regions[$0] == postal }
+            let postalCity = postal == record.countyName.map(PlaceRateFile.countyKey) ? [] : pool.filter { regions[$0] == postal }
             let countyWide = citiesRarelyTax.contains(record.state.code) ? pool.filter { !hasCityRate(records[$0]) } : []
             guard !postalCity.isEmpty || !countyWide.isEmpty else { continue }
-            var counts: [[String]: (Int, Zip5Record)] = [:]
-            for j in postalCity.isEmpty ? countyWide : postalCity {
-                let key = ratesKey(records[j])
-                counts[key] = ((counts[key]?.0 ?? 0) + 1, counts[key]?.1 ?? records[j])
-            }
-            guard let common = counts.values.max(by: { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.zip.zip5 > $1.1.zip.zip5 })?.1,
-                  ratesKey(common) != ratesKey(record) else { continue }
+            guard let common = Zip5Index.mostCommonRates((postalCity.isEmpty ? countyWide : postalCity).map { records[$0] }),
+                  Zip5Index.ratesKey(common) != Zip5Index.ratesKey(record) else { continue }
             relocated += 1
             let countyName = record.countyName ?? "county \(county)"
             let used = postalCity.isEmpty ? "the most common rates of \(countyName) outside cities with a rate of their own were used" : "the rates of \(common.cityName ?? common.region)'s other ZIPs in \(countyName) were used"

@@ -75,16 +75,22 @@ public struct Zip5Index: LocalRateResolver {
             }
         }
         self.byCode = byCode
-        var counts: [String: [[String]: (count: Int, record: Zip5Record)]] = [:]
+        var places: [String: [Zip5Record]] = [:]
         for record in sorted where record.precision == .zip5 && record.warning == nil {
             guard let county = record.countyFIPS else { continue }
-            let key = record.state.code + "|" + county + "|" + Self.normalizedPlace(record.region)
-            let rates = Self.ratesKey(record)
-            counts[key, default: [:]][rates] = ((counts[key]?[rates]?.count ?? 0) + 1, counts[key]?[rates]?.record ?? record)
+            places[record.state.code + "|" + county + "|" + Self.normalizedPlace(record.region), default: []].append(record)
         }
-        cityRecords = counts.mapValues { byRates in
-            byRates.values.max { $0.count != $1.count ? $0.count < $1.count : $0.record.zip.zip5 > $1.record.zip.zip5 }!.record
+        cityRecords = places.compactMapValues(Self.mostCommonRates)
+    }
+
+    /// The record whose local rates the most of `records` share (the first seen of them; ties to the lower ZIP).
+    static func mostCommonRates(_ records: some Sequence<Zip5Record>) -> Zip5Record? {
+        var counts: [[String]: (count: Int, record: Zip5Record)] = [:]
+        for record in records {
+            let key = ratesKey(record)
+            counts[key] = ((counts[key]?.count ?? 0) + 1, counts[key]?.record ?? record)
         }
+        return counts.values.max { $0.count != $1.count ? $0.count < $1.count : $0.record.zip.zip5 > $1.record.zip.zip5 }?.record
     }
 
     /// Whether `name` starts with `prefix` (or, `wholly`, is it), ignoring ASCII case and runs of spaces; without

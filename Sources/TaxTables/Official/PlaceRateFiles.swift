@@ -163,13 +163,12 @@ public struct PlaceRateFile: Sendable {
         return PlaceRateFile(kind: .caCDTFA, state: ca, file: file, places: places, warnings: log.entries)
     }
 
-    /// A county's name as places are compared by: upper-cased, without a trailing "COUNTY".
+    /// A county's name as places and tax regions give it: upper-cased, without dots and a trailing "COUNTY",
+    /// "PARISH" or "BOROUGH" ("St. Tammany Parish" is "ST TAMMANY").
     public static func countyKey(_ name: String) -> String {
-        var text = Substring(name.uppercased())
-        while text.first == " " { text.removeFirst() }
-        while text.last == " " { text.removeLast() }
-        if text.hasSuffix(" COUNTY") { text.removeLast(7) }
-        return String(text)
+        var words = name.uppercased().split { $0 == " " || $0 == "." }
+        if let last = words.last, ["COUNTY", "PARISH", "BOROUGH"].contains(last) { words.removeLast() }
+        return words.joined(separator: " ")
     }
 
     /// State rates from the file, for the state profile: each distinct state rate over the span of its rows.
@@ -235,7 +234,7 @@ public struct PlaceRateResolver: LocalRateResolver {
         self.carriedBackFrom = carriedBackFrom
         var zipPlaces: [Int32: [Match]] = [:]
         for record in zip5.allRecords where record.state == file.state && zipPlaces[record.zip.zip5] == nil {
-            zipPlaces[record.zip.zip5] = Self.zipMatches(self, zip: record.zip.zip5)
+            zipPlaces[record.zip.zip5] = zipMatches(record.zip.zip5)
         }
         self.zipPlaces = zipPlaces
     }
@@ -328,11 +327,10 @@ public struct PlaceRateResolver: LocalRateResolver {
 
     /// The places a ZIP's own names match, in order. A ZIP whose postal city is known but is no place of the file
     /// lies outside the file's cities: its county's areas come before a city the ZIP5 table estimates for it.
-    static func zipMatches(_ resolver: PlaceRateResolver, zip: Int32) -> [Match] {
-        let records = resolver.zip5.records(for: zip)
-        let record = records.first { $0.state == resolver.file.state }
-        var found = resolver.places(named: zipCandidates(records, state: resolver.file.state),
-                                    county: record?.countyName.map(PlaceRateFile.countyKey) ?? "")
+    func zipMatches(_ zip: Int32) -> [Match] {
+        let records = zip5.records(for: zip)
+        let record = records.first { $0.state == file.state }
+        var found = places(named: Self.zipCandidates(records, state: file.state), county: record?.countyName.map(PlaceRateFile.countyKey) ?? "")
         if record?.postalCity != nil, let first = found.first, first.rows.last?.isCity == true, first.candidate.evidence == .taxRegion,
            let area = found.firstIndex(where: { $0.rows.last?.isCity == false }) {
             found.insert(found.remove(at: area), at: 0)
