@@ -84,6 +84,7 @@ public enum CanonicalTables {
         let ownBase = contents["local/local-taxes.csv"].map { readLocalTaxes($0, states: stateCodes, sources: known, log: &log) } ?? []
         let coupons = contents["coupons.csv"].map { readCoupons($0, states: stateCodes, sources: known, log: &log) } ?? [:]
         let official = contents["official/files.csv"].map { readOfficialList($0, states: stateCodes, sources: known, log: &log) } ?? []
+        let sstNames = contents[sstPlaceNamesFile].map { readSSTPlaceNames($0, states: stateCodes, sources: known, log: &log) } ?? []
         var zip5Date = TaxDate(year: 2026, month: 2, day: 1)!
         for (text, field) in [(manifest?.zip5TableDate, "zip5_table_date"), (manifest?.localCarriedBackFrom, "local_carried_back_from")] {
             guard let text else { continue }
@@ -98,7 +99,8 @@ public enum CanonicalTables {
         if log.hasErrors { throw TableLoadError(log.entries) }
         let index = Zip5Index(records: zip5)
         let (locals, profiles) = assemble(directory: directory, zip5: index, zip5Date: zip5Date, profiles: states, official: official,
-                                          contents: &contents, corrections: corrections, ownBase: ownBase, log: &log)
+                                          contents: &contents, corrections: corrections, ownBase: ownBase, sstNames: sstNames,
+                                          log: &log)
         if log.hasErrors { throw TableLoadError(log.entries) }
         let version = manifest!.version + "+sha256." + digest(contents)
         var tables = TaxTableSet(version: version, states: profiles, taxability: taxability, rules: rules, locals: locals)

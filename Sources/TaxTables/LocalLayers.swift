@@ -140,22 +140,54 @@ struct ScopeIndex<Row: Sendable>: Sendable {
 }
 
 /// An SST state without a boundary record for the address: the ZIP5 table's local rates, with the county's rate
-/// moved by what the state's SST rate file says changed between the ZIP5 table's date and the quote's date (the
-/// rate file is authoritative and dated; the ZIP5 table is only an estimate of one day). A county whose rate is
-/// right in the ZIP5 table therefore gets exactly the file's rate on every date.
+/// (and a named city's or district's: `official/sst-place-names.csv`) moved by what the state's SST rate file says
+/// changed between the ZIP5 table's date and the quote's date (the rate file is authoritative and dated; the ZIP5
+/// table is only an estimate of one day). A jurisdiction whose rate is right in the ZIP5 table therefore gets
+/// exactly the file's rate on every date.
 public struct SSTAdjustedZip5Resolver: LocalRateResolver {
     let zip5: any LocalRateResolver
     let records: Zip5Index
+    let state: StateCode
     let countyRates: [Int: [SSTRate]]
+    /// Named cities by `SSTPlaceName.matchKey`, named districts by the counties (FIPS) they cover.
+    let cities: [String: SSTPlaceName]
+    let districts: [String: [SSTPlaceName]]
+    /// Levy's code of each named city and district (`L-<state>-CITY-<NAME>`), for `jurisdictionRate`.
+    let byLevyCode: [String: SSTPlaceName]
+    let placeRates: [SSTJurisdictionKey: [SSTRate]]
     let reference: TaxDate
     let sourceID: String
 
-    public init(zip5: any LocalRateResolver, records: Zip5Index, rates: SSTRateFile, reference: TaxDate, sourceID: String) {
+    public init(zip5: any LocalRateResolver, records: Zip5Index, state: StateCode, rates: SSTRateFile, names: [SSTPlaceName] = [],
+                reference: TaxDate, sourceID: String) {
         self.zip5 = zip5
         self.records = records
+        self.state = state
         var county: [Int: [SSTRate]] = [:]
-        for rate in rates.rates where rate.key.type == SSTJurisdictionType.county { county[rate.key.code, default: []].append(rate) }
+        var places: [SSTJurisdictionKey: [SSTRate]] = [:]
+        let named = Set(names.map { SSTJurisdictionKey(stateFIPS: rates.stateFIPS, type: $0.key.type, code: $0.key.code) })
+        for rate in rates.rates {
+            if rate.key.type == SSTJurisdictionType.county { county[rate.key.code, default: []].append(rate) }
+            if named.contains(rate.key) { places[rate.key, default: []].append(rate) }
+        }
         countyRates = county
+        placeRates = places
+        var cities: [String: SSTPlaceName] = [:]
+        var districts: [String: [SSTPlaceName]] = [:]
+        var byLevyCode: [String: SSTPlaceName] = [:]
+        for var name in names {
+            name.key.stateFIPS = rates.stateFIPS
+            if name.key.type == SSTJurisdictionType.city {
+                cities[SSTPlaceName.matchKey(name.name)] = name
+                byLevyCode[JurisdictionCodes.levy(state, .city, name.name)] = name
+            } else {
+                for fips in name.counties { districts[fips, default: []].append(name) }
+                byLevyCode[JurisdictionCodes.levy(state, .special, name.name)] = name
+            }
+        }
+        self.cities = cities
+        self.districts = districts
+        self.byLevyCode = byLevyCode
         self.reference = reference
         self.sourceID = sourceID
     }
@@ -164,9 +196,20 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         countyRates[county]?.first { $0.period.contains(date) }?.intrastate ?? .zero
     }
 
-    /// A county's rate from the SST rate file on the date; any other code as the ZIP5 table has it.
+    func rate(_ key: SSTJurisdictionKey, on date: TaxDate) -> Rate {
+        placeRates[key]?.first { $0.period.contains(date) }?.intrastate ?? .zero
+    }
+
+    /// A county's rate, or a named city's or district's, from the SST rate file on the date; any other code as the
+    /// ZIP5 table has it.
     public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
         let base = zip5.jurisdictionRate(code: code, state: state, on: date)
+        if let named = byLevyCode[code], state == self.state {
+            let rate = self.rate(named.key, on: date)
+            guard !rate.isZero else { return nil }
+            return LocalRate(jurisdiction: base?.jurisdiction ?? Jurisdiction(level: named.key.level, state: state, name: named.name, code: code),
+                             intrastate: rate)
+        }
         guard code.count == 5, let county = Int(code.suffix(3)), countyRates[county] != nil, let base, base.jurisdiction.level == .county else { return base }
         let rate = self.rate(county, on: date)
         return rate.isZero ? nil : LocalRate(jurisdiction: base.jurisdiction, intrastate: rate)
@@ -174,23 +217,63 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
 
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
         var location = try zip5.resolve(address, on: date)
-        guard let fips = location.countyFIPS, fips.count == 5, let county = Int(fips.suffix(3)), countyRates[county] != nil else { return location }
-        let delta = rate(county, on: date).units - rate(county, on: reference).units
-        location.sources.append(sourceID)
-        guard delta != 0 else { return location }
-        if let i = location.locals.firstIndex(where: { $0.jurisdiction.level == .county }) {
-            let adjusted = location.locals[i].intrastate.units + delta
-            if adjusted > 0 {
-                location.locals[i] = LocalRate(jurisdiction: location.locals[i].jurisdiction, intrastate: Rate(units: adjusted))
-            } else {
-                location.locals.remove(at: i)
+        guard let fips = location.countyFIPS, fips.count == 5, let county = Int(fips.suffix(3)) else { return location }
+        let record = records.record(for: address)
+        var adjusted: [String] = []
+        if countyRates[county] != nil {
+            location.sources.append(sourceID)
+            let delta = rate(county, on: date).units - rate(county, on: reference).units
+            let name = record?.countyName ?? "county \(fips)"
+            if Self.shift(&location.locals, level: .county, by: delta,
+                          inserting: Jurisdiction(level: .county, state: address.state, name: name, code: fips)) {
+                adjusted.append("county")
             }
-        } else if delta > 0 {
-            let name = records.records(for: address.zip.zip5).first { $0.state == address.state }?.countyName ?? "county \(fips)"
-            location.locals.insert(LocalRate(jurisdiction: Jurisdiction(level: .county, state: address.state, name: name, code: fips),
-                                             intrastate: Rate(units: delta)), at: 0)
         }
-        location.record += "; county rate as of \(date) from the SST rate file"
+        var named: [SSTPlaceName] = districts[fips] ?? []
+        if let city = namedCity(address, record) { named.insert(city, at: 0) }
+        for place in named {
+            let delta = rate(place.key, on: date).units - rate(place.key, on: reference).units
+            let level = place.key.level
+            if !location.sources.contains(sourceID) { location.sources.append(sourceID) }
+            if Self.shift(&location.locals, level: level, by: delta, inserting: Jurisdiction(level: level, state: address.state, name: place.name,
+                                                                                        code: JurisdictionCodes.levy(address.state, level, place.name))) {
+                adjusted.append(level == .city ? "city (\(place.name))" : "district (\(place.name))")
+            }
+        }
+        if !adjusted.isEmpty {
+            location.record += "; \(adjusted.joined(separator: ", ")) rate as of \(date) from the SST rate file"
+        }
         return location
+    }
+
+    /// The named city the ZIP's city rate belongs to: the address's city, else the ZIP's postal city (Census
+    /// crosswalk), else the ZIP5 table's region, the first that the names file knows. The region alone is an
+    /// estimate that often names a neighbour (55417, postal Minneapolis, is the table's "RICHFIELD"); a city that
+    /// starts or ends its tax must not move the rate of ZIPs that are another city's.
+    func namedCity(_ address: Address, _ record: Zip5Record?) -> SSTPlaceName? {
+        guard !cities.isEmpty else { return nil }
+        for name in [address.city, record?.postalCity, record?.cityName] {
+            if let name, !name.isEmpty, let found = cities[SSTPlaceName.matchKey(name)] { return found }
+        }
+        return nil
+    }
+
+    /// Moves the first local rate of the level by `delta` units (removed when it reaches zero), or adds one when
+    /// there is none and the delta is positive. Whether anything changed.
+    static func shift(_ locals: inout [LocalRate], level: JurisdictionLevel, by delta: Int64, inserting jurisdiction: Jurisdiction) -> Bool {
+        guard delta != 0 else { return false }
+        if let i = locals.firstIndex(where: { $0.jurisdiction.level == level }) {
+            let adjusted = locals[i].intrastate.units + delta
+            if adjusted > 0 {
+                locals[i] = LocalRate(jurisdiction: locals[i].jurisdiction, intrastate: Rate(units: adjusted))
+            } else {
+                locals.remove(at: i)
+            }
+            return true
+        }
+        guard delta > 0 else { return false }
+        let position = level == .county ? 0 : locals.firstIndex { $0.jurisdiction.level == .special } ?? locals.count
+        locals.insert(LocalRate(jurisdiction: jurisdiction, intrastate: Rate(units: delta)), at: position)
+        return true
     }
 }

@@ -6,7 +6,7 @@ import TaxCore
 /// base, third-party coupon rules and the sources' verified-through dates.
 extension CanonicalTables {
     /// Optional files, read when present and digested with the others.
-    static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "official/files.csv"]
+    static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "official/files.csv", sstPlaceNamesFile]
 
     /// One official file the shipped tables carry verbatim (`official/files.csv`).
     public struct ShippedOfficialFile: Sendable {
@@ -315,7 +315,7 @@ extension CanonicalTables {
     /// files' dated state rates merged in.
     static func assemble(directory: String, zip5: Zip5Index, zip5Date: TaxDate, profiles: [StateProfile], official: [ShippedOfficialFile],
                          contents: inout [String: [UInt8]], corrections: [LocalCorrection], ownBase: [ScopedOwnBaseTax],
-                         log: inout DiagnosticLog) -> (locals: any LocalRateResolver, profiles: [StateProfile]) {
+                         sstNames: [SSTPlaceName] = [], log: inout DiagnosticLog) -> (locals: any LocalRateResolver, profiles: [StateProfile]) {
         var countyNames: [String: String] = [:]
         for record in zip5.allRecords {
             guard let fips = record.countyFIPS, countyNames[fips] == nil, let name = record.countyName else { continue }
@@ -363,8 +363,18 @@ extension CanonicalTables {
                 log.append(contentsOf: error.diagnostics)
             }
         }
+        for name in sstNames where sstRates[name.state] == nil {
+            log.error(sstPlaceNamesFile, name.line, 1, "\(name.state) has no SST rate file in official/files.csv")
+        }
         for (state, (rates, entry)) in sstRates {
-            let adjusted = SSTAdjustedZip5Resolver(zip5: zip5, records: zip5, rates: rates, reference: zip5Date, sourceID: entry.source)
+            let names = sstNames.filter { $0.state == state }
+            let codes = Set(rates.rates.map { "\($0.key.type)/\($0.key.code)" })
+            for name in names where !codes.contains("\(name.key.type)/\(name.key.code)") {
+                let type = name.key.type < 10 ? "0\(name.key.type)" : "\(name.key.type)"
+                log.error(sstPlaceNamesFile, name.line, 3, "\(state) has no type \(type) code \(name.key.code) in \(rates.file)")
+            }
+            let adjusted = SSTAdjustedZip5Resolver(zip5: zip5, records: zip5, state: state, rates: rates, names: names, reference: zip5Date,
+                                                   sourceID: entry.source)
             let resolver = SSTBoundaryResolver(state: state, boundaries: sstBoundaries[state], rates: rates, countyNames: countyNames,
                                                fallback: adjusted, sourceID: entry.source)
             resolvers[state] = resolver

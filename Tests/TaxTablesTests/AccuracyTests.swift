@@ -54,6 +54,21 @@ struct AccuracyTests {
         #expect(banks2026.totalTax.decimalString == "9.00")
     }
 
+    /// Minnesota city taxes that started, rose or ended in 2025, from the SST rate file's city rows named in
+    /// official/sst-place-names.csv: Blackduck (27-06256) 0.5% from 2025-04-01, Proctor (27-52630) 1% -> 1.5% on
+    /// 2025-07-01, New London (27-45682) 0.5% through 2025-12-31 (its ZIP, 56273, is the ZIP5 table's "KANDIYOHI CO
+    /// TR" without a city rate). A ZIP's city is the address's, else its postal city, else the table's region: 55810's
+    /// postal city is Duluth (1.5% throughout) though the table calls it Proctor, and 55417's is Minneapolis (tax
+    /// unchanged) though the table calls it Richfield (tax from 2025-04-01): they keep their rates.
+    @Test(arguments: [("2025-03-15", "56630", "", "8.00"), ("2025-04-15", "56630", "", "8.50"), ("2025-06-15", "55810", "Proctor", "8.38"),
+                      ("2025-07-15", "55810", "Proctor", "8.88"), ("2025-06-15", "55810", "Duluth", "8.88"), ("2025-06-15", "56273", "", "7.88"),
+                      ("2026-01-15", "56273", "", "7.38"), ("2025-03-15", "55417", "", "9.03")])
+    func minnesotaCityChanges(date: String, zip: String, city: String, tax: String) throws {
+        let address = Address(line1: "1 Test St", city: city, state: StateCode("MN")!, zip: ZipCode(zip)!)
+        let q = try quote(date, from: address, to: address, [line("100.00")])
+        #expect(q.totalTax.decimalString == tax, "\(date) \(zip): \(q.lines[0].sourcing.record)")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")
