@@ -192,11 +192,33 @@ extension CanonicalTables {
     /// common rates of the other ZIPs of its county and city), with a warning that the street address decides.
     static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TOURISM"]
     static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
-                                  "ECONOMIC DEVELOPMENT DISTRICT"]
+                                  "ECONOMIC DEVELOPMENT DISTRICT", "ECONOMIC OPPORTUNITY"]
 
     /// Whether a tax region names a small district: a word of `districtWords` or a phrase of `districtPhrases`.
-    /// Read byte by byte (the names are ASCII): this runs for every ZIP5 record at load.
     static func isDistrictRegion(_ region: String) -> Bool {
+        let words = regionWords(region)
+        return words.contains(where: districtWords.contains) || contains(words, anyOf: districtPhraseWords)
+    }
+
+    /// Tribal land: reservations, rancherias, pueblos, Indian colonies and communities, trust land, the special
+    /// jurisdictions of tribal-state agreements. The ZIP5 table adds a tribal tax to the state's and county's
+    /// there (Reno-Sparks Indian Colony 8.625% on 89431, all of Sparks; Oneida Indian Reservation 8.75%), though
+    /// tribal taxes follow their own rules (they replace the state's tax under some agreements, reach only some
+    /// sellers or buyers, are not the state's to collect).
+    static let tribalWords: Set<String> = ["RESERVATION", "RANCHERIA", "PUEBLOS"]
+    static let tribalPhrases = ["INDIAN COLONY", "INDIAN COMMUNITY", "INDIAN TRIBE", "TRIBAL AREA", "SPECIAL JURISDICTION", "TRUST LAND",
+                                "NAVAJO NATION", "PUEBLO OF", "PUEBLO DE", "CLARA GRANT"].map { $0.split(separator: " ").map(String.init) }
+
+    /// Whether a tax region is tribal land: a word of `tribalWords`, a phrase of `tribalPhrases`, or PUEBLO after
+    /// a pueblo's name ("LAGUNA PUEBLO"; the city of Pueblo, Colorado is the region "PUEBLO").
+    static func isTribalRegion(_ region: String) -> Bool {
+        let words = regionWords(region)
+        return words.contains(where: tribalWords.contains) || contains(words, anyOf: tribalPhrases) || words.dropFirst().contains("PUEBLO")
+    }
+
+    /// A region's words, upper-case letters only. Read byte by byte (the names are ASCII): this runs for every
+    /// ZIP5 record at load.
+    static func regionWords(_ region: String) -> [String] {
         var words: [String] = []
         var current: [UInt8] = []
         for byte in region.utf8 {
@@ -209,29 +231,73 @@ extension CanonicalTables {
             }
         }
         if !current.isEmpty { words.append(String(decoding: current, as: UTF8.self)) }
-        if words.contains(where: districtWords.contains) { return true }
-        return districtPhraseWords.contains { phrase in
+        return words
+    }
+
+    static func contains(_ words: [String], anyOf phrases: [[String]]) -> Bool {
+        phrases.contains { phrase in
             phrase.count <= words.count && (0...(words.count - phrase.count)).contains { words[$0..<($0 + phrase.count)].elementsEqual(phrase) }
         }
     }
 
     static let districtPhraseWords = districtPhrases.map { $0.split(separator: " ").map(String.init) }
 
+    /// Districts and tribal land quoted with the rates around them. A ZIP of tribal land takes the most common
+    /// rates of its county's ZIPs without a city rate (tribal land is rarely inside a city); so does a ZIP whose
+    /// rates are those of a tribal ZIP of its county where they differ from the county's own (89502, central Reno,
+    /// carries the colony's rates under the region "RENO E").
     static func separateDistricts(_ records: [Zip5Record]) -> (records: [Zip5Record], straddling: Int) {
-        let districts = records.map { isDistrictRegion($0.region) }
+        enum Kind { case place, district, tribal }
+        var kinds = records.map { record -> Kind in
+            isDistrictRegion(record.region) ? .district : isTribalRegion(record.region) ? .tribal : .place
+        }
         var byCounty: [String: [Zip5Record]] = [:]
-        for (record, isDistrict) in zip(records, districts) where !isDistrict && record.precision == .zip5 {
+        for (record, kind) in zip(records, kinds) where kind == .place && record.precision == .zip5 {
             if let county = record.countyFIPS { byCounty[record.state.code + county, default: []].append(record) }
         }
+        // Rates that only tribal land has in its county, above the county's own, mark the other ZIPs the table gave them.
+        func total(_ record: Zip5Record) -> Int64 { record.locals.reduce(0) { $0 + $1.intrastate.units } }
+        var tribalRates = Set<String>()
+        for (record, kind) in zip(records, kinds) where kind == .tribal {
+            guard let county = record.countyFIPS, let siblings = byCounty[record.state.code + county],
+                  let common = Zip5Index.mostCommonRates(siblings), total(record) > total(common) else { continue }
+            tribalRates.insert(record.state.code + county + "|" + Zip5Index.ratesKey(record).joined(separator: ","))
+        }
+        if !tribalRates.isEmpty {
+            for i in records.indices where kinds[i] == .place && records[i].precision == .zip5 {
+                guard let county = records[i].countyFIPS, tribalRates.contains(records[i].state.code + county + "|" + Zip5Index.ratesKey(records[i]).joined(separator: ",")) else { continue }
+                kinds[i] = .tribal
+            }
+            byCounty = [:]
+            for (record, kind) in zip(records, kinds) where kind == .place && record.precision == .zip5 {
+                if let county = record.countyFIPS { byCounty[record.state.code + county, default: []].append(record) }
+            }
+        }
         var straddling = 0
-        let result = zip(records, districts).map { record, isDistrict -> Zip5Record in
-            guard isDistrict, let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
-            let sameCity = siblings.filter { $0.cityName != nil && $0.cityName == record.cityName }
-            let pool = sameCity.isEmpty ? siblings : sameCity
+        let result = zip(records, kinds).map { record, kind -> Zip5Record in
+            guard kind != .place, let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
+            let pool: [Zip5Record]
+            if kind == .tribal {
+                // The postal city's other ZIPs (87301 is Gallup's), else the county outside cities.
+                let postal = record.postalCity.map(PlaceRateResolver.normalized)
+                let postalCity = postal.map { city in siblings.filter { PlaceRateResolver.normalized($0.region) == city } } ?? []
+                let outsideCities = siblings.filter { !$0.locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
+                pool = !postalCity.isEmpty ? postalCity : outsideCities.isEmpty ? siblings : outsideCities
+            } else {
+                let sameCity = siblings.filter { $0.cityName != nil && $0.cityName == record.cityName }
+                pool = sameCity.isEmpty ? siblings : sameCity
+            }
             guard let common = Zip5Index.mostCommonRates(pool) else { return record }
+            // Tribal land only loses a tax the table stacked on it (Apache County's Navajo ZIPs outnumber the others).
+            if kind == .tribal && total(common) >= total(record) { return record }
             straddling += 1
-            let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only part of the ZIP; "
-                + "the rates of the surrounding \(common.cityName ?? common.region) area were used, without the district; a ZIP+4 or street address would decide"
+            let countyName = record.countyName ?? "county \(county)"
+            let warning = kind == .tribal
+                ? "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) in the ZIP5 table is tribal land or carries its rates; "
+                    + "the rates of \(common.cityName ?? countyName) outside tribal land were used, without tribal taxes (they follow their own rules); "
+                    + "a ZIP+4 or street address would decide"
+                : "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only part of the ZIP; "
+                    + "the rates of the surrounding \(common.cityName ?? common.region) area were used, without the district; a ZIP+4 or street address would decide"
             return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
                               cityName: common.cityName, postalCity: record.postalCity, locals: common.locals, period: record.period, precision: record.precision, source: record.source,
                               warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
@@ -264,13 +330,22 @@ extension CanonicalTables {
             if let name = record.countyName.map(PlaceRateFile.countyKey) { countiesByName[record.state.code + "|" + name] = county }
             if let postal = record.postalCity { postalCities.insert(record.state.code + "|" + county + "|" + normalized(postal)) }
         }
+        // The county a region names: the whole region ("WALTON"), or the words before "CO" in a county district's
+        // name ("HARALSON CO TSPLOST TR" on 30108, Bowdon, in Carroll County; "PRINCE WILLIAM CO SP" in Fauquier).
+        func namedCounty(_ region: String, _ state: String) -> String? {
+            if countiesByName[state + "|" + region] != nil { return region }
+            guard let range = region.range(of: " CO "), range.lowerBound > region.startIndex else {
+                return region.hasSuffix(" CO") ? String(region.dropLast(3)) : nil
+            }
+            return String(region[..<range.lowerBound])
+        }
         let elsewhere = records.indices.map { i -> Bool in
             guard eligible[i], let county = records[i].countyFIPS, let counts = regionCounties[records[i].state.code + "|" + regions[i]],
                   let most = counts.values.max() else { return false }
             if (counts[county] ?? 0) * 2 < most { return true }
             let state = records[i].state.code
-            guard let named = countiesByName[state + "|" + regions[i]], named != county else { return false }
-            return !postalCities.contains(state + "|" + county + "|" + regions[i])
+            guard let name = namedCounty(regions[i], state), let named = countiesByName[state + "|" + name], named != county else { return false }
+            return !postalCities.contains(state + "|" + county + "|" + name)
         }
         func hasCityRate(_ record: Zip5Record) -> Bool { record.locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
         // States where fewer than one ZIP in ten carries a city rate.

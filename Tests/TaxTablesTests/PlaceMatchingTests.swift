@@ -91,6 +91,23 @@ struct CrossCountyRegionTests {
             lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)]))
     }
 
+    /// A region named after another county's district: 30108 (Bowdon, Carroll County) is the ZIP5 table's "HARALSON
+    /// CO TSPLOST TR" at 4% local; Georgia's SST rate file GAR2026Q2FEB19 gives Carroll County (13,00,045) 3%, and
+    /// Gwinnett (13,00,135) 2% for 30039 (Snellville), which the table calls "DEKALB CO TSPLOST SP".
+    @Test func aDistrictOfAnotherCounty() throws {
+        #expect(try quote("GA", "30108").totalTax.decimalString == "7.00")
+        #expect(try quote("GA", "30039").totalTax.decimalString == "6.00")
+    }
+
+    /// A West Virginia economic opportunity development district covers a few parcels and its excise tax stands in
+    /// for the state's 6% there (W. Va. Code 7-22-12: rate and base identical to the state's); the table adds it to
+    /// all of 26501 (Morgantown).
+    @Test func anEconomicOpportunityDistrictIsADistrict() throws {
+        let q = try quote("WV", "26501")
+        #expect(q.totalTax.decimalString == "6.00")
+        #expect(q.warnings.contains { $0.contains("is a district that covers only part of the ZIP") })
+    }
+
     /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
     /// table names it DENVER (9.15%).
     @Test func auroraIsNotDenver() throws {
@@ -170,5 +187,51 @@ struct AddressCityTests {
         #expect(!Zip5Index.names("ROSEVILLE", startWith: "Rosa"))
         #expect(!Zip5Index.names("ROSE", startWith: "Roseville"))
         #expect(!Zip5Index.names("ROSE", startWith: "  "))
+    }
+}
+
+/// Tribal land in the ZIP5 table: its regions add a tribal tax to the state's and county's, and some ZIPs of
+/// whole cities carry those rates (89431 is Sparks, 89502 central Reno). They are quoted with the rates around
+/// them, without the tribal tax; tribal land keeps its rates when they are not above its county's own.
+@Suite("Tribal land in the ZIP5 table")
+struct TribalLandTests {
+    let tables = Repo.shipped.tables
+
+    func quote(_ state: String, _ zip: String, on date: String = "2026-05-15") throws -> Quote {
+        let address = Address(line1: "", city: "", state: StateCode(state)!, zip: ZipCode(zip)!)
+        return try TaxCalculator(tables: tables).quote(QuoteRequest(
+            date: TaxDate(iso: date)!, origin: address, destination: address,
+            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 100_000), fulfilment: .shipped)]))
+    }
+
+    @Test func regionsOfTribalLand() {
+        for region in ["RENO SPARKS INDIAN COLONY", "ONEIDA INDIAN RESERVATION", "LAGUNA PUEBLO", "PUEBLO OF ZUNI 2", "AIS PROP 19 PUEBLOS #2",
+                       "NAVAJO NATION OFF-RESERVATION TRUST LAND", "ROSEBUD SALES SPECIAL JURISDICTION", "ESPANOLA/ST CLARA GRANT 2"] {
+            #expect(CanonicalTables.isTribalRegion(region), "\(region)")
+        }
+        for region in ["PUEBLO", "PUEBLO WEST", "INDIAN RIVER", "GRANT", "LOST NATION", "KEY COLONY BEACH", "NAVAJO"] {
+            #expect(!CanonicalTables.isTribalRegion(region), "\(region)")
+        }
+    }
+
+    /// Washoe County's ZIP5 rows give 3.665% local (8.265% with Nevada's 4.6%); the colony's region adds 8.625%.
+    @Test(arguments: ["89431", "89502"])
+    func renoAndSparksAreWashoeCounty(zip: String) throws {
+        let q = try quote("NV", zip)
+        #expect(q.totalTax.decimalString == "82.65")
+        #expect(q.warnings.contains { $0.contains("zip_straddles_jurisdictions: ZIP \(zip)'s tax region") && $0.contains("tribal land") })
+    }
+
+    /// 87301's postal city is Gallup: Gallup's other ZIPs (87302, 87305) give the rates, not the county's.
+    @Test func thePostalCityGivesTheRates() throws {
+        let gallup = try quote("NM", "87302")
+        #expect(try quote("NM", "87301").totalTax == gallup.totalTax)
+    }
+
+    /// Most of Apache County's ZIPs carry the Navajo Nation's 6%: the trust land ZIP 86512 (county 0.5% only) is
+    /// not raised to them, and the county's ZIPs without it are not touched.
+    @Test func tribalLandIsNeverRaised() throws {
+        #expect(try quote("AZ", "86512").totalTax.decimalString == "61.00")
+        #expect(try quote("AZ", "85920").totalTax.decimalString == "61.00")
     }
 }
