@@ -4,16 +4,21 @@ import TaxCore
 
 /// How an address reaches a place of Washington's and California's official rate files. Expected rates are read
 /// from those files (`TaxTables/official/`); ZIPs and postal cities from the Census ZIP/county crosswalk.
+/// A shipped order of one general line from and to the ZIP (an address without a street).
+func quoteAt(_ tables: TaxTableSet, _ state: String, _ zip: String, city: String = "", on date: String, minorUnits: Int64,
+             engagement: SellerEngagement = .originOnly) throws -> Quote {
+    let address = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
+    return try TaxCalculator(tables: tables).quote(QuoteRequest(
+        date: TaxDate(iso: date)!, origin: address, destination: address,
+        lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: minorUnits), fulfilment: .shipped)], engagement: engagement))
+}
+
 @Suite("ZIP to place in the WA DOR and CA CDTFA files")
 struct PlaceMatchingTests {
     let tables = Repo.shipped.tables
 
     func quote(_ state: String, _ zip: String, city: String = "", on date: String) throws -> Quote {
-        let address = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
-        return try TaxCalculator(tables: tables).quote(QuoteRequest(
-            date: TaxDate(iso: date)!, origin: address, destination: address,
-            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 100_000), fulfilment: .shipped)],
-            engagement: .everywhere))
+        try quoteAt(tables, state, zip, city: city, on: date, minorUnits: 100_000, engagement: .everywhere)
     }
 
     /// The ZIP5 table names 99352 (Richland) KENNEWICK; the postal city decides: RICHLAND,304 at 8.7% in 2025 Q2
@@ -85,10 +90,7 @@ struct CrossCountyRegionTests {
     let tables = Repo.shipped.tables
 
     func quote(_ state: String, _ zip: String, on date: String = "2026-03-15") throws -> Quote {
-        let address = Address(line1: "", city: "", state: StateCode(state)!, zip: ZipCode(zip)!)
-        return try TaxCalculator(tables: tables).quote(QuoteRequest(
-            date: TaxDate(iso: date)!, origin: address, destination: address,
-            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)]))
+        try quoteAt(tables, state, zip, on: date, minorUnits: 10_000)
     }
 
     /// A region named after another county's district: 30108 (Bowdon, Carroll County) is the ZIP5 table's "HARALSON
@@ -159,10 +161,7 @@ struct AddressCityTests {
     let tables = Repo.shipped.tables
 
     func quote(_ state: String, _ zip: String, city: String) throws -> Quote {
-        let address = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
-        return try TaxCalculator(tables: tables).quote(QuoteRequest(
-            date: TaxDate(iso: "2026-03-15")!, origin: address, destination: address,
-            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)]))
+        try quoteAt(tables, state, zip, city: city, on: "2026-03-15", minorUnits: 10_000)
     }
 
     /// 55113's region is SAINT PAUL (9.875%), and Roseville, in the same county, has ZIPs of its own in the table
@@ -198,10 +197,7 @@ struct TribalLandTests {
     let tables = Repo.shipped.tables
 
     func quote(_ state: String, _ zip: String, on date: String = "2026-05-15") throws -> Quote {
-        let address = Address(line1: "", city: "", state: StateCode(state)!, zip: ZipCode(zip)!)
-        return try TaxCalculator(tables: tables).quote(QuoteRequest(
-            date: TaxDate(iso: date)!, origin: address, destination: address,
-            lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 100_000), fulfilment: .shipped)]))
+        try quoteAt(tables, state, zip, on: date, minorUnits: 100_000)
     }
 
     @Test func regionsOfTribalLand() {
