@@ -69,6 +69,17 @@ struct AccuracyTests {
         #expect(q.totalTax.decimalString == tax, "\(date) \(zip): \(q.lines[0].sourcing.record)")
     }
 
+    /// Wisconsin's ZIP5 county level is the SST file's county tax on nine ZIPs in ten; a ZIP the table gives another
+    /// county's rate takes its own county's from the file (WIR2026Q2FEB18: Waukesha 55,00,133 0.0; Racine 55,00,101
+    /// 0.0 through 2025-03-31, 0.5% from 2025-04-01). 53151 (New Berlin, Waukesha County) is the table's WEST ALLIS
+    /// at Milwaukee County's 0.9%; 53108 (Caledonia, Racine County) its OAK CREEK.
+    @Test(arguments: [("53151", "2026-03-15", "5.00"), ("53108", "2025-03-15", "5.00"), ("53108", "2025-05-01", "5.50")])
+    func wisconsinCountyFromTheFile(zip: String, date: String, tax: String) throws {
+        let q = try quote(date, from: .zip("WI", zip), to: .zip("WI", zip), [line("100.00")])
+        #expect(q.totalTax.decimalString == tax, "\(date) \(zip): \(q.lines[0].sourcing.record)")
+        #expect(q.warnings.contains { $0.contains("a county rate of 0.9% that is not") })
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")
