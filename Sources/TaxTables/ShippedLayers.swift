@@ -339,11 +339,18 @@ extension CanonicalTables {
             }
             return String(region[..<range.lowerBound])
         }
+        // A region named after another county's district ("GOODHUE CO TR") says the ZIP carries that county's taxes.
+        var namesADistrict = [Bool](repeating: false, count: records.count)
         let elsewhere = records.indices.map { i -> Bool in
             guard eligible[i], let county = records[i].countyFIPS, let counts = regionCounties[records[i].state.code + "|" + regions[i]],
                   let most = counts.values.max() else { return false }
-            if (counts[county] ?? 0) * 2 < most { return true }
             let state = records[i].state.code
+            if let name = namedCounty(regions[i], state), name != regions[i], let named = countiesByName[state + "|" + name], named != county,
+               !postalCities.contains(state + "|" + county + "|" + name) {
+                namesADistrict[i] = true
+                return true
+            }
+            if (counts[county] ?? 0) * 2 < most { return true }
             guard let name = namedCounty(regions[i], state), let named = countiesByName[state + "|" + name], named != county else { return false }
             return !postalCities.contains(state + "|" + county + "|" + name)
         }
@@ -367,7 +374,10 @@ extension CanonicalTables {
             // without a city rate are a fair guess only where city rates are rare in the state (Ohio, Pennsylvania,
             // Georgia: county taxes; not Texas or Kansas, where most towns levy their own).
             let postalCity = postal == record.countyName.map(PlaceRateFile.countyKey) ? [] : pool.filter { regions[$0] == postal }
-            let countyWide = citiesRarelyTax.contains(record.state.code) ? pool.filter { !hasCityRate(records[$0]) } : []
+            // Another county's district on a ZIP without a city rate of its own: the county's rates outside cities
+            // are the fair guess in any state (Lyon County, Minnesota, has no transit tax; REDWOOD CO TR has).
+            let countyWide = citiesRarelyTax.contains(record.state.code) || namesADistrict[i] && !hasCityRate(record)
+                ? pool.filter { !hasCityRate(records[$0]) } : []
             guard !postalCity.isEmpty || !countyWide.isEmpty else { continue }
             guard let common = Zip5Index.mostCommonRates((postalCity.isEmpty ? countyWide : postalCity).map { records[$0] }),
                   Zip5Index.ratesKey(common) != Zip5Index.ratesKey(record) else { continue }

@@ -101,6 +101,13 @@ struct CrossCountyRegionTests {
         #expect(try quote("GA", "30039").totalTax.decimalString == "6.00")
     }
 
+    /// In any state, a ZIP without a city rate whose region is another county's district takes its county's rates
+    /// outside cities: 56175 (Tracy, Lyon County, Minnesota) is the table's "REDWOOD CO TR" (Redwood County's 0.5%
+    /// transit tax); Minnesota's SST rate file MNR2026Q2FEB18 has no tax for Lyon County (no 27,00,083 row).
+    @Test func anotherCountysTransitTax() throws {
+        #expect(try quote("MN", "56175").totalTax.decimalString == "6.88")
+    }
+
     /// A West Virginia economic opportunity development district covers a few parcels and its excise tax stands in
     /// for the state's 6% there (W. Va. Code 7-22-12: rate and base identical to the state's); the table adds it to
     /// all of 26501 (Morgantown).
