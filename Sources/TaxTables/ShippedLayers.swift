@@ -192,7 +192,7 @@ extension CanonicalTables {
     /// common rates of the other ZIPs of its county and city), with a warning that the street address decides.
     static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TOURISM"]
     static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
-                                  "ECONOMIC DEVELOPMENT DISTRICT", "ECONOMIC OPPORTUNITY"]
+                                  "ECONOMIC DEVELOPMENT DISTRICT", "ECONOMIC OPPORTUNITY", "SANITARY DISTRICT"]
 
     /// Whether a tax region names a small district: a word of `districtWords` or a phrase of `districtPhrases`.
     static func isDistrictRegion(_ region: String) -> Bool {
