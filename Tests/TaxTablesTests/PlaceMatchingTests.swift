@@ -237,4 +237,13 @@ struct TribalLandTests {
         #expect(try quote("AZ", "86512").totalTax.decimalString == "61.00")
         #expect(try quote("AZ", "85920").totalTax.decimalString == "61.00")
     }
+
+    /// Arizona's TPT has no special districts; the table's specials there are tribal taxes under county-named
+    /// regions (86503, Chinle: "APACHE" with the Navajo Nation's 6%), removed by the correction
+    /// AZ-no-special-districts: Arizona 5.6% and Apache County 0.5%.
+    @Test func arizonaHasNoSpecialDistricts() throws {
+        let q = try quote("AZ", "86503")
+        #expect(q.totalTax.decimalString == "61.00")
+        #expect(!q.lines[0].jurisdictions.contains { $0.jurisdiction.level == .special && !$0.rate.isZero })
+    }
 }
