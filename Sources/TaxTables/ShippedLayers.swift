@@ -242,14 +242,16 @@ extension CanonicalTables {
 
     static let districtPhraseWords = districtPhrases.map { $0.split(separator: " ").map(String.init) }
 
-    /// Districts and tribal land quoted with the rates around them. A ZIP of tribal land takes the most common
+    /// Districts and tribal land quoted with the rates around them. A ZIP of tribal land (by its region or its
+    /// postal city: 87034 is "PUEBLO OF ACOMA" under the region CIBOLA) takes the most common
     /// rates of its county's ZIPs without a city rate (tribal land is rarely inside a city); so does a ZIP whose
     /// rates are those of a tribal ZIP of its county where they differ from the county's own (89502, central Reno,
     /// carries the colony's rates under the region "RENO E").
     static func separateDistricts(_ records: [Zip5Record]) -> (records: [Zip5Record], straddling: Int) {
         enum Kind { case place, district, tribal }
         var kinds = records.map { record -> Kind in
-            isDistrictRegion(record.region) ? .district : isTribalRegion(record.region) ? .tribal : .place
+            isDistrictRegion(record.region) ? .district
+                : isTribalRegion(record.region) || record.postalCity.map(isTribalRegion) == true ? .tribal : .place
         }
         var byCounty: [String: [Zip5Record]] = [:]
         for (record, kind) in zip(records, kinds) where kind == .place && record.precision == .zip5 {
