@@ -187,10 +187,11 @@ extension CanonicalTables {
         }
     }
 
-    /// Tax regions that are small districts (improvement, development, tourism districts): such a district covers
+    /// Tax regions that are small districts (improvement, development, tourism districts, Illinois business
+    /// districts "BD"/"BDD"): such a district covers
     /// only part of the ZIP named after it, so the ZIP is quoted with the rates of the place around it (the most
     /// common rates of the other ZIPs of its county and city), with a warning that the street address decides.
-    static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TOURISM"]
+    static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TOURISM", "BD", "BDD"]
     static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
                                   "ECONOMIC DEVELOPMENT DISTRICT", "ECONOMIC OPPORTUNITY", "SANITARY DISTRICT"]
 
@@ -290,8 +291,10 @@ extension CanonicalTables {
                 pool = sameCity.isEmpty ? siblings : sameCity
             }
             guard let common = Zip5Index.mostCommonRates(pool) else { return record }
-            // Tribal land only loses a tax the table stacked on it (Apache County's Navajo ZIPs outnumber the others).
-            if kind == .tribal && total(common) >= total(record) { return record }
+            // A district or tribal land only loses a tax the table stacked on it: the rates around it are never
+            // higher (Apache County's Navajo ZIPs outnumber the others; an Illinois village's business district
+            // sits in a county whose most common rates are a larger city's).
+            if total(common) >= total(record) { return record }
             straddling += 1
             let countyName = record.countyName ?? "county \(county)"
             let warning = kind == .tribal

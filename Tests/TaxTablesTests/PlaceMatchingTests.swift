@@ -101,6 +101,13 @@ struct CrossCountyRegionTests {
         #expect(try quote("GA", "30039").totalTax.decimalString == "6.00")
     }
 
+    /// An Illinois business district ("BD") covers a few blocks: 61602 (Peoria), the table's "PEORIA HOSP IMP ZON BD
+    /// SP" with 1% more, is quoted as Peoria's 61604 (9.00%); a district is never quoted above its own rates.
+    @Test func anIllinoisBusinessDistrictIsADistrict() throws {
+        #expect(try quote("IL", "61602").totalTax.decimalString == "9.00")
+        #expect(try quote("IL", "61604").totalTax.decimalString == "9.00")
+    }
+
     /// In any state, a ZIP without a city rate whose region is another county's district takes its county's rates
     /// outside cities: 56175 (Tracy, Lyon County, Minnesota) is the table's "REDWOOD CO TR" (Redwood County's 0.5%
     /// transit tax); Minnesota's SST rate file MNR2026Q2FEB18 has no tax for Lyon County (no 27,00,083 row).
