@@ -151,6 +151,7 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
     let countyRates: [Int: [SSTRate]]
     /// Named cities by `SSTPlaceName.matchKey`, named districts by the counties (FIPS) they cover.
     let cities: [String: SSTPlaceName]
+    let zipCities: [Int32: SSTPlaceName]
     let districts: [String: [SSTPlaceName]]
     /// Levy's code of each named city and district (`L-<state>-CITY-<NAME>`), for `jurisdictionRate`.
     let byLevyCode: [String: SSTPlaceName]
@@ -201,6 +202,16 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         }
         self.cities = cities
         self.districts = districts
+        // Each ZIP's named city by its postal city or region, worked out once (names are compared per quote).
+        var zipCities: [Int32: SSTPlaceName] = [:]
+        if !cities.isEmpty {
+            for record in records.allRecords where record.state == state && zipCities[record.zip.zip5] == nil {
+                for name in [record.postalCity, record.cityName] {
+                    if let name, let found = cities[SSTPlaceName.matchKey(name)] { zipCities[record.zip.zip5] = found; break }
+                }
+            }
+        }
+        self.zipCities = zipCities
         self.byLevyCode = byLevyCode
         self.reference = reference
         self.sourceID = sourceID
@@ -232,7 +243,8 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
     public func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
         var location = try zip5.resolve(address, on: date)
         guard let fips = location.countyFIPS, fips.count == 5, let county = Int(fips.suffix(3)) else { return location }
-        let record = records.record(for: address)
+        // The ZIP's own record (its names), not the one the address's city picks: names are compared per quote.
+        let record = records.records(for: address.zip.zip5).first { $0.state == address.state }
         var adjusted: [String] = []
         if countyRates[county] != nil {
             location.sources.append(sourceID)
@@ -272,10 +284,28 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
     /// starts or ends its tax must not move the rate of ZIPs that are another city's.
     func namedCity(_ address: Address, _ record: Zip5Record?) -> SSTPlaceName? {
         guard !cities.isEmpty else { return nil }
-        for name in [address.city, record?.postalCity, record?.cityName] {
-            if let name, !name.isEmpty, let found = cities[SSTPlaceName.matchKey(name)] { return found }
+        // An address city that is the postal city (most are) gives what the ZIP's own names give.
+        if !address.city.isEmpty, !Self.sameASCIIName(address.city, record?.postalCity),
+           let found = cities[SSTPlaceName.matchKey(address.city)] {
+            return found
         }
-        return nil
+        return zipCities[address.zip.zip5]
+    }
+
+    /// Whether two names are equal ignoring ASCII case, without allocating.
+    static func sameASCIIName(_ a: String, _ b: String?) -> Bool {
+        guard let b else { return false }
+        var left = a.utf8.makeIterator(), right = b.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return true
+            case let (x?, y?):
+                if x == y { continue }
+                let fold = { (c: UInt8) -> UInt8 in c >= 97 && c <= 122 ? c - 32 : c }
+                if fold(x) != fold(y) { return false }
+            default: return false
+            }
+        }
     }
 
     /// Moves the first local rate of the level by `delta` units (removed when it reaches zero), or adds one when
