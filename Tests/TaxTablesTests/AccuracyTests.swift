@@ -80,6 +80,13 @@ struct AccuracyTests {
         #expect(q.warnings.contains { $0.contains("a county rate of 0.9% that is not") })
     }
 
+    /// The City of Milwaukee's 2% applies in the city only (WI DOR, 2023 Act 12); the ZIP5 table labels 53154 (Oak
+    /// Creek) MILWAUKEE with it. Milwaukee County's 0.9% stays: 5.9%; 53202, downtown Milwaukee, 7.9%.
+    @Test func milwaukeeCityTaxStaysInTheCity() throws {
+        #expect(try quote("2026-03-15", from: .zip("WI", "53154"), to: .zip("WI", "53154"), [line("100.00")]).totalTax.decimalString == "5.90")
+        #expect(try quote("2026-03-15", from: .zip("WI", "53202"), to: .zip("WI", "53202"), [line("100.00")]).totalTax.decimalString == "7.90")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")

@@ -245,6 +245,14 @@ struct TribalLandTests {
         #expect(try quote("AZ", "85920").totalTax.decimalString == "61.00")
     }
 
+    /// South Dakota's Special Jurisdictions tax at the state's rate in lieu of the state tax (SD DOR, SDCL 10-12A-4);
+    /// the table adds the 4.2% again. Rosebud 57570 and Pine Ridge 57770: 4.2% in all (correction
+    /// SD-special-jurisdictions-in-lieu).
+    @Test(arguments: ["57570", "57770"])
+    func southDakotaSpecialJurisdictionsAreOneTax(zip: String) throws {
+        #expect(try quote("SD", zip).totalTax.decimalString == "42.00")
+    }
+
     /// Arizona's TPT has no special districts; the table's specials there are tribal taxes under county-named
     /// regions (86503, Chinle: "APACHE" with the Navajo Nation's 6%), removed by the correction
     /// AZ-no-special-districts: Arizona 5.6% and Apache County 0.5%.
