@@ -156,6 +156,11 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
     /// Levy's code of each named city and district (`L-<state>-CITY-<NAME>`), for `jurisdictionRate`.
     let byLevyCode: [String: SSTPlaceName]
     let placeRates: [SSTJurisdictionKey: [SSTRate]]
+    /// Whether the ZIP5 table's county level is the file's county tax in this state: it agrees with the file on the
+    /// table's date for nine ZIPs in ten (Wisconsin: 856 of 877). Then a ZIP whose county rate is another county's
+    /// (53151, New Berlin, Waukesha County, at Milwaukee County's 0.9%) takes its own county's from the file.
+    /// Elsewhere the table files county taxes under other levels (Minnesota's transit taxes are "special"), and
+    /// only the file's changes are applied.
     let countyLevelIsTheFiles: Bool
     let reference: TaxDate
     let sourceID: String
@@ -174,19 +179,6 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         }
         countyRates = county
         placeRates = places
-        // Whether the ZIP5 table's county level is the file's county tax in this state: it agrees with the file on
-        // the table's date for nine ZIPs in ten (Wisconsin: 856 of 877). Then a ZIP whose county rate is another
-        // county's (53151, New Berlin, Waukesha County, at Milwaukee County's 0.9%) takes its own county's from the
-        // file. Elsewhere the table files county taxes under other levels (Minnesota's transit taxes are "special"),
-        // and only the file's changes are applied.
-        var agree = 0, all = 0
-        for record in records.allRecords where record.state == state && record.precision == .zip5 {
-            guard let fips = record.countyFIPS, fips.count == 5, let code = Int(fips.suffix(3)), let dated = county[code] else { continue }
-            let table = record.locals.first { $0.jurisdiction.level == .county }?.intrastate ?? .zero
-            all += 1
-            if dated.first(where: { $0.period.contains(reference) })?.intrastate ?? .zero == table { agree += 1 }
-        }
-        countyLevelIsTheFiles = all > 0 && agree * 10 >= all * 9
         var cities: [String: SSTPlaceName] = [:]
         var districts: [String: [SSTPlaceName]] = [:]
         var byLevyCode: [String: SSTPlaceName] = [:]
@@ -202,16 +194,24 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         }
         self.cities = cities
         self.districts = districts
-        // Each ZIP's named city by its postal city or region, worked out once (names are compared per quote).
+        // One pass over the state's records: each ZIP's named city by its postal city or region (names are compared
+        // per quote otherwise), and how often the ZIP5 county level agrees with the file on the table's date.
         var zipCities: [Int32: SSTPlaceName] = [:]
-        if !cities.isEmpty {
-            for record in records.allRecords where record.state == state && zipCities[record.zip.zip5] == nil {
+        var agree = 0, all = 0
+        for record in records.allRecords where record.state == state {
+            if !cities.isEmpty, zipCities[record.zip.zip5] == nil {
                 for name in [record.postalCity, record.cityName] {
                     if let name, let found = cities[SSTPlaceName.matchKey(name)] { zipCities[record.zip.zip5] = found; break }
                 }
             }
+            guard record.precision == .zip5, let fips = record.countyFIPS, fips.count == 5, let code = Int(fips.suffix(3)),
+                  let dated = county[code] else { continue }
+            let table = record.locals.first { $0.jurisdiction.level == .county }?.intrastate ?? .zero
+            all += 1
+            if dated.first(where: { $0.period.contains(reference) })?.intrastate ?? .zero == table { agree += 1 }
         }
         self.zipCities = zipCities
+        countyLevelIsTheFiles = all > 0 && agree * 10 >= all * 9
         self.byLevyCode = byLevyCode
         self.reference = reference
         self.sourceID = sourceID

@@ -284,7 +284,7 @@ extension CanonicalTables {
                 // The postal city's other ZIPs (87301 is Gallup's), else the county outside cities.
                 let postal = record.postalCity.map(PlaceRateResolver.normalized)
                 let postalCity = postal.map { city in siblings.filter { PlaceRateResolver.normalized($0.region) == city } } ?? []
-                let outsideCities = siblings.filter { !$0.locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
+                let outsideCities = siblings.filter { !$0.hasCityRate }
                 pool = !postalCity.isEmpty ? postalCity : outsideCities.isEmpty ? siblings : outsideCities
             } else {
                 let sameCity = siblings.filter { $0.cityName != nil && $0.cityName == record.cityName }
@@ -359,10 +359,9 @@ extension CanonicalTables {
             guard let name = namedCounty(regions[i], state), let named = countiesByName[state + "|" + name], named != county else { return false }
             return !postalCities.contains(state + "|" + county + "|" + name)
         }
-        func hasCityRate(_ record: Zip5Record) -> Bool { record.locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
         // States where fewer than one ZIP in ten carries a city rate.
         var cityRated: [String: (all: Int, city: Int)] = [:]
-        for record in records { cityRated[record.state.code, default: (0, 0)].all += 1; if hasCityRate(record) { cityRated[record.state.code]!.city += 1 } }
+        for record in records { cityRated[record.state.code, default: (0, 0)].all += 1; if record.hasCityRate { cityRated[record.state.code]!.city += 1 } }
         let citiesRarelyTax = Set(cityRated.filter { $0.value.city * 10 < $0.value.all }.keys)
         var pools: [String: [Int]] = [:]
         for i in records.indices where eligible[i] && !elsewhere[i] {
@@ -381,8 +380,8 @@ extension CanonicalTables {
             let postalCity = postal == record.countyName.map(PlaceRateFile.countyKey) ? [] : pool.filter { regions[$0] == postal }
             // Another county's district on a ZIP without a city rate of its own: the county's rates outside cities
             // are the fair guess in any state (Lyon County, Minnesota, has no transit tax; REDWOOD CO TR has).
-            let countyWide = citiesRarelyTax.contains(record.state.code) || namesADistrict[i] && !hasCityRate(record)
-                ? pool.filter { !hasCityRate(records[$0]) } : []
+            let countyWide = citiesRarelyTax.contains(record.state.code) || namesADistrict[i] && !record.hasCityRate
+                ? pool.filter { !records[$0].hasCityRate } : []
             guard !postalCity.isEmpty || !countyWide.isEmpty else { continue }
             guard let common = Zip5Index.mostCommonRates((postalCity.isEmpty ? countyWide : postalCity).map { records[$0] }),
                   Zip5Index.ratesKey(common) != Zip5Index.ratesKey(record) else { continue }
@@ -497,6 +496,9 @@ extension CanonicalTables {
 }
 
 extension Zip5Record {
+    /// Whether a city levies a rate here.
+    var hasCityRate: Bool { locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
+
     func with(period: EffectivePeriod, locals: [LocalRate], warning: String?, tableDate: TaxDate?) -> Zip5Record {
         Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName,
                    postalCity: postalCity, locals: locals, period: period, precision: precision, source: source, warning: warning, tableDate: tableDate)
