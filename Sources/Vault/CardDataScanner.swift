@@ -60,7 +60,8 @@ public enum CardDataScanner {
                     for code in codes {
                         // A stored code is its own field; inside hex (hashes, fingerprints) letters surround it, by chance.
                         for offset in occurrences(of: code, in: text)
-                        where standsAlone(offset, code.count, in: text, alphanumeric: true) && !insideNumber(offset, code.count, in: text) {
+                        where standsAlone(offset, code.count, in: text, alphanumeric: true) && !insideNumber(offset, code.count, in: text)
+                            && writtenAsText(offset, code.count, in: text) {
                             findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "security code" + encoding,
                                                     masked: String(repeating: "•", count: code.count)))
                         }
@@ -188,6 +189,22 @@ public enum CardDataScanner {
         func separator(_ i: Int) -> Bool { i >= 0 && i < bytes.count && (bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: ":")) }
         if offset > 0 && bytes[offset - 1] == UInt8(ascii: "$") { return true }
         return (separator(offset - 1) && digit(offset - 2)) || (separator(offset + length) && digit(offset + length + 1))
+    }
+
+    /// Whether a match sits where text is written, not inside random bytes (ciphertext, hashes, a database's
+    /// statistics samples of them): its two neighbours are ASCII, and so are the five bytes beyond one of them (or
+    /// the file ends there). A leaked code is written in JSON, a log line, a form, or a database text column whose
+    /// length header and neighbouring column are ASCII or small numbers. Four given digits turn up by chance about
+    /// once in 4 billion random bytes, and the tests' stores hold gigabytes of ciphertext: without this rule one CI
+    /// run in a few failed on such a chance (a bytea sample in PostgreSQL's `pg_statistic`). With it, a chance match
+    /// must also have about 1 in 250 odds of looking like text around it.
+    static func writtenAsText(_ offset: Int, _ length: Int, in bytes: [UInt8]) -> Bool {
+        func ascii(_ range: Range<Int>) -> Bool {
+            bytes[max(0, range.lowerBound)..<min(bytes.count, range.upperBound)].allSatisfy { $0 < 0x80 }
+        }
+        let before = offset - 1, after = offset + length
+        guard ascii(before..<(before + 1)), ascii(after..<(after + 1)) else { return false }
+        return ascii((before - 5)..<before) || ascii((after + 1)..<(after + 6))
     }
 
     static func standsAlone(_ offset: Int, _ length: Int, in bytes: [UInt8], alphanumeric: Bool = false) -> Bool {

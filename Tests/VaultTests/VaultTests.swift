@@ -472,6 +472,11 @@ struct CardDataTests {
         // A code is a value of its own: not the fraction of a decimal, a clock's seconds or a bind placeholder's number.
         #expect(try plant("numbers.log", Array("took 0.5926 s; 5926.5 kB at 17:48:5926; VALUES ($5926, $5927)".utf8)).isEmpty)
         #expect(try plant("param.log", Array("DETAIL: parameters: $12 = '5926'".utf8)) == ["security code"])
+        // Inside random bytes (a ciphertext, or PostgreSQL's statistics sample of one) the digits are chance, not a
+        // value; in a database text column (a one-byte length header, small numbers beside it) they are found.
+        #expect(try plant("random.bin", [0x9C, 0xF1, 0x2E, 0x07, 0xB3, 0xE4] + Array("5926".utf8) + [0x00, 0xD9, 0x3A, 0x81, 0xC5, 0x6F]).isEmpty)
+        #expect(try plant("row.bin", [0x9C, 0xF1, 0x02, 0x00, 0x00, 0x00, 0x00, 0x0B] + Array("5926".utf8) + [0x00, 0xD9, 0x3A, 0x81]) == ["security code"])
+        #expect(try plant("tail.bin", [0x9C, 0xF1, 0x2E, 0x87, 0xB3, 0x0B] + Array("5926".utf8) + [0x00]) == ["security code"])
         // Listed secrets (a processor's key) are found as written, in UTF-8 and UTF-16LE.
         let key = "sk_test_levy_local"
         try Data("Authorization: Bearer \(key)".utf8).write(to: URL(fileURLWithPath: directory + "/secret.log"))
