@@ -87,6 +87,15 @@ struct AccuracyTests {
         #expect(try quote("2026-03-15", from: .zip("WI", "53202"), to: .zip("WI", "53202"), [line("100.00")]).totalTax.decimalString == "7.90")
     }
 
+    /// Rates a ZIP5 row splits or doubles: Elkhorn 68022 carries the Avenue One Good Life District's split of the
+    /// state rate (2.75% state + 2.75% district; 5.5% + Omaha's 1.5% outside it: 7.0% either way), and South
+    /// Charleston's economic opportunity district excise is collected in place of the state tax (6% + city 1%).
+    @Test func splitAndInLieuDistrictsAreCountedOnce() throws {
+        #expect(try quote("2026-03-15", from: .zip("NE", "68022"), to: .zip("NE", "68022"), [line("100.00")]).totalTax.decimalString == "7.00")
+        #expect(try quote("2026-03-15", from: .zip("WV", "25303"), to: .zip("WV", "25303"), [line("100.00")]).totalTax.decimalString == "7.00")
+        #expect(try quote("2025-06-15", from: .zip("WV", "25309"), to: .zip("WV", "25309"), [line("100.00")]).totalTax.decimalString == "7.00")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")
