@@ -191,7 +191,7 @@ extension CanonicalTables {
     /// districts "BD"/"BDD"): such a district covers
     /// only part of the ZIP named after it, so the ZIP is quoted with the rates of the place around it (the most
     /// common rates of the other ZIPs of its county and city), with a warning that the street address decides.
-    static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TOURISM", "BD", "BDD"]
+    static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TOURISM", "BD", "BDD", "SUBDISTRICT"]
     static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
                                   "ECONOMIC DEVELOPMENT DISTRICT", "ECONOMIC OPPORTUNITY", "SANITARY DISTRICT"]
 

@@ -96,6 +96,15 @@ struct AccuracyTests {
         #expect(try quote("2025-06-15", from: .zip("WV", "25309"), to: .zip("WV", "25309"), [line("100.00")]).totalTax.decimalString == "7.00")
     }
 
+    /// A Louisiana economic development subdistrict (the I-10 corridor at mile marker 103, 1% on top of Lafayette's
+    /// 4.00% local: LATA's Lafayette Parish table) covers part of 70501, so the ZIP is quoted at Lafayette's own
+    /// rate with the straddle warning: 5% + 4% = 9.00 (the ZIP5 row gave the whole ZIP 11%).
+    @Test func aSubdistrictIsADistrict() throws {
+        let q = try quote("2026-03-15", from: .zip("LA", "70501"), to: .zip("LA", "70501"), [line("100.00")])
+        #expect(q.totalTax.decimalString == "9.00")
+        #expect(q.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")
