@@ -188,10 +188,11 @@ extension CanonicalTables {
     }
 
     /// Tax regions that are small districts (improvement, development, tourism districts, Illinois business
-    /// districts "BD"/"BDD"): such a district covers
+    /// districts "BD"/"BDD", Missouri and Kansas transportation development districts "TD"/"TL", which the
+    /// table also writes after "TDD", and Louisiana's subdistricts): such a district covers
     /// only part of the ZIP named after it, so the ZIP is quoted with the rates of the place around it (the most
     /// common rates of the other ZIPs of its county and city), with a warning that the street address decides.
-    static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TOURISM", "BD", "BDD", "SUBDISTRICT"]
+    static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TD", "TL", "TOURISM", "BD", "BDD", "SUBDISTRICT"]
     static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
                                   "ECONOMIC DEVELOPMENT DISTRICT", "ECONOMIC OPPORTUNITY", "SANITARY DISTRICT"]
 
@@ -277,6 +278,14 @@ extension CanonicalTables {
             }
         }
         var straddling = 0
+        // City names as compared (spelling of "ST."/"SAINT" aside), worked out once per name.
+        var cityKeys: [String: String] = [:]
+        func cityKey(_ name: String) -> String {
+            if let key = cityKeys[name] { return key }
+            let key = SSTPlaceName.matchKey(name)
+            cityKeys[name] = key
+            return key
+        }
         let result = zip(records, kinds).map { record, kind -> Zip5Record in
             guard kind != .place, let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
             let pool: [Zip5Record]
@@ -286,9 +295,29 @@ extension CanonicalTables {
                 let postalCity = postal.map { city in siblings.filter { PlaceRateResolver.normalized($0.region) == city } } ?? []
                 let outsideCities = siblings.filter { !$0.hasCityRate }
                 pool = !postalCity.isEmpty ? postalCity : outsideCities.isEmpty ? siblings : outsideCities
+            } else if let city = record.cityName.map(cityKey),
+                      case let sameCity = siblings.filter({ $0.cityName.map(cityKey) == city }), !sameCity.isEmpty {
+                // The district's own city ("SAINT JOSEPH GATEWAY TL" is in the city the table also spells ST. JOSEPH).
+                pool = sameCity
+            } else if let postal = record.postalCity.map(cityKey),
+                      case let postalCity = siblings.filter({ $0.cityName.map(cityKey) == postal }), !postalCity.isEmpty,
+                      !record.hasCityRate || cityKey(record.region).hasPrefix(postal + " ") {
+                // The postal city's, where the district has no city rate of its own (Louisiana's parishes put every local
+                // tax in the special level: "UNIVERSITY OF LOUISIANA AT LAFAYETTE EDD" is Lafayette's) or its region
+                // begins with the postal city's name ("ST JOSEPH THE SHOPPES AT NORTH VILLAGE ...").
+                pool = postalCity
+            } else if record.hasCityRate {
+                // A district inside a city the table names nowhere else ("KIRKWOOD STATION PLAZA TL"): the county's most
+                // common rates are another city's, so the district's rates stay, with the warning.
+                straddling += 1
+                let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only "
+                    + "part of the ZIP; its rates were used because the ZIP5 table gives no other rates for the city around it; a ZIP+4 or street address would decide"
+                return record.with(period: record.period, locals: record.locals, warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "),
+                                   tableDate: record.tableDate)
             } else {
-                let sameCity = siblings.filter { $0.cityName != nil && $0.cityName == record.cityName }
-                pool = sameCity.isEmpty ? siblings : sameCity
+                // A district outside cities: the county's places without a city rate.
+                let outsideCities = siblings.filter { !$0.hasCityRate }
+                pool = outsideCities.isEmpty ? siblings : outsideCities
             }
             guard let common = Zip5Index.mostCommonRates(pool) else { return record }
             // A district or tribal land only loses a tax the table stacked on it: the rates around it are never

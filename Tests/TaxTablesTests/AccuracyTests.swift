@@ -105,6 +105,21 @@ struct AccuracyTests {
         #expect(q.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
     }
 
+    /// Louisiana parishes' collectors publish one combined local rate per place (LATA's tables): Monroe 5.99% (Ouachita,
+    /// 2024-10-01; the ZIP5 table gave 71201 the Walnut St EDD's 7.99%), Shreveport in Caddo Parish 4.60% (2025-01-01;
+    /// the table gave 71101 Shreveport-in-Bossier's 5.25%), Baton Rouge 5.50% (70801 had an EDD's 7.50%); with the
+    /// state's 5% from 2025-01-01. An EDD region whose postal city has no city rate of its own in the table takes the
+    /// postal city's rates (70503, "UNIVERSITY OF LOUISIANA AT LAFAYETTE EDD": Lafayette's 4%).
+    @Test func louisianaParishCollectorsRates() throws {
+        let cases = [("71201", "10.99"), ("71203", "10.99"), ("71101", "9.60"), ("70801", "10.50"), ("70503", "9.00")]
+        for (zip, tax) in cases {
+            #expect(try quote("2026-03-15", from: .zip("LA", zip), to: .zip("LA", zip), [line("100.00")]).totalTax.decimalString == tax, "\(zip)")
+        }
+        // Before 2025 the state rate was 4.45%, but the corrections start with the 5% rate: a 2024 date is outside
+        // the tables (carried back to 2025-01-01 only), so nothing older is claimed.
+        #expect(try quote("2025-01-02", from: .zip("LA", "71201"), to: .zip("LA", "71201"), [line("100.00")]).totalTax.decimalString == "10.99")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")

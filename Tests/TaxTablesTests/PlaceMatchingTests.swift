@@ -117,11 +117,27 @@ struct CrossCountyRegionTests {
 
     /// A West Virginia economic opportunity development district covers a few parcels and its excise tax stands in
     /// for the state's 6% there (W. Va. Code 7-22-12: rate and base identical to the state's); the table adds it to
-    /// all of 26501 (Morgantown).
+    /// all of 26501, whose postal city is Morgantown: quoted with Morgantown's rates (its 1% municipal tax, as the
+    /// table's other Morgantown ZIPs), not the county's most common ones (Star City's, without a city tax).
     @Test func anEconomicOpportunityDistrictIsADistrict() throws {
         let q = try quote("WV", "26501")
-        #expect(q.totalTax.decimalString == "6.00")
+        #expect(q.totalTax.decimalString == "7.00")
         #expect(q.warnings.contains { $0.contains("is a district that covers only part of the ZIP") })
+    }
+
+    /// Missouri's transportation development districts: the table writes "TDD TL" or "TD TL", and "TL" alone after
+    /// a district's name ("KANSAS CITY 1200 MAIN TL", downtown's Power & Light district on 64105). Such a ZIP takes
+    /// its city's most common rates: Kansas City's (9.975%, as 64102); "SAINT JOSEPH GATEWAY TL" (64501) is the city
+    /// the table also spells "ST. JOSEPH" (9.70%, as 64504). A district in a city the table names nowhere else keeps
+    /// its rates with the warning (63122, "KIRKWOOD STATION PLAZA TL": the county's most common rates are St. Ann's).
+    @Test func missouriTransportationDevelopmentDistricts() throws {
+        let kansasCity = try quote("MO", "64105")
+        #expect(kansasCity.totalTax.decimalString == "9.98")
+        #expect(kansasCity.warnings.contains { $0.contains("is a district that covers only part of the ZIP") })
+        #expect(try quote("MO", "64501").totalTax.decimalString == "9.70")
+        let kirkwood = try quote("MO", "63122")
+        #expect(kirkwood.totalTax.decimalString == "10.74")
+        #expect(kirkwood.warnings.contains { $0.contains("its rates were used because the ZIP5 table gives no other rates for the city around it") })
     }
 
     /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
