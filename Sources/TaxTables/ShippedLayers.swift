@@ -306,18 +306,9 @@ extension CanonicalTables {
                 // tax in the special level: "UNIVERSITY OF LOUISIANA AT LAFAYETTE EDD" is Lafayette's) or its region
                 // begins with the postal city's name ("ST JOSEPH THE SHOPPES AT NORTH VILLAGE ...").
                 pool = postalCity
-            } else if record.hasCityRate {
-                // A district inside a city the table names nowhere else ("KIRKWOOD STATION PLAZA TL"): the county's most
-                // common rates are another city's, so the district's rates stay, with the warning.
-                straddling += 1
-                let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only "
-                    + "part of the ZIP; its rates were used because the ZIP5 table gives no other rates for the city around it; a ZIP+4 or street address would decide"
-                return record.with(period: record.period, locals: record.locals, warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "),
-                                   tableDate: record.tableDate)
             } else {
-                // A district outside cities: the county's places without a city rate.
-                let outsideCities = siblings.filter { !$0.hasCityRate }
-                pool = outsideCities.isEmpty ? siblings : outsideCities
+                // Else the county's most common rates (a city the table names nowhere else is often the county's main one).
+                pool = siblings
             }
             guard let common = Zip5Index.mostCommonRates(pool) else { return record }
             // A district or tribal land only loses a tax the table stacked on it: the rates around it are never

@@ -128,16 +128,14 @@ struct CrossCountyRegionTests {
     /// Missouri's transportation development districts: the table writes "TDD TL" or "TD TL", and "TL" alone after
     /// a district's name ("KANSAS CITY 1200 MAIN TL", downtown's Power & Light district on 64105). Such a ZIP takes
     /// its city's most common rates: Kansas City's (9.975%, as 64102); "SAINT JOSEPH GATEWAY TL" (64501) is the city
-    /// the table also spells "ST. JOSEPH" (9.70%, as 64504). A district in a city the table names nowhere else keeps
-    /// its rates with the warning (63122, "KIRKWOOD STATION PLAZA TL": the county's most common rates are St. Ann's).
+    /// the table also spells "ST. JOSEPH" (9.70%, as 64504); "SAINT LOUIS UNION STATION TDD TL" (63103) is the City of
+    /// St. Louis (4.225% + 5.454%).
     @Test func missouriTransportationDevelopmentDistricts() throws {
         let kansasCity = try quote("MO", "64105")
         #expect(kansasCity.totalTax.decimalString == "9.98")
         #expect(kansasCity.warnings.contains { $0.contains("is a district that covers only part of the ZIP") })
         #expect(try quote("MO", "64501").totalTax.decimalString == "9.70")
-        let kirkwood = try quote("MO", "63122")
-        #expect(kirkwood.totalTax.decimalString == "10.74")
-        #expect(kirkwood.warnings.contains { $0.contains("its rates were used because the ZIP5 table gives no other rates for the city around it") })
+        #expect(try quote("MO", "63103").totalTax.decimalString == "9.68")
     }
 
     /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
