@@ -310,7 +310,16 @@ extension CanonicalTables {
                 // Else the county's most common rates (a city the table names nowhere else is often the county's main one).
                 pool = siblings
             }
-            guard let common = Zip5Index.mostCommonRates(pool) else { return record }
+            guard var common = Zip5Index.mostCommonRates(pool) else { return record }
+            var around = "the rates of the surrounding \(common.cityName ?? common.region) area were used"
+            if kind == .district, record.hasCityRate, !common.hasCityRate {
+                // The county's most common rates are outside cities, and the district is inside one ("ST CLAIR I 44 HWY 47
+                // TL", the only St. Clair ZIP): its county's and city's rates stay, with the county's most common special
+                // districts in place of its own.
+                let locals = record.locals.filter { $0.jurisdiction.level != .special } + common.locals.filter { $0.jurisdiction.level == .special }
+                common = record.with(period: record.period, locals: locals, warning: nil, tableDate: record.tableDate)
+                around = "its county and city rates were used with the special districts most common in its county"
+            }
             // A district or tribal land only loses a tax the table stacked on it: the rates around it are never
             // higher (Apache County's Navajo ZIPs outnumber the others; an Illinois village's business district
             // sits in a county whose most common rates are a larger city's).
@@ -322,7 +331,7 @@ extension CanonicalTables {
                     + "the rates of \(common.cityName ?? countyName) outside tribal land were used, without tribal taxes (they follow their own rules); "
                     + "a ZIP+4 or street address would decide"
                 : "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only part of the ZIP; "
-                    + "the rates of the surrounding \(common.cityName ?? common.region) area were used, without the district; a ZIP+4 or street address would decide"
+                    + "\(around), without the district; a ZIP+4 or street address would decide"
             return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
                               cityName: common.cityName, postalCity: record.postalCity, locals: common.locals, period: record.period, precision: record.precision, source: record.source,
                               warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)

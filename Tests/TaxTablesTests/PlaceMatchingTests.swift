@@ -129,13 +129,18 @@ struct CrossCountyRegionTests {
     /// a district's name ("KANSAS CITY 1200 MAIN TL", downtown's Power & Light district on 64105). Such a ZIP takes
     /// its city's most common rates: Kansas City's (9.975%, as 64102); "SAINT JOSEPH GATEWAY TL" (64501) is the city
     /// the table also spells "ST. JOSEPH" (9.70%, as 64504); "SAINT LOUIS UNION STATION TDD TL" (63103) is the City of
-    /// St. Louis (4.225% + 5.454%).
+    /// St. Louis (4.225% + 5.454%). A district in a city the table names nowhere else keeps its city's tax.
     @Test func missouriTransportationDevelopmentDistricts() throws {
         let kansasCity = try quote("MO", "64105")
         #expect(kansasCity.totalTax.decimalString == "9.98")
         #expect(kansasCity.warnings.contains { $0.contains("is a district that covers only part of the ZIP") })
         #expect(try quote("MO", "64501").totalTax.decimalString == "9.70")
         #expect(try quote("MO", "63103").totalTax.decimalString == "9.68")
+        // The only St. Clair ZIP ("ST CLAIR I 44 HWY 47 TL", 10.475%): Franklin County's most common rates are outside
+        // cities, so the county's 2.25% and the city's 2% stay with the county's usual 1% of special districts (9.475%).
+        let stClair = try quote("MO", "63077")
+        #expect(stClair.totalTax.decimalString == "9.48")
+        #expect(stClair.warnings.contains { $0.contains("its county and city rates were used with the special districts most common in its county") })
     }
 
     /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
