@@ -160,7 +160,7 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
     /// table's date for nine ZIPs in ten (Wisconsin: 856 of 877). Then a ZIP whose county rate is another county's
     /// (53151, New Berlin, Waukesha County, at Milwaukee County's 0.9%) takes its own county's from the file.
     /// Elsewhere the table files county taxes under other levels (Minnesota's transit taxes are "special"), and
-    /// only the file's changes are applied.
+    /// only the file's changes are applied, except to a ZIP whose only local tax in the table is a county's.
     let countyLevelIsTheFiles: Bool
     let reference: TaxDate
     let sourceID: String
@@ -249,7 +249,11 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         if countyRates[county] != nil {
             location.sources.append(sourceID)
             let table = location.locals.first { $0.jurisdiction.level == .county }?.intrastate ?? .zero
-            let mislabelled = countyLevelIsTheFiles && table != rate(county, on: reference)
+            // Where the table's only local tax for the ZIP is a county's, it is the file's county tax in any state;
+            // when it is not the crosswalk county's (30510, Alto, Habersham County, at 5% against the file's 3%), the
+            // table gave the ZIP a neighbour's.
+            let countyOnly = record.map { $0.precision == .zip5 && !$0.locals.isEmpty && $0.locals.allSatisfy { $0.jurisdiction.level == .county } } ?? false
+            let mislabelled = (countyLevelIsTheFiles || countyOnly) && table != rate(county, on: reference)
             let delta = rate(county, on: date).units - (mislabelled ? table : rate(county, on: reference)).units
             let name = record?.countyName ?? "county \(fips)"
             if mislabelled && delta != 0 {

@@ -120,6 +120,20 @@ struct AccuracyTests {
         #expect(try quote("2025-01-02", from: .zip("LA", "71201"), to: .zip("LA", "71201"), [line("100.00")]).totalTax.decimalString == "10.99")
     }
 
+    /// Georgia's SST rate file GAR2026Q2FEB19 gives each county's whole local rate. A ZIP whose only local tax in the
+    /// ZIP5 table is a neighbour's county rate takes its own county's (Alto 30510, Habersham County 3%: 9% -> 7%);
+    /// a neighbouring county's TSPLOST on Waynesboro 30830 (Burke 3%) is not charged; Clay County follows the file
+    /// (4% in 2025, 5% from 2026-01-01) where the ZIP5 table is stale.
+    @Test func georgiaCountiesFromTheFile() throws {
+        func tax(_ zip: String, _ date: String) throws -> String {
+            try quote(date, from: .zip("GA", zip), to: .zip("GA", zip), [line("100.00")]).totalTax.decimalString
+        }
+        #expect(try tax("30510", "2026-03-15") == "7.00")
+        #expect(try tax("30830", "2026-03-15") == "7.00")
+        #expect(try tax("39851", "2025-06-15") == "8.00")
+        #expect(try tax("39851", "2026-03-15") == "9.00")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")
