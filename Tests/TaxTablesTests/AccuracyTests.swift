@@ -134,6 +134,20 @@ struct AccuracyTests {
         #expect(try tax("39851", "2026-03-15") == "9.00")
     }
 
+    /// Colorado fire protection districts whose sales taxes start on 2026-01-01 (CDOR's changes of that date; the
+    /// districts' notices): the ZIP5 table of February 2026 has them, 2025 quotes do not. Commerce City 80022
+    /// (South Adams County FPD 0.5%) 9.25% -> 9.75%; Evans 80620 (Evans FPD 1%) 7.40% -> 8.40%.
+    @Test func coloradoFireDistrictsStartIn2026() throws {
+        func tax(_ zip: String, _ city: String, _ date: String) throws -> String {
+            let place = Address(line1: "", city: city, state: StateCode("CO")!, zip: ZipCode(zip)!)
+            return try quote(date, from: place, to: place, [line("100.00")]).totalTax.decimalString
+        }
+        #expect(try tax("80022", "Commerce City", "2025-06-01") == "9.25")
+        #expect(try tax("80022", "Commerce City", "2026-06-01") == "9.75")
+        #expect(try tax("80620", "Evans", "2025-06-01") == "7.40")
+        #expect(try tax("80620", "Evans", "2026-06-01") == "8.40")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")
