@@ -137,7 +137,7 @@ struct AccuracyTests {
     /// Colorado fire protection districts whose sales taxes start on 2026-01-01 (CDOR's changes of that date; the
     /// districts' notices): the ZIP5 table of February 2026 has them, 2025 quotes do not. Commerce City 80022
     /// (South Adams County FPD 0.5%) 9.25% -> 9.75%; Evans 80620 (Evans FPD 1%) 7.40% -> 8.40%.
-    @Test func coloradoFireDistrictsStartIn2026() throws {
+    @Test func coloradoDistrictsStartOnTheirDates() throws {
         func tax(_ zip: String, _ city: String, _ date: String) throws -> String {
             let place = Address(line1: "", city: city, state: StateCode("CO")!, zip: ZipCode(zip)!)
             return try quote(date, from: place, to: place, [line("100.00")]).totalTax.decimalString
@@ -146,6 +146,13 @@ struct AccuracyTests {
         #expect(try tax("80022", "Commerce City", "2026-06-01") == "9.75")
         #expect(try tax("80620", "Evans", "2025-06-01") == "7.40")
         #expect(try tax("80620", "Evans", "2026-06-01") == "8.40")
+        // Carbondale and Rural FPD 1.5% and the Confluence early childhood district 0.25% from 2026-01-01 (8.40% ->
+        // 10.15%); Berthoud FPD 1% from 2025-07-01; Lake City Area FPD 1.25% from 2026-01-01 (7.9% -> 9.15%).
+        #expect(try tax("81623", "Carbondale", "2025-06-01") == "8.40")
+        #expect(try tax("81623", "Carbondale", "2026-06-01") == "10.15")
+        #expect(try tax("80513", "Berthoud", "2025-03-01") == "7.70")
+        #expect(try tax("80513", "Berthoud", "2025-08-01") == "8.70")
+        #expect(try tax("81235", "Lake City", "2025-06-01") == "7.90")
     }
 
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
