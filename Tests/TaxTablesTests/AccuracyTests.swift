@@ -19,6 +19,12 @@ struct AccuracyTests {
         QuoteLine(id: id, code: code, amount: try! Money.parse(amount), fulfilment: fulfilment)
     }
 
+    /// The tax on one $100.00 general line sold and delivered at the ZIP (and city, when given) on the date.
+    func taxOn100(_ state: String, _ zip: String, city: String = "", on date: String) throws -> String {
+        let place = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
+        return try quote(date, from: place, to: place, [line("100.00")]).totalTax.decimalString
+    }
+
     // MARK: Official files on their own dates
 
     /// WA DOR location rates, one date in each quarter of the file (Seattle 1726: 10.35% through 2025-12-31,
@@ -83,17 +89,17 @@ struct AccuracyTests {
     /// The City of Milwaukee's 2% applies in the city only (WI DOR, 2023 Act 12); the ZIP5 table labels 53154 (Oak
     /// Creek) MILWAUKEE with it. Milwaukee County's 0.9% stays: 5.9%; 53202, downtown Milwaukee, 7.9%.
     @Test func milwaukeeCityTaxStaysInTheCity() throws {
-        #expect(try quote("2026-03-15", from: .zip("WI", "53154"), to: .zip("WI", "53154"), [line("100.00")]).totalTax.decimalString == "5.90")
-        #expect(try quote("2026-03-15", from: .zip("WI", "53202"), to: .zip("WI", "53202"), [line("100.00")]).totalTax.decimalString == "7.90")
+        #expect(try taxOn100("WI", "53154", on: "2026-03-15") == "5.90")
+        #expect(try taxOn100("WI", "53202", on: "2026-03-15") == "7.90")
     }
 
     /// Rates a ZIP5 row splits or doubles: Elkhorn 68022 carries the Avenue One Good Life District's split of the
     /// state rate (2.75% state + 2.75% district; 5.5% + Omaha's 1.5% outside it: 7.0% either way), and South
     /// Charleston's economic opportunity district excise is collected in place of the state tax (6% + city 1%).
     @Test func splitAndInLieuDistrictsAreCountedOnce() throws {
-        #expect(try quote("2026-03-15", from: .zip("NE", "68022"), to: .zip("NE", "68022"), [line("100.00")]).totalTax.decimalString == "7.00")
-        #expect(try quote("2026-03-15", from: .zip("WV", "25303"), to: .zip("WV", "25303"), [line("100.00")]).totalTax.decimalString == "7.00")
-        #expect(try quote("2025-06-15", from: .zip("WV", "25309"), to: .zip("WV", "25309"), [line("100.00")]).totalTax.decimalString == "7.00")
+        #expect(try taxOn100("NE", "68022", on: "2026-03-15") == "7.00")
+        #expect(try taxOn100("WV", "25303", on: "2026-03-15") == "7.00")
+        #expect(try taxOn100("WV", "25309", on: "2025-06-15") == "7.00")
     }
 
     /// A Louisiana economic development subdistrict (the I-10 corridor at mile marker 103, 1% on top of Lafayette's
@@ -113,11 +119,11 @@ struct AccuracyTests {
     @Test func louisianaParishCollectorsRates() throws {
         let cases = [("71201", "10.99"), ("71203", "10.99"), ("71101", "9.60"), ("70801", "10.50"), ("70503", "9.00")]
         for (zip, tax) in cases {
-            #expect(try quote("2026-03-15", from: .zip("LA", zip), to: .zip("LA", zip), [line("100.00")]).totalTax.decimalString == tax, "\(zip)")
+            #expect(try taxOn100("LA", zip, on: "2026-03-15") == tax, "\(zip)")
         }
         // Before 2025 the state rate was 4.45%, but the corrections start with the 5% rate: a 2024 date is outside
         // the tables (carried back to 2025-01-01 only), so nothing older is claimed.
-        #expect(try quote("2025-01-02", from: .zip("LA", "71201"), to: .zip("LA", "71201"), [line("100.00")]).totalTax.decimalString == "10.99")
+        #expect(try taxOn100("LA", "71201", on: "2025-01-02") == "10.99")
     }
 
     /// Georgia's SST rate file GAR2026Q2FEB19 gives each county's whole local rate. A ZIP whose only local tax in the
@@ -125,9 +131,7 @@ struct AccuracyTests {
     /// a neighbouring county's TSPLOST on Waynesboro 30830 (Burke 3%) is not charged; Clay County follows the file
     /// (4% in 2025, 5% from 2026-01-01) where the ZIP5 table is stale.
     @Test func georgiaCountiesFromTheFile() throws {
-        func tax(_ zip: String, _ date: String) throws -> String {
-            try quote(date, from: .zip("GA", zip), to: .zip("GA", zip), [line("100.00")]).totalTax.decimalString
-        }
+        func tax(_ zip: String, _ date: String) throws -> String { try taxOn100("GA", zip, on: date) }
         #expect(try tax("30510", "2026-03-15") == "7.00")
         #expect(try tax("30830", "2026-03-15") == "7.00")
         #expect(try tax("39851", "2025-06-15") == "8.00")
@@ -138,10 +142,7 @@ struct AccuracyTests {
     /// districts' notices): the ZIP5 table of February 2026 has them, 2025 quotes do not. Commerce City 80022
     /// (South Adams County FPD 0.5%) 9.25% -> 9.75%; Evans 80620 (Evans FPD 1%) 7.40% -> 8.40%.
     @Test func coloradoDistrictsStartOnTheirDates() throws {
-        func tax(_ zip: String, _ city: String, _ date: String) throws -> String {
-            let place = Address(line1: "", city: city, state: StateCode("CO")!, zip: ZipCode(zip)!)
-            return try quote(date, from: place, to: place, [line("100.00")]).totalTax.decimalString
-        }
+        func tax(_ zip: String, _ city: String, _ date: String) throws -> String { try taxOn100("CO", zip, city: city, on: date) }
         #expect(try tax("80022", "Commerce City", "2025-06-01") == "9.25")
         #expect(try tax("80022", "Commerce City", "2026-06-01") == "9.75")
         #expect(try tax("80620", "Evans", "2025-06-01") == "7.40")
@@ -157,8 +158,8 @@ struct AccuracyTests {
 
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
-        #expect(try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.75")
-        #expect(try quote("2025-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90012"), [line("100.00")]).totalTax.decimalString == "9.50")
+        #expect(try taxOn100("CA", "90012", on: "2026-02-01") == "9.75")
+        #expect(try taxOn100("CA", "90012", on: "2025-02-01") == "9.50")
     }
 
     // MARK: Corrections from state notices
@@ -173,8 +174,8 @@ struct AccuracyTests {
 
     /// The District of Columbia: 6% through 2026-09-30, 7% from 2026-10-01 (D.C. Code 47-2002(a)).
     @Test func districtOfColumbia() throws {
-        #expect(try quote("2025-11-01", from: .zip("DC", "20001"), to: .zip("DC", "20001"), [line("100.00")]).totalTax.decimalString == "6.00")
-        #expect(try quote("2026-10-15", from: .zip("DC", "20001"), to: .zip("DC", "20001"), [line("100.00")]).totalTax.decimalString == "7.00")
+        #expect(try taxOn100("DC", "20001", on: "2025-11-01") == "6.00")
+        #expect(try taxOn100("DC", "20001", on: "2026-10-15") == "7.00")
     }
 
     // MARK: Local taxes with their own base
