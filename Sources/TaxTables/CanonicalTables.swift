@@ -94,7 +94,7 @@ public enum CanonicalTables {
             }
             if field == "zip5_table_date" { zip5Date = date } else { zip5 = carryBack(zip5, to: date) }
         }
-        zip5 = relocateCrossCountyRegions(separateDistricts(zip5).records).records
+        zip5 = alignCountyRates(relocateCrossCountyRegions(separateDistricts(zip5).records).records).records
 
         if log.hasErrors { throw TableLoadError(log.entries) }
         let index = Zip5Index(records: zip5)

@@ -427,6 +427,59 @@ extension CanonicalTables {
         return (result, relocated)
     }
 
+    /// In a state whose ZIP5 table has no city rate anywhere (counties and transit districts levy the local taxes:
+    /// Ohio, North Carolina, Florida, Nevada, Pennsylvania), a county's tax is one rate across the county. A ZIP
+    /// whose county rate differs from the one a clear majority of its county's ZIPs carry (at least three, at least
+    /// half, more than any other rate) has a neighbouring county's rates under a region the other passes keep (27613,
+    /// Raleigh, Wake County, is quoted with Durham County's 2.25% under the region RALEIGH; 45356, Piqua, Miami County,
+    /// with Shelby County's 1.5%). It takes the most common rates of its county's ZIPs at the majority rate, with a
+    /// warning. A county without a clear majority (Suwannee, Florida: three ZIPs at 1.5%, three at 1%) is left alone.
+    static func alignCountyRates(_ records: [Zip5Record]) -> (records: [Zip5Record], aligned: Int) {
+        var cityRated = Set<String>()
+        for record in records where record.hasCityRate { cityRated.insert(record.state.code) }
+        func countyRate(_ record: Zip5Record) -> Int64 {
+            record.locals.reduce(0) { $0 + ($1.jurisdiction.level == .county ? $1.intrastate.units : 0) }
+        }
+        var byCounty: [String: [Int]] = [:]
+        var fallbacks: [String: [Int]] = [:]
+        for i in records.indices where !cityRated.contains(records[i].state.code) {
+            guard let county = records[i].countyFIPS else { continue }
+            switch records[i].precision {
+            case .zip5: byCounty[records[i].state.code + county, default: []].append(i)
+            case .countyFallback: fallbacks[records[i].state.code + county, default: []].append(i)
+            default: break
+            }
+        }
+        var result = records
+        var aligned = 0
+        for (county, members) in byCounty {
+            var counts: [Int64: Int] = [:]
+            for i in members { counts[countyRate(records[i]), default: 0] += 1 }
+            let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            guard let (majority, count) = ranked.first.map({ ($0.key, $0.value) }), count >= 3, count * 2 >= members.count,
+                  ranked.count == 1 || ranked[1].value < count else { continue }
+            let pool = members.filter { countyRate(records[$0]) == majority }.map { records[$0] }
+            guard let common = Zip5Index.mostCommonRates(pool) else { continue }
+            for i in members where countyRate(records[i]) != majority {
+                let record = records[i]
+                aligned += 1
+                let countyName = record.countyName ?? "county \(record.countyFIPS ?? "")"
+                let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s county rate in the ZIP5 table (tax region \(record.region)) "
+                    + "is not the one \(count) of \(countyName)'s \(members.count) ZIPs carry (Census ZIP/county crosswalk), so it is a neighbouring "
+                    + "county's; the most common rates of \(countyName) were used; a ZIP+4 or street address would decide"
+                result[i] = Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName,
+                                       region: record.region, cityName: nil, postalCity: record.postalCity, locals: common.locals,
+                                       period: record.period, precision: record.precision, source: record.source,
+                                       warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+            }
+            // A ZIP without a record of its own takes its county's most common rates: the majority's, not a neighbour's.
+            for i in fallbacks[county] ?? [] where Zip5Index.ratesKey(records[i]) != Zip5Index.ratesKey(common) {
+                result[i] = records[i].with(period: records[i].period, locals: common.locals, warning: records[i].warning, tableDate: records[i].tableDate)
+            }
+        }
+        return (result, aligned)
+    }
+
     // MARK: - The shipped stack
 
     /// Official files, corrections and local taxes over the ZIP5 index, and the state profiles with the official

@@ -170,6 +170,25 @@ struct CrossCountyRegionTests {
         #expect(try quote("GA", "30655").totalTax.decimalString == "7.00")  // Monroe, in Walton County
     }
 
+    /// Where counties levy the only local taxes, a county's rate is one across it, and a ZIP carrying another rate
+    /// carries a neighbour's. 27613 (Raleigh, Wake County) is the table's RALEIGH at Durham County's 2.25%; Wake
+    /// levies 2% and its 0.5% transit tax (7.25% in all, NC DOR county rate list). The Ohio Department of Taxation's
+    /// county map (July 2024) gives Miami County 7.00% (45356, Piqua: Shelby County's 7.25% in the table), Greene
+    /// County 6.75% (45431, Dayton: Montgomery County's 7.50%) and Fairfield County 6.75% (43163, West Rushville, a
+    /// ZIP without a record of its own, took the table's commonest Fairfield rate, a neighbour's). Suwannee County,
+    /// Florida has no majority (three ZIPs at 1.5%, three at 1%) and is left as the table has it.
+    @Test func aCountyLeviesOneRate() throws {
+        let raleigh = try quote("NC", "27613")
+        #expect(raleigh.totalTax.decimalString == "7.25")
+        #expect(raleigh.warnings.contains { $0.contains("ZIP 27613's county rate in the ZIP5 table (tax region RALEIGH) is not the one") })
+        #expect(try quote("OH", "45356").totalTax.decimalString == "7.00")
+        #expect(try quote("OH", "45431").totalTax.decimalString == "6.75")
+        #expect(try quote("OH", "43163").totalTax.decimalString == "6.75")
+        let liveOak = try quote("FL", "32064")
+        #expect(liveOak.totalTax.decimalString == "7.00")
+        #expect(!liveOak.warnings.contains { $0.contains("county rate in the ZIP5 table") })
+    }
+
     /// Where most towns levy a rate of their own (Texas, Nebraska), a ZIP whose postal city has no ZIPs of its own
     /// in the table is left as the table has it: the county's commonest rates would be another town's. 79201 is
     /// Childress (CHILDRESS on the county's other ZIPs is its unincorporated area, 6.75%; the city adds 2%).
