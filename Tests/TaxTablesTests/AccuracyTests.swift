@@ -156,6 +156,22 @@ struct AccuracyTests {
         #expect(try tax("81235", "Lake City", "2025-06-01") == "7.90")
     }
 
+    /// Colorado cities in the county the Census crosswalk gives their ZIP, where the ZIP5 table has a neighbour's
+    /// county or city: Aurora in Arapahoe County 8.00% (city page), Broomfield 8.15% (a city and county, city page),
+    /// Brighton 8.50% in Adams County and 6.65% in Weld County (city page), Littleton 8.00% in Arapahoe County and
+    /// 8.25% in Jefferson County (city ordinance, Jefferson County 0.5%).
+    @Test func coloradoCitiesInTheirOwnCounties() throws {
+        func tax(_ zip: String, _ city: String) throws -> String { try taxOn100("CO", zip, city: city, on: "2026-06-01") }
+        #expect(try tax("80013", "Aurora") == "8.00")
+        #expect(try tax("80016", "Aurora") == "8.00")
+        #expect(try tax("80020", "Broomfield") == "8.15")
+        #expect(try tax("80023", "Broomfield") == "8.15")
+        #expect(try tax("80601", "Brighton") == "8.50")
+        #expect(try tax("80603", "Brighton") == "6.65")
+        #expect(try tax("80120", "Littleton") == "8.00")
+        #expect(try tax("80128", "Littleton") == "8.25")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try taxOn100("CA", "90012", on: "2026-02-01") == "9.75")
