@@ -357,17 +357,22 @@ extension CanonicalTables {
         }
         // A region that is the name of a county of the state ("WALTON") and of no postal city in the ZIP's own county
         // is that county's area, however many ZIPs of other counties the table gives it.
+        // County names compare without spaces, dots or the spelling of "ST" ("DE SOTO" is DeSoto County, "SAINT
+        // LUCIE" St. Lucie County).
+        func countyNameKey(_ state: String, _ name: String) -> String {
+            state + "|" + SSTPlaceName.matchKey(name).filter { $0 != " " }
+        }
         var countiesByName: [String: String] = [:]
         var postalCities = Set<String>()
         for record in records {
             guard let county = record.countyFIPS else { continue }
-            if let name = record.countyName.map(PlaceRateFile.countyKey) { countiesByName[record.state.code + "|" + name] = county }
+            if let name = record.countyName.map(PlaceRateFile.countyKey) { countiesByName[countyNameKey(record.state.code, name)] = county }
             if let postal = record.postalCity { postalCities.insert(record.state.code + "|" + county + "|" + normalized(postal)) }
         }
         // The county a region names: the whole region ("WALTON"), or the words before "CO" in a county district's
         // name ("HARALSON CO TSPLOST TR" on 30108, Bowdon, in Carroll County; "PRINCE WILLIAM CO SP" in Fauquier).
         func namedCounty(_ region: String, _ state: String) -> String? {
-            if countiesByName[state + "|" + region] != nil { return region }
+            if countiesByName[countyNameKey(state, region)] != nil { return region }
             guard let range = region.range(of: " CO "), range.lowerBound > region.startIndex else {
                 return region.hasSuffix(" CO") ? String(region.dropLast(3)) : nil
             }
@@ -379,13 +384,13 @@ extension CanonicalTables {
             guard eligible[i], let county = records[i].countyFIPS, let counts = regionCounties[records[i].state.code + "|" + regions[i]],
                   let most = counts.values.max() else { return false }
             let state = records[i].state.code
-            if let name = namedCounty(regions[i], state), name != regions[i], let named = countiesByName[state + "|" + name], named != county,
+            if let name = namedCounty(regions[i], state), name != regions[i], let named = countiesByName[countyNameKey(state, name)], named != county,
                !postalCities.contains(state + "|" + county + "|" + name) {
                 namesADistrict[i] = true
                 return true
             }
             if (counts[county] ?? 0) * 2 < most { return true }
-            guard let name = namedCounty(regions[i], state), let named = countiesByName[state + "|" + name], named != county else { return false }
+            guard let name = namedCounty(regions[i], state), let named = countiesByName[countyNameKey(state, name)], named != county else { return false }
             return !postalCities.contains(state + "|" + county + "|" + name)
         }
         // States where fewer than one ZIP in ten carries a city rate.
