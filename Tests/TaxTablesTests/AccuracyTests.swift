@@ -172,6 +172,17 @@ struct AccuracyTests {
         #expect(try tax("80128", "Littleton") == "8.25")
     }
 
+    /// North Carolina's county rates (NC DOR, rates effective 2024-07-01): the transit tax only in Durham, Mecklenburg,
+    /// Orange and Wake; Hoke, Johnston and Union counties 6.75% where the ZIP5 table gives a neighbour's rates.
+    @Test func northCarolinaCountyRates() throws {
+        func tax(_ zip: String) throws -> String { try taxOn100("NC", zip, on: "2025-03-01") }
+        #expect(try tax("27601") == "7.25")  // Raleigh, Wake
+        #expect(try tax("27701") == "7.50")  // Durham
+        #expect(try tax("28376") == "6.75")  // Raeford, Hoke
+        #expect(try tax("27520") == "6.75")  // Clayton, Johnston
+        #expect(try tax("28079") == "6.75")  // Indian Trail, Union
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try taxOn100("CA", "90012", on: "2026-02-01") == "9.75")
