@@ -358,9 +358,13 @@ extension CanonicalTables {
         // A region that is the name of a county of the state ("WALTON") and of no postal city in the ZIP's own county
         // is that county's area, however many ZIPs of other counties the table gives it.
         // County names compare without spaces, dots or the spelling of "ST" ("DE SOTO" is DeSoto County, "SAINT
-        // LUCIE" St. Lucie County).
+        // LUCIE" St. Lucie County); each name's key is worked out once (regions repeat across thousands of ZIPs).
+        var nameKeys: [String: String] = [:]
         func countyNameKey(_ state: String, _ name: String) -> String {
-            state + "|" + SSTPlaceName.matchKey(name).filter { $0 != " " }
+            if let key = nameKeys[name] { return state + "|" + key }
+            let key = SSTPlaceName.matchKey(name).filter { $0 != " " }
+            nameKeys[name] = key
+            return state + "|" + key
         }
         var countiesByName: [String: String] = [:]
         var postalCities = Set<String>()
