@@ -332,9 +332,7 @@ extension CanonicalTables {
                     + "a ZIP+4 or street address would decide"
                 : "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) is a district that covers only part of the ZIP; "
                     + "\(around), without the district; a ZIP+4 or street address would decide"
-            return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
-                              cityName: common.cityName, postalCity: record.postalCity, locals: common.locals, period: record.period, precision: record.precision, source: record.source,
-                              warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+            return record.withRates(of: common, cityName: common.cityName, warning: warning)
         }
         return (result, straddling)
     }
@@ -428,10 +426,7 @@ extension CanonicalTables {
             let used = postalCity.isEmpty ? "the most common rates of \(countyName) outside cities with a rate of their own were used" : "the rates of \(common.cityName ?? common.region)'s other ZIPs in \(countyName) were used"
             let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s tax region \(record.region) in the ZIP5 table is a place of another county "
                 + "than the ZIP's (\(countyName), Census ZIP/county crosswalk); \(used); a ZIP+4 or street address would decide"
-            result[i] = Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: record.region,
-                                   cityName: common.cityName, postalCity: record.postalCity, locals: common.locals, period: record.period,
-                                   precision: record.precision, source: record.source,
-                                   warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+            result[i] = record.withRates(of: common, cityName: common.cityName, warning: warning)
         }
         return (result, relocated)
     }
@@ -476,10 +471,7 @@ extension CanonicalTables {
                 let warning = "zip_straddles_jurisdictions: ZIP \(record.zip.zip5String)'s county rate in the ZIP5 table (tax region \(record.region)) "
                     + "is not the one \(count) of \(countyName)'s \(members.count) ZIPs carry (Census ZIP/county crosswalk), so it is a neighbouring "
                     + "county's; the most common rates of \(countyName) were used; a ZIP+4 or street address would decide"
-                result[i] = Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName,
-                                       region: record.region, cityName: nil, postalCity: record.postalCity, locals: common.locals,
-                                       period: record.period, precision: record.precision, source: record.source,
-                                       warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+                result[i] = record.withRates(of: common, cityName: nil, warning: warning)
             }
             // A ZIP without a record of its own takes its county's most common rates: the majority's, not a neighbour's.
             for i in fallbacks[county] ?? [] where Zip5Index.ratesKey(records[i]) != Zip5Index.ratesKey(common) {
@@ -589,6 +581,13 @@ extension CanonicalTables {
 extension Zip5Record {
     /// Whether a city levies a rate here.
     var hasCityRate: Bool { locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
+
+    /// This ZIP quoted with another record's local rates (and city), its warning added to the record's own.
+    func withRates(of other: Zip5Record, cityName: String?, warning: String) -> Zip5Record {
+        Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName,
+                   postalCity: postalCity, locals: other.locals, period: period, precision: precision, source: source,
+                   warning: [self.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: tableDate)
+    }
 
     func with(period: EffectivePeriod, locals: [LocalRate], warning: String?, tableDate: TaxDate?) -> Zip5Record {
         Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName,
