@@ -183,6 +183,31 @@ struct AccuracyTests {
         #expect(try tax("28079") == "6.75")  // Indian Trail, Union
     }
 
+    /// Virginia's localities (Virginia Tax bulletins 13-8, 20-8, 22-7): 5.3%, 6.0% in the three regional areas,
+    /// 6.3% with the additional school tax, 7.0% in the Historic Triangle; ZIPs the ZIP5 table gives a
+    /// neighbouring locality's regional or school tax have their own locality's rate.
+    @Test func virginiaLocalities() throws {
+        func tax(_ zip: String) throws -> String { try taxOn100("VA", zip, on: "2026-06-01") }
+        #expect(try tax("23924") == "5.30")  // Chase City, Mecklenburg (the table: Charlotte County's school tax)
+        #expect(try tax("24088") == "5.30")  // Ferrum, Franklin County (the table: Patrick County's)
+        #expect(try tax("23602") == "6.00")  // Newport News (the table: York County's Historic Triangle tax)
+        #expect(try tax("23011") == "6.00")  // Barhamsville, New Kent (Central Virginia)
+        #expect(try tax("24541") == "6.30")  // Danville, school tax from 2022-07-01
+        #expect(try tax("23185") == "7.00")  // Williamsburg
+    }
+
+    /// Johnson County, Iowa: Iowa City, Coralville, North Liberty and Oxford levy a 1% local option tax from
+    /// 2026-07-01 (approved 2025-11-04); University Heights from 2025-07-01 (approved November 2024).
+    @Test func iowaJohnsonCountyLocalOptionTaxes() throws {
+        #expect(try taxOn100("IA", "52240", city: "Iowa City", on: "2026-06-30") == "6.00")
+        #expect(try taxOn100("IA", "52240", city: "Iowa City", on: "2026-07-01") == "7.00")
+        #expect(try taxOn100("IA", "52240", on: "2026-03-01") == "6.00")  // the table labels it Hills (1%)
+        #expect(try taxOn100("IA", "52317", city: "North Liberty", on: "2026-08-01") == "7.00")
+        #expect(try taxOn100("IA", "52322", city: "Oxford", on: "2026-03-01") == "6.00")
+        #expect(try taxOn100("IA", "52246", city: "University Heights", on: "2025-03-01") == "6.00")
+        #expect(try taxOn100("IA", "52246", city: "University Heights", on: "2025-08-01") == "7.00")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try taxOn100("CA", "90012", on: "2026-02-01") == "9.75")
