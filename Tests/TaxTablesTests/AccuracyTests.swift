@@ -311,6 +311,14 @@ struct AccuracyTests {
         #expect(try quote("2027-09-01", from: .zip("FL", "33101"), to: .zip("FL", "33101"), [line("80.00", .clothing)]).totalTax.minorUnits > 0)
     }
 
+    /// Missouri (RSMo 144.049 as amended by SB 153 of 2021): from 2023 no city, county or district may opt out of
+    /// the holiday, so Columbia (which did, with Boone County, until 2022) charges no local tax on clothing either.
+    @Test func missouriHolidayHasNoLocalOptOuts() throws {
+        let columbia = Address(line1: "", city: "Columbia", state: StateCode("MO")!, zip: ZipCode("65201")!)
+        #expect(try quote("2027-08-07", from: columbia, to: columbia, [line("50.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2027-08-10", from: columbia, to: columbia, [line("50.00", .clothing)]).totalTax.decimalString == "3.99")
+    }
+
     // MARK: Discounts
 
     /// A seller discount reduces the base; a manufacturer's coupon reduces it only where the state says so
