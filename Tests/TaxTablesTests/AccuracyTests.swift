@@ -319,6 +319,17 @@ struct AccuracyTests {
         #expect(try quote("2027-08-10", from: columbia, to: columbia, [line("50.00", .clothing)]).totalTax.decimalString == "3.99")
     }
 
+    /// Alabama (Ala. Code 40-23-211 and 213): the third weekend of July; cities and counties waive their own taxes
+    /// by resolution and almost all do (ALDOR's 2024 tracking), except the education taxes of Jefferson County and
+    /// others: Montgomery charges nothing on clothing, Birmingham charges Jefferson County's tax.
+    @Test func alabamaHolidayWithLocalTaxes() throws {
+        let montgomery = Address(line1: "", city: "Montgomery", state: StateCode("AL")!, zip: ZipCode("36104")!)
+        let birmingham = Address(line1: "", city: "Birmingham", state: StateCode("AL")!, zip: ZipCode("35203")!)
+        #expect(try quote("2027-07-17", from: montgomery, to: montgomery, [line("50.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2027-07-20", from: montgomery, to: montgomery, [line("50.00", .clothing)]).totalTax.decimalString == "5.00")
+        #expect(try quote("2026-07-18", from: birmingham, to: birmingham, [line("50.00", .clothing)]).totalTax.decimalString == "1.00")
+    }
+
     // MARK: Discounts
 
     /// A seller discount reduces the base; a manufacturer's coupon reduces it only where the state says so
