@@ -208,6 +208,12 @@ struct AccuracyTests {
         #expect(try taxOn100("IA", "52246", city: "University Heights", on: "2025-08-01") == "7.00")
     }
 
+    /// Kansas city taxes approved on 2025-11-04 and collected from 2026-04-01: Lyndon's second 0.5% (9.0% -> 9.5%).
+    @Test func kansasCityTaxesFromApril2026() throws {
+        #expect(try taxOn100("KS", "66451", city: "Lyndon", on: "2026-03-31") == "9.00")
+        #expect(try taxOn100("KS", "66451", city: "Lyndon", on: "2026-04-01") == "9.50")
+    }
+
     /// California CDTFA: Los Angeles 9.75% from the 2026-01-01 file; 9.50% before LA County Measure A (2025-04-01).
     @Test func californiaPlaceRates() throws {
         #expect(try taxOn100("CA", "90012", on: "2026-02-01") == "9.75")
