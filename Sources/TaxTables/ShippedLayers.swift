@@ -380,25 +380,26 @@ extension CanonicalTables {
             }
             return String(region[..<range.lowerBound])
         }
-        // A region named after another county's district ("GOODHUE CO TR") says the ZIP carries that county's taxes.
+        // A region named after another county's district ("GOODHUE CO TR") or the county itself ("LAURENS" on 29654,
+        // Honea Path, in Anderson County) says the ZIP carries that county's taxes outside its cities.
         var namesADistrict = [Bool](repeating: false, count: records.count)
+        var namesACounty = [Bool](repeating: false, count: records.count)
         let elsewhere = records.indices.map { i -> Bool in
             guard eligible[i], let county = records[i].countyFIPS, let counts = regionCounties[records[i].state.code + "|" + regions[i]],
                   let most = counts.values.max() else { return false }
             let state = records[i].state.code
-            if let name = namedCounty(regions[i], state), name != regions[i], let named = countiesByName[countyNameKey(state, name)], named != county,
+            if let name = namedCounty(regions[i], state), let named = countiesByName[countyNameKey(state, name)], named != county,
                !postalCities.contains(state + "|" + county + "|" + name) {
-                namesADistrict[i] = true
+                if name == regions[i] { namesACounty[i] = true } else { namesADistrict[i] = true }
                 return true
             }
-            if (counts[county] ?? 0) * 2 < most { return true }
-            guard let name = namedCounty(regions[i], state), let named = countiesByName[countyNameKey(state, name)], named != county else { return false }
-            return !postalCities.contains(state + "|" + county + "|" + name)
+            return (counts[county] ?? 0) * 2 < most
         }
-        // States where fewer than one ZIP in ten carries a city rate.
+        // States where fewer than one ZIP in ten carries a city rate, and where fewer than one in four does.
         var cityRated: [String: (all: Int, city: Int)] = [:]
         for record in records { cityRated[record.state.code, default: (0, 0)].all += 1; if record.hasCityRate { cityRated[record.state.code]!.city += 1 } }
         let citiesRarelyTax = Set(cityRated.filter { $0.value.city * 10 < $0.value.all }.keys)
+        let citiesMostlyUntaxed = Set(cityRated.filter { $0.value.city * 4 < $0.value.all }.keys)
         var pools: [String: [Int]] = [:]
         for i in records.indices where eligible[i] && !elsewhere[i] {
             pools[records[i].state.code + records[i].countyFIPS!, default: []].append(i)
@@ -415,8 +416,12 @@ extension CanonicalTables {
             // Georgia: county taxes; not Texas or Kansas, where most towns levy their own).
             let postalCity = postal == record.countyName.map(PlaceRateFile.countyKey) ? [] : pool.filter { regions[$0] == postal }
             // Another county's district on a ZIP without a city rate of its own: the county's rates outside cities
-            // are the fair guess in any state (Lyon County, Minnesota, has no transit tax; REDWOOD CO TR has).
-            let countyWide = citiesRarelyTax.contains(record.state.code) || namesADistrict[i] && !record.hasCityRate
+            // are the fair guess in any state (Lyon County, Minnesota, has no transit tax; REDWOOD CO TR has). Another
+            // county's area likewise where most places levy no city tax (Mecklenburg County, Virginia, has no school
+            // tax; CHARLOTTE, its neighbour's region, has), not where most towns levy one (Texas: 75633, Carthage, under
+            // RUSK carries Rusk County's 2% of districts, the total Carthage's own city and county taxes come to).
+            let countyArea = namesACounty[i] && citiesMostlyUntaxed.contains(record.state.code)
+            let countyWide = citiesRarelyTax.contains(record.state.code) || (namesADistrict[i] || countyArea) && !record.hasCityRate
                 ? pool.filter { !records[$0].hasCityRate } : []
             guard !postalCity.isEmpty || !countyWide.isEmpty else { continue }
             guard let common = Zip5Index.mostCommonRates((postalCity.isEmpty ? countyWide : postalCity).map { records[$0] }),

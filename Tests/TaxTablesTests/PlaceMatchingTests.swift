@@ -173,6 +173,20 @@ struct CrossCountyRegionTests {
         #expect(try quote("FL", "33890").totalTax.decimalString == "7.00")
     }
 
+    /// A region that is another county's own name, on a ZIP without a city rate, where most places levy no city tax:
+    /// the ZIP's own county's rates outside cities. 56013 (Blue Earth, Faribault County, Minnesota) carried Martin
+    /// County's 0.5% under the region MARTIN; Faribault County's own 0.5% starts on 2026-04-01 (MNR2026Q2FEB18,
+    /// county 043). 29654 (Honea Path, Anderson County, South Carolina) carried Laurens County's 1% more. Not where
+    /// most towns levy their own: 75633 (Carthage, Texas, Panola County) keeps the table's 8.25% under RUSK.
+    @Test func aRegionThatIsAnotherCountysName() throws {
+        #expect(try quote("MN", "56013").totalTax.decimalString == "6.88")
+        #expect(try quote("MN", "56013", on: "2026-06-01").totalTax.decimalString == "7.38")
+        let honeaPath = try quote("SC", "29654")
+        #expect(honeaPath.totalTax.decimalString == "7.00")
+        #expect(honeaPath.warnings.contains { $0.contains("ZIP 29654's tax region LAURENS in the ZIP5 table is a place of another county") })
+        #expect(try quote("TX", "75633").totalTax.decimalString == "8.25")
+    }
+
     /// Where counties levy the only local taxes, a county's rate is one across it, and a ZIP carrying another rate
     /// carries a neighbour's. 27613 (Raleigh, Wake County) is the table's RALEIGH at Durham County's 2.25%; Wake
     /// levies 2% and its 0.5% transit tax (7.25% in all, NC DOR county rate list). The Ohio Department of Taxation's
