@@ -170,6 +170,7 @@ struct AccuracyTests {
         #expect(try tax("80603", "Brighton") == "6.65")
         #expect(try tax("80120", "Littleton") == "8.00")
         #expect(try tax("80128", "Littleton") == "8.25")
+        #expect(try tax("80123", "Littleton") == "8.25")  // a Jefferson County ZIP whose region is DENVER
     }
 
     /// North Carolina's county rates (NC DOR, rates effective 2024-07-01): the transit tax only in Durham, Mecklenburg,
