@@ -197,6 +197,20 @@ struct AccuracyTests {
         #expect(try tax("23185") == "7.00")  // Williamsburg
     }
 
+    /// New York's county rates (Publication 718; Suffolk 8.75% from 2025-03-01): ZIPs the ZIP5 table gives a
+    /// neighbouring county's or New York City's rates have their own county's.
+    @Test func newYorkCountyRates() throws {
+        func tax(_ zip: String) throws -> String { try taxOn100("NY", zip, on: "2026-06-01") }
+        #expect(try tax("11580") == "8.63")  // Valley Stream, Nassau (the table: New York City's 8.875%)
+        #expect(try tax("11021") == "8.63")  // Great Neck, Nassau
+        #expect(try tax("14564") == "7.50")  // Victor, Ontario County (the table: 8%)
+        #expect(try tax("14094") == "8.00")  // Lockport, Niagara County (the table: Erie's 8.75%)
+        #expect(try tax("13421") == "8.00")  // Oneida, Madison County (the table: 20%)
+        #expect(try tax("10803") == "8.38")  // Pelham, Westchester (the table: New York City's)
+        #expect(try tax("10001") == "8.88")  // Manhattan
+        #expect(try taxOn100("NY", "11747", on: "2025-02-01") == "8.63")  // Suffolk before ST-25-1
+    }
+
     /// Johnson County, Iowa: Iowa City, Coralville, North Liberty and Oxford levy a 1% local option tax from
     /// 2026-07-01 (approved 2025-11-04); University Heights from 2025-07-01 (approved November 2024).
     @Test func iowaJohnsonCountyLocalOptionTaxes() throws {
