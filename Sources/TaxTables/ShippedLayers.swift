@@ -404,17 +404,26 @@ extension CanonicalTables {
         for i in records.indices where eligible[i] && !elsewhere[i] {
             pools[records[i].state.code + records[i].countyFIPS!, default: []].append(i)
         }
+        // A city's part of another county is kept where its region names its own postal city (73173, Oklahoma
+        // City's part of Cleveland County); it speaks for that city there, not for the county's other places.
+        var cityParts: [String: [Int]] = [:]
+        for i in records.indices where eligible[i] && elsewhere[i] {
+            guard let postal = records[i].postalCity.map(normalized), regions[i] == postal else { continue }
+            cityParts[records[i].state.code + records[i].countyFIPS! + "|" + postal, default: []].append(i)
+        }
         var relocated = 0
         var result = records
         for i in records.indices where elsewhere[i] {
             let record = records[i]
             guard let postal = record.postalCity.map(normalized), let county = record.countyFIPS else { continue }
-            guard regions[i] != postal, !regions[i].hasPrefix(postal), let pool = pools[record.state.code + county], !pool.isEmpty else { continue }
+            guard regions[i] != postal, !regions[i].hasPrefix(postal) else { continue }
+            let pool = pools[record.state.code + county] ?? []
             // The postal city's own ZIPs say what it levies, unless the county has the same name (CHILDRESS is also
             // Childress County's unincorporated area). Without them, the county's most common rates of places
             // without a city rate are a fair guess only where city rates are rare in the state (Ohio, Pennsylvania,
             // Georgia: county taxes; not Texas or Kansas, where most towns levy their own).
-            let postalCity = postal == record.countyName.map(PlaceRateFile.countyKey) ? [] : pool.filter { regions[$0] == postal }
+            let postalCity = postal == record.countyName.map(PlaceRateFile.countyKey)
+                ? [] : pool.filter { regions[$0] == postal } + (cityParts[record.state.code + county + "|" + postal] ?? [])
             // Another county's district on a ZIP without a city rate of its own: the county's rates outside cities
             // are the fair guess in any state (Lyon County, Minnesota, has no transit tax; REDWOOD CO TR has). Another
             // county's area likewise where most places levy no city tax (Mecklenburg County, Virginia, has no school

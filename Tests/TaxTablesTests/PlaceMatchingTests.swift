@@ -187,6 +187,17 @@ struct CrossCountyRegionTests {
         #expect(try quote("TX", "75633").totalTax.decimalString == "8.25")
     }
 
+    /// A city's part of another county, named after the city in the table, speaks for the postal city's other ZIPs
+    /// there: 73160 (Oklahoma City, Cleveland County) is the table's MIDWEST CITY, a city of Oklahoma County at 4.6%;
+    /// it takes 73173's Oklahoma City rates, with Cleveland County's 0.125% (corrections: 8.75%). 80019 (Aurora,
+    /// Adams County) is the table's DENVER: Aurora in Adams County, 8.5%.
+    @Test func aCitysPartOfAnotherCounty() throws {
+        let q = try quote("OK", "73160", on: "2026-06-01")
+        #expect(q.totalTax.decimalString == "8.75")
+        #expect(q.warnings.contains { $0.contains("ZIP 73160's tax region MIDWEST CITY in the ZIP5 table is a place of another county") })
+        #expect(try quote("CO", "80019", on: "2026-06-01").totalTax.decimalString == "8.50")
+    }
+
     /// Where counties levy the only local taxes, a county's rate is one across it, and a ZIP carrying another rate
     /// carries a neighbour's. 27613 (Raleigh, Wake County) is the table's RALEIGH at Durham County's 2.25%; Wake
     /// levies 2% and its 0.5% transit tax (7.25% in all, NC DOR county rate list). The Ohio Department of Taxation's
