@@ -211,6 +211,16 @@ struct AccuracyTests {
         #expect(try taxOn100("NY", "11747", on: "2025-02-01") == "8.63")  // Suffolk before ST-25-1
     }
 
+    /// Florida surtaxes on their dates (DR-15DSS 2025 and 2026; Florida DOR TIPs 24A01-15 and 25A01-02): Hillsborough
+    /// 6.5% from 2025-01-01 to 2025-05-31 (two surtaxes suspended), 7.5% from 2025-06-01; Palm Beach 7% in 2025,
+    /// 6.5% from 2026-01-01.
+    @Test func floridaSurtaxesOnTheirDates() throws {
+        #expect(try taxOn100("FL", "33602", city: "Tampa", on: "2025-03-01") == "6.50")
+        #expect(try taxOn100("FL", "33602", city: "Tampa", on: "2025-06-01") == "7.50")
+        #expect(try taxOn100("FL", "33401", on: "2025-09-01") == "7.00")
+        #expect(try taxOn100("FL", "33401", on: "2026-02-01") == "6.50")
+    }
+
     /// Johnson County, Iowa: Iowa City, Coralville, North Liberty and Oxford levy a 1% local option tax from
     /// 2026-07-01 (approved 2025-11-04); University Heights from 2025-07-01 (approved November 2024).
     @Test func iowaJohnsonCountyLocalOptionTaxes() throws {
