@@ -75,7 +75,7 @@ public enum CanonicalTables {
 
         let sources = readSources(contents["sources.csv"]!, log: &log)
         let known = Set(sources.map(\.id))
-        let (states, stateCodes) = readStates(contents["states.csv"]!, sources: known, log: &log)
+        let (states, stateCodes, localCaps) = readStatesAndLocalCaps(contents["states.csv"]!, sources: known, log: &log)
         let taxability = readTaxability(contents["taxability.csv"]!, states: stateCodes, sources: known, log: &log)
         let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, log: &log)
         var zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, log: &log)
@@ -94,7 +94,7 @@ public enum CanonicalTables {
             }
             if field == "zip5_table_date" { zip5Date = date } else { zip5 = carryBack(zip5, to: date) }
         }
-        zip5 = alignCountyRates(relocateCrossCountyRegions(separateDistricts(zip5).records).records).records
+        zip5 = alignCountyRates(relocateCrossCountyRegions(separateDistricts(zip5).records, townsTopUp: Set(localCaps.map(\.code))).records).records
 
         if log.hasErrors { throw TableLoadError(log.entries) }
         let index = Zip5Index(records: zip5)
@@ -152,10 +152,19 @@ public enum CanonicalTables {
     /// The state profiles, and every state code the file names (even on a broken row), so that other files are
     /// not blamed for a state whose own row is the problem.
     static func readStates(_ bytes: [UInt8], sources: Set<String>, log: inout DiagnosticLog) -> ([StateProfile], Set<StateCode>) {
+        let (profiles, named, _) = readStatesAndLocalCaps(bytes, sources: sources, log: &log)
+        return (profiles, named)
+    }
+
+    /// The state profiles, the state codes the file names, and the states whose law caps the combined local rate
+    /// (`local_cap`: Texas 2%, Tennessee 2.75%), where towns top a county's rate up to the cap.
+    static func readStatesAndLocalCaps(_ bytes: [UInt8], sources: Set<String>,
+                                       log: inout DiagnosticLog) -> ([StateProfile], Set<StateCode>, Set<StateCode>) {
         let file = "states.csv"
         let columns = ["state", "fips", "name", "has_sales_tax", "rate", "interstate_rate", "effective_from", "effective_through",
                        "sourcing", "origin_levels", "source", "as_of", "note"]
-        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return ([], []) }
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return ([], [], []) }
+        var capped = Set<StateCode>()
         var profiles: [StateCode: StateProfile] = [:]
         var order: [StateCode] = []
         var firstLine: [StateCode: Int] = [:]
@@ -175,6 +184,10 @@ public enum CanonicalTables {
             guard let rate = table.rate(record, "rate", log: &log) else { continue }
             let interstate = table.rate(record, "interstate_rate", optional: true, log: &log)
             guard let sourcing = parseSourcing(table, record, log: &log) else { continue }
+            if table.has("local_cap"), !table.field(record, "local_cap").value.isEmpty {
+                guard table.rate(record, "local_cap", log: &log) != nil else { continue }
+                capped.insert(state)
+            }
             let dated = DatedRate(period: period, intrastate: rate, interstate: interstate, provenance: provenance)
             if let existing = profiles[state] {
                 if let clash = existing.rates.first(where: { $0.period.overlaps(period) }) {
@@ -195,7 +208,7 @@ public enum CanonicalTables {
                                                sourcing: sourcing, destinationNeedsEngagement: engagement, provenance: provenance)
             }
         }
-        return (order.map { profiles[$0]! }, named)
+        return (order.map { profiles[$0]! }, named, capped)
     }
 
     private static func parseSourcing(_ table: CSVTable, _ record: CSVReader.Record, log: inout DiagnosticLog) -> IntrastateSourcing? {

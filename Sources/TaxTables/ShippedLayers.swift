@@ -344,7 +344,7 @@ extension CanonicalTables {
     /// county's places without one, with a warning. A region named after
     /// the postal city itself (Carrollton, a city in three counties) is kept. A region that names a county (WALTON
     /// for 30019, Dacula, in Gwinnett County) is that county's, unless a postal city of the ZIP's county has its name.
-    static func relocateCrossCountyRegions(_ records: [Zip5Record]) -> (records: [Zip5Record], relocated: Int) {
+    static func relocateCrossCountyRegions(_ records: [Zip5Record], townsTopUp: Set<String> = []) -> (records: [Zip5Record], relocated: Int) {
         let normalized = Zip5Index.normalizedPlace
         // Each record's region and county key once (the district test and the normalising are the costly parts).
         let regions = records.map { normalized($0.region) }
@@ -428,8 +428,10 @@ extension CanonicalTables {
             // are the fair guess in any state (Lyon County, Minnesota, has no transit tax; REDWOOD CO TR has). Another
             // county's area likewise where most places levy no city tax (Mecklenburg County, Virginia, has no school
             // tax; CHARLOTTE, its neighbour's region, has), not where most towns levy one (Texas: 75633, Carthage, under
-            // RUSK carries Rusk County's 2% of districts, the total Carthage's own city and county taxes come to).
-            let countyArea = namesACounty[i] && citiesMostlyUntaxed.contains(record.state.code)
+            // RUSK carries Rusk County's 2% of districts, the total Carthage's own city and county taxes come to), nor
+            // where towns top the county's rate up to a cap on local taxes (Tennessee, where the table gives a town's
+            // whole local rate as its county's: a neighbour's 2.75% is nearer a town's than its county's 2.25%).
+            let countyArea = namesACounty[i] && citiesMostlyUntaxed.contains(record.state.code) && !townsTopUp.contains(record.state.code)
             let countyWide = citiesRarelyTax.contains(record.state.code) || (namesADistrict[i] || countyArea) && !record.hasCityRate
                 ? pool.filter { !records[$0].hasCityRate } : []
             guard !postalCity.isEmpty || !countyWide.isEmpty else { continue }

@@ -185,6 +185,9 @@ struct CrossCountyRegionTests {
         #expect(honeaPath.totalTax.decimalString == "7.00")
         #expect(honeaPath.warnings.contains { $0.contains("ZIP 29654's tax region LAURENS in the ZIP5 table is a place of another county") })
         #expect(try quote("TX", "75633").totalTax.decimalString == "8.25")
+        // Nor where towns top the county's rate up to a cap (Tennessee, 2.75%): 37091, Lewisburg, Marshall County,
+        // under BEDFORD keeps the table's 9.75% rather than the 9.25% of Marshall County outside towns.
+        #expect(try quote("TN", "37091").totalTax.decimalString == "9.75")
     }
 
     /// A city's part of another county, named after the city in the table, speaks for the postal city's other ZIPs
