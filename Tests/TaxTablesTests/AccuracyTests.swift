@@ -221,6 +221,16 @@ struct AccuracyTests {
         #expect(try taxOn100("FL", "33401", on: "2026-02-01") == "6.50")
     }
 
+    /// City totals in the state tables (as audited by the OpenSalesTax project): Tulsa County levies 0.367% in the
+    /// whole county (Broken Arrow 8.417%, not Wagoner County's 1.55% from the table); Lawrence, Kansas 9.35% (every
+    /// Lawrence ZIP is a development-district region in the table); South Carolina's Summerville in Dorchester
+    /// County 7% (ST-500).
+    @Test func cityTotalsInTheStateTables() throws {
+        #expect(try taxOn100("OK", "74012", city: "Broken Arrow", on: "2026-07-19") == "8.42")
+        #expect(try taxOn100("KS", "66044", city: "Lawrence", on: "2026-07-09") == "9.35")
+        #expect(try taxOn100("SC", "29483", city: "Summerville", on: "2026-06-01") == "7.00")
+    }
+
     /// Johnson County, Iowa: Iowa City, Coralville, North Liberty and Oxford levy a 1% local option tax from
     /// 2026-07-01 (approved 2025-11-04); University Heights from 2025-07-01 (approved November 2024).
     @Test func iowaJohnsonCountyLocalOptionTaxes() throws {
