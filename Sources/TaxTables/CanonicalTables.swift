@@ -149,14 +149,8 @@ public enum CanonicalTables {
         return result
     }
 
-    /// The state profiles, and every state code the file names (even on a broken row), so that other files are
-    /// not blamed for a state whose own row is the problem.
-    static func readStates(_ bytes: [UInt8], sources: Set<String>, log: inout DiagnosticLog) -> ([StateProfile], Set<StateCode>) {
-        let (profiles, named, _) = readStatesAndLocalCaps(bytes, sources: sources, log: &log)
-        return (profiles, named)
-    }
-
-    /// The state profiles, the state codes the file names, and the states whose law caps the combined local rate
+    /// The state profiles, every state code the file names (even on a broken row, so that other files are not
+    /// blamed for a state whose own row is the problem), and the states whose law caps the combined local rate
     /// (`local_cap`: Texas 2%, Tennessee 2.75%), where towns top a county's rate up to the cap.
     static func readStatesAndLocalCaps(_ bytes: [UInt8], sources: Set<String>,
                                        log: inout DiagnosticLog) -> ([StateProfile], Set<StateCode>, Set<StateCode>) {
