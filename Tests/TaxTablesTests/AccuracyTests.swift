@@ -211,6 +211,23 @@ struct AccuracyTests {
         #expect(try taxOn100("NY", "11747", on: "2025-02-01") == "8.63")  // Suffolk before ST-25-1
     }
 
+    /// New York clothing under $110 (Publication 718-C, 2/24): exempt from the state's 4% everywhere; from local tax
+    /// and the MCTD's 3/8% only where the locality exempts it (New York City, Dutchess from 2022-03-01, Monroe from
+    /// 2023-03-01, Putnam from 2024-03-01, Chautauqua, Chenango, ...); elsewhere in the MCTD the 3/8% is charged.
+    @Test func newYorkClothingUnder110ByLocality() throws {
+        func tax(_ zip: String, _ amount: String = "50.00") throws -> String {
+            try quote("2026-06-01", from: .zip("NY", zip), to: .zip("NY", zip), [line(amount, .clothing)]).totalTax.decimalString
+        }
+        #expect(try tax("10001") == "0.00")   // Manhattan
+        #expect(try tax("12601") == "0.00")   // Poughkeepsie, Dutchess
+        #expect(try tax("14604") == "0.00")   // Rochester, Monroe
+        #expect(try tax("10512") == "0.00")   // Carmel, Putnam
+        #expect(try tax("14701") == "0.00")   // Jamestown, Chautauqua
+        #expect(try tax("11501") == "2.31")   // Mineola, Nassau: county 4.25% and MCTD 0.375% on $50.00
+        #expect(try tax("12207") == "2.00")   // Albany: county 4%
+        #expect(try tax("14604", "110.00") == "8.80")  // $110 is not under $110: state and Monroe's 4%
+    }
+
     /// Florida surtaxes on their dates (DR-15DSS 2025 and 2026; Florida DOR TIPs 24A01-15 and 25A01-02): Hillsborough
     /// 6.5% from 2025-01-01 to 2025-05-31 (two surtaxes suspended), 7.5% from 2025-06-01; Palm Beach 7% in 2025,
     /// 6.5% from 2026-01-01.
