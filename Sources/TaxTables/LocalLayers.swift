@@ -251,8 +251,10 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
             let table = location.locals.first { $0.jurisdiction.level == .county }?.intrastate ?? .zero
             // Where the table's only local tax for the ZIP is a county's, it is the file's county tax in any state;
             // when it is not the crosswalk county's (30510, Alto, Habersham County, at 5% against the file's 3%), the
-            // table gave the ZIP a neighbour's.
-            let countyOnly = record.map { $0.precision == .zip5 && !$0.locals.isEmpty && $0.locals.allSatisfy { $0.jurisdiction.level == .county } } ?? false
+            // table gave the ZIP a neighbour's. Judged on the rates that answer (the address's city may have chosen
+            // another place's: 30601, Athens, whose region is Madison County's Hull, takes Athens-Clarke's county
+            // and district taxes, which together are the file's county rate).
+            let countyOnly = location.precision == .zip5 && !location.locals.isEmpty && location.locals.allSatisfy { $0.jurisdiction.level == .county }
             let mislabelled = (countyLevelIsTheFiles || countyOnly) && table != rate(county, on: reference)
             let delta = rate(county, on: date).units - (mislabelled ? table : rate(county, on: reference)).units
             let name = record?.countyName ?? "county \(fips)"

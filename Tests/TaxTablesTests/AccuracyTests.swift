@@ -129,13 +129,16 @@ struct AccuracyTests {
     /// Georgia's SST rate file GAR2026Q2FEB19 gives each county's whole local rate. A ZIP whose only local tax in the
     /// ZIP5 table is a neighbour's county rate takes its own county's (Alto 30510, Habersham County 3%: 9% -> 7%);
     /// a neighbouring county's TSPLOST on Waynesboro 30830 (Burke 3%) is not charged; Clay County follows the file
-    /// (4% in 2025, 5% from 2026-01-01) where the ZIP5 table is stale.
+    /// (4% in 2025, 5% from 2026-01-01) where the ZIP5 table is stale. Athens 30601, whose ZIP5 region is Madison
+    /// County's Hull, takes Athens-Clarke's county and district taxes by its city: 4% together, the file's Clarke
+    /// County rate (8% in all; 9% before the file's county rate was judged on the rates that answer).
     @Test func georgiaCountiesFromTheFile() throws {
         func tax(_ zip: String, _ date: String) throws -> String { try taxOn100("GA", zip, on: date) }
         #expect(try tax("30510", "2026-03-15") == "7.00")
         #expect(try tax("30830", "2026-03-15") == "7.00")
         #expect(try tax("39851", "2025-06-15") == "8.00")
         #expect(try tax("39851", "2026-03-15") == "9.00")
+        #expect(try taxOn100("GA", "30601", city: "Athens", on: "2026-07-01") == "8.00")
     }
 
     /// Colorado fire protection districts whose sales taxes start on 2026-01-01 (CDOR's changes of that date; the
