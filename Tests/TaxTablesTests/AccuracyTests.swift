@@ -214,6 +214,19 @@ struct AccuracyTests {
         #expect(try taxOn100("NY", "11747", on: "2025-02-01") == "8.63")  // Suffolk before ST-25-1
     }
 
+    /// Alaska's seasonal local rates (ARSSTC member list; City and Borough of Sitka): Sitka 6% April-September, 5%
+    /// October-March; the City of Ketchikan 5.5% and 3% on the borough's 2.5% (ZIP 99901, the table's Saxman);
+    /// Skagway 5% and 3%. The ZIP5 table of February has the winter rates only.
+    @Test func alaskaSeasonalRates() throws {
+        #expect(try taxOn100("AK", "99835", city: "Sitka", on: "2026-07-15") == "6.00")
+        #expect(try taxOn100("AK", "99835", city: "Sitka", on: "2026-10-01") == "5.00")
+        #expect(try taxOn100("AK", "99835", city: "Sitka", on: "2027-04-01") == "6.00")
+        #expect(try taxOn100("AK", "99901", city: "Ketchikan", on: "2026-07-15") == "8.00")
+        #expect(try taxOn100("AK", "99901", city: "Ketchikan", on: "2026-01-15") == "5.50")
+        #expect(try taxOn100("AK", "99840", city: "Skagway", on: "2025-06-01") == "5.00")
+        #expect(try taxOn100("AK", "99840", city: "Skagway", on: "2025-12-01") == "3.00")
+    }
+
     /// New York clothing under $110 (Publication 718-C, 2/24): exempt from the state's 4% everywhere; from local tax
     /// and the MCTD's 3/8% only where the locality exempts it (New York City, Dutchess from 2022-03-01, Monroe from
     /// 2023-03-01, Putnam from 2024-03-01, Chautauqua, Chenango, ...); elsewhere in the MCTD the 3/8% is charged.
