@@ -257,11 +257,15 @@ struct AccuracyTests {
     /// City totals in the state tables (as audited by the OpenSalesTax project): Tulsa County levies 0.367% in the
     /// whole county (Broken Arrow 8.417%, not Wagoner County's 1.55% from the table); Lawrence, Kansas 9.35% (every
     /// Lawrence ZIP is a development-district region in the table); South Carolina's Summerville in Dorchester
-    /// County 7% (ST-500).
+    /// County 7% (ST-500); Page, Arizona 9.9% (the table names only Coconino County on 86040); Dothan 36303 and
+    /// Helena 35080 at their counties' 1% inside the cities (ALDOR), not 2%.
     @Test func cityTotalsInTheStateTables() throws {
         #expect(try taxOn100("OK", "74012", city: "Broken Arrow", on: "2026-07-19") == "8.42")
         #expect(try taxOn100("KS", "66044", city: "Lawrence", on: "2026-07-09") == "9.35")
         #expect(try taxOn100("SC", "29483", city: "Summerville", on: "2026-06-01") == "7.00")
+        #expect(try taxOn100("AZ", "86040", city: "Page", on: "2026-09-01") == "9.90")        // ADOR TPT table
+        #expect(try taxOn100("AL", "36303", city: "Dothan", on: "2026-09-01") == "9.00")      // ALDOR: Houston County 1%
+        #expect(try taxOn100("AL", "35080", city: "Helena", on: "2026-09-01") == "10.00")     // ALDOR: Shelby County 1%
     }
 
     /// Johnson County, Iowa: Iowa City, Coralville, North Liberty and Oxford levy a 1% local option tax from
