@@ -214,6 +214,23 @@ struct AccuracyTests {
         #expect(try taxOn100("NY", "11747", on: "2025-02-01") == "8.63")  // Suffolk before ST-25-1
     }
 
+    /// Illinois against IDOR's rate file (ordmache, January 2026): each ZIP's postal city at its municipality's combined
+    /// rate in the Census crosswalk county, or at the county's where the postal city is no municipality. Paxton 60957
+    /// (Ford County, no local tax; the table had Champaign County's rates) 6.25%; Deerfield 60015, Lake County 8%
+    /// (the table: its Cook County part's 10%); Cary 7.25% in 2025 and 8.25% from 2026-01-01; Champaign 9% in 2025
+    /// and 9.25% from 2026-01-01; Rochester 62563 7.25%, 7.75% with Sangamon County's public safety tax of 2026-07-01.
+    @Test func illinoisRatesFromTheIDORFile() throws {
+        #expect(try taxOn100("IL", "60957", city: "Paxton", on: "2026-03-01") == "6.25")
+        #expect(try taxOn100("IL", "60015", city: "Deerfield", on: "2026-03-01") == "8.00")
+        #expect(try taxOn100("IL", "60013", city: "Cary", on: "2025-03-01") == "7.25")
+        #expect(try taxOn100("IL", "60013", city: "Cary", on: "2026-03-01") == "8.25")
+        #expect(try taxOn100("IL", "61820", city: "Champaign", on: "2025-03-01") == "9.00")
+        #expect(try taxOn100("IL", "61820", city: "Champaign", on: "2026-03-01") == "9.25")
+        #expect(try taxOn100("IL", "62563", city: "Rochester", on: "2026-03-01") == "7.25")
+        #expect(try taxOn100("IL", "62563", city: "Rochester", on: "2026-08-01") == "7.75")
+        #expect(try taxOn100("IL", "60601", city: "Chicago", on: "2026-03-01") == "10.25")
+    }
+
     /// Alaska's seasonal local rates (ARSSTC member list; City and Borough of Sitka): Sitka 6% April-September, 5%
     /// October-March; the City of Ketchikan 5.5% and 3% on the borough's 2.5% (ZIP 99901, the table's Saxman);
     /// Skagway 5% and 3%. The ZIP5 table of February has the winter rates only.
