@@ -546,6 +546,9 @@ extension CanonicalTables {
                     let parsed = try PlaceRateFile.readCalifornia(bytes, file: name, effectiveFrom: from)
                     resolvers[entry.state] = PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source,
                                                                carriedBackFrom: entry.carriedBackFrom)
+                case .ilIDOR:
+                    let parsed = try IllinoisRateFile.read(bytes, file: name)
+                    resolvers[entry.state] = IllinoisRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source)
                 }
             } catch {
                 log.append(contentsOf: error.diagnostics)

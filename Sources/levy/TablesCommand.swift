@@ -87,7 +87,8 @@ struct TablesCommand: ParsableCommand {
             abstract: "Import official rate and boundary files as a new table version (all or nothing).",
             discussion: """
                 Kinds: sst-rates (SST rate file, e.g. MNR2026Q2FEB18.csv), sst-boundaries (SST boundary file, e.g. MNB…),
-                wa-dor (Washington DOR location rates), ca-cdtfa (California CDTFA rates; needs --effective-from).
+                wa-dor (Washington DOR location rates), ca-cdtfa (California CDTFA rates; needs --effective-from),
+                il-idor (Illinois DOR's fixed-width rate file, ordmache-current.txt).
                 The kind and state are read from the publisher's file name unless given.
                 """)
 

@@ -229,6 +229,28 @@ struct AccuracyTests {
         #expect(try taxOn100("IL", "62563", city: "Rochester", on: "2026-03-01") == "7.25")
         #expect(try taxOn100("IL", "62563", city: "Rochester", on: "2026-08-01") == "7.75")
         #expect(try taxOn100("IL", "60601", city: "Chicago", on: "2026-03-01") == "10.25")
+        // Sangamon County's 0.5% public safety tax of 2026-07-01 (IDOR FY 2026-26-A) on a village the file answers.
+        #expect(try taxOn100("IL", "62677", city: "Pleasant Plains", on: "2026-08-01") == "8.75")
+    }
+
+    /// The file answers by municipality: an address naming another municipality of its ZIP's county takes that one's
+    /// line (60010 is Barrington's; Lake Barrington 7.5%, Barrington in Lake County 8%), the rate before a change on
+    /// its own dates (Highwood 8.75% until 2025-06-30, 9% from 2025-07-01), and the jurisdictions are the county-wide
+    /// taxes and the municipality's own. Where IDOR gives no rate (Springfield is address-specific) the ZIP5 table
+    /// answers, and says why.
+    @Test func illinoisByMunicipalityFromTheIDORFile() throws {
+        #expect(try taxOn100("IL", "60010", city: "Lake Barrington", on: "2026-03-01") == "7.50")
+        #expect(try taxOn100("IL", "60010", city: "Barrington", on: "2026-03-01") == "8.00")
+        #expect(try taxOn100("IL", "60040", city: "Highwood", on: "2025-03-01") == "8.75")
+        #expect(try taxOn100("IL", "60040", city: "Highwood", on: "2025-08-01") == "9.00")
+        let chicago = Address(line1: "", city: "Chicago", state: StateCode("IL")!, zip: ZipCode("60601")!)
+        let quoted = try quote("2026-03-01", from: chicago, to: chicago, [line("100.00")]).lines[0]
+        #expect(quoted.jurisdictions.map { "\($0.jurisdiction.code) \($0.rate.percentString)" } == ["17 6.25", "17031 2.75", "L-IL-CITY-CHICAGO 1.25"])
+        #expect(quoted.sourcing.record.hasPrefix("IDOR Chicago (Cook County) 10.25%"))
+        let springfield = Address(line1: "", city: "Springfield", state: StateCode("IL")!, zip: ZipCode("62701")!)
+        let fallback = try quote("2026-03-01", from: springfield, to: springfield, [line("100.00")])
+        #expect(fallback.lines[0].sourcing.record.hasPrefix("zip5 62701"))
+        #expect(fallback.warnings.contains { $0.contains("IDOR lists Springfield (Sangamon County) as address-specific") })
     }
 
     /// Alaska's seasonal local rates (ARSSTC member list; City and Borough of Sitka): Sitka 6% April-September, 5%

@@ -268,7 +268,7 @@ struct TableStoreTests {
         defer { try? FileManager.default.removeItem(atPath: store.directory) }
         let (before, _) = try store.importFiles(inputs([Official.file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA")]),
                                                 base: Repo.shipped, now: Self.now)
-        let state = broken.kind == .waDOR ? "WA" : broken.kind == .caCDTFA ? "CA" : "MN"
+        let state = broken.kind == .waDOR ? "WA" : broken.kind == .caCDTFA ? "CA" : broken.kind == .ilIDOR ? "IL" : "MN"
         var file = Official.file("broken/" + broken.file, broken.kind, state, effectiveFrom: "2026-01-01")
         file.0.name = broken.file
         do {

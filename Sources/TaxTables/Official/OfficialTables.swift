@@ -5,7 +5,7 @@ import TaxCore
 /// A public rate or boundary file as the store keeps it: verbatim bytes, its kind and state, its digest.
 public struct OfficialFile: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case sstRates = "sst-rates", sstBoundaries = "sst-boundaries", waDOR = "wa-dor", caCDTFA = "ca-cdtfa"
+        case sstRates = "sst-rates", sstBoundaries = "sst-boundaries", waDOR = "wa-dor", caCDTFA = "ca-cdtfa", ilIDOR = "il-idor"
     }
 
     public var kind: Kind
@@ -23,7 +23,8 @@ public struct OfficialFile: Codable, Sendable, Hashable {
         self.effectiveFrom = effectiveFrom
     }
 
-    /// Guesses the kind from the file name the publisher uses (`MNR2026Q2FEB18.csv`, `MNB…`, `wa_dor_…`, `…cdtfa…`).
+    /// Guesses the kind from the file name the publisher uses (`MNR2026Q2FEB18.csv`, `MNB…`, `wa_dor_…`, `…cdtfa…`,
+    /// `ordmache…`).
     public static func kind(forFileName name: String) -> (Kind, String)? {
         let upper = name.uppercased()
         let bytes = Array(upper.utf8)
@@ -33,6 +34,7 @@ public struct OfficialFile: Codable, Sendable, Hashable {
         }
         if upper.contains("WA_DOR") || upper.contains("WA-DOR") { return (.waDOR, "WA") }
         if upper.contains("CDTFA") { return (.caCDTFA, "CA") }
+        if upper.contains("ORDMACHE") { return (.ilIDOR, "IL") }
         return nil
     }
 }
@@ -52,6 +54,7 @@ public enum OfficialTables {
         var sstRates: [StateCode: SSTRateFile] = [:]
         var sstBoundaries: [StateCode: SSTBoundaryFile] = [:]
         var places: [StateCode: PlaceRateFile] = [:]
+        var illinois: [StateCode: IllinoisRateFile] = [:]
         let fipsToState = Dictionary(base.tables.states.map { (Int($0.fips) ?? -1, $0.state) }, uniquingKeysWith: { a, _ in a })
 
         for (file, bytes) in files {
@@ -96,6 +99,15 @@ public enum OfficialTables {
                     places[state] = parsed
                     diagnostics += parsed.warnings
                     lines.append("\(file.name): CDTFA rates from \(from), \(parsed.places.count) places")
+                case .ilIDOR:
+                    guard state.code == "IL" else {
+                        diagnostics.append(TableDiagnostic(file: file.name, line: 0, message: "an IDOR rate file is Illinois's, not \(state)'s"))
+                        continue
+                    }
+                    let parsed = try IllinoisRateFile.read(bytes, file: file.name)
+                    illinois[state] = parsed
+                    diagnostics += parsed.warnings
+                    lines.append("\(file.name): IDOR rates, \(parsed.places.count) counties and municipalities (\(parsed.places.filter(\.addressSpecific).count) address-specific)")
                 }
             } catch {
                 diagnostics += error.diagnostics
@@ -129,6 +141,9 @@ public enum OfficialTables {
             if let profile = base.tables.profile(state), !stateRates.isEmpty {
                 profiles[state] = profile.replacingRates(CanonicalTables.mergeRates(official: stateRates, canonical: profile.rates))
             }
+        }
+        for (state, file) in illinois {
+            resolvers[state] = IllinoisRateResolver(file: file, zip5: base.zip5, fallback: base.zip5, sourceID: OfficialFile.Kind.ilIDOR.rawValue)
         }
         let states = base.tables.states.map { profiles[$0.state] ?? $0 }
         // Imported files answer for their states; every other state keeps the shipped answer (official files,

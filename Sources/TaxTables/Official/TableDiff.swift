@@ -39,6 +39,11 @@ public enum TableDiff {
         case .caCDTFA:
             return try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: TaxDate(iso: file.effectiveFrom ?? "") ?? .distantPast)
                 .places.map(placeFact)
+        case .ilIDOR:
+            return try IllinoisRateFile.read(bytes, file: file.name).places.flatMap { place in
+                place.addressSpecific ? ["IDOR \(place.code) \(place.name) (\(place.county)) address-specific"]
+                    : place.rates.map { "IDOR \(place.code) \(place.name) (\(place.county)) \($0.rate.percentString)% \($0.period)" }
+            }
         }
     }
 
