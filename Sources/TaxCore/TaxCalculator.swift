@@ -51,9 +51,13 @@ public struct TaxCalculator: Sendable {
                 if let g = groups.firstIndex(where: { $0.key == key }) { groups[g].members += members } else { groups.append((key, members)) }
             }
             for group in groups {
-                let shares = group.members.map { $0.plan.quote.jurisdictions[$0.cell].exact }
+                var members = group.members
+                if case .state(let state) = group.key {
+                    members = applyBrackets(tables.brackets(state, on: request.date), to: members)
+                }
+                let shares = members.map { $0.plan.quote.jurisdictions[$0.cell].exact }
                 let total = shares.reduce(ExactAmount.zero, +).roundedHalfAwayFromZero
-                for (member, part) in zip(group.members, Allocation.allocate(total: total, shares: shares)) {
+                for (member, part) in zip(members, Allocation.allocate(total: total, shares: shares)) {
                     member.plan.quote.jurisdictions[member.cell].tax = part
                 }
             }
@@ -78,6 +82,35 @@ public struct TaxCalculator: Sendable {
         return Quote(date: request.date, tableVersion: tables.version, rounding: request.rounding, currency: currency,
                      lines: linePlans.map(\.quote), totalAmount: Money(minorUnits: totalAmount, currency: currency),
                      totalTax: Money(minorUnits: totalTax, currency: currency), warnings: warnings)
+    }
+
+    /// In a state whose law prescribes bracket schedules, each jurisdiction a schedule covers is taxed by it on
+    /// the order's whole taxable amount for that jurisdiction (Pennsylvania: "the total amount of taxable items in
+    /// the transaction", 61 Pa. Code 31.2(3); Maryland: the combined sale, Tax-General 11-301), and that tax is
+    /// allocated over its lines by their exact shares. Returns the members left to the rounding rule.
+    private func applyBrackets(_ schedules: [BracketSchedule], to members: [(plan: LinePlan, cell: Int)]) -> [(plan: LinePlan, cell: Int)] {
+        guard !schedules.isEmpty else { return members }
+        var bracketed: [(schedule: BracketSchedule, code: String, members: [(plan: LinePlan, cell: Int)])] = []
+        var rest: [(plan: LinePlan, cell: Int)] = []
+        for member in members {
+            let tax = member.plan.quote.jurisdictions[member.cell]
+            guard let schedule = schedules.first(where: { $0.covers(tax.jurisdiction, rate: tax.rate) }) else {
+                rest.append(member)
+                continue
+            }
+            if let i = bracketed.firstIndex(where: { $0.code == tax.jurisdiction.code && $0.schedule.rate == tax.rate }) {
+                bracketed[i].members.append(member)
+            } else {
+                bracketed.append((schedule, tax.jurisdiction.code, [member]))
+            }
+        }
+        for group in bracketed {
+            let taxes = group.members.map { $0.plan.quote.jurisdictions[$0.cell] }
+            let base = taxes.reduce(Int64(0)) { $0 + $1.taxable }
+            let parts = Allocation.allocate(total: group.schedule.tax(on: base), shares: taxes.map(\.exact))
+            for (member, part) in zip(group.members, parts) { member.plan.quote.jurisdictions[member.cell].tax = part }
+        }
+        return rest
     }
 
     // MARK: - Planning one line

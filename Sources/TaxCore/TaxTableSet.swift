@@ -123,6 +123,13 @@ public struct TaxTableSet: Sendable {
     }
     /// Per state, whether a reimbursed third-party coupon reduces the taxable base.
     public var couponRules: [StateCode: ThirdPartyCouponRule] = [:]
+    /// Per state, the statutory bracket schedules that replace rounding for the rates they cover (`sst` rounding).
+    public var brackets: [StateCode: [BracketSchedule]] = [:]
+
+    /// The state's bracket schedules in force on the date.
+    public func brackets(_ state: StateCode, on date: TaxDate) -> [BracketSchedule] {
+        brackets[state]?.filter { $0.period.contains(date) } ?? []
+    }
     /// Per state: its profile, rules and taxability by code, in a 676-slot array indexed by `StateCode.slot`,
     /// so the engine finds them without hashing.
     private var byState: [StateTables?]

@@ -83,6 +83,7 @@ public enum CanonicalTables {
         let corrections = contents["local/corrections.csv"].map { readCorrections($0, states: stateCodes, sources: known, log: &log) } ?? []
         let ownBase = contents["local/local-taxes.csv"].map { readLocalTaxes($0, states: stateCodes, sources: known, log: &log) } ?? []
         let coupons = contents["coupons.csv"].map { readCoupons($0, states: stateCodes, sources: known, log: &log) } ?? [:]
+        let brackets = contents["brackets.csv"].map { readBrackets($0, states: stateCodes, sources: known, log: &log) } ?? [:]
         let official = contents["official/files.csv"].map { readOfficialList($0, states: stateCodes, sources: known, log: &log) } ?? []
         let sstNames = contents[sstPlaceNamesFile].map { readSSTPlaceNames($0, states: stateCodes, sources: known, log: &log) } ?? []
         var zip5Date = TaxDate(year: 2026, month: 2, day: 1)!
@@ -105,11 +106,13 @@ public enum CanonicalTables {
         let version = manifest!.version + "+sha256." + digest(contents)
         var tables = TaxTableSet(version: version, states: profiles, taxability: taxability, rules: rules, locals: locals)
         tables.couponRules = coupons
+        tables.brackets = brackets
         var dated: [String: TaxDate] = [:]
         for source in sources { if let through = source.verifiedThrough { dated[source.id] = through } }
         tables.verifiedThrough = dated
         tables.registerCombinedSources(Set(profiles.flatMap { $0.rates.map(\.provenance.source) } + corrections.map(\.provenance.source)
-                                           + ownBase.map(\.tax.provenance.source)))
+                                           + ownBase.map(\.tax.provenance.source)
+                                           + brackets.values.flatMap { $0.map(\.provenance.source) }))
         return Loaded(tables: tables, zip5: index, sources: sources, warnings: log.entries)
     }
 

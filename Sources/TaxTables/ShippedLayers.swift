@@ -6,7 +6,7 @@ import TaxCore
 /// base, third-party coupon rules and the sources' verified-through dates.
 extension CanonicalTables {
     /// Optional files, read when present and digested with the others.
-    static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "official/files.csv", sstPlaceNamesFile]
+    static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "brackets.csv", "official/files.csv", sstPlaceNamesFile]
 
     /// One official file the shipped tables carry verbatim (`official/files.csv`).
     public struct ShippedOfficialFile: Sendable {
@@ -167,6 +167,73 @@ extension CanonicalTables {
             result[state] = ThirdPartyCouponRule(state: state, reducesBase: flag == "Y", confidence: confidence, provenance: provenance)
         }
         return result
+    }
+
+    /// `brackets.csv`: one row per bracket of a state's statutory schedule for a rate (`BracketSchedule`). Rows of
+    /// one schedule share state, levels, rate and dates; `part` says whether the bracket prices amounts under a
+    /// dollar (`under_dollar`), the cents above whole dollars (`fraction`) or both (`both`).
+    static func readBrackets(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [StateCode: [BracketSchedule]] {
+        let file = "brackets.csv"
+        guard let table = CSVTable(file: file, bytes: bytes, required: ["state", "levels", "rate", "part", "from_cents", "through_cents", "tax_cents",
+                                                                         "effective_from", "effective_through", "source", "as_of", "confidence", "note"],
+                                   log: &log) else { return [:] }
+        var schedules: [BracketSchedule] = []
+        var lines: [Int: Int] = [:]   // a schedule's index -> its first line
+        for record in table.records {
+            guard let state = table.state(record, "state", log: &log),
+                  let levels = table.choice(record, "levels", as: BracketSchedule.Levels.self, allowed: BracketSchedule.Levels.allCases, log: &log),
+                  let rate = table.rate(record, "rate", log: &log), let period = table.period(record, log: &log),
+                  let partText = table.text(record, "part", log: &log),
+                  let provenance = sourcesExist(table, record, known: sources, log: &log), let confidence = confidence(table, record, log: &log) else { continue }
+            if !states.contains(state) { log.error(file, record.line, 1, "state \(state) is not in states.csv") }
+            guard ["under_dollar", "fraction", "both"].contains(partText) else {
+                log.error(file, record.line, table.field(record, "part").column, "part \"\(partText)\" is not one of under_dollar, fraction, both")
+                continue
+            }
+            guard BracketSchedule.centsPerDollar(rate) != nil, !rate.isZero else {
+                log.error(file, record.line, table.field(record, "rate").column, "rate \(rate.fractionString) is not a whole number of cents on each dollar")
+                continue
+            }
+            var numbers: [Int64] = []
+            for column in ["from_cents", "through_cents", "tax_cents"] {
+                let field = table.field(record, column)
+                guard let value = SSTFields.integer(field.value, digits: 1...2).map(Int64.init) else {
+                    log.error(file, record.line, field.column, "\(column) \"\(field.value)\" is not a number of cents from 0 to 99")
+                    break
+                }
+                numbers.append(value)
+            }
+            guard numbers.count == 3 else { continue }
+            guard numbers[0] <= numbers[1] else {
+                log.error(file, record.line, table.field(record, "through_cents").column, "through_cents \(numbers[1]) is below from_cents \(numbers[0])")
+                continue
+            }
+            let bracket = BracketSchedule.Bracket(cents: numbers[0]...numbers[1], tax: numbers[2])
+            let sameSchedule = { (other: BracketSchedule) in other.state == state && other.levels == levels && other.rate == rate }
+            var index = schedules.firstIndex { sameSchedule($0) && $0.period == period }
+            if index == nil {
+                if let other = schedules.firstIndex(where: { sameSchedule($0) && $0.period.overlaps(period) }) {
+                    log.error(file, record.line, table.field(record, "effective_from").column,
+                              "\(state) \(levels.rawValue) \(rate.percentString)% schedule dated \(period) overlaps the one of line \(lines[other] ?? 0)")
+                    continue
+                }
+                schedules.append(BracketSchedule(state: state, levels: levels, rate: rate, period: period, underDollar: [], fraction: [],
+                                                 confidence: confidence, provenance: provenance))
+                index = schedules.count - 1
+                lines[schedules.count - 1] = record.line
+            }
+            guard let index else { continue }
+            for part in partText == "both" ? ["under_dollar", "fraction"] : [partText] {
+                let existing = part == "under_dollar" ? schedules[index].underDollar : schedules[index].fraction
+                if let clash = existing.first(where: { $0.cents.overlaps(bracket.cents) }) {
+                    log.error(file, record.line, table.field(record, "from_cents").column,
+                              "cents \(bracket.cents.lowerBound)-\(bracket.cents.upperBound) overlap the bracket \(clash.cents.lowerBound)-\(clash.cents.upperBound) of the same schedule")
+                    continue
+                }
+                if part == "under_dollar" { schedules[index].underDollar.append(bracket) } else { schedules[index].fraction.append(bracket) }
+            }
+        }
+        return Dictionary(grouping: schedules, by: \.state)
     }
 
     // MARK: - ZIP5 records

@@ -253,6 +253,51 @@ struct AccuracyTests {
         #expect(fallback.warnings.contains { $0.contains("IDOR lists Springfield (Sangamon County) as address-specific") })
     }
 
+    /// Statutory brackets instead of rounding. Maryland (Tax-General 11-104(a)): 6 cents a dollar plus a bracket on
+    /// the cents above it ($10.17: 62 cents, where rounding gives 61; $1.01: 7 cents), nothing under 20 cents.
+    /// Pennsylvania (72 P.S. 7203; REV-221 for the local 1% and 2%): $0.58 is 4 cents (rounding: 3); Philadelphia
+    /// $10.58 is 64 + 21 cents; on the transaction's total, not per item (two items of 10 and 8 cents: 2 cents).
+    @Test func statutoryBrackets() throws {
+        func tax(_ state: String, _ zip: String, _ amounts: [String]) throws -> [String] {
+            let place = Address(line1: "", city: "", state: StateCode(state)!, zip: ZipCode(zip)!)
+            let quoted = try quote("2026-06-01", from: place, to: place, amounts.enumerated().map { line($1, id: "\($0)") })
+            return [quoted.totalTax.decimalString] + quoted.lines.flatMap { $0.jurisdictions.map { "\($0.jurisdiction.level.rawValue) \(Money(minorUnits: $0.tax).decimalString)" } }
+        }
+        #expect(try tax("MD", "21201", ["10.17"]) == ["0.62", "state 0.62"])
+        #expect(try tax("MD", "21201", ["1.01"]) == ["0.07", "state 0.07"])
+        #expect(try tax("MD", "21201", ["0.19"])[0] == "0.00")
+        #expect(try tax("MD", "21201", ["0.20"])[0] == "0.01")
+        #expect(try tax("PA", "17101", ["0.58"]) == ["0.04", "state 0.04"])
+        #expect(try tax("PA", "17101", ["10.17"])[0] == "0.61")
+        #expect(try tax("PA", "17101", ["0.10", "0.08"]) == ["0.02", "state 0.01", "state 0.01"])
+        #expect(try tax("PA", "19103", ["10.58"]) == ["0.85", "state 0.64", "county 0.21"])
+        #expect(try tax("PA", "15222", ["3.60"]) == ["0.26", "state 0.22", "county 0.04"])
+        // Another rounding mode the merchant declares is left as declared.
+        let place = Address(line1: "", city: "", state: StateCode("MD")!, zip: ZipCode("21201")!)
+        let lineByLine = try TaxCalculator(tables: tables).quote(QuoteRequest(date: TaxDate(iso: "2026-06-01")!, origin: place, destination: place,
+                                                                                lines: [line("10.17")], rounding: .lineJurisdiction))
+        #expect(lineByLine.totalTax.decimalString == "0.61")
+    }
+
+    /// Every amount up to $100 under each shipped schedule: within a cent of rounding half up, a cent a dollar of
+    /// rate on whole dollars, and never less for a larger amount.
+    @Test func bracketSchedulesStayNearTheRate() throws {
+        let schedules = tables.brackets.values.flatMap { $0 }
+        #expect(schedules.count == 4)
+        for schedule in schedules {
+            var previous: Int64 = 0
+            let perDollar = try #require(BracketSchedule.centsPerDollar(schedule.rate))
+            for cents in Int64(0)...10_000 {
+                let tax = schedule.tax(on: cents)
+                let exact = ExactAmount(minorUnits: cents, rate: schedule.rate).roundedHalfAwayFromZero
+                #expect(abs(tax - exact) <= 1, "\(schedule.state) \(schedule.rate) on \(cents): \(tax) against \(exact)")
+                #expect(tax >= previous, "\(schedule.state) \(schedule.rate) falls at \(cents)")
+                if cents % 100 == 0 { #expect(tax == cents / 100 * perDollar) }
+                previous = tax
+            }
+        }
+    }
+
     /// Alaska's seasonal local rates (ARSSTC member list; City and Borough of Sitka): Sitka 6% April-September, 5%
     /// October-March; the City of Ketchikan 5.5% and 3% on the borough's 2.5% (ZIP 99901, the table's Saxman);
     /// Skagway 5% and 3%. The ZIP5 table of February has the winter rates only.

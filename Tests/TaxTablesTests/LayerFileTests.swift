@@ -87,4 +87,22 @@ struct LayerFileTests {
         #expect(found.contains { $0.hasPrefix("local/local-taxes.csv:2:10: error:") })
         #expect(found.contains("coupons.csv:2:2: error: third_party_reduces_base is Y or N"))
     }
+
+    @Test func bracketSchedulesAreChecked() {
+        let header = "state,levels,rate,part,from_cents,through_cents,tax_cents,effective_from,effective_through,source,as_of,confidence,note\n"
+        let found = diagnostics(["brackets.csv": header
+            + "MN,state,0.06875,both,0,10,0,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,state,0.06,fraction,11,17,1,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,state,0.06,fraction,15,20,1,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,state,0.06,fraction,30,20,2,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,state,0.06,half,21,30,2,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,state,0.06,fraction,40,140,2,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,state,0.06,fraction,50,60,3,2025-06-01,,fixture,2026-11-30,high,\n"])
+        #expect(found.contains("brackets.csv:2:3: error: rate 0.06875 is not a whole number of cents on each dollar"))
+        #expect(found.contains("brackets.csv:4:5: error: cents 15-20 overlap the bracket 11-17 of the same schedule"))
+        #expect(found.contains("brackets.csv:5:6: error: through_cents 20 is below from_cents 30"))
+        #expect(found.contains("brackets.csv:6:4: error: part \"half\" is not one of under_dollar, fraction, both"))
+        #expect(found.contains("brackets.csv:7:6: error: through_cents \"140\" is not a number of cents from 0 to 99"))
+        #expect(found.contains("brackets.csv:8:8: error: MN state 6% schedule dated 2025-06-01 onward overlaps the one of line 3"))
+    }
 }

@@ -151,6 +151,7 @@ public enum OfficialTables {
         var tables = TaxTableSet(version: version, states: states, taxability: base.tables.allTaxability,
                                  rules: base.tables.allRules, locals: LayeredResolver(byState: resolvers, fallback: base.tables.locals))
         tables.couponRules = base.tables.couponRules
+        tables.brackets = base.tables.brackets
         tables.verifiedThrough = base.tables.verifiedThrough
         // An imported place file is as fresh as its last period (Washington's quarters); later dates say so.
         for file in places.values {
