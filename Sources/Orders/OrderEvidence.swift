@@ -91,16 +91,20 @@ extension OrderReader {
         public var origin: String?
         public var destination: String?
         public var billing: String?
+        /// An address obtained during the sale (the payment instrument's), when the order was quoted with one.
+        public var payment: String? = nil
         public var registrations: String?
         public var lines: [LineEvidence]
     }
 
     public func evidence(of id: OrderID) async throws -> OrderEvidence? {
-        let order = try await rows("SELECT origin_address, destination_address, billing_address, registrations FROM \(table("orders")) WHERE id = $1",
-                                   [.text(id.value)])
+        let order = try await rows("""
+            SELECT origin_address, destination_address, billing_address, payment_address, registrations FROM \(table("orders")) WHERE id = $1
+            """, [.text(id.value)])
         guard let head = try decode(order, { row throws(RowDecodingError) in
             (try row.decodeIfPresent("origin_address", as: String.self), try row.decodeIfPresent("destination_address", as: String.self),
-             try row.decodeIfPresent("billing_address", as: String.self), try row.decodeIfPresent("registrations", as: String.self))
+             try row.decodeIfPresent("billing_address", as: String.self), try row.decodeIfPresent("payment_address", as: String.self),
+             try row.decodeIfPresent("registrations", as: String.self))
         }).first else { return nil }
         let lines = try decode(try await rows("""
             SELECT line_no, code, fulfilment, quantity, amount, discount, taxable, exempt, tax, sourcing_rule, sourced_to, certificate, tax_type,
@@ -116,7 +120,7 @@ extension OrderReader {
                          taxabilityRule: try row.decodeIfPresent("taxability_rule"), exemptReason: try row.decodeIfPresent("exempt_reason"),
                          notCollecting: try row.decodeIfPresent("not_collecting"))
         }
-        return OrderEvidence(origin: head.0, destination: head.1, billing: head.2, registrations: head.3, lines: lines)
+        return OrderEvidence(origin: head.0, destination: head.1, billing: head.2, payment: head.3, registrations: head.4, lines: lines)
     }
 
     /// The order's ledger entries (its sale and its refunds), in ledger order, with their hashes.

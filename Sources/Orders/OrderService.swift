@@ -163,6 +163,10 @@ public struct OrderService: Sendable {
             .init(version: 12, name: "orders by authorization", statements: [
                 "CREATE INDEX {index}orders_authorization ON {schema}orders (authorization_id)",
             ]),
+            // An address obtained during the sale (the payment instrument's, SSUTA 310.A.4), as the order was quoted.
+            .init(version: 13, name: "payment address", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN payment_address TEXT",
+            ]),
         ])
     }
 
@@ -212,7 +216,8 @@ public struct OrderService: Sendable {
                      request.billing.map { .text(AddressText.format($0)) } ?? .null,
                      request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null,
                      .text(EngagementText.format(request.engagement)), .integer(giftCardAmount),
-                     request.pinned.isEmpty ? .null : .text(PinnedText.format(request.pinned))]
+                     request.pinned.isEmpty ? .null : .text(PinnedText.format(request.pinned)),
+                     request.payment.map { .text(AddressText.format($0)) } ?? .null]
         var lineRows: [[SQLValue]] = []
         var taxRows: [[SQLValue]] = []
         var lines: [OrderLine] = []
@@ -288,7 +293,8 @@ public struct OrderService: Sendable {
 
     static let orderColumns = ["id", "idempotency_key", "request_hash", "status", "currency", "tax_date", "table_version", "rounding",
                                "total_amount", "total_tax", "payment_token", "created_at", "customer_id", "billing_version", "origin_address",
-                               "destination_address", "billing_address", "registrations", "engagement", "gift_card_amount", "pinned"]
+                               "destination_address", "billing_address", "registrations", "engagement", "gift_card_amount", "pinned",
+                               "payment_address"]
     static let lineColumns = ["order_id", "line_no", "line_id", "code", "quantity", "amount", "taxable", "exempt", "tax", "sourcing_rule",
                               "sourced_to", "certificate", "fulfilment", "tax_type", "taxability_rule", "exempt_reason", "not_collecting",
                               "request_amount", "tax_included", "location_address", "discount", "third_party_discount"]
@@ -323,15 +329,17 @@ public struct OrderService: Sendable {
     // MARK: - Reading
 
     /// A customer's orders, oldest first.
-    /// Blanks the street and city of the destination and billing addresses kept with a customer's orders (erasure);
-    /// the state and ZIP stay, since the tax records were sourced to them.
+    /// Blanks the street and city of the destination, billing and payment addresses kept with a customer's orders
+    /// (erasure); the state and ZIP stay, since the tax records were sourced to them.
     public func eraseAddresses(of customer: CustomerID) async throws {
-        let rows = try await rows("SELECT id, destination_address, billing_address FROM \(table("orders")) WHERE customer_id = $1", [.text(customer.value)])
+        let rows = try await rows("SELECT id, destination_address, billing_address, payment_address FROM \(table("orders")) WHERE customer_id = $1",
+                                  [.text(customer.value)])
         try await database.transaction { [self] tx in
             for row in rows {
-                try await tx.execute("UPDATE \(table("orders")) SET destination_address = $1, billing_address = $2 WHERE id = $3",
+                try await tx.execute("UPDATE \(table("orders")) SET destination_address = $1, billing_address = $2, payment_address = $3 WHERE id = $4",
                                      [row.text("destination_address").map { .text(AddressText.withoutStreet($0)) } ?? .null,
-                                      row.text("billing_address").map { .text(AddressText.withoutStreet($0)) } ?? .null, .text(try row.decode("id"))])
+                                      row.text("billing_address").map { .text(AddressText.withoutStreet($0)) } ?? .null,
+                                      row.text("payment_address").map { .text(AddressText.withoutStreet($0)) } ?? .null, .text(try row.decode("id"))])
             }
         }
     }

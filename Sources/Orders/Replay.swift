@@ -22,7 +22,8 @@ extension OrderService {
         guard !ids.isEmpty else { return [] }
         let (placeholders, binds) = SQLValue.inList(ids)
         let orders = try await rows("""
-            SELECT id, tax_date, rounding, currency, total_tax, origin_address, destination_address, billing_address, registrations, engagement, pinned
+            SELECT id, tax_date, rounding, currency, total_tax, origin_address, destination_address, billing_address, payment_address, registrations,
+              engagement, pinned
             FROM \(table("orders")) WHERE id IN (\(placeholders))
             """, binds)
         let lines = try await rows("""
@@ -99,6 +100,7 @@ extension OrderService {
         let request = QuoteRequest(date: date, origin: origin,
                                    destination: try parsed(order, "destination_address", "an address (line1|city|ST|ZIP)", AddressText.parse),
                                    billing: try parsed(order, "billing_address", "an address (line1|city|ST|ZIP)", AddressText.parse),
+                                   payment: try parsed(order, "payment_address", "an address (line1|city|ST|ZIP)", AddressText.parse),
                                    registrations: registrations, exemptions: exemptions, lines: quoteLines,
                                    rounding: try parsed(order, "rounding", "a rounding mode", RoundingMode.init(rawValue:)) ?? .sst,
                                    engagement: try parsed(order, "engagement", "a seller engagement", EngagementText.parse) ?? .originOnly)

@@ -142,6 +142,7 @@ public enum QuoteCodec {
         let givenOrigin = try document.origin.map { doc throws(ContractError) in try address(doc, field: "origin", locations: locations) }
         let destination = try document.destination.map { doc throws(ContractError) in try address(doc, field: "destination") }
         let billing = try document.billing.map { doc throws(ContractError) in try address(doc, field: "billing") }
+        let payment = try document.paymentAddress.map { doc throws(ContractError) in try address(doc, field: "payment_address") }
 
         var registrations: Set<StateCode>?
         if let list = document.seller?.registrations {
@@ -275,7 +276,7 @@ public enum QuoteCodec {
         }
 
         let origin: Address
-        if let givenOrigin { origin = givenOrigin } else { origin = try chooseOrigin(placesOfBusiness, lines: lines, destination: destination, billing: billing) }
+        if let givenOrigin { origin = givenOrigin } else { origin = try chooseOrigin(placesOfBusiness, lines: lines, destination: destination, billing: billing ?? payment) }
         // Without a word from the request, the seller is engaged in business where the profile has places of business.
         var engagement = placesOfBusiness.isEmpty ? SellerEngagement.originOnly : .places(placesOfBusiness.map(\.address.zip))
         if document.seller?.engagedEverywhere == true {
@@ -291,7 +292,7 @@ public enum QuoteCodec {
             }
             engagement = .places(zips)
         }
-        return QuoteRequest(date: date, origin: origin, destination: destination, billing: billing, registrations: registrations,
+        return QuoteRequest(date: date, origin: origin, destination: destination, billing: billing, payment: payment, registrations: registrations,
                             exemptions: exemptions, lines: lines, rounding: rounding, discounts: discounts, engagement: engagement)
     }
 

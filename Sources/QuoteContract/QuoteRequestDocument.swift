@@ -9,6 +9,7 @@ struct QuoteRequestDocument: Decodable, Equatable {
     var origin: AddressDocument?
     var destination: AddressDocument?
     var billing: AddressDocument?
+    var paymentAddress: AddressDocument?
     var seller: SellerDocument?
     var customer: CustomerDocument?
     var lines: [LineDocument]?
@@ -17,7 +18,7 @@ struct QuoteRequestDocument: Decodable, Equatable {
 
     init() {}
 
-    static let keys: Set<String> = ["date", "currency", "origin", "destination", "billing", "seller", "customer", "lines", "rounding", "discounts"]
+    static let keys: Set<String> = ["date", "currency", "origin", "destination", "billing", "payment_address", "seller", "customer", "lines", "rounding", "discounts"]
 
     init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, allowed: Self.keys)
@@ -27,6 +28,7 @@ struct QuoteRequestDocument: Decodable, Equatable {
         origin = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("origin"))
         destination = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("destination"))
         billing = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("billing"))
+        paymentAddress = try c.decodeIfPresent(AddressDocument.self, forKey: AnyKey("payment_address"))
         seller = try c.decodeIfPresent(SellerDocument.self, forKey: AnyKey("seller"))
         customer = try c.decodeIfPresent(CustomerDocument.self, forKey: AnyKey("customer"))
         lines = try c.decodeIfPresent([LineDocument].self, forKey: AnyKey("lines"))

@@ -27,6 +27,7 @@ struct QuoteRequestParser {
             case "origin": return parser.optional(&document.origin) { $0.address() }
             case "destination": return parser.optional(&document.destination) { $0.address() }
             case "billing": return parser.optional(&document.billing) { $0.address() }
+            case "payment_address": return parser.optional(&document.paymentAddress) { $0.address() }
             case "seller":
                 return parser.optional(&document.seller) { parser in
                     var seller = SellerDocument()

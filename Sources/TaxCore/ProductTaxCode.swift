@@ -88,6 +88,8 @@ public enum SourcingRule: String, Sendable, CaseIterable, Hashable {
     case deliveryAddress = "310.A.2_delivery_address"
     /// 310.A.3: the buyer's address in the seller's records (the billing address).
     case billingAddress = "310.A.3_billing_address"
+    /// 310.A.4: an address obtained during the sale, such as the payment instrument's.
+    case paymentAddress = "310.A.4_payment_address"
     /// 310.A.5: the address from which the product was shipped or first made available (the origin).
     case originAddress = "310.A.5_origin_address"
     /// An intrastate sale in a state that sources intrastate sales to the seller's location.
@@ -102,6 +104,7 @@ public enum SourcingRule: String, Sendable, CaseIterable, Hashable {
         case .sellerLocation: "SSUTA 310.A.1: received at a seller location"
         case .deliveryAddress: "SSUTA 310.A.2: where the buyer receives the product"
         case .billingAddress: "SSUTA 310.A.3: buyer's address in the seller's records"
+        case .paymentAddress: "SSUTA 310.A.4: address obtained during the sale (the payment instrument's)"
         case .originAddress: "SSUTA 310.A.5: address the product was sent or made available from"
         case .intrastateOrigin: "origin-based state: intrastate sale sourced to the seller's location"
         case .intrastateHybrid: "hybrid state: state and local levels from the origin, districts from the destination"

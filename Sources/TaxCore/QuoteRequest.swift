@@ -60,6 +60,9 @@ public struct QuoteRequest: Sendable {
     public var destination: Address?
     /// The buyer's billing address (SSUTA 310.A.3), used when no destination is known.
     public var billing: Address?
+    /// An address obtained during the sale, such as the billing address of the buyer's payment instrument (SSUTA
+    /// 310.A.4), used when neither a destination nor a billing address is known.
+    public var payment: Address?
     /// States where the seller is registered to collect; nil means every state.
     public var registrations: Set<StateCode>?
     public var exemptions: [ExemptionCertificate]
@@ -72,7 +75,7 @@ public struct QuoteRequest: Sendable {
     /// taxed by exactly these codes (see `TaxCalculator.pin`).
     public var pinned: [Address: [String]] = [:]
 
-    public init(date: TaxDate, origin: Address, destination: Address? = nil, billing: Address? = nil,
+    public init(date: TaxDate, origin: Address, destination: Address? = nil, billing: Address? = nil, payment: Address? = nil,
                 registrations: Set<StateCode>? = nil, exemptions: [ExemptionCertificate] = [],
                 lines: [QuoteLine], rounding: RoundingMode = .sst, discounts: [OrderDiscount] = [],
                 engagement: SellerEngagement = .originOnly) {
@@ -80,6 +83,7 @@ public struct QuoteRequest: Sendable {
         self.origin = origin
         self.destination = destination
         self.billing = billing
+        self.payment = payment
         self.registrations = registrations
         self.exemptions = exemptions
         self.lines = lines

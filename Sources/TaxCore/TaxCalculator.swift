@@ -344,7 +344,7 @@ public struct TaxCalculator: Sendable {
     }
 
     /// SSUTA 310: the seller location when the buyer receives the line there; otherwise where the buyer
-    /// receives it, then the billing address, then the origin. Origin-based (and hybrid) states then take
+    /// receives it, then the billing address, then an address obtained during the sale, then the origin. Origin-based (and hybrid) states then take
     /// intrastate sales back to the seller's location.
     private func sourcingAddress(for line: QuoteLine, index: Int, request: QuoteRequest) -> SourceChoice {
         if line.fulfilment.receivedAtSellerLocation {
@@ -356,6 +356,7 @@ public struct TaxCalculator: Sendable {
         let (rule, address, field): (SourcingRule, Address, String) =
             if let destination = request.destination { (.deliveryAddress, destination, "destination") }
             else if let billing = request.billing { (.billingAddress, billing, "billing") }
+            else if let payment = request.payment { (.paymentAddress, payment, "payment_address") }
             else { (.originAddress, request.origin, "origin") }
         let origin = request.origin
         if rule != .originAddress, address.state == origin.state, let profile = tables.profile(address.state) {

@@ -17,15 +17,23 @@ struct ReplayTests {
         registered.rounding = .lineJurisdiction
         var exempt = World.request()
         exempt.exemptions = [ExemptionCertificate(state: StateCode("WI")!, reason: .resale, number: "WI-RS-77", expires: TaxDate(iso: "2027-01-01"))]
+        // No destination or billing address: the payment instrument's address (SSUTA 310.A.4) sources the lines.
+        var paid = World.request()
+        paid.destination = nil
+        paid.payment = World.address("WI", "53703")
 
         let token = try await World.token(vault)
         var placed: [Order] = []
-        for (i, request) in [registered, exempt].enumerated() {
+        for (i, request) in [registered, exempt, paid].enumerated() {
             placed.append(try await service.place(request, idempotencyKey: "replay-\(i)", requestHash: "h\(i)", paymentToken: token))
         }
         #expect(placed[0].lines.contains { $0.tax == 0 }, "WI lines are not collected without a WI registration")
         let replayed = try await service.replay(placed.map(\.id.value) + ["ord_unknown"])
-        #expect(replayed.count == 2)
+        #expect(replayed.count == 3)
+        #expect(placed[2].lines[1].sourcingRule == .paymentAddress)
+        #expect(placed[2].totalTax == (try TaxCalculator(tables: World.tables).quote(World.request())).totalTax.minorUnits,
+                "sourced to the payment address, the order is taxed as if delivered there")
+        #expect(replayed.first { $0.id == placed[2].id.value }?.request.payment?.zip.zip5String == "53703")
         let calculator = TaxCalculator(tables: World.tables)
         for (order, replay) in zip(placed, replayed.sorted { a, b in placed.firstIndex { $0.id.value == a.id }! < placed.firstIndex { $0.id.value == b.id }! }) {
             #expect(replay.assumptions.isEmpty)

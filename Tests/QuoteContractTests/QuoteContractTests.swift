@@ -93,6 +93,23 @@ struct QuoteContractTests {
         #expect(try QuoteCodec.decodeRequest(Data(named.utf8)).engagement == .originOnly)
     }
 
+    @Test("a payment instrument's address sources the lines only when there is no destination and no billing address (SSUTA 310.A.4)")
+    func paymentAddress() throws {
+        let payment = #""payment_address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}"#
+        func quoted(_ extra: String) throws -> LineQuote {
+            let json = #"{"date": "2026-03-02", "origin": {"line1": "1 Main St", "city": "", "state": "MN", "zip": "55402"}, \#(extra), "lines": [{"id": "1", "code": "general", "amount": "100.00", "fulfilment": "shipped"}]}"#
+            return try TaxCalculator(tables: Self.tables).quote(try decode(json)).lines[0]
+        }
+        let paid = try quoted(payment)
+        #expect(paid.sourcing.rule == .paymentAddress && paid.sourcing.address.zip == ZipCode("53703")!)
+        let billed = try quoted(payment + #", "billing": {"line1": "2 Oak St", "city": "", "state": "MN", "zip": "55401"}"#)
+        #expect(billed.sourcing.rule == .billingAddress && billed.sourcing.address.zip == ZipCode("55401")!)
+        #expect(throws: ContractError.self) { try decode(#"{"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "payment_address": {"state": "XX", "zip": "1"}, "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}"#) }
+        do {
+            _ = try decode(#"{"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "payment_address": {"state": "WI", "zip": "1"}, "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}"#)
+        } catch { #expect(error.field.hasPrefix("payment_address")) }
+    }
+
     @Test("a valid request decodes into the engine's types")
     func decodes() throws {
         let request = try decode(Self.valid)

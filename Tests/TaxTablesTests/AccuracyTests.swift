@@ -429,6 +429,15 @@ struct AccuracyTests {
         #expect(springfield.totalTax.decimalString == "0.00")
     }
 
+    /// Boulder's 5% admission tax (Boulder Revised Code 3-4-2), which the state, county and district taxes do not
+    /// reach; Denver has no general admissions tax (its 10% applies at city-owned venues only, not modeled).
+    @Test func boulderAdmissionTax() throws {
+        let boulder = try quote("2026-06-01", from: .zip("CO", "80302"), to: .zip("CO", "80302"), [line("20.00", .admission, .inPerson)])
+        #expect(boulder.totalTax.decimalString == "1.00")
+        let denver = try quote("2026-06-01", from: .zip("CO", "80202"), to: .zip("CO", "80202"), [line("20.00", .admission, .inPerson)])
+        #expect(denver.totalTax.decimalString == "0.00")
+    }
+
     // MARK: Intrastate sourcing by each state's law
 
     /// Pennsylvania's local tax follows an in-state seller (PA DOR answer 209): Philadelphia seller to Harrisburg
