@@ -245,7 +245,9 @@ public struct IllinoisRateResolver: LocalRateResolver {
     /// The address's city when it names a municipality of the ZIP's county, else what the ZIP's postal city chose.
     func choose(_ address: Address, _ record: Zip5Record?) -> Choice {
         guard let record else { return .fallback(reason: nil) }
-        if !address.city.isEmpty, let (county, places) = county(of: record), let place = places[IllinoisRateFile.placeKey(address.city)] {
+        // Most addresses give their ZIP's postal city, whose choice is made already (and costs no name folding).
+        if !address.city.isEmpty, !SSTAdjustedZip5Resolver.sameASCIIName(address.city, record.postalCity),
+           let (county, places) = county(of: record), let place = places[IllinoisRateFile.placeKey(address.city)] {
             return choice(place, county: county, by: "the address's city")
         }
         return zipChoices[record.zip.zip5] ?? .fallback(reason: nil)
