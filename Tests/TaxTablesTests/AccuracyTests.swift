@@ -247,6 +247,14 @@ struct AccuracyTests {
         let quoted = try quote("2026-03-01", from: chicago, to: chicago, [line("100.00")]).lines[0]
         #expect(quoted.jurisdictions.map { "\($0.jurisdiction.code) \($0.rate.percentString)" } == ["17 6.25", "17031 2.75", "L-IL-CITY-CHICAGO 1.25"])
         #expect(quoted.sourcing.record.hasPrefix("IDOR Chicago (Cook County) 10.25%"))
+        // The file rates its own codes (what a merchant may pin), and two Chicago lines share one combined rate:
+        // rounded together, two 5-cent items pay 1 cent (0.5125 cents each), not 2.
+        for tax in quoted.jurisdictions where tax.jurisdiction.level != .state {
+            #expect(tables.locals.jurisdictionRate(code: tax.jurisdiction.code, state: StateCode("IL")!, on: TaxDate(iso: "2026-03-01")!)?.intrastate == tax.rate)
+        }
+        let combined = try TaxCalculator(tables: tables).quote(QuoteRequest(date: TaxDate(iso: "2026-03-01")!, origin: chicago, destination: chicago,
+                                                                              lines: [line("0.05", id: "a"), line("0.05", id: "b")], rounding: .invoiceCombined))
+        #expect(combined.totalTax.decimalString == "0.01")
         let springfield = Address(line1: "", city: "Springfield", state: StateCode("IL")!, zip: ZipCode("62701")!)
         let fallback = try quote("2026-03-01", from: springfield, to: springfield, [line("100.00")])
         #expect(fallback.lines[0].sourcing.record.hasPrefix("zip5 62701"))

@@ -185,6 +185,12 @@ public struct IllinoisRateResolver: LocalRateResolver {
     let municipalKeys: Set<String>
     /// What each Illinois ZIP's own names choose (worked out once when the tables load).
     var zipChoices: [Int32: Choice] = [:]
+    /// Each line's jurisdiction, by IDOR's location code: one shared instance (`invoice_combined` rounding compares
+    /// jurisdictions by identity), made once.
+    var jurisdictions: [String: Jurisdiction] = [:]
+    /// The lines that rate each jurisdiction code the file gives, in file order (a municipality in two counties has a
+    /// line in each), for `jurisdictionRate`.
+    var linesByCode: [String: [(place: IllinoisRatePlace, county: IllinoisRatePlace)]] = [:]
 
     /// The line that answers and the name that reached it, or why the file does not answer.
     enum Choice: Sendable {
@@ -208,13 +214,52 @@ public struct IllinoisRateResolver: LocalRateResolver {
         self.fallback = fallback
         self.sourceID = sourceID
         self.file = file.file
-        for record in zip5.allRecords where record.state == state && zipChoices[record.zip.zip5] == nil {
-            zipChoices[record.zip.zip5] = zipChoice(record)
+        var countyFIPS: [String: String] = [:]
+        for record in zip5.allRecords where record.state == state {
+            if zipChoices[record.zip.zip5] == nil { zipChoices[record.zip.zip5] = zipChoice(record) }
+            if let name = record.countyName, let fips = record.countyFIPS { countyFIPS[IllinoisRateFile.countyKey(name)] = countyFIPS[IllinoisRateFile.countyKey(name)] ?? fips }
         }
+        for (key, entry) in byCounty {
+            guard let county = entry.county else { continue }
+            let title = CommonZip5Rates.titleCased(county.county)
+            let countyCode = countyFIPS[key] ?? JurisdictionCodes.levy(state, .county, county.county)
+            jurisdictions[county.code] = Jurisdiction(level: .county, state: state, name: "\(title) County (county-wide taxes and the RTA)", code: countyCode)
+            linesByCode[countyCode, default: []].append((county, county))
+            for place in entry.places.values where !place.addressSpecific {
+                let code = JurisdictionCodes.levy(state, .city, place.name)
+                jurisdictions[place.code] = Jurisdiction(level: .city, state: state, name: "\(CommonZip5Rates.titleCased(place.name)) (municipal taxes)", code: code)
+                linesByCode[code, default: []].append((place, county))
+            }
+        }
+        linesByCode = linesByCode.mapValues { $0.sorted { $0.place.line < $1.place.line } }
     }
 
+    /// The file's rate for a code it gives (the first line in file order that rates it on the date), else the
+    /// fallback's.
     public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
-        fallback.jurisdictionRate(code: code, state: state, on: date)
+        if state == self.state {
+            for (place, county) in linesByCode[code] ?? [] {
+                if let local = locals(place, county: county, on: date)?.first(where: { $0.jurisdiction.code == code }) { return local }
+            }
+        }
+        return fallback.jurisdictionRate(code: code, state: state, on: date)
+    }
+
+    /// The line's local rates on the date: the county-wide taxes (the county's line less the state's rate) and the
+    /// municipality's own (its line less the county's); nil when the file has no rate for the date. A municipality
+    /// whose line is below its county's (a tax the county levies only outside municipalities) has its whole local
+    /// rate at the county level.
+    func locals(_ place: IllinoisRatePlace, county: IllinoisRatePlace, on date: TaxDate) -> [LocalRate]? {
+        guard let combined = place.rate(on: date), let countyCombined = county.rate(on: date) else { return nil }
+        var locals: [LocalRate] = []
+        let countyWide = min(countyCombined, combined).units - IllinoisRateFile.stateRate.units
+        if countyWide > 0, let jurisdiction = jurisdictions[county.code] {
+            locals.append(LocalRate(jurisdiction: jurisdiction, intrastate: Rate(units: countyWide)))
+        }
+        if !place.isCounty, combined > countyCombined, let jurisdiction = jurisdictions[place.code] {
+            locals.append(LocalRate(jurisdiction: jurisdiction, intrastate: Rate(units: combined.units - countyCombined.units)))
+        }
+        return locals
     }
 
     func county(of record: Zip5Record) -> (county: IllinoisRatePlace, places: [String: IllinoisRatePlace])? {
@@ -257,26 +302,12 @@ public struct IllinoisRateResolver: LocalRateResolver {
         let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
         let choice = choose(address, record)
         guard case .place(let place, let county, let evidence) = choice, let combined = place.rate(on: date),
-              let countyCombined = county.rate(on: date) else {
+              let locals = locals(place, county: county, on: date) else {
             var location = try fallback.resolve(address, on: date)
             if case .fallback(let reason?) = choice { location.warnings.append(reason) }
             return location
         }
         let countyTitle = CommonZip5Rates.titleCased(county.county)
-        var locals: [LocalRate] = []
-        // A municipality whose line is below its county's (a tax the county levies only outside municipalities)
-        // has its whole local rate at the county level.
-        let countyWide = min(countyCombined, combined).units - IllinoisRateFile.stateRate.units
-        if countyWide > 0 {
-            let jurisdiction = Jurisdiction(level: .county, state: state, name: "\(countyTitle) County (county-wide taxes and the RTA)",
-                                            code: record?.countyFIPS ?? JurisdictionCodes.levy(state, .county, county.county))
-            locals.append(LocalRate(jurisdiction: jurisdiction, intrastate: Rate(units: countyWide)))
-        }
-        if !place.isCounty, combined > countyCombined {
-            let jurisdiction = Jurisdiction(level: .city, state: state, name: "\(CommonZip5Rates.titleCased(place.name)) (municipal taxes)",
-                                            code: JurisdictionCodes.levy(state, .city, place.name))
-            locals.append(LocalRate(jurisdiction: jurisdiction, intrastate: Rate(units: combined.units - countyCombined.units)))
-        }
         let what = place.isCounty ? "\(countyTitle) County, unincorporated" : "\(CommonZip5Rates.titleCased(place.name)) (\(countyTitle) County)"
         let period = place.rates.first { $0.period.contains(date) }?.period.description ?? ""
         return ResolvedLocation(state: state, countyFIPS: record?.countyFIPS, locals: locals, precision: .zip5,
