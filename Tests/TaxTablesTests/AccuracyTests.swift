@@ -509,6 +509,16 @@ struct AccuracyTests {
         #expect(try quote("2026-07-18", from: birmingham, to: birmingham, [line("50.00", .clothing)]).totalTax.decimalString == "1.00")
     }
 
+
+    /// Ohio 2026 (H.B. 186 took the expanded holiday's fund; a three-day back-to-school holiday instead): the
+    /// first Friday of August through Sunday, clothing $75 or less, state and local taxes (a low-confidence row).
+    @Test func ohioHoliday2026() throws {
+        let columbus = Address(line1: "", city: "Columbus", state: StateCode("OH")!, zip: ZipCode("43215")!)
+        #expect(try quote("2026-08-09", from: columbus, to: columbus, [line("75.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2026-08-09", from: columbus, to: columbus, [line("75.01", .clothing)]).totalTax.decimalString == "6.00")
+        #expect(try quote("2026-08-10", from: columbus, to: columbus, [line("50.00", .clothing)]).totalTax.decimalString == "4.00")
+        #expect(try quote("2027-08-07", from: columbus, to: columbus, [line("50.00", .clothing)]).totalTax.decimalString == "4.00")
+    }
     // MARK: Discounts
 
     /// A seller discount reduces the base; a manufacturer's coupon reduces it only where the state says so
