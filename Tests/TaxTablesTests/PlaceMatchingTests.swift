@@ -81,6 +81,21 @@ struct PlaceMatchingTests {
         #expect(try quote("CA", "91011", city: "La Canada Flintridge", on: "2026-02-01").totalTax.decimalString == "105.00")
         #expect(try quote("CA", "90255", on: "2026-02-01").totalTax.decimalString == "105.00")  // Huntington Park
     }
+
+    /// A place's name however the address spells it: CDTFA's "St. Helena" (8.25%) is also "St Helena" and "Saint
+    /// Helena" (the Census postal city of 94574), which fell to Napa County's unincorporated 7.75%; WA's "SEATAC"
+    /// (1733, 10.4% in 2026 Q1) is also "Sea Tac", which fell to the postal city Seattle's 10.55%.
+    @Test func aPlaceNameHoweverItIsSpelled() throws {
+        for city in ["St. Helena", "St Helena", "Saint Helena", "ST HELENA", ""] {
+            #expect(try quote("CA", "94574", city: city, on: "2026-02-01").totalTax.decimalString == "82.50")
+        }
+        for city in ["SeaTac", "Sea Tac", "Sea-Tac"] {
+            #expect(try quote("WA", "98188", city: city, on: "2026-02-01").totalTax.decimalString == "104.00")
+        }
+        #expect(PlaceRateResolver.spellingKey("MT. VERNON") == PlaceRateResolver.spellingKey("MOUNT VERNON"))
+        #expect(PlaceRateResolver.spellingKey("FT LUPTON") == "FORTLUPTON")
+        #expect(PlaceRateResolver.spellingKey("O'FALLON") == "OFALLON")
+    }
 }
 
 /// ZIP5 rows whose tax region is a place of another county than the ZIP's (by the Census ZIP/county crosswalk)
