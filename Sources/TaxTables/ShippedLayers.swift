@@ -356,6 +356,8 @@ extension CanonicalTables {
         let result = zip(records, kinds).map { record, kind -> Zip5Record in
             guard kind != .place, let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
             let pool: [Zip5Record]
+            // Whether the pool is a named city's ZIPs (its own or its postal city's), not the county's at large.
+            var cityPool = false
             if kind == .tribal {
                 // The postal city's other ZIPs (87301 is Gallup's), else the county outside cities.
                 let postal = record.postalCity.map(PlaceRateResolver.normalized)
@@ -366,6 +368,7 @@ extension CanonicalTables {
                       case let sameCity = siblings.filter({ $0.cityName.map(cityKey) == city }), !sameCity.isEmpty {
                 // The district's own city ("SAINT JOSEPH GATEWAY TL" is in the city the table also spells ST. JOSEPH).
                 pool = sameCity
+                cityPool = true
             } else if let postal = record.postalCity.map(cityKey),
                       case let postalCity = siblings.filter({ $0.cityName.map(cityKey) == postal }), !postalCity.isEmpty,
                       !record.hasCityRate || cityKey(record.region).hasPrefix(postal + " ") {
@@ -373,6 +376,7 @@ extension CanonicalTables {
                 // tax in the special level: "UNIVERSITY OF LOUISIANA AT LAFAYETTE EDD" is Lafayette's) or its region
                 // begins with the postal city's name ("ST JOSEPH THE SHOPPES AT NORTH VILLAGE ...").
                 pool = postalCity
+                cityPool = true
             } else {
                 // Else the county's most common rates (a city the table names nowhere else is often the county's main one).
                 pool = siblings
@@ -390,7 +394,15 @@ extension CanonicalTables {
             // A district or tribal land only loses a tax the table stacked on it: the rates around it are never
             // higher (Apache County's Navajo ZIPs outnumber the others; an Illinois village's business district
             // sits in a county whose most common rates are a larger city's).
-            if total(common) >= total(record) { return record }
+            if total(common) >= total(record) {
+                // A district the table gives exactly its city's rates adds no tax of its own: the rates are the city's, and
+                // so are their names and codes (a "... COMMUNITY IMPROVEMENT DISTRICT" region otherwise names the city's tax).
+                if kind == .district, cityPool, Zip5Index.ratesKey(common) == Zip5Index.ratesKey(record),
+                   common.locals.map(\.jurisdiction.code) != record.locals.map(\.jurisdiction.code) {
+                    return record.withRates(of: common, cityName: common.cityName, warning: nil)
+                }
+                return record
+            }
             straddling += 1
             let countyName = record.countyName ?? "county \(county)"
             let warning = kind == .tribal
@@ -669,7 +681,7 @@ extension Zip5Record {
     var hasCityRate: Bool { locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
 
     /// This ZIP quoted with another record's local rates (and city), its warning added to the record's own.
-    func withRates(of other: Zip5Record, cityName: String?, warning: String) -> Zip5Record {
+    func withRates(of other: Zip5Record, cityName: String?, warning: String?) -> Zip5Record {
         Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName,
                    postalCity: postalCity, locals: other.locals, period: period, precision: precision, source: source,
                    warning: [self.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: tableDate)

@@ -156,6 +156,13 @@ struct CrossCountyRegionTests {
         let stClair = try quote("MO", "63077")
         #expect(stClair.totalTax.decimalString == "9.48")
         #expect(stClair.warnings.contains { $0.contains("its county and city rates were used with the special districts most common in its county") })
+        // A district region with exactly its city's rates ("KANSAS CITY INDEPENDENCE AVENUE COMMUNITY IMPROVEMENT
+        // DISTRICT SP" on 64123): the rates are Kansas City's, and so are their names; no warning, the total unchanged.
+        let avenue = try quote("MO", "64123")
+        #expect(avenue.totalTax.decimalString == "9.98")
+        #expect(avenue.lines[0].jurisdictions.contains { $0.jurisdiction.name == "Kansas City" })
+        #expect(!avenue.lines[0].jurisdictions.contains { $0.jurisdiction.name.contains("Independence Avenue") })
+        #expect(!avenue.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
     }
 
     /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
