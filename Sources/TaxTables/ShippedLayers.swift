@@ -684,7 +684,7 @@ extension Zip5Record {
     func withRates(of other: Zip5Record, cityName: String?, warning: String?) -> Zip5Record {
         Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName,
                    postalCity: postalCity, locals: other.locals, period: period, precision: precision, source: source,
-                   warning: [self.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: tableDate)
+                   warning: warning.map { [self.warning, $0].compactMap { $0 }.joined(separator: "; ") } ?? self.warning, tableDate: tableDate)
     }
 
     func with(period: EffectivePeriod, locals: [LocalRate], warning: String?, tableDate: TaxDate?) -> Zip5Record {

@@ -163,6 +163,7 @@ struct CrossCountyRegionTests {
         #expect(avenue.lines[0].jurisdictions.contains { $0.jurisdiction.name == "Kansas City" })
         #expect(!avenue.lines[0].jurisdictions.contains { $0.jurisdiction.name.contains("Independence Avenue") })
         #expect(!avenue.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
+        #expect(!avenue.warnings.contains { $0.hasSuffix(": ") || $0.isEmpty })
     }
 
     /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
