@@ -149,7 +149,7 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
     let records: Zip5Index
     let state: StateCode
     let countyRates: [Int: [SSTRate]]
-    /// Named cities by `SSTPlaceName.matchKey`, named districts by the counties (FIPS) they cover.
+    /// Named cities by `PlaceNameKey.of`, named districts by the counties (FIPS) they cover.
     let cities: [String: SSTPlaceName]
     let zipCities: [Int32: SSTPlaceName]
     let districts: [String: [SSTPlaceName]]
@@ -185,7 +185,7 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         for var name in names {
             name.key.stateFIPS = rates.stateFIPS
             if name.key.type == SSTJurisdictionType.city {
-                cities[SSTPlaceName.matchKey(name.name)] = name
+                cities[PlaceNameKey.of(name.name)] = name
                 byLevyCode[JurisdictionCodes.levy(state, .city, name.name)] = name
             } else {
                 for fips in name.counties { districts[fips, default: []].append(name) }
@@ -201,7 +201,7 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         for record in records.allRecords where record.state == state {
             if !cities.isEmpty, zipCities[record.zip.zip5] == nil {
                 for name in [record.postalCity, record.cityName] {
-                    if let name, let found = cities[SSTPlaceName.matchKey(name)] { zipCities[record.zip.zip5] = found; break }
+                    if let name, let found = cities[PlaceNameKey.of(name)] { zipCities[record.zip.zip5] = found; break }
                 }
             }
             guard record.precision == .zip5, let fips = record.countyFIPS, fips.count == 5, let code = Int(fips.suffix(3)),
@@ -292,7 +292,7 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         guard !cities.isEmpty else { return nil }
         // An address city that is the postal city (most are) gives what the ZIP's own names give.
         if !address.city.isEmpty, !Self.sameASCIIName(address.city, record?.postalCity),
-           let found = cities[SSTPlaceName.matchKey(address.city)] {
+           let found = cities[PlaceNameKey.of(address.city)] {
             return found
         }
         return zipCities[address.zip.zip5]

@@ -349,7 +349,7 @@ extension CanonicalTables {
         var cityKeys: [String: String] = [:]
         func cityKey(_ name: String) -> String {
             if let key = cityKeys[name] { return key }
-            let key = SSTPlaceName.matchKey(name)
+            let key = PlaceNameKey.spaced(PlaceRateResolver.normalized(name))
             cityKeys[name] = key
             return key
         }
@@ -439,7 +439,7 @@ extension CanonicalTables {
         var nameKeys: [String: String] = [:]
         func countyNameKey(_ state: String, _ name: String) -> String {
             if let key = nameKeys[name] { return state + "|" + key }
-            let key = SSTPlaceName.matchKey(name).filter { $0 != " " }
+            let key = PlaceNameKey.of(name)
             nameKeys[name] = key
             return state + "|" + key
         }

@@ -141,27 +141,9 @@ public struct IllinoisRateFile: Sendable {
         return Rate(units: Int64(value) * 100_000)
     }
 
-    /// A county's name as both the file and the Census crosswalk can be compared: letters only ("ST. CLAIR",
-    /// "St. Clair County" and "DEWITT", "De Witt County" agree).
-    static func countyKey(_ name: String) -> String {
-        var words = name.uppercased().split { $0 == " " || $0 == "." }
-        if words.last == "COUNTY" { words.removeLast() }
-        return String(words.joined().filter { $0.isLetter })
-    }
-
-    /// A place's name as the file and postal names can be compared: upper case, SAINT, MOUNT and FORT shortened,
-    /// letters and digits only ("Mt Zion" and "MOUNT ZION", "La Grange" and "LAGRANGE" agree).
-    static func placeKey(_ name: String) -> String {
-        let words = name.uppercased().split { $0 == " " || $0 == "-" || $0 == "." }.map { word -> Substring in
-            switch word {
-            case "SAINT": "ST"
-            case "MOUNT": "MT"
-            case "FORT": "FT"
-            default: word
-            }
-        }
-        return String(words.joined().filter { $0.isLetter || $0.isNumber })
-    }
+    /// A county's name as both the file and the Census crosswalk can be compared ("ST. CLAIR" and "St. Clair
+    /// County", "DEWITT" and "De Witt County" agree).
+    static func countyKey(_ name: String) -> String { PlaceNameKey.of(PlaceRateFile.countyKey(name)) }
 }
 
 /// Answers Illinois addresses from IDOR's rate file. The file has no boundaries: an address reaches a municipality
@@ -174,14 +156,14 @@ public struct IllinoisRateFile: Sendable {
 /// The combined rate is split into the county-wide taxes (the county's line less the state's 6.25%, the RTA's
 /// and the Metro East district's taxes included) and the municipality's own (its line less the county's).
 public struct IllinoisRateResolver: LocalRateResolver {
-    /// Per county (`IllinoisRateFile.countyKey`), its own line and its municipalities by `placeKey`.
+    /// Per county (`IllinoisRateFile.countyKey`), its own line and its municipalities by `PlaceNameKey.of`.
     let byCounty: [String: (county: IllinoisRatePlace?, places: [String: IllinoisRatePlace])]
     let zip5: Zip5Index
     let fallback: any LocalRateResolver
     let sourceID: String
     let file: String
     let state = StateCode("IL")!
-    /// Every municipality's `placeKey`, statewide.
+    /// Every municipality's `PlaceNameKey.of`, statewide.
     let municipalKeys: Set<String>
     /// What each Illinois ZIP's own names choose (worked out once when the tables load).
     var zipChoices: [Int32: Choice] = [:]
@@ -205,7 +187,7 @@ public struct IllinoisRateResolver: LocalRateResolver {
             if place.isCounty {
                 byCounty[key, default: (nil, [:])].county = place
             } else {
-                byCounty[key, default: (nil, [:])].places[IllinoisRateFile.placeKey(place.name)] = place
+                byCounty[key, default: (nil, [:])].places[PlaceNameKey.of(place.name)] = place
             }
         }
         self.byCounty = byCounty
@@ -270,7 +252,7 @@ public struct IllinoisRateResolver: LocalRateResolver {
     /// What the ZIP's postal city chooses.
     func zipChoice(_ record: Zip5Record) -> Choice {
         guard let (county, places) = county(of: record), let postal = record.postalCity else { return .fallback(reason: nil) }
-        let key = IllinoisRateFile.placeKey(postal)
+        let key = PlaceNameKey.of(postal)
         if let place = places[key] { return choice(place, county: county, by: "the postal city") }
         // A postal name that begins or ends a municipality's name anywhere in the state (Dundee: East and West
         // Dundee; Edwards: Edwardsville), or is one in another county (62908, Belknap, a Johnson County village on a
@@ -292,7 +274,7 @@ public struct IllinoisRateResolver: LocalRateResolver {
         guard let record else { return .fallback(reason: nil) }
         // Most addresses give their ZIP's postal city, whose choice is made already (and costs no name folding).
         if !address.city.isEmpty, !SSTAdjustedZip5Resolver.sameASCIIName(address.city, record.postalCity),
-           let (county, places) = county(of: record), let place = places[IllinoisRateFile.placeKey(address.city)] {
+           let (county, places) = county(of: record), let place = places[PlaceNameKey.of(address.city)] {
             return choice(place, county: county, by: "the address's city")
         }
         return zipChoices[record.zip.zip5] ?? .fallback(reason: nil)

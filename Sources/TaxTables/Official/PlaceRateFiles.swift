@@ -218,12 +218,12 @@ public struct PlaceRateResolver: LocalRateResolver {
         var keys: [String: [String]] = [:]
         // Every name a place has had, later periods first; then shortened names that no place has as its own.
         for place in file.places.sorted(by: { $0.period.from > $1.period.from }) {
-            let name = Self.spellingKey(Self.normalized(place.name))
+            let name = PlaceNameKey.of(Self.normalized(place.name))
             if !(keys[name] ?? []).contains(place.key) { keys[name, default: []].append(place.key) }
         }
         var aliases: [String: [String]] = [:]
         for place in file.places {
-            for alias in Self.aliases(of: Self.normalized(place.name), county: place.county).map(Self.spellingKey) where keys[alias] == nil {
+            for alias in Self.aliases(of: Self.normalized(place.name), county: place.county).map(PlaceNameKey.of) where keys[alias] == nil {
                 if !(aliases[alias] ?? []).contains(place.key) { aliases[alias, default: []].append(place.key) }
             }
         }
@@ -249,33 +249,11 @@ public struct PlaceRateResolver: LocalRateResolver {
             previous = byte
         }
         if plain && previous != 32 && !name.hasSuffix(" SPECIAL TAX DIST") { return name }
-        let folded = String(name.uppercased().map { Self.unaccented[$0] ?? $0 })
+        let folded = String(name.uppercased().map { PlaceNameKey.unaccented[$0] ?? $0 })
         var words = folded.split { $0 == " " || $0 == "-" }.map(String.init)
         if words.suffix(3) == ["SPECIAL", "TAX", "DIST"] { words.removeLast(3) }
         return words.joined(separator: " ")
     }
-
-    /// A normalized place name as names are looked up, whatever their spelling: "ST", "STE", "MT" and "FT" spelled
-    /// out, without dots, apostrophes or spaces ("St Helena", "Saint Helena" and CDTFA's "St. Helena" agree; so do
-    /// "Sea Tac" and "SeaTac").
-    static func spellingKey(_ normalized: String) -> String {
-        var key = ""
-        key.reserveCapacity(normalized.utf8.count + 4)
-        for word in normalized.split(whereSeparator: { $0 == " " || $0 == "." }) {
-            switch word {
-            case "ST": key += "SAINT"
-            case "STE": key += "SAINTE"
-            case "MT": key += "MOUNT"
-            case "FT": key += "FORT"
-            default: key += word.filter { $0 != "'" && $0 != "\u{2019}" }
-            }
-        }
-        return key
-    }
-
-    /// Letters of California's Spanish place names that addresses often write without their accent
-    /// ("La Cañada Flintridge").
-    static let unaccented: [Character: Character] = ["Á": "A", "É": "E", "Í": "I", "Ó": "O", "Ú": "U", "Ñ": "N", "Ü": "U"]
 
     /// The shorter names a Washington place goes by: without a trailing "CITY" or "RTA" (not "NON RTA"), and
     /// without the "/COUNTY" of a city that spans counties.
@@ -334,7 +312,7 @@ public struct PlaceRateResolver: LocalRateResolver {
     func places(named candidates: [Candidate], county: String) -> [Match] {
         var found: [Match] = []
         for candidate in candidates {
-            for key in keysByName[Self.spellingKey(Self.normalized(candidate.name))] ?? [] {
+            for key in keysByName[PlaceNameKey.of(Self.normalized(candidate.name))] ?? [] {
                 guard let rows = places[key], let newest = rows.last else { continue }
                 if !county.isEmpty, !newest.county.isEmpty, newest.county != county { continue }
                 if !found.contains(where: { $0.key == key }) { found.append((candidate, key, rows)) }

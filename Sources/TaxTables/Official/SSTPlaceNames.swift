@@ -13,12 +13,6 @@ public struct SSTPlaceName: Sendable {
     public var provenance: Provenance
     public var line: Int
 
-    /// A place name as the rate file's names and the ZIP5 table's cities are compared: upper-case, without dots
-    /// or accents, "ST" and "MT" spelled out ("St. Paul" is the ZIP5 table's "SAINT PAUL").
-    public static func matchKey(_ name: String) -> String {
-        let words = PlaceRateResolver.normalized(String(name.map { $0 == "." ? " " : $0 })).split(separator: " ")
-        return words.map { word in word == "ST" ? "SAINT" : word == "MT" ? "MOUNT" : String(word) }.joined(separator: " ")
-    }
 }
 
 extension CanonicalTables {
@@ -43,7 +37,7 @@ extension CanonicalTables {
                 log.error(file, record.line, table.field(record, "code").column, "code \"\(codeText)\" is not a jurisdiction code of digits")
                 continue
             }
-            guard !SSTPlaceName.matchKey(name).isEmpty else {
+            guard !PlaceNameKey.of(name).isEmpty else {
                 log.error(file, record.line, table.field(record, "name").column, "name \"\(name)\" has no letters")
                 continue
             }
