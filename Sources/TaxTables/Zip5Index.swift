@@ -52,8 +52,8 @@ public struct Zip5Index: LocalRateResolver {
     /// Per jurisdiction code, each period's rates with how many ZIP records give them (for `jurisdictionRate`).
     private let byCode: [String: [(period: EffectivePeriod, rate: LocalRate, records: Int)]]
 
-    /// The most common rates of each tax region within a county ("MN|27123|ROSEVILLE"), for an address whose city
-    /// names another place than its ZIP's region (`record(for:)`).
+    /// The most common rates of each tax region within a county ("MN|27123|ROSEVILLE", by `PlaceNameKey.of`), for an
+    /// address whose city names another place than its ZIP's region (`record(for:)`).
     private let cityRecords: [String: Zip5Record]
 
     /// `records` in any order; several records of one ZIP must have disjoint periods (the loader checks).
@@ -76,11 +76,26 @@ public struct Zip5Index: LocalRateResolver {
         }
         self.byCode = byCode
         var places: [String: [Zip5Record]] = [:]
+        var keys: [String: String] = [:]
         for record in sorted where record.precision == .zip5 && record.warning == nil {
             guard let county = record.countyFIPS else { continue }
-            places[record.state.code + "|" + county + "|" + Self.normalizedPlace(record.region), default: []].append(record)
+            let key = keys[record.region] ?? PlaceNameKey.of(record.region)
+            keys[record.region] = key
+            places[record.state.code + "|" + county + "|" + key, default: []].append(record)
         }
-        cityRecords = places.compactMapValues(Self.mostCommonRates)
+        // A region is a place of the counties that hold at least a fifth of its ZIPs: the table also gives a city's
+        // region to ZIPs the crosswalk puts over the county line (55118 in Dakota County is "SAINT PAUL", whose other
+        // 24 ZIPs are in Ramsey and Hennepin; four St. Louis County ZIPs are "ST. LOUIS", the independent city's), and
+        // an address there that gives the city's postal name is not in the city.
+        var zipsPerRegion: [String: Int] = [:]
+        for (key, records) in places {
+            let region = key.split(separator: "|", omittingEmptySubsequences: false)
+            zipsPerRegion[region[0] + "|" + region[2], default: 0] += Set(records.map(\.zip.zip5)).count
+        }
+        cityRecords = places.filter { key, records in
+            let region = key.split(separator: "|", omittingEmptySubsequences: false)
+            return Set(records.map(\.zip.zip5)).count * 5 >= zipsPerRegion[region[0] + "|" + region[2], default: 0]
+        }.compactMapValues(Self.mostCommonRates)
     }
 
     /// The record whose local rates the most of `records` share (the first seen of them; ties to the lower ZIP).
@@ -143,13 +158,15 @@ public struct Zip5Index: LocalRateResolver {
 
     /// The record that answers for the address: its ZIP's record in its state on the date, unless the address's city
     /// is another place that the ZIP5 table names for other ZIPs of the same county (the ZIP lies in several
-    /// places, and the address says which). Then that place's most common rates answer, with a warning.
+    /// places, and the address says which). Then that place's most common rates answer, with a warning. Names
+    /// compare however they are spelled ("St. Louis" and "Saint Louis" choose alike).
     func answering(_ record: Zip5Record, _ address: Address) -> Zip5Record {
         guard !address.city.isEmpty, let county = record.countyFIPS, !Self.names(record.region, startWith: address.city),
               !(record.cityName.map { Self.names($0, startWith: address.city, wholly: true) } ?? false) else { return record }
-        let city = Self.normalizedPlace(address.city)
-        guard !city.isEmpty, let place = cityRecords[record.state.code + "|" + county + "|" + city],
-              Self.ratesKey(place) != Self.ratesKey(record) else { return record }
+        let city = PlaceNameKey.of(address.city)
+        // The ZIP's own region or city spelled another way ("Saint Ann" for "ST. ANN") keeps the ZIP's record.
+        guard !city.isEmpty, PlaceNameKey.of(record.region) != city, record.cityName.map(PlaceNameKey.of) != city,
+              let place = cityRecords[record.state.code + "|" + county + "|" + city], Self.ratesKey(place) != Self.ratesKey(record) else { return record }
         let warning = "zip_straddles_jurisdictions: the address's city \(address.city) is not ZIP \(record.zip.zip5String)'s tax region \(record.region) "
             + "in the ZIP5 table; the rates of \(place.cityName ?? place.region)'s other ZIPs in \(record.countyName ?? "county " + county) were used; "
             + "a ZIP+4 or street address would decide"

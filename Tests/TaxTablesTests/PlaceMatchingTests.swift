@@ -281,6 +281,24 @@ struct AddressCityTests {
         #expect(!unknown.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
     }
 
+    /// "Saint Paul" is the Postal Service's name for Eagan's 55121 (Dakota County), and the ZIP5 table gives the
+    /// region SAINT PAUL to one Dakota ZIP against 24 in Ramsey and Hennepin: an Eagan address written with its postal
+    /// name keeps Eagan's 8.125%, however "Saint" is spelled. Clayton's 63124 keeps its 10.488% under its postal
+    /// name Saint Louis (the table's four St. Louis County ZIPs named ST. LOUIS carry the independent city's rates).
+    @Test func aPostalNameOverTheCountyLineChoosesNothing() throws {
+        for city in ["Saint Paul", "St. Paul", "ST PAUL", "Eagan", ""] {
+            let q = try quote("MN", "55121", city: city)
+            #expect(q.totalTax.decimalString == "8.13", "\(city)")
+            #expect(!q.warnings.contains { $0.contains("zip_straddles_jurisdictions") }, "\(city)")
+        }
+        for city in ["Saint Louis", "St. Louis", "St Louis", "Clayton"] {
+            #expect(try quote("MO", "63124", city: city).totalTax.decimalString == "10.49", "\(city)")
+        }
+        // A place named however the address spells it still chooses within its own county.
+        #expect(try quote("MN", "55113", city: "ROSEVILLE").totalTax.decimalString == "8.88")
+        #expect(try quote("CO", "80126", city: "Littleton").totalTax.decimalString == "5.00")
+    }
+
     /// Names compare without case and runs of spaces, as a prefix or whole.
     @Test func namesCompareLooselyWithoutAllocating() {
         #expect(Zip5Index.names("SAINT  PAUL", startWith: " saint paul ", wholly: true))
