@@ -245,18 +245,22 @@ public enum JSONGuard {
                     case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
                     case UInt8(ascii: "u"):
                         let scalar = try unicodeEscape()
-                        if scalar.value < 0x20 || scalar.value == 0x7F {
-                            throw fail(.controlCharacter, "control characters (U+0000-U+001F, U+007F) are not accepted in text")
+                        if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                            throw fail(.controlCharacter, "control characters (U+0000-U+001F, U+007F-U+009F) are not accepted in text")
                         }
                         out.append(contentsOf: Array(String(Character(scalar)).utf8))
                     case UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                        throw fail(.controlCharacter, "control characters (U+0000-U+001F, U+007F) are not accepted in text")
+                        throw fail(.controlCharacter, "control characters (U+0000-U+001F, U+007F-U+009F) are not accepted in text")
                     default: throw fail(.syntax, "\\\(Self.describe(escape)) is not a JSON escape")
                     }
                 case 0..<0x20, 0x7F:
-                    throw fail(.controlCharacter, "control characters (U+0000-U+001F, U+007F) are not accepted in text")
+                    throw fail(.controlCharacter, "control characters (U+0000-U+001F, U+007F-U+009F) are not accepted in text")
                 case 0x80...:
                     let length = try checkUTF8Here()
+                    // C1 controls (U+0080-U+009F: CSI, NEL, ...) are two bytes, C2 80 to C2 9F.
+                    if byte == 0xC2, (0x80...0x9F).contains(bytes[index + 1]) {
+                        throw fail(.controlCharacter, "control characters (U+0000-U+001F, U+007F-U+009F) are not accepted in text")
+                    }
                     out.append(contentsOf: bytes[index..<index + length])
                     index += length
                 default:

@@ -108,7 +108,7 @@ public struct CustomerService: Sendable {
 
     public func migrate() async throws { try await Self.migrations(schema: schema).apply(to: database, now: now()) }
 
-    func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
+    public func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
 
     /// Creates a customer. A date of birth, when given, must make the customer 18 or older today.
     public func create(name: String, email: String?, dateOfBirth: TaxDate?, consents: Consents = Consents()) async throws -> Customer {
@@ -117,8 +117,11 @@ public struct CustomerService: Sendable {
         guard trimmed.utf8.count <= 200 else { throw CustomerError.invalid(field: "name", "at most 200 bytes") }
         if let email {
             guard email.utf8.count <= 254 else { throw CustomerError.invalid(field: "email", "at most 254 bytes (RFC 5321)") }
-            let parts = email.split(separator: "@")
-            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !email.contains(" ") else {
+            // One "@" between a local part and a domain of dot-separated labels ("a@@b.co" and "a@b..co" are not).
+            let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+                  parts[1].split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty }),
+                  !email.contains(where: \.isWhitespace) else {
                 throw CustomerError.invalid(field: "email", "is not an email address")
             }
         }

@@ -376,16 +376,21 @@ extension OrderService {
 
     /// Replaces a card's code (the buyer lost it, or the capture's answer never reached them): a new code, shown
     /// once; the old one stops working. The balance is unchanged.
+    /// The card is read back in the same transaction: a concurrent reissue must not answer with another's last four.
     public func reissue(giftCard id: String) async throws -> IssuedGiftCard {
         let code = GiftCardCode.random()
         let at = Timestamp.string(now())
-        try await database.transaction { [self] tx in
+        let card = try await database.transaction { [self] tx in
             guard try await !tx.query("UPDATE \(table("gift_cards")) SET code_hash = $1, last_four = $2 WHERE id = $3 RETURNING id",
                                       [.text(code.keyedHash(keys.giftCards)), .text(code.lastFour), .text(id)]).isEmpty else {
                 throw GiftCardError.unknownGiftCard(id)
             }
             try await adjust(id, by: 0, kind: .reissue, order: nil, refund: nil, at: at, in: tx)
+            guard let row = try await tx.query("SELECT * FROM \(table("gift_cards")) WHERE id = $1", [.text(id)]).first else {
+                throw GiftCardError.unknownGiftCard(id)
+            }
+            return try decoded { () throws(RowDecodingError) in try Self.giftCard(row) }
         }
-        return IssuedGiftCard(card: try await giftCard(id: id), code: code)
+        return IssuedGiftCard(card: card, code: code)
     }
 }

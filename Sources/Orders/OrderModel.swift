@@ -191,6 +191,9 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooManyVouchers(line: Int, limit: Int)
     /// The buyer's bank disputes the payment: the processor will not refund it until the dispute is closed.
     case disputed
+    /// An order's tax date more than a year after today: a sale has happened or is about to, and a quote that far
+    /// ahead rests on rates nobody has announced.
+    case dateTooLate(TaxDate, latest: TaxDate)
 
     public var description: String {
         switch self {
@@ -205,6 +208,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .paymentInProgress: "a payment step for this order is in progress; retry shortly"
         case .corrupt(let message): "a stored order record cannot be read: \(message)"
         case .disputed: "the payment is disputed by the buyer's bank; it cannot be refunded until the dispute is closed"
+        case .dateTooLate(let date, let latest): "the tax date \(date.iso) is more than a year after today: an order's date is at most \(latest.iso)"
         case .tooManyVouchers(let line, let limit):
             "line \(line + 1) takes the order past \(limit) in-person units, one voucher each: split the order or sell a package with fewer units"
         }

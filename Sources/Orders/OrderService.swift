@@ -192,6 +192,9 @@ public struct OrderService: Sendable {
             units += max(1, line.quantity)
             guard units <= Self.maxVouchersPerOrder else { throw OrderError.tooManyVouchers(line: index, limit: Int(Self.maxVouchersPerOrder)) }
         }
+        let today = CustomerService.today(now())
+        let latest = TaxDate(year: today.year + 1, month: today.month, day: today.day) ?? TaxDate(year: today.year + 1, month: today.month, day: 28)!
+        guard request.date <= latest else { throw OrderError.dateTooLate(request.date, latest: latest) }
         let quote: Quote
         do { quote = try calculator.quote(request) } catch { throw OrderError.unquotable(error) }
         // A retry of an order already placed is answered from the store, before any gift card is looked at again.

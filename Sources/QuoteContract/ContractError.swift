@@ -1,3 +1,5 @@
+import JSONInput
+
 /// A request the contract refuses, with the path of the field at fault ("lines[0].amount").
 public struct ContractError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Stable machine-readable codes; documented in docs/quote-contract.md.
@@ -15,10 +17,11 @@ public struct ContractError: Error, Equatable, Sendable, CustomStringConvertible
     public var field: String
     public var message: String
 
+    /// A card number in the field or message (an unknown member named with one) is masked (`CardNumberMask`).
     public init(_ code: Code, field: String, _ message: String) {
         self.code = code
-        self.field = field
-        self.message = message
+        self.field = CardNumberMask.masked(field)
+        self.message = CardNumberMask.masked(message)
     }
 
     public var description: String { field.isEmpty ? message : "\(field): \(message)" }

@@ -90,7 +90,7 @@ public enum QuoteCodec {
     /// those in JSON; the CLI's other inputs come here too).
     static func boundedText(_ text: String, field: String, limit: Int) throws(ContractError) -> String {
         guard text.utf8.count <= limit else { throw ContractError(.invalidValue, field: field, "at most \(limit) bytes") }
-        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
             throw ContractError(.invalidValue, field: field, "control characters are not accepted")
         }
         return text
@@ -203,7 +203,7 @@ public enum QuoteCodec {
             }
             guard let amountText = doc.amount else { throw ContractError(.missingField, field: field + ".amount", "required (a decimal string)") }
             let amount: Money
-            do { amount = try Money.parse(amountText, currency: currency) } catch {
+            do { amount = try Money.parseInput(amountText, currency: currency) } catch {
                 throw ContractError(.invalidValue, field: field + ".amount", "\(error)")
             }
             guard amount.minorUnits <= QuoteLimits.maxLineAmount else {
@@ -225,7 +225,7 @@ public enum QuoteCodec {
             }
             var discount: Int64 = 0
             if let text = doc.discount {
-                do { discount = try Money.parse(text, currency: currency).minorUnits } catch {
+                do { discount = try Money.parseInput(text, currency: currency).minorUnits } catch {
                     throw ContractError(.invalidValue, field: field + ".discount", "\(error)")
                 }
                 guard discount <= amount.minorUnits else {
@@ -257,7 +257,7 @@ public enum QuoteCodec {
             guard discountIDs.insert(id).inserted else { throw ContractError(.invalidValue, field: field + ".id", "\"\(id)\" is used by another discount") }
             guard let amountText = doc.amount else { throw ContractError(.missingField, field: field + ".amount", "required (a decimal string)") }
             let amount: Money
-            do { amount = try Money.parse(amountText, currency: currency) } catch {
+            do { amount = try Money.parseInput(amountText, currency: currency) } catch {
                 throw ContractError(.invalidValue, field: field + ".amount", "\(error)")
             }
             let kindText = doc.kind ?? DiscountKind.seller.rawValue

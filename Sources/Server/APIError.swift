@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import JSONInput
 import Merchants
 import Orders
 import QuoteContract
@@ -16,11 +17,13 @@ public struct APIError: Error, Sendable, Equatable {
     /// For a 429: seconds until the client may try again (sent as `Retry-After`).
     public var retryAfter: Int?
 
+    /// The message and field are shown to the client and logged: a card number in them (an unknown member named
+    /// with one) is masked (`CardNumberMask`).
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String = "") {
         self.status = status
         self.code = code
-        self.message = message
-        self.field = field
+        self.message = CardNumberMask.masked(message)
+        self.field = CardNumberMask.masked(field)
     }
 
     /// A full job queue: 429 with a `Retry-After` of 10 seconds, the time a small job takes.
@@ -112,6 +115,7 @@ public struct APIError: Error, Sendable, Equatable {
             return APIError(.unprocessableContent, "too_many_vouchers", error.description, field: "order.lines[\(line)].quantity")
         case .unfulfilled: return APIError(.conflict, "unfulfilled", error.description)
         case .disputed: return APIError(.conflict, "order_disputed", error.description, field: "status")
+        case .dateTooLate: return APIError(.unprocessableContent, "invalid_value", error.description, field: "order.date")
         case .storage: return nil
         case .paymentInProgress: return APIError(.conflict, "payment_in_progress", error.description, field: "status")
         case .corrupt: return APIError(.internalServerError, "stored_record_unreadable",

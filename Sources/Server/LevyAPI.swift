@@ -118,6 +118,11 @@ public struct LevyAPI: Sendable {
             }
             // GET and DELETE take no body; only POST, PUT and PATCH read one, and only as JSON.
             var body: [UInt8] = []
+            // Bodies are read as sent: a compressed one would be read as its compressed bytes.
+            if let encoding = request.headers[.contentEncoding], encoding.trimmingCharacters(in: .whitespaces).lowercased() != "identity" {
+                throw APIError(.unsupportedMediaType, "unsupported_media_type", "request bodies are not compressed: send them without Content-Encoding",
+                               field: "Content-Encoding")
+            }
             if endpoint.takesUpload {
                 // A file, streamed to disk by the handler: only its type is checked here.
                 let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()

@@ -22,7 +22,7 @@ public enum LevyServer {
                                             idle: .seconds(Int64(settings.idleTimeout)))
         let metrics = api.services.metrics
         let http = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ConnectionDeadlineHandler(deadlines: deadlines, onTimeout: { metrics.connectionTimedOut() })],
+            additionalChannelHandlers: [ConnectionDeadlineHandler(deadlines: deadlines, onTimeout: { metrics.connectionTimedOut() }), ConnectRequestHandler()],
             idleTimeout: .seconds(Int64(settings.idleTimeout)))
         var server = HTTPServerBuilder.http1(configuration: http)
         if let certificate = settings.tlsCertificate, let key = settings.tlsKey {

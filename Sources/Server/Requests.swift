@@ -153,7 +153,7 @@ struct GiftCardBody: Decodable {
         let path = StrictJSON.path(decoder.codingPath)
         code = try GiftCardCodeBody.code(try c.decode(String.self, forKey: .code), field: path + ".code")
         if let text = try c.decodeIfPresent(String.self, forKey: .amount) {
-            guard text.utf8.count <= 20, let money = try? Money.parse(text), money.minorUnits >= 0, money.minorUnits <= QuoteLimits.maxLineAmount else {
+            guard text.utf8.count <= 20, let money = try? Money.parseInput(text), money.minorUnits >= 0, money.minorUnits <= QuoteLimits.maxLineAmount else {
                 throw APIError.invalid(path + ".amount", "an amount up to 999999999.99 (a decimal string such as \"50.00\")")
             }
             amount = money.minorUnits

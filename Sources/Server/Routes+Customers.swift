@@ -4,6 +4,24 @@ import Orders
 import TaxCore
 
 extension LevyAPI {
+    /// A billing address is kept to source tax by and to verify a card: its ZIP must be one the tables know, in the
+    /// state given (a quote would refuse it otherwise, after the customer had been stored with it).
+    func knownPlace(_ address: Address, field: String) throws -> Address {
+        let prefix = field.isEmpty ? "" : field + "."
+        let now = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: services.now())
+        let today = TaxDate(year: now.year ?? 2026, month: now.month ?? 1, day: now.day ?? 1) ?? TaxDate.distantFuture
+        do {
+            _ = try services.tables.locals.resolve(address, on: today)
+        } catch {
+            switch error {
+            case .unknownZip: throw APIError.invalid(prefix + "zip", error.description)
+            case .stateMismatch: throw APIError.invalid(prefix + "state", error.description)
+            case .noRatesOnDate: break
+            }
+        }
+        return address
+    }
+
     /// Customers, their versioned billing addresses and consents; export and erasure for the customer's requests.
     var customerEndpoints: [Endpoint] {
         [
@@ -13,7 +31,7 @@ extension LevyAPI {
                     guard let date = TaxDate(iso: text) else { throw APIError.invalid("date_of_birth", "\"\(text)\" is not a date (YYYY-MM-DD)") }
                     return date
                 }
-                let address = try body.billingAddress?.address(field: "billing_address")
+                let address = try body.billingAddress.map { try knownPlace($0.address(field: "billing_address"), field: "billing_address") }
                 let consents = Consents(marketingEmail: body.consents?.marketingEmail ?? false,
                                         shareViewingActivity: body.consents?.shareViewingActivity ?? false)
                 let customer = try await services.customers.create(name: body.name, email: body.email, dateOfBirth: dateOfBirth, consents: consents)
@@ -29,7 +47,7 @@ extension LevyAPI {
             },
             Endpoint(method: .post, path: "/v1/customers/{customer_id}/addresses", scopes: [.checkout], idempotency: .optional) { call in
                 let id = CustomerID(call.parameter("customer_id"))
-                let address = try call.decode(AddressBody.self).address(field: "")
+                let address = try knownPlace(call.decode(AddressBody.self).address(field: ""), field: "")
                 let billing = try await services.customers.addBillingAddress(id, address)
                 return .json(BillingAddressBody(billing), status: .created, resource: id.value)
             },

@@ -70,7 +70,7 @@ extension LevyAPI {
                     guard !lines.isEmpty else { throw APIError.invalid("lines", "list at least one line, or leave lines out to refund everything") }
                     request = .lines(lines.map { RefundLine(line: $0.line, quantity: $0.quantity) })
                 case (nil, let text?):
-                    do { request = .amount(try Money.parse(text).minorUnits) } catch {
+                    do { request = .amount(try Money.parseInput(text).minorUnits) } catch {
                         throw APIError.invalid("amount", "\"\(text)\" is not an amount (a decimal string such as \"12.50\")")
                     }
                 default: throw APIError.invalid("amount", "give lines or amount, not both")

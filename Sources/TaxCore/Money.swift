@@ -48,6 +48,20 @@ public struct Money: Hashable, Sendable, Comparable, CustomStringConvertible {
         let units = try DecimalText.parse(text, scaleDigits: currency.minorDigits, allowNegative: false)
         return Money(minorUnits: units, currency: currency)
     }
+
+    /// Parses an amount a client sends, in exactly the form the API documents (`AmountInput`): one to nine digits,
+    /// optionally a point and one to the currency's minor digits ("12", "12.5", "12.50"; not "12.", ".5",
+    /// "0000000012.50" or "12.500"), so that what a client sends reads one way in every reader.
+    public static func parseInput(_ text: String, currency: Currency = .usd) throws(DecimalTextError) -> Money {
+        let parts = text.utf8.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        let isDigits = { (part: Substring.UTF8View.SubSequence) in part.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
+        guard !text.isEmpty else { throw .empty }
+        guard let integer = parts.first, (1...9).contains(integer.count), isDigits(integer),
+              parts.count == 1 || parts[1].count >= 1 && parts[1].count <= currency.minorDigits && isDigits(parts[1]) else {
+            throw .notAnAmount(text, fractionDigits: currency.minorDigits)
+        }
+        return try parse(text, currency: currency)
+    }
 }
 
 /// Why a decimal string could not be read.
@@ -57,6 +71,7 @@ public enum DecimalTextError: Error, Equatable, Sendable, CustomStringConvertibl
     case tooManyFractionDigits(String, allowed: Int)
     case negative(String)
     case outOfRange(String)
+    case notAnAmount(String, fractionDigits: Int)
 
     public var description: String {
         switch self {
@@ -65,6 +80,8 @@ public enum DecimalTextError: Error, Equatable, Sendable, CustomStringConvertibl
         case .tooManyFractionDigits(let text, let allowed): "\"\(text)\" has more than \(allowed) digits after the point"
         case .negative(let text): "\"\(text)\" is negative"
         case .outOfRange(let text): "\"\(text)\" is too large"
+        case .notAnAmount(let text, let digits):
+            "\"\(text)\" is not an amount: 1 to 9 digits, optionally a point and 1 to \(digits) more (\"12.50\")"
         }
     }
 }

@@ -55,9 +55,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard let openAPIPath = InstalledFiles.locate(InstalledFiles.openAPI) else { throw CLIError.input(InstalledFiles.notFound(InstalledFiles.openAPI)) }
         let openAPI: OpenAPIDocument
         do { openAPI = try OpenAPIDocument(contentsOf: openAPIPath) } catch { throw CLIError.input("\(error)") }
-        // The nexus thresholds travel with the shipped tables; without them GET /v1/nexus answers 503.
-        let nexus = TableLocation.defaultDirectory().flatMap { try? NexusTable.load(directory: $0) }
-        if nexus == nil { Self.say("levy: nexus.csv not found with the shipped tables: GET /v1/nexus will answer 503") }
+        // The nexus thresholds travel with the tables (a `--tables` folder that has its own nexus.csv, else the shipped
+        // folder); without them GET /v1/nexus answers 503.
+        let givenFolder = settings.tables.flatMap { FileManager.default.fileExists(atPath: $0 + "/nexus.csv") ? $0 : nil }
+        let nexus = (givenFolder ?? TableLocation.defaultDirectory()).flatMap { try? NexusTable.load(directory: $0) }
+        if nexus == nil { Self.say("levy: nexus.csv not found with the tables: GET /v1/nexus will answer 503") }
         let resources = ServerResources(
             tables: tables, tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
             openAPI: openAPI, masterKey: try VaultOptions.masterKey(file: settings.masterKeyFile, environment), nexus: nexus,

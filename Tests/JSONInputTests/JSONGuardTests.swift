@@ -41,6 +41,12 @@ import Testing
         #expect(failure(#"{"id": "a\u0000b"}"#)?.kind == .controlCharacter)
         #expect(failure(#"{"id": "a\nb"}"#)?.kind == .controlCharacter)
         #expect(failure(bytes: Array(#"{"id": "a"#.utf8) + [0x01] + Array(#""}"#.utf8))?.kind == .controlCharacter)
+        // C1 controls, escaped or raw (U+009B is the terminal's CSI); U+00A0 and later are text.
+        #expect(failure(#"{"id": "a\u0085b"}"#)?.kind == .controlCharacter)
+        #expect(failure(bytes: Array(#"{"id": "a"#.utf8) + [0xC2, 0x9B] + Array(#"[31m"}"#.utf8))?.kind == .controlCharacter)
+        #expect(failure(bytes: Array(#"{"id": "a"#.utf8) + [0xC2, 0x80] + Array(#""}"#.utf8))?.kind == .controlCharacter)
+        #expect(failure(#"{"id": "caf\u00e9 \u00a0"}"#) == nil)
+        #expect(failure(#"{"id": "Cañada"}"#) == nil)
     }
 
     @Test func limitsHold() {
@@ -58,5 +64,23 @@ import Testing
         for text in ["", "[]", "{", "{\"a\" 1}", "{\"a\": 01}", "{\"a\": 1,}", "{\"a\": tru}", "{\"a\": 1} x", "{'a': 1}", "\u{FEFF}{}"] {
             #expect(failure(text) != nil, "\(text)")
         }
+    }
+}
+
+/// Card numbers never come back in an error's field or message.
+@Suite struct CardNumberMaskTests {
+    @Test func runsOfTwelveDigitsOrMoreAreRemoved() {
+        #expect(CardNumberMask.masked("4242424242424242") == "[digits removed]")
+        #expect(CardNumberMask.masked("lines[0].4242 4242 4242 4242") == "lines[0].[digits removed]")
+        #expect(CardNumberMask.masked("x 4111-1111-1111-1111 y") == "x [digits removed] y")
+        #expect(CardNumberMask.masked("a 3782-822463-10005.") == "a [digits removed].")
+    }
+
+    @Test func shorterNumbersStay() {
+        for text in ["lines[12].amount", "ZIP 08644 is not in the tables", "at most 999999999.99", "2026-03-02 12:30:45",
+                     "12345678901", "call 612-555-0100 or 612-555-0101", "1 2 3"] {
+            #expect(CardNumberMask.masked(text) == text, "\(text)")
+        }
+        #expect(CardNumberMask.masked("1234 5678 9012") == "[digits removed]")
     }
 }

@@ -31,9 +31,12 @@ struct CustomerTests {
         let adult = try await customers.create(name: "Adult", email: "a@example.com", dateOfBirth: TaxDate(iso: "2008-09-21"))
         #expect(adult.dateOfBirth == TaxDate(iso: "2008-09-21"))
         _ = try await customers.create(name: "Unknown age", email: nil, dateOfBirth: nil)
-        await #expect(throws: CustomerError.invalid(field: "email", "is not an email address")) {
-            try await customers.create(name: "X", email: "not-an-email", dateOfBirth: nil)
+        for email in ["not-an-email", "a@@b.co", "@b.co", "a@b", "a@b..co", "a@.b.co", "a@b.co.", "a b@c.co", "a@b.co\t"] {
+            await #expect(throws: CustomerError.invalid(field: "email", "is not an email address"), "\(email)") {
+                try await customers.create(name: "X", email: email, dateOfBirth: nil)
+            }
         }
+        _ = try await customers.create(name: "Dotted", email: "first.last+spa@mail.example.co.uk", dateOfBirth: nil)
     }
 
     @Test("consents are off unless given", arguments: Store.available)

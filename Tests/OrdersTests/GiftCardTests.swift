@@ -297,6 +297,16 @@ struct GiftCardTests {
         await #expect(throws: GiftCardError.unknown(index: nil)) { try await service.giftCard(code: issued.code) }
         #expect(try await service.giftCard(code: reissued.code).id == issued.card.id)
         #expect(try await service.giftCardEntries(id: issued.card.id).map(\.kind) == [.issue, .reissue])
+
+        // Concurrent reissues: each answer's last four are its own code's, and the code that works is one of them.
+        let answers = try await withThrowingTaskGroup(of: IssuedGiftCard.self) { group in
+            for _ in 0..<8 { group.addTask { try await service.reissue(giftCard: issued.card.id) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for answer in answers { #expect(answer.card.lastFour == answer.code.lastFour) }
+        var working = 0
+        for answer in answers where (try? await service.giftCard(code: answer.code)) != nil { working += 1 }
+        #expect(working == 1)
     }
 }
 

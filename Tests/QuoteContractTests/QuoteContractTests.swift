@@ -248,15 +248,38 @@ struct QuoteContractTests {
     }
 }
 
+/// Amounts are read in exactly the documented form (`AmountInput`: 1-9 digits, optionally a point and 1-2 more).
+@Suite struct AmountFormTests {
+    func request(amount: String, discount: String? = nil) -> Data {
+        let discountMember = discount.map { #", "discount": "\#($0)""# } ?? ""
+        return Data("""
+            {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"},
+             "lines": [{"id": "1", "code": "general", "amount": "\(amount)"\(discountMember), "fulfilment": "shipped"}]}
+            """.utf8)
+    }
+
+    @Test(arguments: ["5.", ".5", "0000000001.00", "0000000000000000000000000000000000001.5", "1.500", "1,00", "+1", "1e2", "１２", " 1", "1234567890"])
+    func otherFormsAreRefused(amount: String) {
+        #expect(throws: ContractError.self) { try QuoteCodec.decodeRequest(request(amount: amount)) }
+        do { _ = try QuoteCodec.decodeRequest(request(amount: amount)) } catch { #expect(error.field == "lines[0].amount", "\(error)") }
+        #expect(throws: ContractError.self) { try QuoteCodec.decodeRequest(request(amount: "100.00", discount: amount)) }
+    }
+
+    @Test(arguments: [("12", 1_200), ("12.5", 1_250), ("12.50", 1_250), ("0.01", 1), ("000000012.50", 1_250), ("999999999.99", 99_999_999_999)])
+    func theDocumentedFormsAreRead(amount: String, cents: Int64) throws {
+        #expect(try QuoteCodec.decodeRequest(request(amount: amount)).lines[0].amount.minorUnits == cents)
+    }
+}
+
 /// Control characters in any text of a request are refused with the field's path, whichever member carries them.
 @Suite struct ControlCharacterTests {
-    @Test(arguments: ["new\\nline", "tab\\t", "ctl\\u0001\\u001f", "nul\\u0000"])
+    @Test(arguments: ["new\\nline", "tab\\t", "ctl\\u0001\\u001f", "nul\\u0000", "del\\u007f", "c1\\u0085", "csi\u{9B}[31m"])
     func controlCharactersAreRefused(id: String) {
         let json = """
             {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"},
              "lines": [{"id": "\(id)", "code": "general", "amount": "10.00", "fulfilment": "shipped"}]}
             """
-        #expect(throws: ContractError(.invalidValue, field: "lines[0].id", "control characters (U+0000-U+001F, U+007F) are not accepted in text")) {
+        #expect(throws: ContractError(.invalidValue, field: "lines[0].id", "control characters (U+0000-U+001F, U+007F-U+009F) are not accepted in text")) {
             try QuoteCodec.decodeRequest(Data(json.utf8))
         }
     }

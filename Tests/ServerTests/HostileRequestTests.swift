@@ -42,6 +42,28 @@ import Vault
         #expect(stored.first?.integer("n") == 0)
     }
 
+    /// An order dated more than a year ahead is refused (a quote for such a date still answers, marked stale); so are
+    /// amounts outside the documented form on every route that takes one.
+    @Test(arguments: Store.available) func farFutureOrdersAndLooseAmountsAreRefused(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let key = server.keys[.checkout]!
+        try await server.routerApplication().test(.router) { client in
+            for date in ["9999-12-31", "2100-01-01"] {
+                let body = order(amounts: ["10.00"]).replacingOccurrences(of: "2026-03-02", with: date)
+                var reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "far-\(date)", body: #"{"order": \#(body)}"#)
+                #expect(reply.status == 422 && reply.errorField == "order.date", "\(reply.text)")
+                reply = try await client.send(.post, "/v1/quotes", key: key, body: body)
+                #expect(reply.status == 200 && reply.text.contains("stale_rates"), "\(reply.text)")
+            }
+            for amount in ["5.", ".5", "00000000001.00", "1.500"] {
+                let reply = try await client.send(.post, "/v1/quotes", key: key, body: order(amounts: [amount]))
+                #expect(reply.status == 400 && reply.errorField == "lines[0].amount", "\(amount): \(reply.text)")
+            }
+        }
+        let stored = try await server.api.services.database.query("SELECT COUNT(*) AS n FROM \(server.api.services.orders.table("orders"))")
+        #expect(stored.first?.integer("n") == 0)
+    }
+
     /// An order the engine refuses names the field at fault the same way on both routes (under `order.` for orders).
     @Test func engineRefusalsNameTheSameFieldOnBothRoutes() async throws {
         let server = try await TestServer.make()
@@ -134,6 +156,28 @@ import Vault
         }
     }
 
+    /// A billing address is stored only if a quote could use it: its ZIP known and in the state given; emails have one "@".
+    @Test func billingAddressesAndEmailsAreChecked() async throws {
+        let server = try await TestServer.make()
+        let key = server.allScopes
+        try await server.routerApplication().test(.router) { client in
+            for (address, field) in [(#"{"state": "ZZ", "zip": "55401"}"#, "billing_address.state"), (#"{"state": "WI", "zip": "55401"}"#, "billing_address.state"),
+                                     (#"{"state": "MN", "zip": "00001"}"#, "billing_address.zip")] {
+                let reply = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "A", "billing_address": \#(address)}"#)
+                #expect(reply.status == 400 && reply.errorField == field, "\(address): \(reply.text)")
+            }
+            var reply = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "A", "email": "a@@b.co"}"#)
+            #expect(reply.status == 400 && reply.errorField == "email", "\(reply.text)")
+            reply = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "A", "billing_address": {"state": "mn", "zip": "55401"}}"#)
+            #expect(reply.status == 201, "\(reply.text)")
+            let id = try #require(reply.json["id"] as? String)
+            reply = try await client.send(.post, "/v1/customers/\(id)/addresses", key: key, body: #"{"state": "TX", "zip": "55401"}"#)
+            #expect(reply.status == 400 && reply.errorField == "state", "\(reply.text)")
+        }
+        let stored = try await server.api.services.database.query("SELECT COUNT(*) AS n FROM \(server.api.services.customers.table("customers"))")
+        #expect(stored.first?.integer("n") == 1)
+    }
+
     /// Defect 4: a wrongly typed value in the ledger is reported as an altered entry by the API; the server lives on.
     @Test(arguments: Store.available) func aWronglyTypedLedgerValueIsReportedAsAltered(store: Store) async throws {
         let server = try await TestServer.make(store)
@@ -199,6 +243,9 @@ import Vault
             reply = try await client.send(.post, "/v1/quotes", key: key, body: fixture("minneapolis.json"),
                                           headers: [.contentType: "application/json; charset=utf-8"])
             #expect(reply.status == 200)
+            reply = try await client.send(.post, "/v1/quotes", key: key, body: fixture("minneapolis.json"),
+                                          headers: [.contentType: "application/json", .contentEncoding: "gzip"])
+            #expect(reply.status == 415 && reply.errorField == "Content-Encoding")
 
             let nul = fixture("minneapolis.json").replacingOccurrences(of: #""id": "1""#, with: #""id": "1\u0000x""#)
             reply = try await client.send(.post, "/v1/quotes", key: key, body: nul)

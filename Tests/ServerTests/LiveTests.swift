@@ -80,6 +80,22 @@ import Testing
         }
     }
 
+    /// CONNECT (Levy is no proxy) is refused and the connection closed: the HTTP/1 encoder gives a response to CONNECT
+    /// no length, so the client reads its body until the close, which must not wait for the idle deadline.
+    @Test func aConnectRequestIsRefusedAndClosed() async throws {
+        let server = try await TestServer.make()
+        let app = try server.application { settings in settings.idleTimeout = 60 }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            for target in ["example.com:443", "/health"] {
+                let started = ContinuousClock.now
+                let reply = try RawConnection(port: port).exchange("CONNECT \(target) HTTP/1.1\r\nHost: example.com\r\n\r\n")
+                #expect(reply.hasPrefix("HTTP/1.1 4"), "\(reply)")
+                #expect(ContinuousClock.now - started < .seconds(15), "the connection stayed open")
+            }
+        }
+    }
+
     @Test func settingsLayerFlagsOverEnvironmentOverFile() throws {
         let file = (path: "/etc/levy.json", contents: Array(#"{"port": 9000, "hostname": "0.0.0.0", "log_level": "debug"}"#.utf8))
         var settings = try ServeSettings.resolve(flags: [:], environment: [:], file: file)

@@ -154,6 +154,17 @@ import Testing
             #expect(reply.status == 400 && reply.errorCode == "invalid_card" && reply.errorField == "number")
             #expect(!reply.text.contains("4242424242424241"))
 
+            // A card number sent as a member name, or as a value where none belongs, is not echoed in the error.
+            for body in [#"{"4242424242424242": 1}"#, #"{"number": "4242 4242 4242 4242", "4111-1111-1111-1111": 1}"#] {
+                reply = try await client.send(.post, "/v1/tokens", key: key, body: body)
+                #expect(reply.status == 400 && reply.errorCode == "unknown_field", "\(reply.text)")
+                #expect(!reply.text.contains("4242424242424242") && !reply.text.contains("4111-1111-1111-1111"), "\(reply.text)")
+            }
+            reply = try await client.send(.post, "/v1/quotes", key: key,
+                                          body: fixture("minneapolis.json").replacingOccurrences(of: "\"amount\"", with: "\"5555555555554444\""))
+            #expect(reply.status == 400 && reply.errorCode == "unknown_field" && reply.errorField == "lines[0].[digits removed]", "\(reply.text)")
+            #expect(!reply.text.contains("5555555555554444"))
+
             reply = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "Young", "date_of_birth": "2015-01-01"}"#)
             #expect(reply.status == 422 && reply.errorCode == "underage" && reply.errorField == "date_of_birth")
 
