@@ -39,6 +39,11 @@ public final class APIMetrics: Sendable {
         count("http", "connection_timeouts", "Connections closed because the client was too slow to send its request")
     }
 
+    /// A connection waiting for a request closed to make room when the slots were nearly full (`ConnectionSlots`).
+    func connectionEvicted() {
+        count("http", "connection_evictions", "Connections waiting for a request, closed to make room for new ones when the slots were nearly full")
+    }
+
     /// A request whose client went away before its body arrived (not a server error).
     func clientClosed(route: String) {
         count("http", "client_disconnects", "Requests abandoned by the client before the body was read", labels: [("route", route)])

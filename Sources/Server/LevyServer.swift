@@ -21,8 +21,10 @@ public enum LevyServer {
         let deadlines = ConnectionDeadlines(head: .seconds(Int64(settings.requestHeadTimeout)), body: .seconds(Int64(settings.requestBodyTimeout)),
                                             idle: .seconds(Int64(settings.idleTimeout)))
         let metrics = api.services.metrics
+        let slots = ConnectionSlots(maxConnections: settings.maxConnections)
         let http = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ConnectionDeadlineHandler(deadlines: deadlines, onTimeout: { metrics.connectionTimedOut() }), ConnectRequestHandler()],
+            additionalChannelHandlers: [ConnectionDeadlineHandler(deadlines: deadlines, onTimeout: { metrics.connectionTimedOut() }), ConnectRequestHandler(),
+                                        ConnectionSlotHandler(slots: slots, onEvict: { metrics.connectionEvicted() })],
             idleTimeout: .seconds(Int64(settings.idleTimeout)))
         var server = HTTPServerBuilder.http1(configuration: http)
         if let certificate = settings.tlsCertificate, let key = settings.tlsKey {
