@@ -271,6 +271,11 @@ public enum QuoteCodec {
                 for (j, lineID) in ids.enumerated() where !lines.contains(where: { $0.id == lineID }) {
                     throw ContractError(.invalidValue, field: field + ".lines[\(j)]", "the order has no line \"\(lineID)\"")
                 }
+                // A line named twice would share the discount as if it were two lines.
+                var named = Set<String>()
+                for (j, lineID) in ids.enumerated() where !named.insert(lineID).inserted {
+                    throw ContractError(.invalidValue, field: field + ".lines[\(j)]", "line \"\(lineID)\" is listed twice")
+                }
             }
             discounts.append(OrderDiscount(id: id, amount: amount, kind: kind, lineIDs: doc.lines))
         }

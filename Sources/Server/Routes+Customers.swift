@@ -65,6 +65,7 @@ extension LevyAPI {
                 return .json(CustomerExportOut(export, now: services.now()))
             },
             Endpoint(method: .post, path: "/v1/customers/{customer_id}/erasure", scopes: [.admin], idempotency: .none) { call in
+                _ = try call.decodeOptional(EmptyBody.self)
                 let id = CustomerID(call.parameter("customer_id"))
                 try await services.customers.erase(id)
                 try await services.orders.eraseAddresses(of: id)

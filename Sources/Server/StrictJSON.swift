@@ -21,7 +21,11 @@ enum StrictJSON {
         } catch let DecodingError.valueNotFound(type, context) {
             throw APIError.invalid(path(context.codingPath), "expected \(name(of: type)), found null")
         } catch let DecodingError.dataCorrupted(context) {
-            if context.codingPath.isEmpty { throw APIError(.badRequest, "invalid_json", "the body is not valid JSON") }
+            // The body passed `check`: it is JSON. Foundation reports some unreadable values (1.5 for a whole number)
+            // without their path; say what it says rather than blame the JSON.
+            if context.codingPath.isEmpty {
+                throw APIError.invalid("", "a value cannot be read: " + String(context.debugDescription.prefix(200)))
+            }
             throw APIError.invalid(path(context.codingPath), "the value cannot be read")
         } catch {
             throw APIError(.badRequest, "invalid_json", "the body is not a JSON object")

@@ -265,6 +265,17 @@ struct QuoteContractTests {
         #expect(throws: ContractError.self) { try QuoteCodec.decodeRequest(request(amount: "100.00", discount: amount)) }
     }
 
+    @Test func aDiscountNamesEachLineOnce() {
+        let json = """
+            {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"},
+             "lines": [{"id": "1", "code": "general", "amount": "10.00", "fulfilment": "shipped"}],
+             "discounts": [{"id": "d", "amount": "1.00", "lines": ["1", "1"]}]}
+            """
+        #expect(throws: ContractError(.invalidValue, field: "discounts[0].lines[1]", "line \"1\" is listed twice")) {
+            try QuoteCodec.decodeRequest(Data(json.utf8))
+        }
+    }
+
     @Test(arguments: [("12", 1_200), ("12.5", 1_250), ("12.50", 1_250), ("0.01", 1), ("000000012.50", 1_250), ("999999999.99", 99_999_999_999)])
     func theDocumentedFormsAreRead(amount: String, cents: Int64) throws {
         #expect(try QuoteCodec.decodeRequest(request(amount: amount)).lines[0].amount.minorUnits == cents)

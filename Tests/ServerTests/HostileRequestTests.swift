@@ -278,6 +278,13 @@ import Vault
 
             reply = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "Old", "date_of_birth": "1800-01-01"}"#)
             #expect(reply.status == 400 && reply.errorField == "date_of_birth")
+
+            // A fraction where a whole number belongs is an unreadable value, not invalid JSON; a body where none belongs is refused.
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "fraction",
+                                          body: #"{"order": \#(fixture("minneapolis.json")), "customer_id": "cus_x", "billing_version": 1.5}"#)
+            #expect(reply.status == 400 && reply.errorCode == "invalid_value", "\(reply.text)")
+            reply = try await client.send(.post, "/v1/customers/cus_x/erasure", key: key, body: #"{"x": 1}"#)
+            #expect(reply.status == 400 && reply.errorCode == "unknown_field", "\(reply.text)")
         }
     }
 
