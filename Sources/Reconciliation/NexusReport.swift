@@ -44,7 +44,8 @@ public struct NexusReport: Sendable {
             } else {
                 let states = Set(lists.flatMap { ($0 ?? "").split(separator: ",").compactMap { StateCode(String($0)) } })
                 registered = states
-                note = "registered in \(states.map(\.code).sorted().joined(separator: ", ")) (from the year's orders)"
+                note = lists.isEmpty ? "registrations unknown: no orders in the year; pass --registered"
+                    : "registered in \(states.isEmpty ? "no state" : states.map(\.code).sorted().joined(separator: ", ")) (from the year's orders)"
             }
         }
         var byState: [StateCode: Row] = [:]

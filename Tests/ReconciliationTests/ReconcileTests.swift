@@ -264,6 +264,9 @@ struct ReconcileTests {
         #expect(mn.crossedOn?.iso == "2026-05-01")
         #expect(report.fields(mn).last == "2026-05-01")
         #expect(report.rows.filter { $0.state.code != "MN" }.allSatisfy { $0.crossedOn == nil })
+        // A year without orders says registrations are unknown, not "registered in " and nothing.
+        let empty = try await NexusReport.compute(service: orders, year: 2024, asOf: TaxDate(iso: "2024-12-31")!, thresholds: thresholds, registered: nil)
+        #expect(empty.registrationsNote == "registrations unknown: no orders in the year; pass --registered")
     }
 
     @Test("a clean file reconciles with no differences and exit-worthy totals tie", arguments: Store.available)
