@@ -221,7 +221,8 @@ public struct CustomerService: Sendable {
         }
     }
 
-    static func today(_ date: Date) -> TaxDate {
+    /// The calendar day of `date` in UTC.
+    public static func today(_ date: Date) -> TaxDate {
         let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: date)
         return TaxDate(year: parts.year!, month: parts.month!, day: parts.day!)!
     }

@@ -8,10 +8,8 @@ extension LevyAPI {
     /// state given (a quote would refuse it otherwise, after the customer had been stored with it).
     func knownPlace(_ address: Address, field: String) throws -> Address {
         let prefix = field.isEmpty ? "" : field + "."
-        let now = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: services.now())
-        let today = TaxDate(year: now.year ?? 2026, month: now.month ?? 1, day: now.day ?? 1) ?? TaxDate.distantFuture
         do {
-            _ = try services.tables.locals.resolve(address, on: today)
+            _ = try services.tables.locals.resolve(address, on: CustomerService.today(services.now()))
         } catch {
             switch error {
             case .unknownZip: throw APIError.invalid(prefix + "zip", error.description)
