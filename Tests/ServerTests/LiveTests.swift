@@ -57,7 +57,7 @@ import Testing
             try slowBody.send("POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
             let idle = try RawConnection(port: port)
             try await Task.sleep(for: .milliseconds(6_500))
-            let closed = try await RawConnection.offPool { [slowHead.isClosedByPeer(), slowBody.isClosedByPeer(), idle.isClosedByPeer()] }
+            let closed = try await onOwnThread { [slowHead.isClosedByPeer(), slowBody.isClosedByPeer(), idle.isClosedByPeer()] }
             #expect(closed[0], "the slow head is cut off")
             #expect(closed[1], "the unfinished body is cut off")
             #expect(closed[2], "the idle connection is cut off")
@@ -70,10 +70,10 @@ import Testing
                 POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(server.keys[.checkout]!)\r\n\
                 Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)
                 """
-                quote = try await RawConnection.offPool { try RawConnection(port: port).exchange(request) }
+                quote = try await onOwnThread { try RawConnection(port: port).exchange(request) }
             }
             #expect(quote.hasPrefix("HTTP/1.1 200"))
-            let metrics = try await RawConnection.offPool {
+            let metrics = try await onOwnThread {
                 try RawConnection(port: port).exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             }
             // Three slow connections, and the test client's own if it connected and sat idle.
@@ -95,16 +95,16 @@ import Testing
         }
         try await app.test(.live) { client in
             let port = try #require(client.port)
-            let idle = try await RawConnection.offPool { try (0..<48).map { _ in try RawConnection(port: port) } }
+            let idle = try await onOwnThread { try (0..<48).map { _ in try RawConnection(port: port) } }
             let started = ContinuousClock.now
-            let health = try await RawConnection.offPool {
+            let health = try await onOwnThread {
                 try RawConnection(port: port).exchange("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             }
             #expect(health.hasPrefix("HTTP/1.1 200"), "\(health)")
             #expect(ContinuousClock.now - started < .seconds(20), "served only when a deadline freed a slot")
-            let closed = try await RawConnection.offPool { idle.prefix(16).filter { $0.isClosedByPeer() }.count }
+            let closed = try await onOwnThread { idle.prefix(16).filter { $0.isClosedByPeer() }.count }
             #expect(closed >= 8, "the oldest idle connections were closed")
-            let metrics = try await RawConnection.offPool {
+            let metrics = try await onOwnThread {
                 try RawConnection(port: port).exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             }
             let evictions = metrics.split(separator: "\n").first { $0.hasPrefix("levy_http_connection_evictions_total ") }
@@ -122,7 +122,7 @@ import Testing
             let port = try #require(client.port)
             for target in ["example.com:443", "/health"] {
                 let started = ContinuousClock.now
-                let reply = try await RawConnection.offPool {
+                let reply = try await onOwnThread {
                     try RawConnection(port: port).exchange("CONNECT \(target) HTTP/1.1\r\nHost: example.com\r\n\r\n")
                 }
                 #expect(reply.hasPrefix("HTTP/1.1 4"), "\(reply)")
@@ -156,14 +156,6 @@ import Testing
 /// A plain TCP connection for sending partial requests.
 final class RawConnection: @unchecked Sendable {  // one test uses it at a time
     let descriptor: Int32
-
-    /// Runs blocking socket calls on a thread of their own: on the cooperative pool (two threads on two cores) a
-    /// test waiting in `poll` would starve the servers' request handlers, its own and other tests'.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
-    }
 
     init(port: Int) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
