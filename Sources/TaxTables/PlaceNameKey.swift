@@ -27,8 +27,36 @@ enum PlaceNameKey {
     }
 
     /// The key names are looked up by: the words without spaces ("La Grange" and "LAGRANGE", "Sea Tac" and
-    /// "SeaTac" agree).
-    static func of(_ name: String) -> String { words(name).joined() }
+    /// "SeaTac" agree). ASCII names (nearly all) are read byte by byte: this runs for quotes whose address names a
+    /// city.
+    static func of(_ name: String) -> String {
+        var key: [UInt8] = []
+        key.reserveCapacity(name.utf8.count + 8)
+        var wordStart = 0
+        func finishWord() {
+            let word = key[wordStart...]
+            let spelled: String? = switch word.count {
+            case 2 where word.elementsEqual("ST".utf8): "SAINT"
+            case 2 where word.elementsEqual("MT".utf8): "MOUNT"
+            case 2 where word.elementsEqual("FT".utf8): "FORT"
+            case 3 where word.elementsEqual("STE".utf8): "SAINTE"
+            default: nil
+            }
+            if let spelled { key.replaceSubrange(wordStart..., with: spelled.utf8) }
+            wordStart = key.count
+        }
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): key.append(byte)
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): key.append(byte - 32)
+            case UInt8(ascii: "'"): continue
+            case 0x80...: return words(name).joined()
+            default: finishWord()
+            }
+        }
+        finishWord()
+        return String(decoding: key, as: UTF8.self)
+    }
 
     /// The words joined by single spaces, for a comparison that needs a name's first words ("KANSAS CITY TDD"
     /// begins with "KANSAS CITY").

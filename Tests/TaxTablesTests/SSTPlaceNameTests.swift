@@ -70,6 +70,10 @@ struct SSTPlaceNameTests {
         #expect(PlaceNameKey.of("Stanton") == "STANTON")
         #expect(PlaceNameKey.of("Paris") != PlaceNameKey.of("Parish"))
         #expect(PlaceNameKey.of("...").isEmpty)
+        // The byte-by-byte reading of ASCII names gives what the words give.
+        for name in ["St. Paul", "west st paul", "Mt.Iron", "O'Fallon", "Ste Genevieve", "FT", "st", "29 Palms", "A-B/C  D", "Stanton", "Saint"] {
+            #expect(PlaceNameKey.of(name) == PlaceNameKey.words(name).joined(), "\(name)")
+        }
     }
 
     func diagnostics(names: String) -> [String] {
