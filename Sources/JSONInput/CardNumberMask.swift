@@ -4,7 +4,7 @@
 /// twelve or more digits, however grouped by single spaces or dashes, is replaced: no field path, code or amount of
 /// Levy's is that long, and a card number has twelve to nineteen digits.
 public enum CardNumberMask {
-    public static let replacement = "[digits removed]"
+    static let replacement = "[digits removed]"
     static let minimumDigits = 12
 
     public static func masked(_ text: String) -> String {

@@ -23,8 +23,6 @@ final class ConnectionSlots: Sendable {
         threshold = max(1, maxConnections - max(1, maxConnections / 8))
     }
 
-    var count: Int { entries.withLock { $0.count } }
-
     /// Records a new connection; returns the connection to close to make room, if the slots are nearly full.
     func opened(_ channel: any Channel) -> (any Channel)? {
         entries.withLock { entries in

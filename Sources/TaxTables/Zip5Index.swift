@@ -52,9 +52,16 @@ public struct Zip5Index: LocalRateResolver {
     /// Per jurisdiction code, each period's rates with how many ZIP records give them (for `jurisdictionRate`).
     private let byCode: [String: [(period: EffectivePeriod, rate: LocalRate, records: Int)]]
 
-    /// The most common rates of each tax region within a county ("MN|27123|ROSEVILLE", by `PlaceNameKey.of`), for an
-    /// address whose city names another place than its ZIP's region (`record(for:)`).
-    private let cityRecords: [String: Zip5Record]
+    /// A tax region within a county: its state, the county's FIPS code and the region's `PlaceNameKey.of`.
+    private struct CountyPlace: Hashable {
+        var state: StateCode
+        var county: String
+        var name: String
+    }
+
+    /// The most common rates of each tax region within a county (MN, 27123, ROSEVILLE), for an address whose city
+    /// names another place than its ZIP's region (`record(for:)`).
+    private let cityRecords: [CountyPlace: Zip5Record]
 
     /// `records` in any order; several records of one ZIP must have disjoint periods (the loader checks).
     public init(records: [Zip5Record]) {
@@ -75,26 +82,24 @@ public struct Zip5Index: LocalRateResolver {
             }
         }
         self.byCode = byCode
-        var places: [String: [Zip5Record]] = [:]
+        var places: [CountyPlace: [Zip5Record]] = [:]
         var keys: [String: String] = [:]
         for record in sorted where record.precision == .zip5 && record.warning == nil {
             guard let county = record.countyFIPS else { continue }
             let key = keys[record.region] ?? PlaceNameKey.of(record.region)
             keys[record.region] = key
-            places[record.state.code + "|" + county + "|" + key, default: []].append(record)
+            places[CountyPlace(state: record.state, county: county, name: key), default: []].append(record)
         }
         // A region is a place of the counties that hold at least a fifth of its ZIPs: the table also gives a city's
         // region to ZIPs the crosswalk puts over the county line (55118 in Dakota County is "SAINT PAUL", whose other
         // 24 ZIPs are in Ramsey and Hennepin; four St. Louis County ZIPs are "ST. LOUIS", the independent city's), and
         // an address there that gives the city's postal name is not in the city.
-        var zipsPerRegion: [String: Int] = [:]
-        for (key, records) in places {
-            let region = key.split(separator: "|", omittingEmptySubsequences: false)
-            zipsPerRegion[region[0] + "|" + region[2], default: 0] += Set(records.map(\.zip.zip5)).count
-        }
-        cityRecords = places.filter { key, records in
-            let region = key.split(separator: "|", omittingEmptySubsequences: false)
-            return Set(records.map(\.zip.zip5)).count * 5 >= zipsPerRegion[region[0] + "|" + region[2], default: 0]
+        let zips = places.mapValues { Set($0.map(\.zip.zip5)).count }
+        // Per region statewide (the county left empty).
+        var zipsPerRegion: [CountyPlace: Int] = [:]
+        for (place, count) in zips { zipsPerRegion[CountyPlace(state: place.state, county: "", name: place.name), default: 0] += count }
+        cityRecords = places.filter { place, _ in
+            (zips[place] ?? 0) * 5 >= zipsPerRegion[CountyPlace(state: place.state, county: "", name: place.name), default: 0]
         }.compactMapValues(Self.mostCommonRates)
     }
 
@@ -166,7 +171,9 @@ public struct Zip5Index: LocalRateResolver {
         let city = PlaceNameKey.of(address.city)
         // The ZIP's own region or city spelled another way ("Saint Ann" for "ST. ANN") keeps the ZIP's record.
         guard !city.isEmpty, PlaceNameKey.of(record.region) != city, record.cityName.map(PlaceNameKey.of) != city,
-              let place = cityRecords[record.state.code + "|" + county + "|" + city], Self.ratesKey(place) != Self.ratesKey(record) else { return record }
+              let place = cityRecords[CountyPlace(state: record.state, county: county, name: city)], Self.ratesKey(place) != Self.ratesKey(record) else {
+            return record
+        }
         let warning = "zip_straddles_jurisdictions: the address's city \(address.city) is not ZIP \(record.zip.zip5String)'s tax region \(record.region) "
             + "in the ZIP5 table; the rates of \(place.cityName ?? place.region)'s other ZIPs in \(record.countyName ?? "county " + county) were used; "
             + "a ZIP+4 or street address would decide"
