@@ -75,11 +75,15 @@ public struct OrderKeys: Sendable {
     public let giftCards: GiftCardKey
     /// Keys the console's customer pseudonyms (HKDF label `customer-pseudonym-v1`).
     let pseudonyms: [UInt8]
+    /// Keys the digests that stand for clients' idempotency keys holding card-number-like digits (HKDF label
+    /// `idempotency-key-v1`).
+    public let idempotencyDigests: [UInt8]
 
     public init(masterKey: MasterKey) {
         ledger = LedgerKey(masterKey: masterKey)
         giftCards = GiftCardKey(masterKey: masterKey)
         pseudonyms = masterKey.derivedKeyBytes(purpose: "customer-pseudonym-v1")
+        idempotencyDigests = masterKey.derivedKeyBytes(purpose: "idempotency-key-v1")
     }
 
     /// A customer id's pseudonym: 12 bytes of HMAC-SHA256 in hex, stable for this installation, not linkable to the

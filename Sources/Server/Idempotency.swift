@@ -1,10 +1,12 @@
 import Crypto
 import Foundation
+import JSONInput
 import Storage
 
 /// Idempotency records for POSTs that create something: the first request with a key runs and its response is
 /// kept; a retry with the same key and the same body gets that response again; the same key with a different body
 /// (or on another route) is refused. Keys belong to the API key that sent them, so clients cannot collide or probe.
+/// A key is stored in its `storedForm`: as sent, unless it could hold a card number.
 public struct IdempotencyStore: Sendable {
     public enum Begin: Sendable, Equatable {
         /// The key is new: run the request, then `finish` or `abandon`.
@@ -24,17 +26,29 @@ public struct IdempotencyStore: Sendable {
     /// A record still pending after this long belongs to a request that died; a retry may take it over.
     public let abandonAfter: TimeInterval
     let now: @Sendable () -> Date
+    /// Keys `storedForm`'s digests (derived from the master key; never stored).
+    let digestKey: [UInt8]
 
     public init(database: any SQLDatabase, schema: String = "api", lifetime: TimeInterval = 86_400, abandonAfter: TimeInterval = 60,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                digestKey: [UInt8], now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         self.schema = schema
+        self.digestKey = digestKey
         self.lifetime = lifetime
         self.abandonAfter = abandonAfter
         self.now = now
     }
 
     var table: String { database.dialect.render("{schema}idempotency", schema: schema) }
+
+    /// How a client's key is stored, here and with the order or refund it made. A key holding a run of twelve or
+    /// more digits (`CardNumberMask`'s test: a client that put a card number in it) is stored as a keyed digest
+    /// (HMAC-SHA256), so that no card number lands outside the vault; any other key as sent, readable for support.
+    /// The digest is the same for every retry, so retries still find their record.
+    public func storedForm(_ clientKey: String) -> String {
+        guard CardNumberMask.masked(clientKey) != clientKey else { return clientKey }
+        return "hmac-sha256:" + hexString(HMAC<SHA256>.authenticationCode(for: Array(clientKey.utf8), using: SymmetricKey(data: digestKey)))
+    }
 
     /// A digest of what identifies a request: the route and the exact body bytes.
     public static func requestHash(route: String, body: [UInt8]) -> String {

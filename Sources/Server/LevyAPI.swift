@@ -2,9 +2,11 @@ import Exports
 import Foundation
 import HTTPTypes
 import Hummingbird
+import JSONInput
 import Logging
 import Merchants
 import NIOCore
+import NIOHTTP1
 import Orders
 import Processors
 import Synchronization
@@ -123,6 +125,13 @@ public struct LevyAPI: Sendable {
                 throw APIError(.unsupportedMediaType, "unsupported_media_type", "request bodies are not compressed: send them without Content-Encoding",
                                field: "Content-Encoding")
             }
+            // Chunked is the only transfer coding read; a body sent with another under it would be read as its coded bytes.
+            let readsBody = endpoint.takesUpload || endpoint.method == .post || endpoint.method == .put || endpoint.method == .patch
+            if readsBody, let coding = request.headers[.transferEncoding],
+               coding.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() != "chunked" }) {
+                throw APIError(.notImplemented, "unsupported_transfer_coding", "request bodies are sent as they are or chunked, with no other Transfer-Encoding",
+                               field: "Transfer-Encoding")
+            }
             if endpoint.takesUpload {
                 // A file, streamed to disk by the handler: only its type is checked here.
                 let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
@@ -132,7 +141,9 @@ public struct LevyAPI: Sendable {
             } else if endpoint.method == .post || endpoint.method == .put || endpoint.method == .patch {
                 let contentType = request.headers[.contentType]
                 if let contentType { try Self.checkJSONContentType(contentType) }
-                do { body = try await readBody(request) } catch let error as APIError { throw error } catch {
+                do { body = try await readBody(request) } catch let error as APIError { throw error } catch is HTTPParserError {
+                    throw APIError(.badRequest, "malformed_body", "the body's chunked framing cannot be read", field: "Transfer-Encoding")
+                } catch {
                     clientGone = true
                     throw APIError(HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), "client_closed",
                                    "the client closed the connection before the body was read")
@@ -146,7 +157,7 @@ public struct LevyAPI: Sendable {
             // Ids are short; a path segment longer than any id names nothing (and is not worth a query).
             if parameters.values.contains(where: { $0.utf8.count > 128 }) { throw APIError.notFound("no such resource") }
             let call = APICall(body: body, parameters: parameters, query: Self.query(request), key: key,
-                               idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + $0 } },
+                               idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + services.idempotency.storedForm($0) } },
                                requestID: requestID, logger: logger, headers: request.headers,
                                upload: endpoint.takesUpload ? request.body : nil)
             // Another merchant's key runs the same endpoint on that merchant's stores.
@@ -248,10 +259,11 @@ public struct LevyAPI: Sendable {
         guard (1...255).contains(idempotencyKey.utf8.count), idempotencyKey.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
             throw APIError.invalid("Idempotency-Key", "1 to 255 visible ASCII characters")
         }
+        let storedKey = services.idempotency.storedForm(idempotencyKey)
         let hash = IdempotencyStore.requestHash(route: endpoint.method.rawValue + " " + endpoint.path + " " + Self.canonicalParameters(call),
                                                 body: call.body)
         let route = endpoint.method.rawValue + " " + endpoint.path
-        switch try await services.idempotency.begin(principal: key.id, key: idempotencyKey, route: route, requestHash: hash) {
+        switch try await services.idempotency.begin(principal: key.id, key: storedKey, route: route, requestHash: hash) {
         case .replay(let status, let body):
             return (APIReply(status: HTTPResponse.Status(code: status), body: body), true)
         case .conflict:
@@ -268,14 +280,14 @@ public struct LevyAPI: Sendable {
                 // A definite refusal is kept like a success; a server error, or a refusal for now (429), is forgotten so
                 // the retry runs again.
                 if let apiError = APIError.from(error), apiError.status.code < 500, apiError.status != .tooManyRequests {
-                    try await services.idempotency.finish(principal: key.id, key: idempotencyKey, status: apiError.status.code,
+                    try await services.idempotency.finish(principal: key.id, key: storedKey, status: apiError.status.code,
                                                           body: apiError.body(requestID: call.requestID), resource: nil)
                 } else {
-                    try? await services.idempotency.abandon(principal: key.id, key: idempotencyKey)
+                    try? await services.idempotency.abandon(principal: key.id, key: storedKey)
                 }
                 throw error
             }
-            try await services.idempotency.finish(principal: key.id, key: idempotencyKey, status: reply.status.code, body: reply.storedBody ?? reply.body,
+            try await services.idempotency.finish(principal: key.id, key: storedKey, status: reply.status.code, body: reply.storedBody ?? reply.body,
                                                   resource: reply.resource)
             return (reply, false)
         }
@@ -294,9 +306,11 @@ public struct LevyAPI: Sendable {
     }
 
     /// A client's `X-Request-Id` when it is short and plain, else a new one.
+    /// (It is logged with every line of the request: one that could hold a card number is replaced too.)
     static func requestID(_ given: String?) -> String {
         if let given, (1...64).contains(given.utf8.count),
-           given.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46 }) {
+           given.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46 }),
+           CardNumberMask.masked(given) == given {
             return given
         }
         return "req_" + RandomID.make(bytes: 10)

@@ -311,4 +311,33 @@ import Vault
             #expect(metrics.contains("levy_http_auth_failures_total 20"))
         }
     }
+
+    /// A client that puts a card number in its Idempotency-Key or X-Request-Id must not have it stored or logged:
+    /// the key is kept as a keyed digest (and a retry still finds its order), the request id is replaced.
+    @Test(arguments: Store.available) func cardNumbersInHeadersAreNeitherStoredNorLogged(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let key = server.keys[.checkout]!
+        let idempotency = "order-\(testCard)"
+        let requestID = HTTPField.Name("X-Request-Id")!
+        try await server.routerApplication().test(.router) { client in
+            let placed = try await client.send(.post, "/v1/orders", key: key, idempotency: idempotency, body: placeBody("minneapolis.json"),
+                                               headers: [requestID: testCard])
+            #expect(placed.status == 201)
+            #expect(placed.headers[requestID] != testCard && placed.headers[requestID]?.hasPrefix("req_") == true)
+            let retried = try await client.send(.post, "/v1/orders", key: key, idempotency: idempotency, body: placeBody("minneapolis.json"))
+            #expect(retried.status == 201 && retried.string("id") == placed.string("id"))
+            // A plain key is kept as sent (support can read it).
+            let plain = try await client.send(.post, "/v1/orders", key: key, idempotency: "order-7", body: placeBody("minneapolis.json"))
+            #expect(plain.status == 201 && plain.string("id") != placed.string("id"))
+        }
+        let services = server.api.services
+        let orderKeys = try await services.database.query("SELECT idempotency_key FROM \(services.orders.table("orders"))").compactMap { $0.text("idempotency_key") }
+        let apiKeys = try await services.database.query("SELECT key FROM \(services.database.dialect.render("{schema}idempotency", schema: services.keys.schema))")
+            .compactMap { $0.text("key") }
+        #expect(orderKeys.count == 2 && apiKeys.count == 2)
+        #expect(orderKeys.contains { $0.hasSuffix("/order-7") } && apiKeys.contains("order-7"))
+        for stored in orderKeys + apiKeys { #expect(!stored.contains(testCard), "\(stored)") }
+        #expect(apiKeys.contains { $0.hasPrefix("hmac-sha256:") })
+        #expect(!server.logs.all.contains { $0.contains(testCard) })
+    }
 }

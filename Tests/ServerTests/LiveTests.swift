@@ -131,6 +131,48 @@ import Testing
         }
     }
 
+    /// A client that does not keep its connection alive (HTTP/1.0 without keep-alive, `Connection: Close` in any
+    /// case) reads its response to the close, which must come with the response, not at the idle deadline.
+    @Test func connectionsThatAreNotKeptAliveCloseAfterTheResponse() async throws {
+        let server = try await TestServer.make()
+        let app = try server.application { settings in settings.idleTimeout = 60 }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            for request in ["GET /health HTTP/1.0\r\n\r\n", "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Close\r\n\r\n"] {
+                let started = ContinuousClock.now
+                let reply = try await onOwnThread { try RawConnection(port: port).exchange(request) }
+                #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply)")
+                #expect(ContinuousClock.now - started < .seconds(15), "the connection stayed open: \(request)")
+            }
+        }
+    }
+
+    /// Bodies are read plain or chunked only: another transfer coding is refused (501), and chunked framing that
+    /// cannot be read is the client's error (400), not a closed connection.
+    @Test func unreadableBodyFramingIsRefused() async throws {
+        let server = try await TestServer.make()
+        let app = try server.application()
+        let head = "POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(server.keys[.checkout]!)\r\nContent-Type: application/json\r\n"
+        let body = fixture("minneapolis.json")
+        let chunk = String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n"
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let coded = try await onOwnThread {
+                try RawConnection(port: port).exchange(head + "Transfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n" + chunk)
+            }
+            #expect(coded.hasPrefix("HTTP/1.1 501") && coded.contains("Transfer-Encoding"), "\(coded)")
+            let badSize = try await onOwnThread {
+                try RawConnection(port: port).exchange(head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+            }
+            #expect(badSize.hasPrefix("HTTP/1.1 400") && badSize.contains("malformed_body"), "\(badSize)")
+            let plain = try await onOwnThread {
+                try RawConnection(port: port).exchange(head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunk)
+            }
+            #expect(plain.hasPrefix("HTTP/1.1 200"), "\(plain)")
+        }
+    }
+
     @Test func settingsLayerFlagsOverEnvironmentOverFile() throws {
         let file = (path: "/etc/levy.json", contents: Array(#"{"port": 9000, "hostname": "0.0.0.0", "log_level": "debug"}"#.utf8))
         var settings = try ServeSettings.resolve(flags: [:], environment: [:], file: file)
