@@ -59,7 +59,15 @@ public struct IdempotencyStore: Sendable {
         return hexString(hasher.finalize())
     }
 
-    public func begin(principal: String, key: String, route: String, requestHash: String) async throws -> Begin {
+    /// `legacyKey` is the key as the client sent it, when `key` is its digest (`storedForm`): a finished record
+    /// kept under the key as sent (by a version that stored every key so) answers a retry all the same.
+    public func begin(principal: String, key: String, legacyKey: String? = nil, route: String, requestHash: String) async throws -> Begin {
+        if let legacyKey, legacyKey != key,
+           let row = try await database.query("SELECT * FROM \(table) WHERE principal = $1 AND key = $2 AND status <> 0",
+                                              [.text(principal), .text(legacyKey)]).first {
+            guard row.text("request_hash") == requestHash, row.text("route") == route else { return .conflict }
+            return .replay(status: Int(row.integer("status") ?? 0), body: row.blob("body") ?? [])
+        }
         let instant = now()
         let inserted = try await database.query("""
             INSERT INTO \(table) (principal, key, route, request_hash, status, created_at) VALUES ($1, $2, $3, $4, 0, $5)
@@ -69,7 +77,7 @@ public struct IdempotencyStore: Sendable {
         guard let row = try await database.query("SELECT * FROM \(table) WHERE principal = $1 AND key = $2",
                                                  [.text(principal), .text(key)]).first else {
             // Purged between the two statements: try once more.
-            return try await begin(principal: principal, key: key, route: route, requestHash: requestHash)
+            return try await begin(principal: principal, key: key, legacyKey: legacyKey, route: route, requestHash: requestHash)
         }
         guard row.text("request_hash") == requestHash, row.text("route") == route else { return .conflict }
         let status = Int(row.integer("status") ?? 0)

@@ -263,7 +263,7 @@ public struct LevyAPI: Sendable {
         let hash = IdempotencyStore.requestHash(route: endpoint.method.rawValue + " " + endpoint.path + " " + Self.canonicalParameters(call),
                                                 body: call.body)
         let route = endpoint.method.rawValue + " " + endpoint.path
-        switch try await services.idempotency.begin(principal: key.id, key: storedKey, route: route, requestHash: hash) {
+        switch try await services.idempotency.begin(principal: key.id, key: storedKey, legacyKey: idempotencyKey, route: route, requestHash: hash) {
         case .replay(let status, let body):
             return (APIReply(status: HTTPResponse.Status(code: status), body: body), true)
         case .conflict:

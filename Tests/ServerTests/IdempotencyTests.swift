@@ -33,6 +33,24 @@ final class ManualClock: Sendable {
         #expect(try await records.begin(principal: "p", key: "k", route: "POST /x", requestHash: "h") == .proceed)
     }
 
+    /// A key that could hold a card number is stored as a digest; a finished record kept under the key as sent
+    /// (before the digest) still answers its retry, and the digest is the same for every retry.
+    @Test(arguments: Store.available) func digestKeysFindRecordsKeptUnderTheKeyAsSent(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let records = server.api.services.idempotency
+        let sent = "order-1700000000000"
+        let stored = records.storedForm(sent)
+        #expect(stored != sent && stored.hasPrefix("hmac-sha256:") && stored == records.storedForm(sent))
+        #expect(records.storedForm("order-7") == "order-7")
+        #expect(try await records.begin(principal: "p", key: sent, route: "POST /x", requestHash: "h") == .proceed)
+        try await records.finish(principal: "p", key: sent, status: 201, body: Array("{}".utf8), resource: nil)
+        #expect(try await records.begin(principal: "p", key: stored, legacyKey: sent, route: "POST /x", requestHash: "h")
+                == .replay(status: 201, body: Array("{}".utf8)))
+        #expect(try await records.begin(principal: "p", key: stored, legacyKey: sent, route: "POST /x", requestHash: "other") == .conflict)
+        #expect(try await records.begin(principal: "q", key: stored, legacyKey: sent, route: "POST /x", requestHash: "h") == .proceed,
+                "another principal's record is not found")
+    }
+
     @Test(arguments: Store.available) func anAbandonedRequestIsTakenOverOnce(store: Store) async throws {
         let clock = ManualClock()
         let server = try await TestServer.make(store, now: { clock.now })
