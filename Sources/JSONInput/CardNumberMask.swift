@@ -44,5 +44,53 @@ public enum CardNumberMask {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Whether the text holds what is most likely a card number: a run of 13 to 19 digits (grouped as `masked`
+    /// groups them) whose Luhn check digit is right. Text a person writes (a name, an address line) refuses one, as
+    /// a card processor's free-text fields do: the card number belongs in the vault and nowhere else.
+    /// The message that refuses a card number in a text field (it names no digits).
+    public static let refusal = "holds what looks like a card number; card numbers are accepted only by POST /v1/tokens"
+
+    public static func containsCardNumber(_ text: String) -> Bool {
+        var digitCount = 0
+        for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
+        guard digitCount >= 13 else { return false }
+        // A run of digits and the offsets where its groups start ("1 4242 4242 4242 4242" holds a card number from
+        // its second group on).
+        var run: [UInt8] = []
+        var groupStarts: [Int] = []
+        var afterSeparator = false
+        func runHoldsCardNumber() -> Bool {
+            let bounds = groupStarts + [run.count]
+            for (i, start) in bounds.dropLast().enumerated() {
+                for end in bounds[(i + 1)...] where (13...19).contains(end - start) && passesLuhn(run[start..<end]) { return true }
+            }
+            return false
+        }
+        for byte in text.utf8 {
+            if isDigit(byte) {
+                if run.isEmpty || afterSeparator { groupStarts.append(run.count) }
+                run.append(byte - 0x30)
+                afterSeparator = false
+            } else if byte == 0x20 || byte == 0x2D, !run.isEmpty, !afterSeparator {
+                afterSeparator = true
+            } else {
+                if runHoldsCardNumber() { return true }
+                run.removeAll(keepingCapacity: true)
+                groupStarts.removeAll(keepingCapacity: true)
+                afterSeparator = false
+            }
+        }
+        return runHoldsCardNumber()
+    }
+
+    static func passesLuhn(_ digits: ArraySlice<UInt8>) -> Bool {
+        var sum = 0
+        for (offset, digit) in digits.reversed().enumerated() {
+            let value = Int(digit)
+            sum += offset % 2 == 1 ? (value * 2 > 9 ? value * 2 - 9 : value * 2) : value
+        }
+        return sum % 10 == 0
+    }
+
     static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 }

@@ -96,6 +96,14 @@ public enum QuoteCodec {
         return text
     }
 
+    /// Text a person writes (an address line, a city): bounded like any text, and never a card number (orders keep
+    /// their addresses; a card number belongs in the vault only).
+    static func personText(_ text: String, field: String, limit: Int) throws(ContractError) -> String {
+        let text = try boundedText(text, field: field, limit: limit)
+        guard !CardNumberMask.containsCardNumber(text) else { throw ContractError(.invalidValue, field: field, CardNumberMask.refusal) }
+        return text
+    }
+
     /// The reference reading (JSONDecoder), which also reports every malformed request with its field path.
     static func decodeDocumentWithFoundation(_ data: Data) throws(ContractError) -> QuoteRequestDocument {
         let document: QuoteRequestDocument
@@ -323,8 +331,8 @@ public enum QuoteCodec {
         guard let zip = ZipCode(zipText.trimmingCharacters(in: .whitespaces)) else {
             throw ContractError(.invalidValue, field: field + ".zip", "\"\(zipText)\" is not a ZIP5 or ZIP+4")
         }
-        let line1 = try boundedText(doc.line1 ?? "", field: field + ".line1", limit: QuoteLimits.maxAddressTextBytes)
-        let city = try boundedText(doc.city ?? "", field: field + ".city", limit: QuoteLimits.maxAddressTextBytes)
+        let line1 = try personText(doc.line1 ?? "", field: field + ".line1", limit: QuoteLimits.maxAddressTextBytes)
+        let city = try personText(doc.city ?? "", field: field + ".city", limit: QuoteLimits.maxAddressTextBytes)
         return Address(line1: line1, city: city, state: state, zip: zip)
     }
 

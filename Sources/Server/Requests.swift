@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import JSONInput
 import Orders
 import TaxCore
 import Vault
@@ -64,6 +65,7 @@ struct AddressBody: Decodable {
         let prefix = field.isEmpty ? "" : field + "."
         guard line1.utf8.count <= QuoteLimits.maxAddressTextBytes else { throw APIError.invalid(prefix + "line1", "at most \(QuoteLimits.maxAddressTextBytes) bytes") }
         guard city.utf8.count <= QuoteLimits.maxAddressTextBytes else { throw APIError.invalid(prefix + "city", "at most \(QuoteLimits.maxAddressTextBytes) bytes") }
+        try refuseCardNumbers([prefix + "line1": line1, prefix + "city": city])
         guard let code = StateCode(state.uppercased()) else {
             throw APIError.invalid(prefix + "state", "\"\(state.prefix(8))\" is not a two-letter state code")
         }
@@ -250,5 +252,13 @@ struct CreateKeyBody: Decodable {
         scopes = try c.decode([String].self, forKey: .scopes)
         guard label.utf8.count <= 100 else { throw APIError.invalid("label", "at most 100 bytes") }
         guard scopes.count <= 10 else { throw APIError.invalid("scopes", "at most 10 scopes") }
+    }
+}
+
+/// Refuses text a person writes (a name, a label, a purpose) that holds what looks like a card number, naming the
+/// field: a card number belongs in the vault, and such text is stored, logged in audits and exported.
+func refuseCardNumbers(_ fields: KeyValuePairs<String, String?>) throws {
+    for (field, text) in fields where text.map(CardNumberMask.containsCardNumber) == true {
+        throw APIError.invalid(field, CardNumberMask.refusal)
     }
 }

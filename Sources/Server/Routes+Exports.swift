@@ -154,6 +154,7 @@ struct ExportJobBody: Decodable {
                 throw APIError.invalid(field, "at most 200 bytes, without control characters")
             }
         }
+        try refuseCardNumbers(["requested_by": requestedBy, "reason": reason])
     }
 }
 
@@ -171,6 +172,7 @@ struct CompanyBody: Decodable {
             guard value.utf8.count <= 200, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw APIError.invalid("company." + key.rawValue, "at most 200 bytes, without control characters")
             }
+            if key != .registration { try refuseCardNumbers(["company." + key.rawValue: value]) }
             values[key] = value
         }
         (name, registration, street, city) = (values[.name], values[.registration], values[.street], values[.city])

@@ -96,6 +96,7 @@ extension LevyAPI {
                     scopes.insert(scope)
                 }
                 guard !body.label.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.invalid("label", "say who or what the key is for") }
+                try refuseCardNumbers(["label": body.label])
                 // Only a platform key makes another: an admin of one merchant cannot reach the others.
                 if scopes.contains(.platform), call.key?.scopes.contains(.platform) != true { throw APIError.forbidden(.platform) }
                 let issued = try await services.keys.create(label: body.label, scopes: scopes, merchant: services.merchant)

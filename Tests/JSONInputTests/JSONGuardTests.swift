@@ -83,4 +83,17 @@ import Testing
         }
         #expect(CardNumberMask.masked("1234 5678 9012") == "[digits removed]")
     }
+
+    /// What a person writes refuses a card number: 13 to 19 digits with a right Luhn digit, however grouped, also
+    /// after other groups of the same run ("Apt 1 4242 ...").
+    @Test func cardNumbersAreFoundInText() {
+        for text in ["4242424242424242", "Jane 4242 4242 4242 4242", "1 Main St 4111-1111-1111-1111", "Apt 1 4242 4242 4242 4242",
+                     "amex 378282246310005", "5555555555554444 and more"] {
+            #expect(CardNumberMask.containsCardNumber(text), "\(text)")
+        }
+        for text in ["4242424242424241", "1234 Main St", "call +1 612-555-0100", "12345678901234", "order 1700000000000123",
+                     "0b9f1c2e-8a4d-4f6b-9c3e-2d1a7b5e4f60", "4242 4242  4242 4242", ""] {
+            #expect(!CardNumberMask.containsCardNumber(text), "\(text)")
+        }
+    }
 }

@@ -340,4 +340,37 @@ import Vault
         #expect(apiKeys.contains { $0.hasPrefix("hmac-sha256:") })
         #expect(!server.logs.all.contains { $0.contains(testCard) })
     }
+
+    /// A card number typed where a person's text goes (a name, an address line, a purpose) is refused naming the
+    /// field, and nothing is stored: the number belongs in the vault only.
+    @Test(arguments: Store.available) func cardNumbersInTextFieldsAreRefused(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let key = server.allScopes
+        let spaced = "4242 4242 4242 4242"
+        try await server.routerApplication().test(.router) { client in
+            let named = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "\#(testCard)"}"#)
+            #expect(named.status == 400 && named.errorField == "name", "\(named.text)")
+            let billing = try await client.send(.post, "/v1/customers", key: key, body: """
+                {"name": "Ann", "billing_address": {"line1": "1 Main St \(spaced)", "city": "Minneapolis", "state": "MN", "zip": "55401"}}
+                """)
+            #expect(billing.status == 400 && billing.errorField == "billing_address.line1", "\(billing.text)")
+            let order = #"{"date": "2026-03-02", "destination": {"line1": "\#(spaced)", "city": "Minneapolis", "state": "MN", "zip": "55401"}, "#
+                + #""lines": [{"id": "1", "code": "general", "amount": "10.00", "fulfilment": "shipped"}]}"#
+            let quoted = try await client.send(.post, "/v1/quotes", key: key, body: order)
+            #expect(quoted.status == 400 && quoted.errorField == "destination.line1", "\(quoted.text)")
+            let placed = try await client.send(.post, "/v1/orders", key: key, idempotency: "card-in-line1", body: #"{"order": \#(order)}"#)
+            #expect(placed.status == 400 && placed.errorField == "order.destination.line1", "\(placed.text)")
+            let label = try await client.send(.post, "/v1/keys", key: key, body: #"{"label": "\#(testCard)", "scopes": ["checkout"]}"#)
+            #expect(label.status == 400 && label.errorField == "label", "\(label.text)")
+            for reply in [named, billing, quoted, placed, label] { #expect(!reply.text.contains("4242")) }
+            // A street number, a phone number and an order number are not card numbers.
+            let fine = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "Ann 612-555-0100", "email": "a@b.co"}"#)
+            #expect(fine.status == 201)
+        }
+        let services = server.api.services
+        let customers = try await services.database.query("SELECT name FROM \(services.customers.table("customers"))")
+        #expect(customers.count == 1 && customers.first?.text("name") == "Ann 612-555-0100")
+        let orders = try await services.database.query("SELECT COUNT(*) AS n FROM \(services.orders.table("orders"))")
+        #expect(orders.first?.integer("n") == 0)
+    }
 }
