@@ -142,13 +142,10 @@ extension LevyAPI {
                 return signInPage(request, error: "The sign-in form expired or did not come from this console; try again.", status: .forbidden)
             }
             let presented = (form["key"] ?? "").trimmingCharacters(in: .whitespaces)
-            let subjects = ["client:" + context.clientAddress] + (APIKeyStore.keyID(ofSecret: presented).map { ["key:" + $0] } ?? [])
-            if subjects.compactMap(failedAuth.retryAfter).max() != nil {
+            let key: APIKey
+            do { key = try await verifyKey(presented, client: context.clientAddress) } catch is Throttled {
                 return signInPage(request, error: "Too many failed sign-ins; wait a minute.", status: .tooManyRequests)
-            }
-            guard presented.utf8.count <= 128, let key = try await services.keys.authenticate(presented) else {
-                failedAuth.recordFailure(subjects)
-                services.metrics.authenticationFailed()
+            } catch let error as APIError where error.status == .unauthorized {
                 return signInPage(request, error: "That key is not valid.", status: .unauthorized)
             }
             guard !key.scopes.isDisjoint(with: Self.consoleScopes) else {

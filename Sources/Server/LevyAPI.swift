@@ -193,8 +193,7 @@ public struct LevyAPI: Sendable {
         return Response(status: reply.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 
-    /// The key a request presents. A client address or key id that failed too often in the last minute is refused
-    /// before the key is even looked up, so guessing stays slow whatever the guesses are.
+    /// The key a request presents (`verifyKey`); an endpoint without scopes needs none.
     func authenticate(_ endpoint: Endpoint, request: Request, client: String) async throws -> APIKey? {
         guard !endpoint.scopes.isEmpty else { return nil }
         let presented = request.headers[.authorization].flatMap { header in
@@ -202,15 +201,28 @@ public struct LevyAPI: Sendable {
         }
         // No key at all is not a guess: it gets 401 and is not counted.
         guard let presented, !presented.isEmpty else { throw APIError.unauthenticated }
-        let keyID = APIKeyStore.keyID(ofSecret: presented)
-        let subjects = ["client:" + client] + (keyID.map { ["key:" + $0] } ?? [])
-        if let wait = subjects.compactMap(failedAuth.retryAfter).max() {
-            services.metrics.authenticationThrottled(reason: subjects.count > 1 && failedAuth.retryAfter(subjects[1]) != nil ? "key" : "client")
+        return try await verifyKey(presented, client: client)
+    }
+
+    /// Checks a presented key (`Throttled` or `APIError.unauthenticated` when refused). A client address that failed
+    /// too often in the last minute is refused before the key is even looked up, so guessing stays slow whatever the
+    /// guesses are. Failures are counted per key id too, but a key id over the limit refuses only wrong secrets
+    /// (429 instead of 401): key ids are not secret, and whoever knows one must not lock its holder out.
+    func verifyKey(_ presented: String, client: String) async throws -> APIKey {
+        let clientSubject = "client:" + client
+        let keySubject = APIKeyStore.keyID(ofSecret: presented).map { "key:" + $0 }
+        if let wait = failedAuth.retryAfter(clientSubject) {
+            services.metrics.authenticationThrottled(reason: "client")
             throw Throttled(seconds: wait)
         }
         guard presented.utf8.count <= 128, let key = try await services.keys.authenticate(presented) else {
-            failedAuth.recordFailure(subjects)
+            let keyWait = keySubject.flatMap(failedAuth.retryAfter)
+            failedAuth.recordFailure([clientSubject] + (keySubject.map { [$0] } ?? []))
             services.metrics.authenticationFailed()
+            if let wait = keyWait {
+                services.metrics.authenticationThrottled(reason: "key")
+                throw Throttled(seconds: wait)
+            }
             throw APIError.unauthenticated
         }
         return key

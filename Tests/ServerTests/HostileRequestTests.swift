@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Orders
-import Server
+@testable import Server
 import Storage
 import LevyTestSupport
 import Testing
@@ -310,6 +310,27 @@ import Vault
             #expect(metrics.contains("levy_http_auth_throttled_total"))
             #expect(metrics.contains("levy_http_auth_failures_total 20"))
         }
+    }
+
+    /// Key ids are not secret: someone who sends wrong secrets with another's key id, from however many addresses,
+    /// is throttled, but the key's holder, presenting the right secret, is never locked out.
+    @Test func aKnownKeyIDCannotLockItsHolderOut() async throws {
+        let frozen = Date()
+        let server = try await TestServer.make(now: { frozen })
+        let real = server.keys[.checkout]!
+        let wrong = String(real.dropLast(32)) + String(repeating: "b", count: 32)
+        var refusals: [String] = []
+        for attempt in 0..<30 {
+            do { _ = try await server.api.verifyKey(wrong, client: "10.0.0.\(attempt)") } catch is Throttled {
+                refusals.append("429")
+            } catch { refusals.append("401") }
+        }
+        #expect(refusals.prefix(20).allSatisfy { $0 == "401" } && refusals.suffix(10).allSatisfy { $0 == "429" }, "\(refusals)")
+        let holder = try await server.api.verifyKey(real, client: "10.0.0.99")
+        #expect(real.hasPrefix("lvk_" + holder.id))
+        // One address over its limit is refused before any lookup, even with a right key.
+        for _ in 0..<20 { _ = try? await server.api.verifyKey(wrong, client: "10.0.1.1") }
+        await #expect(throws: Throttled.self) { _ = try await server.api.verifyKey(real, client: "10.0.1.1") }
     }
 
     /// A client that puts a card number in its Idempotency-Key or X-Request-Id must not have it stored or logged:
