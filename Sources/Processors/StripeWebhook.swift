@@ -93,8 +93,9 @@ public struct StripeWebhook: Sendable {
         guard signatures.contains(where: { HMAC<SHA256>.isValidAuthenticationCode($0, authenticating: signed, using: secret.key) }) else {
             throw .signatureMismatch
         }
-        let age = Int64(now.timeIntervalSince1970.rounded(.down)) - timestamp
-        guard abs(age) <= tolerance else { throw .outsideTolerance(seconds: age) }
+        // A signed timestamp far from any clock (Int64.min) must not overflow the difference.
+        let (age, overflow) = Int64(now.timeIntervalSince1970.rounded(.down)).subtractingReportingOverflow(timestamp)
+        guard !overflow, age.magnitude <= tolerance.magnitude else { throw .outsideTolerance(seconds: overflow ? Int64.max : age) }
         return try Self.read(body)
     }
 

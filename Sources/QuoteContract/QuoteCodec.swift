@@ -181,7 +181,8 @@ public enum QuoteCodec {
                                     "\"\(reasonText)\" is not an SST reason code (A-M) or name (\(ExemptionReason.allCases.map(\.name).joined(separator: ", ")))")
             }
             guard let number = doc.number, !number.isEmpty else { throw ContractError(.missingField, field: field + ".number", "required") }
-            _ = try boundedText(number, field: field + ".number", limit: QuoteLimits.maxIdentifierBytes)
+            // Shown to accountants and exported with the order: never a card number.
+            _ = try personText(number, field: field + ".number", limit: QuoteLimits.maxIdentifierBytes)
             var expires: TaxDate?
             if let text = doc.expires {
                 guard let parsed = TaxDate(iso: text) else {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONInput
 import Orders
 import Storage
 import TaxCore
@@ -45,16 +46,17 @@ public struct Difference: Sendable, Hashable {
 
     public init(reason: DifferenceReason, orderID: String = "", refundID: String = "", line: Int = 0, settlementID: String = "",
                 processorID: String = "", expected: Int64? = nil, actual: Int64? = nil, currency: String = "", detail: String) {
+        // The ids and the detail quote the settlement file's cells: a card number a cell held is not repeated.
         self.reason = reason
-        self.orderID = orderID
-        self.refundID = refundID
+        self.orderID = CardNumberMask.masked(orderID)
+        self.refundID = CardNumberMask.masked(refundID)
         self.line = line
-        self.settlementID = settlementID
-        self.processorID = processorID
+        self.settlementID = CardNumberMask.masked(settlementID)
+        self.processorID = CardNumberMask.masked(processorID)
         self.expected = expected
         self.actual = actual
         self.currency = currency
-        self.detail = detail
+        self.detail = CardNumberMask.masked(detail)
     }
 }
 
@@ -75,7 +77,10 @@ public struct FeeSchedule: Sendable, Hashable {
         let exact = Int128(gross) * Int128(rate.units)
         let divisor = Int128(Rate.scale)
         let rounded = (exact.magnitude + UInt128(divisor) / 2) / UInt128(divisor)
-        return (exact < 0 ? -Int64(rounded) : Int64(rounded)) + fixed
+        // Lines and fees are bounded where they are read; clamped all the same, a fee never traps.
+        let share = Int64(clamping: rounded)
+        let (fee, overflow) = (exact < 0 ? -share : share).addingReportingOverflow(fixed)
+        return overflow ? (fixed < 0 ? Int64.min : Int64.max) : fee
     }
 }
 

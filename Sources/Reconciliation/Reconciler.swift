@@ -29,7 +29,8 @@ public struct ReconcileRequest: Sendable {
     /// Timestamps bounding the period (`until` exclusive).
     var bounds: (from: String, until: String) {
         let start = from.map { "\($0.iso)T00:00:00Z" } ?? "0000-01-01T00:00:00Z"
-        let end = through.map { "\($0.adding(days: 1).iso)T00:00:00Z" } ?? "9999-12-31T23:59:59Z"
+        // The day after the last (none after 9999-12-31: the end of time stands in).
+        let end = through.flatMap { $0.adding(days: 1) }.map { "\($0.iso)T00:00:00Z" } ?? "9999-12-31T23:59:59Z"
         return (start, end)
     }
 }
@@ -365,14 +366,3 @@ public struct Reconciler: Sendable {
     }
 }
 
-extension TaxDate {
-    func adding(days: Int) -> TaxDate {
-        var date = self
-        for _ in 0..<days {
-            let next = TaxDate(year: date.year, month: date.month, day: date.day + 1)
-                ?? TaxDate(year: date.year, month: date.month + 1, day: 1) ?? TaxDate(year: date.year + 1, month: 1, day: 1)!
-            date = next
-        }
-        return date
-    }
-}

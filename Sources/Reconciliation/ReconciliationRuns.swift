@@ -1,4 +1,5 @@
 import Foundation
+import JSONInput
 import Orders
 import Storage
 import TaxCore
@@ -222,9 +223,15 @@ public struct ReconciliationRunExecutor: Sendable {
             let result = String(decoding: try encoder.encode(summary), as: UTF8.self)
             try await Task { try await runs.queue.succeed(record.id, result: result, progress: Int64(summary.settlementLines)) }.value
         } catch {
-            // Messages name the file as uploaded, not the server's folders.
-            let why = error is CancellationError ? "stopped: the server shut down while it ran; start it again"
-                : "\(error)".replacingOccurrences(of: runs.folder(record.id) + "/", with: "")
+            // Messages name the file as uploaded, not the server's folders, and quote no card number a cell held. A
+            // fault that is not the file's (a store error) is not described to the client: its text may hold a query.
+            let why: String
+            switch error {
+            case is CancellationError: why = "stopped: the server shut down while it ran; start it again"
+            case let refusal as ReconcileError:
+                why = CardNumberMask.masked(refusal.description.replacingOccurrences(of: runs.folder(record.id) + "/", with: ""))
+            default: why = "the run failed on the server's side (\(type(of: error))); its cause is in the server's log"
+            }
             try? await Task { try await runs.queue.fail(record.id, error: why) }.value
         }
     }

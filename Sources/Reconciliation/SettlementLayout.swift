@@ -5,6 +5,10 @@ import Storage
 public struct SettlementLine: Sendable, Hashable {
     public enum Kind: String, Sendable { case sale, refund, other }
 
+    /// The largest amount a line may carry either way (10^15 minor units, as for stored money): the file's sums and
+    /// differences then never overflow.
+    public static let maxAmount: UInt64 = 1_000_000_000_000_000
+
     /// The line of the file the record starts on.
     public var line: Int
     /// The processor's id of the line (a balance transaction id).
@@ -183,6 +187,10 @@ struct BoundLayout {
             guard let amount = MoneyText.parse(value, minorUnits: layout.minorUnits) else {
                 throw fail(field, "\"\(value)\" is not an amount\(layout.minorUnits ? " in minor units" : " with at most two decimals")")
             }
+            // Bounded as stored money is, so that sums and differences of lines never overflow.
+            guard amount.magnitude <= SettlementLine.maxAmount else {
+                throw fail(field, "\"\(value)\" is out of range (at most \(MoneyText.format(Int64(SettlementLine.maxAmount))) either way)")
+            }
             return amount
         }
         func time(_ field: SettlementLayout.Field, default fallback: String?) throws(ReconcileError) -> String {
@@ -232,7 +240,13 @@ public enum MoneyText {
             units = sum
         }
         if decimals == 0 { return nil }
-        if !minorUnits { for _ in 0..<(2 - max(decimals, 0)) { units *= 10 } }
+        if !minorUnits {
+            for _ in 0..<(2 - max(decimals, 0)) {
+                let (scaled, overflow) = units.multipliedReportingOverflow(by: 10)
+                if overflow { return nil }
+                units = scaled
+            }
+        }
         return negative ? -units : units
     }
 
@@ -248,7 +262,9 @@ public enum MoneyText {
 public enum TimeText {
     public static func normalize(_ text: String) -> String? {
         if let fast = normalizeCommon(text) { return fast }
+        // Unix seconds up to 9999-12-31T23:59:59Z, the last time the stored form can write.
         if !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let seconds = Int64(text) {
+            guard seconds <= 253_402_300_799 else { return nil }
             return Timestamp.string(Date(timeIntervalSince1970: TimeInterval(seconds)))
         }
         var value = text

@@ -183,7 +183,12 @@ extension LevyAPI {
             }
             var form: [String: String] = [:]
             if isForm {
-                form = try await Self.form(request)
+                // A form sent as something else, or too large to read, is the client's error, answered on a page.
+                do { form = try await Self.form(request) } catch {
+                    let refusal = APIError.from(error) ?? APIError(.badRequest, "invalid_form", "the form could not be read (at most 64 KiB)")
+                    return render(ConsolePage(status: refusal.status, template: "message", title: "Refused", context: ["error": refusal.message]),
+                                  caller, merchant: nil)
+                }
                 guard let token = form["csrf"], APIKeyStore.constantTimeEqual(token, caller.session.csrf) else {
                     return render(ConsolePage(status: .forbidden, template: "message", title: "Refused",
                                               context: ["error": "This form did not carry the console's token (it expired, or it did not come from this console)."]),

@@ -154,7 +154,7 @@ struct ExportJobBody: Decodable {
                 throw APIError.invalid(field, "at most 200 bytes, without control characters")
             }
         }
-        try refuseCardNumbers(["requested_by": requestedBy, "reason": reason])
+        try refuseCardNumbers(["requested_by": requestedBy, "reason": reason, "merchant": merchant])
     }
 }
 

@@ -84,8 +84,11 @@ extension LevyAPI {
         for name in ["from", "through"] {
             if let text = query[name], TaxDate(iso: text) == nil { throw APIError.invalid(name, "a date (YYYY-MM-DD)") }
         }
-        if let percent = query["fee_percent"], (try? Rate.parse(percent: percent)) == nil || percent.utf8.count > 12 {
-            throw APIError.invalid("fee_percent", "a percentage such as 2.9")
+        if let from = query["from"].flatMap(TaxDate.init(iso:)), let through = query["through"].flatMap(TaxDate.init(iso:)), through < from {
+            throw APIError.invalid("through", "on or after from")
+        }
+        if let percent = query["fee_percent"], percent.utf8.count > 12 || (try? Rate.parse(percent: percent)).map({ $0.units > Rate.scale }) ?? true {
+            throw APIError.invalid("fee_percent", "a percentage from 0 to 100, such as 2.9")
         }
         let fixed = query["fee_fixed"] ?? "0"
         guard fixed.utf8.count <= 12, let amount = MoneyText.parse(fixed, minorUnits: false), amount >= 0 else {
@@ -102,6 +105,7 @@ extension LevyAPI {
         guard name.utf8.count <= 200, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw APIError.invalid("file_name", "at most 200 bytes, without control characters")
         }
+        try refuseCardNumbers(["file_name": name])
         return ReconciliationRun.Parameters(layout: layout, mapping: try Self.settlementMapping(query, base: layout), from: query["from"],
                                             through: query["through"], feePercent: query["fee_percent"], feeFixed: fixed, lateAfterDays: late, recomputeTax: recompute, fileName: name, bytes: 0)
     }

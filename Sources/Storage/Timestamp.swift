@@ -4,7 +4,10 @@ import Foundation
 /// are plain arithmetic: no formatter object, so they are cheap and safe from any thread.
 public enum Timestamp {
     public static func string(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        // Within the years the text form can write (0001 to 9999): a date beyond them, however it was made, is written
+        // as the nearest one rather than trapping in the conversion.
+        let interval = date.timeIntervalSince1970.rounded(.down)
+        var seconds = time_t(interval.isNaN ? 0 : min(max(interval, -62_135_596_800), 253_402_300_799))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {

@@ -79,7 +79,9 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
         var fees: FeeSchedule?
         if let feePercent {
-            guard let rate = try? Rate.parse(percent: feePercent) else { throw .input("--fee-percent: \"\(feePercent)\" is not a percentage") }
+            guard let rate = try? Rate.parse(percent: feePercent), rate.units <= Rate.scale else {
+                throw .input("--fee-percent: \"\(feePercent)\" is not a percentage from 0 to 100")
+            }
             guard let fixed = MoneyText.parse(feeFixed, minorUnits: false), fixed >= 0 else { throw .input("--fee-fixed: \"\(feeFixed)\" is not an amount") }
             fees = FeeSchedule(rate: rate, fixed: fixed)
         }

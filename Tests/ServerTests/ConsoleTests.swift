@@ -94,6 +94,18 @@ import Testing
                                                form: form.merging(["csrf": csrf, "personal_data": "true"]) { $1 })
             #expect(personal.status == 422 && personal.text.contains("requested_by"))
 
+            // A form sent as something else is the client's error (415), answered on a page, not a server fault.
+            for type in ["text/plain", "application/json", nil] as [String?] {
+                var headers = HTTPFields()
+                headers[.cookie] = cookie
+                if let type { headers[.contentType] = type }
+                for path in ["/console/exports", "/console/sign-out"] {
+                    let status = try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: "csrf=\(csrf)")) {
+                        Int($0.status.code)
+                    }
+                    #expect(status == 415, "\(path) with \(type ?? "no type")")
+                }
+            }
             #expect(try await Self.post(client, "/console/sign-out", cookie: cookie, form: [:]).status == 403)
             let out = try await Self.post(client, "/console/sign-out", cookie: cookie, form: ["csrf": csrf])
             #expect(out.status == 303 && out.headers[.location] == "/console/sign-in")

@@ -381,6 +381,13 @@ import Vault
             #expect(quoted.status == 400 && quoted.errorField == "destination.line1", "\(quoted.text)")
             let placed = try await client.send(.post, "/v1/orders", key: key, idempotency: "card-in-line1", body: #"{"order": \#(order)}"#)
             #expect(placed.status == 400 && placed.errorField == "order.destination.line1", "\(placed.text)")
+            let exported = try await client.send(.post, "/v1/exports", key: key,
+                                                 body: #"{"kind": "report", "from": "2026-01-01", "through": "2026-12-31", "merchant": "4111-1111-1111-1111"}"#)
+            #expect(exported.status == 400 && exported.errorField == "merchant", "\(exported.text)")
+            let certificate = #"{"date": "2026-03-02", "destination": {"state": "MN", "zip": "55401"}, "customer": {"exemptions": "#
+                + #"[{"state": "MN", "reason": "resale", "number": "\#(testCard)"}]}, "lines": [{"id": "1", "code": "general", "amount": "10.00", "fulfilment": "shipped"}]}"#
+            let exempted = try await client.send(.post, "/v1/quotes", key: key, body: certificate)
+            #expect(exempted.status == 400 && exempted.errorField == "customer.exemptions[0].number", "\(exempted.text)")
             let label = try await client.send(.post, "/v1/keys", key: key, body: #"{"label": "\#(testCard)", "scopes": ["checkout"]}"#)
             #expect(label.status == 400 && label.errorField == "label", "\(label.text)")
             for reply in [named, billing, quoted, placed, label] { #expect(!reply.text.contains("4242")) }

@@ -110,4 +110,40 @@ import Testing
             #expect(try await client.send(.get, "/v1/reconciliations/rec_000000000000000000000000", key: reconciler).status == 404)
         }
     }
+
+    /// Hostile settlement files and options fail their run, or are refused, and never stop the server: the last day
+    /// there is, amounts and fees past Int64, Unix seconds past the year 9999; a card number in a cell is not
+    /// repeated in the run's error, and one in the file name is refused.
+    @Test("hostile settlement files and options never stop the server", arguments: Store.available)
+    func hostileSettlementFilesFailTheirRun(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let runner = try #require(server.api.services.reconciliations)
+        let reconciler = server.keys[.reconciler]
+        let header = "line_id,type,order_id,refund_id,processor_id,amount,fee,net,currency,created,settled\n"
+        try await server.routerApplication().test(.router) { client in
+            func run(_ query: String, _ row: String) async throws -> (status: String?, error: String?) {
+                let started = try await Self.upload(client, query, key: reconciler, csv: header + row + "\n")
+                let id = try #require(started.string("id"), "\(started.text)")
+                #expect(try await runner.runQueued() == 1)
+                let done = try await client.send(.get, "/v1/reconciliations/\(id)", key: reconciler)
+                return (done.string("status"), done.string("error"))
+            }
+            let lastDay = try await run("?through=9999-12-31", "l1,sale,ord_x,,,1.00,0.00,,USD,2026-12-03,")
+            #expect(lastDay.status == "succeeded", "\(lastDay)")
+            for row in ["l1,sale,ord_x,,,1.00,-92233720368547758.07,,USD,2026-12-03,", "l1,sale,ord_x,,,92233720368547758,0,,USD,2026-12-03,",
+                        "l1,sale,ord_x,,,10000000000000.01,0,,USD,2026-12-03,"] {
+                let refused = try await run("?fee_percent=100&fee_fixed=999999.99", row)
+                #expect(refused.status == "failed" && refused.error?.contains("out of range") == true || refused.error?.contains("is not an amount") == true,
+                        "\(row): \(refused)")
+            }
+            let farTime = try await run("", "l1,sale,ord_x,,,1.00,0.00,,USD,9223372036854775807,")
+            #expect(farTime.status == "failed" && farTime.error?.contains("created") == true, "\(farTime)")
+            let card = try await run("", "l1,sale,ord_x,,,1.00,0.00,,4242 4242 4242 4242,2026-12-03,")
+            #expect(card.status == "failed" && card.error?.contains("currency") == true && card.error?.contains("4242") == false, "\(card)")
+            #expect(try await Self.upload(client, "?from=2026-12-31&through=2026-01-01", key: reconciler, csv: header).errorField == "through")
+            #expect(try await Self.upload(client, "?fee_percent=150", key: reconciler, csv: header).errorField == "fee_percent")
+            #expect(try await Self.upload(client, "?file_name=4242424242424242.csv", key: reconciler, csv: header).errorField == "file_name")
+            #expect(try await client.send(.get, "/health", key: nil).status == 200)
+        }
+    }
 }

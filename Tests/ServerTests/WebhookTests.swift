@@ -60,6 +60,9 @@ import Testing
                 ({ otherEndpoint.signatureHeader(body: Array(body.utf8), timestamp: now()) }, "another secret"),
                 ({ webhook.signatureHeader(body: Array(body.utf8), timestamp: now(-301)) }, "stale"),
                 ({ webhook.signatureHeader(body: Array(body.utf8), timestamp: now(+310)) }, "from the future"),
+                // Signed, but at the far ends of time: the age must not overflow (it stopped the server).
+                ({ webhook.signatureHeader(body: Array(body.utf8), timestamp: Int64.min) }, "at Int64.min"),
+                ({ webhook.signatureHeader(body: Array(body.utf8), timestamp: Int64.max) }, "at Int64.max"),
                 ({ "v1=abc" }, "malformed"),
             ]
             for (signature, why) in signatures {
