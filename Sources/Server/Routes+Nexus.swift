@@ -26,9 +26,11 @@ extension LevyAPI {
                     let codes = text.split(separator: ",", omittingEmptySubsequences: false)
                     guard codes.count <= 60 else { throw APIError.invalid("registered", "at most 60 state codes") }
                     registered = []
-                    for code in codes where !code.isEmpty {
-                        guard let state = StateCode(String(code).uppercased()) else {
-                            throw APIError.invalid("registered", "\"\(code.prefix(8))\" is not a two-letter state code")
+                    let known = Set(services.tables.states.map(\.state))
+                    // `registered=` (nothing) means registered nowhere; an empty item between commas is a mistake.
+                    for code in codes where !(codes.count == 1 && code.isEmpty) {
+                        guard let state = StateCode(String(code).uppercased()), known.contains(state) else {
+                            throw APIError.invalid("registered", "\"\(code.prefix(8))\" is not the code of a state the tables know")
                         }
                         registered?.insert(state)
                     }

@@ -170,6 +170,8 @@ import Testing
             #expect(given.string("registrations")?.hasPrefix("registered in MN, WI (as given)") == true, "\(given.text)")
             #expect(try await client.send(.get, "/v1/nexus?year=1999", key: admin).errorField == "year")
             #expect(try await client.send(.get, "/v1/nexus?registered=W1", key: admin).errorField == "registered")
+            #expect(try await client.send(.get, "/v1/nexus?registered=ZZ", key: admin).errorField == "registered")
+            #expect(try await client.send(.get, "/v1/nexus?registered=MN,,WI", key: admin).errorField == "registered")
             #expect(try await client.send(.get, "/v1/nexus", key: checkout).status == 403)
         }
     }
