@@ -5,8 +5,8 @@ import Storage
 public struct SettlementLine: Sendable, Hashable {
     public enum Kind: String, Sendable { case sale, refund, other }
 
-    /// The largest amount a line may carry either way (10^15 minor units, as for stored money): the file's sums and
-    /// differences then never overflow.
+    /// The largest amount a line may carry either way (10^15 minor units, as for stored money): a line's net and fee
+    /// checks then never overflow (a file whose totals would is refused by the store's checked sums, failing the run).
     public static let maxAmount: UInt64 = 1_000_000_000_000_000
 
     /// The line of the file the record starts on.
@@ -187,7 +187,7 @@ struct BoundLayout {
             guard let amount = MoneyText.parse(value, minorUnits: layout.minorUnits) else {
                 throw fail(field, "\"\(value)\" is not an amount\(layout.minorUnits ? " in minor units" : " with at most two decimals")")
             }
-            // Bounded as stored money is, so that sums and differences of lines never overflow.
+            // Bounded as stored money is, so that a line's arithmetic never overflows.
             guard amount.magnitude <= SettlementLine.maxAmount else {
                 throw fail(field, "\"\(value)\" is out of range (at most \(MoneyText.format(Int64(SettlementLine.maxAmount))) either way)")
             }
