@@ -88,7 +88,8 @@ let package = Package(
         // Batch reconciliation (orders, payments, settlement files, ledger, recomputed tax) and economic-nexus tracking.
         .target(
             name: "Reconciliation",
-            dependencies: ["TaxCore", "TaxTables", "Storage", "Orders", "Exports", "JSONInput", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TaxCore", "TaxTables", "Storage", "Orders", "Exports", "JSONInput", .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The HTTP API: Hummingbird routes, API keys and scopes, idempotency, metrics, structured logs.

@@ -1,5 +1,6 @@
 import Foundation
 import JSONInput
+import Logging
 import Orders
 import Storage
 import TaxCore
@@ -230,7 +231,10 @@ public struct ReconciliationRunExecutor: Sendable {
             case is CancellationError: why = "stopped: the server shut down while it ran; start it again"
             case let refusal as ReconcileError:
                 why = CardNumberMask.masked(refusal.description.replacingOccurrences(of: runs.folder(record.id) + "/", with: ""))
-            default: why = "the run failed on the server's side (\(type(of: error))); its cause is in the server's log"
+            default:
+                why = "the run failed on the server's side (\(type(of: error))); its cause is in the server's log"
+                Logger(label: "levy.reconciliation").error("reconciliation run failed", metadata: [
+                    "run": .string(record.id), "error": .string(CardNumberMask.masked(String(describing: error)))])
             }
             try? await Task { try await runs.queue.fail(record.id, error: why) }.value
         }
