@@ -231,6 +231,11 @@ public struct ReconciliationRunExecutor: Sendable {
             case is CancellationError: why = "stopped: the server shut down while it ran; start it again"
             case let refusal as ReconcileError:
                 why = CardNumberMask.masked(refusal.description.replacingOccurrences(of: runs.folder(record.id) + "/", with: ""))
+                if case .cardNumber = refusal {
+                    // Card data stays nowhere outside the vault: the uploaded file and the run's checkpoint go.
+                    try? FileManager.default.removeItem(atPath: runs.folder(record.id) + "/settlements.csv")
+                    try? FileManager.default.removeItem(atPath: runs.report(record.id))
+                }
             default:
                 why = "the run failed on the server's side (\(type(of: error))); its cause is in the server's log"
                 Logger(label: "levy.reconciliation").error("reconciliation run failed", metadata: [

@@ -1,4 +1,5 @@
 import Foundation
+import JSONInput
 import Storage
 
 /// One line of a processor's settlement file, read through a layout.
@@ -201,6 +202,11 @@ struct BoundLayout {
             }
             return normalized
         }
+        // A processor's settlement report never carries a card number; a file that does is refused, and not kept.
+        if let column = record.fields.firstIndex(where: CardNumberMask.containsCardNumber) {
+            throw .cardNumber("\(file):\(record.line): column \(column + 1) holds what looks like a card number; settlement files never carry one, "
+                              + "and this file is not kept")
+        }
         guard record.fields.count >= (index.values.max() ?? 0) + 1 else {
             throw .input("\(file):\(record.line): \(record.fields.count) columns, the header has at least \((index.values.max() ?? 0) + 1)")
         }
@@ -303,10 +309,12 @@ public enum TimeText {
 public enum ReconcileError: Error, CustomStringConvertible, Equatable {
     case input(String)
     case state(String)
+    /// The settlement file holds a card number: the run fails and the file is deleted.
+    case cardNumber(String)
 
     public var description: String {
         switch self {
-        case .input(let message), .state(let message): message
+        case .input(let message), .state(let message), .cardNumber(let message): message
         }
     }
 }

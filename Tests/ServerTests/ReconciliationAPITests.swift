@@ -138,8 +138,17 @@ import Testing
             }
             let farTime = try await run("", "l1,sale,ord_x,,,1.00,0.00,,USD,9223372036854775807,")
             #expect(farTime.status == "failed" && farTime.error?.contains("created") == true, "\(farTime)")
+            // A card number in any cell refuses the file, which is not kept; nor is the number repeated.
             let card = try await run("", "l1,sale,ord_x,,,1.00,0.00,,4242 4242 4242 4242,2026-12-03,")
-            #expect(card.status == "failed" && card.error?.contains("currency") == true && card.error?.contains("4242") == false, "\(card)")
+            #expect(card.status == "failed" && card.error?.contains("card number") == true && card.error?.contains("4242") == false, "\(card)")
+            let kept = FileManager.default.enumerator(atPath: server.directory)?.compactMap { $0 as? String }.filter { $0.hasSuffix("settlements.csv") } ?? []
+            for path in kept {
+                let text = (try? String(contentsOfFile: server.directory + "/" + path, encoding: .utf8)) ?? ""
+                #expect(!text.contains("4242 4242"), "\(path) kept the card number")
+            }
+            // A run's error never repeats a long digit run from a cell (masked like API errors).
+            let digits = try await run("", "l1,sale,ord_x,,,1.00,0.00,,1234 5678 9012 3456,2026-12-03,")
+            #expect(digits.status == "failed" && digits.error?.contains("currency") == true && digits.error?.contains("9012") == false, "\(digits)")
             #expect(try await Self.upload(client, "?from=2026-12-31&through=2026-01-01", key: reconciler, csv: header).errorField == "through")
             #expect(try await Self.upload(client, "?fee_percent=150", key: reconciler, csv: header).errorField == "fee_percent")
             #expect(try await Self.upload(client, "?file_name=4242424242424242.csv", key: reconciler, csv: header).errorField == "file_name")
