@@ -44,12 +44,12 @@ public enum CardNumberMask {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Whether the text holds what is most likely a card number: a run of 13 to 19 digits (grouped as `masked`
-    /// groups them) whose Luhn check digit is right. Text a person writes (a name, an address line) refuses one, as
-    /// a card processor's free-text fields do: the card number belongs in the vault and nowhere else.
     /// The message that refuses a card number in a text field (it names no digits).
     public static let refusal = "holds what looks like a card number; card numbers are accepted only by POST /v1/tokens"
 
+    /// Whether the text holds what is most likely a card number: a run of 13 to 19 digits (grouped as `masked`
+    /// groups them) whose Luhn check digit is right. Text a person writes (a name, an address line) refuses one, as
+    /// a card processor's free-text fields do: the card number belongs in the vault and nowhere else.
     public static func containsCardNumber(_ text: String) -> Bool {
         var digitCount = 0
         for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
