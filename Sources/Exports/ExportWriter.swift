@@ -51,6 +51,10 @@ public final class ExportWriter {
 
 /// Delimited text: RFC 4180 (comma, CRLF, fields quoted when they hold the delimiter, a quote, CR or LF, quotes
 /// doubled), or the same rules with `|` as the delimiter.
+///
+/// Spreadsheet programs run a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return as a formula (CSV
+/// injection); customers' and processors' text lands in these files, and accountants open them in spreadsheets. Such
+/// a field is written with a `'` in front, which spreadsheets show as text; numbers (`-12.50`) are written as they are.
 public enum DelimitedFormat: String, Sendable, CaseIterable {
     case csv, pipe
 
@@ -62,7 +66,7 @@ public enum DelimitedFormat: String, Sendable, CaseIterable {
         out.reserveCapacity(256)
         for (i, field) in fields.enumerated() {
             if i > 0 { out.append(delimiter) }
-            let utf8 = field.utf8
+            let utf8 = Self.mayRunAsFormula(field) ? ("'" + field).utf8 : field.utf8
             if utf8.contains(where: { $0 == delimiter || $0 == 34 || $0 == 10 || $0 == 13 }) {
                 out.append(34)
                 for byte in utf8 {
@@ -77,6 +81,20 @@ public enum DelimitedFormat: String, Sendable, CaseIterable {
         out.append(13)
         out.append(10)
         return out
+    }
+
+    /// Whether a spreadsheet would read the field as a formula: it starts with one of `= + - @`, a tab or a carriage
+    /// return, and is not a plain number.
+    static func mayRunAsFormula(_ field: String) -> Bool {
+        guard let first = field.utf8.first, [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 9, 13].contains(first)
+        else { return false }
+        let rest = field.utf8.dropFirst()
+        guard first == UInt8(ascii: "-") || first == UInt8(ascii: "+"), !rest.isEmpty else { return true }
+        var digits = 0, points = 0
+        for byte in rest {
+            if byte == UInt8(ascii: ".") { points += 1 } else if (48...57).contains(byte) { digits += 1 } else { return true }
+        }
+        return digits == 0 || points > 1
     }
 }
 

@@ -243,6 +243,9 @@ extension LevyAPI {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
             throw APIError(.unsupportedMediaType, "unsupported_media_type", "console forms are sent as application/x-www-form-urlencoded")
         }
+        if request.headers.announcesBody(longerThan: 64 * 1_024) {
+            throw APIError(.contentTooLarge, "body_too_large", "a console form is at most 64 KiB")
+        }
         let buffer = try await request.body.collect(upTo: 64 * 1_024)
         var fields: [String: String] = [:]
         for pair in String(buffer: buffer).split(separator: "&") {

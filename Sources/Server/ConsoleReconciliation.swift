@@ -147,6 +147,9 @@ extension LevyAPI {
         var boundary = String(type[range.upperBound...].prefix { $0 != ";" }).trimmingCharacters(in: .whitespaces)
         if boundary.hasPrefix("\""), boundary.hasSuffix("\""), boundary.count >= 2 { boundary = String(boundary.dropFirst().dropLast()) }
         guard (1...70).contains(boundary.utf8.count) else { throw APIError.invalid("Content-Type", "a multipart boundary of 1 to 70 characters") }
+        if request.headers.announcesBody(longerThan: limit) {
+            throw APIError(.contentTooLarge, "body_too_large", "the upload is larger than \(limit / 1_048_576) MiB")
+        }
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: limit) } catch {
             throw APIError(.contentTooLarge, "body_too_large", "the upload is larger than \(limit / 1_048_576) MiB")

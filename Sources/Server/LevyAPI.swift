@@ -249,6 +249,9 @@ public struct LevyAPI: Sendable {
     }
 
     func readBody(_ request: Request) async throws -> [UInt8] {
+        if request.headers.announcesBody(longerThan: maxBodyBytes) {
+            throw APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes")
+        }
         var bytes: [UInt8] = []
         for try await buffer in request.body {
             guard bytes.count + buffer.readableBytes <= maxBodyBytes else {
@@ -401,5 +404,14 @@ struct UnmatchedRouteMiddleware: RouterMiddleware {
             headers[LevyAPI.requestIDField] = requestID
             return Response(status: apiError.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: apiError.body(requestID: requestID))))
         }
+    }
+}
+
+extension HTTPFields {
+    /// Whether a request's `Content-Length` announces more than `limit` bytes: such a body is refused before any of
+    /// it is read (the connection closes after the answer: `KeepAliveIntentHandler`), not read up to the limit.
+    func announcesBody(longerThan limit: Int) -> Bool {
+        guard let length = self[.contentLength] else { return false }
+        return Int(length.trimmingCharacters(in: .whitespaces)).map { $0 > limit } ?? false
     }
 }

@@ -23,7 +23,7 @@ public enum LevyServer {
         let metrics = api.services.metrics
         let slots = ConnectionSlots(maxConnections: settings.maxConnections)
         let http = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ConnectionDeadlineHandler(deadlines: deadlines, onTimeout: { metrics.connectionTimedOut() }), ConnectRequestHandler(), KeepAliveIntentInstaller(),
+            additionalChannelHandlers: [ConnectionDeadlineHandler(deadlines: deadlines, onTimeout: { metrics.connectionTimedOut() }), ConnectRequestHandler(), KeepAliveIntentInstaller(maxBodyBytes: settings.maxBodyBytes),
                                         ConnectionSlotHandler(slots: slots, onEvict: { metrics.connectionEvicted() })],
             idleTimeout: .seconds(Int64(settings.idleTimeout)))
         var server = HTTPServerBuilder.http1(configuration: http)

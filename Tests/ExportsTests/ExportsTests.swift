@@ -298,5 +298,9 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
     @Test func delimitedFieldsFollowRFC4180() {
         #expect(DelimitedFormat.csv.line(["a", "b,c", "say \"hi\"", "two\nlines", "p|q"]) == Array("a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\",p|q\r\n".utf8))
         #expect(DelimitedFormat.pipe.line(["a", "b,c", "p|q"]) == Array("a|b,c|\"p|q\"\r\n".utf8))
+        // Formulas a spreadsheet would run are written as text; numbers are not touched.
+        #expect(DelimitedFormat.csv.line(["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "-12.50", "+3", "-", "a=b"])
+                == Array("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1+1,'-2+3,'@SUM(A1),'\tx,-12.50,+3,'-,a=b\r\n".utf8))
+        #expect(DelimitedFormat.pipe.line(["=1|2"]) == Array("\"'=1|2\"\r\n".utf8))
     }
 }

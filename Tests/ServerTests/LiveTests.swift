@@ -173,6 +173,52 @@ import Testing
         }
     }
 
+    /// RFC 9112 section 3.2: an HTTP/1.1 request without `Host`, any request with two, or a `Host` that is no host
+    /// is answered 400 naming `Host` and its connection closed; HTTP/1.0 may leave it out.
+    @Test func requestsWithoutOneValidHostAreRefused() async throws {
+        let server = try await TestServer.make()
+        let app = try server.application { settings in settings.idleTimeout = 60 }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            for request in ["GET /health HTTP/1.1\r\n\r\n", "GET /health HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n",
+                            "GET /health HTTP/1.1\r\nHost: a b\r\n\r\n", "GET /health HTTP/1.1\r\nHost: user@a.example\r\n\r\n",
+                            "GET /health HTTP/1.1\r\nHost: a.example:80x\r\n\r\n", "GET /health HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"] {
+                let started = ContinuousClock.now
+                let reply = try await onOwnThread { try RawConnection(port: port).exchange(request) }
+                #expect(reply.hasPrefix("HTTP/1.1 400") && reply.contains(#""field":"Host""#), "\(request): \(reply)")
+                #expect(ContinuousClock.now - started < .seconds(15), "the connection stayed open: \(request)")
+            }
+            for request in ["GET /health HTTP/1.0\r\n\r\n", "GET /health HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n",
+                            "GET /health HTTP/1.1\r\nHost: 127.0.0.1:443\r\nConnection: close\r\n\r\n"] {
+                let reply = try await onOwnThread { try RawConnection(port: port).exchange(request) }
+                #expect(reply.hasPrefix("HTTP/1.1 200"), "\(request): \(reply)")
+            }
+        }
+    }
+
+    /// A body announced longer than the limit is refused (413) before any of it arrives, and the connection closed:
+    /// the client is not kept waiting for the body deadline, and the server does not read the body to throw it away.
+    @Test func anAnnouncedOversizedBodyIsRefusedAtOnce() async throws {
+        let server = try await TestServer.make()
+        let app = try server.application { settings in
+            settings.requestBodyTimeout = 60
+            settings.idleTimeout = 60
+        }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            for (path, type, key) in [("/v1/quotes", "application/json", server.keys[.checkout]!),
+                                      ("/v1/reconciliations?layout=generic", "text/csv", server.keys[.reconciler]!)] {
+                let started = ContinuousClock.now
+                let reply = try await onOwnThread {
+                    try RawConnection(port: port).exchange("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\n"
+                                                           + "Content-Type: \(type)\r\nContent-Length: 1000000000000\r\n\r\n{")
+                }
+                #expect(reply.hasPrefix("HTTP/1.1 413") && reply.contains("body_too_large"), "\(path): \(reply)")
+                #expect(ContinuousClock.now - started < .seconds(15), "the connection waited for the body: \(path)")
+            }
+        }
+    }
+
     @Test func settingsLayerFlagsOverEnvironmentOverFile() throws {
         let file = (path: "/etc/levy.json", contents: Array(#"{"port": 9000, "hostname": "0.0.0.0", "log_level": "debug"}"#.utf8))
         var settings = try ServeSettings.resolve(flags: [:], environment: [:], file: file)
