@@ -13,7 +13,8 @@ import NIOHTTPTypesHTTP1
 ///
 /// A request that announces a body longer than `maxBodyBytes` is closed after its response too: it will be refused
 /// (413) before its body is read, and otherwise the server would read and discard the whole announced body before
-/// the connection's next request.
+/// the connection's next request. So is a request asking to `Upgrade` the protocol: Levy upgrades to nothing, but the
+/// HTTP/1 parser stops reading requests after one that asks, so a request pipelined behind it would never be read.
 final class KeepAliveIntentHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -23,7 +24,7 @@ final class KeepAliveIntentHandler: ChannelInboundHandler, RemovableChannelHandl
     init(maxBodyBytes: Int) { self.maxBodyBytes = maxBodyBytes }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(var head) = unwrapInboundIn(data), !head.isKeepAlive || announcesLongBody(head) else {
+        guard case .head(var head) = unwrapInboundIn(data), !head.isKeepAlive || announcesLongBody(head) || head.headers.contains(name: "Upgrade") else {
             context.fireChannelRead(data)
             return
         }

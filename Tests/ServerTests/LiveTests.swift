@@ -132,14 +132,17 @@ import Testing
     }
 
     /// A client that does not keep its connection alive (HTTP/1.0 without keep-alive, `Connection: Close` in any
-    /// case) reads its response to the close, which must come with the response, not at the idle deadline.
+    /// case) reads its response to the close, which must come with the response, not at the idle deadline. So does
+    /// one that asks to upgrade the protocol (the parser reads no request after it: one pipelined behind it would
+    /// wait for the idle deadline unanswered).
     @Test func connectionsThatAreNotKeptAliveCloseAfterTheResponse() async throws {
         let server = try await TestServer.make()
         let app = try server.application { settings in settings.idleTimeout = 60 }
         try await app.test(.live) { client in
             let port = try #require(client.port)
             for request in ["GET /health HTTP/1.0\r\n\r\n", "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Close\r\n\r\n"] {
+                            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Close\r\n\r\n",
+                            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"] {
                 let started = ContinuousClock.now
                 let reply = try await onOwnThread { try RawConnection(port: port).exchange(request) }
                 #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply)")
