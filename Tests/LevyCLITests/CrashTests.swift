@@ -66,12 +66,15 @@ struct CrashTests {
             #expect([.captured, .partiallyRefunded, .refunded].contains(order.status), "\(id) is \(order.status)")
             #expect(!order.lines.isEmpty)
         }
+        // The kill may land between a capture's claim and its commit: that order is left `capturing` (never
+        // acknowledged) until the next start finishes it, as `levy serve` does; then nothing may be left half-done.
+        _ = try await service.resumeInterruptedPayments()
         // Nothing half-written: every order has its lines and taxes, every captured order its ledger entries.
         let orders = service.table("orders"), lines = service.table("order_lines"), ledger = service.table("ledger")
         let withoutLines = try await database.query("SELECT COUNT(*) AS n FROM \(orders) o WHERE NOT EXISTS (SELECT 1 FROM \(lines) l WHERE l.order_id = o.id)", [])
         #expect(withoutLines[0].integer("n") == 0)
         let capturedWithoutLedger = try await database.query("""
-            SELECT COUNT(*) AS n FROM \(orders) o WHERE o.status <> 'placed' AND NOT EXISTS (SELECT 1 FROM \(ledger) g WHERE g.order_id = o.id)
+            SELECT COUNT(*) AS n FROM \(orders) o WHERE o.status NOT IN ('placed', 'declined') AND NOT EXISTS (SELECT 1 FROM \(ledger) g WHERE g.order_id = o.id)
             """, [])
         #expect(capturedWithoutLedger[0].integer("n") == 0)
         #expect(try await service.verifyLedger().brokenAt == nil)
