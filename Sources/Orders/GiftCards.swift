@@ -95,6 +95,8 @@ public enum GiftCardError: Error, Equatable, Sendable, CustomStringConvertible {
     case moreThanTotal(index: Int)
     case offeredTwice(index: Int)
     case unknownGiftCard(String)
+    /// The card's code was replaced moments ago (`OrderService.reissueInterval`); `seconds` until another may be.
+    case reissuedRecently(seconds: Int)
 
     public var description: String {
         switch self {
@@ -104,6 +106,8 @@ public enum GiftCardError: Error, Equatable, Sendable, CustomStringConvertible {
         case .moreThanTotal: "the gift cards come to more than the order's total"
         case .offeredTwice: "the same gift card is offered twice"
         case .unknownGiftCard(let id): "no gift card \(id)"
+        case .reissuedRecently(let seconds):
+            "the card's code was replaced moments ago (another reissue's answer holds the code that works); retry after \(seconds) s"
         }
     }
 
@@ -114,7 +118,7 @@ public enum GiftCardError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknown(nil), .cancelled(nil): "code"
         case .insufficientBalance(let index, _), .moreThanTotal(let index): "gift_cards[\(index)].amount"
         case .offeredTwice(let index): "gift_cards[\(index)].code"
-        case .unknownGiftCard: "gift_card_id"
+        case .unknownGiftCard, .reissuedRecently: "gift_card_id"
         }
     }
 }
@@ -374,16 +378,36 @@ extension OrderService {
 
     // MARK: - Reissue
 
+    /// A card's code is replaced at most once in this many seconds. Each reissue shows its code once and only the
+    /// last works, so concurrent reissues (a double click, a retry without an idempotency key) would hand out codes
+    /// that are already dead; within the interval the later ones are refused instead.
+    public static let reissueInterval = 10
+
     /// Replaces a card's code (the buyer lost it, or the capture's answer never reached them): a new code, shown
-    /// once; the old one stops working. The balance is unchanged.
+    /// once; the old one stops working. The balance is unchanged. Refused within `reissueInterval` of the last.
     /// The card is read back in the same transaction: a concurrent reissue must not answer with another's last four.
     public func reissue(giftCard id: String) async throws -> IssuedGiftCard {
         let code = GiftCardCode.random()
-        let at = Timestamp.string(now())
+        let moment = now()
+        let at = Timestamp.string(moment)
         let card = try await database.transaction { [self] tx in
             guard try await !tx.query("UPDATE \(table("gift_cards")) SET code_hash = $1, last_four = $2 WHERE id = $3 RETURNING id",
                                       [.text(code.keyedHash(keys.giftCards)), .text(code.lastFour), .text(id)]).isEmpty else {
                 throw GiftCardError.unknownGiftCard(id)
+            }
+            // The card's row is this transaction's now (PostgreSQL locks it to the commit; SQLite has one writer at a
+            // time), so a reissue another request committed first is seen here, and this one rolls back.
+            let since = Timestamp.string(moment.addingTimeInterval(-Double(Self.reissueInterval)))
+            let latest = try await tx.query("""
+                SELECT MAX(at) AS at FROM \(table("gift_card_entries")) WHERE gift_card_id = $1 AND kind = 'reissue' AND at > $2
+                """, [.text(id), .text(since)]).first
+            let lastReissue = try decoded { () throws(RowDecodingError) -> Date? in
+                guard let latest, try latest.decodeIfPresent("at", as: String.self) != nil else { return nil }
+                return try latest.decode("at", expected: "a UTC timestamp", Timestamp.date)
+            }
+            if let lastDate = lastReissue {
+                let wait = Int(lastDate.timeIntervalSince(moment).rounded(.up)) + Self.reissueInterval
+                throw GiftCardError.reissuedRecently(seconds: min(max(wait, 1), Self.reissueInterval))
             }
             try await adjust(id, by: 0, kind: .reissue, order: nil, refund: nil, at: at, in: tx)
             guard let row = try await tx.query("SELECT * FROM \(table("gift_cards")) WHERE id = $1", [.text(id)]).first else {

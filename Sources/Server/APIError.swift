@@ -88,6 +88,10 @@ public struct APIError: Error, Sendable, Equatable {
             case .insufficientBalance: return APIError(.unprocessableContent, "insufficient_gift_card_balance", error.description, field: error.field)
             case .moreThanTotal: return APIError(.unprocessableContent, "gift_cards_exceed_total", error.description, field: error.field)
             case .offeredTwice: return APIError.invalid(error.field, error.description)
+            case .reissuedRecently(let seconds):
+                var refusal = APIError(.conflict, "gift_card_reissued_recently", error.description, field: error.field)
+                refusal.retryAfter = seconds
+                return refusal
             }
         case let error as VaultError: return from(error)
         case let error as CustomerError: return from(error)

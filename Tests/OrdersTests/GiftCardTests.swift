@@ -298,15 +298,28 @@ struct GiftCardTests {
         #expect(try await service.giftCard(code: reissued.code).id == issued.card.id)
         #expect(try await service.giftCardEntries(id: issued.card.id).map(\.kind) == [.issue, .reissue])
 
-        // Concurrent reissues: each answer's last four are its own code's, and the code that works is one of them.
-        let answers = try await withThrowingTaskGroup(of: IssuedGiftCard.self) { group in
-            for _ in 0..<8 { group.addTask { try await service.reissue(giftCard: issued.card.id) } }
-            return try await group.reduce(into: []) { $0.append($1) }
+        // Another reissue moments later is refused: the code just shown stays the one that works.
+        await #expect(throws: GiftCardError.self) { try await service.reissue(giftCard: issued.card.id) }
+        #expect(try await service.giftCard(code: reissued.code).id == issued.card.id)
+
+        // Concurrent reissues of another card: one answers with a code, and it is the one that works; the others are
+        // refused (before, each answered with a code of its own and all but the last were dead).
+        let other = try await GiftCardWorld.issue(service, vault, amount: 1_000)
+        let results = await withTaskGroup(of: Result<IssuedGiftCard, any Error>.self) { group in
+            for _ in 0..<8 { group.addTask { do { return .success(try await service.reissue(giftCard: other.card.id)) } catch { return .failure(error) } } }
+            return await group.reduce(into: []) { $0.append($1) }
         }
-        for answer in answers { #expect(answer.card.lastFour == answer.code.lastFour) }
-        var working = 0
-        for answer in answers where (try? await service.giftCard(code: answer.code)) != nil { working += 1 }
-        #expect(working == 1)
+        let answers = results.compactMap { try? $0.get() }
+        #expect(answers.count == 1)
+        for case .failure(let error) in results {
+            guard case .reissuedRecently(let seconds) = error as? GiftCardError else { Issue.record("\(error)"); continue }
+            #expect((1...OrderService.reissueInterval).contains(seconds))
+        }
+        for answer in answers {
+            #expect(answer.card.lastFour == answer.code.lastFour)
+            #expect(try await service.giftCard(code: answer.code).id == other.card.id)
+        }
+        #expect(try await service.giftCardEntries(id: other.card.id).filter { $0.kind == .reissue }.count == 1)
     }
 }
 
