@@ -105,8 +105,8 @@ final class HostFieldCheck: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 /// Hummingbird adds a server's own handlers after its HTTP-types codec, where the HTTP version is gone; this one,
-/// added among them, puts a `HostFieldCheck` and a `KeepAliveIntentHandler` in front of the codec when the pipeline
-/// is built, then passes everything through.
+/// added among them, puts a `ParserErrorDescriber`, a `HostFieldCheck` and a `KeepAliveIntentHandler` in front of the
+/// codec when the pipeline is built, then passes everything through.
 final class KeepAliveIntentInstaller: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -118,6 +118,7 @@ final class KeepAliveIntentInstaller: ChannelInboundHandler, RemovableChannelHan
     func handlerAdded(context: ChannelHandlerContext) {
         let pipeline = context.pipeline.syncOperations
         guard let codec = try? pipeline.handler(type: HTTP1ToHTTPServerCodec.self) else { return }
+        try? pipeline.addHandler(ParserErrorDescriber(), position: .before(codec))
         try? pipeline.addHandler(HostFieldCheck(), position: .before(codec))
         try? pipeline.addHandler(KeepAliveIntentHandler(maxBodyBytes: maxBodyBytes), position: .before(codec))
     }

@@ -199,6 +199,22 @@ import Testing
         }
     }
 
+    /// A request HTTP/1.1 cannot parse is answered 400 with a JSON error naming the part at fault, not an empty body.
+    @Test func unparsableRequestsGetAnErrorThatNamesThePart() async throws {
+        let server = try await TestServer.make()
+        let app = try server.application()
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            for (request, field) in [("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n", "headers"),
+                                     ("GET /health HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n", "version"),
+                                     ("POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 12x\r\n\r\n", "Content-Length")] {
+                let reply = try await onOwnThread { try RawConnection(port: port).exchange(request) }
+                #expect(reply.hasPrefix("HTTP/1.1 400") && reply.contains(#""code":"malformed_request""#) && reply.contains(#""field":"\#(field)""#),
+                        "\(request): \(reply)")
+            }
+        }
+    }
+
     /// A body announced longer than the limit is refused (413) before any of it arrives, and the connection closed:
     /// the client is not kept waiting for the body deadline, and the server does not read the body to throw it away.
     @Test func anAnnouncedOversizedBodyIsRefusedAtOnce() async throws {
