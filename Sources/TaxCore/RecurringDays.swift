@@ -11,8 +11,10 @@ extension TaxDate {
         return era * 146_097 + doe - 719_468
     }
 
-    /// The date `dayNumber` days after 1970-01-01.
+    /// The date `dayNumber` days after 1970-01-01; nil outside the years a `TaxDate` holds (0001 to 9999).
     public init?(dayNumber: Int) {
+        // 0001-01-01 is day -719,162 and 9999-12-31 day 2,932,896: the bounds keep the arithmetic below from overflowing.
+        guard (-719_162...2_932_896).contains(dayNumber) else { return nil }
         let z = dayNumber + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -24,7 +26,10 @@ extension TaxDate {
         self.init(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)
     }
 
-    public func adding(days: Int) -> TaxDate? { TaxDate(dayNumber: dayNumber + days) }
+    public func adding(days: Int) -> TaxDate? {
+        let (sum, overflow) = dayNumber.addingReportingOverflow(days)
+        return overflow ? nil : TaxDate(dayNumber: sum)
+    }
 
     /// 1 = Monday ... 7 = Sunday (ISO 8601).
     public var isoWeekday: Int { ((dayNumber % 7 + 7) % 7 + 3) % 7 + 1 }
@@ -49,14 +54,19 @@ public struct DayRule: Hashable, Sendable, CustomStringConvertible {
 
     static let weekdayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
-    /// Parses `MM-DD`, `N-ddd-MM` or `last-ddd-MM`, each optionally followed by `+Nd` or `-Nd`.
+    /// How far a rule may move its day: a year. A holiday is days long; a larger offset is a typing error.
+    public static let maxOffsetDays = 366
+
+    /// Parses `MM-DD`, `N-ddd-MM` or `last-ddd-MM`, each optionally followed by `+Nd` or `-Nd` (N at most
+    /// `maxOffsetDays`).
     public init?(_ text: String) {
         var body = Substring(text)
         var offset = 0
         // A rule itself always ends with its month's digits, so a trailing "d" marks an offset ("+2d", "-1d").
         if body.hasSuffix("d") {
             guard let sign = body.lastIndex(where: { $0 == "+" || $0 == "-" }),
-                  let days = Int(body[body.index(after: sign)..<body.index(before: body.endIndex)]), days >= 0 else { return nil }
+                  let days = Int(body[body.index(after: sign)..<body.index(before: body.endIndex)]), (0...Self.maxOffsetDays).contains(days)
+            else { return nil }
             offset = body[sign] == "-" ? -days : days
             body = body[..<sign]
         }

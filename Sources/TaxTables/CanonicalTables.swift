@@ -323,21 +323,27 @@ public enum CanonicalTables {
                 }
                 let first = table.field(record, "first_day"), last = table.field(record, "last_day")
                 guard let firstDay = DayRule(first.value) else {
-                    log.error(file, record.line, first.column, "first_day \"\(first.value)\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd)")
+                    log.error(file, record.line, first.column, "first_day \"\(first.value)\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd, N at most \(DayRule.maxOffsetDays))")
                     continue
                 }
                 guard let lastDay = DayRule(last.value) else {
-                    log.error(file, record.line, last.column, "last_day \"\(last.value)\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd)")
+                    log.error(file, record.line, last.column, "last_day \"\(last.value)\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd, N at most \(DayRule.maxOffsetDays))")
                     continue
                 }
                 schedule = RuleSchedule(period: period, yearly: (firstDay, lastDay))
-                // Every year the law covers must give a first day on or before its last day.
-                let years = max(period.from.year, 2000)...min(period.through.year, 2100)
-                if let bad = years.first(where: { year in
-                    guard let a = firstDay.date(in: year), let b = lastDay.date(in: year) else { return true }
-                    return a > b
-                }) {
-                    log.error(file, record.line, first.column, "in \(bad) the first day \(first.value) does not come before the last day \(last.value)")
+                // Every year the law covers must give a first day on or before its last day. Weekdays fall on the
+                // same dates every 400 years, so 400 years from the start stand for any longer period.
+                let years = period.from.year...max(period.from.year, min(period.through.year, period.from.year + 399))
+                var problem: String?
+                for year in years where problem == nil {
+                    guard let a = firstDay.date(in: year), let b = lastDay.date(in: year) else {
+                        problem = "in \(year) the first day \(first.value) or the last day \(last.value) falls on no date (a fifth weekday the month lacks, or past 9999-12-31)"
+                        continue
+                    }
+                    if a > b { problem = "in \(year) the first day \(first.value) does not come before the last day \(last.value)" }
+                }
+                if let problem {
+                    log.error(file, record.line, first.column, problem)
                     continue
                 }
             }

@@ -62,10 +62,24 @@ struct LayerFileTests {
         let bad = diagnostics(["rules.csv": header
             + "h1,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,weekly,08-01,08-31,fixture,2026-11-30,\n"
             + "h2,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,yearly,9-fri-08,08-31,fixture,2026-11-30,\n"
-            + "h3,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,2027-12-31,yearly,08-31,08-01,fixture,2026-11-30,\n"])
+            + "h3,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,2027-12-31,yearly,08-31,08-01,fixture,2026-11-30,\n"
+            // Offsets past Int's range, days past 9999-12-31, and periods outside the years the check once covered
+            // (2000-2100) made `levy tables validate` and `levy serve` trap.
+            + "h4,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,yearly,1-fri-08,1-fri-08+9223372036854775807d,fixture,2026-11-30,\n"
+            + "h5,MN,holiday,clothing,state,,100.00,,,,,9999-12-31,,yearly,12-31,12-31+1d,fixture,2026-11-30,\n"
+            + "h6,MN,holiday,clothing,state,,100.00,,,,,2101-01-01,,yearly,1-fri-08,1-fri-08+2d,fixture,2026-11-30,\n"
+            + "h7,MN,holiday,clothing,state,,100.00,,,,,1990-01-01,1995-12-31,yearly,1-fri-08,1-fri-08+2d,fixture,2026-11-30,\n"
+            + "h8,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,yearly,5-fri-02,5-fri-02,fixture,2026-11-30,\n"])
         #expect(bad.contains("rules.csv:2:14: error: recurrence \"weekly\" is not yearly (or blank)"))
-        #expect(bad.contains("rules.csv:3:15: error: first_day \"9-fri-08\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd)"))
+        #expect(bad.contains("rules.csv:3:15: error: first_day \"9-fri-08\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd, N at most 366)"))
         #expect(bad.contains("rules.csv:4:15: error: in 2025 the first day 08-31 does not come before the last day 08-01"))
+        #expect(bad.contains("rules.csv:5:16: error: last_day \"1-fri-08+9223372036854775807d\" is not MM-DD, N-ddd-MM or last-ddd-MM (optionally +Nd or -Nd, N at most 366)"))
+        #expect(bad.contains("rules.csv:6:15: error: in 9999 the first day 12-31 or the last day 12-31+1d falls on no date (a fifth weekday the month lacks, or past 9999-12-31)"))
+        #expect(bad.contains("rules.csv:9:15: error: in 2025 the first day 5-fri-02 or the last day 5-fri-02 falls on no date (a fifth weekday the month lacks, or past 9999-12-31)"))
+        #expect(!bad.contains { $0.hasPrefix("rules.csv:7:") || $0.hasPrefix("rules.csv:8:") }, "rows after 2100 and before 2000 are valid")
+        #expect(TaxDate(iso: "9999-12-31")?.adding(days: 1) == nil && TaxDate(iso: "0001-01-01")?.adding(days: -1) == nil)
+        #expect(TaxDate(iso: "2026-12-03")?.adding(days: Int.max) == nil && TaxDate(iso: "2026-12-03")?.adding(days: Int.min) == nil)
+        #expect(TaxDate(dayNumber: Int.max) == nil && TaxDate(dayNumber: Int.min) == nil)
     }
 
     @Test func aRecurringHolidayAppliesEachYear() throws {
