@@ -162,15 +162,24 @@ public struct CustomerService: Sendable {
 
     public func setConsents(_ id: CustomerID, _ consents: Consents) async throws {
         guard try await !customer(id).erased else { throw CustomerError.erased }
-        try await database.execute("UPDATE \(table("customers")) SET marketing_email = $1, share_viewing = $2 WHERE id = $3",
-                                   [.integer(consents.marketingEmail ? 1 : 0), .integer(consents.shareViewingActivity ? 1 : 0), .text(id.value)])
+        // Conditional: an erasure that commits first is not undone by consents set a moment later.
+        guard try await !database.query("""
+            UPDATE \(table("customers")) SET marketing_email = $1, share_viewing = $2 WHERE id = $3 AND erased_at IS NULL RETURNING id
+            """, [.integer(consents.marketingEmail ? 1 : 0), .integer(consents.shareViewingActivity ? 1 : 0), .text(id.value)]).isEmpty else {
+            throw CustomerError.erased
+        }
     }
 
     /// Adds a new version of the billing address; earlier versions stay as they were.
     public func addBillingAddress(_ id: CustomerID, _ address: Address) async throws -> BillingAddress {
         guard try await !customer(id).erased else { throw CustomerError.erased }
-        let table = table("billing_addresses")
+        let (table, customers) = (table("billing_addresses"), table("customers"))
         let version = try await database.transaction { tx in
+            // The customer's row first: an erasure at the same time either commits before (this is refused) or waits
+            // for this version and blanks it with the others. Checked outside, a version could outlive the erasure.
+            guard try await !tx.query("UPDATE \(customers) SET id = id WHERE id = $1 AND erased_at IS NULL RETURNING id", [.text(id.value)]).isEmpty else {
+                throw CustomerError.erased
+            }
             let next = Int(try await tx.query("SELECT COALESCE(MAX(version), 0) AS v FROM \(table) WHERE customer_id = $1", [.text(id.value)])
                 .first?.integer("v") ?? 0) + 1
             try await tx.execute("INSERT INTO \(table) (customer_id, version, line1, city, state, zip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

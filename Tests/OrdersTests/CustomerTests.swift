@@ -89,4 +89,27 @@ struct CustomerTests {
         #expect(try await orders.verifyLedger().brokenAt == nil)
         await #expect(throws: CustomerError.erased) { try await customers.setConsents(customer.id, Consents(marketingEmail: true)) }
     }
+
+    @Test("an address or consents given while the customer is erased do not outlive the erasure", arguments: Store.available)
+    func erasureRacesNothingPast(store: Store) async throws {
+        let (customers, _) = try await Self.services(store)
+        for trial in 0..<4 {
+            let customer = try await customers.create(name: "Race \(trial)", email: "race\(trial)@example.com", dateOfBirth: nil)
+            _ = try await customers.addBillingAddress(customer.id, Address(line1: "1 A St", city: "Minneapolis", state: StateCode("MN")!, zip: ZipCode("55401")!))
+            await withTaskGroup(of: Void.self) { group in
+                for i in 0..<16 {
+                    group.addTask {
+                        if i == 8 { try? await customers.erase(customer.id); return }
+                        if i % 2 == 0 { _ = try? await customers.setConsents(customer.id, Consents(marketingEmail: true)); return }
+                        _ = try? await customers.addBillingAddress(customer.id, Address(line1: "9 Secret Rd", city: "Secretville",
+                                                                                       state: StateCode("MN")!, zip: ZipCode("55401")!))
+                    }
+                }
+            }
+            let versions = try await customers.database.query(
+                "SELECT line1, city FROM \(customers.table("billing_addresses")) WHERE customer_id = $1", [.text(customer.id.value)])
+            #expect(versions.allSatisfy { $0.text("line1") == "" && $0.text("city") == "" }, "trial \(trial): a version outlived the erasure")
+            #expect(try await customers.customer(customer.id).consents == Consents(), "trial \(trial): consents set after the erasure")
+        }
+    }
 }
