@@ -119,10 +119,12 @@ public enum ManifestVerifier {
 
     public static func verify(directory: String, trusted: [String]) -> Result {
         var problems: [String] = []
-        guard let manifestBytes = FileManager.default.contents(atPath: directory + "/manifest.json") else {
-            return Result(manifest: nil, keyID: nil, problems: ["manifest.json is missing"])
+        guard let manifestSize = regularFileSize(directory + "/manifest.json"), manifestSize <= maxManifestBytes,
+              let manifestBytes = FileManager.default.contents(atPath: directory + "/manifest.json") else {
+            return Result(manifest: nil, keyID: nil, problems: ["manifest.json is missing, not a plain file, or larger than \(maxManifestBytes) bytes"])
         }
-        guard let signatureBytes = FileManager.default.contents(atPath: directory + "/manifest.sig"),
+        guard let signatureSize = regularFileSize(directory + "/manifest.sig"), signatureSize <= 65_536,
+              let signatureBytes = FileManager.default.contents(atPath: directory + "/manifest.sig"),
               let signature = try? JSONDecoder().decode(ManifestSignature.self, from: signatureBytes),
               let publicKeyData = Data(base64Encoded: signature.publicKey),
               let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKeyData),
@@ -147,6 +149,18 @@ public enum ManifestVerifier {
                 continue
             }
             let path = directory + "/" + file.name
+            // Only plain files are read: an export writes nothing else, and a link to /dev/zero or a named pipe would
+            // keep the reader waiting or reading forever.
+            guard let onDisk = regularFileSize(path) else {
+                problems.append(FileManager.default.fileExists(atPath: path) || isLink(path)
+                                ? "\(file.name): not a plain file (a link, a pipe, a device or a folder); an export writes plain files"
+                                : "\(file.name): missing")
+                continue
+            }
+            guard onDisk == file.bytes else {
+                problems.append("\(file.name): \(onDisk) bytes, the manifest says \(file.bytes)")
+                continue
+            }
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 problems.append("\(file.name): missing")
                 continue
@@ -167,6 +181,21 @@ public enum ManifestVerifier {
             problems.append("\(name): not in the manifest")
         }
         return Result(manifest: manifest, keyID: keyID, problems: problems)
+    }
+
+    /// The largest manifest read: a manifest lists a handful of files.
+    static let maxManifestBytes = 16 << 20
+
+    /// The size of the plain file at `path`, without following a symbolic link; nil for anything else.
+    static func regularFileSize(_ path: String) -> Int? {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        return Int(info.st_size)
+    }
+
+    static func isLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
     }
 
     /// A name an export could have written: no separator, not `.` or `..`, no control characters, not empty.

@@ -243,6 +243,23 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         try ExportsTests.resign(folder, manifest, with: forger)
         let escaped = ManifestVerifier.verify(directory: folder, trusted: [forger.keyID])
         #expect(!escaped.intact && escaped.problems.contains { $0.contains("not a plain file name") })
+
+        // Files that are not plain files are not read: a link to /dev/zero (read forever) and a named pipe (waits for
+        // a writer forever) hung `levy export verify`; so did a manifest.json that was one.
+        manifest.files.removeLast()
+        manifest.files.append(ManifestFile(name: "zero.csv", sha256: String(repeating: "0", count: 64), bytes: 1, rows: 0))
+        manifest.files.append(ManifestFile(name: "pipe.csv", sha256: String(repeating: "0", count: 64), bytes: 1, rows: 0))
+        try ExportsTests.resign(folder, manifest, with: forger)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/zero.csv", withDestinationPath: "/dev/zero")
+        #expect(mkfifo(folder + "/pipe.csv", 0o600) == 0)
+        let started = ContinuousClock.now
+        let odd = ManifestVerifier.verify(directory: folder, trusted: [forger.keyID])
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(odd.problems.contains("zero.csv: not a plain file (a link, a pipe, a device or a folder); an export writes plain files"))
+        #expect(odd.problems.contains("pipe.csv: not a plain file (a link, a pipe, a device or a folder); an export writes plain files"))
+        try FileManager.default.removeItem(atPath: folder + "/manifest.json")
+        try FileManager.default.createSymbolicLink(atPath: folder + "/manifest.json", withDestinationPath: "/dev/zero")
+        #expect(ManifestVerifier.verify(directory: folder, trusted: [forger.keyID]).problems.first?.hasPrefix("manifest.json is missing, not a plain file") == true)
     }
 
     static func resign(_ folder: String, _ manifest: Manifest, with key: SigningKey) throws {
