@@ -68,8 +68,8 @@ public struct LedgerEntry: Sendable, Hashable {
     }
 }
 
-/// The order store's keys, each derived from the vault's master key under its own label and never stored: the
-/// ledger chain's and the gift card codes'.
+/// The keys derived from the vault's master key, each under its own label and never stored: the ledger chain's, the
+/// gift card codes', and those the API uses (idempotency-key digests, console sign-in tokens).
 public struct OrderKeys: Sendable {
     public let ledger: LedgerKey
     public let giftCards: GiftCardKey
@@ -78,12 +78,15 @@ public struct OrderKeys: Sendable {
     /// Keys the digests that stand for clients' idempotency keys holding card-number-like digits (HKDF label
     /// `idempotency-key-v1`).
     public let idempotencyDigests: [UInt8]
+    /// Signs the console's sign-in form tokens (HKDF label `console-sign-in-v1`).
+    public let consoleSignIn: [UInt8]
 
     public init(masterKey: MasterKey) {
         ledger = LedgerKey(masterKey: masterKey)
         giftCards = GiftCardKey(masterKey: masterKey)
         pseudonyms = masterKey.derivedKeyBytes(purpose: "customer-pseudonym-v1")
         idempotencyDigests = masterKey.derivedKeyBytes(purpose: "idempotency-key-v1")
+        consoleSignIn = masterKey.derivedKeyBytes(purpose: "console-sign-in-v1")
     }
 
     /// A customer id's pseudonym: 12 bytes of HMAC-SHA256 in hex, stable for this installation, not linkable to the

@@ -129,7 +129,7 @@ extension LevyAPI {
 
     /// The sign-in form, with a CSRF token bound to a short-lived cookie of its own (there is no session yet).
     func signInPage(_ request: Request, error: String?, status: HTTPResponse.Status = .ok) -> Response {
-        let token = ConsoleSessionStore.randomToken()
+        let token = services.consoleSessions.signInToken()
         let html = ConsoleViews.render("sign-in", ["style": ConsoleViews.style, "csrf": token, "error": error as Any])
         return Self.html(html, status: status, cookies: [cookie(Self.signInCookie, value: token, maxAge: 900)])
     }
@@ -137,8 +137,10 @@ extension LevyAPI {
     func signIn(_ request: Request, context: LevyRequestContext) async -> Response {
         do {
             let form = try await Self.form(request)
+            // The form's token must equal its cookie (double submit) and be one this server issued: a token anyone
+            // could choose (an empty one, or "x" in both) would let whoever can set a cookie sign a browser in.
             guard let expected = Self.cookieValue(request, Self.signInCookie), let given = form["csrf"],
-                  APIKeyStore.constantTimeEqual(expected, given) else {
+                  APIKeyStore.constantTimeEqual(expected, given), services.consoleSessions.isSignInToken(given) else {
                 return signInPage(request, error: "The sign-in form expired or did not come from this console; try again.", status: .forbidden)
             }
             let presented = (form["key"] ?? "").trimmingCharacters(in: .whitespaces)

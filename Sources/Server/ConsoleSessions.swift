@@ -10,6 +10,9 @@ import Storage
 public struct ConsoleSessionStore: Sendable {
     public let database: any SQLDatabase
     public let schema: String
+    /// Signs sign-in form tokens: the sign-in form has no session yet, so its token is one the server can recognize
+    /// as its own, not merely a cookie that equals a form field (anyone able to set a cookie could choose both).
+    let signInKey: [UInt8]
     let now: @Sendable () -> Date
 
     public static let idleLifetime: TimeInterval = 30 * 60
@@ -21,10 +24,33 @@ public struct ConsoleSessionStore: Sendable {
         public var created: Date
     }
 
-    public init(database: any SQLDatabase, schema: String = "api", now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(database: any SQLDatabase, schema: String = "api", signInKey: [UInt8], now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         self.schema = schema
+        self.signInKey = signInKey
         self.now = now
+    }
+
+    /// How long a sign-in form's token is accepted.
+    public static let signInLifetime: TimeInterval = 15 * 60
+
+    /// A token for the sign-in form: random bits, when it was issued, and an HMAC over both under `signInKey`.
+    func signInToken() -> String {
+        let body = Self.randomToken() + "." + String(Int(now().timeIntervalSince1970))
+        return body + "." + signInMAC(body)
+    }
+
+    /// Whether `token` is one `signInToken` issued within `signInLifetime`.
+    func isSignInToken(_ token: String) -> Bool {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].utf8.count == 43, let issued = Int(parts[1]) else { return false }
+        let age = now().timeIntervalSince1970 - Double(issued)
+        guard age >= -60, age <= Self.signInLifetime else { return false }
+        return APIKeyStore.constantTimeEqual(signInMAC(parts[0] + "." + parts[1]), String(parts[2]))
+    }
+
+    private func signInMAC(_ body: String) -> String {
+        hexString(HMAC<SHA256>.authenticationCode(for: Array(("console-sign-in:" + body).utf8), using: SymmetricKey(data: signInKey)))
     }
 
     static let migration = Migrations.Migration(version: 2, name: "console sessions", statements: [

@@ -96,7 +96,8 @@ public struct LevyServices: Sendable {
                             merchants: MerchantService(database: database, schema: namespace + "merchants", now: now),
                             keys: APIKeyStore(database: database, schema: namespace + "api", now: now),
                             idempotency: IdempotencyStore(database: database, schema: namespace + "api", digestKey: keys.idempotencyDigests, now: now),
-                            consoleSessions: ConsoleSessionStore(database: database, schema: namespace + "api", now: now), tables: tables,
+                            consoleSessions: ConsoleSessionStore(database: database, schema: namespace + "api", signInKey: keys.consoleSignIn, now: now),
+                            tables: tables,
                             tableStore: tableStore, metrics: APIMetrics(), reconciliations: home.reconciliations, exports: home.exports,
                             merchant: nil, scopes: scopes, now: now)
     }

@@ -60,8 +60,9 @@ public struct NexusThreshold: Sendable, Hashable {
         case .and: met = (salesMet ?? true) && (countMet ?? true)
         }
         if met { return .crossed }
+        // In 128 bits: a threshold or a percentage from a hand-edited table or a flag cannot overflow the products.
         let salesNear = sales.map { Int128(amount) * 100 >= Int128($0) * Int128(nearPercent) } ?? false
-        let countNear = transactions.map { count * 100 >= $0 * nearPercent } ?? false
+        let countNear = transactions.map { Int128(count) * 100 >= Int128($0) * Int128(nearPercent) } ?? false
         return salesNear || countNear ? .near : .below
     }
 }

@@ -49,8 +49,9 @@ public enum NexusTable {
             let countText = table.field(record, "transactions_threshold")
             var transactions: Int?
             if !countText.value.isEmpty {
-                guard let count = Int(countText.value), count > 0 else {
-                    log.error(file, record.line, countText.column, "transactions_threshold \"\(countText.value)\" is not a positive whole number")
+                guard let count = Int(countText.value), (1...1_000_000_000).contains(count) else {
+                    log.error(file, record.line, countText.column,
+                              "transactions_threshold \"\(countText.value)\" is not a whole number from 1 to 1000000000")
                     continue
                 }
                 transactions = count

@@ -22,7 +22,7 @@ struct NexusCommand: AsyncParsableCommand {
         @Option(help: "The date whose thresholds apply (default: the year's last day, or today in the current year).") var asOf: String?
         @Option(help: "States where the merchant is registered, comma-separated (default: the registrations its orders were quoted with).")
         var registered: String?
-        @Option(help: "Percent of a threshold that counts as close.") var near = 80
+        @Option(help: "Percent of a threshold that counts as close (1 to 100).") var near = 80
         @Option(help: "text, csv or json.") var format = "text"
         @Option(help: "The table folder holding nexus.csv (default: the shipped TaxTables/).") var tables: String?
 
@@ -30,6 +30,8 @@ struct NexusCommand: AsyncParsableCommand {
             let today = Timestamp.string(Date()).prefix(10)
             let thisYear = Int(today.prefix(4)) ?? 2026
             let year = self.year ?? thisYear
+            guard (1...100).contains(near) else { throw CLIError.input("--near: \(near) is not a percentage from 1 to 100") }
+            guard (1...9999).contains(year) else { throw CLIError.input("--year: \(year) is not a year from 1 to 9999") }
             let defaultDate = year == thisYear ? String(today) : "\(year)-12-31"
             guard let asOf = TaxDate(iso: asOf ?? defaultDate) else { throw CLIError.input("--as-of: \"\(asOf ?? "")\" is not a date (YYYY-MM-DD)") }
             var states: Set<StateCode>?

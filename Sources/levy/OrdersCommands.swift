@@ -128,6 +128,12 @@ struct DbCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try options.open()
             let vaultDatabase = try options.openVault(vault, beside: database)
+            // A store that cannot be reached is an error, not a store with every migration pending.
+            for (name, store) in [("database", database), ("vault", vaultDatabase)] {
+                do { _ = try await store.query("SELECT 1 AS one", []) } catch {
+                    throw CLIError.input("levy db status: the \(name) cannot be read: \(error)")
+                }
+            }
             try await list(SchemaRegistry.components(), database: database, vault: vaultDatabase)
             // Before the merchants component's first migration there is no other merchant to list.
             let namespaces = (try? await MerchantService(database: database).namespaces()) ?? []

@@ -109,6 +109,11 @@ struct ReconcileCLITests {
         #expect(registered.status == 0, "\(registered.stdout)")
         #expect(registered.stdout.contains("registered in MN (as given)"))
         #expect(!registered.stdout.contains("ALERT"))
+        // --near is a percentage: 10^17 overflowed the threshold arithmetic and stopped the process.
+        for near in ["100000000000000000", "0", "101"] {
+            let refused = try LevyBinary.run(["nexus", "report", "--database", directory + "/levy.sqlite", "--year", "2026", "--near", near])
+            #expect(refused.status != 0 && refused.stderr.contains("--near"), "\(near): \(refused.stderr)")
+        }
     }
 }
 

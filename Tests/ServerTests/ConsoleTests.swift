@@ -61,6 +61,15 @@ import Testing
             // The form's token without its cookie: refused.
             let forged = try await Self.post(client, "/console/sign-in", cookie: nil, form: ["csrf": form.hidden("csrf") ?? "", "key": server.keys[.admin]!])
             #expect(forged.status == 403 && forged.cookies.allSatisfy { !$0.hasPrefix("levy_console=") })
+            // A cookie and a field that merely agree (chosen by whoever can set a cookie, or empty) are not a token this
+            // server issued: refused. So is an issued token whose signature was changed.
+            let issued = try #require(form.hidden("csrf"))
+            let altered = String(issued.dropLast()) + (issued.hasSuffix("0") ? "1" : "0")
+            for chosen in ["", "x", altered] {
+                let planted = try await Self.post(client, "/console/sign-in", cookie: "levy_console_signin=" + chosen,
+                                                  form: ["csrf": chosen, "key": server.keys[.admin]!])
+                #expect(planted.status == 403 && planted.cookies.allSatisfy { !$0.hasPrefix("levy_console=") }, "\(chosen)")
+            }
             #expect(try await Self.signIn(client, key: "lvk_aaaaaaaaaaaaa_" + String(repeating: "b", count: 32)).answer.status == 401)
             #expect(try await Self.signIn(client, key: server.keys[.checkout]!).answer.status == 403)
             let (cookie, answer) = try await Self.signIn(client, key: server.keys[.accountant]!)

@@ -35,6 +35,13 @@ struct NexusTableTests {
         #expect(ny.status(sales: 60_000_000, transactions: 99) == .near)
         #expect(ny.status(sales: 50_000_000, transactions: 100) == .crossed)
         #expect(loaded.threshold(StateCode("DE")!, on: date)!.status(sales: 1, transactions: 1) == .noSalesTax)
+        // The products are formed in 128 bits: extreme thresholds and counts (a hand-edited table) stop no server.
+        var extreme = mn
+        extreme.transactions = Int.max
+        extreme.sales = Int64.max
+        #expect(extreme.status(sales: Int64.max - 1, transactions: Int.max - 1, nearPercent: 99) == .near)
+        #expect(extreme.status(sales: Int64.max - 1, transactions: Int.max - 1, nearPercent: 100) == .below)
+        #expect(extreme.status(sales: 0, transactions: 0, nearPercent: Int.max) == .below)
     }
 
     @Test("a broken row is refused with its file, line and column")
@@ -48,6 +55,7 @@ struct NexusTableTests {
             WI,2021-02-20,,100000.00,,,previous_or_current_calendar_year,gross,nowhere,2025-07-01,medium,
             IA,2019-07-01,,100000.00,,,previous_or_current_calendar_year,gross,avalara-nexus-2025,2025-07-01,medium,
             IA,2020-01-01,,90000.00,,,previous_or_current_calendar_year,gross,avalara-nexus-2025,2025-07-01,medium,
+            SD,2019-07-01,,100000.00,9223372036854775807,or,previous_or_current_calendar_year,gross,avalara-nexus-2025,2025-07-01,medium,
 
             """.write(toFile: folder + "/nexus.csv", atomically: true, encoding: .utf8)
         do {
@@ -58,6 +66,7 @@ struct NexusTableTests {
             #expect(messages.contains("nexus.csv:2:6: error: combine \"maybe\" must be or/and when both thresholds are given"))
             #expect(messages.contains("nexus.csv:3:9: error: source \"nowhere\" is not listed in sources.csv"))
             #expect(messages.contains { $0.hasPrefix("nexus.csv:5:2: error: IA threshold period 2020-01-01 onward overlaps") })
+            #expect(messages.contains("nexus.csv:6:5: error: transactions_threshold \"9223372036854775807\" is not a whole number from 1 to 1000000000"))
         }
     }
 }
