@@ -72,7 +72,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Merchant profiles: the legal entity, its dated registrations and its locations.
-        .target(name: "Merchants", dependencies: ["TaxCore", "Storage"], swiftSettings: strict),
+        .target(name: "Merchants", dependencies: ["TaxCore", "Storage", "JSONInput"], swiftSettings: strict),
         // I-JSON (RFC 7493) and size limits every request body passes before a decoder reads it.
         .target(name: "JSONInput", swiftSettings: strict),
         // The JSON quote contract (`levy quote` today, the HTTP API later): decoding, validation, encoding.

@@ -1,4 +1,5 @@
 import Foundation
+import JSONInput
 import Storage
 import TaxCore
 
@@ -61,13 +62,16 @@ public struct MerchantService: Sendable {
             && code.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }
     }
 
-    static func checked(_ text: String, field: String, max: Int, required: Bool = false) throws(MerchantError) -> String {
+    /// `personText`: text a person writes (names, contacts, addresses), which refuses what looks like a card number,
+    /// whichever way it arrives (the API, the CLI); identifiers such as permit numbers are not checked.
+    static func checked(_ text: String, field: String, max: Int, required: Bool = false, personText: Bool = true) throws(MerchantError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if required, trimmed.isEmpty { throw .invalid(field: field, "required") }
         guard trimmed.utf8.count <= max else { throw .invalid(field: field, "at most \(max) bytes") }
         guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalid(field: field, "control characters are not allowed")
         }
+        if personText, CardNumberMask.containsCardNumber(trimmed) { throw .invalid(field: field, CardNumberMask.refusal) }
         return trimmed
     }
 
@@ -229,7 +233,7 @@ public struct MerchantService: Sendable {
     /// `endRegistration` before registering again).
     @discardableResult
     public func register(_ id: MerchantID, _ registration: Registration) async throws -> Merchant {
-        let permit = try Self.checked(registration.permit, field: "permit", max: Self.maxPermit, required: true)
+        let permit = try Self.checked(registration.permit, field: "permit", max: Self.maxPermit, required: true, personText: false)
         guard Self.places.contains(registration.state.code) else {
             throw MerchantError.invalid(field: "state", "\(registration.state.code) is not a US state, DC or territory")
         }
@@ -270,7 +274,7 @@ public struct MerchantService: Sendable {
     /// Adds a location; its id is the merchant's own short name for it (`mpls-spa`).
     @discardableResult
     public func addLocation(_ id: MerchantID, _ location: Location) async throws -> Merchant {
-        let locationID = try Self.checked(location.id, field: "id", max: Self.maxLocationID, required: true)
+        let locationID = try Self.checked(location.id, field: "id", max: Self.maxLocationID, required: true, personText: false)
         guard locationID.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 }) else {
             throw MerchantError.invalid(field: "id", "lower-case letters, digits, - and _")
         }

@@ -99,6 +99,7 @@ public struct APIError: Error, Sendable, Equatable {
         case let error as APIKeyError:
             switch error {
             case .noScopes: return APIError(.badRequest, "invalid_value", error.description, field: "scopes")
+            case .invalidLabel(let why): return APIError.invalid("label", why)
             case .unknownKey: return APIError(.notFound, "not_found", error.description)
             case .corrupt: return APIError(.internalServerError, "stored_record_unreadable", "a stored API key is unreadable; see the server log")
             }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSONInput
 import Merchants
 import Orders
 import Storage
@@ -45,6 +46,8 @@ public struct IssuedAPIKey: Sendable {
 
 public enum APIKeyError: Error, Equatable, Sendable, CustomStringConvertible {
     case noScopes
+    /// The label is empty, longer than 100 bytes, holds control characters or what looks like a card number.
+    case invalidLabel(String)
     case unknownKey(String)
     /// A stored key row that is not what Levy writes (never trusted: such a key authenticates nothing).
     case corrupt(String)
@@ -52,6 +55,7 @@ public enum APIKeyError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noScopes: "a key needs at least one scope (\(Scope.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .invalidLabel(let why): "label: \(why)"
         case .unknownKey(let id): "no API key \(id)"
         case .corrupt(let detail): "a stored API key is unreadable: \(detail)"
         }
@@ -108,6 +112,14 @@ public final class APIKeyStore: Sendable {
     /// not stored.
     public func create(label: String, scopes: Set<Scope>, merchant: MerchantID? = nil) async throws -> IssuedAPIKey {
         guard !scopes.isEmpty else { throw APIKeyError.noScopes }
+        // The same rules however the key is made (the API checks them first, the CLI here): the label is shown in
+        // the console, audits and logs.
+        if label.trimmingCharacters(in: .whitespaces).isEmpty { throw APIKeyError.invalidLabel("say who or what the key is for") }
+        if label.utf8.count > 100 { throw APIKeyError.invalidLabel("at most 100 bytes") }
+        if label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw APIKeyError.invalidLabel("control characters are not allowed")
+        }
+        if CardNumberMask.containsCardNumber(label) { throw APIKeyError.invalidLabel(CardNumberMask.refusal) }
         let id = RandomID.make(bytes: 8)
         let secret = RandomID.make(bytes: 20)
         let full = "lvk_\(id)_\(secret)"

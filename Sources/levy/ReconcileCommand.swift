@@ -86,7 +86,9 @@ struct ReconcileCommand: AsyncParsableCommand {
             fees = FeeSchedule(rate: rate, fixed: fixed)
         }
         guard lateAfterDays >= 0 else { throw .input("--late-after-days: must not be negative") }
-        return ReconcileRequest(settlements: settlements, layout: layout, from: try date(from, "from"), through: try date(to, "to"),
+        let (first, last) = (try date(from, "from"), try date(to, "to"))
+        if let first, let last, last < first { throw .input("--to: \(last.iso) is before --from \(first.iso)") }
+        return ReconcileRequest(settlements: settlements, layout: layout, from: first, through: last,
                                 policy: MatchPolicy(fees: fees, lateAfterDays: lateAfterDays), recomputeTax: !noTaxRecompute)
     }
 }

@@ -107,6 +107,13 @@ import Testing
         #expect(try w.run(["keys", "revoke", "--database", w.database, id]).status == 0)
         #expect(try w.run(["keys", "list", "--database", w.database]).stdout.contains("revoked"))
         #expect(try w.run(["keys", "revoke", "--database", w.database, "nosuchkey"]).status != 0)
+        // The command line keeps the API's rules for labels (shown in the console, audits and logs).
+        for label in ["4242 4242 4242 4242", "bell\u{07}", String(repeating: "x", count: 101), " "] {
+            let refused = try w.run(["keys", "create", "--database", w.database, "--scope", "checkout", "--label", label])
+            #expect(refused.status != 0 && refused.stderr.contains("label:") && !refused.stderr.contains("4242 4242"), "\(refused.stderr)")
+        }
+        let refusedMerchant = try w.run(["merchant", "create", "--database", w.database, "--name", "4242424242424242"])
+        #expect(refusedMerchant.status != 0 && !refusedMerchant.stderr.contains("4242424242424242"), "\(refusedMerchant.stderr)")
     }
 
     @Test func vaultRetentionAndKeyCommands() throws {

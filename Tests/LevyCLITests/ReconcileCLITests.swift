@@ -81,6 +81,8 @@ struct ReconcileCLITests {
                                             "--out", directory + "/missing"])
         #expect(wrongFile.status == 3)
         #expect(wrongFile.stderr.contains("none.csv: cannot read the settlement file"))
+        let backwards = try LevyBinary.run(Self.reconcile(directory, out: "backwards", extra: ["--from", "9999-12-31", "--to", "0001-01-01"]))
+        #expect(backwards.status == 3 && backwards.stderr.contains("--to: 0001-01-01 is before --from 9999-12-31"), "\(backwards.stderr)")
     }
 
     @Test("levy nexus report: a threshold crossed where the merchant is not registered is an alert")
