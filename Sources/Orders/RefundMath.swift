@@ -1,3 +1,5 @@
+import TaxCore
+
 /// How much net amount and tax a refund gives back, from the amounts frozen when the order was placed.
 ///
 /// Rules (docs/orders.md): refunding what remains of a line gives back exactly what remains of its amount and of
@@ -45,7 +47,7 @@ public enum RefundMath {
             let remaining = order.lines.map { $0.amount - $0.refundedAmount }
             let total = remaining.reduce(0, +)
             guard amount >= 1 else { throw .invalidRefund("the amount must be positive") }
-            guard amount <= total else { throw .invalidRefund("only \(total) minor units remain to refund, not \(amount)") }
+            guard amount <= total else { throw .invalidRefund("only \(Money(minorUnits: total, currency: order.currency).decimalString) remains to refund, not \(Money(minorUnits: amount, currency: order.currency).decimalString)") }
             let parts = allocate(amount, weights: remaining)
             return order.lines.enumerated().compactMap { index, line -> RefundedLine? in
                 let part = parts[index]
@@ -71,7 +73,7 @@ public enum RefundMath {
         let remainingTax = order.lines.reduce(Int64(0)) { $0 + $1.taxes.reduce(0) { $0 + $1.tax - $1.refundedTax } }
         if gross == remainingNet + remainingTax { return try refund(order, .full) }
         guard gross < remainingNet + remainingTax, remainingNet >= 1 else {
-            throw .invalidRefund("only \(remainingNet + remainingTax) minor units (tax included) remain to refund, not \(gross)")
+            throw .invalidRefund("only \(Money(minorUnits: remainingNet + remainingTax, currency: order.currency).decimalString) (tax included) remains to refund, not \(Money(minorUnits: gross, currency: order.currency).decimalString)")
         }
         func total(_ net: Int64) throws(OrderError) -> (Int64, [RefundedLine]) {
             guard net > 0 else { return (0, []) }

@@ -125,6 +125,11 @@ struct OrdersTests {
         let partial = try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "r1", requestHash: "a")
         #expect(partial.amount == 6_450)
         #expect(try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "r1", requestHash: "a") == partial)
+        let left = try await service.order(placed.id).lines.reduce(Int64(0)) { $0 + $1.amount - $1.refundedAmount }
+        // Too much is refused in money, as a person reads it (it said "… minor units").
+        await #expect(throws: OrderError.invalidRefund("only \(Money(minorUnits: left, currency: .usd).decimalString) remains to refund, not 999999999.99")) {
+            try await service.refund(placed.id, .amount(99_999_999_999), idempotencyKey: "r-too-much", requestHash: "z")
+        }
         _ = try await service.refund(placed.id, .amount(1_000), idempotencyKey: "r2", requestHash: "b")
         #expect(try await service.order(placed.id).status == .partiallyRefunded)
         _ = try await service.refund(placed.id, .full, idempotencyKey: "r3", requestHash: "c")
