@@ -1,6 +1,10 @@
 /// A strict RFC 4180 CSV reader over bytes: quoted fields with doubled quotes, LF or CRLF line ends, an
-/// optional UTF-8 byte-order mark. It records the line each record starts on, for diagnostics.
+/// optional UTF-8 byte-order mark. It records the line each record starts on, for diagnostics. A field is at most
+/// `maxFieldBytes` and holds no control characters but tab (and line breaks inside quotes): table text reaches
+/// quotes, exports and the console.
 struct CSVReader: Sequence {
+    static let maxFieldBytes = 65_536
+
     struct Record {
         var line: Int
         var fields: [String]
@@ -10,6 +14,8 @@ struct CSVReader: Sequence {
         case unterminatedQuote(line: Int)
         case textAfterQuote(line: Int, column: Int)
         case invalidUTF8(line: Int)
+        case controlCharacter(line: Int, column: Int)
+        case fieldTooLong(line: Int, column: Int)
     }
 
     let bytes: [UInt8]
@@ -45,6 +51,17 @@ struct CSVReader: Sequence {
             return String(validating: bytes, as: UTF8.self)
         }
 
+        /// Refuses a field over `maxFieldBytes` or one with a control character other than tab, CR or LF.
+        static func check(_ text: String, line: Int, column: Int) throws(Failure) {
+            guard text.utf8.count <= CSVReader.maxFieldBytes else { throw .fieldTooLong(line: line, column: column) }
+            let allowed: Set<UInt8> = [9, 10, 13]
+            if text.utf8.contains(where: { ($0 < 0x20 && !allowed.contains($0)) || $0 == 0x7F }) { throw .controlCharacter(line: line, column: column) }
+            // C1 controls (U+0080-U+009F) are two bytes in UTF-8: C2 80 to C2 9F.
+            if text.utf8.contains(where: { $0 == 0xC2 }), text.unicodeScalars.contains(where: { (0x80...0x9F).contains($0.value) }) {
+                throw .controlCharacter(line: line, column: column)
+            }
+        }
+
         mutating func nextRecord() throws(Failure) -> Record? {
             // Skip blank lines between records.
             while position < bytes.count, bytes[position] == UInt8(ascii: "\n") || bytes[position] == UInt8(ascii: "\r") {
@@ -78,6 +95,7 @@ struct CSVReader: Sequence {
                         position += 1
                     }
                     guard let text = Self.string(value[...]) else { throw .invalidUTF8(line: startLine) }
+                    try Self.check(text, line: startLine, column: column)
                     fields.append(text)
                     if position < bytes.count, bytes[position] != UInt8(ascii: ","), bytes[position] != UInt8(ascii: "\n"),
                        bytes[position] != UInt8(ascii: "\r") {
@@ -90,6 +108,7 @@ struct CSVReader: Sequence {
                         position += 1
                     }
                     guard let text = Self.string(bytes[fieldStart..<position]) else { throw .invalidUTF8(line: startLine) }
+                    try Self.check(text, line: startLine, column: column)
                     fields.append(text)
                 }
                 column += 1
@@ -122,6 +141,8 @@ struct CSVTable {
             case .unterminatedQuote(let line): log.error(file, line, nil, "a quoted field is never closed")
             case .textAfterQuote(let line, let column): log.error(file, line, column, "text after a closing quote")
             case .invalidUTF8(let line): log.error(file, line, nil, "the line is not valid UTF-8")
+            case .controlCharacter(let line, let column): log.error(file, line, column, "a control character (other than a tab or a line break)")
+            case .fieldTooLong(let line, let column): log.error(file, line, column, "a field longer than \(CSVReader.maxFieldBytes) bytes")
             }
             return nil
         }

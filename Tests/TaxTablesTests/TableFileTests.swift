@@ -20,6 +20,21 @@ struct TableFileTests {
         }
     }
 
+    @Test("a field with a control character or longer than 64 KiB is refused, located to its line and column")
+    func controlCharactersAndLongFields() {
+        #expect(throws: CSVReader.Failure.controlCharacter(line: 2, column: 2)) {
+            try CSVReader(bytes: Array("a,b\n1,Spo\u{0}kane\n".utf8)).records()
+        }
+        #expect(throws: CSVReader.Failure.controlCharacter(line: 3, column: 1)) {
+            try CSVReader(bytes: Array("a,b\n1,2\n\"x\u{85}\",2\n".utf8)).records()
+        }
+        #expect(throws: CSVReader.Failure.fieldTooLong(line: 2, column: 1)) {
+            try CSVReader(bytes: Array(("a\n" + String(repeating: "x", count: CSVReader.maxFieldBytes + 1) + "\n").utf8)).records()
+        }
+        // Tabs and line breaks inside quotes stay text.
+        #expect((try? CSVReader(bytes: Array("a,b\n\"x\ty\",\"two\r\nlines\"\n".utf8)).records().count) == 2)
+    }
+
     @Test("the minimal fixture loads and quotes with its effective-dated rates")
     func minimalFixture() throws {
         let loaded = try CanonicalTables.load(directory: Repo.fixtures + "/tables/minimal")

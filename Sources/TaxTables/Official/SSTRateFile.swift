@@ -182,7 +182,8 @@ enum SSTFields {
 extension CSVReader.Failure {
     var line: Int {
         switch self {
-        case .unterminatedQuote(let line), .textAfterQuote(let line, _), .invalidUTF8(let line): line
+        case .unterminatedQuote(let line), .textAfterQuote(let line, _), .invalidUTF8(let line), .controlCharacter(let line, _),
+             .fieldTooLong(let line, _): line
         }
     }
 
@@ -191,6 +192,8 @@ extension CSVReader.Failure {
         case .unterminatedQuote: "a quoted field is never closed"
         case .textAfterQuote: "text after a closing quote"
         case .invalidUTF8: "the line is not valid UTF-8"
+        case .controlCharacter(_, let column): "field \(column) holds a control character (other than a tab or a line break)"
+        case .fieldTooLong(_, let column): "field \(column) is longer than \(CSVReader.maxFieldBytes) bytes"
         }
     }
 }
