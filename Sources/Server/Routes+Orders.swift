@@ -112,6 +112,11 @@ extension LevyAPI {
                                             paymentToken: token, customer: billing, giftCards: body.giftCards)
         }
         if let state = order.lines.first?.sourcedTo.split(separator: " ").first { services.metrics.orderPlaced(state: String(state)) }
+        // An erasure that ran while this order was being written may have looked for the customer's orders before it
+        // was committed; the erasure itself committed first, so it is seen here, and the order's addresses go too.
+        if let customer = billing?.customerID, try await services.customers.customer(customer).erased {
+            try await services.orders.eraseAddresses(of: customer)
+        }
         var reply = try await orderReply(order)
         reply.status = .created
         return reply

@@ -9,6 +9,39 @@ import LevyTestSupport
 import Testing
 import Vault
 
+    /// Orders placed for a customer while the customer is erased: each is refused (after the erasure) or keeps no
+    /// street or city (one written while the erasure ran is blanked by the order's own request, which sees the
+    /// erasure committed first).
+    @Test(arguments: Store.available)
+    func ordersPlacedDuringAnErasureKeepNoStreet(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let app = try server.application()
+        try await app.test(.router) { client in
+            for trial in 0..<3 {
+                let customer = try await client.send(.post, "/v1/customers", key: server.keys[.checkout], body: """
+                    {"name": "Race \(trial)", "billing_address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}}
+                    """)
+                let customerID = try #require(customer.string("id"))
+                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for i in 0..<12 {
+                        group.addTask {
+                            if i == 5 { return Int(try await client.send(.post, "/v1/customers/\(customerID)/erasure", key: server.keys[.admin]).status) }
+                            return Int(try await client.send(.post, "/v1/orders", key: server.keys[.checkout], idempotency: "race-\(trial)-\(i)",
+                                                             body: placeBody("med-spa.json", customer: customerID, dropBilling: true)).status)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.allSatisfy { [200, 201, 410].contains($0) }, "\(statuses)")
+                let kept = try await server.api.services.database.query(
+                    "SELECT destination_address, billing_address FROM \(server.api.services.orders.table("orders")) WHERE customer_id = $1", [.text(customerID)])
+                for row in kept {
+                    #expect(row.text("billing_address") == "||WI|53703" && row.text("destination_address")?.hasPrefix("||") == true, "trial \(trial)")
+                }
+            }
+        }
+    }
+
 @Suite struct CheckoutFlowTests {
     /// The med spa's whole checkout over the API, on SQLite and PostgreSQL: tokenize, customer with a billing
     /// address, place (with a retry), capture, redeem a voucher at the spa, watch streamed content, refund a line,
