@@ -47,7 +47,7 @@ public enum RefundMath {
             let remaining = order.lines.map { $0.amount - $0.refundedAmount }
             let total = remaining.reduce(0, +)
             guard amount >= 1 else { throw .invalidRefund("the amount must be positive") }
-            guard amount <= total else { throw .invalidRefund("only \(Money(minorUnits: total, currency: order.currency).decimalString) remains to refund, not \(Money(minorUnits: amount, currency: order.currency).decimalString)") }
+            guard amount <= total else { throw .invalidRefund("only \(money(total, order)) remains to refund, not \(money(amount, order))") }
             let parts = allocate(amount, weights: remaining)
             return order.lines.enumerated().compactMap { index, line -> RefundedLine? in
                 let part = parts[index]
@@ -67,13 +67,16 @@ public enum RefundMath {
     /// jurisdictions that the next cent of net raises, each by no more than it rises. `n + t(n)` grows with `n`, so
     /// `n` is found by bisection. Each jurisdiction's tax is thus within a cent of its exact share, and the parts
     /// add up to `gross`.
+    /// An amount as a person reads it in a refusal (`12.50`).
+    static func money(_ minorUnits: Int64, _ order: Order) -> String { Money(minorUnits: minorUnits, currency: order.currency).decimalString }
+
     static func split(_ order: Order, gross: Int64) throws(OrderError) -> [RefundedLine] {
         guard gross >= 1 else { throw .invalidRefund("the amount must be positive") }
         let remainingNet = order.lines.reduce(Int64(0)) { $0 + $1.amount - $1.refundedAmount }
         let remainingTax = order.lines.reduce(Int64(0)) { $0 + $1.taxes.reduce(0) { $0 + $1.tax - $1.refundedTax } }
         if gross == remainingNet + remainingTax { return try refund(order, .full) }
         guard gross < remainingNet + remainingTax, remainingNet >= 1 else {
-            throw .invalidRefund("only \(Money(minorUnits: remainingNet + remainingTax, currency: order.currency).decimalString) (tax included) remains to refund, not \(Money(minorUnits: gross, currency: order.currency).decimalString)")
+            throw .invalidRefund("only \(money(remainingNet + remainingTax, order)) (tax included) remains to refund, not \(money(gross, order))")
         }
         func total(_ net: Int64) throws(OrderError) -> (Int64, [RefundedLine]) {
             guard net > 0 else { return (0, []) }

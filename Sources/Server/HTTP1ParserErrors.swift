@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -23,10 +24,10 @@ final class ParserErrorDescriber: ChannelDuplexHandler, RemovableChannelHandler 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head) where parserError != nil && head.status == .badRequest && head.headers["Content-Length"] == ["0"]:
-            let body = Self.body(for: parserError ?? .unknown)
+            let body = Self.error(for: parserError ?? .unknown).body(requestID: "")
             head.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-            head.headers.replaceOrAdd(name: "Content-Length", value: String(body.utf8.count))
-            pendingBody = ByteBuffer(string: body)
+            head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
+            pendingBody = ByteBuffer(bytes: body)
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end(let trailers) where pendingBody != nil:
             if let body = pendingBody { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
@@ -37,8 +38,8 @@ final class ParserErrorDescriber: ChannelDuplexHandler, RemovableChannelHandler 
         }
     }
 
-    /// The error body: which part of the request could not be read.
-    static func body(for error: HTTPParserError) -> String {
+    /// The error: which part of the request could not be read (no request id: the application never saw it).
+    static func error(for error: HTTPParserError) -> APIError {
         let (field, message): (String, String)
         switch error {
         case .invalidMethod: (field, message) = ("method", "the request method cannot be read")
@@ -51,6 +52,6 @@ final class ParserErrorDescriber: ChannelDuplexHandler, RemovableChannelHandler 
             (field, message) = ("headers", "the request line or a header holds characters HTTP does not allow")
         default: (field, message) = ("request", "the request cannot be read as HTTP/1.1")
         }
-        return #"{"error":{"code":"malformed_request","message":"\#(message)","field":"\#(field)","request_id":""}}"#
+        return APIError(.badRequest, "malformed_request", message, field: field)
     }
 }
