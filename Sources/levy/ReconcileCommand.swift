@@ -24,9 +24,10 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Option(help: "First day of captures and refunds to reconcile (YYYY-MM-DD, UTC).") var from: String?
     @Option(help: "Last day, inclusive (YYYY-MM-DD, UTC).") var to: String?
     @Option(help: "The folder for the report and the checkpoint.") var out: String
-    @Option(help: "Agreed processing fee on sales, percent (e.g. 2.9); without it only net = amount - fee is checked.") var feePercent: String?
-    @Option(help: "Agreed fixed fee per sale, in major units (e.g. 0.30).") var feeFixed = "0"
-    @Option(help: "Days after capture or refund by which funds must be available.") var lateAfterDays = 5
+    // `.unconditional`: "-1" is read as this option's value (and refused by range) rather than as an unknown flag.
+    @Option(parsing: .unconditional, help: "Agreed processing fee on sales, percent (e.g. 2.9); without it only net = amount - fee is checked.") var feePercent: String?
+    @Option(parsing: .unconditional, help: "Agreed fixed fee per sale, in major units (e.g. 0.30).") var feeFixed = "0"
+    @Option(parsing: .unconditional, help: "Days after capture or refund by which funds must be available.") var lateAfterDays = 5
     @Flag(help: "Skip recomputing each sale's tax (faster; no tax_mismatch from the tables).") var noTaxRecompute = false
     @Flag(help: "Discard a previous run in --out and start again.") var restart = false
     @Option(help: .hidden) var batchSize = 10_000

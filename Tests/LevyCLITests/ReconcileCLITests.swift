@@ -83,6 +83,13 @@ struct ReconcileCLITests {
         #expect(wrongFile.stderr.contains("none.csv: cannot read the settlement file"))
         let backwards = try LevyBinary.run(Self.reconcile(directory, out: "backwards", extra: ["--from", "9999-12-31", "--to", "0001-01-01"]))
         #expect(backwards.status == 3 && backwards.stderr.contains("--to: 0001-01-01 is before --from 9999-12-31"), "\(backwards.stderr)")
+        // Negative numbers reach the range checks (they used to be taken for unknown flags: "Missing value").
+        for (option, value, message) in [("--fee-percent", "-1", "--fee-percent: \"-1\" is not a percentage from 0 to 100"),
+                                         ("--fee-fixed", "-0.30", "--fee-fixed: \"-0.30\" is not an amount"),
+                                         ("--late-after-days", "-2", "--late-after-days: must not be negative")] {
+            let negative = try LevyBinary.run(Self.reconcile(directory, out: "negative", extra: [option, value]))
+            #expect(negative.status == 3 && negative.stderr.contains(message), "\(option) \(value): \(negative.stderr)")
+        }
     }
 
     @Test("levy nexus report: a threshold crossed where the merchant is not registered is an alert")

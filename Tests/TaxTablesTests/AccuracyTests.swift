@@ -509,6 +509,15 @@ struct AccuracyTests {
         #expect(try quote("2026-07-18", from: birmingham, to: birmingham, [line("50.00", .clothing)]).totalTax.decimalString == "1.00")
     }
 
+    /// Mississippi (27-65-111 as amended by SB 2470 of 2024): the second Friday of July through Sunday, clothing
+    /// under $100. Jackson's 1% infrastructure tax reaches only sales taxed at 7% or more, so it is not due either.
+    @Test func mississippiHolidayInJackson() throws {
+        let jackson = Address(line1: "", city: "Jackson", state: StateCode("MS")!, zip: ZipCode("39201")!)
+        #expect(try quote("2027-07-09", from: jackson, to: jackson, [line("99.99", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2027-07-11", from: jackson, to: jackson, [line("100.00", .clothing)]).totalTax.decimalString == "8.00")
+        #expect(try quote("2027-07-12", from: jackson, to: jackson, [line("50.00", .clothing)]).totalTax.decimalString == "4.00")
+    }
+
 
     /// Ohio 2026 (H.B. 186 took the expanded holiday's fund; a three-day back-to-school holiday instead): the
     /// first Friday of August through Sunday, clothing $75 or less, state and local taxes (a low-confidence row).
