@@ -248,16 +248,17 @@ public struct TaxCalculator: Sendable {
             }
         }
 
-        // Delivery charges taxed in proportion to the taxable share of the goods shipped with them.
+        // Delivery charges taxed in proportion to the taxable share of the goods shipped with them, or in full when
+        // any of them is taxable.
         var proportion: (taxable: Int64, total: Int64)?
-        if entry.rule == .proportional {
+        if entry.rule == .proportional || entry.rule == .withTaxableGoods {
             var taxableGoods: Int64 = 0, goods: Int64 = 0
             for case let other? in planned where other.isShippedGoods && other.quote.sourcing.address.state == state {
                 goods += other.quote.amount.minorUnits
                 taxableGoods += other.quote.taxable.minorUnits
             }
             if goods > 0 {
-                proportion = (taxableGoods, goods)
+                proportion = entry.rule == .proportional ? (taxableGoods, goods) : (taxableGoods > 0 ? 1 : 0, 1)
             } else {
                 warnings.append("shipping with no shipped goods in \(state): taxed in full")
             }

@@ -10,11 +10,14 @@ public enum TaxabilityRule: String, Sendable, CaseIterable, Hashable {
     case localOnly = "local_only"
     /// Delivery charges taxed in proportion to the taxable share of the goods delivered with them.
     case proportional
+    /// Delivery charges taxed in full when any goods delivered with them are taxable, and not at all when none is
+    /// (Louisiana's RIB 25-025, Connecticut's "no tax on delivery charges of a sale not subject to tax").
+    case withTaxableGoods = "with_taxable_goods"
 
     /// Whether a jurisdiction at `level` taxes the code under this rule (before any special rule).
     public func applies(to level: JurisdictionLevel) -> Bool {
         switch self {
-        case .taxable, .proportional: true
+        case .taxable, .proportional, .withTaxableGoods: true
         case .exempt: false
         case .stateOnly: level == .state
         case .localOnly: level != .state

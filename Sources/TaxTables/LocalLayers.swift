@@ -248,6 +248,11 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         var adjusted: [String] = []
         if countyRates[county] != nil {
             location.sources.append(sourceID)
+            let name = record?.countyName ?? "county \(fips)"
+            let countyJurisdiction = Jurisdiction(level: .county, state: address.state, name: name, code: fips)
+            if !countyLevelIsTheFiles, Self.moveCountyTax(&location.locals, rate: rate(county, on: reference), to: countyJurisdiction) {
+                location.record += "; \(name)'s tax taken out of the ZIP5 table's district rate"
+            }
             let table = location.locals.first { $0.jurisdiction.level == .county }?.intrastate ?? .zero
             // Where the table's only local tax for the ZIP is a county's, it is the file's county tax in any state;
             // when it is not the crosswalk county's (30510, Alto, Habersham County, at 5% against the file's 3%), the
@@ -257,13 +262,11 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
             let countyOnly = location.precision == .zip5 && !location.locals.isEmpty && location.locals.allSatisfy { $0.jurisdiction.level == .county }
             let mislabelled = (countyLevelIsTheFiles || countyOnly) && table != rate(county, on: reference)
             let delta = rate(county, on: date).units - (mislabelled ? table : rate(county, on: reference)).units
-            let name = record?.countyName ?? "county \(fips)"
             if mislabelled && delta != 0 {
                 location.warnings.append("zip_straddles_jurisdictions: the ZIP5 table gives ZIP \(address.zip.zip5String) a county rate of \(table) "
                     + "that is not \(name)'s in the SST rate file; the file's was used; a ZIP+4 or street address would decide")
             }
-            if Self.shift(&location.locals, level: .county, by: delta,
-                          inserting: Jurisdiction(level: .county, state: address.state, name: name, code: fips)) {
+            if Self.shift(&location.locals, level: .county, by: delta, inserting: countyJurisdiction) {
                 adjusted.append("county")
             }
         }
@@ -312,6 +315,22 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
             default: return false
             }
         }
+    }
+
+    /// Where the ZIP5 table files a county's tax among the ZIP's districts (Minnesota: 434 ZIPs carry the county's
+    /// 0.5% only inside "special districts (combined)", 119 more with transit taxes beside it), the county's rate on
+    /// the table's date is taken out of the district rate and named as the county's. The total is unchanged on that
+    /// date; on other dates the county's line follows the file, so a county tax that started after 2025-01-01
+    /// (Martin and Sibley counties, 2026-01-01) is not carried back before its start, and a return names the county.
+    /// Only a ZIP with no county rate of its own and a district rate of at least the county's. Whether it moved one.
+    static func moveCountyTax(_ locals: inout [LocalRate], rate: Rate, to county: Jurisdiction) -> Bool {
+        guard !rate.isZero, !locals.contains(where: { $0.jurisdiction.level == .county }),
+              let i = locals.firstIndex(where: { $0.jurisdiction.level == .special && $0.interstate == nil && $0.intrastate.units >= rate.units })
+        else { return false }
+        let rest = locals[i].intrastate.units - rate.units
+        if rest > 0 { locals[i].intrastate = Rate(units: rest) } else { locals.remove(at: i) }
+        locals.insert(LocalRate(jurisdiction: county, intrastate: rate), at: 0)
+        return true
     }
 
     /// Moves the first local rate of the level by `delta` units (removed when it reaches zero), or adds one when

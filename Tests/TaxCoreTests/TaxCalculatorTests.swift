@@ -264,6 +264,20 @@ struct TaxCalculatorTests {
         #expect(q.lines[0].exempt.decimalString == "4.00")
     }
 
+    @Test("with_taxable_goods shipping is taxed in full when any goods shipped with it are taxable, else not at all")
+    func shippingWithTaxableGoods() throws {
+        let tables = T.standard(taxability: [("AA", .shipping, .withTaxableGoods)])
+        let mixed = try quote(tables, destination: T.address("AA", "11111"), [
+            T.line("ship", .shipping, "10.00"), T.line("goods", .general, "60.00"), T.line("card", .giftCard, "40.00"),
+        ])
+        #expect(mixed.lines[0].taxable.decimalString == "10.00")
+        let exemptOnly = try quote(tables, destination: T.address("AA", "11111"), [
+            T.line("ship", .shipping, "10.00"), T.line("card", .giftCard, "40.00"),
+        ])
+        #expect(exemptOnly.lines[0].taxable.decimalString == "0.00" && exemptOnly.lines[0].tax.minorUnits == 0)
+        #expect(exemptOnly.lines[0].exempt.decimalString == "10.00")
+    }
+
     // MARK: Errors
 
     @Test("errors name the field at fault")

@@ -60,6 +60,23 @@ struct AccuracyTests {
         #expect(banks2026.totalTax.decimalString == "9.00")
     }
 
+    /// Minnesota county taxes that the ZIP5 table files as the ZIP's "special districts (combined)": Martin County's
+    /// 0.5% (MNR2026Q2FEB18 line 27,00,091 from 2026-01-01) is not charged before it started and is named as the
+    /// county's after; Sibley County's (27,00,143) the same; Chippewa County's (27,00,023, from 2025-01-01) keeps
+    /// its total and is named too. Fairmont's own 0.5% city tax is charged throughout.
+    @Test(arguments: [("56181", "", "2025-12-31", "6.88", nil), ("56181", "", "2026-01-02", "7.38", "27091"),
+                      ("56031", "Fairmont", "2025-12-31", "7.38", nil), ("56031", "Fairmont", "2026-01-02", "7.88", "27091"),
+                      ("55334", "", "2025-06-15", "6.88", nil), ("55334", "", "2026-06-15", "7.38", "27143"),
+                      ("56265", "", "2025-06-15", "7.38", "27023")])
+    func minnesotaCountyTaxesFiledAsDistricts(zip: String, city: String, date: String, tax: String, county: String?) throws {
+        let address = Address(line1: "", city: city, state: StateCode("MN")!, zip: ZipCode(zip)!)
+        let q = try quote(date, from: address, to: address, [line("100.00")])
+        #expect(q.totalTax.decimalString == tax, "\(date) \(zip): \(q.lines[0].sourcing.record)")
+        if let county {
+            #expect(q.lines[0].jurisdictions.contains { $0.jurisdiction.code == county && $0.jurisdiction.level == .county })
+        }
+    }
+
     /// Minnesota city taxes that started, rose or ended in 2025, from the SST rate file's city rows named in
     /// official/sst-place-names.csv: Blackduck (27-06256) 0.5% from 2025-04-01, Proctor (27-52630) 1% -> 1.5% on
     /// 2025-07-01, New London (27-45682) 0.5% through 2025-12-31 (its ZIP, 56273, is the ZIP5 table's "KANDIYOHI CO
@@ -539,6 +556,32 @@ struct AccuracyTests {
         let minnesota = try quote("2026-03-02", from: .zip("MN", "55402"), to: .zip("MN", "55401"), [line("100.00")], discounts: coupon)
         #expect(minnesota.lines[0].taxableBase.decimalString == "100.00" && minnesota.totalTax.decimalString == "9.03")
         #expect(minnesota.lines[0].amount.decimalString == "90.00")
+        // Kansas since 2024-07-01 (HB 2098): a reimbursed manufacturer's coupon reduces the sales price.
+        let wichita = try quote("2026-03-02", from: .zip("KS", "67202"), to: .zip("KS", "67202"), [line("100.00")], discounts: coupon)
+        #expect(wichita.lines[0].taxableBase.decimalString == "90.00")
+    }
+
+    /// Local rates that changed in 2025 after the ZIP5 table's carried-back rate: Flagstaff's TPT 2.281% -> 2.486% on
+    /// 2025-07-01 (the voters' transit tax; city notice of 2025-05), Nome's 5% -> 6% on 2026-01-01 (ballot of 2025-10-07).
+    @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
+                      ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00")])
+    func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
+        #expect(try taxOn100(state, zip, city: city, on: date) == tax)
+    }
+
+    // MARK: Delivery charges
+
+    /// Louisiana (RIB 25-025): one delivery charge on an invoice with any taxable item is taxable in full.
+    /// Connecticut (DRS FAQ): no tax on the delivery charges of a sale that is not subject to tax.
+    @Test func deliveryChargesWithTaxableGoods() throws {
+        let shipping = QuoteLine(id: "ship", code: .shipping, amount: try Money.parse("10.00"), fulfilment: .shipped)
+        let neworleans = try quote("2026-03-02", from: .zip("LA", "70130"), to: .zip("LA", "70130"),
+                                   [shipping, line("50.00", id: "goods"), line("50.00", .giftCard, id: "card")])
+        #expect(neworleans.lines[0].taxable.decimalString == "10.00")
+        let hartford = try quote("2026-03-02", from: .zip("CT", "06103"), to: .zip("CT", "06103"), [shipping, line("50.00", .giftCard, id: "card")])
+        #expect(hartford.lines[0].tax.minorUnits == 0)
+        let taxedWithGoods = try quote("2026-03-02", from: .zip("CT", "06103"), to: .zip("CT", "06103"), [shipping, line("50.00", id: "goods")])
+        #expect(taxedWithGoods.lines[0].taxable.decimalString == "10.00")
     }
 
     // MARK: Freshness and precision
