@@ -40,6 +40,16 @@ struct AccuracyTests {
     }
 
     /// After the WA file's last quarter the latest rates answer, and the quote says they may be stale.
+    /// Washington's admissions after ESSB 5814 (2025-10-01): live presentations became retail sales, spectator
+    /// admissions did not; Seattle's own 5% admission tax applies. The entry used to end on 2025-09-30, so every
+    /// Washington quote with an admission failed.
+    @Test func washingtonAdmissionsAfterESSB5814() throws {
+        let seattle = try quote("2026-03-02", from: .zip("WA", "98101"), to: .zip("WA", "98101"), [line("40.00", .admission, .inPerson)])
+        #expect(seattle.totalTax.decimalString == "2.00")
+        let spokane = try quote("2026-03-02", from: .zip("WA", "99201"), to: .zip("WA", "99201"), [line("40.00", .admission, .inPerson)])
+        #expect(spokane.totalTax.minorUnits == 0)
+    }
+
     @Test func washingtonAfterTheFileIsStale() throws {
         let q = try quote("2026-09-01", from: .zip("WA", "98101"), to: .zip("WA", "98101"), [line("100.00")])
         #expect(q.totalTax.decimalString == "10.55")
