@@ -251,7 +251,7 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
             let name = record?.countyName ?? "county \(fips)"
             let countyJurisdiction = Jurisdiction(level: .county, state: address.state, name: name, code: fips)
             if !countyLevelIsTheFiles, Self.moveCountyTax(&location.locals, rate: rate(county, on: reference), to: countyJurisdiction) {
-                location.record += "; \(name)'s tax taken out of the ZIP5 table's district rate"
+                location.record += "; \(name)'s tax (or part of it) taken out of the ZIP5 table's district rate"
             }
             let table = location.locals.first { $0.jurisdiction.level == .county }?.intrastate ?? .zero
             // Where the table's only local tax for the ZIP is a county's, it is the file's county tax in any state;
@@ -317,19 +317,26 @@ public struct SSTAdjustedZip5Resolver: LocalRateResolver {
         }
     }
 
-    /// Where the ZIP5 table files a county's tax among the ZIP's districts (Minnesota: 434 ZIPs carry the county's
-    /// 0.5% only inside "special districts (combined)", 119 more with transit taxes beside it), the county's rate on
-    /// the table's date is taken out of the district rate and named as the county's. The total is unchanged on that
-    /// date; on other dates the county's line follows the file, so a county tax that started after 2025-01-01
-    /// (Martin and Sibley counties, 2026-01-01) is not carried back before its start, and a return names the county.
-    /// Only a ZIP with no county rate of its own and a district rate of at least the county's. Whether it moved one.
+    /// Where the ZIP5 table files a county's tax, or part of it, among the ZIP's districts (Minnesota: 434 ZIPs carry
+    /// the county's 0.5% only inside "special districts (combined)", 119 more with transit taxes beside it; Georgia's
+    /// Telfair County: 3% county and 1% district where the file's county tax is 4%), what the county level lacks of
+    /// the file's rate on the table's date is taken out of the district rate and named as the county's. The total is
+    /// unchanged on that date; on other dates the county's line follows the file, so a county tax that started after
+    /// 2025-01-01 (Martin and Sibley counties, 2026-01-01) is not carried back before its start, and a return names
+    /// the county. Only where a district rate holds all that is missing. Whether it moved any.
     static func moveCountyTax(_ locals: inout [LocalRate], rate: Rate, to county: Jurisdiction) -> Bool {
-        guard !rate.isZero, !locals.contains(where: { $0.jurisdiction.level == .county }),
-              let i = locals.firstIndex(where: { $0.jurisdiction.level == .special && $0.interstate == nil && $0.intrastate.units >= rate.units })
+        let countyIndex = locals.firstIndex { $0.jurisdiction.level == .county }
+        let missing = rate.units - (countyIndex.map { locals[$0].intrastate.units } ?? 0)
+        guard missing > 0, countyIndex.map({ locals[$0].interstate == nil }) ?? true,
+              let i = locals.firstIndex(where: { $0.jurisdiction.level == .special && $0.interstate == nil && $0.intrastate.units >= missing })
         else { return false }
-        let rest = locals[i].intrastate.units - rate.units
+        let rest = locals[i].intrastate.units - missing
         if rest > 0 { locals[i].intrastate = Rate(units: rest) } else { locals.remove(at: i) }
-        locals.insert(LocalRate(jurisdiction: county, intrastate: rate), at: 0)
+        if let countyIndex {
+            locals[countyIndex].intrastate = rate
+        } else {
+            locals.insert(LocalRate(jurisdiction: county, intrastate: rate), at: 0)
+        }
         return true
     }
 

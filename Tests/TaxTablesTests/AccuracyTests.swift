@@ -166,6 +166,16 @@ struct AccuracyTests {
         #expect(try tax("39851", "2025-06-15") == "8.00")
         #expect(try tax("39851", "2026-03-15") == "9.00")
         #expect(try taxOn100("GA", "30601", city: "Athens", on: "2026-07-01") == "8.00")
+        // Telfair County (13,00,271: 4%, 3% from 2025-04-01 to 2025-06-30): the ZIP5 table's 3% county and 1% district
+        // are the file's one county tax, named as the county's.
+        let mcrae = Address(line1: "", city: "", state: StateCode("GA")!, zip: ZipCode("31037")!)
+        for (date, rate) in [("2025-05-15", "0.03"), ("2026-03-15", "0.04")] {
+            let q = try quote(date, from: mcrae, to: mcrae, [line("100.00")])
+            let county = q.lines[0].jurisdictions.first { $0.jurisdiction.level == .county }
+            let expected = try Rate.parse(fraction: rate)
+            #expect(county?.jurisdiction.code == "13271" && county?.rate == expected, "\(date): \(q.lines[0].jurisdictions)")
+            #expect(!q.lines[0].jurisdictions.contains { $0.jurisdiction.level == .special })
+        }
     }
 
     /// Colorado fire protection districts whose sales taxes start on 2026-01-01 (CDOR's changes of that date; the
