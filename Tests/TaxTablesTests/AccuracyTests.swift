@@ -581,10 +581,15 @@ struct AccuracyTests {
         #expect(wichita.lines[0].taxableBase.decimalString == "90.00")
     }
 
-    /// Local rates that changed in 2025 after the ZIP5 table's carried-back rate: Flagstaff's TPT 2.281% -> 2.486% on
-    /// 2025-07-01 (the voters' transit tax; city notice of 2025-05), Nome's 5% -> 6% on 2026-01-01 (ballot of 2025-10-07).
+    /// Local rates that changed in 2025 or on 2026-01-01, before the ZIP5 table's carried-back rate: Flagstaff's TPT
+    /// 2.281% -> 2.486% on 2025-07-01 (the voters' transit tax; city notice of 2025-05), Nome's 5% -> 6% on 2026-01-01
+    /// (ballot of 2025-10-07), Cortez 4.05% -> 3.85% (a recreation tax over-collected), Yuma 3% -> 3.75% (CDOR's
+    /// January 2026 list) and Timnath 3% -> 4.25% (home rule) on 2026-01-01.
     @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
-                      ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00")])
+                      ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
+                      ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
+                      ("CO", "80759", "Yuma", "2025-12-31", "5.90"), ("CO", "80759", "Yuma", "2026-01-01", "6.65"),
+                      ("CO", "80547", "Timnath", "2025-12-31", "6.70"), ("CO", "80547", "Timnath", "2026-01-01", "8.20")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
