@@ -584,12 +584,15 @@ struct AccuracyTests {
     /// Local rates that changed in 2025 or on 2026-01-01, before the ZIP5 table's carried-back rate: Flagstaff's TPT
     /// 2.281% -> 2.486% on 2025-07-01 (the voters' transit tax; city notice of 2025-05), Nome's 5% -> 6% on 2026-01-01
     /// (ballot of 2025-10-07), Cortez 4.05% -> 3.85% (a recreation tax over-collected), Yuma 3% -> 3.75% (CDOR's
-    /// January 2026 list) and Timnath 3% -> 4.25% (home rule) on 2026-01-01.
+    /// January 2026 list) and Timnath 3% -> 4.25% (home rule) on 2026-01-01, Vernon AL 3% -> 4% on 2025-10-01, Nowata
+    /// OK 3% -> 4% on 2026-01-01 (the Tax Commission's list; a one-cent increase passed in 2025-09).
     @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
                       ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
                       ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
                       ("CO", "80759", "Yuma", "2025-12-31", "5.90"), ("CO", "80759", "Yuma", "2026-01-01", "6.65"),
-                      ("CO", "80547", "Timnath", "2025-12-31", "6.70"), ("CO", "80547", "Timnath", "2026-01-01", "8.20")])
+                      ("CO", "80547", "Timnath", "2025-12-31", "6.70"), ("CO", "80547", "Timnath", "2026-01-01", "8.20"),
+                      ("AL", "35592", "Vernon", "2025-09-30", "9.00"), ("AL", "35592", "Vernon", "2025-10-01", "10.00"),
+                      ("OK", "74048", "Nowata", "2025-12-31", "9.50"), ("OK", "74048", "Nowata", "2026-01-01", "10.50")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
