@@ -124,13 +124,32 @@ struct DbCommand: AsyncParsableCommand {
         @OptionGroup var options: DatabaseOptions
         @Option(help: "The vault's SQLite file when the store is SQLite (default: LEVY_VAULT or .levy/vault.sqlite).")
         var vault: String?
+        @Option(help: "Seconds to wait for each store to answer (1-300).") var reachWithin = 10
+
+        /// The operation's result, or an error naming `timeout` when it has not finished within `seconds`. The
+        /// operation is left running: the command is about to exit.
+        static func within<T: Sendable>(_ seconds: Int, _ timeout: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+            let first = AsyncThrowingStream<T, any Error> { continuation in
+                Task {
+                    do { continuation.yield(try await operation()); continuation.finish() } catch { continuation.finish(throwing: error) }
+                }
+                Task {
+                    try? await Task.sleep(for: .seconds(seconds))
+                    continuation.finish(throwing: CLIError.input(timeout))
+                }
+            }
+            for try await value in first { return value }
+            throw CLIError.input(timeout)
+        }
 
         func run() async throws {
+            guard (1...300).contains(reachWithin) else { throw CLIError.input("--reach-within: from 1 to 300 seconds") }
             let database = try options.open()
             let vaultDatabase = try options.openVault(vault, beside: database)
-            // A store that cannot be reached is an error, not a store with every migration pending.
+            // A store that cannot be reached is an error, not a store with every migration pending. PostgreSQL's
+            // client keeps retrying an unreachable server for about a minute; the answer comes within `reachWithin`.
             for (name, store) in [("database", database), ("vault", vaultDatabase)] {
-                do { _ = try await store.query("SELECT 1 AS one", []) } catch {
+                do { _ = try await Self.within(reachWithin, "the \(name) did not answer within \(reachWithin) s") { try await store.query("SELECT 1 AS one", []) } } catch {
                     throw CLIError.input("levy db status: the \(name) cannot be read: \(error)")
                 }
             }

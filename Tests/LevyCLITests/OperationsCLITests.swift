@@ -42,6 +42,16 @@ import Testing
         #expect(!status.stdout.contains("pending"), "\(status.stdout)")
     }
 
+    /// A PostgreSQL server that cannot be reached is an error within the deadline, not a store whose every
+    /// migration is pending (nothing listens on port 1 here).
+    @Test func statusOfAnUnreachableStore() throws {
+        let started = Date()
+        let unreachable = try LevyBinary.run(["db", "status", "--database", "postgres://levy@127.0.0.1:1/levy", "--reach-within", "3"])
+        #expect(unreachable.status != 0 && unreachable.stderr.contains("the database cannot be read"), "\(unreachable.stdout)\(unreachable.stderr)")
+        #expect(!unreachable.stdout.contains("pending"))
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
     /// `levy merchant`: create prints the id alone; registrations and the profile then feed the SAF-T header (no
     /// --company-* option needed) and the nexus report (registered states, and since when).
     @Test func merchantProfileFeedsExportsAndNexus() throws {
