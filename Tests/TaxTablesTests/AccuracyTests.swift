@@ -474,6 +474,21 @@ struct AccuracyTests {
         #expect(springfield.totalTax.decimalString == "0.00")
     }
 
+    /// Admissions taxes where the state's sales tax does not reach admissions: Maryland's local admissions and
+    /// amusement tax (Baltimore City 10%, Tax-General 11-221 keeps sales tax off), Washington cities' (Tacoma 5%,
+    /// Bellevue 3%), Cincinnati's 3%; Evanston's amusement tax on streamed video (5%) and admissions (5% and Cook
+    /// County's 3%).
+    @Test(arguments: [("MD", "21202", "Baltimore", Fulfilment.inPerson, ProductTaxCode.admission, "10.00"),
+                      ("WA", "98402", "Tacoma", .inPerson, .admission, "5.00"), ("WA", "98004", "Bellevue", .inPerson, .admission, "3.00"),
+                      ("OH", "45202", "Cincinnati", .inPerson, .admission, "3.00"), ("IL", "60201", "Evanston", .stream, .digitalVideoStream, "5.00"),
+                      ("IL", "60201", "Evanston", .inPerson, .admission, "8.00"), ("MD", "21401", "Annapolis", .inPerson, .admission, "10.00"),
+                      ("MD", "21044", "Columbia", .inPerson, .admission, "7.50")])
+    func localAdmissionsTaxes(state: String, zip: String, city: String, fulfilment: Fulfilment, code: ProductTaxCode, tax: String) throws {
+        let place = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
+        let q = try quote("2026-03-02", from: place, to: place, [line("100.00", code, fulfilment)])
+        #expect(q.totalTax.decimalString == tax, "\(q.lines[0].jurisdictions)")
+    }
+
     /// Boulder's 5% admission tax (Boulder Revised Code 3-4-2), which the state, county and district taxes do not
     /// reach; Denver has no general admissions tax (its 10% applies at city-owned venues only, not modeled).
     @Test func boulderAdmissionTax() throws {
