@@ -27,12 +27,15 @@ struct SQLiteThreadingTests {
         }
         for await _ in locked { break }
 
-        // Writers on connections of their own, each polling for the lock for up to 60 seconds.
+        // Writers on connections of their own, each polling for the lock for up to 5 minutes: the holder lets go
+        // only once this test's own tasks have run, which the rest of a parallel test run on two busy cores can
+        // delay by a minute or more (a 60-second timeout failed so in CI). Were the writers blocking the
+        // cooperative threads, the holder could never let go and they would all fail at the timeout.
         let writers = ProcessInfo.processInfo.activeProcessorCount * 2
         let writing = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for id in 1...writers {
-                    let database = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 60_000)
+                    let database = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 300_000)
                     group.addTask { try await database.execute("INSERT INTO t (id) VALUES ($1)", [.integer(Int64(id))]) }
                 }
                 try await group.waitForAll()
