@@ -61,15 +61,15 @@ public enum RefundMath {
         }
     }
 
+    /// An amount as a person reads it in a refusal (`12.50`).
+    static func money(_ minorUnits: Int64, _ order: Order) -> String { Money(minorUnits: minorUnits, currency: order.currency).decimalString }
+
     /// A refund of `gross`, tax included, split into net and tax that add up to it exactly (rule "gross refund:
     /// net first"): the net is the largest amount `n` whose refund by amount, with its tax `t(n)`, does not exceed
     /// `gross`; the cents left over (fewer than the next cent of net would add in tax) are tax given back on the
     /// jurisdictions that the next cent of net raises, each by no more than it rises. `n + t(n)` grows with `n`, so
     /// `n` is found by bisection. Each jurisdiction's tax is thus within a cent of its exact share, and the parts
     /// add up to `gross`.
-    /// An amount as a person reads it in a refusal (`12.50`).
-    static func money(_ minorUnits: Int64, _ order: Order) -> String { Money(minorUnits: minorUnits, currency: order.currency).decimalString }
-
     static func split(_ order: Order, gross: Int64) throws(OrderError) -> [RefundedLine] {
         guard gross >= 1 else { throw .invalidRefund("the amount must be positive") }
         let remainingNet = order.lines.reduce(Int64(0)) { $0 + $1.amount - $1.refundedAmount }

@@ -267,13 +267,14 @@ public enum CanonicalTables {
     /// nothing after them until this check).
     static func checkContinuity(_ lines: [String: [(EffectivePeriod, Int)]], file: String, log: inout DiagnosticLog) {
         for (key, periods) in lines.sorted(by: { $0.key < $1.key }) {
+            let name = key.replacingOccurrences(of: "/", with: " ")
             let sorted = periods.sorted { $0.0.from < $1.0.from }
             for (earlier, later) in zip(sorted, sorted.dropFirst()) where earlier.0.through.adding(days: 1).map({ $0 < later.0.from }) ?? false {
-                log.error(file, later.1, nil, "\(key.replacingOccurrences(of: "/", with: " ")) has no entry from the day after \(earlier.0.through) "
+                log.error(file, later.1, nil, "\(name) has no entry from the day after \(earlier.0.through) "
                           + "(line \(earlier.1)) to \(later.0.from): quotes on those days would fail")
             }
             if let last = sorted.last, last.0.through != .distantFuture {
-                log.error(file, last.1, nil, "\(key.replacingOccurrences(of: "/", with: " ")) ends on \(last.0.through) with no entry after it: "
+                log.error(file, last.1, nil, "\(name) ends on \(last.0.through) with no entry after it: "
                           + "quotes after that day would fail")
             }
         }
