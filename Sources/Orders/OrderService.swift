@@ -329,9 +329,6 @@ public struct OrderService: Sendable {
         return try await self.order(id)
     }
 
-    // MARK: - Reading
-
-    /// A customer's orders, oldest first.
     /// Blanks the street and city of the destination, billing and payment addresses kept with a customer's orders
     /// (erasure); the state and ZIP stay, since the tax records were sourced to them.
     public func eraseAddresses(of customer: CustomerID) async throws {
@@ -347,6 +344,9 @@ public struct OrderService: Sendable {
         }
     }
 
+    // MARK: - Reading
+
+    /// A customer's orders, oldest first.
     public func orders(of customer: CustomerID) async throws -> [Order] {
         var result: [Order] = []
         for row in try await rows("SELECT id FROM \(table("orders")) WHERE customer_id = $1 ORDER BY created_at, id", [.text(customer.value)]) {
