@@ -143,7 +143,7 @@ public struct TaxCalculator: Sendable {
 
         // Destination-sourced levels owed only where the seller is engaged in business (California's districts).
         if profile.destinationNeedsEngagement, source.rule == .intrastateHybrid, let district = districtLocation,
-           !Self.engaged(request.engagement, at: district, address: source.districtAddress, origin: primary, originAddress: source.address) {
+           !engaged(request.engagement, at: district, address: source.districtAddress, origin: primary, originAddress: source.address, on: request.date) {
             if case .hybrid(let originLevels) = profile.sourcing, district.locals.contains(where: { !originLevels.contains($0.jurisdiction.level) }) {
                 warnings.append("district taxes of \(source.districtAddress?.zip.zip5String ?? "the destination") not charged: the seller is not engaged in business there "
                                 + "(CDTFA Publication 44); if it is, say so in seller.engaged_in")
@@ -426,12 +426,15 @@ public struct TaxCalculator: Sendable {
     }
 
     /// The origin's local taxes, then the destination's others in the order city, county, special, each only if
-    /// the local total stays within `cap` (Texas: a local use tax that would pass 2% is not due).
+    /// no origin tax of its type was collected (Tax Code 321.205(b), 323.205(b): a city or county use tax is due only
+    /// on a sale not consummated in a city or county that has the tax; 34 TAC 3.334) and the local total stays within
+    /// `cap` (a local use tax that would pass 2% is not due). Transit authorities and special purpose districts share
+    /// the `special` level, where the tables combine them: one at the origin stands for both.
     static func capped(origin: [LocalRate], destination: [LocalRate], cap: Rate) -> [LocalRate] {
         var locals = origin
         var total = origin.reduce(Int64(0)) { $0 + $1.intrastate.units }
         let order: [JurisdictionLevel] = [.city, .county, .special]
-        for level in order {
+        for level in order where !origin.contains(where: { $0.jurisdiction.level == level && $0.intrastate.units > 0 }) {
             for local in destination where local.jurisdiction.level == level && !locals.contains(where: { $0.jurisdiction == local.jurisdiction }) {
                 guard total + local.intrastate.units <= cap.units else { continue }
                 locals.append(local)
@@ -468,19 +471,25 @@ public struct TaxCalculator: Sendable {
         return pinned
     }
 
-    /// Whether the seller is engaged in business where the destination's districts are: everywhere, at one of its
-    /// places, or the destination is in the same place as the origin.
-    static func engaged(_ engagement: SellerEngagement, at destination: ResolvedLocation, address: Address?, origin: ResolvedLocation,
-                        originAddress: Address) -> Bool {
-        switch engagement {
-        case .everywhere: return true
-        case .places(let zips):
-            if let address, zips.contains(where: { $0.zip5 == address.zip.zip5 }) { return true }
-        case .originOnly: break
-        }
+    /// Whether the seller is engaged in business where the destination's districts are: everywhere, or it has a
+    /// place of business (the origin or a listed ZIP) in the destination's ZIP or in the same place (a CDTFA city or
+    /// county area, whose districts are the same throughout: a seller at 94103 is engaged in San Francisco's
+    /// districts at 94110).
+    func engaged(_ engagement: SellerEngagement, at destination: ResolvedLocation, address: Address?, origin: ResolvedLocation,
+                 originAddress: Address, on date: TaxDate) -> Bool {
         if let address, address.zip.zip5 == originAddress.zip.zip5 { return true }
         if let place = destination.place, place == origin.place { return true }
-        return false
+        switch engagement {
+        case .everywhere: return true
+        case .originOnly: return false
+        case .places(let zips):
+            if let address, zips.contains(where: { $0.zip5 == address.zip.zip5 }) { return true }
+            guard let place = destination.place else { return false }
+            // A listed ZIP that does not resolve (another state's, or unknown) is no place of business here.
+            return zips.contains { zip in
+                (try? tables.locals.resolve(Address(state: destination.state, zip: zip), on: date))?.place == place
+            }
+        }
     }
 
     /// One `stale_rates` warning per source whose verified-through date is before the quote's date.

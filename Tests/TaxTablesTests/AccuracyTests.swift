@@ -518,6 +518,13 @@ struct AccuracyTests {
         let listed = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "94103"), [line("100.00")],
                                engagement: .places([ZipCode("94103")!]))
         #expect(listed.totalTax == everywhere.totalTax)
+        // A place of business anywhere in San Francisco engages the seller in the city's districts at another ZIP.
+        let samePlace = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "94110"), [line("100.00")],
+                                  engagement: .places([ZipCode("94103")!]))
+        #expect(samePlace.totalTax.decimalString == "8.63")
+        let elsewhere = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "94110"), [line("100.00")],
+                                  engagement: .places([ZipCode("95814")!]))
+        #expect(elsewhere.totalTax.decimalString == "7.25")
     }
 
     /// Texas: the origin's local taxes, then the destination's only within the 2% cap (34 TAC 3.334). Houston
@@ -527,6 +534,18 @@ struct AccuracyTests {
         #expect(q.totalTax.decimalString == "8.25")
         #expect(q.lines[0].sourcing.rule == SourcingRule.intrastateOriginCapped)
         #expect(!q.lines[0].jurisdictions.contains { $0.jurisdiction.name.contains("Dallas") })
+    }
+
+    /// Texas: a destination's local use tax of a type the origin already collected is not due (Tax Code
+    /// 321.205(b), 323.205(b)). Terlingua (Brewster County 0.5%, no city) shipping to El Paso: El Paso's city tax
+    /// and its transit authority's, not El Paso County's.
+    @Test func texasDestinationTaxesOfOtherTypesOnly() throws {
+        let q = try quote("2026-06-15", from: .zip("TX", "79852"), to: .zip("TX", "79901"), [line("100.00")])
+        let names = q.lines[0].jurisdictions.map(\.jurisdiction.name)
+        #expect(names.contains("Brewster County") && names.contains("El Paso"))
+        #expect(names.contains { $0.contains("Transit") })
+        #expect(!names.contains("El Paso County"))
+        #expect(q.totalTax.decimalString == "8.25")
     }
 
     // MARK: Holidays that recur
