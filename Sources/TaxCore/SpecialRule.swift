@@ -1,4 +1,4 @@
-/// A rule that changes the taxable base of single articles: caps, thresholds, holidays, bands.
+/// A rule that changes the taxable base of single articles: caps, thresholds, holidays, bands and surtaxes.
 /// Rules are data (TaxTables/rules.csv); the engine only knows these shapes. Immutable and shared.
 public final class SpecialRule: Sendable, Identifiable {
     public enum Kind: Sendable, Hashable {
@@ -13,6 +13,17 @@ public final class SpecialRule: Sendable, Identifiable {
         /// An extra state-level tax on the part of each article above `lower`, up to `upper`
         /// (Tennessee's 2.75% single-article tax on $1,600.01 to $3,200).
         case bandPerArticle(lower: Int64, upper: Int64, rate: Rate, jurisdiction: Jurisdiction)
+        /// An extra state-level tax on the whole price of each article priced above `threshold` (Connecticut's
+        /// 7.75% on clothing over $1,000: 6.35% and a 1.4% luxury line).
+        case surtaxAbovePerArticle(threshold: Int64, rate: Rate, jurisdiction: Jurisdiction)
+    }
+
+    /// The jurisdiction and rate a band or surtax adds beside the line's own; nil for rules that change a base.
+    public var addedTax: (rate: Rate, jurisdiction: Jurisdiction)? {
+        switch kind {
+        case .bandPerArticle(_, _, let rate, let jurisdiction), .surtaxAbovePerArticle(_, let rate, let jurisdiction): (rate, jurisdiction)
+        case .capPerArticle, .exemptBelowPerArticle, .exemptFirstPerArticle, .holiday: nil
+        }
     }
 
     public let id: String
@@ -61,6 +72,7 @@ public final class SpecialRule: Sendable, Identifiable {
         case .exemptFirstPerArticle(let amount): max(unit - amount, 0)
         case .holiday(let maxPrice): unit <= maxPrice ? 0 : unit
         case .bandPerArticle(let lower, let upper, _, _): min(max(unit - lower, 0), upper - lower)
+        case .surtaxAbovePerArticle(let threshold, _, _): unit > threshold ? unit : 0
         }
     }
 }

@@ -226,8 +226,7 @@ public struct TaxCalculator: Sendable {
             components[i].taxed = !exempted && entry.rule.applies(to: level) && !replaced.contains(level)
             if rules.isEmpty { continue }
             components[i].articleRules = rules.filter { rule in
-                if case .bandPerArticle = rule.kind { return false }
-                return rule.affects(level, countyFIPS: countyFIPS)
+                rule.addedTax == nil && rule.affects(level, countyFIPS: countyFIPS)
             }
         }
         var appliedOwnBase: [String] = []
@@ -239,7 +238,7 @@ public struct TaxCalculator: Sendable {
             sources.append(tax.provenance.source)
         }
         for rule in rules {
-            if case .bandPerArticle(_, _, let rate, let jurisdiction) = rule.kind {
+            if let (rate, jurisdiction) = rule.addedTax {
                 var band = Component(jurisdiction: jurisdiction, rate: rate)
                 band.taxed = !exempted && entry.rule.applies(to: .state)
                 band.articleRules = [rule]

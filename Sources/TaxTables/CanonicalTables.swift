@@ -311,6 +311,12 @@ public enum CanonicalTables {
                 }
                 kind = .bandPerArticle(lower: lower, upper: upper, rate: rate,
                                        jurisdiction: Jurisdiction(level: .state, state: state, name: name, code: code))
+            case "surtax_above_per_article":
+                guard let threshold = table.money(record, "amount", log: &log), let rate = table.rate(record, "rate", log: &log),
+                      let code = table.text(record, "jurisdiction_code", log: &log),
+                      let name = table.text(record, "jurisdiction_name", log: &log) else { continue }
+                kind = .surtaxAbovePerArticle(threshold: threshold, rate: rate,
+                                              jurisdiction: Jurisdiction(level: .state, state: state, name: name, code: code))
             case "cap_per_article", "exempt_below_per_article", "exempt_first_per_article", "holiday":
                 // A holiday with no price limit (South Carolina's) leaves amount blank.
                 let noLimit = kindName == "holiday" && table.field(record, "amount").value.isEmpty
@@ -325,7 +331,8 @@ public enum CanonicalTables {
                 }
             default:
                 log.error(file, record.line, table.field(record, "kind").column,
-                          "kind \"\(kindName)\" is not one of band_per_article, cap_per_article, exempt_below_per_article, exempt_first_per_article, holiday")
+                          "kind \"\(kindName)\" is not one of band_per_article, cap_per_article, exempt_below_per_article, exempt_first_per_article, holiday, "
+                          + "surtax_above_per_article")
                 kind = nil
             }
             guard let kind else { continue }

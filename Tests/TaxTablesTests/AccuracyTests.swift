@@ -482,7 +482,7 @@ struct AccuracyTests {
                       ("WA", "98402", "Tacoma", .inPerson, .admission, "5.00"), ("WA", "98004", "Bellevue", .inPerson, .admission, "3.00"),
                       ("OH", "45202", "Cincinnati", .inPerson, .admission, "3.00"), ("IL", "60201", "Evanston", .stream, .digitalVideoStream, "5.00"),
                       ("IL", "60201", "Evanston", .inPerson, .admission, "8.00"), ("MD", "21401", "Annapolis", .inPerson, .admission, "10.00"),
-                      ("MD", "21044", "Columbia", .inPerson, .admission, "7.50")])
+                      ("MD", "21044", "Columbia", .inPerson, .admission, "7.50"), ("MD", "20772", "Upper Marlboro", .inPerson, .admission, "10.00")])
     func localAdmissionsTaxes(state: String, zip: String, city: String, fulfilment: Fulfilment, code: ProductTaxCode, tax: String) throws {
         let place = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
         let q = try quote("2026-03-02", from: place, to: place, [line("100.00", code, fulfilment)])
@@ -546,6 +546,18 @@ struct AccuracyTests {
         #expect(names.contains { $0.contains("Transit") })
         #expect(!names.contains("El Paso County"))
         #expect(q.totalTax.decimalString == "8.25")
+    }
+
+    /// Connecticut (Conn. Gen. Stat. 12-408(1)): an article of clothing or footwear over $1,000 is taxed at 7.75%, on
+    /// its whole price; at $1,000.00 it is 6.35%; per article, so two $600 coats are not.
+    @Test func connecticutLuxuryClothing() throws {
+        let hartford = Address(line1: "", city: "Hartford", state: StateCode("CT")!, zip: ZipCode("06103")!)
+        let coat = try quote("2026-03-10", from: hartford, to: hartford, [line("1200.00", .clothing)])
+        #expect(coat.totalTax.decimalString == "93.00")
+        #expect(coat.lines[0].jurisdictions.contains { $0.jurisdiction.code == "09-LUX" && $0.tax == 1680 })
+        #expect(try quote("2026-03-10", from: hartford, to: hartford, [line("1000.00", .clothing)]).totalTax.decimalString == "63.50")
+        #expect(try quote("2026-03-10", from: hartford, to: hartford, [QuoteLine(id: "1", code: .clothing, amount: try Money.parse("1200.00"), quantity: 2, fulfilment: .shipped)]).totalTax.decimalString == "76.20")
+        #expect(try quote("2026-03-10", from: hartford, to: hartford, [line("1200.00")]).totalTax.decimalString == "76.20")
     }
 
     // MARK: Holidays that recur
@@ -619,14 +631,16 @@ struct AccuracyTests {
     /// 2.281% -> 2.486% on 2025-07-01 (the voters' transit tax; city notice of 2025-05), Nome's 5% -> 6% on 2026-01-01
     /// (ballot of 2025-10-07), Cortez 4.05% -> 3.85% (a recreation tax over-collected), Yuma 3% -> 3.75% (CDOR's
     /// January 2026 list) and Timnath 3% -> 4.25% (home rule) on 2026-01-01, Vernon AL 3% -> 4% on 2025-10-01, Nowata
-    /// OK 3% -> 4% on 2026-01-01 (the Tax Commission's list; a one-cent increase passed in 2025-09).
+    /// OK 3% -> 4% on 2026-01-01 (the Tax Commission's list; a one-cent increase passed in 2025-09), Fargo 2% -> 2.25% on
+    /// 2025-04-01 (the city's public safety tax).
     @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
                       ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
                       ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
                       ("CO", "80759", "Yuma", "2025-12-31", "5.90"), ("CO", "80759", "Yuma", "2026-01-01", "6.65"),
                       ("CO", "80547", "Timnath", "2025-12-31", "6.70"), ("CO", "80547", "Timnath", "2026-01-01", "8.20"),
                       ("AL", "35592", "Vernon", "2025-09-30", "9.00"), ("AL", "35592", "Vernon", "2025-10-01", "10.00"),
-                      ("OK", "74048", "Nowata", "2025-12-31", "9.50"), ("OK", "74048", "Nowata", "2026-01-01", "10.50")])
+                      ("OK", "74048", "Nowata", "2025-12-31", "9.50"), ("OK", "74048", "Nowata", "2026-01-01", "10.50"),
+                      ("ND", "58102", "Fargo", "2025-03-31", "7.50"), ("ND", "58102", "Fargo", "2025-04-01", "7.75")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
