@@ -144,11 +144,21 @@ public struct TaxCalculator: Sendable {
         // Destination-sourced levels owed only where the seller is engaged in business (California's districts).
         if profile.destinationNeedsEngagement, source.rule == .intrastateHybrid, let district = districtLocation,
            !engaged(request.engagement, at: district, address: source.districtAddress, origin: primary, originAddress: source.address, on: request.date) {
-            if case .hybrid(let originLevels) = profile.sourcing, district.locals.contains(where: { !originLevels.contains($0.jurisdiction.level) }) {
-                warnings.append("district taxes of \(source.districtAddress?.zip.zip5String ?? "the destination") not charged: the seller is not engaged in business there "
-                                + "(CDTFA Publication 44); if it is, say so in seller.engaged_in")
+            let zip = source.districtAddress?.zip.zip5String ?? "the destination"
+            let districts = district.locals.filter { $0.jurisdiction.level == .special }.reduce(Rate.zero) { $0 + $1.intrastate }
+            if let countywide = district.countyDistricts, !countywide.intrastate.isZero, countywide.intrastate <= districts,
+               engagedInCounty(request.engagement, countywide: countywide.jurisdiction, origin: primary, state: state, on: request.date) {
+                warnings.append("district taxes of \(zip): only \(countywide.jurisdiction.name) (\(countywide.intrastate), the county's lowest district "
+                                + "rate) charged: the seller is engaged in business in the county but not in the place's own districts (CDTFA Publication 44); "
+                                + "if it is, say so in seller.engaged_in")
+                districtLocation?.locals = [countywide]
+            } else {
+                if case .hybrid(let originLevels) = profile.sourcing, district.locals.contains(where: { !originLevels.contains($0.jurisdiction.level) }) {
+                    warnings.append("district taxes of \(zip) not charged: the seller is not engaged in business there "
+                                    + "(CDTFA Publication 44); if it is, say so in seller.engaged_in")
+                }
+                districtLocation?.locals = []
             }
-            districtLocation?.locals = []
         }
 
         guard let entry = tables.taxability(of: line.code, in: state, on: request.date) else {
@@ -488,6 +498,17 @@ public struct TaxCalculator: Sendable {
             return zips.contains { zip in
                 (try? tables.locals.resolve(Address(state: destination.state, zip: zip), on: date))?.place == place
             }
+        }
+    }
+
+    /// Whether the seller has a place of business (the origin or a listed ZIP) in the county whose countywide
+    /// districts are `countywide` (the same jurisdiction names the county wherever it is resolved).
+    func engagedInCounty(_ engagement: SellerEngagement, countywide: Jurisdiction, origin: ResolvedLocation, state: StateCode,
+                         on date: TaxDate) -> Bool {
+        if origin.countyDistricts?.jurisdiction == countywide { return true }
+        guard case .places(let zips) = engagement else { return false }
+        return zips.contains { zip in
+            (try? tables.locals.resolve(Address(state: state, zip: zip), on: date))?.countyDistricts?.jurisdiction == countywide
         }
     }
 

@@ -50,6 +50,9 @@ public struct ResolvedLocation: Sendable {
     public var sources: [String]
     /// The place an official place file matched (a Washington location code, a California CDTFA place), if any.
     public var place: String?
+    /// California: the district taxes every place of this county has (its countywide districts), for a seller
+    /// engaged in business elsewhere in the county; nil where unknown.
+    public var countyDistricts: LocalRate?
 
     public init(state: StateCode, countyFIPS: String?, locals: [LocalRate], precision: ResolutionPrecision,
                 record: String, warnings: [String] = [], ownBaseTaxes: [OwnBaseTax] = [], sources: [String] = [], place: String? = nil) {

@@ -525,6 +525,15 @@ struct AccuracyTests {
         let elsewhere = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "94110"), [line("100.00")],
                                   engagement: .places([ZipCode("95814")!]))
         #expect(elsewhere.totalTax.decimalString == "7.25")
+        // A Los Angeles seller shipping to Santa Monica is engaged in Los Angeles County's countywide districts
+        // (2.5%, the county's lowest district rate), not in Santa Monica's own 1% (CDTFA Annotation 800.0005.200).
+        let santaMonica = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90401"), [line("100.00")])
+        #expect(santaMonica.totalTax.decimalString == "9.75")
+        #expect(santaMonica.lines[0].jurisdictions.contains { $0.jurisdiction.name == "Los Angeles County countywide district taxes" })
+        #expect(santaMonica.warnings.contains { $0.contains("countywide") })
+        let engagedThere = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90401"), [line("100.00")],
+                                     engagement: .places([ZipCode("90403")!]))
+        #expect(engagedThere.totalTax.decimalString == "10.75")
     }
 
     /// Texas: the origin's local taxes, then the destination's only within the 2% cap (34 TAC 3.334). Houston

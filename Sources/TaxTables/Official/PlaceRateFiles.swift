@@ -211,6 +211,10 @@ public struct PlaceRateResolver: LocalRateResolver {
     /// Dates before the file's first period, back to this day, take its first rates (the changes in between are
     /// corrections of their own); nil: such dates are refused.
     let carriedBackFrom: TaxDate?
+    /// California, by county key: the lowest district rate of the county's places in each of their periods. The
+    /// CDTFA file gives each place's districts combined; the countywide ones are in every place, and the lowest sum
+    /// is theirs wherever one place (most often the unincorporated area) has no district of its own.
+    var districtsByCounty: [String: (jurisdiction: Jurisdiction, periods: [(period: EffectivePeriod, rate: Rate)])] = [:]
 
     public init(file: PlaceRateFile, zip5: Zip5Index, fallback: any LocalRateResolver, sourceID: String? = nil, carriedBackFrom: TaxDate? = nil) {
         self.file = file
@@ -237,6 +241,37 @@ public struct PlaceRateResolver: LocalRateResolver {
             zipPlaces[record.zip.zip5] = zipMatches(record.zip.zip5)
         }
         self.zipPlaces = zipPlaces
+        if file.kind == .caCDTFA { districtsByCounty = Self.lowestDistricts(of: file) }
+    }
+
+    static func lowestDistricts(of file: PlaceRateFile) -> [String: (jurisdiction: Jurisdiction, periods: [(period: EffectivePeriod, rate: Rate)])] {
+        var lowest: [String: [EffectivePeriod: Rate]] = [:]
+        for place in file.places where !place.county.isEmpty {
+            let districts = place.locals.filter { $0.jurisdiction.level == .special }.reduce(Rate.zero) { $0 + $1.intrastate }
+            lowest[place.county, default: [:]][place.period] = min(lowest[place.county]?[place.period] ?? districts, districts)
+        }
+        return lowest.reduce(into: [:]) { result, entry in
+            let slug = entry.key.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
+            let jurisdiction = Jurisdiction(level: .special, state: file.state, name: "\(entry.key.capitalized) County countywide district taxes",
+                                            code: "L-CA-SPECIAL-\(slug)-COUNTYWIDE")
+            result[entry.key] = (jurisdiction, entry.value.map { (period: $0.key, rate: $0.value) }.sorted { $0.period.from < $1.period.from })
+        }
+    }
+
+    /// The countywide districts of `county` on `date`, chosen among its periods as a place's rates are.
+    func countyDistricts(_ county: String, on date: TaxDate) -> LocalRate? {
+        guard let (jurisdiction, periods) = districtsByCounty[county], let first = periods.first, let last = periods.last else { return nil }
+        let rate: Rate
+        if let inForce = periods.first(where: { $0.period.contains(date) }) {
+            rate = inForce.rate
+        } else if date > last.period.through {
+            rate = last.rate
+        } else if let carriedBackFrom, date >= carriedBackFrom, date < first.period.from {
+            rate = first.rate
+        } else {
+            return nil
+        }
+        return LocalRate(jurisdiction: jurisdiction, intrastate: rate)
     }
 
     /// A place name as names are compared: upper-cased, hyphens as spaces, single spaces, without the ZIP5 table's
@@ -375,8 +410,10 @@ public struct PlaceRateResolver: LocalRateResolver {
                 + "the address's city, a ZIP+4 or a street address would decide")
         }
         let base = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
-        return ResolvedLocation(state: address.state, countyFIPS: base?.countyFIPS, locals: place.locals, precision: .zip5,
+        var location = ResolvedLocation(state: address.state, countyFIPS: base?.countyFIPS, locals: place.locals, precision: .zip5,
                                 record: "\(place.label) (\(file.file):\(place.line), \(place.period)); place \(candidate.name) matched by \(candidate.evidence.rawValue) of ZIP \(address.zip.zip5String)",
                                 warnings: warnings, sources: [sourceID], place: place.key)
+        if !districtsByCounty.isEmpty { location.countyDistricts = countyDistricts(place.county, on: date) }
+        return location
     }
 }
