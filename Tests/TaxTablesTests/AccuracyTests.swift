@@ -592,13 +592,16 @@ struct AccuracyTests {
 
     /// Alabama (Ala. Code 40-23-211 and 213): the third weekend of July; cities and counties waive their own taxes
     /// by resolution and almost all do (ALDOR's 2024 tracking), except the education taxes of Jefferson County and
-    /// others: Montgomery charges nothing on clothing, Birmingham charges Jefferson County's tax.
+    /// others: Montgomery charges nothing on clothing, Birmingham charges Jefferson County's 1% education tax only.
     @Test func alabamaHolidayWithLocalTaxes() throws {
         let montgomery = Address(line1: "", city: "Montgomery", state: StateCode("AL")!, zip: ZipCode("36104")!)
         let birmingham = Address(line1: "", city: "Birmingham", state: StateCode("AL")!, zip: ZipCode("35203")!)
         #expect(try quote("2027-07-17", from: montgomery, to: montgomery, [line("50.00", .clothing)]).totalTax.decimalString == "0.00")
         #expect(try quote("2027-07-20", from: montgomery, to: montgomery, [line("50.00", .clothing)]).totalTax.decimalString == "5.00")
-        #expect(try quote("2026-07-18", from: birmingham, to: birmingham, [line("50.00", .clothing)]).totalTax.decimalString == "1.00")
+        let holiday = try quote("2026-07-18", from: birmingham, to: birmingham, [line("50.00", .clothing)])
+        #expect(holiday.totalTax.decimalString == "0.50")
+        #expect(holiday.lines[0].jurisdictions.filter { $0.tax > 0 }.map(\.jurisdiction.code) == ["L-AL-SPECIAL-JEFFERSON-COUNTY-EDUCATION"])
+        #expect(try quote("2026-07-21", from: birmingham, to: birmingham, [line("50.00", .clothing)]).totalTax.decimalString == "5.00")
     }
 
     /// Mississippi (27-65-111 as amended by SB 2470 of 2024): the second Friday of July through Sunday, clothing
