@@ -251,27 +251,25 @@ public struct PlaceRateResolver: LocalRateResolver {
             lowest[place.county, default: [:]][place.period] = min(lowest[place.county]?[place.period] ?? districts, districts)
         }
         return lowest.reduce(into: [:]) { result, entry in
-            let slug = entry.key.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
             let jurisdiction = Jurisdiction(level: .special, state: file.state, name: "\(entry.key.capitalized) County countywide district taxes",
-                                            code: "L-CA-SPECIAL-\(slug)-COUNTYWIDE")
+                                            code: JurisdictionCodes.levy(file.state, .special, entry.key + " COUNTYWIDE"))
             result[entry.key] = (jurisdiction, entry.value.map { (period: $0.key, rate: $0.value) }.sorted { $0.period.from < $1.period.from })
         }
     }
 
     /// The countywide districts of `county` on `date`, chosen among its periods as a place's rates are.
     func countyDistricts(_ county: String, on date: TaxDate) -> LocalRate? {
-        guard let (jurisdiction, periods) = districtsByCounty[county], let first = periods.first, let last = periods.last else { return nil }
-        let rate: Rate
-        if let inForce = periods.first(where: { $0.period.contains(date) }) {
-            rate = inForce.rate
-        } else if date > last.period.through {
-            rate = last.rate
-        } else if let carriedBackFrom, date >= carriedBackFrom, date < first.period.from {
-            rate = first.rate
-        } else {
-            return nil
-        }
-        return LocalRate(jurisdiction: jurisdiction, intrastate: rate)
+        guard let (jurisdiction, periods) = districtsByCounty[county], let chosen = row(of: periods, period: { $0.period }, on: date) else { return nil }
+        return LocalRate(jurisdiction: jurisdiction, intrastate: chosen.row.rate)
+    }
+
+    /// Of dated rows, oldest first, the one a date takes: the row in force; past the last period, the last (its
+    /// source's freshness warning says so); before the first, back to `carriedBackFrom`, the first, carried back.
+    func row<Row>(of rows: [Row], period: (Row) -> EffectivePeriod, on date: TaxDate) -> (row: Row, carriedBack: Bool)? {
+        if let inForce = rows.first(where: { period($0).contains(date) }) { return (inForce, false) }
+        if let last = rows.last, date > period(last).through { return (last, false) }
+        if let first = rows.first, let carriedBackFrom, date >= carriedBackFrom, date < period(first).from { return (first, true) }
+        return nil
     }
 
     /// A place name as names are compared: upper-cased, hyphens as spaces, single spaces, without the ZIP5 table's
@@ -388,17 +386,11 @@ public struct PlaceRateResolver: LocalRateResolver {
             return location
         }
         var warnings: [String] = []
-        let place: PlaceRate
-        if let inForce = rows.first(where: { $0.period.contains(date) }) {
-            place = inForce
-        } else if let last = rows.last, date > last.period.through {
-            // Past the file's last period: its latest rates, with the freshness warning of its source.
-            place = last
-        } else if let first = rows.first, let carriedBackFrom, date >= carriedBackFrom, date < first.period.from {
-            place = first
-            warnings.append("local rates before \(first.period.from) are the \(sourceID) rates carried back, corrected by the rate changes the tables record")
-        } else {
+        guard let (place, carriedBack) = row(of: rows, period: { $0.period }, on: date) else {
             throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: rows.map(\.period.description).joined(separator: ", "))
+        }
+        if carriedBack {
+            warnings.append("local rates before \(place.period.from) are the \(sourceID) rates carried back, corrected by the rate changes the tables record")
         }
         // The ZIP's own names disagree on the place (the address did not say): say so, as for a straddled district.
         if candidate.evidence != .addressCity,
