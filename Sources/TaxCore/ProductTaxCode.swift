@@ -98,6 +98,9 @@ public enum SourcingRule: String, Sendable, CaseIterable, Hashable {
     case intrastateHybrid = "intrastate_hybrid"
     /// An intrastate sale in a state that charges the origin's local taxes, then the destination's up to a cap.
     case intrastateOriginCapped = "intrastate_origin_capped"
+    /// An intrastate sale of a product the state sources to the seller's business location whatever the
+    /// fulfilment (New Mexico's professional services).
+    case sellerBusinessLocation = "seller_business_location"
 
     public var explanation: String {
         switch self {
@@ -109,6 +112,7 @@ public enum SourcingRule: String, Sendable, CaseIterable, Hashable {
         case .intrastateOrigin: "origin-based state: intrastate sale sourced to the seller's location"
         case .intrastateHybrid: "hybrid state: state and local levels from the origin, districts from the destination"
         case .intrastateOriginCapped: "origin's local taxes, then the destination's local use taxes up to the state's local cap"
+        case .sellerBusinessLocation: "the state sources this product to the seller's business location (states.csv seller_sourced_codes)"
         }
     }
 }

@@ -62,13 +62,17 @@ public final class StateProfile: Sendable {
     /// Destination-sourced local levels are owed only where the seller is engaged in business (California's
     /// district taxes, CDTFA Publication 44); elsewhere they are not charged.
     public let destinationNeedsEngagement: Bool
+    /// Product codes the state sources to the seller's business location in the state whatever the fulfilment
+    /// (New Mexico's professional services, NMSA 7-1-14), when seller and buyer are both in the state.
+    public let sellerSourcedCodes: Set<ProductTaxCode>
     public let provenance: Provenance
 
     /// The state as a taxing jurisdiction (built once, shared by every quote line).
     public let jurisdiction: Jurisdiction
 
     public init(state: StateCode, fips: String, name: String, hasSalesTax: Bool, rates: [DatedRate],
-                sourcing: IntrastateSourcing, destinationNeedsEngagement: Bool = false, provenance: Provenance) {
+                sourcing: IntrastateSourcing, destinationNeedsEngagement: Bool = false,
+                sellerSourcedCodes: Set<ProductTaxCode> = [], provenance: Provenance) {
         self.state = state
         self.fips = fips
         self.name = name
@@ -76,6 +80,7 @@ public final class StateProfile: Sendable {
         self.rates = rates
         self.sourcing = sourcing
         self.destinationNeedsEngagement = destinationNeedsEngagement
+        self.sellerSourcedCodes = sellerSourcedCodes
         self.provenance = provenance
         jurisdiction = Jurisdiction(level: .state, state: state, name: name, code: fips)
     }
@@ -85,6 +90,6 @@ public final class StateProfile: Sendable {
     /// The same state with other rates (a rate table that replaces the state rates).
     public func replacingRates(_ rates: [DatedRate]) -> StateProfile {
         StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasSalesTax, rates: rates, sourcing: sourcing,
-                     destinationNeedsEngagement: destinationNeedsEngagement, provenance: provenance)
+                     destinationNeedsEngagement: destinationNeedsEngagement, sellerSourcedCodes: sellerSourcedCodes, provenance: provenance)
     }
 }

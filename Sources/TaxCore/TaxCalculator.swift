@@ -226,7 +226,7 @@ public struct TaxCalculator: Sendable {
         // They follow the buyer's address even where a state sources its own tax to the seller (Chicago's
         // amusement tax reaches patrons in Chicago, whoever sells to them).
         var ownBaseCandidates = primary.ownBaseTaxes + (districtLocation?.ownBaseTaxes ?? [])
-        if source.rule == .intrastateOrigin, let buyer = source.buyerAddress, let buyerLocation = try? tables.locals.resolve(buyer, on: request.date) {
+        if source.rule == .intrastateOrigin || source.rule == .sellerBusinessLocation, let buyer = source.buyerAddress, let buyerLocation = try? tables.locals.resolve(buyer, on: request.date) {
             ownBaseCandidates = buyerLocation.ownBaseTaxes
         }
         let ownBase = ownBaseCandidates.filter { $0.codes.contains(line.code) && $0.period.contains(request.date) }
@@ -370,6 +370,10 @@ public struct TaxCalculator: Sendable {
             else { (.originAddress, request.origin, "origin") }
         let origin = request.origin
         if rule != .originAddress, address.state == origin.state, let profile = tables.profile(address.state) {
+            if profile.sellerSourcedCodes.contains(line.code) {
+                return SourceChoice(rule: .sellerBusinessLocation, address: origin, field: "origin", districtAddress: nil,
+                                    districtField: "origin", sellerLocation: origin, buyerAddress: address)
+            }
             switch profile.sourcing {
             case .origin:
                 return SourceChoice(rule: .intrastateOrigin, address: origin, field: "origin", districtAddress: nil,

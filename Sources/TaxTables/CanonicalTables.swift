@@ -181,6 +181,11 @@ public enum CanonicalTables {
             guard let rate = table.rate(record, "rate", log: &log) else { continue }
             let interstate = table.rate(record, "interstate_rate", optional: true, log: &log)
             guard let sourcing = parseSourcing(table, record, log: &log) else { continue }
+            var sellerSourced = Set<ProductTaxCode>()
+            if table.has("seller_sourced_codes") {
+                guard let codes = table.list(record, "seller_sourced_codes", required: false, log: &log, parse: ProductTaxCode.init(rawValue:)) else { continue }
+                sellerSourced = Set(codes)
+            }
             if table.has("local_cap"), !table.field(record, "local_cap").value.isEmpty {
                 guard table.rate(record, "local_cap", log: &log) != nil else { continue }
                 capped.insert(state)
@@ -192,8 +197,9 @@ public enum CanonicalTables {
                               "\(state) rate period \(period) overlaps \(clash.period) (line \(firstLine[state]!))")
                     continue
                 }
-                if existing.sourcing != sourcing || existing.fips != fips || existing.hasSalesTax != (hasTax == "Y") {
-                    log.error(file, record.line, nil, "\(state) rows disagree on fips, has_sales_tax or sourcing")
+                if existing.sourcing != sourcing || existing.fips != fips || existing.hasSalesTax != (hasTax == "Y")
+                    || existing.sellerSourcedCodes != sellerSourced {
+                    log.error(file, record.line, nil, "\(state) rows disagree on fips, has_sales_tax, sourcing or seller_sourced_codes")
                     continue
                 }
                 profiles[state] = existing.replacingRates((existing.rates + [dated]).sorted { $0.period.from < $1.period.from })
@@ -202,7 +208,8 @@ public enum CanonicalTables {
                 order.append(state)
                 let engagement = table.has("district_engagement") && table.field(record, "district_engagement").value == "Y"
                 profiles[state] = StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasTax == "Y", rates: [dated],
-                                               sourcing: sourcing, destinationNeedsEngagement: engagement, provenance: provenance)
+                                               sourcing: sourcing, destinationNeedsEngagement: engagement,
+                                               sellerSourcedCodes: sellerSourced, provenance: provenance)
             }
         }
         return (order.map { profiles[$0]! }, named, capped)

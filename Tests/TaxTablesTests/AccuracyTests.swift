@@ -557,6 +557,47 @@ struct AccuracyTests {
         #expect(q.totalTax.decimalString == "8.25")
     }
 
+    /// New Mexico (NMSA 7-1-14(D)(1), from 2021-07-01): professional services are reported at the seller's business
+    /// location even when delivered elsewhere in the state; other products follow the buyer (Albuquerque 7.625%,
+    /// Santa Fe 8.1875% on 2026-03-02).
+    @Test func newMexicoProfessionalServicesAtTheSellersLocation() throws {
+        let q = try quote("2026-03-02", from: .zip("NM", "87102"), to: .zip("NM", "87501"),
+                          [line("100.00", .professionalService, .download), line("100.00", .digitalVideoDownload, .download, id: "2")])
+        #expect(q.lines[0].sourcing.rule == .sellerBusinessLocation)
+        #expect(q.lines[0].jurisdictions.contains { $0.jurisdiction.name.hasPrefix("Albuquerque") })
+        #expect(q.lines[1].sourcing.rule == .deliveryAddress)
+        #expect(q.lines[1].jurisdictions.contains { $0.jurisdiction.name == "Santa Fe" })
+        #expect(q.totalTax.decimalString == "15.81")  // 7.625 + 8.1875, rounded once for the invoice (SST rule)
+        // Sold from outside the state, the service follows the buyer as before.
+        let remote = try quote("2026-03-02", from: .zip("AZ", "85004"), to: .zip("NM", "87501"), [line("100.00", .professionalService, .download)])
+        #expect(remote.lines[0].sourcing.rule == .deliveryAddress)
+    }
+
+    /// Alaska's local taxes that stop at a price: Juneau taxes the first $14,300 of a single item or service, the Kenai
+    /// Peninsula Borough and its cities the first $500 of a sale, Sitka and the City of Kodiak the first $3,000.
+    @Test(arguments: [("99801", "2025-05-05", "20000.00", "715.00"), ("99801", "2025-05-05", "14000.00", "700.00"),
+                      ("99611", "2025-06-02", "800.00", "30.00"), ("99603", "2025-11-03", "1200.00", "39.25"),
+                      ("99835", "2025-06-15", "4000.00", "180.00"), ("99835", "2025-11-15", "4000.00", "150.00"),
+                      ("99615", "2026-01-12", "5000.00", "210.00"), ("99615", "2026-01-12", "100.00", "7.00")])
+    func alaskaLocalCaps(zip: String, date: String, amount: String, tax: String) throws {
+        let q = try quote(date, from: .zip("AK", zip), [line(amount, .personalCareService, .inPerson)])
+        #expect(q.totalTax.decimalString == tax, "\(zip) \(date) \(amount)")
+    }
+
+    /// Local taxes found by the local-base audit: Ketchum's supplemental 1% for air service beside its 2% (2023-07-01
+    /// to 2028-06-30), Palmer's 4% from 2026-04-01 to 2027-10-31, Woodinville's 5% admissions tax (no Washington
+    /// sales tax on a spectator admission).
+    @Test func localTaxesOfTheLocalBaseAudit() throws {
+        #expect(try taxOn100("ID", "83340", city: "Ketchum", on: "2025-09-01") == "9.00")
+        #expect(try taxOn100("AK", "99645", city: "Palmer", on: "2026-03-31") == "3.00")
+        #expect(try taxOn100("AK", "99645", city: "Palmer", on: "2026-04-01") == "4.00")
+        #expect(try taxOn100("AK", "99645", city: "Palmer", on: "2027-11-01") == "3.00")
+        let woodinville = Address(line1: "", city: "Woodinville", state: StateCode("WA")!, zip: ZipCode("98072")!)
+        let show = try quote("2026-01-09", from: woodinville, [line("100.00", .admission, .inPerson)])
+        #expect(show.totalTax.decimalString == "5.00")
+        #expect(show.lines[0].jurisdictions.contains { $0.jurisdiction.code == "L-WA-CITY-WOODINVILLE-ADMISSION-TAX" && $0.tax == 500 })
+    }
+
     /// Connecticut (Conn. Gen. Stat. 12-408(1)): an article of clothing or footwear over $1,000 is taxed at 7.75%, on
     /// its whole price; at $1,000.00 it is 6.35%; per article, so two $600 coats are not.
     @Test func connecticutLuxuryClothing() throws {
