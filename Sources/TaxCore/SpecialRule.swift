@@ -4,6 +4,9 @@ public final class SpecialRule: Sendable, Identifiable {
     public enum Kind: Sendable, Hashable {
         /// Only the first `cap` of each article is taxable (Tennessee local tax on the first $1,600).
         case capPerArticle(cap: Int64)
+        /// Only the first `cap` of a sale is taxable: of all the order's lines the rule covers, together, at each
+        /// jurisdiction it limits (the Kenai Peninsula Borough taxes the first $500 of each sale).
+        case capPerSale(cap: Int64)
         /// An article priced below `limit` is exempt (New York clothing under $110).
         case exemptBelowPerArticle(limit: Int64)
         /// The first `amount` of each article is exempt, the excess taxable (Massachusetts clothing over $175).
@@ -22,8 +25,13 @@ public final class SpecialRule: Sendable, Identifiable {
     public var addedTax: (rate: Rate, jurisdiction: Jurisdiction)? {
         switch kind {
         case .bandPerArticle(_, _, let rate, let jurisdiction), .surtaxAbovePerArticle(_, let rate, let jurisdiction): (rate, jurisdiction)
-        case .capPerArticle, .exemptBelowPerArticle, .exemptFirstPerArticle, .holiday: nil
+        case .capPerArticle, .capPerSale, .exemptBelowPerArticle, .exemptFirstPerArticle, .holiday: nil
         }
+    }
+
+    /// The cap of a `capPerSale` rule; nil for the rules that act on each article.
+    public var saleCap: Int64? {
+        if case .capPerSale(let cap) = kind { cap } else { nil }
     }
 
     public let id: String
@@ -68,6 +76,7 @@ public final class SpecialRule: Sendable, Identifiable {
     func taxableBase(ofArticle unit: Int64) -> Int64 {
         switch kind {
         case .capPerArticle(let cap): min(unit, cap)
+        case .capPerSale: unit  // acts on the sale, not the article (TaxCalculator.shareSaleCaps)
         case .exemptBelowPerArticle(let limit): unit < limit ? 0 : unit
         case .exemptFirstPerArticle(let amount): max(unit - amount, 0)
         case .holiday(let maxPrice): unit <= maxPrice ? 0 : unit

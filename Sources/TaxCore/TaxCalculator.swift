@@ -33,6 +33,7 @@ public struct TaxCalculator: Sendable {
         }
         let linePlans = plans.map { $0! }
         warnings += freshnessWarnings(linePlans, date: request.date)
+        shareSaleCaps(linePlans)
 
         // Pass 2: round by the declared mode, writing each jurisdiction's tax into the line quotes. Groups are
         // few (one per state or per combined rate), so a linear search over them beats hashing.
@@ -111,6 +112,41 @@ public struct TaxCalculator: Sendable {
             for (member, part) in zip(group.members, parts) { member.plan.quote.jurisdictions[member.cell].tax = part }
         }
         return rest
+    }
+
+    /// A cap on a whole sale (the Kenai Peninsula Borough taxes the first $500 of each sale): each line was capped
+    /// alone; where the lines a rule covers at one jurisdiction together pass the cap, the cap is shared over their
+    /// bases in proportion, in cents by largest remainder (ties to the earlier line). Tax-included lines keep the
+    /// cap on their own price: their tax is fixed by it.
+    private func shareSaleCaps(_ plans: [LinePlan]) {
+        var groups: [(rule: SpecialRule, jurisdiction: Jurisdiction, members: [(plan: LinePlan, cell: Int)])] = []
+        for plan in plans {
+            for (rule, cell) in plan.saleCaps {
+                let jurisdiction = plan.quote.jurisdictions[cell].jurisdiction
+                if let g = groups.firstIndex(where: { $0.rule === rule && $0.jurisdiction == jurisdiction }) {
+                    groups[g].members.append((plan, cell))
+                } else {
+                    groups.append((rule, jurisdiction, [(plan, cell)]))
+                }
+            }
+        }
+        for group in groups where group.members.count > 1 {
+            guard let cap = group.rule.saleCap else { continue }
+            let bases = group.members.map { $0.plan.quote.jurisdictions[$0.cell].taxable }
+            // Each base is at most the cap and an order has at most QuoteLimits.maxLines lines: no overflow.
+            guard bases.reduce(0, +) > cap else { continue }
+            for (member, part) in zip(group.members, DiscountAllocation.split(cap, over: bases)) {
+                let quote = member.plan.quote
+                let rate = quote.jurisdictions[member.cell].rate
+                member.plan.quote.jurisdictions[member.cell].taxable = part
+                member.plan.quote.jurisdictions[member.cell].exact = ExactAmount(minorUnits: part, rate: rate)
+                let cells = member.plan.quote.jurisdictions
+                let taxable = member.plan.stateTaxed ? cells[0].taxable : cells.map(\.taxable).max() ?? 0
+                member.plan.quote.taxable = Money(minorUnits: taxable, currency: quote.taxable.currency)
+                member.plan.quote.exempt = Money(minorUnits: quote.taxableBase.minorUnits - taxable, currency: quote.taxable.currency)
+                if !quote.appliedRules.contains(group.rule.id) { member.plan.quote.appliedRules.append(group.rule.id) }
+            }
+        }
     }
 
     // MARK: - Planning one line
@@ -300,15 +336,19 @@ public struct TaxCalculator: Sendable {
         var appliedRules: [String] = appliedOwnBase
         for component in components where component.taxed {
             for rule in component.articleRules where !appliedRules.contains(rule.id) {
-                let ruled = Articles(amount: net, quantity: quantity).total(rule.taxableBase)
+                let ruled = rule.saleCap.map { Swift.min(net, $0) } ?? Articles(amount: net, quantity: quantity).total(rule.taxableBase)
                 if component.isBand ? ruled > 0 : ruled < net { appliedRules.append(rule.id) }
             }
         }
         var cells: [JurisdictionTax] = []
+        var saleCaps: [(rule: SpecialRule, cell: Int)] = []
         cells.reserveCapacity(components.count)
         for component in components {
             let base = component.base(net: net, quantity: quantity)
             if component.isBand && base == 0 { continue }
+            if component.taxed, !line.taxIncluded {
+                for rule in component.articleRules where rule.saleCap != nil { saleCaps.append((rule, cells.count)) }
+            }
             cells.append(JurisdictionTax(jurisdiction: component.jurisdiction, rate: component.rate, taxable: base,
                                          exact: ExactAmount(minorUnits: base, rate: component.rate), tax: 0))
         }
@@ -328,7 +368,7 @@ public struct TaxCalculator: Sendable {
                 notCollecting: nil, sourcing: sourcing, taxability: entry, exemption: exemption,
                 appliedRules: appliedRules, jurisdictions: cells),
             includedTax: includedTax, isTaxIncluded: line.taxIncluded, combinedRate: combinedRate, warnings: warnings, sources: sources,
-            isShippedGoods: line.fulfilment == .shipped && line.code != .shipping)
+            isShippedGoods: line.fulfilment == .shipped && line.code != .shipping, stateTaxed: components[0].taxed, saleCaps: saleCaps)
     }
 
     /// A date the tables do not cover is the date's fault; an unknown or misplaced ZIP is the address's.
@@ -595,6 +635,8 @@ private struct Component {
             base = Articles(amount: net, quantity: quantity).total { price in
                 rules.reduce(price) { Swift.min($0, $1.taxableBase(ofArticle: price)) }
             }
+            // A cap on the sale holds for the line alone; shareSaleCaps then shares it over the order's lines.
+            if let cap = rules.lazy.compactMap(\.saleCap).min() { base = Swift.min(base, cap) }
         }
         if let proportion { base = TaxCalculator.proportionalBase(base, proportion) }
         return base
@@ -614,9 +656,14 @@ private final class LinePlan {
     let sources: [String]
     /// Goods shipped with the order: proportional delivery charges are allocated over them.
     let isShippedGoods: Bool
+    /// Whether the state level taxes the line (its taxable amount is then the state's base).
+    let stateTaxed: Bool
+    /// The jurisdictions (cells) whose base a cap on the whole sale limits, with the rule.
+    let saleCaps: [(rule: SpecialRule, cell: Int)]
 
     init(quote: LineQuote, includedTax: Int64 = 0, isTaxIncluded: Bool = false, combinedRate: [RatePart] = [],
-         warnings: [String], sources: [String] = [], isShippedGoods: Bool = false) {
+         warnings: [String], sources: [String] = [], isShippedGoods: Bool = false, stateTaxed: Bool = false,
+         saleCaps: [(rule: SpecialRule, cell: Int)] = []) {
         self.quote = quote
         self.includedTax = includedTax
         self.isTaxIncluded = isTaxIncluded
@@ -624,5 +671,7 @@ private final class LinePlan {
         self.warnings = warnings
         self.sources = sources
         self.isShippedGoods = isShippedGoods
+        self.stateTaxed = stateTaxed
+        self.saleCaps = saleCaps
     }
 }

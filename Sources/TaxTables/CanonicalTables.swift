@@ -324,7 +324,7 @@ public enum CanonicalTables {
                       let name = table.text(record, "jurisdiction_name", log: &log) else { continue }
                 kind = .surtaxAbovePerArticle(threshold: threshold, rate: rate,
                                               jurisdiction: Jurisdiction(level: .state, state: state, name: name, code: code))
-            case "cap_per_article", "exempt_below_per_article", "exempt_first_per_article", "holiday":
+            case "cap_per_article", "cap_per_sale", "exempt_below_per_article", "exempt_first_per_article", "holiday":
                 // A holiday with no price limit (South Carolina's) leaves amount blank.
                 let noLimit = kindName == "holiday" && table.field(record, "amount").value.isEmpty
                 guard let amount = noLimit ? Int64.max : table.money(record, "amount", log: &log),
@@ -332,13 +332,14 @@ public enum CanonicalTables {
                 levels = parsedLevels
                 kind = switch kindName {
                 case "cap_per_article": .capPerArticle(cap: amount)
+                case "cap_per_sale": .capPerSale(cap: amount)
                 case "exempt_below_per_article": .exemptBelowPerArticle(limit: amount)
                 case "exempt_first_per_article": .exemptFirstPerArticle(amount: amount)
                 default: .holiday(maxPrice: amount)
                 }
             default:
                 log.error(file, record.line, table.field(record, "kind").column,
-                          "kind \"\(kindName)\" is not one of band_per_article, cap_per_article, exempt_below_per_article, exempt_first_per_article, holiday, "
+                          "kind \"\(kindName)\" is not one of band_per_article, cap_per_article, cap_per_sale, exempt_below_per_article, exempt_first_per_article, holiday, "
                           + "surtax_above_per_article")
                 kind = nil
             }

@@ -584,6 +584,22 @@ struct AccuracyTests {
         #expect(q.totalTax.decimalString == tax, "\(zip) \(date) \(amount)")
     }
 
+    /// A cap on the sale (Kenai Peninsula Borough, $500) is shared by the order's lines in proportion to their
+    /// bases, in exact cents; Juneau's cap is on each item, so two $10,000 items are taxed in full.
+    @Test func alaskaCapsOnTheSaleAndOnTheItem() throws {
+        let kenai = try quote("2025-06-02", from: .zip("AK", "99611"),
+                              [line("400.00", .personalCareService, .inPerson), line("300.00", .general, .pickup, id: "2")])
+        // 500 x 4/7 = 285.714..., 500 x 3/7 = 214.285...: the cent left goes to the larger remainder.
+        #expect(kenai.lines.map(\.taxable.decimalString) == ["285.71", "214.29"])
+        #expect(kenai.totalTax.decimalString == "30.00")
+        #expect(kenai.lines.allSatisfy { $0.appliedRules.contains("AK-kenai-peninsula-cap") })
+        let under = try quote("2025-06-02", from: .zip("AK", "99611"), [line("200.00", .personalCareService, .inPerson), line("250.00", id: "2")])
+        #expect(under.totalTax.decimalString == "27.00")
+        let juneau = try quote("2025-05-05", from: .zip("AK", "99801"),
+                               [line("10000.00", .personalCareService, .inPerson), line("10000.00", .personalCareService, .inPerson, id: "2")])
+        #expect(juneau.totalTax.decimalString == "1000.00")
+    }
+
     /// Local taxes found by the local-base audit: Ketchum's supplemental 1% for air service beside its 2% (2023-07-01
     /// to 2028-06-30), Palmer's 4% from 2026-04-01 to 2027-10-31, Woodinville's 5% admissions tax (no Washington
     /// sales tax on a spectator admission).

@@ -92,7 +92,7 @@ struct TableFileTests {
         Broken(name: "unknown source", file: "rules.csv", find: ",fixture,2026-11-01,synthetic cap", replace: ",nowhere,2026-11-01,synthetic cap",
                diagnostic: "rules.csv:2:14: error: source \"nowhere\" is not listed in sources.csv"),
         Broken(name: "unknown rule kind", file: "rules.csv", find: "cap_per_article", replace: "cap_per_banana",
-               diagnostic: "rules.csv:2:3: error: kind \"cap_per_banana\" is not one of band_per_article, cap_per_article, exempt_below_per_article, exempt_first_per_article, holiday, surtax_above_per_article"),
+               diagnostic: "rules.csv:2:3: error: kind \"cap_per_banana\" is not one of band_per_article, cap_per_article, cap_per_sale, exempt_below_per_article, exempt_first_per_article, holiday, surtax_above_per_article"),
         Broken(name: "unknown product code", file: "taxability.csv", find: "MN,admission,", replace: "MN,admissions,",
                diagnostic: "taxability.csv:12:2: error: code \"admissions\" is not one of general, clothing, shipping, personal_care_service, massage_service, professional_service, gift_card, digital_video_stream, digital_video_download, digital_subscription, admission, gratuity"),
         Broken(name: "a code left without taxability", file: "taxability.csv", find: "WI,admission,taxable,2020-01-01,,high,fixture,2026-11-01,\n", replace: "",
