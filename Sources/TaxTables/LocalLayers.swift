@@ -1,11 +1,12 @@
 import TaxCore
 
 /// Which addresses a correction or a local tax covers: the county, the city (by the ZIP5 table's city name,
-/// optionally within counties), a list of ZIP5s, or an official place (a Washington location code, a California
-/// CDTFA place). Matched against the ZIP5 record of the address's ZIP in its state, and the place the official
-/// layer matched.
+/// optionally within counties), the ZIP's postal city (where the ZIP5 table names regions by county, as in Ohio;
+/// a postal city is only an approximation of a municipality), a list of ZIP5s, or an official place (a Washington
+/// location code, a California CDTFA place). Matched against the ZIP5 record of the address's ZIP in its state,
+/// and the place the official layer matched.
 public struct PlaceScope: Sendable, Hashable {
-    public enum Kind: String, Sendable, CaseIterable { case county, city, zip, place }
+    public enum Kind: String, Sendable, CaseIterable { case county, city, zip, place, postalCity = "postal_city" }
     public var kind: Kind
     public var places: Set<String>
     public var counties: Set<String>
@@ -17,6 +18,9 @@ public struct PlaceScope: Sendable, Hashable {
         case .county: return record?.countyFIPS.map(places.contains) ?? false
         case .city:
             guard let record, let city = record.cityName, places.contains(city.uppercased()) else { return false }
+            return counties.isEmpty || record.countyFIPS.map(counties.contains) ?? false
+        case .postalCity:
+            guard let record, let city = record.postalCity, places.contains(city.uppercased()) else { return false }
             return counties.isEmpty || record.countyFIPS.map(counties.contains) ?? false
         }
     }
@@ -108,10 +112,12 @@ struct ScopeIndex<Row: Sendable>: Sendable {
     let byCounty: [String: [Int]]
     let byCity: [String: [Int]]
     let byPlace: [String: [Int]]
+    let byPostalCity: [String: [Int]]
 
     init(_ rows: [Row], scope: (Row) -> PlaceScope) {
         self.rows = rows
         var byZip: [Int32: [Int]] = [:], byCounty: [String: [Int]] = [:], byCity: [String: [Int]] = [:], byPlace: [String: [Int]] = [:]
+        var byPostalCity: [String: [Int]] = [:]
         for (i, row) in rows.enumerated() {
             let scope = scope(row)
             for place in scope.places {
@@ -120,6 +126,7 @@ struct ScopeIndex<Row: Sendable>: Sendable {
                 case .county: byCounty[place, default: []].append(i)
                 case .city: byCity[place, default: []].append(i)
                 case .place: byPlace[place, default: []].append(i)
+                case .postalCity: byPostalCity[place, default: []].append(i)
                 }
             }
         }
@@ -127,6 +134,7 @@ struct ScopeIndex<Row: Sendable>: Sendable {
         self.byCounty = byCounty
         self.byCity = byCity
         self.byPlace = byPlace
+        self.byPostalCity = byPostalCity
     }
 
     func candidates(record: Zip5Record?, zip5: Int32, place: String?) -> [Row] {
@@ -134,6 +142,7 @@ struct ScopeIndex<Row: Sendable>: Sendable {
         if !byCounty.isEmpty, let county = record?.countyFIPS, let found = byCounty[county] { indices += found }
         if !byCity.isEmpty, let city = record?.cityName, let found = byCity[city.uppercased()] { indices += found }
         if !byPlace.isEmpty, let place, let found = byPlace[place.uppercased()] { indices += found }
+        if !byPostalCity.isEmpty, let city = record?.postalCity, let found = byPostalCity[city.uppercased()] { indices += found }
         if indices.count > 1 { indices.sort() }
         return indices.map { rows[$0] }
     }

@@ -614,6 +614,18 @@ struct AccuracyTests {
         #expect(show.lines[0].jurisdictions.contains { $0.jurisdiction.code == "L-WA-CITY-WOODINVILLE-ADMISSION-TAX" && $0.tax == 500 })
     }
 
+    /// Local admissions taxes where the state's sales tax does not reach admissions: Virginia's cities (Richmond 7%,
+    /// Norfolk 10%; Henrico County has none), Ohio's municipalities (Columbus 5%, found by the ZIP's postal city
+    /// because the ZIP5 table names 43215 after Grandview Heights), Washington's (Kirkland 5%) and Pennsylvania's
+    /// (Harrisburg 5%).
+    @Test(arguments: [("VA", "23219", "Richmond", "7.00"), ("VA", "23510", "Norfolk", "10.00"), ("VA", "23228", "Henrico", "0.00"),
+                      ("OH", "43215", "Columbus", "5.00"), ("WA", "98033", "Kirkland", "5.00"), ("PA", "17101", "Harrisburg", "5.00")])
+    func localAdmissionsTaxes(state: String, zip: String, city: String, tax: String) throws {
+        let place = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
+        let q = try quote("2026-03-02", from: place, [line("100.00", .admission, .inPerson)])
+        #expect(q.totalTax.decimalString == tax, "\(city) \(zip)")
+    }
+
     /// Connecticut (Conn. Gen. Stat. 12-408(1)): an article of clothing or footwear over $1,000 is taxed at 7.75%, on
     /// its whole price; at $1,000.00 it is 6.35%; per article, so two $600 coats are not.
     @Test func connecticutLuxuryClothing() throws {
