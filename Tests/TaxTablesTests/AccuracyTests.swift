@@ -713,7 +713,9 @@ struct AccuracyTests {
     /// (ballot of 2025-10-07), Cortez 4.05% -> 3.85% (a recreation tax over-collected), Yuma 3% -> 3.75% (CDOR's
     /// January 2026 list) and Timnath 3% -> 4.25% (home rule) on 2026-01-01, Vernon AL 3% -> 4% on 2025-10-01, Nowata
     /// OK 3% -> 4% on 2026-01-01 (the Tax Commission's list; a one-cent increase passed in 2025-09), Fargo 2% -> 2.25% on
-    /// 2025-04-01 (the city's public safety tax).
+    /// 2025-04-01 (the city's public safety tax); Holcomb and Circleville KS before and after KDOR's April 2026 county
+    /// changes (the ZIP5 table blends them with a neighbour), Kingsport 9.5% before February 2025, Las Cruces 8.065%
+    /// in the first half of 2025.
     @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
                       ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
                       ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
@@ -721,7 +723,11 @@ struct AccuracyTests {
                       ("CO", "80547", "Timnath", "2025-12-31", "6.70"), ("CO", "80547", "Timnath", "2026-01-01", "8.20"),
                       ("AL", "35592", "Vernon", "2025-09-30", "9.00"), ("AL", "35592", "Vernon", "2025-10-01", "10.00"),
                       ("OK", "74048", "Nowata", "2025-12-31", "9.50"), ("OK", "74048", "Nowata", "2026-01-01", "10.50"),
-                      ("ND", "58102", "Fargo", "2025-03-31", "7.50"), ("ND", "58102", "Fargo", "2025-04-01", "7.75")])
+                      ("ND", "58102", "Fargo", "2025-03-31", "7.50"), ("ND", "58102", "Fargo", "2025-04-01", "7.75"),
+                      ("KS", "67851", "Holcomb", "2026-03-31", "8.30"), ("KS", "67851", "Holcomb", "2026-04-01", "8.80"),
+                      ("KS", "66416", "Circleville", "2026-03-31", "7.90"), ("KS", "66416", "Circleville", "2026-04-01", "8.15"),
+                      ("TN", "37660", "Kingsport", "2025-01-31", "9.50"), ("TN", "37660", "Kingsport", "2025-02-01", "9.75"),
+                      ("NM", "88011", "Las Cruces", "2025-03-01", "8.07")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
