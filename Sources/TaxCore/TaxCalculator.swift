@@ -140,13 +140,20 @@ public struct TaxCalculator: Sendable {
                 let rate = quote.jurisdictions[member.cell].rate
                 member.plan.quote.jurisdictions[member.cell].taxable = part
                 member.plan.quote.jurisdictions[member.cell].exact = ExactAmount(minorUnits: part, rate: rate)
-                let cells = member.plan.quote.jurisdictions
-                let taxable = member.plan.stateTaxed ? cells[0].taxable : cells.map(\.taxable).max() ?? 0
+                let taxable = Self.lineTaxable(member.plan.quote.jurisdictions, stateTaxed: member.plan.stateTaxed)
                 member.plan.quote.taxable = Money(minorUnits: taxable, currency: quote.taxable.currency)
                 member.plan.quote.exempt = Money(minorUnits: quote.taxableBase.minorUnits - taxable, currency: quote.taxable.currency)
                 if !quote.appliedRules.contains(group.rule.id) { member.plan.quote.appliedRules.append(group.rule.id) }
             }
         }
+    }
+
+    /// The line's taxable amount: the state's base where the state taxes the line, else the widest local base
+    /// (New York clothing under $110 is taxed only by the localities that do not exempt it; a state holiday leaves
+    /// a local tax).
+    static func lineTaxable(_ cells: [JurisdictionTax], stateTaxed: Bool) -> Int64 {
+        if stateTaxed, let state = cells.first, state.taxable > 0 { return state.taxable }
+        return cells.map(\.taxable).max() ?? 0
     }
 
     // MARK: - Planning one line
@@ -352,8 +359,7 @@ public struct TaxCalculator: Sendable {
             cells.append(JurisdictionTax(jurisdiction: component.jurisdiction, rate: component.rate, taxable: base,
                                          exact: ExactAmount(minorUnits: base, rate: component.rate), tax: 0))
         }
-        // The line's taxable amount is the state's base where the state taxes it, else the widest local base.
-        let taxable = components[0].taxed ? cells[0].taxable : cells.map(\.taxable).max() ?? 0
+        let taxable = Self.lineTaxable(cells, stateTaxed: components[0].taxed)
         // Only invoice_combined rounding needs to know which lines share a combined rate.
         let combinedRate = request.rounding == .invoiceCombined
             ? cells.filter { $0.taxable > 0 }.map { RatePart(jurisdiction: ObjectIdentifier($0.jurisdiction), rate: $0.rate) } : []

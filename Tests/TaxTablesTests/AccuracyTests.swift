@@ -371,6 +371,11 @@ struct AccuracyTests {
         #expect(try tax("11501") == "2.31")   // Mineola, Nassau: county 4.25% and MCTD 0.375% on $50.00
         #expect(try tax("12207") == "2.00")   // Albany: county 4%
         #expect(try tax("14604", "110.00") == "8.80")  // $110 is not under $110: state and Monroe's 4%
+        // The line's taxable amount is the local base when the state exempts the article.
+        let albany = try quote("2026-06-01", from: .zip("NY", "12207"), to: .zip("NY", "12207"), [line("80.00", .clothing)])
+        #expect(albany.lines[0].taxable.decimalString == "80.00" && albany.lines[0].exempt.decimalString == "0.00")
+        let manhattan = try quote("2026-06-01", from: .zip("NY", "10001"), to: .zip("NY", "10001"), [line("80.00", .clothing)])
+        #expect(manhattan.lines[0].taxable.decimalString == "0.00" && manhattan.lines[0].exempt.decimalString == "80.00")
     }
 
     /// Florida surtaxes on their dates (DR-15DSS 2025 and 2026; Florida DOR TIPs 24A01-15 and 25A01-02): Hillsborough
