@@ -721,7 +721,8 @@ struct AccuracyTests {
     /// 2025-04-01 (the city's public safety tax); Holcomb and Circleville KS before and after KDOR's April 2026 county
     /// changes (the ZIP5 table blends them with a neighbour), Kingsport 9.5% before February 2025, Las Cruces 8.065%
     /// in the first half of 2025, Louisville and Superior CO (80027, which the ZIP5 table gives Lafayette's 3.87%),
-    /// Montpelier VT's 1% local option tax from 2025-07-01.
+    /// Montpelier VT's 1% local option tax from 2025-07-01; Colorado ZIPs the ZIP5 table names after a neighbour
+    /// (Clifton, unincorporated, with its fire district's 1% from 2026-01-01; Telluride, Avon, Palmer Lake).
     @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
                       ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
                       ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
@@ -735,7 +736,10 @@ struct AccuracyTests {
                       ("TN", "37660", "Kingsport", "2025-01-31", "9.50"), ("TN", "37660", "Kingsport", "2025-02-01", "9.75"),
                       ("NM", "88011", "Las Cruces", "2025-03-01", "8.07"),
                       ("CO", "80027", "Louisville", "2025-12-31", "8.96"), ("CO", "80027", "Superior", "2026-01-01", "9.11"),
-                      ("VT", "05601", "Montpelier", "2025-06-30", "6.00"), ("VT", "05601", "Montpelier", "2025-07-01", "7.00")])
+                      ("VT", "05601", "Montpelier", "2025-06-30", "6.00"), ("VT", "05601", "Montpelier", "2025-07-01", "7.00"),
+                      ("CO", "81520", "Clifton", "2025-12-31", "5.27"), ("CO", "81520", "Clifton", "2026-03-02", "6.27"),
+                      ("CO", "81435", "Telluride", "2026-03-02", "8.65"), ("CO", "81620", "Avon", "2026-03-02", "8.90"),
+                      ("CO", "80133", "Palmer Lake", "2026-03-02", "7.13")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
