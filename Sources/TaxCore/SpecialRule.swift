@@ -41,6 +41,9 @@ public final class SpecialRule: Sendable, Identifiable {
     public let levels: Set<JurisdictionLevel>
     /// When set, local levels are affected only in these counties (FIPS); the state level always is.
     public let counties: Set<String>?
+    /// When set, local levels are affected only on these jurisdictions' lines (their codes): a town's own cap
+    /// inside a county whose other towns have other caps (Wasilla's $500). The state level always is.
+    public let jurisdictionCodes: Set<String>?
     /// When the rule is in force: a period, or yearly days inside one (holidays that recur by law).
     public let schedule: RuleSchedule
     public var period: EffectivePeriod { schedule.period }
@@ -48,27 +51,33 @@ public final class SpecialRule: Sendable, Identifiable {
     public let provenance: Provenance
 
     public convenience init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
-                            counties: Set<String>? = nil, period: EffectivePeriod, kind: Kind, provenance: Provenance) {
-        self.init(id: id, state: state, codes: codes, levels: levels, counties: counties, schedule: RuleSchedule(period: period), kind: kind,
-                  provenance: provenance)
+                            counties: Set<String>? = nil, jurisdictionCodes: Set<String>? = nil, period: EffectivePeriod, kind: Kind,
+                            provenance: Provenance) {
+        self.init(id: id, state: state, codes: codes, levels: levels, counties: counties, jurisdictionCodes: jurisdictionCodes,
+                  schedule: RuleSchedule(period: period), kind: kind, provenance: provenance)
     }
 
     public init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
-                counties: Set<String>? = nil, schedule: RuleSchedule, kind: Kind, provenance: Provenance) {
+                counties: Set<String>? = nil, jurisdictionCodes: Set<String>? = nil, schedule: RuleSchedule, kind: Kind,
+                provenance: Provenance) {
         self.id = id
         self.state = state
         self.codes = codes
         self.levels = levels
         self.counties = counties
+        self.jurisdictionCodes = jurisdictionCodes
         self.schedule = schedule
         self.kind = kind
         self.provenance = provenance
     }
 
-    /// Whether the rule changes the base of `level` for a location in `countyFIPS`.
-    func affects(_ level: JurisdictionLevel, countyFIPS: String?) -> Bool {
+    /// Whether the rule changes the base of `jurisdiction`'s line for a location in `countyFIPS`.
+    func affects(_ jurisdiction: Jurisdiction, countyFIPS: String?) -> Bool {
+        let level = jurisdiction.level
         guard levels.contains(level) else { return false }
-        guard level != .state, let counties else { return true }
+        guard level != .state else { return true }
+        if let jurisdictionCodes, !jurisdictionCodes.contains(jurisdiction.code) { return false }
+        guard let counties else { return true }
         return countyFIPS.map(counties.contains) ?? false
     }
 

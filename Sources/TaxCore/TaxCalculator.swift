@@ -151,6 +151,13 @@ public struct TaxCalculator: Sendable {
     /// The line's taxable amount: the state's base where the state taxes the line, else the widest local base
     /// (New York clothing under $110 is taxed only by the localities that do not exempt it; a state holiday leaves
     /// a local tax).
+    /// A line's taxable amount at each level: the widest base among its jurisdictions of that level.
+    static func taxableByLevel(_ cells: [JurisdictionTax]) -> [JurisdictionLevel: Int64] {
+        var bases: [JurisdictionLevel: Int64] = [:]
+        for cell in cells { bases[cell.jurisdiction.level] = Swift.max(bases[cell.jurisdiction.level] ?? 0, cell.taxable) }
+        return bases
+    }
+
     static func lineTaxable(_ cells: [JurisdictionTax], stateTaxed: Bool) -> Int64 {
         if stateTaxed, let state = cells.first, state.taxable > 0 { return state.taxable }
         return cells.map(\.taxable).max() ?? 0
@@ -275,11 +282,11 @@ public struct TaxCalculator: Sendable {
         let ownBase = ownBaseCandidates.filter { $0.codes.contains(line.code) && $0.period.contains(request.date) }
         let replaced = ownBase.reduce(into: Set<JurisdictionLevel>()) { $0.formUnion($1.replacesLevels) }
         for i in components.indices {
-            let level = components[i].jurisdiction.level
+            let jurisdiction = components[i].jurisdiction, level = jurisdiction.level
             components[i].taxed = !exempted && entry.rule.applies(to: level) && !replaced.contains(level)
             if rules.isEmpty { continue }
             components[i].articleRules = rules.filter { rule in
-                rule.addedTax == nil && rule.affects(level, countyFIPS: countyFIPS)
+                rule.addedTax == nil && rule.affects(jurisdiction, countyFIPS: countyFIPS)
             }
         }
         var appliedOwnBase: [String] = []
@@ -301,21 +308,23 @@ public struct TaxCalculator: Sendable {
         }
 
         // Delivery charges taxed in proportion to the taxable share of the goods shipped with them, or in full when
-        // any of them is taxable.
-        var proportion: (taxable: Int64, total: Int64)?
+        // any of them is taxable; level by level, since goods the state exempts can be taxed locally (New York
+        // clothing under $110 in a county that taxes it: the delivery charge is then taxed by the county alone).
         if entry.rule == .proportional || entry.rule == .withTaxableGoods {
-            var taxableGoods: Int64 = 0, goods: Int64 = 0
+            var taxableGoods: [JurisdictionLevel: Int64] = [:], goods: Int64 = 0
             for case let other? in planned where other.isShippedGoods && other.quote.sourcing.address.state == state {
                 goods += other.quote.amount.minorUnits
-                taxableGoods += other.quote.taxable.minorUnits
+                for (level, taxable) in Self.taxableByLevel(other.quote.jurisdictions) { taxableGoods[level, default: 0] += taxable }
             }
             if goods > 0 {
-                proportion = entry.rule == .proportional ? (taxableGoods, goods) : (taxableGoods > 0 ? 1 : 0, 1)
+                for i in components.indices {
+                    let taxable = taxableGoods[components[i].jurisdiction.level] ?? 0
+                    components[i].proportion = entry.rule == .proportional ? (taxable, goods) : (taxable > 0 ? 1 : 0, 1)
+                }
             } else {
                 warnings.append("shipping with no shipped goods in \(state): taxed in full")
             }
         }
-        for i in components.indices { components[i].proportion = proportion }
 
         // The taxable base: the price less the discounts that reduce it here. A seller's discount always does; a
         // reimbursed third-party coupon only where the state says so (else the buyer pays less, the base does not

@@ -77,7 +77,8 @@ public enum CanonicalTables {
         let known = Set(sources.map(\.id))
         let (states, stateCodes, localCaps) = readStatesAndLocalCaps(contents["states.csv"]!, sources: known, log: &log)
         let taxability = readTaxability(contents["taxability.csv"]!, states: stateCodes, sources: known, log: &log)
-        let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, log: &log)
+        var ruleJurisdictions: [RuleJurisdictions] = []
+        let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, ruleJurisdictions: &ruleJurisdictions, log: &log)
         var zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, log: &log)
         checkCoverage(states: states, taxability: taxability, log: &log)
         let corrections = contents["local/corrections.csv"].map { readCorrections($0, states: stateCodes, sources: known, log: &log) } ?? []
@@ -96,6 +97,7 @@ public enum CanonicalTables {
             if field == "zip5_table_date" { zip5Date = date } else { zip5 = carryBack(zip5, to: date) }
         }
         zip5 = alignCountyRates(relocateCrossCountyRegions(separateDistricts(zip5).records, townsTopUp: Set(localCaps.map(\.code))).records).records
+        checkRuleJurisdictions(ruleJurisdictions, zip5: zip5, corrections: corrections, log: &log)
 
         if log.hasErrors { throw TableLoadError(log.entries) }
         let index = Zip5Index(records: zip5)
@@ -287,7 +289,11 @@ public enum CanonicalTables {
         }
     }
 
-    static func readRules(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [SpecialRule] {
+    /// The local jurisdictions a rule limits, where it names them: state, codes, line and column in rules.csv.
+    typealias RuleJurisdictions = (state: StateCode, codes: Set<String>, line: Int, column: Int?)
+
+    static func readRules(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>,
+                          ruleJurisdictions: inout [RuleJurisdictions], log: inout DiagnosticLog) -> [SpecialRule] {
         let file = "rules.csv"
         let columns = ["id", "state", "kind", "codes", "levels", "counties", "amount", "upper", "rate", "jurisdiction_code",
                        "jurisdiction_name", "effective_from", "effective_through", "source", "as_of", "note"]
@@ -306,6 +312,7 @@ public enum CanonicalTables {
             let counties = table.list(record, "counties", required: false, log: &log) { $0 }
             let kind: SpecialRule.Kind?
             var levels: [JurisdictionLevel] = []
+            var jurisdictionCodes: [String]?
             switch kindName {
             case "band_per_article":
                 guard let lower = table.money(record, "amount", log: &log), let upper = table.money(record, "upper", log: &log),
@@ -330,6 +337,16 @@ public enum CanonicalTables {
                 guard let amount = noLimit ? Int64.max : table.money(record, "amount", log: &log),
                       let parsedLevels = table.list(record, "levels", log: &log, parse: JurisdictionLevel.init(rawValue:)) else { continue }
                 levels = parsedLevels
+                // A rule that changes a base may name the local jurisdictions it limits (their codes); they must
+                // exist in the state (checked once the local tables are read).
+                if let codes = table.list(record, "jurisdiction_code", required: false, log: &log, parse: { $0 }), !codes.isEmpty {
+                    jurisdictionCodes = codes
+                    ruleJurisdictions.append((state, Set(codes), record.line, table.field(record, "jurisdiction_code").column))
+                }
+                if !table.field(record, "jurisdiction_name").value.isEmpty {
+                    log.error(file, record.line, table.field(record, "jurisdiction_name").column,
+                              "jurisdiction_name is only for the jurisdiction a band or surtax adds; a \(kindName) rule names the jurisdictions it limits by jurisdiction_code")
+                }
                 kind = switch kindName {
                 case "cap_per_article": .capPerArticle(cap: amount)
                 case "cap_per_sale": .capPerSale(cap: amount)
@@ -382,10 +399,30 @@ public enum CanonicalTables {
                 }
             }
             rules.append(SpecialRule(id: id, state: state, codes: Set(codes), levels: Set(levels),
-                                     counties: (counties?.isEmpty ?? true) ? nil : Set(counties!), schedule: schedule, kind: kind,
+                                     counties: (counties?.isEmpty ?? true) ? nil : Set(counties!),
+                                     jurisdictionCodes: jurisdictionCodes.map(Set.init), schedule: schedule, kind: kind,
                                      provenance: provenance))
         }
         return rules
+    }
+
+    /// A rule that names a jurisdiction no ZIP5 record or correction of its state has would silently limit nothing.
+    static func checkRuleJurisdictions(_ named: [RuleJurisdictions], zip5: [Zip5Record], corrections: [LocalCorrection],
+                                       log: inout DiagnosticLog) {
+        guard !named.isEmpty else { return }
+        let states = Set(named.map(\.state))
+        var known: [StateCode: Set<String>] = [:]
+        for record in zip5 where states.contains(record.state) {
+            for local in record.locals { known[record.state, default: []].insert(local.jurisdiction.code) }
+        }
+        for correction in corrections where states.contains(correction.state) {
+            known[correction.state, default: []].insert(correction.jurisdiction.code)
+        }
+        for entry in named {
+            for code in entry.codes.sorted() where !(known[entry.state]?.contains(code) ?? false) {
+                log.error("rules.csv", entry.line, entry.column, "jurisdiction_code \"\(code)\" is not a local jurisdiction of \(entry.state) in local/zip5.csv or local/corrections.csv")
+            }
+        }
     }
 
     static let zip5Columns = ["zip5", "state", "basis", "region", "county_fips", "county_name", "county_rate", "city_name", "city_rate",

@@ -245,6 +245,23 @@ struct TaxCalculatorTests {
         #expect(above.totalTax.decimalString == "6.88")
     }
 
+    @Test("a rule that names a jurisdiction limits only that jurisdiction's line (a town's cap inside a county)")
+    func ruleLimitedToOneJurisdiction() throws {
+        let cap = SpecialRule(id: "district-cap", state: T.state("CC"), codes: [.general], levels: [.county, .special],
+                              jurisdictionCodes: ["CC-Dest District"], period: .always, kind: .capPerSale(cap: 10_000),
+                              provenance: Provenance(source: "test"))
+        let q = try quote(T.standard(rules: [cap]), destination: T.address("CC", "66666"),
+                          [T.line("1", .general, "150.00"), T.line("2", .general, "50.00")])
+        // State and county tax the whole 200.00; the district only the first 100.00 of the sale, shared in
+        // proportion to the lines capped alone (100.00 and 50.00).
+        #expect(q.lines[0].jurisdictions.map(\.taxable) == [15_000, 15_000, 6_667])
+        #expect(q.lines[1].jurisdictions.map(\.taxable) == [5_000, 5_000, 3_333])
+        #expect(q.lines[0].appliedRules == ["district-cap"])
+        let elsewhere = try quote(T.standard(rules: [cap]), destination: T.address("CC", "55555"), [T.line("1", .general, "150.00")])
+        #expect(elsewhere.lines[0].jurisdictions.map(\.taxable) == [15_000, 15_000, 15_000])
+        #expect(elsewhere.lines[0].appliedRules.isEmpty)
+    }
+
     @Test("an exempt-first rule taxes only the excess of each article")
     func exemptFirst() throws {
         let rule = SpecialRule(id: "first175", state: T.state("AA"), codes: [.clothing], levels: [.state], period: .always,

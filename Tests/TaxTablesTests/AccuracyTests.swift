@@ -376,6 +376,12 @@ struct AccuracyTests {
         #expect(albany.lines[0].taxable.decimalString == "80.00" && albany.lines[0].exempt.decimalString == "0.00")
         let manhattan = try quote("2026-06-01", from: .zip("NY", "10001"), to: .zip("NY", "10001"), [line("80.00", .clothing)])
         #expect(manhattan.lines[0].taxable.decimalString == "0.00" && manhattan.lines[0].exempt.decimalString == "80.00")
+        // Delivery follows the goods level by level (TB-ST-838): with clothing the state exempts and Albany County
+        // taxes, the county alone taxes the delivery charge.
+        let shipped = try quote("2026-06-01", from: .zip("NY", "12207"), to: .zip("NY", "12207"),
+                                [line("50.00", .clothing), line("10.00", .shipping, id: "ship")])
+        #expect(shipped.lines[1].jurisdictions.map(\.taxable) == [0, 1_000])
+        #expect(shipped.totalTax.decimalString == "2.40")
     }
 
     /// Florida surtaxes on their dates (DR-15DSS 2025 and 2026; Florida DOR TIPs 24A01-15 and 25A01-02): Hillsborough

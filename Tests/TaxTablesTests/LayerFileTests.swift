@@ -57,6 +57,17 @@ struct LayerFileTests {
         #expect(found.contains("local/corrections.csv:7:4: error: \"5540\" is not a ZIP5"))
     }
 
+    @Test func rulesNameOnlyJurisdictionsThatExist() {
+        let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,source,as_of,note\n"
+        let found = diagnostics(["rules.csv": header
+            + "town,MN,cap_per_sale,general,city,,500.00,,,L-MN-CITY-MINNEAPOLIS,,2020-01-01,,fixture,2026-11-01,\n"
+            + "typo,MN,cap_per_sale,general,city,,500.00,,,L-MN-CITY-MINNEAPOLLIS,,2020-01-01,,fixture,2026-11-01,\n"
+            + "named,MN,cap_per_article,general,city,,500.00,,,L-MN-CITY-MINNEAPOLIS,Minneapolis,2020-01-01,,fixture,2026-11-01,\n"])
+        #expect(!found.contains { $0.hasPrefix("rules.csv:2:") }, "Minneapolis is a city of the fixture's ZIP5 table")
+        #expect(found.contains("rules.csv:3:10: error: jurisdiction_code \"L-MN-CITY-MINNEAPOLLIS\" is not a local jurisdiction of MN in local/zip5.csv or local/corrections.csv"))
+        #expect(found.contains("rules.csv:4:11: error: jurisdiction_name is only for the jurisdiction a band or surtax adds; a cap_per_article rule names the jurisdictions it limits by jurisdiction_code"))
+    }
+
     @Test func recurringRulesAreCheckedEveryYear() {
         let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,recurrence,first_day,last_day,source,as_of,note\n"
         let bad = diagnostics(["rules.csv": header
