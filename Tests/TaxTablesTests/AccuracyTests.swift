@@ -585,11 +585,19 @@ struct AccuracyTests {
     }
 
     /// Alaska's local taxes that stop at a price: Juneau taxes the first $14,300 of a single item or service, the Kenai
-    /// Peninsula Borough and its cities the first $500 of a sale, Sitka and the City of Kodiak the first $3,000.
+    /// Peninsula Borough and its cities the first $500 of a sale, Sitka the first $12,000 (from 2017-10-01), the City
+    /// of Kodiak $3,000, Wasilla $500 and Palmer $1,000 of a transaction (their codes; the Matanuska-Susitna Borough
+    /// taxes nothing itself, so each rule names its town), Talkeetna's district $1,000, Ketchikan $2,000 of a single
+    /// item, Wrangell $3,000 of a single purchase, Petersburg $1,200 of an invoice, Cordova $5,000 from 2024.
     @Test(arguments: [("99801", "2025-05-05", "20000.00", "715.00"), ("99801", "2025-05-05", "14000.00", "700.00"),
                       ("99611", "2025-06-02", "800.00", "30.00"), ("99603", "2025-11-03", "1200.00", "39.25"),
-                      ("99835", "2025-06-15", "4000.00", "180.00"), ("99835", "2025-11-15", "4000.00", "150.00"),
-                      ("99615", "2026-01-12", "5000.00", "210.00"), ("99615", "2026-01-12", "100.00", "7.00")])
+                      ("99835", "2025-06-15", "4000.00", "240.00"), ("99835", "2025-11-15", "4000.00", "200.00"),
+                      ("99835", "2025-06-15", "15000.00", "720.00"),
+                      ("99615", "2026-01-12", "5000.00", "210.00"), ("99615", "2026-01-12", "100.00", "7.00"),
+                      ("99654", "2026-02-02", "800.00", "12.50"), ("99654", "2026-02-02", "400.00", "10.00"),
+                      ("99645", "2026-06-01", "1500.00", "40.00"), ("99676", "2026-06-01", "1500.00", "30.00"),
+                      ("99901", "2026-07-15", "3000.00", "160.00"), ("99929", "2026-06-01", "4000.00", "210.00"),
+                      ("99833", "2026-06-01", "2000.00", "72.00"), ("99574", "2026-03-02", "6000.00", "350.00")])
     func alaskaLocalCaps(zip: String, date: String, amount: String, tax: String) throws {
         let q = try quote(date, from: .zip("AK", zip), [line(amount, .personalCareService, .inPerson)])
         #expect(q.totalTax.decimalString == tax, "\(zip) \(date) \(amount)")
@@ -609,6 +617,10 @@ struct AccuracyTests {
         let juneau = try quote("2025-05-05", from: .zip("AK", "99801"),
                                [line("10000.00", .personalCareService, .inPerson), line("10000.00", .personalCareService, .inPerson, id: "2")])
         #expect(juneau.totalTax.decimalString == "1000.00")
+        // Wasilla's cap is on the whole transaction: $300 and $400 share the first $500.
+        let wasilla = try quote("2026-02-02", from: .zip("AK", "99654"), [line("300.00", .personalCareService, .inPerson), line("400.00", id: "2")])
+        #expect(wasilla.totalTax.decimalString == "12.50")
+        #expect(wasilla.lines.allSatisfy { $0.appliedRules == ["AK-wasilla-cap"] })
     }
 
     /// Local taxes found by the local-base audit: Ketchum's supplemental 1% for air service beside its 2% (2023-07-01
