@@ -757,7 +757,10 @@ struct AccuracyTests {
                       ("VT", "05601", "Montpelier", "2025-06-30", "6.00"), ("VT", "05601", "Montpelier", "2025-07-01", "7.00"),
                       ("CO", "81520", "Clifton", "2025-12-31", "5.27"), ("CO", "81520", "Clifton", "2026-03-02", "6.27"),
                       ("CO", "81435", "Telluride", "2026-03-02", "8.65"), ("CO", "81620", "Avon", "2026-03-02", "8.90"),
-                      ("CO", "80133", "Palmer Lake", "2026-03-02", "7.13")])
+                      ("CO", "80133", "Palmer Lake", "2026-03-02", "7.13"),
+                      ("AZ", "86301", "Prescott", "2025-03-31", "8.35"), ("AZ", "86301", "Prescott", "2025-04-01", "9.30"),
+                      ("AZ", "85138", "Maricopa", "2025-09-30", "8.70"), ("AZ", "85138", "Maricopa", "2025-10-01", "9.20"),
+                      ("WY", "83001", "Jackson", "2025-03-31", "6.00"), ("WY", "83001", "Jackson", "2025-04-01", "7.00")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
