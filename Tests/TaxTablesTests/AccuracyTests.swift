@@ -760,7 +760,8 @@ struct AccuracyTests {
                       ("CO", "80133", "Palmer Lake", "2026-03-02", "7.13"),
                       ("AZ", "86301", "Prescott", "2025-03-31", "8.35"), ("AZ", "86301", "Prescott", "2025-04-01", "9.30"),
                       ("AZ", "85138", "Maricopa", "2025-09-30", "8.70"), ("AZ", "85138", "Maricopa", "2025-10-01", "9.20"),
-                      ("WY", "83001", "Jackson", "2025-03-31", "6.00"), ("WY", "83001", "Jackson", "2025-04-01", "7.00")])
+                      ("WY", "83001", "Jackson", "2025-03-31", "6.00"), ("WY", "83001", "Jackson", "2025-04-01", "7.00"),
+                      ("UT", "84401", "Ogden", "2026-09-30", "7.25"), ("UT", "84401", "Ogden", "2026-10-01", "7.45")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
