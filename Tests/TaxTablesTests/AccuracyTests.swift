@@ -761,7 +761,9 @@ struct AccuracyTests {
                       ("AZ", "86301", "Prescott", "2025-03-31", "8.35"), ("AZ", "86301", "Prescott", "2025-04-01", "9.30"),
                       ("AZ", "85138", "Maricopa", "2025-09-30", "8.70"), ("AZ", "85138", "Maricopa", "2025-10-01", "9.20"),
                       ("WY", "83001", "Jackson", "2025-03-31", "6.00"), ("WY", "83001", "Jackson", "2025-04-01", "7.00"),
-                      ("UT", "84401", "Ogden", "2026-09-30", "7.25"), ("UT", "84401", "Ogden", "2026-10-01", "7.45")])
+                      ("UT", "84401", "Ogden", "2026-09-30", "7.25"), ("UT", "84401", "Ogden", "2026-10-01", "7.45"),
+                      ("GA", "31701", "Albany", "2026-09-30", "8.00"), ("GA", "31701", "Albany", "2026-10-01", "9.00"),
+                      ("GA", "30546", "Hiawassee", "2026-10-01", "7.00"), ("GA", "30901", "Augusta", "2026-10-01", "9.00")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
