@@ -79,11 +79,16 @@ public struct CorrectedResolver: LocalRateResolver {
         var location = try inner.resolve(address, on: date)
         let stateCorrections = corrections[address.state]
         let stateOwnBase = ownBase[address.state]
-        if stateCorrections == nil && stateOwnBase == nil { return location }
         let record = zip5.record(for: address)
+        if stateCorrections == nil && stateOwnBase == nil {
+            if let record, let warning = postalCityWarning(record, address, location, cityReviewed: false) { location.warnings.append(warning) }
+            return location
+        }
         var applied: [String] = []
+        var cityReviewed = false
         for correction in stateCorrections?.candidates(record: record, zip5: address.zip.zip5, place: location.place) ?? []
             where correction.period.contains(date) && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {
+            if correction.level == .city, correction.scope.kind == .zip || correction.scope.kind == .postalCity { cityReviewed = true }
             if correction.operation == .set { location.locals.removeAll { $0.jurisdiction.level == correction.level } }
             if !correction.rate.isZero { location.locals.append(LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)) }
             applied.append(correction.id)
@@ -96,11 +101,32 @@ public struct CorrectedResolver: LocalRateResolver {
             location.locals.sort { $0.jurisdiction.level < $1.jurisdiction.level }
             location.record += "; corrected by " + applied.joined(separator: ", ")
         }
+        if let record, let warning = postalCityWarning(record, address, location, cityReviewed: cityReviewed) { location.warnings.append(warning) }
         for tax in stateOwnBase?.candidates(record: record, zip5: address.zip.zip5, place: location.place) ?? []
             where tax.tax.period.contains(date) && tax.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {
             location.ownBaseTaxes.append(tax.tax)
         }
         return location
+    }
+}
+
+extension CorrectedResolver {
+    /// The ZIP5 table labels some ZIPs with a neighbouring place and charges that place's city tax, while the Postal
+    /// Service names the ZIP after another place (an unincorporated community, or a town with its own rate: about
+    /// 900 ZIPs outside the states answered by official place files). Where the address is in that postal city (or
+    /// gives no city), no reviewed correction set the ZIP's city tax and the city tax is not one the table gives
+    /// its whole county (New York City's boroughs), the answer says so.
+    func postalCityWarning(_ record: Zip5Record, _ address: Address, _ location: ResolvedLocation, cityReviewed: Bool) -> String? {
+        guard !cityReviewed, location.place == nil, location.precision == .zip5, let postal = record.postalCity, !postal.isEmpty,
+              let city = location.locals.first(where: { $0.jurisdiction.level == .city && !$0.intrastate.isZero }),
+              !(record.countyFIPS.map { zip5.isCountyWide(cityCode: city.jurisdiction.code, county: $0) } ?? false) else { return nil }
+        let postalKey = PlaceNameKey.of(postal)
+        guard address.city.isEmpty || PlaceNameKey.of(address.city) == postalKey,
+              PlaceNameKey.of(record.region) != postalKey, record.cityName.map(PlaceNameKey.of) != postalKey,
+              !PlaceNameKey.of(city.jurisdiction.name).contains(postalKey) else { return nil }
+        return "zip_straddles_jurisdictions: ZIP \(address.zip.zip5String)'s postal city is \(postal), but the ZIP5 table files the ZIP under "
+            + "\(record.cityName ?? record.region) and its city tax (\(city.jurisdiction.name)) was used; if \(postal) is unincorporated or levies "
+            + "its own rate, that tax is not due there; a ZIP+4 or street address would decide"
     }
 }
 

@@ -63,6 +63,14 @@ public struct Zip5Index: LocalRateResolver {
     /// names another place than its ZIP's region (`record(for:)`).
     private let cityRecords: [CountyPlace: Zip5Record]
 
+    /// City-level jurisdictions that the ZIP5 table gives nine in ten ZIPs of their county or more ("county|code"):
+    /// a tax filed as a city's that covers its county (New York City's in each borough), whose postal places are
+    /// inside it.
+    private let countyWideCities: Set<String>
+
+    /// Whether the ZIP5 table gives the city-level jurisdiction `code` to nine in ten ZIPs of `county` or more.
+    public func isCountyWide(cityCode code: String, county: String) -> Bool { countyWideCities.contains(county + "|" + code) }
+
     /// `records` in any order; several records of one ZIP must have disjoint periods (the loader checks).
     public init(records: [Zip5Record]) {
         let sorted = records.sorted { ($0.zip.zip5, $0.period.from) < ($1.zip.zip5, $1.period.from) }
@@ -82,6 +90,18 @@ public struct Zip5Index: LocalRateResolver {
             }
         }
         self.byCode = byCode
+        var countyZips: [String: Set<Int32>] = [:], cityZips: [String: Set<Int32>] = [:]
+        for record in sorted {
+            guard let county = record.countyFIPS else { continue }
+            countyZips[county, default: []].insert(record.zip.zip5)
+            for local in record.locals where local.jurisdiction.level == .city {
+                cityZips[county + "|" + local.jurisdiction.code, default: []].insert(record.zip.zip5)
+            }
+        }
+        countyWideCities = Set(cityZips.filter { key, zips in
+            let county = String(key.prefix { $0 != "|" })
+            return zips.count >= 2 && zips.count * 10 >= (countyZips[county]?.count ?? .max) * 9
+        }.keys)
         var places: [CountyPlace: [Zip5Record]] = [:]
         var keys: [String: String] = [:]
         for record in sorted where record.precision == .zip5 && record.warning == nil {

@@ -129,6 +129,23 @@ struct AccuracyTests {
         #expect(try taxOn100("WV", "25309", on: "2025-06-15") == "7.00")
     }
 
+    /// The ZIP5 table files 75001 (the Postal Service's Addison, TX) under Carrollton and charges Carrollton's city
+    /// tax: the quote says which tax it used and that the postal city decides. Not said where a reviewed correction
+    /// set the ZIP's city tax (Penrose CO, 81240), nor where the table's city tax covers its whole county (New York
+    /// City's, Staten Island 10301).
+    @Test func aPostalCityTheTableDoesNotNameIsSaid() throws {
+        func warned(_ state: String, _ zip: String, _ city: String) throws -> Bool {
+            let place = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
+            return try quote("2026-03-02", from: place, [line("100.00")]).warnings.contains { $0.contains("postal city is") }
+        }
+        #expect(try warned("TX", "75001", "Addison"))
+        #expect(try warned("TX", "75001", ""))
+        #expect(try !warned("TX", "75001", "Carrollton"))
+        #expect(try !warned("CO", "81240", "Penrose"))
+        #expect(try !warned("NY", "10301", "Staten Island"))
+        #expect(try !warned("CO", "80104", "Castle Rock"))
+    }
+
     /// A Louisiana economic development subdistrict (the I-10 corridor at mile marker 103, 1% on top of Lafayette's
     /// 4.00% local: LATA's Lafayette Parish table) covers part of 70501, so the ZIP is quoted at Lafayette's own
     /// rate with the straddle warning: 5% + 4% = 9.00 (the ZIP5 row gave the whole ZIP 11%).
