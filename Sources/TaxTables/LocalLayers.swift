@@ -117,12 +117,11 @@ extension CorrectedResolver {
     /// gives no city), no reviewed correction set the ZIP's city tax and the city tax is not one the table gives
     /// its whole county (New York City's boroughs), the answer says so.
     func postalCityWarning(_ record: Zip5Record, _ address: Address, _ location: ResolvedLocation, cityReviewed: Bool) -> String? {
-        guard !cityReviewed, location.place == nil, location.precision == .zip5, let postal = record.postalCity, !postal.isEmpty,
+        guard let postalKey = record.unnamedPostalCityKey, let postal = record.postalCity, !cityReviewed, location.place == nil,
+              location.precision == .zip5,
               let city = location.locals.first(where: { $0.jurisdiction.level == .city && !$0.intrastate.isZero }),
-              !(record.countyFIPS.map { zip5.isCountyWide(cityCode: city.jurisdiction.code, county: $0) } ?? false) else { return nil }
-        let postalKey = PlaceNameKey.of(postal)
-        guard address.city.isEmpty || PlaceNameKey.of(address.city) == postalKey,
-              PlaceNameKey.of(record.region) != postalKey, record.cityName.map(PlaceNameKey.of) != postalKey,
+              !(record.countyFIPS.map { zip5.isCountyWide(cityCode: city.jurisdiction.code, county: $0) } ?? false),
+              address.city.isEmpty || PlaceNameKey.of(address.city) == postalKey,
               !PlaceNameKey.of(city.jurisdiction.name).contains(postalKey) else { return nil }
         return "zip_straddles_jurisdictions: ZIP \(address.zip.zip5String)'s postal city is \(postal), but the ZIP5 table files the ZIP under "
             + "\(record.cityName ?? record.region) and its city tax (\(city.jurisdiction.name)) was used; if \(postal) is unincorporated or levies "

@@ -23,6 +23,9 @@ public final class Zip5Record: Sendable {
 
     /// Dates before this are answered by the record carried back from its table's date (`carriedBackFrom`).
     public let tableDate: TaxDate?
+    /// The key (`PlaceNameKey.of`) of the postal city where it names neither the region nor the city the table
+    /// files the ZIP under; nil otherwise (nearly every record). Computed once, so a quote checks a nil.
+    public let unnamedPostalCityKey: String?
 
     public init(zip: ZipCode, state: StateCode, countyFIPS: String?, countyName: String? = nil, region: String, cityName: String? = nil,
                 postalCity: String? = nil, locals: [LocalRate], period: EffectivePeriod, precision: ResolutionPrecision, source: String,
@@ -42,6 +45,9 @@ public final class Zip5Record: Sendable {
         self.warning = warning
         let kind = precision == .countyFallback ? "county fallback for zip5" : "zip5"
         summary = "\(kind) \(zip.zip5String) \(region) (\(source), \(period))"
+        let postalKey = postalCity.map(PlaceNameKey.of) ?? ""
+        unnamedPostalCityKey = postalKey.isEmpty || PlaceNameKey.of(region) == postalKey || cityName.map(PlaceNameKey.of) == postalKey
+            ? nil : postalKey
     }
 }
 
