@@ -362,7 +362,8 @@ struct AccuracyTests {
 
     /// Alaska's seasonal local rates (ARSSTC member list; City and Borough of Sitka): Sitka 6% April-September, 5%
     /// October-March; the City of Ketchikan 5.5% and 3% on the borough's 2.5% (ZIP 99901, the table's Saxman);
-    /// Skagway 5% and 3%. The ZIP5 table of February has the winter rates only.
+    /// Skagway 5% and 3%, and its winter holiday of 2025-2026 on goods (not services). The ZIP5 table of February has
+    /// the winter rates only.
     @Test func alaskaSeasonalRates() throws {
         #expect(try taxOn100("AK", "99835", city: "Sitka", on: "2026-07-15") == "6.00")
         #expect(try taxOn100("AK", "99835", city: "Sitka", on: "2026-10-01") == "5.00")
@@ -370,7 +371,11 @@ struct AccuracyTests {
         #expect(try taxOn100("AK", "99901", city: "Ketchikan", on: "2026-07-15") == "8.00")
         #expect(try taxOn100("AK", "99901", city: "Ketchikan", on: "2026-01-15") == "5.50")
         #expect(try taxOn100("AK", "99840", city: "Skagway", on: "2025-06-01") == "5.00")
-        #expect(try taxOn100("AK", "99840", city: "Skagway", on: "2025-12-01") == "3.00")
+        #expect(try taxOn100("AK", "99840", city: "Skagway", on: "2025-12-01") == "0.00")
+        let skagway = Address(line1: "", city: "Skagway", state: StateCode("AK")!, zip: ZipCode("99840")!)
+        let facial = try quote("2025-12-01", from: skagway, [line("100.00", .personalCareService, .inPerson)])
+        #expect(facial.totalTax.decimalString == "3.00")
+        #expect(try taxOn100("AK", "99840", city: "Skagway", on: "2026-10-15") == "3.00")
     }
 
     /// New York clothing under $110 (Publication 718-C, 2/24): exempt from the state's 4% everywhere; from local tax
