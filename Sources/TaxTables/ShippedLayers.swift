@@ -269,6 +269,20 @@ extension CanonicalTables {
         return words.contains(where: districtWords.contains) || contains(words, anyOf: districtPhraseWords)
     }
 
+    /// States whose special-district sales taxes are all address-specific, so that a special rate on any of their
+    /// ZIP5 records is a district stacked on the ZIP, whatever its region is called. Kansas: its special
+    /// jurisdictions are community improvement districts (K.S.A. 12-6a26 ff.), transportation development districts
+    /// (K.S.A. 12-17,140 ff.) and STAR bond and redevelopment districts, each a development or a few blocks, listed by
+    /// address range in KDOR Pub. KS-1700; the ZIP5 table stacks them on ZIPs named after the city alone
+    /// ("MCPHERSON" 2%, "WICHITA" 67203 2%, "TOPEKA" 66607 2%).
+    static let statesWithOnlyAddressSpecificDistricts: Set<String> = ["KS"]
+
+    /// Whether a record carries a special district rate that only some addresses of its ZIP owe: its region names a
+    /// district, or its state has no area-wide special districts (`statesWithOnlyAddressSpecificDistricts`).
+    static func carriesAddressSpecificDistrict(_ record: Zip5Record) -> Bool {
+        isDistrictRegion(record.region) || statesWithOnlyAddressSpecificDistricts.contains(record.state.code) && record.hasSpecialRate
+    }
+
     /// Tribal land: reservations, rancherias, pueblos, Indian colonies and communities, trust land, the special
     /// jurisdictions of tribal-state agreements. The ZIP5 table adds a tribal tax to the state's and county's
     /// there (Reno-Sparks Indian Colony 8.625% on 89431, all of Sparks; Oneida Indian Reservation 8.75%), though
@@ -319,7 +333,7 @@ extension CanonicalTables {
     static func separateDistricts(_ records: [Zip5Record]) -> (records: [Zip5Record], straddling: Int) {
         enum Kind { case place, district, tribal }
         var kinds = records.map { record -> Kind in
-            isDistrictRegion(record.region) ? .district
+            carriesAddressSpecificDistrict(record) ? .district
                 : isTribalRegion(record.region) || record.postalCity.map(isTribalRegion) == true ? .tribal : .place
         }
         var byCounty: [String: [Zip5Record]] = [:]
@@ -354,7 +368,19 @@ extension CanonicalTables {
             return key
         }
         let result = zip(records, kinds).map { record, kind -> Zip5Record in
-            guard kind != .place, let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
+            guard kind != .place else { return record }
+            if kind == .district, !isDistrictRegion(record.region) {
+                // A city's own ZIP in a state whose districts are all address-specific: its county and city rates are the
+                // city's, so only the districts go (McPherson's 67460 is 9.5%, not 11.5%; Gardner's 66030 keeps Gardner's 1.5%).
+                straddling += 1
+                let warning = "zip_straddles_jurisdictions: the ZIP5 table adds special districts to ZIP \(record.zip.zip5String) (\(record.region)), but "
+                    + "\(record.state.code)'s special districts (community improvement, transportation development, STAR bond) cover single "
+                    + "developments; its county and city rates were used without them; a ZIP+4 or street address would decide"
+                let combined = [record.warning, warning].compactMap { $0 }.joined(separator: "; ")
+                return record.with(period: record.period, locals: record.locals.filter { $0.jurisdiction.level != .special },
+                                   warning: combined, tableDate: record.tableDate)
+            }
+            guard let county = record.countyFIPS, let siblings = byCounty[record.state.code + county] else { return record }
             let pool: [Zip5Record]
             // Whether the pool is a named city's ZIPs (its own or its postal city's), not the county's at large.
             var cityPool = false
@@ -679,6 +705,7 @@ extension CanonicalTables {
 extension Zip5Record {
     /// Whether a city levies a rate here.
     var hasCityRate: Bool { locals.contains { $0.jurisdiction.level == .city && !$0.intrastate.isZero } }
+    var hasSpecialRate: Bool { locals.contains { $0.jurisdiction.level == .special && !$0.intrastate.isZero } }
 
     /// This ZIP quoted with another record's local rates (and city), its warning added to the record's own.
     func withRates(of other: Zip5Record, cityName: String?, warning: String?) -> Zip5Record {

@@ -155,6 +155,22 @@ struct AccuracyTests {
         #expect(q.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
     }
 
+    /// Kansas's special districts (community improvement, transportation development, STAR bond) are each a
+    /// development listed by address range (KDOR Pub. KS-1700), but the ZIP5 table stacks them on ZIPs named after
+    /// the city alone. Those ZIPs keep their county and city rates without the district, and say so: McPherson 67460
+    /// on 2026-06-01 is 6.5% + 2% (county, with the EMS 0.5% of 2026-04-01) + 1% = 9.50 (the record gave 11.50);
+    /// Wichita 67203 is 7.50 (no city tax); Gardner 66030 keeps Gardner's 1.5% (9.475%: 9.48). A region that names no
+    /// district elsewhere in the country keeps its special districts (Minnesota's are area-wide).
+    @Test func kansasDistrictsAreAddressSpecific() throws {
+        for (zip, tax) in [("67460", "9.50"), ("67203", "7.50"), ("66030", "9.48"), ("66607", "9.35")] {
+            let q = try quote("2026-06-01", from: .zip("KS", zip), to: .zip("KS", zip), [line("100.00")])
+            #expect(q.totalTax.decimalString == tax, "\(zip)")
+            #expect(q.warnings.contains { $0.contains("zip_straddles_jurisdictions") && $0.contains("single developments") }, "\(zip)")
+        }
+        let minneapolis = try quote("2026-06-01", from: .zip("MN", "55401"), to: .zip("MN", "55401"), [line("100.00")])
+        #expect(minneapolis.totalTax.decimalString == "9.03")
+    }
+
     /// Louisiana parishes' collectors publish one combined local rate per place (LATA's tables): Monroe 5.99% (Ouachita,
     /// 2024-10-01; the ZIP5 table gave 71201 the Walnut St EDD's 7.99%), Shreveport in Caddo Parish 4.60% (2025-01-01;
     /// the table gave 71101 Shreveport-in-Bossier's 5.25%), Baton Rouge 5.50% (70801 had an EDD's 7.50%); with the
