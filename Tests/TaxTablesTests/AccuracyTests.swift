@@ -778,7 +778,10 @@ struct AccuracyTests {
     /// changes (the ZIP5 table blends them with a neighbour), Kingsport 9.5% before February 2025, Las Cruces 8.065%
     /// in the first half of 2025, Louisville and Superior CO (80027, which the ZIP5 table gives Lafayette's 3.87%),
     /// Montpelier VT's 1% local option tax from 2025-07-01; Colorado ZIPs the ZIP5 table names after a neighbour
-    /// (Clifton, unincorporated, with its fire district's 1% from 2026-01-01; Telluride, Avon, Palmer Lake).
+    /// (Clifton, unincorporated, with its fire district's 1% from 2026-01-01; Telluride, Avon, Palmer Lake);
+    /// Washington Parish LA's 1% Educational Facilities Improvement District tax from 2025-04-01 (not in Bogalusa,
+    /// 10.493%: LATA's parish table), Opelousas without its lapsed 1% city tax from 2025-06-01 to 2025-09-30 (KATC),
+    /// Stearns County MN's 0.375% and Winona County's 0.25% from 2025-04-01 and Henderson's 0.5% city tax (MN DOR).
     @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
                       ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
                       ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
@@ -802,7 +805,14 @@ struct AccuracyTests {
                       ("WY", "83001", "Jackson", "2025-03-31", "6.00"), ("WY", "83001", "Jackson", "2025-04-01", "7.00"),
                       ("UT", "84401", "Ogden", "2026-09-30", "7.25"), ("UT", "84401", "Ogden", "2026-10-01", "7.45"),
                       ("GA", "31701", "Albany", "2026-09-30", "8.00"), ("GA", "31701", "Albany", "2026-10-01", "9.00"),
-                      ("GA", "30546", "Hiawassee", "2026-10-01", "7.00"), ("GA", "30901", "Augusta", "2026-10-01", "9.00")])
+                      ("GA", "30546", "Hiawassee", "2026-10-01", "7.00"), ("GA", "30901", "Augusta", "2026-10-01", "9.00"),
+                      ("LA", "70438", "Franklinton", "2025-03-31", "10.50"), ("LA", "70438", "Franklinton", "2025-04-01", "11.50"),
+                      ("LA", "70426", "Angie", "2025-03-31", "9.83"), ("LA", "70426", "Angie", "2025-04-01", "10.83"),
+                      ("LA", "70427", "Bogalusa", "2025-04-01", "10.49"), ("LA", "70570", "Opelousas", "2025-05-31", "10.75"),
+                      ("LA", "70570", "Opelousas", "2025-06-01", "9.75"), ("LA", "70570", "Opelousas", "2025-10-01", "10.75"),
+                      ("MN", "56303", "Saint Cloud", "2025-03-31", "7.63"), ("MN", "56303", "Saint Cloud", "2025-04-01", "8.00"),
+                      ("MN", "55987", "Winona", "2025-03-31", "7.38"), ("MN", "55987", "Winona", "2025-04-01", "7.63"),
+                      ("MN", "56044", "Henderson", "2025-03-31", "6.88"), ("MN", "56044", "Henderson", "2026-06-01", "7.88")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
