@@ -781,7 +781,8 @@ struct AccuracyTests {
     /// (Clifton, unincorporated, with its fire district's 1% from 2026-01-01; Telluride, Avon, Palmer Lake);
     /// Washington Parish LA's 1% Educational Facilities Improvement District tax from 2025-04-01 (not in Bogalusa,
     /// 10.493%: LATA's parish table), Opelousas without its lapsed 1% city tax from 2025-06-01 to 2025-09-30 (KATC),
-    /// Stearns County MN's 0.375% and Winona County's 0.25% from 2025-04-01 and Henderson's 0.5% city tax (MN DOR).
+    /// Stearns County MN's 0.375% and Winona County's 0.25% from 2025-04-01 and Henderson's 0.5% city tax (MN DOR);
+    /// Bismarck 7.5% and Mandan 7.75% in 2025Q1 (Burleigh County's new 1% with Bismarck's 1.5%; Morton County's 0.5%).
     @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
                       ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
                       ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
@@ -812,7 +813,8 @@ struct AccuracyTests {
                       ("LA", "70570", "Opelousas", "2025-06-01", "9.75"), ("LA", "70570", "Opelousas", "2025-10-01", "10.75"),
                       ("MN", "56303", "Saint Cloud", "2025-03-31", "7.63"), ("MN", "56303", "Saint Cloud", "2025-04-01", "8.00"),
                       ("MN", "55987", "Winona", "2025-03-31", "7.38"), ("MN", "55987", "Winona", "2025-04-01", "7.63"),
-                      ("MN", "56044", "Henderson", "2025-03-31", "6.88"), ("MN", "56044", "Henderson", "2026-06-01", "7.88")])
+                      ("MN", "56044", "Henderson", "2025-03-31", "6.88"), ("MN", "56044", "Henderson", "2026-06-01", "7.88"),
+                      ("ND", "58501", "Bismarck", "2025-03-31", "7.50"), ("ND", "58554", "Mandan", "2025-03-31", "7.75")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
