@@ -277,12 +277,6 @@ extension CanonicalTables {
     /// ("MCPHERSON" 2%, "WICHITA" 67203 2%, "TOPEKA" 66607 2%).
     static let statesWithOnlyAddressSpecificDistricts: Set<String> = ["KS"]
 
-    /// Whether a record carries a special district rate that only some addresses of its ZIP owe: its region names a
-    /// district, or its state has no area-wide special districts (`statesWithOnlyAddressSpecificDistricts`).
-    static func carriesAddressSpecificDistrict(_ record: Zip5Record) -> Bool {
-        isDistrictRegion(record.region) || statesWithOnlyAddressSpecificDistricts.contains(record.state.code) && record.hasSpecialRate
-    }
-
     /// Tribal land: reservations, rancherias, pueblos, Indian colonies and communities, trust land, the special
     /// jurisdictions of tribal-state agreements. The ZIP5 table adds a tribal tax to the state's and county's
     /// there (Reno-Sparks Indian Colony 8.625% on 89431, all of Sparks; Oneida Indian Reservation 8.75%), though
@@ -331,9 +325,12 @@ extension CanonicalTables {
     /// rates are those of a tribal ZIP of its county where they differ from the county's own (89502, central Reno,
     /// carries the colony's rates under the region "RENO E").
     static func separateDistricts(_ records: [Zip5Record]) -> (records: [Zip5Record], straddling: Int) {
-        enum Kind { case place, district, tribal }
+        // `stackedDistricts`: a place's own region carrying special districts of a state whose districts are all
+        // address-specific (`statesWithOnlyAddressSpecificDistricts`).
+        enum Kind { case place, district, stackedDistricts, tribal }
         var kinds = records.map { record -> Kind in
-            carriesAddressSpecificDistrict(record) ? .district
+            isDistrictRegion(record.region) ? .district
+                : statesWithOnlyAddressSpecificDistricts.contains(record.state.code) && record.hasSpecialRate ? .stackedDistricts
                 : isTribalRegion(record.region) || record.postalCity.map(isTribalRegion) == true ? .tribal : .place
         }
         var byCounty: [String: [Zip5Record]] = [:]
@@ -369,7 +366,7 @@ extension CanonicalTables {
         }
         let result = zip(records, kinds).map { record, kind -> Zip5Record in
             guard kind != .place else { return record }
-            if kind == .district, !isDistrictRegion(record.region) {
+            if kind == .stackedDistricts {
                 // A city's own ZIP in a state whose districts are all address-specific: its county and city rates are the
                 // city's, so only the districts go (McPherson's 67460 is 9.5%, not 11.5%; Gardner's 66030 keeps Gardner's 1.5%).
                 straddling += 1
