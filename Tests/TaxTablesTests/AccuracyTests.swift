@@ -783,7 +783,17 @@ struct AccuracyTests {
     /// 10.493%: LATA's parish table), Opelousas without its lapsed 1% city tax from 2025-06-01 to 2025-09-30 (KATC),
     /// Stearns County MN's 0.375% and Winona County's 0.25% from 2025-04-01 and Henderson's 0.5% city tax (MN DOR);
     /// Bismarck 7.5% and Mandan 7.75% in 2025Q1 (Burleigh County's new 1% with Bismarck's 1.5%; Morton County's 0.5%).
-    @Test(arguments: [("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
+    /// Changes read from the ZIP5 table's own editions (December 2025, March and April 2026) where the February 2026
+    /// table was carried back or kept: Pawnee County OK 1.6% -> 2% on 2026-01-01 (also in the Tax Commission's January
+    /// 2026 release), Walsh County ND 0.25% -> 1% (Grafton), Clark County MO 2% -> 2.5% (Kahoka), and on 2026-04-01
+    /// Towanda KS 1% -> 2%, Texas County MO 2.25% -> 1.75% (Houston), Summit County UT (Coalville).
+    @Test(arguments: [("OK", "74058", "Pawnee", "2025-12-31", "9.60"), ("OK", "74058", "Pawnee", "2026-01-01", "10.00"),
+                      ("ND", "58237", "Grafton", "2025-12-31", "8.00"), ("ND", "58237", "Grafton", "2026-01-01", "8.75"),
+                      ("MO", "63445", "Kahoka", "2025-12-31", "7.73"), ("MO", "63445", "Kahoka", "2026-01-01", "8.23"),
+                      ("KS", "67144", "Towanda", "2026-03-31", "7.50"), ("KS", "67144", "Towanda", "2026-04-01", "8.50"),
+                      ("MO", "65483", "Houston", "2026-03-31", "9.23"), ("MO", "65483", "Houston", "2026-04-01", "8.73"),
+                      ("UT", "84017", "Coalville", "2026-03-31", "7.65"), ("UT", "84017", "Coalville", "2026-04-01", "8.75"),
+                      ("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
                       ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
                       ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
                       ("CO", "80759", "Yuma", "2025-12-31", "5.90"), ("CO", "80759", "Yuma", "2026-01-01", "6.65"),
