@@ -325,12 +325,19 @@ extension CanonicalTables {
     /// rates are those of a tribal ZIP of its county where they differ from the county's own (89502, central Reno,
     /// carries the colony's rates under the region "RENO E").
     static func separateDistricts(_ records: [Zip5Record]) -> (records: [Zip5Record], straddling: Int) {
-        // `stackedDistricts`: a place's own region carrying special districts of a state whose districts are all
-        // address-specific (`statesWithOnlyAddressSpecificDistricts`).
+        // `stackedDistricts`: a record with special districts in a state whose districts are all address-specific
+        // (`statesWithOnlyAddressSpecificDistricts`), under the place's own region or under the district's where the
+        // record names a real city: its county and city rates are that city's ("BASEHOR ONE58 PLAZA CID" is Basehor's,
+        // where the county's most common rates would name Easton). A district region whose city name is the district's
+        // own ("Overland Park Ranch Mart South Cid Sp") is a district as elsewhere: the rates and names around it.
         enum Kind { case place, district, stackedDistricts, tribal }
         var kinds = records.map { record -> Kind in
-            isDistrictRegion(record.region) ? .district
-                : statesWithOnlyAddressSpecificDistricts.contains(record.state.code) && record.hasSpecialRate ? .stackedDistricts
+            let district = isDistrictRegion(record.region)
+            if statesWithOnlyAddressSpecificDistricts.contains(record.state.code), record.hasSpecialRate,
+               !district || record.cityName.map({ !isDistrictRegion($0) }) == true {
+                return .stackedDistricts
+            }
+            return district ? .district
                 : isTribalRegion(record.region) || record.postalCity.map(isTribalRegion) == true ? .tribal : .place
         }
         var byCounty: [String: [Zip5Record]] = [:]

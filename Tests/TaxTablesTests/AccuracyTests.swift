@@ -167,6 +167,12 @@ struct AccuracyTests {
             #expect(q.totalTax.decimalString == tax, "\(zip)")
             #expect(q.warnings.contains { $0.contains("zip_straddles_jurisdictions") && $0.contains("single developments") }, "\(zip)")
         }
+        // A region named after the district is the place's too: "BASEHOR ONE58 PLAZA CID" keeps Basehor's city tax
+        // (1% until its 1.5% of 2026-04-01), not the county's most common rates, which name Easton.
+        let basehor = try quote("2026-03-15", from: .zip("KS", "66007"), to: .zip("KS", "66007"), [line("100.00")])
+        #expect(basehor.totalTax.decimalString == "8.50")
+        #expect(basehor.lines[0].jurisdictions.contains { $0.jurisdiction.name == "Basehor" })
+        #expect(basehor.warnings.contains { $0.contains("single developments") })
         let minneapolis = try quote("2026-06-01", from: .zip("MN", "55401"), to: .zip("MN", "55401"), [line("100.00")])
         #expect(minneapolis.totalTax.decimalString == "9.03")
     }
