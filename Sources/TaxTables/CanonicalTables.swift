@@ -80,6 +80,9 @@ public enum CanonicalTables {
         var ruleJurisdictions: [RuleJurisdictions] = []
         let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, ruleJurisdictions: &ruleJurisdictions, log: &log)
         var zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, log: &log)
+        if let bytes = contents[zip5WitnessesFile] {
+            zip5 = applyZip5Witnesses(zip5, readZip5Witnesses(bytes, states: stateCodes, sources: sources, zip5: zip5, log: &log))
+        }
         checkCoverage(states: states, taxability: taxability, log: &log)
         let corrections = contents["local/corrections.csv"].map { readCorrections($0, states: stateCodes, sources: known, log: &log) } ?? []
         let ownBase = contents["local/local-taxes.csv"].map { readLocalTaxes($0, states: stateCodes, sources: known, log: &log) } ?? []
@@ -113,6 +116,7 @@ public enum CanonicalTables {
         for source in sources { if let through = source.verifiedThrough { dated[source.id] = through } }
         tables.verifiedThrough = dated
         tables.registerCombinedSources(Set(profiles.flatMap { $0.rates.map(\.provenance.source) } + corrections.map(\.provenance.source)
+                                           + zip5.map(\.source)
                                            + ownBase.map(\.tax.provenance.source)
                                            + brackets.values.flatMap { $0.map(\.provenance.source) }))
         return Loaded(tables: tables, zip5: index, sources: sources, warnings: log.entries)

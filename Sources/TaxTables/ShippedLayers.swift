@@ -6,7 +6,8 @@ import TaxCore
 /// base, third-party coupon rules and the sources' verified-through dates.
 extension CanonicalTables {
     /// Optional files, read when present and digested with the others.
-    static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "brackets.csv", "official/files.csv", sstPlaceNamesFile]
+    static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "brackets.csv", "official/files.csv", sstPlaceNamesFile,
+                                 zip5WitnessesFile]
 
     /// One official file the shipped tables carry verbatim (`official/files.csv`).
     public struct ShippedOfficialFile: Sendable {

@@ -853,10 +853,26 @@ struct AccuracyTests {
     // MARK: Freshness and precision
 
     @Test func staleAndStraddlingWarnings() throws {
+        // Cleveland's record is the same in the April 2026 edition of the ZIP5 table (local/zip5-witnesses.csv): fresh
+        // through April, stale after it, naming both sources.
         let stale = try quote("2026-11-01", from: .zip("OH", "44101"), to: .zip("OH", "44101"), [line("100.00")])
-        #expect(stale.warnings.contains { $0.hasPrefix("stale_rates: source zip5-2026-02 is verified through 2026-02-28") })
-        let fresh = try quote("2026-02-15", from: .zip("OH", "44101"), to: .zip("OH", "44101"), [line("100.00")])
-        #expect(!fresh.warnings.contains { $0.hasPrefix("stale_rates") })
+        #expect(stale.warnings.contains { $0.hasPrefix("stale_rates: source zip5-2026-02;avalara-zip5-2026-03-04 is verified through 2026-04-30") })
+        for date in ["2026-02-15", "2026-04-30"] {
+            let fresh = try quote(date, from: .zip("OH", "44101"), to: .zip("OH", "44101"), [line("100.00")])
+            #expect(!fresh.warnings.contains { $0.hasPrefix("stale_rates") }, "\(date)")
+        }
+        // Towanda, Kansas, moved between February and April (a correction from 2026-04-01): in March its record
+        // keeps the February table's own date.
+        let towanda = try quote("2026-03-15", from: .zip("KS", "67144"), to: .zip("KS", "67144"), [line("100.00")])
+        #expect(towanda.warnings.contains { $0.hasPrefix("stale_rates: source zip5-2026-02 is verified through 2026-02-28") })
+        // Alabama's June edition and North Carolina's September edition vouch for their unchanged ZIPs; Charlotte's
+        // (Mecklenburg's transit tax of 2026-07-01) is not vouched for by September.
+        let vestaviaHills = try quote("2026-06-15", from: .zip("AL", "35216"), to: .zip("AL", "35216"), [line("100.00")])
+        #expect(!vestaviaHills.warnings.contains { $0.hasPrefix("stale_rates") })
+        let raleigh = try quote("2026-09-30", from: .zip("NC", "27601"), to: .zip("NC", "27601"), [line("100.00")])
+        #expect(!raleigh.warnings.contains { $0.hasPrefix("stale_rates") })
+        let charlotte = try quote("2026-08-15", from: .zip("NC", "28202"), to: .zip("NC", "28202"), [line("100.00")])
+        #expect(charlotte.warnings.contains { $0.hasPrefix("stale_rates: source zip5-2026-02;avalara-zip5-2026-03-04 is verified through 2026-04-30") })
         let quarter = try quote("2026-03-02", from: .zip("LA", "70112"), to: .zip("LA", "70112"), [line("100.00")])
         #expect(quarter.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
         #expect(quarter.totalTax.decimalString == "10.00")

@@ -57,6 +57,37 @@ struct LayerFileTests {
         #expect(found.contains("local/corrections.csv:7:4: error: \"5540\" is not a ZIP5"))
     }
 
+    /// A later edition of the ZIP5 table vouches for the records it did not change: they cite it after their own
+    /// source and are stale only after its date; a ZIP it changed, or a state it does not cover, keeps the table's own.
+    @Test func laterEditionsConfirmOnlyTheRecordsTheyDidNotChange() throws {
+        let sources = "id,title,publisher,url,retrieved,note,verified_through\n"
+            + "fixture,Synthetic fixture data,Levy tests,,2026-11,Not real rates,2026-01-31\n"
+            + "edition,A later edition,Levy tests,,2026-11,,2026-04-30\n"
+            + "undated,An edition without a date,Levy tests,,2026-11,,\n"
+        let header = "state,source,changed_zips,note\n"
+        let loaded = try load(["sources.csv": sources, CanonicalTables.zip5WitnessesFile: header + "WI,edition,53703,\n"])
+        let day = TaxDate(iso: "2026-03-01")!
+        #expect(try loaded.tables.locals.resolve(.zip("WI", "54540"), on: day).sources == ["fixture;edition"])
+        #expect(try loaded.tables.locals.resolve(.zip("WI", "53703"), on: day).sources == ["fixture"])
+        #expect(try loaded.tables.locals.resolve(.zip("MN", "55401"), on: day).sources.allSatisfy { !$0.contains("edition") })
+        #expect(loaded.tables.staleWarnings["fixture;edition"]?.through == TaxDate(iso: "2026-04-30"))
+
+        let found = diagnostics(["sources.csv": sources, CanonicalTables.zip5WitnessesFile: header
+            + "WI,nobody,,\n"
+            + "WI,undated,,\n"
+            + "WI,edition,5370,\n"
+            + "MN,edition,53703,\n"
+            + "WI,edition,,\n"
+            + "XX,edition,,\n"])
+        let file = CanonicalTables.zip5WitnessesFile
+        #expect(found.contains("\(file):2:2: error: source \"nobody\" is not listed in sources.csv"))
+        #expect(found.contains("\(file):3:2: error: source \"undated\" has no verified_through date: an edition confirms records only as of a date"))
+        #expect(found.contains("\(file):4:3: error: changed_zips: \"5370\" is not a ZIP5"))
+        #expect(found.contains("\(file):5:3: error: changed_zips: 53703 is not a ZIP of MN in local/zip5.csv"))
+        #expect(found.contains("\(file):6:2: error: WI and edition are listed twice"))
+        #expect(found.contains("\(file):7:1: error: state XX is not in states.csv"))
+    }
+
     @Test func rulesNameOnlyJurisdictionsThatExist() {
         let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,source,as_of,note\n"
         let found = diagnostics(["rules.csv": header
