@@ -79,10 +79,9 @@ public enum CanonicalTables {
         let taxability = readTaxability(contents["taxability.csv"]!, states: stateCodes, sources: known, log: &log)
         var ruleJurisdictions: [RuleJurisdictions] = []
         let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, ruleJurisdictions: &ruleJurisdictions, log: &log)
-        var zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, log: &log)
-        if let bytes = contents[zip5WitnessesFile] {
-            zip5 = applyZip5Witnesses(zip5, readZip5Witnesses(bytes, states: stateCodes, sources: sources, zip5: zip5, log: &log))
-        }
+        let witnesses = contents[zip5WitnessesFile].map { readZip5Witnesses($0, states: stateCodes, sources: sources, log: &log) } ?? []
+        var zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, witnesses: witnesses, log: &log)
+        checkZip5Witnesses(witnesses, zip5: zip5, log: &log)
         checkCoverage(states: states, taxability: taxability, log: &log)
         let corrections = contents["local/corrections.csv"].map { readCorrections($0, states: stateCodes, sources: known, log: &log) } ?? []
         let ownBase = contents["local/local-taxes.csv"].map { readLocalTaxes($0, states: stateCodes, sources: known, log: &log) } ?? []
@@ -434,9 +433,13 @@ public enum CanonicalTables {
     /// Written by the converter after the required columns; read where present.
     static let zip5OptionalColumns = ["postal_city"]
 
-    static func readZip5(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [Zip5Record] {
+    static func readZip5(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, witnesses: [Zip5Witness] = [],
+                         log: inout DiagnosticLog) -> [Zip5Record] {
         let file = "local/zip5.csv"
         guard let table = CSVTable(file: file, bytes: bytes, required: zip5Columns, log: &log) else { return [] }
+        var editions: [StateCode: [Zip5Witness]] = [:]
+        for witness in witnesses { editions[witness.state, default: []].append(witness) }
+        var citedSources: [String: String] = [:]
         var interner = JurisdictionInterner()
         var records: [Zip5Record] = []
         records.reserveCapacity(table.records.count)
@@ -506,7 +509,8 @@ public enum CanonicalTables {
             let postalCity = table.has("postal_city") ? table.field(record, "postal_city").value : ""
             records.append(Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS.isEmpty ? nil : countyFIPS,
                                       countyName: countyName.isEmpty ? nil : countyName, region: region, cityName: cityName.isEmpty ? nil : cityName,
-                                      postalCity: postalCity.isEmpty ? nil : postalCity, locals: locals, period: period, precision: precision, source: source, warning: warning))
+                                      postalCity: postalCity.isEmpty ? nil : postalCity, locals: locals, period: period, precision: precision,
+                                      source: citedSource(source, state: state, zip: zip.zip5, witnesses: editions, cache: &citedSources), warning: warning))
         }
         return records
     }

@@ -18,15 +18,17 @@ extension CanonicalTables {
         var source: String
         /// ZIPs the edition does not confirm (another region or rate, or absent).
         var changed: Set<Int32>
+        /// Where the row is, for the check that its ZIPs are the state's (`checkZip5Witnesses`).
+        var line: Int
+        var column: Int?
     }
 
-    static func readZip5Witnesses(_ bytes: [UInt8], states: Set<StateCode>, sources: [Source], zip5: [Zip5Record],
-                                  log: inout DiagnosticLog) -> [Zip5Witness] {
+    /// The rows of `local/zip5-witnesses.csv`, read before `local/zip5.csv` so that each record is built citing the
+    /// editions that confirm it (`citedSource`).
+    static func readZip5Witnesses(_ bytes: [UInt8], states: Set<StateCode>, sources: [Source], log: inout DiagnosticLog) -> [Zip5Witness] {
         let file = zip5WitnessesFile
         guard let table = CSVTable(file: file, bytes: bytes, required: ["state", "source", "changed_zips", "note"], log: &log) else { return [] }
         let dated = Dictionary(sources.map { ($0.id, $0.verifiedThrough) }, uniquingKeysWith: { first, _ in first })
-        var zipsByState: [StateCode: Set<Int32>] = [:]
-        for record in zip5 { zipsByState[record.state, default: []].insert(record.zip.zip5) }
         var seen = Set<String>()
         var result: [Zip5Witness] = []
         for record in table.records {
@@ -48,7 +50,6 @@ extension CanonicalTables {
                 log.error(file, record.line, sourceColumn, "\(state) and \(source) are listed twice")
                 continue
             }
-            let known = zipsByState[state] ?? []
             var changed = Set<Int32>()
             let column = table.field(record, "changed_zips").column
             var valid = true
@@ -59,36 +60,36 @@ extension CanonicalTables {
                     valid = false
                     break
                 }
-                guard known.contains(zip.zip5) else {
-                    log.error(file, record.line, column, "changed_zips: \(text) is not a ZIP of \(state) in local/zip5.csv")
-                    valid = false
-                    break
-                }
                 changed.insert(zip.zip5)
             }
-            if valid { result.append(Zip5Witness(state: state, source: source, changed: changed)) }
+            if valid { result.append(Zip5Witness(state: state, source: source, changed: changed, line: record.line, column: column)) }
         }
         return result
     }
 
-    /// Each record a later edition confirms cites that edition after its own source (`zip5-2026-02;avalara-zip5-2026-03-04`).
-    static func applyZip5Witnesses(_ records: [Zip5Record], _ witnesses: [Zip5Witness]) -> [Zip5Record] {
-        guard !witnesses.isEmpty else { return records }
-        var byState: [StateCode: [Zip5Witness]] = [:]
-        for witness in witnesses { byState[witness.state, default: []].append(witness) }
-        return records.map { record in
-            guard let editions = byState[record.state] else { return record }
-            let confirming = editions.filter { !$0.changed.contains(record.zip.zip5) }.map(\.source)
-            guard !confirming.isEmpty else { return record }
-            return record.with(source: ([record.source] + confirming).joined(separator: ";"))
+    /// Each listed ZIP must be one of the state's in `local/zip5.csv` (a typo would otherwise vouch for the ZIP it meant).
+    static func checkZip5Witnesses(_ witnesses: [Zip5Witness], zip5: [Zip5Record], log: inout DiagnosticLog) {
+        guard !witnesses.isEmpty else { return }
+        var zipsByState: [StateCode: Set<Int32>] = [:]
+        for record in zip5 { zipsByState[record.state, default: []].insert(record.zip.zip5) }
+        for witness in witnesses {
+            let known = zipsByState[witness.state] ?? []
+            if let stray = witness.changed.filter({ !known.contains($0) }).min() {
+                log.error(zip5WitnessesFile, witness.line, witness.column,
+                          "changed_zips: \(ZipCode(zip5: stray).zip5String) is not a ZIP of \(witness.state) in local/zip5.csv")
+            }
         }
     }
-}
 
-extension Zip5Record {
-    func with(source: String) -> Zip5Record {
-        Zip5Record(zip: zip, state: state, countyFIPS: countyFIPS, countyName: countyName, region: region, cityName: cityName,
-                   postalCity: postalCity, locals: locals, period: period, precision: precision, source: source, warning: warning,
-                   tableDate: tableDate)
+    /// The source a record of `local/zip5.csv` cites: its own, then each edition that confirms it
+    /// (`zip5-2026-02;avalara-zip5-2026-03-04`). The combined strings are shared through `cache`.
+    static func citedSource(_ source: String, state: StateCode, zip: Int32, witnesses: [StateCode: [Zip5Witness]],
+                            cache: inout [String: String]) -> String {
+        guard let editions = witnesses[state] else { return source }
+        var key = source
+        for edition in editions where !edition.changed.contains(zip) { key += ";" + edition.source }
+        if let shared = cache[key] { return shared }
+        cache[key] = key
+        return key
     }
 }
