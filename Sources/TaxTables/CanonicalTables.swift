@@ -437,8 +437,7 @@ public enum CanonicalTables {
                          log: inout DiagnosticLog) -> [Zip5Record] {
         let file = "local/zip5.csv"
         guard let table = CSVTable(file: file, bytes: bytes, required: zip5Columns, log: &log) else { return [] }
-        var editions: [StateCode: [Zip5Witness]] = [:]
-        for witness in witnesses { editions[witness.state, default: []].append(witness) }
+        let editions = editionsByState(witnesses)
         var citedSources: [String: String] = [:]
         var interner = JurisdictionInterner()
         var records: [Zip5Record] = []

@@ -7,8 +7,8 @@ import TaxCore
 /// it is as fresh as that edition: the record cites both sources and `stale_rates` names the later one's date. A ZIP
 /// the later edition changed (or left out) keeps the table's own date; its changes are reviewed as corrections.
 /// Each row names one state, one edition (a source with a `verified_through` date) and the ZIPs it does not
-/// confirm. An edition's list includes the ZIPs every earlier edition of the same state did not confirm, so a
-/// record is never vouched for across a change that came and went between editions.
+/// confirm. Editions vouch in date order and stop at the first that changed the ZIP: a later one that shows the old
+/// rates again does not vouch for the months between (the change may have come and gone).
 extension CanonicalTables {
     static let zip5WitnessesFile = "local/zip5-witnesses.csv"
 
@@ -18,6 +18,8 @@ extension CanonicalTables {
         var source: String
         /// ZIPs the edition does not confirm (another region or rate, or absent).
         var changed: Set<Int32>
+        /// The edition's `verified_through` date (editions vouch in this order).
+        var through: TaxDate
         /// Where the row is, for the check that its ZIPs are the state's (`checkZip5Witnesses`).
         var line: Int
         var column: Int?
@@ -42,7 +44,7 @@ extension CanonicalTables {
                 log.error(file, record.line, sourceColumn, "source \"\(source)\" is not listed in sources.csv")
                 continue
             }
-            guard through != nil else {
+            guard let through else {
                 log.error(file, record.line, sourceColumn, "source \"\(source)\" has no verified_through date: an edition confirms records only as of a date")
                 continue
             }
@@ -62,7 +64,7 @@ extension CanonicalTables {
                 }
                 changed.insert(zip.zip5)
             }
-            if valid { result.append(Zip5Witness(state: state, source: source, changed: changed, line: record.line, column: column)) }
+            if valid { result.append(Zip5Witness(state: state, source: source, changed: changed, through: through, line: record.line, column: column)) }
         }
         return result
     }
@@ -81,13 +83,21 @@ extension CanonicalTables {
         }
     }
 
-    /// The source a record of `local/zip5.csv` cites: its own, then each edition that confirms it
-    /// (`zip5-2026-02;avalara-zip5-2026-03-04`). The combined strings are shared through `cache`.
+    /// Per state, its editions in date order (`citedSource` reads them so).
+    static func editionsByState(_ witnesses: [Zip5Witness]) -> [StateCode: [Zip5Witness]] {
+        Dictionary(grouping: witnesses, by: \.state).mapValues { $0.sorted { $0.through < $1.through } }
+    }
+
+    /// The source a record of `local/zip5.csv` cites: its own, then each edition that confirms it, up to the first
+    /// that does not (`zip5-2026-02;avalara-zip5-2026-03-04`). The combined strings are shared through `cache`.
     static func citedSource(_ source: String, state: StateCode, zip: Int32, witnesses: [StateCode: [Zip5Witness]],
                             cache: inout [String: String]) -> String {
         guard let editions = witnesses[state] else { return source }
         var key = source
-        for edition in editions where !edition.changed.contains(zip) { key += ";" + edition.source }
+        for edition in editions {
+            if edition.changed.contains(zip) { break }
+            key += ";" + edition.source
+        }
         if let shared = cache[key] { return shared }
         cache[key] = key
         return key

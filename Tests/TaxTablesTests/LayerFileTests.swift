@@ -63,14 +63,17 @@ struct LayerFileTests {
         let sources = "id,title,publisher,url,retrieved,note,verified_through\n"
             + "fixture,Synthetic fixture data,Levy tests,,2026-11,Not real rates,2026-01-31\n"
             + "edition,A later edition,Levy tests,,2026-11,,2026-04-30\n"
+            + "later,An edition after it,Levy tests,,2026-11,,2026-06-30\n"
             + "undated,An edition without a date,Levy tests,,2026-11,,\n"
         let header = "state,source,changed_zips,note\n"
-        let loaded = try load(["sources.csv": sources, CanonicalTables.zip5WitnessesFile: header + "WI,edition,53703,\n"])
+        // The June edition is listed first and shows 53703 as in the table again: editions vouch in date order and
+        // stop at the first that changed a ZIP, so 53703 keeps the table's own date.
+        let loaded = try load(["sources.csv": sources, CanonicalTables.zip5WitnessesFile: header + "WI,later,,\nWI,edition,53703,\n"])
         let day = TaxDate(iso: "2026-03-01")!
-        #expect(try loaded.tables.locals.resolve(.zip("WI", "54540"), on: day).sources == ["fixture;edition"])
+        #expect(try loaded.tables.locals.resolve(.zip("WI", "54540"), on: day).sources == ["fixture;edition;later"])
         #expect(try loaded.tables.locals.resolve(.zip("WI", "53703"), on: day).sources == ["fixture"])
         #expect(try loaded.tables.locals.resolve(.zip("MN", "55401"), on: day).sources.allSatisfy { !$0.contains("edition") })
-        #expect(loaded.tables.staleWarnings["fixture;edition"]?.through == TaxDate(iso: "2026-04-30"))
+        #expect(loaded.tables.staleWarnings["fixture;edition;later"]?.through == TaxDate(iso: "2026-06-30"))
 
         let found = diagnostics(["sources.csv": sources, CanonicalTables.zip5WitnessesFile: header
             + "WI,nobody,,\n"
