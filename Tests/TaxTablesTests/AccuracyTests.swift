@@ -830,7 +830,9 @@ struct AccuracyTests {
                       ("MN", "56303", "Saint Cloud", "2025-03-31", "7.63"), ("MN", "56303", "Saint Cloud", "2025-04-01", "8.00"),
                       ("MN", "55987", "Winona", "2025-03-31", "7.38"), ("MN", "55987", "Winona", "2025-04-01", "7.63"),
                       ("MN", "56044", "Henderson", "2025-03-31", "6.88"), ("MN", "56044", "Henderson", "2026-06-01", "7.88"),
-                      ("ND", "58501", "Bismarck", "2025-03-31", "7.50"), ("ND", "58554", "Mandan", "2025-03-31", "7.75")])
+                      ("ND", "58501", "Bismarck", "2025-03-31", "7.50"), ("ND", "58554", "Mandan", "2025-03-31", "7.75"),
+                      ("WV", "25213", "Winfield", "2025-12-31", "6.00"), ("WV", "25213", "Winfield", "2026-01-01", "7.00"),
+                      ("WV", "26807", "Franklin", "2025-07-01", "6.00"), ("WV", "25043", "Clay", "2026-01-01", "7.00")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
