@@ -794,7 +794,8 @@ struct AccuracyTests {
     /// 2026 release), Walsh County ND 0.25% -> 1% (Grafton), Clark County MO 2% -> 2.5% (Kahoka), and on 2026-04-01
     /// Towanda KS 1% -> 2%, Texas County MO 2.25% -> 1.75% (Houston), Summit County UT (Coalville). West Virginia's
     /// Clay, Winfield, St. Marys and Franklin from 2026-01-01 (6% before). Gaps of the February table the other
-    /// editions fill: Adak's 4% (ARSSTC), Iliamna without the Kenai Peninsula Borough's tax.
+    /// editions fill: Adak's and St. Michael's 4%, Iliamna and Chignik Lagoon without a Kenai tax (Lake and Peninsula
+    /// Borough levies none).
     @Test(arguments: [("OK", "74058", "Pawnee", "2025-12-31", "9.60"), ("OK", "74058", "Pawnee", "2026-01-01", "10.00"),
                       ("ND", "58237", "Grafton", "2025-12-31", "8.00"), ("ND", "58237", "Grafton", "2026-01-01", "8.75"),
                       ("MO", "63445", "Kahoka", "2025-12-31", "7.73"), ("MO", "63445", "Kahoka", "2026-01-01", "8.23"),
@@ -835,7 +836,8 @@ struct AccuracyTests {
                       ("ND", "58501", "Bismarck", "2025-03-31", "7.50"), ("ND", "58554", "Mandan", "2025-03-31", "7.75"),
                       ("WV", "25213", "Winfield", "2025-12-31", "6.00"), ("WV", "25213", "Winfield", "2026-01-01", "7.00"),
                       ("WV", "26807", "Franklin", "2025-07-01", "6.00"), ("WV", "25043", "Clay", "2026-01-01", "7.00"),
-                      ("AK", "99546", "Adak", "2026-03-02", "4.00"), ("AK", "99606", "Iliamna", "2026-03-02", "0.00")])
+                      ("AK", "99546", "Adak", "2026-03-02", "4.00"), ("AK", "99606", "Iliamna", "2026-03-02", "0.00"),
+                      ("AK", "99565", "Chignik Lagoon", "2026-03-02", "0.00"), ("AK", "99659", "Saint Michael", "2026-03-02", "4.00")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
