@@ -264,10 +264,18 @@ extension CanonicalTables {
     static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
                                   "ECONOMIC DEVELOPMENT DISTRICT", "ECONOMIC OPPORTUNITY", "SANITARY DISTRICT"]
 
-    /// Whether a tax region names a small district: a word of `districtWords` or a phrase of `districtPhrases`.
-    static func isDistrictRegion(_ region: String) -> Bool {
+    /// District names the table shortens in one state: Missouri's community improvement districts written "COMM SP"
+    /// ("KEARNEY WEST SIDE COMM SP" on 64060, Kearney's own ZIP, whose other ZIP 64048 has Kearney's rates without it).
+    /// Its "... CTR SP" regions are left: Washington's 63090 has no other ZIP of the city to take rates from, and
+    /// Alabama's "SPANISH FORT TOWN CTR SP" carries the town's own tax in the special level.
+    static let shortDistrictPhrases: [String: [[String]]] = ["MO": [["COMM", "SP"]]]
+
+    /// Whether a tax region names a small district: a word of `districtWords`, a phrase of `districtPhrases`, or
+    /// (given its state) a phrase of `shortDistrictPhrases`.
+    static func isDistrictRegion(_ region: String, state: String? = nil) -> Bool {
         let words = regionWords(region)
         return words.contains(where: districtWords.contains) || contains(words, anyOf: districtPhraseWords)
+            || state.flatMap { shortDistrictPhrases[$0] }.map { contains(words, anyOf: $0) } == true
     }
 
     /// States whose special-district sales taxes are all address-specific, so that a special rate on any of their
@@ -333,7 +341,7 @@ extension CanonicalTables {
         // own ("Overland Park Ranch Mart South Cid Sp") is a district as elsewhere: the rates and names around it.
         enum Kind { case place, district, stackedDistricts, tribal }
         var kinds = records.map { record -> Kind in
-            let district = isDistrictRegion(record.region)
+            let district = isDistrictRegion(record.region, state: record.state.code)
             if statesWithOnlyAddressSpecificDistricts.contains(record.state.code), record.hasSpecialRate,
                !district || record.cityName.map({ !isDistrictRegion($0) }) == true {
                 return .stackedDistricts
@@ -458,7 +466,7 @@ extension CanonicalTables {
         let normalized = Zip5Index.normalizedPlace
         // Each record's region and county key once (the district test and the normalising are the costly parts).
         let regions = records.map { normalized($0.region) }
-        let eligible = records.map { $0.precision == .zip5 && $0.countyFIPS != nil && $0.postalCity != nil && !isDistrictRegion($0.region) }
+        let eligible = records.map { $0.precision == .zip5 && $0.countyFIPS != nil && $0.postalCity != nil && !isDistrictRegion($0.region, state: $0.state.code) }
         var regionCounties: [String: [String: Int]] = [:]
         for i in records.indices where eligible[i] {
             regionCounties[records[i].state.code + "|" + regions[i], default: [:]][records[i].countyFIPS!, default: 0] += 1

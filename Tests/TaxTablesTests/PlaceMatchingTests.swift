@@ -163,6 +163,14 @@ struct CrossCountyRegionTests {
         #expect(!avenue.lines[0].jurisdictions.contains { $0.jurisdiction.name.contains("Independence Avenue") })
         #expect(!avenue.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
         #expect(!avenue.warnings.contains { $0.hasSuffix(": ") || $0.isEmpty })
+        // A community improvement district the table writes "COMM SP": "KEARNEY WEST SIDE COMM SP" (9.975%) on 64060,
+        // Kearney's own ZIP, is quoted with Kearney's rates on its other ZIP 64048 (state 4.225, Clay County 1.125,
+        // Kearney 3, districts 0.625: 8.975%). "CTR SP" is not a district word: Alabama's "SPANISH FORT TOWN CTR SP"
+        // (36527) is the town's own tax and keeps the table's 10.95%.
+        let kearney = try quote("MO", "64060")
+        #expect(kearney.totalTax.decimalString == "8.98")
+        #expect(kearney.warnings.contains { $0.contains("is a district that covers only part of the ZIP") })
+        #expect(try quote("AL", "36527").totalTax.decimalString == "10.95")
     }
 
     /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
