@@ -799,8 +799,9 @@ struct AccuracyTests {
     /// 2025-12-01), which the tables had carried back: in the quarter-start states on 2025-10-01 (Lafayette County MO's
     /// 911 half-cent, Liberty MO's public safety cent, Newton County TX's district, Saline County AR's 0.375% ended,
     /// Brown County OH 1.5% -> 1.25%, Wahpeton ND 2% -> 3%); Cochise County AZ's jail district tax ended on 2025-08-01
-    /// (City of Douglas); Sumter County AL 3% -> 4% on 2025-12-01 (ALDOR notice); unincorporated Tuscaloosa County 5%
-    /// through July only (the month of its 6% was not found, so August keeps the later rate).
+    /// (City of Douglas); Sumter County AL 3% -> 4% on 2025-12-01 (ALDOR notice); Tuscaloosa County 6% outside cities
+    /// and in Tuscaloosa's police jurisdiction from 2025-11-01 (CereTax's notes); Lindsay NE's new 1.5% (NE DOR) and
+    /// Stonewall OK's 5% (OTC) from 2025-10-01.
     @Test(arguments: [("MO", "64067", "Lexington", "2025-09-30", "8.48"), ("MO", "64067", "Lexington", "2025-10-01", "8.98"),
                       ("MO", "64069", "Liberty", "2025-09-30", "8.85"), ("MO", "64069", "Liberty", "2025-10-01", "9.85"),
                       ("TX", "75932", "Burkeville", "2025-09-30", "6.25"), ("TX", "75932", "Burkeville", "2025-10-01", "8.25"),
@@ -809,7 +810,10 @@ struct AccuracyTests {
                       ("ND", "58075", "Wahpeton", "2025-09-30", "7.00"), ("ND", "58075", "Wahpeton", "2025-10-01", "8.00"),
                       ("AZ", "85635", "Sierra Vista", "2025-07-31", "8.55"), ("AZ", "85635", "Sierra Vista", "2025-08-01", "8.05"),
                       ("AL", "35470", "Livingston", "2025-11-30", "10.00"), ("AL", "35470", "Livingston", "2025-12-01", "11.00"),
-                      ("AL", "35446", "Buhl", "2025-07-31", "9.00"), ("AL", "35446", "Buhl", "2025-08-01", "10.00"),
+                      ("AL", "35446", "Buhl", "2025-10-31", "9.00"), ("AL", "35446", "Buhl", "2025-11-01", "10.00"),
+                      ("AL", "35456", "Duncanville", "2025-10-31", "9.50"), ("AL", "35456", "Duncanville", "2025-11-01", "10.00"),
+                      ("NE", "68644", "Lindsay", "2025-09-30", "5.50"), ("NE", "68644", "Lindsay", "2025-10-01", "7.00"),
+                      ("OK", "74871", "Stonewall", "2025-09-30", "9.38"), ("OK", "74871", "Stonewall", "2025-10-01", "10.38"),
                       ("OK", "74058", "Pawnee", "2025-12-31", "9.60"), ("OK", "74058", "Pawnee", "2026-01-01", "10.00"),
                       ("ND", "58237", "Grafton", "2025-12-31", "8.00"), ("ND", "58237", "Grafton", "2026-01-01", "8.75"),
                       ("MO", "63445", "Kahoka", "2025-12-31", "7.73"), ("MO", "63445", "Kahoka", "2026-01-01", "8.23"),
