@@ -181,6 +181,20 @@ struct CrossCountyRegionTests {
         #expect(q.warnings.contains { $0.contains("ZIP 80014's tax region DENVER in the ZIP5 table is a place of another county") })
     }
 
+    /// Texas ZIPs the table names after a neighbouring county's emergency services district: the district's tax
+    /// stops at its county line, so Stonewall (78671, Gillespie County, unincorporated) has Gillespie County's 0.5%
+    /// alone (6.75%), while Fredericksburg (78624), a city the table never names, keeps the table's 8.25% through its
+    /// own city line (corrections `TX-fredericksburg-78624-city`, low confidence).
+    @Test func texasNeighbouringCountyDistricts() throws {
+        let stonewall = try quote("TX", "78671")
+        #expect(stonewall.totalTax.decimalString == "6.75")
+        #expect(stonewall.warnings.contains { $0.contains("BLANCO CO ESD 2 SP in the ZIP5 table is a place of another county") })
+        let fredericksburg = try quote("TX", "78624")
+        #expect(fredericksburg.totalTax.decimalString == "8.25")
+        #expect(fredericksburg.lines[0].jurisdictions.contains { $0.jurisdiction.name == "City of Fredericksburg" })
+        #expect(!fredericksburg.lines[0].jurisdictions.contains { $0.jurisdiction.name.contains("Esd") })
+    }
+
     /// 53005 is Brookfield, Waukesha County, which levies no county tax (no Waukesha row in the WI SST rate file):
     /// 5.0%; the ZIP5 table names it MILWAUKEE (Milwaukee County's 0.9%).
     @Test func brookfieldIsNotMilwaukee() throws {
@@ -377,5 +391,17 @@ struct TribalLandTests {
         let q = try quote("AZ", "86503")
         #expect(q.totalTax.decimalString == "61.00")
         #expect(!q.lines[0].jurisdictions.contains { $0.jurisdiction.level == .special && !$0.rate.isZero })
+    }
+
+    /// Towns that later editions of the ZIP5 table file under a reservation's region keep their own tax, as the July
+    /// 2025 edition gives it under the town's name: Winslow 86047 (5.6 + Navajo County 0.83 + 3 = 9.43%), Pinetop
+    /// 85935 (Pinetop-Lakeside's 3%), Bluff UT 84512 (7.45%); Timber Lake SD 57656 keeps its 2% beside the
+    /// Cheyenne River Sioux Tribe's 4.2% (6.2%). Next to them, Whiteriver 85941 (Fort Apache) stays at 6.43%.
+    @Test func townsUnderAReservationRegionKeepTheirTax() throws {
+        #expect(try quote("AZ", "86047").totalTax.decimalString == "94.30")
+        #expect(try quote("AZ", "85935").totalTax.decimalString == "94.30")
+        #expect(try quote("UT", "84512").totalTax.decimalString == "74.50")
+        #expect(try quote("SD", "57656").totalTax.decimalString == "62.00")
+        #expect(try quote("AZ", "85941").totalTax.decimalString == "64.30")
     }
 }
