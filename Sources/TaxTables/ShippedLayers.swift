@@ -256,12 +256,12 @@ extension CanonicalTables {
     }
 
     /// Tax regions that are small districts (improvement, development, tourism districts, Illinois business
-    /// districts "BD"/"BDD", Missouri and Kansas transportation development districts "TD"/"TL", which the
+    /// districts "BD"/"BDD" and "BUSINESS DEVELOPMENT DISTRICT", Missouri and Kansas transportation development districts "TD"/"TL", which the
     /// table also writes after "TDD", and Louisiana's subdistricts): such a district covers
     /// only part of the ZIP named after it, so the ZIP is quoted with the rates of the place around it (the most
     /// common rates of the other ZIPs of its county and city), with a warning that the street address decides.
     static let districtWords: Set<String> = ["EDD", "CID", "TDD", "TD", "TL", "TOURISM", "BD", "BDD", "SUBDISTRICT"]
-    static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "IMPROVEMENT DISTRICT",
+    static let districtPhrases = ["COMMUNITY IMPROVEMENT", "TRANSPORTATION DEVELOPMENT", "BUSINESS DISTRICT", "BUSINESS DEVELOPMENT DISTRICT", "IMPROVEMENT DISTRICT",
                                   "ECONOMIC DEVELOPMENT DISTRICT", "ECONOMIC OPPORTUNITY", "SANITARY DISTRICT"]
 
     /// District names the table shortens in one state: Missouri's community improvement districts written "COMM SP"
@@ -422,13 +422,17 @@ extension CanonicalTables {
             }
             guard var common = Zip5Index.mostCommonRates(pool) else { return record }
             var around = "the rates of the surrounding \(common.cityName ?? common.region) area were used"
-            if kind == .district, record.hasCityRate, !common.hasCityRate {
-                // The county's most common rates are outside cities, and the district is inside one ("ST CLAIR I 44 HWY 47
-                // TL", the only St. Clair ZIP): its county's and city's rates stay, with the county's most common special
-                // districts in place of its own.
-                let locals = record.locals.filter { $0.jurisdiction.level != .special } + common.locals.filter { $0.jurisdiction.level == .special }
+            if kind == .district, record.hasCityRate, !common.hasCityRate || !cityPool {
+                // The district is inside a city, and the county's most common rates are outside cities ("ST CLAIR I 44 HWY
+                // 47 TL", the only St. Clair ZIP) or another city's (REPUBLIC FARM ROAD 93 CID on Republic's only ZIP, in a
+                // county whose most common rates are Springfield's; SHERMAN RAIL POINTE BUSINESS DEVELOPMENT DISTRICT in
+                // Springfield's county): its county's and city's rates stay, with the special districts most common
+                // outside the county's cities (county-wide ones, not another city's) in place of its own.
+                let outsideCities = Zip5Index.mostCommonRates(siblings.filter { !$0.hasCityRate }) ?? common
+                let specials = (common.hasCityRate ? outsideCities : common).locals.filter { $0.jurisdiction.level == .special }
+                let locals = record.locals.filter { $0.jurisdiction.level != .special } + specials
                 common = record.with(period: record.period, locals: locals, warning: nil, tableDate: record.tableDate)
-                around = "its county and city rates were used with the special districts most common in its county"
+                around = "its county and city rates were used with the special districts most common in its county outside cities"
             }
             // A district or tribal land only loses a tax the table stacked on it: the rates around it are never
             // higher (Apache County's Navajo ZIPs outnumber the others; an Illinois village's business district

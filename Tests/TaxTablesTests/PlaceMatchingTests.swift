@@ -173,6 +173,20 @@ struct CrossCountyRegionTests {
         #expect(try quote("AL", "36527").totalTax.decimalString == "10.95")
     }
 
+    /// A district on the only ZIP of a city whose county's most common rates are another city's keeps its own county
+    /// and city rates: Republic MO 65738 ("REPUBLIC FARM ROAD 93 COMMUNITY IMPROVEMENT DISTRICT", 10.1%) is 9.1%
+    /// (state 4.225, Greene County 1.75, Republic 3.125), as the July 2025 edition gives the city under its own name,
+    /// not Springfield's 8.1%; Sherman IL 62684 (Sangamon County, "... RAIL POINTE BUSINESS DEVELOPMENT DISTRICT SP")
+    /// is 8.75%, and Dwight IL 60420 ("DWIGHT BUSINESS DEVELOPMENT DISTRICT NO. 1") 8.25%, without their 1% districts.
+    @Test func aDistrictOnACitysOnlyZipKeepsTheCitysRates() throws {
+        let republic = try quote("MO", "65738")
+        #expect(republic.totalTax.decimalString == "9.10")
+        #expect(republic.lines[0].jurisdictions.contains { $0.jurisdiction.name == "Republic" })
+        #expect(republic.warnings.contains { $0.contains("with the special districts most common in its county outside cities") })
+        #expect(try quote("IL", "62684").totalTax.decimalString == "8.75")
+        #expect(try quote("IL", "60420").totalTax.decimalString == "8.25")
+    }
+
     /// 80014 is Aurora, Arapahoe County (8.00%: state 2.9, RTD 1.0, CD 0.1, Arapahoe 0.25, Aurora 3.75); the ZIP5
     /// table names it DENVER (9.15%).
     @Test func auroraIsNotDenver() throws {
