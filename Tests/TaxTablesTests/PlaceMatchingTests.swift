@@ -209,6 +209,19 @@ struct CrossCountyRegionTests {
         #expect(!fredericksburg.lines[0].jurisdictions.contains { $0.jurisdiction.name.contains("Esd") })
     }
 
+    /// Towns that another edition of the ZIP5 table names while the February table gives their ZIP a neighbour's
+    /// region and rates (corrections citing the editions): Madison WI 53702 (Dane County's 0.5%, not Waukesha's
+    /// none), Fayette AL 35555 (9.5%, not Tuscaloosa County's 10%), Earle AR 72331 (10.25%, not Parkin's 10.5%),
+    /// Eagle Mountain UT 84005 (7.45%); McFarland CA's Measure C adds 1% from 2026-04-01.
+    @Test func townsAnEditionNamesKeepTheirOwnRates() throws {
+        #expect(try quote("WI", "53702").totalTax.decimalString == "5.50")
+        #expect(try quote("AL", "35555").totalTax.decimalString == "9.50")
+        #expect(try quote("AR", "72331").totalTax.decimalString == "10.25")
+        #expect(try quote("UT", "84005").totalTax.decimalString == "7.45")
+        #expect(try quote("CA", "93250", on: "2026-03-31").totalTax.decimalString == "8.25")
+        #expect(try quote("CA", "93250", on: "2026-04-01").totalTax.decimalString == "9.25")
+    }
+
     /// 53005 is Brookfield, Waukesha County, which levies no county tax (no Waukesha row in the WI SST rate file):
     /// 5.0%; the ZIP5 table names it MILWAUKEE (Milwaukee County's 0.9%).
     @Test func brookfieldIsNotMilwaukee() throws {
@@ -232,13 +245,14 @@ struct CrossCountyRegionTests {
     }
 
     /// A region that is another county's own name, on a ZIP without a city rate, where most places levy no city tax:
-    /// the ZIP's own county's rates outside cities. 56013 (Blue Earth, Faribault County, Minnesota) carried Martin
-    /// County's 0.5% under the region MARTIN; Faribault County's own 0.5% starts on 2026-04-01 (MNR2026Q2FEB18,
-    /// county 043). 29654 (Honea Path, Anderson County, South Carolina) carried Laurens County's 1% more. Not where
+    /// the ZIP's own county's rates outside cities. 56013 (Blue Earth, Faribault County, Minnesota) is the region
+    /// MARTIN with a 0.5% that is Blue Earth's own city tax (MNR2026Q2FEB18, type 01 code 06616, from 2024-04-01; the
+    /// July and December 2025 editions name the ZIP BLUE EARTH at 7.375%), kept by the correction
+    /// MN-blue-earth-56013-city; Faribault County's own 0.5% starts on 2026-04-01 (county 043). 29654 (Honea Path, Anderson County, South Carolina) carried Laurens County's 1% more. Not where
     /// most towns levy their own: 75633 (Carthage, Texas, Panola County) keeps the table's 8.25% under RUSK.
     @Test func aRegionThatIsAnotherCountysName() throws {
-        #expect(try quote("MN", "56013").totalTax.decimalString == "6.88")
-        #expect(try quote("MN", "56013", on: "2026-06-01").totalTax.decimalString == "7.38")
+        #expect(try quote("MN", "56013").totalTax.decimalString == "7.38")
+        #expect(try quote("MN", "56013", on: "2026-06-01").totalTax.decimalString == "7.88")
         let honeaPath = try quote("SC", "29654")
         #expect(honeaPath.totalTax.decimalString == "7.00")
         #expect(honeaPath.warnings.contains { $0.contains("ZIP 29654's tax region LAURENS in the ZIP5 table is a place of another county") })
