@@ -39,6 +39,17 @@ struct PlaceMatchingTests {
         #expect(q.lines[0].sourcing.record.contains("SEQUIM"))
     }
 
+    /// A city across the county line that the address, the postal city and the ZIP5 region all name is taken:
+    /// 91361 is Westlake Village (Los Angeles County, 9.75% in the CDTFA file) though the crosswalk puts it in Ventura
+    /// County; "Thousand Oaks" or no city keeps Ventura County's 7.25%.
+    @Test func aCityAcrossTheCountyLineThatTheZipsNamesAgreeOn() throws {
+        let westlake = try quote("CA", "91361", city: "Westlake Village", on: "2026-03-15")
+        #expect(westlake.totalTax.decimalString == "97.50")
+        #expect(westlake.warnings.contains { $0.contains("a city of Los Angeles County, while the Census crosswalk puts the ZIP in Ventura County") })
+        #expect(try quote("CA", "91361", city: "Thousand Oaks", on: "2026-03-15").totalTax.decimalString == "72.50")
+        #expect(try quote("CA", "91361", on: "2026-03-15").totalTax.decimalString == "72.50")
+    }
+
     /// The address's city comes first: 99216's postal city is Spokane (SPOKANE CITY,3210, 9.1% in 2025 Q2) while
     /// most of it is Spokane Valley (SPOKANE VALLEY,3213, 8.9%).
     @Test func theAddressCityDecides() throws {

@@ -341,17 +341,28 @@ public struct PlaceRateResolver: LocalRateResolver {
         return names
     }
 
-    /// The place each candidate names, in order, skipping places outside the county (where both are known).
-    func places(named candidates: [Candidate], county: String) -> [Match] {
+    /// The place each candidate names, in order, skipping places outside the county (where both are known) unless
+    /// `acrossTheLine` has the place's key.
+    func places(named candidates: [Candidate], county: String, acrossTheLine: Set<String> = []) -> [Match] {
         var found: [Match] = []
         for candidate in candidates {
             for key in keysByName[PlaceNameKey.of(Self.normalized(candidate.name))] ?? [] {
                 guard let rows = places[key], let newest = rows.last else { continue }
-                if !county.isEmpty, !newest.county.isEmpty, newest.county != county { continue }
+                if !county.isEmpty, !newest.county.isEmpty, newest.county != county, !acrossTheLine.contains(key) { continue }
                 if !found.contains(where: { $0.key == key }) { found.append((candidate, key, rows)) }
             }
         }
         return found
+    }
+
+    /// Cities of a neighbouring county that a ZIP's postal city and its ZIP5 region both name: the ZIP straddles the
+    /// county line and the crosswalk, which gives one county per ZIP, has the other side (91361, Westlake Village, a
+    /// city of Los Angeles County at 9.75%, whose ZIP the crosswalk puts in Ventura County). Two names of the ZIP agree
+    /// on the city, so an address naming it is taken to be in it.
+    func citiesAcrossTheLine(_ records: ArraySlice<Zip5Record>) -> Set<String> {
+        guard let record = records.first(where: { $0.state == file.state }), let postal = record.postalCity,
+              PlaceNameKey.of(Self.normalized(postal)) == PlaceNameKey.of(Self.normalized(record.region)) else { return [] }
+        return Set((keysByName[PlaceNameKey.of(Self.normalized(postal))] ?? []).filter { places[$0]?.last?.isCity == true })
     }
 
     /// The places a ZIP's own names match, in order. A ZIP whose postal city is known but is no place of the file
@@ -373,7 +384,8 @@ public struct PlaceRateResolver: LocalRateResolver {
         guard !address.city.isEmpty else { return zipOwn }
         let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
         let city = Candidate(name: address.city, evidence: .addressCity)
-        let named = places(named: [city], county: record?.countyName.map(PlaceRateFile.countyKey) ?? "")
+        let named = places(named: [city], county: record?.countyName.map(PlaceRateFile.countyKey) ?? "",
+                           acrossTheLine: citiesAcrossTheLine(zip5.records(for: address.zip.zip5)))
         guard !named.isEmpty else { return zipOwn }
         return named + zipOwn.filter { match in !named.contains { $0.key == match.key } }
     }
@@ -402,6 +414,11 @@ public struct PlaceRateResolver: LocalRateResolver {
                 + "the address's city, a ZIP+4 or a street address would decide")
         }
         let base = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
+        if let county = base?.countyName.map(PlaceRateFile.countyKey), !county.isEmpty, !place.county.isEmpty, place.county != county {
+            warnings.append("zip_straddles_jurisdictions: ZIP \(address.zip.zip5String) is \(candidate.name) by \(candidate.evidence.rawValue), its postal city "
+                + "and the ZIP5 table's region, a city of \(place.county.capitalized) County, while the Census crosswalk puts the ZIP in "
+                + "\(county.capitalized) County; \(candidate.name) was used; a street address would decide")
+        }
         var location = ResolvedLocation(state: address.state, countyFIPS: base?.countyFIPS, locals: place.locals, precision: .zip5,
                                 record: "\(place.label) (\(file.file):\(place.line), \(place.period)); place \(candidate.name) matched by \(candidate.evidence.rawValue) of ZIP \(address.zip.zip5String)",
                                 warnings: warnings, sources: [sourceID], place: place.key)
