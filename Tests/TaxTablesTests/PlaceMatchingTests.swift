@@ -346,16 +346,17 @@ struct AddressCityTests {
 
     /// "Saint Paul" is the Postal Service's name for Eagan's 55121 (Dakota County), and the ZIP5 table gives the
     /// region SAINT PAUL to one Dakota ZIP against 24 in Ramsey and Hennepin: an Eagan address written with its postal
-    /// name keeps Eagan's 8.125%, however "Saint" is spelled. Clayton's 63124 keeps its 10.488% under its postal
-    /// name Saint Louis (the table's four St. Louis County ZIPs named ST. LOUIS carry the independent city's rates).
+    /// name keeps Eagan's 8.125%, however "Saint" is spelled. 63124 (Ladue, the table's CLAYTON) keeps its own 9.488%
+    /// (correction MO-ladue-63124, the city's page) under its postal name Saint Louis (the table's four St. Louis
+    /// County ZIPs named ST. LOUIS carry the independent city's rates).
     @Test func aPostalNameOverTheCountyLineChoosesNothing() throws {
         for city in ["Saint Paul", "St. Paul", "ST PAUL", "Eagan", ""] {
             let q = try quote("MN", "55121", city: city)
             #expect(q.totalTax.decimalString == "8.13", "\(city)")
             #expect(!q.warnings.contains { $0.contains("zip_straddles_jurisdictions") }, "\(city)")
         }
-        for city in ["Saint Louis", "St. Louis", "St Louis", "Clayton"] {
-            #expect(try quote("MO", "63124", city: city).totalTax.decimalString == "10.49", "\(city)")
+        for city in ["Saint Louis", "St. Louis", "St Louis", "Ladue"] {
+            #expect(try quote("MO", "63124", city: city).totalTax.decimalString == "9.49", "\(city)")
         }
         // A place named however the address spells it still chooses within its own county.
         #expect(try quote("MN", "55113", city: "ROSEVILLE").totalTax.decimalString == "8.88")
