@@ -802,7 +802,7 @@ struct AccuracyTests {
     /// (City of Douglas); Sumter County AL 3% -> 4% on 2025-12-01 (ALDOR notice); Tuscaloosa County 6% outside cities
     /// and in Tuscaloosa's police jurisdiction from 2025-11-01 (CereTax's notes); Lindsay NE's new 1.5% (NE DOR) and
     /// Stonewall OK's 5% (OTC) from 2025-10-01; Fort Bend County ESD 9's 2% from 2025-10-01 on Boling's ZIP (the July
-    /// 2025 edition gives it Wharton County's 6.75%); Hartford VT's local option tax voted 2025-03-04, from 2025-07-01; Clayton MO 9.238%, Ladue 9.488%, Chesterfield 8.738%, Wentzville 8.45% (the cities' tax pages).
+    /// 2025 edition gives it Wharton County's 6.75%); Hartford VT's local option tax voted 2025-03-04, from 2025-07-01; Clayton MO 9.238%, Ladue 9.488%, Chesterfield 8.738%, Wentzville 8.45% (the cities' tax pages); West Jordan, Roy, El Dorado KS and Erie as the June 2026 edition names them.
     @Test(arguments: [("MO", "64067", "Lexington", "2025-09-30", "8.48"), ("MO", "64067", "Lexington", "2025-10-01", "8.98"),
                       ("MO", "64069", "Liberty", "2025-09-30", "8.85"), ("MO", "64069", "Liberty", "2025-10-01", "9.85"),
                       ("TX", "75932", "Burkeville", "2025-09-30", "6.25"), ("TX", "75932", "Burkeville", "2025-10-01", "8.25"),
@@ -817,6 +817,8 @@ struct AccuracyTests {
                       ("OK", "74871", "Stonewall", "2025-09-30", "9.38"), ("OK", "74871", "Stonewall", "2025-10-01", "10.38"),
                       ("MO", "63105", "Clayton", "2026-03-02", "9.24"), ("MO", "63124", "Ladue", "2026-03-02", "9.49"),
                       ("MO", "63017", "Chesterfield", "2026-03-02", "8.74"), ("MO", "63385", "Wentzville", "2026-03-02", "8.45"),
+                      ("UT", "84084", "West Jordan", "2026-03-02", "7.45"), ("UT", "84067", "Roy", "2026-03-02", "7.25"),
+                      ("KS", "67042", "El Dorado", "2026-03-02", "9.50"), ("CO", "80516", "Erie", "2026-03-02", "8.84"),
                       ("TX", "77420", "Boling", "2025-09-30", "6.75"), ("TX", "77420", "Boling", "2025-10-01", "8.25"),
                       ("VT", "05001", "White River Junction", "2025-06-30", "6.00"), ("VT", "05001", "White River Junction", "2025-07-01", "7.00"),
                       ("OK", "74058", "Pawnee", "2025-12-31", "9.60"), ("OK", "74058", "Pawnee", "2026-01-01", "10.00"),
