@@ -205,6 +205,8 @@ public struct PlaceRateResolver: LocalRateResolver {
     let zip5: Zip5Index
     /// Each ZIP of the state's places by its own names (`zipMatches`), worked out once when the tables load.
     var zipPlaces: [Int32: [Match]] = [:]
+    /// The ZIPs with a city across the county line (`citiesAcrossTheLine`), worked out once when the tables load.
+    var acrossTheLine: [Int32: Set<String>] = [:]
     let fallback: any LocalRateResolver
     /// The source id quotes name for these rates (the freshness check reads it).
     let sourceID: String
@@ -237,10 +239,14 @@ public struct PlaceRateResolver: LocalRateResolver {
         self.sourceID = sourceID ?? file.kind.rawValue
         self.carriedBackFrom = carriedBackFrom
         var zipPlaces: [Int32: [Match]] = [:]
+        var acrossTheLine: [Int32: Set<String>] = [:]
         for record in zip5.allRecords where record.state == file.state && zipPlaces[record.zip.zip5] == nil {
             zipPlaces[record.zip.zip5] = zipMatches(record.zip.zip5)
+            let cities = citiesAcrossTheLine(zip5.records(for: record.zip.zip5))
+            if !cities.isEmpty { acrossTheLine[record.zip.zip5] = cities }
         }
         self.zipPlaces = zipPlaces
+        self.acrossTheLine = acrossTheLine
         if file.kind == .caCDTFA { districtsByCounty = Self.lowestDistricts(of: file) }
     }
 
@@ -385,7 +391,7 @@ public struct PlaceRateResolver: LocalRateResolver {
         let record = zip5.records(for: address.zip.zip5).first { $0.state == address.state }
         let city = Candidate(name: address.city, evidence: .addressCity)
         let named = places(named: [city], county: record?.countyName.map(PlaceRateFile.countyKey) ?? "",
-                           acrossTheLine: citiesAcrossTheLine(zip5.records(for: address.zip.zip5)))
+                           acrossTheLine: acrossTheLine[address.zip.zip5] ?? [])
         guard !named.isEmpty else { return zipOwn }
         return named + zipOwn.filter { match in !named.contains { $0.key == match.key } }
     }
