@@ -92,7 +92,8 @@ public struct CorrectedResolver: LocalRateResolver {
             if correction.operation == .set { location.locals.removeAll { $0.jurisdiction.level == correction.level } }
             if !correction.rate.isZero { location.locals.append(LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)) }
             applied.append(correction.id)
-            location.sources += correction.provenance.source.split(separator: ";").map(String.init)
+            // A row citing several sources (`a;b`) is verified through the latest of them: one freshness check.
+            location.sources.append(correction.provenance.source)
             if correction.confidence == .low {
                 location.warnings.append("local rate correction \(correction.id) is low confidence: confirm with the state")
             }

@@ -905,6 +905,16 @@ struct AccuracyTests {
         #expect(!raleigh.warnings.contains { $0.hasPrefix("stale_rates") })
         let charlotte = try quote("2026-08-15", from: .zip("NC", "28202"), to: .zip("NC", "28202"), [line("100.00")])
         #expect(charlotte.warnings.contains { $0.hasPrefix("stale_rates: source zip5-2026-02;avalara-zip5-2026-03-04 is verified through 2026-04-30") })
+        // A correction citing several sources is verified through the latest of them, in one warning: El Dorado's
+        // city row cites the June 2026 edition and the February table, so in June it does not warn for February's
+        // date (only the record does, through April), and in November it names both with June's date.
+        let elDoradoJune = try quote("2026-06-15", from: .zip("KS", "67042"), to: .zip("KS", "67042"), [line("100.00")])
+        #expect(!elDoradoJune.warnings.contains { $0.hasPrefix("stale_rates: source zip5-2026-02 is") })
+        #expect(!elDoradoJune.warnings.contains { $0.hasPrefix("stale_rates: source avalara-zip5-2026-06") })
+        #expect(elDoradoJune.warnings.contains { $0.hasPrefix("stale_rates: source zip5-2026-02;avalara-zip5-2026-03-04 is verified through 2026-04-30") })
+        let elDoradoNovember = try quote("2026-11-15", from: .zip("KS", "67042"), to: .zip("KS", "67042"), [line("100.00")])
+        #expect(elDoradoNovember.warnings.filter { $0.hasPrefix("stale_rates") }.count == 2)
+        #expect(elDoradoNovember.warnings.contains { $0.hasPrefix("stale_rates: source avalara-zip5-2026-06;zip5-2026-02 is verified through 2026-06-30") })
         let quarter = try quote("2026-03-02", from: .zip("LA", "70112"), to: .zip("LA", "70112"), [line("100.00")])
         #expect(quarter.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
         #expect(quarter.totalTax.decimalString == "10.00")
