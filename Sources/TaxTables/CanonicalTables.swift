@@ -103,6 +103,8 @@ public enum CanonicalTables {
 
         if log.hasErrors { throw TableLoadError(log.entries) }
         let index = Zip5Index(records: zip5)
+        checkTownScopes(corrections.map { ($0.state, $0.scope, $0.line) }, file: "local/corrections.csv", zip5: index, log: &log)
+        checkTownScopes(ownBase.map { ($0.state, $0.scope, $0.line) }, file: "local/local-taxes.csv", zip5: index, log: &log)
         let (locals, profiles) = assemble(directory: directory, zip5: index, zip5Date: zip5Date, profiles: states, official: official,
                                           contents: &contents, corrections: corrections, ownBase: ownBase, sstNames: sstNames,
                                           log: &log)
@@ -407,6 +409,28 @@ public enum CanonicalTables {
                                      provenance: provenance))
         }
         return rules
+    }
+
+    /// A town scope is for a town the ZIP5 table does not name: one it answers as a region of the county is scoped as
+    /// a city, and a county without a ZIP of the state would match no address.
+    static func checkTownScopes(_ rows: [(StateCode, PlaceScope, Int)], file: String, zip5: Zip5Index, log: inout DiagnosticLog) {
+        let placesColumn = 4, countiesColumn = 5
+        var counties: [StateCode: Set<String>]?
+        for (state, scope, line) in rows where scope.kind == .town {
+            if counties == nil {
+                var found: [StateCode: Set<String>] = [:]
+                for record in zip5.allRecords { if let county = record.countyFIPS { found[record.state, default: []].insert(county) } }
+                counties = found
+            }
+            for county in scope.counties.sorted() where !(counties?[state]?.contains(county) ?? false) {
+                log.error(file, line, countiesColumn, "county \(county) has no ZIP of \(state) in local/zip5.csv")
+            }
+            for town in scope.places.sorted() {
+                for county in scope.counties.sorted() where zip5.answersPlace(town, state: state, county: county) {
+                    log.error(file, line, placesColumn, "\(town) is a place of the ZIP5 table in county \(county): scope it as a city")
+                }
+            }
+        }
     }
 
     /// A rule that names a jurisdiction no ZIP5 record or correction of its state has would silently limit nothing.

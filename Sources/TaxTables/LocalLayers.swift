@@ -3,15 +3,17 @@ import TaxCore
 /// Which addresses a correction or a local tax covers: the county, the city (by the ZIP5 table's city name,
 /// optionally within counties), the ZIP's postal city (where the ZIP5 table names regions by county, as in Ohio;
 /// a postal city is only an approximation of a municipality), a list of ZIP5s, or an official place (a Washington
-/// location code, a California CDTFA place). Matched against the ZIP5 record of the address's ZIP in its state,
-/// and the place the official layer matched.
+/// location code, a California CDTFA place), or a town the ZIP5 table names nowhere in its county (by the address's
+/// city, `places` held as `PlaceNameKey`s, `counties` required). Matched against the ZIP5 record of the address's
+/// ZIP in its state, the place the official layer matched and the address's city.
 public struct PlaceScope: Sendable, Hashable {
-    public enum Kind: String, Sendable, CaseIterable { case county, city, zip, place, postalCity = "postal_city" }
+    public enum Kind: String, Sendable, CaseIterable { case county, city, zip, place, postalCity = "postal_city", town }
     public var kind: Kind
     public var places: Set<String>
     public var counties: Set<String>
 
-    func matches(record: Zip5Record?, zip5: Int32, place: String?) -> Bool {
+    /// `town` is the address's city as a `PlaceNameKey` (nil when it names none).
+    func matches(record: Zip5Record?, zip5: Int32, place: String?, town: String?) -> Bool {
         switch kind {
         case .zip: return places.contains(ZipCode(zip5: zip5).zip5String)
         case .place: return place.map { places.contains($0.uppercased()) } ?? false
@@ -22,6 +24,10 @@ public struct PlaceScope: Sendable, Hashable {
         case .postalCity:
             guard let record, let city = record.postalCity, places.contains(city.uppercased()) else { return false }
             return counties.isEmpty || record.countyFIPS.map(counties.contains) ?? false
+        case .town:
+            // Where an official place file answered, the file knows its towns.
+            guard place == nil, let town, places.contains(town), let county = record?.countyFIPS else { return false }
+            return counties.contains(county)
         }
     }
 }
@@ -48,6 +54,8 @@ public struct ScopedOwnBaseTax: Sendable {
     public var state: StateCode
     public var scope: PlaceScope
     public var tax: OwnBaseTax
+    /// The row's line in `local/local-taxes.csv`.
+    public var line: Int = 0
 }
 
 /// The shipped local layers' last word: applies the corrections in force on the date (in file order, so a later
@@ -86,9 +94,13 @@ public struct CorrectedResolver: LocalRateResolver {
         }
         var applied: [String] = []
         var cityReviewed = false
-        for correction in stateCorrections?.candidates(record: record, zip5: address.zip.zip5, place: location.place) ?? []
-            where correction.period.contains(date) && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {
-            if correction.level == .city, correction.scope.kind == .zip || correction.scope.kind == .postalCity { cityReviewed = true }
+        var townRows: [String] = []
+        let namesTowns = !(stateCorrections?.byTown.isEmpty ?? true) || !(stateOwnBase?.byTown.isEmpty ?? true)
+        let town = !namesTowns || address.city.isEmpty || location.place != nil ? nil : PlaceNameKey.of(address.city)
+        for correction in stateCorrections?.candidates(record: record, zip5: address.zip.zip5, place: location.place, town: town) ?? []
+            where correction.period.contains(date) && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place, town: town) {
+            if correction.level == .city, [.zip, .postalCity, .town].contains(correction.scope.kind) { cityReviewed = true }
+            if correction.scope.kind == .town { townRows.append(correction.id) }
             if correction.operation == .set { location.locals.removeAll { $0.jurisdiction.level == correction.level } }
             if !correction.rate.isZero { location.locals.append(LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)) }
             applied.append(correction.id)
@@ -102,9 +114,14 @@ public struct CorrectedResolver: LocalRateResolver {
             location.locals.sort { $0.jurisdiction.level < $1.jurisdiction.level }
             location.record += "; corrected by " + applied.joined(separator: ", ")
         }
+        if let record, !townRows.isEmpty {
+            location.warnings.append("zip_straddles_jurisdictions: the address's city \(address.city) is a town the ZIP5 table names for none of "
+                + "its ZIPs (ZIP \(address.zip.zip5String) is filed under \(record.region)); the town's own rates were used "
+                + "(\(townRows.joined(separator: ", "))); a ZIP+4 or street address would decide")
+        }
         if let record, let warning = postalCityWarning(record, address, location, cityReviewed: cityReviewed) { location.warnings.append(warning) }
-        for tax in stateOwnBase?.candidates(record: record, zip5: address.zip.zip5, place: location.place) ?? []
-            where tax.tax.period.contains(date) && tax.scope.matches(record: record, zip5: address.zip.zip5, place: location.place) {
+        for tax in stateOwnBase?.candidates(record: record, zip5: address.zip.zip5, place: location.place, town: town) ?? []
+            where tax.tax.period.contains(date) && tax.scope.matches(record: record, zip5: address.zip.zip5, place: location.place, town: town) {
             location.ownBaseTaxes.append(tax.tax)
         }
         return location
@@ -139,11 +156,12 @@ struct ScopeIndex<Row: Sendable>: Sendable {
     let byCity: [String: [Int]]
     let byPlace: [String: [Int]]
     let byPostalCity: [String: [Int]]
+    let byTown: [String: [Int]]
 
     init(_ rows: [Row], scope: (Row) -> PlaceScope) {
         self.rows = rows
         var byZip: [Int32: [Int]] = [:], byCounty: [String: [Int]] = [:], byCity: [String: [Int]] = [:], byPlace: [String: [Int]] = [:]
-        var byPostalCity: [String: [Int]] = [:]
+        var byPostalCity: [String: [Int]] = [:], byTown: [String: [Int]] = [:]
         for (i, row) in rows.enumerated() {
             let scope = scope(row)
             for place in scope.places {
@@ -153,6 +171,7 @@ struct ScopeIndex<Row: Sendable>: Sendable {
                 case .city: byCity[place, default: []].append(i)
                 case .place: byPlace[place, default: []].append(i)
                 case .postalCity: byPostalCity[place, default: []].append(i)
+                case .town: byTown[place, default: []].append(i)
                 }
             }
         }
@@ -161,14 +180,16 @@ struct ScopeIndex<Row: Sendable>: Sendable {
         self.byCity = byCity
         self.byPlace = byPlace
         self.byPostalCity = byPostalCity
+        self.byTown = byTown
     }
 
-    func candidates(record: Zip5Record?, zip5: Int32, place: String?) -> [Row] {
+    func candidates(record: Zip5Record?, zip5: Int32, place: String?, town: String?) -> [Row] {
         var indices = byZip[zip5] ?? []
         if !byCounty.isEmpty, let county = record?.countyFIPS, let found = byCounty[county] { indices += found }
         if !byCity.isEmpty, let city = record?.cityName, let found = byCity[city.uppercased()] { indices += found }
         if !byPlace.isEmpty, let place, let found = byPlace[place.uppercased()] { indices += found }
         if !byPostalCity.isEmpty, let city = record?.postalCity, let found = byPostalCity[city.uppercased()] { indices += found }
+        if !byTown.isEmpty, let town, let found = byTown[town] { indices += found }
         if indices.count > 1 { indices.sort() }
         return indices.map { rows[$0] }
     }

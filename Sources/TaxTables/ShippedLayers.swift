@@ -63,6 +63,14 @@ extension CanonicalTables {
             log.error(table.file, record.line, table.field(record, "places").column, "\"\(bad)\" is not a five-digit county FIPS code")
             return nil
         }
+        if kind == .town {
+            // A town is known by its name within its county: the counties are what keeps a common name to one place.
+            guard !counties.isEmpty, counties.allSatisfy({ $0.count == 5 && Int($0) != nil }) else {
+                log.error(table.file, record.line, table.field(record, "counties").column, "a town scope needs its counties as five-digit FIPS codes")
+                return nil
+            }
+            return PlaceScope(kind: kind, places: Set(places.map(PlaceNameKey.of)), counties: Set(counties))
+        }
         return PlaceScope(kind: kind, places: Set(places), counties: Set(counties))
     }
 
@@ -146,7 +154,8 @@ extension CanonicalTables {
             let jurisdiction = Jurisdiction(level: level, state: state, name: name, code: code)
             result.append(ScopedOwnBaseTax(state: state, scope: scope,
                                            tax: OwnBaseTax(id: id, jurisdiction: jurisdiction, rate: rate, codes: Set(codes),
-                                                           replacesLevels: Set(replaces), period: period, provenance: provenance)))
+                                                           replacesLevels: Set(replaces), period: period, provenance: provenance),
+                                           line: record.line))
         }
         return result
     }

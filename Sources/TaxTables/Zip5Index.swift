@@ -209,6 +209,12 @@ public struct Zip5Index: LocalRateResolver {
                           warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
     }
 
+    /// Whether an address naming the place (a `PlaceNameKey`) in the county is answered with a region of the table
+    /// (`answering`): such a place is scoped as a city, not as a town the table does not name.
+    func answersPlace(_ key: String, state: StateCode, county: String) -> Bool {
+        cityRecords[CountyPlace(state: state, county: county, name: key)] != nil
+    }
+
     /// The ZIP's record in the address's state (its first period), as `answering` chooses it for the address.
     public func record(for address: Address) -> Zip5Record? {
         records(for: address.zip.zip5).first { $0.state == address.state }.map { answering($0, address) }

@@ -862,7 +862,10 @@ struct AccuracyTests {
                       ("WV", "25213", "Winfield", "2025-12-31", "6.00"), ("WV", "25213", "Winfield", "2026-01-01", "7.00"),
                       ("WV", "26807", "Franklin", "2025-07-01", "6.00"), ("WV", "25043", "Clay", "2026-01-01", "7.00"),
                       ("AK", "99546", "Adak", "2026-03-02", "4.00"), ("AK", "99606", "Iliamna", "2026-03-02", "0.00"),
-                      ("AK", "99565", "Chignik Lagoon", "2026-03-02", "0.00"), ("AK", "99659", "Saint Michael", "2026-03-02", "4.00")])
+                      ("AK", "99565", "Chignik Lagoon", "2026-03-02", "0.00"), ("AK", "99659", "Saint Michael", "2026-03-02", "4.00"),
+                      // Towns the ZIP5 table names for none of their ZIPs, found by the address's city.
+                      ("IA", "52338", "Shueyville", "2026-06-30", "6.00"), ("IA", "52338", "Shueyville", "2026-07-01", "7.00"),
+                      ("IA", "52338", "Swisher", "2026-06-30", "7.00")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }

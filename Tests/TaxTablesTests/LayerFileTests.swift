@@ -49,12 +49,44 @@ struct LayerFileTests {
             + "d,MN,county,27053,,set,state,27,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"
             + "e,MN,county,27053,,set,county,27053,X,0.01,2026-01-01,,nobody,2026-11-30,high,\n"
             + "f,MN,zip,5540,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"])
-        #expect(found.contains("local/corrections.csv:2:3: error: scope \"street\" is not one of county, city, zip, place, postal_city"))
+        #expect(found.contains("local/corrections.csv:2:3: error: scope \"street\" is not one of county, city, zip, place, postal_city, town"))
         #expect(found.contains("local/corrections.csv:3:4: error: \"2705\" is not a five-digit county FIPS code"))
         #expect(found.contains("local/corrections.csv:4:6: error: op \"replace\" is not set or add"))
         #expect(found.contains("local/corrections.csv:5:7: error: level \"state\" is not county, city or special"))
         #expect(found.contains("local/corrections.csv:6:13: error: source \"nobody\" is not listed in sources.csv"))
         #expect(found.contains("local/corrections.csv:7:4: error: \"5540\" is not a ZIP5"))
+    }
+
+    /// A town the ZIP5 table names for none of its ZIPs (it shares a neighbour's) is scoped by the address's city
+    /// within its counties: an address naming it, however spelled, gets the town's rates with a warning; the ZIP's
+    /// other addresses keep the table's.
+    @Test func aTownTheTableDoesNotNameIsFoundByTheAddressCity() throws {
+        let loaded = try load(["local/corrections.csv": Self.correctionsHeader
+            + "mn-town,MN,town,Golden Valley,27053,set,city,L-MN-CITY-GOLDEN-VALLEY,Golden Valley,0.001,2026-03-01,,fixture,2026-12-05,medium,a town\n"])
+        func city(_ name: String, on date: String) throws -> (rate: String?, warnings: [String]) {
+            let address = Address(line1: "1 Test St", city: name, state: StateCode("MN")!, zip: ZipCode("55401")!)
+            let location = try loaded.tables.locals.resolve(address, on: TaxDate(iso: date)!)
+            return (location.locals.first { $0.jurisdiction.level == .city }?.intrastate.fractionString, location.warnings)
+        }
+        let town = try city("GOLDEN VALLEY.", on: "2026-03-01")
+        #expect(town.rate == "0.001")
+        #expect(town.warnings.contains { $0.hasPrefix("zip_straddles_jurisdictions: the address's city GOLDEN VALLEY. is a town") && $0.contains("(mn-town)") })
+        #expect(try city("Golden Valley", on: "2026-02-28").rate == "0.005")
+        #expect(try city("Minneapolis", on: "2026-03-01").rate == "0.005")
+        #expect(try city("", on: "2026-03-01").rate == "0.005")
+        #expect(try city("Golden", on: "2026-03-01").warnings.allSatisfy { !$0.contains("is a town") })
+    }
+
+    @Test func townScopesAreCheckedAgainstTheTable() {
+        let found = diagnostics(["local/corrections.csv": Self.correctionsHeader
+            + "a,MN,town,Minneapolis,27053,set,city,L-MN-CITY-X,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"
+            + "c,MN,town,Golden Valley,27123,set,city,L-MN-CITY-X,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"])
+        #expect(found.contains("local/corrections.csv:2:4: error: MINNEAPOLIS is a place of the ZIP5 table in county 27053: scope it as a city"))
+        #expect(found.contains("local/corrections.csv:3:5: error: county 27123 has no ZIP of MN in local/zip5.csv"))
+        #expect(found.count == 2)
+        let unplaced = diagnostics(["local/corrections.csv": Self.correctionsHeader
+            + "b,MN,town,Golden Valley,,set,city,L-MN-CITY-X,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"])
+        #expect(unplaced == ["local/corrections.csv:2:5: error: a town scope needs its counties as five-digit FIPS codes"])
     }
 
     /// A later edition of the ZIP5 table vouches for the records it did not change: they cite it after their own
