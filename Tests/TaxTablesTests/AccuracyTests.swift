@@ -865,9 +865,26 @@ struct AccuracyTests {
                       ("AK", "99565", "Chignik Lagoon", "2026-03-02", "0.00"), ("AK", "99659", "Saint Michael", "2026-03-02", "4.00"),
                       // Towns the ZIP5 table names for none of their ZIPs, found by the address's city.
                       ("IA", "52338", "Shueyville", "2026-06-30", "6.00"), ("IA", "52338", "Shueyville", "2026-07-01", "7.00"),
-                      ("IA", "52338", "Swisher", "2026-06-30", "7.00")])
+                      ("IA", "52338", "Swisher", "2026-06-30", "7.00"),
+                      ("TX", "76108", "Lakeside", "2026-03-02", "8.00"), ("TX", "76108", "Fort Worth", "2026-03-02", "8.25"),
+                      ("TX", "79226", "Howardwick", "2026-03-02", "7.25"), ("TX", "79226", "Clarendon", "2026-03-02", "8.25"),
+                      ("OK", "73068", "Slaughterville", "2026-03-02", "6.63")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
+    }
+
+    /// A town the ZIP5 table files under a neighbour is answered with its own jurisdictions when the address names
+    /// it (Comptroller, October 2021: Watauga 1.5% and its crime control district 0.5%; the table files 76148 under
+    /// Haltom City's district); the ZIP's other addresses keep the table's.
+    @Test func aTownTheTableFilesUnderANeighbour() throws {
+        let watauga = Address(line1: "", city: "Watauga", state: StateCode("TX")!, zip: ZipCode("76148")!)
+        let q = try quote("2026-03-02", from: watauga, to: watauga, [line("100.00")])
+        #expect(q.lines[0].jurisdictions.map { "\($0.jurisdiction.name) \($0.tax)" }
+            == ["Texas 625", "City of Watauga 150", "Watauga Crime Control and Prevention District 50"])
+        #expect(q.warnings.contains { $0.contains("is a town the ZIP5 table names for none of its ZIPs") })
+        let fortWorth = Address(line1: "", city: "Fort Worth", state: StateCode("TX")!, zip: ZipCode("76148")!)
+        #expect(try quote("2026-03-02", from: fortWorth, to: fortWorth, [line("100.00")]).lines[0].jurisdictions
+            .allSatisfy { !$0.jurisdiction.name.contains("Watauga") })
     }
 
     // MARK: Delivery charges
