@@ -868,7 +868,13 @@ struct AccuracyTests {
                       ("IA", "52338", "Swisher", "2026-06-30", "7.00"),
                       ("TX", "76108", "Lakeside", "2026-03-02", "8.00"), ("TX", "76108", "Fort Worth", "2026-03-02", "8.25"),
                       ("TX", "79226", "Howardwick", "2026-03-02", "7.25"), ("TX", "79226", "Clarendon", "2026-03-02", "8.25"),
-                      ("OK", "73068", "Slaughterville", "2026-03-02", "6.63")])
+                      ("OK", "73068", "Slaughterville", "2026-03-02", "6.63"),
+                      // Changes of 2026-07-01 in a third party's copy of the states' Q3 2026 files (taxlocus-2026-07).
+                      ("IL", "60093", "Winnetka", "2026-06-30", "9.00"), ("IL", "60093", "Winnetka", "2026-07-01", "10.00"),
+                      ("WA", "98801", "Wenatchee", "2026-06-30", "8.90"), ("WA", "98801", "Wenatchee", "2026-07-01", "9.00"),
+                      ("KS", "66710", "Altoona", "2026-06-30", "7.50"), ("KS", "66710", "Altoona", "2026-07-01", "9.50"),
+                      ("VT", "05491", "Vergennes", "2026-06-30", "6.00"), ("VT", "05491", "Vergennes", "2026-07-01", "7.00"),
+                      ("WY", "82070", "Laramie", "2026-06-30", "6.00"), ("WY", "82070", "Laramie", "2026-07-01", "5.00")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
