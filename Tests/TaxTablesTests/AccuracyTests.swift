@@ -881,7 +881,8 @@ struct AccuracyTests {
                       ("KS", "67019", "Burden", "2025-03-01", "7.50"), ("MN", "55330", "Elk River", "2026-05-19", "7.88"),
                       ("CO", "80534", "Johnstown", "2026-05-19", "6.40"), ("CO", "80511", "Estes Park", "2026-05-19", "8.95"),
                       ("NM", "87002", "Belen", "2026-05-19", "8.06"), ("NM", "87002", "Rio Communities", "2026-05-19", "8.30"),
-                      ("NE", "68776", "South Sioux City", "2026-05-19", "7.50")])
+                      ("NE", "68776", "South Sioux City", "2026-05-19", "7.50"),
+                      ("OK", "74013", "Broken Arrow", "2026-05-19", "9.60"), ("OK", "74012", "Broken Arrow", "2026-05-19", "8.42")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
