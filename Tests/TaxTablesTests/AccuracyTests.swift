@@ -882,7 +882,8 @@ struct AccuracyTests {
                       ("CO", "80534", "Johnstown", "2026-05-19", "6.40"), ("CO", "80511", "Estes Park", "2026-05-19", "8.95"),
                       ("NM", "87002", "Belen", "2026-05-19", "8.06"), ("NM", "87002", "Rio Communities", "2026-05-19", "8.30"),
                       ("NE", "68776", "South Sioux City", "2026-05-19", "7.50"),
-                      ("OK", "74013", "Broken Arrow", "2026-05-19", "9.60"), ("OK", "74012", "Broken Arrow", "2026-05-19", "8.42")])
+                      ("OK", "74013", "Broken Arrow", "2026-05-19", "9.60"), ("OK", "74012", "Broken Arrow", "2026-05-19", "8.42"),
+                      ("OK", "73116", "Nichols Hills", "2026-05-19", "8.50"), ("OK", "73116", "Oklahoma City", "2026-05-19", "8.63")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
