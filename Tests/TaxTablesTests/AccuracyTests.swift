@@ -802,7 +802,7 @@ struct AccuracyTests {
     /// (City of Douglas); Sumter County AL 3% -> 4% on 2025-12-01 (ALDOR notice); Tuscaloosa County 6% outside cities
     /// and in Tuscaloosa's police jurisdiction from 2025-11-01 (CereTax's notes); Lindsay NE's new 1.5% (NE DOR) and
     /// Stonewall OK's 5% (OTC) from 2025-10-01; Fort Bend County ESD 9's 2% from 2025-10-01 on Boling's ZIP (the July
-    /// 2025 edition gives it Wharton County's 6.75%); Hartford VT's local option tax voted 2025-03-04, from 2025-07-01; Clayton MO 9.238%, Ladue 9.488%, Chesterfield 8.738%, Wentzville 8.45% (the cities' tax pages); West Jordan, Roy and Erie as the June 2026 edition names them; El Dorado KS at its 1% city tax (the Chamber, the Kansas rate file), not its CID's 9.5%; Missouri cities at the DOR's city rate (Osage Beach's tax page: 8.225% outside its TDDs and CIDs; Excelsior Springs in Clay County; Kansas City's post office box ZIPs; Chillicothe, Houston without the 1% and 0.25% the table adds), Hannibal's 8.85% (its 2022 vote) and 9.35% from 2026-04-01, Wright County's and Maries County's changes of that day.
+    /// 2025 edition gives it Wharton County's 6.75%); Hartford VT's local option tax voted 2025-03-04, from 2025-07-01; Clayton MO 9.238%, Ladue 9.488%, Chesterfield 8.738%, Wentzville 8.45% (the cities' tax pages); West Jordan, Roy and Erie as the June 2026 edition names them; El Dorado KS at its 1% city tax (the Chamber, the Kansas rate file), not its CID's 9.5%; Missouri cities at the DOR's city rate (Osage Beach's tax page: 8.225% outside its TDDs and CIDs; Excelsior Springs in Clay County; Kansas City's post office box ZIPs; Chillicothe, Houston without the 1% and 0.25% the table adds), Hannibal's 8.85% (its 2022 vote) and 9.35% from 2026-04-01, Wright County's and Maries County's changes of that day; Arnold and Smithville with the districts that cover the whole city (Smithville's city tax 2.5% before 2025-10-01); Longville LA's parish rate from 2026-04-01; towns the ZIP5 table files under a neighbouring county at their own county's rate (the TaxLocus copy of the states' rate files).
     @Test(arguments: [("MO", "64067", "Lexington", "2025-09-30", "8.48"), ("MO", "64067", "Lexington", "2025-10-01", "8.98"),
                       ("MO", "64069", "Liberty", "2025-09-30", "8.85"), ("MO", "64069", "Liberty", "2025-10-01", "9.85"),
                       ("TX", "75932", "Burkeville", "2025-09-30", "6.25"), ("TX", "75932", "Burkeville", "2025-10-01", "8.25"),
@@ -890,7 +890,13 @@ struct AccuracyTests {
                       ("MO", "64141", "Kansas City", "2025-06-01", "8.98"), ("MO", "64601", "Chillicothe", "2026-05-19", "8.35"),
                       ("MO", "63401", "Hannibal", "2026-03-31", "8.85"), ("MO", "63401", "Hannibal", "2026-04-01", "9.35"),
                       ("MO", "65711", "Mountain Grove", "2026-03-31", "9.48"), ("MO", "65711", "Mountain Grove", "2026-04-01", "9.10"),
-                      ("MO", "65582", "Vienna", "2026-03-31", "8.39"), ("MO", "65582", "Vienna", "2026-04-01", "9.39")])
+                      ("MO", "65582", "Vienna", "2026-03-31", "8.39"), ("MO", "65582", "Vienna", "2026-04-01", "9.39"),
+                      ("MO", "63010", "Arnold", "2026-05-19", "9.60"), ("MO", "64089", "Smithville", "2025-07-15", "8.48"),
+                      ("MO", "64089", "Smithville", "2025-12-15", "8.98"), ("LA", "70652", "Longville", "2026-04-15", "8.75"),
+                      // Towns the ZIP5 table files under a neighbouring county, at their own county's rate in the
+                      // state's rate file (Clyde KS under REPUBLIC, Clifford ND under STEELE, Roland AR under PERRY).
+                      ("KS", "66938", "Clyde", "2026-05-19", "7.50"), ("ND", "58016", "Clifford", "2026-05-19", "5.00"),
+                      ("AR", "72135", "Roland", "2026-05-19", "7.50"), ("AR", "72346", "Heth", "2025-06-01", "9.50")])
     func localChangesCarriedBack(state: String, zip: String, city: String, date: String, tax: String) throws {
         #expect(try taxOn100(state, zip, city: city, on: date) == tax)
     }
