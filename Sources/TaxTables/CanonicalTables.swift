@@ -98,7 +98,8 @@ public enum CanonicalTables {
             }
             if field == "zip5_table_date" { zip5Date = date } else { zip5 = carryBack(zip5, to: date) }
         }
-        zip5 = alignCountyRates(relocateCrossCountyRegions(separateDistricts(zip5).records, townsTopUp: Set(localCaps.map(\.code))).records).records
+        let placed = relocateCrossCountyRegions(separateDistricts(zip5).records, townsTopUp: Set(localCaps.map(\.code))).records
+        zip5 = fallbacksTakeTheirPostalCity(alignCountyRates(placed).records).records
         checkRuleJurisdictions(ruleJurisdictions, zip5: zip5, corrections: corrections, log: &log)
 
         if log.hasErrors { throw TableLoadError(log.entries) }

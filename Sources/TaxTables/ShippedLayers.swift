@@ -628,6 +628,52 @@ extension CanonicalTables {
         return (result, aligned)
     }
 
+    /// A ZIP without a rate record of its own (a post office box or single-firm ZIP) whose postal city is a region of
+    /// its county takes that region's most common rates rather than the county's: Birmingham's box ZIP 35225 is in
+    /// Birmingham (10%, not Jefferson County's 6% outside cities), Apache Junction's retired 85220 in Apache Junction.
+    /// A region counts for the county that holds at least a fifth of its ZIPs, as an address's city does
+    /// (`Zip5Index.answering`); of its ZIPs, those whose postal city is the same speak for it (the region YANKTON is
+    /// also Mission Hill's 57046, outside the city). The records keep their fallback precision, with a warning that
+    /// names the city.
+    static func fallbacksTakeTheirPostalCity(_ records: [Zip5Record]) -> (records: [Zip5Record], moved: Int) {
+        var places: [String: [Int]] = [:]
+        var zipsPerRegion: [String: Int] = [:]
+        var keys: [String: String] = [:]
+        func key(_ name: String) -> String {
+            if let known = keys[name] { return known }
+            let made = PlaceNameKey.of(name)
+            keys[name] = made
+            return made
+        }
+        for i in records.indices where records[i].precision == .zip5 && records[i].warning == nil {
+            guard let county = records[i].countyFIPS else { continue }
+            let region = key(records[i].region)
+            guard !region.isEmpty else { continue }
+            places[records[i].state.code + "|" + county + "|" + region, default: []].append(i)
+            zipsPerRegion[records[i].state.code + "|" + region, default: 0] += 1
+        }
+        var result = records
+        var moved = 0
+        for i in records.indices where records[i].precision == .countyFallback {
+            let record = records[i]
+            guard let county = record.countyFIPS, let postal = record.postalCity.map(key), !postal.isEmpty,
+                  let members = places[record.state.code + "|" + county + "|" + postal],
+                  members.count * 5 >= zipsPerRegion[record.state.code + "|" + postal, default: 0],
+                  case let sameCity = members.filter({ records[$0].postalCity.map(key) == postal }),
+                  let common = Zip5Index.mostCommonRates((sameCity.isEmpty ? members : sameCity).map { records[$0] }),
+                  Zip5Index.ratesKey(common) != Zip5Index.ratesKey(record) else { continue }
+            moved += 1
+            let countyName = record.countyName ?? "county \(county)"
+            let warning = "ZIP \(record.zip.zip5String) has no rate record of its own; the most common local rates of its postal city "
+                + "\(record.postalCity ?? common.region)'s ZIPs in \(countyName) were used"
+            result[i] = Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName,
+                                   region: record.region, cityName: common.cityName, postalCity: record.postalCity, locals: common.locals,
+                                   period: record.period, precision: record.precision, source: record.source, warning: warning,
+                                   tableDate: record.tableDate)
+        }
+        return (result, moved)
+    }
+
     // MARK: - The shipped stack
 
     /// Official files, corrections and local taxes over the ZIP5 index, and the state profiles with the official

@@ -109,9 +109,22 @@ struct ShippedTablesTests {
 
     @Test("a PO-box ZIP without its own rate row uses its county's rates and says so")
     func countyFallback() throws {
-        let fallback = Repo.shipped.zip5.allRecords.first { $0.precision == .countyFallback }!
+        let fallback = Repo.shipped.zip5.allRecords.first { $0.precision == .countyFallback && $0.warning?.contains("of its county") == true }!
         let location = try tables.locals.resolve(Address(line1: "", city: "", state: fallback.state, zip: fallback.zip), on: date)
         #expect(location.precision == .countyFallback)
         #expect(location.warnings.contains { $0.contains("most common local rates of its county") })
+    }
+
+    /// Apache Junction's retired ZIP 85220 has no rate row; its postal city is a region of Pinal County, so the town's
+    /// rates answer (Pinal County 1.1%, Apache Junction 2.4%), not the county's 1.1% outside towns; so do Casa
+    /// Grande's 85222 (2%).
+    @Test("a PO-box ZIP without its own rate row uses its postal city's rates where the city is a region of its county")
+    func fallbackToThePostalCity() throws {
+        let apacheJunction = try tables.locals.resolve(Address(line1: "", city: "", state: StateCode("AZ")!, zip: ZipCode("85220")!), on: date)
+        #expect(apacheJunction.precision == .countyFallback)
+        #expect(apacheJunction.warnings.contains { $0.contains("postal city Apache Junction's ZIPs in Pinal County") })
+        #expect(apacheJunction.locals.reduce(Int64(0)) { $0 + $1.intrastate.units } == 350_000_000)
+        let casaGrande = try tables.locals.resolve(Address(line1: "", city: "Casa Grande", state: StateCode("AZ")!, zip: ZipCode("85222")!), on: date)
+        #expect(casaGrande.locals.reduce(Int64(0)) { $0 + $1.intrastate.units } == 310_000_000)
     }
 }
