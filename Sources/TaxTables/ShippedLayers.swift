@@ -629,8 +629,8 @@ extension CanonicalTables {
     }
 
     /// A ZIP without a rate record of its own (a post office box or single-firm ZIP) whose postal city is a region of
-    /// its county takes that region's most common rates rather than the county's: Birmingham's box ZIP 35225 is in
-    /// Birmingham (10%, not Jefferson County's 6% outside cities), Apache Junction's retired 85220 in Apache Junction.
+    /// its county takes that region's most common rates rather than the county's: Apache Junction's retired 85220 is in
+    /// Apache Junction (9.1%, not Pinal County's 6.7% outside towns), Tuscaloosa's box ZIP 35485 in Tuscaloosa.
     /// A region counts for the county that holds at least a fifth of its ZIPs, as an address's city does
     /// (`Zip5Index.answering`); of its ZIPs, those whose postal city is the same speak for it (the region YANKTON is
     /// also Mission Hill's 57046, outside the city). The records keep their fallback precision, with a warning that
