@@ -781,7 +781,9 @@ struct AccuracyTests {
     /// January 2026 list) and Timnath 3% -> 4.25% (home rule) on 2026-01-01, Vernon AL 3% -> 4% on 2025-10-01, Nowata
     /// OK 3% -> 4% on 2026-01-01 (the Tax Commission's list; a one-cent increase passed in 2025-09), Fargo 2% -> 2.25% on
     /// 2025-04-01 (the city's public safety tax); Holcomb and Circleville KS before and after KDOR's April 2026 county
-    /// changes (the ZIP5 table blends them with a neighbour), Kingsport 9.5% before February 2025, Las Cruces 8.065%
+    /// changes (the ZIP5 table blends them with a neighbour), Kingsport, Jonesborough and Sewanee without the "February
+    /// 2025" increases an aggregator's ZIP data shows (it listed the same ones for 2022), La Harpe KS's 1% city tax
+    /// until it lapsed in April 2025 (Iola Register), Las Cruces 8.065%
     /// in the first half of 2025, Louisville and Superior CO (80027, which the ZIP5 table gives Lafayette's 3.87%),
     /// Montpelier VT's 1% local option tax from 2025-07-01; Colorado ZIPs the ZIP5 table names after a neighbour
     /// (Clifton, unincorporated, with its fire district's 1% from 2026-01-01; Telluride, Avon, Palmer Lake);
@@ -837,7 +839,9 @@ struct AccuracyTests {
                       ("ND", "58102", "Fargo", "2025-03-31", "7.50"), ("ND", "58102", "Fargo", "2025-04-01", "7.75"),
                       ("KS", "67851", "Holcomb", "2026-03-31", "8.30"), ("KS", "67851", "Holcomb", "2026-04-01", "8.80"),
                       ("KS", "66416", "Circleville", "2026-03-31", "7.90"), ("KS", "66416", "Circleville", "2026-04-01", "8.15"),
-                      ("TN", "37660", "Kingsport", "2025-01-31", "9.50"), ("TN", "37660", "Kingsport", "2025-02-01", "9.75"),
+                      ("TN", "37660", "Kingsport", "2025-01-31", "9.50"), ("TN", "37660", "Kingsport", "2025-02-01", "9.50"),
+                      ("TN", "37659", "Jonesborough", "2025-01-15", "9.50"), ("TN", "37375", "Sewanee", "2025-06-01", "9.25"),
+                      ("KS", "66751", "La Harpe", "2025-03-31", "8.75"), ("KS", "66751", "La Harpe", "2025-04-01", "7.75"),
                       ("NM", "88011", "Las Cruces", "2025-03-01", "8.07"),
                       ("CO", "80027", "Louisville", "2025-12-31", "8.96"), ("CO", "80027", "Superior", "2026-01-01", "9.11"),
                       ("VT", "05601", "Montpelier", "2025-06-30", "6.00"), ("VT", "05601", "Montpelier", "2025-07-01", "7.00"),
