@@ -783,7 +783,9 @@ struct AccuracyTests {
     /// 2025-04-01 (the city's public safety tax); Holcomb and Circleville KS before and after KDOR's April 2026 county
     /// changes (the ZIP5 table blends them with a neighbour), Kingsport, Jonesborough and Sewanee without the "February
     /// 2025" increases an aggregator's ZIP data shows (it listed the same ones for 2022), La Harpe KS's 1% city tax
-    /// until it lapsed in April 2025 (Iola Register), Las Cruces 8.065%
+    /// until it lapsed in April 2025 (Iola Register), Wilber NE's 1.5% until 2025-06-30 (NDOR), Lake County
+    /// OH's 7% while Laketran paused its 0.25% (to 2025-06-30), Brown County OH's 1.5% -> 1.25% on 2025-10-01 county-wide,
+    /// Wetumpka AL's 9% before the Enhance Elmore county tax of 2025-09-01, Las Cruces 8.065%
     /// in the first half of 2025, Louisville and Superior CO (80027, which the ZIP5 table gives Lafayette's 3.87%),
     /// Montpelier VT's 1% local option tax from 2025-07-01; Colorado ZIPs the ZIP5 table names after a neighbour
     /// (Clifton, unincorporated, with its fire district's 1% from 2026-01-01; Telluride, Avon, Palmer Lake);
@@ -842,6 +844,10 @@ struct AccuracyTests {
                       ("TN", "37660", "Kingsport", "2025-01-31", "9.50"), ("TN", "37660", "Kingsport", "2025-02-01", "9.50"),
                       ("TN", "37659", "Jonesborough", "2025-01-15", "9.50"), ("TN", "37375", "Sewanee", "2025-06-01", "9.25"),
                       ("KS", "66751", "La Harpe", "2025-03-31", "8.75"), ("KS", "66751", "La Harpe", "2025-04-01", "7.75"),
+                      ("NE", "68465", "Wilber", "2025-06-30", "7.00"), ("NE", "68465", "Wilber", "2025-07-01", "6.50"),
+                      ("OH", "44060", "Mentor", "2025-06-30", "7.00"), ("OH", "44060", "Mentor", "2025-07-01", "7.25"),
+                      ("OH", "45101", "Aberdeen", "2025-09-30", "7.25"), ("OH", "45154", "Mount Orab", "2025-10-01", "7.00"),
+                      ("AL", "36092", "Wetumpka", "2025-08-31", "9.00"), ("AL", "36092", "Wetumpka", "2025-09-01", "9.50"),
                       ("NM", "88011", "Las Cruces", "2025-03-01", "8.07"),
                       ("CO", "80027", "Louisville", "2025-12-31", "8.96"), ("CO", "80027", "Superior", "2026-01-01", "9.11"),
                       ("VT", "05601", "Montpelier", "2025-06-30", "6.00"), ("VT", "05601", "Montpelier", "2025-07-01", "7.00"),
