@@ -124,9 +124,23 @@ public struct Zip5Index: LocalRateResolver {
         // Per region statewide (the county left empty).
         var zipsPerRegion: [CountyPlace: Int] = [:]
         for (place, count) in zips { zipsPerRegion[CountyPlace(state: place.state, county: "", name: place.name), default: 0] += count }
-        cityRecords = places.filter { place, _ in
-            (zips[place] ?? 0) * 5 >= zipsPerRegion[CountyPlace(state: place.state, county: "", name: place.name), default: 0]
-        }.compactMapValues(Self.mostCommonRates)
+        var cityRecords: [CountyPlace: Zip5Record] = [:]
+        for (place, records) in places
+            where (zips[place] ?? 0) * 5 >= zipsPerRegion[CountyPlace(state: place.state, county: "", name: place.name), default: 0] {
+            cityRecords[place] = Self.cityRates(records, named: place.name)
+        }
+        self.cityRecords = cityRecords
+    }
+
+    /// The rates an address naming a region of the table is answered with: the most common among the region's ZIPs
+    /// that carry a city rate and go by the region's name at the Postal Service, where there are such ZIPs. A region
+    /// can be a city together with its county's area outside cities under one name (TALLADEGA is Talladega's 35161
+    /// and unincorporated Sycamore's 35149), and an address naming it names the city: the county area's ZIPs go by
+    /// their own postal names. A city rate on a ZIP that goes by another name (JEFFERSON, Arkansas: White Hall's
+    /// 71612) is that town's, not the region's.
+    static func cityRates(_ records: [Zip5Record], named key: String) -> Zip5Record? {
+        let city = records.filter { $0.hasCityRate && $0.postalCity.map(PlaceNameKey.of) == key }
+        return mostCommonRates(city.isEmpty ? records : city)
     }
 
     /// The record whose local rates the most of `records` share (the first seen of them; ties to the lower ZIP).

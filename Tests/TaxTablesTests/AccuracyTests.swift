@@ -788,7 +788,8 @@ struct AccuracyTests {
     /// Wetumpka AL's 9% before the Enhance Elmore county tax of 2025-09-01, Effingham IL
     /// at 7.5% before its 1% of 2026-01-01, Chattanooga OK at Comanche County's rate (the February table's Tillman 3%),
     /// Clinton, Lindsay and Fort Gibson OK, Warren and Caraway AR, Spring Hill KS at their own county's rate (the TaxLocus copy of
-    /// the states' rate files; the table gives a neighbouring county's), Las Cruces 8.065%
+    /// the states' rate files; the table gives a neighbouring county's), Washington and Tooele UT with their own city rates
+    /// (an address naming them was answered with the county's area outside cities, a region of the same name), Las Cruces 8.065%
     /// in the first half of 2025, Louisville and Superior CO (80027, which the ZIP5 table gives Lafayette's 3.87%),
     /// Montpelier VT's 1% local option tax from 2025-07-01; Colorado ZIPs the ZIP5 table names after a neighbour
     /// (Clifton, unincorporated, with its fire district's 1% from 2026-01-01; Telluride, Avon, Palmer Lake);
@@ -856,6 +857,7 @@ struct AccuracyTests {
                       ("OK", "74434", "Fort Gibson", "2025-03-01", "9.65"), ("OK", "74434", "Fort Gibson", "2025-04-01", "10.50"),
                       ("AR", "71671", "Warren", "2026-03-02", "9.50"), ("AR", "72419", "Caraway", "2026-03-02", "8.50"),
                       ("KS", "66083", "Spring Hill", "2026-03-02", "9.48"),
+                      ("UT", "84780", "Washington", "2026-03-02", "6.75"), ("UT", "84074", "Tooele", "2026-03-02", "7.00"),
                       ("NM", "88011", "Las Cruces", "2025-03-01", "8.07"),
                       ("CO", "80027", "Louisville", "2025-12-31", "8.96"), ("CO", "80027", "Superior", "2026-01-01", "9.11"),
                       ("VT", "05601", "Montpelier", "2025-06-30", "6.00"), ("VT", "05601", "Montpelier", "2025-07-01", "7.00"),

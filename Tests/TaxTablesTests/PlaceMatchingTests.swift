@@ -344,6 +344,19 @@ struct AddressCityTests {
         #expect(!unknown.warnings.contains { $0.contains("zip_straddles_jurisdictions") })
     }
 
+    /// A region that is a city and its county's area outside cities under one name: TALLADEGA is Talladega's 35161
+    /// (10%) and unincorporated Sycamore's 35149 (7%). An address in Talladega on 35160, which the table files under
+    /// LINCOLN, takes the city's 10% (the same as its own record's), not the county area's 7% (the lower ZIP won the
+    /// tie). JEFFERSON, Arkansas, keeps
+    /// its county area: its one city rate is White Hall's 71612, a ZIP that goes by another name.
+    @Test func aRegionThatIsACityAndItsCountysArea() throws {
+        let talladega = try quote("AL", "35160", city: "Talladega")
+        #expect(talladega.totalTax.decimalString == "10.00")
+        #expect(talladega.lines[0].jurisdictions.contains { $0.jurisdiction.level == .city })
+        #expect(try quote("AL", "35149", city: "Sycamore").totalTax.decimalString == "7.00")
+        #expect(try quote("AR", "72079", city: "Jefferson").totalTax.decimalString == "7.75")
+    }
+
     /// "Saint Paul" is the Postal Service's name for Eagan's 55121 (Dakota County), and the ZIP5 table gives the
     /// region SAINT PAUL to one Dakota ZIP against 24 in Ramsey and Hennepin: an Eagan address written with its postal
     /// name keeps Eagan's 8.125%, however "Saint" is spelled. 63124 (Ladue, the table's CLAYTON) keeps its own 9.488%
