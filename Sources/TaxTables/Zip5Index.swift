@@ -65,7 +65,7 @@ public struct Zip5Index: LocalRateResolver {
         var name: String
     }
 
-    /// The most common rates of each tax region within a county (MN, 27123, ROSEVILLE), for an address whose city
+    /// The rates of each tax region within a county (MN, 27123, ROSEVILLE: `cityRates`), for an address whose city
     /// names another place than its ZIP's region (`record(for:)`).
     private let cityRecords: [CountyPlace: Zip5Record]
 

@@ -347,8 +347,8 @@ struct AddressCityTests {
     /// A region that is a city and its county's area outside cities under one name: TALLADEGA is Talladega's 35161
     /// (10%) and unincorporated Sycamore's 35149 (7%). An address in Talladega on 35160, which the table files under
     /// LINCOLN, takes the city's 10% (the same as its own record's), not the county area's 7% (the lower ZIP won the
-    /// tie). JEFFERSON, Arkansas, keeps
-    /// its county area: its one city rate is White Hall's 71612, a ZIP that goes by another name.
+    /// tie). JEFFERSON, Arkansas, keeps its county area: its one city rate is White Hall's 71612, a ZIP that goes by
+    /// another name.
     @Test func aRegionThatIsACityAndItsCountysArea() throws {
         let talladega = try quote("AL", "35160", city: "Talladega")
         #expect(talladega.totalTax.decimalString == "10.00")
