@@ -785,7 +785,8 @@ struct AccuracyTests {
     /// 2025" increases an aggregator's ZIP data shows (it listed the same ones for 2022), La Harpe KS's 1% city tax
     /// until it lapsed in April 2025 (Iola Register), Wilber NE's 1.5% until 2025-06-30 (NDOR), Lake County
     /// OH's 7% while Laketran paused its 0.25% (to 2025-06-30), Brown County OH's 1.5% -> 1.25% on 2025-10-01 county-wide,
-    /// Wetumpka AL's 9% before the Enhance Elmore county tax of 2025-09-01, Effingham IL
+    /// Wetumpka AL's 9% before the Enhance Elmore county tax of 2025-09-01 and unincorporated Kent at
+    /// its 9.5% after (not Coosada's 10%), Effingham IL
     /// at 7.5% before its 1% of 2026-01-01, Chattanooga OK at Comanche County's rate (the February table's Tillman 3%),
     /// Clinton, Lindsay and Fort Gibson OK, Warren and Caraway AR, Spring Hill KS at their own county's rate (the TaxLocus copy of
     /// the states' rate files; the table gives a neighbouring county's), Washington and Tooele UT with their own city rates
@@ -852,6 +853,7 @@ struct AccuracyTests {
                       ("OH", "44060", "Mentor", "2025-06-30", "7.00"), ("OH", "44060", "Mentor", "2025-07-01", "7.25"),
                       ("OH", "45101", "Aberdeen", "2025-09-30", "7.25"), ("OH", "45154", "Mount Orab", "2025-10-01", "7.00"),
                       ("AL", "36092", "Wetumpka", "2025-08-31", "9.00"), ("AL", "36092", "Wetumpka", "2025-09-01", "9.50"),
+                      ("AL", "36045", "Kent", "2025-09-01", "9.50"),
                       ("IL", "62401", "Effingham", "2025-12-31", "7.50"), ("OK", "73528", "Chattanooga", "2026-03-02", "7.88"),
                       ("OK", "73601", "Clinton", "2026-03-02", "9.50"), ("OK", "73052", "Lindsay", "2026-03-02", "9.25"),
                       ("OK", "74434", "Fort Gibson", "2025-03-01", "9.65"), ("OK", "74434", "Fort Gibson", "2025-04-01", "10.50"),
