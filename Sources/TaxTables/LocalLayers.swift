@@ -94,12 +94,14 @@ public struct CorrectedResolver: LocalRateResolver {
         }
         var applied: [String] = []
         var cityReviewed = false
+        var zipLevelsSet: Set<JurisdictionLevel> = []
         var townRows: [String] = []
         let namesTowns = !(stateCorrections?.byTown.isEmpty ?? true) || !(stateOwnBase?.byTown.isEmpty ?? true)
         let town = !namesTowns || address.city.isEmpty || location.place != nil ? nil : PlaceNameKey.of(address.city)
         for correction in stateCorrections?.candidates(record: record, zip5: address.zip.zip5, place: location.place, town: town) ?? []
             where correction.period.contains(date) && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place, town: town) {
             if correction.level == .city, [.zip, .postalCity, .town].contains(correction.scope.kind) { cityReviewed = true }
+            if correction.scope.kind == .zip, correction.operation == .set { zipLevelsSet.insert(correction.level) }
             if correction.scope.kind == .town { townRows.append(correction.id) }
             if correction.operation == .set { location.locals.removeAll { $0.jurisdiction.level == correction.level } }
             if !correction.rate.isZero { location.locals.append(LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)) }
@@ -109,6 +111,11 @@ public struct CorrectedResolver: LocalRateResolver {
             if correction.confidence == .low {
                 location.warnings.append("local rate correction \(correction.id) is low confidence: confirm with the state")
             }
+        }
+        // Reviewed rows that set every local level of the ZIP itself answer for it whatever city the address names, so
+        // the warning that the city chose another place's rates no longer holds.
+        if zipLevelsSet.isSuperset(of: [.county, .city, .special]), let choice = zip5.placeChoiceWarning(for: address, on: date) {
+            location.warnings.removeAll { $0 == choice }
         }
         if !applied.isEmpty {
             location.locals.sort { $0.jurisdiction.level < $1.jurisdiction.level }

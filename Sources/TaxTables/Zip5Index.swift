@@ -206,21 +206,34 @@ public struct Zip5Index: LocalRateResolver {
     /// places, and the address says which). Then that place's most common rates answer, with a warning. Names
     /// compare however they are spelled ("St. Louis" and "Saint Louis" choose alike).
     func answering(_ record: Zip5Record, _ address: Address) -> Zip5Record {
+        guard let choice = placeChoice(record, address) else { return record }
+        return choice.record.with(period: choice.record.period, locals: choice.record.locals,
+                                  warning: [record.warning, choice.warning].compactMap { $0 }.joined(separator: "; "), tableDate: choice.record.tableDate)
+    }
+
+    /// Where the address's city chooses another place's rates for its ZIP (`answering`): the ZIP's record with that
+    /// place's rates and names (its own warning kept), and the warning that says so; nil where the ZIP's own record answers.
+    func placeChoice(_ record: Zip5Record, _ address: Address) -> (record: Zip5Record, warning: String)? {
         guard !address.city.isEmpty, let county = record.countyFIPS, !Self.names(record.region, startWith: address.city),
-              !(record.cityName.map { Self.names($0, startWith: address.city, wholly: true) } ?? false) else { return record }
+              !(record.cityName.map { Self.names($0, startWith: address.city, wholly: true) } ?? false) else { return nil }
         let city = PlaceNameKey.of(address.city)
         // The ZIP's own region or city spelled another way ("Saint Ann" for "ST. ANN") keeps the ZIP's record.
         guard !city.isEmpty, PlaceNameKey.of(record.region) != city, record.cityName.map(PlaceNameKey.of) != city,
               let place = cityRecords[CountyPlace(state: record.state, county: county, name: city)], Self.ratesKey(place) != Self.ratesKey(record) else {
-            return record
+            return nil
         }
         let warning = "zip_straddles_jurisdictions: the address's city \(address.city) is not ZIP \(record.zip.zip5String)'s tax region \(record.region) "
             + "in the ZIP5 table; the rates of \(place.cityName ?? place.region)'s other ZIPs in \(record.countyName ?? "county " + county) were used; "
             + "a ZIP+4 or street address would decide"
-        return Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: place.region,
-                          cityName: place.cityName, postalCity: record.postalCity, locals: place.locals, period: record.period,
-                          precision: record.precision, source: record.source,
-                          warning: [record.warning, warning].compactMap { $0 }.joined(separator: "; "), tableDate: record.tableDate)
+        let chosen = Zip5Record(zip: record.zip, state: record.state, countyFIPS: record.countyFIPS, countyName: record.countyName, region: place.region,
+                                cityName: place.cityName, postalCity: record.postalCity, locals: place.locals, period: record.period,
+                                precision: record.precision, source: record.source, warning: record.warning, tableDate: record.tableDate)
+        return (chosen, warning)
+    }
+
+    /// The warning `resolve` gives on the date because the address's city chose another place's rates for its ZIP, if it does.
+    func placeChoiceWarning(for address: Address, on date: TaxDate) -> String? {
+        records(for: address.zip.zip5).first { $0.state == address.state && $0.period.contains(date) }.flatMap { placeChoice($0, address)?.warning }
     }
 
     /// Whether an address naming the place (a `PlaceNameKey`) in the county is answered with a region of the table
@@ -274,8 +287,10 @@ public struct Zip5Index: LocalRateResolver {
             let coverage = all.filter { $0.state == address.state }.map(\.period.description).joined(separator: ", ")
             throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: coverage)
         }
-        let record = answering(all[match], address)
-        var warnings = record.warning.map { [$0] } ?? []
+        let choice = placeChoice(all[match], address)
+        let record = choice?.record ?? all[match]
+        // The place choice's warning is an entry of its own, so a reviewed correction of the whole ZIP can withdraw it.
+        var warnings = [record.warning, choice?.warning].compactMap { $0 }
         if all.count > 1 { warnings += straddleWarning(all, address) }
         if let tableDate = record.tableDate, date < tableDate {
             warnings.append("local rates before \(tableDate) are the \(record.source) rates carried back, corrected by the rate changes the tables record")

@@ -357,6 +357,21 @@ struct AddressCityTests {
         #expect(try quote("AR", "72079", city: "Jefferson").totalTax.decimalString == "7.75")
     }
 
+    /// An address naming a place other than its ZIP's region is answered with that place's rates and a warning
+    /// (Roseville's 55113, filed under SAINT PAUL); where reviewed rows set every local level of the ZIP itself
+    /// (Washington UT 84780, filed under SAINT GEORGE: rows UT-84780-*), those rows answer whatever city the address
+    /// names, and the warning that the city chose another place's rates is withdrawn.
+    @Test func aReviewedZipWithdrawsThePlaceChoiceWarning() throws {
+        let roseville = try quote("MN", "55113", city: "Roseville")
+        #expect(roseville.warnings.contains { $0.contains("the address's city Roseville is not ZIP 55113's tax region SAINT PAUL") })
+        for city in ["Washington", "Saint George", ""] {
+            let washington = try quote("UT", "84780", city: city)
+            #expect(washington.totalTax.decimalString == "6.75", "\(city)")
+            #expect(!washington.warnings.contains { $0.contains("is not ZIP 84780's tax region") }, "\(city)")
+            #expect(washington.lines[0].sourcing.record.contains("UT-84780-washington-city"), "\(city)")
+        }
+    }
+
     /// "Saint Paul" is the Postal Service's name for Eagan's 55121 (Dakota County), and the ZIP5 table gives the
     /// region SAINT PAUL to one Dakota ZIP against 24 in Ramsey and Hennepin: an Eagan address written with its postal
     /// name keeps Eagan's 8.125%, however "Saint" is spelled. 63124 (Ladue, the table's CLAYTON) keeps its own 9.488%
