@@ -801,7 +801,8 @@ struct AccuracyTests {
     /// Changes read from the ZIP5 table's own editions (December 2025, March and April 2026) where the February 2026
     /// table was carried back or kept: Pawnee County OK 1.6% -> 2% on 2026-01-01 (also in the Tax Commission's January
     /// 2026 release), Walsh County ND 0.25% -> 1% (Grafton), Clark County MO 2% -> 2.5% (Kahoka), and on 2026-04-01
-    /// Towanda KS 1% -> 2%, Texas County MO 2.25% -> 1.75% (Houston), Summit County UT (Coalville). West Virginia's
+    /// Towanda KS 1% -> 2%, Texas County MO 2.25% -> 1.75% (Houston), Summit County UT's 1.1% outside its towns
+    /// (Peoa; KPCW: incorporated Coalville and Kamas keep 7.65%, the ZIP alone the edition's 8.75%). West Virginia's
     /// Clay, Winfield, St. Marys and Franklin from 2026-01-01 (6% before). Gaps of the February table the other
     /// editions fill: Adak's and St. Michael's 4%, Iliamna and Chignik Lagoon without a Kenai tax (Lake and Peninsula
     /// Borough levies none). Changes between the July and December 2025 editions (rates as of 2025-07-01 and
@@ -835,7 +836,7 @@ struct AccuracyTests {
                       ("MO", "63445", "Kahoka", "2025-12-31", "7.73"), ("MO", "63445", "Kahoka", "2026-01-01", "8.23"),
                       ("KS", "67144", "Towanda", "2026-03-31", "7.50"), ("KS", "67144", "Towanda", "2026-04-01", "8.50"),
                       ("MO", "65483", "Houston", "2026-03-31", "8.98"), ("MO", "65483", "Houston", "2026-04-01", "8.48"),
-                      ("UT", "84017", "Coalville", "2026-03-31", "7.65"), ("UT", "84017", "Coalville", "2026-04-01", "8.75"),
+                      ("UT", "84061", "Peoa", "2026-03-31", "7.65"), ("UT", "84061", "Peoa", "2026-04-01", "8.75"),
                       ("AZ", "86001", "Flagstaff", "2025-06-30", "9.18"), ("AZ", "86001", "Flagstaff", "2025-07-01", "9.39"),
                       ("AK", "99762", "Nome", "2025-12-31", "5.00"), ("AK", "99762", "Nome", "2026-01-01", "6.00"),
                       ("CO", "81321", "Cortez", "2025-12-31", "7.89"), ("CO", "81321", "Cortez", "2026-01-01", "7.69"),
@@ -860,6 +861,8 @@ struct AccuracyTests {
                       ("AR", "71671", "Warren", "2026-03-02", "9.50"), ("AR", "72419", "Caraway", "2026-03-02", "8.50"),
                       ("KS", "66083", "Spring Hill", "2026-03-02", "9.48"),
                       ("UT", "84780", "Washington", "2026-03-02", "6.75"), ("UT", "84074", "Tooele", "2026-03-02", "7.00"),
+                      ("UT", "84017", "Coalville", "2026-04-01", "7.65"), ("UT", "84017", "", "2026-04-01", "8.75"),
+                      ("UT", "84036", "Kamas", "2026-05-01", "7.65"), ("UT", "84036", "Hideout", "2026-05-01", "8.35"),
                       ("NM", "88011", "Las Cruces", "2025-03-01", "8.07"),
                       ("CO", "80027", "Louisville", "2025-12-31", "8.96"), ("CO", "80027", "Superior", "2026-01-01", "9.11"),
                       ("VT", "05601", "Montpelier", "2025-06-30", "6.00"), ("VT", "05601", "Montpelier", "2025-07-01", "7.00"),
