@@ -335,47 +335,73 @@ extension OrderService {
 
     // MARK: - Recovery
 
+    /// What a recovery run did: the steps it finished, and those it could not finish this time (an unreachable
+    /// processor, a row it cannot read), each named by its order or refund id and left for the next run.
+    public struct RecoveryReport: Sendable, Equatable {
+        public var finished = 0
+        public var failed: [String] = []
+    }
+
     /// Finishes payment steps a crash (or an unreachable processor) left half done: orders still `authorizing`,
     /// `capturing` or `voiding`, and refunds still pending. Each is finished with the idempotency key it was started
-    /// with, so the processor answers what it answered before and nothing is charged or refunded twice. Returns how
-    /// many were finished. Run at start-up and by the server's maintenance.
+    /// with, so the processor answers what it answered before and nothing is charged or refunded twice. A step that
+    /// fails is reported and skipped, so one order cannot hold up the others. Run at start-up and by the server's
+    /// maintenance.
     @discardableResult
-    public func resumeInterruptedPayments() async throws -> Int {
-        var finished = 0
+    public func resumeInterruptedPayments() async throws -> RecoveryReport {
+        var report = RecoveryReport()
         let stuck = try await rows("SELECT id, status, payment_token FROM \(table("orders")) WHERE status IN ('authorizing', 'capturing', 'voiding')", [])
         for row in stuck {
-            let id = OrderID(try decoded { () throws(RowDecodingError) in try row.decode("id") })
-            let order = try await order(id)
-            switch order.status {
-            case .capturing: _ = try await finishCapture(order)
-            case .voiding: _ = try await finishVoid(order, revertTo: .authorized)
-            case .authorizing:
-                guard let token = order.paymentToken.flatMap(Token.init) else {
-                    try await setStatus(id, .placed, column: nil, value: nil, onlyFrom: .authorizing)
-                    continue
+            var named = "an order"
+            do {
+                let id = OrderID(try decoded { () throws(RowDecodingError) in try row.decode("id") })
+                named = "order \(id.value)"
+                let order = try await order(id)
+                switch order.status {
+                case .capturing: _ = try await finishCapture(order)
+                case .voiding: _ = try await finishVoid(order, revertTo: .authorized)
+                case .authorizing:
+                    guard let token = order.paymentToken.flatMap(Token.init) else {
+                        try await setStatus(id, .placed, column: nil, value: nil, onlyFrom: .authorizing)
+                        continue
+                    }
+                    _ = try await finishAuthorization(order, token: token, revertTo: .placed)
+                default: continue
                 }
-                _ = try await finishAuthorization(order, token: token, revertTo: .placed)
-            default: continue
+                report.finished += 1
+            } catch {
+                report.failed.append("\(named): \(Self.reason(error))")
             }
-            finished += 1
         }
         for row in try await rows("""
             SELECT id, order_id, amount, tax, plan, origin, processor_refund_id, gift_card_amount FROM \(table("refunds")) WHERE state = 'pending'
             """, []) {
-            let (refundID, orderID, amount, tax, planText, origin, externalID, giftCards) = try decoded { () throws(RowDecodingError) in
-                (try row.decode("id", as: String.self), try row.decode("order_id", as: String.self), try Self.money(row, "amount"),
-                 try Self.money(row, "tax"), try row.decode("plan", as: String.self), try row.decode("origin", as: String.self),
-                 try row.decodeIfPresent("processor_refund_id", as: String.self), try Self.money(row, "gift_card_amount"))
+            var named = "a refund"
+            do {
+                let (refundID, orderID, amount, tax, planText, origin, externalID, giftCards) = try decoded { () throws(RowDecodingError) in
+                    (try row.decode("id", as: String.self), try row.decode("order_id", as: String.self), try Self.money(row, "amount"),
+                     try Self.money(row, "tax"), try row.decode("plan", as: String.self), try row.decode("origin", as: String.self),
+                     try row.decodeIfPresent("processor_refund_id", as: String.self), try Self.money(row, "gift_card_amount"))
+                }
+                named = "refund \(refundID)"
+                // A refund the processor made itself is only recorded: it is never asked for again.
+                guard origin == "levy" || externalID != nil else { throw OrderError.corrupt("refund \(refundID) came from the processor but has no processor id") }
+                guard let lines = try? JSONDecoder().decode([RefundedLine].self, from: Data(planText.utf8)) else {
+                    throw OrderError.corrupt("refund \(refundID) has an unreadable plan")
+                }
+                _ = try await finishRefund(refundID, order: try await order(OrderID(orderID)), lines: lines, amount: amount, tax: tax,
+                                           giftCards: giftCards, externalID: origin == "levy" ? nil : externalID)
+                report.finished += 1
+            } catch {
+                report.failed.append("\(named): \(Self.reason(error))")
             }
-            // A refund the processor made itself is only recorded: it is never asked for again.
-            guard origin == "levy" || externalID != nil else { throw OrderError.corrupt("refund \(refundID) came from the processor but has no processor id") }
-            guard let lines = try? JSONDecoder().decode([RefundedLine].self, from: Data(planText.utf8)) else {
-                throw OrderError.corrupt("refund \(refundID) has an unreadable plan")
-            }
-            _ = try await finishRefund(refundID, order: try await order(OrderID(orderID)), lines: lines, amount: amount, tax: tax,
-                                       giftCards: giftCards, externalID: origin == "levy" ? nil : externalID)
-            finished += 1
         }
-        return finished
+        return report
+    }
+
+    /// Why a recovery step failed, in words safe to log: an `OrderError`'s own message, else the error's type.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? OrderError { return "\(error)" }
+        return "\(type(of: error))"
     }
 }

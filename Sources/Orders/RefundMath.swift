@@ -21,6 +21,11 @@ public enum RefundMath {
             return lines
         case .lines(let requested):
             guard !requested.isEmpty else { throw .invalidRefund("no lines given") }
+            // Each line is checked against what remains of it, so a line named twice would be refunded twice over.
+            var named = Set<Int>()
+            for item in requested where !named.insert(item.line).inserted {
+                throw .invalidRefund("line \(item.line) is named twice; give each line once with the quantity to refund")
+            }
             var result: [RefundedLine] = []
             for item in requested {
                 guard let line = order.lines.first(where: { $0.number == item.line }) else {

@@ -1,6 +1,7 @@
 import Exports
 import Foundation
 import Hummingbird
+import JSONInput
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
@@ -146,24 +147,44 @@ struct Maintenance: Service, CustomStringConvertible {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                do {
-                    // Payment steps a crash left half done are finished first, with their own idempotency keys.
-                    var resumed = 0, tokens = 0
-                    for merchant in try await services.everyMerchant() {
-                        resumed += try await merchant.orders.resumeInterruptedPayments()
-                        tokens += try await merchant.vault.purgeExpired()
-                    }
-                    if resumed > 0 { logger.notice("maintenance", metadata: ["payments_resumed": "\(resumed)"]) }
-                    let records = try await services.idempotency.purgeExpired()
-                    try await services.consoleSessions.purgeExpired()
-                    if records + tokens > 0 {
-                        logger.info("maintenance", metadata: ["idempotency_purged": "\(records)", "tokens_purged": "\(tokens)"])
-                    }
-                } catch {
-                    logger.warning("maintenance failed", metadata: ["error": "\(type(of: error))"])
-                }
+                await runOnce()
                 try? await Task.sleep(for: .seconds(3_600))
             }
+        }
+    }
+
+    /// One pass. Each merchant's recovery and each purge runs on its own, so one that fails (a processor that is
+    /// down, a row that cannot be read) is logged and the rest still run; what failed is tried again next hour.
+    func runOnce() async {
+        var resumed = 0, tokens = 0, records = 0
+        do {
+            for merchant in try await services.everyMerchant() {
+                do {
+                    // Payment steps a crash left half done are finished first, with their own idempotency keys.
+                    let report = try await merchant.orders.resumeInterruptedPayments()
+                    resumed += report.finished
+                    for failure in report.failed {
+                        logger.warning("maintenance: a payment step was not finished", metadata: ["step": "\(CardNumberMask.masked(failure))"])
+                    }
+                } catch {
+                    logger.warning("maintenance: payment recovery failed", metadata: ["error": "\(type(of: error))"])
+                }
+                do { tokens += try await merchant.vault.purgeExpired() } catch {
+                    logger.warning("maintenance: purging expired card tokens failed", metadata: ["error": "\(type(of: error))"])
+                }
+            }
+        } catch {
+            logger.warning("maintenance: listing merchants failed", metadata: ["error": "\(type(of: error))"])
+        }
+        do { records = try await services.idempotency.purgeExpired() } catch {
+            logger.warning("maintenance: purging idempotency records failed", metadata: ["error": "\(type(of: error))"])
+        }
+        do { try await services.consoleSessions.purgeExpired() } catch {
+            logger.warning("maintenance: purging console sessions failed", metadata: ["error": "\(type(of: error))"])
+        }
+        if resumed > 0 { logger.notice("maintenance", metadata: ["payments_resumed": "\(resumed)"]) }
+        if records + tokens > 0 {
+            logger.info("maintenance", metadata: ["idempotency_purged": "\(records)", "tokens_purged": "\(tokens)"])
         }
     }
 }

@@ -57,6 +57,12 @@ enum World {
         try await vault.tokenize(number: number, expiry: 12, 2030, caller: VaultCaller(id: "checkout", permissions: [.tokenize])).token
     }
 
+    /// The med-spa order placed with the test card and captured.
+    static func captured(_ service: OrderService, _ vault: Vault, key: String) async throws -> Order {
+        let placed = try await service.place(request(), idempotencyKey: key, requestHash: "h", paymentToken: try await token(vault))
+        return try await service.capture(placed.id)
+    }
+
     /// Net tax per jurisdiction in the ledger.
     static func net(_ ledger: [LedgerEntry]) -> [String: Int64] {
         ledger.reduce(into: [:]) { $0[$1.jurisdictionCode, default: 0] += $1.tax }
@@ -115,6 +121,22 @@ struct OrdersTests {
         #expect(placed.status == .declined)
         #expect(placed.declineReason == "insufficient_funds")
         await #expect(throws: OrderError.self) { try await service.capture(placed.id) }
+    }
+
+    @Test("a refund naming a line twice is refused, and nothing is refunded or left locked", arguments: Store.available)
+    func refundNamingALineTwice(store: Store) async throws {
+        let processor = SimulatedProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let placed = try await World.captured(service, vault, key: "t")
+        let twice = RefundRequest.lines([RefundLine(line: 2, quantity: 1), RefundLine(line: 2, quantity: 1)])
+        await #expect(throws: OrderError.invalidRefund("line 2 is named twice; give each line once with the quantity to refund")) {
+            try await service.refund(placed.id, twice, idempotencyKey: "t1", requestHash: "a")
+        }
+        #expect(await processor.operations["refund"] == nil)
+        #expect(try await service.order(placed.id).lines.allSatisfy { $0.refundedAmount == 0 && $0.refundedQuantity == 0 })
+        // The order is not left locked: a proper refund of the same articles goes through.
+        let refund = try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "t2", requestHash: "b")
+        #expect(refund.amount == 6_450)
     }
 
     @Test("refunds by line and quantity, then by amount, then the rest: every jurisdiction nets to zero", arguments: Store.available)

@@ -83,11 +83,33 @@ struct PaymentRaceTests {
         #expect(try await service.order(placed.id).status == .capturing)
         // A second caller meanwhile is told to wait, not allowed to capture again.
         await #expect(throws: OrderError.paymentInProgress) { try await service.capture(placed.id) }
-        #expect(try await service.resumeInterruptedPayments() == 1)
+        #expect(try await service.resumeInterruptedPayments().finished == 1)
         #expect(try await service.order(placed.id).status == .captured)
         #expect(await processor.inner.operations["capture"] == 1)
         #expect(try await service.ledger().reduce(0) { $0 + $1.tax } == placed.totalTax)
-        #expect(try await service.resumeInterruptedPayments() == 0)
+        #expect(try await service.resumeInterruptedPayments().finished == 0)
+    }
+
+    @Test("a payment step that cannot be finished is reported and skipped: the others are still finished", arguments: Store.available)
+    func resumeSkipsWhatItCannotFinish(store: Store) async throws {
+        let processor = LosingProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        var orders: [OrderID] = []
+        for key in ["a", "b"] {
+            let placed = try await World.captured(service, vault, key: key)
+            await processor.lose("refund")
+            await #expect(throws: LosingProcessor.Lost.self) { try await service.refund(placed.id, .full, idempotencyKey: key + "1", requestHash: "r") }
+            orders.append(placed.id)
+        }
+        // One pending refund's plan is damaged (a hand edit, a bad restore): it can no longer be finished.
+        try await service.database.execute("UPDATE \(service.table("refunds")) SET plan = 'not json' WHERE order_id = $1", [.text(orders[0].value)])
+        let report = try await service.resumeInterruptedPayments()
+        #expect(report.finished == 1)
+        #expect(report.failed.count == 1)
+        #expect(report.failed.first?.hasPrefix("refund ref_") == true && report.failed.first?.contains("unreadable plan") == true)
+        #expect(try await service.order(orders[1]).status == .refunded)
+        #expect(try await service.order(orders[0]).status == .captured)
+        #expect(await processor.inner.operations["refund"] == 2)
     }
 
     @Test("a refund whose answer is lost stays pending, blocks other refunds, and is finished on resume, once", arguments: Store.available)
@@ -104,7 +126,7 @@ struct PaymentRaceTests {
         await #expect(throws: OrderError.paymentInProgress) {
             try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "p1", requestHash: "a")
         }
-        #expect(try await service.resumeInterruptedPayments() == 1)
+        #expect(try await service.resumeInterruptedPayments().finished == 1)
         #expect(await processor.inner.operations["refund"] == 1)
         let refund = try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "p1", requestHash: "a")
         #expect(refund.amount == 6_450)

@@ -84,7 +84,7 @@ struct ProcessorEventTests {
         let refunded = try await service.order(order.id)
         #expect(refunded.status == .refunded && refunded.refundedTax == order.totalTax)
         #expect(World.net(try await service.ledger()).values.allSatisfy { $0 == 0 })
-        #expect(try await service.resumeInterruptedPayments() == 0)
+        #expect(try await service.resumeInterruptedPayments().finished == 0)
         #expect(await processor.operations["refund"] == nil)
     }
 }
