@@ -1,8 +1,9 @@
 /// Keeps card numbers out of error messages. An error names the field at fault and sometimes the text it refused
 /// (an unknown member name, a value that cannot be read); a client that sends a card number where it does not
 /// belong (`{"4242424242424242": 1}`) must not get it back, nor see it written wherever the error goes. Any run of
-/// twelve or more digits, however grouped by single spaces or dashes, is replaced: no field path, code or amount of
-/// Levy's is that long, and a card number has twelve to nineteen digits.
+/// twelve or more digits, however grouped by spaces, dashes, dots or underscores (one or several between groups:
+/// the vault itself reads `4242--4242--4242--4242` as a card), is replaced: no field path, code or amount of Levy's
+/// is that long, and a card number has twelve to nineteen digits.
 public enum CardNumberMask {
     static let replacement = "[digits removed]"
     static let minimumDigits = 12
@@ -22,14 +23,17 @@ public enum CardNumberMask {
                 index += 1
                 continue
             }
-            // A run: digits, each group joined to the next by at most one space or dash.
+            // A run: digits, each group joined to the next by separators.
             var end = index, digits = 0
             while end < bytes.count {
                 if isDigit(bytes[end]) {
                     digits += 1
                     end += 1
-                } else if bytes[end] == 0x20 || bytes[end] == 0x2D, end + 1 < bytes.count, isDigit(bytes[end + 1]) {
-                    end += 1
+                } else if isSeparator(bytes[end]) {
+                    var next = end
+                    while next < bytes.count, isSeparator(bytes[next]) { next += 1 }
+                    guard next < bytes.count, isDigit(bytes[next]) else { break }
+                    end = next
                 } else {
                     break
                 }
@@ -71,7 +75,7 @@ public enum CardNumberMask {
                 if run.isEmpty || afterSeparator { groupStarts.append(run.count) }
                 run.append(byte - 0x30)
                 afterSeparator = false
-            } else if byte == 0x20 || byte == 0x2D, !run.isEmpty, !afterSeparator {
+            } else if isSeparator(byte), !run.isEmpty {
                 afterSeparator = true
             } else {
                 if runHoldsCardNumber() { return true }
@@ -93,4 +97,7 @@ public enum CardNumberMask {
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// What may stand between the digit groups of a written card number: space, dash, dot, underscore.
+    static func isSeparator(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x2D || byte == 0x2E || byte == 0x5F }
 }

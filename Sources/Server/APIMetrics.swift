@@ -13,7 +13,11 @@ public final class APIMetrics: Sendable {
 
     public init() {}
 
-    func request(method: String, route: String, status: Int, duration: Duration) {
+    /// The methods a label names as sent; any other token a client invents is `OTHER`, so labels stay a bounded set.
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+
+    func request(method sent: String, route: String, status: Int, duration: Duration) {
+        let method = Self.methods.contains(sent) ? sent : "OTHER"
         registry.makeCounter(descriptor: .init(namespace: "levy", subsystem: "http", metricName: "requests", unitName: "total",
                                                helpText: "HTTP requests by route, method and status"),
                              labels: [("method", method), ("route", route), ("status", String(status))]).increment()

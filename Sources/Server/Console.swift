@@ -552,23 +552,39 @@ extension LevyAPI {
     }
 }
 
-/// The console's access log and metrics, like the API's: method, route (ids replaced by `{id}`), status, time.
-/// Never cookies, forms or query strings.
+/// The console's access log and metrics, like the API's: method, route template (`/console/transactions/{order_id}`),
+/// status, time. Never a path segment as sent (an operator may search a card number by mistake, and every distinct
+/// label would be a metric series kept for good), cookies, forms or query strings.
 struct ConsoleAccessLog: RouterMiddleware {
     typealias Context = LevyRequestContext
     let metrics: APIMetrics
+
+    /// The console's routes, their variable segments named as registered in `Console.register`.
+    static let routes: [[Substring]] = [
+        "/console", "/console/sign-in", "/console/sign-out", "/console/liability", "/console/transactions",
+        "/console/transactions/{order_id}", "/console/exports", "/console/exports/verify", "/console/exports/{export_id}/download",
+        "/console/reconciliations", "/console/reconciliations/{run_id}", "/console/reconciliations/{run_id}/download",
+        "/console/nexus", "/console/tables", "/console/disclosures",
+    ].map { $0.split(separator: "/") }
+
+    /// The route template a path matches, or `/console/unmatched`.
+    static func route(of path: String) -> String {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let match = routes.first { route in
+            route.count == segments.count && zip(route, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }
+        return "/" + (match ?? ["console", "unmatched"]).joined(separator: "/")
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.uri.path.hasPrefix("/console") else { return try await next(request, context) }
         let started = ContinuousClock.now
         let response = try await next(request, context)
-        let route = request.uri.path.split(separator: "/").prefix(6).map { segment in
-            ["ord_", "job_", "rec_"].contains { segment.hasPrefix($0) } ? "{id}" : String(segment.prefix(40))
-        }.joined(separator: "/")
+        let route = Self.route(of: request.uri.path)
         let elapsed = ContinuousClock.now - started
-        metrics.request(method: request.method.rawValue, route: "/" + route, status: response.status.code, duration: elapsed)
+        metrics.request(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
         context.logger.info("console request", metadata: [
-            "method": .string(request.method.rawValue), "route": .string("/" + route), "status": .stringConvertible(response.status.code),
+            "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
             "duration_us": .stringConvertible(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000),
         ])
         return response

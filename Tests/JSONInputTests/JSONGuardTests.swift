@@ -74,6 +74,10 @@ import Testing
         #expect(CardNumberMask.masked("lines[0].4242 4242 4242 4242") == "lines[0].[digits removed]")
         #expect(CardNumberMask.masked("x 4111-1111-1111-1111 y") == "x [digits removed] y")
         #expect(CardNumberMask.masked("a 3782-822463-10005.") == "a [digits removed].")
+        // Groups joined by several separators, as the vault also reads them, and by dots or underscores.
+        for text in ["4242--4242--4242--4242", "4242  4242  4242  4242", "4242 - 4242 - 4242 - 4242", "4242.4242.4242.4242", "4242_4242_4242_4242"] {
+            #expect(CardNumberMask.masked("id " + text + " x") == "id [digits removed] x", "\(text)")
+        }
     }
 
     @Test func shorterNumbersStay() {
@@ -88,11 +92,12 @@ import Testing
     /// after other groups of the same run ("Apt 1 4242 ...").
     @Test func cardNumbersAreFoundInText() {
         for text in ["4242424242424242", "Jane 4242 4242 4242 4242", "1 Main St 4111-1111-1111-1111", "Apt 1 4242 4242 4242 4242",
-                     "amex 378282246310005", "5555555555554444 and more"] {
+                     "amex 378282246310005", "5555555555554444 and more", "4242 4242  4242 4242", "Jane 4242--4242--4242--4242",
+                     "4000 - 0566 - 5566 - 5556"] {
             #expect(CardNumberMask.containsCardNumber(text), "\(text)")
         }
         for text in ["4242424242424241", "1234 Main St", "call +1 612-555-0100", "12345678901234", "order 1700000000000123",
-                     "0b9f1c2e-8a4d-4f6b-9c3e-2d1a7b5e4f60", "4242 4242  4242 4242", ""] {
+                     "0b9f1c2e-8a4d-4f6b-9c3e-2d1a7b5e4f60", "4242 4242 - x 4242 4242", ""] {
             #expect(!CardNumberMask.containsCardNumber(text), "\(text)")
         }
     }

@@ -160,10 +160,16 @@ import Testing
             let log = try await Self.get(client, "/console/disclosures", cookie: admin)
             #expect(log.text.contains("console_view") && log.text.contains("console: order evidence"))
             #expect(try await Self.get(client, "/console/transactions/ord_nothere", cookie: admin).status == 404)
-            // The access log has the route with the id replaced, the status, and nothing of the session or the customer.
+            // A card number searched by mistake in the path, signed in or not, and a path of no route.
+            _ = try await Self.get(client, "/console/transactions/4242424242424242", cookie: nil)
+            _ = try await Self.get(client, "/console/transactions/4242424242424242", cookie: admin)
+            _ = try await Self.get(client, "/console/4242424242424242/x", cookie: nil)
+            // The access log has the route's template, the status, and nothing of the session, the customer or the path
+            // as sent.
             let logs = server.logs.all
-            #expect(logs.contains { $0.contains("console request") && $0.contains("route=/console/transactions/{id}") && $0.contains("status=200") })
+            #expect(logs.contains { $0.contains("console request") && $0.contains("route=/console/transactions/{order_id}") && $0.contains("status=200") })
             #expect(!logs.contains { $0.contains(orderID) || $0.contains(customerID) || $0.contains(String(admin.dropFirst("levy_console=".count))) })
+            #expect(!logs.contains { $0.contains("4242424242424242") })
             #expect(try await Self.get(client, "/console/transactions?state=Q9", cookie: admin).status == 400)
         }
     }
