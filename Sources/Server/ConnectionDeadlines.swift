@@ -23,15 +23,28 @@ public struct ConnectionDeadlines: Sendable, Equatable {
 /// Enforces `ConnectionDeadlines` on one connection: one timer at a time, re-armed as the request moves on, and the
 /// connection closed when a timer fires. While a handler runs (after the body, before the response), no deadline
 /// applies: the server's own time is not the client's fault.
+///
+/// A body must also keep a minimum pace: from `bodyGrace` after its head, a connection whose body has come in at
+/// under `minimumBodyRate` bytes a second on average is closed. Without it, hundreds of clients trickling a byte
+/// every few seconds to a route that must read the whole body before it can refuse (a webhook: the signature covers
+/// the body) held every connection slot until the body deadline, and no one else was served for 30 seconds.
 final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
+    static let minimumBodyRate: Int64 = 512
+    static let bodyGrace = TimeAmount.seconds(3)
+    static let paceCheckInterval = TimeAmount.seconds(1)
+
     let deadlines: ConnectionDeadlines
     let onTimeout: @Sendable () -> Void
     private var timer: Scheduled<Void>?
+    /// While a body is read: when its head came, the bytes since, and the next pace check.
+    private var bodyStarted: NIODeadline?
+    private var bodyBytes: Int64 = 0
+    private var paceCheck: Scheduled<Void>?
 
     init(deadlines: ConnectionDeadlines, onTimeout: @escaping @Sendable () -> Void) {
         self.deadlines = deadlines
@@ -49,18 +62,57 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
 
     func channelInactive(context: ChannelHandlerContext) {
         disarm()
+        stopPaceChecks()
         context.fireChannelInactive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+        stopPaceChecks()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: arm(context, after: deadlines.body)
-        case .end: disarm()
-        case .body: break
+        case .head:
+            arm(context, after: deadlines.body)
+            stopPaceChecks()
+            bodyStarted = .now()
+            bodyBytes = 0
+            schedulePaceCheck(context.eventLoop, channel: context.channel, in: Self.bodyGrace)
+        case .body(let buffer):
+            bodyBytes += Int64(buffer.readableBytes)
+        case .end:
+            disarm()
+            stopPaceChecks()
         }
         context.fireChannelRead(data)
+    }
+
+    /// Whether a body that has brought `bytes` in `elapsed` since its head keeps the minimum pace.
+    static func keepsPace(bytes: Int64, elapsed: TimeAmount) -> Bool {
+        elapsed < bodyGrace || bytes >= minimumBodyRate * elapsed.nanoseconds / 1_000_000_000
+    }
+
+    private func schedulePaceCheck(_ eventLoop: any EventLoop, channel: any Channel, in delay: TimeAmount) {
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let onTimeout = onTimeout
+        paceCheck = eventLoop.scheduleTask(in: delay) {
+            let this = handler.value
+            guard let started = this.bodyStarted else { return }
+            if Self.keepsPace(bytes: this.bodyBytes, elapsed: .now() - started) {
+                this.schedulePaceCheck(eventLoop, channel: channel, in: Self.paceCheckInterval)
+            } else {
+                this.stopPaceChecks()
+                onTimeout()
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    private func stopPaceChecks() {
+        paceCheck?.cancel()
+        paceCheck = nil
+        bodyStarted = nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

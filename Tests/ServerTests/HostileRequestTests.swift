@@ -422,4 +422,13 @@ import Vault
         #expect(text.contains("method=\"OTHER\"") && text.contains("method=\"GET\""))
         #expect(!text.contains("4242424242424242") && !text.contains("BREW"))
     }
+
+    /// A request body must come in at 512 bytes a second on average from 3 seconds after its head (the live test
+    /// `slowBodiesCannotTakeEverySlot` shows why).
+    @Test func aBodyMustKeepAMinimumPace() {
+        #expect(ConnectionDeadlineHandler.keepsPace(bytes: 0, elapsed: .milliseconds(2_999)))
+        #expect(!ConnectionDeadlineHandler.keepsPace(bytes: 1, elapsed: .seconds(3)))
+        #expect(ConnectionDeadlineHandler.keepsPace(bytes: 1_536, elapsed: .seconds(3)))
+        #expect(!ConnectionDeadlineHandler.keepsPace(bytes: 5_119, elapsed: .seconds(10)))
+    }
 }

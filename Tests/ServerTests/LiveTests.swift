@@ -113,6 +113,37 @@ import Testing
         }
     }
 
+    /// Clients that trickle a request body to a route that reads it whole (an authenticated quote here; the webhook
+    /// in the finding) do not hold every slot until the body deadline: a body slower than the minimum pace is closed
+    /// after its grace, so another client is served within seconds (it waited 29 s before).
+    @Test func slowBodiesCannotTakeEverySlot() async throws {
+        let server = try await TestServer.make()
+        let key = try #require(server.keys[.checkout])
+        let app = try server.application { settings in
+            settings.maxConnections = 16
+            settings.requestBodyTimeout = 60
+        }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let head = "POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 100000\r\n\r\n{"
+            let slow = try await onOwnThread {
+                try (0..<16).map { _ in
+                    let connection = try RawConnection(port: port)
+                    try connection.send(head)
+                    return connection
+                }
+            }
+            let started = ContinuousClock.now
+            let health = try await onOwnThread {
+                try RawConnection(port: port).exchange("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            }
+            #expect(health.hasPrefix("HTTP/1.1 200"), "\(health)")
+            #expect(ContinuousClock.now - started < .seconds(15), "served only when the body deadline freed a slot")
+            #expect(try await onOwnThread { slow.filter { $0.isClosedByPeer() }.count } >= 8)
+        }
+    }
+
     /// CONNECT (Levy is no proxy) is refused and the connection closed: the HTTP/1 encoder gives a response to CONNECT
     /// no length, so the client reads its body until the close, which must not wait for the idle deadline.
     @Test func aConnectRequestIsRefusedAndClosed() async throws {
