@@ -34,8 +34,16 @@ final class KeepAliveIntentHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func announcesLongBody(_ head: HTTPRequestHead) -> Bool {
-        head.headers["Content-Length"].contains { value in Int(value.trimmingCharacters(in: .whitespaces)).map { $0 > maxBodyBytes } ?? false }
+        head.headers["Content-Length"].contains { value in announcedLength(value).map { $0 > maxBodyBytes } ?? false }
     }
+}
+
+/// A `Content-Length` value as a byte count: digits only, however many (`Int.max` for a count past it, so that
+/// 9223372036854775808 is as much too long as 9223372036854775807); nil for anything else.
+func announcedLength(_ value: String) -> Int? {
+    let digits = value.trimmingCharacters(in: .whitespaces)
+    guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+    return Int(digits) ?? Int.max
 }
 
 /// Answers 400 and closes the connection when a request's `Host` breaks RFC 9112 section 3.2: an HTTP/1.1 request

@@ -412,6 +412,6 @@ extension HTTPFields {
     /// it is read (the connection closes after the answer: `KeepAliveIntentHandler`), not read up to the limit.
     func announcesBody(longerThan limit: Int) -> Bool {
         guard let length = self[.contentLength] else { return false }
-        return Int(length.trimmingCharacters(in: .whitespaces)).map { $0 > limit } ?? false
+        return announcedLength(length).map { $0 > limit } ?? false
     }
 }
