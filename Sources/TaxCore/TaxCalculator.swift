@@ -19,6 +19,7 @@ public struct TaxCalculator: Sendable {
         // Pass 1: where each line is sourced and what each jurisdiction taxes. Proportional shipping needs the
         // goods of the same delivery, so those lines are planned after the others.
         var plans = [LinePlan?](repeating: nil, count: request.lines.count)
+        let engagedPlaces = EngagedPlaces()
         let order = request.lines.indices.filter { request.lines[$0].code != .shipping }
             + request.lines.indices.filter { request.lines[$0].code == .shipping }
         for index in order {
@@ -26,7 +27,8 @@ public struct TaxCalculator: Sendable {
             guard line.amount.currency == currency else {
                 throw .currencyMismatch(line: index, expected: currency, found: line.amount.currency)
             }
-            let plan = try plan(line: line, index: index, request: request, discounts: discounts[index], planned: plans)
+            let plan = try plan(line: line, index: index, request: request, discounts: discounts[index], planned: plans,
+                                engagedPlaces: engagedPlaces)
             var seen = Set<String>()
             warnings += plan.warnings.filter { seen.insert($0).inserted }.map { "lines[\(index)] (\(line.id)): \($0)" }
             plans[index] = plan
@@ -166,7 +168,7 @@ public struct TaxCalculator: Sendable {
     // MARK: - Planning one line
 
     private func plan(line: QuoteLine, index: Int, request: QuoteRequest, discounts: LineDiscounts,
-                      planned: [LinePlan?]) throws(QuoteError) -> LinePlan {
+                      planned: [LinePlan?], engagedPlaces: EngagedPlaces) throws(QuoteError) -> LinePlan {
         let source = sourcingAddress(for: line, index: index, request: request)
         let state = source.address.state
         guard let profile = tables.profile(state) else { throw .unknownState(field: source.field + ".state", state) }
@@ -193,11 +195,13 @@ public struct TaxCalculator: Sendable {
 
         // Destination-sourced levels owed only where the seller is engaged in business (California's districts).
         if profile.destinationNeedsEngagement, source.rule == .intrastateHybrid, let district = districtLocation,
-           !engaged(request.engagement, at: district, address: source.districtAddress, origin: primary, originAddress: source.address, on: request.date) {
+           !engaged(request.engagement, at: district, address: source.districtAddress, origin: primary, originAddress: source.address,
+                    on: request.date, places: engagedPlaces) {
             let zip = source.districtAddress?.zip.zip5String ?? "the destination"
             let districts = district.locals.filter { $0.jurisdiction.level == .special }.reduce(Rate.zero) { $0 + $1.intrastate }
             if let countywide = district.countyDistricts, !countywide.intrastate.isZero, countywide.intrastate <= districts,
-               engagedInCounty(request.engagement, countywide: countywide.jurisdiction, origin: primary, state: state, on: request.date) {
+               engagedInCounty(request.engagement, countywide: countywide.jurisdiction, origin: primary, state: state, on: request.date,
+                               places: engagedPlaces) {
                 warnings.append("district taxes of \(zip): only \(countywide.jurisdiction.name) (\(countywide.intrastate), the county's lowest district "
                                 + "rate) charged: the seller is engaged in business in the county but not in the place's own districts (CDTFA Publication 44); "
                                 + "if it is, say so in seller.engaged_in")
@@ -544,7 +548,7 @@ public struct TaxCalculator: Sendable {
     /// county area, whose districts are the same throughout: a seller at 94103 is engaged in San Francisco's
     /// districts at 94110).
     func engaged(_ engagement: SellerEngagement, at destination: ResolvedLocation, address: Address?, origin: ResolvedLocation,
-                 originAddress: Address, on date: TaxDate) -> Bool {
+                 originAddress: Address, on date: TaxDate, places: EngagedPlaces) -> Bool {
         if let address, address.zip.zip5 == originAddress.zip.zip5 { return true }
         if let place = destination.place, place == origin.place { return true }
         switch engagement {
@@ -553,22 +557,17 @@ public struct TaxCalculator: Sendable {
         case .places(let zips):
             if let address, zips.contains(where: { $0.zip5 == address.zip.zip5 }) { return true }
             guard let place = destination.place else { return false }
-            // A listed ZIP that does not resolve (another state's, or unknown) is no place of business here.
-            return zips.contains { zip in
-                (try? tables.locals.resolve(Address(state: destination.state, zip: zip), on: date))?.place == place
-            }
+            return places.resolved(zips, in: destination.state, on: date, tables: tables).places.contains(place)
         }
     }
 
     /// Whether the seller has a place of business (the origin or a listed ZIP) in the county whose countywide
     /// districts are `countywide` (the same jurisdiction names the county wherever it is resolved).
     func engagedInCounty(_ engagement: SellerEngagement, countywide: Jurisdiction, origin: ResolvedLocation, state: StateCode,
-                         on date: TaxDate) -> Bool {
+                         on date: TaxDate, places: EngagedPlaces) -> Bool {
         if origin.countyDistricts?.jurisdiction == countywide { return true }
         guard case .places(let zips) = engagement else { return false }
-        return zips.contains { zip in
-            (try? tables.locals.resolve(Address(state: state, zip: zip), on: date))?.countyDistricts?.jurisdiction == countywide
-        }
+        return places.resolved(zips, in: state, on: date, tables: tables).countywide.contains(countywide)
     }
 
     /// One `stale_rates` warning per source whose verified-through date is before the quote's date.
@@ -688,5 +687,31 @@ private final class LinePlan {
         self.isShippedGoods = isShippedGoods
         self.stateTaxed = stateTaxed
         self.saleCaps = saleCaps
+    }
+}
+
+/// The places of business a request lists (`seller.engaged_in`), each ZIP resolved once per quote and state: the
+/// official place it is in and its county's countywide districts. (Resolved again for every line and district,
+/// 1,000 listed ZIPs made a 250-line California quote take 0.4 s instead of 0.04 s.) A listed ZIP that does not
+/// resolve in the state (another state's, or unknown) is no place of business there. One quote's, never shared.
+final class EngagedPlaces {
+    struct Resolved {
+        var places: Set<String> = []
+        var countywide: [Jurisdiction] = []
+    }
+
+    private var byState: [StateCode: Resolved] = [:]
+
+    func resolved(_ zips: [ZipCode], in state: StateCode, on date: TaxDate, tables: TaxTableSet) -> Resolved {
+        if let known = byState[state] { return known }
+        var resolved = Resolved()
+        var seen = Set<ZipCode>()
+        for zip in zips where seen.insert(zip).inserted {
+            guard let location = try? tables.locals.resolve(Address(state: state, zip: zip), on: date) else { continue }
+            if let place = location.place { resolved.places.insert(place) }
+            if let county = location.countyDistricts?.jurisdiction, !resolved.countywide.contains(county) { resolved.countywide.append(county) }
+        }
+        byState[state] = resolved
+        return resolved
     }
 }
