@@ -8,6 +8,9 @@ public struct TaxCalculator: Sendable {
     public func quote(_ request: QuoteRequest) throws(QuoteError) -> Quote {
         guard !request.lines.isEmpty else { throw .noLines }
         guard request.lines.count <= QuoteLimits.maxLines else { throw .tooManyLines(request.lines.count) }
+        // The origin decides sales or use tax and, in origin states, the rate: a state the tables do not know is
+        // refused as it is at the destination, not quoted as if it were another state's seller.
+        guard tables.profile(request.origin.state) != nil else { throw .unknownState(field: "origin.state", request.origin.state) }
         let currency = request.lines[0].amount.currency
         for (index, line) in request.lines.enumerated() {
             guard (1...QuoteLimits.maxQuantity).contains(line.quantity) else { throw .invalidQuantity(line: index, quantity: line.quantity) }

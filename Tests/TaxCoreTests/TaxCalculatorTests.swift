@@ -307,6 +307,10 @@ struct TaxCalculatorTests {
         }
         #expect(throws: QuoteError.noLines) { try quote(T.standard(), []) }
         #expect(throws: QuoteError.invalidQuantity(line: 0, quantity: 0)) { try quote(T.standard(), [T.line("1", .general, "1.00", qty: 0)]) }
+        // An origin in a state the tables do not know (it was quoted as another state's seller).
+        #expect(throws: QuoteError.unknownState(field: "origin.state", T.state("GU"))) {
+            try quote(origin: T.address("GU", "22222"), destination: T.address("AA", "11111"), [T.line("1", .general, "1.00")])
+        }
     }
 
     // MARK: Properties
