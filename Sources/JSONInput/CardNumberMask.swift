@@ -3,27 +3,56 @@
 /// belong (`{"4242424242424242": 1}`) must not get it back, nor see it written wherever the error goes. Any run of
 /// twelve or more digits, however grouped by spaces, dashes, dots or underscores (one or several between groups:
 /// the vault itself reads `4242--4242--4242--4242` as a card), is replaced: no field path, code or amount of Levy's
-/// is that long, and a card number has twelve to nineteen digits.
+/// is that long, and a card number has twelve to nineteen digits. Digits of any script (fullwidth `４２４２`,
+/// Arabic-Indic) and Unicode spaces and dashes (no-break space, en dash) count too: a person reads them the same.
 public enum CardNumberMask {
     static let replacement = "[digits removed]"
     static let minimumDigits = 12
 
     public static func masked(_ text: String) -> String {
-        // Most texts hold few digits: returned as they are, without allocating.
-        var digitCount = 0
-        for byte in text.utf8 where byte >= 0x30 && byte <= 0x39 { digitCount += 1 }
-        guard digitCount >= minimumDigits else { return text }
-        let bytes = Array(text.utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // Most texts hold few digits: returned as they are, without allocating.
+            var digitCount = 0
+            for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
+            guard digitCount >= minimumDigits else { return text }
+            let bytes = Array(text.utf8)
+            let runs = longRuns(bytes)
+            guard !runs.isEmpty else { return text }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var index = 0
+            for run in runs {
+                out.append(contentsOf: bytes[index..<run.lowerBound])
+                out.append(contentsOf: replacement.utf8)
+                index = run.upperBound
+            }
+            out.append(contentsOf: bytes[index...])
+            return String(decoding: out, as: UTF8.self)
+        }
+        let scalars = Array(text.unicodeScalars)
+        let runs = longRuns(shadow(scalars))
+        guard !runs.isEmpty else { return text }
+        var out = String.UnicodeScalarView()
+        var index = 0
+        for run in runs {
+            out.append(contentsOf: scalars[index..<run.lowerBound])
+            out.append(contentsOf: replacement.unicodeScalars)
+            index = run.upperBound
+        }
+        out.append(contentsOf: scalars[index...])
+        return String(out)
+    }
+
+    /// The runs of at least `minimumDigits` digits, each group joined to the next by separators, in ASCII bytes (or
+    /// a text's `shadow`, one byte a scalar).
+    static func longRuns(_ bytes: [UInt8]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
         var index = 0
         while index < bytes.count {
             guard isDigit(bytes[index]) else {
-                out.append(bytes[index])
                 index += 1
                 continue
             }
-            // A run: digits, each group joined to the next by separators.
             var end = index, digits = 0
             while end < bytes.count {
                 if isDigit(bytes[end]) {
@@ -38,14 +67,24 @@ public enum CardNumberMask {
                     break
                 }
             }
-            if digits >= minimumDigits {
-                out.append(contentsOf: replacement.utf8)
-            } else {
-                out.append(contentsOf: bytes[index..<end])
-            }
+            if digits >= minimumDigits { runs.append(index..<end) }
             index = end
         }
-        return String(decoding: out, as: UTF8.self)
+        return runs
+    }
+
+    /// A text as one ASCII byte a Unicode scalar: a decimal digit of any script as its ASCII digit, a space or dash
+    /// of any kind as a space, anything else as `x`. The ASCII rules then read it as they read plain text.
+    static func shadow(_ scalars: [Unicode.Scalar]) -> [UInt8] {
+        scalars.map { scalar in
+            if scalar.isASCII { return UInt8(scalar.value) }
+            let properties = scalar.properties
+            if properties.numericType == .decimal, let value = properties.numericValue, (0...9).contains(value) {
+                return 0x30 + UInt8(value)
+            }
+            if properties.isWhitespace || properties.generalCategory == .dashPunctuation { return 0x20 }
+            return UInt8(ascii: "x")
+        }
     }
 
     /// The message that refuses a card number in a text field (it names no digits).
@@ -55,9 +94,16 @@ public enum CardNumberMask {
     /// groups them) whose Luhn check digit is right. Text a person writes (a name, an address line) refuses one, as
     /// a card processor's free-text fields do: the card number belongs in the vault and nowhere else.
     public static func containsCardNumber(_ text: String) -> Bool {
-        var digitCount = 0
-        for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
-        guard digitCount >= 13 else { return false }
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            var digitCount = 0
+            for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
+            guard digitCount >= 13 else { return false }
+            return holdsCardNumber(text.utf8)
+        }
+        return holdsCardNumber(shadow(Array(text.unicodeScalars)))
+    }
+
+    static func holdsCardNumber(_ bytes: some Sequence<UInt8>) -> Bool {
         // A run of digits and the offsets where its groups start ("1 4242 4242 4242 4242" holds a card number from
         // its second group on).
         var run: [UInt8] = []
@@ -70,7 +116,7 @@ public enum CardNumberMask {
             }
             return false
         }
-        for byte in text.utf8 {
+        for byte in bytes {
             if isDigit(byte) {
                 if run.isEmpty || afterSeparator { groupStarts.append(run.count) }
                 run.append(byte - 0x30)

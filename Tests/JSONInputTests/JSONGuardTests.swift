@@ -78,6 +78,11 @@ import Testing
         for text in ["4242--4242--4242--4242", "4242  4242  4242  4242", "4242 - 4242 - 4242 - 4242", "4242.4242.4242.4242", "4242_4242_4242_4242"] {
             #expect(CardNumberMask.masked("id " + text + " x") == "id [digits removed] x", "\(text)")
         }
+        // Digits of other scripts and Unicode spaces and dashes, as a person reads them; the rest of the text kept.
+        for text in ["４２４２４２４２４２４２４２４２", "4242\u{00A0}4242\u{00A0}4242\u{00A0}4242", "4242–4242–4242–4242", "٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤٢"] {
+            #expect(CardNumberMask.masked("né " + text + " ✓") == "né [digits removed] ✓", "\(text)")
+        }
+        #expect(CardNumberMask.masked("Zoë 612–555–0100") == "Zoë 612–555–0100")
     }
 
     @Test func shorterNumbersStay() {
@@ -93,7 +98,7 @@ import Testing
     @Test func cardNumbersAreFoundInText() {
         for text in ["4242424242424242", "Jane 4242 4242 4242 4242", "1 Main St 4111-1111-1111-1111", "Apt 1 4242 4242 4242 4242",
                      "amex 378282246310005", "5555555555554444 and more", "4242 4242  4242 4242", "Jane 4242--4242--4242--4242",
-                     "4000 - 0566 - 5566 - 5556"] {
+                     "4000 - 0566 - 5566 - 5556", "Zoë ４２４２ ４２４２ ４２４２ ４２４２", "4242\u{00A0}4242\u{00A0}4242\u{00A0}4242"] {
             #expect(CardNumberMask.containsCardNumber(text), "\(text)")
         }
         for text in ["4242424242424241", "1234 Main St", "call +1 612-555-0100", "12345678901234", "order 1700000000000123",
