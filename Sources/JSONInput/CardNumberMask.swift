@@ -18,29 +18,28 @@ public enum CardNumberMask {
             let bytes = Array(text.utf8)
             let runs = longRuns(bytes)
             guard !runs.isEmpty else { return text }
-            var out: [UInt8] = []
-            out.reserveCapacity(bytes.count)
-            var index = 0
-            for run in runs {
-                out.append(contentsOf: bytes[index..<run.lowerBound])
-                out.append(contentsOf: replacement.utf8)
-                index = run.upperBound
-            }
-            out.append(contentsOf: bytes[index...])
-            return String(decoding: out, as: UTF8.self)
+            return String(decoding: replacing(runs, in: bytes, with: Array(replacement.utf8)), as: UTF8.self)
         }
         let scalars = Array(text.unicodeScalars)
         let runs = longRuns(shadow(scalars))
         guard !runs.isEmpty else { return text }
         var out = String.UnicodeScalarView()
+        out.append(contentsOf: replacing(runs, in: scalars, with: Array(replacement.unicodeScalars)))
+        return String(out)
+    }
+
+    /// `items` with each of the runs (in order, not overlapping) replaced by `replacement`.
+    static func replacing<Element>(_ runs: [Range<Int>], in items: [Element], with replacement: [Element]) -> [Element] {
+        var out: [Element] = []
+        out.reserveCapacity(items.count)
         var index = 0
         for run in runs {
-            out.append(contentsOf: scalars[index..<run.lowerBound])
-            out.append(contentsOf: replacement.unicodeScalars)
+            out += items[index..<run.lowerBound]
+            out += replacement
             index = run.upperBound
         }
-        out.append(contentsOf: scalars[index...])
-        return String(out)
+        out += items[index...]
+        return out
     }
 
     /// The runs of at least `minimumDigits` digits, each group joined to the next by separators, in ASCII bytes (or
