@@ -93,16 +93,47 @@ public enum CardNumberMask {
     /// groups them) whose Luhn check digit is right. Text a person writes (a name, an address line) refuses one, as
     /// a card processor's free-text fields do: the card number belongs in the vault and nowhere else.
     public static func containsCardNumber(_ text: String) -> Bool {
+        holds(text) { (13...19).contains($0.count) && passesLuhn($0) }
+    }
+
+    /// Whether the text holds a number with a card network's prefix and length (Visa, Mastercard, American Express,
+    /// Discover, JCB, Diners Club, UnionPay) and a right Luhn digit, grouped as `masked` groups them. The check for
+    /// identifiers a client chooses (a permit or registration number, a location id): a long number there passes Luhn
+    /// one time in ten by chance, so a person's-text check would refuse real ones, but rarely also has a network's
+    /// prefix and length.
+    public static func containsIssuedCardNumber(_ text: String) -> Bool {
+        holds(text) { hasNetworkPrefixAndLength($0) && passesLuhn($0) }
+    }
+
+    static func holds(_ text: String, _ isCard: (ArraySlice<UInt8>) -> Bool) -> Bool {
         if text.utf8.allSatisfy({ $0 < 0x80 }) {
             var digitCount = 0
             for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
             guard digitCount >= 13 else { return false }
-            return holdsCardNumber(text.utf8)
+            return holdsCardNumber(text.utf8, isCard)
         }
-        return holdsCardNumber(shadow(Array(text.unicodeScalars)))
+        return holdsCardNumber(shadow(Array(text.unicodeScalars)), isCard)
     }
 
-    static func holdsCardNumber(_ bytes: some Sequence<UInt8>) -> Bool {
+    /// Card networks' number prefixes and lengths (the networks' published ranges, broadly).
+    static func hasNetworkPrefixAndLength(_ digits: ArraySlice<UInt8>) -> Bool {
+        let length = digits.count
+        func prefix(_ count: Int) -> Int { digits.prefix(count).reduce(0) { $0 * 10 + Int($1) } }
+        switch prefix(1) {
+        case 4: return [13, 16, 19].contains(length)
+        case 5: return (51...55).contains(prefix(2)) && length == 16
+        case 2: return (2221...2720).contains(prefix(4)) && length == 16
+        case 3:
+            if [34, 37].contains(prefix(2)) { return length == 15 }
+            if (3528...3589).contains(prefix(4)) { return (16...19).contains(length) }
+            return ((300...305).contains(prefix(3)) || [36, 38, 39].contains(prefix(2))) && (14...19).contains(length)
+        case 6:
+            return (prefix(4) == 6011 || [62, 65].contains(prefix(2)) || (644...649).contains(prefix(3))) && (16...19).contains(length)
+        default: return false
+        }
+    }
+
+    static func holdsCardNumber(_ bytes: some Sequence<UInt8>, _ isCard: (ArraySlice<UInt8>) -> Bool) -> Bool {
         // A run of digits and the offsets where its groups start ("1 4242 4242 4242 4242" holds a card number from
         // its second group on).
         var run: [UInt8] = []
@@ -111,7 +142,7 @@ public enum CardNumberMask {
         func runHoldsCardNumber() -> Bool {
             let bounds = groupStarts + [run.count]
             for (i, start) in bounds.dropLast().enumerated() {
-                for end in bounds[(i + 1)...] where (13...19).contains(end - start) && passesLuhn(run[start..<end]) { return true }
+                for end in bounds[(i + 1)...] where isCard(run[start..<end]) { return true }
             }
             return false
         }

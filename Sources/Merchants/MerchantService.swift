@@ -63,7 +63,8 @@ public struct MerchantService: Sendable {
     }
 
     /// `personText`: text a person writes (names, contacts, addresses), which refuses what looks like a card number,
-    /// whichever way it arrives (the API, the CLI); identifiers such as permit numbers are not checked.
+    /// whichever way it arrives (the API, the CLI); identifiers such as permit numbers and location ids refuse only
+    /// a number with a card network's prefix and length (`CardNumberMask.containsIssuedCardNumber`).
     static func checked(_ text: String, field: String, max: Int, required: Bool = false, personText: Bool = true) throws(MerchantError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if required, trimmed.isEmpty { throw .invalid(field: field, "required") }
@@ -71,7 +72,9 @@ public struct MerchantService: Sendable {
         guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalid(field: field, "control characters are not allowed")
         }
-        if personText, CardNumberMask.containsCardNumber(trimmed) { throw .invalid(field: field, CardNumberMask.refusal) }
+        if personText ? CardNumberMask.containsCardNumber(trimmed) : CardNumberMask.containsIssuedCardNumber(trimmed) {
+            throw .invalid(field: field, CardNumberMask.refusal)
+        }
         return trimmed
     }
 

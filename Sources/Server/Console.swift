@@ -1,5 +1,6 @@
 import Exports
 import Foundation
+import JSONInput
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -367,8 +368,9 @@ extension LevyAPI {
              "tax": ConsoleFormat.money(order.totalTax), "refunds": order.refunds,
              "customer": order.customerID.map { caller.sees ? $0 : consolePseudonym($0) } ?? "guest"]
         }
+        // The search's terms go back into the form, masked: an operator who typed a card number gets it back removed.
         let shown: [String: String] = ["id": search.idPrefix ?? "", "from": search.from ?? "", "through": search.through ?? "", "state": search.state ?? "",
-                                       "jurisdiction": search.jurisdiction ?? "", "customer": pseudonym ?? ""]
+                                       "jurisdiction": search.jurisdiction ?? "", "customer": pseudonym ?? ""].mapValues(CardNumberMask.masked)
         return ConsolePage(template: "transactions", title: "Transactions", context: ["orders": rows, "search": shown, "limit": limit])
     }
 

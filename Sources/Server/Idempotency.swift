@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import JSONInput
 import Storage
 
@@ -103,9 +104,14 @@ public struct IdempotencyStore: Sendable {
         try await database.execute("DELETE FROM \(table) WHERE principal = $1 AND key = $2 AND status = 0", [.text(principal), .text(key)])
     }
 
-    /// Deletes the stored responses that concern a resource (used when a customer's personal data is erased).
+    /// Replaces the stored responses that concern a resource (used when a customer's personal data is erased) with
+    /// a `410 customer_erased`: the details go, the key stays used, so a retry of the request that created the
+    /// customer is told so instead of creating the person again.
     public func forget(resource: String) async throws {
-        try await database.execute("DELETE FROM \(table) WHERE resource = $1", [.text(resource)])
+        let erased = APIError(.gone, "customer_erased", "the customer this request concerned was erased; its stored response is gone",
+                              field: "customer_id")
+        try await database.execute("UPDATE \(table) SET status = $1, body = $2 WHERE resource = $3",
+                                   [.integer(410), .blob(erased.body(requestID: "")), .text(resource)])
     }
 
     /// Deletes records older than the lifetime. Returns how many.

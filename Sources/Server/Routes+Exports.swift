@@ -2,6 +2,7 @@ import Exports
 import Foundation
 import Storage
 import HTTPTypes
+import JSONInput
 import Merchants
 import TaxCore
 
@@ -172,7 +173,10 @@ struct CompanyBody: Decodable {
             guard value.utf8.count <= 200, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw APIError.invalid("company." + key.rawValue, "at most 200 bytes, without control characters")
             }
-            if key != .registration { try refuseCardNumbers(["company." + key.rawValue: value]) }
+            // A registration number is an identifier: refused only with a card network's prefix and length.
+            if key == .registration ? CardNumberMask.containsIssuedCardNumber(value) : CardNumberMask.containsCardNumber(value) {
+                throw APIError.invalid("company." + key.rawValue, CardNumberMask.refusal)
+            }
             values[key] = value
         }
         (name, registration, street, city) = (values[.name], values[.registration], values[.street], values[.city])

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import JSONInput
 import Logging
 import Orders
 import Processors
@@ -32,10 +33,12 @@ extension LevyAPI {
                     // One of Levy's refunds of the order is under way: Stripe sends the event again later.
                     throw APIError(.serviceUnavailable, "try_later", "a payment step of this order is in progress; the event will be applied when it is sent again")
                 }
+                // The detail quotes the event's payment ids: a signed event naming a card number as one gets it masked.
+                let detail = CardNumberMask.masked(recorded.detail)
                 if recorded.outcome == .needsReview {
-                    call.logger.warning("processor event needs review", metadata: ["event": "\(recorded.id)", "detail": "\(recorded.detail)"])
+                    call.logger.warning("processor event needs review", metadata: ["event": "\(CardNumberMask.masked(recorded.id))", "detail": "\(detail)"])
                 }
-                return .json(WebhookReceipt(received: true, event: recorded.id, outcome: recorded.outcome.rawValue, detail: recorded.detail))
+                return .json(WebhookReceipt(received: true, event: CardNumberMask.masked(recorded.id), outcome: recorded.outcome.rawValue, detail: detail))
             },
         ]
     }

@@ -95,6 +95,17 @@ import Testing
 
     /// What a person writes refuses a card number: 13 to 19 digits with a right Luhn digit, however grouped, also
     /// after other groups of the same run ("Apt 1 4242 ...").
+    /// Identifiers refuse only a number with a card network's prefix and length.
+    @Test func issuedCardNumbersAreFoundInIdentifiers() {
+        for text in ["4242 4242 4242 4242", "4000056655665556", "5555555555554444", "378282246310005", "6011111111111117", "3530111333300000",
+                     "permit 4111-1111-1111-1111"] {
+            #expect(CardNumberMask.containsIssuedCardNumber(text), "\(text)")
+        }
+        for text in ["456123456789014", "1234567890123452", "MN-1234567", "8000000000000001", ""] {
+            #expect(!CardNumberMask.containsIssuedCardNumber(text), "\(text)")
+        }
+    }
+
     @Test func cardNumbersAreFoundInText() {
         for text in ["4242424242424242", "Jane 4242 4242 4242 4242", "1 Main St 4111-1111-1111-1111", "Apt 1 4242 4242 4242 4242",
                      "amex 378282246310005", "5555555555554444 and more", "4242 4242  4242 4242", "Jane 4242--4242--4242--4242",

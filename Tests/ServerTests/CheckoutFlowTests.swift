@@ -67,10 +67,11 @@ import Vault
                                        body: #"{"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "security_code": "5926"}"#)
             #expect(again.string("token") == token && again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
 
-            let customer = try await call(.post, "/v1/customers", body: """
+            let person = """
                 {"name": "Ada Lovelace", "email": "ada@example.com", "date_of_birth": "1990-12-10",
                  "billing_address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}}
-                """)
+                """
+            let customer = try await call(.post, "/v1/customers", idempotency: "customer-1", body: person)
             #expect(customer.status == 201)
             let customerID = try #require(customer.string("id"))
 
@@ -140,6 +141,9 @@ import Vault
             #expect(stillThere.status == 200)
             let placeForErased = try await call(.post, "/v1/orders", idempotency: "order-2", body: placeBody("med-spa.json", customer: customerID, dropBilling: true))
             #expect(placeForErased.status == 410 && placeForErased.errorCode == "customer_erased")
+            // A retry of the request that created the customer is told so; it does not create the person again.
+            let retried = try await call(.post, "/v1/customers", idempotency: "customer-1", body: person)
+            #expect(retried.status == 410 && retried.errorCode == "customer_erased" && !retried.text.contains("Ada"))
         }
         // No response and no log line ever carried the card number, the security code or the street address.
         for text in bodies.all + server.logs.all {

@@ -384,6 +384,10 @@ import Vault
             let exported = try await client.send(.post, "/v1/exports", key: key,
                                                  body: #"{"kind": "report", "from": "2026-01-01", "through": "2026-12-31", "merchant": "4111-1111-1111-1111"}"#)
             #expect(exported.status == 400 && exported.errorField == "merchant", "\(exported.text)")
+            // A registration number is an identifier: a card number with its network's prefix and length is refused.
+            let saft = try await client.send(.post, "/v1/exports", key: key, body: #"{"kind": "saft", "from": "2026-01-01", "through": "2026-12-31", "#
+                + #""company": {"name": "A", "registration": "\#(testCard)", "street": "s", "city": "c", "state": "MN", "zip": "55401"}}"#)
+            #expect(saft.status == 400 && saft.errorField == "company.registration", "\(saft.text)")
             let certificate = #"{"date": "2026-03-02", "destination": {"state": "MN", "zip": "55401"}, "customer": {"exemptions": "#
                 + #"[{"state": "MN", "reason": "resale", "number": "\#(testCard)"}]}, "lines": [{"id": "1", "code": "general", "amount": "10.00", "fulfilment": "shipped"}]}"#
             let exempted = try await client.send(.post, "/v1/quotes", key: key, body: certificate)

@@ -43,14 +43,23 @@ import Testing
                                            body: #"{"state": "MN", "permit": "MN-1234567", "from": "2025-01-01"}"#)
             #expect(mn.status == 201)
             let wi = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
-                                           body: #"{"state": "WI", "permit": "456-1027", "from": "2026-04-01"}"#)
-            #expect((wi.json["registrations"] as? [[String: Any]])?.count == 2)
+                                           body: #"{"state": "WI", "permit": "456123456789014", "from": "2026-04-01"}"#)
+            // A long permit number that passes Luhn is not refused: 15 digits from 4 is no Visa length (below).
+            #expect((wi.json["registrations"] as? [[String: Any]])?.count == 2, "\(wi.text)")
             let overlap = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
                                                 body: #"{"state": "WI", "permit": "x", "from": "2026-05-01"}"#)
             #expect(overlap.status == 409 && overlap.errorField == "from")
             let badDate = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
                                                 body: #"{"state": "WI", "permit": "x", "from": "2026-13-01"}"#)
             #expect(badDate.status == 400 && badDate.errorField == "from")
+            // A permit or a location id with a card network's prefix and length and a right Luhn digit is a card number.
+            let cardPermit = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
+                                                   body: #"{"state": "IA", "permit": "4242 4242 4242 4242", "from": "2026-01-01"}"#)
+            #expect(cardPermit.status == 400 && cardPermit.errorField == "permit" && !cardPermit.text.contains("4242"))
+            let cardLocation = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "4000056655665556", "name": "x", "address": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
+                """)
+            #expect(cardLocation.status == 400 && cardLocation.errorField == "id")
             let location = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
                 {"id": "mpls", "name": "Minneapolis spa", "address": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
                 """)
