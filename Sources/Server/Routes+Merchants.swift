@@ -51,6 +51,8 @@ extension LevyAPI {
             },
             Endpoint(method: .post, path: "/v1/merchants/{merchant_id}/locations", scopes: [.admin], idempotency: .optional) { call in
                 let body = try call.decode(LocationBody.self)
+                // A location sources lines: its ZIP must be one the tables know, in the state given.
+                _ = try knownPlace(body.location.address, field: "address")
                 try Self.checkPinned(body.location, tables: services.tables, on: TaxDate(dayNumber: Int((services.now().timeIntervalSince1970 / 86_400).rounded(.down))))
                 let merchant = try await services.merchants.addLocation(try await ownMerchantID(call), body.location)
                 profiles.forget()

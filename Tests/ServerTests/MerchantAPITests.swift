@@ -60,6 +60,13 @@ import Testing
                 {"id": "4000056655665556", "name": "x", "address": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
                 """)
             #expect(cardLocation.status == 400 && cardLocation.errorField == "id")
+            // A location sources lines: a state the ZIP is not in, or a ZIP the tables do not know, is refused.
+            for (address, field) in [(#"{"line1": "1 Main St", "city": "Minneapolis", "state": "MN", "zip": "90001"}"#, "address.state"),
+                                     (#"{"line1": "1 Main St", "city": "Hagatna", "state": "GU", "zip": "96910"}"#, "address.zip")] {
+                let wrong = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin,
+                                                  body: #"{"id": "wrong", "name": "x", "address": \#(address)}"#)
+                #expect(wrong.status == 400 && wrong.errorField == field, "\(wrong.text)")
+            }
             let location = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
                 {"id": "mpls", "name": "Minneapolis spa", "address": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
                 """)
