@@ -61,7 +61,7 @@ public enum CardDataScanner {
                         // A stored code is its own field; inside hex (hashes, fingerprints) letters surround it, by chance.
                         for offset in occurrences(of: code, in: text)
                         where standsAlone(offset, code.count, in: text, alphanumeric: true) && !insideNumber(offset, code.count, in: text)
-                            && writtenAsText(offset, code.count, in: text) {
+                            && writtenAsText(offset, code.count, in: text) && !insideUUID(offset, code.count, in: text) {
                             findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "security code" + encoding,
                                                     masked: String(repeating: "•", count: code.count)))
                         }
@@ -205,6 +205,19 @@ public enum CardDataScanner {
         let before = offset - 1, after = offset + length
         guard ascii(before..<(before + 1)), ascii(after..<(after + 1)) else { return false }
         return ascii((before - 5)..<before) || ascii((after + 1)..<(after + 6))
+    }
+
+    /// Whether the match is one of the four-digit groups of a UUID (`2E510BD8-3EC0-496C-8462-E9F5A74CE6AC`, a test
+    /// folder's name stored in an export job's row): a group is 4 hex digits between dashes, so one of the listed
+    /// codes turns up in about one UUID in 7,000 by chance.
+    static func insideUUID(_ offset: Int, _ length: Int, in bytes: [UInt8]) -> Bool {
+        func hex(_ b: UInt8) -> Bool { (b >= 48 && b <= 57) || (b >= 65 && b <= 70) || (b >= 97 && b <= 102) }
+        let dashes: Set<Int> = [8, 13, 18, 23]
+        for start in max(0, offset + length - 36)...offset where start + 36 <= bytes.count {
+            let isUUID = (0..<36).allSatisfy { i in dashes.contains(i) ? bytes[start + i] == UInt8(ascii: "-") : hex(bytes[start + i]) }
+            if isUUID { return true }
+        }
+        return false
     }
 
     static func standsAlone(_ offset: Int, _ length: Int, in bytes: [UInt8], alphanumeric: Bool = false) -> Bool {

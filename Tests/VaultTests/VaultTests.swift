@@ -472,6 +472,9 @@ struct CardDataTests {
         // A code is a value of its own: not the fraction of a decimal, a clock's seconds or a bind placeholder's number.
         #expect(try plant("numbers.log", Array("took 0.5926 s; 5926.5 kB at 17:48:5926; VALUES ($5926, $5927)".utf8)).isEmpty)
         #expect(try plant("param.log", Array("DETAIL: parameters: $12 = '5926'".utf8)) == ["security code"])
+        // A UUID's group of four (a test folder's name in a stored path) is chance too; the code beside one is not.
+        #expect(try plant("uuid.txt", Array("/tmp/2E510BD8-3EC0-496C-5926-E9F5A74CE6AC/saft.xml".utf8)).isEmpty)
+        #expect(try plant("uuid-then-code.txt", Array("2E510BD8-3EC0-496C-8462-E9F5A74CE6AC 5926".utf8)) == ["security code"])
         // Inside random bytes (a ciphertext, or PostgreSQL's statistics sample of one) the digits are chance, not a
         // value; in a database text column (a one-byte length header, small numbers beside it) they are found.
         #expect(try plant("random.bin", [0x9C, 0xF1, 0x2E, 0x07, 0xB3, 0xE4] + Array("5926".utf8) + [0x00, 0xD9, 0x3A, 0x81, 0xC5, 0x6F]).isEmpty)
