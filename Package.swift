@@ -68,7 +68,7 @@ let package = Package(
         // Orders: placement exactly once, payment through the vault's gateway, the hash-chained tax ledger, refunds.
         .target(
             name: "Orders",
-            dependencies: ["TaxCore", "Storage", "Vault", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TaxCore", "Storage", "Vault", "JSONInput", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // Merchant profiles: the legal entity, its dated registrations and its locations.

@@ -119,7 +119,8 @@ public struct MerchantService: Sendable {
         if let contact = changes.contactName { set("contact_name", .text(try checked(contact, field: "contact", max: maxName))) }
         if let email = changes.email {
             let text = try checked(email, field: "email", max: maxEmail)
-            guard text.isEmpty || (text.contains("@") && !text.contains(" ")) else { throw .invalid(field: "email", "not an email address") }
+            // An empty email clears it.
+            if !text.isEmpty, let problem = EmailAddress.problem(text) { throw .invalid(field: "email", problem) }
             set("email", .text(text))
         }
         if let phone = changes.phone { set("phone", .text(try checked(phone, field: "phone", max: maxPhone))) }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSONInput
 import Storage
 import TaxCore
 
@@ -115,16 +116,7 @@ public struct CustomerService: Sendable {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw CustomerError.invalid(field: "name", "is required") }
         guard trimmed.utf8.count <= 200 else { throw CustomerError.invalid(field: "name", "at most 200 bytes") }
-        if let email {
-            guard email.utf8.count <= 254 else { throw CustomerError.invalid(field: "email", "at most 254 bytes (RFC 5321)") }
-            // One "@" between a local part and a domain of dot-separated labels ("a@@b.co" and "a@b..co" are not).
-            let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
-                  parts[1].split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty }),
-                  !email.contains(where: \.isWhitespace) else {
-                throw CustomerError.invalid(field: "email", "is not an email address")
-            }
-        }
+        if let email, let problem = EmailAddress.problem(email) { throw CustomerError.invalid(field: "email", problem) }
         if let dateOfBirth {
             let today = Self.today(now())
             guard dateOfBirth <= today else { throw CustomerError.invalid(field: "date_of_birth", "is in the future") }

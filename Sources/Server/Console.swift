@@ -1,8 +1,8 @@
 import Exports
 import Foundation
-import JSONInput
 import HTTPTypes
 import Hummingbird
+import JSONInput
 import Logging
 import Merchants
 import NIOCore

@@ -1,9 +1,9 @@
 import Exports
 import Foundation
 import Hummingbird
-import JSONInput
 import HummingbirdCore
 import HummingbirdTLS
+import JSONInput
 import Logging
 import Merchants
 import NIOSSL

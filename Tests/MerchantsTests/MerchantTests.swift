@@ -64,13 +64,15 @@ struct MerchantTests {
         await #expect(throws: MerchantError.invalid(field: "name", "required")) { try await service.create(legalName: "  ") }
         await #expect(throws: MerchantError.self) { try await service.create(legalName: String(repeating: "x", count: 201)) }
         await #expect(throws: MerchantError.self) { try await service.create(legalName: "Bad\u{0}Name") }
-        await #expect(throws: MerchantError.invalid(field: "email", "not an email address")) {
+        await #expect(throws: MerchantError.invalid(field: "email", "is not an email address")) {
             try await service.create(legalName: "Half Written", changes: MerchantChanges(email: "not an email"))
         }
         #expect(try await service.list().isEmpty, "a refused field leaves no merchant behind")
         let spa = try await service.create(legalName: "Glow")
-        await #expect(throws: MerchantError.invalid(field: "email", "not an email address")) {
-            try await service.update(spa.id, MerchantChanges(email: "not an email"))
+        for email in ["not an email", "billing@spa", "billing@spa..com"] {
+            await #expect(throws: MerchantError.invalid(field: "email", "is not an email address"), "a customer's rule: \(email)") {
+                try await service.update(spa.id, MerchantChanges(email: email))
+            }
         }
         await #expect(throws: MerchantError.invalid(field: "through", "ends before it starts")) {
             try await service.register(spa.id, Registration(state: StateCode("MN")!, permit: "P", from: Fixture.date("2026-02-01"),
