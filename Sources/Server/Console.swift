@@ -38,52 +38,52 @@ extension LevyAPI {
     }
 
     func addConsole(to router: Router<LevyRequestContext>) {
-        router.get("/console") { _, _ in Self.redirect("/console/liability") }
-        router.get("/console/sign-in") { request, _ in signInPage(request, error: nil) }
-        router.post("/console/sign-in") { request, context in await signIn(request, context: context) }
+        router.get(ConsoleRoute.home.routerPath) { _, _ in Self.redirect("/console/liability") }
+        router.get(ConsoleRoute.signIn.routerPath) { request, _ in signInPage(request, error: nil) }
+        router.post(ConsoleRoute.signIn.routerPath) { request, context in await signIn(request, context: context) }
         // Every other page runs on the API of the signed-in key's merchant (its stores, its profile): `api` below.
-        router.post("/console/sign-out") { request, _ in
+        router.post(ConsoleRoute.signOut.routerPath) { request, _ in
             await consolePage(request, form: true) { api, caller, _ in
                 try await api.services.consoleSessions.close(caller.sessionID)
                 throw ConsoleRedirect(location: "/console/sign-in", clearSession: true)
             }
         }
-        router.get("/console/liability") { request, _ in
+        router.get(ConsoleRoute.liability.routerPath) { request, _ in
             await consolePage(request) { api, _, _ in try await api.liabilityPage(request) }
         }
-        router.get("/console/transactions") { request, _ in
+        router.get(ConsoleRoute.transactions.routerPath) { request, _ in
             await consolePage(request) { api, caller, _ in try await api.transactionsPage(request, caller) }
         }
-        router.get("/console/transactions/:order_id") { request, context in
+        router.get(ConsoleRoute.transaction.routerPath) { request, context in
             await consolePage(request) { api, caller, _ in try await api.transactionPage(context.parameters.get("order_id") ?? "", caller) }
         }
-        router.get("/console/exports") { request, _ in
+        router.get(ConsoleRoute.exports.routerPath) { request, _ in
             await consolePage(request) { api, caller, _ in try await api.exportsPage(caller, notice: nil, error: nil) }
         }
-        router.post("/console/exports") { request, _ in
+        router.post(ConsoleRoute.exports.routerPath) { request, _ in
             await consolePage(request, form: true) { api, caller, form in try await api.startExport(form, caller) }
         }
-        router.post("/console/exports/verify") { request, _ in await consoleAPI(request).consoleVerify(request) }
-        router.get("/console/exports/:export_id/download") { request, context in
+        router.post(ConsoleRoute.verifyExport.routerPath) { request, _ in await consoleAPI(request).consoleVerify(request) }
+        router.get(ConsoleRoute.exportDownload.routerPath) { request, context in
             await consoleAPI(request).consoleDownload(request, id: context.parameters.get("export_id") ?? "")
         }
-        router.get("/console/reconciliations") { request, _ in
+        router.get(ConsoleRoute.reconciliations.routerPath) { request, _ in
             await consolePage(request) { api, _, _ in try await api.reconciliationsPage(notice: nil, error: nil) }
         }
-        router.post("/console/reconciliations") { request, _ in await consoleAPI(request).consoleUpload(request) }
-        router.get("/console/reconciliations/:run_id") { request, context in
+        router.post(ConsoleRoute.reconciliations.routerPath) { request, _ in await consoleAPI(request).consoleUpload(request) }
+        router.get(ConsoleRoute.reconciliation.routerPath) { request, context in
             await consolePage(request) { api, _, _ in try await api.reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
         }
-        router.get("/console/reconciliations/:run_id/download") { request, context in
+        router.get(ConsoleRoute.reconciliationDownload.routerPath) { request, context in
             await consoleAPI(request).consoleRunDownload(request, id: context.parameters.get("run_id") ?? "")
         }
-        router.get("/console/nexus") { request, _ in
+        router.get(ConsoleRoute.nexus.routerPath) { request, _ in
             await consolePage(request) { api, _, _ in try await api.nexusPage(request) }
         }
-        router.get("/console/tables") { request, _ in
+        router.get(ConsoleRoute.tables.routerPath) { request, _ in
             await consolePage(request) { api, _, _ in try api.tablesPage(request) }
         }
-        router.get("/console/disclosures") { request, _ in
+        router.get(ConsoleRoute.disclosures.routerPath) { request, _ in
             await consolePage(request) { api, _, _ in try await api.disclosuresPage() }
         }
     }
@@ -554,6 +554,21 @@ extension LevyAPI {
     }
 }
 
+/// The console's routes, each written once: `addConsole` registers them and `ConsoleAccessLog` names requests by them.
+enum ConsoleRoute: String, CaseIterable {
+    case home = "/console", signIn = "/console/sign-in", signOut = "/console/sign-out", liability = "/console/liability"
+    case transactions = "/console/transactions", transaction = "/console/transactions/{order_id}"
+    case exports = "/console/exports", verifyExport = "/console/exports/verify", exportDownload = "/console/exports/{export_id}/download"
+    case reconciliations = "/console/reconciliations", reconciliation = "/console/reconciliations/{run_id}"
+    case reconciliationDownload = "/console/reconciliations/{run_id}/download"
+    case nexus = "/console/nexus", tables = "/console/tables", disclosures = "/console/disclosures"
+
+    /// The template as the router takes it: `{order_id}` becomes `:order_id`.
+    var routerPath: RouterPath {
+        RouterPath(rawValue.split(separator: "/").map { $0.hasPrefix("{") ? ":" + $0.dropFirst().dropLast() : $0 }.joined(separator: "/"))
+    }
+}
+
 /// The console's access log and metrics, like the API's: method, route template (`/console/transactions/{order_id}`),
 /// status, time. Never a path segment as sent (an operator may search a card number by mistake, and every distinct
 /// label would be a metric series kept for good), cookies, forms or query strings.
@@ -561,13 +576,7 @@ struct ConsoleAccessLog: RouterMiddleware {
     typealias Context = LevyRequestContext
     let metrics: APIMetrics
 
-    /// The console's routes, their variable segments named as registered in `Console.register`.
-    static let routes: [[Substring]] = [
-        "/console", "/console/sign-in", "/console/sign-out", "/console/liability", "/console/transactions",
-        "/console/transactions/{order_id}", "/console/exports", "/console/exports/verify", "/console/exports/{export_id}/download",
-        "/console/reconciliations", "/console/reconciliations/{run_id}", "/console/reconciliations/{run_id}/download",
-        "/console/nexus", "/console/tables", "/console/disclosures",
-    ].map { $0.split(separator: "/") }
+    static let routes: [[Substring]] = ConsoleRoute.allCases.map { $0.rawValue.split(separator: "/") }
 
     /// The route template a path matches, or `/console/unmatched`.
     static func route(of path: String) -> String {

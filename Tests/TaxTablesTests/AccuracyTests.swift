@@ -729,11 +729,18 @@ struct AccuracyTests {
     /// Alabama (Ala. Code 40-23-211 and 213): the third weekend of July; cities and counties waive their own taxes
     /// by resolution and almost all do (ALDOR's 2024 tracking), except the education taxes of Jefferson County and
     /// others: Montgomery charges nothing on clothing, Birmingham charges Jefferson County's 1% education tax only.
+    /// The price limit is $100 through 2025 and $156 from 2026 (Act 2025-309's inflation adjustment).
     @Test func alabamaHolidayWithLocalTaxes() throws {
         let montgomery = Address(line1: "", city: "Montgomery", state: StateCode("AL")!, zip: ZipCode("36104")!)
         let birmingham = Address(line1: "", city: "Birmingham", state: StateCode("AL")!, zip: ZipCode("35203")!)
         #expect(try quote("2027-07-17", from: montgomery, to: montgomery, [line("50.00", .clothing)]).totalTax.decimalString == "0.00")
         #expect(try quote("2027-07-20", from: montgomery, to: montgomery, [line("50.00", .clothing)]).totalTax.decimalString == "5.00")
+        // Act 2025-309: the 2006 limit of $100 indexed from 2026 (CPI-U December 2006 to December 2024: $156).
+        #expect(try quote("2025-07-19", from: montgomery, to: montgomery, [line("100.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2025-07-19", from: montgomery, to: montgomery, [line("150.00", .clothing)]).totalTax.decimalString == "15.00")
+        #expect(try quote("2026-07-18", from: montgomery, to: montgomery, [line("156.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2026-07-18", from: montgomery, to: montgomery, [line("156.01", .clothing)]).totalTax.decimalString == "15.60")
+        #expect(try quote("2027-07-17", from: birmingham, to: birmingham, [line("150.00", .clothing)]).totalTax.decimalString == "1.50")
         let holiday = try quote("2026-07-18", from: birmingham, to: birmingham, [line("50.00", .clothing)])
         #expect(holiday.totalTax.decimalString == "0.50")
         #expect(holiday.lines[0].jurisdictions.filter { $0.tax > 0 }.map(\.jurisdiction.code) == ["L-AL-SPECIAL-JEFFERSON-COUNTY-EDUCATION"])
