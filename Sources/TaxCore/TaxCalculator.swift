@@ -318,9 +318,11 @@ public struct TaxCalculator: Sendable {
         // any of them is taxable; level by level, since goods the state exempts can be taxed locally (New York
         // clothing under $110 in a county that taxes it: the delivery charge is then taxed by the county alone).
         if entry.rule == .proportional || entry.rule == .withTaxableGoods {
+            // Both sides on the goods' taxable base (the price less the discounts that reduce the base here): a
+            // reimbursed coupon that does not reduce the base must not shrink the whole and leave the part.
             var taxableGoods: [JurisdictionLevel: Int64] = [:], goods: Int64 = 0
             for case let other? in planned where other.isShippedGoods && other.quote.sourcing.address.state == state {
-                goods += other.quote.amount.minorUnits
+                goods += other.quote.taxableBase.minorUnits
                 for (level, taxable) in Self.taxableByLevel(other.quote.jurisdictions) { taxableGoods[level, default: 0] += taxable }
             }
             if goods > 0 {
@@ -616,9 +618,10 @@ public struct TaxCalculator: Sendable {
 
     /// `net` times taxable/total, rounded half up to the cent: the taxable part of a delivery charge.
     static func proportionalBase(_ net: Int64, _ proportion: (taxable: Int64, total: Int64)) -> Int64 {
-        let numerator = Int128(net) * Int128(proportion.taxable)
+        guard proportion.total > 0, proportion.taxable < proportion.total else { return proportion.total > 0 ? net : 0 }
+        let numerator = Int128(net) * Int128(Swift.max(proportion.taxable, 0))
         let total = Int128(proportion.total)
-        return Int64((numerator * 2 + total) / (total * 2))
+        return Int64((numerator * 2 + total) / (total * 2))  // below |net|, as taxable < total
     }
 }
 

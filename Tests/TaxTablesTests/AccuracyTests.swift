@@ -782,6 +782,24 @@ struct AccuracyTests {
         #expect(wichita.lines[0].taxableBase.decimalString == "90.00")
     }
 
+    /// A delivery charge taxed in proportion to the taxable goods (Kentucky) measures both sides on the goods'
+    /// taxable base: a reimbursed coupon, which does not reduce that base in Kentucky, must not shrink the whole and
+    /// leave the part (10.00 of goods with a 9.99 coupon once made a 10.00 delivery charge taxable on 10,000.00, and
+    /// a coupon near a billion dollars stopped the process).
+    @Test func aCouponThatKeepsTheBaseDoesNotInflateTheDeliveryCharge() throws {
+        let somerset = Address.zip("KY", "42501")
+        func order(_ amount: String, coupon: String) throws -> Quote {
+            try quote("2026-03-02", from: somerset, to: somerset, [line(amount, id: "g"), line(amount, .shipping, id: "s")],
+                      discounts: [OrderDiscount(id: "c", amount: try Money.parse(coupon), kind: .thirdParty)])
+        }
+        let small = try order("10.00", coupon: "9.99")
+        #expect(small.lines.map(\.taxable.decimalString) == ["10.00", "10.00"])
+        #expect(small.lines.allSatisfy { $0.exempt.minorUnits == 0 } && small.totalTax.decimalString == "1.20")
+        let huge = try order("999999999.99", coupon: "999999999.98")
+        #expect(huge.lines[1].taxable.decimalString == "999999999.99" && huge.totalTax.decimalString == "120000000.00")
+        #expect(huge.lines.flatMap(\.jurisdictions).reduce(0) { $0 + $1.tax } == huge.totalTax.minorUnits)
+    }
+
     /// Local rates that changed in 2025 or on 2026-01-01, before the ZIP5 table's carried-back rate: Flagstaff's TPT
     /// 2.281% -> 2.486% on 2025-07-01 (the voters' transit tax; city notice of 2025-05), Nome's 5% -> 6% on 2026-01-01
     /// (ballot of 2025-10-07), Cortez 4.05% -> 3.85% (a recreation tax over-collected), Yuma 3% -> 3.75% (CDOR's
