@@ -215,7 +215,7 @@ extension OrderService {
         var issued: [IssuedGiftCard] = []
         for line in order.lines where line.code == .giftCard && line.amount > 0 {
             let units = max(1, line.quantity)
-            // The voucher limit bounds in-person units; gift cards are bounded the same way.
+            // `checkVoucherLimit` bounded the units before the capture asked for money.
             guard units <= Self.maxVouchersPerOrder else { throw OrderError.tooManyVouchers(line: line.number - 1, limit: Int(Self.maxVouchersPerOrder)) }
             let each = line.amount / units
             let leftover = line.amount % units

@@ -210,7 +210,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .disputed: "the payment is disputed by the buyer's bank; it cannot be refunded until the dispute is closed"
         case .dateTooLate(let date, let latest): "the tax date \(date.iso) is more than a year after today: an order's date is at most \(latest.iso)"
         case .tooManyVouchers(let line, let limit):
-            "line \(line + 1) takes the order past \(limit) in-person units, one voucher each: split the order or sell a package with fewer units"
+            "line \(line + 1) takes the order past \(limit) vouchers and gift cards (one per unit of an in-person service or a gift card): split the order or sell a package with fewer units"
         }
     }
 }

@@ -187,11 +187,7 @@ public struct OrderService: Sendable {
     /// money, not a discount); they are spent in the same transaction that writes the order.
     public func place(_ request: QuoteRequest, idempotencyKey: String, requestHash: String, paymentToken: Token? = nil,
                       customer: BillingAddress? = nil, giftCards: [GiftCardPayment] = []) async throws -> Order {
-        var units: Int64 = 0
-        for (index, line) in request.lines.enumerated() where line.fulfilment == .inPerson && line.code.isService {
-            units += max(1, line.quantity)
-            guard units <= Self.maxVouchersPerOrder else { throw OrderError.tooManyVouchers(line: index, limit: Int(Self.maxVouchersPerOrder)) }
-        }
+        try Self.checkVoucherLimit(request.lines.map { ($0.code, $0.fulfilment, $0.quantity) })
         let today = CustomerService.today(now())
         let latest = TaxDate(year: today.year + 1, month: today.month, day: today.day) ?? TaxDate(year: today.year + 1, month: today.month, day: 28)!
         guard request.date <= latest else { throw OrderError.dateTooLate(request.date, latest: latest) }
@@ -293,6 +289,18 @@ public struct OrderService: Sendable {
     /// Capture issues one voucher per unit of an in-person service; an order may issue at most this many, so that no
     /// order can make capture write an unbounded number of rows (the contract allows 1,000,000 units per line).
     public static let maxVouchersPerOrder: Int64 = 1_000
+
+    /// Refuses an order that would issue more than `maxVouchersPerOrder` codes at capture: one voucher per unit of
+    /// an in-person service, one gift card per unit of a `gift_card` line, counted together over the order (each
+    /// is a row and a code in the capture's reply). Checked when the order is placed and again before a capture
+    /// asks the processor for money, so an order stored before the gift cards counted cannot take it and then fail.
+    static func checkVoucherLimit(_ lines: [(code: ProductTaxCode, fulfilment: Fulfilment, quantity: Int64)]) throws(OrderError) {
+        var units: Int64 = 0
+        for (index, line) in lines.enumerated() where line.code == .giftCard || (line.fulfilment == .inPerson && line.code.isService) {
+            units += Swift.min(Swift.max(1, line.quantity), maxVouchersPerOrder + 1)
+            guard units <= maxVouchersPerOrder else { throw .tooManyVouchers(line: index, limit: Int(maxVouchersPerOrder)) }
+        }
+    }
 
     static let orderColumns = ["id", "idempotency_key", "request_hash", "status", "currency", "tax_date", "table_version", "rounding",
                                "total_amount", "total_tax", "payment_token", "created_at", "customer_id", "billing_version", "origin_address",

@@ -99,6 +99,12 @@ extension OrderService {
     /// capture, the ledger entries and the fulfilment together. If the processor cannot be reached the order stays
     /// `capturing`, to be finished by `resumeInterruptedPayments`, never guessed at.
     func finishCapture(_ order: Order) async throws -> Order {
+        do {
+            try Self.checkVoucherLimit(order.lines.map { ($0.code, $0.fulfilment, $0.quantity) })
+        } catch {
+            try await setStatus(order.id, .authorized, column: nil, value: nil, onlyFrom: .capturing)
+            throw error
+        }
         var captureID = Self.captureWithoutProcessor
         if let gateway, let authorization = order.authorizationID {
             let result = try await gateway.capture(authorization: authorization, amount: Self.cardCharge(order), idempotencyKey: "capture:\(order.id.value)")

@@ -78,8 +78,9 @@ import Vault
         }
     }
 
-    /// One voucher is issued per unit of an in-person service at capture: an order that would issue more than the
-    /// limit is refused at placement, naming the line, rather than writing a million rows at capture.
+    /// One voucher is issued per unit of an in-person service at capture, one gift card per unit of a gift card line:
+    /// an order that would issue more than the limit is refused at placement, naming the line, rather than writing a
+    /// million rows at capture.
     @Test(arguments: Store.available) func ordersThatWouldIssueUnboundedVouchersAreRefused(store: Store) async throws {
         let server = try await TestServer.make(store)
         let key = server.keys[.checkout]!
@@ -96,6 +97,12 @@ import Vault
             #expect(reply.status == 422 && reply.errorField == "order.lines[2].quantity", "the line that passes the limit is named")
             reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "fits", body: massages([600, 300, 100]))
             #expect(reply.status == 201, "exactly the limit is placed: \(reply.text)")
+            // Gift cards are issued one per unit at capture too, and count with the vouchers over the whole order
+            // (a shipped gift card line of 1,001 was placed, then its capture took the money and could not finish;
+            // 250 lines of 1,000 issued 250,000 cards in one capture).
+            let giftCards = #"{"order": {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "lines": [{"id": "m", "code": "massage_service", "amount": "1.00", "quantity": 500, "fulfilment": "in_person"}, {"id": "g", "code": "gift_card", "amount": "501.00", "quantity": 501, "fulfilment": "shipped"}]}}"#
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "cards", body: giftCards)
+            #expect(reply.status == 422 && reply.errorCode == "too_many_vouchers" && reply.errorField == "order.lines[1].quantity", "\(reply.text)")
         }
         let stored = try await server.api.services.database.query("SELECT COUNT(*) AS n FROM \(server.api.services.orders.table("orders"))")
         #expect(stored.first?.integer("n") == 1)
