@@ -123,7 +123,7 @@ let package = Package(
             name: "levy",
             dependencies: [
                 "TaxCore", "TaxTables", "QuoteContract", "LevyBenchmarks", "Vault", "Processors", "Storage", "Orders", "Merchants", "Server", "Exports",
-                "Reconciliation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Reconciliation", "JSONInput", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

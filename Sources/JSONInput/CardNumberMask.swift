@@ -1,7 +1,8 @@
 /// Keeps card numbers out of error messages. An error names the field at fault and sometimes the text it refused
 /// (an unknown member name, a value that cannot be read); a client that sends a card number where it does not
 /// belong (`{"4242424242424242": 1}`) must not get it back, nor see it written wherever the error goes. Any run of
-/// twelve or more digits, however grouped by spaces, dashes, dots or underscores (one or several between groups:
+/// twelve or more digits, however grouped by spaces, dashes, dots, underscores, slashes, pluses, commas, tildes or
+/// percent-encoded bytes (one or several between groups:
 /// the vault itself reads `4242--4242--4242--4242` as a card), is replaced: no field path, code or amount of Levy's
 /// is that long, and a card number has twelve to nineteen digits. Digits of any script (fullwidth `４２４２`,
 /// Arabic-Indic) and Unicode spaces and dashes (no-break space, en dash) count too: a person reads them the same.
@@ -57,9 +58,9 @@ public enum CardNumberMask {
                 if isDigit(bytes[end]) {
                     digits += 1
                     end += 1
-                } else if isSeparator(bytes[end]) {
+                } else if separatorLength(bytes, at: end) > 0 {
                     var next = end
-                    while next < bytes.count, isSeparator(bytes[next]) { next += 1 }
+                    while next < bytes.count, case let length = separatorLength(bytes, at: next), length > 0 { next += length }
                     guard next < bytes.count, isDigit(bytes[next]) else { break }
                     end = next
                 } else {
@@ -110,7 +111,7 @@ public enum CardNumberMask {
             var digitCount = 0
             for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
             guard digitCount >= 13 else { return false }
-            return holdsCardNumber(text.utf8, isCard)
+            return holdsCardNumber(Array(text.utf8), isCard)
         }
         return holdsCardNumber(shadow(Array(text.unicodeScalars)), isCard)
     }
@@ -133,7 +134,7 @@ public enum CardNumberMask {
         }
     }
 
-    static func holdsCardNumber(_ bytes: some Sequence<UInt8>, _ isCard: (ArraySlice<UInt8>) -> Bool) -> Bool {
+    static func holdsCardNumber(_ bytes: [UInt8], _ isCard: (ArraySlice<UInt8>) -> Bool) -> Bool {
         // A run of digits and the offsets where its groups start ("1 4242 4242 4242 4242" holds a card number from
         // its second group on).
         var run: [UInt8] = []
@@ -146,12 +147,16 @@ public enum CardNumberMask {
             }
             return false
         }
-        for byte in bytes {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            let separator = separatorLength(bytes, at: index)
+            index += max(separator, 1)
             if isDigit(byte) {
                 if run.isEmpty || afterSeparator { groupStarts.append(run.count) }
                 run.append(byte - 0x30)
                 afterSeparator = false
-            } else if isSeparator(byte), !run.isEmpty {
+            } else if separator > 0, !run.isEmpty {
                 afterSeparator = true
             } else {
                 if runHoldsCardNumber() { return true }
@@ -174,6 +179,16 @@ public enum CardNumberMask {
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
-    /// What may stand between the digit groups of a written card number: space, dash, dot, underscore.
-    static func isSeparator(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x2D || byte == 0x2E || byte == 0x5F }
+    /// How many bytes at `index` stand between the digit groups of a written card number (0: none): a space, dash,
+    /// dot, underscore, slash, plus, comma or tilde, or a percent-encoded byte (`%20`, `%2D`), as a path or query
+    /// echoed before decoding carries them. Not a colon: a timestamp (`2026-03-02 12:30:45`) is no card number.
+    static func separatorLength(_ bytes: [UInt8], at index: Int) -> Int {
+        switch bytes[index] {
+        case 0x20, 0x2D, 0x2E, 0x5F, 0x2F, 0x2B, 0x2C, 0x7E: return 1
+        case 0x25 where index + 2 < bytes.count && isHexDigit(bytes[index + 1]) && isHexDigit(bytes[index + 2]): return 3
+        default: return 0
+        }
+    }
+
+    static func isHexDigit(_ byte: UInt8) -> Bool { isDigit(byte) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x66) }
 }

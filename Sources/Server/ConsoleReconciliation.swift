@@ -2,6 +2,7 @@ import Exports
 import Foundation
 import HTTPTypes
 import Hummingbird
+import JSONInput
 import NIOCore
 import Reconciliation
 import Storage
@@ -87,11 +88,14 @@ extension LevyAPI {
                     problems = ["the archive cannot be read: \(error)"]
                 }
                 page = try await exportsPage(caller, notice: nil, error: nil)
+                // The upload's file name and the names inside it are the uploader's text: no card number comes back.
+                let fileName = CardNumberMask.masked(file.name)
+                problems = problems.map(CardNumberMask.masked)
                 if let result, let manifest = result.manifest, problems.isEmpty {
-                    page.context["verified"] = "\(file.name): verified. \(manifest.kind) \(manifest.period.from) to \(manifest.period.through), "
+                    page.context["verified"] = "\(fileName): verified. \(manifest.kind) \(manifest.period.from) to \(manifest.period.through), "
                         + "\(manifest.files.count) file(s), signed by this installation's key \(result.keyID ?? "?")."
                 } else {
-                    page.context["verified"] = "\(file.name): NOT verified."
+                    page.context["verified"] = "\(fileName): NOT verified."
                     page.context["problems"] = problems
                     page.context["hasProblems"] = true
                     page.status = .unprocessableContent

@@ -54,7 +54,7 @@ struct NexusCommand: AsyncParsableCommand {
             guard let directory = tables ?? TableLocation.defaultDirectory() else { throw CLIError.tables(InstalledFiles.notFound(InstalledFiles.tables)) }
             let thresholds: NexusTable.Loaded
             do { thresholds = try NexusTable.load(directory: directory) } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                writeError("\(error)\n")
                 throw ExitCode(3)
             }
             let service = try await replica.readService(primary: try await database.orders())

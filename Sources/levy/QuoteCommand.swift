@@ -30,13 +30,13 @@ struct QuoteCommand: ParsableCommand {
     func run() throws {
         let tableSet: TaxTableSet
         do { tableSet = try TableLocation.load(tables, store: store, version: version) } catch {
-            FileHandle.standardError.write(Data("levy: \(error)\n".utf8))
+            writeError("levy: \(error)\n")
             throw ExitCode(3)
         }
         let input: Data
         if let file, file != "-" {
             guard let data = FileManager.default.contents(atPath: file) else {
-                FileHandle.standardError.write(Data("levy: cannot read \(file)\n".utf8))
+                writeError("levy: cannot read \(file)\n")
                 throw ExitCode(1)
             }
             input = data
@@ -54,7 +54,7 @@ struct QuoteCommand: ParsableCommand {
             case .table: FileHandle.standardOutput.write(Data(QuoteTableRenderer.render(quote).utf8))
             }
         } catch {
-            FileHandle.standardError.write(Data("levy: invalid order: \(error)\n".utf8))
+            writeError("levy: invalid order: \(error)\n")
             if format == .json { FileHandle.standardOutput.write(QuoteCodec.encode(error) + Data("\n".utf8)) }
             throw ExitCode(1)
         }

@@ -57,12 +57,12 @@ struct ReconcileCommand: AsyncParsableCommand {
             let summary = try await reconciler.run(request, out: out, restart: restart)
             progress.finish()
             // Timings go to standard error: the report files and the summary stay the same from run to run.
-            FileHandle.standardError.write(Data("phases: \(times.withLock { $0.joined(separator: ", ") })\n".utf8))
+            writeError("phases: \(times.withLock { $0.joined(separator: ", ") })\n")
             print(summary.text, terminator: "")
             print("report: \(out)/differences.csv, \(out)/report.json, \(out)/summary.txt")
             if summary.differences > 0 { throw ExitCode(1) }
         } catch let error as ReconcileError {
-            FileHandle.standardError.write(Data("levy reconcile: \(error)\n".utf8))
+            writeError("levy reconcile: \(error)\n")
             throw ExitCode(3)
         }
     }
@@ -104,14 +104,14 @@ final class PhaseProgress: Sendable {
         let show = state.withLock { state -> Bool in
             let now = Date()
             guard phase != state.phase || now.timeIntervalSince(state.at) > 0.25 else { return false }
-            if phase != state.phase, !state.phase.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+            if phase != state.phase, !state.phase.isEmpty { writeError("\n") }
             state = (phase, now)
             return true
         }
-        if show { FileHandle.standardError.write(Data("\r\(phase): \(rows)".utf8)) }
+        if show { writeError("\r\(phase): \(rows)") }
     }
 
     func finish() {
-        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+        if enabled { writeError("\n") }
     }
 }

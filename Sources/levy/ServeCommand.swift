@@ -138,7 +138,7 @@ struct KeysCommand: AsyncParsableCommand {
             let merchant = try await options.merchantScope(try options.open()).id
             let issued = try await KeysCommand.store(options).create(label: label, scopes: set, merchant: merchant)
             print(issued.secret)
-            FileHandle.standardError.write(Data("key \(issued.key.id) (\(set.sorted().map(\.rawValue).joined(separator: " "))): the line above is its secret, shown this once\n".utf8))
+            writeError("key \(issued.key.id) (\(set.sorted().map(\.rawValue).joined(separator: " "))): the line above is its secret, shown this once\n")
         }
     }
 

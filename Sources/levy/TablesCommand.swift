@@ -37,7 +37,7 @@ struct TablesCommand: ParsableCommand {
                 for warning in report.warnings { print(warning) }
                 print("valid: \(inputs.count) file(s)")
             } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                writeError("\(error)\n")
                 throw ExitCode(1)
             }
         }
@@ -54,7 +54,7 @@ struct TablesCommand: ParsableCommand {
                     ZIP5 records \(loaded.zip5.count), sources \(loaded.sources.count)
                     """)
             } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                writeError("\(error)\n")
                 throw ExitCode(1)
             }
         }
@@ -108,7 +108,7 @@ struct TablesCommand: ParsableCommand {
                 print(created ? "imported version \(manifest.id) (now current) into \(tableStore.directory)" : "version \(manifest.id) already holds these files; it is current")
                 for line in manifest.report { print("  \(line)") }
             } catch let error as TableLoadError {
-                FileHandle.standardError.write(Data("import refused, nothing was written:\n\(error)\n".utf8))
+                writeError("import refused, nothing was written:\n\(error)\n")
                 throw ExitCode(1)
             }
         }
@@ -145,7 +145,7 @@ struct TablesCommand: ParsableCommand {
             do {
                 for line in try TableDiff.diff(old: try tableStore.officialFiles(from), new: try tableStore.officialFiles(to)) { print(line) }
             } catch let error as TableLoadError {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                writeError("\(error)\n")
                 throw ExitCode(1)
             }
         }
@@ -212,7 +212,7 @@ struct TablesCommand: ParsableCommand {
                 print(report)
                 print("wrote \(out)")
             } catch let error as TableLoadError {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                writeError("\(error)\n")
                 throw ExitCode(1)
             }
         }

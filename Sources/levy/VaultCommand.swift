@@ -76,7 +76,7 @@ struct VaultCommand: AsyncParsableCommand {
                 let record = try await vault.tokenize(number: line, expiry: expMonth, expYear, caller: VaultCommand.operator_)
                 print(Self.describe(record))
             } catch let error as VaultError {
-                FileHandle.standardError.write(Data("levy: \(error)\n".utf8))
+                writeError("levy: \(error)\n")
                 throw ExitCode(1)
             }
         }
@@ -94,7 +94,7 @@ struct VaultCommand: AsyncParsableCommand {
         func run() async throws {
             guard let token = Token(token) else { throw ValidationError("\"\(token)\" is not a vault token") }
             do { print(Tokenize.describe(try await options.open().card(token))) } catch let error as VaultError {
-                FileHandle.standardError.write(Data("levy: \(error)\n".utf8))
+                writeError("levy: \(error)\n")
                 throw ExitCode(1)
             }
         }

@@ -75,7 +75,11 @@ import Testing
         #expect(CardNumberMask.masked("x 4111-1111-1111-1111 y") == "x [digits removed] y")
         #expect(CardNumberMask.masked("a 3782-822463-10005.") == "a [digits removed].")
         // Groups joined by several separators, as the vault also reads them, and by dots or underscores.
-        for text in ["4242--4242--4242--4242", "4242  4242  4242  4242", "4242 - 4242 - 4242 - 4242", "4242.4242.4242.4242", "4242_4242_4242_4242"] {
+        // Slashes, pluses, commas, tildes and percent-encoded bytes too: a path echoed before decoding
+        // (`/v1/orders/4242%204242%204242%204242`) or a customer name written `4242/4242/4242/4242` (probe #4).
+        for text in ["4242--4242--4242--4242", "4242  4242  4242  4242", "4242 - 4242 - 4242 - 4242", "4242.4242.4242.4242", "4242_4242_4242_4242",
+                     "4242/4242/4242/4242", "4242+4242+4242+4242", "4242,4242,4242,4242", "4242~4242~4242~4242", "4242%204242%204242%204242",
+                     "4242%2D4242%2d4242%2D4242", "4242%20%204242%2B4242/4242"] {
             #expect(CardNumberMask.masked("id " + text + " x") == "id [digits removed] x", "\(text)")
         }
         // Digits of other scripts and Unicode spaces and dashes, as a person reads them; the rest of the text kept.
@@ -107,7 +111,8 @@ import Testing
     }
 
     @Test func cardNumbersAreFoundInText() {
-        for text in ["4242424242424242", "Jane 4242 4242 4242 4242", "1 Main St 4111-1111-1111-1111", "Apt 1 4242 4242 4242 4242",
+        for text in ["4242424242424242", "Jane 4242 4242 4242 4242", "1 Main St 4111-1111-1111-1111", "Apt 1 4242 4242 4242 4242", "4242/4242/4242/4242",
+                     "4242%204242%204242%204242",
                      "amex 378282246310005", "5555555555554444 and more", "4242 4242  4242 4242", "Jane 4242--4242--4242--4242",
                      "4000 - 0566 - 5566 - 5556", "Zoë ４２４２ ４２４２ ４２４２ ４２４２", "4242\u{00A0}4242\u{00A0}4242\u{00A0}4242"] {
             #expect(CardNumberMask.containsCardNumber(text), "\(text)")
