@@ -110,7 +110,7 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .cannotWrite(let path): "cannot write \(path)"
-        case .notEmpty(let path): "\(path) already holds files; an export goes into a new or empty folder"
+        case .notEmpty(let path): "\(path) is a file or a folder that holds files; an export goes into a new or empty folder"
         case .personalDataNeedsRequester:
             "an export with personal data needs --requested-by and --reason (who asked, why and on what legal basis); or use --no-personal-data"
         case .invalidPeriod(let why): "period: \(why)"

@@ -110,10 +110,16 @@ public struct Exporter: Sendable {
         let requestedBy = request.requestedBy?.trimmingCharacters(in: .whitespaces) ?? ""
         let reason = request.reason?.trimmingCharacters(in: .whitespaces) ?? ""
         if request.scope.personalData && (requestedBy.isEmpty || reason.isEmpty) { throw ExportError.personalDataNeedsRequester }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue { throw ExportError.notEmpty(directory) }
         if let existing = try? FileManager.default.contentsOfDirectory(atPath: directory), !existing.isEmpty {
             throw ExportError.notEmpty(directory)
         }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw ExportError.cannotWrite(directory)
+        }
         let head = try await orders.ledgerHead()
         let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
         let id = try await log.begin(kind: kind, requestedBy: requestedBy.isEmpty ? "-" : requestedBy, reason: reason.isEmpty ? "-" : reason,

@@ -26,9 +26,14 @@ public struct TableStore: Sendable {
         case unknownVersion(String)
         case noVersions(String)
         case io(String)
+        /// Two files of one kind for one state in one import: a version holds one of each, the later replacing the
+        /// earlier, so one of them would be dropped without a word.
+        case sameKindTwice(kind: String, state: String, first: String, second: String)
 
         public var description: String {
             switch self {
+            case .sameKindTwice(let kind, let state, let first, let second):
+                "\(first) and \(second) are both \(kind) files for \(state); a version holds one file of a kind for a state (import the newer alone)"
             case .unknownVersion(let id): "no table version \"\(id)\" in the store"
             case .noVersions(let directory): "the store \(directory) has no table versions yet (levy tables import …)"
             case .io(let message): message
@@ -101,6 +106,11 @@ public struct TableStore: Sendable {
     /// made current. A failed import leaves the store exactly as it was.
     public func importFiles(_ inputs: [(file: OfficialFile, bytes: [UInt8])], base: CanonicalTables.Loaded,
                             now: Date) throws -> (manifest: VersionManifest, created: Bool) {
+        for (index, input) in inputs.enumerated() {
+            if let earlier = inputs[..<index].first(where: { $0.file.kind == input.file.kind && $0.file.state == input.file.state }) {
+                throw StoreError.sameKindTwice(kind: input.file.kind.rawValue, state: input.file.state, first: earlier.file.name, second: input.file.name)
+            }
+        }
         let parentID = currentID()
         var files: [(OfficialFile, [UInt8])] = []
         if let parentID {

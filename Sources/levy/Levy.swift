@@ -33,3 +33,28 @@ struct Levy: AsyncParsableCommand {
 func writeError(_ text: String) {
     FileHandle.standardError.write(Data(CardNumberMask.masked(text).utf8))
 }
+
+/// Input a command reads whole (an order, a card number), with a limit: at most `limit` bytes from standard input
+/// or a file, else nil (the caller names the limit). Reads in pieces, so 1.5 GB piped in costs `limit` bytes of
+/// memory, not 3 GB.
+enum LimitedInput {
+    static func read(_ handle: FileHandle, limit: Int) -> Data? {
+        var data = Data()
+        while true {
+            guard let piece = try? handle.read(upToCount: 65_536), !piece.isEmpty else { return data }
+            data.append(piece)
+            if data.count > limit { return nil }
+        }
+    }
+
+    /// A file's bytes, or `.tooLarge` / `.unreadable`.
+    static func read(file path: String, limit: Int) -> Result<Data, Failure> {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue,
+              let handle = FileHandle(forReadingAtPath: path) else { return .failure(.unreadable) }
+        defer { try? handle.close() }
+        return read(handle, limit: limit).map { .success($0) } ?? .failure(.tooLarge)
+    }
+
+    enum Failure: Error { case unreadable, tooLarge }
+}

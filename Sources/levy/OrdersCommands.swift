@@ -48,10 +48,23 @@ struct DatabaseOptions: ParsableArguments {
         OrderKeys(masterKey: try VaultOptions.masterKey(file: masterKeyFile, ProcessInfo.processInfo.environment))
     }
 
-    func open() throws -> any SQLDatabase {
+    /// The SQLite file the options name when it does not exist (nil for PostgreSQL or an existing file).
+    func missingSQLiteFile() -> String? {
+        let location = database ?? ProcessInfo.processInfo.environment["LEVY_DATABASE_URL"]
+            ?? FileManager.default.currentDirectoryPath + "/.levy/levy.sqlite"
+        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return nil }
+        return FileManager.default.fileExists(atPath: location) ? nil : location
+    }
+
+    /// `existing`: for commands that only read (status, ledger verify), a SQLite file that is not there is refused
+    /// rather than created, so a mistyped path is not answered "0 entries verify".
+    func open(existing: Bool = false) throws -> any SQLDatabase {
         let location = database ?? ProcessInfo.processInfo.environment["LEVY_DATABASE_URL"]
             ?? FileManager.default.currentDirectoryPath + "/.levy/levy.sqlite"
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") { return try PostgresDatabase(url: location) }
+        if existing, let missing = missingSQLiteFile() {
+            throw CLIError.input("--database: there is no SQLite file at \(missing) (levy db migrate or levy serve creates one)")
+        }
         let folder = (location as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         return try SQLiteDatabase(path: location)
@@ -69,12 +82,12 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The chosen merchant's order service on this database, with the tables quotes use (shipped, or the store's
     /// current version). Its schemas are migrated first (a merchant made since the last server start may have none).
-    func orders() async throws -> OrderService { try await merchantOrders().orders }
+    func orders(existing: Bool = false) async throws -> OrderService { try await merchantOrders(existing: existing).orders }
 
     /// The chosen merchant's order service and the schema prefix of its records (for its customers and exports),
     /// from one connection to the store.
-    func merchantOrders() async throws -> (orders: OrderService, namespace: String) {
-        let database = try open()
+    func merchantOrders(existing: Bool = false) async throws -> (orders: OrderService, namespace: String) {
+        let database = try open(existing: existing)
         let namespace = try await merchantScope(database).namespace
         if !namespace.isEmpty { try await SchemaRegistry.migrate(database, vault: nil, namespace: namespace, merchantOnly: true) }
         let service = OrderService(database: database, schema: namespace + "orders", tables: try TableLocation.load(nil, store: nil, version: nil),
@@ -144,8 +157,17 @@ struct DbCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard (1...300).contains(reachWithin) else { throw CLIError.input("--reach-within: from 1 to 300 seconds") }
-            let database = try options.open()
-            let vaultDatabase = try options.openVault(vault, beside: database)
+            // Status only reads: a SQLite file that is not there yet is not created (a mistyped path must not become
+            // a new store); every migration of it is pending, listed from an empty database in memory.
+            let database: any SQLDatabase, vaultDatabase: any SQLDatabase
+            if let missing = options.missingSQLiteFile() {
+                print("no SQLite file at \(missing) yet (levy db migrate or levy serve creates it): every migration is pending")
+                database = try SQLiteDatabase(path: ":memory:")
+                vaultDatabase = try SQLiteDatabase(path: ":memory:")
+            } else {
+                database = try options.open()
+                vaultDatabase = try options.openVault(vault, beside: database)
+            }
             // A store that cannot be reached is an error, not a store with every migration pending. PostgreSQL's
             // client keeps retrying an unreachable server for about a minute; the answer comes within `reachWithin`.
             for (name, store) in [("database", database), ("vault", vaultDatabase)] {
@@ -187,7 +209,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var trust: ExportTrustOptions
 
         func run() async throws {
-            let service = try await options.orders()
+            let service = try await options.orders(existing: true)
             let result = try await service.verifyLedger()
             print(result)
             var broken = result.brokenAt != nil

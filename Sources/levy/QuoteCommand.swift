@@ -33,15 +33,25 @@ struct QuoteCommand: ParsableCommand {
             writeError("levy: \(error)\n")
             throw ExitCode(3)
         }
+        // An order is a few kilobytes (the API takes at most 1 MiB); 8 MiB leaves room and bounds the memory.
+        let limit = 8 << 20
         let input: Data
         if let file, file != "-" {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            switch LimitedInput.read(file: file, limit: limit) {
+            case .success(let data): input = data
+            case .failure(.unreadable):
                 writeError("levy: cannot read \(file)\n")
+                throw ExitCode(1)
+            case .failure(.tooLarge):
+                writeError("levy: \(file) is larger than \(limit >> 20) MiB; an order is far smaller\n")
+                throw ExitCode(1)
+            }
+        } else {
+            guard let data = LimitedInput.read(FileHandle.standardInput, limit: limit) else {
+                writeError("levy: standard input is larger than \(limit >> 20) MiB; an order is far smaller\n")
                 throw ExitCode(1)
             }
             input = data
-        } else {
-            input = FileHandle.standardInput.readDataToEndOfFile()
         }
         do throws(ContractError) {
             let request = try QuoteCodec.decodeRequest(input)

@@ -87,6 +87,14 @@ struct ReconcileCommand: AsyncParsableCommand {
             fees = FeeSchedule(rate: rate, fixed: fixed)
         }
         guard lateAfterDays >= 0 else { throw .input("--late-after-days: must not be negative") }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: settlements, isDirectory: &isFolder), !isFolder.boolValue,
+              FileManager.default.isReadableFile(atPath: settlements) else {
+            throw .input("\(settlements): cannot read the settlement file (not a file, or not readable)")
+        }
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isFolder), !isFolder.boolValue {
+            throw .input("--out: \(out) is a file; the report goes into a folder")
+        }
         let (first, last) = (try date(from, "from"), try date(to, "to"))
         if let first, let last, last < first { throw .input("--to: \(last.iso) is before --from \(first.iso)") }
         return ReconcileRequest(settlements: settlements, layout: layout, from: first, through: last,

@@ -110,6 +110,9 @@ struct TablesCommand: ParsableCommand {
             } catch let error as TableLoadError {
                 writeError("import refused, nothing was written:\n\(error)\n")
                 throw ExitCode(1)
+            } catch let error as TableStore.StoreError {
+                writeError("import refused, nothing was written:\n\(error)\n")
+                throw ExitCode(1)
             }
         }
     }

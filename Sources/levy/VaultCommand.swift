@@ -70,7 +70,14 @@ struct VaultCommand: AsyncParsableCommand {
         @Option(help: "Expiry year (four digits).") var expYear: Int
 
         func run() async throws {
-            guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw ValidationError("give the card number on standard input") }
+            // One card number (at most 19 digits, however grouped) and nothing after it: a second line is refused,
+            // not left behind untokenized.
+            guard let input = LimitedInput.read(FileHandle.standardInput, limit: 256) else {
+                throw ValidationError("standard input holds more than one card number (at most 256 bytes)")
+            }
+            let lines = String(decoding: input, as: UTF8.self).split(whereSeparator: \.isNewline).filter { !$0.allSatisfy(\.isWhitespace) }
+            guard lines.count <= 1 else { throw ValidationError("standard input holds \(lines.count) lines; give one card number") }
+            guard let line = lines.first.map(String.init) else { throw ValidationError("give the card number on standard input") }
             let vault = try await options.open()
             do {
                 let record = try await vault.tokenize(number: line, expiry: expMonth, expYear, caller: VaultCommand.operator_)

@@ -103,6 +103,28 @@ import Testing
         sqlite.waitUntilExit()
         let broken = try w.run(["ledger", "verify", "--database", w.database])
         #expect(broken.status == 1 && broken.stdout.contains("broken at entry 3"))
+        // A mistyped path is refused, not created and answered "0 entries verify" (probe #4); status lists it
+        // as pending without creating it either.
+        let typo = w.directory + "/levy.sqlte"
+        let missing = try w.run(["ledger", "verify", "--database", typo])
+        #expect(missing.status != 0 && missing.stderr.contains("there is no SQLite file at \(typo)"), "\(missing.stdout)\(missing.stderr)")
+        #expect(try w.run(["db", "status", "--database", typo]).stdout.contains("every migration is pending"))
+        #expect(!FileManager.default.fileExists(atPath: typo))
+    }
+
+    /// Input a command reads whole is bounded, and an error quoting what was typed masks a card number (probe #4).
+    @Test func boundedInputAndMaskedErrors() throws {
+        // A file (standard input is read the same way; a test writing 9 MiB into a pipe the command stops reading
+        // would be stopped by SIGPIPE itself).
+        let w = try Workspace()
+        let file = w.directory + "/big.json"
+        try Data(repeating: 0x20, count: 9 << 20).write(to: URL(fileURLWithPath: file))
+        let big = try LevyBinary.run(["quote", file])
+        #expect(big.status == 1 && big.stderr.contains("big.json is larger than 8 MiB"), "\(big.stderr)")
+        let two = try LevyBinary.run(["vault", "tokenize", "--exp-month", "12", "--exp-year", "2030"], stdin: "4242424242424242\n5555555555554444\n")
+        #expect(two.status != 0 && two.stderr.contains("holds 2 lines"), "\(two.stderr)")
+        let shown = try LevyBinary.run(["vault", "show", "4242 4242 4242 4242"])
+        #expect(shown.status != 0 && shown.stderr.contains("[digits removed]") && !shown.stderr.contains("4242 4242"), "\(shown.stderr)")
     }
 
     @Test func keysAreCreatedListedAndRevoked() throws {

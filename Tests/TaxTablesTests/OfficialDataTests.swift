@@ -259,6 +259,23 @@ struct TableStoreTests {
             return Broken(file: parts[0], kind: OfficialFile.Kind(rawValue: parts[1])!, diagnostic: parts[2])
         }
 
+    @Test("two files of one kind for one state in one import are refused, naming both, and nothing is written")
+    func sameKindTwice() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        var second = Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN")
+        second.0.name = "MNR2026Q1FEB18.csv"
+        #expect(throws: TableStore.StoreError.self) {
+            try store.importFiles(inputs([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN"), second]), base: Repo.shipped, now: Self.now)
+        }
+        do {
+            _ = try store.importFiles(inputs([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN"), second]), base: Repo.shipped, now: Self.now)
+        } catch {
+            #expect("\(error)".hasPrefix("MNR2026Q2FEB18.csv and MNR2026Q1FEB18.csv are both sst-rates files for MN"))
+        }
+        #expect(store.currentID() == nil)
+    }
+
     @Test("the broken-file corpus has at least 20 files")
     func corpusSize() { #expect(Self.brokenFiles.count >= 20) }
 
