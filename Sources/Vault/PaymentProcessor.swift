@@ -110,6 +110,9 @@ public actor SimulatedProcessor: PaymentProcessor {
     /// Answers by idempotency key: a repeated key gets the first answer and nothing moves again.
     private var answered: [String: ProcessorResult] = [:]
     private var counter = 0
+    /// Ids name the simulator's run too: it keeps nothing across restarts, and a store that outlives it must not
+    /// see `cap_sim_16` on two orders.
+    private let run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     /// How many calls actually moved money (repeats by idempotency key are not counted), for tests.
     public private(set) var operations: [String: Int] = [:]
 
@@ -122,7 +125,7 @@ public actor SimulatedProcessor: PaymentProcessor {
 
     private func nextID(_ prefix: String) -> String {
         counter += 1
-        return "\(prefix)_sim_\(counter)"
+        return "\(prefix)_sim_\(run)_\(counter)"
     }
 
     private func once(_ key: String, _ operation: String, _ body: () -> ProcessorResult) -> ProcessorResult {
