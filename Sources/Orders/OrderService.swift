@@ -200,8 +200,9 @@ public struct OrderService: Sendable {
         let total = quote.totalAmount.minorUnits + quote.totalTax.minorUnits
         let tenders = giftCards.isEmpty ? [] : try await giftCardPlan(giftCards, total: total)
         let giftCardAmount = tenders.reduce(0) { $0 + $1.amount }
-        // Gift cards that pay everything leave nothing to authorize: the order is ready to capture.
-        let status: OrderStatus = !tenders.isEmpty && giftCardAmount == total ? .authorized : .placed
+        // Gift cards that pay everything, or a total of zero, leave nothing to authorize: the order is ready to capture
+        // (a free order with a payment token stayed `placed`, uncapturable until someone authorized nothing).
+        let status: OrderStatus = total == 0 || (!tenders.isEmpty && giftCardAmount == total) ? .authorized : .placed
         let id = OrderID.random()
         // Stored to the second: the order returned carries the same instant a later read gives.
         let createdText = Timestamp.string(now())

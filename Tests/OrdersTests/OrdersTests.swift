@@ -98,6 +98,21 @@ struct OrdersTests {
         #expect(count == 1)
     }
 
+    /// A free order (every line's price discounted away) has nothing to authorize: it is ready to capture at once,
+    /// with or without a payment token, and the processor is not asked for anything.
+    @Test("a total of zero is authorized at placement and captures without the processor", arguments: Store.available)
+    func aFreeOrderNeedsNoAuthorization(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        var request = World.request()
+        request.discounts = [OrderDiscount(id: "free", amount: Money(minorUnits: request.lines.reduce(0) { $0 + $1.amount.minorUnits }), kind: .seller,
+                                           lineIDs: request.lines.map(\.id))]
+        let placed = try await service.place(request, idempotencyKey: "free", requestHash: "h", paymentToken: try await World.token(vault))
+        #expect(placed.totalAmount + placed.totalTax == 0)
+        #expect(placed.status == .authorized && placed.authorizationID == nil)
+        let captured = try await service.capture(placed.id)
+        #expect(captured.status == .captured && captured.captureID == OrderService.captureWithoutProcessor)
+    }
+
     @Test("place, authorize, capture: the ledger holds one entry per line and jurisdiction, summing to the order's tax", arguments: Store.available)
     func lifecycle(store: Store) async throws {
         let (service, vault) = try await World.service(store)
