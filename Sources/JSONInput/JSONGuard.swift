@@ -60,10 +60,24 @@ public enum JSONGuard {
         if scanner.index != bytes.count { throw scanner.fail(.syntax, "unexpected text after the JSON value") }
     }
 
+    /// The path of the first number in `bytes` that is not a whole number an `Int64` holds (`1.5`, `1e3`,
+    /// `9223372036854775808`), or nil. For naming the field when a decoder refuses such a number without its path
+    /// (Foundation's `JSONDecoder` does for a fraction or an overflow where an integer is expected).
+    public static func firstNonWholeNumber(_ bytes: [UInt8]) -> String? {
+        var scanner = Scanner(bytes: bytes, limits: .standard)
+        do {
+            try scanner.skipBOMAndSpace()
+            try scanner.value(depth: 0)
+        } catch {}
+        return scanner.firstNonWhole
+    }
+
     struct Scanner {
         let bytes: [UInt8]
         let limits: Limits
         var index = 0
+        /// The path of the first number read that is not a whole `Int64` (see `firstNonWholeNumber`).
+        var firstNonWhole: String?
         /// The path to the value being read: member names and array indexes.
         var path: [PathPart] = []
 
@@ -218,6 +232,7 @@ public enum JSONGuard {
                 index = start
                 throw fail(.tooLong, "a number longer than \(limits.maxNumberLength) characters")
             }
+            if firstNonWhole == nil, Int64(String(decoding: bytes[start..<index], as: UTF8.self)) == nil { firstNonWhole = pathText }
         }
 
         @discardableResult

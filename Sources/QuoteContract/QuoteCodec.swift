@@ -119,6 +119,11 @@ public enum QuoteCodec {
             throw ContractError(.invalidValue, field: fieldPath(context.codingPath), "expected \(jsonTypeName(type)), found null")
         } catch let DecodingError.dataCorrupted(context) {
             let field = fieldPath(context.codingPath)
+            // Foundation reports a fraction or an overflow where a whole number belongs without its path.
+            let bytes = [UInt8](data)
+            if field.isEmpty, (try? JSONGuard.check(bytes)) != nil, let number = JSONGuard.firstNonWholeNumber(bytes) {
+                throw ContractError(.invalidValue, field: number, "expected a whole number (an integer)")
+            }
             throw ContractError(field.isEmpty ? .invalidJSON : .invalidValue, field: field,
                                 field.isEmpty ? "the request is not valid JSON" : "the value cannot be read")
         } catch {

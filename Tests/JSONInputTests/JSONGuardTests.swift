@@ -123,3 +123,15 @@ import Testing
         }
     }
 }
+
+@Suite struct FirstNonWholeNumberTests {
+    /// Foundation's decoder refuses `1.5` or 2^63 for an integer without the field's path; the API names it from here.
+    @Test func namesTheFirstNumberThatIsNotAWholeInt64() {
+        func path(_ text: String) -> String? { JSONGuard.firstNonWholeNumber(Array(text.utf8)) }
+        #expect(path(#"{"a": 1, "b": {"c": [2, 1.5]}}"#) == "b.c[1]")
+        #expect(path(#"{"billing_version": 9223372036854775808}"#) == "billing_version")
+        #expect(path(#"{"n": 1e3}"#) == "n")
+        #expect(path(#"{"n": -9223372036854775808, "m": 0}"#) == nil)
+        #expect(path(#"{"amount": "1.5"}"#) == nil, "a string is not a number")
+    }
+}

@@ -129,6 +129,9 @@ struct QuoteContractTests {
         ("\"amount\": \"100.00\"", "\"amount\": 100.00", "lines[0].amount", .invalidValue),
         ("\"amount\": \"100.00\", ", "", "lines[0].amount", .missingField),
         ("\"quantity\": 2", "\"quantity\": 0", "lines[0].quantity", .invalidValue),
+        // Foundation refuses these without a path; the field is named all the same.
+        ("\"quantity\": 2", "\"quantity\": 1.5", "lines[0].quantity", .invalidValue),
+        ("\"quantity\": 2", "\"quantity\": 9223372036854775808", "lines[0].quantity", .invalidValue),
         ("\"fulfilment\": \"shipped\"", "\"fulfillment\": \"shipped\"", "lines[0].fulfillment", .unknownField),
         ("\"fulfilment\": \"shipped\"", "\"fulfilment\": \"mailed\"", "lines[0].fulfilment", .invalidValue),
         ("\"date\": \"2026-03-02\"", "\"date\": \"2026-02-30\"", "date", .invalidValue),
