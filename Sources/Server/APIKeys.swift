@@ -71,6 +71,10 @@ public final class APIKeyStore: Sendable {
     let now: @Sendable () -> Date
     let cacheLifetime: TimeInterval
     private let cache = Mutex<[String: (key: APIKey, until: Date)]>([:])
+    /// Digests of secrets that authenticated in this process in the last `recentLifetime`, with when they last did:
+    /// an address throttled for failed attempts still gets its known keys looked up (see `LevyAPI.verifyKey`).
+    private let recent = Mutex<[String: Date]>([:])
+    static let recentLifetime: TimeInterval = 3_600, maxRecent = 10_000
 
     public init(database: any SQLDatabase, schema: String = "api", cacheLifetime: TimeInterval = 5,
                 now: @escaping @Sendable () -> Date = { Date() }) {
@@ -175,7 +179,20 @@ public final class APIKeyStore: Sendable {
         let key = try Self.key(row)
         guard key.revoked == nil else { return nil }
         cache.withLock { $0[digest] = (key, instant.addingTimeInterval(cacheLifetime)) }
+        recent.withLock { recent in
+            recent[digest] = instant
+            if recent.count > Self.maxRecent { recent = recent.filter { instant.timeIntervalSince($0.value) < Self.recentLifetime } }
+            if recent.count > Self.maxRecent { recent = [digest: instant] }
+        }
         return key
+    }
+
+    /// Whether this secret authenticated here within the last hour. Only a right secret can be in the set, so
+    /// answering for it gives a guesser nothing; it lets a key keep working from an address that someone else
+    /// (a stale key behind the same NAT, a test harness on loopback) made fail too often.
+    public func recentlyAuthenticated(_ presented: String) -> Bool {
+        let digest = Self.digest(presented), instant = now()
+        return recent.withLock { $0[digest].map { instant.timeIntervalSince($0) < Self.recentLifetime } ?? false }
     }
 
     /// The key id inside a presented secret (`lvk_<id>_<secret>`), if it has that shape; for per-key throttling.

@@ -206,12 +206,17 @@ public struct LevyAPI: Sendable {
 
     /// Checks a presented key (`Throttled` or `APIError.unauthenticated` when refused). A client address that failed
     /// too often in the last minute is refused before the key is even looked up, so guessing stays slow whatever the
-    /// guesses are. Failures are counted per key id too, but a key id over the limit refuses only wrong secrets
-    /// (429 instead of 401): key ids are not secret, and whoever knows one must not lock its holder out.
+    /// guesses are, unless the secret is one that authenticated here in the last hour (only a right secret can be:
+    /// one client's wrong keys must not shut out the working keys of others behind the same address). Failures are
+    /// counted per key id too, but a key id over the limit refuses only wrong secrets (429 instead of 401): key ids
+    /// are not secret, and whoever knows one must not lock its holder out.
     func verifyKey(_ presented: String, client: String) async throws -> APIKey {
         let clientSubject = "client:" + client
         let keySubject = APIKeyStore.keyID(ofSecret: presented).map { "key:" + $0 }
         if let wait = failedAuth.retryAfter(clientSubject) {
+            if presented.utf8.count <= 128, services.keys.recentlyAuthenticated(presented), let key = try await services.keys.authenticate(presented) {
+                return key
+            }
             services.metrics.authenticationThrottled(reason: "client")
             throw Throttled(seconds: wait)
         }

@@ -335,8 +335,17 @@ import Vault
         #expect(refusals.prefix(20).allSatisfy { $0 == "401" } && refusals.suffix(10).allSatisfy { $0 == "429" }, "\(refusals)")
         let holder = try await server.api.verifyKey(real, client: "10.0.0.99")
         #expect(real.hasPrefix("lvk_" + holder.id))
-        // One address over its limit is refused before any lookup, even with a right key.
+        // One address over its limit is refused before any lookup, even with a right key, unless that key
+        // authenticated here lately: the wrong keys of one client behind an address do not shut out another's
+        // working key (a guess cannot be such a key).
         for _ in 0..<20 { _ = try? await server.api.verifyKey(wrong, client: "10.0.1.1") }
+        await #expect(throws: Throttled.self) { _ = try await server.api.verifyKey(server.keys[.accountant]!, client: "10.0.1.1") }
+        #expect(try await server.api.verifyKey(real, client: "10.0.1.1").id == holder.id)
+        await #expect(throws: Throttled.self) { _ = try await server.api.verifyKey(wrong, client: "10.0.1.1") }
+        _ = try await server.api.verifyKey(server.keys[.accountant]!, client: "10.0.0.98")
+        #expect(try await server.api.verifyKey(server.keys[.accountant]!, client: "10.0.1.1").scopes.contains(.accountant))
+        // A revoked key is looked up again, so it is refused even though it authenticated lately.
+        _ = try await server.api.services.keys.revoke(holder.id)
         await #expect(throws: Throttled.self) { _ = try await server.api.verifyKey(real, client: "10.0.1.1") }
     }
 
