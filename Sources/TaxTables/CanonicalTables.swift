@@ -34,6 +34,8 @@ public enum CanonicalTables {
         public var zip5: Zip5Index
         public var sources: [Source]
         public var warnings: [TableDiagnostic]
+        /// The folder the tables were read from (a table version rebuilds from it with its imported files).
+        public var directory: String = ""
     }
 
     public struct Source: Sendable, Hashable {
@@ -47,7 +49,9 @@ public enum CanonicalTables {
         public var verifiedThrough: TaxDate?
     }
 
-    public static func load(directory: String) throws(TableLoadError) -> Loaded {
+    /// `imported`: official files of a table version, each in place of the shipped file of its kind and state, so
+    /// corrections, local taxes and place names apply over them as over the shipped ones.
+    public static func load(directory: String, imported: [(OfficialFile, [UInt8])] = []) throws(TableLoadError) -> Loaded {
         var log = DiagnosticLog()
         var contents: [String: [UInt8]] = [:]
         for name in files {
@@ -87,7 +91,8 @@ public enum CanonicalTables {
         let ownBase = contents["local/local-taxes.csv"].map { readLocalTaxes($0, states: stateCodes, sources: known, log: &log) } ?? []
         let coupons = contents["coupons.csv"].map { readCoupons($0, states: stateCodes, sources: known, log: &log) } ?? [:]
         let brackets = contents["brackets.csv"].map { readBrackets($0, states: stateCodes, sources: known, log: &log) } ?? [:]
-        let official = contents["official/files.csv"].map { readOfficialList($0, states: stateCodes, sources: known, log: &log) } ?? []
+        let official = replacing(contents["official/files.csv"].map { readOfficialList($0, states: stateCodes, sources: known, log: &log) } ?? [],
+                                 with: imported)
         let sstNames = contents[sstPlaceNamesFile].map { readSSTPlaceNames($0, states: stateCodes, sources: known, log: &log) } ?? []
         var zip5Date = TaxDate(year: 2026, month: 2, day: 1)!
         for (text, field) in [(manifest?.zip5TableDate, "zip5_table_date"), (manifest?.localCarriedBackFrom, "local_carried_back_from")] {
@@ -121,7 +126,7 @@ public enum CanonicalTables {
                                            + zip5.map(\.source)
                                            + ownBase.map(\.tax.provenance.source)
                                            + brackets.values.flatMap { $0.map(\.provenance.source) }))
-        return Loaded(tables: tables, zip5: index, sources: sources, warnings: log.entries)
+        return Loaded(tables: tables, zip5: index, sources: sources, warnings: log.entries, directory: directory)
     }
 
     /// The first 12 hex digits of SHA-256 over every file's name and bytes: any edit gives a new version.

@@ -20,6 +20,21 @@ extension CanonicalTables {
         public var carriedBackFrom: TaxDate?
         public var source: String
         public var line: Int
+        /// The bytes of a file imported into a table version (`levy tables import`), which stands in for the
+        /// shipped file of its kind and state; nil for a shipped file, read from `official/`.
+        public var imported: [UInt8]?
+    }
+
+    /// The shipped list of official files with imported ones in place of the shipped file of the same kind and state
+    /// (or added). An imported file answers from its own dates only (no carrying back) under its kind as source.
+    static func replacing(_ official: [ShippedOfficialFile], with imported: [(OfficialFile, [UInt8])]) -> [ShippedOfficialFile] {
+        var result = official.filter { entry in !imported.contains { $0.0.kind == entry.kind && $0.0.state == entry.state.code } }
+        for (file, bytes) in imported {
+            guard let state = StateCode(file.state) else { continue }
+            result.append(ShippedOfficialFile(file: file.name, kind: file.kind, state: state, effectiveFrom: file.effectiveFrom.flatMap(TaxDate.init(iso:)),
+                                              carriedBackFrom: nil, source: file.kind.rawValue, line: 0, imported: bytes))
+        }
+        return result
     }
 
     // MARK: - Readers
@@ -692,13 +707,20 @@ extension CanonicalTables {
         var sstRates: [StateCode: (SSTRateFile, ShippedOfficialFile)] = [:]
         var sstBoundaries: [StateCode: SSTBoundaryFile] = [:]
         for entry in official {
-            let name = "official/" + entry.file
-            guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
-                log.error("official/files.csv", entry.line, 1, "cannot read \(name)")
-                continue
+            // An imported file is named as its publisher named it (its records cite it so); its bytes are kept apart.
+            let name = entry.imported == nil ? "official/" + entry.file : entry.file
+            let bytes: [UInt8]
+            if let imported = entry.imported {
+                bytes = imported
+                contents["imported/" + entry.file] = imported
+            } else {
+                guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
+                    log.error("official/files.csv", entry.line, 1, "cannot read \(name)")
+                    continue
+                }
+                bytes = [UInt8](data)
+                contents[name] = bytes
             }
-            let bytes = [UInt8](data)
-            contents[name] = bytes
             do {
                 switch entry.kind {
                 case .sstRates:

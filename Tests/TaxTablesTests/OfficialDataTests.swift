@@ -105,6 +105,24 @@ struct OfficialResolutionTests {
 
     init() throws { tables = try Official.tables() }
 
+    /// A version built from imported files is the shipped tables with those files in place of the shipped ones:
+    /// the corrections and local taxes with their own base still apply in the imported files' states. Importing
+    /// IDOR's file (the one Levy ships) once dropped Chicago's amusement tax on streaming and the Northern Illinois
+    /// Transit Authority's 0.25% of 2026-08-01 (a correction).
+    @Test("an imported file keeps the shipped corrections and local taxes of its state")
+    func importsKeepCorrectionsAndOwnBaseTaxes() throws {
+        let bytes = Repo.bytes(Repo.shippedTables + "/official/ordmache-2026-01.txt")
+        let file = OfficialFile(kind: .ilIDOR, state: "IL", name: "ordmache-2026-01.txt", sha256: OfficialTables.sha256(bytes))
+        let imported = try Official.tables([(file, bytes)])
+        let chicago = Address(line1: "", city: "Chicago", state: StateCode("IL")!, zip: ZipCode("60601")!)
+        for tables in [Repo.shipped.tables, imported] {
+            let streamed = try Official.quote(tables, chicago, on: "2026-03-02", code: .digitalVideoStream)
+            #expect(streamed.totalTax.decimalString == "10.25" && streamed.lines[0].appliedRules == ["IL-chicago-amusement-electronic-2025"])
+            #expect(try Official.quote(tables, chicago, on: "2026-09-01").totalTax.decimalString == "10.50", "NITA's 0.25% from 2026-08-01")
+        }
+        #expect(imported.version == "test")
+    }
+
     @Test("a MN quote names the boundary record that matched (ZIP+4) and uses that record's rates")
     func minnesotaZip4() throws {
         let q = try Official.quote(tables, Official.address("", "MN", "55012-0500"), on: "2018-06-01")

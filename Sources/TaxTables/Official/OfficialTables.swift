@@ -119,46 +119,21 @@ public enum OfficialTables {
         }
         if diagnostics.contains(where: { $0.severity == .error }) { throw TableLoadError(diagnostics) }
 
-        var countyNames: [String: String] = [:]
-        for record in base.zip5.allRecords {
-            guard let fips = record.countyFIPS, countyNames[fips] == nil, let name = record.countyName else { continue }
-            countyNames[fips] = name
+        // The version is the shipped tables rebuilt with these files in place of the shipped ones of the same kind
+        // and state: corrections, local taxes with their own base and place names apply over them as over the
+        // shipped files (an imported IDOR file used to drop Chicago's amusement tax, an imported SST rate file
+        // Minnesota's corrections).
+        if base.directory.isEmpty {
+            throw TableLoadError([TableDiagnostic(file: "", line: 0, message: "the shipped tables' folder is not known, so a version cannot be built")])
         }
-        var resolvers: [StateCode: any LocalRateResolver] = [:]
-        var profiles: [StateCode: StateProfile] = [:]
-        for (state, rates) in sstRates {
-            let resolver = SSTBoundaryResolver(state: state, boundaries: sstBoundaries[state], rates: rates,
-                                               countyNames: countyNames, fallback: base.zip5)
-            resolvers[state] = resolver
-            let stateRates = resolver.stateRates
-            if let profile = base.tables.profile(state), !stateRates.isEmpty {
-                profiles[state] = profile.replacingRates(CanonicalTables.mergeRates(official: stateRates, canonical: profile.rates))
-            }
-        }
-        for (state, file) in places {
-            resolvers[state] = PlaceRateResolver(file: file, zip5: base.zip5, fallback: base.zip5)
-            let stateRates = file.stateRates
-            if let profile = base.tables.profile(state), !stateRates.isEmpty {
-                profiles[state] = profile.replacingRates(CanonicalTables.mergeRates(official: stateRates, canonical: profile.rates))
-            }
-        }
-        for (state, file) in illinois {
-            resolvers[state] = IllinoisRateResolver(file: file, zip5: base.zip5, fallback: base.zip5, sourceID: OfficialFile.Kind.ilIDOR.rawValue)
-        }
-        let states = base.tables.states.map { profiles[$0.state] ?? $0 }
-        // Imported files answer for their states; every other state keeps the shipped answer (official files,
-        // corrections and local taxes included).
-        var tables = TaxTableSet(version: version, states: states, taxability: base.tables.allTaxability,
-                                 rules: base.tables.allRules, locals: LayeredResolver(byState: resolvers, fallback: base.tables.locals))
-        tables.couponRules = base.tables.couponRules
-        tables.brackets = base.tables.brackets
-        tables.verifiedThrough = base.tables.verifiedThrough
+        let rebuilt = try CanonicalTables.load(directory: base.directory, imported: files)
+        var tables = rebuilt.tables
+        tables.version = version
         // An imported place file is as fresh as its last period (Washington's quarters); later dates say so.
         for file in places.values {
             if let last = file.places.map(\.period.through).max(), last < .distantFuture { tables.verifiedThrough[file.kind.rawValue] = last }
         }
-        tables.registerCombinedSources(Set(states.flatMap { $0.rates.map(\.provenance.source) }))
-        return (tables, Report(lines: lines, warnings: diagnostics))
+        return (tables, Report(lines: lines, warnings: diagnostics + rebuilt.warnings.filter { warning in files.contains { $0.0.name == warning.file } }))
     }
 
     static func sha256(_ bytes: [UInt8]) -> String {
