@@ -337,19 +337,34 @@ public struct TaxCalculator: Sendable {
 
         // The taxable base: the price less the discounts that reduce it here. A seller's discount always does; a
         // reimbursed third-party coupon only where the state says so (else the buyer pays less, the base does not
-        // change). A tax-inclusive price is first reduced by every discount, then back-calculated exactly.
+        // change). A tax-inclusive price is first reduced by the discounts that reduce the base, then back-calculated
+        // exactly; a coupon that does not reduce the base then comes off what the buyer pays, never off the tax.
         let couponReduces = tables.couponRules[state]?.reducesBase ?? false
         let quantity = line.quantity
         let net: Int64
         let charged: Int64
         var includedTax: Int64 = 0
         if line.taxIncluded {
-            let gross = line.amount.minorUnits - discounts.total
-            net = Self.netFromGross(gross) { n in
+            let keptCoupon = couponReduces ? 0 : discounts.thirdParty
+            let gross = line.amount.minorUnits - discounts.total + keptCoupon
+            let exactTax = { (n: Int64) in
                 components.reduce(ExactAmount.zero) { $0 + ExactAmount(minorUnits: $1.base(net: n, quantity: quantity), rate: $1.rate) }
             }
-            charged = net
-            includedTax = gross - net
+            let solved = Self.netFromGross(gross, tax: exactTax)
+            net = solved.net
+            if solved.exact {
+                includedTax = gross - net
+            } else {
+                // The price falls in the jump of the tax at a per-article limit (New York clothing: a net of 109.99 is
+                // exempt, 110.00 taxed in full): no net price and its tax make the gross. The lower net is kept with
+                // its own tax, so the buyer is not charged more than the price and no jurisdiction gets a share of tax
+                // that its base does not bear.
+                includedTax = exactTax(net).roundedHalfAwayFromZero
+                warnings.append("tax-included price \(Money(minorUnits: gross, currency: line.amount.currency).decimalString) falls where the tax "
+                                + "jumps at a per-article limit: no net price and its tax make it; quoted at the net \(Money(minorUnits: net, currency: line.amount.currency).decimalString) "
+                                + "with its tax, \(Money(minorUnits: net + includedTax, currency: line.amount.currency).decimalString) in all")
+            }
+            charged = Swift.max(net - keptCoupon, 0)
         } else {
             charged = line.amount.minorUnits - discounts.total
             net = line.amount.minorUnits - discounts.seller - (couponReduces ? discounts.thirdParty : 0)
@@ -600,7 +615,9 @@ public struct TaxCalculator: Sendable {
     /// The net price of a tax-inclusive `gross`: the exact solution x of x + tax(x) = gross, rounded half up
     /// to the cent. `tax` is non-decreasing in the net, so the solution is found by bisection over cents and
     /// then placed exactly within its cent, where the tax is linear.
-    static func netFromGross(_ gross: Int64, tax: (Int64) -> ExactAmount) -> Int64 {
+    /// `exact` is false when the gross falls in a jump of the tax (a per-article limit above which the whole price
+    /// is taxed): no net makes it, and the net returned is the highest below it.
+    static func netFromGross(_ gross: Int64, tax: (Int64) -> ExactAmount) -> (net: Int64, exact: Bool) {
         let scale = Int128(Rate.scale)
         func total(_ n: Int64) -> Int128 { Int128(n) * scale + tax(n).scaled }
         let target = Int128(gross) * scale
@@ -610,10 +627,16 @@ public struct TaxCalculator: Sendable {
             let mid = low + (high - low + 1) / 2
             if total(mid) <= target { low = mid } else { high = mid - 1 }
         }
-        if low == gross { return gross }
+        if low == gross { return (gross, true) }
         let shortfall = target - total(low)
         let step = total(low + 1) - total(low)
-        return shortfall * 2 >= step ? low + 1 : low
+        // Where the tax is linear a cent of net adds a cent and its tax (under two cents: no rate reaches 100%); a
+        // larger step is a jump, and a gross inside it has no net.
+        if step > 2 * scale, shortfall > 0 {
+            // Just above the jump: the next cent and its tax, rounded, make the gross.
+            return low + 1 + tax(low + 1).roundedHalfAwayFromZero == gross ? (low + 1, true) : (low, false)
+        }
+        return (shortfall * 2 >= step ? low + 1 : low, true)
     }
 
     /// `net` times taxable/total, rounded half up to the cent: the taxable part of a delivery charge.

@@ -782,6 +782,47 @@ struct AccuracyTests {
         #expect(wichita.lines[0].taxableBase.decimalString == "90.00")
     }
 
+    /// A tax-included price at a per-article limit: New York exempts clothing under $110 (state and city), so a net
+    /// of 109.99 pays nothing and 110.00 pays 9.76 (8.875%). A price of 118.00 falls in that jump: no net and its
+    /// tax make it. It is quoted at the net below with its own tax and a warning, not split into a net of 110.00 and
+    /// a tax of 8.00 shared out with a negative district line (probe #5); just above the jump the split is exact.
+    /// Alabama's holiday limit of $156 and Texas's under $100 behave the same.
+    @Test func taxIncludedPricesAtAPerArticleLimit() throws {
+        let manhattan = Address.zip("NY", "10001")
+        func included(_ amount: String, _ date: String = "2026-03-02", at place: Address) throws -> Quote {
+            try quote(date, from: place, to: place, [QuoteLine(id: "1", code: .clothing, amount: try Money.parse(amount), fulfilment: .shipped,
+                                                               taxIncluded: true)])
+        }
+        for amount in ["114.40", "118.00", "119.75"] {
+            let q = try included(amount, at: manhattan)
+            #expect(q.lines[0].amount.decimalString == "109.99" && q.totalTax.minorUnits == 0, "\(amount)")
+            #expect(q.lines[0].jurisdictions.allSatisfy { $0.tax == 0 }, "\(amount)")
+            #expect(q.warnings.contains { $0.contains("falls where the tax jumps at a per-article limit") }, "\(amount)")
+        }
+        let edge = try included("119.76", at: manhattan)
+        #expect(edge.lines[0].amount.decimalString == "110.00" && edge.totalTax.decimalString == "9.76")
+        #expect(edge.lines[0].jurisdictions.allSatisfy { $0.tax >= 0 })
+        let montgomery = Address(line1: "", city: "Montgomery", state: StateCode("AL")!, zip: ZipCode("36104")!)
+        let alabama = try included("165.00", "2026-07-17", at: montgomery)
+        #expect(alabama.lines[0].amount.decimalString == "156.00" && alabama.totalTax.minorUnits == 0)
+        let austin = Address.zip("TX", "78701")
+        let texas = try included("100.00", "2026-08-07", at: austin)
+        #expect(texas.lines[0].amount.decimalString == "99.99" && texas.totalTax.minorUnits == 0, "no cent of tax on an exempt article")
+    }
+
+    /// A tax-included price with a reimbursed coupon that does not reduce the base (Kentucky): the tax is the one on
+    /// the whole price, as without tax_included; the coupon comes off what the buyer pays, never off the tax.
+    @Test func aKeptCouponOnATaxIncludedPrice() throws {
+        let somerset = Address.zip("KY", "42501")
+        for (coupon, amount) in [("50.00", "44.34"), ("100.00", "0.00")] {
+            let q = try quote("2026-03-02", from: somerset, to: somerset,
+                              [QuoteLine(id: "1", code: .general, amount: try Money.parse("100.00"), fulfilment: .shipped, taxIncluded: true)],
+                              discounts: [OrderDiscount(id: "c", amount: try Money.parse(coupon), kind: .thirdParty)])
+            #expect(q.lines[0].taxableBase.decimalString == "94.34" && q.totalTax.decimalString == "5.66", "\(coupon)")
+            #expect(q.lines[0].amount.decimalString == amount, "\(coupon)")
+        }
+    }
+
     /// A delivery charge taxed in proportion to the taxable goods (Kentucky) measures both sides on the goods'
     /// taxable base: a reimbursed coupon, which does not reduce that base in Kentucky, must not shrink the whole and
     /// leave the part (10.00 of goods with a 9.99 coupon once made a 10.00 delivery charge taxable on 10,000.00, and
