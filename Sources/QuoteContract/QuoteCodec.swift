@@ -96,6 +96,14 @@ public enum QuoteCodec {
         return text
     }
 
+    /// An identifier the client chooses (a line's id, a discount's): bounded, and not a card number. The check is
+    /// the identifiers' one (a network's prefix and length and a right Luhn digit), so a long SKU is still an id.
+    static func identifier(_ text: String, field: String) throws(ContractError) -> String {
+        let text = try boundedText(text, field: field, limit: QuoteLimits.maxIdentifierBytes)
+        guard !CardNumberMask.containsIssuedCardNumber(text) else { throw ContractError(.invalidValue, field: field, CardNumberMask.refusal) }
+        return text
+    }
+
     /// Text a person writes (an address line, a city): bounded like any text, and never a card number (orders keep
     /// their addresses; a card number belongs in the vault only).
     static func personText(_ text: String, field: String, limit: Int) throws(ContractError) -> String {
@@ -208,7 +216,7 @@ public enum QuoteCodec {
         for (i, doc) in lineDocuments.enumerated() {
             let field = "lines[\(i)]"
             guard let id = doc.id, !id.isEmpty else { throw ContractError(.missingField, field: field + ".id", "required") }
-            _ = try boundedText(id, field: field + ".id", limit: QuoteLimits.maxIdentifierBytes)
+            _ = try identifier(id, field: field + ".id")
             guard ids.insert(id).inserted else { throw ContractError(.invalidValue, field: field + ".id", "\"\(id)\" is used by another line") }
             guard let codeText = doc.code else { throw ContractError(.missingField, field: field + ".code", "required") }
             guard let code = ProductTaxCode(rawValue: codeText) else {
@@ -267,7 +275,7 @@ public enum QuoteCodec {
         for (i, doc) in discountDocuments.enumerated() {
             let field = "discounts[\(i)]"
             guard let id = doc.id, !id.isEmpty else { throw ContractError(.missingField, field: field + ".id", "required") }
-            _ = try boundedText(id, field: field + ".id", limit: QuoteLimits.maxIdentifierBytes)
+            _ = try identifier(id, field: field + ".id")
             guard discountIDs.insert(id).inserted else { throw ContractError(.invalidValue, field: field + ".id", "\"\(id)\" is used by another discount") }
             guard let amountText = doc.amount else { throw ContractError(.missingField, field: field + ".amount", "required (a decimal string)") }
             let amount: Money

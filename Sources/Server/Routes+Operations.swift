@@ -43,6 +43,7 @@ extension LevyAPI {
                 guard !body.location.trimmingCharacters(in: .whitespaces).isEmpty else {
                     throw APIError.invalid("location", "name the seller location where the service is performed")
                 }
+                try refuseCardNumbers(["location": body.location])
                 return .json(VoucherOut(try await services.orders.redeem(voucher: call.parameter("code"), at: body.location)))
             },
             Endpoint(method: .get, path: "/v1/entitlements/{entitlement_id}", scopes: [.checkout], idempotency: .none) { call in

@@ -52,7 +52,7 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noStateRate(_, let state, let date): "the tables have no \(state) state rate in force on \(date)"
         case .noTaxability(_, let code, let state, let date): "the tables do not say whether \(code.rawValue) is taxable in \(state) on \(date)"
         case .unknownPinnedJurisdiction(_, let code, let date):
-            "the merchant profile pins jurisdiction \(code) for this location, and the tables have no rate for it on \(date)"
+            "the merchant profile pins jurisdiction \(code) for this location, and the tables have no local rate for it on \(date) (a state's own code is not one)"
         }
     }
 }

@@ -546,7 +546,8 @@ public struct TaxCalculator: Sendable {
         for code in codes {
             if let resolved = location.locals.first(where: { $0.jurisdiction.code == code }) {
                 locals.append(resolved)
-            } else if let rate = tables.locals.jurisdictionRate(code: code, state: state, on: date) {
+            } else if let rate = tables.locals.jurisdictionRate(code: code, state: state, on: date), rate.jurisdiction.level != .state {
+                // A state's own code is not a local jurisdiction: pinned, it charged the state's tax twice.
                 locals.append(rate)
             } else {
                 throw .unknownPinnedJurisdiction(field: field, code: code, date)

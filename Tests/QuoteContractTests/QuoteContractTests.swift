@@ -131,6 +131,8 @@ struct QuoteContractTests {
         ("\"quantity\": 2", "\"quantity\": 0", "lines[0].quantity", .invalidValue),
         // Foundation refuses these without a path; the field is named all the same.
         ("\"quantity\": 2", "\"quantity\": 1.5", "lines[0].quantity", .invalidValue),
+        // A line id is stored with the order: not a card number (probe #5).
+        ("\"id\": 1,", "\"id\": \"4242 4242 4242 4242\",", "lines[0].id", .invalidValue),
         ("\"quantity\": 2", "\"quantity\": 9223372036854775808", "lines[0].quantity", .invalidValue),
         ("\"fulfilment\": \"shipped\"", "\"fulfillment\": \"shipped\"", "lines[0].fulfillment", .unknownField),
         ("\"fulfilment\": \"shipped\"", "\"fulfilment\": \"mailed\"", "lines[0].fulfilment", .invalidValue),

@@ -52,6 +52,10 @@ struct PinnedJurisdictionTests {
         #expect(throws: QuoteError.unknownPinnedJurisdiction(field: "origin", code: "L-MN-CITY-NOWHERE", TaxDate(iso: "2026-04-15")!)) {
             try quote(["27053", "L-MN-CITY-NOWHERE"])
         }
+        // The state's own code is no local jurisdiction: pinned, it once charged Minnesota's 6.875% twice (probe #5).
+        #expect(throws: QuoteError.unknownPinnedJurisdiction(field: "origin", code: "27", TaxDate(iso: "2026-04-15")!)) {
+            try quote(["27", "27053"])
+        }
     }
 
     /// Every shipped resolver answers for codes of its own kind: a WA location code from the DOR file, a county
