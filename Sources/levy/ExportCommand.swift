@@ -26,7 +26,7 @@ struct ExportOptions: ParsableArguments {
     }
 
     func exporter() async throws -> Exporter {
-        let (service, namespace) = try await database.merchantOrders()
+        let (service, namespace) = try await database.merchantOrders(existing: true)
         let reading = try await replica.readService(primary: service)
         let exporter = Exporter(database: service.database, reader: reading.reader, ordersSchema: service.schema,
                                 customersSchema: namespace + "customers", exportsSchema: namespace + "exports", signingKey: try Self.signingKey(signingKey))
@@ -98,7 +98,7 @@ struct ExportCommand: AsyncParsableCommand {
 
         func run() async throws {
             // Each field from its option, else from the merchant profile (`levy merchant`); a field neither gives is named.
-            let profile = try await options.database.profile()
+            let profile = try await options.database.profile(existing: true)
             func field(_ given: String?, _ fromProfile: String?, option: String, fix: String) throws -> String {
                 if let given { return given }
                 if let fromProfile, !fromProfile.isEmpty { return fromProfile }
@@ -207,7 +207,7 @@ struct DisclosuresCommand: AsyncParsableCommand {
         @Flag(help: "Every export, not only disclosures.") var all = false
 
         func run() async throws {
-            let store = try database.open()
+            let store = try database.open(existing: true)
             let log = DisclosureLog(database: store, schema: try await database.merchantScope(store).namespace + "exports")
             try await log.migrate()
             for record in try await log.list(all: all) {
@@ -235,13 +235,13 @@ struct ReportCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let start = TaxDate(iso: from), let end = TaxDate(iso: to) else { throw CLIError.input("--from/--to: dates as YYYY-MM-DD") }
-            let (service, namespace) = try await database.merchantOrders()
+            let (service, namespace) = try await database.merchantOrders(existing: true)
             let reading = try await replica.readService(primary: service)
             let exporter = Exporter(database: service.database, reader: reading.reader, ordersSchema: service.schema, customersSchema: namespace + "customers",
                                     exportsSchema: namespace + "exports", signingKey: try ExportOptions.signingKey(signingKey))
             try await exporter.migrate()
             var title = merchantName ?? "Merchant"
-            if merchantName == nil, let profile = try await database.profile() { title = profile.legalName }
+            if merchantName == nil, let profile = try await database.profile(existing: true) { title = profile.legalName }
             let manifest = try await exporter.htmlReport(from: start, through: end, merchant: title, to: out, progress: ExportProgress(label: "report"))
             report(manifest, out)
         }

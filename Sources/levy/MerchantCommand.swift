@@ -11,8 +11,8 @@ struct MerchantCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Show.self, Update.self, Register.self, EndRegistration.self, AddLocation.self])
 
     /// The profile store on the order database, migrated.
-    static func service(_ options: DatabaseOptions) async throws -> MerchantService {
-        let service = MerchantService(database: try options.open())
+    static func service(_ options: DatabaseOptions, existing: Bool = false) async throws -> MerchantService {
+        let service = MerchantService(database: try options.open(existing: existing))
         try await service.migrate()
         return service
     }
@@ -101,7 +101,7 @@ struct MerchantCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            for merchant in try await MerchantCommand.service(database).list() { print("\(merchant.id)\t\(merchant.legalName)") }
+            for merchant in try await MerchantCommand.service(database, existing: true).list() { print("\(merchant.id)\t\(merchant.legalName)") }
         }
     }
 
@@ -111,7 +111,7 @@ struct MerchantCommand: AsyncParsableCommand {
         @Argument(help: "The merchant's id.") var id: String?
 
         func run() async throws {
-            MerchantCommand.show(try await MerchantCommand.merchant(id, database, in: try await MerchantCommand.service(database)))
+            MerchantCommand.show(try await MerchantCommand.merchant(id, database, in: try await MerchantCommand.service(database, existing: true)))
         }
     }
 

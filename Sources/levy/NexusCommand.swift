@@ -46,7 +46,7 @@ struct NexusCommand: AsyncParsableCommand {
             }
             // Without --registered, the merchant profile's registrations in force on the as-of date, with since when.
             var source = "as given"
-            if states == nil, let profile = try await database.profile(), !profile.registrations.isEmpty {
+            if states == nil, let profile = try await database.profile(existing: true), !profile.registrations.isEmpty {
                 states = profile.registeredStates(on: asOf)
                 source = profile.registrationSource(on: asOf)
             }
@@ -57,7 +57,7 @@ struct NexusCommand: AsyncParsableCommand {
                 writeError("\(error)\n")
                 throw ExitCode(3)
             }
-            let service = try await replica.readService(primary: try await database.orders())
+            let service = try await replica.readService(primary: try await database.orders(existing: true))
             let report = try await NexusReport.compute(service: service, year: year, asOf: asOf, thresholds: thresholds, registered: states,
                                                        registeredSource: source, nearPercent: near)
             switch format {

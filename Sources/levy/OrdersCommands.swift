@@ -32,8 +32,8 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// The chosen merchant's profile (the home merchant's by default; nil when it has none yet).
-    func profile() async throws -> Merchant? {
-        let service = MerchantService(database: try open())
+    func profile(existing: Bool = false) async throws -> Merchant? {
+        let service = MerchantService(database: try open(existing: existing))
         try await service.migrate()
         if let merchant {
             do { return try await service.merchant(MerchantID(merchant)) } catch MerchantError.unknownMerchant {

@@ -37,7 +37,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let request = try makeRequest()
-            let service = try await replica.readService(primary: try await database.orders())
+            let service = try await replica.readService(primary: try await database.orders(existing: true))
             var reconciler = Reconciler(service: service, tables: service.tables)
             reconciler.batch = max(batchSize, 1)
             if let holdAtCheckpoint {

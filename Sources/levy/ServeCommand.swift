@@ -112,8 +112,8 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "keys", abstract: "API keys: create (the secret is shown once), list, revoke.",
                                                     subcommands: [Create.self, List.self, Revoke.self])
 
-    static func store(_ options: DatabaseOptions) async throws -> APIKeyStore {
-        let keys = APIKeyStore(database: try options.open())
+    static func store(_ options: DatabaseOptions, existing: Bool = false) async throws -> APIKeyStore {
+        let keys = APIKeyStore(database: try options.open(existing: existing))
         try await keys.migrate()
         return keys
     }
@@ -147,7 +147,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: DatabaseOptions
 
         func run() async throws {
-            let keys = try await KeysCommand.store(options)
+            let keys = try await KeysCommand.store(options, existing: true)
             for key in try await options.merchant == nil ? keys.list() : keys.list(merchant: .some(options.merchantScope(try options.open()).id)) {
                 let revoked = key.revoked.map { " revoked " + Timestamp.string($0) } ?? ""
                 let merchant = key.merchant.map { "  merchant " + $0.value } ?? ""

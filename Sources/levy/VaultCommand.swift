@@ -14,9 +14,14 @@ struct VaultOptions: ParsableArguments {
     @Option(help: "With --merchant: the order store that knows the merchants (default: LEVY_DATABASE_URL or .levy/levy.sqlite).")
     var database: String?
 
-    func open() async throws -> Vault {
+    /// `existing`: for commands that only read (the audit check), a SQLite vault that is not there is refused rather
+    /// than created and answered "0 entries verify".
+    func open(existing: Bool = false) async throws -> Vault {
         let env = ProcessInfo.processInfo.environment
         let location = vault ?? env["LEVY_VAULT"] ?? FileManager.default.currentDirectoryPath + "/.levy/vault.sqlite"
+        if existing, !location.hasPrefix("postgres://"), !location.hasPrefix("postgresql://"), !FileManager.default.fileExists(atPath: location) {
+            throw CLIError.input("--vault: there is no vault at \(location) (levy serve or levy vault tokenize creates one)")
+        }
         let key = try masterKey(env)
         // Another merchant's vault is a namespace of its own in the same store (its tokens, its data keys).
         var namespace = ""
@@ -153,7 +158,7 @@ struct VaultCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Check the reveal audit's hash chain; exit 1 if it is broken.")
             @OptionGroup var options: VaultOptions
             func run() async throws {
-                let result = try await options.open().verifyAudit()
+                let result = try await options.open(existing: true).verifyAudit()
                 print(result)
                 if result.failure != nil { throw ExitCode(1) }
             }
