@@ -17,13 +17,28 @@ public enum CardNumberMask {
             for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
             guard digitCount >= minimumDigits else { return text }
             let bytes = Array(text.utf8)
-            let runs = longRuns(bytes)
+            let runs = maskedRuns(bytes)
             guard !runs.isEmpty else { return text }
             return String(decoding: replacing(runs, in: bytes, with: Array(replacement.utf8)), as: UTF8.self)
         }
         let scalars = Array(text.unicodeScalars)
-        let runs = longRuns(shadow(scalars))
+        let runs = maskedRuns(shadow(scalars))
         guard !runs.isEmpty else { return text }
+        var out = String.UnicodeScalarView()
+        out.append(contentsOf: replacing(runs, in: scalars, with: Array(replacement.unicodeScalars)))
+        return String(out)
+    }
+
+    /// Only the card numbers in `text` replaced (13 to 19 digits, however joined, with a right Luhn digit), for
+    /// names that are mostly ids (an export's `exp_…` hex id may hold a dozen decimal digits by chance, which
+    /// `masked` would remove).
+    public static func maskingCardNumbers(_ text: String) -> String {
+        let ascii = text.utf8.allSatisfy { $0 < 0x80 }
+        let scalars = Array(text.unicodeScalars)
+        let bytes = ascii ? Array(text.utf8) : shadow(scalars)
+        let runs = longRuns(bytes, loose: true).compactMap { cardSpan(bytes, in: $0) }
+        guard !runs.isEmpty else { return text }
+        if ascii { return String(decoding: replacing(runs, in: bytes, with: Array(replacement.utf8)), as: UTF8.self) }
         var out = String.UnicodeScalarView()
         out.append(contentsOf: replacing(runs, in: scalars, with: Array(replacement.unicodeScalars)))
         return String(out)
@@ -43,9 +58,53 @@ public enum CardNumberMask {
         return out
     }
 
-    /// The runs of at least `minimumDigits` digits, each group joined to the next by separators, in ASCII bytes (or
-    /// a text's `shadow`, one byte a scalar).
-    static func longRuns(_ bytes: [UInt8]) -> [Range<Int>] {
+    /// What `masked` replaces: every run of at least `minimumDigits` digits joined by the usual separators, and
+    /// every run joined by any punctuation, symbol or invisible character (`4242:4242:4242:4242`, a zero-width space
+    /// between groups) that holds a card number by its length and Luhn digit. The second kind needs the Luhn digit:
+    /// a timestamp (`2026-03-02 12:30:45`) is also digits joined by punctuation.
+    static func maskedRuns(_ bytes: [UInt8]) -> [Range<Int>] {
+        let tight = longRuns(bytes, loose: false)
+        // The loose reading sees what the tight one left: digits it masked are letters to it, so a stray digit
+        // before a masked number (`lines[0].4242 4242 …`) is not joined to part of it.
+        var rest = bytes
+        for run in tight { for i in run { rest[i] = UInt8(ascii: "x") } }
+        let loose = longRuns(rest, loose: true).compactMap { cardSpan(rest, in: $0) }
+        var runs: [Range<Int>] = []
+        for run in (tight + loose).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = runs.last, run.lowerBound <= last.upperBound {
+                runs[runs.count - 1] = last.lowerBound..<max(last.upperBound, run.upperBound)
+            } else {
+                runs.append(run)
+            }
+        }
+        return runs
+    }
+
+    /// The part of a loosely joined run that is a card number (13 to 19 digits of whole groups with a right Luhn
+    /// digit), from its first group's first digit to its last group's last, or nil.
+    static func cardSpan(_ bytes: [UInt8], in run: Range<Int>) -> Range<Int>? {
+        var groups: [Range<Int>] = []
+        var index = run.lowerBound
+        while index < run.upperBound {
+            guard isDigit(bytes[index]) else { index += 1; continue }
+            let start = index
+            while index < run.upperBound, isDigit(bytes[index]) { index += 1 }
+            groups.append(start..<index)
+        }
+        for first in groups.indices {
+            var digits: [UInt8] = []
+            for last in first..<groups.count {
+                digits += bytes[groups[last]].map { $0 - 0x30 }
+                if digits.count > 19 { break }
+                if digits.count >= 13, passesLuhn(digits[...]) { return groups[first].lowerBound..<groups[last].upperBound }
+            }
+        }
+        return nil
+    }
+
+    /// The runs of at least `minimumDigits` digits, each group joined to the next by separators (`loose`: by any
+    /// separator, at most `maxLooseGap` bytes of them), in ASCII bytes (or a text's `shadow`, one byte a scalar).
+    static func longRuns(_ bytes: [UInt8], loose: Bool) -> [Range<Int>] {
         var runs: [Range<Int>] = []
         var index = 0
         while index < bytes.count {
@@ -58,10 +117,7 @@ public enum CardNumberMask {
                 if isDigit(bytes[end]) {
                     digits += 1
                     end += 1
-                } else if separatorLength(bytes, at: end) > 0 {
-                    var next = end
-                    while next < bytes.count, case let length = separatorLength(bytes, at: next), length > 0 { next += length }
-                    guard next < bytes.count, isDigit(bytes[next]) else { break }
+                } else if let next = endOfGap(bytes, at: end, loose: loose) {
                     end = next
                 } else {
                     break
@@ -73,8 +129,25 @@ public enum CardNumberMask {
         return runs
     }
 
+    /// Where the digits resume after the separators at `index` (nil: no separator there, or none that joins).
+    /// Loose gaps may hold any separator but at most `maxLooseGap` bytes of them.
+    static func endOfGap(_ bytes: [UInt8], at index: Int, loose: Bool) -> Int? {
+        var next = index
+        var sawLoose = false
+        while next < bytes.count, let found = separator(bytes, at: next), loose || !found.loose {
+            sawLoose = sawLoose || found.loose
+            next += found.length
+        }
+        guard next > index, next < bytes.count, isDigit(bytes[next]), !sawLoose || next - index <= maxLooseGap else { return nil }
+        return next
+    }
+
+    static let maxLooseGap = 16
+
     /// A text as one ASCII byte a Unicode scalar: a decimal digit of any script as its ASCII digit, a space or dash
-    /// of any kind as a space, anything else as `x`. The ASCII rules then read it as they read plain text.
+    /// of any kind as a space, a letter or other number as `x`, anything else (punctuation, symbols, marks,
+    /// invisible format characters such as a zero-width space) as 0x01, a loose separator. The ASCII rules then
+    /// read it as they read plain text.
     static func shadow(_ scalars: [Unicode.Scalar]) -> [UInt8] {
         scalars.map { scalar in
             if scalar.isASCII { return UInt8(scalar.value) }
@@ -83,7 +156,8 @@ public enum CardNumberMask {
                 return 0x30 + UInt8(value)
             }
             if properties.isWhitespace || properties.generalCategory == .dashPunctuation { return 0x20 }
-            return UInt8(ascii: "x")
+            if properties.isAlphabetic || properties.numericType != nil { return UInt8(ascii: "x") }
+            return 0x01
         }
     }
 
@@ -150,15 +224,16 @@ public enum CardNumberMask {
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
-            let separator = separatorLength(bytes, at: index)
-            index += max(separator, 1)
             if isDigit(byte) {
                 if run.isEmpty || afterSeparator { groupStarts.append(run.count) }
                 run.append(byte - 0x30)
                 afterSeparator = false
-            } else if separator > 0, !run.isEmpty {
+                index += 1
+            } else if !run.isEmpty, let next = endOfGap(bytes, at: index, loose: true) {
                 afterSeparator = true
+                index = next
             } else {
+                index += separator(bytes, at: index)?.length ?? 1
                 if runHoldsCardNumber() { return true }
                 run.removeAll(keepingCapacity: true)
                 groupStarts.removeAll(keepingCapacity: true)
@@ -179,14 +254,20 @@ public enum CardNumberMask {
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
-    /// How many bytes at `index` stand between the digit groups of a written card number (0: none): a space, dash,
-    /// dot, underscore, slash, plus, comma or tilde, or a percent-encoded byte (`%20`, `%2D`), as a path or query
-    /// echoed before decoding carries them. Not a colon: a timestamp (`2026-03-02 12:30:45`) is no card number.
-    static func separatorLength(_ bytes: [UInt8], at index: Int) -> Int {
-        switch bytes[index] {
-        case 0x20, 0x2D, 0x2E, 0x5F, 0x2F, 0x2B, 0x2C, 0x7E: return 1
-        case 0x25 where index + 2 < bytes.count && isHexDigit(bytes[index + 1]) && isHexDigit(bytes[index + 2]): return 3
-        default: return 0
+    /// The separator at `index` between the digit groups of a written card number, or nil. The usual ones: a space,
+    /// dash, dot, underscore, slash, plus, comma or tilde, or a percent-encoded byte (`%20`, `%2D`), as a path or
+    /// query echoed before decoding carries them. `loose`: any other ASCII character that is not a letter, a digit
+    /// or a colon (a semicolon, a bracket, a quote), and a shadow's 0x01; a run joined by them is masked only when it holds a
+    /// card number by its Luhn digit, as a timestamp (`2026-03-02 12:30:45`) is joined the same way.
+    static func separator(_ bytes: [UInt8], at index: Int) -> (length: Int, loose: Bool)? {
+        let byte = bytes[index]
+        switch byte {
+        case 0x20, 0x2D, 0x2E, 0x5F, 0x2F, 0x2B, 0x2C, 0x7E: return (1, false)
+        case 0x25 where index + 2 < bytes.count && isHexDigit(bytes[index + 1]) && isHexDigit(bytes[index + 2]): return (3, false)
+        default:
+            // A colon separates the parts of a time (`12:30:45`): settlement files and logs are full of them.
+            let isLetter = (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A
+            return byte < 0x80 && !isDigit(byte) && !isLetter && byte != UInt8(ascii: ":") ? (1, true) : nil
         }
     }
 

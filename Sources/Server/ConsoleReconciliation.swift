@@ -89,8 +89,8 @@ extension LevyAPI {
                 }
                 page = try await exportsPage(caller, notice: nil, error: nil)
                 // The upload's file name and the names inside it are the uploader's text: no card number comes back.
-                let fileName = CardNumberMask.masked(file.name)
-                problems = problems.map(CardNumberMask.masked)
+                let fileName = CardNumberMask.maskingCardNumbers(file.name)
+                problems = problems.map(CardNumberMask.maskingCardNumbers)
                 if let result, let manifest = result.manifest, problems.isEmpty {
                     page.context["verified"] = "\(fileName): verified. \(manifest.kind) \(manifest.period.from) to \(manifest.period.through), "
                         + "\(manifest.files.count) file(s), signed by this installation's key \(result.keyID ?? "?")."

@@ -82,11 +82,33 @@ import Testing
                      "4242%2D4242%2d4242%2D4242", "4242%20%204242%2B4242/4242"] {
             #expect(CardNumberMask.masked("id " + text + " x") == "id [digits removed] x", "\(text)")
         }
+        // Any punctuation, symbol or invisible character between groups, when the digits are a card number by their
+        // Luhn digit (probe #5: 32 such separators got through); what is around the run is kept.
+        for text in ["4242;4242;4242;4242", "4242;4242|4242*4242", "(4242)[4242]{4242}<4242>", "4242\u{200B}4242\u{200B}4242\u{200B}4242",
+                     "4242\u{00AD}4242\u{2060}4242\u{FEFF}4242", "4242\u{2022}4242\u{00B7}4242\u{2024}4242", "4242\u{0301}4242\u{0301}4242\u{0301}4242",
+                     "4242'4242\"4242`4242", "4242#4242=4242&4242@", "4242!4242?4242\t4242"] {
+            let masked = CardNumberMask.masked("id " + text + " x")
+            #expect(masked.contains("[digits removed]") && !masked.contains("4242"), "\(text) -> \(masked)")
+            #expect(CardNumberMask.containsCardNumber(text), "\(text)")
+        }
         // Digits of other scripts and Unicode spaces and dashes, as a person reads them; the rest of the text kept.
         for text in ["４２４２４２４２４２４２４２４２", "4242\u{00A0}4242\u{00A0}4242\u{00A0}4242", "4242–4242–4242–4242", "٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤٢"] {
             #expect(CardNumberMask.masked("né " + text + " ✓") == "né [digits removed] ✓", "\(text)")
         }
         #expect(CardNumberMask.masked("Zoë 612–555–0100") == "Zoë 612–555–0100")
+    }
+
+    /// Digits joined by other punctuation are masked only when they make a card number: a timestamp or a list
+    /// of amounts in an error stays as written.
+    @Test func looseSeparatorsNeedALuhnDigit() {
+        for text in ["at 2026-03-02 12:30:45", "4242;4242;4242;4241", "ids (1234)(5678)(9012)(3456)", "2026-03-02 11:14:02", "4242:4242:4242:4242"] {
+            #expect(CardNumberMask.masked(text) == text, "\(text)")
+        }
+        #expect(!CardNumberMask.containsCardNumber("Suite 100; 1234 Main St: 5678"))
+        #expect(!CardNumberMask.containsCardNumber("2026-03-02 11:14:02"), "a time's colons join nothing")
+        // Names that are mostly ids lose only card numbers: an export id's dozen decimal digits stay.
+        #expect(CardNumberMask.maskingCardNumbers("exp_123456789012345abc.tar") == "exp_123456789012345abc.tar")
+        #expect(CardNumberMask.maskingCardNumbers("4242 4242 4242 4242.tar") == "[digits removed].tar")
     }
 
     @Test func shorterNumbersStay() {
