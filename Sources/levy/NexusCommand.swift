@@ -1,7 +1,8 @@
 import ArgumentParser
-import Merchants
 import Exports
 import Foundation
+import Merchants
+import Orders
 import Reconciliation
 import Storage
 import TaxCore
@@ -58,6 +59,10 @@ struct NexusCommand: AsyncParsableCommand {
                 throw ExitCode(3)
             }
             let service = try await replica.readService(primary: try await database.orders(existing: true))
+            // As the API: a code of a state the tables do not know (ZZ) is a mistake, not a registration that matches nothing.
+            if self.registered != nil, let unknown = states?.sorted(by: { $0.code < $1.code }).first(where: { service.tables.profile($0) == nil }) {
+                throw CLIError.input("--registered: \(unknown.code) is not the code of a state the tables know")
+            }
             let report = try await NexusReport.compute(service: service, year: year, asOf: asOf, thresholds: thresholds, registered: states,
                                                        registeredSource: source, nearPercent: near)
             switch format {

@@ -118,6 +118,9 @@ struct ReconcileCLITests {
         #expect(registered.status == 0, "\(registered.stdout)")
         #expect(registered.stdout.contains("registered in MN (as given)"))
         #expect(!registered.stdout.contains("ALERT"))
+        // As the API: a code of a state the tables do not know is refused, not read as a registration (probe #5).
+        let unknown = try LevyBinary.run(["nexus", "report", "--database", directory + "/levy.sqlite", "--year", "2026", "--registered", "MN,ZZ"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--registered: ZZ is not the code of a state the tables know"), "\(unknown.stderr)")
         // --near is a percentage: 10^17 overflowed the threshold arithmetic and stopped the process.
         for near in ["100000000000000000", "0", "101"] {
             let refused = try LevyBinary.run(["nexus", "report", "--database", directory + "/levy.sqlite", "--year", "2026", "--near", near])
