@@ -528,13 +528,15 @@ public struct OrderService: Sendable {
     }
 
     /// Sets the status (and one column); with `onlyFrom`, only if the order is still in that status.
-    func setStatus(_ id: OrderID, _ status: OrderStatus, column: String?, value: String?, onlyFrom: OrderStatus? = nil) async throws {
+    func setStatus(_ id: OrderID, _ status: OrderStatus, column: String?, value: String?, onlyFrom: OrderStatus? = nil,
+                   clearing cleared: String? = nil) async throws {
         var sql = "UPDATE \(table("orders")) SET status = $1"
         var binds: [SQLValue] = [.text(status.rawValue), .text(id.value)]
         if let column, let value {
             sql += ", \(column) = $3"
             binds.append(.text(value))
         }
+        if let cleared { sql += ", \(cleared) = NULL" }
         sql += " WHERE id = $2"
         if let onlyFrom {
             sql += " AND status = $\(binds.count + 1)"

@@ -63,9 +63,11 @@ extension OrderService {
         var updated = order
         updated.paymentToken = token.value
         if result.outcome == .approved {
-            try await setStatus(order.id, .authorized, column: "authorization_id", value: result.id)
+            // A decline before this approval is history, not the order's state.
+            try await setStatus(order.id, .authorized, column: "authorization_id", value: result.id, clearing: "decline_reason")
             updated.status = .authorized
             updated.authorizationID = result.id
+            updated.declineReason = nil
         } else {
             // Levy's reason, then the processor's finer code when it adds something (`card_declined: do_not_honor`).
             var reason = result.declineReason?.rawValue ?? "declined"

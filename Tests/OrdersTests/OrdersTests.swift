@@ -136,6 +136,10 @@ struct OrdersTests {
         #expect(placed.status == .declined)
         #expect(placed.declineReason == "insufficient_funds")
         await #expect(throws: OrderError.self) { try await service.capture(placed.id) }
+        // Another card approved: the earlier decline is no longer the order's state, in the answer or the store.
+        let approved = try await service.authorize(placed.id, token: try await World.token(vault))
+        #expect(approved.status == .authorized && approved.declineReason == nil)
+        #expect(try await service.order(placed.id).declineReason == nil)
     }
 
     @Test("a refund naming a line twice is refused, and nothing is refunded or left locked", arguments: Store.available)
