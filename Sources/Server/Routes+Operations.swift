@@ -44,6 +44,12 @@ extension LevyAPI {
                     throw APIError.invalid("location", "name the seller location where the service is performed")
                 }
                 try refuseCardNumbers(["location": body.location])
+                // A merchant that lists its locations redeems at one of them, by id: free text would record a
+                // service performed nowhere the profile knows (and sourcing follows the location).
+                let locations = try await profiles.current(services).locations
+                if !locations.isEmpty, locations[body.location] == nil {
+                    throw APIError.invalid("location", "not one of the merchant's locations: \(locations.keys.sorted().prefix(10).joined(separator: ", "))")
+                }
                 return .json(VoucherOut(try await services.orders.redeem(voucher: call.parameter("code"), at: body.location)))
             },
             Endpoint(method: .get, path: "/v1/entitlements/{entitlement_id}", scopes: [.checkout], idempotency: .none) { call in

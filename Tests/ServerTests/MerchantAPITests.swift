@@ -104,6 +104,21 @@ import Testing
                 """)
             #expect(placedNoOrigin.status == 201 && placedNoOrigin.string("total_tax") == byAddress.string("total_tax"), "\(placedNoOrigin.text)")
             #expect(placedNoOrigin.text.contains("55402"), "the order shows the origin it was sourced to")
+            // A merchant that lists its locations redeems a voucher at one of them, by id (probe #5: any text was kept).
+            let card = try await client.send(.post, "/v1/tokens", key: checkout, idempotency: "redeem-card",
+                                             body: #"{"number": "4242424242424242", "exp_month": 12, "exp_year": 2030}"#)
+            let token = try #require(card.string("token") ?? card.string("id"), "\(card.text)")
+            let paid = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "redeem-order", body: """
+                {"order": {"date": "2026-04-15", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person"}]},
+                 "payment_token": "\(token)"}
+                """)
+            let paidID = try #require(paid.string("id"), "\(paid.text)")
+            let captured = try await client.send(.post, "/v1/orders/\(paidID)/capture", key: checkout)
+            let voucher = try #require((captured.json["vouchers"] as? [[String: Any]])?.first?["code"] as? String, "\(captured.text)")
+            let elsewhere = try await client.send(.post, "/v1/vouchers/\(voucher)/redeem", key: checkout, body: #"{"location": "the back room"}"#)
+            #expect(elsewhere.status == 400 && elsewhere.errorField == "location" && elsewhere.text.contains("mpls"), "\(elsewhere.text)")
+            let atSpa = try await client.send(.post, "/v1/vouchers/\(voucher)/redeem", key: checkout, body: #"{"location": "mpls"}"#)
+            #expect(atSpa.status == 200 && atSpa.string("status") == "redeemed", "\(atSpa.text)")
             // A second place of business: an in-person line must now say where.
             _ = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
                 {"id": "madison", "name": "Madison spa", "address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}}
