@@ -16,29 +16,28 @@ public enum CardNumberMask {
             var digitCount = 0
             for byte in text.utf8 where isDigit(byte) { digitCount += 1 }
             guard digitCount >= minimumDigits else { return text }
-            let bytes = Array(text.utf8)
-            let runs = maskedRuns(bytes)
-            guard !runs.isEmpty else { return text }
-            return String(decoding: replacing(runs, in: bytes, with: Array(replacement.utf8)), as: UTF8.self)
         }
-        let scalars = Array(text.unicodeScalars)
-        let runs = maskedRuns(shadow(scalars))
-        guard !runs.isEmpty else { return text }
-        var out = String.UnicodeScalarView()
-        out.append(contentsOf: replacing(runs, in: scalars, with: Array(replacement.unicodeScalars)))
-        return String(out)
+        return replacingRuns(in: text, maskedRuns)
     }
 
     /// Only the card numbers in `text` replaced (13 to 19 digits, however joined, with a right Luhn digit), for
     /// names that are mostly ids (an export's `exp_…` hex id may hold a dozen decimal digits by chance, which
     /// `masked` would remove).
     public static func maskingCardNumbers(_ text: String) -> String {
-        let ascii = text.utf8.allSatisfy { $0 < 0x80 }
+        replacingRuns(in: text) { bytes in longRuns(bytes, loose: true).compactMap { cardSpan(bytes, in: $0) } }
+    }
+
+    /// `text` with the runs that `find` picks in its bytes (ASCII) or its `shadow` replaced by `replacement`.
+    static func replacingRuns(in text: String, _ find: ([UInt8]) -> [Range<Int>]) -> String {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            let bytes = Array(text.utf8)
+            let runs = find(bytes)
+            guard !runs.isEmpty else { return text }
+            return String(decoding: replacing(runs, in: bytes, with: Array(replacement.utf8)), as: UTF8.self)
+        }
         let scalars = Array(text.unicodeScalars)
-        let bytes = ascii ? Array(text.utf8) : shadow(scalars)
-        let runs = longRuns(bytes, loose: true).compactMap { cardSpan(bytes, in: $0) }
+        let runs = find(shadow(scalars))
         guard !runs.isEmpty else { return text }
-        if ascii { return String(decoding: replacing(runs, in: bytes, with: Array(replacement.utf8)), as: UTF8.self) }
         var out = String.UnicodeScalarView()
         out.append(contentsOf: replacing(runs, in: scalars, with: Array(replacement.unicodeScalars)))
         return String(out)
@@ -59,7 +58,7 @@ public enum CardNumberMask {
     }
 
     /// What `masked` replaces: every run of at least `minimumDigits` digits joined by the usual separators, and
-    /// every run joined by any punctuation, symbol or invisible character (`4242:4242:4242:4242`, a zero-width space
+    /// every run joined by any punctuation, symbol or invisible character (`4242;4242;4242;4242`, a zero-width space
     /// between groups) that holds a card number by its length and Luhn digit. The second kind needs the Luhn digit:
     /// a timestamp (`2026-03-02 12:30:45`) is also digits joined by punctuation.
     static func maskedRuns(_ bytes: [UInt8]) -> [Range<Int>] {

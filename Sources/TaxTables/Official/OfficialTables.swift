@@ -54,7 +54,6 @@ public enum OfficialTables {
         var sstRates: [StateCode: SSTRateFile] = [:]
         var sstBoundaries: [StateCode: SSTBoundaryFile] = [:]
         var places: [StateCode: PlaceRateFile] = [:]
-        var illinois: [StateCode: IllinoisRateFile] = [:]
         let fipsToState = Dictionary(base.tables.states.map { (Int($0.fips) ?? -1, $0.state) }, uniquingKeysWith: { a, _ in a })
 
         for (file, bytes) in files {
@@ -105,7 +104,6 @@ public enum OfficialTables {
                         continue
                     }
                     let parsed = try IllinoisRateFile.read(bytes, file: file.name)
-                    illinois[state] = parsed
                     diagnostics += parsed.warnings
                     lines.append("\(file.name): IDOR rates, \(parsed.places.count) counties and municipalities (\(parsed.places.filter(\.addressSpecific).count) address-specific)")
                 }
