@@ -37,55 +37,64 @@ extension LevyAPI {
         var context: [String: Any] = [:]
     }
 
-    func addConsole(to router: Router<LevyRequestContext>) {
-        router.get(ConsoleRoute.home.routerPath) { _, _ in Self.redirect("/console/liability") }
-        router.get(ConsoleRoute.signIn.routerPath) { request, _ in signInPage(request, error: nil) }
-        router.post(ConsoleRoute.signIn.routerPath) { request, context in await signIn(request, context: context) }
+    /// Adds the console's pages and returns each route with the method it was added for.
+    @discardableResult
+    func addConsole(to router: Router<LevyRequestContext>) -> [(path: String, method: HTTPRequest.Method)] {
+        var added: [(path: String, method: HTTPRequest.Method)] = []
+        func on(_ route: ConsoleRoute, _ method: HTTPRequest.Method,
+                _ handler: @escaping @Sendable (Request, LevyRequestContext) async throws -> Response) {
+            added.append((route.rawValue, method))
+            router.on(route.routerPath, method: method, use: handler)
+        }
+        on(.home, .get) { _, _ in Self.redirect("/console/liability") }
+        on(.signIn, .get) { request, _ in signInPage(request, error: nil) }
+        on(.signIn, .post) { request, context in await signIn(request, context: context) }
         // Every other page runs on the API of the signed-in key's merchant (its stores, its profile): `api` below.
-        router.post(ConsoleRoute.signOut.routerPath) { request, _ in
+        on(.signOut, .post) { request, _ in
             await consolePage(request, form: true) { api, caller, _ in
                 try await api.services.consoleSessions.close(caller.sessionID)
                 throw ConsoleRedirect(location: "/console/sign-in", clearSession: true)
             }
         }
-        router.get(ConsoleRoute.liability.routerPath) { request, _ in
+        on(.liability, .get) { request, _ in
             await consolePage(request) { api, _, _ in try await api.liabilityPage(request) }
         }
-        router.get(ConsoleRoute.transactions.routerPath) { request, _ in
+        on(.transactions, .get) { request, _ in
             await consolePage(request) { api, caller, _ in try await api.transactionsPage(request, caller) }
         }
-        router.get(ConsoleRoute.transaction.routerPath) { request, context in
+        on(.transaction, .get) { request, context in
             await consolePage(request) { api, caller, _ in try await api.transactionPage(context.parameters.get("order_id") ?? "", caller) }
         }
-        router.get(ConsoleRoute.exports.routerPath) { request, _ in
+        on(.exports, .get) { request, _ in
             await consolePage(request) { api, caller, _ in try await api.exportsPage(caller, notice: nil, error: nil) }
         }
-        router.post(ConsoleRoute.exports.routerPath) { request, _ in
+        on(.exports, .post) { request, _ in
             await consolePage(request, form: true) { api, caller, form in try await api.startExport(form, caller) }
         }
-        router.post(ConsoleRoute.verifyExport.routerPath) { request, _ in await consoleAPI(request).consoleVerify(request) }
-        router.get(ConsoleRoute.exportDownload.routerPath) { request, context in
+        on(.verifyExport, .post) { request, _ in await consoleAPI(request).consoleVerify(request) }
+        on(.exportDownload, .get) { request, context in
             await consoleAPI(request).consoleDownload(request, id: context.parameters.get("export_id") ?? "")
         }
-        router.get(ConsoleRoute.reconciliations.routerPath) { request, _ in
+        on(.reconciliations, .get) { request, _ in
             await consolePage(request) { api, _, _ in try await api.reconciliationsPage(notice: nil, error: nil) }
         }
-        router.post(ConsoleRoute.reconciliations.routerPath) { request, _ in await consoleAPI(request).consoleUpload(request) }
-        router.get(ConsoleRoute.reconciliation.routerPath) { request, context in
+        on(.reconciliations, .post) { request, _ in await consoleAPI(request).consoleUpload(request) }
+        on(.reconciliation, .get) { request, context in
             await consolePage(request) { api, _, _ in try await api.reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
         }
-        router.get(ConsoleRoute.reconciliationDownload.routerPath) { request, context in
+        on(.reconciliationDownload, .get) { request, context in
             await consoleAPI(request).consoleRunDownload(request, id: context.parameters.get("run_id") ?? "")
         }
-        router.get(ConsoleRoute.nexus.routerPath) { request, _ in
+        on(.nexus, .get) { request, _ in
             await consolePage(request) { api, _, _ in try await api.nexusPage(request) }
         }
-        router.get(ConsoleRoute.tables.routerPath) { request, _ in
+        on(.tables, .get) { request, _ in
             await consolePage(request) { api, _, _ in try api.tablesPage(request) }
         }
-        router.get(ConsoleRoute.disclosures.routerPath) { request, _ in
+        on(.disclosures, .get) { request, _ in
             await consolePage(request) { api, _, _ in try await api.disclosuresPage() }
         }
+        return added
     }
 
     /// For the handlers that read the session themselves (uploads, downloads): the API of the merchant whose key

@@ -63,7 +63,9 @@ public struct LevyAPI: Sendable {
 
     /// The router with every endpoint and JSON errors for unknown paths.
     public func router() -> Router<LevyRequestContext> {
-        let router = Router(context: LevyRequestContext.self)
+        // HEAD on a GET route answers as GET would, without the body (RFC 9110, 9.3.2).
+        let router = Router(context: LevyRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: HeadResponseMiddleware())
         router.add(middleware: UnmatchedRouteMiddleware(metrics: services.metrics))
         router.add(middleware: ConsoleAccessLog(metrics: services.metrics))
         for (index, endpoint) in endpoints.enumerated() {
@@ -71,7 +73,9 @@ public struct LevyAPI: Sendable {
                 await respond(endpoint, index: index, request: request, context: context)
             }
         }
-        addConsole(to: router)
+        let console = addConsole(to: router)
+        // Added last, so it only wraps the answer for unmatched requests (middlewares apply to routes added after them).
+        router.add(middleware: MethodNotAllowedMiddleware(routes: endpoints.map { ($0.path, $0.method) } + console))
         return router
     }
 
@@ -388,6 +392,52 @@ struct Throttled: Error {
     var giftCardCodes = false
 }
 
+/// A HEAD request's answer never carries a body, whatever answered it (an unknown path's 404, a 405, a GET route's
+/// response): a body after a HEAD response would be read by the client as the start of the next response.
+struct HeadResponseMiddleware: RouterMiddleware {
+    typealias Context = LevyRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response = try await next(request, context)
+        return request.method == .head ? response.createHeadResponse() : response
+    }
+}
+
+/// A path that a route matches, asked with a method the route does not take, is answered 405 with the methods it
+/// takes in `Allow` (RFC 9110, 15.5.6); the router alone answers such a request 404.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = LevyRequestContext
+    /// Each route's path template split at `/` (`{order_id}` matches any one segment) and the methods it takes.
+    let routes: [(template: [Substring], methods: Set<HTTPRequest.Method>)]
+
+    init(routes: [(path: String, method: HTTPRequest.Method)]) {
+        let byPath = Dictionary(grouping: routes, by: \.path).mapValues { Set($0.map(\.method)) }
+        self.routes = byPath.sorted { $0.key < $1.key }.map { ($0.key.split(separator: "/"), $0.value) }
+    }
+
+    /// The methods some route takes on `path` (HEAD wherever GET), sorted; empty when no route matches it.
+    func allowed(on path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        var methods = Set<String>()
+        for route in routes where route.template.count == segments.count
+            && zip(route.template, segments).allSatisfy({ $0.hasPrefix("{") || $0 == $1 }) {
+            methods.formUnion(route.methods.map(\.rawValue))
+            if route.methods.contains(.get) { methods.insert("HEAD") }
+        }
+        return methods.sorted()
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = allowed(on: request.uri.path)
+            guard !allowed.isEmpty else { throw error }
+            throw HTTPError(.methodNotAllowed, headers: [.allow: allowed.joined(separator: ", ")])
+        }
+    }
+}
+
 /// Unknown paths and methods get the same JSON error shape as everything else.
 struct UnmatchedRouteMiddleware: RouterMiddleware {
     typealias Context = LevyRequestContext
@@ -400,11 +450,14 @@ struct UnmatchedRouteMiddleware: RouterMiddleware {
             let requestID = LevyAPI.requestID(request.headers[LevyAPI.requestIDField])
             let apiError = switch error.status {
             case .notFound: APIError.notFound("no such endpoint: see /openapi.yaml")
-            case .methodNotAllowed: APIError(.methodNotAllowed, "method_not_allowed", "this endpoint does not take \(request.method.rawValue)")
+            case .methodNotAllowed:
+                APIError(.methodNotAllowed, "method_not_allowed",
+                         "this endpoint does not take \(request.method.rawValue)" + (error.headers[.allow].map { ": it takes \($0)" } ?? ""))
             default: APIError(error.status, "http_error", error.body ?? error.status.reasonPhrase)
             }
             metrics.request(method: request.method.rawValue, route: "unmatched", status: apiError.status.code, duration: .zero)
             var headers = HTTPFields()
+            if let allow = error.headers[.allow] { headers[.allow] = allow }
             headers[.contentType] = "application/json"
             headers[LevyAPI.requestIDField] = requestID
             return Response(status: apiError.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: apiError.body(requestID: requestID))))

@@ -182,6 +182,29 @@ import Testing
         }
     }
 
+    /// HEAD answers as GET would (status and `Content-Length`) without a body, on every route and on unknown paths:
+    /// pipelined behind HEADs on one connection, the GET's response is the only body that follows.
+    @Test func headAnswersLikeGetWithoutABody() async throws {
+        let server = try await TestServer.make()
+        let app = try server.application()
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let host = "Host: 127.0.0.1\r\n"
+            let requests = ["HEAD /health HTTP/1.1\r\n" + host + "\r\n", "HEAD /openapi.yaml HTTP/1.1\r\n" + host + "\r\n",
+                            "HEAD /v1/orders/ord_unknown HTTP/1.1\r\n" + host + "\r\n", "HEAD /no/such/path HTTP/1.1\r\n" + host + "\r\n",
+                            "HEAD /v1/quotes HTTP/1.1\r\n" + host + "\r\n", "GET /health HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n"]
+            let reply = try await onOwnThread { try RawConnection(port: port).exchange(requests.joined()) }
+            let statuses = reply.components(separatedBy: "\r\n").filter { $0.hasPrefix("HTTP/1.1 ") }.map { String($0.prefix(12)) }
+            #expect(statuses == ["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 401", "HTTP/1.1 404", "HTTP/1.1 405", "HTTP/1.1 200"], "\(reply)")
+            #expect(reply.components(separatedBy: #""status":"ok""#).count == 2, "one body, the GET's: \(reply)")
+            #expect(!reply.contains("openapi: "), "\(reply)")
+            #expect(!reply.contains(#""code""#), "no error body after a HEAD: \(reply)")
+            #expect(reply.contains("Allow: POST\r\n"), "the 405 names what /v1/quotes takes: \(reply)")
+            let lengths = reply.components(separatedBy: "\r\n").filter { $0.lowercased().hasPrefix("content-length: ") }
+            #expect(lengths.first == lengths.last && lengths.count == 6, "HEAD announces the GET's length: \(lengths)")
+        }
+    }
+
     /// Bodies are read plain or chunked only: another transfer coding is refused (501), and chunked framing that
     /// cannot be read is the client's error (400), not a closed connection.
     @Test func unreadableBodyFramingIsRefused() async throws {

@@ -178,6 +178,14 @@ import Testing
             reply = try await client.send(.get, "/v1/nothing", key: key)
             #expect(reply.status == 404 && reply.errorCode == "not_found" && reply.headers[HTTPField.Name("X-Request-Id")!] != nil)
 
+            // A known path asked with a method it does not take: 405 naming the methods it takes, API and console.
+            for (method, path, allow) in [(HTTPRequest.Method.delete, "/v1/quotes", "POST"), (.put, "/v1/orders/ord_none", "GET, HEAD"),
+                                          (.get, "/console/sign-out", "POST"), (.delete, "/console/sign-in", "GET, HEAD, POST")] {
+                reply = try await client.send(method, path, key: key)
+                #expect(reply.status == 405 && reply.errorCode == "method_not_allowed" && reply.headers[.allow] == allow, "\(path): \(reply.text)")
+                #expect(reply.text.contains("it takes \(allow)"), "\(reply.text)")
+            }
+
             reply = try await client.send(.get, "/v1/ledger?limit=0", key: key)
             #expect(reply.status == 400 && reply.errorField == "limit")
 
