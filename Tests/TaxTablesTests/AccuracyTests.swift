@@ -957,6 +957,8 @@ struct AccuracyTests {
                       // Towns the ZIP5 table names for none of their ZIPs, found by the address's city.
                       ("IA", "52338", "Shueyville", "2026-06-30", "6.00"), ("IA", "52338", "Shueyville", "2026-07-01", "7.00"),
                       ("IA", "52338", "Swisher", "2026-06-30", "7.00"),
+                      ("AL", "36575", "Semmes", "2026-09-30", "9.00"), ("AL", "36575", "Semmes", "2026-10-01", "9.50"),
+                      ("AL", "36575", "Mobile", "2026-10-01", "10.00"),
                       ("TX", "76108", "Lakeside", "2026-03-02", "8.00"), ("TX", "76108", "Fort Worth", "2026-03-02", "8.25"),
                       ("TX", "79226", "Howardwick", "2026-03-02", "7.25"), ("TX", "79226", "Clarendon", "2026-03-02", "8.25"),
                       ("OK", "73068", "Slaughterville", "2026-03-02", "6.63"),
