@@ -113,16 +113,7 @@ public enum MatchRules {
             difference(.amountMismatch, expected: movement.amount, actual: line.amount,
                        "settled \(MoneyText.format(line.amount)), Levy \(movement.kind == .sale ? "charged" : "refunded") \(MoneyText.format(movement.amount)) (tax included)")
         }
-        if line.net != line.amount - line.fee {
-            difference(.feeAnomaly, expected: line.amount - line.fee, actual: line.net,
-                       "net \(MoneyText.format(line.net)) is not amount \(MoneyText.format(line.amount)) minus fee \(MoneyText.format(line.fee))")
-        } else if let schedule = policy.fees {
-            let expected = movement.kind == .sale ? schedule.fee(on: line.amount) : 0
-            if line.fee != expected {
-                difference(.feeAnomaly, expected: expected, actual: line.fee,
-                           "fee \(MoneyText.format(line.fee)), the schedule gives \(MoneyText.format(expected))")
-            }
-        }
+        found += fees(of: line, orderID: movement.orderID, refundID: movement.refundID ?? "", policy: policy)
         if let recorded = Timestamp.date(movement.at), let settled = Timestamp.date(line.settled),
            settled.timeIntervalSince(recorded) > Double(policy.lateAfterDays) * 86_400 {
             let days = Int((settled.timeIntervalSince(recorded) / 86_400).rounded(.down))
@@ -130,5 +121,26 @@ public enum MatchRules {
                        "available \(line.settled), \(days) days after \(movement.kind == .sale ? "capture" : "refund") at \(movement.at) (limit \(policy.lateAfterDays))")
         }
         return found
+    }
+
+    /// A sale or refund line's fee, checked on the line alone, whatever it settles (a duplicate or a line that matches
+    /// nothing is still money the processor kept): the net must be the amount minus the fee, and with a schedule, a
+    /// sale's fee the schedule's and a refund's none. `orderID` and `refundID` name what the line settles, if known.
+    public static func fees(of line: SettlementLine, orderID: String, refundID: String, policy: MatchPolicy) -> [Difference] {
+        func difference(expected: Int64, actual: Int64, _ detail: String) -> [Difference] {
+            [Difference(reason: .feeAnomaly, orderID: orderID, refundID: refundID, line: line.line, settlementID: line.lineID,
+                        processorID: line.processorID, expected: expected, actual: actual, currency: line.currency, detail: detail)]
+        }
+        guard line.kind != .other else { return [] }
+        // Amounts are bounded where they are read; the subtraction is checked all the same.
+        let (expectedNet, overflow) = line.amount.subtractingReportingOverflow(line.fee)
+        if overflow || line.net != expectedNet {
+            return difference(expected: overflow ? 0 : expectedNet, actual: line.net,
+                              "net \(MoneyText.format(line.net)) is not amount \(MoneyText.format(line.amount)) minus fee \(MoneyText.format(line.fee))")
+        }
+        guard let schedule = policy.fees else { return [] }
+        let expected = line.kind == .sale ? schedule.fee(on: line.amount) : 0
+        guard line.fee != expected else { return [] }
+        return difference(expected: expected, actual: line.fee, "fee \(MoneyText.format(line.fee)), the schedule gives \(MoneyText.format(expected))")
     }
 }

@@ -289,6 +289,7 @@ public struct Reconciler: Sendable {
                         differences.append(Difference(reason: .duplicate, orderID: line.orderID, refundID: line.refundID,
                                                       line: line.line, settlementID: line.lineID, processorID: line.processorID, actual: line.amount,
                                                       currency: line.currency, detail: "settles the same \(line.kind == .sale ? "capture" : "refund") as line \(first.line)"))
+                        differences += MatchRules.fees(of: line, orderID: line.orderID, refundID: line.refundID, policy: request.policy)
                         continue
                     }
                     first = (entry.key, line.line)
@@ -297,6 +298,7 @@ public struct Reconciler: Sendable {
                         differences += MatchRules.compare(line, with: movement, policy: request.policy)
                     } else {
                         unmatched.append(line)
+                        differences += MatchRules.fees(of: line, orderID: line.orderID, refundID: line.refundID, policy: request.policy)
                     }
                 }
                 let (found, outsideNow) = try await explainUnmatched(unmatched)

@@ -236,6 +236,19 @@ struct ReconcileTests {
         let found = try differences(in: directory + "/strays")
         #expect(found.map(\.reason).sorted { $0.rawValue < $1.rawValue } == [.refundWithoutSale, .settlementWithoutOrder], "\(found)")
         #expect(strays.matchedLines == clean.matchedLines)
+
+        // A duplicate or a stray line is still money the processor kept: its fee is checked like a matched line's.
+        // A second line for the first capture with a fee off the schedule, and a stray whose net is not amount - fee.
+        let firstCapture = file[1].split(separator: ",", omittingEmptySubsequences: false)
+        file.append("x3,sale,\(firstCapture[2]),\(firstCapture[3]),9.99,\(money(try #require(MoneyText.parse(String(firstCapture[3]), minorUnits: false)) - 999)),USD,\(firstCapture[7]),\(firstCapture[8]),,")
+        file.append("x4,sale,sim_also_never_seen,10.00,0.59,9.00,USD,2026-03-02T00:00:00Z,2026-03-02T00:00:00Z,,")
+        try (file.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        _ = try await Reconciler(service: orders, tables: Books.tables)
+            .run(ReconcileRequest(settlements: path, layout: .generic, policy: policy), out: directory + "/fees")
+        let withFees = try differences(in: directory + "/fees")
+        let fees = withFees.filter { $0.reason == .feeAnomaly }
+        #expect(fees.map(\.line).sorted() == [file.count - 1, file.count], "the lines of x3 and x4 (the header is line 1): \(withFees)")
+        #expect(withFees.filter { $0.reason == .duplicate }.count == 1 && withFees.filter { $0.reason == .settlementWithoutOrder }.count == 2, "\(withFees)")
     }
 
     /// The day a threshold was crossed, from orders whose dates and amounts are known: Minnesota counts retail sales
