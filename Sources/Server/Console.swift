@@ -38,7 +38,6 @@ extension LevyAPI {
     }
 
     /// Adds the console's pages and returns each route with the method it was added for.
-    @discardableResult
     func addConsole(to router: Router<LevyRequestContext>) -> [(path: String, method: HTTPRequest.Method)] {
         var added: [(path: String, method: HTTPRequest.Method)] = []
         func on(_ route: ConsoleRoute, _ method: HTTPRequest.Method,
