@@ -284,10 +284,11 @@ public struct LevyAPI: Sendable {
             throw APIError.invalid("Idempotency-Key", "1 to 255 visible ASCII characters")
         }
         let storedKey = services.idempotency.storedForm(idempotencyKey)
-        let hash = IdempotencyStore.requestHash(route: endpoint.method.rawValue + " " + endpoint.path + " " + Self.canonicalParameters(call),
-                                                body: call.body)
+        let identity = endpoint.method.rawValue + " " + endpoint.path + " " + Self.canonicalParameters(call)
+        let hash = services.idempotency.requestHash(route: identity, body: call.body)
         let route = endpoint.method.rawValue + " " + endpoint.path
-        switch try await services.idempotency.begin(principal: key.id, key: storedKey, legacyKey: idempotencyKey, route: route, requestHash: hash) {
+        switch try await services.idempotency.begin(principal: key.id, key: storedKey, legacyKey: idempotencyKey, route: route, requestHash: hash,
+                                                    unkeyedHash: IdempotencyStore.unkeyedRequestHash(route: identity, body: call.body)) {
         case .replay(let status, let body):
             return (APIReply(status: HTTPResponse.Status(code: status), body: body), true)
         case .conflict:

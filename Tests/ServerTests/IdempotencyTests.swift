@@ -51,6 +51,35 @@ final class ManualClock: Sendable {
                 "another principal's record is not found")
     }
 
+    /// A request's digest is keyed: the body of `POST /v1/tokens` holds a card number and its security code, and an
+    /// unkeyed hash of it, with the last four and BIN of the stored response, gives both back by trial (probe #6).
+    /// A record an older version kept under the unkeyed digest still answers its retry.
+    @Test(arguments: Store.available) func requestDigestsAreKeyed(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let records = server.api.services.idempotency
+        let key = server.keys[.checkout]!
+        let body = #"{"number": "\#(testCard)", "exp_month": 12, "exp_year": 2031, "security_code": "123"}"#
+        try await server.routerApplication().test(.router) { client in
+            let first = try await client.send(.post, "/v1/tokens", key: key, idempotency: "tok-1", body: body)
+            #expect(first.status == 201)
+            let rows = try await server.api.services.database.query("SELECT request_hash FROM \(records.table) WHERE key = $1", [.text("tok-1")])
+            let stored = try #require(rows.first?.text("request_hash"))
+            let unkeyed = IdempotencyStore.unkeyedRequestHash(route: "POST /v1/tokens ", body: Array(body.utf8))
+            #expect(stored.hasPrefix("hmac-sha256:") && !stored.contains(unkeyed), "\(stored)")
+            let again = try await client.send(.post, "/v1/tokens", key: key, idempotency: "tok-1", body: body)
+            #expect(again.status == 201 && again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true" && again.string("token") == first.string("token"))
+        }
+        // An older record: stored under the unkeyed digest, it replays for the same request and refuses another.
+        #expect(try await records.begin(principal: "p", key: "old", route: "POST /x", requestHash: IdempotencyStore.unkeyedRequestHash(route: "POST /x ", body: [1])) == .proceed)
+        try await records.finish(principal: "p", key: "old", status: 201, body: Array("{}".utf8), resource: nil)
+        let keyed = records.requestHash(route: "POST /x ", body: [1])
+        #expect(try await records.begin(principal: "p", key: "old", route: "POST /x", requestHash: keyed,
+                                        unkeyedHash: IdempotencyStore.unkeyedRequestHash(route: "POST /x ", body: [1])) == .replay(status: 201, body: Array("{}".utf8)))
+        #expect(try await records.begin(principal: "p", key: "old", route: "POST /x", requestHash: records.requestHash(route: "POST /x ", body: [2]),
+                                        unkeyedHash: IdempotencyStore.unkeyedRequestHash(route: "POST /x ", body: [2])) == .conflict)
+        #expect(keyed != records.requestHash(route: "POST /x ", body: [2]) && keyed == records.requestHash(route: "POST /x ", body: [1]))
+    }
+
     @Test(arguments: Store.available) func anAbandonedRequestIsTakenOverOnce(store: Store) async throws {
         let clock = ManualClock()
         let server = try await TestServer.make(store, now: { clock.now })
