@@ -100,6 +100,7 @@ public struct SettlementLayout: Sendable {
                     throw .input("\(origin): columns.\(field): not a field (\(Field.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 guard !column.trimmingCharacters(in: .whitespaces).isEmpty else { throw .input("\(origin): columns.\(field): an empty column name") }
+                guard !CardNumberMask.containsCardNumber(column) else { throw .input("\(origin): columns.\(field): \(CardNumberMask.refusal)") }
                 layout.columns[known] = column
             }
             for (key, list, keyPath) in [("sale_types", saleTypes, \SettlementLayout.saleTypes), ("refund_types", refundTypes, \SettlementLayout.refundTypes)] {
@@ -107,7 +108,12 @@ public struct SettlementLayout: Sendable {
                 guard !list.isEmpty, !list.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
                     throw .input("\(origin): \(key): a non-empty list of type names")
                 }
+                guard !list.contains(where: CardNumberMask.containsCardNumber) else { throw .input("\(origin): \(key): \(CardNumberMask.refusal)") }
                 layout[keyPath: keyPath] = Set(list.map { $0.lowercased() })
+            }
+            // A line's type makes it a sale or a refund, never both.
+            if let shared = layout.saleTypes.intersection(layout.refundTypes).sorted().first {
+                throw .input("\(origin): sale_types and refund_types both name \"\(shared)\": a type is a sale or a refund")
             }
             if let amountUnits {
                 guard amountUnits == "major" || amountUnits == "minor" else { throw .input("\(origin): amount_units: \"major\" or \"minor\"") }

@@ -120,6 +120,8 @@ extension LevyAPI {
             guard !value.trimmingCharacters(in: .whitespaces).isEmpty, value.utf8.count <= 100, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw APIError.invalid(name, "1 to 100 bytes, without control characters")
             }
+            // A column or type name is kept with the run and shown back: a card number has no place in it (probe #6).
+            try refuseCardNumbers([name: value])
             return value
         }
         var mapping = SettlementLayout.Mapping(base: base)
@@ -135,6 +137,12 @@ extension LevyAPI {
             guard list.count <= 20 else { throw APIError.invalid(name, "at most 20 comma-separated type names") }
             mapping[keyPath: keyPath] = try list.map { try text(name, $0) }
             given = true
+        }
+        let sales = Set((mapping.saleTypes ?? SettlementLayout.builtIn(base).map { Array($0.saleTypes) } ?? []).map { $0.lowercased() })
+        let refunds = Set((mapping.refundTypes ?? SettlementLayout.builtIn(base).map { Array($0.refundTypes) } ?? []).map { $0.lowercased() })
+        if let shared = sales.intersection(refunds).sorted().first {
+            throw APIError.invalid(query["refund_types"] != nil ? "refund_types" : "sale_types",
+                                   "\"\(shared)\" is named a sale type and a refund type: a type is one or the other")
         }
         if let units = query["amount_units"] {
             guard units == "major" || units == "minor" else { throw APIError.invalid("amount_units", "major or minor") }

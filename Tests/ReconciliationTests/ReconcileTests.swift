@@ -1,4 +1,5 @@
 import Foundation
+import JSONInput
 import LevyBenchmarks
 @testable import Orders
 import Reconciliation
@@ -419,6 +420,15 @@ struct ReconcileTests {
         try #"{"base": "generic", "colums": {}}"#.write(toFile: books.out("typo.json"), atomically: true, encoding: .utf8)
         #expect(throws: ReconcileError.input(books.out("typo.json") + ": unknown key \"colums\"")) {
             try SettlementLayout.load(mapping: books.out("typo.json"))
+        }
+        try #"{"base": "generic", "refund_types": ["Sale", "refund"]}"#.write(toFile: books.out("both.json"), atomically: true, encoding: .utf8)
+        #expect(throws: ReconcileError.input(books.out("both.json") + ": sale_types and refund_types both name \"sale\": a type is a sale or a refund")) {
+            try SettlementLayout.load(mapping: books.out("both.json"))
+        }
+        let card = "4242" + "4242" + "4242" + "4242"
+        try #"{"base": "generic", "columns": {"amount": "\#(card)"}}"#.write(toFile: books.out("card.json"), atomically: true, encoding: .utf8)
+        #expect(throws: ReconcileError.input(books.out("card.json") + ": columns.amount: " + CardNumberMask.refusal)) {
+            try SettlementLayout.load(mapping: books.out("card.json"))
         }
     }
 }

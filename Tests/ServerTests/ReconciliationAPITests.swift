@@ -83,6 +83,13 @@ import Testing
             #expect(try await Self.upload(client, mapping + "&amount_units=cents", key: reconciler, csv: own).status == 400)
             #expect(try await Self.upload(client, "?column_amount=%20", key: reconciler, csv: own).errorField == "column_amount")
             #expect(try await Self.upload(client, "?column_fee=a%01b", key: reconciler, csv: own).errorField == "column_fee")
+            // Kept with the run and shown back: no card number in a column or type name; a type is a sale or a refund.
+            let card = "5555" + "5555" + "5555" + "4444"
+            for (query, field) in [("?column_amount=\(card)", "column_amount"), ("?sale_types=charge,\(card)", "sale_types"),
+                                   ("?layout=generic&sale_types=sale,refund", "sale_types"), ("?refund_types=Charge&layout=stripe", "refund_types")] {
+                let refused = try await Self.upload(client, query, key: reconciler, csv: own)
+                #expect(refused.status == 400 && refused.errorField == field && !refused.text.contains(card), "\(field): \(refused.text)")
+            }
             let ownRun = try await Self.upload(client, mapping, key: reconciler, csv: own)
             let ownID = try #require(ownRun.string("id"), "\(ownRun.text)")
             let shown = try #require(ownRun.json["mapping"] as? [String: Any])
