@@ -62,7 +62,7 @@ public struct APIError: Error, Sendable, Equatable {
         case let error as APIError: return error
         case let error as Throttled where error.giftCardCodes:
             return APIError(.tooManyRequests, "too_many_failed_gift_card_codes",
-                            "too many unknown gift card codes from this key; retry after \(error.seconds) s", field: "code")
+                            "too many unknown gift card codes from this key; retry after \(error.seconds) s", field: error.codeField)
         case let error as Throttled:
             return APIError(.tooManyRequests, "too_many_failed_authentications",
                             "too many failed authentications from this client or for this key; retry after \(error.seconds) s",

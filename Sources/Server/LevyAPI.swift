@@ -391,6 +391,8 @@ public struct LevyRequestContext: RequestContext {
 struct Throttled: Error {
     var seconds: Int
     var giftCardCodes = false
+    /// Where the request put the codes: `code` (a balance lookup) or `gift_cards` (an order).
+    var codeField = "code"
 }
 
 /// A HEAD request's answer never carries a body, whatever answered it (an unknown path's 404, a 405, a GET route's

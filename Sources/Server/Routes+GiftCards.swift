@@ -27,12 +27,14 @@ extension LevyAPI {
         ]
     }
 
-    /// Runs a step that looks gift cards up by code, counting unknown codes against the API key like failed
-    /// authentications: a key that sent too many in the last minute gets 429 before any lookup, so guessing codes
-    /// (75 random bits each) stays slow as well as hopeless.
-    func limitingGuesses<T>(_ call: APICall, _ body: () async throws -> T) async throws -> T {
+    /// Runs a step that looks gift cards up by code (`field` names where the request put them), counting unknown
+    /// codes against the API key like failed authentications: a key that sent too many in the last minute gets 429
+    /// before any lookup, so guessing codes (75 random bits each) stays slow as well as hopeless. Only steps that
+    /// look a code up are held back: an order without gift cards goes on (probe #6: a public balance form's bad
+    /// codes stopped its storefront's checkout for a minute).
+    func limitingGuesses<T>(_ call: APICall, field: String = "code", _ body: () async throws -> T) async throws -> T {
         let subject = "gift-card:" + (call.key?.id ?? "")
-        if let wait = failedAuth.retryAfter(subject) { throw Throttled(seconds: wait, giftCardCodes: true) }
+        if let wait = failedAuth.retryAfter(subject) { throw Throttled(seconds: wait, giftCardCodes: true, codeField: field) }
         do { return try await body() } catch GiftCardError.unknown(let index) {
             failedAuth.recordFailure([subject])
             throw GiftCardError.unknown(index: index)
