@@ -65,7 +65,7 @@ extension LevyServer {
                              announce: @escaping @Sendable (String) -> Void = { _ in },
                              onRunning: @escaping @Sendable (ServingAt) async -> Void = { _ in }) throws -> ServiceGroup {
         let store = try chooseStore(settings, workingDirectory: resources.workingDirectory)
-        let (processor, paymentsName) = try chooseProcessor(settings)
+        let (processor, paymentsName) = try chooseProcessor(settings, workingDirectory: resources.workingDirectory)
         let storeName = switch store {
         case .postgres: "PostgreSQL"
         case .sqlite(let path, _): "SQLite \(path)"
@@ -96,8 +96,18 @@ extension LevyServer {
     }
 
     /// The one place the payment processor is chosen: Stripe with its secret key file, else the built-in simulator.
-    static func chooseProcessor(_ settings: ServeSettings) throws -> (any PaymentProcessor, String) {
-        guard settings.processor == "stripe" else { return (SimulatedProcessor(), "the built-in simulator") }
+    /// The simulator keeps its answers in `.levy/simulator-journal.jsonl`, so that orders it authorized or captured
+    /// can still be captured, voided or refunded after a restart (probe #6: every earlier order answered
+    /// `payment_declined` once the process had restarted).
+    static func chooseProcessor(_ settings: ServeSettings, workingDirectory: String) throws -> (any PaymentProcessor, String) {
+        guard settings.processor == "stripe" else {
+            let folder = workingDirectory + "/.levy"
+            let journal = folder + "/simulator-journal.jsonl"
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                return (try SimulatedProcessor(journal: journal), "the built-in simulator (its answers kept in \(journal))")
+            } catch { throw ServerSetupError(description: "\(error)") }
+        }
         guard let keyFile = settings.stripeSecretKeyFile else {
             throw ServerSetupError(description: "processor stripe needs stripe_secret_key_file (--stripe-secret-key-file or LEVY_STRIPE_SECRET_KEY_FILE)")
         }

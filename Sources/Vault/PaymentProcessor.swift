@@ -102,21 +102,64 @@ public struct PaymentGateway: Sendable {
 /// 4000000000000341 is declined when charged (Stripe's card that attaches but fails to charge); any
 /// other valid card (4242424242424242, 5555555555554444, 378282246310005, …) is approved.
 public actor SimulatedProcessor: PaymentProcessor {
-    struct Authorization { var amount: Money; var captured: Money; var voided: Bool }
-    struct Capture { var amount: Money; var refunded: Money }
+    /// What the simulator approved, rebuilt from its answers.
+    struct State {
+        struct Authorization { var amount: Money; var captured: Money; var voided: Bool }
+        struct Capture { var amount: Money; var refunded: Money }
 
-    private var authorizations: [String: Authorization] = [:]
-    private var captures: [String: Capture] = [:]
-    /// Answers by idempotency key: a repeated key gets the first answer and nothing moves again.
-    private var answered: [String: ProcessorResult] = [:]
+        var authorizations: [String: Authorization] = [:]
+        var captures: [String: Capture] = [:]
+        /// Answers by idempotency key: a repeated key gets the first answer and nothing moves again.
+        var answered: [String: ProcessorResult] = [:]
+
+        /// One answer and what it changed.
+        mutating func apply(_ entry: SimulatorJournal.Entry) {
+            answered[entry.key] = entry.result
+            guard entry.result.outcome == .approved else { return }
+            let amount = entry.result.amount
+            switch entry.operation {
+            case .authorize:
+                authorizations[entry.result.id] = Authorization(amount: amount, captured: .zero(amount.currency), voided: false)
+            case .capture:
+                if var auth = authorizations[entry.target] {
+                    auth.captured = auth.captured + amount
+                    authorizations[entry.target] = auth
+                }
+                captures[entry.result.id] = Capture(amount: amount, refunded: .zero(amount.currency))
+            case .void:
+                authorizations[entry.target]?.voided = true
+            case .refund:
+                if var cap = captures[entry.target] {
+                    cap.refunded = cap.refunded + amount
+                    captures[entry.target] = cap
+                }
+            }
+        }
+    }
+
+    private var state = State()
     private var counter = 0
-    /// Ids name the simulator's run too: it keeps nothing across restarts, and a store that outlives it must not
-    /// see `cap_sim_16` on two orders.
+    /// Ids name the simulator's run too, so that ids of two runs sharing a journal (or a store) never collide.
     private let run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    /// Where every answer is written before it is given, so that a restarted simulator still knows the
+    /// authorizations and captures it approved (as a processor would); nil keeps everything in memory (tests).
+    private let journal: SimulatorJournal?
     /// How many calls actually moved money (repeats by idempotency key are not counted), for tests.
     public private(set) var operations: [String: Int] = [:]
 
-    public init() {}
+    /// A simulator that remembers nothing past its process (tests, benchmarks).
+    public init() { journal = nil }
+
+    /// A simulator that keeps its answers in the journal at `path` (created if missing) and starts from the ones
+    /// there: `levy serve`'s embedded default, whose orders outlive the process. A malformed line is an error
+    /// naming the file and line; an incomplete last line (a crash while writing it) is an answer never given.
+    public init(journal path: String) throws(SimulatorJournal.JournalError) {
+        let opened = try SimulatorJournal(path: path)
+        var replayed = State()
+        for entry in opened.entries { replayed.apply(entry) }
+        journal = opened
+        state = replayed
+    }
 
     static let outcomes: [String: ProcessorResult.DeclineReason] = [
         "4000000000000002": .declined, "4000000000009995": .insufficientFunds, "4000000000000069": .expiredCard,
@@ -128,59 +171,55 @@ public actor SimulatedProcessor: PaymentProcessor {
         return "\(prefix)_sim_\(run)_\(counter)"
     }
 
-    private func once(_ key: String, _ operation: String, _ body: () -> ProcessorResult) -> ProcessorResult {
-        if let previous = answered[key] { return previous }
-        operations[operation, default: 0] += 1
-        let result = body()
-        answered[key] = result
-        return result
+    /// Answers `key` once: a repeat gets the first answer. The answer is journaled before it is applied or given,
+    /// so one the caller saw is never forgotten; if it cannot be written, the call fails and nothing moved.
+    private func once(_ key: String, _ operation: SimulatorJournal.Operation, target: String = "",
+                      _ body: () -> ProcessorResult) throws -> ProcessorResult {
+        if let previous = state.answered[key] { return previous }
+        let entry = SimulatorJournal.Entry(key: key, operation: operation, target: target, result: body())
+        try journal?.append(entry)
+        operations[operation.rawValue, default: 0] += 1
+        state.apply(entry)
+        return entry.result
     }
 
     public func authorize(_ card: RevealedCard, amount: Money, reference: String, billing: BillingDetails?,
                           idempotencyKey: String) async throws -> ProcessorResult {
-        once(idempotencyKey, "authorize") {
+        try once(idempotencyKey, .authorize) {
             let id = nextID("auth")
             if let reason = Self.outcomes[card.digitsForProcessor] {
                 return ProcessorResult(id: id, outcome: .declined, declineReason: reason, amount: amount)
             }
-            authorizations[id] = Authorization(amount: amount, captured: .zero(amount.currency), voided: false)
             return ProcessorResult(id: id, outcome: .approved, amount: amount)
         }
     }
 
     public func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
-        once(idempotencyKey, "capture") {
+        try once(idempotencyKey, .capture, target: authorization) {
             let id = nextID("cap")
-            guard var auth = authorizations[authorization], !auth.voided, auth.captured + amount <= auth.amount else {
+            guard let auth = state.authorizations[authorization], !auth.voided, auth.captured + amount <= auth.amount else {
                 return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: amount)
             }
-            auth.captured = auth.captured + amount
-            authorizations[authorization] = auth
-            captures[id] = Capture(amount: amount, refunded: .zero(amount.currency))
             return ProcessorResult(id: id, outcome: .approved, amount: amount)
         }
     }
 
     public func void(authorization: String, idempotencyKey: String) async throws -> ProcessorResult {
-        once(idempotencyKey, "void") {
+        try once(idempotencyKey, .void, target: authorization) {
             let id = nextID("void")
-            guard var auth = authorizations[authorization], !auth.voided, auth.captured.minorUnits == 0 else {
+            guard let auth = state.authorizations[authorization], !auth.voided, auth.captured.minorUnits == 0 else {
                 return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: .zero())
             }
-            auth.voided = true
-            authorizations[authorization] = auth
             return ProcessorResult(id: id, outcome: .approved, amount: auth.amount)
         }
     }
 
     public func refund(capture: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
-        once(idempotencyKey, "refund") {
+        try once(idempotencyKey, .refund, target: capture) {
             let id = nextID("ref")
-            guard var cap = captures[capture], cap.refunded + amount <= cap.amount else {
+            guard let cap = state.captures[capture], cap.refunded + amount <= cap.amount else {
                 return ProcessorResult(id: id, outcome: .declined, declineReason: .invalidRequest, amount: amount)
             }
-            cap.refunded = cap.refunded + amount
-            captures[capture] = cap
             return ProcessorResult(id: id, outcome: .approved, amount: amount)
         }
     }

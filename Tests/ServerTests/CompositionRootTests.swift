@@ -34,7 +34,7 @@ import Vault
             var iterator = serving.makeAsyncIterator()
             let at = try #require(await iterator.next())
             #expect(at.storeName == (store == .postgres ? "PostgreSQL" : "SQLite \(directory)/.levy/levy.sqlite"))
-            #expect(at.paymentsName == "the built-in simulator")
+            #expect(at.paymentsName == "the built-in simulator (its answers kept in \(directory)/.levy/simulator-journal.jsonl)")
 
             // The empty store got its first admin key, written beside the data and announced.
             let admin = try String(contentsOfFile: directory + "/.levy/dev-keys/admin-api-key", encoding: .utf8)

@@ -185,6 +185,49 @@ struct VaultTests {
         #expect(try await vault.verifyAudit().failure == nil)
     }
 
+    /// The simulator `levy serve` runs keeps its answers in a journal, so a restarted one still knows what it approved
+    /// (probe #6: every order authorized before a restart answered `payment_declined` to its capture, void or refund).
+    /// The journal sits under the folder the card-data scan reads.
+    @Test("a restarted simulator captures, voids and refunds what it approved before; its journal is checked line by line")
+    func simulatorJournal() async throws {
+        let journal = Fixture.directory() + "/simulator-journal.jsonl"
+        let vault = try await Fixture.vault(try Fixture.place())
+        let token = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout).token
+        let first = PaymentGateway(vault: vault, processor: try SimulatedProcessor(journal: journal))
+        let auth1 = try await first.authorize(token: token, amount: Money(minorUnits: 5_000), reference: "o1", idempotencyKey: "auth-o1")
+        let auth2 = try await first.authorize(token: token, amount: Money(minorUnits: 700), reference: "o2", idempotencyKey: "auth-o2")
+        let capture = try await first.capture(authorization: auth1.id, amount: Money(minorUnits: 5_000), idempotencyKey: "cap-o1")
+        #expect(capture.outcome == .approved)
+
+        let restarted = try SimulatedProcessor(journal: journal)
+        let second = PaymentGateway(vault: vault, processor: restarted)
+        #expect(try await second.authorize(token: token, amount: Money(minorUnits: 5_000), reference: "o1", idempotencyKey: "auth-o1") == auth1,
+                "a repeated key gets the first answer, across the restart")
+        #expect(try await second.refund(capture: capture.id, amount: Money(minorUnits: 2_000), idempotencyKey: "ref-1").outcome == .approved)
+        #expect(try await second.refund(capture: capture.id, amount: Money(minorUnits: 3_001), idempotencyKey: "ref-2").outcome == .declined,
+                "no more than was captured comes back")
+        #expect(try await second.capture(authorization: auth1.id, amount: Money(minorUnits: 1), idempotencyKey: "cap-again").outcome == .declined)
+        #expect(try await second.void(authorization: auth2.id, idempotencyKey: "void-o2").outcome == .approved)
+        #expect(await restarted.operations == ["refund": 2, "capture": 1, "void": 1])
+
+        // A line cut short by a crash is an answer never given: dropped. Any other bad line is named.
+        let handle = try #require(FileHandle(forWritingAtPath: journal))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"key":"half","op":"capt"#.utf8))
+        try handle.close()
+        let third = try SimulatedProcessor(journal: journal)
+        #expect(try await third.capture(authorization: auth2.id, amount: Money(minorUnits: 700), idempotencyKey: "cap-o2").outcome == .declined,
+                "voided before the restart")
+        let text = try String(contentsOfFile: journal, encoding: .utf8)
+        #expect(text.hasSuffix("\n") && !text.contains("half") && !text.contains("4242424242424242"))
+        try (text + "{\"key\": 1}\n").write(toFile: journal, atomically: true, encoding: .utf8)
+        let lines = text.split(separator: "\n").count
+        #expect(throws: SimulatorJournal.JournalError.self) { try SimulatedProcessor(journal: journal) }
+        do { _ = try SimulatedProcessor(journal: journal) } catch {
+            #expect(error.description.hasPrefix("\(journal):\(lines + 1): not a journal line"), "\(error)")
+        }
+    }
+
     @Test("rotation x5, rewrap, restart: every token reveals; below the minimum version decryption fails", arguments: Backend.available)
     func rotation(backend: Backend) async throws {
         let place = try Fixture.place(backend)

@@ -1,0 +1,117 @@
+import Foundation
+import TaxCore
+
+/// The built-in simulator's memory across restarts: one JSON line per answer it gave (the operation, Levy's
+/// idempotency key, the authorization or capture it was about, and the result), appended before the answer is
+/// returned. Replaying the lines rebuilds what it approved, so an order authorized before `levy serve` restarted
+/// can still be captured, voided or refunded, as it could be at a real processor. No card data is written: the
+/// simulator's answers hold ids and amounts only.
+///
+/// Lines are written with `write(2)` on a descriptor opened for appending: an answer survives the process (a
+/// `kill -9`), not the machine, which is what a development simulator needs.
+public final class SimulatorJournal: @unchecked Sendable {  // used only from inside the simulator actor
+    public enum Operation: String, Codable, Sendable { case authorize, capture, void, refund }
+
+    public struct Entry: Sendable, Equatable {
+        public var key: String
+        public var operation: Operation
+        /// The authorization (capture, void) or capture (refund) the call named; empty for an authorization.
+        public var target: String
+        public var result: ProcessorResult
+    }
+
+    public struct JournalError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// What a line holds, as written.
+    struct Line: Codable {
+        var key: String
+        var op: Operation
+        var target: String
+        var id: String
+        var outcome: String
+        var reason: String?
+        var amount: Int64
+        var currency: String
+    }
+
+    let path: String
+    private let descriptor: Int32
+    /// The entries the file held when it was opened, in order.
+    public let entries: [Entry]
+
+    public init(path: String) throws(JournalError) {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw JournalError(description: "\(path): cannot open the simulator's journal (\(String(cString: strerror(errno))))") }
+        descriptor = fd
+        do throws(JournalError) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw JournalError(description: "\(path): cannot read the simulator's journal")
+            }
+            let bytes = [UInt8](data)
+            // A last line without its newline was being written when the process died: that answer was never given.
+            let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
+            if complete < bytes.count, ftruncate(fd, off_t(complete)) != 0 {
+                throw JournalError(description: "\(path): cannot drop the incomplete last line")
+            }
+            entries = try Self.read(bytes[..<complete], path: path)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    static func read(_ bytes: ArraySlice<UInt8>, path: String) throws(JournalError) -> [Entry] {
+        let decoder = JSONDecoder()
+        var entries: [Entry] = []
+        for (index, line) in bytes.split(separator: 10, omittingEmptySubsequences: false).dropLast().enumerated() {
+            let number = index + 1
+            guard let decoded = try? decoder.decode(Line.self, from: Data(line)) else {
+                throw JournalError(description: "\(path):\(number): not a journal line (key, op, target, id, outcome, reason, amount, currency)")
+            }
+            guard decoded.currency == Currency.usd.code else {
+                throw JournalError(description: "\(path):\(number): currency \"\(decoded.currency)\" is not USD")
+            }
+            guard let outcome = ProcessorResult.Outcome(rawValue: decoded.outcome) else {
+                throw JournalError(description: "\(path):\(number): outcome \"\(decoded.outcome)\" is not approved or declined")
+            }
+            var reason: ProcessorResult.DeclineReason?
+            if let text = decoded.reason {
+                guard let known = ProcessorResult.DeclineReason(rawValue: text) else {
+                    throw JournalError(description: "\(path):\(number): reason \"\(text)\" is not a decline reason")
+                }
+                reason = known
+            }
+            guard decoded.amount >= 0, decoded.amount <= 1_000_000_000_000 else {
+                throw JournalError(description: "\(path):\(number): amount \(decoded.amount) is out of range")
+            }
+            entries.append(Entry(key: decoded.key, operation: decoded.op, target: decoded.target,
+                                 result: ProcessorResult(id: decoded.id, outcome: outcome, declineReason: reason,
+                                                         amount: Money(minorUnits: decoded.amount))))
+        }
+        return entries
+    }
+
+    /// Appends one answer; throws (and the simulator gives no answer) if the whole line could not be written.
+    func append(_ entry: Entry) throws(JournalError) {
+        let line = Line(key: entry.key, op: entry.operation, target: entry.target, id: entry.result.id, outcome: entry.result.outcome.rawValue,
+                        reason: entry.result.declineReason?.rawValue, amount: entry.result.amount.minorUnits,
+                        currency: entry.result.amount.currency.code)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard var bytes = try? encoder.encode(line) else { throw JournalError(description: "\(path): an answer could not be encoded") }
+        bytes.append(10)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            // A short write leaves part of a line: cut it off so the next line starts clean.
+            if written > 0, let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int {
+                _ = ftruncate(descriptor, off_t(size - written))
+            }
+            throw JournalError(description: "\(path): the simulator's answer could not be written")
+        }
+    }
+}
