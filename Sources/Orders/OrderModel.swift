@@ -180,7 +180,8 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownOrder(String)
     case wrongStatus(OrderStatus, expected: [OrderStatus])
     case paymentDeclined(String)
-    case invalidRefund(String)
+    /// Why a refund is refused, and the request's field it concerns (`lines[0].quantity`, `amount`; empty when none).
+    case invalidRefund(String, field: String = "")
     case unfulfilled(vouchers: Int)
     case storage(String)
     /// Another caller is moving money for this order right now (or a crash left it to be resumed).
@@ -202,7 +203,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownOrder(let id): "no order \(id)"
         case .wrongStatus(let status, let expected): "the order is \(status.rawValue); this needs \(expected.map(\.rawValue).joined(separator: " or "))"
         case .paymentDeclined(let reason): "the payment was declined: \(reason)"
-        case .invalidRefund(let why): "refund refused: \(why)"
+        case .invalidRefund(let why, _): "refund refused: \(why)"
         case .unfulfilled(let n): "\(n) voucher(s) are not redeemed yet"
         case .storage(let message): "order storage: \(message)"
         case .paymentInProgress: "a payment step for this order is in progress; retry shortly"

@@ -111,7 +111,7 @@ extension OrderService {
             let refund = try await refund(orderID, .gross(gross), idempotencyKey: key, requestHash: key,
                                           external: ExternalRefund(processorRefundID: processorRefundID, origin: origin))
             return (.applied, "\(origin) refund \(processorRefundID) recorded as \(refund.id): \(refund.amount) net, \(refund.tax) tax")
-        } catch OrderError.invalidRefund(let why) {
+        } catch OrderError.invalidRefund(let why, _) {
             return (.needsReview, "\(origin) refund \(processorRefundID) of \(gross) on order \(orderID.value): \(why)")
         } catch OrderError.wrongStatus(let status, _) {
             return (.needsReview, "\(origin) refund \(processorRefundID) of \(gross) on order \(orderID.value), which is \(status.rawValue)")

@@ -20,29 +20,37 @@ public enum RefundMath {
             guard !lines.isEmpty else { throw .invalidRefund("everything has been refunded already") }
             return lines
         case .lines(let requested):
-            guard !requested.isEmpty else { throw .invalidRefund("no lines given") }
+            guard !requested.isEmpty else { throw .invalidRefund("no lines given", field: "lines") }
             // Each line is checked against what remains of it, so a line named twice would be refunded twice over.
             var named = Set<Int>()
-            for item in requested where !named.insert(item.line).inserted {
-                throw .invalidRefund("line \(item.line) is named twice; give each line once with the quantity to refund")
+            for (index, item) in requested.enumerated() where !named.insert(item.line).inserted {
+                throw .invalidRefund("line \(item.line) is named twice; give each line once with the quantity to refund", field: "lines[\(index)].line")
             }
             var result: [RefundedLine] = []
-            for item in requested {
+            for (index, item) in requested.enumerated() {
                 guard let line = order.lines.first(where: { $0.number == item.line }) else {
-                    throw .invalidRefund("the order has no line \(item.line)")
+                    throw .invalidRefund("the order has no line \(item.line)", field: "lines[\(index)].line")
                 }
                 let remaining = line.quantity - line.refundedQuantity
                 guard item.quantity >= 1, item.quantity <= remaining else {
-                    throw .invalidRefund("line \(item.line) has \(remaining) article(s) left to refund, not \(item.quantity)")
+                    throw .invalidRefund("line \(item.line) has \(remaining) article(s) left to refund, not \(item.quantity)", field: "lines[\(index)].quantity")
                 }
                 if item.quantity == remaining {
                     result.append(RefundedLine(line: line.number, quantity: item.quantity, amount: line.amount - line.refundedAmount,
                                                taxes: line.taxes.map { RefundedTax(jurisdictionCode: $0.jurisdictionCode, tax: $0.tax - $0.refundedTax) }))
                 } else {
                     let amount = min(share(line.amount, item.quantity, line.quantity), line.amount - line.refundedAmount)
-                    result.append(RefundedLine(line: line.number, quantity: item.quantity, amount: amount, taxes: line.taxes.map {
+                    let taxes = line.taxes.map {
                         RefundedTax(jurisdictionCode: $0.jurisdictionCode, tax: min(share($0.tax, item.quantity, line.quantity), $0.tax - $0.refundedTax))
-                    }))
+                    }
+                    // A share that rounds to nothing of a line that still holds money would give back an article for
+                    // 0.00 (and write no ledger entry for it); a line that was free gives its articles back at 0.00.
+                    let holdsMoney = line.amount > line.refundedAmount || line.taxes.contains { $0.tax > $0.refundedTax }
+                    guard amount > 0 || taxes.contains(where: { $0.tax > 0 }) || !holdsMoney else {
+                        throw .invalidRefund("\(item.quantity) of line \(item.line)'s \(line.quantity) article(s) gives back 0.00 (its share rounds to "
+                                             + "nothing); refund more of them or all that remains", field: "lines[\(index)].quantity")
+                    }
+                    result.append(RefundedLine(line: line.number, quantity: item.quantity, amount: amount, taxes: taxes))
                 }
             }
             return result
@@ -51,8 +59,8 @@ public enum RefundMath {
         case .amount(let amount):
             let remaining = order.lines.map { $0.amount - $0.refundedAmount }
             let total = remaining.reduce(0, +)
-            guard amount >= 1 else { throw .invalidRefund("the amount must be positive") }
-            guard amount <= total else { throw .invalidRefund("only \(money(total, order)) remains to refund, not \(money(amount, order))") }
+            guard amount >= 1 else { throw .invalidRefund("the amount must be positive", field: "amount") }
+            guard amount <= total else { throw .invalidRefund("only \(money(total, order)) remains to refund, not \(money(amount, order))", field: "amount") }
             let parts = allocate(amount, weights: remaining)
             return order.lines.enumerated().compactMap { index, line -> RefundedLine? in
                 let part = parts[index]
@@ -76,12 +84,12 @@ public enum RefundMath {
     /// `n` is found by bisection. Each jurisdiction's tax is thus within a cent of its exact share, and the parts
     /// add up to `gross`.
     static func split(_ order: Order, gross: Int64) throws(OrderError) -> [RefundedLine] {
-        guard gross >= 1 else { throw .invalidRefund("the amount must be positive") }
+        guard gross >= 1 else { throw .invalidRefund("the amount must be positive", field: "amount") }
         let remainingNet = order.lines.reduce(Int64(0)) { $0 + $1.amount - $1.refundedAmount }
         let remainingTax = order.lines.reduce(Int64(0)) { $0 + $1.taxes.reduce(0) { $0 + $1.tax - $1.refundedTax } }
         if gross == remainingNet + remainingTax { return try refund(order, .full) }
         guard gross < remainingNet + remainingTax, remainingNet >= 1 else {
-            throw .invalidRefund("only \(money(remainingNet + remainingTax, order)) (tax included) remains to refund, not \(money(gross, order))")
+            throw .invalidRefund("only \(money(remainingNet + remainingTax, order)) (tax included) remains to refund, not \(money(gross, order))", field: "amount")
         }
         func total(_ net: Int64) throws(OrderError) -> (Int64, [RefundedLine]) {
             guard net > 0 else { return (0, []) }
@@ -96,7 +104,7 @@ public enum RefundMath {
         }
         var (reached, lines) = try total(low)
         guard reached < gross else { return lines }
-        guard low >= 1 else { throw .invalidRefund("\(gross) minor units are less than the smallest refund with its tax") }
+        guard low >= 1 else { throw .invalidRefund("\(gross) minor units are less than the smallest refund with its tax", field: "amount") }
         var leftover = gross - reached
         let (_, next) = try total(low + 1)
         for nextLine in next where leftover > 0 {
@@ -116,7 +124,7 @@ public enum RefundMath {
                 leftover -= added
             }
         }
-        guard leftover == 0 else { throw .invalidRefund("\(gross) cannot be split into net and tax to the cent; record it by hand") }
+        guard leftover == 0 else { throw .invalidRefund("\(gross) cannot be split into net and tax to the cent; record it by hand", field: "amount") }
         return lines.sorted { $0.line < $1.line }
     }
 

@@ -75,8 +75,14 @@ extension LevyAPI {
                     }
                 default: throw APIError.invalid("amount", "give lines or amount, not both")
                 }
-                let refund = try await services.orders.refund(OrderID(call.parameter("order_id")), request,
+                let refund: Refund
+                do {
+                    refund = try await services.orders.refund(OrderID(call.parameter("order_id")), request,
                                                               idempotencyKey: call.idempotencyKey ?? "", requestHash: Self.digest(call.body))
+                } catch OrderError.invalidRefund(let why, "") where body.lines != nil || body.amount != nil {
+                    // A refusal that concerns the request as a whole names the part that was sent.
+                    throw OrderError.invalidRefund(why, field: body.lines != nil ? "lines" : "amount")
+                }
                 return .json(RefundOut(refund), status: .created)
             },
         ]

@@ -148,7 +148,7 @@ struct OrdersTests {
         let (service, vault) = try await World.service(store, processor: processor)
         let placed = try await World.captured(service, vault, key: "t")
         let twice = RefundRequest.lines([RefundLine(line: 2, quantity: 1), RefundLine(line: 2, quantity: 1)])
-        await #expect(throws: OrderError.invalidRefund("line 2 is named twice; give each line once with the quantity to refund")) {
+        await #expect(throws: OrderError.invalidRefund("line 2 is named twice; give each line once with the quantity to refund", field: "lines[1].line")) {
             try await service.refund(placed.id, twice, idempotencyKey: "t1", requestHash: "a")
         }
         #expect(await processor.operations["refund"] == nil)
@@ -156,6 +156,28 @@ struct OrdersTests {
         // The order is not left locked: a proper refund of the same articles goes through.
         let refund = try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "t2", requestHash: "b")
         #expect(refund.amount == 6_450)
+    }
+
+    /// Seven sessions sold for 0.03: one session's share rounds to 0.00, and refunding it would give back a session
+    /// for nothing and write no ledger entry (probe #6); it is refused naming the quantity, and the rest refunds
+    /// whole. A line that was free gives its articles back at 0.00 all the same.
+    @Test("a refund by quantity whose share rounds to 0.00 is refused naming the quantity; a free line's articles still come back", arguments: Store.available)
+    func refundsThatGiveBackNothing(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request([3, 0, 995, 1_299], quantities: [7, 2, 1, 1]), idempotencyKey: "z", requestHash: "h",
+                                             paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        await #expect(throws: OrderError.invalidRefund("1 of line 1's 7 article(s) gives back 0.00 (its share rounds to nothing); refund more of them or all that remains",
+                                                       field: "lines[0].quantity")) {
+            try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 1)]), idempotencyKey: "z1", requestHash: "a")
+        }
+        let free = try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "z2", requestHash: "b")
+        #expect(free.amount == 0 && free.tax == 0)
+        let whole = try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 7)]), idempotencyKey: "z3", requestHash: "c")
+        #expect(whole.amount == 3)
+        await #expect(throws: OrderError.invalidRefund("line 1 has 0 article(s) left to refund, not 1", field: "lines[0].quantity")) {
+            try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 1)]), idempotencyKey: "z4", requestHash: "d")
+        }
     }
 
     @Test("refunds by line and quantity, then by amount, then the rest: every jurisdiction nets to zero", arguments: Store.available)
@@ -168,7 +190,7 @@ struct OrdersTests {
         #expect(try await service.refund(placed.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "r1", requestHash: "a") == partial)
         let left = try await service.order(placed.id).lines.reduce(Int64(0)) { $0 + $1.amount - $1.refundedAmount }
         // Too much is refused in money, as a person reads it (it said "… minor units").
-        await #expect(throws: OrderError.invalidRefund("only \(Money(minorUnits: left, currency: .usd).decimalString) remains to refund, not 999999999.99")) {
+        await #expect(throws: OrderError.invalidRefund("only \(Money(minorUnits: left, currency: .usd).decimalString) remains to refund, not 999999999.99", field: "amount")) {
             try await service.refund(placed.id, .amount(99_999_999_999), idempotencyKey: "r-too-much", requestHash: "z")
         }
         _ = try await service.refund(placed.id, .amount(1_000), idempotencyKey: "r2", requestHash: "b")

@@ -115,6 +115,13 @@ import Vault
             #expect(refund.string("tax") == streamLine["tax"] as? String)
             let refundAgain = try await call(.post, "/v1/orders/\(orderID)/refunds", idempotency: "refund-1", body: refundBody)
             #expect(refundAgain.string("id") == refund.string("id"))
+            // A refused refund names the field it concerns.
+            for (body, field) in [(#"{"lines": [{"line": \#(number), "quantity": 1}]}"#, "lines[0].quantity"),
+                                  (#"{"lines": [{"line": 1, "quantity": 1}, {"line": 1, "quantity": 1}]}"#, "lines[1].line"),
+                                  (#"{"amount": "999999.00"}"#, "amount")] {
+                let refused = try await call(.post, "/v1/orders/\(orderID)/refunds", idempotency: "refused-" + field, body: body)
+                #expect(refused.status == 422 && refused.errorCode == "invalid_refund" && refused.errorField == field, "\(refused.text)")
+            }
             let revoked = try await call(.get, "/v1/entitlements/\(streamID)")
             #expect(revoked.json["allowed"] as? Bool == false && revoked.string("status") == "revoked")
 
