@@ -133,10 +133,18 @@ public struct IdempotencyStore: Sendable {
     /// a `410 customer_erased`: the details go, the key stays used, so a retry of the request that created the
     /// customer is told so instead of creating the person again.
     public func forget(resource: String) async throws {
-        let erased = APIError(.gone, "customer_erased", "the customer this request concerned was erased; its stored response is gone",
-                              field: "customer_id")
         try await database.execute("UPDATE \(table) SET status = $1, body = $2 WHERE resource = $3",
-                                   [.integer(410), .blob(erased.body(requestID: "")), .text(resource)])
+                                   [.integer(410), .blob(Self.erased.body(requestID: "")), .text(resource)])
+    }
+
+    /// The answer a retry gets once its customer was erased (its request id filled in when it is given).
+    static let erased = APIError(.gone, "customer_erased", "the customer this request concerned was erased; its stored response is gone",
+                                 field: "customer_id")
+
+    /// A stored body as a retry gets it: an erased customer's answer carries the retry's request id, not the empty
+    /// one it was stored with.
+    public static func replayed(status: Int, body: [UInt8], requestID: String) -> [UInt8] {
+        status == 410 && body == erased.body(requestID: "") ? erased.body(requestID: requestID) : body
     }
 
     /// Deletes records older than the lifetime. Returns how many.

@@ -290,7 +290,8 @@ public struct LevyAPI: Sendable {
         switch try await services.idempotency.begin(principal: key.id, key: storedKey, legacyKey: idempotencyKey, route: route, requestHash: hash,
                                                     unkeyedHash: IdempotencyStore.unkeyedRequestHash(route: identity, body: call.body)) {
         case .replay(let status, let body):
-            return (APIReply(status: HTTPResponse.Status(code: status), body: body), true)
+            return (APIReply(status: HTTPResponse.Status(code: status),
+                             body: IdempotencyStore.replayed(status: status, body: body, requestID: call.requestID)), true)
         case .conflict:
             throw APIError(.unprocessableContent, "idempotency_conflict",
                            "this Idempotency-Key was already used with a different request", field: "Idempotency-Key")

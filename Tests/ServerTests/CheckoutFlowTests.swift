@@ -151,6 +151,8 @@ import Vault
             // A retry of the request that created the customer is told so; it does not create the person again.
             let retried = try await call(.post, "/v1/customers", idempotency: "customer-1", body: person)
             #expect(retried.status == 410 && retried.errorCode == "customer_erased" && !retried.text.contains("Ada"))
+            let requestID = try #require(retried.headers[HTTPField.Name("X-Request-Id")!])
+            #expect((retried.json["error"] as? [String: Any])?["request_id"] as? String == requestID, "the retry's own request id: \(retried.text)")
         }
         // No response and no log line ever carried the card number, the security code or the street address.
         for text in bodies.all + server.logs.all {
