@@ -196,7 +196,8 @@ struct BoundLayout {
             }
             // Bounded as stored money is, so that a line's arithmetic never overflows.
             guard amount.magnitude <= SettlementLine.maxAmount else {
-                throw fail(field, "\"\(value)\" is out of range (at most \(MoneyText.format(Int64(SettlementLine.maxAmount))) either way)")
+                // The limit in words: as digits it is a run the card-number mask takes for one, and hides.
+                throw fail(field, "\"\(value)\" is out of range (at most \(layout.minorUnits ? "a quadrillion minor units" : "ten trillion") either way)")
             }
             return amount
         }

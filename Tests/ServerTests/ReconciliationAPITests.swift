@@ -143,6 +143,9 @@ import Testing
                 #expect(refused.status == "failed" && refused.error?.contains("out of range") == true || refused.error?.contains("is not an amount") == true,
                         "\(row): \(refused)")
             }
+            // The limit reads in words: as digits the card-number mask hid it (probe #6).
+            let over = try await run("", "l1,sale,ord_x,,,10000000000000.01,0,,USD,2026-12-03,")
+            #expect(over.error?.contains("(at most ten trillion either way)") == true, "\(over)")
             let farTime = try await run("", "l1,sale,ord_x,,,1.00,0.00,,USD,9223372036854775807,")
             #expect(farTime.status == "failed" && farTime.error?.contains("created") == true, "\(farTime)")
             // A card number in any cell refuses the file, which is not kept; nor is the number repeated.
