@@ -120,7 +120,7 @@ public struct APIError: Error, Sendable, Equatable {
             return APIError(.unprocessableContent, "too_many_vouchers", error.description, field: "order.lines[\(line)].quantity")
         case .unfulfilled: return APIError(.conflict, "unfulfilled", error.description)
         case .disputed: return APIError(.conflict, "order_disputed", error.description, field: "status")
-        case .dateTooLate: return APIError(.unprocessableContent, "invalid_value", error.description, field: "order.date")
+        case .dateTooLate: return APIError(.badRequest, "invalid_value", error.description, field: "order.date")
         case .storage: return nil
         case .paymentInProgress: return APIError(.conflict, "payment_in_progress", error.description, field: "status")
         case .corrupt: return APIError(.internalServerError, "stored_record_unreadable",

@@ -321,7 +321,12 @@ public struct LevyAPI: Sendable {
 
     func errorReply(_ error: any Error, requestID: String, logger: Logger) -> APIReply {
         if let apiError = APIError.from(error) {
-            if apiError.status.code >= 500 { logger.error("request failed", metadata: ["code": .string(apiError.code)]) }
+            // A 500 is Levy's fault; a 501 (a client's transfer coding) or a 503 (a full queue, a store not set up) is not.
+            if apiError.status.code == 500 {
+                logger.error("request failed", metadata: ["code": .string(apiError.code)])
+            } else if apiError.status.code > 500 {
+                logger.warning("request refused", metadata: ["code": .string(apiError.code)])
+            }
             return APIReply(status: apiError.status, body: apiError.body(requestID: requestID))
         }
         // Not a domain refusal: a fault. The description goes to the log (domain errors never carry card data);

@@ -135,6 +135,7 @@ struct PlaceOrderBody: Decodable {
         guard c.contains(.order) else { throw DecodingError.keyNotFound(CodingKeys.order, .init(codingPath: [], debugDescription: "")) }
         customerID = try c.decodeIfPresent(String.self, forKey: .customerID)
         billingVersion = try c.decodeIfPresent(Int.self, forKey: .billingVersion)
+        if let version = billingVersion, version < 1 { throw APIError.invalid("billing_version", "a version number, 1 or more") }
         paymentToken = try c.decodeIfPresent(String.self, forKey: .paymentToken)
         let cards = try c.decodeIfPresent([GiftCardBody].self, forKey: .giftCards) ?? []
         guard cards.count <= Self.maxGiftCards else { throw APIError.invalid("gift_cards", "at most \(Self.maxGiftCards) gift cards pay one order") }

@@ -51,7 +51,7 @@ import Vault
             for date in ["9999-12-31", "2100-01-01"] {
                 let body = order(amounts: ["10.00"]).replacingOccurrences(of: "2026-03-02", with: date)
                 var reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "far-\(date)", body: #"{"order": \#(body)}"#)
-                #expect(reply.status == 422 && reply.errorField == "order.date", "\(reply.text)")
+                #expect(reply.status == 400 && reply.errorCode == "invalid_value" && reply.errorField == "order.date", "\(reply.text)")
                 reply = try await client.send(.post, "/v1/quotes", key: key, body: body)
                 #expect(reply.status == 200 && reply.text.contains("stale_rates"), "\(reply.text)")
             }
@@ -290,6 +290,11 @@ import Vault
             reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "fraction",
                                           body: #"{"order": \#(fixture("minneapolis.json")), "customer_id": "cus_x", "billing_version": 1.5}"#)
             #expect(reply.status == 400 && reply.errorCode == "invalid_value", "\(reply.text)")
+            for version in ["0", "-1"] {
+                reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "version" + version,
+                                              body: #"{"order": \#(fixture("minneapolis.json")), "customer_id": "cus_x", "billing_version": \#(version)}"#)
+                #expect(reply.status == 400 && reply.errorField == "billing_version", "\(reply.text)")
+            }
             reply = try await client.send(.post, "/v1/customers/cus_x/erasure", key: key, body: #"{"x": 1}"#)
             #expect(reply.status == 400 && reply.errorCode == "unknown_field", "\(reply.text)")
         }
