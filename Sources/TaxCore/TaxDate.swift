@@ -81,4 +81,19 @@ public struct EffectivePeriod: Hashable, Sendable, CustomStringConvertible {
     public func overlaps(_ other: EffectivePeriod) -> Bool { from <= other.through && other.from <= through }
 
     public var description: String { through == .distantFuture ? "\(from) onward" : "\(from) to \(through)" }
+
+    /// Periods as one phrase for a person: adjoining or overlapping ones merged, in date order, joined by "and"
+    /// ("2024-10-01 onward", not one range per quarter, whose dates a comma-separated list would run together).
+    public static func describe(_ periods: [EffectivePeriod]) -> String {
+        var merged: [EffectivePeriod] = []
+        for period in periods.sorted(by: { $0.from < $1.from }) {
+            // Sorted by start, so a period starting on the first day there is starts no later than the last one ends.
+            if let last = merged.last, period.from <= last.through || period.from.dayBefore == last.through {
+                merged[merged.count - 1].through = max(last.through, period.through)
+            } else {
+                merged.append(period)
+            }
+        }
+        return merged.map(\.description).joined(separator: " and ")
+    }
 }

@@ -284,7 +284,7 @@ public struct Zip5Index: LocalRateResolver {
         }
         guard inState else { throw .stateMismatch(zip: address.zip.zip5String, given: address.state, actual: any.state) }
         guard let match else {
-            let coverage = all.filter { $0.state == address.state }.map(\.period.description).joined(separator: ", ")
+            let coverage = EffectivePeriod.describe(all.filter { $0.state == address.state }.map(\.period))
             throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: coverage)
         }
         let choice = placeChoice(all[match], address)

@@ -167,6 +167,23 @@ struct OfficialResolutionTests {
         #expect(january.totalTax.decimalString == "10.55")
         // The WA file answers for 2024-10-01 onward, before the ZIP5 table carried back to 2025-01-01.
         #expect(try Official.quote(tables, seattle, on: "2024-10-01").totalTax.decimalString == "10.35")
+        // Before it the refusal says what is covered in one phrase: a list of quarters ran its dates together into
+        // a run the card-number mask hid (probe #6).
+        // (After the file's last quarter its latest rates answer, marked stale: the coverage runs on.)
+        do {
+            _ = try Official.quote(tables, seattle, on: "2024-09-30")
+            Issue.record("a date before the WA file was answered")
+        } catch {
+            #expect("\(error)".hasSuffix("(the tables cover 2024-10-01 onward)"), "\(error)")
+        }
+        #expect(EffectivePeriod.describe([EffectivePeriod(from: TaxDate(iso: "2025-04-01")!, through: TaxDate(iso: "2025-06-30")!),
+                                          EffectivePeriod(from: TaxDate(iso: "2025-01-01")!, through: TaxDate(iso: "2025-03-31")!),
+                                          EffectivePeriod(from: TaxDate(iso: "2026-01-01")!), .always])
+                == "0001-01-01 onward")
+        #expect(EffectivePeriod.describe([EffectivePeriod(from: TaxDate(iso: "2025-04-01")!, through: TaxDate(iso: "2025-06-30")!),
+                                          EffectivePeriod(from: TaxDate(iso: "2025-01-01")!, through: TaxDate(iso: "2025-03-31")!),
+                                          EffectivePeriod(from: TaxDate(iso: "2026-01-01")!)])
+                == "2025-01-01 to 2025-06-30 and 2026-01-01 onward")
         // After the file's last quarter its latest rates answer, and the quote says they may be stale.
         let july = try Official.quote(tables, seattle, on: "2026-07-01")
         #expect(july.totalTax.decimalString == "10.55")

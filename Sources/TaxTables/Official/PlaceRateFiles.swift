@@ -405,7 +405,9 @@ public struct PlaceRateResolver: LocalRateResolver {
         }
         var warnings: [String] = []
         guard let (place, carriedBack) = row(of: rows, period: { $0.period }, on: date) else {
-            throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: rows.map(\.period.description).joined(separator: ", "))
+            // After the last row the latest rates answer (marked stale): the coverage runs on from there.
+            let latest = rows.map(\.period.from).max().map { [EffectivePeriod(from: $0)] } ?? []
+            throw .noRatesOnDate(zip: address.zip.zip5String, date: date, coverage: EffectivePeriod.describe(rows.map(\.period) + latest))
         }
         if carriedBack {
             warnings.append("local rates before \(place.period.from) are the \(sourceID) rates carried back, corrected by the rate changes the tables record")
