@@ -58,6 +58,9 @@ public struct LevyAPI: Sendable {
             + tableEndpoints + ledgerEndpoints + keyEndpoints + webhookEndpoints
     }
 
+    /// The query parameters each operation declares in the OpenAPI document, as the server enforces them.
+    public var openAPIQueryParameters: [String: Set<String>] { openAPI.queryParameters }
+
     /// The endpoints as tests and docs see them.
     public var catalog: [EndpointDescription] { endpoints.map(\.description) }
 
@@ -160,7 +163,8 @@ public struct LevyAPI: Sendable {
             let parameters = Self.parameters(context)
             // Ids are short; a path segment longer than any id names nothing (and is not worth a query).
             if parameters.values.contains(where: { $0.utf8.count > 128 }) { throw APIError.notFound("no such resource") }
-            let call = APICall(body: body, parameters: parameters, query: Self.query(request), key: key,
+            let query = try Self.query(request, allowed: openAPI.queryParameters[endpoint.method.rawValue + " " + endpoint.path] ?? [])
+            let call = APICall(body: body, parameters: parameters, query: query, key: key,
                                idempotencyKey: key.flatMap { key in request.headers[Self.idempotencyKeyField].map { key.id + "/" + services.idempotency.storedForm($0) } },
                                requestID: requestID, logger: logger, headers: request.headers,
                                upload: endpoint.takesUpload ? request.body : nil)
@@ -353,9 +357,21 @@ public struct LevyAPI: Sendable {
         return result
     }
 
-    static func query(_ request: Request) -> [String: String] {
+    /// The query string's parameters, read as strictly as a JSON body's members: each at most once (the last of
+    /// two would win silently), and only those the operation declares in the OpenAPI document.
+    static func query(_ request: Request, allowed: Set<String>) throws -> [String: String] {
         var result: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters { result[String(name)] = String(value) }
+        for (name, value) in request.uri.queryParameters {
+            let name = String(name)
+            guard allowed.contains(name) else {
+                throw APIError(.badRequest, "unknown_field", allowed.isEmpty ? "this endpoint takes no query parameters"
+                               : "unknown query parameter; expected one of " + allowed.sorted().joined(separator: ", "),
+                               field: name.utf8.count <= 100 ? name : String(name.prefix(100)) + "…")
+            }
+            guard result.updateValue(String(value), forKey: name) == nil else {
+                throw APIError.invalid(name, "given more than once; give each query parameter once")
+            }
+        }
         return result
     }
 

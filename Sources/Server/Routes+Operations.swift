@@ -121,7 +121,8 @@ extension LevyAPI {
 
     static func integer(_ text: String?, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text else { return value }
-        guard let number = Int(text), range.contains(number) else {
+        // Written as a number is printed (no sign, no leading zero), so it reads one way in every reader.
+        guard let number = Int(text), String(number) == text, range.contains(number) else {
             throw APIError.invalid(name, "an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return number

@@ -186,6 +186,20 @@ import Testing
                 #expect(reply.text.contains("it takes \(allow)"), "\(reply.text)")
             }
 
+            // Query parameters are read as strictly as a body's members: only those the document declares, each
+            // once, integers as they print (probe #6: the last of two won, unknown ones and "+5" or "05" passed).
+            #expect(server.api.openAPIQueryParameters["GET /v1/ledger"] == ["after", "limit"])
+            #expect(server.api.openAPIQueryParameters["POST /v1/reconciliations"]?.contains("column_amount") == true)
+            #expect(server.api.openAPIQueryParameters["POST /v1/quotes"] == [])
+            for (uri, code, field) in [("/v1/ledger?after=1&after=500", "invalid_value", "after"), ("/v1/ledger?cursor=zzz", "unknown_field", "cursor"),
+                                       ("/v1/ledger?limit=%2B5", "invalid_value", "limit"), ("/v1/ledger?limit=05", "invalid_value", "limit"),
+                                       ("/v1/orders/ord_none?expand=lines", "unknown_field", "expand")] {
+                reply = try await client.send(.get, uri, key: uri.hasPrefix("/v1/ledger") ? server.keys[.accountant] : key)
+                #expect(reply.status == 400 && reply.errorCode == code && reply.errorField == field, "\(uri): \(reply.text)")
+            }
+            reply = try await client.send(.get, "/v1/ledger?after=0&limit=5", key: server.keys[.accountant])
+            #expect(reply.status == 200, "\(reply.text)")
+
             reply = try await client.send(.get, "/v1/ledger?limit=0", key: key)
             #expect(reply.status == 400 && reply.errorField == "limit")
 
