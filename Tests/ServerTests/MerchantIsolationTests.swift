@@ -8,6 +8,7 @@ import Merchants
 import Orders
 import Synchronization
 import Server
+import Storage
 import TaxCore
 import LevyTestSupport
 import Testing
@@ -61,6 +62,12 @@ import Vault
             let made = try await client.send(.post, "/v1/merchants", key: platform, body: #"{"name": "Radiance Skin Studio"}"#)
             #expect(made.status == 201, "\(made.text)")
             let merchantB = try #require(made.string("id"))
+            // Its tables were made with it, not left to its first request (probe #6: 2 s there on a busy SQLite store).
+            let namespaceB = try await server.api.services.merchants.namespace(of: MerchantID(merchantB))
+            let database = server.api.services.database
+            let tableB = database.dialect.render("{schema}orders", schema: namespaceB + "orders")
+            let rowsB = try await database.query("SELECT COUNT(*) AS n FROM \(tableB)").first?.integer("n")
+            #expect(!namespaceB.isEmpty && rowsB == 0)
             let adminB = try #require((made.json["admin_key"] as? [String: Any])?["secret"] as? String)
             func keyB(_ scope: String) async throws -> String {
                 let reply = try await client.send(.post, "/v1/keys", key: adminB, body: #"{"label": "b \#(scope)", "scopes": ["\#(scope)"]}"#)
