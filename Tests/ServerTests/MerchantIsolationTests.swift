@@ -65,7 +65,9 @@ import Vault
             // Its tables were made with it, not left to its first request (probe #6: 2 s there on a busy SQLite store).
             let namespaceB = try await server.api.services.merchants.namespace(of: MerchantID(merchantB))
             let database = server.api.services.database
-            let tableB = database.dialect.render("{schema}orders", schema: namespaceB + "orders")
+            // Under the test's own prefix on PostgreSQL (the home orders schema is "<prefix>orders").
+            let prefix = String(server.api.services.orders.schema.dropLast("orders".count))
+            let tableB = database.dialect.render("{schema}orders", schema: prefix + namespaceB + "orders")
             let rowsB = try await database.query("SELECT COUNT(*) AS n FROM \(tableB)").first?.integer("n")
             #expect(!namespaceB.isEmpty && rowsB == 0)
             let adminB = try #require((made.json["admin_key"] as? [String: Any])?["secret"] as? String)
