@@ -364,9 +364,12 @@ public struct LevyAPI: Sendable {
         for (name, value) in request.uri.queryParameters {
             let name = String(name)
             guard allowed.contains(name) else {
-                throw APIError(.badRequest, "unknown_field", allowed.isEmpty ? "this endpoint takes no query parameters"
-                               : "unknown query parameter; expected one of " + allowed.sorted().joined(separator: ", "),
-                               field: name.utf8.count <= 100 ? name : String(name.prefix(100)) + "…")
+                // A name is echoed only when it is plain (letters, digits, `_`, at most 64): names are not
+                // percent-decoded, so a card number written as `%34%32…` would pass the mask (probe #7).
+                let plain = (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { $0 == 95 || ($0 | 32 >= 97 && $0 | 32 <= 122) || ($0 >= 48 && $0 <= 57) }
+                throw APIError(.badRequest, "unknown_field", (allowed.isEmpty ? "this endpoint takes no query parameters"
+                               : "unknown query parameter; expected one of " + allowed.sorted().joined(separator: ", ")) + (plain ? "" : " (its name is not shown)"),
+                               field: plain ? name : "query")
             }
             guard result.updateValue(String(value), forKey: name) == nil else {
                 throw APIError.invalid(name, "given more than once; give each query parameter once")
@@ -440,12 +443,18 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         self.routes = byPath.sorted { $0.key < $1.key }.map { ($0.key.split(separator: "/"), $0.value) }
     }
 
-    /// The methods some route takes on `path` (HEAD wherever GET), sorted; empty when no route matches it.
+    /// The methods the route that matches `path` takes (HEAD wherever GET), sorted; empty when none matches. Where
+    /// several templates match, the one with the most literal segments is the path's, as the router picks it
+    /// (`/v1/gift-cards/balance` is that route, not `/v1/gift-cards/{gift_card_id}`).
     func allowed(on path: String) -> [String] {
         let segments = path.split(separator: "/")
+        let matching = routes.filter { route in
+            route.template.count == segments.count && zip(route.template, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }
+        let literals = { (route: (template: [Substring], methods: Set<HTTPRequest.Method>)) in route.template.filter { !$0.hasPrefix("{") }.count }
+        guard let most = matching.map(literals).max() else { return [] }
         var methods = Set<String>()
-        for route in routes where route.template.count == segments.count
-            && zip(route.template, segments).allSatisfy({ $0.hasPrefix("{") || $0 == $1 }) {
+        for route in matching where literals(route) == most {
             methods.formUnion(route.methods.map(\.rawValue))
             if route.methods.contains(.get) { methods.insert("HEAD") }
         }

@@ -56,14 +56,16 @@ public enum CanonicalTables {
         var contents: [String: [UInt8]] = [:]
         for name in files {
             let path = directory + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else {
-                log.error(name, 0, nil, "cannot read \(path)")
-                continue
+            switch TableFileReader.read(path) {
+            case .success(let data): contents[name] = data
+            case .failure(let why): log.error(name, 0, nil, why.description)
             }
-            contents[name] = [UInt8](data)
         }
-        for name in optionalFiles {
-            if let data = FileManager.default.contents(atPath: directory + "/" + name) { contents[name] = [UInt8](data) }
+        for name in optionalFiles where FileManager.default.fileExists(atPath: directory + "/" + name) {
+            switch TableFileReader.read(directory + "/" + name) {
+            case .success(let data): contents[name] = data
+            case .failure(let why): log.error(name, 0, nil, why.description)
+            }
         }
         if log.hasErrors { throw TableLoadError(log.entries) }
 

@@ -714,11 +714,12 @@ extension CanonicalTables {
                 bytes = imported
                 contents["imported/" + entry.file] = imported
             } else {
-                guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
-                    log.error("official/files.csv", entry.line, 1, "cannot read \(name)")
+                switch TableFileReader.read(directory + "/" + name) {
+                case .success(let data): bytes = data
+                case .failure(let why):
+                    log.error("official/files.csv", entry.line, 1, why.description)
                     continue
                 }
-                bytes = [UInt8](data)
                 contents[name] = bytes
             }
             do {

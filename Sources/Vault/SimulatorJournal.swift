@@ -50,13 +50,20 @@ public final class SimulatorJournal: @unchecked Sendable {  // used only from in
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw JournalError(description: "\(path): cannot read the simulator's journal")
             }
-            let bytes = [UInt8](data)
-            // A last line without its newline was being written when the process died: that answer was never given.
+            var bytes = [UInt8](data)
+            // A last line without its newline: whole (only the newline was lost), it is kept and ended; cut short (the
+            // process died writing it, so that answer was never given), it is dropped.
             let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
-            if complete < bytes.count, ftruncate(fd, off_t(complete)) != 0 {
-                throw JournalError(description: "\(path): cannot drop the incomplete last line")
+            if complete < bytes.count {
+                if (try? JSONDecoder().decode(Line.self, from: Data(bytes[complete...]))) != nil {
+                    guard write(fd, [UInt8(10)], 1) == 1 else { throw JournalError(description: "\(path): cannot end its last line") }
+                    bytes.append(10)
+                } else {
+                    guard ftruncate(fd, off_t(complete)) == 0 else { throw JournalError(description: "\(path): cannot drop the incomplete last line") }
+                    bytes.removeSubrange(complete...)
+                }
             }
-            entries = try Self.read(bytes[..<complete], path: path)
+            entries = try Self.read(bytes[...], path: path)
         } catch {
             close(fd)
             throw error

@@ -2,9 +2,19 @@ import ArgumentParser
 import Merchants
 import Exports
 import Foundation
+import JSONInput
 import Orders
 import Storage
 import TaxCore
+
+/// Refuses an option's text that holds what looks like a card number, naming the option, as the API refuses it in
+/// the same fields: an export's request and the merchant's details are written into the store, the manifest and
+/// the files (probe #7).
+func refuseCardNumbers(_ options: KeyValuePairs<String, String?>) throws {
+    for (name, text) in options where text.map(CardNumberMask.containsCardNumber) == true {
+        throw ValidationError("\(name): \(CardNumberMask.refusal)")
+    }
+}
 
 /// What every export takes: the store, the period, personal data and who asked, the folder, the signing key.
 struct ExportOptions: ParsableArguments {
@@ -16,6 +26,8 @@ struct ExportOptions: ParsableArguments {
     @Flag(help: "Pseudonymize customers and leave out street and city (no disclosure of personal data).") var noPersonalData = false
     @Option(help: "Who asked for the export (required with personal data).") var requestedBy: String?
     @Option(help: "Why, and on what legal basis (required with personal data).") var reason: String?
+
+    func validate() throws { try refuseCardNumbers(["--requested-by": requestedBy, "--reason": reason]) }
     @Option(help: "The Ed25519 signing key: 32 bytes or their base64 (default LEVY_EXPORT_SIGNING_KEY_FILE, else a development key).")
     var signingKey: String?
 
@@ -95,6 +107,11 @@ struct ExportCommand: AsyncParsableCommand {
         @Option(help: "Its address: \"street|city|ST|ZIP\" (default: the profile's).") var companyAddress: String?
         @Option(help: "A contact person: \"First Last\" (default: the profile's).") var companyContact: String?
         @Option(help: "The contact's telephone (default: the profile's).") var companyPhone: String?
+
+        func validate() throws {
+            try refuseCardNumbers(["--company-name": companyName, "--company-registration": companyRegistration,
+                                   "--company-address": companyAddress, "--company-contact": companyContact, "--company-phone": companyPhone])
+        }
 
         func run() async throws {
             // Each field from its option, else from the merchant profile (`levy merchant`); a field neither gives is named.
@@ -231,6 +248,8 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "Last tax date (YYYY-MM-DD), inclusive.") var to: String
         @Option(help: "A new or empty folder for report.html and its manifest.") var out: String
         @Option(help: "The merchant's name for the title (default: the merchant profile's legal name).") var merchantName: String?
+
+        func validate() throws { try refuseCardNumbers(["--merchant-name": merchantName]) }
         @Option(help: "The Ed25519 signing key (as for exports).") var signingKey: String?
 
         func run() async throws {

@@ -88,9 +88,10 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
         guard lateAfterDays >= 0 else { throw .input("--late-after-days: must not be negative") }
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: settlements, isDirectory: &isFolder), !isFolder.boolValue,
-              FileManager.default.isReadableFile(atPath: settlements) else {
-            throw .input("\(settlements): cannot read the settlement file (not a file, or not readable)")
+        // A regular file: a FIFO or /dev/zero would be read forever (probe #7).
+        var info = stat()
+        guard stat(settlements, &info) == 0, info.st_mode & S_IFMT == S_IFREG, FileManager.default.isReadableFile(atPath: settlements) else {
+            throw .input("\(settlements): cannot read the settlement file (not a regular file, or not readable)")
         }
         if FileManager.default.fileExists(atPath: out, isDirectory: &isFolder), !isFolder.boolValue {
             throw .input("--out: \(out) is a file; the report goes into a folder")

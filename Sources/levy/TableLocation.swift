@@ -56,7 +56,11 @@ enum TableLocation {
         guard let baseDirectory = defaultDirectory() else {
             throw CLIError.tables("a ZIP5 CSV needs the default TaxTables/ for taxability and rules; none found")
         }
-        guard let data = FileManager.default.contents(atPath: target) else { throw CLIError.tables("cannot read \(target)") }
+        let data: [UInt8]
+        switch TableFileReader.read(target) {
+        case .success(let bytes): data = bytes
+        case .failure(let why): throw CLIError.tables(why.description)
+        }
         do {
             let base = try CanonicalTables.load(directory: baseDirectory).tables
             let rows = try CommonZip5Rates.read([UInt8](data), file: (target as NSString).lastPathComponent)

@@ -66,7 +66,11 @@ struct TablesCommand: ParsableCommand {
                          effectiveFrom: String?) throws -> [(file: OfficialFile, bytes: [UInt8])] {
             try paths.map { path in
                 let name = (path as NSString).lastPathComponent
-                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                let data: [UInt8]
+                switch TableFileReader.read(path) {
+                case .success(let bytes): data = bytes
+                case .failure(let why): throw ValidationError(why.description)
+                }
                 guard let (kind, state) = kind.map({ ($0, state ?? "") }) ?? OfficialFile.kind(forFileName: name).map({ ($0.0, state ?? $0.1) }),
                       !state.isEmpty else {
                     throw ValidationError("\(name): cannot tell its kind and state from the name; pass --kind and --state")
@@ -205,8 +209,11 @@ struct TablesCommand: ParsableCommand {
 
         func run() throws {
             guard let from = TaxDate(iso: effectiveFrom) else { throw ValidationError("--effective-from: not YYYY-MM-DD") }
-            guard let rateData = FileManager.default.contents(atPath: rates) else { throw ValidationError("cannot read \(rates)") }
-            guard let geoData = FileManager.default.contents(atPath: geo) else { throw ValidationError("cannot read \(geo)") }
+            let rateData: [UInt8], geoData: [UInt8]
+            switch (TableFileReader.read(rates), TableFileReader.read(geo)) {
+            case (.success(let r), .success(let g)): (rateData, geoData) = (r, g)
+            case (.failure(let why), _), (_, .failure(let why)): throw ValidationError(why.description)
+            }
             do {
                 let rows = try CommonZip5Rates.read([UInt8](rateData), file: (rates as NSString).lastPathComponent)
                 let conversion = try Zip5Conversion(rows: rows, geoBytes: [UInt8](geoData), geoFile: (geo as NSString).lastPathComponent)

@@ -127,6 +127,18 @@ import Testing
         #expect(two.status != 0 && two.stderr.contains("holds 2 lines"), "\(two.stderr)")
         let shown = try LevyBinary.run(["vault", "show", "4242 4242 4242 4242"])
         #expect(shown.status != 0 && shown.stderr.contains("[digits removed]") && !shown.stderr.contains("4242 4242"), "\(shown.stderr)")
+        // A settlement "file" that never ends is refused, not read forever; an export's request or the merchant's
+        // details holding a card number are refused naming the option, as the API refuses them (probe #7).
+        let endless = try LevyBinary.run(["reconcile", "--database", w.database, "--settlements", "/dev/zero", "--out", w.directory + "/r"])
+        #expect(endless.status != 0 && endless.stderr.contains("not a regular file"), "\(endless.stderr)")
+        let card = "5555" + "5555" + "5555" + "4444"
+        for arguments in [["export", "detail", "--requested-by", "Ada " + card, "--reason", "audit"],
+                          ["export", "saft", "--no-personal-data", "--company-phone", card], ["report", "html", "--merchant-name", card]] {
+            let refused = try LevyBinary.run(arguments + ["--database", w.database, "--from", "2026-01-01", "--to", "2026-12-31",
+                                                          "--out", w.directory + "/x-" + arguments[1]])
+            #expect(refused.status != 0 && refused.stderr.contains("looks like a card number") && !refused.stderr.contains(card), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: w.directory + "/x-" + arguments[1]))
+        }
     }
 
     @Test func keysAreCreatedListedAndRevoked() throws {

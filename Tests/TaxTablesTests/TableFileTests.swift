@@ -13,6 +13,27 @@ struct TableFileTests {
         #expect(records.map(\.line) == [1, 2, 4])
     }
 
+    /// A table file is checked before it is read whole (probe #7: a 1 GB file of one line took 107 s and 2.2 GB to be
+    /// refused; a FIFO or /dev/zero never ended): a regular file, with a line end in its first MiB.
+    @Test("a table file that cannot be one is refused before it is read: a folder, a device, one endless first line")
+    func filesThatCannotBeTables() throws {
+        let folder = NSTemporaryDirectory() + "levy-table-files-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let long = folder + "/MNR2026Q2FEB18.csv"
+        try Data(count: TableFileReader.maxFirstLine + 10).write(to: URL(fileURLWithPath: long))
+        let started = ContinuousClock.now
+        for (path, expected) in [(long, "\(long):1: the first line is longer than 1 MiB: not a table file"),
+                                 (folder, "cannot read \(folder): not a regular file"), ("/dev/zero", "cannot read /dev/zero: not a regular file")] {
+            guard case .failure(let why) = TableFileReader.read(path) else { Issue.record("\(path) was read"); continue }
+            #expect(why.description == expected)
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let fine = folder + "/ok.csv"
+        try "a,b\n1,2\n".write(toFile: fine, atomically: true, encoding: .utf8)
+        #expect(try TableFileReader.read(fine).get() == Array("a,b\n1,2\n".utf8))
+    }
+
     @Test("an unterminated quote is located to the line it starts on")
     func unterminatedQuote() {
         #expect(throws: CSVReader.Failure.unterminatedQuote(line: 2)) {

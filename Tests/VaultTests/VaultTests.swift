@@ -210,6 +210,14 @@ struct VaultTests {
         #expect(try await second.void(authorization: auth2.id, idempotencyKey: "void-o2").outcome == .approved)
         #expect(await restarted.operations == ["refund": 2, "capture": 1, "void": 1])
 
+        // A whole last line that lost only its newline is kept (the refund above is still known after a restart).
+        let whole = try String(contentsOfFile: journal, encoding: .utf8)
+        try String(whole.dropLast()).write(toFile: journal, atomically: true, encoding: .utf8)
+        let kept = try SimulatedProcessor(journal: journal)
+        #expect(try await kept.refund(capture: capture.id, amount: Money(minorUnits: 3_001), idempotencyKey: "ref-3").outcome == .declined,
+                "2,000 of 5,000 refunded already: the kept line still counts")
+        #expect(try await kept.refund(capture: capture.id, amount: Money(minorUnits: 3_000), idempotencyKey: "ref-4").outcome == .approved)
+        #expect(try String(contentsOfFile: journal, encoding: .utf8).hasPrefix(whole))
         // A line cut short by a crash is an answer never given: dropped. Any other bad line is named.
         let handle = try #require(FileHandle(forWritingAtPath: journal))
         try handle.seekToEnd()
