@@ -46,6 +46,20 @@ public enum JSONGuard {
         public var message: String
 
         public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+
+        /// Where in a file `offset` falls, for an error that names a line and column (both from 1; the column counts
+        /// bytes, as editors showing byte columns do).
+        public func position(in bytes: [UInt8]) -> (line: Int, column: Int) {
+            var (line, lineStart) = (1, 0)
+            for index in 0..<min(offset, bytes.count) where bytes[index] == UInt8(ascii: "\n") { (line, lineStart) = (line + 1, index + 1) }
+            return (line, min(offset, bytes.count) - lineStart + 1)
+        }
+
+        /// The failure as a file's error: `name:line:column: path: message`.
+        public func located(file name: String, in bytes: [UInt8]) -> String {
+            let (line, column) = position(in: bytes)
+            return "\(name):\(line):\(column): \(description)"
+        }
     }
 
     /// Checks `bytes`; the top level must be an object when `requireObject` is true.

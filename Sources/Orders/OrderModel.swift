@@ -202,7 +202,7 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .idempotencyConflict(let key): "idempotency key \"\(key)\" was already used with a different request"
         case .unknownOrder(let id): "no order \(id)"
         case .wrongStatus(let status, let expected): "the order is \(status.rawValue); this needs \(expected.map(\.rawValue).joined(separator: " or "))"
-        case .paymentDeclined(let reason): "the payment was declined: \(reason)"
+        case .paymentDeclined(let why): why
         case .invalidRefund(let why, _): "refund refused: \(why)"
         case .unfulfilled(let n): "\(n) voucher(s) are not redeemed yet"
         case .storage(let message): "order storage: \(message)"

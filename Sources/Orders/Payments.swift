@@ -112,7 +112,7 @@ extension OrderService {
             let result = try await gateway.capture(authorization: authorization, amount: Self.cardCharge(order), idempotencyKey: "capture:\(order.id.value)")
             guard result.outcome == .approved else {
                 try await setStatus(order.id, .authorized, column: nil, value: nil, onlyFrom: .capturing)
-                throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "capture declined")
+                throw OrderError.declined("capture", result)
             }
             captureID = result.id
         }
@@ -173,7 +173,7 @@ extension OrderService {
             let result = try await gateway.void(authorization: authorization, idempotencyKey: "void:\(order.id.value)")
             guard result.outcome == .approved else {
                 try await setStatus(order.id, previous, column: nil, value: nil, onlyFrom: .voiding)
-                throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "void declined")
+                throw OrderError.declined("void", result)
             }
         }
         try await database.transaction { [self] tx in
@@ -278,7 +278,7 @@ extension OrderService {
                     try await restoreCancelled(refund: refundID, order: order.id, in: tx)
                 }
                 try await releaseRefundLock(order.id, refundID)
-                throw OrderError.paymentDeclined(result.declineReason?.rawValue ?? "refund declined")
+                throw OrderError.declined("refund", result)
             }
             processorRefundID = result.id
         }
@@ -411,5 +411,19 @@ extension OrderService {
     static func reason(_ error: any Error) -> String {
         if let error = error as? OrderError { return "\(error)" }
         return "\(type(of: error))"
+    }
+}
+
+extension OrderError {
+    /// A processor's refusal of a step on an existing payment, in words: which step, Levy's reason and the
+    /// processor's own finer code when it gave a short one (Stripe's `decline_code`). No field: the request named
+    /// nothing that was wrong, the payment's state at the processor was.
+    static func declined(_ step: String, _ result: ProcessorResult) -> OrderError {
+        var reasons = [result.declineReason?.rawValue ?? "no reason given"]
+        if let code = result.processorCode, (1...64).contains(code.utf8.count),
+           code.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }) {
+            reasons.append("processor code \(code)")
+        }
+        return .paymentDeclined("the processor declined the \(step) (\(reasons.joined(separator: "; ")))")
     }
 }

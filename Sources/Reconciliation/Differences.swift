@@ -72,6 +72,27 @@ public struct FeeSchedule: Sendable, Hashable {
         self.fixed = fixed
     }
 
+    /// Reads the agreed schedule as the CLI and the API take it, naming their own option or parameter in errors:
+    /// the percentage from 0 to 100, the fixed fee an amount (major units) from 0 to the settlement line limit, and a
+    /// fixed fee only with a percentage (alone it would be read and never used). No percentage: no schedule.
+    public static func parse(percent: String?, fixed: String?, percentName: String,
+                             fixedName: String) throws(ReconcileError) -> FeeSchedule? {
+        guard let percent else {
+            if let fixed, MoneyText.parse(fixed, minorUnits: false) != 0 {
+                throw .input("\(fixedName): given without \(percentName); the schedule is a percentage plus a fixed fee")
+            }
+            return nil
+        }
+        guard let rate = try? Rate.parse(percent: percent), rate.units >= 0, rate.units <= Rate.scale else {
+            throw .input("\(percentName): \"\(percent)\" is not a percentage from 0 to 100")
+        }
+        let text = fixed ?? "0"
+        guard let amount = MoneyText.parse(text, minorUnits: false), amount >= 0, amount.magnitude <= SettlementLine.maxAmount else {
+            throw .input("\(fixedName): \"\(text)\" is not an amount from 0 to ten trillion with at most two decimals")
+        }
+        return FeeSchedule(rate: rate, fixed: amount)
+    }
+
     /// The fee on a gross amount (minor units), half up.
     public func fee(on gross: Int64) -> Int64 {
         let exact = Int128(gross) * Int128(rate.units)

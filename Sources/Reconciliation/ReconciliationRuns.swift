@@ -44,12 +44,7 @@ public struct ReconciliationRun: Sendable, Equatable {
                 guard let date = TaxDate(iso: text) else { throw .input("\(name): \"\(text)\" is not a date (YYYY-MM-DD)") }
                 return date
             }
-            var fees: FeeSchedule?
-            if let feePercent {
-                guard let rate = try? Rate.parse(percent: feePercent) else { throw .input("fee_percent: \"\(feePercent)\" is not a percentage") }
-                guard let fixed = MoneyText.parse(feeFixed, minorUnits: false), fixed >= 0 else { throw .input("fee_fixed: \"\(feeFixed)\" is not an amount") }
-                fees = FeeSchedule(rate: rate, fixed: fixed)
-            }
+            let fees = try FeeSchedule.parse(percent: feePercent, fixed: feeFixed, percentName: "fee_percent", fixedName: "fee_fixed")
             guard (0...366).contains(lateAfterDays) else { throw .input("late_after_days: 0 to 366") }
             return ReconcileRequest(settlements: settlements, layout: layout, from: try date(from, "from"), through: try date(through, "through"),
                                     policy: MatchPolicy(fees: fees, lateAfterDays: lateAfterDays), recomputeTax: recomputeTax)

@@ -127,6 +127,7 @@ public struct SettlementLayout: Sendable {
     /// "refund_types": [...], "amount_units": "major" | "minor"}`.
     public static func load(mapping path: String) throws(ReconcileError) -> SettlementLayout {
         guard let data = FileManager.default.contents(atPath: path) else { throw .input("\(path): cannot read the mapping file") }
+        do { try JSONGuard.check(Array(data)) } catch { throw .input(error.located(file: path, in: Array(data))) }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw .input("\(path): not a JSON object")
         }
@@ -167,7 +168,7 @@ public struct SettlementLayout: Sendable {
         if index[.orderID] == nil, index[.processorID] == nil {
             throw .input("\(file):1: the \(name) layout needs an order id or a processor id column (\(columns[.orderID] ?? "order_id") or \(columns[.processorID] ?? "processor_id"))")
         }
-        return BoundLayout(layout: self, index: index, file: file)
+        return BoundLayout(layout: self, index: index, headerCount: header.count, file: file)
     }
 }
 
@@ -175,6 +176,9 @@ public struct SettlementLayout: Sendable {
 struct BoundLayout {
     let layout: SettlementLayout
     let index: [SettlementLayout.Field: Int]
+    /// The header's column count: a record with more columns than that was split where it should not have been
+    /// (an unquoted comma), and every column after the split holds its neighbour's value.
+    let headerCount: Int
     let file: String
 
     func line(_ record: CSVStream.Record) throws(ReconcileError) -> SettlementLine {
@@ -216,6 +220,9 @@ struct BoundLayout {
         }
         guard record.fields.count >= (index.values.max() ?? 0) + 1 else {
             throw .input("\(file):\(record.line): \(record.fields.count) columns, the header has at least \((index.values.max() ?? 0) + 1)")
+        }
+        guard record.fields.count <= headerCount else {
+            throw .input("\(file):\(record.line): \(record.fields.count) columns, the header has \(headerCount) (a value with a comma must be quoted)")
         }
         let type = text(.type).lowercased()
         let kind: SettlementLine.Kind = layout.saleTypes.contains(type) ? .sale : layout.refundTypes.contains(type) ? .refund : .other

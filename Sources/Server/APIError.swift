@@ -114,7 +114,7 @@ public struct APIError: Error, Sendable, Equatable {
         case .idempotencyConflict: return APIError(.unprocessableContent, "idempotency_conflict", error.description)
         case .unknownOrder: return .notFound(error.description)
         case .wrongStatus: return APIError(.conflict, "wrong_status", error.description, field: "status")
-        case .paymentDeclined(let reason): return APIError(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), "payment_declined", reason, field: "payment_token")
+        case .paymentDeclined(let reason): return APIError(HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), "payment_declined", reason)
         case .invalidRefund(let why, let field): return APIError(.unprocessableContent, "invalid_refund", why, field: field)
         case .tooManyVouchers(let line, _):
             return APIError(.unprocessableContent, "too_many_vouchers", error.description, field: "order.lines[\(line)].quantity")

@@ -22,7 +22,9 @@ public struct ConnectionDeadlines: Sendable, Equatable {
 
 /// Enforces `ConnectionDeadlines` on one connection: one timer at a time, re-armed as the request moves on, and the
 /// connection closed when a timer fires. While a handler runs (after the body, before the response), no deadline
-/// applies: the server's own time is not the client's fault.
+/// applies: the server's own time is not the client's fault. A request whose body misses its deadline or its pace is
+/// answered 408 `request_timeout` before the close (unless a response has begun), so that a client whose body came
+/// up short of its `Content-Length` learns why; a late head or an idle connection has no request to answer.
 ///
 /// A body must also keep a minimum pace: from `bodyGrace` after its head, a connection whose body has come in at
 /// under `minimumBodyRate` bytes a second on average is closed. Without it, hundreds of clients trickling a byte
@@ -45,6 +47,9 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     private var bodyStarted: NIODeadline?
     private var bodyBytes: Int64 = 0
     private var paceCheck: Scheduled<Void>?
+    /// Whether the current request has been answered (or its answer begun): an early answer (a 401 before the body
+    /// is read) leaves the body to come or not, and a 408 after it would be a second response to one request.
+    private var answered = false
 
     init(deadlines: ConnectionDeadlines, onTimeout: @escaping @Sendable () -> Void) {
         self.deadlines = deadlines
@@ -74,11 +79,12 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
-            arm(context, after: deadlines.body)
+            answered = false
+            arm(context, after: deadlines.body, answering: true)
             stopPaceChecks()
             bodyStarted = .now()
             bodyBytes = 0
-            schedulePaceCheck(context.eventLoop, channel: context.channel, in: Self.bodyGrace)
+            schedulePaceCheck(context, in: Self.bodyGrace)
         case .body(let buffer):
             bodyBytes += Int64(buffer.readableBytes)
         case .end:
@@ -93,20 +99,42 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         elapsed < bodyGrace || bytes >= minimumBodyRate * elapsed.nanoseconds / 1_000_000_000
     }
 
-    private func schedulePaceCheck(_ eventLoop: any EventLoop, channel: any Channel, in delay: TimeAmount) {
-        let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        let onTimeout = onTimeout
-        paceCheck = eventLoop.scheduleTask(in: delay) {
-            let this = handler.value
+    private func schedulePaceCheck(_ context: ChannelHandlerContext, in delay: TimeAmount) {
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        paceCheck = context.eventLoop.scheduleTask(in: delay) {
+            let (this, context) = bound.value
             guard let started = this.bodyStarted else { return }
             if Self.keepsPace(bytes: this.bodyBytes, elapsed: .now() - started) {
-                this.schedulePaceCheck(eventLoop, channel: channel, in: Self.paceCheckInterval)
+                this.schedulePaceCheck(context, in: Self.paceCheckInterval)
             } else {
                 this.stopPaceChecks()
-                onTimeout()
-                channel.close(promise: nil)
+                this.timeOut(context, answering: true)
             }
         }
+    }
+
+    /// Counts the timeout and closes the connection, first answering the request whose body is late if asked to.
+    private func timeOut(_ context: ChannelHandlerContext, answering: Bool) {
+        onTimeout()
+        disarm()
+        guard answering, !answered, context.channel.isActive else {
+            context.close(promise: nil)
+            return
+        }
+        let error = APIError(.requestTimeout, "request_timeout",
+                             "the request body did not arrive in time (\(bodyBytes == 1 ? "1 byte" : "\(bodyBytes) bytes") came; it must come whole within the body deadline, "
+                             + "at \(Self.minimumBodyRate) bytes a second on average from \(Self.bodyGrace.nanoseconds / 1_000_000_000) seconds after the head)",
+                             field: "body")
+        let body = error.body(requestID: "")
+        var head = HTTPResponse(status: .requestTimeout)
+        head.headerFields[.contentType] = "application/json"
+        head.headerFields[.contentLength] = String(body.count)
+        head.headerFields[.connection] = "close"
+        answered = true
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
     }
 
     private func stopPaceChecks() {
@@ -116,17 +144,21 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { arm(context, after: deadlines.idle) }
+        switch unwrapOutboundIn(data) {
+        case .head: answered = true
+        case .body: break
+        case .end: arm(context, after: deadlines.idle)
+        }
         context.write(data, promise: promise)
     }
 
-    private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount) {
+    private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount, answering: Bool = false) {
         disarm()
-        let channel = context.channel
-        let onTimeout = onTimeout
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: delay) {
-            onTimeout()
-            channel.close(promise: nil)
+            let (this, context) = bound.value
+            this.timer = nil
+            this.timeOut(context, answering: answering)
         }
     }
 

@@ -62,7 +62,10 @@ extension LevyAPI {
             await consolePage(request) { api, caller, _ in try await api.transactionsPage(request, caller) }
         }
         on(.transaction, .get) { request, context in
-            await consolePage(request) { api, caller, _ in try await api.transactionPage(context.parameters.get("order_id") ?? "", caller) }
+            // A HEAD shows nothing, so it discloses nothing and is not recorded as a view.
+            await consolePage(request) { api, caller, _ in
+                try await api.transactionPage(context.parameters.get("order_id") ?? "", caller, recordsView: request.method != .head)
+            }
         }
         on(.exports, .get) { request, _ in
             await consolePage(request) { api, caller, _ in try await api.exportsPage(caller, notice: nil, error: nil) }
@@ -388,7 +391,7 @@ extension LevyAPI {
         "anon_" + services.orders.keys.pseudonym(customerID)
     }
 
-    func transactionPage(_ id: String, _ caller: ConsoleCaller) async throws -> ConsolePage {
+    func transactionPage(_ id: String, _ caller: ConsoleCaller, recordsView: Bool = true) async throws -> ConsolePage {
         guard id.hasPrefix("ord_"), id.utf8.count <= 40, id.utf8.allSatisfy({ (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }) else {
             throw APIError.notFound("no such order")
         }
@@ -404,7 +407,7 @@ extension LevyAPI {
             return caller.sees ? parts.filter { !$0.isEmpty }.joined(separator: ", ") : "\(parts[2]) \(parts[3])"
         }
         var disclosure: String?
-        if caller.sees, order.customerID != nil || (evidence.billing ?? "").contains("|") {
+        if caller.sees, recordsView, order.customerID != nil || (evidence.billing ?? "").contains("|") {
             disclosure = try await services.exports?.exporter.log.recordView(by: "api-key:" + caller.key.id, reason: "console: order evidence",
                                                                              shown: "order \(order.id.value): customer id and addresses")
         }

@@ -2,6 +2,7 @@ import Exports
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Orders
 import Processors
 import ServiceLifecycle
@@ -64,6 +65,8 @@ extension LevyServer {
     public static func build(settings: ServeSettings, resources: ServerResources, logger: Logger,
                              announce: @escaping @Sendable (String) -> Void = { _ in },
                              onRunning: @escaping @Sendable (ServingAt) async -> Void = { _ in }) throws -> ServiceGroup {
+        // Read now, so that a bad certificate stops the start before the stores are opened.
+        _ = try tlsConfiguration(settings)
         let store = try chooseStore(settings, workingDirectory: resources.workingDirectory)
         let (processor, paymentsName) = try chooseProcessor(settings, workingDirectory: resources.workingDirectory)
         let storeName = switch store {
@@ -155,7 +158,14 @@ struct ApplicationService: Service, CustomStringConvertible {
                           maxFailedAuthPerMinute: settings.maxFailedAuthPerMinute, stripeWebhook: webhook, nexusThresholds: resources.nexus,
                           secureCookies: settings.tlsCertificate != nil)
         // The application's own group (server and maintenance) follows this group's graceful shutdown.
-        try await LevyServer.application(api: api, settings: settings, logger: logger, onRunning: onRunning).run()
+        do {
+            try await LevyServer.application(api: api, settings: settings, logger: logger, onRunning: onRunning).run()
+        } catch let error as IOError where error.description.hasPrefix("bind(") {
+            // NIO's text names the system call, not the address.
+            throw ServerSetupError(description: "cannot listen on \(settings.hostname):\(settings.port): \(String(cString: strerror(error.errnoCode)))")
+        } catch let error as SocketAddressError {
+            throw ServerSetupError(description: "cannot listen on \(settings.hostname):\(settings.port): not an address of this machine (\(error))")
+        }
     }
 
     /// The embedded default has no keys yet: create an admin key and say where its secret is.

@@ -28,10 +28,7 @@ public enum LevyServer {
                                         ConnectionSlotHandler(slots: slots, onEvict: { metrics.connectionEvicted() })],
             idleTimeout: .seconds(Int64(settings.idleTimeout)))
         var server = HTTPServerBuilder.http1(configuration: http)
-        if let certificate = settings.tlsCertificate, let key = settings.tlsKey {
-            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-            let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
-                                                                         privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        if let configuration = try tlsConfiguration(settings) {
             server = try .tls(.http1(configuration: http), tlsConfiguration: configuration)
         }
         return Application(
@@ -43,6 +40,22 @@ public enum LevyServer {
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger
         )
+    }
+
+    /// The TLS configuration of `tls_certificate` and `tls_key`, or nil without them; a file that cannot be read as
+    /// PEM is named (NIOSSL's own error names neither the file nor the setting).
+    public static func tlsConfiguration(_ settings: ServeSettings) throws(ServerSetupError) -> TLSConfiguration? {
+        guard let certificate = settings.tlsCertificate, let key = settings.tlsKey else { return nil }
+        let chain: [NIOSSLCertificateSource]
+        do { chain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) } } catch {
+            throw ServerSetupError(description: "tls_certificate: \(certificate): cannot be read as a PEM certificate chain (\(error))")
+        }
+        guard !chain.isEmpty else { throw ServerSetupError(description: "tls_certificate: \(certificate): holds no PEM certificate") }
+        let privateKey: NIOSSLPrivateKey
+        do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+            throw ServerSetupError(description: "tls_key: \(key): cannot be read as a PEM private key (\(error))")
+        }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
     }
 
     /// The runners of export jobs and reconciliation runs, and the liability rollup's catch-up, when the server has them.

@@ -97,6 +97,10 @@ extension LevyAPI {
         guard fixed.utf8.count <= 12, let amount = MoneyText.parse(fixed, minorUnits: false), amount >= 0 else {
             throw APIError.invalid("fee_fixed", "an amount such as 0.30")
         }
+        // The run reads the schedule with the CLI's rules (FeeSchedule.parse): refused here, not when the run starts.
+        if query["fee_percent"] == nil, amount != 0 {
+            throw APIError.invalid("fee_fixed", "given without fee_percent; the schedule is a percentage plus a fixed fee")
+        }
         let late = try Self.integer(query["late_after_days"], name: "late_after_days", default: 5, range: 0...366)
         let recompute: Bool
         switch query["recompute_tax"] ?? "true" {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONInput
 
 /// How `levy serve` is configured: command-line flags over environment variables over a JSON config file over the
 /// defaults. Secrets are never read from the file (only paths to them), so a config file can be committed.
@@ -71,6 +72,12 @@ public struct ServeSettings: Sendable, Equatable {
         var values: [String: (value: String, source: String)] = [:]
         if let file {
             let name = (file.path as NSString).lastPathComponent
+            // Checked first: a syntax error named by line and column, and a setting given twice refused (the
+            // decoder would keep one of the two without a word).
+            do { try JSONGuard.check(file.contents) } catch {
+                let (line, column) = error.position(in: file.contents)
+                throw SettingError(source: "\(name):\(line):\(column)", message: error.description)
+            }
             guard let object = try? JSONSerialization.jsonObject(with: Data(file.contents)) as? [String: Any] else {
                 throw SettingError(source: name, message: "not a JSON object")
             }

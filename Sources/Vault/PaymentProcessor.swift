@@ -175,9 +175,19 @@ public actor SimulatedProcessor: PaymentProcessor {
     /// so one the caller saw is never forgotten; if it cannot be written, the call fails and nothing moved.
     private func once(_ key: String, _ operation: SimulatorJournal.Operation, target: String = "",
                       _ body: () -> ProcessorResult) throws -> ProcessorResult {
+        guard let journal else { return try answer(key, operation, target: target, body) }
+        // Under the journal's lock, after the answers other processes on the same journal gave since.
+        return try journal.exclusively { others in
+            for entry in others { state.apply(entry) }
+            return try answer(key, operation, target: target, body) { try journal.append($0) }
+        }
+    }
+
+    private func answer(_ key: String, _ operation: SimulatorJournal.Operation, target: String,
+                        _ body: () -> ProcessorResult, record: (SimulatorJournal.Entry) throws -> Void = { _ in }) rethrows -> ProcessorResult {
         if let previous = state.answered[key] { return previous }
         let entry = SimulatorJournal.Entry(key: key, operation: operation, target: target, result: body())
-        try journal?.append(entry)
+        try record(entry)
         operations[operation.rawValue, default: 0] += 1
         state.apply(entry)
         return entry.result

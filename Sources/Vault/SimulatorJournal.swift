@@ -9,6 +9,11 @@ import TaxCore
 ///
 /// Lines are written with `write(2)` on a descriptor opened for appending: an answer survives the process (a
 /// `kill -9`), not the machine, which is what a development simulator needs.
+///
+/// Several `levy serve` processes on one working folder share the journal as they would share a processor: each
+/// answer is given under an exclusive `flock` on the file, after reading the lines the others appended since
+/// (`exclusively`), so a capture approved by one process can be refunded through another, and an idempotency key is
+/// answered once whichever process asks.
 public final class SimulatorJournal: @unchecked Sendable {  // used only from inside the simulator actor
     public enum Operation: String, Codable, Sendable { case authorize, capture, void, refund }
 
@@ -39,7 +44,10 @@ public final class SimulatorJournal: @unchecked Sendable {  // used only from in
     let path: String
     private let descriptor: Int32
     /// The entries the file held when it was opened, in order.
-    public let entries: [Entry]
+    public private(set) var entries: [Entry] = []
+    /// How far this process has read (bytes, lines): lines past it were appended by another process.
+    private var offset = 0
+    private var linesRead = 0
 
     public init(path: String) throws(JournalError) {
         self.path = path
@@ -47,23 +55,9 @@ public final class SimulatorJournal: @unchecked Sendable {  // used only from in
         guard fd >= 0 else { throw JournalError(description: "\(path): cannot open the simulator's journal (\(String(cString: strerror(errno))))") }
         descriptor = fd
         do throws(JournalError) {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw JournalError(description: "\(path): cannot read the simulator's journal")
-            }
-            var bytes = [UInt8](data)
-            // A last line without its newline: whole (only the newline was lost), it is kept and ended; cut short (the
-            // process died writing it, so that answer was never given), it is dropped.
-            let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
-            if complete < bytes.count {
-                if (try? JSONDecoder().decode(Line.self, from: Data(bytes[complete...]))) != nil {
-                    guard write(fd, [UInt8(10)], 1) == 1 else { throw JournalError(description: "\(path): cannot end its last line") }
-                    bytes.append(10)
-                } else {
-                    guard ftruncate(fd, off_t(complete)) == 0 else { throw JournalError(description: "\(path): cannot drop the incomplete last line") }
-                    bytes.removeSubrange(complete...)
-                }
-            }
-            entries = try Self.read(bytes[...], path: path)
+            guard flock(fd, LOCK_EX) == 0 else { throw JournalError(description: "\(path): cannot lock the simulator's journal") }
+            defer { flock(fd, LOCK_UN) }
+            entries = try readNew()
         } catch {
             close(fd)
             throw error
@@ -72,11 +66,58 @@ public final class SimulatorJournal: @unchecked Sendable {  // used only from in
 
     deinit { close(descriptor) }
 
-    static func read(_ bytes: ArraySlice<UInt8>, path: String) throws(JournalError) -> [Entry] {
+    /// Runs `body` holding the journal's lock, with the entries other processes appended since this one last read;
+    /// `body` appends its answer with `append` before the lock is let go.
+    func exclusively<T>(_ body: ([Entry]) throws -> T) throws -> T {
+        guard flock(descriptor, LOCK_EX) == 0 else { throw JournalError(description: "\(path): cannot lock the simulator's journal") }
+        defer { flock(descriptor, LOCK_UN) }
+        return try body(try readNew())
+    }
+
+    /// The whole lines past `offset`, read under the lock. A last line without its newline: whole (only the newline
+    /// was lost), it is kept and ended; cut short (a process died writing it, so that answer was never given), it is
+    /// dropped. Writers hold the lock, so a line another process is writing is never seen half-written.
+    private func readNew() throws(JournalError) -> [Entry] {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw JournalError(description: "\(path): cannot read the simulator's journal") }
+        let size = Int(info.st_size)
+        guard size > offset else {
+            if size < offset { throw JournalError(description: "\(path): the simulator's journal was cut short while in use") }
+            return []
+        }
+        var bytes = [UInt8](repeating: 0, count: size - offset)
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return -1 }
+                return pread(descriptor, base + filled, buffer.count - filled, off_t(offset + filled))
+            }
+            guard count > 0 else { throw JournalError(description: "\(path): cannot read the simulator's journal") }
+            filled += count
+        }
+        let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
+        if complete < bytes.count {
+            if (try? JSONDecoder().decode(Line.self, from: Data(bytes[complete...]))) != nil {
+                guard write(descriptor, [UInt8(10)], 1) == 1 else { throw JournalError(description: "\(path): cannot end its last line") }
+                bytes.append(10)
+            } else {
+                guard ftruncate(descriptor, off_t(offset + complete)) == 0 else {
+                    throw JournalError(description: "\(path): cannot drop the incomplete last line")
+                }
+                bytes.removeSubrange(complete...)
+            }
+        }
+        let entries = try Self.read(bytes[...], path: path, firstLine: linesRead + 1)
+        offset += bytes.count
+        linesRead += entries.count
+        return entries
+    }
+
+    static func read(_ bytes: ArraySlice<UInt8>, path: String, firstLine: Int = 1) throws(JournalError) -> [Entry] {
         let decoder = JSONDecoder()
         var entries: [Entry] = []
         for (index, line) in bytes.split(separator: 10, omittingEmptySubsequences: false).dropLast().enumerated() {
-            let number = index + 1
+            let number = firstLine + index
             guard let decoded = try? decoder.decode(Line.self, from: Data(line)) else {
                 throw JournalError(description: "\(path):\(number): not a journal line (key, op, target, id, outcome, reason, amount, currency)")
             }
@@ -103,7 +144,8 @@ public final class SimulatorJournal: @unchecked Sendable {  // used only from in
         return entries
     }
 
-    /// Appends one answer; throws (and the simulator gives no answer) if the whole line could not be written.
+    /// Appends one answer (inside `exclusively`); throws (and the simulator gives no answer) if the whole line could
+    /// not be written.
     func append(_ entry: Entry) throws(JournalError) {
         let line = Line(key: entry.key, op: entry.operation, target: entry.target, id: entry.result.id, outcome: entry.result.outcome.rawValue,
                         reason: entry.result.declineReason?.rawValue, amount: entry.result.amount.minorUnits,
@@ -115,10 +157,10 @@ public final class SimulatorJournal: @unchecked Sendable {  // used only from in
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count else {
             // A short write leaves part of a line: cut it off so the next line starts clean.
-            if written > 0, let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int {
-                _ = ftruncate(descriptor, off_t(size - written))
-            }
+            if written > 0 { _ = ftruncate(descriptor, off_t(offset)) }
             throw JournalError(description: "\(path): the simulator's answer could not be written")
         }
+        offset += bytes.count
+        linesRead += 1
     }
 }

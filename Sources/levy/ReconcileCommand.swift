@@ -78,14 +78,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             guard let date = TaxDate(iso: text) else { throw .input("--\(option): \"\(text)\" is not a date (YYYY-MM-DD)") }
             return date
         }
-        var fees: FeeSchedule?
-        if let feePercent {
-            guard let rate = try? Rate.parse(percent: feePercent), rate.units <= Rate.scale else {
-                throw .input("--fee-percent: \"\(feePercent)\" is not a percentage from 0 to 100")
-            }
-            guard let fixed = MoneyText.parse(feeFixed, minorUnits: false), fixed >= 0 else { throw .input("--fee-fixed: \"\(feeFixed)\" is not an amount") }
-            fees = FeeSchedule(rate: rate, fixed: fixed)
-        }
+        let fees = try FeeSchedule.parse(percent: feePercent, fixed: feeFixed, percentName: "--fee-percent", fixedName: "--fee-fixed")
         guard lateAfterDays >= 0 else { throw .input("--late-after-days: must not be negative") }
         var isFolder: ObjCBool = false
         // A regular file: a FIFO or /dev/zero would be read forever (probe #7).

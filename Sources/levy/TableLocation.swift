@@ -29,7 +29,12 @@ enum TableLocation {
     /// its current version when it has one); else the shipped tables.
     static func load(_ path: String?, store: String?, version: String?) throws -> TaxTableSet {
         if path != nil { return try load(path) }
-        let tableStore = TableStore(directory: storeDirectory(store))
+        let directory = storeDirectory(store)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+            throw CLIError.tables("the table store \(directory) is a file, not a folder (--store, LEVY_STORE)")
+        }
+        let tableStore = TableStore(directory: directory)
         guard version != nil || tableStore.currentID() != nil else { return try load(nil) }
         let base = try loadBase()
         do { return try tableStore.load(version, base: base).tables } catch let error as TableLoadError {

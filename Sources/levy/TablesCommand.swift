@@ -71,9 +71,22 @@ struct TablesCommand: ParsableCommand {
                 case .success(let bytes): data = bytes
                 case .failure(let why): throw ValidationError(why.description)
                 }
-                guard let (kind, state) = kind.map({ ($0, state ?? "") }) ?? OfficialFile.kind(forFileName: name).map({ ($0.0, state ?? $0.1) }),
-                      !state.isEmpty else {
-                    throw ValidationError("\(name): cannot tell its kind and state from the name; pass --kind and --state")
+                let named = OfficialFile.kind(forFileName: name)
+                guard let kind = kind ?? named?.0 else {
+                    throw ValidationError("\(name): cannot tell its kind from the name; pass --kind (and --state for SST files)")
+                }
+                // The state: --state, else the one the kind implies (WA, CA, IL), else the name's (an SST file's first letters).
+                let implied: String? = switch kind {
+                case .waDOR: "WA"
+                case .caCDTFA: "CA"
+                case .ilIDOR: "IL"
+                case .sstRates, .sstBoundaries: named.flatMap { $0.0 == .sstRates || $0.0 == .sstBoundaries ? $0.1 : nil }
+                }
+                guard let state = state ?? implied, !state.isEmpty else {
+                    throw ValidationError("\(name): cannot tell its state from the name; pass --state")
+                }
+                if let effectiveFrom, TaxDate(iso: effectiveFrom) == nil {
+                    throw ValidationError("--effective-from: \"\(effectiveFrom)\" is not a date (YYYY-MM-DD)")
                 }
                 var effective = effectiveFrom
                 if kind == .caCDTFA, effective == nil {
@@ -112,7 +125,9 @@ struct TablesCommand: ParsableCommand {
                 print(created ? "imported version \(manifest.id) (now current) into \(tableStore.directory)" : "version \(manifest.id) already holds these files; it is current")
                 for line in manifest.report { print("  \(line)") }
             } catch let error as TableLoadError {
-                writeError("import refused, nothing was written:\n\(error)\n")
+                // A file of another kind fails on its columns; say which kind it was read as when the user chose it.
+                let chosen = kind.map { "\n(every file was read as --kind \($0.rawValue); is that what it is?)" } ?? ""
+                writeError("import refused, nothing was written:\n\(error)\(chosen)\n")
                 throw ExitCode(1)
             } catch let error as TableStore.StoreError {
                 writeError("import refused, nothing was written:\n\(error)\n")

@@ -85,11 +85,15 @@ struct ReconcileCLITests {
         #expect(backwards.status == 3 && backwards.stderr.contains("--to: 0001-01-01 is before --from 9999-12-31"), "\(backwards.stderr)")
         // Negative numbers reach the range checks (they used to be taken for unknown flags: "Missing value").
         for (option, value, message) in [("--fee-percent", "-1", "--fee-percent: \"-1\" is not a percentage from 0 to 100"),
-                                         ("--fee-fixed", "-0.30", "--fee-fixed: \"-0.30\" is not an amount"),
+                                         ("--fee-fixed", "-0.30", "--fee-fixed: \"-0.30\" is not an amount from 0 to ten trillion"),
+                                         ("--fee-fixed", "1e308", "--fee-fixed: \"1e308\" is not an amount"),
                                          ("--late-after-days", "-2", "--late-after-days: must not be negative")] {
             let negative = try LevyBinary.run(Self.reconcile(directory, out: "negative", extra: [option, value]))
             #expect(negative.status == 3 && negative.stderr.contains(message), "\(option) \(value): \(negative.stderr)")
         }
+        // A fixed fee alone would be read and never used: refused.
+        let alone = try LevyBinary.run(Self.reconcile(directory, out: "alone").filter { $0 != "--fee-percent" && $0 != "2.9" })
+        #expect(alone.status == 3 && alone.stderr.contains("--fee-fixed: given without --fee-percent"), "\(alone.stderr)")
     }
 
     @Test("levy nexus report: a threshold crossed where the merchant is not registered is an alert")

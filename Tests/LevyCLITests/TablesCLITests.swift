@@ -36,5 +36,20 @@ struct TablesCLITests {
         #expect(refused.stderr.contains("import refused, nothing was written"))
         #expect(refused.stderr.contains("MNR-overlapping-ranges.csv:4:8: error:"))
         #expect(try LevyBinary.run(["tables", "versions", "--store", store]).stdout == versionsBefore)
+
+        // Options that do not fit the file are named as given, not as missing.
+        let renamed = FileManager.default.temporaryDirectory.appendingPathComponent("rates-\(UUID().uuidString.prefix(8)).csv").path
+        try FileManager.default.copyItem(atPath: Self.official("MNR2026Q2FEB18.csv"), toPath: renamed)
+        defer { try? FileManager.default.removeItem(atPath: renamed) }
+        for (options, message) in [([String](), "cannot tell its kind from the name; pass --kind"),
+                                   (["--kind", "sst-rates"], "cannot tell its state from the name; pass --state"),
+                                   (["--kind", "wa-dor"], "(every file was read as --kind wa-dor; is that what it is?)"),
+                                   (["--kind", "ca-cdtfa", "--effective-from", "2026-13-01"], "--effective-from: \"2026-13-01\" is not a date (YYYY-MM-DD)")] {
+            let run = try LevyBinary.run(["tables", "import", "--store", store] + options + [renamed])
+            #expect(run.status != 0 && run.stderr.contains(message), "\(options): \(run.stderr)")
+        }
+        #expect(try LevyBinary.run(["tables", "versions", "--store", store]).stdout == versionsBefore)
+        #expect(try LevyBinary.run(["tables", "import", "--store", store, "--kind", "sst-rates", "--state", "MN", renamed]).status == 0,
+                "--state supplies what the name lacks")
     }
 }

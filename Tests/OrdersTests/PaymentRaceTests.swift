@@ -143,7 +143,7 @@ struct PaymentRaceTests {
         let placed = try await service.place(World.request(), idempotencyKey: "sim", requestHash: "h", paymentToken: try await World.token(vault))
         let restarted = OrderService(database: service.database, schema: service.schema, tables: World.tables,
                                      gateway: PaymentGateway(vault: vault, processor: SimulatedProcessor()), keys: World.keys)
-        await #expect(throws: OrderError.paymentDeclined("invalid_request")) { try await restarted.capture(placed.id) }
+        await #expect(throws: OrderError.paymentDeclined("the processor declined the capture (invalid_request)")) { try await restarted.capture(placed.id) }
         #expect(try await restarted.order(placed.id).status == .authorized)
         #expect(try await restarted.ledger().isEmpty)
     }

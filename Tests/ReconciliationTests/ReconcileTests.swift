@@ -392,6 +392,19 @@ struct ReconcileTests {
         } catch let error as ReconcileError {
             #expect(error.description == "broken.csv:4: column \"amount\" (amount): \"12.345\" is not an amount with at most two decimals")
         }
+        // A value with an unquoted comma splits its row: every later column would hold its neighbour's value.
+        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false).count
+        var split = text.split(separator: "\n").map(String.init)
+        fields = split[5].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        fields[fields.count - 1] += ",extra"
+        split[5] = fields.joined(separator: ",")
+        try (split.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try await books.reconciler().run(request, out: books.out("split"))
+            Issue.record("a row with more columns than the header was accepted")
+        } catch let error as ReconcileError {
+            #expect(error.description == "broken.csv:6: \(header + 1) columns, the header has \(header) (a value with a comma must be quoted)")
+        }
         // The Stripe layout on a generic file: the missing columns are named.
         request = books.request(.stripe)
         request.settlements = books.out("generic.csv")

@@ -24,10 +24,10 @@ import Testing
         }
     }
 
-    static func get(_ client: some TestClientProtocol, _ uri: String, cookie: String?) async throws -> Page {
+    static func get(_ client: some TestClientProtocol, _ uri: String, cookie: String?, method: HTTPRequest.Method = .get) async throws -> Page {
         var headers = HTTPFields()
         if let cookie { headers[.cookie] = cookie }
-        return try await client.execute(uri: uri, method: .get, headers: headers, body: nil) { Page(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body)) }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: nil) { Page(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body)) }
     }
 
     static func post(_ client: some TestClientProtocol, _ uri: String, cookie: String?, form: [String: String]) async throws -> Page {
@@ -155,10 +155,13 @@ import Testing
             #expect(try await Self.get(client, "/console/transactions?customer=\(pseudonym)", cookie: accountant).text.contains(orderID))
 
             let admin = try #require(try await Self.signIn(client, key: server.keys[.admin]!).cookie)
+            // A HEAD shows nothing and records nothing; the GET that shows the page is recorded once.
+            let head = try await Self.get(client, "/console/transactions/\(orderID)", cookie: admin, method: .head)
+            #expect(head.status == 200 && head.text.isEmpty)
             let full = try await Self.get(client, "/console/transactions/\(orderID)", cookie: admin)
             #expect(full.text.contains("1 E Main St") && full.text.contains(customerID) && full.text.contains("recorded as disclosure exp_"))
             let log = try await Self.get(client, "/console/disclosures", cookie: admin)
-            #expect(log.text.contains("console_view") && log.text.contains("console: order evidence"))
+            #expect(log.text.contains("console_view") && log.text.components(separatedBy: "console: order evidence").count == 2, "\(log.text)")
             #expect(try await Self.get(client, "/console/transactions/ord_nothere", cookie: admin).status == 404)
             // A card number searched by mistake in the path, signed in or not, and a path of no route.
             _ = try await Self.get(client, "/console/transactions/4242424242424242", cookie: nil)

@@ -54,13 +54,23 @@ import Testing
             let slowHead = try RawConnection(port: port)
             try slowHead.send("POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             let slowBody = try RawConnection(port: port)
-            try slowBody.send("POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            try slowBody.send("POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(server.keys[.checkout]!)\r\n"
+                              + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            // Answered 401 before its body is read: that answer is its only one (no 408 after it).
+            let refusedEarly = try RawConnection(port: port)
+            try refusedEarly.send("POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
             let idle = try RawConnection(port: port)
             try await Task.sleep(for: .milliseconds(6_500))
-            let closed = try await onOwnThread { [slowHead.isClosedByPeer(), slowBody.isClosedByPeer(), idle.isClosedByPeer()] }
+            let closed = try await onOwnThread { [slowHead.isClosedByPeer(), idle.isClosedByPeer()] }
             #expect(closed[0], "the slow head is cut off")
-            #expect(closed[1], "the unfinished body is cut off")
-            #expect(closed[2], "the idle connection is cut off")
+            #expect(closed[1], "the idle connection is cut off")
+            // The unfinished body's request is answered before its connection is closed: the client learns why.
+            let answer = try await onOwnThread { slowBody.readToEnd() }
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+            #expect(answer.contains("\"code\":\"request_timeout\"") && answer.contains("\"field\":\"body\"") && answer.contains("(1 byte came;"), "\(answer)")
+            #expect(answer.lowercased().contains("connection: close"), "\(answer)")
+            let early = try await onOwnThread { refusedEarly.readToEnd() }
+            #expect(early.hasPrefix("HTTP/1.1 401") && early.components(separatedBy: "HTTP/1.1 ").count == 2, "\(early)")
             // A well-behaved client on a new connection is served (the test client's own connection was idle too long).
             let body = fixture("minneapolis.json")
             // Retried: under a full parallel test run a single attempt can meet a stalled event loop.
@@ -312,6 +322,20 @@ import Testing
         #expect(throws: ServeSettings.SettingError.self) {
             try ServeSettings.resolve(flags: [:], environment: [:], file: (path: "levy.json", contents: Array(#"{"prot": 1}"#.utf8)))
         }
+        // A syntax error is named by line and column; a setting given twice is refused (one of the two was kept).
+        #expect(throws: ServeSettings.SettingError(source: "levy.json:2:12", message: "expected a member name in double quotes")) {
+            try ServeSettings.resolve(flags: [:], environment: [:], file: (path: "/etc/levy.json", contents: Array("{\"port\": 9000,\n           }".utf8)))
+        }
+        #expect(throws: ServeSettings.SettingError(source: "levy.json:1:22", message: "port: the member \"port\" appears more than once (RFC 7493 forbids duplicate names)")) {
+            try ServeSettings.resolve(flags: [:], environment: [:], file: (path: "levy.json", contents: Array(#"{"port": 9000, "port": 9001}"#.utf8)))
+        }
+        // A certificate that cannot be read stops the start naming the setting and the file.
+        var tls = ServeSettings()
+        (tls.tlsCertificate, tls.tlsKey) = ("/nonexistent/cert.pem", "/nonexistent/key.pem")
+        #expect(throws: ServerSetupError.self) { try LevyServer.tlsConfiguration(tls) }
+        do { _ = try LevyServer.tlsConfiguration(tls) } catch {
+            #expect(error.description.hasPrefix("tls_certificate: /nonexistent/cert.pem: cannot be read as a PEM certificate chain"), "\(error)")
+        }
         #expect(throws: ServeSettings.SettingError.self) {
             try ServeSettings.resolve(flags: ["tls_certificate": "cert.pem"], environment: [:], file: nil)
         }
@@ -344,6 +368,11 @@ final class RawConnection: @unchecked Sendable {  // one test uses it at a time
     /// Sends a whole request (with `Connection: close`) and reads the response to the end.
     func exchange(_ request: String) throws -> String {
         try send(request)
+        return readToEnd()
+    }
+
+    /// What the server sends until it closes the connection (or 30 seconds pass without a byte).
+    func readToEnd() -> String {
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {

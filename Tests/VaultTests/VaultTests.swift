@@ -236,6 +236,40 @@ struct VaultTests {
         }
     }
 
+    /// Two `levy serve` processes on one working folder share the simulator's journal as they would share a
+    /// processor (probe #7: each answered from its own memory, so one declined refunds of the other's captures).
+    @Test("two simulators on one journal see each other's answers and answer a key once")
+    func sharedSimulatorJournal() async throws {
+        let journal = Fixture.directory() + "/simulator-journal.jsonl"
+        let vault = try await Fixture.vault(try Fixture.place())
+        let token = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout).token
+        let (one, other) = (try SimulatedProcessor(journal: journal), try SimulatedProcessor(journal: journal))
+        let (a, b) = (PaymentGateway(vault: vault, processor: one), PaymentGateway(vault: vault, processor: other))
+        let auth = try await a.authorize(token: token, amount: Money(minorUnits: 4_000), reference: "o1", idempotencyKey: "auth-o1")
+        #expect(try await b.authorize(token: token, amount: Money(minorUnits: 4_000), reference: "o1", idempotencyKey: "auth-o1") == auth,
+                "the other process answers a key the first one answered with the same answer")
+        let capture = try await b.capture(authorization: auth.id, amount: Money(minorUnits: 4_000), idempotencyKey: "cap-o1")
+        #expect(capture.outcome == .approved, "an authorization the other process gave is captured")
+        #expect(try await a.refund(capture: capture.id, amount: Money(minorUnits: 1_500), idempotencyKey: "ref-1").outcome == .approved)
+        #expect(try await b.refund(capture: capture.id, amount: Money(minorUnits: 2_501), idempotencyKey: "ref-2").outcome == .declined,
+                "the other's refund counts: 1,500 of 4,000 is back already")
+        #expect(try await b.refund(capture: capture.id, amount: Money(minorUnits: 2_500), idempotencyKey: "ref-3").outcome == .approved)
+        #expect(try await a.capture(authorization: auth.id, amount: Money(minorUnits: 1), idempotencyKey: "cap-again").outcome == .declined)
+        let (done, doneByOther) = (await one.operations, await other.operations)
+        #expect(done == ["authorize": 1, "refund": 1, "capture": 1] && doneByOther == ["capture": 1, "refund": 2])
+        // Concurrent calls from both on fresh keys: every answer is in the journal once, in whole lines.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<40 {
+                let gateway = index.isMultiple(of: 2) ? a : b
+                group.addTask { _ = try await gateway.authorize(token: token, amount: Money(minorUnits: 100), reference: "p\(index % 20)", idempotencyKey: "auth-p\(index % 20)") }
+            }
+            try await group.waitForAll()
+        }
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 6 + 20, "one line per key answered")
+        #expect(try SimulatorJournal(path: journal).entries.count == 26, "every line reads back")
+    }
+
     @Test("rotation x5, rewrap, restart: every token reveals; below the minimum version decryption fails", arguments: Backend.available)
     func rotation(backend: Backend) async throws {
         let place = try Fixture.place(backend)
