@@ -119,8 +119,9 @@ public enum RefundMath {
                                               taxes: line.taxes.map { RefundedTax(jurisdictionCode: $0.jurisdictionCode, tax: 0) }))
                     index = lines.count - 1
                 }
+                guard let target = index else { continue }
                 let added = min(rise, leftover)
-                lines[index!].taxes[position].tax += added
+                lines[target].taxes[position].tax += added
                 leftover -= added
             }
         }
