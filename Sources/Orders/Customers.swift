@@ -220,6 +220,8 @@ public struct CustomerService: Sendable {
                 """, [.text(pseudonym), .text(at), .text(id.value)])
             try await tx.execute("UPDATE \(addresses) SET line1 = '', city = '' WHERE customer_id = $1", [.text(id.value)])
         }
+        // Best effort: a reader holding the log open makes it wait for the next erasure or checkpoint.
+        try? await database.discardOverwrittenCopies()
     }
 
     /// The calendar day of `date` in UTC.

@@ -353,6 +353,7 @@ public struct OrderService: Sendable {
                                       row.text("payment_address").map { .text(AddressText.withoutStreet($0)) } ?? .null, .text(try row.decode("id"))])
             }
         }
+        try? await database.discardOverwrittenCopies()
     }
 
     // MARK: - Reading

@@ -135,6 +135,7 @@ public struct IdempotencyStore: Sendable {
     public func forget(resource: String) async throws {
         try await database.execute("UPDATE \(table) SET status = $1, body = $2 WHERE resource = $3",
                                    [.integer(410), .blob(Self.erased.body(requestID: "")), .text(resource)])
+        try? await database.discardOverwrittenCopies()
     }
 
     /// The answer a retry gets once its customer was erased (its request id filled in when it is given).

@@ -73,6 +73,10 @@ public protocol SQLDatabase: SQLExecutor {
     /// its own: one round trip where a transaction takes three. For optimistic writers, which retry a conflict
     /// under a lock. No two of the statements may change the same row (PostgreSQL would apply only one of them).
     func commitTogether(guarded: SQLStatement, then writes: [SQLStatement]) async throws -> CommitOutcome
+    /// After personal data was overwritten (an erasure): drops the copies the store keeps outside its tables where it
+    /// can. SQLite writes the log back into the file and empties it (the log still held the rows as first written);
+    /// PostgreSQL has no such step (old row versions stay in their pages until reused, see docs/threat-model.md).
+    func discardOverwrittenCopies() async throws
 }
 
 /// A guard that matched no row, rolling back the transaction `commitInTransaction` opened.
@@ -86,6 +90,8 @@ public enum CommitOutcome: Sendable, Equatable {
 }
 
 extension SQLDatabase {
+    public func discardOverwrittenCopies() async throws {}
+
     public func commitTogether(guarded: SQLStatement, then writes: [SQLStatement]) async throws -> CommitOutcome {
         try await commitInTransaction(guarded: guarded, then: writes)
     }

@@ -168,6 +168,12 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     /// SQLite has no schemas: a component's tables carry its name as a prefix instead.
     public func createSchema(_ name: String) async throws {}
 
+    /// Writes the write-ahead log back into the file and truncates it: with `secure_delete` on, the file's own
+    /// copies of overwritten rows are zeroed, but the log keeps every page as written until a checkpoint resets it.
+    public func discardOverwrittenCopies() async throws {
+        try await offPool("PRAGMA wal_checkpoint(TRUNCATE)", [])
+    }
+
     /// The statements of a transaction, which already holds the gate.
     struct InTransaction: SQLExecutor {
         let database: SQLiteDatabase

@@ -173,6 +173,16 @@ import Vault
         let leftovers = try await server.api.services.database.query(
             "SELECT body FROM \(server.api.services.database.dialect.render("{schema}idempotency", schema: server.api.services.keys.schema))")
         for row in leftovers { #expect(!String(decoding: row.blob("body") ?? [], as: UTF8.self).contains("Ada Lovelace")) }
+        // Nor do the store's files: SQLite's log kept every page as first written until a checkpoint (probe #6), and
+        // `secure_delete` zeroes what the file itself held.
+        if store == .sqlite {
+            for file in ["levy.sqlite", "levy.sqlite-wal"] {
+                let bytes = FileManager.default.contents(atPath: server.directory + "/" + file) ?? Data()
+                for erased in ["Ada Lovelace", "ada@example.com", "100 Congress Ave"] {
+                    #expect(bytes.range(of: Data(erased.utf8)) == nil, "\(file) still holds \(erased)")
+                }
+            }
+        }
     }
 
     /// Reveal needs the vault-reveal scope, is audited, and its response is never kept for replay.
