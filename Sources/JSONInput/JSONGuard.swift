@@ -64,6 +64,12 @@ public enum JSONGuard {
 
     /// Checks `bytes`; the top level must be an object when `requireObject` is true.
     public static func check(_ bytes: [UInt8], limits: Limits = .standard, requireObject: Bool = true) throws(Failure) {
+        // JSON text never holds a NUL byte; UTF-16 (without its byte-order mark) holds one in every ASCII character,
+        // and would otherwise be refused as a puzzling syntax error at its second byte.
+        if let nul = bytes.prefix(4).firstIndex(of: 0) {
+            throw Failure(kind: .invalidUTF8, path: "", offset: nul,
+                          message: "the body holds NUL bytes: it looks like UTF-16 or UTF-32; JSON must be sent as UTF-8")
+        }
         var scanner = Scanner(bytes: bytes, limits: limits)
         try scanner.skipBOMAndSpace()
         if requireObject, scanner.peek != UInt8(ascii: "{") {

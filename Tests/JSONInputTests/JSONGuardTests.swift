@@ -35,6 +35,15 @@ import Testing
         #expect(failure(bytes: Array(#"{"x": ""#.utf8) + [0xED, 0xA0, 0x80] + Array(#""}"#.utf8))?.kind == .invalidUTF8)  // a surrogate
         #expect(failure(bytes: Array(#"{"x": ""#.utf8) + [0xC0, 0xAF] + Array(#""}"#.utf8))?.kind == .invalidUTF8)  // overlong
         #expect(failure(#"{"x": "\ud800"}"#)?.kind == .invalidUTF8)  // a lone surrogate escape
+        // UTF-16 and UTF-32 without a byte-order mark are valid UTF-8 full of NULs: named for what they are.
+        let ascii = Array(#"{"x": 1}"#.utf8)
+        let encodings: [(String, [UInt8])] = [("UTF-16LE", ascii.flatMap { byte -> [UInt8] in [byte, 0] }),
+                                              ("UTF-16BE", ascii.flatMap { byte -> [UInt8] in [0, byte] }),
+                                              ("UTF-32LE", ascii.flatMap { byte -> [UInt8] in [byte, 0, 0, 0] })]
+        for (name, wide) in encodings {
+            let refused = failure(bytes: wide)
+            #expect(refused?.kind == .invalidUTF8 && refused?.message.contains("UTF-16") == true, "\(name): \(String(describing: refused))")
+        }
     }
 
     @Test func controlCharactersAreRefused() {
