@@ -216,7 +216,7 @@ public enum CardNumberMask {
         func runHoldsCardNumber() -> Bool {
             let bounds = groupStarts + [run.count]
             for (i, start) in bounds.dropLast().enumerated() {
-                for end in bounds[(i + 1)...] where isCard(run[start..<end]) { return true }
+                for end in bounds[(i + 1)...] where isCard(run[start..<end]) || startsWithCardNumber(run[start..<end]) { return true }
             }
             return false
         }
@@ -240,6 +240,18 @@ public enum CardNumberMask {
             }
         }
         return runHoldsCardNumber()
+    }
+
+    /// Whether digits begin with a card number that one to four more digits follow: a card number and its security
+    /// code typed together ("4242424242424242123"). Only numbers with a network's prefix and length count, so that a
+    /// long reference number is refused no more often than a card-shaped one (a prefix passes Luhn one time in ten).
+    static func startsWithCardNumber(_ digits: ArraySlice<UInt8>) -> Bool {
+        guard (14...23).contains(digits.count) else { return false }
+        for length in max(13, digits.count - 4)...min(19, digits.count - 1) {
+            let prefix = digits.prefix(length)
+            if hasNetworkPrefixAndLength(prefix), passesLuhn(prefix) { return true }
+        }
+        return false
     }
 
     static func passesLuhn(_ digits: ArraySlice<UInt8>) -> Bool {

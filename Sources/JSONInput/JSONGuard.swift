@@ -58,8 +58,11 @@ public enum JSONGuard {
         /// The failure as a file's error: `name:line:column: path: message`.
         public func located(file name: String, in bytes: [UInt8]) -> String {
             let (line, column) = position(in: bytes)
-            return "\(name):\(line):\(column): \(description)"
+            return "\(name):\(line):\(column): \(fileDescription)"
         }
+
+        /// The description as said of a file rather than of a request body.
+        public var fileDescription: String { description.replacing("the body", with: "the file") }
     }
 
     /// Checks `bytes`; the top level must be an object when `requireObject` is true.

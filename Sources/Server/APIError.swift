@@ -26,6 +26,13 @@ public struct APIError: Error, Sendable, Equatable {
         self.field = CardNumberMask.masked(field)
     }
 
+    /// A refusal that says "not now" rather than "no": a server error, a 429, a payment step another caller is
+    /// running (409 `payment_in_progress`: "retry shortly"), or anything with `Retry-After`. An idempotency key does
+    /// not keep it, or its retry would be told the same for a day.
+    var isForNow: Bool {
+        status.code >= 500 || status == .tooManyRequests || code == "payment_in_progress" || retryAfter != nil
+    }
+
     /// A full job queue: 429 with a `Retry-After` of 10 seconds, the time a small job takes.
     static func queueFull(_ code: String, _ message: String) -> APIError {
         var error = APIError(.tooManyRequests, code, message)

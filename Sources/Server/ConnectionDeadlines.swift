@@ -47,9 +47,15 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     private var bodyStarted: NIODeadline?
     private var bodyBytes: Int64 = 0
     private var paceCheck: Scheduled<Void>?
-    /// Whether the current request has been answered (or its answer begun): an early answer (a 401 before the body
-    /// is read) leaves the body to come or not, and a 408 after it would be a second response to one request.
-    private var answered = false
+    /// Requests whose head came, and final responses begun and ended, on this connection. HTTP/1 answers requests in
+    /// order, so a late body's 408 is written only once every earlier request is answered (a pipelined request
+    /// whose body stalls while the one before it is still being handled), and never once its own answer has begun
+    /// (an early 401 or 413 before the body is read: a 408 after it would be a second response to one request).
+    private var requests = 0
+    private var responsesBegun = 0
+    private var responsesEnded = 0
+    /// A late body's 408 that waits for the answers to the requests before it.
+    private var timeoutWaiting = false
 
     init(deadlines: ConnectionDeadlines, onTimeout: @escaping @Sendable () -> Void) {
         self.deadlines = deadlines
@@ -78,18 +84,25 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head:
-            answered = false
+        case .head(let head):
+            requests += 1
             arm(context, after: deadlines.body, answering: true)
             stopPaceChecks()
             bodyStarted = .now()
             bodyBytes = 0
             schedulePaceCheck(context, in: Self.bodyGrace)
+            // A client that asks before it sends its body (`Expect: 100-continue`) is told to go on, when nothing
+            // before it is still being answered; it would otherwise wait, and miss the body's pace.
+            if head.headerFields[.expect]?.lowercased() == "100-continue", responsesEnded == requests - 1, responsesBegun == requests - 1 {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+            }
         case .body(let buffer):
             bodyBytes += Int64(buffer.readableBytes)
         case .end:
-            disarm()
             stopPaceChecks()
+            // While the handler runs no deadline applies; a request answered before its body ended has no handler
+            // left to run, so the connection idles from here.
+            if responsesEnded == requests, !timeoutWaiting { arm(context, after: deadlines.idle) } else { disarm() }
         }
         context.fireChannelRead(data)
     }
@@ -113,14 +126,25 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
-    /// Counts the timeout and closes the connection, first answering the request whose body is late if asked to.
+    /// Counts the timeout and closes the connection, first answering the request whose body is late if asked to
+    /// (after the answers to the requests before it, when they are still being handled).
     private func timeOut(_ context: ChannelHandlerContext, answering: Bool) {
         onTimeout()
         disarm()
-        guard answering, !answered, context.channel.isActive else {
+        guard answering, responsesBegun < requests, context.channel.isActive else {
             context.close(promise: nil)
             return
         }
+        guard responsesEnded == requests - 1 else {
+            stopPaceChecks()
+            timeoutWaiting = true
+            return
+        }
+        answerLateBody(context)
+    }
+
+    /// The 408 for the request whose body is late, then the close.
+    private func answerLateBody(_ context: ChannelHandlerContext) {
         let error = APIError(.requestTimeout, "request_timeout",
                              "the request body did not arrive in time (\(bodyBytes == 1 ? "1 byte" : "\(bodyBytes) bytes") came; it must come whole within the body deadline, "
                              + "at \(Self.minimumBodyRate) bytes a second on average from \(Self.bodyGrace.nanoseconds / 1_000_000_000) seconds after the head)",
@@ -130,7 +154,7 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.count)
         head.headerFields[.connection] = "close"
-        answered = true
+        responsesBegun += 1
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -145,11 +169,29 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head: answered = true
-        case .body: break
-        case .end: arm(context, after: deadlines.idle)
+        case .head(let head):
+            // An informational response (100 Continue) is not the request's answer.
+            if head.status.kind != .informational { responsesBegun += 1 }
+            context.write(data, promise: promise)
+        case .body:
+            context.write(data, promise: promise)
+        case .end:
+            responsesEnded += 1
+            context.write(data, promise: promise)
+            if timeoutWaiting, context.channel.isActive {
+                // The requests before the late one are answered now: its 408 follows theirs.
+                if responsesEnded == requests - 1 {
+                    timeoutWaiting = false
+                    answerLateBody(context)
+                }
+            } else if bodyStarted != nil {
+                // Answered early (a 401 or 413 before the body was read): the rest of the body has a short while to
+                // come, so that a client streaming an oversized body does not hold the connection.
+                if responsesEnded == requests { arm(context, after: Self.bodyGrace) }
+            } else if responsesEnded == requests {
+                arm(context, after: deadlines.idle)
+            }
         }
-        context.write(data, promise: promise)
     }
 
     private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount, answering: Bool = false) {

@@ -307,9 +307,9 @@ public struct LevyAPI: Sendable {
             do {
                 reply = try await endpoint.handler(call)
             } catch {
-                // A definite refusal is kept like a success; a server error, or a refusal for now (429), is forgotten so
-                // the retry runs again.
-                if let apiError = APIError.from(error), apiError.status.code < 500, apiError.status != .tooManyRequests {
+                // A definite refusal is kept like a success; a server error, or a refusal for now (429, another
+                // caller's payment step under way, anything with Retry-After), is forgotten so the retry runs again.
+                if let apiError = APIError.from(error), !apiError.isForNow {
                     try await services.idempotency.finish(principal: key.id, key: storedKey, status: apiError.status.code,
                                                           body: apiError.body(requestID: call.requestID), resource: nil)
                 } else {

@@ -146,6 +146,7 @@ struct ApplicationService: Service, CustomStringConvertible {
     var description: String { "levy application" }
 
     func run() async throws {
+        if case .postgres(let database) = store { try await Self.reach(database) }
         let exports = resources.exportSigningKey.map { key in
             LevyServices.ExportSetup(directory: settings.exportsDirectory ?? resources.workingDirectory + "/.levy/exports", signingKey: key,
                                      saftSchema: resources.saftSchema)
@@ -163,8 +164,39 @@ struct ApplicationService: Service, CustomStringConvertible {
         } catch let error as IOError where error.description.hasPrefix("bind(") {
             // NIO's text names the system call, not the address.
             throw ServerSetupError(description: "cannot listen on \(settings.hostname):\(settings.port): \(String(cString: strerror(error.errnoCode)))")
+        } catch is SocketAddressError.UnknownHost {
+            throw ServerSetupError(description: "cannot listen on \(settings.hostname):\(settings.port): hostname: the name does not resolve to an address")
         } catch let error as SocketAddressError {
             throw ServerSetupError(description: "cannot listen on \(settings.hostname):\(settings.port): not an address of this machine (\(error))")
+        }
+    }
+
+    /// How long the start waits for PostgreSQL to answer a first query. The pool keeps retrying a server it cannot
+    /// reach for over a minute before it fails with an error that names neither the setting nor the address.
+    static let reachWithin: Duration = .seconds(30)
+
+    static func reach(_ database: PostgresDatabase) async throws {
+        // Unstructured on purpose: a query the pool is still retrying is not waited for (a task group would wait).
+        let first = AsyncThrowingStream<Bool, any Error> { continuation in
+            Task {
+                do { _ = try await database.query("SELECT 1 AS one", []); continuation.yield(true) } catch { continuation.finish(throwing: error) }
+                continuation.finish()
+            }
+            Task {
+                try? await Task.sleep(for: reachWithin)
+                continuation.yield(false)
+                continuation.finish()
+            }
+        }
+        var answered = false
+        do {
+            for try await value in first { answered = value; break }
+        } catch {
+            throw ServerSetupError(description: "database: PostgreSQL at \(database.endpoint) cannot be used: \(String(describing: error).prefix(300))")
+        }
+        guard answered else {
+            throw ServerSetupError(description: "database: PostgreSQL at \(database.endpoint) did not answer within \(reachWithin.components.seconds) s "
+                                   + "(is it running, and are the host and port right?)")
         }
     }
 

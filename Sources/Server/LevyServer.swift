@@ -46,6 +46,9 @@ public enum LevyServer {
     /// PEM is named (NIOSSL's own error names neither the file nor the setting).
     public static func tlsConfiguration(_ settings: ServeSettings) throws(ServerSetupError) -> TLSConfiguration? {
         guard let certificate = settings.tlsCertificate, let key = settings.tlsKey else { return nil }
+        for (setting, path) in [("tls_certificate", certificate), ("tls_key", key)] where !FileManager.default.isReadableFile(atPath: path) {
+            throw ServerSetupError(description: "\(setting): \(path): no such file, or not readable")
+        }
         let chain: [NIOSSLCertificateSource]
         do { chain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) } } catch {
             throw ServerSetupError(description: "tls_certificate: \(certificate): cannot be read as a PEM certificate chain (\(error))")

@@ -76,7 +76,7 @@ public struct ServeSettings: Sendable, Equatable {
             // decoder would keep one of the two without a word).
             do { try JSONGuard.check(file.contents) } catch {
                 let (line, column) = error.position(in: file.contents)
-                throw SettingError(source: "\(name):\(line):\(column)", message: error.description)
+                throw SettingError(source: "\(name):\(line):\(column)", message: error.fileDescription)
             }
             guard let object = try? JSONSerialization.jsonObject(with: Data(file.contents)) as? [String: Any] else {
                 throw SettingError(source: name, message: "not a JSON object")

@@ -7,6 +7,8 @@ import PostgresNIO
 public final class PostgresDatabase: SQLDatabase {
     public let dialect = SQLDialect.postgres
     let client: PostgresClient
+    /// `host:port/database`, for messages (the URL's password stays out of them).
+    public let endpoint: String
     /// The pool's own task when the database runs its pool itself (`PoolRunner.ownTask`); nil when the caller runs it.
     let runner: Task<Void, Never>?
     let logger: Logger
@@ -38,6 +40,7 @@ public final class PostgresDatabase: SQLDatabase {
                                                          password: components.password, database: database.isEmpty ? nil : database,
                                                          tls: .disable)
         configuration.options.maximumConnections = maximumConnections
+        endpoint = "\(host):\(components.port ?? 5432)/\(database)"
         var logger = Logger(label: "levy.storage.postgres")
         // A first query may be queued before the pool runs (its task or service starts concurrently); postgres-nio
         // warns about that, harmlessly, and the query waits for the pool. Errors still show.

@@ -55,7 +55,7 @@ public final class SimulatorJournal: @unchecked Sendable {  // used only from in
         guard fd >= 0 else { throw JournalError(description: "\(path): cannot open the simulator's journal (\(String(cString: strerror(errno))))") }
         descriptor = fd
         do throws(JournalError) {
-            guard flock(fd, LOCK_EX) == 0 else { throw JournalError(description: "\(path): cannot lock the simulator's journal") }
+            try lock()
             defer { flock(fd, LOCK_UN) }
             entries = try readNew()
         } catch {
@@ -69,9 +69,24 @@ public final class SimulatorJournal: @unchecked Sendable {  // used only from in
     /// Runs `body` holding the journal's lock, with the entries other processes appended since this one last read;
     /// `body` appends its answer with `append` before the lock is let go.
     func exclusively<T>(_ body: ([Entry]) throws -> T) throws -> T {
-        guard flock(descriptor, LOCK_EX) == 0 else { throw JournalError(description: "\(path): cannot lock the simulator's journal") }
+        try lock()
         defer { flock(descriptor, LOCK_UN) }
         return try body(try readNew())
+    }
+
+    /// How long a call waits for another process's hold on the journal: a process stopped while holding it (or a
+    /// person's `flock`) would otherwise stall every payment call of every server in the folder.
+    static let lockWait: Duration = .seconds(10)
+
+    private func lock() throws(JournalError) {
+        let deadline = ContinuousClock.now + Self.lockWait
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw JournalError(description: "\(path): cannot lock the simulator's journal") }
+            guard ContinuousClock.now < deadline else {
+                throw JournalError(description: "\(path): another process has held the simulator's journal for over \(Self.lockWait.components.seconds) s; the call was not made")
+            }
+            usleep(10_000)
+        }
     }
 
     /// The whole lines past `offset`, read under the lock. A last line without its newline: whole (only the newline

@@ -139,6 +139,14 @@ import Testing
         for text in ["456.123456789.014", "1234567890123452", "MN-1234567", "8000000000000001", ""] {
             #expect(!CardNumberMask.containsIssuedCardNumber(text), "\(text)")
         }
+        // A card number with its security code typed after it (probe #8: accepted and stored as a line id and a city).
+        for text in ["4242424242424242123", "5555555555554444123", "41111111111111111234", "line 378282246310005 1234"] {
+            #expect(CardNumberMask.containsIssuedCardNumber(text) && CardNumberMask.containsCardNumber(text), "\(text)")
+        }
+        // A long number that is not one: no network prefix, or digits after the card-shaped start that are too many.
+        for text in ["1299999999999999999", "4242424242424242123456789", "7242424242424242123"] {
+            #expect(!CardNumberMask.containsIssuedCardNumber(text), "\(text)")
+        }
     }
 
     @Test func cardNumbersAreFoundInText() {

@@ -185,6 +185,33 @@ import Vault
         }
     }
 
+    /// "Retry shortly" is not kept under the Idempotency-Key (probe #8: a `payment_in_progress` was replayed for a
+    /// day, so following its advice could never succeed).
+    @Test func aRefusalForNowIsNotReplayed() async throws {
+        let server = try await TestServer.make()
+        let app = server.routerApplication()
+        let checkout = try #require(server.keys[.checkout])
+        try await app.test(.router) { client in
+            let card = try await client.send(.post, "/v1/tokens", key: checkout, idempotency: "card",
+                                             body: #"{"number": "\#(testCard)", "exp_month": 12, "exp_year": 2031}"#)
+            let token = try #require(card.string("token"))
+            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "order", body: placeBody("med-spa.json", token: token))
+            let orderID = try #require(placed.string("id"), "\(placed.text)")
+            // A capture left half-way (as a crash leaves it): another capture is told to retry shortly.
+            let orders = server.api.services.orders
+            try await server.api.services.database.execute("UPDATE \(orders.table("orders")) SET status = 'capturing' WHERE id = $1", [.text(orderID)])
+            let busy = try await client.send(.post, "/v1/orders/\(orderID)/capture", key: checkout, idempotency: "capture")
+            #expect(busy.status == 409 && busy.errorCode == "payment_in_progress", "\(busy.text)")
+            try await server.api.services.database.execute("UPDATE \(orders.table("orders")) SET status = 'authorized' WHERE id = $1", [.text(orderID)])
+            let retried = try await client.send(.post, "/v1/orders/\(orderID)/capture", key: checkout, idempotency: "capture")
+            #expect(retried.status == 200 && retried.headers[HTTPField.Name("Idempotent-Replayed")!] == nil, "\(retried.text)")
+            // A definite refusal is still kept: the same key answers the same.
+            let refused = try await client.send(.post, "/v1/orders/\(orderID)/refunds", key: checkout, idempotency: "too-much", body: #"{"amount": "999999.00"}"#)
+            let again = try await client.send(.post, "/v1/orders/\(orderID)/refunds", key: checkout, idempotency: "too-much", body: #"{"amount": "999999.00"}"#)
+            #expect(refused.status == 422 && again.status == 422 && again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+        }
+    }
+
     /// Reveal needs the vault-reveal scope, is audited, and its response is never kept for replay.
     @Test func revealIsScopedAuditedAndNeverStored() async throws {
         let server = try await TestServer.make()

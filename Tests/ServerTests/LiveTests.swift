@@ -306,6 +306,47 @@ import Testing
         }
     }
 
+    /// Probe #8: on one connection, a complete request and a pipelined one whose body stalls were answered with
+    /// the second's 408 in the first's place (or the 408 was lost); a client waiting for `100 Continue` never got it
+    /// and met the body's pace; a chunked body past the limit held its connection after the 413 until the idle
+    /// deadline.
+    @Test func answersFollowTheirRequestsInOrder() async throws {
+        let server = try await TestServer.make()
+        let key = try #require(server.keys[.checkout])
+        let app = try server.application { settings in
+            settings.requestBodyTimeout = 30
+            settings.idleTimeout = 60
+        }
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let body = fixture("minneapolis.json")
+            let head = "POST /v1/quotes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nContent-Type: application/json\r\n"
+            // A whole request, then one that stops short: the first is answered, then the second's 408, then the close.
+            let pipelined = try RawConnection(port: port)
+            try pipelined.send(head + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)" + head + "Content-Length: \(body.utf8.count + 10)\r\n\r\n\(body)")
+            let answers = try await onOwnThread { pipelined.readToEnd() }
+            let statuses = answers.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+            #expect(statuses == ["200", "408"], "\(answers)")
+
+            // Expect: 100-continue is answered before the body is sent; the body then gets its answer.
+            let asking = try RawConnection(port: port)
+            try asking.send(head + "Content-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
+            let interim = try await onOwnThread { asking.readAvailable(quiet: 2_000) }
+            #expect(interim.hasPrefix("HTTP/1.1 100 Continue"), "\(interim)")
+            try asking.send(body)
+            let final = try await onOwnThread { asking.readAvailable(quiet: 5_000) }
+            #expect(final.hasPrefix("HTTP/1.1 200"), "\(final.prefix(200))")
+
+            // A chunked body past the limit: 413, and the connection closes soon after the body stalls.
+            let oversized = try RawConnection(port: port)
+            try oversized.send(head + "Transfer-Encoding: chunked\r\n\r\n30000\r\n" + String(repeating: " ", count: 0x30000))
+            let started = ContinuousClock.now
+            let refused = try await onOwnThread { oversized.readToEnd() }
+            #expect(refused.hasPrefix("HTTP/1.1 413") && refused.components(separatedBy: "HTTP/1.1 ").count == 2, "\(refused.prefix(300))")
+            #expect(ContinuousClock.now - started < .seconds(20), "the connection was held after the 413")
+        }
+    }
+
     @Test func settingsLayerFlagsOverEnvironmentOverFile() throws {
         let file = (path: "/etc/levy.json", contents: Array(#"{"port": 9000, "hostname": "0.0.0.0", "log_level": "debug"}"#.utf8))
         var settings = try ServeSettings.resolve(flags: [:], environment: [:], file: file)
@@ -334,7 +375,14 @@ import Testing
         (tls.tlsCertificate, tls.tlsKey) = ("/nonexistent/cert.pem", "/nonexistent/key.pem")
         #expect(throws: ServerSetupError.self) { try LevyServer.tlsConfiguration(tls) }
         do { _ = try LevyServer.tlsConfiguration(tls) } catch {
-            #expect(error.description.hasPrefix("tls_certificate: /nonexistent/cert.pem: cannot be read as a PEM certificate chain"), "\(error)")
+            #expect(error.description == "tls_certificate: /nonexistent/cert.pem: no such file, or not readable", "\(error)")
+        }
+        let garbage = NSTemporaryDirectory() + "levy-not-pem-\(UUID().uuidString).pem"
+        try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: garbage))
+        defer { try? FileManager.default.removeItem(atPath: garbage) }
+        (tls.tlsCertificate, tls.tlsKey) = (garbage, garbage)
+        do { _ = try LevyServer.tlsConfiguration(tls); Issue.record("a file that is no PEM was accepted") } catch {
+            #expect(error.description.hasPrefix("tls_certificate: \(garbage): cannot be read as a PEM certificate chain"), "\(error)")
         }
         #expect(throws: ServeSettings.SettingError.self) {
             try ServeSettings.resolve(flags: ["tls_certificate": "cert.pem"], environment: [:], file: nil)
@@ -371,20 +419,23 @@ final class RawConnection: @unchecked Sendable {  // one test uses it at a time
         return readToEnd()
     }
 
-    /// What the server sends until it closes the connection (or 30 seconds pass without a byte).
-    func readToEnd() -> String {
+    /// What the server sends until `quiet` milliseconds pass without a byte (or it closes the connection).
+    func readAvailable(quiet: Int32) -> String {
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            // Generous: under a full parallel test run the server can be slow to answer.
-            guard poll(&poller, 1, 30_000) > 0 else { break }
+            guard poll(&poller, 1, quiet) > 0 else { break }
             let count = read(descriptor, &buffer, buffer.count)
             if count <= 0 { break }
             response += buffer[0..<count]
         }
         return String(decoding: response, as: UTF8.self)
     }
+
+    /// What the server sends until it closes the connection (or 30 seconds pass without a byte: generous, since
+    /// under a full parallel test run the server can be slow to answer).
+    func readToEnd() -> String { readAvailable(quiet: 30_000) }
 
     /// True when the server has closed the connection (a read returns end of file or an error).
     func isClosedByPeer() -> Bool {
