@@ -9,6 +9,10 @@ let strict: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
 ]
 
+// The engine and the table reader are optimized in debug builds too: unoptimized, reading the shipped tables takes
+// about 12 s (generic CSV and decimal code left unspecialized), and every `levy` the tests and CI start reads them.
+let optimizedInDebug: [SwiftSetting] = strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Levy",
     platforms: [.macOS(.v15)],
@@ -31,12 +35,12 @@ let package = Package(
     ],
     targets: [
         // Pure tax engine: money, rates, jurisdictions, sourcing, taxability, rounding. No I/O.
-        .target(name: "TaxCore", swiftSettings: strict),
+        .target(name: "TaxCore", swiftSettings: optimizedInDebug),
         // Reads, validates and converts table data into the engine's in-memory tables.
         .target(
             name: "TaxTables",
             dependencies: ["TaxCore", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: strict
+            swiftSettings: optimizedInDebug
         ),
         // The system SQLite library (libsqlite3-dev), wrapped by Storage.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
