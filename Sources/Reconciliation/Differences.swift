@@ -83,14 +83,25 @@ public struct FeeSchedule: Sendable, Hashable {
             }
             return nil
         }
-        guard let rate = try? Rate.parse(percent: percent), rate.units >= 0, rate.units <= Rate.scale else {
+        guard printsPlainly(percent), let rate = try? Rate.parse(percent: percent), rate.units >= 0, rate.units <= Rate.scale else {
             throw .input("\(percentName): \"\(percent)\" is not a percentage from 0 to 100")
         }
         let text = fixed ?? "0"
-        guard let amount = MoneyText.parse(text, minorUnits: false), amount >= 0, amount.magnitude <= SettlementLine.maxAmount else {
+        guard printsPlainly(text), let amount = MoneyText.parse(text, minorUnits: false), amount >= 0,
+              amount.magnitude <= SettlementLine.maxAmount else {
             throw .input("\(fixedName): \"\(text)\" is not an amount from 0 to ten trillion with at most two decimals")
         }
         return FeeSchedule(rate: rate, fixed: amount)
+    }
+
+    /// A number as it prints: digits with no sign and no leading zero before another digit, and digits on both sides
+    /// of a decimal point (`2.9`, `0.30`, `100`; not `02.9`, `.5`, `5.`, `+1` or `-0`), as amounts are read elsewhere.
+    public static func printsPlainly(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy({ $0.isASCII && $0.isNumber }),
+              whole == "0" || whole.first != "0" else { return false }
+        guard parts.count == 2 else { return true }
+        return !parts[1].isEmpty && parts[1].allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     /// The fee on a gross amount (minor units), half up.

@@ -87,6 +87,8 @@ struct ReconcileCLITests {
         for (option, value, message) in [("--fee-percent", "-1", "--fee-percent: \"-1\" is not a percentage from 0 to 100"),
                                          ("--fee-fixed", "-0.30", "--fee-fixed: \"-0.30\" is not an amount from 0 to ten trillion"),
                                          ("--fee-fixed", "1e308", "--fee-fixed: \"1e308\" is not an amount"),
+                                         ("--fee-percent", "02.9", "--fee-percent: \"02.9\" is not a percentage from 0 to 100"),
+                                         ("--fee-fixed", ".30", "--fee-fixed: \".30\" is not an amount"),
                                          ("--late-after-days", "-2", "--late-after-days: must not be negative")] {
             let negative = try LevyBinary.run(Self.reconcile(directory, out: "negative", extra: [option, value]))
             #expect(negative.status == 3 && negative.stderr.contains(message), "\(option) \(value): \(negative.stderr)")

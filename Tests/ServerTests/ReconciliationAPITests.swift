@@ -161,6 +161,11 @@ import Testing
             #expect(digits.status == "failed" && digits.error?.contains("currency") == true && digits.error?.contains("9012") == false, "\(digits)")
             #expect(try await Self.upload(client, "?from=2026-12-31&through=2026-01-01", key: reconciler, csv: header).errorField == "through")
             #expect(try await Self.upload(client, "?fee_percent=150", key: reconciler, csv: header).errorField == "fee_percent")
+            // Numbers as they print, like every other amount: no leading zero, digits on both sides of a point, no sign.
+            for loose in ["02.9", ".5", "5.", "-0", "%2B1"] {
+                #expect(try await Self.upload(client, "?fee_percent=\(loose)", key: reconciler, csv: header).errorField == "fee_percent", "\(loose)")
+            }
+            #expect(try await Self.upload(client, "?fee_percent=2.9&fee_fixed=00.30", key: reconciler, csv: header).errorField == "fee_fixed")
             #expect(try await Self.upload(client, "?fee_fixed=0.30", key: reconciler, csv: header).errorField == "fee_fixed", "a fixed fee alone")
             #expect(try await Self.upload(client, "?file_name=4242424242424242.csv", key: reconciler, csv: header).errorField == "file_name")
             #expect(try await client.send(.get, "/health", key: nil).status == 200)
