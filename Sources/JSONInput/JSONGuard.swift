@@ -62,7 +62,11 @@ public enum JSONGuard {
         }
 
         /// The description as said of a file rather than of a request body.
-        public var fileDescription: String { description.replacing("the body", with: "the file") }
+        public var fileDescription: String {
+            description.replacing("the body", with: "the file").replacing("send plain UTF-8", with: "save it as UTF-8 without one")
+                .replacing("send a JSON object", with: "write a JSON object")
+                .replacing("JSON must be sent as UTF-8", with: "save it as UTF-8")
+        }
     }
 
     /// Checks `bytes`; the top level must be an object when `requireObject` is true.

@@ -60,7 +60,7 @@ public struct ReconcileSummary: Sendable, Codable, Equatable {
             """).first
         let recomputed = request.recomputeTax ? movement("sale").0 : 0
         return ReconcileSummary(
-            settlementFile: (request.settlements as NSString).lastPathComponent, layout: request.layout.name,
+            settlementFile: request.displayName, layout: request.layout.name,
             from: request.from?.iso ?? "", through: request.through?.iso ?? "",
             ledgerHead: Int64(try await work.value("ledger_head") ?? "0") ?? 0, tableVersion: tableVersion,
             settlementLines: lineCount("sale") + lineCount("refund") + lineCount("other"), saleLines: lineCount("sale"),

@@ -15,6 +15,10 @@ public struct ReconcileRequest: Sendable {
     public var policy: MatchPolicy
     /// Recompute every sale's tax with the tables in force on its tax date (the slow part; on by default).
     public var recomputeTax: Bool
+    /// The settlement file's name in messages and the report: the uploaded name for a run started over the API,
+    /// whose file the server keeps under a name of its own; nil for the path's last component.
+    public var settlementsName: String?
+    var displayName: String { settlementsName ?? (settlements as NSString).lastPathComponent }
 
     public init(settlements: String, layout: SettlementLayout, from: TaxDate? = nil, through: TaxDate? = nil,
                 policy: MatchPolicy = MatchPolicy(), recomputeTax: Bool = true) {
@@ -123,12 +127,14 @@ public struct Reconciler: Sendable {
 
     func importSettlements(_ request: ReconcileRequest, work: WorkStore) async throws {
         guard try await work.value("settlement_done") == nil else { return }
-        let name = (request.settlements as NSString).lastPathComponent
+        let name = request.displayName
         let offset = Int64(try await work.value("settlement_offset") ?? "0") ?? 0
         let startLine = Int(try await work.value("settlement_line") ?? "1") ?? 1
         // The header is read from the start every time; data resumes at the checkpoint.
         let headerStream: CSVStream
-        do { headerStream = try CSVStream(path: request.settlements) } catch { throw ReconcileError.input(error.description) }
+        do { headerStream = try CSVStream(path: request.settlements) } catch {
+            throw ReconcileError.input(error.description.replacingOccurrences(of: request.settlements, with: name))
+        }
         let header: CSVStream.Record
         do {
             guard let first = try headerStream.next() else { throw ReconcileError.input("\(name): the file is empty (a header line is required)") }
@@ -354,8 +360,9 @@ public struct Reconciler: Sendable {
                 if knownRefunds.contains(line.refundID) || knownRefunds.contains(line.processorID) {
                     outside += 1
                 } else if let orderStatus, captured.contains(orderStatus) {
-                    difference(.settlementWithoutOrder, "order \(orderID) was captured, but Levy's tax ledger holds no refund "
-                               + (line.refundID.isEmpty ? line.processorID : line.refundID))
+                    let named = line.refundID.isEmpty ? line.processorID : line.refundID
+                    difference(.settlementWithoutOrder, "order \(orderID) was captured, but Levy's tax ledger holds no refund"
+                               + (named.isEmpty ? " (the line names none)" : " " + named))
                 } else {
                     difference(.refundWithoutSale, orderStatus.map { "order \(orderID) is \($0): Levy captured nothing to refund" }
                                ?? (orderID.isEmpty ? "no order id, and no sale in Levy to refund" : "no order \(orderID) in Levy to refund"))

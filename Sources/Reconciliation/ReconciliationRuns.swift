@@ -195,7 +195,9 @@ public struct ReconciliationRunExecutor: Sendable {
             if !FileManager.default.fileExists(atPath: settlements) {
                 try FileManager.default.moveItem(atPath: runs.upload(queued.upload), toPath: settlements)
             }
-            let request = try queued.parameters.request(settlements: settlements)
+            var named = try queued.parameters.request(settlements: settlements)
+            named.settlementsName = queued.parameters.fileName
+            let request = named
             var reconciler = Reconciler(service: service, tables: service.tables)
             let rows = ProgressCounter()
             reconciler.progress = { _, count in rows.value = count }

@@ -43,7 +43,12 @@ import Testing
         for (name, wide) in encodings {
             let refused = failure(bytes: wide)
             #expect(refused?.kind == .invalidUTF8 && refused?.message.contains("UTF-16") == true, "\(name): \(String(describing: refused))")
+            // Said of a file (levy.json, a mapping file), the advice is about saving it, not sending it.
+            let file = refused?.fileDescription ?? ""
+            #expect(file.contains("save it as UTF-8") && !file.contains("sent"), "\(name): \(file)")
         }
+        let marked = failure(bytes: [0xEF, 0xBB, 0xBF] + ascii)?.fileDescription ?? ""
+        #expect(marked == "the file starts with a byte-order mark; save it as UTF-8 without one", "\(marked)")
     }
 
     @Test func controlCharactersAreRefused() {

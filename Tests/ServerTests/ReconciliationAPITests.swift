@@ -114,6 +114,11 @@ import Testing
             #expect(failed.string("status") == "failed")
             let error = try #require(failed.string("error"))
             #expect(error.contains("settlements.csv") && !error.contains(server.directory), "\(error)")
+            // ... by the name it was uploaded under when the upload gave one (it said settlements.csv whatever it was).
+            let named = try #require(try await Self.upload(client, "?file_name=bank-2026-10.csv", key: reconciler, csv: "line_id,type\nL1,sale\n").string("id"))
+            #expect(try await runner.runQueued() == 1)
+            let namedError = try #require(try await client.send(.get, "/v1/reconciliations/\(named)", key: reconciler).string("error"))
+            #expect(namedError.contains("bank-2026-10.csv") && !namedError.contains("settlements.csv"), "\(namedError)")
             #expect(try await client.send(.get, "/v1/reconciliations/rec_000000000000000000000000", key: reconciler).status == 404)
         }
     }
