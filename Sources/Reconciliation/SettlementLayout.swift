@@ -213,8 +213,17 @@ struct BoundLayout {
             }
             return normalized
         }
-        // A processor's settlement report never carries a card number; a file that does is refused, and not kept.
-        if let column = record.fields.firstIndex(where: CardNumberMask.containsCardNumber) {
+        // A processor's settlement report never carries a card number; a file that does is refused, and not kept. An
+        // amount written with its decimal point, within range, in a money column is money, though its 14 or 15 digits
+        // may pass the Luhn check (-999999999854.63 did); a card number there has no point or is out of range.
+        let moneyColumns = Set([SettlementLayout.Field.amount, .fee, .net].compactMap { index[$0] })
+        func isPlainAmount(_ column: Int) -> Bool {
+            let value = record.fields[column].trimmingCharacters(in: .whitespaces)
+            guard !layout.minorUnits, moneyColumns.contains(column), value.contains("."),
+                  let amount = MoneyText.parse(value, minorUnits: false) else { return false }
+            return amount.magnitude <= SettlementLine.maxAmount
+        }
+        if let column = record.fields.indices.first(where: { !isPlainAmount($0) && CardNumberMask.containsCardNumber(record.fields[$0]) }) {
             throw .cardNumber("\(file):\(record.line): column \(column + 1) holds what looks like a card number; settlement files never carry one, "
                               + "and this file is not kept")
         }

@@ -161,6 +161,12 @@ import Testing
                 let text = (try? String(contentsOfFile: server.directory + "/" + path, encoding: .utf8)) ?? ""
                 #expect(!text.contains("4242 4242"), "\(path) kept the card number")
             }
+            // An amount with its point, in range, is money even when its digits pass the Luhn check (probe #8); a card
+            // number in the same column is still refused.
+            let luhnAmount = try await run("", "l1,sale,ord_x,,,-999999999854.63,0,,USD,2026-12-03,")
+            #expect(luhnAmount.status == "succeeded", "\(luhnAmount)")
+            let cardAmount = try await run("", "l1,sale,ord_x,,,4242424242424242,0,,USD,2026-12-03,")
+            #expect(cardAmount.status == "failed" && cardAmount.error?.contains("card number") == true, "\(cardAmount)")
             // A run's error never repeats a long digit run from a cell (masked like API errors).
             let digits = try await run("", "l1,sale,ord_x,,,1.00,0.00,,1234 5678 9012 3456,2026-12-03,")
             #expect(digits.status == "failed" && digits.error?.contains("currency") == true && digits.error?.contains("9012") == false, "\(digits)")
