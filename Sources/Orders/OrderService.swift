@@ -167,6 +167,11 @@ public struct OrderService: Sendable {
             .init(version: 13, name: "payment address", statements: [
                 "ALTER TABLE {schema}orders ADD COLUMN payment_address TEXT",
             ]),
+            // When the order's payment step (authorizing, capturing, voiding) was claimed: a step a killed process
+            // left half done is finished by a live one once it is older than any step under way can be.
+            .init(version: 14, name: "payment step start", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN step_started_at TEXT",
+            ]),
         ])
     }
 
@@ -393,11 +398,12 @@ public struct OrderService: Sendable {
             claimed.status = to
             return (claimed, true)
         }
-        let (placeholders, statuses) = SQLValue.inList(from.map(\.rawValue), from: 3)
+        let (placeholders, statuses) = SQLValue.inList(from.map(\.rawValue), from: 4)
         let rows = try await rows("""
-            WITH c AS (UPDATE \(table("orders")) SET status = $2 WHERE id = $1 AND status IN (\(placeholders)) RETURNING id)
+            WITH c AS (UPDATE \(table("orders")) SET status = $2, step_started_at = CASE WHEN $2 IN ('authorizing', 'capturing', 'voiding') THEN $3 ELSE step_started_at END
+                       WHERE id = $1 AND status IN (\(placeholders)) RETURNING id)
             \(orderSelect(where: "id = $1", extraColumns: ", (SELECT COUNT(*) FROM c) AS claimed"))
-            """, [.text(id.value), .text(to.rawValue)] + statuses)
+            """, [.text(id.value), .text(to.rawValue), .text(Timestamp.string(now()))] + statuses)
         guard var found = try await decodeOrder(rows)?.order else { throw OrderError.unknownOrder(id.value) }
         guard try rows[0].decode("claimed", as: Int64.self) > 0 else { return (found, false) }
         found.status = to

@@ -13,10 +13,13 @@ extension OrderService {
     static func cardCharge(_ order: Order) -> Money { Money(minorUnits: order.cardAmount, currency: order.currency) }
 
     /// Moves the order from one of `from` to `to` if it is still there; true for the one caller that did it.
+    /// A payment step's status also records when it was claimed (`step_started_at`, see `resumeInterruptedPayments`).
     func claim(_ id: OrderID, from: [OrderStatus], to: OrderStatus, setting extra: (column: String, value: String)? = nil) async throws -> Bool {
-        let (placeholders, binds) = SQLValue.inList(from.map(\.rawValue), from: extra == nil ? 3 : 4)
-        let set = extra.map { ", \($0.column) = $3" } ?? ""
-        let values: [SQLValue] = [.text(to.rawValue), .text(id.value)] + (extra.map { [SQLValue.text($0.value)] } ?? []) + binds
+        var sets: [(column: String, value: String)] = extra.map { [$0] } ?? []
+        if Self.stepStatuses.contains(to) { sets.append(("step_started_at", Timestamp.string(now()))) }
+        let (placeholders, binds) = SQLValue.inList(from.map(\.rawValue), from: 3 + sets.count)
+        let set = sets.enumerated().map { ", \($0.element.column) = $\($0.offset + 3)" }.joined()
+        let values: [SQLValue] = [.text(to.rawValue), .text(id.value)] + sets.map { SQLValue.text($0.value) } + binds
         return try await !rows("UPDATE \(table("orders")) SET status = $1\(set) WHERE id = $2 AND status IN (\(placeholders)) RETURNING id", values).isEmpty
     }
 
@@ -26,8 +29,17 @@ extension OrderService {
     }
 
     static func refusal(_ status: OrderStatus, expected: [OrderStatus]) -> OrderError {
-        [.authorizing, .capturing, .voiding].contains(status) ? .paymentInProgress : .wrongStatus(status, expected: expected)
+        stepStatuses.contains(status) ? .paymentInProgress : .wrongStatus(status, expected: expected)
     }
+
+    /// The statuses of an order whose payment step is under way (or was left half done by a crash).
+    static let stepStatuses: [OrderStatus] = [.authorizing, .capturing, .voiding]
+
+    /// How long a payment step may take in a live process, with room to spare: Stripe's four attempts of at most
+    /// 30 s each and their backoff come to about two minutes, then the store's writes. A step older than this was
+    /// left by a process that died, and a live one finishes it (were the first still running, the processor's
+    /// idempotency key and the conditional updates would still move money and write the step once).
+    public static let stepLease: Duration = .seconds(300)
 
     // MARK: - Authorization
 
@@ -355,10 +367,18 @@ extension OrderService {
     /// with, so the processor answers what it answered before and nothing is charged or refunded twice. A step that
     /// fails is reported and skipped, so one order cannot hold up the others. Run at start-up and by the server's
     /// maintenance.
+    ///
+    /// `startedBefore` limits it to steps claimed before that time (an order placed straight into `authorizing`
+    /// counts from its creation; a pending refund from its own): with several `levy serve` processes on one store, a
+    /// live process finishes only the steps older than `stepLease`, which no live process can still be running.
     @discardableResult
-    public func resumeInterruptedPayments() async throws -> RecoveryReport {
+    public func resumeInterruptedPayments(startedBefore: Date? = nil) async throws -> RecoveryReport {
         var report = RecoveryReport()
-        let stuck = try await rows("SELECT id, status, payment_token FROM \(table("orders")) WHERE status IN ('authorizing', 'capturing', 'voiding')", [])
+        let cutoff = startedBefore.map { [SQLValue.text(Timestamp.string($0))] } ?? []
+        let stuck = try await rows("""
+            SELECT id, status, payment_token FROM \(table("orders")) WHERE status IN ('authorizing', 'capturing', 'voiding')
+            \(cutoff.isEmpty ? "" : "AND COALESCE(step_started_at, created_at) < $1")
+            """, cutoff)
         for row in stuck {
             var named = "an order"
             do {
@@ -383,7 +403,8 @@ extension OrderService {
         }
         for row in try await rows("""
             SELECT id, order_id, amount, tax, plan, origin, processor_refund_id, gift_card_amount FROM \(table("refunds")) WHERE state = 'pending'
-            """, []) {
+            \(cutoff.isEmpty ? "" : "AND created_at < $1")
+            """, cutoff) {
             var named = "a refund"
             do {
                 let (refundID, orderID, amount, tax, planText, origin, externalID, giftCards) = try decoded { () throws(RowDecodingError) in

@@ -153,7 +153,9 @@ struct BackgroundJobService: Service, CustomStringConvertible {
 }
 
 /// Upkeep at start and hourly while the server runs: interrupted payment steps are finished, idempotency records
-/// past their lifetime and expired vault tokens go.
+/// past their lifetime and expired vault tokens go. Every minute in between, payment steps older than
+/// `OrderService.stepLease` are finished too: another `levy serve` on the same store that died during a step would
+/// otherwise hold its order (409 `payment_in_progress`) until this process's next hourly pass.
 struct Maintenance: Service, CustomStringConvertible {
     let services: LevyServices
     let logger: Logger
@@ -164,8 +166,30 @@ struct Maintenance: Service, CustomStringConvertible {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await runOnce()
-                try? await Task.sleep(for: .seconds(3_600))
+                for _ in 0..<60 where !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(60))
+                    await finishAbandonedSteps()
+                }
             }
+        }
+    }
+
+    /// Finishes, for every merchant, the payment steps claimed longer than a step's lease ago (none under way in a
+    /// live process can be that old); what fails is tried again next minute.
+    func finishAbandonedSteps() async {
+        let cutoff = Date().addingTimeInterval(-Double(OrderService.stepLease.components.seconds))
+        do {
+            for merchant in try await services.everyMerchant() {
+                do {
+                    // What cannot be finished is logged by the hourly pass, not every minute.
+                    let report = try await merchant.orders.resumeInterruptedPayments(startedBefore: cutoff)
+                    if report.finished > 0 { logger.notice("maintenance: abandoned payment steps finished", metadata: ["steps": "\(report.finished)"]) }
+                } catch {
+                    logger.warning("maintenance: payment recovery failed", metadata: ["error": "\(type(of: error))"])
+                }
+            }
+        } catch {
+            logger.warning("maintenance: listing merchants failed", metadata: ["error": "\(type(of: error))"])
         }
     }
 

@@ -90,6 +90,32 @@ struct PaymentRaceTests {
         #expect(try await service.resumeInterruptedPayments().finished == 0)
     }
 
+    /// Several `levy serve` processes share a store: a step one of them claimed just now may still be running there,
+    /// and a live peer leaves it alone; once older than a step's lease it was left by a process that died, and the
+    /// peer's minute pass finishes it (the order answered 409 until the next hourly pass or a restart).
+    @Test("a step left half done is finished by a peer once it is older than a step's lease, not before", arguments: Store.available)
+    func abandonedStepsWaitForTheirLease(store: Store) async throws {
+        let processor = LosingProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let placed = try await service.place(World.request(), idempotencyKey: "s", requestHash: "h", paymentToken: try await World.token(vault))
+        let leaseAgo = { Date().addingTimeInterval(-Double(OrderService.stepLease.components.seconds)) }
+        await processor.lose("capture")
+        await #expect(throws: LosingProcessor.Lost.self) { try await service.capture(placed.id) }
+        #expect(try await service.resumeInterruptedPayments(startedBefore: leaseAgo()).finished == 0)
+        #expect(try await service.order(placed.id).status == .capturing)
+        #expect(try await service.resumeInterruptedPayments(startedBefore: Date().addingTimeInterval(2)).finished == 1)
+        #expect(try await service.order(placed.id).status == .captured)
+        #expect(await processor.inner.operations["capture"] == 1)
+        // A pending refund counts from its own creation.
+        await processor.lose("refund")
+        await #expect(throws: LosingProcessor.Lost.self) { try await service.refund(placed.id, .full, idempotencyKey: "s1", requestHash: "r") }
+        #expect(try await service.resumeInterruptedPayments(startedBefore: leaseAgo()).finished == 0)
+        #expect(try await service.resumeInterruptedPayments(startedBefore: Date().addingTimeInterval(2)).finished == 1)
+        #expect(try await service.order(placed.id).status == .refunded)
+        #expect(await processor.inner.operations["refund"] == 1)
+        #expect(World.net(try await service.ledger()).values.allSatisfy { $0 == 0 })
+    }
+
     @Test("a payment step that cannot be finished is reported and skipped: the others are still finished", arguments: Store.available)
     func resumeSkipsWhatItCannotFinish(store: Store) async throws {
         let processor = LosingProcessor()
