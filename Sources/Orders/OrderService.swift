@@ -400,7 +400,7 @@ public struct OrderService: Sendable {
         }
         let (placeholders, statuses) = SQLValue.inList(from.map(\.rawValue), from: 4)
         let rows = try await rows("""
-            WITH c AS (UPDATE \(table("orders")) SET status = $2, step_started_at = CASE WHEN $2 IN ('authorizing', 'capturing', 'voiding') THEN $3 ELSE step_started_at END
+            WITH c AS (UPDATE \(table("orders")) SET status = $2, step_started_at = CASE WHEN $2 IN (\(Self.stepStatusList)) THEN $3 ELSE step_started_at END
                        WHERE id = $1 AND status IN (\(placeholders)) RETURNING id)
             \(orderSelect(where: "id = $1", extraColumns: ", (SELECT COUNT(*) FROM c) AS claimed"))
             """, [.text(id.value), .text(to.rawValue), .text(Timestamp.string(now()))] + statuses)

@@ -34,6 +34,8 @@ extension OrderService {
 
     /// The statuses of an order whose payment step is under way (or was left half done by a crash).
     static let stepStatuses: [OrderStatus] = [.authorizing, .capturing, .voiding]
+    /// The same, as an SQL list of literals (`'authorizing', 'capturing', 'voiding'`).
+    static let stepStatusList = stepStatuses.map { "'\($0.rawValue)'" }.joined(separator: ", ")
 
     /// How long a payment step may take in a live process, with room to spare: Stripe's four attempts of at most
     /// 30 s each and their backoff come to about two minutes, then the store's writes. A step older than this was
@@ -376,7 +378,7 @@ extension OrderService {
         var report = RecoveryReport()
         let cutoff = startedBefore.map { [SQLValue.text(Timestamp.string($0))] } ?? []
         let stuck = try await rows("""
-            SELECT id, status, payment_token FROM \(table("orders")) WHERE status IN ('authorizing', 'capturing', 'voiding')
+            SELECT id, status, payment_token FROM \(table("orders")) WHERE status IN (\(Self.stepStatusList))
             \(cutoff.isEmpty ? "" : "AND COALESCE(step_started_at, created_at) < $1")
             """, cutoff)
         for row in stuck {

@@ -83,20 +83,32 @@ public struct FeeSchedule: Sendable, Hashable {
             }
             return nil
         }
-        guard printsPlainly(percent), let rate = try? Rate.parse(percent: percent), rate.units >= 0, rate.units <= Rate.scale else {
+        guard let rate = percentage(percent) else {
             throw .input("\(percentName): \"\(percent)\" is not a percentage from 0 to 100")
         }
         let text = fixed ?? "0"
-        guard printsPlainly(text), let amount = MoneyText.parse(text, minorUnits: false), amount >= 0,
-              amount.magnitude <= SettlementLine.maxAmount else {
+        guard let amount = fixedFee(text) else {
             throw .input("\(fixedName): \"\(text)\" is not an amount from 0 to ten trillion with at most two decimals")
         }
         return FeeSchedule(rate: rate, fixed: amount)
     }
 
+    /// A percentage from 0 to 100 written as it prints (`2.9`); nil otherwise. The API checks its parameter with it.
+    public static func percentage(_ text: String) -> Rate? {
+        guard printsPlainly(text), let rate = try? Rate.parse(percent: text), rate.units >= 0, rate.units <= Rate.scale else { return nil }
+        return rate
+    }
+
+    /// A fixed fee in major units from 0 to the settlement line limit, as it prints (`0.30`); nil otherwise.
+    public static func fixedFee(_ text: String) -> Int64? {
+        guard printsPlainly(text), let amount = MoneyText.parse(text, minorUnits: false), amount >= 0,
+              amount.magnitude <= SettlementLine.maxAmount else { return nil }
+        return amount
+    }
+
     /// A number as it prints: digits with no sign and no leading zero before another digit, and digits on both sides
     /// of a decimal point (`2.9`, `0.30`, `100`; not `02.9`, `.5`, `5.`, `+1` or `-0`), as amounts are read elsewhere.
-    public static func printsPlainly(_ text: String) -> Bool {
+    static func printsPlainly(_ text: String) -> Bool {
         let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy({ $0.isASCII && $0.isNumber }),
               whole == "0" || whole.first != "0" else { return false }

@@ -46,8 +46,11 @@ public struct ReconciliationRun: Sendable, Equatable {
             }
             let fees = try FeeSchedule.parse(percent: feePercent, fixed: feeFixed, percentName: "fee_percent", fixedName: "fee_fixed")
             guard (0...366).contains(lateAfterDays) else { throw .input("late_after_days: 0 to 366") }
-            return ReconcileRequest(settlements: settlements, layout: layout, from: try date(from, "from"), through: try date(through, "through"),
-                                    policy: MatchPolicy(fees: fees, lateAfterDays: lateAfterDays), recomputeTax: recomputeTax)
+            // Messages and the report name the file as uploaded, not as the run's folder keeps it.
+            var request = ReconcileRequest(settlements: settlements, layout: layout, from: try date(from, "from"), through: try date(through, "through"),
+                                           policy: MatchPolicy(fees: fees, lateAfterDays: lateAfterDays), recomputeTax: recomputeTax)
+            request.settlementsName = fileName
+            return request
         }
     }
 
@@ -195,9 +198,7 @@ public struct ReconciliationRunExecutor: Sendable {
             if !FileManager.default.fileExists(atPath: settlements) {
                 try FileManager.default.moveItem(atPath: runs.upload(queued.upload), toPath: settlements)
             }
-            var named = try queued.parameters.request(settlements: settlements)
-            named.settlementsName = queued.parameters.fileName
-            let request = named
+            let request = try queued.parameters.request(settlements: settlements)
             var reconciler = Reconciler(service: service, tables: service.tables)
             let rows = ProgressCounter()
             reconciler.progress = { _, count in rows.value = count }

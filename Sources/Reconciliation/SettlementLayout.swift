@@ -168,7 +168,8 @@ public struct SettlementLayout: Sendable {
         if index[.orderID] == nil, index[.processorID] == nil {
             throw .input("\(file):1: the \(name) layout needs an order id or a processor id column (\(columns[.orderID] ?? "order_id") or \(columns[.processorID] ?? "processor_id"))")
         }
-        return BoundLayout(layout: self, index: index, headerCount: header.count, file: file)
+        return BoundLayout(layout: self, index: index, headerCount: header.count, file: file,
+                           moneyColumns: Set([Field.amount, .fee, .net].compactMap { index[$0] }))
     }
 }
 
@@ -180,6 +181,8 @@ struct BoundLayout {
     /// (an unquoted comma), and every column after the split holds its neighbour's value.
     let headerCount: Int
     let file: String
+    /// The amount, fee and net columns: an amount there with its decimal point is not taken for a card number.
+    let moneyColumns: Set<Int>
 
     func line(_ record: CSVStream.Record) throws(ReconcileError) -> SettlementLine {
         func text(_ field: SettlementLayout.Field) -> String {
@@ -216,14 +219,13 @@ struct BoundLayout {
         // A processor's settlement report never carries a card number; a file that does is refused, and not kept. An
         // amount written with its decimal point, within range, in a money column is money, though its 14 or 15 digits
         // may pass the Luhn check (-999999999854.63 did); a card number there has no point or is out of range.
-        let moneyColumns = Set([SettlementLayout.Field.amount, .fee, .net].compactMap { index[$0] })
         func isPlainAmount(_ column: Int) -> Bool {
             let value = record.fields[column].trimmingCharacters(in: .whitespaces)
             guard !layout.minorUnits, moneyColumns.contains(column), value.contains("."),
                   let amount = MoneyText.parse(value, minorUnits: false) else { return false }
             return amount.magnitude <= SettlementLine.maxAmount
         }
-        if let column = record.fields.indices.first(where: { !isPlainAmount($0) && CardNumberMask.containsCardNumber(record.fields[$0]) }) {
+        if let column = record.fields.indices.first(where: { CardNumberMask.containsCardNumber(record.fields[$0]) && !isPlainAmount($0) }) {
             throw .cardNumber("\(file):\(record.line): column \(column + 1) holds what looks like a card number; settlement files never carry one, "
                               + "and this file is not kept")
         }

@@ -90,12 +90,11 @@ extension LevyAPI {
         if let from = query["from"].flatMap(TaxDate.init(iso:)), let through = query["through"].flatMap(TaxDate.init(iso:)), through < from {
             throw APIError.invalid("through", "on or after from")
         }
-        if let percent = query["fee_percent"], percent.utf8.count > 12 || !FeeSchedule.printsPlainly(percent)
-            || (try? Rate.parse(percent: percent)).map({ $0.units > Rate.scale }) ?? true {
+        if let percent = query["fee_percent"], percent.utf8.count > 12 || FeeSchedule.percentage(percent) == nil {
             throw APIError.invalid("fee_percent", "a percentage from 0 to 100, such as 2.9")
         }
         let fixed = query["fee_fixed"] ?? "0"
-        guard fixed.utf8.count <= 12, FeeSchedule.printsPlainly(fixed), let amount = MoneyText.parse(fixed, minorUnits: false), amount >= 0 else {
+        guard fixed.utf8.count <= 12, let amount = FeeSchedule.fixedFee(fixed) else {
             throw APIError.invalid("fee_fixed", "an amount such as 0.30")
         }
         // The run reads the schedule with the CLI's rules (FeeSchedule.parse): refused here, not when the run starts.
