@@ -205,6 +205,11 @@ struct AccuracyTests {
         #expect(try tax("39851", "2025-06-15") == "8.00")
         #expect(try tax("39851", "2026-03-15") == "9.00")
         #expect(try taxOn100("GA", "30601", city: "Athens", on: "2026-07-01") == "8.00")
+        // The table files 30339 (Vinings, Cobb County) under ATLANTA and 30346 (Dunwoody, DeKalb County) under EAST
+        // POINT; neither city reaches those counties, so each pays its own county's rate: Cobb 2%, DeKalb 3% and 1%.
+        #expect(try taxOn100("GA", "30339", city: "Atlanta", on: "2025-06-15") == "6.00")
+        #expect(try taxOn100("GA", "30346", city: "Dunwoody", on: "2026-03-15") == "8.00")
+        #expect(try taxOn100("GA", "30303", city: "Atlanta", on: "2026-03-15") == "8.90")
         // Telfair County (13,00,271: 4%, 3% from 2025-04-01 to 2025-06-30): the ZIP5 table's 3% county and 1% district
         // are the file's one county tax, named as the county's.
         let mcrae = Address(line1: "", city: "", state: StateCode("GA")!, zip: ZipCode("31037")!)
@@ -1022,6 +1027,15 @@ struct AccuracyTests {
         let fortWorth = Address(line1: "", city: "Fort Worth", state: StateCode("TX")!, zip: ZipCode("76148")!)
         #expect(try quote("2026-03-02", from: fortWorth, to: fortWorth, [line("100.00")]).lines[0].jurisdictions
             .allSatisfy { !$0.jurisdiction.name.contains("Watauga") })
+    }
+
+    /// Wisconsin's premier resort area tax (Wis. Stat. 66.1113) is the Village of Lake Delton's 1.25%, not that of
+    /// Baraboo or West Baraboo, which share its ZIP 53913 (the ZIP5 table files the ZIP under LAKE DELTON).
+    @Test func aResortTaxStaysInItsVillage() throws {
+        #expect(try taxOn100("WI", "53913", city: "Baraboo", on: "2026-03-15") == "5.50")
+        #expect(try taxOn100("WI", "53913", city: "West Baraboo", on: "2025-06-15") == "5.50")
+        #expect(try taxOn100("WI", "53913", city: "Lake Delton", on: "2026-03-15") == "6.75")
+        #expect(try taxOn100("WI", "53965", city: "Wisconsin Dells", on: "2026-03-15") == "6.75")
     }
 
     // MARK: Delivery charges
