@@ -342,7 +342,8 @@ extension OrderService {
     /// A refund of gift cards sold takes what it refunds off those cards (the last issued first): refused if they
     /// no longer hold it (spent already), unless `strict` is false: a refund the processor already made is recorded
     /// whatever the cards still hold, and takes what is left. A card left with nothing is cancelled.
-    func cancelSoldGiftCards(_ refunded: [RefundedLine], of order: Order, refund: String, strict: Bool = true, in tx: any SQLExecutor) async throws {
+    func cancelSoldGiftCards(_ refunded: [RefundedLine], of order: Order, refund: String, request: RefundRequest, strict: Bool = true,
+                             in tx: any SQLExecutor) async throws {
         let at = Timestamp.string(now())
         for item in refunded where item.amount > 0 {
             guard let line = order.lines.first(where: { $0.number == item.line }), line.code == .giftCard else { continue }
@@ -358,8 +359,11 @@ extension OrderService {
                 left -= take
             }
             guard left == 0 || !strict else {
-                throw OrderError.invalidRefund("the gift cards sold on line \(item.line) hold \(Money(minorUnits: item.amount - left, currency: order.currency).decimalString) unspent; "
-                                               + "only that much of them can be refunded")
+                let unspent = Money(minorUnits: item.amount - left, currency: order.currency).decimalString
+                let advice = request == .full ? ", so the order cannot be refunded in full; refund it by `lines` or by `amount`, up to what they hold"
+                                              : "; only that much of them can be refunded"
+                throw OrderError.invalidRefund("the gift cards sold on line \(item.line) hold \(unspent) unspent" + advice,
+                                               field: request.field(refunding: item.line))
             }
         }
     }

@@ -130,6 +130,16 @@ public enum RefundRequest: Sendable, Hashable {
     /// An amount the buyer got back, tax included (a refund made at the processor, a lost dispute): split into
     /// the net amount and the tax it carries, exactly, or refused when no split gives this total to the cent.
     case gross(Int64)
+
+    /// The request field that asked for line `line` to be refunded, for a refusal to name: the line's quantity in
+    /// a refund by lines, the amount in one by amount; a full refund has no field (its body is empty).
+    func field(refunding line: Int) -> String {
+        switch self {
+        case .full: ""
+        case .lines(let items): items.firstIndex { $0.line == line }.map { "lines[\($0)].quantity" } ?? "lines"
+        case .amount, .gross: "amount"
+        }
+    }
 }
 
 public struct RefundLine: Sendable, Hashable {

@@ -256,7 +256,7 @@ extension OrderService {
             if order.lines.contains(where: { $0.code == .giftCard }) {
                 try await database.transaction { [self, pending, lines] tx in
                     try await tx.execute(pending.sql, pending.binds)
-                    try await cancelSoldGiftCards(lines, of: order, refund: refundID, strict: external == nil, in: tx)
+                    try await cancelSoldGiftCards(lines, of: order, refund: refundID, request: request, strict: external == nil, in: tx)
                 }
             } else {
                 try await database.execute(pending.sql, pending.binds)

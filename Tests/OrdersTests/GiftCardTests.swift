@@ -243,8 +243,18 @@ struct GiftCardTests {
         _ = try await service.place(GiftCardWorld.oregon(3_000), idempotencyKey: "spend", requestHash: "h",
                                     giftCards: [GiftCardPayment(code: spent.code, amount: nil)])
 
-        await #expect(throws: OrderError.invalidRefund("the gift cards sold on line 1 hold 70.00 unspent; only that much of them can be refunded")) {
+        await #expect(throws: OrderError.invalidRefund("the gift cards sold on line 1 hold 70.00 unspent, so the order cannot be refunded in full; "
+                                                       + "refund it by `lines` or by `amount`, up to what they hold")) {
             try await service.refund(sold.id, .full, idempotencyKey: "r1", requestHash: "h")
+        }
+        // A refund by lines or by amount names the field that asked for too much.
+        await #expect(throws: OrderError.invalidRefund("the gift cards sold on line 1 hold 70.00 unspent; only that much of them can be refunded",
+                                                       field: "lines[0].quantity")) {
+            try await service.refund(sold.id, .lines([RefundLine(line: 1, quantity: 2)]), idempotencyKey: "r1l", requestHash: "h")
+        }
+        await #expect(throws: OrderError.invalidRefund("the gift cards sold on line 1 hold 70.00 unspent; only that much of them can be refunded",
+                                                       field: "amount")) {
+            try await service.refund(sold.id, .amount(8_000), idempotencyKey: "r1a", requestHash: "h")
         }
         // The untouched card (the last issued goes first) is refunded by quantity and cancelled.
         let one = try await service.refund(sold.id, .lines([RefundLine(line: 1, quantity: 1)]), idempotencyKey: "r2", requestHash: "h")
