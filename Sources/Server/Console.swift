@@ -73,19 +73,21 @@ extension LevyAPI {
         on(.exports, .post) { request, _ in
             await consolePage(request, form: true) { api, caller, form in try await api.startExport(form, caller) }
         }
-        on(.verifyExport, .post) { request, _ in await consoleAPI(request).consoleVerify(request) }
+        on(.verifyExport, .post) { request, _ in await consoleHandler(request) { api, caller in await api.consoleVerify(request, caller) } }
         on(.exportDownload, .get) { request, context in
-            await consoleAPI(request).consoleDownload(request, id: context.parameters.get("export_id") ?? "")
+            let id = context.parameters.get("export_id") ?? ""
+            return await consoleHandler(request) { api, _ in await api.consoleDownload(id: id) }
         }
         on(.reconciliations, .get) { request, _ in
             await consolePage(request) { api, _, _ in try await api.reconciliationsPage(notice: nil, error: nil) }
         }
-        on(.reconciliations, .post) { request, _ in await consoleAPI(request).consoleUpload(request) }
+        on(.reconciliations, .post) { request, _ in await consoleHandler(request) { api, caller in await api.consoleUpload(request, caller) } }
         on(.reconciliation, .get) { request, context in
             await consolePage(request) { api, _, _ in try await api.reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
         }
         on(.reconciliationDownload, .get) { request, context in
-            await consoleAPI(request).consoleRunDownload(request, id: context.parameters.get("run_id") ?? "")
+            let id = context.parameters.get("run_id") ?? ""
+            return await consoleHandler(request) { api, _ in await api.consoleRunDownload(id: id) }
         }
         on(.nexus, .get) { request, _ in
             await consolePage(request) { api, _, _ in try await api.nexusPage(request) }
@@ -99,12 +101,21 @@ extension LevyAPI {
         return added
     }
 
-    /// For the handlers that read the session themselves (uploads, downloads): the API of the merchant whose key
-    /// signed in this request's session; this one (the home merchant's) when there is none, which then sends the
-    /// caller to sign in.
-    func consoleAPI(_ request: Request) async -> LevyAPI {
-        guard let caller = try? await consoleCaller(request), let scoped = try? await scoped(for: caller.key) else { return self }
-        return scoped.api
+    /// Runs a handler that reads the request itself (an upload, a download) for a signed-in caller, on the API of
+    /// its key's merchant, with the session read once. No session, or a key whose merchant the store no longer
+    /// knows, is sent to sign in, as pages are: such a request never runs on the home merchant's API.
+    func consoleHandler(_ request: Request, _ body: (LevyAPI, ConsoleCaller) async -> Response) async -> Response {
+        do {
+            guard let caller = try await consoleCaller(request) else { return Self.redirect("/console/sign-in") }
+            let api: LevyAPI
+            do { api = try await scoped(for: caller.key).api } catch let error as APIError where error.status == .unauthorized {
+                return Self.redirect("/console/sign-in")
+            }
+            return await body(api, caller)
+        } catch {
+            return Self.html("<!doctype html><title>Levy console</title><p>Something went wrong; the request id is in the server log.</p>",
+                             status: .internalServerError)
+        }
     }
 
     // MARK: - Sessions
@@ -476,14 +487,14 @@ extension LevyAPI {
     }
 
     /// The archive of a finished job, for a signed-in caller.
-    func consoleDownload(_ request: Request, id: String) async -> Response {
-        await consoleArchive(request) { try await exportArchive(id) }
+    func consoleDownload(id: String) async -> Response {
+        await consoleArchive { try await exportArchive(id) }
     }
 
-    /// A download for a signed-in caller: the archive, or its error as a short page with the error's status.
-    func consoleArchive(_ request: Request, _ archive: () async throws -> (TarArchive, String)) async -> Response {
+    /// A download for a signed-in caller (`consoleHandler`): the archive, or its error as a short page with the
+    /// error's status.
+    func consoleArchive(_ archive: () async throws -> (TarArchive, String)) async -> Response {
         do {
-            guard try await consoleCaller(request) != nil else { return Self.redirect("/console/sign-in") }
             let (tar, name) = try await archive()
             return Self.tarResponse(tar, fileName: name)
         } catch let error as APIError {

@@ -27,9 +27,8 @@ extension LevyAPI {
 
     /// The upload form's post: the CSRF token and the options from their parts, the file streamed to the uploads
     /// folder, the run queued.
-    func consoleUpload(_ request: Request) async -> Response {
+    func consoleUpload(_ request: Request, _ caller: ConsoleCaller) async -> Response {
         do {
-            guard let caller = try await consoleCaller(request) else { return Self.redirect("/console/sign-in") }
             let page: ConsolePage
             do {
                 let runs = try reconciliationRuns()
@@ -63,9 +62,8 @@ extension LevyAPI {
 
     /// Verifies an uploaded export archive against this installation's signing key: unpacked into a fresh folder
     /// (plain files of one folder only), checked like `levy export verify`, then removed.
-    func consoleVerify(_ request: Request) async -> Response {
+    func consoleVerify(_ request: Request, _ caller: ConsoleCaller) async -> Response {
         do {
-            guard let caller = try await consoleCaller(request) else { return Self.redirect("/console/sign-in") }
             var page: ConsolePage
             do {
                 let form = try await Self.multipart(request, limit: Self.maxConsoleUpload)
@@ -133,8 +131,8 @@ extension LevyAPI {
         ])
     }
 
-    func consoleRunDownload(_ request: Request, id: String) async -> Response {
-        await consoleArchive(request) { try await reconciliationArchive(id) }
+    func consoleRunDownload(id: String) async -> Response {
+        await consoleArchive { try await reconciliationArchive(id) }
     }
 
     /// A `multipart/form-data` body (RFC 7578) of at most `limit` bytes: its text fields, and its one file part.

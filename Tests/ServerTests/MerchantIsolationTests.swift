@@ -182,6 +182,11 @@ import Vault
             let folder = try #require(servicesB.exports?.jobs.folder(exportB))
             let detail = try String(contentsOfFile: folder + "/detail.csv", encoding: .utf8)
             #expect(detail.contains(trailB.order) && !detail.contains(trailA.order))
+            // The console's download runs on the signed-in key's merchant too: B's session gets B's archive, A's none.
+            let consoleA = try #require(try await ConsoleTests.signIn(client, key: a.accountant).cookie)
+            #expect(try await ConsoleTests.get(client, "/console/exports/\(exportB)/download", cookie: consoleB).status == 200)
+            #expect(try await ConsoleTests.get(client, "/console/exports/\(exportB)/download", cookie: consoleA).status == 404)
+            #expect(try await ConsoleTests.get(client, "/console/exports/\(exportB)/download", cookie: nil).status == 303)
         }
     }
 }
