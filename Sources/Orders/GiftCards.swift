@@ -308,6 +308,7 @@ extension OrderService {
         let at = Timestamp.string(now())
         for tender in order.giftCards where tender.amount > tender.returned {
             try await adjust(tender.giftCardID, by: tender.amount - tender.returned, kind: .release, order: order.id, refund: nil, at: at, in: tx)
+            try await reactivateIfItsSaleOwesIt(tender.giftCardID, in: tx)
             try await tx.execute("UPDATE \(table("order_gift_cards")) SET returned = amount WHERE order_id = $1 AND gift_card_id = $2",
                                  [.text(order.id.value), .text(tender.giftCardID)])
         }
@@ -332,11 +333,36 @@ extension OrderService {
         for tender in order.giftCards where left > 0 && tender.amount > tender.returned {
             let back = min(left, tender.amount - tender.returned)
             try await adjust(tender.giftCardID, by: back, kind: .refund, order: order.id, refund: refund, at: at, in: tx)
+            try await reactivateIfItsSaleOwesIt(tender.giftCardID, in: tx)
             try await tx.execute("UPDATE \(table("order_gift_cards")) SET returned = returned + $1 WHERE order_id = $2 AND gift_card_id = $3",
                                  [.integer(back), .text(order.id.value), .text(tender.giftCardID)])
             left -= back
         }
         guard left == 0 else { throw OrderError.corrupt("refund \(refund) returns more to gift cards than they paid") }
+    }
+
+    /// A cancelled card that money comes back to (a void or a refund of an order it paid) is active again when its
+    /// sale has not given that value back: a refund of the sale took only what the card held then, so what had been
+    /// spent and now returns is the holder's again, and the sale can still refund it. When the sale was refunded
+    /// for it already (a processor's refund of the whole sale), the card stays cancelled: its buyer got that money.
+    func reactivateIfItsSaleOwesIt(_ id: String, in tx: any SQLExecutor) async throws {
+        guard let row = try await tx.query("SELECT status, balance, order_id, line_no FROM \(table("gift_cards")) WHERE id = $1", [.text(id)]).first
+        else { return }
+        let (status, balance, sale, line) = try decoded { () throws(RowDecodingError) in
+            (try row.decode("status", as: GiftCard.Status.self), try Self.money(row, "balance"),
+             try row.decodeIfPresent("order_id", as: String.self), try row.decodeIfPresent("line_no", as: Int64.self))
+        }
+        guard status == .cancelled, balance > 0, let sale, let line else { return }
+        guard let saleLine = try await tx.query("SELECT amount, refunded_amount FROM \(table("order_lines")) WHERE order_id = $1 AND line_no = $2",
+                                                [.text(sale), .integer(line)]).first,
+              let held = try await tx.query("""
+                  SELECT COALESCE(SUM(balance), 0) AS held FROM \(table("gift_cards")) WHERE order_id = $1 AND line_no = $2 AND status = 'active'
+                  """, [.text(sale), .integer(line)]).first else { return }
+        let (owed, others) = try decoded { () throws(RowDecodingError) in
+            (try Self.money(saleLine, "amount") - Self.money(saleLine, "refunded_amount"), try Self.money(held, "held"))
+        }
+        guard balance + others <= owed else { return }
+        try await tx.execute("UPDATE \(table("gift_cards")) SET status = 'active' WHERE id = $1", [.text(id)])
     }
 
     /// A refund of gift cards sold takes what it refunds off those cards (the last issued first): refused if they
@@ -395,10 +421,12 @@ extension OrderService {
         let moment = now()
         let at = Timestamp.string(moment)
         let card = try await database.transaction { [self] tx in
-            guard try await !tx.query("UPDATE \(table("gift_cards")) SET code_hash = $1, last_four = $2 WHERE id = $3 RETURNING id",
-                                      [.text(code.keyedHash(keys.giftCards)), .text(code.lastFour), .text(id)]).isEmpty else {
+            guard let updated = try await tx.query("UPDATE \(table("gift_cards")) SET code_hash = $1, last_four = $2 WHERE id = $3 RETURNING status",
+                                                   [.text(code.keyedHash(keys.giftCards)), .text(code.lastFour), .text(id)]).first else {
                 throw GiftCardError.unknownGiftCard(id)
             }
+            // A new code for a card nobody may spend would only look usable.
+            if updated.text("status") == GiftCard.Status.cancelled.rawValue { throw GiftCardError.cancelled(index: nil) }
             // The card's row is this transaction's now (PostgreSQL locks it to the commit; SQLite has one writer at a
             // time), so a reissue another request committed first is seen here, and this one rolls back.
             let since = Timestamp.string(moment.addingTimeInterval(-Double(Self.reissueInterval)))

@@ -270,6 +270,42 @@ struct GiftCardTests {
         #expect(try await service.giftCard(code: spent.code).balance == 0)
     }
 
+    @Test("money that comes back to a card cancelled by its sale's refund makes it spendable again while the sale still owes that value",
+          arguments: Store.available)
+    func moneyBackOnACancelledCard(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let sale = try await service.place(GiftCardWorld.sale(5_000), idempotencyKey: "sale", requestHash: "h", paymentToken: try await World.token(vault))
+        let card = try #require(try await service.capture(sale.id).issuedGiftCards.first)
+        // 30.00 of the card pays for goods; the sale is refunded what the card still holds (20.00), which cancels it.
+        let goods = try await service.place(GiftCardWorld.oregon(4_000), idempotencyKey: "goods", requestHash: "h", paymentToken: try await World.token(vault),
+                                            giftCards: [GiftCardPayment(code: card.code, amount: 3_000)])
+        _ = try await service.capture(goods.id)
+        _ = try await service.refund(sale.id, .amount(2_000), idempotencyKey: "r-sale", requestHash: "h")
+        #expect(try await service.giftCard(id: card.card.id).status == .cancelled)
+        // The goods are refunded: their 30.00 goes back to the card, whose sale never gave it back, so it can be spent
+        // again (it stayed cancelled, unspendable and unrefundable, before) ...
+        let back = try await service.refund(goods.id, .full, idempotencyKey: "r-goods", requestHash: "h")
+        #expect(back.giftCardAmount == 3_000)
+        let after = try await service.giftCard(id: card.card.id)
+        #expect(after.balance == 3_000 && after.status == .active)
+        // ... or its sale refunded for it, which cancels it again; a cancelled card gets no new code.
+        _ = try await service.refund(sale.id, .amount(3_000), idempotencyKey: "r-sale-2", requestHash: "h")
+        #expect(try await service.giftCard(id: card.card.id).status == .cancelled)
+        await #expect(throws: GiftCardError.cancelled(index: nil)) { _ = try await service.reissue(giftCard: card.card.id) }
+
+        // A sale the processor refunded whole owes nothing: money that comes back to its card leaves it cancelled.
+        let sale2 = try await service.place(GiftCardWorld.sale(5_000), idempotencyKey: "sale2", requestHash: "h", paymentToken: try await World.token(vault))
+        let captured2 = try await service.capture(sale2.id)
+        let card2 = try #require(captured2.issuedGiftCards.first)
+        let goods2 = try await service.place(GiftCardWorld.oregon(3_000), idempotencyKey: "goods2", requestHash: "h",
+                                             giftCards: [GiftCardPayment(code: card2.code, amount: nil)])
+        _ = try await service.record(processor: "test", eventID: "evt_whole_sale", type: "refund.created", payload: Array("{}".utf8),
+                                     events: [.refund(id: "re_whole", payment: try #require(captured2.captureID), amount: 5_000, succeeded: true)])
+        _ = try await service.void(goods2.id)
+        let voided = try await service.giftCard(id: card2.card.id)
+        #expect(voided.balance == 3_000 && voided.status == .cancelled)
+    }
+
     @Test("a refund the processor made of a gift card's sale is recorded even when the card was partly spent: it takes what is left",
           arguments: Store.available)
     func dashboardRefundOfASpentCard(store: Store) async throws {
