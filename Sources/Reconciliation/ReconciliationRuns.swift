@@ -221,6 +221,7 @@ public struct ReconciliationRunExecutor: Sendable {
             encoder.outputFormatting = [.sortedKeys]
             let result = String(decoding: try encoder.encode(summary), as: UTF8.self)
             try await Task { try await runs.queue.succeed(record.id, result: result, progress: Int64(summary.settlementLines)) }.value
+            discardInputs(of: record.id)
         } catch {
             // Messages name the file as uploaded, not the server's folders, and quote no card number a cell held. A
             // fault that is not the file's (a store error) is not described to the client: its text may hold a query.
@@ -230,8 +231,7 @@ public struct ReconciliationRunExecutor: Sendable {
             case let refusal as ReconcileError:
                 why = CardNumberMask.masked(refusal.description.replacingOccurrences(of: runs.folder(record.id) + "/", with: ""))
                 if case .cardNumber = refusal {
-                    // Card data stays nowhere outside the vault: the uploaded file and the run's checkpoint go.
-                    try? FileManager.default.removeItem(atPath: runs.folder(record.id) + "/settlements.csv")
+                    // Card data stays nowhere outside the vault: the report folder goes too, not only the inputs.
                     try? FileManager.default.removeItem(atPath: runs.report(record.id))
                 }
             default:
@@ -240,6 +240,18 @@ public struct ReconciliationRunExecutor: Sendable {
                     "run": .string(record.id), "error": .string(CardNumberMask.masked(String(describing: error)))])
             }
             try? await Task { try await runs.queue.fail(record.id, error: why) }.value
+            discardInputs(of: record.id)
+        }
+    }
+
+    /// A run that has ended keeps only its report: the uploaded file (up to 256 MiB) and the checkpoint, which is
+    /// there to resume a run its process lost, are deleted, so that runs do not fill the disk with their inputs.
+    func discardInputs(of id: String) {
+        let files = FileManager.default
+        try? files.removeItem(atPath: runs.folder(id) + "/settlements.csv")
+        let report = runs.report(id)
+        for name in (try? files.contentsOfDirectory(atPath: report)) ?? [] where name.hasPrefix(Reconciler.checkpointFile) {
+            try? files.removeItem(atPath: report + "/" + name)
         }
     }
 

@@ -47,7 +47,12 @@ extension LevyAPI {
                     throw APIError(.internalServerError, "upload_failed", "the upload could not be stored")
                 }
                 parameters.bytes = Int64(file.bytes.count)
-                let run = try await runs.runs.enqueue(parameters, uploadID: uploadID, key: caller.key.id)
+                let run: ReconciliationRun
+                // An upload no run will take is not kept (a full queue, a store error).
+                do { run = try await runs.runs.enqueue(parameters, uploadID: uploadID, key: caller.key.id) } catch {
+                    try? FileManager.default.removeItem(atPath: path)
+                    throw error
+                }
                 page = try await reconciliationsPage(notice: "Started \(run.id); this page follows it.", error: nil)
             } catch let error as APIError {
                 page = try await reconciliationsPage(notice: nil, error: "\(error.field.isEmpty ? "" : error.field + ": ")\(error.message)", status: error.status)

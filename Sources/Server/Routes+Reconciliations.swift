@@ -24,9 +24,13 @@ extension LevyAPI {
                 withSize.bytes = bytes
                 do {
                     return .json(ReconciliationRunOut(try await runs.runs.enqueue(withSize, uploadID: uploadID, key: call.key?.id ?? "-")), status: .accepted)
-                } catch JobQueue.QueueError.full(let limit) {
+                } catch {
+                    // An upload no run will take is not kept (a full queue, a store error).
                     try? FileManager.default.removeItem(atPath: path)
-                    throw APIError.queueFull("reconciliation_queue_full", "\(limit) reconciliations are already queued or running")
+                    if case JobQueue.QueueError.full(let limit) = error {
+                        throw APIError.queueFull("reconciliation_queue_full", "\(limit) reconciliations are already queued or running")
+                    }
+                    throw error
                 }
             },
             Endpoint(method: .get, path: "/v1/reconciliations", scopes: scopes, idempotency: .none) { call in

@@ -67,6 +67,10 @@ import Testing
             let download = try await ExportJobAPITests.bytes(client, "/v1/reconciliations/\(id)/download", key: reconciler)
             let text = String(decoding: download.bytes, as: UTF8.self)
             #expect(download.status == 200 && text.contains("\(id)/differences.csv") && text.contains("\(id)/summary.txt") && !text.contains("checkpoint"))
+            // The run keeps its report only: the uploaded file and the checkpoint are gone.
+            let runFolder = runner.runs.folder(id)
+            let kept = try FileManager.default.subpathsOfDirectory(atPath: runFolder)
+            #expect(!kept.isEmpty && !kept.contains("settlements.csv") && !kept.contains { $0.contains("checkpoint") }, "\(kept)")
 
             // The same lines in a layout of the uploader's own (the entries of a `--mapping` file as query
             // parameters): other column names, other type names, amounts in minor units. Same differences.
