@@ -175,11 +175,17 @@ public struct ExportJobExecutor: Sendable {
     @discardableResult
     public func runQueued() async throws -> Int {
         var ran = 0
-        while !Task.isCancelled, let job = try await jobs.claimNext() {
-            await execute(job)
-            ran += 1
-        }
+        while try await runNext() { ran += 1 }
         return ran
+    }
+
+    /// Runs the oldest queued job, if there is one. A server's runner takes one job of a merchant at a time and
+    /// then looks at the others, so that no merchant's queue holds up another's.
+    @discardableResult
+    public func runNext() async throws -> Bool {
+        guard !Task.isCancelled, let job = try await jobs.claimNext() else { return false }
+        await execute(job)
+        return true
     }
 
     /// Runs one claimed job to success or failure. A failure (or a cancellation, at shutdown) is recorded by a task

@@ -173,11 +173,17 @@ public struct ReconciliationRunExecutor: Sendable {
     @discardableResult
     public func runQueued() async throws -> Int {
         var ran = 0
-        while !Task.isCancelled, let record = try await runs.queue.claimNext() {
-            await execute(record)
-            ran += 1
-        }
+        while try await runNext() { ran += 1 }
         return ran
+    }
+
+    /// Runs the oldest queued run, if there is one. A server's runner takes one run of a merchant at a time and
+    /// then looks at the others, so that no merchant's queue holds up another's.
+    @discardableResult
+    public func runNext() async throws -> Bool {
+        guard !Task.isCancelled, let record = try await runs.queue.claimNext() else { return false }
+        await execute(record)
+        return true
     }
 
     @discardableResult

@@ -63,8 +63,8 @@ public enum LevyServer {
 
     /// The runners of export jobs and reconciliation runs, and the liability rollup's catch-up, when the server has them.
     static func backgroundJobs(_ services: LevyServices, logger: Logger) -> [any Service] {
-        // Each runs over every merchant's own queue, on the schedule of `MerchantPollSchedule` (another merchant's
-        // jobs are found on a later pass).
+        // Each runs over every merchant's own queue, on the schedule of `MerchantPollSchedule`, one job of a merchant
+        // per look: a merchant with a full queue of long jobs takes turns with the others instead of holding them up.
         var jobs: [any Service] = []
         if services.exports != nil {
             let schedule = MerchantPollSchedule()
@@ -72,7 +72,7 @@ public enum LevyServer {
                 try await everyMerchant(services) { try await $0.exports?.jobs.failAbandoned() ?? [] }
             }, runQueued: {
                 try await dueMerchants(services, schedule, signal: { $0.exports?.jobs.queuedHere ?? 0 }) { merchant in
-                    Int64(try await merchant.exports?.runQueued() ?? 0)
+                    try await merchant.exports?.runNext() == true ? 1 : 0
                 }
             }, logger: logger))
             // The console's liability page reads the rollup (and catches it up first); kept close to the ledger, a
@@ -91,7 +91,7 @@ public enum LevyServer {
                 try await everyMerchant(services) { try await $0.reconciliations?.failAbandoned() ?? [] }
             }, runQueued: {
                 try await dueMerchants(services, schedule, signal: { $0.reconciliations?.runs.queuedHere ?? 0 }) { merchant in
-                    Int64(try await merchant.reconciliations?.runQueued() ?? 0)
+                    try await merchant.reconciliations?.runNext() == true ? 1 : 0
                 }
             }, logger: logger))
         }

@@ -4,10 +4,12 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LevyBenchmarks
+import Logging
 import Merchants
 import Orders
+import Reconciliation
 import Synchronization
-import Server
+@testable import Server
 import Storage
 import TaxCore
 import LevyTestSupport
@@ -192,6 +194,48 @@ import Vault
 }
 
 extension MerchantIsolationTests {
+    /// Probe #9: one merchant's 8 queued runs of 256 MiB held every other merchant's runs for half an hour, since a
+    /// server ran a merchant's whole queue before looking at the next. A look now runs one job of a merchant.
+    @Test("the server's job runner takes merchants' reconciliation runs in turn, one per merchant per pass")
+    func merchantsTakeTurns() async throws {
+        let server = try await TestServer.make(.sqlite, exports: true)
+        let merchantB: String = try await server.application().test(.router) { client in
+            // The installation's own profile first (the first profile made is the home merchant's), then merchant B.
+            _ = try await client.send(.post, "/v1/merchants", key: server.keys[.admin], body: #"{"name": "Glow Med Spa LLC"}"#)
+            let made = try await client.send(.post, "/v1/merchants", key: server.keys[.platform]!, body: #"{"name": "Radiance Skin Studio"}"#)
+            return try #require(made.string("id"), "\(made.text)")
+        }
+        // Queued with the application stopped, so that only the runner below takes them.
+        let servicesB = try await server.api.services.scoped(to: MerchantID(merchantB))
+        let csv = "line_id,type,order_id,refund_id,processor_id,amount,fee,net,currency,created,settled\n"
+            + "L1,payout,,,,-10.00,0.00,,USD,2026-03-02T10:00:00Z,2026-03-03T10:00:00Z\n"
+        func queue(_ services: LevyServices) async throws -> String {
+            let runs = try #require(services.reconciliations).runs
+            let (upload, path) = try runs.newUpload()
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(csv.utf8)))
+            return try await runs.enqueue(try server.api.reconciliationParameters(["layout": "generic"]), uploadID: upload, key: "test").id
+        }
+        func status(_ services: LevyServices, _ id: String) async throws -> String? {
+            try await services.reconciliations?.runs.run(id).status.rawValue
+        }
+        var runsA: [String] = []
+        for _ in 0..<3 { runsA.append(try await queue(server.api.services)) }
+        let runB = try await queue(servicesB)
+        let jobs = LevyServer.backgroundJobs(server.api.services, logger: Logger(label: "test"))
+        let runner = try #require(jobs.compactMap { $0 as? BackgroundJobService }.first { $0.name == "reconciliation runs" })
+        // One pass: A's oldest run and B's only one, not A's whole queue first.
+        #expect(try await runner.runQueued() == 2)
+        #expect(try await status(servicesB, runB) == "succeeded")
+        #expect(try await status(server.api.services, runsA[0]) == "succeeded")
+        #expect(try await status(server.api.services, runsA[1]) == "queued")
+        // The next passes (a merchant that had work is looked at again after a second) take A's others in turn.
+        for _ in 0..<2 {
+            try await Task.sleep(for: .milliseconds(1_100))
+            #expect(try await runner.runQueued() == 1)
+        }
+        #expect(try await status(server.api.services, runsA[2]) == "succeeded")
+    }
+
     /// Counts the orders a seeding run has made durable so far.
     final class Progress: Sendable {
         private let count = Mutex(0)
