@@ -211,7 +211,8 @@ extension LevyAPI {
                 // A form sent as something else, or too large to read, is the client's error, answered on a page.
                 do { form = try await Self.form(request) } catch {
                     let refusal = APIError.from(error) ?? APIError(.badRequest, "invalid_form", "the form could not be read (at most 64 KiB)")
-                    return render(ConsolePage(status: refusal.status, template: "message", title: "Refused", context: ["error": refusal.message]),
+                    let message = refusal.field.isEmpty ? refusal.message : refusal.field + ": " + refusal.message
+                    return render(ConsolePage(status: refusal.status, template: "message", title: "Refused", context: ["error": message]),
                                   caller, merchant: nil)
                 }
                 guard let token = form["csrf"], APIKeyStore.constantTimeEqual(token, caller.session.csrf) else {
@@ -268,6 +269,7 @@ extension LevyAPI {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
             throw APIError(.unsupportedMediaType, "unsupported_media_type", "console forms are sent as application/x-www-form-urlencoded")
         }
+        try refuseCompressedBody(request)
         if request.headers.announcesBody(longerThan: 64 * 1_024) {
             throw APIError(.contentTooLarge, "body_too_large", "a console form is at most 64 KiB")
         }
@@ -275,10 +277,21 @@ extension LevyAPI {
         var fields: [String: String] = [:]
         for pair in String(buffer: buffer).split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) -> String { String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
-            fields[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+            func decode(_ text: Substring) -> String? { String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            guard let name = decode(parts[0]) else { throw APIError.invalid("form", "a field name is not percent-encoded UTF-8") }
+            guard let value = parts.count > 1 ? decode(parts[1]) : "" else { throw APIError.invalid(name, "is not percent-encoded UTF-8 text") }
+            // One value a field: which of two a reader took would otherwise be the reader's choice.
+            guard fields.updateValue(value, forKey: name) == nil else { throw APIError.invalid(name, "is given twice") }
         }
         return fields
+    }
+
+    /// Console bodies are read as sent, like the API's: a compressed one would be read as its compressed bytes.
+    static func refuseCompressedBody(_ request: Request) throws {
+        if let encoding = request.headers[.contentEncoding], encoding.trimmingCharacters(in: .whitespaces).lowercased() != "identity" {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "request bodies are not compressed: send them without Content-Encoding",
+                           field: "Content-Encoding")
+        }
     }
 
     static func query(_ request: Request, _ name: String, max: Int = 64) -> String? {
@@ -470,6 +483,10 @@ extension LevyAPI {
 
     func startExport(_ form: [String: String], _ caller: ConsoleCaller) async throws -> ConsolePage {
         let exports = try exportJobs()
+        // The form's checkbox sends "true" or nothing; anything else is not a choice to guess at.
+        guard [nil, "", "true", "false"].contains(form["personal_data"]) else {
+            return try await exportsPage(caller, notice: nil, error: "personal_data: true or false", status: .badRequest)
+        }
         var body: [String: Any] = ["kind": form["kind"] ?? "", "from": form["from"] ?? "", "through": form["through"] ?? "",
                                    "personal_data": form["personal_data"] == "true"]
         for name in ["requested_by", "reason"] where !(form[name] ?? "").isEmpty { body[name] = form[name] }
@@ -511,6 +528,8 @@ extension LevyAPI {
         headers[.contentType] = "application/x-tar"
         headers[.contentDisposition] = "attachment; filename=\"\(fileName)\""
         headers[.cacheControl] = "no-store"
+        // As on the console's pages: a browser is not to guess another type than the archive's.
+        headers[.xContentTypeOptions] = "nosniff"
         return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: archive.size) { writer in
             try await archive.write { piece in try await writer.write(ByteBuffer(bytes: piece)) }
             try await writer.finish(nil)
@@ -524,7 +543,12 @@ extension LevyAPI {
             throw APIError(.serviceUnavailable, "nexus_thresholds_unavailable", "this server was started without the nexus thresholds (nexus.csv)")
         }
         let thisYear = Int(today.prefix(4)) ?? 2026
-        let year = Self.query(request, "year").flatMap(Int.init).map { min(max($0, 2000), 2100) } ?? thisYear
+        // The API's bounds and words: a year out of range is refused, not shown as another year.
+        var year = thisYear
+        if let text = Self.query(request, "year") {
+            guard let given = Int(text), (2000...2100).contains(given) else { throw APIError.invalid("year", "a year from 2000 to 2100") }
+            year = given
+        }
         guard let asOf = TaxDate(iso: year == thisYear ? today : "\(year)-12-31") else { throw APIError.invalid("year", "a year") }
         var registered: Set<StateCode>?
         var source = "as given"

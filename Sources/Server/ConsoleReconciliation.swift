@@ -154,6 +154,7 @@ extension LevyAPI {
         var boundary = String(type[range.upperBound...].prefix { $0 != ";" }).trimmingCharacters(in: .whitespaces)
         if boundary.hasPrefix("\""), boundary.hasSuffix("\""), boundary.count >= 2 { boundary = String(boundary.dropFirst().dropLast()) }
         guard (1...70).contains(boundary.utf8.count) else { throw APIError.invalid("Content-Type", "a multipart boundary of 1 to 70 characters") }
+        try refuseCompressedBody(request)
         if request.headers.announcesBody(longerThan: limit) {
             throw APIError(.contentTooLarge, "body_too_large", "the upload is larger than \(limit / 1_048_576) MiB")
         }
@@ -184,23 +185,64 @@ extension LevyAPI {
             let headers = String(decoding: body[start..<headerEnd], as: UTF8.self)
             let content = Array(body[(headerEnd + 4)..<next])
             let disposition = headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-disposition:") }.map(String.init) ?? ""
-            let name = attribute("name", in: disposition)
-            if let fileName = attribute("filename", in: disposition) {
+            let parameters = dispositionParameters(disposition)
+            if let fileName = parameters["filename"] {
                 guard form.file == nil else { throw APIError.invalid("body", "one file at a time") }
+                guard fileName.utf8.count <= maxFileNameBytes else { throw APIError.invalid("filename", "at most \(maxFileNameBytes) bytes") }
                 form.file = (fileName, content)
-            } else if let name {
+            } else if let name = parameters["name"] {
                 guard content.count <= 4_096 else { throw APIError.invalid(name, "at most 4096 bytes") }
-                form.fields[name] = String(decoding: content, as: UTF8.self)
+                guard let value = String(validating: content, as: UTF8.self) else { throw APIError.invalid(name, "is not UTF-8 text") }
+                guard form.fields.updateValue(value, forKey: name) == nil else { throw APIError.invalid(name, "is given twice") }
             }
             position = next + 2 + delimiter.count
         }
         return form
     }
 
-    /// `name="value"` in a Content-Disposition header.
-    static func attribute(_ name: String, in header: String) -> String? {
-        guard let range = header.range(of: " \(name)=\"") ?? header.range(of: ";\(name)=\"") else { return nil }
-        return String(header[range.upperBound...].prefix { $0 != "\"" })
+    /// The longest name an uploaded file may have (a file system's limit; the API keeps 200 bytes of `file_name`).
+    static let maxFileNameBytes = 255
+
+    /// The parameters of a part's Content-Disposition header (`form-data; name="settlements"; filename="a.csv"`),
+    /// names lower-cased, the first of a name kept: a quoted value with its backslash escapes undone (`"a\"b.tar"`),
+    /// a bare one trimmed, and `filename*` (RFC 8187: `UTF-8''a%20b.tar`) decoded when there is no `filename`.
+    static func dispositionParameters(_ header: String) -> [String: String] {
+        let characters = Array(header)
+        var parameters: [String: String] = [:]
+        var index = characters.firstIndex(of: ";") ?? characters.count
+        while index < characters.count {
+            index += 1
+            var name = ""
+            while index < characters.count, characters[index] != "=", characters[index] != ";" { name.append(characters[index]); index += 1 }
+            var value = ""
+            if index < characters.count, characters[index] == "=" {
+                index += 1
+                while index < characters.count, characters[index] == " " { index += 1 }
+                if index < characters.count, characters[index] == "\"" {
+                    index += 1
+                    while index < characters.count, characters[index] != "\"" {
+                        if characters[index] == "\\", index + 1 < characters.count { index += 1 }
+                        value.append(characters[index])
+                        index += 1
+                    }
+                    while index < characters.count, characters[index] != ";" { index += 1 }
+                } else {
+                    while index < characters.count, characters[index] != ";" { value.append(characters[index]); index += 1 }
+                    value = value.trimmingCharacters(in: .whitespaces)
+                }
+            }
+            let key = name.trimmingCharacters(in: .whitespaces).lowercased()
+            if !key.isEmpty, parameters[key] == nil { parameters[key] = value }
+        }
+        if parameters["filename"] == nil, let extended = parameters["filename*"] {
+            let pieces = extended.split(separator: "'", maxSplits: 2, omittingEmptySubsequences: false)
+            if pieces.count == 3, pieces[0].lowercased() == "utf-8", let decoded = String(pieces[2]).removingPercentEncoding {
+                parameters["filename"] = decoded
+            } else {
+                parameters["filename"] = extended
+            }
+        }
+        return parameters
     }
 
     static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {

@@ -71,7 +71,8 @@ extension LevyAPI {
                     request = .lines(lines.map { RefundLine(line: $0.line, quantity: $0.quantity) })
                 case (nil, let text?):
                     do { request = .amount(try Money.parseInput(text).minorUnits) } catch {
-                        throw APIError.invalid("amount", "\"\(text)\" is not an amount (a decimal string such as \"12.50\")")
+                        // Not echoed: a long one would be masked as a possible card number, hiding what was wrong.
+                        throw APIError.invalid("amount", "is not an amount: 1 to 9 digits, optionally a point and 1 or 2 more (\"12.50\")")
                     }
                 default: throw APIError.invalid("amount", "give lines or amount, not both")
                 }

@@ -122,6 +122,10 @@ import Vault
                 let refused = try await call(.post, "/v1/orders/\(orderID)/refunds", idempotency: "refused-" + field, body: body)
                 #expect(refused.status == 422 && refused.errorCode == "invalid_refund" && refused.errorField == field, "\(refused.text)")
             }
+            // Probe #9: a too-large amount was answered `"[digits removed]" is not an amount` (the card-number mask).
+            let tooLarge = try await call(.post, "/v1/orders/\(orderID)/refunds", idempotency: "refused-large", body: #"{"amount": "1000000000.00"}"#)
+            #expect(tooLarge.errorCode == "invalid_value" && tooLarge.errorField == "amount" && tooLarge.text.contains("1 to 9 digits")
+                    && !tooLarge.text.contains("digits removed"), "\(tooLarge.text)")
             let revoked = try await call(.get, "/v1/entitlements/\(streamID)")
             #expect(revoked.json["allowed"] as? Bool == false && revoked.string("status") == "revoked")
 

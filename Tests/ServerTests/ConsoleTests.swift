@@ -102,6 +102,23 @@ import Testing
             let personal = try await Self.post(client, "/console/exports", cookie: cookie,
                                                form: form.merging(["csrf": csrf, "personal_data": "true"]) { $1 })
             #expect(personal.status == 422 && personal.text.contains("requested_by"))
+            // Probe #9: a choice that is neither true nor false, a field given twice, a compressed form, a year out of
+            // range were taken (as no personal data, the last value, the bytes as sent, 2100) where the API refuses them.
+            let maybe = try await Self.post(client, "/console/exports", cookie: cookie, form: form.merging(["csrf": csrf, "personal_data": "maybe"]) { $1 })
+            #expect(maybe.status == 400 && maybe.text.contains("personal_data"))
+            var raw = HTTPFields()
+            raw[.cookie] = cookie
+            raw[.contentType] = "application/x-www-form-urlencoded"
+            let twice = try await client.execute(uri: "/console/exports", method: .post, headers: raw,
+                                                 body: ByteBuffer(string: "csrf=\(csrf)&kind=liability&kind=detail&from=2026-01-01&through=2026-12-31")) {
+                (Int($0.status.code), String(buffer: $0.body))
+            }
+            #expect(twice.0 == 400 && twice.1.contains("kind"), "\(twice.1.prefix(300))")
+            raw[.contentEncoding] = "gzip"
+            #expect(try await client.execute(uri: "/console/exports", method: .post, headers: raw, body: ByteBuffer(string: "csrf=\(csrf)")) {
+                Int($0.status.code) } == 415)
+            let farYear = try await Self.get(client, "/console/nexus?year=99999", cookie: cookie)
+            #expect(farYear.status == 400 && farYear.text.contains("2000 to 2100") && !farYear.text.contains("2100-12-31"))
 
             // A form sent as something else is the client's error (415), answered on a page, not a server fault.
             for type in ["text/plain", "application/json", nil] as [String?] {
