@@ -308,7 +308,8 @@ public struct MerchantService: Sendable {
     }
 
     /// Where a merchant can register to collect: the 50 states, DC and the territories (USPS codes).
-    static let places: Set<String> = Set(("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
+    /// The two-letter codes of the US states, DC and the territories USPS serves.
+    public static let places: Set<String> = Set(("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
                                           + "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP").split(separator: " ").map(String.init))
 
     static func randomBase32(bytes count: Int) -> String {

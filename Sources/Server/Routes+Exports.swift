@@ -162,6 +162,9 @@ struct ExportJobBody: Decodable {
 struct CompanyBody: Decodable {
     var name, registration, street, city, state, zip, contact, telephone: String?
 
+    /// U+200E, U+200F, U+202A to U+202E and U+2066 to U+2069.
+    static let bidiControls: Set<UInt32> = [0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069]
+
     enum CodingKeys: String, CodingKey, CaseIterable { case name, registration, street, city, state, zip, contact, telephone }
 
     init(from decoder: any Decoder) throws {
@@ -170,9 +173,15 @@ struct CompanyBody: Decodable {
         var values: [CodingKeys: String] = [:]
         for key in CodingKeys.allCases {
             guard let value = try c.decodeIfPresent(String.self, forKey: key) else { continue }
-            guard value.utf8.count <= 200, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw APIError.invalid("company." + key.rawValue, "at most 200 bytes, without control characters")
+            // Bidirectional controls (U+202E and its kin) would make the header read otherwise than it is written.
+            guard value.utf8.count <= 200,
+                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || Self.bidiControls.contains($0.value) }) else {
+                throw APIError.invalid("company." + key.rawValue, "at most 200 bytes, without control or bidirectional control characters")
             }
+            if key == .state, !MerchantService.places.contains(value) {
+                throw APIError.invalid("company.state", "a US state, DC or territory as its two capital letters (MN)")
+            }
+            if key == .zip, ZipCode(value) == nil { throw APIError.invalid("company.zip", "a ZIP code (12345 or 12345-6789)") }
             // A registration number is an identifier: refused only with a card network's prefix and length.
             if key == .registration ? CardNumberMask.containsIssuedCardNumber(value) : CardNumberMask.containsCardNumber(value) {
                 throw APIError.invalid("company." + key.rawValue, CardNumberMask.refusal)

@@ -107,6 +107,12 @@ import Testing
             // No merchant profile and no company given: the SAF-T header's first missing field is named.
             let saft = try await post(#"{"kind": "saft", "from": "2026-01-01", "through": "2026-12-31"}"#)
             #expect(saft.status == 422 && saft.errorField?.hasPrefix("company.") == true, "\(saft.text)")
+            // Probe #9: a header of state ZZ, ZIP "abc" or a name turned around by U+202E was written.
+            for (company, field) in [(#"{"state": "ZZ"}"#, "company.state"), (#"{"zip": "abc"}"#, "company.zip"),
+                                     (#"{"name": "Glow \u202Eaps deM"}"#, "company.name")] {
+                let refused = try await post(#"{"kind": "saft", "from": "2026-01-01", "through": "2026-12-31", "company": "# + company + "}")
+                #expect(refused.status == 400 && refused.errorField == field, "\(refused.text)")
+            }
             #expect(try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31"}"#, key: server.keys[.checkout]).status == 403)
             #expect(try await client.send(.get, "/v1/exports/job_000000000000000000000000", key: accountant).status == 404)
             #expect(try await client.send(.get, "/v1/exports/../../etc", key: accountant).status == 404)
