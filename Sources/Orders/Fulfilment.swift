@@ -97,17 +97,21 @@ extension OrderService {
     }
 
     /// What a refund takes back, as statements: unredeemed vouchers for the units refunded (the last issued first),
-    /// and the entitlement of a content line once the whole line is refunded. Amount-only refunds (quantity 0) take
-    /// back nothing.
+    /// and the entitlement of a content line once the whole line is refunded. A refund by amount takes back nothing
+    /// while the line keeps part of its price; one that refunds what remains of it (probe #10: a full refund by
+    /// amount left every voucher redeemable and the content open, with nothing left to refund) takes back all.
     func revocations(_ refunded: [RefundedLine], of order: Order) -> [SQLStatement] {
         var statements: [SQLStatement] = []
-        for item in refunded where item.quantity > 0 {
+        for item in refunded {
             guard let line = order.lines.first(where: { $0.number == item.line }) else { continue }
+            let priceGone = line.amount > 0 && line.refundedAmount + item.amount >= line.amount
+            let units = priceGone ? line.quantity : item.quantity
+            guard units > 0 else { continue }
             statements.append(SQLStatement("""
                 UPDATE \(table("vouchers")) SET status = 'revoked' WHERE code IN (
                   SELECT code FROM \(table("vouchers")) WHERE order_id = $1 AND line_no = $2 AND status = 'issued' ORDER BY unit DESC LIMIT $3)
-                """, [.text(order.id.value), .integer(Int64(item.line)), .integer(item.quantity)]))
-            if line.refundedQuantity + item.quantity >= line.quantity {
+                """, [.text(order.id.value), .integer(Int64(item.line)), .integer(units)]))
+            if priceGone || line.refundedQuantity + item.quantity >= line.quantity {
                 statements.append(SQLStatement("UPDATE \(table("entitlements")) SET status = 'revoked' WHERE order_id = $1 AND line_no = $2",
                                                [.text(order.id.value), .integer(Int64(item.line))]))
             }

@@ -114,7 +114,7 @@ extension LevyAPI {
 
     func reconciliationPage(_ id: String, request: Request) async throws -> ConsolePage {
         let run = try await reconciliationRun(id)
-        guard run.status == .succeeded, let summary = run.summary else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }
+        guard run.status == .succeeded, let summary = run.summary else { throw Self.notReady(run) }
         let reason = try Self.query(request, "reason").map { text -> String in
             guard DifferenceReason(rawValue: text) != nil else { throw APIError.invalid("reason", "not a reason code") }
             return text

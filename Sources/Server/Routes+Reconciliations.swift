@@ -42,7 +42,7 @@ extension LevyAPI {
             },
             Endpoint(method: .get, path: "/v1/reconciliations/{reconciliation_id}/differences", scopes: scopes, idempotency: .none) { call in
                 let run = try await reconciliationRun(call.parameter("reconciliation_id"))
-                guard run.status == .succeeded else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }
+                guard run.status == .succeeded else { throw Self.notReady(run) }
                 let reason = try call.query["reason"].map { text -> String in
                     guard DifferenceReason(rawValue: text) != nil else {
                         throw APIError.invalid("reason", DifferenceReason.allCases.map(\.rawValue).joined(separator: ", "))
@@ -63,13 +63,20 @@ extension LevyAPI {
     /// A finished run's report (not its checkpoint) as an archive and its file name, for the API and the console.
     func reconciliationArchive(_ id: String) async throws -> (TarArchive, String) {
         let run = try await reconciliationRun(id)
-        guard run.status == .succeeded else { throw APIError(.conflict, "reconciliation_not_ready", "the run is \(run.status.rawValue)") }
+        guard run.status == .succeeded else { throw Self.notReady(run) }
         do {
             return (try TarArchive(directory: try reconciliationRuns().runs.report(run.id), prefix: run.id, modified: services.now(),
                                    excluding: { $0.hasPrefix("checkpoint") }), run.id + ".tar")
         } catch {
             throw APIError(.gone, "reconciliation_files_gone", "the run's report is no longer on this server")
         }
+    }
+
+    /// Why a run has no report to show: still queued or running, or failed, with the run's own error (already free
+    /// of the server's folders and of long digit runs).
+    static func notReady(_ run: ReconciliationRun) -> APIError {
+        let why = run.status == .failed ? "the run failed: " + (run.error ?? "no reason was recorded") : "the run is \(run.status.rawValue)"
+        return APIError(.conflict, "reconciliation_not_ready", why)
     }
 
     func reconciliationRuns() throws -> ReconciliationRunExecutor {

@@ -314,6 +314,31 @@ struct FulfilmentTests {
         #expect(entitlement.status == .revoked)
         #expect(!entitlement.allows(at: Date()))
     }
+
+    @Test("a refund by amount takes back nothing while lines keep part of their price, and everything once it refunds the rest of them",
+          arguments: Store.available)
+    func amountRefundRevokesOnceThePriceIsGone(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(quantities: [2, 3, 1, 1]), idempotencyKey: "v", requestHash: "h",
+                                             paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let first = try await service.vouchers(of: placed.id)[0]
+        _ = try await service.redeem(voucher: first.code, at: "spa")
+        _ = try await service.refund(placed.id, .amount(1_000), idempotencyKey: "part", requestHash: "h")
+        let afterPart = try await service.vouchers(of: placed.id)
+        #expect(afterPart.filter { $0.status == .issued }.count == afterPart.count - 1)
+        #expect(try await service.entitlements(of: placed.id).allSatisfy { $0.status == .active })
+        let order = try await service.order(placed.id)
+        let rest = order.lines.reduce(Int64(0)) { $0 + $1.amount - $1.refundedAmount }
+        _ = try await service.refund(placed.id, .amount(rest), idempotencyKey: "rest", requestHash: "h")
+        #expect(try await service.order(placed.id).status == .refunded)
+        let vouchers = try await service.vouchers(of: placed.id)
+        #expect(vouchers.filter { $0.status == .redeemed }.map(\.code) == [first.code])
+        #expect(vouchers.allSatisfy { $0.status != .issued }, "\(vouchers.map(\.status))")
+        #expect(try await service.entitlements(of: placed.id).allSatisfy { $0.status == .revoked })
+        let revoked = try #require(vouchers.first { $0.status == .revoked })
+        await #expect(throws: FulfilmentError.revoked) { _ = try await service.redeem(voucher: revoked.code, at: "spa") }
+    }
 }
 
 @Suite("Refund arithmetic")

@@ -118,6 +118,9 @@ import Testing
             #expect(failed.string("status") == "failed")
             let error = try #require(failed.string("error"))
             #expect(error.contains("settlements.csv") && !error.contains(server.directory), "\(error)")
+            // Its report cannot be had, and the refusal says why (probe #9: it said only "the run is failed").
+            let noReport = try await client.send(.get, "/v1/reconciliations/\(brokenID)/download", key: reconciler)
+            #expect(noReport.status == 409 && noReport.text.contains("the run failed: ") && noReport.text.contains("settlements.csv"), "\(noReport.text)")
             // ... by the name it was uploaded under when the upload gave one (it said settlements.csv whatever it was).
             let named = try #require(try await Self.upload(client, "?file_name=bank-2026-10.csv", key: reconciler, csv: "line_id,type\nL1,sale\n").string("id"))
             #expect(try await runner.runQueued() == 1)
