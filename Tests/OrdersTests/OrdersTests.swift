@@ -298,14 +298,20 @@ struct FulfilmentTests {
         }
     }
 
-    @Test("a refund revokes the unredeemed vouchers it covers and the entitlement of a refunded content line", arguments: Store.available)
-    func refundRevokes(store: Store) async throws {
+    /// Two services (2 and 3 sessions) and two content lines, captured, the first session redeemed.
+    static func capturedWithOneSessionUsed(_ store: Store) async throws -> (OrderService, Order, Voucher) {
         let (service, vault) = try await World.service(store)
         let placed = try await service.place(World.request(quantities: [2, 3, 1, 1]), idempotencyKey: "v", requestHash: "h",
                                              paymentToken: try await World.token(vault))
         _ = try await service.capture(placed.id)
         let first = try await service.vouchers(of: placed.id)[0]
         _ = try await service.redeem(voucher: first.code, at: "spa")
+        return (service, placed, first)
+    }
+
+    @Test("a refund revokes the unredeemed vouchers it covers and the entitlement of a refunded content line", arguments: Store.available)
+    func refundRevokes(store: Store) async throws {
+        let (service, placed, _) = try await Self.capturedWithOneSessionUsed(store)
         _ = try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 1), RefundLine(line: 4, quantity: 1)]),
                                      idempotencyKey: "vr", requestHash: "x")
         let vouchers = try await service.vouchers(of: placed.id)
@@ -318,12 +324,7 @@ struct FulfilmentTests {
     @Test("a refund by amount takes back nothing while lines keep part of their price, and everything once it refunds the rest of them",
           arguments: Store.available)
     func amountRefundRevokesOnceThePriceIsGone(store: Store) async throws {
-        let (service, vault) = try await World.service(store)
-        let placed = try await service.place(World.request(quantities: [2, 3, 1, 1]), idempotencyKey: "v", requestHash: "h",
-                                             paymentToken: try await World.token(vault))
-        _ = try await service.capture(placed.id)
-        let first = try await service.vouchers(of: placed.id)[0]
-        _ = try await service.redeem(voucher: first.code, at: "spa")
+        let (service, placed, first) = try await Self.capturedWithOneSessionUsed(store)
         _ = try await service.refund(placed.id, .amount(1_000), idempotencyKey: "part", requestHash: "h")
         let afterPart = try await service.vouchers(of: placed.id)
         #expect(afterPart.filter { $0.status == .issued }.count == afterPart.count - 1)
