@@ -81,7 +81,8 @@ public enum DecimalTextError: Error, Equatable, Sendable, CustomStringConvertibl
         case .negative(let text): "\"\(text)\" is negative"
         case .outOfRange(let text): "\"\(text)\" is too large"
         case .notAnAmount(let text, let digits):
-            "\"\(text)\" is not an amount: 1 to 9 digits, optionally a point and 1 to \(digits) more (\"12.50\")"
+            // A long value is not repeated: the card-number mask would turn it into "[digits removed]" and hide the error.
+            (text.count <= 12 ? "\"\(text)\" " : "") + "is not an amount: 1 to 9 digits, optionally a point and 1 to \(digits) more (\"12.50\")"
         }
     }
 }

@@ -280,6 +280,16 @@ struct QuoteContractTests {
         #expect(throws: ContractError.self) { try QuoteCodec.decodeRequest(request(amount: "100.00", discount: amount)) }
     }
 
+    /// Probe #10: a long amount was repeated in its refusal, where the card-number mask made it "[digits removed]".
+    @Test func aLongAmountIsRefusedWithoutBeingRepeated() {
+        do { _ = try QuoteCodec.decodeRequest(request(amount: "1000000000.00")); Issue.record("accepted") } catch {
+            #expect(error.field == "lines[0].amount" && error.message.hasPrefix("is not an amount: 1 to 9 digits"), "\(error)")
+        }
+        do { _ = try QuoteCodec.decodeRequest(request(amount: "5.")); Issue.record("accepted") } catch {
+            #expect(error.message.hasPrefix("\"5.\" is not an amount"), "\(error)")
+        }
+    }
+
     @Test func aDiscountNamesEachLineOnce() {
         let json = """
             {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"},
