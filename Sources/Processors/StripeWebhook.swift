@@ -40,7 +40,9 @@ public enum StripeWebhookError: Error, Sendable, Equatable, CustomStringConverti
         case .missingSignature: "the Stripe-Signature header is missing"
         case .malformedSignature: "the Stripe-Signature header is not t=<timestamp>,v1=<signature>"
         case .signatureMismatch: "no signature in Stripe-Signature matches the body"
-        case .outsideTolerance(let seconds): "the signature's timestamp is \(seconds) s from now, outside the tolerance"
+        case .outsideTolerance(let seconds):
+            // `seconds` is the event's age: positive in the past, negative in the future.
+            "the signature's timestamp is \(seconds.magnitude) s \(seconds < 0 ? "in the future" : "old"), outside the tolerance"
         case .malformedEvent(let why): "the event cannot be read: \(why)"
         }
     }

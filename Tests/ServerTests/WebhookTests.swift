@@ -70,6 +70,11 @@ import Testing
                 #expect(refused.status == 400 && refused.errorCode == "invalid_signature", "\(why)")
             }
             #expect(try await deliver(body, signature: .some(nil)).status == 400)
+            // The refusal says which way the timestamp is off (probe #10: a future one was "-310 s from now").
+            let future = try await deliver(body, signature: .some(webhook.signatureHeader(body: Array(body.utf8), timestamp: now(+310))))
+            #expect(future.text.contains("s in the future") && !future.text.contains("-3"), "\(future.text)")
+            let stale = try await deliver(body, signature: .some(webhook.signatureHeader(body: Array(body.utf8), timestamp: now(-301))))
+            #expect(stale.text.contains("s old"), "\(stale.text)")
             let tampered = try await deliver(refundEvent(1, 9_999), signature: .some(webhook.signatureHeader(body: Array(body.utf8), timestamp: now())))
             #expect(tampered.status == 400 && tampered.errorCode == "invalid_signature")
             #expect(try await order().string("refunded_amount") == "0.00")
