@@ -50,6 +50,17 @@ extension LevyAPI {
                 if !locations.isEmpty, locations[body.location] == nil {
                     throw APIError.invalid("location", "not one of the merchant's locations: \(locations.keys.sorted().prefix(10).joined(separator: ", "))")
                 }
+                // The service was taxed where its line was sourced (`sourced_to`, "TX 75201"): performed in another
+                // state it would owe that state's tax, which the order never charged (probe #10: a Texas massage,
+                // exempt there, redeemed in Minnesota, which taxes it).
+                if let place = locations[body.location] {
+                    let voucher = try await services.orders.voucher(call.parameter("code"))
+                    let line = try await services.orders.order(voucher.orderID).lines.first { $0.number == voucher.line }
+                    if let sourced = line?.sourcedTo, let state = sourced.split(separator: " ").first, state != Substring(place.state.code) {
+                        throw APIError.invalid("location", "the service was sold and taxed for \(sourced); redeem it at a location in \(state), "
+                                               + "or refund it and sell it again where it is performed")
+                    }
+                }
                 return .json(VoucherOut(try await services.orders.redeem(voucher: call.parameter("code"), at: body.location)))
             },
             Endpoint(method: .get, path: "/v1/entitlements/{entitlement_id}", scopes: [.checkout], idempotency: .none) { call in

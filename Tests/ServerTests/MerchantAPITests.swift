@@ -131,6 +131,19 @@ import Testing
                 {"date": "2026-04-15", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person", "location": "mpls"}]}
                 """)
             #expect(atLocation.status == 200 && atLocation.string("total_tax") == byAddress.string("total_tax"), "\(atLocation.text)")
+            // A session sold and taxed at the Minneapolis spa is redeemed in Minnesota, not at the Wisconsin one (probe #10:
+            // a service taxed for one state was redeemed in another, whose tax the order never charged).
+            let mnOrder = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "mn-session", body: """
+                {"order": {"date": "2026-04-15", "lines": [{"id": "1", "code": "massage_service", "amount": "120.00", "fulfilment": "in_person", "location": "mpls"}]},
+                 "payment_token": "\(token)"}
+                """)
+            let mnID = try #require(mnOrder.string("id"), "\(mnOrder.text)")
+            let mnCaptured = try await client.send(.post, "/v1/orders/\(mnID)/capture", key: checkout)
+            let mnVoucher = try #require((mnCaptured.json["vouchers"] as? [[String: Any]])?.first?["code"] as? String, "\(mnCaptured.text)")
+            let inWisconsin = try await client.send(.post, "/v1/vouchers/\(mnVoucher)/redeem", key: checkout, body: #"{"location": "madison"}"#)
+            #expect(inWisconsin.status == 400 && inWisconsin.errorField == "location" && inWisconsin.text.contains("MN 55402"), "\(inWisconsin.text)")
+            let inMinnesota = try await client.send(.post, "/v1/vouchers/\(mnVoucher)/redeem", key: checkout, body: #"{"location": "mpls"}"#)
+            #expect(inMinnesota.status == 200, "\(inMinnesota.text)")
             // Premises whose jurisdictions the operator verified: a line sourced there is taxed by exactly those
             // (here without the Minneapolis special districts: 120.00 x 7.525% = 9.03, against 10.83 unpinned).
             let badPin = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
