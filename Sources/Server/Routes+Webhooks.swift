@@ -22,12 +22,19 @@ extension LevyAPI {
                     if case .malformedEvent = error { throw APIError(.badRequest, "invalid_event", error.description) }
                     throw APIError(.badRequest, "invalid_signature", error.description, field: "Stripe-Signature")
                 }
+                // No card number is kept outside the vault, even from a signed event (probe #10: an id and a payload
+                // holding one were stored as sent): an id holding one is refused, and the stored payload has them
+                // masked (it is kept for the record, never read back to apply the event).
+                if CardNumberMask.containsCardNumber(event.id) {
+                    throw APIError(.badRequest, "invalid_event", "the event's id holds what looks like a card number", field: "id")
+                }
+                let payload = Array(CardNumberMask.maskingCardNumbers(String(decoding: call.body, as: UTF8.self)).utf8)
                 let recorded: RecordedEvent
                 do {
                     // The event is the merchant's whose order holds its payment (the home merchant's when none does:
                     // recorded there as ignored, as any event about a payment Levy did not make).
                     let owner = try await merchantHolding(event.events.compactMap(\.payment))
-                    recorded = try await owner.orders.record(processor: "stripe", eventID: event.id, type: event.type, payload: call.body,
+                    recorded = try await owner.orders.record(processor: "stripe", eventID: event.id, type: event.type, payload: payload,
                                                              events: event.events)
                 } catch OrderError.paymentInProgress {
                     // One of Levy's refunds of the order is under way: Stripe sends the event again later.

@@ -2,7 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+@testable import Orders
 import Server
+import Storage
 import LevyTestSupport
 import Testing
 @testable import Processors
@@ -96,6 +98,16 @@ import Testing
             let stranger = Self.event("evt_stranger", "refund.created",
                                       ["id": "re_x", "object": "refund", "amount": 500, "status": "succeeded", "payment_intent": "pi_unknown"])
             #expect(try await deliver(stranger).string("outcome") == "ignored")
+            // No card number is kept from an event (probe #10: an id and a payload holding one were stored as sent).
+            let cardID = try await deliver(Self.event("evt_4242424242424242", "customer.created", ["id": "cus_2", "object": "customer"]))
+            #expect(cardID.status == 400 && cardID.errorCode == "invalid_event", "\(cardID.text)")
+            let described = try await deliver(Self.event("evt_described", "customer.created",
+                                                         ["id": "cus_3", "object": "customer", "description": "card 4242 4242 4242 4242"]))
+            #expect(described.string("outcome") == "ignored")
+            let orders = server.api.services.orders
+            let stored = try await orders.database.query("SELECT payload FROM \(orders.table("processor_events")) WHERE id = $1", [.text("evt_described")])
+            let payload = try #require(stored.first?.text("payload"))
+            #expect(payload.contains("cus_3") && !payload.contains("4242 4242"), "\(payload)")
 
             // A dispute: the order shows it, nothing is refunded while it is open; lost, the rest goes back.
             let rest = total - refunded
