@@ -93,6 +93,15 @@ extension OrderService {
                                [.text(id), .text(orderID.value)])
             return (.applied, "order \(orderID.value) disputed (\(id))")
         case .disputeClosed(let id, _, let amount, let lost):
+            // A dispute closes once: a second close with the other result is the processor contradicting itself
+            // (probe #10: a win after a loss was applied), left for a person rather than acted on.
+            let current = try await rows("SELECT dispute_id, dispute_status FROM \(table("orders")) WHERE id = $1", [.text(orderID.value)]).first
+            let (closedID, closedAs) = try decoded { () throws(RowDecodingError) in
+                (try current?.decodeIfPresent("dispute_id", as: String.self), try current?.decodeIfPresent("dispute_status", as: String.self))
+            }
+            if closedID == id, let closedAs, closedAs != "open", closedAs != (lost ? "lost" : "won") {
+                return (.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(closedAs) already; now reported \(lost ? "lost" : "won")")
+            }
             if lost {
                 let (outcome, detail) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
                 guard outcome != .needsReview else { return (outcome, detail) }
