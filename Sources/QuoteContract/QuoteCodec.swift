@@ -130,7 +130,7 @@ public enum QuoteCodec {
             // Foundation reports a fraction or an overflow where a whole number belongs without its path.
             let bytes = [UInt8](data)
             if field.isEmpty, (try? JSONGuard.check(bytes)) != nil, let number = JSONGuard.firstNonWholeNumber(bytes) {
-                throw ContractError(.invalidValue, field: number, "expected a whole number (an integer)")
+                throw ContractError(.invalidValue, field: number, "expected a whole number (an integer smaller than 2^63 in size)")
             }
             throw ContractError(field.isEmpty ? .invalidJSON : .invalidValue, field: field,
                                 field.isEmpty ? "the request is not valid JSON" : "the value cannot be read")

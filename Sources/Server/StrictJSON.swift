@@ -24,7 +24,7 @@ enum StrictJSON {
             // The body passed `check`: it is JSON. Foundation reports some unreadable values (1.5 for a whole number)
             // without their path; say what it says rather than blame the JSON.
             if context.codingPath.isEmpty {
-                if let field = JSONGuard.firstNonWholeNumber(body) { throw APIError.invalid(field, "expected a whole number (an integer)") }
+                if let field = JSONGuard.firstNonWholeNumber(body) { throw APIError.invalid(field, "expected a whole number (an integer smaller than 2^63 in size)") }
                 throw APIError.invalid("", "a value cannot be read: " + String(context.debugDescription.prefix(200)))
             }
             throw APIError.invalid(path(context.codingPath), "the value cannot be read")

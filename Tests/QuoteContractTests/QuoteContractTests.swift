@@ -280,6 +280,14 @@ struct QuoteContractTests {
         #expect(throws: ContractError.self) { try QuoteCodec.decodeRequest(request(amount: "100.00", discount: amount)) }
     }
 
+    /// Probe #10: a 30-digit line id was refused as "expected a whole number", which it is; the bound is said now.
+    @Test func aNumberPastTheIntegersSaysSo() {
+        let json = #"{"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "lines": [{"id": 123456789012345678901234567890, "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}"#
+        do { _ = try QuoteCodec.decodeRequest(Data(json.utf8)); Issue.record("accepted") } catch {
+            #expect(error.field == "lines[0].id" && error.message.contains("smaller than 2^63"), "\(error)")
+        }
+    }
+
     /// Probe #10: a long amount was repeated in its refusal, where the card-number mask made it "[digits removed]".
     @Test func aLongAmountIsRefusedWithoutBeingRepeated() {
         do { _ = try QuoteCodec.decodeRequest(request(amount: "1000000000.00")); Issue.record("accepted") } catch {
