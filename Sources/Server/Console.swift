@@ -286,7 +286,7 @@ extension LevyAPI {
         return fields
     }
 
-    /// Console bodies are read as sent, like the API's: a compressed one would be read as its compressed bytes.
+    /// Bodies are read as sent, the API's and the console's: a compressed one would be read as its compressed bytes.
     static func refuseCompressedBody(_ request: Request) throws {
         if let encoding = request.headers[.contentEncoding], encoding.trimmingCharacters(in: .whitespaces).lowercased() != "identity" {
             throw APIError(.unsupportedMediaType, "unsupported_media_type", "request bodies are not compressed: send them without Content-Encoding",

@@ -127,11 +127,7 @@ public struct LevyAPI: Sendable {
             }
             // GET and DELETE take no body; only POST, PUT and PATCH read one, and only as JSON.
             var body: [UInt8] = []
-            // Bodies are read as sent: a compressed one would be read as its compressed bytes.
-            if let encoding = request.headers[.contentEncoding], encoding.trimmingCharacters(in: .whitespaces).lowercased() != "identity" {
-                throw APIError(.unsupportedMediaType, "unsupported_media_type", "request bodies are not compressed: send them without Content-Encoding",
-                               field: "Content-Encoding")
-            }
+            try Self.refuseCompressedBody(request)
             // Chunked is the only transfer coding read; a body sent with another under it would be read as its coded bytes.
             let readsBody = endpoint.takesUpload || endpoint.method == .post || endpoint.method == .put || endpoint.method == .patch
             if readsBody, let coding = request.headers[.transferEncoding],

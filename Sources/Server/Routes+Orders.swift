@@ -70,10 +70,8 @@ extension LevyAPI {
                     guard !lines.isEmpty else { throw APIError.invalid("lines", "list at least one line, or leave lines out to refund everything") }
                     request = .lines(lines.map { RefundLine(line: $0.line, quantity: $0.quantity) })
                 case (nil, let text?):
-                    do { request = .amount(try Money.parseInput(text).minorUnits) } catch {
-                        // Not echoed: a long one would be masked as a possible card number, hiding what was wrong.
-                        throw APIError.invalid("amount", "is not an amount: 1 to 9 digits, optionally a point and 1 or 2 more (\"12.50\")")
-                    }
+                    // The amount forms' own words (a long value is not repeated: the card-number mask would hide it).
+                    do { request = .amount(try Money.parseInput(text).minorUnits) } catch { throw APIError.invalid("amount", "\(error)") }
                 default: throw APIError.invalid("amount", "give lines or amount, not both")
                 }
                 let refund: Refund
