@@ -159,7 +159,7 @@ public struct ExportJobStore: Sendable {
 
 /// Runs export jobs: the same exports `levy export …` and `levy report html` write, into each job's folder, with
 /// the job's heartbeat and row count renewed every two seconds while it runs.
-public struct ExportJobExecutor: Sendable {
+public struct ExportJobExecutor: JobRunner {
     public let jobs: ExportJobStore
     public let exporter: Exporter
     /// The FAIA 2.01 schema SAF-T files are validated against; nil skips validation (said in the manifest).
@@ -169,14 +169,6 @@ public struct ExportJobExecutor: Sendable {
         self.jobs = jobs
         self.exporter = exporter
         self.saftSchema = saftSchema
-    }
-
-    /// Claims and runs queued jobs until none is left. Returns how many it ran.
-    @discardableResult
-    public func runQueued() async throws -> Int {
-        var ran = 0
-        while try await runNext() { ran += 1 }
-        return ran
     }
 
     /// Runs the oldest queued job, if there is one. A server's runner takes one job of a merchant at a time and

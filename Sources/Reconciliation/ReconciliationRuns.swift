@@ -161,20 +161,13 @@ public struct ReconciliationRuns: Sendable {
 /// into `report/`, keeps the summary as the run's result. A run whose process died is failed (its folder kept for
 /// inspection is removed with it); an input error in the file fails the run with the reconciler's message (file,
 /// line, column).
-public struct ReconciliationRunExecutor: Sendable {
+public struct ReconciliationRunExecutor: JobRunner {
     public let runs: ReconciliationRuns
     public let service: OrderService
 
     public init(runs: ReconciliationRuns, service: OrderService) {
         self.runs = runs
         self.service = service
-    }
-
-    @discardableResult
-    public func runQueued() async throws -> Int {
-        var ran = 0
-        while try await runNext() { ran += 1 }
-        return ran
     }
 
     /// Runs the oldest queued run, if there is one. A server's runner takes one run of a merchant at a time and

@@ -468,7 +468,8 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     }
 }
 
-/// Unknown paths and methods get the same JSON error shape as everything else.
+/// Unknown paths and methods get the same JSON error shape as everything else; under `/console`, where a person
+/// with a browser asks, a page that says the same and links back to the console.
 struct UnmatchedRouteMiddleware: RouterMiddleware {
     typealias Context = LevyRequestContext
     let metrics: APIMetrics
@@ -486,12 +487,30 @@ struct UnmatchedRouteMiddleware: RouterMiddleware {
             default: APIError(error.status, "http_error", error.body ?? error.status.reasonPhrase)
             }
             metrics.request(method: request.method.rawValue, route: "unmatched", status: apiError.status.code, duration: .zero)
+            if Self.isConsolePath(request.uri.path) { return Self.consolePage(apiError, allow: error.headers[.allow]) }
             var headers = HTTPFields()
             if let allow = error.headers[.allow] { headers[.allow] = allow }
             headers[.contentType] = "application/json"
             headers[LevyAPI.requestIDField] = requestID
             return Response(status: apiError.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: apiError.body(requestID: requestID))))
         }
+    }
+
+    static func isConsolePath(_ path: String) -> Bool { path == "/console" || path.hasPrefix("/console/") }
+
+    /// The page never repeats the path or method as sent: the message is one of the two fixed texts above, and the
+    /// methods come from the route table.
+    static func consolePage(_ error: APIError, allow: String?) -> Response {
+        let heading = error.status == .methodNotAllowed ? "Not here" : "No such page"
+        let text = error.status == .methodNotAllowed
+            ? "This page cannot be reached that way" + (allow.map { " (it takes \(ConsoleChart.escape($0)))" } ?? "") + "."
+            : "The console has no page at this address."
+        var response = LevyAPI.html("""
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(heading) · Levy console</title></head>
+            <body><h1>\(heading)</h1><p>\(text)</p><p><a href="/console">Back to the console</a></p></body></html>
+            """, status: error.status)
+        if let allow { response.headers[HTTPField.Name.allow] = allow }
+        return response
     }
 }
 

@@ -1,6 +1,22 @@
 import Foundation
 import Synchronization
 
+/// What runs the jobs of one queue: `runNext` claims the oldest queued job and runs it.
+public protocol JobRunner: Sendable {
+    /// Runs the oldest queued job, if there is one; false when none was queued.
+    func runNext() async throws -> Bool
+}
+
+extension JobRunner {
+    /// Claims and runs queued jobs until none is left. Returns how many it ran.
+    @discardableResult
+    public func runQueued() async throws -> Int {
+        var ran = 0
+        while try await runNext() { ran += 1 }
+        return ran
+    }
+}
+
 /// A bounded queue of background jobs in one table, shared by any number of server processes: a job is claimed by
 /// one conditional update, a running job renews a heartbeat, and a job whose heartbeat stopped (its process was
 /// killed or restarted) is marked failed. What a job asks for and what it produced are JSON text owned by the

@@ -7,6 +7,7 @@ import LevyTestSupport
 import NIOCore
 import Reconciliation
 import Server
+import Storage
 @testable import TaxTables
 import Testing
 
@@ -81,6 +82,17 @@ import Testing
                 #expect(shown.status == 200, "\(page): \(shown.status) \(shown.text.prefix(300))")
                 #expect(!shown.text.contains(server.keys[.accountant]!))
             }
+            // An address the console does not have, or a method its page does not take, is a page too (it was the API's
+            // JSON), and it never repeats what was asked.
+            let unknown = try await Self.get(client, "/console/<b>nope</b>", cookie: cookie)
+            #expect(unknown.status == 404 && unknown.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(unknown.text.contains("No such page") && unknown.text.contains("href=\"/console\"") && !unknown.text.contains("nope"))
+            #expect(unknown.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'none'") == true)
+            let wrongMethod = try await Self.get(client, "/console/liability", cookie: cookie, method: .delete)
+            #expect(wrongMethod.status == 405 && wrongMethod.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(wrongMethod.headers[.allow] == "GET, HEAD" && wrongMethod.text.contains("it takes GET, HEAD"))
+            let api = try await Self.get(client, "/v1/nope", cookie: nil)
+            #expect(api.status == 404 && api.headers[.contentType] == "application/json")
         }
     }
 

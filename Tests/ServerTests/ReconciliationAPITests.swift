@@ -6,6 +6,7 @@ import LevyTestSupport
 import NIOCore
 import Reconciliation
 import Server
+import Storage
 import Testing
 
 /// Reconciliation runs over the API: a settlement file written here by hand (one order settled, one not, one line

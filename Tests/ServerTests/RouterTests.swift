@@ -183,8 +183,10 @@ import Testing
                                           (.get, "/console/sign-out", "POST"), (.delete, "/console/sign-in", "GET, HEAD, POST"),
                                           (.get, "/v1/gift-cards/balance", "POST")] {
                 reply = try await client.send(method, path, key: key)
-                #expect(reply.status == 405 && reply.errorCode == "method_not_allowed" && reply.headers[.allow] == allow, "\(path): \(reply.text)")
+                #expect(reply.status == 405 && reply.headers[.allow] == allow, "\(path): \(reply.text)")
                 #expect(reply.text.contains("it takes \(allow)"), "\(reply.text)")
+                // The console answers with a page, the API with its JSON error.
+                #expect(path.hasPrefix("/console") ? reply.headers[.contentType]?.hasPrefix("text/html") == true : reply.errorCode == "method_not_allowed")
             }
 
             // Query parameters are read as strictly as a body's members: only those the document declares, each
