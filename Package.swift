@@ -48,7 +48,8 @@ let package = Package(
         // SQL storage: SQLite (the embedded default) and PostgreSQL behind one protocol, numbered migrations.
         .target(
             name: "Storage",
-            dependencies: ["CSQLite", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The card vault: validation, tokenization, key hierarchy, reveal audit, the payment processor boundary.
@@ -135,7 +136,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TaxCoreTests", dependencies: ["TaxCore"], swiftSettings: strict),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "LevyTestSupport"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "LevyTestSupport", .product(name: "_ConnectionPoolModule", package: "postgres-nio")], swiftSettings: strict),
         .testTarget(name: "JSONInputTests", dependencies: ["JSONInput"], swiftSettings: strict),
         .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore", "LevyTestSupport"], swiftSettings: strict),

@@ -172,6 +172,11 @@ public struct OrderService: Sendable {
             .init(version: 14, name: "payment step start", statements: [
                 "ALTER TABLE {schema}orders ADD COLUMN step_started_at TEXT",
             ]),
+            // When a refund took the order's refund lock: a lock whose refund was never recorded (the store failed
+            // between the two writes) is released by a live process once it is older than any refund under way can be.
+            .init(version: 15, name: "refund lock time", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN refund_locked_at TEXT",
+            ]),
         ])
     }
 
@@ -278,7 +283,7 @@ public struct OrderService: Sendable {
             if let existing = try await order(forKey: idempotencyKey) {
                 return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)
             }
-            throw OrderError.storage("\(error)")
+            throw StoreUnavailable.classify(error) ?? OrderError.storage(StoreErrorText.describe(error))
         }
         // The order as written, built from what was written rather than read back.
         var placed = Order(id: id, status: status, currency: quote.currency, taxDate: quote.date, tableVersion: quote.tableVersion,
@@ -553,6 +558,6 @@ public struct OrderService: Sendable {
     }
 
     func rows(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        do { return try await database.query(sql, binds) } catch { throw OrderError.storage("\(error)") }
+        do { return try await database.query(sql, binds) } catch { throw StoreUnavailable.classify(error) ?? OrderError.storage(StoreErrorText.describe(error)) }
     }
 }

@@ -223,10 +223,11 @@ extension OrderService {
         }
         let refundable: [OrderStatus] = [.captured, .partiallyRefunded, .completed]
         let refundID = "ref_" + RandomID.make(bytes: 12)
-        let (placeholders, binds) = SQLValue.inList(refundable.map(\.rawValue), from: 3)
+        let (placeholders, binds) = SQLValue.inList(refundable.map(\.rawValue), from: 4)
         let locked = try await rows("""
-            UPDATE \(table("orders")) SET refund_lock = $1 WHERE id = $2 AND refund_lock IS NULL AND status IN (\(placeholders)) RETURNING id
-            """, [.text(refundID), .text(id.value)] + binds)
+            UPDATE \(table("orders")) SET refund_lock = $1, refund_locked_at = $2 WHERE id = $3 AND refund_lock IS NULL AND status IN (\(placeholders))
+            RETURNING id
+            """, [.text(refundID), .text(Timestamp.string(now())), .text(id.value)] + binds)
         guard !locked.isEmpty else {
             let now = try await order(id)
             throw refundable.contains(now.status) ? OrderError.paymentInProgress : OrderError.wrongStatus(now.status, expected: refundable)
@@ -253,17 +254,27 @@ extension OrderService {
                 """, [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax),
                       .text(Timestamp.string(now())), .text(String(decoding: try JSONEncoder().encode(lines), as: UTF8.self)),
                       .text(external?.origin ?? "levy"), external.map { .text($0.processorRefundID) } ?? .null, .integer(giftCards)])
+            // Written only while the lock is still this refund's, and with the lock's time renewed in the same
+            // transaction: a recovery that found the lock without its refund (`releaseOrphanedRefundLocks`) either
+            // released it first, and this refund stops, or waits for this row and then sees a fresh lock.
+            let renewed = SQLStatement("UPDATE \(table("orders")) SET refund_locked_at = $1 WHERE id = $2 AND refund_lock = $3 RETURNING id",
+                                       [.text(Timestamp.string(now())), .text(id.value), .text(refundID)])
             if order.lines.contains(where: { $0.code == .giftCard }) {
-                try await database.transaction { [self, pending, lines] tx in
+                try await database.transaction { [self, pending, renewed, lines] tx in
+                    guard try await !tx.query(renewed.sql, renewed.binds).isEmpty else { throw OrderError.paymentInProgress }
                     try await tx.execute(pending.sql, pending.binds)
                     try await cancelSoldGiftCards(lines, of: order, refund: refundID, request: request, strict: external == nil, in: tx)
                 }
-            } else {
-                try await database.execute(pending.sql, pending.binds)
+            } else if try await database.commitTogether(guarded: renewed, then: [pending]) != .committed {
+                // The lock was lost, or the idempotency key was taken by a refund committed meanwhile (found below).
+                throw OrderError.paymentInProgress
             }
         } catch {
             try? await releaseRefundLock(id, refundID)
-            if let existing = try? await refund(forKey: idempotencyKey), existing.requestHash == requestHash { return existing.refund }
+            if let existing = try? await refund(forKey: idempotencyKey) {
+                guard existing.requestHash == requestHash, existing.refund.orderID == id else { throw OrderError.idempotencyConflict(key: idempotencyKey) }
+                return existing.refund
+            }
             if error is CheckedMoney.Overflow { throw OrderError.invalidRefund("the amounts are too large to add up") }
             throw error
         }
@@ -362,6 +373,8 @@ extension OrderService {
     public struct RecoveryReport: Sendable, Equatable {
         public var finished = 0
         public var failed: [String] = []
+        /// Refund locks released because no refund stood behind them (`releaseOrphanedRefundLocks`).
+        public var releasedRefundLocks = 0
     }
 
     /// Finishes payment steps a crash (or an unreachable processor) left half done: orders still `authorizing`,
@@ -427,7 +440,29 @@ extension OrderService {
                 report.failed.append("\(named): \(Self.reason(error))")
             }
         }
+        do {
+            // Always with a lease, even at start-up: a peer may be between taking a lock and recording its refund.
+            let leaseAgo = now().addingTimeInterval(-Double(Self.stepLease.components.seconds))
+            report.releasedRefundLocks = try await releaseOrphanedRefundLocks(takenBefore: min(startedBefore ?? leaseAgo, leaseAgo))
+        } catch {
+            report.failed.append("refund locks: \(Self.reason(error))")
+        }
         return report
+    }
+
+    /// Releases refund locks no pending refund stands behind: a refund took the lock, then the store failed before
+    /// its pending row was written, and the lock's release failed too (probe #11: PostgreSQL stopped mid-refund left
+    /// an order refusing every refund with 409 for good). Only locks taken before `takenBefore`, which no
+    /// refund still under way can hold (a lock from before migration 15 has no time and counts as old). Returns how
+    /// many it released.
+    func releaseOrphanedRefundLocks(takenBefore: Date) async throws -> Int {
+        let released = try await rows("""
+            UPDATE \(table("orders")) SET refund_lock = NULL, refund_locked_at = NULL
+            WHERE refund_lock IS NOT NULL AND (refund_locked_at IS NULL OR refund_locked_at < $1)
+            AND NOT EXISTS (SELECT 1 FROM \(table("refunds")) AS r WHERE r.id = refund_lock AND r.state = 'pending')
+            RETURNING id
+            """, [.text(Timestamp.string(takenBefore))])
+        return released.count
     }
 
     /// Why a recovery step failed, in words safe to log: an `OrderError`'s own message, else the error's type.

@@ -5,6 +5,8 @@ public struct ContractError: Error, Equatable, Sendable, CustomStringConvertible
     /// Stable machine-readable codes; documented in docs/quote-contract.md.
     public enum Code: String, Sendable {
         case invalidJSON = "invalid_json"
+        /// Bytes that are not UTF-8, or a `\u` escape of a lone surrogate: the same code as every other route's.
+        case invalidUTF8 = "invalid_utf8"
         case missingField = "missing_field"
         case unknownField = "unknown_field"
         /// A member name repeated in one object (RFC 7493): which one counts is ambiguous, so neither does.

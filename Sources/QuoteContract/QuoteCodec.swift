@@ -77,8 +77,10 @@ public enum QuoteCodec {
     /// How a `JSONGuard` refusal reads in the contract.
     public static func contractError(_ failure: JSONGuard.Failure) -> ContractError {
         switch failure.kind {
-        case .syntax, .invalidUTF8:
+        case .syntax:
             ContractError(.invalidJSON, field: failure.path, failure.message)
+        case .invalidUTF8:
+            ContractError(.invalidUTF8, field: failure.path, failure.message)
         case .duplicateName:
             ContractError(.duplicateField, field: failure.path, failure.message)
         case .tooDeep, .tooLong, .tooMany, .controlCharacter:

@@ -238,7 +238,11 @@ public struct ReconciliationRunExecutor: JobRunner {
                 Logger(label: "levy.reconciliation").error("reconciliation run failed", metadata: [
                     "run": .string(record.id), "error": .string(CardNumberMask.masked(String(describing: error)))])
             }
-            try? await Task { try await runs.queue.fail(record.id, error: why) }.value
+            do { try await Task { try await runs.queue.fail(record.id, error: why) }.value } catch {
+                // The run stays `running` until its heartbeat expires, then reads as interrupted: say why here.
+                Logger(label: "levy.reconciliation").error("a failed reconciliation run could not be marked failed", metadata: [
+                    "run": .string(record.id), "error": .string(String(describing: type(of: error)))])
+            }
             discardInputs(of: record.id)
         }
     }

@@ -4,6 +4,7 @@ import JSONInput
 import Merchants
 import Orders
 import QuoteContract
+import Storage
 import TaxCore
 import Vault
 
@@ -103,6 +104,11 @@ public struct APIError: Error, Sendable, Equatable {
         case let error as VaultError: return from(error)
         case let error as CustomerError: return from(error)
         case let error as FulfilmentError: return from(error)
+        case let error as StoreUnavailable:
+            // Nothing was wrong with the request, and nothing half-written stays: the same request may succeed soon.
+            var refusal = APIError(.serviceUnavailable, "store_unavailable", "the store cannot answer now (\(error)); try again shortly")
+            refusal.retryAfter = 5
+            return refusal
         case let error as APIKeyError:
             switch error {
             case .noScopes: return APIError(.badRequest, "invalid_value", error.description, field: "scopes")
@@ -110,7 +116,9 @@ public struct APIError: Error, Sendable, Equatable {
             case .unknownKey: return APIError(.notFound, "not_found", error.description)
             case .corrupt: return APIError(.internalServerError, "stored_record_unreadable", "a stored API key is unreadable; see the server log")
             }
-        default: return nil
+        default:
+            // A store error that reached here unwrapped (keys, idempotency records, customers, merchants).
+            return StoreUnavailable.classify(error).flatMap { from($0) }
         }
     }
 

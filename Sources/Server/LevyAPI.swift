@@ -9,6 +9,7 @@ import NIOCore
 import NIOHTTP1
 import Orders
 import Processors
+import Storage
 import Synchronization
 import TaxCore
 import TaxTables
@@ -325,13 +326,13 @@ public struct LevyAPI: Sendable {
             if apiError.status.code == 500 {
                 logger.error("request failed", metadata: ["code": .string(apiError.code)])
             } else if apiError.status.code > 500 {
-                logger.warning("request refused", metadata: ["code": .string(apiError.code)])
+                logger.warning("request refused", metadata: ["code": .string(apiError.code), "message": .string(CardNumberMask.masked(apiError.message))])
             }
             return APIReply(status: apiError.status, body: apiError.body(requestID: requestID))
         }
         // Not a domain refusal: a fault. The description goes to the log (domain errors never carry card data);
         // the client gets the request id to quote.
-        logger.error("internal error", metadata: ["error": .string(String(describing: type(of: error)) + ": " + String(describing: error))])
+        logger.error("internal error", metadata: ["error": .string(CardNumberMask.masked(StoreErrorText.describe(error)))])
         let internalError = APIError(.internalServerError, "internal", "an internal error occurred; quote the request id to the operator")
         return APIReply(status: internalError.status, body: internalError.body(requestID: requestID))
     }

@@ -184,6 +184,9 @@ struct Maintenance: Service, CustomStringConvertible {
                     // What cannot be finished is logged by the hourly pass, not every minute.
                     let report = try await merchant.orders.resumeInterruptedPayments(startedBefore: cutoff)
                     if report.finished > 0 { logger.notice("maintenance: abandoned payment steps finished", metadata: ["steps": "\(report.finished)"]) }
+                    if report.releasedRefundLocks > 0 {
+                        logger.notice("maintenance: refund locks without a refund released", metadata: ["orders": "\(report.releasedRefundLocks)"])
+                    }
                 } catch {
                     logger.warning("maintenance: payment recovery failed", metadata: ["error": "\(type(of: error))"])
                 }
@@ -202,7 +205,7 @@ struct Maintenance: Service, CustomStringConvertible {
                 do {
                     // Payment steps a crash left half done are finished first, with their own idempotency keys.
                     let report = try await merchant.orders.resumeInterruptedPayments()
-                    resumed += report.finished
+                    resumed += report.finished + report.releasedRefundLocks
                     for failure in report.failed {
                         logger.warning("maintenance: a payment step was not finished", metadata: ["step": "\(CardNumberMask.masked(failure))"])
                     }

@@ -125,9 +125,26 @@ public struct JobQueue: Sendable {
             """, [.text(Timestamp.string(now())), .text(result), .integer(progress), .text(id)])
     }
 
+    /// Marks a job failed with `error` (its first 500 characters, control characters written out as `\u{…}`: a
+    /// message may quote an uploaded cell, and PostgreSQL refuses text with a NUL, which left a run `running` until
+    /// its heartbeat expired and then called it interrupted; probe #11).
     public func fail(_ id: String, error: String) async throws {
         try await database.execute("UPDATE \(table) SET status = 'failed', finished_at = $1, error = $2 WHERE id = $3 AND status IN ('queued', 'running')",
-                                   [.text(Timestamp.string(now())), .text(String(error.prefix(500))), .text(id)])
+                                   [.text(Timestamp.string(now())), .text(Self.storable(String(error.prefix(500)))), .text(id)])
+    }
+
+    /// `text` with its control characters (other than tab and line feed) written out, so that any store keeps it.
+    public static func storable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: Self.isWrittenOut) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if Self.isWrittenOut(scalar) { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+
+    static func isWrittenOut(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control && scalar != "\t" && scalar != "\n"
     }
 
     /// Marks failed the running jobs whose heartbeat stopped more than `heartbeatTimeout` ago; returns their ids.

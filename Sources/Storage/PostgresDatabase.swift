@@ -27,6 +27,12 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// How long a statement waits for a lock another session holds, set on every connection (`lock_timeout`): a
+    /// table locked by hand or a stuck transaction fails the statements that need it (SQLSTATE 55P03, a 503) instead
+    /// of holding their connections, and with them every other request, for as long as the lock lasts (probe #11).
+    /// Migrations lift it for their own transaction: they may wait for each other.
+    public static let lockTimeout = "10s"
+
     /// Connects to `postgres://user[:password]@host[:port]/database` (no TLS: use a local socket or a private network,
     /// or terminate TLS in front; TLS settings come with the server configuration).
     public init(url: String, maximumConnections: Int = 10, pool: PoolRunner = .ownTask) throws {
@@ -40,6 +46,7 @@ public final class PostgresDatabase: SQLDatabase {
                                                          password: components.password, database: database.isEmpty ? nil : database,
                                                          tls: .disable)
         configuration.options.maximumConnections = maximumConnections
+        configuration.options.additionalStartupParameters = [("lock_timeout", Self.lockTimeout)]
         endpoint = "\(host):\(components.port ?? 5432)/\(database)"
         var logger = Logger(label: "levy.storage.postgres")
         // A first query may be queued before the pool runs (its task or service starts concurrently); postgres-nio

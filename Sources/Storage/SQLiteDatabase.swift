@@ -399,6 +399,8 @@ public struct Migrations: Sendable {
         let schemaStatement = try dialect.createSchemaStatement(schema)
         let migrations = self.migrations
         return try await database.transaction { tx in
+            // Migrations may wait for each other, and for a busy table, longer than a request may (`lockTimeout`).
+            if dialect == .postgres { try await tx.execute("SET LOCAL lock_timeout = 0") }
             if let lock = dialect.transactionLock("levy.migrations") { try await tx.execute(lock.sql, lock.binds) }
             if let schemaStatement { try await tx.execute(schemaStatement) }
             try await tx.execute("CREATE TABLE IF NOT EXISTS \(table) (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")

@@ -70,12 +70,12 @@ public final class RevealAudit: Sendable {
                 try await tx.execute("INSERT INTO \(self.settings) (name, value) VALUES ('audit_head', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                                      [.text("\(seq):\(hash)")])
             }
-        } catch { throw VaultError.storage("\(error)") }
+        } catch { throw StoreUnavailable.classify(error) ?? VaultError.storage(StoreErrorText.describe(error)) }
     }
 
     public func entries() async throws -> [Entry] {
         let rows: [SQLRow]
-        do { rows = try await database.query("SELECT * FROM \(log) ORDER BY seq", []) } catch { throw VaultError.storage("\(error)") }
+        do { rows = try await database.query("SELECT * FROM \(log) ORDER BY seq", []) } catch { throw VaultError.storage(StoreErrorText.describe(error)) }
         do {
             return try rows.map { row throws(RowDecodingError) in try Self.entry(row) }
         } catch { throw VaultError.corrupt("\(error)") }
@@ -103,7 +103,7 @@ public final class RevealAudit: Sendable {
         }
         let head: String?
         do { head = try await database.query("SELECT value FROM \(settings) WHERE name = 'audit_head'", []).first?.text("value") } catch {
-            throw VaultError.storage("\(error)")
+            throw VaultError.storage(StoreErrorText.describe(error))
         }
         let expectedHead = all.last.map { "\($0.seq):\($0.hash)" }
         if head != expectedHead {

@@ -155,7 +155,7 @@ public actor Vault {
             do { db = try SQLiteDatabase(path: configuration.databasePath) } catch { throw VaultError.storage(error.description) }
         }
         do { try await migrations(schema: configuration.schema).apply(to: db, now: configuration.now()) } catch {
-            throw VaultError.storage("\(error)")
+            throw VaultError.storage(StoreErrorText.describe(error))
         }
         let vault = Vault(configuration, database: db)
         try await vault.load()
@@ -426,7 +426,7 @@ public actor Vault {
                                      [.integer(Int64(version)), .blob([UInt8](wrapped.combined!)), .text(now)])
                 return version
             }
-        } catch { throw VaultError.storage("\(error)") }
+        } catch { throw VaultError.storage(StoreErrorText.describe(error)) }
         if let added { dataKeys[added] = key }
         try await loadKeyVersions()
         if let added { currentVersion = max(currentVersion, added) }
@@ -435,7 +435,7 @@ public actor Vault {
     // MARK: - Storage helpers
 
     func rows(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
-        do { return try await database.query(sql, binds) } catch { throw VaultError.storage("\(error)") }
+        do { return try await database.query(sql, binds) } catch { throw VaultError.storage(StoreErrorText.describe(error)) }
     }
 
     func setting(_ name: String) async throws -> String? {

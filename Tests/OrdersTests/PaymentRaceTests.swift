@@ -116,6 +116,41 @@ struct PaymentRaceTests {
         #expect(World.net(try await service.ledger()).values.allSatisfy { $0 == 0 })
     }
 
+    /// Probe #11: PostgreSQL stopped between a refund's lock and its pending row, and the lock's release failed too,
+    /// so the order refused every refund with 409 for good, on every process and after restarts. A lock no pending
+    /// refund stands behind is released once it is older than a step's lease; one with its refund behind it is not.
+    @Test("a refund lock left without its refund is released once older than a step's lease", arguments: Store.available)
+    func orphanedRefundLockIsReleased(store: Store) async throws {
+        let processor = LosingProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let lockedAt = { (order: OrderID, at: Date) in
+            try await service.database.execute("UPDATE \(service.table("orders")) SET refund_locked_at = $1 WHERE id = $2",
+                                               [.text(Timestamp.string(at)), .text(order.value)])
+        }
+        let leaseAgo = Date().addingTimeInterval(-Double(OrderService.stepLease.components.seconds) - 5)
+        let orphaned = try await World.captured(service, vault, key: "o")
+        try await service.database.execute("UPDATE \(service.table("orders")) SET refund_lock = 'ref_never_written' WHERE id = $1", [.text(orphaned.id.value)])
+        try await lockedAt(orphaned.id, Date())
+        await #expect(throws: OrderError.paymentInProgress) { try await service.refund(orphaned.id, .full, idempotencyKey: "o1", requestHash: "r") }
+        // Taken just now: a refund may be under way in another process, between its lock and its row.
+        #expect(try await service.resumeInterruptedPayments().releasedRefundLocks == 0)
+        try await lockedAt(orphaned.id, leaseAgo)
+        #expect(try await service.resumeInterruptedPayments().releasedRefundLocks == 1)
+        _ = try await service.refund(orphaned.id, .full, idempotencyKey: "o1", requestHash: "r")
+        #expect(try await service.order(orphaned.id).status == .refunded)
+        // A pending refund holds its lock whatever the lock's age: it is finished in its turn, never released.
+        let pending = try await World.captured(service, vault, key: "p")
+        await processor.lose("refund")
+        await #expect(throws: LosingProcessor.Lost.self) { try await service.refund(pending.id, .full, idempotencyKey: "p1", requestHash: "r") }
+        try await lockedAt(pending.id, leaseAgo.addingTimeInterval(-60))
+        let report = try await service.resumeInterruptedPayments(startedBefore: leaseAgo)
+        #expect(report.releasedRefundLocks == 0 && report.finished == 0)
+        await #expect(throws: OrderError.paymentInProgress) { try await service.refund(pending.id, .full, idempotencyKey: "p2", requestHash: "s") }
+        #expect(try await service.resumeInterruptedPayments().finished == 1)
+        #expect(try await service.order(pending.id).status == .refunded)
+        #expect(await processor.inner.operations["refund"] == 2)
+    }
+
     @Test("a payment step that cannot be finished is reported and skipped: the others are still finished", arguments: Store.available)
     func resumeSkipsWhatItCannotFinish(store: Store) async throws {
         let processor = LosingProcessor()

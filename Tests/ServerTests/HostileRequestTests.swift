@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Orders
 @testable import Server
-import Storage
+@testable import Storage
 import LevyTestSupport
 import Testing
 import Vault
@@ -276,6 +276,11 @@ import Vault
                 Reply(status: response.status.code, headers: response.headers, text: String(buffer: response.body))
             }
             #expect(reply.status == 400 && reply.errorCode == "invalid_utf8" && reply.errorField == "name")
+            // A lone surrogate escape is the same refusal on the quote route as everywhere else (it said invalid_json; probe #11).
+            for route in ["/v1/quotes", "/v1/customers"] {
+                reply = try await client.send(.post, route, key: key, body: #"{"name": "\ud800"}"#)
+                #expect(reply.status == 400 && reply.errorCode == "invalid_utf8" && reply.errorField == "name", "\(route): \(reply.text)")
+            }
 
             reply = try await client.send(.post, "/v1/tokens", key: key, body: #"{"number": "\#(testCard)", "exp_month": 12, "exp_year": 20311}"#)
             #expect(reply.status == 400 && reply.errorField == "exp_year")
@@ -455,5 +460,28 @@ import Vault
         #expect(!ConnectionDeadlineHandler.keepsPace(bytes: 1, elapsed: .seconds(3)))
         #expect(ConnectionDeadlineHandler.keepsPace(bytes: 1_536, elapsed: .seconds(3)))
         #expect(!ConnectionDeadlineHandler.keepsPace(bytes: 5_119, elapsed: .seconds(10)))
+    }
+
+    /// Probe #11: a store that could not answer (PostgreSQL stopped, a lock held past lock_timeout) was a 500 after a
+    /// minute. It is a 503 with Retry-After, not kept as the idempotent answer, wherever the error surfaces.
+    @Test func aStoreThatCannotAnswerIsATryLater() throws {
+        let direct = try #require(APIError.from(StoreUnavailable.transient("SQLSTATE 55P03")))
+        #expect(direct.status == .serviceUnavailable && direct.code == "store_unavailable" && direct.retryAfter == 5 && direct.isForNow)
+        // Under a component's own wrapping (orders rethrow it unwrapped) and bare from a store.
+        let busy = try #require(APIError.from(SQLError(code: 5, message: "database is locked", statement: "")))
+        #expect(busy.status == .serviceUnavailable && busy.code == "store_unavailable")
+        #expect(APIError.from(SQLError(code: 19, message: "UNIQUE constraint failed", statement: "")) == nil)
+    }
+
+    /// `/ready` answers within its bound whatever the store does (probe #11: 67 s with PostgreSQL stopped).
+    @Test func aCheckThatHangsIsCutShort() async {
+        let started = ContinuousClock.now
+        // An operation of an hour, cut short (a loaded test machine delays the timer by up to a minute, so the bound
+        // only tells "cut short" from "waited").
+        #expect(await LevyAPI.within(.milliseconds(200)) { try await Task.sleep(for: .seconds(3_600)) } == false)
+        #expect(ContinuousClock.now - started < .seconds(600))
+        #expect(await LevyAPI.within(.seconds(5)) {} == true)
+        struct Failed: Error {}
+        #expect(await LevyAPI.within(.seconds(5)) { throw Failed() } == false)
     }
 }

@@ -178,6 +178,11 @@ import Testing
             // A run's error never repeats a long digit run from a cell (masked like API errors).
             let digits = try await run("", "l1,sale,ord_x,,,1.00,0.00,,1234 5678 9012 3456,2026-12-03,")
             #expect(digits.status == "failed" && digits.error?.contains("currency") == true && digits.error?.contains("9012") == false, "\(digits)")
+            // A NUL in a cell: the message quoting it is stored with the NUL written out (PostgreSQL refused the text,
+            // so the run stayed running and was later called interrupted; probe #11).
+            let nul = try await run("", "l1,sale,ord_x,,,12\u{0}34,0.00,,USD,2026-12-03,")
+            #expect(nul.status == "failed" && nul.error?.contains("amount") == true && nul.error?.contains("\\u{0}") == true, "\(nul)")
+            #expect(JobQueue.storable("a\u{0}b\tc\u{1b}") == "a\\u{0}b\tc\\u{1b}")
             #expect(try await Self.upload(client, "?from=2026-12-31&through=2026-01-01", key: reconciler, csv: header).errorField == "through")
             #expect(try await Self.upload(client, "?fee_percent=150", key: reconciler, csv: header).errorField == "fee_percent")
             // Numbers as they print, like every other amount: no leading zero, digits on both sides of a point, no sign.
