@@ -254,20 +254,16 @@ extension OrderService {
                 """, [.text(refundID), .text(id.value), .text(idempotencyKey), .text(requestHash), .integer(amount), .integer(tax),
                       .text(Timestamp.string(now())), .text(String(decoding: try JSONEncoder().encode(lines), as: UTF8.self)),
                       .text(external?.origin ?? "levy"), external.map { .text($0.processorRefundID) } ?? .null, .integer(giftCards)])
-            // Written only while the lock is still this refund's, and with the lock's time renewed in the same
-            // transaction: a recovery that found the lock without its refund (`releaseOrphanedRefundLocks`) either
-            // released it first, and this refund stops, or waits for this row and then sees a fresh lock.
-            let renewed = SQLStatement("UPDATE \(table("orders")) SET refund_locked_at = $1 WHERE id = $2 AND refund_lock = $3 RETURNING id",
-                                       [.text(Timestamp.string(now())), .text(id.value), .text(refundID)])
+            // A lock older than a step's lease with no pending row is released by maintenance
+            // (`releaseOrphanedRefundLocks`); the row is written within seconds of the lock (`lock_timeout` bounds what
+            // it waits for), so no refund under way loses its lock that way.
             if order.lines.contains(where: { $0.code == .giftCard }) {
-                try await database.transaction { [self, pending, renewed, lines] tx in
-                    guard try await !tx.query(renewed.sql, renewed.binds).isEmpty else { throw OrderError.paymentInProgress }
+                try await database.transaction { [self, pending, lines] tx in
                     try await tx.execute(pending.sql, pending.binds)
                     try await cancelSoldGiftCards(lines, of: order, refund: refundID, request: request, strict: external == nil, in: tx)
                 }
-            } else if try await database.commitTogether(guarded: renewed, then: [pending]) != .committed {
-                // The lock was lost, or the idempotency key was taken by a refund committed meanwhile (found below).
-                throw OrderError.paymentInProgress
+            } else {
+                try await database.execute(pending.sql, pending.binds)
             }
         } catch {
             try? await releaseRefundLock(id, refundID)
