@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import TaxCore
 import Vault
 
@@ -205,6 +206,12 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An order's tax date more than a year after today: a sale has happened or is about to, and a quote that far
     /// ahead rests on rates nobody has announced.
     case dateTooLate(TaxDate, latest: TaxDate)
+
+    /// What a failed store call becomes: the store's passing unavailability as it is (a 503 over HTTP), any other
+    /// failure as `storage`, described with its SQLSTATE.
+    static func fromStore(_ error: any Error) -> any Error {
+        StoreUnavailable.classify(error) ?? OrderError.storage(StoreErrorText.describe(error))
+    }
 
     public var description: String {
         switch self {

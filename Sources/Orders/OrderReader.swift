@@ -20,7 +20,7 @@ public struct OrderReader: Sendable {
     func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
 
     func rows(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
-        do { return try await database.query(sql, binds) } catch { throw StoreUnavailable.classify(error) ?? OrderError.storage(StoreErrorText.describe(error)) }
+        do { return try await database.query(sql, binds) } catch { throw OrderError.fromStore(error) }
     }
 
     /// Decodes every row with `decode`; a `RowDecodingError` becomes `OrderError.corrupt`.

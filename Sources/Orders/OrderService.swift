@@ -283,7 +283,7 @@ public struct OrderService: Sendable {
             if let existing = try await order(forKey: idempotencyKey) {
                 return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)
             }
-            throw StoreUnavailable.classify(error) ?? OrderError.storage(StoreErrorText.describe(error))
+            throw OrderError.fromStore(error)
         }
         // The order as written, built from what was written rather than read back.
         var placed = Order(id: id, status: status, currency: quote.currency, taxDate: quote.date, tableVersion: quote.tableVersion,
@@ -558,6 +558,6 @@ public struct OrderService: Sendable {
     }
 
     func rows(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        do { return try await database.query(sql, binds) } catch { throw StoreUnavailable.classify(error) ?? OrderError.storage(StoreErrorText.describe(error)) }
+        do { return try await database.query(sql, binds) } catch { throw OrderError.fromStore(error) }
     }
 }

@@ -106,8 +106,7 @@ public struct APIError: Error, Sendable, Equatable {
         case let error as FulfilmentError: return from(error)
         case let error as StoreUnavailable:
             // Nothing was wrong with the request, and nothing half-written stays: the same request may succeed soon.
-            guard case .transient(let why) = error else { return nil }
-            var refusal = APIError(.serviceUnavailable, "store_unavailable", "the store cannot answer now (\(why)); try again shortly")
+            var refusal = APIError(.serviceUnavailable, "store_unavailable", "the store cannot answer now (\(error.reason)); try again shortly")
             refusal.retryAfter = 5
             return refusal
         case let error as APIKeyError:

@@ -38,44 +38,28 @@ extension LevyAPI {
     static let readyWait: Duration = .seconds(3)
 
     /// Whether `operation` succeeded within `limit`. Past the limit it is cancelled and left to end on its own (only
-    /// for reads whose late end changes nothing).
+    /// for reads whose late end changes nothing); the timer runs out on its own too.
     static func within(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let first = FirstOutcome(continuation)
             let work = Task { first.settle((try? await operation()) != nil) }
-            let timer = Task {
+            Task {
                 try? await Task.sleep(for: limit)
                 if first.settle(false) { work.cancel() }
             }
-            first.whenSettled { timer.cancel() }
         }
     }
 
-    /// Resumes a continuation once, with the first outcome given.
+    /// Resumes a continuation once, with the first outcome given; says whether it was the first.
     final class FirstOutcome: Sendable {
-        private let state: Mutex<(continuation: CheckedContinuation<Bool, Never>?, onSettle: (@Sendable () -> Void)?)>
-        init(_ continuation: CheckedContinuation<Bool, Never>) { state = Mutex((continuation, nil)) }
+        private let continuation: Mutex<CheckedContinuation<Bool, Never>?>
+        init(_ continuation: CheckedContinuation<Bool, Never>) { self.continuation = Mutex(continuation) }
 
         @discardableResult
         func settle(_ outcome: Bool) -> Bool {
-            let taken = state.withLock { state in
-                defer { state = (nil, nil) }
-                return (state.continuation, state.onSettle)
-            }
-            guard let continuation = taken.0 else { return false }
+            guard let continuation = continuation.withLock({ $0.take() }) else { return false }
             continuation.resume(returning: outcome)
-            taken.1?()
             return true
-        }
-
-        /// Runs `action` once the outcome is known (at once if it already is).
-        func whenSettled(_ action: @escaping @Sendable () -> Void) {
-            let settled = state.withLock { state in
-                if state.continuation == nil { return true }
-                state.onSettle = action
-                return false
-            }
-            if settled { action() }
         }
     }
 

@@ -6,15 +6,13 @@ import PostgresNIO
 /// failing (it is down), a lock was held past `lock_timeout`, the server is shutting down, or SQLite's write lock
 /// stayed taken past its busy timeout. The API answers 503 with `Retry-After`; the same
 /// request may succeed later, so it is never stored as an idempotent answer.
-public enum StoreUnavailable: Error, Equatable, CustomStringConvertible {
-    /// A failure the store reported as passing (`classify` names it).
-    case transient(String)
+public struct StoreUnavailable: Error, Equatable, CustomStringConvertible {
+    /// What the store reported, in words safe to show (`classify` names it).
+    public var reason: String
 
-    public var description: String {
-        switch self {
-        case .transient(let why): "the database is unavailable for now (\(why))"
-        }
-    }
+    public init(_ reason: String) { self.reason = reason }
+
+    public var description: String { "the database is unavailable for now (\(reason))" }
 
     /// Whether `error` is the store being unavailable for now rather than a fault of the request or of Levy, and
     /// in words safe to log (never the statement's values). Nil for every other error.
@@ -25,22 +23,22 @@ public enum StoreUnavailable: Error, Equatable, CustomStringConvertible {
             // BEGIN, the body, COMMIT or the rollback: the first that failed for a passing reason decides.
             return [error.beginError, error.closureError, error.commitError, error.rollbackError].lazy.compactMap { $0.flatMap(classify) }.first
         case let error as ConnectionPoolError where error == .connectionCreationCircuitBreakerTripped:
-            return .transient("connections to the server keep failing")
+            return StoreUnavailable("connections to the server keep failing")
         case let error as PSQLError:
             switch error.code {
-            case .connectionError, .serverClosedConnection, .uncleanShutdown: return .transient("the connection failed")
+            case .connectionError, .serverClosedConnection, .uncleanShutdown: return StoreUnavailable("the connection failed")
             case .server:
                 guard let state = error.serverInfo?[.sqlState] else { return nil }
                 // 08: connection exceptions; 53300 too many connections; 55P03 lock not available (lock_timeout);
                 // 57014 a statement cancelled (statement_timeout); 57P01-57P03 the server shutting down or starting.
                 if state.hasPrefix("08") || ["53300", "55P03", "57014", "57P01", "57P02", "57P03"].contains(state) {
-                    return .transient("SQLSTATE \(state)")
+                    return StoreUnavailable("SQLSTATE \(state)")
                 }
                 return nil
             default: return nil
             }
         case let error as SQLError where error.code == 5 || error.code == 6:
-            return .transient("SQLite's write lock is taken (\(error.code == 5 ? "SQLITE_BUSY" : "SQLITE_LOCKED"))")
+            return StoreUnavailable("SQLite's write lock is taken (\(error.code == 5 ? "SQLITE_BUSY" : "SQLITE_LOCKED"))")
         default: return nil
         }
     }

@@ -465,7 +465,7 @@ import Vault
     /// Probe #11: a store that could not answer (PostgreSQL stopped, a lock held past lock_timeout) was a 500 after a
     /// minute. It is a 503 with Retry-After, not kept as the idempotent answer, wherever the error surfaces.
     @Test func aStoreThatCannotAnswerIsATryLater() throws {
-        let direct = try #require(APIError.from(StoreUnavailable.transient("SQLSTATE 55P03")))
+        let direct = try #require(APIError.from(StoreUnavailable("SQLSTATE 55P03")))
         #expect(direct.status == .serviceUnavailable && direct.code == "store_unavailable" && direct.retryAfter == 5 && direct.isForNow)
         // Under a component's own wrapping (orders rethrow it unwrapped) and bare from a store.
         let busy = try #require(APIError.from(SQLError(code: 5, message: "database is locked", statement: "")))
