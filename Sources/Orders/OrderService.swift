@@ -177,6 +177,10 @@ public struct OrderService: Sendable {
             .init(version: 15, name: "refund lock time", statements: [
                 "ALTER TABLE {schema}orders ADD COLUMN refund_locked_at TEXT",
             ]),
+            // Maintenance looks for old refund locks each minute: an index of the few locked orders, not a scan of all.
+            .init(version: 16, name: "locked orders", statements: [
+                "CREATE INDEX {index}orders_refund_locked ON {schema}orders (refund_locked_at) WHERE refund_lock IS NOT NULL",
+            ]),
         ])
     }
 

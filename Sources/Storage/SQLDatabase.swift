@@ -62,7 +62,7 @@ public protocol SQLDatabase: SQLExecutor {
     var dialect: SQLDialect { get }
     /// Runs `body` in one transaction: all of it commits, or none of it does. Inside `body`, run statements on the
     /// executor it is given: with SQLite, calling the database itself would wait for this transaction to end.
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) async throws -> T) async throws -> T
     /// Creates a component's namespace if the dialect has them (a PostgreSQL schema).
     func createSchema(_ name: String) async throws
     /// Calls `body` with each row of a query as it is read, for batch jobs reading millions of rows. `body` must not

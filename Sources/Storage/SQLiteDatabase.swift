@@ -105,7 +105,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE`): all of it commits, or none of it does.
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         await gate.acquire()
         defer { gate.release() }
         try await offPool("BEGIN IMMEDIATE", [])

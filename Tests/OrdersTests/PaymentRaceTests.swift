@@ -149,6 +149,14 @@ struct PaymentRaceTests {
         #expect(try await service.resumeInterruptedPayments().finished == 1)
         #expect(try await service.order(pending.id).status == .refunded)
         #expect(await processor.inner.operations["refund"] == 2)
+        // Maintenance finds old locks through an index of the locked orders (migration 16), not a scan of every order.
+        if service.database.dialect == .sqlite {
+            let plan = try await service.database.query("""
+                EXPLAIN QUERY PLAN SELECT id FROM \(service.table("orders"))
+                WHERE refund_lock IS NOT NULL AND (refund_locked_at IS NULL OR refund_locked_at < $1)
+                """, [.text(Timestamp.string(leaseAgo))])
+            #expect(plan.contains { ($0.text("detail") ?? "").contains("USING INDEX") && ($0.text("detail") ?? "").hasSuffix("orders_refund_locked") })
+        }
     }
 
     @Test("a payment step that cannot be finished is reported and skipped: the others are still finished", arguments: Store.available)

@@ -24,7 +24,7 @@ final class CountingDatabase: SQLDatabase {
         return try await base.query(sql, binds)
     }
 
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         count.withLock { $0 += 2 }
         return try await base.transaction { tx in try await body(Counting(base: tx, count: self)) }
     }

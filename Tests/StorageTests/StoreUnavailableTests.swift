@@ -1,5 +1,6 @@
 import Foundation
 import LevyTestSupport
+import Synchronization
 import Testing
 import _ConnectionPoolModule
 @testable import Storage
@@ -20,6 +21,69 @@ struct StoreUnavailableTests {
         }
         #expect(lifted == "0")
         #expect(try await database.query("SHOW lock_timeout", []).first?.text("lock_timeout") == PostgresDatabase.lockTimeout)
+    }
+
+    /// Probe #11: a request hung for good when PostgreSQL ended its connections (a fast shutdown). The pool had
+    /// leased a connection the server had just closed, and the statement written to it was never answered.
+    @Test("statements sent while the server ends the pool's connections all answer, and the pool recovers")
+    func connectionsEndedUnderLoad() async throws {
+        guard let url = TestStores.postgresURL else { return }
+        let database = try PostgresDatabase(url: url, maximumConnections: 4)
+        let terminator = try PostgresDatabase(url: url, maximumConnections: 1)
+        defer { database.close(); terminator.close() }
+        var unanswered = 0
+        for _ in 0..<25 {
+            // Four connections at once (each statement holds its own for a moment), then the server ends them all.
+            // (A statement may still meet a connection of the round before as it closes: that one just fails.)
+            let pids = await withTaskGroup(of: Int64?.self) { group in
+                for _ in 0..<4 { group.addTask { try? await database.query("SELECT pg_backend_pid() AS pid, pg_sleep(0.05)", []).first?.integer("pid") } }
+                return await group.reduce(into: Set<Int64>()) { if let pid = $1 { $0.insert(pid) } }
+            }
+            guard !pids.isEmpty else { continue }
+            _ = try await terminator.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (\(pids.map(String.init).joined(separator: ",")))", [])
+            // Statements while the connections close: each answers (rows or an error), none waits for good.
+            unanswered += await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        var late = 0
+                        let until = ContinuousClock.now + .milliseconds(300)
+                        while ContinuousClock.now < until {
+                            if await !Self.answers(within: .seconds(30), { _ = try await database.query("SELECT 1 AS one", []) }) { late += 1; break }
+                        }
+                        return late
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+        }
+        #expect(unanswered == 0)
+        #expect(try await database.query("SELECT 1 AS one", []).first?.integer("one") == 1)
+        // Closed connections are forgotten once their grace has passed: the watch holds only live ones.
+        try await Task.sleep(for: database.watch.grace + .seconds(1))
+        #expect(database.watch.watchedConnections <= 4)
+    }
+
+    /// Whether `operation` ended, with a result or an error, within `limit` (a statement that never answers is left
+    /// behind: that is the defect under test).
+    static func answers(within limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let once = Once(continuation)
+            Task {
+                try? await operation()
+                once.resume(true)
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                once.resume(false)
+            }
+        }
+    }
+
+    /// A continuation resumed by the first of two callers.
+    final class Once: Sendable {
+        let continuation: Mutex<CheckedContinuation<Bool, Never>?>
+        init(_ continuation: CheckedContinuation<Bool, Never>) { self.continuation = Mutex(continuation) }
+        func resume(_ value: Bool) { continuation.withLock { $0.take() }?.resume(returning: value) }
     }
 
     @Test("errors are told apart: a lock or connection failure is unavailable, a constraint or syntax error is not")
