@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Orders
 import Storage
-import Synchronization
 import TaxCore
 import TaxTables
 
@@ -37,30 +36,10 @@ extension LevyAPI {
 
     static let readyWait: Duration = .seconds(3)
 
-    /// Whether `operation` succeeded within `limit`. Past the limit it is cancelled and left to end on its own (only
-    /// for reads whose late end changes nothing); the timer runs out on its own too.
+    /// Whether `operation` succeeded within `limit` (past it, it is cancelled and left to end on its own: only for
+    /// reads whose late end changes nothing).
     static func within(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let first = FirstOutcome(continuation)
-            let work = Task { first.settle((try? await operation()) != nil) }
-            Task {
-                try? await Task.sleep(for: limit)
-                if first.settle(false) { work.cancel() }
-            }
-        }
-    }
-
-    /// Resumes a continuation once, with the first outcome given; says whether it was the first.
-    final class FirstOutcome: Sendable {
-        private let continuation: Mutex<CheckedContinuation<Bool, Never>?>
-        init(_ continuation: CheckedContinuation<Bool, Never>) { self.continuation = Mutex(continuation) }
-
-        @discardableResult
-        func settle(_ outcome: Bool) -> Bool {
-            guard let continuation = continuation.withLock({ $0.take() }) else { return false }
-            continuation.resume(returning: outcome)
-            return true
-        }
+        (try? await Deadline.run(within: limit, orThrow: { CancellationError() }, operation)) != nil
     }
 
     /// Voucher redemption at a seller location, and content entitlement checks.

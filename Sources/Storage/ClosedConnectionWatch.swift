@@ -26,7 +26,7 @@ final class ClosedConnectionWatch: Sendable {
 
     /// Runs `work` on `connection`; if the connection closes and `work` has not ended `grace` later, throws.
     func run<T: Sendable>(on connection: PostgresConnection, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        try await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
             let outcome = FirstOutcome(continuation)
             let (waiter, firstSeen, alreadyClosed) = state.withLock { state -> (Int, Bool, Bool) in
                 let waiter = state.nextWaiter
@@ -47,7 +47,7 @@ final class ClosedConnectionWatch: Sendable {
                 do { outcome.settle(.success(try await work())) } catch { outcome.settle(.failure(error)) }
                 state.withLock { _ = $0.connections[connection.id]?.waiters.removeValue(forKey: waiter) }
             }
-        }
+        }.get()
     }
 
     /// The connection has closed: after `grace`, every waiter still on it is given up, and the connection forgotten.
@@ -64,11 +64,4 @@ final class ClosedConnectionWatch: Sendable {
 
     /// How many connections are being watched (for tests: closed ones are forgotten).
     var watchedConnections: Int { state.withLock { $0.connections.count } }
-
-    /// Resumes a continuation once, with the first outcome given.
-    private final class FirstOutcome<T: Sendable>: Sendable {
-        private let continuation: Mutex<CheckedContinuation<T, any Error>?>
-        init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
-        func settle(_ result: Result<T, any Error>) { continuation.withLock { $0.take() }?.resume(with: result) }
-    }
 }

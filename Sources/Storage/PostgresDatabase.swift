@@ -94,11 +94,10 @@ public final class PostgresDatabase: SQLDatabase {
 
     /// Runs `body` on a pooled connection that is still open. The pool can lease one in the moment between the
     /// server ending it and the pool hearing so, and a statement written to it is dropped unanswered (PostgresNIO
-    /// writes without a promise that could fail): the request waited for good (probe #11, about one run in seven
-    /// when PostgreSQL stopped under a capture). Nothing was sent on such a connection, so it is handed back and
-    /// another leased, a few times, before the store counts as unavailable.
-    /// The work runs watched (`ClosedConnectionWatch`): should its connection close under it without it ending, it
-    /// is given up as unavailable.
+    /// writes without a promise that could fail): the request waited for good (probe #11, when PostgreSQL stopped
+    /// under a capture). Nothing was sent on such a connection, so it is handed back and another leased, a few times,
+    /// before the store counts as unavailable. The work runs under `ClosedConnectionWatch`, for a connection that
+    /// closes once the work is on it.
     func withOpenConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         for attempt in 1...Self.leaseAttempts {
             let leased: Leased<T> = try await client.withConnection { connection in

@@ -139,20 +139,10 @@ struct DbCommand: AsyncParsableCommand {
         var vault: String?
         @Option(help: "Seconds to wait for each store to answer (1-300).") var reachWithin = 10
 
-        /// The operation's result, or an error naming `timeout` when it has not finished within `seconds`. The
-        /// operation is left running: the command is about to exit.
+        /// The operation's result, or an error naming `timeout` when it has not finished within `seconds` (it is then
+        /// cancelled and left behind: the command is about to exit).
         static func within<T: Sendable>(_ seconds: Int, _ timeout: String, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-            let first = AsyncThrowingStream<T, any Error> { continuation in
-                Task {
-                    do { continuation.yield(try await operation()); continuation.finish() } catch { continuation.finish(throwing: error) }
-                }
-                Task {
-                    try? await Task.sleep(for: .seconds(seconds))
-                    continuation.finish(throwing: CLIError.input(timeout))
-                }
-            }
-            for try await value in first { return value }
-            throw CLIError.input(timeout)
+            try await Deadline.run(within: .seconds(seconds), orThrow: { CLIError.input(timeout) }, operation)
         }
 
         func run() async throws {

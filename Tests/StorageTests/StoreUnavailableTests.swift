@@ -1,6 +1,5 @@
 import Foundation
 import LevyTestSupport
-import Synchronization
 import Testing
 import _ConnectionPoolModule
 @testable import Storage
@@ -66,24 +65,8 @@ struct StoreUnavailableTests {
     /// Whether `operation` ended, with a result or an error, within `limit` (a statement that never answers is left
     /// behind: that is the defect under test).
     static func answers(within limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let once = Once(continuation)
-            Task {
-                try? await operation()
-                once.resume(true)
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                once.resume(false)
-            }
-        }
-    }
-
-    /// A continuation resumed by the first of two callers.
-    final class Once: Sendable {
-        let continuation: Mutex<CheckedContinuation<Bool, Never>?>
-        init(_ continuation: CheckedContinuation<Bool, Never>) { self.continuation = Mutex(continuation) }
-        func resume(_ value: Bool) { continuation.withLock { $0.take() }?.resume(returning: value) }
+        struct Late: Error {}
+        return (try? await Deadline.run(within: limit, orThrow: { Late() }) { _ = try? await operation() }) != nil
     }
 
     @Test("errors are told apart: a lock or connection failure is unavailable, a constraint or syntax error is not")
