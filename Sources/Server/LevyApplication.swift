@@ -171,32 +171,28 @@ struct ApplicationService: Service, CustomStringConvertible {
         }
     }
 
-    /// How long the start waits for PostgreSQL to answer a first query. The pool keeps retrying a server it cannot
-    /// reach for over a minute before it fails with an error that names neither the setting nor the address.
+    /// How long the start waits for PostgreSQL to answer a first query. A server that is not up yet (started beside
+    /// Levy) fails each lease after the store's `leaseWait`; the start tries again until this has passed.
     static let reachWithin: Duration = .seconds(30)
 
     static func reach(_ database: PostgresDatabase) async throws {
-        // Unstructured on purpose: a query the pool is still retrying is not waited for (a task group would wait).
-        let first = AsyncThrowingStream<Bool, any Error> { continuation in
-            Task {
-                do { _ = try await database.query("SELECT 1 AS one", []); continuation.yield(true) } catch { continuation.finish(throwing: error) }
-                continuation.finish()
-            }
-            Task {
-                try? await Task.sleep(for: reachWithin)
-                continuation.yield(false)
-                continuation.finish()
-            }
-        }
-        var answered = false
+        struct NoAnswer: Error {}
         do {
-            for try await value in first { answered = value; break }
-        } catch {
-            throw ServerSetupError(description: "database: PostgreSQL at \(database.endpoint) cannot be used: \(String(describing: error).prefix(300))")
-        }
-        guard answered else {
+            try await Deadline.run(within: reachWithin, orThrow: { NoAnswer() }) {
+                while true {
+                    do {
+                        _ = try await database.query("SELECT 1 AS one", [])
+                        return
+                    } catch let error where StoreUnavailable.classify(error) != nil {
+                        try await Task.sleep(for: .seconds(1))
+                    }
+                }
+            }
+        } catch is NoAnswer {
             throw ServerSetupError(description: "database: PostgreSQL at \(database.endpoint) did not answer within \(reachWithin.components.seconds) s "
                                    + "(is it running, and are the host and port right?)")
+        } catch {
+            throw ServerSetupError(description: "database: PostgreSQL at \(database.endpoint) cannot be used: \(String(describing: error).prefix(300))")
         }
     }
 

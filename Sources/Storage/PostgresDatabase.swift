@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// PostgreSQL through a pooled `PostgresClient`. Each component keeps its tables in its own schema.
 public final class PostgresDatabase: SQLDatabase {
@@ -13,6 +14,13 @@ public final class PostgresDatabase: SQLDatabase {
     let runner: Task<Void, Never>?
     let logger: Logger
     let watch = ClosedConnectionWatch()
+    /// How long a statement waits for a pooled connection before asking whether the server can be reached at all
+    /// (`leaseWithin`).
+    let leaseWait: Duration
+    let probe: ReachabilityProbe
+
+    /// The default `leaseWait`.
+    public static let defaultLeaseWait: Duration = .seconds(5)
 
     /// Who runs the connection pool. A server puts the pool in its `ServiceGroup` (`.caller`, then `runPool()` is its
     /// service), so that it starts before and stops after the HTTP server; a one-shot command or a test lets the
@@ -36,7 +44,7 @@ public final class PostgresDatabase: SQLDatabase {
 
     /// Connects to `postgres://user[:password]@host[:port]/database` (no TLS: use a local socket or a private network,
     /// or terminate TLS in front; TLS settings come with the server configuration).
-    public init(url: String, maximumConnections: Int = 10, pool: PoolRunner = .ownTask) throws {
+    public init(url: String, maximumConnections: Int = 10, pool: PoolRunner = .ownTask, leaseWait: Duration = PostgresDatabase.defaultLeaseWait) throws {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
             throw ConfigurationError.badURL("not a postgres:// URL")
         }
@@ -49,11 +57,17 @@ public final class PostgresDatabase: SQLDatabase {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.additionalStartupParameters = [("lock_timeout", Self.lockTimeout)]
         endpoint = "\(host):\(components.port ?? 5432)/\(database)"
+        self.leaseWait = leaseWait
+        var probeConfiguration = PostgresConnection.Configuration(host: host, port: components.port ?? 5432, username: user,
+                                                                  password: components.password, database: database.isEmpty ? nil : database,
+                                                                  tls: .disable)
+        probeConfiguration.options.connectTimeout = .seconds(3)
         var logger = Logger(label: "levy.storage.postgres")
         // A first query may be queued before the pool runs (its task or service starts concurrently); postgres-nio
         // warns about that, harmlessly, and the query waits for the pool. Errors still show.
         logger.logLevel = .error
         self.logger = logger
+        probe = ReachabilityProbe(configuration: probeConfiguration, logger: logger)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         runner = pool == .ownTask ? Task { await client.run() } : nil
@@ -97,11 +111,11 @@ public final class PostgresDatabase: SQLDatabase {
     /// writes without a promise that could fail): the request waited for good (probe #11, when PostgreSQL stopped
     /// under a capture). Nothing was sent on such a connection, so it is handed back and another leased, a few times,
     /// before the store counts as unavailable. The work runs under `ClosedConnectionWatch`, for a connection that
-    /// closes once the work is on it.
+    /// closes once the work is on it. A lease waits past `leaseWait` only while the server can be reached (`leaseWithin`).
     func withOpenConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         for attempt in 1...Self.leaseAttempts {
-            let leased: Leased<T> = try await client.withConnection { connection in
-                connection.isClosed ? .closed : .done(try await watch.run(on: connection) { try await body(connection) })
+            let leased: Leased<T> = try await leaseWithin(leaseWait) { connection in
+                connection.isClosed ? .closed : .done(try await self.watch.run(on: connection) { try await body(connection) })
             }
             if case .done(let result) = leased { return result }
             // Give the pool time to hear of the closed connection (its close reaches the pool on the event loop).
@@ -111,6 +125,62 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     static let leaseAttempts = 3
+
+    /// Leases a connection for `body`. With PostgreSQL down the pool keeps trying to connect, and fails a waiting lease
+    /// only when its own circuit breaker trips, about a minute later (not settable through `PostgresClient`): every
+    /// request waited that long for its 503. So a lease still waiting after `limit` asks whether the server can be
+    /// reached at all (`ReachabilityProbe`: a connection of its own, shared by the waiters of a moment): if not, the
+    /// lease request is cancelled (the pool drops it) and the store counts as unavailable; if it can, the pool is only
+    /// busy and the lease keeps its turn (a long statement, a burst, a saturated machine: nothing is cut). `body` runs
+    /// only if the lease came first: a connection handed over after the give-up is given back unused, so nothing is
+    /// sent that no one waits for.
+    func leaseWithin<R: Sendable>(_ limit: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        let gate = LeaseGate()
+        return try await withThrowingTaskGroup(of: LeaseStep<R>.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    guard gate.begin() else { return .noAnswer }  // given up already: the connection goes back unused
+                    return .finished(try await body(connection))
+                }
+            }
+            group.addTask {
+                while true {
+                    // Cancelled (the lease ended first, or the caller went away): nothing to give up.
+                    do { try await Task.sleep(for: limit) } catch { return .noAnswer }
+                    if gate.started { return .noAnswer }
+                    if let failure = await self.probe.failure(), gate.expire() { return .gaveUp(failure) }
+                    if gate.started { return .noAnswer }
+                }
+            }
+            while let step = try await group.next() {
+                switch step {
+                case .finished(let result):
+                    group.cancelAll()
+                    return result
+                case .gaveUp(let why):
+                    group.cancelAll()
+                    throw StoreUnavailable("the server cannot be reached: \(why)")
+                case .noAnswer:
+                    continue
+                }
+            }
+            // Both tasks end in one of the cases above; this is only for the compiler.
+            throw StoreUnavailable("the connection lease ended without an answer")
+        }
+    }
+
+    /// A lease's race between the connection arriving and the wait being given up: whichever moves first decides.
+    final class LeaseGate: Sendable {
+        private let state = Atomic<UInt8>(0)  // 0 waiting, 1 started, 2 given up
+        /// The connection arrived: true if the wait had not been given up (the work may start).
+        func begin() -> Bool { state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged }
+        /// The wait is given up: true if no connection had arrived.
+        func expire() -> Bool { state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged }
+        var started: Bool { state.load(ordering: .acquiring) == 1 }
+    }
+
+    /// What one of a lease's two tasks reports: the work's result, the give-up with the probe's reason, or nothing.
+    enum LeaseStep<R: Sendable>: Sendable { case finished(R), gaveUp(String), noAnswer }
 
     /// What a lease gave: nothing (the connection had closed) or the body's result.
     enum Leased<T: Sendable>: Sendable { case closed, done(T) }

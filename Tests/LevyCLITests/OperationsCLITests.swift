@@ -52,6 +52,16 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 30)
     }
 
+    /// Probe #11: with PostgreSQL down, every request and command waited about a minute (the connection pool's own
+    /// circuit breaker) before it failed. A statement now asks, after its lease wait (5 s), whether the server can be
+    /// reached at all, and gives up if not. (Timed in a process of its own: this test process is often saturated.)
+    @Test func aStoreThatCannotBeReachedFailsAfterTheLeaseWait() throws {
+        let started = Date()
+        let result = try LevyBinary.run(["keys", "list", "--database", "postgres://levy@127.0.0.1:1/levy"])
+        #expect(result.status != 0 && result.stderr.contains("the server cannot be reached"), "\(result.stdout)\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
     /// `levy merchant`: create prints the id alone; registrations and the profile then feed the SAF-T header (no
     /// --company-* option needed) and the nexus report (registered states, and since when).
     @Test func merchantProfileFeedsExportsAndNexus() throws {

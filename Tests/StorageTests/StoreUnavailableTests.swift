@@ -62,6 +62,26 @@ struct StoreUnavailableTests {
         #expect(database.watch.watchedConnections <= 4)
     }
 
+    @Test("a busy pool on a reachable server keeps its waiters past the lease wait, and a long statement runs to its end")
+    func busyPoolKeepsWaiters() async throws {
+        guard let url = TestStores.postgresURL else { return }
+        let database = try PostgresDatabase(url: url, maximumConnections: 1, leaseWait: .milliseconds(300))
+        defer { database.close() }
+        // The one connection is busy for 2 s, several lease waits: the statement behind it waits and answers.
+        async let long = database.query("SELECT pg_sleep(2), 7 AS seven", [])
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await database.query("SELECT 1 AS one", []).first?.integer("one") == 1)
+        #expect(try await long.first?.integer("seven") == 7)
+        // Eight statements of 0.4 s on that one connection: the last waits about ten lease waits.
+        let answered = try await withThrowingTaskGroup(of: Int64?.self) { group in
+            for _ in 0..<8 { group.addTask { try await database.query("SELECT pg_sleep(0.4), 1 AS one", []).first?.integer("one") } }
+            return try await group.reduce(0) { $0 + ($1 ?? 0) }
+        }
+        #expect(answered == 8)
+        let inTransaction = try await database.transaction { tx in try await tx.query("SELECT 2 AS two", []).first?.integer("two") }
+        #expect(inTransaction == 2)
+    }
+
     /// Whether `operation` ended, with a result or an error, within `limit` (a statement that never answers is left
     /// behind: that is the defect under test).
     static func answers(within limit: Duration, _ operation: @escaping @Sendable () async throws -> Void) async -> Bool {
