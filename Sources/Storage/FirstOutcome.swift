@@ -18,18 +18,22 @@ public final class FirstOutcome<T: Sendable>: Sendable {
 
 public enum Deadline {
     /// `operation`'s result or error, or `timeout()` thrown once `limit` has passed without either. Past the limit the
-    /// operation is cancelled and left to end on its own: only for work whose late end changes nothing.
+    /// operation is cancelled and left to end on its own: only for work whose late end changes nothing. An operation
+    /// that ends first stops the timer.
     public static func run<T: Sendable>(within limit: Duration, orThrow timeout: @escaping @Sendable () -> any Error,
                                         _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
+        var timer: Task<Void, Never>?
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
             let first = FirstOutcome(continuation)
             let work = Task {
                 do { first.settle(.success(try await operation())) } catch { first.settle(.failure(error)) }
             }
-            Task {
+            timer = Task {
                 try? await Task.sleep(for: limit)
                 if first.settle(.failure(timeout())) { work.cancel() }
             }
-        }.get()
+        }
+        timer?.cancel()
+        return try outcome.get()
     }
 }

@@ -51,16 +51,17 @@ public final class PostgresDatabase: SQLDatabase {
         guard let host = components.host, !host.isEmpty else { throw ConfigurationError.badURL("no host") }
         guard let user = components.user, !user.isEmpty else { throw ConfigurationError.badURL("no user") }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        var configuration = PostgresClient.Configuration(host: host, port: components.port ?? 5432, username: user,
-                                                         password: components.password, database: database.isEmpty ? nil : database,
-                                                         tls: .disable)
+        let port = components.port ?? 5432
+        let databaseName = database.isEmpty ? nil : database
+        var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: components.password,
+                                                         database: databaseName, tls: .disable)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.additionalStartupParameters = [("lock_timeout", Self.lockTimeout)]
-        endpoint = "\(host):\(components.port ?? 5432)/\(database)"
+        endpoint = "\(host):\(port)/\(database)"
         self.leaseWait = leaseWait
-        var probeConfiguration = PostgresConnection.Configuration(host: host, port: components.port ?? 5432, username: user,
-                                                                  password: components.password, database: database.isEmpty ? nil : database,
-                                                                  tls: .disable)
+        // The probe connects as the pool does, on a connection of its own.
+        var probeConfiguration = PostgresConnection.Configuration(host: host, port: port, username: user, password: components.password,
+                                                                  database: databaseName, tls: .disable)
         probeConfiguration.options.connectTimeout = .seconds(3)
         var logger = Logger(label: "levy.storage.postgres")
         // A first query may be queued before the pool runs (its task or service starts concurrently); postgres-nio
@@ -149,7 +150,6 @@ public final class PostgresDatabase: SQLDatabase {
                     do { try await Task.sleep(for: limit) } catch { return .noAnswer }
                     if gate.started { return .noAnswer }
                     if let failure = await self.probe.failure(), gate.expire() { return .gaveUp(failure) }
-                    if gate.started { return .noAnswer }
                 }
             }
             while let step = try await group.next() {
