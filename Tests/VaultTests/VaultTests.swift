@@ -60,7 +60,10 @@ enum Fixture {
     static func secondConnection(_ place: Place) throws -> Place {
         var other = place
         switch place.backend {
-        case .sqlite: other.database = try SQLiteDatabase(path: place.directory + "/vault.sqlite")
+        // The tests that race these connections check that a write happens exactly once, not how long a writer may
+        // wait: on a saturated 2-core CI machine a transaction can hold SQLite's write lock past the default 5 s
+        // busy timeout (its body waits for a cooperative thread), so the writers here may wait a minute.
+        case .sqlite: other.database = try SQLiteDatabase(path: place.directory + "/vault.sqlite", busyTimeoutMilliseconds: 60_000)
         case .postgres: other.database = try PostgresDatabase(url: ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"]!, maximumConnections: 2)
         }
         return other
