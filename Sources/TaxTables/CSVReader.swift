@@ -54,11 +54,13 @@ struct CSVReader: Sequence {
         /// Refuses a field over `maxFieldBytes` or one with a control character other than tab, CR or LF.
         static func check(_ text: String, line: Int, column: Int) throws(Failure) {
             guard text.utf8.count <= CSVReader.maxFieldBytes else { throw .fieldTooLong(line: line, column: column) }
-            let allowed: Set<UInt8> = [9, 10, 13]
-            if text.utf8.contains(where: { ($0 < 0x20 && !allowed.contains($0)) || $0 == 0x7F }) { throw .controlCharacter(line: line, column: column) }
-            // C1 controls (U+0080-U+009F) are two bytes in UTF-8: C2 80 to C2 9F.
-            if text.utf8.contains(where: { $0 == 0xC2 }), text.unicodeScalars.contains(where: { (0x80...0x9F).contains($0.value) }) {
-                throw .controlCharacter(line: line, column: column)
+            // One pass over the bytes (this runs for every field of every table at load). C1 controls (U+0080-U+009F)
+            // are two bytes in UTF-8: C2 80 to C2 9F; a valid string has a continuation byte after every C2.
+            var afterC2 = false
+            for byte in text.utf8 {
+                if afterC2, byte <= 0x9F { throw .controlCharacter(line: line, column: column) }
+                afterC2 = byte == 0xC2
+                if (byte < 0x20 && byte != 9 && byte != 10 && byte != 13) || byte == 0x7F { throw .controlCharacter(line: line, column: column) }
             }
         }
 

@@ -364,14 +364,15 @@ extension CanonicalTables {
         // where the county's most common rates would name Easton). A district region whose city name is the district's
         // own ("Overland Park Ranch Mart South Cid Sp") is a district as elsewhere: the rates and names around it.
         enum Kind { case place, district, stackedDistricts, tribal }
+        var names = RegionNameKinds()
         var kinds = records.map { record -> Kind in
-            let district = isDistrictRegion(record.region, state: record.state.code)
+            let district = names.isDistrict(record.region, state: record.state.code)
             if statesWithOnlyAddressSpecificDistricts.contains(record.state.code), record.hasSpecialRate,
                !district || record.cityName.map({ !isDistrictRegion($0) }) == true {
                 return .stackedDistricts
             }
             return district ? .district
-                : isTribalRegion(record.region) || record.postalCity.map(isTribalRegion) == true ? .tribal : .place
+                : names.isTribal(record.region) || record.postalCity.map({ names.isTribal($0) }) == true ? .tribal : .place
         }
         var byCounty: [String: [Zip5Record]] = [:]
         for (record, kind) in zip(records, kinds) where kind == .place && record.precision == .zip5 {
@@ -493,8 +494,9 @@ extension CanonicalTables {
     static func relocateCrossCountyRegions(_ records: [Zip5Record], townsTopUp: Set<String> = []) -> (records: [Zip5Record], relocated: Int) {
         let normalized = Zip5Index.normalizedPlace
         // Each record's region and county key once (the district test and the normalising are the costly parts).
-        let regions = records.map { normalized($0.region) }
-        let eligible = records.map { $0.precision == .zip5 && $0.countyFIPS != nil && $0.postalCity != nil && !isDistrictRegion($0.region, state: $0.state.code) }
+        var names = RegionNameKinds()
+        let regions = records.map { names.normalized($0.region) }
+        let eligible = records.map { $0.precision == .zip5 && $0.countyFIPS != nil && $0.postalCity != nil && !names.isDistrict($0.region, state: $0.state.code) }
         var regionCounties: [String: [String: Int]] = [:]
         for i in records.indices where eligible[i] {
             regionCounties[records[i].state.code + "|" + regions[i], default: [:]][records[i].countyFIPS!, default: 0] += 1
@@ -794,6 +796,36 @@ extension CanonicalTables {
             }
         }
         return result.filter { $0.period.from <= $0.period.through }.sorted { $0.period.from < $1.period.from }
+    }
+}
+
+/// What the load's passes ask of a tax region's or place's name, worked out once per name: the ZIP5 table's 42,000
+/// records carry about 13,800 region names, so each pass would otherwise repeat the same word splitting.
+struct RegionNameKinds {
+    private var districts: [String: Bool] = [:]
+    private var tribal: [String: Bool] = [:]
+    private var normalizedNames: [String: String] = [:]
+
+    mutating func isDistrict(_ region: String, state: String) -> Bool {
+        let key = state + "|" + region
+        if let known = districts[key] { return known }
+        let answer = CanonicalTables.isDistrictRegion(region, state: state)
+        districts[key] = answer
+        return answer
+    }
+
+    mutating func isTribal(_ name: String) -> Bool {
+        if let known = tribal[name] { return known }
+        let answer = CanonicalTables.isTribalRegion(name)
+        tribal[name] = answer
+        return answer
+    }
+
+    mutating func normalized(_ name: String) -> String {
+        if let known = normalizedNames[name] { return known }
+        let answer = Zip5Index.normalizedPlace(name)
+        normalizedNames[name] = answer
+        return answer
     }
 }
 

@@ -54,6 +54,23 @@ struct TableFileTests {
         }
         // Tabs and line breaks inside quotes stay text.
         #expect((try? CSVReader(bytes: Array("a,b\n\"x\ty\",\"two\r\nlines\"\n".utf8)).records().count) == 2)
+        // The edges of the refused ranges: DEL, U+0080 and U+009F are controls; U+00A0 (C2 A0), Latin letters and
+        // bytes 80-9F after another lead byte (U+0100 is C4 80) are not.
+        for refused in ["a\u{7F}", "\u{9F}", "x\u{80}y"] {
+            #expect(throws: CSVReader.Failure.controlCharacter(line: 2, column: 1), "\(Array(refused.unicodeScalars.map(\.value)))") {
+                try CSVReader(bytes: Array("a\n\(refused)\n".utf8)).records()
+            }
+        }
+        for accepted in ["\u{A0}", "Do\u{F1}a Ana", "\u{100}\u{1C2}", "~"] {
+            #expect((try? CSVReader(bytes: Array("a\n\(accepted)\n".utf8)).records().count) == 2, "\(accepted)")
+        }
+    }
+
+    @Test("a county's key: upper-cased, without dots, extra spaces or a trailing County, Parish or Borough")
+    func countyKeys() {
+        let cases = [("St. Tammany Parish", "ST TAMMANY"), ("  De  Soto  county", "DE SOTO"), ("Kenai Peninsula Borough", "KENAI PENINSULA"),
+                     ("County", ""), ("", ""), ("County of Dare", "COUNTY OF DARE"), ("Doña Ana County", "DOÑA ANA"), ("st.lucie", "ST LUCIE")]
+        for (name, key) in cases { #expect(PlaceRateFile.countyKey(name) == key, "\(name)") }
     }
 
     @Test("the minimal fixture loads and quotes with its effective-dated rates")
