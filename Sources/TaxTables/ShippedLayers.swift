@@ -799,32 +799,26 @@ extension CanonicalTables {
     }
 }
 
-/// What the load's passes ask of a tax region's or place's name, worked out once per name: the ZIP5 table's 42,000
-/// records carry about 13,800 region names, so each pass would otherwise repeat the same word splitting.
+/// What a pass over the ZIP5 records asks of a tax region's or place's name, worked out once per name in that pass:
+/// the table's 42,000 records carry about 13,800 region names, so the pass would otherwise repeat the same word
+/// splitting for most records.
 struct RegionNameKinds {
     private var districts: [String: Bool] = [:]
     private var tribal: [String: Bool] = [:]
     private var normalizedNames: [String: String] = [:]
 
     mutating func isDistrict(_ region: String, state: String) -> Bool {
-        let key = state + "|" + region
-        if let known = districts[key] { return known }
-        let answer = CanonicalTables.isDistrictRegion(region, state: state)
-        districts[key] = answer
-        return answer
+        Self.remembered(&districts, state + "|" + region) { CanonicalTables.isDistrictRegion(region, state: state) }
     }
 
-    mutating func isTribal(_ name: String) -> Bool {
-        if let known = tribal[name] { return known }
-        let answer = CanonicalTables.isTribalRegion(name)
-        tribal[name] = answer
-        return answer
-    }
+    mutating func isTribal(_ name: String) -> Bool { Self.remembered(&tribal, name) { CanonicalTables.isTribalRegion(name) } }
 
-    mutating func normalized(_ name: String) -> String {
-        if let known = normalizedNames[name] { return known }
-        let answer = Zip5Index.normalizedPlace(name)
-        normalizedNames[name] = answer
+    mutating func normalized(_ name: String) -> String { Self.remembered(&normalizedNames, name) { Zip5Index.normalizedPlace(name) } }
+
+    private static func remembered<V>(_ cache: inout [String: V], _ key: String, _ work: () -> V) -> V {
+        if let known = cache[key] { return known }
+        let answer = work()
+        cache[key] = answer
         return answer
     }
 }

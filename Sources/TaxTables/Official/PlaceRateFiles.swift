@@ -168,23 +168,20 @@ public struct PlaceRateFile: Sendable {
     /// A county's name as places and tax regions give it: upper-cased, without dots and a trailing "COUNTY",
     /// "PARISH" or "BOROUGH" ("St. Tammany Parish" is "ST TAMMANY").
     public static func countyKey(_ name: String) -> String {
-        // ASCII names (all of the shipped ones) byte by byte: this runs for every ZIP5 record at load.
-        if name.utf8.allSatisfy({ $0 < 0x80 }) {
-            var words: [[UInt8]] = [[]]
-            for byte in name.utf8 {
-                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: ".") {
-                    if !words[words.count - 1].isEmpty { words.append([]) }
-                } else {
-                    words[words.count - 1].append(byte >= 97 && byte <= 122 ? byte - 32 : byte)
-                }
+        // Read byte by byte (this runs for every ZIP5 record at load); a name beyond ASCII is upper-cased first.
+        let upper = name.utf8.allSatisfy { $0 < 0x80 } ? name : name.uppercased()
+        var words: [[UInt8]] = []
+        var word: [UInt8] = []
+        for byte in upper.utf8 {
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: ".") {
+                if !word.isEmpty { words.append(word); word = [] }
+            } else {
+                word.append(byte >= 97 && byte <= 122 ? byte - 32 : byte)
             }
-            if words[words.count - 1].isEmpty { words.removeLast() }
-            if let last = words.last, countySuffixes.contains(last) { words.removeLast() }
-            return String(decoding: Array(words.joined(separator: [UInt8(ascii: " ")])), as: UTF8.self)
         }
-        var words = name.uppercased().split { $0 == " " || $0 == "." }
-        if let last = words.last, ["COUNTY", "PARISH", "BOROUGH"].contains(last) { words.removeLast() }
-        return words.joined(separator: " ")
+        if !word.isEmpty { words.append(word) }
+        if let last = words.last, countySuffixes.contains(last) { words.removeLast() }
+        return String(decoding: Array(words.joined(separator: [UInt8(ascii: " ")])), as: UTF8.self)
     }
 
     /// State rates from the file, for the state profile: each distinct state rate over the span of its rows.
