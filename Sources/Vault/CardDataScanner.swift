@@ -32,8 +32,9 @@ public enum CardDataScanner {
         }
     }
 
-    /// Every occurrence of a listed card number, of a listed security code standing alone (not inside a longer
-    /// run of letters or digits, nor the fraction of a decimal or the seconds of a clock time), and of a listed
+    /// Every occurrence of a listed card number, of a listed security code written as a value of its own (delimited
+    /// as text or a PostgreSQL text column delimits one; not inside a longer run of letters or digits, nor the
+    /// fraction of a decimal or the seconds of a clock time), and of a listed
     /// secret, and of any gift card code (recognised by its form and check character, no list needed), in every
     /// file under `paths`. A card number is found however it is written: as
     /// digits, grouped by single spaces or dashes (`4242 4242 4242 4242`), in UTF-16 (little or big endian), or as
@@ -61,7 +62,8 @@ public enum CardDataScanner {
                         // A stored code is its own field; inside hex (hashes, fingerprints) letters surround it, by chance.
                         for offset in occurrences(of: code, in: text)
                         where standsAlone(offset, code.count, in: text, alphanumeric: true) && !insideNumber(offset, code.count, in: text)
-                            && writtenAsText(offset, code.count, in: text) && !insideUUID(offset, code.count, in: text) {
+                            && writtenAsText(offset, code.count, in: text) && delimitedAsField(offset, code.count, in: text)
+                            && !insideUUID(offset, code.count, in: text) {
                             findings.append(Finding(path: path, offset: encoding.isEmpty ? offset : offset * 2, kind: "security code" + encoding,
                                                     masked: String(repeating: "•", count: code.count)))
                         }
@@ -205,6 +207,23 @@ public enum CardDataScanner {
         let before = offset - 1, after = offset + length
         guard ascii(before..<(before + 1)), ascii(after..<(after + 1)) else { return false }
         return ascii((before - 5)..<before) || ascii((after + 1)..<(after + 6))
+    }
+
+    /// Whether the bytes on either side of the match delimit a value the way a written one is delimited: in text
+    /// (JSON, a log line, CSV, a SQL parameter) by punctuation, white space or the file's ends on both sides (a NUL
+    /// may end it, as in a C string); in a PostgreSQL text column by its one-byte length header before it
+    /// (`(length + 1) * 2 + 1`: 0x09 for three characters, 0x0B for four), whatever column or padding follows.
+    /// Chance matches in binary files that the other rules let through were bounded otherwise: a WAL record's CRC
+    /// read as `\0 5926 \0` (NUL on the left), a statistics array as `* 7319 \x0F`.
+    static func delimitedAsField(_ offset: Int, _ length: Int, in bytes: [UInt8]) -> Bool {
+        func delimiter(_ b: UInt8) -> Bool {
+            let letterOrDigit = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
+            return (b >= 0x20 && b <= 0x7E && !letterOrDigit) || b == 0x09 || b == 0x0A || b == 0x0D
+        }
+        let before = offset - 1, after = offset + length
+        if before >= 0 && bytes[before] == UInt8(truncatingIfNeeded: (length + 1) * 2 + 1) { return true }
+        guard before < 0 || delimiter(bytes[before]) else { return false }
+        return after >= bytes.count || bytes[after] == 0 || delimiter(bytes[after])
     }
 
     /// Whether the match is one of the four-digit groups of a UUID (`2E510BD8-3EC0-496C-8462-E9F5A74CE6AC`, a test

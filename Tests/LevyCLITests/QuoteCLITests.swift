@@ -37,14 +37,24 @@ enum LevyBinary {
         process.standardError = err
         process.standardInput = input
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
+        // Standard input is written and standard error read on threads of their own while this one reads standard
+        // output: a child that fills one pipe's buffer (64 KiB) while the parent waits on another would hang both.
+        let group = DispatchGroup()
+        let stderr = Collected()
+        DispatchQueue.global().async(group: group) {
+            if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+            try? input.fileHandleForWriting.close()
+        }
+        DispatchQueue.global().async(group: group) { stderr.data = err.fileHandleForReading.readDataToEndOfFile() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+                      stderr: String(decoding: stderr.data, as: UTF8.self))
     }
+
+    /// What a reader thread collected; read only after the group it ran in is waited for.
+    private final class Collected: @unchecked Sendable { var data = Data() }
 
     static func fixture(_ name: String) -> String { root.appendingPathComponent("Fixtures/orders/\(name)").path }
 }

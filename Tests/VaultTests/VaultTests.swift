@@ -568,6 +568,14 @@ struct CardDataTests {
         #expect(try plant("random.bin", [0x9C, 0xF1, 0x2E, 0x07, 0xB3, 0xE4] + Array("5926".utf8) + [0x00, 0xD9, 0x3A, 0x81, 0xC5, 0x6F]).isEmpty)
         #expect(try plant("row.bin", [0x9C, 0xF1, 0x02, 0x00, 0x00, 0x00, 0x00, 0x0B] + Array("5926".utf8) + [0x00, 0xD9, 0x3A, 0x81]) == ["security code"])
         #expect(try plant("tail.bin", [0x9C, 0xF1, 0x2E, 0x87, 0xB3, 0x0B] + Array("5926".utf8) + [0x00]) == ["security code"])
+        #expect(try plant("row.csv", Array("7,5926\r\n".utf8)) == ["security code"])
+        // Two chance matches of CI's scan, byte for byte around the digits: a WAL record's CRC (NUL on its left) and a
+        // compressed statistics array in pg_statistic (a control byte on its right). Both look like text to
+        // `writtenAsText`; neither is delimited the way a written value is.
+        #expect(try plant("wal.bin", [0xB3, 0xC3, 0xF9, 0x25, 0x0B, 0x00, 0x00] + Array("5926".utf8) + [0x00, 0x20, 0x28, 0x00, 0x00, 0x00]).isEmpty)
+        #expect(try plant("statistic.bin", [0x91, 0x07, 0xC0, 0x2A] + Array("5926".utf8) + [0x0F, 0x25, 0x00, 0x00, 0x00, 0x10]).isEmpty)
+        #expect(CardDataScanner.writtenAsText(7, 4, in: [0xB3, 0xC3, 0xF9, 0x25, 0x0B, 0x00, 0x00] + Array("5926".utf8) + [0x00, 0x20, 0x28, 0x00, 0x00, 0x00]))
+        #expect(CardDataScanner.writtenAsText(4, 4, in: [0x91, 0x07, 0xC0, 0x2A] + Array("5926".utf8) + [0x0F, 0x25, 0x00, 0x00, 0x00, 0x10]))
         // Listed secrets (a processor's key) are found as written, in UTF-8 and UTF-16LE.
         let key = "sk_test_levy_local"
         try Data("Authorization: Bearer \(key)".utf8).write(to: URL(fileURLWithPath: directory + "/secret.log"))
