@@ -130,9 +130,10 @@ public final class PostgresDatabase: SQLDatabase {
     /// Leases a connection for `body`. With PostgreSQL down the pool keeps trying to connect, and fails a waiting lease
     /// only when its own circuit breaker trips, about a minute later (not settable through `PostgresClient`): every
     /// request waited that long for its 503. So a lease still waiting after `limit` asks whether the server can be
-    /// reached at all (`ReachabilityProbe`: a connection of its own, shared by the waiters of a moment): if not, the
-    /// lease request is cancelled (the pool drops it) and the store counts as unavailable; if it can, the pool is only
-    /// busy and the lease keeps its turn (a long statement, a burst, a saturated machine: nothing is cut). `body` runs
+    /// reached at all (`ReachabilityProbe`: a connection of its own, shared by the waiters of a moment): if not, or if
+    /// it refuses connections, the lease request is cancelled (the pool drops it) and the store counts as unavailable;
+    /// if it can, the pool is only busy and the lease keeps its turn (a long statement, a burst, a saturated machine:
+    /// nothing is cut). `body` runs
     /// only if the lease came first: a connection handed over after the give-up is given back unused, so nothing is
     /// sent that no one waits for.
     func leaseWithin<R: Sendable>(_ limit: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
@@ -159,7 +160,7 @@ public final class PostgresDatabase: SQLDatabase {
                     return result
                 case .gaveUp(let why):
                     group.cancelAll()
-                    throw StoreUnavailable("the server cannot be reached: \(why)")
+                    throw StoreUnavailable(why)
                 case .noAnswer:
                     continue
                 }

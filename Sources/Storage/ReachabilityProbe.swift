@@ -5,8 +5,10 @@ import Synchronization
 
 /// Whether the PostgreSQL server can be reached at all, asked by leases that have waited long (`leaseWithin`): a
 /// connection of its own is opened and closed again. A pool that is only busy has a reachable server, and its waiters
-/// keep their turn; a server that is down, refusing or unreachable fails the probe, and the waiters give up as
-/// `StoreUnavailable` instead of waiting for the pool's own circuit breaker. Waiters of the same moment share one probe.
+/// keep their turn; a server that is down or unreachable, or that answers but refuses the connection (too many
+/// clients, a password or database it no longer accepts, still starting), fails the probe, and the waiters give up as
+/// `StoreUnavailable` instead of waiting for the pool's own circuit breaker; the answer says which of the two it was.
+/// Waiters of the same moment share one probe.
 final class ReachabilityProbe: Sendable {
     let configuration: PostgresConnection.Configuration
     let logger: Logger
@@ -21,7 +23,8 @@ final class ReachabilityProbe: Sendable {
         self.reuseFor = reuseFor
     }
 
-    /// Nil when the server accepted a connection; otherwise why it could not be used (safe to show: no password).
+    /// Nil when the server accepted a connection; otherwise why it could not be used, beginning "the server cannot be
+    /// reached" or "the server refused the connection" (safe to show: no password).
     func failure() async -> String? {
         let now = ContinuousClock.now
         let task = current.withLock { current -> Task<String?, Never> in
@@ -39,8 +42,11 @@ final class ReachabilityProbe: Sendable {
                                                                   id: 0, logger: logger).get()
             try? await connection.close()
             return nil
+        } catch let error as PSQLError where error.serverInfo != nil {
+            // The server answered, with an error of its own (its SQLSTATE says which).
+            return "the server refused the connection: " + StoreErrorText.describe(error)
         } catch {
-            return StoreErrorText.describe(error)
+            return "the server cannot be reached: " + StoreErrorText.describe(error)
         }
     }
 }

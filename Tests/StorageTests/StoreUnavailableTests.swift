@@ -1,5 +1,7 @@
 import Foundation
 import LevyTestSupport
+import Logging
+import PostgresNIO
 import Testing
 import _ConnectionPoolModule
 @testable import Storage
@@ -80,6 +82,38 @@ struct StoreUnavailableTests {
         #expect(answered == 8)
         let inTransaction = try await database.transaction { tx in try await tx.query("SELECT 2 AS two", []).first?.integer("two") }
         #expect(inTransaction == 2)
+    }
+
+    /// The probe tells a server that is not there from one that answers and refuses: the first by the socket (nothing
+    /// listens on port 1), the second by the server's own error (a database that does not exist, SQLSTATE 3D000), and
+    /// a statement waiting on a pool that cannot connect gives up after its lease wait with the probe's words.
+    @Test("the reachability probe tells an unreachable server from one that refuses the connection")
+    func probeTellsUnreachableFromRefused() async throws {
+        var logger = Logger(label: "test.probe")
+        logger.logLevel = .critical
+        var nowhere = PostgresConnection.Configuration(host: "127.0.0.1", port: 1, username: "levy", password: nil, database: "levy", tls: .disable)
+        nowhere.options.connectTimeout = .seconds(3)
+        let unreachable = await ReachabilityProbe.connect(nowhere, logger: logger)
+        #expect(unreachable?.hasPrefix("the server cannot be reached: ") == true, "\(unreachable ?? "nil")")
+        guard let url = TestStores.postgresURL, let components = URLComponents(string: url), let host = components.host,
+              let user = components.user else { return }
+        let reachable = PostgresConnection.Configuration(host: host, port: components.port ?? 5432, username: user,
+                                                         password: components.password, database: String(components.path.dropFirst()), tls: .disable)
+        #expect(await ReachabilityProbe.connect(reachable, logger: logger) == nil)
+        var missing = reachable
+        missing.database = "levy_no_such_database"
+        let refused = await ReachabilityProbe.connect(missing, logger: logger)
+        #expect(refused?.hasPrefix("the server refused the connection: ") == true && refused?.contains("3D000") == true, "\(refused ?? "nil")")
+        // Through the pool: its lease waits 0.3 s, the probe is asked, the statement answers unavailable with its words.
+        var elsewhere = components
+        elsewhere.path = "/levy_no_such_database"
+        let database = try PostgresDatabase(url: try #require(elsewhere.string), maximumConnections: 1, leaseWait: .milliseconds(300))
+        defer { database.close() }
+        await #expect {
+            _ = try await database.query("SELECT 1 AS one", [])
+        } throws: { error in
+            (error as? StoreUnavailable)?.reason.hasPrefix("the server refused the connection: ") == true
+        }
     }
 
     /// Whether `operation` ended, with a result or an error, within `limit` (a statement that never answers is left
