@@ -182,7 +182,6 @@ public enum CardDataScanner {
         return found
     }
 
-    /// Whether the match is not part of a longer run of digits (or, with `alphanumeric`, of letters and digits).
     /// Whether the digits at `offset` are not a value of their own: they continue a number written before or after
     /// them (`12.738`, `17:48:738`), or they number a SQL bind placeholder (`$738`, as a failing statement's text
     /// is logged by PostgreSQL).
@@ -239,6 +238,7 @@ public enum CardDataScanner {
         return false
     }
 
+    /// Whether the match is not part of a longer run of digits (or, with `alphanumeric`, of letters and digits).
     static func standsAlone(_ offset: Int, _ length: Int, in bytes: [UInt8], alphanumeric: Bool = false) -> Bool {
         func joins(_ i: Int) -> Bool {
             guard i >= 0, i < bytes.count else { return false }
