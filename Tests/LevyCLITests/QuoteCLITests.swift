@@ -127,6 +127,28 @@ struct QuoteCLITests {
         #expect(result.stderr.contains("manifest.json:0: error: cannot read"))
     }
 
+    /// Every error is reported, however many: 2,000 broken correction rows give 2,000 located errors on standard
+    /// error, about 200 KB, more than a pipe holds (the test's own reader must take both streams at once or hang).
+    @Test("levy tables validate reports every one of 2,000 broken rows, each with its line", .timeLimit(.minutes(2)))
+    func validateManyErrors() throws {
+        let directory = NSTemporaryDirectory() + "levy-many-errors-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.copyItem(atPath: LevyBinary.root.appendingPathComponent("TaxTables").path, toPath: directory)
+        let path = directory + "/local/corrections.csv"
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let first = lines.count - (lines.last == "" ? 1 : 0) + 1
+        let broken = (0..<2_000).map { "broken-\($0),TN,county,47037,,set,county,47037,Davidson County,0.0275,2025-13-01,,local-east-tn-dor-davidson-release,2026-11-30,high,x" }
+        try Data((lines.joined(separator: "\n") + (lines.last == "" ? "" : "\n") + broken.joined(separator: "\n") + "\n").utf8)
+            .write(to: URL(fileURLWithPath: path))
+        let result = try LevyBinary.run(["tables", "validate", directory])
+        #expect(result.status != 0)
+        let errors = result.stderr.split(separator: "\n").filter { $0.contains("local/corrections.csv:") && $0.contains(": error: ") }
+        #expect(errors.count == 2_000, "\(result.stderr.suffix(500))")
+        #expect(result.stderr.utf8.count > 65_536)
+        #expect(errors.first?.hasPrefix("local/corrections.csv:\(first):") == true, "\(errors.first ?? "")")
+        #expect(errors.last?.hasPrefix("local/corrections.csv:\(first + 1_999):") == true, "\(errors.last ?? "")")
+    }
+
     @Test("levy tables validate reports the shipped tables valid")
     func validate() throws {
         let result = try LevyBinary.run(["tables", "validate", LevyBinary.root.appendingPathComponent("TaxTables").path])
