@@ -136,8 +136,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TaxCoreTests", dependencies: ["TaxCore"], swiftSettings: strict),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "LevyTestSupport", .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
-                                                        .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "LevyTestSupport", .product(name: "_ConnectionPoolModule", package: "postgres-nio")], swiftSettings: strict),
         .testTarget(name: "JSONInputTests", dependencies: ["JSONInput"], swiftSettings: strict),
         .testTarget(name: "TaxTablesTests", dependencies: ["TaxTables", "TaxCore"], swiftSettings: strict),
         .testTarget(name: "QuoteContractTests", dependencies: ["QuoteContract", "TaxTables", "TaxCore", "LevyTestSupport"], swiftSettings: strict),

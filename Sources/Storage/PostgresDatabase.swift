@@ -133,9 +133,8 @@ public final class PostgresDatabase: SQLDatabase {
     /// reached at all (`ReachabilityProbe`: a connection of its own, shared by the waiters of a moment): if not, or if
     /// it refuses connections, the lease request is cancelled (the pool drops it) and the store counts as unavailable;
     /// if it can, the pool is only busy and the lease keeps its turn (a long statement, a burst, a saturated machine:
-    /// nothing is cut). `body` runs
-    /// only if the lease came first: a connection handed over after the give-up is given back unused, so nothing is
-    /// sent that no one waits for.
+    /// nothing is cut). `body` runs only if the lease came first: a connection handed over after the give-up is given
+    /// back unused, so nothing is sent that no one waits for.
     func leaseWithin<R: Sendable>(_ limit: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
         let gate = LeaseGate()
         return try await withThrowingTaskGroup(of: LeaseStep<R>.self) { group in

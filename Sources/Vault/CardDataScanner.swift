@@ -95,7 +95,6 @@ public enum CardDataScanner {
     static func digitRuns(_ bytes: [UInt8], wholeRunsOnly: Bool = false) -> [(offset: Int, digits: String)] {
         var found: [(Int, String)] = []
         var i = 0
-        func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
         while i < bytes.count {
             guard isDigit(bytes[i]), i == 0 || !isDigit(bytes[i - 1]) else { i += 1; continue }
             // The run's end and digit count first: most runs in a file are far too short to hold a card number and
@@ -216,8 +215,7 @@ public enum CardDataScanner {
     /// read as `\0 5926 \0` (NUL on the left), a statistics array as `* 7319 \x0F`.
     static func delimitedAsField(_ offset: Int, _ length: Int, in bytes: [UInt8]) -> Bool {
         func delimiter(_ b: UInt8) -> Bool {
-            let letterOrDigit = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
-            return (b >= 0x20 && b <= 0x7E && !letterOrDigit) || b == 0x09 || b == 0x0A || b == 0x0D
+            (b >= 0x20 && b <= 0x7E && !isDigit(b) && !isLetter(b)) || b == 0x09 || b == 0x0A || b == 0x0D
         }
         let before = offset - 1, after = offset + length
         if before >= 0 && bytes[before] == UInt8(truncatingIfNeeded: (length + 1) * 2 + 1) { return true }
@@ -242,10 +240,11 @@ public enum CardDataScanner {
     static func standsAlone(_ offset: Int, _ length: Int, in bytes: [UInt8], alphanumeric: Bool = false) -> Bool {
         func joins(_ i: Int) -> Bool {
             guard i >= 0, i < bytes.count else { return false }
-            let b = bytes[i]
-            if b >= 48 && b <= 57 { return true }
-            return alphanumeric && ((b >= 65 && b <= 90) || (b >= 97 && b <= 122))
+            return isDigit(bytes[i]) || (alphanumeric && isLetter(bytes[i]))
         }
         return !joins(offset - 1) && !joins(offset + length)
     }
+
+    static func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+    static func isLetter(_ b: UInt8) -> Bool { (b >= 65 && b <= 90) || (b >= 97 && b <= 122) }
 }

@@ -1,7 +1,5 @@
 import Foundation
 import LevyTestSupport
-import Logging
-import PostgresNIO
 import Testing
 import _ConnectionPoolModule
 @testable import Storage
@@ -92,25 +90,22 @@ struct StoreUnavailableTests {
     /// a statement waiting on a pool that cannot connect gives up after its lease wait with the probe's words.
     @Test("the reachability probe tells an unreachable server from one that refuses the connection")
     func probeTellsUnreachableFromRefused() async throws {
-        var logger = Logger(label: "test.probe")
-        logger.logLevel = .critical
-        var nowhere = PostgresConnection.Configuration(host: "127.0.0.1", port: 1, username: "levy", password: nil, database: "levy", tls: .disable)
-        nowhere.options.connectTimeout = .seconds(3)
-        let unreachable = await ReachabilityProbe.connect(nowhere, logger: logger)
+        // Each probe is the one a store opened on that URL would ask (its own configuration, built from the URL).
+        func probeAnswer(_ url: String) async throws -> String? {
+            let database = try PostgresDatabase(url: url, maximumConnections: 1)
+            defer { database.close() }
+            return await database.probe.failure()
+        }
+        let unreachable = try await probeAnswer("postgres://levy@127.0.0.1:1/levy")
         #expect(unreachable?.hasPrefix("the server cannot be reached: ") == true, "\(unreachable ?? "nil")")
-        guard let url = TestStores.postgresURL, let components = URLComponents(string: url), let host = components.host,
-              let user = components.user else { return }
-        let reachable = PostgresConnection.Configuration(host: host, port: components.port ?? 5432, username: user,
-                                                         password: components.password, database: String(components.path.dropFirst()), tls: .disable)
-        #expect(await ReachabilityProbe.connect(reachable, logger: logger) == nil)
-        var missing = reachable
-        missing.database = "levy_no_such_database"
-        let refused = await ReachabilityProbe.connect(missing, logger: logger)
+        guard let url = TestStores.postgresURL, var elsewhere = URLComponents(string: url) else { return }
+        #expect(try await probeAnswer(url) == nil)
+        elsewhere.path = "/levy_no_such_database"
+        let missing = try #require(elsewhere.string)
+        let refused = try await probeAnswer(missing)
         #expect(refused?.hasPrefix("the server refused the connection: ") == true && refused?.contains("3D000") == true, "\(refused ?? "nil")")
         // Through the pool: its lease waits 0.3 s, the probe is asked, the statement answers unavailable with its words.
-        var elsewhere = components
-        elsewhere.path = "/levy_no_such_database"
-        let database = try PostgresDatabase(url: try #require(elsewhere.string), maximumConnections: 1, leaseWait: .milliseconds(300))
+        let database = try PostgresDatabase(url: missing, maximumConnections: 1, leaseWait: .milliseconds(300))
         defer { database.close() }
         await #expect {
             _ = try await database.query("SELECT 1 AS one", [])
