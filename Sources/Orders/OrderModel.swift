@@ -279,6 +279,24 @@ public enum EngagementText {
     }
 }
 
+/// The remote-seller programs elected, as stored with an order: `TX:single_local_use_tax,AL:simplified_sellers_use_tax`
+/// (request order; a type is lower-case letters, digits and underscores: the contract refuses anything else).
+public enum ElectionsText {
+    public static func format(_ elections: [RemoteSellerElection]) -> String {
+        elections.map { "\($0.state):\($0.type)" }.joined(separator: ",")
+    }
+
+    public static func parse(_ text: String) -> [RemoteSellerElection]? {
+        var result: [RemoteSellerElection] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = item.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let state = StateCode(String(parts[0])), RemoteSellerElection.isValidType(parts[1]) else { return nil }
+            result.append(RemoteSellerElection(state: state, type: String(parts[1])))
+        }
+        return result
+    }
+}
+
 /// The jurisdictions pinned for seller premises, as stored with an order: one `address<TAB>code code` per line
 /// (addresses and codes hold no control characters: the contract and the profile refuse them).
 public enum PinnedText {

@@ -107,18 +107,25 @@ public struct OrderReader: Sendable {
         public var refundedAmount: Int64?
     }
 
-    /// Up to `limit` entries of the period after sequence number `after`, in ledger order.
+    /// Up to `limit` entries of the period after sequence number `after`, in ledger order. One row per entry: the
+    /// jurisdiction's frozen name is looked up, not joined, since two taxes on one line may share a code (orders
+    /// placed while Cook County's amusement tax had its county's code 17031 kept both; a join counted each twice).
     public func ledgerDetail(_ period: Period, after: Int64, limit: Int) async throws -> [LedgerDetail] {
         let rows = try await rows("""
             SELECT l.seq, l.order_id, l.refund_id, l.kind, l.line_no, l.jurisdiction_code, l.level, l.rate, l.taxable AS j_taxable, l.tax,
               l.tax_date, l.table_version, l.at, l.hash, o.created_at, o.customer_id, o.origin_address, o.destination_address,
               o.billing_address, ol.code, ol.quantity, ol.amount, ol.exempt, ol.sourcing_rule, ol.sourced_to, ol.certificate,
-              ol.fulfilment, ol.tax_type, ol.exempt_reason, ol.not_collecting, ot.name AS j_name, rl.quantity AS r_quantity,
-              rl.amount AS r_amount
+              ol.fulfilment, ol.tax_type, ol.exempt_reason, ol.not_collecting,
+              COALESCE((SELECT ot.name FROM \(table("order_taxes")) ot
+                        WHERE ot.order_id = l.order_id AND ot.line_no = l.line_no AND ot.jurisdiction_code = l.jurisdiction_code
+                          AND ot.level = l.level AND ot.rate = l.rate ORDER BY ot.position LIMIT 1),
+                       (SELECT ot.name FROM \(table("order_taxes")) ot
+                        WHERE ot.order_id = l.order_id AND ot.line_no = l.line_no AND ot.jurisdiction_code = l.jurisdiction_code
+                        ORDER BY ot.position LIMIT 1)) AS j_name,
+              rl.quantity AS r_quantity, rl.amount AS r_amount
             FROM \(table("ledger")) l
             JOIN \(table("orders")) o ON o.id = l.order_id
             JOIN \(table("order_lines")) ol ON ol.order_id = l.order_id AND ol.line_no = l.line_no
-            LEFT JOIN \(table("order_taxes")) ot ON ot.order_id = l.order_id AND ot.line_no = l.line_no AND ot.jurisdiction_code = l.jurisdiction_code
             LEFT JOIN \(table("refund_lines")) rl ON rl.refund_id = l.refund_id AND rl.line_no = l.line_no
             WHERE l.seq > $1 AND l.seq <= $4 AND ((l.kind <> 'refund' AND l.tax_date >= $2 AND l.tax_date <= $3)
               OR (l.kind = 'refund' AND substr(l.at, 1, 10) >= $2 AND substr(l.at, 1, 10) <= $3))

@@ -181,6 +181,11 @@ public struct OrderService: Sendable {
             .init(version: 16, name: "locked orders", statements: [
                 "CREATE INDEX {index}orders_refund_locked ON {schema}orders (refund_locked_at) WHERE refund_lock IS NOT NULL",
             ]),
+            // The remote-seller programs the seller elected (Texas's single local use tax rate, Alabama's SSUT): replay
+            // needs them to recompute the order's tax.
+            .init(version: 17, name: "remote seller elections", statements: [
+                "ALTER TABLE {schema}orders ADD COLUMN elections TEXT",
+            ]),
         ])
     }
 
@@ -231,7 +236,8 @@ public struct OrderService: Sendable {
                      request.registrations.map { .text($0.map(\.code).sorted().joined(separator: ",")) } ?? .null,
                      .text(EngagementText.format(request.engagement)), .integer(giftCardAmount),
                      request.pinned.isEmpty ? .null : .text(PinnedText.format(request.pinned)),
-                     request.payment.map { .text(AddressText.format($0)) } ?? .null]
+                     request.payment.map { .text(AddressText.format($0)) } ?? .null,
+                     request.elections.isEmpty ? .null : .text(ElectionsText.format(request.elections))]
         var lineRows: [[SQLValue]] = []
         var taxRows: [[SQLValue]] = []
         var lines: [OrderLine] = []
@@ -320,7 +326,7 @@ public struct OrderService: Sendable {
     static let orderColumns = ["id", "idempotency_key", "request_hash", "status", "currency", "tax_date", "table_version", "rounding",
                                "total_amount", "total_tax", "payment_token", "created_at", "customer_id", "billing_version", "origin_address",
                                "destination_address", "billing_address", "registrations", "engagement", "gift_card_amount", "pinned",
-                               "payment_address"]
+                               "payment_address", "elections"]
     static let lineColumns = ["order_id", "line_no", "line_id", "code", "quantity", "amount", "taxable", "exempt", "tax", "sourcing_rule",
                               "sourced_to", "certificate", "fulfilment", "tax_type", "taxability_rule", "exempt_reason", "not_collecting",
                               "request_amount", "tax_included", "location_address", "discount", "third_party_discount"]

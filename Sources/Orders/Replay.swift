@@ -23,7 +23,7 @@ extension OrderService {
         let (placeholders, binds) = SQLValue.inList(ids)
         let orders = try await rows("""
             SELECT id, tax_date, rounding, currency, total_tax, origin_address, destination_address, billing_address, payment_address, registrations,
-              engagement, pinned
+              engagement, pinned, elections
             FROM \(table("orders")) WHERE id IN (\(placeholders))
             """, binds)
         let lines = try await rows("""
@@ -106,6 +106,7 @@ extension OrderService {
                                    engagement: try parsed(order, "engagement", "a seller engagement", EngagementText.parse) ?? .originOnly)
         var replayed = request
         replayed.pinned = try parsed(order, "pinned", "pinned jurisdictions (address, tab, codes per line)", PinnedText.parse) ?? [:]
+        replayed.elections = try parsed(order, "elections", "remote-seller elections (ST:type, comma-separated)", ElectionsText.parse) ?? []
         return ReplayedOrder(id: id, request: replayed, recordedTax: try OrderService.money(order, "total_tax"), lineTaxes: lineTaxes,
                              assumptions: assumptions)
     }

@@ -321,8 +321,39 @@ public enum QuoteCodec {
             }
             engagement = .places(zips)
         }
-        return QuoteRequest(date: date, origin: origin, destination: destination, billing: billing, payment: payment, registrations: registrations,
-                            exemptions: exemptions, lines: lines, rounding: rounding, discounts: discounts, engagement: engagement)
+        var request = QuoteRequest(date: date, origin: origin, destination: destination, billing: billing, payment: payment, registrations: registrations,
+                                   exemptions: exemptions, lines: lines, rounding: rounding, discounts: discounts, engagement: engagement)
+        request.elections = try elections(document.seller?.elections ?? [], placesOfBusiness: placesOfBusiness)
+        return request
+    }
+
+    /// `seller.elections`: at most one program per state, named by a word the tables define (the engine refuses one
+    /// they do not have). A merchant with a place of business in the state is not a remote seller there.
+    static func elections(_ documents: [ElectionDocument], placesOfBusiness: [PlaceOfBusiness]) throws(ContractError) -> [RemoteSellerElection] {
+        guard documents.count <= 60 else { throw ContractError(.invalidValue, field: "seller.elections", "at most 60 elections, one per state") }
+        var result: [RemoteSellerElection] = []
+        for (i, document) in documents.enumerated() {
+            let field = "seller.elections[\(i)]"
+            guard let stateText = document.state else { throw ContractError(.missingField, field: field + ".state", "required (a two-letter state code)") }
+            guard let state = StateCode(stateText) else {
+                throw ContractError(.invalidValue, field: field + ".state", "\"\(stateText.prefix(12))\" is not a two-letter state code")
+            }
+            guard let type = document.type else {
+                throw ContractError(.missingField, field: field + ".type", "required (single_local_use_tax, simplified_sellers_use_tax)")
+            }
+            guard RemoteSellerElection.isValidType(type) else {
+                throw ContractError(.invalidValue, field: field + ".type", "1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)")
+            }
+            guard !result.contains(where: { $0.state == state }) else {
+                throw ContractError(.invalidValue, field: field + ".state", "\(state) is elected twice: a seller elects at most one program per state")
+            }
+            if let place = placesOfBusiness.sorted(by: { $0.id < $1.id }).first(where: { $0.address.state == state }) {
+                throw ContractError(.invalidValue, field: field + ".state", "the merchant profile has a place of business in \(state) (\(place.id)): "
+                                    + "a seller located there is not a remote seller and cannot elect \(type)")
+            }
+            result.append(RemoteSellerElection(state: state, type: type))
+        }
+        return result
     }
 
     /// The address a document gives, or the merchant's location it names (only where `locations` is passed: the

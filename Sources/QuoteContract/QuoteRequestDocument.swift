@@ -54,6 +54,19 @@ struct DiscountDocument: Decodable, Equatable {
     }
 }
 
+/// A remote-seller program the seller elected: `{"state": "TX", "type": "single_local_use_tax"}`.
+struct ElectionDocument: Decodable, Equatable {
+    var state: String?
+    var type: String?
+
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: ["state", "type"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        state = try c.decodeIfPresent(String.self, forKey: AnyKey("state"))
+        type = try c.decodeIfPresent(String.self, forKey: AnyKey("type"))
+    }
+}
+
 struct AddressDocument: Decodable, Equatable {
     init() {}
 
@@ -85,11 +98,14 @@ struct SellerDocument: Decodable, Equatable {
     /// Where the seller is engaged in business: "everywhere", or a list of ZIP codes of its locations.
     var engagedEverywhere: Bool?
     var engagedIn: [String]?
+    /// The remote-seller programs the seller elected.
+    var elections: [ElectionDocument]?
 
     init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, allowed: ["registrations", "engaged_in"])
+        try rejectUnknownKeys(decoder, allowed: ["registrations", "engaged_in", "elections"])
         let c = try decoder.container(keyedBy: AnyKey.self)
         registrations = try c.decodeIfPresent([String].self, forKey: AnyKey("registrations"))
+        elections = try c.decodeIfPresent([ElectionDocument].self, forKey: AnyKey("elections"))
         if let text = try? c.decodeIfPresent(String.self, forKey: AnyKey("engaged_in")) {
             guard text == "everywhere" else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [AnyKey("engaged_in")],

@@ -146,13 +146,21 @@ public struct Reconciler: Sendable {
             stream = offset == 0 ? headerStream : try CSVStream(path: request.settlements, offset: offset, line: startLine)
         } catch { throw ReconcileError.input(error.description) }
         var done = Int(try await work.value("settlement_rows") ?? "0") ?? 0
+        // The report sums the file's amounts, fees and nets: their magnitudes must add up within what a sum can hold
+        // (each line is bounded, but 9,224 lines at the bound pass Int64: probe #12's SQLite "integer overflow").
+        var magnitudes = SettlementMagnitudes(saved: try await work.value("settlement_magnitudes"))
         while true {
             var lines: [SettlementLine] = []
             var end: Int64 = offset
             var nextLine = startLine
             do {
                 while lines.count < batch, let record = try stream.next() {
-                    lines.append(try bound.line(record))
+                    let line = try bound.line(record)
+                    guard magnitudes.add(line) else {
+                        throw ReconcileError.input("\(name):\(record.line): the file's amounts, fees or nets add up past 92 quadrillion dollars, more than "
+                                                   + "a sum can hold exactly; reconcile it in parts")
+                    }
+                    lines.append(line)
                     end = record.end
                     nextLine = record.line + 1
                 }
@@ -165,7 +173,7 @@ public struct Reconciler: Sendable {
             }
             done += lines.count
             try await work.insertSettlements(lines, checkpoint: ["settlement_offset": String(end), "settlement_line": String(nextLine),
-                                                                 "settlement_rows": String(done)])
+                                                                 "settlement_rows": String(done), "settlement_magnitudes": magnitudes.saved])
             await afterCheckpoint(try work.checkpointed())
             progress("settlement lines", done)
         }
@@ -375,3 +383,29 @@ public struct Reconciler: Sendable {
     }
 }
 
+/// Running sums of a settlement file's absolute amounts, fees and nets, kept with the checkpoint: while each stays
+/// within Int64, no sum the report takes (of signed values) can overflow.
+struct SettlementMagnitudes {
+    var amount: Int64 = 0
+    var fee: Int64 = 0
+    var net: Int64 = 0
+
+    init(saved: String?) {
+        let parts = (saved ?? "").split(separator: ",").compactMap { Int64($0) }
+        if parts.count == 3, parts.allSatisfy({ $0 >= 0 }) { (amount, fee, net) = (parts[0], parts[1], parts[2]) }
+    }
+
+    var saved: String { "\(amount),\(fee),\(net)" }
+
+    /// Adds a line; false (and nothing added) when a sum would pass Int64.
+    mutating func add(_ line: SettlementLine) -> Bool {
+        func plus(_ sum: Int64, _ value: Int64) -> Int64? {
+            guard value != .min else { return nil }
+            let (result, overflow) = sum.addingReportingOverflow(Swift.abs(value))
+            return overflow ? nil : result
+        }
+        guard let a = plus(amount, line.amount), let f = plus(fee, line.fee), let n = plus(net, line.net) else { return false }
+        (amount, fee, net) = (a, f, n)
+        return true
+    }
+}

@@ -157,10 +157,15 @@ public struct SettlementLayout: Sendable {
     /// The column index of each field in a file with this header; fails naming the missing columns.
     func bind(header: [String], file: String) throws(ReconcileError) -> BoundLayout {
         var index: [Field: Int] = [:]
-        let positions = Dictionary(header.enumerated().map { ($0.element.trimmingCharacters(in: .whitespaces).lowercased(), $0.offset) },
-                                   uniquingKeysWith: { first, _ in first })
+        let names = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let positions = Dictionary(names.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
         for (field, column) in columns {
-            if let position = positions[column.lowercased()] { index[field] = position }
+            guard let position = positions[column.lowercased()] else { continue }
+            // Names match without regard to case: "AMOUNT" and "amount" in one header leave the amount in doubt.
+            if let again = names.indices.first(where: { $0 > position && names[$0] == names[position] }) {
+                throw .input("\(file):1: column \"\(column)\" (\(field.rawValue)) appears twice (columns \(position + 1) and \(again + 1)); which one is meant cannot be told")
+            }
+            index[field] = position
         }
         let required: [Field] = [.lineID, .type, .amount, .currency, .created]
         let missing = required.filter { index[$0] == nil }.map { "\(columns[$0] ?? $0.rawValue) (\($0.rawValue))" }
@@ -322,8 +327,9 @@ public enum TimeText {
         guard digits.allSatisfy({ utf8[$0] >= 48 && utf8[$0] <= 57 }), utf8[4] == 45, utf8[7] == 45, utf8[13] == 58, utf8[16] == 58,
               utf8[10] == UInt8(ascii: " ") || utf8[10] == UInt8(ascii: "T") else { return nil }
         func number(_ a: Int, _ b: Int) -> Int { Int(utf8[a] - 48) * 10 + Int(utf8[b] - 48) }
-        let month = number(5, 6), day = number(8, 9)
-        guard (1...12).contains(month), (1...31).contains(day), number(11, 12) < 24, number(14, 15) < 60, number(17, 18) < 60 else { return nil }
+        let year = number(0, 1) * 100 + number(2, 3), month = number(5, 6), day = number(8, 9)
+        guard year >= 1, (1...12).contains(month), (1...Timestamp.daysIn(month: month, year: year)).contains(day), number(11, 12) < 24,
+              number(14, 15) < 60, number(17, 18) < 60 else { return nil }
         utf8[10] = UInt8(ascii: "T")
         if utf8.count == 19 { utf8.append(UInt8(ascii: "Z")) }
         return String(decoding: utf8, as: UTF8.self)

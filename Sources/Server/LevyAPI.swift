@@ -171,7 +171,8 @@ public struct LevyAPI: Sendable {
             (reply, replayed) = try await runIdempotently(handling, call: call, request: request)
         } catch {
             if let throttled = error as? Throttled { retryAfter = throttled.seconds }
-            if let apiError = error as? APIError, let seconds = apiError.retryAfter { retryAfter = seconds }
+            // Errors of the services become API errors with their wait (a gift card reissued a moment ago: probe #12).
+            if let seconds = ((error as? APIError) ?? APIError.from(error))?.retryAfter { retryAfter = seconds }
             reply = errorReply(error, requestID: requestID, logger: logger)
         }
         let elapsed = ContinuousClock.now - started

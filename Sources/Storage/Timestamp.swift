@@ -30,6 +30,10 @@ public enum Timestamp {
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
               let minute = number(14..<16), let second = number(17..<19) else { return nil }
+        // A time that names no instant (2026-02-31, 2026-12-40, 24:00:00) is refused, not rolled over by timegm
+        // into another day (probe #12: a settlement "available 2026-12-40" read as January 9).
+        guard year >= 1, (1...12).contains(month), (1...daysIn(month: Int(month), year: Int(year))).contains(Int(day)),
+              hour < 24, minute < 60, second < 60 else { return nil }
         var parts = tm()
         parts.tm_year = year - 1900
         parts.tm_mon = month - 1
@@ -38,5 +42,14 @@ public enum Timestamp {
         parts.tm_min = minute
         parts.tm_sec = second
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+
+    /// Days in a month of the proleptic Gregorian calendar (1...12).
+    public static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 }

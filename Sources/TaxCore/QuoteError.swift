@@ -17,6 +17,8 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
     case noTaxability(line: Int, ProductTaxCode, StateCode, TaxDate)
     /// A jurisdiction a merchant pinned for its premises that the tables cannot rate on the date.
     case unknownPinnedJurisdiction(field: String, code: String, TaxDate)
+    /// An election of a remote-seller program the tables do not have for that state (`seller.elections[0].type`).
+    case unknownElection(field: String, StateCode, String)
 
     /// The request field at fault, as a path ("lines[2].quantity", "destination.zip").
     public var field: String {
@@ -33,6 +35,7 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noStateRate: "date"
         case .noTaxability(let line, _, _, _): "lines[\(line)].code"
         case .unknownPinnedJurisdiction(let field, _, _): field
+        case .unknownElection(let field, _, _): field
         }
     }
 
@@ -53,6 +56,8 @@ public enum QuoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noTaxability(_, let code, let state, let date): "the tables do not say whether \(code.rawValue) is taxable in \(state) on \(date)"
         case .unknownPinnedJurisdiction(_, let code, let date):
             "the merchant profile pins jurisdiction \(code) for this location, and the tables have no local rate for it on \(date) (a state's own code is not one)"
+        case .unknownElection(_, let state, let type):
+            "the tables have no remote-seller program \"\(type)\" in \(state) (docs/quote-contract.md lists the programs)"
         }
     }
 }

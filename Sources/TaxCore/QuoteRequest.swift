@@ -74,6 +74,10 @@ public struct QuoteRequest: Sendable {
     /// Seller premises whose local jurisdictions the merchant verified: a line sourced to one of these addresses is
     /// taxed by exactly these codes (see `TaxCalculator.pin`).
     public var pinned: [Address: [String]] = [:]
+    /// The remote-seller programs the seller elected, at most one per state (Texas's single local use tax rate,
+    /// Alabama's Simplified Sellers Use Tax); each applies only to lines sourced to its state while the order is
+    /// sold from outside it.
+    public var elections: [RemoteSellerElection] = []
 
     public init(date: TaxDate, origin: Address, destination: Address? = nil, billing: Address? = nil, payment: Address? = nil,
                 registrations: Set<StateCode>? = nil, exemptions: [ExemptionCertificate] = [],

@@ -17,6 +17,12 @@ public struct TaxCalculator: Sendable {
             guard (0...QuoteLimits.maxLineAmount).contains(line.amount.minorUnits) else { throw .amountOutOfRange(line: index) }
         }
         var warnings: [String] = []
+        // An election names a program the tables have for its state (on some date: one not in force on the order's
+        // date is said in the lines' warnings).
+        for (i, election) in request.elections.enumerated()
+        where !(tables.remoteSellerPrograms[election.state]?.contains { $0.type == election.type } ?? false) {
+            throw .unknownElection(field: "seller.elections[\(i)].type", election.state, election.type)
+        }
         let discounts = try allocateDiscounts(request)
 
         // Pass 1: where each line is sourced and what each jurisdiction taxes. Proportional shipping needs the
@@ -275,6 +281,24 @@ public struct TaxCalculator: Sendable {
                                         rate: taxType == .use ? (local.interstate ?? local.intrastate) : local.intrastate))
         }
 
+        // A remote seller's election: the program's one tax in place of the levels it replaces.
+        var program: RemoteSellerProgram?
+        if !request.elections.isEmpty, let election = request.elections.first(where: { $0.state == state }) {
+            if let place = Self.sellerPlace(in: state, request: request) {
+                warnings.append("election \(election.type) in \(state) not applied: the order is sold from \(place) in \(state), and the program "
+                                + "is for sellers with no place of business there")
+            } else if let elected = tables.remoteSellerProgram(state, election.type, on: request.date) {
+                components.removeAll { elected.replaces.contains($0.jurisdiction.level) }
+                let component = Component(jurisdiction: elected.jurisdiction, rate: elected.rate)
+                // The state's component stays first (`stateTaxed`, `lineTaxable` rely on it).
+                if elected.jurisdiction.level == .state { components.insert(component, at: 0) } else { components.append(component) }
+                sources.append(elected.provenance.source)
+                program = elected
+            } else {
+                warnings.append("election \(election.type) in \(state) not applied: the program is not in force on \(request.date)")
+            }
+        }
+
         let stateRules = tables.rules(in: state)
         let rules = stateRules.isEmpty ? [] : stateRules.filter { $0.schedule.contains(request.date) && $0.codes.contains(line.code) }
         let countyFIPS = primary.countyFIPS
@@ -373,11 +397,17 @@ public struct TaxCalculator: Sendable {
             warnings.append("third-party coupon: \(rule.reducesBase ? "reduces" : "does not reduce") the taxable price in \(state) (\(rule.provenance.source))")
         }
 
-        var appliedRules: [String] = appliedOwnBase
+        var appliedRules: [String] = appliedOwnBase + (program.map { [$0.id] } ?? [])
         for component in components where component.taxed {
             for rule in component.articleRules where !appliedRules.contains(rule.id) {
                 let ruled = rule.saleCap.map { Swift.min(net, $0) } ?? Articles(amount: net, quantity: quantity).total(rule.taxableBase)
-                if component.isBand ? ruled > 0 : ruled < net { appliedRules.append(rule.id) }
+                if component.isBand ? ruled > 0 : ruled < net {
+                    appliedRules.append(rule.id)
+                    if let program, component.jurisdiction == program.jurisdiction, case .holiday = rule.kind {
+                        warnings.append("holiday \(rule.id) applied to \(program.jurisdiction.name) as to the taxes it replaces: how \(state)'s "
+                                        + "holiday treats the elected program is not confirmed by a state source")
+                    }
+                }
             }
         }
         var cells: [JurisdictionTax] = []
@@ -408,6 +438,17 @@ public struct TaxCalculator: Sendable {
                 appliedRules: appliedRules, jurisdictions: cells),
             includedTax: includedTax, isTaxIncluded: line.taxIncluded, combinedRate: combinedRate, warnings: warnings, sources: sources,
             isShippedGoods: line.fulfilment == .shipped && line.code != .shipping, stateTaxed: components[0].taxed, saleCaps: saleCaps)
+    }
+
+    /// Where the order is sold from in the state, if anywhere: its origin or a line's own seller location. A seller
+    /// with a place of business in a state is not a remote seller there (the merchant profile's other places are
+    /// checked where the request is read).
+    static func sellerPlace(in state: StateCode, request: QuoteRequest) -> String? {
+        if request.origin.state == state { return "its origin (\(request.origin.zip))" }
+        if let (i, line) = request.lines.enumerated().first(where: { $0.element.location?.state == state }), let location = line.location {
+            return "lines[\(i)].location (\(location.zip))"
+        }
+        return nil
     }
 
     /// A date the tables do not cover is the date's fault; an unknown or misplaced ZIP is the address's.

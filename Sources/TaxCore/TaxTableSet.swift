@@ -126,6 +126,14 @@ public struct TaxTableSet: Sendable {
     }
     /// Per state, whether a reimbursed third-party coupon reduces the taxable base.
     public var couponRules: [StateCode: ThirdPartyCouponRule] = [:]
+    /// Per state, the flat-rate programs a remote seller may elect (`RemoteSellerProgram`), by type and date.
+    public var remoteSellerPrograms: [StateCode: [RemoteSellerProgram]] = [:]
+
+    /// The program of that type in the state in force on the date.
+    public func remoteSellerProgram(_ state: StateCode, _ type: String, on date: TaxDate) -> RemoteSellerProgram? {
+        remoteSellerPrograms[state]?.first { $0.type == type && $0.period.contains(date) }
+    }
+
     /// Per state, the statutory bracket schedules that replace rounding for the rates they cover (`sst` rounding).
     public var brackets: [StateCode: [BracketSchedule]] = [:]
 

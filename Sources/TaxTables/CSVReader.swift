@@ -154,8 +154,18 @@ struct CSVTable {
         }
         header = first.fields.map { $0.trimmingSpaces }
         var index: [String: Int] = [:]
-        for (i, name) in header.enumerated() { index[name] = i }
+        var repeated = false
+        for (i, name) in header.enumerated() {
+            // A column named twice: which of the two a reader takes cannot be told from the file.
+            if !name.isEmpty, let first = index[name] {
+                log.error(file, 1, i + 1, "column \"\(name.prefix(64))\" appears twice (columns \(first + 1) and \(i + 1))")
+                repeated = true
+                continue
+            }
+            index[name] = i
+        }
         columnIndex = index
+        if repeated { return nil }
         let missing = required.filter { index[$0] == nil }
         if !missing.isEmpty {
             log.error(file, 1, nil, "missing column(s): \(missing.joined(separator: ", ")); the header is \(header.joined(separator: ","))")

@@ -93,6 +93,7 @@ public enum CanonicalTables {
         let ownBase = contents["local/local-taxes.csv"].map { readLocalTaxes($0, states: stateCodes, sources: known, log: &log) } ?? []
         let coupons = contents["coupons.csv"].map { readCoupons($0, states: stateCodes, sources: known, log: &log) } ?? [:]
         let brackets = contents["brackets.csv"].map { readBrackets($0, states: stateCodes, sources: known, log: &log) } ?? [:]
+        let elections = contents[electionsFile].map { readElections($0, states: stateCodes, sources: known, log: &log) } ?? [:]
         let official = replacing(contents["official/files.csv"].map { readOfficialList($0, states: stateCodes, sources: known, log: &log) } ?? [],
                                  with: imported)
         let sstNames = contents[sstPlaceNamesFile].map { readSSTPlaceNames($0, states: stateCodes, sources: known, log: &log) } ?? []
@@ -108,6 +109,7 @@ public enum CanonicalTables {
         let placed = relocateCrossCountyRegions(separateDistricts(zip5).records, townsTopUp: Set(localCaps.map(\.code))).records
         zip5 = fallbacksTakeTheirPostalCity(alignCountyRates(placed).records).records
         checkRuleJurisdictions(ruleJurisdictions, zip5: zip5, corrections: corrections, log: &log)
+        checkOwnBaseCodes(ownBase, zip5: zip5, corrections: corrections, log: &log)
 
         if log.hasErrors { throw TableLoadError(log.entries) }
         let index = Zip5Index(records: zip5)
@@ -121,13 +123,15 @@ public enum CanonicalTables {
         var tables = TaxTableSet(version: version, states: profiles, taxability: taxability, rules: rules, locals: locals)
         tables.couponRules = coupons
         tables.brackets = brackets
+        tables.remoteSellerPrograms = elections
         var dated: [String: TaxDate] = [:]
         for source in sources { if let through = source.verifiedThrough { dated[source.id] = through } }
         tables.verifiedThrough = dated
         tables.registerCombinedSources(Set(profiles.flatMap { $0.rates.map(\.provenance.source) } + corrections.map(\.provenance.source)
                                            + zip5.map(\.source)
                                            + ownBase.map(\.tax.provenance.source)
-                                           + brackets.values.flatMap { $0.map(\.provenance.source) }))
+                                           + brackets.values.flatMap { $0.map(\.provenance.source) }
+                                           + elections.values.flatMap { $0.map(\.provenance.source) }))
         return Loaded(tables: tables, zip5: index, sources: sources, warnings: log.entries, directory: directory)
     }
 
@@ -441,11 +445,8 @@ public enum CanonicalTables {
         }
     }
 
-    /// A rule that names a jurisdiction no ZIP5 record or correction of its state has would silently limit nothing.
-    static func checkRuleJurisdictions(_ named: [RuleJurisdictions], zip5: [Zip5Record], corrections: [LocalCorrection],
-                                       log: inout DiagnosticLog) {
-        guard !named.isEmpty else { return }
-        let states = Set(named.map(\.state))
+    /// The codes of the general local jurisdictions (ZIP5 records and corrections) of the given states.
+    static func localCodes(of states: Set<StateCode>, zip5: [Zip5Record], corrections: [LocalCorrection]) -> [StateCode: Set<String>] {
         var known: [StateCode: Set<String>] = [:]
         for record in zip5 where states.contains(record.state) {
             for local in record.locals { known[record.state, default: []].insert(local.jurisdiction.code) }
@@ -453,10 +454,31 @@ public enum CanonicalTables {
         for correction in corrections where states.contains(correction.state) {
             known[correction.state, default: []].insert(correction.jurisdiction.code)
         }
+        return known
+    }
+
+    /// A rule that names a jurisdiction no ZIP5 record or correction of its state has would silently limit nothing.
+    static func checkRuleJurisdictions(_ named: [RuleJurisdictions], zip5: [Zip5Record], corrections: [LocalCorrection],
+                                       log: inout DiagnosticLog) {
+        guard !named.isEmpty else { return }
+        let known = localCodes(of: Set(named.map(\.state)), zip5: zip5, corrections: corrections)
         for entry in named {
             for code in entry.codes.sorted() where !(known[entry.state]?.contains(code) ?? false) {
                 log.error("rules.csv", entry.line, entry.column, "jurisdiction_code \"\(code)\" is not a local jurisdiction of \(entry.state) in local/zip5.csv or local/corrections.csv")
             }
+        }
+    }
+
+    /// A tax with its own base is a jurisdiction of its own: its code must not be one the state's general local
+    /// taxes use, since the ledger and the exports tell a line's taxes apart by code (Cook County's amusement tax
+    /// under the county's FIPS 17031 was reported twice beside the county's sales tax).
+    static func checkOwnBaseCodes(_ ownBase: [ScopedOwnBaseTax], zip5: [Zip5Record], corrections: [LocalCorrection], log: inout DiagnosticLog) {
+        guard !ownBase.isEmpty else { return }
+        let general = localCodes(of: Set(ownBase.map(\.state)), zip5: zip5, corrections: corrections)
+        let codeColumn = 6
+        for scoped in ownBase where general[scoped.state]?.contains(scoped.tax.jurisdiction.code) ?? false {
+            log.error("local/local-taxes.csv", scoped.line, codeColumn, "jurisdiction_code \"\(scoped.tax.jurisdiction.code)\" is the code of a general local "
+                      + "jurisdiction of \(scoped.state) (local/zip5.csv or local/corrections.csv): a tax with its own base needs a code of its own")
         }
     }
 

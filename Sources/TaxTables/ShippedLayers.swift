@@ -7,7 +7,8 @@ import TaxCore
 extension CanonicalTables {
     /// Optional files, read when present and digested with the others.
     static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "brackets.csv", "official/files.csv", sstPlaceNamesFile,
-                                 zip5WitnessesFile]
+                                 zip5WitnessesFile, electionsFile]
+    static let electionsFile = "elections.csv"
 
     /// One official file the shipped tables carry verbatim (`official/files.csv`).
     public struct ShippedOfficialFile: Sendable {
@@ -190,6 +191,52 @@ extension CanonicalTables {
             if !states.contains(state) { log.error(file, record.line, 1, "state \(state) is not in states.csv") }
             if result[state] != nil { log.error(file, record.line, 1, "\(state) is listed twice") }
             result[state] = ThirdPartyCouponRule(state: state, reducesBase: flag == "Y", confidence: confidence, provenance: provenance)
+        }
+        return result
+    }
+
+    /// `elections.csv`: the flat-rate programs a remote seller may elect, one row per program and period. A program
+    /// that replaces the state's tax is a state-level tax; one that replaces only local taxes is a local one.
+    static func readElections(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [StateCode: [RemoteSellerProgram]] {
+        let file = electionsFile
+        let columns = ["state", "type", "rate", "replaces", "level", "jurisdiction_code", "jurisdiction_name", "effective_from", "effective_through",
+                       "source", "as_of", "confidence", "note"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [:] }
+        var result: [StateCode: [RemoteSellerProgram]] = [:]
+        var lines: [String: [(EffectivePeriod, Int)]] = [:]
+        for record in table.records {
+            guard let state = table.state(record, "state", log: &log), let type = table.text(record, "type", log: &log),
+                  let rate = table.rate(record, "rate", log: &log),
+                  let replaces = table.list(record, "replaces", log: &log, parse: JurisdictionLevel.init(rawValue:)),
+                  let level = table.choice(record, "level", as: JurisdictionLevel.self, allowed: JurisdictionLevel.allCases, log: &log),
+                  let code = table.text(record, "jurisdiction_code", log: &log), let name = table.text(record, "jurisdiction_name", log: &log),
+                  let period = table.period(record, log: &log), let provenance = sourcesExist(table, record, known: sources, log: &log),
+                  let confidence = confidence(table, record, log: &log) else { continue }
+            if !states.contains(state) { log.error(file, record.line, 1, "state \(state) is not in states.csv") }
+            // The request names a program by this word: letters, digits and underscores, as the contract accepts.
+            guard RemoteSellerElection.isValidType(type) else {
+                log.error(file, record.line, table.field(record, "type").column, "type \"\(type)\" is not 1 to 40 lower-case letters, digits or underscores")
+                continue
+            }
+            guard rate.units > 0, rate.units <= 2_000_000_000 else {
+                log.error(file, record.line, table.field(record, "rate").column, "a program rate of \(rate) is not plausible (above 0, at most 20%)")
+                continue
+            }
+            guard replaces.contains(.state) == (level == .state) else {
+                log.error(file, record.line, table.field(record, "level").column,
+                          "level \(level.rawValue) does not fit replaces: a program that replaces the state's tax is a state-level tax, one that replaces only local taxes a local one")
+                continue
+            }
+            let key = state.code + "|" + type
+            if let clash = lines[key]?.first(where: { $0.0.overlaps(period) }) {
+                log.error(file, record.line, table.field(record, "effective_from").column, "\(state) \(type) period \(period) overlaps line \(clash.1)")
+                continue
+            }
+            lines[key, default: []].append((period, record.line))
+            result[state, default: []].append(RemoteSellerProgram(
+                state: state, type: type, rate: rate, replaces: Set(replaces),
+                jurisdiction: Jurisdiction(level: level, state: state, name: name, code: code), period: period,
+                confidence: confidence, provenance: provenance))
         }
         return result
     }

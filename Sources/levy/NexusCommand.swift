@@ -33,7 +33,8 @@ struct NexusCommand: AsyncParsableCommand {
             let year = self.year ?? thisYear
             guard (1...100).contains(near) else { throw CLIError.input("--near: \(near) is not a percentage from 1 to 100") }
             guard (1...9999).contains(year) else { throw CLIError.input("--year: \(year) is not a year from 1 to 9999") }
-            let defaultDate = year == thisYear ? String(today) : "\(year)-12-31"
+            // The year's last day in four digits (year 999 is 0999-12-31: probe #12 found "999-12-31" blamed on --as-of).
+            let defaultDate = year == thisYear ? String(today) : TaxDate(year: year, month: 12, day: 31)?.iso ?? ""
             guard let asOf = TaxDate(iso: asOf ?? defaultDate) else { throw CLIError.input("--as-of: \"\(asOf ?? "")\" is not a date (YYYY-MM-DD)") }
             var states: Set<StateCode>?
             if let registered {

@@ -232,11 +232,22 @@ struct DemoCommand: AsyncParsableCommand {
         @Option(help: "Its layout: stripe or generic.") var settlementLayout = "stripe"
         @Option(help: "Inject a difference into one movement in N (0: none).") var injectEvery = 25
 
-        func write(service: OrderService, seed: UInt64, taxMismatches: [String]) async throws {
-            guard let settlements else { return }
+        /// The layout and the file's folder, checked before anything is written to the store.
+        func check() throws -> SettlementLayout? {
+            guard let settlements else { return nil }
             guard let layout = SettlementLayout.builtIn(settlementLayout) else {
                 throw CLIError.input("--settlement-layout: \"\(settlementLayout)\" is not stripe or generic")
             }
+            let folder = (settlements as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            guard folder.isEmpty || (FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue) else {
+                throw CLIError.input("--settlements: the folder \"\(folder)\" does not exist")
+            }
+            return layout
+        }
+
+        func write(service: OrderService, seed: UInt64, taxMismatches: [String]) async throws {
+            guard let settlements, let layout = try check() else { return }
             let injected = try await DemoSettlements.write(service: service, to: settlements, layout: layout, seed: seed, injectEvery: injectEvery,
                                                            taxMismatches: taxMismatches)
             let counts = Dictionary(grouping: injected, by: \.reason).map { "\($0.key.rawValue) \($0.value.count)" }.sorted()
@@ -253,6 +264,7 @@ struct DemoCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard settlement.settlements != nil else { throw CLIError.input("--settlements FILE is required") }
+            _ = try settlement.check()
             try await settlement.write(service: try await options.orders(), seed: seed, taxMismatches: [])
         }
     }
@@ -269,6 +281,7 @@ struct DemoCommand: AsyncParsableCommand {
         @Option(help: "With --settlements: tax one order in N with stale tables, a tax mismatch to find (0: none).") var taxMismatchEvery = 50
 
         func run() async throws {
+            _ = try settlement.check()
             let (service, namespace) = try await options.merchantOrders()
             let customers = CustomerService(database: service.database, schema: namespace + "customers")
             try await customers.migrate()

@@ -61,6 +61,33 @@ struct World: Sendable {
 func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(of: ".", with: "")) ?? 0 }
 
 @Suite struct ExportsTests {
+    /// Two taxes of one line under one code, as orders placed while Cook County's amusement tax carried the county's
+    /// FIPS 17031 keep them (probe #12: the detail crossed the two entries with both names and the liability counted
+    /// the county's 3.00 twice, 15.00 due on 12.00 collected): one row per ledger entry, each with its own name.
+    @Test(arguments: Store.available)
+    func aCodeSharedOnOneLineIsCountedOnce(store: Store) async throws {
+        let world = try await World.make(store, orders: 0)
+        let chicago = Address(line1: "1 Main St", city: "Chicago", state: StateCode("IL")!, zip: ZipCode("60601")!)
+        let request = QuoteRequest(date: TaxDate(iso: "2026-05-04")!, origin: chicago, registrations: [StateCode("IL")!],
+                                   lines: [QuoteLine(id: "show", code: .admission, amount: Money(minorUnits: 10_000), fulfilment: .inPerson)])
+        let placed = try await world.orders.place(request, idempotencyKey: "cook", requestHash: "h")
+        _ = try await world.orders.capture(placed.id)
+        #expect(placed.totalTax == 1_200, "Chicago's 9% and Cook County's 3% amusement taxes")
+        for name in ["ledger", "order_taxes"] {
+            try await world.database.execute("UPDATE \(world.orders.table(name)) SET jurisdiction_code = '17031' WHERE jurisdiction_code = 'L-IL-COUNTY-COOK-AMUSEMENT-TAX'")
+        }
+        let ledger = try await world.orders.ledger()
+        #expect(ledger.filter { $0.jurisdictionCode == "17031" }.count == 2)
+        let detail = try await world.exporter.detail(world.request(), format: .csv, to: world.out("detail"))
+        let rows = try readCSV(world.out("detail/detail.csv"))
+        #expect(rows.count == ledger.count)
+        #expect(rows.filter { $0["jurisdiction_code"] == "17031" }.map { "\($0["jurisdiction_name"] ?? "") \($0["tax"] ?? "")" }.sorted()
+                == ["Cook County (county-wide taxes and the RTA) 0.00", "Cook County amusement tax 3.00"])
+        #expect(detail.controlTotals["net_tax_due"] == "12.00")
+        let liability = try await world.exporter.liability(world.request(), period: .month, format: .csv, to: world.out("liability"))
+        #expect(liability.controlTotals["net_tax_due"] == "12.00")
+    }
+
     /// The detail has one row per ledger entry, the liability sums exactly the detail rows, and both tie to the
     /// ledger and to the orders' tax less refunds, to the cent; on SQLite and PostgreSQL.
     @Test(arguments: Store.available)

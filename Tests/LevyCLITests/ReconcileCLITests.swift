@@ -93,6 +93,25 @@ struct ReconcileCLITests {
             let negative = try LevyBinary.run(Self.reconcile(directory, out: "negative", extra: [option, value]))
             #expect(negative.status == 3 && negative.stderr.contains(message), "\(option) \(value): \(negative.stderr)")
         }
+        // Each line within the bound, the file's sum past what a sum holds: exit 3 naming the line, not SQLite's
+        // "integer overflow" (probe #12); an impossible date or a column named twice is refused with its place too.
+        var huge = "line_id,type,order_id,refund_id,processor_id,amount,fee,net,currency,created,settled\n"
+        for i in 0..<9_224 { huge += "\(i),sale,ord_x\(i),,,10000000000000.00,0,,USD,2026-11-02,\n" }
+        try huge.write(toFile: directory + "/huge.csv", atomically: true, encoding: .utf8)
+        func generic(_ file: String, _ out: String) throws -> LevyBinary.Result {
+            try LevyBinary.run(["reconcile", "--database", directory + "/levy.sqlite", "--settlements", directory + "/" + file, "--layout", "generic",
+                                "--out", directory + "/" + out])
+        }
+        let overflow = try generic("huge.csv", "huge")
+        #expect(overflow.status == 3 && overflow.stderr.contains("huge.csv:9225: the file's amounts, fees or nets add up past"), "\(overflow.stderr)")
+        try "line_id,type,order_id,refund_id,processor_id,amount,fee,net,currency,created,settled\n1,sale,ord_x,,,10.00,0,,USD,2026-11-02,2026-12-40\n"
+            .write(toFile: directory + "/day40.csv", atomically: true, encoding: .utf8)
+        let day40 = try generic("day40.csv", "day40")
+        #expect(day40.status == 3 && day40.stderr.contains("day40.csv:2: column \"settled\" (settled): \"2026-12-40\" is not a time"), "\(day40.stderr)")
+        try "line_id,type,order_id,refund_id,processor_id,AMOUNT,amount,fee,net,currency,created,settled\n1,sale,ord_x,,,10.00,11.00,0,,USD,2026-11-02,\n"
+            .write(toFile: directory + "/twice.csv", atomically: true, encoding: .utf8)
+        let twice = try generic("twice.csv", "twice")
+        #expect(twice.status == 3 && twice.stderr.contains("twice.csv:1: column \"amount\" (amount) appears twice (columns 6 and 7)"), "\(twice.stderr)")
         // A fixed fee alone would be read and never used: refused.
         let alone = try LevyBinary.run(Self.reconcile(directory, out: "alone").filter { $0 != "--fee-percent" && $0 != "2.9" })
         #expect(alone.status == 3 && alone.stderr.contains("--fee-fixed: given without --fee-percent"), "\(alone.stderr)")
@@ -132,6 +151,9 @@ struct ReconcileCLITests {
             let refused = try LevyBinary.run(["nexus", "report", "--database", directory + "/levy.sqlite", "--year", "2026", "--near", near])
             #expect(refused.status != 0 && refused.stderr.contains("--near"), "\(near): \(refused.stderr)")
         }
+        // A year under 1000 is a year like any other (its last day is 0999-12-31), not an error blamed on --as-of.
+        let early = try LevyBinary.run(["nexus", "report", "--database", directory + "/levy.sqlite", "--year", "999", "--registered", "MN"])
+        #expect(early.status == 0 && early.stdout.contains("thresholds in force on 0999-12-31"), "\(early.stderr)")
     }
 }
 

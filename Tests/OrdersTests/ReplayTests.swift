@@ -22,14 +22,19 @@ struct ReplayTests {
         paid.destination = nil
         paid.payment = World.address("WI", "53703")
 
+        // A remote seller that elected Texas's single local use tax rate (1.75% in place of Houston's 2%).
+        var elected = World.request()
+        elected.destination = World.address("TX", "77002")
+        elected.elections = [RemoteSellerElection(state: StateCode("TX")!, type: "single_local_use_tax")]
+
         let token = try await World.token(vault)
         var placed: [Order] = []
-        for (i, request) in [registered, exempt, paid].enumerated() {
+        for (i, request) in [registered, exempt, paid, elected].enumerated() {
             placed.append(try await service.place(request, idempotencyKey: "replay-\(i)", requestHash: "h\(i)", paymentToken: token))
         }
         #expect(placed[0].lines.contains { $0.tax == 0 }, "WI lines are not collected without a WI registration")
         let replayed = try await service.replay(placed.map(\.id.value) + ["ord_unknown"])
-        #expect(replayed.count == 3)
+        #expect(replayed.count == 4)
         #expect(placed[2].lines[1].sourcingRule == .paymentAddress)
         #expect(placed[2].totalTax == (try TaxCalculator(tables: World.tables).quote(World.request())).totalTax.minorUnits,
                 "sourced to the payment address, the order is taxed as if delivered there")
@@ -44,6 +49,8 @@ struct ReplayTests {
         }
         #expect(replayed.first { $0.id == placed[0].id.value }?.request.registrations == [StateCode("MN")!])
         #expect(replayed.first { $0.id == placed[1].id.value }?.request.exemptions.map(\.number) == ["WI-RS-77"])
+        #expect(replayed.first { $0.id == placed[3].id.value }?.request.elections == elected.elections)
+        #expect(placed[3].lines[1].taxes.contains { $0.jurisdictionCode == "48-SLUT" })
 
         // A refund through the processor keeps the processor's refund id, for settlement matching.
         _ = try await service.capture(placed[1].id)

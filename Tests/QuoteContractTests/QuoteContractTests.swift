@@ -110,6 +110,47 @@ struct QuoteContractTests {
         } catch { #expect(error.field.hasPrefix("payment_address")) }
     }
 
+    @Test("seller.elections names remote-seller programs, one per state; a malformed one or one where the merchant has a place of business is refused naming the field")
+    func elections() throws {
+        func json(_ elections: String) -> Data {
+            Data(#"{"date": "2026-03-02", "origin": {"line1": "", "city": "", "state": "MN", "zip": "55401"}, "destination": {"line1": "", "city": "", "state": "TX", "zip": "77002"}, "seller": {"elections": \#(elections)}, "lines": [{"id": "1", "code": "general", "amount": "100.00", "fulfilment": "shipped"}]}"#.utf8)
+        }
+        let request = try QuoteCodec.decodeRequest(json(#"[{"state": "TX", "type": "single_local_use_tax"}, {"state": "al", "type": "simplified_sellers_use_tax"}]"#))
+        #expect(request.elections == [RemoteSellerElection(state: StateCode("TX")!, type: "single_local_use_tax"),
+                                      RemoteSellerElection(state: StateCode("AL")!, type: "simplified_sellers_use_tax")])
+        let quote = try TaxCalculator(tables: Self.tables).quote(request)
+        #expect(quote.totalTax.decimalString == "8.00")
+        for (elections, field, code) in [
+            (#"[{"state": "TX", "type": "single_local_use_tax"}, {"state": "TX", "type": "single_local_use_tax"}]"#, "seller.elections[1].state", ContractError.Code.invalidValue),
+            (#"[{"state": "Texas", "type": "single_local_use_tax"}]"#, "seller.elections[0].state", .invalidValue),
+            (#"[{"state": "TX"}]"#, "seller.elections[0].type", .missingField),
+            (#"[{"type": "single_local_use_tax"}]"#, "seller.elections[0].state", .missingField),
+            (#"[{"state": "TX", "type": "Single Local"}]"#, "seller.elections[0].type", .invalidValue),
+            (#"[{"state": "TX", "type": "single_local_use_tax", "rate": "0.01"}]"#, "seller.elections[0].rate", .unknownField),
+        ] as [(String, String, ContractError.Code)] {
+            do {
+                _ = try QuoteCodec.decodeRequest(json(elections))
+                Issue.record("accepted \(elections)")
+            } catch {
+                #expect(error.field == field, "\(elections)")
+                #expect(error.code == code, "\(elections)")
+            }
+        }
+        let houston = QuoteCodec.PlaceOfBusiness(id: "houston", address: Address(line1: "1 Main St", city: "", state: StateCode("TX")!, zip: ZipCode("77002")!))
+        do {
+            _ = try QuoteCodec.decodeRequest(json(#"[{"state": "TX", "type": "single_local_use_tax"}]"#), placesOfBusiness: [houston])
+            Issue.record("accepted an election where the merchant has a place of business")
+        } catch {
+            #expect(error.field == "seller.elections[0].state")
+            #expect(error.message.contains("houston"))
+        }
+        // The engine refuses a program the tables do not have for the state, naming the field.
+        let unknown = try QuoteCodec.decodeRequest(json(#"[{"state": "MN", "type": "single_local_use_tax"}]"#))
+        #expect(throws: QuoteError.unknownElection(field: "seller.elections[0].type", StateCode("MN")!, "single_local_use_tax")) {
+            _ = try TaxCalculator(tables: Self.tables).quote(unknown)
+        }
+    }
+
     @Test("a valid request decodes into the engine's types")
     func decodes() throws {
         let request = try decode(Self.valid)

@@ -64,6 +64,29 @@ struct StreamAndRuleTests {
         #expect(TimeText.normalize("2026-03-04") == "2026-03-04T00:00:00Z")
         #expect(TimeText.normalize("1772645529") == "2026-03-04T17:32:09Z")
         #expect(TimeText.normalize("March 4") == nil)
+        // A time that names no instant is refused, not rolled over into another day (probe #12: "2026-12-40" was read
+        // as 2027-01-09, "2026-02-31" as March 3, before the capture, hiding a late settlement).
+        for text in ["2026-12-40", "2026-02-31", "2027-13-01", "2027-00-00", "2026-12-31 99:99:99", "2026-12-31 24:00:00", "2024-02-30",
+                     "2026-11-02T25:00:00Z", "2025-02-29 10:00", "2026-04-31T10:00:00Z", "2026-06-31 10:00:00"] {
+            #expect(TimeText.normalize(text) == nil, "\(text)")
+        }
+        #expect(TimeText.normalize("2024-02-29 10:00:00") == "2024-02-29T10:00:00Z")
+        #expect(TimeText.normalize("2000-02-29") == "2000-02-29T00:00:00Z")
+        #expect(TimeText.normalize("1900-02-29") == nil)
+        #expect(TimeText.normalize("2026-12-31T23:59:59Z") == "2026-12-31T23:59:59Z")
+    }
+
+    @Test("a file's amounts may add up only to what a sum holds: the line that passes it is named, and a resumed run keeps counting")
+    func magnitudesAreBounded() {
+        var sums = SettlementMagnitudes(saved: nil)
+        let big = line(amount: 1_000_000_000_000_000, fee: -1_000_000_000_000_000, net: 0)
+        var added = 0
+        while sums.add(big) { added += 1 }
+        #expect(added == 9_223, "Int64.max / 10^15 lines at the bound")
+        #expect(sums.amount == 9_223_000_000_000_000_000 && sums.fee == sums.amount && sums.net == 0)
+        var resumed = SettlementMagnitudes(saved: sums.saved)
+        #expect(!resumed.add(big) && resumed.saved == sums.saved)
+        #expect(SettlementMagnitudes(saved: "1,2").saved == "0,0,0" && SettlementMagnitudes(saved: "-1,2,3").saved == "0,0,0")
     }
 
     func line(amount: Int64, fee: Int64, net: Int64? = nil, currency: String = "USD", settled: String = "2026-03-06T10:00:00Z") -> SettlementLine {

@@ -78,12 +78,17 @@ import Vault
             let refund = try await call(.post, "/v1/orders/\(facialID)/refunds", idempotency: "refund", body: "{}")
             #expect(refund.status == 201 && refund.string("to_gift_cards") == "150.00" && refund.string("to_card") == "9.53")
 
+            let reissuedAt = ContinuousClock.now
             let reissued = try await call(.post, "/v1/gift-cards/\(giftCardID)/reissue", key: server.keys[.admin]!, idempotency: "reissue")
             let newCode = try #require(reissued.string("code"))
             #expect(reissued.status == 201 && newCode != shownCode && reissued.string("balance") == "200.00")
             #expect(try await call(.post, "/v1/gift-cards/balance", body: #"{"code": "\#(shownCode)"}"#).status == 404)
             let replayed = try await call(.post, "/v1/gift-cards/\(giftCardID)/reissue", key: server.keys[.admin]!, idempotency: "reissue")
             #expect(replayed.string("code") == nil && replayed.string("id") == giftCardID)
+            // Another reissue within 10 s is refused for now, and says when to come back (probe #12: no Retry-After).
+            let again = try await call(.post, "/v1/gift-cards/\(giftCardID)/reissue", key: server.keys[.admin]!, idempotency: "reissue-again")
+            if ContinuousClock.now - reissuedAt < .seconds(9) { #expect(again.status == 409 && again.errorCode == "gift_card_reissued_recently") }
+            if again.status == 409 { #expect(again.headers[.retryAfter].flatMap(Int.init).map { (1...10).contains($0) } == true) }
             bodies.append("reissued: " + newCode)
         }
         let shownCode = try #require(shown.all.first)

@@ -179,6 +179,42 @@ struct LayerFileTests {
         #expect(found.contains("coupons.csv:2:2: error: third_party_reduces_base is Y or N"))
     }
 
+    @Test("a tax with its own base under the code of a general local jurisdiction (a county's FIPS) is refused with its line")
+    func ownBaseCodesAreTheirOwn() throws {
+        let header = "id,state,scope,places,counties,jurisdiction_code,jurisdiction_name,level,rate,codes,replaces_levels,effective_from,effective_through,source,as_of,confidence,note\n"
+        let found = diagnostics(["local/local-taxes.csv": header
+            + "ok,MN,city,Minneapolis,,L-MN-CITY-MINNEAPOLIS-AMUSEMENT,Minneapolis amusement,city,0.03,admission,,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "clash,MN,county,27053,,27053,Hennepin County amusement,county,0.03,admission,,2025-01-01,,fixture,2026-11-30,high,\n"])
+        #expect(found == ["local/local-taxes.csv:3:6: error: jurisdiction_code \"27053\" is the code of a general local jurisdiction of MN (local/zip5.csv or local/corrections.csv): a tax with its own base needs a code of its own"])
+    }
+
+    static let electionsHeader = "state,type,rate,replaces,level,jurisdiction_code,jurisdiction_name,effective_from,effective_through,source,as_of,confidence,note\n"
+
+    @Test("elections.csv: each program's word, rate, levels, dates and source are checked with their line and column")
+    func electionsAreChecked() throws {
+        let found = diagnostics(["elections.csv": Self.electionsHeader
+            + "MN,flat,0.05,state;county;city;special,county,27-X,Flat,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,Bad Type,0.05,county,county,27-X,Flat,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,flat_local,0,county,county,27-X,Flat,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,flat_local,0.01,county;city,special,27-L,Flat local,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,flat_local,0.01,county;city,special,27-L,Flat local,2025-06-01,,fixture,2026-11-30,high,\n"
+            + "MN,flat_other,0.01,county,town,27-L,Flat local,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "MN,flat_other,0.01,county,county,27-L,Flat local,2025-01-01,,nosuch,2026-11-30,high,\n"])
+        #expect(found.contains { $0.hasPrefix("elections.csv:2:5: error: level county does not fit replaces") })
+        #expect(found.contains("elections.csv:3:2: error: type \"Bad Type\" is not 1 to 40 lower-case letters, digits or underscores"))
+        #expect(found.contains { $0.hasPrefix("elections.csv:4:3: error: a program rate of") })
+        #expect(found.contains { $0.hasPrefix("elections.csv:6:8: error: MN flat_local period") && $0.hasSuffix("overlaps line 5") })
+        #expect(found.contains("elections.csv:7:5: error: level \"town\" is not one of state, county, city, special"))
+        #expect(found.contains("elections.csv:8:10: error: source \"nosuch\" is not listed in sources.csv"))
+        #expect(found.count == 6, "\(found)")
+
+        let loaded = try load(["elections.csv": Self.electionsHeader
+            + "MN,flat_local,0.01,county;city,special,27-L,Flat local,2025-01-01,2025-12-31,fixture,2026-11-30,high,\n"])
+        let program = try #require(loaded.tables.remoteSellerProgram(StateCode("MN")!, "flat_local", on: TaxDate(iso: "2025-06-01")!))
+        #expect(program.replaces == [.county, .city] && program.jurisdiction.level == .special && program.id == "MN-flat_local")
+        #expect(loaded.tables.remoteSellerProgram(StateCode("MN")!, "flat_local", on: TaxDate(iso: "2026-01-01")!) == nil)
+    }
+
     @Test func bracketSchedulesAreChecked() {
         let header = "state,levels,rate,part,from_cents,through_cents,tax_cents,effective_from,effective_through,source,as_of,confidence,note\n"
         let found = diagnostics(["brackets.csv": header

@@ -13,6 +13,17 @@ struct TableFileTests {
         #expect(records.map(\.line) == [1, 2, 4])
     }
 
+    @Test("a column named twice in a header is refused with its place: which of the two is meant cannot be told (probe #12)")
+    func repeatedColumns() {
+        var log = DiagnosticLog()
+        let table = CSVTable(file: "rates.csv", bytes: Array("State,State,ZipCode\nMN,WI,55401\n".utf8), required: ["State", "ZipCode"], log: &log)
+        #expect(table == nil)
+        #expect(log.entries.map(\.description) == ["rates.csv:1:2: error: column \"State\" appears twice (columns 1 and 2)"])
+        var fine = DiagnosticLog()
+        #expect(CSVTable(file: "rates.csv", bytes: Array("State,ZipCode,,\nMN,55401,,\n".utf8), required: ["State"], log: &fine) != nil,
+                "blank names (trailing commas) are not names")
+    }
+
     /// A table file is checked before it is read whole (probe #7: a 1 GB file of one line took 107 s and 2.2 GB to be
     /// refused; a FIFO or /dev/zero never ended): a regular file, with a line end in its first MiB.
     @Test("a table file that cannot be one is refused before it is read: a folder, a device, one endless first line")
