@@ -26,6 +26,12 @@ public struct Merchant: Sendable, Hashable {
         Set(registrations.filter { $0.covers(date) }.map(\.state))
     }
 
+    /// The remote-seller programs its registrations in force on `date` elect, by state.
+    public func elections(on date: TaxDate) -> [RemoteSellerElection] {
+        registrations.filter { $0.covers(date) }.sorted { $0.state < $1.state }
+            .compactMap { registration in registration.election.map { RemoteSellerElection(state: registration.state, type: $0) } }
+    }
+
     /// The permit a tax file names for the merchant on `date`: its home state's registration in force then, else any
     /// in force.
     public func permit(on date: TaxDate) -> String? {
@@ -42,18 +48,21 @@ public struct Merchant: Sendable, Hashable {
 }
 
 /// A registration to collect a state's sales tax: the permit number and the dates it covers (`through` nil: still
-/// in force).
+/// in force), and the remote-seller program it elects, if any (`single_local_use_tax` in Texas: a seller with no
+/// place of business in the state registers for it; TaxTables/elections.csv).
 public struct Registration: Sendable, Hashable {
     public var state: StateCode
     public var permit: String
     public var from: TaxDate
     public var through: TaxDate?
+    public var election: String?
 
-    public init(state: StateCode, permit: String, from: TaxDate, through: TaxDate? = nil) {
+    public init(state: StateCode, permit: String, from: TaxDate, through: TaxDate? = nil, election: String? = nil) {
         self.state = state
         self.permit = permit
         self.from = from
         self.through = through
+        self.election = election
     }
 
     public func covers(_ date: TaxDate) -> Bool { from <= date && through.map { date <= $0 } ?? true }
@@ -108,6 +117,9 @@ public enum MerchantError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A registration for the state overlaps one already recorded.
     case overlappingRegistration(state: String)
     case duplicateLocation(String)
+    /// A place of business in a state where the merchant's registration elects a remote-seller program (or the
+    /// other way round): a seller located in the state is no remote seller there.
+    case electionWithPlaceOfBusiness(field: String, state: String, election: String, location: String)
 
     public var field: String {
         switch self {
@@ -115,6 +127,7 @@ public enum MerchantError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownMerchant, .none: "merchant"
         case .overlappingRegistration: "from"
         case .duplicateLocation: "id"
+        case .electionWithPlaceOfBusiness(let field, _, _, _): field
         }
     }
 
@@ -125,6 +138,9 @@ public enum MerchantError: Error, Equatable, Sendable, CustomStringConvertible {
         case .none: "no merchant exists yet: create one with `levy merchant create --name NAME`"
         case .overlappingRegistration(let state): "a registration in \(state) already covers some of these dates"
         case .duplicateLocation(let id): "the merchant already has a location \(id)"
+        case .electionWithPlaceOfBusiness(_, let state, let election, let location):
+            "the registration in \(state) elects \(election), which only a seller with no place of business in \(state) may, and location "
+                + "\(location) is one: end the registration or record the location as no place of business"
         }
     }
 }

@@ -44,6 +44,9 @@ public struct MerchantService: Sendable {
                 "UPDATE {schema}merchants SET store_namespace = id || '_' WHERE store_namespace IS NULL",
                 "CREATE UNIQUE INDEX {index}merchants_store_namespace ON {schema}merchants (store_namespace)",
             ]),
+            .init(version: 4, name: "the remote-seller program a registration elects", statements: [
+                "ALTER TABLE {schema}registrations ADD COLUMN election TEXT",
+            ]),
         ])
     }
 
@@ -72,10 +75,24 @@ public struct MerchantService: Sendable {
         guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalid(field: field, "control characters are not allowed")
         }
+        // Text that reorders or breaks what it is printed in (a tax file's header, a report's title) (probe #13), and
+        // the replacement character a command line puts where its argument was no UTF-8.
+        if let scalar = trimmed.unicodeScalars.first(where: Self.isRefusedInProfileText) {
+            throw .invalid(field: field, scalar == "\u{FFFD}" ? "not valid UTF-8 (U+FFFD)"
+                           : "U+\(String(scalar.value, radix: 16, uppercase: true)) (a direction override or line separator) is not allowed")
+        }
         if personText ? CardNumberMask.containsCardNumber(trimmed) : CardNumberMask.containsIssuedCardNumber(trimmed) {
             throw .invalid(field: field, CardNumberMask.refusal)
         }
         return trimmed
+    }
+
+    /// Bidirectional embeddings, overrides, isolates and marks, line and paragraph separators, and U+FFFD.
+    static func isRefusedInProfileText(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029, 0xFFFD: true
+        default: false
+        }
     }
 
     // MARK: - Profiles
@@ -127,6 +144,7 @@ public struct MerchantService: Sendable {
         if let address = changes.address {
             set("line1", .text(try checked(address.line1, field: "address.line1", max: maxName)))
             set("city", .text(try checked(address.city, field: "address.city", max: maxName)))
+            guard places.contains(address.state.code) else { throw .invalid(field: "address.state", "\(address.state.code) is not a US state, DC or territory") }
             set("state", .text(address.state.code))
             set("zip", .text(address.zip.description))
         }
@@ -209,6 +227,13 @@ public struct MerchantService: Sendable {
                                  throw RowDecodingError(column: "effective_through", expected: "a date (YYYY-MM-DD)", found: "text of another form")
                              }
                              return date
+                         },
+                         election: try row.decodeIfPresent("election", as: String.self).map { text throws(RowDecodingError) in
+                             guard RemoteSellerElection.isValidType(text) else {
+                                 throw RowDecodingError(column: "election", expected: "a program's name (lower-case letters, digits, _)",
+                                                        found: "text of another form")
+                             }
+                             return text
                          })
         }
         merchant.locations = try locations.map { row in
@@ -244,9 +269,21 @@ public struct MerchantService: Sendable {
         if let through = registration.through, through < registration.from {
             throw MerchantError.invalid(field: "through", "ends before it starts")
         }
+        if let election = registration.election, !RemoteSellerElection.isValidType(election) {
+            throw MerchantError.invalid(field: "election", "1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)")
+        }
         try await database.transaction { [self] tx in
             guard try await !tx.query("SELECT id FROM \(table("merchants")) WHERE id = $1" + (database.dialect == .postgres ? " FOR UPDATE" : ""),
                                       [.text(id.value)]).isEmpty else { throw MerchantError.unknownMerchant(id.value) }
+            // An open-ended election says the merchant has no place of business in the state (locations are not dated,
+            // so a registration that has ended may be recorded after the merchant opened premises there).
+            if let election = registration.election, registration.through == nil,
+               let place = try await tx.query("""
+                   SELECT id FROM \(table("locations")) WHERE merchant_id = $1 AND state = $2 AND place_of_business <> 0 ORDER BY id LIMIT 1
+                   """, [.text(id.value), .text(registration.state.code)]).first {
+                throw MerchantError.electionWithPlaceOfBusiness(field: "election", state: registration.state.code, election: election,
+                                                               location: try place.decode("id", as: String.self))
+            }
             for row in try await tx.query("SELECT effective_from, effective_through FROM \(table("registrations")) WHERE merchant_id = $1 AND state = $2",
                                           [.text(id.value), .text(registration.state.code)]) {
                 let from = TaxDate(iso: row.text("effective_from") ?? "") ?? registration.from
@@ -256,9 +293,10 @@ public struct MerchantService: Sendable {
                 if overlaps { throw MerchantError.overlappingRegistration(state: registration.state.code) }
             }
             try await tx.execute("""
-                INSERT INTO \(table("registrations")) (merchant_id, state, effective_from, effective_through, permit) VALUES ($1, $2, $3, $4, $5)
+                INSERT INTO \(table("registrations")) (merchant_id, state, effective_from, effective_through, permit, election)
+                VALUES ($1, $2, $3, $4, $5, $6)
                 """, [.text(id.value), .text(registration.state.code), .text(registration.from.iso), registration.through.map { .text($0.iso) } ?? .null,
-                      .text(permit)])
+                      .text(permit), registration.election.map { .text($0) } ?? .null])
         }
         return try await merchant(id)
     }
@@ -285,6 +323,10 @@ public struct MerchantService: Sendable {
         let name = try Self.checked(location.name, field: "name", max: Self.maxName, required: true)
         let line1 = try Self.checked(location.address.line1, field: "address.line1", max: Self.maxName, required: true)
         let city = try Self.checked(location.address.city, field: "address.city", max: Self.maxName)
+        guard Self.places.contains(location.address.state.code) else {
+            throw MerchantError.invalid(field: "address.state", "\(location.address.state.code) is not a US state, DC or territory")
+        }
+        let address = Address(line1: line1, city: city, state: location.address.state, zip: location.address.zip)
         guard location.jurisdictions.count <= Self.maxPinned else { throw MerchantError.invalid(field: "jurisdictions", "at most \(Self.maxPinned) codes") }
         for (i, code) in location.jurisdictions.enumerated() {
             guard Self.isJurisdictionCode(code) else { throw MerchantError.invalid(field: "jurisdictions[\(i)]", "1 to 64 letters, digits, - and _") }
@@ -292,6 +334,20 @@ public struct MerchantService: Sendable {
         }
         let existing = try await merchant(id)
         guard !existing.locations.contains(where: { $0.id == locationID }) else { throw MerchantError.duplicateLocation(locationID) }
+        // Quotes find a location's pins by its address, and premises at one address are taxed by one set of
+        // jurisdictions (probe #13: a second location there with pins of its own was quoted with the first's).
+        if let twin = existing.locations.first(where: { $0.address == address && Set($0.jurisdictions) != Set(location.jurisdictions) }) {
+            throw MerchantError.invalid(field: "jurisdictions", "location \(twin.id) has the same address and "
+                                        + (twin.jurisdictions.isEmpty ? "no pinned jurisdictions" : "pins \(twin.jurisdictions.joined(separator: " "))")
+                                        + ": premises at one address are taxed by one set of jurisdictions")
+        }
+        // A registration that elects a remote-seller program and has not ended says the merchant has no place of
+        // business in the state.
+        if location.placeOfBusiness,
+           let electing = existing.registrations.first(where: { $0.state == location.address.state && $0.election != nil && $0.through == nil }) {
+            throw MerchantError.electionWithPlaceOfBusiness(field: "address.state", state: electing.state.code, election: electing.election ?? "",
+                                                           location: locationID)
+        }
         do {
             try await database.execute("""
                 INSERT INTO \(table("locations")) (merchant_id, id, name, line1, city, state, zip, place_of_business, pinned_jurisdictions)

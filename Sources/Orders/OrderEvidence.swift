@@ -94,17 +94,25 @@ extension OrderReader {
         /// An address obtained during the sale (the payment instrument's), when the order was quoted with one.
         public var payment: String? = nil
         public var registrations: String?
+        /// The remote-seller programs the order was quoted with (none: empty).
+        public var elections: [RemoteSellerElection] = []
         public var lines: [LineEvidence]
     }
 
     public func evidence(of id: OrderID) async throws -> OrderEvidence? {
         let order = try await rows("""
-            SELECT origin_address, destination_address, billing_address, payment_address, registrations FROM \(table("orders")) WHERE id = $1
+            SELECT origin_address, destination_address, billing_address, payment_address, registrations, elections FROM \(table("orders")) WHERE id = $1
             """, [.text(id.value)])
         guard let head = try decode(order, { row throws(RowDecodingError) in
             (try row.decodeIfPresent("origin_address", as: String.self), try row.decodeIfPresent("destination_address", as: String.self),
              try row.decodeIfPresent("billing_address", as: String.self), try row.decodeIfPresent("payment_address", as: String.self),
-             try row.decodeIfPresent("registrations", as: String.self))
+             try row.decodeIfPresent("registrations", as: String.self),
+             try row.decodeIfPresent("elections", as: String.self).map { text throws(RowDecodingError) -> [RemoteSellerElection] in
+                 guard let elections = ElectionsText.parse(text) else {
+                     throw RowDecodingError(column: "elections", expected: "remote-seller elections (ST:type, comma-separated)", found: "text of another form")
+                 }
+                 return elections
+             } ?? [])
         }).first else { return nil }
         let lines = try decode(try await rows("""
             SELECT line_no, code, fulfilment, quantity, amount, discount, taxable, exempt, tax, sourcing_rule, sourced_to, certificate, tax_type,
@@ -120,7 +128,7 @@ extension OrderReader {
                          taxabilityRule: try row.decodeIfPresent("taxability_rule"), exemptReason: try row.decodeIfPresent("exempt_reason"),
                          notCollecting: try row.decodeIfPresent("not_collecting"))
         }
-        return OrderEvidence(origin: head.0, destination: head.1, billing: head.2, payment: head.3, registrations: head.4, lines: lines)
+        return OrderEvidence(origin: head.0, destination: head.1, billing: head.2, payment: head.3, registrations: head.4, elections: head.5, lines: lines)
     }
 
     /// The order's ledger entries (its sale and its refunds), in ledger order, with their hashes.

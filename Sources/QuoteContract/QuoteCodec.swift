@@ -385,7 +385,12 @@ public enum QuoteCodec {
 
     /// The contract's view of an engine refusal: same field path discipline as request validation.
     public static func contractError(_ error: QuoteError) -> ContractError {
-        ContractError(.unquotable, field: error.field, error.description)
+        switch error {
+        // A discount is checked against its lines by the engine, but it is the request that is at fault, as a
+        // line's own discount larger than its amount is (probe #13: one was 400, the other 422).
+        case .discountTooLarge, .discountLines: ContractError(.invalidValue, field: error.field, error.description)
+        default: ContractError(.unquotable, field: error.field, error.description)
+        }
     }
 
     // MARK: - Encoding

@@ -80,13 +80,14 @@ public struct APIError: Error, Sendable, Equatable {
                             field: error.field)
         case let error as QuoteError:
             let contract = QuoteCodec.contractError(error)
-            return APIError(.unprocessableContent, contract.code.rawValue, contract.message, field: contract.field)
+            return APIError(contract.code == .unquotable ? .unprocessableContent : .badRequest, contract.code.rawValue, contract.message,
+                            field: contract.field)
         case let error as OrderError: return from(error)
         case let error as MerchantError:
             switch error {
             case .unknownMerchant, .none: return .notFound(error.description, field: "merchant_id")
             case .invalid: return APIError.invalid(error.field, error.description)
-            case .overlappingRegistration, .duplicateLocation: return APIError(.conflict, "conflict", error.description, field: error.field)
+            case .overlappingRegistration, .duplicateLocation, .electionWithPlaceOfBusiness: return APIError(.conflict, "conflict", error.description, field: error.field)
             }
         case let error as GiftCardError:
             switch error {

@@ -457,6 +457,7 @@ extension LevyAPI {
             "customer": order.customerID.map { caller.sees ? $0.value : consolePseudonym($0.value) } ?? "guest",
             "registrations": evidence.registrations ?? "–", "origin": place(evidence.origin), "destination": place(evidence.destination),
             "billing": place(evidence.billing ?? order.billingAddress),
+            "elections": evidence.elections.isEmpty ? "none" : evidence.elections.map { "\($0.state) \($0.type)" }.joined(separator: ", "),
         ]
         return ConsolePage(template: "transaction", title: "Transactions: order \(order.id.value)",
                            context: ["order": header, "lines": lines, "ledger": ledger, "personal": disclosure as Any])

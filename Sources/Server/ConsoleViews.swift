@@ -135,7 +135,7 @@ enum ConsoleViews {
             <tr><th>Tables</th><td><code>{{order.tableVersion}}</code></td><th>Rounding</th><td>{{order.rounding}}</td></tr>
             <tr><th>Customer</th><td>{{order.customer}}</td><th>Registrations used</th><td>{{order.registrations}}</td></tr>
             <tr><th>Origin</th><td>{{order.origin}}</td><th>Destination</th><td>{{order.destination}}</td></tr>
-            <tr><th>Billing address</th><td colspan="3">{{order.billing}}</td></tr>
+            <tr><th>Billing address</th><td>{{order.billing}}</td><th>Remote-seller elections</th><td id="order-elections">{{order.elections}}</td></tr>
             </tbody></table>
             {{#personal}}<p class="notice">This page shows personal data; your view was recorded as disclosure {{personal}}.</p>{{/personal}}
             <h2>Lines</h2>

@@ -24,7 +24,10 @@ extension LevyAPI {
                 let platform = call.key?.scopes.contains(.platform) == true
                 // An admin key makes its installation's first profile; only a platform key makes further merchants.
                 if !platform, try await services.merchants.first() != nil || services.merchant != nil { throw APIError.forbidden(.platform) }
-                let merchant = try await services.merchants.create(legalName: name, changes: try body.changes())
+                let changes = try body.changes()
+                // The legal address heads tax files (SAF-T): a state and ZIP the tables know, as a location's.
+                if let address = changes.address { _ = try knownPlace(address, field: "address") }
+                let merchant = try await services.merchants.create(legalName: name, changes: changes)
                 profiles.forget()
                 guard platform else { return .json(MerchantOut(merchant), status: .created) }
                 // The new merchant's first admin key, shown this once (a replay gets the merchant without it).
@@ -43,12 +46,17 @@ extension LevyAPI {
             },
             Endpoint(method: .patch, path: "/v1/merchants/{merchant_id}", scopes: [.admin], idempotency: .none) { call in
                 let changes = try call.decode(MerchantBody.self).changes()
+                if let address = changes.address { _ = try knownPlace(address, field: "address") }
                 let merchant = try await services.merchants.update(try await ownMerchantID(call), changes)
                 profiles.forget()
                 return .json(MerchantOut(merchant))
             },
             Endpoint(method: .post, path: "/v1/merchants/{merchant_id}/registrations", scopes: [.admin], idempotency: .optional) { call in
                 let body = try call.decode(RegistrationBody.self)
+                if let election = body.registration.election,
+                   let problem = services.tables.electionProblem(body.registration.state, election, from: body.registration.from) {
+                    throw APIError.invalid("election", problem)
+                }
                 let merchant = try await services.merchants.register(try await ownMerchantID(call), body.registration)
                 profiles.forget()
                 return .json(MerchantOut(merchant), status: .created)
@@ -92,7 +100,8 @@ extension LevyAPI {
     }
 
     /// The request as the merchant's profile completes it: with no registrations named, the states where the
-    /// profile records a registration in force on the quote's date (none: every state is "not collecting"); and the
+    /// profile records a registration in force on the quote's date (none: every state is "not collecting") and,
+    /// with no elections named either, the remote-seller programs those registrations elect; and the
     /// jurisdictions pinned for the profile's premises that the request's seller places use. A profile without
     /// registrations or pins, or no profile, changes nothing.
     func applyingProfile(_ request: QuoteRequest, _ profile: ProfileCache.Profile) -> QuoteRequest {
@@ -104,6 +113,7 @@ extension LevyAPI {
         }
         if request.registrations == nil, let merchant = profile.merchant, !merchant.registrations.isEmpty {
             completed.registrations = merchant.registeredStates(on: request.date)
+            if request.elections.isEmpty { completed.elections = merchant.elections(on: request.date) }
         }
         return completed
     }
@@ -177,7 +187,7 @@ struct MerchantBody: Decodable {
 struct RegistrationBody: Decodable {
     var registration: Registration
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case state, permit, from, through }
+    enum CodingKeys: String, CodingKey, CaseIterable { case state, permit, from, through, election }
 
     init(from decoder: any Decoder) throws {
         try decoder.refuseUnknownKeys(CodingKeys.self)
@@ -190,7 +200,12 @@ struct RegistrationBody: Decodable {
             return date
         }
         guard let from = try date(.from) else { throw APIError.missing("from") }
-        registration = Registration(state: code, permit: try c.decode(String.self, forKey: .permit), from: from, through: try date(.through))
+        let election = try c.decodeIfPresent(String.self, forKey: .election)
+        if let election, !RemoteSellerElection.isValidType(election) {
+            throw APIError.invalid("election", "1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)")
+        }
+        registration = Registration(state: code, permit: try c.decode(String.self, forKey: .permit), from: from, through: try date(.through),
+                                    election: election)
     }
 }
 
@@ -215,7 +230,7 @@ struct MerchantListOut: Encodable {
 
 struct MerchantOut: Encodable {
     struct AddressOut: Encodable { var line1: String, city: String, state: String, zip: String }
-    struct RegistrationOut: Encodable { var state: String, permit: String, from: String, through: String? }
+    struct RegistrationOut: Encodable { var state: String, permit: String, from: String, through: String?, election: String? }
     struct LocationOut: Encodable {
         var id: String, name: String, address: AddressOut, placeOfBusiness: Bool, jurisdictions: [String]?
         enum CodingKeys: String, CodingKey { case id, name, address, placeOfBusiness = "place_of_business", jurisdictions }
@@ -247,7 +262,9 @@ struct MerchantOut: Encodable {
         phone = merchant.phone
         address = merchant.address.map(out)
         rounding = merchant.rounding.rawValue
-        registrations = merchant.registrations.map { RegistrationOut(state: $0.state.code, permit: $0.permit, from: $0.from.iso, through: $0.through?.iso) }
+        registrations = merchant.registrations.map {
+            RegistrationOut(state: $0.state.code, permit: $0.permit, from: $0.from.iso, through: $0.through?.iso, election: $0.election)
+        }
         locations = merchant.locations.map { LocationOut(id: $0.id, name: $0.name, address: out($0.address), placeOfBusiness: $0.placeOfBusiness,
                                                        jurisdictions: $0.jurisdictions.isEmpty ? nil : $0.jurisdictions) }
     }

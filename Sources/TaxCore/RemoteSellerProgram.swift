@@ -47,3 +47,18 @@ public struct RemoteSellerElection: Sendable, Hashable {
         (1...40).contains(type.utf8.count) && type.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
 }
+
+extension TaxTableSet {
+    /// Why a registration from `date` cannot elect `type` in `state` (nil: it can): the tables have no such program
+    /// there, or theirs starts later. A merchant profile is checked with this when the election is recorded, so that
+    /// no quote it completes names a program the tables do not have.
+    public func electionProblem(_ state: StateCode, _ type: String, from date: TaxDate) -> String? {
+        if remoteSellerProgram(state, type, on: date) != nil { return nil }
+        let programs = remoteSellerPrograms[state] ?? []
+        if let start = programs.filter({ $0.type == type && $0.period.from > date }).map(\.period.from).min() {
+            return "\(state)'s \(type) starts on \(start), after the registration's first day \(date)"
+        }
+        let known = Set(programs.map(\.type)).sorted()
+        return "the tables have no \(type) in \(state)" + (known.isEmpty ? " (no remote-seller program there)" : " (there: \(known.joined(separator: ", ")))")
+    }
+}

@@ -243,7 +243,10 @@ public struct TaxCalculator: Sendable {
             return LinePlan(quote: LineQuote(
                 id: line.id, code: line.code, fulfilment: line.fulfilment, quantity: line.quantity, amount: charged, discounts: discounts,
                 taxableBase: charged, taxable: zero, exempt: zero, tax: zero, taxType: taxType, notCollecting: notCollecting, sourcing: sourcing,
-                taxability: entry, exemption: nil, appliedRules: [], jurisdictions: []), warnings: warnings, sources: sources)
+                taxability: entry, exemption: nil, appliedRules: [], jurisdictions: []),
+                // Only what the resolution of the address said: a warning about districts charged or not, or about
+                // taxability, describes tax this line does not collect (probe #13).
+                warnings: primary.warnings + (districtLocation?.warnings ?? []), sources: sources)
         }
 
         guard let stateRate = profile.rate(on: request.date) else {

@@ -93,9 +93,10 @@ public protocol LocalRateResolver: Sendable {
 
 extension LocalRateResolver {
     /// The index of the first of `codes` these tables cannot rate as a local jurisdiction of `state` on `date`, or
-    /// nil when they rate them all: what a merchant may pin for its premises.
+    /// nil when they rate them all: what a merchant may pin for its premises (a state's own code is no local
+    /// jurisdiction: the engine refuses it pinned, probe #13 found it accepted here).
     public func firstUnrated(_ codes: [String], state: StateCode, on date: TaxDate) -> Int? {
-        codes.firstIndex { jurisdictionRate(code: $0, state: state, on: date) == nil }
+        codes.firstIndex { code in jurisdictionRate(code: code, state: state, on: date).map { $0.jurisdiction.level == .state } ?? true }
     }
 }
 

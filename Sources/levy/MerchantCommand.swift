@@ -38,8 +38,10 @@ struct MerchantCommand: AsyncParsableCommand {
                 guard let mode = RoundingMode(rawValue: text) else { throw CLIError.input("--rounding: sst, line_jurisdiction or invoice_combined") }
                 rounding = mode
             }
-            return MerchantChanges(legalName: name, contactName: contact, email: email, phone: phone,
-                                   address: try address.map { try MerchantCommand.address($0, option: "--address") }, rounding: rounding)
+            let address = try address.map { try MerchantCommand.address($0, option: "--address") }
+            // The legal address heads tax files (SAF-T): checked against the tables quotes use, as the API checks it.
+            if let address { try MerchantCommand.checkKnown(address, option: "--address", tables: try TableLocation.load(nil, store: nil, version: nil)) }
+            return MerchantChanges(legalName: name, contactName: contact, email: email, phone: phone, address: address, rounding: rounding)
         }
     }
 
@@ -49,6 +51,18 @@ struct MerchantCommand: AsyncParsableCommand {
             throw CLIError.input("\(option): \"street|city|ST|ZIP\" with a two-letter state and a ZIP")
         }
         return Address(line1: parts[0], city: parts[1], state: state, zip: zip)
+    }
+
+    /// Refuses an address whose ZIP the tables do not know, or that lies in another state, as the API does
+    /// (probe #13: the CLI kept a place of business no quote could be sourced to).
+    static func checkKnown(_ address: Address, option: String, tables: TaxTableSet) throws {
+        guard let today = TaxDate(dayNumber: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down))) else { return }
+        do { _ = try tables.locals.resolve(address, on: today) } catch {
+            switch error {
+            case .unknownZip, .stateMismatch: throw CLIError.input("\(option): \(error.description)")
+            case .noRatesOnDate: break
+            }
+        }
     }
 
     static func date(_ text: String, option: String) throws -> TaxDate {
@@ -73,7 +87,7 @@ struct MerchantCommand: AsyncParsableCommand {
         lines.append("rounding: \(merchant.rounding.rawValue)")
         for registration in merchant.registrations {
             lines.append("registration: \(registration.state.code) permit \(registration.permit) from \(registration.from.iso)"
-                         + (registration.through.map { " through \($0.iso)" } ?? ""))
+                         + (registration.through.map { " through \($0.iso)" } ?? "") + (registration.election.map { " electing \($0)" } ?? ""))
         }
         for location in merchant.locations {
             let address = location.address
@@ -138,12 +152,25 @@ struct MerchantCommand: AsyncParsableCommand {
         @Option(help: "The permit or registration number.") var permit: String
         @Option(help: "The first day it covers (YYYY-MM-DD).") var from: String
         @Option(help: "The last day it covers, if it has ended.") var through: String?
+        @Option(help: "The remote-seller program it elects (single_local_use_tax in TX, simplified_sellers_use_tax in AL): quotes to the state use it.")
+        var election: String?
+        @Option(help: "The versioned table store the election is checked against (default: LEVY_STORE or .levy/tables).") var store: String?
 
         func run() async throws {
+            let registration = Registration(state: try MerchantCommand.state(state), permit: permit, from: try MerchantCommand.date(from, option: "--from"),
+                                            through: try through.map { try MerchantCommand.date($0, option: "--through") }, election: election)
+            if let election {
+                guard RemoteSellerElection.isValidType(election) else {
+                    throw ValidationError("--election: 1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)")
+                }
+                // Checked against the tables quotes use: an election they do not have would fail every quote there.
+                let tables = try TableLocation.load(nil, store: store, version: nil)
+                if let problem = tables.electionProblem(registration.state, election, from: registration.from) {
+                    throw ValidationError("--election: \(problem)")
+                }
+            }
             let service = try await MerchantCommand.service(database)
             let merchant = try await MerchantCommand.merchant(id, database, in: service)
-            let registration = Registration(state: try MerchantCommand.state(state), permit: permit, from: try MerchantCommand.date(from, option: "--from"),
-                                            through: try through.map { try MerchantCommand.date($0, option: "--through") })
             MerchantCommand.show(try await service.register(merchant.id, registration))
         }
     }
@@ -175,14 +202,16 @@ struct MerchantCommand: AsyncParsableCommand {
         @Option(name: .customLong("jurisdiction"),
                 help: "A local jurisdiction code verified for these premises (repeat for each; lines sourced here are taxed by exactly these).")
         var jurisdictions: [String] = []
-        @Option(help: "The versioned table store the codes are checked against (default: LEVY_STORE or .levy/tables).") var store: String?
+        @Option(help: "The versioned table store the address and codes are checked against (default: LEVY_STORE or .levy/tables).") var store: String?
 
         func run() async throws {
             let place = Location(id: location, name: name, address: try MerchantCommand.address(address, option: "--address"),
                                  placeOfBusiness: !notPlaceOfBusiness, jurisdictions: jurisdictions)
+            // Checked against the tables quotes use today: a ZIP they do not know, or a code they cannot rate, would
+            // fail every quote there.
+            let tables = try TableLocation.load(nil, store: store, version: nil)
+            try MerchantCommand.checkKnown(place.address, option: "--address", tables: tables)
             if !jurisdictions.isEmpty {
-                // Checked against the tables quotes use today: a code they cannot rate would fail every quote there.
-                let tables = try TableLocation.load(nil, store: store, version: nil)
                 if let today = TaxDate(dayNumber: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down))),
                    let i = tables.locals.firstUnrated(jurisdictions, state: place.address.state, on: today) {
                     throw ValidationError("--jurisdiction: \(jurisdictions[i]) is no local jurisdiction of \(place.address.state) in the tables on \(today)")

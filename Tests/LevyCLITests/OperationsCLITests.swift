@@ -99,6 +99,25 @@ import Testing
 
         let nexus = try w.run(["nexus", "report", "--database", w.database, "--year", "2026", "--as-of", "2026-12-31"])
         #expect(nexus.stdout.contains("registered in MN (merchant profile \(id): MN since 2025-01-01)"), "\(nexus.stdout)")
+
+        // A registration may elect a remote-seller program the tables have, from the program's first day.
+        let elected = try w.run(["merchant", "register", "--database", w.database, "--state", "TX", "--permit", "TX-1", "--from", "2026-01-01",
+                                 "--election", "single_local_use_tax"])
+        #expect(elected.status == 0 && elected.stdout.contains("registration: TX permit TX-1 from 2026-01-01 electing single_local_use_tax"),
+                "\(elected.stdout)\(elected.stderr)")
+        let early = try w.run(["merchant", "register", "--database", w.database, "--state", "AL", "--permit", "AL-1", "--from", "2015-01-01",
+                               "--election", "simplified_sellers_use_tax"])
+        #expect(early.status != 0 && early.stderr.contains("--election: AL's simplified_sellers_use_tax starts on 2015-10-01"), "\(early.stderr)")
+        let beside = try w.run(["merchant", "register", "--database", w.database, "--state", "MN", "--permit", "MN-9", "--from", "2030-01-01",
+                                "--election", "single_local_use_tax"])
+        #expect(beside.status != 0 && beside.stderr.contains("the tables have no single_local_use_tax in MN"), "\(beside.stderr)")
+        // An address the tables cannot place is refused as the API refuses it (probe #13: the CLI kept one).
+        let nowhere = try w.run(["merchant", "add-location", "--database", w.database, "--location", "nowhere", "--name", "x",
+                                 "--address", "1 Main|Minneapolis|MN|55999"])
+        #expect(nowhere.status != 0 && nowhere.stderr.contains("--address:") && nowhere.stderr.contains("55999"), "\(nowhere.stderr)")
+        let elsewhere = try w.run(["merchant", "update", "--database", w.database, "--address", "1 Main|Houston|MN|77002"])
+        #expect(elsewhere.status != 0 && elsewhere.stderr.contains("--address:"), "\(elsewhere.stderr)")
+        #expect(try w.run(["merchant", "show", "--database", w.database]).stdout.contains("address: 800 Nicollet Mall, Minneapolis, MN 55402"))
     }
 
     @Test func ledgerVerifyPassesThenCatchesAnEdit() throws {

@@ -220,4 +220,114 @@ import Testing
             #expect(try await client.send(.get, "/v1/nexus", key: checkout).status == 403)
         }
     }
+
+    /// A registration that elects a remote-seller program (Texas's single local use tax rate, Tax Code 151.0595:
+    /// 1.75% in place of the destination's local taxes) completes quotes that name neither registrations nor
+    /// elections; the order keeps the election, replays with it, and the console's evidence shows it. The profile
+    /// refuses an election the tables do not have, one before the program starts, and an election beside a place of
+    /// business in the state.
+    @Test(arguments: Store.available)
+    func registrationsCarryElections(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let admin = server.keys[.admin]!
+        let checkout = server.keys[.checkout]!
+        try await server.routerApplication().test(.router) { client in
+            let created = try await client.send(.post, "/v1/merchants", key: admin, body: """
+                {"name": "Glow Med Spa LLC", "address": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
+                """)
+            let id = try #require(created.string("id"), "\(created.text)")
+            _ = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "mpls", "name": "Minneapolis spa", "address": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}}
+                """)
+            _ = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin, body: #"{"state": "MN", "permit": "MN-1", "from": "2025-01-01"}"#)
+            for (body, reason) in [(#"{"state": "TX", "permit": "TX-1", "from": "2026-01-01", "election": "simplified_sellers_use_tax"}"#, "no simplified_sellers_use_tax in TX"),
+                                   (#"{"state": "TX", "permit": "TX-1", "from": "2019-01-01", "election": "single_local_use_tax"}"#, "starts on 2019-10-01"),
+                                   (#"{"state": "TX", "permit": "TX-1", "from": "2026-01-01", "election": "Single Local"}"#, "lower-case")] {
+                let refused = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin, body: body)
+                #expect(refused.status == 400 && refused.errorField == "election" && refused.text.contains(reason), "\(refused.text)")
+            }
+            let tx = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
+                                           body: #"{"state": "TX", "permit": "TX-1", "from": "2026-01-01", "election": "single_local_use_tax"}"#)
+            #expect(tx.status == 201 && (tx.json["registrations"] as? [[String: Any]])?.contains { $0["election"] as? String == "single_local_use_tax" } == true,
+                    "\(tx.text)")
+
+            func quote(_ date: String, seller: String = "") async throws -> Reply {
+                try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                    {"date": "\(date)", "origin": "mpls", \(seller)
+                     "destination": {"line1": "901 Bagby St", "city": "Houston", "state": "TX", "zip": "77002"},
+                     "lines": [{"id": "1", "code": "general", "amount": "100.00", "fulfilment": "shipped"}]}
+                    """)
+            }
+            // Houston is 8.25% (6.25% state, 2% local); elected: 6.25% and the single local rate, 1.75%.
+            let elected = try await quote("2026-04-15")
+            #expect(elected.status == 200 && elected.string("total_tax") == "8.00" && elected.text.contains("48-SLUT"), "\(elected.text)")
+            // Before the registration: not collecting in Texas at all. A request that names its registrations or its
+            // elections decides for itself.
+            #expect(try await quote("2025-12-15").string("total_tax") == "0.00")
+            #expect(try await quote("2026-04-15", seller: #""seller": {"registrations": ["TX"]},"#).string("total_tax") == "8.25")
+
+            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "elected", body: """
+                {"order": {"date": "2026-04-15", "origin": "mpls", "destination": {"line1": "901 Bagby St", "city": "Houston", "state": "TX", "zip": "77002"},
+                 "lines": [{"id": "1", "code": "general", "amount": "100.00", "fulfilment": "shipped"}]}}
+                """)
+            let orderID = try #require(placed.string("id"), "\(placed.text)")
+            #expect(placed.string("total_tax") == "8.00")
+            let replayed = try #require(try await server.api.services.orders.replay([orderID]).first)
+            #expect(replayed.request.elections == [RemoteSellerElection(state: StateCode("TX")!, type: "single_local_use_tax")])
+            #expect(try TaxCalculator(tables: TestServer.tables).quote(replayed.request).totalTax.decimalString == "8.00")
+            let accountant = try #require(try await ConsoleTests.signIn(client, key: server.keys[.accountant]!).cookie)
+            let page = try await ConsoleTests.get(client, "/console/transactions/\(orderID)", cookie: accountant)
+            #expect(page.status == 200 && page.text.contains(#"<td id="order-elections">TX single_local_use_tax</td>"#), "\(page.text)")
+
+            // A place of business in Texas contradicts the open election (and the other way round in Alabama).
+            let houston = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "houston", "name": "Houston spa", "address": {"line1": "901 Bagby St", "city": "Houston", "state": "TX", "zip": "77002"}}
+                """)
+            #expect(houston.status == 409 && houston.errorField == "address.state" && houston.text.contains("single_local_use_tax"), "\(houston.text)")
+            let warehouse = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "houston", "name": "Houston storage", "place_of_business": false,
+                 "address": {"line1": "901 Bagby St", "city": "Houston", "state": "TX", "zip": "77002"}}
+                """)
+            #expect(warehouse.status == 201, "\(warehouse.text)")
+            _ = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "bham", "name": "Birmingham spa", "address": {"line1": "1 20th St N", "city": "Birmingham", "state": "AL", "zip": "35203"}}
+                """)
+            let ssut = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
+                                             body: #"{"state": "AL", "permit": "AL-1", "from": "2026-01-01", "election": "simplified_sellers_use_tax"}"#)
+            #expect(ssut.status == 409 && ssut.errorField == "election" && ssut.text.contains("bham"), "\(ssut.text)")
+        }
+    }
+
+    /// What hostile probe #13 found the profile taking: a legal address in no state or in another state than its ZIP
+    /// (it heads SAF-T files), a state's own code as a pin (every quote there then failed), and an order-level
+    /// discount larger than its lines answered 422 `unquotable` where a line's own is 400 `invalid_value`.
+    @Test func profileRefusesWhatNoQuoteCouldUse() async throws {
+        let server = try await TestServer.make(.sqlite)
+        let admin = server.keys[.admin]!
+        let checkout = server.keys[.checkout]!
+        try await server.routerApplication().test(.router) { client in
+            let created = try await client.send(.post, "/v1/merchants", key: admin, body: #"{"name": "Glow Med Spa LLC"}"#)
+            let id = try #require(created.string("id"), "\(created.text)")
+            for (address, field) in [(#"{"line1": "1 Main", "city": "x", "state": "ZZ", "zip": "00000"}"#, "address.zip"),
+                                     (#"{"line1": "1 Main", "city": "x", "state": "TX", "zip": "55402"}"#, "address.state"),
+                                     (#"{"line1": "1 Main", "city": "x", "state": "MN", "zip": "55999"}"#, "address.zip")] {
+                let patched = try await client.send(.patch, "/v1/merchants/\(id)", key: admin, body: #"{"address": \#(address)}"#)
+                #expect(patched.status == 400 && patched.errorField == field, "\(patched.text)")
+            }
+            #expect(try await client.send(.get, "/v1/merchants/\(id)", key: admin).json["address"] == nil)
+            let statePin = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "p27", "name": "n", "jurisdictions": ["27"], "address": {"line1": "250 Marquette Ave", "city": "Minneapolis", "state": "MN", "zip": "55401"}}
+                """)
+            #expect(statePin.status == 400 && statePin.errorField == "jurisdictions[0]", "\(statePin.text)")
+
+            for (discount, field) in [(#""discounts": [{"id": "d", "amount": "60.00"}]"#, "discounts[0].amount"),
+                                      (#""discounts": [{"id": "d", "amount": "1.00", "lines": ["zz"]}]"#, "discounts[0].lines[0]")] {
+                let refused = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                    {"date": "2026-04-15", "origin": {"line1": "800 Nicollet Mall", "city": "Minneapolis", "state": "MN", "zip": "55402"}, \(discount),
+                     "lines": [{"id": "1", "code": "general", "amount": "50.00", "fulfilment": "pickup"}]}
+                    """)
+                #expect(refused.status == 400 && (refused.json["error"] as? [String: Any])?["code"] as? String == "invalid_value" && refused.errorField == field, "\(refused.text)")
+            }
+        }
+    }
 }

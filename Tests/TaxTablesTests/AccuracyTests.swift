@@ -594,6 +594,14 @@ struct AccuracyTests {
         let engagedThere = try quote("2026-02-01", from: .zip("CA", "90012"), to: .zip("CA", "90401"), [line("100.00")],
                                      engagement: .places([ZipCode("90403")!]))
         #expect(engagedThere.totalTax.decimalString == "10.75")
+        // A seller not registered in California collects nothing there, and says nothing of districts it would have
+        // charged (probe #13: "countywide district taxes ... charged" beside a tax of 0.00).
+        var request = QuoteRequest(date: TaxDate(iso: "2026-02-01")!, origin: Address(line1: "", city: "", state: StateCode("CA")!, zip: ZipCode("90012")!),
+                                   destination: Address(line1: "", city: "", state: StateCode("CA")!, zip: ZipCode("90401")!), lines: [line("100.00")])
+        request.registrations = [StateCode("MN")!]
+        let unregistered = try TaxCalculator(tables: tables).quote(request)
+        #expect(unregistered.totalTax.decimalString == "0.00" && unregistered.lines[0].notCollecting == .notRegistered(StateCode("CA")!))
+        #expect(!unregistered.warnings.contains { $0.contains("district") }, "\(unregistered.warnings)")
     }
 
     /// Texas: the origin's local taxes, then the destination's only within the 2% cap (34 TAC 3.334). Houston

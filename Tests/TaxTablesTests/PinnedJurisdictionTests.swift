@@ -56,6 +56,11 @@ struct PinnedJurisdictionTests {
         #expect(throws: QuoteError.unknownPinnedJurisdiction(field: "origin", code: "27", TaxDate(iso: "2026-04-15")!)) {
             try quote(["27", "27053"])
         }
+        // The profile's check before a pin is recorded refuses what the engine would (probe #13: it took "27").
+        let april = TaxDate(iso: "2026-04-15")!, minnesota = StateCode("MN")!
+        #expect(tables.locals.firstUnrated(["27053", "27"], state: minnesota, on: april) == 1)
+        #expect(tables.locals.firstUnrated(["27053", "L-MN-CITY-NOWHERE"], state: minnesota, on: april) == 1)
+        #expect(tables.locals.firstUnrated(resolved, state: minnesota, on: april) == nil)
     }
 
     /// Every shipped resolver answers for codes of its own kind: a WA location code from the DOR file, a county
