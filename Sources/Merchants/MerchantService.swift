@@ -88,7 +88,7 @@ public struct MerchantService: Sendable {
     }
 
     /// Bidirectional embeddings, overrides, isolates and marks, line and paragraph separators, and U+FFFD.
-    static func isRefusedInProfileText(_ scalar: Unicode.Scalar) -> Bool {
+    public static func isRefusedInProfileText(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029, 0xFFFD: true
         default: false
@@ -270,7 +270,7 @@ public struct MerchantService: Sendable {
             throw MerchantError.invalid(field: "through", "ends before it starts")
         }
         if let election = registration.election, !RemoteSellerElection.isValidType(election) {
-            throw MerchantError.invalid(field: "election", "1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)")
+            throw MerchantError.invalid(field: "election", RemoteSellerElection.typeRule)
         }
         try await database.transaction { [self] tx in
             guard try await !tx.query("SELECT id FROM \(table("merchants")) WHERE id = $1" + (database.dialect == .postgres ? " FOR UPDATE" : ""),

@@ -342,7 +342,7 @@ public enum QuoteCodec {
                 throw ContractError(.missingField, field: field + ".type", "required (single_local_use_tax, simplified_sellers_use_tax)")
             }
             guard RemoteSellerElection.isValidType(type) else {
-                throw ContractError(.invalidValue, field: field + ".type", "1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)")
+                throw ContractError(.invalidValue, field: field + ".type", RemoteSellerElection.typeRule)
             }
             guard !result.contains(where: { $0.state == state }) else {
                 throw ContractError(.invalidValue, field: field + ".state", "\(state) is elected twice: a seller elects at most one program per state")

@@ -24,8 +24,10 @@ struct Endpoint: Sendable {
     var idempotency: Idempotency
     /// Refused attempts (no key, a key without the scope) are written to the vault's reveal audit.
     var auditsRefusedAttempts = false
-    /// The body is a file (`text/csv`) the handler streams to disk itself (`APICall.upload`), not JSON read first.
-    var takesUpload = false
+    /// The body is a file (`text/csv`) of at most this many bytes, which the handler streams to disk itself
+    /// (`APICall.upload`), not JSON read first.
+    var uploadLimit: Int? = nil
+    var takesUpload: Bool { uploadLimit != nil }
     var handler: @Sendable (APICall) async throws -> APIReply
 
     /// Hummingbird's form of the path, `/v1/orders/:order_id`.

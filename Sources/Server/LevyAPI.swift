@@ -115,6 +115,12 @@ public struct LevyAPI: Sendable {
         var retryAfter: Int?
         var clientGone = false
         do {
+            // A body announced past the endpoint's limit is refused before the key is checked, at once whatever the
+            // check costs (CI under load: the key check outlasted the body's pace deadline, and a 413 came out 408).
+            if let refusal = announcedTooLarge(endpoint, request.headers) {
+                try await auditRefusal(endpoint, context: context, actor: "unauthenticated", outcome: "refused: body_too_large")
+                throw refusal
+            }
             let key: APIKey?
             do { key = try await authenticate(endpoint, request: request, client: context.clientAddress) } catch {
                 if case let throttled as Throttled = error { retryAfter = throttled.seconds }
@@ -259,10 +265,20 @@ public struct LevyAPI: Sendable {
         }
     }
 
-    func readBody(_ request: Request) async throws -> [UInt8] {
-        if request.headers.announcesBody(longerThan: maxBodyBytes) {
-            throw APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes")
+    /// 413 for a body whose announced length is past what the endpoint reads: an upload's limit, else `maxBodyBytes`
+    /// for a JSON body (POST, PUT, PATCH).
+    func announcedTooLarge(_ endpoint: Endpoint, _ headers: HTTPFields) -> APIError? {
+        if let limit = endpoint.uploadLimit {
+            return headers.announcesBody(longerThan: limit)
+                ? APIError(.contentTooLarge, "body_too_large", "the uploaded file is larger than \(limit) bytes") : nil
         }
+        guard endpoint.method == .post || endpoint.method == .put || endpoint.method == .patch, headers.announcesBody(longerThan: maxBodyBytes) else {
+            return nil
+        }
+        return APIError(.contentTooLarge, "body_too_large", "the body is larger than \(maxBodyBytes) bytes")
+    }
+
+    func readBody(_ request: Request) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         for try await buffer in request.body {
             guard bytes.count + buffer.readableBytes <= maxBodyBytes else {

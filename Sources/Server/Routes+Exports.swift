@@ -162,9 +162,6 @@ struct ExportJobBody: Decodable {
 struct CompanyBody: Decodable {
     var name, registration, street, city, state, zip, contact, telephone: String?
 
-    /// U+200E, U+200F, U+202A to U+202E and U+2066 to U+2069.
-    static let bidiControls: Set<UInt32> = [0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069]
-
     enum CodingKeys: String, CodingKey, CaseIterable { case name, registration, street, city, state, zip, contact, telephone }
 
     init(from decoder: any Decoder) throws {
@@ -173,10 +170,11 @@ struct CompanyBody: Decodable {
         var values: [CodingKeys: String] = [:]
         for key in CodingKeys.allCases {
             guard let value = try c.decodeIfPresent(String.self, forKey: key) else { continue }
-            // Bidirectional controls (U+202E and its kin) would make the header read otherwise than it is written.
+            // Bidirectional controls (U+202E and its kin) would make the header read otherwise than it is written: the
+            // profile's own rule, since these fields stand in for the profile's.
             guard value.utf8.count <= 200,
-                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || Self.bidiControls.contains($0.value) }) else {
-                throw APIError.invalid("company." + key.rawValue, "at most 200 bytes, without control or bidirectional control characters")
+                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || MerchantService.isRefusedInProfileText($0) }) else {
+                throw APIError.invalid("company." + key.rawValue, "at most 200 bytes, without control characters, direction overrides, line separators or U+FFFD")
             }
             if key == .state, !MerchantService.places.contains(value) {
                 throw APIError.invalid("company.state", "a US state, DC or territory as its two capital letters (MN)")

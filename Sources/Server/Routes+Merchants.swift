@@ -202,7 +202,7 @@ struct RegistrationBody: Decodable {
         guard let from = try date(.from) else { throw APIError.missing("from") }
         let election = try c.decodeIfPresent(String.self, forKey: .election)
         if let election, !RemoteSellerElection.isValidType(election) {
-            throw APIError.invalid("election", "1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)")
+            throw APIError.invalid("election", RemoteSellerElection.typeRule)
         }
         registration = Registration(state: code, permit: try c.decode(String.self, forKey: .permit), from: from, through: try date(.through),
                                     election: election)

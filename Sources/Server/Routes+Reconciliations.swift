@@ -12,12 +12,10 @@ extension LevyAPI {
     var reconciliationEndpoints: [Endpoint] {
         let scopes: Set<Scope> = [.accountant, .reconciler, .admin]
         return [
-            Endpoint(method: .post, path: "/v1/reconciliations", scopes: scopes, idempotency: .none, takesUpload: true) { call in
+            Endpoint(method: .post, path: "/v1/reconciliations", scopes: scopes, idempotency: .none,
+                     uploadLimit: ReconciliationRuns.maxUploadBytes) { call in
                 let runs = try reconciliationRuns()
                 let parameters = try reconciliationParameters(call.query)
-                if call.headers.announcesBody(longerThan: ReconciliationRuns.maxUploadBytes) {
-                    throw APIError(.contentTooLarge, "body_too_large", "the settlement file is larger than \(ReconciliationRuns.maxUploadBytes) bytes")
-                }
                 let (uploadID, path) = try runs.runs.newUpload()
                 let bytes = try await Self.store(call.upload, at: path, limit: ReconciliationRuns.maxUploadBytes)
                 var withSize = parameters

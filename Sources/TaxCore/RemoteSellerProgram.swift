@@ -43,6 +43,9 @@ public struct RemoteSellerElection: Sendable, Hashable {
 
     /// A program's word: 1 to 40 lower-case ASCII letters, digits or underscores (the tables, the contract and the
     /// order store all hold it to this).
+    /// `isValidType`'s rule, as refusals state it.
+    public static let typeRule = "1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)"
+
     public static func isValidType(_ type: some StringProtocol) -> Bool {
         (1...40).contains(type.utf8.count) && type.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }

@@ -161,7 +161,7 @@ struct MerchantCommand: AsyncParsableCommand {
                                             through: try through.map { try MerchantCommand.date($0, option: "--through") }, election: election)
             if let election {
                 guard RemoteSellerElection.isValidType(election) else {
-                    throw ValidationError("--election: 1 to 40 lower-case letters, digits or underscores (single_local_use_tax, simplified_sellers_use_tax)")
+                    throw ValidationError("--election: " + RemoteSellerElection.typeRule)
                 }
                 // Checked against the tables quotes use: an election they do not have would fail every quote there.
                 let tables = try TableLocation.load(nil, store: store, version: nil)
