@@ -196,6 +196,7 @@ public struct Reconciler: Sendable {
             cursor = request.from == nil ? 0 : try await reader.firstSeq() - 1
         }
         var done = Int(try await work.value("movements_rows") ?? "0") ?? 0
+        var magnitude = MovementMagnitude(saved: try await work.value("movements_magnitude"))
         // The next window is read from the store while this one is written to the checkpoint store (two connections,
         // two cores).
         let windows = reader
@@ -209,7 +210,12 @@ public struct Reconciler: Sendable {
             cursor = page.cursor
             next = read(after: cursor)
             done += page.movements.count
-            try await work.insertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done)])
+            guard magnitude.add(page.movements) else {
+                throw ReconcileError.input("Levy's captures and refunds in the period add up past 92 quadrillion dollars, more than a sum can hold "
+                                           + "exactly; reconcile the period in parts (--from, --through)")
+            }
+            try await work.insertMovements(page.movements, checkpoint: ["movements_cursor": String(cursor), "movements_rows": String(done),
+                                                                        "movements_magnitude": magnitude.saved])
             await afterCheckpoint(try work.checkpointed())
             progress("ledger movements", done)
         }
@@ -399,13 +405,39 @@ struct SettlementMagnitudes {
 
     /// Adds a line; false (and nothing added) when a sum would pass Int64.
     mutating func add(_ line: SettlementLine) -> Bool {
-        func plus(_ sum: Int64, _ value: Int64) -> Int64? {
-            guard value != .min else { return nil }
-            let (result, overflow) = sum.addingReportingOverflow(Swift.abs(value))
-            return overflow ? nil : result
-        }
-        guard let a = plus(amount, line.amount), let f = plus(fee, line.fee), let n = plus(net, line.net) else { return false }
+        guard let a = Self.plus(amount, line.amount), let f = Self.plus(fee, line.fee), let n = Self.plus(net, line.net) else { return false }
         (amount, fee, net) = (a, f, n)
+        return true
+    }
+
+    /// `sum` plus the magnitude of `value`, or nil past Int64.
+    static func plus(_ sum: Int64, _ value: Int64) -> Int64? {
+        guard value != .min else { return nil }
+        let (result, overflow) = sum.addingReportingOverflow(Swift.abs(value))
+        return overflow ? nil : result
+    }
+}
+
+/// The running sum of the magnitudes of Levy's captures and refunds read for a run, kept with the checkpoint: while
+/// it stays within Int64, neither of the sums the report takes of them can overflow. (Orders are bounded one by one,
+/// so it takes some 340,000 orders at the bound; a sum is checked all the same.)
+struct MovementMagnitude {
+    private(set) var total: Int64 = 0
+
+    init(saved: String?) {
+        if let value = saved.flatMap({ Int64($0) }), value >= 0 { total = value }
+    }
+
+    var saved: String { String(total) }
+
+    /// Adds a page of movements; false (and nothing added) when the sum would pass Int64.
+    mutating func add(_ movements: [PaymentMovement]) -> Bool {
+        var sum = total
+        for movement in movements {
+            guard let next = SettlementMagnitudes.plus(sum, movement.amount) else { return false }
+            sum = next
+        }
+        total = sum
         return true
     }
 }

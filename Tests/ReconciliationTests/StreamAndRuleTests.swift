@@ -87,6 +87,16 @@ struct StreamAndRuleTests {
         var resumed = SettlementMagnitudes(saved: sums.saved)
         #expect(!resumed.add(big) && resumed.saved == sums.saved)
         #expect(SettlementMagnitudes(saved: "1,2").saved == "0,0,0" && SettlementMagnitudes(saved: "-1,2,3").saved == "0,0,0")
+
+        // Levy's own captures and refunds are summed the same way, page by page: a page that would pass Int64 adds nothing.
+        var movements = MovementMagnitude(saved: nil)
+        var capture = sale
+        capture.amount = 1_000_000_000_000_000
+        var pages = 0
+        while movements.add([capture, capture]) { pages += 1 }
+        #expect(pages == 4_611 && movements.total == 9_222_000_000_000_000_000)
+        #expect(movements.add([capture]) && !movements.add([capture]) && movements.total == 9_223_000_000_000_000_000)
+        #expect(MovementMagnitude(saved: movements.saved).total == movements.total && MovementMagnitude(saved: "-5").total == 0)
     }
 
     func line(amount: Int64, fee: Int64, net: Int64? = nil, currency: String = "USD", settled: String = "2026-03-06T10:00:00Z") -> SettlementLine {
