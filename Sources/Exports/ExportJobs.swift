@@ -139,6 +139,22 @@ public struct ExportJobStore: Sendable {
     /// The newest jobs first.
     public func list(limit: Int = 50) async throws -> [ExportJob] { try await queue.list(limit: limit).map(Self.job) }
 
+    /// Removes the files of this store's finished exports that hold personal data, for a customer's erasure: which
+    /// customers an export holds is not recorded, and any export can be made again from the ledger, as the erasure
+    /// leaves it (probe #14: an erased customer's street stayed downloadable). A download of such a job is then 410
+    /// `export_files_gone`. Returns the ids whose files were removed.
+    public func removePersonalDataFiles() async throws -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix("job_") {
+            // Another merchant's job, or a folder of no job, is not this store's to judge.
+            guard let job = try? await job(name), job.parameters.personalData, job.status == .succeeded else { continue }
+            try FileManager.default.removeItem(atPath: folder(name))
+            removed.append(name)
+        }
+        return removed
+    }
+
     static func job(_ record: JobQueue.Record) throws -> ExportJob {
         guard let kind = ExportJob.Kind(rawValue: record.kind),
               let parameters = try? JSONDecoder().decode(ExportJob.Parameters.self, from: Data(record.parameters.utf8)) else {

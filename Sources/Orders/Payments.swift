@@ -243,6 +243,16 @@ extension OrderService {
             if case .lines = request { try await checkUnusedSessions(lines, of: order) }
             let amount = try CheckedMoney.sum(lines.map(\.amount))
             let tax = try CheckedMoney.sum(lines.flatMap { $0.taxes.map(\.tax) })
+            if external != nil {
+                // The processor gives back only what the card paid: a refund past what is left of it (gift cards paid
+                // the rest) is the processor's mistake or another payment's, left for a person (probe #14).
+                let onCard = order.cardAmount - (order.refundedAmount + order.refundedTax - order.giftCardReturned)
+                let (gross, overflow) = amount.addingReportingOverflow(tax)
+                guard !overflow, gross <= onCard else {
+                    throw OrderError.invalidRefund("the card paid \(DecimalText.format(order.cardAmount, scaleDigits: 2, trimTrailingZeros: false)) "
+                                                   + "and has \(DecimalText.format(max(0, onCard), scaleDigits: 2, trimTrailingZeros: false)) left to refund")
+                }
+            }
             let giftCards = giftCardShare(of: amount + tax, order: order, external: external != nil)
             plan = (order, lines, amount, tax, giftCards)
             // The refund is recorded as pending together with what it takes off gift cards it refunds the sale of, so

@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+import TaxCore
 import Vault
 
 /// What Levy did with a processor's event.
@@ -84,8 +85,13 @@ extension OrderService {
         guard let orderID = try await order(paidWith: payment) else { return (.ignored, "no order was paid with \(payment)") }
         switch event {
         case .refund(let id, _, let amount, let succeeded):
-            guard succeeded else { return (.ignored, "refund \(id) has not succeeded") }
             let known = try await rows("SELECT id FROM \(table("refunds")) WHERE processor_refund_id = $1", [.text(id)])
+            guard succeeded else {
+                // Recorded once it succeeded, a refund reported otherwise later failed or was cancelled: the ledger
+                // holds a refund the processor says did not happen (probe #14: this was ignored).
+                return known.isEmpty ? (.ignored, "refund \(id) has not succeeded")
+                    : (.needsReview, "refund \(id) was recorded when it succeeded and is now reported as not succeeded (failed or cancelled)")
+            }
             if !known.isEmpty { return (.ignored, "refund \(id) is already recorded") }
             return try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "processor")
         case .disputeOpened(let id, _, _):
@@ -116,14 +122,16 @@ extension OrderService {
 
     private func recordExternalRefund(_ orderID: OrderID, gross: Int64, processorRefundID: String, origin: String) async throws -> (EventOutcome, String) {
         let key = "\(origin):\(processorRefundID)"
+        // Amounts in the details as decimals, as everywhere a person reads them (probe #14: cents were printed bare).
+        func money(_ minorUnits: Int64) -> String { DecimalText.format(minorUnits, scaleDigits: 2, trimTrailingZeros: false) }
         do {
             let refund = try await refund(orderID, .gross(gross), idempotencyKey: key, requestHash: key,
                                           external: ExternalRefund(processorRefundID: processorRefundID, origin: origin))
-            return (.applied, "\(origin) refund \(processorRefundID) recorded as \(refund.id): \(refund.amount) net, \(refund.tax) tax")
+            return (.applied, "\(origin) refund \(processorRefundID) recorded as \(refund.id): \(money(refund.amount)) net, \(money(refund.tax)) tax")
         } catch OrderError.invalidRefund(let why, _) {
-            return (.needsReview, "\(origin) refund \(processorRefundID) of \(gross) on order \(orderID.value): \(why)")
+            return (.needsReview, "\(origin) refund \(processorRefundID) of \(money(gross)) on order \(orderID.value): \(why)")
         } catch OrderError.wrongStatus(let status, _) {
-            return (.needsReview, "\(origin) refund \(processorRefundID) of \(gross) on order \(orderID.value), which is \(status.rawValue)")
+            return (.needsReview, "\(origin) refund \(processorRefundID) of \(money(gross)) on order \(orderID.value), which is \(status.rawValue)")
         }
     }
 }

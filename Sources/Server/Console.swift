@@ -76,7 +76,7 @@ extension LevyAPI {
         on(.verifyExport, .post) { request, _ in await consoleHandler(request) { api, caller in await api.consoleVerify(request, caller) } }
         on(.exportDownload, .get) { request, context in
             let id = context.parameters.get("export_id") ?? ""
-            return await consoleHandler(request) { api, _ in await api.consoleDownload(id: id) }
+            return await consoleHandler(request) { api, caller in await api.consoleDownload(id: id, key: caller.key) }
         }
         on(.reconciliations, .get) { request, _ in
             await consolePage(request) { api, _, _ in try await api.reconciliationsPage(notice: nil, error: nil) }
@@ -275,9 +275,13 @@ extension LevyAPI {
         }
         let buffer = try await request.body.collect(upTo: 64 * 1_024)
         var fields: [String: String] = [:]
-        for pair in String(buffer: buffer).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) -> String? { String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+        // Split as bytes, so that bytes that are no UTF-8, sent raw instead of percent-encoded, are refused naming their
+        // field rather than repaired into U+FFFD (probe #14).
+        for pair in Array(buffer.readableBytesView).split(separator: UInt8(ascii: "&")) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ bytes: ArraySlice<UInt8>) -> String? {
+                String(validating: bytes, as: UTF8.self)?.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+            }
             guard let name = decode(parts[0]) else { throw APIError.invalid("form", "a field name is not percent-encoded UTF-8") }
             guard let value = parts.count > 1 ? decode(parts[1]) : "" else { throw APIError.invalid(name, "is not percent-encoded UTF-8 text") }
             // One value a field: which of two a reader took would otherwise be the reader's choice.
@@ -484,6 +488,10 @@ extension LevyAPI {
 
     func startExport(_ form: [String: String], _ caller: ConsoleCaller) async throws -> ConsolePage {
         let exports = try exportJobs()
+        if form["personal_data"] == "true", !caller.sees {
+            return try await exportsPage(caller, notice: nil, error: "personal_data: an export with customer ids, streets and cities needs an admin key",
+                                         status: .forbidden)
+        }
         // The form's checkbox sends "true" or nothing; anything else is not a choice to guess at.
         guard [nil, "", "true", "false"].contains(form["personal_data"]) else {
             return try await exportsPage(caller, notice: nil, error: "personal_data: true or false", status: .badRequest)
@@ -505,8 +513,8 @@ extension LevyAPI {
     }
 
     /// The archive of a finished job, for a signed-in caller.
-    func consoleDownload(id: String) async -> Response {
-        await consoleArchive { try await exportArchive(id) }
+    func consoleDownload(id: String, key: APIKey) async -> Response {
+        await consoleArchive { try await exportArchive(id, key: key) }
     }
 
     /// A download for a signed-in caller (`consoleHandler`): the archive, or its error as a short page with the

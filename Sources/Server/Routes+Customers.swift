@@ -1,3 +1,4 @@
+import Exports
 import Foundation
 import HTTPTypes
 import Orders
@@ -68,8 +69,10 @@ extension LevyAPI {
                 let id = CustomerID(call.parameter("customer_id"))
                 try await services.customers.erase(id)
                 try await services.orders.eraseAddresses(of: id)
-                // Stored API responses may repeat the customer's details: they go too.
+                // Stored API responses may repeat the customer's details: they go too, and so do the files of exports
+                // with personal data (made again, they hold the erased customer blanked).
                 try await services.idempotency.forget(resource: id.value)
+                if let exports = services.exports { _ = try await exports.jobs.removePersonalDataFiles() }
                 return .json(ErasureOut(customerID: id.value, erased: true, retention: CustomerService.retention))
             },
         ]

@@ -126,6 +126,18 @@ import Testing
                 (Int($0.status.code), String(buffer: $0.body))
             }
             #expect(twice.0 == 400 && twice.1.contains("kind"), "\(twice.1.prefix(300))")
+            // Probe #14: a byte that is no UTF-8, sent raw, was repaired into U+FFFD and kept in the disclosure log.
+            let rawByte = try await client.execute(uri: "/console/exports", method: .post, headers: raw,
+                                                   body: ByteBuffer(bytes: Array("csrf=\(csrf)&kind=detail&from=2026-01-01&through=2026-12-31&personal_data=true&reason=r&requested_by=J".utf8) + [0xFF] + Array("rg".utf8))) {
+                (Int($0.status.code), String(buffer: $0.body))
+            }
+            #expect(rawByte.0 == 400 && rawByte.1.contains("requested_by"), "\(rawByte.1.prefix(300))")
+            // Personal data is an admin's to export: an accountant's session is refused, naming the field.
+            let bookkeeper = try #require(try await Self.signIn(client, key: server.keys[.accountant]!).cookie)
+            let accountantCSRF = try #require(try await Self.get(client, "/console/exports", cookie: bookkeeper).hidden("csrf"))
+            let refused = try await Self.post(client, "/console/exports", cookie: bookkeeper,
+                                              form: form.merging(["csrf": accountantCSRF, "personal_data": "true", "requested_by": "A", "reason": "r"]) { $1 })
+            #expect(refused.status == 403 && refused.text.contains("personal_data"), "\(refused.text.prefix(300))")
             raw[.contentEncoding] = "gzip"
             #expect(try await client.execute(uri: "/console/exports", method: .post, headers: raw, body: ByteBuffer(string: "csrf=\(csrf)")) {
                 Int($0.status.code) } == 415)
@@ -163,16 +175,8 @@ import Testing
     func personalDataByScope(store: Store) async throws {
         let server = try await TestServer.make(store)
         try await server.routerApplication().test(.router) { client in
-            let checkout = server.keys[.checkout]
-            let customer = try await client.send(.post, "/v1/customers", key: checkout, body: """
-                {"name": "Ada Lovelace", "email": "ada@example.com", "billing_address": {"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}}
-                """)
-            let customerID = try #require(customer.string("id"))
-            let card = try await client.send(.post, "/v1/tokens", key: checkout, idempotency: "c", body: #"{"number": "4242424242424242", "exp_month": 12, "exp_year": 2031}"#)
-            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "o",
-                                               body: placeBody("med-spa.json", customer: customerID, token: card.string("token"), dropBilling: true))
-            let orderID = try #require(placed.string("id"), "\(placed.text)")
-            _ = try await client.send(.post, "/v1/orders/\(orderID)/capture", key: checkout, idempotency: "k")
+            let (customerID, orderID) = try await capturedOrderOfACustomer(
+                client, server, street: #"{"line1": "1 E Main St", "city": "Madison", "state": "WI", "zip": "53703"}"#)
 
             let accountant = try #require(try await Self.signIn(client, key: server.keys[.accountant]!).cookie)
             let seen = try await Self.get(client, "/console/transactions/\(orderID)", cookie: accountant)

@@ -98,8 +98,11 @@ import Testing
             func post(_ body: String, key: String? = nil) async throws -> Reply {
                 try await client.send(.post, "/v1/exports", key: key ?? accountant, body: body)
             }
-            let personal = try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31", "personal_data": true}"#)
-            #expect(personal.status == 422 && personal.errorField == "requested_by")
+            // Customer ids, streets and cities are an admin's: another key may not ask for them (probe #14).
+            let personal = try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31", "personal_data": true, "requested_by": "x", "reason": "y"}"#)
+            #expect(personal.status == 403, "\(personal.text)")
+            let unsigned = try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31", "personal_data": true}"#, key: server.keys[.admin])
+            #expect(unsigned.status == 422 && unsigned.errorField == "requested_by")
             #expect(try await post(#"{"kind": "ledger", "from": "2026-01-01", "through": "2026-12-31"}"#).errorField == "kind")
             #expect(try await post(#"{"kind": "detail", "from": "2026-12-31", "through": "2026-01-01"}"#).errorField == "through")
             #expect(try await post(#"{"kind": "detail", "from": "2026-01-01", "through": "2026-12-31", "period": "quarter"}"#).errorField == "period")
@@ -174,6 +177,38 @@ import Testing
             let download = try await Self.bytes(client, "/v1/exports/\(id)/download", key: accountant)
             #expect(download.status == 200)
             #expect(String(decoding: download.bytes, as: UTF8.self).contains("Glow Med Spa"))
+        }
+    }
+
+    /// Probe #14: an export with personal data was downloadable by a reconciler's key, and still held a customer's
+    /// street after the customer's erasure. Only an admin downloads it now, and an erasure removes the files of
+    /// every finished export with personal data (410 after; made again, the export has the customer blanked).
+    @Test func personalDataExportsAreAdminsAndGoWithAnErasure() async throws {
+        let server = try await TestServer.make(.sqlite, exports: true)
+        let executor = try #require(server.api.services.exports)
+        try await server.routerApplication().test(.router) { client in
+            let admin = server.keys[.admin]
+            let (customerID, _) = try await capturedOrderOfACustomer(
+                client, server, street: #"{"line1": "77 Hiddenstreet Rd", "city": "Saint Paul", "state": "MN", "zip": "55101"}"#)
+            let body = #"{"kind": "detail", "from": "2000-01-01", "through": "2099-12-31", "personal_data": true, "requested_by": "Ada", "reason": "audit"}"#
+            let started = try await client.send(.post, "/v1/exports", key: admin, body: body)
+            let id = try #require(started.string("id"), "\(started.text)")
+            #expect(try await executor.runQueued() == 1)
+            #expect(try await Self.bytes(client, "/v1/exports/\(id)/download", key: server.keys[.reconciler]).status == 403)
+            let download = try await Self.bytes(client, "/v1/exports/\(id)/download", key: admin)
+            #expect(download.status == 200 && String(decoding: download.bytes, as: UTF8.self).contains("Hiddenstreet"))
+            // A export without personal data stays; the one with it goes with the erasure.
+            let plain = try await client.send(.post, "/v1/exports", key: server.keys[.accountant], body: #"{"kind": "liability", "from": "2000-01-01", "through": "2099-12-31"}"#)
+            let plainID = try #require(plain.string("id"))
+            #expect(try await executor.runQueued() == 1)
+            #expect(try await client.send(.post, "/v1/customers/\(customerID)/erasure", key: admin).status == 200)
+            #expect(try await Self.bytes(client, "/v1/exports/\(id)/download", key: admin).status == 410)
+            #expect(try await Self.bytes(client, "/v1/exports/\(plainID)/download", key: server.keys[.accountant]).status == 200)
+            let again = try await client.send(.post, "/v1/exports", key: admin, body: body)
+            let againID = try #require(again.string("id"))
+            #expect(try await executor.runQueued() == 1)
+            let blanked = try await Self.bytes(client, "/v1/exports/\(againID)/download", key: admin)
+            #expect(blanked.status == 200 && !String(decoding: blanked.bytes, as: UTF8.self).contains("Hiddenstreet"))
         }
     }
 }

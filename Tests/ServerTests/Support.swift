@@ -157,3 +157,19 @@ func placeBody(_ fixtureName: String, customer: String? = nil, token: String? = 
     body["payment_token"] = token
     return String(decoding: try! JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]), as: UTF8.self)
 }
+
+/// A customer with a billing address at `street` (Ada Lovelace), and the med spa's order placed for her, paid by card
+/// and captured: its billing address is the customer's. Returns the customer's and the order's ids.
+func capturedOrderOfACustomer(_ client: some TestClientProtocol, _ server: TestServer, street: String) async throws -> (customer: String, order: String) {
+    let checkout = server.keys[.checkout]
+    let customer = try await client.send(.post, "/v1/customers", key: checkout, body: """
+        {"name": "Ada Lovelace", "email": "ada@example.com", "billing_address": \(street)}
+        """)
+    let customerID = try #require(customer.string("id"))
+    let card = try await client.send(.post, "/v1/tokens", key: checkout, idempotency: "c", body: #"{"number": "4242424242424242", "exp_month": 12, "exp_year": 2031}"#)
+    let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "o",
+                                       body: placeBody("med-spa.json", customer: customerID, token: card.string("token"), dropBilling: true))
+    let orderID = try #require(placed.string("id"), "\(placed.text)")
+    _ = try await client.send(.post, "/v1/orders/\(orderID)/capture", key: checkout, idempotency: "k")
+    return (customerID, orderID)
+}

@@ -39,6 +39,27 @@ import Testing
         #expect(outcomes.forms + outcomes.errors == 2_000 && outcomes.errors > 0)
     }
 
+    /// The boundary search is linear (Knuth-Morris-Pratt) and finds what a plain search finds: on random bytes of a
+    /// small alphabet, where overlaps are common, and on probe #14's body of dashes (a megabyte, searched in one pass).
+    @Test("the boundary search finds the first occurrence, as a plain search does, in one pass")
+    func boundarySearch() {
+        var generator = SplitMix64(seed: 20_261_207)
+        func plain(_ needle: [UInt8], _ haystack: [UInt8], _ start: Int) -> Int? {
+            guard !needle.isEmpty, start >= 0, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+            return (start...(haystack.count - needle.count)).first { Array(haystack[$0..<($0 + needle.count)]) == needle }
+        }
+        for _ in 0..<3_000 {
+            let needle = (0..<Int.random(in: 1...6, using: &generator)).map { _ in UInt8.random(in: 97...99, using: &generator) }
+            let haystack = (0..<Int.random(in: 0...60, using: &generator)).map { _ in UInt8.random(in: 97...99, using: &generator) }
+            let start = Int.random(in: 0...61, using: &generator)
+            #expect(LevyAPI.find(needle, in: haystack, from: start) == plain(needle, haystack, start), "\(needle) in \(haystack) from \(start)")
+        }
+        let dashes = [UInt8](repeating: 45, count: 1_048_576)
+        let boundary = [UInt8](repeating: 45, count: 71) + [97]
+        #expect(LevyAPI.find(boundary, in: dashes, from: 0) == nil)
+        #expect(LevyAPI.find(boundary, in: dashes + [97], from: 0) == dashes.count - 71)
+    }
+
     @Test("a part's name and file name are read as browsers and RFC 7578 write them; a field given twice or a file name past 255 bytes is refused")
     func multipartNames() throws {
         func body(_ dispositions: [(String, String)]) -> [UInt8] {
