@@ -27,8 +27,10 @@ extension OrderService {
     /// Records a processor's event once (by its id) and applies it:
     /// - a refund made at the processor becomes a Levy refund (`origin` `processor`), tax reversed from the frozen
     ///   evidence, the processor not asked again; Levy's own refunds reported back are recognized by their id;
-    /// - a dispute marks the order (`dispute_status` `open`); the ledger is not touched while it is open; a lost
-    ///   dispute is recorded as a refund of the disputed amount (`origin` `dispute`), a won one only marks the order.
+    /// - a dispute marks the order (`dispute_status` `open`, or `inquiry` while the bank only asks); the ledger is not
+    ///   touched while it is open; a lost dispute is recorded as a refund of the disputed amount (`origin` `dispute`),
+    ///   a won one or a closed inquiry only marks the order. A payment is disputed once at a time: a second dispute
+    ///   while one is open, or a closed one reported open again, is left for a person.
     ///
     /// While one of Levy's refunds of the order is under way, the event is left unapplied and
     /// `OrderError.paymentInProgress` thrown, so that the caller answers "later" and the processor sends it again
@@ -94,30 +96,79 @@ extension OrderService {
             }
             if !known.isEmpty { return (.ignored, "refund \(id) is already recorded") }
             return try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "processor")
-        case .disputeOpened(let id, _, _):
-            _ = try await rows("UPDATE \(table("orders")) SET dispute_id = $1, dispute_status = 'open' WHERE id = $2",
-                               [.text(id), .text(orderID.value)])
-            return (.applied, "order \(orderID.value) disputed (\(id))")
-        case .disputeClosed(let id, _, let amount, let lost):
-            // A dispute closes once: a second close with the other result is the processor contradicting itself
-            // (probe #10: a win after a loss was applied), left for a person rather than acted on.
-            let current = try await rows("SELECT dispute_id, dispute_status FROM \(table("orders")) WHERE id = $1", [.text(orderID.value)]).first
-            let (closedID, closedAs) = try decoded { () throws(RowDecodingError) in
-                (try current?.decodeIfPresent("dispute_id", as: String.self), try current?.decodeIfPresent("dispute_status", as: String.self))
-            }
-            if closedID == id, let closedAs, closedAs != "open", closedAs != (lost ? "lost" : "won") {
-                return (.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(closedAs) already; now reported \(lost ? "lost" : "won")")
-            }
-            if lost {
-                let (outcome, detail) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
-                guard outcome != .needsReview else { return (outcome, detail) }
-            }
-            _ = try await rows("UPDATE \(table("orders")) SET dispute_id = $1, dispute_status = $2 WHERE id = $3",
-                               [.text(id), .text(lost ? "lost" : "won"), .text(orderID.value)])
-            return (.applied, "dispute \(id) of order \(orderID.value) \(lost ? "lost: refund recorded" : "won")")
+        case .disputeOpened(let id, _, _, let inquiry):
+            return try await openDispute(id, of: orderID, inquiry: inquiry)
+        case .disputeClosed(let id, _, let amount, let result):
+            return try await closeDispute(id, of: orderID, amount: amount, result: result)
         case .other:
             return (.ignored, "not an event Levy acts on")
         }
+    }
+
+    /// The order's dispute as recorded: its id and `dispute_status`.
+    private func recordedDispute(_ orderID: OrderID) async throws -> (id: String?, status: String?) {
+        let current = try await rows("SELECT dispute_id, dispute_status FROM \(table("orders")) WHERE id = $1", [.text(orderID.value)]).first
+        return try decoded { () throws(RowDecodingError) in
+            (try current?.decodeIfPresent("dispute_id", as: String.self), try current?.decodeIfPresent("dispute_status", as: String.self))
+        }
+    }
+
+    /// Whether a recorded `dispute_status` is a dispute not yet closed.
+    static func isOpenDispute(_ status: String?) -> Bool { status == "open" || status == "inquiry" }
+
+    private func setDispute(_ id: String, _ status: String, of orderID: OrderID) async throws {
+        _ = try await rows("UPDATE \(table("orders")) SET dispute_id = $1, dispute_status = $2 WHERE id = $3",
+                           [.text(id), .text(status), .text(orderID.value)])
+    }
+
+    private func openDispute(_ id: String, of orderID: OrderID, inquiry: Bool) async throws -> (EventOutcome, String) {
+        let recorded = try await recordedDispute(orderID)
+        let status = inquiry ? "inquiry" : "open"
+        if let other = recorded.id, other != id, Self.isOpenDispute(recorded.status) {
+            // Probe #14: a second dispute replaced the first, and losing the first then read the order as settled
+            // while the second was still open.
+            return (.needsReview, "order \(orderID.value) has dispute \(other) open; another, \(id), is reported: a payment is disputed once at a time")
+        }
+        if recorded.id == id, let was = recorded.status {
+            if was == status { return (.ignored, "dispute \(id) of order \(orderID.value) is recorded as \(status) already") }
+            // Events may arrive out of order: an inquiry reported after its chargeback changes nothing.
+            if was == "open" { return (.ignored, "dispute \(id) of order \(orderID.value) is a chargeback already") }
+            if was != "inquiry" {
+                return (.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(was); now reported open (a late delivery, or reopened)")
+            }
+            try await setDispute(id, status, of: orderID)
+            return (.applied, "dispute \(id) of order \(orderID.value): the inquiry became a chargeback")
+        }
+        try await setDispute(id, status, of: orderID)
+        return (.applied, "order \(orderID.value) \(inquiry ? "under inquiry" : "disputed") (\(id))")
+    }
+
+    private func closeDispute(_ id: String, of orderID: OrderID, amount: Int64, result: DisputeResult) async throws -> (EventOutcome, String) {
+        let recorded = try await recordedDispute(orderID)
+        if let other = recorded.id, other != id, Self.isOpenDispute(recorded.status) {
+            return (.needsReview, "dispute \(id) of order \(orderID.value) is reported closed while another, \(other), is open")
+        }
+        let status: String
+        switch result {
+        case .won: status = "won"
+        case .lost: status = "lost"
+        case .inquiryClosed: status = "inquiry_closed"
+        case .other(let word):
+            return (.needsReview, "dispute \(id) of order \(orderID.value) closed as \(word), a result Levy does not apply by itself")
+        }
+        // A dispute closes once: a second close with another result is the processor contradicting itself (probe #10:
+        // a win after a loss was applied), left for a person; the same result again changes nothing.
+        if recorded.id == id, let was = recorded.status, !Self.isOpenDispute(was) {
+            return was == status ? (.ignored, "dispute \(id) of order \(orderID.value) is closed as \(was) already")
+                : (.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(was) already; now reported \(status)")
+        }
+        if result == .lost {
+            let (outcome, detail) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
+            guard outcome != .needsReview else { return (outcome, detail) }
+        }
+        try await setDispute(id, status, of: orderID)
+        let what = switch result { case .lost: "lost: refund recorded"; case .won: "won"; default: "closed as an inquiry, nothing moved" }
+        return (.applied, "dispute \(id) of order \(orderID.value) \(what)")
     }
 
     private func recordExternalRefund(_ orderID: OrderID, gross: Int64, processorRefundID: String, origin: String) async throws -> (EventOutcome, String) {

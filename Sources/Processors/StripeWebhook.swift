@@ -171,17 +171,33 @@ public struct StripeWebhook: Sendable {
         case "charge.refunded":
             // Older API versions embed the charge's refunds; newer ones send refund.created for each instead.
             for item in object.refunds?.data ?? [] { try refund(item, payment: object.paymentIntent?.id) }
-        case "charge.dispute.created":
+        case "charge.dispute.created", "charge.dispute.updated", "charge.dispute.funds_withdrawn":
+            // Stripe's `warning_…` statuses are an inquiry (no money moved); an inquiry the bank escalates becomes a
+            // chargeback of the same dispute (`needs_response`, `under_review`, or its funds withdrawn). A closed
+            // status on an update is left to `charge.dispute.closed`, which reports it.
             let (id, payment, amount) = try dispute()
-            events.append(.disputeOpened(id: id, payment: payment, amount: amount))
+            let status = object.status ?? ""
+            guard !Self.closedDisputeStatuses.contains(status) else { break }
+            let inquiry = status.hasPrefix("warning_") && envelope.type != "charge.dispute.funds_withdrawn"
+            events.append(.disputeOpened(id: id, payment: payment, amount: amount, inquiry: inquiry))
         case "charge.dispute.closed":
             let (id, payment, amount) = try dispute()
-            events.append(.disputeClosed(id: id, payment: payment, amount: amount, lost: object.status == "lost"))
+            let result: DisputeResult = switch object.status {
+            case "won": .won
+            case "lost": .lost
+            case "warning_closed": .inquiryClosed
+            case let status?: .other(status.utf8.count <= 40 && status.utf8.allSatisfy { (97...122).contains($0) || $0 == 95 } ? status : "unreadable")
+            case nil: .other("none")
+            }
+            events.append(.disputeClosed(id: id, payment: payment, amount: amount, result: result))
         default:
             break
         }
         return StripeEvent(id: envelope.id, type: envelope.type, created: envelope.created ?? 0, events: events.isEmpty ? [.other] : events)
     }
+
+    /// A dispute's statuses once it is over (Stripe's `prevented` included: no chargeback was filed).
+    static let closedDisputeStatuses: Set<String> = ["won", "lost", "warning_closed", "prevented"]
 
     static func hexBytes(_ text: String) -> [UInt8]? {
         let digits = Array(text.utf8)

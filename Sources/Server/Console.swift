@@ -43,7 +43,18 @@ extension LevyAPI {
         func on(_ route: ConsoleRoute, _ method: HTTPRequest.Method,
                 _ handler: @escaping @Sendable (Request, LevyRequestContext) async throws -> Response) {
             added.append((route.rawValue, method))
-            router.on(route.routerPath, method: method, use: handler)
+            guard method == .post else {
+                router.on(route.routerPath, method: method, use: handler)
+                return
+            }
+            router.on(route.routerPath, method: method) { request, context in
+                // Before the tokens, and before anything is read: a browser's post from another site is refused
+                // (login CSRF: a sign-in token pair planted by a sibling site is of no use from that site's page).
+                guard !Self.isCrossOrigin(request) else {
+                    return Self.html(ConsoleViews.render("cross-origin", ["style": ConsoleViews.style]), status: .forbidden)
+                }
+                return try await handler(request, context)
+            }
         }
         on(.home, .get) { _, _ in Self.redirect("/console/liability") }
         on(.signIn, .get) { request, _ in signInPage(request, error: nil) }
@@ -56,10 +67,12 @@ extension LevyAPI {
             }
         }
         on(.liability, .get) { request, _ in
-            await consolePage(request) { api, _, _ in try await api.liabilityPage(request) }
+            await consolePage(request, takes: ["from", "through", "period", "state"]) { api, _, _ in try await api.liabilityPage(request) }
         }
         on(.transactions, .get) { request, _ in
-            await consolePage(request) { api, caller, _ in try await api.transactionsPage(request, caller) }
+            await consolePage(request, takes: ["id", "from", "through", "state", "jurisdiction", "customer"]) { api, caller, _ in
+                try await api.transactionsPage(request, caller)
+            }
         }
         on(.transaction, .get) { request, context in
             // A HEAD shows nothing, so it discloses nothing and is not recorded as a view.
@@ -83,17 +96,19 @@ extension LevyAPI {
         }
         on(.reconciliations, .post) { request, _ in await consoleHandler(request) { api, caller in await api.consoleUpload(request, caller) } }
         on(.reconciliation, .get) { request, context in
-            await consolePage(request) { api, _, _ in try await api.reconciliationPage(context.parameters.get("run_id") ?? "", request: request) }
+            await consolePage(request, takes: ["reason"]) { api, _, _ in
+                try await api.reconciliationPage(context.parameters.get("run_id") ?? "", request: request)
+            }
         }
         on(.reconciliationDownload, .get) { request, context in
             let id = context.parameters.get("run_id") ?? ""
             return await consoleHandler(request) { api, _ in await api.consoleRunDownload(id: id) }
         }
         on(.nexus, .get) { request, _ in
-            await consolePage(request) { api, _, _ in try await api.nexusPage(request) }
+            await consolePage(request, takes: ["year"]) { api, _, _ in try await api.nexusPage(request) }
         }
         on(.tables, .get) { request, _ in
-            await consolePage(request) { api, _, _ in try api.tablesPage(request) }
+            await consolePage(request, takes: ["from", "to"]) { api, _, _ in try api.tablesPage(request) }
         }
         on(.disclosures, .get) { request, _ in
             await consolePage(request) { api, _, _ in try await api.disclosuresPage() }
@@ -139,6 +154,22 @@ extension LevyAPI {
         if secureCookies { text += "; Secure" }
         return text
     }
+
+    /// Whether a browser sent this request from a page of another origin. Browsers say where a request comes from
+    /// in `Sec-Fetch-Site` (only `same-origin`, or `none` for one the user started, pass: `same-site` is a sibling
+    /// host, which may set cookies for this one); older ones only in `Origin`, compared with `Host` (behind a proxy
+    /// that rewrites `Host`, such browsers are refused: the proxy should pass it on). A client that sends neither is
+    /// not a browser acting for someone else and is held to the tokens alone.
+    static func isCrossOrigin(_ request: Request) -> Bool {
+        if let site = request.headers[secFetchSite] {
+            return site != "same-origin" && site != "none"
+        }
+        guard let origin = request.headers[.origin] else { return false }
+        guard let schemeEnd = origin.range(of: "://"), let host = request.head.authority else { return true }
+        return origin[schemeEnd.upperBound...].lowercased() != host.lowercased()
+    }
+
+    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
 
     static func cookieValue(_ request: Request, _ name: String) -> String? {
         for header in request.headers[values: .cookie] {
@@ -197,7 +228,7 @@ extension LevyAPI {
     /// Runs a page for a signed-in caller; a form post must carry the session's CSRF token. Renders the page in the
     /// layout, or an error page; never a stack trace.
     /// `body` gets the API of the caller's merchant.
-    func consolePage(_ request: Request, form isForm: Bool = false,
+    func consolePage(_ request: Request, form isForm: Bool = false, takes parameters: Set<String> = [],
                      _ body: (LevyAPI, ConsoleCaller, [String: String]) async throws -> ConsolePage) async -> Response {
         do {
             guard let caller = try await consoleCaller(request) else { return Self.redirect("/console/sign-in") }
@@ -223,11 +254,14 @@ extension LevyAPI {
             }
             let merchant = (try? await api.profiles.current(api.services).merchant?.legalName) ?? nil
             do {
+                try Self.takesOnly(request, parameters)
                 return render(try await body(api, caller, form), caller, merchant: merchant)
             } catch let redirect as ConsoleRedirect {
                 return Self.redirect(redirect.location, cookies: redirect.clearSession ? [cookie(Self.sessionCookie, value: "", maxAge: 0)] : [])
             } catch let error as APIError {
-                return render(ConsolePage(status: error.status, template: "message", title: "Not shown", context: ["error": error.message]), caller,
+                // The refusal names the field, as the API's does.
+                let message = error.field.isEmpty ? error.message : error.field + ": " + error.message
+                return render(ConsolePage(status: error.status, template: "message", title: "Not shown", context: ["error": message]), caller,
                               merchant: merchant)
             }
         } catch {
@@ -298,19 +332,41 @@ extension LevyAPI {
         }
     }
 
-    static func query(_ request: Request, _ name: String, max: Int = 64) -> String? {
-        guard let value = request.uri.queryParameters.get(name), !value.isEmpty else { return nil }
-        return String(value.prefix(max))
+    /// A parameter of a page's query string, read as strictly as the API reads its own (probe #14: a repeated one
+    /// was read as its first, a long one cut): given twice, or longer than the page reads, it is refused naming it.
+    /// Empty is absent (a GET form sends its empty fields).
+    static func query(_ request: Request, _ name: String, max: Int = 64) throws -> String? {
+        let values = request.uri.queryParameters.getAll(name)
+        guard values.count <= 1 else { throw APIError.invalid(name, "given once") }
+        guard let value = values.first, !value.isEmpty else { return nil }
+        guard value.count <= max else { throw APIError.invalid(name, "at most \(max) characters") }
+        return value
+    }
+
+    /// Refuses a query parameter the page does not take, naming it (it was ignored).
+    static func takesOnly(_ request: Request, _ names: Set<String>) throws {
+        for (name, _) in request.uri.queryParameters where !names.contains(String(name)) {
+            let shown = String(name.unicodeScalars.prefix(40).filter { $0.isASCII && $0.properties.generalCategory != .control }.map(Character.init))
+            throw APIError.invalid(shown, "not a parameter of this page")
+        }
     }
 
     /// A date from the query, or `fallback`; a malformed one is an error naming the field.
     static func date(_ request: Request, _ name: String, _ fallback: String?) throws -> String? {
-        guard let text = query(request, name) else { return fallback }
+        guard let text = try query(request, name) else { return fallback }
         guard let date = TaxDate(iso: text) else { throw APIError.invalid(name, "a date (YYYY-MM-DD)") }
         return date.iso
     }
 
     var today: String { String(Timestamp.string(services.now()).prefix(10)) }
+
+    /// A state of the query: one of the 50, DC or the territories (probe #14: `ZZ` was answered with an empty page).
+    static func consoleState(_ text: String) throws -> String {
+        guard let code = StateCode(text.uppercased()), MerchantService.places.contains(code.code) else {
+            throw APIError.invalid("state", "a state's two-letter code (or DC, PR, GU, VI, AS, MP)")
+        }
+        return code.code
+    }
 
     // MARK: - Liability
 
@@ -323,11 +379,10 @@ extension LevyAPI {
         let from = try Self.date(request, "from", "\(year)-01-01") ?? "\(year)-01-01"
         let through = try Self.date(request, "through", "\(year)-12-31") ?? "\(year)-12-31"
         guard from <= through else { throw APIError.invalid("through", "on or after from") }
-        let period = LiabilitySummary.Period(rawValue: Self.query(request, "period") ?? "month") ?? .month
-        let state = try Self.query(request, "state").map { text -> String in
-            guard let code = StateCode(text.uppercased()) else { throw APIError.invalid("state", "a two-letter state code") }
-            return code.code
+        guard let period = LiabilitySummary.Period(rawValue: try Self.query(request, "period") ?? "month") else {
+            throw APIError.invalid("period", "month or quarter")
         }
+        let state = try Self.query(request, "state").map(Self.consoleState)
         guard let start = TaxDate(iso: from), let end = TaxDate(iso: through) else { throw APIError.invalid("from", "a date") }
         let rollup = exporter.liabilityRollup
         try await rollup.catchUpToHead()
@@ -386,17 +441,14 @@ extension LevyAPI {
 
     func transactionsPage(_ request: Request, _ caller: ConsoleCaller) async throws -> ConsolePage {
         func code(_ name: String, _ allowed: (UInt8) -> Bool, max: Int) throws -> String? {
-            guard let text = Self.query(request, name, max: 200) else { return nil }
+            guard let text = try Self.query(request, name, max: 200) else { return nil }
             guard text.utf8.count <= max, text.utf8.allSatisfy(allowed) else { throw APIError.invalid(name, "not a value this search knows") }
             return text
         }
         let idChars: (UInt8) -> Bool = { (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }
         var search = OrderReader.OrderSearch(idPrefix: try code("id", idChars, max: 40), from: try Self.date(request, "from", nil),
                                              through: try Self.date(request, "through", nil))
-        if let state = Self.query(request, "state") {
-            guard let code = StateCode(state.uppercased()) else { throw APIError.invalid("state", "a two-letter state code") }
-            search.state = code.code
-        }
+        search.state = try Self.query(request, "state").map(Self.consoleState)
         search.jurisdiction = try code("jurisdiction", { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 || $0 == 95 }, max: 40)
         let pseudonym = try code("customer", { (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }, max: 40)
         let limit = 100
@@ -554,7 +606,7 @@ extension LevyAPI {
         let thisYear = Int(today.prefix(4)) ?? 2026
         // The API's bounds and words: a year out of range is refused, not shown as another year.
         var year = thisYear
-        if let text = Self.query(request, "year") {
+        if let text = try Self.query(request, "year") {
             guard let given = Int(text), (2000...2100).contains(given) else { throw APIError.invalid("year", "a year from 2000 to 2100") }
             year = given
         }
@@ -587,7 +639,7 @@ extension LevyAPI {
                                       "sources": sources, "versions": versions, "today": today, "hasVersions": !versions.isEmpty,
                                       "choices": (["shipped"] + versions.compactMap { $0["id"] as? String }).map { ["id": $0] }]
         // A diff between two versions (or the shipped tables): the rate and boundary rows added and removed.
-        if let from = Self.query(request, "from", max: 200), let to = Self.query(request, "to", max: 200), let store = services.tableStore {
+        if let from = try Self.query(request, "from", max: 200), let to = try Self.query(request, "to", max: 200), let store = services.tableStore {
             do {
                 context["diff"] = try TableDiff.diff(old: try store.officialFiles(from), new: try store.officialFiles(to)).map { ["line": $0] }
                 context["diffFrom"] = from

@@ -86,6 +86,13 @@ enum ConsoleViews {
             <label>API key <input type="password" name="key" autocomplete="off" size="50" required></label>
             <button>Sign in</button></form></main></body></html>
             """,
+        "cross-origin": """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>Refused · Levy console</title><style>{{{style}}}</style></head>
+            <body><header><strong>Levy console</strong></header><main><h1>Refused</h1>
+            <p class="error">This form was sent from a page of another site, so the console did not read it.</p>
+            <p><a href="/console">Open the console</a> and send it from there.</p></main></body></html>
+            """,
         "liability": """
             {{<layout}}{{$content}}
             <form method="get" action="/console/liability" class="filters">

@@ -22,6 +22,11 @@ extension LevyAPI {
                     if case .malformedEvent = error { throw APIError(.badRequest, "invalid_event", error.description) }
                     throw APIError(.badRequest, "invalid_signature", error.description, field: "Stripe-Signature")
                 }
+                // Signed is not well formed: the body is held to the I-JSON rules of the API's own bodies (probe #14: a
+                // repeated member was read as one of its copies), with bounds wide enough for Stripe's events.
+                do throws(JSONGuard.Failure) { try JSONGuard.check(call.body, limits: Self.webhookJSONLimits) } catch {
+                    throw APIError(.badRequest, "invalid_event", error.message, field: error.path)
+                }
                 // No card number is kept outside the vault, even from a signed event (probe #10: an id and a payload
                 // holding one were stored as sent): an id holding one is refused, and the stored payload has them
                 // masked (it is kept for the record, never read back to apply the event).
@@ -51,6 +56,9 @@ extension LevyAPI {
     }
 
     static let stripeSignatureField = HTTPField.Name("Stripe-Signature")!
+    /// Stripe's events nest a few levels and may carry long texts (a dispute's evidence); the body itself is held to
+    /// the API's 1 MiB.
+    static let webhookJSONLimits = JSONGuard.Limits(maxDepth: 32, maxStringBytes: 65_536, maxElements: 100_000, maxNumberLength: 32)
 
     /// The services of the merchant whose orders were paid with one of `payments`: one indexed query per merchant
     /// until one answers (a processor's event names a payment, not a merchant).

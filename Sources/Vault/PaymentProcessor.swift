@@ -235,22 +235,35 @@ public actor SimulatedProcessor: PaymentProcessor {
     }
 }
 
+/// How a dispute closed.
+public enum DisputeResult: Sendable, Hashable {
+    /// The merchant keeps the money.
+    case won
+    /// The money went back to the buyer.
+    case lost
+    /// An inquiry closed without becoming a chargeback: no money moved.
+    case inquiryClosed
+    /// A result Levy does not know (the processor's word for it): left for a person.
+    case other(String)
+}
+
 /// Something that happened at the processor that Levy did not start, as the processor reported it (a webhook),
 /// in processor-neutral terms. Amounts are minor units of the payment's currency.
 public enum ProcessorEvent: Sendable, Hashable {
     /// A refund made at the processor (its dashboard, its API by someone else) or one of Levy's own, reported back.
     case refund(id: String, payment: String, amount: Int64, succeeded: Bool)
-    /// The buyer's bank disputes a payment; the money is held until the dispute closes.
-    case disputeOpened(id: String, payment: String, amount: Int64)
-    /// A dispute closed: lost (the money went back to the buyer), or won.
-    case disputeClosed(id: String, payment: String, amount: Int64, lost: Bool)
+    /// The buyer's bank disputes a payment: a chargeback holds the money until it closes; an inquiry (the bank asks
+    /// before it disputes) moves none, and the payment may still be refunded.
+    case disputeOpened(id: String, payment: String, amount: Int64, inquiry: Bool)
+    /// A dispute closed, with its result.
+    case disputeClosed(id: String, payment: String, amount: Int64, result: DisputeResult)
     /// An event Levy records and acknowledges but does not act on.
     case other
 
     /// The processor's payment the event is about (the authorization and capture id Levy holds), if any.
     public var payment: String? {
         switch self {
-        case .refund(_, let payment, _, _), .disputeOpened(_, let payment, _), .disputeClosed(_, let payment, _, _): payment
+        case .refund(_, let payment, _, _), .disputeOpened(_, let payment, _, _), .disputeClosed(_, let payment, _, _): payment
         case .other: nil
         }
     }

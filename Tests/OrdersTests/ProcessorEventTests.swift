@@ -116,4 +116,68 @@ struct ProcessorEventTests {
         // Nothing is left on the card: a further processor refund, however small, is reviewed too.
         #expect(try await event("evt_more", "re_more", amount: 1).0 == .needsReview)
     }
+
+    /// A payment is disputed once at a time (probe #14: a second dispute replaced the first, so losing the first read
+    /// the order as settled while the second was open), inquiries move no money and do not stop refunds, and events
+    /// delivered out of order or repeated change nothing.
+    @Test("disputes: inquiries, escalation, a second dispute, closes out of order or with a result Levy does not know", arguments: Store.available)
+    func disputeLifecycle(store: Store) async throws {
+        let (service, order) = try await Self.captured(store)
+        let payment = try #require(order.captureID)
+        var serial = 0
+        func deliver(_ event: ProcessorEvent) async throws -> (EventOutcome, String) {
+            serial += 1
+            let recorded = try await service.record(processor: "test", eventID: "evt_d\(serial)", type: "dispute", payload: Array("{}".utf8), events: [event])
+            return (recorded.outcome, recorded.detail)
+        }
+        func dispute() async throws -> (String?, String?, String) {
+            let now = try await service.order(order.id)
+            let rows = try await service.database.query("SELECT dispute_id FROM \(service.table("orders")) WHERE id = $1", [.text(order.id.value)])
+            return (rows.first?.text("dispute_id"), now.disputeStatus, now.shownStatus)
+        }
+        let total = order.totalAmount + order.totalTax
+
+        // An inquiry: recorded, the order not shown disputed, and Levy may still refund it.
+        #expect(try await deliver(.disputeOpened(id: "dp_a", payment: payment, amount: total, inquiry: true)).0 == .applied)
+        #expect(try await dispute() == ("dp_a", "inquiry", "captured"))
+        let proactive = try await service.refund(order.id, .lines([RefundLine(line: 2, quantity: 1)]), idempotencyKey: "during-inquiry", requestHash: "h")
+        #expect(proactive.amount > 0)
+        // Escalated to a chargeback: open, refunds refused; the inquiry's own event delivered late changes nothing.
+        #expect(try await deliver(.disputeOpened(id: "dp_a", payment: payment, amount: total, inquiry: false)).0 == .applied)
+        #expect(try await dispute() == ("dp_a", "open", "disputed"))
+        #expect(try await deliver(.disputeOpened(id: "dp_a", payment: payment, amount: total, inquiry: true)).0 == .ignored)
+        await #expect(throws: OrderError.disputed) {
+            try await service.refund(order.id, .lines([RefundLine(line: 1, quantity: 1)]), idempotencyKey: "during-dispute", requestHash: "h")
+        }
+        // A second dispute while the first is open, and a close of a dispute that is not the open one: for a person.
+        let second = try await deliver(.disputeOpened(id: "dp_b", payment: payment, amount: 100, inquiry: false))
+        #expect(second.0 == .needsReview && second.1.contains("dp_a open"), "\(second.1)")
+        let strayClose = try await deliver(.disputeClosed(id: "dp_b", payment: payment, amount: 100, result: .lost))
+        #expect(strayClose.0 == .needsReview && strayClose.1.contains("while another, dp_a, is open"), "\(strayClose.1)")
+        #expect(try await dispute() == ("dp_a", "open", "disputed"))
+        #expect(try await service.order(order.id).refundedAmount == proactive.amount)
+        // A result Levy does not know is not guessed at.
+        let prevented = try await deliver(.disputeClosed(id: "dp_a", payment: payment, amount: total, result: .other("prevented")))
+        #expect(prevented.0 == .needsReview && prevented.1.contains("prevented"), "\(prevented.1)")
+        #expect(try await dispute() == ("dp_a", "open", "disputed"))
+        // Won: the order reads as before; the same close again changes nothing, another result is for a person, and a
+        // late "opened" does not reopen it.
+        #expect(try await deliver(.disputeClosed(id: "dp_a", payment: payment, amount: total, result: .won)).0 == .applied)
+        #expect(try await dispute() == ("dp_a", "won", "partially_refunded"))
+        #expect(try await deliver(.disputeClosed(id: "dp_a", payment: payment, amount: total, result: .won)).0 == .ignored)
+        #expect(try await deliver(.disputeClosed(id: "dp_a", payment: payment, amount: total, result: .lost)).0 == .needsReview)
+        let reopened = try await deliver(.disputeOpened(id: "dp_a", payment: payment, amount: total, inquiry: false))
+        #expect(reopened.0 == .needsReview && reopened.1.contains("was closed as won"), "\(reopened.1)")
+        #expect(try await dispute() == ("dp_a", "won", "partially_refunded"))
+        #expect(try await service.order(order.id).refundedAmount == proactive.amount)
+
+        // A later inquiry, once the first dispute is over, is a dispute of its own; closed as an inquiry, nothing moved
+        // (it was recorded as won before).
+        #expect(try await deliver(.disputeOpened(id: "dp_c", payment: payment, amount: 500, inquiry: true)).0 == .applied)
+        let closed = try await deliver(.disputeClosed(id: "dp_c", payment: payment, amount: 500, result: .inquiryClosed))
+        #expect(closed.0 == .applied && closed.1.contains("nothing moved"), "\(closed.1)")
+        #expect(try await dispute() == ("dp_c", "inquiry_closed", "partially_refunded"))
+        #expect(try await service.order(order.id).refundedAmount == proactive.amount)
+        #expect(try await service.verifyLedger().brokenAt == nil)
+    }
 }

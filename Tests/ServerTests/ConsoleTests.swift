@@ -31,8 +31,10 @@ import Testing
         return try await client.execute(uri: uri, method: method, headers: headers, body: nil) { Page(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body)) }
     }
 
-    static func post(_ client: some TestClientProtocol, _ uri: String, cookie: String?, form: [String: String]) async throws -> Page {
+    static func post(_ client: some TestClientProtocol, _ uri: String, cookie: String?, form: [String: String],
+                     extra: [String: String] = [:]) async throws -> Page {
         var headers = HTTPFields()
+        for (name, value) in extra { headers[HTTPField.Name(name)!] = value }
         if let cookie { headers[.cookie] = cookie }
         headers[.contentType] = "application/x-www-form-urlencoded"
         let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
@@ -93,6 +95,61 @@ import Testing
             #expect(wrongMethod.headers[.allow] == "GET, HEAD" && wrongMethod.text.contains("it takes GET, HEAD"))
             let api = try await Self.get(client, "/v1/nope", cookie: nil)
             #expect(api.status == 404 && api.headers[.contentType] == "application/json")
+        }
+    }
+
+    /// Login CSRF (probe #14): whoever can set a cookie for the console's host (a sibling site) could plant a fresh
+    /// sign-in pair and post it from its own page with its own key. A browser's post from another site is refused
+    /// before the form is read, on every console form.
+    @Test("a browser's post from another site is refused before its form is read", arguments: Store.available)
+    func crossSitePostsAreRefused(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        try await server.routerApplication().test(.router) { client in
+            func signIn(_ extra: [String: String]) async throws -> Page {
+                let form = try await Self.get(client, "/console/sign-in", cookie: nil)
+                let csrf = try #require(form.hidden("csrf"))
+                let cookie = String(try #require(form.cookies.first { $0.hasPrefix("levy_console_signin=") }).split(separator: ";")[0])
+                return try await Self.post(client, "/console/sign-in", cookie: cookie, form: ["csrf": csrf, "key": server.keys[.admin]!], extra: extra)
+            }
+            // The router's test requests are for host "localhost".
+            let refused: [[String: String]] = [["Sec-Fetch-Site": "cross-site"], ["Sec-Fetch-Site": "same-site", "Origin": "http://localhost"],
+                                               ["Origin": "http://evil.example"], ["Origin": "null"], ["Origin": "http://localhost.evil.example"],
+                                               ["Origin": "http://localhost:8443"]]
+            for headers in refused {
+                let answer = try await signIn(headers)
+                #expect(answer.status == 403 && answer.text.contains("another site") && answer.cookies.allSatisfy { !$0.hasPrefix("levy_console=") },
+                        "\(headers): \(answer.status)")
+            }
+            for headers in [["Sec-Fetch-Site": "same-origin"], ["Origin": "http://LOCALHOST"], ["Origin": "https://localhost"], [:]] {
+                #expect(try await signIn(headers).status == 303, "\(headers)")
+            }
+            // A signed-in form too: sign-out posted from another site leaves the session open.
+            let session = try #require(try await Self.signIn(client, key: server.keys[.admin]!).cookie)
+            let csrf = try #require(try await Self.get(client, "/console/exports", cookie: session).hidden("csrf"))
+            let out = try await Self.post(client, "/console/sign-out", cookie: session, form: ["csrf": csrf], extra: ["Sec-Fetch-Site": "cross-site"])
+            #expect(out.status == 403)
+            #expect(try await Self.get(client, "/console/exports", cookie: session).status == 200)
+        }
+    }
+
+    /// Probe #14: the console read its query strings leniently (a repeated parameter as its first, an unknown one
+    /// ignored, `period=decade` as months, `state=ZZ` as an empty page). Now as strictly as the API, naming the field.
+    @Test("a page's query string is read strictly: unknown, repeated, too long or unknown values are refused naming them")
+    func strictQueryStrings() async throws {
+        let server = try await TestServer.make(.sqlite)
+        try await server.routerApplication().test(.router) { client in
+            let cookie = try #require(try await Self.signIn(client, key: server.keys[.accountant]!).cookie)
+            let refused = [("/console/liability?period=decade", "period"), ("/console/liability?state=ZZ", "state"),
+                           ("/console/liability?from=2026-01-01&from=2025-01-01", "from"), ("/console/liability?utm_source=mail", "utm_source"),
+                           ("/console/transactions?id=" + String(repeating: "a", count: 201), "id"), ("/console/transactions?state=ZZ", "state"),
+                           ("/console/exports?page=2", "page"), ("/console/nexus?year=2026&year=2025", "year")]
+            for (uri, field) in refused {
+                let page = try await Self.get(client, uri, cookie: cookie)
+                #expect(page.status == 400 && page.text.contains(field + ":"), "\(uri): \(page.status) \(page.text.suffix(400))")
+            }
+            // What the pages' own forms send (empty fields included) is read.
+            #expect(try await Self.get(client, "/console/liability?from=&through=&period=quarter&state=mn", cookie: cookie).status == 200)
+            #expect(try await Self.get(client, "/console/transactions?id=&from=&through=&state=PR&jurisdiction=&customer=", cookie: cookie).status == 200)
         }
     }
 

@@ -166,6 +166,27 @@ import Testing
         }
     }
 
+    /// A signed body is still held to the API's JSON rules (probe #14: a repeated member was read as one of its
+    /// copies): refused naming the member, nothing recorded; a long text within the event's bounds is read.
+    @Test func aSignedEventIsHeldToTheAPIsJSONRules() async throws {
+        let webhook = StripeWebhook(secret: try StripeWebhookSecret("whsec_levy_test_secret", source: "test"))
+        let server = try await TestServer.make(.sqlite, stripeWebhook: webhook)
+        try await server.routerApplication().test(.router) { client in
+            func deliver(_ body: String) async throws -> Reply {
+                let header = webhook.signatureHeader(body: Array(body.utf8), timestamp: Int64(Date().timeIntervalSince1970))
+                return try await client.send(.post, "/v1/webhooks/stripe", key: nil, body: body, headers: [HTTPField.Name("Stripe-Signature")!: header])
+            }
+            let repeated = #"{"id": "evt_repeated", "object": "event", "type": "refund.created", "created": 1790000000, "data": {"object": "#
+                + #"{"id": "re_1", "amount": 100, "amount": 990000, "status": "succeeded", "payment_intent": "pi_1"}}}"#
+            let answer = try await deliver(repeated)
+            #expect(answer.status == 400 && answer.errorCode == "invalid_event" && answer.errorField?.hasSuffix("amount") == true, "\(answer.text)")
+            let orders = server.api.services.orders
+            #expect(try await orders.database.query("SELECT id FROM \(orders.table("processor_events")) WHERE id = 'evt_repeated'", []).isEmpty)
+            let long = Self.event("evt_long", "customer.updated", ["id": "cus_1", "object": "customer", "description": String(repeating: "a", count: 20_000)])
+            #expect(try await deliver(long).string("outcome") == "ignored")
+        }
+    }
+
     @Test func withoutASecretTheEndpointIsNotThere() async throws {
         let server = try await TestServer.make()
         try await server.routerApplication().test(.router) { client in
