@@ -144,6 +144,9 @@ public struct ExportJobStore: Sendable {
     /// leaves it (probe #14: an erased customer's street stayed downloadable). A download of such a job is then 410
     /// `export_files_gone`. Returns the ids whose files were removed.
     public func removePersonalDataFiles() async throws -> [String] {
+        // Marked before the folders are looked at: a job still running now finds the mark changed when it finishes.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try UUID().uuidString.write(toFile: erasureMarkPath, atomically: true, encoding: .utf8)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var removed: [String] = []
         for name in names.sorted() where name.hasPrefix("job_") {
@@ -154,6 +157,13 @@ public struct ExportJobStore: Sendable {
         }
         return removed
     }
+
+    /// A file each erasure rewrites with a fresh random value: an export with personal data that was running during
+    /// an erasure (probe #14: it kept what it had read) tells by it, when it finishes, that it may hold the customer.
+    var erasureMarkPath: String { directory + "/erasure-mark" }
+
+    /// The current erasure mark ("" before the first erasure).
+    public func erasureMark() -> String { (try? String(contentsOfFile: erasureMarkPath, encoding: .utf8)) ?? "" }
 
     static func job(_ record: JobQueue.Record) throws -> ExportJob {
         guard let kind = ExportJob.Kind(rawValue: record.kind),
@@ -191,14 +201,18 @@ public struct ExportJobExecutor: JobRunner {
     /// then looks at the others, so that no merchant's queue holds up another's.
     @discardableResult
     public func runNext() async throws -> Bool {
+        let mark = jobs.erasureMark()
         guard !Task.isCancelled, let job = try await jobs.claimNext() else { return false }
-        await execute(job)
+        await execute(job, erasureMarkAtClaim: mark)
         return true
     }
 
     /// Runs one claimed job to success or failure. A failure (or a cancellation, at shutdown) is recorded by a task
     /// of its own, so that a cancelled export is still marked failed and its folder removed.
-    func execute(_ job: ExportJob) async {
+    /// `erasureMarkAtClaim` is the store's erasure mark read before the job was claimed: when it has changed by the
+    /// time an export with personal data succeeds, a customer was erased while it read, and its files are removed as
+    /// the erasure removes those of finished exports (a download answers 410 `export_files_gone`).
+    public func execute(_ job: ExportJob, erasureMarkAtClaim: String) async {
         let rows = ProgressCounter()
         do {
             let manifest = try await withThrowingTaskGroup(of: Manifest?.self) { group in
@@ -216,6 +230,9 @@ public struct ExportJobExecutor: JobRunner {
                 throw CancellationError()
             }
             try await Task { try await jobs.succeed(job.id, manifest: manifest) }.value
+            if job.parameters.personalData, jobs.erasureMark() != erasureMarkAtClaim {
+                try? FileManager.default.removeItem(atPath: jobs.folder(job.id))
+            }
         } catch {
             let why = error is CancellationError ? "stopped: the server shut down while it ran; start it again" : "\(error)"
             try? await Task { try await jobs.fail(job.id, error: why) }.value

@@ -226,7 +226,7 @@ public struct CustomerService: Sendable {
 
     /// The calendar day of `date` in UTC.
     public static func today(_ date: Date) -> TaxDate {
-        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: date)
-        return TaxDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+        // A clock outside the years 0001 to 9999 is held to them.
+        TaxDate(dayNumber: Int((date.timeIntervalSince1970 / 86_400).rounded(.down))) ?? (date.timeIntervalSince1970 < 0 ? .distantPast : .distantFuture)
     }
 }

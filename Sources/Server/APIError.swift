@@ -42,8 +42,13 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     static let unauthenticated = APIError(.unauthorized, "unauthenticated", "send an API key as \"Authorization: Bearer lvk_…\"")
-    static func forbidden(_ scope: Scope) -> APIError {
-        APIError(.forbidden, "forbidden", "this API key lacks the \(scope.rawValue) scope this endpoint needs")
+    static func forbidden(_ scope: Scope) -> APIError { forbidden(anyOf: [scope]) }
+    /// The scopes named in the refusal are every one that would do (probe #14: only the first was named).
+    static func forbidden(anyOf scopes: Set<Scope>) -> APIError {
+        let names = scopes.map(\.rawValue).sorted()
+        let listed = names.count <= 1 ? (names.first ?? "") + " scope"
+            : names.dropLast().joined(separator: ", ") + " or " + names[names.count - 1] + " scope"
+        return APIError(.forbidden, "forbidden", "this API key lacks the \(listed) this endpoint needs")
     }
     static func notFound(_ what: String, field: String = "") -> APIError { APIError(.notFound, "not_found", what, field: field) }
     static func invalid(_ field: String, _ message: String) -> APIError { APIError(.badRequest, "invalid_value", message, field: field) }

@@ -195,23 +195,26 @@ extension LevyAPI {
             // could choose (an empty one, or "x" in both) would let whoever can set a cookie sign a browser in.
             guard let expected = Self.cookieValue(request, Self.signInCookie), let given = form["csrf"],
                   APIKeyStore.constantTimeEqual(expected, given), services.consoleSessions.isSignInToken(given) else {
-                return signInPage(request, error: "The sign-in form expired or did not come from this console; try again.", status: .forbidden)
+                return signInPage(request, error: "csrf: the sign-in form expired or did not come from this console; try again.", status: .forbidden)
             }
             let presented = (form["key"] ?? "").trimmingCharacters(in: .whitespaces)
             let key: APIKey
             do { key = try await verifyKey(presented, client: context.clientAddress) } catch is Throttled {
-                return signInPage(request, error: "Too many failed sign-ins; wait a minute.", status: .tooManyRequests)
+                return signInPage(request, error: "key: too many failed sign-ins; wait a minute.", status: .tooManyRequests)
             } catch let error as APIError where error.status == .unauthorized {
-                return signInPage(request, error: "That key is not valid.", status: .unauthorized)
+                return signInPage(request, error: "key: that key is not valid.", status: .unauthorized)
             }
             guard !key.scopes.isDisjoint(with: Self.consoleScopes) else {
-                return signInPage(request, error: "That key has no accountant, reconciler or admin scope.", status: .forbidden)
+                return signInPage(request, error: "key: that key has no accountant, reconciler or admin scope.", status: .forbidden)
             }
             let (id, _) = try await services.consoleSessions.open(keyID: key.id)
             return Self.redirect("/console/liability", cookies: [cookie(Self.sessionCookie, value: id, maxAge: Int(ConsoleSessionStore.absoluteLifetime)),
                                                                  cookie(Self.signInCookie, value: "", maxAge: 0)])
+        } catch let refusal as APIError {
+            // The form's own refusals (a field twice, bytes that are not UTF-8) name the field.
+            return signInPage(request, error: refusal.field.isEmpty ? refusal.message : refusal.field + ": " + refusal.message, status: refusal.status)
         } catch {
-            return signInPage(request, error: "The sign-in could not be read.", status: .badRequest)
+            return signInPage(request, error: "The sign-in form could not be read.", status: .badRequest)
         }
     }
 

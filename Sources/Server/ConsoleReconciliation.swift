@@ -38,9 +38,10 @@ extension LevyAPI {
                                               context: ["error": "This form did not carry the console's token."]), caller, merchant: nil)
                 }
                 guard let file = form.file, !file.bytes.isEmpty else { throw APIError.invalid("settlements", "choose a settlement file") }
-                let options: Set<String> = ["layout", "fee_percent", "fee_fixed", "from", "through", "sale_types", "refund_types", "amount_units"]
+                let options: Set<String> = ["layout", "fee_percent", "fee_fixed", "from", "through", "late_after_days", "recompute_tax", "sale_types",
+                                            "refund_types", "amount_units"]
                 var query = form.fields.filter { (options.contains($0.key) || $0.key.hasPrefix("column_")) && !$0.value.isEmpty }
-                query["file_name"] = String(file.name.unicodeScalars.filter { $0.properties.generalCategory != .control }.prefix(200).map(Character.init))
+                query["file_name"] = Self.shownFileName(file.name)
                 var parameters = try reconciliationParameters(query)
                 let (uploadID, path) = try runs.runs.newUpload()
                 guard FileManager.default.createFile(atPath: path, contents: Data(file.bytes), attributes: [.posixPermissions: 0o640]) else {
@@ -63,6 +64,19 @@ extension LevyAPI {
         } catch {
             return Self.html("<!doctype html><title>Levy console</title><p>Something went wrong.</p>", status: .internalServerError)
         }
+    }
+
+    /// An uploaded file's name as the run keeps it: control characters dropped, then cut to whole characters within
+    /// the 200 bytes a run's file name may have (probe #14: cut to 200 characters, a name of 101 `é` was then refused).
+    static func shownFileName(_ name: String) -> String {
+        var kept = ""
+        var bytes = 0
+        for character in name.unicodeScalars.filter({ $0.properties.generalCategory != .control }).map(Character.init) {
+            bytes += character.utf8.count
+            guard bytes <= 200 else { break }
+            kept.append(character)
+        }
+        return kept
     }
 
     /// Verifies an uploaded export archive against this installation's signing key: unpacked into a fresh folder

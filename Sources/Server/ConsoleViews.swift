@@ -19,8 +19,10 @@ enum ConsoleViews {
         library.render(withoutNils(context) ?? [String: Any](), withTemplate: name) ?? "<!doctype html><title>Levy console</title><p>This page could not be rendered.</p>"
     }
 
-    /// The context with every absent optional left out (Mustache would print an absent value as "nil"; a missing
-    /// key renders as nothing and as false in a section).
+    /// The context with every absent optional as a null (Mustache would print an absent optional as "nil"): a null
+    /// renders as nothing and as false in a section, and, unlike a missing key, it stops the lookup, so that a row of
+    /// a section whose value is absent does not take the page's value of the same name (a reconciliation run without
+    /// an error showed the page's error in its status).
     static func withoutNils(_ value: Any) -> Any? {
         let mirror = Mirror(reflecting: value)
         if mirror.displayStyle == .optional {
@@ -28,8 +30,8 @@ enum ConsoleViews {
             return withoutNils(wrapped)
         }
         if value is NSNull { return nil }
-        if let dictionary = value as? [String: Any] { return dictionary.compactMapValues { withoutNils($0) } }
-        if let array = value as? [[String: Any]] { return array.map { $0.compactMapValues { withoutNils($0) } } }
+        if let dictionary = value as? [String: Any] { return dictionary.mapValues { withoutNils($0) ?? NSNull() } }
+        if let array = value as? [[String: Any]] { return array.map { $0.mapValues { withoutNils($0) ?? NSNull() } } }
         return value
     }
 
@@ -209,6 +211,9 @@ enum ConsoleViews {
             <label>Fixed fee <input name="fee_fixed" size="5" placeholder="0.30"></label>
             <label>From <input type="date" name="from"></label>
             <label>Through <input type="date" name="through"></label>
+            <label>Late after <input name="late_after_days" size="3" placeholder="5"> days</label>
+            <label>Tax <select name="recompute_tax"><option value="true">recomputed from each order's evidence</option>
+            <option value="false">not recomputed</option></select></label>
             <details><summary>A layout of your own (column names, type names, units), based on the layout chosen</summary>
             {{#columns}}<label>{{field}} <input name="column_{{field}}" size="12" maxlength="100"></label> {{/columns}}
             <label>Sale types <input name="sale_types" size="16" placeholder="charge,payment"></label>

@@ -130,7 +130,7 @@ public struct LevyAPI: Sendable {
             keyID = key?.id
             if let key, key.scopes.isDisjoint(with: endpoint.scopes) {
                 try await auditRefusal(endpoint, context: context, actor: "api-key:" + key.id, outcome: "denied: the key lacks the scope", key: key)
-                throw APIError.forbidden(endpoint.scopes.sorted()[0])
+                throw APIError.forbidden(anyOf: endpoint.scopes)
             }
             // GET and DELETE take no body; only POST, PUT and PATCH read one, and only as JSON.
             var body: [UInt8] = []

@@ -8,15 +8,8 @@ extension LevyAPI {
     /// A billing address is kept to source tax by and to verify a card: its ZIP must be one the tables know, in the
     /// state given (a quote would refuse it otherwise, after the customer had been stored with it).
     func knownPlace(_ address: Address, field: String) throws -> Address {
-        let prefix = field.isEmpty ? "" : field + "."
-        do {
-            _ = try services.tables.locals.resolve(address, on: CustomerService.today(services.now()))
-        } catch {
-            switch error {
-            case .unknownZip: throw APIError.invalid(prefix + "zip", error.description)
-            case .stateMismatch: throw APIError.invalid(prefix + "state", error.description)
-            case .noRatesOnDate: break
-            }
+        if let problem = services.tables.locals.placeProblem(address, on: CustomerService.today(services.now())) {
+            throw APIError.invalid(field.isEmpty ? problem.field : field + "." + problem.field, problem.message)
         }
         return address
     }

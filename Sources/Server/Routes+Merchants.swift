@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Merchants
+import Orders
 import QuoteContract
 import Synchronization
 import TaxCore
@@ -65,7 +66,7 @@ extension LevyAPI {
                 let body = try call.decode(LocationBody.self)
                 // A location sources lines: its ZIP must be one the tables know, in the state given.
                 _ = try knownPlace(body.location.address, field: "address")
-                try Self.checkPinned(body.location, tables: services.tables, on: TaxDate(dayNumber: Int((services.now().timeIntervalSince1970 / 86_400).rounded(.down))))
+                try Self.checkPinned(body.location, tables: services.tables, on: CustomerService.today(services.now()))
                 let merchant = try await services.merchants.addLocation(try await ownMerchantID(call), body.location)
                 profiles.forget()
                 return .json(MerchantOut(merchant), status: .created)

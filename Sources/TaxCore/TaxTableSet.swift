@@ -92,6 +92,22 @@ public protocol LocalRateResolver: Sendable {
 }
 
 extension LocalRateResolver {
+    /// Why an address cannot be kept to source tax by: the field at fault (`zip`, or `state` for a ZIP of another
+    /// state) and the reason; nil when the tables know its ZIP in its state. A date the tables do not cover is no
+    /// reason (the address is kept, and a quote on such a date says so). The API and the CLI refuse with it alike.
+    public func placeProblem(_ address: Address, on date: TaxDate) -> (field: String, message: String)? {
+        do {
+            _ = try resolve(address, on: date)
+            return nil
+        } catch {
+            switch error {
+            case .unknownZip: return ("zip", error.description)
+            case .stateMismatch: return ("state", error.description)
+            case .noRatesOnDate: return nil
+            }
+        }
+    }
+
     /// The index of the first of `codes` these tables cannot rate as a local jurisdiction of `state` on `date`, or
     /// nil when they rate them all: what a merchant may pin for its premises (a state's own code is no local
     /// jurisdiction: the engine refuses it pinned, probe #13 found it accepted here).

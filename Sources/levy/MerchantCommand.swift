@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Merchants
+import Orders
 import TaxCore
 
 /// `levy merchant`: the merchant profile quotes, orders, exports and the nexus report use.
@@ -56,13 +57,7 @@ struct MerchantCommand: AsyncParsableCommand {
     /// Refuses an address whose ZIP the tables do not know, or that lies in another state, as the API does
     /// (probe #13: the CLI kept a place of business no quote could be sourced to).
     static func checkKnown(_ address: Address, option: String, tables: TaxTableSet) throws {
-        guard let today = TaxDate(dayNumber: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down))) else { return }
-        do { _ = try tables.locals.resolve(address, on: today) } catch {
-            switch error {
-            case .unknownZip, .stateMismatch: throw CLIError.input("\(option): \(error.description)")
-            case .noRatesOnDate: break
-            }
-        }
+        if let problem = tables.locals.placeProblem(address, on: CustomerService.today(Date())) { throw CLIError.input("\(option): \(problem.message)") }
     }
 
     static func date(_ text: String, option: String) throws -> TaxDate {
@@ -212,8 +207,8 @@ struct MerchantCommand: AsyncParsableCommand {
             let tables = try TableLocation.load(nil, store: store, version: nil)
             try MerchantCommand.checkKnown(place.address, option: "--address", tables: tables)
             if !jurisdictions.isEmpty {
-                if let today = TaxDate(dayNumber: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down))),
-                   let i = tables.locals.firstUnrated(jurisdictions, state: place.address.state, on: today) {
+                let today = CustomerService.today(Date())
+                if let i = tables.locals.firstUnrated(jurisdictions, state: place.address.state, on: today) {
                     throw ValidationError("--jurisdiction: \(jurisdictions[i]) is no local jurisdiction of \(place.address.state) in the tables on \(today)")
                 }
             }

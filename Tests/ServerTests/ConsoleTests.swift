@@ -275,15 +275,15 @@ import Testing
             let page = try await Self.get(client, "/console/reconciliations", cookie: cookie)
             #expect(page.status == 200 && page.text.contains("multipart/form-data"))
             let csrf = try #require(page.hidden("csrf"))
-            func upload(token: String?) async throws -> Page {
+            func upload(token: String?, fileName: String = "nov.csv", extra: [(String, String?)] = []) async throws -> Page {
                 let boundary = "----levy-test-boundary"
                 var body = ""
                 for (name, value) in [("csrf", token), ("layout", "generic"), ("fee_percent", ""), ("column_order_id", "Order Ref"),
-                                      ("amount_units", "minor"), ("column_fee", "")] {
+                                      ("amount_units", "minor"), ("column_fee", "")] + extra {
                     guard let value else { continue }
                     body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
                 }
-                body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"settlements\"; filename=\"nov.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+                body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"settlements\"; filename=\"\(fileName)\"\r\nContent-Type: text/csv\r\n\r\n"
                 body += "line_id,type,order_id,refund_id,processor_id,amount,fee,net,currency,created,settled\r\nL1,payout,,,,-1.00,0,,USD,2026-11-30T00:00:00Z,\r\n"
                 body += "\r\n--\(boundary)--\r\n"
                 var headers = HTTPFields()
@@ -301,6 +301,19 @@ import Testing
             #expect(runs.count == 1 && runs.first?.parameters.fileName == "nov.csv" && runs.first?.parameters.layout == "generic")
             // The form's own-layout fields become the run's mapping; empty ones are left out.
             #expect(runs.first?.parameters.mapping == SettlementLayout.Mapping(base: "generic", columns: ["order_id": "Order Ref"], amountUnits: "minor"))
+            // The API's options are on the form too, checked as the API checks them.
+            let late = try await upload(token: csrf, extra: [("late_after_days", "400")])
+            #expect(late.status == 400 && late.text.contains("late_after_days:"), "\(late.text.suffix(600))")
+            // Said once, above the table: a run without an error of its own does not show the page's in its status.
+            #expect(late.text.components(separatedBy: "late_after_days:").count == 2, "\(late.text.suffix(900))")
+            let recompute = try await upload(token: csrf, extra: [("recompute_tax", "maybe")])
+            #expect(recompute.status == 400 && recompute.text.contains("recompute_tax:"))
+            // A long name (within the form's 255 bytes) is cut to whole characters within the run's 200 bytes (101 "é" were refused).
+            let long = try await upload(token: csrf, fileName: String(repeating: "é", count: 120), extra: [("late_after_days", "9"), ("recompute_tax", "false")])
+            #expect(long.status == 200, "\(long.text.suffix(600))")
+            let newest = try #require(try await server.api.services.reconciliations?.runs.list().first { $0.parameters.fileName.hasPrefix("é") })
+            #expect(newest.parameters.fileName == String(repeating: "é", count: 100))
+            #expect(newest.parameters.lateAfterDays == 9 && newest.parameters.recomputeTax == false)
         }
     }
 

@@ -209,6 +209,18 @@ import Testing
             #expect(try await executor.runQueued() == 1)
             let blanked = try await Self.bytes(client, "/v1/exports/\(againID)/download", key: admin)
             #expect(blanked.status == 200 && !String(decoding: blanked.bytes, as: UTF8.self).contains("Hiddenstreet"))
+
+            // An erasure while an export with personal data runs: the export finishes, and its files go as if it had
+            // finished before (it may have read the customer first). Without an erasure they stay.
+            for erasedWhileRunning in [false, true] {
+                _ = try await client.send(.post, "/v1/exports", key: admin, body: body)
+                let mark = executor.jobs.erasureMark()
+                let job = try #require(try await executor.jobs.claimNext())
+                if erasedWhileRunning { _ = try await executor.jobs.removePersonalDataFiles() }
+                await executor.execute(job, erasureMarkAtClaim: mark)
+                #expect(try await executor.jobs.job(job.id).status == .succeeded)
+                #expect(try await Self.bytes(client, "/v1/exports/\(job.id)/download", key: admin).status == (erasedWhileRunning ? 410 : 200))
+            }
         }
     }
 }
