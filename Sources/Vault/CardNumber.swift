@@ -95,8 +95,14 @@ public struct CardNumber: Sendable, CustomStringConvertible, CustomDebugStringCo
         return sum % 10 == 0
     }
 
-    /// The first six digits, or eight for numbers of 16 digits or more (PCI DSS allows either as the BIN).
-    public var bin: String { String(digits.prefix(digits.count >= 16 ? 8 : 6).map { Character(String($0)) }) }
+    /// The first six digits, or eight for numbers of 16 digits or more (PCI DSS allows either as the BIN); none for
+    /// numbers shorter than 14 digits, where six and the last four would leave three digits or fewer hidden (probe
+    /// #12: a 12-digit Maestro number shown so was one of about ten with its check digit). Shown digits are chosen so
+    /// that at least four stay hidden.
+    public var bin: String {
+        guard digits.count >= 14 else { return "" }
+        return String(digits.prefix(digits.count >= 16 ? 8 : 6).map { Character(String($0)) })
+    }
     public var lastFour: String { String(digits.suffix(4).map { Character(String($0)) }) }
 
     /// The digits as ASCII bytes, for encryption and the processor adapter only.

@@ -103,6 +103,16 @@ struct CardValidationTests {
         #expect(card.bin == "42424242")
         #expect(card.lastFour == "4242")
         #expect(try CardNumber("378282246310005").bin == "378282")
+        #expect(try CardNumber("30569309025904").bin == "305693")
+    }
+
+    @Test("a number shorter than 14 digits shows its last four only: at least four digits stay hidden", arguments: [
+        (TestNumber("675964982648"), CardBrand.maestro), (TestNumber("4222222222222"), .visa),
+    ])
+    func shortNumbersShowNoBIN(number: TestNumber, brand: CardBrand) throws {
+        let card = try CardNumber(number.text)
+        #expect(card.brand == brand && card.bin.isEmpty && card.lastFour == String(number.text.suffix(4)))
+        #expect(card.masked == String(repeating: "•", count: number.text.count - 4) + String(number.text.suffix(4)))
     }
 
     @Test("bad numbers are refused with errors that never echo the number", arguments: [
