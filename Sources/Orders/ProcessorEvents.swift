@@ -162,6 +162,9 @@ extension OrderService {
             return was == status ? (.ignored, "dispute \(id) of order \(orderID.value) is closed as \(was) already")
                 : (.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(was) already; now reported \(status)")
         }
+        if result == .inquiryClosed, recorded.id == id, recorded.status == "open" {
+            return (.needsReview, "dispute \(id) of order \(orderID.value) is a chargeback; now reported closed as an inquiry")
+        }
         if result == .lost {
             let (outcome, detail) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
             guard outcome != .needsReview else { return (outcome, detail) }

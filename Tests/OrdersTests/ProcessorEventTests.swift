@@ -156,7 +156,8 @@ struct ProcessorEventTests {
         #expect(strayClose.0 == .needsReview && strayClose.1.contains("while another, dp_a, is open"), "\(strayClose.1)")
         #expect(try await dispute() == ("dp_a", "open", "disputed"))
         #expect(try await service.order(order.id).refundedAmount == proactive.amount)
-        // A result Levy does not know is not guessed at.
+        // A chargeback closed as an inquiry contradicts itself; a result Levy does not know is not guessed at.
+        #expect(try await deliver(.disputeClosed(id: "dp_a", payment: payment, amount: total, result: .inquiryClosed)).0 == .needsReview)
         let prevented = try await deliver(.disputeClosed(id: "dp_a", payment: payment, amount: total, result: .other("prevented")))
         #expect(prevented.0 == .needsReview && prevented.1.contains("prevented"), "\(prevented.1)")
         #expect(try await dispute() == ("dp_a", "open", "disputed"))
