@@ -16,6 +16,7 @@ import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from selenium import webdriver
@@ -94,6 +95,15 @@ try:
     driver.get(base + "/console/liability")
     check(driver.current_url.endswith("/console/sign-in"), "an unsigned visit is sent to the sign-in page")
     shot("sign-in")
+    # Login CSRF: another site's page posting this browser's own fresh sign-in pair with the attacker's key is refused
+    # before the form is read (the browser says Sec-Fetch-Site: cross-site), and no session is opened.
+    token = driver.find_element(By.NAME, "csrf").get_attribute("value")
+    forged = ("<form method=post action='%s/console/sign-in'><input name=csrf value='%s'><input name=key value='%s'></form>"
+              "<script>document.forms[0].submit()</script>") % (base, token, key)
+    driver.get("data:text/html;charset=utf-8," + urllib.parse.quote(forged))
+    check(wait_until(lambda: "another site" in driver.page_source), "a sign-in posted from another site's page is refused")
+    check(all(c["name"] != "levy_console" for c in driver.get_cookies()), "no session was opened by it")
+    driver.get(base + "/console/sign-in")
     driver.find_element(By.NAME, "key").send_keys("lvk_aaaaaaaaaaaaa_" + "b" * 32)
     driver.find_element(By.TAG_NAME, "form").submit()
     check(wait_until(lambda: "not valid" in driver.page_source), "a wrong key is refused")
