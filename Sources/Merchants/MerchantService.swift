@@ -77,22 +77,11 @@ public struct MerchantService: Sendable {
         }
         // Text that reorders or breaks what it is printed in (a tax file's header, a report's title) (probe #13), and
         // the replacement character a command line puts where its argument was no UTF-8.
-        if let scalar = trimmed.unicodeScalars.first(where: Self.isRefusedInProfileText) {
-            throw .invalid(field: field, scalar == "\u{FFFD}" ? "not valid UTF-8 (U+FFFD)"
-                           : "U+\(String(scalar.value, radix: 16, uppercase: true)) (a direction override or line separator) is not allowed")
-        }
+        if let problem = PrintedText.problem(trimmed) { throw .invalid(field: field, problem) }
         if personText ? CardNumberMask.containsCardNumber(trimmed) : CardNumberMask.containsIssuedCardNumber(trimmed) {
             throw .invalid(field: field, CardNumberMask.refusal)
         }
         return trimmed
-    }
-
-    /// Bidirectional embeddings, overrides, isolates and marks, line and paragraph separators, and U+FFFD.
-    public static func isRefusedInProfileText(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029, 0xFFFD: true
-        default: false
-        }
     }
 
     // MARK: - Profiles
@@ -336,7 +325,7 @@ public struct MerchantService: Sendable {
         guard !existing.locations.contains(where: { $0.id == locationID }) else { throw MerchantError.duplicateLocation(locationID) }
         // Quotes find a location's pins by its address, and premises at one address are taxed by one set of
         // jurisdictions (probe #13: a second location there with pins of its own was quoted with the first's).
-        if let twin = existing.locations.first(where: { $0.address == address && Set($0.jurisdictions) != Set(location.jurisdictions) }) {
+        if let twin = existing.locations.first(where: { Self.samePremises($0.address, address) && Set($0.jurisdictions) != Set(location.jurisdictions) }) {
             throw MerchantError.invalid(field: "jurisdictions", "location \(twin.id) has the same address and "
                                         + (twin.jurisdictions.isEmpty ? "no pinned jurisdictions" : "pins \(twin.jurisdictions.joined(separator: " "))")
                                         + ": premises at one address are taxed by one set of jurisdictions")
@@ -365,6 +354,14 @@ public struct MerchantService: Sendable {
 
     /// Where a merchant can register to collect: the 50 states, DC and the territories (USPS codes).
     /// The two-letter codes of the US states, DC and the territories USPS serves.
+    /// Whether two addresses name one building: the same state and five-digit ZIP, and the same street line and city
+    /// once letter case and runs of spaces are set aside (probe #15: "250 MARQUETTE AVE", "250  Marquette Ave " and
+    /// ZIP 55401-9999 passed as other premises, each with pins of its own).
+    static func samePremises(_ a: Address, _ b: Address) -> Bool {
+        func folded(_ text: String) -> String { text.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        return a.state == b.state && a.zip.zip5 == b.zip.zip5 && folded(a.line1) == folded(b.line1) && folded(a.city) == folded(b.city)
+    }
+
     public static let places: Set<String> = Set(("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
                                           + "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP").split(separator: " ").map(String.init))
 

@@ -114,7 +114,8 @@ public struct CustomerService: Sendable {
     /// Creates a customer. A date of birth, when given, must make the customer 18 or older today.
     public func create(name: String, email: String?, dateOfBirth: TaxDate?, consents: Consents = Consents()) async throws -> Customer {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else { throw CustomerError.invalid(field: "name", "is required") }
+        // A name of nothing visible (a byte order mark alone) is no name (probe #15).
+        guard !trimmed.isEmpty, !PrintedText.isBlank(trimmed) else { throw CustomerError.invalid(field: "name", "is required") }
         guard trimmed.utf8.count <= 200 else { throw CustomerError.invalid(field: "name", "at most 200 bytes") }
         if let email, let problem = EmailAddress.problem(email) { throw CustomerError.invalid(field: "email", problem) }
         if let dateOfBirth {

@@ -95,7 +95,8 @@ extension OrderService {
                     : (.needsReview, "refund \(id) was recorded when it succeeded and is now reported as not succeeded (failed or cancelled)")
             }
             if !known.isEmpty { return (.ignored, "refund \(id) is already recorded") }
-            return try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "processor")
+            let (outcome, detail, _) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "processor")
+            return (outcome, detail)
         case .disputeOpened(let id, _, _, let inquiry):
             return try await openDispute(id, of: orderID, inquiry: inquiry)
         case .disputeClosed(let id, _, let amount, let result):
@@ -166,26 +167,52 @@ extension OrderService {
             return (.needsReview, "dispute \(id) of order \(orderID.value) is a chargeback; now reported closed as an inquiry")
         }
         if result == .lost {
-            let (outcome, detail) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
-            guard outcome != .needsReview else { return (outcome, detail) }
+            let (outcome, detail, recorded) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
+            guard recorded else { return (outcome, detail) }
+            try await setDispute(id, status, of: orderID)
+            return (outcome, "dispute \(id) of order \(orderID.value) lost: " + detail)
         }
         try await setDispute(id, status, of: orderID)
-        let what = switch result { case .lost: "lost: refund recorded"; case .won: "won"; default: "closed as an inquiry, nothing moved" }
+        let what = result == .won ? "won" : "closed as an inquiry, nothing moved"
         return (.applied, "dispute \(id) of order \(orderID.value) \(what)")
     }
 
-    private func recordExternalRefund(_ orderID: OrderID, gross: Int64, processorRefundID: String, origin: String) async throws -> (EventOutcome, String) {
+    /// Records a refund the processor made (or a lost dispute): `recorded` says whether it is in the order's books;
+    /// `needs_review` with `recorded` is one a person must still look at.
+    private func recordExternalRefund(_ orderID: OrderID, gross: Int64, processorRefundID: String,
+                                      origin: String) async throws -> (outcome: EventOutcome, detail: String, recorded: Bool) {
         let key = "\(origin):\(processorRefundID)"
         // Amounts in the details as decimals, as everywhere a person reads them (probe #14: cents were printed bare).
         func money(_ minorUnits: Int64) -> String { DecimalText.format(minorUnits, scaleDigits: 2, trimTrailingZeros: false) }
+        let refund: Refund
         do {
-            let refund = try await refund(orderID, .gross(gross), idempotencyKey: key, requestHash: key,
-                                          external: ExternalRefund(processorRefundID: processorRefundID, origin: origin))
-            return (.applied, "\(origin) refund \(processorRefundID) recorded as \(refund.id): \(money(refund.amount)) net, \(money(refund.tax)) tax")
+            refund = try await self.refund(orderID, .gross(gross), idempotencyKey: key, requestHash: key,
+                                           external: ExternalRefund(processorRefundID: processorRefundID, origin: origin))
         } catch OrderError.invalidRefund(let why, _) {
-            return (.needsReview, "\(origin) refund \(processorRefundID) of \(money(gross)) on order \(orderID.value): \(why)")
+            return (.needsReview, "\(origin) refund \(processorRefundID) of \(money(gross)) on order \(orderID.value): \(why)", false)
         } catch OrderError.wrongStatus(let status, _) {
-            return (.needsReview, "\(origin) refund \(processorRefundID) of \(money(gross)) on order \(orderID.value), which is \(status.rawValue)")
+            return (.needsReview, "\(origin) refund \(processorRefundID) of \(money(gross)) on order \(orderID.value), which is \(status.rawValue)", false)
         }
+        let recorded = "\(origin) refund \(processorRefundID) recorded as \(refund.id): \(money(refund.amount)) net, \(money(refund.tax)) tax"
+        // Gift cards sold that were spent since: the refund is recorded (the money has left) and the cards give up what
+        // they still hold, but the buyer also kept what the rest bought (probe #15: nobody was told).
+        let spent = try await spentOfRefundedGiftCards(refund)
+        guard spent == 0 else {
+            return (.needsReview, recorded + "; the gift cards it refunds the sale of had \(money(spent)) spent already, which the buyer keeps", true)
+        }
+        return (.applied, recorded, true)
+    }
+
+    /// How much of what `refund` gives back on gift card lines their cards no longer held (spent): the part the
+    /// refund could not take off them.
+    private func spentOfRefundedGiftCards(_ refund: Refund) async throws -> Int64 {
+        let order = try await self.order(refund.orderID)
+        let onCards = refund.lines.filter { refunded in order.lines.contains { $0.number == refunded.line && $0.code == .giftCard } }
+            .reduce(Int64(0)) { $0 + $1.amount }
+        guard onCards > 0 else { return 0 }
+        let taken = try await rows("SELECT COALESCE(SUM(amount), 0) AS taken FROM \(table("gift_card_entries")) WHERE refund_id = $1 AND kind = 'cancel'",
+                                   [.text(refund.id.value)])
+        let cancelled = try decoded { () throws(RowDecodingError) in try taken.first?.decode("taken", as: Int64.self) ?? 0 }
+        return max(onCards - Int64(clamping: cancelled.magnitude), 0)
     }
 }

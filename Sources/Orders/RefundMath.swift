@@ -5,7 +5,9 @@ import TaxCore
 /// Rules (docs/orders.md): refunding what remains of a line gives back exactly what remains of its amount and of
 /// each jurisdiction's tax, so refunds of everything always net to zero. A part of a line gives back its share,
 /// rounded half up to the cent, never more than remains. An amount-only refund is spread over the lines in
-/// proportion to what remains of them (largest remainder), and each line's tax follows its share of the amount.
+/// proportion to what remains of them (largest remainder), and each line's tax given back, counted with what earlier
+/// refunds gave back, is its share of the line's net given back so far, rounded once: many small refunds reverse
+/// the tax of their sum, not nothing.
 public enum RefundMath {
     static func refund(_ order: Order, _ request: RefundRequest) throws(OrderError) -> [RefundedLine] {
         switch request {
@@ -68,7 +70,13 @@ public enum RefundMath {
                 let left = remaining[index]
                 return RefundedLine(line: line.number, quantity: 0, amount: part, taxes: line.taxes.map { tax in
                     let leftTax = tax.tax - tax.refundedTax
-                    return RefundedTax(jurisdictionCode: tax.jurisdictionCode, tax: part == left ? leftTax : min(share(leftTax, part, left), leftTax))
+                    guard part < left else { return RefundedTax(jurisdictionCode: tax.jurisdictionCode, tax: leftTax) }
+                    // The tax given back so far follows the net given back so far: each refund gives back what brings the
+                    // jurisdiction's refunded tax to its share of the line's refunded net, rounded once (probe #15: each
+                    // refund rounded its own share, so thirty refunds of 0.01 gave back no tax at all, and the tax still
+                    // owed drifted without bound from the net kept).
+                    let target = share(tax.tax, line.refundedAmount + part, line.amount)
+                    return RefundedTax(jurisdictionCode: tax.jurisdictionCode, tax: min(max(target - tax.refundedTax, 0), leftTax))
                 })
             }
         }

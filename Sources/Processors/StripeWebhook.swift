@@ -153,14 +153,19 @@ public struct StripeWebhook: Sendable {
         }
         let object = envelope.data.object
         var events: [ProcessorEvent] = []
+        // A charge made without a PaymentIntent (the Charges API, another integration on the account) has none: no
+        // payment of Levy's, so nothing to apply; recorded and acknowledged as any event about a payment Levy does not
+        // know (probe #15: refused 400, Stripe would retry it for days).
         func refund(_ refund: EventObject, payment: String?) throws(StripeWebhookError) {
-            guard let id = refund.id, StripeProcessor.isStripeID(id), let payment, StripeProcessor.isStripeID(payment), let amount = refund.amount, amount > 0 else {
+            guard let payment else { return }
+            guard let id = refund.id, StripeProcessor.isStripeID(id), StripeProcessor.isStripeID(payment), let amount = refund.amount, amount > 0 else {
                 throw .malformedEvent("a refund needs an id, a payment_intent and a positive amount")
             }
             events.append(.refund(id: id, payment: payment, amount: amount, succeeded: refund.status == "succeeded"))
         }
-        func dispute() throws(StripeWebhookError) -> (String, String, Int64) {
-            guard let id = object.id, StripeProcessor.isStripeID(id), let payment = object.paymentIntent?.id, StripeProcessor.isStripeID(payment), let amount = object.amount, amount > 0 else {
+        func dispute() throws(StripeWebhookError) -> (String, String, Int64)? {
+            guard let payment = object.paymentIntent?.id else { return nil }
+            guard let id = object.id, StripeProcessor.isStripeID(id), StripeProcessor.isStripeID(payment), let amount = object.amount, amount > 0 else {
                 throw .malformedEvent("a dispute needs an id, a payment_intent and a positive amount")
             }
             return (id, payment, amount)
@@ -170,18 +175,24 @@ public struct StripeWebhook: Sendable {
             try refund(object, payment: object.paymentIntent?.id)
         case "charge.refunded":
             // Older API versions embed the charge's refunds; newer ones send refund.created for each instead.
-            for item in object.refunds?.data ?? [] { try refund(item, payment: object.paymentIntent?.id) }
+            // Stripe embeds at most a page of them (ten by default); a body of thousands would hold the order's refund
+            // lock for as long as they take to apply (probe #15: 2,000 took 26 s).
+            let embedded = object.refunds?.data ?? []
+            guard embedded.count <= Self.maxEmbeddedRefunds else {
+                throw .malformedEvent("more than \(Self.maxEmbeddedRefunds) refunds embedded in one event")
+            }
+            for item in embedded { try refund(item, payment: object.paymentIntent?.id) }
         case "charge.dispute.created", "charge.dispute.updated", "charge.dispute.funds_withdrawn":
             // Stripe's `warning_…` statuses are an inquiry (no money moved); an inquiry the bank escalates becomes a
             // chargeback of the same dispute (`needs_response`, `under_review`, or its funds withdrawn). A closed
             // status on an update is left to `charge.dispute.closed`, which reports it.
-            let (id, payment, amount) = try dispute()
+            guard let (id, payment, amount) = try dispute() else { break }
             let status = object.status ?? ""
             guard !Self.closedDisputeStatuses.contains(status) else { break }
             let inquiry = status.hasPrefix("warning_") && envelope.type != "charge.dispute.funds_withdrawn"
             events.append(.disputeOpened(id: id, payment: payment, amount: amount, inquiry: inquiry))
         case "charge.dispute.closed":
-            let (id, payment, amount) = try dispute()
+            guard let (id, payment, amount) = try dispute() else { break }
             let result: DisputeResult = switch object.status {
             case "won": .won
             case "lost": .lost
@@ -197,6 +208,8 @@ public struct StripeWebhook: Sendable {
     }
 
     /// A dispute's statuses once it is over (Stripe's `prevented` included: no chargeback was filed).
+    static let maxEmbeddedRefunds = 100
+
     static let closedDisputeStatuses: Set<String> = ["won", "lost", "warning_closed", "prevented"]
 
     static func hexBytes(_ text: String) -> [UInt8]? {

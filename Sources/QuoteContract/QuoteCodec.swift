@@ -111,6 +111,7 @@ public enum QuoteCodec {
     static func personText(_ text: String, field: String, limit: Int) throws(ContractError) -> String {
         let text = try boundedText(text, field: field, limit: limit)
         guard !CardNumberMask.containsCardNumber(text) else { throw ContractError(.invalidValue, field: field, CardNumberMask.refusal) }
+        if let problem = PrintedText.problem(text) { throw ContractError(.invalidValue, field: field, problem) }
         return text
     }
 

@@ -65,7 +65,7 @@ struct AddressBody: Decodable {
         let prefix = field.isEmpty ? "" : field + "."
         guard line1.utf8.count <= QuoteLimits.maxAddressTextBytes else { throw APIError.invalid(prefix + "line1", "at most \(QuoteLimits.maxAddressTextBytes) bytes") }
         guard city.utf8.count <= QuoteLimits.maxAddressTextBytes else { throw APIError.invalid(prefix + "city", "at most \(QuoteLimits.maxAddressTextBytes) bytes") }
-        try refuseCardNumbers([prefix + "line1": line1, prefix + "city": city])
+        try checkPersonText([prefix + "line1": line1, prefix + "city": city])
         guard let code = StateCode(state.uppercased()) else {
             throw APIError.invalid(prefix + "state", "\"\(state.prefix(8))\" is not a two-letter state code")
         }
@@ -223,6 +223,12 @@ struct RefundBody: Decodable {
     init(from decoder: any Decoder) throws {
         try decoder.refuseUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        // A null is not an absent member here: absent, both mean the whole order, and a client whose amount was unset
+        // (serialized as null) meant a part of it (probe #15: `{"amount": null}` refunded everything). Money out is not
+        // guessed at.
+        for key in CodingKeys.allCases where c.contains(key) {
+            if try c.decodeNil(forKey: key) { throw APIError.invalid(key.rawValue, "null: leave the member out to refund the whole order") }
+        }
         lines = try c.decodeIfPresent([Line].self, forKey: .lines)
         amount = try c.decodeIfPresent(String.self, forKey: .amount)
     }
@@ -258,8 +264,12 @@ struct CreateKeyBody: Decodable {
 
 /// Refuses text a person writes (a name, a label, a purpose) that holds what looks like a card number, naming the
 /// field: a card number belongs in the vault, and such text is stored, logged in audits and exported.
-func refuseCardNumbers(_ fields: KeyValuePairs<String, String?>) throws {
-    for (field, text) in fields where text.map(CardNumberMask.containsCardNumber) == true {
-        throw APIError.invalid(field, CardNumberMask.refusal)
+/// Refuses, naming the field, text a person typed that holds a card number (it would be kept outside the vault) or
+/// characters that reorder or break what it is printed in (`PrintedText`).
+func checkPersonText(_ fields: KeyValuePairs<String, String?>) throws {
+    for (field, text) in fields {
+        guard let text else { continue }
+        if CardNumberMask.containsCardNumber(text) { throw APIError.invalid(field, CardNumberMask.refusal) }
+        if let problem = PrintedText.problem(text) { throw APIError.invalid(field, problem) }
     }
 }

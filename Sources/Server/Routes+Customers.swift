@@ -19,7 +19,7 @@ extension LevyAPI {
         [
             Endpoint(method: .post, path: "/v1/customers", scopes: [.checkout], idempotency: .optional) { call in
                 let body = try call.decode(CustomerBody.self)
-                try refuseCardNumbers(["name": body.name, "email": body.email])
+                try checkPersonText(["name": body.name, "email": body.email])
                 let dateOfBirth = try body.dateOfBirth.map { text in
                     guard let date = TaxDate(iso: text) else { throw APIError.invalid("date_of_birth", "\"\(text)\" is not a date (YYYY-MM-DD)") }
                     return date

@@ -163,7 +163,7 @@ struct ExportJobBody: Decodable {
                 throw APIError.invalid(field, "at most 200 bytes, without control characters")
             }
         }
-        try refuseCardNumbers(["requested_by": requestedBy, "reason": reason, "merchant": merchant])
+        try checkPersonText(["requested_by": requestedBy, "reason": reason, "merchant": merchant])
     }
 }
 
@@ -181,7 +181,7 @@ struct CompanyBody: Decodable {
             // Bidirectional controls (U+202E and its kin) would make the header read otherwise than it is written: the
             // profile's own rule, since these fields stand in for the profile's.
             guard value.utf8.count <= 200,
-                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || MerchantService.isRefusedInProfileText($0) }) else {
+                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || PrintedText.isRefused($0) }) else {
                 throw APIError.invalid("company." + key.rawValue, "at most 200 bytes, without control characters, direction overrides, line separators or U+FFFD")
             }
             if key == .state, !MerchantService.places.contains(value) {

@@ -179,7 +179,7 @@ struct MerchantBody: Decodable {
             guard let mode = RoundingMode(rawValue: text) else { throw APIError.invalid("rounding", "sst, line_jurisdiction or invoice_combined") }
             rounding = mode
         }
-        try refuseCardNumbers(["name": name, "contact": contact, "email": email, "phone": phone])
+        try checkPersonText(["name": name, "contact": contact, "email": email, "phone": phone])
         return MerchantChanges(legalName: name, contactName: contact, email: email, phone: phone, address: try address?.address(field: "address"),
                                rounding: rounding)
     }

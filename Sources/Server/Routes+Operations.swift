@@ -53,7 +53,7 @@ extension LevyAPI {
                 guard !body.location.trimmingCharacters(in: .whitespaces).isEmpty else {
                     throw APIError.invalid("location", "name the seller location where the service is performed")
                 }
-                try refuseCardNumbers(["location": body.location])
+                try checkPersonText(["location": body.location])
                 // A merchant that lists its locations redeems at one of them, by id: free text would record a
                 // service performed nowhere the profile knows (and sourcing follows the location).
                 let locations = try await profiles.current(services).locations
@@ -124,7 +124,7 @@ extension LevyAPI {
                     scopes.insert(scope)
                 }
                 guard !body.label.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.invalid("label", "say who or what the key is for") }
-                try refuseCardNumbers(["label": body.label])
+                try checkPersonText(["label": body.label])
                 // Only a platform key makes another: an admin of one merchant cannot reach the others.
                 if scopes.contains(.platform), call.key?.scopes.contains(.platform) != true { throw APIError.forbidden(.platform) }
                 let issued = try await services.keys.create(label: body.label, scopes: scopes, merchant: services.merchant)

@@ -104,7 +104,13 @@ extension LevyAPI {
                 throw APIError.invalid("order.billing", "with a customer_id the billing address comes from the customer's record; leave it out")
             }
             guard try await !services.customers.customer(customerID).erased else { throw CustomerError.erased }
-            billing = try await services.customers.billingAddress(customerID, version: body.billingVersion)
+            do {
+                billing = try await services.customers.billingAddress(customerID, version: body.billingVersion)
+            } catch CustomerError.unknownAddressVersion where body.billingVersion == nil {
+                // An order keeps the customer through the address it was taxed on (probe #15: this was a 404 naming
+                // `billing_version`, which the client had not sent).
+                throw APIError.invalid("customer_id", "the customer has no billing address: add one (POST /v1/customers/{id}/addresses) or place the order without customer_id")
+            }
             request.billing = billing?.address
         } else if body.billingVersion != nil {
             throw APIError.invalid("billing_version", "a billing version needs a customer_id")

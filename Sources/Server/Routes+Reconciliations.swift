@@ -121,7 +121,7 @@ extension LevyAPI {
         guard name.utf8.count <= 200, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw APIError.invalid("file_name", "at most 200 bytes, without control characters")
         }
-        try refuseCardNumbers(["file_name": name])
+        try checkPersonText(["file_name": name])
         return ReconciliationRun.Parameters(layout: layout, mapping: try Self.settlementMapping(query, base: layout), from: query["from"],
                                             through: query["through"], feePercent: query["fee_percent"], feeFixed: fixed, lateAfterDays: late, recomputeTax: recompute, fileName: name, bytes: 0)
     }
@@ -134,7 +134,7 @@ extension LevyAPI {
                 throw APIError.invalid(name, "1 to 100 bytes, without control characters")
             }
             // A column or type name is kept with the run and shown back: a card number has no place in it (probe #6).
-            try refuseCardNumbers([name: value])
+            try checkPersonText([name: value])
             return value
         }
         var mapping = SettlementLayout.Mapping(base: base)

@@ -27,7 +27,7 @@ extension LevyAPI {
                 let body = try call.decode(RevealBody.self)
                 guard !body.purpose.trimmingCharacters(in: .whitespaces).isEmpty else { throw APIError.invalid("purpose", "say why the card is revealed") }
                 guard body.purpose.utf8.count <= 200 else { throw APIError.invalid("purpose", "at most 200 bytes") }
-                try refuseCardNumbers(["purpose": body.purpose])
+                try checkPersonText(["purpose": body.purpose])
                 let caller = VaultCaller(id: "api-key:" + (call.key?.id ?? "-"), permissions: [.reveal])
                 let card = try await services.vault.revealForProcessor(try Self.token(call), caller: caller, purpose: body.purpose)
                 return .json(RevealedCardBody(card))

@@ -33,7 +33,12 @@ extension LevyAPI {
                 if CardNumberMask.containsCardNumber(event.id) {
                     throw APIError(.badRequest, "invalid_event", "the event's id holds what looks like a card number", field: "id")
                 }
-                let payload = Array(CardNumberMask.maskingCardNumbers(String(decoding: call.body, as: UTF8.self)).utf8)
+                // So are the ids of its object (a refund's, a dispute's, the payment's), which are stored with the order
+                // (probe #15: only the event's id was checked).
+                if event.events.contains(where: { $0.ids.contains(where: CardNumberMask.containsCardNumber) }) {
+                    throw APIError(.badRequest, "invalid_event", "an id in the event's object holds what looks like a card number", field: "data.object")
+                }
+                let payload = Self.recordedPayload(call.body)
                 let recorded: RecordedEvent
                 do {
                     // The event is the merchant's whose order holds its payment (the home merchant's when none does:
@@ -53,6 +58,19 @@ extension LevyAPI {
                 return .json(WebhookReceipt(received: true, event: CardNumberMask.masked(recorded.id), outcome: recorded.outcome.rawValue, detail: detail))
             },
         ]
+    }
+
+    /// The event's body as it is kept, with card numbers masked. A number written with JSON escapes
+    /// (`\u0034\u0032…`) is one to any reader of the payload but not to a search of its text (probe #15): when the
+    /// decoded body holds one, the payload is kept as decoded and written again, masked.
+    static func recordedPayload(_ body: [UInt8]) -> [UInt8] {
+        let text = String(decoding: body, as: UTF8.self)
+        if let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
+           let rewritten = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]) {
+            let decoded = String(decoding: rewritten, as: UTF8.self)
+            if CardNumberMask.containsCardNumber(decoded) { return Array(CardNumberMask.maskingCardNumbers(decoded).utf8) }
+        }
+        return Array(CardNumberMask.maskingCardNumbers(text).utf8)
     }
 
     static let stripeSignatureField = HTTPField.Name("Stripe-Signature")!

@@ -44,6 +44,8 @@ public struct ThirdPartyCouponRule: Sendable, Hashable {
 public struct LineDiscounts: Sendable, Hashable {
     public var seller: Int64 = 0
     public var thirdParty: Int64 = 0
+    /// The request field of the first third-party coupon on the line, to name in a refusal.
+    public var thirdPartyField: String?
     public var total: Int64 { seller + thirdParty }
 }
 

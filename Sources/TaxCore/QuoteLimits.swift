@@ -13,6 +13,9 @@ public enum QuoteLimits {
     /// The largest line amount in minor units.
     public static let maxLineAmount: Int64 = 99_999_999_999
     public static let maxQuantity: Int64 = 1_000_000
+    /// More than any order within these limits can total, tax included (its lines' net, and tax below 100% of it):
+    /// the bound of a stored payment amount, so that nothing written for an order is refused when read back.
+    public static let maxOrderTotal: Int64 = Int64(maxLines) * maxLineAmount * 2
     /// Exemption certificates in one request.
     public static let maxExemptions = 50
     /// Discounts in one request.

@@ -391,7 +391,15 @@ public struct TaxCalculator: Sendable {
                                 + "jumps at a per-article limit: no net price and its tax make it; quoted at the net \(Money(minorUnits: net, currency: line.amount.currency).decimalString) "
                                 + "with its tax, \(Money(minorUnits: net + includedTax, currency: line.amount.currency).decimalString) in all")
             }
-            charged = Swift.max(net - keptCoupon, 0)
+            // A coupon that does not reduce the base comes off what the buyer pays before tax, never off the tax: past
+            // the price before tax it would (probe #15: the rest of it was dropped, and the line said otherwise).
+            guard keptCoupon <= net else {
+                throw .discountLines(field: discounts.thirdPartyField ?? "discounts",
+                                     "a reimbursed coupon of \(Money(minorUnits: keptCoupon, currency: line.amount.currency).decimalString) on line "
+                                     + "\"\(line.id)\" is larger than its price before tax (\(Money(minorUnits: net, currency: line.amount.currency).decimalString)): "
+                                     + "\(state) taxes the price before the coupon, so the coupon cannot come off the tax")
+            }
+            charged = net - keptCoupon
         } else {
             charged = line.amount.minorUnits - discounts.total
             net = line.amount.minorUnits - discounts.seller - (couponReduces ? discounts.thirdParty : 0)
@@ -529,6 +537,7 @@ public struct TaxCalculator: Sendable {
             }
             result[i].seller = line.discount
             result[i].thirdParty = line.thirdPartyDiscount
+            if line.thirdPartyDiscount > 0 { result[i].thirdPartyField = "lines[\(i)].discount" }
             remaining.append(line.amount.minorUnits - line.discount - line.thirdPartyDiscount)
         }
         guard request.discounts.count <= QuoteLimits.maxDiscounts else { throw .discountLines(field: "discounts", "at most \(QuoteLimits.maxDiscounts) discounts") }
@@ -554,7 +563,9 @@ public struct TaxCalculator: Sendable {
                 remaining[target] -= part
                 switch discount.kind {
                 case .seller: result[target].seller += part
-                case .thirdParty: result[target].thirdParty += part
+                case .thirdParty:
+                    result[target].thirdParty += part
+                    if part > 0, result[target].thirdPartyField == nil { result[target].thirdPartyField = "discounts[\(k)].amount" }
                 }
             }
         }

@@ -260,6 +260,15 @@ public enum ProcessorEvent: Sendable, Hashable {
     /// An event Levy records and acknowledges but does not act on.
     case other
 
+    /// Every processor id the event names (its refund's or dispute's, and the payment's), to be checked before any
+    /// is stored.
+    public var ids: [String] {
+        switch self {
+        case .refund(let id, let payment, _, _), .disputeOpened(let id, let payment, _, _), .disputeClosed(let id, let payment, _, _): [id, payment]
+        case .other: []
+        }
+    }
+
     /// The processor's payment the event is about (the authorization and capture id Levy holds), if any.
     public var payment: String? {
         switch self {

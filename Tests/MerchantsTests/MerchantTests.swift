@@ -139,6 +139,15 @@ struct MerchantTests {
                                                     + "premises at one address are taxed by one set of jurisdictions")) {
             try await service.addLocation(spa.id, twin)
         }
+        // The same premises written otherwise (case, spaces, a ZIP+4) are the same premises (probe #15).
+        for (i, written) in [Address(line1: "1 MAIN", state: StateCode("MN")!, zip: ZipCode("55402")!),
+                             Address(line1: " 1  Main ", state: StateCode("MN")!, zip: ZipCode("55402")!),
+                             Address(line1: "1 Main", state: StateCode("MN")!, zip: ZipCode("55402-1234")!)].enumerated() {
+            var other = twin
+            other.id = "other-\(i)"
+            other.address = written
+            await #expect(throws: MerchantError.self) { try await service.addLocation(spa.id, other) }
+        }
         twin.jurisdictions = []
         try await service.addLocation(spa.id, twin)
         // Text that reorders or breaks what it is printed in, and a command line's stand-in for bytes that were no UTF-8.

@@ -117,6 +117,33 @@ struct ProcessorEventTests {
         #expect(try await event("evt_more", "re_more", amount: 1).0 == .needsReview)
     }
 
+    /// Probe #15: a processor refund of a gift card sale whose card was spent since was recorded as `applied`: the buyer
+    /// had the money back and kept what the card bought, and nobody was told. It is still recorded (the money has left,
+    /// and the card must not stay spendable), and left for a person.
+    @Test("a processor refund of gift cards sold that were spent since is recorded and left for review", arguments: Store.available)
+    func refundsOfSpentGiftCardsAreReviewed(store: Store) async throws {
+        let (service, vault) = try await World.service(store, processor: RecordingProcessor())
+        let sold = try await service.place(GiftCardWorld.sale(10_000), idempotencyKey: "sale", requestHash: "h", paymentToken: try await World.token(vault))
+        let captured = try await service.capture(sold.id)
+        let issued = try #require(captured.issuedGiftCards.first)
+        _ = try await service.place(GiftCardWorld.oregon(6_999), idempotencyKey: "spend", requestHash: "h",
+                                    giftCards: [GiftCardPayment(code: issued.code, amount: 6_999)])
+        let payment = try #require(captured.captureID)
+        let whole = try await service.record(processor: "test", eventID: "whole", type: "refund.created", payload: Array("{}".utf8),
+                                             events: [.refund(id: "re_whole", payment: payment, amount: 10_000, succeeded: true)])
+        #expect(whole.outcome == .needsReview && whole.detail.contains("recorded as") && whole.detail.contains("had 69.99 spent already"),
+                "\(whole.detail)")
+        #expect(try await service.order(sold.id).refundedAmount == 10_000)
+        let card = try await service.giftCard(id: issued.card.id)
+        #expect(card.balance == 0 && card.status == .cancelled)
+        // A sale whose cards were not spent is applied as before.
+        let other = try await service.place(GiftCardWorld.sale(5_000), idempotencyKey: "sale-2", requestHash: "h", paymentToken: try await World.token(vault))
+        let otherCaptured = try await service.capture(other.id)
+        let plain = try await service.record(processor: "test", eventID: "plain", type: "refund.created", payload: Array("{}".utf8),
+                                             events: [.refund(id: "re_plain", payment: try #require(otherCaptured.captureID), amount: 5_000, succeeded: true)])
+        #expect(plain.outcome == .applied, "\(plain.detail)")
+    }
+
     /// A payment is disputed once at a time (probe #14: a second dispute replaced the first, so losing the first read
     /// the order as settled while the second was open), inquiries move no money and do not stop refunds, and events
     /// delivered out of order or repeated change nothing.

@@ -432,6 +432,58 @@ import Vault
         #expect(orders.first?.integer("n") == 0)
     }
 
+    /// Probe #15: the rule merchant profiles follow since probe #13 (no direction overrides, isolates, marks, line
+    /// separators or U+FFFD in text printed elsewhere) did not hold for customers, addresses, key labels or quotes; a
+    /// customer's street with U+202E reached an export's CSV. And a name of a byte order mark alone passed as a name.
+    @Test func textThatReordersWhatItIsPrintedInIsRefused() async throws {
+        let server = try await TestServer.make()
+        let key = server.allScopes
+        try await server.routerApplication().test(.router) { client in
+            let named = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "a‮b"}"#)
+            #expect(named.status == 400 && named.errorField == "name" && named.text.contains("U+202E"), "\(named.text)")
+            let separated = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "a b"}"#)
+            #expect(separated.status == 400 && separated.errorField == "name", "\(separated.text)")
+            let invisible = try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "﻿"}"#)
+            #expect(invisible.status == 400 && invisible.errorField == "name", "\(invisible.text)")
+            let street = try await client.send(.post, "/v1/customers", key: key, body: """
+                {"name": "Ann", "billing_address": {"line1": "5 \\u202eRoad", "city": "\\ufffd", "state": "MN", "zip": "55401"}}
+                """)
+            #expect(street.status == 400 && street.errorField == "billing_address.line1", "\(street.text)")
+            let label = try await client.send(.post, "/v1/keys", key: key, body: #"{"label": "a‮b", "scopes": ["checkout"]}"#)
+            #expect(label.status == 400 && label.errorField == "label", "\(label.text)")
+            let quote = #"{"date": "2026-03-02", "destination": {"line1": "1 Main", "city": "�", "state": "MN", "zip": "55401"}, "#
+                + #""lines": [{"id": "1", "code": "general", "amount": "10.00", "fulfilment": "shipped"}]}"#
+            let quoted = try await client.send(.post, "/v1/quotes", key: key, body: quote)
+            #expect(quoted.status == 400 && quoted.errorField == "destination.city" && quoted.text.contains("U+FFFD"), "\(quoted.text)")
+            // Letters of right-to-left scripts are text like any other.
+            #expect(try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "דנה ليلى"}"#).status == 201)
+        }
+    }
+
+    /// Probe #15: `{"amount": null}` on a refund gave back the whole order (null read as absent, and absent means
+    /// everything); an order for a customer without a billing address was a 404 naming `billing_version`, which the
+    /// client had not sent.
+    @Test(arguments: Store.available) func nullRefundsAndCustomersWithoutAnAddress(store: Store) async throws {
+        let server = try await TestServer.make(store)
+        let checkout = server.keys[.checkout]
+        try await server.routerApplication().test(.router) { client in
+            let (_, orderID) = try await capturedOrderOfACustomer(
+                client, server, street: #"{"line1": "1 Main St", "city": "Saint Paul", "state": "MN", "zip": "55101"}"#)
+            for (n, body) in [#"{"amount": null}"#, #"{"lines": null}"#].enumerated() {
+                let refused = try await client.send(.post, "/v1/orders/\(orderID)/refunds", key: checkout, idempotency: "null-\(n)", body: body)
+                #expect(refused.status == 400 && refused.errorField == (n == 0 ? "amount" : "lines"), "\(refused.text)")
+            }
+            let order = try await client.send(.get, "/v1/orders/\(orderID)", key: checkout)
+            #expect(order.string("refunded_amount") == "0.00" && order.string("status") == "captured", "\(order.text)")
+            #expect(try await client.send(.post, "/v1/orders/\(orderID)/refunds", key: checkout, idempotency: "part", body: #"{"amount": "1.00"}"#).status == 201)
+
+            let bare = try #require(try await client.send(.post, "/v1/customers", key: checkout, body: #"{"name": "No Address"}"#).string("id"))
+            let placed = try await client.send(.post, "/v1/orders", key: checkout, idempotency: "bare",
+                                               body: placeBody("med-spa.json", customer: bare, dropBilling: true))
+            #expect(placed.status == 400 && placed.errorField == "customer_id" && placed.text.contains("no billing address"), "\(placed.text)")
+        }
+    }
+
     /// A console path is logged and counted by its route's template, never as sent: a card number searched by mistake
     /// stayed in the log and in a metric label, and every distinct path (or invented method) was a metric series kept
     /// for good (100,000 paths took the server from 114 MB to 228 MB and /metrics to 259 MB).

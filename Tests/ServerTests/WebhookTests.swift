@@ -184,6 +184,25 @@ import Testing
             #expect(try await orders.database.query("SELECT id FROM \(orders.table("processor_events")) WHERE id = 'evt_repeated'", []).isEmpty)
             let long = Self.event("evt_long", "customer.updated", ["id": "cus_1", "object": "customer", "description": String(repeating: "a", count: 20_000)])
             #expect(try await deliver(long).string("outcome") == "ignored")
+
+            // Probe #15: a charge made without a PaymentIntent is no payment of Levy's: acknowledged, not refused.
+            for (n, type) in ["refund.created", "charge.dispute.created"].enumerated() {
+                let legacy = #"{"id": "evt_legacy_\#(n)", "object": "event", "type": "\#(type)", "created": 1790000000, "data": {"object": "#
+                    + #"{"id": "re_legacy", "amount": 500, "charge": "ch_legacy", "payment_intent": null, "status": "succeeded"}}}"#
+                let answer = try await deliver(legacy)
+                #expect(answer.status == 200 && answer.string("outcome") == "ignored", "\(answer.text)")
+            }
+            // A card number in the object's ids is refused as in the event's id; one written with JSON escapes in the
+            // payload is masked in what is kept.
+            let carded = try await deliver(Self.event("evt_carded", "refund.created",
+                                                      ["id": "re_4242424242424242", "amount": 100, "payment_intent": "pi_1", "status": "succeeded"]))
+            #expect(carded.status == 400 && carded.errorCode == "invalid_event" && !carded.text.contains("4242424242424242"), "\(carded.text)")
+            let escaped = #"{"id": "evt_escaped", "object": "event", "type": "customer.updated", "created": 1790000000, "data": {"object": "#
+                + #"{"id": "cus_2", "description": "\u0034\u0032\u0034\u0032\u0034\u0032\u0034\u0032\u0034\u0032\u0034\u0032\u0034\u0032\u0034\u0032"}}}"#
+            #expect(try await deliver(escaped).string("outcome") == "ignored")
+            let stored = try await orders.database.query("SELECT payload FROM \(orders.table("processor_events")) WHERE id = 'evt_escaped'", [])
+            let payload = try #require(stored.first?.text("payload"))
+            #expect(payload.contains("cus_2") && !payload.contains("u0034") && !payload.contains("4242424242424242"), "\(payload)")
         }
     }
 

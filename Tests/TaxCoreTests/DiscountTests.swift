@@ -61,6 +61,24 @@ import Testing
         }
     }
 
+    /// Probe #15: a reimbursed coupon past a tax-included line's price before tax was cut to that price, and the line
+    /// said it had the whole coupon. Up to that price the buyer pays the price less the coupon and the tax is kept
+    /// (the synthetic state's coupons do not reduce the base); one cent past it is refused naming the discount.
+    @Test func aCouponOnATaxIncludedLineStopsAtThePriceBeforeTax() throws {
+        let line = QuoteLine(id: "a", code: .general, amount: T.money("10.00"), fulfilment: .shipped, taxIncluded: true)
+        let plain = try quote([line])
+        let net = plain.totalAmount.minorUnits, tax = plain.totalTax.minorUnits
+        #expect(net + tax == 1_000 && tax > 0)
+        let whole = try quote([line], [OrderDiscount(id: "c", amount: Money(minorUnits: net), kind: .thirdParty)])
+        #expect(whole.totalAmount.minorUnits == 0 && whole.totalTax.minorUnits == tax && whole.lines[0].discounts.thirdParty == net)
+        #expect(throws: QuoteError.self) { try quote([line], [OrderDiscount(id: "c", amount: Money(minorUnits: net + 1), kind: .thirdParty)]) }
+        do {
+            _ = try quote([line], [OrderDiscount(id: "c", amount: Money(minorUnits: net + 1), kind: .thirdParty)])
+        } catch {
+            #expect(error.field == "discounts[0].amount" && error.description.contains("larger than its price before tax"), "\(error)")
+        }
+    }
+
     /// Shipping is left out of an order-level discount unless the discount names it.
     @Test func shippingIsOnlyDiscountedWhenNamed() throws {
         let q = try quote([T.line("1", .general, "10.00"), T.line("s", .shipping, "5.00")], [OrderDiscount(id: "d", amount: T.money("2.00"), kind: .seller)])

@@ -249,6 +249,31 @@ struct VaultTests {
         }
     }
 
+    /// Probe #15: an order at the contract's limits (216 billion dollars) was authorized and journaled, and the journal's
+    /// own bound (10^12 minor units) then kept `levy serve` from starting. What an order can total reads back.
+    @Test("the simulator's journal reads back the largest amount an order can have")
+    func simulatorJournalHoldsTheLargestOrder() async throws {
+        let journal = Fixture.directory() + "/simulator-journal.jsonl"
+        let vault = try await Fixture.vault(try Fixture.place())
+        let token = try await vault.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout).token
+        let largest = Int64(QuoteLimits.maxLines) * QuoteLimits.maxLineAmount * 2
+        #expect(largest == QuoteLimits.maxOrderTotal)
+        let gateway = PaymentGateway(vault: vault, processor: try SimulatedProcessor(journal: journal))
+        let authorized = try await gateway.authorize(token: token, amount: Money(minorUnits: largest), reference: "big", idempotencyKey: "auth-big")
+        #expect(authorized.outcome == .approved)
+        let restarted = PaymentGateway(vault: vault, processor: try SimulatedProcessor(journal: journal))
+        #expect(try await restarted.capture(authorization: authorized.id, amount: Money(minorUnits: largest), idempotencyKey: "cap-big").outcome == .approved)
+        // Past it, the line is named, without its digits.
+        let text = try String(contentsOfFile: journal, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"amount\":\(largest),", with: "\"amount\":\(largest + 1),").write(toFile: journal, atomically: true, encoding: .utf8)
+        do {
+            _ = try SimulatedProcessor(journal: journal)
+            Issue.record("an amount past any order's total was read")
+        } catch {
+            #expect(error.description.contains(":1: the amount is negative or larger than any order can total"), "\(error)")
+        }
+    }
+
     /// Two `levy serve` processes on one working folder share the simulator's journal as they would share a
     /// processor (probe #7: each answered from its own memory, so one declined refunds of the other's captures).
     @Test("two simulators on one journal see each other's answers and answer a key once")
