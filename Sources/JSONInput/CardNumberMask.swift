@@ -24,7 +24,7 @@ public enum CardNumberMask {
     /// names that are mostly ids (an export's `exp_…` hex id may hold a dozen decimal digits by chance, which
     /// `masked` would remove).
     public static func maskingCardNumbers(_ text: String) -> String {
-        replacingRuns(in: text) { bytes in longRuns(bytes, loose: true).compactMap { cardSpan(bytes, in: $0) } }
+        replacingRuns(in: text) { bytes in longRuns(bytes, loose: true).flatMap { cardSpans(bytes, in: $0) } }
     }
 
     /// `text` with the runs that `find` picks in its bytes (ASCII) or its `shadow` replaced by `replacement`.
@@ -67,7 +67,7 @@ public enum CardNumberMask {
         // before a masked number (`lines[0].4242 4242 …`) is not joined to part of it.
         var rest = bytes
         for run in tight { for i in run { rest[i] = UInt8(ascii: "x") } }
-        let loose = longRuns(rest, loose: true).compactMap { cardSpan(rest, in: $0) }
+        let loose = longRuns(rest, loose: true).flatMap { cardSpans(rest, in: $0) }
         var runs: [Range<Int>] = []
         for run in (tight + loose).sorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = runs.last, run.lowerBound <= last.upperBound {
@@ -79,9 +79,10 @@ public enum CardNumberMask {
         return runs
     }
 
-    /// The part of a loosely joined run that is a card number (13 to 19 digits of whole groups with a right Luhn
-    /// digit), from its first group's first digit to its last group's last, or nil.
-    static func cardSpan(_ bytes: [UInt8], in run: Range<Int>) -> Range<Int>? {
+    /// The parts of a loosely joined run that are card numbers (13 to 19 digits of whole groups with a right Luhn
+    /// digit), each from its first group's first digit to its last group's last, not overlapping: every one, not only
+    /// the first (two numbers joined by punctuation were masked one).
+    static func cardSpans(_ bytes: [UInt8], in run: Range<Int>) -> [Range<Int>] {
         // The run's digits once, with where each group starts among them: the spans tried are slices, not copies.
         var groups: [Range<Int>] = []
         var digits: [UInt8] = []
@@ -95,14 +96,23 @@ public enum CardNumberMask {
             groups.append(start..<index)
         }
         starts.append(digits.count)
-        for first in groups.indices {
+        var spans: [Range<Int>] = []
+        var first = 0
+        while first < groups.count {
+            var found: Int?
             for last in first..<groups.count {
                 let length = starts[last + 1] - starts[first]
                 if length > 19 { break }
-                if length >= 13, passesLuhn(digits[starts[first]..<starts[last + 1]]) { return groups[first].lowerBound..<groups[last].upperBound }
+                if length >= 13, passesLuhn(digits[starts[first]..<starts[last + 1]]) { found = last; break }
+            }
+            if let last = found {
+                spans.append(groups[first].lowerBound..<groups[last].upperBound)
+                first = last + 1
+            } else {
+                first += 1
             }
         }
-        return nil
+        return spans
     }
 
     /// The runs of at least `minimumDigits` digits, each group joined to the next by separators (`loose`: by any

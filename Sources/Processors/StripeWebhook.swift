@@ -207,9 +207,10 @@ public struct StripeWebhook: Sendable {
         return StripeEvent(id: envelope.id, type: envelope.type, created: envelope.created ?? 0, events: events.isEmpty ? [.other] : events)
     }
 
-    /// A dispute's statuses once it is over (Stripe's `prevented` included: no chargeback was filed).
+    /// The refunds one `charge.refunded` may embed.
     static let maxEmbeddedRefunds = 100
 
+    /// A dispute's statuses once it is over (Stripe's `prevented` included: no chargeback was filed).
     static let closedDisputeStatuses: Set<String> = ["won", "lost", "warning_closed", "prevented"]
 
     static func hexBytes(_ text: String) -> [UInt8]? {

@@ -150,6 +150,9 @@ public struct Reconciler: Sendable {
         // (each line is bounded, but 9,224 lines at the bound pass Int64: probe #12's SQLite "integer overflow").
         var magnitudes = SettlementMagnitudes(saved: try await work.value("settlement_magnitudes"))
         while true {
+            // A server shutting down stops a run between batches (probe #15: a busy run kept a stopped server on a core);
+            // the checkpoint lets the run resume.
+            try Task.checkCancellation()
             var lines: [SettlementLine] = []
             var end: Int64 = offset
             var nextLine = startLine
@@ -206,6 +209,7 @@ public struct Reconciler: Sendable {
         var next = read(after: cursor)
         defer { next?.cancel() }
         while let pending = next {
+            try Task.checkCancellation()
             let page = try await pending.value
             cursor = page.cursor
             next = read(after: cursor)

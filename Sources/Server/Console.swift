@@ -349,8 +349,9 @@ extension LevyAPI {
     /// Refuses a query parameter the page does not take, naming it (it was ignored).
     static func takesOnly(_ request: Request, _ names: Set<String>) throws {
         for (name, _) in request.uri.queryParameters where !names.contains(String(name)) {
+            // Named back as a person reads it, never with a card number typed there by mistake.
             let shown = String(name.unicodeScalars.prefix(40).filter { $0.isASCII && $0.properties.generalCategory != .control }.map(Character.init))
-            throw APIError.invalid(shown, "not a parameter of this page")
+            throw APIError.invalid(CardNumberMask.masked(shown), "not a parameter of this page")
         }
     }
 

@@ -177,6 +177,9 @@ import Testing
         #expect(!CardNumberMask.containsIssuedCardNumber(groups))
         #expect(CardNumberMask.maskingCardNumbers(groups) == groups)
         #expect(CardNumberMask.masked(groups).count < groups.count)
+        // Two card numbers joined by punctuation are both masked (the first alone was).
+        let two = CardNumberMask.maskingCardNumbers("id 4242;4242;4242;4242;5555;5555;5555;4444 end")
+        #expect(two == "id [digits removed];[digits removed] end", "\(two)")
     }
 }
 
