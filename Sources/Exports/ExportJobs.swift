@@ -201,15 +201,16 @@ public struct ExportJobExecutor: JobRunner {
     /// then looks at the others, so that no merchant's queue holds up another's.
     @discardableResult
     public func runNext() async throws -> Bool {
-        let mark = jobs.erasureMark()
         guard !Task.isCancelled, let job = try await jobs.claimNext() else { return false }
-        await execute(job, erasureMarkAtClaim: mark)
+        // Read once the job is claimed, before it reads anything, and only for a job that may hold a customer (not on
+        // every poll of the queue).
+        await execute(job, erasureMarkAtClaim: job.parameters.personalData ? jobs.erasureMark() : "")
         return true
     }
 
     /// Runs one claimed job to success or failure. A failure (or a cancellation, at shutdown) is recorded by a task
     /// of its own, so that a cancelled export is still marked failed and its folder removed.
-    /// `erasureMarkAtClaim` is the store's erasure mark read before the job was claimed: when it has changed by the
+    /// `erasureMarkAtClaim` is the store's erasure mark read when the job was claimed: when it has changed by the
     /// time an export with personal data succeeds, a customer was erased while it read, and its files are removed as
     /// the erasure removes those of finished exports (a download answers 410 `export_files_gone`).
     public func execute(_ job: ExportJob, erasureMarkAtClaim: String) async {

@@ -22,7 +22,7 @@ public enum PrintedText {
     /// space or joiner) and controls. A required name made of them is no name.
     public static func isBlank(_ text: String) -> Bool {
         text.unicodeScalars.allSatisfy { scalar in
-            scalar.properties.isWhitespace || [.format, .control].contains(scalar.properties.generalCategory) || scalar.value == 0x200B
+            scalar.properties.isWhitespace || [.format, .control].contains(scalar.properties.generalCategory)
         }
     }
 }

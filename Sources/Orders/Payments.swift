@@ -249,8 +249,7 @@ extension OrderService {
                 let onCard = order.cardAmount - (order.refundedAmount + order.refundedTax - order.giftCardReturned)
                 let (gross, overflow) = amount.addingReportingOverflow(tax)
                 guard !overflow, gross <= onCard else {
-                    throw OrderError.invalidRefund("the card paid \(DecimalText.format(order.cardAmount, scaleDigits: 2, trimTrailingZeros: false)) "
-                                                   + "and has \(DecimalText.format(max(0, onCard), scaleDigits: 2, trimTrailingZeros: false)) left to refund")
+                    throw OrderError.invalidRefund("the card paid \(RefundMath.money(order.cardAmount, order)) and has \(RefundMath.money(max(0, onCard), order)) left to refund")
                 }
             }
             let giftCards = giftCardShare(of: amount + tax, order: order, external: external != nil)

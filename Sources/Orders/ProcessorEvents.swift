@@ -183,7 +183,7 @@ extension OrderService {
                                       origin: String) async throws -> (outcome: EventOutcome, detail: String, recorded: Bool) {
         let key = "\(origin):\(processorRefundID)"
         // Amounts in the details as decimals, as everywhere a person reads them (probe #14: cents were printed bare).
-        func money(_ minorUnits: Int64) -> String { DecimalText.format(minorUnits, scaleDigits: 2, trimTrailingZeros: false) }
+        func money(_ minorUnits: Int64) -> String { Money(minorUnits: minorUnits).decimalString }
         let refund: Refund
         do {
             refund = try await self.refund(orderID, .gross(gross), idempotencyKey: key, requestHash: key,

@@ -42,6 +42,9 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     static let unauthenticated = APIError(.unauthorized, "unauthenticated", "send an API key as \"Authorization: Bearer lvk_…\"")
+    /// The refusal as a page shows it: the field at fault, then the message ("from: a date (YYYY-MM-DD)").
+    var fieldAndMessage: String { field.isEmpty ? message : field + ": " + message }
+
     static func forbidden(_ scope: Scope) -> APIError { forbidden(anyOf: [scope]) }
     /// The scopes named in the refusal are every one that would do (probe #14: only the first was named).
     static func forbidden(anyOf scopes: Set<Scope>) -> APIError {

@@ -212,7 +212,7 @@ extension LevyAPI {
                                                                  cookie(Self.signInCookie, value: "", maxAge: 0)])
         } catch let refusal as APIError {
             // The form's own refusals (a field twice, bytes that are not UTF-8) name the field.
-            return signInPage(request, error: refusal.field.isEmpty ? refusal.message : refusal.field + ": " + refusal.message, status: refusal.status)
+            return signInPage(request, error: refusal.fieldAndMessage, status: refusal.status)
         } catch {
             return signInPage(request, error: "The sign-in form could not be read.", status: .badRequest)
         }
@@ -245,7 +245,7 @@ extension LevyAPI {
                 // A form sent as something else, or too large to read, is the client's error, answered on a page.
                 do { form = try await Self.form(request) } catch {
                     let refusal = APIError.from(error) ?? APIError(.badRequest, "invalid_form", "the form could not be read (at most 64 KiB)")
-                    let message = refusal.field.isEmpty ? refusal.message : refusal.field + ": " + refusal.message
+                    let message = refusal.fieldAndMessage
                     return render(ConsolePage(status: refusal.status, template: "message", title: "Refused", context: ["error": message]),
                                   caller, merchant: nil)
                 }
@@ -263,8 +263,7 @@ extension LevyAPI {
                 return Self.redirect(redirect.location, cookies: redirect.clearSession ? [cookie(Self.sessionCookie, value: "", maxAge: 0)] : [])
             } catch let error as APIError {
                 // The refusal names the field, as the API's does.
-                let message = error.field.isEmpty ? error.message : error.field + ": " + error.message
-                return render(ConsolePage(status: error.status, template: "message", title: "Not shown", context: ["error": message]), caller,
+                return render(ConsolePage(status: error.status, template: "message", title: "Not shown", context: ["error": error.fieldAndMessage]), caller,
                               merchant: merchant)
             }
         } catch {
@@ -561,7 +560,7 @@ extension LevyAPI {
             let job = try await exports.jobs.enqueue(request.kind, try await jobParameters(request), key: caller.key.id)
             return try await exportsPage(caller, notice: "Started \(job.id); this page follows it.", error: nil)
         } catch let error as APIError {
-            return try await exportsPage(caller, notice: nil, error: "\(error.field.isEmpty ? "" : error.field + ": ")\(error.message)",
+            return try await exportsPage(caller, notice: nil, error: error.fieldAndMessage,
                                          status: error.status)
         } catch let error as ExportJobStore.JobError {
             return try await exportsPage(caller, notice: nil, error: error.description, status: .tooManyRequests)

@@ -56,7 +56,7 @@ extension LevyAPI {
                 }
                 page = try await reconciliationsPage(notice: "Started \(run.id); this page follows it.", error: nil)
             } catch let error as APIError {
-                page = try await reconciliationsPage(notice: nil, error: "\(error.field.isEmpty ? "" : error.field + ": ")\(error.message)", status: error.status)
+                page = try await reconciliationsPage(notice: nil, error: error.fieldAndMessage, status: error.status)
             } catch JobQueue.QueueError.full(let limit) {
                 page = try await reconciliationsPage(notice: nil, error: "\(limit) reconciliations are already queued or running", status: .tooManyRequests)
             }
@@ -118,7 +118,7 @@ extension LevyAPI {
                     page.status = .unprocessableContent
                 }
             } catch let error as APIError {
-                page = try await exportsPage(caller, notice: nil, error: "\(error.field.isEmpty ? "" : error.field + ": ")\(error.message)", status: error.status)
+                page = try await exportsPage(caller, notice: nil, error: error.fieldAndMessage, status: error.status)
             }
             return render(page, caller, merchant: nil)
         } catch {

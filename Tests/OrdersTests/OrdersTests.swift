@@ -362,6 +362,18 @@ struct RefundMathTests {
                      customerID: nil, billingVersion: nil, created: Date(), lines: lines)
     }
 
+    /// An order of one general line of `quantity` articles for `amount`, taxed by each of `taxes` (code, level, rate,
+    /// tax) on the whole amount.
+    static func oneLine(quantity: Int64, amount: Int64, taxes: [(code: String, level: String, rate: String, tax: Int64)]) -> Order {
+        var order = Self.order(1)
+        order.lines = [OrderLine(number: 1, id: "1", code: .general, fulfilment: .shipped, quantity: quantity, amount: amount, taxable: amount, exempt: 0,
+                                 tax: taxes.reduce(0) { $0 + $1.tax }, refundedQuantity: 0, refundedAmount: 0, sourcingRule: .deliveryAddress, sourcedTo: "",
+                                 certificate: nil, taxes: taxes.map {
+                                     FrozenTax(jurisdictionCode: $0.code, level: $0.level, name: $0.code, rate: $0.rate, taxable: amount, tax: $0.tax, refundedTax: 0)
+                                 })]
+        return order
+    }
+
     static func apply(_ refund: [RefundedLine], to order: inout Order) {
         for refunded in refund {
             let i = order.lines.firstIndex { $0.number == refunded.line }!
@@ -402,11 +414,7 @@ struct RefundMathTests {
     /// share of the net given back, whatever the sequence of amounts.
     @Test("property: after any sequence of refunds by amount, each jurisdiction's tax given back is its share of the net given back, rounded once")
     func amountRefundsDoNotDrift() throws {
-        var small = Self.order(1)
-        small.lines = [OrderLine(number: 1, id: "1", code: .general, fulfilment: .shipped, quantity: 1, amount: 10_000, taxable: 10_000, exempt: 0, tax: 903,
-                                 refundedQuantity: 0, refundedAmount: 0, sourcingRule: .deliveryAddress, sourcedTo: "", certificate: nil,
-                                 taxes: [FrozenTax(jurisdictionCode: "S", level: "state", name: "S", rate: "0.06875", taxable: 10_000, tax: 688, refundedTax: 0),
-                                         FrozenTax(jurisdictionCode: "C", level: "county", name: "C", rate: "0.0215", taxable: 10_000, tax: 215, refundedTax: 0)])]
+        var small = Self.oneLine(quantity: 1, amount: 10_000, taxes: [("S", "state", "0.06875", 688), ("C", "county", "0.0215", 215)])
         for _ in 0..<30 { Self.apply(try RefundMath.refund(small, .amount(1)), to: &small) }
         #expect(small.refundedAmount == 30 && small.lines[0].taxes.map(\.refundedTax) == [2, 1])
         for seed in 0..<300 as Range<UInt64> {
@@ -430,11 +438,7 @@ struct RefundMathTests {
 
     @Test("a refund of one of three articles gives back a third, rounded half up")
     func oneOfThree() throws {
-        var order = Self.order(1)
-        order.lines = [OrderLine(number: 1, id: "1", code: .general, fulfilment: .shipped, quantity: 3, amount: 1_000, taxable: 1_000, exempt: 0, tax: 91,
-                                 refundedQuantity: 0, refundedAmount: 0, sourcingRule: .deliveryAddress, sourcedTo: "", certificate: nil,
-                                 taxes: [FrozenTax(jurisdictionCode: "S", level: "state", name: "S", rate: "0.06875", taxable: 1_000, tax: 69, refundedTax: 0),
-                                         FrozenTax(jurisdictionCode: "L", level: "county", name: "L", rate: "0.0215", taxable: 1_000, tax: 22, refundedTax: 0)])]
+        let order = Self.oneLine(quantity: 3, amount: 1_000, taxes: [("S", "state", "0.06875", 69), ("L", "county", "0.0215", 22)])
         let refund = try RefundMath.refund(order, .lines([RefundLine(line: 1, quantity: 1)]))
         #expect(refund[0].amount == 333)
         #expect(refund[0].taxes.map(\.tax) == [23, 7])
