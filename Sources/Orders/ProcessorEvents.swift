@@ -117,38 +117,66 @@ extension OrderService {
     /// Whether a recorded `dispute_status` is a dispute not yet closed.
     static func isOpenDispute(_ status: String?) -> Bool { status == "open" || status == "inquiry" }
 
-    private func setDispute(_ id: String, _ status: String, of orderID: OrderID) async throws {
-        _ = try await rows("UPDATE \(table("orders")) SET dispute_id = $1, dispute_status = $2 WHERE id = $3",
-                           [.text(id), .text(status), .text(orderID.value)])
+    /// The order's dispute changed from `was` to `id`/`status`, if it is still `was`: false when another event of the
+    /// same order changed it meanwhile (the processor may deliver several at once), and the caller decides again.
+    private func setDispute(_ id: String, _ status: String, of orderID: OrderID, was: (id: String?, status: String?)) async throws -> Bool {
+        var arguments: [SQLValue] = [.text(id), .text(status), .text(orderID.value)]
+        func unchanged(_ column: String, _ value: String?) -> String {
+            guard let value else { return "\(column) IS NULL" }
+            arguments.append(.text(value))
+            return "\(column) = $\(arguments.count)"
+        }
+        let condition = unchanged("dispute_id", was.id) + " AND " + unchanged("dispute_status", was.status)
+        let changed = try await rows("UPDATE \(table("orders")) SET dispute_id = $1, dispute_status = $2 WHERE id = $3 AND \(condition) RETURNING id",
+                                     arguments)
+        return !changed.isEmpty
+    }
+
+    /// Decides on a dispute event from the order's recorded dispute and records the decision only if no other event
+    /// changed that dispute meanwhile; otherwise decides again from what that event recorded (a few times, then
+    /// leaves it to the processor's redelivery).
+    private func decidingOnDispute(of orderID: OrderID,
+                                   _ decide: ((id: String?, status: String?)) async throws -> DisputeDecision) async throws -> (EventOutcome, String) {
+        for _ in 0..<4 {
+            let recorded = try await recordedDispute(orderID)
+            switch try await decide(recorded) {
+            case .done(let outcome, let detail):
+                return (outcome, detail)
+            case .set(let id, let status, let outcome, let detail):
+                if try await setDispute(id, status, of: orderID, was: recorded) { return (outcome, detail) }
+            }
+        }
+        throw OrderError.paymentInProgress
+    }
+
+    /// What a dispute event does to the order: nothing (with why), or a new dispute id and status.
+    enum DisputeDecision {
+        case done(EventOutcome, String)
+        case set(id: String, status: String, EventOutcome, String)
     }
 
     private func openDispute(_ id: String, of orderID: OrderID, inquiry: Bool) async throws -> (EventOutcome, String) {
-        let recorded = try await recordedDispute(orderID)
         let status = inquiry ? "inquiry" : "open"
-        if let other = recorded.id, other != id, Self.isOpenDispute(recorded.status) {
-            // Probe #14: a second dispute replaced the first, and losing the first then read the order as settled
-            // while the second was still open.
-            return (.needsReview, "order \(orderID.value) has dispute \(other) open; another, \(id), is reported: a payment is disputed once at a time")
-        }
-        if recorded.id == id, let was = recorded.status {
-            if was == status { return (.ignored, "dispute \(id) of order \(orderID.value) is recorded as \(status) already") }
-            // Events may arrive out of order: an inquiry reported after its chargeback changes nothing.
-            if was == "open" { return (.ignored, "dispute \(id) of order \(orderID.value) is a chargeback already") }
-            if was != "inquiry" {
-                return (.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(was); now reported open (a late delivery, or reopened)")
+        return try await decidingOnDispute(of: orderID) { recorded in
+            if let other = recorded.id, other != id, Self.isOpenDispute(recorded.status) {
+                // Probe #14: a second dispute replaced the first, and losing the first then read the order as settled
+                // while the second was still open.
+                return .done(.needsReview, "order \(orderID.value) has dispute \(other) open; another, \(id), is reported: a payment is disputed once at a time")
             }
-            try await setDispute(id, status, of: orderID)
-            return (.applied, "dispute \(id) of order \(orderID.value): the inquiry became a chargeback")
+            if recorded.id == id, let was = recorded.status {
+                if was == status { return .done(.ignored, "dispute \(id) of order \(orderID.value) is recorded as \(status) already") }
+                // Events may arrive out of order: an inquiry reported after its chargeback changes nothing.
+                if was == "open" { return .done(.ignored, "dispute \(id) of order \(orderID.value) is a chargeback already") }
+                if was != "inquiry" {
+                    return .done(.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(was); now reported open (a late delivery, or reopened)")
+                }
+                return .set(id: id, status: status, .applied, "dispute \(id) of order \(orderID.value): the inquiry became a chargeback")
+            }
+            return .set(id: id, status: status, .applied, "order \(orderID.value) \(inquiry ? "under inquiry" : "disputed") (\(id))")
         }
-        try await setDispute(id, status, of: orderID)
-        return (.applied, "order \(orderID.value) \(inquiry ? "under inquiry" : "disputed") (\(id))")
     }
 
     private func closeDispute(_ id: String, of orderID: OrderID, amount: Int64, result: DisputeResult) async throws -> (EventOutcome, String) {
-        let recorded = try await recordedDispute(orderID)
-        if let other = recorded.id, other != id, Self.isOpenDispute(recorded.status) {
-            return (.needsReview, "dispute \(id) of order \(orderID.value) is reported closed while another, \(other), is open")
-        }
         let status: String
         switch result {
         case .won: status = "won"
@@ -157,24 +185,28 @@ extension OrderService {
         case .other(let word):
             return (.needsReview, "dispute \(id) of order \(orderID.value) closed as \(word), a result Levy does not apply by itself")
         }
-        // A dispute closes once: a second close with another result is the processor contradicting itself (probe #10:
-        // a win after a loss was applied), left for a person; the same result again changes nothing.
-        if recorded.id == id, let was = recorded.status, !Self.isOpenDispute(was) {
-            return was == status ? (.ignored, "dispute \(id) of order \(orderID.value) is closed as \(was) already")
-                : (.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(was) already; now reported \(status)")
+        return try await decidingOnDispute(of: orderID) { recorded in
+            if let other = recorded.id, other != id, Self.isOpenDispute(recorded.status) {
+                return .done(.needsReview, "dispute \(id) of order \(orderID.value) is reported closed while another, \(other), is open")
+            }
+            // A dispute closes once: a second close with another result is the processor contradicting itself (probe
+            // #10: a win after a loss was applied), left for a person; the same result again changes nothing.
+            if recorded.id == id, let was = recorded.status, !Self.isOpenDispute(was) {
+                return was == status ? .done(.ignored, "dispute \(id) of order \(orderID.value) is closed as \(was) already")
+                    : .done(.needsReview, "dispute \(id) of order \(orderID.value) was closed as \(was) already; now reported \(status)")
+            }
+            if result == .inquiryClosed, recorded.id == id, recorded.status == "open" {
+                return .done(.needsReview, "dispute \(id) of order \(orderID.value) is a chargeback; now reported closed as an inquiry")
+            }
+            if result == .lost {
+                // The refund is kept once by its key, so deciding again after a concurrent change does not repeat it.
+                let (outcome, detail, recorded) = try await self.recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
+                guard recorded else { return .done(outcome, detail) }
+                return .set(id: id, status: status, outcome, "dispute \(id) of order \(orderID.value) lost: " + detail)
+            }
+            let what = result == .won ? "won" : "closed as an inquiry, nothing moved"
+            return .set(id: id, status: status, .applied, "dispute \(id) of order \(orderID.value) \(what)")
         }
-        if result == .inquiryClosed, recorded.id == id, recorded.status == "open" {
-            return (.needsReview, "dispute \(id) of order \(orderID.value) is a chargeback; now reported closed as an inquiry")
-        }
-        if result == .lost {
-            let (outcome, detail, recorded) = try await recordExternalRefund(orderID, gross: amount, processorRefundID: id, origin: "dispute")
-            guard recorded else { return (outcome, detail) }
-            try await setDispute(id, status, of: orderID)
-            return (outcome, "dispute \(id) of order \(orderID.value) lost: " + detail)
-        }
-        try await setDispute(id, status, of: orderID)
-        let what = result == .won ? "won" : "closed as an inquiry, nothing moved"
-        return (.applied, "dispute \(id) of order \(orderID.value) \(what)")
     }
 
     /// Records a refund the processor made (or a lost dispute): `recorded` says whether it is in the order's books;

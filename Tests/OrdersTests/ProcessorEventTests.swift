@@ -208,4 +208,30 @@ struct ProcessorEventTests {
         #expect(try await service.order(order.id).refundedAmount == proactive.amount)
         #expect(try await service.verifyLedger().brokenAt == nil)
     }
+
+    /// Events of one order delivered at once (Stripe does not deliver them one after another): two disputes opened
+    /// together leave one recorded and the other for a person, never one silently replacing the other.
+    @Test("two disputes of one order delivered at the same time: one is recorded, the other needs review", arguments: Store.available)
+    func concurrentDisputes(store: Store) async throws {
+        let (service, order) = try await Self.captured(store)
+        let payment = try #require(order.captureID)
+        let total = order.totalAmount + order.totalTax
+        let outcomes = try await withThrowingTaskGroup(of: (String, EventOutcome).self) { group in
+            for dispute in ["dp_x", "dp_y", "dp_z"] {
+                group.addTask {
+                    let recorded = try await service.record(processor: "test", eventID: "evt_\(dispute)", type: "charge.dispute.created",
+                                                            payload: Array("{}".utf8),
+                                                            events: [.disputeOpened(id: dispute, payment: payment, amount: total, inquiry: false)])
+                    return (dispute, recorded.outcome)
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        let applied = outcomes.filter { $0.value == .applied }.map(\.key)
+        #expect(applied.count == 1, "\(outcomes)")
+        #expect(outcomes.values.filter { $0 == .needsReview }.count == 2, "\(outcomes)")
+        let rows = try await service.database.query("SELECT dispute_id, dispute_status FROM \(service.table("orders")) WHERE id = $1", [.text(order.id.value)])
+        #expect(rows.first?.text("dispute_id") == applied.first)
+        #expect(rows.first?.text("dispute_status") == "open")
+    }
 }
