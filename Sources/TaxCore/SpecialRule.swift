@@ -49,17 +49,20 @@ public final class SpecialRule: Sendable, Identifiable {
     public var period: EffectivePeriod { schedule.period }
     public let kind: Kind
     public let provenance: Provenance
+    /// How sure the tables are of the rule (a holiday known only from an unofficial source is `low`): a quote whose
+    /// base a `low` rule changed says so.
+    public let confidence: Confidence
 
     public convenience init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
                             counties: Set<String>? = nil, jurisdictionCodes: Set<String>? = nil, period: EffectivePeriod, kind: Kind,
-                            provenance: Provenance) {
+                            provenance: Provenance, confidence: Confidence = .high) {
         self.init(id: id, state: state, codes: codes, levels: levels, counties: counties, jurisdictionCodes: jurisdictionCodes,
-                  schedule: RuleSchedule(period: period), kind: kind, provenance: provenance)
+                  schedule: RuleSchedule(period: period), kind: kind, provenance: provenance, confidence: confidence)
     }
 
     public init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
                 counties: Set<String>? = nil, jurisdictionCodes: Set<String>? = nil, schedule: RuleSchedule, kind: Kind,
-                provenance: Provenance) {
+                provenance: Provenance, confidence: Confidence = .high) {
         self.id = id
         self.state = state
         self.codes = codes
@@ -69,6 +72,7 @@ public final class SpecialRule: Sendable, Identifiable {
         self.schedule = schedule
         self.kind = kind
         self.provenance = provenance
+        self.confidence = confidence
     }
 
     /// Whether the rule changes the base of `jurisdiction`'s line for a location in `countyFIPS`.

@@ -414,6 +414,9 @@ public struct TaxCalculator: Sendable {
                 let ruled = rule.saleCap.map { Swift.min(net, $0) } ?? Articles(amount: net, quantity: quantity).total(rule.taxableBase)
                 if component.isBand ? ruled > 0 : ruled < net {
                     appliedRules.append(rule.id)
+                    if rule.confidence == .low {
+                        warnings.append("rule \(rule.id) is low confidence (\(rule.provenance.source)): confirm with the state")
+                    }
                     if let program, component.jurisdiction == program.jurisdiction, case .holiday = rule.kind {
                         warnings.append("holiday \(rule.id) applied to \(program.jurisdiction.name) as to the taxes it replaces: how \(state)'s "
                                         + "holiday treats the elected program is not confirmed by a state source")

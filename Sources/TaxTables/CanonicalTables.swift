@@ -415,10 +415,16 @@ public enum CanonicalTables {
                     continue
                 }
             }
+            // Older tables without the column are read as sure of every rule.
+            var confidence = Confidence.high
+            if table.has("confidence") {
+                guard let stated = Self.confidence(table, record, log: &log) else { continue }
+                confidence = stated
+            }
             rules.append(SpecialRule(id: id, state: state, codes: Set(codes), levels: Set(levels),
-                                     counties: (counties?.isEmpty ?? true) ? nil : Set(counties!),
+                                     counties: counties.flatMap { $0.isEmpty ? nil : Set($0) },
                                      jurisdictionCodes: jurisdictionCodes.map(Set.init), schedule: schedule, kind: kind,
-                                     provenance: provenance))
+                                     provenance: provenance, confidence: confidence))
         }
         return rules
     }

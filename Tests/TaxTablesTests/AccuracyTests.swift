@@ -777,7 +777,20 @@ struct AccuracyTests {
         #expect(try quote("2026-08-09", from: columbus, to: columbus, [line("75.00", .clothing)]).totalTax.decimalString == "0.00")
         #expect(try quote("2026-08-09", from: columbus, to: columbus, [line("75.01", .clothing)]).totalTax.decimalString == "6.00")
         #expect(try quote("2026-08-10", from: columbus, to: columbus, [line("50.00", .clothing)]).totalTax.decimalString == "4.00")
-        #expect(try quote("2027-08-07", from: columbus, to: columbus, [line("50.00", .clothing)]).totalTax.decimalString == "4.00")
+    }
+
+    /// Ohio 2027: an expanded holiday of fifteen days, August 1-15, most goods $500 or less (H.B. 96 as amended by
+    /// H.B. 479, known only from a third party): applied, and every quote it changes says it is low confidence.
+    @Test func ohioHoliday2027() throws {
+        let columbus = Address(line1: "", city: "Columbus", state: StateCode("OH")!, zip: ZipCode("43215")!)
+        let first = try quote("2027-08-01", from: columbus, to: columbus, [line("500.00", id: "a"), line("500.01", id: "b"), line("50.00", .clothing, id: "c")])
+        #expect(first.lines.map(\.tax.decimalString) == ["0.00", "40.00", "0.00"])
+        #expect(first.warnings.contains { $0.contains("rule OH-sales-tax-holiday-2027 is low confidence (hol-oh-ost-2027;hol-oh-rc574141)") })
+        #expect(try quote("2027-08-15", from: columbus, to: columbus, [line("75.00", .clothing)]).totalTax.decimalString == "0.00")
+        let after = try quote("2027-08-16", from: columbus, to: columbus, [line("50.00", .clothing)])
+        #expect(after.totalTax.decimalString == "4.00")
+        #expect(!after.warnings.contains { $0.contains("low confidence") })
+        #expect(try quote("2027-07-31", from: columbus, to: columbus, [line("50.00")]).totalTax.decimalString == "4.00")
     }
     // MARK: Discounts
 
