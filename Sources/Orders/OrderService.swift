@@ -347,15 +347,30 @@ public struct OrderService: Sendable {
     /// Completes a captured order once it is fulfilled: every voucher redeemed or revoked (content is fulfilled when
     /// its entitlement is granted at capture).
     public func complete(_ id: OrderID) async throws -> Order {
+        let completable: [OrderStatus] = [.captured, .partiallyRefunded]
+        // One statement decides and writes: an order read completable and refunded in full before the write stayed
+        // `completed` with everything given back (probe #16). A refund under way waits for its end.
+        let (placeholders, binds) = SQLValue.inList(completable.map(\.rawValue), from: 3)
+        let completed = try await rows("""
+            UPDATE \(table("orders")) SET status = $1 WHERE id = $2 AND status IN (\(placeholders)) AND refund_lock IS NULL
+              AND NOT EXISTS (SELECT 1 FROM \(table("vouchers")) WHERE order_id = $2 AND status = 'issued')
+            RETURNING id
+            """, [.text(OrderStatus.completed.rawValue), .text(id.value)] + binds)
+        guard completed.isEmpty else { return try await self.order(id) }
+        // Why not, read after the fact: the order's status, a refund under way (which may revoke vouchers), then the
+        // vouchers still to redeem.
         let order = try await order(id)
-        guard order.status == .captured || order.status == .partiallyRefunded else {
-            throw OrderError.wrongStatus(order.status, expected: [.captured, .partiallyRefunded])
+        guard completable.contains(order.status) else { throw OrderError.wrongStatus(order.status, expected: completable) }
+        let state = try await rows("""
+            SELECT refund_lock, (SELECT COUNT(*) FROM \(table("vouchers")) WHERE order_id = $1 AND status = 'issued') AS n
+            FROM \(table("orders")) WHERE id = $1
+            """, [.text(id.value)])
+        let (refunding, pending) = try decoded { () throws(RowDecodingError) in
+            (try state.first?.decodeIfPresent("refund_lock", as: String.self) != nil, try state.first?.decode("n", as: Int.self) ?? 0)
         }
-        let open = try await rows("SELECT COUNT(*) AS n FROM \(table("vouchers")) WHERE order_id = $1 AND status = 'issued'", [.text(id.value)])
-        let pending = try decoded { () throws(RowDecodingError) in try open.first?.decode("n", as: Int.self) ?? 0 }
+        if refunding { throw OrderError.paymentInProgress }
         guard pending == 0 else { throw OrderError.unfulfilled(vouchers: pending) }
-        try await setStatus(id, .completed, column: nil, value: nil)
-        return try await self.order(id)
+        throw OrderError.paymentInProgress
     }
 
     /// Blanks the street and city of the destination, billing and payment addresses kept with a customer's orders
@@ -550,8 +565,10 @@ public struct OrderService: Sendable {
     }
 
     /// Sets the status (and one column); with `onlyFrom`, only if the order is still in that status.
+    /// Sets the order's status (and `column`), only from `onlyFrom` when given: false when the order was not in it.
+    @discardableResult
     func setStatus(_ id: OrderID, _ status: OrderStatus, column: String?, value: String?, onlyFrom: OrderStatus? = nil,
-                   clearing cleared: String? = nil) async throws {
+                   clearing cleared: String? = nil) async throws -> Bool {
         var sql = "UPDATE \(table("orders")) SET status = $1"
         var binds: [SQLValue] = [.text(status.rawValue), .text(id.value)]
         if let column, let value {
@@ -564,7 +581,7 @@ public struct OrderService: Sendable {
             sql += " AND status = $\(binds.count + 1)"
             binds.append(.text(onlyFrom.rawValue))
         }
-        _ = try await rows(sql, binds)
+        return try await !rows(sql + " RETURNING id", binds).isEmpty
     }
 
     func rows(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {

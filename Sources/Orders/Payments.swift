@@ -77,8 +77,10 @@ extension OrderService {
         var updated = order
         updated.paymentToken = token.value
         if result.outcome == .approved {
-            // A decline before this approval is history, not the order's state.
-            try await setStatus(order.id, .authorized, column: "authorization_id", value: result.id, clearing: "decline_reason")
+            // A decline before this approval is history, not the order's state. Only from `authorizing`: a recovery run
+            // may have finished this step (and the order moved on) while this attempt waited for the processor.
+            guard try await setStatus(order.id, .authorized, column: "authorization_id", value: result.id, onlyFrom: .authorizing,
+                                      clearing: "decline_reason") else { return try await self.order(order.id) }
             updated.status = .authorized
             updated.authorizationID = result.id
             updated.declineReason = nil
@@ -88,7 +90,9 @@ extension OrderService {
             if let code = result.processorCode, code != reason, code.count <= 64, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
                 reason += ": " + code
             }
-            try await setStatus(order.id, .declined, column: "decline_reason", value: reason)
+            guard try await setStatus(order.id, .declined, column: "decline_reason", value: reason, onlyFrom: .authorizing) else {
+                return try await self.order(order.id)
+            }
             updated.status = .declined
             updated.declineReason = reason
         }

@@ -98,11 +98,13 @@ public enum QuoteCodec {
         return text
     }
 
-    /// An identifier the client chooses (a line's id, a discount's): bounded, and not a card number. The check is
+    /// An identifier the client chooses (a line's id, a discount's): bounded, printable as it reads, and not a card number. The check is
     /// the identifiers' one (a network's prefix and length and a right Luhn digit), so a long SKU is still an id.
     static func identifier(_ text: String, field: String) throws(ContractError) -> String {
         let text = try boundedText(text, field: field, limit: QuoteLimits.maxIdentifierBytes)
         guard !CardNumberMask.containsIssuedCardNumber(text) else { throw ContractError(.invalidValue, field: field, CardNumberMask.refusal) }
+        // Ids are printed too (quotes, exports, the console): the rule of person text (probe #16: U+202E was kept).
+        if let problem = PrintedText.problem(text) { throw ContractError(.invalidValue, field: field, problem) }
         return text
     }
 

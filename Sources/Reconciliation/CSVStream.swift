@@ -16,9 +16,14 @@ final class CSVStream {
         case unterminatedQuote(file: String, line: Int)
         case textAfterQuote(file: String, line: Int)
         case invalidUTF8(file: String, line: Int)
+        case recordTooLong(file: String, line: Int)
+        case tooManyFields(file: String, line: Int)
 
         var description: String {
             switch self {
+            case .recordTooLong(let file, let line):
+                "\(file):\(line): a record is longer than \(CSVStream.maxRecordBytes / 1_024) KiB (a quoted field not closed, or not a settlement file)"
+            case .tooManyFields(let file, let line): "\(file):\(line): a record has more than \(CSVStream.maxFields) fields"
             case .cannotOpen(let path): "cannot read \(path)"
             case .unterminatedQuote(let file, let line): "\(file):\(line): a quoted field is not closed before the end of the file"
             case .textAfterQuote(let file, let line): "\(file):\(line): text follows a closing quote inside a field"
@@ -27,9 +32,14 @@ final class CSVStream {
         }
     }
 
+    /// The longest record read, and the most fields in one: a settlement record is a few hundred bytes and a few
+    /// dozen fields. Bounds memory whatever the file holds (probe #16: 16 MiB of commas, one record, took 300 MB).
+    static let maxRecordBytes = 1 << 20
+    static let maxFields = 1_024
+
     let path: String
     private let file: UnsafeMutablePointer<FILE>
-    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    private var buffer = [UInt8](repeating: 0, count: CSVStream.maxRecordBytes)
     private var count = 0
     private var position = 0
     private var bufferStart: Int64
@@ -60,7 +70,6 @@ final class CSVStream {
             count = rest
             position = 0
         }
-        if count == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
         let read = buffer.withUnsafeMutableBufferPointer { fread($0.baseAddress! + count, 1, $0.count - count, file) }
         count += read
         if read == 0 { atEnd = true }
@@ -71,6 +80,8 @@ final class CSVStream {
         while true {
             if let record = try scan() { return record }
             if atEnd { return nil }
+            // A record that fills the whole buffer from its start does not end within the bound.
+            if position == 0, count == buffer.count { throw .recordTooLong(file: path, line: line) }
             refill()
         }
     }
@@ -85,7 +96,9 @@ final class CSVStream {
             p += 1
         }
         if p >= count {
-            if atEnd { position = p; line += newlines }
+            // Blank lines are consumed even when more may follow, so that a long run of them never fills the buffer.
+            position = p
+            line += newlines
             return nil
         }
         let startLine = line + newlines
@@ -114,6 +127,7 @@ final class CSVStream {
                     return nil
                 }
                 guard let value = String(validating: text, as: UTF8.self) else { throw .invalidUTF8(file: path, line: startLine) }
+                guard fields.count < Self.maxFields else { throw .tooManyFields(file: path, line: startLine) }
                 fields.append(value)
                 p = q
                 if p < count, buffer[p] != 0x2C, buffer[p] != 0x0A, buffer[p] != 0x0D { throw .textAfterQuote(file: path, line: startLine + linesInside) }
@@ -127,6 +141,7 @@ final class CSVStream {
                     guard let text = String(validating: slice, as: UTF8.self) else { throw .invalidUTF8(file: path, line: startLine) }
                     value = text
                 }
+                guard fields.count < Self.maxFields else { throw .tooManyFields(file: path, line: startLine) }
                 fields.append(value)
                 p = q
             }

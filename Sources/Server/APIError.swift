@@ -187,6 +187,8 @@ public struct APIError: Error, Sendable, Equatable {
         case .alreadyRedeemed: APIError(.conflict, "voucher_redeemed", error.description, field: "code")
         case .revoked: APIError(.conflict, "voucher_revoked", error.description, field: "code")
         case .unknownEntitlement: .notFound(error.description, field: "id")
+        // Retried like any payment step under way (an idempotency key does not keep it).
+        case .refundInProgress: APIError(.conflict, "payment_in_progress", error.description, field: "code")
         }
     }
 }

@@ -38,8 +38,80 @@ actor LosingProcessor: PaymentProcessor {
     }
 }
 
+/// A processor whose refunds wait at a gate until the test opens it, so that a test can act while a refund is
+/// being asked of the processor (the widest window of a refund: seconds with a real processor).
+actor GatedProcessor: PaymentProcessor {
+    let inner = SimulatedProcessor()
+    private var refunding = false
+    private var open = false
+    private var waitingForRefund: [CheckedContinuation<Void, Never>] = []
+    private var waitingAtGate: [CheckedContinuation<Void, Never>] = []
+
+    /// Returns once a refund has reached the processor.
+    func refundReached() async {
+        if refunding { return }
+        await withCheckedContinuation { waitingForRefund.append($0) }
+    }
+
+    func openGate() {
+        open = true
+        waitingAtGate.forEach { $0.resume() }
+        waitingAtGate = []
+    }
+
+    func authorize(_ card: RevealedCard, amount: Money, reference: String, billing: BillingDetails?, idempotencyKey: String) async throws -> ProcessorResult {
+        try await inner.authorize(card, amount: amount, reference: reference, billing: billing, idempotencyKey: idempotencyKey)
+    }
+
+    func capture(authorization: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
+        try await inner.capture(authorization: authorization, amount: amount, idempotencyKey: idempotencyKey)
+    }
+
+    func void(authorization: String, idempotencyKey: String) async throws -> ProcessorResult {
+        try await inner.void(authorization: authorization, idempotencyKey: idempotencyKey)
+    }
+
+    func refund(capture: String, amount: Money, idempotencyKey: String) async throws -> ProcessorResult {
+        refunding = true
+        waitingForRefund.forEach { $0.resume() }
+        waitingForRefund = []
+        if !open { await withCheckedContinuation { waitingAtGate.append($0) } }
+        return try await inner.refund(capture: capture, amount: amount, idempotencyKey: idempotencyKey)
+    }
+}
+
 @Suite("Payment races")
 struct PaymentRaceTests {
+    /// Probe #16: a refund by quantity counted the unused sessions, the last one was redeemed while the processor was
+    /// asked, and the buyer had all six sessions and one of them back. Completing the order in that window left a
+    /// fully refunded order `completed`.
+    @Test("while a refund is asked of the processor, its order's vouchers are not redeemed and the order is not completed",
+          arguments: Store.available)
+    func noRedemptionDuringARefund(store: Store) async throws {
+        let processor = GatedProcessor()
+        let (service, vault) = try await World.service(store, processor: processor)
+        let placed = try await service.place(World.request([60_000, 19_350, 995, 1_299], quantities: [6, 3, 1, 1]), idempotencyKey: "g",
+                                             requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let sessions = try await service.vouchers(of: placed.id).filter { $0.line == 1 }
+        for voucher in sessions.prefix(5) { _ = try await service.redeem(voucher: voucher.code, at: "spa") }
+        let last = try #require(sessions.last)
+        let refunding = Task { try await service.refund(placed.id, .lines([RefundLine(line: 1, quantity: 1)]), idempotencyKey: "one", requestHash: "a") }
+        await processor.refundReached()
+        await #expect(throws: FulfilmentError.refundInProgress) { try await service.redeem(voucher: last.code, at: "spa") }
+        await #expect(throws: OrderError.paymentInProgress) { try await service.complete(placed.id) }
+        await processor.openGate()
+        let refund = try await refunding.value
+        #expect(refund.amount == 10_000)
+        #expect(try await service.voucher(last.code).status == .revoked)
+        await #expect(throws: FulfilmentError.revoked) { try await service.redeem(voucher: last.code, at: "spa") }
+
+        // Refunded in full, the order is not completed after (the completion decides and writes in one statement).
+        _ = try await service.refund(placed.id, .full, idempotencyKey: "all", requestHash: "b")
+        await #expect(throws: OrderError.wrongStatus(.refunded, expected: [.captured, .partiallyRefunded])) { try await service.complete(placed.id) }
+        #expect(try await service.order(placed.id).status == .refunded)
+    }
+
     @Test("20 concurrent captures of one order: one capture at the processor, one set of ledger entries", arguments: Store.available)
     func concurrentCaptures(store: Store) async throws {
         let processor = SimulatedProcessor()

@@ -48,6 +48,25 @@ struct StreamAndRuleTests {
         #expect(all.last?.line == 1 + 2 * 60_000 - 1)
     }
 
+    /// Probe #16: one record of 16 MiB of commas took 300 MB and half a minute; a record is read within 1 MiB and
+    /// 1,024 fields, or refused naming its line, whatever the file holds. Blank lines do not count against it.
+    @Test("a record past 1 MiB or 1,024 fields is refused with its line; a long run of blank lines is not a record")
+    func recordBounds() throws {
+        func failure(_ text: String) throws -> String {
+            let path = try file(text)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do { _ = try records(path); return "read" } catch let failure as CSVStream.Failure { return failure.description.replacingOccurrences(of: path, with: "f") }
+        }
+        let wide = String(repeating: "x", count: 1 << 20)
+        #expect(try failure("a,b\n1,2\n" + wide + "\n3,4\n") == "f:3: a record is longer than 1024 KiB (a quoted field not closed, or not a settlement file)")
+        #expect(try failure("a,b\n\"" + wide) == "f:2: a record is longer than 1024 KiB (a quoted field not closed, or not a settlement file)")
+        #expect(try failure("a,b\n" + String(repeating: ",", count: 5_000) + "\n") == "f:2: a record has more than 1024 fields")
+        #expect(try failure(String(repeating: ",", count: 1_023) + "\n") == "read")
+        let blanks = try file("a,b\n" + String(repeating: "\n", count: 3 << 20) + "1,2\n")
+        defer { try? FileManager.default.removeItem(atPath: blanks) }
+        #expect(try records(blanks).map(\.line) == [1, 2 + (3 << 20)])
+    }
+
     @Test("amounts and times are read exactly or refused")
     func parsing() {
         #expect(MoneyText.parse("12.34", minorUnits: false) == 1234)

@@ -455,6 +455,14 @@ import Vault
                 + #""lines": [{"id": "1", "code": "general", "amount": "10.00", "fulfilment": "shipped"}]}"#
             let quoted = try await client.send(.post, "/v1/quotes", key: key, body: quote)
             #expect(quoted.status == 400 && quoted.errorField == "destination.city" && quoted.text.contains("U+FFFD"), "\(quoted.text)")
+            // Probe #16: a line's and a discount's id, printed in quotes, orders and exports, kept U+202E.
+            for (ids, field) in [(#""id": "a\u202eb""#, "lines[0].id"), (#""id": "1""#, "discounts[0].id")] {
+                let body = #"{"date": "2026-03-02", "destination": {"line1": "1 Main", "city": "Minneapolis", "state": "MN", "zip": "55401"}, "lines": [{"#
+                    + ids + #", "code": "general", "amount": "10.00", "fulfilment": "shipped"}], "discounts": [{"id": "#
+                    + (field == "discounts[0].id" ? #""off\u202e""# : #""off""#) + #", "amount": "1.00"}]}"#
+                let refused = try await client.send(.post, "/v1/quotes", key: key, body: body)
+                #expect(refused.status == 400 && refused.errorField == field && refused.text.contains("U+202E"), "\(refused.text)")
+            }
             // Letters of right-to-left scripts are text like any other.
             #expect(try await client.send(.post, "/v1/customers", key: key, body: #"{"name": "דנה ليلى"}"#).status == 201)
         }

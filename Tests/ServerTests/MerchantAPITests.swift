@@ -142,6 +142,14 @@ import Testing
             let mnVoucher = try #require((mnCaptured.json["vouchers"] as? [[String: Any]])?.first?["code"] as? String, "\(mnCaptured.text)")
             let inWisconsin = try await client.send(.post, "/v1/vouchers/\(mnVoucher)/redeem", key: checkout, body: #"{"location": "madison"}"#)
             #expect(inWisconsin.status == 400 && inWisconsin.errorField == "location" && inWisconsin.text.contains("MN 55402"), "\(inWisconsin.text)")
+            // Nor in another town of the state, whose local taxes differ (probe #16: Hennepin County's and Minneapolis's
+            // taxes charged, the massage given in Duluth).
+            _ = try await client.send(.post, "/v1/merchants/\(id)/locations", key: admin, body: """
+                {"id": "duluth", "name": "Duluth spa", "place_of_business": false, "address": {"line1": "1 W Superior St", "city": "Duluth", "state": "MN", "zip": "55802"}}
+                """)
+            let inDuluth = try await client.send(.post, "/v1/vouchers/\(mnVoucher)/redeem", key: checkout, body: #"{"location": "duluth"}"#)
+            #expect(inDuluth.status == 400 && inDuluth.errorField == "location" && inDuluth.text.contains("MN 55402")
+                    && inDuluth.text.contains("55802") && inDuluth.text.contains("Duluth"), "\(inDuluth.text)")
             let inMinnesota = try await client.send(.post, "/v1/vouchers/\(mnVoucher)/redeem", key: checkout, body: #"{"location": "mpls"}"#)
             #expect(inMinnesota.status == 200, "\(inMinnesota.text)")
             // Premises whose jurisdictions the operator verified: a line sourced there is taxed by exactly those
