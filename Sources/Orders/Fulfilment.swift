@@ -70,7 +70,7 @@ extension OrderService {
     ])
 
     /// Vouchers for every unit of every in-person service line (not for goods, gift cards or tips handed over in
-    /// person), entitlements for every content line: the statements
+    /// person), entitlements for every content line streamed or downloaded: the statements
     /// that write them (each set one multi-row statement on PostgreSQL).
     func fulfilment(_ order: Order, at date: Date) -> [SQLStatement] {
         let at = Timestamp.string(date)
@@ -85,7 +85,9 @@ extension OrderService {
                     vouchers.append([.text(RandomID.make(bytes: 10).uppercased()), .text(order.id.value), .integer(Int64(line.number)),
                                      .integer(unit), .text("issued"), .text(at)])
                 }
-            case .stream, .download:
+            case .stream where line.code.isDigital, .download where line.code.isDigital:
+                // Content only: a tip or a gift card marked streamed or downloaded opens no content (probe #16: a
+                // tip "streamed" was a permanent entitlement).
                 let expires = ContentRights.lifetime(code: line.code).map { Timestamp.string(date.addingTimeInterval($0)) }
                 entitlements.append([.text("ent_" + RandomID.make(bytes: 12)), .text(order.id.value), .integer(Int64(line.number)), .text(line.fulfilment.rawValue),
                                      expires.map { .text($0) } ?? .null, .text("active"), .text(at)])

@@ -275,6 +275,18 @@ struct FulfilmentTests {
         #expect(vouchers.count == 1 && vouchers.allSatisfy { $0.line == 1 })
     }
 
+    @Test("only content opens an entitlement: a tip or a gift card marked streamed or downloaded does not", arguments: Store.available)
+    func entitlementsAreForContent(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        var request = World.request()
+        request.lines.append(QuoteLine(id: "tip", code: .gratuity, amount: Money(minorUnits: 500), quantity: 1, fulfilment: .stream))
+        request.lines.append(QuoteLine(id: "card", code: .giftCard, amount: Money(minorUnits: 2_500), quantity: 1, fulfilment: .download))
+        let placed = try await service.place(request, idempotencyKey: "content", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let entitlements = try await service.entitlements(of: placed.id)
+        #expect(entitlements.map(\.line) == [4], "only the streamed class")
+    }
+
     @Test("a package of six sessions: four redeemed, a refund by quantity gives back at most the two unused, each a sixth", arguments: Store.available)
     func packageRefundsUnusedSessions(store: Store) async throws {
         let (service, vault) = try await World.service(store)
