@@ -18,6 +18,20 @@ public enum PrintedText {
             : "U+\(String(scalar.value, radix: 16, uppercase: true)) (a direction override or line separator) is not allowed"
     }
 
+    /// `text` with each character `problem` refuses, and each control character, written out as `<U+202E>`: for
+    /// text Levy must print but did not take from a person and cannot refuse (a processor's settlement file).
+    public static func shown(_ text: String) -> String {
+        func hidden(_ scalar: Unicode.Scalar) -> Bool { isRefused(scalar) || scalar.properties.generalCategory == .control }
+        guard text.unicodeScalars.contains(where: hidden) else { return text }
+        var shown = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard hidden(scalar) else { shown.append(scalar); continue }
+            let hex = String(scalar.value, radix: 16, uppercase: true)
+            shown.append(contentsOf: ("<U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex + ">").unicodeScalars)
+        }
+        return String(shown)
+    }
+
     /// Whether `text` shows nothing: only spaces, invisible format characters (a byte order mark, a zero-width
     /// space or joiner) and controls. A required name made of them is no name.
     public static func isBlank(_ text: String) -> Bool {

@@ -1,5 +1,6 @@
 import Exports
 import Foundation
+import JSONInput
 import Orders
 import Storage
 import TaxCore
@@ -120,7 +121,9 @@ enum ReconcileReport {
             ORDER BY reason_order, order_id, refund_id, line, detail
             """, []) { row in
             // The run's own file: NOT NULL columns missing mean it was damaged (expected and actual may be NULL).
-            func text(_ i: Int) throws -> String { try WorkStore.present(row.text(i), i) }
+            // Ids and text from the settlement file are the processor's: printed with what would reorder or break a
+            // cell written out (probe #16: U+202E and BEL reached the CSV and the console).
+            func text(_ i: Int) throws -> String { PrintedText.shown(try WorkStore.present(row.text(i), i)) }
             let item = Row(reason: try text(0), order_id: try text(1), refund_id: try text(2),
                            settlement_line: Int(try WorkStore.present(row.integer(3), 3)), settlement_id: try text(4), processor_id: try text(5),
                            expected: row.integer(6).map(MoneyText.format), actual: row.integer(7).map(MoneyText.format),

@@ -229,7 +229,8 @@ struct ReconcileTests {
 
         // A capture id Levy never recorded (a settlement without an order), and a refund id it never recorded with no
         // order to name (a refund without a sale): each reported, nothing else.
-        file.append("x1,sale,sim_never_seen,10.00,0.59,9.41,USD,2026-03-02T00:00:00Z,2026-03-02T00:00:00Z,,")
+        // Its id holds U+202E and BEL: the processor's text, printed in the report written out (probe #16).
+        file.append("x1,sale,sim_\u{202E}never\u{7}seen,10.00,0.59,9.41,USD,2026-03-02T00:00:00Z,2026-03-02T00:00:00Z,,")
         file.append("x2,refund,sim_refund_never_seen,-10.00,0.00,-10.00,USD,2026-03-02T00:00:00Z,2026-03-02T00:00:00Z,,")
         try (file.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let strays = try await Reconciler(service: orders, tables: Books.tables)
@@ -237,6 +238,10 @@ struct ReconcileTests {
         let found = try differences(in: directory + "/strays")
         #expect(found.map(\.reason).sorted { $0.rawValue < $1.rawValue } == [.refundWithoutSale, .settlementWithoutOrder], "\(found)")
         #expect(strays.matchedLines == clean.matchedLines)
+        for name in ["differences.csv", "report.json"] {
+            let written = String(decoding: try Data(contentsOf: URL(fileURLWithPath: directory + "/strays/" + name)), as: UTF8.self)
+            #expect(written.contains("sim_<U+202E>never<U+0007>seen") && !written.unicodeScalars.contains("\u{202E}"), "\(name)")
+        }
 
         // A duplicate or a stray line is still money the processor kept: its fee is checked like a matched line's.
         // A second line for the first capture with a fee off the schedule, and a stray whose net is not amount - fee.
