@@ -770,13 +770,19 @@ struct AccuracyTests {
     }
 
 
-    /// Ohio 2026 (H.B. 186 took the expanded holiday's fund; a three-day back-to-school holiday instead): the
-    /// first Friday of August through Sunday, clothing $75 or less, state and local taxes (a low-confidence row).
-    @Test func ohioHoliday2026() throws {
+    /// Ohio's traditional back-to-school holiday (R.C. 5739.02(B)(55)), which runs in every year without an expanded
+    /// one: 2026 (H.B. 186 took the expanded holiday's fund), and by law later years too (2028: August 4-6). The first
+    /// Friday of August through Sunday, clothing $75 or less, state and local taxes.
+    @Test func ohioTraditionalHoliday() throws {
         let columbus = Address(line1: "", city: "Columbus", state: StateCode("OH")!, zip: ZipCode("43215")!)
+        #expect(try quote("2026-08-06", from: columbus, to: columbus, [line("50.00", .clothing)]).totalTax.decimalString == "4.00")
         #expect(try quote("2026-08-09", from: columbus, to: columbus, [line("75.00", .clothing)]).totalTax.decimalString == "0.00")
         #expect(try quote("2026-08-09", from: columbus, to: columbus, [line("75.01", .clothing)]).totalTax.decimalString == "6.00")
         #expect(try quote("2026-08-10", from: columbus, to: columbus, [line("50.00", .clothing)]).totalTax.decimalString == "4.00")
+        #expect(try quote("2028-08-04", from: columbus, to: columbus, [line("75.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2028-08-06", from: columbus, to: columbus, [line("50.00", .clothing)]).totalTax.decimalString == "0.00")
+        #expect(try quote("2028-08-07", from: columbus, to: columbus, [line("50.00", .clothing)]).totalTax.decimalString == "4.00")
+        #expect(try quote("2028-08-05", from: columbus, to: columbus, [line("50.00")]).totalTax.decimalString == "4.00")
     }
 
     /// Ohio 2027: an expanded holiday of fifteen days, August 1-15, most goods $500 or less (H.B. 96 as amended by
