@@ -3,6 +3,7 @@ import HTTPTypes
 import JSONInput
 import Merchants
 import Orders
+import Processors
 import QuoteContract
 import Storage
 import TaxCore
@@ -113,6 +114,10 @@ public struct APIError: Error, Sendable, Equatable {
         case let error as VaultError: return from(error)
         case let error as CustomerError: return from(error)
         case let error as FulfilmentError: return from(error)
+        case let error as SimulatorJournal.JournalError:
+            return processorUnavailable(error.description)
+        case StripeError.unavailable(let operation, let attempts, _):
+            return processorUnavailable("Stripe gave no answer to \(operation) after \(attempts) attempts")
         case let error as StoreUnavailable:
             // Nothing was wrong with the request, and nothing half-written stays: the same request may succeed soon.
             var refusal = APIError(.serviceUnavailable, "store_unavailable", "the store cannot answer now (\(error.reason)); try again shortly")
@@ -179,6 +184,15 @@ public struct APIError: Error, Sendable, Equatable {
         case .unknownAddressVersion: .notFound(error.description, field: "billing_version")
         case .erased: APIError(.gone, "customer_erased", error.description, field: "customer_id")
         }
+    }
+
+    /// The processor did not answer (probe #17: a 500 `internal`). Nothing is wrong with the request; the payment
+    /// step stays claimed until it is resumed (the processor may have acted), so a retry answers `payment_in_progress`
+    /// until then.
+    static func processorUnavailable(_ why: String) -> APIError {
+        var refusal = APIError(.serviceUnavailable, "processor_unavailable", "the payment processor cannot answer now (\(why)); try again later")
+        refusal.retryAfter = 30
+        return refusal
     }
 
     static func from(_ error: FulfilmentError) -> APIError {

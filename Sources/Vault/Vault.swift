@@ -238,14 +238,19 @@ public actor Vault {
         }
         let token = Token.random()
         let now = configuration.now()
+        // Sealed under the store's newest version: `levy vault rotate` runs in a process of its own, and a server that
+        // kept the version it opened with sealed new cards under it until `retire` made them unusable (probe #17).
+        let newest = try await rows("SELECT MAX(version) AS v FROM \(table("key_versions"))").first?.integer("v").map(Int.init) ?? currentVersion
+        if newest > currentVersion { try await loadKeyVersions() }
+        let version = currentVersion
         let record = CardRecord(token: token, brand: card.brand, bin: card.bin, lastFour: card.lastFour, expiry: expiry,
-                                fingerprint: fingerprint(card), keyVersion: currentVersion, created: now,
+                                fingerprint: fingerprint(card), keyVersion: version, created: now,
                                 expires: configuration.tokenLifetime.map { now.addingTimeInterval($0) })
-        let ciphertext = try encrypt(card, token: token, version: currentVersion)
+        let ciphertext = try encrypt(card, token: token, version: version)
         _ = try await rows("""
             INSERT INTO \(table("tokens")) (token, key_version, ciphertext, fingerprint, brand, bin, last4, exp_month, exp_year, created_at, expires_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            """, [.text(token.value), .integer(Int64(currentVersion)), .blob(ciphertext), .text(record.fingerprint),
+            """, [.text(token.value), .integer(Int64(version)), .blob(ciphertext), .text(record.fingerprint),
                   .text(card.brand.rawValue), .text(card.bin), .text(card.lastFour), .integer(Int64(month)), .integer(Int64(year)),
                   .text(Timestamp.string(now)), record.expires.map { .text(Timestamp.string($0)) } ?? .null])
         if let securityCode { try await securityCodes.put(Array(securityCode.utf8), for: token) }

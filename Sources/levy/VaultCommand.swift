@@ -5,20 +5,23 @@ import Vault
 
 /// Where the vault lives and which master key opens it.
 struct VaultOptions: ParsableArguments {
-    @Option(help: "The vault's own SQLite file, or a postgres:// URL (its own schema there) (default: LEVY_VAULT or .levy/vault.sqlite).")
+    @Option(help: "The vault's own SQLite file, or a postgres:// URL (its own schema there) (default: the PostgreSQL order store's, else LEVY_VAULT or .levy/vault.sqlite).")
     var vault: String?
     @Option(help: "A file holding the master key: 32 bytes, or their base64 (default: LEVY_VAULT_MASTER_KEY, LEVY_VAULT_MASTER_KEY_FILE, else a development key).")
     var masterKeyFile: String?
 
     @Option(help: "The merchant whose vault to open, by id (default: the home merchant's).") var merchant: String?
-    @Option(help: "With --merchant: the order store that knows the merchants (default: LEVY_DATABASE_URL or .levy/levy.sqlite).")
+    @Option(help: "The order store (default: LEVY_DATABASE_URL or .levy/levy.sqlite): on PostgreSQL the vault is a schema of it, as for levy serve; with --merchant, the store that knows the merchants.")
     var database: String?
 
     /// `existing`: for commands that only read (the audit check), a SQLite vault that is not there is refused rather
     /// than created and answered "0 entries verify".
     func open(existing: Bool = false) async throws -> Vault {
         let env = ProcessInfo.processInfo.environment
-        let location = vault ?? env["LEVY_VAULT"] ?? FileManager.default.currentDirectoryPath + "/.levy/vault.sqlite"
+        // As `levy serve` chooses it: on a PostgreSQL order store the vault is a schema of that store (probe #17: with
+        // only LEVY_DATABASE_URL set, `levy vault rotate` rotated a new SQLite file and said so as if it had worked).
+        let onPostgres = (database ?? env["LEVY_DATABASE_URL"]).flatMap { $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") ? $0 : nil }
+        let location = vault ?? onPostgres ?? env["LEVY_VAULT"] ?? FileManager.default.currentDirectoryPath + "/.levy/vault.sqlite"
         if existing, !location.hasPrefix("postgres://"), !location.hasPrefix("postgresql://"), !FileManager.default.fileExists(atPath: location) {
             throw CLIError.input("--vault: there is no vault at \(location) (levy serve or levy vault tokenize creates one)")
         }

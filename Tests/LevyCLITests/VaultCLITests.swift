@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import Testing
 
 @Suite("levy vault, as a user runs it")
@@ -25,5 +26,31 @@ struct VaultCLITests {
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("fails its check digit"))
         #expect(!bad.stderr.contains("5555555555554445"))
+    }
+
+    /// Probe #17: with only LEVY_DATABASE_URL set (PostgreSQL), `levy vault rotate` rotated a new SQLite file in
+    /// `.levy/` and said "key version 2 is current"; the servers' vault, a schema of that database, was untouched.
+    @Test("on a PostgreSQL order store the vault commands use the vault of that store, as levy serve does",
+          .enabled(if: ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"] != nil))
+    func vaultOfAPostgresStore() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"])
+        let admin = try PostgresDatabase(url: url)
+        let name = "vaultcli_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10))
+        try await admin.execute("CREATE DATABASE \(name)")
+        var components = try #require(URLComponents(string: url))
+        components.path = "/" + name
+        let location = try #require(components.string)
+        let directory = NSTemporaryDirectory() + "levy-vault-pg-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let keyFile = directory + "/master.key"
+        try Data((Data(repeating: 4, count: 32).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: keyFile))
+        let environment = ["LEVY_DATABASE_URL": location, "LEVY_VAULT": ""]
+        for expected in ["key version 2 is current", "key version 3 is current"] {
+            let rotated = try LevyBinary.run(["vault", "rotate", "--master-key-file", keyFile], environment: environment, in: directory)
+            #expect(rotated.status == 0 && rotated.stdout.contains(expected), "\(rotated.stdout) \(rotated.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/.levy/vault.sqlite"))
+        let versions = try await PostgresDatabase(url: location).query("SELECT version FROM vault.key_versions ORDER BY version", [])
+        #expect(versions.compactMap { $0.integer("version") } == [1, 2, 3])
     }
 }

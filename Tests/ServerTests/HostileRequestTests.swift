@@ -3,11 +3,12 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Orders
+import Processors
 @testable import Server
 @testable import Storage
 import LevyTestSupport
 import Testing
-import Vault
+@testable import Vault
 
 /// The defects a hostile client found (issue 14), each reproduced against the router, on both stores where a store
 /// is involved.
@@ -531,6 +532,18 @@ import Vault
         let busy = try #require(APIError.from(SQLError(code: 5, message: "database is locked", statement: "")))
         #expect(busy.status == .serviceUnavailable && busy.code == "store_unavailable")
         #expect(APIError.from(SQLError(code: 19, message: "UNIQUE constraint failed", statement: "")) == nil)
+    }
+
+    /// Probe #17: a processor that gave no answer (the simulator's journal held by another process, Stripe after its
+    /// retries) was a 500 `internal`. It is a 503 with Retry-After, not kept as the idempotent answer.
+    @Test func aProcessorThatCannotAnswerIsATryLater() throws {
+        for error in [SimulatorJournal.JournalError(description: "another process held the simulator's journal for over 10 s") as any Error,
+                      StripeError.unavailable(operation: "refund", attempts: 4, last: "HTTP 503")] {
+            let refusal = try #require(APIError.from(error))
+            #expect(refusal.status == .serviceUnavailable && refusal.code == "processor_unavailable" && refusal.retryAfter == 30 && refusal.isForNow,
+                    "\(refusal)")
+        }
+        #expect(APIError.from(StripeError.keyRefused(status: 401)) == nil)
     }
 
     /// `/ready` answers within its bound whatever the store does (probe #11: 67 s with PostgreSQL stopped).

@@ -335,6 +335,26 @@ struct VaultTests {
         }
     }
 
+    /// Probe #17: `levy vault rotate` runs in a process of its own; a running server kept sealing new cards under the
+    /// version it opened with, so after `rewrap` and `retire` every card it took was refused as retired.
+    @Test("a card is sealed under the newest key version, even one another process added", arguments: Backend.available)
+    func rotationByAnotherProcess(backend: Backend) async throws {
+        let place = try Fixture.place(backend)
+        let serving = try await Fixture.vault(place)
+        let operatorVault = try await Fixture.vault(place)
+        let before = try await serving.tokenize(number: "4242424242424242", expiry: 12, 2030, caller: Fixture.checkout)
+        let rotated = try await operatorVault.rotate()
+        #expect(rotated == before.keyVersion + 1)
+        let after = try await serving.tokenize(number: "5555555555554444", expiry: 12, 2030, caller: Fixture.checkout)
+        #expect(after.keyVersion == rotated)
+        try await operatorVault.rewrap()
+        try await operatorVault.setMinimumDecryptionVersion(rotated)
+        let gateway = PaymentGateway(vault: serving, processor: SimulatedProcessor())
+        for token in [before.token, after.token] {
+            #expect(try await gateway.authorize(token: token, amount: Money(minorUnits: 100), reference: "r", idempotencyKey: UUID().uuidString).outcome == .approved)
+        }
+    }
+
     @Test("bad card input gets a clear error and nothing is stored", arguments: [
         (TestNumber("4242424242424241"), 12, 2030, nil as String?), (TestNumber("4242x"), 12, 2030, nil), (TestNumber("401288888886"), 12, 2030, nil),
         (TestNumber("4242424242424242"), 13, 2030, nil), (TestNumber("4242424242424242"), 8, 2026, nil), (TestNumber("4242424242424242"), 12, 2030, "12a"),
