@@ -53,13 +53,7 @@ struct MultiProcessTests {
     @Test("a security code, an idempotency key and a revocation each hold across three processes; 100 retries spread over them give one order",
           .enabled(if: postgresURL != nil))
     func threeServersShareTheWork() async throws {
-        let url = try #require(Self.postgresURL)
-        let admin = try PostgresDatabase(url: url)
-        let name = "multi_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10))
-        try await admin.execute("CREATE DATABASE \(name)")
-        var components = try #require(URLComponents(string: url))
-        components.path = "/" + name
-        let location = try #require(components.string)
+        let location = try await ScratchDatabase.create("multi")
         let database = try PostgresDatabase(url: location)
 
         // All three start at once on the empty database: they migrate it once between them.

@@ -31,15 +31,9 @@ struct VaultCLITests {
     /// Probe #17: with only LEVY_DATABASE_URL set (PostgreSQL), `levy vault rotate` rotated a new SQLite file in
     /// `.levy/` and said "key version 2 is current"; the servers' vault, a schema of that database, was untouched.
     @Test("on a PostgreSQL order store the vault commands use the vault of that store, as levy serve does",
-          .enabled(if: ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"] != nil))
+          .enabled(if: ScratchDatabase.postgresURL != nil))
     func vaultOfAPostgresStore() async throws {
-        let url = try #require(ProcessInfo.processInfo.environment["LEVY_TEST_POSTGRES_URL"])
-        let admin = try PostgresDatabase(url: url)
-        let name = "vaultcli_" + String(UUID().uuidString.lowercased().filter(\.isLetter).prefix(10))
-        try await admin.execute("CREATE DATABASE \(name)")
-        var components = try #require(URLComponents(string: url))
-        components.path = "/" + name
-        let location = try #require(components.string)
+        let location = try await ScratchDatabase.create("vaultcli")
         let directory = NSTemporaryDirectory() + "levy-vault-pg-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let keyFile = directory + "/master.key"
