@@ -564,7 +564,6 @@ public struct OrderService: Sendable {
         try await ledgerStore.verifyAnchors(anchors, in: database)
     }
 
-    /// Sets the status (and one column); with `onlyFrom`, only if the order is still in that status.
     /// Sets the order's status (and `column`), only from `onlyFrom` when given: false when the order was not in it.
     @discardableResult
     func setStatus(_ id: OrderID, _ status: OrderStatus, column: String?, value: String?, onlyFrom: OrderStatus? = nil,
