@@ -41,6 +41,7 @@ public struct DisclosureLog: Sendable {
             ]),
             ExportJobStore.migration,
             LiabilityRollup.migration,
+            ExportJobStore.withdrawalMigration,
         ])
     }
 

@@ -58,6 +58,9 @@ public struct ExportJob: Sendable, Equatable {
     public var requestedKey: String
     /// The signed manifest, once it succeeded.
     public var manifest: Manifest?
+    /// When a customer's erasure withdrew the files of this export with personal data (it had run, or was running):
+    /// they are not served again, by any process, and each process removes them from its own exports folder.
+    public var filesRemoved: String?
 }
 
 /// The export jobs (table `jobs` in schema `exports`, owned with the export log by this module): a `JobQueue` of at
@@ -93,6 +96,15 @@ public struct ExportJobStore: Sendable {
     }
 
     static let migration = JobQueue.migration(version: 2, name: "export jobs", table: "jobs")
+
+    /// Probe #17: an erasure removed the files it could see, in the erasing process's own folder, and told running
+    /// exports by a file there: with a folder per process, another's export kept the erased street. The withdrawal
+    /// is recorded on the job's row instead, where every process sees it.
+    static let withdrawalMigration = Migrations.Migration(version: 4, name: "export files withdrawn by an erasure", statements: [
+        "ALTER TABLE {schema}jobs ADD COLUMN files_removed_at TEXT",
+    ])
+
+    var table: String { database.dialect.render("{schema}jobs", schema: schema) }
 
     /// The folder job `id` writes into.
     public func folder(_ id: String) -> String { directory + "/" + id }
@@ -133,37 +145,66 @@ public struct ExportJobStore: Sendable {
     }
 
     public func job(_ id: String) async throws -> ExportJob {
-        do { return try Self.job(try await queue.record(id)) } catch JobQueue.QueueError.unknownJob { throw JobError.unknownJob }
+        do { return try await withWithdrawal(try Self.job(try await queue.record(id))) } catch JobQueue.QueueError.unknownJob { throw JobError.unknownJob }
     }
 
     /// The newest jobs first.
-    public func list(limit: Int = 50) async throws -> [ExportJob] { try await queue.list(limit: limit).map(Self.job) }
-
-    /// Removes the files of this store's finished exports that hold personal data, for a customer's erasure: which
-    /// customers an export holds is not recorded, and any export can be made again from the ledger, as the erasure
-    /// leaves it (probe #14: an erased customer's street stayed downloadable). A download of such a job is then 410
-    /// `export_files_gone`. Returns the ids whose files were removed.
-    public func removePersonalDataFiles() async throws -> [String] {
-        // Marked before the folders are looked at: a job still running now finds the mark changed when it finishes.
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try UUID().uuidString.write(toFile: erasureMarkPath, atomically: true, encoding: .utf8)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var removed: [String] = []
-        for name in names.sorted() where name.hasPrefix("job_") {
-            // Another merchant's job, or a folder of no job, is not this store's to judge.
-            guard let job = try? await job(name), job.parameters.personalData, job.status == .succeeded else { continue }
-            try FileManager.default.removeItem(atPath: folder(name))
-            removed.append(name)
-        }
-        return removed
+    public func list(limit: Int = 50) async throws -> [ExportJob] {
+        var jobs: [ExportJob] = []
+        for record in try await queue.list(limit: limit) { jobs.append(try await withWithdrawal(try Self.job(record))) }
+        return jobs
     }
 
-    /// A file each erasure rewrites with a fresh random value: an export with personal data that was running during
-    /// an erasure (probe #14: it kept what it had read) tells by it, when it finishes, that it may hold the customer.
-    var erasureMarkPath: String { directory + "/erasure-mark" }
+    func withWithdrawal(_ job: ExportJob) async throws -> ExportJob {
+        var job = job
+        job.filesRemoved = try await filesRemoved(job.id)
+        return job
+    }
 
-    /// The current erasure mark ("" before the first erasure).
-    public func erasureMark() -> String { (try? String(contentsOfFile: erasureMarkPath, encoding: .utf8)) ?? "" }
+    /// Withdraws the files of every export with personal data that has run or is running, for a customer's erasure:
+    /// which customers an export holds is not recorded, and any export can be made again from the ledger, as the
+    /// erasure leaves it (probe #14: an erased customer's street stayed downloadable). Recorded on each job's row, so
+    /// that no process serves them (a download answers 410 `export_files_gone`) and each removes them from its own
+    /// folder (`removeWithdrawnFolders`); this process's are removed at once. A job claimed after this has read the
+    /// erased data and is not touched. Returns the ids withdrawn.
+    @discardableResult
+    public func withdrawPersonalDataFiles() async throws -> [String] {
+        let rows = try await database.query(
+            "SELECT id, parameters FROM \(table) WHERE status IN ('running', 'succeeded') AND files_removed_at IS NULL ORDER BY id", [])
+        var withdrawn: [String] = []
+        let at = Timestamp.string(Date())
+        for row in rows {
+            let id: String = try row.decode("id"), parameters: String = try row.decode("parameters")
+            // A row whose parameters cannot be read is withdrawn too: it cannot be shown to hold no personal data.
+            let decoded = try? JSONDecoder().decode(ExportJob.Parameters.self, from: Data(parameters.utf8))
+            guard decoded?.personalData ?? true else { continue }
+            try await database.execute("UPDATE \(table) SET files_removed_at = $1 WHERE id = $2 AND files_removed_at IS NULL", [.text(at), .text(id)])
+            withdrawn.append(id)
+        }
+        try removeWithdrawnFolders(withdrawn)
+        return withdrawn
+    }
+
+    /// Removes from this process's exports folder the folders of jobs whose files were withdrawn (by an erasure in
+    /// any process); run every minute by the server. Returns the ids removed.
+    @discardableResult
+    public func removeWithdrawnFolders() async throws -> [String] {
+        let names = Set(((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("job_") })
+        guard !names.isEmpty else { return [] }
+        let rows = try await database.query("SELECT id FROM \(table) WHERE files_removed_at IS NOT NULL", [])
+        let ids = try rows.map { row throws(RowDecodingError) -> String in try row.decode("id") }.filter(names.contains)
+        try removeWithdrawnFolders(ids)
+        return ids
+    }
+
+    func removeWithdrawnFolders(_ ids: [String]) throws {
+        for id in ids where FileManager.default.fileExists(atPath: folder(id)) { try FileManager.default.removeItem(atPath: folder(id)) }
+    }
+
+    /// When the files of job `id` were withdrawn by an erasure, or nil.
+    public func filesRemoved(_ id: String) async throws -> String? {
+        try await database.query("SELECT files_removed_at FROM \(table) WHERE id = $1", [.text(id)]).first?.decodeIfPresent("files_removed_at")
+    }
 
     static func job(_ record: JobQueue.Record) throws -> ExportJob {
         guard let kind = ExportJob.Kind(rawValue: record.kind),
@@ -202,18 +243,15 @@ public struct ExportJobExecutor: JobRunner {
     @discardableResult
     public func runNext() async throws -> Bool {
         guard !Task.isCancelled, let job = try await jobs.claimNext() else { return false }
-        // Read once the job is claimed, before it reads anything, and only for a job that may hold a customer (not on
-        // every poll of the queue).
-        await execute(job, erasureMarkAtClaim: job.parameters.personalData ? jobs.erasureMark() : "")
+        await execute(job)
         return true
     }
 
     /// Runs one claimed job to success or failure. A failure (or a cancellation, at shutdown) is recorded by a task
     /// of its own, so that a cancelled export is still marked failed and its folder removed.
-    /// `erasureMarkAtClaim` is the store's erasure mark read when the job was claimed: when it has changed by the
-    /// time an export with personal data succeeds, a customer was erased while it read, and its files are removed as
-    /// the erasure removes those of finished exports (a download answers 410 `export_files_gone`).
-    public func execute(_ job: ExportJob, erasureMarkAtClaim: String) async {
+    /// An export with personal data withdrawn by an erasure while it ran (it may have read the customer first) has
+    /// its files removed as soon as it succeeds; the erasure's record keeps any process from serving them meanwhile.
+    public func execute(_ job: ExportJob) async {
         let rows = ProgressCounter()
         do {
             let manifest = try await withThrowingTaskGroup(of: Manifest?.self) { group in
@@ -231,7 +269,7 @@ public struct ExportJobExecutor: JobRunner {
                 throw CancellationError()
             }
             try await Task { try await jobs.succeed(job.id, manifest: manifest) }.value
-            if job.parameters.personalData, jobs.erasureMark() != erasureMarkAtClaim {
+            if job.parameters.personalData, (try? await jobs.filesRemoved(job.id)) != nil {
                 try? FileManager.default.removeItem(atPath: jobs.folder(job.id))
             }
         } catch {

@@ -529,8 +529,9 @@ extension LevyAPI {
         let rows: [[String: Any]] = jobs.map { job in
             ["id": job.id, "kind": job.kind.rawValue, "personal": job.parameters.personalData, "from": job.parameters.from, "through": job.parameters.through,
              "status": job.status.rawValue, "error": job.error as Any, "rows": job.rows, "created": job.created,
-             "download": job.status == .succeeded ? "/console/exports/\(job.id)/download" as Any : NSNull(),
-             "files": job.manifest.map { $0.files.map(\.name).joined(separator: ", ") } ?? ""]
+             "download": job.status == .succeeded && job.filesRemoved == nil ? "/console/exports/\(job.id)/download" as Any : NSNull(),
+             "files": job.manifest.map { $0.files.map(\.name).joined(separator: ", ") } ?? "",
+             "removed": job.filesRemoved as Any]
         }
         let busy = jobs.contains { $0.status == .queued || $0.status == .running }
         let year = String(today.prefix(4))

@@ -186,7 +186,7 @@ enum ConsoleViews {
             <table><thead><tr><th>Job</th><th>Export</th><th>Period</th><th>Status</th><th class="n">Rows</th><th>Started</th><th>Files</th></tr></thead><tbody>
             {{#jobs}}<tr><td>{{id}}</td><td>{{kind}}{{#personal}} (personal data){{/personal}}</td><td>{{from}} – {{through}}</td>
             <td class="status">{{status}}{{#error}}: {{error}}{{/error}}</td><td class="n">{{rows}}</td><td>{{created}}</td>
-            <td>{{#download}}<a href="{{download}}" class="download">download (tar)</a> {{files}}{{/download}}</td></tr>{{/jobs}}
+            <td>{{#download}}<a href="{{download}}" class="download">download (tar)</a> {{files}}{{/download}}{{#removed}}files withdrawn {{removed}} (a customer was erased){{/removed}}</td></tr>{{/jobs}}
             {{^jobs}}<tr><td colspan="7">No export yet.</td></tr>{{/jobs}}
             </tbody></table>
             <h2>Verify a downloaded export</h2>

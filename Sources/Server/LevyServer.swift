@@ -69,7 +69,12 @@ public enum LevyServer {
         if services.exports != nil {
             let schedule = MerchantPollSchedule()
             jobs.append(BackgroundJobService(name: "export jobs", failAbandoned: {
-                try await everyMerchant(services) { try await $0.exports?.jobs.failAbandoned() ?? [] }
+                // An erasure in another process withdrew exports whose files may be in this process's folder.
+                try await everyMerchant(services) { merchant in
+                    guard let jobs = merchant.exports?.jobs else { return [String]() }
+                    try await jobs.removeWithdrawnFolders()
+                    return try await jobs.failAbandoned()
+                }
             }, runQueued: {
                 try await dueMerchants(services, schedule, signal: { $0.exports?.jobs.queuedHere ?? 0 }) { merchant in
                     try await merchant.exports?.runNext() == true ? 1 : 0

@@ -65,7 +65,7 @@ extension LevyAPI {
                 // Stored API responses may repeat the customer's details: they go too, and so do the files of exports
                 // with personal data (made again, they hold the erased customer blanked).
                 try await services.idempotency.forget(resource: id.value)
-                if let exports = services.exports { _ = try await exports.jobs.removePersonalDataFiles() }
+                if let exports = services.exports { try await exports.jobs.withdrawPersonalDataFiles() }
                 return .json(ErasureOut(customerID: id.value, erased: true, retention: CustomerService.retention))
             },
         ]

@@ -56,6 +56,9 @@ extension LevyAPI {
         guard job.status == .succeeded else {
             throw APIError(.conflict, "export_not_ready", "the export is \(job.status.rawValue); download it once it has succeeded")
         }
+        if let removed = job.filesRemoved {
+            throw APIError(.gone, "export_files_gone", "the export's files were withdrawn at \(removed) when a customer was erased; start the export again")
+        }
         do {
             return (try TarArchive(directory: try exportJobs().jobs.folder(job.id), prefix: job.id, modified: services.now()), job.id + ".tar")
         } catch {
@@ -216,6 +219,7 @@ struct ExportJobOut: Encodable {
     var disclosure: String?
     var ledgerHead: String?
     var download: String?
+    var filesRemovedAt: String?
 
     struct FileOut: Encodable {
         var name: String
@@ -227,7 +231,7 @@ struct ExportJobOut: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, kind, status, from, through, rows, error, files, disclosure, download
         case personalData = "personal_data", createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
-        case controlTotals = "control_totals", ledgerHead = "ledger_head"
+        case controlTotals = "control_totals", ledgerHead = "ledger_head", filesRemovedAt = "files_removed_at"
     }
 
     init(_ job: ExportJob) {
@@ -242,12 +246,13 @@ struct ExportJobOut: Encodable {
         startedAt = job.started
         finishedAt = job.finished
         error = job.error
+        filesRemovedAt = job.filesRemoved
         if let manifest = job.manifest {
             files = manifest.files.map { FileOut(name: $0.name, rows: $0.rows, bytes: $0.bytes, sha256: $0.sha256) }
             controlTotals = manifest.controlTotals
             disclosure = manifest.disclosure
             ledgerHead = manifest.ledgerHead
-            download = "/v1/exports/\(job.id)/download"
+            if job.filesRemoved == nil { download = "/v1/exports/\(job.id)/download" }
         }
     }
 }

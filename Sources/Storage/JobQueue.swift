@@ -83,8 +83,9 @@ public struct JobQueue: Sendable {
         ])
     }
 
-    /// Queues a job with id `prefix` and 24 hex digits, unless `limit` jobs are queued or running (checked in the
-    /// same statement).
+    /// Queues a job with id `prefix` and 24 hex digits, unless `limit` jobs are queued or running: counted in the
+    /// same statement, under a lock that makes every process's enqueues take turns (under PostgreSQL's read committed
+    /// two concurrent statements each counted the other's row as absent and both went past the limit).
     public func enqueue(kind: String, parameters: String, key: String, idPrefix: String) async throws -> Record {
         var generator = SystemRandomNumberGenerator()
         let id = idPrefix + hexString((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
@@ -92,11 +93,15 @@ public struct JobQueue: Sendable {
         let created = Timestamp.string(clock)
         // Microseconds since 1970 order the queue (two jobs in one second keep their order).
         let queued = Int64(clock.timeIntervalSince1970 * 1_000_000)
-        let inserted = try await database.query("""
-            INSERT INTO \(table) (id, kind, parameters, status, progress, created_at, queued_us, requested_key)
-            SELECT $1, $2, $3, 'queued', 0, $4, $7, $5 WHERE (SELECT COUNT(*) FROM \(table) WHERE status IN ('queued', 'running')) < $6
-            RETURNING id
-            """, [.text(id), .text(kind), .text(parameters), .text(created), .text(key), .integer(Int64(limit)), .integer(queued)])
+        let (table, lock) = (table, database.dialect.transactionLock(table + ".enqueue"))
+        let inserted = try await database.transaction { tx in
+            if let lock { try await tx.execute(lock.sql, lock.binds) }
+            return try await tx.query("""
+                INSERT INTO \(table) (id, kind, parameters, status, progress, created_at, queued_us, requested_key)
+                SELECT $1, $2, $3, 'queued', 0, $4, $7, $5 WHERE (SELECT COUNT(*) FROM \(table) WHERE status IN ('queued', 'running')) < $6
+                RETURNING id
+                """, [.text(id), .text(kind), .text(parameters), .text(created), .text(key), .integer(Int64(limit)), .integer(queued)])
+        }
         guard !inserted.isEmpty else { throw QueueError.full(limit) }
         queuedHere.increment()
         return Record(id: id, kind: kind, parameters: parameters, status: .queued, progress: 0, created: created, requestedKey: key)

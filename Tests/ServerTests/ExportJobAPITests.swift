@@ -214,13 +214,61 @@ import Testing
             // finished before (it may have read the customer first). Without an erasure they stay.
             for erasedWhileRunning in [false, true] {
                 _ = try await client.send(.post, "/v1/exports", key: admin, body: body)
-                let mark = executor.jobs.erasureMark()
                 let job = try #require(try await executor.jobs.claimNext())
-                if erasedWhileRunning { _ = try await executor.jobs.removePersonalDataFiles() }
-                await executor.execute(job, erasureMarkAtClaim: mark)
+                if erasedWhileRunning {
+                    // The running one, and those that finished since the first erasure (the first is withdrawn once).
+                    let withdrawn = try await executor.jobs.withdrawPersonalDataFiles()
+                    #expect(withdrawn.contains(job.id) && withdrawn.contains(againID) && !withdrawn.contains(id))
+                }
+                await executor.execute(job)
                 #expect(try await executor.jobs.job(job.id).status == .succeeded)
+                #expect(FileManager.default.fileExists(atPath: executor.jobs.folder(job.id)) == !erasedWhileRunning)
                 #expect(try await Self.bytes(client, "/v1/exports/\(job.id)/download", key: admin).status == (erasedWhileRunning ? 410 : 200))
             }
+        }
+    }
+
+    /// Probe #17: with two server processes on one database, each with its own exports folder, an erasure in one
+    /// removed the files and marked the running exports of its own folder only: an export the other had run kept the
+    /// erased customer's street. The withdrawal is on the job's row now, read by every process.
+    @Test func anErasureReachesTheExportsOfAnotherProcess() async throws {
+        let server = try await TestServer.make(.sqlite, exports: true)
+        let executor = try #require(server.api.services.exports)
+        let otherFolder = FileManager.default.temporaryDirectory.appendingPathComponent("levy-other-exports-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: otherFolder) }
+        let other = ExportJobExecutor(jobs: ExportJobStore(database: executor.jobs.database, schema: executor.jobs.schema, directory: otherFolder),
+                                      exporter: executor.exporter, saftSchema: nil)
+        try await server.routerApplication().test(.router) { client in
+            let admin = server.keys[.admin]
+            let (customerID, _) = try await capturedOrderOfACustomer(
+                client, server, street: #"{"line1": "12 Elsewhere Ave", "city": "Saint Paul", "state": "MN", "zip": "55101"}"#)
+            let body = #"{"kind": "detail", "from": "2000-01-01", "through": "2099-12-31", "personal_data": true, "requested_by": "Ada", "reason": "audit"}"#
+            // One export finished by the other process, one still running there, and one without personal data.
+            _ = try await client.send(.post, "/v1/exports", key: admin, body: body)
+            #expect(try await other.runQueued() == 1)
+            let finished = try #require(try await other.jobs.list().first)
+            #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: other.jobs.folder(finished.id) + "/detail.csv")), as: UTF8.self)
+                .contains("Elsewhere"))
+            _ = try await client.send(.post, "/v1/exports", key: server.keys[.accountant], body: #"{"kind": "liability", "from": "2000-01-01", "through": "2099-12-31"}"#)
+            #expect(try await other.runQueued() == 1)
+            let plain = try #require(try await other.jobs.list().first)
+            _ = try await client.send(.post, "/v1/exports", key: admin, body: body)
+            let running = try #require(try await other.jobs.claimNext())
+
+            #expect(try await client.send(.post, "/v1/customers/\(customerID)/erasure", key: admin).status == 200)
+            let shown = try await client.send(.get, "/v1/exports/\(finished.id)", key: admin)
+            #expect(shown.string("files_removed_at") != nil && shown.string("download") == nil, "\(shown.text)")
+            #expect(try await other.jobs.job(finished.id).filesRemoved != nil)
+            #expect(try await other.jobs.job(plain.id).filesRemoved == nil)
+            await other.execute(running)
+            #expect(try await other.jobs.job(running.id).status == .succeeded)
+            #expect(!FileManager.default.fileExists(atPath: other.jobs.folder(running.id)))
+            // The other process's minute pass removes the finished one; the export without personal data stays.
+            #expect(FileManager.default.fileExists(atPath: other.jobs.folder(finished.id)))
+            #expect(try await other.jobs.removeWithdrawnFolders() == [finished.id])
+            #expect(!FileManager.default.fileExists(atPath: other.jobs.folder(finished.id)))
+            #expect(FileManager.default.fileExists(atPath: other.jobs.folder(plain.id)))
+            #expect(try await other.jobs.removeWithdrawnFolders().isEmpty)
         }
     }
 }
