@@ -170,17 +170,24 @@ extension OrderService {
         }
     }
 
-    /// Why a voucher's service performed at `place` would be taxed otherwise than as sold, if it would: the order's
-    /// request quoted again with the line performed at `place` (with the jurisdictions pinned for it), against the
-    /// same request as sold, both with the tables in use now (a table update since the sale is no difference). nil
-    /// when the two agree, and when the order cannot be quoted again (tables no longer covering its date, an order
-    /// that keeps no origin): the caller's state check then stands alone. Probe #16: a Minneapolis massage, taxed
-    /// with Hennepin County's and the city's taxes, was redeemed in Duluth, which has others.
-    public func redemptionMismatch(voucher code: String, at place: Address, pinned: [String]) async throws -> String? {
+    /// Why a voucher's service may not be redeemed at `place`, or nil when it may: performed in another state than
+    /// the one its line was sourced to, it would owe that state's tax, which the order never charged (probe #10: a
+    /// Texas massage, exempt there, redeemed in Minnesota, which taxes it); within the state, the order's request
+    /// quoted again with the line performed at `place` (with the jurisdictions pinned for it) must agree with the
+    /// same request as sold, both with the tables in use now (a table update since the sale is no difference; probe
+    /// #16: a Minneapolis massage, taxed with Hennepin County's and the city's taxes, was redeemed in Duluth, which
+    /// has others). An order that cannot be quoted again (tables no longer covering its date, an order that keeps
+    /// no origin) is held to the state check alone.
+    public func redemptionRefusal(voucher code: String, at place: Address, pinned: [String]) async throws -> String? {
         let voucher = try await voucher(code)
         let order = try await order(voucher.orderID)
+        guard let line = order.lines.first(where: { $0.number == voucher.line }) else { return nil }
+        if let state = line.sourcedTo.split(separator: " ").first, state != Substring(place.state.code) {
+            return "the service was sold and taxed for \(line.sourcedTo); redeem it at a location in \(state), "
+                + "or refund it and sell it again where it is performed"
+        }
         let numbers = order.lines.map(\.number).sorted()
-        guard let position = numbers.firstIndex(of: voucher.line), let line = order.lines.first(where: { $0.number == voucher.line }),
+        guard let position = numbers.firstIndex(of: voucher.line),
               let sold = try await replay([order.id.value]).first?.request, sold.lines.count == numbers.count else { return nil }
         var moved = sold
         moved.lines[position].location = place
