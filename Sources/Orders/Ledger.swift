@@ -190,9 +190,14 @@ public struct Ledger: Sendable {
         }
     }
 
-    /// Walks the chain in pages. A row that cannot be read (a value of the wrong type, say) is reported as altered
-    /// at its place in the chain, like an edited value.
+    /// Walks the chain in pages, once at a time per ledger: a caller that asks while a walk of the same ledger runs
+    /// shares its answer (`LedgerWalks`). A row that cannot be read (a value of the wrong type, say) is reported as
+    /// altered at its place in the chain, like an edited value.
     func verify(in database: any SQLDatabase) async throws -> Verification {
+        try await LedgerWalks.shared.verify("\(ObjectIdentifier(database as AnyObject)) \(table)") { try await walk(in: database) }
+    }
+
+    func walk(in database: any SQLDatabase) async throws -> Verification {
         var previous = Self.genesis
         var position = 0
         var after = Int64(0)
@@ -302,5 +307,28 @@ public struct LedgerMigrationError: Error, Sendable, CustomStringConvertible {
     public var seq: Int
     public var description: String {
         "the ledger's unkeyed chain breaks at entry \(seq); it was not re-chained under the key (investigate before migrating)"
+    }
+}
+
+/// The ledger verifications running in this process, one per ledger: a verification reads every entry (hundreds of
+/// thousands), so callers that ask while one runs wait for its answer instead of starting another; concurrent
+/// requests to `GET /v1/ledger/verification` otherwise each read the whole ledger and together held every core.
+actor LedgerWalks {
+    static let shared = LedgerWalks()
+    private var running: [String: Task<Ledger.Verification, any Error>] = [:]
+    /// How many walks were started and how many callers shared one, by ledger (for tests).
+    private(set) var started: [String: Int] = [:], shared: [String: Int] = [:]
+
+    func verify(_ ledger: String, _ walk: @escaping @Sendable () async throws -> Ledger.Verification) async throws -> Ledger.Verification {
+        if let task = running[ledger] {
+            shared[ledger, default: 0] += 1
+            return try await task.value
+        }
+        // Unstructured: a caller that goes away (a closed connection) does not cancel the others' answer.
+        let task = Task { try await walk() }
+        running[ledger] = task
+        started[ledger, default: 0] += 1
+        defer { running[ledger] = nil }
+        return try await task.value
     }
 }

@@ -232,6 +232,44 @@ struct OrdersTests {
         try await service.database.execute("DELETE FROM \(ledger) WHERE seq = (SELECT MAX(seq) FROM \(ledger))")
         #expect(try await service.verifyLedger().brokenAt != nil)
     }
+
+    /// A verification reads every entry: callers that ask while a walk of the same ledger runs share its answer
+    /// (30 at once walk it once), a walk asked for after it finished is a new one, and another ledger walks apart.
+    @Test func concurrentVerificationsShareAWalk() async throws {
+        let walks = LedgerWalks(), ledger = "ledger-\(UUID().uuidString)"
+        let gate = AsyncStream<Void>.makeStream()
+        let answer = Ledger.Verification(entries: 7, brokenAt: nil, reason: nil)
+        let answers = try await withThrowingTaskGroup(of: Ledger.Verification.self) { group in
+            for _ in 0..<30 {
+                group.addTask { try await walks.verify(ledger) { for await _ in gate.stream {}; return answer } }
+            }
+            // The walk is held until the 29 others have joined it.
+            while await walks.shared[ledger] ?? 0 < 29 { try await Task.sleep(for: .milliseconds(5)) }
+            gate.continuation.finish()
+            return try await group.reduce(into: [Ledger.Verification]()) { $0.append($1) }
+        }
+        #expect(answers == Array(repeating: answer, count: 30))
+        #expect(await walks.started[ledger] == 1)
+        _ = try await walks.verify(ledger) { answer }
+        _ = try await walks.verify("another " + ledger) { answer }
+        let started = await walks.started
+        #expect(started[ledger] == 2 && started["another " + ledger] == 1)
+    }
+
+    @Test("eight verifications asked at once through the service give one answer", arguments: Store.available)
+    func verificationThroughTheService(store: Store) async throws {
+        let (service, vault) = try await World.service(store)
+        let placed = try await service.place(World.request(), idempotencyKey: "v", requestHash: "h", paymentToken: try await World.token(vault))
+        _ = try await service.capture(placed.id)
+        let key = "\(ObjectIdentifier(service.database as AnyObject)) \(service.table("ledger"))"
+        let answers = try await withThrowingTaskGroup(of: Ledger.Verification.self) { group in
+            for _ in 0..<8 { group.addTask { try await service.verifyLedger() } }
+            return try await group.reduce(into: [Ledger.Verification]()) { $0.append($1) }
+        }
+        #expect(answers.allSatisfy { $0.brokenAt == nil && $0.entries == answers[0].entries && $0.entries > 0 })
+        let walked = await LedgerWalks.shared.started[key] ?? 0
+        #expect((1...8).contains(walked))
+    }
 }
 
 @Suite("Fulfilment")
