@@ -46,4 +46,28 @@ public enum Allocation {
         }
         return parts
     }
+
+    /// `total` split first over the groups `keys` name (in proportion to each group's exact sum, by largest
+    /// remainder, ties to the group that appears first), then each group's part over its own shares the same way.
+    /// A per-invoice rounding uses it with one group per jurisdiction: split over its (line, jurisdiction) cells in
+    /// one pass, the same remainders repeat on every line of equal price, so the leftover cents all went to the same
+    /// jurisdictions (200 lines of 1.07 in Minneapolis: the state 0.71 short, the special district 0.79 over; probe
+    /// #19). Each jurisdiction's total is now within a cent of its exact share, as a return reports it, and each cell
+    /// still within a cent of its own.
+    public static func allocate<Key: Hashable>(total: Int64, shares: [ExactAmount], groupedBy keys: [Key]) -> [Int64] {
+        precondition(keys.count == shares.count, "one key per share")
+        var order: [Key] = []
+        var members: [Key: [Int]] = [:]
+        for (i, key) in keys.enumerated() {
+            if members[key] == nil { order.append(key) }
+            members[key, default: []].append(i)
+        }
+        let sums = order.map { key in members[key]!.reduce(ExactAmount.zero) { $0 + shares[$1] } }
+        var parts = [Int64](repeating: 0, count: shares.count)
+        for (key, groupTotal) in zip(order, allocate(total: total, shares: sums)) {
+            let indices = members[key]!
+            for (i, part) in zip(indices, allocate(total: groupTotal, shares: indices.map { shares[$0] })) { parts[i] = part }
+        }
+        return parts
+    }
 }

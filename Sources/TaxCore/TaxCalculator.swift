@@ -69,7 +69,13 @@ public struct TaxCalculator: Sendable {
                 }
                 let shares = members.map { $0.plan.quote.jurisdictions[$0.cell].exact }
                 let total = shares.reduce(ExactAmount.zero, +).roundedHalfAwayFromZero
-                for (member, part) in zip(members, Allocation.allocate(total: total, shares: shares)) {
+                // To jurisdictions first, then to their lines: what a return reports per jurisdiction stays
+                // within a cent of its exact tax.
+                let jurisdictions = members.map { member in
+                    let jurisdiction = member.plan.quote.jurisdictions[member.cell].jurisdiction
+                    return JurisdictionKey(level: jurisdiction.level, state: jurisdiction.state, code: jurisdiction.code)
+                }
+                for (member, part) in zip(members, Allocation.allocate(total: total, shares: shares, groupedBy: jurisdictions)) {
                     member.plan.quote.jurisdictions[member.cell].tax = part
                 }
             }
@@ -718,6 +724,13 @@ private struct RatePart: Hashable {
 private enum RoundingGroup: Equatable {
     case state(StateCode)
     case combinedRate([RatePart])
+}
+
+/// One jurisdiction of a rounding group, as a return reports it: its rounded share is allocated before its lines'.
+private struct JurisdictionKey: Hashable {
+    var level: JurisdictionLevel
+    var state: StateCode
+    var code: String
 }
 
 /// A jurisdiction of one line and how its taxable base follows from the line's net amount.
