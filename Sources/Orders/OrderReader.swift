@@ -402,11 +402,21 @@ public struct OrderReader: Sendable {
 
     /// The period's captured sales grouped by state, and by tax date too with `byDay`.
     private func sales(from: String, through: String, byDay: Bool) async throws -> [(day: String?, sales: StateSales)] {
+        // A gift card is money, not a sale (its value is a sale when it is spent), and a tip is the employee's: neither
+        // counts (probe #19: both were counted, a gift card's value twice). A line not collected on because the
+        // seller is not registered counts what the state would tax (the product's taxability there, kept with the
+        // line; a rule that would exempt it, such as a holiday, is not applied, so the count errs high): its
+        // `taxable` is zero, and a state that counts taxable sales could never be crossed by the very seller the
+        // report exists to warn (probe #19).
         let rows = try await rows("""
             SELECT substr(l.sourced_to, 1, 2) AS state\(byDay ? ", o.tax_date AS day" : ""), COUNT(DISTINCT l.order_id) AS orders, SUM(l.amount) AS gross,
-              SUM(CASE WHEN l.exempt_reason = 'certificate_resale' THEN 0 ELSE l.amount END) AS retail, SUM(l.taxable) AS taxable
+              SUM(CASE WHEN l.exempt_reason = 'certificate_resale' THEN 0 ELSE l.amount END) AS retail,
+              SUM(CASE WHEN l.not_collecting = 'not_registered'
+                THEN CASE WHEN l.taxability_rule IN ('taxable', 'state_only', 'proportional', 'with_taxable_goods') THEN l.amount ELSE 0 END
+                ELSE l.taxable END) AS taxable
             FROM \(table("order_lines")) l JOIN \(table("orders")) o ON o.id = l.order_id
             WHERE o.tax_date >= $1 AND o.tax_date <= $2 AND o.status IN ('captured', 'partially_refunded', 'refunded', 'completed')
+              AND l.code NOT IN ('gift_card', 'gratuity')
             GROUP BY substr(l.sourced_to, 1, 2)\(byDay ? ", o.tax_date ORDER BY 1, 2" : "")
             """, [.text(from), .text(through)])
         return try decode(rows) { row throws(RowDecodingError) in

@@ -33,7 +33,9 @@ public struct NexusReport: Sendable {
     /// `registeredSource` says where `given` came from (shown in the report's note).
     public static func compute(service: OrderService, year: Int, asOf: TaxDate, thresholds: NexusTable.Loaded, registered given: Set<StateCode>?,
                                registeredSource: String = "as given", nearPercent: Int = 80) async throws -> NexusReport {
-        let first = TaxDate(year: year, month: 1, day: 1)?.iso ?? "", last = TaxDate(year: year, month: 12, day: 31)?.iso ?? ""
+        // Sales through the report date (probe #19: a report as of November 20 counted a sale of November 25 and
+        // said the state was crossed on that day).
+        let first = TaxDate(year: year, month: 1, day: 1)?.iso ?? "", last = min(TaxDate(year: year, month: 12, day: 31)?.iso ?? "", asOf.iso)
         let sales = try await service.reader.salesByState(from: first, through: last)
         var registered = given
         var note = given.map { "registered in \($0.isEmpty ? "no state" : $0.map(\.code).sorted().joined(separator: ", ")) (\(registeredSource))" } ?? ""

@@ -257,10 +257,8 @@ struct ReconcileTests {
         #expect(withFees.filter { $0.reason == .duplicate }.count == 1 && withFees.filter { $0.reason == .settlementWithoutOrder }.count == 2, "\(withFees)")
     }
 
-    /// The day a threshold was crossed, from orders whose dates and amounts are known: Minnesota counts retail sales
-    /// against 100,000.00 (or 200 transactions); three 40,000.00 sales on March 1, April 1 and May 1 cross it on May 1.
-    @Test("the nexus report names the day the year's running sales crossed a state's threshold", arguments: Store.available)
-    func crossingDay(store: Store) async throws {
+    /// An order store of its own with no orders, for the nexus tests.
+    static func emptyOrderStore(_ store: Store) async throws -> OrderService {
         let directory = NSTemporaryDirectory() + "levy-reconcile-tests/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let database: any SQLDatabase = store == .sqlite ? try SQLiteDatabase(path: directory + "/levy.sqlite") : Books.postgres!
@@ -268,6 +266,14 @@ struct ReconcileTests {
         let orders = OrderService(database: database, schema: prefix + "orders", tables: Books.tables, gateway: nil,
                                   keys: OrderKeys(masterKey: try MasterKey(bytes: Array(repeating: 3, count: 32))))
         try await orders.migrate()
+        return orders
+    }
+
+    /// The day a threshold was crossed, from orders whose dates and amounts are known: Minnesota counts retail sales
+    /// against 100,000.00 (or 200 transactions); three 40,000.00 sales on March 1, April 1 and May 1 cross it on May 1.
+    @Test("the nexus report names the day the year's running sales crossed a state's threshold", arguments: Store.available)
+    func crossingDay(store: Store) async throws {
+        let orders = try await Self.emptyOrderStore(store)
         let minneapolis = Address(line1: "1 Main St", city: "", state: StateCode("MN")!, zip: ZipCode("55402")!)
         for (n, date) in ["2026-03-01", "2026-04-01", "2026-05-01", "2026-06-01"].enumerated() {
             let request = QuoteRequest(date: TaxDate(iso: date)!, origin: minneapolis, destination: minneapolis,
@@ -286,6 +292,41 @@ struct ReconcileTests {
         // A year without orders says registrations are unknown, not "registered in " and nothing.
         let empty = try await NexusReport.compute(service: orders, year: 2024, asOf: TaxDate(iso: "2024-12-31")!, thresholds: thresholds, registered: nil)
         #expect(empty.registrationsNote == "registrations unknown: no orders in the year; pass --registered")
+    }
+
+    /// Probe #19: Florida counts taxable sales against 100,000.00, and a seller not registered there was quoted with
+    /// nothing taxable (it does not collect), so 115,000.00 of goods never crossed it; gift cards and tips counted as
+    /// sales; and a report as of a date counted later sales. Two sales of 85,000.00 (March 2) and 30,000.00 (May 4),
+    /// with a gift card and a tip on the first, from a seller registered in Minnesota only.
+    @Test(arguments: Store.available)
+    func unregisteredTaxableSalesCount(store: Store) async throws {
+        let orders = try await Self.emptyOrderStore(store)
+        let minneapolis = Address(line1: "1 Main St", city: "", state: StateCode("MN")!, zip: ZipCode("55402")!)
+        let miami = Address(line1: "1 Flagler St", city: "Miami", state: StateCode("FL")!, zip: ZipCode("33130")!)
+        let sales: [(String, [QuoteLine])] = [
+            ("2026-03-02", [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 8_500_000), fulfilment: .shipped),
+                            QuoteLine(id: "2", code: .giftCard, amount: Money(minorUnits: 50_000), fulfilment: .shipped),
+                            QuoteLine(id: "3", code: .gratuity, amount: Money(minorUnits: 5_000), fulfilment: .shipped)]),
+            ("2026-05-04", [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 3_000_000), fulfilment: .shipped)]),
+        ]
+        for (n, (date, lines)) in sales.enumerated() {
+            let request = QuoteRequest(date: TaxDate(iso: date)!, origin: minneapolis, destination: miami, registrations: [StateCode("MN")!], lines: lines)
+            let placed = try await orders.place(request, idempotencyKey: "f\(n)", requestHash: "h")
+            #expect(placed.totalTax == 0)
+            _ = try await orders.capture(placed.id)
+        }
+        let thresholds = try NexusTable.load(directory: Books.repository + "/TaxTables")
+        let report = try await NexusReport.compute(service: orders, year: 2026, asOf: TaxDate(iso: "2026-12-31")!, thresholds: thresholds,
+                                                   registered: [StateCode("MN")!], registeredSource: "test")
+        let fl = try #require(report.rows.first { $0.state.code == "FL" })
+        #expect(fl.threshold?.counted == .taxable)
+        #expect(fl.gross == 11_500_000 && fl.retail == 11_500_000 && fl.taxable == 11_500_000 && fl.counted == 11_500_000)
+        #expect(fl.status == "crossed" && fl.alert && fl.crossedOn?.iso == "2026-05-04")
+        // As of the day before the second sale: the first alone, near the threshold, not crossed.
+        let before = try await NexusReport.compute(service: orders, year: 2026, asOf: TaxDate(iso: "2026-05-03")!, thresholds: thresholds,
+                                                   registered: [StateCode("MN")!], registeredSource: "test")
+        let flBefore = try #require(before.rows.first { $0.state.code == "FL" })
+        #expect(flBefore.counted == 8_500_000 && flBefore.status == "near" && flBefore.crossedOn == nil)
     }
 
     @Test("a clean file reconciles with no differences and exit-worthy totals tie", arguments: Store.available)
