@@ -53,12 +53,32 @@ public struct DetailRow: Sendable, Equatable {
     public var tax: Int64
     public var tableVersion: String
     public var ledgerHash: String
+    /// The line's taxable amount at every level together (the last column, added after the others); with
+    /// `lineExempt` it tells what a jurisdiction's own base leaves out.
+    public var lineTaxable: Int64 = 0
+
+    /// The consideration a third party paid for the line (a manufacturer's coupon) that the state taxes although the
+    /// buyer did not pay it: the line's base above its net amount. Part of the seller's gross receipts (probe #19:
+    /// left out, a coupon made taxable sales exceed gross less exempt). Sales rows only.
+    public var thirdPartyTaxed: Int64 { documentType == "refund" ? 0 : max(0, lineTaxable + lineExempt - lineAmount) }
+
+    /// The line's gross sales as a jurisdiction reports them: its net amount and any third-party consideration taxed.
+    public var jurisdictionGross: Int64 { lineAmount + thirdPartyTaxed }
+
+    /// What this jurisdiction does not tax of a sale that is not exempt: above a cap, or a line taxed by another
+    /// level only (a tax of the locality alone, such as New York City's on personal services or Chicago's amusement
+    /// tax, or of the state alone). Reported as `not_taxed_by_jurisdiction` so that each jurisdiction's gross sales
+    /// are its exempt and taxable sales (probe #19: the state's rows left it in neither).
+    public var notTaxedByJurisdiction: Int64 {
+        guard documentType != "refund", jurisdictionCode != "none" else { return 0 }
+        return max(0, jurisdictionGross - lineExempt - taxable)
+    }
 
     public static let columns = [
         "ledger_seq", "document_type", "document_number", "document_date", "tax_date", "order_id", "customer_id", "bill_to", "ship_to",
         "service_location", "sourcing_rule", "sourced_to", "state", "line_number", "product_code", "fulfilment", "quantity", "line_amount",
         "line_exempt", "exempt_reason", "certificate", "tax_type", "not_collecting", "jurisdiction_code", "jurisdiction_level",
-        "jurisdiction_name", "rate", "taxable", "tax", "table_version", "ledger_hash",
+        "jurisdiction_name", "rate", "taxable", "tax", "table_version", "ledger_hash", "line_taxable",
     ]
 
     /// The fields in `columns` order, amounts as decimal strings.
@@ -66,7 +86,8 @@ public struct DetailRow: Sendable, Equatable {
         [String(ledgerSeq), documentType, documentNumber, documentDate, taxDate, orderID, customerID, billTo, shipTo, serviceLocation,
          sourcingRule, sourcedTo, state, String(lineNumber), productCode, fulfilment, String(quantity), Money(minorUnits: lineAmount).decimalString,
          Money(minorUnits: lineExempt).decimalString, exemptReason, certificate, taxType, notCollecting, jurisdictionCode, jurisdictionLevel,
-         jurisdictionName, rate, Money(minorUnits: taxable).decimalString, Money(minorUnits: tax).decimalString, tableVersion, ledgerHash]
+         jurisdictionName, rate, Money(minorUnits: taxable).decimalString, Money(minorUnits: tax).decimalString, tableVersion, ledgerHash,
+         Money(minorUnits: lineTaxable).decimalString]
     }
 }
 
@@ -150,7 +171,8 @@ public struct DetailReader: Sendable {
             taxable: entry.taxable,
             tax: entry.tax,
             tableVersion: entry.tableVersion,
-            ledgerHash: entry.hash)
+            ledgerHash: entry.hash,
+            lineTaxable: refund ? -RefundMath.share(entry.lineTaxable, refundAmount, entry.amount) : entry.lineTaxable)
     }
 
     /// `line1, city, ST ZIP` as kept with the order; without personal data only `ST ZIP`.

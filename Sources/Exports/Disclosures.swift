@@ -42,6 +42,7 @@ public struct DisclosureLog: Sendable {
             ExportJobStore.migration,
             LiabilityRollup.migration,
             ExportJobStore.withdrawalMigration,
+            LiabilityRollup.resumMigration,
         ])
     }
 

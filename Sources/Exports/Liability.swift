@@ -62,8 +62,9 @@ public struct LiabilitySummary: Sendable {
             amounts.refundedTaxable += row.taxable
             amounts.refundedTax += row.tax
         } else {
-            amounts.grossSales += row.lineAmount
+            amounts.grossSales += row.jurisdictionGross
             if row.lineExempt != 0 { amounts.exemptByReason[row.exemptReason.isEmpty ? "other" : row.exemptReason, default: 0] += row.lineExempt }
+            if row.notTaxedByJurisdiction != 0 { amounts.exemptByReason["not_taxed_by_jurisdiction", default: 0] += row.notTaxedByJurisdiction }
             amounts.taxable += row.taxable
             amounts.taxCollected += row.tax
         }
@@ -111,7 +112,7 @@ public struct ControlTotals: Sendable, Equatable {
         if row.documentType == "refund" {
             refundedSales += row.lineAmount
         } else {
-            grossSales += row.lineAmount
+            grossSales += row.jurisdictionGross
             exemptSales += row.lineExempt
         }
     }

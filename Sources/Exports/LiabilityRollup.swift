@@ -42,6 +42,15 @@ public struct LiabilityRollup: Sendable {
         "INSERT INTO {schema}liability_rollup (id, through_seq) VALUES (1, 0)",
     ])
 
+    /// Probe #19 changed what the rollup sums (a state's taxable sales are its lines', a jurisdiction's exempt sales
+    /// include what its base leaves out, gross sales include third-party consideration taxed): it is summed again
+    /// from the ledger, by the next catch-up.
+    static let resumMigration = Migrations.Migration(version: 5, name: "liability rollup summed again", statements: [
+        "DELETE FROM {schema}liability_state_days",
+        "DELETE FROM {schema}liability_jurisdiction_days",
+        "UPDATE {schema}liability_rollup SET through_seq = 0 WHERE id = 1",
+    ])
+
     func table(_ name: String) -> String { database.dialect.render("{schema}\(name)", schema: schema) }
 
     /// Sums of one group: sales once per line (state rows) or per entry (jurisdiction rows), tax per entry.
@@ -85,13 +94,17 @@ public struct LiabilityRollup: Sendable {
             let firstOfLine = line != lastLine
             lastLine = line
             let counted = !refund
+            // A state's taxable sales are its lines' (taxed at any level), not its first jurisdiction's: a line taxed
+            // by the city alone counted as taxed nowhere (probe #19). A jurisdiction's exempt sales include what its
+            // own base leaves out, as in the liability export.
+            let isNone = row.jurisdictionCode == "none"
             try states[StateKey(day: day, documentType: row.documentType, state: row.state), default: Sums()]
-                .add(gross: counted && firstOfLine ? row.lineAmount : 0, exempt: counted && firstOfLine ? row.lineExempt : 0,
-                     taxable: counted && firstOfLine ? row.taxable : 0, tax: row.tax, entries: 1)
+                .add(gross: counted && firstOfLine ? row.jurisdictionGross : 0, exempt: counted && firstOfLine ? row.lineExempt : 0,
+                     taxable: counted && firstOfLine && !isNone ? row.lineTaxable : 0, tax: row.tax, entries: 1)
             try jurisdictions[JurisdictionKey(state: row.state, day: day, documentType: row.documentType, code: row.jurisdictionCode,
                                               level: row.jurisdictionLevel, name: row.jurisdictionName), default: Sums()]
-                .add(gross: counted ? row.lineAmount : 0, exempt: counted ? row.lineExempt : 0, taxable: counted ? row.taxable : 0,
-                     tax: row.tax, entries: 1)
+                .add(gross: counted ? row.jurisdictionGross : 0, exempt: counted ? row.lineExempt + row.notTaxedByJurisdiction : 0,
+                     taxable: counted ? row.taxable : 0, tax: row.tax, entries: 1)
             entries += 1
         }
     }

@@ -93,6 +93,8 @@ public struct OrderReader: Sendable {
         public var quantity: Int64
         public var amount: Int64
         public var exempt: Int64
+        /// The line's taxable amount (every level together), where the entry's `taxable` is its jurisdiction's.
+        public var lineTaxable: Int64
         public var sourcingRule: SourcingRule
         public var sourcedTo: String
         public var certificate: String?
@@ -114,7 +116,7 @@ public struct OrderReader: Sendable {
         let rows = try await rows("""
             SELECT l.seq, l.order_id, l.refund_id, l.kind, l.line_no, l.jurisdiction_code, l.level, l.rate, l.taxable AS j_taxable, l.tax,
               l.tax_date, l.table_version, l.at, l.hash, o.created_at, o.customer_id, o.origin_address, o.destination_address,
-              o.billing_address, ol.code, ol.quantity, ol.amount, ol.exempt, ol.sourcing_rule, ol.sourced_to, ol.certificate,
+              o.billing_address, ol.code, ol.quantity, ol.amount, ol.exempt, ol.taxable AS line_taxable, ol.sourcing_rule, ol.sourced_to, ol.certificate,
               ol.fulfilment, ol.tax_type, ol.exempt_reason, ol.not_collecting,
               COALESCE((SELECT ot.name FROM \(table("order_taxes")) ot
                         WHERE ot.order_id = l.order_id AND ot.line_no = l.line_no AND ot.jurisdiction_code = l.jurisdiction_code
@@ -142,7 +144,7 @@ public struct OrderReader: Sendable {
                          destinationAddress: try row.decodeIfPresent("destination_address"), billingAddress: try row.decodeIfPresent("billing_address"),
                          code: try row.decode("code", as: ProductTaxCode.self), quantity: try row.decode("quantity"),
                          amount: try OrderService.money(row, "amount"), exempt: try OrderService.money(row, "exempt"),
-                         sourcingRule: try row.decode("sourcing_rule", as: SourcingRule.self), sourcedTo: try row.decode("sourced_to"),
+                         lineTaxable: try OrderService.money(row, "line_taxable"), sourcingRule: try row.decode("sourcing_rule", as: SourcingRule.self), sourcedTo: try row.decode("sourced_to"),
                          certificate: try row.decodeIfPresent("certificate"), fulfilment: try row.decode("fulfilment", as: Fulfilment.self),
                          taxType: try row.decodeIfPresent("tax_type"), exemptReason: try row.decodeIfPresent("exempt_reason"),
                          notCollecting: try row.decodeIfPresent("not_collecting"), jurisdictionName: try row.decodeIfPresent("j_name"),

@@ -336,7 +336,10 @@ public struct OrderService: Sendable {
     static func exemptReason(_ line: LineQuote) -> String? {
         if let exemption = line.exemption, exemption.applied { return "certificate_" + exemption.certificate.reason.name }
         guard line.exempt.minorUnits > 0 else { return nil }
-        return line.taxability.rule == .exempt ? "product_exempt" : "product_" + line.taxability.rule.rawValue
+        if line.taxability.rule == .exempt { return "product_exempt" }
+        // A taxable product exempted by a special rule (a holiday, a price threshold) is labelled with the rules
+        // applied to it: "product_taxable" told an auditor nothing of why (probe #19).
+        return line.appliedRules.isEmpty ? "product_" + line.taxability.rule.rawValue : "rule_" + line.appliedRules.joined(separator: "+")
     }
 
     static func replay(_ existing: (order: Order, requestHash: String), requestHash: String, key: String) throws -> Order {

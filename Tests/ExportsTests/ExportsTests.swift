@@ -60,6 +60,17 @@ struct World: Sendable {
 
 func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(of: ".", with: "")) ?? 0 }
 
+/// A detail file's sale row as its jurisdiction reports it, recomputed from the file's own columns by the rules of
+/// docs/exports.md: gross sales are the line's net amount and any third-party consideration taxed (the line's
+/// taxable and exempt parts above its amount); exempt sales are the line's exempt part and what the jurisdiction's
+/// own base leaves out of the rest.
+func jurisdictionSale(_ row: [String: String]) -> (gross: Int64, exempt: Int64) {
+    let amount = cents(row["line_amount"]), exempt = cents(row["line_exempt"])
+    let gross = amount + max(0, cents(row["line_taxable"]) + exempt - amount)
+    let notTaxedHere = row["jurisdiction_code"] == "none" ? 0 : max(0, gross - exempt - cents(row["taxable"]))
+    return (gross, exempt + notTaxedHere)
+}
+
 @Suite struct ExportsTests {
     /// Two taxes of one line under one code, as orders placed while Cook County's amusement tax carried the county's
     /// FIPS 17031 keep them (probe #12: the detail crossed the two entries with both names and the liability counted
@@ -93,6 +104,14 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
     @Test(arguments: Store.available)
     func liabilityTiesToDetailAndLedger(store: Store) async throws {
         let world = try await World.make(store)
+        // And a manufacturer's coupon in Wisconsin, which taxes the price before it (probe #19: the liability's gross
+        // sales left it out, so taxable sales exceeded gross less exempt).
+        let madison = Address(line1: "1 E Main St", city: "Madison", state: StateCode("WI")!, zip: ZipCode("53703")!)
+        let coupon = QuoteRequest(date: TaxDate(iso: "2026-11-16")!, origin: madison, destination: madison,
+                                  lines: [QuoteLine(id: "serum", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)],
+                                  discounts: [OrderDiscount(id: "maker", amount: Money(minorUnits: 2_000), kind: .thirdParty)])
+        let placed = try await world.orders.place(coupon, idempotencyKey: "coupon", requestHash: "h")
+        _ = try await world.orders.capture(placed.id)
         let detail = try await world.exporter.detail(world.request(), format: .csv, to: world.out("detail"))
         let liability = try await world.exporter.liability(world.request(), period: .month, format: .csv, to: world.out("liability"))
 
@@ -107,7 +126,9 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
         #expect(cents(detail.controlTotals["net_tax_due"]) == expectedNet)
         #expect(liability.controlTotals["net_tax_due"] == detail.controlTotals["net_tax_due"])
         // Sales are counted once per line, not once per jurisdiction row.
-        let gross = try await world.database.query("SELECT SUM(total_amount) AS a FROM \(world.orders.table("orders"))")
+        let gross = try await world.database.query("""
+            SELECT SUM(amount + CASE WHEN taxable + exempt > amount THEN taxable + exempt - amount ELSE 0 END) AS a FROM \(world.orders.table("order_lines"))
+            """)
         let refundedAmount = try await world.database.query("SELECT SUM(amount) AS a FROM \(world.orders.table("refunds"))")
         #expect(cents(detail.controlTotals["gross_sales"]) == gross.first?.integer("a"))
         #expect(cents(detail.controlTotals["refunded_sales"]) == -(refundedAmount.first?.integer("a") ?? 0))
@@ -132,8 +153,11 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
             let key = "\(period) \(row["state"]!) \(row["jurisdiction_code"]!) \(row["jurisdiction_level"]!)"
             var sum = recomputed[key] ?? Sum()
             if refund { sum.refundedTax += cents(row["tax"]) } else {
-                sum.gross += cents(row["line_amount"]); sum.exempt += cents(row["line_exempt"])
+                let sale = jurisdictionSale(row)
+                sum.gross += sale.gross; sum.exempt += sale.exempt
                 sum.taxable += cents(row["taxable"]); sum.tax += cents(row["tax"])
+                // Each jurisdiction's gross sales are its exempt and taxable sales.
+                #expect(sale.gross == sale.exempt + cents(row["taxable"]) || row["jurisdiction_code"] == "none", "\(row)")
             }
             recomputed[key] = sum
         }
@@ -147,6 +171,10 @@ func cents(_ text: String?) -> Int64 { Int64((text ?? "0").replacingOccurrences(
             #expect(cents(row["net_tax_due"]) == expected.tax + expected.refundedTax)
         }
         #expect(summary.contains { $0["exempt_by_reason"]?.contains("certificate_resale=") == true })
+        #expect(summary.contains { $0["exempt_by_reason"]?.contains("not_taxed_by_jurisdiction=") == true })
+        let wisconsin = try #require(summary.first { $0["period"] == "2026-11" && $0["state"] == "WI" && $0["jurisdiction_level"] == "state" })
+        #expect(cents(wisconsin["gross_sales"]) == cents(wisconsin["exempt_sales"]) + cents(wisconsin["taxable_sales"]))
+        #expect(cents(wisconsin["gross_sales"]) >= 10_000, "the coupon's 20.00 is gross receipts: \(wisconsin)")
         #expect(Set(summary.map { $0["period"]! }).count >= 9)
     }
 

@@ -29,14 +29,19 @@ import Testing
             let month = String(day.prefix(7)), type = row["document_type"]!, state = row["state"]!
             let firstOfLine = seenLines.insert("\(row["document_number"]!)#\(row["line_number"]!)").inserted
             var s = states["\(month) \(type) \(state)", default: Sum()]
+            // A state's sales are its lines': taxable at any level.
             if !refund && firstOfLine {
-                s.gross += cents(row["line_amount"]); s.exempt += cents(row["line_exempt"]); s.taxable += cents(row["taxable"])
+                s.gross += jurisdictionSale(row).gross; s.exempt += cents(row["line_exempt"])
+                s.taxable += row["jurisdiction_code"] == "none" ? 0 : cents(row["line_taxable"])
             }
             s.tax += cents(row["tax"]); s.entries += 1
             states["\(month) \(type) \(state)"] = s
             let key = "\(month) \(type) \(state) \(row["jurisdiction_code"]!) \(row["jurisdiction_level"]!) \(row["jurisdiction_name"]!)"
             var j = jurisdictions[key, default: Sum()]
-            if !refund { j.gross += cents(row["line_amount"]); j.exempt += cents(row["line_exempt"]); j.taxable += cents(row["taxable"]) }
+            if !refund {
+                let sale = jurisdictionSale(row)
+                j.gross += sale.gross; j.exempt += sale.exempt; j.taxable += cents(row["taxable"])
+            }
             j.tax += cents(row["tax"]); j.entries += 1
             jurisdictions[key] = j
         }

@@ -272,6 +272,24 @@ struct OrdersTests {
     }
 }
 
+/// Why a line's sale was exempt, as the exports label it (probe #19: a holiday's exemption was `product_taxable`).
+@Suite("Exempt reasons")
+struct ExemptReasonTests {
+    @Test func aRuleThatExemptsATaxableProductIsNamed() throws {
+        let nashville = Address(line1: "1 Broadway", city: "Nashville", state: StateCode("TN")!, zip: ZipCode("37203")!)
+        func reason(_ date: String, _ code: ProductTaxCode) throws -> String? {
+            let quote = try TaxCalculator(tables: World.tables).quote(QuoteRequest(date: TaxDate(iso: date)!, origin: nashville, lines: [
+                QuoteLine(id: "a", code: code, amount: Money(minorUnits: 9_000), fulfilment: .pickup)]))
+            return OrderService.exemptReason(quote.lines[0])
+        }
+        // Tennessee's holiday (the last weekend of July) exempts clothing at or under $200: named by its rule.
+        let holiday = try #require(try reason("2026-07-31", .clothing))
+        #expect(holiday.hasPrefix("rule_TN-") && holiday.contains("holiday"), "\(holiday)")
+        #expect(try reason("2026-07-30", .clothing) == nil)
+        #expect(try reason("2026-07-31", .giftCard) == "product_exempt")
+    }
+}
+
 @Suite("Fulfilment")
 struct FulfilmentTests {
     @Test("capture issues a voucher per service unit and an entitlement per content line; a voucher redeems once", arguments: Store.available)
