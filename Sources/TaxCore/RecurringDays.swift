@@ -131,8 +131,12 @@ public struct RuleSchedule: Hashable, Sendable, CustomStringConvertible {
     public func contains(_ date: TaxDate) -> Bool {
         guard period.contains(date) else { return false }
         guard let yearly else { return true }
-        guard let first = yearly.first.date(in: date.year), let last = yearly.last.date(in: date.year) else { return false }
-        return first <= date && date <= last
+        // A year's window may reach into the next year or begin in the one before ("12-30" to "12-30+5d": probe #18,
+        // its January days were taxed), so the neighbouring years' windows are looked at too.
+        for year in [date.year, date.year - 1, date.year + 1] {
+            if let first = yearly.first.date(in: year), let last = yearly.last.date(in: year), first <= date, date <= last { return true }
+        }
+        return false
     }
 
     /// The days the rule is in force in `year` (nil if none).

@@ -309,12 +309,21 @@ public enum CanonicalTables {
     /// The local jurisdictions a rule limits, where it names them: state, codes, line and column in rules.csv.
     typealias RuleJurisdictions = (state: StateCode, codes: Set<String>, line: Int, column: Int?)
 
+    /// The most rows rules.csv may have.
+    static let maximumRules = 5_000
+
     static func readRules(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>,
                           ruleJurisdictions: inout [RuleJurisdictions], log: inout DiagnosticLog) -> [SpecialRule] {
         let file = "rules.csv"
         let columns = ["id", "state", "kind", "codes", "levels", "counties", "amount", "upper", "rate", "jurisdiction_code",
                        "jurisdiction_name", "effective_from", "effective_through", "source", "as_of", "note"]
         guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [] }
+        // Every rule in force is weighed for every line of every quote: a million of them held one quote for minutes
+        // (probe #18). The shipped tables have tens; a table with more than this is refused, naming the line.
+        if table.records.count > maximumRules {
+            log.error(file, table.records[maximumRules].line, nil, "more than \(maximumRules) rules: a table holds at most \(maximumRules)")
+            return []
+        }
         var rules: [SpecialRule] = []
         var ids = Set<String>()
         for record in table.records {

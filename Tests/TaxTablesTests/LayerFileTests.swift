@@ -167,6 +167,13 @@ struct LayerFileTests {
         #expect(rule.schedule.contains(TaxDate(iso: "2030-08-11")!))
         #expect(!rule.schedule.contains(TaxDate(iso: "2030-08-12")!))
         #expect(rule.schedule.window(in: 2027).map { "\($0.first)..\($0.last)" } == "2027-08-13..2027-08-15")
+        // A window across New Year keeps its January days (probe #18), and the rules table is bounded.
+        let winter = try load(["rules.csv": header + "w,MN,holiday,clothing,state;county;city;special,,100.00,,,,,2025-01-01,,yearly,12-30,12-30+5d,fixture,2026-11-30,\n"])
+        let schedule = try #require(winter.tables.rules(in: StateCode("MN")!).first).schedule
+        #expect(["2026-12-30", "2027-01-01", "2027-01-04"].allSatisfy { schedule.contains(TaxDate(iso: $0)!) })
+        #expect(!schedule.contains(TaxDate(iso: "2027-01-05")!) && !schedule.contains(TaxDate(iso: "2026-12-29")!))
+        let many = (0...CanonicalTables.maximumRules).map { "r\($0),MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,,,,fixture,2026-11-30,\n" }.joined()
+        #expect(diagnostics(["rules.csv": header + many]).contains("rules.csv:\(CanonicalTables.maximumRules + 2): error: more than 5000 rules: a table holds at most 5000"))
     }
 
     @Test func localTaxesAndCouponsAreChecked() {

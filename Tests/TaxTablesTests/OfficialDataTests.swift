@@ -198,6 +198,47 @@ struct OfficialResolutionTests {
         #expect(combined.fractionString == "0.105")  // "Huntington Park,0.105,10.5,Los Angeles,City," in the CDTFA file
     }
 
+    /// Probe #18: a WA DOR or CDTFA file named for another state was attached to it (Nevada's state rate became
+    /// Washington's 6.5%); a WA row whose `State` disagreed with its period's was accepted and its place lost the
+    /// difference; a file whose rates begin after the ZIP5 estimate's made the state's earlier quotes unquotable
+    /// without a word.
+    @Test func placeFilesAreCheckedAgainstTheirState() throws {
+        let wa = Official.file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA")
+        let ca = Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA", effectiveFrom: "2026-01-01")
+        for (file, state, says) in [(wa, "NV", "Washington's, not NV's"), (ca, "NV", "California's, not NV's")] {
+            var named = file
+            named.0.state = state
+            #expect(throws: TableLoadError.self) { try OfficialTables.build(base: Repo.shipped, files: [named], version: "t") }
+            do { _ = try OfficialTables.build(base: Repo.shipped, files: [named], version: "t") } catch {
+                #expect(error.diagnostics.contains { $0.message.contains(says) }, "\(error)")
+            }
+        }
+        // One Seattle row of 2026Q1 says State 0.07 and Local 0.0355 (Rate still 0.1055): refused, naming line and column.
+        // The file's lines end in CRLF, one Character in Swift: split and joined on the line feed's byte alone.
+        var lines = wa.1.split(separator: 10, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let header = lines[0].split(separator: ",").map(String.init)
+        let (stateColumn, localColumn) = (header.firstIndex(of: "State")!, header.firstIndex(of: "Local")!)
+        let seattle = try #require(lines.indices.first { lines[$0].hasPrefix("SEATTLE,") && lines[$0].contains(",20260101,") })
+        var cells = lines[seattle].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        cells[stateColumn] = "0.07"
+        cells[localColumn] = "0.0355"
+        lines[seattle] = cells.joined(separator: ",")
+        let altered = (OfficialFile(kind: .waDOR, state: "WA", name: wa.0.name, sha256: "", effectiveFrom: nil), Array(lines.joined(separator: "\n").utf8))
+        do {
+            _ = try OfficialTables.build(base: Repo.shipped, files: [altered], version: "t")
+            Issue.record("a row with another state rate was accepted")
+        } catch {
+            #expect(error.diagnostics.contains { $0.line == seattle + 1 && $0.column == stateColumn + 1 && $0.message.contains("one state rate") }, "\(error)")
+        }
+        // The CDTFA file imported as next quarter's: California's quotes before 2026-04-01 are refused, and it says so.
+        let next = Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA", effectiveFrom: "2026-04-01")
+        let report = try OfficialTables.build(base: Repo.shipped, files: [next], version: "t").report
+        #expect(report.warnings.contains { $0.severity == .warning && $0.message.contains("to 2026-03-31 are refused by this version") }, "\(report.warnings)")
+        // Washington's file reaches back past the ZIP5 estimate (2024Q4): nothing is lost, nothing said.
+        let washington = try OfficialTables.build(base: Repo.shipped, files: [wa], version: "t").report
+        #expect(!washington.warnings.contains { $0.message.contains("refused by this version") }, "\(washington.warnings)")
+    }
+
     @Test("states without imported data are still answered by the shipped ZIP5 table")
     func otherStates() throws {
         let q = try Official.quote(tables, Official.address("", "TX", "75201"), on: "2026-03-02")

@@ -85,18 +85,27 @@ public enum OfficialTables {
                     let counts = Dictionary(grouping: parsed.records, by: \.kind).mapValues(\.count)
                     lines.append("\(file.name): SST boundaries for \(state), \(parsed.records.count) records (address \(counts[.address] ?? 0), zip+4 \(counts[.zip4] ?? 0), zip5 \(counts[.zip5] ?? 0)), \(parsed.skippedStateTriplets) state-type triplets skipped")
                 case .waDOR:
+                    // Probe #18: `--state NV` attached Washington's file to Nevada, whose state rate became 6.5%.
+                    guard state.code == "WA" else {
+                        diagnostics.append(TableDiagnostic(file: file.name, line: 0, message: "a WA DOR rate file is Washington's, not \(state)'s"))
+                        continue
+                    }
                     let parsed = try PlaceRateFile.readWashington(bytes, file: file.name)
                     places[state] = parsed
-                    diagnostics += parsed.warnings
+                    diagnostics += parsed.warnings + uncoveredDates(parsed, base: base)
                     lines.append("\(file.name): WA DOR location rates, \(parsed.places.count) rows")
                 case .caCDTFA:
+                    guard state.code == "CA" else {
+                        diagnostics.append(TableDiagnostic(file: file.name, line: 0, message: "a CDTFA rate file is California's, not \(state)'s"))
+                        continue
+                    }
                     guard let from = file.effectiveFrom.flatMap(TaxDate.init(iso:)) else {
                         diagnostics.append(TableDiagnostic(file: file.name, line: 0, message: "a CDTFA file needs the date it takes effect (--effective-from)"))
                         continue
                     }
                     let parsed = try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: from)
                     places[state] = parsed
-                    diagnostics += parsed.warnings
+                    diagnostics += parsed.warnings + uncoveredDates(parsed, base: base)
                     lines.append("\(file.name): CDTFA rates from \(from), \(parsed.places.count) places")
                 case .ilIDOR:
                     guard state.code == "IL" else {
@@ -132,6 +141,21 @@ public enum OfficialTables {
             if let last = file.places.map(\.period.through).max(), last < .distantFuture { tables.verifiedThrough[file.kind.rawValue] = last }
         }
         return (tables, Report(lines: lines, warnings: diagnostics + rebuilt.warnings.filter { warning in files.contains { $0.0.name == warning.file } }))
+    }
+
+    /// A place-rate file answers every quote of its state in the version, and a version holds one file of a kind
+    /// for a state: dates before its first row, which the ZIP5 table (or the file it replaces) answered, are refused
+    /// by the version. Importing next quarter's CDTFA file, or one quarter of Washington's, did that to every earlier
+    /// quote of the state without a word (probe #18); it is said now, with what to do.
+    static func uncoveredDates(_ parsed: PlaceRateFile, base: CanonicalTables.Loaded) -> [TableDiagnostic] {
+        guard let first = parsed.places.map(\.period.from).min(),
+              let estimated = base.zip5.allRecords.lazy.filter({ $0.state == parsed.state }).map(\.period.from).min(), estimated < first else { return [] }
+        return [TableDiagnostic(.warning, file: parsed.file, line: 0, message: """
+            \(parsed.state) quotes dated \(estimated) to \(first.dayBefore) are refused by this version: the file's rates begin on \(first), \
+            and it takes the place of the ZIP5 estimate and of any earlier \(parsed.kind.rawValue) file for \(parsed.state) (a version holds one \
+            file of a kind for a state). Import it when its rates take effect, or a file that carries the earlier periods too (importing \
+            the previous version's files again makes that version current again)
+            """)]
     }
 
     static func sha256(_ bytes: [UInt8]) -> String {

@@ -37,6 +37,9 @@ public struct PlaceRateFile: Sendable {
         let wa = StateCode("WA")!
         var places: [PlaceRate] = []
         var periods: [String: [(EffectivePeriod, Int)]] = [:]
+        // The `State` column is Washington's one rate in a period: a row that says otherwise is refused (probe #18:
+        // accepted, its location lost the difference, as only each period's state rate is kept).
+        var stateRates: [EffectivePeriod: (rate: Rate, line: Int)] = [:]
         var interner = JurisdictionInterner()
         for record in table.records {
             guard let name = table.text(record, "Name", log: &log), let code = table.text(record, "Location Code", log: &log) else { continue }
@@ -54,6 +57,12 @@ public struct PlaceRateFile: Sendable {
                           "Rate \(total.fractionString) is not State + Local + RTA (\((state + local + rta).fractionString))")
                 continue
             }
+            if let other = stateRates[period], other.rate != state {
+                log.error(file, record.line, table.field(record, "State").column,
+                          "State \(state.fractionString) differs from \(other.rate.fractionString) on line \(other.line) for the same period: Washington has one state rate")
+                continue
+            }
+            stateRates[period] = stateRates[period] ?? (state, record.line)
             if let clash = periods[code]?.first(where: { $0.0.overlaps(period) }) {
                 log.error(file, record.line, effective.column, "location \(code) period \(period) overlaps line \(clash.1)")
                 continue
