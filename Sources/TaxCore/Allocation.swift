@@ -54,18 +54,22 @@ public enum Allocation {
     /// jurisdictions (200 lines of 1.07 in Minneapolis: the state 0.71 short, the special district 0.79 over; probe
     /// #19). Each jurisdiction's total is now within a cent of its exact share, as a return reports it, and each cell
     /// still within a cent of its own.
-    public static func allocate<Key: Hashable>(total: Int64, shares: [ExactAmount], groupedBy keys: [Key]) -> [Int64] {
-        precondition(keys.count == shares.count, "one key per share")
-        var order: [Key] = []
-        var members: [Key: [Int]] = [:]
-        for (i, key) in keys.enumerated() {
-            if members[key] == nil { order.append(key) }
-            members[key, default: []].append(i)
+    /// `groups[i]` is share i's group, numbered from 0 in the order the groups first appear (a quote has a few
+    /// jurisdictions per group of lines: numbered by the caller, no hashing).
+    public static func allocate(total: Int64, shares: [ExactAmount], groups: [Int]) -> [Int64] {
+        precondition(groups.count == shares.count, "one group per share")
+        let count = (groups.max() ?? -1) + 1
+        // One share a group (a one-line order): the two steps are the one.
+        if count == shares.count { return allocate(total: total, shares: shares) }
+        var sums = [ExactAmount](repeating: .zero, count: count)
+        var members = [[Int]](repeating: [], count: count)
+        for (i, group) in groups.enumerated() {
+            sums[group] = sums[group] + shares[i]
+            members[group].append(i)
         }
-        let sums = order.map { key in members[key]!.reduce(ExactAmount.zero) { $0 + shares[$1] } }
         var parts = [Int64](repeating: 0, count: shares.count)
-        for (key, groupTotal) in zip(order, allocate(total: total, shares: sums)) {
-            let indices = members[key]!
+        for (group, groupTotal) in allocate(total: total, shares: sums).enumerated() {
+            let indices = members[group]
             for (i, part) in zip(indices, allocate(total: groupTotal, shares: indices.map { shares[$0] })) { parts[i] = part }
         }
         return parts

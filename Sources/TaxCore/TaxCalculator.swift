@@ -71,11 +71,14 @@ public struct TaxCalculator: Sendable {
                 let total = shares.reduce(ExactAmount.zero, +).roundedHalfAwayFromZero
                 // To jurisdictions first, then to their lines: what a return reports per jurisdiction stays
                 // within a cent of its exact tax.
+                var seen: [Jurisdiction] = []
                 let jurisdictions = members.map { member in
                     let jurisdiction = member.plan.quote.jurisdictions[member.cell].jurisdiction
-                    return JurisdictionKey(level: jurisdiction.level, state: jurisdiction.state, code: jurisdiction.code)
+                    if let index = seen.firstIndex(where: { $0 === jurisdiction || Self.sameJurisdiction($0, jurisdiction) }) { return index }
+                    seen.append(jurisdiction)
+                    return seen.count - 1
                 }
-                for (member, part) in zip(members, Allocation.allocate(total: total, shares: shares, groupedBy: jurisdictions)) {
+                for (member, part) in zip(members, Allocation.allocate(total: total, shares: shares, groups: jurisdictions)) {
                     member.plan.quote.jurisdictions[member.cell].tax = part
                 }
             }
@@ -100,6 +103,12 @@ public struct TaxCalculator: Sendable {
         return Quote(date: request.date, tableVersion: tables.version, rounding: request.rounding, currency: currency,
                      lines: linePlans.map(\.quote), totalAmount: Money(minorUnits: totalAmount, currency: currency),
                      totalTax: Money(minorUnits: totalTax, currency: currency), warnings: warnings)
+    }
+
+    /// One jurisdiction of a rounding group as a return reports it (its level, state and code), whatever record
+    /// of the tables it came from: its rounded share is allocated before its lines'.
+    private static func sameJurisdiction(_ a: Jurisdiction, _ b: Jurisdiction) -> Bool {
+        a.level == b.level && a.state == b.state && a.code == b.code
     }
 
     /// In a state whose law prescribes bracket schedules, each jurisdiction a schedule covers is taxed by it on
@@ -726,12 +735,6 @@ private enum RoundingGroup: Equatable {
     case combinedRate([RatePart])
 }
 
-/// One jurisdiction of a rounding group, as a return reports it: its rounded share is allocated before its lines'.
-private struct JurisdictionKey: Hashable {
-    var level: JurisdictionLevel
-    var state: StateCode
-    var code: String
-}
 
 /// A jurisdiction of one line and how its taxable base follows from the line's net amount.
 private struct Component {
