@@ -47,15 +47,14 @@ public enum Allocation {
         return parts
     }
 
-    /// `total` split first over the groups `keys` name (in proportion to each group's exact sum, by largest
+    /// `total` split first over the groups `groups` names (in proportion to each group's exact sum, by largest
     /// remainder, ties to the group that appears first), then each group's part over its own shares the same way.
     /// A per-invoice rounding uses it with one group per jurisdiction: split over its (line, jurisdiction) cells in
     /// one pass, the same remainders repeat on every line of equal price, so the leftover cents all went to the same
     /// jurisdictions (200 lines of 1.07 in Minneapolis: the state 0.71 short, the special district 0.79 over; probe
     /// #19). Each jurisdiction's total is now within a cent of its exact share, as a return reports it, and each cell
-    /// still within a cent of its own.
-    /// `groups[i]` is share i's group, numbered from 0 in the order the groups first appear (a quote has a few
-    /// jurisdictions per group of lines: numbered by the caller, no hashing).
+    /// still within a cent of its own. `groups[i]` is share i's group, numbered from 0 in the order the groups first
+    /// appear (a quote has a few jurisdictions per group of lines: numbered by the caller, no hashing).
     public static func allocate(total: Int64, shares: [ExactAmount], groups: [Int]) -> [Int64] {
         precondition(groups.count == shares.count, "one group per share")
         let count = (groups.max() ?? -1) + 1

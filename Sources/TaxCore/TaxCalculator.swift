@@ -735,7 +735,6 @@ private enum RoundingGroup: Equatable {
     case combinedRate([RatePart])
 }
 
-
 /// A jurisdiction of one line and how its taxable base follows from the line's net amount.
 private struct Component {
     var jurisdiction: Jurisdiction
