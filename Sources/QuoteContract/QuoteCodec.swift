@@ -126,6 +126,8 @@ public enum QuoteCodec {
             let path = fieldPath(error.path)
             throw ContractError(.unknownField, field: path.isEmpty ? error.key : path + "." + error.key,
                                 "unknown field; expected one of \(error.allowed.sorted().joined(separator: ", "))")
+        } catch let error as ValueRefused {
+            throw ContractError(.invalidValue, field: fieldPath(error.path), error.message)
         } catch let DecodingError.typeMismatch(type, context) {
             throw ContractError(.invalidValue, field: fieldPath(context.codingPath), "expected \(jsonTypeName(type))")
         } catch let DecodingError.valueNotFound(type, context) {

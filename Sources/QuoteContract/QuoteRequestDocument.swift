@@ -108,8 +108,9 @@ struct SellerDocument: Decodable, Equatable {
         elections = try c.decodeIfPresent([ElectionDocument].self, forKey: AnyKey("elections"))
         if let text = try? c.decodeIfPresent(String.self, forKey: AnyKey("engaged_in")) {
             guard text == "everywhere" else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [AnyKey("engaged_in")],
-                                                        debugDescription: "\"everywhere\" or a list of ZIP codes"))
+                // Said in full: "the value cannot be read" named neither what is allowed nor what was wrong (probe #18).
+                throw ValueRefused(path: decoder.codingPath + [AnyKey("engaged_in")],
+                                   message: "expected \"everywhere\" (in lower case) or a list of ZIP codes")
             }
             engagedEverywhere = true
         } else {
@@ -188,6 +189,13 @@ struct AnyKey: CodingKey {
 }
 
 /// Thrown for a key the contract does not know ("fulfillment" for "fulfilment"): a typo must not be ignored.
+/// A value of the right JSON type that the contract does not allow, with what it allows (never the value itself:
+/// it could be a card number).
+struct ValueRefused: Error {
+    var path: [any CodingKey]
+    var message: String
+}
+
 struct UnknownKey: Error {
     var path: [any CodingKey]
     var key: String

@@ -29,6 +29,7 @@ public struct TaxCalculator: Sendable {
         // goods of the same delivery, so those lines are planned after the others.
         var plans = [LinePlan?](repeating: nil, count: request.lines.count)
         let engagedPlaces = EngagedPlaces()
+        let includedCapUse = SaleCapUse()
         let order = request.lines.indices.filter { request.lines[$0].code != .shipping }
             + request.lines.indices.filter { request.lines[$0].code == .shipping }
         for index in order {
@@ -37,14 +38,14 @@ public struct TaxCalculator: Sendable {
                 throw .currencyMismatch(line: index, expected: currency, found: line.amount.currency)
             }
             let plan = try plan(line: line, index: index, request: request, discounts: discounts[index], planned: plans,
-                                engagedPlaces: engagedPlaces)
+                                engagedPlaces: engagedPlaces, includedCapUse: includedCapUse)
             var seen = Set<String>()
             warnings += plan.warnings.filter { seen.insert($0).inserted }.map { "lines[\(index)] (\(line.id)): \($0)" }
             plans[index] = plan
         }
         let linePlans = plans.map { $0! }
         warnings += freshnessWarnings(linePlans, date: request.date)
-        shareSaleCaps(linePlans)
+        let sharedCaps = shareSaleCaps(linePlans, includedUse: includedCapUse)
 
         // Pass 2: round by the declared mode, writing each jurisdiction's tax into the line quotes. Groups are
         // few (one per state or per combined rate), so a linear search over them beats hashing.
@@ -53,6 +54,16 @@ public struct TaxCalculator: Sendable {
             for plan in linePlans where !plan.isTaxIncluded {
                 for cell in plan.quote.jurisdictions.indices {
                     plan.quote.jurisdictions[cell].tax = plan.quote.jurisdictions[cell].exact.roundedHalfAwayFromZero
+                }
+            }
+            // A shared sale cap is the law's maximum for the sale: its cells rounded one by one could pass it by half
+            // a cent each (240 lines sharing Kodiak's $3,000 cap: 211.20 on a 210.00 maximum; probe #18). The
+            // cap's tax is rounded once and allocated over its cells.
+            for members in sharedCaps {
+                let shares = members.map { $0.plan.quote.jurisdictions[$0.cell].exact }
+                let total = shares.reduce(ExactAmount.zero, +).roundedHalfAwayFromZero
+                for (member, part) in zip(members, Allocation.allocate(total: total, shares: shares)) {
+                    member.plan.quote.jurisdictions[member.cell].tax = part
                 }
             }
         case .sst, .invoiceCombined:
@@ -141,10 +152,11 @@ public struct TaxCalculator: Sendable {
     }
 
     /// A cap on a whole sale (the Kenai Peninsula Borough taxes the first $500 of each sale): each line was capped
-    /// alone; where the lines a rule covers at one jurisdiction together pass the cap, the cap is shared over their
-    /// bases in proportion, in cents by largest remainder (ties to the earlier line). Tax-included lines keep the
-    /// cap on their own price: their tax is fixed by it.
-    private func shareSaleCaps(_ plans: [LinePlan]) {
+    /// alone; where the tax-excluded lines a rule covers at one jurisdiction together pass what the tax-included
+    /// lines left of the cap (those took it first while they were planned: their tax is fixed by their price), that
+    /// remainder is shared over their bases in proportion, in cents by largest remainder (ties to the earlier line).
+    /// Returns the cells of each group that was shared, for rounding.
+    private func shareSaleCaps(_ plans: [LinePlan], includedUse: SaleCapUse) -> [[(plan: LinePlan, cell: Int)]] {
         var groups: [(rule: SpecialRule, jurisdiction: Jurisdiction, members: [(plan: LinePlan, cell: Int)])] = []
         for plan in plans {
             for (rule, cell) in plan.saleCaps {
@@ -156,12 +168,15 @@ public struct TaxCalculator: Sendable {
                 }
             }
         }
-        for group in groups where group.members.count > 1 {
+        var shared: [[(plan: LinePlan, cell: Int)]] = []
+        for group in groups {
             guard let cap = group.rule.saleCap else { continue }
+            let available = Swift.max(0, cap - includedUse.used(group.rule, group.jurisdiction))
             let bases = group.members.map { $0.plan.quote.jurisdictions[$0.cell].taxable }
             // Each base is at most the cap and an order has at most QuoteLimits.maxLines lines: no overflow.
-            guard bases.reduce(0, +) > cap else { continue }
-            for (member, part) in zip(group.members, DiscountAllocation.split(cap, over: bases)) {
+            guard bases.reduce(0, +) > available else { continue }
+            shared.append(group.members)
+            for (member, part) in zip(group.members, DiscountAllocation.split(available, over: bases)) {
                 let quote = member.plan.quote
                 let rate = quote.jurisdictions[member.cell].rate
                 member.plan.quote.jurisdictions[member.cell].taxable = part
@@ -172,6 +187,7 @@ public struct TaxCalculator: Sendable {
                 if !quote.appliedRules.contains(group.rule.id) { member.plan.quote.appliedRules.append(group.rule.id) }
             }
         }
+        return shared
     }
 
     /// The line's taxable amount: the state's base where the state taxes the line, else the widest local base
@@ -192,7 +208,7 @@ public struct TaxCalculator: Sendable {
     // MARK: - Planning one line
 
     private func plan(line: QuoteLine, index: Int, request: QuoteRequest, discounts: LineDiscounts,
-                      planned: [LinePlan?], engagedPlaces: EngagedPlaces) throws(QuoteError) -> LinePlan {
+                      planned: [LinePlan?], engagedPlaces: EngagedPlaces, includedCapUse: SaleCapUse) throws(QuoteError) -> LinePlan {
         let source = sourcingAddress(for: line, index: index, request: request)
         let state = source.address.state
         guard let profile = tables.profile(state) else { throw .unknownState(field: source.field + ".state", state) }
@@ -387,6 +403,14 @@ public struct TaxCalculator: Sendable {
         let charged: Int64
         var includedTax: Int64 = 0
         if line.taxIncluded {
+            // A cap on the sale: what earlier tax-included lines left of it.
+            for i in components.indices where components[i].taxed {
+                for rule in components[i].articleRules {
+                    guard let cap = rule.saleCap else { continue }
+                    let left = Swift.max(0, cap - includedCapUse.used(rule, components[i].jurisdiction))
+                    components[i].saleCapLeft = Swift.min(components[i].saleCapLeft ?? left, left)
+                }
+            }
             let keptCoupon = couponReduces ? 0 : discounts.thirdParty
             let gross = line.amount.minorUnits - discounts.total + keptCoupon
             let exactTax = { (n: Int64) in
@@ -426,7 +450,7 @@ public struct TaxCalculator: Sendable {
         var appliedRules: [String] = appliedOwnBase + (program.map { [$0.id] } ?? [])
         for component in components where component.taxed {
             for rule in component.articleRules where !appliedRules.contains(rule.id) {
-                let ruled = rule.saleCap.map { Swift.min(net, $0) } ?? Articles(amount: net, quantity: quantity).total(rule.taxableBase)
+                let ruled = rule.saleCap.map { Swift.min(net, component.saleCapLeft ?? $0) } ?? Articles(amount: net, quantity: quantity).total(rule.taxableBase)
                 if component.isBand ? ruled > 0 : ruled < net {
                     appliedRules.append(rule.id)
                     if rule.confidence == .low {
@@ -445,8 +469,10 @@ public struct TaxCalculator: Sendable {
         for component in components {
             let base = component.base(net: net, quantity: quantity)
             if component.isBand && base == 0 { continue }
-            if component.taxed, !line.taxIncluded {
-                for rule in component.articleRules where rule.saleCap != nil { saleCaps.append((rule, cells.count)) }
+            if component.taxed {
+                for rule in component.articleRules where rule.saleCap != nil {
+                    if line.taxIncluded { includedCapUse.add(base, rule, component.jurisdiction) } else { saleCaps.append((rule, cells.count)) }
+                }
             }
             cells.append(JurisdictionTax(jurisdiction: component.jurisdiction, rate: component.rate, taxable: base,
                                          exact: ExactAmount(minorUnits: base, rate: component.rate), tax: 0))
@@ -743,6 +769,8 @@ private struct Component {
     var isBand = false
     var articleRules: [SpecialRule] = []
     var proportion: (taxable: Int64, total: Int64)?
+    /// On a tax-included line, what the lines before it left of a cap on the sale.
+    var saleCapLeft: Int64?
 
     func base(net: Int64, quantity: Int64) -> Int64 {
         guard taxed else { return 0 }
@@ -753,7 +781,7 @@ private struct Component {
                 rules.reduce(price) { Swift.min($0, $1.taxableBase(ofArticle: price)) }
             }
             // A cap on the sale holds for the line alone; shareSaleCaps then shares it over the order's lines.
-            if let cap = rules.lazy.compactMap(\.saleCap).min() { base = Swift.min(base, cap) }
+            if let cap = rules.lazy.compactMap(\.saleCap).min() { base = Swift.min(base, saleCapLeft ?? cap) }
         }
         if let proportion { base = TaxCalculator.proportionalBase(base, proportion) }
         return base
@@ -790,6 +818,25 @@ private final class LinePlan {
         self.isShippedGoods = isShippedGoods
         self.stateTaxed = stateTaxed
         self.saleCaps = saleCaps
+    }
+}
+
+/// How much of each cap on the sale (rule and jurisdiction) the order's tax-included lines took: the tax-excluded
+/// lines share only the rest (a tax-included line capped alone and a tax-excluded line capped alone taxed $1,000 of
+/// a Kenai sale capped at $500; probe #18). One quote's, never shared.
+final class SaleCapUse {
+    private var entries: [(rule: SpecialRule, jurisdiction: Jurisdiction, used: Int64)] = []
+
+    func used(_ rule: SpecialRule, _ jurisdiction: Jurisdiction) -> Int64 {
+        entries.first { $0.rule === rule && $0.jurisdiction == jurisdiction }?.used ?? 0
+    }
+
+    func add(_ amount: Int64, _ rule: SpecialRule, _ jurisdiction: Jurisdiction) {
+        if let i = entries.firstIndex(where: { $0.rule === rule && $0.jurisdiction == jurisdiction }) {
+            entries[i].used += amount
+        } else {
+            entries.append((rule, jurisdiction, amount))
+        }
     }
 }
 

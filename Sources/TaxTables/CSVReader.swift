@@ -1,4 +1,4 @@
-/// A strict RFC 4180 CSV reader over bytes: quoted fields with doubled quotes, LF or CRLF line ends, an
+/// A strict RFC 4180 CSV reader over bytes: quoted fields with doubled quotes, LF, CRLF or CR line ends, an
 /// optional UTF-8 byte-order mark. It records the line each record starts on, for diagnostics. A field is at most
 /// `maxFieldBytes` and holds no control characters but tab (and line breaks inside quotes): table text reaches
 /// quotes, exports and the console.
@@ -44,6 +44,12 @@ struct CSVReader: Sequence {
 
         mutating func next() -> Record? { try? nextRecord() }
 
+        /// Whether the byte at `index` ends a line: LF, or a CR not followed by LF (a file with bare CR line ends
+        /// reported every diagnostic on line 1; probe #18).
+        func endsLine(at index: Int) -> Bool {
+            bytes[index] == UInt8(ascii: "\n") || (bytes[index] == UInt8(ascii: "\r") && (index + 1 == bytes.count || bytes[index + 1] != UInt8(ascii: "\n")))
+        }
+
         /// Text of a field: the common all-ASCII case decodes directly; anything else is validated as UTF-8.
         static func string(_ bytes: ArraySlice<UInt8>) -> String? {
             if bytes.isEmpty { return "" }
@@ -67,7 +73,7 @@ struct CSVReader: Sequence {
         mutating func nextRecord() throws(Failure) -> Record? {
             // Skip blank lines between records.
             while position < bytes.count, bytes[position] == UInt8(ascii: "\n") || bytes[position] == UInt8(ascii: "\r") {
-                if bytes[position] == UInt8(ascii: "\n") { line += 1 }
+                if endsLine(at: position) { line += 1 }
                 position += 1
             }
             guard position < bytes.count else { return nil }
@@ -92,7 +98,7 @@ struct CSVReader: Sequence {
                             position += 1
                             break
                         }
-                        if byte == UInt8(ascii: "\n") { line += 1 }
+                        if endsLine(at: position) { line += 1 }
                         value.append(byte)
                         position += 1
                     }
@@ -119,8 +125,11 @@ struct CSVReader: Sequence {
                     continue
                 }
                 // End of record.
+                // LF, CRLF or a bare CR ends the line.
+                let end = position
                 if position < bytes.count, bytes[position] == UInt8(ascii: "\r") { position += 1 }
-                if position < bytes.count, bytes[position] == UInt8(ascii: "\n") { position += 1; line += 1 }
+                if position < bytes.count, bytes[position] == UInt8(ascii: "\n") { position += 1 }
+                if position > end { line += 1 }
                 return Record(line: startLine, fields: fields)
             }
         }
@@ -191,6 +200,9 @@ struct CSVTable {
     }
 
     func has(_ column: String) -> Bool { columnIndex[column] != nil }
+
+    /// The 1-based number of `column`, for a diagnostic given after the records were read.
+    func number(of column: String) -> Int? { columnIndex[column].map { $0 + 1 } }
 }
 
 extension String {

@@ -84,7 +84,9 @@ public enum CanonicalTables {
         let (states, stateCodes, localCaps) = readStatesAndLocalCaps(contents["states.csv"]!, sources: known, log: &log)
         let taxability = readTaxability(contents["taxability.csv"]!, states: stateCodes, sources: known, log: &log)
         var ruleJurisdictions: [RuleJurisdictions] = []
-        let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, ruleJurisdictions: &ruleJurisdictions, log: &log)
+        var ruleCounties: [RuleCounties] = []
+        let rules = readRules(contents["rules.csv"]!, states: stateCodes, sources: known, ruleJurisdictions: &ruleJurisdictions,
+                              ruleCounties: &ruleCounties, log: &log)
         let witnesses = contents[zip5WitnessesFile].map { readZip5Witnesses($0, states: stateCodes, sources: sources, log: &log) } ?? []
         var zip5 = readZip5(contents["local/zip5.csv"]!, states: stateCodes, sources: known, witnesses: witnesses, log: &log)
         checkZip5Witnesses(witnesses, zip5: zip5, log: &log)
@@ -109,6 +111,7 @@ public enum CanonicalTables {
         let placed = relocateCrossCountyRegions(separateDistricts(zip5).records, townsTopUp: Set(localCaps.map(\.code))).records
         zip5 = fallbacksTakeTheirPostalCity(alignCountyRates(placed).records).records
         checkRuleJurisdictions(ruleJurisdictions, zip5: zip5, corrections: corrections, log: &log)
+        checkRuleCounties(ruleCounties, zip5: zip5, log: &log)
         checkOwnBaseCodes(ownBase, zip5: zip5, corrections: corrections, log: &log)
 
         if log.hasErrors { throw TableLoadError(log.entries) }
@@ -308,12 +311,15 @@ public enum CanonicalTables {
 
     /// The local jurisdictions a rule limits, where it names them: state, codes, line and column in rules.csv.
     typealias RuleJurisdictions = (state: StateCode, codes: Set<String>, line: Int, column: Int?)
+    /// The counties a rule limits, where it names them: state, FIPS codes, line and column in rules.csv.
+    typealias RuleCounties = (state: StateCode, counties: [String], line: Int, column: Int)
 
     /// The most rows rules.csv may have.
     static let maximumRules = 5_000
 
     static func readRules(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>,
-                          ruleJurisdictions: inout [RuleJurisdictions], log: inout DiagnosticLog) -> [SpecialRule] {
+                          ruleJurisdictions: inout [RuleJurisdictions], ruleCounties: inout [RuleCounties],
+                          log: inout DiagnosticLog) -> [SpecialRule] {
         let file = "rules.csv"
         let columns = ["id", "state", "kind", "codes", "levels", "counties", "amount", "upper", "rate", "jurisdiction_code",
                        "jurisdiction_name", "effective_from", "effective_through", "source", "as_of", "note"]
@@ -326,6 +332,25 @@ public enum CanonicalTables {
         }
         var rules: [SpecialRule] = []
         var ids = Set<String>()
+        // The jurisdictions bands and surtaxes add, by state and code: one code is one jurisdiction, with one name and,
+        // on a product on a day, one rate (probe #18: a second 47-SA band with another name and rate was accepted, and a
+        // Nashville quote listed two 47-SA taxes).
+        var added: [String: [(name: String, codes: Set<ProductTaxCode>, period: EffectivePeriod, line: Int)]] = [:]
+        func checkAddedJurisdiction(_ key: String, name: String, codes: Set<ProductTaxCode>, period: EffectivePeriod, line: Int) {
+            let code = key.split(separator: "/").last.map(String.init) ?? key
+            let column = table.field(table.records[0], "jurisdiction_code").column
+            // The first conflict is reported, and a refused row is not compared with later ones.
+            for other in added[key] ?? [] {
+                if other.name != name {
+                    log.error(file, line, column, "jurisdiction_code \(code) is \"\(other.name)\" on line \(other.line): one code names one jurisdiction")
+                    return
+                } else if other.period.overlaps(period), !other.codes.isDisjoint(with: codes) {
+                    log.error(file, line, column, "jurisdiction_code \(code) already adds a tax to these codes on line \(other.line) in an overlapping period")
+                    return
+                }
+            }
+            added[key, default: []].append((name, codes, period, line))
+        }
         for record in table.records {
             guard let id = table.text(record, "id", log: &log),
                   let state = table.state(record, "state", log: &log),
@@ -336,6 +361,7 @@ public enum CanonicalTables {
             if !ids.insert(id).inserted { log.error(file, record.line, 1, "rule id \"\(id)\" is used twice") }
             if !states.contains(state) { log.error(file, record.line, 2, "state \(state) is not in states.csv") }
             let counties = table.list(record, "counties", required: false, log: &log) { $0 }
+            if let counties, !counties.isEmpty { ruleCounties.append((state, counties, record.line, table.field(record, "counties").column)) }
             let kind: SpecialRule.Kind?
             var levels: [JurisdictionLevel] = []
             var jurisdictionCodes: [String]?
@@ -351,12 +377,14 @@ public enum CanonicalTables {
                 }
                 kind = .bandPerArticle(lower: lower, upper: upper, rate: rate,
                                        jurisdiction: Jurisdiction(level: .state, state: state, name: name, code: code))
+                checkAddedJurisdiction("\(state)/\(code)", name: name, codes: Set(codes), period: period, line: record.line)
             case "surtax_above_per_article":
                 guard let threshold = table.money(record, "amount", log: &log), let rate = table.rate(record, "rate", log: &log),
                       let code = table.text(record, "jurisdiction_code", log: &log),
                       let name = table.text(record, "jurisdiction_name", log: &log) else { continue }
                 kind = .surtaxAbovePerArticle(threshold: threshold, rate: rate,
                                               jurisdiction: Jurisdiction(level: .state, state: state, name: name, code: code))
+                checkAddedJurisdiction("\(state)/\(code)", name: name, codes: Set(codes), period: period, line: record.line)
             case "cap_per_article", "cap_per_sale", "exempt_below_per_article", "exempt_first_per_article", "holiday":
                 // A holiday with no price limit (South Carolina's) leaves amount blank.
                 let noLimit = kindName == "holiday" && table.field(record, "amount").value.isEmpty
@@ -438,6 +466,19 @@ public enum CanonicalTables {
         return rules
     }
 
+    /// A rule's counties are counties of its state that have a ZIP in local/zip5.csv: another state's county, or an
+    /// unknown code, would make the rule apply nowhere, silently (probe #18).
+    static func checkRuleCounties(_ named: [RuleCounties], zip5: [Zip5Record], log: inout DiagnosticLog) {
+        guard !named.isEmpty else { return }
+        var counties: [StateCode: Set<String>] = [:]
+        for record in zip5 { if let county = record.countyFIPS { counties[record.state, default: []].insert(county) } }
+        for entry in named {
+            for county in entry.counties where !(counties[entry.state]?.contains(county) ?? false) {
+                log.error("rules.csv", entry.line, entry.column, "county \(county.prefix(16)) has no ZIP of \(entry.state) in local/zip5.csv")
+            }
+        }
+    }
+
     /// A town scope is for a town the ZIP5 table does not name: one it answers as a region of the county is scoped as
     /// a city, and a county without a ZIP of the state would match no address.
     static func checkTownScopes(_ rows: [(StateCode, PlaceScope, Int)], file: String, zip5: Zip5Index, log: inout DiagnosticLog) {
@@ -511,7 +552,7 @@ public enum CanonicalTables {
         var interner = JurisdictionInterner()
         var records: [Zip5Record] = []
         records.reserveCapacity(table.records.count)
-        var periods: [String: [(EffectivePeriod, Int)]] = [:]
+        var periods = PeriodOverlaps<String>()
         for record in table.records {
             guard let zipText = table.text(record, "zip5", log: &log) else { continue }
             guard let zip = ZipCode(zipText), zip.plus4 == nil else {
@@ -534,13 +575,7 @@ public enum CanonicalTables {
                 log.error(file, record.line, 3, "basis \"\(basis)\" is not zip5 or county_fallback")
                 continue
             }
-            let key = state.code + zipText
-            if let clash = periods[key]?.first(where: { $0.0.overlaps(period) }) {
-                log.error(file, record.line, table.field(record, "effective_from").column,
-                          "\(state) zip5 \(zipText) period \(period) overlaps line \(clash.1)")
-                continue
-            }
-            periods[key, default: []].append((period, record.line))
+            periods.add("\(state) zip5 \(zipText)", period, line: record.line)
             let region = table.field(record, "region").value
             let countyFIPS = table.field(record, "county_fips").value
             var locals: [LocalRate] = []
@@ -579,6 +614,10 @@ public enum CanonicalTables {
                                       countyName: countyName.isEmpty ? nil : countyName, region: region, cityName: cityName.isEmpty ? nil : cityName,
                                       postalCity: postalCity.isEmpty ? nil : postalCity, locals: locals, period: period, precision: precision,
                                       source: citedSource(source, state: state, zip: zip.zip5, witnesses: editions, cache: &citedSources), warning: warning))
+        }
+        for clash in periods.clashes() {
+            log.error(file, clash.reported.line, table.number(of: "effective_from"),
+                      "\(clash.reported.key) period \(clash.reported.period) overlaps line \(clash.other.line)")
         }
         return records
     }

@@ -91,13 +91,20 @@ public enum CommonZip5Rates {
 
     /// A table set that quotes with this file's rates: its ZIP rows become the local rates and its state rates
     /// (the most common `StateRate` of each state) replace the state rates of `base`, in force on every date,
-    /// since the file carries no dates. Taxability, sourcing and rules come from `base`.
+    /// since the file carries no dates. Taxability, sourcing and rules come from `base`. A row whose `StateRate`
+    /// is not its state's (the real file's tribal-area ZIPs of New Mexico and South Dakota give 0 and the whole
+    /// rate as local; one Nebraska ZIP half the state rate) cannot be quoted at its combined rate with one state
+    /// rate per state: its quotes say so, with both rates (probe #18: they were quoted silently at the state rate
+    /// plus the row's locals, 87014 at 12.875% for the file's 8%).
     public static func tableSet(rows: [Row], base: TaxTableSet, fileDigest: String) -> TaxTableSet {
         var interner = JurisdictionInterner()
-        var records: [Zip5Record] = []
         var stateRateCounts: [StateCode: [Rate: Int]] = [:]
+        for row in rows { stateRateCounts[row.state, default: [:]][row.stateRate, default: 0] += 1 }
+        let stateRates = stateRateCounts.compactMapValues { counts in
+            counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key
+        }
+        var records: [Zip5Record] = []
         for row in rows {
-            stateRateCounts[row.state, default: [:]][row.stateRate, default: 0] += 1
             var locals: [LocalRate] = []
             let place = titleCased(row.region)
             for (level, rate, name) in [(JurisdictionLevel.county, row.county, "\(place) (county)"), (.city, row.city, place),
@@ -106,13 +113,20 @@ public enum CommonZip5Rates {
                 locals.append(LocalRate(jurisdiction: interner.intern(level: level, state: row.state, name: name, code: code),
                                         intrastate: rate))
             }
+            var warning: String?
+            if let stateRate = stateRates[row.state], stateRate != row.stateRate {
+                let quoted = stateRate + row.county + row.city + row.special
+                warning = "zip5-csv: line \(row.line) gives ZIP \(row.zip.zip5String) the StateRate \(row.stateRate.fractionString), not "
+                    + "\(row.state)'s \(stateRate.fractionString) that a ZIP5 file quotes for the whole state: the combined rate here is "
+                    + "\(quoted.fractionString), the file's EstimatedCombinedRate \(row.combined.fractionString); the shipped tables "
+                    + "(without --tables) quote this ZIP from their own sources"
+            }
             records.append(Zip5Record(zip: row.zip, state: row.state, countyFIPS: nil, region: row.region, locals: locals,
-                                      period: .always, precision: .zip5, source: "zip5-csv"))
+                                      period: .always, precision: .zip5, source: "zip5-csv", warning: warning))
         }
         var states: [StateProfile] = []
         for profile in base.states {
-            if let counts = stateRateCounts[profile.state],
-               let rate = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key {
+            if let rate = stateRates[profile.state] {
                 states.append(profile.replacingRates([DatedRate(period: .always, intrastate: rate, provenance: Provenance(source: "zip5-csv"))]))
             } else {
                 states.append(profile)

@@ -93,6 +93,13 @@ struct TablesCommand: ParsableCommand {
                     // CDTFA publishes "…_YYYY-MM-DD.csv".
                     let stem = (name as NSString).deletingPathExtension
                     if stem.count >= 10, TaxDate(iso: String(stem.suffix(10))) != nil { effective = String(stem.suffix(10)) }
+                    // Said here, naming the name's date: read later, the refusal was "line 0" and did not say why (probe #18).
+                    guard effective != nil else {
+                        let tail = stem.split(separator: "_").last.map(String.init) ?? ""
+                        let why = tail.first?.isNumber == true && tail.contains("-") ? "its name's date \"\(tail.prefix(32))\" is not a date (YYYY-MM-DD)"
+                                                     : "its name ends in no date (…_YYYY-MM-DD.csv)"
+                        throw ValidationError("\(name): a CDTFA file needs the date its rates take effect: \(why); pass --effective-from")
+                    }
                 }
                 return (OfficialFile(kind: kind, state: state.uppercased(), name: name, effectiveFrom: effective), [UInt8](data))
             }

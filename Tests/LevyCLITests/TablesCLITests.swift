@@ -44,7 +44,8 @@ struct TablesCLITests {
         for (options, message) in [([String](), "cannot tell its kind from the name; pass --kind"),
                                    (["--kind", "sst-rates"], "cannot tell its state from the name; pass --state"),
                                    (["--kind", "wa-dor"], "(every file was read as --kind wa-dor; is that what it is?)"),
-                                   (["--kind", "ca-cdtfa", "--effective-from", "2026-13-01"], "--effective-from: \"2026-13-01\" is not a date (YYYY-MM-DD)")] {
+                                   (["--kind", "ca-cdtfa", "--effective-from", "2026-13-01"], "--effective-from: \"2026-13-01\" is not a date (YYYY-MM-DD)"),
+                                   (["--kind", "ca-cdtfa"], "a CDTFA file needs the date its rates take effect: its name ends in no date (…_YYYY-MM-DD.csv); pass --effective-from")] {
             let run = try LevyBinary.run(["tables", "import", "--store", store] + options + [renamed])
             #expect(run.status != 0 && run.stderr.contains(message), "\(options): \(run.stderr)")
         }

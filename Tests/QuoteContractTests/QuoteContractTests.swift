@@ -91,6 +91,14 @@ struct QuoteContractTests {
         let everywhere = #"{"date": "2026-03-02", "seller": {"engaged_in": "everywhere"}, "destination": {"line1": "2 Oak St", "city": "", "state": "CA", "zip": "94103"}, "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}"#
         #expect(try QuoteCodec.decodeRequest(Data(everywhere.utf8), placesOfBusiness: [la]).engagement == .everywhere)
         #expect(try QuoteCodec.decodeRequest(Data(named.utf8)).engagement == .originOnly)
+        // Another word is refused saying what is allowed (it said "the value cannot be read").
+        let capitalised = everywhere.replacingOccurrences(of: "\"everywhere\"", with: "\"Everywhere\"")
+        do {
+            _ = try QuoteCodec.decodeRequest(Data(capitalised.utf8), placesOfBusiness: [la])
+            Issue.record("\"Everywhere\" was accepted")
+        } catch {
+            #expect(error.field == "seller.engaged_in" && error.message.contains("\"everywhere\" (in lower case) or a list of ZIP codes"), "\(error)")
+        }
     }
 
     @Test("a payment instrument's address sources the lines only when there is no destination and no billing address (SSUTA 310.A.4)")

@@ -680,6 +680,47 @@ struct AccuracyTests {
         #expect(wasilla.lines.allSatisfy { $0.appliedRules == ["AK-wasilla-cap"] })
     }
 
+    /// A tax-included line takes its share of a cap on the sale first (its tax is fixed by its price); the
+    /// tax-excluded lines share what it left. Kenai, $500 a sale: 530.00 tax-included is 500.00 and 30.00 of tax, so
+    /// a second line of 500.00 is not taxed (it was capped alone, and the borough taxed $1,000 of the sale; probe #18).
+    @Test func aSaleCapIsSharedWithTaxIncludedLines() throws {
+        var included = line("530.00", .personalCareService, .inPerson)
+        included.taxIncluded = true
+        let kenai = try quote("2025-06-02", from: .zip("AK", "99611"), [included, line("500.00", .general, .pickup, id: "2")])
+        #expect(kenai.totalTax.decimalString == "30.00")
+        #expect(kenai.lines.map(\.taxable.decimalString) == ["500.00", "0.00"])
+        // The first line's 500.00 is within the cap; the second is the one the cap limits.
+        #expect(kenai.lines.map { $0.appliedRules.contains("AK-kenai-peninsula-cap") } == [false, true])
+        // Part of the cap left: 212.00 tax-included is 200.00 of it, the 500.00 line shares the other 300.00.
+        var smaller = line("212.00", .personalCareService, .inPerson)
+        smaller.taxIncluded = true
+        let shared = try quote("2025-06-02", from: .zip("AK", "99611"), [line("500.00", .general, .pickup, id: "2"), smaller])
+        #expect(shared.lines.map(\.taxable.decimalString) == ["300.00", "200.00"])
+        #expect(shared.totalTax.decimalString == "30.00")
+        // Two tax-included lines: the second gets what the first left.
+        var second = line("530.00", .general, .pickup, id: "3")
+        second.taxIncluded = true
+        let both = try quote("2025-06-02", from: .zip("AK", "99611"), [included, second])
+        #expect(both.totalTax.decimalString == "30.00")
+        #expect(both.lines.map(\.amount.decimalString) == ["500.00", "530.00"])
+    }
+
+    /// Rounded per line and jurisdiction, the lines sharing a cap on the sale still pay at most the cap's tax:
+    /// 240 lines of 12.51 in Kodiak (7%, the first $3,000 of a sale) each bear 12.50 of the cap and 0.875 of tax;
+    /// rounded one by one that was 211.20 against 210.00. And a discount never raises the tax.
+    @Test func lineRoundingKeepsASharedCap() throws {
+        let kodiak = Address(line1: "", city: "", state: StateCode("AK")!, zip: ZipCode("99615")!)
+        func tax(_ lines: [QuoteLine], _ discounts: [OrderDiscount] = []) throws -> String {
+            try TaxCalculator(tables: tables).quote(QuoteRequest(date: TaxDate(iso: "2026-01-12")!, origin: kodiak, lines: lines,
+                                                                 rounding: .lineJurisdiction, discounts: discounts)).totalTax.decimalString
+        }
+        let many = (0..<240).map { line("12.51", .personalCareService, .inPerson, id: "l\($0)") }
+        #expect(try tax(many) == "210.00")
+        let pair = [line("2000.68", .personalCareService, .inPerson), line("2000.00", .personalCareService, .inPerson, id: "2")]
+        #expect(try tax(pair) == "210.00")
+        #expect(try tax(pair, [OrderDiscount(id: "d", amount: try Money.parse("10.00"), kind: .seller, lineIDs: ["1"])]) == "210.00")
+    }
+
     /// Local taxes found by the local-base audit: Ketchum's supplemental 1% for air service beside its 2% (2023-07-01
     /// to 2028-06-30), Palmer's 4% from 2026-04-01 to 2027-10-31, Woodinville's 5% admissions tax (no Washington
     /// sales tax on a spectator admission).

@@ -134,6 +134,25 @@ struct LayerFileTests {
         #expect(found.contains("rules.csv:4:11: error: jurisdiction_name is only for the jurisdiction a band or surtax adds; a cap_per_article rule names the jurisdictions it limits by jurisdiction_code"))
     }
 
+    /// A rule's counties must be its state's (another state's county, or an unknown code, applied nowhere), and a code
+    /// a band adds names one jurisdiction with one rate on a product and day (probe #18).
+    @Test func rulesNameTheirCountiesAndBandsOnce() {
+        let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,source,as_of,note\n"
+        let found = diagnostics(["rules.csv": header
+            + "here,MN,cap_per_sale,general,county,27053,500.00,,,,,2020-01-01,,fixture,2026-11-01,\n"
+            + "there,MN,cap_per_sale,general,county,55025;99999,500.00,,,,,2020-01-01,,fixture,2026-11-01,\n"
+            + "band,MN,band_per_article,general,state,,1600.01,3200.00,0.0275,47-SA,Single article tax,2020-01-01,,fixture,2026-11-01,\n"
+            + "later,MN,band_per_article,general,state,,1600.01,3200.00,0.03,47-SA,Single article tax,2021-01-01,,fixture,2026-11-01,\n"
+            + "evil,MN,band_per_article,general,state,,100.00,200.00,0.01,47-SA,Evil band,2020-01-01,2020-06-30,fixture,2026-11-01,\n"
+            + "next,MN,band_per_article,clothing,state,,1600.01,3200.00,0.03,47-SA,Single article tax,2021-01-01,,fixture,2026-11-01,\n"])
+        #expect(!found.contains { $0.hasPrefix("rules.csv:2:") }, "\(found)")
+        #expect(found.contains("rules.csv:3:6: error: county 55025 has no ZIP of MN in local/zip5.csv"))
+        #expect(found.contains("rules.csv:3:6: error: county 99999 has no ZIP of MN in local/zip5.csv"))
+        #expect(found.contains("rules.csv:5:10: error: jurisdiction_code 47-SA already adds a tax to these codes on line 4 in an overlapping period"))
+        #expect(found.contains("rules.csv:6:10: error: jurisdiction_code 47-SA is \"Single article tax\" on line 4: one code names one jurisdiction"))
+        #expect(!found.contains { $0.hasPrefix("rules.csv:7:") }, "another product's band under the same code and name")
+    }
+
     @Test func recurringRulesAreCheckedEveryYear() {
         let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,recurrence,first_day,last_day,source,as_of,note\n"
         let bad = diagnostics(["rules.csv": header

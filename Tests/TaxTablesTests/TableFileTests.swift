@@ -13,6 +13,13 @@ struct TableFileTests {
         #expect(records.map(\.line) == [1, 2, 4])
     }
 
+    /// A bare CR ends a line as LF and CRLF do: a file with CR line ends had every diagnostic on line 1 (probe #18).
+    @Test func bareCarriageReturnsCountLines() throws {
+        let records = try CSVReader(bytes: Array("a,b\r1,2\r\r3,\"x\ry\"\r4,5".utf8)).records()
+        #expect(records.map(\.line) == [1, 2, 4, 6])
+        #expect(records[2].fields == ["3", "x\ry"])
+    }
+
     @Test("a column named twice in a header is refused with its place: which of the two is meant cannot be told (probe #12)")
     func repeatedColumns() {
         var log = DiagnosticLog()
@@ -259,5 +266,29 @@ struct CommonZip5Tests {
             lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)]))
         #expect(q.totalTax.decimalString == "9.03")
         #expect(q.tableVersion == "zip5-csv+sha256.test")
+    }
+
+    /// One state rate per state: a row whose StateRate is another (the real file's tribal-area ZIPs give 0 and the
+    /// whole rate as local) is quoted at the state's rate plus its locals, and its quotes say that this is not the
+    /// row's combined rate (probe #18: they said nothing).
+    @Test func aRowWithAnotherStateRateSaysSo() throws {
+        let csv = """
+        State,ZipCode,TaxRegionName,EstimatedCombinedRate,StateRate,EstimatedCountyRate,EstimatedCityRate,EstimatedSpecialRate,RiskLevel
+        NM,87102,ALBUQUERQUE,0.07625,0.04875,0,0.0275,0,1
+        NM,87501,SANTA FE,0.081875,0.04875,0,0.033125,0,1
+        NM,87014,CIBOLA,0.08,0,0,0.08,0,1
+
+        """
+        let rows = try CommonZip5Rates.read(Array(csv.utf8), file: "tribal.csv")
+        let tables = CommonZip5Rates.tableSet(rows: rows, base: Repo.shipped.tables, fileDigest: "test")
+        func quote(_ zip: String) throws -> Quote {
+            try TaxCalculator(tables: tables).quote(QuoteRequest(
+                date: TaxDate(iso: "2026-03-02")!, origin: .zip("NM", "87102"), destination: .zip("NM", zip),
+                lines: [QuoteLine(id: "1", code: .general, amount: Money(minorUnits: 10_000), fulfilment: .shipped)]))
+        }
+        let tribal = try quote("87014")
+        #expect(tribal.warnings.contains { $0.contains("line 4 gives ZIP 87014 the StateRate 0") && $0.contains("0.12875") && $0.contains("EstimatedCombinedRate 0.08") },
+                "\(tribal.warnings)")
+        #expect(!(try quote("87501")).warnings.contains { $0.contains("zip5-csv") })
     }
 }

@@ -36,7 +36,7 @@ public struct PlaceRateFile: Sendable {
         guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { throw TableLoadError(log.entries) }
         let wa = StateCode("WA")!
         var places: [PlaceRate] = []
-        var periods: [String: [(EffectivePeriod, Int)]] = [:]
+        var periods = PeriodOverlaps<String>()
         // The `State` column is Washington's one rate in a period: a row that says otherwise is refused (probe #18:
         // accepted, its location lost the difference, as only each period's state rate is kept).
         var stateRates: [EffectivePeriod: (rate: Rate, line: Int)] = [:]
@@ -63,11 +63,7 @@ public struct PlaceRateFile: Sendable {
                 continue
             }
             stateRates[period] = stateRates[period] ?? (state, record.line)
-            if let clash = periods[code]?.first(where: { $0.0.overlaps(period) }) {
-                log.error(file, record.line, effective.column, "location \(code) period \(period) overlaps line \(clash.1)")
-                continue
-            }
-            periods[code, default: []].append((period, record.line))
+            periods.add(code, period, line: record.line)
             let place = CommonZip5Rates.titleCased(name)
             let level: JurisdictionLevel = name.uppercased().hasSuffix("COUNTY") ? .county : .city
             var locals = [LocalRate(jurisdiction: interner.intern(level: level, state: wa, name: place, code: "53-LOC-\(code)"), intrastate: local)]
@@ -77,6 +73,10 @@ public struct PlaceRateFile: Sendable {
             }
             places.append(PlaceRate(name: name.uppercased(), key: String(Int(code) ?? 0), locals: locals.filter { !$0.intrastate.isZero },
                                     stateRate: state, period: period, line: record.line, label: "WA DOR location \(code) \(name)"))
+        }
+        for clash in periods.clashes() {
+            log.error(file, clash.reported.line, table.number(of: "Effective Date"),
+                      "location \(clash.reported.key) period \(clash.reported.period) overlaps line \(clash.other.line)")
         }
         if places.isEmpty && !log.hasErrors { log.error(file, 2, nil, "the file has no rate rows") }
         if log.hasErrors { throw TableLoadError(log.entries) }

@@ -78,7 +78,7 @@ public struct SSTRateFile: Sendable {
         var blank: [Int] = []
         var touching: [Int] = []
         var stateFIPS: Int?
-        var periods: [SSTJurisdictionKey: [(EffectivePeriod, Int)]] = [:]
+        var periods = PeriodOverlaps<SSTJurisdictionKey>()
         for record in records {
             let f = record.fields.map { $0.trimmingSpaces }
             let line = record.line
@@ -120,22 +120,23 @@ public struct SSTRateFile: Sendable {
                 continue
             }
             let key = SSTJurisdictionKey(stateFIPS: state, type: type, code: code)
-            if let clash = periods[key]?.first(where: { $0.0.overlaps(period) }) {
-                // A row that ends on the day the next one begins (Wisconsin, 2020-03-31) overlaps by that one day:
-                // the later row takes effect on its begin date and the earlier one ends the day before.
-                if clash.0.through == period.from, clash.0.from < period.from,
-                   let index = rates.firstIndex(where: { $0.key == key && $0.line == clash.1 }) {
-                    rates[index].period.through = period.from.dayBefore
-                    periods[key] = periods[key]!.map { $0.1 == clash.1 ? (rates[index].period, $0.1) : $0 }
-                    touching.append(line)
-                } else {
-                    log.error(file, line, 8, "\(key) period \(period) overlaps \(clash.0) on line \(clash.1)")
-                    continue
-                }
-            }
-            periods[key, default: []].append((period, line))
+            periods.add(key, period, line: line)
             rates.append(SSTRate(key: key, intrastate: intrastate, interstate: parsed[1] ?? intrastate, period: period, line: line))
         }
+        // One row per period added: `periods.rows[i]` is `rates[i]`.
+        let clashes = periods.clashes { earlier, later in
+            // A row that ends on the day the next one begins (Wisconsin, 2020-03-31) overlaps by that one day:
+            // the later row takes effect on its begin date and the earlier one ends the day before.
+            let next = rates[later].period
+            guard rates[earlier].period.through == next.from, rates[earlier].period.from < next.from else { return false }
+            rates[earlier].period.through = next.from.dayBefore
+            touching.append(rates[later].line)
+            return true
+        }
+        for clash in clashes {
+            log.error(file, clash.reported.line, 8, "\(clash.reported.key) period \(clash.reported.period) overlaps \(clash.other.period) on line \(clash.other.line)")
+        }
+        touching.sort()
         if log.hasErrors { throw TableLoadError(log.entries) }
         for line in touching {
             log.warning(file, line, 8, "this row begins on the day the previous row of its jurisdiction ends; the previous row was read as ending the day before")
