@@ -49,8 +49,9 @@ public enum CanonicalTables {
         public var verifiedThrough: TaxDate?
     }
 
-    /// `imported`: official files of a table version, each in place of the shipped file of its kind and state, so
-    /// corrections, local taxes and place names apply over them as over the shipped ones.
+    /// `imported`: official files of a table version, each in place of the shipped file of its kind and state (a
+    /// place-rate file beside the shipped ones of other names: `replacing`), so corrections, local taxes and place
+    /// names apply over them as over the shipped ones.
     public static func load(directory: String, imported: [(OfficialFile, [UInt8])] = []) throws(TableLoadError) -> Loaded {
         var log = DiagnosticLog()
         var contents: [String: [UInt8]] = [:]

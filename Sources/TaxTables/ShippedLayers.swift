@@ -22,14 +22,21 @@ extension CanonicalTables {
         public var source: String
         public var line: Int
         /// The bytes of a file imported into a table version (`levy tables import`), which stands in for the
-        /// shipped file of its kind and state; nil for a shipped file, read from `official/`.
+        /// shipped file of its kind and state or joins it (`replacing`); nil for a shipped file, read from `official/`.
         public var imported: [UInt8]?
     }
 
-    /// The shipped list of official files with imported ones in place of the shipped file of the same kind and state
-    /// (or added). An imported file answers from its own dates only (no carrying back) under its kind as source.
+    /// The shipped list of official files with imported ones added. An imported SST or IDOR file takes the place of
+    /// the shipped file of its kind and state (it carries its own history); an imported place-rate file (WA DOR,
+    /// CDTFA) joins the shipped ones of its kind and state, each answering its own dates (`PlaceFileSuccession`),
+    /// unless it has the same name. An imported file answers from its own dates only (no carrying back) under its
+    /// kind as source.
     static func replacing(_ official: [ShippedOfficialFile], with imported: [(OfficialFile, [UInt8])]) -> [ShippedOfficialFile] {
-        var result = official.filter { entry in !imported.contains { $0.0.kind == entry.kind && $0.0.state == entry.state.code } }
+        var result = official.filter { entry in
+            !imported.contains { file in
+                file.0.kind == entry.kind && file.0.state == entry.state.code && (!entry.kind.isPlaceRates || file.0.name == entry.file)
+            }
+        }
         for (file, bytes) in imported {
             guard let state = StateCode(file.state) else { continue }
             result.append(ShippedOfficialFile(file: file.name, kind: file.kind, state: state, effectiveFrom: file.effectiveFrom.flatMap(TaxDate.init(iso:)),
@@ -755,6 +762,8 @@ extension CanonicalTables {
         let fipsToState = Dictionary(profiles.map { (Int($0.fips) ?? -1, $0.state) }, uniquingKeysWith: { a, _ in a })
         var sstRates: [StateCode: (SSTRateFile, ShippedOfficialFile)] = [:]
         var sstBoundaries: [StateCode: SSTBoundaryFile] = [:]
+        // Place-rate files by state, in list order (shipped, then imported): several make a succession.
+        var placeFiles: [StateCode: [(resolver: PlaceRateResolver, stateRates: [DatedRate])]] = [:]
         for entry in official {
             // An imported file is named as its publisher named it (its records cite it so); its bytes are kept apart.
             let name = entry.imported == nil ? "official/" + entry.file : entry.file
@@ -784,17 +793,17 @@ extension CanonicalTables {
                     sstBoundaries[entry.state] = try SSTBoundaryFile.read(bytes, file: name)
                 case .waDOR:
                     let parsed = try PlaceRateFile.readWashington(bytes, file: name)
-                    resolvers[entry.state] = PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source,
-                                                               carriedBackFrom: entry.carriedBackFrom)
-                    stateRates[entry.state] = parsed.stateRates.map { DatedRate(period: $0.period, intrastate: $0.intrastate, provenance: Provenance(source: entry.source)) }
+                    placeFiles[entry.state, default: []].append((
+                        PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source, carriedBackFrom: entry.carriedBackFrom),
+                        parsed.stateRates.map { DatedRate(period: $0.period, intrastate: $0.intrastate, provenance: Provenance(source: entry.source)) }))
                 case .caCDTFA:
                     guard let from = entry.effectiveFrom else {
                         log.error("official/files.csv", entry.line, nil, "a CDTFA file needs effective_from")
                         continue
                     }
                     let parsed = try PlaceRateFile.readCalifornia(bytes, file: name, effectiveFrom: from)
-                    resolvers[entry.state] = PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source,
-                                                               carriedBackFrom: entry.carriedBackFrom)
+                    placeFiles[entry.state, default: []].append((
+                        PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source, carriedBackFrom: entry.carriedBackFrom), []))
                 case .ilIDOR:
                     let parsed = try IllinoisRateFile.read(bytes, file: name)
                     resolvers[entry.state] = IllinoisRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source)
@@ -802,6 +811,20 @@ extension CanonicalTables {
             } catch {
                 log.append(contentsOf: error.diagnostics)
             }
+        }
+        for (state, files) in placeFiles {
+            if files.count == 1 {
+                resolvers[state] = files[0].resolver
+            } else {
+                let succession = PlaceFileSuccession(files.map(\.resolver))
+                resolvers[state] = succession
+                // Washington's state rate: each file's within its own span, the later-starting file's where two meet.
+                let byStart = zip(files, succession.members).sorted { $0.1.first < $1.1.first }.map(\.0.stateRates)
+                let rates = byStart.reduce([DatedRate]()) { merged, next in next.isEmpty ? merged : mergeRates(official: next, canonical: merged) }
+                if !rates.isEmpty { stateRates[state] = rates }
+                continue
+            }
+            if !files[0].stateRates.isEmpty { stateRates[state] = files[0].stateRates }
         }
         for name in sstNames where sstRates[name.state] == nil {
             log.error(sstPlaceNamesFile, name.line, 1, "\(name.state) has no SST rate file in official/files.csv")

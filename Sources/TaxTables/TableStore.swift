@@ -26,14 +26,14 @@ public struct TableStore: Sendable {
         case unknownVersion(String)
         case noVersions(String)
         case io(String)
-        /// Two files of one kind for one state in one import: a version holds one of each, the later replacing the
-        /// earlier, so one of them would be dropped without a word.
+        /// Two files of one kind for one state in one import, where one would replace the other (SST and IDOR
+        /// files; WA DOR and CDTFA files of one name): one of them would be dropped without a word.
         case sameKindTwice(kind: String, state: String, first: String, second: String)
 
         public var description: String {
             switch self {
             case .sameKindTwice(let kind, let state, let first, let second):
-                "\(first) and \(second) are both \(kind) files for \(state); a version holds one file of a kind for a state (import the newer alone)"
+                "\(first) and \(second) are both \(kind) files for \(state); one would take the other's place in the version (import the newer alone)"
             case .unknownVersion(let id): "no table version \"\(id)\" in the store"
             case .noVersions(let directory): "the store \(directory) has no table versions yet (levy tables import …)"
             case .io(let message): message
@@ -98,16 +98,23 @@ public struct TableStore: Sendable {
         return (tables, manifest)
     }
 
+    /// Whether `file` takes the place of `other` in a version: the same kind and state, and for place-rate files
+    /// the same name too (those of other names are the state's earlier or later periods).
+    static func replaces(_ file: OfficialFile, _ other: OfficialFile) -> Bool {
+        file.kind == other.kind && file.state == other.state && (!file.kind.isPlaceRates || file.name == other.name)
+    }
+
     static func tableVersion(base: CanonicalTables.Loaded, id: String) -> String { "\(base.tables.version)/\(id)" }
 
-    /// Imports official files as a new version on top of the current one (files of the same kind and state
-    /// replace the current version's). All or nothing: every file is checked and the whole table set is built
+    /// Imports official files as a new version on top of the current one: an SST or IDOR file replaces the
+    /// current version's file of its kind and state; a place-rate file (WA DOR, CDTFA) joins the current version's of
+    /// its kind and state, each answering its own dates, unless it has the same name (then it replaces it). All or nothing: every file is checked and the whole table set is built
     /// before anything is written; then the version is written under a temporary name, renamed into place and
     /// made current. A failed import leaves the store exactly as it was.
     public func importFiles(_ inputs: [(file: OfficialFile, bytes: [UInt8])], base: CanonicalTables.Loaded,
                             now: Date) throws -> (manifest: VersionManifest, created: Bool) {
         for (index, input) in inputs.enumerated() {
-            if let earlier = inputs[..<index].first(where: { $0.file.kind == input.file.kind && $0.file.state == input.file.state }) {
+            if let earlier = inputs[..<index].first(where: { Self.replaces($0.file, input.file) }) {
                 throw StoreError.sameKindTwice(kind: input.file.kind.rawValue, state: input.file.state, first: earlier.file.name, second: input.file.name)
             }
         }
@@ -115,7 +122,7 @@ public struct TableStore: Sendable {
         var files: [(OfficialFile, [UInt8])] = []
         if let parentID {
             let parent = try manifest(parentID)
-            for file in parent.files where !inputs.contains(where: { $0.file.kind == file.kind && $0.file.state == file.state }) {
+            for file in parent.files where !inputs.contains(where: { Self.replaces($0.file, file) }) {
                 let path = "\(versionsDirectory)/\(parentID)/files/\(file.name)"
                 guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.io("cannot read \(path)") }
                 files.append((file, [UInt8](data)))
@@ -126,7 +133,11 @@ public struct TableStore: Sendable {
             file.sha256 = OfficialTables.sha256(input.bytes)
             files.append((file, input.bytes))
         }
-        files.sort { ($0.0.state, $0.0.kind.rawValue) < ($1.0.state, $1.0.kind.rawValue) }
+        // By state and kind; within one, the parent's files before the new ones (a later place-rate file wins a tie of
+        // dates: `PlaceFileSuccession`), so the order is kept explicitly.
+        files = files.enumerated().sorted { a, b in
+            (a.element.0.state, a.element.0.kind.rawValue, a.offset) < (b.element.0.state, b.element.0.kind.rawValue, b.offset)
+        }.map(\.element)
 
         var hasher = SHA256()
         hasher.update(data: Array(base.tables.version.utf8))

@@ -239,6 +239,40 @@ struct OfficialResolutionTests {
         #expect(!washington.warnings.contains { $0.message.contains("refused by this version") }, "\(washington.warnings)")
     }
 
+    /// Place-rate files of a state make its history (probe #18: an imported file replaced the one before, and every
+    /// earlier quote of the state was refused): next quarter's CDTFA file leaves this quarter's quotes to the file in
+    /// force, one quarter of Washington's rates leaves the earlier quarters to the file that has them.
+    @Test func placeFilesKeepTheirOwnDates() throws {
+        let sanFrancisco = Official.address("", "CA", "94103")
+        let shipped = String(decoding: Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA").1, as: UTF8.self)
+        let raised = shipped.replacingOccurrences(of: "0.08625,8.625,San Francisco,", with: "0.09125,9.125,San Francisco,")
+        #expect(raised != shipped)
+        let next = (OfficialFile(kind: .caCDTFA, state: "CA", name: "ca_cdtfa_rates_2026-04-01.csv", effectiveFrom: "2026-04-01"), Array(raised.utf8))
+        let california = try OfficialTables.build(base: Repo.shipped, files: [next], version: "t")
+        #expect(!california.report.warnings.contains { $0.message.contains("refused by this version") }, "\(california.report.warnings)")
+        for (date, tax) in [("2025-06-02", "8.63"), ("2026-03-31", "8.63"), ("2026-04-01", "9.13"), ("2027-01-04", "9.13")] {
+            #expect(try Official.quote(california.tables, sanFrancisco, on: date).totalTax.decimalString == tax, "\(date)")
+        }
+        // Washington: the 2026Q2 rows alone, Seattle's raised.
+        let wa = Official.file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA")
+        let lines = wa.1.split(separator: 10, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let quarter = ([lines[0]] + lines.filter { $0.contains(",20260401,20260630") }).joined(separator: "\n")
+            .replacingOccurrences(of: "SEATTLE,1726,0.065,0.0405,0,0.1055,20260401", with: "SEATTLE,1726,0.065,0.0415,0,0.1065,20260401")
+        let q2 = (OfficialFile(kind: .waDOR, state: "WA", name: "wa_dor_location_rates_2026Q2.csv"), Array(quarter.utf8))
+        let washington = try OfficialTables.build(base: Repo.shipped, files: [q2], version: "t")
+        #expect(!washington.report.warnings.contains { $0.message.contains("refused by this version") }, "\(washington.report.warnings)")
+        let seattle = Official.address("", "WA", "98101")
+        for (date, tax) in [("2025-02-03", "10.35"), ("2026-03-02", "10.55"), ("2026-05-01", "10.65"), ("2026-09-01", "10.65")] {
+            #expect(try Official.quote(washington.tables, seattle, on: date).totalTax.decimalString == tax, "\(date)")
+        }
+        // Imported with the shipped file's own name, a file takes its place: the dates before it are refused, and said so.
+        var renamed = q2
+        renamed.0.name = "wa_dor_location_rates_2024Q4-2026Q2.csv"
+        let alone = try OfficialTables.build(base: Repo.shipped, files: [renamed], version: "t")
+        #expect(alone.report.warnings.contains { $0.message.contains("to 2026-03-31 are refused by this version") }, "\(alone.report.warnings)")
+        #expect(throws: QuoteError.self) { try Official.quote(alone.tables, seattle, on: "2026-03-02") }
+    }
+
     @Test("states without imported data are still answered by the shipped ZIP5 table")
     func otherStates() throws {
         let q = try Official.quote(tables, Official.address("", "TX", "75201"), on: "2026-03-02")
@@ -293,6 +327,25 @@ struct TableStoreTests {
         let diff = try TableDiff.diff(old: [wa], new: [revised])
         #expect(diff.first == "WA wa-dor: wa_dor_location_rates_2024Q4-2026Q2.csv -> wa_dor_revised.csv: 1 added, 1 removed")
         #expect(diff.contains { $0.hasPrefix("  + WA DOR location 1726 SEATTLE 53-LOC-1726 4.15%") })
+    }
+
+    /// Two CDTFA files imported one after the other stay in the version, each answering its own quarter.
+    @Test func placeFilesAccumulateInTheStore() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let shipped = String(decoding: Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA").1, as: UTF8.self)
+        func quarter(_ date: String, _ rate: String, _ percent: String) -> (file: OfficialFile, bytes: [UInt8]) {
+            (OfficialFile(kind: .caCDTFA, state: "CA", name: "ca_cdtfa_rates_\(date).csv", effectiveFrom: date),
+             Array(shipped.replacingOccurrences(of: "0.08625,8.625,San Francisco,", with: "\(rate),\(percent),San Francisco,").utf8))
+        }
+        _ = try store.importFiles([quarter("2026-04-01", "0.09125", "9.125")], base: Repo.shipped, now: Self.now)
+        let (second, _) = try store.importFiles([quarter("2026-07-01", "0.09375", "9.375")], base: Repo.shipped, now: Self.now.addingTimeInterval(60))
+        #expect(second.files.map(\.name) == ["ca_cdtfa_rates_2026-04-01.csv", "ca_cdtfa_rates_2026-07-01.csv"])
+        let tables = try store.load(nil, base: Repo.shipped).tables
+        let sanFrancisco = Official.address("", "CA", "94103")
+        for (date, tax) in [("2026-03-02", "8.63"), ("2026-05-01", "9.13"), ("2026-08-03", "9.38")] {
+            #expect(try Official.quote(tables, sanFrancisco, on: date).totalTax.decimalString == tax, "\(date)")
+        }
     }
 
     @Test("diff lists a changed boundary record as one removed and one added, independent of line numbers")

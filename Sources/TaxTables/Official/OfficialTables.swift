@@ -6,6 +6,9 @@ import TaxCore
 public struct OfficialFile: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case sstRates = "sst-rates", sstBoundaries = "sst-boundaries", waDOR = "wa-dor", caCDTFA = "ca-cdtfa", ilIDOR = "il-idor"
+
+        /// A place-rate file (WA DOR, CDTFA): several of one state, each answering its own dates, make its history.
+        public var isPlaceRates: Bool { self == .waDOR || self == .caCDTFA }
     }
 
     public var kind: Kind
@@ -53,7 +56,7 @@ public enum OfficialTables {
         var lines: [String] = []
         var sstRates: [StateCode: SSTRateFile] = [:]
         var sstBoundaries: [StateCode: SSTBoundaryFile] = [:]
-        var places: [StateCode: PlaceRateFile] = [:]
+        var places: [PlaceRateFile] = []
         let fipsToState = Dictionary(base.tables.states.map { (Int($0.fips) ?? -1, $0.state) }, uniquingKeysWith: { a, _ in a })
 
         for (file, bytes) in files {
@@ -91,8 +94,8 @@ public enum OfficialTables {
                         continue
                     }
                     let parsed = try PlaceRateFile.readWashington(bytes, file: file.name)
-                    places[state] = parsed
-                    diagnostics += parsed.warnings + uncoveredDates(parsed, base: base)
+                    places.append(parsed)
+                    diagnostics += parsed.warnings
                     lines.append("\(file.name): WA DOR location rates, \(parsed.places.count) rows")
                 case .caCDTFA:
                     guard state.code == "CA" else {
@@ -104,8 +107,8 @@ public enum OfficialTables {
                         continue
                     }
                     let parsed = try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: from)
-                    places[state] = parsed
-                    diagnostics += parsed.warnings + uncoveredDates(parsed, base: base)
+                    places.append(parsed)
+                    diagnostics += parsed.warnings
                     lines.append("\(file.name): CDTFA rates from \(from), \(parsed.places.count) places")
                 case .ilIDOR:
                     guard state.code == "IL" else {
@@ -136,25 +139,43 @@ public enum OfficialTables {
         let rebuilt = try CanonicalTables.load(directory: base.directory, imported: files)
         var tables = rebuilt.tables
         tables.version = version
-        // An imported place file is as fresh as its last period (Washington's quarters); later dates say so.
-        for file in places.values {
-            if let last = file.places.map(\.period.through).max(), last < .distantFuture { tables.verifiedThrough[file.kind.rawValue] = last }
+        // An imported place file is as fresh as its last period (Washington's quarters); later dates say so. Of
+        // several of a kind, the latest.
+        for file in places {
+            if let last = file.places.map(\.period.through).max(), last < .distantFuture {
+                tables.verifiedThrough[file.kind.rawValue] = Swift.max(tables.verifiedThrough[file.kind.rawValue] ?? last, last)
+            }
+            diagnostics += uncoveredDates(file, base: base, built: tables)
         }
         return (tables, Report(lines: lines, warnings: diagnostics + rebuilt.warnings.filter { warning in files.contains { $0.0.name == warning.file } }))
     }
 
-    /// A place-rate file answers every quote of its state in the version, and a version holds one file of a kind
-    /// for a state: dates before its first row, which the ZIP5 table (or the file it replaces) answered, are refused
-    /// by the version. Importing next quarter's CDTFA file, or one quarter of Washington's, did that to every earlier
-    /// quote of the state without a word (probe #18); it is said now, with what to do.
-    static func uncoveredDates(_ parsed: PlaceRateFile, base: CanonicalTables.Loaded) -> [TableDiagnostic] {
-        guard let first = parsed.places.map(\.period.from).min(),
-              let estimated = base.zip5.allRecords.lazy.filter({ $0.state == parsed.state }).map(\.period.from).min(), estimated < first else { return [] }
+    /// The dates before a place-rate file's first rows are answered by the files of its kind and state before it
+    /// (`PlaceFileSuccession`); where no file of the version has them, the ZIP5 estimate no longer does either, and
+    /// the state's quotes on those dates are refused: said at the import, with what to do (probe #18: importing next
+    /// quarter's CDTFA file, or one quarter of Washington's, did that without a word when a file replaced the one
+    /// before). Checked by resolving ZIPs of the state on the estimate's first day and on the file's eve.
+    static func uncoveredDates(_ parsed: PlaceRateFile, base: CanonicalTables.Loaded, built: TaxTableSet) -> [TableDiagnostic] {
+        let records = base.zip5.allRecords.lazy.filter { $0.state == parsed.state }
+        guard let first = parsed.places.map(\.period.from).min(), let estimated = records.map(\.period.from).min(), estimated < first else { return [] }
+        // A ZIP that matches none of the file's places is answered by the estimate on any date: a few ZIPs are tried.
+        let addresses: [Address] = records.prefix(40).map { Address(state: parsed.state, zip: $0.zip) }
+        func isRefused(_ address: Address, on date: TaxDate) -> Bool {
+            do {
+                _ = try built.locals.resolve(address, on: date)
+                return false
+            } catch {
+                if case .noRatesOnDate = error { return true }
+                return false
+            }
+        }
+        let refused: [TaxDate] = [estimated, first.dayBefore].filter { date in addresses.contains { isRefused($0, on: date) } }
+        guard let from = refused.first, let through = refused.last else { return [] }
         return [TableDiagnostic(.warning, file: parsed.file, line: 0, message: """
-            \(parsed.state) quotes dated \(estimated) to \(first.dayBefore) are refused by this version: the file's rates begin on \(first), \
-            and it takes the place of the ZIP5 estimate and of any earlier \(parsed.kind.rawValue) file for \(parsed.state) (a version holds one \
-            file of a kind for a state). Import it when its rates take effect, or a file that carries the earlier periods too (importing \
-            the previous version's files again makes that version current again)
+            \(parsed.state) quotes dated \(from) to \(through) are refused by this version: the file's rates begin on \(first), and no \
+            earlier \(parsed.kind.rawValue) file of \(parsed.state) in the version has those dates (the ZIP5 estimate no longer answers for \
+            \(parsed.state)). Import a file that carries the earlier periods too (importing the previous version's files again makes that \
+            version current again)
             """)]
     }
 

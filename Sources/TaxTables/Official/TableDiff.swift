@@ -6,15 +6,18 @@ public enum TableDiff {
         var out: [String] = []
         let keys = Set((old + new).map { "\($0.0.state)|\($0.0.kind.rawValue)" }).sorted()
         for key in keys {
-            let before = old.first { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
-            let after = new.first { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
-            if let before, let after, OfficialTables.sha256(before.1) == OfficialTables.sha256(after.1) { continue }
+            // Several place-rate files of a state are its history: their facts are compared together.
+            let before = old.filter { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
+            let after = new.filter { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
+            if before.map({ OfficialTables.sha256($0.1) }) == after.map({ OfficialTables.sha256($0.1) }) { continue }
             let label = key.replacingAll("|", with: " ")
-            let removed = try before.map { file throws(TableLoadError) in try facts(file) } ?? []
-            let added = try after.map { file throws(TableLoadError) in try facts(file) } ?? []
+            var removed: [String] = [], added: [String] = []
+            for file in before { removed += try facts(file) }
+            for file in after { added += try facts(file) }
             let removedSet = Set(removed), addedSet = Set(added)
             let minus = removed.filter { !addedSet.contains($0) }, plus = added.filter { !removedSet.contains($0) }
-            out.append("\(label): \(before?.0.name ?? "(none)") -> \(after?.0.name ?? "(none)"): \(plus.count) added, \(minus.count) removed")
+            func names(_ files: [(OfficialFile, [UInt8])]) -> String { files.isEmpty ? "(none)" : files.map(\.0.name).joined(separator: " + ") }
+            out.append("\(label): \(names(before)) -> \(names(after)): \(plus.count) added, \(minus.count) removed")
             out += minus.prefix(50).map { "  - " + $0 } + (minus.count > 50 ? ["  - … \(minus.count - 50) more"] : [])
             out += plus.prefix(50).map { "  + " + $0 } + (plus.count > 50 ? ["  + … \(plus.count - 50) more"] : [])
         }
