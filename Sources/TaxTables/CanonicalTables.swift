@@ -115,6 +115,7 @@ public enum CanonicalTables {
         checkRuleCounties(ruleCounties, zip5: zip5, log: &log)
         checkOwnBaseCodes(ownBase, zip5: zip5, corrections: corrections, log: &log)
 
+        log.dropCitationsOfUnreadableSources()
         if log.hasErrors { throw TableLoadError(log.entries) }
         let index = Zip5Index(records: zip5)
         checkTownScopes(corrections.map { ($0.state, $0.scope, $0.line) }, file: "local/corrections.csv", zip5: index, log: &log)

@@ -49,10 +49,23 @@ public struct TableStore: Sendable {
 
     var versionsDirectory: String { directory + "/versions" }
 
-    public func currentID() -> String? {
-        guard let data = FileManager.default.contents(atPath: directory + "/CURRENT") else { return nil }
+    public func currentID() -> String? { current().id }
+
+    /// Why the store's `CURRENT` names no version although it is there (a folder, a FIFO, an empty or oversized
+    /// file); nil when it is absent or names one. A command told of it refuses to quote: it fell back to the shipped
+    /// tables without a word, ignoring every imported file (probe #18).
+    public func currentProblem() -> String? { current().problem }
+
+    /// `CURRENT` read only when it is a regular file of the size of an id (a FIFO would block, a 100 MB file be read whole).
+    private func current() -> (id: String?, problem: String?) {
+        let path = directory + "/CURRENT"
+        var info = stat()
+        guard stat(path, &info) == 0 else { return (nil, errno == ENOENT ? nil : "\(path) cannot be read (errno \(errno))") }
+        guard info.st_mode & S_IFMT == S_IFREG else { return (nil, "\(path) is not a regular file, so it names no table version") }
+        guard info.st_size <= 256 else { return (nil, "\(path) holds \(info.st_size) bytes: not a table version's id") }
+        guard let data = FileManager.default.contents(atPath: path) else { return (nil, "\(path) cannot be read") }
         let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return id.isEmpty ? nil : id
+        return id.isEmpty ? (nil, "\(path) is empty, so it names no table version") : (id, nil)
     }
 
     public func manifest(_ id: String) throws -> VersionManifest {
@@ -113,6 +126,29 @@ public struct TableStore: Sendable {
     /// made current. A failed import leaves the store exactly as it was.
     public func importFiles(_ inputs: [(file: OfficialFile, bytes: [UInt8])], base: CanonicalTables.Loaded,
                             now: Date) throws -> (manifest: VersionManifest, created: Bool) {
+        try whileImporting { try importFilesInTurn(inputs, base: base, now: now) }
+    }
+
+    /// Runs `body` holding the store's import lock (an exclusive `flock` on `<store>/.import.lock`, released by the
+    /// kernel if the process dies). Two imports at once both built on the same parent, and the one made current
+    /// last lost the other's file; now each builds on the one before it.
+    func whileImporting<T>(_ body: () throws -> T) throws -> T {
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw StoreError.io("cannot create the store \(directory): \(error)")
+        }
+        let path = directory + "/.import.lock"
+        let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw StoreError.io("cannot open \(path) (errno \(errno))") }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw StoreError.io("cannot lock \(path) (errno \(errno))") }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
+
+    private func importFilesInTurn(_ inputs: [(file: OfficialFile, bytes: [UInt8])], base: CanonicalTables.Loaded,
+                                   now: Date) throws -> (manifest: VersionManifest, created: Bool) {
         for (index, input) in inputs.enumerated() {
             if let earlier = inputs[..<index].first(where: { Self.replaces($0.file, input.file) }) {
                 throw StoreError.sameKindTwice(kind: input.file.kind.rawValue, state: input.file.state, first: earlier.file.name, second: input.file.name)
@@ -150,7 +186,15 @@ public struct TableStore: Sendable {
         }
 
         // Build first: a file that does not load stops the import here, before the store is touched.
-        let report = try OfficialTables.build(base: base, files: files, version: Self.tableVersion(base: base, id: id)).report
+        let report: OfficialTables.Report
+        do {
+            report = try OfficialTables.build(base: base, files: files, version: Self.tableVersion(base: base, id: id)).report
+        } catch {
+            // A refusal names its errors and the new files' warnings: the parent's files' warnings, repeated in it,
+            // read as if those files were at fault (probe #18).
+            let names = Set(inputs.map(\.file.name))
+            throw TableLoadError(error.diagnostics.filter { $0.severity == .error || names.contains($0.file) })
+        }
 
         let formatter = ISO8601DateFormatter()
         let manifest = VersionManifest(format: Self.format, id: id, created: formatter.string(from: now), parent: parentID,

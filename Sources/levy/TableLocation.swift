@@ -35,6 +35,9 @@ enum TableLocation {
             throw CLIError.tables("the table store \(directory) is a file, not a folder (--store, LEVY_STORE)")
         }
         let tableStore = TableStore(directory: directory)
+        if version == nil, let problem = tableStore.currentProblem() {
+            throw CLIError.tables(problem + " (the store is --store, else LEVY_STORE; `levy tables versions` lists its versions)")
+        }
         guard version != nil || tableStore.currentID() != nil else { return try load(nil) }
         let base = try loadBase()
         do { return try tableStore.load(version, base: base).tables } catch let error as TableLoadError {

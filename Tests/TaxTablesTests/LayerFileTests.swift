@@ -153,6 +153,18 @@ struct LayerFileTests {
         #expect(!found.contains { $0.hasPrefix("rules.csv:7:") }, "another product's band under the same code and name")
     }
 
+    /// One over-long field makes sources.csv unreadable: its error is said, not buried under every other file's
+    /// citation (probe #18: 1,894 errors).
+    @Test func anUnreadableSourcesFileIsOneError() {
+        let correction = "c,MN,county,27053,,set,county,27053,Hennepin County,0.0025,2026-06-01,,fixture,2026-11-30,high,\n"
+        let found = diagnostics(["local/corrections.csv": Self.correctionsHeader + correction],
+                                edit: ["sources.csv": { $0 + "long,\(String(repeating: "x", count: 70_000)),p,u,2026-01-01,n\n" }])
+        #expect(found.contains { $0.hasPrefix("sources.csv:") && $0.contains("a field longer than 65536 bytes") }, "\(found.prefix(3))")
+        #expect(!found.contains { $0.hasSuffix("is not listed in sources.csv") })
+        #expect(found.contains { $0.hasSuffix("citation(s) in other files were not checked, as sources.csv could not be read") })
+        #expect(found.count <= 3, "\(found)")
+    }
+
     @Test func recurringRulesAreCheckedEveryYear() {
         let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,recurrence,first_day,last_day,source,as_of,note\n"
         let bad = diagnostics(["rules.csv": header

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TaxCore
 @testable import TaxTables
@@ -234,6 +235,15 @@ struct OfficialResolutionTests {
         let next = Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA", effectiveFrom: "2026-04-01")
         let report = try OfficialTables.build(base: Repo.shipped, files: [next], version: "t").report
         #expect(report.warnings.contains { $0.severity == .warning && $0.message.contains("to 2026-03-31 are refused by this version") }, "\(report.warnings)")
+        // A CDTFA place in no county of California could never match an address: refused, naming line and column.
+        let atlantis = (OfficialFile(kind: .caCDTFA, state: "CA", name: "ca_cdtfa_rates_2026-04-01.csv", effectiveFrom: "2026-04-01"),
+                        Array((String(decoding: ca.1, as: UTF8.self) + "Poseidonia,0.0825,8.25,Atlantis,City,\n").utf8))
+        do {
+            _ = try OfficialTables.build(base: Repo.shipped, files: [atlantis], version: "t")
+            Issue.record("a place in no county was accepted")
+        } catch {
+            #expect(error.diagnostics.map(\.description).contains { $0.hasSuffix(":4: error: County \"ATLANTIS\" is not a county of California") }, "\(error)")
+        }
         // Washington's file reaches back past the ZIP5 estimate (2024Q4): nothing is lost, nothing said.
         let washington = try OfficialTables.build(base: Repo.shipped, files: [wa], version: "t").report
         #expect(!washington.warnings.contains { $0.message.contains("refused by this version") }, "\(washington.warnings)")
@@ -327,6 +337,61 @@ struct TableStoreTests {
         let diff = try TableDiff.diff(old: [wa], new: [revised])
         #expect(diff.first == "WA wa-dor: wa_dor_location_rates_2024Q4-2026Q2.csv -> wa_dor_revised.csv: 1 added, 1 removed")
         #expect(diff.contains { $0.hasPrefix("  + WA DOR location 1726 SEATTLE 53-LOC-1726 4.15%") })
+    }
+
+    /// Two imports at once take turns: each builds on the version before it, so the current one holds both files
+    /// (both built on the same parent, and the one made current last lost the other's file).
+    @Test func concurrentImportsKeepEachOthersFiles() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let files = [Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN"), Official.file("WIR2026Q2FEB18.csv", .sstRates, "WI")]
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            do { _ = try store.importFiles(inputs([files[i]]), base: Repo.shipped, now: Self.now.addingTimeInterval(Double(i))) } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let current = try store.manifest(try #require(store.currentID()))
+        #expect(Set(current.files.map(\.name)) == ["MNR2026Q2FEB18.csv", "WIR2026Q2FEB18.csv"])
+        #expect(try store.versions().count == 2)
+    }
+
+    /// A `CURRENT` that cannot name a version is said to be so (probe #18: a folder, a FIFO or an empty file made
+    /// commands quote with the shipped tables without a word); absent, the store simply has no version yet.
+    @Test func anUnreadableCurrentIsSaid() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        try FileManager.default.createDirectory(atPath: store.directory, withIntermediateDirectories: true)
+        #expect(store.currentProblem() == nil && store.currentID() == nil)
+        let current = store.directory + "/CURRENT"
+        try FileManager.default.createDirectory(atPath: current, withIntermediateDirectories: true)
+        #expect(store.currentProblem()?.hasSuffix("is not a regular file, so it names no table version") == true)
+        try FileManager.default.removeItem(atPath: current)
+        #expect(mkfifo(current, 0o600) == 0)
+        #expect(store.currentProblem()?.contains("not a regular file") == true && store.currentID() == nil, "a FIFO is not read")
+        try FileManager.default.removeItem(atPath: current)
+        try Data().write(to: URL(fileURLWithPath: current))
+        #expect(store.currentProblem()?.hasSuffix("is empty, so it names no table version") == true)
+        try Data(count: 1_000).write(to: URL(fileURLWithPath: current))
+        #expect(store.currentProblem()?.contains("holds 1000 bytes") == true)
+    }
+
+    /// A refused import names its own files' problems, not the warnings of the files it would have kept (probe #18:
+    /// Wisconsin's touching-row warning appeared in the refusal of every unrelated file).
+    @Test func aRefusalNamesOnlyItsOwnFiles() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let (first, _) = try store.importFiles(inputs([Official.file("WIR2026Q2FEB18.csv", .sstRates, "WI")]), base: Repo.shipped, now: Self.now)
+        #expect(first.report.contains { $0.hasPrefix("WIR2026Q2FEB18.csv:") && $0.contains("warning") }, "the fixture's own warning")
+        do {
+            _ = try store.importFiles(inputs([Official.file("broken/MNR-overlapping-ranges.csv", .sstRates, "MN")]), base: Repo.shipped, now: Self.now)
+            Issue.record("a broken file was imported")
+        } catch let error as TableLoadError {
+            #expect(error.diagnostics.contains { $0.file == "MNR-overlapping-ranges.csv" && $0.severity == .error })
+            #expect(!error.diagnostics.contains { $0.file == "WIR2026Q2FEB18.csv" }, "\(error)")
+        }
+        #expect(store.currentID() == first.id)
     }
 
     /// Two CDTFA files imported one after the other stay in the version, each answering its own quarter.

@@ -107,6 +107,14 @@ public enum OfficialTables {
                         continue
                     }
                     let parsed = try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: from)
+                    // A place in no county of the state could never be matched to an address (probe #18: "Atlantis").
+                    let counties = Set(base.zip5.allRecords.lazy.filter { $0.state == state }.compactMap(\.countyName).map(PlaceRateFile.countyKey))
+                    let strays = parsed.places.filter { !$0.county.isEmpty && !counties.contains($0.county) }
+                    for place in strays.prefix(20) {
+                        diagnostics.append(TableDiagnostic(file: file.name, line: place.line, column: 4,
+                                                           message: "County \"\(place.county.prefix(64))\" is not a county of California"))
+                    }
+                    if !strays.isEmpty { continue }
                     places.append(parsed)
                     diagnostics += parsed.warnings
                     lines.append("\(file.name): CDTFA rates from \(from), \(parsed.places.count) places")
