@@ -56,6 +56,11 @@ enum TableLocation {
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
+            // A link that leads nowhere (dangling, or a loop: ELOOP) is there, but is no folder or file.
+            var info = stat()
+            if lstat(target, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+                throw CLIError.tables("\(target) is a symbolic link that leads to no file or folder (dangling, or a loop of links)")
+            }
             throw CLIError.tables("\(target) does not exist")
         }
         if isDirectory.boolValue {

@@ -124,6 +124,15 @@ struct OfficialResolutionTests {
         #expect(imported.version == "test")
     }
 
+    /// IDOR's fixed-width file read with a UTF-8 byte-order mark in front (the CSV readers skip one): the same places
+    /// (probe #18: refused, the first line "214 characters" long).
+    @Test func anIllinoisFileWithAByteOrderMark() throws {
+        let bytes = Repo.bytes(Repo.shippedTables + "/official/ordmache-2026-01.txt")
+        let plain = try IllinoisRateFile.read(bytes, file: "ordmache.txt")
+        let marked = try IllinoisRateFile.read([0xEF, 0xBB, 0xBF] + bytes, file: "ordmache.txt")
+        #expect(marked.places.count == plain.places.count && plain.places.count > 500)
+    }
+
     @Test("a MN quote names the boundary record that matched (ZIP+4) and uses that record's rates")
     func minnesotaZip4() throws {
         let q = try Official.quote(tables, Official.address("", "MN", "55012-0500"), on: "2018-06-01")

@@ -45,9 +45,12 @@ public struct IllinoisRateFile: Sendable {
             number += 1
             var line = Array(raw)
             if line.last == 13 { line.removeLast() }
+            // A UTF-8 byte-order mark carries no data (the CSV readers skip it too): it made the first line 214 "characters".
+            if number == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) { line.removeFirst(3) }
             if line.isEmpty { continue }
             guard line.count == lineLength else {
-                log.error(file, number, nil, "a line has \(lineLength) characters, this one \(line.count)")
+                // Counted in bytes: the format is fixed-width ASCII, and a non-ASCII character is more than one.
+                log.error(file, number, nil, "a line has \(lineLength) bytes (printable ASCII characters), this one \(line.count)")
                 continue
             }
             guard line.allSatisfy({ $0 >= 32 && $0 < 127 }) else {
