@@ -44,7 +44,9 @@ public struct ServeSettings: Sendable, Equatable {
     /// The settings, their environment variables and config-file keys.
     public static let names: [(setting: String, environment: String)] = [
         ("hostname", "LEVY_HOSTNAME"), ("port", "LEVY_PORT"), ("database", "LEVY_DATABASE_URL"), ("vault", "LEVY_VAULT"),
-        ("tables", "LEVY_TABLES"), ("store", "LEVY_STORE"), ("master_key_file", "LEVY_VAULT_MASTER_KEY_FILE"),
+        // `tables` has no variable: LEVY_TABLES is where every command finds the shipped tables (the base of the store's
+        // versions), and read as this setting it made `levy serve --store S` quote without S, silently (probe #20).
+        ("tables", ""), ("store", "LEVY_STORE"), ("master_key_file", "LEVY_VAULT_MASTER_KEY_FILE"),
         ("tls_certificate", "LEVY_TLS_CERTIFICATE"), ("tls_key", "LEVY_TLS_KEY"), ("log_level", "LEVY_LOG_LEVEL"),
         ("max_body_bytes", "LEVY_MAX_BODY_BYTES"), ("max_connections", "LEVY_MAX_CONNECTIONS"),
         ("request_head_timeout", "LEVY_REQUEST_HEAD_TIMEOUT"), ("request_body_timeout", "LEVY_REQUEST_BODY_TIMEOUT"),
@@ -92,7 +94,7 @@ public struct ServeSettings: Sendable, Equatable {
                 }
             }
         }
-        for (setting, variable) in names {
+        for (setting, variable) in names where !variable.isEmpty {
             if let value = environment[variable], !value.isEmpty { values[setting] = (value, variable) }
         }
         for (setting, value) in flags { values[setting] = (value, "--" + setting.replacingOccurrences(of: "_", with: "-")) }

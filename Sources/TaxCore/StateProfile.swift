@@ -65,6 +65,10 @@ public final class StateProfile: Sendable {
     /// Product codes the state sources to the seller's business location in the state whatever the fulfilment
     /// (New Mexico's professional services, NMSA 7-1-14), when seller and buyer are both in the state.
     public let sellerSourcedCodes: Set<ProductTaxCode>
+    /// The levels a seller outside the state collects, where not every level (Pennsylvania: the state's 6% only; the
+    /// local 1% and 2% are collected by vendors located in Allegheny County and Philadelphia, and otherwise owed by
+    /// the buyer as use tax); nil: every level.
+    public let remoteSellerLevels: Set<JurisdictionLevel>?
     public let provenance: Provenance
 
     /// The state as a taxing jurisdiction (built once, shared by every quote line).
@@ -72,7 +76,7 @@ public final class StateProfile: Sendable {
 
     public init(state: StateCode, fips: String, name: String, hasSalesTax: Bool, rates: [DatedRate],
                 sourcing: IntrastateSourcing, destinationNeedsEngagement: Bool = false,
-                sellerSourcedCodes: Set<ProductTaxCode> = [], provenance: Provenance) {
+                sellerSourcedCodes: Set<ProductTaxCode> = [], remoteSellerLevels: Set<JurisdictionLevel>? = nil, provenance: Provenance) {
         self.state = state
         self.fips = fips
         self.name = name
@@ -81,6 +85,7 @@ public final class StateProfile: Sendable {
         self.sourcing = sourcing
         self.destinationNeedsEngagement = destinationNeedsEngagement
         self.sellerSourcedCodes = sellerSourcedCodes
+        self.remoteSellerLevels = remoteSellerLevels
         self.provenance = provenance
         jurisdiction = Jurisdiction(level: .state, state: state, name: name, code: fips)
     }
@@ -90,6 +95,7 @@ public final class StateProfile: Sendable {
     /// The same state with other rates (a rate table that replaces the state rates).
     public func replacingRates(_ rates: [DatedRate]) -> StateProfile {
         StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasSalesTax, rates: rates, sourcing: sourcing,
-                     destinationNeedsEngagement: destinationNeedsEngagement, sellerSourcedCodes: sellerSourcedCodes, provenance: provenance)
+                     destinationNeedsEngagement: destinationNeedsEngagement, sellerSourcedCodes: sellerSourcedCodes,
+                     remoteSellerLevels: remoteSellerLevels, provenance: provenance)
     }
 }

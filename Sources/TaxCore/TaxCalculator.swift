@@ -310,6 +310,16 @@ public struct TaxCalculator: Sendable {
         } else {
             locals = primary.locals
         }
+        // A seller outside the state collects only the levels the state asks of it (Pennsylvania: its 6%).
+        if taxType == .use, let levels = profile.remoteSellerLevels {
+            let left = locals.filter { !levels.contains($0.jurisdiction.level) && !$0.intrastate.isZero }
+            if !left.isEmpty {
+                locals.removeAll { !levels.contains($0.jurisdiction.level) }
+                let named = left.map { "\($0.jurisdiction.name) \($0.interstate ?? $0.intrastate)" }.joined(separator: ", ")
+                warnings.append("local use tax not collected (\(named)): a seller outside \(state) collects \(state)'s own tax, and the buyer owes "
+                                + "the local tax (\(profile.provenance.source))")
+            }
+        }
         for local in locals {
             components.append(Component(jurisdiction: local.jurisdiction,
                                         rate: taxType == .use ? (local.interstate ?? local.intrastate) : local.intrastate))

@@ -214,6 +214,11 @@ public enum CanonicalTables {
                 guard table.rate(record, "local_cap", log: &log) != nil else { continue }
                 capped.insert(state)
             }
+            var remoteLevels: Set<JurisdictionLevel>?
+            if table.has("remote_levels"), !table.field(record, "remote_levels").value.isEmpty {
+                guard let levels = table.list(record, "remote_levels", log: &log, parse: JurisdictionLevel.init(rawValue:)) else { continue }
+                remoteLevels = Set(levels)
+            }
             let dated = DatedRate(period: period, intrastate: rate, interstate: interstate, provenance: provenance)
             if let existing = profiles[state] {
                 if let clash = existing.rates.first(where: { $0.period.overlaps(period) }) {
@@ -222,8 +227,8 @@ public enum CanonicalTables {
                     continue
                 }
                 if existing.sourcing != sourcing || existing.fips != fips || existing.hasSalesTax != (hasTax == "Y")
-                    || existing.sellerSourcedCodes != sellerSourced {
-                    log.error(file, record.line, nil, "\(state) rows disagree on fips, has_sales_tax, sourcing or seller_sourced_codes")
+                    || existing.sellerSourcedCodes != sellerSourced || existing.remoteSellerLevels != remoteLevels {
+                    log.error(file, record.line, nil, "\(state) rows disagree on fips, has_sales_tax, sourcing, seller_sourced_codes or remote_levels")
                     continue
                 }
                 profiles[state] = existing.replacingRates((existing.rates + [dated]).sorted { $0.period.from < $1.period.from })
@@ -233,7 +238,7 @@ public enum CanonicalTables {
                 let engagement = table.has("district_engagement") && table.field(record, "district_engagement").value == "Y"
                 profiles[state] = StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasTax == "Y", rates: [dated],
                                                sourcing: sourcing, destinationNeedsEngagement: engagement,
-                                               sellerSourcedCodes: sellerSourced, provenance: provenance)
+                                               sellerSourcedCodes: sellerSourced, remoteSellerLevels: remoteLevels, provenance: provenance)
             }
         }
         return (order.map { profiles[$0]! }, named, capped)

@@ -853,15 +853,26 @@ extension CanonicalTables {
 
     /// The official file's rates where it covers a date, the canonical table's outside that span.
     static func mergeRates(official: [DatedRate], canonical: [DatedRate]) -> [DatedRate] {
-        guard let first = official.map(\.period.from).min(), let last = official.map(\.period.through).max() else { return canonical }
+        guard !official.isEmpty else { return canonical }
+        // The days the official rates cover, merged; the canonical rates fill every other day, gaps between official
+        // rates included (probe #20: Washington's 2026Q4 file beside the shipped one to 2026Q2 left 2026Q3 without a
+        // state rate, and every quote of it refused).
+        let covered = PlaceFileSuccession.merged(official.map(\.period))
         var result = official
         for rate in canonical {
-            if rate.period.from < first {
-                result.append(DatedRate(period: EffectivePeriod(from: rate.period.from, through: min(rate.period.through, first.dayBefore)),
-                                        intrastate: rate.intrastate, interstate: rate.interstate, provenance: rate.provenance))
+            var from: TaxDate? = rate.period.from
+            for span in covered {
+                guard let start = from else { break }
+                if span.through < start || span.from > rate.period.through { continue }
+                if span.from > start {
+                    result.append(DatedRate(period: EffectivePeriod(from: start, through: span.from.dayBefore),
+                                            intrastate: rate.intrastate, interstate: rate.interstate, provenance: rate.provenance))
+                }
+                // nil once a span runs to the end of time: nothing is left to fill.
+                from = span.through.adding(days: 1).map { max(start, $0) }
             }
-            if rate.period.through > last, let next = last.adding(days: 1) {
-                result.append(DatedRate(period: EffectivePeriod(from: max(rate.period.from, next), through: rate.period.through),
+            if let start = from, start <= rate.period.through {
+                result.append(DatedRate(period: EffectivePeriod(from: start, through: rate.period.through),
                                         intrastate: rate.intrastate, interstate: rate.interstate, provenance: rate.provenance))
             }
         }

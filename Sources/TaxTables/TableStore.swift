@@ -65,39 +65,60 @@ public struct TableStore: Sendable {
         guard info.st_size <= 256 else { return (nil, "\(path) holds \(info.st_size) bytes: not a table version's id") }
         guard let data = FileManager.default.contents(atPath: path) else { return (nil, "\(path) cannot be read") }
         let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return id.isEmpty ? (nil, "\(path) is empty, so it names no table version") : (id, nil)
+        if id.isEmpty { return (nil, "\(path) is empty, so it names no table version") }
+        // A path would load a version from outside the store and become the quotes' table version (probe #20).
+        guard Self.isVersionID(id) else { return (nil, "\(path) names \"\(id.prefix(40))\", which is not a table version id (v and 12 hex digits)") }
+        return (id, nil)
     }
 
+    /// A version's id as imports make it: `v` and 12 lower-case hex digits.
+    static func isVersionID(_ id: String) -> Bool {
+        id.utf8.count == 13 && id.utf8.first == UInt8(ascii: "v") && id.utf8.dropFirst().allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    /// The id of a version of these files on this base: `v` + 12 hex digits of a SHA-256 over the base's version and
+    /// each file's kind, state, name, digest and date.
+    static func versionID(base: String, files: [OfficialFile]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(base.utf8))
+        for file in files { hasher.update(data: Array("\(file.kind.rawValue)|\(file.state)|\(file.name)|\(file.sha256)|\(file.effectiveFrom ?? "")\n".utf8)) }
+        return "v" + hasher.finalize().prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    /// A version's manifest, checked against its id: a manifest edited after the import (another file, digest or
+    /// date; a file dropped or listed twice; a name leading out of its folder) gave other tax under the same
+    /// `table_version`, which orders freeze and replays trust (probe #20). Each file's bytes are checked against
+    /// its digest where they are read.
     public func manifest(_ id: String) throws -> VersionManifest {
+        guard Self.isVersionID(id) else { throw StoreError.unknownVersion(id) }
         guard let data = FileManager.default.contents(atPath: "\(versionsDirectory)/\(id)/manifest.json") else { throw StoreError.unknownVersion(id) }
-        return try JSONDecoder().decode(VersionManifest.self, from: data)
+        let manifest: VersionManifest
+        do { manifest = try JSONDecoder().decode(VersionManifest.self, from: data) } catch {
+            throw StoreError.io("version \(id): its manifest.json cannot be read as a version manifest; the store was altered")
+        }
+        var seen = Set<String>()
+        for file in manifest.files {
+            guard !file.name.isEmpty, !file.name.contains("/"), !file.name.contains("\\"), file.name != ".", file.name != "..",
+                  seen.insert(file.name).inserted else {
+                throw StoreError.io("version \(id): its manifest lists a file \"\(file.name.prefix(64))\" that is not one plain name of its own; the store was altered")
+            }
+        }
+        guard manifest.format == Self.format, manifest.id == id, Self.versionID(base: manifest.base, files: manifest.files) == id else {
+            throw StoreError.io("version \(id): its manifest does not give its id (format, id, base or files changed); the store was altered")
+        }
+        return manifest
     }
 
     /// The official files a version holds, with their bytes (none for `shipped`, the shipped tables alone): what
     /// `TableDiff` compares.
     public func officialFiles(_ id: String) throws -> [(OfficialFile, [UInt8])] {
         if id == "shipped" { return [] }
-        // A version id names a folder: nothing that could leave the store.
-        guard !id.isEmpty, !id.contains("/"), !id.contains(".."), id.utf8.count <= 200 else { throw StoreError.unknownVersion(id) }
-        return try manifest(id).files.map { file in
-            let path = "\(versionsDirectory)/\(id)/files/\(file.name)"
-            guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.io("cannot read \(path)") }
-            return (file, [UInt8](data))
-        }
+        return try verifiedFiles(id, try manifest(id))
     }
 
-    /// Every version, oldest first.
-    public func versions() throws -> [VersionManifest] {
-        let ids = (try? FileManager.default.contentsOfDirectory(atPath: versionsDirectory)) ?? []
-        return try ids.map(manifest).sorted { $0.created != $1.created ? $0.created < $1.created : $0.id < $1.id }
-    }
-
-    /// The table set of a version (the current one when `id` is nil), on top of the shipped tables.
-    public func load(_ id: String? = nil, base: CanonicalTables.Loaded) throws -> (tables: TaxTableSet, manifest: VersionManifest) {
-        guard let id = id ?? currentID() else { throw StoreError.noVersions(directory) }
-        let manifest = try manifest(id)
-        var files: [(OfficialFile, [UInt8])] = []
-        for file in manifest.files {
+    /// A version's files, each checked against the digest its (checked) manifest records.
+    func verifiedFiles(_ id: String, _ manifest: VersionManifest) throws -> [(OfficialFile, [UInt8])] {
+        try manifest.files.map { file in
             guard let data = FileManager.default.contents(atPath: "\(versionsDirectory)/\(id)/files/\(file.name)") else {
                 throw StoreError.io("version \(id) is missing its file \(file.name)")
             }
@@ -105,8 +126,22 @@ public struct TableStore: Sendable {
             guard OfficialTables.sha256(bytes) == file.sha256 else {
                 throw StoreError.io("version \(id): \(file.name) does not match its recorded SHA-256; the store was altered")
             }
-            files.append((file, bytes))
+            return (file, bytes)
         }
+    }
+
+    /// Every version, oldest first.
+    public func versions() throws -> [VersionManifest] {
+        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: versionsDirectory)) ?? []).filter(Self.isVersionID)
+        return try ids.map(manifest).sorted { $0.created != $1.created ? $0.created < $1.created : $0.id < $1.id }
+    }
+
+    /// The table set of a version (the current one when `id` is nil), on top of the shipped tables.
+    public func load(_ id: String? = nil, base: CanonicalTables.Loaded) throws -> (tables: TaxTableSet, manifest: VersionManifest) {
+        if id == nil, let problem = currentProblem() { throw StoreError.io(problem) }
+        guard let id = id ?? currentID() else { throw StoreError.noVersions(directory) }
+        let manifest = try manifest(id)
+        let files = try verifiedFiles(id, manifest)
         let tables = try OfficialTables.build(base: base, files: files, version: Self.tableVersion(base: base, id: id)).tables
         return (tables, manifest)
     }
@@ -115,6 +150,25 @@ public struct TableStore: Sendable {
     /// the same name too (those of other names are the state's earlier or later periods).
     static func replaces(_ file: OfficialFile, _ other: OfficialFile) -> Bool {
         file.kind == other.kind && file.state == other.state && (!file.kind.isPlaceRates || file.name == other.name)
+    }
+
+    /// Whether a place-rate file takes the place of another of its kind and state though named otherwise: a CDTFA
+    /// file of the same date, or a WA DOR file whose rows span at least the other's (a revised history: kept beside
+    /// it, the revision answered only where the two differ in span, and a diff showed its rows added, none removed).
+    static func supersedes(_ input: (file: OfficialFile, bytes: [UInt8]), _ file: OfficialFile, _ bytes: [UInt8]) -> Bool {
+        guard input.file.kind == file.kind, input.file.state == file.state, file.kind.isPlaceRates else { return false }
+        if file.kind == .caCDTFA { return input.file.effectiveFrom != nil && input.file.effectiveFrom == file.effectiveFrom }
+        guard let new = try? PlaceRateFile.readWashington(input.bytes, file: input.file.name),
+              let old = try? PlaceRateFile.readWashington(bytes, file: file.name),
+              let newFirst = new.places.map(\.period.from).min(), let newLast = new.places.map(\.period.through).max(),
+              let oldFirst = old.places.map(\.period.from).min(), let oldLast = old.places.map(\.period.through).max() else { return false }
+        return newFirst <= oldFirst && newLast >= oldLast
+    }
+
+    /// Whether an input is a file the version already holds: same kind, state, name, date and bytes.
+    static func same(_ input: (file: OfficialFile, bytes: [UInt8]), _ file: OfficialFile, _ bytes: [UInt8]) -> Bool {
+        input.file.kind == file.kind && input.file.state == file.state && input.file.name == file.name
+            && input.file.effectiveFrom == file.effectiveFrom && input.bytes == bytes
     }
 
     static func tableVersion(base: CanonicalTables.Loaded, id: String) -> String { "\(base.tables.version)/\(id)" }
@@ -154,17 +208,25 @@ public struct TableStore: Sendable {
                 throw StoreError.sameKindTwice(kind: input.file.kind.rawValue, state: input.file.state, first: earlier.file.name, second: input.file.name)
             }
         }
+        // Built on nothing, a new version would drop the current one's files without a word (probe #20).
+        if let problem = currentProblem() { throw StoreError.io(problem + "; fix it (or remove it to start from no version)") }
         let parentID = currentID()
         var files: [(OfficialFile, [UInt8])] = []
         if let parentID {
             let parent = try manifest(parentID)
-            for file in parent.files where !inputs.contains(where: { Self.replaces($0.file, file) }) {
-                let path = "\(versionsDirectory)/\(parentID)/files/\(file.name)"
-                guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.io("cannot read \(path)") }
-                files.append((file, [UInt8](data)))
+            for (file, bytes) in try verifiedFiles(parentID, parent)
+            where !inputs.contains(where: { (Self.replaces($0.file, file) || Self.supersedes($0, file, bytes)) && !Self.same($0, file, bytes) }) {
+                files.append((file, bytes))
             }
         }
-        for input in inputs {
+        // Leftovers of an import killed midway (its temporary folder, a CURRENT not yet renamed into place): no
+        // import runs beside this one, so they are no one's.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".tmp-") || name.hasPrefix("CURRENT.tmp-") {
+            try? FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
+        // A file the parent already holds, the same bytes under the same name and date, keeps its place: moved to
+        // the end it made another version of the same files (probe #20), and the order decides ties of dates.
+        for input in inputs where !files.contains(where: { Self.same(input, $0.0, $0.1) }) {
             var file = input.file
             file.sha256 = OfficialTables.sha256(input.bytes)
             files.append((file, input.bytes))
@@ -175,14 +237,14 @@ public struct TableStore: Sendable {
             (a.element.0.state, a.element.0.kind.rawValue, a.offset) < (b.element.0.state, b.element.0.kind.rawValue, b.offset)
         }.map(\.element)
 
-        var hasher = SHA256()
-        hasher.update(data: Array(base.tables.version.utf8))
-        for (file, _) in files { hasher.update(data: Array("\(file.kind.rawValue)|\(file.state)|\(file.name)|\(file.sha256)|\(file.effectiveFrom ?? "")\n".utf8)) }
-        let digest = hasher.finalize().prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        let id = "v\(digest)"
+        let id = Self.versionID(base: base.tables.version, files: files.map(\.0))
         if FileManager.default.fileExists(atPath: "\(versionsDirectory)/\(id)") {
+            // Made current only once its manifest and files are checked (probe #20: an altered one became current,
+            // and the store no longer loaded).
+            let existing = try manifest(id)
+            _ = try verifiedFiles(id, existing)
             try setCurrent(id)
-            return (try manifest(id), false)
+            return (existing, false)
         }
 
         // Build first: a file that does not load stops the import here, before the store is touched.
@@ -222,7 +284,7 @@ public struct TableStore: Sendable {
 
     /// Makes `id` the current version with an atomic rename, so a reader sees the old or the new one, never half.
     public func setCurrent(_ id: String) throws {
-        guard FileManager.default.fileExists(atPath: "\(versionsDirectory)/\(id)/manifest.json") else { throw StoreError.unknownVersion(id) }
+        _ = try manifest(id)
         let temporary = "\(directory)/CURRENT.tmp-\(UUID().uuidString)"
         do {
             try Data((id + "\n").utf8).write(to: URL(fileURLWithPath: temporary))

@@ -22,7 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A SQLite file or a postgres:// URL (default .levy/levy.sqlite; LEVY_DATABASE_URL).") var database: String?
     @Option(help: "The vault's SQLite file (default .levy/vault.sqlite; LEVY_VAULT). With PostgreSQL the vault is a schema of --database.")
     var vault: String?
-    @Option(help: "A TaxTables folder or ZIP5 CSV to quote with (LEVY_TABLES); default: the store's current version, else the shipped tables.")
+    @Option(help: "A TaxTables folder or ZIP5 CSV to quote with; default: the store's current version, else the shipped tables (LEVY_TABLES says where those are).")
     var tables: String?
     @Option(help: "The versioned table store (default .levy/tables; LEVY_STORE).") var store: String?
     @Option(help: "The vault master key file (LEVY_VAULT_MASTER_KEY_FILE, or LEVY_VAULT_MASTER_KEY; else a development key).")

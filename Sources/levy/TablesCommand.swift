@@ -155,7 +155,10 @@ struct TablesCommand: ParsableCommand {
             if versions.isEmpty { print("no versions in \(tableStore.directory)") }
             for version in versions {
                 print("\(version.id == current ? "*" : " ") \(version.id)  \(version.created)  parent \(version.parent ?? "-")  base \(version.base)")
-                for file in version.files { print("      \(file.kind.rawValue) \(file.state) \(file.name) sha256:\(file.sha256.prefix(16))") }
+                for file in version.files {
+                    let from = file.effectiveFrom.map { " from \($0)" } ?? ""
+                    print("      \(file.kind.rawValue) \(file.state) \(file.name)\(from) sha256:\(file.sha256.prefix(16))")
+                }
             }
         }
     }

@@ -363,6 +363,10 @@ import Testing
         settings = try ServeSettings.resolve(flags: ["port": "9200"], environment: ["LEVY_PORT": "9100"], file: file)
         #expect(settings.port == 9200)
         #expect(try ServeSettings.resolve(flags: [:], environment: [:], file: nil) == ServeSettings())
+        // LEVY_TABLES says where the shipped tables are, for every command: it is not `--tables`, which would set the
+        // store aside (probe #20: `levy serve --store S` with it set quoted without S, silently).
+        #expect(try ServeSettings.resolve(flags: [:], environment: ["LEVY_TABLES": "/opt/levy/TaxTables", "LEVY_STORE": "/var/levy/tables"], file: nil).tables == nil)
+        #expect(try ServeSettings.resolve(flags: ["tables": "rates.csv"], environment: [:], file: nil).tables == "rates.csv")
 
         #expect(throws: ServeSettings.SettingError(source: "LEVY_PORT", message: "\"eighty\" is not a port (0-65535)")) {
             try ServeSettings.resolve(flags: [:], environment: ["LEVY_PORT": "eighty"], file: nil)

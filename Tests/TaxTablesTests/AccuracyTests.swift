@@ -567,6 +567,21 @@ struct AccuracyTests {
         #expect(try quote("2026-03-02", from: .zip("PA", "17101"), to: .zip("PA", "19103"), [line("100.00")]).totalTax.decimalString == "6.00")
     }
 
+    /// A seller outside Pennsylvania collects its 6% on a delivery into Philadelphia or Allegheny County, as one in
+    /// Harrisburg does: the local tax is collected by vendors located there (answer 209), and the buyer owes the local
+    /// use tax; the quote says so (it charged 8%: the answer-key check's unsettled case, TaxJar and Stripe Tax agree on 6%).
+    @Test func aSellerOutsidePennsylvaniaCollectsItsStateTax() throws {
+        for (zip, local) in [("19103", "Philadelphia"), ("15222", "Allegheny")] {
+            let q = try quote("2026-03-02", from: .zip("NJ", "07102"), to: .zip("PA", zip), [line("100.00")])
+            #expect(q.totalTax.decimalString == "6.00", "\(zip)")
+            #expect(q.lines[0].jurisdictions.map(\.jurisdiction.level) == [.state])
+            #expect(q.warnings.contains { $0.contains("local use tax not collected") && $0.contains(local) }, "\(q.warnings)")
+        }
+        // Bought at the seller's premises in Philadelphia, the sale is made there: 8%.
+        let inPerson = try quote("2026-03-02", from: .zip("PA", "19103"), [line("100.00", .general, .pickup)])
+        #expect(inPerson.totalTax.decimalString == "8.00")
+    }
+
     /// California district taxes follow where the retailer is engaged in business (CDTFA Publication 44): a Los
     /// Angeles retailer shipping to San Francisco owes 7.25% unless engaged there, then San Francisco's 8.625%.
     @Test func californiaEngagement() throws {

@@ -284,6 +284,29 @@ struct OfficialResolutionTests {
         for (date, tax) in [("2025-02-03", "10.35"), ("2026-03-02", "10.55"), ("2026-05-01", "10.65"), ("2026-09-01", "10.65")] {
             #expect(try Official.quote(washington.tables, seattle, on: date).totalTax.decimalString == tax, "\(date)")
         }
+        // A file with a gap (2025Q1, then 2026Q3): the gap's dates stay with the file that has them (probe #20: refused).
+        let gapped = ([lines[0]] + lines.filter { $0.contains(",20250101,20250331") }
+                      + lines.filter { $0.contains(",20260401,20260630") }.map { $0.replacingOccurrences(of: ",20260401,20260630", with: ",20260701,20260930") })
+            .joined(separator: "\n")
+            .replacingOccurrences(of: "SEATTLE,1726,0.065,0.0405,0,0.1055,20260701", with: "SEATTLE,1726,0.065,0.0415,0,0.1065,20260701")
+        let gap = try OfficialTables.build(base: Repo.shipped, files: [(OfficialFile(kind: .waDOR, state: "WA", name: "wa_gap.csv"), Array(gapped.utf8))],
+                                           version: "t")
+        #expect(!gap.report.warnings.contains { $0.message.contains("refused by this version") }, "\(gap.report.warnings)")
+        for (date, tax) in [("2025-02-03", "10.35"), ("2025-06-02", "10.35"), ("2026-06-30", "10.55"), ("2026-07-01", "10.65")] {
+            #expect(try Official.quote(gap.tables, seattle, on: date).totalTax.decimalString == tax, "\(date)")
+        }
+        // A later quarter alone (2026Q4, nothing for 2026Q3): the quarter between keeps a state rate (probe #20: every
+        // quote of it was refused, "no WA state rate in force") and its rates from the file before, past its end.
+        let q4 = ([lines[0]] + lines.filter { $0.contains(",20260401,20260630") }.map { $0.replacingOccurrences(of: ",20260401,20260630", with: ",20261001,20261231") })
+            .joined(separator: "\n")
+        let later = try OfficialTables.build(base: Repo.shipped, files: [(OfficialFile(kind: .waDOR, state: "WA", name: "wa_q4.csv"), Array(q4.utf8))], version: "t")
+        #expect(try Official.quote(later.tables, seattle, on: "2026-08-03").totalTax.decimalString == "10.55")
+        #expect(try Official.quote(later.tables, seattle, on: "2026-10-01").totalTax.decimalString == "10.55")
+        // Alone (the shipped file's name), the gap is refused, and the import says which dates.
+        let gapAlone = try OfficialTables.build(base: Repo.shipped, files: [(OfficialFile(kind: .waDOR, state: "WA", name: "wa_dor_location_rates_2024Q4-2026Q2.csv"),
+                                                                              Array(gapped.utf8))], version: "t")
+        #expect(gapAlone.report.warnings.contains { $0.message.contains("2025-04-01 to 2026-06-30") && $0.message.contains("refused by this version") },
+                "\(gapAlone.report.warnings)")
         // Imported with the shipped file's own name, a file takes its place: the dates before it are refused, and said so.
         var renamed = q2
         renamed.0.name = "wa_dor_location_rates_2024Q4-2026Q2.csv"
@@ -415,11 +438,29 @@ struct TableStoreTests {
         _ = try store.importFiles([quarter("2026-04-01", "0.09125", "9.125")], base: Repo.shipped, now: Self.now)
         let (second, _) = try store.importFiles([quarter("2026-07-01", "0.09375", "9.375")], base: Repo.shipped, now: Self.now.addingTimeInterval(60))
         #expect(second.files.map(\.name) == ["ca_cdtfa_rates_2026-04-01.csv", "ca_cdtfa_rates_2026-07-01.csv"])
-        let tables = try store.load(nil, base: Repo.shipped).tables
+        // The same file again keeps its place: the same version, not another of the same files (probe #20).
+        let (again, created) = try store.importFiles([quarter("2026-04-01", "0.09125", "9.125")], base: Repo.shipped, now: Self.now.addingTimeInterval(120))
+        #expect(!created && again.id == second.id)
+        // A revised file of the same date takes the earlier one's place.
+        var revised = quarter("2026-04-01", "0.09250", "9.25")
+        revised.file.name = "ca_cdtfa_rates_2026-04-01-revised.csv"
+        let (third, _) = try store.importFiles([revised], base: Repo.shipped, now: Self.now.addingTimeInterval(180))
+        #expect(third.files.map(\.name) == ["ca_cdtfa_rates_2026-07-01.csv", "ca_cdtfa_rates_2026-04-01-revised.csv"])
+        let tables = try store.load(second.id, base: Repo.shipped).tables
         let sanFrancisco = Official.address("", "CA", "94103")
         for (date, tax) in [("2026-03-02", "8.63"), ("2026-05-01", "9.13"), ("2026-08-03", "9.38")] {
             #expect(try Official.quote(tables, sanFrancisco, on: date).totalTax.decimalString == tax, "\(date)")
         }
+    }
+
+    /// The same CDTFA bytes from another date are other rates: the diff says so (probe #20: "no differences").
+    @Test func aCDTFAFileMovedToAnotherDateIsADifference() throws {
+        let april = Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA", effectiveFrom: "2026-04-01")
+        var may = april
+        may.0.effectiveFrom = "2026-05-01"
+        let diff = try TableDiff.diff(old: [april], new: [may])
+        #expect(diff.first?.hasPrefix("CA ca-cdtfa: ca_cdtfa_rates_2026-01-01.csv (from 2026-04-01) -> ca_cdtfa_rates_2026-01-01.csv (from 2026-05-01): ") == true, "\(diff.prefix(2))")
+        #expect(diff.contains { $0.hasPrefix("  + ") && $0.hasSuffix("2026-05-01 onward") })
     }
 
     @Test("diff lists a changed boundary record as one removed and one added, independent of line numbers")
@@ -447,6 +488,51 @@ struct TableStoreTests {
         try String(decoding: Repo.bytes(path), as: UTF8.self).replacingOccurrences(of: "0.06875", with: "0.06975")
             .write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: TableStore.StoreError.self) { try store.load(version.id, base: Repo.shipped) }
+    }
+
+    /// Probe #20: a manifest edited after the import (a file's date, a name leading out of its folder) quoted other tax
+    /// under the same table version; a CURRENT naming a path loaded a version from outside the store; an import over a
+    /// broken CURRENT built on nothing and dropped the current version's files; importing files whose version folder
+    /// was altered made it current. Each is refused now, and nothing is written.
+    @Test func anAlteredStoreIsRefused() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        let ca = Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA", effectiveFrom: "2026-04-01")
+        let (version, _) = try store.importFiles(inputs([ca]), base: Repo.shipped, now: Self.now)
+        let manifestPath = "\(store.directory)/versions/\(version.id)/manifest.json"
+        let original = String(decoding: Repo.bytes(manifestPath), as: UTF8.self)
+        func refused(_ edit: (String) -> String) throws -> String {
+            try edit(original).write(toFile: manifestPath, atomically: true, encoding: .utf8)
+            defer { try? original.write(toFile: manifestPath, atomically: true, encoding: .utf8) }
+            do { _ = try store.load(version.id, base: Repo.shipped) } catch { return "\(error)" }
+            return "loaded"
+        }
+        #expect(try refused { $0.replacingOccurrences(of: "\"2026-04-01\"", with: "\"2099-01-01\"") }.contains("does not give its id"))
+        #expect(try refused { $0.replacingOccurrences(of: "\"ca_cdtfa_rates_2026-01-01.csv\"", with: "\"..\\/..\\/evil.csv\"") }.contains("not one plain name"))
+        #expect(try refused { $0.replacingOccurrences(of: "\"id\" : \"\(version.id)\"", with: "\"id\" : \"v000000000000\"") }.contains("does not give its id"))
+        #expect(try store.load(version.id, base: Repo.shipped).manifest.id == version.id, "restored, it loads")
+
+        let current = store.directory + "/CURRENT"
+        try "../../elsewhere/versions/\(version.id)\n".write(toFile: current, atomically: true, encoding: .utf8)
+        #expect(store.currentProblem()?.contains("which is not a table version id") == true)
+        #expect(throws: TableStore.StoreError.self) { try store.load(nil, base: Repo.shipped) }
+        // An import over a broken CURRENT writes nothing.
+        try Data().write(to: URL(fileURLWithPath: current))
+        #expect(throws: TableStore.StoreError.self) {
+            try store.importFiles(inputs([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN")]), base: Repo.shipped, now: Self.now)
+        }
+        #expect(try store.versions().map(\.id) == [version.id])
+        // Importing the same file again checks the version it would make current.
+        try store.setCurrent(version.id)
+        let (other, _) = try store.importFiles(inputs([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN")]), base: Repo.shipped, now: Self.now)
+        try store.setCurrent(version.id)
+        let otherFile = "\(store.directory)/versions/\(other.id)/files/MNR2026Q2FEB18.csv"
+        try String(decoding: Repo.bytes(otherFile), as: UTF8.self).replacingOccurrences(of: "0.06875", with: "0.06975")
+            .write(toFile: otherFile, atomically: true, encoding: .utf8)
+        #expect(throws: TableStore.StoreError.self) {
+            try store.importFiles(inputs([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN")]), base: Repo.shipped, now: Self.now)
+        }
+        #expect(store.currentID() == version.id)
     }
 
     struct Broken: CustomTestStringConvertible, Sendable {

@@ -140,7 +140,7 @@ struct TableFileTests {
                diagnostic: "states.csv:2:14: error: seller_sourced_codes has an unknown item \"lawyering\""),
         Broken(name: "rows of a state disagree on seller-sourced codes", file: "states.csv", find: "state,fips,name,has_sales_tax,rate,interstate_rate,effective_from,effective_through,sourcing,origin_levels,source,as_of,note\nMN,27,Minnesota,Y,0.06875,,2020-01-01,,destination,,fixture,2026-11-01,\nWI,55,Wisconsin,Y,0.05,,2020-01-01,2025-12-31,destination,,fixture,2026-11-01,\nWI,55,Wisconsin,Y,0.055,,2026-01-01,,destination,,fixture,2026-11-01,synthetic rate change",
                replace: "state,fips,name,has_sales_tax,rate,interstate_rate,effective_from,effective_through,sourcing,origin_levels,source,as_of,note,seller_sourced_codes\nMN,27,Minnesota,Y,0.06875,,2020-01-01,,destination,,fixture,2026-11-01,,\nWI,55,Wisconsin,Y,0.05,,2020-01-01,2025-12-31,destination,,fixture,2026-11-01,,professional_service\nWI,55,Wisconsin,Y,0.055,,2026-01-01,,destination,,fixture,2026-11-01,synthetic rate change,",
-               diagnostic: "states.csv:4: error: WI rows disagree on fips, has_sales_tax, sourcing or seller_sourced_codes"),
+               diagnostic: "states.csv:4: error: WI rows disagree on fips, has_sales_tax, sourcing, seller_sourced_codes or remote_levels"),
         Broken(name: "wrong column count", file: "states.csv", find: "MN,27,Minnesota,Y,", replace: "MN,27,Minnesota,Y,extra,",
                diagnostic: "states.csv:2: error: expected 13 fields, found 14"),
         Broken(name: "missing column", file: "sources.csv", find: "id,title,publisher,url,retrieved,note", replace: "id,title,publisher,url,retrieved",

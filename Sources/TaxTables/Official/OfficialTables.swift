@@ -158,14 +158,20 @@ public enum OfficialTables {
         return (tables, Report(lines: lines, warnings: diagnostics + rebuilt.warnings.filter { warning in files.contains { $0.0.name == warning.file } }))
     }
 
-    /// The dates before a place-rate file's first rows are answered by the files of its kind and state before it
-    /// (`PlaceFileSuccession`); where no file of the version has them, the ZIP5 estimate no longer does either, and
-    /// the state's quotes on those dates are refused: said at the import, with what to do (probe #18: importing next
-    /// quarter's CDTFA file, or one quarter of Washington's, did that without a word when a file replaced the one
-    /// before). Checked by resolving ZIPs of the state on the estimate's first day and on the file's eve.
+    /// The dates before a place-rate file's first rows, and those of the gaps between its rows, are answered by the
+    /// version's other files of its kind and state where they have them (`PlaceFileSuccession`); where none does, the
+    /// ZIP5 estimate no longer does either, and the state's quotes on those dates are refused: said at the import,
+    /// with what to do (probe #18: importing next quarter's CDTFA file, or one quarter of Washington's, did that
+    /// without a word; probe #20: a file with a gap). Checked by resolving ZIPs of the state on each stretch's first
+    /// and last day.
     static func uncoveredDates(_ parsed: PlaceRateFile, base: CanonicalTables.Loaded, built: TaxTableSet) -> [TableDiagnostic] {
         let records = base.zip5.allRecords.lazy.filter { $0.state == parsed.state }
-        guard let first = parsed.places.map(\.period.from).min(), let estimated = records.map(\.period.from).min(), estimated < first else { return [] }
+        let covered = PlaceFileSuccession.merged(parsed.places.map(\.period))
+        guard let first = covered.first?.from, let estimated = records.map(\.period.from).min() else { return [] }
+        var stretches: [EffectivePeriod] = estimated < first ? [EffectivePeriod(from: estimated, through: first.dayBefore)] : []
+        for (before, after) in zip(covered, covered.dropFirst()) {
+            if let next = before.through.adding(days: 1) { stretches.append(EffectivePeriod(from: next, through: after.from.dayBefore)) }
+        }
         // A ZIP that matches none of the file's places is answered by the estimate on any date: a few ZIPs are tried.
         let addresses: [Address] = records.prefix(40).map { Address(state: parsed.state, zip: $0.zip) }
         func isRefused(_ address: Address, on date: TaxDate) -> Bool {
@@ -177,13 +183,14 @@ public enum OfficialTables {
                 return false
             }
         }
-        let refused: [TaxDate] = [estimated, first.dayBefore].filter { date in addresses.contains { isRefused($0, on: date) } }
-        guard let from = refused.first, let through = refused.last else { return [] }
+        func isRefused(_ date: TaxDate) -> Bool { addresses.contains { isRefused($0, on: date) } }
+        let refused = stretches.filter { isRefused($0.from) || isRefused($0.through) }
+        guard !refused.isEmpty else { return [] }
         return [TableDiagnostic(.warning, file: parsed.file, line: 0, message: """
-            \(parsed.state) quotes dated \(from) to \(through) are refused by this version: the file's rates begin on \(first), and no \
-            earlier \(parsed.kind.rawValue) file of \(parsed.state) in the version has those dates (the ZIP5 estimate no longer answers for \
-            \(parsed.state)). Import a file that carries the earlier periods too (importing the previous version's files again makes that \
-            version current again)
+            \(parsed.state) quotes dated \(refused.map { "\($0.from) to \($0.through)" }.joined(separator: " and ")) are refused by this \
+            version: the file has no rows in force on those dates, and no other \(parsed.kind.rawValue) file of \(parsed.state) in the version \
+            has them (the ZIP5 estimate no longer answers for \(parsed.state)). Import a file that carries those periods too (importing the \
+            previous version's files again makes that version current again)
             """)]
     }
 

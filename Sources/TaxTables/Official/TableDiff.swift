@@ -9,14 +9,16 @@ public enum TableDiff {
             // Several place-rate files of a state are its history: their facts are compared together.
             let before = old.filter { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
             let after = new.filter { "\($0.0.state)|\($0.0.kind.rawValue)" == key }
-            if before.map({ OfficialTables.sha256($0.1) }) == after.map({ OfficialTables.sha256($0.1) }) { continue }
+            // The same bytes from another date are other rates (a CDTFA file's date is not in it).
+            func identity(_ files: [(OfficialFile, [UInt8])]) -> [String] { files.map { OfficialTables.sha256($0.1) + "|" + ($0.0.effectiveFrom ?? "") } }
+            if identity(before) == identity(after) { continue }
             let label = key.replacingAll("|", with: " ")
             var removed: [String] = [], added: [String] = []
             for file in before { removed += try facts(file) }
             for file in after { added += try facts(file) }
             let removedSet = Set(removed), addedSet = Set(added)
             let minus = removed.filter { !addedSet.contains($0) }, plus = added.filter { !removedSet.contains($0) }
-            func names(_ files: [(OfficialFile, [UInt8])]) -> String { files.isEmpty ? "(none)" : files.map(\.0.name).joined(separator: " + ") }
+            func names(_ files: [(OfficialFile, [UInt8])]) -> String { files.isEmpty ? "(none)" : files.map { $0.0.name + ($0.0.effectiveFrom.map { " (from \($0))" } ?? "") }.joined(separator: " + ") }
             out.append("\(label): \(names(before)) -> \(names(after)): \(plus.count) added, \(minus.count) removed")
             out += minus.prefix(50).map { "  - " + $0 } + (minus.count > 50 ? ["  - … \(minus.count - 50) more"] : [])
             out += plus.prefix(50).map { "  + " + $0 } + (plus.count > 50 ? ["  + … \(plus.count - 50) more"] : [])
