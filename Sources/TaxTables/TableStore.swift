@@ -175,8 +175,8 @@ public struct TableStore: Sendable {
 
     /// Imports official files as a new version on top of the current one: an SST or IDOR file replaces the
     /// current version's file of its kind and state; a place-rate file (WA DOR, CDTFA) joins the current version's of
-    /// its kind and state, each answering its own dates, unless it has the same name (then it replaces it). All or nothing: every file is checked and the whole table set is built
-    /// before anything is written; then the version is written under a temporary name, renamed into place and
+    /// its kind and state, each answering its own dates, unless it revises one (`replaces`, `supersedes`). All or
+    /// nothing: every file is checked and the whole table set is built before anything is written; then the version is written under a temporary name, renamed into place and
     /// made current. A failed import leaves the store exactly as it was.
     public func importFiles(_ inputs: [(file: OfficialFile, bytes: [UInt8])], base: CanonicalTables.Loaded,
                             now: Date) throws -> (manifest: VersionManifest, created: Bool) {
