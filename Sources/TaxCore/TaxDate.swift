@@ -48,6 +48,12 @@ public struct TaxDate: Hashable, Sendable, Comparable, CustomStringConvertible {
         return TaxDate(year: year - 1, month: 12, day: 31)!
     }
 
+    /// The last day of the calendar quarter the date is in.
+    public var lastDayOfQuarter: TaxDate {
+        let month = (self.month + 2) / 3 * 3
+        return TaxDate(year: year, month: month, day: TaxDate.daysIn(month: month, year: year))!
+    }
+
     public var iso: String {
         let y = String(year), m = String(month), d = String(day)
         return String(repeating: "0", count: 4 - y.count) + y + "-" + (m.count == 1 ? "0" : "") + m + "-" + (d.count == 1 ? "0" : "") + d
@@ -82,18 +88,23 @@ public struct EffectivePeriod: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { through == .distantFuture ? "\(from) onward" : "\(from) to \(through)" }
 
+    /// Periods merged where they overlap or adjoin, in date order.
+    public static func merged(_ periods: [EffectivePeriod]) -> [EffectivePeriod] {
+        var result: [EffectivePeriod] = []
+        for period in periods.sorted(by: { $0.from < $1.from }) {
+            // Sorted by start, so a period starting on the first day there is starts no later than the last one ends.
+            if let last = result.last, period.from <= last.through || period.from.dayBefore == last.through {
+                result[result.count - 1].through = max(last.through, period.through)
+            } else {
+                result.append(period)
+            }
+        }
+        return result
+    }
+
     /// Periods as one phrase for a person: adjoining or overlapping ones merged, in date order, joined by "and"
     /// ("2024-10-01 onward", not one range per quarter, whose dates a comma-separated list would run together).
     public static func describe(_ periods: [EffectivePeriod]) -> String {
-        var merged: [EffectivePeriod] = []
-        for period in periods.sorted(by: { $0.from < $1.from }) {
-            // Sorted by start, so a period starting on the first day there is starts no later than the last one ends.
-            if let last = merged.last, period.from <= last.through || period.from.dayBefore == last.through {
-                merged[merged.count - 1].through = max(last.through, period.through)
-            } else {
-                merged.append(period)
-            }
-        }
-        return merged.map(\.description).joined(separator: " and ")
+        merged(periods).map(\.description).joined(separator: " and ")
     }
 }

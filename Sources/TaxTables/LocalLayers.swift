@@ -7,7 +7,9 @@ import TaxCore
 /// city, `places` held as `PlaceNameKey`s, `counties` required). Matched against the ZIP5 record of the address's
 /// ZIP in its state, the place the official layer matched and the address's city.
 public struct PlaceScope: Sendable, Hashable {
-    public enum Kind: String, Sendable, CaseIterable { case county, city, zip, place, postalCity = "postal_city", town }
+    /// `state`: every address of the row's state (a tax a state sets for all its places, such as Tennessee's standard
+    /// local rate on specified digital products); `places` is the state's code.
+    public enum Kind: String, Sendable, CaseIterable { case county, city, zip, place, postalCity = "postal_city", town, state }
     public var kind: Kind
     public var places: Set<String>
     public var counties: Set<String>
@@ -15,6 +17,7 @@ public struct PlaceScope: Sendable, Hashable {
     /// `town` is the address's city as a `PlaceNameKey` (nil when it names none).
     func matches(record: Zip5Record?, zip5: Int32, place: String?, town: String?) -> Bool {
         switch kind {
+        case .state: return true
         case .zip: return places.contains(ZipCode(zip5: zip5).zip5String)
         case .place: return place.map { places.contains($0.uppercased()) } ?? false
         case .county: return record?.countyFIPS.map(places.contains) ?? false
@@ -164,13 +167,16 @@ struct ScopeIndex<Row: Sendable>: Sendable {
     let byPlace: [String: [Int]]
     let byPostalCity: [String: [Int]]
     let byTown: [String: [Int]]
+    /// Rows of a `state` scope: candidates for every address.
+    let everywhere: [Int]
 
     init(_ rows: [Row], scope: (Row) -> PlaceScope) {
         self.rows = rows
         var byZip: [Int32: [Int]] = [:], byCounty: [String: [Int]] = [:], byCity: [String: [Int]] = [:], byPlace: [String: [Int]] = [:]
-        var byPostalCity: [String: [Int]] = [:], byTown: [String: [Int]] = [:]
+        var byPostalCity: [String: [Int]] = [:], byTown: [String: [Int]] = [:], everywhere: [Int] = []
         for (i, row) in rows.enumerated() {
             let scope = scope(row)
+            if scope.kind == .state { everywhere.append(i) }
             for place in scope.places {
                 switch scope.kind {
                 case .zip: if let zip = ZipCode(place) { byZip[zip.zip5, default: []].append(i) }
@@ -179,6 +185,7 @@ struct ScopeIndex<Row: Sendable>: Sendable {
                 case .place: byPlace[place, default: []].append(i)
                 case .postalCity: byPostalCity[place, default: []].append(i)
                 case .town: byTown[place, default: []].append(i)
+                case .state: break
                 }
             }
         }
@@ -188,10 +195,11 @@ struct ScopeIndex<Row: Sendable>: Sendable {
         self.byPlace = byPlace
         self.byPostalCity = byPostalCity
         self.byTown = byTown
+        self.everywhere = everywhere
     }
 
     func candidates(record: Zip5Record?, zip5: Int32, place: String?, town: String?) -> [Row] {
-        var indices = byZip[zip5] ?? []
+        var indices = everywhere + (byZip[zip5] ?? [])
         if !byCounty.isEmpty, let county = record?.countyFIPS, let found = byCounty[county] { indices += found }
         if !byCity.isEmpty, let city = record?.cityName, let found = byCity[city.uppercased()] { indices += found }
         if !byPlace.isEmpty, let place, let found = byPlace[place.uppercased()] { indices += found }

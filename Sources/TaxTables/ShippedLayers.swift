@@ -45,6 +45,26 @@ extension CanonicalTables {
         return result
     }
 
+    /// The official files a tables folder ships (`official/files.csv`), with their bytes, as `TableDiff` compares
+    /// them: what a table version's imported files are set beside. Rows the tables' own load refuses are skipped
+    /// (it says why); empty when the folder lists none.
+    public static func shippedOfficialFiles(directory: String) -> [(OfficialFile, [UInt8])] {
+        guard case .success(let list) = TableFileReader.read(directory + "/official/files.csv") else { return [] }
+        var log = DiagnosticLog()
+        guard let table = CSVTable(file: "official/files.csv", bytes: list, required: ["file", "kind", "state", "effective_from"], log: &log) else { return [] }
+        var result: [(OfficialFile, [UInt8])] = []
+        for record in table.records {
+            guard let name = table.text(record, "file", log: &log), !name.contains("/"), !name.contains(".."),
+                  let kind = table.text(record, "kind", log: &log).flatMap(OfficialFile.Kind.init(rawValue:)),
+                  let state = table.state(record, "state", log: &log),
+                  case .success(let bytes) = TableFileReader.read(directory + "/official/" + name) else { continue }
+            let from = table.date(record, "effective_from", default: TaxDate.distantPast, log: &log) ?? .distantPast
+            result.append((OfficialFile(kind: kind, state: state.code, name: name, sha256: OfficialTables.sha256(bytes),
+                                        effectiveFrom: from == .distantPast ? nil : from.iso), bytes))
+        }
+        return result
+    }
+
     // MARK: - Readers
 
     static func readOfficialList(_ bytes: [UInt8], states: Set<StateCode>, sources: Set<String>, log: inout DiagnosticLog) -> [ShippedOfficialFile] {
@@ -78,6 +98,15 @@ extension CanonicalTables {
         }
         guard let places = table.list(record, "places", log: &log, parse: { $0.uppercased() }) else { return nil }
         let counties = table.list(record, "counties", required: false, log: &log) { $0 } ?? []
+        if kind == .state {
+            // The row's own state, so a row cannot reach into another state's addresses.
+            let own = table.field(record, "state").value.uppercased()
+            guard places == [own] else {
+                log.error(table.file, record.line, table.field(record, "places").column, "a state scope's places is its row's state (\(own))")
+                return nil
+            }
+            return PlaceScope(kind: kind, places: Set(places), counties: [])
+        }
         if kind == .zip, let bad = places.first(where: { ZipCode($0) == nil || $0.count != 5 }) {
             log.error(table.file, record.line, table.field(record, "places").column, "\"\(bad)\" is not a ZIP5")
             return nil
@@ -763,7 +792,7 @@ extension CanonicalTables {
         var sstRates: [StateCode: (SSTRateFile, ShippedOfficialFile)] = [:]
         var sstBoundaries: [StateCode: SSTBoundaryFile] = [:]
         // Place-rate files by state, in list order (shipped, then imported): several make a succession.
-        var placeFiles: [StateCode: [(resolver: PlaceRateResolver, stateRates: [DatedRate])]] = [:]
+        var placeFiles: [StateCode: [(resolver: PlaceRateResolver, stateRates: [DatedRate], imported: Bool)]] = [:]
         for entry in official {
             // An imported file is named as its publisher named it (its records cite it so); its bytes are kept apart.
             let name = entry.imported == nil ? "official/" + entry.file : entry.file
@@ -795,7 +824,8 @@ extension CanonicalTables {
                     let parsed = try PlaceRateFile.readWashington(bytes, file: name)
                     placeFiles[entry.state, default: []].append((
                         PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source, carriedBackFrom: entry.carriedBackFrom),
-                        parsed.stateRates.map { DatedRate(period: $0.period, intrastate: $0.intrastate, provenance: Provenance(source: entry.source)) }))
+                        parsed.stateRates.map { DatedRate(period: $0.period, intrastate: $0.intrastate, provenance: Provenance(source: entry.source)) },
+                        entry.imported != nil))
                 case .caCDTFA:
                     guard let from = entry.effectiveFrom else {
                         log.error("official/files.csv", entry.line, nil, "a CDTFA file needs effective_from")
@@ -803,7 +833,8 @@ extension CanonicalTables {
                     }
                     let parsed = try PlaceRateFile.readCalifornia(bytes, file: name, effectiveFrom: from)
                     placeFiles[entry.state, default: []].append((
-                        PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source, carriedBackFrom: entry.carriedBackFrom), []))
+                        PlaceRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source, carriedBackFrom: entry.carriedBackFrom), [],
+                        entry.imported != nil))
                 case .ilIDOR:
                     let parsed = try IllinoisRateFile.read(bytes, file: name)
                     resolvers[entry.state] = IllinoisRateResolver(file: parsed, zip5: zip5, fallback: zip5, sourceID: entry.source)
@@ -812,16 +843,59 @@ extension CanonicalTables {
                 log.append(contentsOf: error.diagnostics)
             }
         }
-        for (state, files) in placeFiles {
+        for (state, all) in placeFiles {
+            // A shipped WA file whose span an imported one's rows span gives way to it, as a version's own files do
+            // (`TableStore.supersedes`): kept, it answered the middle of a corrected history imported beside it
+            // (probe #20). (A CDTFA file of the shipped one's date already answers all its dates, and the shipped
+            // one keeps carrying its rates back.)
+            let spans = all.map { PlaceFileSuccession.Span($0.resolver.file.places.map(\.period)) }
+            let files = all.indices.filter { index in
+                all[index].imported || all[index].resolver.file.kind != .waDOR || !all.indices.contains { other in
+                    all[other].imported && spans[other].first <= spans[index].first && spans[other].last >= spans[index].last
+                }
+            }.map { all[$0] }
             if files.count == 1 {
                 resolvers[state] = files[0].resolver
             } else {
                 let succession = PlaceFileSuccession(files.map(\.resolver))
                 resolvers[state] = succession
                 // Washington's state rate: each file's within its own span, the later-starting file's where two meet.
-                let byStart = zip(files, succession.members).sorted { $0.1.first < $1.1.first }.map(\.0.stateRates)
+                let byStart = zip(files, succession.spans).sorted { $0.1.first < $1.1.first }.map(\.0.stateRates)
                 let rates = byStart.reduce([DatedRate]()) { merged, next in next.isEmpty ? merged : mergeRates(official: next, canonical: merged) }
                 if !rates.isEmpty { stateRates[state] = rates }
+                // A place the file before an imported one has on its last day and the imported one lacks on its first
+                // is answered by its county from then on (probe #20: Seattle left out of a quarter's file taxed at
+                // King County's rate without a word): said, naming the places.
+                for (index, file) in files.enumerated() where file.imported {
+                    let first = succession.spans[index].first
+                    guard first > .distantPast else { continue }
+                    let before = PlaceFileSuccession.choice(succession.spans, on: first.dayBefore)
+                    guard before != index, succession.spans[before].covers(first.dayBefore) else { continue }
+                    let now = Set(file.resolver.file.places.filter { $0.period.contains(first) }.map(\.key))
+                    var missing: [String] = []
+                    for place in files[before].resolver.file.places where place.period.contains(first.dayBefore) && !now.contains(place.key)
+                        && !missing.contains(place.label) {
+                        missing.append(place.label)
+                    }
+                    guard !missing.isEmpty else { continue }
+                    log.warning(file.resolver.file.file, 0, nil, """
+                        \(missing.count) place\(missing.count == 1 ? "" : "s") of \(files[before].resolver.file.file) on \(first.dayBefore) \
+                        \(missing.count == 1 ? "has" : "have") no rate in this file on \(first) (\(missing.prefix(10).joined(separator: "; "))\(missing.count > 10 ? "; …" : "")): \
+                        from then on their addresses are answered by their county's or the ZIP5 table's rate
+                        """)
+                }
+                // An imported file whose rows are in force on dates another file answers (one starting later) is
+                // answered only where that one is not: said, naming the dates (probe #20).
+                for (index, taken) in PlaceFileSuccession.shadowed(succession.spans) where files[index].imported {
+                    let byFile = Dictionary(grouping: taken, by: \.by)
+                    for (other, periods) in byFile.sorted(by: { $0.key < $1.key }) {
+                        log.warning(files[index].resolver.file.file, 0, nil, """
+                            its rows in force \(EffectivePeriod.describe(periods.map(\.period))) are not used: \
+                            \(files[other].resolver.file.file) starts later and answers those dates (of the files in force on a date, the one \
+                            starting last answers); import a file that spans at least that one's dates to replace it
+                            """)
+                    }
+                }
                 continue
             }
             if !files[0].stateRates.isEmpty { stateRates[state] = files[0].stateRates }
@@ -857,7 +931,7 @@ extension CanonicalTables {
         // The days the official rates cover, merged; the canonical rates fill every other day, gaps between official
         // rates included (probe #20: Washington's 2026Q4 file beside the shipped one to 2026Q2 left 2026Q3 without a
         // state rate, and every quote of it refused).
-        let covered = PlaceFileSuccession.merged(official.map(\.period))
+        let covered = EffectivePeriod.merged(official.map(\.period))
         var result = official
         for rate in canonical {
             var from: TaxDate? = rate.period.from

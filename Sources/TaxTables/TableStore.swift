@@ -43,9 +43,34 @@ public struct TableStore: Sendable {
 
     public static let format = "levy-table-version/1"
 
-    public let directory: String
+    /// The most bytes a version's manifest may hold: its file list and import report (a report of every warning of
+    /// 100,000-row files stays well under it).
+    static let manifestLimit = 64 << 20
 
-    public init(directory: String) { self.directory = directory }
+    /// The last system call's error as words ("Permission denied"), with its number.
+    static func systemError() -> String {
+        let code = errno
+        return "\(String(cString: strerror(code))) (errno \(code))"
+    }
+
+    /// A Foundation file error as one sentence: its description without the dictionary dump.
+    static func describe(_ error: any Error) -> String {
+        let error = error as NSError
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return "\(String(cString: strerror(Int32(underlying.code)))) (errno \(underlying.code))"
+        }
+        return error.localizedDescription
+    }
+
+    public let directory: String
+    /// The shipped tables' official files (`CanonicalTables.shippedOfficialFiles`), which every version's files are
+    /// set beside: what `officialFiles` gives for "shipped" and adds to each version's. Empty: versions' own files only.
+    public let shipped: [(OfficialFile, [UInt8])]
+
+    public init(directory: String, shipped: [(OfficialFile, [UInt8])] = []) {
+        self.directory = directory
+        self.shipped = shipped
+    }
 
     var versionsDirectory: String { directory + "/versions" }
 
@@ -60,7 +85,7 @@ public struct TableStore: Sendable {
     private func current() -> (id: String?, problem: String?) {
         let path = directory + "/CURRENT"
         var info = stat()
-        guard stat(path, &info) == 0 else { return (nil, errno == ENOENT ? nil : "\(path) cannot be read (errno \(errno))") }
+        guard stat(path, &info) == 0 else { return (nil, errno == ENOENT ? nil : "\(path) cannot be read: \(Self.systemError())") }
         guard info.st_mode & S_IFMT == S_IFREG else { return (nil, "\(path) is not a regular file, so it names no table version") }
         guard info.st_size <= 256 else { return (nil, "\(path) holds \(info.st_size) bytes: not a table version's id") }
         guard let data = FileManager.default.contents(atPath: path) else { return (nil, "\(path) cannot be read") }
@@ -91,7 +116,14 @@ public struct TableStore: Sendable {
     /// its digest where they are read.
     public func manifest(_ id: String) throws -> VersionManifest {
         guard Self.isVersionID(id) else { throw StoreError.unknownVersion(id) }
-        guard let data = FileManager.default.contents(atPath: "\(versionsDirectory)/\(id)/manifest.json") else { throw StoreError.unknownVersion(id) }
+        let path = "\(versionsDirectory)/\(id)/manifest.json"
+        // A regular file of a manifest's size: a FIFO would block, and a file of hundreds of megabytes be read whole.
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { throw StoreError.unknownVersion(id) }
+        guard info.st_size <= Self.manifestLimit else {
+            throw StoreError.io("version \(id): its manifest.json holds \(info.st_size) bytes, more than a manifest's \(Self.manifestLimit); the store was altered")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw StoreError.unknownVersion(id) }
         let manifest: VersionManifest
         do { manifest = try JSONDecoder().decode(VersionManifest.self, from: data) } catch {
             throw StoreError.io("version \(id): its manifest.json cannot be read as a version manifest; the store was altered")
@@ -109,11 +141,18 @@ public struct TableStore: Sendable {
         return manifest
     }
 
-    /// The official files a version holds, with their bytes (none for `shipped`, the shipped tables alone): what
-    /// `TableDiff` compares.
+    /// The official files a version quotes with, with their bytes: the shipped ones (`shipped`) with the version's
+    /// own in place of those they replace or revise, as the version is built; for "shipped", the shipped ones alone.
+    /// What `TableDiff` compares (probe #20: a diff against "shipped" listed every row of an imported file as added,
+    /// the shipped file it revised being left out).
     public func officialFiles(_ id: String) throws -> [(OfficialFile, [UInt8])] {
-        if id == "shipped" { return [] }
-        return try verifiedFiles(id, try manifest(id))
+        let own = id == "shipped" ? [] : try verifiedFiles(id, try manifest(id))
+        let kept = shipped.filter { file in
+            // As the version is built: a WA file revised by one spanning it gives way; a CDTFA file of the same date
+            // stays (it carries its rates back), answering no date the imported one has.
+            !own.contains { Self.replaces($0.0, file.0) || (file.0.kind == .waDOR && Self.supersedes((file: $0.0, bytes: $0.1), file.0, file.1)) }
+        }
+        return kept + own
     }
 
     /// A version's files, each checked against the digest its (checked) manifest records.
@@ -130,10 +169,22 @@ public struct TableStore: Sendable {
         }
     }
 
-    /// Every version, oldest first.
+    /// Every version, oldest first: by the time it was made, and of those made in one second, a parent before
+    /// its child.
     public func versions() throws -> [VersionManifest] {
         let ids = ((try? FileManager.default.contentsOfDirectory(atPath: versionsDirectory)) ?? []).filter(Self.isVersionID)
-        return try ids.map(manifest).sorted { $0.created != $1.created ? $0.created < $1.created : $0.id < $1.id }
+        let manifests = try ids.map(manifest)
+        let parents = Dictionary(manifests.map { ($0.id, $0.parent) }, uniquingKeysWith: { a, _ in a })
+        func depth(_ id: String) -> Int {
+            var depth = 0, seen: Set<String> = [id], next = parents[id] ?? nil
+            while let parent = next, seen.insert(parent).inserted {
+                depth += 1
+                next = parents[parent] ?? nil
+            }
+            return depth
+        }
+        let depths = Dictionary(uniqueKeysWithValues: manifests.map { ($0.id, depth($0.id)) })
+        return manifests.sorted { ($0.created, depths[$0.id] ?? 0, $0.id) < ($1.created, depths[$1.id] ?? 0, $1.id) }
     }
 
     /// The table set of a version (the current one when `id` is nil), on top of the shipped tables.
@@ -178,24 +229,33 @@ public struct TableStore: Sendable {
     /// its kind and state, each answering its own dates, unless it revises one (`replaces`, `supersedes`). All or
     /// nothing: every file is checked and the whole table set is built before anything is written; then the version is written under a temporary name, renamed into place and
     /// made current. A failed import leaves the store exactly as it was.
+    ///
+    /// `now` is read once the store's lock is held, so versions are dated in the order they were made (read before,
+    /// imports that waited for each other were all dated when they started: probe #20); `waiting` is called when
+    /// another import holds the lock, before this one waits for it.
     public func importFiles(_ inputs: [(file: OfficialFile, bytes: [UInt8])], base: CanonicalTables.Loaded,
-                            now: Date) throws -> (manifest: VersionManifest, created: Bool) {
-        try whileImporting { try importFilesInTurn(inputs, base: base, now: now) }
+                            now: @autoclosure () -> Date, waiting: () -> Void = {}) throws -> (manifest: VersionManifest, created: Bool) {
+        try whileImporting(waiting: waiting) { try importFilesInTurn(inputs, base: base, now: now()) }
     }
 
     /// Runs `body` holding the store's import lock (an exclusive `flock` on `<store>/.import.lock`, released by the
     /// kernel if the process dies). Two imports at once both built on the same parent, and the one made current
     /// last lost the other's file; now each builds on the one before it.
-    func whileImporting<T>(_ body: () throws -> T) throws -> T {
+    func whileImporting<T>(waiting: () -> Void = {}, _ body: () throws -> T) throws -> T {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw StoreError.io("cannot create the store \(directory): \(error)")
+            throw StoreError.io("cannot create the store \(directory): \(Self.describe(error))")
         }
         let path = directory + "/.import.lock"
         let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw StoreError.io("cannot open \(path) (errno \(errno))") }
+        guard descriptor >= 0 else { throw StoreError.io("cannot open the store's import lock \(path): \(Self.systemError())") }
         defer { close(descriptor) }
-        while flock(descriptor, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw StoreError.io("cannot lock \(path) (errno \(errno))") }
+        // Said when another import holds the lock: a wait without a word looked like a hang (probe #20).
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw StoreError.io("cannot lock \(path): \(Self.systemError())") }
+            waiting()
+            while flock(descriptor, LOCK_EX) != 0 {
+                guard errno == EINTR else { throw StoreError.io("cannot lock \(path): \(Self.systemError())") }
+            }
         }
         defer { flock(descriptor, LOCK_UN) }
         return try body()
@@ -276,7 +336,7 @@ public struct TableStore: Sendable {
             try fm.moveItem(atPath: temporary, toPath: "\(versionsDirectory)/\(id)")
         } catch {
             try? fm.removeItem(atPath: temporary)
-            throw StoreError.io("could not write version \(id): \(error)")
+            throw StoreError.io("could not write version \(id) into \(directory): \(Self.describe(error))")
         }
         try setCurrent(id)
         return (manifest, true)
@@ -288,7 +348,7 @@ public struct TableStore: Sendable {
         let temporary = "\(directory)/CURRENT.tmp-\(UUID().uuidString)"
         do {
             try Data((id + "\n").utf8).write(to: URL(fileURLWithPath: temporary))
-            if rename(temporary, directory + "/CURRENT") != 0 { throw StoreError.io("cannot replace \(directory)/CURRENT (errno \(errno))") }
+            if rename(temporary, directory + "/CURRENT") != 0 { throw StoreError.io("cannot replace \(directory)/CURRENT: \(Self.systemError())") }
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw error

@@ -61,7 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
         let nexus = (givenFolder ?? TableLocation.defaultDirectory()).flatMap { try? NexusTable.load(directory: $0) }
         if nexus == nil { Self.say("levy: nexus.csv not found with the tables: GET /v1/nexus will answer 503") }
         let resources = ServerResources(
-            tables: tables, tableStore: settings.tables == nil ? TableStore(directory: TableLocation.storeDirectory(settings.store)) : nil,
+            tables: tables, tableStore: settings.tables == nil
+                ? TableStore(directory: TableLocation.storeDirectory(settings.store), shipped: TableLocation.shippedOfficialFiles()) : nil,
             openAPI: openAPI, masterKey: try VaultOptions.masterKey(file: settings.masterKeyFile, environment), nexus: nexus,
             workingDirectory: FileManager.default.currentDirectoryPath,
             // Export jobs over the API sign with the same key as `levy export` (LEVY_EXPORT_SIGNING_KEY_FILE, else the

@@ -17,6 +17,11 @@ enum TableLocation {
         return FileManager.default.currentDirectoryPath + "/.levy/tables"
     }
 
+    /// The shipped tables' official files, which a store's versions are set beside (none when no tables are found).
+    static func shippedOfficialFiles() -> [(OfficialFile, [UInt8])] {
+        defaultDirectory().map { CanonicalTables.shippedOfficialFiles(directory: $0) } ?? []
+    }
+
     /// The shipped (or `LEVY_TABLES`) canonical tables.
     static func loadBase() throws -> CanonicalTables.Loaded {
         guard let directory = defaultDirectory() else {

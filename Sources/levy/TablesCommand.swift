@@ -88,6 +88,10 @@ struct TablesCommand: ParsableCommand {
                 if let effectiveFrom, TaxDate(iso: effectiveFrom) == nil {
                     throw ValidationError("--effective-from: \"\(effectiveFrom)\" is not a date (YYYY-MM-DD)")
                 }
+                // A file in force since year 1 answered every past date of the state; one from 9999 never applied (probe #20).
+                if let effectiveFrom, let date = TaxDate(iso: effectiveFrom), !OfficialFile.plausibleEffectiveDates.contains(date) {
+                    throw ValidationError("--effective-from: \(effectiveFrom) is not a date a rate file takes effect (\(OfficialFile.plausibleEffectiveDates.lowerBound) to \(OfficialFile.plausibleEffectiveDates.upperBound))")
+                }
                 var effective = effectiveFrom
                 if kind == .caCDTFA, effective == nil {
                     // CDTFA publishes "…_YYYY-MM-DD.csv".
@@ -128,7 +132,9 @@ struct TablesCommand: ParsableCommand {
             let tableStore = TableStore(directory: TableLocation.storeDirectory(store))
             let base = try TableLocation.loadBase()
             do {
-                let (manifest, created) = try tableStore.importFiles(inputs, base: base, now: Date())
+                let (manifest, created) = try tableStore.importFiles(inputs, base: base, now: Date(), waiting: {
+                    writeError("levy: another import into \(tableStore.directory) is running; waiting for it to finish\n")
+                })
                 print(created ? "imported version \(manifest.id) (now current) into \(tableStore.directory)" : "version \(manifest.id) already holds these files; it is current")
                 for line in manifest.report { print("  \(line)") }
             } catch let error as TableLoadError {
@@ -172,7 +178,7 @@ struct TablesCommand: ParsableCommand {
         @Option(help: "The versioned table store (default: LEVY_STORE or .levy/tables).") var store: String?
 
         func run() throws {
-            let tableStore = TableStore(directory: TableLocation.storeDirectory(store))
+            let tableStore = TableStore(directory: TableLocation.storeDirectory(store), shipped: TableLocation.shippedOfficialFiles())
             guard let to = to ?? tableStore.currentID() else { throw ValidationError("the store has no current version") }
             do {
                 for line in try TableDiff.diff(old: try tableStore.officialFiles(from), new: try tableStore.officialFiles(to)) { print(line) }

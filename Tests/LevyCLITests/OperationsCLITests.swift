@@ -213,7 +213,12 @@ import Testing
         let official = LevyBinary.root.path + "/Fixtures/official/"
         let store = ["--store", w.directory + "/tables"]
         #expect(try w.run(["tables", "import", official + "MNR2026Q2FEB18.csv"] + store).status == 0)
-        #expect(try w.run(["tables", "import", official + "MNR2026Q2FEB18.csv", official + "MNB2026Q2FEB18-sample.csv"] + store).status == 0)
+        // The shipped tables hold the boundary sample: a version differs by a boundary record moved to another county.
+        let sample = try String(contentsOfFile: official + "MNB2026Q2FEB18-sample.csv", encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: w.directory + "/changed", withIntermediateDirectories: true)
+        let changed = w.directory + "/changed/MNB2026Q2FEB18-sample.csv"
+        try sample.replacingOccurrences(of: ",27,27,123,58000", with: ",27,27,037,58000").write(toFile: changed, atomically: true, encoding: .utf8)
+        #expect(try w.run(["tables", "import", official + "MNR2026Q2FEB18.csv", changed] + store).status == 0)
         let versions = try w.run(["tables", "versions"] + store)
         var ids: [String] = []
         for word in versions.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "*" }) where word.hasPrefix("v") && word.count == 13 {

@@ -534,6 +534,23 @@ struct AccuracyTests {
         #expect(springfield.totalTax.decimalString == "0.00")
     }
 
+    /// Tennessee's specified digital products (SUT-65): the 7% state rate and a standard local rate of 2.5%, wherever
+    /// the buyer or a Tennessee seller is (answer-key check #3: Levy charged Nashville 9.75% with its transit
+    /// surcharge, Knoxville 9.25%). Goods keep the place's own local rate.
+    @Test func tennesseeDigitalProductsTakeTheStandardLocalRate() throws {
+        let remote = Address.zip("CA", "94103")
+        for (zip, code, fulfilment) in [("37203", ProductTaxCode.digitalVideoDownload, Fulfilment.download), ("37902", .digitalVideoStream, .stream),
+                                        ("38103", .digitalSubscription, .stream)] {
+            let q = try quote("2026-03-02", from: remote, to: .zip("TN", zip), [line("100.00", code, fulfilment)])
+            #expect(q.totalTax.decimalString == "9.50", "\(zip) \(code)")
+            #expect(q.lines[0].jurisdictions.filter { $0.tax > 0 }.map(\.jurisdiction.code).contains("L-TN-SDP-STANDARD-LOCAL"), "\(zip)")
+        }
+        // A Memphis seller's download to Nashville, and $19.99 rounded: 1.90.
+        let memphis = try quote("2026-03-02", from: .zip("TN", "38103"), to: .zip("TN", "37203"), [line("19.99", .digitalVideoDownload, .download)])
+        #expect(memphis.totalTax.decimalString == "1.90")
+        #expect(try taxOn100("TN", "37203", on: "2026-03-02") == "9.75", "goods in Nashville keep Davidson County's 2.75%")
+    }
+
     /// Admissions taxes where the state's sales tax does not reach admissions: Maryland's local admissions and
     /// amusement tax (Baltimore City 10%, Tax-General 11-221 keeps sales tax off), Washington cities' (Tacoma 5%,
     /// Bellevue 3%), Cincinnati's 3%; Evanston's amusement tax on streamed video (5%) and admissions (5% and Cook

@@ -49,7 +49,7 @@ struct LayerFileTests {
             + "d,MN,county,27053,,set,state,27,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"
             + "e,MN,county,27053,,set,county,27053,X,0.01,2026-01-01,,nobody,2026-11-30,high,\n"
             + "f,MN,zip,5540,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"])
-        #expect(found.contains("local/corrections.csv:2:3: error: scope \"street\" is not one of county, city, zip, place, postal_city, town"))
+        #expect(found.contains("local/corrections.csv:2:3: error: scope \"street\" is not one of county, city, zip, place, postal_city, town, state"))
         #expect(found.contains("local/corrections.csv:3:4: error: \"2705\" is not a five-digit county FIPS code"))
         #expect(found.contains("local/corrections.csv:4:6: error: op \"replace\" is not set or add"))
         #expect(found.contains("local/corrections.csv:5:7: error: level \"state\" is not county, city or special"))

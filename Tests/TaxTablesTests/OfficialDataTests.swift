@@ -322,6 +322,11 @@ struct OfficialResolutionTests {
     }
 }
 
+/// What a thread reports back to a test.
+private final class Outcome: Sendable {
+    let text = Mutex<String>("")
+}
+
 @Suite("The versioned table store")
 struct TableStoreTests {
     func freshStore() -> TableStore {
@@ -533,6 +538,132 @@ struct TableStoreTests {
             try store.importFiles(inputs([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN")]), base: Repo.shipped, now: Self.now)
         }
         #expect(store.currentID() == version.id)
+    }
+
+    /// Probe #20: an imported CDTFA file answered any later date without a word; it speaks for the quarter it takes
+    /// effect in (California's district taxes change on a quarter's first day), and a date past it says so. A
+    /// file dated in year 1 (which answered every past date) is refused.
+    @Test func anImportedCDTFAFileIsFreshForItsQuarter() throws {
+        let ca = Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA", effectiveFrom: "2026-04-01")
+        let built = try OfficialTables.build(base: Repo.shipped, files: [ca], version: "t")
+        let losAngeles = Official.address("", "CA", "90012")
+        let inQuarter = try Official.quote(built.tables, losAngeles, on: "2026-06-30")
+        #expect(!inQuarter.warnings.contains { $0.hasPrefix("stale_rates") }, "\(inQuarter.warnings)")
+        let later = try Official.quote(built.tables, losAngeles, on: "2026-07-01")
+        #expect(later.warnings.contains { $0.hasPrefix("stale_rates: source ca-cdtfa is verified through 2026-06-30") }, "\(later.warnings)")
+        #expect(later.totalTax == inQuarter.totalTax, "still answered, with its last rates")
+        var ancient = ca
+        ancient.0.effectiveFrom = "0001-01-01"
+        #expect(throws: TableLoadError.self) { try OfficialTables.build(base: Repo.shipped, files: [ancient], version: "t") }
+    }
+
+    /// Versions made in one second list a parent before its child, and an import dated when it holds the lock.
+    @Test func versionsListInTheOrderTheyWereMade() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        var made: [String] = []
+        for name in ["MNR2026Q2FEB18.csv", "WIR2026Q2FEB18.csv", "GAR2026Q2FEB19.csv"] {
+            made.append(try store.importFiles(inputs([Official.file(name, .sstRates, String(name.prefix(2)))]), base: Repo.shipped, now: Self.now).manifest.id)
+        }
+        #expect(try store.versions().map(\.id) == made)
+    }
+
+    /// An import that finds another holding the store's lock says so before it waits (probe #20: a silent wait).
+    @Test func anImportWaitingForTheLockSaysSo() throws {
+        let store = freshStore()
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        try FileManager.default.createDirectory(atPath: store.directory, withIntermediateDirectories: true)
+        let holder = open(store.directory + "/.import.lock", O_CREAT | O_RDWR, 0o644)
+        #expect(holder >= 0 && flock(holder, LOCK_EX) == 0)
+        let waited = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        let outcome = Outcome()
+        let input = inputs([Official.file("MNR2026Q2FEB18.csv", .sstRates, "MN")])
+        Thread.detachNewThread {
+            do {
+                let made = try store.importFiles(input, base: Repo.shipped, now: Date(), waiting: { waited.signal() })
+                outcome.text.withLock { $0 = made.manifest.id }
+            } catch { outcome.text.withLock { $0 = "\(error)" } }
+            finished.signal()
+        }
+        #expect(waited.wait(timeout: .now() + 30) == .success, "the waiting import said so")
+        #expect(outcome.text.withLock { $0 }.isEmpty, "and did not go on while the lock was held")
+        flock(holder, LOCK_UN)
+        close(holder)
+        #expect(finished.wait(timeout: .now() + 120) == .success)
+        #expect(outcome.text.withLock { $0 } == store.currentID())
+    }
+
+    /// Probe #20: a diff against the shipped tables left out the shipped files (every row of an imported revision
+    /// was "added"), and between one CDTFA quarter and the next every row of the new file was added. Compared as
+    /// they answer, only the rates that change show.
+    @Test func aDiffShowsTheRatesThatChange() throws {
+        let shippedWA = Official.file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA")
+        let store = TableStore(directory: NSTemporaryDirectory() + "levy-store-" + UUID().uuidString,
+                               shipped: CanonicalTables.shippedOfficialFiles(directory: Repo.shippedTables))
+        defer { try? FileManager.default.removeItem(atPath: store.directory) }
+        #expect(Set(store.shipped.map(\.0.name)).isSuperset(of: ["wa_dor_location_rates_2024Q4-2026Q2.csv", "ca_cdtfa_rates_2026-01-01.csv"]))
+        var revised = shippedWA
+        revised.1 = Array(String(decoding: shippedWA.1, as: UTF8.self)
+            .replacingOccurrences(of: "SEATTLE,1726,0.065,0.0405,0,0.1055,20260101,20260331", with: "SEATTLE,1726,0.065,0.0415,0,0.1065,20260101,20260331").utf8)
+        let (revision, _) = try store.importFiles(inputs([revised]), base: Repo.shipped, now: Self.now)
+        let diff = try TableDiff.diff(old: try store.officialFiles("shipped"), new: try store.officialFiles(revision.id))
+        #expect(diff.first?.hasSuffix(": 1 added, 1 removed") == true, "\(diff.prefix(4))")
+        #expect(diff.contains { $0.hasPrefix("  + WA DOR location 1726 SEATTLE 53-LOC-1726 4.15%") && $0.hasSuffix("2026-01-01 to 2026-03-31") }, "\(diff)")
+
+        // Next quarter's CDTFA file with one rate changed: that place's rates from the new date, nothing else.
+        let shippedCA = String(decoding: Official.file("ca_cdtfa_rates_2026-01-01.csv", .caCDTFA, "CA").1, as: UTF8.self)
+        let april = (OfficialFile(kind: .caCDTFA, state: "CA", name: "ca_cdtfa_rates_2026-04-01.csv", effectiveFrom: "2026-04-01"),
+                     Array(shippedCA.utf8))
+        let (first, _) = try store.importFiles(inputs([april]), base: Repo.shipped, now: Self.now)
+        let july = (OfficialFile(kind: .caCDTFA, state: "CA", name: "ca_cdtfa_rates_2026-07-01.csv", effectiveFrom: "2026-07-01"),
+                    Array(shippedCA.replacingOccurrences(of: "0.08625,8.625,San Francisco,", with: "0.09125,9.125,San Francisco,").utf8))
+        let (second, _) = try store.importFiles(inputs([july]), base: Repo.shipped, now: Self.now)
+        let quarterly = try TableDiff.diff(old: try store.officialFiles(first.id), new: try store.officialFiles(second.id))
+        // San Francisco's city and county rows: each runs to 2026-06-30, then at the new rate.
+        #expect(quarterly.first?.hasSuffix(": 4 added, 2 removed") == true, "\(quarterly.prefix(12))")
+        #expect(quarterly.contains { $0.hasPrefix("  - ") && $0.contains("San Francisco") && $0.hasSuffix("2026-01-01 onward") }, "\(quarterly)")
+        #expect(quarterly.contains { $0.hasPrefix("  + ") && $0.contains("San Francisco") && $0.hasSuffix("2026-01-01 to 2026-06-30") })
+        #expect(quarterly.contains { $0.hasPrefix("  + ") && $0.contains("San Francisco") && $0.hasSuffix("2026-07-01 onward") })
+    }
+
+    /// Probe #20: a corrected Washington history that starts before the shipped file and ends after it was answered
+    /// only outside the shipped file's dates; it now takes the shipped file's place. One that ends before it is
+    /// answered where it alone has rows, and the import says which of its dates are not used.
+    @Test func aWiderWashingtonHistoryReplacesTheShippedFile() throws {
+        // The file's lines end in CRLF, one Character in Swift: split as bytes would, after making them LF.
+        let shipped = String(decoding: Official.file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA").1, as: UTF8.self)
+            .replacingOccurrences(of: "\r\n", with: "\n")
+        var lines = shipped.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let header = lines.removeFirst()
+        let q1 = lines.filter { $0.hasSuffix(",20260101,20260331") }
+        // The 2026 Q1 rows again for 2024 Q3 and 2026 Q3, Seattle's local rate 4.15% in every quarter.
+        func moved(_ from: String, _ through: String) -> [String] {
+            q1.map { $0.replacingOccurrences(of: ",20260101,20260331", with: ",\(from),\(through)") }
+        }
+        func file(_ name: String, _ rows: [String]) -> (OfficialFile, [UInt8]) {
+            let text = ([header] + rows).joined(separator: "\n").replacingOccurrences(of: "SEATTLE,1726,0.065,0.0405,0,0.1055", with: "SEATTLE,1726,0.065,0.0415,0,0.1065")
+            return (OfficialFile(kind: .waDOR, state: "WA", name: name), Array(text.utf8))
+        }
+        let middle = lines.filter { !$0.isEmpty }
+        let wider = file("wa_corrected.csv", moved("20240701", "20240930") + middle + moved("20260701", "20260930"))
+        let built = try OfficialTables.build(base: Repo.shipped, files: [wider], version: "t")
+        let seattle = Official.address("", "WA", "98101")
+        for date in ["2026-02-02", "2026-05-01", "2026-08-03"] {
+            #expect(try Official.quote(built.tables, seattle, on: date).totalTax.decimalString == "10.65", "\(date)")
+        }
+        // A history from 2024 Q3 to 2025 Q4 only: its 2024-10-01 onward is the shipped file's (which starts later).
+        // (Washington's ZIPs are matched to places from 2024-10-01 on, so 2024 Q3 is not quoted either way.)
+        let earlier = file("wa_early.csv", moved("20240701", "20240930") + middle.filter { $0.contains(",2024") || $0.contains(",2025") })
+        let partial = try OfficialTables.build(base: Repo.shipped, files: [earlier], version: "t")
+        #expect(try Official.quote(partial.tables, seattle, on: "2024-10-01").totalTax.decimalString == "10.35", "the shipped file's")
+        #expect(partial.report.warnings.contains { $0.file == "wa_early.csv" && $0.message.contains("2024-10-01 to 2025-12-31 are not used") },
+                "\(partial.report.warnings)")
+        // A quarter's file without Seattle: its addresses fall to King County's rate, and the import says so.
+        let withoutSeattle = file("wa_2026q3.csv", moved("20260701", "20260930").filter { !$0.contains(",1726,") })
+        let dropped = try OfficialTables.build(base: Repo.shipped, files: [withoutSeattle], version: "t")
+        #expect(dropped.report.warnings.contains { $0.file == "wa_2026q3.csv" && $0.message.contains("no rate in this file on 2026-07-01")
+                    && $0.message.contains("SEATTLE") }, "\(dropped.report.warnings)")
+        #expect(!built.report.warnings.contains { $0.message.contains("no rate in this file") }, "\(built.report.warnings)")
     }
 
     struct Broken: CustomTestStringConvertible, Sendable {

@@ -26,6 +26,9 @@ public struct OfficialFile: Codable, Sendable, Hashable {
         self.effectiveFrom = effectiveFrom
     }
 
+    /// The dates a rate file may take effect on: from the first published files to the end of the century.
+    public static let plausibleEffectiveDates = TaxDate(year: 2000, month: 1, day: 1)!...TaxDate(year: 2099, month: 12, day: 31)!
+
     /// Guesses the kind from the file name the publisher uses (`MNR2026Q2FEB18.csv`, `MNB…`, `wa_dor_…`, `…cdtfa…`,
     /// `ordmache…`).
     public static func kind(forFileName name: String) -> (Kind, String)? {
@@ -106,6 +109,10 @@ public enum OfficialTables {
                         diagnostics.append(TableDiagnostic(file: file.name, line: 0, message: "a CDTFA file needs the date it takes effect (--effective-from)"))
                         continue
                     }
+                    guard OfficialFile.plausibleEffectiveDates.contains(from) else {
+                        diagnostics.append(TableDiagnostic(file: file.name, line: 0, message: "a CDTFA file taking effect on \(from) is not plausible (\(OfficialFile.plausibleEffectiveDates.lowerBound) to \(OfficialFile.plausibleEffectiveDates.upperBound))"))
+                        continue
+                    }
                     let parsed = try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: from)
                     // A place in no county of the state could never be matched to an address (probe #18: "Atlantis").
                     let counties = Set(base.zip5.allRecords.lazy.filter { $0.state == state }.compactMap(\.countyName).map(PlaceRateFile.countyKey))
@@ -150,7 +157,7 @@ public enum OfficialTables {
         // An imported place file is as fresh as its last period (Washington's quarters); later dates say so. Of
         // several of a kind, the latest.
         for file in places {
-            if let last = file.places.map(\.period.through).max(), last < .distantFuture {
+            if let last = file.verifiedThrough {
                 tables.verifiedThrough[file.kind.rawValue] = Swift.max(tables.verifiedThrough[file.kind.rawValue] ?? last, last)
             }
             diagnostics += uncoveredDates(file, base: base, built: tables)
@@ -166,7 +173,7 @@ public enum OfficialTables {
     /// and last day.
     static func uncoveredDates(_ parsed: PlaceRateFile, base: CanonicalTables.Loaded, built: TaxTableSet) -> [TableDiagnostic] {
         let records = base.zip5.allRecords.lazy.filter { $0.state == parsed.state }
-        let covered = PlaceFileSuccession.merged(parsed.places.map(\.period))
+        let covered = EffectivePeriod.merged(parsed.places.map(\.period))
         guard let first = covered.first?.from, let estimated = records.map(\.period.from).min() else { return [] }
         var stretches: [EffectivePeriod] = estimated < first ? [EffectivePeriod(from: estimated, through: first.dayBefore)] : []
         for (before, after) in zip(covered, covered.dropFirst()) {

@@ -12,12 +12,18 @@ import TaxCore
 /// freshness warning says how old); a date before every file by the earliest, which carries its first rates back
 /// where its entry says so.
 struct PlaceFileSuccession: LocalRateResolver {
-    struct Member {
+    /// The dates a file's rows are in force.
+    struct Span: Sendable {
         var first: TaxDate
         var last: TaxDate
         /// The days some row of the file is in force, merged, in date order.
         var covered: [EffectivePeriod]
-        var resolver: PlaceRateResolver
+
+        init(_ periods: [EffectivePeriod]) {
+            covered = EffectivePeriod.merged(periods)
+            first = covered.first?.from ?? .distantPast
+            last = covered.map(\.through).max() ?? .distantFuture
+        }
 
         func covers(_ date: TaxDate) -> Bool {
             // Binary search: the last interval starting on or before the date.
@@ -30,45 +36,73 @@ struct PlaceFileSuccession: LocalRateResolver {
         }
     }
 
-    let members: [Member]
+    let spans: [Span]
+    let resolvers: [PlaceRateResolver]
 
     init(_ resolvers: [PlaceRateResolver]) {
-        members = resolvers.map { resolver in
-            let covered = Self.merged(resolver.file.places.map(\.period))
-            return Member(first: covered.first?.from ?? .distantPast, last: covered.map(\.through).max() ?? .distantFuture,
-                          covered: covered, resolver: resolver)
-        }
+        self.resolvers = resolvers
+        spans = resolvers.map { Span($0.file.places.map(\.period)) }
     }
 
-    /// Periods merged where they overlap or adjoin, in date order.
-    static func merged(_ periods: [EffectivePeriod]) -> [EffectivePeriod] {
-        var result: [EffectivePeriod] = []
-        for period in periods.sorted(by: { $0.from < $1.from }) {
-            if let last = result.last, period.from <= last.through || period.from.dayBefore == last.through {
-                result[result.count - 1].through = max(last.through, period.through)
+    /// The index of the file that answers a date (`spans` is not empty).
+    static func choice(_ spans: [Span], on date: TaxDate) -> Int {
+        var chosen: Int?
+        for (index, span) in spans.enumerated() where span.covers(date) {
+            if chosen.map({ span.first >= spans[$0].first }) ?? true { chosen = index }
+        }
+        if chosen == nil {
+            for (index, span) in spans.enumerated() where span.last < date {
+                if chosen.map({ span.last >= spans[$0].last }) ?? true { chosen = index }
+            }
+        }
+        if chosen == nil {
+            for (index, span) in spans.enumerated() where chosen.map({ span.first < spans[$0].first }) ?? true { chosen = index }
+        }
+        return chosen ?? 0
+    }
+
+    /// Which file answers which dates, over all of time, in date order: the choice changes only where some file's
+    /// rows begin or end, so it is made once per stretch between those days.
+    static func timeline(_ spans: [Span]) -> [(index: Int, period: EffectivePeriod)] {
+        guard !spans.isEmpty else { return [] }
+        var starts: Set<TaxDate> = [.distantPast]
+        for span in spans {
+            for period in span.covered {
+                starts.insert(period.from)
+                if let next = period.through.adding(days: 1) { starts.insert(next) }
+            }
+        }
+        let sorted = starts.sorted()
+        var result: [(index: Int, period: EffectivePeriod)] = []
+        for (position, start) in sorted.enumerated() {
+            let end = position + 1 < sorted.count ? sorted[position + 1].dayBefore : .distantFuture
+            let index = choice(spans, on: start)
+            if let last = result.last, last.index == index {
+                result[result.count - 1].period.through = end
             } else {
-                result.append(period)
+                result.append((index, EffectivePeriod(from: start, through: end)))
             }
         }
         return result
     }
 
-    func member(on date: TaxDate) -> PlaceRateResolver {
-        var chosen: Member?
-        for member in members where member.covers(date) {
-            if chosen.map({ member.first >= $0.first }) ?? true { chosen = member }
-        }
-        if chosen == nil {
-            for member in members where member.last < date {
-                if chosen.map({ member.last >= $0.last }) ?? true { chosen = member }
+    /// For each file, the dates its rows are in force but another file answers (one that starts later): said at
+    /// load, so a corrected history imported beside a file that starts later is not ignored without a word there
+    /// (probe #20).
+    static func shadowed(_ spans: [Span]) -> [Int: [(by: Int, period: EffectivePeriod)]] {
+        var result: [Int: [(by: Int, period: EffectivePeriod)]] = [:]
+        for segment in timeline(spans) {
+            for (index, span) in spans.enumerated() where index != segment.index {
+                for period in span.covered where period.overlaps(segment.period) {
+                    result[index, default: []].append((segment.index, EffectivePeriod(from: max(period.from, segment.period.from),
+                                                                                      through: min(period.through, segment.period.through))))
+                }
             }
         }
-        if chosen == nil {
-            for member in members where chosen.map({ member.first < $0.first }) ?? true { chosen = member }
-        }
-        // `members` is never empty (built from at least two files), so one was chosen.
-        return (chosen ?? members[0]).resolver
+        return result
     }
+
+    func member(on date: TaxDate) -> PlaceRateResolver { resolvers[Self.choice(spans, on: date)] }
 
     func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
         try member(on: date).resolve(address, on: date)

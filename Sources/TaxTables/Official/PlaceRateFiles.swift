@@ -28,6 +28,22 @@ public struct PlaceRateFile: Sendable {
     public var places: [PlaceRate]
     public var warnings: [TableDiagnostic]
 
+    /// The last day the file speaks for: a Washington file's last period ends on it; a CDTFA file gives the rates
+    /// of one calendar quarter (California's district taxes become operative only on a quarter's first day, as
+    /// Revenue and Taxation Code 7286.35 and the other district acts say, and CDTFA publishes them by quarter), so
+    /// it speaks for the quarter it takes effect in. Later dates are answered with its last
+    /// rates and a `stale_rates` warning (probe #20: an imported CDTFA file answered years later without one).
+    public var verifiedThrough: TaxDate? {
+        switch kind {
+        case .waDOR:
+            guard let last = places.map(\.period.through).max(), last < .distantFuture else { return nil }
+            return last
+        case .caCDTFA:
+            guard let first = places.map(\.period.from).min() else { return nil }
+            return first.lastDayOfQuarter
+        }
+    }
+
     /// Washington DOR: `Name,Location Code,State,Local,RTA,Rate,Effective Date,Expiration Date`, dates YYYYMMDD,
     /// rates as fractions; `Rate` must equal State + Local + RTA.
     public static func readWashington(_ bytes: [UInt8], file: String) throws(TableLoadError) -> PlaceRateFile {

@@ -13,9 +13,7 @@ public enum TableDiff {
             func identity(_ files: [(OfficialFile, [UInt8])]) -> [String] { files.map { OfficialTables.sha256($0.1) + "|" + ($0.0.effectiveFrom ?? "") } }
             if identity(before) == identity(after) { continue }
             let label = key.replacingAll("|", with: " ")
-            var removed: [String] = [], added: [String] = []
-            for file in before { removed += try facts(file) }
-            for file in after { added += try facts(file) }
+            let removed = try facts(of: before), added = try facts(of: after)
             let removedSet = Set(removed), addedSet = Set(added)
             let minus = removed.filter { !addedSet.contains($0) }, plus = added.filter { !removedSet.contains($0) }
             func names(_ files: [(OfficialFile, [UInt8])]) -> String { files.isEmpty ? "(none)" : files.map { $0.0.name + ($0.0.effectiveFrom.map { " (from \($0))" } ?? "") }.joined(separator: " + ") }
@@ -24,6 +22,37 @@ public enum TableDiff {
             out += plus.prefix(50).map { "  + " + $0 } + (plus.count > 50 ? ["  + … \(plus.count - 50) more"] : [])
         }
         return out.isEmpty ? ["no differences"] : out
+    }
+
+    /// The facts of one state's files of one kind. Several place-rate files are its history, each answering the
+    /// dates it is meant for (`PlaceFileSuccession`): their rows are compared as they answer, each clipped to the
+    /// dates its file answers and joined where a place's rates run on unchanged from one file into the next, so
+    /// next quarter's file shows the rates that change, not every row as added (probe #20).
+    static func facts(of files: [(OfficialFile, [UInt8])]) throws(TableLoadError) -> [String] {
+        guard files.count > 1, let kind = files.first?.0.kind, kind.isPlaceRates else {
+            var facts: [String] = []
+            for file in files { facts += try Self.facts(file) }
+            return facts
+        }
+        var parsed: [PlaceRateFile] = []
+        for file in files { parsed.append(try placeRates(file)) }
+        var periods: [String: [EffectivePeriod]] = [:]
+        var order: [String] = []
+        for segment in PlaceFileSuccession.timeline(parsed.map { PlaceFileSuccession.Span($0.places.map(\.period)) }) {
+            for place in parsed[segment.index].places where place.period.overlaps(segment.period) {
+                let fact = placeFact(place, period: nil)
+                if periods[fact] == nil { order.append(fact) }
+                periods[fact, default: []].append(EffectivePeriod(from: max(place.period.from, segment.period.from),
+                                                                   through: min(place.period.through, segment.period.through)))
+            }
+        }
+        return order.flatMap { fact in EffectivePeriod.merged(periods[fact] ?? []).map { "\(fact) \($0)" } }
+    }
+
+    static func placeRates(_ input: (OfficialFile, [UInt8])) throws(TableLoadError) -> PlaceRateFile {
+        let (file, bytes) = input
+        if file.kind == .waDOR { return try PlaceRateFile.readWashington(bytes, file: file.name) }
+        return try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: TaxDate(iso: file.effectiveFrom ?? "") ?? .distantPast)
     }
 
     /// Every fact of a file as a line of text, independent of its line number, so moves are not changes.
@@ -39,11 +68,8 @@ public enum TableDiff {
                 let keys = record.jurisdictionKeys.map(\.description).joined(separator: ",")
                 return "boundary \(record.fact) -> [\(keys)]"
             }
-        case .waDOR:
-            return try PlaceRateFile.readWashington(bytes, file: file.name).places.map(placeFact)
-        case .caCDTFA:
-            return try PlaceRateFile.readCalifornia(bytes, file: file.name, effectiveFrom: TaxDate(iso: file.effectiveFrom ?? "") ?? .distantPast)
-                .places.map(placeFact)
+        case .waDOR, .caCDTFA:
+            return try placeRates(input).places.map { placeFact($0, period: $0.period) }
         case .ilIDOR:
             return try IllinoisRateFile.read(bytes, file: file.name).places.flatMap { place in
                 place.addressSpecific ? ["IDOR \(place.code) \(place.name) (\(place.county)) address-specific"]
@@ -52,7 +78,9 @@ public enum TableDiff {
         }
     }
 
-    static func placeFact(_ place: PlaceRate) -> String {
-        "\(place.label) \(place.locals.map { "\($0.jurisdiction.code) \($0.intrastate.percentString)%" }.joined(separator: " + ")) \(place.period)"
+    /// A place's rates as text, with a period unless the caller adds its own.
+    static func placeFact(_ place: PlaceRate, period: EffectivePeriod?) -> String {
+        let rates = "\(place.label) \(place.locals.map { "\($0.jurisdiction.code) \($0.intrastate.percentString)%" }.joined(separator: " + "))"
+        return period.map { "\(rates) \($0)" } ?? rates
     }
 }
