@@ -199,7 +199,8 @@ struct ScopeIndex<Row: Sendable>: Sendable {
     }
 
     func candidates(record: Zip5Record?, zip5: Int32, place: String?, town: String?) -> [Row] {
-        var indices = everywhere + (byZip[zip5] ?? [])
+        var indices = byZip[zip5] ?? []
+        if !everywhere.isEmpty { indices += everywhere }
         if !byCounty.isEmpty, let county = record?.countyFIPS, let found = byCounty[county] { indices += found }
         if !byCity.isEmpty, let city = record?.cityName, let found = byCity[city.uppercased()] { indices += found }
         if !byPlace.isEmpty, let place, let found = byPlace[place.uppercased()] { indices += found }
