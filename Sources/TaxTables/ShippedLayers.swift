@@ -851,7 +851,7 @@ extension CanonicalTables {
             let spans = all.map { PlaceFileSuccession.Span($0.resolver.file.places.map(\.period)) }
             let files = all.indices.filter { index in
                 all[index].imported || all[index].resolver.file.kind != .waDOR || !all.indices.contains { other in
-                    all[other].imported && spans[other].first <= spans[index].first && spans[other].last >= spans[index].last
+                    all[other].imported && spans[other].spans(spans[index])
                 }
             }.map { all[$0] }
             if files.count == 1 {

@@ -210,10 +210,8 @@ public struct TableStore: Sendable {
         guard input.file.kind == file.kind, input.file.state == file.state, file.kind.isPlaceRates else { return false }
         if file.kind == .caCDTFA { return input.file.effectiveFrom != nil && input.file.effectiveFrom == file.effectiveFrom }
         guard let new = try? PlaceRateFile.readWashington(input.bytes, file: input.file.name),
-              let old = try? PlaceRateFile.readWashington(bytes, file: file.name),
-              let newFirst = new.places.map(\.period.from).min(), let newLast = new.places.map(\.period.through).max(),
-              let oldFirst = old.places.map(\.period.from).min(), let oldLast = old.places.map(\.period.through).max() else { return false }
-        return newFirst <= oldFirst && newLast >= oldLast
+              let old = try? PlaceRateFile.readWashington(bytes, file: file.name), !new.places.isEmpty, !old.places.isEmpty else { return false }
+        return PlaceFileSuccession.Span(new.places.map(\.period)).spans(PlaceFileSuccession.Span(old.places.map(\.period)))
     }
 
     /// Whether an input is a file the version already holds: same kind, state, name, date and bytes.

@@ -25,6 +25,10 @@ struct PlaceFileSuccession: LocalRateResolver {
             last = covered.map(\.through).max() ?? .distantFuture
         }
 
+        /// Whether this file's rows start no later and end no earlier than `other`'s: a revised history that can
+        /// take its place.
+        func spans(_ other: Span) -> Bool { first <= other.first && last >= other.last }
+
         func covers(_ date: TaxDate) -> Bool {
             // Binary search: the last interval starting on or before the date.
             var low = 0, high = covered.count
