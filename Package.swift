@@ -40,7 +40,7 @@ let package = Package(
         // Reads, validates and converts table data into the engine's in-memory tables.
         .target(
             name: "TaxTables",
-            dependencies: ["TaxCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TaxCore", "JSONInput", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: optimizedInDebug
         ),
         // The system SQLite library (libsqlite3-dev), wrapped by Storage.

@@ -49,11 +49,7 @@ public enum JSONGuard {
 
         /// Where in a file `offset` falls, for an error that names a line and column (both from 1; the column counts
         /// bytes, as editors showing byte columns do).
-        public func position(in bytes: [UInt8]) -> (line: Int, column: Int) {
-            var (line, lineStart) = (1, 0)
-            for index in 0..<min(offset, bytes.count) where bytes[index] == UInt8(ascii: "\n") { (line, lineStart) = (line + 1, index + 1) }
-            return (line, min(offset, bytes.count) - lineStart + 1)
-        }
+        public func position(in bytes: [UInt8]) -> (line: Int, column: Int) { JSONGuard.position(of: offset, in: bytes) }
 
         /// The failure as a file's error: `name:line:column: path: message`.
         public func located(file name: String, in bytes: [UInt8]) -> String {
@@ -67,6 +63,13 @@ public enum JSONGuard {
                 .replacing("send a JSON object", with: "write a JSON object")
                 .replacing("JSON must be sent as UTF-8", with: "save it as UTF-8")
         }
+    }
+
+    /// The line and column (both from 1; the column counts bytes) of a byte offset in a file.
+    public static func position(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
+        var (line, lineStart) = (1, 0)
+        for index in 0..<min(max(offset, 0), bytes.count) where bytes[index] == UInt8(ascii: "\n") { (line, lineStart) = (line + 1, index + 1) }
+        return (line, min(max(offset, 0), bytes.count) - lineStart + 1)
     }
 
     /// Checks `bytes`; the top level must be an object when `requireObject` is true.
@@ -99,12 +102,30 @@ public enum JSONGuard {
         return scanner.firstNonWhole
     }
 
+    /// Where each value of a document that `check` accepts starts: byte offsets by path ("" for the document,
+    /// "format", "lines[0].amount"), down to `depth` levels. For a file whose content is checked after decoding, so
+    /// that a wrong value is still reported at its line and column. nil when `check` would refuse the bytes.
+    public static func valueOffsets(_ bytes: [UInt8], limits: Limits = .standard, depth: Int = 2) -> [String: Int]? {
+        var scanner = Scanner(bytes: bytes, limits: limits)
+        scanner.offsets = [:]
+        scanner.offsetDepth = depth
+        do {
+            try scanner.skipBOMAndSpace()
+            try scanner.value(depth: 0)
+        } catch { return nil }
+        scanner.skipSpace()
+        return scanner.index == bytes.count ? scanner.offsets : nil
+    }
+
     struct Scanner {
         let bytes: [UInt8]
         let limits: Limits
         var index = 0
         /// The path of the first number read that is not a whole `Int64` (see `firstNonWholeNumber`).
         var firstNonWhole: String?
+        /// Where values start, by path, when asked for (see `valueOffsets`).
+        var offsets: [String: Int]?
+        var offsetDepth = 0
         /// The path to the value being read: member names and array indexes.
         var path: [PathPart] = []
 
@@ -152,6 +173,10 @@ public enum JSONGuard {
 
         mutating func value(depth: Int) throws(Failure) {
             skipSpace()
+            if offsets != nil, path.count <= offsetDepth {
+                let (key, at) = (pathText, index)
+                offsets?[key] = at
+            }
             guard let byte = peek else { throw fail(.syntax, "a value is missing (the body ends early)") }
             switch byte {
             case UInt8(ascii: "{"): try object(depth: depth + 1)

@@ -70,15 +70,7 @@ public enum CanonicalTables {
         }
         if log.hasErrors { throw TableLoadError(log.entries) }
 
-        var manifest: Manifest?
-        do {
-            manifest = try JSONDecoder().decode(Manifest.self, from: Data(contents["manifest.json"]!))
-            if manifest!.format != format {
-                log.error("manifest.json", 1, nil, "format \"\(manifest!.format)\" is not \(format)")
-            }
-        } catch {
-            log.error("manifest.json", 1, nil, "not a valid manifest: \(error)")
-        }
+        let manifest = readManifest(contents["manifest.json"]!, log: &log)
 
         let sources = readSources(contents["sources.csv"]!, log: &log)
         let known = Set(sources.map(\.id))
@@ -102,11 +94,8 @@ public enum CanonicalTables {
         let sstNames = contents[sstPlaceNamesFile].map { readSSTPlaceNames($0, states: stateCodes, sources: known, log: &log) } ?? []
         var zip5Date = TaxDate(year: 2026, month: 2, day: 1)!
         for (text, field) in [(manifest?.zip5TableDate, "zip5_table_date"), (manifest?.localCarriedBackFrom, "local_carried_back_from")] {
-            guard let text else { continue }
-            guard let date = TaxDate(iso: text) else {
-                log.error("manifest.json", 1, nil, "\(field) \"\(text)\" is not a date (YYYY-MM-DD)")
-                continue
-            }
+            // readManifest reported a date that is not one.
+            guard let text, let date = TaxDate(iso: text) else { continue }
             if field == "zip5_table_date" { zip5Date = date } else { zip5 = carryBack(zip5, to: date) }
         }
         let placed = relocateCrossCountyRegions(separateDistricts(zip5).records, townsTopUp: Set(localCaps.map(\.code))).records
@@ -124,7 +113,8 @@ public enum CanonicalTables {
                                           contents: &contents, corrections: corrections, ownBase: ownBase, sstNames: sstNames,
                                           log: &log)
         if log.hasErrors { throw TableLoadError(log.entries) }
-        let version = manifest!.version + "+sha256." + digest(contents)
+        guard let manifest else { throw TableLoadError(log.entries) }
+        let version = manifest.version + "+sha256." + digest(contents)
         var tables = TaxTableSet(version: version, states: profiles, taxability: taxability, rules: rules, locals: locals)
         tables.couponRules = coupons
         tables.brackets = brackets

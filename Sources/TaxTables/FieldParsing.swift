@@ -1,5 +1,19 @@
 import TaxCore
 
+/// The highest rate one row of a table may give. No US sales or use tax reaches a quarter of the price (the highest
+/// combined rates are about 11.5%, the highest local tax with its own base 9%), so a larger one is a percentage
+/// written where a fraction belongs ("6.25" or "1" for 0.0625 or 0.01) or another typo, refused rather than charged.
+enum PlausibleRate {
+    static let maximum = Rate(units: Rate.scale / 4)
+
+    /// Why `rate` cannot be a table's rate, or nil.
+    static func problem(_ rate: Rate) -> String? {
+        rate.units > maximum.units
+            ? "is \(rate.percentString)%, more than any US sales or use tax rate (\(maximum.percentString)% at most; a rate is a fraction: 0.0625 for 6.25%)"
+            : nil
+    }
+}
+
 /// Typed reads of CSV fields. A bad value is logged with its file, line and column and yields nil, so a
 /// load goes on and reports every problem in one run.
 extension CSVTable {
@@ -28,7 +42,14 @@ extension CSVTable {
             if !optional { log.error(file, record.line, index, "\(column) is blank; a blank rate means no rate, never 0") }
             return nil
         }
-        do { return try Rate.parse(fraction: value) } catch {
+        do {
+            let rate = try Rate.parse(fraction: value)
+            if let implausible = PlausibleRate.problem(rate) {
+                log.error(file, record.line, index, "\(column) \(value) \(implausible)")
+                return nil
+            }
+            return rate
+        } catch {
             log.error(file, record.line, index, "\(column) \(error)")
             return nil
         }

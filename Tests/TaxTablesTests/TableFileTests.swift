@@ -174,7 +174,23 @@ struct TableFileTests {
         Broken(name: "ZIP in a state the tables lack", file: "local/zip5.csv", find: "55401,MN", replace: "55401,IA",
                diagnostic: "local/zip5.csv:2:2: error: state IA is not in states.csv"),
         Broken(name: "unknown manifest format", file: "manifest.json", find: "levy-tables/1", replace: "levy-tables/9",
-               diagnostic: "manifest.json:1: error: format \"levy-tables/9\" is not levy-tables/1"),
+               diagnostic: "manifest.json:1:13: error: format \"levy-tables/9\" is not levy-tables/1"),
+        // Probe #18: manifest errors were all "line 1" with a Foundation error dump, a misspelt member was ignored.
+        Broken(name: "manifest that is not JSON", file: "manifest.json", find: "\"fixture-minimal\",", replace: "\"fixture-minimal\",,",
+               diagnostic: "manifest.json:1:59: error: expected a member name in double quotes"),
+        Broken(name: "manifest member of the wrong type", file: "manifest.json", find: "\"levy-tables/1\"", replace: "1",
+               diagnostic: "manifest.json:1:13: error: format must be text"),
+        Broken(name: "misspelt manifest member", file: "manifest.json", find: "\"version\"", replace: "\"versoin\"",
+               diagnostic: "manifest.json:1:41: error: unknown member \"versoin\"; a manifest has format, version, description, zip5_table_date, local_carried_back_from"),
+        Broken(name: "missing manifest member", file: "manifest.json", find: "\"version\"", replace: "\"versoin\"",
+               diagnostic: "manifest.json:1:1: error: the member \"version\" is missing"),
+        Broken(name: "manifest version that cannot name a folder", file: "manifest.json", find: "fixture-minimal", replace: "../x",
+               diagnostic: "manifest.json:1:41: error: version \"../x\" must be 1 to 64 letters, digits, '.', '-' or '_'"),
+        Broken(name: "manifest date that is not one", file: "manifest.json", find: "\"version\"", replace: "\"zip5_table_date\": \"2026-02-30\", \"version\"",
+               diagnostic: "manifest.json:1:49: error: zip5_table_date \"2026-02-30\" is not a date (YYYY-MM-DD)"),
+        // Probe #18: a percentage written where a fraction belongs ("1" for 1%) was charged as 100%.
+        Broken(name: "a rate no US tax reaches", file: "states.csv", find: "Y,0.06875,", replace: "Y,1,",
+               diagnostic: "states.csv:2:5: error: rate 1 is 100%, more than any US sales or use tax rate (25% at most; a rate is a fraction: 0.0625 for 6.25%)"),
     ]
 
     @Test("a broken file gives its located diagnostic and nothing loads", arguments: brokenFiles)

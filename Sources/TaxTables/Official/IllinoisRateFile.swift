@@ -89,9 +89,14 @@ public struct IllinoisRateFile: Sendable {
                     log.error(file, number, 70, "general merchandise rate \(current.percentString)% is below the state's 6.25%")
                     continue
                 }
+                if let implausible = PlausibleRate.problem(current) {
+                    log.error(file, number, 70, "general merchandise rate \(implausible)")
+                    continue
+                }
                 // The rate before: its own dates, ending the day before the current one at the latest (a place that
                 // never changed repeats its rate with an open end).
-                if let from = TaxDate(compact: Substring(text(133, 140))), from < since, let prior = rate(text(149, 153)), prior >= stateRate {
+                if let from = TaxDate(compact: Substring(text(133, 140))), from < since, let prior = rate(text(149, 153)), prior >= stateRate,
+                   PlausibleRate.problem(prior) == nil {
                     let until = TaxDate(compact: Substring(text(141, 148))).map { min($0, since.dayBefore) } ?? since.dayBefore
                     if from <= until { place.rates.append((EffectivePeriod(from: from, through: until), prior)) }
                 }

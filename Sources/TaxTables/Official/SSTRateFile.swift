@@ -108,7 +108,13 @@ public struct SSTRateFile: Sendable {
             var parsed: [Rate?] = []
             for column in 3...6 {
                 if f[column].isEmpty { parsed.append(nil); continue }
-                do { parsed.append(try Rate.parse(fraction: f[column])) } catch {
+                do {
+                    let rate = try Rate.parse(fraction: f[column])
+                    if let implausible = PlausibleRate.problem(rate) {
+                        log.error(file, line, column + 1, "rate \(f[column]) \(implausible)"); failed = true
+                    }
+                    parsed.append(rate)
+                } catch {
                     log.error(file, line, column + 1, "rate \(error)"); failed = true
                 }
             }
