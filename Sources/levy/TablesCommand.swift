@@ -136,7 +136,14 @@ struct TablesCommand: ParsableCommand {
                     writeError("levy: another import into \(tableStore.directory) is running; waiting for it to finish\n")
                 })
                 print(created ? "imported version \(manifest.id) (now current) into \(tableStore.directory)" : "version \(manifest.id) already holds these files; it is current")
-                for line in manifest.report { print("  \(line)") }
+                // What the parent version's import already said of its files is not said again: repeated, it read as if
+                // those files were at fault (probe #18).
+                let known = Set(manifest.parent.flatMap { $0 == "shipped" ? nil : try? tableStore.manifest($0).report } ?? [])
+                let repeated = manifest.report.filter(known.contains).count
+                for line in manifest.report where !known.contains(line) { print("  \(line)") }
+                if repeated > 0 {
+                    print("  (\(repeated) more line(s) as at the import of \(manifest.parent ?? ""), not repeated: levy tables versions --report)")
+                }
             } catch let error as TableLoadError {
                 // A file of another kind fails on its columns; say which kind it was read as when the user chose it.
                 let chosen = kind.map { "\n(every file was read as --kind \($0.rawValue); is that what it is?)" } ?? ""
@@ -153,6 +160,7 @@ struct TablesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the table versions of the store, oldest first.")
 
         @Option(help: "The versioned table store (default: LEVY_STORE or .levy/tables).") var store: String?
+        @Flag(help: "Also print each version's import report (its files' summaries and warnings).") var report = false
 
         func run() throws {
             let tableStore = TableStore(directory: TableLocation.storeDirectory(store))
@@ -165,6 +173,7 @@ struct TablesCommand: ParsableCommand {
                     let from = file.effectiveFrom.map { " from \($0)" } ?? ""
                     print("      \(file.kind.rawValue) \(file.state) \(file.name)\(from) sha256:\(file.sha256.prefix(16))")
                 }
+                if report { for line in version.report { print("      | \(line)") } }
             }
         }
     }

@@ -53,4 +53,28 @@ struct TablesCLITests {
         #expect(try LevyBinary.run(["tables", "import", "--store", store, "--kind", "sst-rates", "--state", "MN", renamed]).status == 0,
                 "--state supplies what the name lacks")
     }
+
+    /// Probe #18: each import printed the report of the whole version, so the files already in it were warned of
+    /// again at every import, as if they were at fault.
+    @Test("an import prints what is new in its report; versions --report prints each version's whole")
+    func importReportsWhatIsNew() throws {
+        let store = NSTemporaryDirectory() + "levy-cli-report-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: store) }
+        let first = try LevyBinary.run(["tables", "import", "--store", store, Self.official("MNR2026Q2FEB18.csv"), Self.official("MNB2026Q2FEB18-sample.csv")])
+        #expect(first.status == 0, "\(first.stderr)")
+        let firstLines = first.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") }
+        #expect(!firstLines.isEmpty, "the first import reports its files")
+        let second = try LevyBinary.run(["tables", "import", "--store", store, Self.official("wa_dor_location_rates_2024Q4-2026Q2.csv")])
+        #expect(second.status == 0, "\(second.stderr)")
+        let secondLines = second.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") }
+        #expect(secondLines.filter(firstLines.contains).isEmpty, "said again: \(second.stdout)")
+        #expect(secondLines.contains { $0.contains("wa_dor_location_rates_2024Q4-2026Q2.csv") }, "\(second.stdout)")
+        #expect(secondLines.last?.contains("more line(s) as at the import of v") == true && secondLines.last?.contains("levy tables versions --report") == true,
+                "\(second.stdout)")
+        let versions = try LevyBinary.run(["tables", "versions", "--store", store, "--report"]).stdout
+        for line in firstLines {
+            let said = "      | " + line.dropFirst(2)
+            #expect(versions.components(separatedBy: said).count == 3, "in both versions' reports: \(line)")
+        }
+    }
 }
