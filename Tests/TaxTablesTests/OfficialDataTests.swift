@@ -272,6 +272,11 @@ struct OfficialResolutionTests {
         for (date, tax) in [("2025-06-02", "8.63"), ("2026-03-31", "8.63"), ("2026-04-01", "9.13"), ("2027-01-04", "9.13")] {
             #expect(try Official.quote(california.tables, sanFrancisco, on: date).totalTax.decimalString == tax, "\(date)")
         }
+        // The record of a row whose file a later one takes over from says till when its file answers (it said "onward").
+        let march = try california.tables.locals.resolve(sanFrancisco, on: TaxDate(iso: "2026-03-31")!).record
+        #expect(march.contains("(official/ca_cdtfa_rates_2026-01-01.csv:") && march.contains("; its file answers through 2026-03-31, ca_cdtfa_rates_2026-04-01.csv from 2026-04-01"),
+                "\(march)")
+        #expect(try !california.tables.locals.resolve(sanFrancisco, on: TaxDate(iso: "2026-04-01")!).record.contains("its file answers"))
         // Washington: the 2026Q2 rows alone, Seattle's raised.
         let wa = Official.file("wa_dor_location_rates_2024Q4-2026Q2.csv", .waDOR, "WA")
         let lines = wa.1.split(separator: 10, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }

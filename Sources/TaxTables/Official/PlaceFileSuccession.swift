@@ -43,9 +43,13 @@ struct PlaceFileSuccession: LocalRateResolver {
     let spans: [Span]
     let resolvers: [PlaceRateResolver]
 
+    /// Which file answers which dates (`timeline`), where there are several.
+    let answers: [(index: Int, period: EffectivePeriod)]
+
     init(_ resolvers: [PlaceRateResolver]) {
         self.resolvers = resolvers
         spans = resolvers.map { Span($0.file.places.map(\.period)) }
+        answers = resolvers.count > 1 ? Self.timeline(spans) : []
     }
 
     /// The index of the file that answers a date (`spans` is not empty).
@@ -109,7 +113,14 @@ struct PlaceFileSuccession: LocalRateResolver {
     func member(on date: TaxDate) -> PlaceRateResolver { resolvers[Self.choice(spans, on: date)] }
 
     func resolve(_ address: Address, on date: TaxDate) throws(ResolutionError) -> ResolvedLocation {
-        try member(on: date).resolve(address, on: date)
+        var location = try member(on: date).resolve(address, on: date)
+        // A row's own period runs on where a later file takes over ("2026-01-01 onward"): the record says till when
+        // its file answers, and which file then does.
+        if let now = answers.firstIndex(where: { $0.period.contains(date) }), now + 1 < answers.count {
+            let next = answers[now + 1]
+            location.record += "; its file answers through \(answers[now].period.through), \(resolvers[next.index].file.file) from \(next.period.from)"
+        }
+        return location
     }
 
     func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
