@@ -72,8 +72,18 @@ public enum JSONGuard {
         return (line, min(max(offset, 0), bytes.count) - lineStart + 1)
     }
 
+    /// What a check found in a document it accepts.
+    public struct Findings: Sendable, Equatable {
+        /// The path of the first number whose exact value is not a whole number (`0.99999999999999999999`, `1.5`,
+        /// `15e-1`), or nil. A decoder reading a whole-number field through a `Double` rounds the first to 1, so a
+        /// caller that decoded the document refuses it by this path (probe #21: a quantity of 1 and a refund of line
+        /// 1 were read from it). `2.0` and `1e3` are whole numbers, exactly.
+        public var firstFractionalNumber: String?
+    }
+
     /// Checks `bytes`; the top level must be an object when `requireObject` is true.
-    public static func check(_ bytes: [UInt8], limits: Limits = .standard, requireObject: Bool = true) throws(Failure) {
+    @discardableResult
+    public static func check(_ bytes: [UInt8], limits: Limits = .standard, requireObject: Bool = true) throws(Failure) -> Findings {
         // JSON text never holds a NUL byte; UTF-16 (without its byte-order mark) holds one in every ASCII character,
         // and would otherwise be refused as a puzzling syntax error at its second byte.
         if let nul = bytes.prefix(4).firstIndex(of: 0) {
@@ -88,6 +98,7 @@ public enum JSONGuard {
         try scanner.value(depth: 0)
         scanner.skipSpace()
         if scanner.index != bytes.count { throw scanner.fail(.syntax, "unexpected text after the JSON value") }
+        return Findings(firstFractionalNumber: scanner.firstFractional)
     }
 
     /// The path of the first number in `bytes` that is not a whole number an `Int64` holds (`1.5`, `1e3`,
@@ -123,6 +134,8 @@ public enum JSONGuard {
         var index = 0
         /// The path of the first number read that is not a whole `Int64` (see `firstNonWholeNumber`).
         var firstNonWhole: String?
+        /// The path of the first number read whose exact value is not whole (see `Findings`).
+        var firstFractional: String?
         /// Where values start, by path, when asked for (see `valueOffsets`).
         var offsets: [String: Int]?
         var offsetDepth = 0
@@ -285,6 +298,40 @@ public enum JSONGuard {
                 throw fail(.tooLong, "a number longer than \(limits.maxNumberLength) characters")
             }
             if firstNonWhole == nil, Int64(String(decoding: bytes[start..<index], as: UTF8.self)) == nil { firstNonWhole = pathText }
+            if firstFractional == nil, !Self.isWhole(bytes[start..<index]) { firstFractional = pathText }
+        }
+
+        /// Whether a well-formed number literal is exactly a whole number: its digits, with trailing zeros dropped,
+        /// are not shifted right of the point by the fraction and the exponent.
+        static func isWhole(_ literal: ArraySlice<UInt8>) -> Bool {
+            guard literal.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) else { return true }
+            var digits: [UInt8] = []
+            var fractionDigits = 0
+            var exponent = 0
+            var part = 0  // 0 integer, 1 fraction, 2 exponent
+            var exponentNegative = false
+            for byte in literal {
+                switch byte {
+                case UInt8(ascii: "."): part = 1
+                case UInt8(ascii: "e"), UInt8(ascii: "E"): part = 2
+                case UInt8(ascii: "-") where part == 2: exponentNegative = true
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    if part == 2 {
+                        // Literals are at most `maxNumberLength` characters; clamp all the same.
+                        exponent = min(exponent * 10 + Int(byte - UInt8(ascii: "0")), 1_000_000)
+                    } else {
+                        digits.append(byte)
+                        if part == 1 { fractionDigits += 1 }
+                    }
+                default: break
+                }
+            }
+            var scale = fractionDigits - (exponentNegative ? -exponent : exponent)
+            while scale > 0, digits.last == UInt8(ascii: "0") {
+                digits.removeLast()
+                scale -= 1
+            }
+            return scale <= 0 || digits.allSatisfy { $0 == UInt8(ascii: "0") }
         }
 
         @discardableResult

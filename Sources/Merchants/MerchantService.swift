@@ -362,8 +362,7 @@ public struct MerchantService: Sendable {
         return a.state == b.state && a.zip.zip5 == b.zip.zip5 && folded(a.line1) == folded(b.line1) && folded(a.city) == folded(b.city)
     }
 
-    public static let places: Set<String> = Set(("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
-                                          + "ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP").split(separator: " ").map(String.init))
+    public static let places: Set<String> = Set(StateCode.usPlaces.map(\.code))
 
     static func randomBase32(bytes count: Int) -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")

@@ -201,6 +201,8 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(String)
     /// In-person services beyond the vouchers one order may issue (one voucher per unit); `line` is 0-based.
     case tooManyVouchers(line: Int, limit: Int)
+    /// A gift card line whose amount cannot give each of its cards a cent (0.05 for ten cards).
+    case giftCardsBelowACent(line: Int, cards: Int64, amount: String)
     /// The buyer's bank disputes the payment: the processor will not refund it until the dispute is closed.
     case disputed
     /// An order's tax date more than a year after today: a sale has happened or is about to, and a quote that far
@@ -229,6 +231,8 @@ public enum OrderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .dateTooLate(let date, let latest): "the tax date \(date.iso) is more than a year after today: an order's date is at most \(latest.iso)"
         case .tooManyVouchers(let line, let limit):
             "line \(line + 1) takes the order past \(limit) vouchers and gift cards (one per unit of an in-person service or a gift card): split the order or sell a package with fewer units"
+        case .giftCardsBelowACent(let line, let cards, let amount):
+            "line \(line + 1) issues \(cards) gift cards for \(amount): each card must be worth at least 0.01"
         }
     }
 }

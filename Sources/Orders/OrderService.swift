@@ -212,6 +212,10 @@ public struct OrderService: Sendable {
         guard request.date <= latest else { throw OrderError.dateTooLate(request.date, latest: latest) }
         let quote: Quote
         do { quote = try calculator.quote(request) } catch { throw OrderError.unquotable(error) }
+        // Capture issues one card per unit, each worth its share in whole cents (probe #21: 0.05 for ten cards issued five).
+        for (index, line) in quote.lines.enumerated() where line.code == .giftCard && line.amount.minorUnits > 0 && line.amount.minorUnits < max(1, line.quantity) {
+            throw OrderError.giftCardsBelowACent(line: index, cards: max(1, line.quantity), amount: line.amount.decimalString)
+        }
         // A retry of an order already placed is answered from the store, before any gift card is looked at again.
         if !giftCards.isEmpty, let existing = try await order(forKey: idempotencyKey) {
             return try Self.replay(existing, requestHash: requestHash, key: idempotencyKey)

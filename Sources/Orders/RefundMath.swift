@@ -66,7 +66,9 @@ public enum RefundMath {
             let parts = allocate(amount, weights: remaining)
             return order.lines.enumerated().compactMap { index, line -> RefundedLine? in
                 let part = parts[index]
-                guard part > 0 else { return nil }
+                // Refunding all the net that remains gives back all the tax that remains, that of a line with no net
+                // left too (probe #21: a line a third-party coupon paid for kept its tax, and no amount could reach it).
+                guard part > 0 || (amount == total && line.taxes.contains { $0.tax > $0.refundedTax }) else { return nil }
                 let left = remaining[index]
                 return RefundedLine(line: line.number, quantity: 0, amount: part, taxes: line.taxes.map { tax in
                     let leftTax = tax.tax - tax.refundedTax

@@ -16,9 +16,15 @@ public enum QuoteCodec {
     public static func decodeRequest(_ data: Data, locations: [String: Address] = [:], placesOfBusiness: [PlaceOfBusiness] = [],
                                      defaultRounding: RoundingMode = .sst) throws(ContractError) -> QuoteRequest {
         let bytes = Array(data)
-        try checkJSON(bytes)
+        let findings = try checkJSON(bytes)
         let document: QuoteRequestDocument
-        if let parsed = QuoteRequestParser.parse(bytes) { document = parsed } else { document = try decodeDocumentWithFoundation(data) }
+        if let parsed = QuoteRequestParser.parse(bytes) { document = parsed } else {
+            document = try decodeDocumentWithFoundation(data)
+            // Foundation reads a whole-number field through a Double: 0.99999999999999999999 was a quantity of 1.
+            if let field = findings.firstFractionalNumber {
+                throw ContractError(.invalidValue, field: field, "expected a whole number (an integer smaller than 2^63 in size)")
+            }
+        }
         return try validate(document, locations: locations, placesOfBusiness: placesOfBusiness, defaultRounding: defaultRounding)
     }
 
@@ -68,8 +74,9 @@ public enum QuoteCodec {
     }
 
     /// The I-JSON check every request passes before it is read (`JSONGuard`), as a contract error.
-    public static func checkJSON(_ bytes: [UInt8]) throws(ContractError) {
-        do { try JSONGuard.check(bytes) } catch {
+    @discardableResult
+    public static func checkJSON(_ bytes: [UInt8]) throws(ContractError) -> JSONGuard.Findings {
+        do { return try JSONGuard.check(bytes) } catch {
             throw contractError(error)
         }
     }
@@ -179,6 +186,10 @@ public enum QuoteCodec {
             for (i, text) in list.enumerated() {
                 guard let state = StateCode(text) else {
                     throw ContractError(.invalidValue, field: "seller.registrations[\(i)]", "\"\(text)\" is not a two-letter state code")
+                }
+                // Probe #21: "MM" was taken, and every line was "not registered" with no word of why.
+                guard StateCode.usPlaces.contains(state) else {
+                    throw ContractError(.invalidValue, field: "seller.registrations[\(i)]", "\"\(text)\" is not the code of a US state, DC or territory")
                 }
                 states.insert(state)
             }

@@ -147,6 +147,8 @@ public struct APIError: Error, Sendable, Equatable {
         case .invalidRefund(let why, let field): return APIError(.unprocessableContent, "invalid_refund", why, field: field)
         case .tooManyVouchers(let line, _):
             return APIError(.unprocessableContent, "too_many_vouchers", error.description, field: "order.lines[\(line)].quantity")
+        case .giftCardsBelowACent(let line, _, _):
+            return APIError(.unprocessableContent, "invalid_value", error.description, field: "order.lines[\(line)].amount")
         case .unfulfilled: return APIError(.conflict, "unfulfilled", error.description)
         case .disputed: return APIError(.conflict, "order_disputed", error.description, field: "status")
         case .dateTooLate: return APIError(.badRequest, "invalid_value", error.description, field: "order.date")

@@ -7,13 +7,22 @@ import Synchronization
 /// opens hundreds of connections and sends nothing would hold every slot until the head deadline closed them, and
 /// then open them again, so that no one else is served. When the open connections come within `reserve` of the
 /// limit, each new connection closes the connection that has waited longest without a request in progress (one
-/// that never sent a head, or a kept-alive one between requests): a request being read or answered is never cut.
+/// that never sent a head, or a kept-alive one between requests); when there is none, the one whose request body
+/// has been coming in longest, if for more than `bodyEvictionAge`. A request being answered is never cut.
+///
+/// Bodies too (probe #21): a body only has to keep a pace of 512 bytes a second over its deadline, so clients that
+/// sent 16 KB of a 64 KB sign-in form and then waited held every slot for half a minute at a time, with no key,
+/// and /health took 25 s to answer. A body that takes seconds while the slots run out is the one to give way.
 final class ConnectionSlots: Sendable {
     private struct Entry {
         var channel: any Channel
         /// When the connection last began waiting for a request head (opened, or answered its last request).
         var waitingSince: NIODeadline?
+        /// When the head of the request whose body is being read came.
+        var bodySince: NIODeadline?
     }
+
+    static let bodyEvictionAge = TimeAmount.seconds(2)
 
     let threshold: Int
     private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
@@ -28,17 +37,48 @@ final class ConnectionSlots: Sendable {
         entries.withLock { entries in
             entries[ObjectIdentifier(channel)] = Entry(channel: channel, waitingSince: .now())
             guard entries.count > threshold else { return nil }
-            let oldest = entries.filter { $0.key != ObjectIdentifier(channel) && $0.value.waitingSince != nil }
-                .min { $0.value.waitingSince! < $1.value.waitingSince! }
-            guard let oldest else { return nil }
-            entries[oldest.key] = nil
-            return oldest.value.channel
+            let others = entries.filter { $0.key != ObjectIdentifier(channel) }
+            let waiting = others.compactMap { entry in entry.value.waitingSince.map { (entry.key, $0) } }.min { $0.1 < $1.1 }
+            let latestBodyStart = NIODeadline.now() - Self.bodyEvictionAge
+            let slowBody = others.compactMap { entry in entry.value.bodySince.map { (entry.key, $0) } }
+                .filter { $0.1 <= latestBodyStart }.min { $0.1 < $1.1 }
+            guard let (key, _) = waiting ?? slowBody, let evicted = entries.removeValue(forKey: key) else { return nil }
+            return evicted.channel
         }
     }
 
-    /// A request head arrived (`busy`), or its response was written and the connection waits for the next one.
-    func mark(_ channel: any Channel, busy: Bool) {
-        entries.withLock { $0[ObjectIdentifier(channel)]?.waitingSince = busy ? nil : .now() }
+    /// Whether a connection whose body is still coming after `bodyEvictionAge` should close to bring the open
+    /// connections back to the threshold (it is then forgotten here, so only as many close as are over it). Without
+    /// it, connections that all began their bodies at once would fill every slot before any was old enough to give
+    /// way, and no new connection would be accepted to make one.
+    func shouldYield(_ channel: any Channel) -> Bool {
+        entries.withLock { entries in
+            guard entries.count > threshold, let since = entries[ObjectIdentifier(channel)]?.bodySince,
+                  since <= NIODeadline.now() - Self.bodyEvictionAge else { return false }
+            entries[ObjectIdentifier(channel)] = nil
+            return true
+        }
+    }
+
+    /// A request's head arrived: the connection reads its body.
+    func requestStarted(_ channel: any Channel) {
+        entries.withLock { entries in
+            entries[ObjectIdentifier(channel)]?.waitingSince = nil
+            entries[ObjectIdentifier(channel)]?.bodySince = .now()
+        }
+    }
+
+    /// The request's body has all come: it is answered now, and is not cut.
+    func bodyEnded(_ channel: any Channel) {
+        entries.withLock { $0[ObjectIdentifier(channel)]?.bodySince = nil }
+    }
+
+    /// The response was written and the connection waits for its next request.
+    func responded(_ channel: any Channel) {
+        entries.withLock { entries in
+            entries[ObjectIdentifier(channel)]?.bodySince = nil
+            entries[ObjectIdentifier(channel)]?.waitingSince = .now()
+        }
     }
 
     func closed(_ channel: any Channel) {
@@ -56,6 +96,8 @@ final class ConnectionSlotHandler: ChannelDuplexHandler, RemovableChannelHandler
     let slots: ConnectionSlots
     let onEvict: @Sendable () -> Void
     private var registered = false
+    /// While a body is read: the next check of whether it should give way (`ConnectionSlots.shouldYield`).
+    private var yieldCheck: Scheduled<Void>?
 
     init(slots: ConnectionSlots, onEvict: @escaping @Sendable () -> Void) {
         self.slots = slots
@@ -72,19 +114,54 @@ final class ConnectionSlotHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        stopYieldChecks()
         slots.closed(context.channel)
         context.fireChannelInactive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { slots.closed(context.channel) }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopYieldChecks()
+        slots.closed(context.channel)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { slots.mark(context.channel, busy: true) }
+        switch unwrapInboundIn(data) {
+        case .head:
+            slots.requestStarted(context.channel)
+            scheduleYieldCheck(context, in: ConnectionSlots.bodyEvictionAge)
+        case .end:
+            slots.bodyEnded(context.channel)
+            stopYieldChecks()
+        case .body: break
+        }
         context.fireChannelRead(data)
     }
 
+    private func scheduleYieldCheck(_ context: ChannelHandlerContext, in delay: TimeAmount) {
+        yieldCheck?.cancel()
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        yieldCheck = context.eventLoop.scheduleTask(in: delay) {
+            let (this, context) = bound.value
+            this.yieldCheck = nil
+            if this.slots.shouldYield(context.channel) {
+                this.onEvict()
+                context.close(promise: nil)
+            } else {
+                this.scheduleYieldCheck(context, in: .seconds(1))
+            }
+        }
+    }
+
+    private func stopYieldChecks() {
+        yieldCheck?.cancel()
+        yieldCheck = nil
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { slots.mark(context.channel, busy: false) }
+        if case .end = unwrapOutboundIn(data) {
+            slots.responded(context.channel)
+            stopYieldChecks()
+        }
         context.write(data, promise: promise)
     }
 

@@ -112,6 +112,9 @@ extension LevyAPI {
                 if let codes = profile.pinned[place] { completed.pinned[place] = codes }
             }
         }
+        for place in profile.placesOfBusiness where completed.placesOfBusiness[place.address.state] == nil {
+            completed.placesOfBusiness[place.address.state] = "location \(place.id) (\(place.address.zip))"
+        }
         if request.registrations == nil, let merchant = profile.merchant, !merchant.registrations.isEmpty {
             completed.registrations = merchant.registeredStates(on: request.date)
             if request.elections.isEmpty { completed.elections = merchant.elections(on: request.date) }

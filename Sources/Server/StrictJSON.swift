@@ -6,9 +6,12 @@ import JSONInput
 /// every failure becomes an `APIError` naming the field path (`lines[0].quantity`).
 enum StrictJSON {
     static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws -> T {
-        try check(body)
+        let findings = try check(body)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(body))
+            let value = try JSONDecoder().decode(T.self, from: Data(body))
+            // Read, a number that is not whole was rounded into a whole-number field (every number Levy reads is one).
+            if let field = findings.firstFractionalNumber { throw APIError.invalid(field, wholeNumber) }
+            return value
         } catch let error as UnknownField {
             let expected = error.allowed.isEmpty ? "this body takes no fields" : "expected one of " + error.allowed.sorted().joined(separator: ", ")
             throw APIError(.badRequest, "unknown_field", "unknown field; \(expected)", field: path(error.path))
@@ -24,7 +27,7 @@ enum StrictJSON {
             // The body passed `check`: it is JSON. Foundation reports some unreadable values (1.5 for a whole number)
             // without their path; say what it says rather than blame the JSON.
             if context.codingPath.isEmpty {
-                if let field = JSONGuard.firstNonWholeNumber(body) { throw APIError.invalid(field, "expected a whole number (an integer smaller than 2^63 in size)") }
+                if let field = JSONGuard.firstNonWholeNumber(body) { throw APIError.invalid(field, wholeNumber) }
                 throw APIError.invalid("", "a value cannot be read: " + String(context.debugDescription.prefix(200)))
             }
             throw APIError.invalid(path(context.codingPath), "the value cannot be read")
@@ -33,9 +36,12 @@ enum StrictJSON {
         }
     }
 
+    static let wholeNumber = "expected a whole number (an integer smaller than 2^63 in size)"
+
     /// The I-JSON and size check (`JSONGuard`) as an API error naming the field.
-    static func check(_ body: [UInt8]) throws(APIError) {
-        do { try JSONGuard.check(body) } catch {
+    @discardableResult
+    static func check(_ body: [UInt8]) throws(APIError) -> JSONGuard.Findings {
+        do { return try JSONGuard.check(body) } catch {
             let code = switch error.kind {
             case .syntax: "invalid_json"
             case .invalidUTF8: "invalid_utf8"

@@ -128,3 +128,10 @@ public final class Jurisdiction: Hashable, Sendable {
         hasher.combine(code)
     }
 }
+
+extension StateCode {
+    /// The USPS codes of the 50 states, DC and the five inhabited territories: the places a seller can be registered
+    /// in (a request's `seller.registrations`, the merchant profile's).
+    public static let usPlaces: Set<StateCode> = Set(("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT "
+        + "NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP").split(separator: " ").compactMap { StateCode(String($0)) })
+}

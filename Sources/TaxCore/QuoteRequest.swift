@@ -78,6 +78,10 @@ public struct QuoteRequest: Sendable {
     /// Alabama's Simplified Sellers Use Tax); each applies only to lines sourced to its state while the order is
     /// sold from outside it.
     public var elections: [RemoteSellerElection] = []
+    /// The seller's places of business by state, each described for a warning ("location bham (35203)"): the merchant
+    /// profile's, over the API. A seller with premises in a state is not a remote seller there, so an election for
+    /// the state is not applied (probe #21: a profile's dated election was, beside a place of business there).
+    public var placesOfBusiness: [StateCode: String] = [:]
 
     public init(date: TaxDate, origin: Address, destination: Address? = nil, billing: Address? = nil, payment: Address? = nil,
                 registrations: Set<StateCode>? = nil, exemptions: [ExemptionCertificate] = [],

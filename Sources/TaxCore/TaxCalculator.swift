@@ -329,7 +329,7 @@ public struct TaxCalculator: Sendable {
         var program: RemoteSellerProgram?
         if !request.elections.isEmpty, let election = request.elections.first(where: { $0.state == state }) {
             if let place = Self.sellerPlace(in: state, request: request) {
-                warnings.append("election \(election.type) in \(state) not applied: the order is sold from \(place) in \(state), and the program "
+                warnings.append("election \(election.type) in \(state) not applied: the seller is in \(state) at \(place), and the program "
                                 + "is for sellers with no place of business there")
             } else if let elected = tables.remoteSellerProgram(state, election.type, on: request.date) {
                 components.removeAll { elected.replaces.contains($0.jurisdiction.level) }
@@ -505,15 +505,14 @@ public struct TaxCalculator: Sendable {
             isShippedGoods: line.fulfilment == .shipped && line.code != .shipping, stateTaxed: components[0].taxed, saleCaps: saleCaps)
     }
 
-    /// Where the order is sold from in the state, if anywhere: its origin or a line's own seller location. A seller
-    /// with a place of business in a state is not a remote seller there (the merchant profile's other places are
-    /// checked where the request is read).
+    /// Where the seller is in the state, if anywhere: the order's origin, a line's own seller location, or another
+    /// of its places of business. A seller with a place of business in a state is not a remote seller there.
     static func sellerPlace(in state: StateCode, request: QuoteRequest) -> String? {
         if request.origin.state == state { return "its origin (\(request.origin.zip))" }
         if let (i, line) = request.lines.enumerated().first(where: { $0.element.location?.state == state }), let location = line.location {
             return "lines[\(i)].location (\(location.zip))"
         }
-        return nil
+        return request.placesOfBusiness[state]
     }
 
     /// A date the tables do not cover is the date's fault; an unknown or misplaced ZIP is the address's.

@@ -46,10 +46,18 @@ public struct LocalCorrection: Sendable {
     public var level: JurisdictionLevel
     public var jurisdiction: Jurisdiction
     public var rate: Rate
+    /// The rate on sales taxed as use tax (sold from another state), where the jurisdiction's use tax differs from
+    /// its sales tax: an Oklahoma city may levy either alone (68 O.S. 1411). nil: the same as `rate`.
+    public var useRate: Rate? = nil
     public var period: EffectivePeriod
     public var provenance: Provenance
     public var confidence: Confidence
     public var line: Int
+
+    /// The jurisdiction's rates, or nil where the row levies nothing (a `set` to 0 takes the level away).
+    var localRate: LocalRate? {
+        rate.isZero && (useRate?.isZero ?? true) ? nil : LocalRate(jurisdiction: jurisdiction, intrastate: rate, interstate: useRate)
+    }
 }
 
 /// A local tax with its own base, with the addresses it covers (`TaxTables/local/local-taxes.csv`).
@@ -80,8 +88,8 @@ public struct CorrectedResolver: LocalRateResolver {
 
     /// A correction naming the code in force on the date (the last in file order), else the inner tables' rate.
     public func jurisdictionRate(code: String, state: StateCode, on date: TaxDate) -> LocalRate? {
-        if let correction = corrections[state]?.rows.last(where: { $0.jurisdiction.code == code && $0.period.contains(date) && !$0.rate.isZero }) {
-            return LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)
+        if let rate = corrections[state]?.rows.last(where: { $0.jurisdiction.code == code && $0.period.contains(date) && $0.localRate != nil })?.localRate {
+            return rate
         }
         return inner.jurisdictionRate(code: code, state: state, on: date)
     }
@@ -107,7 +115,7 @@ public struct CorrectedResolver: LocalRateResolver {
             if correction.scope.kind == .zip, correction.operation == .set { zipLevelsSet.insert(correction.level) }
             if correction.scope.kind == .town { townRows.append(correction.id) }
             if correction.operation == .set { location.locals.removeAll { $0.jurisdiction.level == correction.level } }
-            if !correction.rate.isZero { location.locals.append(LocalRate(jurisdiction: correction.jurisdiction, intrastate: correction.rate)) }
+            if let rate = correction.localRate { location.locals.append(rate) }
             applied.append(correction.id)
             // A row citing several sources (`a;b`) is verified through the latest of them: one freshness check.
             location.sources.append(correction.provenance.source)

@@ -174,9 +174,19 @@ extension CanonicalTables {
                 log.error(file, record.line, table.field(record, "rate").column, "a local rate of \(rate) is not plausible (at most 10%)")
                 continue
             }
+            // Optional: the use tax's own rate where it differs from the sales tax's.
+            var useRate: Rate?
+            if table.has("use_rate"), !table.field(record, "use_rate").value.isEmpty {
+                guard let parsed = table.rate(record, "use_rate", log: &log) else { continue }
+                guard parsed.units <= 1_000_000_000 else {
+                    log.error(file, record.line, table.field(record, "use_rate").column, "a local rate of \(parsed) is not plausible (at most 10%)")
+                    continue
+                }
+                useRate = parsed
+            }
             result.append(LocalCorrection(id: id, state: state, scope: scope, operation: operation, level: level,
                                           jurisdiction: interner.intern(level: level, state: state, name: name, code: code), rate: rate,
-                                          period: period, provenance: provenance, confidence: confidence, line: record.line))
+                                          useRate: useRate, period: period, provenance: provenance, confidence: confidence, line: record.line))
         }
         return result
     }

@@ -10,6 +10,17 @@ import Testing
         do { try JSONGuard.check(bytes); return nil } catch { return error }
     }
 
+    /// Probe #21: what a decoder rounds into a whole number is found by its exact value, not its form.
+    @Test func fractionalNumbersAreFoundByValue() throws {
+        for (literal, whole) in [("1", true), ("-0", true), ("2.0", true), ("1e3", true), ("1E+2", true), ("1500e-3", false), ("2500e-2", true),
+                                 ("0.99999999999999999999", false), ("1.5", false), ("15e-1", false), ("0.0", true), ("0e-5", true),
+                                 ("100000000000000000000.000", true), ("12.50e1", true), ("12.55e1", false)] {
+            let findings = try JSONGuard.check(Array(#"{"a": [1, {"q": \#(literal)}]}"#.utf8))
+            #expect((findings.firstFractionalNumber == nil) == whole, "\(literal)")
+            if !whole { #expect(findings.firstFractionalNumber == "a[1].q") }
+        }
+    }
+
     @Test func wellFormedDocumentsPass() {
         #expect(failure(#"{"a": [1, -2.5e3, true, false, null, "x\u00e9\ud83d\ude00", {"b": {}}], "c": []}"#) == nil)
         #expect(failure("  {\"lines\":[{\"id\":\"1\",\"amount\":\"10.00\"}]}\n") == nil)

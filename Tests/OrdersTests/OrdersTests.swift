@@ -504,6 +504,21 @@ struct RefundMathTests {
         }
     }
 
+    /// Probe #21: a 10.00 line a third-party coupon paid for (no net, 0.91 of Minnesota's tax on its price) beside a
+    /// 20.00 line; refunding the 20.00 that remains gave back 1.80 and left the 0.91 where no amount could reach it.
+    @Test func refundingAllTheNetGivesBackAllTheTax() throws {
+        var order = Self.oneLine(quantity: 1, amount: 2_000, taxes: [("S", "state", "0.09025", 180)])
+        order.lines.insert(OrderLine(number: 0, id: "0", code: .general, fulfilment: .shipped, quantity: 1, amount: 0, taxable: 1_000, exempt: 0, tax: 91,
+                                     refundedQuantity: 0, refundedAmount: 0, sourcingRule: .deliveryAddress, sourcedTo: "", certificate: nil,
+                                     taxes: [FrozenTax(jurisdictionCode: "S", level: "state", name: "S", rate: "0.09025", taxable: 1_000, tax: 91, refundedTax: 0)]),
+                           at: 0)
+        let part = try RefundMath.refund(order, .amount(1_999))
+        #expect(part.map(\.line) == [1] && part[0].taxes.map(\.tax) == [180], "a part leaves the tax-only line alone: \(part)")
+        let all = try RefundMath.refund(order, .amount(2_000))
+        #expect(all.map(\.line) == [0, 1] && all.map(\.amount) == [0, 2_000] && all.flatMap { $0.taxes.map(\.tax) } == [91, 180], "\(all)")
+        #expect(all.allSatisfy { $0.quantity == 0 })
+    }
+
     @Test("a refund of one of three articles gives back a third, rounded half up")
     func oneOfThree() throws {
         let order = Self.oneLine(quantity: 3, amount: 1_000, taxes: [("S", "state", "0.06875", 69), ("L", "county", "0.0215", 22)])

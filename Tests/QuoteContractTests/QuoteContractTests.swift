@@ -337,6 +337,37 @@ struct QuoteContractTests {
         }
     }
 
+    /// Probe #21: "MM" was taken as a registration, and every line said "not registered" with no word of why.
+    @Test func aRegistrationMustBeAPlace() throws {
+        func order(_ states: String) -> Data {
+            Data(#"{"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "seller": {"registrations": [\#(states)]}, "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped"}]}"#.utf8)
+        }
+        do { _ = try QuoteCodec.decodeRequest(order(#""MN", "MM""#)); Issue.record("MM accepted") } catch {
+            #expect(error.field == "seller.registrations[1]" && error.message.contains("not the code of a US state, DC or territory"), "\(error)")
+        }
+        #expect(try QuoteCodec.decodeRequest(order(#""mn", "PR", "DC""#)).registrations == Set(["MN", "PR", "DC"].compactMap { StateCode($0) }))
+    }
+
+    /// Probe #21: Foundation reads a whole-number field through a Double, so 0.99999999999999999999 was a quantity of 1
+    /// (below the minimum the contract states); a number whose exact value is not whole is refused naming its field.
+    @Test func aFractionRoundedToAWholeNumberIsRefused() throws {
+        func order(quantity: String) -> Data {
+            Data(#"{"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "lines": [{"id": "1", "code": "general", "amount": "1.00", "fulfilment": "shipped", "quantity": \#(quantity)}]}"#.utf8)
+        }
+        for quantity in ["0.99999999999999999999", "2.9999999999999999999", "1000000.00000000001", "15e-1"] {
+            do { _ = try QuoteCodec.decodeRequest(order(quantity: quantity)); Issue.record("\(quantity) accepted") } catch {
+                #expect(error.field == "lines[0].quantity" && error.message.hasPrefix("expected a whole number"), "\(quantity): \(error)")
+            }
+        }
+        for (quantity, read) in [("2.0", Int64(2)), ("1e3", 1000), ("2500e-3", nil), ("3", 3)] {
+            if let read {
+                #expect(try QuoteCodec.decodeRequest(order(quantity: quantity)).lines[0].quantity == read, "\(quantity)")
+            } else {
+                #expect(throws: ContractError.self, "\(quantity)") { try QuoteCodec.decodeRequest(order(quantity: quantity)) }
+            }
+        }
+    }
+
     /// Probe #10: a long amount was repeated in its refusal, where the card-number mask made it "[digits removed]".
     @Test func aLongAmountIsRefusedWithoutBeingRepeated() {
         do { _ = try QuoteCodec.decodeRequest(request(amount: "1000000000.00")); Issue.record("accepted") } catch {

@@ -104,6 +104,10 @@ import Testing
             let giftCards = #"{"order": {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "lines": [{"id": "m", "code": "massage_service", "amount": "1.00", "quantity": 500, "fulfilment": "in_person"}, {"id": "g", "code": "gift_card", "amount": "501.00", "quantity": 501, "fulfilment": "shipped"}]}}"#
             reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "cards", body: giftCards)
             #expect(reply.status == 422 && reply.errorCode == "too_many_vouchers" && reply.errorField == "order.lines[1].quantity", "\(reply.text)")
+            // Probe #21: ten cards for 0.05 were placed, and capture issued five.
+            let dimes = #"{"order": {"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "lines": [{"id": "g", "code": "gift_card", "amount": "0.05", "quantity": 10, "fulfilment": "shipped"}]}}"#
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "dimes", body: dimes)
+            #expect(reply.status == 422 && reply.errorField == "order.lines[0].amount" && reply.text.contains("at least 0.01"), "\(reply.text)")
         }
         let stored = try await server.api.services.database.query("SELECT COUNT(*) AS n FROM \(server.api.services.orders.table("orders"))")
         #expect(stored.first?.integer("n") == 1)
@@ -296,6 +300,10 @@ import Testing
             reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "fraction",
                                           body: #"{"order": \#(fixture("minneapolis.json")), "customer_id": "cus_x", "billing_version": 1.5}"#)
             #expect(reply.status == 400 && reply.errorCode == "invalid_value", "\(reply.text)")
+            // Probe #21: a fraction that a Double rounds to a whole number was read as that number.
+            reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "rounded",
+                                          body: #"{"order": \#(fixture("minneapolis.json")), "customer_id": "cus_x", "billing_version": 1.00000000000000000001}"#)
+            #expect(reply.status == 400 && reply.errorField == "billing_version" && reply.text.contains("whole number"), "\(reply.text)")
             for version in ["0", "-1"] {
                 reply = try await client.send(.post, "/v1/orders", key: key, idempotency: "version" + version,
                                               body: #"{"order": \#(fixture("minneapolis.json")), "customer_id": "cus_x", "billing_version": \#(version)}"#)

@@ -303,6 +303,19 @@ import Testing
             let ssut = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin,
                                              body: #"{"state": "AL", "permit": "AL-1", "from": "2026-01-01", "election": "simplified_sellers_use_tax"}"#)
             #expect(ssut.status == 409 && ssut.errorField == "election" && ssut.text.contains("bham"), "\(ssut.text)")
+            // Probe #21: a bounded election is recorded (locations are not dated; it may be from before the premises),
+            // and it was then applied beside the Birmingham place of business: 8.00 in Huntsville for 9.00.
+            let bounded = try await client.send(.post, "/v1/merchants/\(id)/registrations", key: admin, body: """
+                {"state": "AL", "permit": "AL-1", "from": "2026-01-01", "through": "2026-12-31", "election": "simplified_sellers_use_tax"}
+                """)
+            #expect(bounded.status == 201, "\(bounded.text)")
+            let huntsville = try await client.send(.post, "/v1/quotes", key: checkout, body: """
+                {"date": "2026-03-02", "origin": "mpls", "destination": {"line1": "308 Fountain Cir SW", "city": "Huntsville", "state": "AL", "zip": "35801"},
+                 "lines": [{"id": "1", "code": "general", "amount": "100.00", "fulfilment": "shipped"}]}
+                """)
+            #expect(huntsville.status == 200 && huntsville.string("total_tax") == "9.00"
+                    && huntsville.text.contains("election simplified_sellers_use_tax in AL not applied: the seller is in AL at location bham (35203)"),
+                    "\(huntsville.text)")
         }
     }
 

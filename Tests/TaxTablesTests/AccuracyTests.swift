@@ -551,6 +551,25 @@ struct AccuracyTests {
         #expect(try taxOn100("TN", "37203", on: "2026-03-02") == "9.75", "goods in Nashville keep Davidson County's 2.75%")
     }
 
+    /// Oklahoma's cities levy use tax apart from sales tax (68 O.S. 1411), and a sale from another state carries the
+    /// use tax: Foyil's was eliminated from 2025-04-01 (OTC release of 2025-03-07), Maysville's is new from 2025-10-01
+    /// (release of 2025-10-09), Cleora levies a 2% sales tax only from 2025-07-01 (release of 2025-05-08). Answer-key
+    /// check #4: Levy charged the sales rate on remote sales (Foyil 10.00 from April 2025 for 6.00).
+    @Test func oklahomaCityUseTaxesDifferFromSalesTaxes() throws {
+        let remote = Address.zip("OR", "97201")
+        let tulsa = Address.zip("OK", "74103")
+        let foyil = Address(line1: "1 Main St", city: "Foyil", state: StateCode("OK")!, zip: ZipCode("74031")!)
+        let maysville = Address(line1: "1 Main St", city: "Maysville", state: StateCode("OK")!, zip: ZipCode("73057")!)
+        let cleora = Address(line1: "1 Main St", city: "Cleora", state: StateCode("OK")!, zip: ZipCode("74331")!)
+        for (date, from, to, tax) in [("2025-03-31", remote, foyil, "10.00"), ("2025-04-01", remote, foyil, "6.00"), ("2025-04-01", tulsa, foyil, "10.00"),
+                                      ("2025-09-30", remote, maysville, "5.25"), ("2025-10-01", remote, maysville, "9.25"),
+                                      ("2025-09-30", tulsa, maysville, "9.25"),
+                                      ("2025-06-30", tulsa, cleora, "6.20"), ("2025-07-01", tulsa, cleora, "8.20"), ("2025-07-01", remote, cleora, "6.20")] {
+            let q = try quote(date, from: from, to: to, [line("100.00", .general, .shipped)])
+            #expect(q.totalTax.decimalString == tax, "\(to.city) from \(from.state) on \(date): \(q.lines[0].jurisdictions)")
+        }
+    }
+
     /// Admissions taxes where the state's sales tax does not reach admissions: Maryland's local admissions and
     /// amusement tax (Baltimore City 10%, Tax-General 11-221 keeps sales tax off), Washington cities' (Tacoma 5%,
     /// Bellevue 3%), Cincinnati's 3%; Evanston's amusement tax on streamed video (5%) and admissions (5% and Cook
