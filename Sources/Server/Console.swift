@@ -451,6 +451,9 @@ extension LevyAPI {
         let idChars: (UInt8) -> Bool = { (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }
         var search = OrderReader.OrderSearch(idPrefix: try code("id", idChars, max: 40), from: try Self.date(request, "from", nil),
                                              through: try Self.date(request, "through", nil))
+        if let from = search.from, let through = search.through, from > through {
+            throw APIError.invalid("through", "on or after from")
+        }
         search.state = try Self.query(request, "state").map(Self.consoleState)
         search.jurisdiction = try code("jurisdiction", { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 || $0 == 95 }, max: 40)
         let pseudonym = try code("customer", { (48...57).contains($0) || (97...122).contains($0) || $0 == 95 }, max: 40)
@@ -611,7 +614,10 @@ extension LevyAPI {
         // The API's bounds and words: a year out of range is refused, not shown as another year.
         var year = thisYear
         if let text = try Self.query(request, "year") {
-            guard let given = Int(text), (2000...2100).contains(given) else { throw APIError.invalid("year", "a year from 2000 to 2100") }
+            // Four digits, as the API takes it (probe #21: `02026` and `+2026` were read as 2026 here only).
+            guard text.utf8.count == 4, text.utf8.allSatisfy({ (48...57).contains($0) }), let given = Int(text), (2000...2100).contains(given) else {
+                throw APIError.invalid("year", "a year from 2000 to 2100")
+            }
             year = given
         }
         guard let asOf = TaxDate(iso: year == thisYear ? today : "\(year)-12-31") else { throw APIError.invalid("year", "a year") }
@@ -644,13 +650,16 @@ extension LevyAPI {
                                       "choices": (["shipped"] + versions.compactMap { $0["id"] as? String }).map { ["id": $0] }]
         // A diff between two versions (or the shipped tables): the rate and boundary rows added and removed.
         if let from = try Self.query(request, "from", max: 200), let to = try Self.query(request, "to", max: 200), let store = services.tableStore {
-            do {
-                context["diff"] = try TableDiff.diff(old: try store.officialFiles(from), new: try store.officialFiles(to)).map { ["line": $0] }
-                context["diffFrom"] = from
-                context["diffTo"] = to
-            } catch {
-                throw APIError.invalid("from", "versions of this store (or \"shipped\")")
+            // Each side named as the one at fault (probe #21: an unknown `to` was blamed on `from`).
+            func files(_ id: String, _ field: String) throws -> [(OfficialFile, [UInt8])] {
+                do { return try store.officialFiles(id) } catch { throw APIError.invalid(field, "a version of this store (or \"shipped\")") }
             }
+            let (old, new) = (try files(from, "from"), try files(to, "to"))
+            do { context["diff"] = try TableDiff.diff(old: old, new: new).map { ["line": $0] } } catch {
+                throw APIError.invalid("to", "versions whose files can be read together")
+            }
+            context["diffFrom"] = from
+            context["diffTo"] = to
         }
         return ConsolePage(template: "tables", title: "Tables", context: context)
     }

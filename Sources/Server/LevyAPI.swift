@@ -209,7 +209,8 @@ public struct LevyAPI: Sendable {
     func authenticate(_ endpoint: Endpoint, request: Request, client: String) async throws -> APIKey? {
         guard !endpoint.scopes.isEmpty else { return nil }
         let presented = request.headers[.authorization].flatMap { header in
-            header.hasPrefix("Bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
+            // The scheme is case-insensitive (RFC 9110 11.1): `bearer` is `Bearer` (probe #21).
+            header.utf8.count > 7 && header.prefix(7).lowercased() == "bearer " ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
         }
         // No key at all is not a guess: it gets 401 and is not counted.
         guard let presented, !presented.isEmpty else { throw APIError.unauthenticated }
@@ -376,10 +377,11 @@ public struct LevyAPI: Sendable {
     static func query(_ request: Request, allowed: Set<String>) throws -> [String: String] {
         var result: [String: String] = [:]
         for (name, value) in request.uri.queryParameters {
-            let name = String(name)
+            // Names are percent-decoded as values are (probe #21: `%61fter` was refused where `after=%31` was read).
+            let name = String(name).removingPercentEncoding ?? String(name)
             guard allowed.contains(name) else {
-                // A name is echoed only when it is plain (letters, digits, `_`, at most 64): names are not
-                // percent-decoded, so a card number written as `%34%32…` would pass the mask (probe #7).
+                // A name is echoed only when it is plain (letters, digits, `_`, at most 64), and masked as every
+                // field is (probe #7: a card number written as `%34%32…` passed the mask before decoding).
                 let plain = (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { $0 == 95 || ($0 | 32 >= 97 && $0 | 32 <= 122) || ($0 >= 48 && $0 <= 57) }
                 throw APIError(.badRequest, "unknown_field", (allowed.isEmpty ? "this endpoint takes no query parameters"
                                : "unknown query parameter; expected one of " + allowed.sorted().joined(separator: ", ")) + (plain ? "" : " (its name is not shown)"),

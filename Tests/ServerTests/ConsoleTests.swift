@@ -142,7 +142,10 @@ import Testing
             let refused = [("/console/liability?period=decade", "period"), ("/console/liability?state=ZZ", "state"),
                            ("/console/liability?from=2026-01-01&from=2025-01-01", "from"), ("/console/liability?utm_source=mail", "utm_source"),
                            ("/console/transactions?id=" + String(repeating: "a", count: 201), "id"), ("/console/transactions?state=ZZ", "state"),
-                           ("/console/exports?page=2", "page"), ("/console/nexus?year=2026&year=2025", "year")]
+                           ("/console/exports?page=2", "page"), ("/console/nexus?year=2026&year=2025", "year"),
+                           // Probe #21: looser than the API, or blaming another field.
+                           ("/console/nexus?year=02026", "year"), ("/console/nexus?year=%2B2026", "year"),
+                           ("/console/transactions?from=2026-03-01&through=2026-02-01", "through")]
             for (uri, field) in refused {
                 let page = try await Self.get(client, uri, cookie: cookie)
                 #expect(page.status == 400 && page.text.contains(field + ":"), "\(uri): \(page.status) \(page.text.suffix(400))")
@@ -349,6 +352,8 @@ import Testing
             let diff = page.text.components(separatedBy: "<pre class=\"diff\">").last ?? ""
             #expect(diff.contains("  - ") && diff.contains("  + ") && diff.contains("1726"), "\(diff.prefix(600))")
             #expect(try await Self.get(client, "/console/tables?from=../../etc&to=\(v2.id)", cookie: cookie).status == 400)
+            let unknownTo = try await Self.get(client, "/console/tables?from=shipped&to=nope", cookie: cookie)
+            #expect(unknownTo.status == 400 && unknownTo.text.contains("to:") && !unknownTo.text.contains("from:"), "\(unknownTo.text.suffix(400))")
         }
     }
 

@@ -22,6 +22,23 @@ import Testing
         return #"{"date": "2026-03-02", "origin": {"state": "MN", "zip": "55402"}, "destination": {"state": "MN", "zip": "55401"}, "lines": [\#(lines.joined(separator: ","))]}"#
     }
 
+    /// Probe #21: `Authorization: bearer …` was refused (the scheme is case-insensitive, RFC 9110 11.1), and a
+    /// percent-encoded query name (`%61fter`) was unknown where a percent-encoded value was read.
+    @Test func schemeCaseAndEncodedQueryNames() async throws {
+        let server = try await TestServer.make()
+        let key = try #require(server.keys[.reconciler])
+        try await server.routerApplication().test(.router) { client in
+            for scheme in ["bearer", "BEARER", "Bearer"] {
+                let reply = try await client.send(.get, "/v1/ledger?limit=1", key: nil, headers: [.authorization: "\(scheme) \(key)"])
+                #expect(reply.status == 200, "\(scheme): \(reply.text)")
+            }
+            #expect(try await client.send(.get, "/v1/ledger?limit=1", key: nil, headers: [.authorization: "Basic \(key)"]).status == 401)
+            #expect(try await client.send(.get, "/v1/ledger?%6Cimit=1", key: key).status == 200)
+            let unknown = try await client.send(.get, "/v1/ledger?%6Cimits=1", key: key)
+            #expect(unknown.status == 400 && unknown.errorField == "limits", "\(unknown.text)")
+        }
+    }
+
     /// Defect 1: amounts that overflowed Int64 sums crashed the process, and the order was stored first.
     @Test(arguments: Store.available) func overflowingAmountsAreRefusedAndNothingIsStored(store: Store) async throws {
         let server = try await TestServer.make(store)
