@@ -38,7 +38,9 @@ public struct PlaceScope: Sendable, Hashable {
 /// A reviewed, dated correction of the local rates an address resolves to (`TaxTables/local/corrections.csv`):
 /// a rate change a state announced after the ZIP5 table was made, or a rate it got wrong, each with its source.
 public struct LocalCorrection: Sendable {
-    public enum Operation: String, Sendable { case set, add }
+    /// `set` replaces the level's jurisdictions, `add` adds one, `use` keeps them and gives their use tax rate
+    /// (`useRate`; 0: none is levied, so a sale from another state carries none of the level's taxes).
+    public enum Operation: String, Sendable { case set, add, use }
     public var id: String
     public var state: StateCode
     public var scope: PlaceScope
@@ -56,7 +58,8 @@ public struct LocalCorrection: Sendable {
 
     /// The jurisdiction's rates, or nil where the row levies nothing (a `set` to 0 takes the level away).
     var localRate: LocalRate? {
-        rate.isZero && (useRate?.isZero ?? true) ? nil : LocalRate(jurisdiction: jurisdiction, intrastate: rate, interstate: useRate)
+        operation == .use || (rate.isZero && (useRate?.isZero ?? true)) ? nil
+            : LocalRate(jurisdiction: jurisdiction, intrastate: rate, interstate: useRate)
     }
 }
 
@@ -111,17 +114,25 @@ public struct CorrectedResolver: LocalRateResolver {
         let town = !namesTowns || address.city.isEmpty || location.place != nil ? nil : PlaceNameKey.of(address.city)
         for correction in stateCorrections?.candidates(record: record, zip5: address.zip.zip5, place: location.place, town: town) ?? []
             where correction.period.contains(date) && correction.scope.matches(record: record, zip5: address.zip.zip5, place: location.place, town: town) {
+            defer {
+                applied.append(correction.id)
+                // A row citing several sources (`a;b`) is verified through the latest of them: one freshness check.
+                location.sources.append(correction.provenance.source)
+                if correction.confidence == .low {
+                    location.warnings.append("local rate correction \(correction.id) is low confidence: confirm with the state")
+                }
+            }
+            if correction.operation == .use {
+                for i in location.locals.indices where location.locals[i].jurisdiction.level == correction.level {
+                    location.locals[i].interstate = correction.useRate
+                }
+                continue
+            }
             if correction.level == .city, [.zip, .postalCity, .town].contains(correction.scope.kind) { cityReviewed = true }
             if correction.scope.kind == .zip, correction.operation == .set { zipLevelsSet.insert(correction.level) }
             if correction.scope.kind == .town { townRows.append(correction.id) }
             if correction.operation == .set { location.locals.removeAll { $0.jurisdiction.level == correction.level } }
             if let rate = correction.localRate { location.locals.append(rate) }
-            applied.append(correction.id)
-            // A row citing several sources (`a;b`) is verified through the latest of them: one freshness check.
-            location.sources.append(correction.provenance.source)
-            if correction.confidence == .low {
-                location.warnings.append("local rate correction \(correction.id) is low confidence: confirm with the state")
-            }
         }
         // Reviewed rows that set every local level of the ZIP itself answer for it whatever city the address names, so
         // the warning that the city chose another place's rates no longer holds.

@@ -157,13 +157,19 @@ extension CanonicalTables {
             guard let id = table.text(record, "id", log: &log), let state = table.state(record, "state", log: &log),
                   let scope = scope(table, record, log: &log), let opText = table.text(record, "op", log: &log),
                   let levelText = table.text(record, "level", log: &log), let code = table.text(record, "jurisdiction_code", log: &log),
-                  let name = table.text(record, "jurisdiction_name", log: &log), let rate = table.rate(record, "rate", log: &log),
+                  let name = table.text(record, "jurisdiction_name", log: &log),
+                  // A `use` row gives only the use tax's rate: its sales rate is the one the address has.
+                  let rate = table.field(record, "op").value == "use" ? Rate(units: 0) : table.rate(record, "rate", log: &log),
                   let period = table.period(record, log: &log), let provenance = sourcesExist(table, record, known: sources, log: &log),
                   let confidence = confidence(table, record, log: &log) else { continue }
             if !ids.insert(id).inserted { log.error(file, record.line, 1, "correction id \"\(id)\" is used twice") }
             if !states.contains(state) { log.error(file, record.line, 2, "state \(state) is not in states.csv") }
             guard let operation = LocalCorrection.Operation(rawValue: opText) else {
-                log.error(file, record.line, table.field(record, "op").column, "op \"\(opText)\" is not set or add")
+                log.error(file, record.line, table.field(record, "op").column, "op \"\(opText)\" is not set, add or use")
+                continue
+            }
+            if operation == .use, !table.field(record, "rate").value.isEmpty {
+                log.error(file, record.line, table.field(record, "rate").column, "op use keeps the level's sales rates: leave rate blank")
                 continue
             }
             guard let level = JurisdictionLevel(rawValue: levelText), level != .state else {
@@ -183,6 +189,10 @@ extension CanonicalTables {
                     continue
                 }
                 useRate = parsed
+            }
+            if operation == .use, useRate == nil {
+                log.error(file, record.line, table.number(of: "use_rate") ?? table.field(record, "op").column, "op use needs a use_rate (0: no use tax)")
+                continue
             }
             result.append(LocalCorrection(id: id, state: state, scope: scope, operation: operation, level: level,
                                           jurisdiction: interner.intern(level: level, state: state, name: name, code: code), rate: rate,

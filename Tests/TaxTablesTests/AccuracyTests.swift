@@ -570,6 +570,19 @@ struct AccuracyTests {
         }
     }
 
+    /// Missouri: a remote seller collects the state's use tax and a local use tax only where the county or city
+    /// adopted one (RSMo 144.757, 12 CSR 10-117.100); St. Louis and Jackson counties have none (Show-Me Institute;
+    /// St. Louis Public Radio, 2025-01-28), so unincorporated St. Louis County is 4.225% alone and Kansas City in
+    /// Jackson County is the state's 4.225% and the city's 3.25% (its use tax at its sales rate, Code 68-442). A seller
+    /// located there still charges every local sales tax.
+    @Test func missouriCountiesWithoutAUseTax() throws {
+        let remote = Address.zip("OR", "97201")
+        for (from, to, tax) in [(remote, "63128", "4.23"), (remote, "64106", "7.48"), (Address.zip("MO", "63128"), "63128", "7.74")] {
+            let q = try quote("2026-03-02", from: from, to: .zip("MO", to), [line("100.00", .general, .shipped)])
+            #expect(q.totalTax.decimalString == tax, "\(to) from \(from.state): \(q.lines[0].jurisdictions)")
+        }
+    }
+
     /// Admissions taxes where the state's sales tax does not reach admissions: Maryland's local admissions and
     /// amusement tax (Baltimore City 10%, Tax-General 11-221 keeps sales tax off), Washington cities' (Tacoma 5%,
     /// Bellevue 3%), Cincinnati's 3%; Evanston's amusement tax on streamed video (5%) and admissions (5% and Cook

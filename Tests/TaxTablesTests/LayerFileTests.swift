@@ -41,6 +41,30 @@ struct LayerFileTests {
         #expect(after.record.contains("corrected by MN-hennepin-up"))
     }
 
+    /// A use tax that differs from the sales tax (Oklahoma's cities, Missouri's counties): `use_rate` on a row, or
+    /// op `use` keeping a level's sales rates and giving its use rate.
+    @Test func useRatesApartFromSalesRates() throws {
+        let header = Self.correctionsHeader.replacingOccurrences(of: ",note\n", with: ",note,use_rate\n")
+        let loaded = try load(["local/corrections.csv": header
+            + "mpls-city,MN,county,27053,,set,city,L-MPLS,Minneapolis,0.005,2026-01-01,,fixture,2026-11-30,high,,0.002\n"
+            + "hennepin-use,MN,county,27053,,use,county,27053,Hennepin County,,2026-06-01,,fixture,2026-11-30,high,no county use tax,0\n"])
+        let june = try loaded.tables.locals.resolve(.zip("MN", "55401"), on: TaxDate(iso: "2026-06-01")!)
+        let county = try #require(june.locals.first { $0.jurisdiction.level == .county })
+        #expect(county.intrastate.fractionString == "0.0015" && county.interstate?.isZero == true, "the sales rate kept, the use rate 0")
+        let city = try #require(june.locals.first { $0.jurisdiction.level == .city })
+        #expect(city.intrastate.fractionString == "0.005" && city.interstate?.fractionString == "0.002")
+        #expect(try loaded.tables.locals.resolve(.zip("MN", "55401"), on: TaxDate(iso: "2026-05-31")!).locals
+            .first { $0.jurisdiction.level == .county }?.interstate == nil, "before the row's date")
+
+        let found = diagnostics(["local/corrections.csv": header
+            + "a,MN,county,27053,,use,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,,0\n"
+            + "b,MN,county,27053,,use,county,27053,X,,2026-01-01,,fixture,2026-11-30,high,,\n"
+            + "c,MN,county,27053,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,,0.15\n"])
+        #expect(found.contains("local/corrections.csv:2:10: error: op use keeps the level's sales rates: leave rate blank"), "\(found)")
+        #expect(found.contains("local/corrections.csv:3:17: error: op use needs a use_rate (0: no use tax)"), "\(found)")
+        #expect(found.contains("local/corrections.csv:4:17: error: a local rate of 15% is not plausible (at most 10%)"), "\(found)")
+    }
+
     @Test func badCorrectionsAreLocated() {
         let found = diagnostics(["local/corrections.csv": Self.correctionsHeader
             + "a,MN,street,27053,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"
@@ -51,7 +75,7 @@ struct LayerFileTests {
             + "f,MN,zip,5540,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,\n"])
         #expect(found.contains("local/corrections.csv:2:3: error: scope \"street\" is not one of county, city, zip, place, postal_city, town, state"))
         #expect(found.contains("local/corrections.csv:3:4: error: \"2705\" is not a five-digit county FIPS code"))
-        #expect(found.contains("local/corrections.csv:4:6: error: op \"replace\" is not set or add"))
+        #expect(found.contains("local/corrections.csv:4:6: error: op \"replace\" is not set, add or use"))
         #expect(found.contains("local/corrections.csv:5:7: error: level \"state\" is not county, city or special"))
         #expect(found.contains("local/corrections.csv:6:13: error: source \"nobody\" is not listed in sources.csv"))
         #expect(found.contains("local/corrections.csv:7:4: error: \"5540\" is not a ZIP5"))
