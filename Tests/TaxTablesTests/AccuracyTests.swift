@@ -581,6 +581,14 @@ struct AccuracyTests {
             let q = try quote("2026-03-02", from: from, to: .zip("MO", to), [line("100.00", .general, .shipped)])
             #expect(q.totalTax.decimalString == tax, "\(to) from \(from.state): \(q.lines[0].jurisdictions)")
         }
+        // Counties whose use tax is less than their sales taxes: Clay (0.875%, the county's page) and Jasper (0.375%
+        // from October 2024, low confidence: the quote says so).
+        for (zip, use, row, low) in [("64048", "0.00875", "MO-clay-county-use-tax", false), ("64802", "0.00375", "MO-jasper-county-use-tax", true)] {
+            let location = try tables.locals.resolve(.zip("MO", zip), on: TaxDate(iso: "2026-03-02")!)
+            let county = try #require(location.locals.first { $0.jurisdiction.level == .county }, "\(zip)")
+            #expect(county.interstate?.fractionString == use && county.intrastate.fractionString != use, "\(zip): \(county)")
+            #expect(location.record.contains(row) && location.warnings.contains { $0.contains("\(row) is low confidence") } == low, "\(zip): \(location.warnings)")
+        }
     }
 
     /// Admissions taxes where the state's sales tax does not reach admissions: Maryland's local admissions and
