@@ -376,7 +376,8 @@ public struct LevyAPI: Sendable {
     /// two would win silently), and only those the operation declares in the OpenAPI document.
     static func query(_ request: Request, allowed: Set<String>) throws -> [String: String] {
         var result: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters {
+        // An empty pair (`?&&` or a trailing `&`) says nothing and is skipped, wherever it stands.
+        for (name, value) in request.uri.queryParameters where !(name.isEmpty && value.isEmpty) {
             // Names are percent-decoded as values are (probe #21: `%61fter` was refused where `after=%31` was read).
             let name = String(name).removingPercentEncoding ?? String(name)
             guard allowed.contains(name) else {

@@ -112,9 +112,7 @@ extension LevyAPI {
                 if let codes = profile.pinned[place] { completed.pinned[place] = codes }
             }
         }
-        for place in profile.placesOfBusiness where completed.placesOfBusiness[place.address.state] == nil {
-            completed.placesOfBusiness[place.address.state] = "location \(place.id) (\(place.address.zip))"
-        }
+        completed.placesOfBusiness.merge(profile.placeOfBusinessByState) { named, _ in named }
         if request.registrations == nil, let merchant = profile.merchant, !merchant.registrations.isEmpty {
             completed.registrations = merchant.registeredStates(on: request.date)
             if request.elections.isEmpty { completed.elections = merchant.elections(on: request.date) }
@@ -134,6 +132,8 @@ final class ProfileCache: Sendable {
         /// The locations that are places of business: the origin of a request that names none, and where the
         /// seller is engaged in business.
         var placesOfBusiness: [QuoteCodec.PlaceOfBusiness]
+        /// The first place of business in each state, as a quote's warnings name it ("location bham (35203)").
+        var placeOfBusinessByState: [StateCode: String]
         /// The locations whose jurisdictions the operator pinned, by address.
         var pinned: [Address: [String]]
     }
@@ -145,9 +145,12 @@ final class ProfileCache: Sendable {
     func current(_ services: LevyServices) async throws -> Profile {
         if let hit = cached.withLock({ $0 }), Date().timeIntervalSince(hit.at) < lifetime { return hit.profile }
         let merchant = try await services.profile()
+        let placesOfBusiness = (merchant?.locations ?? []).filter(\.placeOfBusiness)
         let profile = Profile(merchant: merchant, locations: Dictionary((merchant?.locations ?? []).map { ($0.id, $0.address) },
                                                                         uniquingKeysWith: { first, _ in first }),
-                              placesOfBusiness: (merchant?.locations ?? []).filter(\.placeOfBusiness).map { .init(id: $0.id, address: $0.address) },
+                              placesOfBusiness: placesOfBusiness.map { .init(id: $0.id, address: $0.address) },
+                              placeOfBusinessByState: Dictionary(placesOfBusiness.map { ($0.address.state, "location \($0.id) (\($0.address.zip))") },
+                                                                 uniquingKeysWith: { first, _ in first }),
                               pinned: Dictionary((merchant?.locations ?? []).filter { !$0.jurisdictions.isEmpty }.map { ($0.address, $0.jurisdictions) },
                                                  uniquingKeysWith: { first, _ in first }))
         cached.withLock { $0 = (Date(), profile) }

@@ -210,6 +210,14 @@ import Testing
             #expect(reply.status == 400 && reply.errorField == "query" && !reply.text.contains("<b>"), "\(reply.text)")
             reply = try await client.send(.get, "/v1/ledger?after=0&limit=5", key: server.keys[.accountant])
             #expect(reply.status == 200, "\(reply.text)")
+            // Empty pairs say nothing, wherever they stand (probe #21: `?&&&` was refused, `?after=1&` read);
+            // an empty name with a value is still a name the endpoint does not take.
+            for uri in ["/v1/ledger?&&&", "/v1/ledger?&limit=5&&", "/v1/ledger?"] {
+                reply = try await client.send(.get, uri, key: server.keys[.accountant])
+                #expect(reply.status == 200, "\(uri): \(reply.text)")
+            }
+            reply = try await client.send(.get, "/v1/ledger?=5", key: server.keys[.accountant])
+            #expect(reply.status == 400 && reply.errorCode == "unknown_field", "\(reply.text)")
 
             reply = try await client.send(.get, "/v1/ledger?limit=0", key: key)
             #expect(reply.status == 400 && reply.errorField == "limit")
