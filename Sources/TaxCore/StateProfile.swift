@@ -69,6 +69,11 @@ public final class StateProfile: Sendable {
     /// local 1% and 2% are collected by vendors located in Allegheny County and Philadelphia, and otherwise owed by
     /// the buyer as use tax); nil: every level.
     public let remoteSellerLevels: Set<JurisdictionLevel>?
+    /// A county or city levies a use tax only where its voters adopted one (Missouri, RSMo 144.757; Oklahoma's cities,
+    /// 68 O.S. 1411, may levy either tax alone), so its sales rate says nothing of a sale from another state: a
+    /// local rate with no reviewed use rate is charged as its sales rate, and the quote says so citing this source.
+    /// nil: a local use tax goes with each local sales tax, at its rate.
+    public let localUseTaxByAdoption: String?
     public let provenance: Provenance
 
     /// The state as a taxing jurisdiction (built once, shared by every quote line).
@@ -76,7 +81,8 @@ public final class StateProfile: Sendable {
 
     public init(state: StateCode, fips: String, name: String, hasSalesTax: Bool, rates: [DatedRate],
                 sourcing: IntrastateSourcing, destinationNeedsEngagement: Bool = false,
-                sellerSourcedCodes: Set<ProductTaxCode> = [], remoteSellerLevels: Set<JurisdictionLevel>? = nil, provenance: Provenance) {
+                sellerSourcedCodes: Set<ProductTaxCode> = [], remoteSellerLevels: Set<JurisdictionLevel>? = nil,
+                localUseTaxByAdoption: String? = nil, provenance: Provenance) {
         self.state = state
         self.fips = fips
         self.name = name
@@ -86,6 +92,7 @@ public final class StateProfile: Sendable {
         self.destinationNeedsEngagement = destinationNeedsEngagement
         self.sellerSourcedCodes = sellerSourcedCodes
         self.remoteSellerLevels = remoteSellerLevels
+        self.localUseTaxByAdoption = localUseTaxByAdoption
         self.provenance = provenance
         jurisdiction = Jurisdiction(level: .state, state: state, name: name, code: fips)
     }
@@ -96,6 +103,6 @@ public final class StateProfile: Sendable {
     public func replacingRates(_ rates: [DatedRate]) -> StateProfile {
         StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasSalesTax, rates: rates, sourcing: sourcing,
                      destinationNeedsEngagement: destinationNeedsEngagement, sellerSourcedCodes: sellerSourcedCodes,
-                     remoteSellerLevels: remoteSellerLevels, provenance: provenance)
+                     remoteSellerLevels: remoteSellerLevels, localUseTaxByAdoption: localUseTaxByAdoption, provenance: provenance)
     }
 }

@@ -231,6 +231,7 @@ public struct TaxCalculator: Sendable {
         let sellerState = source.sellerLocation.state
         let taxType: TaxType = state == sellerState ? .sales : .use
         var warnings = primary.warnings + (districtLocation?.warnings ?? [])
+        if taxType == .use { warnings += primary.useTaxWarnings + (districtLocation?.useTaxWarnings ?? []) }
         var sources = primary.sources + (districtLocation?.sources ?? [])
 
         // Destination-sourced levels owed only where the seller is engaged in business (California's districts).
@@ -323,6 +324,18 @@ public struct TaxCalculator: Sendable {
         for local in locals {
             components.append(Component(jurisdiction: local.jurisdiction,
                                         rate: taxType == .use ? (local.interstate ?? local.intrastate) : local.intrastate))
+        }
+        // Where a local use tax needs its own vote, a sales rate no reviewed row confirms for use tax is a guess.
+        if taxType == .use, let lawSource = profile.localUseTaxByAdoption {
+            let unreviewed = exempted ? [] : locals.filter {
+                $0.interstate == nil && !$0.intrastate.isZero && entry.rule.applies(to: $0.jurisdiction.level)
+            }
+            if !unreviewed.isEmpty {
+                let named = unreviewed.map { "\($0.jurisdiction.name) \($0.intrastate)" }.joined(separator: ", ")
+                warnings.append("local_use_tax_unverified: a county or city of \(state) levies a use tax only where its voters adopted one, and the "
+                                + "tables do not say whether \(named) did; charged at the sales rate, which is too much where none was adopted "
+                                + "(\(lawSource))")
+            }
         }
 
         // A remote seller's election: the program's one tax in place of the levels it replaces.

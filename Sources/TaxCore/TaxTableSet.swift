@@ -53,6 +53,8 @@ public struct ResolvedLocation: Sendable {
     /// California: the district taxes every place of this county has (its countywide districts), for a seller
     /// engaged in business elsewhere in the county; nil where unknown.
     public var countyDistricts: LocalRate?
+    /// Warnings about the use rates only (a low-confidence reviewed use rate), said on lines taxed as use tax alone.
+    public var useTaxWarnings: [String] = []
 
     public init(state: StateCode, countyFIPS: String?, locals: [LocalRate], precision: ResolutionPrecision,
                 record: String, warnings: [String] = [], ownBaseTaxes: [OwnBaseTax] = [], sources: [String] = [], place: String? = nil) {

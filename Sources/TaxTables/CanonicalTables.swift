@@ -209,6 +209,17 @@ public enum CanonicalTables {
                 guard let levels = table.list(record, "remote_levels", log: &log, parse: JurisdictionLevel.init(rawValue:)) else { continue }
                 remoteLevels = Set(levels)
             }
+            // The source saying a county or city levies a use tax only where its voters adopted one (blank: a local
+            // use tax goes with each local sales tax, at its rate).
+            var useByAdoption: String?
+            if table.has("local_use_adopted"), !table.field(record, "local_use_adopted").value.isEmpty {
+                let id = table.field(record, "local_use_adopted").value
+                guard sources.contains(id) else {
+                    log.error(file, record.line, table.field(record, "local_use_adopted").column, "local_use_adopted names source \"\(id.prefix(60))\", not in sources.csv")
+                    continue
+                }
+                useByAdoption = id
+            }
             let dated = DatedRate(period: period, intrastate: rate, interstate: interstate, provenance: provenance)
             if let existing = profiles[state] {
                 if let clash = existing.rates.first(where: { $0.period.overlaps(period) }) {
@@ -217,8 +228,10 @@ public enum CanonicalTables {
                     continue
                 }
                 if existing.sourcing != sourcing || existing.fips != fips || existing.hasSalesTax != (hasTax == "Y")
-                    || existing.sellerSourcedCodes != sellerSourced || existing.remoteSellerLevels != remoteLevels {
-                    log.error(file, record.line, nil, "\(state) rows disagree on fips, has_sales_tax, sourcing, seller_sourced_codes or remote_levels")
+                    || existing.sellerSourcedCodes != sellerSourced || existing.remoteSellerLevels != remoteLevels
+                    || existing.localUseTaxByAdoption != useByAdoption {
+                    log.error(file, record.line, nil,
+                              "\(state) rows disagree on fips, has_sales_tax, sourcing, seller_sourced_codes, remote_levels or local_use_adopted")
                     continue
                 }
                 profiles[state] = existing.replacingRates((existing.rates + [dated]).sorted { $0.period.from < $1.period.from })
@@ -228,7 +241,8 @@ public enum CanonicalTables {
                 let engagement = table.has("district_engagement") && table.field(record, "district_engagement").value == "Y"
                 profiles[state] = StateProfile(state: state, fips: fips, name: name, hasSalesTax: hasTax == "Y", rates: [dated],
                                                sourcing: sourcing, destinationNeedsEngagement: engagement,
-                                               sellerSourcedCodes: sellerSourced, remoteSellerLevels: remoteLevels, provenance: provenance)
+                                               sellerSourcedCodes: sellerSourced, remoteSellerLevels: remoteLevels,
+                                               localUseTaxByAdoption: useByAdoption, provenance: provenance)
             }
         }
         return (order.map { profiles[$0]! }, named, capped)

@@ -51,6 +51,9 @@ public struct LocalCorrection: Sendable {
     /// The rate on sales taxed as use tax (sold from another state), where the jurisdiction's use tax differs from
     /// its sales tax: an Oklahoma city may levy either alone (68 O.S. 1411). nil: the same as `rate`.
     public var useRate: Rate? = nil
+    /// An `op use` row whose source says the level's use tax is levied at its sales rates (reviewed, where a use
+    /// tax needs its own vote): each jurisdiction's use rate becomes its sales rate.
+    public var useRateIsSalesRate = false
     public var period: EffectivePeriod
     public var provenance: Provenance
     public var confidence: Confidence
@@ -119,12 +122,14 @@ public struct CorrectedResolver: LocalRateResolver {
                 // A row citing several sources (`a;b`) is verified through the latest of them: one freshness check.
                 location.sources.append(correction.provenance.source)
                 if correction.confidence == .low {
-                    location.warnings.append("local rate correction \(correction.id) is low confidence: confirm with the state")
+                    let warning = "local rate correction \(correction.id) is low confidence: confirm with the state"
+                    // A use row says nothing of a sale from within the state.
+                    if correction.operation == .use { location.useTaxWarnings.append(warning) } else { location.warnings.append(warning) }
                 }
             }
             if correction.operation == .use {
                 for i in location.locals.indices where location.locals[i].jurisdiction.level == correction.level {
-                    location.locals[i].interstate = correction.useRate
+                    location.locals[i].interstate = correction.useRateIsSalesRate ? location.locals[i].intrastate : correction.useRate
                 }
                 continue
             }

@@ -176,27 +176,34 @@ extension CanonicalTables {
                 log.error(file, record.line, table.field(record, "level").column, "level \"\(levelText)\" is not county, city or special")
                 continue
             }
-            guard rate.units <= 1_000_000_000 else {
-                log.error(file, record.line, table.field(record, "rate").column, "a local rate of \(rate) is not plausible (at most 10%)")
-                continue
+            // A local rate above 10% is a slip (a percentage written as a fraction's hundredfold), not a tax.
+            func plausible(_ value: Rate, _ field: String) -> Bool {
+                if value.units <= 1_000_000_000 { return true }
+                log.error(file, record.line, table.field(record, field).column, "a local rate of \(value) is not plausible (at most 10%)")
+                return false
             }
-            // Optional: the use tax's own rate where it differs from the sales tax's.
+            guard plausible(rate, "rate") else { continue }
+            // Optional: the use tax's own rate where it differs from the sales tax's, or `sales` where a source says
+            // the use tax is levied at the sales rate (in a state where it need not be: a reviewed fact, not a default).
             var useRate: Rate?
+            var useRateIsSalesRate = false
             if table.has("use_rate"), !table.field(record, "use_rate").value.isEmpty {
-                guard let parsed = table.rate(record, "use_rate", log: &log) else { continue }
-                guard parsed.units <= 1_000_000_000 else {
-                    log.error(file, record.line, table.field(record, "use_rate").column, "a local rate of \(parsed) is not plausible (at most 10%)")
-                    continue
+                if table.field(record, "use_rate").value == "sales" {
+                    if operation == .use { useRateIsSalesRate = true } else { useRate = rate }
+                } else {
+                    guard let parsed = table.rate(record, "use_rate", log: &log), plausible(parsed, "use_rate") else { continue }
+                    useRate = parsed
                 }
-                useRate = parsed
             }
-            if operation == .use, useRate == nil {
-                log.error(file, record.line, table.number(of: "use_rate") ?? table.field(record, "op").column, "op use needs a use_rate (0: no use tax)")
+            if operation == .use, useRate == nil, !useRateIsSalesRate {
+                log.error(file, record.line, table.number(of: "use_rate") ?? table.field(record, "op").column,
+                          "op use needs a use_rate (0: no use tax; sales: at the sales rate)")
                 continue
             }
             result.append(LocalCorrection(id: id, state: state, scope: scope, operation: operation, level: level,
                                           jurisdiction: interner.intern(level: level, state: state, name: name, code: code), rate: rate,
-                                          useRate: useRate, period: period, provenance: provenance, confidence: confidence, line: record.line))
+                                          useRate: useRate, useRateIsSalesRate: useRateIsSalesRate, period: period, provenance: provenance,
+                                          confidence: confidence, line: record.line))
         }
         return result
     }

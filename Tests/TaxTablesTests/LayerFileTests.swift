@@ -56,12 +56,24 @@ struct LayerFileTests {
         #expect(try loaded.tables.locals.resolve(.zip("MN", "55401"), on: TaxDate(iso: "2026-05-31")!).locals
             .first { $0.jurisdiction.level == .county }?.interstate == nil, "before the row's date")
 
+        // `sales`: a source says the level's use tax is at its sales rates (reviewed: the rate, not a guess, follows
+        // them); on a `set` row it is the row's own rate. A low-confidence use row warns only use-taxed lines.
+        let reviewed = try load(["local/corrections.csv": header
+            + "mpls-city,MN,county,27053,,set,city,L-MPLS,Minneapolis,0.005,2026-01-01,,fixture,2026-11-30,high,,sales\n"
+            + "hennepin-use,MN,county,27053,,use,county,27053,Hennepin County,,2026-01-01,,fixture,2026-11-30,low,at the sales rate,sales\n"])
+        let location = try reviewed.tables.locals.resolve(.zip("MN", "55401"), on: TaxDate(iso: "2026-06-01")!)
+        let followed = try #require(location.locals.first { $0.jurisdiction.level == .county })
+        #expect(followed.interstate == followed.intrastate && followed.intrastate.fractionString == "0.0015", "\(followed)")
+        #expect(location.locals.first { $0.jurisdiction.level == .city }?.interstate?.fractionString == "0.005")
+        #expect(location.useTaxWarnings == ["local rate correction hennepin-use is low confidence: confirm with the state"])
+        #expect(!location.warnings.contains { $0.contains("hennepin-use") }, "\(location.warnings)")
+
         let found = diagnostics(["local/corrections.csv": header
             + "a,MN,county,27053,,use,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,,0\n"
             + "b,MN,county,27053,,use,county,27053,X,,2026-01-01,,fixture,2026-11-30,high,,\n"
             + "c,MN,county,27053,,set,county,27053,X,0.01,2026-01-01,,fixture,2026-11-30,high,,0.15\n"])
         #expect(found.contains("local/corrections.csv:2:10: error: op use keeps the level's sales rates: leave rate blank"), "\(found)")
-        #expect(found.contains("local/corrections.csv:3:17: error: op use needs a use_rate (0: no use tax)"), "\(found)")
+        #expect(found.contains("local/corrections.csv:3:17: error: op use needs a use_rate (0: no use tax; sales: at the sales rate)"), "\(found)")
         #expect(found.contains("local/corrections.csv:4:17: error: a local rate of 15% is not plausible (at most 10%)"), "\(found)")
     }
 
