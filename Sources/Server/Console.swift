@@ -347,7 +347,7 @@ extension LevyAPI {
 
     /// Refuses a query parameter the page does not take, naming it (it was ignored).
     static func takesOnly(_ request: Request, _ names: Set<String>) throws {
-        for (name, value) in request.uri.queryParameters where !names.contains(String(name)) && !(name.isEmpty && value.isEmpty) {
+        for (name, _) in request.statedQueryPairs where !names.contains(String(name)) {
             // Named back as a person reads it, never with a card number typed there by mistake.
             let shown = String(name.unicodeScalars.prefix(40).filter { $0.isASCII && $0.properties.generalCategory != .control }.map(Character.init))
             throw APIError.invalid(CardNumberMask.masked(shown), "not a parameter of this page")

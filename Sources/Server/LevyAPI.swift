@@ -376,8 +376,7 @@ public struct LevyAPI: Sendable {
     /// two would win silently), and only those the operation declares in the OpenAPI document.
     static func query(_ request: Request, allowed: Set<String>) throws -> [String: String] {
         var result: [String: String] = [:]
-        // An empty pair (`?&&` or a trailing `&`) says nothing and is skipped, wherever it stands.
-        for (name, value) in request.uri.queryParameters where !(name.isEmpty && value.isEmpty) {
+        for (name, value) in request.statedQueryPairs {
             // Names are percent-decoded as values are (probe #21: `%61fter` was refused where `after=%31` was read).
             let name = String(name).removingPercentEncoding ?? String(name)
             guard allowed.contains(name) else {
@@ -397,6 +396,14 @@ public struct LevyAPI: Sendable {
 
     static func canonicalParameters(_ call: APICall) -> String {
         call.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+    }
+}
+
+extension Request {
+    /// The query string's name-value pairs without the empty ones (`?&&`, a trailing `&`), which say nothing
+    /// wherever they stand; the API and the console read the same pairs (probe #21).
+    var statedQueryPairs: [(name: Substring, value: Substring)] {
+        uri.queryParameters.filter { !($0.key.isEmpty && $0.value.isEmpty) }.map { (name: $0.key, value: $0.value) }
     }
 }
 

@@ -215,7 +215,7 @@ public enum CanonicalTables {
             if table.has("local_use_adopted"), !table.field(record, "local_use_adopted").value.isEmpty {
                 let id = table.field(record, "local_use_adopted").value
                 guard sources.contains(id) else {
-                    log.error(file, record.line, table.field(record, "local_use_adopted").column, "local_use_adopted names source \"\(id.prefix(60))\", not in sources.csv")
+                    log.error(file, record.line, table.field(record, "local_use_adopted").column, "local_use_adopted: source \"\(id.prefix(60))\" is not listed in sources.csv")
                     continue
                 }
                 useByAdoption = id

@@ -143,7 +143,7 @@ struct TableFileTests {
                diagnostic: "states.csv:4: error: WI rows disagree on fips, has_sales_tax, sourcing, seller_sourced_codes, remote_levels or local_use_adopted"),
         Broken(name: "a local use law citing no known source", file: "states.csv", find: "state,fips,name,has_sales_tax,rate,interstate_rate,effective_from,effective_through,sourcing,origin_levels,source,as_of,note\nMN,27,Minnesota,Y,0.06875,,2020-01-01,,destination,,fixture,2026-11-01,\nWI,55,Wisconsin,Y,0.05,,2020-01-01,2025-12-31,destination,,fixture,2026-11-01,\nWI,55,Wisconsin,Y,0.055,,2026-01-01,,destination,,fixture,2026-11-01,synthetic rate change",
                replace: "state,fips,name,has_sales_tax,rate,interstate_rate,effective_from,effective_through,sourcing,origin_levels,source,as_of,note,local_use_adopted\nMN,27,Minnesota,Y,0.06875,,2020-01-01,,destination,,fixture,2026-11-01,,mn-law\nWI,55,Wisconsin,Y,0.05,,2020-01-01,2025-12-31,destination,,fixture,2026-11-01,,\nWI,55,Wisconsin,Y,0.055,,2026-01-01,,destination,,fixture,2026-11-01,synthetic rate change,",
-               diagnostic: "states.csv:2:14: error: local_use_adopted names source \"mn-law\", not in sources.csv"),
+               diagnostic: "states.csv:2:14: error: local_use_adopted: source \"mn-law\" is not listed in sources.csv"),
         Broken(name: "wrong column count", file: "states.csv", find: "MN,27,Minnesota,Y,", replace: "MN,27,Minnesota,Y,extra,",
                diagnostic: "states.csv:2: error: expected 13 fields, found 14"),
         Broken(name: "missing column", file: "sources.csv", find: "id,title,publisher,url,retrieved,note", replace: "id,title,publisher,url,retrieved",
