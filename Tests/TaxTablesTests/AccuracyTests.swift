@@ -126,6 +126,15 @@ struct AccuracyTests {
         #expect(try taxOn100("WI", "53214", city: "Milwaukee", on: "2025-11-03") == "7.90")
     }
 
+    /// A town's first local tax in a ZIP named after its neighbour: Weston Lakes, Texas, levied none until its 2% of
+    /// 2025-10-01 (Comptroller, October 2025 list; the city's Proposition A and ESD No. 4 pages), while its ZIP 77441
+    /// is Fulshear's, whose 2% the ZIP5 table carried back to every address (answer-key check #7: 8.25 for 6.25).
+    @Test func aTownsFirstLocalTaxStartsOnItsDate() throws {
+        #expect(try taxOn100("TX", "77441", city: "Weston Lakes", on: "2025-09-30") == "6.25")
+        #expect(try taxOn100("TX", "77441", city: "Weston Lakes", on: "2025-10-01") == "8.25")
+        #expect(try taxOn100("TX", "77441", city: "Fulshear", on: "2025-09-30") == "8.25")
+    }
+
     /// Rates a ZIP5 row splits or doubles: Elkhorn 68022 carries the Avenue One Good Life District's split of the
     /// state rate (2.75% state + 2.75% district; 5.5% + Omaha's 1.5% outside it: 7.0% either way), and South
     /// Charleston's economic opportunity district excise is collected in place of the state tax (6% + city 1%).
