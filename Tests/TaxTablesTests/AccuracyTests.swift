@@ -129,10 +129,15 @@ struct AccuracyTests {
     /// A town's first local tax in a ZIP named after its neighbour: Weston Lakes, Texas, levied none until its 2% of
     /// 2025-10-01 (Comptroller, October 2025 list; the city's Proposition A and ESD No. 4 pages), while its ZIP 77441
     /// is Fulshear's, whose 2% the ZIP5 table carried back to every address (answer-key check #7: 8.25 for 6.25).
+    /// A town's rate before its reviewed change is its own too, not the neighbour's the table files its ZIP under.
     @Test func aTownsFirstLocalTaxStartsOnItsDate() throws {
         #expect(try taxOn100("TX", "77441", city: "Weston Lakes", on: "2025-09-30") == "6.25")
         #expect(try taxOn100("TX", "77441", city: "Weston Lakes", on: "2025-10-01") == "8.25")
         #expect(try taxOn100("TX", "77441", city: "Fulshear", on: "2025-09-30") == "8.25")
+        // Valley Brook, Oklahoma, in the ZIP the table files under Del City: its own 3% before its 4.5% of
+        // 2026-07-01 (TaxLocus's copy of the state's rates, low confidence), not Del City's 4.5%.
+        #expect(try taxOn100("OK", "73129", city: "Valley Brook", on: "2026-06-30") == "7.50")
+        #expect(try taxOn100("OK", "73129", city: "Valley Brook", on: "2026-07-01") == "9.00")
     }
 
     /// Rates a ZIP5 row splits or doubles: Elkhorn 68022 carries the Avenue One Good Life District's split of the
