@@ -140,6 +140,27 @@ struct AccuracyTests {
         #expect(try taxOn100("OK", "73129", city: "Valley Brook", on: "2026-07-01") == "9.00")
     }
 
+    /// New York's one local district, the MCTD's 0.375%, is named and coded once wherever it applies (the ZIP5 table
+    /// called it "Islip special districts" in Patchogue, "Rockville Centre Village special districts" in Hempstead:
+    /// answer-key check #7), and New York City's 4.5% is one city in every borough (the table named it after
+    /// Manhattan's and Staten Island's postal cities). Totals unchanged.
+    @Test func newYorksDistrictAndCityAreOneJurisdictionEach() throws {
+        var specials = Set<String>(), cities = Set<String>()
+        for (zip, city) in [("11772", "Patchogue"), ("11550", "Hempstead"), ("10601", "White Plains"), ("12601", "Poughkeepsie"),
+                            ("10001", "New York"), ("10301", "Staten Island"), ("11201", "Brooklyn"), ("11805", "Hicksville")] {
+            let place = Address(line1: "", city: city, state: StateCode("NY")!, zip: ZipCode(zip)!)
+            let q = try quote("2026-03-15", from: place, to: place, [line("100.00")])
+            for j in q.lines[0].jurisdictions.map(\.jurisdiction) {
+                if j.level == .special { specials.insert(j.code + " " + j.name) }
+                if j.level == .city, ["10001", "10301", "11201"].contains(zip) { cities.insert(j.code + " " + j.name) }
+            }
+        }
+        #expect(specials == ["L-NY-SPECIAL-MCTD Metropolitan Commuter Transportation District"])
+        #expect(cities == ["L-NY-CITY-NEW-YORK-CITY New York City"])
+        #expect(try taxOn100("NY", "11772", city: "Patchogue", on: "2026-03-15") == "8.75")
+        #expect(try taxOn100("NY", "10301", city: "Staten Island", on: "2026-03-15") == "8.88")
+    }
+
     /// Rates a ZIP5 row splits or doubles: Elkhorn 68022 carries the Avenue One Good Life District's split of the
     /// state rate (2.75% state + 2.75% district; 5.5% + Omaha's 1.5% outside it: 7.0% either way), and South
     /// Charleston's economic opportunity district excise is collected in place of the state tax (6% + city 1%).
