@@ -52,17 +52,21 @@ public final class SpecialRule: Sendable, Identifiable {
     /// How sure the tables are of the rule (a holiday known only from an unofficial source is `low`): a quote whose
     /// base a `low` rule changed says so.
     public let confidence: Confidence
+    /// A holiday whose price limit is tested on the article's price with its share of the order's delivery charges
+    /// (Texas: 34 TAC 3.365(n)(2), a $95 item with $10 shipping is a $105 sale and taxed). False: the price alone.
+    public let priceIncludesDelivery: Bool
 
     public convenience init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
                             counties: Set<String>? = nil, jurisdictionCodes: Set<String>? = nil, period: EffectivePeriod, kind: Kind,
-                            provenance: Provenance, confidence: Confidence = .high) {
+                            provenance: Provenance, confidence: Confidence = .high, priceIncludesDelivery: Bool = false) {
         self.init(id: id, state: state, codes: codes, levels: levels, counties: counties, jurisdictionCodes: jurisdictionCodes,
-                  schedule: RuleSchedule(period: period), kind: kind, provenance: provenance, confidence: confidence)
+                  schedule: RuleSchedule(period: period), kind: kind, provenance: provenance, confidence: confidence,
+                  priceIncludesDelivery: priceIncludesDelivery)
     }
 
     public init(id: String, state: StateCode, codes: Set<ProductTaxCode>, levels: Set<JurisdictionLevel>,
                 counties: Set<String>? = nil, jurisdictionCodes: Set<String>? = nil, schedule: RuleSchedule, kind: Kind,
-                provenance: Provenance, confidence: Confidence = .high) {
+                provenance: Provenance, confidence: Confidence = .high, priceIncludesDelivery: Bool = false) {
         self.id = id
         self.state = state
         self.codes = codes
@@ -73,6 +77,7 @@ public final class SpecialRule: Sendable, Identifiable {
         self.kind = kind
         self.provenance = provenance
         self.confidence = confidence
+        self.priceIncludesDelivery = priceIncludesDelivery
     }
 
     /// Whether the rule changes the base of `jurisdiction`'s line for a location in `countyFIPS`.
@@ -85,9 +90,11 @@ public final class SpecialRule: Sendable, Identifiable {
         return countyFIPS.map(counties.contains) ?? false
     }
 
-    /// The taxable part of one article priced `unit` (minor units) under this rule.
-    func taxableBase(ofArticle unit: Int64) -> Int64 {
+    /// The taxable part of one article priced `unit` (minor units) under this rule; `delivery` is the article's share
+    /// of the order's delivery charges, which only a holiday that counts them in its limit looks at.
+    func taxableBase(ofArticle unit: Int64, delivery: Int64 = 0) -> Int64 {
         switch kind {
+        case .holiday(let maxPrice) where priceIncludesDelivery: unit + delivery <= maxPrice ? 0 : unit
         case .capPerArticle(let cap): min(unit, cap)
         case .capPerSale: unit  // acts on the sale, not the article (TaxCalculator.shareSaleCaps)
         case .exemptBelowPerArticle(let limit): unit < limit ? 0 : unit
@@ -119,6 +126,21 @@ struct Articles: Sequence {
     func total(_ transform: (Int64) -> Int64) -> Int64 {
         var sum: Int64 = 0
         for group in self { sum += transform(group.price) * group.count }
+        return sum
+    }
+
+    /// The sum over articles of `transform(price, share)`, where `shares` (the line's part of another amount, such
+    /// as the order's delivery charges) is split over the same articles the same way: the first articles carry the
+    /// extra cents of both.
+    func total(sharing shares: Int64, _ transform: (Int64, Int64) -> Int64) -> Int64 {
+        let base = amount / quantity, extra = amount % quantity
+        let shareBase = shares / quantity, shareExtra = shares % quantity
+        var sum: Int64 = 0
+        var start: Int64 = 0
+        for end in [Swift.min(extra, shareExtra), Swift.max(extra, shareExtra), quantity] where end > start {
+            sum += transform(base + (start < extra ? 1 : 0), shareBase + (start < shareExtra ? 1 : 0)) * (end - start)
+            start = end
+        }
         return sum
     }
 }

@@ -24,6 +24,7 @@ public struct TaxCalculator: Sendable {
             throw .unknownElection(field: "seller.elections[\(i)].type", election.state, election.type)
         }
         let discounts = try allocateDiscounts(request)
+        let deliveryShares = Self.deliveryShares(request, discounts: discounts)
 
         // Pass 1: where each line is sourced and what each jurisdiction taxes. Proportional shipping needs the
         // goods of the same delivery, so those lines are planned after the others.
@@ -37,8 +38,8 @@ public struct TaxCalculator: Sendable {
             guard line.amount.currency == currency else {
                 throw .currencyMismatch(line: index, expected: currency, found: line.amount.currency)
             }
-            let plan = try plan(line: line, index: index, request: request, discounts: discounts[index], planned: plans,
-                                engagedPlaces: engagedPlaces, includedCapUse: includedCapUse)
+            let plan = try plan(line: line, index: index, request: request, discounts: discounts[index], deliveryShare: deliveryShares[index],
+                                planned: plans, engagedPlaces: engagedPlaces, includedCapUse: includedCapUse)
             var seen = Set<String>()
             warnings += plan.warnings.filter { seen.insert($0).inserted }.map { "lines[\(index)] (\(line.id)): \($0)" }
             plans[index] = plan
@@ -207,7 +208,7 @@ public struct TaxCalculator: Sendable {
 
     // MARK: - Planning one line
 
-    private func plan(line: QuoteLine, index: Int, request: QuoteRequest, discounts: LineDiscounts,
+    private func plan(line: QuoteLine, index: Int, request: QuoteRequest, discounts: LineDiscounts, deliveryShare: Int64,
                       planned: [LinePlan?], engagedPlaces: EngagedPlaces, includedCapUse: SaleCapUse) throws(QuoteError) -> LinePlan {
         let source = sourcingAddress(for: line, index: index, request: request)
         let state = source.address.state
@@ -376,6 +377,7 @@ public struct TaxCalculator: Sendable {
             components[i].articleRules = rules.filter { rule in
                 rule.addedTax == nil && rule.affects(jurisdiction, countyFIPS: countyFIPS)
             }
+            components[i].deliveryShare = deliveryShare
         }
         var appliedOwnBase: [String] = []
         for tax in ownBase where !components.contains(where: { $0.jurisdiction == tax.jurisdiction && $0.taxed }) {
@@ -471,9 +473,19 @@ public struct TaxCalculator: Sendable {
         }
 
         var appliedRules: [String] = appliedOwnBase + (program.map { [$0.id] } ?? [])
+        var deliveryCounted = Set<String>()
         for component in components where component.taxed {
             for rule in component.articleRules where !appliedRules.contains(rule.id) {
-                let ruled = rule.saleCap.map { Swift.min(net, component.saleCapLeft ?? $0) } ?? Articles(amount: net, quantity: quantity).total(rule.taxableBase)
+                let ruled = rule.saleCap.map { Swift.min(net, component.saleCapLeft ?? $0) }
+                    ?? Component.articleBase([rule], net: net, quantity: quantity, delivery: component.deliveryShare)
+                // Said once per rule: the holiday would have exempted the price alone.
+                if rule.priceIncludesDelivery, component.deliveryShare > 0, !deliveryCounted.contains(rule.id),
+                   ruled > Component.articleBase([rule], net: net, quantity: quantity, delivery: 0) {
+                    deliveryCounted.insert(rule.id)
+                    warnings.append("holiday \(rule.id): the price with this line's share of the delivery charges ("
+                                    + "\(Money(minorUnits: deliveryShare, currency: line.amount.currency).decimalString)) is above the holiday's limit, "
+                                    + "so it is taxed (\(state) counts delivery in the price: \(rule.provenance.source))")
+                }
                 if component.isBand ? ruled > 0 : ruled < net {
                     appliedRules.append(rule.id)
                     if rule.confidence == .low {
@@ -761,6 +773,20 @@ public struct TaxCalculator: Sendable {
         return (shortfall * 2 >= step ? low + 1 : low, true)
     }
 
+    /// Each shipped line's share of the order's delivery charges (its `shipping` lines), in proportion to the lines'
+    /// prices less seller discounts, in exact cents by largest remainder: what a holiday that counts delivery in its
+    /// price limit adds to an article's price (Texas). A tax-included charge counts at its price as given. All zero
+    /// without a delivery charge or shipped goods.
+    static func deliveryShares(_ request: QuoteRequest, discounts: [LineDiscounts]) -> [Int64] {
+        var shares = [Int64](repeating: 0, count: request.lines.count)
+        let price = { (i: Int) in Swift.max(0, request.lines[i].amount.minorUnits - discounts[i].seller) }
+        let delivery = request.lines.indices.filter { request.lines[$0].code == .shipping }.reduce(Int64(0)) { $0 + price($1) }
+        let goods = request.lines.indices.filter { request.lines[$0].fulfilment == .shipped && request.lines[$0].code != .shipping }
+        guard delivery > 0, !goods.isEmpty else { return shares }
+        for (i, part) in zip(goods, DiscountAllocation.split(delivery, over: goods.map(price))) { shares[i] = part }
+        return shares
+    }
+
     /// `net` times taxable/total, rounded half up to the cent: the taxable part of a delivery charge.
     static func proportionalBase(_ net: Int64, _ proportion: (taxable: Int64, total: Int64)) -> Int64 {
         guard proportion.total > 0, proportion.taxable < proportion.total else { return proportion.total > 0 ? net : 0 }
@@ -790,6 +816,9 @@ private struct Component {
     var taxed = false
     var isBand = false
     var articleRules: [SpecialRule] = []
+    /// The line's share of the order's delivery charges, which a holiday counting them in its limit adds to each
+    /// article's price (TaxCalculator.deliveryShares).
+    var deliveryShare: Int64 = 0
     var proportion: (taxable: Int64, total: Int64)?
     /// On a tax-included line, what the lines before it left of a cap on the sale.
     var saleCapLeft: Int64?
@@ -799,14 +828,24 @@ private struct Component {
         var base = net
         if !articleRules.isEmpty {
             let rules = articleRules
-            base = Articles(amount: net, quantity: quantity).total { price in
-                rules.reduce(price) { Swift.min($0, $1.taxableBase(ofArticle: price)) }
-            }
+            base = Self.articleBase(rules, net: net, quantity: quantity, delivery: deliveryShare)
             // A cap on the sale holds for the line alone; shareSaleCaps then shares it over the order's lines.
             if let cap = rules.lazy.compactMap(\.saleCap).min() { base = Swift.min(base, saleCapLeft ?? cap) }
         }
         if let proportion { base = TaxCalculator.proportionalBase(base, proportion) }
         return base
+    }
+
+    /// A line's taxable base under per-article `rules`: each article taxed on what the strictest rule leaves, its
+    /// share of `delivery` split over the articles as the price is.
+    static func articleBase(_ rules: [SpecialRule], net: Int64, quantity: Int64, delivery: Int64) -> Int64 {
+        let articles = Articles(amount: net, quantity: quantity)
+        guard delivery > 0, rules.contains(where: \.priceIncludesDelivery) else {
+            return articles.total { price in rules.reduce(price) { Swift.min($0, $1.taxableBase(ofArticle: price)) } }
+        }
+        return articles.total(sharing: delivery) { price, share in
+            rules.reduce(price) { Swift.min($0, $1.taxableBase(ofArticle: price, delivery: share)) }
+        }
     }
 }
 

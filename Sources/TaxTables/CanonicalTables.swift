@@ -469,10 +469,23 @@ public enum CanonicalTables {
                 guard let stated = Self.confidence(table, record, log: &log) else { continue }
                 confidence = stated
             }
+            // Y: the holiday's limit is tested on the price with the article's share of the delivery charges (Texas).
+            var priceIncludesDelivery = false
+            if table.has("price_includes_delivery"), case let flag = table.field(record, "price_includes_delivery"), !flag.value.isEmpty {
+                guard flag.value == "Y" || flag.value == "N" else {
+                    log.error(file, record.line, flag.column, "price_includes_delivery \"\(flag.value.prefix(20))\" is not Y, N or blank")
+                    continue
+                }
+                guard case .holiday = kind else {
+                    log.error(file, record.line, flag.column, "price_includes_delivery is only for a holiday's price limit, not a \(kindName) rule")
+                    continue
+                }
+                priceIncludesDelivery = flag.value == "Y"
+            }
             rules.append(SpecialRule(id: id, state: state, codes: Set(codes), levels: Set(levels),
                                      counties: counties.flatMap { $0.isEmpty ? nil : Set($0) },
                                      jurisdictionCodes: jurisdictionCodes.map(Set.init), schedule: schedule, kind: kind,
-                                     provenance: provenance, confidence: confidence))
+                                     provenance: provenance, confidence: confidence, priceIncludesDelivery: priceIncludesDelivery))
         }
         return rules
     }

@@ -262,6 +262,43 @@ struct TaxCalculatorTests {
         #expect(after.totalTax.decimalString == "10.00")
     }
 
+    /// Texas tests its holiday's limit on the price with the delivery charges (34 TAC 3.365(n)(2); answer-key check #8:
+    /// a $95 shirt shipped for $10 was exempted). The order's delivery charges are shared over its shipped lines by
+    /// price and over each line's articles as the price is; a holiday that does not count them looks at the price.
+    @Test("a holiday that counts delivery in its limit tests each article's price with its share of the delivery charges")
+    func holidayLimitWithDelivery() throws {
+        func rule(_ counts: Bool) -> SpecialRule {
+            SpecialRule(id: "holiday", state: T.state("AA"), codes: [.clothing], levels: Set(JurisdictionLevel.allCases), period: .always,
+                        kind: .holiday(maxPrice: 9_999), provenance: Provenance(source: "test"), priceIncludesDelivery: counts)
+        }
+        let counting = T.standard(rules: [rule(true)]), pricing = T.standard(rules: [rule(false)])
+        let shirt = { (amount: String, qty: Int64) in
+            try self.quote(counting, destination: T.address("AA", "11111"), [T.line("1", .clothing, amount, qty: qty), T.line("2", .shipping, "10.00")])
+        }
+        let over = try shirt("95.00", 1)
+        #expect(over.lines[0].tax.decimalString == "5.94" && over.lines[0].appliedRules.isEmpty)
+        #expect(over.warnings.contains { $0.contains("share of the delivery charges (10.00) is above the holiday's limit") }, "\(over.warnings)")
+        #expect(try shirt("85.00", 1).lines[0].tax.minorUnits == 0)
+        #expect(try shirt("190.00", 2).lines[0].tax.minorUnits > 0)  // 95.00 + 5.00 each
+        #expect(try shirt("180.00", 2).lines[0].tax.minorUnits == 0)  // 90.00 + 5.00 each
+        // Shared by price: 94.00 and 47.00 carry 10.00 and 5.00 of 15.00, so only the first passes 99.99.
+        let two = try quote(counting, destination: T.address("AA", "11111"),
+                            [T.line("1", .clothing, "94.00"), T.line("2", .clothing, "47.00"), T.line("3", .shipping, "15.00")])
+        #expect(two.lines[0].tax.minorUnits > 0 && two.lines[1].tax.minorUnits == 0)
+        let priceOnly = try quote(pricing, destination: T.address("AA", "11111"), [T.line("1", .clothing, "95.00"), T.line("2", .shipping, "10.00")])
+        #expect(priceOnly.lines[0].tax.minorUnits == 0 && priceOnly.lines[0].appliedRules == ["holiday"])
+    }
+
+    @Test("articles share a second amount the way they share the price: both sum to their wholes")
+    func articlesShareASecondAmount() {
+        for (amount, quantity, shares) in [(Int64(1_000), Int64(3), Int64(100)), (7, 4, 5), (19_000, 2, 1_001), (5, 7, 0), (123_457, 10, 99_999)] {
+            let articles = Articles(amount: amount, quantity: quantity)
+            #expect(articles.total(sharing: shares) { price, _ in price } == amount)
+            #expect(articles.total(sharing: shares) { _, share in share } == shares)
+            #expect(articles.total(sharing: shares) { _, _ in 1 } == quantity)
+        }
+    }
+
     @Test("a price threshold can exempt the state everywhere and locals only in listed counties")
     func thresholdByCounty() throws {
         let aa = T.state("AA")

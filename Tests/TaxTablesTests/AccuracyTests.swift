@@ -683,12 +683,15 @@ struct AccuracyTests {
     /// Admissions taxes where the state's sales tax does not reach admissions: Maryland's local admissions and
     /// amusement tax (Baltimore City 10%, Tax-General 11-221 keeps sales tax off), Washington cities' (Tacoma 5%,
     /// Bellevue 3%), Cincinnati's 3%; Evanston's amusement tax on streamed video (5%) and admissions (5% and Cook
-    /// County's 3%).
+    /// County's 3%); Minneapolis's entertainment tax, which is added to the sales taxes instead.
     @Test(arguments: [("MD", "21202", "Baltimore", Fulfilment.inPerson, ProductTaxCode.admission, "10.00"),
                       ("WA", "98402", "Tacoma", .inPerson, .admission, "5.00"), ("WA", "98004", "Bellevue", .inPerson, .admission, "3.00"),
                       ("OH", "45202", "Cincinnati", .inPerson, .admission, "3.00"), ("IL", "60201", "Evanston", .stream, .digitalVideoStream, "5.00"),
                       ("IL", "60201", "Evanston", .inPerson, .admission, "8.00"), ("MD", "21401", "Annapolis", .inPerson, .admission, "10.00"),
-                      ("MD", "21044", "Columbia", .inPerson, .admission, "7.50"), ("MD", "20772", "Upper Marlboro", .inPerson, .admission, "10.00")])
+                      ("MD", "21044", "Columbia", .inPerson, .admission, "7.50"), ("MD", "20772", "Upper Marlboro", .inPerson, .admission, "10.00"),
+                      // Minneapolis's 3% entertainment tax on top of every sales tax, the city's 0.5% counted once (answer-key
+                      // check #8: 12.525% for 12.025%): 6.88 + 0.15 + 0.50 + 1.50 transit + 3.00.
+                      ("MN", "55401", "Minneapolis", .inPerson, .admission, "12.03")])
     func localAdmissionsTaxes(state: String, zip: String, city: String, fulfilment: Fulfilment, code: ProductTaxCode, tax: String) throws {
         let place = Address(line1: "", city: city, state: StateCode(state)!, zip: ZipCode(zip)!)
         let q = try quote("2026-03-02", from: place, to: place, [line("100.00", code, fulfilment)])
@@ -931,6 +934,21 @@ struct AccuracyTests {
         #expect(try quote("2027-08-06", from: .zip("TX", "77002"), to: .zip("TX", "77002"), [line("100.00", .clothing)]).totalTax.decimalString == "8.25")
         #expect(try quote("2027-08-20", from: .zip("FL", "33101"), to: .zip("FL", "33101"), [line("80.00", .clothing)]).totalTax.decimalString == "0.00")
         #expect(try quote("2027-09-01", from: .zip("FL", "33101"), to: .zip("FL", "33101"), [line("80.00", .clothing)]).totalTax.minorUnits > 0)
+    }
+
+    /// Texas counts delivery charges in the holiday's $100 limit (34 TAC 3.365(n)(2)): a $95 shirt shipped for $10 in
+    /// Austin on the 2025 holiday is a $105 sale, taxed with its shipping at 8.25% (answer-key check #8: 0.00 for
+    /// 8.66); the rule's own example, an $85 shirt with $10, qualifies and so does its shipping. Florida looks at the
+    /// price alone.
+    @Test func texasHolidayLimitCountsDelivery() throws {
+        let austin = Address(line1: "", city: "Austin", state: StateCode("TX")!, zip: ZipCode("78701")!)
+        let over = try quote("2025-08-08", from: austin, to: austin, [line("95.00", .clothing), line("10.00", .shipping, id: "2")])
+        #expect(over.totalTax.decimalString == "8.66", "\(over.lines.map(\.jurisdictions))")
+        let under = try quote("2025-08-08", from: austin, to: austin, [line("85.00", .clothing), line("10.00", .shipping, id: "2")])
+        #expect(under.totalTax.decimalString == "0.00")
+        #expect(try quote("2026-08-08", from: austin, to: austin, [line("95.00", .clothing), line("10.00", .shipping, id: "2")]).totalTax.decimalString == "8.66")
+        let miami = try quote("2025-08-05", from: .zip("FL", "33101"), to: .zip("FL", "33101"), [line("95.00", .clothing), line("10.00", .shipping, id: "2")])
+        #expect(miami.lines[0].tax.minorUnits == 0)
     }
 
     /// Missouri (RSMo 144.049 as amended by SB 153 of 2021): from 2023 no city, county or district may opt out of
