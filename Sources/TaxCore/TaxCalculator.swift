@@ -248,6 +248,14 @@ public struct TaxCalculator: Sendable {
                                 + "rate) charged: the seller is engaged in business in the county but not in the place's own districts (CDTFA Publication 44); "
                                 + "if it is, say so in seller.engaged_in")
                 districtLocation?.locals = [countywide]
+            } else if case let regional = sharedRegionalDistricts(request.engagement, destination: district, origin: primary, state: state,
+                                                                  on: request.date, places: engagedPlaces),
+                      !regional.isEmpty, regional.reduce(Rate.zero, { $0 + $1.rate }) <= districts {
+                warnings.append("district taxes of \(zip): only " + regional.map { "\($0.jurisdiction.name) (\($0.rate))" }.joined(separator: ", ")
+                                + " charged: the seller's place of business is in \(regional.count == 1 ? "that district" : "those districts") too, so it is "
+                                + "engaged in business there (Regulation 1827; CDTFA annotation 805.0010), but not in the place's own; if it is, say so in seller.engaged_in")
+                districtLocation?.locals = regional.map { LocalRate(jurisdiction: $0.jurisdiction, intrastate: $0.rate) }
+                sources += regional.map(\.provenance.source)
             } else {
                 if case .hybrid(let originLevels) = profile.sourcing, district.locals.contains(where: { !originLevels.contains($0.jurisdiction.level) }) {
                     warnings.append("district taxes of \(zip) not charged: the seller is not engaged in business there "
@@ -724,6 +732,16 @@ public struct TaxCalculator: Sendable {
         return places.resolved(zips, in: state, on: date, tables: tables).countywide.contains(countywide)
     }
 
+    /// The districts spanning several counties that reach the destination's county and a county where the seller has a
+    /// place of business (the origin, or a ZIP listed in `seller.engaged_in`), in force on the date.
+    func sharedRegionalDistricts(_ engagement: SellerEngagement, destination: ResolvedLocation, origin: ResolvedLocation, state: StateCode,
+                                 on date: TaxDate, places: EngagedPlaces) -> [RegionalDistrict] {
+        guard let all = tables.regionalDistricts[state], let county = destination.countyFIPS else { return [] }
+        var sellerCounties: Set<String> = origin.countyFIPS.map { [$0] } ?? []
+        if case .places(let zips) = engagement { sellerCounties.formUnion(places.resolved(zips, in: state, on: date, tables: tables).counties) }
+        return all.filter { $0.period.contains(date) && $0.counties.contains(county) && !$0.counties.isDisjoint(with: sellerCounties) }
+    }
+
     /// One `stale_rates` warning per source whose verified-through date is before the quote's date.
     fileprivate func freshnessWarnings(_ plans: [LinePlan], date: TaxDate) -> [String] {
         // A quote uses a handful of sources: a linear search beats hashing them.
@@ -909,6 +927,8 @@ final class EngagedPlaces {
     struct Resolved {
         var places: Set<String> = []
         var countywide: [Jurisdiction] = []
+        /// The counties (FIPS) of the listed places, for districts spanning several counties.
+        var counties: Set<String> = []
     }
 
     private var byState: [StateCode: Resolved] = [:]
@@ -921,6 +941,7 @@ final class EngagedPlaces {
             guard let location = try? tables.locals.resolve(Address(state: state, zip: zip), on: date) else { continue }
             if let place = location.place { resolved.places.insert(place) }
             if let county = location.countyDistricts?.jurisdiction, !resolved.countywide.contains(county) { resolved.countywide.append(county) }
+            if let fips = location.countyFIPS { resolved.counties.insert(fips) }
         }
         byState[state] = resolved
         return resolved

@@ -145,6 +145,8 @@ public struct TaxTableSet: Sendable {
     }
     /// Per state, whether a reimbursed third-party coupon reduces the taxable base.
     public var couponRules: [StateCode: ThirdPartyCouponRule] = [:]
+    /// Per state, the district taxes that span several counties (`RegionalDistrict`).
+    public var regionalDistricts: [StateCode: [RegionalDistrict]] = [:]
     /// Per state, the flat-rate programs a remote seller may elect (`RemoteSellerProgram`), by type and date.
     public var remoteSellerPrograms: [StateCode: [RemoteSellerProgram]] = [:]
 

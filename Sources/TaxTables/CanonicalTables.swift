@@ -89,6 +89,7 @@ public enum CanonicalTables {
         let coupons = contents["coupons.csv"].map { readCoupons($0, states: stateCodes, sources: known, log: &log) } ?? [:]
         let brackets = contents["brackets.csv"].map { readBrackets($0, states: stateCodes, sources: known, log: &log) } ?? [:]
         let elections = contents[electionsFile].map { readElections($0, states: stateCodes, sources: known, log: &log) } ?? [:]
+        let regional = contents[regionalDistrictsFile].map { readRegionalDistricts($0, stateFIPS: Dictionary(states.map { ($0.state, $0.fips) }, uniquingKeysWith: { a, _ in a }), sources: known, log: &log) } ?? [:]
         let official = replacing(contents["official/files.csv"].map { readOfficialList($0, states: stateCodes, sources: known, log: &log) } ?? [],
                                  with: imported)
         let sstNames = contents[sstPlaceNamesFile].map { readSSTPlaceNames($0, states: stateCodes, sources: known, log: &log) } ?? []
@@ -119,6 +120,7 @@ public enum CanonicalTables {
         tables.couponRules = coupons
         tables.brackets = brackets
         tables.remoteSellerPrograms = elections
+        tables.regionalDistricts = regional
         var dated: [String: TaxDate] = [:]
         for source in sources { if let through = source.verifiedThrough { dated[source.id] = through } }
         tables.verifiedThrough = dated

@@ -7,7 +7,8 @@ import TaxCore
 extension CanonicalTables {
     /// Optional files, read when present and digested with the others.
     static let optionalFiles = ["local/corrections.csv", "local/local-taxes.csv", "coupons.csv", "brackets.csv", "official/files.csv", sstPlaceNamesFile,
-                                 zip5WitnessesFile, electionsFile]
+                                 zip5WitnessesFile, electionsFile, regionalDistrictsFile]
+    static let regionalDistrictsFile = "local/regional-districts.csv"
     static let electionsFile = "elections.csv"
 
     /// One official file the shipped tables carry verbatim (`official/files.csv`).
@@ -254,6 +255,46 @@ extension CanonicalTables {
             if !states.contains(state) { log.error(file, record.line, 1, "state \(state) is not in states.csv") }
             if result[state] != nil { log.error(file, record.line, 1, "\(state) is listed twice") }
             result[state] = ThirdPartyCouponRule(state: state, reducesBase: flag == "Y", confidence: confidence, provenance: provenance)
+        }
+        return result
+    }
+
+    /// `local/regional-districts.csv`: district taxes that span several counties, each county a FIPS code of its
+    /// state; one code names one district.
+    static func readRegionalDistricts(_ bytes: [UInt8], stateFIPS: [StateCode: String], sources: Set<String>, log: inout DiagnosticLog) -> [StateCode: [RegionalDistrict]] {
+        let file = regionalDistrictsFile
+        let columns = ["id", "state", "counties", "jurisdiction_code", "jurisdiction_name", "rate", "effective_from", "effective_through",
+                       "source", "as_of", "confidence", "note"]
+        guard let table = CSVTable(file: file, bytes: bytes, required: columns, log: &log) else { return [:] }
+        var result: [StateCode: [RegionalDistrict]] = [:]
+        var ids = Set<String>(), names: [String: String] = [:]
+        for record in table.records {
+            guard let id = table.text(record, "id", log: &log), let state = table.state(record, "state", log: &log),
+                  let counties = table.list(record, "counties", log: &log, parse: { $0 }),
+                  let code = table.text(record, "jurisdiction_code", log: &log), let name = table.text(record, "jurisdiction_name", log: &log),
+                  let rate = table.rate(record, "rate", log: &log), let period = table.period(record, log: &log),
+                  let provenance = sourcesExist(table, record, known: sources, log: &log), confidence(table, record, log: &log) != nil else { continue }
+            if !ids.insert(id).inserted { log.error(file, record.line, 1, "regional district id \"\(id)\" is used twice") }
+            guard let fips = stateFIPS[state] else {
+                log.error(file, record.line, 2, "state \(state) is not in states.csv")
+                continue
+            }
+            let column = table.field(record, "counties").column
+            if let county = counties.first(where: { $0.utf8.count != 5 || !$0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } || !$0.hasPrefix(fips) }) {
+                log.error(file, record.line, column, "county \"\(county.prefix(12))\" is not a five-digit FIPS code of \(state)")
+                continue
+            }
+            guard counties.count >= 2 else {
+                log.error(file, record.line, column, "a regional district spans two counties or more; a county's own district is in the place files")
+                continue
+            }
+            if let other = names[state.code + "/" + code], other != name {
+                log.error(file, record.line, table.field(record, "jurisdiction_code").column, "jurisdiction_code \(code) is \"\(other)\" on another line: one code names one district")
+                continue
+            }
+            names[state.code + "/" + code] = name
+            result[state, default: []].append(RegionalDistrict(id: id, jurisdiction: Jurisdiction(level: .special, state: state, name: name, code: code),
+                                                               rate: rate, counties: Set(counties), period: period, provenance: provenance))
         }
         return result
     }

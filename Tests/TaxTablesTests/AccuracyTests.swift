@@ -768,6 +768,29 @@ struct AccuracyTests {
         #expect(!unregistered.warnings.contains { $0.contains("district") }, "\(unregistered.warnings)")
     }
 
+    /// A district spanning several counties engages a seller located anywhere in it (Regulation 1827; annotation
+    /// 805.0010: an Oakland retailer delivering to San Francisco or Contra Costa County owes BART's 0.5%): San
+    /// Francisco to Oakland and back, and to Walnut Creek, 7.75% (answer-key check #8: 7.25); San Mateo to San
+    /// Francisco, Caltrain's 0.125%; Los Angeles to Oakland, none; Oakland to Berkeley keeps Alameda County's
+    /// countywide districts, BART among them.
+    @Test func californiaRegionalDistricts() throws {
+        let sf = Address(line1: "", city: "San Francisco", state: StateCode("CA")!, zip: ZipCode("94103")!)
+        let oakland = Address(line1: "", city: "Oakland", state: StateCode("CA")!, zip: ZipCode("94612")!)
+        let toOakland = try quote("2025-06-01", from: sf, to: oakland, [line("100.00")])
+        #expect(toOakland.totalTax.decimalString == "7.75", "\(toOakland.lines[0].jurisdictions)")
+        #expect(toOakland.lines[0].jurisdictions.contains { $0.jurisdiction.code == "CA-DISTRICT-BART" && $0.tax == 50 })
+        #expect(toOakland.warnings.contains { $0.contains("Bay Area Rapid Transit District (BART) (0.5%) charged") }, "\(toOakland.warnings)")
+        #expect(try quote("2025-06-01", from: oakland, to: sf, [line("100.00")]).totalTax.decimalString == "7.75")
+        #expect(try quote("2026-01-15", from: sf, to: .zip("CA", "94596"), [line("100.00")]).totalTax.decimalString == "7.75")
+        #expect(try quote("2026-01-15", from: .zip("CA", "94401"), to: sf, [line("100.00")]).totalTax.decimalString == "7.38")
+        #expect(try quote("2026-01-15", from: .zip("CA", "90012"), to: oakland, [line("100.00")]).totalTax.decimalString == "7.25")
+        let berkeley = try quote("2026-01-15", from: oakland, to: .zip("CA", "94704"), [line("100.00")])
+        #expect(berkeley.lines[0].jurisdictions.contains { $0.jurisdiction.name == "Alameda County countywide district taxes" }, "\(berkeley.lines[0].jurisdictions)")
+        // Listed as a place of business, a San Francisco ZIP engages a Los Angeles seller in BART too.
+        let listed = try quote("2026-01-15", from: .zip("CA", "90012"), to: oakland, [line("100.00")], engagement: .places([ZipCode("94103")!]))
+        #expect(listed.totalTax.decimalString == "7.75")
+    }
+
     /// Texas: the origin's local taxes, then the destination's only within the 2% cap (34 TAC 3.334). Houston
     /// (1% city + 1% METRO) shipping to Dallas: the cap is reached at the origin, 8.25%.
     @Test func texasLocalCap() throws {

@@ -243,6 +243,39 @@ struct LayerFileTests {
         #expect(diagnostics(["rules.csv": header + many]).contains("rules.csv:\(CanonicalTables.maximumRules + 2): error: more than 5000 rules: a table holds at most 5000"))
     }
 
+    /// A holiday may count delivery in its limit (Texas); only a holiday, and only Y or N.
+    @Test func aHolidaysDeliveryFlagIsChecked() throws {
+        let header = "id,state,kind,codes,levels,counties,amount,upper,rate,jurisdiction_code,jurisdiction_name,effective_from,effective_through,source,as_of,note,price_includes_delivery\n"
+        let found = diagnostics(["rules.csv": header
+            + "cap,MN,cap_per_article,clothing,state,,100.00,,,,,2025-01-01,,fixture,2026-11-30,,Y\n"
+            + "h,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,fixture,2026-11-30,,yes\n"])
+        #expect(found == ["rules.csv:2:17: error: price_includes_delivery is only for a holiday's price limit, not a cap_per_article rule",
+                          "rules.csv:3:17: error: price_includes_delivery \"yes\" is not Y, N or blank"], "\(found)")
+        let loaded = try load(["rules.csv": header + "h,MN,holiday,clothing,state,,100.00,,,,,2025-01-01,,fixture,2026-11-30,,Y\n"])
+        #expect(try #require(loaded.tables.rules(in: StateCode("MN")!).first).priceIncludesDelivery)
+    }
+
+    static let regionalHeader = "id,state,counties,jurisdiction_code,jurisdiction_name,rate,effective_from,effective_through,source,as_of,confidence,note\n"
+
+    @Test("local/regional-districts.csv: counties of the state, two or more, one name per code, with their line and column")
+    func regionalDistrictsAreChecked() throws {
+        let found = diagnostics(["local/regional-districts.csv": Self.regionalHeader
+            + "a,MN,27053;55025,R-1,Two states,0.005,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "b,MN,27053,R-2,One county,0.005,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "c,MN,27053;27123,R-3,Metro,0.005,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "d,MN,27053;27037,R-3,Another name,0.005,2025-01-01,,fixture,2026-11-30,high,\n"
+            + "e,MN,27053;27037,R-4,Unsourced,0.005,2025-01-01,,nosuch,2026-11-30,high,\n"])
+        #expect(found.contains("local/regional-districts.csv:2:3: error: county \"55025\" is not a five-digit FIPS code of MN"))
+        #expect(found.contains("local/regional-districts.csv:3:3: error: a regional district spans two counties or more; a county's own district is in the place files"))
+        #expect(found.contains("local/regional-districts.csv:5:4: error: jurisdiction_code R-3 is \"Metro\" on another line: one code names one district"))
+        #expect(found.contains("local/regional-districts.csv:6:9: error: source \"nosuch\" is not listed in sources.csv"))
+        #expect(found.count == 4, "\(found)")
+        let loaded = try load(["local/regional-districts.csv": Self.regionalHeader + "c,MN,27053;27123,R-3,Metro,0.005,2025-01-01,,fixture,2026-11-30,high,\n"])
+        let district = try #require(loaded.tables.regionalDistricts[StateCode("MN")!]?.first)
+        let rate = try Rate.parse(fraction: "0.005")
+        #expect(district.counties == ["27053", "27123"] && district.jurisdiction.level == .special && district.rate == rate)
+    }
+
     @Test func localTaxesAndCouponsAreChecked() {
         let found = diagnostics([
             "local/local-taxes.csv": "id,state,scope,places,counties,jurisdiction_code,jurisdiction_name,level,rate,codes,replaces_levels,effective_from,effective_through,source,as_of,confidence,note\n"
